@@ -1,0 +1,143 @@
+/** The data node's HTTP admin API: the shared routes plus config and client actions. */
+import type { Hono } from "hono";
+import { AdminError, createAdminApp, type Metric, readJson } from "../shared/admin/app.ts";
+import { defaultAdminPort, serveAdmin } from "../shared/admin/serve.ts";
+import { ConfigSetError } from "../shared/config/schema.ts";
+import { getLogger } from "../shared/log.ts";
+import type { Server } from "./server/server.ts";
+import { sectionFields, selectSections } from "./server/info.ts";
+import { memoryStats } from "./server/memory.ts";
+
+function infoSections(s: Server, section?: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  const names = section ? [section.toLowerCase()] : selectSections(["everything"]);
+  for (const name of names) {
+    const fields = sectionFields(s, name);
+    if (!fields) continue;
+    out[name] = Object.fromEntries(fields.map(([k, v]) => [k, String(v)]));
+  }
+  return out;
+}
+
+function metrics(s: Server): Metric[] {
+  const st = s.stats;
+  const gauge = (name: string, help: string, value: number): Metric => ({
+    name,
+    help,
+    type: "gauge",
+    samples: [{ value }],
+  });
+  const counter = (name: string, help: string, value: number): Metric => ({
+    name,
+    help,
+    type: "counter",
+    samples: [{ value }],
+  });
+  return [
+    gauge("redis_up", "1 while the data node serves commands.", 1),
+    gauge(
+      "redis_uptime_seconds",
+      "Seconds since start.",
+      Math.floor((Date.now() - s.startMs) / 1000),
+    ),
+    gauge("redis_connected_clients", "Connected clients.", s.clients.size),
+    gauge("redis_memory_used_bytes", "Estimated memory in use.", memoryStats(s).used),
+    gauge(
+      "redis_memory_max_bytes",
+      "maxmemory (0 = unlimited).",
+      s.config.get<number>("maxmemory"),
+    ),
+    counter("redis_commands_processed_total", "Commands processed.", st.totalCommands),
+    counter("redis_connections_received_total", "Connections accepted.", st.totalConnections),
+    counter("redis_keyspace_hits_total", "Successful key lookups.", st.keyspaceHits),
+    counter("redis_keyspace_misses_total", "Failed key lookups.", st.keyspaceMisses),
+    counter("redis_expired_keys_total", "Keys expired.", st.expiredKeys),
+    counter("redis_evicted_keys_total", "Keys evicted by maxmemory.", st.evictedKeys),
+    counter("redis_error_replies_total", "Error replies sent.", st.totalErrorReplies),
+    {
+      name: "redis_commands_total",
+      help: "Calls per command.",
+      type: "counter",
+      samples: [...st.commands].map(([cmd, c]) => ({ labels: { cmd }, value: c.calls })),
+    },
+    {
+      name: "redis_db_keys",
+      help: "Keys per database.",
+      type: "gauge",
+      samples: s.dbs.filter((d) => d.size > 0).map((d) => ({
+        labels: { db: `db${d.id}` },
+        value: d.size,
+      })),
+    },
+    {
+      name: "redis_instance_info",
+      help: "Role of this node (value is always 1).",
+      type: "gauge",
+      samples: [{ labels: { role: s.role, run_id: s.runId }, value: 1 }],
+    },
+  ];
+}
+
+export function createDataNodeAdmin(s: Server): Hono {
+  const app = createAdminApp({
+    role: "data-node",
+    token: () => s.config.getString("admin-token") || undefined,
+    info: (section) => infoSections(s, section),
+    metrics: () => metrics(s),
+    health: () => ({ ok: !s.shuttingDown, port: s.boundPort(), clients: s.clients.size }),
+  });
+  app.get("/config", (c) => {
+    const pattern = c.req.query("pattern") ?? "*";
+    return c.json(Object.fromEntries(s.config.configGet([pattern])));
+  });
+  app.post("/config", async (c) => {
+    const body = await readJson(c, (x) => {
+      if (typeof x !== "object" || x === null || Array.isArray(x)) {
+        throw new Error("expected an object of directive: value");
+      }
+      for (const v of Object.values(x)) {
+        if (typeof v !== "string") throw new Error("values must be strings");
+      }
+      return x as Record<string, string>;
+    });
+    try {
+      s.config.configSet(Object.entries(body));
+    } catch (e) {
+      if (e instanceof ConfigSetError) throw new AdminError(422, "config_rejected", e.message);
+      throw e;
+    }
+    return c.json({ ok: true });
+  });
+  app.post("/clients/:id/kill", (c) => {
+    const id = Number(c.req.param("id"));
+    const client = s.clients.get(id);
+    if (!client) {
+      throw new AdminError(404, "no_such_client", `no client with id ${c.req.param("id")}`);
+    }
+    client.close();
+    return c.json({ ok: true, killed: id });
+  });
+  return app;
+}
+
+/** Serves the admin API per admin-port/admin-bind; null when disabled (admin-port -1). */
+export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } | null {
+  const configured = s.config.get<number>("admin-port");
+  if (configured < 0) return null;
+  const port = configured === 0 ? defaultAdminPort(s.boundPort()) : configured;
+  const hostname = s.config.getString("admin-bind");
+  try {
+    const h = serveAdmin(createDataNodeAdmin(s), { hostname, port });
+    getLogger(["data-node", "admin"]).info("Admin API on http://{host}:{port}", {
+      host: hostname,
+      port: h.addr.port,
+    });
+    return h;
+  } catch (e) {
+    getLogger(["data-node", "admin"]).warn("admin API not started on {port}: {err}", {
+      port,
+      err: String(e),
+    });
+    return null;
+  }
+}

@@ -1,0 +1,43 @@
+/** Typed key access used by every command family: lookups with stats and WRONGTYPE replies. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import type { AggregateValue } from "../store/types.ts";
+import { ERR } from "./define.ts";
+
+/** Sentinel: the command already replied with an error. */
+export const REPLIED = Symbol("replied");
+
+/** A string value, null when missing, or REPLIED after a WRONGTYPE error. */
+export function readString(s: Server, c: Client, key: string): string | null | typeof REPLIED {
+  const e = c.db.lookup(key);
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    return null;
+  }
+  s.stats.keyspaceHits++;
+  if (typeof e.value !== "string") {
+    c.error(ERR.wrongType);
+    return REPLIED;
+  }
+  return e.value;
+}
+
+/** An aggregate of the given type, null when missing, or REPLIED after a WRONGTYPE error. */
+export function readAggregate<T extends AggregateValue>(
+  s: Server,
+  c: Client,
+  key: string,
+  type: T["type"],
+): T | null | typeof REPLIED {
+  const e = c.db.lookup(key);
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    return null;
+  }
+  s.stats.keyspaceHits++;
+  if (typeof e.value === "string" || e.value.type !== type) {
+    c.error(ERR.wrongType);
+    return REPLIED;
+  }
+  return e.value as T;
+}

@@ -1,0 +1,533 @@
+/** Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { clientInfoLine } from "../server/client_info.ts";
+import { cmd, container, ERR, parseIntArg } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { discardTransaction, unwatchAll } from "./transactions.ts";
+import { unsubscribeAll } from "./pubsub.ts";
+
+export const REDIS_VERSION = "7.0.15";
+
+function ping(_s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 2) {
+    c.error("ERR wrong number of arguments for 'ping' command");
+    return;
+  }
+  if (c.inPubSubContext) {
+    c.out.array(2);
+    c.out.bulk("pong");
+    c.out.bulk(argv[1] ?? "");
+  } else if (argv.length === 2) {
+    c.out.bulk(argv[1]!);
+  } else {
+    c.out.simple("PONG");
+  }
+}
+
+/** Checks a password for a user; only the default user exists (requirepass or nopass). */
+function checkPassword(s: Server, user: string, pass: string): boolean {
+  if (user !== "default") return false;
+  const req = s.config.getString("requirepass");
+  return req === "" || timingSafeEqual(req, pass);
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    diff |= a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1));
+  }
+  return diff === 0;
+}
+
+const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
+
+function auth(s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 3) {
+    c.error(ERR.syntax);
+    return;
+  }
+  if (argv.length === 2 && s.config.getString("requirepass") === "") {
+    c.error(
+      "ERR AUTH <password> called without any password configured for the default user. " +
+        "Are you sure your configuration is correct?",
+    );
+    return;
+  }
+  const user = argv.length === 3 ? argv[1]! : "default";
+  const pass = argv[argv.length - 1]!;
+  if (!checkPassword(s, user, pass)) {
+    c.error(WRONGPASS);
+    return;
+  }
+  c.authenticated = true;
+  c.user = user;
+  c.out.ok();
+}
+
+function hello(s: Server, c: Client, argv: string[]): void {
+  let proto: 2 | 3 = c.proto;
+  let i = 1;
+  if (argv.length >= 2) {
+    const v = parseIntArg(argv[1]!);
+    if (v === null) {
+      c.error("ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (v < 2 || v > 3) {
+      c.error("NOPROTO unsupported protocol version");
+      return;
+    }
+    proto = v as 2 | 3;
+    i = 2;
+  }
+  let authPair: [string, string] | null = null;
+  let name: string | null = null;
+  for (; i < argv.length; i++) {
+    const opt = argv[i]!.toLowerCase();
+    const more = argv.length - i - 1;
+    if (opt === "auth" && more >= 2) {
+      authPair = [argv[i + 1]!, argv[i + 2]!];
+      i += 2;
+    } else if (opt === "setname" && more >= 1) {
+      name = argv[++i]!;
+    } else {
+      c.error(`ERR Syntax error in HELLO option '${argv[i]}'`);
+      return;
+    }
+  }
+  if (authPair) {
+    if (!checkPassword(s, authPair[0], authPair[1])) {
+      c.error(WRONGPASS);
+      return;
+    }
+    c.authenticated = true;
+    c.user = authPair[0];
+  }
+  if (!c.authenticated) {
+    c.error(
+      "NOAUTH HELLO must be called with the client already authenticated, otherwise the " +
+        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and " +
+        "select the RESP protocol version at the same time",
+    );
+    return;
+  }
+  if (name !== null) {
+    const bad = badClientName(name);
+    if (bad) {
+      c.error(bad);
+      return;
+    }
+    c.name = name;
+  }
+  c.proto = proto;
+  c.out.map(7);
+  c.out.bulk("server");
+  c.out.bulk("redis");
+  c.out.bulk("version");
+  c.out.bulk(REDIS_VERSION);
+  c.out.bulk("proto");
+  c.out.int(proto);
+  c.out.bulk("id");
+  c.out.int(c.id);
+  c.out.bulk("mode");
+  c.out.bulk(s.clusterEnabled ? "cluster" : "standalone");
+  c.out.bulk("role");
+  c.out.bulk(s.role === "master" ? "master" : "replica");
+  c.out.bulk("modules");
+  c.out.array(0);
+}
+
+function badClientName(name: string): string | null {
+  for (let i = 0; i < name.length; i++) {
+    const ch = name.charCodeAt(i);
+    if (ch < 33 || ch > 126) {
+      return "ERR Client names cannot contain spaces, newlines or special characters.";
+    }
+  }
+  return null;
+}
+
+function select(s: Server, c: Client, argv: string[]): void {
+  const id = parseIntArg(argv[1]!);
+  if (id === null) {
+    c.error(ERR.notInt);
+    return;
+  }
+  if (s.clusterEnabled && id !== 0) {
+    c.error("ERR SELECT is not allowed in cluster mode");
+    return;
+  }
+  const db = s.dbs[id];
+  if (id < 0 || !db) {
+    c.error(ERR.dbIndex);
+    return;
+  }
+  c.db = db;
+  c.out.ok();
+}
+
+function quit(_s: Server, c: Client): void {
+  c.out.ok();
+  c.closeAfterReply = true;
+}
+
+function reset(s: Server, c: Client): void {
+  discardTransaction(c);
+  unwatchAll(c);
+  unsubscribeAll(s, c, false);
+  s.monitors.delete(c);
+  c.monitor = false;
+  c.proto = 2;
+  c.db = s.dbs[0]!;
+  c.replyMode = "on";
+  c.noEvict = false;
+  c.name = "";
+  if (s.requiresAuth()) {
+    c.authenticated = false;
+    c.user = "default";
+  }
+  c.out.simple("RESET");
+}
+
+// ---- CLIENT ----
+
+function clientList(s: Server, c: Client, argv: string[]): void {
+  let filter: ((x: Client) => boolean) | null = null;
+  if (argv.length === 4 && argv[2]!.toLowerCase() === "type") {
+    const t = clientType(argv[3]!);
+    if (!t) {
+      c.error(`ERR Unknown client type '${argv[3]}'`);
+      return;
+    }
+    filter = (x) => typeOf(x) === t;
+  } else if (argv.length >= 4 && argv[2]!.toLowerCase() === "id") {
+    const ids = new Set<number>();
+    for (const a of argv.slice(3)) {
+      const id = parseIntArg(a);
+      if (id === null || id <= 0) {
+        c.error("ERR Invalid client ID");
+        return;
+      }
+      ids.add(id);
+    }
+    filter = (x) => ids.has(x.id);
+  } else if (argv.length !== 2) {
+    c.error(ERR.syntax);
+    return;
+  }
+  let out = "";
+  for (const x of s.clients.values()) {
+    if (!filter || filter(x)) out += clientInfoLine(s, x) + "\n";
+  }
+  c.out.verbatim(out);
+}
+
+function clientType(t: string): string | null {
+  const l = t.toLowerCase();
+  if (l === "normal" || l === "pubsub" || l === "master") return l;
+  if (l === "replica" || l === "slave") return "replica";
+  return null;
+}
+
+function typeOf(x: Client): string {
+  if (x.kind === "replica" || x.kind === "master") return x.kind;
+  return x.subscriptionCount > 0 ? "pubsub" : "normal";
+}
+
+function clientKill(s: Server, c: Client, argv: string[]): void {
+  if (argv.length === 3) {
+    const target = [...s.clients.values()].find((x) => x.addr === argv[2]);
+    if (!target) {
+      c.error("ERR No such client");
+      return;
+    }
+    killClient(c, target);
+    c.out.ok();
+    return;
+  }
+  const preds: ((x: Client) => boolean)[] = [];
+  let skipMe = true;
+  if ((argv.length - 2) % 2 !== 0) {
+    c.error(ERR.syntax);
+    return;
+  }
+  for (let i = 2; i < argv.length; i += 2) {
+    const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
+    if (opt === "id") {
+      const id = parseIntArg(val);
+      if (id === null || id <= 0) {
+        c.error("ERR client-id should be greater than 0");
+        return;
+      }
+      preds.push((x) => x.id === id);
+    } else if (opt === "type") {
+      const t = clientType(val);
+      if (!t) {
+        c.error(`ERR Unknown client type '${val}'`);
+        return;
+      }
+      preds.push((x) => typeOf(x) === t);
+    } else if (opt === "addr") preds.push((x) => x.addr === val);
+    else if (opt === "laddr") preds.push((x) => x.laddr === val);
+    else if (opt === "user") {
+      if (val !== "default") {
+        c.error(`ERR No such user '${val}'`);
+        return;
+      }
+      preds.push((x) => x.user === val);
+    } else if (opt === "skipme") {
+      const v = val.toLowerCase();
+      if (v !== "yes" && v !== "no") {
+        c.error(ERR.syntax);
+        return;
+      }
+      skipMe = v === "yes";
+    } else {
+      c.error(ERR.syntax);
+      return;
+    }
+  }
+  let killed = 0;
+  for (const x of [...s.clients.values()]) {
+    if (skipMe && x === c) continue;
+    if (preds.every((p) => p(x))) {
+      killClient(c, x);
+      killed++;
+    }
+  }
+  c.out.int(killed);
+}
+
+/** Killing yourself closes after this reply is written, as Redis does. */
+function killClient(self: Client, target: Client): void {
+  if (target === self) self.closeAfterReply = true;
+  else target.close();
+}
+
+function clientPause(s: Server, c: Client, argv: string[]): void {
+  const ms = parseIntArg(argv[2]!);
+  if (ms === null) {
+    c.error("ERR timeout is not an integer or out of range");
+    return;
+  }
+  if (ms < 0) {
+    c.error("ERR timeout is negative");
+    return;
+  }
+  let all = true;
+  if (argv.length === 4) {
+    const mode = argv[3]!.toLowerCase();
+    if (mode === "write") all = false;
+    else if (mode !== "all") {
+      c.error(ERR.syntax);
+      return;
+    }
+  } else if (argv.length > 4) {
+    c.error(ERR.syntax);
+    return;
+  }
+  const untilMs = Date.now() + ms;
+  // A new pause extends an existing one and can only widen ALL, as in Redis.
+  if (s.pause) {
+    s.pause.untilMs = Math.max(s.pause.untilMs, untilMs);
+    s.pause.all = s.pause.all || all;
+  } else {
+    s.pause = { untilMs, all, waiters: [] };
+  }
+  setTimeout(() => {
+    if (s.pause && Date.now() >= s.pause.untilMs) s.unpause();
+  }, ms + 1);
+  c.out.ok();
+}
+
+function clientUnblock(s: Server, c: Client, argv: string[]): void {
+  const id = parseIntArg(argv[2]!);
+  if (id === null) return c.error(ERR.notInt);
+  let reason: "timeout" | "error" = "timeout";
+  if (argv.length === 4) {
+    const r = argv[3]!.toLowerCase();
+    if (r === "error") reason = "error";
+    else if (r !== "timeout") {
+      return c.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+  } else if (argv.length > 4) return c.error(ERR.syntax);
+  const target = s.clients.get(id);
+  c.out.int(target && s.blocking.unblock(target, reason) ? 1 : 0);
+}
+
+function clientReply(_s: Server, c: Client, argv: string[]): void {
+  const mode = argv[2]!.toLowerCase();
+  if (mode === "on") {
+    c.replyMode = "on";
+    c.out.ok();
+  } else if (mode === "off" || mode === "skip") {
+    c.replyMode = mode;
+  } else {
+    c.error(ERR.syntax);
+  }
+}
+
+function clientSetName(_s: Server, c: Client, argv: string[]): void {
+  const bad = badClientName(argv[2]!);
+  if (bad) {
+    c.error(bad);
+    return;
+  }
+  c.name = argv[2]!;
+  c.out.ok();
+}
+
+function onOff(c: Client, v: string, set: (on: boolean) => void): void {
+  const l = v.toLowerCase();
+  if (l !== "on" && l !== "off") {
+    c.error(ERR.syntax);
+    return;
+  }
+  set(l === "on");
+  c.out.ok();
+}
+
+const CLIENT_HELP = [
+  "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "ID",
+  "    Return the ID of the current connection.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "KILL <ip:port>",
+  "    Kill connection made from <ip:port>.",
+  "KILL <option> <value> [<option> <value> [...]]",
+  "    Kill connections. Options are:",
+  "    * ADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made from the specified address",
+  "    * LADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made to specified local address",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Kill connections by type.",
+  "    * USER <username>",
+  "      Kill connections authenticated by <username>.",
+  "    * SKIPME (YES|NO)",
+  "      Skip killing current connection (default: yes).",
+  "    * ID <client-id>",
+  "      Kill connections by client id.",
+  "LIST [options ...]",
+  "    Return information about client connections. Options:",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Return clients of specified type.",
+  "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+  "    Unblock the specified blocked client.",
+  "UNPAUSE",
+  "    Stop the current client pause, resuming traffic.",
+  "PAUSE <timeout> [WRITE|ALL]",
+  "    Suspend all, or just write, clients for <timeout> milliseconds.",
+  "REPLY (ON|OFF|SKIP)",
+  "    Control the replies sent to the current connection.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "NO-EVICT (ON|OFF)",
+  "    Protect current client connection from eviction.",
+  "HELP",
+  "    Print this help.",
+];
+
+/** HELP replies are arrays of status lines, as Redis's addReplyHelp sends them. */
+export function replyHelp(c: Client, lines: string[]): void {
+  c.out.array(lines.length);
+  for (const l of lines) c.out.simple(l);
+}
+
+const sub = (
+  name: string,
+  arity: number,
+  flags: string,
+  handler: (s: Server, c: Client, argv: string[]) => void,
+  summary = "",
+): CommandDef =>
+  cmd(`client|${name}`, arity, flags, null, "connection", handler, { summary, since: "2.4.0" });
+
+export const CONNECTION_COMMANDS: CommandDef[] = [
+  cmd("ping", -1, "fast", null, "connection", ping, {
+    summary: "Returns the server's liveliness response.",
+  }),
+  cmd("echo", 2, "fast", null, "connection", (_s, c, a) => c.out.bulk(a[1]!), {
+    summary: "Returns the given string.",
+  }),
+  cmd("quit", -1, "allow_busy noscript loading stale fast no_auth", null, "connection", quit, {
+    summary: "Closes the connection.",
+  }),
+  cmd("reset", 1, "noscript loading stale fast no_auth allow_busy", null, "connection", reset, {
+    summary: "Resets the connection.",
+    since: "6.2.0",
+  }),
+  cmd("hello", -1, "noscript loading stale fast no_auth allow_busy", null, "connection", hello, {
+    summary: "Handshakes with the Redis server.",
+    since: "6.0.0",
+  }),
+  cmd("auth", -2, "noscript loading stale fast no_auth allow_busy", null, "connection", auth, {
+    summary: "Authenticates the connection.",
+  }),
+  cmd("select", 2, "loading stale fast", null, "connection", select, {
+    summary: "Changes the selected database.",
+  }),
+  container("client", "connection", [
+    sub(
+      "id",
+      2,
+      "noscript loading stale",
+      (_s, c) => c.out.int(c.id),
+      "Returns the unique client ID of the connection.",
+    ),
+    sub(
+      "getname",
+      2,
+      "noscript loading stale",
+      (_s, c) => c.name ? c.out.bulk(c.name) : c.out.nullBulk(),
+      "Returns the name of the connection.",
+    ),
+    sub("setname", 3, "noscript loading stale", clientSetName, "Sets the connection name."),
+    sub("list", -2, "admin noscript loading stale", clientList, "Lists open connections."),
+    sub(
+      "info",
+      2,
+      "noscript loading stale",
+      (s, c) => c.out.verbatim(clientInfoLine(s, c) + "\n"),
+      "Returns information about the connection.",
+    ),
+    sub("kill", -3, "admin noscript loading stale", clientKill, "Terminates open connections."),
+    sub("pause", -3, "admin noscript loading stale", clientPause, "Suspends commands processing."),
+    sub("unpause", 2, "admin noscript loading stale", (s, c) => {
+      s.unpause();
+      c.out.ok();
+    }, "Resumes processing commands from paused clients."),
+    sub(
+      "reply",
+      3,
+      "noscript loading stale",
+      clientReply,
+      "Instructs the server whether to reply to commands.",
+    ),
+    sub(
+      "no-evict",
+      3,
+      "admin noscript loading stale",
+      (_s, c, a) => onOff(c, a[2]!, (on) => c.noEvict = on),
+      "Sets the client eviction mode of the connection.",
+    ),
+    sub(
+      "unblock",
+      -3,
+      "admin noscript loading stale",
+      clientUnblock,
+      "Unblocks a client blocked by a blocking command from a different connection.",
+    ),
+    sub(
+      "help",
+      2,
+      "loading stale",
+      (_s, c) => replyHelp(c, CLIENT_HELP),
+      "Returns helpful text about the different subcommands.",
+    ),
+  ], { summary: "A container for client connection commands." }),
+];

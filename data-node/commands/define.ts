@@ -1,0 +1,144 @@
+/** Compact constructors for command table entries, and shared argument parsing. */
+import type { CommandDef, Flag, Handler } from "./types.ts";
+
+export interface Meta {
+  summary?: string;
+  since?: string;
+  complexity?: string;
+  acl?: string[];
+  getKeys?: (argv: string[]) => number[];
+  subcommands?: CommandDef[];
+}
+
+const GROUP_ACL: Record<string, string> = {
+  generic: "keyspace",
+  string: "string",
+  list: "list",
+  hash: "hash",
+  set: "set",
+  sorted_set: "sortedset",
+  pubsub: "pubsub",
+  transactions: "transaction",
+  connection: "connection",
+  stream: "stream",
+  scripting: "scripting",
+};
+
+/** ACL categories implied by flags and group, as Redis derives them. */
+function aclFor(flags: Flag[], group: string, extra: string[]): string[] {
+  const out = new Set<string>();
+  if (GROUP_ACL[group]) out.add(GROUP_ACL[group]!);
+  if (flags.includes("write")) out.add("write");
+  if (flags.includes("readonly") && group !== "scripting") out.add("read");
+  if (flags.includes("admin")) {
+    out.add("admin");
+    out.add("dangerous");
+  }
+  if (flags.includes("pubsub")) out.add("pubsub");
+  out.add(flags.includes("fast") ? "fast" : "slow");
+  if (flags.includes("blocking")) out.add("blocking");
+  for (const a of extra) out.add(a);
+  return [...out];
+}
+
+/**
+ * `cmd("get", 2, "readonly fast", [1, 1, 1], "string", handler, {...})`.
+ * Flags are Redis's names, space separated.
+ */
+export function cmd(
+  name: string,
+  arity: number,
+  flags: string,
+  keys: [number, number, number] | null,
+  group: string,
+  handler: Handler | null,
+  meta: Meta = {},
+): CommandDef {
+  const fl = flags.split(" ").filter(Boolean) as Flag[];
+  const def: CommandDef = {
+    name,
+    arity,
+    flags: fl,
+    acl: aclFor(fl, group, meta.acl ?? []),
+    group,
+    summary: meta.summary ?? "",
+    since: meta.since ?? "1.0.0",
+    complexity: meta.complexity ?? "O(1)",
+  };
+  if (keys) def.keys = keys;
+  if (handler) def.handler = handler;
+  if (meta.getKeys) {
+    def.getKeys = meta.getKeys;
+    def.flags.push("movablekeys");
+  }
+  if (meta.subcommands) def.subcommands = meta.subcommands;
+  return def;
+}
+
+/** A container command (CONFIG, CLIENT...): its subcommands carry the handlers. */
+export function container(
+  name: string,
+  group: string,
+  subcommands: CommandDef[],
+  meta: Meta = {},
+): CommandDef {
+  return cmd(name, -2, "", null, group, null, { ...meta, subcommands });
+}
+
+const INT_RE = /^-?[1-9][0-9]*$|^0$/;
+const MIN_I64 = -(2n ** 63n), MAX_I64 = 2n ** 63n - 1n;
+
+/** Redis's string2ll: an exact signed 64-bit integer, no spaces, no '+', no leading zeros. */
+export function parseI64(s: string): bigint | null {
+  if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return null;
+  const n = BigInt(s);
+  return n < MIN_I64 || n > MAX_I64 ? null : n;
+}
+
+/** As parseI64 but as a JS number; null when not an integer or outside the safe range. */
+export function parseIntArg(s: string): number | null {
+  if (s.length <= 15) {
+    if (!INT_RE.test(s)) return null;
+    return Number(s);
+  }
+  const n = parseI64(s);
+  if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) {
+    return null;
+  }
+  return Number(n);
+}
+
+/** 64-bit integers that may exceed 2^53 (INCRBY, EXPIRE) become numbers if exact, else bigint. */
+export const I64_MIN = MIN_I64;
+export const I64_MAX = MAX_I64;
+
+/** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
+export function parseFloatArg(s: string): number | null {
+  if (s.length === 0 || s.length > 5120) return null;
+  const lower = s.toLowerCase();
+  if (lower === "inf" || lower === "+inf" || lower === "infinity" || lower === "+infinity") {
+    return Infinity;
+  }
+  if (lower === "-inf" || lower === "-infinity") return -Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  const d = Number(s);
+  return Number.isNaN(d) ? null : d;
+}
+
+/** Blocking commands' timeout: seconds as a float; an error text, or ms (0 = forever). */
+export function parseTimeoutSeconds(arg: string): number | string {
+  const secs = parseFloatArg(arg);
+  if (secs === null || !Number.isFinite(secs)) return "ERR timeout is not a float or out of range";
+  if (secs < 0) return "ERR timeout is negative";
+  return Math.ceil(secs * 1000);
+}
+
+export const ERR = {
+  syntax: "ERR syntax error",
+  notInt: "ERR value is not an integer or out of range",
+  notFloat: "ERR value is not a valid float",
+  wrongType: "WRONGTYPE Operation against a key holding the wrong kind of value",
+  overflow: "ERR increment or decrement would overflow",
+  noSuchKey: "ERR no such key",
+  dbIndex: "ERR DB index is out of range",
+} as const;

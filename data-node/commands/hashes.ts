@@ -1,0 +1,360 @@
+/** Hash commands. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { HashValue } from "../store/hash.ts";
+import { formatHumanDouble } from "../../shared/resp/format.ts";
+import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { readAggregate, REPLIED } from "./access.ts";
+import { parseScanArgs, scanAggregate } from "./scan.ts";
+import { randomCountReply } from "./random.ts";
+
+function readHash(s: Server, c: Client, key: string): HashValue | null | typeof REPLIED {
+  return readAggregate<HashValue>(s, c, key, "hash");
+}
+
+function limits(s: Server) {
+  return {
+    maxEntries: s.config.get<number>("hash-max-listpack-entries"),
+    maxValue: s.config.get<number>("hash-max-listpack-value"),
+  };
+}
+
+/** The hash at key, created when missing; REPLIED on WRONGTYPE. */
+function hashForWrite(s: Server, c: Client, key: string): HashValue | typeof REPLIED {
+  const h = readHash(s, c, key);
+  if (h === REPLIED || h !== null) return h;
+  const fresh = new HashValue();
+  c.db.set(key, fresh);
+  return fresh;
+}
+
+function hset(reply: "count" | "ok") {
+  return (s: Server, c: Client, argv: string[]): void => {
+    if (argv.length % 2 !== 0) {
+      return c.error(`ERR wrong number of arguments for '${argv[0]!.toLowerCase()}' command`);
+    }
+    const h = hashForWrite(s, c, argv[1]!);
+    if (h === REPLIED) return;
+    let created = 0;
+    for (let i = 2; i < argv.length; i += 2) {
+      if (!h.map.has(argv[i]!)) created++;
+      h.map.set(argv[i]!, argv[i + 1]!);
+    }
+    h.checkEncoding(limits(s));
+    c.db.signalModified(argv[1]!);
+    s.dirty += (argv.length - 2) / 2;
+    if (reply === "ok") c.out.ok();
+    else c.out.int(created);
+  };
+}
+
+function hsetnx(s: Server, c: Client, argv: string[]): void {
+  const h = hashForWrite(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  if (h.map.has(argv[2]!)) return c.out.int(0);
+  h.map.set(argv[2]!, argv[3]!);
+  h.checkEncoding(limits(s));
+  c.db.signalModified(argv[1]!);
+  s.dirty++;
+  c.out.int(1);
+}
+
+function hget(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  const v = h?.map.get(argv[2]!);
+  if (v === undefined) c.out.nullBulk();
+  else c.out.bulk(v);
+}
+
+function hmget(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  c.out.array(argv.length - 2);
+  for (let i = 2; i < argv.length; i++) {
+    const v = h?.map.get(argv[i]!);
+    if (v === undefined) c.out.nullBulk();
+    else c.out.bulk(v);
+  }
+}
+
+function hdel(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  if (h === null) return c.out.int(0);
+  let n = 0;
+  for (let i = 2; i < argv.length; i++) if (h.map.delete(argv[i]!)) n++;
+  if (n > 0) {
+    if (h.size === 0) c.db.delete(argv[1]!);
+    else c.db.signalModified(argv[1]!);
+    s.dirty += n;
+  }
+  c.out.int(n);
+}
+
+function hlen(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  c.out.int(h ? h.size : 0);
+}
+
+function hstrlen(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  c.out.int(h?.map.get(argv[2]!)?.length ?? 0);
+}
+
+function hexists(s: Server, c: Client, argv: string[]): void {
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  c.out.int(h?.map.has(argv[2]!) ? 1 : 0);
+}
+
+function hgetallGeneric(what: "keys" | "vals" | "all") {
+  return (s: Server, c: Client, argv: string[]): void => {
+    const h = readHash(s, c, argv[1]!);
+    if (h === REPLIED) return;
+    const n = h ? h.size : 0;
+    if (what === "all") c.out.map(n);
+    else c.out.array(n);
+    if (!h) return;
+    for (const [f, v] of h.map) {
+      if (what !== "vals") c.out.bulk(f);
+      if (what !== "keys") c.out.bulk(v);
+    }
+  };
+}
+
+function hincrby(s: Server, c: Client, argv: string[]): void {
+  const incr = parseI64(argv[3]!);
+  if (incr === null) return c.error(ERR.notInt);
+  const h = hashForWrite(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  const cur = h.map.get(argv[2]!);
+  let base = 0n;
+  if (cur !== undefined) {
+    const n = parseI64(cur);
+    if (n === null) return c.error("ERR hash value is not an integer");
+    base = n;
+  }
+  const next = base + incr;
+  if (next > 9223372036854775807n || next < -9223372036854775808n) {
+    return c.error(ERR.overflow);
+  }
+  h.map.set(argv[2]!, String(next));
+  h.checkEncoding(limits(s));
+  c.db.signalModified(argv[1]!);
+  s.dirty++;
+  c.out.int(next);
+}
+
+function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
+  const incr = parseFloatArg(argv[3]!);
+  if (incr === null) return c.error(ERR.notFloat);
+  const h = hashForWrite(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  const cur = h.map.get(argv[2]!);
+  let base = 0;
+  if (cur !== undefined) {
+    const n = parseFloatArg(cur);
+    if (n === null) return c.error("ERR hash value is not a float");
+    base = n;
+  }
+  const next = base + incr;
+  if (!Number.isFinite(next)) return c.error("ERR increment would produce NaN or Infinity");
+  const str = formatHumanDouble(next);
+  h.map.set(argv[2]!, str);
+  h.checkEncoding(limits(s));
+  c.db.signalModified(argv[1]!);
+  s.dirty++;
+  c.rewrittenArgv = ["HSET", argv[1]!, argv[2]!, str];
+  c.out.bulk(str);
+}
+
+function hrandfield(s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 4 || (argv.length === 4 && argv[3]!.toLowerCase() !== "withvalues")) {
+    return c.error(ERR.syntax);
+  }
+  let count: number | null = null;
+  if (argv.length >= 3) {
+    count = parseIntArg(argv[2]!);
+    if (count === null) return c.error(ERR.notInt);
+  }
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  if (count === null) {
+    if (!h) return c.out.nullBulk();
+    const keys = [...h.map.keys()];
+    return c.out.bulk(keys[Math.floor(Math.random() * keys.length)]!);
+  }
+  const withValues = argv.length === 4;
+  randomCountReply(
+    c,
+    h ? [...h.map.keys()] : [],
+    count,
+    withValues ? (f) => c.out.bulk(h!.map.get(f)!) : null,
+  );
+}
+
+function hscan(s: Server, c: Client, argv: string[]): void {
+  const a = parseScanArgs(c, argv, 2, false);
+  if (!a) return;
+  const h = readHash(s, c, argv[1]!);
+  if (h === REPLIED) return;
+  const out: string[] = [];
+  const next = h
+    ? scanAggregate(a, h.map, h.cursors, h.encoding() === "listpack", (f) => {
+      out.push(f, h.map.get(f)!);
+    })
+    : 0;
+  c.out.array(2);
+  c.out.bulk(String(next));
+  c.out.array(out.length);
+  for (const x of out) c.out.bulk(x);
+}
+
+const k1: [number, number, number] = [1, 1, 1];
+const m = (summary: string, since = "2.0.0", complexity = "O(1)") => ({
+  summary,
+  since,
+  complexity,
+});
+
+export const HASH_COMMANDS: CommandDef[] = [
+  cmd(
+    "hset",
+    -4,
+    "write denyoom fast",
+    k1,
+    "hash",
+    hset("count"),
+    m("Creates or modifies the value of a field in a hash."),
+  ),
+  cmd(
+    "hmset",
+    -4,
+    "write denyoom fast",
+    k1,
+    "hash",
+    hset("ok"),
+    m("Sets the values of multiple fields."),
+  ),
+  cmd(
+    "hsetnx",
+    4,
+    "write denyoom fast",
+    k1,
+    "hash",
+    hsetnx,
+    m("Sets the value of a field in a hash only when the field doesn't exist."),
+  ),
+  cmd("hget", 3, "readonly fast", k1, "hash", hget, m("Returns the value of a field in a hash.")),
+  cmd(
+    "hmget",
+    -3,
+    "readonly fast",
+    k1,
+    "hash",
+    hmget,
+    m("Returns the values of all fields in a hash.", "2.0.0", "O(N)"),
+  ),
+  cmd(
+    "hdel",
+    -3,
+    "write fast",
+    k1,
+    "hash",
+    hdel,
+    m(
+      "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+      "2.0.0",
+      "O(N)",
+    ),
+  ),
+  cmd("hlen", 2, "readonly fast", k1, "hash", hlen, m("Returns the number of fields in a hash.")),
+  cmd(
+    "hstrlen",
+    3,
+    "readonly fast",
+    k1,
+    "hash",
+    hstrlen,
+    m("Returns the length of the value of a field.", "3.2.0"),
+  ),
+  cmd(
+    "hexists",
+    3,
+    "readonly fast",
+    k1,
+    "hash",
+    hexists,
+    m("Determines whether a field exists in a hash."),
+  ),
+  cmd(
+    "hkeys",
+    2,
+    "readonly",
+    k1,
+    "hash",
+    hgetallGeneric("keys"),
+    m("Returns all fields in a hash.", "2.0.0", "O(N)"),
+  ),
+  cmd(
+    "hvals",
+    2,
+    "readonly",
+    k1,
+    "hash",
+    hgetallGeneric("vals"),
+    m("Returns all values in a hash.", "2.0.0", "O(N)"),
+  ),
+  cmd(
+    "hgetall",
+    2,
+    "readonly",
+    k1,
+    "hash",
+    hgetallGeneric("all"),
+    m("Returns all fields and values in a hash.", "2.0.0", "O(N)"),
+  ),
+  cmd(
+    "hincrby",
+    4,
+    "write denyoom fast",
+    k1,
+    "hash",
+    hincrby,
+    m("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+  ),
+  cmd(
+    "hincrbyfloat",
+    4,
+    "write denyoom fast",
+    k1,
+    "hash",
+    hincrbyfloat,
+    m(
+      "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+      "2.6.0",
+    ),
+  ),
+  cmd(
+    "hrandfield",
+    -2,
+    "readonly",
+    k1,
+    "hash",
+    hrandfield,
+    m("Returns one or more random fields from a hash.", "6.2.0", "O(N)"),
+  ),
+  cmd(
+    "hscan",
+    -3,
+    "readonly",
+    k1,
+    "hash",
+    hscan,
+    m("Iterates over fields and values of a hash.", "2.8.0", "O(N)"),
+  ),
+];

@@ -1,0 +1,209 @@
+/** COMMAND and its subcommands: the command table, served as Redis 7 shapes it. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { globMatch } from "../../shared/glob.ts";
+import { cmd } from "./define.ts";
+import { type CommandDef, commandKeys } from "./types.ts";
+import { replyHelp } from "./connection.ts";
+
+function writeKeySpecs(c: Client, d: CommandDef): void {
+  const [first, last, step] = d.keys ?? [0, 0, 0];
+  if (first === 0) {
+    c.out.array(0);
+    return;
+  }
+  const write = d.flags.includes("write");
+  c.out.array(1);
+  c.out.map(3);
+  c.out.bulk("flags");
+  c.out.set(2);
+  c.out.simple(write ? "RW" : "RO");
+  c.out.simple(write ? "UPDATE" : "ACCESS");
+  c.out.bulk("begin_search");
+  c.out.map(2);
+  c.out.bulk("type");
+  c.out.bulk("index");
+  c.out.bulk("spec");
+  c.out.map(1);
+  c.out.bulk("index");
+  c.out.int(first);
+  c.out.bulk("find_keys");
+  c.out.map(2);
+  c.out.bulk("type");
+  c.out.bulk("range");
+  c.out.bulk("spec");
+  c.out.map(3);
+  c.out.bulk("lastkey");
+  c.out.int(last < 0 ? last : last - first);
+  c.out.bulk("keystep");
+  c.out.int(step);
+  c.out.bulk("limit");
+  c.out.int(0);
+}
+
+/** One COMMAND INFO entry: name, arity, flags, keys, ACL categories, tips, specs, subcommands. */
+export function writeCommandInfo(c: Client, d: CommandDef): void {
+  const [first, last, step] = d.keys ?? [0, 0, 0];
+  c.out.array(10);
+  c.out.bulk(d.name);
+  c.out.int(d.arity);
+  c.out.set(d.flags.length);
+  for (const f of d.flags) c.out.simple(f);
+  c.out.int(first);
+  c.out.int(last);
+  c.out.int(step);
+  c.out.set(d.acl.length);
+  for (const a of d.acl) c.out.simple(`@${a}`);
+  c.out.array(0);
+  writeKeySpecs(c, d);
+  const subs = d.subcommands ?? [];
+  c.out.array(subs.length);
+  for (const sd of subs) writeCommandInfo(c, sd);
+}
+
+function writeDocs(c: Client, d: CommandDef): void {
+  const subs = d.subcommands ?? [];
+  c.out.map(subs.length > 0 ? 5 : 4);
+  c.out.bulk("summary");
+  c.out.bulk(d.summary);
+  c.out.bulk("since");
+  c.out.bulk(d.since);
+  c.out.bulk("group");
+  c.out.bulk(d.group);
+  c.out.bulk("complexity");
+  c.out.bulk(d.complexity);
+  if (subs.length > 0) {
+    c.out.bulk("subcommands");
+    c.out.map(subs.length);
+    for (const sd of subs) {
+      c.out.bulk(sd.name);
+      writeDocs(c, sd);
+    }
+  }
+}
+
+function findDef(table: Map<string, CommandDef>, name: string): CommandDef | undefined {
+  const lower = name.toLowerCase();
+  const bar = lower.indexOf("|");
+  if (bar < 0) return table.get(lower);
+  return table.get(lower.slice(0, bar))?.subcommands?.find((x) => x.name === lower);
+}
+
+const COMMAND_HELP = [
+  "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "(no subcommand)",
+  "    Return details about all Redis commands.",
+  "COUNT",
+  "    Return the total number of commands in this Redis server.",
+  "LIST",
+  "    Return a list of all commands in this Redis server.",
+  "INFO [<command-name> ...]",
+  "    Return details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+  "DOCS [<command-name> ...]",
+  "    Return documentation details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+  "GETKEYS <full-command>",
+  "    Return the keys from a full Redis command.",
+  "GETKEYSANDFLAGS <full-command>",
+  "    Return the keys and the access flags from a full Redis command.",
+  "HELP",
+  "    Print this help.",
+];
+
+export function introspectionCommands(table: Map<string, CommandDef>): CommandDef[] {
+  const all = () => [...table.values()];
+
+  const info = (_s: Server, c: Client, argv: string[]) => {
+    const defs = argv.length <= 2 ? all() : argv.slice(2).map((n) => findDef(table, n));
+    c.out.array(defs.length);
+    for (const d of defs) d ? writeCommandInfo(c, d) : c.out.nullArray();
+  };
+
+  const docs = (_s: Server, c: Client, argv: string[]) => {
+    const defs = argv.length <= 2 ? all() : argv.slice(2).map((n) => findDef(table, n)).filter(
+      (d): d is CommandDef => d !== undefined,
+    );
+    c.out.map(defs.length);
+    for (const d of defs) {
+      c.out.bulk(d.name);
+      writeDocs(c, d);
+    }
+  };
+
+  const getkeys = (withFlags: boolean) => (_s: Server, c: Client, argv: string[]) => {
+    const sub = argv.slice(2);
+    let d = findDef(table, sub[0]!);
+    if (d?.subcommands && sub.length > 1) d = findDef(table, `${sub[0]}|${sub[1]}`) ?? d;
+    if (!d) return c.error("ERR Invalid command specified");
+    const arityOk = d.arity > 0 ? sub.length === d.arity : sub.length >= -d.arity;
+    if (!arityOk) return c.error("ERR Invalid number of arguments specified for command");
+    const idx = commandKeys(d, sub);
+    if (idx.length === 0) return c.error("ERR The command has no key arguments");
+    c.out.array(idx.length);
+    for (const i of idx) {
+      if (!withFlags) {
+        c.out.bulk(sub[i]!);
+        continue;
+      }
+      c.out.array(2);
+      c.out.bulk(sub[i]!);
+      const write = d.flags.includes("write");
+      c.out.set(2);
+      c.out.simple(write ? "RW" : "RO");
+      c.out.simple(write ? "UPDATE" : "ACCESS");
+    }
+  };
+
+  const list = (_s: Server, c: Client, argv: string[]) => {
+    let names = all().map((d) => d.name);
+    if (argv.length === 5 && argv[2]!.toLowerCase() === "filterby") {
+      const kind = argv[3]!.toLowerCase(), val = argv[4]!;
+      if (kind === "pattern") names = names.filter((n) => globMatch(val, n, true));
+      else if (kind === "aclcat") {
+        const cat = val.toLowerCase().replace(/^@/, "");
+        names = all().filter((d) => d.acl.includes(cat)).map((d) => d.name);
+      } else if (kind === "module") names = [];
+      else return c.error("ERR syntax error");
+    } else if (argv.length !== 2) return c.error("ERR syntax error");
+    c.out.array(names.length);
+    for (const n of names) c.out.bulk(n);
+  };
+
+  const bare = (_s: Server, c: Client) => {
+    const defs = all();
+    c.out.array(defs.length);
+    for (const d of defs) writeCommandInfo(c, d);
+  };
+
+  const m = (summary: string) => ({ summary, since: "7.0.0" });
+  const sub = (n: string, arity: number, h: CommandDef["handler"], summary: string) =>
+    cmd(`command|${n}`, arity, "loading stale", null, "server", h ?? null, m(summary));
+  const def = cmd("command", -1, "loading stale", null, "server", bare, {
+    summary: "Returns detailed information about all commands.",
+    since: "2.8.13",
+    acl: ["connection"],
+    subcommands: [
+      sub("count", 2, (_s, c) => c.out.int(table.size), "Returns a count of commands."),
+      sub("info", -2, info, "Returns information about one, multiple or all commands."),
+      sub("docs", -2, docs, "Returns documentary information about one, multiple or all commands."),
+      sub("getkeys", -3, getkeys(false), "Extracts the key names from an arbitrary command."),
+      sub(
+        "getkeysandflags",
+        -3,
+        getkeys(true),
+        "Extracts the key names and access flags for an arbitrary command.",
+      ),
+      sub("list", -2, list, "Returns a list of command names."),
+      sub(
+        "help",
+        2,
+        (_s, c) => replyHelp(c, COMMAND_HELP),
+        "Returns helpful text about the different subcommands.",
+      ),
+    ],
+  });
+  return [def];
+}

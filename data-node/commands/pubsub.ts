@@ -1,0 +1,212 @@
+/** SUBSCRIBE, PSUBSCRIBE, their UN- forms, PUBLISH and PUBSUB introspection. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { globMatch } from "../../shared/glob.ts";
+import { cmd, container } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+
+/** A confirmation: `[kind, name, count]`, a push in RESP3. */
+function confirm(c: Client, kind: string, name: string | null, count: number): void {
+  c.out.push(3);
+  c.out.bulk(kind);
+  if (name === null) c.out.nullBulk();
+  else c.out.bulk(name);
+  c.out.int(count);
+}
+
+function subscribe(s: Server, c: Client, argv: string[]): void {
+  for (let i = 1; i < argv.length; i++) {
+    s.pubsub.subscribe(c, argv[i]!);
+    confirm(c, "subscribe", argv[i]!, c.subscriptionCount);
+  }
+}
+
+function psubscribe(s: Server, c: Client, argv: string[]): void {
+  for (let i = 1; i < argv.length; i++) {
+    s.pubsub.psubscribe(c, argv[i]!);
+    confirm(c, "psubscribe", argv[i]!, c.subscriptionCount);
+  }
+}
+
+function unsubscribe(s: Server, c: Client, argv: string[]): void {
+  if (argv.length === 1) {
+    unsubscribeChannels(s, c, true);
+    return;
+  }
+  for (let i = 1; i < argv.length; i++) {
+    s.pubsub.unsubscribe(c, argv[i]!);
+    confirm(c, "unsubscribe", argv[i]!, c.subscriptionCount);
+  }
+}
+
+function punsubscribe(s: Server, c: Client, argv: string[]): void {
+  if (argv.length === 1) {
+    unsubscribePatterns(s, c, true);
+    return;
+  }
+  for (let i = 1; i < argv.length; i++) {
+    s.pubsub.punsubscribe(c, argv[i]!);
+    confirm(c, "punsubscribe", argv[i]!, c.subscriptionCount);
+  }
+}
+
+function unsubscribeChannels(s: Server, c: Client, notify: boolean): void {
+  if (c.channels.size === 0 && notify) confirm(c, "unsubscribe", null, c.subscriptionCount);
+  for (const ch of [...c.channels]) {
+    s.pubsub.unsubscribe(c, ch);
+    if (notify) confirm(c, "unsubscribe", ch, c.subscriptionCount);
+  }
+}
+
+function unsubscribePatterns(s: Server, c: Client, notify: boolean): void {
+  if (c.patterns.size === 0 && notify) confirm(c, "punsubscribe", null, c.subscriptionCount);
+  for (const p of [...c.patterns]) {
+    s.pubsub.punsubscribe(c, p);
+    if (notify) confirm(c, "punsubscribe", p, c.subscriptionCount);
+  }
+}
+
+export function unsubscribeAll(s: Server, c: Client, notify: boolean): void {
+  unsubscribeChannels(s, c, notify);
+  unsubscribePatterns(s, c, notify);
+}
+
+function publish(s: Server, c: Client, argv: string[]): void {
+  s.stats.pubsubChannelsPublished++;
+  c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
+}
+
+function channels(s: Server, c: Client, argv: string[]): void {
+  const pattern = argv[2];
+  const out: string[] = [];
+  for (const ch of s.pubsub.channels.keys()) {
+    if (pattern === undefined || globMatch(pattern, ch)) out.push(ch);
+  }
+  c.out.array(out.length);
+  for (const ch of out) c.out.bulk(ch);
+}
+
+function numsub(s: Server, c: Client, argv: string[]): void {
+  c.out.map(argv.length - 2);
+  for (let i = 2; i < argv.length; i++) {
+    c.out.bulk(argv[i]!);
+    c.out.int(s.pubsub.channels.get(argv[i]!)?.size ?? 0);
+  }
+}
+
+const PUBSUB_HELP = [
+  "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "CHANNELS [<pattern>]",
+  "    Return the currently active channels matching a <pattern> (default: '*').",
+  "NUMPAT",
+  "    Return number of subscriptions to patterns.",
+  "NUMSUB [<channel> ...]",
+  "    Return the number of subscribers for the specified channels, excluding",
+  "    pattern subscriptions(default: no channels).",
+  "SHARDCHANNELS [<pattern>]",
+  "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+  "SHARDNUMSUB [<shardchannel> ...]",
+  "    Return the number of subscribers for the specified shard level channel(s)",
+  "HELP",
+  "    Print this help.",
+];
+
+const flags = "pubsub noscript loading stale";
+const m = (summary: string, since = "2.0.0") => ({ summary, since });
+
+export const PUBSUB_COMMANDS: CommandDef[] = [
+  cmd(
+    "subscribe",
+    -2,
+    flags,
+    null,
+    "pubsub",
+    subscribe,
+    m("Listens for messages published to channels."),
+  ),
+  cmd(
+    "unsubscribe",
+    -1,
+    flags,
+    null,
+    "pubsub",
+    unsubscribe,
+    m("Stops listening to messages posted to channels."),
+  ),
+  cmd(
+    "psubscribe",
+    -2,
+    flags,
+    null,
+    "pubsub",
+    psubscribe,
+    m("Listens for messages published to channels that match one or more patterns."),
+  ),
+  cmd(
+    "punsubscribe",
+    -1,
+    flags,
+    null,
+    "pubsub",
+    punsubscribe,
+    m("Stops listening to messages published to channels that match one or more patterns."),
+  ),
+  cmd(
+    "publish",
+    3,
+    "pubsub loading stale fast may_replicate",
+    null,
+    "pubsub",
+    publish,
+    m("Posts a message to a channel."),
+  ),
+  container("pubsub", "pubsub", [
+    cmd(
+      "pubsub|channels",
+      -2,
+      "pubsub loading stale",
+      null,
+      "pubsub",
+      channels,
+      m("Returns the active channels.", "2.8.0"),
+    ),
+    cmd(
+      "pubsub|numsub",
+      -2,
+      "pubsub loading stale",
+      null,
+      "pubsub",
+      numsub,
+      m("Returns a count of subscribers to channels.", "2.8.0"),
+    ),
+    cmd(
+      "pubsub|numpat",
+      2,
+      "pubsub loading stale",
+      null,
+      "pubsub",
+      (s, c) => c.out.int(s.pubsub.patterns.size),
+      m("Returns a count of unique pattern subscriptions.", "2.8.0"),
+    ),
+    cmd(
+      "pubsub|shardchannels",
+      -2,
+      "pubsub loading stale",
+      null,
+      "pubsub",
+      (_s, c) => c.out.array(0),
+      m("Returns the active shard channels.", "7.0.0"),
+    ),
+    cmd("pubsub|shardnumsub", -2, "pubsub loading stale", null, "pubsub", (_s, c, a) => {
+      c.out.map(a.length - 2);
+      for (let i = 2; i < a.length; i++) {
+        c.out.bulk(a[i]!);
+        c.out.int(0);
+      }
+    }, m("Returns the count of subscribers of shard channels.", "7.0.0")),
+    cmd("pubsub|help", 2, "loading stale", null, "pubsub", (_s, c) => {
+      c.out.array(PUBSUB_HELP.length);
+      for (const l of PUBSUB_HELP) c.out.simple(l);
+    }, m("Returns helpful text about the different subcommands.", "6.2.0")),
+  ], m("A container for Pub/Sub commands.", "2.8.0")),
+];

@@ -1,0 +1,275 @@
+/** Server commands: INFO, CONFIG, DBSIZE, FLUSH*, TIME, MONITOR, DEBUG, SHUTDOWN, SWAPDB... */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { infoText } from "../server/info.ts";
+import { cmd, container, ERR, parseFloatArg, parseIntArg } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { replyHelp } from "./connection.ts";
+import { ConfigSetError } from "../../shared/config/schema.ts";
+
+function info(s: Server, c: Client, argv: string[]): void {
+  c.out.verbatim(infoText(s, argv.slice(1)));
+}
+
+function configGet(s: Server, c: Client, argv: string[]): void {
+  const pairs = s.config.configGet(argv.slice(2));
+  c.out.map(pairs.length);
+  for (const [k, v] of pairs) {
+    c.out.bulk(k);
+    c.out.bulk(v);
+  }
+}
+
+function configSet(s: Server, c: Client, argv: string[]): void {
+  if ((argv.length - 2) % 2 !== 0) {
+    c.error("ERR wrong number of arguments for 'config|set' command");
+    return;
+  }
+  const pairs: [string, string][] = [];
+  for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
+  try {
+    s.config.configSet(pairs);
+  } catch (e) {
+    if (!(e instanceof ConfigSetError)) throw e;
+    c.error(e.message);
+    return;
+  }
+  c.out.ok();
+}
+
+function configRewrite(s: Server, c: Client): void {
+  try {
+    s.config.rewrite(s.config.configFile ?? "");
+  } catch (e) {
+    c.error(
+      e instanceof ConfigSetError
+        ? e.message
+        : `ERR Rewriting config file: ${(e as Error).message}`,
+    );
+    return;
+  }
+  c.out.ok();
+}
+
+function flushMode(c: Client, argv: string[], at: number): boolean {
+  if (argv.length === at) return true;
+  const m = argv[at]!.toLowerCase();
+  if (argv.length === at + 1 && (m === "async" || m === "sync")) return true;
+  c.error(ERR.syntax);
+  return false;
+}
+
+function flushdb(s: Server, c: Client, argv: string[]): void {
+  if (!flushMode(c, argv, 1)) return;
+  s.dirty += c.db.clear();
+  s.dirty++;
+  c.out.ok();
+}
+
+function flushall(s: Server, c: Client, argv: string[]): void {
+  if (!flushMode(c, argv, 1)) return;
+  for (const db of s.dbs) s.dirty += db.clear();
+  s.dirty++;
+  s.afterFlushAll?.();
+  c.out.ok();
+}
+
+function swapdb(s: Server, c: Client, argv: string[]): void {
+  const a = parseIntArg(argv[1]!), b = parseIntArg(argv[2]!);
+  if (a === null) return c.error("ERR invalid first DB index");
+  if (b === null) return c.error("ERR invalid second DB index");
+  if (s.clusterEnabled) return c.error("ERR SWAPDB is not allowed in cluster mode");
+  const da = s.dbs[a], dbb = s.dbs[b];
+  if (a < 0 || b < 0 || !da || !dbb) return c.error(ERR.dbIndex);
+  if (da !== dbb) da.swapWith(dbb);
+  s.dirty++;
+  c.out.ok();
+}
+
+function time(_s: Server, c: Client): void {
+  const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+  c.out.array(2);
+  c.out.bulk(String(us / 1000000n));
+  c.out.bulk(String(us % 1000000n));
+}
+
+function monitor(s: Server, c: Client): void {
+  if (c.monitor) return c.out.ok();
+  c.monitor = true;
+  s.monitors.add(c);
+  c.out.ok();
+}
+
+const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-command option " +
+  'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
+  "option in the configuration file, and then restart the server.";
+
+function debugAllowed(s: Server, c: Client): boolean {
+  const mode = s.config.getString("enable-debug-command");
+  if (mode === "yes") return true;
+  return mode === "local" && (c.addr.startsWith("127.") || c.addr.startsWith("::1"));
+}
+
+/** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */
+function sleepSync(ms: number): void {
+  const end = performance.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(cell, 0, 0, left);
+  }
+}
+
+function debug(s: Server, c: Client, argv: string[]): void {
+  if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
+  const sub = argv[1]!.toLowerCase();
+  const ext = s.debugExtensions.get(sub);
+  if (ext) return ext(s, c, argv);
+  if (sub === "sleep" && argv.length === 3) {
+    const secs = parseFloatArg(argv[2]!);
+    if (secs === null) return c.error(ERR.notFloat);
+    sleepSync(Math.max(0, secs * 1000));
+    return c.out.ok();
+  }
+  if (sub === "set-active-expire" && argv.length === 3) {
+    const v = parseIntArg(argv[2]!);
+    if (v === null) return c.error(ERR.notInt);
+    s.activeExpire = v !== 0;
+    return c.out.ok();
+  }
+  if (sub === "help") {
+    return replyHelp(c, [
+      "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "SLEEP <seconds>",
+      "    Stop the server for <seconds>. Decimals allowed.",
+      "SET-ACTIVE-EXPIRE <0|1>",
+      "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+      ...[...s.debugExtensions.keys()].map((k) => k.toUpperCase()),
+      "HELP",
+      "    Print this help.",
+    ]);
+  }
+  c.error(`ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try DEBUG HELP.`);
+}
+
+function shutdown(s: Server, c: Client, argv: string[]): void | Promise<void> {
+  let save: boolean | null = null;
+  let abort = false;
+  for (const a of argv.slice(1).map((x) => x.toLowerCase())) {
+    if (a === "nosave") save = false;
+    else if (a === "save") save = true;
+    else if (a === "now" || a === "force") continue;
+    else if (a === "abort") abort = true;
+    else return c.error(ERR.syntax);
+  }
+  if (abort) return c.error("ERR No shutdown in progress.");
+  return s.shutdown(save).then((ok) => {
+    if (!ok) c.error("ERR Errors trying to SHUTDOWN. Check logs.");
+  });
+}
+
+const CONFIG_HELP = [
+  "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+  "SET <directive> <value>",
+  "    Set the configuration <directive> to <value>.",
+  "RESETSTAT",
+  "    Reset statistics reported by the INFO command.",
+  "REWRITE",
+  "    Rewrite the configuration file.",
+  "HELP",
+  "    Print this help.",
+];
+
+const cfg = (
+  name: string,
+  arity: number,
+  flags: string,
+  h: CommandDef["handler"],
+  summary: string,
+) => cmd(`config|${name}`, arity, flags, null, "server", h ?? null, { summary, since: "2.0.0" });
+
+export const SERVER_COMMANDS: CommandDef[] = [
+  cmd("info", -1, "loading stale", null, "server", info, {
+    summary: "Returns information and statistics about the server.",
+    acl: ["dangerous"],
+  }),
+  container("config", "server", [
+    cfg(
+      "get",
+      -3,
+      "admin noscript loading stale",
+      configGet,
+      "Returns the effective values of configuration parameters.",
+    ),
+    cfg(
+      "set",
+      -4,
+      "admin noscript loading stale",
+      configSet,
+      "Sets configuration parameters in-flight.",
+    ),
+    cfg(
+      "rewrite",
+      2,
+      "admin noscript loading stale",
+      configRewrite,
+      "Persists the effective configuration to file.",
+    ),
+    cfg("resetstat", 2, "admin noscript loading stale", (s, c) => {
+      s.stats.reset();
+      c.out.ok();
+    }, "Resets the server's statistics."),
+    cfg(
+      "help",
+      2,
+      "loading stale",
+      (_s, c) => replyHelp(c, CONFIG_HELP),
+      "Returns helpful text about the different subcommands.",
+    ),
+  ], { summary: "A container for server configuration commands.", since: "2.0.0" }),
+  cmd("dbsize", 1, "readonly fast", null, "server", (_s, c) => c.out.int(c.db.size), {
+    summary: "Returns the number of keys in the database.",
+    acl: ["keyspace"],
+  }),
+  cmd("flushdb", -1, "write", null, "server", flushdb, {
+    summary: "Removes all keys from the current database.",
+    acl: ["keyspace", "dangerous"],
+  }),
+  cmd("flushall", -1, "write", null, "server", flushall, {
+    summary: "Removes all keys from all databases.",
+    acl: ["keyspace", "dangerous"],
+  }),
+  cmd("swapdb", 3, "write fast", null, "server", swapdb, {
+    summary: "Swaps two Redis databases.",
+    since: "4.0.0",
+    acl: ["keyspace", "dangerous"],
+  }),
+  cmd("time", 1, "loading stale fast", null, "server", time, {
+    summary: "Returns the server time.",
+    since: "2.6.0",
+  }),
+  cmd("lastsave", 1, "loading stale fast", null, "server", (s, c) => c.out.int(s.lastSaveSec), {
+    summary: "Returns the Unix timestamp of the last successful save to disk.",
+    acl: ["admin", "dangerous"],
+  }),
+  cmd("monitor", 1, "admin noscript loading stale", null, "server", monitor, {
+    summary: "Listens for all requests received by the server in real-time.",
+  }),
+  cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
+    summary: "A container for debugging commands.",
+  }),
+  cmd(
+    "shutdown",
+    -1,
+    "admin noscript loading stale no_multi allow_busy",
+    null,
+    "server",
+    shutdown,
+    { summary: "Synchronously saves the database(s) to disk and shuts down the Redis server." },
+  ),
+];
+
+export { ConfigSetError };

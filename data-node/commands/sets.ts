@@ -1,0 +1,426 @@
+/** Set commands. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { SetValue } from "../store/set.ts";
+import { cmd, ERR, parseIntArg } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { readAggregate, REPLIED } from "./access.ts";
+import { parseScanArgs, scanAggregate } from "./scan.ts";
+import { randomCountReply } from "./random.ts";
+
+function readSet(s: Server, c: Client, key: string): SetValue | null | typeof REPLIED {
+  return readAggregate<SetValue>(s, c, key, "set");
+}
+
+function maxIntset(s: Server): number {
+  return s.config.get<number>("set-max-intset-entries");
+}
+
+/** Members in the order Redis returns them: intsets are sorted numerically. */
+function members(v: SetValue): string[] {
+  const all = [...v.set];
+  if (v.encoding() === "intset") all.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+  return all;
+}
+
+function replySet(c: Client, items: Iterable<string>, n: number): void {
+  c.out.set(n);
+  for (const m of items) c.out.bulk(m);
+}
+
+function sadd(s: Server, c: Client, argv: string[]): void {
+  const key = argv[1]!;
+  let v = readSet(s, c, key);
+  if (v === REPLIED) return;
+  if (v === null) {
+    v = new SetValue();
+    c.db.set(key, v);
+  }
+  let added = 0;
+  for (let i = 2; i < argv.length; i++) {
+    if (!v.set.has(argv[i]!)) {
+      v.set.add(argv[i]!);
+      added++;
+    }
+  }
+  v.checkEncoding(maxIntset(s));
+  if (added > 0) {
+    c.db.signalModified(key);
+    s.dirty += added;
+  }
+  c.out.int(added);
+}
+
+function srem(s: Server, c: Client, argv: string[]): void {
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  if (v === null) return c.out.int(0);
+  let n = 0;
+  for (let i = 2; i < argv.length; i++) if (v.set.delete(argv[i]!)) n++;
+  if (n > 0) {
+    afterRemove(c, argv[1]!, v);
+    s.dirty += n;
+  }
+  c.out.int(n);
+}
+
+function afterRemove(c: Client, key: string, v: SetValue): void {
+  if (v.size === 0) c.db.delete(key);
+  else c.db.signalModified(key);
+}
+
+function sismember(s: Server, c: Client, argv: string[]): void {
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  c.out.int(v?.set.has(argv[2]!) ? 1 : 0);
+}
+
+function smismember(s: Server, c: Client, argv: string[]): void {
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  c.out.array(argv.length - 2);
+  for (let i = 2; i < argv.length; i++) c.out.int(v?.set.has(argv[i]!) ? 1 : 0);
+}
+
+function smembers(s: Server, c: Client, argv: string[]): void {
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  if (!v) return c.out.set(0);
+  replySet(c, members(v), v.size);
+}
+
+function scard(s: Server, c: Client, argv: string[]): void {
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  c.out.int(v ? v.size : 0);
+}
+
+function spop(s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 3) return c.error(ERR.syntax);
+  let count: number | null = null;
+  if (argv.length === 3) {
+    count = parseIntArg(argv[2]!);
+    if (count === null || count < 0) return c.error("ERR value is out of range, must be positive");
+  }
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  if (!v) return count === null ? c.out.nullBulk() : c.out.set(0);
+  const all = [...v.set];
+  const n = count === null ? 1 : Math.min(count, all.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (all.length - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  const popped = all.slice(0, n);
+  for (const m of popped) v.set.delete(m);
+  if (count === null) c.out.bulk(popped[0]!);
+  else replySet(c, popped, popped.length);
+  if (n === 0) return;
+  afterRemove(c, argv[1]!, v);
+  s.dirty += n;
+  // Replicas must remove exactly the members chosen here, not pick their own.
+  c.rewrittenArgv = ["SREM", argv[1]!, ...popped];
+}
+
+function srandmember(s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 3) return c.error(ERR.syntax);
+  let count: number | null = null;
+  if (argv.length === 3) {
+    count = parseIntArg(argv[2]!);
+    if (count === null) return c.error(ERR.notInt);
+  }
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  if (count === null) {
+    if (!v) return c.out.nullBulk();
+    const all = [...v.set];
+    return c.out.bulk(all[Math.floor(Math.random() * all.length)]!);
+  }
+  randomCountReply(c, v ? [...v.set] : [], count, null);
+}
+
+function smove(s: Server, c: Client, argv: string[]): void {
+  const [src, dst, member] = [argv[1]!, argv[2]!, argv[3]!];
+  const sv = readSet(s, c, src);
+  if (sv === REPLIED) return;
+  const dv = readSet(s, c, dst);
+  if (dv === REPLIED) return;
+  if (!sv || !sv.set.has(member)) return c.out.int(0);
+  if (src === dst) return c.out.int(1);
+  sv.set.delete(member);
+  afterRemove(c, src, sv);
+  let target = dv;
+  if (!target) {
+    target = new SetValue();
+    c.db.set(dst, target);
+  }
+  target.set.add(member);
+  target.checkEncoding(maxIntset(s));
+  c.db.signalModified(dst);
+  s.dirty++;
+  c.out.int(1);
+}
+
+type Op = "inter" | "union" | "diff";
+
+/** Reads every operand; null stands for a missing key. REPLIED on a WRONGTYPE. */
+function operands(s: Server, c: Client, keys: string[]): (Set<string> | null)[] | typeof REPLIED {
+  const out: (Set<string> | null)[] = [];
+  for (const k of keys) {
+    const v = readSet(s, c, k);
+    if (v === REPLIED) return REPLIED;
+    out.push(v ? v.set : null);
+  }
+  return out;
+}
+
+function compute(op: Op, sets: (Set<string> | null)[], limit = 0): Set<string> {
+  if (op === "union") {
+    const r = new Set<string>();
+    for (const x of sets) if (x) { for (const m of x) r.add(m); }
+    return r;
+  }
+  if (op === "diff") {
+    const [first, ...rest] = sets;
+    const r = new Set<string>();
+    if (!first) return r;
+    for (const m of first) if (!rest.some((x) => x?.has(m))) r.add(m);
+    return r;
+  }
+  if (sets.some((x) => x === null)) return new Set();
+  const sorted = (sets as Set<string>[]).slice().sort((a, b) => a.size - b.size);
+  const r = new Set<string>();
+  for (const m of sorted[0]!) {
+    if (sorted.every((x) => x.has(m))) {
+      r.add(m);
+      if (limit > 0 && r.size >= limit) break;
+    }
+  }
+  return r;
+}
+
+function setop(op: Op) {
+  return (s: Server, c: Client, argv: string[]): void => {
+    const sets = operands(s, c, argv.slice(1));
+    if (sets === REPLIED) return;
+    const r = compute(op, sets);
+    const v = new SetValue(r);
+    v.checkEncoding(maxIntset(s));
+    replySet(c, members(v), r.size);
+  };
+}
+
+function setopStore(op: Op) {
+  return (s: Server, c: Client, argv: string[]): void => {
+    const sets = operands(s, c, argv.slice(2));
+    if (sets === REPLIED) return;
+    const r = compute(op, sets);
+    const dst = argv[1]!;
+    if (r.size === 0) {
+      if (c.db.delete(dst)) s.dirty++;
+    } else {
+      const v = new SetValue(r);
+      v.checkEncoding(maxIntset(s));
+      c.db.set(dst, v);
+      s.dirty++;
+    }
+    c.out.int(r.size);
+  };
+}
+
+function sintercard(s: Server, c: Client, argv: string[]): void {
+  const numkeys = parseIntArg(argv[1]!);
+  if (numkeys === null) return c.error(ERR.notInt);
+  if (numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
+  if (numkeys > argv.length - 2) {
+    return c.error("ERR Number of keys can't be greater than number of args");
+  }
+  let limit = 0;
+  const rest = argv.slice(2 + numkeys);
+  if (rest.length === 2 && rest[0]!.toLowerCase() === "limit") {
+    const n = parseIntArg(rest[1]!);
+    if (n === null) return c.error(ERR.notInt);
+    if (n < 0) return c.error("ERR LIMIT can't be negative");
+    limit = n;
+  } else if (rest.length !== 0) return c.error(ERR.syntax);
+  const sets = operands(s, c, argv.slice(2, 2 + numkeys));
+  if (sets === REPLIED) return;
+  c.out.int(compute("inter", sets, limit).size);
+}
+
+function sscan(s: Server, c: Client, argv: string[]): void {
+  const a = parseScanArgs(c, argv, 2, false);
+  if (!a) return;
+  const v = readSet(s, c, argv[1]!);
+  if (v === REPLIED) return;
+  const out: string[] = [];
+  const compact = v?.encoding() === "intset";
+  const next = v
+    ? scanAggregate(
+      a,
+      compact ? new Set(members(v)) : v.set,
+      v.cursors,
+      compact,
+      (m) => out.push(m),
+    )
+    : 0;
+  c.out.array(2);
+  c.out.bulk(String(next));
+  c.out.array(out.length);
+  for (const x of out) c.out.bulk(x);
+}
+
+const k1: [number, number, number] = [1, 1, 1];
+const all: [number, number, number] = [1, -1, 1];
+const store: [number, number, number] = [1, -1, 1];
+const m = (summary: string, since = "1.0.0", complexity = "O(1)") => ({
+  summary,
+  since,
+  complexity,
+});
+
+export const SET_COMMANDS: CommandDef[] = [
+  cmd(
+    "sadd",
+    -3,
+    "write denyoom fast",
+    k1,
+    "set",
+    sadd,
+    m("Adds one or more members to a set. Creates the key if it doesn't exist."),
+  ),
+  cmd(
+    "srem",
+    -3,
+    "write fast",
+    k1,
+    "set",
+    srem,
+    m("Removes one or more members from a set. Deletes the set if the last member was removed."),
+  ),
+  cmd(
+    "sismember",
+    3,
+    "readonly fast",
+    k1,
+    "set",
+    sismember,
+    m("Determines whether a member belongs to a set."),
+  ),
+  cmd(
+    "smismember",
+    -3,
+    "readonly fast",
+    k1,
+    "set",
+    smismember,
+    m("Determines whether multiple members belong to a set.", "6.2.0"),
+  ),
+  cmd(
+    "smembers",
+    2,
+    "readonly",
+    k1,
+    "set",
+    smembers,
+    m("Returns all members of a set.", "1.0.0", "O(N)"),
+  ),
+  cmd("scard", 2, "readonly fast", k1, "set", scard, m("Returns the number of members in a set.")),
+  cmd(
+    "spop",
+    -2,
+    "write fast",
+    k1,
+    "set",
+    spop,
+    m("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+  ),
+  cmd(
+    "srandmember",
+    -2,
+    "readonly",
+    k1,
+    "set",
+    srandmember,
+    m("Get one or multiple random members from a set"),
+  ),
+  cmd(
+    "smove",
+    4,
+    "write fast",
+    [1, 2, 1],
+    "set",
+    smove,
+    m("Moves a member from one set to another."),
+  ),
+  cmd(
+    "sinter",
+    -2,
+    "readonly",
+    all,
+    "set",
+    setop("inter"),
+    m("Returns the intersect of multiple sets.", "1.0.0", "O(N*M)"),
+  ),
+  cmd(
+    "sunion",
+    -2,
+    "readonly",
+    all,
+    "set",
+    setop("union"),
+    m("Returns the union of multiple sets.", "1.0.0", "O(N)"),
+  ),
+  cmd(
+    "sdiff",
+    -2,
+    "readonly",
+    all,
+    "set",
+    setop("diff"),
+    m("Returns the difference of multiple sets.", "1.0.0", "O(N)"),
+  ),
+  cmd(
+    "sinterstore",
+    -3,
+    "write denyoom",
+    store,
+    "set",
+    setopStore("inter"),
+    m("Stores the intersect of multiple sets in a key.", "1.0.0", "O(N*M)"),
+  ),
+  cmd(
+    "sunionstore",
+    -3,
+    "write denyoom",
+    store,
+    "set",
+    setopStore("union"),
+    m("Stores the union of multiple sets in a key.", "1.0.0", "O(N)"),
+  ),
+  cmd(
+    "sdiffstore",
+    -3,
+    "write denyoom",
+    store,
+    "set",
+    setopStore("diff"),
+    m("Stores the difference of multiple sets in a key.", "1.0.0", "O(N)"),
+  ),
+  cmd("sintercard", -3, "readonly", null, "set", sintercard, {
+    ...m("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M)"),
+    getKeys: (argv) => {
+      const n = Number(argv[1]);
+      return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => 2 + i) : [];
+    },
+  }),
+  cmd(
+    "sscan",
+    -3,
+    "readonly",
+    k1,
+    "set",
+    sscan,
+    m("Iterates over members of a set.", "2.8.0", "O(N)"),
+  ),
+];

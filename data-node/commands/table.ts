@@ -1,0 +1,35 @@
+/** The whole command table: every family's definitions, by lowercase name. */
+import type { CommandDef } from "./types.ts";
+import { CONNECTION_COMMANDS } from "./connection.ts";
+import { TRANSACTION_COMMANDS } from "./transactions.ts";
+import { PUBSUB_COMMANDS } from "./pubsub.ts";
+import { SERVER_COMMANDS } from "./server_cmds.ts";
+import { STRING_COMMANDS } from "./strings.ts";
+import { KEY_COMMANDS } from "./keys.ts";
+import { LIST_COMMANDS } from "./lists.ts";
+import { HASH_COMMANDS } from "./hashes.ts";
+import { SET_COMMANDS } from "./sets.ts";
+import { ZSET_COMMANDS } from "./zsets.ts";
+import { introspectionCommands } from "./introspection.ts";
+
+export function buildCommandTable(): Map<string, CommandDef> {
+  const table = new Map<string, CommandDef>();
+  const add = (defs: CommandDef[]) => {
+    for (const d of defs) {
+      if (table.has(d.name)) throw new Error(`duplicate command ${d.name}`);
+      table.set(d.name, d);
+    }
+  };
+  add(CONNECTION_COMMANDS);
+  add(TRANSACTION_COMMANDS);
+  add(PUBSUB_COMMANDS);
+  add(SERVER_COMMANDS);
+  add(STRING_COMMANDS);
+  add(KEY_COMMANDS);
+  add(LIST_COMMANDS);
+  add(HASH_COMMANDS);
+  add(SET_COMMANDS);
+  add(ZSET_COMMANDS);
+  add(introspectionCommands(table));
+  return table;
+}

@@ -1,0 +1,148 @@
+/** MULTI, EXEC, DISCARD, WATCH, UNWATCH: optimistic transactions with check-and-set. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { call, lookupCommand } from "../server/dispatch.ts";
+import { cmd } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+
+export function discardTransaction(c: Client): void {
+  c.multi = null;
+  c.multiError = false;
+}
+
+export function unwatchAll(c: Client): void {
+  for (const [db, keys] of c.watching) {
+    for (const k of keys) {
+      const ws = db.watched.get(k);
+      if (!ws) continue;
+      ws.delete(c);
+      if (ws.size === 0) db.watched.delete(k);
+    }
+  }
+  c.watching.clear();
+  c.dirtyCas = false;
+}
+
+function multi(_s: Server, c: Client): void {
+  if (c.multi) {
+    c.error("ERR MULTI calls can not be nested");
+    return;
+  }
+  c.multi = [];
+  c.multiError = false;
+  c.out.ok();
+}
+
+function discard(_s: Server, c: Client): void {
+  if (!c.multi) {
+    c.error("ERR DISCARD without MULTI");
+    return;
+  }
+  discardTransaction(c);
+  unwatchAll(c);
+  c.out.ok();
+}
+
+function exec(s: Server, c: Client): void | Promise<void> {
+  const queued = c.multi;
+  if (!queued) {
+    c.error("ERR EXEC without MULTI");
+    return;
+  }
+  if (c.multiError) {
+    discardTransaction(c);
+    unwatchAll(c);
+    c.error("EXECABORT Transaction discarded because of previous errors.");
+    return;
+  }
+  if (c.dirtyCas) {
+    discardTransaction(c);
+    unwatchAll(c);
+    c.out.nullArray();
+    return;
+  }
+  // Watched keys are released before running, so the transaction's own writes don't matter.
+  unwatchAll(c);
+  discardTransaction(c);
+  c.out.array(queued.length);
+  c.inExec = true;
+  s.beginTransactionPropagation();
+  try {
+    for (const q of queued) {
+      const def = lookupCommand(s.commands, q.argv);
+      if (typeof def === "string") {
+        c.error(def);
+        continue;
+      }
+      // Inside EXEC nothing blocks: blocking commands behave as their non-blocking forms.
+      void call(s, c, def, q.argv);
+    }
+  } finally {
+    c.inExec = false;
+    s.endTransactionPropagation(c.db.id);
+    s.blocking.serveReady();
+  }
+}
+
+function watch(_s: Server, c: Client, argv: string[]): void {
+  if (c.multi) {
+    c.error("ERR WATCH inside MULTI is not allowed");
+    return;
+  }
+  for (let i = 1; i < argv.length; i++) {
+    const key = argv[i]!;
+    let keys = c.watching.get(c.db);
+    if (!keys) c.watching.set(c.db, keys = new Set());
+    if (keys.has(key)) continue;
+    keys.add(key);
+    let ws = c.db.watched.get(key);
+    if (!ws) c.db.watched.set(key, ws = new Set());
+    ws.add(c);
+  }
+  c.out.ok();
+}
+
+function unwatch(_s: Server, c: Client): void {
+  unwatchAll(c);
+  c.out.ok();
+}
+
+const meta = (summary: string) => ({ summary, since: "1.2.0" });
+
+export const TRANSACTION_COMMANDS: CommandDef[] = [
+  cmd(
+    "multi",
+    1,
+    "noscript loading stale fast allow_busy",
+    null,
+    "transactions",
+    multi,
+    meta("Starts a transaction."),
+  ),
+  cmd(
+    "exec",
+    1,
+    "noscript loading stale skip_slowlog",
+    null,
+    "transactions",
+    exec,
+    meta("Executes all commands in a transaction."),
+  ),
+  cmd(
+    "discard",
+    1,
+    "noscript loading stale fast allow_busy",
+    null,
+    "transactions",
+    discard,
+    meta("Discards a transaction."),
+  ),
+  cmd("watch", -2, "noscript loading stale fast allow_busy", [1, -1, 1], "transactions", watch, {
+    summary: "Monitors changes to keys to determine the execution of a transaction.",
+    since: "2.2.0",
+  }),
+  cmd("unwatch", 1, "noscript loading stale fast allow_busy", null, "transactions", unwatch, {
+    summary: "Forgets about watched keys of a transaction.",
+    since: "2.2.0",
+  }),
+];

@@ -1,0 +1,112 @@
+/**
+ * data-node: a Redis 7 compatible server.
+ * Usage mirrors redis-server: `data-node [config-file] [--directive value ...]`.
+ * Thin wiring only: config -> server -> listeners (RESP and the HTTP admin API).
+ */
+import { parseServerArgs } from "../shared/config/args.ts";
+import { parseConfigText } from "../shared/config/parse.ts";
+import { Config, ConfigError } from "../shared/config/schema.ts";
+import { getLogger, setupLogging } from "../shared/log.ts";
+import { DATA_NODE_PARAMS } from "./config.ts";
+import { buildCommandTable } from "./commands/table.ts";
+import { Server } from "./server/server.ts";
+import { markStartupMemory } from "./server/memory.ts";
+import { REDIS_VERSION } from "./commands/connection.ts";
+import { startDataNodeAdmin } from "./admin.ts";
+
+const HELP = `Usage: data-node [/path/to/redis.conf] [options] [-]
+       data-node -v or --version
+       data-node -h or --help
+
+A Redis ${REDIS_VERSION} compatible data node. Directives are redis.conf's; any of them can
+be given on the command line as --name value [value ...], after an optional config file.
+
+Examples:
+       data-node (run with default config)
+       data-node /etc/redis/6379.conf
+       data-node --port 7777
+       data-node --port 7000 --save "" --appendonly no --dir /data
+       data-node /etc/myredis.conf --loglevel verbose --requirepass secret
+
+Directives of our own:
+       admin-port <port>    HTTP admin API port (0 = data port + 1000, -1 = disabled)
+       admin-bind <addr>    HTTP admin API address (default 127.0.0.1)
+       admin-token <token>  bearer token required by mutating admin routes
+`;
+
+export async function loadConfig(args: string[]): Promise<Config | null> {
+  const cli = parseServerArgs(args);
+  if (cli.help) {
+    console.log(HELP);
+    return null;
+  }
+  if (cli.version) {
+    console.log(`data-node v=${REDIS_VERSION} (Redis-compatible) deno=${Deno.version.deno}`);
+    return null;
+  }
+  const config = new Config(DATA_NODE_PARAMS);
+  const lines = [];
+  if (cli.configFile) {
+    const file = await Deno.realPath(cli.configFile).catch(() => cli.configFile!);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new ConfigError(
+        file,
+        0,
+        `Fatal error, can't open config file: ${(e as Error).message}`,
+      );
+    }
+    lines.push(...parseConfigText(text, file));
+    config.configFile = file;
+  }
+  lines.push(...cli.overrides);
+  config.load(lines);
+  return config;
+}
+
+async function main(): Promise<void> {
+  let config: Config | null;
+  try {
+    config = await loadConfig(Deno.args);
+  } catch (e) {
+    if (!(e instanceof ConfigError) && !(e instanceof Error)) throw e;
+    console.error(`*** FATAL CONFIG ERROR ***\n${e.message}`);
+    Deno.exit(1);
+  }
+  if (!config) return;
+  await setupLogging({
+    role: "data-node",
+    level: config.getString("loglevel"),
+    ...(config.getString("logfile") ? { file: config.getString("logfile") } : {}),
+  });
+  const log = getLogger(["data-node"]);
+  try {
+    Deno.chdir(config.getString("dir"));
+  } catch (e) {
+    console.error(`Can't chdir to '${config.getString("dir")}': ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+  const server = new Server(config, buildCommandTable());
+  try {
+    server.listen();
+  } catch (e) {
+    log.error("{err}", { err: (e as Error).message });
+    Deno.exit(1);
+  }
+  const admin = startDataNodeAdmin(server);
+  server.onClosed = () => void admin?.shutdown();
+  markStartupMemory();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      log.warn("Received {sig} scheduling shutdown...", { sig });
+      void server.shutdown(null);
+    });
+  }
+  log.info("Server initialized; Ready to accept connections tcp on port {port}", {
+    port: server.boundPort(),
+  });
+}
+
+if (import.meta.main) await main();

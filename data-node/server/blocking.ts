@@ -1,0 +1,116 @@
+/**
+ * Blocking commands (BLPOP, BLMOVE, BZPOPMIN...): a client waits on keys until a write makes
+ * one of them ready, its timeout fires, or CLIENT UNBLOCK wakes it. Waiters on a key are served
+ * first come, first served. After every command the server retries the waiters of keys that
+ * were modified, which is when Redis serves blocked clients too.
+ */
+import type { Client } from "./client.ts";
+import type { Database } from "../store/database.ts";
+
+export interface BlockSpec {
+  db: Database;
+  keys: string[];
+  /** 0 = forever. */
+  timeoutMs: number;
+  /** Tries to serve the client now; true when it replied (the wait is over). */
+  retry(): boolean;
+  /** Replies for a timeout (usually a null array). */
+  onTimeout(): void;
+}
+
+interface Waiter {
+  client: Client;
+  spec: BlockSpec;
+  done: () => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+export class BlockingRegistry {
+  /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
+  private readonly waiting = new Map<string, Set<Waiter>>();
+  private readonly ready = new Set<string>();
+  private readonly byClient = new Map<Client, Waiter>();
+  private serving = false;
+
+  get blockedCount(): number {
+    return this.byClient.size;
+  }
+
+  /** Blocks a client; resolves when it was served, timed out or unblocked. */
+  block(client: Client, spec: BlockSpec): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const w: Waiter = { client, spec, done: resolve, timer: undefined };
+      for (const k of spec.keys) {
+        const id = keyId(spec.db, k);
+        let set = this.waiting.get(id);
+        if (!set) this.waiting.set(id, set = new Set());
+        set.add(w);
+      }
+      this.byClient.set(client, w);
+      client.blocked = { unblock: (reason) => this.unblock(client, reason) };
+      if (spec.timeoutMs > 0) {
+        w.timer = setTimeout(() => this.finish(w, () => spec.onTimeout()), spec.timeoutMs);
+      }
+    });
+  }
+
+  /** Called on every key modification: cheap unless someone waits on that key. */
+  keyModified(db: Database, key: string): void {
+    if (this.waiting.size === 0) return;
+    const id = keyId(db, key);
+    if (this.waiting.has(id)) this.ready.add(id);
+  }
+
+  /** Retries waiters of modified keys, FIFO per key, until no key is ready. */
+  serveReady(): void {
+    if (this.serving || this.ready.size === 0) return;
+    this.serving = true;
+    try {
+      while (this.ready.size > 0) {
+        const id = this.ready.values().next().value!;
+        this.ready.delete(id);
+        const set = this.waiting.get(id);
+        if (!set) continue;
+        for (const w of [...set]) {
+          if (!this.byClient.has(w.client)) continue;
+          if (w.spec.retry()) this.finish(w, null);
+          void w.client.flush().catch(() => w.client.close());
+        }
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  /** CLIENT UNBLOCK (timeout or error) and clients that disconnect. */
+  unblock(client: Client, reason: "timeout" | "error"): boolean {
+    const w = this.byClient.get(client);
+    if (!w) return false;
+    this.finish(w, () => {
+      if (reason === "timeout") w.spec.onTimeout();
+      else client.error(UNBLOCKED_ERROR);
+    });
+    return true;
+  }
+
+  private finish(w: Waiter, reply: (() => void) | null): void {
+    if (!this.byClient.has(w.client)) return;
+    this.byClient.delete(w.client);
+    clearTimeout(w.timer);
+    for (const k of w.spec.keys) {
+      const id = keyId(w.spec.db, k);
+      const set = this.waiting.get(id);
+      set?.delete(w);
+      if (set?.size === 0) this.waiting.delete(id);
+    }
+    w.client.blocked = null;
+    if (reply && !w.client.closing) reply();
+    w.done();
+  }
+}
+
+function keyId(db: Database, key: string): string {
+  return `${db.id}\0${key}`;
+}

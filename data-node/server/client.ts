@@ -1,0 +1,152 @@
+/** Per-connection state of a data node client. */
+import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
+import type { Database, Watcher } from "../store/database.ts";
+
+export type ClientKind = "normal" | "replica" | "pubsub" | "master";
+
+export interface QueuedCommand {
+  argv: string[];
+}
+
+/** Writes everything, looping over partial writes. */
+export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+export class Client implements Watcher {
+  readonly parser: RequestParser;
+  out = new RespWriter();
+  private spare = new RespWriter();
+  private writing: Promise<void> | null = null;
+  /** Bytes handed to the socket but not yet written (counted for output limits). */
+  private inFlight = 0;
+
+  name = "";
+  libName = "";
+  libVer = "";
+  user = "default";
+  authenticated: boolean;
+  db!: Database;
+  readonly createdMs: number;
+  lastInteractionMs: number;
+  lastCommand = "NULL";
+  closing = false;
+  /** Close once the pending replies are written (QUIT, protocol error). */
+  closeAfterReply = false;
+
+  // Transactions
+  multi: QueuedCommand[] | null = null;
+  /** True while EXEC runs the queue: blocking commands must not block there. */
+  inExec = false;
+  multiError = false;
+  watching = new Map<Database, Set<string>>();
+  dirtyCas = false;
+
+  // Pub/sub
+  channels = new Set<string>();
+  patterns = new Set<string>();
+  monitor = false;
+
+  /** CLIENT REPLY: on, off, or skip (the next command only). */
+  replyMode: "on" | "off" | "skip" = "on";
+  noEvict = false;
+  kind: ClientKind = "normal";
+  /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
+  blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly conn: Deno.Conn | null,
+    readonly addr: string,
+    readonly laddr: string,
+    readonly fd: number,
+    nowMs: number,
+    requiresAuth: boolean,
+    parserLimits: ConstructorParameters<typeof RequestParser>[0],
+  ) {
+    this.parser = new RequestParser(parserLimits);
+    this.createdMs = nowMs;
+    this.lastInteractionMs = nowMs;
+    this.authenticated = !requiresAuth;
+  }
+
+  get proto(): 2 | 3 {
+    return this.out.proto;
+  }
+
+  set proto(p: 2 | 3) {
+    this.out.proto = p;
+    this.spare.proto = p;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  /** RESP2 clients with subscriptions may only send (un)subscribe, PING, QUIT and RESET. */
+  get inPubSubContext(): boolean {
+    return this.proto === 2 && this.subscriptionCount > 0;
+  }
+
+  /** Set by the server: counts error replies (INFO errorstats). */
+  onError: (message: string) => void = () => {};
+  /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
+  rewrittenArgv: string[] | null = null;
+  /** True once the running command replied with an error (failed_calls). */
+  failed = false;
+
+  /** Replies with an error; `message` starts with its code, e.g. `ERR syntax error`. */
+  error(message: string): void {
+    this.out.error(message);
+    this.failed = true;
+    this.onError(message);
+  }
+
+  markDirty(): void {
+    this.dirtyCas = true;
+  }
+
+  /** Output bytes waiting: buffered replies plus bytes in the socket write. */
+  get outputPending(): number {
+    return this.out.len + this.inFlight;
+  }
+
+  /**
+   * Sends buffered replies. Replies produced while a write is in progress go into the other
+   * buffer and leave in the next write, so there is at most one write per client at a time.
+   */
+  flush(): Promise<void> {
+    if (this.writing) return this.writing;
+    if (this.out.len === 0 || this.conn === null) return Promise.resolve();
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+    });
+    return this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.out.len > 0 && !this.closing) {
+      const w = this.out;
+      this.out = this.spare;
+      this.spare = w;
+      this.inFlight = w.len;
+      try {
+        await writeAll(this.conn!, w.view());
+      } finally {
+        this.inFlight = 0;
+        w.reset();
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      this.conn?.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * processCommand: from a parsed argv to a reply, with the checks Redis makes in its order:
+ * lookup, arity, authentication, pub/sub context, MULTI queueing, CLIENT PAUSE; then the call
+ * with statistics, propagation of writes and the MONITOR feed.
+ */
+import type { CommandDef } from "../commands/types.ts";
+import type { Client } from "./client.ts";
+import type { Server } from "./server.ts";
+import { reprArg } from "./repr.ts";
+import { RespWriter } from "../../shared/resp/writer.ts";
+
+const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+const PUBSUB_ALLOWED = new Set([
+  "ping",
+  "subscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "sunsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "quit",
+  "reset",
+]);
+
+/** Finds the command or subcommand definition; an error text when there is none. */
+export function lookupCommand(
+  commands: Map<string, CommandDef>,
+  argv: string[],
+): CommandDef | string {
+  const name = argv[0]!.toLowerCase();
+  const def = commands.get(name);
+  if (!def) return unknownCommandError(argv);
+  if (!def.subcommands || argv.length < 2) return def;
+  const subName = `${name}|${argv[1]!.toLowerCase()}`;
+  const sub = def.subcommands.find((s) => s.name === subName);
+  if (sub) return sub;
+  return `ERR unknown subcommand '${clip(argv[1]!)}'. Try ${name.toUpperCase()} HELP.`;
+}
+
+/** Redis shows at most 128 bytes of the name and a short preview of the arguments. */
+function unknownCommandError(argv: string[]): string {
+  let args = "";
+  for (let i = 1; i < argv.length && args.length < 128; i++) {
+    args += `'${argv[i]!.slice(0, 128 - args.length)}' `;
+  }
+  return `ERR unknown command '${clip(argv[0]!)}', with args beginning with: ${args}`;
+}
+
+function clip(s: string): string {
+  return s.slice(0, 128);
+}
+
+function arityOk(def: CommandDef, argc: number): boolean {
+  return def.arity > 0 ? argc === def.arity : argc >= -def.arity;
+}
+
+/** Rejects a command before running it: counted as rejected, and it aborts a MULTI. */
+function reject(s: Server, c: Client, def: CommandDef | null, message: string): void {
+  if (def) s.stats.command(def.name).rejectedCalls++;
+  if (c.multi) c.multiError = true;
+  c.error(message);
+}
+
+export function processCommand(s: Server, c: Client, argv: string[]): void | Promise<void> {
+  const found = lookupCommand(s.commands, argv);
+  if (typeof found === "string") return reject(s, c, null, found);
+  const def = found;
+  if (!arityOk(def, argv.length) || (def.subcommands && !def.handler)) {
+    return reject(s, c, def, `ERR wrong number of arguments for '${def.name}' command`);
+  }
+  if (!c.authenticated && !def.flags.includes("no_auth")) {
+    return reject(s, c, def, "NOAUTH Authentication required.");
+  }
+  if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
+    return reject(
+      s,
+      c,
+      def,
+      `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+    );
+  }
+  if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
+    if (def.flags.includes("no_multi")) {
+      return reject(s, c, def, "ERR Command not allowed inside a transaction");
+    }
+    c.multi.push({ argv });
+    c.out.simple("QUEUED");
+    return;
+  }
+  if (s.pause && isPaused(s, def)) {
+    return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() =>
+      processCommand(s, c, argv)
+    );
+  }
+  return call(s, c, def, argv);
+}
+
+function isPaused(s: Server, def: CommandDef): boolean {
+  if (s.pause!.all) return true;
+  return def.flags.includes("write") || def.flags.includes("may_replicate");
+}
+
+/** Runs a command: statistics, propagation of writes, MONITOR feed. */
+export function call(s: Server, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
+  const dirtyBefore = s.dirty;
+  const db = c.db;
+  const replyOff = c.replyMode !== "on" && !def.name.startsWith("client|reply");
+  let saved = null;
+  if (replyOff) {
+    saved = c.out;
+    c.out = SINK.for(c.proto);
+  }
+  c.failed = false;
+  c.rewrittenArgv = null;
+  const t0 = performance.now();
+  let result: void | Promise<void>;
+  try {
+    result = def.handler!(s, c, argv);
+  } finally {
+    if (saved) {
+      c.out = saved;
+      if (c.replyMode === "skip") c.replyMode = "on";
+    }
+  }
+  const stat = s.stats.command(def.name);
+  stat.calls++;
+  stat.usec += Math.round((performance.now() - t0) * 1000);
+  if (c.failed) stat.failedCalls++;
+  s.stats.totalCommands++;
+  c.lastCommand = def.name;
+  if (s.dirty !== dirtyBefore && def.flags.includes("write")) {
+    s.propagate(db.id, c.rewrittenArgv ?? argv);
+  }
+  if (s.monitors.size > 0 && !def.flags.includes("skip_monitor") && !def.flags.includes("admin")) {
+    feedMonitors(s, c, db.id, argv);
+  }
+  // Clients blocked on keys this command modified are served now, after the write is done.
+  if (!c.inExec) s.blocking.serveReady();
+  return result;
+}
+
+/** Writers whose output is dropped (CLIENT REPLY OFF / SKIP), one per protocol. */
+const SINK = {
+  writers: { 2: new RespWriter(256), 3: new RespWriter(256) } as Record<2 | 3, RespWriter>,
+  for(proto: 2 | 3): RespWriter {
+    const w = this.writers[proto];
+    w.proto = proto;
+    w.reset();
+    return w;
+  },
+};
+
+function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void {
+  const now = Date.now();
+  const sec = Math.floor(now / 1000), usec = (now % 1000) * 1000;
+  let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;
+  for (const a of argv) line += " " + reprArg(a);
+  for (const m of s.monitors) {
+    if (m === c) continue;
+    m.out.simple(line);
+    void m.flush().catch(() => m.close());
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * INFO: sections of `field:value` lines with Redis 7.0's field names. The same data feeds the
+ * admin API's /info (JSON) and /metrics.
+ */
+import type { Server } from "./server.ts";
+import { REDIS_VERSION } from "../commands/connection.ts";
+import { memoryStats } from "./memory.ts";
+
+export type Section = [string, string | number][];
+
+const DEFAULT_SECTIONS = [
+  "server",
+  "clients",
+  "memory",
+  "persistence",
+  "stats",
+  "replication",
+  "cpu",
+  "modules",
+  "errorstats",
+  "cluster",
+  "keyspace",
+];
+const ALL_EXTRA = ["commandstats", "latencystats"];
+
+/** Which sections an INFO argument list selects, in Redis's display order. */
+export function selectSections(args: string[]): string[] {
+  if (args.length === 0) return DEFAULT_SECTIONS;
+  const want = new Set<string>();
+  for (const a of args.map((x) => x.toLowerCase())) {
+    if (a === "default") DEFAULT_SECTIONS.forEach((s) => want.add(s));
+    else if (a === "all" || a === "everything") {
+      [...DEFAULT_SECTIONS, ...ALL_EXTRA].forEach((s) => want.add(s));
+    } else want.add(a);
+  }
+  const order = [...DEFAULT_SECTIONS, ...ALL_EXTRA];
+  return [...order.filter((s) => want.has(s)), ...[...want].filter((s) => !order.includes(s))];
+}
+
+const TITLES: Record<string, string> = {
+  server: "Server",
+  clients: "Clients",
+  memory: "Memory",
+  persistence: "Persistence",
+  stats: "Stats",
+  replication: "Replication",
+  cpu: "CPU",
+  modules: "Modules",
+  errorstats: "Errorstats",
+  cluster: "Cluster",
+  keyspace: "Keyspace",
+  commandstats: "Commandstats",
+  latencystats: "Latencystats",
+};
+
+export function sectionFields(s: Server, name: string): Section | null {
+  const f = SECTIONS[name];
+  return f ? f(s) : null;
+}
+
+/** The INFO reply text. Unknown sections are skipped, as Redis does. */
+export function infoText(s: Server, args: string[]): string {
+  const parts: string[] = [];
+  for (const name of selectSections(args)) {
+    const fields = sectionFields(s, name);
+    if (!fields) continue;
+    let text = `# ${TITLES[name]}\r\n`;
+    for (const [k, v] of fields) text += `${k}:${v}\r\n`;
+    parts.push(text);
+  }
+  return parts.join("\r\n");
+}
+
+function human(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T", "P"];
+  let v = bytes, i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${bytes}B` : `${v.toFixed(2)}${units[i]}`;
+}
+
+/** utime and stime of this process, in seconds, from /proc (Linux). */
+export function cpuTimes(): { user: number; sys: number } {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
+  } catch {
+    return { user: 0, sys: 0 };
+  }
+}
+
+const SECTIONS: Record<string, (s: Server) => Section> = {
+  server: (s) => {
+    const now = Date.now();
+    const up = Math.floor((now - s.startMs) / 1000);
+    return [
+      ["redis_version", REDIS_VERSION],
+      ["redis_git_sha1", "00000000"],
+      ["redis_git_dirty", 0],
+      ["redis_build_id", "0"],
+      ["redis_mode", s.clusterEnabled ? "cluster" : "standalone"],
+      ["os", `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`],
+      ["arch_bits", 64],
+      ["monotonic_clock", "POSIX clock_gettime"],
+      ["multiplexing_api", "epoll"],
+      ["atomicvar_api", "c11-builtin"],
+      ["gcc_version", "0.0.0"],
+      ["process_id", Deno.pid],
+      ["process_supervised", "no"],
+      ["run_id", s.runId],
+      ["tcp_port", s.boundPort()],
+      ["server_time_usec", now * 1000],
+      ["uptime_in_seconds", up],
+      ["uptime_in_days", Math.floor(up / 86400)],
+      ["hz", s.config.get<number>("hz")],
+      ["configured_hz", s.config.get<number>("hz")],
+      ["lru_clock", Math.floor(now / 1000) & 0xffffff],
+      ["executable", Deno.execPath()],
+      ["config_file", s.config.configFile ?? ""],
+      ["io_threads_active", 0],
+      ["runtime", `deno ${Deno.version.deno}`],
+    ];
+  },
+  clients: (s) => {
+    let blocked = 0, pubsub = 0, watching = 0;
+    for (const c of s.clients.values()) {
+      if (c.blocked) blocked++;
+      if (c.subscriptionCount > 0) pubsub++;
+      if (c.watching.size > 0) watching++;
+    }
+    void pubsub;
+    return [
+      ["connected_clients", s.clients.size],
+      ["cluster_connections", 0],
+      ["maxclients", s.config.get<number>("maxclients")],
+      ["client_recent_max_input_buffer", 0],
+      ["client_recent_max_output_buffer", 0],
+      ["blocked_clients", blocked],
+      ["tracking_clients", 0],
+      ["clients_in_timeout_table", blocked],
+      ["watching_clients", watching],
+    ];
+  },
+  memory: (s) => {
+    const m = memoryStats(s);
+    const max = s.config.get<number>("maxmemory");
+    return [
+      ["used_memory", m.used],
+      ["used_memory_human", human(m.used)],
+      ["used_memory_rss", m.rss],
+      ["used_memory_rss_human", human(m.rss)],
+      ["used_memory_peak", m.peak],
+      ["used_memory_peak_human", human(m.peak)],
+      ["used_memory_peak_perc", `${(m.used * 100 / Math.max(1, m.peak)).toFixed(2)}%`],
+      ["used_memory_overhead", m.overhead],
+      ["used_memory_startup", m.startup],
+      ["used_memory_dataset", m.dataset],
+      ["used_memory_dataset_perc", `${(m.dataset * 100 / Math.max(1, m.used)).toFixed(2)}%`],
+      ["total_system_memory", m.system],
+      ["total_system_memory_human", human(m.system)],
+      ["used_memory_lua", 0],
+      ["used_memory_scripts", 0],
+      ["maxmemory", max],
+      ["maxmemory_human", human(max)],
+      ["maxmemory_policy", s.config.getString("maxmemory-policy")],
+      ["mem_fragmentation_ratio", (m.rss / Math.max(1, m.used)).toFixed(2)],
+      ["mem_allocator", "v8"],
+      ["lazyfree_pending_objects", 0],
+      ["lazyfreed_objects", 0],
+    ];
+  },
+  persistence: (s) => [
+    ["loading", 0],
+    ["async_loading", 0],
+    ["current_cow_peak", 0],
+    ["current_cow_size", 0],
+    ["current_cow_size_age", 0],
+    ["current_fork_perc", "0.00"],
+    ["current_save_keys_processed", 0],
+    ["current_save_keys_total", 0],
+    ["rdb_changes_since_last_save", s.dirty],
+    ["rdb_bgsave_in_progress", 0],
+    ["rdb_last_save_time", s.lastSaveSec],
+    ["rdb_last_bgsave_status", s.lastSaveOk ? "ok" : "err"],
+    ["rdb_last_bgsave_time_sec", -1],
+    ["rdb_current_bgsave_time_sec", -1],
+    ["rdb_saves", 0],
+    ["rdb_last_cow_size", 0],
+    ["rdb_last_load_keys_expired", 0],
+    ["rdb_last_load_keys_loaded", 0],
+    ["aof_enabled", 0],
+    ["aof_rewrite_in_progress", 0],
+    ["aof_rewrite_scheduled", 0],
+    ["aof_last_rewrite_time_sec", -1],
+    ["aof_current_rewrite_time_sec", -1],
+    ["aof_last_bgrewrite_status", "ok"],
+    ["aof_rewrites", 0],
+    ["aof_rewrites_consecutive_failures", 0],
+    ["aof_last_write_status", "ok"],
+    ["aof_last_cow_size", 0],
+    ["module_fork_in_progress", 0],
+    ["module_fork_last_cow_size", 0],
+  ],
+  stats: (s) => {
+    const st = s.stats, smp = s.cpuSample;
+    return [
+      ["total_connections_received", st.totalConnections],
+      ["total_commands_processed", st.totalCommands],
+      ["instantaneous_ops_per_sec", smp.opsPerSec],
+      ["total_net_input_bytes", st.netInputBytes],
+      ["total_net_output_bytes", st.netOutputBytes],
+      ["total_net_repl_input_bytes", 0],
+      ["total_net_repl_output_bytes", 0],
+      ["instantaneous_input_kbps", smp.inKbps.toFixed(2)],
+      ["instantaneous_output_kbps", smp.outKbps.toFixed(2)],
+      ["instantaneous_input_repl_kbps", "0.00"],
+      ["instantaneous_output_repl_kbps", "0.00"],
+      ["rejected_connections", st.rejectedConnections],
+      ["sync_full", 0],
+      ["sync_partial_ok", 0],
+      ["sync_partial_err", 0],
+      ["expired_keys", st.expiredKeys],
+      ["expired_stale_perc", "0.00"],
+      ["expired_time_cap_reached_count", 0],
+      ["expire_cycle_cpu_milliseconds", 0],
+      ["evicted_keys", st.evictedKeys],
+      ["evicted_clients", 0],
+      ["total_eviction_exceeded_time", 0],
+      ["current_eviction_exceeded_time", 0],
+      ["keyspace_hits", st.keyspaceHits],
+      ["keyspace_misses", st.keyspaceMisses],
+      ["pubsub_channels", s.pubsub.channels.size],
+      ["pubsub_patterns", s.pubsub.patterns.size],
+      ["pubsubshard_channels", 0],
+      ["latest_fork_usec", 0],
+      ["total_forks", 0],
+      ["migrate_cached_sockets", 0],
+      ["slave_expires_tracked_keys", 0],
+      ["active_defrag_hits", 0],
+      ["active_defrag_misses", 0],
+      ["active_defrag_key_hits", 0],
+      ["active_defrag_key_misses", 0],
+      ["total_active_defrag_time", 0],
+      ["current_active_defrag_time", 0],
+      ["tracking_total_keys", 0],
+      ["tracking_total_items", 0],
+      ["tracking_total_prefixes", 0],
+      ["unexpected_error_replies", st.unexpectedErrorReplies],
+      ["total_error_replies", st.totalErrorReplies],
+      ["dump_payload_sanitizations", 0],
+      ["total_reads_processed", 0],
+      ["total_writes_processed", 0],
+      ["io_threaded_reads_processed", 0],
+      ["io_threaded_writes_processed", 0],
+      ["reply_buffer_shrinks", 0],
+      ["reply_buffer_expands", 0],
+    ];
+  },
+  replication: (s) => [
+    ["role", s.role === "master" ? "master" : "slave"],
+    ["connected_slaves", 0],
+    ["master_failover_state", "no-failover"],
+    ["master_replid", s.replId],
+    ["master_replid2", "0".repeat(40)],
+    ["master_repl_offset", s.replOffset],
+    ["second_repl_offset", -1],
+    ["repl_backlog_active", 0],
+    ["repl_backlog_size", s.config.get<number>("repl-backlog-size")],
+    ["repl_backlog_first_byte_offset", 0],
+    ["repl_backlog_histlen", 0],
+  ],
+  cpu: () => {
+    const t = cpuTimes();
+    return [
+      ["used_cpu_sys", t.sys.toFixed(6)],
+      ["used_cpu_user", t.user.toFixed(6)],
+      ["used_cpu_sys_children", "0.000000"],
+      ["used_cpu_user_children", "0.000000"],
+      ["used_cpu_sys_main_thread", t.sys.toFixed(6)],
+      ["used_cpu_user_main_thread", t.user.toFixed(6)],
+    ];
+  },
+  modules: () => [],
+  errorstats: (s) => [...s.stats.errors].map(([code, n]) => [`errorstat_${code}`, `count=${n}`]),
+  cluster: (s) => [["cluster_enabled", s.clusterEnabled ? 1 : 0]],
+  keyspace: (s) =>
+    s.dbs.filter((db) => db.size > 0).map((db) => [
+      `db${db.id}`,
+      `keys=${db.size},expires=${db.expires.size},avg_ttl=${Math.round(db.avgTtlMs)}`,
+    ]),
+  commandstats: (s) =>
+    [...s.stats.commands].filter(([, st]) => st.calls + st.rejectedCalls + st.failedCalls > 0)
+      .map(([name, st]) => [
+        `cmdstat_${name}`,
+        `calls=${st.calls},usec=${st.usec},usec_per_call=${
+          (st.calls ? st.usec / st.calls : 0).toFixed(2)
+        },rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}`,
+      ]),
+  latencystats: () => [],
+};

@@ -1,0 +1,84 @@
+/** Channel and pattern subscriptions, and message delivery in RESP2 or RESP3 shape. */
+import { globMatch } from "../../shared/glob.ts";
+import type { Client } from "./client.ts";
+
+export class PubSub {
+  readonly channels = new Map<string, Set<Client>>();
+  readonly patterns = new Map<string, Set<Client>>();
+
+  subscribe(c: Client, channel: string): boolean {
+    if (c.channels.has(channel)) return false;
+    c.channels.add(channel);
+    addTo(this.channels, channel, c);
+    return true;
+  }
+
+  unsubscribe(c: Client, channel: string): boolean {
+    if (!c.channels.delete(channel)) return false;
+    removeFrom(this.channels, channel, c);
+    return true;
+  }
+
+  psubscribe(c: Client, pattern: string): boolean {
+    if (c.patterns.has(pattern)) return false;
+    c.patterns.add(pattern);
+    addTo(this.patterns, pattern, c);
+    return true;
+  }
+
+  punsubscribe(c: Client, pattern: string): boolean {
+    if (!c.patterns.delete(pattern)) return false;
+    removeFrom(this.patterns, pattern, c);
+    return true;
+  }
+
+  /** Drops every subscription of a client that is going away. */
+  removeClient(c: Client): void {
+    for (const ch of c.channels) removeFrom(this.channels, ch, c);
+    for (const p of c.patterns) removeFrom(this.patterns, p, c);
+    c.channels.clear();
+    c.patterns.clear();
+  }
+
+  /** Delivers to channel subscribers and matching patterns; returns the receiver count. */
+  publish(channel: string, message: string): number {
+    let n = 0;
+    const subs = this.channels.get(channel);
+    if (subs) {
+      for (const c of subs) {
+        c.out.push(3);
+        c.out.bulk("message");
+        c.out.bulk(channel);
+        c.out.bulk(message);
+        void c.flush().catch(() => c.close());
+        n++;
+      }
+    }
+    for (const [pattern, clients] of this.patterns) {
+      if (!globMatch(pattern, channel)) continue;
+      for (const c of clients) {
+        c.out.push(4);
+        c.out.bulk("pmessage");
+        c.out.bulk(pattern);
+        c.out.bulk(channel);
+        c.out.bulk(message);
+        void c.flush().catch(() => c.close());
+        n++;
+      }
+    }
+    return n;
+  }
+}
+
+function addTo(m: Map<string, Set<Client>>, k: string, c: Client): void {
+  let s = m.get(k);
+  if (!s) m.set(k, s = new Set());
+  s.add(c);
+}
+
+function removeFrom(m: Map<string, Set<Client>>, k: string, c: Client): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(c);
+  if (s.size === 0) m.delete(k);
+}

@@ -1,0 +1,395 @@
+/**
+ * The data node's server: listeners, clients, databases, and the timers (the "cron").
+ * Commands run synchronously on this one event loop, like Redis; the only awaits are socket
+ * reads and writes, and waits between commands (blocking commands, CLIENT PAUSE).
+ */
+import type { Config } from "../../shared/config/schema.ts";
+import { ProtocolError } from "../../shared/resp/mod.ts";
+import { getLogger } from "../../shared/log.ts";
+import { Database, KeyspaceHooks } from "../store/database.ts";
+import { Client } from "./client.ts";
+import { PubSub } from "./pubsub.ts";
+import { Stats } from "./stats.ts";
+import type { CommandDef } from "../commands/types.ts";
+import { processCommand } from "./dispatch.ts";
+import { BlockingRegistry } from "./blocking.ts";
+import { activeExpireCycle } from "../store/expire.ts";
+import type { OutputLimits } from "../config.ts";
+
+const log = getLogger(["data-node", "server"]);
+
+/** Receives every write, in order, as a command to replay (AOF, replicas). */
+export type Propagator = (dbId: number, argv: string[]) => void;
+
+function randomHex40(): string {
+  const b = new Uint8Array(20);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export const PROTECTED_MODE_ERROR = "DENIED Redis is running in protected mode because " +
+  "protected mode is enabled and no password is set for the default user. In this mode " +
+  "connections are only accepted from the loopback interface. If you want to connect from " +
+  "external computers to Redis you may adopt one of the following solutions: 1) Just disable " +
+  "protected mode sending the command 'CONFIG SET protected-mode no' from the loopback " +
+  "interface by connecting to Redis from the same host the server is running, however MAKE " +
+  "SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to " +
+  "make this change permanent. 2) Alternatively you can just disable the protected mode by " +
+  "editing the Redis configuration file, and setting the protected mode option to 'no', and " +
+  "then restarting the server. 3) If you started the server manually just for testing, " +
+  "restart it with the '--protected-mode no' option. 4) Set up an authentication password " +
+  "for the default user. NOTE: You only need to do one of the above things in order for the " +
+  "server to start accepting connections from the outside.";
+
+export class Server {
+  readonly dbs: Database[];
+  readonly clients = new Map<number, Client>();
+  readonly stats = new Stats();
+  readonly pubsub = new PubSub();
+  readonly monitors = new Set<Client>();
+  readonly propagators: Propagator[] = [];
+  readonly blocking = new BlockingRegistry();
+  readonly runId = randomHex40();
+  replId = randomHex40();
+  replOffset = 0;
+  readonly startMs = Date.now();
+  /** Changes since the last successful save (the `save` rules count these). */
+  dirty = 0;
+  lastSaveSec = Math.floor(Date.now() / 1000);
+  lastSaveOk = true;
+  private nextClientId = 1;
+  private listeners: Deno.Listener[] = [];
+  private cron: ReturnType<typeof setInterval> | undefined;
+  /** CLIENT PAUSE: until when, and whether only writes wait. */
+  pause: { untilMs: number; all: boolean; waiters: (() => void)[] } | null = null;
+  /** DEBUG SET-ACTIVE-EXPIRE. */
+  activeExpire = true;
+  shuttingDown = false;
+  role: "master" | "replica" = "master";
+  /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
+  readonly debugExtensions = new Map<string, (s: Server, c: Client, argv: string[]) => void>();
+  /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
+  afterFlushAll: (() => void) | null = null;
+  /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */
+  beforeShutdown: (save: boolean | null) => Promise<boolean> = () => Promise.resolve(true);
+  clusterEnabled = false;
+  /** Exits the process; replaced in tests. */
+  exit: (code: number) => void = (code) => Deno.exit(code);
+  readonly hooks: KeyspaceHooks;
+  /** Cached each cron tick: the LRU clock in seconds. */
+  private lruClockSec = Math.floor(Date.now() / 1000);
+  cpuSample = {
+    atMs: Date.now(),
+    ops: 0,
+    opsPerSec: 0,
+    inBytes: 0,
+    outBytes: 0,
+    inKbps: 0,
+    outKbps: 0,
+  };
+
+  constructor(readonly config: Config, readonly commands: Map<string, CommandDef>) {
+    this.hooks = {
+      lruClock: () => this.lruClockSec,
+      nowMs: () => Date.now(),
+      onExpired: (db, key) => {
+        this.stats.expiredKeys++;
+        this.propagate(db.id, ["DEL", key]);
+      },
+      expiresKeys: () => true,
+      keyModified: (db, key) => this.blocking.keyModified(db, key),
+    };
+    const n = config.get<number>("databases");
+    this.dbs = Array.from({ length: n }, (_, i) => new Database(i, this.hooks));
+  }
+
+  get port(): number {
+    return this.config.get<number>("port");
+  }
+
+  /** Listens on every `bind` address; `-` marks an address whose failure is tolerated. */
+  listen(): void {
+    const port = this.config.get<number>("port");
+    const binds = this.config.getString("bind").split(" ").filter(Boolean);
+    for (const raw of binds) {
+      const optional = raw.startsWith("-");
+      const addr = optional ? raw.slice(1) : raw;
+      const hostname = addr === "*" ? "0.0.0.0" : addr === "::*" ? "::" : addr;
+      try {
+        const l = Deno.listen({ hostname, port, transport: "tcp" });
+        this.listeners.push(l);
+        void this.acceptLoop(l);
+      } catch (e) {
+        if (!optional) {
+          throw new Error(
+            `Could not create server TCP listening socket ${addr}:${port}: ${(e as Error).message}`,
+          );
+        }
+        log.debug("optional bind {addr} skipped: {err}", { addr, err: String(e) });
+      }
+    }
+    const ms = Math.floor(1000 / this.config.get<number>("hz"));
+    this.cron = setInterval(() => this.serverCron(), ms);
+  }
+
+  /** The actual listening port (differs from config when port 0 was asked). */
+  boundPort(): number {
+    const a = this.listeners[0]?.addr as Deno.NetAddr | undefined;
+    return a?.port ?? this.port;
+  }
+
+  private async acceptLoop(l: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await l.accept();
+      } catch (e) {
+        if (this.shuttingDown || e instanceof Deno.errors.BadResource) return;
+        log.warn("accept failed: {err}", { err: String(e) });
+        continue;
+      }
+      this.accept(conn);
+    }
+  }
+
+  private accept(conn: Deno.Conn): void {
+    const r = conn.remoteAddr as Deno.NetAddr, lo = conn.localAddr as Deno.NetAddr;
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+      (conn as Deno.TcpConn).setKeepAlive(true);
+    } catch { /* not a TCP socket */ }
+    const deny = this.admissionError(r.hostname);
+    if (deny) {
+      this.stats.rejectedConnections++;
+      conn.write(new TextEncoder().encode(`-${deny}\r\n`)).catch(() => {}).finally(() =>
+        conn.close()
+      );
+      return;
+    }
+    const c = this.newClient(conn, fmtAddr(r), fmtAddr(lo));
+    this.stats.totalConnections++;
+    void this.serveClient(c);
+  }
+
+  private admissionError(remoteHost: string): string | null {
+    if (this.clients.size >= this.config.get<number>("maxclients")) {
+      return "ERR max number of clients reached";
+    }
+    const isLoopback = remoteHost === "127.0.0.1" || remoteHost === "::1" ||
+      remoteHost.startsWith("127.") || remoteHost === "::ffff:127.0.0.1";
+    if (
+      this.config.get<boolean>("protected-mode") && !isLoopback &&
+      this.config.getString("requirepass") === "" && !this.config.isSetByUser?.("bind")
+    ) {
+      return PROTECTED_MODE_ERROR;
+    }
+    return null;
+  }
+
+  newClient(conn: Deno.Conn | null, addr: string, laddr: string): Client {
+    const id = this.nextClientId++;
+    const c = new Client(id, conn, addr, laddr, 0, Date.now(), this.requiresAuth(), {
+      maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
+    });
+    c.db = this.dbs[0]!;
+    c.onError = (m) => this.stats.error(m);
+    this.clients.set(id, c);
+    return c;
+  }
+
+  requiresAuth(): boolean {
+    return this.config.getString("requirepass") !== "";
+  }
+
+  /** The read → run → flush loop of one connection. */
+  private async serveClient(c: Client): Promise<void> {
+    const conn = c.conn!;
+    try {
+      while (!c.closing) {
+        const target = c.parser.readTarget();
+        const n = await conn.read(target);
+        if (n === null) break;
+        c.parser.commit(n);
+        this.stats.netInputBytes += n;
+        c.lastInteractionMs = Date.now();
+        if (c.parser.pending > this.config.get<number>("client-query-buffer-limit")) {
+          log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
+          break;
+        }
+        const waiting = this.processInput(c);
+        if (waiting) await waiting;
+        if (!this.enforceOutputLimit(c)) break;
+        this.stats.netOutputBytes += c.out.len;
+        await c.flush();
+        if (c.closeAfterReply) break;
+      }
+    } catch (e) {
+      if (
+        !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+          e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.Interrupted)
+      ) {
+        log.warn("client {addr} error: {err}", { addr: c.addr, err: String(e) });
+      }
+    } finally {
+      this.freeClient(c);
+    }
+  }
+
+  /**
+   * Runs every complete command in the client's buffer. Returns a promise only when a command
+   * made the client wait; the rest of the buffer is then processed after the wait.
+   */
+  processInput(c: Client): Promise<void> | undefined {
+    for (;;) {
+      if (c.closing || c.closeAfterReply) return undefined;
+      let argv: string[] | null;
+      try {
+        argv = c.parser.next(c.authenticated);
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        c.error(`ERR ${e.message}`);
+        c.closeAfterReply = true;
+        log.info("Protocol error from client {addr}: {err}", { addr: c.addr, err: e.message });
+        return undefined;
+      }
+      if (argv === null) return undefined;
+      if (argv.length === 0) continue;
+      const p = processCommand(this, c, argv);
+      if (p) return p.then(() => this.processInput(c));
+    }
+  }
+
+  /** Closes a client whose pending output crossed its class's hard (or soft, for long) limit. */
+  enforceOutputLimit(c: Client): boolean {
+    const limits = this.config.get<OutputLimits>("client-output-buffer-limit");
+    const cls = c.kind === "replica"
+      ? limits.replica
+      : c.subscriptionCount > 0
+      ? limits.pubsub
+      : limits.normal;
+    const used = c.outputPending;
+    if (cls.hard > 0 && used > cls.hard) {
+      log.warn("closing client {addr}: output buffer hard limit reached", { addr: c.addr });
+      c.close();
+      return false;
+    }
+    return true;
+  }
+
+  freeClient(c: Client): void {
+    c.close();
+    this.clients.delete(c.id);
+    this.pubsub.removeClient(c);
+    this.monitors.delete(c);
+    for (const [db, keys] of c.watching) {
+      for (const k of keys) {
+        const ws = db.watched.get(k);
+        ws?.delete(c);
+        if (ws?.size === 0) db.watched.delete(k);
+      }
+    }
+    c.watching.clear();
+    c.blocked?.unblock("error");
+  }
+
+  /** While EXEC runs: whether MULTI was already propagated (writes are wrapped in one). */
+  private txn: { started: boolean } | null = null;
+
+  /** Sends a write to the replication stream and AOF. */
+  propagate(dbId: number, argv: string[]): void {
+    if (this.propagators.length === 0) return;
+    if (this.txn && !this.txn.started) {
+      this.txn.started = true;
+      for (const p of this.propagators) p(dbId, ["MULTI"]);
+    }
+    for (const p of this.propagators) p(dbId, argv);
+  }
+
+  /** EXEC brackets its commands so replicas and the AOF apply them atomically, as Redis does. */
+  beginTransactionPropagation(): void {
+    this.txn = { started: false };
+  }
+
+  endTransactionPropagation(dbId: number): void {
+    const t = this.txn;
+    this.txn = null;
+    if (t?.started) { for (const p of this.propagators) p(dbId, ["EXEC"]); }
+  }
+
+  /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
+  serverCron(): void {
+    const now = Date.now();
+    this.lruClockSec = Math.floor(now / 1000);
+    if (this.activeExpire) {
+      const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
+      activeExpireCycle(this.dbs, now, budgetMs);
+    }
+    this.clientsCron(now);
+    if (this.pause && now >= this.pause.untilMs) this.unpause();
+    this.sampleStats(now);
+  }
+
+  private clientsCron(now: number): void {
+    const timeoutSec = this.config.get<number>("timeout");
+    if (timeoutSec <= 0) return;
+    for (const c of this.clients.values()) {
+      const idle = now - c.lastInteractionMs > timeoutSec * 1000;
+      // Subscribers, replicas and blocked clients are exempt, as in Redis.
+      if (idle && c.kind === "normal" && c.subscriptionCount === 0 && !c.blocked) {
+        log.debug("closing idle client {addr}", { addr: c.addr });
+        c.close();
+      }
+    }
+  }
+
+  private sampleStats(now: number): void {
+    const s = this.cpuSample;
+    const dt = now - s.atMs;
+    if (dt < 1000) return;
+    s.opsPerSec = Math.round((this.stats.totalCommands - s.ops) * 1000 / dt);
+    s.inKbps = (this.stats.netInputBytes - s.inBytes) / 1024 / (dt / 1000);
+    s.outKbps = (this.stats.netOutputBytes - s.outBytes) / 1024 / (dt / 1000);
+    s.ops = this.stats.totalCommands;
+    s.inBytes = this.stats.netInputBytes;
+    s.outBytes = this.stats.netOutputBytes;
+    s.atMs = now;
+  }
+
+  /** CLIENT UNPAUSE or pause expiry: wakes every waiting client. */
+  unpause(): void {
+    const p = this.pause;
+    this.pause = null;
+    if (p) { for (const w of p.waiters) w(); }
+  }
+
+  /** SHUTDOWN: save as asked, stop, exit. Resolves false (and keeps serving) if saving failed. */
+  async shutdown(save: boolean | null): Promise<boolean> {
+    log.warn("User requested shutdown...");
+    if (!(await this.beforeShutdown(save))) return false;
+    log.warn("Redis is now ready to exit, bye bye...");
+    this.close();
+    this.onClosed?.();
+    this.exit(0);
+    return true;
+  }
+
+  /** Called after close() during SHUTDOWN (main stops the admin server). */
+  onClosed: (() => void) | null = null;
+
+  /** Stops listening and closes clients; the caller decides about saving and exiting. */
+  close(): void {
+    this.shuttingDown = true;
+    clearInterval(this.cron);
+    for (const l of this.listeners) {
+      try {
+        l.close();
+      } catch { /* already closed */ }
+    }
+    this.listeners = [];
+    for (const c of this.clients.values()) c.close();
+  }
+}
+
+function fmtAddr(a: Deno.NetAddr): string {
+  return a.hostname.includes(":") ? `${a.hostname}:${a.port}` : `${a.hostname}:${a.port}`;
+}

@@ -1,0 +1,58 @@
+/** Counters behind INFO stats, commandstats, errorstats and /metrics. */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  rejectedCalls: number;
+  failedCalls: number;
+}
+
+export class Stats {
+  totalConnections = 0;
+  rejectedConnections = 0;
+  totalCommands = 0;
+  netInputBytes = 0;
+  netOutputBytes = 0;
+  expiredKeys = 0;
+  evictedKeys = 0;
+  keyspaceHits = 0;
+  keyspaceMisses = 0;
+  pubsubChannelsPublished = 0;
+  totalErrorReplies = 0;
+  unexpectedErrorReplies = 0;
+  readonly commands = new Map<string, CommandStat>();
+  readonly errors = new Map<string, number>();
+  /** Bound on distinct error codes tracked, as Redis does (ERRORSTATS_LIMIT). */
+  static readonly MAX_ERROR_CODES = 128;
+
+  command(name: string): CommandStat {
+    let s = this.commands.get(name);
+    if (!s) {
+      s = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 };
+      this.commands.set(name, s);
+    }
+    return s;
+  }
+
+  /** Counts one error reply under its code (the first word: ERR, WRONGTYPE...). */
+  error(message: string): void {
+    this.totalErrorReplies++;
+    const sp = message.indexOf(" ");
+    const code = sp < 0 ? message : message.slice(0, sp);
+    const n = this.errors.get(code);
+    if (n !== undefined) this.errors.set(code, n + 1);
+    else if (this.errors.size < Stats.MAX_ERROR_CODES) this.errors.set(code, 1);
+  }
+
+  reset(): void {
+    this.commands.clear();
+    this.errors.clear();
+    this.totalConnections = this.rejectedConnections = this.totalCommands = 0;
+    this.netInputBytes =
+      this.netOutputBytes =
+      this.expiredKeys =
+      this.evictedKeys =
+        0;
+    this.keyspaceHits = this.keyspaceMisses = this.totalErrorReplies = 0;
+    this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;
+  }
+}

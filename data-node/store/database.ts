@@ -1,0 +1,204 @@
+/**
+ * One logical database: the main dictionary, the expires dictionary (keys with a TTL only, so
+ * the active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
+ */
+import { Entry, Value } from "./types.ts";
+
+/** Called when a key is modified, so WATCHing clients can be flagged. */
+export interface KeyspaceHooks {
+  /** A logical clock for LRU: seconds, as Redis's LRU clock resolution. */
+  lruClock(): number;
+  /** Milliseconds since the epoch (injected so tests and replicas can control it). */
+  nowMs(): number;
+  /** Invoked when a key expires on access or in the active cycle: propagate the deletion. */
+  onExpired(db: Database, key: string): void;
+  /** Replicas never expire keys themselves; they only hide them from reads. */
+  expiresKeys(): boolean;
+  /** Every modification of a key ends here (blocked clients waiting on it may be served). */
+  keyModified(db: Database, key: string): void;
+}
+
+export interface Watcher {
+  markDirty(): void;
+}
+
+const MAX_SCAN_CURSORS = 4096;
+
+export class Database {
+  dict = new Map<string, Entry>();
+  expires = new Map<string, number>();
+  /** key -> clients WATCHing it. */
+  readonly watched = new Map<string, Set<Watcher>>();
+  /** Open SCAN iterations; see scanKeys(). */
+  readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
+  /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
+  expireIter: Iterator<[string, number]> | null = null;
+  avgTtlMs = 0;
+
+  constructor(readonly id: number, private readonly hooks: KeyspaceHooks) {}
+
+  get size(): number {
+    return this.dict.size;
+  }
+
+  /** True if the key has a TTL in the past. */
+  private isExpired(key: string, now: number): boolean {
+    const at = this.expires.get(key);
+    return at !== undefined && at <= now;
+  }
+
+  /**
+   * Looks a key up, deleting it first when it has expired (the lazy half of expiry).
+   * `touch` updates the access clock, as a read or write command does (not TYPE/OBJECT).
+   */
+  lookup(key: string, touch = true): Entry | undefined {
+    const e = this.dict.get(key);
+    if (e === undefined) return undefined;
+    if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
+      if (this.hooks.expiresKeys()) this.expireNow(key);
+      return undefined;
+    }
+    if (touch) e.lru = this.hooks.lruClock();
+    return e;
+  }
+
+  get(key: string): Value | undefined {
+    return this.lookup(key)?.value;
+  }
+
+  has(key: string): boolean {
+    return this.lookup(key, false) !== undefined;
+  }
+
+  /** Deletes an expired key and tells the server (which propagates a DEL). */
+  expireNow(key: string): void {
+    this.dict.delete(key);
+    this.expires.delete(key);
+    this.signalModified(key);
+    this.hooks.onExpired(this, key);
+  }
+
+  /** Sets a value; clears the TTL unless keepTtl. Flags WATCHers. */
+  set(key: string, value: Value, keepTtl = false): void {
+    const e = this.dict.get(key);
+    if (e !== undefined) {
+      e.value = value;
+      e.lru = this.hooks.lruClock();
+    } else {
+      this.dict.set(key, new Entry(value, this.hooks.lruClock()));
+    }
+    if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
+    this.signalModified(key);
+  }
+
+  /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
+  update(key: string, entry: Entry, value: Value): void {
+    entry.value = value;
+    this.signalModified(key);
+  }
+
+  delete(key: string): boolean {
+    if (!this.dict.delete(key)) return false;
+    if (this.expires.size !== 0) this.expires.delete(key);
+    this.signalModified(key);
+    return true;
+  }
+
+  setExpire(key: string, atMs: number): void {
+    this.expires.set(key, atMs);
+    this.signalModified(key);
+  }
+
+  getExpire(key: string): number | undefined {
+    return this.expires.get(key);
+  }
+
+  persist(key: string): boolean {
+    const had = this.expires.delete(key);
+    if (had) this.signalModified(key);
+    return had;
+  }
+
+  /** Removes every key; returns how many there were. Flags all WATCHers of this db. */
+  clear(): number {
+    const n = this.dict.size;
+    this.dict.clear();
+    this.expires.clear();
+    this.cursors.clear();
+    this.expireIter = null;
+    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
+    return n;
+  }
+
+  /** SWAPDB: exchanges contents; clients stay on their database index. */
+  swapWith(other: Database): void {
+    [this.dict, other.dict] = [other.dict, this.dict];
+    [this.expires, other.expires] = [other.expires, this.expires];
+    [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
+    this.cursors.clear();
+    other.cursors.clear();
+    this.expireIter = other.expireIter = null;
+    this.touchAllWatched();
+    other.touchAllWatched();
+  }
+
+  /**
+   * Every write to a key must call this (Redis's signalModifiedKey): it invalidates WATCHes and
+   * lets clients blocked on the key retry. Commands that change an aggregate in place call it.
+   */
+  signalModified(key: string): void {
+    this.hooks.keyModified(this, key);
+    if (this.watched.size === 0) return;
+    const ws = this.watched.get(key);
+    if (ws) { for (const w of ws) w.markDirty(); }
+  }
+
+  /** Flags every watcher whose key exists (SWAPDB, FLUSH): the data under them changed. */
+  touchAllWatched(): void {
+    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
+  }
+
+  /**
+   * SCAN: a cursor names a live iterator over the dictionary. JS Maps iterate in insertion
+   * order and an iterator survives inserts and deletes (it skips the deleted, visits the new),
+   * so every key present for the whole scan is returned. A cursor also encodes how far it got,
+   * so an unknown one (evicted from the table, or from before a restart) resumes by position.
+   */
+  scanKeys(cursor: number, count: number, visit: (key: string) => void): number {
+    return scanMap(this.cursors, this.dict, cursor, count, visit);
+  }
+}
+
+/** Shared by SCAN, HSCAN, SSCAN and ZSCAN over any Map or Set. */
+export function scanMap(
+  cursors: Map<number, { it: Iterator<string>; pos: number }>,
+  coll: { keys(): Iterator<string>; size: number },
+  cursor: number,
+  count: number,
+  visit: (key: string) => void,
+): number {
+  let state = cursor === 0 ? undefined : cursors.get(cursor);
+  cursors.delete(cursor);
+  if (state === undefined) {
+    state = { it: coll.keys(), pos: 0 };
+    const skip = cursor === 0 ? 0 : Math.floor(cursor / CURSOR_TAG_SPACE);
+    for (let i = 0; i < skip && !state.it.next().done; i++) state.pos++;
+  }
+  for (let i = 0; i < count; i++) {
+    const r = state.it.next();
+    if (r.done) return 0;
+    state.pos++;
+    visit(r.value);
+  }
+  const next = state.pos * CURSOR_TAG_SPACE + 1 +
+    Math.floor(Math.random() * (CURSOR_TAG_SPACE - 1));
+  if (cursors.size >= MAX_SCAN_CURSORS) {
+    const oldest = cursors.keys().next().value;
+    if (oldest !== undefined) cursors.delete(oldest);
+  }
+  cursors.set(next, state);
+  return next;
+}
+
+/** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
+const CURSOR_TAG_SPACE = 1 << 20;

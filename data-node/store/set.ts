@@ -1,0 +1,55 @@
+/** Set values: members in insertion order. Redis 7.0 reports "intset" or "hashtable". */
+import type { AggregateValue } from "./types.ts";
+
+const INT_RE = /^-?[1-9][0-9]{0,18}$|^0$/;
+
+export class SetValue implements AggregateValue {
+  readonly type = "set" as const;
+  readonly set = new Set<string>();
+  private big = false;
+  readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
+
+  constructor(members: Iterable<string> = []) {
+    for (const m of members) this.set.add(m);
+  }
+
+  get size(): number {
+    return this.set.size;
+  }
+
+  /** An intset holds only 64-bit integers, up to set-max-intset-entries; conversion is final. */
+  checkEncoding(maxIntsetEntries: number): void {
+    if (this.big) return;
+    if (this.set.size > maxIntsetEntries) this.big = true;
+    else {
+      for (const m of this.set) {
+        if (!isInt64(m)) {
+          this.big = true;
+          break;
+        }
+      }
+    }
+  }
+
+  encoding(): string {
+    return this.big ? "hashtable" : "intset";
+  }
+
+  memoryUsage(): number {
+    let n = 64;
+    for (const m of this.set) n += 32 + m.length;
+    return n;
+  }
+
+  clone(): SetValue {
+    const s = new SetValue(this.set);
+    s.big = this.big;
+    return s;
+  }
+}
+
+export function isInt64(s: string): boolean {
+  if (s.length > 20 || !INT_RE.test(s)) return false;
+  const n = BigInt(s);
+  return n >= -(2n ** 63n) && n < 2n ** 63n;
+}

@@ -1,0 +1,363 @@
+/**
+ * A typed configuration schema with Redis's semantics: defaults, validation, aliases,
+ * CONFIG GET (glob patterns), atomic CONFIG SET with Redis's error texts, and CONFIG REWRITE
+ * that keeps comments and the lines it does not manage.
+ */
+import { globMatch } from "../glob.ts";
+import { ConfigError, type ConfigLine, splitArgs } from "./parse.ts";
+
+export { ConfigError };
+export type { ConfigLine };
+
+/** How a custom parser is being called (multi-line directives accumulate while loading). */
+export interface ParseContext {
+  current: unknown;
+  /** True for the second and later occurrence of the directive in one load. */
+  repeated: boolean;
+  loading: boolean;
+}
+
+export type ParamType =
+  | { kind: "bool" }
+  | { kind: "int"; min?: number; max?: number }
+  | { kind: "memory"; min?: number; max?: number }
+  | { kind: "enum"; values: readonly string[] }
+  | { kind: "string" }
+  | {
+    kind: "custom";
+    parse: (args: string[], ctx: ParseContext) => unknown | Error;
+    /** Rewrite lines (values only, one per line). */
+    format: (v: unknown) => string[];
+    /** CONFIG GET value. */
+    show: (v: unknown) => string;
+  };
+
+export interface ParamDef {
+  name: string;
+  aliases?: string[];
+  type: ParamType;
+  /** Default, written as in redis.conf. */
+  default: string;
+  /** CONFIG SET allowed (default true). */
+  mutable?: boolean;
+  /** CONFIG SET refused unless enable-protected-configs allows it (dir, dbfilename). */
+  protected?: boolean;
+  /** Takes several arguments on one line (save 900 1, client-output-buffer-limit ...). */
+  multiArg?: boolean;
+  /** A reason when this value asks for a feature that is not built yet. */
+  notSupported?: (value: unknown) => string | undefined;
+  sensitive?: boolean;
+}
+
+/** A refused CONFIG SET / REWRITE; the message is Redis's text after the `-`. */
+export class ConfigSetError extends Error {}
+
+const MEM_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1000,
+  kb: 1024,
+  m: 1000 ** 2,
+  mb: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1024 ** 3,
+};
+
+/** Redis's memtoull: digits with an optional k/kb/m/mb/g/gb unit, case-insensitive. */
+export function parseMemory(s: string): number | null {
+  const m = /^(-?\d+)([a-z]*)$/i.exec(s);
+  if (!m) return null;
+  const unit = MEM_UNITS[m[2]!.toLowerCase()];
+  if (unit === undefined) return null;
+  return Number(m[1]) * unit;
+}
+
+/** The compact form Redis writes memory values in on REWRITE. */
+export function formatMemory(n: number): string {
+  if (n !== 0 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3}gb`;
+  if (n !== 0 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2}mb`;
+  if (n !== 0 && n % 1024 === 0) return `${n / 1024}kb`;
+  return String(n);
+}
+
+const INT_RE = /^-?\d+$/;
+
+function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown | Error {
+  const t = def.type;
+  if (t.kind === "custom") return t.parse(args, ctx);
+  if (t.kind === "string" && def.multiArg) return args.join(" ");
+  if (args.length !== 1) return new Error("wrong number of arguments");
+  const v = args[0]!;
+  switch (t.kind) {
+    case "bool": {
+      const l = v.toLowerCase();
+      if (l === "yes") return true;
+      if (l === "no") return false;
+      return new Error("argument must be 'yes' or 'no'");
+    }
+    case "int":
+    case "memory": {
+      const n = t.kind === "int" && !INT_RE.test(v) ? parseMemory(v) : parseMemory(v);
+      if (n === null || !Number.isSafeInteger(n)) {
+        return new Error(
+          t.kind === "memory"
+            ? "argument must be a memory value"
+            : "argument couldn't be parsed into an integer",
+        );
+      }
+      const min = t.min ?? (t.kind === "memory" ? 0 : -Infinity), max = t.max ?? Infinity;
+      if (n < min || n > max) {
+        return new Error(
+          `argument must be between ${min} and ${
+            max === Infinity ? 9223372036854775807 : max
+          } inclusive`,
+        );
+      }
+      return n;
+    }
+    case "enum": {
+      const l = v.toLowerCase();
+      if (t.values.includes(l)) return l;
+      return new Error(`argument(s) must be one of the following: ${t.values.join(", ")}`);
+    }
+    case "string":
+      return v;
+  }
+}
+
+function show(def: ParamDef, v: unknown): string {
+  const t = def.type;
+  switch (t.kind) {
+    case "bool":
+      return v ? "yes" : "no";
+    case "custom":
+      return t.show(v);
+    default:
+      return String(v);
+  }
+}
+
+/** Values for rewrite lines: one entry per line. */
+function formatForFile(def: ParamDef, v: unknown): string[] {
+  const t = def.type;
+  if (t.kind === "custom") return t.format(v);
+  if (t.kind === "memory") return [formatMemory(v as number)];
+  if (t.kind === "string") return [quoteIfNeeded(v as string)];
+  return [show(def, v)];
+}
+
+/** Quotes a value the way Redis's sdscatrepr would when it is not a plain word. */
+export function quoteIfNeeded(s: string): string {
+  if (s !== "" && /^[\x21-\x7e]+$/.test(s) && !/["'\\]/.test(s)) return s;
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if (ch === "\\" || ch === '"') out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 32 || c > 126) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + '"';
+}
+
+const REWRITE_SIGNATURE = "# Generated by CONFIG REWRITE";
+
+export class Config {
+  configFile?: string;
+  private readonly defs = new Map<string, ParamDef>();
+  private readonly aliasOf = new Map<string, string>();
+  private readonly values = new Map<string, unknown>();
+  private readonly userSet = new Set<string>();
+  private readonly listeners = new Map<string, ((v: unknown) => void | string)[]>();
+
+  constructor(defs: ParamDef[]) {
+    for (const d of defs) {
+      this.defs.set(d.name, d);
+      for (const a of d.aliases ?? []) this.aliasOf.set(a, d.name);
+      const args = d.multiArg ? splitArgs(d.default) ?? [] : [d.default];
+      const v = parseTyped(d, d.multiArg && args.length === 0 ? [""] : args, {
+        current: undefined,
+        repeated: false,
+        loading: true,
+      });
+      if (v instanceof Error) throw new Error(`bad default for ${d.name}: ${v.message}`);
+      this.values.set(d.name, v);
+    }
+  }
+
+  /** The canonical name for a name or alias (any case), or undefined. */
+  canonical(name: string): string | undefined {
+    const l = name.toLowerCase();
+    return this.defs.has(l) ? l : this.aliasOf.get(l);
+  }
+
+  /** Applies config file and command line lines, in order; throws ConfigError. */
+  load(lines: ConfigLine[]): void {
+    const seen = new Set<string>();
+    for (const line of lines) {
+      const name = this.canonical(line.name);
+      const def = name ? this.defs.get(name) : undefined;
+      if (!name || !def) {
+        throw new ConfigError(line.file, line.line, `Bad directive or wrong number of arguments`);
+      }
+      if (!def.multiArg && line.args.length !== 1) {
+        throw new ConfigError(line.file, line.line, `wrong number of arguments for '${line.name}'`);
+      }
+      const v = parseTyped(def, line.args, {
+        current: this.values.get(name),
+        repeated: seen.has(name),
+        loading: true,
+      });
+      if (v instanceof Error) {
+        throw new ConfigError(line.file, line.line, `'${line.name}' ${v.message}`);
+      }
+      const unsupported = def.notSupported?.(v);
+      if (unsupported) throw new ConfigError(line.file, line.line, unsupported);
+      seen.add(name);
+      this.values.set(name, v);
+      this.userSet.add(name);
+    }
+  }
+
+  get<T>(name: string): T {
+    const n = this.canonical(name);
+    if (!n) throw new Error(`unknown config ${name}`);
+    return this.values.get(n) as T;
+  }
+
+  getString(name: string): string {
+    const n = this.canonical(name)!;
+    return show(this.defs.get(n)!, this.values.get(n));
+  }
+
+  isSetByUser(name: string): boolean {
+    const n = this.canonical(name);
+    return n !== undefined && this.userSet.has(n);
+  }
+
+  /** Called after a successful CONFIG SET of `name`; returning a string rejects the change. */
+  onChange(name: string, fn: (value: unknown) => void | string): void {
+    const n = this.canonical(name)!;
+    const list = this.listeners.get(n) ?? [];
+    list.push(fn);
+    this.listeners.set(n, list);
+  }
+
+  /** CONFIG GET: every pattern (glob, case-insensitive); an exact alias shows under itself. */
+  configGet(patterns: string[]): [string, string][] {
+    const out = new Map<string, string>();
+    for (const p of patterns) {
+      const lp = p.toLowerCase();
+      const alias = this.aliasOf.get(lp);
+      if (alias) {
+        out.set(lp, this.getString(alias));
+        continue;
+      }
+      for (const name of this.defs.keys()) {
+        if (globMatch(lp, name, true)) out.set(name, this.getString(name));
+      }
+    }
+    return [...out];
+  }
+
+  /** CONFIG SET of one or more pairs: all validated first, then all applied, or none. */
+  configSet(pairs: [string, string][], allowProtected = false): void {
+    const staged: [string, unknown, unknown][] = [];
+    const names = new Set<string>();
+    for (const [raw, value] of pairs) {
+      const name = this.canonical(raw);
+      const def = name ? this.defs.get(name) : undefined;
+      if (!name || !def) {
+        throw new ConfigSetError(
+          `ERR Unknown option or number of arguments for CONFIG SET - '${raw}'`,
+        );
+      }
+      const fail = (why: string) =>
+        new ConfigSetError(
+          `ERR CONFIG SET failed (possibly related to argument '${raw}') - ${why}`,
+        );
+      if (names.has(name)) throw fail("duplicate parameter");
+      names.add(name);
+      if (def.mutable === false) throw fail("can't set immutable config");
+      if (def.protected && !allowProtected) throw fail("can't set protected config");
+      const args = def.multiArg ? splitArgs(value) ?? [value] : [value];
+      const v = parseTyped(def, def.multiArg && args.length === 0 ? [""] : args, {
+        current: this.values.get(name),
+        repeated: false,
+        loading: false,
+      });
+      if (v instanceof Error) throw fail(v.message);
+      const unsupported = def.notSupported?.(v);
+      if (unsupported) throw fail(unsupported);
+      staged.push([name, v, this.values.get(name)]);
+    }
+    for (const [name, v] of staged) this.values.set(name, v);
+    // Apply hooks; a rejected one rolls every staged value back.
+    for (const [name, v] of staged) {
+      for (const fn of this.listeners.get(name) ?? []) {
+        const err = fn(v);
+        if (typeof err === "string") {
+          for (const [n, , old] of staged) this.values.set(n, old);
+          throw new ConfigSetError(
+            `ERR CONFIG SET failed (possibly related to argument '${name}') - ${err}`,
+          );
+        }
+      }
+    }
+    for (const [name] of staged) this.userSet.add(name);
+  }
+
+  /** CONFIG REWRITE: rewrites managed lines in place, appends changed ones, keeps the rest. */
+  rewrite(path: string): void {
+    if (!path) throw new ConfigSetError("ERR The server is running without a config file");
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch {
+      text = "";
+    }
+    const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+    const out: string[] = [];
+    const pending = new Map<string, string[]>();
+    for (const [name, def] of this.defs) {
+      const v = this.values.get(name);
+      pending.set(name, formatForFile(def, v).map((val) => `${name} ${val}`));
+    }
+    const written = new Set<string>();
+    for (const line of lines) {
+      if (line.trim() === REWRITE_SIGNATURE) continue;
+      const args = line.trim().startsWith("#") ? null : splitArgs(line.trim());
+      const name = args && args.length > 0 ? this.canonical(args[0]!) : undefined;
+      if (!name) {
+        out.push(line);
+        continue;
+      }
+      if (written.has(name)) continue; // later duplicates of a managed directive are dropped
+      written.add(name);
+      out.push(...pending.get(name)!);
+    }
+    const appended: string[] = [];
+    for (const [name, def] of this.defs) {
+      if (written.has(name)) continue;
+      if (this.isDefault(name, def)) continue;
+      appended.push(...pending.get(name)!);
+    }
+    if (appended.length > 0) out.push(REWRITE_SIGNATURE, ...appended);
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    const tmp = `${dir}/.redis-conf-rewrite-${Deno.pid}.tmp`;
+    Deno.writeTextFileSync(tmp, out.join("\n") + "\n");
+    Deno.renameSync(tmp, path);
+  }
+
+  private isDefault(name: string, def: ParamDef): boolean {
+    const args = def.multiArg ? splitArgs(def.default) ?? [] : [def.default];
+    const d = parseTyped(def, def.multiArg && args.length === 0 ? [""] : args, {
+      current: undefined,
+      repeated: false,
+      loading: true,
+    });
+    return show(def, d) === show(def, this.values.get(name));
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Structured logging through LogTape. Each executable calls setupLogging once with its
+ * `loglevel` (Redis's names) and optional `logfile`; modules take loggers by category.
+ */
+import {
+  configure,
+  getConsoleSink,
+  getLogger as ltGetLogger,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type Sink,
+} from "@logtape/logtape";
+
+export type { Logger };
+
+export function getLogger(category: string[]): Logger {
+  return ltGetLogger(["redis-ha", ...category]);
+}
+
+/** Redis's loglevel names mapped onto LogTape levels. */
+export function levelFromRedis(level: string): LogLevel | null {
+  switch (level) {
+    case "debug":
+      return "debug";
+    case "verbose":
+      return "info";
+    case "notice":
+      return "info";
+    case "warning":
+      return "warning";
+    case "nothing":
+      return null;
+    default:
+      return "info";
+  }
+}
+
+const ROLE_CHAR: Record<string, string> = { "data-node": "M", sentinel: "X", "cluster-bus": "B" };
+
+/** One line per record, in the spirit of Redis's log format: `pid:R time level message`. */
+function formatRecord(role: string, r: LogRecord): string {
+  const t = new Date(r.timestamp).toISOString();
+  const mark = r.level === "debug" ? "." : r.level === "info" ? "*" : "#";
+  let msg = "";
+  for (let i = 0; i < r.message.length; i++) {
+    msg += i % 2 === 0 ? String(r.message[i]) : formatValue(r.message[i]);
+  }
+  return `${Deno.pid}:${ROLE_CHAR[role] ?? "?"} ${t} ${mark} ${msg}\n`;
+}
+
+function formatValue(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+}
+
+function fileSink(path: string, role: string): Sink {
+  const enc = new TextEncoder();
+  const f = Deno.openSync(path, { create: true, append: true });
+  return (r: LogRecord) => {
+    f.writeSync(enc.encode(formatRecord(role, r)));
+  };
+}
+
+export async function setupLogging(
+  opts: { role: string; level: string; file?: string },
+): Promise<void> {
+  const lowest = levelFromRedis(opts.level);
+  const sink = opts.file ? fileSink(opts.file, opts.role) : getConsoleSink({
+    formatter: (r) => formatRecord(opts.role, r).trimEnd(),
+  });
+  await configure({
+    reset: true,
+    sinks: { main: sink },
+    loggers: [
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
+      lowest === null
+        ? { category: ["redis-ha"], sinks: [] }
+        : { category: ["redis-ha"], lowestLevel: lowest, sinks: ["main"] },
+    ],
+  });
+}

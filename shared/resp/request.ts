@@ -1,0 +1,193 @@
+/**
+ * Server-side request parser: multibulk commands (`*N\r\n$len\r\n...`) and inline commands as
+ * telnet and redis-cli send them. Reads go straight into this parser's buffer (no copy), and
+ * `next()` yields one command at a time so that the caller can run it (AUTH may change the limits
+ * for the rest of the batch). A partial multibulk keeps its parsed arguments between reads, so a
+ * huge command cut into many reads is parsed once.
+ */
+import { bytesToBinary } from "./bytes.ts";
+import {
+  DEFAULT_LIMITS,
+  RespLimits,
+  UNAUTHENTICATED_MAX_BULK,
+  UNAUTHENTICATED_MAX_MULTIBULK,
+} from "./limits.ts";
+import { ProtocolError } from "./types.ts";
+import { splitArgs } from "../config/parse.ts";
+
+const MIN_READ = 16 * 1024;
+
+export class RequestParser {
+  buf: Uint8Array;
+  start = 0;
+  end = 0;
+  private args: string[] | null = null;
+  private remaining = 0;
+  /** Bytes the buffer must hold from `start` for the pending bulk (a read-size hint). */
+  private wanted = 0;
+  readonly limits: RespLimits;
+
+  constructor(limits: Partial<RespLimits> = {}, initialSize = MIN_READ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.buf = new Uint8Array(initialSize);
+  }
+
+  /** Unparsed bytes plus the arguments of a partial command: the client's query buffer. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  /** A region to read into; compacts or grows the buffer so it has room. */
+  readTarget(): Uint8Array {
+    const live = this.end - this.start;
+    const want = Math.max(MIN_READ, this.wanted - live);
+    if (this.buf.length - this.end >= want) return this.buf.subarray(this.end);
+    if (this.start > 0 && this.buf.length - live >= want) {
+      this.buf.copyWithin(0, this.start, this.end);
+    } else {
+      let cap = this.buf.length * 2;
+      while (cap - live < want) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.buf.subarray(this.start, this.end));
+      this.buf = next;
+    }
+    this.end = live;
+    this.start = 0;
+    return this.buf.subarray(this.end);
+  }
+
+  /** Records that `n` bytes were read into the region from readTarget(). */
+  commit(n: number): void {
+    this.end += n;
+  }
+
+  /** Feeds bytes from elsewhere (tests, AOF loading). */
+  feed(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      const t = this.readTarget();
+      const n = Math.min(t.length, bytes.length - off);
+      t.set(bytes.subarray(off, off + n));
+      this.commit(n);
+      off += n;
+    }
+  }
+
+  /**
+   * The next complete command (binary-string arguments), `null` when more bytes are needed, or
+   * an empty array for an empty inline line. Throws ProtocolError with Redis's reason.
+   */
+  next(authenticated = true): string[] | null {
+    if (this.args === null) {
+      if (this.start >= this.end) return this.reset();
+      if (this.buf[this.start] !== 42) return this.inline(); // not '*'
+      const count = this.header(this.limits.maxInlineLen, "too big mbulk count string");
+      if (count === null) return null;
+      const max = authenticated ? this.limits.maxMultibulkLen : UNAUTHENTICATED_MAX_MULTIBULK;
+      if (count > max) {
+        throw new ProtocolError(
+          authenticated ? "invalid multibulk length" : "unauthenticated multibulk length",
+        );
+      }
+      if (count <= 0) return this.next(authenticated); // `*0` and `*-1` are skipped, as Redis does
+      this.args = [];
+      this.remaining = count;
+    }
+    return this.bulks(authenticated);
+  }
+
+  private reset(): null {
+    this.start = this.end = 0;
+    return null;
+  }
+
+  private bulks(authenticated: boolean): string[] | null {
+    const b = this.buf;
+    const args = this.args!;
+    while (this.remaining > 0) {
+      if (this.start >= this.end) return null;
+      if (b[this.start] !== 36) {
+        throw new ProtocolError(`expected '$', got '${String.fromCharCode(b[this.start]!)}'`);
+      }
+      const save = this.start;
+      const len = this.header(this.limits.maxInlineLen, "too big bulk count string");
+      if (len === null) return null;
+      const max = authenticated ? this.limits.maxBulkLen : UNAUTHENTICATED_MAX_BULK;
+      if (len < 0 || len > max) {
+        throw new ProtocolError(
+          authenticated ? "invalid bulk length" : "unauthenticated bulk length",
+        );
+      }
+      if (this.end - this.start < len + 2) {
+        this.wanted = this.start - save + len + 2;
+        this.start = save; // re-read the small header once the data is in
+        return null;
+      }
+      args.push(bytesToBinary(b, this.start, this.start + len));
+      this.start += len + 2;
+      this.remaining--;
+    }
+    this.args = null;
+    this.wanted = 0;
+    if (this.start === this.end) this.start = this.end = 0;
+    return args;
+  }
+
+  /** Parses `<c><digits>\r\n` at start; null when the line is incomplete. */
+  private header(maxLine: number, tooBig: string): number | null {
+    const b = this.buf;
+    const nl = indexOfByte(b, 13, this.start + 1, this.end);
+    if (nl < 0 || nl + 1 >= this.end) {
+      if (this.end - this.start > maxLine) throw new ProtocolError(tooBig);
+      return null;
+    }
+    const n = parseDecimal(b, this.start + 1, nl);
+    if (n === null) {
+      throw new ProtocolError(
+        b[this.start] === 42 ? "invalid multibulk length" : "invalid bulk length",
+      );
+    }
+    this.start = nl + 2;
+    return n;
+  }
+
+  private inline(): string[] | null {
+    const nl = indexOfByte(this.buf, 10, this.start, this.end);
+    if (nl < 0) {
+      if (this.end - this.start > this.limits.maxInlineLen) {
+        throw new ProtocolError("too big inline request");
+      }
+      return null;
+    }
+    const lineEnd = nl > this.start && this.buf[nl - 1] === 13 ? nl - 1 : nl;
+    const line = bytesToBinary(this.buf, this.start, lineEnd);
+    this.start = nl + 1;
+    if (this.start === this.end) this.start = this.end = 0;
+    const args = splitArgs(line);
+    if (args === null) throw new ProtocolError("unbalanced quotes in request");
+    return args;
+  }
+}
+
+function indexOfByte(b: Uint8Array, byte: number, from: number, to: number): number {
+  const i = b.subarray(0, to).indexOf(byte, from);
+  return i;
+}
+
+/** Redis's string2ll for protocol headers: optional '-', digits, no leading '+' or spaces. */
+function parseDecimal(b: Uint8Array, start: number, end: number): number | null {
+  let i = start;
+  let neg = false;
+  if (b[i] === 45) {
+    neg = true;
+    i++;
+  }
+  if (i >= end || end - i > 18) return null;
+  let n = 0;
+  for (; i < end; i++) {
+    const c = b[i]! - 48;
+    if (c < 0 || c > 9) return null;
+    n = n * 10 + c;
+  }
+  return neg ? -n : n;
+}

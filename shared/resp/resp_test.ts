@@ -1,0 +1,204 @@
+import { deepStrictEqual, equal as assertEquals, throws } from "node:assert/strict";
+import fc from "fast-check";
+import {
+  encodeCommand,
+  encodeValue,
+  formatG17,
+  formatHumanDouble,
+  NEED_MORE,
+  ProtocolError,
+  RequestParser,
+  RespAttribute,
+  RespBigNumber,
+  RespDecoder,
+  RespDouble,
+  RespError,
+  RespMap,
+  RespPush,
+  RespSet,
+  type RespValue,
+  RespVerbatim,
+  SimpleString,
+} from "./mod.ts";
+
+const te = new TextEncoder();
+
+const binary = fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 40 }).map((a) =>
+  String.fromCharCode(...a)
+);
+const line = fc.string({ maxLength: 20 }).map((s) => s.replace(/[\r\n]/g, " "))
+  .filter((s) => [...s].every((ch) => ch.charCodeAt(0) < 256));
+
+const value: fc.Arbitrary<RespValue> = fc.letrec<{ v: RespValue }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    binary,
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).filter((b) =>
+      b > BigInt(Number.MAX_SAFE_INTEGER) || b < BigInt(Number.MIN_SAFE_INTEGER)
+    ),
+    fc.boolean(),
+    fc.constant(null),
+    line.map((s) => new SimpleString(s)),
+    line.map((s) => new RespError(`ERR ${s}`)),
+    fc.double({ noNaN: true }).filter((d) => !Object.is(d, -0)).map((d) => new RespDouble(d)),
+    fc.bigInt().map((b) => new RespBigNumber(b)),
+    binary.map((t) => new RespVerbatim("txt", t)),
+    fc.array(tie("v"), { maxLength: 4 }),
+    fc.array(fc.tuple(tie("v"), tie("v")), { maxLength: 3 }).map((e) => new RespMap(e)),
+    fc.array(tie("v"), { maxLength: 4 }).map((i) => new RespSet(i)),
+    fc.array(tie("v"), { maxLength: 4 }).map((i) => new RespPush(i)),
+  ),
+})).v;
+
+/** Cuts bytes into chunks at the given (sorted, deduplicated) offsets. */
+function cut(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
+  const pts = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of [...pts, bytes.length]) {
+    out.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function normalize(v: RespValue): unknown {
+  // RespDouble(NaN) etc. compare structurally; doubles round-trip through %.17g exactly.
+  return v;
+}
+
+Deno.test("a pipeline of RESP3 values cut into random chunks decodes to the same values", () => {
+  fc.assert(
+    fc.property(
+      fc.array(value, { minLength: 1, maxLength: 8 }),
+      fc.array(fc.nat()),
+      (vals, offs) => {
+        const bytes = concat(vals.map((v) => encodeValue(v, 3)));
+        const dec = new RespDecoder();
+        const got: RespValue[] = [];
+        for (const chunk of cut(bytes, offs)) {
+          dec.push(chunk);
+          for (let v = dec.next(); v !== NEED_MORE; v = dec.next()) got.push(v);
+        }
+        deepStrictEqual(got.map(normalize), vals.map(normalize));
+        // Re-encoding gives the same bytes: nothing was lost.
+        deepStrictEqual(concat(got.map((v) => encodeValue(v, 3))), bytes);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("a pipeline of commands cut into random chunks parses to the same arguments", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(binary, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 10 }),
+      fc.array(fc.nat()),
+      (cmds, offs) => {
+        const bytes = concat(cmds.map((c) => encodeCommand(c)));
+        const p = new RequestParser();
+        const got: string[][] = [];
+        for (const chunk of cut(bytes, offs)) {
+          p.feed(chunk);
+          for (let a = p.next(); a !== null; a = p.next()) got.push(a);
+        }
+        deepStrictEqual(got, cmds);
+        assertEquals(p.pending, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+function parseAll(input: string, authenticated = true): string[][] {
+  const p = new RequestParser();
+  p.feed(te.encode(input));
+  const out: string[][] = [];
+  for (let a = p.next(authenticated); a !== null; a = p.next(authenticated)) out.push(a);
+  return out;
+}
+
+Deno.test("inline commands split on spaces and honour quotes and escapes", () => {
+  deepStrictEqual(parseAll("PING\r\nset a 'b c'\nget \"x\\x41\\n\"\r\n\r\n"), [
+    ["PING"],
+    ["set", "a", "b c"],
+    ["get", "xA\n"],
+    [],
+  ]);
+});
+
+Deno.test("request errors carry Redis's protocol error texts", () => {
+  const err = (input: string, authenticated = true) => {
+    try {
+      parseAll(input, authenticated);
+    } catch (e) {
+      if (e instanceof ProtocolError) return e.message;
+      throw e;
+    }
+    return "no error";
+  };
+  assertEquals(err("*1\r\n$x\r\n"), "Protocol error: invalid bulk length");
+  assertEquals(err("*x\r\n"), "Protocol error: invalid multibulk length");
+  assertEquals(err("*2147483648\r\n"), "Protocol error: invalid multibulk length");
+  assertEquals(err("*1\r\n$4294967296\r\n"), "Protocol error: invalid bulk length");
+  assertEquals(err("*1\r\n*1\r\n"), "Protocol error: expected '$', got '*'");
+  assertEquals(err('set a "b\r\n'), "Protocol error: unbalanced quotes in request");
+  assertEquals(err("x".repeat(70 * 1024)), "Protocol error: too big inline request");
+  assertEquals(err("*" + "1".repeat(70 * 1024)), "Protocol error: too big mbulk count string");
+  assertEquals(err("*11\r\n", false), "Protocol error: unauthenticated multibulk length");
+  assertEquals(err("*1\r\n$16385\r\n", false), "Protocol error: unauthenticated bulk length");
+});
+
+Deno.test("a huge bulk cut into many reads is assembled and the parser asks for its size", () => {
+  const big = "v".repeat(300_000);
+  const bytes = encodeCommand(["SET", "k", big]);
+  const p = new RequestParser();
+  let got: string[] | null = null;
+  for (let off = 0; off < bytes.length; off += 1000) {
+    p.feed(bytes.subarray(off, off + 1000));
+    got ??= p.next();
+  }
+  deepStrictEqual(got, ["SET", "k", big]);
+});
+
+Deno.test("decoder rejects malformed input and excessive nesting", () => {
+  const dec = new RespDecoder({ maxDepth: 8 });
+  dec.push(te.encode("*1\r\n".repeat(9) + ":1\r\n"));
+  throws(() => dec.next(), ProtocolError);
+  const d2 = new RespDecoder();
+  d2.push(te.encode("?oops\r\n"));
+  throws(() => d2.next(), ProtocolError);
+});
+
+Deno.test("RESP2 downgrades RESP3 types the way Redis does", () => {
+  const td = new TextDecoder();
+  assertEquals(td.decode(encodeValue(null, 2)), "$-1\r\n");
+  assertEquals(td.decode(encodeValue(true, 2)), ":1\r\n");
+  assertEquals(td.decode(encodeValue(new RespDouble(1.5), 2)), "$3\r\n1.5\r\n");
+  assertEquals(td.decode(encodeValue(new RespMap([["a", 1]]), 2)), "*2\r\n$1\r\na\r\n:1\r\n");
+  const attr = new RespAttribute([["ttl", 3]], "v");
+  assertEquals(td.decode(encodeValue(attr, 2)), "$1\r\nv\r\n");
+});
+
+Deno.test("doubles are printed like C's %.17g and long doubles like Redis's humanfriendly form", () => {
+  assertEquals(formatG17(1.1), "1.1000000000000001");
+  assertEquals(formatG17(3), "3");
+  assertEquals(formatG17(1e20), "1e+20");
+  assertEquals(formatG17(1.5e-7), "1.4999999999999999e-07");
+  assertEquals(formatG17(-Infinity), "-inf");
+  assertEquals(formatG17(0.0001), "0.0001");
+  assertEquals(formatHumanDouble(10.5 + 0.1), "10.6");
+  assertEquals(formatHumanDouble(1e21), "1000000000000000000000");
+  assertEquals(formatHumanDouble(5e-7), "0.0000005");
+});

@@ -1,0 +1,37 @@
+/**
+ * `deno task compile`: builds the executables into dist/. `deno compile` needs a runtime
+ * binary (denort): it uses $DENORT_BIN when set, else downloads one.
+ */
+export const EXECUTABLES: { name: string; entry: string }[] = [
+  { name: "data-node", entry: "data-node/main.ts" },
+];
+
+const root = new URL("..", import.meta.url).pathname;
+
+export async function compileAll(outDir = `${root}dist`): Promise<{ ok: boolean; output: string }> {
+  let output = "";
+  for (const exe of EXECUTABLES) {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: ["compile", "-A", "--output", `${outDir}/${exe.name}`, `${root}${exe.entry}`],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const r = await cmd.output();
+    output += new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    if (!r.success) return { ok: false, output };
+  }
+  return { ok: true, output };
+}
+
+if (import.meta.main) {
+  const r = await compileAll();
+  console.log(r.output.trim());
+  if (!r.ok) {
+    console.error(
+      "compile failed (deno compile needs $DENORT_BIN or network access to fetch denort)",
+    );
+    Deno.exit(1);
+  }
+  console.log(`built: ${EXECUTABLES.map((e) => `dist/${e.name}`).join(", ")}`);
+}
