@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { HashValue } from "../store/hash.ts";
-import { formatHumanDouble } from "../../shared/resp/format.ts";
+import { incrLongDouble } from "./strings.ts";
 import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
@@ -150,20 +150,12 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
 }
 
 function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
-  const incr = parseFloatArg(argv[3]!);
-  if (incr === null) return c.error(ERR.notFloat);
+  if (parseFloatArg(argv[3]!) === null) return c.error(ERR.notFloat);
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
-  const cur = h.map.get(argv[2]!);
-  let base = 0;
-  if (cur !== undefined) {
-    const n = parseFloatArg(cur);
-    if (n === null) return c.error("ERR hash value is not a float");
-    base = n;
-  }
-  const next = base + incr;
-  if (!Number.isFinite(next)) return c.error("ERR increment would produce NaN or Infinity");
-  const str = formatHumanDouble(next);
+  const cur = h.map.get(argv[2]!) ?? "0";
+  const str = incrLongDouble(c, cur, argv[3]!, "ERR hash value is not a float");
+  if (str === null) return;
   h.map.set(argv[2]!, str);
   h.checkEncoding(limits(s));
   c.db.signalModified(argv[1]!);

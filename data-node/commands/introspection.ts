@@ -189,10 +189,10 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       sub("count", 2, (_s, c) => c.out.int(table.size), "Returns a count of commands."),
       sub("info", -2, info, "Returns information about one, multiple or all commands."),
       sub("docs", -2, docs, "Returns documentary information about one, multiple or all commands."),
-      sub("getkeys", -3, getkeys(false), "Extracts the key names from an arbitrary command."),
+      sub("getkeys", -4, getkeys(false), "Extracts the key names from an arbitrary command."),
       sub(
         "getkeysandflags",
-        -3,
+        -4,
         getkeys(true),
         "Extracts the key names and access flags for an arbitrary command.",
       ),

@@ -289,11 +289,10 @@ interface MpopArgs {
 /** `numkeys key... LEFT|RIGHT [COUNT n]` starting at argv[at]. */
 function parseMpop(c: Client, argv: string[], at: number): MpopArgs | null {
   const numkeys = parseIntArg(argv[at]!);
-  if (numkeys === null) return c.error(ERR.notInt), null;
-  if (numkeys <= 0) return c.error("ERR numkeys should be greater than 0"), null;
-  if (numkeys > argv.length - at - 2) {
-    return c.error("ERR Number of keys can't be greater than number of args"), null;
+  if (numkeys === null || numkeys <= 0) {
+    return c.error("ERR numkeys should be greater than 0"), null;
   }
+  if (numkeys > argv.length - at - 2) return c.error(ERR.syntax), null;
   const keys = argv.slice(at + 1, at + 1 + numkeys);
   const side = parseSide(argv[at + 1 + numkeys]!);
   if (!side) return c.error(ERR.syntax), null;

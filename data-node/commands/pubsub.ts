@@ -87,7 +87,7 @@ function channels(s: Server, c: Client, argv: string[]): void {
 }
 
 function numsub(s: Server, c: Client, argv: string[]): void {
-  c.out.map(argv.length - 2);
+  c.out.array((argv.length - 2) * 2);
   for (let i = 2; i < argv.length; i++) {
     c.out.bulk(argv[i]!);
     c.out.int(s.pubsub.channels.get(argv[i]!)?.size ?? 0);
@@ -198,7 +198,7 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
       m("Returns the active shard channels.", "7.0.0"),
     ),
     cmd("pubsub|shardnumsub", -2, "pubsub loading stale", null, "pubsub", (_s, c, a) => {
-      c.out.map(a.length - 2);
+      c.out.array((a.length - 2) * 2);
       for (let i = 2; i < a.length; i++) {
         c.out.bulk(a[i]!);
         c.out.int(0);

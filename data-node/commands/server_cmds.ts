@@ -27,8 +27,10 @@ function configSet(s: Server, c: Client, argv: string[]): void {
   }
   const pairs: [string, string][] = [];
   for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
+  const prot = s.config.getString("enable-protected-configs");
+  const allowProtected = prot === "yes" || (prot === "local" && isLocal(c));
   try {
-    s.config.configSet(pairs);
+    s.config.configSet(pairs, allowProtected);
   } catch (e) {
     if (!(e instanceof ConfigSetError)) throw e;
     c.error(e.message);
@@ -104,10 +106,13 @@ const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-co
   'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
   "option in the configuration file, and then restart the server.";
 
+function isLocal(c: Client): boolean {
+  return c.addr.startsWith("127.") || c.addr.startsWith("::1");
+}
+
 function debugAllowed(s: Server, c: Client): boolean {
   const mode = s.config.getString("enable-debug-command");
-  if (mode === "yes") return true;
-  return mode === "local" && (c.addr.startsWith("127.") || c.addr.startsWith("::1"));
+  return mode === "yes" || (mode === "local" && isLocal(c));
 }
 
 /** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */

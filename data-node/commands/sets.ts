@@ -230,8 +230,7 @@ function setopStore(op: Op) {
 
 function sintercard(s: Server, c: Client, argv: string[]): void {
   const numkeys = parseIntArg(argv[1]!);
-  if (numkeys === null) return c.error(ERR.notInt);
-  if (numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
+  if (numkeys === null || numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
   if (numkeys > argv.length - 2) {
     return c.error("ERR Number of keys can't be greater than number of args");
   }

@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
-import { formatHumanDouble } from "../../shared/resp/format.ts";
+import { addLongDouble, formatLongDouble, parseLongDouble } from "../store/long_double.ts";
 import type { CommandDef } from "./types.ts";
 import { readString, REPLIED } from "./access.ts";
 
@@ -275,21 +275,31 @@ function deltaArg(c: Client, arg: string): bigint | number | null {
   return n;
 }
 
+/**
+ * Adds two decimal strings in long double precision, as Redis does, and formats the result;
+ * null after replying an error.
+ */
+export function incrLongDouble(
+  c: Client,
+  cur: string,
+  incr: string,
+  badCur: string,
+): string | null {
+  const a = parseFloatArg(cur), b = parseFloatArg(incr);
+  if (a === null) return c.error(badCur), null;
+  if (b === null) return c.error(ERR.notFloat), null;
+  const la = parseLongDouble(cur), lb = parseLongDouble(incr);
+  const sum = la && lb ? addLongDouble(la, lb) : null;
+  if (sum === null) return c.error("ERR increment would produce NaN or Infinity"), null;
+  return formatLongDouble(sum);
+}
+
 function incrbyfloat(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!;
   const e = c.db.lookup(key);
-  let cur = 0;
-  if (e !== undefined) {
-    if (typeof e.value !== "string") return c.error(ERR.wrongType);
-    const v = parseFloatArg(e.value);
-    if (v === null) return c.error(ERR.notFloat);
-    cur = v;
-  }
-  const incr = parseFloatArg(argv[2]!);
-  if (incr === null) return c.error(ERR.notFloat);
-  const next = cur + incr;
-  if (!Number.isFinite(next)) return c.error("ERR increment would produce NaN or Infinity");
-  const str = formatHumanDouble(next);
+  if (e !== undefined && typeof e.value !== "string") return c.error(ERR.wrongType);
+  const str = incrLongDouble(c, e === undefined ? "0" : e.value as string, argv[2]!, ERR.notFloat);
+  if (str === null) return;
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
   s.dirty++;

@@ -7,6 +7,7 @@ import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
+import { formatG17 } from "../../shared/resp/format.ts";
 
 const MIN_OR_MAX_NOT_FLOAT = "ERR min or max is not a float";
 const LEX_ERR = "ERR min or max not valid string range item";
@@ -365,6 +366,7 @@ function storeEntries(
 /** The legacy forms: ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX. */
 function legacyRange(by: RangeSpec["by"], rev: boolean) {
   return (s: Server, c: Client, argv: string[]): void => {
+    // Legacy reverse forms take max first, which is how selectRange reads REV bounds too.
     const spec: RangeSpec = {
       by,
       rev,
@@ -373,11 +375,6 @@ function legacyRange(by: RangeSpec["by"], rev: boolean) {
       withScores: false,
       limit: null,
     };
-    if (rev && by !== "rank") {
-      // Legacy reverse forms take max first.
-      spec.min = argv[3]!;
-      spec.max = argv[2]!;
-    }
     for (let i = 4; i < argv.length; i++) {
       const o = argv[i]!.toLowerCase();
       if (o === "withscores" && by !== "lex") spec.withScores = true;
@@ -469,11 +466,10 @@ interface MpopArgs {
 
 function parseZmpop(c: Client, argv: string[], at: number): MpopArgs | null {
   const numkeys = parseIntArg(argv[at]!);
-  if (numkeys === null) return c.error(ERR.notInt), null;
-  if (numkeys <= 0) return c.error("ERR numkeys should be greater than 0"), null;
-  if (numkeys > argv.length - at - 2) {
-    return c.error("ERR Number of keys can't be greater than number of args"), null;
+  if (numkeys === null || numkeys <= 0) {
+    return c.error("ERR numkeys should be greater than 0"), null;
   }
+  if (numkeys > argv.length - at - 2) return c.error(ERR.syntax), null;
   const keys = argv.slice(at + 1, at + 1 + numkeys);
   const where = argv[at + 1 + numkeys]!.toLowerCase();
   if (where !== "min" && where !== "max") return c.error(ERR.syntax), null;
@@ -721,8 +717,7 @@ function zsetopStore(op: "union" | "inter" | "diff", name: string) {
 
 function zintercard(s: Server, c: Client, argv: string[]): void {
   const numkeys = parseIntArg(argv[1]!);
-  if (numkeys === null) return c.error(ERR.notInt);
-  if (numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
+  if (numkeys === null || numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
   if (numkeys > argv.length - 2) {
     return c.error("ERR Number of keys can't be greater than number of args");
   }
@@ -785,10 +780,11 @@ function zscan(s: Server, c: Client, argv: string[]): void {
     : 0;
   c.out.array(2);
   c.out.bulk(String(next));
+  // ZSCAN sends scores as bulk strings even in RESP3, as Redis does.
   c.out.array(out.length * 2);
   for (const [m, sc] of out) {
     c.out.bulk(m);
-    c.out.double(sc);
+    c.out.bulk(formatG17(sc));
   }
 }
 

@@ -99,6 +99,15 @@ export class Server {
       expiresKeys: () => true,
       keyModified: (db, key) => this.blocking.keyModified(db, key),
     };
+    config.overrideShow("dir", () => Deno.cwd());
+    config.onChange("dir", (v) => {
+      try {
+        Deno.chdir(v as string);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return undefined;
+    });
     const n = config.get<number>("databases");
     this.dbs = Array.from({ length: n }, (_, i) => new Database(i, this.hooks));
   }

@@ -15,6 +15,8 @@ export type Value = string | AggregateValue;
 
 /** A stored value plus its access clock for OBJECT IDLETIME/FREQ and LRU/LFU eviction. */
 export class Entry {
+  /** LFU counter, kept only under an LFU maxmemory policy. */
+  freq?: number;
   constructor(public value: Value, public lru: number) {}
 }
 

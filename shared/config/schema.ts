@@ -245,21 +245,31 @@ export class Config {
     this.listeners.set(n, list);
   }
 
-  /** CONFIG GET: every pattern (glob, case-insensitive); an exact alias shows under itself. */
+  /** CONFIG GET: every pattern (glob, case-insensitive) over names and aliases, as Redis 7. */
   configGet(patterns: string[]): [string, string][] {
     const out = new Map<string, string>();
     for (const p of patterns) {
       const lp = p.toLowerCase();
-      const alias = this.aliasOf.get(lp);
-      if (alias) {
-        out.set(lp, this.getString(alias));
-        continue;
-      }
       for (const name of this.defs.keys()) {
-        if (globMatch(lp, name, true)) out.set(name, this.getString(name));
+        if (globMatch(lp, name, true)) out.set(name, this.shown(name));
+      }
+      for (const [alias, name] of this.aliasOf) {
+        if (globMatch(lp, alias, true)) out.set(alias, this.shown(name));
       }
     }
     return [...out];
+  }
+
+  /** CONFIG GET's value; a `show` override lets the owner present live state (dir -> cwd). */
+  private shown(name: string): string {
+    return this.showOverrides.get(name)?.() ?? this.getString(name);
+  }
+
+  private readonly showOverrides = new Map<string, () => string>();
+
+  /** Presents a directive from live state in CONFIG GET (Redis shows `dir` as the cwd). */
+  overrideShow(name: string, fn: () => string): void {
+    this.showOverrides.set(this.canonical(name)!, fn);
   }
 
   /** CONFIG SET of one or more pairs: all validated first, then all applied, or none. */

@@ -28,32 +28,3 @@ function stripZeros(s: string): string {
   if (s.charCodeAt(end - 1) === 46) end--;
   return s.slice(0, end);
 }
-
-/**
- * Redis's "human friendly" long double format (INCRBYFLOAT, HINCRBYFLOAT): no exponent, no
- * trailing zeros. JS doubles stand in for long doubles, so the shortest round-trip digits are
- * used, which matches Redis's output for the values a double can hold.
- */
-export function formatHumanDouble(d: number): string {
-  if (d === Infinity) return "inf";
-  if (d === -Infinity) return "-inf";
-  if (Object.is(d, -0)) return "0";
-  const s = String(d);
-  if (s.indexOf("e") < 0) return s;
-  // Expand exponent form to plain digits.
-  return expandExponent(s);
-}
-
-function expandExponent(s: string): string {
-  const neg = s.startsWith("-");
-  const [mant, expStr] = (neg ? s.slice(1) : s).split("e") as [string, string];
-  const e = Number(expStr);
-  const [ip, fp = ""] = mant.split(".") as [string, string?];
-  const digits = ip + fp;
-  const point = ip.length + e;
-  let out: string;
-  if (point <= 0) out = "0." + "0".repeat(-point) + digits;
-  else if (point >= digits.length) out = digits + "0".repeat(point - digits.length);
-  else out = digits.slice(0, point) + "." + digits.slice(point);
-  return (neg ? "-" : "") + stripZeros(out);
-}
