@@ -22,13 +22,31 @@ const PUBSUB_ALLOWED = new Set([
   "reset",
 ]);
 
+const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDef>>();
+
+/** Every command under its lower- and upper-case name: one map lookup for most clients. */
+function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
+  let m = spellingCache.get(commands);
+  if (!m) {
+    m = new Map();
+    for (const [name, def] of commands) {
+      m.set(name, def);
+      m.set(name.toUpperCase(), def);
+    }
+    spellingCache.set(commands, m);
+  }
+  return m;
+}
+
 /** Finds the command or subcommand definition; an error text when there is none. */
 export function lookupCommand(
   commands: Map<string, CommandDef>,
   argv: string[],
 ): CommandDef | string {
-  const name = argv[0]!.toLowerCase();
-  const def = commands.get(name);
+  const raw = argv[0]!;
+  let def = spellings(commands).get(raw);
+  const name = def ? def.name : raw.toLowerCase();
+  def ??= commands.get(name);
   if (!def) return unknownCommandError(argv);
   if (!def.subcommands || argv.length < 2) return def;
   const subName = `${name}|${argv[1]!.toLowerCase()}`;
@@ -112,7 +130,6 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   }
   c.failed = false;
   c.rewrittenArgv = null;
-  const t0 = performance.now();
   let result: void | Promise<void>;
   try {
     result = def.handler!(s, c, argv);
@@ -124,7 +141,7 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   }
   const stat = s.stats.command(def.name);
   stat.calls++;
-  stat.usec += Math.round((performance.now() - t0) * 1000);
+  s.stats.timed.push(stat);
   if (c.failed) stat.failedCalls++;
   s.stats.totalCommands++;
   c.lastCommand = def.name;

@@ -295,7 +295,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     [...s.stats.commands].filter(([, st]) => st.calls + st.rejectedCalls + st.failedCalls > 0)
       .map(([name, st]) => [
         `cmdstat_${name}`,
-        `calls=${st.calls},usec=${st.usec},usec_per_call=${
+        `calls=${st.calls},usec=${Math.round(st.usec)},usec_per_call=${
           (st.calls ? st.usec / st.calls : 0).toFixed(2)
         },rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}`,
       ]),

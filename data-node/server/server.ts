@@ -249,6 +249,15 @@ export class Server {
    * made the client wait; the rest of the buffer is then processed after the wait.
    */
   processInput(c: Client): Promise<void> | undefined {
+    this.stats.startBatch();
+    try {
+      return this.processBatch(c);
+    } finally {
+      this.stats.endBatch();
+    }
+  }
+
+  private processBatch(c: Client): Promise<void> | undefined {
     for (;;) {
       if (c.closing || c.closeAfterReply) return undefined;
       let argv: string[] | null;

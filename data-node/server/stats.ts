@@ -20,6 +20,25 @@ export class Stats {
   totalErrorReplies = 0;
   unexpectedErrorReplies = 0;
   readonly commands = new Map<string, CommandStat>();
+  /**
+   * Commands run since the last clock read. Time is read once per batch of pipelined commands
+   * (a clock read per command costs more than a fast command) and shared out evenly.
+   */
+  readonly timed: CommandStat[] = [];
+  private batchStart = 0;
+
+  startBatch(): void {
+    this.timed.length = 0;
+    this.batchStart = performance.now();
+  }
+
+  endBatch(): void {
+    const n = this.timed.length;
+    if (n === 0) return;
+    const share = ((performance.now() - this.batchStart) * 1000) / n;
+    for (const st of this.timed) st.usec += share;
+    this.timed.length = 0;
+  }
   readonly errors = new Map<string, number>();
   /** Bound on distinct error codes tracked, as Redis does (ERRORSTATS_LIMIT). */
   static readonly MAX_ERROR_CODES = 128;

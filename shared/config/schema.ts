@@ -189,6 +189,7 @@ export class Config {
 
   /** The canonical name for a name or alias (any case), or undefined. */
   canonical(name: string): string | undefined {
+    if (this.defs.has(name)) return name;
     const l = name.toLowerCase();
     return this.defs.has(l) ? l : this.aliasOf.get(l);
   }

@@ -6,6 +6,9 @@ interface Latin1 {
   latin1Slice(start: number, end: number): string;
 }
 
+let viewOf: ArrayBufferLike | null = null;
+let view: Latin1 | null = null;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -16,8 +19,12 @@ export function bytesToBinary(bytes: Uint8Array, start = 0, end = bytes.length):
     for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
     return s;
   }
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as Latin1;
-  return buf.latin1Slice(start, end);
+  // One Buffer view per underlying ArrayBuffer: creating a view per call costs more than the copy.
+  if (bytes.buffer !== viewOf) {
+    viewOf = bytes.buffer;
+    view = Buffer.from(bytes.buffer as ArrayBuffer) as unknown as Latin1;
+  }
+  return view!.latin1Slice(bytes.byteOffset + start, bytes.byteOffset + end);
 }
 
 /** Binary string -> bytes. Chars above 255 are a programmer error; they are truncated. */

@@ -169,9 +169,10 @@ export class RequestParser {
   }
 }
 
+/** A plain loop: headers are a few bytes, where TypedArray#indexOf's setup costs more. */
 function indexOfByte(b: Uint8Array, byte: number, from: number, to: number): number {
-  const i = b.subarray(0, to).indexOf(byte, from);
-  return i;
+  for (let i = from; i < to; i++) if (b[i] === byte) return i;
+  return -1;
 }
 
 /** Redis's string2ll for protocol headers: optional '-', digits, no leading '+' or spaces. */
