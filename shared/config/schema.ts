@@ -337,8 +337,10 @@ export class Config {
       pending.set(name, formatForFile(def, v).map((val) => `${name} ${val}`));
     }
     const written = new Set<string>();
+    let hasSignature = false;
     for (const line of lines) {
-      if (line.trim() === REWRITE_SIGNATURE) continue;
+      // The signature stays where it is, so a second rewrite changes nothing.
+      if (line.trim() === REWRITE_SIGNATURE) hasSignature = true;
       const args = line.trim().startsWith("#") ? null : splitArgs(line.trim());
       const name = args && args.length > 0 ? this.canonical(args[0]!) : undefined;
       if (!name) {
@@ -355,7 +357,10 @@ export class Config {
       if (this.isDefault(name, def)) continue;
       appended.push(...pending.get(name)!);
     }
-    if (appended.length > 0) out.push(REWRITE_SIGNATURE, ...appended);
+    if (appended.length > 0) {
+      if (!hasSignature) out.push(REWRITE_SIGNATURE);
+      out.push(...appended);
+    }
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
     const tmp = `${dir}/.redis-conf-rewrite-${Deno.pid}.tmp`;
     Deno.writeTextFileSync(tmp, out.join("\n") + "\n");

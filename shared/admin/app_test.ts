@@ -1,0 +1,83 @@
+import { equal, match } from "node:assert/strict";
+import { AdminError, createAdminApp, renderPrometheus } from "./app.ts";
+import { defaultAdminPort } from "./serve.ts";
+
+function app(token?: string, ok = true) {
+  const a = createAdminApp({
+    role: "test",
+    token: () => token,
+    info: (section) => {
+      const all = { server: { redis_version: "7.0.15" }, keyspace: { db0: "keys=1" } };
+      return section
+        ? { [section]: (all as Record<string, Record<string, string>>)[section]! }
+        : all;
+    },
+    metrics: () => [{
+      name: "x_total",
+      help: "x",
+      type: "counter",
+      samples: [{ labels: { a: 'q"\\' }, value: 3 }],
+    }],
+    health: () => ({ ok }),
+  });
+  a.post("/thing", (c) => c.json({ done: true }));
+  a.get("/boom", () => {
+    throw new AdminError(409, "conflict", "busy");
+  });
+  return a;
+}
+
+Deno.test("health reports ok or fail with 503", async () => {
+  equal((await app().request("/health")).status, 200);
+  const r = await app(undefined, false).request("/health");
+  equal(r.status, 503);
+  equal((await r.json()).status, "fail");
+});
+
+Deno.test("info serves all sections or one, and a JSON 404 for unknown ones", async () => {
+  equal(
+    (await (await app().request("/info?section=server")).json()).server.redis_version,
+    "7.0.15",
+  );
+  const r = await app().request("/info?section=nope");
+  equal(r.status, 404);
+  equal((await r.json()).error, "no_such_section");
+});
+
+Deno.test("metrics use the Prometheus text format with escaped labels", async () => {
+  const t = await (await app().request("/metrics")).text();
+  match(t, /# HELP x_total x\n# TYPE x_total counter\nx_total\{a="q\\"\\\\"\} 3\n/);
+  equal(renderPrometheus([]), "");
+});
+
+Deno.test("mutating routes need the bearer token when one is set, routes added later too", async () => {
+  equal((await app().request("/thing", { method: "POST" })).status, 200);
+  equal((await app("t").request("/thing", { method: "POST" })).status, 401);
+  const wrong = await app("t").request("/thing", {
+    method: "POST",
+    headers: { authorization: "Bearer x" },
+  });
+  equal(wrong.status, 401);
+  const right = await app("t").request("/thing", {
+    method: "POST",
+    headers: { authorization: "Bearer t" },
+  });
+  equal(right.status, 200);
+  equal((await app("t").request("/health")).status, 200);
+});
+
+Deno.test("errors are JSON with a reason", async () => {
+  const r = await app().request("/boom");
+  equal(r.status, 409);
+  equal((await r.json()).reason, "busy");
+  equal((await app().request("/nowhere")).status, 404);
+});
+
+Deno.test("the default admin port never collides with the data or bus port", () => {
+  for (let p = 1; p <= 65535; p++) {
+    const a = defaultAdminPort(p);
+    if (a === p || a === p + 10000 || a < 1 || a > 65535) {
+      throw new Error(`bad admin port for ${p}`);
+    }
+  }
+});

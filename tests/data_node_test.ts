@@ -1,0 +1,224 @@
+/**
+ * Data node behaviour that needs real connections and time: blocking commands, CLIENT PAUSE,
+ * MONITOR, keyspace expiry, startup configuration errors, CONFIG REWRITE, the admin API.
+ */
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
+import { freePort, startDataNode } from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+import { RespError, RespPush, SimpleString } from "../shared/resp/mod.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const root = new URL("../", import.meta.url).pathname;
+
+Deno.test({
+  name: "blocked clients are served first come, first served, and time out with a null",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using b = await RawConn.connect(node.port);
+    using w = await RawConn.connect(node.port);
+    await a.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
+    await new Promise((r) => setTimeout(r, 30));
+    await b.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
+    await new Promise((r) => setTimeout(r, 30));
+    equal(await w.call("RPUSH", "q", "first", "second"), 2);
+    deepStrictEqual(await a.read(), ["q", "first"]);
+    deepStrictEqual(await b.read(), ["q", "second"]);
+    equal(await w.call("EXISTS", "q"), 0);
+    const t0 = Date.now();
+    equal(await a.call("BRPOP", "none", "0.2"), null);
+    ok(Date.now() - t0 >= 150);
+  },
+});
+
+Deno.test({
+  name: "BLMOVE wakes on a push; CLIENT UNBLOCK ends a wait with a null or an error",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using w = await RawConn.connect(node.port);
+    const aId = await a.call("CLIENT", "ID");
+    const moved = a.call("BLMOVE", "src", "dst", "LEFT", "RIGHT", "5");
+    await new Promise((r) => setTimeout(r, 30));
+    await w.call("LPUSH", "src", "v");
+    equal(await moved, "v");
+    deepStrictEqual(await w.call("LRANGE", "dst", "0", "-1"), ["v"]);
+    const waiting = a.call("BZPOPMIN", "z", "0");
+    await new Promise((r) => setTimeout(r, 30));
+    equal(await w.call("CLIENT", "UNBLOCK", String(aId)), 1);
+    equal(await waiting, null);
+    const erroring = a.call("BLPOP", "l", "0");
+    await new Promise((r) => setTimeout(r, 30));
+    equal(await w.call("CLIENT", "UNBLOCK", String(aId), "ERROR"), 1);
+    const err = await erroring;
+    ok(err instanceof RespError);
+    equal(err.message, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    equal(await w.call("CLIENT", "UNBLOCK", String(aId)), 0);
+  },
+});
+
+Deno.test({
+  name: "CLIENT PAUSE WRITE holds writes but not reads until it expires",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using b = await RawConn.connect(node.port);
+    equal(String(await a.call("CLIENT", "PAUSE", "300", "WRITE")), "OK");
+    const t0 = Date.now();
+    equal(await b.call("GET", "k"), null);
+    ok(Date.now() - t0 < 200, "reads are not paused");
+    equal(String(await b.call("SET", "k", "v")), "OK");
+    ok(Date.now() - t0 >= 250, "the write waited for the pause");
+  },
+});
+
+Deno.test({
+  name: "MONITOR streams commands in Redis's format; RESP3 subscribers get pushes",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using m = await RawConn.connect(node.port);
+    using c = await RawConn.connect(node.port);
+    using s = await RawConn.connect(node.port);
+    equal(String(await m.call("MONITOR")), "OK");
+    await c.call("SET", "k", "a b\n");
+    const line = await m.read();
+    ok(line instanceof SimpleString);
+    match(line.value, /^\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "k" "a b\\n"$/);
+    await s.call("HELLO", "3");
+    ok((await s.call("SUBSCRIBE", "ch")) instanceof RespPush);
+    equal(await c.call("PUBLISH", "ch", "m"), 1);
+    const push = await s.read();
+    ok(push instanceof RespPush);
+    deepStrictEqual(push.items, ["message", "ch", "m"]);
+    equal(String(await s.call("PING")), "PONG", "RESP3 allows any command while subscribed");
+  },
+});
+
+Deno.test({
+  name: "keys with a TTL expire actively without being touched",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode(["--hz", "50"]);
+    using c = await RawConn.connect(node.port);
+    for (let i = 0; i < 100; i++) await c.call("SET", `k${i}`, "v", "PX", "50");
+    await c.call("SET", "keep", "v");
+    await new Promise((r) => setTimeout(r, 600));
+    const info = String(await c.call("INFO", "keyspace"));
+    match(info, /db0:keys=1,expires=0/);
+  },
+});
+
+async function startupError(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}data-node/main.ts`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  equal(out.success, false, "startup should fail");
+  return new TextDecoder().decode(out.stderr);
+}
+
+Deno.test("a bad config line stops startup with the file, line and reason", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/bad.conf`;
+    await Deno.writeTextFile(file, "# comment\nport 7000\nmaxmemory lots\n");
+    match(await startupError([file]), /bad\.conf:3: 'maxmemory' argument must be a memory value/);
+    await Deno.writeTextFile(file, "nosuchdirective 1\n");
+    match(await startupError([file]), /bad\.conf:1: Bad directive or wrong number of arguments/);
+    match(await startupError(["--appendonly", "yes"]), /appendonly yes is not supported yet/);
+    match(await startupError(["--port", "99999"]), /'port' argument must be between 0 and 65535/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "CONFIG REWRITE keeps comments and unmanaged lines and appends changed directives",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/node.conf`;
+      const port = await freePort();
+      await Deno.writeTextFile(
+        file,
+        `# my settings\nport ${port}\nbind 127.0.0.1\nsave ""\n# keep me\nmaxmemory 1mb\nadmin-port -1\n`,
+      );
+      const { startProcess } = await import("./helpers/process.ts");
+      await using p = await startProcess({
+        cmd: [Deno.execPath(), "run", "-A", `${root}data-node/main.ts`, file, "--dir", dir],
+        port,
+      });
+      using c = await RawConn.connect(p.port);
+      equal(String(await c.call("CONFIG", "SET", "maxmemory", "2mb", "hz", "20")), "OK");
+      equal(String(await c.call("CONFIG", "REWRITE")), "OK");
+      const text = await Deno.readTextFile(file);
+      ok(text.startsWith("# my settings\n"));
+      ok(text.includes("# keep me\n"));
+      ok(text.includes("maxmemory 2mb\n"));
+      match(text, /# Generated by CONFIG REWRITE\n[^]*hz 20\n/);
+      equal(String(await c.call("CONFIG", "REWRITE")), "OK");
+      equal(await Deno.readTextFile(file), text, "rewrite is idempotent");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the admin API serves health, info, metrics and guards mutations with the token",
+  ...opts,
+  fn: async () => {
+    const adminPort = await freePort();
+    await using node = await startDataNode([
+      "--admin-port",
+      String(adminPort),
+      "--admin-token",
+      "s3cret",
+    ]);
+    using c = await RawConn.connect(node.port);
+    await c.call("SET", "a", "1");
+    const base = `http://127.0.0.1:${adminPort}`;
+    const health = await (await fetch(`${base}/health`)).json();
+    equal(health.status, "ok");
+    const info = await (await fetch(`${base}/info?section=keyspace`)).json();
+    equal(info.keyspace.db0, "keys=1,expires=0,avg_ttl=0");
+    const missing = await fetch(`${base}/info?section=nope`);
+    equal(missing.status, 404);
+    equal((await missing.json()).error, "no_such_section");
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    match(metrics, /# TYPE redis_db_keys gauge\nredis_db_keys\{db="db0"\} 1\n/);
+    match(metrics, /redis_instance_info\{role="master",run_id="[0-9a-f]{40}"\} 1/);
+    const body = JSON.stringify({ maxmemory: "1mb" });
+    const denied = await fetch(`${base}/config`, { method: "POST", body });
+    equal(denied.status, 401);
+    await denied.body?.cancel();
+    const okRes = await fetch(`${base}/config`, {
+      method: "POST",
+      body,
+      headers: { authorization: "Bearer s3cret" },
+    });
+    equal(okRes.status, 200);
+    await okRes.body?.cancel();
+    equal((await c.call("CONFIG", "GET", "maxmemory") as string[])[1], "1048576");
+    const bad = await fetch(`${base}/config`, {
+      method: "POST",
+      body: JSON.stringify({ maxmemory: "lots" }),
+      headers: { authorization: "Bearer s3cret" },
+    });
+    equal(bad.status, 422);
+    match((await bad.json()).reason, /argument must be a memory value/);
+    const notJson = await fetch(`${base}/config`, {
+      method: "POST",
+      body: "{",
+      headers: { authorization: "Bearer s3cret" },
+    });
+    equal(notJson.status, 400);
+    await notJson.body?.cancel();
+  },
+});
