@@ -13,6 +13,26 @@ import { Server } from "./server/server.ts";
 import { markStartupMemory } from "./server/memory.ts";
 import { REDIS_VERSION } from "./commands/connection.ts";
 import { startDataNodeAdmin } from "./admin.ts";
+import { Persistence } from "./persistence/snapshot.ts";
+import { debugReload } from "./commands/persistence_cmds.ts";
+
+/** Connects RDB persistence to the server's SHUTDOWN, FLUSHALL and DEBUG hooks. */
+function wirePersistence(server: Server): Persistence {
+  const p = new Persistence(server);
+  server.persistence = p;
+  server.debugExtensions.set("reload", (s, c) => debugReload(s, c));
+  // FLUSHALL saves right away when save points are configured, as Redis does.
+  server.afterFlushAll = () => {
+    if (p.hasSaveRules() && !p.bgsave) p.saveSync();
+  };
+  server.beforeShutdown = async (save) => {
+    if (p.bgsave) await p.bgsave;
+    p.stop();
+    if (save === false || (save === null && !p.hasSaveRules())) return true;
+    return p.saveSync();
+  };
+  return p;
+}
 
 const HELP = `Usage: data-node [/path/to/redis.conf] [options] [-]
        data-node -v or --version
@@ -89,6 +109,20 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const server = new Server(config, buildCommandTable());
+  const persistence = wirePersistence(server);
+  try {
+    // A corrupt or truncated file stops startup and is left untouched for inspection.
+    persistence.loadAtStartup();
+  } catch (e) {
+    log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
+      err: (e as Error).message,
+    });
+    console.error(
+      `Fatal error loading the DB (${config.getString("dbfilename")}): ${(e as Error).message}`,
+    );
+    Deno.exit(1);
+  }
+  persistence.start();
   try {
     server.listen();
   } catch (e) {

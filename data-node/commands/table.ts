@@ -10,6 +10,7 @@ import { LIST_COMMANDS } from "./lists.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
+import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { introspectionCommands } from "./introspection.ts";
 
 export function buildCommandTable(): Map<string, CommandDef> {
@@ -30,6 +31,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(HASH_COMMANDS);
   add(SET_COMMANDS);
   add(ZSET_COMMANDS);
+  add(PERSISTENCE_COMMANDS);
   add(introspectionCommands(table));
   return table;
 }

@@ -22,6 +22,12 @@ const PUBSUB_ALLOWED = new Set([
   "reset",
 ]);
 
+const MISCONF = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable " +
+  "to persist to disk. Commands that may modify the data set are disabled, because this " +
+  "instance is configured to report errors during writes if RDB snapshotting fails " +
+  "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB " +
+  "error.";
+
 const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDef>>();
 
 /** Every command under its lower- and upper-case name: one map lookup for most clients. */
@@ -96,6 +102,9 @@ export function processCommand(s: Server, c: Client, argv: string[]): void | Pro
       def,
       `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
     );
+  }
+  if (s.persistence?.writesRefused() && def.flags.includes("write")) {
+    return reject(s, c, def, MISCONF);
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.flags.includes("no_multi")) {

@@ -15,6 +15,7 @@ import { processCommand } from "./dispatch.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
+import type { Persistence } from "../persistence/snapshot.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -66,6 +67,8 @@ export class Server {
   activeExpire = true;
   shuttingDown = false;
   role: "master" | "replica" = "master";
+  /** RDB snapshots; null only in in-process tests that don't need them. */
+  persistence: Persistence | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
   readonly debugExtensions = new Map<string, (s: Server, c: Client, argv: string[]) => void>();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
@@ -272,7 +275,19 @@ export class Server {
       }
       if (argv === null) return undefined;
       if (argv.length === 0) continue;
-      const p = processCommand(this, c, argv);
+      let p: void | Promise<void>;
+      try {
+        p = processCommand(this, c, argv);
+      } catch (e) {
+        // A bug in one command must not take the connection or the server down.
+        log.error("command {cmd} failed: {err}", {
+          cmd: argv[0]!,
+          err: (e as Error).stack ?? String(e),
+        });
+        this.stats.unexpectedErrorReplies++;
+        c.error(`ERR internal error: ${(e as Error).message}`);
+        continue;
+      }
       if (p) return p.then(() => this.processInput(c));
     }
   }

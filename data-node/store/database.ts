@@ -34,6 +34,13 @@ export class Database {
   /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
   expireIter: Iterator<[string, number]> | null = null;
   avgTtlMs = 0;
+  /**
+   * While a background save runs: the entries as they were when it started. Strings are
+   * immutable, so a shared Entry only needs replacing before it changes in place; an aggregate
+   * is cloned into the snapshot the first time it is looked up (every in-place change of an
+   * aggregate starts with a lookup). That is copy-on-write at key granularity.
+   */
+  snapshot: Map<string, Entry> | null = null;
 
   constructor(readonly id: number, private readonly hooks: KeyspaceHooks) {}
 
@@ -54,6 +61,7 @@ export class Database {
   lookup(key: string, touch = true): Entry | undefined {
     const e = this.dict.get(key);
     if (e === undefined) return undefined;
+    if (this.snapshot !== null && typeof e.value !== "string") this.preserve(key, e, true);
     if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
       if (this.hooks.expiresKeys()) this.expireNow(key);
       return undefined;
@@ -70,6 +78,15 @@ export class Database {
     return this.lookup(key, false) !== undefined;
   }
 
+  /** Keeps the snapshot's view of a key before its entry changes in place. */
+  private preserve(key: string, e: Entry, clone: boolean): void {
+    const snap = this.snapshot!;
+    if (snap.get(key) !== e) return;
+    const v = e.value;
+    const copy = clone && typeof v !== "string" ? (v as unknown as { clone(): Value }).clone() : v;
+    snap.set(key, new Entry(copy, e.lru));
+  }
+
   /** Deletes an expired key and tells the server (which propagates a DEL). */
   expireNow(key: string): void {
     this.dict.delete(key);
@@ -82,6 +99,7 @@ export class Database {
   set(key: string, value: Value, keepTtl = false): void {
     const e = this.dict.get(key);
     if (e !== undefined) {
+      if (this.snapshot !== null) this.preserve(key, e, false);
       e.value = value;
       e.lru = this.hooks.lruClock();
     } else {
@@ -93,6 +111,7 @@ export class Database {
 
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
   update(key: string, entry: Entry, value: Value): void {
+    if (this.snapshot !== null) this.preserve(key, entry, false);
     entry.value = value;
     this.signalModified(key);
   }

@@ -34,3 +34,31 @@ export function stringEncoding(s: string): string {
   }
   return s.length <= 44 ? "embstr" : "raw";
 }
+
+/** The config limits that decide compact encodings (listpack, intset). */
+export interface EncodingConfig {
+  get<T>(name: string): T;
+}
+
+/**
+ * Recomputes a value's encoding against the configured limits: needed for values that did not
+ * grow through commands (loaded from RDB, RESTOREd), which check it as they change.
+ */
+export function applyEncodingLimits(v: Value, config: EncodingConfig): void {
+  if (typeof v === "string") return;
+  const withCheck = v as unknown as { checkEncoding?: (limits: unknown) => void };
+  if (!withCheck.checkEncoding) return;
+  if (v.type === "hash") {
+    withCheck.checkEncoding({
+      maxEntries: config.get<number>("hash-max-listpack-entries"),
+      maxValue: config.get<number>("hash-max-listpack-value"),
+    });
+  } else if (v.type === "zset") {
+    withCheck.checkEncoding({
+      maxEntries: config.get<number>("zset-max-listpack-entries"),
+      maxValue: config.get<number>("zset-max-listpack-value"),
+    });
+  } else if (v.type === "set") {
+    withCheck.checkEncoding(config.get<number>("set-max-intset-entries"));
+  }
+}

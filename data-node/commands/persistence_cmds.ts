@@ -1,0 +1,152 @@
+/** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { bytesToBinary } from "../../shared/resp/bytes.ts";
+import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
+import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { applyEncodingLimits } from "../store/types.ts";
+
+const IN_PROGRESS = "ERR Background save already in progress";
+
+function save(s: Server, c: Client): void {
+  const p = s.persistence;
+  if (!p) return c.error("ERR persistence is not available");
+  if (p.bgsave) return c.error(IN_PROGRESS);
+  if (p.saveSync()) c.out.ok();
+  else c.error("ERR");
+}
+
+function bgsave(s: Server, c: Client, argv: string[]): void {
+  const p = s.persistence;
+  if (!p) return c.error("ERR persistence is not available");
+  const schedule = argv.length === 2 && argv[1]!.toLowerCase() === "schedule";
+  if (argv.length > 2 || (argv.length === 2 && !schedule)) return c.error(ERR.syntax);
+  if (p.bgsave) {
+    if (!schedule) return c.error(IN_PROGRESS);
+    p.bgsaveScheduled = true;
+    return c.out.simple("Background saving scheduled");
+  }
+  void p.startBgsave();
+  c.out.simple("Background saving started");
+}
+
+function dump(_s: Server, c: Client, argv: string[]): void {
+  const e = c.db.lookup(argv[1]!);
+  if (!e) return c.out.nullBulk();
+  const b = dumpPayload(e.value);
+  c.out.bulk(bytesToBinary(b, 0, b.length));
+}
+
+function binaryToBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+function restore(s: Server, c: Client, argv: string[]): void {
+  const key = argv[1]!;
+  const ttlArg = parseI64(argv[2]!);
+  if (ttlArg === null) return c.error(ERR.notInt);
+  let replace = false, absttl = false, idle = -1, freq = -1;
+  for (let i = 4; i < argv.length; i++) {
+    const o = argv[i]!.toLowerCase();
+    const more = i + 1 < argv.length;
+    if (o === "replace") replace = true;
+    else if (o === "absttl") absttl = true;
+    else if (o === "idletime" && more && freq === -1) {
+      const n = parseIntArg(argv[++i]!);
+      if (n === null) return c.error(ERR.notInt);
+      if (n < 0) return c.error("ERR Invalid IDLETIME value, must be >= 0");
+      idle = n;
+    } else if (o === "freq" && more && idle === -1) {
+      const n = parseIntArg(argv[++i]!);
+      if (n === null) return c.error(ERR.notInt);
+      if (n < 0 || n > 255) return c.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+      freq = n;
+    } else return c.error(ERR.syntax);
+  }
+  if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
+  if (!replace && c.db.lookup(key, false)) {
+    return c.error("BUSYKEY Target key name already exists.");
+  }
+  const restored = restorePayload(binaryToBytes(argv[3]!));
+  if ("error" in restored) return c.error(restored.error);
+  const value = restored.value;
+  applyEncodingLimits(value, s.config);
+  let expireAt = Number(ttlArg);
+  if (expireAt > 0 && !absttl) expireAt += Date.now();
+  if (expireAt > 0 && expireAt <= Date.now()) {
+    // Already expired: the key ends up deleted, as Redis does.
+    if (c.db.delete(key)) s.dirty++;
+    c.rewrittenArgv = ["DEL", key];
+    return c.out.ok();
+  }
+  c.db.delete(key);
+  c.db.set(key, value);
+  const e = c.db.lookup(key, false)!;
+  if (idle >= 0) e.lru = Math.floor(Date.now() / 1000) - idle;
+  if (freq >= 0) e.freq = freq;
+  if (expireAt > 0) c.db.setExpire(key, expireAt);
+  s.dirty++;
+  c.out.ok();
+}
+
+/** DEBUG RELOAD: save, empty the dataset, load it back. */
+export function debugReload(s: Server, c: Client): void {
+  const p = s.persistence;
+  if (!p) return c.error("ERR persistence is not available");
+  if (!p.saveSync()) return c.error("ERR Error trying to save the DB");
+  for (const db of s.dbs) db.clear();
+  try {
+    p.loadBuffer(Deno.readFileSync(p.file));
+  } catch (e) {
+    return c.error(`ERR Error trying to load the RDB dump: ${(e as Error).message}`);
+  }
+  c.out.ok();
+}
+
+const m = (summary: string, since = "1.0.0", complexity = "O(N)") => ({
+  summary,
+  since,
+  complexity,
+});
+
+export const PERSISTENCE_COMMANDS: CommandDef[] = [
+  cmd(
+    "save",
+    1,
+    "admin noscript no_multi",
+    null,
+    "server",
+    save,
+    m("Synchronously saves the database(s) to disk."),
+  ),
+  cmd(
+    "bgsave",
+    -1,
+    "admin noscript",
+    null,
+    "server",
+    bgsave,
+    m("Asynchronously saves the database(s) to disk."),
+  ),
+  cmd(
+    "dump",
+    2,
+    "readonly",
+    [1, 1, 1],
+    "generic",
+    dump,
+    m("Returns a serialized representation of the value stored at a key.", "2.6.0"),
+  ),
+  cmd(
+    "restore",
+    -4,
+    "write denyoom",
+    [1, 1, 1],
+    "generic",
+    restore,
+    m("Creates a key from the serialized representation of a value.", "2.6.0"),
+  ),
+];

@@ -1,0 +1,639 @@
+/**
+ * Redis's RDB format, version 10 (Redis 7.0). The writer emits the plain encodings every Redis
+ * 7.0 loads (strings with int/LZF encodings, lists as type 1, sets 2, sorted sets 5, hashes 4);
+ * the reader takes everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
+ * second- and millisecond expiries, aux fields, and refuses module and stream data by name.
+ */
+import { bytesToBinary } from "../../shared/resp/bytes.ts";
+import { Crc64 } from "./crc64.ts";
+import { lzfCompress, lzfDecompress } from "./lzf.ts";
+import { HashValue } from "../store/hash.ts";
+import { ListValue } from "../store/list.ts";
+import { SetValue } from "../store/set.ts";
+import { ZSetValue } from "../store/zset.ts";
+import type { Value } from "../store/types.ts";
+
+export const RDB_VERSION = 10;
+
+export const T = {
+  STRING: 0,
+  LIST: 1,
+  SET: 2,
+  ZSET: 3,
+  HASH: 4,
+  ZSET_2: 5,
+  MODULE: 6,
+  MODULE_2: 7,
+  HASH_ZIPMAP: 9,
+  LIST_ZIPLIST: 10,
+  SET_INTSET: 11,
+  ZSET_ZIPLIST: 12,
+  HASH_ZIPLIST: 13,
+  LIST_QUICKLIST: 14,
+  STREAM_LISTPACKS: 15,
+  HASH_LISTPACK: 16,
+  ZSET_LISTPACK: 17,
+  LIST_QUICKLIST_2: 18,
+  STREAM_LISTPACKS_2: 19,
+} as const;
+
+const OP = {
+  FUNCTION2: 0xf5,
+  FUNCTION: 0xf6,
+  MODULE_AUX: 0xf7,
+  IDLE: 0xf8,
+  FREQ: 0xf9,
+  AUX: 0xfa,
+  RESIZEDB: 0xfb,
+  EXPIRETIME_MS: 0xfc,
+  EXPIRETIME: 0xfd,
+  SELECTDB: 0xfe,
+  EOF: 0xff,
+} as const;
+
+/** A corrupt or unsupported file: the reason and the byte offset where it was found. */
+export class RdbError extends Error {
+  constructor(reason: string, readonly offset: number) {
+    super(`${reason} (at byte ${offset})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/** A growable byte buffer; `drain` hands full chunks to a sink so huge saves stay bounded. */
+export class ByteWriter {
+  buf = new Uint8Array(64 * 1024);
+  len = 0;
+  readonly crc = new Crc64();
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  /** A binary string's bytes. */
+  binary(s: string): void {
+    this.ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+  }
+
+  /** Takes everything written so far (checksummed) and empties the buffer. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.len);
+    this.crc.update(out);
+    this.len = 0;
+    if (this.buf.length > 4 * 1024 * 1024) this.buf = new Uint8Array(64 * 1024);
+    return out;
+  }
+}
+
+function writeLength(w: ByteWriter, n: number): void {
+  if (n < 64) w.byte(n);
+  else if (n < 16384) {
+    w.byte(0x40 | (n >> 8));
+    w.byte(n & 0xff);
+  } else if (n <= 0xffffffff) {
+    w.byte(0x80);
+    w.byte((n >>> 24) & 0xff);
+    w.byte((n >>> 16) & 0xff);
+    w.byte((n >>> 8) & 0xff);
+    w.byte(n & 0xff);
+  } else {
+    w.byte(0x81);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(n));
+    w.bytes(b);
+  }
+}
+
+const INT_RE = /^-?[1-9][0-9]{0,10}$|^0$/;
+
+export interface WriteOptions {
+  compress: boolean;
+}
+
+/** A string with Redis's choice of encoding: small integers as ints, long text LZF'd. */
+function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
+  if (s.length <= 11 && INT_RE.test(s)) {
+    const v = Number(s);
+    if (v >= -128 && v <= 127) {
+      w.byte(0xc0);
+      w.byte(v & 0xff);
+      return;
+    }
+    if (v >= -32768 && v <= 32767) {
+      w.byte(0xc1);
+      w.byte(v & 0xff);
+      w.byte((v >> 8) & 0xff);
+      return;
+    }
+    if (v >= -2147483648 && v <= 2147483647) {
+      w.byte(0xc2);
+      for (let i = 0; i < 4; i++) w.byte((v >> (8 * i)) & 0xff);
+      return;
+    }
+  }
+  if (o.compress && s.length > 20) {
+    const raw = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) raw[i] = s.charCodeAt(i);
+    const c = lzfCompress(raw, s.length - 4);
+    if (c) {
+      w.byte(0xc3);
+      writeLength(w, c.length);
+      writeLength(w, s.length);
+      w.bytes(c);
+      return;
+    }
+  }
+  writeLength(w, s.length);
+  w.binary(s);
+}
+
+function writeDouble(w: ByteWriter, d: number): void {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, d, true);
+  w.bytes(b);
+}
+
+/** The RDB type byte for a value. */
+export function valueType(v: Value): number {
+  if (typeof v === "string") return T.STRING;
+  switch (v.type) {
+    case "list":
+      return T.LIST;
+    case "set":
+      return T.SET;
+    case "zset":
+      return T.ZSET_2;
+    case "hash":
+      return T.HASH;
+    default:
+      throw new Error(`cannot serialize a ${v.type}`);
+  }
+}
+
+/** Writes a value's body (no type byte). */
+export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
+  if (typeof v === "string") return writeString(w, v, o);
+  if (v instanceof ListValue) {
+    writeLength(w, v.length);
+    for (const x of v.range()) writeString(w, x, o);
+  } else if (v instanceof SetValue) {
+    writeLength(w, v.size);
+    for (const x of v.set) writeString(w, x, o);
+  } else if (v instanceof ZSetValue) {
+    writeLength(w, v.size);
+    // Redis writes sorted sets from the tail, so loading inserts at the head cheaply.
+    const entries = [...v.entries()];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      writeString(w, entries[i]![0], o);
+      writeDouble(w, entries[i]![1]);
+    }
+  } else if (v instanceof HashValue) {
+    writeLength(w, v.size);
+    for (const [f, x] of v.map) {
+      writeString(w, f, o);
+      writeString(w, x, o);
+    }
+  } else {
+    throw new Error("unknown value");
+  }
+}
+
+export function writeHeader(w: ByteWriter, aux: [string, string][], o: WriteOptions): void {
+  w.binary(`REDIS${String(RDB_VERSION).padStart(4, "0")}`);
+  for (const [k, v] of aux) {
+    w.byte(OP.AUX);
+    writeString(w, k, o);
+    writeString(w, v, o);
+  }
+}
+
+export function writeSelectDb(w: ByteWriter, id: number, size: number, expires: number): void {
+  w.byte(OP.SELECTDB);
+  writeLength(w, id);
+  w.byte(OP.RESIZEDB);
+  writeLength(w, size);
+  writeLength(w, expires);
+}
+
+export function writeEntry(
+  w: ByteWriter,
+  key: string,
+  v: Value,
+  expireMs: number | undefined,
+  o: WriteOptions,
+): void {
+  if (expireMs !== undefined) {
+    w.byte(OP.EXPIRETIME_MS);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigInt64(0, BigInt(expireMs), true);
+    w.bytes(b);
+  }
+  w.byte(valueType(v));
+  writeString(w, key, o);
+  writeValue(w, v, o);
+}
+
+/** EOF and the checksum of everything before it (0 when checksums are off). */
+export function writeTrailer(w: ByteWriter, checksum: boolean): Uint8Array {
+  w.byte(OP.EOF);
+  const body = w.take();
+  const crc = checksum ? w.crc.bytes() : new Uint8Array(8);
+  const out = new Uint8Array(body.length + 8);
+  out.set(body);
+  out.set(crc, body.length);
+  return out;
+}
+
+/** DUMP: type, value, RDB version (2 bytes LE), CRC64 of all that (8 bytes LE). */
+export function dumpPayload(v: Value): Uint8Array {
+  const w = new ByteWriter();
+  w.byte(valueType(v));
+  writeValue(w, v, { compress: true });
+  w.byte(RDB_VERSION & 0xff);
+  w.byte(RDB_VERSION >> 8);
+  const body = w.take();
+  const out = new Uint8Array(body.length + 8);
+  out.set(body);
+  out.set(w.crc.bytes(), body.length);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+export class ByteReader {
+  pos = 0;
+  constructor(readonly buf: Uint8Array) {}
+
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new RdbError("unexpected end of file", this.pos);
+  }
+
+  byte(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  view(n: number): DataView {
+    const b = this.bytes(n);
+    return new DataView(b.buffer, b.byteOffset, n);
+  }
+}
+
+const ENCODED = Symbol("encoded");
+
+/** A length, or (for strings) a special encoding marker with its kind. */
+function readLength(r: ByteReader): number | { [ENCODED]: number } {
+  const first = r.byte();
+  const kind = first >> 6;
+  if (kind === 0) return first & 0x3f;
+  if (kind === 1) return ((first & 0x3f) << 8) | r.byte();
+  if (kind === 3) return { [ENCODED]: first & 0x3f };
+  if (first === 0x80) return r.view(4).getUint32(0);
+  if (first === 0x81) {
+    const n = r.view(8).getBigUint64(0);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RdbError("length too large", r.pos);
+    return Number(n);
+  }
+  throw new RdbError(`unknown length encoding 0x${first.toString(16)}`, r.pos - 1);
+}
+
+function readLen(r: ByteReader): number {
+  const n = readLength(r);
+  if (typeof n !== "number") throw new RdbError("unexpected string encoding", r.pos);
+  return n;
+}
+
+/** A string as raw bytes (ints rendered as their decimal text). */
+function readStringBytes(r: ByteReader): Uint8Array {
+  const n = readLength(r);
+  if (typeof n === "number") return r.bytes(n);
+  switch (n[ENCODED]) {
+    case 0:
+      return ascii(String((r.byte() << 24) >> 24));
+    case 1:
+      return ascii(String(r.view(2).getInt16(0, true)));
+    case 2:
+      return ascii(String(r.view(4).getInt32(0, true)));
+    case 3: {
+      const clen = readLen(r), len = readLen(r);
+      try {
+        return lzfDecompress(r.bytes(clen), len);
+      } catch (e) {
+        throw new RdbError((e as Error).message, r.pos);
+      }
+    }
+    default:
+      throw new RdbError(`unknown string encoding ${n[ENCODED]}`, r.pos);
+  }
+}
+
+function ascii(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+function readString(r: ByteReader): string {
+  const b = readStringBytes(r);
+  return bytesToBinary(b, 0, b.length);
+}
+
+/** Old-style (type 3) scores: a length byte, with 253/254/255 for nan/+inf/-inf. */
+function readOldDouble(r: ByteReader): number {
+  const len = r.byte();
+  if (len === 253) return NaN;
+  if (len === 254) return Infinity;
+  if (len === 255) return -Infinity;
+  return Number(bytesToBinary(r.bytes(len), 0, len));
+}
+
+/** The elements of a ziplist (Redis < 7 compact encoding). */
+export function ziplistEntries(b: Uint8Array): string[] {
+  const r = new ByteReader(b);
+  r.pos = 10;
+  const out: string[] = [];
+  for (;;) {
+    if (r.buf[r.pos] === 0xff) return out;
+    const prev = r.byte();
+    if (prev === 0xfe) r.bytes(4);
+    const enc = r.byte();
+    const hi2 = enc >> 6;
+    if (hi2 === 0) out.push(readRaw(r, enc & 0x3f));
+    else if (hi2 === 1) out.push(readRaw(r, ((enc & 0x3f) << 8) | r.byte()));
+    else if (hi2 === 2) out.push(readRaw(r, r.view(4).getUint32(0)));
+    else if (enc === 0xc0) out.push(String(r.view(2).getInt16(0, true)));
+    else if (enc === 0xd0) out.push(String(r.view(4).getInt32(0, true)));
+    else if (enc === 0xe0) out.push(String(r.view(8).getBigInt64(0, true)));
+    else if (enc === 0xf0) {
+      const x = r.bytes(3);
+      out.push(String(((x[0]! | (x[1]! << 8) | (x[2]! << 16)) << 8) >> 8));
+    } else if (enc === 0xfe) out.push(String((r.byte() << 24) >> 24));
+    else if (enc >= 0xf1 && enc <= 0xfd) out.push(String((enc & 0x0f) - 1));
+    else throw new RdbError(`bad ziplist entry encoding 0x${enc.toString(16)}`, r.pos);
+  }
+}
+
+function readRaw(r: ByteReader, n: number): string {
+  return bytesToBinary(r.bytes(n), 0, n);
+}
+
+/** The elements of a listpack (Redis 7 compact encoding). */
+export function listpackEntries(b: Uint8Array): string[] {
+  const r = new ByteReader(b);
+  r.pos = 6;
+  const out: string[] = [];
+  for (;;) {
+    const start = r.pos;
+    const enc = r.byte();
+    if (enc === 0xff) return out;
+    if ((enc & 0x80) === 0) out.push(String(enc));
+    else if ((enc & 0xc0) === 0x80) out.push(readRaw(r, enc & 0x3f));
+    else if ((enc & 0xe0) === 0xc0) {
+      const v = ((enc & 0x1f) << 8) | r.byte();
+      out.push(String(v >= 4096 ? v - 8192 : v));
+    } else if ((enc & 0xf0) === 0xe0) out.push(readRaw(r, ((enc & 0x0f) << 8) | r.byte()));
+    else if (enc === 0xf0) out.push(readRaw(r, r.view(4).getUint32(0, true)));
+    else if (enc === 0xf1) out.push(String(r.view(2).getInt16(0, true)));
+    else if (enc === 0xf2) {
+      const x = r.bytes(3);
+      out.push(String(((x[0]! | (x[1]! << 8) | (x[2]! << 16)) << 8) >> 8));
+    } else if (enc === 0xf3) out.push(String(r.view(4).getInt32(0, true)));
+    else if (enc === 0xf4) out.push(String(r.view(8).getBigInt64(0, true)));
+    else throw new RdbError(`bad listpack entry encoding 0x${enc.toString(16)}`, r.pos);
+    // Skip the back-length: 1 to 5 bytes encoding this entry's size.
+    const size = r.pos - start;
+    r.pos += size < 128 ? 1 : size < 16384 ? 2 : size < 2097152 ? 3 : size < 268435456 ? 4 : 5;
+  }
+}
+
+function intsetEntries(b: Uint8Array): string[] {
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const width = v.getUint32(0, true), n = v.getUint32(4, true);
+  if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
+    throw new RdbError("bad intset", 0);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = 8 + i * width;
+    out.push(String(
+      width === 2
+        ? v.getInt16(at, true)
+        : width === 4
+        ? v.getInt32(at, true)
+        : v.getBigInt64(at, true),
+    ));
+  }
+  return out;
+}
+
+function pairsOf(items: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < items.length; i += 2) out.push([items[i]!, items[i + 1]!]);
+  return out;
+}
+
+function zsetFrom(pairs: [string, number][]): ZSetValue {
+  const z = new ZSetValue();
+  for (const [m, s] of pairs) z.add(m, s);
+  return z;
+}
+
+const UNSUPPORTED: Record<number, string> = {
+  [T.MODULE]: "module data (a module type) is not supported",
+  [T.MODULE_2]: "module data (a module type) is not supported",
+  [T.STREAM_LISTPACKS]: "streams are not supported yet",
+  [T.STREAM_LISTPACKS_2]: "streams are not supported yet",
+  [T.HASH_ZIPMAP]: "zipmap-encoded hashes (RDB from Redis < 2.6) are not supported",
+};
+
+/** Reads one value of the given type. */
+export function readValue(r: ByteReader, type: number): Value {
+  switch (type) {
+    case T.STRING:
+      return readString(r);
+    case T.LIST: {
+      const n = readLen(r), l = new ListValue();
+      for (let i = 0; i < n; i++) l.pushTail(readString(r));
+      return l;
+    }
+    case T.SET: {
+      const n = readLen(r), s = new SetValue();
+      for (let i = 0; i < n; i++) s.set.add(readString(r));
+      return s;
+    }
+    case T.ZSET:
+    case T.ZSET_2: {
+      const n = readLen(r), z = new ZSetValue();
+      for (let i = 0; i < n; i++) {
+        const m = readString(r);
+        z.add(m, type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r));
+      }
+      return z;
+    }
+    case T.HASH: {
+      const n = readLen(r), h = new HashValue();
+      for (let i = 0; i < n; i++) h.map.set(readString(r), readString(r));
+      return h;
+    }
+    case T.LIST_ZIPLIST:
+      return new ListValue(ziplistEntries(readStringBytes(r)));
+    case T.SET_INTSET:
+      return new SetValue(intsetEntries(readStringBytes(r)));
+    case T.ZSET_ZIPLIST:
+      return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, Number(s)]));
+    case T.HASH_ZIPLIST:
+      return new HashValue(pairsOf(ziplistEntries(readStringBytes(r))));
+    case T.HASH_LISTPACK:
+      return new HashValue(pairsOf(listpackEntries(readStringBytes(r))));
+    case T.ZSET_LISTPACK:
+      return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, Number(s)]));
+    case T.LIST_QUICKLIST:
+    case T.LIST_QUICKLIST_2: {
+      const nodes = readLen(r), l = new ListValue();
+      for (let i = 0; i < nodes; i++) {
+        const container = type === T.LIST_QUICKLIST_2 ? readLen(r) : 2;
+        const b = readStringBytes(r);
+        if (container === 1) l.pushTail(bytesToBinary(b, 0, b.length));
+        else {
+          const items = type === T.LIST_QUICKLIST ? ziplistEntries(b) : listpackEntries(b);
+          for (const x of items) l.pushTail(x);
+        }
+      }
+      return l;
+    }
+    default:
+      throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.pos - 1);
+  }
+}
+
+export interface LoadedKey {
+  db: number;
+  key: string;
+  value: Value;
+  expireMs: number | undefined;
+  idle?: number;
+  freq?: number;
+}
+
+export interface RdbContents {
+  version: number;
+  aux: Map<string, string>;
+  /** Warnings about data that was skipped (function libraries). */
+  skipped: string[];
+}
+
+/** Reads a whole RDB file, calling `onKey` for every key; verifies the checksum. */
+export function readRdb(buf: Uint8Array, onKey: (k: LoadedKey) => void): RdbContents {
+  const r = new ByteReader(buf);
+  const magic = bytesToBinary(r.bytes(9), 0, 9);
+  if (!magic.startsWith("REDIS")) throw new RdbError("not an RDB file (bad magic)", 0);
+  const version = Number(magic.slice(5));
+  if (!(version >= 1 && version <= RDB_VERSION)) {
+    throw new RdbError(`can't handle RDB format version ${magic.slice(5)}`, 5);
+  }
+  const out: RdbContents = { version, aux: new Map(), skipped: [] };
+  let db = 0;
+  let expire: number | undefined;
+  let idle: number | undefined, freq: number | undefined;
+  for (;;) {
+    const op = r.byte();
+    if (op === OP.EOF) break;
+    switch (op) {
+      case OP.SELECTDB:
+        db = readLen(r);
+        continue;
+      case OP.RESIZEDB:
+        readLen(r);
+        readLen(r);
+        continue;
+      case OP.AUX:
+        out.aux.set(readString(r), readString(r));
+        continue;
+      case OP.EXPIRETIME_MS:
+        expire = Number(r.view(8).getBigInt64(0, true));
+        continue;
+      case OP.EXPIRETIME:
+        expire = r.view(4).getInt32(0, true) * 1000;
+        continue;
+      case OP.IDLE:
+        idle = readLen(r);
+        continue;
+      case OP.FREQ:
+        freq = r.byte();
+        continue;
+      case OP.FUNCTION2:
+        readString(r);
+        out.skipped.push("a function library (functions are not supported; skipped)");
+        continue;
+      case OP.FUNCTION:
+        throw new RdbError("pre-release function format is not supported", r.pos - 1);
+      case OP.MODULE_AUX:
+        throw new RdbError("module auxiliary data is not supported", r.pos - 1);
+    }
+    const key = readString(r);
+    const value = readValue(r, op);
+    const k: LoadedKey = { db, key, value, expireMs: expire };
+    if (idle !== undefined) k.idle = idle;
+    if (freq !== undefined) k.freq = freq;
+    onKey(k);
+    expire = idle = freq = undefined;
+  }
+  if (version >= 5 && r.pos + 8 <= buf.length) {
+    const stored = new DataView(buf.buffer, buf.byteOffset + r.pos, 8).getBigUint64(0, true);
+    if (stored !== 0n) {
+      const actual = new Crc64().update(buf.subarray(0, r.pos)).value();
+      if (actual !== stored) throw new RdbError("RDB checksum mismatch", r.pos);
+    }
+  } else if (version >= 5) {
+    throw new RdbError("unexpected end of file (missing checksum)", r.pos);
+  }
+  return out;
+}
+
+/** RESTORE: checks version and checksum, then decodes the value. */
+export function restorePayload(payload: Uint8Array): { value: Value } | { error: string } {
+  const bad = { error: "ERR DUMP payload version or checksum are wrong" };
+  if (payload.length < 10) return bad;
+  const footer = payload.length - 10;
+  const version = payload[footer]! | (payload[footer + 1]! << 8);
+  const stored = new DataView(payload.buffer, payload.byteOffset + footer + 2, 8).getBigUint64(
+    0,
+    true,
+  );
+  const actual = new Crc64().update(payload.subarray(0, footer + 2)).value();
+  if (version > RDB_VERSION || (stored !== 0n && stored !== actual)) return bad;
+  try {
+    const r = new ByteReader(payload.subarray(0, footer));
+    const value = readValue(r, r.byte());
+    if (r.pos !== footer) return { error: "ERR Bad data format" };
+    return { value };
+  } catch {
+    return { error: "ERR Bad data format" };
+  }
+}

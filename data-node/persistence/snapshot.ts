@@ -1,0 +1,288 @@
+/**
+ * RDB persistence: SAVE, BGSAVE (incremental, copy-on-write per key, so the event loop keeps
+ * serving while a large dataset is written), `save` rules, loading at startup, and the hooks
+ * SHUTDOWN, FLUSHALL and DEBUG RELOAD use. Files are written under a temporary name, fsynced and
+ * renamed, so a crash never leaves a half-written dump.rdb.
+ */
+import { getLogger } from "../../shared/log.ts";
+import type { Server } from "../server/server.ts";
+import type { Database } from "../store/database.ts";
+import { applyEncodingLimits, Entry } from "../store/types.ts";
+import type { SaveRule } from "../config.ts";
+import { usedMemory } from "../server/memory.ts";
+import {
+  ByteWriter,
+  readRdb,
+  writeEntry,
+  writeHeader,
+  type WriteOptions,
+  writeSelectDb,
+  writeTrailer,
+} from "./rdb.ts";
+import { REDIS_VERSION } from "../commands/connection.ts";
+
+const log = getLogger(["data-node", "rdb"]);
+
+/** Work done between yields to the event loop during a background save. */
+const SLICE_MS = 10;
+/** Bytes buffered before they are written out. */
+const CHUNK_BYTES = 1024 * 1024;
+/** After a failed background save, wait this long before a save rule triggers again. */
+const RETRY_DELAY_MS = 5000;
+
+interface DbSnapshot {
+  db: Database;
+  entries: Map<string, Entry>;
+  expires: Map<string, number>;
+}
+
+export class Persistence {
+  bgsave: Promise<boolean> | null = null;
+  bgsaveScheduled = false;
+  saves = 0;
+  lastBgsaveOk = true;
+  lastBgsaveSec = -1;
+  private bgsaveStartMs = 0;
+  private lastFailMs = 0;
+  lastLoadLoaded = 0;
+  lastLoadExpired = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly s: Server) {}
+
+  get file(): string {
+    return this.s.config.getString("dbfilename");
+  }
+
+  private options(): WriteOptions {
+    return { compress: this.s.config.get<boolean>("rdbcompression") };
+  }
+
+  private aux(): [string, string][] {
+    return [
+      ["redis-ver", REDIS_VERSION],
+      ["redis-bits", "64"],
+      ["ctime", String(Math.floor(Date.now() / 1000))],
+      ["used-mem", String(usedMemory())],
+      ["repl-stream-db", "0"],
+      ["repl-id", this.s.replId],
+      ["repl-offset", String(this.s.replOffset)],
+      ["aof-base", "0"],
+    ];
+  }
+
+  get inProgressSec(): number {
+    return this.bgsave ? Math.floor((Date.now() - this.bgsaveStartMs) / 1000) : -1;
+  }
+
+  /** The rules in force (`save` directive). */
+  private rules(): SaveRule[] {
+    return this.s.config.get<SaveRule[]>("save");
+  }
+
+  hasSaveRules(): boolean {
+    return this.rules().length > 0;
+  }
+
+  /** Serializes one db's entries into `w`, yielding after each slice of work. */
+  private *serialize(w: ByteWriter, snaps: DbSnapshot[], o: WriteOptions): Generator<void> {
+    const now = Date.now();
+    for (const { db, entries, expires } of snaps) {
+      if (entries.size === 0) continue;
+      writeSelectDb(w, db.id, entries.size, expires.size);
+      let deadline = performance.now() + SLICE_MS;
+      for (const [key, e] of entries) {
+        // A snapshot entry may have been replaced with its preserved copy meanwhile.
+        const entry = db.snapshot?.get(key) ?? e;
+        const exp = expires.get(key);
+        if (exp !== undefined && exp <= now && this.s.role === "master") continue;
+        writeEntry(w, key, entry.value, exp, o);
+        if (w.len >= CHUNK_BYTES || performance.now() > deadline) {
+          yield;
+          deadline = performance.now() + SLICE_MS;
+        }
+      }
+    }
+  }
+
+  private snapshots(live: boolean): DbSnapshot[] {
+    return this.s.dbs.map((db) => {
+      const entries = new Map(db.dict);
+      if (live) db.snapshot = entries;
+      return { db, entries, expires: new Map(db.expires) };
+    });
+  }
+
+  private releaseSnapshots(): void {
+    for (const db of this.s.dbs) db.snapshot = null;
+  }
+
+  /** SAVE: writes the dataset synchronously. */
+  saveSync(): boolean {
+    const tmp = `temp-${Deno.pid}.rdb`;
+    try {
+      const f = Deno.openSync(tmp, { create: true, write: true, truncate: true });
+      try {
+        const w = new ByteWriter();
+        writeHeader(w, this.aux(), this.options());
+        for (const _ of this.serialize(w, this.snapshots(false), this.options())) {
+          writeAllSync(f, w.take());
+        }
+        writeAllSync(f, writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
+        f.syncSync();
+      } finally {
+        f.close();
+      }
+      Deno.renameSync(tmp, this.file);
+      this.saved();
+      log.info("DB saved on disk");
+      return true;
+    } catch (e) {
+      log.warn("Failed saving the DB: {err}", { err: String(e) });
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* never created */ }
+      return false;
+    }
+  }
+
+  private saved(): void {
+    this.s.dirty = 0;
+    this.s.lastSaveSec = Math.floor(Date.now() / 1000);
+    this.s.lastSaveOk = true;
+    this.saves++;
+  }
+
+  /** BGSAVE: resolves true once the file is in place. */
+  startBgsave(): Promise<boolean> {
+    if (this.bgsave) return this.bgsave;
+    this.bgsaveStartMs = Date.now();
+    const dirtyAtStart = this.s.dirty;
+    log.info("Background saving started");
+    this.bgsave = this.runBgsave(dirtyAtStart).finally(() => {
+      this.releaseSnapshots();
+      this.bgsave = null;
+      this.lastBgsaveSec = Math.round((Date.now() - this.bgsaveStartMs) / 1000);
+      if (this.bgsaveScheduled) {
+        this.bgsaveScheduled = false;
+        void this.startBgsave();
+      }
+    });
+    return this.bgsave;
+  }
+
+  private async runBgsave(dirtyAtStart: number): Promise<boolean> {
+    const tmp = `temp-bg-${Deno.pid}.rdb`;
+    const o = this.options();
+    const snaps = this.snapshots(true);
+    try {
+      const f = await Deno.open(tmp, { create: true, write: true, truncate: true });
+      try {
+        const w = new ByteWriter();
+        writeHeader(w, this.aux(), o);
+        for (const _ of this.serialize(w, snaps, o)) {
+          await writeAll(f, w.take());
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        await writeAll(f, writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(tmp, this.file);
+      this.s.dirty = Math.max(0, this.s.dirty - dirtyAtStart);
+      this.s.lastSaveSec = Math.floor(Date.now() / 1000);
+      this.s.lastSaveOk = this.lastBgsaveOk = true;
+      this.saves++;
+      log.info("Background saving terminated with success");
+      return true;
+    } catch (e) {
+      this.s.lastSaveOk = this.lastBgsaveOk = false;
+      this.lastFailMs = Date.now();
+      log.warn("Background saving error: {err}", { err: String(e) });
+      await Deno.remove(tmp).catch(() => {});
+      return false;
+    }
+  }
+
+  /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
+  loadAtStartup(): boolean {
+    let buf: Uint8Array;
+    try {
+      buf = Deno.readFileSync(this.file);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    this.loadBuffer(buf);
+    return true;
+  }
+
+  /** Replaces the dataset with a file's contents. */
+  loadBuffer(buf: Uint8Array): void {
+    const t0 = performance.now();
+    const now = Date.now();
+    let loaded = 0, expired = 0;
+    const contents = readRdb(buf, (k) => {
+      if (k.expireMs !== undefined && k.expireMs <= now && this.s.role === "master") {
+        expired++;
+        return;
+      }
+      const db = this.s.dbs[k.db];
+      if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
+      applyEncodingLimits(k.value, this.s.config);
+      db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+      if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
+      loaded++;
+    });
+    for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
+    this.lastLoadLoaded = loaded;
+    this.lastLoadExpired = expired;
+    log.info("DB loaded from disk: {secs} seconds, {keys} keys, {expired} expired", {
+      secs: ((performance.now() - t0) / 1000).toFixed(3),
+      keys: loaded,
+      expired,
+    });
+  }
+
+  /** Checks the save rules once a second, as serverCron does. */
+  start(): void {
+    this.timer = setInterval(() => this.cron(), 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private cron(): void {
+    if (this.bgsave) return;
+    const now = Date.now();
+    if (!this.lastBgsaveOk && now - this.lastFailMs < RETRY_DELAY_MS) return;
+    for (const r of this.rules()) {
+      if (this.s.dirty >= r.changes && now / 1000 - this.s.lastSaveSec > r.seconds) {
+        log.info("{changes} changes in {secs} seconds. Saving...", {
+          changes: r.changes,
+          secs: r.seconds,
+        });
+        void this.startBgsave();
+        return;
+      }
+    }
+  }
+
+  /** stop-writes-on-bgsave-error: writes are refused while the last background save failed. */
+  writesRefused(): boolean {
+    return !this.lastBgsaveOk && this.hasSaveRules() &&
+      this.s.config.get<boolean>("stop-writes-on-bgsave-error");
+  }
+}
+
+function writeAllSync(f: Deno.FsFile, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += f.writeSync(b.subarray(off));
+}
+
+async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < b.length) off += await f.write(b.subarray(off));
+}
