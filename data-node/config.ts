@@ -330,12 +330,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "lfu-log-factor", type: int(0, INT_MAX), default: "10" },
   { name: "lfu-decay-time", type: int(0, INT_MAX), default: "1" },
   // Append only file
-  {
-    name: "appendonly",
-    type: bool,
-    default: "no",
-    notSupported: (v) => (v ? notYet("appendonly yes") : undefined),
-  },
+  { name: "appendonly", type: bool, default: "no" },
   { name: "appendfilename", type: str, default: "appendonly.aof", mutable: false },
   { name: "appenddirname", type: str, default: "appendonlydir", mutable: false },
   { name: "appendfsync", type: oneOf("always", "everysec", "no"), default: "everysec" },

@@ -14,6 +14,7 @@ import { markStartupMemory } from "./server/memory.ts";
 import { REDIS_VERSION } from "./commands/connection.ts";
 import { startDataNodeAdmin } from "./admin.ts";
 import { Persistence } from "./persistence/snapshot.ts";
+import { Aof } from "./persistence/aof.ts";
 import { debugReload } from "./commands/persistence_cmds.ts";
 
 /** Connects RDB persistence to the server's SHUTDOWN, FLUSHALL and DEBUG hooks. */
@@ -27,6 +28,8 @@ function wirePersistence(server: Server): Persistence {
   };
   server.beforeShutdown = async (save) => {
     if (p.bgsave) await p.bgsave;
+    if (server.aof?.rewriting) await server.aof.rewriting;
+    if (server.aof?.enabled) server.aof.stop();
     p.stop();
     if (save === false || (save === null && !p.hasSaveRules())) return true;
     return p.saveSync();
@@ -110,9 +113,12 @@ async function main(): Promise<void> {
   }
   const server = new Server(config, buildCommandTable());
   const persistence = wirePersistence(server);
+  const aof = new Aof(server, persistence);
+  server.aof = aof;
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
-    persistence.loadAtStartup();
+    if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
+    else persistence.loadAtStartup();
   } catch (e) {
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
@@ -123,6 +129,13 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   persistence.start();
+  server.propagators.push((db, argv) => aof.feed(db, argv));
+  if (config.get<boolean>("appendonly")) await aof.start();
+  config.onChange("appendonly", (on) => {
+    if (on && !aof.enabled) void aof.start();
+    else if (!on && aof.enabled) aof.stop();
+    return undefined;
+  });
   try {
     server.listen();
   } catch (e) {

@@ -130,7 +130,10 @@ Deno.test("a bad config line stops startup with the file, line and reason", asyn
     match(await startupError([file]), /bad\.conf:3: 'maxmemory' argument must be a memory value/);
     await Deno.writeTextFile(file, "nosuchdirective 1\n");
     match(await startupError([file]), /bad\.conf:1: Bad directive or wrong number of arguments/);
-    match(await startupError(["--appendonly", "yes"]), /appendonly yes is not supported yet/);
+    match(
+      await startupError(["--cluster-enabled", "yes"]),
+      /cluster-enabled yes is not supported yet/,
+    );
     match(await startupError(["--port", "99999"]), /'port' argument must be between 0 and 65535/);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -106,6 +106,16 @@ export function debugReload(s: Server, c: Client): void {
   c.out.ok();
 }
 
+function bgrewriteaof(s: Server, c: Client): void {
+  const aof = s.aof;
+  if (!aof) return c.error("ERR persistence is not available");
+  if (aof.rewriting) {
+    return c.error("ERR Background append only file rewriting already in progress");
+  }
+  void aof.rewrite();
+  c.out.simple("Background append only file rewriting started");
+}
+
 const m = (summary: string, since = "1.0.0", complexity = "O(N)") => ({
   summary,
   since,
@@ -130,6 +140,15 @@ export const PERSISTENCE_COMMANDS: CommandDef[] = [
     "server",
     bgsave,
     m("Asynchronously saves the database(s) to disk."),
+  ),
+  cmd(
+    "bgrewriteaof",
+    1,
+    "admin noscript",
+    null,
+    "server",
+    bgrewriteaof,
+    m("Asynchronously rewrites the append-only file to disk."),
   ),
   cmd(
     "dump",

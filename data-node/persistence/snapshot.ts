@@ -171,10 +171,27 @@ export class Persistence {
     return this.bgsave;
   }
 
-  private async runBgsave(dirtyAtStart: number): Promise<boolean> {
-    const tmp = `temp-bg-${Deno.pid}.rdb`;
-    const o = this.options();
+  /**
+   * Takes a copy-on-write snapshot now and writes it to `path` in the background (temp file,
+   * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
+   * an exact instant. Only one runs at a time; callers wait for `busy` first.
+   */
+  writeSnapshotFile(path: string): Promise<boolean> {
     const snaps = this.snapshots(true);
+    const done = this.writeSnapshots(path, snaps).finally(() => {
+      this.releaseSnapshots();
+      if (this.busy === done) this.busy = null;
+    });
+    this.busy = done;
+    return done;
+  }
+
+  /** The background snapshot being written, if any (BGSAVE or an AOF rewrite). */
+  busy: Promise<boolean> | null = null;
+
+  private async writeSnapshots(path: string, snaps: DbSnapshot[]): Promise<boolean> {
+    const tmp = `${path}.temp-${Deno.pid}`;
+    const o = this.options();
     try {
       const f = await Deno.open(tmp, { create: true, write: true, truncate: true });
       try {
@@ -189,20 +206,30 @@ export class Persistence {
       } finally {
         f.close();
       }
-      await Deno.rename(tmp, this.file);
+      await Deno.rename(tmp, path);
+      return true;
+    } catch (e) {
+      log.warn("Writing {path} failed: {err}", { path, err: String(e) });
+      await Deno.remove(tmp).catch(() => {});
+      return false;
+    }
+  }
+
+  private async runBgsave(dirtyAtStart: number): Promise<boolean> {
+    if (this.busy) await this.busy;
+    const ok = await this.writeSnapshotFile(this.file);
+    if (ok) {
       this.s.dirty = Math.max(0, this.s.dirty - dirtyAtStart);
       this.s.lastSaveSec = Math.floor(Date.now() / 1000);
       this.s.lastSaveOk = this.lastBgsaveOk = true;
       this.saves++;
       log.info("Background saving terminated with success");
       return true;
-    } catch (e) {
-      this.s.lastSaveOk = this.lastBgsaveOk = false;
-      this.lastFailMs = Date.now();
-      log.warn("Background saving error: {err}", { err: String(e) });
-      await Deno.remove(tmp).catch(() => {});
-      return false;
     }
+    this.s.lastSaveOk = this.lastBgsaveOk = false;
+    this.lastFailMs = Date.now();
+    log.warn("Background saving error");
+    return false;
   }
 
   /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */

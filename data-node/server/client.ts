@@ -89,6 +89,8 @@ export class Client implements Watcher {
     return this.proto === 2 && this.subscriptionCount > 0;
   }
 
+  /** Set by the server: runs before replies are written (the AOF flushes there). */
+  beforeWrite: () => void = () => {};
   /** Set by the server: counts error replies (INFO errorstats). */
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
@@ -117,6 +119,8 @@ export class Client implements Watcher {
    * buffer and leave in the next write, so there is at most one write per client at a time.
    */
   flush(): Promise<void> {
+    // Writes of this batch reach the AOF before any reply that acknowledges them.
+    this.beforeWrite();
     if (this.writing) return this.writing;
     if (this.out.len === 0 || this.conn === null) return Promise.resolve();
     this.writing = this.drain().finally(() => {

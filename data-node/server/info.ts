@@ -92,6 +92,20 @@ export function cpuTimes(): { user: number; sys: number } {
   }
 }
 
+/** Fields Redis adds only while the AOF is on. */
+function aofSizes(s: Server): Section {
+  if (!s.aof?.enabled) return [];
+  const { current, base } = s.aof.sizes();
+  return [
+    ["aof_current_size", current],
+    ["aof_base_size", base],
+    ["aof_pending_rewrite", 0],
+    ["aof_buffer_length", 0],
+    ["aof_pending_bio_fsync", 0],
+    ["aof_delayed_fsync", 0],
+  ];
+}
+
 const SECTIONS: Record<string, (s: Server) => Section> = {
   server: (s) => {
     const now = Date.now();
@@ -191,18 +205,19 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["rdb_last_cow_size", 0],
     ["rdb_last_load_keys_expired", s.persistence?.lastLoadExpired ?? 0],
     ["rdb_last_load_keys_loaded", s.persistence?.lastLoadLoaded ?? 0],
-    ["aof_enabled", 0],
-    ["aof_rewrite_in_progress", 0],
+    ["aof_enabled", s.aof?.enabled ? 1 : 0],
+    ["aof_rewrite_in_progress", s.aof?.rewriting ? 1 : 0],
     ["aof_rewrite_scheduled", 0],
     ["aof_last_rewrite_time_sec", -1],
     ["aof_current_rewrite_time_sec", -1],
-    ["aof_last_bgrewrite_status", "ok"],
-    ["aof_rewrites", 0],
+    ["aof_last_bgrewrite_status", s.aof?.lastRewriteOk === false ? "err" : "ok"],
+    ["aof_rewrites", s.aof?.rewrites ?? 0],
     ["aof_rewrites_consecutive_failures", 0],
-    ["aof_last_write_status", "ok"],
+    ["aof_last_write_status", s.aof?.lastWriteOk === false ? "err" : "ok"],
     ["aof_last_cow_size", 0],
     ["module_fork_in_progress", 0],
     ["module_fork_last_cow_size", 0],
+    ...aofSizes(s),
   ],
   stats: (s) => {
     const st = s.stats, smp = s.cpuSample;

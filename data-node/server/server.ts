@@ -16,6 +16,7 @@ import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
 import type { Persistence } from "../persistence/snapshot.ts";
+import type { Aof } from "../persistence/aof.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -69,6 +70,7 @@ export class Server {
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
   persistence: Persistence | null = null;
+  aof: Aof | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
   readonly debugExtensions = new Map<string, (s: Server, c: Client, argv: string[]) => void>();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
@@ -205,6 +207,7 @@ export class Server {
     });
     c.db = this.dbs[0]!;
     c.onError = (m) => this.stats.error(m);
+    c.beforeWrite = () => this.aof?.flush();
     this.clients.set(id, c);
     return c;
   }

@@ -1,0 +1,324 @@
+/**
+ * The append-only file, in Redis 7's multi-part layout inside `appenddirname`:
+ *
+ *   appendonly.aof.manifest         which files make up the dataset, in order
+ *   appendonly.aof.<n>.base.rdb     a snapshot (RDB format, the "RDB preamble")
+ *   appendonly.aof.<n>.incr.aof     every write since, as RESP commands (SELECT when db changes)
+ *
+ * Writes are buffered while a batch of commands runs and written to the file before the
+ * replies leave (so an acknowledged write survives a kill -9); `appendfsync` decides when the
+ * file is also fsynced: after every batch (always), once a second (everysec), or never (no).
+ * BGREWRITEAOF switches writes to a new incr file, writes a new base from a snapshot taken at
+ * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
+ */
+import { getLogger } from "../../shared/log.ts";
+import { encodeCommand, ProtocolError, RequestParser } from "../../shared/resp/mod.ts";
+import type { Server } from "../server/server.ts";
+import { processCommand } from "../server/dispatch.ts";
+import type { Persistence } from "./snapshot.ts";
+
+const log = getLogger(["data-node", "aof"]);
+
+interface ManifestFile {
+  name: string;
+  seq: number;
+  type: "b" | "i" | "h";
+}
+
+export class AofError extends Error {}
+
+export class Aof {
+  private file: Deno.FsFile | null = null;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private selectedDb = -1;
+  private seq = 0;
+  private files: ManifestFile[] = [];
+  private fsyncTimer: ReturnType<typeof setInterval> | undefined;
+  private unsynced = false;
+  rewriting: Promise<boolean> | null = null;
+  rewrites = 0;
+  lastRewriteOk = true;
+  lastWriteOk = true;
+  loading = false;
+  enabled = false;
+
+  constructor(private readonly s: Server, private readonly p: Persistence) {}
+
+  private get dir(): string {
+    return this.s.config.getString("appenddirname");
+  }
+
+  private get base(): string {
+    return this.s.config.getString("appendfilename");
+  }
+
+  private path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  private get manifestName(): string {
+    return `${this.base}.manifest`;
+  }
+
+  /** True when an AOF exists on disk (the manifest is there). */
+  exists(): boolean {
+    try {
+      Deno.statSync(this.path(this.manifestName));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- Loading ----
+
+  private readManifest(): ManifestFile[] {
+    const text = Deno.readTextFileSync(this.path(this.manifestName));
+    const files: ManifestFile[] = [];
+    for (const [i, line] of text.split("\n").entries()) {
+      if (line.trim() === "" || line.startsWith("#")) continue;
+      const parts = line.trim().split(/\s+/);
+      const f: Partial<ManifestFile> = {};
+      for (let j = 0; j + 1 < parts.length; j += 2) {
+        if (parts[j] === "file") f.name = parts[j + 1]!;
+        else if (parts[j] === "seq") f.seq = Number(parts[j + 1]);
+        else if (parts[j] === "type") f.type = parts[j + 1] as ManifestFile["type"];
+      }
+      if (!f.name || !f.seq || !f.type || f.name.includes("/")) {
+        throw new AofError(`Invalid AOF manifest line ${i + 1}: '${line}'`);
+      }
+      files.push(f as ManifestFile);
+    }
+    return files;
+  }
+
+  /** Loads base + incremental files. Throws AofError on a corrupt file. */
+  load(): void {
+    this.files = this.readManifest();
+    this.loading = true;
+    try {
+      const incrs = this.files.filter((f) => f.type === "i");
+      const base = this.files.find((f) => f.type === "b");
+      if (base) this.loadFile(base.name, false);
+      incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
+    } finally {
+      this.loading = false;
+    }
+    this.seq = Math.max(0, ...this.files.map((f) => f.seq));
+    log.info("DB loaded from append only file");
+  }
+
+  private loadFile(name: string, last: boolean): void {
+    const buf = Deno.readFileSync(this.path(name));
+    if (buf.length >= 5 && new TextDecoder().decode(buf.subarray(0, 5)) === "REDIS") {
+      this.p.loadBuffer(buf);
+      return;
+    }
+    const valid = this.replay(buf);
+    if (valid === buf.length) return;
+    // A truncated tail: the last write never completed (a crash mid-write).
+    if (last && this.s.config.get<boolean>("aof-load-truncated")) {
+      log.warn(
+        "!!! Warning: short read while loading the AOF file {name}!!! Truncating to {n} bytes",
+        {
+          name,
+          n: valid,
+        },
+      );
+      Deno.truncateSync(this.path(name), valid);
+      return;
+    }
+    throw new AofError(
+      `Unexpected end of file reading the append only file ${name}. You can: 1) Make a backup ` +
+        `of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively ` +
+        `you can set the 'aof-load-truncated' configuration option to yes and restart the server.`,
+    );
+  }
+
+  /** Runs the commands in a RESP buffer; returns the offset after the last complete one. */
+  private replay(buf: Uint8Array): number {
+    const parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
+    parser.feed(buf);
+    const fake = this.s.newClient(null, "aof-loader", "");
+    this.s.clients.delete(fake.id);
+    let valid = 0;
+    try {
+      for (;;) {
+        const before = parser.start;
+        let argv: string[] | null;
+        try {
+          argv = parser.next();
+        } catch (e) {
+          if (e instanceof ProtocolError) {
+            throw new AofError(`Bad file format reading the append only file: ${e.message}`);
+          }
+          throw e;
+        }
+        if (argv === null) break;
+        void before;
+        if (argv.length > 0) {
+          void processCommand(this.s, fake, argv);
+          fake.out.reset();
+        }
+        valid = buf.length - parser.pending;
+      }
+    } finally {
+      this.s.freeClient(fake);
+    }
+    return valid;
+  }
+
+  // ---- Writing ----
+
+  /** Starts appending: opens (or creates) the AOF. With no AOF on disk, writes a base first. */
+  async start(): Promise<void> {
+    Deno.mkdirSync(this.dir, { recursive: true });
+    this.enabled = true;
+    if (!this.exists()) {
+      await this.rewrite();
+    } else {
+      const incr = [...this.files].reverse().find((f) => f.type === "i");
+      if (incr) this.openIncr(incr.name);
+      else await this.rewrite();
+    }
+    this.fsyncTimer = setInterval(() => this.everySecond(), 1000);
+  }
+
+  /** Stops appending (CONFIG SET appendonly no, shutdown). */
+  stop(): void {
+    this.flush(true);
+    clearInterval(this.fsyncTimer);
+    this.file?.close();
+    this.file = null;
+    this.enabled = false;
+  }
+
+  private openIncr(name: string): void {
+    this.file?.close();
+    this.file = Deno.openSync(this.path(name), { create: true, append: true });
+    this.selectedDb = -1;
+  }
+
+  /** The propagation hook: every write, as a command. */
+  feed(dbId: number, argv: string[]): void {
+    if (!this.enabled || this.loading) return;
+    if (dbId !== this.selectedDb) {
+      this.push(encodeCommand(["SELECT", String(dbId)]));
+      this.selectedDb = dbId;
+    }
+    this.push(encodeCommand(argv));
+  }
+
+  private push(b: Uint8Array): void {
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+  }
+
+  /** Before replies are sent: write what the batch produced; fsync under `always`. */
+  flush(forceSync = false): void {
+    if (!this.file || this.pendingBytes === 0) {
+      if (forceSync && this.unsynced) this.fsync();
+      return;
+    }
+    const data = new Uint8Array(this.pendingBytes);
+    let off = 0;
+    for (const p of this.pending) {
+      data.set(p, off);
+      off += p.length;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      for (let w = 0; w < data.length;) w += this.file.writeSync(data.subarray(w));
+      this.lastWriteOk = true;
+      this.unsynced = true;
+    } catch (e) {
+      this.lastWriteOk = false;
+      log.warn("Error writing to the AOF file: {err}", { err: String(e) });
+      return;
+    }
+    if (forceSync || this.s.config.getString("appendfsync") === "always") this.fsync();
+  }
+
+  private fsync(): void {
+    try {
+      this.file?.syncDataSync();
+      this.unsynced = false;
+    } catch (e) {
+      log.warn("fsync of the AOF failed: {err}", { err: String(e) });
+    }
+  }
+
+  private everySecond(): void {
+    this.flush();
+    if (this.unsynced && this.s.config.getString("appendfsync") === "everysec") this.fsync();
+    this.autoRewrite();
+  }
+
+  /** auto-aof-rewrite-percentage / -min-size: rewrite once the AOF outgrew its base enough. */
+  private autoRewrite(): void {
+    const pct = this.s.config.get<number>("auto-aof-rewrite-percentage");
+    if (pct === 0 || this.rewriting || this.p.busy) return;
+    const { current, base } = this.sizes();
+    if (current < this.s.config.get<number>("auto-aof-rewrite-min-size") || base === 0) return;
+    if (((current - base) * 100) / base >= pct) {
+      log.info("Starting automatic rewriting of AOF on {pct}% growth", { pct });
+      void this.rewrite();
+    }
+  }
+
+  private writeManifest(files: ManifestFile[]): void {
+    const text = files.map((f) => `file ${f.name} seq ${f.seq} type ${f.type}\n`).join("");
+    const tmp = this.path(`temp-${this.manifestName}`);
+    Deno.writeTextFileSync(tmp, text);
+    Deno.renameSync(tmp, this.path(this.manifestName));
+  }
+
+  /** BGREWRITEAOF. Resolves false if the new base could not be written. */
+  rewrite(): Promise<boolean> {
+    if (this.rewriting) return this.rewriting;
+    this.rewriting = this.runRewrite().finally(() => {
+      this.rewriting = null;
+    });
+    return this.rewriting;
+  }
+
+  private async runRewrite(): Promise<boolean> {
+    // One background snapshot at a time; then the switch and the snapshot happen together.
+    while (this.p.busy) await this.p.busy;
+    this.flush(true);
+    const seq = ++this.seq;
+    const incr = `${this.base}.${seq}.incr.aof`;
+    const base = `${this.base}.${seq}.base.rdb`;
+    // Writes from now on go to the new incr file; the base captures everything before.
+    this.openIncr(incr);
+    const old = this.files;
+    const ok = await this.p.writeSnapshotFile(this.path(base));
+    if (!ok) {
+      this.lastRewriteOk = false;
+      this.files = [...old, { name: incr, seq, type: "i" }];
+      this.writeManifest(this.files);
+      return false;
+    }
+    this.files = [{ name: base, seq, type: "b" }, { name: incr, seq, type: "i" }];
+    this.writeManifest(this.files);
+    for (const f of old) await Deno.remove(this.path(f.name)).catch(() => {});
+    this.rewrites++;
+    this.lastRewriteOk = true;
+    log.info("Background AOF rewrite finished successfully");
+    return true;
+  }
+
+  sizes(): { current: number; base: number } {
+    let current = 0, base = 0;
+    for (const f of this.files) {
+      try {
+        const size = Deno.statSync(this.path(f.name)).size;
+        current += size;
+        if (f.type === "b") base += size;
+      } catch { /* removed meanwhile */ }
+    }
+    return { current, base };
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The append-only file: Redis 7's multi-part layout, restarts, BGREWRITEAOF, kill -9 durability
+ * under appendfsync always and everysec, truncated tails, and a real redis-server loading ours.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { freePort, hasRedis, startProcess } from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const root = new URL("../", import.meta.url).pathname;
+
+async function startOurs(dir: string, extra: string[] = []) {
+  const port = await freePort();
+  return startProcess({
+    cmd: [
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${root}data-node/main.ts`,
+      "--port",
+      String(port),
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "yes",
+      "--admin-port",
+      "-1",
+      ...extra,
+    ],
+    port,
+  });
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function listAof(dir: string): string[] {
+  return [...Deno.readDirSync(`${dir}/appendonlydir`)].map((e) => e.name).sort();
+}
+
+async function waitRewrite(c: RawConn): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (String(await c.call("INFO", "persistence")).includes("aof_rewrite_in_progress:0")) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("rewrite did not finish");
+}
+
+Deno.test({
+  name: "AOF: multi-part layout, restart, BGREWRITEAOF replaces the base and keeps the data",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startOurs(dir);
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        deepStrictEqual(listAof(dir), [
+          "appendonly.aof.1.base.rdb",
+          "appendonly.aof.1.incr.aof",
+          "appendonly.aof.manifest",
+        ]);
+        await c.call("SET", "a", "1");
+        await c.call("INCR", "a");
+        await c.call("RPUSH", "l", "x", "y");
+        await c.call("SELECT", "2");
+        await c.call("SET", "b", "in db2", "EX", "1000");
+        await c.call("MULTI");
+        await c.call("INCR", "n");
+        await c.call("INCR", "n");
+        await c.call("EXEC");
+      }
+      {
+        await using n = await startOurs(dir);
+        using c = await RawConn.connect(n.port);
+        equal(await c.call("GET", "a"), "2");
+        deepStrictEqual(await c.call("LRANGE", "l", "0", "-1"), ["x", "y"]);
+        await c.call("SELECT", "2");
+        equal(await c.call("GET", "n"), "2");
+        ok((await c.call("TTL", "b") as number) > 990);
+        equal(
+          String(await c.call("BGREWRITEAOF")),
+          "Background append only file rewriting started",
+        );
+        await waitRewrite(c);
+        deepStrictEqual(listAof(dir), [
+          "appendonly.aof.2.base.rdb",
+          "appendonly.aof.2.incr.aof",
+          "appendonly.aof.manifest",
+        ]);
+        await c.call("SET", "after", "rewrite");
+      }
+      await using n = await startOurs(dir);
+      using c = await RawConn.connect(n.port);
+      equal(await c.call("GET", "a"), "2");
+      await c.call("SELECT", "2");
+      equal(await c.call("GET", "after"), "rewrite");
+      equal(await c.call("GET", "n"), "2");
+    }),
+});
+
+for (const fsync of ["always", "everysec"]) {
+  Deno.test({
+    name: `AOF: kill -9 loses no acknowledged write under appendfsync ${fsync}`,
+    ...opts,
+    fn: () =>
+      withDir(async (dir) => {
+        {
+          const n = await startOurs(dir, ["--appendfsync", fsync]);
+          using c = await RawConn.connect(n.port);
+          await waitRewrite(c);
+          for (let i = 0; i < 300; i++) await c.call("SET", `k${i}`, String(i));
+          await c.call("INCRBY", "counter", "300");
+          await n.kill9();
+          await n.stop();
+        }
+        await using n = await startOurs(dir);
+        using c = await RawConn.connect(n.port);
+        equal(await c.call("DBSIZE"), 301);
+        equal(await c.call("GET", "k299"), "299");
+        equal(await c.call("GET", "counter"), "300");
+      }),
+  });
+}
+
+Deno.test({
+  name: "AOF: a truncated tail loads per aof-load-truncated",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startOurs(dir);
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        await c.call("SET", "whole", "1");
+      }
+      const incr = `${dir}/appendonlydir/appendonly.aof.1.incr.aof`;
+      const f = await Deno.open(incr, { append: true });
+      await f.write(new TextEncoder().encode("*3\r\n$3\r\nSET\r\n$4\r\nhalf"));
+      f.close();
+      const refused = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${root}data-node/main.ts`,
+          "--port",
+          String(await freePort()),
+          "--dir",
+          dir,
+          "--appendonly",
+          "yes",
+          "--aof-load-truncated",
+          "no",
+          "--admin-port",
+          "-1",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      equal(refused.success, false);
+      await using n = await startOurs(dir);
+      using c = await RawConn.connect(n.port);
+      equal(await c.call("GET", "whole"), "1");
+      equal(await c.call("EXISTS", "half"), 0);
+    }),
+});
+
+Deno.test({
+  name: "AOF: real redis-server 7.0 loads the AOF our node wrote",
+  ...opts,
+  ignore: !hasRedis,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startOurs(dir);
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        await c.call("SET", "before", "base");
+        await c.call("BGREWRITEAOF");
+        await waitRewrite(c);
+        await c.call("HSET", "h", "f", "v");
+        await c.call("ZADD", "z", "1.5", "m");
+      }
+      const port = await freePort();
+      await using r = await startProcess({
+        cmd: [
+          "redis-server",
+          "--port",
+          String(port),
+          "--dir",
+          dir,
+          "--appendonly",
+          "yes",
+          "--save",
+          "",
+        ],
+        port,
+      });
+      using c = await RawConn.connect(port);
+      for (let i = 0; i < 100 && String(await c.call("PING")) !== "PONG"; i++) {
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      equal(await c.call("GET", "before"), "base");
+      equal(await c.call("HGET", "h", "f"), "v");
+      equal(await c.call("ZSCORE", "z", "m"), "1.5");
+    }),
+});
