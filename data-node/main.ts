@@ -10,7 +10,6 @@ import { getLogger, setupLogging } from "../shared/log.ts";
 import { DATA_NODE_PARAMS } from "./config.ts";
 import { buildCommandTable } from "./commands/table.ts";
 import { Server } from "./server/server.ts";
-import { markStartupMemory } from "./server/memory.ts";
 import { REDIS_VERSION } from "./commands/connection.ts";
 import { startDataNodeAdmin } from "./admin.ts";
 import { Persistence } from "./persistence/snapshot.ts";
@@ -144,7 +143,6 @@ async function main(): Promise<void> {
   }
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin?.shutdown();
-  markStartupMemory();
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => {
       log.warn("Received {sig} scheduling shutdown...", { sig });

@@ -7,6 +7,7 @@ import { cmd, container, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
 import { replyHelp } from "./connection.ts";
+import { lfuDecayed } from "../store/database.ts";
 
 function del(s: Server, c: Client, argv: string[]): void {
   let n = 0;
@@ -262,7 +263,7 @@ function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
       return c.out.int(Math.max(0, Math.floor(Date.now() / 1000) - e.lru));
     }
     if (!lfu) return c.error(FREQ_REFUSED);
-    c.out.int(e.freq ?? 0);
+    c.out.int(lfuDecayed(e, Math.floor(Date.now() / 1000), s.lfuParams.decayMinutes));
   };
 }
 

@@ -8,6 +8,7 @@ import type { CommandDef } from "./types.ts";
 export function discardTransaction(c: Client): void {
   c.multi = null;
   c.multiError = false;
+  c.multiDenyOom = false;
 }
 
 export function unwatchAll(c: Client): void {

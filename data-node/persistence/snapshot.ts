@@ -263,6 +263,7 @@ export class Persistence {
       loaded++;
     });
     for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
+    for (const db of this.s.dbs) db.recount();
     this.lastLoadLoaded = loaded;
     this.lastLoadExpired = expired;
     log.info("DB loaded from disk: {secs} seconds, {keys} keys, {expired} expired", {

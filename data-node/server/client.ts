@@ -40,6 +40,8 @@ export class Client implements Watcher {
   /** True while EXEC runs the queue: blocking commands must not block there. */
   inExec = false;
   multiError = false;
+  /** A queued command may grow memory (EXEC is refused over maxmemory then). */
+  multiDenyOom = false;
   watching = new Map<Database, Set<string>>();
   dirtyCas = false;
 

@@ -103,6 +103,10 @@ export function processCommand(s: Server, c: Client, argv: string[]): void | Pro
       `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
     );
   }
+  // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
+  if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
+    return reject(s, c, def, "OOM command not allowed when used memory > 'maxmemory'.");
+  }
   if (s.persistence?.writesRefused() && def.flags.includes("write")) {
     return reject(s, c, def, MISCONF);
   }
@@ -111,6 +115,7 @@ export function processCommand(s: Server, c: Client, argv: string[]): void | Pro
       return reject(s, c, def, "ERR Command not allowed inside a transaction");
     }
     c.multi.push({ argv });
+    if (def.flags.includes("denyoom")) c.multiDenyOom = true;
     c.out.simple("QUEUED");
     return;
   }
@@ -120,6 +125,12 @@ export function processCommand(s: Server, c: Client, argv: string[]): void | Pro
     );
   }
   return call(s, c, def, argv);
+}
+
+/** denyoom commands, and EXEC of a transaction that queued one. */
+function isDenyOom(def: CommandDef, c: Client): boolean {
+  if (def.flags.includes("denyoom")) return true;
+  return def.name === "exec" && c.multi !== null && c.multiDenyOom;
 }
 
 function isPaused(s: Server, def: CommandDef): boolean {

@@ -1,18 +1,16 @@
 /**
- * Memory figures. The V8 heap plus external (ArrayBuffer) memory stands for Redis's
- * used_memory: it counts what the process allocated for data and structures, like the
- * allocator-reported figure Redis uses. `startup` is the figure right after boot, and
- * dataset = used - startup - client buffers (an estimate of what the keys cost).
+ * Memory figures. `used_memory` (and what maxmemory compares against) is an estimate in Redis's
+ * terms: a fixed baseline like redis-server's own startup footprint, plus each key's estimated
+ * cost (kept current as keys change, see Database.bytes), plus client buffers. The V8 heap can't
+ * serve here: freed memory only shows after garbage collection, so evicting on it would
+ * overshoot. The real process footprint is reported as used_memory_rss.
  */
 import type { Server } from "./server.ts";
 
-let startup = 0;
-let peak = 0;
+/** About what redis-server 7.0 uses right after startup. */
+export const BASELINE_BYTES = 880 * 1024;
 
-export function markStartupMemory(): void {
-  const m = Deno.memoryUsage();
-  startup = m.heapUsed + m.external;
-}
+let peak = 0;
 
 export interface MemoryStats {
   used: number;
@@ -24,25 +22,41 @@ export interface MemoryStats {
   system: number;
 }
 
+function clientBuffers(s: Server): number {
+  let n = 0;
+  for (const c of s.clients.values()) n += c.parser.pending + c.outputPending;
+  return n;
+}
+
+function datasetBytes(s: Server): number {
+  let n = 0;
+  for (const db of s.dbs) n += db.bytes;
+  return n;
+}
+
+/** What maxmemory is checked against. */
+export function usedMemoryEstimate(s: Server): number {
+  return BASELINE_BYTES + datasetBytes(s) + clientBuffers(s);
+}
+
+/** The V8 heap plus external buffers: the runtime's own view, used for AUX used-mem. */
 export function usedMemory(): number {
   const m = Deno.memoryUsage();
   return m.heapUsed + m.external;
 }
 
 export function memoryStats(s: Server): MemoryStats {
-  const m = Deno.memoryUsage();
-  const used = m.heapUsed + m.external;
+  const dataset = datasetBytes(s);
+  const overhead = BASELINE_BYTES + clientBuffers(s);
+  const used = dataset + overhead;
   peak = Math.max(peak, used);
-  let clientBuffers = 0;
-  for (const c of s.clients.values()) clientBuffers += c.parser.buf.length + c.out.buf.length;
-  const overhead = startup + clientBuffers;
   return {
     used,
-    rss: m.rss,
+    rss: Deno.memoryUsage().rss,
     peak,
-    startup,
+    startup: BASELINE_BYTES,
     overhead,
-    dataset: Math.max(0, used - overhead),
+    dataset,
     system: Deno.systemMemoryInfo().total,
   };
 }

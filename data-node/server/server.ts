@@ -17,6 +17,8 @@ import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
 import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
+import { pickVictim, type Policy } from "../store/evict.ts";
+import { usedMemoryEstimate } from "./memory.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -103,7 +105,16 @@ export class Server {
       },
       expiresKeys: () => true,
       keyModified: (db, key) => this.blocking.keyModified(db, key),
+      lfu: () => this.lfuMode,
+      lfuParams: () => this.lfuParams,
     };
+    this.refreshMemoryConfig();
+    for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
+      config.onChange(name, () => {
+        this.refreshMemoryConfig();
+        return undefined;
+      });
+    }
     config.overrideShow("dir", () => Deno.cwd());
     config.onChange("dir", (v) => {
       try {
@@ -330,6 +341,40 @@ export class Server {
 
   /** While EXEC runs: whether MULTI was already propagated (writes are wrapped in one). */
   private txn: { started: boolean } | null = null;
+
+  /** Cached memory settings: read on every command, changed only by CONFIG SET. */
+  maxmemory = 0;
+  lfuMode = false;
+  lfuParams = { logFactor: 10, decayMinutes: 1 };
+
+  private refreshMemoryConfig(): void {
+    this.maxmemory = this.config.get<number>("maxmemory");
+    this.lfuMode = this.config.getString("maxmemory-policy").endsWith("-lfu");
+    this.lfuParams = {
+      logFactor: this.config.get<number>("lfu-log-factor"),
+      decayMinutes: this.config.get<number>("lfu-decay-time"),
+    };
+  }
+
+  /**
+   * Frees memory per maxmemory-policy until the estimate is under maxmemory (bounded per call,
+   * like Redis's eviction time limit). Returns false when still over the limit.
+   */
+  performEvictions(): boolean {
+    if (this.maxmemory === 0) return true;
+    const policy = this.config.getString("maxmemory-policy") as Policy;
+    const samples = this.config.get<number>("maxmemory-samples");
+    const deadline = performance.now() + 5;
+    while (usedMemoryEstimate(this) > this.maxmemory) {
+      const v = pickVictim(this.dbs, policy, samples, this.lfuParams.decayMinutes);
+      if (!v) return false;
+      v.db.delete(v.key);
+      this.stats.evictedKeys++;
+      this.propagate(v.db.id, ["DEL", v.key]);
+      if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
+    }
+    return true;
+  }
 
   /** Sends a write to the replication stream and AOF. */
   propagate(dbId: number, argv: string[]): void {

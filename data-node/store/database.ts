@@ -2,7 +2,7 @@
  * One logical database: the main dictionary, the expires dictionary (keys with a TTL only, so
  * the active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
  */
-import { Entry, Value } from "./types.ts";
+import { Entry, estimateBytes, Value } from "./types.ts";
 
 /** Called when a key is modified, so WATCHing clients can be flagged. */
 export interface KeyspaceHooks {
@@ -14,6 +14,9 @@ export interface KeyspaceHooks {
   onExpired(db: Database, key: string): void;
   /** Replicas never expire keys themselves; they only hide them from reads. */
   expiresKeys(): boolean;
+  /** True under an LFU maxmemory policy: accesses then bump the LFU counter. */
+  lfu(): boolean;
+  lfuParams(): { logFactor: number; decayMinutes: number };
   /** Every modification of a key ends here (blocked clients waiting on it may be served). */
   keyModified(db: Database, key: string): void;
 }
@@ -41,6 +44,11 @@ export class Database {
    * aggregate starts with a lookup). That is copy-on-write at key granularity.
    */
   snapshot: Map<string, Entry> | null = null;
+  /**
+   * Estimated bytes of all entries, kept current on every change (signalModified) so that
+   * maxmemory checks are O(1); the V8 heap figure lags behind garbage collection.
+   */
+  bytes = 0;
 
   constructor(readonly id: number, private readonly hooks: KeyspaceHooks) {}
 
@@ -66,7 +74,10 @@ export class Database {
       if (this.hooks.expiresKeys()) this.expireNow(key);
       return undefined;
     }
-    if (touch) e.lru = this.hooks.lruClock();
+    if (touch) {
+      if (this.hooks.lfu()) e.freq = lfuTouch(e, this.hooks.lruClock(), this.hooks.lfuParams());
+      e.lru = this.hooks.lruClock();
+    }
     return e;
   }
 
@@ -76,6 +87,20 @@ export class Database {
 
   has(key: string): boolean {
     return this.lookup(key, false) !== undefined;
+  }
+
+  private untrack(key: string): void {
+    const e = this.dict.get(key);
+    if (e !== undefined) this.bytes -= e.bytes;
+  }
+
+  /** Recounts the estimate after bulk loads that bypass set() (RDB, AOF base). */
+  recount(): void {
+    this.bytes = 0;
+    for (const [k, e] of this.dict) {
+      e.bytes = estimateBytes(k, e.value);
+      this.bytes += e.bytes;
+    }
   }
 
   /** Keeps the snapshot's view of a key before its entry changes in place. */
@@ -89,6 +114,7 @@ export class Database {
 
   /** Deletes an expired key and tells the server (which propagates a DEL). */
   expireNow(key: string): void {
+    this.untrack(key);
     this.dict.delete(key);
     this.expires.delete(key);
     this.signalModified(key);
@@ -117,6 +143,7 @@ export class Database {
   }
 
   delete(key: string): boolean {
+    this.untrack(key);
     if (!this.dict.delete(key)) return false;
     if (this.expires.size !== 0) this.expires.delete(key);
     this.signalModified(key);
@@ -141,6 +168,7 @@ export class Database {
   /** Removes every key; returns how many there were. Flags all WATCHers of this db. */
   clear(): number {
     const n = this.dict.size;
+    this.bytes = 0;
     this.dict.clear();
     this.expires.clear();
     this.cursors.clear();
@@ -154,6 +182,7 @@ export class Database {
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
+    [this.bytes, other.bytes] = [other.bytes, this.bytes];
     this.cursors.clear();
     other.cursors.clear();
     this.expireIter = other.expireIter = null;
@@ -166,6 +195,12 @@ export class Database {
    * lets clients blocked on the key retry. Commands that change an aggregate in place call it.
    */
   signalModified(key: string): void {
+    const e = this.dict.get(key);
+    if (e !== undefined) {
+      const b = estimateBytes(key, e.value);
+      this.bytes += b - e.bytes;
+      e.bytes = b;
+    }
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
     const ws = this.watched.get(key);
@@ -221,3 +256,31 @@ export function scanMap(
 
 /** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
 const CURSOR_TAG_SPACE = 1 << 20;
+
+const LFU_INIT = 5;
+
+/**
+ * The LFU counter after one more access, as Redis computes it: first decayed by one per
+ * lfu-decay-time minutes since the last access, then incremented with probability
+ * 1 / ((counter - 5) * lfu-log-factor + 1), so it grows logarithmically up to 255.
+ */
+export function lfuTouch(
+  e: Entry,
+  nowSec: number,
+  p: { logFactor: number; decayMinutes: number },
+): number {
+  let c = lfuDecayed(e, nowSec, p.decayMinutes);
+  if (c < 255) {
+    const base = Math.max(0, c - LFU_INIT);
+    if (Math.random() < 1 / (base * p.logFactor + 1)) c++;
+  }
+  return c;
+}
+
+/** The counter as OBJECT FREQ shows it: decayed, without counting an access. */
+export function lfuDecayed(e: Entry, nowSec: number, decayMinutes: number): number {
+  const c = e.freq ?? LFU_INIT;
+  if (decayMinutes <= 0) return c;
+  const periods = Math.floor((nowSec - e.lru) / 60 / decayMinutes);
+  return Math.max(0, c - periods);
+}

@@ -90,10 +90,12 @@ export class ListValue implements AggregateValue {
     return "quicklist";
   }
 
+  /** Estimated from up to 8 elements, so it is O(1). */
   memoryUsage(): number {
-    let n = 48 + this.buf.length * 8;
-    for (const v of this.range()) n += 16 + v.length;
-    return n;
+    const sampled = Math.min(8, this.len);
+    let bytes = 0;
+    for (let i = 0; i < sampled; i++) bytes += this.at(i)!.length;
+    return 48 + this.len * ((sampled ? bytes / sampled : 0) + 11);
   }
 
   clone(): ListValue {

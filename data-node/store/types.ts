@@ -17,7 +17,14 @@ export type Value = string | AggregateValue;
 export class Entry {
   /** LFU counter, kept only under an LFU maxmemory policy. */
   freq?: number;
+  /** This entry's share of the memory estimate (see Database.bytes). */
+  bytes = 0;
   constructor(public value: Value, public lru: number) {}
+}
+
+/** Bytes an entry costs, in Redis's terms: dict entry, key, object header and payload. */
+export function estimateBytes(key: string, v: Value): number {
+  return 48 + key.length + (typeof v === "string" ? 16 + v.length : v.memoryUsage());
 }
 
 export function typeName(v: Value): string {

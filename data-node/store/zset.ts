@@ -295,10 +295,14 @@ export class ZSetValue implements AggregateValue {
     return this.big ? "skiplist" : "listpack";
   }
 
+  /** Estimated from up to 8 members, so it is O(1). */
   memoryUsage(): number {
-    let n = 96;
-    for (const m of this.scores.keys()) n += 80 + m.length;
-    return n;
+    let sampled = 0, bytes = 0;
+    for (const m of this.scores.keys()) {
+      bytes += m.length;
+      if (++sampled === 8) break;
+    }
+    return 96 + this.scores.size * ((sampled ? bytes / sampled : 0) + (this.big ? 80 : 12));
   }
 
   clone(): ZSetValue {

@@ -1,0 +1,118 @@
+/** maxmemory: the OOM error under noeviction, and each eviction policy's choice of victims. */
+import { equal, match, ok } from "node:assert/strict";
+import { startDataNode } from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+import { RespError } from "../shared/resp/mod.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const VALUE = "v".repeat(1000);
+
+async function fill(c: RawConn, prefix: string, n: number, ttl = false): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const args = ["SET", `${prefix}${i}`, VALUE];
+    if (ttl) args.push("EX", String(1000 + i));
+    await c.call(...args);
+  }
+}
+
+async function used(c: RawConn): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(String(await c.call("INFO", "memory")))![1]);
+}
+
+Deno.test({
+  name: "noeviction refuses writes with Redis's OOM error but serves reads and deletes",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode([
+      "--maxmemory",
+      "1200kb",
+      "--maxmemory-policy",
+      "noeviction",
+    ]);
+    using c = await RawConn.connect(n.port);
+    let oom: RespError | null = null;
+    for (let i = 0; i < 1000 && !oom; i++) {
+      const r = await c.call("SET", `k${i}`, VALUE);
+      if (r instanceof RespError) oom = r;
+    }
+    ok(oom, "writes must eventually be refused");
+    equal(oom.message, "OOM command not allowed when used memory > 'maxmemory'.");
+    equal(await c.call("GET", "k0"), VALUE);
+    equal(await c.call("DEL", "k0", "k1", "k2"), 3);
+    match(String(await c.call("INFO", "memory")), /maxmemory_policy:noeviction/);
+  },
+});
+
+Deno.test({
+  name: "allkeys-lru keeps memory under maxmemory and evicts the least recently used",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode([
+      "--maxmemory",
+      "1500kb",
+      "--maxmemory-policy",
+      "allkeys-lru",
+      "--maxmemory-samples",
+      "10",
+    ]);
+    using c = await RawConn.connect(n.port);
+    await fill(c, "old", 300);
+    // Touch a hot set, then write more: the cold keys should go first.
+    await new Promise((r) => setTimeout(r, 1100));
+    for (let i = 0; i < 50; i++) await c.call("GET", `old${i}`);
+    await fill(c, "new", 600);
+    ok((await used(c)) <= 1500 * 1024 + 2048, "memory stays around maxmemory");
+    const evicted = Number(/evicted_keys:(\d+)/.exec(String(await c.call("INFO", "stats")))![1]);
+    ok(evicted > 0);
+    let hot = 0;
+    for (let i = 0; i < 50; i++) hot += await c.call("EXISTS", `old${i}`) as number;
+    let cold = 0;
+    for (let i = 50; i < 300; i++) cold += await c.call("EXISTS", `old${i}`) as number;
+    ok(hot / 50 > cold / 250, `hot keys survive more often (hot ${hot}/50, cold ${cold}/250)`);
+  },
+});
+
+Deno.test({
+  name: "volatile policies only evict keys with a TTL; volatile-ttl the nearest expiry first",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode([
+      "--maxmemory",
+      "1200kb",
+      "--maxmemory-policy",
+      "volatile-ttl",
+    ]);
+    using c = await RawConn.connect(n.port);
+    await fill(c, "keep", 100);
+    await fill(c, "ttl", 400, true);
+    equal(await c.call("EXISTS", ...Array.from({ length: 100 }, (_, i) => `keep${i}`)), 100);
+    const last = await c.call("EXISTS", "ttl399");
+    equal(last, 1, "the furthest expiry survives");
+    equal(String(await c.call("CONFIG", "SET", "maxmemory-policy", "volatile-lru")), "OK");
+    const r = await c.call("SET", "more", "x".repeat(200000));
+    ok(!(r instanceof RespError) || r.message.startsWith("OOM"));
+    equal(await c.call("EXISTS", "keep0"), 1, "keys without TTL are never evicted");
+  },
+});
+
+Deno.test({
+  name: "allkeys-lfu tracks access frequency (OBJECT FREQ) and allkeys-random evicts",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode([
+      "--maxmemory",
+      "1500kb",
+      "--maxmemory-policy",
+      "allkeys-lfu",
+    ]);
+    using c = await RawConn.connect(n.port);
+    await c.call("SET", "hot", "1");
+    for (let i = 0; i < 200; i++) await c.call("GET", "hot");
+    ok((await c.call("OBJECT", "FREQ", "hot") as number) > 5);
+    await fill(c, "k", 900);
+    equal(await c.call("EXISTS", "hot"), 1);
+    equal(String(await c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")), "OK");
+    await fill(c, "r", 300);
+    ok((await used(c)) <= 1500 * 1024 + 2048);
+  },
+});
