@@ -168,6 +168,7 @@ function renameGeneric(nx: boolean) {
     const ttl = c.db.getExpire(src);
     c.db.delete(src);
     c.db.set(dst, e.value);
+    c.db.lookup(dst, false)!.enc = e.enc;
     if (ttl !== undefined) c.db.setExpire(dst, ttl);
     s.dirty++;
     if (nx) c.out.int(1);
@@ -206,6 +207,7 @@ function copy(s: Server, c: Client, argv: string[]): void {
   }
   const ttl = c.db.getExpire(src);
   target.set(dst, cloneValue(e.value));
+  target.lookup(dst, false)!.enc = e.enc;
   if (ttl !== undefined) target.setExpire(dst, ttl);
   s.dirty++;
   c.out.int(1);
@@ -224,6 +226,7 @@ function move(s: Server, c: Client, argv: string[]): void {
   const ttl = c.db.getExpire(key);
   c.db.delete(key);
   dst.set(key, e.value);
+  dst.lookup(key, false)!.enc = e.enc;
   if (ttl !== undefined) dst.setExpire(key, ttl);
   s.dirty++;
   c.out.int(1);
@@ -251,7 +254,8 @@ function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
     if (!e) return c.out.nullBulk();
     const v = e.value;
     if (what === "encoding") {
-      return c.out.bulk(typeof v === "string" ? stringEncoding(v) : v.encoding());
+      if (typeof v !== "string") return c.out.bulk(v.encoding());
+      return c.out.bulk(e.enc ?? stringEncoding(v));
     }
     if (what === "refcount") {
       const shared = typeof v === "string" && /^(0|[1-9]\d{0,3})$/.test(v);

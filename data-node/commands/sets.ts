@@ -141,6 +141,8 @@ function srandmember(s: Server, c: Client, argv: string[]): void {
 
 function smove(s: Server, c: Client, argv: string[]): void {
   const [src, dst, member] = [argv[1]!, argv[2]!, argv[3]!];
+  // A missing source answers 0 before the destination's type is checked, as in Redis.
+  if (!c.db.lookup(src, false)) return c.out.int(0);
   const sv = readSet(s, c, src);
   if (sv === REPLIED) return;
   const dv = readSet(s, c, dst);

@@ -228,6 +228,7 @@ function append(s: Server, c: Client, argv: string[]): void {
   const len = e.value.length + argv[2]!.length;
   if (len > s.config.get<number>("proto-max-bulk-len")) return c.error(TOO_BIG);
   c.db.update(key, e, e.value + argv[2]!);
+  e.enc = "raw";
   s.dirty++;
   c.out.int(len);
 }
@@ -302,6 +303,7 @@ function incrbyfloat(s: Server, c: Client, argv: string[]): void {
   if (str === null) return;
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
+  c.db.lookup(key, false)!.enc = str.length <= 44 ? "embstr" : "raw";
   s.dirty++;
   // Replicas get the result, not the increment, so float rounding cannot diverge.
   c.rewrittenArgv = ["SET", key, str, "KEEPTTL"];
@@ -339,6 +341,7 @@ function setrange(s: Server, c: Client, argv: string[]): void {
   const next = padded.slice(0, offset) + value + padded.slice(offset + value.length);
   if (e === undefined) c.db.set(key, next);
   else c.db.update(key, e, next);
+  c.db.lookup(key, false)!.enc = "raw";
   s.dirty++;
   c.out.int(next.length);
 }

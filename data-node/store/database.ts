@@ -127,6 +127,7 @@ export class Database {
     if (e !== undefined) {
       if (this.snapshot !== null) this.preserve(key, e, false);
       e.value = value;
+      e.enc = null;
       e.lru = this.hooks.lruClock();
     } else {
       this.dict.set(key, new Entry(value, this.hooks.lruClock()));
@@ -139,6 +140,7 @@ export class Database {
   update(key: string, entry: Entry, value: Value): void {
     if (this.snapshot !== null) this.preserve(key, entry, false);
     entry.value = value;
+    entry.enc = null;
     this.signalModified(key);
   }
 

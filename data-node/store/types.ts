@@ -19,6 +19,11 @@ export class Entry {
   freq?: number;
   /** This entry's share of the memory estimate (see Database.bytes). */
   bytes = 0;
+  /**
+   * OBJECT ENCODING when it doesn't follow from the contents: a string changed in place
+   * (APPEND, SETRANGE) is "raw" in Redis, and an INCRBYFLOAT result is never "int".
+   */
+  enc: "raw" | "embstr" | null = null;
   constructor(public value: Value, public lru: number) {}
 }
 
