@@ -2,6 +2,7 @@ import { deepStrictEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
 import { crc64 } from "./crc64.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
+import { listpackEntries, ziplistEntries } from "./rdb.ts";
 
 Deno.test("crc64 matches Redis's test vector", () => {
   equal(crc64(new TextEncoder().encode("123456789")), 0xe9c6d914c4b8d9can);
@@ -21,4 +22,55 @@ Deno.test("lzf round-trips random and repetitive data", () => {
   const text = new TextEncoder().encode("abcabcabc".repeat(100));
   const c = lzfCompress(text, text.length - 4)!;
   equal(c.length < 40, true);
+});
+
+Deno.test("ziplists from older RDB files decode every entry encoding", () => {
+  const entries = [
+    [0x00, 0x03, 0x61, 0x62, 0x63], // prevlen 0, 6-bit string "abc"
+    [0x05, 0xfe, 0xfb], // int8 -5
+    [0x03, 0xf3], // 4-bit immediate 2
+    [0x02, 0xc0, 0xe8, 0x03], // int16 1000
+    [0x04, 0xf0, 0x00, 0x00, 0x80], // int24 -8388608
+    [0x05, 0xd0, 0xff, 0xff, 0xff, 0x7f], // int32 2147483647
+    [0x06, 0xe0, 1, 0, 0, 0, 0, 0, 0, 0x80], // int64 -9223372036854775807
+    [0x0a, 0x40, 0x41, ...new Array(65).fill(0x7a)], // 14-bit string of 65 'z'
+  ].flat();
+  const zl = new Uint8Array([...new Array(10).fill(0), ...entries, 0xff]);
+  deepStrictEqual(ziplistEntries(zl), [
+    "abc",
+    "-5",
+    "2",
+    "1000",
+    "-8388608",
+    "2147483647",
+    "-9223372036854775807",
+    "z".repeat(65),
+  ]);
+});
+
+Deno.test("listpacks decode small ints, 13-bit ints and strings, skipping back-lengths", () => {
+  const lp = new Uint8Array([
+    0,
+    0,
+    0,
+    0,
+    0,
+    0, // header: total bytes, count
+    0x07,
+    0x01, // 7-bit uint 7
+    0x83,
+    0x61,
+    0x62,
+    0x63,
+    0x04, // 6-bit string "abc"
+    0xdf,
+    0xff,
+    0x02, // 13-bit int -1
+    0xf1,
+    0x10,
+    0x27,
+    0x03, // int16 10000
+    0xff,
+  ]);
+  deepStrictEqual(listpackEntries(lp), ["7", "abc", "-1", "10000"]);
 });
