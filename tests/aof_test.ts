@@ -190,7 +190,7 @@ Deno.test({
         await c.call("ZADD", "z", "1.5", "m");
       }
       const port = await freePort();
-      await using r = await startProcess({
+      await using _redis = await startProcess({
         cmd: [
           "redis-server",
           "--port",

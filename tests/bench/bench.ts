@@ -226,7 +226,7 @@ async function persistence(kind: "redis" | "ours", n: number) {
       ];
     let saveSec: number;
     {
-      await using p = await startProcess({ cmd, port });
+      await using _saver = await startProcess({ cmd, port });
       await populate(port, n);
       const c = await RedisClient.connect({ port, commandTimeoutMs: 0 });
       const t0 = performance.now();
@@ -236,7 +236,7 @@ async function persistence(kind: "redis" | "ours", n: number) {
     }
     const size = (await Deno.stat(`${dir}/dump.rdb`)).size;
     const t0 = performance.now();
-    await using p = await startProcess({ cmd, port, readyTimeoutMs: 120000 });
+    await using _loaded = await startProcess({ cmd, port, readyTimeoutMs: 120000 });
     // Ready means the load finished (a loading server answers -LOADING, so wait for DBSIZE).
     const c = await RedisClient.connect({ port, commandTimeoutMs: 0 });
     for (;;) {
@@ -246,7 +246,6 @@ async function persistence(kind: "redis" | "ours", n: number) {
     }
     const loadSec = (performance.now() - t0) / 1000;
     await c.close();
-    void p;
     return { saveSec, loadSec, mb: size / 1024 / 1024 };
   } finally {
     await Deno.remove(dir, { recursive: true });
