@@ -150,6 +150,8 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   }
   c.failed = false;
   c.rewrittenArgv = null;
+  // CLIENT LIST shows the running command for the client that runs it, as Redis does.
+  c.lastCommand = def.name;
   let result: void | Promise<void>;
   try {
     result = def.handler!(s, c, argv);
@@ -164,7 +166,6 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   s.stats.timed.push(stat);
   if (c.failed) stat.failedCalls++;
   s.stats.totalCommands++;
-  c.lastCommand = def.name;
   if (s.dirty !== dirtyBefore && def.flags.includes("write")) {
     s.propagate(db.id, c.rewrittenArgv ?? argv);
   }

@@ -22,6 +22,22 @@ const DEFAULT_SECTIONS = [
   "keyspace",
 ];
 const ALL_EXTRA = ["commandstats", "latencystats"];
+/** Redis 7.0's display order. */
+const ORDER = [
+  "server",
+  "clients",
+  "memory",
+  "persistence",
+  "stats",
+  "replication",
+  "cpu",
+  "modules",
+  "commandstats",
+  "errorstats",
+  "latencystats",
+  "cluster",
+  "keyspace",
+];
 
 /** Which sections an INFO argument list selects, in Redis's display order. */
 export function selectSections(args: string[]): string[] {
@@ -33,8 +49,7 @@ export function selectSections(args: string[]): string[] {
       [...DEFAULT_SECTIONS, ...ALL_EXTRA].forEach((s) => want.add(s));
     } else want.add(a);
   }
-  const order = [...DEFAULT_SECTIONS, ...ALL_EXTRA];
-  return [...order.filter((s) => want.has(s)), ...[...want].filter((s) => !order.includes(s))];
+  return [...ORDER.filter((s) => want.has(s)), ...[...want].filter((s) => !ORDER.includes(s))];
 }
 
 const TITLES: Record<string, string> = {
@@ -135,17 +150,11 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["executable", Deno.execPath()],
       ["config_file", s.config.configFile ?? ""],
       ["io_threads_active", 0],
-      ["runtime", `deno ${Deno.version.deno}`],
     ];
   },
   clients: (s) => {
-    let blocked = 0, pubsub = 0, watching = 0;
-    for (const c of s.clients.values()) {
-      if (c.blocked) blocked++;
-      if (c.subscriptionCount > 0) pubsub++;
-      if (c.watching.size > 0) watching++;
-    }
-    void pubsub;
+    let blocked = 0;
+    for (const c of s.clients.values()) if (c.blocked) blocked++;
     return [
       ["connected_clients", s.clients.size],
       ["cluster_connections", 0],
@@ -155,7 +164,6 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["blocked_clients", blocked],
       ["tracking_clients", 0],
       ["clients_in_timeout_table", blocked],
-      ["watching_clients", watching],
     ];
   },
   memory: (s) => {
@@ -173,15 +181,44 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["used_memory_startup", m.startup],
       ["used_memory_dataset", m.dataset],
       ["used_memory_dataset_perc", `${(m.dataset * 100 / Math.max(1, m.used)).toFixed(2)}%`],
+      ["allocator_allocated", m.used],
+      ["allocator_active", m.used],
+      ["allocator_resident", m.rss],
       ["total_system_memory", m.system],
       ["total_system_memory_human", human(m.system)],
       ["used_memory_lua", 0],
+      ["used_memory_vm_eval", 0],
+      ["used_memory_lua_human", "0B"],
+      ["used_memory_scripts_eval", 0],
+      ["number_of_cached_scripts", 0],
+      ["number_of_functions", 0],
+      ["number_of_libraries", 0],
+      ["used_memory_vm_functions", 0],
+      ["used_memory_vm_total", 0],
+      ["used_memory_vm_total_human", "0B"],
+      ["used_memory_functions", 0],
       ["used_memory_scripts", 0],
+      ["used_memory_scripts_human", "0B"],
       ["maxmemory", max],
       ["maxmemory_human", human(max)],
       ["maxmemory_policy", s.config.getString("maxmemory-policy")],
+      ["allocator_frag_ratio", "1.00"],
+      ["allocator_frag_bytes", 0],
+      ["allocator_rss_ratio", (m.rss / Math.max(1, m.used)).toFixed(2)],
+      ["allocator_rss_bytes", m.rss - m.used],
+      ["rss_overhead_ratio", "1.00"],
+      ["rss_overhead_bytes", 0],
       ["mem_fragmentation_ratio", (m.rss / Math.max(1, m.used)).toFixed(2)],
+      ["mem_fragmentation_bytes", m.rss - m.used],
+      ["mem_not_counted_for_evict", 0],
+      ["mem_replication_backlog", 0],
+      ["mem_total_replication_buffers", 0],
+      ["mem_clients_slaves", 0],
+      ["mem_clients_normal", m.overhead - m.startup],
+      ["mem_cluster_links", 0],
+      ["mem_aof_buffer", 0],
       ["mem_allocator", "v8"],
+      ["active_defrag_running", 0],
       ["lazyfree_pending_objects", 0],
       ["lazyfreed_objects", 0],
     ];

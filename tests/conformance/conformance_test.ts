@@ -97,3 +97,27 @@ Deno.test({
 });
 
 if (!hasRedis) console.log("SKIP: redis-server not installed: conformance suite");
+
+/** Field names of `INFO everything`, per section (latency histograms are not kept here). */
+async function infoFields(port: number): Promise<string[]> {
+  using c = await RawConn.connect(port);
+  await c.call("SET", "a", "1");
+  const text = String(await c.call("INFO", "everything"));
+  const names = text.split("\r\n").filter((l) => l && !l.startsWith("latency_percentiles_usec_"))
+    .map((l) => l.split(":")[0]!);
+  // Redis lists commandstats in its hash table's order: compare them as a set.
+  const stats = names.filter((n) => n.startsWith("cmdstat_")).sort();
+  return [...names.filter((n) => !n.startsWith("cmdstat_")), ...stats];
+}
+
+Deno.test({
+  name: "INFO has Redis 7.0's sections and field names, in Redis's order",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    deepStrictEqual(await infoFields(ours.port), await infoFields(redis.port));
+  },
+});
