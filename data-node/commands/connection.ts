@@ -451,7 +451,7 @@ export const CONNECTION_COMMANDS: CommandDef[] = [
   cmd("ping", -1, "fast", null, "connection", ping, {
     summary: "Returns the server's liveliness response.",
   }),
-  cmd("echo", 2, "fast", null, "connection", (_s, c, a) => c.out.bulk(a[1]!), {
+  cmd("echo", 2, "fast loading stale", null, "connection", (_s, c, a) => c.out.bulk(a[1]!), {
     summary: "Returns the given string.",
   }),
   cmd("quit", -1, "allow_busy noscript loading stale fast no_auth", null, "connection", quit, {

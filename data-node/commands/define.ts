@@ -82,7 +82,10 @@ export function container(
   subcommands: CommandDef[],
   meta: Meta = {},
 ): CommandDef {
-  return cmd(name, -2, "", null, group, null, { ...meta, subcommands });
+  const def = cmd(name, -2, "", null, group, null, { ...meta, subcommands });
+  // A container has no category of its own beyond @slow; its subcommands carry them.
+  def.acl = ["slow"];
+  return def;
 }
 
 const INT_RE = /^-?[1-9][0-9]*$|^0$/;

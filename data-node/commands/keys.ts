@@ -416,7 +416,7 @@ export const KEY_COMMANDS: CommandDef[] = [
     null,
     "generic",
     keys,
-    m("Returns all key names that match a pattern.", "1.0.0", "O(N)"),
+    { ...m("Returns all key names that match a pattern.", "1.0.0", "O(N)"), acl: ["dangerous"] },
   ),
   cmd(
     "scan",

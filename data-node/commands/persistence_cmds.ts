@@ -126,7 +126,7 @@ export const PERSISTENCE_COMMANDS: CommandDef[] = [
   cmd(
     "save",
     1,
-    "admin noscript no_multi",
+    "admin noscript no_async_loading no_multi",
     null,
     "server",
     save,
@@ -135,7 +135,7 @@ export const PERSISTENCE_COMMANDS: CommandDef[] = [
   cmd(
     "bgsave",
     -1,
-    "admin noscript",
+    "admin noscript no_async_loading",
     null,
     "server",
     bgsave,
@@ -144,7 +144,7 @@ export const PERSISTENCE_COMMANDS: CommandDef[] = [
   cmd(
     "bgrewriteaof",
     1,
-    "admin noscript",
+    "admin noscript no_async_loading",
     null,
     "server",
     bgrewriteaof,
@@ -166,6 +166,9 @@ export const PERSISTENCE_COMMANDS: CommandDef[] = [
     [1, 1, 1],
     "generic",
     restore,
-    m("Creates a key from the serialized representation of a value.", "2.6.0"),
+    {
+      ...m("Creates a key from the serialized representation of a value.", "2.6.0"),
+      acl: ["dangerous"],
+    },
   ),
 ];

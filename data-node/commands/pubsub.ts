@@ -154,7 +154,7 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
   cmd(
     "publish",
     3,
-    "pubsub loading stale fast may_replicate",
+    "pubsub loading stale fast",
     null,
     "pubsub",
     publish,

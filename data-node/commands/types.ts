@@ -21,6 +21,7 @@ export type Flag =
   | "no_auth"
   | "may_replicate"
   | "no_multi"
+  | "no_async_loading"
   | "allow_busy"
   | "no_mandatory_keys"
   | "movablekeys";

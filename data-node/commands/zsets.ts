@@ -194,19 +194,11 @@ function zmscore(s: Server, c: Client, argv: string[]): void {
 
 function zrank(reverse: boolean) {
   return (s: Server, c: Client, argv: string[]): void => {
-    if (argv.length > 4 || (argv.length === 4 && argv[3]!.toLowerCase() !== "withscore")) {
-      return c.error(ERR.syntax);
-    }
     const z = readZset(s, c, argv[1]!);
     if (z === REPLIED) return;
-    const withScore = argv.length === 4;
     const r = z ? z.rank(argv[2]!) : -1;
-    if (r < 0) return withScore ? c.out.nullArray() : c.out.nullBulk();
-    const rank = reverse ? z!.size - 1 - r : r;
-    if (!withScore) return c.out.int(rank);
-    c.out.array(2);
-    c.out.int(rank);
-    c.out.double(z!.scores.get(argv[2]!)!);
+    if (r < 0) return c.out.nullBulk();
+    c.out.int(reverse ? z!.size - 1 - r : r);
   };
 }
 
@@ -857,7 +849,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
   ),
   cmd(
     "zrank",
-    -3,
+    3,
     "readonly fast",
     k1,
     "sorted_set",
@@ -866,7 +858,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
   ),
   cmd(
     "zrevrank",
-    -3,
+    3,
     "readonly fast",
     k1,
     "sorted_set",
@@ -1061,18 +1053,42 @@ export const ZSET_COMMANDS: CommandDef[] = [
     ...m("Returns the difference between multiple sorted sets.", "6.2.0"),
     getKeys: numkeysAt(1),
   }),
-  cmd("zunionstore", -4, "write denyoom", null, "sorted_set", zsetopStore("union", "zunionstore"), {
-    ...m("Stores the union of multiple sorted sets in a key.", "2.0.0"),
-    getKeys: storeKeys,
-  }),
-  cmd("zinterstore", -4, "write denyoom", null, "sorted_set", zsetopStore("inter", "zinterstore"), {
-    ...m("Stores the intersect of multiple sorted sets in a key.", "2.0.0"),
-    getKeys: storeKeys,
-  }),
-  cmd("zdiffstore", -4, "write denyoom", null, "sorted_set", zsetopStore("diff", "zdiffstore"), {
-    ...m("Stores the difference of multiple sorted sets in a key.", "6.2.0"),
-    getKeys: storeKeys,
-  }),
+  cmd(
+    "zunionstore",
+    -4,
+    "write denyoom",
+    [1, 1, 1],
+    "sorted_set",
+    zsetopStore("union", "zunionstore"),
+    {
+      ...m("Stores the union of multiple sorted sets in a key.", "2.0.0"),
+      getKeys: storeKeys,
+    },
+  ),
+  cmd(
+    "zinterstore",
+    -4,
+    "write denyoom",
+    [1, 1, 1],
+    "sorted_set",
+    zsetopStore("inter", "zinterstore"),
+    {
+      ...m("Stores the intersect of multiple sorted sets in a key.", "2.0.0"),
+      getKeys: storeKeys,
+    },
+  ),
+  cmd(
+    "zdiffstore",
+    -4,
+    "write denyoom",
+    [1, 1, 1],
+    "sorted_set",
+    zsetopStore("diff", "zdiffstore"),
+    {
+      ...m("Stores the difference of multiple sorted sets in a key.", "6.2.0"),
+      getKeys: storeKeys,
+    },
+  ),
   cmd("zintercard", -3, "readonly", null, "sorted_set", zintercard, {
     ...m("Returns the number of members of the intersect of multiple sorted sets.", "7.0.0"),
     getKeys: numkeysAt(1),

@@ -121,3 +121,33 @@ Deno.test({
     deepStrictEqual(await infoFields(ours.port), await infoFields(redis.port));
   },
 });
+
+/** Arity, flags, key positions and ACL categories of one COMMAND INFO entry. */
+function commandShape(v: RespValue | undefined): unknown {
+  if (!Array.isArray(v)) return null;
+  const list = (x: RespValue | undefined) =>
+    (Array.isArray(x) ? x : x instanceof RespSet ? x.items : []).map(String).sort().join(" ");
+  return { arity: v[1], flags: list(v[2]), keys: [v[3], v[4], v[5]], acl: list(v[6]) };
+}
+
+Deno.test({
+  name: "COMMAND INFO matches redis-server for every command we implement",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    using a = await RawConn.connect(ours.port);
+    using b = await RawConn.connect(redis.port);
+    const names = (await a.call("COMMAND", "LIST")) as string[];
+    const diffs: unknown[] = [];
+    for (const n of names) {
+      const [x] = (await a.call("COMMAND", "INFO", n)) as RespValue[];
+      const [y] = (await b.call("COMMAND", "INFO", n)) as RespValue[];
+      const [sx, sy] = [commandShape(x), commandShape(y)];
+      if (JSON.stringify(sx) !== JSON.stringify(sy)) diffs.push({ n, ours: sx, redis: sy });
+    }
+    deepStrictEqual(diffs, []);
+  },
+});
