@@ -225,3 +225,25 @@ Deno.test({
     await notJson.body?.cancel();
   },
 });
+
+Deno.test({
+  name: "a subscriber that stops reading is closed at the pubsub output buffer limit",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode([
+      "--client-output-buffer-limit",
+      "pubsub 256kb 128kb 60",
+    ]);
+    using sub = await RawConn.connect(node.port);
+    using pub = await RawConn.connect(node.port);
+    await sub.call("SUBSCRIBE", "firehose");
+    const payload = "x".repeat(10_000);
+    // The subscriber never reads: socket buffers fill, then the server's output buffer.
+    for (let i = 0; i < 2000; i++) {
+      if (await pub.call("PUBLISH", "firehose", payload) === 0) break;
+    }
+    const subs = await pub.call("PUBSUB", "NUMSUB", "firehose") as [string, number];
+    equal(subs[1], 0, "the slow subscriber was disconnected");
+    match(String(await pub.call("INFO", "memory")), /used_memory:\d+/);
+  },
+});

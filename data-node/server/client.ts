@@ -93,6 +93,10 @@ export class Client implements Watcher {
 
   /** Set by the server: runs before replies are written (the AOF flushes there). */
   beforeWrite: () => void = () => {};
+  /** Set by the server: false (and the client is closed) past its output buffer limit. */
+  checkOutput: () => boolean = () => true;
+  /** When the output first went over the soft limit (0 = it is under). */
+  softLimitSinceMs = 0;
   /** Set by the server: counts error replies (INFO errorstats). */
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
@@ -123,6 +127,7 @@ export class Client implements Watcher {
   flush(): Promise<void> {
     // Writes of this batch reach the AOF before any reply that acknowledges them.
     this.beforeWrite();
+    if (!this.checkOutput()) return Promise.resolve();
     if (this.writing) return this.writing;
     if (this.out.len === 0 || this.conn === null) return Promise.resolve();
     this.writing = this.drain().finally(() => {

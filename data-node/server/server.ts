@@ -219,6 +219,7 @@ export class Server {
     c.db = this.dbs[0]!;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
+    c.checkOutput = () => this.enforceOutputLimit(c);
     this.clients.set(id, c);
     return c;
   }
@@ -244,7 +245,6 @@ export class Server {
         }
         const waiting = this.processInput(c);
         if (waiting) await waiting;
-        if (!this.enforceOutputLimit(c)) break;
         this.stats.netOutputBytes += c.out.len;
         await c.flush();
         if (c.closeAfterReply) break;
@@ -306,21 +306,34 @@ export class Server {
     }
   }
 
-  /** Closes a client whose pending output crossed its class's hard (or soft, for long) limit. */
+  /**
+   * client-output-buffer-limit: a client whose pending output is over its class's hard limit,
+   * or over the soft limit for longer than the soft seconds, is closed (a subscriber that stops
+   * reading must not grow the server's memory without bound).
+   */
   enforceOutputLimit(c: Client): boolean {
+    if (c.closing) return false;
     const limits = this.config.get<OutputLimits>("client-output-buffer-limit");
     const cls = c.kind === "replica"
       ? limits.replica
-      : c.subscriptionCount > 0
+      : c.subscriptionCount > 0 || c.monitor
       ? limits.pubsub
       : limits.normal;
     const used = c.outputPending;
-    if (cls.hard > 0 && used > cls.hard) {
-      log.warn("closing client {addr}: output buffer hard limit reached", { addr: c.addr });
-      c.close();
-      return false;
+    let over = cls.hard > 0 && used > cls.hard;
+    if (cls.soft > 0 && used > cls.soft) {
+      const now = Date.now();
+      if (c.softLimitSinceMs === 0) c.softLimitSinceMs = now;
+      else if (now - c.softLimitSinceMs > cls.softSeconds * 1000) over = true;
+    } else {
+      c.softLimitSinceMs = 0;
     }
-    return true;
+    if (!over) return true;
+    log.warn("Client {addr} scheduled to be closed ASAP for overcoming of output buffer limits.", {
+      addr: c.addr,
+    });
+    c.close();
+    return false;
   }
 
   freeClient(c: Client): void {
