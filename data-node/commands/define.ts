@@ -100,9 +100,24 @@ export function parseI64(s: string): bigint | null {
 
 /** As parseI64 but as a JS number; null when not an integer or outside the safe range. */
 export function parseIntArg(s: string): number | null {
-  if (s.length <= 15) {
-    if (!INT_RE.test(s)) return null;
-    return Number(s);
+  const len = s.length;
+  if (len > 0 && len <= 15) {
+    // A hand-written loop: this runs for every INCR, LRANGE, EXPIRE... argument.
+    let i = 0, neg = false;
+    if (s.charCodeAt(0) === 45) {
+      neg = true;
+      i = 1;
+      if (len === 1) return null;
+    }
+    const first = s.charCodeAt(i);
+    if (first === 48) return len === 1 ? 0 : null; // no leading zeros, no "-0"
+    let n = 0;
+    for (; i < len; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return null;
+      n = n * 10 + d;
+    }
+    return neg ? -n : n;
   }
   const n = parseI64(s);
   if (n === null || n > BigInt(Number.MAX_SAFE_INTEGER) || n < BigInt(Number.MIN_SAFE_INTEGER)) {

@@ -31,7 +31,11 @@ const MISCONF = "MISCONF Redis is configured to save RDB snapshots, but it's cur
 const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDef>>();
 
 /** Every command under its lower- and upper-case name: one map lookup for most clients. */
+let lastTable: Map<string, CommandDef> | null = null;
+let lastSpellings: Map<string, CommandDef> | null = null;
+
 function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
+  lastTable = commands;
   let m = spellingCache.get(commands);
   if (!m) {
     m = new Map();
@@ -41,6 +45,7 @@ function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
     }
     spellingCache.set(commands, m);
   }
+  lastSpellings = m;
   return m;
 }
 
@@ -50,7 +55,7 @@ export function lookupCommand(
   argv: string[],
 ): CommandDef | string {
   const raw = argv[0]!;
-  let def = spellings(commands).get(raw);
+  let def = (commands === lastTable ? lastSpellings! : spellings(commands)).get(raw);
   const name = def ? def.name : raw.toLowerCase();
   def ??= commands.get(name);
   if (!def) return unknownCommandError(argv);
