@@ -3,35 +3,13 @@
  * under appendfsync always and everysec, truncated tails, and a real redis-server loading ours.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { freePort, hasRedis, startProcess } from "./helpers/process.ts";
+import { hasRedis, runDataNode, startDataNode, startRedisServer } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const root = new URL("../", import.meta.url).pathname;
 
-async function startOurs(dir: string, extra: string[] = []) {
-  const port = await freePort();
-  return startProcess({
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${root}data-node/main.ts`,
-      "--port",
-      String(port),
-      "--dir",
-      dir,
-      "--save",
-      "",
-      "--appendonly",
-      "yes",
-      "--admin-port",
-      "-1",
-      ...extra,
-    ],
-    port,
-  });
-}
+const startOurs = (dir: string, extra: string[] = []) =>
+  startDataNode(["--appendonly", "yes", ...extra], { dir });
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
@@ -146,25 +124,14 @@ Deno.test({
       const f = await Deno.open(incr, { append: true });
       await f.write(new TextEncoder().encode("*3\r\n$3\r\nSET\r\n$4\r\nhalf"));
       f.close();
-      const refused = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          `${root}data-node/main.ts`,
-          "--port",
-          String(await freePort()),
-          "--dir",
-          dir,
-          "--appendonly",
-          "yes",
-          "--aof-load-truncated",
-          "no",
-          "--admin-port",
-          "-1",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const refused = await runDataNode([
+        "--dir",
+        dir,
+        "--appendonly",
+        "yes",
+        "--aof-load-truncated",
+        "no",
+      ]);
       equal(refused.success, false);
       await using n = await startOurs(dir);
       using c = await RawConn.connect(n.port);
@@ -189,21 +156,8 @@ Deno.test({
         await c.call("HSET", "h", "f", "v");
         await c.call("ZADD", "z", "1.5", "m");
       }
-      const port = await freePort();
-      await using _redis = await startProcess({
-        cmd: [
-          "redis-server",
-          "--port",
-          String(port),
-          "--dir",
-          dir,
-          "--appendonly",
-          "yes",
-          "--save",
-          "",
-        ],
-        port,
-      });
+      await using redis = await startRedisServer(["--appendonly", "yes"], { dir });
+      const port = redis.port;
       using c = await RawConn.connect(port);
       for (let i = 0; i < 100 && String(await c.call("PING")) !== "PONG"; i++) {
         await new Promise((res) => setTimeout(res, 20));

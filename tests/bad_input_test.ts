@@ -11,6 +11,7 @@ import {
   startRedisServer,
 } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
+import { seededRandom } from "./helpers/random.ts";
 import { RespError, type RespValue } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -89,23 +90,13 @@ Deno.test({
   },
 });
 
-/** A seeded PRNG so a failure can be replayed. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test({
   name: "random garbage never crashes the server (200 seeded rounds)",
   ...opts,
   fn: async () => {
     await using ours = await startDataNode();
     using bystander = await RawConn.connect(ours.port);
-    const rand = mulberry32(20261125);
+    const rand = seededRandom(20261125);
     const alphabet = te.encode("*$:+-\r\n0123456789abcXYZ \"'\\");
     for (let round = 0; round < 200; round++) {
       const len = 1 + Math.floor(rand() * 200);

@@ -3,12 +3,17 @@
  * MONITOR, keyspace expiry, startup configuration errors, CONFIG REWRITE, the admin API.
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
-import { freePort, startDataNode } from "./helpers/process.ts";
+import {
+  dataNodeCommand,
+  freePort,
+  runDataNode,
+  startDataNode,
+  startProcess,
+} from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 import { RespError, RespPush, SimpleString } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const root = new URL("../", import.meta.url).pathname;
 
 Deno.test({
   name: "blocked clients are served first come, first served, and time out with a null",
@@ -113,13 +118,9 @@ Deno.test({
 });
 
 async function startupError(args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}data-node/main.ts`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await runDataNode(args);
   equal(out.success, false, "startup should fail");
-  return new TextDecoder().decode(out.stderr);
+  return out.stderr;
 }
 
 Deno.test("a bad config line stops startup with the file, line and reason", async () => {
@@ -152,9 +153,8 @@ Deno.test({
         file,
         `# my settings\nport ${port}\nbind 127.0.0.1\nsave ""\n# keep me\nmaxmemory 1mb\nadmin-port -1\n`,
       );
-      const { startProcess } = await import("./helpers/process.ts");
       await using p = await startProcess({
-        cmd: [Deno.execPath(), "run", "-A", `${root}data-node/main.ts`, file, "--dir", dir],
+        cmd: dataNodeCommand(port, ["--dir", dir], file),
         port,
       });
       using c = await RawConn.connect(p.port);

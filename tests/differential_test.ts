@@ -6,17 +6,9 @@ import { deepStrictEqual } from "node:assert/strict";
 import { encodeValue, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
+import { seededRandom } from "./helpers/random.ts";
 
 if (!hasRedis) console.log("SKIP: redis-server not installed: differential tests");
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const UNORDERED = new Set([
   "SMEMBERS",
@@ -117,7 +109,7 @@ for (const seed of [1, 2, 3, 4]) {
       await using redis = await startRedisServer();
       using a = await RawConn.connect(ours.port);
       using b = await RawConn.connect(redis.port);
-      const r = mulberry32(seed);
+      const r = seededRandom(seed);
       const mismatches: unknown[] = [];
       for (let i = 0; i < 500 && mismatches.length < 5; i++) {
         const cmd = pick(r, GENS)(r);

@@ -4,57 +4,22 @@
  * in ours. Also DUMP/RESTORE payloads across the two, and redis-check-rdb on our file.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { freePort, hasRedis, startProcess, which } from "./helpers/process.ts";
+import {
+  hasRedis,
+  runDataNode,
+  startDataNode,
+  startRedisServer,
+  which,
+} from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 import type { RespValue } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !hasRedis };
 if (!hasRedis) console.log("SKIP: redis-server not installed: RDB interop tests");
-const root = new URL("../", import.meta.url).pathname;
 const BYTES = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
 
-async function startOurs(dir: string, extra: string[] = []) {
-  const port = await freePort();
-  return startProcess({
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${root}data-node/main.ts`,
-      "--port",
-      String(port),
-      "--dir",
-      dir,
-      "--save",
-      "",
-      "--admin-port",
-      "-1",
-      ...extra,
-    ],
-    port,
-  });
-}
-
-async function startRedis(dir: string, extra: string[] = []) {
-  const port = await freePort();
-  return startProcess({
-    cmd: [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      ...extra,
-    ],
-    port,
-  });
-}
+const startOurs = (dir: string, extra: string[] = []) => startDataNode(extra, { dir });
+const startRedis = (dir: string, extra: string[] = []) => startRedisServer(extra, { dir });
 
 /** A dataset with every type, small (compact encodings) and large, binary, with TTLs. */
 export async function populate(c: RawConn): Promise<void> {
@@ -306,23 +271,9 @@ Deno.test({
         ]
       ) {
         await Deno.writeFile(`${dir}/dump.rdb`, bad);
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            `${root}data-node/main.ts`,
-            "--port",
-            String(await freePort()),
-            "--dir",
-            dir,
-            "--admin-port",
-            "-1",
-          ],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
+        const out = await runDataNode(["--dir", dir]);
         equal(out.success, false);
-        ok(/Fatal error loading the DB/.test(new TextDecoder().decode(out.stderr)));
+        ok(/Fatal error loading the DB/.test(out.stderr));
         deepStrictEqual(await Deno.readFile(`${dir}/dump.rdb`), bad, "file untouched");
       }
     } finally {

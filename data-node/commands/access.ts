@@ -41,3 +41,17 @@ export function readAggregate<T extends AggregateValue>(
   }
   return e.value as T;
 }
+
+/**
+ * Gives a key an absolute expiry; a time already past deletes it instead. Either way the
+ * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
+ */
+export function expireOrDelete(c: Client, key: string, atMs: number): void {
+  if (atMs <= Date.now()) {
+    c.db.delete(key);
+    c.rewrittenArgv = ["DEL", key];
+  } else {
+    c.db.setExpire(key, atMs);
+    c.rewrittenArgv = ["PEXPIREAT", key, String(atMs)];
+  }
+}

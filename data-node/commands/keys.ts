@@ -6,6 +6,7 @@ import { stringEncoding, typeName, type Value } from "../store/types.ts";
 import { cmd, container, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
+import { expireOrDelete } from "./access.ts";
 import { replyHelp } from "./connection.ts";
 import { lfuDecayed } from "../store/database.ts";
 
@@ -69,13 +70,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (xx && cur === undefined) return c.out.int(0);
     if (gt && (cur === undefined || at <= cur)) return c.out.int(0);
     if (lt && cur !== undefined && at >= cur) return c.out.int(0);
-    if (at <= Date.now()) {
-      c.db.delete(key);
-      c.rewrittenArgv = ["DEL", key];
-    } else {
-      c.db.setExpire(key, at);
-      c.rewrittenArgv = ["PEXPIREAT", key, String(at)];
-    }
+    expireOrDelete(c, key, at);
     s.dirty++;
     c.out.int(1);
   };

@@ -4,7 +4,7 @@ import type { Server } from "../server/server.ts";
 import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "../store/long_double.ts";
 import type { CommandDef } from "./types.ts";
-import { readString, REPLIED } from "./access.ts";
+import { expireOrDelete, readString, REPLIED } from "./access.ts";
 
 function get(s: Server, c: Client, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
@@ -175,13 +175,7 @@ function getex(s: Server, c: Client, argv: string[]): void {
   if (v === REPLIED) return;
   if (v === null) return c.out.nullBulk();
   if (at !== null) {
-    if (at <= Date.now()) {
-      c.db.delete(key);
-      c.rewrittenArgv = ["DEL", key];
-    } else {
-      c.db.setExpire(key, at);
-      c.rewrittenArgv = ["PEXPIREAT", key, String(at)];
-    }
+    expireOrDelete(c, key, at);
     s.dirty++;
   } else if (persist && c.db.persist(key)) {
     c.rewrittenArgv = ["PERSIST", key];

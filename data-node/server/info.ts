@@ -8,20 +8,6 @@ import { memoryStats } from "./memory.ts";
 
 export type Section = [string, string | number][];
 
-const DEFAULT_SECTIONS = [
-  "server",
-  "clients",
-  "memory",
-  "persistence",
-  "stats",
-  "replication",
-  "cpu",
-  "modules",
-  "errorstats",
-  "cluster",
-  "keyspace",
-];
-const ALL_EXTRA = ["commandstats", "latencystats"];
 /** Redis 7.0's display order. */
 const ORDER = [
   "server",
@@ -38,6 +24,9 @@ const ORDER = [
   "cluster",
   "keyspace",
 ];
+/** Shown only by INFO all / everything, or when asked for by name. */
+const ALL_EXTRA = ["commandstats", "latencystats"];
+const DEFAULT_SECTIONS = ORDER.filter((s) => !ALL_EXTRA.includes(s));
 
 /** Which sections an INFO argument list selects, in Redis's display order. */
 export function selectSections(args: string[]): string[] {

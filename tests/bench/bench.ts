@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import {
+  dataNodeCommand,
   freePort,
   type ManagedProcess,
   startDataNode,
@@ -207,23 +208,9 @@ async function persistence(kind: "redis" | "ours", n: number) {
   const dir = await Deno.makeTempDir();
   try {
     const port = await freePort();
-    const root = new URL("../../", import.meta.url).pathname;
     const cmd = kind === "redis"
       ? ["redis-server", "--port", String(port), "--dir", dir, "--save", ""]
-      : [
-        Deno.execPath(),
-        "run",
-        "-A",
-        `${root}data-node/main.ts`,
-        "--port",
-        String(port),
-        "--dir",
-        dir,
-        "--save",
-        "",
-        "--admin-port",
-        "-1",
-      ];
+      : dataNodeCommand(port, ["--dir", dir, "--save", "", "--admin-port", "-1"]);
     let saveSec: number;
     {
       await using _saver = await startProcess({ cmd, port });

@@ -169,61 +169,79 @@ async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }>
   return { dir, cleanup: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
 }
 
-/** A real redis-server on a free port, persistence off, in its own temp dir. */
-export async function startRedisServer(args: string[] = []): Promise<ManagedProcess> {
+export interface ServerOptions {
+  /** Run in this directory (kept); by default a fresh temp dir, removed on stop. */
+  dir?: string;
+  readyTimeoutMs?: number;
+}
+
+/** The command line of our data node, as redis-server takes it (a config file comes first). */
+export function dataNodeCommand(port: number, args: string[], configFile?: string): string[] {
+  const file = configFile ? [configFile] : [];
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${root}data-node/main.ts`,
+    ...file,
+    "--port",
+    String(port),
+    ...args,
+  ];
+}
+
+/**
+ * Starts a server on a free 127.0.0.1 port with persistence off unless `args` turn it on
+ * (later directives win, as in redis-server).
+ */
+async function startServer(
+  name: "redis-server" | "data-node",
+  args: string[],
+  opts: ServerOptions,
+): Promise<ManagedProcess> {
   const port = await freePort();
-  const { dir, cleanup } = await tempDir();
+  const temp = opts.dir ? null : await tempDir();
+  const dir = opts.dir ?? temp!.dir;
+  const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+  const cmd = name === "redis-server"
+    ? ["redis-server", "--port", String(port), ...common, ...args]
+    : dataNodeCommand(port, [...common, "--admin-port", "-1", ...args]);
   return startProcess({
-    cmd: [
-      "redis-server",
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      ...args,
-    ],
+    cmd,
     port,
-    name: "redis-server",
-    cleanup,
+    name,
+    ...(temp ? { cleanup: temp.cleanup } : {}),
+    ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
   });
 }
 
-/** Our data node on a free port, persistence off, in its own temp dir. */
-export async function startDataNode(args: string[] = []): Promise<ManagedProcess> {
-  const port = await freePort();
-  const { dir, cleanup } = await tempDir();
-  return startProcess({
-    cmd: [
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${root}data-node/main.ts`,
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--admin-port",
-      "-1",
-      ...args,
-    ],
-    port,
-    name: "data-node",
-    cleanup,
-  });
+/** A real redis-server. */
+export function startRedisServer(
+  args: string[] = [],
+  opts: ServerOptions = {},
+): Promise<ManagedProcess> {
+  return startServer("redis-server", args, opts);
+}
+
+/** Our data node. */
+export function startDataNode(
+  args: string[] = [],
+  opts: ServerOptions = {},
+): Promise<ManagedProcess> {
+  return startServer("data-node", args, opts);
 }
 
 globalThis.addEventListener("unload", () => {
   for (const p of live) p.signal("SIGKILL");
 });
+
+/** Runs the data node to completion (for startups that must fail) and returns its output. */
+export async function runDataNode(args: string[]): Promise<{ success: boolean; stderr: string }> {
+  // A leading config file must stay the first argument.
+  const file = args[0] !== undefined && !args[0].startsWith("--") ? args[0] : undefined;
+  const rest0 = file === undefined ? args : args.slice(1);
+  const [bin, ...rest] = dataNodeCommand(await freePort(), ["--admin-port", "-1", ...rest0], file);
+  const out = await new Deno.Command(bin!, { args: rest, stdout: "piped", stderr: "piped" })
+    .output();
+  return { success: out.success, stderr: new TextDecoder().decode(out.stderr) };
+}
