@@ -167,3 +167,24 @@ Deno.test({
       equal(await c.call("ZSCORE", "z", "m"), "1.5");
     }),
 });
+
+Deno.test({
+  name: "AOF: CONFIG SET appendonly yes at runtime writes a base of the current data",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startDataNode([], { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("SET", "before", "switch");
+        equal(String(await c.call("CONFIG", "SET", "appendonly", "yes")), "OK");
+        await waitRewrite(c);
+        await c.call("SET", "after", "switch");
+        equal(await c.call("CONFIG", "GET", "appendonly").then((v) => (v as string[])[1]), "yes");
+      }
+      await using n = await startOurs(dir);
+      using c = await RawConn.connect(n.port);
+      equal(await c.call("GET", "before"), "switch");
+      equal(await c.call("GET", "after"), "switch");
+    }),
+});

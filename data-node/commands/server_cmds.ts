@@ -2,6 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { infoText } from "../server/info.ts";
+import { isLocalAddress } from "../server/server.ts";
 import { cmd, container, ERR, parseFloatArg, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { replyHelp } from "./connection.ts";
@@ -107,7 +108,8 @@ const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-co
   "option in the configuration file, and then restart the server.";
 
 function isLocal(c: Client): boolean {
-  return c.addr.startsWith("127.") || c.addr.startsWith("::1");
+  const host = c.addr.slice(0, c.addr.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+  return isLocalAddress(host);
 }
 
 function debugAllowed(s: Server, c: Client): boolean {

@@ -200,10 +200,8 @@ export class Server {
     if (this.clients.size >= this.config.get<number>("maxclients")) {
       return "ERR max number of clients reached";
     }
-    const isLoopback = remoteHost === "127.0.0.1" || remoteHost === "::1" ||
-      remoteHost.startsWith("127.") || remoteHost === "::ffff:127.0.0.1";
     if (
-      this.config.get<boolean>("protected-mode") && !isLoopback &&
+      this.config.get<boolean>("protected-mode") && !isLocalAddress(remoteHost) &&
       this.config.getString("requirepass") === "" && !this.config.isSetByUser?.("bind")
     ) {
       return PROTECTED_MODE_ERROR;
@@ -484,6 +482,12 @@ export class Server {
   }
 }
 
+/** Redis counts exactly 127.0.0.1 and ::1 as local (protected mode, "local" debug access). */
+export function isLocalAddress(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";
+}
+
+/** ip:port, with IPv6 addresses in brackets, as Redis shows them. */
 function fmtAddr(a: Deno.NetAddr): string {
-  return a.hostname.includes(":") ? `${a.hostname}:${a.port}` : `${a.hostname}:${a.port}`;
+  return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
