@@ -114,3 +114,22 @@ Deno.test({
     equal(String(await bystander.call("SET", "after", "garbage")), "OK");
   },
 });
+
+Deno.test({
+  name: "a client whose query buffer passes client-query-buffer-limit is disconnected",
+  ...opts,
+  fn: async () => {
+    await using ours = await startDataNode(["--client-query-buffer-limit", "1mb"]);
+    using bystander = await RawConn.connect(ours.port);
+    using c = await RawConn.connect(ours.port);
+    // A multibulk that never completes: its arguments pile up until the limit.
+    await c.write(te.encode("*100000000\r\n"));
+    const chunk = te.encode("$10\r\n0123456789\r\n".repeat(4096));
+    let closed = false;
+    for (let i = 0; i < 200 && !closed; i++) {
+      await c.write(chunk).catch(() => closed = true);
+    }
+    equal(closed || await c.closedByServer(3000), true);
+    await stillServing(ours, bystander);
+  },
+});

@@ -32,9 +32,15 @@ export class RequestParser {
     this.buf = new Uint8Array(initialSize);
   }
 
-  /** Unparsed bytes plus the arguments of a partial command: the client's query buffer. */
+  /** Bytes held by the arguments of a command still being received. */
+  private argBytes = 0;
+
+  /**
+   * Unparsed bytes plus the arguments of a partial command: the client's query buffer, which
+   * client-query-buffer-limit bounds (a huge multibulk of tiny arguments counts too).
+   */
   get pending(): number {
-    return this.end - this.start;
+    return this.end - this.start + this.argBytes;
   }
 
   /** A region to read into; compacts or grows the buffer so it has room. */
@@ -125,9 +131,11 @@ export class RequestParser {
       }
       args.push(bytesToBinary(b, this.start, this.start + len));
       this.start += len + 2;
+      this.argBytes += len + 16;
       this.remaining--;
     }
     this.args = null;
+    this.argBytes = 0;
     this.wanted = 0;
     if (this.start === this.end) this.start = this.end = 0;
     return args;

@@ -198,3 +198,10 @@ Deno.test("doubles are printed like C's %.17g", () => {
   assertEquals(formatG17(-Infinity), "-inf");
   assertEquals(formatG17(0.0001), "0.0001");
 });
+
+Deno.test("the arguments of a partial multibulk count toward the query buffer", () => {
+  const p = new RequestParser();
+  p.feed(new TextEncoder().encode("*1000000\r\n" + "$1\r\nx\r\n".repeat(1000)));
+  assertEquals(p.next(), null);
+  assertEquals(p.pending >= 1000 * 17, true);
+});
