@@ -110,7 +110,7 @@ const COMMAND_HELP = [
   "GETKEYSANDFLAGS <full-command>",
   "    Return the keys and the access flags from a full Redis command.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ];
 
 export function introspectionCommands(table: Map<string, CommandDef>): CommandDef[] {

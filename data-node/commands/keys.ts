@@ -281,7 +281,7 @@ const OBJECT_HELP = [
   "    Return the number of references of the value associated with the specified",
   "    <key>.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ];
 
 const k1: [number, number, number] = [1, 1, 1];

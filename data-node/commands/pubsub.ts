@@ -108,7 +108,7 @@ const PUBSUB_HELP = [
   "SHARDNUMSUB [<shardchannel> ...]",
   "    Return the number of subscribers for the specified shard level channel(s)",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ];
 
 const flags = "pubsub noscript loading stale";

@@ -5,6 +5,7 @@ import { infoText } from "../server/info.ts";
 import { isLocalAddress } from "../server/server.ts";
 import { cmd, container, ERR, parseFloatArg, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
+import { estimateBytes } from "../store/types.ts";
 import { replyHelp } from "./connection.ts";
 import { ConfigSetError } from "../../shared/config/schema.ts";
 
@@ -176,6 +177,41 @@ function shutdown(s: Server, c: Client, argv: string[]): void | Promise<void> {
   });
 }
 
+const MEMORY_HELP = [
+  "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "DOCTOR",
+  "    Return memory problems reports.",
+  "MALLOC-STATS",
+  "    Return internal statistics report from the memory allocator.",
+  "PURGE",
+  "    Attempt to purge dirty pages for reclamation by the allocator.",
+  "STATS",
+  "    Return information about the memory usage of the server.",
+  "USAGE <key> [SAMPLES <count>]",
+  "    Return memory in bytes used by <key> and its value. Nested values are",
+  "    sampled up to <count> times (default: 5, 0 means sample all).",
+  "HELP",
+  "    Prints this help.",
+];
+
+/** MEMORY USAGE: the key's share of the memory estimate (see server/memory.ts). */
+function memoryUsage(_s: Server, c: Client, argv: string[]): void {
+  if (argv.length === 5 && argv[3]!.toLowerCase() === "samples") {
+    if (parseIntArg(argv[4]!) === null) return c.error(ERR.notInt);
+  } else if (argv.length !== 3) return c.error(ERR.syntax);
+  const e = c.db.lookup(argv[2]!, false);
+  if (!e) return c.out.nullBulk();
+  c.out.int(Math.round(estimateBytes(argv[2]!, e.value)));
+}
+
+/** ROLE: this node is a master with no replicas (replication comes later). */
+function role(s: Server, c: Client): void {
+  c.out.array(3);
+  c.out.bulk("master");
+  c.out.int(s.replOffset);
+  c.out.array(0);
+}
+
 const CONFIG_HELP = [
   "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
   "GET <pattern>",
@@ -187,7 +223,7 @@ const CONFIG_HELP = [
   "REWRITE",
   "    Rewrite the configuration file.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ];
 
 const cfg = (
@@ -237,6 +273,25 @@ export const SERVER_COMMANDS: CommandDef[] = [
       "Returns helpful text about the different subcommands.",
     ),
   ], { summary: "A container for server configuration commands.", since: "2.0.0" }),
+  container("memory", "server", [
+    cmd("memory|usage", -3, "readonly", [2, 2, 1], "server", memoryUsage, {
+      summary: "Estimates the memory usage of a key.",
+      since: "4.0.0",
+    }),
+    cmd("memory|purge", 2, "", null, "server", (_s, c) => c.out.ok(), {
+      summary: "Asks the allocator to release memory.",
+      since: "4.0.0",
+    }),
+    cmd("memory|help", 2, "loading stale", null, "server", (_s, c) => replyHelp(c, MEMORY_HELP), {
+      summary: "Returns helpful text about the different subcommands.",
+      since: "4.0.0",
+    }),
+  ], { summary: "A container for memory diagnostics commands.", since: "4.0.0" }),
+  cmd("role", 1, "noscript loading stale fast", null, "server", role, {
+    summary: "Returns the replication role.",
+    since: "2.8.12",
+    acl: ["admin", "dangerous"],
+  }),
   cmd("dbsize", 1, "readonly fast", null, "server", (_s, c) => c.out.int(c.db.size), {
     summary: "Returns the number of keys in the database.",
     acl: ["keyspace"],

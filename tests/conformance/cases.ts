@@ -155,6 +155,28 @@ export const CASES: Case[] = [
       c("COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"),
     ],
   },
+  {
+    name: "help texts",
+    steps: [
+      c("CLIENT", "HELP"),
+      c("CONFIG", "HELP"),
+      c("OBJECT", "HELP"),
+      c("PUBSUB", "HELP"),
+      c("COMMAND", "HELP"),
+      c("MEMORY", "HELP"),
+    ],
+  },
+  {
+    name: "role and memory usage",
+    steps: [
+      c("ROLE"),
+      c("MEMORY", "USAGE", "nokey"),
+      c("SET", "k", "v"),
+      c("MEMORY", "USAGE", "k", "SAMPLES", "x"),
+      c("MEMORY", "USAGE", "k", "FOO"),
+      c("MEMORY", "NOPE"),
+    ],
+  },
   { name: "info shape", steps: [shape("INFO", "keyspace"), c("INFO", "nosuchsection")] },
   // ---- strings ----
   {
