@@ -367,6 +367,25 @@ export const CASES: Case[] = [
       c("LCS", "a", "l"),
     ],
   },
+  {
+    name: "every byte value in keys, fields, members and channels",
+    steps: [
+      c("HSET", BYTES, BYTES, BYTES),
+      c("HGET", BYTES, BYTES),
+      c("HGETALL", BYTES),
+      c("SADD", "s" + BYTES, BYTES, "x"),
+      c("SISMEMBER", "s" + BYTES, BYTES),
+      c("ZADD", "z" + BYTES, "1", BYTES),
+      c("ZRANGE", "z" + BYTES, "0", "-1", "WITHSCORES"),
+      c("RPUSH", "l" + BYTES, BYTES),
+      c("LPOP", "l" + BYTES),
+      c("PUBLISH", BYTES, BYTES),
+      c("PUBSUB", "NUMSUB", BYTES),
+      c("EXISTS", BYTES),
+      c("RENAME", BYTES, "r" + BYTES),
+      c("TYPE", "r" + BYTES),
+    ],
+  },
   // ---- keys ----
   {
     name: "del exists type",

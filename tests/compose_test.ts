@@ -1,0 +1,24 @@
+/** compose.yaml: valid for docker-compose, and it runs the executables this repo has. */
+import { equal, ok } from "node:assert/strict";
+import { which } from "./helpers/process.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+
+Deno.test({
+  name: "compose.yaml passes docker-compose config and starts the data node with its admin API",
+  ignore: !which("docker-compose"),
+  fn: async () => {
+    const out = await new Deno.Command("docker-compose", {
+      args: ["-f", `${root}compose.yaml`, "config"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    equal(out.success, true, new TextDecoder().decode(out.stderr));
+    ok(text.includes("data-node/main.ts"));
+    ok(/published: 6379/.test(text) && /published: 7379/.test(text), "RESP and admin published");
+    await Deno.stat(`${root}data-node/main.ts`);
+  },
+});
+
+if (!which("docker-compose")) console.log("SKIP: docker-compose not installed: compose.yaml check");
