@@ -89,6 +89,21 @@ const GENS: Gen[] = [
   (r) => ["PERSIST", key(r)],
   (r) => ["OBJECT", "ENCODING", key(r)],
   (r) => ["COPY", key(r), key(r), "REPLACE"],
+  (r) => ["SETBIT", key(r), String(Math.floor(r() * 40)), pick(r, ["0", "1"])],
+  (r) => ["GETBIT", key(r), String(Math.floor(r() * 40))],
+  (r) => ["BITCOUNT", key(r)],
+  (r) => ["BITPOS", key(r), pick(r, ["0", "1"])],
+  (r) => ["BITOP", pick(r, ["AND", "OR", "XOR"]), key(r), key(r), key(r)],
+  (
+    r,
+  ) => [
+    "BITFIELD",
+    key(r),
+    "INCRBY",
+    pick(r, ["u4", "i5", "u8"]),
+    String(Math.floor(r() * 20)),
+    int(r),
+  ],
 ];
 
 function normalize(cmd: string, v: RespValue): string {

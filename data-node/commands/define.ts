@@ -21,6 +21,7 @@ const GROUP_ACL: Record<string, string> = {
   transactions: "transaction",
   connection: "connection",
   stream: "stream",
+  bitmap: "bitmap",
   scripting: "scripting",
 };
 

@@ -11,6 +11,7 @@ import { HASH_COMMANDS } from "./hashes.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
+import { BIT_COMMANDS } from "./bits.ts";
 import { introspectionCommands } from "./introspection.ts";
 
 export function buildCommandTable(): Map<string, CommandDef> {
@@ -32,6 +33,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(SET_COMMANDS);
   add(ZSET_COMMANDS);
   add(PERSISTENCE_COMMANDS);
+  add(BIT_COMMANDS);
   add(introspectionCommands(table));
   return table;
 }
