@@ -247,3 +247,30 @@ Deno.test({
     match(String(await pub.call("INFO", "memory")), /used_memory:\d+/);
   },
 });
+
+Deno.test({
+  name: "a blocked client that disconnects is forgotten and never takes a pushed element",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using w = await RawConn.connect(node.port);
+    const gone = await RawConn.connect(node.port);
+    await gone.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
+    await new Promise((r) => setTimeout(r, 50));
+    match(String(await w.call("INFO", "clients")), /blocked_clients:1/);
+    gone.close();
+    await new Promise((r) => setTimeout(r, 100));
+    match(String(await w.call("INFO", "clients")), /blocked_clients:0/);
+    equal(await w.call("RPUSH", "q", "job"), 1);
+    deepStrictEqual(await w.call("LRANGE", "q", "0", "-1"), ["job"], "the element is still there");
+    // Commands pipelined behind a blocking one run once it is served.
+    using b = await RawConn.connect(node.port);
+    await b.write(new TextEncoder().encode(
+      "*3\r\n$5\r\nBLPOP\r\n$1\r\nz\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n",
+    ));
+    await new Promise((r) => setTimeout(r, 50));
+    await w.call("RPUSH", "z", "v");
+    deepStrictEqual(await b.read(), ["z", "v"]);
+    equal(String(await b.read()), "PONG");
+  },
+});

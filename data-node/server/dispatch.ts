@@ -125,8 +125,9 @@ export function processCommand(s: Server, c: Client, argv: string[]): void | Pro
     return;
   }
   if (s.pause && isPaused(s, def)) {
+    // A client that disconnected during the pause is gone: its command is dropped.
     return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() =>
-      processCommand(s, c, argv)
+      c.closing ? undefined : processCommand(s, c, argv)
     );
   }
   return call(s, c, def, argv);

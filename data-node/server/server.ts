@@ -229,20 +229,25 @@ export class Server {
   /** The read → run → flush loop of one connection. */
   private async serveClient(c: Client): Promise<void> {
     const conn = c.conn!;
+    // A read into a side buffer, started while the client waits (blocked or paused).
+    let side: { buf: Uint8Array; read: Promise<number | null> } | null = null;
     try {
       while (!c.closing) {
-        const target = c.parser.readTarget();
-        const n = await conn.read(target);
-        if (n === null) break;
-        c.parser.commit(n);
-        this.stats.netInputBytes += n;
-        c.lastInteractionMs = Date.now();
-        if (c.parser.pending > this.config.get<number>("client-query-buffer-limit")) {
-          log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
-          break;
+        let n: number | null;
+        if (side) {
+          n = await side.read;
+          if (n !== null) c.parser.feed(side.buf.subarray(0, n));
+          side = null;
+        } else {
+          n = await conn.read(c.parser.readTarget());
+          if (n !== null) c.parser.commit(n);
         }
+        if (n === null || !this.received(c, n)) break;
         const waiting = this.processInput(c);
-        if (waiting) await waiting;
+        if (waiting) {
+          side = await this.readWhileWaiting(c, waiting);
+          if (c.closing) break;
+        }
         this.stats.netOutputBytes += c.out.len;
         await c.flush();
         if (c.closeAfterReply) break;
@@ -256,6 +261,43 @@ export class Server {
       }
     } finally {
       this.freeClient(c);
+    }
+  }
+
+  /** Accounts bytes just read; false when the client must go (query buffer limit). */
+  private received(c: Client, n: number): boolean {
+    this.stats.netInputBytes += n;
+    c.lastInteractionMs = Date.now();
+    if (c.parser.pending <= this.config.get<number>("client-query-buffer-limit")) return true;
+    log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
+    return false;
+  }
+
+  /**
+   * While a client waits (a blocking command, CLIENT PAUSE) its socket is still read, as Redis
+   * does: a client that disconnects meanwhile is freed at once, so it can never take an element
+   * from a list it is no longer there to receive. Bytes read meanwhile wait in the query
+   * buffer. Returns a read still in flight when the wait ended (the caller finishes it).
+   */
+  private async readWhileWaiting(
+    c: Client,
+    waiting: Promise<void>,
+  ): Promise<{ buf: Uint8Array; read: Promise<number | null> } | null> {
+    const finished = waiting.then(() => "done" as const);
+    const buf = new Uint8Array(16 * 1024);
+    for (;;) {
+      const read = c.conn!.read(buf);
+      const r = await Promise.race([finished, read]);
+      if (r === "done") return { buf, read };
+      if (r === null) {
+        this.freeClient(c);
+        return null;
+      }
+      c.parser.feed(buf.subarray(0, r));
+      if (!this.received(c, r)) {
+        this.freeClient(c);
+        return null;
+      }
     }
   }
 
