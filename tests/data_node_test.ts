@@ -274,3 +274,21 @@ Deno.test({
     equal(String(await b.read()), "PONG");
   },
 });
+
+Deno.test({
+  name: "a woken client is served from the key that became ready, if it has the right type",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using w = await RawConn.connect(node.port);
+    const popped = a.call("BLPOP", "x", "y", "5");
+    await new Promise((r) => setTimeout(r, 30));
+    // x becomes a string: no list to serve from, the client keeps waiting (Redis 7.0).
+    await w.call("SET", "x", "not a list");
+    await new Promise((r) => setTimeout(r, 30));
+    match(String(await w.call("INFO", "clients")), /blocked_clients:1/);
+    await w.call("RPUSH", "y", "v");
+    deepStrictEqual(await popped, ["y", "v"]);
+  },
+});

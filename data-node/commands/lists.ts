@@ -2,7 +2,8 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { ListValue } from "../store/list.ts";
-import { cmd, ERR, parseI64, parseIntArg, parseTimeoutSeconds } from "./define.ts";
+import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 
@@ -334,77 +335,28 @@ function lmpop(s: Server, c: Client, argv: string[]): void {
 
 // ---- Blocking variants ----
 
-/**
- * Runs `attempt` now; if it found nothing and the client may block, waits on the keys.
- * `attempt` returns true when it replied. Inside MULTI (or a script) a blocking command acts
- * like its non-blocking form and replies null at once, as in Redis.
- */
-function blockingRun(
-  s: Server,
-  c: Client,
-  keys: string[],
-  timeoutArg: string,
-  attempt: () => boolean | typeof REPLIED,
-  propagate: () => string[] | null,
-  nullInExec: "array" | "bulk" = "array",
-): void | Promise<void> {
-  const timeoutMs = parseTimeoutSeconds(timeoutArg);
-  if (typeof timeoutMs === "string") return c.error(timeoutMs);
-  const r = attempt();
-  if (r !== false) return;
-  if (c.inExec) return nullInExec === "array" ? c.out.nullArray() : c.out.nullBulk();
-  const db = c.db;
-  return s.blocking.block(c, {
-    db,
-    keys,
-    timeoutMs,
-    retry: () => {
-      const saved = c.db;
-      c.db = db;
-      try {
-        const ok = attempt();
-        if (ok === true) {
-          const p = propagate();
-          if (p) s.propagate(db.id, p);
-        }
-        return ok !== false;
-      } finally {
-        c.db = saved;
-      }
-    },
-    onTimeout: () => c.out.nullArray(),
-  });
-}
-
 function bpop(side: Side) {
-  return (s: Server, c: Client, argv: string[]): void | Promise<void> => {
-    const keys = argv.slice(1, -1);
-    let served: string | null = null;
-    const attempt = () => {
-      for (const key of keys) {
-        const l = readList(s, c, key);
-        if (l === REPLIED) return REPLIED;
-        if (l === null) continue;
-        c.out.array(2);
-        c.out.bulk(key);
-        c.out.bulk(popOne(l, side));
-        afterRemove(c, key, l);
-        s.dirty++;
-        served = key;
-        c.rewrittenArgv = [side === "left" ? "LPOP" : "RPOP", key];
-        return true;
-      }
-      return false;
-    };
-    return blockingRun(
-      s,
-      c,
-      keys,
-      argv[argv.length - 1]!,
-      attempt,
-      () => served ? [side === "left" ? "LPOP" : "RPOP", served] : null,
-    );
-  };
+  return (s: Server, c: Client, argv: string[]): void | Promise<void> =>
+    runBlocking(s, c, {
+      keys: argv.slice(1, -1),
+      timeoutArg: argv[argv.length - 1]!,
+      type: "list",
+      attempt: (keys) => {
+        for (const key of keys) {
+          const l = readList(s, c, key);
+          if (l === REPLIED) return REPLIED;
+          if (l === null) continue;
+          c.out.array(2);
+          c.out.bulk(key);
+          c.out.bulk(popOne(l, side));
+          afterRemove(c, key, l);
+          s.dirty++;
+          c.rewrittenArgv = [side === "left" ? "LPOP" : "RPOP", key];
+          return true;
+        }
+        return false;
+      },
+    });
 }
 
 function blmoveGeneric(
@@ -415,25 +367,21 @@ function blmoveGeneric(
   from: Side,
   to: Side,
   timeout: string,
-) {
-  const attempt = () => {
-    const v = moveOne(s, c, src, dst, from, to);
-    if (v === REPLIED) return REPLIED;
-    if (v === null) return false;
-    c.out.bulk(v);
-    c.rewrittenArgv = ["LMOVE", src, dst, from.toUpperCase(), to.toUpperCase()];
-    return true;
-  };
-  // Inside MULTI these answer a null bulk (a timeout answers a null array), as Redis does.
-  return blockingRun(
-    s,
-    c,
-    [src],
-    timeout,
-    attempt,
-    () => ["LMOVE", src, dst, from.toUpperCase(), to.toUpperCase()],
-    "bulk",
-  );
+): void | Promise<void> {
+  return runBlocking(s, c, {
+    keys: [src],
+    timeoutArg: timeout,
+    type: "list",
+    nullInExec: "bulk",
+    attempt: () => {
+      const v = moveOne(s, c, src, dst, from, to);
+      if (v === REPLIED) return REPLIED;
+      if (v === null) return false;
+      c.out.bulk(v);
+      c.rewrittenArgv = ["LMOVE", src, dst, from.toUpperCase(), to.toUpperCase()];
+      return true;
+    },
+  });
 }
 
 function blmove(s: Server, c: Client, argv: string[]): void | Promise<void> {
@@ -449,12 +397,12 @@ function brpoplpush(s: Server, c: Client, argv: string[]): void | Promise<void> 
 function blmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
   const a = parseMpop(c, argv, 2);
   if (!a) return;
-  let served: string[] | null = null;
-  return blockingRun(s, c, a.keys, argv[1]!, () => {
-    const r = mpopFrom(s, c, a);
-    if (r === true) served = c.rewrittenArgv;
-    return r;
-  }, () => served);
+  return runBlocking(s, c, {
+    keys: a.keys,
+    timeoutArg: argv[1]!,
+    type: "list",
+    attempt: (keys) => mpopFrom(s, c, { ...a, keys }),
+  });
 }
 
 const k1: [number, number, number] = [1, 1, 1];

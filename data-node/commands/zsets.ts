@@ -2,7 +2,8 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
-import { cmd, ERR, parseFloatArg, parseIntArg, parseTimeoutSeconds } from "./define.ts";
+import { cmd, ERR, parseFloatArg, parseIntArg } from "./define.ts";
+import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
@@ -504,65 +505,41 @@ function zmpop(s: Server, c: Client, argv: string[]): void {
   if (zmpopFrom(s, c, a) === false) c.out.nullArray();
 }
 
-function blockingZ(
-  s: Server,
-  c: Client,
-  keys: string[],
-  timeoutArg: string,
-  attempt: () => boolean | typeof REPLIED,
-): void | Promise<void> {
-  const timeoutMs = parseTimeoutSeconds(timeoutArg);
-  if (typeof timeoutMs === "string") return c.error(timeoutMs);
-  if (attempt() !== false) return;
-  if (c.inExec) return c.out.nullArray();
-  const db = c.db;
-  return s.blocking.block(c, {
-    db,
-    keys,
-    timeoutMs,
-    retry: () => {
-      const saved = c.db;
-      c.db = db;
-      try {
-        c.rewrittenArgv = null;
-        const r = attempt();
-        if (r === true && c.rewrittenArgv) s.propagate(db.id, c.rewrittenArgv);
-        return r !== false;
-      } finally {
-        c.db = saved;
-      }
-    },
-    onTimeout: () => c.out.nullArray(),
-  });
-}
-
 function bzpop(max: boolean) {
-  return (s: Server, c: Client, argv: string[]): void | Promise<void> => {
-    const keys = argv.slice(1, -1);
-    return blockingZ(s, c, keys, argv[argv.length - 1]!, () => {
-      for (const key of keys) {
-        const z = readZset(s, c, key);
-        if (z === REPLIED) return REPLIED;
-        if (!z) continue;
-        const [[m, sc]] = popEntries(z, max, 1) as [[string, number]];
-        c.out.array(3);
-        c.out.bulk(key);
-        c.out.bulk(m);
-        c.out.double(sc);
-        afterRemove(c, key, z);
-        s.dirty++;
-        c.rewrittenArgv = ["ZREM", key, m];
-        return true;
-      }
-      return false;
+  return (s: Server, c: Client, argv: string[]): void | Promise<void> =>
+    runBlocking(s, c, {
+      keys: argv.slice(1, -1),
+      timeoutArg: argv[argv.length - 1]!,
+      type: "zset",
+      attempt: (keys) => {
+        for (const key of keys) {
+          const z = readZset(s, c, key);
+          if (z === REPLIED) return REPLIED;
+          if (!z) continue;
+          const [[m, sc]] = popEntries(z, max, 1) as [[string, number]];
+          c.out.array(3);
+          c.out.bulk(key);
+          c.out.bulk(m);
+          c.out.double(sc);
+          afterRemove(c, key, z);
+          s.dirty++;
+          c.rewrittenArgv = ["ZREM", key, m];
+          return true;
+        }
+        return false;
+      },
     });
-  };
 }
 
 function bzmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
   const a = parseZmpop(c, argv, 2);
   if (!a) return;
-  return blockingZ(s, c, a.keys, argv[1]!, () => zmpopFrom(s, c, a));
+  return runBlocking(s, c, {
+    keys: a.keys,
+    timeoutArg: argv[1]!,
+    type: "zset",
+    attempt: (keys) => zmpopFrom(s, c, { ...a, keys }),
+  });
 }
 
 // ---- Set operations ----

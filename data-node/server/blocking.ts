@@ -12,8 +12,8 @@ export interface BlockSpec {
   keys: string[];
   /** 0 = forever. */
   timeoutMs: number;
-  /** Tries to serve the client now; true when it replied (the wait is over). */
-  retry(): boolean;
+  /** Tries to serve the client from a key that became ready; true when it replied. */
+  retry(key: string): boolean;
   /** Replies for a timeout (usually a null array). */
   onTimeout(): void;
 }
@@ -75,7 +75,7 @@ export class BlockingRegistry {
         if (!set) continue;
         for (const w of [...set]) {
           if (!this.byClient.has(w.client)) continue;
-          if (w.spec.retry()) this.finish(w, null);
+          if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
           void w.client.flush().catch(() => w.client.close());
         }
       }
