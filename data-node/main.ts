@@ -104,6 +104,14 @@ async function main(): Promise<void> {
     ...(config.getString("logfile") ? { file: config.getString("logfile") } : {}),
   });
   const log = getLogger(["data-node"]);
+  config.onChange("loglevel", (level) => {
+    void setupLogging({
+      role: "data-node",
+      level: level as string,
+      ...(config.getString("logfile") ? { file: config.getString("logfile") } : {}),
+    });
+    return undefined;
+  });
   try {
     Deno.chdir(config.getString("dir"));
   } catch (e) {

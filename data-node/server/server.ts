@@ -153,6 +153,16 @@ export class Server {
         log.debug("optional bind {addr} skipped: {err}", { addr, err: String(e) });
       }
     }
+    this.startCron();
+    this.config.onChange("hz", () => {
+      this.startCron();
+      return undefined;
+    });
+  }
+
+  /** (Re)starts the timer at `hz` ticks per second. */
+  private startCron(): void {
+    clearInterval(this.cron);
     const ms = Math.floor(1000 / this.config.get<number>("hz"));
     this.cron = setInterval(() => this.serverCron(), ms);
   }
