@@ -10,10 +10,18 @@ import {
   startDataNode,
   startProcess,
 } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 import { RespError, RespPush, SimpleString } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** Waits until the server reports `n` blocked clients (so the next step races nothing). */
+function blockedClients(w: RawConn, n: number): Promise<void> {
+  return eventually(
+    async () => new RegExp(`blocked_clients:${n}\r`).test(String(await w.call("INFO", "clients"))),
+    `${n} blocked clients`,
+  );
+}
 
 Deno.test({
   name: "blocked clients are served first come, first served, and time out with a null",
@@ -24,9 +32,9 @@ Deno.test({
     using b = await RawConn.connect(node.port);
     using w = await RawConn.connect(node.port);
     await a.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 1);
     await b.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 2);
     equal(await w.call("RPUSH", "q", "first", "second"), 2);
     deepStrictEqual(await a.read(), ["q", "first"]);
     deepStrictEqual(await b.read(), ["q", "second"]);
@@ -46,16 +54,16 @@ Deno.test({
     using w = await RawConn.connect(node.port);
     const aId = await a.call("CLIENT", "ID");
     const moved = a.call("BLMOVE", "src", "dst", "LEFT", "RIGHT", "5");
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 1);
     await w.call("LPUSH", "src", "v");
     equal(await moved, "v");
     deepStrictEqual(await w.call("LRANGE", "dst", "0", "-1"), ["v"]);
     const waiting = a.call("BZPOPMIN", "z", "0");
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 1);
     equal(await w.call("CLIENT", "UNBLOCK", String(aId)), 1);
     equal(await waiting, null);
     const erroring = a.call("BLPOP", "l", "0");
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 1);
     equal(await w.call("CLIENT", "UNBLOCK", String(aId), "ERROR"), 1);
     const err = await erroring;
     ok(err instanceof RespError);
@@ -71,12 +79,12 @@ Deno.test({
     await using node = await startDataNode();
     using a = await RawConn.connect(node.port);
     using b = await RawConn.connect(node.port);
-    equal(String(await a.call("CLIENT", "PAUSE", "300", "WRITE")), "OK");
     const t0 = Date.now();
+    equal(String(await a.call("CLIENT", "PAUSE", "1500", "WRITE")), "OK");
     equal(await b.call("GET", "k"), null);
-    ok(Date.now() - t0 < 200, "reads are not paused");
+    ok(Date.now() - t0 < 1200, "reads are not paused");
     equal(String(await b.call("SET", "k", "v")), "OK");
-    ok(Date.now() - t0 >= 250, "the write waited for the pause");
+    ok(Date.now() - t0 >= 1400, "the write waited for the pause");
   },
 });
 
@@ -111,9 +119,10 @@ Deno.test({
     using c = await RawConn.connect(node.port);
     for (let i = 0; i < 100; i++) await c.call("SET", `k${i}`, "v", "PX", "50");
     await c.call("SET", "keep", "v");
-    await new Promise((r) => setTimeout(r, 600));
-    const info = String(await c.call("INFO", "keyspace"));
-    match(info, /db0:keys=1,expires=0/);
+    await eventually(
+      async () => /db0:keys=1,expires=0/.test(String(await c.call("INFO", "keyspace"))),
+      "the active expire cycle to delete the 100 keys",
+    );
   },
 });
 
@@ -256,11 +265,9 @@ Deno.test({
     using w = await RawConn.connect(node.port);
     const gone = await RawConn.connect(node.port);
     await gone.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
-    await new Promise((r) => setTimeout(r, 50));
-    match(String(await w.call("INFO", "clients")), /blocked_clients:1/);
+    await blockedClients(w, 1);
     gone.close();
-    await new Promise((r) => setTimeout(r, 100));
-    match(String(await w.call("INFO", "clients")), /blocked_clients:0/);
+    await blockedClients(w, 0);
     equal(await w.call("RPUSH", "q", "job"), 1);
     deepStrictEqual(await w.call("LRANGE", "q", "0", "-1"), ["job"], "the element is still there");
     // Commands pipelined behind a blocking one run once it is served.
@@ -268,7 +275,7 @@ Deno.test({
     await b.write(new TextEncoder().encode(
       "*3\r\n$5\r\nBLPOP\r\n$1\r\nz\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n",
     ));
-    await new Promise((r) => setTimeout(r, 50));
+    await blockedClients(w, 1);
     await w.call("RPUSH", "z", "v");
     deepStrictEqual(await b.read(), ["z", "v"]);
     equal(String(await b.read()), "PONG");
@@ -283,11 +290,10 @@ Deno.test({
     using a = await RawConn.connect(node.port);
     using w = await RawConn.connect(node.port);
     const popped = a.call("BLPOP", "x", "y", "5");
-    await new Promise((r) => setTimeout(r, 30));
+    await blockedClients(w, 1);
     // x becomes a string: no list to serve from, the client keeps waiting (Redis 7.0).
     await w.call("SET", "x", "not a list");
-    await new Promise((r) => setTimeout(r, 30));
-    match(String(await w.call("INFO", "clients")), /blocked_clients:1/);
+    await blockedClients(w, 1);
     await w.call("RPUSH", "y", "v");
     deepStrictEqual(await popped, ["y", "v"]);
   },

@@ -100,8 +100,13 @@ for (const RESP of [2, 3] as const) {
         const got = new Promise<string>((res) => {
           void sub.subscribe("chan", (m: string) => res(m));
         });
-        await new Promise((r) => setTimeout(r, 100));
-        equal(await c.publish("chan", "hi"), 1);
+        // Publish once the subscription is registered on the server.
+        let receivers = 0;
+        for (let i = 0; i < 500 && receivers === 0; i++) {
+          receivers = await c.publish("chan", "hi");
+          if (receivers === 0) await new Promise((r) => setTimeout(r, 10));
+        }
+        equal(receivers, 1);
         equal(await waitFor(got, 5000, "node-redis message"), "hi");
       } finally {
         await c.quit().catch(() => {});
