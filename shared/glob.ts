@@ -94,10 +94,3 @@ export function globMatch(pattern: string, subject: string, nocase = false): boo
   while (pi < plen && pattern[pi] === "*") pi++;
   return pi === plen;
 }
-
-const SPECIAL = /[*?[\\]/;
-
-/** True when the pattern has no glob syntax, so callers can do an exact lookup instead. */
-export function isPlainPattern(p: string): boolean {
-  return !SPECIAL.test(p);
-}

@@ -127,10 +127,6 @@ export function parseIntArg(s: string): number | null {
   return Number(n);
 }
 
-/** 64-bit integers that may exceed 2^53 (INCRBY, EXPIRE) become numbers if exact, else bigint. */
-export const I64_MIN = MIN_I64;
-export const I64_MAX = MAX_I64;
-
 /** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
 export function parseFloatArg(s: string): number | null {
   if (s.length === 0 || s.length > 5120) return null;

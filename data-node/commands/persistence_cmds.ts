@@ -1,7 +1,7 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { bytesToBinary } from "../../shared/resp/bytes.ts";
+import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
 import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
@@ -36,12 +36,6 @@ function dump(_s: Server, c: Client, argv: string[]): void {
   if (!e) return c.out.nullBulk();
   const b = dumpPayload(e.value);
   c.out.bulk(bytesToBinary(b, 0, b.length));
-}
-
-function binaryToBytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  return b;
 }
 
 function restore(s: Server, c: Client, argv: string[]): void {
