@@ -46,6 +46,8 @@ function classMatch(p: string, pi: number, ch: string, nocase: boolean): [boolea
 }
 
 export function globMatch(pattern: string, subject: string, nocase = false): boolean {
+  // Redis matches nothing against an empty subject, not even "*" (KEYS * special-cases it).
+  if (subject.length === 0) return pattern.length === 0;
   let pi = 0, si = 0;
   let starP = -1, starS = -1;
   const plen = pattern.length, slen = subject.length;

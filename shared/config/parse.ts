@@ -36,7 +36,8 @@ export function splitArgs(line: string): string[] | null {
   const n = line.length;
   for (;;) {
     while (i < n && isSpace(line[i])) i++;
-    if (i >= n) return out;
+    // A NUL ends the line, as in C.
+    if (i >= n || line[i] === "\0") return out;
     let cur = "";
     let inDq = false, inSq = false;
     for (;;) {
@@ -67,7 +68,10 @@ export function splitArgs(line: string): string[] | null {
           break;
         } else cur += c;
       } else {
-        if (c === undefined || isSpace(c)) break;
+        // An argument ends only at space, tab, CR, LF or NUL (not at other whitespace).
+        if (c === undefined || c === " " || c === "\t" || c === "\r" || c === "\n" || c === "\0") {
+          break;
+        }
         if (c === '"') inDq = true;
         else if (c === "'") inSq = true;
         else cur += c;

@@ -65,7 +65,7 @@ const MEM_UNITS: Record<string, number> = {
 
 /** Redis's memtoull: digits with an optional k/kb/m/mb/g/gb unit, case-insensitive. */
 export function parseMemory(s: string): number | null {
-  const m = /^(-?\d+)([a-z]*)$/i.exec(s);
+  const m = /^(\d+)([a-z]*)$/i.exec(s);
   if (!m) return null;
   const unit = MEM_UNITS[m[2]!.toLowerCase()];
   if (unit === undefined) return null;
@@ -97,7 +97,8 @@ function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown |
     }
     case "int":
     case "memory": {
-      const n = t.kind === "int" && !INT_RE.test(v) ? parseMemory(v) : parseMemory(v);
+      // Integers may be negative and may carry memory units; memory values may not be negative.
+      const n = t.kind === "int" && INT_RE.test(v) ? Number(v) : parseMemory(v);
       if (n === null || !Number.isSafeInteger(n)) {
         return new Error(
           t.kind === "memory"
@@ -251,6 +252,12 @@ export class Config {
     const out = new Map<string, string>();
     for (const p of patterns) {
       const lp = p.toLowerCase();
+      // A plain name is looked up directly and answered under the spelling asked for.
+      const exact = !/[*?[\\]/.test(p) ? this.canonical(p) : undefined;
+      if (exact !== undefined) {
+        out.set(p, this.shown(exact));
+        continue;
+      }
       for (const name of this.defs.keys()) {
         if (globMatch(lp, name, true)) out.set(name, this.shown(name));
       }

@@ -160,7 +160,10 @@ export class RequestParser {
   }
 
   private inline(): string[] | null {
-    const nl = indexOfByte(this.buf, 10, this.start, this.end);
+    // Redis looks for the newline with strchr, which stops at a NUL byte: a NUL before the
+    // newline means "no complete line yet", until the inline size limit is reached.
+    const nul = indexOfByte(this.buf, 0, this.start, this.end);
+    const nl = indexOfByte(this.buf, 10, this.start, nul < 0 ? this.end : nul);
     if (nl < 0) {
       if (this.end - this.start > this.limits.maxInlineLen) {
         throw new ProtocolError("too big inline request");
@@ -183,7 +186,10 @@ function indexOfByte(b: Uint8Array, byte: number, from: number, to: number): num
   return -1;
 }
 
-/** Redis's string2ll for protocol headers: optional '-', digits, no leading '+' or spaces. */
+/**
+ * Redis's string2ll for protocol headers: optional '-', digits, no '+', no spaces, and no
+ * leading zeros ("*02" is an invalid multibulk length).
+ */
 function parseDecimal(b: Uint8Array, start: number, end: number): number | null {
   let i = start;
   let neg = false;
@@ -192,6 +198,7 @@ function parseDecimal(b: Uint8Array, start: number, end: number): number | null 
     i++;
   }
   if (i >= end || end - i > 18) return null;
+  if (b[i] === 48 && end - i > 1) return null;
   let n = 0;
   for (; i < end; i++) {
     const c = b[i]! - 48;

@@ -172,6 +172,13 @@ export class RespWriter {
     return this.buf.subarray(0, this.len);
   }
 
+  /** Drops the first n bytes (already sent), keeping anything written after them. */
+  consume(n: number): void {
+    if (n >= this.len) return this.reset();
+    this.buf.copyWithin(0, n, this.len);
+    this.len -= n;
+  }
+
   reset(): void {
     this.len = 0;
     // Give back memory after a huge reply instead of holding it for the client's lifetime.
