@@ -1,20 +1,29 @@
 /**
  * A small RESP client for our own processes (replica links, sentinels, the proxy) and tests.
- * Arguments and replies are binary strings (one char per byte; see resp/bytes.ts for UTF-8).
- * pipelining (every command issued in one tick leaves in one write), RESP2 or RESP3 (HELLO 3),
- * pub/sub in either protocol, connect and command timeouts, and reconnect with capped,
- * jittered exponential backoff that restores the session (auth, db, name, subscriptions).
+ *
+ * Arguments and replies are binary strings (one char per byte; resp/bytes.ts converts UTF-8).
+ * Every command issued in one tick leaves in one socket write, so pipelining needs no API.
+ * RESP2 or RESP3 (HELLO 3), pub/sub in either, connect and command timeouts, and reconnect with
+ * capped, jittered exponential backoff that restores the session (auth, name, db, subscriptions).
+ * Commands issued while reconnecting wait (bounded by maxPending) and go out once it succeeds;
+ * commands already sent when a connection dies are rejected, as they may or may not have run.
  */
 import {
-  encodeCommand,
+  binaryToUtf8,
+  bytesToBinary,
   NEED_MORE,
+  ProtocolError,
   RespDecoder,
   RespError,
   RespPush,
   type RespValue,
+  RespVerbatim,
+  RespWriter,
   SimpleString,
+  writeCommand,
 } from "./resp/mod.ts";
-import { binaryToUtf8 } from "./resp/bytes.ts";
+
+export type Arg = string | number | Uint8Array;
 
 export interface ReconnectOptions {
   enabled: boolean;
@@ -24,68 +33,219 @@ export interface ReconnectOptions {
 }
 
 export interface ClientOptions {
+  /** Default 127.0.0.1. */
   host?: string;
   port: number;
+  /** TCP connect plus handshake (HELLO/AUTH/SELECT/...). Default 2000. */
   connectTimeoutMs?: number;
-  /** 0 = none. */
+  /** Per command, from the call; 0 = none. Default 5000. */
   commandTimeoutMs?: number;
+  /** 3 sends HELLO 3 first (with AUTH and SETNAME folded in). Default 2. */
   protocol?: 2 | 3;
   username?: string;
   password?: string;
   clientName?: string;
   db?: number;
   reconnect?: Partial<ReconnectOptions>;
-  /** Commands queued or in flight before `call` rejects at once. */
+  /** Commands queued or in flight before `call` rejects at once. Default 10000. */
   maxPending?: number;
-  /** RESP3 pushes that are not pub/sub traffic (e.g. client tracking). */
-  onPush?: (push: RespValue[]) => void;
+  /** RESP3 pushes that are not pub/sub traffic (e.g. client-side caching invalidations). */
+  onPush?: (push: RespPush) => void;
 }
 
-/** An error reply from the server. */
+/** Listener arguments per event. */
+export interface ClientEvents {
+  /** A connection is up and its session restored. */
+  connect: void;
+  /** A reconnect attempt is scheduled after `delayMs`. */
+  reconnecting: { attempt: number; delayMs: number };
+  /** Failed reconnect attempts, protocol errors, exceptions thrown by message handlers. */
+  error: Error;
+  /** A connection ended, for the given reason. */
+  close: Error;
+}
+
+export type ClientEvent = keyof ClientEvents;
+type Listener<E extends ClientEvent> = (arg: ClientEvents[E]) => void;
+
+export type MessageHandler = (channel: string, message: string) => void;
+export type PatternHandler = (pattern: string, channel: string, message: string) => void;
+
+/** An error reply from the server; `message` is its text, e.g. `WRONGTYPE Operation ...`. */
 export class ReplyError extends Error {
   constructor(readonly reply: RespError) {
     super(reply.message);
+    this.name = "ReplyError";
+  }
+
+  /** The error code: `ERR`, `WRONGTYPE`, `MOVED`, ... */
+  get code(): string {
+    return this.reply.code;
   }
 }
 
-export class TimeoutError extends Error {}
-export class ConnectionClosedError extends Error {}
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TimeoutError";
+  }
+}
 
-type Arg = string | number | Uint8Array;
-type Event = "connect" | "reconnecting" | "error" | "close";
+/** The connection went away (or the client was closed) before the reply arrived. */
+export class ConnectionClosedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConnectionClosedError";
+  }
+}
 
-interface Pending {
-  resolve: (v: RespValue) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** Subscribe-family commands are answered by one push per channel. */
-  confirmations: number;
+/** More than maxPending commands would be waiting. */
+export class QueueFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "QueueFullError";
+  }
+}
+
+/** A command this client cannot run in its current state, or at all. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
 }
 
 /** Backoff before reconnect attempt n (0-based): doubling, capped, with jitter in [50%, 100%]. */
-export function backoffDelay(attempt: number, o: ReconnectOptions, rand = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  o: Pick<ReconnectOptions, "minDelayMs" | "maxDelayMs">,
+  rand: () => number = Math.random,
+): number {
   const base = Math.min(o.maxDelayMs, o.minDelayMs * 2 ** Math.min(attempt, 30));
   return Math.round(base / 2 + (base / 2) * rand());
 }
 
-const SUBSCRIBE_KINDS = new Set(["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]);
+/** A reply as text: bulk, simple and verbatim strings decoded as UTF-8, integers printed. */
+export function replyText(v: RespValue): string | null {
+  if (v === null) return null;
+  if (typeof v === "string") return binaryToUtf8(v);
+  if (v instanceof SimpleString) return binaryToUtf8(v.value);
+  if (v instanceof RespVerbatim) return binaryToUtf8(v.text);
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  throw new TypeError(`reply is not a string: ${Array.isArray(v) ? "array" : typeof v}`);
+}
+
+type SubKind = "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe";
+
+interface Pending {
+  resolve: (v: RespValue) => void;
+  reject: (e: Error) => void;
+  /** Epoch ms; Infinity when the command has no timeout. */
+  deadline: number;
+  timeoutMs: number;
+  /** The command name, for error messages. */
+  name: string;
+  /** Held only while the command waits for a connection; null once encoded. */
+  args: readonly Arg[] | null;
+  /** Subscribe-family commands are answered by one confirmation per channel. */
+  sub: SubKind | null;
+  confirms: number;
+}
+
+/** A FIFO with O(1) shift: a pipeline of 10,000 replies must not cost 10,000 array shifts. */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(x: T): void {
+    this.items.push(x);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) this.drain();
+    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+/** Commands whose replies do not fit one-reply-per-command, or that reset the session. */
+const UNSUPPORTED: Record<string, string> = {
+  SUBSCRIBE: "use subscribe()",
+  PSUBSCRIBE: "use psubscribe()",
+  UNSUBSCRIBE: "use unsubscribe()",
+  PUNSUBSCRIBE: "use punsubscribe()",
+  SSUBSCRIBE: "sharded pub/sub is not supported by this client",
+  SUNSUBSCRIBE: "sharded pub/sub is not supported by this client",
+  MONITOR: "MONITOR streams replies; use a raw connection",
+  RESET: "RESET would silently undo the session this client restores; close and reconnect",
+};
+
+/** What a RESP2 connection in subscribed mode still accepts. */
+const SUBSCRIBED_MODE_OK = new Set(["PING", "QUIT"]);
+
+/** Chars above 255: the string is text, not a binary string. */
+const NOT_BINARY = /[\u0100-\uffff]/;
+
+type State = "connecting" | "ready" | "backoff" | "closed" | "failed";
 
 export class RedisClient {
-  private conn: Deno.Conn | null = null;
+  private state: State = "connecting";
+  private conn: Deno.TcpConn | null = null;
+  /** Identifies the current connection: readers, writers and timers of older ones stand down. */
+  private gen = 0;
   private decoder = new RespDecoder();
-  private readonly queue: Pending[] = [];
-  private outgoing: Uint8Array[] = [];
-  private flushScheduled = false;
-  private closed = false;
-  private readonly listeners = new Map<Event, ((arg?: unknown) => void)[]>();
-  private readonly channels = new Map<string, (channel: string, message: string) => void>();
-  private readonly patterns = new Map<
-    string,
-    (pattern: string, channel: string, message: string) => void
-  >();
+  /** One read buffer for the client's lifetime; the decoder copies what it keeps. */
+  private readonly readBuf = new Uint8Array(64 * 1024);
+  private readDone: Promise<void> = Promise.resolve();
+  /** Commands are encoded into `out`; the writer swaps it with `spare` while a write runs. */
+  private out = new RespWriter(16 * 1024);
+  private spare = new RespWriter(16 * 1024);
+  private flushQueued = false;
+  private writing = false;
+  /** Sent (or encoded for the current connection), in reply order. */
+  private readonly inflight = new Fifo<Pending>();
+  /** Issued while there was no usable connection; sent after the next handshake. */
+  private readonly waiting = new Fifo<Pending>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  private sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  private wake: (() => void) | null = null;
+  private dialAbort: AbortController | null = null;
+  private dialing: Promise<unknown> = Promise.resolve();
+  /** The server's subscription count, from the latest confirmation. */
+  private serverSubs = 0;
+  private readonly channels = new Map<string, MessageHandler>();
+  private readonly patterns = new Map<string, PatternHandler>();
+  private readonly listeners: { [E in ClientEvent]: Set<Listener<E>> } = {
+    connect: new Set(),
+    reconnecting: new Set(),
+    error: new Set(),
+    close: new Set(),
+  };
   private readonly reconnectOpts: ReconnectOptions;
-  private connecting: Promise<void> | null = null;
-  private generation = 0;
+  private readonly commandTimeoutMs: number;
+  private readonly maxPending: number;
 
   private constructor(private readonly opts: ClientOptions) {
     this.reconnectOpts = {
@@ -95,321 +255,575 @@ export class RedisClient {
       maxAttempts: Infinity,
       ...opts.reconnect,
     };
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 5000;
+    this.maxPending = opts.maxPending ?? 10000;
   }
 
+  /** Connects once (no retry) and runs the handshake; rejects if either fails. */
   static async connect(opts: ClientOptions): Promise<RedisClient> {
     const c = new RedisClient(opts);
-    await c.open();
+    try {
+      await c.establish();
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
     return c;
   }
 
+  /** True while a connection is up and its session restored. */
   get connected(): boolean {
-    return this.conn !== null && this.connecting === null;
+    return this.state === "ready";
   }
 
-  on(event: Event, fn: (arg?: unknown) => void): void {
-    const l = this.listeners.get(event) ?? [];
-    l.push(fn);
-    this.listeners.set(event, l);
+  /** A method, not a field test: TypeScript would keep narrowing `state` across awaits. */
+  private isClosed(): boolean {
+    return this.state === "closed";
   }
 
-  private emit(event: Event, arg?: unknown): void {
-    for (const fn of this.listeners.get(event) ?? []) fn(arg);
+  /** Commands waiting for a connection or for their reply. */
+  get pending(): number {
+    return this.inflight.length + this.waiting.length;
   }
 
-  private get subscribed(): boolean {
-    return this.channels.size + this.patterns.size > 0;
+  /** Adds a listener; returns a function that removes it. */
+  on<E extends ClientEvent>(event: E, fn: Listener<E>): () => void {
+    this.listeners[event].add(fn);
+    return () => this.listeners[event].delete(fn);
   }
 
-  /** Connects and restores the session; commands issued meanwhile wait in the queue. */
-  private async open(): Promise<void> {
-    const host = this.opts.host ?? "127.0.0.1";
-    const timeout = this.opts.connectTimeoutMs ?? 2000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const conn = await Promise.race([
-      Deno.connect({ hostname: host, port: this.opts.port }),
-      new Promise<never>((_, rej) => {
-        timer = setTimeout(
-          () => rej(new TimeoutError(`connect timeout to ${host}:${this.opts.port}`)),
-          timeout,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+  private emit<E extends ClientEvent>(event: E, arg: ClientEvents[E]): void {
+    for (const fn of this.listeners[event]) {
+      try {
+        fn(arg);
+      } catch (e) {
+        // A throwing listener must not break the read loop; an error listener gets no second go.
+        if (event !== "error") this.emit("error", asError(e));
+      }
+    }
+  }
+
+  // ---- commands ----
+
+  /** Runs a command; an error reply rejects with ReplyError. */
+  call(...args: Arg[]): Promise<RespValue> {
+    const err = this.admit(1) ?? this.misuse(args);
+    if (err) return Promise.reject(err);
+    return this.submit(args, null, 0);
+  }
+
+  /** Like call, with the reply as text (see replyText). */
+  async callText(...args: Arg[]): Promise<string | null> {
+    return replyText(await this.call(...args));
+  }
+
+  /** Sends all commands together; error replies come back as values, not rejections. */
+  pipeline(cmds: readonly (readonly Arg[])[]): Promise<(RespValue | RespError)[]> {
+    let err = this.admit(cmds.length);
+    for (let i = 0; !err && i < cmds.length; i++) err = this.misuse(cmds[i]!);
+    if (err) return Promise.reject(err);
+    return Promise.all(cmds.map((c) => this.submit(c, null, 0).catch(replyAsValue)));
+  }
+
+  /** Why no further command is accepted now, or null. */
+  private admit(n: number): Error | null {
+    if (this.isClosed()) return new ConnectionClosedError("client closed");
+    if (this.state === "failed") {
+      return new ConnectionClosedError("client gave up reconnecting");
+    }
+    if (this.pending + n > this.maxPending) {
+      return new QueueFullError(`too many pending commands (maxPending ${this.maxPending})`);
+    }
+    return null;
+  }
+
+  /** Commands that would desynchronise replies, or that RESP2 subscribed mode refuses. */
+  private misuse(args: readonly Arg[]): Error | null {
+    if (args.length === 0) return new UsageError("empty command");
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (typeof a === "string" && NOT_BINARY.test(a)) {
+        return new UsageError(`argument ${i} is not a binary string; convert it (utf8ToBinary)`);
+      }
+    }
+    const name = commandName(args[0]!).toUpperCase();
+    const why = UNSUPPORTED[name] ??
+      (name === "CLIENT" && commandName(args[1] ?? "").toUpperCase() === "REPLY"
+        ? "CLIENT REPLY would desynchronise replies"
+        : undefined);
+    if (why) return new UsageError(`${name}: ${why}`);
+    if (this.opts.protocol !== 3 && this.subscribedLocally() && !SUBSCRIBED_MODE_OK.has(name)) {
+      return new UsageError(
+        `${name}: a RESP2 connection in subscribed mode only accepts ` +
+          "(P)SUBSCRIBE / (P)UNSUBSCRIBE / PING / QUIT",
+      );
+    }
+    return null;
+  }
+
+  /** Queues a command: written now when connected, else held until the next handshake. */
+  private submit(args: readonly Arg[], sub: SubKind | null, confirms: number): Promise<RespValue> {
+    return new Promise<RespValue>((resolve, reject) => {
+      const t = this.commandTimeoutMs;
+      const p: Pending = {
+        resolve,
+        reject,
+        deadline: t > 0 ? Date.now() + t : Infinity,
+        timeoutMs: t,
+        name: commandName(args[0] ?? ""),
+        args: null,
+        sub,
+        confirms,
+      };
+      if (this.state === "ready") this.write(p, args);
+      else {
+        p.args = args;
+        this.waiting.push(p);
+      }
+      this.armTimer(p.deadline);
+    });
+  }
+
+  private write(p: Pending, args: readonly Arg[]): void {
+    writeCommand(this.out, args);
+    this.inflight.push(p);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => void this.flush());
+  }
+
+  /** One writer at a time; everything encoded while a write runs leaves in the next one. */
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    if (this.writing) return;
+    this.writing = true;
     try {
-      (conn as Deno.TcpConn).setNoDelay(true);
-    } catch { /* not TCP */ }
-    this.conn = conn;
-    this.decoder = new RespDecoder();
-    const gen = ++this.generation;
-    void this.readLoop(conn, gen);
-    await this.handshake();
-    this.emit("connect");
+      while (this.conn && this.out.size > 0) {
+        const conn = this.conn;
+        const gen = this.gen;
+        const batch = this.out;
+        this.out = this.spare;
+        this.spare = batch;
+        try {
+          const bytes = batch.view();
+          for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+        } catch (e) {
+          if (gen === this.gen) this.dropConnection(asError(e));
+        } finally {
+          batch.reset();
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
-  private async handshake(): Promise<void> {
+  // ---- timeouts ----
+
+  /** One timer for all commands: deadlines grow in queue order, so only heads can expire. */
+  private armTimer(deadline: number): void {
+    if (deadline === Infinity || deadline >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, deadline - Date.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    // Unsent commands expire alone: the connection is not to blame.
+    for (let p = this.waiting.peek(); p && p.deadline <= now; p = this.waiting.peek()) {
+      this.waiting.shift();
+      p.reject(timeoutError(p));
+    }
+    const head = this.inflight.peek();
+    if (head && head.deadline <= now) {
+      this.inflight.shift();
+      head.reject(timeoutError(head));
+      // Its reply may still come and would be taken for the next command's: start afresh.
+      this.dropConnection(new ConnectionClosedError("connection reset after a command timeout"));
+    }
+    this.armTimer(Math.min(
+      this.inflight.peek()?.deadline ?? Infinity,
+      this.waiting.peek()?.deadline ?? Infinity,
+    ));
+  }
+
+  // ---- connection lifecycle ----
+
+  /** Connects and runs the handshake; commands that waited for it go out right after. */
+  private async establish(): Promise<void> {
+    this.state = "connecting";
+    // The previous reader must be done with the shared read buffer.
+    await this.readDone;
+    if (this.isClosed()) throw new ConnectionClosedError("client closed");
+    const timeoutMs = this.opts.connectTimeoutMs ?? 2000;
+    const deadline = Date.now() + timeoutMs;
+    const conn = await this.dial(timeoutMs);
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch { /* best effort */ }
+    this.conn = conn;
+    const gen = ++this.gen;
+    this.decoder = new RespDecoder();
+    this.serverSubs = 0;
+    this.readDone = this.readLoop(conn, gen);
+    try {
+      await Promise.all(this.handshake(deadline));
+    } catch (e) {
+      if (gen === this.gen) this.dropConnection(asError(e));
+      throw e;
+    }
+    if (gen !== this.gen || this.state !== "connecting") {
+      throw new ConnectionClosedError("connection lost during the handshake");
+    }
+    this.state = "ready";
+    for (const p of this.waiting.drain()) {
+      const args = p.args!;
+      p.args = null;
+      this.write(p, args);
+    }
+    this.emit("connect", undefined);
+  }
+
+  private async dial(timeoutMs: number): Promise<Deno.TcpConn> {
+    const host = this.opts.host ?? "127.0.0.1";
+    const abort = new AbortController();
+    this.dialAbort = abort;
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const dialing = Deno.connect({ hostname: host, port: this.opts.port, signal: abort.signal });
+    // close() waits for this, so a connection that completes after it is closed at once.
+    this.dialing = dialing.then((c) => this.state === "closed" && closeQuietly(c), () => {});
+    try {
+      const conn = await dialing;
+      if (!this.isClosed()) return conn;
+      closeQuietly(conn);
+      throw new ConnectionClosedError("client closed");
+    } catch (e) {
+      if (this.isClosed()) throw new ConnectionClosedError("client closed");
+      if (abort.signal.aborted) {
+        throw new TimeoutError(
+          `connect to ${host}:${this.opts.port} timed out after ${timeoutMs} ms`,
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      this.dialAbort = null;
+    }
+  }
+
+  /** HELLO/AUTH, SETNAME, SELECT, then subscriptions (last: RESP2 subscribed mode refuses more). */
+  private handshake(deadline: number): Promise<RespValue>[] {
     const o = this.opts;
-    const first: Promise<RespValue>[] = [];
+    const cmds: [Arg[], SubKind | null, number][] = [];
     if (o.protocol === 3) {
       const hello: Arg[] = ["HELLO", "3"];
       if (o.password !== undefined) hello.push("AUTH", o.username ?? "default", o.password);
       if (o.clientName) hello.push("SETNAME", o.clientName);
-      first.push(this.send(hello, true));
+      cmds.push([hello, null, 0]);
     } else {
       if (o.password !== undefined) {
-        first.push(
-          this.send(o.username ? ["AUTH", o.username, o.password] : ["AUTH", o.password], true),
-        );
+        const auth = o.username === undefined ? [o.password] : [o.username, o.password];
+        cmds.push([["AUTH", ...auth], null, 0]);
       }
-      if (o.clientName) first.push(this.send(["CLIENT", "SETNAME", o.clientName], true));
+      if (o.clientName) cmds.push([["CLIENT", "SETNAME", o.clientName], null, 0]);
     }
-    if (o.db) first.push(this.send(["SELECT", o.db], true));
-    if (this.channels.size) {
-      first.push(this.send(["SUBSCRIBE", ...this.channels.keys()], true, this.channels.size));
-    }
-    if (this.patterns.size) {
-      first.push(this.send(["PSUBSCRIBE", ...this.patterns.keys()], true, this.patterns.size));
-    }
-    await Promise.all(first);
+    if (o.db) cmds.push([["SELECT", o.db], null, 0]);
+    const channels = [...this.channels.keys()];
+    const patterns = [...this.patterns.keys()];
+    if (channels.length) cmds.push([["SUBSCRIBE", ...channels], "subscribe", channels.length]);
+    if (patterns.length) cmds.push([["PSUBSCRIBE", ...patterns], "psubscribe", patterns.length]);
+    return cmds.map(([args, sub, confirms]) =>
+      new Promise<RespValue>((resolve, reject) => {
+        const name = commandName(args[0]!);
+        const timeoutMs = this.opts.connectTimeoutMs ?? 2000;
+        const p = { resolve, reject, deadline, timeoutMs, name, args: null, sub, confirms };
+        this.write(p, args);
+        this.armTimer(deadline);
+      })
+    );
   }
 
-  private async readLoop(conn: Deno.Conn, gen: number): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
+  private async readLoop(conn: Deno.TcpConn, gen: number): Promise<void> {
+    let reason: Error = new ConnectionClosedError("connection closed by the server");
     try {
       for (;;) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        this.decoder.push(buf.subarray(0, n));
-        for (let v = this.decoder.next(); v !== NEED_MORE; v = this.decoder.next()) this.onReply(v);
+        const n = await conn.read(this.readBuf);
+        if (n === null || gen !== this.gen) break;
+        this.decoder.push(this.readBuf.subarray(0, n));
+        for (let v = this.decoder.next(); v !== NEED_MORE; v = this.decoder.next()) {
+          this.onValue(v);
+          // A handler or the reply itself may have replaced the connection.
+          if (gen !== this.gen) return;
+        }
       }
     } catch (e) {
-      if (gen === this.generation) this.emit("error", e);
+      if (gen !== this.gen) return;
+      reason = asError(e);
+      // I/O errors are just a lost connection (the close event); bad bytes are a real fault.
+      if (e instanceof ProtocolError) this.emit("error", reason);
     }
-    if (gen === this.generation) this.onDisconnect(new ConnectionClosedError("connection closed"));
+    if (gen === this.gen) this.dropConnection(reason);
   }
 
-  private onReply(v: RespValue): void {
-    if (
-      v instanceof RespPush || (this.subscribed && this.opts.protocol !== 3 && isPubSubArray(v))
-    ) {
-      const items = v instanceof RespPush ? v.items : v as RespValue[];
-      if (this.routePubSub(items)) return;
-      if (v instanceof RespPush) {
-        this.opts.onPush?.(items);
+  /** Ends the current connection: what was sent is lost, and a lost ready link reconnects. */
+  private dropConnection(reason: Error): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = null;
+    this.gen++;
+    closeQuietly(conn);
+    // Bytes not yet written were meant for the dead connection; their commands fail below.
+    this.out.reset();
+    this.serverSubs = 0;
+    const err = reason instanceof ConnectionClosedError
+      ? reason
+      : new ConnectionClosedError(`connection lost: ${reason.message}`);
+    for (const p of this.inflight.drain()) p.reject(err);
+    this.emit("close", reason);
+    // While connecting, the handshake's rejection tells establish() instead.
+    if (this.state !== "ready") return;
+    if (this.reconnectOpts.enabled) void this.reconnect();
+    else this.fail(err);
+  }
+
+  private async reconnect(): Promise<void> {
+    const o = this.reconnectOpts;
+    let last: Error | null = null;
+    for (let attempt = 1; attempt <= o.maxAttempts; attempt++) {
+      const delayMs = backoffDelay(attempt - 1, o);
+      this.state = "backoff";
+      this.emit("reconnecting", { attempt, delayMs });
+      await this.sleep(delayMs);
+      if (this.isClosed()) return;
+      try {
+        await this.establish();
         return;
+      } catch (e) {
+        if (this.isClosed()) return;
+        last = asError(e);
+        this.emit("error", last);
       }
     }
+    const why = last ? `: ${last.message}` : "";
+    this.fail(new ConnectionClosedError(`gave up after ${o.maxAttempts} reconnect attempts${why}`));
+    this.emit("error", new ConnectionClosedError(`gave up reconnecting${why}`));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      this.sleepTimer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+    });
+  }
+
+  /** No more connections: commands still waiting fail, later ones are refused. */
+  private fail(err: Error): void {
+    this.state = "failed";
+    for (const p of this.waiting.drain()) p.reject(err);
+  }
+
+  /**
+   * Closes for good: no reconnect; waiting and in-flight commands reject. Settles without a
+   * trip through the event loop (unless a connect is under way), so a caller can still attach
+   * handlers to commands it issued just before.
+   */
+  async close(): Promise<void> {
+    if (!this.isClosed()) {
+      this.state = "closed";
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      clearTimeout(this.sleepTimer);
+      this.wake?.();
+      this.wake = null;
+      this.dialAbort?.abort();
+      const err = new ConnectionClosedError("client closed");
+      for (const p of this.waiting.drain()) p.reject(err);
+      this.dropConnection(err);
+    }
+    await this.dialing;
+  }
+
+  /** `await using c = await RedisClient.connect(...)` closes the client at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- replies and pub/sub ----
+
+  private onValue(v: RespValue): void {
+    if (v instanceof RespPush) {
+      if (!this.routePubSub(v.items)) this.deliver(() => this.opts.onPush?.(v));
+      return;
+    }
+    // RESP2 has no pushes: pub/sub traffic looks like replies, and only in subscribed mode.
+    if (Array.isArray(v) && this.resp2PubSubPossible() && this.routePubSub(v)) return;
     this.settle(v);
   }
 
-  /** Delivers messages; a subscribe-family confirmation settles its command. */
+  private resp2PubSubPossible(): boolean {
+    if (this.opts.protocol === 3) return false;
+    return this.serverSubs > 0 || (this.inflight.peek()?.sub ?? null) !== null;
+  }
+
+  /** Delivers messages and takes confirmations; false when `items` is not pub/sub traffic. */
   private routePubSub(items: RespValue[]): boolean {
-    // Channel names and messages stay binary strings: pub/sub is binary-safe.
-    const kind = text(items[0]);
+    const kind = kindOf(items[0]);
     if (kind === "message" && items.length === 3) {
-      const ch = raw(items[1]);
-      this.channels.get(ch)?.(ch, raw(items[2]));
+      const [, ch, msg] = items;
+      if (typeof ch !== "string" || typeof msg !== "string") return false;
+      const h = this.channels.get(ch);
+      if (h) this.deliver(() => h(ch, msg));
       return true;
     }
     if (kind === "pmessage" && items.length === 4) {
-      const p = raw(items[1]);
-      this.patterns.get(p)?.(p, raw(items[2]), raw(items[3]));
+      const [, pat, ch, msg] = items;
+      if (typeof pat !== "string" || typeof ch !== "string" || typeof msg !== "string") {
+        return false;
+      }
+      const h = this.patterns.get(pat);
+      if (h) this.deliver(() => h(pat, ch, msg));
       return true;
     }
-    if (SUBSCRIBE_KINDS.has(kind)) {
-      const head = this.queue[0];
-      if (head && --head.confirmations <= 0) this.settle(items);
-      return true;
-    }
+    if (isSubKind(kind) && items.length === 3) return this.confirm(kind, items);
     return false;
   }
 
+  private confirm(kind: SubKind, items: RespValue[]): boolean {
+    const count = items[2];
+    if (typeof count === "number") this.serverSubs = count;
+    const head = this.inflight.peek();
+    if (head?.sub === kind) {
+      if (--head.confirms <= 0) this.settle(items);
+      return true;
+    }
+    // Unasked for: RESP3 hands it to onPush; in RESP2 it can only be dropped.
+    return this.opts.protocol !== 3;
+  }
+
   private settle(v: RespValue): void {
-    const p = this.queue.shift();
-    if (!p) return;
-    clearTimeout(p.timer);
+    const p = this.inflight.shift();
+    if (!p) {
+      this.emit("error", new Error("reply without a pending command"));
+      this.dropConnection(new ConnectionClosedError("replies out of step; connection reset"));
+      return;
+    }
     if (v instanceof RespError) p.reject(new ReplyError(v));
     else p.resolve(v);
   }
 
-  private onDisconnect(err: Error): void {
-    const conn = this.conn;
-    this.conn = null;
+  /** Runs a user callback; an exception goes to the error event, not into the read loop. */
+  private deliver(fn: () => void): void {
     try {
-      conn?.close();
-    } catch { /* already closed */ }
-    this.failAll(err);
-    this.emit("close");
-    if (!this.closed && this.reconnectOpts.enabled) void this.reconnect();
-  }
-
-  private failAll(err: Error): void {
-    this.outgoing = [];
-    for (const p of this.queue.splice(0)) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-  }
-
-  private reconnect(): Promise<void> {
-    if (this.connecting) return this.connecting;
-    this.connecting = (async () => {
-      for (let attempt = 0; attempt < this.reconnectOpts.maxAttempts && !this.closed; attempt++) {
-        const delay = backoffDelay(attempt, this.reconnectOpts);
-        this.emit("reconnecting", { attempt, delay });
-        await new Promise((r) => setTimeout(r, delay));
-        if (this.closed) return;
-        try {
-          await this.open();
-          return;
-        } catch (e) {
-          this.emit("error", e);
-          const conn = this.conn;
-          this.conn = null;
-          try {
-            conn?.close();
-          } catch { /* gone */ }
-        }
-      }
-    })().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
-  }
-
-  /** Queues a command. `internal` commands bypass the reconnect wait (they are the handshake). */
-  private send(args: Arg[], internal = false, confirmations = 1): Promise<RespValue> {
-    if (this.closed) return Promise.reject(new ConnectionClosedError("client closed"));
-    const max = this.opts.maxPending ?? 10000;
-    if (this.queue.length >= max) {
-      return Promise.reject(new Error(`too many pending commands (maxPending ${max})`));
-    }
-    if (!this.conn || (this.connecting && !internal)) {
-      return Promise.reject(new ConnectionClosedError("not connected"));
-    }
-    return new Promise<RespValue>((resolve, reject) => {
-      const p: Pending = { resolve, reject, timer: undefined, confirmations };
-      const t = this.opts.commandTimeoutMs ?? 5000;
-      if (t > 0) {
-        p.timer = setTimeout(() => {
-          reject(new TimeoutError(`command timed out after ${t} ms: ${String(args[0])}`));
-          // The reply stream is now misaligned: drop the connection and start over.
-          const i = this.queue.indexOf(p);
-          if (i >= 0) this.queue.splice(i, 1);
-          this.generation++;
-          this.onDisconnect(new ConnectionClosedError("connection reset after a timeout"));
-        }, t);
-      }
-      this.queue.push(p);
-      this.outgoing.push(encodeCommand(args));
-      this.scheduleFlush();
-    });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => void this.flush());
-  }
-
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    const conn = this.conn;
-    if (!conn || this.outgoing.length === 0) return;
-    const parts = this.outgoing;
-    this.outgoing = [];
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const data = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      data.set(p, off);
-      off += p.length;
-    }
-    try {
-      for (let w = 0; w < data.length;) w += await conn.write(data.subarray(w));
+      fn();
     } catch (e) {
-      this.emit("error", e);
+      this.emit("error", asError(e));
     }
   }
 
-  /** Runs a command; an error reply rejects with ReplyError. */
-  call(...args: Arg[]): Promise<RespValue> {
-    return this.send(args);
+  private subscribedLocally(): boolean {
+    return this.channels.size + this.patterns.size > 0;
   }
 
-  /** Like call, with bulk and simple strings decoded as UTF-8 text. */
-  async callText(...args: Arg[]): Promise<string | null> {
-    const v = await this.call(...args);
-    return v === null ? null : text(v);
+  /** Subscribes to channels (binary strings); one handler per channel, the latest wins. */
+  subscribe(channels: readonly string[], handler: MessageHandler): Promise<void> {
+    return this.addSubs("subscribe", this.channels, channels, handler);
   }
 
-  /** Sends all commands in one write; errors come back as values, not rejections. */
-  pipeline(cmds: Arg[][]): Promise<(RespValue | RespError)[]> {
-    return Promise.all(
-      cmds.map((c) =>
-        this.send(c).catch((e) => {
-          if (e instanceof ReplyError) return e.reply;
-          throw e;
-        })
-      ),
-    );
+  /** Subscribes to glob patterns; the handler gets (pattern, channel, message). */
+  psubscribe(patterns: readonly string[], handler: PatternHandler): Promise<void> {
+    return this.addSubs("psubscribe", this.patterns, patterns, handler);
   }
 
-  async subscribe(
-    channels: string[],
-    handler: (channel: string, message: string) => void,
+  /** Unsubscribes from the channels, or from all when none are given. */
+  unsubscribe(...channels: string[]): Promise<void> {
+    return this.dropSubs("unsubscribe", this.channels, channels);
+  }
+
+  /** Unsubscribes from the patterns, or from all when none are given. */
+  punsubscribe(...patterns: string[]): Promise<void> {
+    return this.dropSubs("punsubscribe", this.patterns, patterns);
+  }
+
+  private async addSubs<H>(
+    kind: "subscribe" | "psubscribe",
+    map: Map<string, H>,
+    names: readonly string[],
+    handler: H,
   ): Promise<void> {
-    for (const ch of channels) this.channels.set(ch, handler);
-    await this.send(["SUBSCRIBE", ...channels], false, channels.length);
-  }
-
-  async psubscribe(
-    patterns: string[],
-    handler: (pattern: string, channel: string, message: string) => void,
-  ): Promise<void> {
-    for (const p of patterns) this.patterns.set(p, handler);
-    await this.send(["PSUBSCRIBE", ...patterns], false, patterns.length);
-  }
-
-  async unsubscribe(...channels: string[]): Promise<void> {
-    const list = channels.length ? channels : [...this.channels.keys()];
-    if (list.length === 0) return;
-    await this.send(["UNSUBSCRIBE", ...list], false, list.length);
-    for (const ch of list) this.channels.delete(ch);
-  }
-
-  async punsubscribe(...patterns: string[]): Promise<void> {
-    const list = patterns.length ? patterns : [...this.patterns.keys()];
-    if (list.length === 0) return;
-    await this.send(["PUNSUBSCRIBE", ...list], false, list.length);
-    for (const p of list) this.patterns.delete(p);
-  }
-
-  /** Closes for good: no reconnect; pending commands reject. */
-  close(): Promise<void> {
-    this.closed = true;
-    this.generation++;
-    const conn = this.conn;
-    this.conn = null;
+    if (names.length === 0) return;
+    const err = this.admit(1) ?? this.misuseNames(names);
+    if (err) throw err;
+    // Recorded first, so that a reconnect meanwhile resubscribes and RESP2 mode is known now.
+    const added = names.filter((n) => !map.has(n));
+    for (const n of names) map.set(n, handler);
     try {
-      conn?.close();
-    } catch { /* already closed */ }
-    this.failAll(new ConnectionClosedError("client closed"));
-    return Promise.resolve();
+      await this.submit([kind.toUpperCase(), ...names], kind, names.length);
+    } catch (e) {
+      for (const n of added) if (map.get(n) === handler) map.delete(n);
+      throw e;
+    }
+  }
+
+  /** The local state changes at once: a reconnect meanwhile does not resubscribe these. */
+  private async dropSubs<H>(
+    kind: "unsubscribe" | "punsubscribe",
+    map: Map<string, H>,
+    names: string[],
+  ): Promise<void> {
+    const list = names.length ? names : [...map.keys()];
+    if (list.length === 0) return;
+    const err = this.admit(1) ?? this.misuseNames(list);
+    if (err) throw err;
+    for (const n of list) map.delete(n);
+    await this.submit([kind.toUpperCase(), ...list], kind, list.length);
+  }
+
+  private misuseNames(names: readonly string[]): Error | null {
+    const bad = names.find((n) => NOT_BINARY.test(n));
+    return bad === undefined ? null : new UsageError(`channel ${bad} is not a binary string`);
   }
 }
 
-function isPubSubArray(v: RespValue): boolean {
-  return Array.isArray(v) && v.length >= 3 && typeof v[0] === "string" &&
-    (v[0] === "message" || v[0] === "pmessage" || SUBSCRIBE_KINDS.has(v[0]));
+function commandName(a: Arg): string {
+  if (typeof a === "string") return a.length > 64 ? a.slice(0, 64) : a;
+  if (typeof a === "number") return String(a);
+  return bytesToBinary(a, 0, Math.min(a.length, 64));
 }
 
-function raw(v: RespValue | undefined): string {
-  return typeof v === "string" ? v : text(v);
-}
-
-/** A reply as text: bulk strings are binary strings, decoded as UTF-8 here. */
-export function text(v: RespValue | undefined): string {
-  if (typeof v === "string") return binaryToUtf8(v);
+function kindOf(v: RespValue | undefined): string | null {
+  if (typeof v === "string") return v;
   if (v instanceof SimpleString) return v.value;
-  return String(v);
+  return null;
+}
+
+function isSubKind(kind: string | null): kind is SubKind {
+  return kind === "subscribe" || kind === "psubscribe" || kind === "unsubscribe" ||
+    kind === "punsubscribe";
+}
+
+function timeoutError(p: Pending): TimeoutError {
+  return new TimeoutError(`${p.name} timed out after ${p.timeoutMs} ms`);
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+function replyAsValue(e: unknown): RespError {
+  if (e instanceof ReplyError) return e.reply;
+  throw e;
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
