@@ -5,7 +5,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
-import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readString, REPLIED } from "./access.ts";
 
@@ -29,7 +29,7 @@ function parseBitOffset(arg: string): number | null {
 }
 
 function checkSize(s: Server, c: Client, bytes: number): boolean {
-  if (bytes > s.config.get<number>("proto-max-bulk-len")) {
+  if (bytes > maxStringLength(s.config)) {
     c.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     return false;
   }
@@ -94,9 +94,9 @@ interface RangeArgs {
 
 function parseRange(c: Client, argv: string[], at: number): RangeArgs | null | undefined {
   if (argv.length <= at) return undefined;
-  const start = parseIntArg(argv[at]!);
+  const start = parseIndex(argv[at]!);
   const endArg = argv[at + 1];
-  const end = endArg === undefined ? -1 : parseIntArg(endArg);
+  const end = endArg === undefined ? -1 : parseIndex(endArg);
   if (start === null || end === null) return c.error(ERR.notInt), null;
   let bit = false;
   if (argv.length === at + 3) {

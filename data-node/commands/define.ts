@@ -25,8 +25,38 @@ const GROUP_ACL: Record<string, string> = {
   scripting: "scripting",
 };
 
-/** ACL categories implied by flags and group, as Redis derives them. */
+/** Redis lists ACL categories in this order (its category bit order). */
+const ACL_ORDER = [
+  "keyspace",
+  "read",
+  "write",
+  "set",
+  "sortedset",
+  "list",
+  "hash",
+  "string",
+  "bitmap",
+  "hyperloglog",
+  "geo",
+  "stream",
+  "pubsub",
+  "admin",
+  "fast",
+  "slow",
+  "blocking",
+  "dangerous",
+  "connection",
+  "transaction",
+  "scripting",
+];
+
+/** ACL categories implied by flags and group, as Redis derives them, in Redis's order. */
 function aclFor(flags: Flag[], group: string, extra: string[]): string[] {
+  const set = aclSet(flags, group, extra);
+  return ACL_ORDER.filter((a) => set.has(a));
+}
+
+function aclSet(flags: Flag[], group: string, extra: string[]): Set<string> {
   const out = new Set<string>();
   if (GROUP_ACL[group]) out.add(GROUP_ACL[group]!);
   if (flags.includes("write")) out.add("write");
@@ -39,7 +69,7 @@ function aclFor(flags: Flag[], group: string, extra: string[]): string[] {
   out.add(flags.includes("fast") ? "fast" : "slow");
   if (flags.includes("blocking")) out.add("blocking");
   for (const a of extra) out.add(a);
-  return [...out];
+  return out;
 }
 
 /**
@@ -127,6 +157,19 @@ export function parseIntArg(s: string): number | null {
   return Number(n);
 }
 
+/**
+ * A range index or offset: any signed 64-bit integer, clamped to ±2^53 (an index that large
+ * is past the end of anything, so the clamping changes no result). Null when not an integer.
+ */
+export function parseIndex(s: string): number | null {
+  const fast = parseIntArg(s);
+  if (fast !== null) return fast;
+  const n = parseI64(s);
+  if (n === null) return null;
+  const LIM = 2n ** 53n;
+  return Number(n > LIM ? LIM : n < -LIM ? -LIM : n);
+}
+
 /** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
 export function parseFloatArg(s: string): number | null {
   if (s.length === 0 || s.length > 5120) return null;
@@ -135,9 +178,27 @@ export function parseFloatArg(s: string): number | null {
     return Infinity;
   }
   if (lower === "-inf" || lower === "-infinity") return -Infinity;
+  const hex = parseHexFloat(s);
+  if (hex !== undefined) return hex;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
   const d = Number(s);
-  return Number.isNaN(d) ? null : d;
+  // strtod's range errors are errors for Redis: overflow to infinity, underflow to zero.
+  if (!Number.isFinite(d)) return null;
+  if (d === 0 && /[1-9]/.test(s.replace(/e.*$/i, ""))) return null;
+  return d;
+}
+
+const HEX_FLOAT = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
+
+/** C99 hex floats ("0x10", "0x1p3"), which strtod accepts; undefined when not hex. */
+export function parseHexFloat(s: string): number | null | undefined {
+  const m = HEX_FLOAT.exec(s);
+  if (!m) return undefined;
+  const digits = (m[2] ?? "") + (m[3] ?? "");
+  if (digits === "") return null;
+  const v = parseInt(digits, 16) * 2 ** (Number(m[4] ?? "0") - 4 * (m[3] ?? "").length);
+  if (!Number.isFinite(v)) return null;
+  return m[1] === "-" ? -v : v;
 }
 
 /** Blocking commands' timeout: seconds as a float; an error text, or ms (0 = forever). */
@@ -146,6 +207,14 @@ export function parseTimeoutSeconds(arg: string): number | string {
   if (secs === null || !Number.isFinite(secs)) return "ERR timeout is not a float or out of range";
   if (secs < 0) return "ERR timeout is negative";
   return Math.ceil(secs * 1000);
+}
+
+/** V8's longest string (2^29 - 24 chars): values can't grow past it, whatever the config. */
+const MAX_STRING_CHARS = 536870888;
+
+/** The largest string value a command may build: proto-max-bulk-len, capped by V8. */
+export function maxStringLength(config: { get<T>(name: string): T }): number {
+  return Math.min(config.get<number>("proto-max-bulk-len"), MAX_STRING_CHARS);
 }
 
 export const ERR = {

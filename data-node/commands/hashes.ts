@@ -2,8 +2,8 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { HashValue } from "../store/hash.ts";
-import { incrLongDouble } from "./strings.ts";
-import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
+import { incrLongDouble, longDoubleArg } from "./strings.ts";
+import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
@@ -150,7 +150,7 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
 }
 
 function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
-  if (parseFloatArg(argv[3]!) === null) return c.error(ERR.notFloat);
+  if (longDoubleArg(argv[3]!) === null) return c.error(ERR.notFloat);
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
   const cur = h.map.get(argv[2]!) ?? "0";

@@ -9,16 +9,16 @@ import { replyHelp } from "./connection.ts";
 function writeKeySpecs(c: Client, d: CommandDef): void {
   const [first, last, step] = d.keys ?? [0, 0, 0];
   if (first === 0) {
-    c.out.array(0);
+    c.out.set(0);
     return;
   }
   const write = d.flags.includes("write");
-  c.out.array(1);
+  c.out.set(1);
   c.out.map(3);
   c.out.bulk("flags");
   c.out.set(2);
   c.out.simple(write ? "RW" : "RO");
-  c.out.simple(write ? "UPDATE" : "ACCESS");
+  c.out.simple(write ? "update" : "access");
   c.out.bulk("begin_search");
   c.out.map(2);
   c.out.bulk("type");
@@ -54,10 +54,10 @@ export function writeCommandInfo(c: Client, d: CommandDef): void {
   c.out.int(step);
   c.out.set(d.acl.length);
   for (const a of d.acl) c.out.simple(`@${a}`);
-  c.out.array(0);
+  c.out.set(0); // tips
   writeKeySpecs(c, d);
   const subs = d.subcommands ?? [];
-  c.out.array(subs.length);
+  c.out.set(subs.length);
   for (const sd of subs) writeCommandInfo(c, sd);
 }
 
@@ -119,7 +119,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
   const info = (_s: Server, c: Client, argv: string[]) => {
     const defs = argv.length <= 2 ? all() : argv.slice(2).map((n) => findDef(table, n));
     c.out.array(defs.length);
-    for (const d of defs) d ? writeCommandInfo(c, d) : c.out.nullArray();
+    for (const d of defs) d ? writeCommandInfo(c, d) : c.out.nullBulk();
   };
 
   const docs = (_s: Server, c: Client, argv: string[]) => {
@@ -141,6 +141,9 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
     const arityOk = d.arity > 0 ? sub.length === d.arity : sub.length >= -d.arity;
     if (!arityOk) return c.error("ERR Invalid number of arguments specified for command");
     const idx = commandKeys(d, sub);
+    if (idx.some((i) => i >= sub.length)) {
+      return c.error("ERR Invalid arguments specified for command");
+    }
     if (idx.length === 0) return c.error("ERR The command has no key arguments");
     c.out.array(idx.length);
     for (const i of idx) {
@@ -153,7 +156,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       const write = d.flags.includes("write");
       c.out.set(2);
       c.out.simple(write ? "RW" : "RO");
-      c.out.simple(write ? "UPDATE" : "ACCESS");
+      c.out.simple(write ? "update" : "access");
     }
   };
 

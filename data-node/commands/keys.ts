@@ -81,7 +81,8 @@ function ttlGeneric(unit: Unit, absolute: boolean) {
     if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(-2);
     const at = c.db.getExpire(argv[1]!);
     if (at === undefined) return c.out.int(-1);
-    if (absolute) return c.out.int(unit === "s" ? Math.floor(at / 1000) : at);
+    // Seconds are rounded, absolute or not: (ms + 500) / 1000, as Redis computes them.
+    if (absolute) return c.out.int(unit === "s" ? Math.floor((at + 500) / 1000) : at);
     const left = Math.max(0, at - Date.now());
     c.out.int(unit === "s" ? Math.round(left / 1000) : left);
   };

@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { ListValue } from "../store/list.ts";
-import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
@@ -80,7 +80,7 @@ function clampRange(start: number, stop: number, len: number): [number, number] 
 }
 
 function lrange(s: Server, c: Client, argv: string[]): void {
-  const start = parseIntArg(argv[2]!), stop = parseIntArg(argv[3]!);
+  const start = parseIndex(argv[2]!), stop = parseIndex(argv[3]!);
   if (start === null || stop === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -97,7 +97,7 @@ function llen(s: Server, c: Client, argv: string[]): void {
 }
 
 function lindex(s: Server, c: Client, argv: string[]): void {
-  const idx = parseIntArg(argv[2]!);
+  const idx = parseIndex(argv[2]!);
   if (idx === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -107,7 +107,7 @@ function lindex(s: Server, c: Client, argv: string[]): void {
 }
 
 function lset(s: Server, c: Client, argv: string[]): void {
-  const idx = parseIntArg(argv[2]!);
+  const idx = parseIndex(argv[2]!);
   if (idx === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -164,7 +164,7 @@ function lrem(s: Server, c: Client, argv: string[]): void {
 }
 
 function ltrim(s: Server, c: Client, argv: string[]): void {
-  const start = parseIntArg(argv[2]!), stop = parseIntArg(argv[3]!);
+  const start = parseIndex(argv[2]!), stop = parseIndex(argv[3]!);
   if (start === null || stop === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;

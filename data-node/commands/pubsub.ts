@@ -77,6 +77,11 @@ function publish(s: Server, c: Client, argv: string[]): void {
 }
 
 function channels(s: Server, c: Client, argv: string[]): void {
+  if (argv.length > 3) {
+    return c.error(
+      `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try PUBSUB HELP.`,
+    );
+  }
   const pattern = argv[2];
   const out: string[] = [];
   for (const ch of s.pubsub.channels.keys()) {

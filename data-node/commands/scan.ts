@@ -18,12 +18,14 @@ export function parseScanArgs(
   at: number,
   allowType: boolean,
 ): ScanArgs | null {
-  const cur = argv[at]!;
-  if (!/^\d+$/.test(cur) || BigInt(cur) > 18446744073709551615n) {
+  // strtoul's rules: an optional sign, and a negative value wraps around.
+  const m = /^([+-]?)(\d+)$/.exec(argv[at]!);
+  if (!m || BigInt(m[2]!) > 18446744073709551615n) {
     c.error("ERR invalid cursor");
     return null;
   }
-  const a: ScanArgs = { cursor: Number(cur), match: null, count: 10, type: null };
+  const value = m[1] === "-" ? (2n ** 64n - BigInt(m[2]!)) % 2n ** 64n : BigInt(m[2]!);
+  const a: ScanArgs = { cursor: Number(value), match: null, count: 10, type: null };
   for (let i = at + 1; i < argv.length; i += 2) {
     const opt = argv[i]!.toLowerCase();
     const val = argv[i + 1];

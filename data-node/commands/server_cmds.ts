@@ -23,10 +23,7 @@ function configGet(s: Server, c: Client, argv: string[]): void {
 }
 
 function configSet(s: Server, c: Client, argv: string[]): void {
-  if ((argv.length - 2) % 2 !== 0) {
-    c.error("ERR wrong number of arguments for 'config|set' command");
-    return;
-  }
+  if ((argv.length - 2) % 2 !== 0) return c.error(ERR.syntax);
   const pairs: [string, string][] = [];
   for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
   const prot = s.config.getString("enable-protected-configs");

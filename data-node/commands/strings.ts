@@ -1,8 +1,13 @@
 /** String commands. Values are binary strings; integers are parsed per Redis's rules. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { cmd, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
-import { addLongDouble, formatLongDouble, parseLongDouble } from "../store/long_double.ts";
+import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
+import {
+  addLongDouble,
+  formatLongDouble,
+  type LongDouble,
+  parseLongDouble,
+} from "../store/long_double.ts";
 import type { CommandDef } from "./types.ts";
 import { expireOrDelete, readString, REPLIED } from "./access.ts";
 
@@ -35,7 +40,7 @@ function parseSetOptions(argv: string[], from: number, nowMs: number): SetOption
     else if (opt === "keepttl" && unit === null) o.keepTtl = true;
     else if (
       (opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") &&
-      unit === null && !o.keepTtl && hasNext
+      (unit === null || unit === opt) && !o.keepTtl && hasNext
     ) {
       unit = opt;
       const r = expireFromArg(argv[++i]!, opt, nowMs, "set");
@@ -160,10 +165,11 @@ function getex(s: Server, c: Client, argv: string[]): void {
   let at: number | null = null, persist = false, unit: string | null = null;
   for (let i = 2; i < argv.length; i++) {
     const opt = argv[i]!.toLowerCase();
-    if (opt === "persist" && unit === null && !persist) persist = true;
+    // Repeating the same option is allowed (the last value wins); mixing them is not.
+    if (opt === "persist" && unit === null) persist = true;
     else if (
-      (opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && unit === null &&
-      !persist && i + 1 < argv.length
+      (opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") &&
+      (unit === null || unit === opt) && !persist && i + 1 < argv.length
     ) {
       unit = opt;
       const r = expireFromArg(argv[++i]!, opt, Date.now(), "getex");
@@ -220,7 +226,7 @@ function append(s: Server, c: Client, argv: string[]): void {
   }
   if (typeof e.value !== "string") return c.error(ERR.wrongType);
   const len = e.value.length + argv[2]!.length;
-  if (len > s.config.get<number>("proto-max-bulk-len")) return c.error(TOO_BIG);
+  if (len > maxStringLength(s.config)) return c.error(TOO_BIG);
   c.db.update(key, e, e.value + argv[2]!);
   e.enc = "raw";
   s.dirty++;
@@ -280,13 +286,21 @@ export function incrLongDouble(
   incr: string,
   badCur: string,
 ): string | null {
-  const a = parseFloatArg(cur), b = parseFloatArg(incr);
+  const a = longDoubleArg(cur), b = longDoubleArg(incr);
   if (a === null) return c.error(badCur), null;
   if (b === null) return c.error(ERR.notFloat), null;
-  const la = parseLongDouble(cur), lb = parseLongDouble(incr);
-  const sum = la && lb ? addLongDouble(la, lb) : null;
+  const sum = a !== "inf" && b !== "inf" ? addLongDouble(a, b) : null;
   if (sum === null) return c.error("ERR increment would produce NaN or Infinity"), null;
   return formatLongDouble(sum);
+}
+
+/**
+ * strtold's view of an argument: a long double, "inf" for the infinity literals (accepted,
+ * but any sum with them is refused), or null when invalid or out of long double's range.
+ */
+export function longDoubleArg(s: string): LongDouble | "inf" | null {
+  if (/^[+-]?inf(inity)?$/i.test(s)) return "inf";
+  return parseLongDouble(s);
 }
 
 function incrbyfloat(s: Server, c: Client, argv: string[]): void {
@@ -305,7 +319,7 @@ function incrbyfloat(s: Server, c: Client, argv: string[]): void {
 }
 
 function getrange(s: Server, c: Client, argv: string[]): void {
-  let start = parseIntArg(argv[2]!), end = parseIntArg(argv[3]!);
+  let start = parseIndex(argv[2]!), end = parseIndex(argv[3]!);
   if (start === null || end === null) return c.error(ERR.notInt);
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
@@ -323,14 +337,14 @@ function getrange(s: Server, c: Client, argv: string[]): void {
 
 function setrange(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!, value = argv[3]!;
-  const offset = parseIntArg(argv[2]!);
+  const offset = parseIndex(argv[2]!);
   if (offset === null) return c.error(ERR.notInt);
   if (offset < 0) return c.error("ERR offset is out of range");
   const e = c.db.lookup(key);
   if (e !== undefined && typeof e.value !== "string") return c.error(ERR.wrongType);
   const cur = e === undefined ? "" : e.value as string;
   if (value.length === 0) return c.out.int(cur.length);
-  if (offset + value.length > s.config.get<number>("proto-max-bulk-len")) return c.error(TOO_BIG);
+  if (offset + value.length > maxStringLength(s.config)) return c.error(TOO_BIG);
   const padded = cur.length < offset ? cur + "\0".repeat(offset - cur.length) : cur;
   const next = padded.slice(0, offset) + value + padded.slice(offset + value.length);
   if (e === undefined) c.db.set(key, next);

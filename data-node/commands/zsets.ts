@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
-import { cmd, ERR, parseFloatArg, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseFloatArg, parseIndex, parseIntArg } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
@@ -233,7 +233,7 @@ interface RangeSpec {
 /** Collects the entries a range selects; an error text on bad bounds. */
 function selectRange(z: ZSetValue | null, r: RangeSpec): [string, number][] | string {
   if (r.by === "rank") {
-    let start = parseIntArg(r.min), end = parseIntArg(r.max);
+    let start = parseIndex(r.min), end = parseIndex(r.max);
     if (start === null || end === null) return ERR.notInt;
     if (!z) return [];
     const n = z.size;

@@ -17,10 +17,7 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void>
 export class Client implements Watcher {
   readonly parser: RequestParser;
   out = new RespWriter();
-  private spare = new RespWriter();
   private writing: Promise<void> | null = null;
-  /** Bytes handed to the socket but not yet written (counted for output limits). */
-  private inFlight = 0;
 
   name = "";
   libName = "";
@@ -79,7 +76,6 @@ export class Client implements Watcher {
 
   set proto(p: 2 | 3) {
     this.out.proto = p;
-    this.spare.proto = p;
   }
 
   get subscriptionCount(): number {
@@ -115,14 +111,15 @@ export class Client implements Watcher {
     this.dirtyCas = true;
   }
 
-  /** Output bytes waiting: buffered replies plus bytes in the socket write. */
+  /** Output bytes waiting, including those in the socket write in progress. */
   get outputPending(): number {
-    return this.out.len + this.inFlight;
+    return this.out.len;
   }
 
   /**
-   * Sends buffered replies. Replies produced while a write is in progress go into the other
-   * buffer and leave in the next write, so there is at most one write per client at a time.
+   * Sends buffered replies, one socket write at a time. Replies appended while a write is in
+   * progress (pub/sub messages, blocked clients served) stay behind the written prefix and
+   * leave in the next write, in order.
    */
   flush(): Promise<void> {
     // Writes of this batch reach the AOF before any reply that acknowledges them.
@@ -139,14 +136,12 @@ export class Client implements Watcher {
   private async drain(): Promise<void> {
     while (this.out.len > 0 && !this.closing) {
       const w = this.out;
-      this.out = this.spare;
-      this.spare = w;
-      this.inFlight = w.len;
+      const n = w.len;
+      // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
       try {
-        await writeAll(this.conn!, w.view());
+        await writeAll(this.conn!, w.buf.subarray(0, n));
       } finally {
-        this.inFlight = 0;
-        w.reset();
+        w.consume(n);
       }
     }
   }

@@ -7,6 +7,7 @@ import type { CommandDef } from "../commands/types.ts";
 import type { Client } from "./client.ts";
 import type { Server } from "./server.ts";
 import { reprArg } from "./repr.ts";
+import { discardTransaction, unwatchAll } from "../commands/transactions.ts";
 import { RespWriter } from "../../shared/resp/writer.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -83,14 +84,41 @@ function arityOk(def: CommandDef, argc: number): boolean {
   return def.arity > 0 ? argc === def.arity : argc >= -def.arity;
 }
 
-/** Rejects a command before running it: counted as rejected, and it aborts a MULTI. */
+/**
+ * Rejects a command before running it: counted as rejected, and it aborts a MULTI. A rejected
+ * EXEC always answers EXECABORT with the reason (and ends any transaction), as Redis does.
+ */
 function reject(s: Server, c: Client, def: CommandDef | null, message: string): void {
   if (def) s.stats.command(def.name).rejectedCalls++;
+  if (def?.name === "exec") {
+    discardTransaction(c);
+    unwatchAll(c);
+    c.error(`EXECABORT Transaction discarded because of: ${message.replace(/^ERR /, "")}`);
+    return;
+  }
   if (c.multi) c.multiError = true;
   c.error(message);
 }
 
 export function processCommand(s: Server, c: Client, argv: string[]): void | Promise<void> {
+  if (c.replyMode === "on" || isClientReply(argv)) return dispatch(s, c, argv);
+  // CLIENT REPLY OFF / SKIP: every reply of this command, errors included, is dropped.
+  const saved = c.out;
+  c.out = SINK.for(c.proto);
+  try {
+    return dispatch(s, c, argv);
+  } finally {
+    c.out = saved;
+    if (c.replyMode === "skip") c.replyMode = "on";
+  }
+}
+
+function isClientReply(argv: string[]): boolean {
+  return argv.length >= 2 && argv[0]!.toLowerCase() === "client" &&
+    argv[1]!.toLowerCase() === "reply";
+}
+
+function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   const found = lookupCommand(s.commands, argv);
   if (typeof found === "string") return reject(s, c, null, found);
   const def = found;
@@ -148,25 +176,11 @@ function isPaused(s: Server, def: CommandDef): boolean {
 export function call(s: Server, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
   const dirtyBefore = s.dirty;
   const db = c.db;
-  const replyOff = c.replyMode !== "on" && !def.name.startsWith("client|reply");
-  let saved = null;
-  if (replyOff) {
-    saved = c.out;
-    c.out = SINK.for(c.proto);
-  }
   c.failed = false;
   c.rewrittenArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
   c.lastCommand = def.name;
-  let result: void | Promise<void>;
-  try {
-    result = def.handler!(s, c, argv);
-  } finally {
-    if (saved) {
-      c.out = saved;
-      if (c.replyMode === "skip") c.replyMode = "on";
-    }
-  }
+  const result = def.handler!(s, c, argv);
   const stat = s.stats.command(def.name);
   stat.calls++;
   s.stats.timed.push(stat);

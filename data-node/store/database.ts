@@ -235,6 +235,8 @@ export function scanMap(
 ): number {
   let state = cursor === 0 ? undefined : cursors.get(cursor);
   cursors.delete(cursor);
+  // Cursors we issue are >= CURSOR_TAG_SPACE; a smaller nonzero one is not ours: iteration over.
+  if (state === undefined && cursor !== 0 && cursor < CURSOR_TAG_SPACE) return 0;
   if (state === undefined) {
     state = { it: coll.keys(), pos: 0 };
     const skip = cursor === 0 ? 0 : Math.floor(cursor / CURSOR_TAG_SPACE);

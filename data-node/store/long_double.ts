@@ -37,10 +37,19 @@ function round(neg: boolean, m: bigint, e: number, sticky = false): LongDouble {
   return { neg, m: q, e: exp };
 }
 
+const HEX_RE = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
 const FLOAT_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /** Parses like strtold over the whole string; null when not a finite number. */
 export function parseLongDouble(s: string): LongDouble | null {
+  const hex = HEX_RE.exec(s);
+  if (hex) {
+    // Hex digits are exact binary: mantissa bits times a power of two.
+    const digits = (hex[2] ?? "") + (hex[3] ?? "");
+    if (digits === "") return null;
+    const e = Number(hex[4] ?? "0") - 4 * (hex[3] ?? "").length;
+    return checkRange(round(hex[1] === "-", BigInt("0x" + digits), e));
+  }
   const m = FLOAT_RE.exec(s);
   if (!m || (m[2] === "" && (m[3] ?? "") === "")) return null;
   const neg = m[1] === "-";
