@@ -127,6 +127,11 @@ async function throughput(
   return rows;
 }
 
+/** A ratio for the table: a run too short to register CPU ticks has none. */
+function ratio(x: number): string {
+  return (Number.isFinite(x) ? x.toFixed(2) : "n/a").padStart(8);
+}
+
 function printRows(rows: Row[]): void {
   const fmt = (x: number, d = 0) => x.toFixed(d).padStart(10);
   console.log(
@@ -140,10 +145,8 @@ function printRows(rows: Row[]): void {
   for (const r of rows) {
     console.log(
       `${r.test.padEnd(8)}${r.config.padEnd(14)}${fmt(r.redisRps)}  ${fmt(r.oursRps)}${
-        r.rpsRatio.toFixed(2).padStart(8)
-      }${fmt(r.redisUs, 2).padStart(14)}${fmt(r.oursUs, 2).padStart(13)}${
-        r.cpuRatio.toFixed(2).padStart(8)
-      }`,
+        ratio(r.rpsRatio)
+      }${fmt(r.redisUs, 2).padStart(14)}${fmt(r.oursUs, 2).padStart(13)}${ratio(r.cpuRatio)}`,
     );
   }
 }

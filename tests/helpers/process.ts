@@ -1,37 +1,48 @@
 /**
- * Processes for tests: free ports, a real redis-server, our data node. Each started process is
+ * Processes for tests: free ports, a real redis-server, our data node. Every started process is
  * registered and stopped on `await using` disposal, on stop(), or at unload at the latest, so a
- * failing test never leaves one running.
+ * failing test never leaves one running. Output is kept (last lines only) to explain failures.
  */
 const root = new URL("../../", import.meta.url).pathname;
-const decoder = new TextDecoder();
+const OUTPUT_LINES = 200;
+const STOP_GRACE_MS = 5000;
+const PROBE_TIMEOUT_MS = 1000;
+const PROBE_INTERVAL_MS = 50;
+/** Processes still running (or not yet reaped), for the unload safety net. */
 const live = new Set<ManagedProcess>();
 
+/** A port that was free a moment ago. Stays below 55000: cluster nodes also use port + 10000. */
 export function freePort(): Promise<number> {
   for (;;) {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    // Cluster nodes also need port+10000, so stay below that range.
     if (port <= 55000) return Promise.resolve(port);
   }
 }
 
+/** The path of an executable on PATH (or the given path if it is one), else null. */
 export function which(cmd: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+  const candidates = cmd.includes("/")
+    ? [cmd]
+    : (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((d) => `${d}/${cmd}`);
+  for (const p of candidates) {
     try {
-      const p = `${dir}/${cmd}`;
-      if (Deno.statSync(p).isFile) return p;
+      const st = Deno.statSync(p);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return p;
     } catch { /* not here */ }
   }
   return null;
 }
 
-/** True when the binary exists; otherwise prints why the caller skips. */
-export function requireBinary(name: string, testName: string): boolean {
-  if (which(name)) return true;
-  console.log(`SKIP: ${name} not installed: ${testName}`);
-  return false;
+/**
+ * The binary's path, or null after printing why the caller skips, so that a skip is never
+ * silent. Use as `Deno.test({ name, ignore: !requireBinary("redis-server", name), fn })`.
+ */
+export function requireBinary(name: string, testName: string = name): string | null {
+  const path = which(name);
+  if (path === null) console.log(`SKIP: ${name} not installed: ${testName}`);
+  return path;
 }
 
 export const hasRedis = which("redis-server") !== null;
@@ -41,27 +52,50 @@ export interface StartOptions {
   port: number;
   readyTimeoutMs?: number;
   cwd?: string;
+  env?: Record<string, string>;
   name?: string;
-  cleanup?: () => Promise<void>;
+  /** A directory that belongs to the process: removed once it has stopped. */
+  ownedDir?: string;
+}
+
+/** The last `capacity` lines of a process's stdout and stderr, interleaved as they arrive. */
+class LineRing {
+  private readonly lines: string[] = [];
+  private next = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(line: string): void {
+    if (this.lines.length < this.capacity) this.lines.push(line);
+    else this.lines[this.next] = line;
+    this.next = (this.next + 1) % this.capacity;
+  }
+
+  text(): string {
+    if (this.lines.length < this.capacity) return this.lines.join("\n");
+    return [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)].join("\n");
+  }
 }
 
 export class ManagedProcess {
-  private lines: string[] = [];
+  private readonly ring = new LineRing(OUTPUT_LINES);
+  private readonly captured: Promise<void>;
   private exited = false;
+  private stopping: Promise<void> | null = null;
   readonly status: Promise<Deno.CommandStatus>;
 
   constructor(
     private readonly child: Deno.ChildProcess,
     readonly port: number,
     readonly name: string,
-    private readonly cleanup?: () => Promise<void>,
+    private readonly ownedDir?: string,
   ) {
     this.status = child.status.then((s) => {
       this.exited = true;
       return s;
     });
-    void this.capture(child.stdout);
-    void this.capture(child.stderr);
+    this.captured = Promise.all([this.capture(child.stdout), this.capture(child.stderr)])
+      .then(() => {});
     live.add(this);
   }
 
@@ -73,19 +107,23 @@ export class ManagedProcess {
     return !this.exited;
   }
 
+  /** Reads a stream to its end line by line; a line cut across chunks is joined first. */
   private async capture(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let partial = "";
     try {
       for await (const chunk of stream) {
-        for (const l of decoder.decode(chunk).split("\n")) {
-          if (l) this.lines.push(l);
-        }
-        if (this.lines.length > 400) this.lines.splice(0, this.lines.length - 200);
+        const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
+        partial = lines.pop() ?? "";
+        for (const l of lines) this.ring.push(l);
       }
-    } catch { /* process gone */ }
+    } catch { /* the process is gone */ }
+    if (partial) this.ring.push(partial);
   }
 
+  /** The last lines the process printed (stdout and stderr). */
   output(): string {
-    return this.lines.join("\n");
+    return this.ring.text();
   }
 
   signal(sig: Deno.Signal): void {
@@ -103,21 +141,40 @@ export class ManagedProcess {
     this.signal("SIGCONT");
   }
 
+  /** Kills without a chance to clean up (a crash); stop() or disposal still reaps and tidies. */
   async kill9(): Promise<void> {
     this.signal("SIGKILL");
     await this.status;
   }
 
-  async stop(sig: Deno.Signal = "SIGTERM"): Promise<void> {
+  /** Stops the process (SIGKILL after a grace period) and removes its directory. Idempotent. */
+  stop(sig: Deno.Signal = "SIGTERM"): Promise<void> {
+    this.stopping ??= this.terminate(sig);
+    return this.stopping;
+  }
+
+  private async terminate(sig: Deno.Signal): Promise<void> {
     if (!this.exited) {
+      // A stopped process would hold the signal pending until continued.
       this.signal("SIGCONT");
       this.signal(sig);
-      const timer = setTimeout(() => this.signal("SIGKILL"), 5000);
+      const timer = setTimeout(() => this.signal("SIGKILL"), STOP_GRACE_MS);
       await this.status;
       clearTimeout(timer);
     }
+    await this.captured;
     live.delete(this);
-    await this.cleanup?.();
+    if (this.ownedDir) await Deno.remove(this.ownedDir, { recursive: true }).catch(() => {});
+  }
+
+  /** For unload: no awaiting is possible there. */
+  killNow(): void {
+    this.signal("SIGCONT");
+    this.signal("SIGKILL");
+    if (!this.ownedDir) return;
+    try {
+      Deno.removeSync(this.ownedDir, { recursive: true });
+    } catch { /* already gone */ }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -125,48 +182,70 @@ export class ManagedProcess {
   }
 }
 
+/** True once anything answers a PING on the port: -LOADING and -NOAUTH mean it is up too. */
 async function pingOnce(port: number): Promise<boolean> {
+  let conn: Deno.TcpConn;
   try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    try {
-      await conn.write(new TextEncoder().encode("*1\r\n$4\r\nPING\r\n"));
-      const buf = new Uint8Array(64);
-      const n = await conn.read(buf);
-      return n !== null && n > 0;
-    } finally {
-      conn.close();
-    }
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
   } catch {
     return false;
   }
+  // Closing the connection ends a read that a hung process would never answer.
+  const timer = setTimeout(() => conn.close(), PROBE_TIMEOUT_MS);
+  try {
+    await conn.write(new TextEncoder().encode("*1\r\n$4\r\nPING\r\n"));
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    return n !== null && n > 0;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
 }
 
+/** Spawns a process and waits until it answers PING; on failure it is killed and its output shown. */
 export async function startProcess(opts: StartOptions): Promise<ManagedProcess> {
   const [bin, ...args] = opts.cmd;
-  const child = new Deno.Command(bin!, {
-    args,
-    cwd: opts.cwd ?? root,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const p = new ManagedProcess(child, opts.port, opts.name ?? bin!, opts.cleanup);
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20000);
-  while (Date.now() < deadline) {
-    if (!p.alive) {
-      await p.stop();
-      throw new Error(`${p.name} exited before it was ready:\n${p.output()}`);
-    }
-    if (await pingOnce(opts.port)) return p;
-    await new Promise((r) => setTimeout(r, 50));
+  if (bin === undefined) throw new Error("startProcess: empty command");
+  const name = opts.name ?? bin;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(bin, {
+      args,
+      cwd: opts.cwd ?? root,
+      ...(opts.env ? { env: opts.env } : {}),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    if (opts.ownedDir) await Deno.remove(opts.ownedDir, { recursive: true }).catch(() => {});
+    throw e;
   }
-  await p.stop("SIGKILL");
-  throw new Error(`${p.name} not ready on port ${opts.port}:\n${p.output()}`);
+  const p = new ManagedProcess(child, opts.port, name, opts.ownedDir);
+  await waitReady(p, opts.readyTimeoutMs ?? 20000);
+  return p;
 }
 
-async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "redis-ha-test-" });
-  return { dir, cleanup: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
+async function waitReady(p: ManagedProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!p.alive) {
+      const status = await p.status;
+      await p.stop();
+      throw new Error(
+        `${p.name} exited (code ${status.code}) before it was ready:\n${p.output()}`,
+      );
+    }
+    if (await pingOnce(p.port)) return;
+    await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+  }
+  await p.stop("SIGKILL");
+  throw new Error(`${p.name} not ready on port ${p.port} after ${timeoutMs} ms:\n${p.output()}`);
 }
 
 export interface ServerOptions {
@@ -190,29 +269,39 @@ export function dataNodeCommand(port: number, args: string[], configFile?: strin
   ];
 }
 
+/** Another test may take the free port before the server binds it; then a new port is tried. */
+const PORT_ATTEMPTS = 3;
+
 /**
  * Starts a server on a free 127.0.0.1 port with persistence off unless `args` turn it on
  * (later directives win, as in redis-server).
  */
 async function startServer(
-  name: "redis-server" | "data-node",
+  kind: "redis-server" | "data-node",
   args: string[],
   opts: ServerOptions,
 ): Promise<ManagedProcess> {
-  const port = await freePort();
-  const temp = opts.dir ? null : await tempDir();
-  const dir = opts.dir ?? temp!.dir;
-  const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
-  const cmd = name === "redis-server"
-    ? ["redis-server", "--port", String(port), ...common, ...args]
-    : dataNodeCommand(port, [...common, "--admin-port", "-1", ...args]);
-  return startProcess({
-    cmd,
-    port,
-    name,
-    ...(temp ? { cleanup: temp.cleanup } : {}),
-    ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
-  });
+  for (let attempt = 1;; attempt++) {
+    const port = await freePort();
+    const ownedDir = opts.dir ? undefined : await Deno.makeTempDir({ prefix: "redis-ha-test-" });
+    const dir = opts.dir ?? ownedDir!;
+    const common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+    const cmd = kind === "redis-server"
+      ? ["redis-server", "--port", String(port), ...common, ...args]
+      : dataNodeCommand(port, [...common, "--admin-port", "-1", ...args]);
+    try {
+      return await startProcess({
+        cmd,
+        port,
+        name: kind,
+        ...(ownedDir ? { ownedDir } : {}),
+        ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
+      });
+    } catch (e) {
+      const portTaken = /address already in use/i.test((e as Error).message);
+      if (!portTaken || attempt >= PORT_ATTEMPTS) throw e;
+    }
+  }
 }
 
 /** A real redis-server. */
@@ -232,7 +321,7 @@ export function startDataNode(
 }
 
 globalThis.addEventListener("unload", () => {
-  for (const p of live) p.signal("SIGKILL");
+  for (const p of live) p.killNow();
 });
 
 /** Runs the data node to completion (for startups that must fail) and returns its output. */
