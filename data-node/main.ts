@@ -14,13 +14,14 @@ import { REDIS_VERSION } from "./commands/connection.ts";
 import { startDataNodeAdmin } from "./admin.ts";
 import { Persistence } from "./persistence/snapshot.ts";
 import { Aof } from "./persistence/aof.ts";
-import { debugReload } from "./commands/persistence_cmds.ts";
+import { debugObject, debugReload } from "./commands/persistence_cmds.ts";
 
 /** Connects RDB persistence to the server's SHUTDOWN, FLUSHALL and DEBUG hooks. */
 function wirePersistence(server: Server): Persistence {
   const p = new Persistence(server);
   server.persistence = p;
   server.debugExtensions.set("reload", (s, c) => debugReload(s, c));
+  server.debugExtensions.set("object", debugObject);
   // FLUSHALL saves right away when save points are configured, as Redis does.
   server.afterFlushAll = () => {
     if (p.hasSaveRules() && !p.bgsave) p.saveSync();

@@ -327,3 +327,26 @@ Deno.test({
     equal(r3[1].value, 3);
   },
 });
+
+Deno.test({
+  name: "DEBUG OBJECT summarises a value as Redis does, with quicklist figures for lists",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode(["--enable-debug-command", "yes"]);
+    using a = await RawConn.connect(node.port);
+    await a.call("SET", "n", "12345");
+    await a.call("RPUSH", "l", "a", "b", "c");
+    const n = String(await a.call("DEBUG", "OBJECT", "n"));
+    match(
+      n,
+      /^Value at:0x[0-9a-f]+ refcount:1 encoding:int serializedlength:3 lru:\d+ lru_seconds_idle:\d+$/,
+    );
+    const l = String(await a.call("DEBUG", "OBJECT", "l"));
+    // The same figures as redis-server 7.0 for a three-element list.
+    match(l, / encoding:quicklist /);
+    match(
+      l,
+      / ql_nodes:1 ql_avg_node:3\.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:16$/,
+    );
+  },
+});
