@@ -7,6 +7,7 @@ import { cmd, container, ERR, parseFloatArg, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { estimateBytes } from "../store/types.ts";
 import { replyHelp } from "./connection.ts";
+import { DEBUG_HELP, debugSubcommand } from "./debug_cmds.ts";
 import { ConfigSetError } from "../../shared/config/schema.ts";
 
 function info(s: Server, c: Client, argv: string[]): void {
@@ -126,30 +127,6 @@ function sleepSync(ms: number): void {
   }
 }
 
-/**
- * DEBUG POPULATE count [prefix] [size]: string keys prefix:N holding "value:N" (cut or padded
- * with zero bytes to size when given). Existing keys are left alone; nothing is propagated.
- */
-function debugPopulate(c: Client, argv: string[]): void {
-  const NOT_POSITIVE = "ERR value is out of range, must be positive";
-  const count = parseIntArg(argv[2]!);
-  if (count === null || count < 0) return c.error(NOT_POSITIVE);
-  let size = 0;
-  if (argv.length === 5) {
-    const n = parseIntArg(argv[4]!);
-    if (n === null || n < 0) return c.error(NOT_POSITIVE);
-    size = n;
-  }
-  const prefix = argv.length >= 4 ? argv[3]! : "key";
-  for (let j = 0; j < count; j++) {
-    const key = `${prefix}:${j}`;
-    if (c.db.has(key)) continue;
-    const v = `value:${j}`;
-    c.db.set(key, size === 0 ? v : v.length >= size ? v.slice(0, size) : v.padEnd(size, "\0"));
-  }
-  c.out.ok();
-}
-
 function debug(s: Server, c: Client, argv: string[]): void {
   if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
   const sub = argv[1]!.toLowerCase();
@@ -167,15 +144,13 @@ function debug(s: Server, c: Client, argv: string[]): void {
     s.activeExpire = v !== 0;
     return c.out.ok();
   }
-  if (sub === "populate" && argv.length >= 3 && argv.length <= 5) return debugPopulate(c, argv);
+  if (debugSubcommand(s, c, argv)) return;
   if (sub === "help") {
     return replyHelp(c, [
       "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "SLEEP <seconds>",
       "    Stop the server for <seconds>. Decimals allowed.",
-      "POPULATE <count> [<prefix>] [<size>]",
-      "    Add <count> string keys <prefix>:<n> (prefix 'key' by default) holding",
-      "    'value:<n>', sized to <size> bytes when given. Existing keys are kept.",
+      ...DEBUG_HELP,
       "SET-ACTIVE-EXPIRE <0|1>",
       "    Setting it to 0 disables expiring keys in background when they are not accessed.",
       ...[...s.debugExtensions.keys()].map((k) => k.toUpperCase()),

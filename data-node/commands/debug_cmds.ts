@@ -1,0 +1,131 @@
+/**
+ * DEBUG subcommands beyond SLEEP and SET-ACTIVE-EXPIRE: POPULATE, DIGEST, DIGEST-VALUE,
+ * PROTOCOL, ERROR and LOG, with redis-server's replies (clients' and Redis's own test suites
+ * use them to build datasets, compare servers and exercise reply types).
+ */
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { parseIntArg } from "./define.ts";
+import { datasetDigest, valueDigest } from "../store/digest.ts";
+import { getLogger } from "../../shared/log.ts";
+
+const log = getLogger(["data-node", "debug"]);
+
+export const DEBUG_HELP = [
+  "DIGEST",
+  "    Output a hex signature of the whole dataset.",
+  "DIGEST-VALUE <key> [<key> ...]",
+  "    Output a hex signature of each of the keys' values.",
+  "ERROR <string>",
+  "    Reply with <string> as an error (to test clients).",
+  "LOG <message>",
+  "    Write <message> to the server log.",
+  "POPULATE <count> [<prefix>] [<size>]",
+  "    Add <count> string keys <prefix>:<n> (prefix 'key' by default) holding",
+  "    'value:<n>', sized to <size> bytes when given. Existing keys are kept.",
+  "PROTOCOL <type>",
+  "    Reply with a sample of a reply type: string, integer, double, bignum, null,",
+  "    array, set, map, attrib, push, verbatim, true, false.",
+];
+
+const NOT_POSITIVE = "ERR value is out of range, must be positive";
+
+/**
+ * DEBUG POPULATE count [prefix] [size]: string keys prefix:N holding "value:N" (cut or padded
+ * with zero bytes to size when given). Existing keys are left alone; nothing is propagated.
+ */
+function populate(c: Client, argv: string[]): void {
+  const count = parseIntArg(argv[2]!);
+  if (count === null || count < 0) return c.error(NOT_POSITIVE);
+  let size = 0;
+  if (argv.length === 5) {
+    const n = parseIntArg(argv[4]!);
+    if (n === null || n < 0) return c.error(NOT_POSITIVE);
+    size = n;
+  }
+  const prefix = argv.length >= 4 ? argv[3]! : "key";
+  for (let j = 0; j < count; j++) {
+    const key = `${prefix}:${j}`;
+    if (c.db.has(key)) continue;
+    const v = `value:${j}`;
+    c.db.set(key, size === 0 ? v : v.length >= size ? v.slice(0, size) : v.padEnd(size, "\0"));
+  }
+  c.out.ok();
+}
+
+const PROTOCOL_TYPES =
+  "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false";
+
+/** DEBUG PROTOCOL <type>: one sample reply of each RESP type (downgraded in RESP2). */
+function protocol(c: Client, type: string): void {
+  const o = c.out;
+  switch (type.toLowerCase()) {
+    case "string":
+      return o.bulk("Hello World");
+    case "integer":
+      return o.int(12345);
+    case "double":
+      return o.double(3.141);
+    case "bignum":
+      return o.bigNumber("1234567999999999999999999999999999999");
+    case "null":
+      return o.nullBulk();
+    case "array":
+    case "set":
+      type.toLowerCase() === "set" ? o.set(3) : o.array(3);
+      for (let j = 0; j < 3; j++) o.int(j);
+      return;
+    case "map":
+      o.map(3);
+      for (let j = 0; j < 3; j++) {
+        o.int(j);
+        o.bool(j === 1);
+      }
+      return;
+    case "attrib":
+      // An attribute is metadata before a real reply; RESP2 has none, only the reply.
+      if (c.proto === 3) {
+        o.ascii("|1\r\n");
+        o.bulk("key-popularity");
+        o.array(2);
+        o.bulk("key:123");
+        o.int(90);
+      }
+      return o.bulk("Some real reply following the attribute");
+    case "push":
+      if (c.proto !== 3) return c.error("ERR RESP2 is not supported by this command");
+      o.push(2);
+      o.bulk("server-cpu-usage");
+      o.int(42);
+      return o.bulk("Some real reply following the push reply");
+    case "true":
+      return o.bool(true);
+    case "false":
+      return o.bool(false);
+    case "verbatim":
+      return o.verbatim("This is a verbatim\nstring");
+    default:
+      c.error(`ERR Wrong protocol type name. Please use one of the following: ${PROTOCOL_TYPES}`);
+  }
+}
+
+/** Runs the subcommand if it is one of these; false when it is not (or has the wrong arity). */
+export function debugSubcommand(s: Server, c: Client, argv: string[]): boolean {
+  const sub = argv[1]!.toLowerCase();
+  const n = argv.length;
+  if (sub === "populate" && n >= 3 && n <= 5) populate(c, argv);
+  else if (sub === "digest" && n === 2) c.out.simple(datasetDigest(s.dbs));
+  else if (sub === "digest-value") {
+    c.out.array(n - 2);
+    for (let j = 2; j < n; j++) c.out.simple(valueDigest(c.db, argv[j]!));
+  } else if (sub === "protocol" && n === 3) protocol(c, argv[2]!);
+  else if (sub === "error" && n === 3) {
+    // The argument is the whole error line (no "ERR " prefix), sent as is: like Redis, it
+    // does not count in the error statistics.
+    c.out.error(argv[2]!.replace(/[\r\n]/g, " "));
+  } else if (sub === "log" && n === 3) {
+    log.warn("DEBUG LOG: {message}", { message: argv[2]! });
+    c.out.ok();
+  } else return false;
+  return true;
+}
