@@ -5,40 +5,64 @@ import { globMatch } from "../../shared/glob.ts";
 import { cmd } from "./define.ts";
 import { type CommandDef, commandKeys } from "./types.ts";
 import { replyHelp } from "./connection.ts";
+import { keyFlags } from "./key_specs.ts";
 
 function writeKeySpecs(c: Client, d: CommandDef): void {
-  const [first, last, step] = d.keys ?? [0, 0, 0];
-  if (first === 0) {
-    c.out.set(0);
-    return;
+  const specs = d.keySpecs ?? [];
+  c.out.set(specs.length);
+  for (const s of specs) {
+    c.out.map(s.notes === undefined ? 3 : 4);
+    if (s.notes !== undefined) {
+      c.out.bulk("notes");
+      c.out.bulk(s.notes);
+    }
+    c.out.bulk("flags");
+    c.out.set(s.flags.length);
+    for (const f of s.flags) c.out.simple(f);
+    c.out.bulk("begin_search");
+    c.out.map(2);
+    c.out.bulk("type");
+    if ("index" in s.begin) {
+      c.out.bulk("index");
+      c.out.bulk("spec");
+      c.out.map(1);
+      c.out.bulk("index");
+      c.out.int(s.begin.index);
+    } else {
+      c.out.bulk("keyword");
+      c.out.bulk("spec");
+      c.out.map(2);
+      c.out.bulk("keyword");
+      c.out.bulk(s.begin.keyword);
+      c.out.bulk("startfrom");
+      c.out.int(s.begin.startfrom);
+    }
+    c.out.bulk("find_keys");
+    c.out.map(2);
+    c.out.bulk("type");
+    const f = s.find;
+    if ("lastkey" in f) {
+      c.out.bulk("range");
+      c.out.bulk("spec");
+      c.out.map(3);
+      c.out.bulk("lastkey");
+      c.out.int(f.lastkey);
+      c.out.bulk("keystep");
+      c.out.int(f.keystep);
+      c.out.bulk("limit");
+      c.out.int(f.limit);
+    } else {
+      c.out.bulk("keynum");
+      c.out.bulk("spec");
+      c.out.map(3);
+      c.out.bulk("keynumidx");
+      c.out.int(f.keynumidx);
+      c.out.bulk("firstkey");
+      c.out.int(f.firstkey);
+      c.out.bulk("keystep");
+      c.out.int(f.keystep);
+    }
   }
-  const write = d.flags.includes("write");
-  c.out.set(1);
-  c.out.map(3);
-  c.out.bulk("flags");
-  c.out.set(2);
-  c.out.simple(write ? "RW" : "RO");
-  c.out.simple(write ? "update" : "access");
-  c.out.bulk("begin_search");
-  c.out.map(2);
-  c.out.bulk("type");
-  c.out.bulk("index");
-  c.out.bulk("spec");
-  c.out.map(1);
-  c.out.bulk("index");
-  c.out.int(first);
-  c.out.bulk("find_keys");
-  c.out.map(2);
-  c.out.bulk("type");
-  c.out.bulk("range");
-  c.out.bulk("spec");
-  c.out.map(3);
-  c.out.bulk("lastkey");
-  c.out.int(last < 0 ? last : last - first);
-  c.out.bulk("keystep");
-  c.out.int(step);
-  c.out.bulk("limit");
-  c.out.int(0);
 }
 
 /** One COMMAND INFO entry: name, arity, flags, keys, ACL categories, tips, specs, subcommands. */
@@ -54,7 +78,9 @@ export function writeCommandInfo(c: Client, d: CommandDef): void {
   c.out.int(step);
   c.out.set(d.acl.length);
   for (const a of d.acl) c.out.simple(`@${a}`);
-  c.out.set(0); // tips
+  const tips = d.tips ?? [];
+  c.out.set(tips.length);
+  for (const t of tips) c.out.bulk(t);
   writeKeySpecs(c, d);
   const subs = d.subcommands ?? [];
   c.out.set(subs.length);
@@ -145,6 +171,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       return c.error("ERR Invalid arguments specified for command");
     }
     if (idx.length === 0) return c.error("ERR The command has no key arguments");
+    const flagsOf = keyFlags(d.name, d.keySpecs ?? [], sub);
     c.out.array(idx.length);
     for (const i of idx) {
       if (!withFlags) {
@@ -153,10 +180,9 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       }
       c.out.array(2);
       c.out.bulk(sub[i]!);
-      const write = d.flags.includes("write");
-      c.out.set(2);
-      c.out.simple(write ? "RW" : "RO");
-      c.out.simple(write ? "update" : "access");
+      const flags = flagsOf(i);
+      c.out.set(flags.length);
+      for (const f of flags) c.out.simple(f);
     }
   };
 
@@ -181,7 +207,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
     for (const d of defs) writeCommandInfo(c, d);
   };
 
-  const m = (summary: string) => ({ summary, since: "7.0.0" });
+  const m = (summary: string) => ({ summary, since: "7.0.0", acl: ["connection"] });
   const sub = (n: string, arity: number, h: CommandDef["handler"], summary: string) =>
     cmd(`command|${n}`, arity, "loading stale", null, "server", h ?? null, m(summary));
   const def = cmd("command", -1, "loading stale", null, "server", bare, {

@@ -209,9 +209,16 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
         c.out.int(0);
       }
     }, m("Returns the count of subscribers of shard channels.", "7.0.0")),
-    cmd("pubsub|help", 2, "loading stale", null, "pubsub", (_s, c) => {
-      c.out.array(PUBSUB_HELP.length);
-      for (const l of PUBSUB_HELP) c.out.simple(l);
-    }, m("Returns helpful text about the different subcommands.", "6.2.0")),
+    pubsubHelp(),
   ], m("A container for Pub/Sub commands.", "2.8.0")),
 ];
+
+/** PUBSUB HELP: in the pubsub group, but without the @pubsub category (it has no pubsub flag). */
+function pubsubHelp(): CommandDef {
+  const def = cmd("pubsub|help", 2, "loading stale", null, "pubsub", (_s, c) => {
+    c.out.array(PUBSUB_HELP.length);
+    for (const l of PUBSUB_HELP) c.out.simple(l);
+  }, m("Returns helpful text about the different subcommands.", "6.2.0"));
+  def.acl = ["slow"];
+  return def;
+}

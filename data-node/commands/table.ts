@@ -13,6 +13,7 @@ import { ZSET_COMMANDS } from "./zsets.ts";
 import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { introspectionCommands } from "./introspection.ts";
+import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
 
 export function buildCommandTable(): Map<string, CommandDef> {
   const table = new Map<string, CommandDef>();
@@ -35,5 +36,16 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(PERSISTENCE_COMMANDS);
   add(BIT_COMMANDS);
   add(introspectionCommands(table));
+  for (const d of table.values()) {
+    attachSpecs(d);
+    for (const sub of d.subcommands ?? []) attachSpecs(sub);
+  }
   return table;
+}
+
+function attachSpecs(d: CommandDef): void {
+  const specs = KEY_SPECS[d.name];
+  if (specs) d.keySpecs = specs.map(parseKeySpec);
+  const tips = COMMAND_TIPS[d.name];
+  if (tips) d.tips = tips.split(" ");
 }

@@ -4,6 +4,7 @@
  */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
+import type { KeySpec } from "./key_specs.ts";
 
 export type Flag =
   | "write"
@@ -40,6 +41,10 @@ export interface CommandDef {
   flags: Flag[];
   /** First key index, last key index (-1: last argument, -2: second to last...), step. */
   keys?: [number, number, number];
+  /** Redis's key specs (COMMAND INFO, GETKEYSANDFLAGS); see key_specs.ts. */
+  keySpecs?: KeySpec[];
+  /** Command tips (COMMAND INFO), e.g. `nondeterministic_output`. */
+  tips?: string[];
   /** For movable-keys commands: the key indexes of a concrete call. */
   getKeys?: (argv: string[]) => number[];
   /** ACL categories, without `@`, besides those implied by the flags. */
