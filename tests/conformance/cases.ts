@@ -35,13 +35,17 @@ export interface Case {
   proto?: 2 | 3;
 }
 
-const c = (...cmd: string[]): string[] => cmd;
-const sorted = (...cmd: string[]): Step => ({ cmd, sort: true });
+export const c = (...cmd: string[]): string[] => cmd;
+export const sorted = (...cmd: string[]): Step => ({ cmd, sort: true });
 const shape = (...cmd: string[]): Step => ({ cmd, shape: true });
 const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
 /** A step with its literal reply (the same in both protocols unless `r3` is given). */
-const x = (reply: string, ...cmd: string[]): Step => ({ cmd, expect: reply });
-const x3 = (r2: string, r3: string, ...cmd: string[]): Step => ({ cmd, expect: r2, expect3: r3 });
+export const x = (reply: string, ...cmd: string[]): Step => ({ cmd, expect: reply });
+export const x3 = (r2: string, r3: string, ...cmd: string[]): Step => ({
+  cmd,
+  expect: r2,
+  expect3: r3,
+});
 const ttl = (lo: number, hi: number, ...cmd: string[]): Step => ({ cmd, range: [lo, hi] });
 const scanAll = (...cmd: string[]): Step => ({ cmd, scanAll: true });
 /** Reads one reply (a pushed message) without sending anything. */

@@ -8,7 +8,12 @@ import { encodeCommand, NEED_MORE, RespDecoder, type RespValue } from "../../sha
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import { hasRedis, startDataNode, startRedisServer } from "../helpers/process.ts";
 import { RawConn } from "../helpers/raw.ts";
-import { type Case, CASES, type Step } from "./cases.ts";
+import { type Case, CASES as BASE_CASES, type Step } from "./cases.ts";
+import { CASES_ZSETS } from "./cases_zsets.ts";
+import { CASES_COLLECTIONS } from "./cases_collections.ts";
+import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
+
+const CASES: Case[] = [...BASE_CASES, ...CASES_ZSETS, ...CASES_COLLECTIONS, ...CASES_KEYS_SERVER];
 
 /** `CONFORMANCE_NO_REDIS=1` runs the suite as if redis-server were not installed. */
 const withRedis = hasRedis && Deno.env.get("CONFORMANCE_NO_REDIS") !== "1";

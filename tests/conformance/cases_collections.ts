@@ -1,0 +1,4 @@
+/** Conformance cases (see cases.ts for the step format): argument validation and error precedence. */
+import type { Case } from "./cases.ts";
+
+export const CASES_COLLECTIONS: Case[] = [];
