@@ -350,3 +350,19 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "a blocking timeout beyond 2^31 ms keeps the client blocked instead of firing at once",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using w = await RawConn.connect(node.port);
+    const popped = a.call("BLPOP", "q", "2147484");
+    await blockedClients(w, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    await blockedClients(w, 1);
+    await w.call("RPUSH", "q", "v");
+    deepStrictEqual(await popped, ["q", "v"]);
+  },
+});

@@ -364,6 +364,16 @@ function readString(r: ByteReader): string {
   return bytesToBinary(b, 0, b.length);
 }
 
+/** A score stored as text in a ziplist or listpack: a number, or inf / -inf as Redis prints them. */
+function score(s: string): number {
+  const lower = s.toLowerCase();
+  if (lower === "inf" || lower === "+inf" || lower === "infinity") return Infinity;
+  if (lower === "-inf" || lower === "-infinity") return -Infinity;
+  const d = Number(s);
+  if (Number.isNaN(d)) throw new RdbError(`invalid sorted set score '${s}'`, 0);
+  return d;
+}
+
 /** Old-style (type 3) scores: a length byte, with 253/254/255 for nan/+inf/-inf. */
 function readOldDouble(r: ByteReader): number {
   const len = r.byte();
@@ -506,13 +516,13 @@ export function readValue(r: ByteReader, type: number): Value {
     case T.SET_INTSET:
       return new SetValue(intsetEntries(readStringBytes(r)));
     case T.ZSET_ZIPLIST:
-      return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, Number(s)]));
+      return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.HASH_ZIPLIST:
       return new HashValue(pairsOf(ziplistEntries(readStringBytes(r))));
     case T.HASH_LISTPACK:
       return new HashValue(pairsOf(listpackEntries(readStringBytes(r))));
     case T.ZSET_LISTPACK:
-      return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, Number(s)]));
+      return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.LIST_QUICKLIST:
     case T.LIST_QUICKLIST_2: {
       const nodes = readLen(r), l = new ListValue();

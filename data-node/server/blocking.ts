@@ -27,6 +27,9 @@ interface Waiter {
 
 const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class BlockingRegistry {
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
   private readonly waiting = new Map<string, Set<Waiter>>();
@@ -50,10 +53,21 @@ export class BlockingRegistry {
       }
       this.byClient.set(client, w);
       client.blocked = { unblock: (reason) => this.unblock(client, reason) };
-      if (spec.timeoutMs > 0) {
-        w.timer = setTimeout(() => this.finish(w, () => spec.onTimeout()), spec.timeoutMs);
-      }
+      if (spec.timeoutMs > 0) this.armTimeout(w, Date.now() + spec.timeoutMs);
     });
+  }
+
+  /**
+   * Times the waiter out at `deadline`. Timers fire at once past 2^31-1 ms, so a longer wait
+   * (BLPOP k 2147484 and up, as Redis allows) is made of capped steps.
+   */
+  private armTimeout(w: Waiter, deadline: number): void {
+    const left = deadline - Date.now();
+    if (left > MAX_TIMER_MS) {
+      w.timer = setTimeout(() => this.armTimeout(w, deadline), MAX_TIMER_MS);
+    } else {
+      w.timer = setTimeout(() => this.finish(w, () => w.spec.onTimeout()), Math.max(0, left));
+    }
   }
 
   /** Called on every key modification: cheap unless someone waits on that key. */
