@@ -1,8 +1,8 @@
 /** The blocking half shared by BLPOP-style and BZPOP-style commands. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { parseTimeoutSeconds } from "./define.ts";
 import { REPLIED } from "./access.ts";
+import { parseLongDouble } from "../store/long_double.ts";
 
 export interface BlockingCall {
   keys: string[];
@@ -24,7 +24,7 @@ export interface BlockingCall {
  * waiting), as Redis 7.0 does; the pop then replicates as its non-blocking form.
  */
 export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promise<void> {
-  const timeoutMs = parseTimeoutSeconds(b.timeoutArg);
+  const timeoutMs = parseBlockingTimeout(b.timeoutArg);
   if (typeof timeoutMs === "string") return c.error(timeoutMs);
   if (b.attempt(b.keys) !== false) return;
   if (c.inExec) return b.nullInExec === "bulk" ? c.out.nullBulk() : c.out.nullArray();
@@ -49,4 +49,44 @@ export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promi
     },
     onTimeout: () => c.out.nullArray(),
   });
+}
+
+const NOT_FLOAT = "ERR timeout is not a float or out of range";
+const NEGATIVE = "ERR timeout is negative";
+const I64_LIMIT = 2n ** 63n;
+
+/**
+ * A blocking command's timeout in seconds, as Redis 7.0 reads it: strtold's long double (so
+ * "inf" and 1e400 parse), then milliseconds rounded up and cast to a 64-bit integer. Anything
+ * the cast cannot hold (infinities, 9.3e15 seconds and up) turns negative there, hence "timeout
+ * is negative" for "+inf" too. Returns the error text, or ms (0 = forever).
+ */
+export function parseBlockingTimeout(arg: string): number | string {
+  // string2ld: no empty or oversized input, no leading space, no NaN.
+  if (arg.length === 0 || arg.length >= 5120) return NOT_FLOAT;
+  if (/^[+-]?inf(inity)?$/i.test(arg)) return NEGATIVE;
+  const v = parseLongDouble(arg);
+  if (v === null) return NOT_FLOAT;
+  if (v.m === 0n) return 0;
+  const bits = v.m.toString(2).length;
+  // Below long double's smallest subnormal strtold underflows to zero: a range error.
+  if (v.e + bits < -16444) return NOT_FLOAT;
+  // ceil(v * 1000) as an integer: long double's rounding of the product does not matter at
+  // the boundaries that count here (the sign, and 2^63).
+  let ms: bigint;
+  const scaled = v.m * 1000n;
+  if (v.e >= 0) ms = scaled << BigInt(v.e);
+  else {
+    const den = 1n << BigInt(-v.e);
+    ms = scaled / den;
+    if (!v.neg && scaled % den !== 0n) ms++;
+  }
+  if (v.neg) ms = -ms;
+  if (ms < 0n || ms >= I64_LIMIT) return NEGATIVE;
+  if (ms === 0n) return 0;
+  // Redis adds the current time; past INT64_MAX that wraps into the past and the client
+  // times out on the next cron run.
+  if (ms > I64_LIMIT - 1n - BigInt(Date.now())) return 100;
+  // Long waits are timed in capped steps by the blocking registry.
+  return Number(ms);
 }

@@ -3,11 +3,17 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { HashValue } from "../store/hash.ts";
 import { incrLongDouble, longDoubleArg } from "./strings.ts";
-import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
+
+/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
+function cstr(arg: string): string {
+  const i = arg.indexOf("\0");
+  return i < 0 ? arg : arg.slice(0, i);
+}
 
 function readHash(s: Server, c: Client, key: string): HashValue | null | typeof REPLIED {
   return readAggregate<HashValue>(s, c, key, "hash");
@@ -36,6 +42,8 @@ function hset(reply: "count" | "ok") {
     }
     const h = hashForWrite(s, c, argv[1]!);
     if (h === REPLIED) return;
+    // Redis converts on any over-long argument, even a value this same command overwrites.
+    h.checkArgs(argv, 2, limits(s));
     let created = 0;
     for (let i = 2; i < argv.length; i += 2) {
       if (!h.map.has(argv[i]!)) created++;
@@ -150,7 +158,10 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
 }
 
 function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
-  if (longDoubleArg(argv[3]!) === null) return c.error(ERR.notFloat);
+  const incr = longDoubleArg(argv[3]!);
+  if (incr === null) return c.error(ERR.notFloat);
+  // An infinite increment is refused before the key is looked up (or created).
+  if (incr === "inf") return c.error("ERR value is NaN or Infinity");
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
   const cur = h.map.get(argv[2]!) ?? "0";
@@ -165,13 +176,25 @@ function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
 }
 
 function hrandfield(s: Server, c: Client, argv: string[]): void {
-  if (argv.length > 4 || (argv.length === 4 && argv[3]!.toLowerCase() !== "withvalues")) {
-    return c.error(ERR.syntax);
-  }
+  // Redis's order: the count, then the syntax, then WITHVALUES's tighter range.
   let count: number | null = null;
   if (argv.length >= 3) {
-    count = parseIntArg(argv[2]!);
-    if (count === null) return c.error(ERR.notInt);
+    const n = parseI64(argv[2]!);
+    if (n === null) return c.error(ERR.notInt);
+    if (n === -9223372036854775808n) {
+      return c.error(
+        "ERR value is out of range, value must between -9223372036854775807 and " +
+          "9223372036854775807",
+      );
+    }
+    if (argv.length > 4 || (argv.length === 4 && cstr(argv[3]!).toLowerCase() !== "withvalues")) {
+      return c.error(ERR.syntax);
+    }
+    if (argv.length === 4 && (n < -4611686018427387903n || n > 4611686018427387903n)) {
+      return c.error("ERR value is out of range");
+    }
+    const LIM = 2n ** 53n;
+    count = Number(n > LIM ? LIM : n < -LIM ? -LIM : n);
   }
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;

@@ -9,6 +9,12 @@ import { readAggregate, REPLIED } from "./access.ts";
 
 type Side = "left" | "right";
 
+/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
+function cstr(arg: string): string {
+  const i = arg.indexOf("\0");
+  return i < 0 ? arg : arg.slice(0, i);
+}
+
 function readList(s: Server, c: Client, key: string): ListValue | null | typeof REPLIED {
   return readAggregate<ListValue>(s, c, key, "list");
 }
@@ -39,6 +45,25 @@ function push(side: Side, onlyExisting: boolean) {
   };
 }
 
+/**
+ * Redis's getLongFromObjectOrReply: a 64-bit integer (clamped to +-2^53 as a JS number, which
+ * no list length reaches), or null when not one.
+ */
+function parseLong(arg: string): number | null {
+  const fast = parseIntArg(arg);
+  if (fast !== null) return fast;
+  const n = parseI64(arg);
+  if (n === null) return null;
+  const LIM = 2n ** 53n;
+  return Number(n > LIM ? LIM : n < -LIM ? -LIM : n);
+}
+
+/** getPositiveLongFromObjectOrReply / getRangeLongFromObjectOrReply(1, LONG_MAX) with a message. */
+function parsePositive(arg: string, min: 0 | 1): number | null {
+  const n = parseLong(arg);
+  return n === null || n < min ? null : n;
+}
+
 function popOne(l: ListValue, side: Side): string {
   return (side === "left" ? l.popHead() : l.popTail())!;
 }
@@ -47,10 +72,14 @@ function pop(side: Side) {
   return (s: Server, c: Client, argv: string[]): void => {
     const key = argv[1]!;
     let count = -1;
-    if (argv.length > 3) return c.error(ERR.syntax);
+    if (argv.length > 3) {
+      return c.error(
+        `ERR wrong number of arguments for '${side === "left" ? "lpop" : "rpop"}' command`,
+      );
+    }
     if (argv.length === 3) {
-      const n = parseIntArg(argv[2]!);
-      if (n === null || n < 0) return c.error("ERR value is out of range, must be positive");
+      const n = parsePositive(argv[2]!, 0);
+      if (n === null) return c.error("ERR value is out of range, must be positive");
       count = n;
     }
     const l = readList(s, c, key);
@@ -97,21 +126,24 @@ function llen(s: Server, c: Client, argv: string[]): void {
 }
 
 function lindex(s: Server, c: Client, argv: string[]): void {
-  const idx = parseIndex(argv[2]!);
-  if (idx === null) return c.error(ERR.notInt);
+  // Redis looks the key up (and checks its type) before parsing the index.
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
-  const v = l?.at(idx < 0 ? l.length + idx : idx);
+  if (l === null) return c.out.nullBulk();
+  const idx = parseIndex(argv[2]!);
+  if (idx === null) return c.error(ERR.notInt);
+  const v = l.at(idx < 0 ? l.length + idx : idx);
   if (v === undefined) c.out.nullBulk();
   else c.out.bulk(v);
 }
 
 function lset(s: Server, c: Client, argv: string[]): void {
-  const idx = parseIndex(argv[2]!);
-  if (idx === null) return c.error(ERR.notInt);
+  // As in Redis: "no such key" and WRONGTYPE come before the index is parsed.
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
   if (l === null) return c.error(ERR.noSuchKey);
+  const idx = parseIndex(argv[2]!);
+  if (idx === null) return c.error(ERR.notInt);
   const i = idx < 0 ? l.length + idx : idx;
   if (i < 0 || i >= l.length) return c.error("ERR index out of range");
   l.setAt(i, argv[3]!);
@@ -121,7 +153,7 @@ function lset(s: Server, c: Client, argv: string[]): void {
 }
 
 function linsert(s: Server, c: Client, argv: string[]): void {
-  const where = argv[2]!.toLowerCase();
+  const where = cstr(argv[2]!).toLowerCase();
   if (where !== "before" && where !== "after") return c.error(ERR.syntax);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -137,7 +169,7 @@ function linsert(s: Server, c: Client, argv: string[]): void {
 }
 
 function lrem(s: Server, c: Client, argv: string[]): void {
-  const count = parseIntArg(argv[2]!);
+  const count = parseLong(argv[2]!);
   if (count === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -178,39 +210,38 @@ function ltrim(s: Server, c: Client, argv: string[]): void {
 
 function lpos(s: Server, c: Client, argv: string[]): void {
   let rank = 1, count = -1, maxlen = 0;
+  // RANK -2^63: Redis negates it in place, which overflows back to itself; every match then
+  // passes the rank test and the COUNT limit never triggers: all matches, from the tail.
+  let rankMin = false;
   for (let i = 3; i < argv.length; i++) {
-    const opt = argv[i]!.toLowerCase();
-    if (i + 1 >= argv.length) return c.error(ERR.syntax);
-    const n = parseI64(argv[i + 1]!);
-    if (n === null) return c.error(ERR.notInt);
-    i++;
-    if (opt === "rank") {
+    const opt = cstr(argv[i]!).toLowerCase();
+    const hasValue = i + 1 < argv.length;
+    if (opt === "rank" && hasValue) {
+      const n = parseI64(argv[++i]!);
+      if (n === null) return c.error(ERR.notInt);
       if (n === 0n) {
         return c.error(
           "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... " +
             "or use negative to start from the end of the list",
         );
       }
-      if (n === -9223372036854775808n) {
-        return c.error(
-          "ERR value is out of range, value must between -9223372036854775807 and " +
-            "9223372036854775807",
-        );
-      }
-      rank = Number(n);
-    } else if (opt === "count") {
-      if (n < 0n) return c.error("ERR COUNT can't be negative");
-      count = Number(n);
-    } else if (opt === "maxlen") {
-      if (n < 0n) return c.error("ERR MAXLEN can't be negative");
-      maxlen = Number(n);
+      rankMin = n === -9223372036854775808n;
+      rank = rankMin ? -1 : Number(n);
+    } else if (opt === "count" && hasValue) {
+      const n = parsePositive(argv[++i]!, 0);
+      if (n === null) return c.error("ERR COUNT can't be negative");
+      count = n;
+    } else if (opt === "maxlen" && hasValue) {
+      const n = parsePositive(argv[++i]!, 0);
+      if (n === null) return c.error("ERR MAXLEN can't be negative");
+      maxlen = n;
     } else return c.error(ERR.syntax);
   }
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
   const found: number[] = [];
   if (l) {
-    const want = count === 0 ? Infinity : count < 0 ? 1 : count;
+    const want = count === 0 || (rankMin && count > 0) ? Infinity : count < 0 ? 1 : count;
     const target = argv[2]!, len = l.length;
     let skip = Math.abs(rank) - 1;
     for (let step = 0; step < len && (maxlen === 0 || step < maxlen); step++) {
@@ -230,7 +261,7 @@ function lpos(s: Server, c: Client, argv: string[]): void {
 }
 
 function parseSide(arg: string): Side | null {
-  const l = arg.toLowerCase();
+  const l = cstr(arg).toLowerCase();
   return l === "left" ? "left" : l === "right" ? "right" : null;
 }
 
@@ -289,22 +320,23 @@ interface MpopArgs {
 
 /** `numkeys key... LEFT|RIGHT [COUNT n]` starting at argv[at]. */
 function parseMpop(c: Client, argv: string[], at: number): MpopArgs | null {
-  const numkeys = parseIntArg(argv[at]!);
-  if (numkeys === null || numkeys <= 0) {
-    return c.error("ERR numkeys should be greater than 0"), null;
-  }
+  const numkeys = parsePositive(argv[at]!, 1);
+  if (numkeys === null) return c.error("ERR numkeys should be greater than 0"), null;
+  // Past the arguments (or, for absurd counts, Redis's wrapped-around index landing on the
+  // numkeys or command name argument): never LEFT/RIGHT, so a syntax error.
   if (numkeys > argv.length - at - 2) return c.error(ERR.syntax), null;
   const keys = argv.slice(at + 1, at + 1 + numkeys);
   const side = parseSide(argv[at + 1 + numkeys]!);
   if (!side) return c.error(ERR.syntax), null;
-  let count = 1;
-  const rest = argv.slice(at + 2 + numkeys);
-  if (rest.length === 2 && rest[0]!.toLowerCase() === "count") {
-    const n = parseIntArg(rest[1]!);
-    if (n === null || n <= 0) return c.error("ERR count should be greater than 0"), null;
-    count = n;
-  } else if (rest.length !== 0) return c.error(ERR.syntax), null;
-  return { keys, side, count };
+  let count = -1;
+  for (let i = at + 2 + numkeys; i < argv.length; i++) {
+    if (count === -1 && cstr(argv[i]!).toLowerCase() === "count" && i + 1 < argv.length) {
+      const n = parsePositive(argv[++i]!, 1);
+      if (n === null) return c.error("ERR count should be greater than 0"), null;
+      count = n;
+    } else return c.error(ERR.syntax), null;
+  }
+  return { keys, side, count: count === -1 ? 1 : count };
 }
 
 /** Pops up to count from the first non-empty list; replies [key, [elements]]. */

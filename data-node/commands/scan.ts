@@ -1,47 +1,119 @@
-/** Shared by HSCAN, SSCAN and ZSCAN: argument parsing and cursor iteration over aggregates. */
+/** Shared by SCAN, HSCAN, SSCAN and ZSCAN: argument parsing and cursor iteration over aggregates. */
 import type { Client } from "../server/client.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { scanMap } from "../store/database.ts";
-import { ERR, parseIntArg } from "./define.ts";
+import { ERR, parseI64 } from "./define.ts";
 
 export interface ScanArgs {
   cursor: number;
+  /** The cursor as the full unsigned 64-bit value Redis reads. */
+  cursorBits: bigint;
   match: string | null;
   count: number;
   type: string | null;
 }
 
-/** `cursor [MATCH pattern] [COUNT n] [TYPE t]` (TYPE only when allowType). */
+/** Cursors scanMap issues are position * CURSOR_TAG_SPACE + a random tag (store/database.ts). */
+const CURSOR_TAG_SPACE = 1 << 20;
+const U64 = 2n ** 64n;
+
+/** The value type each aggregate SCAN command iterates. */
+const SCAN_TYPES: Record<string, string> = { hscan: "hash", sscan: "set", zscan: "zset" };
+
+/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
+function cstr(arg: string): string {
+  const i = arg.indexOf("\0");
+  return i < 0 ? arg : arg.slice(0, i);
+}
+
+/**
+ * strtoul's reading of a cursor, as Redis checks it: no leading space, an optional sign (a
+ * negative value wraps around), digits only, within 64 bits. An empty string reads as 0.
+ */
+function parseCursor(full: string): bigint | null {
+  const arg = cstr(full);
+  if (arg === "") return 0n;
+  const m = /^([+-]?)(\d+)$/.exec(arg);
+  if (!m) return null;
+  const v = BigInt(m[2]!);
+  if (v >= U64) return null;
+  return m[1] === "-" ? (U64 - v) % U64 : v;
+}
+
+/**
+ * `cursor [MATCH pattern] [COUNT n] [TYPE t]` (TYPE only when allowType), in Redis's order:
+ * the cursor first; for HSCAN/SSCAN/ZSCAN (at = 2) then the key, whose absence or wrong type
+ * wins over any option error (the caller then replies the empty scan or WRONGTYPE, so its
+ * lookup counts the keyspace hit or miss); the options last.
+ */
 export function parseScanArgs(
   c: Client,
   argv: string[],
   at: number,
   allowType: boolean,
 ): ScanArgs | null {
-  // strtoul's rules: an optional sign, and a negative value wraps around.
-  const m = /^([+-]?)(\d+)$/.exec(argv[at]!);
-  if (!m || BigInt(m[2]!) > 18446744073709551615n) {
+  const bits = parseCursor(argv[at]!);
+  if (bits === null) {
     c.error("ERR invalid cursor");
     return null;
   }
-  const value = m[1] === "-" ? (2n ** 64n - BigInt(m[2]!)) % 2n ** 64n : BigInt(m[2]!);
-  const a: ScanArgs = { cursor: Number(value), match: null, count: 10, type: null };
+  const a: ScanArgs = {
+    cursor: Number(bits),
+    cursorBits: bits,
+    match: null,
+    count: 10,
+    type: null,
+  };
+  if (at === 2) {
+    const e = c.db.lookup(argv[1]!, false);
+    const want = SCAN_TYPES[argv[0]!.toLowerCase()];
+    if (e === undefined || typeof e.value === "string" || e.value.type !== want) return a;
+  }
   for (let i = at + 1; i < argv.length; i += 2) {
-    const opt = argv[i]!.toLowerCase();
+    const opt = cstr(argv[i]!).toLowerCase();
     const val = argv[i + 1];
     if (val === undefined) return c.error(ERR.syntax), null;
     if (opt === "count") {
-      const n = parseIntArg(val);
+      const n = parseI64(val);
       if (n === null) return c.error(ERR.notInt), null;
-      if (n < 1) return c.error(ERR.syntax), null;
-      a.count = n;
+      if (n < 1n) return c.error(ERR.syntax), null;
+      a.count = n > 2n ** 31n ? 2 ** 31 : Number(n);
     } else if (opt === "match") {
       a.match = val === "*" ? null : val;
     } else if (opt === "type" && allowType) {
-      a.type = val.toLowerCase();
+      a.type = cstr(val).toLowerCase();
     } else return c.error(ERR.syntax), null;
   }
+  // SCAN over the keyspace: a cursor we did not issue resumes where Redis's would.
+  if (at === 1 && !c.db.cursors.has(a.cursor)) resumeForeignCursor(a, c.db.dict.size);
   return a;
+}
+
+/**
+ * Maps a nonzero cursor that is not one of ours (ours are position * 2^20 + tag, the position
+ * within the collection's size) to where Redis's hash table scan would resume. Redis's cursor is
+ * a bucket index walked in reverse-binary order over a power-of-two table (the smallest holding
+ * all elements, at least 4), so its low bits tell how far the iteration got; elements are taken
+ * as spread evenly over the buckets. Redis stops after the bucket that reaches COUNT, or at the
+ * table's end (cursor 0): when the buckets before the last one cannot reach COUNT, everything
+ * left is returned with cursor 0. Rewrites a.cursor (and a.count) for scanMap, which reads an
+ * unknown cursor as "skip position elements".
+ */
+function resumeForeignCursor(a: ScanArgs, size: number): void {
+  const cur = a.cursor;
+  if (cur === 0) return;
+  if (cur >= CURSOR_TAG_SPACE && Math.floor(cur / CURSOR_TAG_SPACE) <= size) return;
+  let k = 2;
+  while (2 ** k < size) k++;
+  const table = 2 ** k;
+  const bucket = Number(a.cursorBits & BigInt(table - 1));
+  let pos = 0;
+  for (let i = 0; i < k; i++) if (bucket & (1 << i)) pos += 2 ** (k - 1 - i);
+  const start = Math.ceil((pos * size) / table);
+  const beforeLast = Math.ceil(((table - 1) * size) / table) - start;
+  if (beforeLast < a.count && table - pos <= a.count * 10) a.count = size - start + 1;
+  // Tag 0 is never issued, so scanMap cannot find this cursor and skips `start` elements.
+  a.cursor = start * CURSOR_TAG_SPACE;
 }
 
 /**
@@ -62,5 +134,6 @@ export function scanAggregate(
     for (let it = coll.keys(), r = it.next(); !r.done; r = it.next()) visit(r.value);
     return 0;
   }
+  if (!cursors.has(a.cursor)) resumeForeignCursor(a, coll.size);
   return scanMap(cursors, coll, a.cursor, a.count, visit);
 }

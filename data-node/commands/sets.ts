@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { SetValue } from "../store/set.ts";
-import { cmd, ERR, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
@@ -21,6 +21,28 @@ function members(v: SetValue): string[] {
   const all = [...v.set];
   if (v.encoding() === "intset") all.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
   return all;
+}
+
+/**
+ * A 64-bit integer argument as Redis's getLongFromObjectOrReply reads it, clamped to +-2^53
+ * (beyond any set's size); null when not an integer. `min` flags -2^63.
+ */
+function parseLong(arg: string): { n: number; min: boolean } | null {
+  const fast = parseIntArg(arg);
+  if (fast !== null) return { n: fast, min: false };
+  const big = parseI64(arg);
+  if (big === null) return null;
+  const LIM = 2n ** 53n;
+  return {
+    n: Number(big > LIM ? LIM : big < -LIM ? -LIM : big),
+    min: big === -9223372036854775808n,
+  };
+}
+
+/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
+function cstr(arg: string): string {
+  const i = arg.indexOf("\0");
+  return i < 0 ? arg : arg.slice(0, i);
 }
 
 function replySet(c: Client, items: Iterable<string>, n: number): void {
@@ -99,8 +121,9 @@ function spop(s: Server, c: Client, argv: string[]): void {
   if (argv.length > 3) return c.error(ERR.syntax);
   let count: number | null = null;
   if (argv.length === 3) {
-    count = parseIntArg(argv[2]!);
-    if (count === null || count < 0) return c.error("ERR value is out of range, must be positive");
+    const p = parseLong(argv[2]!);
+    if (p === null || p.n < 0) return c.error("ERR value is out of range, must be positive");
+    count = p.n;
   }
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
@@ -126,8 +149,15 @@ function srandmember(s: Server, c: Client, argv: string[]): void {
   if (argv.length > 3) return c.error(ERR.syntax);
   let count: number | null = null;
   if (argv.length === 3) {
-    count = parseIntArg(argv[2]!);
-    if (count === null) return c.error(ERR.notInt);
+    const p = parseLong(argv[2]!);
+    if (p === null) return c.error(ERR.notInt);
+    if (p.min) {
+      return c.error(
+        "ERR value is out of range, value must between -9223372036854775807 and " +
+          "9223372036854775807",
+      );
+    }
+    count = p.n;
   }
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
@@ -231,19 +261,21 @@ function setopStore(op: Op) {
 }
 
 function sintercard(s: Server, c: Client, argv: string[]): void {
-  const numkeys = parseIntArg(argv[1]!);
-  if (numkeys === null || numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
+  const nk = parseLong(argv[1]!);
+  if (nk === null || nk.n <= 0) return c.error("ERR numkeys should be greater than 0");
+  const numkeys = nk.n;
   if (numkeys > argv.length - 2) {
     return c.error("ERR Number of keys can't be greater than number of args");
   }
   let limit = 0;
-  const rest = argv.slice(2 + numkeys);
-  if (rest.length === 2 && rest[0]!.toLowerCase() === "limit") {
-    const n = parseIntArg(rest[1]!);
-    if (n === null) return c.error(ERR.notInt);
-    if (n < 0) return c.error("ERR LIMIT can't be negative");
-    limit = n;
-  } else if (rest.length !== 0) return c.error(ERR.syntax);
+  // Options are read in order; a repeated LIMIT overrides, anything else is a syntax error.
+  for (let i = 2 + numkeys; i < argv.length; i++) {
+    if (cstr(argv[i]!).toLowerCase() === "limit" && i + 1 < argv.length) {
+      const n = parseLong(argv[++i]!);
+      if (n === null || n.n < 0) return c.error("ERR LIMIT can't be negative");
+      limit = n.n;
+    } else return c.error(ERR.syntax);
+  }
   const sets = operands(s, c, argv.slice(2, 2 + numkeys));
   if (sets === REPLIED) return;
   c.out.int(compute("inter", sets, limit).size);

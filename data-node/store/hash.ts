@@ -35,6 +35,20 @@ export class HashValue implements AggregateValue {
     }
   }
 
+  /**
+   * HSET/HMSET's check before writing: any field or value argument past the listpack value
+   * limit converts the hash, even when a later pair of the same command overwrites it.
+   */
+  checkArgs(args: string[], from: number, limits: EncodingLimits): void {
+    if (this.big) return;
+    for (let i = from; i < args.length; i++) {
+      if (args[i]!.length > limits.maxValue) {
+        this.big = true;
+        return;
+      }
+    }
+  }
+
   encoding(): string {
     return this.big ? "hashtable" : "listpack";
   }
