@@ -1,8 +1,11 @@
-/** Sorted set commands. Scores print as Redis 7.0 does (%.17g, inf, -inf). */
+/**
+ * Sorted set commands. Scores print as Redis 7.0 does (%.17g, inf, -inf). Arguments are
+ * validated in the order Redis 7.0's t_zset.c checks them, so the same error wins.
+ */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
-import { cmd, ERR, parseFloatArg, parseIndex, parseIntArg } from "./define.ts";
+import { type LexBound, type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
+import { cmd, ERR, parseFloatArg, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
@@ -12,6 +15,7 @@ import { formatG17 } from "../../shared/resp/format.ts";
 
 const MIN_OR_MAX_NOT_FLOAT = "ERR min or max is not a float";
 const LEX_ERR = "ERR min or max not valid string range item";
+const LONG_MAX = 2n ** 63n - 1n;
 
 function readZset(s: Server, c: Client, key: string): ZSetValue | null | typeof REPLIED {
   return readAggregate<ZSetValue>(s, c, key, "zset");
@@ -52,9 +56,41 @@ function replyEntries(c: Client, entries: [string, number][], withScores: boolea
   }
 }
 
+// ---- Argument parsing with Redis's C-library rules ----
+
+/** A signed 64-bit integer (Redis's getLongFromObject) as a JS number clamped to ±2^53. */
+const parseLong = parseIndex;
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const INFINITE = /^[+-]?inf(inity)?$/i;
+const HEX = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
+
+/**
+ * strtod over a C string that must be consumed to its end (its first NUL): leading
+ * whitespace is skipped, overflow gives ±inf and underflow 0 (range errors are not checked),
+ * hex floats and "inf" parse, NaN is refused, and an empty string is a valid 0 (nothing
+ * converted, yet the end pointer is at the terminator). Null when not a valid number.
+ */
+function strtodWhole(arg: string): number | null {
+  const nul = arg.indexOf("\0");
+  const s = nul >= 0 ? arg.slice(0, nul) : arg;
+  if (s === "") return 0;
+  const t = s.replace(/^[\t\n\v\f\r ]+/, "");
+  if (DECIMAL.test(t)) return Number(t);
+  if (INFINITE.test(t)) return t[0] === "-" ? -Infinity : Infinity;
+  const h = HEX.exec(t);
+  if (h && (h[2] || h[3])) {
+    const frac = h[3] ?? "";
+    const v = parseInt((h[2] ?? "") + frac, 16) * 2 ** (Number(h[4] ?? "0") - 4 * frac.length);
+    return h[1] === "-" ? -v : v;
+  }
+  return null;
+}
+
+/** A ZRANGEBYSCORE bound: "(" makes it exclusive; the rest goes through strtod. */
 export function parseScoreBound(arg: string): { v: number; ex: boolean } | null {
   const ex = arg.startsWith("(");
-  const v = parseFloatArg(ex ? arg.slice(1) : arg);
+  const v = strtodWhole(ex ? arg.slice(1) : arg);
   return v === null ? null : { v, ex };
 }
 
@@ -64,20 +100,25 @@ function parseScoreRange(minArg: string, maxArg: string): ScoreRange | null {
   return { min: a.v, minEx: a.ex, max: b.v, maxEx: b.ex };
 }
 
-function parseLexBound(arg: string): { v: string | null; ex: boolean; inf: 0 | 1 | -1 } | null {
-  if (arg === "+") return { v: null, ex: false, inf: 1 };
-  if (arg === "-") return { v: null, ex: false, inf: -1 };
-  if (arg.startsWith("(")) return { v: arg.slice(1), ex: true, inf: 0 };
-  if (arg.startsWith("[")) return { v: arg.slice(1), ex: false, inf: 0 };
-  return null;
+/** "-", "+" (a C string: a NUL may follow), "(member" or "[member". */
+function parseLexBound(arg: string): LexBound | null {
+  switch (arg[0]) {
+    case "+":
+    case "-":
+      if (arg.length > 1 && arg[1] !== "\0") return null;
+      return { kind: arg[0] === "+" ? 1 : -1, v: "", ex: true };
+    case "(":
+      return { kind: 0, v: arg.slice(1), ex: true };
+    case "[":
+      return { kind: 0, v: arg.slice(1), ex: false };
+    default:
+      return null;
+  }
 }
 
-function parseLexRange(minArg: string, maxArg: string): LexRange | "empty" | null {
-  const a = parseLexBound(minArg), b = parseLexBound(maxArg);
-  if (!a || !b) return null;
-  // "+" as min or "-" as max selects nothing.
-  if (a.inf === 1 || b.inf === -1) return "empty";
-  return { min: a.v, minEx: a.ex, max: b.v, maxEx: b.ex };
+function parseLexRange(minArg: string, maxArg: string): LexRange | null {
+  const min = parseLexBound(minArg), max = parseLexBound(maxArg);
+  return min && max ? { min, max } : null;
 }
 
 // ---- ZADD / ZINCRBY ----
@@ -119,27 +160,28 @@ function zadd(s: Server, c: Client, argv: string[]): void {
     z = new ZSetValue();
     c.db.set(argv[1]!, z);
   }
+  const lim = limits(s);
   let added = 0, updated = 0;
   let incrResult: number | null = null;
   for (const [score, member] of pairs) {
     const cur = z.scores.get(member);
     if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
     let next = score;
-    if (incr) {
-      next = (cur ?? 0) + score;
+    // A new member takes the increment as is (so -0 stays -0).
+    if (incr && cur !== undefined) {
+      next = cur + score;
       if (Number.isNaN(next)) {
         if (z.size === 0) c.db.delete(argv[1]!);
         return c.error("ERR resulting score is not a number (NaN)");
       }
     }
     if (cur !== undefined && ((gt && next <= cur) || (lt && next >= cur))) continue;
-    const r = z.add(member, next);
+    const r = z.addWithLimits(member, next, lim);
     if (r === "added") added++;
     else if (r === "updated") updated++;
     incrResult = next;
   }
   if (z.size === 0) c.db.delete(argv[1]!);
-  else z.checkEncoding(limits(s));
   if (added + updated > 0) {
     c.db.signalModified(argv[1]!);
     s.dirty += added + updated;
@@ -225,140 +267,131 @@ function zlexcount(s: Server, c: Client, argv: string[]): void {
   if (!r) return c.error(LEX_ERR);
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
-  c.out.int(z && r !== "empty" ? z.countInLex(r) : 0);
+  c.out.int(z ? z.countInLex(r) : 0);
 }
 
 // ---- ZRANGE family ----
 
-interface RangeSpec {
-  by: "rank" | "score" | "lex";
-  rev: boolean;
-  min: string;
-  max: string;
-  withScores: boolean;
-  limit: { offset: number; count: number } | null;
+type RangeType = "auto" | "rank" | "score" | "lex";
+type Direction = "auto" | "forward" | "reverse";
+
+/** Entries from rank start to end (Redis's index rules), ascending or reversed. */
+function rankRange(z: ZSetValue, start: number, end: number, rev: boolean): [string, number][] {
+  const n = z.size;
+  if (start < 0) start = n + start;
+  if (end < 0) end = n + end;
+  if (start < 0) start = 0;
+  if (start > end || start >= n) return [];
+  if (end >= n) end = n - 1;
+  return [...z.rangeByRank(start, end, rev)];
 }
 
-/** Collects the entries a range selects; an error text on bad bounds. */
-function selectRange(z: ZSetValue | null, r: RangeSpec): [string, number][] | string {
-  if (r.by === "rank") {
-    let start = parseIndex(r.min), end = parseIndex(r.max);
-    if (start === null || end === null) return ERR.notInt;
-    if (!z) return [];
-    const n = z.size;
-    if (start < 0) start = n + start;
-    if (end < 0) end = n + end;
-    if (start < 0) start = 0;
-    if (start > end || start >= n) return [];
-    if (end >= n) end = n - 1;
-    return [...z.rangeByRank(start, end, r.rev)];
-  }
-  let it: Iterable<[string, number]>;
-  if (r.by === "score") {
-    // REV swaps the meaning of the bounds: ZRANGE k max min BYSCORE REV.
-    const range = r.rev ? parseScoreRange(r.max, r.min) : parseScoreRange(r.min, r.max);
-    if (!range) return MIN_OR_MAX_NOT_FLOAT;
-    if (!z) return [];
-    it = z.rangeByScore(range, r.rev);
-  } else {
-    const range = r.rev ? parseLexRange(r.max, r.min) : parseLexRange(r.min, r.max);
-    if (!range) return LEX_ERR;
-    if (!z || range === "empty") return [];
-    it = z.rangeByLex(range, r.rev);
-  }
-  const out: [string, number][] = [];
-  let skip = r.limit ? r.limit.offset : 0;
-  const count = r.limit && r.limit.count >= 0 ? r.limit.count : Infinity;
-  if (r.limit && r.limit.offset < 0) return out;
-  for (const e of it) {
-    if (out.length >= count) break;
-    if (skip > 0) {
-      skip--;
-      continue;
-    }
-    out.push(e);
-  }
-  return out;
-}
-
-/** Parses ZRANGE's options from argv[at...]; an error text on failure. */
-function parseRangeOptions(
+/**
+ * ZRANGE, ZRANGESTORE and the legacy forms, in Redis's order: options (LIMIT values parsed
+ * as met), option conflicts, then the range, then the key. `keyAt` is the source key's index;
+ * `dst` is ZRANGESTORE's destination.
+ */
+function zrangeGeneric(
+  s: Server,
+  c: Client,
   argv: string[],
-  at: number,
-  spec: RangeSpec,
-  allowScores: boolean,
-): string | null {
-  for (let i = at; i < argv.length; i++) {
-    const o = argv[i]!.toLowerCase();
-    if (o === "withscores" && allowScores) spec.withScores = true;
-    else if (o === "byscore" && spec.by === "rank") spec.by = "score";
-    else if (o === "bylex" && spec.by === "rank") spec.by = "lex";
-    else if (o === "rev") spec.rev = true;
-    else if (o === "limit" && i + 2 < argv.length) {
-      const off = parseIntArg(argv[i + 1]!), cnt = parseIntArg(argv[i + 2]!);
-      if (off === null || cnt === null) return ERR.notInt;
-      spec.limit = { offset: off, count: cnt };
-      i += 2;
-    } else return ERR.syntax;
+  keyAt: number,
+  dst: string | null,
+  type: RangeType,
+  dir: Direction,
+): void {
+  let withScores = false, offset = 0, limit = -1;
+  for (let j = keyAt + 3; j < argv.length; j++) {
+    const o = argv[j]!.toLowerCase();
+    if (dst === null && o === "withscores") withScores = true;
+    else if (o === "limit" && argv.length - j - 1 >= 2) {
+      const off = parseLong(argv[j + 1]!);
+      if (off === null) return c.error(ERR.notInt);
+      const lim = parseLong(argv[j + 2]!);
+      if (lim === null) return c.error(ERR.notInt);
+      offset = off;
+      limit = lim;
+      j += 2;
+    } else if (dir === "auto" && o === "rev") dir = "reverse";
+    else if (type === "auto" && o === "bylex") type = "lex";
+    else if (type === "auto" && o === "byscore") type = "score";
+    else return c.error(ERR.syntax);
   }
-  if (spec.limit && spec.by === "rank") {
-    return "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+  if (type === "auto") type = "rank";
+  const rev = dir === "reverse";
+  if (limit !== -1 && type === "rank") {
+    return c.error(
+      "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+    );
   }
-  if (spec.withScores && spec.by === "lex") {
-    return "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+  if (withScores && type === "lex") {
+    return c.error("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
   }
-  return null;
+  // Reversed score and lex ranges are given as max, min.
+  let minArg = argv[keyAt + 1]!, maxArg = argv[keyAt + 2]!;
+  if (rev && type !== "rank") [minArg, maxArg] = [maxArg, minArg];
+  let select: (z: ZSetValue) => [string, number][];
+  if (type === "rank") {
+    const start = parseLong(minArg);
+    if (start === null) return c.error(ERR.notInt);
+    const end = parseLong(maxArg);
+    if (end === null) return c.error(ERR.notInt);
+    select = (z) => rankRange(z, start, end, rev);
+  } else if (type === "score") {
+    const r = parseScoreRange(minArg, maxArg);
+    if (!r) return c.error(MIN_OR_MAX_NOT_FLOAT);
+    select = (z) => z.rangeByScoreLimit(r, rev, offset, limit);
+  } else {
+    const r = parseLexRange(minArg, maxArg);
+    if (!r) return c.error(LEX_ERR);
+    select = (z) => z.rangeByLexLimit(r, rev, offset, limit);
+  }
+  const z = readZset(s, c, argv[keyAt]!);
+  if (z === REPLIED) return;
+  const entries = z ? select(z) : [];
+  if (dst !== null) {
+    storeEntries(s, c, dst, entries, type === "rank" ? "add-long" : "add");
+    return c.out.int(entries.length);
+  }
+  replyEntries(c, entries, withScores);
 }
 
 function zrange(s: Server, c: Client, argv: string[]): void {
-  const spec: RangeSpec = {
-    by: "rank",
-    rev: false,
-    min: argv[2]!,
-    max: argv[3]!,
-    withScores: false,
-    limit: null,
-  };
-  const err = parseRangeOptions(argv, 4, spec, true);
-  if (err) return c.error(err);
-  const z = readZset(s, c, argv[1]!);
-  if (z === REPLIED) return;
-  const r = selectRange(z, spec);
-  if (typeof r === "string") return c.error(r);
-  replyEntries(c, r, spec.withScores);
+  zrangeGeneric(s, c, argv, 1, null, "auto", "auto");
 }
 
 function zrangestore(s: Server, c: Client, argv: string[]): void {
-  const spec: RangeSpec = {
-    by: "rank",
-    rev: false,
-    min: argv[3]!,
-    max: argv[4]!,
-    withScores: false,
-    limit: null,
-  };
-  const err = parseRangeOptions(argv, 5, spec, false);
-  if (err) return c.error(err);
-  const z = readZset(s, c, argv[2]!);
-  if (z === REPLIED) return;
-  const r = selectRange(z, spec);
-  if (typeof r === "string") return c.error(r);
-  storeEntries(s, c, argv[1]!, r);
-  c.out.int(r.length);
+  zrangeGeneric(s, c, argv, 2, argv[1]!, "auto", "auto");
 }
 
+/**
+ * Stores a result (deleting dst when empty); returns its size. ZRANGESTORE fills the new
+ * zset as ZADD would (a skiplist from the start when a rank range is known to be too long);
+ * the set operations build a skiplist and turn it into a listpack when the whole fits.
+ */
 function storeEntries(
   s: Server,
   c: Client,
   dst: string,
-  entries: Iterable<[string, number]>,
+  entries: [string, number][],
+  how: "add" | "add-long" | "convert",
 ): number {
+  const lim = limits(s);
   const out = new ZSetValue();
-  for (const [m, sc] of entries) out.add(m, sc);
+  if (how === "add-long" && entries.length > lim.maxEntries) out.toSkiplist();
+  if (how === "convert") {
+    if (
+      entries.length > lim.maxEntries || entries.some(([m]) => m.length > lim.maxValue)
+    ) {
+      out.toSkiplist();
+    }
+    for (const [m, sc] of entries) out.add(m, sc);
+  } else {
+    for (const [m, sc] of entries) out.addWithLimits(m, sc, lim);
+  }
   if (out.size === 0) {
     if (c.db.delete(dst)) s.dirty++;
   } else {
-    out.checkEncoding(limits(s));
     c.db.set(dst, out);
     s.dirty++;
   }
@@ -366,54 +399,43 @@ function storeEntries(
 }
 
 /** The legacy forms: ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX. */
-function legacyRange(by: RangeSpec["by"], rev: boolean) {
+function legacyRange(type: RangeType, rev: boolean) {
+  return (s: Server, c: Client, argv: string[]): void =>
+    zrangeGeneric(s, c, argv, 1, null, type, rev ? "reverse" : "forward");
+}
+
+/** ZREMRANGEBYRANK/SCORE/LEX: the range is parsed before the key is looked up. */
+function zremrange(type: "rank" | "score" | "lex") {
   return (s: Server, c: Client, argv: string[]): void => {
-    // Legacy reverse forms take max first, which is how selectRange reads REV bounds too.
-    const spec: RangeSpec = {
-      by,
-      rev,
-      min: argv[2]!,
-      max: argv[3]!,
-      withScores: false,
-      limit: null,
-    };
-    for (let i = 4; i < argv.length; i++) {
-      const o = argv[i]!.toLowerCase();
-      if (o === "withscores" && by !== "lex") spec.withScores = true;
-      else if (o === "limit" && by !== "rank" && i + 2 < argv.length) {
-        const off = parseIntArg(argv[i + 1]!), cnt = parseIntArg(argv[i + 2]!);
-        if (off === null || cnt === null) return c.error(ERR.notInt);
-        spec.limit = { offset: off, count: cnt };
-        i += 2;
-      } else return c.error(ERR.syntax);
+    let remove: (z: ZSetValue) => number;
+    if (type === "rank") {
+      const start = parseLong(argv[2]!);
+      if (start === null) return c.error(ERR.notInt);
+      const end = parseLong(argv[3]!);
+      if (end === null) return c.error(ERR.notInt);
+      remove = (z) => {
+        const victims = rankRange(z, start, end, false);
+        for (const [m] of victims) z.remove(m);
+        return victims.length;
+      };
+    } else if (type === "score") {
+      const r = parseScoreRange(argv[2]!, argv[3]!);
+      if (!r) return c.error(MIN_OR_MAX_NOT_FLOAT);
+      remove = (z) => z.deleteRangeByScore(r);
+    } else {
+      const r = parseLexRange(argv[2]!, argv[3]!);
+      if (!r) return c.error(LEX_ERR);
+      remove = (z) => z.deleteRangeByLex(r);
     }
     const z = readZset(s, c, argv[1]!);
     if (z === REPLIED) return;
-    const r = selectRange(z, spec);
-    if (typeof r === "string") return c.error(r);
-    replyEntries(c, r, spec.withScores);
-  };
-}
-
-function zremrange(by: RangeSpec["by"]) {
-  return (s: Server, c: Client, argv: string[]): void => {
-    const spec: RangeSpec = {
-      by,
-      rev: false,
-      min: argv[2]!,
-      max: argv[3]!,
-      withScores: false,
-      limit: null,
-    };
-    const z = readZset(s, c, argv[1]!);
-    if (z === REPLIED) return;
-    const r = selectRange(z, spec);
-    if (typeof r === "string") return c.error(r);
-    if (!z || r.length === 0) return c.out.int(0);
-    for (const [m] of r) z.remove(m);
-    afterRemove(c, argv[1]!, z);
-    s.dirty += r.length;
-    c.out.int(r.length);
+    if (!z) return c.out.int(0);
+    const n = remove(z);
+    if (n > 0) {
+      afterRemove(c, argv[1]!, z);
+      s.dirty += n;
+    }
+    c.out.int(n);
   };
 }
 
@@ -434,9 +456,9 @@ function zpop(max: boolean) {
     if (argv.length > 3) return c.error(ERR.syntax);
     let count = 1;
     if (argv.length === 3) {
-      const n = parseIntArg(argv[2]!);
-      if (n === null) return c.error(ERR.notInt);
-      if (n < 0) return c.error("ERR value is out of range, must be positive");
+      // Redis uses the same message for a non-integer count.
+      const n = parseLong(argv[2]!);
+      if (n === null || n < 0) return c.error("ERR value is out of range, must be positive");
       count = n;
     }
     const z = readZset(s, c, argv[1]!);
@@ -466,23 +488,26 @@ interface MpopArgs {
   count: number;
 }
 
+/** numkeys (1..LONG_MAX), the keys, MIN|MAX, then at most one COUNT (1..LONG_MAX). */
 function parseZmpop(c: Client, argv: string[], at: number): MpopArgs | null {
-  const numkeys = parseIntArg(argv[at]!);
-  if (numkeys === null || numkeys <= 0) {
+  const numkeys = parseI64(argv[at]!);
+  if (numkeys === null || numkeys < 1n) {
     return c.error("ERR numkeys should be greater than 0"), null;
   }
-  if (numkeys > argv.length - at - 2) return c.error(ERR.syntax), null;
-  const keys = argv.slice(at + 1, at + 1 + numkeys);
-  const where = argv[at + 1 + numkeys]!.toLowerCase();
+  if (BigInt(at) + numkeys + 1n >= BigInt(argv.length)) return c.error(ERR.syntax), null;
+  const n = Number(numkeys);
+  const whereAt = at + n + 1;
+  const where = argv[whereAt]!.toLowerCase();
   if (where !== "min" && where !== "max") return c.error(ERR.syntax), null;
-  let count = 1;
-  const rest = argv.slice(at + 2 + numkeys);
-  if (rest.length === 2 && rest[0]!.toLowerCase() === "count") {
-    const n = parseIntArg(rest[1]!);
-    if (n === null || n <= 0) return c.error("ERR count should be greater than 0"), null;
-    count = n;
-  } else if (rest.length !== 0) return c.error(ERR.syntax), null;
-  return { keys, max: where === "max", count };
+  let count = -1;
+  for (let j = whereAt + 1; j < argv.length; j++) {
+    if (count === -1 && argv[j]!.toLowerCase() === "count" && j + 1 < argv.length) {
+      const v = parseI64(argv[++j]!);
+      if (v === null || v < 1n) return c.error("ERR count should be greater than 0"), null;
+      count = v > 2n ** 53n ? 2 ** 53 : Number(v);
+    } else return c.error(ERR.syntax), null;
+  }
+  return { keys: argv.slice(at + 1, at + 1 + n), max: where === "max", count: Math.max(count, 1) };
 }
 
 /** Replies [key, [[member, score]...]] from the first non-empty zset; false if none. */
@@ -515,8 +540,8 @@ function zmpop(s: Server, c: Client, argv: string[]): void {
 }
 
 function bzpop(max: boolean) {
-  return (s: Server, c: Client, argv: string[]): void | Promise<void> =>
-    runBlocking(s, c, {
+  return (s: Server, c: Client, argv: string[]): void | Promise<void> => {
+    return runBlocking(s, c, {
       keys: argv.slice(1, -1),
       timeoutArg: argv[argv.length - 1]!,
       type: "zset",
@@ -538,11 +563,13 @@ function bzpop(max: boolean) {
         return false;
       },
     });
+  };
 }
 
 function bzmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
   const a = parseZmpop(c, argv, 2);
   if (!a) return;
+  // The timeout is read after the other arguments (runBlocking parses it).
   return runBlocking(s, c, {
     keys: a.keys,
     timeoutArg: argv[1]!,
@@ -554,117 +581,72 @@ function bzmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
 // ---- Set operations ----
 
 type Agg = "sum" | "min" | "max";
+type SetOp = "union" | "inter" | "diff";
 
-interface ZsetOpArgs {
-  keys: string[];
-  weights: number[];
-  agg: Agg;
-  withScores: boolean;
+interface Operand {
+  members: Map<string, number> | null;
+  weight: number;
 }
 
-function parseZsetOp(
-  c: Client,
-  argv: string[],
-  at: number,
-  op: string,
-  allowScores: boolean,
-): ZsetOpArgs | null {
-  const numkeys = parseIntArg(argv[at]!);
-  if (numkeys === null) return c.error(ERR.notInt), null;
-  if (numkeys < 1) {
-    return c.error(`ERR at least 1 input key is needed for '${op}' command`), null;
+/** Reads an operand: sets count as zsets with score 1; WRONGTYPE for anything else. */
+function readOperand(c: Client, key: string): Map<string, number> | null | typeof REPLIED {
+  const e = c.db.lookup(key);
+  if (!e) return null;
+  const v = e.value;
+  if (typeof v !== "string" && v.type === "zset") return (v as ZSetValue).scores;
+  if (typeof v !== "string" && v.type === "set") {
+    return new Map([...(v as unknown as { set: Set<string> }).set].map((m) => [m, 1]));
   }
-  if (numkeys > argv.length - at - 1) return c.error(ERR.syntax), null;
-  const keys = argv.slice(at + 1, at + 1 + numkeys);
-  const a: ZsetOpArgs = { keys, weights: keys.map(() => 1), agg: "sum", withScores: false };
-  for (let i = at + 1 + numkeys; i < argv.length; i++) {
-    const o = argv[i]!.toLowerCase();
-    if (o === "weights" && op !== "zdiff" && op !== "zdiffstore" && i + numkeys < argv.length) {
-      for (let j = 0; j < numkeys; j++) {
-        const w = parseFloatArg(argv[i + 1 + j]!);
-        if (w === null) return c.error("ERR weight value is not a float"), null;
-        a.weights[j] = w;
-      }
-      i += numkeys;
-    } else if (o === "aggregate" && op !== "zdiff" && op !== "zdiffstore" && i + 1 < argv.length) {
-      const g = argv[++i]!.toLowerCase();
-      if (g !== "sum" && g !== "min" && g !== "max") return c.error(ERR.syntax), null;
-      a.agg = g;
-    } else if (o === "withscores" && allowScores) a.withScores = true;
-    else return c.error(ERR.syntax), null;
-  }
-  return a;
+  c.error(ERR.wrongType);
+  return REPLIED;
 }
 
-/** Reads operands: sets count as zsets with score 1. */
-function zoperands(
-  s: Server,
-  c: Client,
-  keys: string[],
-): (Map<string, number> | null)[] | typeof REPLIED {
-  const out: (Map<string, number> | null)[] = [];
-  for (const k of keys) {
-    const e = c.db.lookup(k);
-    if (!e) {
-      out.push(null);
-      continue;
-    }
-    const v = e.value;
-    if (typeof v !== "string" && v.type === "zset") out.push((v as ZSetValue).scores);
-    else if (typeof v !== "string" && v.type === "set") {
-      out.push(new Map([...(v as unknown as { set: Set<string> }).set].map((m) => [m, 1])));
-    } else {
-      c.error(ERR.wrongType);
-      return REPLIED;
-    }
-  }
-  void s;
-  return out;
+/** Redis's zunionInterAggregate: SUM maps NaN (inf + -inf, or a NaN operand) to 0. */
+function aggregate(agg: Agg, target: number, v: number): number {
+  if (agg === "min") return v < target ? v : target;
+  if (agg === "max") return v > target ? v : target;
+  const r = target + v;
+  return Number.isNaN(r) ? 0 : r;
 }
 
-function aggregate(agg: Agg, a: number, b: number): number {
-  if (agg === "min") return Math.min(a, b);
-  if (agg === "max") return Math.max(a, b);
-  const r = a + b;
-  return Number.isNaN(r) ? 0 : r; // inf + -inf is 0 in Redis
-}
-
+/** An element's first weighted score: 0 * inf is taken as 0. */
 function weighted(score: number, w: number): number {
   const r = score * w;
   return Number.isNaN(r) ? 0 : r;
 }
 
-function computeZop(
-  op: "union" | "inter" | "diff",
-  sets: (Map<string, number> | null)[],
-  a: ZsetOpArgs,
-): Map<string, number> {
+/** Union and intersection visit the inputs smallest first, as Redis does (scores add in that order). */
+function computeZop(op: SetOp, ops: Operand[], agg: Agg): Map<string, number> {
   const out = new Map<string, number>();
+  const size = (o: Operand) => o.members?.size ?? 0;
   if (op === "union") {
-    sets.forEach((m, i) => {
-      if (!m) return;
-      for (const [k, sc] of m) {
-        const v = weighted(sc, a.weights[i]!);
+    for (const o of [...ops].sort((a, b) => size(a) - size(b))) {
+      if (!o.members) continue;
+      for (const [k, sc] of o.members) {
+        const v = weighted(sc, o.weight);
         const cur = out.get(k);
-        out.set(k, cur === undefined ? v : aggregate(a.agg, cur, v));
+        out.set(k, cur === undefined ? v : aggregate(agg, cur, v));
       }
-    });
+    }
   } else if (op === "inter") {
-    if (sets.some((m) => !m)) return out;
-    const [first, ...rest] = sets as Map<string, number>[];
-    outer: for (const [k, sc] of first!) {
-      let v = weighted(sc, a.weights[0]!);
-      for (let i = 0; i < rest.length; i++) {
-        const o = rest[i]!.get(k);
-        if (o === undefined) continue outer;
-        v = aggregate(a.agg, v, weighted(o, a.weights[i + 1]!));
+    const [first, ...rest] = [...ops].sort((a, b) => size(a) - size(b));
+    if (!first!.members || first!.members.size === 0) return out;
+    outer: for (const [k, sc] of first!.members) {
+      let v = weighted(sc, first!.weight);
+      for (const o of rest) {
+        const s = o.members!.get(k);
+        if (s === undefined) continue outer;
+        // The other inputs' weighted scores go in raw (a NaN makes a SUM 0, MIN/MAX skip it).
+        v = aggregate(agg, v, s * o.weight);
       }
       out.set(k, v);
     }
   } else {
-    const [first, ...rest] = sets;
-    if (!first) return out;
-    for (const [k, sc] of first) if (!rest.some((m) => m?.has(k))) out.set(k, sc);
+    const [first, ...rest] = ops;
+    if (!first!.members) return out;
+    for (const [k, sc] of first!.members) {
+      if (!rest.some((o) => o.members?.has(k))) out.set(k, sc);
+    }
   }
   return out;
 }
@@ -673,57 +655,99 @@ function sortEntries(m: Map<string, number>): [string, number][] {
   return [...m].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
 }
 
-function zsetop(op: "union" | "inter" | "diff", name: string) {
-  return (s: Server, c: Client, argv: string[]): void => {
-    const a = parseZsetOp(c, argv, 1, name, true);
-    if (!a) return;
-    const sets = zoperands(s, c, a.keys);
-    if (sets === REPLIED) return;
-    replyEntries(c, sortEntries(computeZop(op, sets, a)), a.withScores);
-  };
+/**
+ * ZUNION/ZINTER/ZDIFF(+STORE) and ZINTERCARD, in Redis's order: numkeys, "at least 1 input
+ * key", numkeys against the arguments left, the keys' types, then WEIGHTS / AGGREGATE /
+ * WITHSCORES / LIMIT.
+ */
+function zsetOpGeneric(
+  s: Server,
+  c: Client,
+  argv: string[],
+  name: string,
+  op: SetOp,
+  dst: string | null,
+  cardinalityOnly: boolean,
+): void {
+  const at = dst === null ? 1 : 2;
+  const n64 = parseI64(argv[at]!);
+  if (n64 === null) return c.error(ERR.notInt);
+  if (n64 < 1n) return c.error(`ERR at least 1 input key is needed for '${name}' command`);
+  if (n64 > BigInt(argv.length - (at + 1))) return c.error(ERR.syntax);
+  const numkeys = Number(n64);
+  const ops: Operand[] = [];
+  for (let i = 0; i < numkeys; i++) {
+    const members = readOperand(c, argv[at + 1 + i]!);
+    if (members === REPLIED) return;
+    ops.push({ members, weight: 1 });
+  }
+  let agg: Agg = "sum", withScores = false, limit = 0;
+  for (let j = at + 1 + numkeys; j < argv.length;) {
+    const remaining = argv.length - j;
+    const o = argv[j]!.toLowerCase();
+    if (op !== "diff" && !cardinalityOnly && remaining >= numkeys + 1 && o === "weights") {
+      j++;
+      for (let i = 0; i < numkeys; i++, j++) {
+        const w = parseFloatArg(argv[j]!);
+        if (w === null) return c.error("ERR weight value is not a float");
+        ops[i]!.weight = w;
+      }
+    } else if (op !== "diff" && !cardinalityOnly && remaining >= 2 && o === "aggregate") {
+      const g = argv[j + 1]!.toLowerCase();
+      if (g !== "sum" && g !== "min" && g !== "max") return c.error(ERR.syntax);
+      agg = g;
+      j += 2;
+    } else if (dst === null && !cardinalityOnly && o === "withscores") {
+      withScores = true;
+      j++;
+    } else if (cardinalityOnly && remaining >= 2 && o === "limit") {
+      const v = parseI64(argv[j + 1]!);
+      if (v === null || v < 0n) return c.error("ERR LIMIT can't be negative");
+      limit = v > 2n ** 53n ? 2 ** 53 : Number(v);
+      j += 2;
+    } else return c.error(ERR.syntax);
+  }
+  const result = computeZop(op, ops, agg);
+  if (cardinalityOnly) return c.out.int(limit > 0 ? Math.min(limit, result.size) : result.size);
+  if (dst !== null) return c.out.int(storeEntries(s, c, dst, sortEntries(result), "convert"));
+  replyEntries(c, sortEntries(result), withScores);
 }
 
-function zsetopStore(op: "union" | "inter" | "diff", name: string) {
-  return (s: Server, c: Client, argv: string[]): void => {
-    const a = parseZsetOp(c, argv, 2, name, false);
-    if (!a) return;
-    const sets = zoperands(s, c, a.keys);
-    if (sets === REPLIED) return;
-    c.out.int(storeEntries(s, c, argv[1]!, sortEntries(computeZop(op, sets, a))));
-  };
+function zsetop(op: SetOp, name: string) {
+  return (s: Server, c: Client, argv: string[]): void =>
+    zsetOpGeneric(s, c, argv, name, op, null, false);
+}
+
+function zsetopStore(op: SetOp, name: string) {
+  return (s: Server, c: Client, argv: string[]): void =>
+    zsetOpGeneric(s, c, argv, name, op, argv[1]!, false);
 }
 
 function zintercard(s: Server, c: Client, argv: string[]): void {
-  const numkeys = parseIntArg(argv[1]!);
-  if (numkeys === null || numkeys <= 0) return c.error("ERR numkeys should be greater than 0");
-  if (numkeys > argv.length - 2) {
-    return c.error("ERR Number of keys can't be greater than number of args");
-  }
-  let limit = 0;
-  const rest = argv.slice(2 + numkeys);
-  if (rest.length === 2 && rest[0]!.toLowerCase() === "limit") {
-    const n = parseIntArg(rest[1]!);
-    if (n === null) return c.error(ERR.notInt);
-    if (n < 0) return c.error("ERR LIMIT can't be negative");
-    limit = n;
-  } else if (rest.length !== 0) return c.error(ERR.syntax);
-  const keys = argv.slice(2, 2 + numkeys);
-  const sets = zoperands(s, c, keys);
-  if (sets === REPLIED) return;
-  const n =
-    computeZop("inter", sets, { keys, weights: keys.map(() => 1), agg: "sum", withScores: false })
-      .size;
-  c.out.int(limit > 0 ? Math.min(limit, n) : n);
+  zsetOpGeneric(s, c, argv, "zintercard", "inter", null, true);
 }
 
+/**
+ * ZRANDMEMBER key [count [WITHSCORES]]: the count (-LONG_MAX..LONG_MAX) is checked first,
+ * then the syntax, then (with scores) that doubling the count can't overflow.
+ */
 function zrandmember(s: Server, c: Client, argv: string[]): void {
-  if (argv.length > 4 || (argv.length === 4 && argv[3]!.toLowerCase() !== "withscores")) {
-    return c.error(ERR.syntax);
-  }
   let count: number | null = null;
   if (argv.length >= 3) {
-    count = parseIntArg(argv[2]!);
-    if (count === null) return c.error(ERR.notInt);
+    const n = parseI64(argv[2]!);
+    if (n === null) return c.error(ERR.notInt);
+    if (n < -LONG_MAX) {
+      return c.error(
+        `ERR value is out of range, value must between -${LONG_MAX} and ${LONG_MAX}`,
+      );
+    }
+    if (argv.length > 4 || (argv.length === 4 && argv[3]!.toLowerCase() !== "withscores")) {
+      return c.error(ERR.syntax);
+    }
+    if (argv.length === 4 && (n < -(LONG_MAX / 2n) || n > LONG_MAX / 2n)) {
+      return c.error("ERR value is out of range");
+    }
+    count = Number(n > 2n ** 53n ? 2n ** 53n : n < -(2n ** 53n) ? -(2n ** 53n) : n);
   }
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;

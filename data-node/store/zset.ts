@@ -30,12 +30,34 @@ export interface ScoreRange {
   maxEx: boolean;
 }
 
-/** A lexicographic range; null bound means -/+ infinity ("-" and "+"). */
+/**
+ * One end of a lexicographic range: "-" (below every string), "+" (above every string), or a
+ * string with its exclusive flag ("(a" / "[a"). Redis gives "-" and "+" the exclusive flag.
+ */
+export interface LexBound {
+  kind: -1 | 0 | 1;
+  v: string;
+  ex: boolean;
+}
+
+/** A lexicographic range as ZRANGEBYLEX parses it; min may exceed max. */
 export interface LexRange {
-  min: string | null;
-  max: string | null;
-  minEx: boolean;
-  maxEx: boolean;
+  min: LexBound;
+  max: LexBound;
+}
+
+/** Compares a member with a bound, as Redis's sdscmplex does. */
+function cmpLex(m: string, b: LexBound): number {
+  if (b.kind !== 0) return -b.kind;
+  return m < b.v ? -1 : m > b.v ? 1 : 0;
+}
+
+/** Compares two bounds: equal sentinels compare equal, "-" is below and "+" above anything. */
+function cmpBounds(a: LexBound, b: LexBound): number {
+  if (a.kind !== 0 && a.kind === b.kind) return 0;
+  if (a.kind === -1 || b.kind === 1) return -1;
+  if (a.kind === 1 || b.kind === -1) return 1;
+  return a.v < b.v ? -1 : a.v > b.v ? 1 : 0;
 }
 
 export function gteMin(score: number, r: ScoreRange): boolean {
@@ -45,10 +67,22 @@ export function lteMax(score: number, r: ScoreRange): boolean {
   return r.maxEx ? score < r.max : score <= r.max;
 }
 export function lexGteMin(m: string, r: LexRange): boolean {
-  return r.min === null || (r.minEx ? m > r.min : m >= r.min);
+  const c = cmpLex(m, r.min);
+  return r.min.ex ? c > 0 : c >= 0;
 }
 export function lexLteMax(m: string, r: LexRange): boolean {
-  return r.max === null || (r.maxEx ? m < r.max : m <= r.max);
+  const c = cmpLex(m, r.max);
+  return r.max.ex ? c < 0 : c <= 0;
+}
+
+/** Ranges that can select nothing whatever the set holds: min above max, or equal and open. */
+export function lexRangeEmpty(r: LexRange): boolean {
+  const c = cmpBounds(r.min, r.max);
+  return c > 0 || (c === 0 && (r.min.ex || r.max.ex));
+}
+
+export function scoreRangeEmpty(r: ScoreRange): boolean {
+  return r.min > r.max || (r.min === r.max && (r.minEx || r.maxEx));
 }
 
 export class ZSetValue implements AggregateValue {
@@ -58,6 +92,13 @@ export class ZSetValue implements AggregateValue {
   private tail: Node | null = null;
   private level = 1;
   private big = false;
+  /**
+   * Adjacent pairs (in score order) whose members are in descending byte order. At zero the
+   * list is also sorted by member, so lex bounds are monotonic and skiplist descents are exact;
+   * otherwise lex ranges walk the list as Redis's listpack code does (for a skiplist, as its
+   * descent does when no node is taller than level 1).
+   */
+  private inversions = 0;
   readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
 
   get size(): number {
@@ -70,8 +111,12 @@ export class ZSetValue implements AggregateValue {
     return l;
   }
 
-  /** Adds or updates; returns "added", "updated" or "same". */
+  /**
+   * Adds or updates; returns "added", "updated" or "same". A listpack stores an integral score
+   * as an integer, so -0 becomes 0 there; a skiplist keeps -0.
+   */
   add(member: string, score: number): "added" | "updated" | "same" {
+    if (score === 0 && !this.big) score = 0;
     const old = this.scores.get(member);
     if (old !== undefined) {
       if (old === score) return "same";
@@ -83,6 +128,29 @@ export class ZSetValue implements AggregateValue {
     this.insert(member, score);
     this.scores.set(member, score);
     return "added";
+  }
+
+  /**
+   * Adds as Redis's zsetAdd does: a listpack becomes a skiplist *before* it takes a new member
+   * that would not fit (so that member keeps a -0 score).
+   */
+  addWithLimits(
+    member: string,
+    score: number,
+    limits: { maxEntries: number; maxValue: number },
+  ): "added" | "updated" | "same" {
+    if (
+      !this.big && !this.scores.has(member) &&
+      (this.scores.size + 1 > limits.maxEntries || member.length > limits.maxValue)
+    ) {
+      this.big = true;
+    }
+    return this.add(member, score);
+  }
+
+  /** Switches to the skiplist encoding (Redis never converts back on its own). */
+  toSkiplist(): void {
+    this.big = true;
   }
 
   remove(member: string): boolean {
@@ -126,6 +194,10 @@ export class ZSetValue implements AggregateValue {
     n.prev = update[0] === this.head ? null : update[0]!;
     if (n.next[0]) n.next[0]!.prev = n;
     else this.tail = n;
+    const p = n.prev, q = n.next[0];
+    if (p && q && q.member < p.member) this.inversions--;
+    if (p && member < p.member) this.inversions++;
+    if (q && q.member < member) this.inversions++;
   }
 
   private unlink(member: string, score: number): void {
@@ -137,6 +209,10 @@ export class ZSetValue implements AggregateValue {
     }
     const n = x.next[0];
     if (!n || n.member !== member) throw new Error("zset skiplist out of sync");
+    const p = n.prev, q = n.next[0];
+    if (p && member < p.member) this.inversions--;
+    if (q && q.member < member) this.inversions--;
+    if (p && q && q.member < p.member) this.inversions++;
     for (let i = 0; i < this.level; i++) {
       const u = update[i]!;
       if (u.next[i] === n) {
@@ -222,45 +298,170 @@ export class ZSetValue implements AggregateValue {
     }
   }
 
-  private firstInLex(r: LexRange): Node | null {
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && !lexGteMin(x.next[i]!.member, r)) x = x.next[i]!;
-    }
-    const n = x.next[0];
-    return n && lexLteMax(n.member, r) ? n : null;
+  /** True when score order is also member order (lex ranges behave as documented). */
+  lexOrdered(): boolean {
+    return this.inversions === 0;
   }
 
-  private lastInLex(r: LexRange): Node | null {
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && lexLteMax(x.next[i]!.member, r)) x = x.next[i]!;
+  /** The first node (list order) at or above the lex min, with its 0-based rank. */
+  private firstGteLexMin(r: LexRange): [Node, number] | null {
+    if (this.inversions === 0) {
+      let x = this.head, traversed = 0;
+      for (let i = this.level - 1; i >= 0; i--) {
+        while (x.next[i] && !lexGteMin(x.next[i]!.member, r)) {
+          traversed += x.span[i]!;
+          x = x.next[i]!;
+        }
+      }
+      const n = x.next[0];
+      return n ? [n, traversed] : null;
     }
-    return x !== this.head && lexGteMin(x.member, r) ? x : null;
+    let i = 0;
+    for (let x = this.head.next[0]; x; x = x.next[0], i++) {
+      if (lexGteMin(x.member, r)) return [x, i];
+    }
+    return null;
   }
 
-  /** Lex ranges assume equal scores, as Redis documents; the walk is by list order. */
-  *rangeByLex(r: LexRange, reverse = false): IterableIterator<[string, number]> {
-    let x = reverse ? this.lastInLex(r) : this.firstInLex(r);
-    while (x) {
-      if (reverse ? !lexGteMin(x.member, r) : !lexLteMax(x.member, r)) return;
-      yield [x.member, x.score];
+  /** The last node (list order) at or below the lex max, with its 0-based rank. */
+  private lastLteLexMax(r: LexRange): [Node, number] | null {
+    if (this.inversions === 0) {
+      let x = this.head, traversed = 0;
+      for (let i = this.level - 1; i >= 0; i--) {
+        while (x.next[i] && lexLteMax(x.next[i]!.member, r)) {
+          traversed += x.span[i]!;
+          x = x.next[i]!;
+        }
+      }
+      return x === this.head ? null : [x, traversed - 1];
+    }
+    if (this.big) {
+      // A skiplist descends forward while in range; with the most common node levels that
+      // stops before the first node past max (Redis's result depends on its random levels).
+      let last: [Node, number] | null = null, i = 0;
+      for (let x = this.head.next[0]; x && lexLteMax(x.member, r); x = x.next[0], i++) {
+        last = [x, i];
+      }
+      return last;
+    }
+    // A listpack walks back from the tail.
+    let i = this.scores.size - 1;
+    for (let x = this.tail; x; x = x.prev, i--) if (lexLteMax(x.member, r)) return [x, i];
+    return null;
+  }
+
+  /** Redis's first-in-lex-range: early exits, then the first node >= min if it is <= max. */
+  private firstInLex(r: LexRange): [Node, number] | null {
+    if (!this.isInLexRange(r)) return null;
+    const f = this.firstGteLexMin(r);
+    return f && lexLteMax(f[0].member, r) ? f : null;
+  }
+
+  private lastInLex(r: LexRange): [Node, number] | null {
+    if (!this.isInLexRange(r)) return null;
+    const l = this.lastLteLexMax(r);
+    return l && lexGteMin(l[0].member, r) ? l : null;
+  }
+
+  private isInLexRange(r: LexRange): boolean {
+    if (lexRangeEmpty(r) || !this.tail) return false;
+    return lexGteMin(this.tail.member, r) && lexLteMax(this.head.next[0]!.member, r);
+  }
+
+  /**
+   * ZRANGEBYLEX: from the first (last, reversed) node in range, skips `offset` nodes without
+   * checking them, then takes up to `limit` nodes (negative: no limit) while still in range.
+   * With members out of score order this follows the list order, as Redis does.
+   */
+  rangeByLexLimit(
+    r: LexRange,
+    reverse: boolean,
+    offset: number,
+    limit: number,
+  ): [string, number][] {
+    const out: [string, number][] = [];
+    if (offset < 0) return out;
+    const start = reverse ? this.lastInLex(r) : this.firstInLex(r);
+    let x = start ? start[0] : null;
+    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next[0]!;
+    for (; x && limit !== 0; limit--) {
+      if (reverse ? !lexGteMin(x.member, r) : !lexLteMax(x.member, r)) break;
+      out.push([x.member, x.score]);
       x = reverse ? x.prev : x.next[0]!;
     }
+    return out;
+  }
+
+  /** ZRANGEBYSCORE with Redis's LIMIT semantics (see rangeByLexLimit). */
+  rangeByScoreLimit(
+    r: ScoreRange,
+    reverse: boolean,
+    offset: number,
+    limit: number,
+  ): [string, number][] {
+    const out: [string, number][] = [];
+    if (offset < 0 || offset >= this.scores.size) return out;
+    let x = reverse ? this.lastInScore(r) : this.firstInScore(r);
+    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next[0]!;
+    for (; x && limit !== 0; limit--) {
+      if (reverse ? !gteMin(x.score, r) : !lteMax(x.score, r)) break;
+      out.push([x.member, x.score]);
+      x = reverse ? x.prev : x.next[0]!;
+    }
+    return out;
+  }
+
+  /**
+   * ZLEXCOUNT. A listpack counts forward from the first node in range; a skiplist subtracts
+   * the ranks of the first and the last node in range, which differ when members are out of
+   * score order (the result can even be negative, as Redis's unsigned arithmetic gives).
+   */
+  countInLex(r: LexRange): number {
+    const first = this.firstInLex(r);
+    if (!first) return 0;
+    if (!this.big) {
+      let n = 0;
+      for (let x: Node | null = first[0]; x && lexLteMax(x.member, r); x = x.next[0]!) n++;
+      return n;
+    }
+    const last = this.lastInLex(r);
+    return last ? last[1] - first[1] + 1 : this.scores.size - first[1];
+  }
+
+  /**
+   * ZREMRANGEBYLEX: deletes from the first node >= min while nodes are <= max. A listpack
+   * starts from the first node in range (early exits included); a skiplist from the first
+   * node >= min, unchecked.
+   */
+  deleteRangeByLex(r: LexRange): number {
+    const start = this.big ? this.firstGteLexMin(r) : this.firstInLex(r);
+    let removed = 0;
+    for (let x = start ? start[0] : null; x && lexLteMax(x.member, r);) {
+      const next = x.next[0]!;
+      this.remove(x.member);
+      removed++;
+      x = next;
+    }
+    return removed;
+  }
+
+  deleteRangeByScore(r: ScoreRange): number {
+    let removed = 0;
+    for (let x = this.firstInScore(r); x && lteMax(x.score, r);) {
+      const next = x.next[0]!;
+      this.remove(x.member);
+      removed++;
+      x = next;
+    }
+    return removed;
   }
 
   /** Number of members with score in range: two rank lookups. */
   countInScore(r: ScoreRange): number {
     const first = this.firstInScore(r);
     if (!first) return 0;
-    const last = this.lastInScore(r)!;
-    return this.rank(last.member) - this.rank(first.member) + 1;
-  }
-
-  countInLex(r: LexRange): number {
-    const first = this.firstInLex(r);
-    if (!first) return 0;
-    const last = this.lastInLex(r)!;
+    const last = this.lastInScore(r);
+    if (!last) return 0;
     return this.rank(last.member) - this.rank(first.member) + 1;
   }
 
@@ -307,8 +508,8 @@ export class ZSetValue implements AggregateValue {
 
   clone(): ZSetValue {
     const z = new ZSetValue();
-    for (const [m, s] of this.entries()) z.add(m, s);
     z.big = this.big;
+    for (const [m, s] of this.entries()) z.add(m, s);
     return z;
   }
 }

@@ -38,3 +38,180 @@ Deno.test("skiplist order, rank and ranges agree with a sorted array under rando
     { numRuns: 200 },
   );
 });
+
+// ---- lex ranges: Redis's listpack walk, which also holds for members out of score order ----
+
+type Bound = { kind: -1 | 0 | 1; v: string; ex: boolean };
+
+function cmpB(m: string, b: Bound): number {
+  return b.kind !== 0 ? -b.kind : m < b.v ? -1 : m > b.v ? 1 : 0;
+}
+const gte = (m: string, b: Bound) => b.ex ? cmpB(m, b) > 0 : cmpB(m, b) >= 0;
+const lte = (m: string, b: Bound) => b.ex ? cmpB(m, b) < 0 : cmpB(m, b) <= 0;
+
+/** The reference: Redis 7.0's listpack lex functions over a plain array in score order. */
+function refInRange(list: string[], min: Bound, max: Bound): boolean {
+  const c = min.kind !== 0 && min.kind === max.kind
+    ? 0
+    : min.kind === -1 || max.kind === 1
+    ? -1
+    : min.kind === 1 || max.kind === -1
+    ? 1
+    : min.v < max.v
+    ? -1
+    : min.v > max.v
+    ? 1
+    : 0;
+  if (c > 0 || (c === 0 && (min.ex || max.ex)) || list.length === 0) return false;
+  return gte(list[list.length - 1]!, min) && lte(list[0]!, max);
+}
+function refFirst(list: string[], min: Bound, max: Bound): number {
+  if (!refInRange(list, min, max)) return -1;
+  const i = list.findIndex((m) => gte(m, min));
+  return i >= 0 && lte(list[i]!, max) ? i : -1;
+}
+function refLast(list: string[], min: Bound, max: Bound): number {
+  if (!refInRange(list, min, max)) return -1;
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (lte(list[i]!, max)) {
+      return gte(list[i]!, min) ? i : -1;
+    }
+  }
+  return -1;
+}
+function refRange(list: string[], min: Bound, max: Bound, rev: boolean, off: number, lim: number) {
+  const out: string[] = [];
+  if (off < 0) return out;
+  let i = rev ? refLast(list, min, max) : refFirst(list, min, max);
+  if (i < 0) return out;
+  i += rev ? -off : off;
+  for (; i >= 0 && i < list.length && lim !== 0; lim--) {
+    if (rev ? !gte(list[i]!, min) : !lte(list[i]!, max)) break;
+    out.push(list[i]!);
+    i += rev ? -1 : 1;
+  }
+  return out;
+}
+
+const bound = fc.oneof(
+  fc.constant<Bound>({ kind: -1, v: "", ex: true }),
+  fc.constant<Bound>({ kind: 1, v: "", ex: true }),
+  fc.record({ kind: fc.constant<0>(0), v: fc.string({ maxLength: 2 }), ex: fc.boolean() }),
+);
+
+Deno.test("lex ranges on a listpack follow Redis's list walk, whatever the score order", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.string({ maxLength: 2 }), fc.integer({ min: -3, max: 3 })), {
+        maxLength: 30,
+      }),
+      bound,
+      bound,
+      fc.boolean(),
+      fc.integer({ min: -1, max: 4 }),
+      fc.integer({ min: -2, max: 4 }),
+      (pairs, min, max, rev, off, lim) => {
+        const z = new ZSetValue();
+        const ref = new Map<string, number>();
+        for (const [m, s] of pairs) {
+          z.add(m, s);
+          ref.set(m, s);
+        }
+        const list = sorted(ref).map(([m]) => m);
+        const inverted = list.some((m, i) => i > 0 && m < list[i - 1]!);
+        equal(z.lexOrdered(), !inverted);
+        const r = { min, max };
+        deepStrictEqual(
+          z.rangeByLexLimit(r, rev, off, lim).map(([m]) => m),
+          refRange(list, min, max, rev, off, lim),
+        );
+        const first = refFirst(list, min, max);
+        let count = 0;
+        for (let i = first; i >= 0 && i < list.length && lte(list[i]!, max); i++) count++;
+        equal(z.countInLex(r), count);
+        equal(z.deleteRangeByLex(r), count);
+        deepStrictEqual(
+          [...z.entries()].map(([m]) => m),
+          list.filter((_, i) => first < 0 || i < first || i >= first + count),
+        );
+        equal(z.lexOrdered(), [...z.entries()].every(([m], i, a) => i === 0 || m > a[i - 1]![0]));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("lex ranges on members in score order are plain range filters, in both encodings", () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.string({ maxLength: 3 }), { maxLength: 40 }),
+      bound,
+      bound,
+      fc.boolean(),
+      (members, min, max, skiplist) => {
+        const z = new ZSetValue();
+        if (skiplist) z.toSkiplist();
+        for (const m of members) z.add(m, 0);
+        const all = [...members].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const inR = refInRange(all, min, max) ? all.filter((m) => gte(m, min) && lte(m, max)) : [];
+        const r = { min, max };
+        equal(z.lexOrdered(), true);
+        deepStrictEqual(z.rangeByLexLimit(r, false, 0, -1).map(([m]) => m), inR);
+        deepStrictEqual(z.rangeByLexLimit(r, true, 0, -1).map(([m]) => m), [...inR].reverse());
+        deepStrictEqual(z.rangeByLexLimit(r, false, 1, 2).map(([m]) => m), inR.slice(1, 3));
+        equal(z.countInLex(r), inR.length);
+        equal(z.deleteRangeByLex(r), inR.length);
+        equal(z.size, all.length - inR.length);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("a skiplist out of score order counts by the ranks of its first and last match", () => {
+  // Redis ZLEXCOUNT on a skiplist subtracts ranks; with members out of score order the
+  // forward walk for the last match stops before the first member past max.
+  const z = new ZSetValue();
+  z.toSkiplist();
+  z.add("a", 1);
+  z.add("x".repeat(70), 2);
+  z.add("c", 3);
+  const r = {
+    min: { kind: 0 as const, v: "", ex: true },
+    max: { kind: 0 as const, v: "c", ex: false },
+  };
+  equal(z.countInLex(r), 1);
+  deepStrictEqual(z.rangeByLexLimit(r, true, 0, -1).map(([m]) => m), ["a"]);
+  // Nothing at or above [f1 at the tail: empty, and no crash on a missing last match.
+  const f1 = {
+    min: { kind: 0 as const, v: "f1", ex: false },
+    max: { kind: 1 as const, v: "", ex: true },
+  };
+  equal(z.countInLex(f1), 0);
+  deepStrictEqual(z.rangeByLexLimit(f1, false, 0, -1), []);
+});
+
+Deno.test("score ranges: LIMIT offsets are walked unchecked, negative counts mean all", () => {
+  const z = new ZSetValue();
+  for (let i = 0; i < 10; i++) z.add(`m${i}`, i);
+  const r = { min: 2, max: 6, minEx: false, maxEx: true };
+  deepStrictEqual(z.rangeByScoreLimit(r, false, 0, -1).map(([m]) => m), ["m2", "m3", "m4", "m5"]);
+  deepStrictEqual(z.rangeByScoreLimit(r, false, 3, -7).map(([m]) => m), ["m5"]);
+  deepStrictEqual(z.rangeByScoreLimit(r, true, 1, 2).map(([m]) => m), ["m4", "m3"]);
+  deepStrictEqual(z.rangeByScoreLimit(r, false, -1, 2), []);
+  deepStrictEqual(z.rangeByScoreLimit(r, false, 10, 2), []);
+  equal(z.deleteRangeByScore(r), 4);
+  equal(z.countInScore({ min: 0, max: 10, minEx: false, maxEx: false }), 6);
+  equal(z.countInScore({ min: 5, max: 5, minEx: true, maxEx: false }), 0);
+});
+
+Deno.test("-0 is stored as 0 in a listpack and kept in a skiplist", () => {
+  const lp = new ZSetValue();
+  lp.add("m", -0);
+  equal(Object.is(lp.scores.get("m"), 0), true);
+  const sl = new ZSetValue();
+  sl.addWithLimits("x".repeat(70), -0, { maxEntries: 128, maxValue: 64 });
+  equal(sl.encoding(), "skiplist");
+  equal(Object.is(sl.scores.get("x".repeat(70)), -0), true);
+  equal(Object.is(sl.clone().scores.get("x".repeat(70)), -0), true);
+});
