@@ -277,8 +277,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   },
   { name: "repl-timeout", type: int(1, INT_MAX), default: "60" },
   { name: "repl-disable-tcp-nodelay", type: bool, default: "no" },
-  { name: "repl-backlog-size", type: mem, default: "1048576" },
-  { name: "repl-backlog-ttl", type: int(0, INT_MAX), default: "3600" },
+  { name: "repl-backlog-size", type: { kind: "memory", min: 1 }, default: "1048576" },
+  { name: "repl-backlog-ttl", type: int(0, LONG_MAX), default: "3600" },
   { name: "replica-priority", aliases: ["slave-priority"], type: int(0, INT_MAX), default: "100" },
   { name: "replica-announced", type: bool, default: "yes" },
   { name: "replica-announce-ip", aliases: ["slave-announce-ip"], type: str, default: "" },
@@ -393,7 +393,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   {
     name: "hash-max-listpack-value",
     aliases: ["hash-max-ziplist-value"],
-    type: int(0, LONG_MAX),
+    type: { kind: "memory", min: 0, max: LONG_MAX },
     default: "64",
   },
   {
@@ -413,7 +413,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   {
     name: "zset-max-listpack-value",
     aliases: ["zset-max-ziplist-value"],
-    type: int(0, LONG_MAX),
+    type: { kind: "memory", min: 0, max: LONG_MAX },
     default: "64",
   },
   { name: "hll-sparse-max-bytes", type: mem, default: "3000" },
@@ -437,7 +437,11 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   },
   { name: "active-defrag-cycle-max", type: int(1, 99), default: "25" },
   { name: "active-defrag-cycle-min", type: int(1, 99), default: "1" },
-  { name: "active-defrag-ignore-bytes", type: mem, default: "104857600" },
+  {
+    name: "active-defrag-ignore-bytes",
+    type: { kind: "memory", min: 1 },
+    default: "104857600",
+  },
   { name: "active-defrag-max-scan-fields", type: int(1, LONG_MAX), default: "1000" },
   { name: "active-defrag-threshold-lower", type: int(0, 1000), default: "10" },
   { name: "active-defrag-threshold-upper", type: int(0, 1000), default: "100" },
@@ -466,7 +470,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "sanitize-dump-payload", type: oneOf("no", "yes", "clients"), default: "no" },
   { name: "shutdown-on-sigint", type: str, default: "default", multiArg: true },
   { name: "shutdown-on-sigterm", type: str, default: "default", multiArg: true },
-  { name: "socket-mark-id", type: int(0, INT_MAX), default: "0" },
+  { name: "socket-mark-id", type: int(0, INT_MAX), default: "0", mutable: false },
   { name: "syslog-facility", type: str, default: "local0", mutable: false },
   {
     name: "tls-port",

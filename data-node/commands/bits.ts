@@ -85,44 +85,43 @@ function clampRange(start: number, end: number, len: number): [number, number] |
   return start > end || len === 0 ? null : [start, end];
 }
 
-interface RangeArgs {
-  start: number;
-  end: number;
-  bit: boolean;
-  hasEnd: boolean;
+/** BIT or BYTE (case-insensitive); null for anything else. */
+function parseUnit(arg: string): boolean | null {
+  const u = arg.toLowerCase();
+  return u === "bit" ? true : u === "byte" ? false : null;
 }
 
-function parseRange(c: Client, argv: string[], at: number): RangeArgs | null | undefined {
-  if (argv.length <= at) return undefined;
-  const start = parseIndex(argv[at]!);
-  const endArg = argv[at + 1];
-  const end = endArg === undefined ? -1 : parseIndex(endArg);
-  if (start === null || end === null) return c.error(ERR.notInt), null;
-  let bit = false;
-  if (argv.length === at + 3) {
-    const u = argv[at + 2]!.toLowerCase();
-    if (u === "bit") bit = true;
-    else if (u !== "byte") return c.error(ERR.syntax), null;
-  } else if (argv.length > at + 3) return c.error(ERR.syntax), null;
-  return { start, end, bit, hasEnd: endArg !== undefined };
-}
-
+/**
+ * BITCOUNT key [start end [BYTE|BIT]]. As Redis 7.0: the key is looked up first (a missing key
+ * answers 0 whatever the arguments, a wrong type is WRONGTYPE), then the range is parsed.
+ */
 function bitcount(s: Server, c: Client, argv: string[]): void {
-  if (argv.length === 3) return c.error(ERR.syntax);
-  const r = parseRange(c, argv, 2);
-  if (r === null) return;
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
-  const str = v ?? "";
-  if (!r) {
+  if (v === null) return c.out.int(0);
+  const str = v;
+  if (argv.length === 2) {
     let n = 0;
     for (let i = 0; i < str.length; i++) n += POPCOUNT[str.charCodeAt(i)]!;
     return c.out.int(n);
   }
-  const range = clampRange(r.start, r.end, r.bit ? str.length * 8 : str.length);
+  if (argv.length !== 4 && argv.length !== 5) return c.error(ERR.syntax);
+  const start = parseIndex(argv[2]!);
+  if (start === null) return c.error(ERR.notInt);
+  const end = parseIndex(argv[3]!);
+  if (end === null) return c.error(ERR.notInt);
+  let bit = false;
+  if (argv.length === 5) {
+    const u = parseUnit(argv[4]!);
+    if (u === null) return c.error(ERR.syntax);
+    bit = u;
+  }
+  // Both negative with start after end: empty, before any clamping.
+  if (start < 0 && end < 0 && start > end) return c.out.int(0);
+  const range = clampRange(start, end, bit ? str.length * 8 : str.length);
   if (!range) return c.out.int(0);
   let n = 0;
-  if (r.bit) {
+  if (bit) {
     for (let i = range[0]; i <= range[1]; i++) {
       if (str.charCodeAt(i >> 3) & (0x80 >> (i & 7))) n++;
     }
@@ -132,29 +131,49 @@ function bitcount(s: Server, c: Client, argv: string[]): void {
   c.out.int(n);
 }
 
+/**
+ * BITPOS key bit [start [end [BYTE|BIT]]]. As Redis 7.0: the bit argument first (an integer,
+ * then 0 or 1), then the key (missing: -1 for 1, 0 for 0; WRONGTYPE), then start, the unit, end.
+ */
 function bitpos(s: Server, c: Client, argv: string[]): void {
-  if (argv[2] !== "0" && argv[2] !== "1") {
-    return c.error("ERR The bit argument must be 1 or 0.");
-  }
-  const want = argv[2] === "1" ? 1 : 0;
-  const r = parseRange(c, argv, 3);
-  if (r === null) return;
+  const bitArg = parseIndex(argv[2]!);
+  if (bitArg === null) return c.error(ERR.notInt);
+  if (bitArg !== 0 && bitArg !== 1) return c.error("ERR The bit argument must be 1 or 0.");
+  const want = bitArg;
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (v === null) return c.out.int(want ? -1 : 0);
-  const bits = v.length * 8;
-  let from = 0, to = bits - 1;
-  if (r) {
-    const range = clampRange(r.start, r.end, r.bit ? bits : v.length);
+  const bytes = v.length;
+  let from: number, to: number, bit = false, hasEnd = false;
+  if (argv.length >= 4 && argv.length <= 6) {
+    const start = parseIndex(argv[3]!);
+    if (start === null) return c.error(ERR.notInt);
+    if (argv.length === 6) {
+      const u = parseUnit(argv[5]!);
+      if (u === null) return c.error(ERR.syntax);
+      bit = u;
+    }
+    let end: number;
+    if (argv.length >= 5) {
+      const e = parseIndex(argv[4]!);
+      if (e === null) return c.error(ERR.notInt);
+      end = e;
+      hasEnd = true;
+    } else end = bit ? bytes * 8 + 7 : bytes - 1;
+    const range = clampRange(start, end, bit ? bytes * 8 : bytes);
     if (!range) return c.out.int(-1);
-    [from, to] = r.bit ? range : [range[0] * 8, range[1] * 8 + 7];
-  }
+    [from, to] = bit ? range : [range[0] * 8, range[1] * 8 + 7];
+  } else if (argv.length === 3) {
+    if (bytes === 0) return c.out.int(-1);
+    from = 0;
+    to = bytes * 8 - 1;
+  } else return c.error(ERR.syntax);
   for (let i = from; i <= to; i++) {
-    const bit = (v.charCodeAt(i >> 3) & (0x80 >> (i & 7))) !== 0 ? 1 : 0;
-    if (bit === want) return c.out.int(i);
+    const b = (v.charCodeAt(i >> 3) & (0x80 >> (i & 7))) !== 0 ? 1 : 0;
+    if (b === want) return c.out.int(i);
   }
   // Looking for a 0 without an explicit end: the string is padded with zeros on the right.
-  if (want === 0 && !(r?.hasEnd)) return c.out.int(to + 1);
+  if (want === 0 && !hasEnd && !bit) return c.out.int(to + 1);
   c.out.int(-1);
 }
 
@@ -313,7 +332,9 @@ function bitfieldGeneric(readOnly: boolean) {
         c.out.int(old);
         continue;
       }
-      const next = overflow(o.kind === "set" ? o.v : old + o.v, o.t, o.of);
+      // An unsigned SET takes its value as a uint64 (so -1 is 2^64-1: too large, not too small).
+      const setTo = o.t.signed ? o.v : BigInt.asUintN(64, o.v);
+      const next = overflow(o.kind === "set" ? setTo : old + o.v, o.t, o.of);
       if (next === null) {
         c.out.nullBulk();
         continue;

@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { clientInfoLine } from "../server/client_info.ts";
-import { cmd, container, ERR, parseIntArg } from "./define.ts";
+import { cmd, container, ERR, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "./transactions.ts";
 import { unsubscribeAll } from "./pubsub.ts";
@@ -69,40 +69,45 @@ function hello(s: Server, c: Client, argv: string[]): void {
   let proto: 2 | 3 = c.proto;
   let i = 1;
   if (argv.length >= 2) {
-    const v = parseIntArg(argv[1]!);
+    const v = parseI64(argv[1]!);
     if (v === null) {
       c.error("ERR Protocol version is not an integer or out of range");
       return;
     }
-    if (v < 2 || v > 3) {
+    if (v < 2n || v > 3n) {
       c.error("NOPROTO unsupported protocol version");
       return;
     }
-    proto = v as 2 | 3;
+    proto = Number(v) as 2 | 3;
     i = 2;
   }
-  let authPair: [string, string] | null = null;
-  let name: string | null = null;
+  // As Redis 7.0: options act in order, AUTH authenticating and SETNAME naming the connection on
+  // the spot, so an earlier option's error wins over a later one's (and what succeeded stays).
   for (; i < argv.length; i++) {
     const opt = argv[i]!.toLowerCase();
     const more = argv.length - i - 1;
     if (opt === "auth" && more >= 2) {
-      authPair = [argv[i + 1]!, argv[i + 2]!];
+      const user = argv[i + 1]!, pass = argv[i + 2]!;
+      if (!checkPassword(s, user, pass)) {
+        c.error(WRONGPASS);
+        return;
+      }
+      c.authenticated = true;
+      c.user = user;
       i += 2;
     } else if (opt === "setname" && more >= 1) {
-      name = argv[++i]!;
+      const name = argv[++i]!;
+      const bad = badClientName(name);
+      if (bad) {
+        c.error(bad);
+        return;
+      }
+      c.name = name;
     } else {
-      c.error(`ERR Syntax error in HELLO option '${argv[i]}'`);
+      const nul = argv[i]!.indexOf("\0");
+      c.error(`ERR Syntax error in HELLO option '${nul < 0 ? argv[i] : argv[i]!.slice(0, nul)}'`);
       return;
     }
-  }
-  if (authPair) {
-    if (!checkPassword(s, authPair[0], authPair[1])) {
-      c.error(WRONGPASS);
-      return;
-    }
-    c.authenticated = true;
-    c.user = authPair[0];
   }
   if (!c.authenticated) {
     c.error(
@@ -111,14 +116,6 @@ function hello(s: Server, c: Client, argv: string[]): void {
         "select the RESP protocol version at the same time",
     );
     return;
-  }
-  if (name !== null) {
-    const bad = badClientName(name);
-    if (bad) {
-      c.error(bad);
-      return;
-    }
-    c.name = name;
   }
   c.proto = proto;
   c.out.map(7);
@@ -148,12 +145,27 @@ function badClientName(name: string): string | null {
   return null;
 }
 
-function select(s: Server, c: Client, argv: string[]): void {
-  const id = parseIntArg(argv[1]!);
-  if (id === null) {
-    c.error(ERR.notInt);
-    return;
+/**
+ * A DB index as Redis's getIntFromObjectOrReply parses it: not a 64-bit integer is "not an
+ * integer" (or `msg`), outside the C int range is "value is out of range" (or `msg`). Null after
+ * replying with the error.
+ */
+export function parseDbIndexOrReply(c: Client, arg: string, msg?: string): number | null {
+  const n = parseI64(arg);
+  if (n === null) {
+    c.error(msg ?? ERR.notInt);
+    return null;
   }
+  if (n < -2147483648n || n > 2147483647n) {
+    c.error(msg ?? "ERR value is out of range, value must between -2147483648 and 2147483647");
+    return null;
+  }
+  return Number(n);
+}
+
+function select(s: Server, c: Client, argv: string[]): void {
+  const id = parseDbIndexOrReply(c, argv[1]!);
+  if (id === null) return;
   if (s.clusterEnabled && id !== 0) {
     c.error("ERR SELECT is not allowed in cluster mode");
     return;
@@ -202,16 +214,22 @@ function clientList(s: Server, c: Client, argv: string[]): void {
     }
     filter = (x) => typeOf(x) === t;
   } else if (argv.length >= 4 && argv[2]!.toLowerCase() === "id") {
-    const ids = new Set<number>();
+    // As Redis: one line per argument naming a connected client, in argument order (repeats
+    // included); only an argument that is not an integer is an error.
+    let out = "";
     for (const a of argv.slice(3)) {
-      const id = parseIntArg(a);
-      if (id === null || id <= 0) {
+      const id = parseI64(a);
+      if (id === null) {
         c.error("ERR Invalid client ID");
         return;
       }
-      ids.add(id);
+      const x = id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? s.clients.get(Number(id))
+        : undefined;
+      if (x) out += clientInfoLine(s, x) + "\n";
     }
-    filter = (x) => ids.has(x.id);
+    c.out.verbatim(out);
+    return;
   } else if (argv.length !== 2) {
     c.error(ERR.syntax);
     return;
@@ -341,9 +359,16 @@ function clientPause(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
+/** As Redis's addReplySubcommandSyntaxError. */
+function subcommandSyntaxError(c: Client, argv: string[]): void {
+  const nul = argv[1]!.indexOf("\0");
+  const name = (nul < 0 ? argv[1]! : argv[1]!.slice(0, nul)).slice(0, 128);
+  c.error(`ERR unknown subcommand or wrong number of arguments for '${name}'. Try CLIENT HELP.`);
+}
+
+/** CLIENT UNBLOCK id [TIMEOUT|ERROR]: as Redis, the reason is checked before the id. */
 function clientUnblock(s: Server, c: Client, argv: string[]): void {
-  const id = parseIntArg(argv[2]!);
-  if (id === null) return c.error(ERR.notInt);
+  if (argv.length > 4) return subcommandSyntaxError(c, argv);
   let reason: "timeout" | "error" = "timeout";
   if (argv.length === 4) {
     const r = argv[3]!.toLowerCase();
@@ -351,9 +376,87 @@ function clientUnblock(s: Server, c: Client, argv: string[]): void {
     else if (r !== "timeout") {
       return c.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
     }
-  } else if (argv.length > 4) return c.error(ERR.syntax);
-  const target = s.clients.get(id);
+  }
+  const id = parseI64(argv[2]!);
+  if (id === null) return c.error(ERR.notInt);
+  const target = id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? s.clients.get(Number(id))
+    : undefined;
   c.out.int(target && s.blocking.unblock(target, reason) ? 1 : 0);
+}
+
+// Client-side caching (tracking) is not implemented: a connection's tracking is always off, and
+// these commands answer as Redis does for a connection with tracking off.
+
+const TRACKING_UNSUPPORTED = "ERR CLIENT TRACKING is not supported by this server";
+
+/**
+ * CLIENT TRACKING ON|OFF [options]: the options are validated as Redis does (same errors, same
+ * order); OFF then succeeds (tracking is already off), ON is refused.
+ */
+function clientTracking(s: Server, c: Client, argv: string[]): void {
+  let redirect = false, bcast = false, optin = false, optout = false;
+  const prefixes: string[] = [];
+  for (let j = 3; j < argv.length; j++) {
+    const o = argv[j]!.toLowerCase();
+    const more = argv.length - 1 - j;
+    if (o === "redirect" && more) {
+      j++;
+      if (redirect) return c.error("ERR A client can only redirect to a single other client");
+      const id = parseI64(argv[j]!);
+      if (id === null) return c.error(ERR.notInt);
+      if (id !== 0n) redirect = true;
+      const exists = id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) &&
+        s.clients.has(Number(id));
+      if (!exists) return c.error("ERR The client ID you want redirect to does not exist");
+    } else if (o === "bcast") bcast = true;
+    else if (o === "optin") optin = true;
+    else if (o === "optout") optout = true;
+    else if (o === "noloop") {
+      // accepted
+    } else if (o === "prefix" && more) prefixes.push(argv[++j]!);
+    else return c.error(ERR.syntax);
+  }
+  const mode = argv[2]!.toLowerCase();
+  if (mode === "off") return c.out.ok();
+  if (mode !== "on") return c.error(ERR.syntax);
+  if (!bcast && prefixes.length) {
+    return c.error("ERR PREFIX option requires BCAST mode to be enabled");
+  }
+  if (bcast && (optin || optout)) {
+    return c.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+  }
+  if (optin && optout) return c.error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+  if (bcast) {
+    for (let i = 0; i < prefixes.length; i++) {
+      for (let j = i + 1; j < prefixes.length; j++) {
+        const a = prefixes[i]!, b = prefixes[j]!;
+        if (a.startsWith(b) || b.startsWith(a)) {
+          return c.error(
+            `ERR Prefix '${cutAtNul(a)}' overlaps with another provided prefix '${cutAtNul(b)}'. ` +
+              "Prefixes for a single client must not overlap.",
+          );
+        }
+      }
+    }
+  }
+  c.error(TRACKING_UNSUPPORTED);
+}
+
+function cutAtNul(v: string): string {
+  const nul = v.indexOf("\0");
+  return nul < 0 ? v : v.slice(0, nul);
+}
+
+function clientTrackingInfo(_s: Server, c: Client): void {
+  c.out.map(3);
+  c.out.bulk("flags");
+  c.out.set(1);
+  c.out.bulk("off");
+  c.out.bulk("redirect");
+  c.out.int(-1);
+  c.out.bulk("prefixes");
+  c.out.array(0);
 }
 
 function clientReply(_s: Server, c: Client, argv: string[]): void {
@@ -478,63 +581,114 @@ export const CONNECTION_COMMANDS: CommandDef[] = [
   cmd("select", 2, "loading stale fast", null, "connection", select, {
     summary: "Changes the selected database.",
   }),
-  container("client", "connection", [
-    sub(
-      "id",
-      2,
-      "noscript loading stale",
-      (_s, c) => c.out.int(c.id),
-      "Returns the unique client ID of the connection.",
-    ),
-    sub(
-      "getname",
-      2,
-      "noscript loading stale",
-      (_s, c) => c.name ? c.out.bulk(c.name) : c.out.nullBulk(),
-      "Returns the name of the connection.",
-    ),
-    sub("setname", 3, "noscript loading stale", clientSetName, "Sets the connection name."),
-    sub("list", -2, "admin noscript loading stale", clientList, "Lists open connections."),
-    sub(
-      "info",
-      2,
-      "noscript loading stale",
-      (s, c) => c.out.verbatim(clientInfoLine(s, c) + "\n"),
-      "Returns information about the connection.",
-    ),
-    sub("kill", -3, "admin noscript loading stale", clientKill, "Terminates open connections."),
-    sub("pause", -3, "admin noscript loading stale", clientPause, "Suspends commands processing."),
-    sub("unpause", 2, "admin noscript loading stale", (s, c) => {
-      s.unpause();
-      c.out.ok();
-    }, "Resumes processing commands from paused clients."),
-    sub(
-      "reply",
-      3,
-      "noscript loading stale",
-      clientReply,
-      "Instructs the server whether to reply to commands.",
-    ),
-    sub(
-      "no-evict",
-      3,
-      "admin noscript loading stale",
-      (_s, c, a) => onOff(c, a[2]!, (on) => c.noEvict = on),
-      "Sets the client eviction mode of the connection.",
-    ),
-    sub(
-      "unblock",
-      -3,
-      "admin noscript loading stale",
-      clientUnblock,
-      "Unblocks a client blocked by a blocking command from a different connection.",
-    ),
-    sub(
-      "help",
-      2,
-      "loading stale",
-      (_s, c) => replyHelp(c, CLIENT_HELP),
-      "Returns helpful text about the different subcommands.",
-    ),
-  ], { summary: "A container for client connection commands." }),
+  container(
+    "client",
+    "connection",
+    [
+      sub(
+        "id",
+        2,
+        "noscript loading stale",
+        (_s, c) => c.out.int(c.id),
+        "Returns the unique client ID of the connection.",
+      ),
+      sub(
+        "getname",
+        2,
+        "noscript loading stale",
+        (_s, c) => c.name ? c.out.bulk(c.name) : c.out.nullBulk(),
+        "Returns the name of the connection.",
+      ),
+      sub("setname", 3, "noscript loading stale", clientSetName, "Sets the connection name."),
+      sub("list", -2, "admin noscript loading stale", clientList, "Lists open connections."),
+      sub(
+        "info",
+        2,
+        "noscript loading stale",
+        (s, c) => c.out.verbatim(clientInfoLine(s, c) + "\n"),
+        "Returns information about the connection.",
+      ),
+      sub("kill", -3, "admin noscript loading stale", clientKill, "Terminates open connections."),
+      sub(
+        "pause",
+        -3,
+        "admin noscript loading stale",
+        clientPause,
+        "Suspends commands processing.",
+      ),
+      sub("unpause", 2, "admin noscript loading stale", (s, c) => {
+        s.unpause();
+        c.out.ok();
+      }, "Resumes processing commands from paused clients."),
+      sub(
+        "reply",
+        3,
+        "noscript loading stale",
+        clientReply,
+        "Instructs the server whether to reply to commands.",
+      ),
+      sub(
+        "no-evict",
+        3,
+        "admin noscript loading stale",
+        (_s, c, a) => onOff(c, a[2]!, (on) => c.noEvict = on),
+        "Sets the client eviction mode of the connection.",
+      ),
+      sub(
+        "unblock",
+        -3,
+        "admin noscript loading stale",
+        clientUnblock,
+        "Unblocks a client blocked by a blocking command from a different connection.",
+      ),
+      cmd("client|tracking", -3, "noscript loading stale", null, "connection", clientTracking, {
+        summary: "Controls server-assisted client-side caching for the connection.",
+        since: "6.0.0",
+      }),
+      cmd(
+        "client|caching",
+        3,
+        "noscript loading stale",
+        null,
+        "connection",
+        (_s, c) =>
+          c.error(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN " +
+              "or OPTOUT mode enabled",
+          ),
+        {
+          summary: "Instructs the server whether to track the keys in the next request.",
+          since: "6.0.0",
+        },
+      ),
+      cmd("client|getredir", 2, "noscript loading stale", null, "connection", (_s, c) => {
+        c.out.int(-1);
+      }, {
+        summary: "Returns the client ID to which the connection's tracking notifications are " +
+          "redirected.",
+        since: "6.0.0",
+      }),
+      cmd(
+        "client|trackinginfo",
+        2,
+        "noscript loading stale",
+        null,
+        "connection",
+        clientTrackingInfo,
+        {
+          summary:
+            "Returns information about server-assisted client-side caching for the connection.",
+          since: "6.2.0",
+        },
+      ),
+      sub(
+        "help",
+        2,
+        "loading stale",
+        (_s, c) => replyHelp(c, CLIENT_HELP),
+        "Returns helpful text about the different subcommands.",
+      ),
+    ],
+    { summary: "A container for client connection commands." },
+  ),
 ];

@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
-import { cmd } from "./define.ts";
+import { cmd, parseI64 } from "./define.ts";
 import { type CommandDef, commandKeys } from "./types.ts";
 import { replyHelp } from "./connection.ts";
 import { keyFlags } from "./key_specs.ts";
@@ -108,6 +108,64 @@ function writeDocs(c: Client, d: CommandDef): void {
   }
 }
 
+/** Whether the command takes key arguments at all (key specs, a key range or a key finder). */
+function hasKeyArguments(d: CommandDef): boolean {
+  if (d.getKeys) return true;
+  if (d.keySpecs && d.keySpecs.some((k) => !k.flags.includes("not_key"))) return true;
+  return d.keys !== undefined && d.keys[0] > 0;
+}
+
+/** C's atoi: optional spaces and sign, then as many digits as there are. */
+function atoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  const n = Number(m[1]);
+  return Number.isFinite(n) ? Math.max(-2147483648, Math.min(2147483647, n)) : 0;
+}
+
+/**
+ * Redis 7.0's key finder for commands with a numkeys argument (store key offset, numkeys offset,
+ * first key offset): numkeys read with atoi, no keys at all unless 1 <= numkeys <= what the
+ * arguments hold; the keys, then the destination key.
+ */
+const NUMKEYS_PROCS: Record<string, [number, number, number]> = {
+  zunionstore: [1, 2, 3],
+  zinterstore: [1, 2, 3],
+  zdiffstore: [1, 2, 3],
+  zunion: [0, 1, 2],
+  zinter: [0, 1, 2],
+  zdiff: [0, 1, 2],
+  zintercard: [0, 1, 2],
+  sintercard: [0, 1, 2],
+  lmpop: [0, 1, 2],
+  zmpop: [0, 1, 2],
+  blmpop: [0, 2, 3],
+  bzmpop: [0, 2, 3],
+};
+
+function numkeysGetKeys(
+  proc: [number, number, number],
+  argv: string[],
+): { keys: number[]; fromSpecs: boolean } {
+  const [store, count, first] = proc;
+  if (count >= argv.length) return { keys: [], fromSpecs: false };
+  // A well-formed numkeys: the key specs' answer (destination first, keys that exist in argv).
+  const exact = parseI64(argv[count]!);
+  if (exact !== null && exact >= 1n && exact <= argv.length - first) {
+    const keys: number[] = store ? [store] : [];
+    for (let i = 0; i < exact; i++) keys.push(first + i);
+    return { keys, fromSpecs: true };
+  }
+  // Otherwise Redis falls back to the command's own key finder, which reads numkeys with atoi
+  // (and reports no key flags).
+  const num = atoi(argv[count]!);
+  if (num < 1 || num > argv.length - first) return { keys: [], fromSpecs: false };
+  const keys: number[] = [];
+  for (let i = 0; i < num; i++) keys.push(first + i);
+  if (store) keys.push(store);
+  return { keys, fromSpecs: false };
+}
+
 function findDef(table: Map<string, CommandDef>, name: string): CommandDef | undefined {
   const lower = name.toLowerCase();
   const bar = lower.indexOf("|");
@@ -161,16 +219,22 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
 
   const getkeys = (withFlags: boolean) => (_s: Server, c: Client, argv: string[]) => {
     const sub = argv.slice(2);
-    let d = findDef(table, sub[0]!);
+    // A "container|sub" name is no command name here (Redis looks argv up as typed).
+    let d = sub[0]!.includes("|") ? undefined : findDef(table, sub[0]!);
     if (d?.subcommands && sub.length > 1) d = findDef(table, `${sub[0]}|${sub[1]}`) ?? d;
+    // Redis's order: unknown command, a command without keys at all, arity, then the keys found.
     if (!d) return c.error("ERR Invalid command specified");
+    if (!hasKeyArguments(d)) return c.error("ERR The command has no key arguments");
     const arityOk = d.arity > 0 ? sub.length === d.arity : sub.length >= -d.arity;
     if (!arityOk) return c.error("ERR Invalid number of arguments specified for command");
-    const idx = commandKeys(d, sub);
-    if (idx.some((i) => i >= sub.length)) {
+    const proc = NUMKEYS_PROCS[d.name];
+    const found = proc ? numkeysGetKeys(proc, sub) : { keys: commandKeys(d, sub), fromSpecs: true };
+    // Keys past the end of the arguments are skipped, as Redis does for variadic commands.
+    const idx = found.keys.filter((i) => i < sub.length);
+    if (idx.length === 0) {
+      if (d.flags.includes("no_mandatory_keys")) return c.out.array(0);
       return c.error("ERR Invalid arguments specified for command");
     }
-    if (idx.length === 0) return c.error("ERR The command has no key arguments");
     const flagsOf = keyFlags(d.name, d.keySpecs ?? [], sub);
     c.out.array(idx.length);
     for (const i of idx) {
@@ -180,20 +244,22 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       }
       c.out.array(2);
       c.out.bulk(sub[i]!);
-      const flags = flagsOf(i);
+      const flags = found.fromSpecs ? flagsOf(i) : [];
       c.out.set(flags.length);
       for (const f of flags) c.out.simple(f);
     }
   };
 
+  // COMMAND LIST names subcommands too ("client|list"), each right after its container.
+  const allWithSubcommands = () => all().flatMap((d) => [d, ...(d.subcommands ?? [])]);
   const list = (_s: Server, c: Client, argv: string[]) => {
-    let names = all().map((d) => d.name);
+    let names = allWithSubcommands().map((d) => d.name);
     if (argv.length === 5 && argv[2]!.toLowerCase() === "filterby") {
       const kind = argv[3]!.toLowerCase(), val = argv[4]!;
       if (kind === "pattern") names = names.filter((n) => globMatch(val, n, true));
       else if (kind === "aclcat") {
         const cat = val.toLowerCase().replace(/^@/, "");
-        names = all().filter((d) => d.acl.includes(cat)).map((d) => d.name);
+        names = allWithSubcommands().filter((d) => d.acl.includes(cat)).map((d) => d.name);
       } else if (kind === "module") names = [];
       else return c.error("ERR syntax error");
     } else if (argv.length !== 2) return c.error("ERR syntax error");

@@ -3,11 +3,11 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { stringEncoding, typeName, type Value } from "../store/types.ts";
-import { cmd, container, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
 import { expireOrDelete } from "./access.ts";
-import { replyHelp } from "./connection.ts";
+import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
 import { lfuDecayed } from "../store/database.ts";
 
 function del(s: Server, c: Client, argv: string[]): void {
@@ -34,12 +34,17 @@ function type(_s: Server, c: Client, argv: string[]): void {
 
 type Unit = "s" | "ms";
 
+/** An argument as Redis's "%s" formatting shows it: cut at the first NUL byte. */
+function cString(arg: string): string {
+  const nul = arg.indexOf("\0");
+  return nul < 0 ? arg : arg.slice(0, nul);
+}
+
 /** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX XX GT LT. */
 function expireGeneric(unit: Unit, absolute: boolean, name: string) {
   return (s: Server, c: Client, argv: string[]): void => {
     const key = argv[1]!;
-    const when = parseI64(argv[2]!);
-    if (when === null) return c.error(ERR.notInt);
+    // As Redis: the options are checked before the time argument is parsed.
     let nx = false, xx = false, gt = false, lt = false;
     for (let i = 3; i < argv.length; i++) {
       const o = argv[i]!.toLowerCase();
@@ -47,12 +52,15 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
       else if (o === "xx") xx = true;
       else if (o === "gt") gt = true;
       else if (o === "lt") lt = true;
-      else return c.error(`ERR Unsupported option ${argv[i]}`);
+      // Redis trims line breaks from both ends of a formatted error (the option ends it here).
+      else return c.error(`ERR Unsupported option ${cString(argv[i]!)}`.replace(/[\r\n]+$/, ""));
     }
     if (nx && (xx || gt || lt)) {
       return c.error("ERR NX and XX, GT or LT options at the same time are not compatible");
     }
     if (gt && lt) return c.error("ERR GT and LT options at the same time are not compatible");
+    const when = parseI64(argv[2]!);
+    if (when === null) return c.error(ERR.notInt);
     const invalid = `ERR invalid expire time in '${name}' command`;
     let ms = unit === "s" ? when * 1000n : when;
     if (
@@ -185,8 +193,8 @@ function copy(s: Server, c: Client, argv: string[]): void {
     const o = argv[i]!.toLowerCase();
     if (o === "replace") replace = true;
     else if (o === "db" && i + 1 < argv.length) {
-      const id = parseIntArg(argv[++i]!);
-      if (id === null) return c.error(ERR.notInt);
+      const id = parseDbIndexOrReply(c, argv[++i]!);
+      if (id === null) return;
       const db = s.dbs[id];
       if (id < 0 || !db) return c.error(ERR.dbIndex);
       target = db;
@@ -210,9 +218,9 @@ function copy(s: Server, c: Client, argv: string[]): void {
 }
 
 function move(s: Server, c: Client, argv: string[]): void {
-  const id = parseIntArg(argv[2]!);
-  if (id === null) return c.error(ERR.notInt);
   if (s.clusterEnabled) return c.error("ERR MOVE is not allowed in cluster mode");
+  const id = parseDbIndexOrReply(c, argv[2]!);
+  if (id === null) return;
   const dst = s.dbs[id];
   if (id < 0 || !dst) return c.error(ERR.dbIndex);
   if (dst === c.db) return c.error("ERR source and destination objects are the same");

@@ -3,7 +3,7 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
-import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseI64, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { applyEncodingLimits, stringEncoding } from "../store/types.ts";
 import { ListValue } from "../store/list.ts";
@@ -41,8 +41,7 @@ function dump(_s: Server, c: Client, argv: string[]): void {
 
 function restore(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!;
-  const ttlArg = parseI64(argv[2]!);
-  if (ttlArg === null) return c.error(ERR.notInt);
+  // As Redis: the options first, then BUSYKEY, then the TTL, then the payload.
   let replace = false, absttl = false, idle = -1, freq = -1;
   for (let i = 4; i < argv.length; i++) {
     const o = argv[i]!.toLowerCase();
@@ -50,28 +49,33 @@ function restore(s: Server, c: Client, argv: string[]): void {
     if (o === "replace") replace = true;
     else if (o === "absttl") absttl = true;
     else if (o === "idletime" && more && freq === -1) {
-      const n = parseIntArg(argv[++i]!);
+      const n = parseIndex(argv[++i]!);
       if (n === null) return c.error(ERR.notInt);
       if (n < 0) return c.error("ERR Invalid IDLETIME value, must be >= 0");
       idle = n;
     } else if (o === "freq" && more && idle === -1) {
-      const n = parseIntArg(argv[++i]!);
+      const n = parseIndex(argv[++i]!);
       if (n === null) return c.error(ERR.notInt);
       if (n < 0 || n > 255) return c.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
       freq = n;
     } else return c.error(ERR.syntax);
   }
-  if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
   if (!replace && c.db.lookup(key, false)) {
     return c.error("BUSYKEY Target key name already exists.");
   }
+  const ttlArg = parseI64(argv[2]!);
+  if (ttlArg === null) return c.error(ERR.notInt);
+  if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
   const restored = restorePayload(binaryToBytes(argv[3]!));
   if ("error" in restored) return c.error(restored.error);
   const value = restored.value;
   applyEncodingLimits(value, s.config);
-  let expireAt = Number(ttlArg);
-  if (expireAt > 0 && !absttl) expireAt += Date.now();
-  if (expireAt > 0 && expireAt <= Date.now()) {
+  // A relative TTL is added in 64-bit arithmetic, as Redis does: an overflow wraps negative,
+  // which makes the key already expired.
+  let at = ttlArg;
+  if (at > 0n && !absttl) at = BigInt.asIntN(64, at + BigInt(Date.now()));
+  const expireAt = Number(at);
+  if (at !== 0n && expireAt <= Date.now()) {
     // Already expired: the key ends up deleted, as Redis does.
     if (c.db.delete(key)) s.dirty++;
     c.rewrittenArgv = ["DEL", key];

@@ -3,10 +3,11 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { infoText } from "../server/info.ts";
 import { isLocalAddress } from "../server/server.ts";
-import { cmd, container, ERR, parseFloatArg, parseIntArg } from "./define.ts";
+import { cmd, container, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { estimateBytes } from "../store/types.ts";
-import { replyHelp } from "./connection.ts";
+import { memoryStats } from "../server/memory.ts";
+import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
 import { DEBUG_HELP, debugSubcommand } from "./debug_cmds.ts";
 import { ConfigSetError } from "../../shared/config/schema.ts";
 
@@ -77,10 +78,11 @@ function flushall(s: Server, c: Client, argv: string[]): void {
 }
 
 function swapdb(s: Server, c: Client, argv: string[]): void {
-  const a = parseIntArg(argv[1]!), b = parseIntArg(argv[2]!);
-  if (a === null) return c.error("ERR invalid first DB index");
-  if (b === null) return c.error("ERR invalid second DB index");
   if (s.clusterEnabled) return c.error("ERR SWAPDB is not allowed in cluster mode");
+  const a = parseDbIndexOrReply(c, argv[1]!, "ERR invalid first DB index");
+  if (a === null) return;
+  const b = parseDbIndexOrReply(c, argv[2]!, "ERR invalid second DB index");
+  if (b === null) return;
   const da = s.dbs[a], dbb = s.dbs[b];
   if (a < 0 || b < 0 || !da || !dbb) return c.error(ERR.dbIndex);
   if (da !== dbb) da.swapWith(dbb);
@@ -194,14 +196,117 @@ const MEMORY_HELP = [
   "    Prints this help.",
 ];
 
-/** MEMORY USAGE: the key's share of the memory estimate (see server/memory.ts). */
+/**
+ * MEMORY USAGE key [SAMPLES count]: the key's share of the memory estimate (see
+ * server/memory.ts). As Redis, options are parsed before the key is looked up; SAMPLES takes a
+ * 64-bit integer (negative is a syntax error) and may repeat.
+ */
 function memoryUsage(_s: Server, c: Client, argv: string[]): void {
-  if (argv.length === 5 && argv[3]!.toLowerCase() === "samples") {
-    if (parseIntArg(argv[4]!) === null) return c.error(ERR.notInt);
-  } else if (argv.length !== 3) return c.error(ERR.syntax);
+  for (let j = 3; j < argv.length; j++) {
+    if (argv[j]!.toLowerCase() === "samples" && j + 1 < argv.length) {
+      const n = parseI64(argv[++j]!);
+      if (n === null) return c.error(ERR.notInt);
+      if (n < 0n) return c.error(ERR.syntax);
+    } else return c.error(ERR.syntax);
+  }
   const e = c.db.lookup(argv[2]!, false);
   if (!e) return c.out.nullBulk();
   c.out.int(Math.round(estimateBytes(argv[2]!, e.value)));
+}
+
+/** Below this much used memory Redis's doctor declines to diagnose anything. */
+const DOCTOR_MIN_BYTES = 5 * 1024 * 1024;
+
+/**
+ * MEMORY DOCTOR: Redis's report texts. This server runs none of Redis's allocator-level checks
+ * (fragmentation, peak, buffers), so past the "empty instance" threshold it reports no issue.
+ */
+function memoryDoctor(s: Server, c: Client): void {
+  const used = memoryStats(s).used;
+  c.out.verbatim(
+    used < DOCTOR_MIN_BYTES
+      ? "Hi Sam, this instance is empty or is using very little memory, my issues detector " +
+        "can't be used in these conditions. Please, leave for your mission on Earth and fill it " +
+        "with some data. The new Sam and I will be back to our programming as soon as I " +
+        "finished rebooting.\n"
+      : "Hi Sam, I can't find any memory issue in your instance. I can only account for what " +
+        "occurs on this base.\n",
+  );
+}
+
+/** Bytes of a hash table's bucket array: a power of two of at least 4 slots, 8 bytes each. */
+function tableSlotsBytes(n: number): number {
+  if (n === 0) return 0;
+  let slots = 4;
+  while (slots < n) slots *= 2;
+  return slots * 8;
+}
+
+/**
+ * MEMORY STATS: Redis 7.0's fields, in its order, filled with this server's estimates (the same
+ * figures INFO memory reports; per-db overheads estimated as Redis sizes its dict entries).
+ * Ratios are single-precision floats, as Redis computes them.
+ */
+function memoryStatsCmd(s: Server, c: Client): void {
+  const m = memoryStats(s);
+  const dbs: [number, number, number][] = [];
+  let keys = 0, dbOverhead = 0;
+  s.dbs.forEach((db, i) => {
+    if (db.size === 0) return;
+    keys += db.size;
+    const main = db.size * 40 + tableSlotsBytes(db.size);
+    const exp = db.expires.size * 24 + tableSlotsBytes(db.expires.size);
+    dbOverhead += main + exp;
+    dbs.push([i, main, exp]);
+  });
+  const clients = m.overhead - m.startup;
+  const overheadTotal = m.startup + clients + dbOverhead;
+  const net = Math.max(0, m.used - m.startup);
+  const dataset = Math.max(0, m.used - overheadTotal);
+  const f = Math.fround;
+  c.out.map(25 + dbs.length);
+  const int = (k: string, v: number) => {
+    c.out.bulk(k);
+    c.out.int(Math.round(v));
+  };
+  const dbl = (k: string, v: number) => {
+    c.out.bulk(k);
+    c.out.double(f(v));
+  };
+  int("peak.allocated", m.peak);
+  int("total.allocated", m.used);
+  int("startup.allocated", m.startup);
+  int("replication.backlog", 0);
+  int("clients.slaves", 0);
+  int("clients.normal", clients);
+  int("cluster.links", 0);
+  int("aof.buffer", 0);
+  int("lua.caches", 0);
+  int("functions.caches", 0);
+  for (const [i, main, exp] of dbs) {
+    c.out.bulk(`db.${i}`);
+    c.out.map(3);
+    int("overhead.hashtable.main", main);
+    int("overhead.hashtable.expires", exp);
+    int("overhead.hashtable.slot-to-keys", 0);
+  }
+  int("overhead.total", overheadTotal);
+  int("keys.count", keys);
+  int("keys.bytes-per-key", keys ? Math.floor(net / keys) : 0);
+  int("dataset.bytes", dataset);
+  dbl("dataset.percentage", net ? f(f(dataset) * 100) / f(net) : 0);
+  dbl("peak.percentage", m.peak ? f(f(m.used) * 100) / f(m.peak) : 0);
+  int("allocator.allocated", m.used);
+  int("allocator.active", m.used);
+  int("allocator.resident", m.rss);
+  dbl("allocator-fragmentation.ratio", 1);
+  int("allocator-fragmentation.bytes", 0);
+  dbl("allocator-rss.ratio", m.rss / Math.max(1, m.used));
+  int("allocator-rss.bytes", m.rss - m.used);
+  dbl("rss-overhead.ratio", 1);
+  int("rss-overhead.bytes", 0);
+  dbl("fragmentation", m.rss / Math.max(1, m.used));
+  int("fragmentation.bytes", m.rss - m.used);
 }
 
 /** ROLE: this node is a master with no replicas (replication comes later). */
@@ -273,20 +378,52 @@ export const SERVER_COMMANDS: CommandDef[] = [
       "Returns helpful text about the different subcommands.",
     ),
   ], { summary: "A container for server configuration commands.", since: "2.0.0" }),
-  container("memory", "server", [
-    cmd("memory|usage", -3, "readonly", [2, 2, 1], "server", memoryUsage, {
-      summary: "Estimates the memory usage of a key.",
-      since: "4.0.0",
-    }),
-    cmd("memory|purge", 2, "", null, "server", (_s, c) => c.out.ok(), {
-      summary: "Asks the allocator to release memory.",
-      since: "4.0.0",
-    }),
-    cmd("memory|help", 2, "loading stale", null, "server", (_s, c) => replyHelp(c, MEMORY_HELP), {
-      summary: "Returns helpful text about the different subcommands.",
-      since: "4.0.0",
-    }),
-  ], { summary: "A container for memory diagnostics commands.", since: "4.0.0" }),
+  container(
+    "memory",
+    "server",
+    [
+      cmd("memory|usage", -3, "readonly", [2, 2, 1], "server", memoryUsage, {
+        summary: "Estimates the memory usage of a key.",
+        since: "4.0.0",
+      }),
+      {
+        ...cmd("memory|doctor", 2, "", null, "server", memoryDoctor, {
+          summary: "Outputs a memory problems report.",
+          since: "4.0.0",
+        }),
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+      },
+      {
+        ...cmd("memory|stats", 2, "", null, "server", memoryStatsCmd, {
+          summary: "Returns details about memory usage.",
+          since: "4.0.0",
+        }),
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+      },
+      {
+        // No allocator statistics to print: Redis's reply when built without jemalloc.
+        ...cmd(
+          "memory|malloc-stats",
+          2,
+          "",
+          null,
+          "server",
+          (_s, c) => c.out.bulk("Stats not supported for the current allocator"),
+          { summary: "Returns the allocator statistics.", since: "4.0.0" },
+        ),
+        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+      },
+      cmd("memory|purge", 2, "", null, "server", (_s, c) => c.out.ok(), {
+        summary: "Asks the allocator to release memory.",
+        since: "4.0.0",
+      }),
+      cmd("memory|help", 2, "loading stale", null, "server", (_s, c) => replyHelp(c, MEMORY_HELP), {
+        summary: "Returns helpful text about the different subcommands.",
+        since: "4.0.0",
+      }),
+    ],
+    { summary: "A container for memory diagnostics commands.", since: "4.0.0" },
+  ),
   cmd("role", 1, "noscript loading stale fast", null, "server", role, {
     summary: "Returns the replication role.",
     since: "2.8.12",

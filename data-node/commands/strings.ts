@@ -27,12 +27,21 @@ interface SetOptions {
   expireAtMs: number | null;
 }
 
-/** Parses SET's options; an error text on failure. */
+/** An option as Redis compares it (C string functions): cut at the first NUL, lower-cased. */
+function optName(arg: string): string {
+  const nul = arg.indexOf("\0");
+  return (nul < 0 ? arg : arg.slice(0, nul)).toLowerCase();
+}
+
+/**
+ * Parses SET's options; an error text on failure. As Redis, the syntax of every option is checked
+ * first, and only then the expire time's value (the last one given when an option repeats).
+ */
 function parseSetOptions(argv: string[], from: number, nowMs: number): SetOptions | string {
   const o: SetOptions = { nx: false, xx: false, get: false, keepTtl: false, expireAtMs: null };
-  let unit: string | null = null;
+  let unit: string | null = null, expireArg: string | null = null;
   for (let i = from; i < argv.length; i++) {
-    const opt = argv[i]!.toLowerCase();
+    const opt = optName(argv[i]!);
     const hasNext = i + 1 < argv.length;
     if (opt === "nx" && !o.xx) o.nx = true;
     else if (opt === "xx" && !o.nx) o.xx = true;
@@ -43,10 +52,13 @@ function parseSetOptions(argv: string[], from: number, nowMs: number): SetOption
       (unit === null || unit === opt) && !o.keepTtl && hasNext
     ) {
       unit = opt;
-      const r = expireFromArg(argv[++i]!, opt, nowMs, "set");
-      if (typeof r === "string") return r;
-      o.expireAtMs = r;
+      expireArg = argv[++i]!;
     } else return ERR.syntax;
+  }
+  if (unit !== null && expireArg !== null) {
+    const r = expireFromArg(expireArg, unit, nowMs, "set");
+    if (typeof r === "string") return r;
+    o.expireAtMs = r;
   }
   return o;
 }
@@ -160,11 +172,15 @@ function getdel(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(v);
 }
 
+/**
+ * GETEX key [EX|PX|EXAT|PXAT time | PERSIST]. As Redis: the options' syntax first, then the key
+ * (nil when missing, WRONGTYPE), and only then the expire time's value.
+ */
 function getex(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!;
-  let at: number | null = null, persist = false, unit: string | null = null;
+  let persist = false, unit: string | null = null, expireArg: string | null = null;
   for (let i = 2; i < argv.length; i++) {
-    const opt = argv[i]!.toLowerCase();
+    const opt = optName(argv[i]!);
     // Repeating the same option is allowed (the last value wins); mixing them is not.
     if (opt === "persist" && unit === null) persist = true;
     else if (
@@ -172,14 +188,18 @@ function getex(s: Server, c: Client, argv: string[]): void {
       (unit === null || unit === opt) && !persist && i + 1 < argv.length
     ) {
       unit = opt;
-      const r = expireFromArg(argv[++i]!, opt, Date.now(), "getex");
-      if (typeof r === "string") return c.error(r);
-      at = r;
+      expireArg = argv[++i]!;
     } else return c.error(ERR.syntax);
   }
   const v = readString(s, c, key);
   if (v === REPLIED) return;
   if (v === null) return c.out.nullBulk();
+  let at: number | null = null;
+  if (unit !== null && expireArg !== null) {
+    const r = expireFromArg(expireArg, unit, Date.now(), "getex");
+    if (typeof r === "string") return c.error(r);
+    at = r;
+  }
   if (at !== null) {
     expireOrDelete(c, key, at);
     s.dirty++;
@@ -357,24 +377,25 @@ function setrange(s: Server, c: Client, argv: string[]): void {
 /** LCS's DP table is (|a|+1)*(|b|+1) cells; refuse inputs whose table would be huge. */
 const MAX_LCS_CELLS = 256 * 1024 * 1024;
 
+/** LCS: as Redis, the keys' types are checked first, then the options, then IDX with LEN. */
 function lcs(s: Server, c: Client, argv: string[]): void {
-  let wantLen = false, wantIdx = false, withMatchLen = false, minMatch = 0;
-  for (let i = 3; i < argv.length; i++) {
-    const opt = argv[i]!.toLowerCase();
-    if (opt === "idx") wantIdx = true;
-    else if (opt === "len") wantLen = true;
-    else if (opt === "withmatchlen") withMatchLen = true;
-    else if (opt === "minmatchlen" && i + 1 < argv.length) {
-      const n = parseIntArg(argv[++i]!);
-      if (n === null) return c.error(ERR.notInt);
-      minMatch = Math.max(0, n);
-    } else return c.error(ERR.syntax);
-  }
   const ea = c.db.get(argv[1]!), eb = c.db.get(argv[2]!);
   if (
     (ea !== undefined && typeof ea !== "string") || (eb !== undefined && typeof eb !== "string")
   ) {
     return c.error("ERR The specified keys must contain string values");
+  }
+  let wantLen = false, wantIdx = false, withMatchLen = false, minMatch = 0;
+  for (let i = 3; i < argv.length; i++) {
+    const opt = optName(argv[i]!);
+    if (opt === "idx") wantIdx = true;
+    else if (opt === "len") wantLen = true;
+    else if (opt === "withmatchlen") withMatchLen = true;
+    else if (opt === "minmatchlen" && i + 1 < argv.length) {
+      const n = parseIndex(argv[++i]!);
+      if (n === null) return c.error(ERR.notInt);
+      minMatch = Math.max(0, n);
+    } else return c.error(ERR.syntax);
   }
   if (wantLen && wantIdx) {
     return c.error("ERR If you want both the length and indexes, please just use IDX.");

@@ -71,13 +71,15 @@ export function lookupCommand(
 function unknownCommandError(argv: string[]): string {
   let args = "";
   for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${argv[i]!.slice(0, 128 - args.length)}' `;
+    args += `'${clip(argv[i]!).slice(0, 128 - args.length)}' `;
   }
   return `ERR unknown command '${clip(argv[0]!)}', with args beginning with: ${args}`;
 }
 
+/** As Redis prints a name with %.128s: at most 128 bytes, and only up to a NUL byte. */
 function clip(s: string): string {
-  return s.slice(0, 128);
+  const nul = s.indexOf("\0");
+  return (nul >= 0 ? s.slice(0, nul) : s).slice(0, 128);
 }
 
 function arityOk(def: CommandDef, argc: number): boolean {

@@ -63,13 +63,27 @@ const MEM_UNITS: Record<string, number> = {
   gb: 1024 ** 3,
 };
 
-/** Redis's memtoull: digits with an optional k/kb/m/mb/g/gb unit, case-insensitive. */
+const U64 = 2n ** 64n;
+
+/**
+ * Redis's memtoull, as CONFIG SET and the config file read memory values: no sign, digits
+ * (possibly none, meaning 0) and an optional b/k/kb/m/mb/g/gb unit, case-insensitive. Overflow
+ * saturates, the unit multiplies modulo 2^64, and the result is read back as a signed 64-bit
+ * value (so an overflowing value fails the bounds check rather than the parse).
+ */
 export function parseMemory(s: string): number | null {
-  const m = /^(\d+)([a-z]*)$/i.exec(s);
-  if (!m) return null;
+  const n = parseMemoryExact(s);
+  return n === null ? null : Number(n);
+}
+
+function parseMemoryExact(s: string): bigint | null {
+  const m = /^(\d*)(.*)$/s.exec(s);
+  if (!m || s.startsWith("-")) return null;
   const unit = MEM_UNITS[m[2]!.toLowerCase()];
-  if (unit === undefined) return null;
-  return Number(m[1]) * unit;
+  if (unit === undefined || m[1]!.length >= 128) return null;
+  let n = m[1] === "" ? 0n : BigInt(m[1]!);
+  if (n >= U64) n = U64 - 1n;
+  return BigInt.asIntN(64, (n * BigInt(unit)) % U64);
 }
 
 /** The compact form Redis writes memory values in on REWRITE. */
@@ -80,7 +94,23 @@ export function formatMemory(n: number): string {
   return String(n);
 }
 
-const INT_RE = /^-?\d+$/;
+/** Redis's string2ll: no sign but '-', no leading zeros, within 64 bits. */
+const INT_RE = /^-?[1-9][0-9]*$|^0$/;
+const LLONG_MAX = 9223372036854775807n, LLONG_MIN = -9223372036854775808n;
+
+function parseInt64(v: string): bigint | null {
+  if (v.length > 20 || !INT_RE.test(v)) return null;
+  const n = BigInt(v);
+  return n < LLONG_MIN || n > LLONG_MAX ? null : n;
+}
+
+/** A bound as Redis states it: past the safe integers means the C type's limit. */
+function bound(b: number | undefined, dflt: bigint): bigint {
+  if (b === undefined || !Number.isFinite(b)) return dflt;
+  if (b >= Number.MAX_SAFE_INTEGER) return LLONG_MAX;
+  if (b <= Number.MIN_SAFE_INTEGER) return LLONG_MIN;
+  return BigInt(b);
+}
 
 function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown | Error {
   const t = def.type;
@@ -97,24 +127,22 @@ function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown |
     }
     case "int":
     case "memory": {
-      // Integers may be negative and may carry memory units; memory values may not be negative.
-      const n = t.kind === "int" && INT_RE.test(v) ? Number(v) : parseMemory(v);
-      if (n === null || !Number.isSafeInteger(n)) {
+      // Integers take no units; memory values take units but no sign.
+      let n: bigint | null;
+      if (t.kind === "int") n = parseInt64(v);
+      else n = parseMemoryExact(v);
+      if (n === null) {
         return new Error(
           t.kind === "memory"
             ? "argument must be a memory value"
             : "argument couldn't be parsed into an integer",
         );
       }
-      const min = t.min ?? (t.kind === "memory" ? 0 : -Infinity), max = t.max ?? Infinity;
+      const min = bound(t.min, t.kind === "memory" ? 0n : LLONG_MIN), max = bound(t.max, LLONG_MAX);
       if (n < min || n > max) {
-        return new Error(
-          `argument must be between ${min} and ${
-            max === Infinity ? 9223372036854775807 : max
-          } inclusive`,
-        );
+        return new Error(`argument must be between ${min} and ${max} inclusive`);
       }
-      return n;
+      return Number(n);
     }
     case "enum": {
       const l = v.toLowerCase();
@@ -282,33 +310,42 @@ export class Config {
 
   /** CONFIG SET of one or more pairs: all validated first, then all applied, or none. */
   configSet(pairs: [string, string][], allowProtected = false): void {
-    const staged: [string, unknown, unknown][] = [];
+    // As Redis: first every name is checked (unknown, immutable, protected, repeated; the first
+    // problem wins), and only then the values are parsed, in order.
+    const cut = (n: string) => (n.includes("\0") ? n.slice(0, n.indexOf("\0")) : n);
+    const fail = (arg: string, why: string) =>
+      new ConfigSetError(
+        `ERR CONFIG SET failed (possibly related to argument '${cut(arg)}') - ${why}`,
+      );
+    const found: [string, ParamDef, string, string][] = [];
     const names = new Set<string>();
     for (const [raw, value] of pairs) {
       const name = this.canonical(raw);
       const def = name ? this.defs.get(name) : undefined;
       if (!name || !def) {
         throw new ConfigSetError(
-          `ERR Unknown option or number of arguments for CONFIG SET - '${raw}'`,
+          `ERR Unknown option or number of arguments for CONFIG SET - '${cut(raw)}'`,
         );
       }
-      const fail = (why: string) =>
-        new ConfigSetError(
-          `ERR CONFIG SET failed (possibly related to argument '${raw}') - ${why}`,
-        );
-      if (names.has(name)) throw fail("duplicate parameter");
+      if (def.mutable === false) throw fail(raw, "can't set immutable config");
+      if (def.protected && !allowProtected) throw fail(raw, "can't set protected config");
+      if (names.has(name)) throw fail(raw, "duplicate parameter");
       names.add(name);
-      if (def.mutable === false) throw fail("can't set immutable config");
-      if (def.protected && !allowProtected) throw fail("can't set protected config");
+      found.push([name, def, raw, value]);
+    }
+    const staged: [string, unknown, unknown][] = [];
+    for (const [name, def, raw, value] of found) {
+      // A value error names the directive as Redis spells it (the alias used, lower case).
+      const named = raw.toLowerCase();
       const args = def.multiArg ? splitArgs(value) ?? [value] : [value];
       const v = parseTyped(def, def.multiArg && args.length === 0 ? [""] : args, {
         current: this.values.get(name),
         repeated: false,
         loading: false,
       });
-      if (v instanceof Error) throw fail(v.message);
+      if (v instanceof Error) throw fail(named, v.message);
       const unsupported = def.notSupported?.(v);
-      if (unsupported) throw fail(unsupported);
+      if (unsupported) throw fail(named, unsupported);
       staged.push([name, v, this.values.get(name)]);
     }
     for (const [name, v] of staged) this.values.set(name, v);
