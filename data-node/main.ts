@@ -20,7 +20,7 @@ import { debugObject, debugReload } from "./commands/persistence_cmds.ts";
 function wirePersistence(server: Server): Persistence {
   const p = new Persistence(server);
   server.persistence = p;
-  server.debugExtensions.set("reload", (s, c) => debugReload(s, c));
+  server.debugExtensions.set("reload", debugReload);
   server.debugExtensions.set("object", debugObject);
   // FLUSHALL saves right away when save points are configured, as Redis does.
   server.afterFlushAll = () => {

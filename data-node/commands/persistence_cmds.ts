@@ -1,12 +1,15 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
+import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
 import { cmd, ERR, parseI64, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { applyEncodingLimits, stringEncoding } from "../store/types.ts";
 import { ListValue } from "../store/list.ts";
+
+const log = getLogger(["data-node", "persistence"]);
 
 const IN_PROGRESS = "ERR Background save already in progress";
 
@@ -91,17 +94,38 @@ function restore(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-/** DEBUG RELOAD: save, empty the dataset, load it back. */
-export function debugReload(s: Server, c: Client): void {
+/**
+ * DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save (unless NOSAVE), empty the dataset (unless
+ * NOFLUSH), load the file back; with MERGE the file's keys replace existing ones, without it a
+ * key that already exists fails the load.
+ */
+export function debugReload(s: Server, c: Client, argv: string[]): void {
+  let merge = false, flush = true, save = true;
+  for (const opt of argv.slice(2)) {
+    const o = opt.toLowerCase();
+    if (o === "merge") merge = true;
+    else if (o === "noflush") flush = false;
+    else if (o === "nosave") save = false;
+    else return c.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+  }
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
-  if (!p.saveSync()) return c.error("ERR Error trying to save the DB");
-  for (const db of s.dbs) db.clear();
+  if (save && !p.saveSync()) return c.error("ERR");
+  let buf: Uint8Array;
   try {
-    p.loadBuffer(Deno.readFileSync(p.file));
+    buf = Deno.readFileSync(p.file);
   } catch (e) {
-    return c.error(`ERR Error trying to load the RDB dump: ${(e as Error).message}`);
+    log.warn("DEBUG RELOAD: cannot read {file}: {err}", { file: p.file, err: String(e) });
+    return c.error("ERR Error trying to load the RDB dump, check server logs.");
   }
+  if (flush) { for (const db of s.dbs) db.clear(); }
+  try {
+    p.loadBuffer(buf, merge);
+  } catch (e) {
+    log.warn("DEBUG RELOAD: {err}", { err: (e as Error).message });
+    return c.error("ERR Error trying to load the RDB dump, check server logs.");
+  }
+  log.info("DB reloaded by DEBUG RELOAD");
   c.out.ok();
 }
 

@@ -12,6 +12,7 @@ import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
 import {
   ByteWriter,
+  type RdbContents,
   readRdb,
   writeEntry,
   writeHeader,
@@ -245,25 +246,37 @@ export class Persistence {
     return true;
   }
 
-  /** Replaces the dataset with a file's contents. */
-  loadBuffer(buf: Uint8Array): void {
+  /**
+   * Loads a file's contents into the dataset (emptied by the caller when it should be). A key
+   * that already exists is an error, unless `merge` lets the file's version replace it.
+   */
+  loadBuffer(buf: Uint8Array, merge = false): void {
     const t0 = performance.now();
     const now = Date.now();
     let loaded = 0, expired = 0;
-    const contents = readRdb(buf, (k) => {
-      if (k.expireMs !== undefined && k.expireMs <= now && this.s.role === "master") {
-        expired++;
-        return;
-      }
-      const db = this.s.dbs[k.db];
-      if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
-      applyEncodingLimits(k.value, this.s.config);
-      db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
-      if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
-      loaded++;
-    });
+    let contents: RdbContents;
+    try {
+      contents = readRdb(buf, (k) => {
+        if (k.expireMs !== undefined && k.expireMs <= now && this.s.role === "master") {
+          expired++;
+          return;
+        }
+        const db = this.s.dbs[k.db];
+        if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
+        if (db.dict.has(k.key)) {
+          if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
+          db.expires.delete(k.key);
+        }
+        applyEncodingLimits(k.value, this.s.config);
+        db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+        if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
+        loaded++;
+      });
+    } finally {
+      // Memory accounting follows whatever was loaded, a failed load included.
+      for (const db of this.s.dbs) db.recount();
+    }
     for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
-    for (const db of this.s.dbs) db.recount();
     this.lastLoadLoaded = loaded;
     this.lastLoadExpired = expired;
     log.info("DB loaded from disk: {secs} seconds, {keys} keys, {expired} expired", {
