@@ -35,10 +35,13 @@ function bgsave(s: Server, c: Client, argv: string[]): void {
   c.out.simple("Background saving started");
 }
 
-function dump(_s: Server, c: Client, argv: string[]): void {
+function dump(s: Server, c: Client, argv: string[]): void {
   const e = c.db.lookup(argv[1]!);
   if (!e) return c.out.nullBulk();
-  const b = dumpPayload(e.value);
+  const b = dumpPayload(e.value, {
+    compress: s.config.get<boolean>("rdbcompression"),
+    listFill: s.config.get<number>("list-max-listpack-size"),
+  });
   c.out.bulk(bytesToBinary(b, 0, b.length));
 }
 

@@ -3,52 +3,107 @@
  * the bytes. Back references: 3 bits of length (7 = one more length byte), 13 bits of offset.
  */
 
-const HASH_BITS = 14;
+const HLOG = 16;
+const HSIZE = 1 << HLOG;
+const MAX_LIT = 32;
 const MAX_OFF = 1 << 13;
 const MAX_REF = (1 << 8) + (1 << 3);
 
-/** Compresses into at most maxOut bytes; null when the output would not fit. */
+/**
+ * The hash of the 3 bytes ending at p + 2, folded into `prev` (the running 32-bit value of the
+ * bytes before), and its table slot: the same hash and the same table size as redis-server's
+ * LZF, so that both choose the same back references and write the same bytes.
+ */
+function slot(h: number): number {
+  return (Math.imul(h, 0x1e35a7bd) >>> (32 - HLOG - 8)) & (HSIZE - 1);
+}
+
+/**
+ * Compresses into at most maxOut bytes; null when the output would not fit. Matches are
+ * searched the way redis-server does (one candidate per hash slot, the two positions before
+ * the end of each match re-hashed), so equal input gives Redis's own output.
+ */
 export function lzfCompress(input: Uint8Array, maxOut: number): Uint8Array | null {
-  const n = input.length;
-  const out = new Uint8Array(Math.max(0, maxOut));
-  const htab = new Int32Array(1 << HASH_BITS).fill(-1);
-  let ip = 0, op = 0, litStart = 0, litLen = 0;
-  const closeLiteral = () => {
-    if (litLen > 0) out[litStart] = litLen - 1;
-    litLen = 0;
-  };
-  while (ip < n) {
-    if (ip + 2 < n) {
-      const v = (input[ip]! << 16) | (input[ip + 1]! << 8) | input[ip + 2]!;
-      const h = Math.imul(v, 2654435761) >>> (32 - HASH_BITS);
-      const ref = htab[h]!;
-      htab[h] = ip;
-      if (
-        ref >= 0 && ip - ref <= MAX_OFF && input[ref] === input[ip] &&
-        input[ref + 1] === input[ip + 1] && input[ref + 2] === input[ip + 2]
-      ) {
-        let len = 3;
-        const maxLen = Math.min(MAX_REF, n - ip);
-        while (len < maxLen && input[ref + len] === input[ip + len]) len++;
-        closeLiteral();
-        if (op + 3 > out.length) return null;
-        const off = ip - ref - 1, l2 = len - 2;
-        if (l2 < 7) out[op++] = (l2 << 5) | (off >> 8);
-        else {
-          out[op++] = (7 << 5) | (off >> 8);
-          out[op++] = l2 - 7;
+  const inLen = input.length;
+  if (inLen === 0) return new Uint8Array(0);
+  if (maxOut <= 0) return null;
+  const out = new Uint8Array(maxOut);
+  // Positions + 1, so that 0 means an empty slot.
+  const htab = new Int32Array(HSIZE);
+  let ip = 0, op = 0, lit = 0;
+  op++; // Room for the first literal run's control byte.
+  let hval = ((input[0]! << 8) | (input[1] ?? 0)) >>> 0;
+  while (ip < inLen - 2) {
+    hval = ((hval << 8) | input[ip + 2]!) >>> 0;
+    const idx = slot(hval);
+    const ref = htab[idx]! - 1;
+    htab[idx] = ip + 1;
+    const off = ip - ref - 1;
+    if (
+      ref > 0 && off >= 0 && off < MAX_OFF && input[ref + 2] === input[ip + 2] &&
+      input[ref] === input[ip] && input[ref + 1] === input[ip + 1]
+    ) {
+      let len = 2;
+      const maxLen = Math.min(inLen - ip - len, MAX_REF);
+      if (op + 3 + 1 >= maxOut && op - (lit === 0 ? 1 : 0) + 3 + 1 >= maxOut) return null;
+      out[op - lit - 1] = lit - 1; // Close the literal run...
+      if (lit === 0) op--; // ...or drop it when empty.
+      let done = false;
+      if (maxLen > 16) {
+        for (let k = 0; k < 16; k++) {
+          len++;
+          if (input[ref + len] !== input[ip + len]) {
+            done = true;
+            break;
+          }
         }
-        out[op++] = off & 0xff;
-        ip += len;
-        continue;
+      }
+      if (!done) {
+        do len++; while (len < maxLen && input[ref + len] === input[ip + len]);
+      }
+      len -= 2;
+      ip++;
+      if (len < 7) out[op++] = (off >> 8) + (len << 5);
+      else {
+        out[op++] = (off >> 8) + (7 << 5);
+        out[op++] = len - 7;
+      }
+      out[op++] = off & 0xff;
+      lit = 0;
+      op++; // Room for the next literal run's control byte.
+      ip += len + 1;
+      if (ip >= inLen - 2) break;
+      // Re-hash the last two positions of the match.
+      ip -= 2;
+      hval = ((input[ip]! << 8) | input[ip + 1]!) >>> 0;
+      for (let k = 0; k < 2; k++) {
+        hval = ((hval << 8) | input[ip + 2]!) >>> 0;
+        htab[slot(hval)] = ip + 1;
+        ip++;
+      }
+    } else {
+      if (op >= maxOut) return null;
+      lit++;
+      out[op++] = input[ip++]!;
+      if (lit === MAX_LIT) {
+        out[op - lit - 1] = lit - 1;
+        lit = 0;
+        op++;
       }
     }
-    if (op + (litLen === 0 ? 2 : 1) > out.length) return null;
-    if (litLen === 0) litStart = op++;
-    out[op++] = input[ip++]!;
-    if (++litLen === 32) closeLiteral();
   }
-  closeLiteral();
+  if (op + 3 > maxOut) return null;
+  while (ip < inLen) {
+    lit++;
+    out[op++] = input[ip++]!;
+    if (lit === MAX_LIT) {
+      out[op - lit - 1] = lit - 1;
+      lit = 0;
+      op++;
+    }
+  }
+  out[op - lit - 1] = lit - 1;
+  if (lit === 0) op--;
   return out.subarray(0, op);
 }
 

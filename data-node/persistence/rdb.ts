@@ -12,6 +12,11 @@ import { ListValue } from "../store/list.ts";
 import { SetValue } from "../store/set.ts";
 import { ZSetValue } from "../store/zset.ts";
 import type { Value } from "../store/types.ts";
+import { formatG17 } from "../../shared/resp/format.ts";
+import { encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
+
+/** A quicklist node holding a listpack (1 would be a plain node of one large element). */
+const QUICKLIST_PACKED = 2;
 
 export const RDB_VERSION = 10;
 
@@ -126,6 +131,8 @@ const INT_RE = /^-?[1-9][0-9]{0,10}$|^0$/;
 
 export interface WriteOptions {
   compress: boolean;
+  /** list-max-listpack-size: how list elements are grouped into quicklist nodes (default -2). */
+  listFill?: number;
 }
 
 /** A string with Redis's choice of encoding: small integers as ints, long text LZF'd. */
@@ -171,33 +178,58 @@ function writeDouble(w: ByteWriter, d: number): void {
   w.bytes(b);
 }
 
-/** The RDB type byte for a value. */
+/** The RDB type byte for a value: compact encodings are written as Redis writes them. */
 export function valueType(v: Value): number {
   if (typeof v === "string") return T.STRING;
   switch (v.type) {
     case "list":
-      return T.LIST;
+      return T.LIST_QUICKLIST_2;
     case "set":
-      return T.SET;
+      return v.encoding() === "intset" ? T.SET_INTSET : T.SET;
     case "zset":
-      return T.ZSET_2;
+      return v.encoding() === "listpack" ? T.ZSET_LISTPACK : T.ZSET_2;
     case "hash":
-      return T.HASH;
+      return v.encoding() === "listpack" ? T.HASH_LISTPACK : T.HASH;
     default:
       throw new Error(`cannot serialize a ${v.type}`);
   }
 }
 
-/** Writes a value's body (no type byte). */
+/** A score as a listpack stores it: an integer when it is one (below 2^52), else %.17g. */
+function listpackScore(d: number): string {
+  if (Number.isNaN(d)) return "nan";
+  if (!Number.isFinite(d)) return d < 0 ? "-inf" : "inf";
+  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  if (Number.isInteger(d) && Math.abs(d) < 2 ** 52) return String(d);
+  return formatG17(d);
+}
+
+function writeBlob(w: ByteWriter, blob: Uint8Array, o: WriteOptions): void {
+  writeString(w, bytesToBinary(blob, 0, blob.length), o);
+}
+
+/** Writes a value's body (no type byte), in the encoding valueType announced. */
 export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
   if (typeof v === "string") return writeString(w, v, o);
   if (v instanceof ListValue) {
-    writeLength(w, v.length);
-    for (const x of v.range()) writeString(w, x, o);
+    const nodes = quicklistNodes(v.range(), o.listFill ?? -2);
+    writeLength(w, nodes.length);
+    for (const node of nodes) {
+      writeLength(w, QUICKLIST_PACKED);
+      writeBlob(w, encodeListpack(node), o);
+    }
   } else if (v instanceof SetValue) {
+    if (v.encoding() === "intset") {
+      return writeBlob(w, encodeIntset([...v.set].map((m) => BigInt(m))), o);
+    }
     writeLength(w, v.size);
     for (const x of v.set) writeString(w, x, o);
   } else if (v instanceof ZSetValue) {
+    if (v.encoding() === "listpack") {
+      const flat: string[] = [];
+      for (const [m, sc] of v.entries()) flat.push(m, listpackScore(sc));
+      return writeBlob(w, encodeListpack(flat), o);
+    }
     writeLength(w, v.size);
     // Redis writes sorted sets from the tail, so loading inserts at the head cheaply.
     const entries = [...v.entries()];
@@ -206,6 +238,11 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
       writeDouble(w, entries[i]![1]);
     }
   } else if (v instanceof HashValue) {
+    if (v.encoding() === "listpack") {
+      const flat: string[] = [];
+      for (const [f, x] of v.map) flat.push(f, x);
+      return writeBlob(w, encodeListpack(flat), o);
+    }
     writeLength(w, v.size);
     for (const [f, x] of v.map) {
       writeString(w, f, o);
@@ -263,10 +300,10 @@ export function writeTrailer(w: ByteWriter, checksum: boolean): Uint8Array {
 }
 
 /** DUMP: type, value, RDB version (2 bytes LE), CRC64 of all that (8 bytes LE). */
-export function dumpPayload(v: Value): Uint8Array {
+export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uint8Array {
   const w = new ByteWriter();
   w.byte(valueType(v));
-  writeValue(w, v, { compress: true });
+  writeValue(w, v, o);
   w.byte(RDB_VERSION & 0xff);
   w.byte(RDB_VERSION >> 8);
   const body = w.take();

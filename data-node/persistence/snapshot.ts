@@ -56,7 +56,10 @@ export class Persistence {
   }
 
   private options(): WriteOptions {
-    return { compress: this.s.config.get<boolean>("rdbcompression") };
+    return {
+      compress: this.s.config.get<boolean>("rdbcompression"),
+      listFill: this.s.config.get<number>("list-max-listpack-size"),
+    };
   }
 
   private aux(): [string, string][] {
