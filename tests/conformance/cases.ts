@@ -1797,7 +1797,11 @@ export const CASES: Case[] = [
       x(err("ERR unknown subcommand 'NOPE'. Try PUBSUB HELP."), "PUBSUB", "NOPE"),
       c("PUBSUB", "CHANNELS", "a", "b"),
       c("PUBSUB", "NUMPAT", "a"),
-      { cmd: ["UNSUBSCRIBE"], conn: 1, replies: 3, sort: true },
+      // Connection 1 has the three messages published above to read first.
+      { cmd: [], conn: 1, replies: 3 },
+      // Unsubscribing from all goes in hash-table order in Redis, so the remaining counts in
+      // the confirmations depend on it: compare their shape.
+      { cmd: ["UNSUBSCRIBE"], conn: 1, replies: 3, shape: true },
       x("*0\r\n", "PUBSUB", "CHANNELS"),
       x(int(2), "PUBSUB", "NUMPAT"),
     ],
