@@ -123,10 +123,10 @@ export function encodeListpack(items: Iterable<string>): Uint8Array {
   return out.buf.slice(0, out.len);
 }
 
-/** An intset of the values (sorted here), at the narrowest width that holds them all. */
-export function encodeIntset(values: Iterable<bigint>): Uint8Array {
+/** An intset of the values (sorted here), at least `minWidth` wide and wide enough for all. */
+export function encodeIntset(values: Iterable<bigint>, minWidth = 2): Uint8Array {
   const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  let width = 2;
+  let width = minWidth;
   for (const v of sorted) {
     if (v < -2147483648n || v > 2147483647n) width = 8;
     else if ((v < -32768n || v > 32767n) && width < 4) width = 4;

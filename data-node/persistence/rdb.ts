@@ -220,7 +220,7 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
     }
   } else if (v instanceof SetValue) {
     if (v.encoding() === "intset") {
-      return writeBlob(w, encodeIntset([...v.set].map((m) => BigInt(m))), o);
+      return writeBlob(w, encodeIntset([...v.set].map((m) => BigInt(m)), v.intWidth), o);
     }
     writeLength(w, v.size);
     for (const x of v.set) writeString(w, x, o);
@@ -550,8 +550,13 @@ export function readValue(r: ByteReader, type: number): Value {
     }
     case T.LIST_ZIPLIST:
       return new ListValue(ziplistEntries(readStringBytes(r)));
-    case T.SET_INTSET:
-      return new SetValue(intsetEntries(readStringBytes(r)));
+    case T.SET_INTSET: {
+      const blob = readStringBytes(r);
+      const set = new SetValue(intsetEntries(blob));
+      // Keep the file's width: an intset never narrows.
+      if (blob.length >= 4) set.intWidth = Math.max(2, Math.min(8, blob[0]!));
+      return set;
+    }
     case T.ZSET_ZIPLIST:
       return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.HASH_ZIPLIST:

@@ -7,6 +7,11 @@ export class SetValue implements AggregateValue {
   readonly type = "set" as const;
   readonly set = new Set<string>();
   private big = false;
+  /**
+   * An intset's element width in bytes (2, 4 or 8). Like Redis's, it only grows: removing the
+   * wide members does not narrow it, which shows in RDB files and DUMP payloads.
+   */
+  intWidth = 2;
   readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
 
   constructor(members: Iterable<string> = []) {
@@ -27,6 +32,7 @@ export class SetValue implements AggregateValue {
           this.big = true;
           break;
         }
+        if (this.intWidth < 8) this.intWidth = Math.max(this.intWidth, intWidthOf(m));
       }
     }
   }
@@ -49,6 +55,7 @@ export class SetValue implements AggregateValue {
   clone(): SetValue {
     const s = new SetValue(this.set);
     s.big = this.big;
+    s.intWidth = this.intWidth;
     return s;
   }
 }
@@ -57,4 +64,11 @@ export function isInt64(s: string): boolean {
   if (s.length > 20 || !INT_RE.test(s)) return false;
   const n = BigInt(s);
   return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
+/** The intset width a member needs: 2, 4 or 8 bytes. */
+function intWidthOf(m: string): number {
+  const n = Number(m);
+  if (n >= -32768 && n <= 32767) return 2;
+  return n >= -2147483648 && n <= 2147483647 ? 4 : 8;
 }

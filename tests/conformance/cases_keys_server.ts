@@ -338,6 +338,10 @@ export const CASES_KEYS_SERVER: Case[] = [
       c("DUMP", "si"),
       c("SADD", "si16", "5", "-5", "32767"),
       c("DUMP", "si16"),
+      // An intset keeps its width after the wide members leave.
+      c("SADD", "wide", "1", "2", "5000000000"),
+      c("SREM", "wide", "5000000000"),
+      c("DUMP", "wide"),
       c("RPUSH", "l", "a", "b", "1", "2", "300", "-4000", "x".repeat(70), "9223372036854775807"),
       c("DUMP", "l"),
       c("RPUSH", "big", ...Array.from({ length: 3000 }, (_, i) => String(i + 1))),
