@@ -276,6 +276,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "redis-cli's mass insertion and keyspace tools work against the data node",
+  ignore: !requireBinary("redis-cli", "redis-cli tools interop"),
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    const p = ["-p", String(node.port)];
+    // --pipe: raw RESP from stdin, with its ECHO marker to know when all replies are in.
+    let proto = "";
+    for (let i = 0; i < 500; i++) {
+      const [k, v] = [`user:${i}`, `v${i}`];
+      proto += `*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`;
+    }
+    proto += "*4\r\n$5\r\nRPUSH\r\n$4\r\nlist\r\n$1\r\na\r\n$1\r\nb\r\n";
+    proto += "*4\r\n$4\r\nHSET\r\n$4\r\nhash\r\n$1\r\nf\r\n$1\r\nv\r\n";
+    const piped = await run("redis-cli", [...p, "--pipe"], proto);
+    ok(/errors: 0, replies: 502/.test(piped), piped);
+    equal((await run("redis-cli", [...p, "dbsize"])).trim(), "502");
+    // --scan with a pattern walks the keyspace with SCAN.
+    const scanned = (await run("redis-cli", [...p, "--scan", "--pattern", "user:1*"]))
+      .trim().split("\n").sort();
+    equal(scanned.length, 111);
+    ok(scanned.every((k) => k.startsWith("user:1")), scanned.join(","));
+    // --bigkeys and --memkeys use SCAN, TYPE, STRLEN/LLEN/HLEN... and MEMORY USAGE.
+    const big = await run("redis-cli", [...p, "--bigkeys"]);
+    ok(/Biggest\s+list found '"list"' has 2 items/.test(big), big);
+    ok(/500 strings with/.test(big), big);
+    const mem = await run("redis-cli", [...p, "--memkeys"]);
+    ok(/Biggest\s+hash found '"hash"' has \d+ bytes/.test(mem), mem);
+  },
+});
+
+Deno.test({
   name: "redis-benchmark completes against the data node without errors",
   ignore: !requireBinary("redis-benchmark", "redis-benchmark interop"),
   ...opts,
