@@ -3,6 +3,7 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { REPLIED } from "./access.ts";
 import { parseLongDouble } from "../store/long_double.ts";
+import { parseIntArg } from "./define.ts";
 
 export interface BlockingCall {
   keys: string[];
@@ -62,6 +63,9 @@ const I64_LIMIT = 2n ** 63n;
  * is negative" for "+inf" too. Returns the error text, or ms (0 = forever).
  */
 export function parseBlockingTimeout(arg: string): number | string {
+  // Whole seconds, the usual case, are exact without the long double route.
+  const whole = parseIntArg(arg);
+  if (whole !== null && whole >= 0 && whole < 1e12) return whole * 1000;
   // string2ld: no empty or oversized input, no leading space, no NaN.
   if (arg.length === 0 || arg.length >= 5120) return NOT_FLOAT;
   if (/^[+-]?inf(inity)?$/i.test(arg)) return NEGATIVE;

@@ -2,10 +2,11 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { clientInfoLine } from "../server/client_info.ts";
-import { cmd, container, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "./transactions.ts";
 import { unsubscribeAll } from "./pubsub.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 export const REDIS_VERSION = "7.0.15";
 
@@ -104,8 +105,7 @@ function hello(s: Server, c: Client, argv: string[]): void {
       }
       c.name = name;
     } else {
-      const nul = argv[i]!.indexOf("\0");
-      c.error(`ERR Syntax error in HELLO option '${nul < 0 ? argv[i] : argv[i]!.slice(0, nul)}'`);
+      c.error(`ERR Syntax error in HELLO option '${cstr(argv[i]!)}'`);
       return;
     }
   }
@@ -359,16 +359,9 @@ function clientPause(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-/** As Redis's addReplySubcommandSyntaxError. */
-function subcommandSyntaxError(c: Client, argv: string[]): void {
-  const nul = argv[1]!.indexOf("\0");
-  const name = (nul < 0 ? argv[1]! : argv[1]!.slice(0, nul)).slice(0, 128);
-  c.error(`ERR unknown subcommand or wrong number of arguments for '${name}'. Try CLIENT HELP.`);
-}
-
 /** CLIENT UNBLOCK id [TIMEOUT|ERROR]: as Redis, the reason is checked before the id. */
 function clientUnblock(s: Server, c: Client, argv: string[]): void {
-  if (argv.length > 4) return subcommandSyntaxError(c, argv);
+  if (argv.length > 4) return subcommandSyntaxError(c, argv, "CLIENT");
   let reason: "timeout" | "error" = "timeout";
   if (argv.length === 4) {
     const r = argv[3]!.toLowerCase();
@@ -433,7 +426,7 @@ function clientTracking(s: Server, c: Client, argv: string[]): void {
         const a = prefixes[i]!, b = prefixes[j]!;
         if (a.startsWith(b) || b.startsWith(a)) {
           return c.error(
-            `ERR Prefix '${cutAtNul(a)}' overlaps with another provided prefix '${cutAtNul(b)}'. ` +
+            `ERR Prefix '${cstr(a)}' overlaps with another provided prefix '${cstr(b)}'. ` +
               "Prefixes for a single client must not overlap.",
           );
         }
@@ -441,11 +434,6 @@ function clientTracking(s: Server, c: Client, argv: string[]): void {
     }
   }
   c.error(TRACKING_UNSUPPORTED);
-}
-
-function cutAtNul(v: string): string {
-  const nul = v.indexOf("\0");
-  return nul < 0 ? v : v.slice(0, nul);
 }
 
 function clientTrackingInfo(_s: Server, c: Client): void {

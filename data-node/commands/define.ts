@@ -1,5 +1,7 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
 import type { CommandDef, Flag, Handler } from "./types.ts";
+import { HEX_FLOAT_RE } from "../store/long_double.ts";
+import { clip128 } from "../../shared/cstr.ts";
 
 export interface Meta {
   summary?: string;
@@ -170,6 +172,8 @@ export function parseIndex(s: string): number | null {
   return Number(n > LIM ? LIM : n < -LIM ? -LIM : n);
 }
 
+const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
 export function parseFloatArg(s: string): number | null {
   if (s.length === 0 || s.length > 5120) return null;
@@ -178,9 +182,7 @@ export function parseFloatArg(s: string): number | null {
     return Infinity;
   }
   if (lower === "-inf" || lower === "-infinity") return -Infinity;
-  const hex = parseHexFloat(s);
-  if (hex !== undefined) return hex;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  if (!DECIMAL_RE.test(s)) return parseHexFloat(s) ?? null;
   const d = Number(s);
   // strtod's range errors are errors for Redis: overflow to infinity, underflow to zero.
   if (!Number.isFinite(d)) return null;
@@ -188,25 +190,15 @@ export function parseFloatArg(s: string): number | null {
   return d;
 }
 
-const HEX_FLOAT = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
-
 /** C99 hex floats ("0x10", "0x1p3"), which strtod accepts; undefined when not hex. */
-export function parseHexFloat(s: string): number | null | undefined {
-  const m = HEX_FLOAT.exec(s);
+function parseHexFloat(s: string): number | null | undefined {
+  const m = HEX_FLOAT_RE.exec(s);
   if (!m) return undefined;
   const digits = (m[2] ?? "") + (m[3] ?? "");
   if (digits === "") return null;
   const v = parseInt(digits, 16) * 2 ** (Number(m[4] ?? "0") - 4 * (m[3] ?? "").length);
   if (!Number.isFinite(v)) return null;
   return m[1] === "-" ? -v : v;
-}
-
-/** Blocking commands' timeout: seconds as a float; an error text, or ms (0 = forever). */
-export function parseTimeoutSeconds(arg: string): number | string {
-  const secs = parseFloatArg(arg);
-  if (secs === null || !Number.isFinite(secs)) return "ERR timeout is not a float or out of range";
-  if (secs < 0) return "ERR timeout is negative";
-  return Math.ceil(secs * 1000);
 }
 
 /** V8's longest string (2^29 - 24 chars): values can't grow past it, whatever the config. */
@@ -226,3 +218,19 @@ export const ERR = {
   noSuchKey: "ERR no such key",
   dbIndex: "ERR DB index is out of range",
 } as const;
+
+/**
+ * Redis's reply to an unknown subcommand or a wrong argument count of a container command that
+ * checks them itself: the name as "%.128s" prints it.
+ */
+export function subcommandSyntaxError(
+  c: { error(message: string): void },
+  argv: string[],
+  container: string,
+): void {
+  c.error(
+    `ERR unknown subcommand or wrong number of arguments for '${
+      clip128(argv[1]!)
+    }'. Try ${container} HELP.`,
+  );
+}

@@ -8,12 +8,7 @@ import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
-
-/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
-function cstr(arg: string): string {
-  const i = arg.indexOf("\0");
-  return i < 0 ? arg : arg.slice(0, i);
-}
+import { cstr } from "../../shared/cstr.ts";
 
 function readHash(s: Server, c: Client, key: string): HashValue | null | typeof REPLIED {
   return readAggregate<HashValue>(s, c, key, "hash");

@@ -235,13 +235,13 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
       if (d.flags.includes("no_mandatory_keys")) return c.out.array(0);
       return c.error("ERR Invalid arguments specified for command");
     }
-    const flagsOf = keyFlags(d.name, d.keySpecs ?? [], sub);
     c.out.array(idx.length);
+    if (!withFlags) {
+      for (const i of idx) c.out.bulk(sub[i]!);
+      return;
+    }
+    const flagsOf = keyFlags(d.name, d.keySpecs ?? [], sub);
     for (const i of idx) {
-      if (!withFlags) {
-        c.out.bulk(sub[i]!);
-        continue;
-      }
       c.out.array(2);
       c.out.bulk(sub[i]!);
       const flags = found.fromSpecs ? flagsOf(i) : [];

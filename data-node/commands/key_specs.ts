@@ -171,6 +171,10 @@ export const COMMAND_TIPS: Record<string, string> = {
   info: "nondeterministic_output request_policy:all_shards response_policy:special",
   "config|set": "request_policy:all_nodes response_policy:all_succeeded",
   "memory|purge": "request_policy:all_shards response_policy:all_succeeded",
+  "memory|doctor": "nondeterministic_output request_policy:all_shards response_policy:special",
+  "memory|stats": "nondeterministic_output request_policy:all_shards response_policy:special",
+  "memory|malloc-stats":
+    "nondeterministic_output request_policy:all_shards response_policy:special",
   dbsize: "request_policy:all_shards response_policy:agg_sum",
   flushdb: "request_policy:all_shards response_policy:all_succeeded",
   flushall: "request_policy:all_shards response_policy:all_succeeded",

@@ -9,6 +9,7 @@ import { parseScanArgs } from "./scan.ts";
 import { expireOrDelete } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
 import { lfuDecayed } from "../store/database.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 function del(s: Server, c: Client, argv: string[]): void {
   let n = 0;
@@ -34,12 +35,6 @@ function type(_s: Server, c: Client, argv: string[]): void {
 
 type Unit = "s" | "ms";
 
-/** An argument as Redis's "%s" formatting shows it: cut at the first NUL byte. */
-function cString(arg: string): string {
-  const nul = arg.indexOf("\0");
-  return nul < 0 ? arg : arg.slice(0, nul);
-}
-
 /** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX XX GT LT. */
 function expireGeneric(unit: Unit, absolute: boolean, name: string) {
   return (s: Server, c: Client, argv: string[]): void => {
@@ -53,7 +48,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
       else if (o === "gt") gt = true;
       else if (o === "lt") lt = true;
       // Redis trims line breaks from both ends of a formatted error (the option ends it here).
-      else return c.error(`ERR Unsupported option ${cString(argv[i]!)}`.replace(/[\r\n]+$/, ""));
+      else return c.error(`ERR Unsupported option ${cstr(argv[i]!)}`.replace(/[\r\n]+$/, ""));
     }
     if (nx && (xx || gt || lt)) {
       return c.error("ERR NX and XX, GT or LT options at the same time are not compatible");

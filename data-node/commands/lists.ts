@@ -2,18 +2,13 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { ListValue } from "../store/list.ts";
-import { cmd, ERR, parseI64, parseIndex, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 type Side = "left" | "right";
-
-/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
-function cstr(arg: string): string {
-  const i = arg.indexOf("\0");
-  return i < 0 ? arg : arg.slice(0, i);
-}
 
 function readList(s: Server, c: Client, key: string): ListValue | null | typeof REPLIED {
   return readAggregate<ListValue>(s, c, key, "list");
@@ -45,22 +40,9 @@ function push(side: Side, onlyExisting: boolean) {
   };
 }
 
-/**
- * Redis's getLongFromObjectOrReply: a 64-bit integer (clamped to +-2^53 as a JS number, which
- * no list length reaches), or null when not one.
- */
-function parseLong(arg: string): number | null {
-  const fast = parseIntArg(arg);
-  if (fast !== null) return fast;
-  const n = parseI64(arg);
-  if (n === null) return null;
-  const LIM = 2n ** 53n;
-  return Number(n > LIM ? LIM : n < -LIM ? -LIM : n);
-}
-
 /** getPositiveLongFromObjectOrReply / getRangeLongFromObjectOrReply(1, LONG_MAX) with a message. */
 function parsePositive(arg: string, min: 0 | 1): number | null {
-  const n = parseLong(arg);
+  const n = parseIndex(arg);
   return n === null || n < min ? null : n;
 }
 
@@ -169,7 +151,7 @@ function linsert(s: Server, c: Client, argv: string[]): void {
 }
 
 function lrem(s: Server, c: Client, argv: string[]): void {
-  const count = parseLong(argv[2]!);
+  const count = parseIndex(argv[2]!);
   if (count === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;

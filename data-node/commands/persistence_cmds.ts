@@ -4,7 +4,7 @@ import type { Server } from "../server/server.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
-import { cmd, ERR, parseI64, parseIndex } from "./define.ts";
+import { cmd, ERR, parseI64, parseIndex, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { applyEncodingLimits, stringEncoding } from "../store/types.ts";
 import { ListValue } from "../store/list.ts";
@@ -231,13 +231,11 @@ function quicklistStats(s: Server, items: Iterable<string>): string {
 
 /**
  * DEBUG OBJECT key: Redis's one-line summary. serializedlength is the RDB body length as this
- * server writes it (aggregates are written as plain elements, not listpack blobs).
+ * server writes it (the same encodings as Redis).
  */
 export function debugObject(s: Server, c: Client, argv: string[]): void {
   if (argv.length !== 3) {
-    return c.error(
-      `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try DEBUG HELP.`,
-    );
+    return subcommandSyntaxError(c, argv, "DEBUG");
   }
   const e = c.db.lookup(argv[2]!, false);
   if (!e) return c.error("ERR no such key");

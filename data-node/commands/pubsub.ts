@@ -2,7 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
-import { cmd, container } from "./define.ts";
+import { cmd, container, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 
 /** A confirmation: `[kind, name, count]`, a push in RESP3. */
@@ -76,15 +76,8 @@ function publish(s: Server, c: Client, argv: string[]): void {
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
 }
 
-/** Redis's addReplySubcommandSyntaxError: the name as "%.128s" prints it (cut at a NUL). */
-function subcommandSyntaxError(c: Client, argv: string[]): void {
-  const raw = argv[1]!, nul = raw.indexOf("\0");
-  const name = (nul < 0 ? raw : raw.slice(0, nul)).slice(0, 128);
-  c.error(`ERR unknown subcommand or wrong number of arguments for '${name}'. Try PUBSUB HELP.`);
-}
-
 function channels(s: Server, c: Client, argv: string[]): void {
-  if (argv.length > 3) return subcommandSyntaxError(c, argv);
+  if (argv.length > 3) return subcommandSyntaxError(c, argv, "PUBSUB");
   const pattern = argv[2];
   const out: string[] = [];
   for (const ch of s.pubsub.channels.keys()) {
@@ -203,7 +196,7 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
       null,
       "pubsub",
       // No shard channels here (no SSUBSCRIBE); the pattern argument is optional, as Redis.
-      (_s, c, a) => (a.length > 3 ? subcommandSyntaxError(c, a) : c.out.array(0)),
+      (_s, c, a) => (a.length > 3 ? subcommandSyntaxError(c, a, "PUBSUB") : c.out.array(0)),
       m("Returns the active shard channels.", "7.0.0"),
     ),
     cmd("pubsub|shardnumsub", -2, "pubsub loading stale", null, "pubsub", (_s, c, a) => {

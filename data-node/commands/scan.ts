@@ -3,6 +3,7 @@ import type { Client } from "../server/client.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { scanMap } from "../store/database.ts";
 import { ERR, parseI64 } from "./define.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 export interface ScanArgs {
   cursor: number;
@@ -19,12 +20,6 @@ const U64 = 2n ** 64n;
 
 /** The value type each aggregate SCAN command iterates. */
 const SCAN_TYPES: Record<string, string> = { hscan: "hash", sscan: "set", zscan: "zset" };
-
-/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
-function cstr(arg: string): string {
-  const i = arg.indexOf("\0");
-  return i < 0 ? arg : arg.slice(0, i);
-}
 
 /**
  * strtoul's reading of a cursor, as Redis checks it: no leading space, an optional sign (a

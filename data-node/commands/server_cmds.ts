@@ -3,7 +3,15 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { infoText } from "../server/info.ts";
 import { isLocalAddress } from "../server/server.ts";
-import { cmd, container, ERR, parseFloatArg, parseI64, parseIntArg } from "./define.ts";
+import {
+  cmd,
+  container,
+  ERR,
+  parseFloatArg,
+  parseI64,
+  parseIntArg,
+  subcommandSyntaxError,
+} from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { estimateBytes } from "../store/types.ts";
 import { memoryStats } from "../server/memory.ts";
@@ -160,7 +168,7 @@ function debug(s: Server, c: Client, argv: string[]): void {
       "    Print this help.",
     ]);
   }
-  c.error(`ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try DEBUG HELP.`);
+  subcommandSyntaxError(c, argv, "DEBUG");
 }
 
 function shutdown(s: Server, c: Client, argv: string[]): void | Promise<void> {
@@ -386,33 +394,24 @@ export const SERVER_COMMANDS: CommandDef[] = [
         summary: "Estimates the memory usage of a key.",
         since: "4.0.0",
       }),
-      {
-        ...cmd("memory|doctor", 2, "", null, "server", memoryDoctor, {
-          summary: "Outputs a memory problems report.",
-          since: "4.0.0",
-        }),
-        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
-      },
-      {
-        ...cmd("memory|stats", 2, "", null, "server", memoryStatsCmd, {
-          summary: "Returns details about memory usage.",
-          since: "4.0.0",
-        }),
-        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
-      },
-      {
-        // No allocator statistics to print: Redis's reply when built without jemalloc.
-        ...cmd(
-          "memory|malloc-stats",
-          2,
-          "",
-          null,
-          "server",
-          (_s, c) => c.out.bulk("Stats not supported for the current allocator"),
-          { summary: "Returns the allocator statistics.", since: "4.0.0" },
-        ),
-        tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
-      },
+      cmd("memory|doctor", 2, "", null, "server", memoryDoctor, {
+        summary: "Outputs a memory problems report.",
+        since: "4.0.0",
+      }),
+      cmd("memory|stats", 2, "", null, "server", memoryStatsCmd, {
+        summary: "Returns details about memory usage.",
+        since: "4.0.0",
+      }),
+      // No allocator statistics to print: Redis's reply when built without jemalloc.
+      cmd(
+        "memory|malloc-stats",
+        2,
+        "",
+        null,
+        "server",
+        (_s, c) => c.out.bulk("Stats not supported for the current allocator"),
+        { summary: "Returns the allocator statistics.", since: "4.0.0" },
+      ),
       cmd("memory|purge", 2, "", null, "server", (_s, c) => c.out.ok(), {
         summary: "Asks the allocator to release memory.",
         since: "4.0.0",

@@ -2,11 +2,12 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { SetValue } from "../store/set.ts";
-import { cmd, ERR, parseI64, parseIntArg } from "./define.ts";
+import { cmd, ERR, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 function readSet(s: Server, c: Client, key: string): SetValue | null | typeof REPLIED {
   return readAggregate<SetValue>(s, c, key, "set");
@@ -23,26 +24,10 @@ function members(v: SetValue): string[] {
   return all;
 }
 
-/**
- * A 64-bit integer argument as Redis's getLongFromObjectOrReply reads it, clamped to +-2^53
- * (beyond any set's size); null when not an integer. `min` flags -2^63.
- */
+/** A count as a long (clamped to ±2^53, see parseIndex); `min` marks -2^63 (LONG_MIN). */
 function parseLong(arg: string): { n: number; min: boolean } | null {
-  const fast = parseIntArg(arg);
-  if (fast !== null) return { n: fast, min: false };
-  const big = parseI64(arg);
-  if (big === null) return null;
-  const LIM = 2n ** 53n;
-  return {
-    n: Number(big > LIM ? LIM : big < -LIM ? -LIM : big),
-    min: big === -9223372036854775808n,
-  };
-}
-
-/** An argument as C's string functions see it (strcasecmp, strtoul): cut at the first NUL. */
-function cstr(arg: string): string {
-  const i = arg.indexOf("\0");
-  return i < 0 ? arg : arg.slice(0, i);
+  const n = parseIndex(arg);
+  return n === null ? null : { n, min: arg === "-9223372036854775808" };
 }
 
 function replySet(c: Client, items: Iterable<string>, n: number): void {

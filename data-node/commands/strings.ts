@@ -10,6 +10,7 @@ import {
 } from "../store/long_double.ts";
 import type { CommandDef } from "./types.ts";
 import { expireOrDelete, readString, REPLIED } from "./access.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 function get(s: Server, c: Client, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
@@ -27,12 +28,6 @@ interface SetOptions {
   expireAtMs: number | null;
 }
 
-/** An option as Redis compares it (C string functions): cut at the first NUL, lower-cased. */
-function optName(arg: string): string {
-  const nul = arg.indexOf("\0");
-  return (nul < 0 ? arg : arg.slice(0, nul)).toLowerCase();
-}
-
 /**
  * Parses SET's options; an error text on failure. As Redis, the syntax of every option is checked
  * first, and only then the expire time's value (the last one given when an option repeats).
@@ -41,7 +36,7 @@ function parseSetOptions(argv: string[], from: number, nowMs: number): SetOption
   const o: SetOptions = { nx: false, xx: false, get: false, keepTtl: false, expireAtMs: null };
   let unit: string | null = null, expireArg: string | null = null;
   for (let i = from; i < argv.length; i++) {
-    const opt = optName(argv[i]!);
+    const opt = cstr(argv[i]!).toLowerCase();
     const hasNext = i + 1 < argv.length;
     if (opt === "nx" && !o.xx) o.nx = true;
     else if (opt === "xx" && !o.nx) o.xx = true;
@@ -180,7 +175,7 @@ function getex(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!;
   let persist = false, unit: string | null = null, expireArg: string | null = null;
   for (let i = 2; i < argv.length; i++) {
-    const opt = optName(argv[i]!);
+    const opt = cstr(argv[i]!).toLowerCase();
     // Repeating the same option is allowed (the last value wins); mixing them is not.
     if (opt === "persist" && unit === null) persist = true;
     else if (
@@ -387,7 +382,7 @@ function lcs(s: Server, c: Client, argv: string[]): void {
   }
   let wantLen = false, wantIdx = false, withMatchLen = false, minMatch = 0;
   for (let i = 3; i < argv.length; i++) {
-    const opt = optName(argv[i]!);
+    const opt = cstr(argv[i]!).toLowerCase();
     if (opt === "idx") wantIdx = true;
     else if (opt === "len") wantLen = true;
     else if (opt === "withmatchlen") withMatchLen = true;

@@ -12,6 +12,7 @@ import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 const MIN_OR_MAX_NOT_FLOAT = "ERR min or max is not a float";
 const LEX_ERR = "ERR min or max not valid string range item";
@@ -72,8 +73,7 @@ const HEX = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
  * converted, yet the end pointer is at the terminator). Null when not a valid number.
  */
 function strtodWhole(arg: string): number | null {
-  const nul = arg.indexOf("\0");
-  const s = nul >= 0 ? arg.slice(0, nul) : arg;
+  const s = cstr(arg);
   if (s === "") return 0;
   const t = s.replace(/^[\t\n\v\f\r ]+/, "");
   if (DECIMAL.test(t)) return Number(t);

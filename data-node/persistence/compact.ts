@@ -11,15 +11,7 @@
  * Intset: width in bytes (u32 LE: 2, 4 or 8), count (u32 LE), the sorted values LE.
  */
 
-const INT_RE = /^-?[1-9][0-9]*$|^0$/;
-const I64_MIN = -(2n ** 63n), I64_MAX = 2n ** 63n - 1n;
-
-/** The string as a 64-bit integer if Redis would store it as one, else null. */
-export function asInt64(s: string): bigint | null {
-  if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return null;
-  const v = BigInt(s);
-  return v < I64_MIN || v > I64_MAX ? null : v;
-}
+import { parseI64 } from "../commands/define.ts";
 
 class Bytes {
   buf = new Uint8Array(64);
@@ -55,7 +47,7 @@ class Bytes {
 /** Encoding header and data of one listpack element; returns its size. */
 function writeElement(out: Bytes, s: string): number {
   const start = out.len;
-  const v = asInt64(s);
+  const v = parseI64(s);
   if (v !== null) {
     if (v >= 0n && v <= 127n) out.byte(Number(v));
     else if (v >= -4096n && v <= 4095n) {
@@ -91,7 +83,7 @@ function writeElement(out: Bytes, s: string): number {
 }
 
 function writeBacklen(out: Bytes, l: number): void {
-  const groups = l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+  const groups = backlenSize(l);
   // The first byte carries the highest bits with the flag clear; the rest set the flag.
   for (let i = groups - 1; i >= 0; i--) {
     const bits = Math.floor(l / 2 ** (7 * i)) & 127;
@@ -99,12 +91,29 @@ function writeBacklen(out: Bytes, l: number): void {
   }
 }
 
+/** Bytes of a back-length for an element of l bytes. */
+function backlenSize(l: number): number {
+  return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+}
+
 /** The byte size one element takes in a listpack (header, data and back-length). */
-export function listpackEntrySize(s: string): number {
-  const probe = new Bytes();
-  const n = writeElement(probe, s);
-  writeBacklen(probe, n);
-  return probe.len;
+function listpackEntrySize(s: string): number {
+  const v = parseI64(s);
+  let n: number;
+  if (v !== null) {
+    n = v >= 0n && v <= 127n
+      ? 1
+      : v >= -4096n && v <= 4095n
+      ? 2
+      : v >= -32768n && v <= 32767n
+      ? 3
+      : v >= -8388608n && v <= 8388607n
+      ? 4
+      : v >= -2147483648n && v <= 2147483647n
+      ? 5
+      : 9;
+  } else n = s.length + (s.length < 64 ? 1 : s.length < 4096 ? 2 : 5);
+  return n + backlenSize(n);
 }
 
 /** A listpack holding the strings in order. */

@@ -10,13 +10,22 @@ const MAX_OFF = 1 << 13;
 const MAX_REF = (1 << 8) + (1 << 3);
 
 /**
- * The hash of the 3 bytes ending at p + 2, folded into `prev` (the running 32-bit value of the
- * bytes before), and its table slot: the same hash and the same table size as redis-server's
- * LZF, so that both choose the same back references and write the same bytes.
+ * The table slot of a running hash (the last bytes read, shifted in one by one): the same hash
+ * and table size as redis-server's LZF, so that both choose the same back references and
+ * write the same bytes.
  */
 function slot(h: number): number {
   return (Math.imul(h, 0x1e35a7bd) >>> (32 - HLOG - 8)) & (HSIZE - 1);
 }
+
+/**
+ * One hash table for every call (a fresh 256 KB table per RDB string would cost more than the
+ * compression): a slot counts only when its stamp is the current call's, which makes the table
+ * empty at the start of each call without clearing it.
+ */
+const htab = new Int32Array(HSIZE);
+const stamps = new Uint32Array(HSIZE);
+let call = 0;
 
 /**
  * Compresses into at most maxOut bytes; null when the output would not fit. Matches are
@@ -28,16 +37,19 @@ export function lzfCompress(input: Uint8Array, maxOut: number): Uint8Array | nul
   if (inLen === 0) return new Uint8Array(0);
   if (maxOut <= 0) return null;
   const out = new Uint8Array(maxOut);
-  // Positions + 1, so that 0 means an empty slot.
-  const htab = new Int32Array(HSIZE);
+  if (++call === 2 ** 32) {
+    stamps.fill(0);
+    call = 1;
+  }
   let ip = 0, op = 0, lit = 0;
   op++; // Room for the first literal run's control byte.
   let hval = ((input[0]! << 8) | (input[1] ?? 0)) >>> 0;
   while (ip < inLen - 2) {
     hval = ((hval << 8) | input[ip + 2]!) >>> 0;
     const idx = slot(hval);
-    const ref = htab[idx]! - 1;
-    htab[idx] = ip + 1;
+    const ref = stamps[idx] === call ? htab[idx]! : -1;
+    htab[idx] = ip;
+    stamps[idx] = call;
     const off = ip - ref - 1;
     if (
       ref > 0 && off >= 0 && off < MAX_OFF && input[ref + 2] === input[ip + 2] &&
@@ -78,7 +90,9 @@ export function lzfCompress(input: Uint8Array, maxOut: number): Uint8Array | nul
       hval = ((input[ip]! << 8) | input[ip + 1]!) >>> 0;
       for (let k = 0; k < 2; k++) {
         hval = ((hval << 8) | input[ip + 2]!) >>> 0;
-        htab[slot(hval)] = ip + 1;
+        const i = slot(hval);
+        htab[i] = ip;
+        stamps[i] = call;
         ip++;
       }
     } else {

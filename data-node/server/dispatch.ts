@@ -9,6 +9,7 @@ import type { Server } from "./server.ts";
 import { reprArg } from "./repr.ts";
 import { discardTransaction, unwatchAll } from "../commands/transactions.ts";
 import { RespWriter } from "../../shared/resp/writer.ts";
+import { clip128 } from "../../shared/cstr.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -64,22 +65,16 @@ export function lookupCommand(
   const subName = `${name}|${argv[1]!.toLowerCase()}`;
   const sub = def.subcommands.find((s) => s.name === subName);
   if (sub) return sub;
-  return `ERR unknown subcommand '${clip(argv[1]!)}'. Try ${name.toUpperCase()} HELP.`;
+  return `ERR unknown subcommand '${clip128(argv[1]!)}'. Try ${name.toUpperCase()} HELP.`;
 }
 
 /** Redis shows at most 128 bytes of the name and a short preview of the arguments. */
 function unknownCommandError(argv: string[]): string {
   let args = "";
   for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${clip(argv[i]!).slice(0, 128 - args.length)}' `;
+    args += `'${clip128(argv[i]!).slice(0, 128 - args.length)}' `;
   }
-  return `ERR unknown command '${clip(argv[0]!)}', with args beginning with: ${args}`;
-}
-
-/** As Redis prints a name with %.128s: at most 128 bytes, and only up to a NUL byte. */
-function clip(s: string): string {
-  const nul = s.indexOf("\0");
-  return (nul >= 0 ? s.slice(0, nul) : s).slice(0, 128);
+  return `ERR unknown command '${clip128(argv[0]!)}', with args beginning with: ${args}`;
 }
 
 function arityOk(def: CommandDef, argc: number): boolean {

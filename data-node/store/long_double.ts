@@ -37,12 +37,13 @@ function round(neg: boolean, m: bigint, e: number, sticky = false): LongDouble {
   return { neg, m: q, e: exp };
 }
 
-const HEX_RE = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
+/** C99 hex float syntax as strtod/strtold accept it: sign, 0x, digits, fraction, p exponent. */
+export const HEX_FLOAT_RE = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
 const FLOAT_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /** Parses like strtold over the whole string; null when not a finite number. */
 export function parseLongDouble(s: string): LongDouble | null {
-  const hex = HEX_RE.exec(s);
+  const hex = HEX_FLOAT_RE.exec(s);
   if (hex) {
     // Hex digits are exact binary: mantissa bits times a power of two.
     const digits = (hex[2] ?? "") + (hex[3] ?? "");

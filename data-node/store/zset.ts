@@ -81,10 +81,6 @@ export function lexRangeEmpty(r: LexRange): boolean {
   return c > 0 || (c === 0 && (r.min.ex || r.max.ex));
 }
 
-export function scoreRangeEmpty(r: ScoreRange): boolean {
-  return r.min > r.max || (r.min === r.max && (r.minEx || r.maxEx));
-}
-
 export class ZSetValue implements AggregateValue {
   readonly type = "zset" as const;
   readonly scores = new Map<string, number>();

@@ -5,6 +5,7 @@
  */
 import { globMatch } from "../glob.ts";
 import { ConfigError, type ConfigLine, splitArgs } from "./parse.ts";
+import { cstr } from "../cstr.ts";
 
 export { ConfigError };
 export type { ConfigLine };
@@ -312,10 +313,9 @@ export class Config {
   configSet(pairs: [string, string][], allowProtected = false): void {
     // As Redis: first every name is checked (unknown, immutable, protected, repeated; the first
     // problem wins), and only then the values are parsed, in order.
-    const cut = (n: string) => (n.includes("\0") ? n.slice(0, n.indexOf("\0")) : n);
     const fail = (arg: string, why: string) =>
       new ConfigSetError(
-        `ERR CONFIG SET failed (possibly related to argument '${cut(arg)}') - ${why}`,
+        `ERR CONFIG SET failed (possibly related to argument '${cstr(arg)}') - ${why}`,
       );
     const found: [string, ParamDef, string, string][] = [];
     const names = new Set<string>();
@@ -324,7 +324,7 @@ export class Config {
       const def = name ? this.defs.get(name) : undefined;
       if (!name || !def) {
         throw new ConfigSetError(
-          `ERR Unknown option or number of arguments for CONFIG SET - '${cut(raw)}'`,
+          `ERR Unknown option or number of arguments for CONFIG SET - '${cstr(raw)}'`,
         );
       }
       if (def.mutable === false) throw fail(raw, "can't set immutable config");
