@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { crc64 } from "./crc64.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
 import { listpackEntries, ziplistEntries } from "./rdb.ts";
+import { encodeIntset, encodeListpack } from "./compact.ts";
 
 Deno.test("crc64 matches Redis's test vector", () => {
   equal(crc64(new TextEncoder().encode("123456789")), 0xe9c6d914c4b8d9can);
@@ -83,4 +84,30 @@ Deno.test("listpacks decode small ints, 13-bit ints and strings, skipping back-l
     0xff,
   ]);
   deepStrictEqual(listpackEntries(lp), ["7", "abc", "-1", "10000"]);
+});
+
+Deno.test("listpacks we encode decode back, across every back-length size boundary", () => {
+  // Element sizes around Redis's back-length thresholds (127, 16383, ...), ints of each width.
+  const items = [
+    "",
+    "7",
+    "-4096",
+    "32767",
+    "-8388608",
+    "2147483647",
+    "-9223372036854775808",
+    "01",
+    "x".repeat(63),
+    "x".repeat(64),
+    "x".repeat(125),
+    "x".repeat(126),
+    "x".repeat(4095),
+    "x".repeat(4096),
+    "x".repeat(16377),
+    "x".repeat(16378),
+    "x".repeat(16379),
+  ];
+  deepStrictEqual(listpackEntries(encodeListpack(items)), items);
+  const ints = encodeIntset([5n, -70000n, 3n]);
+  equal(new DataView(ints.buffer).getUint32(0, true), 4);
 });

@@ -91,8 +91,8 @@ function writeBacklen(out: Bytes, l: number): void {
   }
 }
 
-/** Bytes of a back-length for an element of l bytes. */
-function backlenSize(l: number): number {
+/** Bytes of a back-length for an element of l bytes (Redis's thresholds, off by one included). */
+export function backlenSize(l: number): number {
   return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
 }
 

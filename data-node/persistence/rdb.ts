@@ -13,7 +13,7 @@ import { SetValue } from "../store/set.ts";
 import { ZSetValue } from "../store/zset.ts";
 import type { Value } from "../store/types.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
-import { encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
+import { backlenSize, encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
 
 /** A quicklist node holding a listpack (1 would be a plain node of one large element). */
 const QUICKLIST_PACKED = 2;
@@ -195,15 +195,6 @@ export function valueType(v: Value): number {
   }
 }
 
-/** A score as a listpack stores it: an integer when it is one (below 2^52), else %.17g. */
-function listpackScore(d: number): string {
-  if (Number.isNaN(d)) return "nan";
-  if (!Number.isFinite(d)) return d < 0 ? "-inf" : "inf";
-  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
-  if (Number.isInteger(d) && Math.abs(d) < 2 ** 52) return String(d);
-  return formatG17(d);
-}
-
 function writeBlob(w: ByteWriter, blob: Uint8Array, o: WriteOptions): void {
   writeString(w, bytesToBinary(blob, 0, blob.length), o);
 }
@@ -227,7 +218,7 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
   } else if (v instanceof ZSetValue) {
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
-      for (const [m, sc] of v.entries()) flat.push(m, listpackScore(sc));
+      for (const [m, sc] of v.entries()) flat.push(m, formatG17(sc));
       return writeBlob(w, encodeListpack(flat), o);
     }
     writeLength(w, v.size);
@@ -475,7 +466,7 @@ export function listpackEntries(b: Uint8Array): string[] {
     else throw new RdbError(`bad listpack entry encoding 0x${enc.toString(16)}`, r.pos);
     // Skip the back-length: 1 to 5 bytes encoding this entry's size.
     const size = r.pos - start;
-    r.pos += size < 128 ? 1 : size < 16384 ? 2 : size < 2097152 ? 3 : size < 268435456 ? 4 : 5;
+    r.pos += backlenSize(size);
   }
 }
 

@@ -162,8 +162,8 @@ export class RequestParser {
   private inline(): string[] | null {
     // Redis looks for the newline with strchr, which stops at a NUL byte: a NUL before the
     // newline means "no complete line yet", until the inline size limit is reached.
-    const nul = indexOfByte(this.buf, 0, this.start, this.end);
-    const nl = indexOfByte(this.buf, 10, this.start, nul < 0 ? this.end : nul);
+    let nl = indexOfByte(this.buf, 10, this.start, this.end);
+    if (nl >= 0 && indexOfByte(this.buf, 0, this.start, nl) >= 0) nl = -1;
     if (nl < 0) {
       if (this.end - this.start > this.limits.maxInlineLen) {
         throw new ProtocolError("too big inline request");
