@@ -366,3 +366,25 @@ Deno.test({
     deepStrictEqual(await popped, ["q", "v"]);
   },
 });
+
+Deno.test({
+  name: "CLIENT REPLY OFF and SKIP also drop the reply of a blocked command served later",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    using a = await RawConn.connect(node.port);
+    using w = await RawConn.connect(node.port);
+    const enc = new TextEncoder();
+    await a.write(enc.encode("CLIENT REPLY SKIP\r\nBLPOP q 5\r\n"));
+    await blockedClients(w, 1);
+    await w.call("RPUSH", "q", "v1");
+    await blockedClients(w, 0);
+    await a.write(enc.encode("CLIENT REPLY OFF\r\nBLPOP q 5\r\n"));
+    await blockedClients(w, 1);
+    await w.call("RPUSH", "q", "v2");
+    await blockedClients(w, 0);
+    // The first reply this connection sees is CLIENT REPLY ON's: both pops stayed silent.
+    equal(String(await a.call("CLIENT", "REPLY", "ON")), "OK");
+    equal(await w.call("LLEN", "q"), 0);
+  },
+});

@@ -76,6 +76,29 @@ export class Client implements Watcher {
 
   set proto(p: 2 | 3) {
     this.out.proto = p;
+    if (this.muted) this.muted.proto = p;
+  }
+
+  /** The real output buffer while replies are muted (CLIENT REPLY OFF/SKIP), else null. */
+  private muted: RespWriter | null = null;
+
+  /** Replies from now on go to a writer nobody reads, until unmute(). */
+  mute(): void {
+    if (this.muted) return;
+    this.muted = this.out;
+    this.out = new RespWriter(256);
+    this.out.proto = this.muted.proto;
+  }
+
+  unmute(): void {
+    if (!this.muted) return;
+    this.out = this.muted;
+    this.muted = null;
+  }
+
+  /** The buffer whose bytes go to the socket. */
+  private get sending(): RespWriter {
+    return this.muted ?? this.out;
   }
 
   get subscriptionCount(): number {
@@ -113,7 +136,7 @@ export class Client implements Watcher {
 
   /** Output bytes waiting, including those in the socket write in progress. */
   get outputPending(): number {
-    return this.out.len;
+    return this.sending.len;
   }
 
   /**
@@ -124,9 +147,10 @@ export class Client implements Watcher {
   flush(): Promise<void> {
     // Writes of this batch reach the AOF before any reply that acknowledges them.
     this.beforeWrite();
+    if (this.muted) this.out.reset();
     if (!this.checkOutput()) return Promise.resolve();
     if (this.writing) return this.writing;
-    if (this.out.len === 0 || this.conn === null) return Promise.resolve();
+    if (this.sending.len === 0 || this.conn === null) return Promise.resolve();
     this.writing = this.drain().finally(() => {
       this.writing = null;
     });
@@ -134,8 +158,8 @@ export class Client implements Watcher {
   }
 
   private async drain(): Promise<void> {
-    while (this.out.len > 0 && !this.closing) {
-      const w = this.out;
+    while (this.sending.len > 0 && !this.closing) {
+      const w = this.sending;
       const n = w.len;
       // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
       try {

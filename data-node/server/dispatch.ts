@@ -8,7 +8,6 @@ import type { Client } from "./client.ts";
 import type { Server } from "./server.ts";
 import { reprArg } from "./repr.ts";
 import { discardTransaction, unwatchAll } from "../commands/transactions.ts";
-import { RespWriter } from "../../shared/resp/writer.ts";
 import { clip128 } from "../../shared/cstr.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -99,15 +98,22 @@ function reject(s: Server, c: Client, def: CommandDef | null, message: string): 
 
 export function processCommand(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (c.replyMode === "on" || isClientReply(argv)) return dispatch(s, c, argv);
-  // CLIENT REPLY OFF / SKIP: every reply of this command, errors included, is dropped.
-  const saved = c.out;
-  c.out = SINK.for(c.proto);
-  try {
-    return dispatch(s, c, argv);
-  } finally {
-    c.out = saved;
+  // CLIENT REPLY OFF / SKIP: every reply of this command, errors included, is dropped, also
+  // one sent later (a blocked or paused command): the sink stays until the command is done.
+  c.mute();
+  const restore = () => {
+    c.unmute();
     if (c.replyMode === "skip") c.replyMode = "on";
+  };
+  let result: void | Promise<void>;
+  try {
+    result = dispatch(s, c, argv);
+  } catch (e) {
+    restore();
+    throw e;
   }
+  if (result) return result.finally(restore);
+  restore();
 }
 
 function isClientReply(argv: string[]): boolean {
@@ -193,17 +199,6 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   if (!c.inExec) s.blocking.serveReady();
   return result;
 }
-
-/** Writers whose output is dropped (CLIENT REPLY OFF / SKIP), one per protocol. */
-const SINK = {
-  writers: { 2: new RespWriter(256), 3: new RespWriter(256) } as Record<2 | 3, RespWriter>,
-  for(proto: 2 | 3): RespWriter {
-    const w = this.writers[proto];
-    w.proto = proto;
-    w.reset();
-    return w;
-  },
-};
 
 function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void {
   const now = Date.now();
