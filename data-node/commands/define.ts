@@ -2,6 +2,7 @@
 import type { CommandDef, Flag, Handler } from "./types.ts";
 import { HEX_FLOAT_RE } from "../store/long_double.ts";
 import { clip128 } from "../../shared/cstr.ts";
+import { parseI64 } from "../../shared/int64.ts";
 
 export interface Meta {
   summary?: string;
@@ -121,15 +122,7 @@ export function container(
   return def;
 }
 
-const INT_RE = /^-?[1-9][0-9]*$|^0$/;
-const MIN_I64 = -(2n ** 63n), MAX_I64 = 2n ** 63n - 1n;
-
-/** Redis's string2ll: an exact signed 64-bit integer, no spaces, no '+', no leading zeros. */
-export function parseI64(s: string): bigint | null {
-  if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return null;
-  const n = BigInt(s);
-  return n < MIN_I64 || n > MAX_I64 ? null : n;
-}
+export { parseI64 };
 
 /** As parseI64 but as a JS number; null when not an integer or outside the safe range. */
 export function parseIntArg(s: string): number | null {

@@ -11,7 +11,7 @@
  * Intset: width in bytes (u32 LE: 2, 4 or 8), count (u32 LE), the sorted values LE.
  */
 
-import { parseI64 } from "../commands/define.ts";
+import { parseI64 } from "../../shared/int64.ts";
 
 class Bytes {
   buf = new Uint8Array(64);

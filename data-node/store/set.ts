@@ -1,7 +1,6 @@
 /** Set values: members in insertion order. Redis 7.0 reports "intset" or "hashtable". */
 import type { AggregateValue } from "./types.ts";
-
-const INT_RE = /^-?[1-9][0-9]{0,18}$|^0$/;
+import { parseI64 } from "../../shared/int64.ts";
 
 export class SetValue implements AggregateValue {
   readonly type = "set" as const;
@@ -61,9 +60,7 @@ export class SetValue implements AggregateValue {
 }
 
 export function isInt64(s: string): boolean {
-  if (s.length > 20 || !INT_RE.test(s)) return false;
-  const n = BigInt(s);
-  return n >= -(2n ** 63n) && n < 2n ** 63n;
+  return parseI64(s) !== null;
 }
 
 /** The intset width a member needs: 2, 4 or 8 bytes. */

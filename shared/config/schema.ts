@@ -6,6 +6,7 @@
 import { globMatch } from "../glob.ts";
 import { ConfigError, type ConfigLine, splitArgs } from "./parse.ts";
 import { cstr } from "../cstr.ts";
+import { parseI64 } from "../int64.ts";
 
 export { ConfigError };
 export type { ConfigLine };
@@ -95,15 +96,7 @@ export function formatMemory(n: number): string {
   return String(n);
 }
 
-/** Redis's string2ll: no sign but '-', no leading zeros, within 64 bits. */
-const INT_RE = /^-?[1-9][0-9]*$|^0$/;
-const LLONG_MAX = 9223372036854775807n, LLONG_MIN = -9223372036854775808n;
-
-function parseInt64(v: string): bigint | null {
-  if (v.length > 20 || !INT_RE.test(v)) return null;
-  const n = BigInt(v);
-  return n < LLONG_MIN || n > LLONG_MAX ? null : n;
-}
+const LLONG_MAX = 2n ** 63n - 1n, LLONG_MIN = -(2n ** 63n);
 
 /** A bound as Redis states it: past the safe integers means the C type's limit. */
 function bound(b: number | undefined, dflt: bigint): bigint {
@@ -130,7 +123,7 @@ function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown |
     case "memory": {
       // Integers take no units; memory values take units but no sign.
       let n: bigint | null;
-      if (t.kind === "int") n = parseInt64(v);
+      if (t.kind === "int") n = parseI64(v);
       else n = parseMemoryExact(v);
       if (n === null) {
         return new Error(
@@ -281,10 +274,11 @@ export class Config {
     const out = new Map<string, string>();
     for (const p of patterns) {
       const lp = p.toLowerCase();
-      // A plain name is looked up directly and answered under the spelling asked for.
-      const exact = !/[*?[\\]/.test(p) ? this.canonical(p) : undefined;
-      if (exact !== undefined) {
-        out.set(p, this.shown(exact));
+      // A name without * ? [ (a backslash included) is looked up directly, as Redis does, and
+      // answered under the spelling asked for.
+      if (!/[*?[]/.test(p)) {
+        const exact = this.canonical(p);
+        if (exact !== undefined) out.set(p, this.shown(exact));
         continue;
       }
       for (const name of this.defs.keys()) {

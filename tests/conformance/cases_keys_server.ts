@@ -283,6 +283,8 @@ export const CASES_KEYS_SERVER: Case[] = [
       c("CONFIG", "SET", "socket-mark-id", "1"),
       c("CONFIG", "SET", "maxmemory", "b"),
       c("CONFIG", "GET", "maxmemory"),
+      // A backslash is not a glob character for CONFIG GET: no such parameter.
+      c("CONFIG", "GET", "max\\memory"),
       c("CONFIG", "SET", "maxmemory", "0"),
     ],
   },
