@@ -4,7 +4,7 @@
  * the reader takes everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
  * second- and millisecond expiries, aux fields, and refuses module and stream data by name.
  */
-import { bytesToBinary } from "../../shared/resp/bytes.ts";
+import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
 import { HashValue } from "../store/hash.ts";
@@ -156,20 +156,25 @@ function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
       return;
     }
   }
-  if (o.compress && s.length > 20) {
-    const raw = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) raw[i] = s.charCodeAt(i);
-    const c = lzfCompress(raw, s.length - 4);
+  if (o.compress && s.length > 20) return writeBytes(w, binaryToBytes(s), o);
+  writeLength(w, s.length);
+  w.binary(s);
+}
+
+/** Bytes as an RDB string: LZF-compressed when that saves at least 4 bytes and it is on. */
+function writeBytes(w: ByteWriter, b: Uint8Array, o: WriteOptions): void {
+  if (o.compress && b.length > 20) {
+    const c = lzfCompress(b, b.length - 4);
     if (c) {
       w.byte(0xc3);
       writeLength(w, c.length);
-      writeLength(w, s.length);
+      writeLength(w, b.length);
       w.bytes(c);
       return;
     }
   }
-  writeLength(w, s.length);
-  w.binary(s);
+  writeLength(w, b.length);
+  w.bytes(b);
 }
 
 function writeDouble(w: ByteWriter, d: number): void {
@@ -195,10 +200,6 @@ export function valueType(v: Value): number {
   }
 }
 
-function writeBlob(w: ByteWriter, blob: Uint8Array, o: WriteOptions): void {
-  writeString(w, bytesToBinary(blob, 0, blob.length), o);
-}
-
 /** Writes a value's body (no type byte), in the encoding valueType announced. */
 export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
   if (typeof v === "string") return writeString(w, v, o);
@@ -207,11 +208,11 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
     writeLength(w, nodes.length);
     for (const node of nodes) {
       writeLength(w, QUICKLIST_PACKED);
-      writeBlob(w, encodeListpack(node), o);
+      writeBytes(w, encodeListpack(node), o);
     }
   } else if (v instanceof SetValue) {
     if (v.encoding() === "intset") {
-      return writeBlob(w, encodeIntset([...v.set].map((m) => BigInt(m)), v.intWidth), o);
+      return writeBytes(w, encodeIntset([...v.set].map((m) => BigInt(m)), v.intWidth), o);
     }
     writeLength(w, v.size);
     for (const x of v.set) writeString(w, x, o);
@@ -219,7 +220,7 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
       for (const [m, sc] of v.entries()) flat.push(m, formatG17(sc));
-      return writeBlob(w, encodeListpack(flat), o);
+      return writeBytes(w, encodeListpack(flat), o);
     }
     writeLength(w, v.size);
     // Redis writes sorted sets from the tail, so loading inserts at the head cheaply.
@@ -232,7 +233,7 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
       for (const [f, x] of v.map) flat.push(f, x);
-      return writeBlob(w, encodeListpack(flat), o);
+      return writeBytes(w, encodeListpack(flat), o);
     }
     writeLength(w, v.size);
     for (const [f, x] of v.map) {
