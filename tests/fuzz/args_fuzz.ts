@@ -1171,8 +1171,9 @@ class Target {
   async ensure(): Promise<boolean> {
     if (this.proc.alive && !this.ctl.closed) return false;
     console.log(`!! ${this.name} is gone (alive=${this.proc.alive}); restarting`);
-    if (this.proc.alive) await this.proc.stop();
-    else console.log(this.proc.output().split("\n").slice(-30).join("\n"));
+    if (!this.proc.alive) console.log(this.proc.output().split("\n").slice(-30).join("\n"));
+    // Stopping a dead process still reaps it and removes its directory.
+    await this.proc.stop();
     await this.start();
     return true;
   }
@@ -1212,7 +1213,9 @@ class Runner {
   private configTouched = true;
 
   async start(): Promise<void> {
-    await Promise.all([this.redis.start(), this.ours.start()]);
+    // Both starts finish before a failure is reported, so stop() finds and stops both.
+    const started = await Promise.allSettled([this.redis.start(), this.ours.start()]);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
   }
 
   async stop(): Promise<void> {

@@ -223,6 +223,7 @@ for (const RESP of [2, 3] as const) {
   });
 }
 
+/** Runs a client tool to completion; killed after 30 s so that a hang fails instead. */
 async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
   const child = new Deno.Command(cmd, {
     args,
@@ -230,13 +231,22 @@ async function run(cmd: string, args: string[], stdin?: string): Promise<string>
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }, 30_000);
+  try {
+    if (stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  } finally {
+    clearTimeout(timer);
   }
-  const out = await child.output();
-  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
 }
 
 Deno.test({
