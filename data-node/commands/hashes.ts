@@ -38,13 +38,14 @@ function hset(reply: "count" | "ok") {
     const h = hashForWrite(s, c, argv[1]!);
     if (h === REPLIED) return;
     // Redis converts on any over-long argument, even a value this same command overwrites.
-    h.checkArgs(argv, 2, limits(s));
+    const lim = limits(s);
+    h.checkArgs(argv, 2, lim);
     let created = 0;
     for (let i = 2; i < argv.length; i += 2) {
       if (!h.map.has(argv[i]!)) created++;
       h.map.set(argv[i]!, argv[i + 1]!);
     }
-    h.checkEncoding(limits(s));
+    h.checkSize(lim);
     c.db.signalModified(argv[1]!);
     s.dirty += (argv.length - 2) / 2;
     if (reply === "ok") c.out.ok();

@@ -50,7 +50,7 @@ function sadd(s: Server, c: Client, argv: string[]): void {
       added++;
     }
   }
-  v.checkEncoding(maxIntset(s));
+  v.checkEncoding(maxIntset(s), argv.slice(2));
   if (added > 0) {
     c.db.signalModified(key);
     s.dirty += added;
@@ -172,7 +172,7 @@ function smove(s: Server, c: Client, argv: string[]): void {
     c.db.set(dst, target);
   }
   target.set.add(member);
-  target.checkEncoding(maxIntset(s));
+  target.checkEncoding(maxIntset(s), [member]);
   c.db.signalModified(dst);
   s.dirty++;
   c.out.int(1);

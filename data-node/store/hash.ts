@@ -37,7 +37,8 @@ export class HashValue implements AggregateValue {
 
   /**
    * HSET/HMSET's check before writing: any field or value argument past the listpack value
-   * limit converts the hash, even when a later pair of the same command overwrites it.
+   * limit converts the hash, even when a later pair of the same command overwrites it. With
+   * checkSize() after the write, this replaces a whole-hash checkEncoding().
    */
   checkArgs(args: string[], from: number, limits: EncodingLimits): void {
     if (this.big) return;
@@ -47,6 +48,11 @@ export class HashValue implements AggregateValue {
         return;
       }
     }
+  }
+
+  /** After checkArgs and the write: the entry count limit. */
+  checkSize(limits: EncodingLimits): void {
+    if (this.map.size > limits.maxEntries) this.big = true;
   }
 
   encoding(): string {

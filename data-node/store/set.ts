@@ -21,18 +21,22 @@ export class SetValue implements AggregateValue {
     return this.set.size;
   }
 
-  /** An intset holds only 64-bit integers, up to set-max-intset-entries; conversion is final. */
-  checkEncoding(maxIntsetEntries: number): void {
+  /**
+   * An intset holds only 64-bit integers, up to set-max-intset-entries; conversion is final.
+   * `added` limits the member check to the members just added (the rest were checked before).
+   */
+  checkEncoding(maxIntsetEntries: number, added: Iterable<string> = this.set): void {
     if (this.big) return;
-    if (this.set.size > maxIntsetEntries) this.big = true;
-    else {
-      for (const m of this.set) {
-        if (!isInt64(m)) {
-          this.big = true;
-          break;
-        }
-        if (this.intWidth < 8) this.intWidth = Math.max(this.intWidth, intWidthOf(m));
+    if (this.set.size > maxIntsetEntries) {
+      this.big = true;
+      return;
+    }
+    for (const m of added) {
+      if (!isInt64(m)) {
+        this.big = true;
+        return;
       }
+      if (this.intWidth < 8) this.intWidth = Math.max(this.intWidth, intWidthOf(m));
     }
   }
 
