@@ -9,7 +9,8 @@ export interface Meta {
   since?: string;
   complexity?: string;
   acl?: string[];
-  getKeys?: (argv: string[]) => number[];
+  /** Keys given by a count: [destination key index (0 = none), count index, first key index]. */
+  numkeys?: [number, number, number];
   subcommands?: CommandDef[];
 }
 
@@ -101,8 +102,8 @@ export function cmd(
   };
   if (keys) def.keys = keys;
   if (handler) def.handler = handler;
-  if (meta.getKeys) {
-    def.getKeys = meta.getKeys;
+  if (meta.numkeys) {
+    def.numkeys = meta.numkeys;
     def.flags.push("movablekeys");
   }
   if (meta.subcommands) def.subcommands = meta.subcommands;

@@ -2,8 +2,8 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
-import { cmd, parseI64 } from "./define.ts";
-import { type CommandDef, commandKeys } from "./types.ts";
+import { cmd } from "./define.ts";
+import { type CommandDef, commandKeys, numkeysKeys } from "./types.ts";
 import { replyHelp } from "./connection.ts";
 import { keyFlags } from "./key_specs.ts";
 
@@ -110,60 +110,9 @@ function writeDocs(c: Client, d: CommandDef): void {
 
 /** Whether the command takes key arguments at all (key specs, a key range or a key finder). */
 function hasKeyArguments(d: CommandDef): boolean {
-  if (d.getKeys) return true;
+  if (d.numkeys) return true;
   if (d.keySpecs && d.keySpecs.some((k) => !k.flags.includes("not_key"))) return true;
   return d.keys !== undefined && d.keys[0] > 0;
-}
-
-/** C's atoi: optional spaces and sign, then as many digits as there are. */
-function atoi(s: string): number {
-  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
-  if (!m) return 0;
-  const n = Number(m[1]);
-  return Number.isFinite(n) ? Math.max(-2147483648, Math.min(2147483647, n)) : 0;
-}
-
-/**
- * Redis 7.0's key finder for commands with a numkeys argument (store key offset, numkeys offset,
- * first key offset): numkeys read with atoi, no keys at all unless 1 <= numkeys <= what the
- * arguments hold; the keys, then the destination key.
- */
-const NUMKEYS_PROCS: Record<string, [number, number, number]> = {
-  zunionstore: [1, 2, 3],
-  zinterstore: [1, 2, 3],
-  zdiffstore: [1, 2, 3],
-  zunion: [0, 1, 2],
-  zinter: [0, 1, 2],
-  zdiff: [0, 1, 2],
-  zintercard: [0, 1, 2],
-  sintercard: [0, 1, 2],
-  lmpop: [0, 1, 2],
-  zmpop: [0, 1, 2],
-  blmpop: [0, 2, 3],
-  bzmpop: [0, 2, 3],
-};
-
-function numkeysGetKeys(
-  proc: [number, number, number],
-  argv: string[],
-): { keys: number[]; fromSpecs: boolean } {
-  const [store, count, first] = proc;
-  if (count >= argv.length) return { keys: [], fromSpecs: false };
-  // A well-formed numkeys: the key specs' answer (destination first, keys that exist in argv).
-  const exact = parseI64(argv[count]!);
-  if (exact !== null && exact >= 1n && exact <= argv.length - first) {
-    const keys: number[] = store ? [store] : [];
-    for (let i = 0; i < exact; i++) keys.push(first + i);
-    return { keys, fromSpecs: true };
-  }
-  // Otherwise Redis falls back to the command's own key finder, which reads numkeys with atoi
-  // (and reports no key flags).
-  const num = atoi(argv[count]!);
-  if (num < 1 || num > argv.length - first) return { keys: [], fromSpecs: false };
-  const keys: number[] = [];
-  for (let i = 0; i < num; i++) keys.push(first + i);
-  if (store) keys.push(store);
-  return { keys, fromSpecs: false };
 }
 
 function findDef(table: Map<string, CommandDef>, name: string): CommandDef | undefined {
@@ -227,8 +176,9 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
     if (!hasKeyArguments(d)) return c.error("ERR The command has no key arguments");
     const arityOk = d.arity > 0 ? sub.length === d.arity : sub.length >= -d.arity;
     if (!arityOk) return c.error("ERR Invalid number of arguments specified for command");
-    const proc = NUMKEYS_PROCS[d.name];
-    const found = proc ? numkeysGetKeys(proc, sub) : { keys: commandKeys(d, sub), fromSpecs: true };
+    const found = d.numkeys
+      ? numkeysKeys(d.numkeys, sub)
+      : { keys: commandKeys(d, sub), fromSpecs: true };
     // Keys past the end of the arguments are skipped, as Redis does for variadic commands.
     const idx = found.keys.filter((i) => i < sub.length);
     if (idx.length === 0) {

@@ -425,11 +425,6 @@ const m = (summary: string, since = "1.0.0", complexity = "O(1)") => ({
   since,
   complexity,
 });
-const mpopKeys = (at: number) => (argv: string[]) => {
-  const n = Number(argv[at]);
-  return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => at + 1 + i) : [];
-};
-
 export const LIST_COMMANDS: CommandDef[] = [
   cmd(
     "lpush",
@@ -587,7 +582,7 @@ export const LIST_COMMANDS: CommandDef[] = [
       "7.0.0",
       "O(N+M)",
     ),
-    getKeys: mpopKeys(1),
+    numkeys: [0, 1, 2],
   }),
   cmd(
     "blpop",
@@ -645,6 +640,6 @@ export const LIST_COMMANDS: CommandDef[] = [
       "7.0.0",
       "O(N+M)",
     ),
-    getKeys: mpopKeys(2),
+    numkeys: [0, 2, 3],
   }),
 ];

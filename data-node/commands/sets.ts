@@ -427,10 +427,7 @@ export const SET_COMMANDS: CommandDef[] = [
   ),
   cmd("sintercard", -3, "readonly", null, "set", sintercard, {
     ...m("Returns the number of members of the intersect of multiple sets.", "7.0.0", "O(N*M)"),
-    getKeys: (argv) => {
-      const n = Number(argv[1]);
-      return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => 2 + i) : [];
-    },
+    numkeys: [0, 1, 2],
   }),
   cmd(
     "sscan",

@@ -5,6 +5,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import type { KeySpec } from "./key_specs.ts";
+import { parseI64 } from "../../shared/int64.ts";
 
 export type Flag =
   | "write"
@@ -45,8 +46,8 @@ export interface CommandDef {
   keySpecs?: KeySpec[];
   /** Command tips (COMMAND INFO), e.g. `nondeterministic_output`. */
   tips?: string[];
-  /** For movable-keys commands: the key indexes of a concrete call. */
-  getKeys?: (argv: string[]) => number[];
+  /** Keys given by a count: [destination key index (0 = none), count index, first key index]. */
+  numkeys?: [number, number, number];
   /** ACL categories, without `@`, besides those implied by the flags. */
   acl: string[];
   group: string;
@@ -59,11 +60,49 @@ export interface CommandDef {
 
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
-  if (def.getKeys) return def.getKeys(argv);
+  if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
   const [first, last, step] = def.keys ?? [0, 0, 0];
   if (first === 0) return [];
   const lastIdx = last < 0 ? argv.length + last : last;
   const out: number[] = [];
   for (let i = first; i <= lastIdx && i < argv.length; i += step) out.push(i);
   return out;
+}
+
+/** C's atoi: optional spaces and sign, then as many digits as there are. */
+function atoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  const n = Number(m[1]);
+  return Number.isFinite(n) ? Math.max(-2147483648, Math.min(2147483647, n)) : 0;
+}
+
+/**
+ * Redis 7.0's keys of a command with a numkeys argument (see CommandDef.numkeys). A well-formed
+ * count gives its key specs' answer: the destination first, then the keys (`fromSpecs`).
+ * Otherwise Redis falls back to the command's own key finder, which reads the count with atoi,
+ * gives no keys unless 1 <= count <= what the arguments hold, puts the destination last, and
+ * reports no key flags.
+ */
+export function numkeysKeys(
+  proc: [number, number, number],
+  argv: string[],
+): { keys: number[]; fromSpecs: boolean } {
+  const [store, count, first] = proc;
+  if (count >= argv.length) return { keys: [], fromSpecs: false };
+  // A well-formed numkeys: the key specs' answer (destination first, keys that exist in argv).
+  const exact = parseI64(argv[count]!);
+  if (exact !== null && exact >= 1n && exact <= argv.length - first) {
+    const keys: number[] = store ? [store] : [];
+    for (let i = 0; i < exact; i++) keys.push(first + i);
+    return { keys, fromSpecs: true };
+  }
+  // Otherwise Redis falls back to the command's own key finder, which reads numkeys with atoi
+  // (and reports no key flags).
+  const num = atoi(argv[count]!);
+  if (num < 1 || num > argv.length - first) return { keys: [], fromSpecs: false };
+  const keys: number[] = [];
+  for (let i = 0; i < num; i++) keys.push(first + i);
+  if (store) keys.push(store);
+  return { keys, fromSpecs: false };
 }

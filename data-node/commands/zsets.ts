@@ -796,11 +796,6 @@ const m = (summary: string, since = "1.2.0", complexity = "O(log(N))") => ({
   since,
   complexity,
 });
-const numkeysAt = (at: number) => (argv: string[]) => {
-  const n = Number(argv[at]);
-  return Number.isInteger(n) && n > 0 ? Array.from({ length: n }, (_, i) => at + 1 + i) : [];
-};
-const storeKeys = (argv: string[]) => [1, ...numkeysAt(2)(argv)];
 
 export const ZSET_COMMANDS: CommandDef[] = [
   cmd(
@@ -1042,26 +1037,26 @@ export const ZSET_COMMANDS: CommandDef[] = [
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
       "7.0.0",
     ),
-    getKeys: numkeysAt(1),
+    numkeys: [0, 1, 2],
   }),
   cmd("bzmpop", -5, "write blocking", null, "sorted_set", bzmpop, {
     ...m(
       "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
       "7.0.0",
     ),
-    getKeys: numkeysAt(2),
+    numkeys: [0, 2, 3],
   }),
   cmd("zunion", -3, "readonly", null, "sorted_set", zsetop("union", "zunion"), {
     ...m("Returns the union of multiple sorted sets.", "6.2.0"),
-    getKeys: numkeysAt(1),
+    numkeys: [0, 1, 2],
   }),
   cmd("zinter", -3, "readonly", null, "sorted_set", zsetop("inter", "zinter"), {
     ...m("Returns the intersect of multiple sorted sets.", "6.2.0"),
-    getKeys: numkeysAt(1),
+    numkeys: [0, 1, 2],
   }),
   cmd("zdiff", -3, "readonly", null, "sorted_set", zsetop("diff", "zdiff"), {
     ...m("Returns the difference between multiple sorted sets.", "6.2.0"),
-    getKeys: numkeysAt(1),
+    numkeys: [0, 1, 2],
   }),
   cmd(
     "zunionstore",
@@ -1072,7 +1067,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
     zsetopStore("union", "zunionstore"),
     {
       ...m("Stores the union of multiple sorted sets in a key.", "2.0.0"),
-      getKeys: storeKeys,
+      numkeys: [1, 2, 3],
     },
   ),
   cmd(
@@ -1084,7 +1079,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
     zsetopStore("inter", "zinterstore"),
     {
       ...m("Stores the intersect of multiple sorted sets in a key.", "2.0.0"),
-      getKeys: storeKeys,
+      numkeys: [1, 2, 3],
     },
   ),
   cmd(
@@ -1096,12 +1091,12 @@ export const ZSET_COMMANDS: CommandDef[] = [
     zsetopStore("diff", "zdiffstore"),
     {
       ...m("Stores the difference of multiple sorted sets in a key.", "6.2.0"),
-      getKeys: storeKeys,
+      numkeys: [1, 2, 3],
     },
   ),
   cmd("zintercard", -3, "readonly", null, "sorted_set", zintercard, {
     ...m("Returns the number of members of the intersect of multiple sorted sets.", "7.0.0"),
-    getKeys: numkeysAt(1),
+    numkeys: [0, 1, 2],
   }),
   cmd(
     "zrandmember",
