@@ -1,6 +1,12 @@
 /** shared/client.ts against our data node and, where installed, a real redis-server. */
 import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
-import { backoffDelay, RedisClient, ReplyError, TimeoutError } from "../shared/client.ts";
+import {
+  backoffDelay,
+  RedisClient,
+  ReplyError,
+  TimeoutError,
+  UsageError,
+} from "../shared/client.ts";
 import { RespMap } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
 
@@ -103,6 +109,11 @@ for (const [name, start] of servers) {
       const admin = await RedisClient.connect({ port: srv.port });
       try {
         await c.call("SET", "k", "v");
+        // Commands whose replies would desynchronise the connection are refused up front.
+        await rejects(c.call("SUBSCRIBE", "x"), UsageError);
+        await rejects(c.call("client", "reply", "off"), UsageError);
+        await rejects(c.call("SET", "k", "\u0100"), UsageError);
+        equal(await c.call("GET", "k"), "v");
         await rejects(c.call("DEBUG", "SLEEP", "0.5"), TimeoutError);
         await until(() => c.connected);
         equal(await c.call("GET", "k"), "v", "reconnected to db 2");
