@@ -137,7 +137,6 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   persistence.start();
-  server.propagators.push((db, argv) => aof.feed(db, argv));
   if (config.get<boolean>("appendonly")) await aof.start();
   config.onChange("appendonly", (on) => {
     if (on && !aof.enabled) void aof.start();

@@ -40,11 +40,14 @@ export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promi
       const saved = c.db;
       c.db = db;
       c.rewrittenArgv = null;
+      // Serving a blocked client is an execution unit of its own.
+      s.propagation.enter();
       try {
         const served = b.attempt([key]);
-        if (served === true && c.rewrittenArgv) s.propagate(db.id, c.rewrittenArgv);
+        if (served === true && c.rewrittenArgv) s.propagation.also(db.id, c.rewrittenArgv);
         return served !== false;
       } finally {
+        s.propagation.exit();
         c.db = saved;
       }
     },

@@ -184,9 +184,11 @@ function ltrim(s: Server, c: Client, argv: string[]): void {
   if (l === REPLIED) return;
   if (l === null) return c.out.ok();
   const r = clampRange(start, stop, l.length);
-  l.replaceAll(r ? [...l.range(r[0], r[1])] : []);
+  const before = l.length;
+  if (!r || r[1] - r[0] + 1 < before) l.replaceAll(r ? [...l.range(r[0], r[1])] : []);
   afterRemove(c, argv[1]!, l);
-  s.dirty++;
+  // Only removed elements count as changes (a trim that keeps everything is not replicated).
+  s.dirty += before - l.length;
   c.out.ok();
 }
 
@@ -381,6 +383,7 @@ function blmoveGeneric(
   from: Side,
   to: Side,
   timeout: string,
+  rpoplpush: boolean,
 ): void | Promise<void> {
   return runBlocking(s, c, {
     keys: [src],
@@ -392,7 +395,8 @@ function blmoveGeneric(
       if (v === REPLIED) return REPLIED;
       if (v === null) return false;
       c.out.bulk(v);
-      c.rewrittenArgv = ["LMOVE", src, dst, from.toUpperCase(), to.toUpperCase()];
+      // Replicated as the non-blocking form, with Redis's own spelling of the sides.
+      c.rewrittenArgv = rpoplpush ? ["RPOPLPUSH", src, dst] : ["LMOVE", src, dst, from, to];
       return true;
     },
   });
@@ -401,11 +405,11 @@ function blmoveGeneric(
 function blmove(s: Server, c: Client, argv: string[]): void | Promise<void> {
   const from = parseSide(argv[3]!), to = parseSide(argv[4]!);
   if (!from || !to) return c.error(ERR.syntax);
-  return blmoveGeneric(s, c, argv[1]!, argv[2]!, from, to, argv[5]!);
+  return blmoveGeneric(s, c, argv[1]!, argv[2]!, from, to, argv[5]!, false);
 }
 
 function brpoplpush(s: Server, c: Client, argv: string[]): void | Promise<void> {
-  return blmoveGeneric(s, c, argv[1]!, argv[2]!, "right", "left", argv[3]!);
+  return blmoveGeneric(s, c, argv[1]!, argv[2]!, "right", "left", argv[3]!, true);
 }
 
 function blmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {

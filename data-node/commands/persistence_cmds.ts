@@ -94,6 +94,13 @@ function restore(s: Server, c: Client, argv: string[]): void {
   if (freq >= 0) e.freq = freq;
   if (expireAt > 0) c.db.setExpire(key, expireAt);
   s.dirty++;
+  // A relative TTL replicates as the absolute time, so a replay later keeps the same deadline.
+  if (expireAt > 0 && !absttl && s.propagation.wanted) {
+    const prop = [...argv];
+    prop[2] = String(expireAt);
+    prop.push("ABSTTL");
+    c.rewrittenArgv = prop;
+  }
   c.out.ok();
 }
 

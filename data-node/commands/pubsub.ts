@@ -1,4 +1,5 @@
 /** SUBSCRIBE, PSUBSCRIBE, their UN- forms, PUBLISH and PUBSUB introspection. */
+import { TO_REPL } from "../engine/propagation.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
@@ -74,6 +75,8 @@ export function unsubscribeAll(s: Server, c: Client, notify: boolean): void {
 function publish(s: Server, c: Client, argv: string[]): void {
   s.stats.pubsubChannelsPublished++;
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
+  // Replicas deliver it to their own subscribers; the AOF does not keep messages.
+  if (!s.clusterEnabled) s.propagation.also(c.db.id, argv, TO_REPL);
 }
 
 function channels(s: Server, c: Client, argv: string[]): void {

@@ -1,4 +1,5 @@
 /** Set commands. */
+import { PROPAGATED } from "../server/dispatch.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { SetValue } from "../store/set.ts";
@@ -124,10 +125,19 @@ function spop(s: Server, c: Client, argv: string[]): void {
   if (count === null) c.out.bulk(popped[0]!);
   else replySet(c, popped, popped.length);
   if (n === 0) return;
+  const whole = v.set.size === 0;
   afterRemove(c, argv[1]!, v);
   s.dirty += n;
-  // Replicas must remove exactly the members chosen here, not pick their own.
-  c.rewrittenArgv = ["SREM", argv[1]!, ...popped];
+  // Replicas must remove exactly the members chosen here, not pick their own: the whole set
+  // goes as DEL, otherwise one SREM per member (wrapped in MULTI/EXEC by the unit), as Redis
+  // 7.0 does.
+  if (!s.propagation.wanted) return;
+  if (count !== null && whole) c.rewrittenArgv = ["DEL", argv[1]!];
+  else if (count === null) c.rewrittenArgv = ["SREM", argv[1]!, popped[0]!];
+  else {
+    for (const m of popped) s.propagation.also(c.db.id, ["SREM", argv[1]!, m]);
+    c.rewrittenArgv = PROPAGATED;
+  }
 }
 
 function srandmember(s: Server, c: Client, argv: string[]): void {

@@ -94,10 +94,18 @@ function set(s: Server, c: Client, argv: string[]): void {
     c.out.ok();
     return;
   }
-  setWithOptions(s, c, key, value, o);
+  setWithOptions(s, c, key, value, o, argv);
 }
 
-function setWithOptions(s: Server, c: Client, key: string, value: string, o: SetOptions): void {
+/** SET with options, and SETEX/PSETEX (`argv` null: always replicated as SET ... PXAT). */
+function setWithOptions(
+  s: Server,
+  c: Client,
+  key: string,
+  value: string,
+  o: SetOptions,
+  argv: string[] | null,
+): void {
   let old: string | null = null;
   if (o.get) {
     const v = readString(s, c, key);
@@ -113,13 +121,26 @@ function setWithOptions(s: Server, c: Client, key: string, value: string, o: Set
   c.db.set(key, value, o.keepTtl);
   if (o.expireAtMs !== null) c.db.setExpire(key, o.expireAtMs);
   s.dirty++;
-  // Relative and second-based expiries replicate as absolute ms, so replicas agree on time.
-  const prop = ["SET", key, value];
-  if (o.expireAtMs !== null) prop.push("PXAT", String(o.expireAtMs));
-  if (o.keepTtl) prop.push("KEEPTTL");
-  c.rewrittenArgv = prop;
+  if (s.propagation.wanted) c.rewrittenArgv = setPropagated(argv, key, value, o);
   if (o.get) replyOld(c, old);
   else c.out.ok();
+}
+
+/**
+ * What a SET with options replicates as, as Redis 7.0 does: an expiry other than PXAT becomes
+ * `SET key value PXAT <absolute ms>` (replicas and the AOF agree on time); otherwise the command
+ * as sent, without its GET option; null = as sent.
+ */
+function setPropagated(
+  argv: string[] | null,
+  key: string,
+  value: string,
+  o: SetOptions,
+): string[] | null {
+  const pxat = argv !== null && argv.slice(3).some((a) => a.toLowerCase() === "pxat");
+  if (o.expireAtMs !== null && !pxat) return ["SET", key, value, "PXAT", String(o.expireAtMs)];
+  if (o.get && argv !== null) return argv.filter((a, i) => i < 3 || a.toLowerCase() !== "get");
+  return null;
 }
 
 function replyOld(c: Client, old: string | null): void {
@@ -144,7 +165,7 @@ function setexGeneric(unit: "ex" | "px", name: string) {
       get: false,
       keepTtl: false,
       expireAtMs: at,
-    });
+    }, null);
   };
 }
 

@@ -67,7 +67,6 @@ function exec(s: Server, c: Client): void | Promise<void> {
   discardTransaction(c);
   c.out.array(queued.length);
   c.inExec = true;
-  s.beginTransactionPropagation();
   try {
     for (const q of queued) {
       const def = lookupCommand(s.commands, q.argv);
@@ -80,8 +79,6 @@ function exec(s: Server, c: Client): void | Promise<void> {
     }
   } finally {
     c.inExec = false;
-    s.endTransactionPropagation(c.db.id);
-    s.blocking.serveReady();
   }
 }
 

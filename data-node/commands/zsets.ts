@@ -478,7 +478,6 @@ function zpop(max: boolean) {
     if (popped.length === 0) return;
     afterRemove(c, argv[1]!, z);
     s.dirty += popped.length;
-    c.rewrittenArgv = ["ZREM", argv[1]!, ...popped.map(([m]) => m)];
   };
 }
 
@@ -527,7 +526,8 @@ function zmpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED 
     }
     afterRemove(c, key, z);
     s.dirty += popped.length;
-    c.rewrittenArgv = ["ZREM", key, ...popped.map(([m]) => m)];
+    // Replicated as ZPOPMIN/ZPOPMAX of the key that served, with the count asked for.
+    c.rewrittenArgv = [a.max ? "ZPOPMAX" : "ZPOPMIN", key, String(a.count)];
     return true;
   }
   return false;
@@ -557,7 +557,7 @@ function bzpop(max: boolean) {
           c.out.double(sc);
           afterRemove(c, key, z);
           s.dirty++;
-          c.rewrittenArgv = ["ZREM", key, m];
+          c.rewrittenArgv = [max ? "ZPOPMAX" : "ZPOPMIN", key];
           return true;
         }
         return false;

@@ -14,8 +14,11 @@
 import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
-import { processCommand } from "../server/dispatch.ts";
+import type { Client } from "../server/client.ts";
+import { lookupCommand, processCommand } from "../server/dispatch.ts";
 import type { Persistence } from "./snapshot.ts";
+import type { StreamConsumer } from "../engine/propagation.ts";
+import { clip128 } from "../../shared/cstr.ts";
 
 const log = getLogger(["data-node", "aof"]);
 
@@ -27,7 +30,7 @@ interface ManifestFile {
 
 export class AofError extends Error {}
 
-export class Aof {
+export class Aof implements StreamConsumer {
   private file: Deno.FsFile | null = null;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -115,7 +118,7 @@ export class Aof {
       this.p.loadBuffer(buf);
       return;
     }
-    const valid = this.replay(buf);
+    const valid = this.replay(buf, name);
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
     if (last && this.s.config.get<boolean>("aof-load-truncated")) {
@@ -136,37 +139,87 @@ export class Aof {
     );
   }
 
-  /** Runs the commands in a RESP buffer; returns the offset after the last complete one. */
-  private replay(buf: Uint8Array): number {
+  /**
+   * Runs the commands in a RESP buffer as the trusted loader client (no authentication, OOM or
+   * pause checks; keys are not expired while loading; nothing is propagated). Returns the offset
+   * after the last complete command outside a transaction: a MULTI whose EXEC never made it to
+   * the file counts as truncated there. A command that is unknown or fails stops the load with
+   * its file and offset, never silently.
+   */
+  private replay(buf: Uint8Array, name: string): number {
     const parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
     parser.feed(buf);
-    const fake = this.s.newClient(null, "aof-loader", "");
-    this.s.clients.delete(fake.id);
+    const loader = this.s.newClient(null, "aof-loader", "");
+    this.s.clients.delete(loader.id);
+    loader.trusted = true;
+    loader.authenticated = true;
+    // Errors are collected per command (inside EXEC as well) instead of counted in INFO.
+    const errors: string[] = [];
+    loader.onError = (m) => errors.push(m);
+    const { expiryMode } = this.s;
+    this.s.expiryMode = "keep";
+    this.s.propagation.suspended = true;
     let valid = 0;
     try {
       for (;;) {
-        const before = parser.start;
+        const at = buf.length - parser.pending;
         let argv: string[] | null;
         try {
           argv = parser.next();
         } catch (e) {
           if (e instanceof ProtocolError) {
-            throw new AofError(`Bad file format reading the append only file: ${e.message}`);
+            throw new AofError(
+              `Bad file format reading the append only file ${name} at offset ${at}: ${e.message}`,
+            );
           }
           throw e;
         }
         if (argv === null) break;
-        void before;
-        if (argv.length > 0) {
-          void processCommand(this.s, fake, argv);
-          fake.out.reset();
-        }
-        valid = buf.length - parser.pending;
+        if (argv.length === 0) continue;
+        this.replayOne(loader, argv, errors, name, at);
+        if (loader.multi === null) valid = buf.length - parser.pending;
+      }
+      if (loader.multi !== null) {
+        log.warn("Revert incomplete MULTI/EXEC transaction in AOF file {name}", { name });
       }
     } finally {
-      this.s.freeClient(fake);
+      this.s.expiryMode = expiryMode;
+      this.s.propagation.suspended = false;
+      this.s.freeClient(loader);
     }
     return valid;
+  }
+
+  private replayOne(
+    loader: Client,
+    argv: string[],
+    errors: string[],
+    name: string,
+    at: number,
+  ): void {
+    if (typeof lookupCommand(this.s.commands, argv) === "string") {
+      throw new AofError(
+        `Unknown command '${
+          clip128(argv[0]!)
+        }' reading the append only file ${name} at offset ${at}`,
+      );
+    }
+    loader.out.reset();
+    const waiting = processCommand(this.s, loader, argv);
+    if (waiting) {
+      throw new AofError(
+        `Command '${
+          clip128(argv[0]!)
+        }' would block, reading the append only file ${name} at offset ${at}`,
+      );
+    }
+    if (errors.length > 0) {
+      throw new AofError(
+        `Error replaying '${
+          clip128(argv[0]!)
+        }' from the append only file ${name} at offset ${at}: ${errors[0]}`,
+      );
+    }
   }
 
   // ---- Writing ----
@@ -175,6 +228,7 @@ export class Aof {
   async start(): Promise<void> {
     Deno.mkdirSync(this.dir, { recursive: true });
     this.enabled = true;
+    this.s.propagation.aof = this;
     if (!this.exists()) {
       await this.rewrite();
     } else {
@@ -192,6 +246,7 @@ export class Aof {
     this.file?.close();
     this.file = null;
     this.enabled = false;
+    if (this.s.propagation.aof === this) this.s.propagation.aof = null;
   }
 
   private openIncr(name: string): void {
@@ -200,14 +255,14 @@ export class Aof {
     this.selectedDb = -1;
   }
 
-  /** The propagation hook: every write, as a command. */
-  feed(dbId: number, argv: string[]): void {
+  /** The propagation stream's AOF side: every effect, already encoded. */
+  append(dbId: number, command: Uint8Array): void {
     if (!this.enabled || this.loading) return;
-    if (dbId !== this.selectedDb) {
+    if (dbId >= 0 && dbId !== this.selectedDb) {
       this.push(encodeCommand(["SELECT", String(dbId)]));
       this.selectedDb = dbId;
     }
-    this.push(encodeCommand(argv));
+    this.push(command);
   }
 
   private push(b: Uint8Array): void {

@@ -51,6 +51,11 @@ export class Client implements Watcher {
   replyMode: "on" | "off" | "skip" = "on";
   noEvict = false;
   kind: ClientKind = "normal";
+  /**
+   * Obeyed without checks (the AOF loader, a replica's master link): no authentication, OOM,
+   * MISCONF, pause or read-only refusals; the caller discards its replies.
+   */
+  trusted = false;
   /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
   blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
 

@@ -128,23 +128,10 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (!arityOk(def, argv.length) || (def.subcommands && !def.handler)) {
     return reject(s, c, def, `ERR wrong number of arguments for '${def.name}' command`);
   }
-  if (!c.authenticated && !def.flags.includes("no_auth")) {
-    return reject(s, c, def, "NOAUTH Authentication required.");
-  }
-  if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
-    return reject(
-      s,
-      c,
-      def,
-      `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-    );
-  }
-  // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
-  if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
-    return reject(s, c, def, "OOM command not allowed when used memory > 'maxmemory'.");
-  }
-  if (s.persistence?.writesRefused() && def.flags.includes("write")) {
-    return reject(s, c, def, MISCONF);
+  // The AOF loader and a master link are obeyed: no auth, pub/sub, OOM, MISCONF or pause checks.
+  if (!c.trusted) {
+    const refused = clientCheck(s, c, def);
+    if (refused !== null) return reject(s, c, def, refused);
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.flags.includes("no_multi")) {
@@ -155,13 +142,27 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     c.out.simple("QUEUED");
     return;
   }
-  if (s.pause && isPaused(s, def)) {
+  if (s.pause && !c.trusted && isPaused(s, def)) {
     // A client that disconnected during the pause is gone: its command is dropped.
     return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() =>
       c.closing ? undefined : processCommand(s, c, argv)
     );
   }
   return call(s, c, def, argv);
+}
+
+/** The checks a normal client's command passes before it runs; the refusal, or null. */
+function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
+  if (!c.authenticated && !def.flags.includes("no_auth")) return "NOAUTH Authentication required.";
+  if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
+    return `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
+  }
+  // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
+  if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
+    return "OOM command not allowed when used memory > 'maxmemory'.";
+  }
+  if (s.persistence?.writesRefused() && def.flags.includes("write")) return MISCONF;
+  return null;
 }
 
 /** denyoom commands, and EXEC of a transaction that queued one. */
@@ -175,28 +176,45 @@ function isPaused(s: Server, def: CommandDef): boolean {
   return def.flags.includes("write") || def.flags.includes("may_replicate");
 }
 
-/** Runs a command: statistics, propagation of writes, MONITOR feed. */
+/** Commands that may expire arbitrary keys: their DELs go out without MULTI/EXEC. */
+const TOUCHES_ARBITRARY_KEYS = new Set(["keys", "scan", "randomkey"]);
+
+/** Propagates nothing more for this command: it recorded its effects itself. */
+export const PROPAGATED: string[] = [];
+
+/**
+ * Runs a command as (part of) an execution unit: statistics, propagation of its effects, the
+ * MONITOR feed. Clients blocked on keys the unit made ready are served once the outermost unit
+ * has ended, each as a unit of its own, as Redis does.
+ */
 export function call(s: Server, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
   const dirtyBefore = s.dirty;
   const db = c.db;
+  const p = s.propagation;
   c.failed = false;
   c.rewrittenArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
   c.lastCommand = def.name;
-  const result = def.handler!(s, c, argv);
+  p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
+  let result: void | Promise<void>;
+  try {
+    result = def.handler!(s, c, argv);
+    if (s.dirty !== dirtyBefore && def.flags.includes("write")) {
+      const effect = c.rewrittenArgv ?? argv;
+      if (effect !== PROPAGATED) p.also(db.id, effect);
+    }
+  } finally {
+    p.exit();
+  }
   const stat = s.stats.command(def.name);
   stat.calls++;
   s.stats.timed.push(stat);
   if (c.failed) stat.failedCalls++;
   s.stats.totalCommands++;
-  if (s.dirty !== dirtyBefore && def.flags.includes("write")) {
-    s.propagate(db.id, c.rewrittenArgv ?? argv);
-  }
   if (s.monitors.size > 0 && !def.flags.includes("skip_monitor") && !def.flags.includes("admin")) {
     feedMonitors(s, c, db.id, argv);
   }
-  // Clients blocked on keys this command modified are served now, after the write is done.
-  if (!c.inExec) s.blocking.serveReady();
+  if (!p.inUnit) s.blocking.serveReady();
   return result;
 }
 

@@ -308,10 +308,13 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["master_replid2", "0".repeat(40)],
     ["master_repl_offset", s.replOffset],
     ["second_repl_offset", -1],
-    ["repl_backlog_active", 0],
-    ["repl_backlog_size", s.config.get<number>("repl-backlog-size")],
-    ["repl_backlog_first_byte_offset", 0],
-    ["repl_backlog_histlen", 0],
+    ["repl_backlog_active", s.replStream ? 1 : 0],
+    [
+      "repl_backlog_size",
+      s.replStream?.backlog.capacity ?? s.config.get<number>("repl-backlog-size"),
+    ],
+    ["repl_backlog_first_byte_offset", s.replStream?.firstByteOffset ?? 0],
+    ["repl_backlog_histlen", s.replStream?.backlog.histlen ?? 0],
   ],
   cpu: () => {
     const t = cpuTimes();

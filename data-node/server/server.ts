@@ -19,11 +19,10 @@ import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
 import { pickVictim, type Policy } from "../store/evict.ts";
 import { usedMemoryEstimate } from "./memory.ts";
+import { Propagation } from "../engine/propagation.ts";
+import { ReplicationStream } from "../replication/backlog.ts";
 
 const log = getLogger(["data-node", "server"]);
-
-/** Receives every write, in order, as a command to replay (AOF, replicas). */
-export type Propagator = (dbId: number, argv: string[]) => void;
 
 function randomHex40(): string {
   const b = new Uint8Array(20);
@@ -51,11 +50,15 @@ export class Server {
   readonly stats = new Stats();
   readonly pubsub = new PubSub();
   readonly monitors = new Set<Client>();
-  readonly propagators: Propagator[] = [];
+  /** Effects of writes, per execution unit, to the AOF and the replication stream. */
+  readonly propagation = new Propagation();
+  /** The replication stream and its backlog; null until the first replica asks for one. */
+  replStream: ReplicationStream | null = null;
   readonly blocking = new BlockingRegistry();
   readonly runId = randomHex40();
   replId = randomHex40();
-  replOffset = 0;
+  /** master_repl_offset while there is no replication stream (kept across restarts). */
+  private replOffsetBase = 0;
   readonly startMs = Date.now();
   /** Changes since the last successful save (the `save` rules count these). */
   dirty = 0;
@@ -101,9 +104,9 @@ export class Server {
       nowMs: () => Date.now(),
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
-        this.propagate(db.id, ["DEL", key]);
+        this.propagation.also(db.id, ["DEL", key]);
       },
-      expiresKeys: () => true,
+      expiryMode: () => this.expiryMode,
       keyModified: (db, key) => this.blocking.keyModified(db, key),
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
@@ -402,9 +405,6 @@ export class Server {
     c.blocked?.unblock("error");
   }
 
-  /** While EXEC runs: whether MULTI was already propagated (writes are wrapped in one). */
-  private txn: { started: boolean } | null = null;
-
   /** Cached memory settings: read on every command, changed only by CONFIG SET. */
   maxmemory = 0;
   lfuMode = false;
@@ -433,32 +433,43 @@ export class Server {
       if (!v) return false;
       v.db.delete(v.key);
       this.stats.evictedKeys++;
-      this.propagate(v.db.id, ["DEL", v.key]);
+      this.propagation.also(v.db.id, ["DEL", v.key]);
       if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
     }
     return true;
   }
 
-  /** Sends a write to the replication stream and AOF. */
-  propagate(dbId: number, argv: string[]): void {
-    if (this.propagators.length === 0) return;
-    if (this.txn && !this.txn.started) {
-      this.txn.started = true;
-      for (const p of this.propagators) p(dbId, ["MULTI"]);
-    }
-    for (const p of this.propagators) p(dbId, argv);
+  /** master_repl_offset: bytes of the replication stream so far. */
+  get replOffset(): number {
+    return this.replStream?.offset ?? this.replOffsetBase;
   }
 
-  /** EXEC brackets its commands so replicas and the AOF apply them atomically, as Redis does. */
-  beginTransactionPropagation(): void {
-    this.txn = { started: false };
+  set replOffset(offset: number) {
+    if (this.replStream) this.replStream.offset = offset;
+    else this.replOffsetBase = offset;
   }
 
-  endTransactionPropagation(dbId: number): void {
-    const t = this.txn;
-    this.txn = null;
-    if (t?.started) { for (const p of this.propagators) p(dbId, ["EXEC"]); }
+  /**
+   * Creates the replication stream and its backlog (the first replica does, as in Redis);
+   * from then on every propagated write moves master_repl_offset.
+   */
+  createReplicationStream(): ReplicationStream {
+    if (this.replStream) return this.replStream;
+    const stream = new ReplicationStream(
+      this.replOffsetBase,
+      this.config.get<number>("repl-backlog-size"),
+    );
+    this.replStream = stream;
+    this.propagation.repl = stream;
+    return stream;
   }
+
+  /**
+   * How lookups treat keys whose TTL has passed: "delete" them (and propagate a DEL), "keep"
+   * them as if alive (while loading, as Redis does, and for the master's own commands on a
+   * replica), or "hide" them without deleting (a replica's clients: only the master expires).
+   */
+  expiryMode: "delete" | "keep" | "hide" = "delete";
 
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
   serverCron(): void {

@@ -12,8 +12,12 @@ export interface KeyspaceHooks {
   nowMs(): number;
   /** Invoked when a key expires on access or in the active cycle: propagate the deletion. */
   onExpired(db: Database, key: string): void;
-  /** Replicas never expire keys themselves; they only hide them from reads. */
-  expiresKeys(): boolean;
+  /**
+   * What a lookup does with a key whose TTL has passed: "delete" it (a master), "keep" it as if
+   * alive (while loading; the master's own commands on a replica), or "hide" it without
+   * deleting (a replica's clients: only the master expires keys).
+   */
+  expiryMode(): "delete" | "keep" | "hide";
   /** True under an LFU maxmemory policy: accesses then bump the LFU counter. */
   lfu(): boolean;
   lfuParams(): { logFactor: number; decayMinutes: number };
@@ -71,8 +75,9 @@ export class Database {
     if (e === undefined) return undefined;
     if (this.snapshot !== null && typeof e.value !== "string") this.preserve(key, e, true);
     if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
-      if (this.hooks.expiresKeys()) this.expireNow(key);
-      return undefined;
+      const mode = this.hooks.expiryMode();
+      if (mode === "delete") this.expireNow(key);
+      if (mode !== "keep") return undefined;
     }
     if (touch) {
       if (this.hooks.lfu()) e.freq = lfuTouch(e, this.hooks.lruClock(), this.hooks.lfuParams());
@@ -123,6 +128,11 @@ export class Database {
 
   /** Sets a value; clears the TTL unless keepTtl. Flags WATCHers. */
   set(key: string, value: Value, keepTtl = false): void {
+    // Overwriting a key whose TTL passed deletes it first (and propagates that DEL), as a
+    // write lookup does in Redis.
+    if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
+      if (this.hooks.expiryMode() === "delete") this.expireNow(key);
+    }
     const e = this.dict.get(key);
     if (e !== undefined) {
       if (this.snapshot !== null) this.preserve(key, e, false);

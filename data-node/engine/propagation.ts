@@ -1,0 +1,122 @@
+/**
+ * Propagation per execution unit, as Redis 7.0 does it: every effect a write has (the command
+ * itself, or what it was rewritten to: SET ... PXAT for SET EX, SREM for SPOP, DEL for a key
+ * found expired) is recorded while the unit runs and emitted once, when the outermost unit ends.
+ * A unit is a top-level command, a whole EXEC, one blocked client being served, or (with no unit
+ * open) a single expiry or eviction from the timer. A unit with more than one effect is wrapped
+ * in MULTI/EXEC so that replicas and the AOF apply it atomically, as Redis 7.0 does (a
+ * transaction with a single write goes out bare).
+ *
+ * Each effect is encoded once; every consumer (the AOF writer, the replication stream) gets the
+ * same bytes and tracks on its own which database it last selected.
+ */
+import { encodeCommand } from "../../shared/resp/mod.ts";
+
+/** Targets of an effect (Redis's PROPAGATE_AOF / PROPAGATE_REPL). */
+export const TO_AOF = 1;
+export const TO_REPL = 2;
+export const TO_ALL = TO_AOF | TO_REPL;
+
+/** A consumer of the encoded stream. */
+export interface StreamConsumer {
+  /**
+   * One command, already encoded. `dbId` is the database it applies to, or -1 when it needs
+   * none (EXEC): the consumer emits SELECT first when it differs from the one it last selected.
+   */
+  append(dbId: number, command: Uint8Array): void;
+}
+
+interface Effect {
+  dbId: number;
+  argv: string[];
+  targets: number;
+}
+
+const MULTI = encodeCommand(["MULTI"]);
+const EXEC = encodeCommand(["EXEC"]);
+
+/**
+ * Effects held per unit before they start to stream out: a unit with more (SPOP of a million
+ * members) opens its MULTI early and sends effects as they come, closing with EXEC at its end.
+ */
+export const MAX_PENDING_EFFECTS = 4096;
+
+export class Propagation {
+  private pending: Effect[] = [];
+  private depth = 0;
+  /** Effects of the current unit go out without a MULTI/EXEC wrapper. */
+  private noWrap = false;
+  /** The current unit's MULTI is already out (it had more than MAX_PENDING_EFFECTS). */
+  private streaming = false;
+  aof: StreamConsumer | null = null;
+  repl: StreamConsumer | null = null;
+  /** While loading (AOF replay, RDB load) nothing is propagated. */
+  suspended = false;
+  /** Effects emitted so far. */
+  emitted = 0;
+
+  /** True when some consumer listens: commands build their rewritten argv only then. */
+  get wanted(): boolean {
+    return !this.suspended && (this.aof !== null || this.repl !== null);
+  }
+
+  /** True while a unit is open (a command, EXEC, a blocked client being served). */
+  get inUnit(): boolean {
+    return this.depth > 0;
+  }
+
+  /**
+   * Opens a unit, or a nested one (EXEC's commands run inside EXEC's unit). `noWrap` on the
+   * outermost unit asks for no MULTI/EXEC around its effects (commands that may expire
+   * arbitrary keys, like KEYS or SCAN, as Redis does).
+   */
+  enter(noWrap = false): void {
+    if (this.depth++ === 0) this.noWrap = noWrap;
+  }
+
+  /** Closes a unit; the outermost one emits what was collected. */
+  exit(): void {
+    if (--this.depth > 0) return;
+    this.depth = 0;
+    if (this.streaming) {
+      this.emit(this.pending);
+      this.send(-1, EXEC, TO_ALL);
+      this.streaming = false;
+    } else if (this.pending.length > 0) {
+      const multi = !this.noWrap && this.pending.length > 1;
+      // MULTI goes to every consumer with the first effect's database, so SELECT precedes it.
+      if (multi) this.send(this.pending[0]!.dbId, MULTI, TO_ALL);
+      this.emit(this.pending);
+      if (multi) this.send(-1, EXEC, TO_ALL);
+    }
+    this.pending = [];
+  }
+
+  /** Records an effect of the running unit (alsoPropagate); outside a unit it goes out now. */
+  also(dbId: number, argv: string[], targets = TO_ALL): void {
+    // Only effects some present consumer takes are collected (a PUBLISH with no replication
+    // stream is none, and does not make a unit's single write look like two).
+    if (this.suspended) return;
+    if (!((targets & TO_AOF && this.aof) || (targets & TO_REPL && this.repl))) return;
+    const e: Effect = { dbId, argv, targets };
+    if (this.depth === 0) return this.emit([e]);
+    this.pending.push(e);
+    if (this.pending.length < MAX_PENDING_EFFECTS) return;
+    if (!this.streaming && !this.noWrap) {
+      this.send(this.pending[0]!.dbId, MULTI, TO_ALL);
+      this.streaming = true;
+    }
+    this.emit(this.pending);
+    this.pending = [];
+  }
+
+  private emit(effects: Effect[]): void {
+    for (const e of effects) this.send(e.dbId, encodeCommand(e.argv), e.targets);
+    this.emitted += effects.length;
+  }
+
+  private send(dbId: number, bytes: Uint8Array, targets: number): void {
+    if (targets & TO_AOF) this.aof?.append(dbId, bytes);
+    if (targets & TO_REPL) this.repl?.append(dbId, bytes);
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The propagation stream, compared with Redis 7.0's: the same seeded random write streams run
+ * on our node and a real redis-server, both with `appendonly yes`, and the incr AOF files must
+ * hold the same commands in the same order (SELECTs, MULTI/EXEC wrapping, rewrites such as
+ * SET ... PXAT, SREM for SPOP, LPOP for BLPOP). Absolute times are normalised: any integer
+ * argument of 13 digits or more is an absolute time in ms and compares equal within a window.
+ */
+import { deepStrictEqual } from "node:assert/strict";
+import { encodeCommand, RequestParser } from "../shared/resp/mod.ts";
+import {
+  hasRedis,
+  type ManagedProcess,
+  startDataNode,
+  startRedisServer,
+} from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+import { seededRandom } from "./helpers/random.ts";
+
+const SKIP = hasRedis ? null : "redis-server not installed";
+if (SKIP) console.log(`SKIP: AOF differential tests: ${SKIP}`);
+
+type R = () => number;
+const pick = <T>(r: R, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const key = (r: R) => pick(r, ["a", "b", "c", "d", "{t}x", "{t}y"]);
+const member = (r: R) => pick(r, ["x", "y", "z", "1", "10", "-3", "é", "a\u0000b"]);
+const int = (r: R) => String(Math.floor(r() * 11) - 5);
+const score = (r: R) => pick(r, ["1", "2.5", "-1", "0", "inf", "3"]);
+/** A TTL that cannot pass during the test (so active expiry never races the comparison). */
+const ttl = (r: R) => String(1000 + Math.floor(r() * 1000));
+
+/** Deterministic writes: no command here picks randomly or depends on the wall clock's ms. */
+const WRITES: ((r: R) => string[])[] = [
+  (r) => ["SET", key(r), member(r)],
+  (r) =>
+    ["set", key(r), member(r), pick(r, ["EX", "px", "NX", "XX", "KEEPTTL", "GET"]), ttl(r)]
+      .filter((_, i, all) => i < 4 || ["EX", "px"].includes(all[3]!)),
+  (r) => ["SET", key(r), member(r), "GET", "EX", ttl(r)],
+  (r) => ["SET", key(r), member(r), "EXAT", "9999999999"],
+  (r) => ["SETEX", key(r), ttl(r), member(r)],
+  (r) => ["PSETEX", key(r), ttl(r), member(r)],
+  (r) => ["GETSET", key(r), member(r)],
+  (r) => ["GETDEL", key(r)],
+  (r) =>
+    ["GETEX", key(r), pick(r, ["EX", "PX", "PERSIST"]), ttl(r)].slice(0, 3 + Number(r() > 0.3)),
+  (r) => ["APPEND", key(r), member(r)],
+  (r) => ["INCRBY", key(r), int(r)],
+  (r) => ["INCRBYFLOAT", key(r), pick(r, ["0.5", "1.5", "-2"])],
+  (r) => ["SETRANGE", key(r), String(Math.floor(r() * 4)), member(r)],
+  (r) => ["MSET", key(r), member(r), key(r), member(r)],
+  (r) => ["DEL", key(r), key(r)],
+  (r) => ["UNLINK", key(r)],
+  (r) => ["EXPIRE", key(r), ttl(r)],
+  (r) => ["PEXPIRE", key(r), ttl(r) + "000"],
+  (r) => ["EXPIREAT", key(r), "9999999999"],
+  (r) => ["EXPIRE", key(r), pick(r, ["-1", "0"])],
+  (r) => ["PERSIST", key(r)],
+  (r) => ["RENAME", key(r), key(r)],
+  (r) => ["COPY", key(r), key(r), "REPLACE"],
+  (r) => ["LPUSH", key(r), member(r), member(r)],
+  (r) => ["RPUSH", key(r), member(r)],
+  (r) => ["LPOP", key(r)],
+  (r) => ["RPOP", key(r), String(1 + Math.floor(r() * 2))],
+  (r) => ["LREM", key(r), int(r), member(r)],
+  (r) => ["LTRIM", key(r), int(r), int(r)],
+  (r) => ["LMOVE", key(r), key(r), pick(r, ["LEFT", "right"]), pick(r, ["left", "RIGHT"])],
+  (r) => ["BLPOP", key(r), key(r), "0.01"],
+  (r) => ["BLMOVE", key(r), key(r), pick(r, ["LEFT", "right"]), "left", "0.01"],
+  (r) => ["BRPOPLPUSH", key(r), key(r), "0.01"],
+  (r) => ["LMPOP", "2", key(r), key(r), "LEFT", "COUNT", "2"],
+  (r) => ["HSET", key(r), member(r), member(r)],
+  (r) => ["HINCRBYFLOAT", key(r), member(r), "1.5"],
+  (r) => ["HDEL", key(r), member(r)],
+  (r) => ["SADD", key(r), member(r), member(r)],
+  (r) => ["SREM", key(r), member(r)],
+  (r) => ["SMOVE", key(r), key(r), member(r)],
+  (r) => ["SPOP", key(r), "100"],
+  (r) => ["SINTERSTORE", key(r), key(r), key(r)],
+  (r) => ["ZADD", key(r), score(r), member(r)],
+  (r) => ["ZINCRBY", key(r), score(r), member(r)],
+  (r) => ["ZPOPMIN", key(r)],
+  (r) => ["BZPOPMAX", key(r), "0.01"],
+  (r) => ["ZREMRANGEBYSCORE", key(r), "-inf", score(r)],
+  (r) => ["ZUNIONSTORE", key(r), "2", key(r), key(r)],
+  (r) => ["ZMPOP", "2", key(r), key(r), pick(r, ["MIN", "max"]), "COUNT", "2"],
+  (r) => ["BZMPOP", "0.01", "1", key(r), "MIN"],
+  (r) => ["PEXPIREAT", key(r), "99999999999999"],
+  (r) => ["LSET", key(r), "0", member(r)],
+  (r) => ["LINSERT", key(r), "BEFORE", member(r), member(r)],
+  (r) => ["HSETNX", key(r), member(r), member(r)],
+  (r) => ["HINCRBY", key(r), member(r), int(r)],
+  (r) => ["SETNX", key(r), member(r)],
+  (r) => ["MSETNX", key(r), member(r), key(r), member(r)],
+  (r) => ["DECR", key(r)],
+  (r) => ["MOVE", key(r), "1"],
+  (r) => ["RENAMENX", key(r), key(r)],
+  (r) => ["SDIFFSTORE", key(r), key(r), key(r)],
+  (r) => ["ZRANGESTORE", key(r), key(r), "0", "-1"],
+  (r) => ["ZREM", key(r), member(r)],
+  () => ["SWAPDB", "0", "1"],
+  (r) => ["SELECT", pick(r, ["0", "1"])],
+  (r) => ["PUBLISH", "ch", member(r)],
+  () => ["MULTI"],
+  () => ["EXEC"],
+  (r) => ["GET", key(r)],
+];
+
+/** The commands of an AOF file, with absolute times (13+ digit integers) rounded. */
+function aofCommands(bytes: Uint8Array): string[][] {
+  const p = new RequestParser({ maxBulkLen: 1 << 30 });
+  p.feed(bytes);
+  const out: string[][] = [];
+  for (let argv = p.next(); argv !== null; argv = p.next()) out.push(argv);
+  return out;
+}
+
+function normalise(cmds: string[][]): string[] {
+  return cmds.map((argv) =>
+    argv.map((a) => /^\d{13,}$/.test(a) ? `T${Math.round(Number(a) / 10_000)}` : a).join(" ")
+  );
+}
+
+async function readIncr(dir: string): Promise<Uint8Array> {
+  const manifest = await Deno.readTextFile(`${dir}/appendonlydir/appendonly.aof.manifest`);
+  const incr = manifest.split("\n").map((l) => l.split(" ")).find((f) => f[5] === "i")?.[1];
+  if (!incr) throw new Error(`no incr file in manifest:\n${manifest}`);
+  return await Deno.readFile(`${dir}/appendonlydir/${incr}`);
+}
+
+async function withPair(
+  fn: (ours: RawConn, redis: RawConn, ports: number[]) => Promise<void>,
+): Promise<{ ours: string[]; redis: string[] }> {
+  const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const args = ["--appendonly", "yes", "--appendfsync", "always", "--enable-debug-command", "yes"];
+  const procs: ManagedProcess[] = [];
+  try {
+    procs.push(await startDataNode(args, { dir: dirs[0]! }));
+    procs.push(
+      await startRedisServer([...args, "--enable-debug-command", "yes"], { dir: dirs[1]! }),
+    );
+    const conns = await Promise.all(procs.map((p) => RawConn.connect(p.port)));
+    try {
+      for (const c of conns) {
+        deepStrictEqual(String(await c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")), "OK");
+      }
+      await fn(conns[0]!, conns[1]!, procs.map((p) => p.port));
+    } finally {
+      for (const c of conns) c.close();
+    }
+    const [ours, redis] = await Promise.all(dirs.map(readIncr));
+    return { ours: normalise(aofCommands(ours!)), redis: normalise(aofCommands(redis!)) };
+  } finally {
+    for (const p of procs) await p.stop();
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
+}
+
+/** Runs one command on both; the replies are not compared here (the conformance suite does). */
+async function both(ours: RawConn, redis: RawConn, argv: string[]): Promise<void> {
+  await Promise.all([ours.call(...argv), redis.call(...argv)]);
+}
+
+/** Sends a pipeline and reads all its replies. */
+async function pipeline(c: RawConn, cmds: string[][]): Promise<void> {
+  for (const argv of cmds) await c.write(encodeCommand(argv));
+  for (const _ of cmds) await c.read();
+}
+
+for (const seed of [1, 2, 3, 4, 5, 6]) {
+  Deno.test({
+    name: `AOF differential: random write stream (seed ${seed}) logs as redis-server does`,
+    ignore: SKIP !== null,
+    async fn() {
+      const r = seededRandom(seed);
+      const { ours, redis } = await withPair(async (a, b) => {
+        let inMulti = false;
+        for (let i = 0; i < 400; i++) {
+          const argv = pick(r, WRITES)(r);
+          const name = argv[0]!.toUpperCase();
+          // Blocking commands inside MULTI do not block; outside, only a missing key would.
+          if (name === "MULTI" && inMulti) continue;
+          if (name === "EXEC" && !inMulti) continue;
+          if (name === "MULTI") inMulti = true;
+          if (name === "EXEC") inMulti = false;
+          await both(a, b, argv);
+        }
+        if (inMulti) await both(a, b, ["EXEC"]);
+      });
+      deepStrictEqual(ours, redis);
+    },
+  });
+}
+
+Deno.test({
+  name: "AOF differential: lazy expiry, served blocked clients and transactions",
+  ignore: SKIP !== null,
+  async fn() {
+    const { ours, redis } = await withPair(async (a, b, ports) => {
+      const pair = [a, b];
+      const run = (argv: string[]) => both(a, b, argv);
+      // Keys that expire while active expiry is off: the next access deletes them.
+      await run(["SET", "e1", "v", "PX", "30"]);
+      await run(["SET", "e2", "v", "PX", "30"]);
+      await run(["SET", "e3", "v", "PX", "30"]);
+      await new Promise((r) => setTimeout(r, 80));
+      await run(["SET", "e1", "new"]); // DEL + SET in one unit: MULTI/EXEC
+      await run(["MGET", "e2", "e3"]); // two DELs from a read: wrapped
+      await run(["SET", "e4", "v", "PX", "30"]);
+      await new Promise((r) => setTimeout(r, 80));
+      await run(["SCAN", "0", "COUNT", "100"]); // SCAN's expiry is its own effect
+      // RANDOMKEY in a database whose only key has expired.
+      await run(["SELECT", "5"]);
+      await run(["SET", "e5", "v", "PX", "30"]);
+      await new Promise((r) => setTimeout(r, 80));
+      await run(["RANDOMKEY"]);
+      await run(["SELECT", "0"]);
+      await run(["SET", "e6", "v", "PX", "30"]);
+      await new Promise((r) => setTimeout(r, 80));
+      for (const c of pair) {
+        await pipeline(c, [["MULTI"], ["SET", "x", "1"], ["GET", "e6"], ["EXEC"]]);
+      }
+      // A transaction with one write goes out bare.
+      for (const c of pair) {
+        await pipeline(c, [["MULTI"], ["SET", "y", "1"], ["GET", "y"], ["EXEC"]]);
+      }
+      // Served blocked clients: each is a unit of its own, rewritten to the non-blocking form.
+      const blocked = await Promise.all(ports.map(async (port) => {
+        const conns = await Promise.all([0, 1, 2, 3].map(() => RawConn.connect(port)));
+        const cmds = [
+          ["BLPOP", "q", "0"],
+          ["BLMOVE", "q", "d", "right", "LEFT", "0"],
+          ["BRPOPLPUSH", "q", "d", "0"],
+          ["BZPOPMIN", "z", "0"],
+        ];
+        // One at a time, so both servers queue them in the same order.
+        for (const [i, c] of conns.entries()) {
+          await c.write(encodeCommand(cmds[i]!));
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return conns;
+      }));
+      await new Promise((r) => setTimeout(r, 100));
+      await run(["RPUSH", "q", "1", "2", "3"]);
+      await run(["ZADD", "z", "1", "m"]);
+      for (const conns of blocked) {
+        for (const c of conns) {
+          await c.read();
+          c.close();
+        }
+      }
+      await run(["SADD", "s", "a", "b", "c"]);
+      await run(["SPOP", "s", "3"]); // the whole set: DEL
+      await run(["SADD", "s1", "only"]);
+      await run(["SPOP", "s1"]); // SREM of the one member
+      // RESTORE with a relative TTL is logged with the absolute time.
+      await run(["SET", "src", "payload"]);
+      const dump = String(await a.call("DUMP", "src"));
+      await run(["RESTORE", "r1", "600000", dump]);
+      await run(["restore", "r2", "600000", dump, "REPLACE", "IDLETIME", "5"]);
+      await run(["RESTORE", "r3", "0", dump]);
+      await run(["RESTORE", "r4", "99999999999999", dump, "absttl"]);
+    });
+    deepStrictEqual(ours, redis);
+  },
+});
