@@ -111,7 +111,7 @@ export class Persistence {
 
   private snapshots(live: boolean): DbSnapshot[] {
     return this.s.dbs.map((db) => {
-      const entries = new Map(db.dict);
+      const entries = db.copyEntries();
       if (live) db.snapshot = entries;
       return { db, entries, expires: new Map(db.expires) };
     });
@@ -266,12 +266,12 @@ export class Persistence {
         }
         const db = this.s.dbs[k.db];
         if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
-        if (db.dict.has(k.key)) {
+        if (db.peek(k.key) !== undefined) {
           if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
           db.expires.delete(k.key);
         }
         applyEncodingLimits(k.value, this.s.config);
-        db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+        db.loadEntry(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });

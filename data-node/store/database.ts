@@ -3,6 +3,7 @@
  * the active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
  */
 import { Entry, estimateBytes, Value } from "./types.ts";
+import { resumeForeign, type ScanCursors, scanMap } from "./cursor.ts";
 
 /** Called when a key is modified, so WATCHing clients can be flagged. */
 export interface KeyspaceHooks {
@@ -25,15 +26,13 @@ export interface Watcher {
   markDirty(): void;
 }
 
-const MAX_SCAN_CURSORS = 4096;
-
 export class Database {
-  dict = new Map<string, Entry>();
+  private dict = new Map<string, Entry>();
   expires = new Map<string, number>();
   /** key -> clients WATCHing it. */
   readonly watched = new Map<string, Set<Watcher>>();
   /** Open SCAN iterations; see scanKeys(). */
-  readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
+  private readonly cursors: ScanCursors = new Map();
   /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
   expireIter: Iterator<[string, number]> | null = null;
   avgTtlMs = 0;
@@ -54,6 +53,34 @@ export class Database {
 
   get size(): number {
     return this.dict.size;
+  }
+
+  /** The entry as stored: no expiry check, no access clock update. */
+  peek(key: string): Entry | undefined {
+    return this.dict.get(key);
+  }
+
+  /** Every key, expired or not. Like a Map's, the iterator survives changes to the keyspace. */
+  keys(): IterableIterator<string> {
+    return this.dict.keys();
+  }
+
+  /** Every key with its entry, expired or not. */
+  entries(): IterableIterator<[string, Entry]> {
+    return this.dict.entries();
+  }
+
+  /**
+   * Adds a key as a load from a file does: no WATCH or keyspace signal and no memory accounting
+   * (the loader calls recount() at the end). The TTL, if any, is the caller's to set.
+   */
+  loadEntry(key: string, entry: Entry): void {
+    this.dict.set(key, entry);
+  }
+
+  /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
+  copyEntries(): Map<string, Entry> {
+    return new Map(this.dict);
   }
 
   /** True if the key has a TTL in the past. */
@@ -215,51 +242,38 @@ export class Database {
   }
 
   /**
-   * SCAN: a cursor names a live iterator over the dictionary. JS Maps iterate in insertion
-   * order and an iterator survives inserts and deletes (it skips the deleted, visits the new),
-   * so every key present for the whole scan is returned. A cursor also encodes how far it got,
-   * so an unknown one (evicted from the table, or from before a restart) resumes by position.
+   * SCAN over the keyspace (store/cursor.ts): a cursor names a live iterator, so every key
+   * present for the whole scan is returned; an unknown cursor resumes by position, and one that
+   * redis-server issued where Redis's scan would resume.
    */
-  scanKeys(cursor: number, count: number, visit: (key: string) => void): number {
-    return scanMap(this.cursors, this.dict, cursor, count, visit);
+  scanKeys(cursor: bigint, count: number, visit: (key: string) => void): number {
+    let cur = Number(cursor);
+    if (!this.cursors.has(cur)) {
+      ({ cursor: cur, count } = resumeForeign(cur, cursor, this.dict.size, count));
+    }
+    return scanMap(this.cursors, this.dict, cur, count, visit);
+  }
+
+  /**
+   * RANDOMKEY: a key that has not expired (expired ones met on the way are deleted), or
+   * undefined when there is none. Maps have no random access: this walks to a random position,
+   * bounded so a huge db stays cheap.
+   */
+  randomKey(): string | undefined {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const n = this.dict.size;
+      if (n === 0) return undefined;
+      const skip = Math.floor(Math.random() * Math.min(n, 1024));
+      let i = 0;
+      for (const k of this.dict.keys()) {
+        if (i++ < skip) continue;
+        if (this.lookup(k, false) !== undefined) return k;
+        break;
+      }
+    }
+    return undefined;
   }
 }
-
-/** Shared by SCAN, HSCAN, SSCAN and ZSCAN over any Map or Set. */
-export function scanMap(
-  cursors: Map<number, { it: Iterator<string>; pos: number }>,
-  coll: { keys(): Iterator<string>; size: number },
-  cursor: number,
-  count: number,
-  visit: (key: string) => void,
-): number {
-  let state = cursor === 0 ? undefined : cursors.get(cursor);
-  cursors.delete(cursor);
-  // Cursors we issue are >= CURSOR_TAG_SPACE; a smaller nonzero one is not ours: iteration over.
-  if (state === undefined && cursor !== 0 && cursor < CURSOR_TAG_SPACE) return 0;
-  if (state === undefined) {
-    state = { it: coll.keys(), pos: 0 };
-    const skip = cursor === 0 ? 0 : Math.floor(cursor / CURSOR_TAG_SPACE);
-    for (let i = 0; i < skip && !state.it.next().done; i++) state.pos++;
-  }
-  for (let i = 0; i < count; i++) {
-    const r = state.it.next();
-    if (r.done) return 0;
-    state.pos++;
-    visit(r.value);
-  }
-  const next = state.pos * CURSOR_TAG_SPACE + 1 +
-    Math.floor(Math.random() * (CURSOR_TAG_SPACE - 1));
-  if (cursors.size >= MAX_SCAN_CURSORS) {
-    const oldest = cursors.keys().next().value;
-    if (oldest !== undefined) cursors.delete(oldest);
-  }
-  cursors.set(next, state);
-  return next;
-}
-
-/** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
-const CURSOR_TAG_SPACE = 1 << 20;
 
 const LFU_INIT = 5;
 
