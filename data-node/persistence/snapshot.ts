@@ -6,7 +6,7 @@
  */
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
-import type { Database } from "../store/database.ts";
+import type { Database, KeyTable } from "../store/database.ts";
 import { applyEncodingLimits, Entry } from "../store/types.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
@@ -33,7 +33,7 @@ const RETRY_DELAY_MS = 5000;
 
 interface DbSnapshot {
   db: Database;
-  entries: Map<string, Entry>;
+  entries: KeyTable<Entry>;
   expires: Map<string, number>;
 }
 

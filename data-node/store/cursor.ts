@@ -7,6 +7,8 @@
  * ours at all (one redis-server issued) resumes where Redis's hash table scan would.
  */
 
+import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+
 /** A collection's open iterations, by cursor. */
 export type ScanCursors = Map<number, { it: Iterator<string>; pos: number }>;
 
@@ -112,3 +114,71 @@ export function redisResumePoint(
   if (beforeLast < count && table - pos <= count * 10) count = size - start + 1;
   return { start, count };
 }
+
+/**
+ * In cluster mode the keyspace's cursor is Valkey's layout: the slot in the low 14 bits, the
+ * position within the slot above them (here with a random tag, as above, in a smaller space so
+ * that positions up to 2^27 per slot stay exact in a double).
+ */
+export const SLOT_CURSOR_TAG_SPACE = 1 << 12;
+
+/** Open keyspace iterations in cluster mode: the slot reached and an iterator within it. */
+export type SlotScanCursors = Map<number, { slot: number; it: Iterator<string>; pos: number }>;
+
+/** What scanSlots needs of a per-slot key table (key_table.ts's SlotTable). */
+export interface SlottedKeys {
+  slotSize(slot: number): number;
+  slotKeys(slot: number): Iterator<string> | undefined;
+  nextSlot(from: number): number;
+}
+
+const NO_KEYS: Iterator<string> = { next: () => ({ done: true, value: undefined }) };
+
+/**
+ * SCAN over a per-slot key table: slot after slot, each through a live iterator as scanMap
+ * does, so within a slot (and so overall) every key present for the whole scan is returned. An
+ * unknown cursor resumes in its slot (low 14 bits): by position when the part above is one of
+ * ours, where Redis's scan of that slot's table would resume otherwise.
+ */
+export function scanSlots(
+  cursors: SlotScanCursors,
+  table: SlottedKeys,
+  cursor: bigint,
+  count: number,
+  visit: (key: string) => void,
+): number {
+  const cur = Number(cursor);
+  let state = cur === 0 ? undefined : cursors.get(cur);
+  cursors.delete(cur);
+  if (state === undefined) {
+    const slot = cur === 0 ? table.nextSlot(0) : Number(cursor & SLOT_MASK);
+    if (slot === -1) return 0;
+    const within = cursor >> SLOT_BITS;
+    let skip = 0;
+    if (within !== 0n) {
+      const size = table.slotSize(slot);
+      const w = Number(within);
+      skip = w >= SLOT_CURSOR_TAG_SPACE && Math.floor(w / SLOT_CURSOR_TAG_SPACE) <= size
+        ? Math.floor(w / SLOT_CURSOR_TAG_SPACE)
+        : redisResumePoint(within, size, count).start;
+    }
+    state = { slot, it: table.slotKeys(slot) ?? NO_KEYS, pos: 0 };
+    for (let i = 0; i < skip && !state.it.next().done; i++) state.pos++;
+  }
+  for (let left = count; left > 0;) {
+    const r = state.it.next();
+    if (r.done) {
+      const slot = table.nextSlot(state.slot + 1);
+      if (slot === -1) return 0;
+      state = { slot, it: table.slotKeys(slot) ?? NO_KEYS, pos: 0 };
+      continue;
+    }
+    state.pos++;
+    left--;
+    visit(r.value);
+  }
+  return issueCursor(cursors, state, state.pos, SLOT_CURSOR_TAG_SPACE, CLUSTER_SLOTS, state.slot);
+}
+
+const SLOT_BITS = 14n;
+const SLOT_MASK = (1n << SLOT_BITS) - 1n;

@@ -1,9 +1,33 @@
 /**
- * One logical database: the main dictionary, the expires dictionary (keys with a TTL only, so
- * the active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
+ * One logical database: the key table, the expires dictionary (keys with a TTL only, so the
+ * active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
+ *
+ * The key table is private: everything else goes through the methods below. Its layout is
+ * chosen once, at construction (key_table.ts):
+ * - standalone: one Map, key -> Entry. The hot path is a single Map lookup, as before slots.
+ * - cluster mode (`{ cluster: true }`): one Map per hash slot, created with the slot's first
+ *   key and dropped when it empties, with per-slot counts in a Fenwick tree, as Valkey's
+ *   kvstore. Counting, listing and deleting the keys of a slot cost O(keys in that slot)
+ *   (countKeysInSlot, keysInSlot, deleteSlot); RANDOMKEY picks a slot weighted by its key count.
+ * Both layouts iterate with live iterators that survive changes, which SCAN (store/cursor.ts),
+ * eviction sampling and KEYS rely on. Standalone SCAN cursors are position * 2^20 + tag; in
+ * cluster mode a cursor holds the slot in its low 14 bits and the position within the slot
+ * above them, as Valkey's do. The expires dictionary stays one Map in both layouts (deleteSlot
+ * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
+ * one native Map copy, or one per non-empty slot.
  */
 import { Entry, estimateBytes, Value } from "./types.ts";
-import { resumeForeign, type ScanCursors, scanMap } from "./cursor.ts";
+import {
+  resumeForeign,
+  type ScanCursors,
+  scanMap,
+  scanSlots,
+  type SlotScanCursors,
+} from "./cursor.ts";
+import { type KeyTable, SlotTable } from "./key_table.ts";
+import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+
+export type { KeyTable };
 
 /** Called when a key is modified, so WATCHing clients can be flagged. */
 export interface KeyspaceHooks {
@@ -26,13 +50,23 @@ export interface Watcher {
   markDirty(): void;
 }
 
+export interface DatabaseOptions {
+  /** Cluster mode: keys kept per hash slot (see the top of this file). */
+  cluster?: boolean;
+}
+
 export class Database {
-  private dict = new Map<string, Entry>();
+  /** key -> entry: the Map itself, or `slotTable` in cluster mode. */
+  private dict: KeyTable<Entry>;
+  /** The same table as `dict` in cluster mode, typed for its per-slot operations; else null. */
+  private slotTable: SlotTable<Entry> | null;
   expires = new Map<string, number>();
   /** key -> clients WATCHing it. */
   readonly watched = new Map<string, Set<Watcher>>();
   /** Open SCAN iterations; see scanKeys(). */
   private readonly cursors: ScanCursors = new Map();
+  /** Open SCAN iterations in cluster mode (their cursors carry the slot). */
+  private readonly slotCursors: SlotScanCursors = new Map();
   /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
   expireIter: Iterator<[string, number]> | null = null;
   avgTtlMs = 0;
@@ -42,14 +76,26 @@ export class Database {
    * is cloned into the snapshot the first time it is looked up (every in-place change of an
    * aggregate starts with a lookup). That is copy-on-write at key granularity.
    */
-  snapshot: Map<string, Entry> | null = null;
+  snapshot: KeyTable<Entry> | null = null;
   /**
    * Estimated bytes of all entries, kept current on every change (signalModified) so that
    * maxmemory checks are O(1); the V8 heap figure lags behind garbage collection.
    */
   bytes = 0;
 
-  constructor(readonly id: number, private readonly hooks: KeyspaceHooks) {}
+  constructor(
+    readonly id: number,
+    private readonly hooks: KeyspaceHooks,
+    options: DatabaseOptions = {},
+  ) {
+    this.slotTable = options.cluster ? new SlotTable<Entry>() : null;
+    this.dict = this.slotTable ?? new Map<string, Entry>();
+  }
+
+  /** True when keys are kept per hash slot. */
+  get cluster(): boolean {
+    return this.slotTable !== null;
+  }
 
   get size(): number {
     return this.dict.size;
@@ -79,8 +125,8 @@ export class Database {
   }
 
   /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
-  copyEntries(): Map<string, Entry> {
-    return new Map(this.dict);
+  copyEntries(): KeyTable<Entry> {
+    return this.slotTable?.clone() ?? new Map(this.dict);
   }
 
   /** True if the key has a TTL in the past. */
@@ -201,6 +247,7 @@ export class Database {
     this.dict.clear();
     this.expires.clear();
     this.cursors.clear();
+    this.slotCursors.clear();
     this.expireIter = null;
     for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
     return n;
@@ -208,12 +255,16 @@ export class Database {
 
   /** SWAPDB: exchanges contents; clients stay on their database index. */
   swapWith(other: Database): void {
+    if (this.cluster !== other.cluster) throw new Error("SWAPDB between different key layouts");
     [this.dict, other.dict] = [other.dict, this.dict];
+    [this.slotTable, other.slotTable] = [other.slotTable, this.slotTable];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
     [this.bytes, other.bytes] = [other.bytes, this.bytes];
     this.cursors.clear();
     other.cursors.clear();
+    this.slotCursors.clear();
+    other.slotCursors.clear();
     this.expireIter = other.expireIter = null;
     this.touchAllWatched();
     other.touchAllWatched();
@@ -247,6 +298,9 @@ export class Database {
    * redis-server issued where Redis's scan would resume.
    */
   scanKeys(cursor: bigint, count: number, visit: (key: string) => void): number {
+    if (this.slotTable !== null) {
+      return scanSlots(this.slotCursors, this.slotTable, cursor, count, visit);
+    }
     let cur = Number(cursor);
     if (!this.cursors.has(cur)) {
       ({ cursor: cur, count } = resumeForeign(cur, cursor, this.dict.size, count));
@@ -257,21 +311,69 @@ export class Database {
   /**
    * RANDOMKEY: a key that has not expired (expired ones met on the way are deleted), or
    * undefined when there is none. Maps have no random access: this walks to a random position,
-   * bounded so a huge db stays cheap.
+   * bounded so a huge db stays cheap. In cluster mode the slot is drawn first, weighted by its
+   * key count, and the walk stays within it.
    */
   randomKey(): string | undefined {
     for (let attempt = 0; attempt < 100; attempt++) {
       const n = this.dict.size;
       if (n === 0) return undefined;
-      const skip = Math.floor(Math.random() * Math.min(n, 1024));
-      let i = 0;
-      for (const k of this.dict.keys()) {
-        if (i++ < skip) continue;
-        if (this.lookup(k, false) !== undefined) return k;
+      let keys: Iterator<string> = this.dict.keys();
+      let span = n;
+      if (this.slotTable !== null) {
+        const slot = this.slotTable.slotOfRank(Math.floor(Math.random() * n));
+        keys = this.slotTable.slotKeys(slot)!;
+        span = this.slotTable.slotSize(slot);
+      }
+      let skip = Math.floor(Math.random() * Math.min(span, 1024));
+      for (let r = keys.next(); !r.done; r = keys.next()) {
+        if (skip-- > 0) continue;
+        if (this.lookup(r.value, false) !== undefined) return r.value;
         break;
       }
     }
     return undefined;
+  }
+
+  // ---- Hash slots (cluster mode only) ----
+
+  private slots(slot: number): SlotTable<Entry> {
+    if (this.slotTable === null) throw new Error("keys are not kept per slot (cluster mode off)");
+    if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOTS) {
+      throw new RangeError(`invalid slot ${slot}`);
+    }
+    return this.slotTable;
+  }
+
+  /** Keys stored in a slot, expired ones included (CLUSTER COUNTKEYSINSLOT). O(1). */
+  countKeysInSlot(slot: number): number {
+    return this.slots(slot).slotSize(slot);
+  }
+
+  /** Up to `count` keys of a slot (CLUSTER GETKEYSINSLOT). O(count). */
+  keysInSlot(slot: number, count: number): string[] {
+    const out: string[] = [];
+    const it = this.slots(slot).slotKeys(slot);
+    if (it === undefined) return out;
+    for (let r = it.next(); !r.done && out.length < count; r = it.next()) out.push(r.value);
+    return out;
+  }
+
+  /**
+   * Deletes every key of a slot, TTLs included, each signalled as modified (WATCH, blocked
+   * clients); `onDeleted` sees each key (to propagate the deletion). Returns how many there were.
+   * O(keys in the slot).
+   */
+  deleteSlot(slot: number, onDeleted?: (key: string) => void): number {
+    const keys = this.slots(slot).takeSlot(slot);
+    if (keys === undefined) return 0;
+    for (const [key, e] of keys) {
+      this.bytes -= e.bytes;
+      if (this.expires.size !== 0) this.expires.delete(key);
+      this.signalModified(key);
+      onDeleted?.(key);
+    }
+    return keys.size;
   }
 }
 
