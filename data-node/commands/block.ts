@@ -35,7 +35,7 @@ export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promi
     keys: b.keys,
     timeoutMs,
     retry: (key) => {
-      const e = db.dict.get(key);
+      const e = db.peek(key);
       if (!e || typeof e.value === "string" || e.value.type !== b.type) return false;
       const saved = c.db;
       c.db = db;

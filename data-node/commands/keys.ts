@@ -105,7 +105,7 @@ function keys(_s: Server, c: Client, argv: string[]): void {
   const all = pattern === "*";
   const out: string[] = [];
   const now = Date.now();
-  for (const k of c.db.dict.keys()) {
+  for (const k of c.db.keys()) {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
     if (at !== undefined && at <= now) continue;
     if (all || globMatch(pattern, k)) out.push(k);
@@ -119,7 +119,7 @@ function scan(_s: Server, c: Client, argv: string[]): void {
   if (!a) return;
   const out: string[] = [];
   const now = Date.now();
-  const next = c.db.scanKeys(a.cursor, a.count, (k) => {
+  const next = c.db.scanKeys(a.cursorBits, a.count, (k) => {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
     if (at !== undefined && at <= now) {
       c.db.lookup(k, false); // expires it, as Redis's SCAN does
@@ -127,7 +127,7 @@ function scan(_s: Server, c: Client, argv: string[]): void {
     }
     if (a.match !== null && !globMatch(a.match, k)) return;
     if (a.type !== null) {
-      const e = c.db.dict.get(k);
+      const e = c.db.peek(k);
       if (!e || typeName(e.value) !== a.type) return;
     }
     out.push(k);
@@ -139,20 +139,9 @@ function scan(_s: Server, c: Client, argv: string[]): void {
 }
 
 function randomkey(_s: Server, c: Client): void {
-  const n = c.db.size;
-  if (n === 0) return c.out.nullBulk();
-  // Maps have no random access: walk to a random position, bounded so a huge db stays cheap.
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const skip = Math.floor(Math.random() * Math.min(n, 1024));
-    let i = 0;
-    for (const k of c.db.dict.keys()) {
-      if (i++ < skip) continue;
-      if (c.db.lookup(k, false) !== undefined) return c.out.bulk(k);
-      break;
-    }
-    if (c.db.size === 0) break;
-  }
-  c.out.nullBulk();
+  const k = c.db.randomKey();
+  if (k === undefined) return c.out.nullBulk();
+  c.out.bulk(k);
 }
 
 // ---- Rename, copy, move ----

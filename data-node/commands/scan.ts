@@ -1,7 +1,7 @@
 /** Shared by SCAN, HSCAN, SSCAN and ZSCAN: argument parsing and cursor iteration over aggregates. */
 import type { Client } from "../server/client.ts";
 import { globMatch } from "../../shared/glob.ts";
-import { scanMap } from "../store/database.ts";
+import { resumeForeign, scanMap } from "../store/cursor.ts";
 import { ERR, parseI64 } from "./define.ts";
 import { cstr } from "../../shared/cstr.ts";
 
@@ -14,8 +14,6 @@ export interface ScanArgs {
   type: string | null;
 }
 
-/** Cursors scanMap issues are position * CURSOR_TAG_SPACE + a random tag (store/database.ts). */
-const CURSOR_TAG_SPACE = 1 << 20;
 const U64 = 2n ** 64n;
 
 /** The value type each aggregate SCAN command iterates. */
@@ -79,36 +77,12 @@ export function parseScanArgs(
       a.type = cstr(val).toLowerCase();
     } else return c.error(ERR.syntax), null;
   }
-  // SCAN over the keyspace: a cursor we did not issue resumes where Redis's would.
-  if (at === 1 && !c.db.cursors.has(a.cursor)) resumeForeignCursor(a, c.db.dict.size);
   return a;
 }
 
-/**
- * Maps a nonzero cursor that is not one of ours (ours are position * 2^20 + tag, the position
- * within the collection's size) to where Redis's hash table scan would resume. Redis's cursor is
- * a bucket index walked in reverse-binary order over a power-of-two table (the smallest holding
- * all elements, at least 4), so its low bits tell how far the iteration got; elements are taken
- * as spread evenly over the buckets. Redis stops after the bucket that reaches COUNT, or at the
- * table's end (cursor 0): when the buckets before the last one cannot reach COUNT, everything
- * left is returned with cursor 0. Rewrites a.cursor (and a.count) for scanMap, which reads an
- * unknown cursor as "skip position elements".
- */
+/** A cursor we did not issue resumes where Redis's would (store/cursor.ts). */
 function resumeForeignCursor(a: ScanArgs, size: number): void {
-  const cur = a.cursor;
-  if (cur === 0) return;
-  if (cur >= CURSOR_TAG_SPACE && Math.floor(cur / CURSOR_TAG_SPACE) <= size) return;
-  let k = 2;
-  while (2 ** k < size) k++;
-  const table = 2 ** k;
-  const bucket = Number(a.cursorBits & BigInt(table - 1));
-  let pos = 0;
-  for (let i = 0; i < k; i++) if (bucket & (1 << i)) pos += 2 ** (k - 1 - i);
-  const start = Math.ceil((pos * size) / table);
-  const beforeLast = Math.ceil(((table - 1) * size) / table) - start;
-  if (beforeLast < a.count && table - pos <= a.count * 10) a.count = size - start + 1;
-  // Tag 0 is never issued, so scanMap cannot find this cursor and skips `start` elements.
-  a.cursor = start * CURSOR_TAG_SPACE;
+  ({ cursor: a.cursor, count: a.count } = resumeForeign(a.cursor, a.cursorBits, size, a.count));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
-import type { Database } from "../store/database.ts";
+import type { Database, KeyTable } from "../store/database.ts";
 import { applyEncodingLimits, Entry } from "../store/types.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
@@ -33,7 +33,7 @@ const RETRY_DELAY_MS = 5000;
 
 interface DbSnapshot {
   db: Database;
-  entries: Map<string, Entry>;
+  entries: KeyTable<Entry>;
   expires: Map<string, number>;
 }
 
@@ -111,7 +111,7 @@ export class Persistence {
 
   private snapshots(live: boolean): DbSnapshot[] {
     return this.s.dbs.map((db) => {
-      const entries = new Map(db.dict);
+      const entries = db.copyEntries();
       if (live) db.snapshot = entries;
       return { db, entries, expires: new Map(db.expires) };
     });
@@ -266,12 +266,12 @@ export class Persistence {
         }
         const db = this.s.dbs[k.db];
         if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
-        if (db.dict.has(k.key)) {
+        if (db.peek(k.key) !== undefined) {
           if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
           db.expires.delete(k.key);
         }
         applyEncodingLimits(k.value, this.s.config);
-        db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+        db.loadEntry(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });

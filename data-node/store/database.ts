@@ -1,8 +1,33 @@
 /**
- * One logical database: the main dictionary, the expires dictionary (keys with a TTL only, so
- * the active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
+ * One logical database: the key table, the expires dictionary (keys with a TTL only, so the
+ * active expire cycle walks just those), WATCH bookkeeping and SCAN cursors.
+ *
+ * The key table is private: everything else goes through the methods below. Its layout is
+ * chosen once, at construction (key_table.ts):
+ * - standalone: one Map, key -> Entry. The hot path is a single Map lookup, as before slots.
+ * - cluster mode (`{ cluster: true }`): one Map per hash slot, created with the slot's first
+ *   key and dropped when it empties, with per-slot counts in a Fenwick tree, as Valkey's
+ *   kvstore. Counting, listing and deleting the keys of a slot cost O(keys in that slot)
+ *   (countKeysInSlot, keysInSlot, deleteSlot); RANDOMKEY picks a slot weighted by its key count.
+ * Both layouts iterate with live iterators that survive changes, which SCAN (store/cursor.ts),
+ * eviction sampling and KEYS rely on. Standalone SCAN cursors are position * 2^20 + tag; in
+ * cluster mode a cursor holds the slot in its low 14 bits and the position within the slot
+ * above them, as Valkey's do. The expires dictionary stays one Map in both layouts (deleteSlot
+ * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
+ * one native Map copy, or one per non-empty slot.
  */
 import { Entry, estimateBytes, Value } from "./types.ts";
+import {
+  resumeForeign,
+  type ScanCursors,
+  scanMap,
+  scanSlots,
+  type SlotScanCursors,
+} from "./cursor.ts";
+import { type KeyTable, SlotTable } from "./key_table.ts";
+import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+
+export type { KeyTable };
 
 /** Called when a key is modified, so WATCHing clients can be flagged. */
 export interface KeyspaceHooks {
@@ -29,15 +54,23 @@ export interface Watcher {
   markDirty(): void;
 }
 
-const MAX_SCAN_CURSORS = 4096;
+export interface DatabaseOptions {
+  /** Cluster mode: keys kept per hash slot (see the top of this file). */
+  cluster?: boolean;
+}
 
 export class Database {
-  dict = new Map<string, Entry>();
+  /** key -> entry: the Map itself, or `slotTable` in cluster mode. */
+  private dict: KeyTable<Entry>;
+  /** The same table as `dict` in cluster mode, typed for its per-slot operations; else null. */
+  private slotTable: SlotTable<Entry> | null;
   expires = new Map<string, number>();
   /** key -> clients WATCHing it. */
   readonly watched = new Map<string, Set<Watcher>>();
   /** Open SCAN iterations; see scanKeys(). */
-  readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
+  private readonly cursors: ScanCursors = new Map();
+  /** Open SCAN iterations in cluster mode (their cursors carry the slot). */
+  private readonly slotCursors: SlotScanCursors = new Map();
   /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
   expireIter: Iterator<[string, number]> | null = null;
   avgTtlMs = 0;
@@ -47,17 +80,57 @@ export class Database {
    * is cloned into the snapshot the first time it is looked up (every in-place change of an
    * aggregate starts with a lookup). That is copy-on-write at key granularity.
    */
-  snapshot: Map<string, Entry> | null = null;
+  snapshot: KeyTable<Entry> | null = null;
   /**
    * Estimated bytes of all entries, kept current on every change (signalModified) so that
    * maxmemory checks are O(1); the V8 heap figure lags behind garbage collection.
    */
   bytes = 0;
 
-  constructor(readonly id: number, private readonly hooks: KeyspaceHooks) {}
+  constructor(
+    readonly id: number,
+    private readonly hooks: KeyspaceHooks,
+    options: DatabaseOptions = {},
+  ) {
+    this.slotTable = options.cluster ? new SlotTable<Entry>() : null;
+    this.dict = this.slotTable ?? new Map<string, Entry>();
+  }
+
+  /** True when keys are kept per hash slot. */
+  get cluster(): boolean {
+    return this.slotTable !== null;
+  }
 
   get size(): number {
     return this.dict.size;
+  }
+
+  /** The entry as stored: no expiry check, no access clock update. */
+  peek(key: string): Entry | undefined {
+    return this.dict.get(key);
+  }
+
+  /** Every key, expired or not. Like a Map's, the iterator survives changes to the keyspace. */
+  keys(): IterableIterator<string> {
+    return this.dict.keys();
+  }
+
+  /** Every key with its entry, expired or not. */
+  entries(): IterableIterator<[string, Entry]> {
+    return this.dict.entries();
+  }
+
+  /**
+   * Adds a key as a load from a file does: no WATCH or keyspace signal and no memory accounting
+   * (the loader calls recount() at the end). The TTL, if any, is the caller's to set.
+   */
+  loadEntry(key: string, entry: Entry): void {
+    this.dict.set(key, entry);
+  }
+
+  /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
+  copyEntries(): KeyTable<Entry> {
+    return this.slotTable?.clone() ?? new Map(this.dict);
   }
 
   /** True if the key has a TTL in the past. */
@@ -184,6 +257,7 @@ export class Database {
     this.dict.clear();
     this.expires.clear();
     this.cursors.clear();
+    this.slotCursors.clear();
     this.expireIter = null;
     for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
     return n;
@@ -191,12 +265,16 @@ export class Database {
 
   /** SWAPDB: exchanges contents; clients stay on their database index. */
   swapWith(other: Database): void {
+    if (this.cluster !== other.cluster) throw new Error("SWAPDB between different key layouts");
     [this.dict, other.dict] = [other.dict, this.dict];
+    [this.slotTable, other.slotTable] = [other.slotTable, this.slotTable];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
     [this.bytes, other.bytes] = [other.bytes, this.bytes];
     this.cursors.clear();
     other.cursors.clear();
+    this.slotCursors.clear();
+    other.slotCursors.clear();
     this.expireIter = other.expireIter = null;
     this.touchAllWatched();
     other.touchAllWatched();
@@ -225,51 +303,89 @@ export class Database {
   }
 
   /**
-   * SCAN: a cursor names a live iterator over the dictionary. JS Maps iterate in insertion
-   * order and an iterator survives inserts and deletes (it skips the deleted, visits the new),
-   * so every key present for the whole scan is returned. A cursor also encodes how far it got,
-   * so an unknown one (evicted from the table, or from before a restart) resumes by position.
+   * SCAN over the keyspace (store/cursor.ts): a cursor names a live iterator, so every key
+   * present for the whole scan is returned; an unknown cursor resumes by position, and one that
+   * redis-server issued where Redis's scan would resume.
    */
-  scanKeys(cursor: number, count: number, visit: (key: string) => void): number {
-    return scanMap(this.cursors, this.dict, cursor, count, visit);
+  scanKeys(cursor: bigint, count: number, visit: (key: string) => void): number {
+    if (this.slotTable !== null) {
+      return scanSlots(this.slotCursors, this.slotTable, cursor, count, visit);
+    }
+    let cur = Number(cursor);
+    if (!this.cursors.has(cur)) {
+      ({ cursor: cur, count } = resumeForeign(cur, cursor, this.dict.size, count));
+    }
+    return scanMap(this.cursors, this.dict, cur, count, visit);
+  }
+
+  /**
+   * RANDOMKEY: a key that has not expired (expired ones met on the way are deleted), or
+   * undefined when there is none. Maps have no random access: this walks to a random position,
+   * bounded so a huge db stays cheap. In cluster mode the slot is drawn first, weighted by its
+   * key count, and the walk stays within it.
+   */
+  randomKey(): string | undefined {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const n = this.dict.size;
+      if (n === 0) return undefined;
+      let keys: Iterator<string> = this.dict.keys();
+      let span = n;
+      if (this.slotTable !== null) {
+        const slot = this.slotTable.slotOfRank(Math.floor(Math.random() * n));
+        keys = this.slotTable.slotKeys(slot)!;
+        span = this.slotTable.slotSize(slot);
+      }
+      let skip = Math.floor(Math.random() * Math.min(span, 1024));
+      for (let r = keys.next(); !r.done; r = keys.next()) {
+        if (skip-- > 0) continue;
+        if (this.lookup(r.value, false) !== undefined) return r.value;
+        break;
+      }
+    }
+    return undefined;
+  }
+
+  // ---- Hash slots (cluster mode only) ----
+
+  private slots(slot: number): SlotTable<Entry> {
+    if (this.slotTable === null) throw new Error("keys are not kept per slot (cluster mode off)");
+    if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOTS) {
+      throw new RangeError(`invalid slot ${slot}`);
+    }
+    return this.slotTable;
+  }
+
+  /** Keys stored in a slot, expired ones included (CLUSTER COUNTKEYSINSLOT). O(1). */
+  countKeysInSlot(slot: number): number {
+    return this.slots(slot).slotSize(slot);
+  }
+
+  /** Up to `count` keys of a slot (CLUSTER GETKEYSINSLOT). O(count). */
+  keysInSlot(slot: number, count: number): string[] {
+    const out: string[] = [];
+    const it = this.slots(slot).slotKeys(slot);
+    if (it === undefined) return out;
+    for (let r = it.next(); !r.done && out.length < count; r = it.next()) out.push(r.value);
+    return out;
+  }
+
+  /**
+   * Deletes every key of a slot, TTLs included, each signalled as modified (WATCH, blocked
+   * clients); `onDeleted` sees each key (to propagate the deletion). Returns how many there were.
+   * O(keys in the slot).
+   */
+  deleteSlot(slot: number, onDeleted?: (key: string) => void): number {
+    const keys = this.slots(slot).takeSlot(slot);
+    if (keys === undefined) return 0;
+    for (const [key, e] of keys) {
+      this.bytes -= e.bytes;
+      if (this.expires.size !== 0) this.expires.delete(key);
+      this.signalModified(key);
+      onDeleted?.(key);
+    }
+    return keys.size;
   }
 }
-
-/** Shared by SCAN, HSCAN, SSCAN and ZSCAN over any Map or Set. */
-export function scanMap(
-  cursors: Map<number, { it: Iterator<string>; pos: number }>,
-  coll: { keys(): Iterator<string>; size: number },
-  cursor: number,
-  count: number,
-  visit: (key: string) => void,
-): number {
-  let state = cursor === 0 ? undefined : cursors.get(cursor);
-  cursors.delete(cursor);
-  // Cursors we issue are >= CURSOR_TAG_SPACE; a smaller nonzero one is not ours: iteration over.
-  if (state === undefined && cursor !== 0 && cursor < CURSOR_TAG_SPACE) return 0;
-  if (state === undefined) {
-    state = { it: coll.keys(), pos: 0 };
-    const skip = cursor === 0 ? 0 : Math.floor(cursor / CURSOR_TAG_SPACE);
-    for (let i = 0; i < skip && !state.it.next().done; i++) state.pos++;
-  }
-  for (let i = 0; i < count; i++) {
-    const r = state.it.next();
-    if (r.done) return 0;
-    state.pos++;
-    visit(r.value);
-  }
-  const next = state.pos * CURSOR_TAG_SPACE + 1 +
-    Math.floor(Math.random() * (CURSOR_TAG_SPACE - 1));
-  if (cursors.size >= MAX_SCAN_CURSORS) {
-    const oldest = cursors.keys().next().value;
-    if (oldest !== undefined) cursors.delete(oldest);
-  }
-  cursors.set(next, state);
-  return next;
-}
-
-/** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
-const CURSOR_TAG_SPACE = 1 << 20;
 
 const LFU_INIT = 5;
 

@@ -90,7 +90,7 @@ function hex(d: Digest): string {
 /** The digest of one key's value (40 zeros when the key does not exist). */
 export function valueDigest(db: Database, key: string): string {
   const d = new Uint8Array(20);
-  const e = db.dict.get(key);
+  const e = db.peek(key);
   if (e) xorValue(d, e.value, db.expires.has(key));
   return hex(d);
 }
@@ -99,9 +99,9 @@ export function valueDigest(db: Database, key: string): string {
 export function datasetDigest(dbs: readonly Database[]): string {
   const final = new Uint8Array(20);
   for (const db of dbs) {
-    if (db.dict.size === 0) continue;
+    if (db.size === 0) continue;
     mixInto(final, u32be(db.id));
-    for (const [key, e] of db.dict) {
+    for (const [key, e] of db.entries()) {
       const d = new Uint8Array(20);
       mixInto(d, bin(key));
       xorValue(d, e.value, db.expires.has(key));

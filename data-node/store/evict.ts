@@ -32,7 +32,7 @@ const iters = new WeakMap<
 
 /** Up to n keys of a db, continuing where the last sample stopped. */
 function sampleKeys(db: Database, volatile: boolean, n: number): string[] {
-  const source = volatile ? db.expires : db.dict;
+  const source = volatile ? db.expires : db;
   if (source.size === 0) return [];
   let st = iters.get(db);
   if (!st) iters.set(db, st = {});
@@ -63,7 +63,7 @@ function sampleKeys(db: Database, volatile: boolean, n: number): string[] {
 }
 
 function score(db: Database, key: string, policy: Policy, nowSec: number, decay: number): number {
-  const e = db.dict.get(key);
+  const e = db.peek(key);
   if (!e) return Infinity;
   if (policy.endsWith("-lru")) return e.lru;
   if (policy.endsWith("-lfu")) return lfuDecayed(e, nowSec, decay);
