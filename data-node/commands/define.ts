@@ -1,5 +1,5 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
-import type { CommandDef, Flag, Handler } from "./types.ts";
+import { type CommandDef, type Flag, flagBits, type Handler } from "./types.ts";
 import { HEX_FLOAT_RE } from "../store/long_double.ts";
 import { clip128 } from "../../shared/cstr.ts";
 import { parseI64 } from "../../shared/int64.ts";
@@ -94,6 +94,7 @@ export function cmd(
     name,
     arity,
     flags: fl,
+    bits: 0,
     acl: aclFor(fl, group, meta.acl ?? []),
     group,
     summary: meta.summary ?? "",
@@ -107,6 +108,7 @@ export function cmd(
     def.flags.push("movablekeys");
   }
   if (meta.subcommands) def.subcommands = meta.subcommands;
+  def.bits = flagBits(def.flags);
   return def;
 }
 

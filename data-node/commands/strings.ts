@@ -82,8 +82,7 @@ export function expireFromArg(
 
 function set(s: Server, c: Client, argv: string[]): void {
   const key = argv[1]!, value = argv[2]!;
-  const now = Date.now();
-  const o = argv.length === 3 ? null : parseSetOptions(argv, 3, now);
+  const o = argv.length === 3 ? null : parseSetOptions(argv, 3, s.nowMs);
   if (typeof o === "string") {
     c.error(o);
     return;

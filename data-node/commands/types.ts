@@ -34,12 +34,51 @@ export type Flag =
  */
 export type Handler = (s: Server, c: Client, argv: string[]) => void | Promise<void>;
 
+/** The flags the dispatcher tests on every call, as bits (see CommandDef.bits). */
+export const F_WRITE = 1;
+export const F_DENYOOM = 2;
+export const F_NO_AUTH = 4;
+export const F_NO_MULTI = 8;
+export const F_MAY_REPLICATE = 16;
+export const F_SKIP_MONITOR = 32;
+export const F_ADMIN = 64;
+
+const FLAG_BITS: Partial<Record<Flag, number>> = {
+  write: F_WRITE,
+  denyoom: F_DENYOOM,
+  no_auth: F_NO_AUTH,
+  no_multi: F_NO_MULTI,
+  may_replicate: F_MAY_REPLICATE,
+  skip_monitor: F_SKIP_MONITOR,
+  admin: F_ADMIN,
+};
+
+/** The bit set of a flag list. */
+export function flagBits(flags: readonly Flag[]): number {
+  let bits = 0;
+  for (const f of flags) bits |= FLAG_BITS[f] ?? 0;
+  return bits;
+}
+
+/** Per-command counters (INFO commandstats), held on the definition itself. */
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  rejectedCalls: number;
+  failedCalls: number;
+}
+
 export interface CommandDef {
   /** Lowercase name; subcommands are named `parent|sub` like Redis's fullname. */
   name: string;
   /** Positive: exact argument count (incl. the name); negative: at least -arity. */
   arity: number;
   flags: Flag[];
+  /** F_* bits of `flags`, for the checks made on every call. */
+  bits: number;
+  /** Counters of this command, created on its first call, and the Stats that owns them. */
+  stat?: CommandStat;
+  statOwner?: object;
   /** First key index, last key index (-1: last argument, -2: second to last...), step. */
   keys?: [number, number, number];
   /** Redis's key specs (COMMAND INFO, GETKEYSANDFLAGS); see key_specs.ts. */

@@ -31,6 +31,8 @@ const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class BlockingRegistry {
+  /** Called for a served client (the server writes it out once per tick). */
+  onOutput: (c: Client) => void = (c) => void c.flush().catch(() => c.close());
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly ready = new Set<string>();
@@ -90,7 +92,7 @@ export class BlockingRegistry {
         for (const w of [...set]) {
           if (!this.byClient.has(w.client)) continue;
           if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
-          void w.client.flush().catch(() => w.client.close());
+          this.onOutput(w.client);
         }
       }
     } finally {

@@ -8,11 +8,7 @@ export interface QueuedCommand {
   argv: string[];
 }
 
-/** Writes everything, looping over partial writes. */
-export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
+const DONE = Promise.resolve();
 
 export class Client implements Watcher {
   readonly parser: RequestParser;
@@ -153,26 +149,31 @@ export class Client implements Watcher {
     // Writes of this batch reach the AOF before any reply that acknowledges them.
     this.beforeWrite();
     if (this.muted) this.out.reset();
-    if (!this.checkOutput()) return Promise.resolve();
+    if (!this.checkOutput()) return DONE;
     if (this.writing) return this.writing;
-    if (this.sending.len === 0 || this.conn === null) return Promise.resolve();
-    this.writing = this.drain().finally(() => {
-      this.writing = null;
-    });
+    if (this.sending.len === 0 || this.conn === null) return DONE;
+    this.writing = this.drain();
     return this.writing;
   }
 
-  private async drain(): Promise<void> {
-    while (this.sending.len > 0 && !this.closing) {
-      const w = this.sending;
-      const n = w.len;
-      // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
-      try {
-        await writeAll(this.conn!, w.buf.subarray(0, n));
-      } finally {
-        w.consume(n);
-      }
-    }
+  /**
+   * One socket write of everything pending, then again for whatever was appended meanwhile
+   * or not taken by a partial write; a plain promise chain, not nested async functions.
+   */
+  private drain(): Promise<void> {
+    const w = this.sending;
+    const n = w.len;
+    // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
+    return this.conn!.write(w.buf.subarray(0, n)).then((written): Promise<void> | undefined => {
+      w.consume(written);
+      if (this.sending.len > 0 && !this.closing) return this.drain();
+      this.writing = null;
+      return undefined;
+    }, (e) => {
+      w.consume(n);
+      this.writing = null;
+      throw e;
+    });
   }
 
   close(): void {

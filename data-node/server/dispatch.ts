@@ -3,7 +3,16 @@
  * lookup, arity, authentication, pub/sub context, MULTI queueing, CLIENT PAUSE; then the call
  * with statistics, propagation of writes and the MONITOR feed.
  */
-import type { CommandDef } from "../commands/types.ts";
+import {
+  type CommandDef,
+  F_ADMIN,
+  F_DENYOOM,
+  F_MAY_REPLICATE,
+  F_NO_AUTH,
+  F_NO_MULTI,
+  F_SKIP_MONITOR,
+  F_WRITE,
+} from "../commands/types.ts";
 import type { Client } from "./client.ts";
 import type { Server } from "./server.ts";
 import { reprArg } from "./repr.ts";
@@ -85,7 +94,7 @@ function arityOk(def: CommandDef, argc: number): boolean {
  * EXEC always answers EXECABORT with the reason (and ends any transaction), as Redis does.
  */
 function reject(s: Server, c: Client, def: CommandDef | null, message: string): void {
-  if (def) s.stats.command(def.name).rejectedCalls++;
+  if (def) s.stats.of(def).rejectedCalls++;
   if (def?.name === "exec") {
     discardTransaction(c);
     unwatchAll(c);
@@ -134,11 +143,11 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     if (refused !== null) return reject(s, c, def, refused);
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
-    if (def.flags.includes("no_multi")) {
+    if (def.bits & F_NO_MULTI) {
       return reject(s, c, def, "ERR Command not allowed inside a transaction");
     }
     c.multi.push({ argv });
-    if (def.flags.includes("denyoom")) c.multiDenyOom = true;
+    if (def.bits & F_DENYOOM) c.multiDenyOom = true;
     c.out.simple("QUEUED");
     return;
   }
@@ -153,7 +162,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
 
 /** The checks a normal client's command passes before it runs; the refusal, or null. */
 function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
-  if (!c.authenticated && !def.flags.includes("no_auth")) return "NOAUTH Authentication required.";
+  if (!c.authenticated && !(def.bits & F_NO_AUTH)) return "NOAUTH Authentication required.";
   if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
     return `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
   }
@@ -161,19 +170,19 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
     return "OOM command not allowed when used memory > 'maxmemory'.";
   }
-  if (s.persistence?.writesRefused() && def.flags.includes("write")) return MISCONF;
+  if (def.bits & F_WRITE && s.persistence?.writesRefused()) return MISCONF;
   return null;
 }
 
 /** denyoom commands, and EXEC of a transaction that queued one. */
 function isDenyOom(def: CommandDef, c: Client): boolean {
-  if (def.flags.includes("denyoom")) return true;
+  if (def.bits & F_DENYOOM) return true;
   return def.name === "exec" && c.multi !== null && c.multiDenyOom;
 }
 
 function isPaused(s: Server, def: CommandDef): boolean {
   if (s.pause!.all) return true;
-  return def.flags.includes("write") || def.flags.includes("may_replicate");
+  return (def.bits & (F_WRITE | F_MAY_REPLICATE)) !== 0;
 }
 
 /** Commands that may expire arbitrary keys: their DELs go out without MULTI/EXEC. */
@@ -199,19 +208,19 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   let result: void | Promise<void>;
   try {
     result = def.handler!(s, c, argv);
-    if (s.dirty !== dirtyBefore && def.flags.includes("write")) {
+    if (s.dirty !== dirtyBefore && def.bits & F_WRITE) {
       const effect = c.rewrittenArgv ?? argv;
       if (effect !== PROPAGATED) p.also(db.id, effect);
     }
   } finally {
     p.exit();
   }
-  const stat = s.stats.command(def.name);
+  const stat = s.stats.of(def);
   stat.calls++;
   s.stats.timed.push(stat);
   if (c.failed) stat.failedCalls++;
   s.stats.totalCommands++;
-  if (s.monitors.size > 0 && !def.flags.includes("skip_monitor") && !def.flags.includes("admin")) {
+  if (s.monitors.size > 0 && !(def.bits & (F_SKIP_MONITOR | F_ADMIN))) {
     feedMonitors(s, c, db.id, argv);
   }
   if (!p.inUnit) s.blocking.serveReady();
@@ -226,6 +235,6 @@ function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void 
   for (const m of s.monitors) {
     if (m === c) continue;
     m.out.simple(line);
-    void m.flush().catch(() => m.close());
+    s.wantsFlush(m);
   }
 }

@@ -3,6 +3,8 @@ import { globMatch } from "../../shared/glob.ts";
 import type { Client } from "./client.ts";
 
 export class PubSub {
+  /** Called for a subscriber whose output grew (the server writes it out once per tick). */
+  onOutput: (c: Client) => void = (c) => void c.flush().catch(() => c.close());
   readonly channels = new Map<string, Set<Client>>();
   readonly patterns = new Map<string, Set<Client>>();
 
@@ -50,7 +52,7 @@ export class PubSub {
         c.out.bulk("message");
         c.out.bulk(channel);
         c.out.bulk(message);
-        void c.flush().catch(() => c.close());
+        this.onOutput(c);
         n++;
       }
     }
@@ -62,7 +64,7 @@ export class PubSub {
         c.out.bulk(pattern);
         c.out.bulk(channel);
         c.out.bulk(message);
-        void c.flush().catch(() => c.close());
+        this.onOutput(c);
         n++;
       }
     }

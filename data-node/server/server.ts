@@ -60,6 +60,16 @@ export class Server {
   /** master_repl_offset while there is no replication stream (kept across restarts). */
   private replOffsetBase = 0;
   readonly startMs = Date.now();
+  /**
+   * The clock commands see: read once per batch of pipelined commands (and per timer tick)
+   * instead of once per lookup, as Redis caches its time per command.
+   */
+  nowMs = Date.now();
+  /** Clients whose output grew outside their own read loop, written out once per tick. */
+  private readonly pendingOutput = new Set<Client>();
+  private flushScheduled = false;
+  /** client-query-buffer-limit, cached (checked on every read). */
+  private queryBufferLimit = 0;
   /** Changes since the last successful save (the `save` rules count these). */
   dirty = 0;
   lastSaveSec = Math.floor(Date.now() / 1000);
@@ -101,7 +111,7 @@ export class Server {
   constructor(readonly config: Config, readonly commands: Map<string, CommandDef>) {
     this.hooks = {
       lruClock: () => this.lruClockSec,
-      nowMs: () => Date.now(),
+      nowMs: () => this.nowMs,
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
         this.propagation.also(db.id, ["DEL", key]);
@@ -112,6 +122,11 @@ export class Server {
       lfuParams: () => this.lfuParams,
     };
     this.refreshMemoryConfig();
+    this.queryBufferLimit = config.get<number>("client-query-buffer-limit");
+    config.onChange("client-query-buffer-limit", (v) => {
+      this.queryBufferLimit = v as number;
+      return undefined;
+    });
     for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
       config.onChange(name, () => {
         this.refreshMemoryConfig();
@@ -127,6 +142,8 @@ export class Server {
       }
       return undefined;
     });
+    this.pubsub.onOutput = (c) => this.wantsFlush(c);
+    this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
     this.dbs = Array.from({ length: n }, (_, i) => new Database(i, this.hooks));
   }
@@ -168,6 +185,27 @@ export class Server {
     clearInterval(this.cron);
     const ms = Math.floor(1000 / this.config.get<number>("hz"));
     this.cron = setInterval(() => this.serverCron(), ms);
+  }
+
+  /**
+   * Queues a client whose output grew outside its own read loop (pub/sub messages, a blocked
+   * client served, MONITOR lines): every such client gets one write once the current work is
+   * done, however many messages reached it meanwhile.
+   */
+  wantsFlush(c: Client): void {
+    this.pendingOutput.add(c);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flushPending());
+  }
+
+  private flushPending(): void {
+    this.flushScheduled = false;
+    const clients = [...this.pendingOutput];
+    this.pendingOutput.clear();
+    for (const c of clients) {
+      if (!c.closing) void c.flush().catch(() => c.close());
+    }
   }
 
   /** The actual listening port (differs from config when port 0 was asked). */
@@ -281,7 +319,7 @@ export class Server {
   private received(c: Client, n: number): boolean {
     this.stats.netInputBytes += n;
     c.lastInteractionMs = Date.now();
-    if (c.parser.pending <= this.config.get<number>("client-query-buffer-limit")) return true;
+    if (c.parser.pending <= this.queryBufferLimit) return true;
     log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
     return false;
   }
@@ -319,6 +357,8 @@ export class Server {
    * made the client wait; the rest of the buffer is then processed after the wait.
    */
   processInput(c: Client): Promise<void> | undefined {
+    // A batch resumed after a wait (a blocking command, a pause) must not see the old time.
+    this.nowMs = Date.now();
     this.stats.startBatch();
     try {
       return this.processBatch(c);
@@ -473,7 +513,7 @@ export class Server {
 
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
   serverCron(): void {
-    const now = Date.now();
+    const now = this.nowMs = Date.now();
     this.lruClockSec = Math.floor(now / 1000);
     if (this.activeExpire) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));

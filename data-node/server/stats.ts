@@ -1,10 +1,6 @@
 /** Counters behind INFO stats, commandstats, errorstats and /metrics. */
-export interface CommandStat {
-  calls: number;
-  usec: number;
-  rejectedCalls: number;
-  failedCalls: number;
-}
+import type { CommandDef, CommandStat } from "../commands/types.ts";
+export type { CommandStat };
 
 export class Stats {
   totalConnections = 0;
@@ -43,6 +39,14 @@ export class Stats {
   /** Bound on distinct error codes tracked, as Redis does (ERRORSTATS_LIMIT). */
   static readonly MAX_ERROR_CODES = 128;
 
+  /** The counters of a command, cached on its definition (no map lookup per call). */
+  of(def: CommandDef): CommandStat {
+    if (def.statOwner === this) return def.stat!;
+    def.stat = this.command(def.name);
+    def.statOwner = this;
+    return def.stat;
+  }
+
   command(name: string): CommandStat {
     let s = this.commands.get(name);
     if (!s) {
@@ -63,7 +67,14 @@ export class Stats {
   }
 
   reset(): void {
-    this.commands.clear();
+    // Zeroed in place: command definitions hold these objects.
+    for (const st of this.commands.values()) {
+      st.calls =
+        st.usec =
+        st.rejectedCalls =
+        st.failedCalls =
+          0;
+    }
     this.errors.clear();
     this.totalConnections = this.rejectedConnections = this.totalCommands = 0;
     this.netInputBytes =
