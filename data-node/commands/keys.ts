@@ -8,7 +8,7 @@ import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
 import { expireOrDelete } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
-import { lfuDecayed } from "../store/database.ts";
+import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
 
 function del(s: Server, c: Client, argv: string[]): void {
@@ -252,10 +252,10 @@ function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
     const lfu = LFU_POLICY.test(s.config.getString("maxmemory-policy"));
     if (what === "idletime") {
       if (lfu) return c.error(IDLE_REFUSED);
-      return c.out.int(Math.max(0, Math.floor(Date.now() / 1000) - e.lru));
+      return c.out.int(idleSeconds(e.clock, Math.floor(Date.now() / 1000)));
     }
     if (!lfu) return c.error(FREQ_REFUSED);
-    c.out.int(lfuDecayed(e, Math.floor(Date.now() / 1000), s.lfuParams.decayMinutes));
+    c.out.int(lfuDecayed(e.clock, Math.floor(Date.now() / 1000), s.lfuParams.decayMinutes));
   };
 }
 

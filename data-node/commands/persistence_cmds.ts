@@ -6,7 +6,13 @@ import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
 import { cmd, ERR, parseI64, parseIndex, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { applyEncodingLimits, stringEncoding } from "../store/types.ts";
+import {
+  applyEncodingLimits,
+  idleSeconds,
+  lfuClock,
+  lruClock,
+  stringEncoding,
+} from "../store/types.ts";
 import { ListValue } from "../store/list.ts";
 
 const log = getLogger(["data-node", "persistence"]);
@@ -90,8 +96,10 @@ function restore(s: Server, c: Client, argv: string[]): void {
   c.db.delete(key);
   c.db.set(key, value);
   const e = c.db.lookup(key, false)!;
-  if (idle >= 0) e.lru = Math.floor(Date.now() / 1000) - idle;
-  if (freq >= 0) e.freq = freq;
+  // As Redis: IDLETIME applies under an LRU policy, FREQ under an LFU one.
+  const nowSec = Math.floor(Date.now() / 1000);
+  if (idle >= 0 && !s.lfuMode) e.clock = lruClock(nowSec - idle);
+  if (freq >= 0 && s.lfuMode) e.clock = lfuClock(nowSec, freq);
   if (expireAt > 0) c.db.setExpire(key, expireAt);
   s.dirty++;
   // A relative TTL replicates as the absolute time, so a replay later keeps the same deadline.
@@ -256,7 +264,7 @@ export function debugObject(s: Server, c: Client, argv: string[]): void {
   const extra = v instanceof ListValue ? quicklistStats(s, v.range()) : "";
   c.out.simple(
     `Value at:0x${addr.toString(16)} refcount:1 encoding:${encoding} ` +
-      `serializedlength:${serialized} lru:${e.lru & 0xffffff} ` +
-      `lru_seconds_idle:${Math.max(0, now - e.lru)}${extra}`,
+      `serializedlength:${serialized} lru:${e.clock} ` +
+      `lru_seconds_idle:${idleSeconds(e.clock, now)}${extra}`,
   );
 }

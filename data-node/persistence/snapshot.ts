@@ -7,11 +7,12 @@
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
 import type { Database, KeyTable } from "../store/database.ts";
-import { applyEncodingLimits, Entry } from "../store/types.ts";
+import { applyEncodingLimits, Entry, lfuClock, lruClock, newClock } from "../store/types.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
 import {
   ByteWriter,
+  type LoadedKey,
   type RdbContents,
   readRdb,
   writeEntry,
@@ -256,6 +257,7 @@ export class Persistence {
   loadBuffer(buf: Uint8Array, merge = false): void {
     const t0 = performance.now();
     const now = Date.now();
+    const lfu = this.s.lfuMode;
     let loaded = 0, expired = 0;
     let contents: RdbContents;
     try {
@@ -271,7 +273,7 @@ export class Persistence {
           db.expires.delete(k.key);
         }
         applyEncodingLimits(k.value, this.s.config);
-        db.loadEntry(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+        db.loadEntry(k.key, new Entry(k.value, loadedClock(k, Math.floor(now / 1000), lfu)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });
@@ -329,4 +331,11 @@ function writeAllSync(f: Deno.FsFile, b: Uint8Array): void {
 async function writeAll(f: Deno.FsFile, b: Uint8Array): Promise<void> {
   let off = 0;
   while (off < b.length) off += await f.write(b.subarray(off));
+}
+
+/** A loaded key's access field: its saved idle time or LFU counter, as the policy wants. */
+function loadedClock(k: LoadedKey, nowSec: number, lfu: boolean): number {
+  if (lfu && k.freq !== undefined) return lfuClock(nowSec, k.freq);
+  if (!lfu && k.idle !== undefined) return lruClock(nowSec - k.idle);
+  return newClock(nowSec, lfu);
 }

@@ -16,7 +16,7 @@
  * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
  * one native Map copy, or one per non-empty slot.
  */
-import { Entry, estimateBytes, Value } from "./types.ts";
+import { Entry, estimateBytes, lfuTouched, newClock, Value } from "./types.ts";
 import {
   resumeForeign,
   type ScanCursors,
@@ -153,8 +153,8 @@ export class Database {
       if (mode !== "keep") return undefined;
     }
     if (touch) {
-      if (this.hooks.lfu()) e.freq = lfuTouch(e, this.hooks.lruClock(), this.hooks.lfuParams());
-      e.lru = this.hooks.lruClock();
+      const now = this.hooks.lruClock();
+      e.clock = this.hooks.lfu() ? lfuTouched(e.clock, now, this.hooks.lfuParams()) : now;
     }
     return e;
   }
@@ -169,16 +169,13 @@ export class Database {
 
   private untrack(key: string): void {
     const e = this.dict.get(key);
-    if (e !== undefined) this.bytes -= e.bytes;
+    if (e !== undefined) this.bytes -= counted(key, e.value);
   }
 
   /** Recounts the estimate after bulk loads that bypass set() (RDB, AOF base). */
   recount(): void {
     this.bytes = 0;
-    for (const [k, e] of this.dict) {
-      e.bytes = estimateBytes(k, e.value);
-      this.bytes += e.bytes;
-    }
+    for (const [k, e] of this.dict) this.bytes += account(k, e.value);
   }
 
   /** Keeps the snapshot's view of a key before its entry changes in place. */
@@ -187,7 +184,7 @@ export class Database {
     if (snap.get(key) !== e) return;
     const v = e.value;
     const copy = clone && typeof v !== "string" ? (v as unknown as { clone(): Value }).clone() : v;
-    snap.set(key, new Entry(copy, e.lru));
+    snap.set(key, new Entry(copy, e.meta));
   }
 
   /** Deletes an expired key and tells the server (which propagates a DEL). */
@@ -207,14 +204,16 @@ export class Database {
       if (this.hooks.expiryMode() === "delete") this.expireNow(key);
     }
     const e = this.dict.get(key);
+    const clock = newClock(this.hooks.lruClock(), this.hooks.lfu());
     if (e !== undefined) {
       if (this.snapshot !== null) this.preserve(key, e, false);
+      this.bytes -= counted(key, e.value);
       e.value = value;
-      e.enc = null;
-      e.lru = this.hooks.lruClock();
+      e.meta = clock;
     } else {
-      this.dict.set(key, new Entry(value, this.hooks.lruClock()));
+      this.dict.set(key, new Entry(value, clock));
     }
+    this.bytes += account(key, value);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
     this.signalModified(key);
   }
@@ -222,6 +221,7 @@ export class Database {
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
   update(key: string, entry: Entry, value: Value): void {
     if (this.snapshot !== null) this.preserve(key, entry, false);
+    this.bytes += account(key, value) - counted(key, entry.value);
     entry.value = value;
     entry.enc = null;
     this.signalModified(key);
@@ -285,11 +285,11 @@ export class Database {
    * lets clients blocked on the key retry. Commands that change an aggregate in place call it.
    */
   signalModified(key: string): void {
+    // An aggregate changed in place: its estimate moves by what changed since last counted.
     const e = this.dict.get(key);
-    if (e !== undefined) {
-      const b = estimateBytes(key, e.value);
-      this.bytes += b - e.bytes;
-      e.bytes = b;
+    if (e !== undefined && typeof e.value !== "string") {
+      const v = e.value, was = v.accounted;
+      this.bytes += account(key, v) - was;
     }
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
@@ -378,7 +378,7 @@ export class Database {
     const keys = this.slots(slot).takeSlot(slot);
     if (keys === undefined) return 0;
     for (const [key, e] of keys) {
-      this.bytes -= e.bytes;
+      this.bytes -= counted(key, e.value);
       if (this.expires.size !== 0) this.expires.delete(key);
       this.signalModified(key);
       onDeleted?.(key);
@@ -387,30 +387,14 @@ export class Database {
   }
 }
 
-const LFU_INIT = 5;
-
-/**
- * The LFU counter after one more access, as Redis computes it: first decayed by one per
- * lfu-decay-time minutes since the last access, then incremented with probability
- * 1 / ((counter - 5) * lfu-log-factor + 1), so it grows logarithmically up to 255.
- */
-export function lfuTouch(
-  e: Entry,
-  nowSec: number,
-  p: { logFactor: number; decayMinutes: number },
-): number {
-  let c = lfuDecayed(e, nowSec, p.decayMinutes);
-  if (c < 255) {
-    const base = Math.max(0, c - LFU_INIT);
-    if (Math.random() < 1 / (base * p.logFactor + 1)) c++;
-  }
-  return c;
+/** A value's share of the estimate as last counted (strings: computed, they never change). */
+function counted(key: string, v: Value): number {
+  return typeof v === "string" ? estimateBytes(key, v) : v.accounted;
 }
 
-/** The counter as OBJECT FREQ shows it: decayed, without counting an access. */
-export function lfuDecayed(e: Entry, nowSec: number, decayMinutes: number): number {
-  const c = e.freq ?? LFU_INIT;
-  if (decayMinutes <= 0) return c;
-  const periods = Math.floor((nowSec - e.lru) / 60 / decayMinutes);
-  return Math.max(0, c - periods);
+/** Counts a value's share now; aggregates remember it for the next change. */
+function account(key: string, v: Value): number {
+  const b = estimateBytes(key, v);
+  if (typeof v !== "string") v.accounted = b;
+  return b;
 }

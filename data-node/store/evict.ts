@@ -6,7 +6,7 @@
  * (volatile-ttl) or any (random). volatile-* policies only consider keys with a TTL.
  */
 import type { Database } from "./database.ts";
-import { lfuDecayed } from "./database.ts";
+import { idleSeconds, lfuDecayed } from "./types.ts";
 
 export type Policy =
   | "noeviction"
@@ -65,8 +65,8 @@ function sampleKeys(db: Database, volatile: boolean, n: number): string[] {
 function score(db: Database, key: string, policy: Policy, nowSec: number, decay: number): number {
   const e = db.peek(key);
   if (!e) return Infinity;
-  if (policy.endsWith("-lru")) return e.lru;
-  if (policy.endsWith("-lfu")) return lfuDecayed(e, nowSec, decay);
+  if (policy.endsWith("-lru")) return -idleSeconds(e.clock, nowSec);
+  if (policy.endsWith("-lfu")) return lfuDecayed(e.clock, nowSec, decay);
   if (policy === "volatile-ttl") return db.expires.get(key) ?? Infinity;
   return Math.random();
 }

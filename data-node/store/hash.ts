@@ -8,6 +8,7 @@ export interface EncodingLimits {
 
 export class HashValue implements AggregateValue {
   readonly type = "hash" as const;
+  accounted = 0;
   readonly map = new Map<string, string>();
   /** Once a hash outgrows listpack limits Redis converts it for good; so do we. */
   private big = false;

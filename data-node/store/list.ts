@@ -6,6 +6,7 @@ import type { AggregateValue } from "./types.ts";
 
 export class ListValue implements AggregateValue {
   readonly type = "list" as const;
+  accounted = 0;
   private buf: (string | undefined)[];
   private head = 0;
   private len = 0;

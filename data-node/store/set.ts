@@ -4,6 +4,7 @@ import { parseI64 } from "../../shared/int64.ts";
 
 export class SetValue implements AggregateValue {
   readonly type = "set" as const;
+  accounted = 0;
   readonly set = new Set<string>();
   private big = false;
   /**

@@ -9,22 +9,106 @@ export interface AggregateValue {
   encoding(): string;
   /** Approximate bytes used, for INFO memory and eviction. */
   memoryUsage(): number;
+  /** The estimate last counted in the database's total (see Database.bytes). */
+  accounted: number;
 }
 
 export type Value = string | AggregateValue;
 
-/** A stored value plus its access clock for OBJECT IDLETIME/FREQ and LRU/LFU eviction. */
+/** The 24-bit access field, as Redis's object header keeps it. */
+export const CLOCK_MAX = 0xffffff;
+const ENC_RAW = 1 << 24;
+const ENC_EMBSTR = 2 << 24;
+const ENC_MASK = 3 << 24;
+/** The LFU counter a new key starts with (Redis's LFU_INIT_VAL). */
+export const LFU_INIT = 5;
+
+/**
+ * A stored value and one small integer (a V8 Smi, so no allocation): bits 0-23 are the access
+ * field Redis keeps in its object header, either the LRU clock (seconds, wrapping every 194
+ * days) or, while an LFU policy is set, the last decrement time in minutes (16 bits) and the
+ * logarithmic counter (8 bits); bits 24-25 the string encoding when it does not follow from the
+ * contents (a string changed in place is "raw" in Redis, an INCRBYFLOAT result never "int").
+ * Two fields per key instead of five: the per-key cost that matters most for small strings.
+ */
 export class Entry {
-  /** LFU counter, kept only under an LFU maxmemory policy. */
-  freq?: number;
-  /** This entry's share of the memory estimate (see Database.bytes). */
-  bytes = 0;
-  /**
-   * OBJECT ENCODING when it doesn't follow from the contents: a string changed in place
-   * (APPEND, SETRANGE) is "raw" in Redis, and an INCRBYFLOAT result is never "int".
-   */
-  enc: "raw" | "embstr" | null = null;
-  constructor(public value: Value, public lru: number) {}
+  constructor(public value: Value, public meta: number) {}
+
+  get enc(): "raw" | "embstr" | null {
+    const e = this.meta & ENC_MASK;
+    return e === ENC_RAW ? "raw" : e === ENC_EMBSTR ? "embstr" : null;
+  }
+
+  set enc(v: "raw" | "embstr" | null) {
+    const bits = v === "raw" ? ENC_RAW : v === "embstr" ? ENC_EMBSTR : 0;
+    this.meta = (this.meta & ~ENC_MASK) | bits;
+  }
+
+  /** The 24-bit access field (LRU clock or LFU time and counter). */
+  get clock(): number {
+    return this.meta & CLOCK_MAX;
+  }
+
+  set clock(v: number) {
+    this.meta = (this.meta & ENC_MASK) | (v & CLOCK_MAX);
+  }
+}
+
+/** The LRU clock of a time in seconds. */
+export function lruClock(nowSec: number): number {
+  return nowSec & CLOCK_MAX;
+}
+
+/** Seconds since the last access recorded in an LRU clock value (wrapping as Redis does). */
+export function idleSeconds(clock: number, nowSec: number): number {
+  const now = nowSec & CLOCK_MAX;
+  return now >= clock ? now - clock : now + (CLOCK_MAX - clock);
+}
+
+/** The access field of a new key: the LRU clock, or under LFU the time and LFU_INIT. */
+export function newClock(nowSec: number, lfu: boolean): number {
+  return lfu ? (lfuMinutes(nowSec) << 8) | LFU_INIT : nowSec & CLOCK_MAX;
+}
+
+/** Redis's LFU time: minutes, 16 bits. */
+function lfuMinutes(nowSec: number): number {
+  return Math.floor(nowSec / 60) & 0xffff;
+}
+
+/**
+ * The LFU counter of an access field as OBJECT FREQ shows it: decremented by one per
+ * lfu-decay-time minutes since the last decrement.
+ */
+export function lfuDecayed(clock: number, nowSec: number, decayMinutes: number): number {
+  const counter = clock & 0xff;
+  if (decayMinutes <= 0) return counter;
+  const ldt = clock >> 8, now = lfuMinutes(nowSec);
+  const elapsed = now >= ldt ? now - ldt : 0xffff - ldt + now;
+  const periods = Math.floor(elapsed / decayMinutes);
+  return periods > counter ? 0 : counter - periods;
+}
+
+/**
+ * The access field after one more access under LFU, as Redis computes it: the decayed counter,
+ * incremented with probability 1 / ((counter - 5) * lfu-log-factor + 1) up to 255, with the
+ * current time.
+ */
+export function lfuTouched(
+  clock: number,
+  nowSec: number,
+  p: { logFactor: number; decayMinutes: number },
+): number {
+  let c = lfuDecayed(clock, nowSec, p.decayMinutes);
+  if (c < 255) {
+    const base = Math.max(0, c - LFU_INIT);
+    if (Math.random() < 1 / (base * p.logFactor + 1)) c++;
+  }
+  return (lfuMinutes(nowSec) << 8) | c;
+}
+
+/** An access field with a given LFU counter (RESTORE ... FREQ, RDB load). */
+export function lfuClock(nowSec: number, counter: number): number {
+  return (lfuMinutes(nowSec) << 8) | (counter & 0xff);
 }
 
 /** Bytes an entry costs, in Redis's terms: dict entry, key, object header and payload. */

@@ -83,6 +83,7 @@ export function lexRangeEmpty(r: LexRange): boolean {
 
 export class ZSetValue implements AggregateValue {
   readonly type = "zset" as const;
+  accounted = 0;
   readonly scores = new Map<string, number>();
   private readonly head = new Node("", -Infinity, MAX_LEVEL);
   private tail: Node | null = null;
