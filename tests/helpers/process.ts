@@ -254,6 +254,9 @@ export interface ServerOptions {
   readyTimeoutMs?: number;
 }
 
+/** As deno.json's tasks and the compiled executable run the data node (see tests/compile.ts). */
+export const DATA_NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+
 /** The command line of our data node, as redis-server takes it (a config file comes first). */
 export function dataNodeCommand(port: number, args: string[], configFile?: string): string[] {
   const file = configFile ? [configFile] : [];
@@ -261,6 +264,7 @@ export function dataNodeCommand(port: number, args: string[], configFile?: strin
     Deno.execPath(),
     "run",
     "-A",
+    DATA_NODE_V8_FLAGS,
     `${root}data-node/main.ts`,
     ...file,
     "--port",
