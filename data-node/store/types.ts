@@ -111,9 +111,21 @@ export function lfuClock(nowSec: number, counter: number): number {
   return (lfuMinutes(nowSec) << 8) | (counter & 0xff);
 }
 
-/** Bytes an entry costs, in Redis's terms: dict entry, key, object header and payload. */
+/**
+ * What one key costs in this process's heap, measured against V8 after a full collection
+ * (tests/memory_calibration_test.ts): the key table's slot and the Entry (about 72 bytes with
+ * 8-byte pointers), the key string, and the value. So maxmemory bounds the real dataset.
+ */
+export const ENTRY_BYTES = 72;
+
+/** A heap string: header (map, hash, length) and its bytes, 8-byte aligned. */
+export function stringBytes(s: string): number {
+  return 24 + ((s.length + 7) & ~7);
+}
+
 export function estimateBytes(key: string, v: Value): number {
-  return 48 + key.length + (typeof v === "string" ? 16 + v.length : v.memoryUsage());
+  return ENTRY_BYTES + stringBytes(key) +
+    (typeof v === "string" ? stringBytes(v) : v.memoryUsage());
 }
 
 export function typeName(v: Value): string {
