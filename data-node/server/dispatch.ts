@@ -43,9 +43,13 @@ const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDe
 /** Every command under its lower- and upper-case name: one map lookup for most clients. */
 let lastTable: Map<string, CommandDef> | null = null;
 let lastSpellings: Map<string, CommandDef> | null = null;
+/** The last spelling looked up that named a command without subcommands. */
+let lastName = "";
+let lastPlain: CommandDef | null = null;
 
 function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
   lastTable = commands;
+  lastName = "";
   let m = spellingCache.get(commands);
   if (!m) {
     m = new Map();
@@ -65,7 +69,13 @@ export function lookupCommand(
   argv: string[],
 ): CommandDef | string {
   const raw = argv[0]!;
+  // Pipelines repeat a command: comparing a short name beats hashing it for a map lookup.
+  if (raw === lastName && commands === lastTable) return lastPlain!;
   let def = (commands === lastTable ? lastSpellings! : spellings(commands)).get(raw);
+  if (def !== undefined && !def.subcommands) {
+    lastName = raw;
+    lastPlain = def;
+  }
   const name = def ? def.name : raw.toLowerCase();
   def ??= commands.get(name);
   if (!def) return unknownCommandError(argv);

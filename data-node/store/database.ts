@@ -215,7 +215,7 @@ export class Database {
     }
     this.bytes += account(key, value);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
-    this.signalModified(key);
+    this.notifyModified(key);
   }
 
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
@@ -224,14 +224,16 @@ export class Database {
     this.bytes += account(key, value) - counted(key, entry.value);
     entry.value = value;
     entry.enc = null;
-    this.signalModified(key);
+    this.notifyModified(key);
   }
 
   delete(key: string): boolean {
-    this.untrack(key);
-    if (!this.dict.delete(key)) return false;
+    const e = this.dict.get(key);
+    if (e === undefined) return false;
+    this.bytes -= counted(key, e.value);
+    this.dict.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);
-    this.signalModified(key);
+    this.notifyModified(key);
     return true;
   }
 
@@ -291,6 +293,11 @@ export class Database {
       const v = e.value, was = v.accounted;
       this.bytes += account(key, v) - was;
     }
+    this.notifyModified(key);
+  }
+
+  /** WATCH and blocked clients learn of a change (the estimate is already current). */
+  private notifyModified(key: string): void {
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
     const ws = this.watched.get(key);
