@@ -10,7 +10,7 @@ import { getLogger, setupLogging } from "../shared/log.ts";
 import { DATA_NODE_PARAMS } from "./config.ts";
 import { buildCommandTable } from "./commands/table.ts";
 import { Server } from "./server/server.ts";
-import { REDIS_VERSION } from "./commands/connection.ts";
+import { REDIS_VERSION } from "../shared/version.ts";
 import { startDataNodeAdmin } from "./admin.ts";
 import { Persistence } from "./persistence/snapshot.ts";
 import { Aof } from "./persistence/aof.ts";

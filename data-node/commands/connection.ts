@@ -8,7 +8,8 @@ import { discardTransaction, unwatchAll } from "./transactions.ts";
 import { unsubscribeAll } from "./pubsub.ts";
 import { cstr } from "../../shared/cstr.ts";
 
-export const REDIS_VERSION = "7.0.15";
+import { REDIS_VERSION } from "../../shared/version.ts";
+export { REDIS_VERSION };
 
 function ping(_s: Server, c: Client, argv: string[]): void {
   if (argv.length > 2) {

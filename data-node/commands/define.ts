@@ -205,15 +205,7 @@ export function maxStringLength(config: { get<T>(name: string): T }): number {
   return Math.min(config.get<number>("proto-max-bulk-len"), MAX_STRING_CHARS);
 }
 
-export const ERR = {
-  syntax: "ERR syntax error",
-  notInt: "ERR value is not an integer or out of range",
-  notFloat: "ERR value is not a valid float",
-  wrongType: "WRONGTYPE Operation against a key holding the wrong kind of value",
-  overflow: "ERR increment or decrement would overflow",
-  noSuchKey: "ERR no such key",
-  dbIndex: "ERR DB index is out of range",
-} as const;
+export { ERR } from "../../shared/errors.ts";
 
 /**
  * Redis's reply to an unknown subcommand or a wrong argument count of a container command that

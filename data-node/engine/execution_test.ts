@@ -10,9 +10,10 @@ import { buildCommandTable } from "../commands/table.ts";
 import { Server } from "../server/server.ts";
 import { processCommand } from "../server/dispatch.ts";
 import type { Client } from "../server/client.ts";
+import { FakeClock } from "../../shared/clock.ts";
 
-function newServer(): Server {
-  const s = new Server(new Config(DATA_NODE_PARAMS), buildCommandTable());
+function newServer(clock = new FakeClock()): Server {
+  const s = new Server(new Config(DATA_NODE_PARAMS), buildCommandTable(), clock);
   s.exit = () => {};
   return s;
 }
@@ -78,5 +79,31 @@ Deno.test("a blocked client served by a push is a unit of its own, after the pus
   run(s, pusher, "RPUSH", "q", "a", "b");
   await blocked;
   deepStrictEqual(streamSince(s, start), ["SELECT 0", "RPUSH q a b", "LPOP q"]);
+  s.close();
+});
+
+Deno.test("with an injected clock: a key read after its TTL is deleted and the DEL propagated", () => {
+  const clock = new FakeClock();
+  const s = newServer(clock);
+  s.createReplicationStream();
+  const start = s.replOffset + 1;
+  const c = s.newClient(null, "test:4", "test:0");
+  run(s, c, "SET", "k", "v", "PX", "100");
+  const at = clock.nowMs() + 100;
+  clock.advance(99);
+  run(s, c, "GET", "k");
+  equal(s.dbs[0]!.size, 1);
+  clock.advance(1);
+  run(s, c, "SET", "k", "again"); // the expired key goes first, in the same unit
+  clock.advance(1000);
+  run(s, c, "MGET", "k", "nothing");
+  deepStrictEqual(streamSince(s, start), [
+    "SELECT 0",
+    `SET k v PXAT ${at}`,
+    "MULTI",
+    "DEL k",
+    "SET k again",
+    "EXEC",
+  ]);
   s.close();
 });

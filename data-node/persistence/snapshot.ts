@@ -21,7 +21,7 @@ import {
   writeSelectDb,
   writeTrailer,
 } from "./rdb.ts";
-import { REDIS_VERSION } from "../commands/connection.ts";
+import { REDIS_VERSION } from "../../shared/version.ts";
 
 const log = getLogger(["data-node", "rdb"]);
 

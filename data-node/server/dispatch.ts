@@ -18,6 +18,7 @@ import type { Server } from "./server.ts";
 import { reprArg } from "./repr.ts";
 import { discardTransaction, unwatchAll } from "../commands/transactions.ts";
 import { clip128 } from "../../shared/cstr.ts";
+import { ERR, MISCONF, unknownCommand, wrongArity } from "../../shared/errors.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -31,12 +32,6 @@ const PUBSUB_ALLOWED = new Set([
   "quit",
   "reset",
 ]);
-
-const MISCONF = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable " +
-  "to persist to disk. Commands that may modify the data set are disabled, because this " +
-  "instance is configured to report errors during writes if RDB snapshotting fails " +
-  "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB " +
-  "error.";
 
 const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDef>>();
 
@@ -78,21 +73,12 @@ export function lookupCommand(
   }
   const name = def ? def.name : raw.toLowerCase();
   def ??= commands.get(name);
-  if (!def) return unknownCommandError(argv);
+  if (!def) return unknownCommand(argv);
   if (!def.subcommands || argv.length < 2) return def;
   const subName = `${name}|${argv[1]!.toLowerCase()}`;
   const sub = def.subcommands.find((s) => s.name === subName);
   if (sub) return sub;
   return `ERR unknown subcommand '${clip128(argv[1]!)}'. Try ${name.toUpperCase()} HELP.`;
-}
-
-/** Redis shows at most 128 bytes of the name and a short preview of the arguments. */
-function unknownCommandError(argv: string[]): string {
-  let args = "";
-  for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${clip128(argv[i]!).slice(0, 128 - args.length)}' `;
-  }
-  return `ERR unknown command '${clip128(argv[0]!)}', with args beginning with: ${args}`;
 }
 
 function arityOk(def: CommandDef, argc: number): boolean {
@@ -145,7 +131,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (typeof found === "string") return reject(s, c, null, found);
   const def = found;
   if (!arityOk(def, argv.length) || (def.subcommands && !def.handler)) {
-    return reject(s, c, def, `ERR wrong number of arguments for '${def.name}' command`);
+    return reject(s, c, def, wrongArity(def.name));
   }
   // The AOF loader and a master link are obeyed: no auth, pub/sub, OOM, MISCONF or pause checks.
   if (!c.trusted) {
@@ -154,7 +140,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.bits & F_NO_MULTI) {
-      return reject(s, c, def, "ERR Command not allowed inside a transaction");
+      return reject(s, c, def, ERR.notInMulti);
     }
     c.multi.push({ argv });
     if (def.bits & F_DENYOOM) c.multiDenyOom = true;
@@ -172,13 +158,13 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
 
 /** The checks a normal client's command passes before it runs; the refusal, or null. */
 function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
-  if (!c.authenticated && !(def.bits & F_NO_AUTH)) return "NOAUTH Authentication required.";
+  if (!c.authenticated && !(def.bits & F_NO_AUTH)) return ERR.noAuth;
   if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
     return `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
   }
   // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
   if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
-    return "OOM command not allowed when used memory > 'maxmemory'.";
+    return ERR.oom;
   }
   if (def.bits & F_WRITE && s.persistence?.writesRefused()) return MISCONF;
   return null;
@@ -214,6 +200,8 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   c.rewrittenArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
   c.lastCommand = def.name;
+  // Each top-level command sees one instant, as Redis's command time snapshot.
+  if (!p.inUnit) s.nowMs = s.clock.nowMs();
   p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
   let result: void | Promise<void>;
   try {

@@ -3,7 +3,7 @@
  * admin API's /info (JSON) and /metrics.
  */
 import type { Server } from "./server.ts";
-import { REDIS_VERSION } from "../commands/connection.ts";
+import { REDIS_VERSION } from "../../shared/version.ts";
 import { memoryStats } from "./memory.ts";
 
 export type Section = [string, string | number][];

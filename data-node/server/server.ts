@@ -21,6 +21,7 @@ import { pickVictim, type Policy } from "../store/evict.ts";
 import { usedMemoryEstimate } from "./memory.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
+import { type Clock, systemClock } from "../../shared/clock.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -59,12 +60,12 @@ export class Server {
   replId = randomHex40();
   /** master_repl_offset while there is no replication stream (kept across restarts). */
   private replOffsetBase = 0;
-  readonly startMs = Date.now();
+  readonly startMs: number;
   /**
-   * The clock commands see: read once per batch of pipelined commands (and per timer tick)
-   * instead of once per lookup, as Redis caches its time per command.
+   * The time commands see: read from the clock once per top-level command (and per timer
+   * tick) instead of once per lookup, as Redis takes a time snapshot per command.
    */
-  nowMs = Date.now();
+  nowMs: number;
   /** Clients whose output grew outside their own read loop, written out once per tick. */
   private readonly pendingOutput = new Set<Client>();
   private flushScheduled = false;
@@ -72,7 +73,7 @@ export class Server {
   private queryBufferLimit = 0;
   /** Changes since the last successful save (the `save` rules count these). */
   dirty = 0;
-  lastSaveSec = Math.floor(Date.now() / 1000);
+  lastSaveSec: number;
   lastSaveOk = true;
   private nextClientId = 1;
   private listeners: Deno.Listener[] = [];
@@ -96,10 +97,8 @@ export class Server {
   /** Exits the process; replaced in tests. */
   exit: (code: number) => void = (code) => Deno.exit(code);
   readonly hooks: KeyspaceHooks;
-  /** Cached each cron tick: the LRU clock in seconds. */
-  private lruClockSec = Math.floor(Date.now() / 1000);
   cpuSample = {
-    atMs: Date.now(),
+    atMs: 0,
     ops: 0,
     opsPerSec: 0,
     inBytes: 0,
@@ -108,9 +107,16 @@ export class Server {
     outKbps: 0,
   };
 
-  constructor(readonly config: Config, readonly commands: Map<string, CommandDef>) {
+  constructor(
+    readonly config: Config,
+    readonly commands: Map<string, CommandDef>,
+    /** The only source of time for commands and the keyspace (a fake one in tests). */
+    readonly clock: Clock = systemClock,
+  ) {
+    this.startMs = this.nowMs = this.cpuSample.atMs = clock.nowMs();
+    this.lastSaveSec = Math.floor(this.startMs / 1000);
     this.hooks = {
-      lruClock: () => this.lruClockSec,
+      lruClock: () => Math.floor(this.nowMs / 1000),
       nowMs: () => this.nowMs,
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
@@ -262,7 +268,7 @@ export class Server {
 
   newClient(conn: Deno.Conn | null, addr: string, laddr: string): Client {
     const id = this.nextClientId++;
-    const c = new Client(id, conn, addr, laddr, 0, Date.now(), this.requiresAuth(), {
+    const c = new Client(id, conn, addr, laddr, 0, this.clock.nowMs(), this.requiresAuth(), {
       maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
     });
     c.db = this.dbs[0]!;
@@ -318,7 +324,7 @@ export class Server {
   /** Accounts bytes just read; false when the client must go (query buffer limit). */
   private received(c: Client, n: number): boolean {
     this.stats.netInputBytes += n;
-    c.lastInteractionMs = Date.now();
+    c.lastInteractionMs = this.clock.nowMs();
     if (c.parser.pending <= this.queryBufferLimit) return true;
     log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
     return false;
@@ -357,8 +363,6 @@ export class Server {
    * made the client wait; the rest of the buffer is then processed after the wait.
    */
   processInput(c: Client): Promise<void> | undefined {
-    // A batch resumed after a wait (a blocking command, a pause) must not see the old time.
-    this.nowMs = Date.now();
     this.stats.startBatch();
     try {
       return this.processBatch(c);
@@ -415,7 +419,7 @@ export class Server {
     const used = c.outputPending;
     let over = cls.hard > 0 && used > cls.hard;
     if (cls.soft > 0 && used > cls.soft) {
-      const now = Date.now();
+      const now = this.clock.nowMs();
       if (c.softLimitSinceMs === 0) c.softLimitSinceMs = now;
       else if (now - c.softLimitSinceMs > cls.softSeconds * 1000) over = true;
     } else {
@@ -513,8 +517,8 @@ export class Server {
 
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
   serverCron(): void {
-    const now = this.nowMs = Date.now();
-    this.lruClockSec = Math.floor(now / 1000);
+    const now = this.nowMs = this.clock.nowMs();
+
     if (this.activeExpire) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       activeExpireCycle(this.dbs, now, budgetMs);
