@@ -113,10 +113,27 @@ function aofCommands(bytes: Uint8Array): string[][] {
   return out;
 }
 
+/** Absolute times (13+ digit integers) of the two logs match within this many ms. */
+const TIME_SLACK_MS = 5_000;
+
 function normalise(cmds: string[][]): string[] {
-  return cmds.map((argv) =>
-    argv.map((a) => /^\d{13,}$/.test(a) ? `T${Math.round(Number(a) / 10_000)}` : a).join(" ")
-  );
+  return cmds.map((argv) => argv.join(" "));
+}
+
+/** The two logs, with times that agree within the slack replaced by the first log's. */
+function alignTimes(ours: string[], redis: string[]): string[] {
+  return ours.map((line, i) => {
+    const other = redis[i];
+    if (other === undefined) return line;
+    const a = line.split(" "), b = other.split(" ");
+    if (a.length !== b.length) return line;
+    return a.map((tok, j) => {
+      const t = b[j]!;
+      const close = /^\d{13,}$/.test(tok) && /^\d{13,}$/.test(t) &&
+        Math.abs(Number(tok) - Number(t)) <= TIME_SLACK_MS;
+      return close ? t : tok;
+    }).join(" ");
+  });
 }
 
 async function readIncr(dir: string): Promise<Uint8Array> {
@@ -147,7 +164,8 @@ async function withPair(
       for (const c of conns) c.close();
     }
     const [ours, redis] = await Promise.all(dirs.map(readIncr));
-    return { ours: normalise(aofCommands(ours!)), redis: normalise(aofCommands(redis!)) };
+    const r = normalise(aofCommands(redis!));
+    return { ours: alignTimes(normalise(aofCommands(ours!)), r), redis: r };
   } finally {
     for (const p of procs) await p.stop();
     for (const d of dirs) await Deno.remove(d, { recursive: true });
