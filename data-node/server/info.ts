@@ -5,6 +5,7 @@
 import type { Server } from "./server.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import { memoryStats } from "./memory.ts";
+import { getHeapStatistics } from "node:v8";
 
 export type Section = [string, string | number][];
 
@@ -24,7 +25,10 @@ const ORDER = [
   "cluster",
   "keyspace",
 ];
-/** Shown only by INFO all / everything, or when asked for by name. */
+/**
+ * Shown only by INFO all / everything, or when asked for by name. `v8` (not a Redis section) is
+ * in neither list: only `INFO v8` shows it.
+ */
 const ALL_EXTRA = ["commandstats", "latencystats"];
 const DEFAULT_SECTIONS = ORDER.filter((s) => !ALL_EXTRA.includes(s));
 
@@ -55,6 +59,7 @@ const TITLES: Record<string, string> = {
   keyspace: "Keyspace",
   commandstats: "Commandstats",
   latencystats: "Latencystats",
+  v8: "V8",
 };
 
 export function sectionFields(s: Server, name: string): Section | null {
@@ -344,4 +349,18 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
         },rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}`,
       ]),
   latencystats: () => [],
+  // The JavaScript heap as the engine sees it. total_allocated_bytes counts every byte allocated
+  // since startup (it advances in allocation-buffer steps of up to a few hundred KB), so its
+  // growth over a workload divided by the commands run is the heap allocated per command.
+  v8: () => {
+    const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & {
+      total_allocated_bytes?: number;
+    };
+    return [
+      ["v8_total_allocated_bytes", h.total_allocated_bytes ?? -1],
+      ["v8_used_heap_size", h.used_heap_size],
+      ["v8_total_heap_size", h.total_heap_size],
+      ["v8_external_memory", h.external_memory ?? 0],
+    ];
+  },
 };

@@ -1,42 +1,107 @@
 /**
- * `deno task bench`: redis-benchmark against our data node and a real redis-server in the same
- * run. For each test and client config it prints ops/s and server CPU µs per request (utime +
- * stime of the server process from /proc over the run, divided by requests) for both, and the
- * ratios ours/redis. On 2 cores redis-benchmark itself is often the bottleneck, so CPU per
- * request is the steadier figure.
+ * `deno task bench`: our data node against a real redis-server, both measured in the same run,
+ * with every figure reported as a ratio ours/redis. The run ends with a summary of the targets
+ * below: for each group its worst and best ratio and whether the run met the target.
  *
- * Sections (all by default; choose with --sections):
- *   throughput   SET GET INCR MSET at -c 50 -P 1, -c 50 -P 16, -c 1 -P 1
- *   types        LPUSH LPOP SADD HSET ZADD at -c 50 -P 1
- *   suite        redis-benchmark's default test list
- *   persistence  SAVE and startup load of --keys keys (seconds, MB/s)
- *   memory       resident bytes per key for --keys small strings
+ * Sections (all by default; choose with --sections a,b):
+ *   throughput   redis-benchmark SET GET INCR MSET at -c 50 -P 1, -c 50 -P 16 and -c 1 -P 1:
+ *                ops/s and server CPU µs per request (utime + stime of the server process from
+ *                /proc over the run, divided by requests). On 2 cores redis-benchmark itself is
+ *                often the bottleneck, so CPU per request is the steadier figure.
+ *   types        the same for LPUSH LPOP SADD HSET ZADD at -c 50 -P 1 and -c 50 -P 16
+ *   suite        redis-benchmark's default test list (ops/s)
+ *   persistence  SAVE time and the worst PING during a BGSAVE of --keys keys made by DEBUG
+ *                POPULATE, each server on its own data; then startup load of the one dump.rdb
+ *                that redis-server wrote, copied into a fresh directory for each server: seconds
+ *                from spawn until the server answers PING and DBSIZE equals --keys, plus the load
+ *                time the server logs ("DB loaded from disk")
+ *   memory       resident bytes per key (VmRSS from /proc before and after) for --keys strings
+ *                made by DEBUG POPULATE
+ *   collections  resident bytes per key for --type-keys small hashes, sorted sets, lists and
+ *                sets of 10 short (non-integer) elements each, a fresh server per type, built
+ *                with pipelined HSET/ZADD/RPUSH/SADD from this process
+ *   heap         JavaScript heap bytes our node allocates per request over pipelined and
+ *                unpipelined GET and SET runs of redis-benchmark (ours only: redis-server has no
+ *                garbage-collected heap, so there is no ratio and no target)
  *
- *   deno task bench [--requests N] [--keys N] [--sections a,b] [--json]
+ * Targets (in the summary):
+ *   CPU per request <= 1.3x redis-server's for SET GET INCR LPUSH HSET ZADD at -c 50 -P 1 and at
+ *   -c 50 -P 16; ops/s >= 1.0x for the same tests at -c 50 -P 1; RSS per key <= 1.5x for the
+ *   DEBUG POPULATE strings and for each small collection type; startup load time of Redis's
+ *   dump.rdb <= 1.5x.
+ *
+ * How the heap figure is measured: `INFO v8` (a section of ours that INFO all/everything leave
+ * out) reports V8's total_allocated_bytes, the engine's count of every byte allocated on the
+ * JavaScript heap since startup. Its growth over a redis-benchmark run, divided by the growth of
+ * total_commands_processed, is the heap allocated per command. In these runs the keyspace does
+ * not grow (redis-benchmark without -r reuses one key), so what is allocated is garbage the
+ * collector must reclaim. The counter advances in allocation-buffer steps (up to a few hundred
+ * KB), which is well under 1% of a run at the default sizes; the INFO calls that read it, and the
+ * CONFIG GET redis-benchmark sends per run, are counted too (a few KB). Buffers outside the heap
+ * (socket reads and writes) are not in the figure.
+ *
+ *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
+ *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N]
+ *
+ * --requests is per test at -c 50 -P 1 (pipelined runs make 10x as many, -c 1 runs 0.2x);
+ * --type-keys defaults to --keys / 10; --json prints the results and the summary as JSON only.
+ * A quick run: --keys 20000 --requests 20000.
  */
 import { parseArgs } from "node:util";
 import {
   dataNodeCommand,
   freePort,
-  type ManagedProcess,
+  ManagedProcess,
   startDataNode,
-  startProcess,
   startRedisServer,
   which,
 } from "../helpers/process.ts";
-import { RedisClient } from "../../shared/client.ts";
+import { type Arg, RedisClient } from "../../shared/client.ts";
+
+const ALL_SECTIONS = [
+  "throughput",
+  "types",
+  "suite",
+  "persistence",
+  "memory",
+  "collections",
+  "heap",
+];
 
 const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "100000" },
+    "suite-requests": { type: "string" },
     tests: { type: "string", default: "set,get,incr,mset" },
-    json: { type: "boolean", default: false },
     configs: { type: "string", default: "c50p1,c50p16,c1p1" },
-    sections: { type: "string", default: "throughput,types,suite,persistence,memory" },
+    "type-tests": { type: "string", default: "lpush,lpop,sadd,hset,zadd" },
+    "type-configs": { type: "string", default: "c50p1,c50p16" },
+    json: { type: "boolean", default: false },
+    sections: { type: "string", default: ALL_SECTIONS.join(",") },
     keys: { type: "string", default: "1000000" },
+    "type-keys": { type: "string" },
   },
 });
+
+function positiveInt(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
 const sections = new Set(values.sections!.split(","));
+for (const s of sections) {
+  if (!ALL_SECTIONS.includes(s)) {
+    throw new Error(`unknown section ${s} (sections: ${ALL_SECTIONS.join(",")})`);
+  }
+}
+const REQUESTS = positiveInt("requests", values.requests!);
+const SUITE_REQUESTS = positiveInt("suite-requests", values["suite-requests"] ?? values.requests!);
+const KEYS = positiveInt("keys", values.keys!);
+const TYPE_KEYS = positiveInt(
+  "type-keys",
+  values["type-keys"] ?? String(Math.max(1, Math.floor(KEYS / 10))),
+);
 
 const CONFIGS: Record<string, { c: number; p: number; share: number }> = {
   c50p1: { c: 50, p: 1, share: 1 },
@@ -45,6 +110,9 @@ const CONFIGS: Record<string, { c: number; p: number; share: number }> = {
   c1p1: { c: 1, p: 1, share: 0.2 },
 };
 
+const DEBUG_ARGS = ["--enable-debug-command", "yes"];
+const root = new URL("../../", import.meta.url).pathname;
+
 const TICKS = Number(
   new TextDecoder().decode(
     (await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output()).stdout,
@@ -52,34 +120,55 @@ const TICKS = Number(
     .trim(),
 ) || 100;
 
+/** Progress on stderr, so that --json output stays clean. */
+function progress(msg: string): void {
+  console.error(`[bench] ${msg}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 function cpuSeconds(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / TICKS;
 }
 
-/** Runs one test; returns ops/s and server CPU µs per request. */
-async function measure(port: number, pid: number, test: string, c: number, p: number, n: number) {
-  const cpu0 = cpuSeconds(pid);
+function rss(pid: number): number {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024;
+}
+
+async function redisBenchmark(args: string[]): Promise<string> {
   const out = await new Deno.Command("redis-benchmark", {
-    args: [
-      "-p",
-      String(port),
-      "-t",
-      test,
-      "-n",
-      String(n),
-      "-c",
-      String(c),
-      "-P",
-      String(p),
-      "--csv",
-    ],
+    args,
     stdout: "piped",
     stderr: "piped",
   }).output();
+  if (!out.success) {
+    throw new Error(
+      `redis-benchmark ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Runs one test; returns ops/s and server CPU µs per request. */
+async function measure(port: number, pid: number, test: string, c: number, p: number, n: number) {
+  const cpu0 = cpuSeconds(pid);
+  const text = await redisBenchmark([
+    "-p",
+    String(port),
+    "-t",
+    test,
+    "-n",
+    String(n),
+    "-c",
+    String(c),
+    "-P",
+    String(p),
+    "--csv",
+  ]);
   const cpu = cpuSeconds(pid) - cpu0;
-  const text = new TextDecoder().decode(out.stdout);
   const line = text.split("\n").find((l) => l.startsWith('"') && !l.startsWith('"test"'));
   const rps = line ? Number(line.split(",")[1]!.replace(/"/g, "")) : NaN;
   return { rps, usPerReq: (cpu * 1e6) / n };
@@ -102,19 +191,19 @@ async function throughput(
   configs: string[],
   tests: string[],
 ): Promise<Row[]> {
-  const n = Number(values.requests);
   const rows: Row[] = [];
   for (const cfgName of configs) {
     const cfg = CONFIGS[cfgName];
-    if (!cfg) throw new Error(`unknown config ${cfgName}`);
+    if (!cfg) throw new Error(`unknown config ${cfgName} (configs: ${Object.keys(CONFIGS)})`);
     for (const test of tests) {
-      const reqs = Math.max(1000, Math.floor(n * cfg.share));
+      const reqs = Math.max(1000, Math.floor(REQUESTS * cfg.share));
+      progress(`${test} -c ${cfg.c} -P ${cfg.p} (${reqs} requests)`);
       // Warm both up (JIT, buffers) before measuring.
       await measure(ours.port, ours.pid, test, cfg.c, cfg.p, Math.min(reqs, 20000));
       const r = await measure(redis.port, redis.pid, test, cfg.c, cfg.p, reqs);
       const o = await measure(ours.port, ours.pid, test, cfg.c, cfg.p, reqs);
       rows.push({
-        test,
+        test: test.toUpperCase(),
         config: `-c ${cfg.c} -P ${cfg.p}`,
         redisRps: r.rps,
         oursRps: o.rps,
@@ -128,9 +217,9 @@ async function throughput(
   return rows;
 }
 
-/** A ratio for the table: a run too short to register CPU ticks has none. */
-function ratio(x: number): string {
-  return (Number.isFinite(x) ? x.toFixed(2) : "n/a").padStart(8);
+/** A ratio for the tables: a run too short to register CPU ticks has none. */
+function ratio(x: number, width = 8): string {
+  return (Number.isFinite(x) ? x.toFixed(2) : "n/a").padStart(width);
 }
 
 function printRows(rows: Row[]): void {
@@ -152,21 +241,32 @@ function printRows(rows: Row[]): void {
   }
 }
 
+interface SuiteRow {
+  test: string;
+  redisRps: number;
+  oursRps: number;
+  ratio: number;
+}
+
 /** redis-benchmark's default list: ops/s per test for both servers. */
-async function suite(redis: ManagedProcess, ours: ManagedProcess) {
+async function suite(redis: ManagedProcess, ours: ManagedProcess): Promise<SuiteRow[]> {
   const run = async (port: number) => {
-    const out = await new Deno.Command("redis-benchmark", {
-      args: ["-p", String(port), "-q", "-n", values.requests!, "--csv"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const text = await redisBenchmark([
+      "-p",
+      String(port),
+      "-q",
+      "-n",
+      String(SUITE_REQUESTS),
+      "--csv",
+    ]);
     const m = new Map<string, number>();
-    for (const l of new TextDecoder().decode(out.stdout).split("\n")) {
+    for (const l of text.split("\n")) {
       const f = l.split('","');
       if (f.length >= 2 && !l.startsWith('"test"')) m.set(f[0]!.slice(1), Number(f[1]));
     }
     return m;
   };
+  progress(`default suite (${SUITE_REQUESTS} requests per test)`);
   const r = await run(redis.port), o = await run(ours.port);
   return [...r].map(([test, rps]) => ({
     test,
@@ -176,91 +276,540 @@ async function suite(redis: ManagedProcess, ours: ManagedProcess) {
   }));
 }
 
-function rss(pid: number): number {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024;
+async function connect(port: number): Promise<RedisClient> {
+  return await RedisClient.connect({ port, commandTimeoutMs: 0, maxPending: 100000 });
 }
 
-/** Loads `n` keys (16-byte values) with pipelined MSETs. */
-async function populate(port: number, n: number): Promise<void> {
-  const c = await RedisClient.connect({ port, commandTimeoutMs: 0 });
+async function dbsize(port: number): Promise<number> {
+  const c = await connect(port);
   try {
-    for (let i = 0; i < n; i += 10000) {
-      const args = ["MSET"];
-      for (let j = i; j < Math.min(n, i + 10000); j++) {
-        args.push(`key:${String(j).padStart(10, "0")}`, `val:${String(j).padStart(12, "0")}`);
-      }
-      await c.call(...args);
+    return Number(await c.call("DBSIZE"));
+  } finally {
+    await c.close();
+  }
+}
+
+/** DEBUG POPULATE n: string keys key:N holding value:N, the same on both servers. */
+async function debugPopulate(port: number, n: number): Promise<void> {
+  const c = await connect(port);
+  try {
+    await c.call("DEBUG", "POPULATE", String(n));
+  } finally {
+    await c.close();
+  }
+  const size = await dbsize(port);
+  if (size !== n) throw new Error(`DEBUG POPULATE ${n} left ${size} keys`);
+}
+
+type Kind = "redis" | "ours";
+const start = (kind: Kind, args: string[] = [], dir?: string) =>
+  kind === "redis"
+    ? startRedisServer(args, dir ? { dir } : {})
+    : startDataNode(args, dir ? { dir } : {});
+
+/** VmRSS growth per key while `build` makes `n` keys on a fresh server. */
+async function rssPerKey(
+  kind: Kind,
+  n: number,
+  build: (port: number) => Promise<void>,
+): Promise<number> {
+  await using p = await start(kind, DEBUG_ARGS);
+  await sleep(300);
+  const before = rss(p.pid);
+  await build(p.port);
+  const size = await dbsize(p.port);
+  if (size !== n) throw new Error(`${kind}: expected ${n} keys, found ${size}`);
+  // Let buffers drain and a collection run before reading the resident size (longer for more
+  // keys: 1.5 s from 150,000 keys up).
+  await sleep(Math.min(1500, Math.max(200, n / 100)));
+  return (rss(p.pid) - before) / n;
+}
+
+interface Compared {
+  redis: number;
+  ours: number;
+  ratio: number;
+}
+
+const compared = (redis: number, ours: number): Compared => ({ redis, ours, ratio: ours / redis });
+
+/** Resident bytes per key for `n` DEBUG POPULATE strings. */
+async function memory(n: number): Promise<Compared> {
+  const measureOne = (kind: Kind) => {
+    progress(`memory: ${kind}, DEBUG POPULATE ${n}`);
+    return rssPerKey(kind, n, (port) => debugPopulate(port, n));
+  };
+  const r = await measureOne("redis");
+  return compared(r, await measureOne("ours"));
+}
+
+const ELEMENTS = 10;
+/** A short element that is not an integer (so Redis does not keep it as one). */
+const element = (i: number, j: number) => `m${j}:${i}`;
+
+const COLLECTIONS: Record<string, (i: number) => Arg[]> = {
+  hash: (i) => {
+    const a: Arg[] = ["HSET", `hash:${i}`];
+    for (let j = 0; j < ELEMENTS; j++) a.push(`f${j}`, element(i, j));
+    return a;
+  },
+  zset: (i) => {
+    const a: Arg[] = ["ZADD", `zset:${i}`];
+    for (let j = 0; j < ELEMENTS; j++) a.push(String(j), element(i, j));
+    return a;
+  },
+  list: (i) => {
+    const a: Arg[] = ["RPUSH", `list:${i}`];
+    for (let j = 0; j < ELEMENTS; j++) a.push(element(i, j));
+    return a;
+  },
+  set: (i) => {
+    const a: Arg[] = ["SADD", `set:${i}`];
+    for (let j = 0; j < ELEMENTS; j++) a.push(element(i, j));
+    return a;
+  },
+};
+
+/** Makes keys 0..n-1 with pipelines of 1000 commands; each must add all 10 elements. */
+async function buildCollection(port: number, make: (i: number) => Arg[], n: number) {
+  const c = await connect(port);
+  try {
+    for (let i = 0; i < n; i += 1000) {
+      const cmds: Arg[][] = [];
+      for (let k = i; k < Math.min(n, i + 1000); k++) cmds.push(make(k));
+      const replies = await c.pipeline(cmds);
+      const bad = replies.find((r) => r !== ELEMENTS);
+      if (bad !== undefined) throw new Error(`${cmds[0]![0]} replied ${String(bad)}`);
     }
   } finally {
     await c.close();
   }
 }
 
-/** Resident bytes per key after loading `n` small strings. */
-async function memory(start: () => Promise<ManagedProcess>, n: number): Promise<number> {
-  await using p = await start();
-  await new Promise((r) => setTimeout(r, 300));
-  const before = rss(p.pid);
-  await populate(p.port, n);
-  await new Promise((r) => setTimeout(r, 1500));
-  return (rss(p.pid) - before) / n;
+/** Resident bytes per key for `n` keys of each small collection type. */
+async function collections(n: number): Promise<Record<string, Compared>> {
+  const out: Record<string, Compared> = {};
+  for (const [type, make] of Object.entries(COLLECTIONS)) {
+    const one = (kind: Kind) => {
+      progress(`collections: ${kind}, ${n} ${type} keys of ${ELEMENTS} elements`);
+      return rssPerKey(kind, n, (port) => buildCollection(port, make, n));
+    };
+    const r = await one("redis");
+    out[type] = compared(r, await one("ours"));
+  }
+  return out;
 }
 
-/** SAVE time and startup load time for `n` keys, with the file size for MB/s. */
-async function persistence(kind: "redis" | "ours", n: number) {
-  const dir = await Deno.makeTempDir();
+interface SaveFigures {
+  saveSec: number;
+  bgsaveMaxPingMs: number;
+  mb: number;
+}
+
+/** SAVE time and the worst PING round trip during a BGSAVE of `n` DEBUG POPULATE keys. */
+async function saveRun(kind: Kind, n: number, dir: string): Promise<SaveFigures> {
+  progress(`persistence: ${kind}, SAVE and BGSAVE of ${n} keys`);
+  await using p = await start(kind, DEBUG_ARGS, dir);
+  await debugPopulate(p.port, n);
+  const c = await connect(p.port);
   try {
-    const port = await freePort();
-    const cmd = kind === "redis"
-      ? ["redis-server", "--port", String(port), "--dir", dir, "--save", ""]
-      : dataNodeCommand(port, ["--dir", dir, "--save", "", "--admin-port", "-1"]);
-    let saveSec: number;
-    let bgsaveMaxPingMs = 0;
-    {
-      await using _saver = await startProcess({ cmd, port });
-      await populate(port, n);
-      const c = await RedisClient.connect({ port, commandTimeoutMs: 0 });
-      const t0 = performance.now();
-      await c.call("SAVE");
-      saveSec = (performance.now() - t0) / 1000;
-      // How long clients wait during a BGSAVE: the worst PING round trip while it runs.
-      await c.call("BGSAVE");
-      for (;;) {
-        const p0 = performance.now();
-        await c.call("PING");
-        bgsaveMaxPingMs = Math.max(bgsaveMaxPingMs, performance.now() - p0);
-        const info = String(await c.call("INFO", "persistence"));
-        if (info.includes("rdb_bgsave_in_progress:0")) break;
-      }
-      await c.close();
-    }
-    const size = (await Deno.stat(`${dir}/dump.rdb`)).size;
     const t0 = performance.now();
-    await using _loaded = await startProcess({ cmd, port, readyTimeoutMs: 120000 });
-    // Ready means the load finished (a loading server answers -LOADING, so wait for DBSIZE).
-    const c = await RedisClient.connect({ port, commandTimeoutMs: 0 });
+    await c.call("SAVE");
+    const saveSec = (performance.now() - t0) / 1000;
+    // How long clients wait during a BGSAVE: the worst PING round trip while it runs.
+    let bgsaveMaxPingMs = 0;
+    await c.call("BGSAVE");
     for (;;) {
-      const v = await c.call("DBSIZE").catch(() => null);
-      if (v === n) break;
-      await new Promise((r) => setTimeout(r, 10));
+      const p0 = performance.now();
+      await c.call("PING");
+      bgsaveMaxPingMs = Math.max(bgsaveMaxPingMs, performance.now() - p0);
+      const info = String(await c.call("INFO", "persistence"));
+      if (info.includes("rdb_bgsave_in_progress:0")) break;
     }
-    const loadSec = (performance.now() - t0) / 1000;
-    await c.close();
-    return { saveSec, loadSec, mb: size / 1024 / 1024, bgsaveMaxPingMs };
+    const mb = (await Deno.stat(`${dir}/dump.rdb`)).size / 1024 / 1024;
+    return { saveSec, bgsaveMaxPingMs, mb };
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await c.close();
+  }
+}
+
+interface LoadFigures {
+  /** From spawn until PING is answered and DBSIZE is the key count. */
+  readySec: number;
+  /** What the server logged ("DB loaded from disk: N seconds"), when it did. */
+  loggedSec: number | null;
+}
+
+/** Starts a server on a copy of `rdb` in a fresh directory; times it until all keys are in. */
+async function loadRun(kind: Kind, rdb: string, n: number): Promise<LoadFigures> {
+  progress(`persistence: ${kind}, startup load of Redis's dump.rdb`);
+  const dir = await Deno.makeTempDir({ prefix: "bench-load-" });
+  await Deno.copyFile(rdb, `${dir}/dump.rdb`);
+  const port = await freePort();
+  const common = ["--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"];
+  const [bin, ...args] = kind === "redis"
+    ? ["redis-server", "--port", String(port), ...common]
+    : dataNodeCommand(port, [...common, "--admin-port", "-1"]);
+  const t0 = performance.now();
+  const child = new Deno.Command(bin!, {
+    args,
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await using p = new ManagedProcess(child, port, kind, dir);
+  const check = () => {
+    if (!p.alive) throw new Error(`${kind} exited while loading:\n${p.output()}`);
+    if (performance.now() - t0 > 300_000) throw new Error(`${kind} did not load in 300 s`);
+  };
+  // A server still loading refuses connections or answers -LOADING: poll until DBSIZE is n.
+  for (;;) {
+    check();
+    let c: RedisClient | null = null;
+    try {
+      c = await RedisClient.connect({
+        port,
+        connectTimeoutMs: 1000,
+        commandTimeoutMs: 0,
+        reconnect: { enabled: false },
+      });
+      for (;;) {
+        const pong = await c.callText("PING").catch(() => null);
+        const size = pong === "PONG" ? await c.call("DBSIZE").catch(() => null) : null;
+        if (size === n) break;
+        check();
+        if (!c.connected) throw new Error("connection lost");
+        await sleep(5);
+      }
+      const readySec = (performance.now() - t0) / 1000;
+      const logged = /DB loaded from disk: ([\d.]+) seconds/.exec(p.output());
+      return { readySec, loggedSec: logged ? Number(logged[1]) : null };
+    } catch (e) {
+      if (!p.alive || performance.now() - t0 > 300_000) throw e;
+      await sleep(5);
+    } finally {
+      await c?.close();
+    }
+  }
+}
+
+interface Persistence {
+  redis: SaveFigures & LoadFigures;
+  ours: SaveFigures & LoadFigures;
+  loadRatio: number;
+}
+
+async function persistence(n: number): Promise<Persistence> {
+  const redisDir = await Deno.makeTempDir({ prefix: "bench-save-" });
+  const oursDir = await Deno.makeTempDir({ prefix: "bench-save-" });
+  try {
+    const redisSave = await saveRun("redis", n, redisDir);
+    const oursSave = await saveRun("ours", n, oursDir);
+    const rdb = `${redisDir}/dump.rdb`;
+    const redisLoad = await loadRun("redis", rdb, n);
+    const oursLoad = await loadRun("ours", rdb, n);
+    return {
+      redis: { ...redisSave, ...redisLoad },
+      ours: { ...oursSave, ...oursLoad },
+      loadRatio: oursLoad.readySec / redisLoad.readySec,
+    };
+  } finally {
+    await Deno.remove(redisDir, { recursive: true });
+    await Deno.remove(oursDir, { recursive: true });
+  }
+}
+
+interface HeapRow {
+  test: string;
+  config: string;
+  commands: number;
+  bytesPerCommand: number;
+}
+
+type HeapResult = { rows: HeapRow[] } | { skipped: string };
+
+function infoField(info: string, field: string): number | null {
+  const m = new RegExp(`^${field}:(-?\\d+)`, "m").exec(info);
+  return m ? Number(m[1]) : null;
+}
+
+/** Heap bytes allocated per command by our node (see the header comment for the method). */
+async function heap(): Promise<HeapResult> {
+  await using ours = await startDataNode();
+  const c = await connect(ours.port);
+  try {
+    const read = async () => {
+      const v8 = String(await c.call("INFO", "v8"));
+      const stats = String(await c.call("INFO", "stats"));
+      return {
+        allocated: infoField(v8, "v8_total_allocated_bytes"),
+        commands: infoField(stats, "total_commands_processed")!,
+      };
+    };
+    const first = await read();
+    if (first.allocated === null || first.allocated < 0) {
+      return { skipped: "our node's INFO v8 has no v8_total_allocated_bytes in this runtime" };
+    }
+    progress("heap: warm-up");
+    await redisBenchmark(["-p", String(ours.port), "-t", "set,get", "-n", "20000", "-P", "16"]);
+    const rows: HeapRow[] = [];
+    for (const cfgName of ["c50p1", "c50p16"]) {
+      const cfg = CONFIGS[cfgName]!;
+      for (const test of ["set", "get"]) {
+        const n = Math.max(1000, Math.floor(REQUESTS * cfg.share));
+        progress(`heap: ${test} -c ${cfg.c} -P ${cfg.p} (${n} requests)`);
+        const a = await read();
+        await redisBenchmark([
+          "-p",
+          String(ours.port),
+          "-t",
+          test,
+          "-n",
+          String(n),
+          "-c",
+          String(cfg.c),
+          "-P",
+          String(cfg.p),
+          "-q",
+        ]);
+        const b = await read();
+        const commands = b.commands - a.commands;
+        rows.push({
+          test: test.toUpperCase(),
+          config: `-c ${cfg.c} -P ${cfg.p}`,
+          commands,
+          bytesPerCommand: (b.allocated! - a.allocated!) / commands,
+        });
+      }
+    }
+    return { rows };
+  } finally {
+    await c.close();
+  }
+}
+
+interface Target {
+  target: string;
+  /** The ratios that count, with where each was measured. */
+  ratios: { at: string; ratio: number }[];
+  /** How many ratios the target covers (fewer were measured when sections or flags left some out). */
+  expected: number;
+  limit: number;
+  /** "max": every ratio must be at most the limit; "min": at least. */
+  kind: "max" | "min";
+}
+
+interface Verdict {
+  target: string;
+  worst: number | null;
+  worstAt: string | null;
+  best: number | null;
+  bestAt: string | null;
+  measured: number;
+  expected: number;
+  met: boolean | null;
+}
+
+function judge(t: Target): Verdict {
+  const ok = t.ratios.filter((r) => Number.isFinite(r.ratio));
+  if (ok.length === 0) {
+    return {
+      target: t.target,
+      worst: null,
+      worstAt: null,
+      best: null,
+      bestAt: null,
+      measured: 0,
+      expected: t.expected,
+      met: null,
+    };
+  }
+  const sorted = [...ok].sort((a, b) => t.kind === "max" ? b.ratio - a.ratio : a.ratio - b.ratio);
+  const worst = sorted[0]!, best = sorted[sorted.length - 1]!;
+  return {
+    target: t.target,
+    worst: worst.ratio,
+    worstAt: worst.at,
+    best: best.ratio,
+    bestAt: best.at,
+    measured: ok.length,
+    expected: t.expected,
+    met: t.kind === "max" ? worst.ratio <= t.limit : worst.ratio >= t.limit,
+  };
+}
+
+const TARGET_TESTS = ["SET", "GET", "INCR", "LPUSH", "HSET", "ZADD"];
+const TARGET_CONFIGS = ["-c 50 -P 1", "-c 50 -P 16"];
+
+function targets(report: Report): Verdict[] {
+  const rows = [...(report.throughput ?? []), ...(report.types ?? [])];
+  const at = (r: Row) => `${r.test} ${r.config}`;
+  const cpuRows = rows.filter((r) =>
+    TARGET_TESTS.includes(r.test) && TARGET_CONFIGS.includes(r.config)
+  );
+  const p1Rows = cpuRows.filter((r) => r.config === TARGET_CONFIGS[0]);
+  const list: Target[] = [
+    {
+      target: "CPU/req <= 1.3x: SET GET INCR LPUSH HSET ZADD, -c 50 -P 1 and -P 16",
+      ratios: cpuRows.map((r) => ({ at: at(r), ratio: r.cpuRatio })),
+      expected: TARGET_TESTS.length * TARGET_CONFIGS.length,
+      limit: 1.3,
+      kind: "max",
+    },
+    {
+      target: "ops/s >= 1.0x: SET GET INCR LPUSH HSET ZADD, -c 50 -P 1",
+      ratios: p1Rows.map((r) => ({ at: at(r), ratio: r.rpsRatio })),
+      expected: TARGET_TESTS.length,
+      limit: 1.0,
+      kind: "min",
+    },
+    {
+      target: `RSS/key <= 1.5x: ${KEYS} DEBUG POPULATE strings`,
+      ratios: report.memory ? [{ at: "strings", ratio: report.memory.ratio }] : [],
+      expected: 1,
+      limit: 1.5,
+      kind: "max",
+    },
+    {
+      target: `startup load <= 1.5x: Redis's dump.rdb of ${KEYS} keys`,
+      ratios: report.persistence ? [{ at: "load", ratio: report.persistence.loadRatio }] : [],
+      expected: 1,
+      limit: 1.5,
+      kind: "max",
+    },
+    {
+      target: `RSS/key <= 1.5x: ${TYPE_KEYS} small hashes, zsets, lists, sets (each)`,
+      ratios: Object.entries(report.collections ?? {}).map(([type, c]) => ({
+        at: type,
+        ratio: c.ratio,
+      })),
+      expected: Object.keys(COLLECTIONS).length,
+      limit: 1.5,
+      kind: "max",
+    },
+  ];
+  return list.map(judge);
+}
+
+interface Report {
+  sizes: { requests: number; suiteRequests: number; keys: number; typeKeys: number };
+  throughput?: Row[];
+  types?: Row[];
+  suite?: SuiteRow[];
+  persistence?: Persistence;
+  memory?: Compared;
+  collections?: Record<string, Compared>;
+  heap?: HeapResult;
+  summary?: Verdict[];
+}
+
+function printReport(report: Report): void {
+  for (const name of ["throughput", "types"] as const) {
+    const rows = report[name];
+    if (!rows) continue;
+    console.log(`\n## ${name} (ops/s and server CPU µs per request)`);
+    printRows(rows);
+  }
+  if (report.suite) {
+    console.log("\n## redis-benchmark default suite (ops/s)");
+    console.log(`${"test".padEnd(40)}${"redis".padStart(10)}${"ours".padStart(10)}   ratio`);
+    for (const r of report.suite) {
+      console.log(
+        `${r.test.padEnd(40)}${r.redisRps.toFixed(0).padStart(10)}${
+          r.oursRps.toFixed(0).padStart(10)
+        }${ratio(r.ratio)}`,
+      );
+    }
+  }
+  if (report.persistence) {
+    const p = report.persistence;
+    console.log(`\n## persistence (${KEYS} keys from DEBUG POPULATE)`);
+    for (const k of ["redis", "ours"] as const) {
+      const v = p[k];
+      console.log(
+        `${k.padEnd(6)} SAVE ${v.saveSec.toFixed(2)} s (${(v.mb / v.saveSec).toFixed(1)} MB/s)  ` +
+          `file ${v.mb.toFixed(1)} MB  max PING during BGSAVE ${v.bgsaveMaxPingMs.toFixed(1)} ms`,
+      );
+    }
+    for (const k of ["redis", "ours"] as const) {
+      const v = p[k];
+      console.log(
+        `${k.padEnd(6)} load of Redis's dump.rdb: ready ${v.readySec.toFixed(2)} s after spawn` +
+          `, logged ${v.loggedSec === null ? "n/a" : `${v.loggedSec.toFixed(2)} s`}`,
+      );
+    }
+    const logged = p.redis.loggedSec !== null && p.ours.loggedSec !== null
+      ? ratio(p.ours.loggedSec / p.redis.loggedSec, 0)
+      : "n/a";
+    console.log(`load ratio: ready ${ratio(p.loadRatio, 0)}, logged ${logged}`);
+  }
+  if (report.memory) {
+    const m = report.memory;
+    console.log(
+      `\n## memory (${KEYS} DEBUG POPULATE strings, RSS per key)\nredis ${
+        m.redis.toFixed(1)
+      } B/key, ours ${m.ours.toFixed(1)} B/key, ratio ${ratio(m.ratio, 0)}`,
+    );
+  }
+  if (report.collections) {
+    console.log(
+      `\n## collections (${TYPE_KEYS} keys of ${ELEMENTS} short elements, RSS per key)`,
+    );
+    console.log(
+      `${"type".padEnd(8)}${"redis B/key".padStart(12)}${"ours B/key".padStart(12)}   ratio`,
+    );
+    for (const [type, c] of Object.entries(report.collections)) {
+      console.log(
+        `${type.padEnd(8)}${c.redis.toFixed(1).padStart(12)}${c.ours.toFixed(1).padStart(12)}${
+          ratio(c.ratio)
+        }`,
+      );
+    }
+  }
+  if (report.heap) {
+    console.log("\n## heap (ours only: JavaScript heap bytes allocated per command)");
+    if ("skipped" in report.heap) console.log(`SKIPPED: ${report.heap.skipped}`);
+    else {
+      for (const r of report.heap.rows) {
+        console.log(
+          `${r.test.padEnd(8)}${r.config.padEnd(14)}${String(r.commands).padStart(9)} commands${
+            r.bytesPerCommand.toFixed(0).padStart(8)
+          } B/command`,
+        );
+      }
+    }
+  }
+  console.log("\n## summary (ratios ours/redis from this run)");
+  console.log(`${"target".padEnd(74)}${"worst".padStart(7)}${"best".padStart(7)}  result`);
+  for (const v of report.summary ?? []) {
+    const result = v.met === null
+      ? "NOT RUN"
+      : `${v.met ? "MET" : "MISSED"}${
+        v.measured < v.expected ? ` (${v.measured} of ${v.expected} measured)` : ""
+      }${v.worstAt && v.expected > 1 ? `  worst: ${v.worstAt}, best: ${v.bestAt}` : ""}`;
+    console.log(
+      `${v.target.padEnd(74)}${v.worst === null ? "    n/a" : ratio(v.worst, 7)}${
+        v.best === null ? "    n/a" : ratio(v.best, 7)
+      }  ${result}`,
+    );
+  }
+  if (report.heap && !("skipped" in report.heap)) {
+    console.log("heap bytes per command: reported above, no target (redis-server has no GC heap)");
   }
 }
 
 async function main(): Promise<void> {
-  if (!which("redis-server") || !which("redis-benchmark")) {
-    console.log("SKIP: redis-server/redis-benchmark not installed; nothing to compare against");
-    return;
+  for (const bin of ["redis-server", "redis-benchmark"]) {
+    if (!which(bin)) {
+      console.log(`SKIP: ${bin} not installed; nothing to compare against`);
+      return;
+    }
   }
-  const report: Record<string, unknown> = {};
-  const keys = Number(values.keys);
-  {
+  const report: Report = {
+    sizes: { requests: REQUESTS, suiteRequests: SUITE_REQUESTS, keys: KEYS, typeKeys: TYPE_KEYS },
+  };
+  if (sections.has("throughput") || sections.has("types") || sections.has("suite")) {
     await using redis = await startRedisServer();
     await using ours = await startDataNode();
     if (sections.has("throughput")) {
@@ -272,74 +821,22 @@ async function main(): Promise<void> {
       );
     }
     if (sections.has("types")) {
-      report.types = await throughput(redis, ours, ["c50p1"], [
-        "lpush",
-        "lpop",
-        "sadd",
-        "hset",
-        "zadd",
-      ]);
+      report.types = await throughput(
+        redis,
+        ours,
+        values["type-configs"]!.split(","),
+        values["type-tests"]!.split(","),
+      );
     }
     if (sections.has("suite")) report.suite = await suite(redis, ours);
   }
-  if (sections.has("persistence")) {
-    report.persistence = {
-      redis: await persistence("redis", keys),
-      ours: await persistence("ours", keys),
-    };
-  }
-  if (sections.has("memory")) {
-    const r = await memory(() => startRedisServer(), keys);
-    const o = await memory(() => startDataNode(), keys);
-    report.memory = { redisBytesPerKey: r, oursBytesPerKey: o, ratio: o / r };
-  }
-  if (values.json) return console.log(JSON.stringify(report, null, 2));
-  for (const name of ["throughput", "types"]) {
-    if (!report[name]) continue;
-    console.log(`\n## ${name}`);
-    printRows(report[name] as Row[]);
-  }
-  if (report.suite) {
-    console.log("\n## redis-benchmark default suite (ops/s)");
-    for (
-      const r of report.suite as {
-        test: string;
-        redisRps: number;
-        oursRps: number;
-        ratio: number;
-      }[]
-    ) {
-      console.log(
-        `${r.test.padEnd(40)}${r.redisRps.toFixed(0).padStart(10)}${
-          r.oursRps.toFixed(0).padStart(10)
-        }${r.ratio.toFixed(2).padStart(7)}`,
-      );
-    }
-  }
-  if (report.persistence) {
-    const p = report.persistence as Record<
-      string,
-      { saveSec: number; loadSec: number; mb: number; bgsaveMaxPingMs: number }
-    >;
-    console.log(`\n## persistence (${keys} keys)`);
-    for (const [k, v] of Object.entries(p)) {
-      console.log(
-        `${k.padEnd(6)} SAVE ${v.saveSec.toFixed(2)} s (${
-          (v.mb / v.saveSec).toFixed(1)
-        } MB/s)  load ${v.loadSec.toFixed(2)} s (${(v.mb / v.loadSec).toFixed(1)} MB/s)  file ${
-          v.mb.toFixed(1)
-        } MB  max PING during BGSAVE ${v.bgsaveMaxPingMs.toFixed(1)} ms`,
-      );
-    }
-  }
-  if (report.memory) {
-    const m = report.memory as { redisBytesPerKey: number; oursBytesPerKey: number; ratio: number };
-    console.log(
-      `\n## memory (${keys} small strings)\nredis ${m.redisBytesPerKey.toFixed(1)} B/key, ours ${
-        m.oursBytesPerKey.toFixed(1)
-      } B/key, ratio ${m.ratio.toFixed(2)}`,
-    );
-  }
+  if (sections.has("persistence")) report.persistence = await persistence(KEYS);
+  if (sections.has("memory")) report.memory = await memory(KEYS);
+  if (sections.has("collections")) report.collections = await collections(TYPE_KEYS);
+  if (sections.has("heap")) report.heap = await heap();
+  report.summary = targets(report);
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else printReport(report);
 }
 
 await main();

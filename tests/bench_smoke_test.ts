@@ -1,0 +1,97 @@
+/**
+ * The benchmark at tiny sizes: it must run to the end and report ratios ours/redis and its
+ * summary, as text and as JSON. The figures themselves mean nothing at these sizes.
+ */
+import { equal, match, ok } from "node:assert/strict";
+import { requireBinary } from "./helpers/process.ts";
+
+const bench = new URL("./bench/bench.ts", import.meta.url).pathname;
+const root = new URL("../", import.meta.url).pathname;
+
+async function runBench(args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", bench, ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  equal(out.success, true, `bench failed:\n${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+  return stdout;
+}
+
+const needs = (name: string) =>
+  requireBinary("redis-server", name) === null || requireBinary("redis-benchmark", name) === null;
+
+const TEXT = "bench prints ratio tables and a summary of the targets";
+Deno.test({
+  name: TEXT,
+  ignore: needs(TEXT),
+  async fn() {
+    const out = await runBench([
+      "--sections",
+      "throughput,memory",
+      "--tests",
+      "get",
+      "--configs",
+      "c50p1",
+      "--requests",
+      "2000",
+      "--keys",
+      "10000",
+    ]);
+    // test, config, redis ops/s, ours ops/s, ratio, redis µs, ours µs, ratio (n/a if no ticks).
+    match(out, /^GET\s+-c 50 -P 1\s+\d+\s+\d+\s+\d+\.\d\d\s+[\d.]+\s+[\d.]+\s+(\d+\.\d\d|n\/a)$/m);
+    match(out, /^redis [\d.]+ B\/key, ours [\d.]+ B\/key, ratio\s*\d+\.\d\d$/m);
+    match(out, /^## summary/m);
+    // One of the six -P 1 throughput ratios was measured; the memory target is judged.
+    match(out, /^ops\/s >= 1\.0x: .*\s\d+\.\d\d\s+\d+\.\d\d\s+(MET|MISSED) \(1 of 6 measured\)/m);
+    match(
+      out,
+      /^RSS\/key <= 1\.5x: 10000 DEBUG POPULATE strings\s+\d+\.\d\d\s+\d+\.\d\d\s+(MET|MISSED)$/m,
+    );
+    match(out, /^startup load <= 1\.5x: .*NOT RUN$/m);
+  },
+});
+
+const JSON_RUN = "bench --json gives machine-readable ratios, heap figures and the summary";
+Deno.test({
+  name: JSON_RUN,
+  ignore: needs(JSON_RUN),
+  async fn() {
+    const out = await runBench([
+      "--sections",
+      "collections,heap",
+      "--requests",
+      "2000",
+      "--type-keys",
+      "2000",
+      "--json",
+    ]);
+    const report = JSON.parse(out);
+    equal(report.sizes.typeKeys, 2000);
+    equal(report.throughput, undefined);
+    for (const type of ["hash", "zset", "list", "set"]) {
+      const c = report.collections[type];
+      ok(c.redis > 0 && c.ours > 0 && Number.isFinite(c.ratio), `${type}: ${JSON.stringify(c)}`);
+    }
+    if (report.heap.skipped) {
+      console.log(`heap section skipped by the bench: ${report.heap.skipped}`);
+    } else {
+      equal(report.heap.rows.length, 4);
+      for (const r of report.heap.rows) {
+        ok(r.commands >= 2000 && r.bytesPerCommand > 0, JSON.stringify(r));
+      }
+    }
+    const judged = report.summary.find((v: { target: string }) =>
+      v.target.startsWith("RSS/key <= 1.5x: 2000 small")
+    );
+    equal(judged.measured, 4);
+    equal(typeof judged.met, "boolean");
+    ok(judged.worst >= judged.best, JSON.stringify(judged));
+    const notRun = report.summary.find((v: { target: string }) =>
+      v.target.startsWith("startup load")
+    );
+    equal(notRun.met, null);
+  },
+});
