@@ -89,7 +89,7 @@ export class Propagation {
       this.emit(this.pending);
       if (multi) this.send(-1, EXEC, TO_ALL);
     }
-    this.pending = [];
+    if (this.pending.length !== 0) this.pending = [];
   }
 
   /** Records an effect of the running unit (alsoPropagate); outside a unit it goes out now. */

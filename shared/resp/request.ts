@@ -34,6 +34,8 @@ export class RequestParser {
 
   /** Bytes held by the arguments of a command still being received. */
   private argBytes = 0;
+  /** A view of the whole buffer, handed out as the read target when the buffer is empty. */
+  private whole: Uint8Array | null = null;
 
   /**
    * Unparsed bytes plus the arguments of a partial command: the client's query buffer, which
@@ -47,7 +49,14 @@ export class RequestParser {
   readTarget(): Uint8Array {
     const live = this.end - this.start;
     const want = Math.max(MIN_READ, this.wanted - live);
-    if (this.buf.length - this.end >= want) return this.buf.subarray(this.end);
+    if (this.buf.length - this.end >= want) {
+      // The usual case, an empty buffer after a whole batch: one view, reused for every read.
+      if (this.end !== 0) return this.buf.subarray(this.end);
+      if (this.whole === null || this.whole.buffer !== this.buf.buffer) {
+        this.whole = this.buf.subarray(0);
+      }
+      return this.whole;
+    }
     if (this.start > 0 && this.buf.length - live >= want) {
       this.buf.copyWithin(0, this.start, this.end);
     } else {
