@@ -42,7 +42,7 @@ export const T = {
   STREAM_LISTPACKS_2: 19,
 } as const;
 
-const OP = {
+export const OP = {
   FUNCTION2: 0xf5,
   FUNCTION: 0xf6,
   MODULE_AUX: 0xf7,
@@ -308,12 +308,24 @@ export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uin
 // ---------------------------------------------------------------------------------------------
 // Reader
 
+/**
+ * Reads `buf` up to `end`. `base` is the offset of `buf[0]` in the whole stream, so that errors
+ * name the byte where they were found even when `buf` holds only part of a file.
+ */
 export class ByteReader {
   pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  end: number;
+  constructor(public buf: Uint8Array, public base = 0) {
+    this.end = buf.length;
+  }
+
+  /** The stream offset of the next byte. */
+  at(): number {
+    return this.base + this.pos;
+  }
 
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new RdbError("unexpected end of file", this.pos);
+    if (this.pos + n > this.end) throw new RdbError("unexpected end of file", this.at());
   }
 
   byte(): number {
@@ -334,52 +346,57 @@ export class ByteReader {
   }
 }
 
-const ENCODED = Symbol("encoded");
-
-/** A length, or (for strings) a special encoding marker with its kind. */
-function readLength(r: ByteReader): number | { [ENCODED]: number } {
+/**
+ * A length, or (for strings) a special encoding marker: -1 - kind (kind 0-2 integers, 3 LZF), so
+ * that the common case allocates nothing.
+ */
+function readLength(r: ByteReader): number {
   const first = r.byte();
   const kind = first >> 6;
   if (kind === 0) return first & 0x3f;
   if (kind === 1) return ((first & 0x3f) << 8) | r.byte();
-  if (kind === 3) return { [ENCODED]: first & 0x3f };
+  if (kind === 3) return -1 - (first & 0x3f);
   if (first === 0x80) return r.view(4).getUint32(0);
   if (first === 0x81) {
     const n = r.view(8).getBigUint64(0);
-    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RdbError("length too large", r.pos);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RdbError("length too large", r.at());
     return Number(n);
   }
-  throw new RdbError(`unknown length encoding 0x${first.toString(16)}`, r.pos - 1);
+  throw new RdbError(`unknown length encoding 0x${first.toString(16)}`, r.at() - 1);
 }
 
-function readLen(r: ByteReader): number {
+export function readLen(r: ByteReader): number {
   const n = readLength(r);
-  if (typeof n !== "number") throw new RdbError("unexpected string encoding", r.pos);
+  if (n < 0) throw new RdbError("unexpected string encoding", r.at());
   return n;
+}
+
+/** An integer-encoded string (kinds 0-2: 8, 16 or 32 bits, little-endian) as its value. */
+function readEncodedInt(r: ByteReader, kind: number): number {
+  if (kind === 0) return (r.byte() << 24) >> 24;
+  const b = r.bytes(kind === 1 ? 2 : 4);
+  if (kind === 1) return ((b[0]! | (b[1]! << 8)) << 16) >> 16;
+  return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+}
+
+/** An LZF-compressed string's bytes. */
+function readLzf(r: ByteReader): Uint8Array {
+  const clen = readLen(r), len = readLen(r);
+  try {
+    return lzfDecompress(r.bytes(clen), len);
+  } catch (e) {
+    throw new RdbError((e as Error).message, r.at());
+  }
 }
 
 /** A string as raw bytes (ints rendered as their decimal text). */
 function readStringBytes(r: ByteReader): Uint8Array {
   const n = readLength(r);
-  if (typeof n === "number") return r.bytes(n);
-  switch (n[ENCODED]) {
-    case 0:
-      return ascii(String((r.byte() << 24) >> 24));
-    case 1:
-      return ascii(String(r.view(2).getInt16(0, true)));
-    case 2:
-      return ascii(String(r.view(4).getInt32(0, true)));
-    case 3: {
-      const clen = readLen(r), len = readLen(r);
-      try {
-        return lzfDecompress(r.bytes(clen), len);
-      } catch (e) {
-        throw new RdbError((e as Error).message, r.pos);
-      }
-    }
-    default:
-      throw new RdbError(`unknown string encoding ${n[ENCODED]}`, r.pos);
-  }
+  if (n >= 0) return r.bytes(n);
+  const kind = -1 - n;
+  if (kind <= 2) return ascii(String(readEncodedInt(r, kind)));
+  if (kind === 3) return readLzf(r);
+  throw new RdbError(`unknown string encoding ${kind}`, r.at());
 }
 
 function ascii(s: string): Uint8Array {
@@ -388,9 +405,22 @@ function ascii(s: string): Uint8Array {
   return b;
 }
 
-function readString(r: ByteReader): string {
-  const b = readStringBytes(r);
-  return bytesToBinary(b, 0, b.length);
+/** A string as a binary string, read straight from the buffer (no intermediate bytes). */
+export function readString(r: ByteReader): string {
+  const n = readLength(r);
+  if (n >= 0) {
+    r.need(n);
+    const s = bytesToBinary(r.buf, r.pos, r.pos + n);
+    r.pos += n;
+    return s;
+  }
+  const kind = -1 - n;
+  if (kind <= 2) return String(readEncodedInt(r, kind));
+  if (kind === 3) {
+    const b = readLzf(r);
+    return bytesToBinary(b, 0, b.length);
+  }
+  throw new RdbError(`unknown string encoding ${kind}`, r.at());
 }
 
 /** A score stored as text in a ziplist or listpack: a number, or inf / -inf as Redis prints them. */
@@ -503,7 +533,7 @@ function zsetFrom(pairs: [string, number][]): ZSetValue {
   return z;
 }
 
-const UNSUPPORTED: Record<number, string> = {
+export const UNSUPPORTED: Record<number, string> = {
   [T.MODULE]: "module data (a module type) is not supported",
   [T.MODULE_2]: "module data (a module type) is not supported",
   [T.STREAM_LISTPACKS]: "streams are not supported yet",
@@ -572,7 +602,7 @@ export function readValue(r: ByteReader, type: number): Value {
       return l;
     }
     default:
-      throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.pos - 1);
+      throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.at() - 1);
   }
 }
 
@@ -590,74 +620,6 @@ export interface RdbContents {
   aux: Map<string, string>;
   /** Warnings about data that was skipped (function libraries). */
   skipped: string[];
-}
-
-/** Reads a whole RDB file, calling `onKey` for every key; verifies the checksum. */
-export function readRdb(buf: Uint8Array, onKey: (k: LoadedKey) => void): RdbContents {
-  const r = new ByteReader(buf);
-  const magic = bytesToBinary(r.bytes(9), 0, 9);
-  if (!magic.startsWith("REDIS")) throw new RdbError("not an RDB file (bad magic)", 0);
-  const version = Number(magic.slice(5));
-  if (!(version >= 1 && version <= RDB_VERSION)) {
-    throw new RdbError(`can't handle RDB format version ${magic.slice(5)}`, 5);
-  }
-  const out: RdbContents = { version, aux: new Map(), skipped: [] };
-  let db = 0;
-  let expire: number | undefined;
-  let idle: number | undefined, freq: number | undefined;
-  for (;;) {
-    const op = r.byte();
-    if (op === OP.EOF) break;
-    switch (op) {
-      case OP.SELECTDB:
-        db = readLen(r);
-        continue;
-      case OP.RESIZEDB:
-        readLen(r);
-        readLen(r);
-        continue;
-      case OP.AUX:
-        out.aux.set(readString(r), readString(r));
-        continue;
-      case OP.EXPIRETIME_MS:
-        expire = Number(r.view(8).getBigInt64(0, true));
-        continue;
-      case OP.EXPIRETIME:
-        expire = r.view(4).getInt32(0, true) * 1000;
-        continue;
-      case OP.IDLE:
-        idle = readLen(r);
-        continue;
-      case OP.FREQ:
-        freq = r.byte();
-        continue;
-      case OP.FUNCTION2:
-        readString(r);
-        out.skipped.push("a function library (functions are not supported; skipped)");
-        continue;
-      case OP.FUNCTION:
-        throw new RdbError("pre-release function format is not supported", r.pos - 1);
-      case OP.MODULE_AUX:
-        throw new RdbError("module auxiliary data is not supported", r.pos - 1);
-    }
-    const key = readString(r);
-    const value = readValue(r, op);
-    const k: LoadedKey = { db, key, value, expireMs: expire };
-    if (idle !== undefined) k.idle = idle;
-    if (freq !== undefined) k.freq = freq;
-    onKey(k);
-    expire = idle = freq = undefined;
-  }
-  if (version >= 5 && r.pos + 8 <= buf.length) {
-    const stored = new DataView(buf.buffer, buf.byteOffset + r.pos, 8).getBigUint64(0, true);
-    if (stored !== 0n) {
-      const actual = new Crc64().update(buf.subarray(0, r.pos)).value();
-      if (actual !== stored) throw new RdbError("RDB checksum mismatch", r.pos);
-    }
-  } else if (version >= 5) {
-    throw new RdbError("unexpected end of file (missing checksum)", r.pos);
-  }
-  return out;
 }
 
 /** RESTORE: checks version and checksum, then decodes the value. */

@@ -13,13 +13,13 @@ import { usedMemory } from "../server/memory.ts";
 import {
   ByteWriter,
   type RdbContents,
-  readRdb,
   writeEntry,
   writeHeader,
   type WriteOptions,
   writeSelectDb,
   writeTrailer,
 } from "./rdb.ts";
+import { readRdb } from "./rdb_reader.ts";
 import { REDIS_VERSION } from "../commands/connection.ts";
 
 const log = getLogger(["data-node", "rdb"]);
