@@ -502,6 +502,7 @@ export function listpackEntries(b: Uint8Array): string[] {
 }
 
 function intsetEntries(b: Uint8Array): string[] {
+  if (b.length < 8) throw new RdbError("bad intset", 0);
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const width = v.getUint32(0, true), n = v.getUint32(4, true);
   if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
@@ -561,7 +562,9 @@ export function readValue(r: ByteReader, type: number): Value {
       const n = readLen(r), z = new ZSetValue();
       for (let i = 0; i < n; i++) {
         const m = readString(r);
-        z.add(m, type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r));
+        const score = type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r);
+        if (Number.isNaN(score)) throw new RdbError("sorted set with a NaN score", r.at());
+        z.add(m, score);
       }
       return z;
     }

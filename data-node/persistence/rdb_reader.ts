@@ -31,6 +31,7 @@ import {
   T,
   UNSUPPORTED,
 } from "./rdb.ts";
+import type { Value } from "../store/types.ts";
 
 /** The read size of the file source: the reader's fixed-size buffer besides the current item. */
 export const READ_CHUNK = 64 * 1024;
@@ -436,6 +437,17 @@ export class RdbReader {
   // -------------------------------------------------------------------------------------------
   // Decoder: one complete item. Returns true for EOF.
 
+  /** A value; corrupt contents a decoder did not foresee are still an RdbError. */
+  private value(r: ByteReader, type: number): Value {
+    const at = r.at();
+    try {
+      return readValue(r, type);
+    } catch (e) {
+      if (e instanceof RdbError) throw e;
+      throw new RdbError(`corrupt value of type ${type}: ${(e as Error).message}`, at);
+    }
+  }
+
   private decode(src: Uint8Array, start: number, end: number): boolean {
     const r = this.r;
     r.buf = src;
@@ -475,7 +487,7 @@ export class RdbReader {
           continue;
       }
       const key = readString(r);
-      const value = readValue(r, op);
+      const value = this.value(r, op);
       const k: LoadedKey = { db: this.db, key, value, expireMs: this.expire };
       if (this.idle !== undefined) k.idle = this.idle;
       if (this.freq !== undefined) k.freq = this.freq;

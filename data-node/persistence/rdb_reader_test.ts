@@ -26,6 +26,8 @@ import { RawConn } from "../../tests/helpers/raw.ts";
 import { RespError } from "../../shared/resp/types.ts";
 import { seededRandom } from "../../tests/helpers/random.ts";
 
+/** A fixed expiry (the reader does not judge expiries), so every run reads the same bytes. */
+const FUTURE = 4_000_000_000_000;
 const BYTES = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
 
 /** A value in a comparable form (set and hash orders, skiplist levels do not matter). */
@@ -165,14 +167,14 @@ function ourEntries(): [number, string, Value, number | undefined][] {
     [0, "s:i32", "-2000000000", undefined],
     [0, "s:bin", BYTES, undefined],
     [0, "s:lzf", "abc".repeat(1000), undefined],
-    [0, "s:ttl", "v", Date.now() + 3_600_000],
+    [0, "s:ttl", "v", FUTURE],
     [0, "s:noise", noise(150_000, 1), undefined],
     [0, "l:small", new ListValue(["a", "1", "-2", "300000", BYTES]), undefined],
     [0, "l:big", new ListValue(Array.from({ length: 3000 }, (_, i) => `item-${i}`)), undefined],
     [0, "set:int", new SetValue(["1", "2", "3", "-100", "99999999999"]), undefined],
     [0, "set:str", new SetValue(["a", "b", BYTES]), undefined],
     [0, "h:small", new HashValue([["f1", "v1"], ["n", "10"]]), undefined],
-    [0, "h:big", hbig, Date.now() + 100_000],
+    [0, "h:big", hbig, FUTURE + 1],
     [
       0,
       "z:small",
@@ -295,7 +297,7 @@ function sourceOf(file: Uint8Array): SyncSource & { reads: number } {
 Deno.test("a truncated stream is an RdbError at every cut point, whatever the chunking", () => {
   const file = writeFile([
     [0, "a", "1", undefined],
-    [0, "lzf", "xyz".repeat(40), Date.now() + 10_000],
+    [0, "lzf", "xyz".repeat(40), FUTURE + 2],
     [0, "l", new ListValue(["p", "q", "12"]), undefined],
     [
       0,
@@ -336,7 +338,7 @@ Deno.test("a truncated stream is an RdbError at every cut point, whatever the ch
 Deno.test("a corrupted byte anywhere is an RdbError (a parse error or the checksum)", () => {
   const file = writeFile([
     [0, "a", "1", undefined],
-    [0, "lzf", "xyz".repeat(40), Date.now() + 10_000],
+    [0, "lzf", "xyz".repeat(40), FUTURE + 2],
     [0, "l", new ListValue(["p", "q", "12"]), undefined],
     [0, "set", new SetValue(["1", "2", "70000"]), undefined],
     [1, "h", new HashValue([["f", "v"], ["g", "w"]]), undefined],
@@ -356,6 +358,32 @@ Deno.test("a corrupted byte anywhere is an RdbError (a parse error or the checks
       throw new Error(`byte ${at} ^ ${flip}: the corruption went unnoticed`);
     }
   }
+});
+
+Deno.test("values a decoder cannot hold are RdbErrors: a NaN score, a short intset", () => {
+  const rdb = (...body: number[]) =>
+    new Uint8Array([
+      ...new TextEncoder().encode("REDIS0010"),
+      0xfe,
+      0, // SELECTDB 0
+      ...body,
+      0xff, // EOF, then a zero checksum (not computed)
+      ...new Array(8).fill(0),
+    ]);
+  const nan = [0, 0, 0, 0, 0, 0, 0xf8, 0x7f]; // a quiet NaN, little-endian
+  // Type 5 (sorted set, binary scores): key "z", one member "m".
+  throws(() => readRdb(rdb(5, 1, 0x7a, 1, 1, 0x6d, ...nan), () => {}), /NaN score/);
+  // Type 3 (sorted set, text scores): 253 is NaN.
+  throws(() => readRdb(rdb(3, 1, 0x7a, 1, 1, 0x6d, 253), () => {}), /NaN score/);
+  // Type 11 (intset): a 4-byte blob, shorter than an intset's header.
+  throws(() => readRdb(rdb(11, 1, 0x73, 4, 2, 0, 0, 0), () => {}), /bad intset/);
+  // The same files with sound values load.
+  const one = [0, 0, 0, 0, 0, 0, 0xf0, 0x3f]; // 1.0
+  let got: unknown;
+  readRdb(rdb(5, 1, 0x7a, 1, 1, 0x6d, ...one), (k) => got = plain(k.value));
+  deepStrictEqual(got, ["zset", ["m", 1]]);
+  readRdb(rdb(11, 1, 0x73, 10, 2, 0, 0, 0, 1, 0, 0, 0, 7, 0), (k) => got = plain(k.value));
+  deepStrictEqual(got, ["set", "7"]);
 });
 
 Deno.test("the checksum: verified across chunks; zero means not computed", () => {
