@@ -405,12 +405,28 @@ function ascii(s: string): Uint8Array {
   return b;
 }
 
+/** Argument arrays for String.fromCharCode, one per length up to SHORT. */
+const SHORT = 24;
+const CHAR_ARGS: number[][] = Array.from({ length: SHORT + 1 }, (_, n) => new Array(n).fill(0));
+
+/**
+ * Bytes as a binary string. Short ones (most keys and small values) are built in one
+ * allocation by String.fromCharCode, cheaper than a native slice or a concatenation per byte.
+ */
+function binary(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT) return bytesToBinary(b, start, end);
+  const args = CHAR_ARGS[n]!;
+  for (let i = 0; i < n; i++) args[i] = b[start + i]!;
+  return String.fromCharCode.apply(null, args);
+}
+
 /** A string as a binary string, read straight from the buffer (no intermediate bytes). */
 export function readString(r: ByteReader): string {
   const n = readLength(r);
   if (n >= 0) {
     r.need(n);
-    const s = bytesToBinary(r.buf, r.pos, r.pos + n);
+    const s = binary(r.buf, r.pos, r.pos + n);
     r.pos += n;
     return s;
   }
@@ -469,7 +485,10 @@ export function ziplistEntries(b: Uint8Array): string[] {
 }
 
 function readRaw(r: ByteReader, n: number): string {
-  return bytesToBinary(r.bytes(n), 0, n);
+  r.need(n);
+  const s = binary(r.buf, r.pos, r.pos + n);
+  r.pos += n;
+  return s;
 }
 
 /** The elements of a listpack (Redis 7 compact encoding). */

@@ -283,7 +283,7 @@ export class Persistence {
    */
   loadFrom(src: SyncSource, merge = false): void {
     const t0 = performance.now();
-    const now = Date.now();
+    const now = Date.now(), nowSec = Math.floor(now / 1000);
     let loaded = 0, expired = 0;
     let contents: RdbContents;
     try {
@@ -299,7 +299,7 @@ export class Persistence {
           db.expires.delete(k.key);
         }
         applyEncodingLimits(k.value, this.s.config);
-        db.dict.set(k.key, new Entry(k.value, Math.floor(now / 1000) - (k.idle ?? 0)));
+        db.dict.set(k.key, new Entry(k.value, nowSec - (k.idle ?? 0)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });
