@@ -1,8 +1,9 @@
 /**
  * Redis's RDB format, version 10 (Redis 7.0). The writer emits the plain encodings every Redis
  * 7.0 loads (strings with int/LZF encodings, lists as type 1, sets 2, sorted sets 5, hashes 4);
- * the reader takes everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
- * second- and millisecond expiries, aux fields, and refuses module and stream data by name.
+ * the value decoders take everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
+ * second- and millisecond expiries, aux fields, and refuse module and stream data by name. Files
+ * and streams are read item by item through them by rdb_reader.ts.
  */
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
