@@ -12,7 +12,7 @@ import {
   which,
 } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
-import type { RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, type RespValue } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !hasRedis };
 if (!hasRedis) console.log("SKIP: redis-server not installed: RDB interop tests");
@@ -251,6 +251,42 @@ Deno.test({
     } finally {
       await Deno.remove(d1, { recursive: true });
       await Deno.remove(d2, { recursive: true });
+    }
+  },
+});
+
+/** A command that may take long (a large SAVE): waits up to a minute for the reply. */
+async function slowCall(c: RawConn, ...args: string[]): Promise<RespValue> {
+  await c.write(encodeCommand(args));
+  return await c.read(60_000);
+}
+
+Deno.test({
+  name: "a million-key dump redis-server wrote (DEBUG POPULATE) loads at startup",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const keys = 1_000_000;
+    try {
+      {
+        await using redis = await startRedis(dir, ["--enable-debug-command", "yes"]);
+        using r = await RawConn.connect(redis.port);
+        equal(String(await slowCall(r, "DEBUG", "POPULATE", String(keys))), "OK");
+        equal(String(await slowCall(r, "SAVE")), "OK");
+      }
+      // Hundreds of the reader's 64 KiB chunks.
+      const size = (await Deno.stat(`${dir}/dump.rdb`)).size;
+      ok(size > 20 * 1024 * 1024, `dump.rdb is ${size} bytes`);
+      await using ours = await startDataNode([], { dir, readyTimeoutMs: 300_000 });
+      using c = await RawConn.connect(ours.port);
+      equal(await c.call("DBSIZE"), keys);
+      for (const i of [0, 1, 65_536, 500_000, keys - 1]) {
+        equal(await c.call("GET", `key:${i}`), `value:${i}`);
+      }
+      const info = String(await c.call("INFO", "persistence"));
+      ok(info.includes(`rdb_last_load_keys_loaded:${keys}\r\n`), info);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

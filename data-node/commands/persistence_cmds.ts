@@ -129,19 +129,21 @@ export function debugReload(s: Server, c: Client, argv: string[]): void {
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
   if (save && !p.saveSync()) return c.error("ERR");
-  let buf: Uint8Array;
+  let f: Deno.FsFile;
   try {
-    buf = Deno.readFileSync(p.file);
+    f = Deno.openSync(p.file);
   } catch (e) {
     log.warn("DEBUG RELOAD: cannot read {file}: {err}", { file: p.file, err: String(e) });
     return c.error("ERR Error trying to load the RDB dump, check server logs.");
   }
   if (flush) { for (const db of s.dbs) db.clear(); }
   try {
-    p.loadBuffer(buf, merge);
+    p.loadFrom(f, merge);
   } catch (e) {
     log.warn("DEBUG RELOAD: {err}", { err: (e as Error).message });
     return c.error("ERR Error trying to load the RDB dump, check server logs.");
+  } finally {
+    f.close();
   }
   log.info("DB reloaded by DEBUG RELOAD");
   c.out.ok();

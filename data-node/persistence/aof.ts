@@ -113,11 +113,8 @@ export class Aof implements StreamConsumer {
   }
 
   private loadFile(name: string, last: boolean): void {
+    if (this.p.loadIfRdb(this.path(name))) return;
     const buf = Deno.readFileSync(this.path(name));
-    if (buf.length >= 5 && new TextDecoder().decode(buf.subarray(0, 5)) === "REDIS") {
-      this.p.loadBuffer(buf);
-      return;
-    }
     const valid = this.replay(buf, name);
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).

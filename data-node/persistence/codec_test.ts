@@ -1,12 +1,40 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
-import { crc64 } from "./crc64.ts";
+import { Crc64, crc64 } from "./crc64.ts";
+import { seededRandom } from "../../tests/helpers/random.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
 import { listpackEntries, ziplistEntries } from "./rdb.ts";
 import { encodeIntset, encodeListpack } from "./compact.ts";
 
 Deno.test("crc64 matches Redis's test vector", () => {
   equal(crc64(new TextEncoder().encode("123456789")), 0xe9c6d914c4b8d9can);
+});
+
+Deno.test("crc64 in eight-byte steps matches a bit-by-bit reference on any split", () => {
+  const rnd = seededRandom(3);
+  const reference = (b: Uint8Array): bigint => {
+    let crc = 0n;
+    for (const byte of b) {
+      crc ^= BigInt(byte);
+      for (let k = 0; k < 8; k++) crc = crc & 1n ? (crc >> 1n) ^ 0x95ac9329ac4bc9b5n : crc >> 1n;
+    }
+    return crc;
+  };
+  for (let round = 0; round < 200; round++) {
+    const b = new Uint8Array(Math.floor(rnd() * 100));
+    for (let i = 0; i < b.length; i++) b[i] = Math.floor(rnd() * 256);
+    const c = new Crc64();
+    for (let off = 0; off < b.length;) {
+      const n = 1 + Math.floor(rnd() * 20);
+      c.update(b.subarray(off, off + n));
+      off += n;
+    }
+    equal(c.value(), reference(b), `round ${round}`);
+    // A view into a larger buffer at an odd offset.
+    const padded = new Uint8Array(b.length + 3);
+    padded.set(b, 3);
+    equal(crc64(padded.subarray(3)), reference(b));
+  }
 });
 
 Deno.test("lzf round-trips random and repetitive data", () => {

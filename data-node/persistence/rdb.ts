@@ -1,8 +1,9 @@
 /**
  * Redis's RDB format, version 10 (Redis 7.0). The writer emits the plain encodings every Redis
  * 7.0 loads (strings with int/LZF encodings, lists as type 1, sets 2, sorted sets 5, hashes 4);
- * the reader takes everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
- * second- and millisecond expiries, aux fields, and refuses module and stream data by name.
+ * the value decoders take everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
+ * second- and millisecond expiries, aux fields, and refuse module and stream data by name. Files
+ * and streams are read item by item through them by rdb_reader.ts.
  */
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
@@ -42,7 +43,7 @@ export const T = {
   STREAM_LISTPACKS_2: 19,
 } as const;
 
-const OP = {
+export const OP = {
   FUNCTION2: 0xf5,
   FUNCTION: 0xf6,
   MODULE_AUX: 0xf7,
@@ -308,12 +309,24 @@ export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uin
 // ---------------------------------------------------------------------------------------------
 // Reader
 
+/**
+ * Reads `buf` up to `end`. `base` is the offset of `buf[0]` in the whole stream, so that errors
+ * name the byte where they were found even when `buf` holds only part of a file.
+ */
 export class ByteReader {
   pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  end: number;
+  constructor(public buf: Uint8Array, public base = 0) {
+    this.end = buf.length;
+  }
+
+  /** The stream offset of the next byte. */
+  at(): number {
+    return this.base + this.pos;
+  }
 
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new RdbError("unexpected end of file", this.pos);
+    if (this.pos + n > this.end) throw new RdbError("unexpected end of file", this.at());
   }
 
   byte(): number {
@@ -334,52 +347,57 @@ export class ByteReader {
   }
 }
 
-const ENCODED = Symbol("encoded");
-
-/** A length, or (for strings) a special encoding marker with its kind. */
-function readLength(r: ByteReader): number | { [ENCODED]: number } {
+/**
+ * A length, or (for strings) a special encoding marker: -1 - kind (kind 0-2 integers, 3 LZF), so
+ * that the common case allocates nothing.
+ */
+function readLength(r: ByteReader): number {
   const first = r.byte();
   const kind = first >> 6;
   if (kind === 0) return first & 0x3f;
   if (kind === 1) return ((first & 0x3f) << 8) | r.byte();
-  if (kind === 3) return { [ENCODED]: first & 0x3f };
+  if (kind === 3) return -1 - (first & 0x3f);
   if (first === 0x80) return r.view(4).getUint32(0);
   if (first === 0x81) {
     const n = r.view(8).getBigUint64(0);
-    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RdbError("length too large", r.pos);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new RdbError("length too large", r.at());
     return Number(n);
   }
-  throw new RdbError(`unknown length encoding 0x${first.toString(16)}`, r.pos - 1);
+  throw new RdbError(`unknown length encoding 0x${first.toString(16)}`, r.at() - 1);
 }
 
-function readLen(r: ByteReader): number {
+export function readLen(r: ByteReader): number {
   const n = readLength(r);
-  if (typeof n !== "number") throw new RdbError("unexpected string encoding", r.pos);
+  if (n < 0) throw new RdbError("unexpected string encoding", r.at());
   return n;
+}
+
+/** An integer-encoded string (kinds 0-2: 8, 16 or 32 bits, little-endian) as its value. */
+function readEncodedInt(r: ByteReader, kind: number): number {
+  if (kind === 0) return (r.byte() << 24) >> 24;
+  const b = r.bytes(kind === 1 ? 2 : 4);
+  if (kind === 1) return ((b[0]! | (b[1]! << 8)) << 16) >> 16;
+  return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+}
+
+/** An LZF-compressed string's bytes. */
+function readLzf(r: ByteReader): Uint8Array {
+  const clen = readLen(r), len = readLen(r);
+  try {
+    return lzfDecompress(r.bytes(clen), len);
+  } catch (e) {
+    throw new RdbError((e as Error).message, r.at());
+  }
 }
 
 /** A string as raw bytes (ints rendered as their decimal text). */
 function readStringBytes(r: ByteReader): Uint8Array {
   const n = readLength(r);
-  if (typeof n === "number") return r.bytes(n);
-  switch (n[ENCODED]) {
-    case 0:
-      return ascii(String((r.byte() << 24) >> 24));
-    case 1:
-      return ascii(String(r.view(2).getInt16(0, true)));
-    case 2:
-      return ascii(String(r.view(4).getInt32(0, true)));
-    case 3: {
-      const clen = readLen(r), len = readLen(r);
-      try {
-        return lzfDecompress(r.bytes(clen), len);
-      } catch (e) {
-        throw new RdbError((e as Error).message, r.pos);
-      }
-    }
-    default:
-      throw new RdbError(`unknown string encoding ${n[ENCODED]}`, r.pos);
-  }
+  if (n >= 0) return r.bytes(n);
+  const kind = -1 - n;
+  if (kind <= 2) return ascii(String(readEncodedInt(r, kind)));
+  if (kind === 3) return readLzf(r);
+  throw new RdbError(`unknown string encoding ${kind}`, r.at());
 }
 
 function ascii(s: string): Uint8Array {
@@ -388,9 +406,38 @@ function ascii(s: string): Uint8Array {
   return b;
 }
 
-function readString(r: ByteReader): string {
-  const b = readStringBytes(r);
-  return bytesToBinary(b, 0, b.length);
+/** Argument arrays for String.fromCharCode, one per length up to SHORT. */
+const SHORT = 24;
+const CHAR_ARGS: number[][] = Array.from({ length: SHORT + 1 }, (_, n) => new Array(n).fill(0));
+
+/**
+ * Bytes as a binary string. Short ones (most keys and small values) are built in one
+ * allocation by String.fromCharCode, cheaper than a native slice or a concatenation per byte.
+ */
+function binary(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT) return bytesToBinary(b, start, end);
+  const args = CHAR_ARGS[n]!;
+  for (let i = 0; i < n; i++) args[i] = b[start + i]!;
+  return String.fromCharCode.apply(null, args);
+}
+
+/** A string as a binary string, read straight from the buffer (no intermediate bytes). */
+export function readString(r: ByteReader): string {
+  const n = readLength(r);
+  if (n >= 0) {
+    r.need(n);
+    const s = binary(r.buf, r.pos, r.pos + n);
+    r.pos += n;
+    return s;
+  }
+  const kind = -1 - n;
+  if (kind <= 2) return String(readEncodedInt(r, kind));
+  if (kind === 3) {
+    const b = readLzf(r);
+    return bytesToBinary(b, 0, b.length);
+  }
+  throw new RdbError(`unknown string encoding ${kind}`, r.at());
 }
 
 /** A score stored as text in a ziplist or listpack: a number, or inf / -inf as Redis prints them. */
@@ -439,7 +486,10 @@ export function ziplistEntries(b: Uint8Array): string[] {
 }
 
 function readRaw(r: ByteReader, n: number): string {
-  return bytesToBinary(r.bytes(n), 0, n);
+  r.need(n);
+  const s = binary(r.buf, r.pos, r.pos + n);
+  r.pos += n;
+  return s;
 }
 
 /** The elements of a listpack (Redis 7 compact encoding). */
@@ -472,6 +522,7 @@ export function listpackEntries(b: Uint8Array): string[] {
 }
 
 function intsetEntries(b: Uint8Array): string[] {
+  if (b.length < 8) throw new RdbError("bad intset", 0);
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const width = v.getUint32(0, true), n = v.getUint32(4, true);
   if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
@@ -503,7 +554,7 @@ function zsetFrom(pairs: [string, number][]): ZSetValue {
   return z;
 }
 
-const UNSUPPORTED: Record<number, string> = {
+export const UNSUPPORTED: Record<number, string> = {
   [T.MODULE]: "module data (a module type) is not supported",
   [T.MODULE_2]: "module data (a module type) is not supported",
   [T.STREAM_LISTPACKS]: "streams are not supported yet",
@@ -531,7 +582,9 @@ export function readValue(r: ByteReader, type: number): Value {
       const n = readLen(r), z = new ZSetValue();
       for (let i = 0; i < n; i++) {
         const m = readString(r);
-        z.add(m, type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r));
+        const score = type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r);
+        if (Number.isNaN(score)) throw new RdbError("sorted set with a NaN score", r.at());
+        z.add(m, score);
       }
       return z;
     }
@@ -572,7 +625,7 @@ export function readValue(r: ByteReader, type: number): Value {
       return l;
     }
     default:
-      throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.pos - 1);
+      throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.at() - 1);
   }
 }
 
@@ -590,74 +643,6 @@ export interface RdbContents {
   aux: Map<string, string>;
   /** Warnings about data that was skipped (function libraries). */
   skipped: string[];
-}
-
-/** Reads a whole RDB file, calling `onKey` for every key; verifies the checksum. */
-export function readRdb(buf: Uint8Array, onKey: (k: LoadedKey) => void): RdbContents {
-  const r = new ByteReader(buf);
-  const magic = bytesToBinary(r.bytes(9), 0, 9);
-  if (!magic.startsWith("REDIS")) throw new RdbError("not an RDB file (bad magic)", 0);
-  const version = Number(magic.slice(5));
-  if (!(version >= 1 && version <= RDB_VERSION)) {
-    throw new RdbError(`can't handle RDB format version ${magic.slice(5)}`, 5);
-  }
-  const out: RdbContents = { version, aux: new Map(), skipped: [] };
-  let db = 0;
-  let expire: number | undefined;
-  let idle: number | undefined, freq: number | undefined;
-  for (;;) {
-    const op = r.byte();
-    if (op === OP.EOF) break;
-    switch (op) {
-      case OP.SELECTDB:
-        db = readLen(r);
-        continue;
-      case OP.RESIZEDB:
-        readLen(r);
-        readLen(r);
-        continue;
-      case OP.AUX:
-        out.aux.set(readString(r), readString(r));
-        continue;
-      case OP.EXPIRETIME_MS:
-        expire = Number(r.view(8).getBigInt64(0, true));
-        continue;
-      case OP.EXPIRETIME:
-        expire = r.view(4).getInt32(0, true) * 1000;
-        continue;
-      case OP.IDLE:
-        idle = readLen(r);
-        continue;
-      case OP.FREQ:
-        freq = r.byte();
-        continue;
-      case OP.FUNCTION2:
-        readString(r);
-        out.skipped.push("a function library (functions are not supported; skipped)");
-        continue;
-      case OP.FUNCTION:
-        throw new RdbError("pre-release function format is not supported", r.pos - 1);
-      case OP.MODULE_AUX:
-        throw new RdbError("module auxiliary data is not supported", r.pos - 1);
-    }
-    const key = readString(r);
-    const value = readValue(r, op);
-    const k: LoadedKey = { db, key, value, expireMs: expire };
-    if (idle !== undefined) k.idle = idle;
-    if (freq !== undefined) k.freq = freq;
-    onKey(k);
-    expire = idle = freq = undefined;
-  }
-  if (version >= 5 && r.pos + 8 <= buf.length) {
-    const stored = new DataView(buf.buffer, buf.byteOffset + r.pos, 8).getBigUint64(0, true);
-    if (stored !== 0n) {
-      const actual = new Crc64().update(buf.subarray(0, r.pos)).value();
-      if (actual !== stored) throw new RdbError("RDB checksum mismatch", r.pos);
-    }
-  } else if (version >= 5) {
-    throw new RdbError("unexpected end of file (missing checksum)", r.pos);
-  }
-  return out;
 }
 
 /** RESTORE: checks version and checksum, then decodes the value. */

@@ -14,13 +14,13 @@ import {
   ByteWriter,
   type LoadedKey,
   type RdbContents,
-  readRdb,
   writeEntry,
   writeHeader,
   type WriteOptions,
   writeSelectDb,
   writeTrailer,
 } from "./rdb.ts";
+import { readRdbFrom, type SyncSource } from "./rdb_reader.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 
 const log = getLogger(["data-node", "rdb"]);
@@ -239,29 +239,57 @@ export class Persistence {
 
   /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
   loadAtStartup(): boolean {
-    let buf: Uint8Array;
+    let f: Deno.FsFile;
     try {
-      buf = Deno.readFileSync(this.file);
+      f = Deno.openSync(this.file);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return false;
       throw e;
     }
-    this.loadBuffer(buf);
+    try {
+      this.loadFrom(f);
+    } finally {
+      f.close();
+    }
     return true;
   }
 
   /**
-   * Loads a file's contents into the dataset (emptied by the caller when it should be). A key
-   * that already exists is an error, unless `merge` lets the file's version replace it.
+   * An AOF base file: if it is an RDB (it starts with "REDIS"), streams it into the dataset and
+   * returns true; false leaves it to be read as commands.
    */
-  loadBuffer(buf: Uint8Array, merge = false): void {
+  loadIfRdb(path: string): boolean {
+    const f = Deno.openSync(path);
+    try {
+      const head = new Uint8Array(5);
+      let n = 0;
+      while (n < head.length) {
+        const got = f.readSync(head.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      if (n < head.length || new TextDecoder().decode(head) !== "REDIS") return false;
+      f.seekSync(0, Deno.SeekMode.Start);
+      this.loadFrom(f);
+      return true;
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
+   * Streams an RDB from `src` (read a chunk at a time) into the dataset, emptied by the caller
+   * when it should be. A key that already exists is an error, unless `merge` lets the file's
+   * version replace it.
+   */
+  loadFrom(src: SyncSource, merge = false): void {
     const t0 = performance.now();
-    const now = Date.now();
+    const now = Date.now(), nowSec = Math.floor(now / 1000);
     const lfu = this.s.lfuMode;
     let loaded = 0, expired = 0;
     let contents: RdbContents;
     try {
-      contents = readRdb(buf, (k) => {
+      contents = readRdbFrom(src, (k) => {
         if (k.expireMs !== undefined && k.expireMs <= now && this.s.role === "master") {
           expired++;
           return;
@@ -273,7 +301,7 @@ export class Persistence {
           db.expires.delete(k.key);
         }
         applyEncodingLimits(k.value, this.s.config);
-        db.loadEntry(k.key, new Entry(k.value, loadedClock(k, Math.floor(now / 1000), lfu)));
+        db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });

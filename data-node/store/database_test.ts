@@ -13,12 +13,12 @@ import { SetValue } from "./set.ts";
 import { Entry } from "./types.ts";
 import {
   ByteWriter,
-  readRdb,
   writeEntry,
   writeHeader,
   writeSelectDb,
   writeTrailer,
 } from "../persistence/rdb.ts";
+import { readRdb } from "../persistence/rdb_reader.ts";
 
 const MODES = [{ name: "standalone", cluster: false }, { name: "cluster", cluster: true }];
 
