@@ -1,6 +1,6 @@
 /** Per-connection state of a data node client. */
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
-import type { Database, Watcher } from "../store/database.ts";
+import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -39,7 +39,8 @@ export class Client implements Watcher {
   multiError = false;
   /** A queued command may grow memory (EXEC is refused over maxmemory then). */
   multiDenyOom = false;
-  watching = new Map<Database, Set<string>>();
+  /** WATCHed keys per database, each with its entry in the database's `watched` index. */
+  watching = new Map<Database, Map<string, WatchedKey>>();
   dirtyCas = false;
 
   // Pub/sub

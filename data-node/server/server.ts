@@ -12,6 +12,7 @@ import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
 import { processCommand } from "./dispatch.ts";
+import { unwatchAll } from "../commands/transactions.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
@@ -391,14 +392,7 @@ export class Server {
     this.clients.delete(c.id);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
-    for (const [db, keys] of c.watching) {
-      for (const k of keys) {
-        const ws = db.watched.get(k);
-        ws?.delete(c);
-        if (ws?.size === 0) db.watched.delete(k);
-      }
-    }
-    c.watching.clear();
+    unwatchAll(c);
     c.blocked?.unblock("error");
   }
 

@@ -22,7 +22,18 @@ export interface KeyspaceHooks {
 }
 
 export interface Watcher {
+  /** A watched key changed: the watcher's next EXEC fails (Redis's CLIENT_DIRTY_CAS). */
   markDirty(): void;
+}
+
+/**
+ * One client's WATCH of one key. `expired` is set when the key was already logically expired
+ * at WATCH time (or an expired key was swapped in): deleting that key is then no change, and
+ * only a real value showing up again counts, as in Redis 7.
+ */
+export interface WatchedKey {
+  readonly watcher: Watcher;
+  expired: boolean;
 }
 
 const MAX_SCAN_CURSORS = 4096;
@@ -30,8 +41,8 @@ const MAX_SCAN_CURSORS = 4096;
 export class Database {
   dict = new Map<string, Entry>();
   expires = new Map<string, number>();
-  /** key -> clients WATCHing it. */
-  readonly watched = new Map<string, Set<Watcher>>();
+  /** key -> the WATCHes on it. */
+  readonly watched = new Map<string, Set<WatchedKey>>();
   /** Open SCAN iterations; see scanKeys(). */
   readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
   /** Persistent position of the active expire cycle, like Redis's expires_cursor. */
@@ -60,6 +71,11 @@ export class Database {
   private isExpired(key: string, now: number): boolean {
     const at = this.expires.get(key);
     return at !== undefined && at <= now;
+  }
+
+  /** True if the key is still stored but its TTL has passed (it is not deleted here). */
+  keyIsExpired(key: string): boolean {
+    return this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs());
   }
 
   /**
@@ -123,7 +139,15 @@ export class Database {
 
   /** Sets a value; clears the TTL unless keepTtl. Flags WATCHers. */
   set(key: string, value: Value, keepTtl = false): void {
-    const e = this.dict.get(key);
+    let e = this.dict.get(key);
+    // An expired key is deleted first, as every Redis write looks its key up before writing.
+    if (
+      e !== undefined && this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs()) &&
+      this.hooks.expiresKeys()
+    ) {
+      this.expireNow(key);
+      e = undefined;
+    }
     if (e !== undefined) {
       if (this.snapshot !== null) this.preserve(key, e, false);
       e.value = value;
@@ -167,20 +191,22 @@ export class Database {
     return had;
   }
 
-  /** Removes every key; returns how many there were. Flags all WATCHers of this db. */
+  /** Removes every key; returns how many there were. Flags the WATCHers of keys that existed. */
   clear(): number {
+    this.touchAllWatched(null);
     const n = this.dict.size;
     this.bytes = 0;
     this.dict.clear();
     this.expires.clear();
     this.cursors.clear();
     this.expireIter = null;
-    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
     return n;
   }
 
   /** SWAPDB: exchanges contents; clients stay on their database index. */
   swapWith(other: Database): void {
+    this.touchAllWatched(other);
+    other.touchAllWatched(this);
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
@@ -188,8 +214,6 @@ export class Database {
     this.cursors.clear();
     other.cursors.clear();
     this.expireIter = other.expireIter = null;
-    this.touchAllWatched();
-    other.touchAllWatched();
   }
 
   /**
@@ -206,12 +230,44 @@ export class Database {
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
     const ws = this.watched.get(key);
-    if (ws) { for (const w of ws) w.markDirty(); }
+    if (!ws) return;
+    for (const wk of ws) {
+      // A key that had already expired when watched: its deletion changes nothing logically.
+      if (wk.expired) {
+        if (!this.dict.has(key)) wk.expired = false;
+        continue;
+      }
+      wk.watcher.markDirty();
+    }
   }
 
-  /** Flags every watcher whose key exists (SWAPDB, FLUSH): the data under them changed. */
-  touchAllWatched(): void {
-    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
+  /**
+   * Before this database is emptied (FLUSHDB, FLUSHALL, DEBUG RELOAD) or gets `replacement`'s
+   * contents (SWAPDB): flags the watchers of every key that exists in either, as Redis does. A
+   * key watched while missing stays untouched, and expired keys count as missing: an expired key
+   * that goes away or stays expired is no change, a missing key replaced by an expired one is
+   * from then on watched as expired.
+   */
+  private touchAllWatched(replacement: Database | null): void {
+    for (const [key, ws] of this.watched) {
+      const here = this.dict.has(key);
+      const there = replacement !== null && replacement.dict.has(key);
+      if (!here && !there) continue;
+      const expiredThere = there && replacement!.keyIsExpired(key);
+      for (const wk of ws) {
+        if (wk.expired) {
+          if (!there) {
+            wk.expired = false;
+            continue;
+          }
+          if (expiredThere) continue;
+        } else if (!here && expiredThere) {
+          wk.expired = true;
+          continue;
+        }
+        wk.watcher.markDirty();
+      }
+    }
   }
 
   /**

@@ -12,8 +12,18 @@ import { type Case, CASES as BASE_CASES, type Step } from "./cases.ts";
 import { CASES_ZSETS } from "./cases_zsets.ts";
 import { CASES_COLLECTIONS } from "./cases_collections.ts";
 import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
+import { CASES_CHANGES } from "./cases_changes.ts";
 
-const CASES: Case[] = [...BASE_CASES, ...CASES_ZSETS, ...CASES_COLLECTIONS, ...CASES_KEYS_SERVER];
+const CASES: Case[] = [
+  ...BASE_CASES,
+  ...CASES_ZSETS,
+  ...CASES_COLLECTIONS,
+  ...CASES_KEYS_SERVER,
+  ...CASES_CHANGES,
+];
+
+/** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
+const only = Deno.env.get("CONFORMANCE_CASES") ?? "";
 
 /** `CONFORMANCE_NO_REDIS=1` runs the suite as if redis-server were not installed. */
 const withRedis = hasRedis && Deno.env.get("CONFORMANCE_NO_REDIS") !== "1";
@@ -300,11 +310,13 @@ Deno.test({
       console.log(`SKIP: comparisons with redis-server (${noRedisReason}); literal replies only`);
     }
     console.log(`${n.cases} cases, ${n.checks} checks (${n.literal} with a literal reply)`);
+    if (only) console.log(`SKIP: every case whose name lacks "${only}" (CONFORMANCE_CASES)`);
     await using ours = await startDataNode(["--enable-debug-command", "yes"]);
     await using redis = withRedis
       ? await startRedisServer(["--enable-debug-command", "yes"])
       : null;
     for (const kase of CASES) {
+      if (!kase.name.includes(only)) continue;
       for (const proto of [2, 3] as const) {
         if (kase.proto && kase.proto !== proto) continue;
         const literal = kase.steps.map((s) => expected(normalizeStep(s), proto));

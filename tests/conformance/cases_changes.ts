@@ -1,0 +1,145 @@
+/**
+ * Conformance cases (see cases.ts for the step format): what counts as a change of a key. WATCH
+ * aborts, the dirty counter, access times, wake-ups of blocked clients and pushes all follow
+ * from it.
+ */
+import type { Case, Step } from "./cases.ts";
+import { c, x, x3 } from "./cases.ts";
+
+const OK = "+OK\r\n";
+const QUEUED = "+QUEUED\r\n";
+const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
+
+/** MULTI, PING, EXEC: the transaction runs (PONG) or was aborted by a watched key (nil). */
+const ping = (runs: boolean): Step[] => [
+  x(OK, "MULTI"),
+  x(QUEUED, "PING"),
+  runs ? x("*1\r\n+PONG\r\n", "EXEC") : x3("*-1\r\n", "_\r\n", "EXEC"),
+];
+
+export const CASES_CHANGES: Case[] = [
+  {
+    name: "FLUSHALL, FLUSHDB and SWAPDB abort a WATCH only for keys that exist",
+    steps: [
+      x(OK, "WATCH", "x"),
+      other("FLUSHALL"),
+      ...ping(true),
+      x(OK, "WATCH", "x"),
+      other("FLUSHDB"),
+      ...ping(true),
+      x(OK, "SET", "y", "1"),
+      x(OK, "WATCH", "x"),
+      other("FLUSHALL"),
+      ...ping(true),
+      x(OK, "SET", "x", "1"),
+      x(OK, "WATCH", "x"),
+      other("FLUSHALL"),
+      ...ping(false),
+      x(OK, "SET", "x", "1"),
+      x(OK, "WATCH", "x"),
+      other("FLUSHDB"),
+      ...ping(false),
+      // Flushing another database leaves db 0's watched key alone.
+      x(OK, "SET", "x", "1"),
+      x(OK, "WATCH", "x"),
+      other("SELECT", "1"),
+      other("FLUSHDB"),
+      other("SELECT", "0"),
+      ...ping(true),
+      x(OK, "FLUSHALL"),
+      // SWAPDB: the key exists in neither database, in a third one, in the other, in this one.
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(true),
+      other("SELECT", "2"),
+      other("SET", "x", "in 2"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(true),
+      other("SELECT", "1"),
+      other("SET", "x", "in 1"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(false),
+      x("$4\r\nin 1\r\n", "GET", "x"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(false),
+      x(OK, "SET", "x", "1"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "0"),
+      ...ping(true),
+    ],
+  },
+  {
+    name: "a key already expired when WATCHed is missing: its deletion is no change",
+    steps: [
+      x(OK, "DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("FLUSHALL"),
+      ...ping(true),
+      // Deleted on access: no change. Written again: a change.
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("GET", "x"),
+      ...ping(true),
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("SET", "x", "2"),
+      ...ping(false),
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      x(":0\r\n", "DEL", "x"),
+      ...ping(true),
+      // Watched while it existed, expired before EXEC.
+      x(OK, "SET", "x", "1", "PX", "20"),
+      x(OK, "WATCH", "x"),
+      x(OK, "DEBUG", "SLEEP", "0.05"),
+      ...ping(false),
+      x(OK, "FLUSHALL"),
+      // SWAPDB with expired keys: expired there, expired on both sides, replaced by a live one.
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(true),
+      x(OK, "FLUSHALL"),
+      other("SELECT", "1"),
+      other("SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(true),
+      // Swapped away and back: watched as expired again; then written: a change.
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      other("SWAPDB", "0", "1"),
+      other("SELECT", "0"),
+      other("SET", "x", "5"),
+      ...ping(false),
+      x(OK, "FLUSHALL"),
+      other("SELECT", "1"),
+      other("SET", "x", "1", "PX", "1"),
+      x(OK, "SET", "x", "1", "PX", "1"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(true),
+      x(OK, "FLUSHALL"),
+      other("SET", "x", "1", "PX", "1"),
+      other("SELECT", "0"),
+      x(OK, "SET", "x", "live"),
+      x(OK, "DEBUG", "SLEEP", "0.01"),
+      x(OK, "WATCH", "x"),
+      other("SWAPDB", "0", "1"),
+      ...ping(false),
+      x(OK, "DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+      c("FLUSHALL"),
+    ],
+  },
+];
