@@ -4,11 +4,14 @@
  * from it.
  */
 import type { Case, Step } from "./cases.ts";
-import { c, x, x3 } from "./cases.ts";
+import { c, sorted, x, x3 } from "./cases.ts";
 
 const OK = "+OK\r\n";
 const QUEUED = "+QUEUED\r\n";
 const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
+
+/** The changes counted since the last save (what `save` rules and propagation go by). */
+const dirty = (): Step => ({ cmd: ["INFO", "persistence"], field: "rdb_changes_since_last_save" });
 
 /** MULTI, PING, EXEC: the transaction runs (PONG) or was aborted by a watched key (nil). */
 const ping = (runs: boolean): Step[] => [
@@ -140,6 +143,45 @@ export const CASES_CHANGES: Case[] = [
       ...ping(false),
       x(OK, "DEBUG", "SET-ACTIVE-EXPIRE", "1"),
       c("FLUSHALL"),
+    ],
+  },
+  {
+    name: "SMOVE of a member the destination has changes only the source",
+    steps: [
+      c("SADD", "src", "a", "b", "c"),
+      c("SADD", "dst", "a"),
+      x(OK, "SAVE"),
+      x(OK, "WATCH", "dst"),
+      x(":1\r\n", "SMOVE", "src", "dst", "a"),
+      dirty(),
+      ...ping(true),
+      x(OK, "WATCH", "src"),
+      x(":1\r\n", "SMOVE", "src", "dst", "b"),
+      dirty(),
+      ...ping(false),
+      x(OK, "WATCH", "dst"),
+      x(":1\r\n", "SMOVE", "src", "dst", "c"),
+      dirty(),
+      ...ping(false),
+      sorted("SMEMBERS", "dst"),
+      x(":0\r\n", "EXISTS", "src"),
+      // The last member leaves a source that the destination already had it in.
+      c("SADD", "src", "a"),
+      x(OK, "SAVE"),
+      x(OK, "WATCH", "dst"),
+      x(":1\r\n", "SMOVE", "src", "dst", "a"),
+      dirty(),
+      ...ping(true),
+      x(":0\r\n", "EXISTS", "src"),
+      // Into itself, or a member that is not there: nothing changes.
+      c("SADD", "src", "a"),
+      x(OK, "SAVE"),
+      x(OK, "WATCH", "src", "dst"),
+      x(":1\r\n", "SMOVE", "src", "src", "a"),
+      x(":0\r\n", "SMOVE", "src", "dst", "zz"),
+      x(":0\r\n", "SMOVE", "nosrc", "dst", "a"),
+      dirty(),
+      ...ping(true),
     ],
   },
 ];

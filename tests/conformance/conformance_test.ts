@@ -191,6 +191,12 @@ function mask(raw: string, what: Step["mask"], port: number): string {
   return out;
 }
 
+/** One `name:value` line of an INFO reply (bulk or verbatim), or the reply when it has none. */
+function infoField(raw: string, name: string): string {
+  const line = raw.split(/\r?\n/).find((l) => l.startsWith(`${name}:`));
+  return line ?? raw;
+}
+
 function normalizeStep(s: string[] | Step): Step {
   return Array.isArray(s) ? { cmd: s } : s;
 }
@@ -213,6 +219,7 @@ async function runStep(conn: ReplyConn, step: Step, port: number): Promise<strin
   // Several replies (UNSUBSCRIBE from all): `sort` orders the replies, not their contents.
   if (replies.length > 1 && step.sort) return replies.sort().join("");
   const raw = mask(replies.join(""), step.mask, port);
+  if (step.field) return infoField(raw, step.field);
   if (step.shape) return shapeOf(raw);
   if (step.range) return inRange(raw, step.range);
   if (step.sortScan) {
