@@ -10,6 +10,7 @@
  * - `replies`: read this many replies (SUBSCRIBE to n channels); an empty `cmd` only reads.
  * - `scanAll`: iterate a SCAN-family command from cursor 0 to the end; compare the sorted union.
  * - `field`: the reply is INFO text; only the line `field:value` is compared.
+ * - `blocked`: sends nothing; waits until the server has this many blocked clients.
  * - `expect` / `expect3`: the literal reply (RESP2 / RESP3, `expect` serving both when alike);
  *   checked against real Redis too, and the only checks run when redis-server is not installed.
  */
@@ -26,6 +27,7 @@ export interface Step {
   sortScan?: boolean;
   scanAll?: boolean;
   field?: string;
+  blocked?: number;
   expect?: string;
   expect3?: string;
 }

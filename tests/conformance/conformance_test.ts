@@ -191,6 +191,18 @@ function mask(raw: string, what: Step["mask"], port: number): string {
   return out;
 }
 
+/** Polls INFO until `n` clients are blocked, so that the next step races nothing. */
+async function untilBlocked(conn: ReplyConn, n: number): Promise<string> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    if ((await conn.call(["INFO", "clients"])).includes(`\r\nblocked_clients:${n}\r\n`)) {
+      return `(${n} blocked)`;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return `(not ${n} blocked)`;
+}
+
 /** One `name:value` line of an INFO reply (bulk or verbatim), or the reply when it has none. */
 function infoField(raw: string, name: string): string {
   const line = raw.split(/\r?\n/).find((l) => l.startsWith(`${name}:`));
@@ -213,6 +225,7 @@ async function runStep(conn: ReplyConn, step: Step, port: number): Promise<strin
     return "(sent)";
   }
   if (step.scanAll) return await scanAll(conn, step.cmd);
+  if (step.blocked !== undefined) return await untilBlocked(conn, step.blocked);
   if (step.cmd.length > 0) await conn.send(step.cmd);
   const replies: string[] = [];
   for (let i = 0; i < (step.replies ?? 1); i++) replies.push(await conn.read());
