@@ -80,7 +80,8 @@ export class Database {
 
   /**
    * Looks a key up, deleting it first when it has expired (the lazy half of expiry).
-   * `touch` updates the access clock, as a read or write command does (not TYPE/OBJECT).
+   * `touch` updates the access clock, as a read or write command does (not EXISTS, TYPE, TTL,
+   * OBJECT or MEMORY USAGE, which Redis lets look without counting as an access).
    */
   lookup(key: string, touch = true): Entry | undefined {
     const e = this.dict.get(key);
@@ -99,10 +100,6 @@ export class Database {
 
   get(key: string): Value | undefined {
     return this.lookup(key)?.value;
-  }
-
-  has(key: string): boolean {
-    return this.lookup(key, false) !== undefined;
   }
 
   private untrack(key: string): void {

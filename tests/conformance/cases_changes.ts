@@ -13,6 +13,12 @@ const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
 /** The changes counted since the last save (what `save` rules and propagation go by). */
 const dirty = (): Step => ({ cmd: ["INFO", "persistence"], field: "rdb_changes_since_last_save" });
 
+/** OBJECT IDLETIME after the 2.1 s wait below: left alone (2 s or more) or just accessed. */
+const idle = (key: string, accessed: boolean): Step => ({
+  cmd: ["OBJECT", "IDLETIME", key],
+  range: accessed ? [0, 1] : [2, 1000000],
+});
+
 /** MULTI, PING, EXEC: the transaction runs (PONG) or was aborted by a watched key (nil). */
 const ping = (runs: boolean): Step[] => [
   x(OK, "MULTI"),
@@ -214,6 +220,69 @@ export const CASES_CHANGES: Case[] = [
       x(":1\r\n", "DEL", "z"),
       x(":1\r\n", "ZADD", "z", "1", "a"),
       { cmd: [], conn: 1 },
+    ],
+  },
+  {
+    name: "which commands count as an access of a key (OBJECT IDLETIME)",
+    // Access times do not depend on the protocol; the wait makes this case slow.
+    proto: 2,
+    steps: [
+      ...["exists", "type", "ttl", "object", "expire", "persist", "setnx", "msetnx", "setopt"].map(
+        (k) => c("SET", k, "v"),
+      ),
+      ...["rn.src", "rn.dst", "cp.src", "cp.dst", "mv", "rst", "pop:0"].map((k) =>
+        c("SET", k, "v")
+      ),
+      c("SADD", "sm.dst", "a"),
+      c("SELECT", "1"),
+      c("SET", "mv", "in 1"),
+      c("SELECT", "0"),
+      // A wait in the server (a blocking pop that times out), so that idle times grow.
+      other("BLPOP", "nokey", "2.1"),
+      // These look without counting as an access.
+      c("EXISTS", "exists", "exists"),
+      c("TYPE", "type"),
+      c("TTL", "ttl"),
+      c("PTTL", "ttl"),
+      c("EXPIRETIME", "ttl"),
+      c("OBJECT", "ENCODING", "object"),
+      c("OBJECT", "REFCOUNT", "object"),
+      { cmd: ["SCAN", "0", "TYPE", "string"], scanAll: true },
+      // These count, even when they change nothing.
+      c("EXPIRE", "expire", "100", "XX"),
+      c("PERSIST", "persist"),
+      c("SETNX", "setnx", "x"),
+      c("MSETNX", "msetnx", "x"),
+      c("SET", "setopt", "x", "NX"),
+      c("RENAMENX", "rn.src", "rn.dst"),
+      c("COPY", "cp.src", "cp.dst"),
+      c("MOVE", "mv", "1"),
+      c("RESTORE", "rst", "0", "\x00\x01v\n\x00\x91\x08\xce\xb2\x198\x8a\xce"),
+      c("DEBUG", "POPULATE", "1", "pop"),
+      c("SMOVE", "sm.src", "sm.dst", "a"),
+      idle("exists", false),
+      idle("type", false),
+      idle("ttl", false),
+      idle("object", false),
+      idle("expire", true),
+      idle("persist", true),
+      idle("setnx", true),
+      idle("msetnx", true),
+      idle("setopt", true),
+      idle("rn.src", true),
+      idle("rn.dst", true),
+      idle("cp.src", true),
+      idle("cp.dst", true),
+      idle("mv", true),
+      idle("rst", true),
+      idle("pop:0", true),
+      idle("sm.dst", true),
+      c("SELECT", "1"),
+      idle("mv", true),
+      c("SELECT", "0"),
+      // Reads count too; EXISTS still does not.
+      c("GET", "exists"),
+      idle("exists", true),
     ],
   },
 ];
