@@ -157,6 +157,32 @@ export class Database {
     this.signalModified(key);
   }
 
+  /**
+   * Stores a string without it counting as a change of the key (no WATCH abort, no wake-up),
+   * keeping any TTL. Only for BITFIELD, which creates or pads a string before its operations
+   * and, as in Redis, counts as changes only the operations that change bits.
+   */
+  storeUnchanged(key: string, value: string): void {
+    const e = this.dict.get(key);
+    if (e !== undefined) {
+      if (this.snapshot !== null) this.preserve(key, e, false);
+      e.value = value;
+      e.enc = null;
+    } else {
+      this.dict.set(key, new Entry(value, this.hooks.lruClock()));
+    }
+    this.account(key);
+  }
+
+  /** Keeps the memory estimate of a key current after its value changed. */
+  private account(key: string): void {
+    const e = this.dict.get(key);
+    if (e === undefined) return;
+    const b = estimateBytes(key, e.value);
+    this.bytes += b - e.bytes;
+    e.bytes = b;
+  }
+
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
   update(key: string, entry: Entry, value: Value): void {
     if (this.snapshot !== null) this.preserve(key, entry, false);
@@ -218,12 +244,7 @@ export class Database {
    * lets clients blocked on the key retry. Commands that change an aggregate in place call it.
    */
   signalModified(key: string): void {
-    const e = this.dict.get(key);
-    if (e !== undefined) {
-      const b = estimateBytes(key, e.value);
-      this.bytes += b - e.bytes;
-      e.bytes = b;
-    }
+    this.account(key);
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
     const ws = this.watched.get(key);
