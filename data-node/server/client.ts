@@ -102,6 +102,14 @@ export class Client implements Watcher {
     return this.muted ?? this.out;
   }
 
+  /**
+   * Where pub/sub confirmations and messages go: they reach the client even while its replies
+   * are muted (CLIENT REPLY OFF/SKIP), as Redis delivers them.
+   */
+  get pushOut(): RespWriter {
+    return this.sending;
+  }
+
   get subscriptionCount(): number {
     return this.channels.size + this.patterns.size;
   }

@@ -9,6 +9,13 @@ import { c, sorted, x, x3 } from "./cases.ts";
 const OK = "+OK\r\n";
 const QUEUED = "+QUEUED\r\n";
 const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
+const muted = (...cmd: string[]): Step => ({ cmd, noReply: true });
+const bulk = (s: string): string => `$${s.length}\r\n${s}\r\n`;
+/** A pub/sub confirmation or message: an array in RESP2, a push in RESP3. */
+const pushed = (...items: string[]): { expect: string; expect3: string } => ({
+  expect: `*${items.length}\r\n${items.join("")}`,
+  expect3: `>${items.length}\r\n${items.join("")}`,
+});
 
 /** The changes counted since the last save (what `save` rules and propagation go by). */
 const dirty = (): Step => ({ cmd: ["INFO", "persistence"], field: "rdb_changes_since_last_save" });
@@ -325,6 +332,43 @@ export const CASES_CHANGES: Case[] = [
       c("STRLEN", "k"),
       c("BITFIELD", "nokey", "GET", "u8", "0"),
       x(":0\r\n", "EXISTS", "nokey"),
+    ],
+  },
+  {
+    name: "CLIENT REPLY OFF and SKIP mute replies but not pub/sub confirmations and messages",
+    steps: [
+      muted("CLIENT", "REPLY", "OFF"),
+      { cmd: ["SUBSCRIBE", "ch"], ...pushed(bulk("subscribe"), bulk("ch"), ":1\r\n") },
+      { ...x(":1\r\n", "PUBLISH", "ch", "hi"), conn: 1 },
+      { cmd: [], ...pushed(bulk("message"), bulk("ch"), bulk("hi")) },
+      muted("PING"),
+      { cmd: ["PSUBSCRIBE", "c*"], ...pushed(bulk("psubscribe"), bulk("c*"), ":2\r\n") },
+      muted("GET", "x"),
+      { ...x(":2\r\n", "PUBLISH", "ch", "again"), conn: 1 },
+      { cmd: [], ...pushed(bulk("message"), bulk("ch"), bulk("again")) },
+      { cmd: [], ...pushed(bulk("pmessage"), bulk("c*"), bulk("ch"), bulk("again")) },
+      { cmd: ["UNSUBSCRIBE"], ...pushed(bulk("unsubscribe"), bulk("ch"), ":1\r\n") },
+      { cmd: ["PUNSUBSCRIBE"], ...pushed(bulk("punsubscribe"), bulk("c*"), ":0\r\n") },
+      {
+        cmd: ["UNSUBSCRIBE"],
+        expect: `*3\r\n${bulk("unsubscribe")}$-1\r\n:0\r\n`,
+        expect3: `>3\r\n${bulk("unsubscribe")}_\r\n:0\r\n`,
+      },
+      x(OK, "CLIENT", "REPLY", "ON"),
+      muted("CLIENT", "REPLY", "SKIP"),
+      { cmd: ["SUBSCRIBE", "ch3"], ...pushed(bulk("subscribe"), bulk("ch3"), ":1\r\n") },
+      c("PING"),
+      { cmd: ["UNSUBSCRIBE"], ...pushed(bulk("unsubscribe"), bulk("ch3"), ":0\r\n") },
+    ],
+  },
+  {
+    name: "a message published to itself reaches a client whose replies are off",
+    proto: 3,
+    steps: [
+      { cmd: ["SUBSCRIBE", "me"], ...pushed(bulk("subscribe"), bulk("me"), ":1\r\n") },
+      muted("CLIENT", "REPLY", "OFF"),
+      { cmd: ["PUBLISH", "me", "x"], ...pushed(bulk("message"), bulk("me"), bulk("x")) },
+      x(OK, "CLIENT", "REPLY", "ON"),
     ],
   },
 ];
