@@ -500,8 +500,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "tls-session-cache-timeout", type: int(0, INT_MAX), default: "300" },
   { name: "tls-session-caching", type: bool, default: "yes" },
   // Ours: the HTTP admin API
-  { name: "admin-port", type: int(-1, 65535), default: "0", mutable: false },
-  { name: "admin-bind", type: str, default: "127.0.0.1", mutable: false },
+  { name: "admin-port", type: int(-1, 65535), default: "0" },
+  { name: "admin-bind", type: str, default: "127.0.0.1" },
   { name: "admin-token", type: str, default: "", sensitive: true },
 ];
 

@@ -151,7 +151,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const admin = startDataNodeAdmin(server);
-  server.onClosed = () => void admin?.shutdown();
+  server.onClosed = () => void admin.shutdown();
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => {
       log.warn("Received {sig} scheduling shutdown...", { sig });

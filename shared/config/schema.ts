@@ -261,7 +261,11 @@ export class Config {
     return n !== undefined && this.userSet.has(n);
   }
 
-  /** Called after a successful CONFIG SET of `name`; returning a string rejects the change. */
+  /**
+   * Called after a CONFIG SET that changes `name` (a value set to what it is calls nothing);
+   * returning a string rejects the change, and then the hooks that already ran are called again
+   * with the old values, as Redis restores its settings.
+   */
   onChange(name: string, fn: (value: unknown) => void | string): void {
     const n = this.canonical(name)!;
     const list = this.listeners.get(n) ?? [];
@@ -343,17 +347,25 @@ export class Config {
       staged.push([name, v, this.values.get(name)]);
     }
     for (const [name, v] of staged) this.values.set(name, v);
-    // Apply hooks; a rejected one rolls every staged value back.
-    for (const [name, v] of staged) {
+    // Apply hooks; a rejected one rolls every staged value back and re-applies the old values
+    // through the hooks that already ran.
+    const applied: [string, unknown][] = [];
+    for (const [name, v, old] of staged) {
+      const def = this.defs.get(name)!;
+      if (show(def, v) === show(def, old)) continue;
       for (const fn of this.listeners.get(name) ?? []) {
         const err = fn(v);
         if (typeof err === "string") {
-          for (const [n, , old] of staged) this.values.set(n, old);
+          for (const [n, , prev] of staged) this.values.set(n, prev);
+          for (const [n, prev] of applied.reverse()) {
+            for (const undo of this.listeners.get(n) ?? []) undo(prev);
+          }
           throw new ConfigSetError(
             `ERR CONFIG SET failed (possibly related to argument '${name}') - ${err}`,
           );
         }
       }
+      applied.push([name, old]);
     }
     for (const [name] of staged) this.userSet.add(name);
   }
