@@ -88,6 +88,22 @@ Deno.test("CONFIG SET calls hooks only for changed values and undoes them on a f
   equal(c.get<number>("port"), 6379);
 });
 
+Deno.test("a memory directive that takes percentages shows and rewrites them as given", () => {
+  const c = new Config([
+    { name: "clients", type: { kind: "memory", percent: true }, default: "0" },
+  ]);
+  c.configSet([["clients", "10%"]]);
+  equal(c.getString("clients"), "10%");
+  equal(c.get<number>("clients"), -10);
+  const file = Deno.makeTempFileSync();
+  try {
+    c.rewrite(file);
+    equal(Deno.readTextFileSync(file).trim().split("\n").at(-1), "clients 10%");
+  } finally {
+    Deno.removeSync(file);
+  }
+});
+
 Deno.test("memory units follow Redis (k=1000, kb=1024) and rewrite compactly", () => {
   equal(parseMemory("1k"), 1000);
   equal(parseMemory("1KB"), 1024);
