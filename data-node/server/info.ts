@@ -144,12 +144,13 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   clients: (s) => {
     let blocked = 0;
     for (const c of s.clients.values()) if (c.blocked) blocked++;
+    const peaks = s.recentMaxBuffers();
     return [
       ["connected_clients", s.clients.size],
       ["cluster_connections", 0],
       ["maxclients", s.config.get<number>("maxclients")],
-      ["client_recent_max_input_buffer", 0],
-      ["client_recent_max_output_buffer", 0],
+      ["client_recent_max_input_buffer", peaks.input],
+      ["client_recent_max_output_buffer", peaks.output],
       ["blocked_clients", blocked],
       ["tracking_clients", 0],
       ["clients_in_timeout_table", blocked],

@@ -46,6 +46,9 @@ export const PROTECTED_MODE_ERROR = "DENIED Redis is running in protected mode b
   "for the default user. NOTE: You only need to do one of the above things in order for the " +
   "server to start accepting connections from the outside.";
 
+/** Seconds over which INFO reports the largest client buffers, as Redis does. */
+const PEAK_SLOTS = 8;
+
 export class Server {
   readonly dbs: Database[];
   readonly clients = new Map<number, Client>();
@@ -458,6 +461,7 @@ export class Server {
       return this.processBatch(c);
     } finally {
       this.stats.endBatch();
+      c.parser.trim();
     }
   }
 
@@ -598,9 +602,33 @@ export class Server {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       activeExpireCycle(this.dbs, now, budgetMs);
     }
+    this.trackClientBuffers(now);
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
+  }
+
+  /** The largest client input and output buffers seen in each of the last 8 seconds. */
+  private readonly peakInput = new Array<number>(PEAK_SLOTS).fill(0);
+  private readonly peakOutput = new Array<number>(PEAK_SLOTS).fill(0);
+
+  /** Samples every client's buffers into this second's slot (and clears the oldest slot). */
+  private trackClientBuffers(now: number): void {
+    const slot = Math.floor(now / 1000) % PEAK_SLOTS;
+    const oldest = (slot + 1) % PEAK_SLOTS;
+    this.peakInput[oldest] = this.peakOutput[oldest] = 0;
+    let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
+    for (const c of this.clients.values()) {
+      input = Math.max(input, c.parser.memory);
+      output = Math.max(output, c.outputPending);
+    }
+    this.peakInput[slot] = input;
+    this.peakOutput[slot] = output;
+  }
+
+  /** INFO clients' client_recent_max_input_buffer and client_recent_max_output_buffer. */
+  recentMaxBuffers(): { input: number; output: number } {
+    return { input: Math.max(...this.peakInput), output: Math.max(...this.peakOutput) };
   }
 
   private clientsCron(now: number): void {
