@@ -1,6 +1,7 @@
 /**
  * Figures about clients' input and output, compared with a real redis-server: the query buffer
- * in CLIENT INFO/LIST (qbuf) and INFO's recent largest client buffers.
+ * in CLIENT INFO/LIST (qbuf), INFO's recent largest client buffers, and the counts of socket
+ * reads and writes.
  */
 import { equal, ok } from "node:assert/strict";
 import { requireBinary, startDataNode, startRedisServer } from "./helpers/process.ts";
@@ -99,6 +100,29 @@ for (const [kind, start] of Object.entries(SERVERS)) {
         async () => (await info(w, "client_recent_max_output_buffer"))[0]! >= 1 << 20,
         "client_recent_max_output_buffer over 1 MB",
       );
+    },
+  });
+
+  Deno.test({
+    name: `INFO counts socket reads and writes as Redis does (${kind})`,
+    ...opts,
+    ignore: skip(kind, "total_reads_processed"),
+    fn: async () => {
+      await using n = await start();
+      using c = await RawConn.connect(n.port);
+      const counts = () => info(c, "total_reads_processed", "total_writes_processed");
+      const before = await counts();
+      for (let i = 0; i < 7; i++) await c.call("PING");
+      const after = await counts();
+      // Seven PINGs and the second INFO were read; seven PONGs and the first INFO written.
+      equal(after[0]! - before[0]!, 8);
+      equal(after[1]! - before[1]!, 8);
+      // Five pipelined commands in one write: one read, one write.
+      await c.write(concat(...Array.from({ length: 5 }, () => enc("PING"))));
+      for (let i = 0; i < 5; i++) await c.read();
+      const piped = await counts();
+      equal(piped[0]! - after[0]!, 2);
+      equal(piped[1]! - after[1]!, 2);
     },
   });
 }

@@ -125,6 +125,8 @@ export class Client implements Watcher {
   checkOutput: () => boolean = () => true;
   /** When the output first went over the soft limit (0 = it is under). */
   softLimitSinceMs = 0;
+  /** Set by the server: counts socket writes (INFO total_writes_processed). */
+  onWrite: () => void = () => {};
   /** Set by the server: counts error replies (INFO errorstats). */
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
@@ -171,6 +173,7 @@ export class Client implements Watcher {
       const w = this.sending;
       const n = w.len;
       // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
+      this.onWrite();
       try {
         await writeAll(this.conn!, w.buf.subarray(0, n));
       } finally {

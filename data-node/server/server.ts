@@ -367,6 +367,7 @@ export class Server {
     c.db = this.dbs[0]!;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
+    c.onWrite = () => this.stats.totalWrites++;
     c.checkOutput = () => this.enforceOutputLimit(c);
     this.clients.set(id, c);
     return c;
@@ -392,6 +393,7 @@ export class Server {
           n = await conn.read(c.parser.readTarget());
           if (n !== null) c.parser.commit(n);
         }
+        this.stats.totalReads++;
         if (n === null || !this.received(c, n)) break;
         const waiting = this.processInput(c);
         if (waiting) {
@@ -439,6 +441,7 @@ export class Server {
       const read = c.conn!.read(buf);
       const r = await Promise.race([finished, read]);
       if (r === "done") return { buf, read };
+      this.stats.totalReads++;
       if (r === null) {
         this.freeClient(c);
         return null;
