@@ -1,6 +1,12 @@
 /** The data node's HTTP admin API: the shared routes plus config and client actions. */
 import type { Hono } from "hono";
-import { AdminError, createAdminApp, type Metric, readJson } from "../shared/admin/app.ts";
+import {
+  AdminError,
+  createAdminApp,
+  isLoopbackAddress,
+  type Metric,
+  readJson,
+} from "../shared/admin/app.ts";
 import { type AdminHandle, defaultAdminPort, serveAdmin } from "../shared/admin/serve.ts";
 import { ConfigSetError } from "../shared/config/schema.ts";
 import { getLogger } from "../shared/log.ts";
@@ -82,6 +88,7 @@ export function createDataNodeAdmin(s: Server): Hono {
   const app = createAdminApp({
     role: "data-node",
     token: () => s.config.getString("admin-token") || undefined,
+    exposed: () => !isLoopbackAddress(s.config.getString("admin-bind")),
     info: (section) => infoSections(s, section),
     metrics: () => metrics(s),
     health: () => ({ ok: !s.shuttingDown, port: s.boundPort(), clients: s.clients.size }),

@@ -54,7 +54,8 @@ Examples:
 Directives of our own:
        admin-port <port>    HTTP admin API port (0 = data port + 1000, -1 = disabled)
        admin-bind <addr>    HTTP admin API address (default 127.0.0.1)
-       admin-token <token>  bearer token required by mutating admin routes
+       admin-token <token>  bearer token required by mutating admin routes (without one,
+                            they are refused unless admin-bind is a loopback address)
 `;
 
 export async function loadConfig(args: string[]): Promise<Config | null> {
