@@ -162,9 +162,12 @@ export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } {
     }
   }
 
+  /** Counts moves: a move still waiting for the old server to stop gives way to a later one. */
+  let moves = 0;
   const move = (failure: string): string | undefined => {
     const next = adminEndpoint(s);
     if (next?.hostname === at?.hostname && next?.port === at?.port) return undefined;
+    const gen = ++moves;
     const old = current;
     if (!next) {
       current = at = null;
@@ -182,6 +185,7 @@ export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } {
         current = null;
         at = next;
         void old.shutdown().then(() => {
+          if (gen !== moves) return;
           try {
             current = serve(next);
           } catch (e2) {
@@ -216,6 +220,7 @@ export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } {
   s.config.onChange("admin-bind", () => move("Failed to bind to specified addresses."));
   return {
     shutdown: async () => {
+      moves++;
       const h = current;
       current = at = null;
       await h?.shutdown();

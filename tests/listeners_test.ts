@@ -29,9 +29,9 @@ function errorText(reply: unknown): string {
   return reply.message;
 }
 
-async function answers(port: number): Promise<boolean> {
+async function answers(port: number, host = "127.0.0.1"): Promise<boolean> {
   try {
-    using c = await RawConn.connect(port);
+    using c = await RawConn.connect(port, host);
     return String(await c.call("PING")) === "PONG";
   } catch {
     return false;
@@ -83,6 +83,12 @@ for (const [kind, start] of Object.entries(SERVERS)) {
       ok(!(await answers(moved)));
       equal(String(await c.call("CONFIG", "SET", "port", String(moved))), "OK");
       ok(await answers(moved));
+      // A wildcard address on the same port, and back (here the old socket goes first).
+      equal(String(await c.call("CONFIG", "SET", "bind", "*")), "OK");
+      await eventually(() => answers(moved, "127.0.0.2"), "listening on *");
+      equal(String(await c.call("CONFIG", "SET", "bind", "127.0.0.1")), "OK");
+      await eventually(() => answers(moved), "listening on 127.0.0.1 again");
+      ok(!(await answers(moved, "127.0.0.2")));
       // The test harness stops the process by its pid; the port it started on is gone.
     },
   });

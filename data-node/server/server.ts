@@ -165,6 +165,8 @@ export class Server {
 
   /** The port (the one bound when 0 was asked at startup) and addresses listened on. */
   private listening: { port: number; binds: string[] } = { port: 0, binds: [] };
+  /** Counts moves of the listeners: a move still waiting for sockets gives way to a later one. */
+  private moves = 0;
 
   /** Listens on `binds` at `port`, or throws why a required address failed (none stay open). */
   private openListeners(port: number, binds: string[]): void {
@@ -245,6 +247,7 @@ export class Server {
   private relisten(port: number, binds: string[], failure: string): string | undefined {
     const old = this.listening;
     if (port === old.port && binds.join(" ") === old.binds.join(" ")) return undefined;
+    this.moves++;
     if (port === 0) {
       this.closeListeners();
       this.listening = { port: 0, binds };
@@ -282,9 +285,10 @@ export class Server {
   private replaceLater(port: number, binds: string[], old: { port: number; binds: string[] }) {
     this.closeListeners();
     this.listening = { port, binds };
+    const move = this.moves;
     const attempt = (p: number, b: string[], tries: number, onFail: () => void) => {
       setTimeout(() => {
-        if (this.shuttingDown) return;
+        if (this.shuttingDown || move !== this.moves) return;
         const r = this.tryListen(p, b, (e) => tries > 0 && e instanceof Deno.errors.AddrInUse);
         if (r === "deferred") return attempt(p, b, tries - 1, onFail);
         if (typeof r === "string") {
