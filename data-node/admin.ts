@@ -1,7 +1,13 @@
 /** The data node's HTTP admin API: the shared routes plus config and client actions. */
 import type { Hono } from "hono";
-import { AdminError, createAdminApp, type Metric, readJson } from "../shared/admin/app.ts";
-import { defaultAdminPort, serveAdmin } from "../shared/admin/serve.ts";
+import {
+  AdminError,
+  createAdminApp,
+  isLoopbackAddress,
+  type Metric,
+  readJson,
+} from "../shared/admin/app.ts";
+import { type AdminHandle, defaultAdminPort, serveAdmin } from "../shared/admin/serve.ts";
 import { ConfigSetError } from "../shared/config/schema.ts";
 import { getLogger } from "../shared/log.ts";
 import type { Server } from "./server/server.ts";
@@ -82,6 +88,7 @@ export function createDataNodeAdmin(s: Server): Hono {
   const app = createAdminApp({
     role: "data-node",
     token: () => s.config.getString("admin-token") || undefined,
+    exposed: () => !isLoopbackAddress(s.config.getString("admin-bind")),
     info: (section) => infoSections(s, section),
     metrics: () => metrics(s),
     health: () => ({ ok: !s.shuttingDown, port: s.boundPort(), clients: s.clients.size }),
@@ -120,24 +127,103 @@ export function createDataNodeAdmin(s: Server): Hono {
   return app;
 }
 
-/** Serves the admin API per admin-port/admin-bind; null when disabled (admin-port -1). */
-export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } | null {
+/** Where the admin API listens: admin-port 0 is the data port + 1000, -1 is no admin API. */
+function adminEndpoint(s: Server): { hostname: string; port: number } | null {
   const configured = s.config.get<number>("admin-port");
   if (configured < 0) return null;
   const port = configured === 0 ? defaultAdminPort(s.boundPort()) : configured;
-  const hostname = s.config.getString("admin-bind");
-  try {
-    const h = serveAdmin(createDataNodeAdmin(s), { hostname, port });
-    getLogger(["data-node", "admin"]).info("Admin API on http://{host}:{port}", {
-      host: hostname,
-      port: h.addr.port,
-    });
+  return { hostname: s.config.getString("admin-bind"), port };
+}
+
+/**
+ * Serves the admin API per admin-port/admin-bind, and moves it when CONFIG SET changes them,
+ * as Redis moves its listeners for port and bind: the new address is opened before the old one
+ * closes, so a failure leaves the API where it was and CONFIG SET answers Redis's error.
+ */
+export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } {
+  const log = getLogger(["data-node", "admin"]);
+  const app = createDataNodeAdmin(s);
+  let current: AdminHandle | null = null;
+  let at: { hostname: string; port: number } | null = null;
+
+  const serve = (where: { hostname: string; port: number }): AdminHandle => {
+    const h = serveAdmin(app, where);
+    log.info("Admin API on http://{host}:{port}", { host: where.hostname, port: h.addr.port });
     return h;
-  } catch (e) {
-    getLogger(["data-node", "admin"]).warn("admin API not started on {port}: {err}", {
-      port,
-      err: String(e),
-    });
-    return null;
+  };
+
+  at = adminEndpoint(s);
+  if (at) {
+    try {
+      current = serve(at);
+    } catch (e) {
+      log.warn("admin API not started on {port}: {err}", { port: at.port, err: String(e) });
+      at = null;
+    }
   }
+
+  /** Counts moves: a move still waiting for the old server to stop gives way to a later one. */
+  let moves = 0;
+  const move = (failure: string): string | undefined => {
+    const next = adminEndpoint(s);
+    if (next?.hostname === at?.hostname && next?.port === at?.port) return undefined;
+    const gen = ++moves;
+    const old = current;
+    if (!next) {
+      current = at = null;
+      void old?.shutdown();
+      return undefined;
+    }
+    try {
+      current = serve(next);
+    } catch (e) {
+      // The same port on an address that overlaps the old one: the old server must stop first,
+      // and its socket is free only once it has finished. The move then completes after the
+      // reply; a failure is logged and the old address served again.
+      if (old && at && next.port === at.port && e instanceof Deno.errors.AddrInUse) {
+        const prev = at;
+        current = null;
+        at = next;
+        void old.shutdown().then(() => {
+          if (gen !== moves) return;
+          try {
+            current = serve(next);
+          } catch (e2) {
+            log.warn("admin API not moved to {host}:{port}: {err}", {
+              host: next.hostname,
+              port: next.port,
+              err: String(e2),
+            });
+            try {
+              current = serve(prev);
+              at = prev;
+            } catch (e3) {
+              log.warn("admin API stopped: {err}", { err: String(e3) });
+              at = null;
+            }
+          }
+        });
+        return undefined;
+      }
+      log.warn("admin API not moved to {host}:{port}: {err}", {
+        host: next.hostname,
+        port: next.port,
+        err: String(e),
+      });
+      return failure;
+    }
+    at = next;
+    void old?.shutdown();
+    return undefined;
+  };
+  s.config.onChange("admin-port", () => move("Unable to listen on this port. Check server logs."));
+  s.config.onChange("admin-bind", () => move("Failed to bind to specified addresses."));
+  return {
+    shutdown: async () => {
+      moves++;
+      const h = current;
+      current = at = null;
+      await h?.shutdown();
+    },
+  };
 }

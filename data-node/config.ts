@@ -306,7 +306,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "maxmemory-policy", type: oneOf(...EVICTION_POLICIES), default: "noeviction" },
   { name: "maxmemory-samples", type: int(1, 64), default: "5" },
   { name: "maxmemory-eviction-tenacity", type: int(0, 100), default: "10" },
-  { name: "maxmemory-clients", type: mem, default: "0" },
+  { name: "maxmemory-clients", type: { kind: "memory", percent: true }, default: "0" },
   { name: "proto-max-bulk-len", type: { kind: "memory", min: 1024 * 1024 }, default: "536870912" },
   {
     name: "client-query-buffer-limit",
@@ -500,8 +500,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "tls-session-cache-timeout", type: int(0, INT_MAX), default: "300" },
   { name: "tls-session-caching", type: bool, default: "yes" },
   // Ours: the HTTP admin API
-  { name: "admin-port", type: int(-1, 65535), default: "0", mutable: false },
-  { name: "admin-bind", type: str, default: "127.0.0.1", mutable: false },
+  { name: "admin-port", type: int(-1, 65535), default: "0" },
+  { name: "admin-bind", type: str, default: "127.0.0.1" },
   { name: "admin-token", type: str, default: "", sensitive: true },
 ];
 

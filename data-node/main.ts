@@ -54,7 +54,8 @@ Examples:
 Directives of our own:
        admin-port <port>    HTTP admin API port (0 = data port + 1000, -1 = disabled)
        admin-bind <addr>    HTTP admin API address (default 127.0.0.1)
-       admin-token <token>  bearer token required by mutating admin routes
+       admin-token <token>  bearer token required by mutating admin routes (without one,
+                            they are refused unless admin-bind is a loopback address)
 `;
 
 export async function loadConfig(args: string[]): Promise<Config | null> {
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const admin = startDataNodeAdmin(server);
-  server.onClosed = () => void admin?.shutdown();
+  server.onClosed = () => void admin.shutdown();
   for (const sig of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(sig, () => {
       log.warn("Received {sig} scheduling shutdown...", { sig });

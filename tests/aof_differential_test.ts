@@ -46,6 +46,8 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["INCRBY", key(r), int(r)],
   (r) => ["INCRBYFLOAT", key(r), pick(r, ["0.5", "1.5", "-2"])],
   (r) => ["SETRANGE", key(r), String(Math.floor(r() * 4)), member(r)],
+  (r) => ["SETBIT", key(r), String(Math.floor(r() * 16)), pick(r, ["0", "1"])],
+  (r) => ["BITFIELD", key(r), "SET", "u4", String(Math.floor(r() * 4) * 4), int(r)],
   (r) => ["MSET", key(r), member(r), key(r), member(r)],
   (r) => ["DEL", key(r), key(r)],
   (r) => ["UNLINK", key(r)],

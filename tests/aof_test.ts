@@ -3,8 +3,15 @@
  * under appendfsync always and everysec, truncated tails, and a real redis-server loading ours.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { hasRedis, runDataNode, startDataNode, startRedisServer } from "./helpers/process.ts";
+import {
+  hasRedis,
+  requireBinary,
+  runDataNode,
+  startDataNode,
+  startRedisServer,
+} from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
+import { RequestParser } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -188,3 +195,58 @@ Deno.test({
       equal(await c.call("GET", "after"), "switch");
     }),
 });
+
+/** The commands of the incr file, SELECTs left out, each as its words joined by spaces. */
+function incrCommands(dir: string): string[] {
+  const name = listAof(dir).find((n) => n.endsWith(".incr.aof"));
+  if (!name) throw new Error(`no incr file in ${listAof(dir)}`);
+  const parser = new RequestParser();
+  parser.feed(Deno.readFileSync(`${dir}/appendonlydir/${name}`));
+  const out: string[] = [];
+  for (let argv = parser.next(); argv !== null; argv = parser.next()) {
+    if (argv.length > 0 && argv[0]!.toUpperCase() !== "SELECT") out.push(argv.join(" "));
+  }
+  return out;
+}
+
+/** Bit writes that leave every bit as it was are no change: they are not written. */
+const NO_CHANGE_SCRIPT = [
+  ["SET", "k", "a"],
+  ["SETBIT", "k", "1", "1"],
+  ["SETBIT", "k", "0", "0"],
+  ["BITFIELD", "k", "SET", "u8", "0", "97"],
+  ["BITFIELD", "k", "INCRBY", "u8", "0", "0"],
+  ["BITFIELD", "k", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "200"],
+  ["SETBIT", "k", "0", "1"],
+  ["BITFIELD", "k", "SET", "u8", "0", "98"],
+  ["SADD", "src", "m"],
+  ["SADD", "dst", "m"],
+  ["SMOVE", "src", "dst", "m"],
+];
+const NO_CHANGE_WRITTEN = [
+  "SET k a",
+  "SETBIT k 0 1",
+  "BITFIELD k SET u8 0 98",
+  "SADD src m",
+  "SADD dst m",
+  "SMOVE src dst m",
+];
+
+for (const server of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `AOF: commands that change nothing are not written (${server})`,
+    ...opts,
+    ignore: server === "redis-server" && !requireBinary("redis-server", "AOF of no-op writes"),
+    fn: () =>
+      withDir(async (dir) => {
+        const args = ["--appendonly", "yes", "--appendfsync", "always"];
+        await using n = server === "data-node"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        for (const cmd of NO_CHANGE_SCRIPT) await c.call(...cmd);
+        deepStrictEqual(incrCommands(dir), NO_CHANGE_WRITTEN);
+      }),
+  });
+}

@@ -49,6 +49,12 @@ function setbit(s: Server, c: Client, argv: string[]): void {
   const b = toBytes(cur ?? "", byte + 1);
   const mask = 0x80 >> (offset & 7);
   const old = (b[byte]! & mask) !== 0 ? 1 : 0;
+  // As in Redis, setting a bit to the value it has is no change, unless the string was created
+  // or padded for it (the value still becomes a raw string).
+  if (cur !== null && byte < cur.length && old === Number(argv[3])) {
+    c.db.lookup(argv[1]!, false)!.enc = "raw";
+    return c.out.int(old);
+  }
   if (argv[3] === "1") b[byte]! |= mask;
   else b[byte]! &= ~mask;
   const e = c.db.lookup(argv[1]!, false);
@@ -324,7 +330,11 @@ function bitfieldGeneric(readOnly: boolean) {
     const needBytes = Math.ceil(maxBit / 8);
     if (!checkSize(s, c, needBytes)) return;
     const b = toBytes(cur ?? "", needBytes);
-    let changed = false;
+    // The string is created or padded for the writes first; then, as in Redis, every write
+    // that is not refused by OVERFLOW FAIL counts as a change if the string grew or its bits
+    // differ from the old ones.
+    const grew = needBytes > 0 && (cur === null || needBytes > cur.length);
+    let changes = 0;
     c.out.array(ops.length);
     for (const o of ops) {
       const old = readField(b, o.off, o.t);
@@ -340,15 +350,21 @@ function bitfieldGeneric(readOnly: boolean) {
         continue;
       }
       writeField(b, o.off, o.t, next);
-      changed = true;
+      if (grew || readField(b, o.off, o.t) !== old) changes++;
       c.out.int(o.kind === "set" ? old : next);
     }
-    if (!changed) return;
-    const e = c.db.lookup(argv[1]!, false);
-    if (e) c.db.update(argv[1]!, e, fromBytes(b));
-    else c.db.set(argv[1]!, fromBytes(b));
-    c.db.lookup(argv[1]!, false)!.enc = "raw";
-    s.dirty++;
+    const key = argv[1]!;
+    const e = c.db.lookup(key, false);
+    if (changes === 0 && !grew) {
+      // Writes that changed nothing still leave a raw string, as Redis's do.
+      if (e && needBytes > 0) e.enc = "raw";
+      return;
+    }
+    if (changes === 0) c.db.storeUnchanged(key, fromBytes(b));
+    else if (e) c.db.update(key, e, fromBytes(b));
+    else c.db.set(key, fromBytes(b));
+    c.db.lookup(key, false)!.enc = "raw";
+    s.dirty += changes;
   };
 }
 

@@ -46,7 +46,7 @@ function populate(c: Client, argv: string[]): void {
   const prefix = argv.length >= 4 ? argv[3]! : "key";
   for (let j = 0; j < count; j++) {
     const key = `${prefix}:${j}`;
-    if (c.db.has(key)) continue;
+    if (c.db.lookup(key) !== undefined) continue;
     const v = `value:${j}`;
     c.db.set(key, size === 0 ? v : v.length >= size ? v.slice(0, size) : v.padEnd(size, "\0"));
   }

@@ -20,9 +20,10 @@ function del(s: Server, c: Client, argv: string[]): void {
   c.out.int(n);
 }
 
+/** EXISTS, like TYPE, TTL and OBJECT, leaves the key's access time alone. */
 function exists(_s: Server, c: Client, argv: string[]): void {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!, false) !== undefined) n++;
   c.out.int(n);
 }
 
@@ -66,7 +67,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (!absolute) ms += BigInt(Date.now());
     if (ms > 9223372036854775807n || ms < -9223372036854775808n) return c.error(invalid);
     const at = Number(ms);
-    if (c.db.lookup(key, false) === undefined) return c.out.int(0);
+    if (c.db.lookup(key) === undefined) return c.out.int(0);
     const cur = c.db.getExpire(key);
     // A key without a TTL counts as an infinite TTL for GT/LT.
     if (nx && cur !== undefined) return c.out.int(0);
@@ -92,7 +93,7 @@ function ttlGeneric(unit: Unit, absolute: boolean) {
 }
 
 function persist(s: Server, c: Client, argv: string[]): void {
-  if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(0);
+  if (c.db.lookup(argv[1]!) === undefined) return c.out.int(0);
   if (!c.db.persist(argv[1]!)) return c.out.int(0);
   s.dirty++;
   c.out.int(1);
@@ -149,10 +150,10 @@ function randomkey(_s: Server, c: Client): void {
 function renameGeneric(nx: boolean) {
   return (s: Server, c: Client, argv: string[]): void => {
     const src = argv[1]!, dst = argv[2]!;
-    const e = c.db.lookup(src, false);
+    const e = c.db.lookup(src);
     if (!e) return c.error(ERR.noSuchKey);
     if (src === dst) return nx ? c.out.int(0) : c.out.ok();
-    if (nx && c.db.lookup(dst, false)) return c.out.int(0);
+    if (nx && c.db.lookup(dst)) return c.out.int(0);
     const ttl = c.db.getExpire(src);
     c.db.delete(src);
     c.db.set(dst, e.value);
@@ -187,9 +188,9 @@ function copy(s: Server, c: Client, argv: string[]): void {
   if (src === dst && target === c.db) {
     return c.error("ERR source and destination objects are the same");
   }
-  const e = c.db.lookup(src, false);
+  const e = c.db.lookup(src);
   if (!e) return c.out.int(0);
-  if (target.lookup(dst, false)) {
+  if (target.lookup(dst)) {
     if (!replace) return c.out.int(0);
     target.delete(dst);
   }
@@ -209,8 +210,8 @@ function move(s: Server, c: Client, argv: string[]): void {
   if (id < 0 || !dst) return c.error(ERR.dbIndex);
   if (dst === c.db) return c.error("ERR source and destination objects are the same");
   const key = argv[1]!;
-  const e = c.db.lookup(key, false);
-  if (!e || dst.lookup(key, false)) return c.out.int(0);
+  const e = c.db.lookup(key);
+  if (!e || dst.lookup(key)) return c.out.int(0);
   const ttl = c.db.getExpire(key);
   c.db.delete(key);
   dst.set(key, e.value);

@@ -72,7 +72,7 @@ function restore(s: Server, c: Client, argv: string[]): void {
       freq = n;
     } else return c.error(ERR.syntax);
   }
-  if (!replace && c.db.lookup(key, false)) {
+  if (!replace && c.db.lookup(key)) {
     return c.error("BUSYKEY Target key name already exists.");
   }
   const ttlArg = parseI64(argv[2]!);

@@ -8,11 +8,12 @@ import type { CommandDef } from "./types.ts";
 
 /** A confirmation: `[kind, name, count]`, a push in RESP3. */
 function confirm(c: Client, kind: string, name: string | null, count: number): void {
-  c.out.push(3);
-  c.out.bulk(kind);
-  if (name === null) c.out.nullBulk();
-  else c.out.bulk(name);
-  c.out.int(count);
+  const out = c.pushOut;
+  out.push(3);
+  out.bulk(kind);
+  if (name === null) out.nullBulk();
+  else out.bulk(name);
+  out.int(count);
 }
 
 function subscribe(s: Server, c: Client, argv: string[]): void {

@@ -93,7 +93,12 @@ function swapdb(s: Server, c: Client, argv: string[]): void {
   if (b === null) return;
   const da = s.dbs[a], dbb = s.dbs[b];
   if (a < 0 || b < 0 || !da || !dbb) return c.error(ERR.dbIndex);
-  if (da !== dbb) da.swapWith(dbb);
+  if (da !== dbb) {
+    da.swapWith(dbb);
+    // Clients blocked on a key that exists in the database swapped in are served now.
+    s.blocking.contentsReplaced(da);
+    s.blocking.contentsReplaced(dbb);
+  }
   s.dirty++;
   c.out.ok();
 }

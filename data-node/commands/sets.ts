@@ -166,8 +166,11 @@ function srandmember(s: Server, c: Client, argv: string[]): void {
 
 function smove(s: Server, c: Client, argv: string[]): void {
   const [src, dst, member] = [argv[1]!, argv[2]!, argv[3]!];
-  // A missing source answers 0 before the destination's type is checked, as in Redis.
-  if (!c.db.lookup(src, false)) return c.out.int(0);
+  // Both keys are looked up first (an access for each), and a missing source answers 0 before
+  // the destination's type is checked, as in Redis.
+  const found = c.db.lookup(src) !== undefined;
+  c.db.lookup(dst);
+  if (!found) return c.out.int(0);
   const sv = readSet(s, c, src);
   if (sv === REPLIED) return;
   const dv = readSet(s, c, dst);
@@ -176,6 +179,9 @@ function smove(s: Server, c: Client, argv: string[]): void {
   if (src === dst) return c.out.int(1);
   sv.set.delete(member);
   afterRemove(c, src, sv);
+  s.dirty++;
+  // A member the destination already has: only the source changed.
+  if (dv?.set.has(member)) return c.out.int(1);
   let target = dv;
   if (!target) {
     target = new SetValue();

@@ -111,7 +111,7 @@ function setWithOptions(
     if (v === REPLIED) return;
     old = v;
   }
-  const exists = o.get ? old !== null : c.db.has(key);
+  const exists = o.get ? old !== null : c.db.lookup(key) !== undefined;
   if ((o.nx && exists) || (o.xx && !exists)) {
     if (o.get) replyOld(c, old);
     else c.out.nullBulk();
@@ -148,7 +148,7 @@ function replyOld(c: Client, old: string | null): void {
 }
 
 function setnx(s: Server, c: Client, argv: string[]): void {
-  if (c.db.has(argv[1]!)) return c.out.int(0);
+  if (c.db.lookup(argv[1]!) !== undefined) return c.out.int(0);
   c.db.set(argv[1]!, argv[2]!);
   s.dirty++;
   c.out.int(1);
@@ -240,7 +240,9 @@ function msetGeneric(nx: boolean) {
       return c.error(`ERR wrong number of arguments for '${nx ? "msetnx" : "mset"}' command`);
     }
     if (nx) {
-      for (let i = 1; i < argv.length; i += 2) if (c.db.has(argv[i]!)) return c.out.int(0);
+      for (let i = 1; i < argv.length; i += 2) {
+        if (c.db.lookup(argv[i]!) !== undefined) return c.out.int(0);
+      }
     }
     for (let i = 1; i < argv.length; i += 2) c.db.set(argv[i]!, argv[i + 1]!);
     s.dirty += (argv.length - 1) / 2;

@@ -13,15 +13,23 @@ export function discardTransaction(c: Client): void {
 
 export function unwatchAll(c: Client): void {
   for (const [db, keys] of c.watching) {
-    for (const k of keys) {
+    for (const [k, wk] of keys) {
       const ws = db.watched.get(k);
       if (!ws) continue;
-      ws.delete(c);
+      ws.delete(wk);
       if (ws.size === 0) db.watched.delete(k);
     }
   }
   c.watching.clear();
   c.dirtyCas = false;
+}
+
+/** A key watched while it existed has expired since: EXEC fails, as in Redis 7. */
+function watchedKeyExpired(c: Client): boolean {
+  for (const [db, keys] of c.watching) {
+    for (const [k, wk] of keys) if (!wk.expired && db.keyIsExpired(k)) return true;
+  }
+  return false;
 }
 
 function multi(_s: Server, c: Client): void {
@@ -56,7 +64,7 @@ function exec(s: Server, c: Client): void | Promise<void> {
     c.error("EXECABORT Transaction discarded because of previous errors.");
     return;
   }
-  if (c.dirtyCas) {
+  if (c.dirtyCas || watchedKeyExpired(c)) {
     discardTransaction(c);
     unwatchAll(c);
     c.out.nullArray();
@@ -90,12 +98,13 @@ function watch(_s: Server, c: Client, argv: string[]): void {
   for (let i = 1; i < argv.length; i++) {
     const key = argv[i]!;
     let keys = c.watching.get(c.db);
-    if (!keys) c.watching.set(c.db, keys = new Set());
+    if (!keys) c.watching.set(c.db, keys = new Map());
     if (keys.has(key)) continue;
-    keys.add(key);
+    const wk = { watcher: c, expired: c.db.keyIsExpired(key) };
+    keys.set(key, wk);
     let ws = c.db.watched.get(key);
     if (!ws) c.db.watched.set(key, ws = new Set());
-    ws.add(c);
+    ws.add(wk);
   }
   c.out.ok();
 }

@@ -526,8 +526,8 @@ function zmpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED 
     }
     afterRemove(c, key, z);
     s.dirty += popped.length;
-    // Replicated as ZPOPMIN/ZPOPMAX of the key that served, with the count asked for.
-    c.rewrittenArgv = [a.max ? "ZPOPMAX" : "ZPOPMIN", key, String(a.count)];
+    // Replicated as ZPOPMIN/ZPOPMAX of the key that served, with the count it gave.
+    c.rewrittenArgv = [a.max ? "ZPOPMAX" : "ZPOPMIN", key, String(popped.length)];
     return true;
   }
   return false;

@@ -79,6 +79,20 @@ export class BlockingRegistry {
     if (this.waiting.has(id)) this.ready.add(id);
   }
 
+  /**
+   * After a database's contents were replaced (SWAPDB): every key waited on there that now
+   * exists is ready, as Redis rescans its blocked keys then.
+   */
+  contentsReplaced(db: Database): void {
+    if (this.waiting.size === 0) return;
+    const prefix = `${db.id}\0`;
+    for (const id of this.waiting.keys()) {
+      if (id.startsWith(prefix) && db.peek(id.slice(prefix.length)) !== undefined) {
+        this.ready.add(id);
+      }
+    }
+  }
+
   /** Retries waiters of modified keys, FIFO per key, until no key is ready. */
   serveReady(): void {
     if (this.serving || this.ready.size === 0) return;

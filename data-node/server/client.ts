@@ -1,6 +1,6 @@
 /** Per-connection state of a data node client. */
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
-import type { Database, Watcher } from "../store/database.ts";
+import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -35,7 +35,8 @@ export class Client implements Watcher {
   multiError = false;
   /** A queued command may grow memory (EXEC is refused over maxmemory then). */
   multiDenyOom = false;
-  watching = new Map<Database, Set<string>>();
+  /** WATCHed keys per database, each with its entry in the database's `watched` index. */
+  watching = new Map<Database, Map<string, WatchedKey>>();
   dirtyCas = false;
 
   // Pub/sub
@@ -102,6 +103,14 @@ export class Client implements Watcher {
     return this.muted ?? this.out;
   }
 
+  /**
+   * Where pub/sub confirmations and messages go: they reach the client even while its replies
+   * are muted (CLIENT REPLY OFF/SKIP), as Redis delivers them.
+   */
+  get pushOut(): RespWriter {
+    return this.sending;
+  }
+
   get subscriptionCount(): number {
     return this.channels.size + this.patterns.size;
   }
@@ -117,6 +126,8 @@ export class Client implements Watcher {
   checkOutput: () => boolean = () => true;
   /** When the output first went over the soft limit (0 = it is under). */
   softLimitSinceMs = 0;
+  /** Set by the server: counts socket writes (INFO total_writes_processed). */
+  onWrite: () => void = () => {};
   /** Set by the server: counts error replies (INFO errorstats). */
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
@@ -164,6 +175,7 @@ export class Client implements Watcher {
     const w = this.sending;
     const n = w.len;
     // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
+    this.onWrite();
     return this.conn!.write(w.buf.subarray(0, n)).then((written): Promise<void> | undefined => {
       w.consume(written);
       if (this.sending.len > 0 && !this.closing) return this.drain();

@@ -18,7 +18,7 @@ function flags(c: Client): string {
 
 export function clientInfoLine(_s: Server, c: Client): string {
   const now = Date.now();
-  const qbuf = c.parser.pending;
+  const qbuf = c.parser.queryBufferLength;
   const fields: [string, string | number][] = [
     ["id", c.id],
     ["addr", c.addr],
@@ -34,7 +34,7 @@ export function clientInfoLine(_s: Server, c: Client): string {
     ["ssub", 0],
     ["multi", c.multi ? c.multi.length : -1],
     ["qbuf", qbuf],
-    ["qbuf-free", c.parser.buf.length - qbuf],
+    ["qbuf-free", c.parser.buf.length - c.parser.end],
     ["argv-mem", 0],
     ["multi-mem", 0],
     ["rbs", c.parser.buf.length],

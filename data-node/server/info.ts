@@ -149,12 +149,13 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   clients: (s) => {
     let blocked = 0;
     for (const c of s.clients.values()) if (c.blocked) blocked++;
+    const peaks = s.recentMaxBuffers();
     return [
       ["connected_clients", s.clients.size],
       ["cluster_connections", 0],
       ["maxclients", s.config.get<number>("maxclients")],
-      ["client_recent_max_input_buffer", 0],
-      ["client_recent_max_output_buffer", 0],
+      ["client_recent_max_input_buffer", peaks.input],
+      ["client_recent_max_output_buffer", peaks.output],
       ["blocked_clients", blocked],
       ["tracking_clients", 0],
       ["clients_in_timeout_table", blocked],
@@ -297,8 +298,8 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["unexpected_error_replies", st.unexpectedErrorReplies],
       ["total_error_replies", st.totalErrorReplies],
       ["dump_payload_sanitizations", 0],
-      ["total_reads_processed", 0],
-      ["total_writes_processed", 0],
+      ["total_reads_processed", st.totalReads],
+      ["total_writes_processed", st.totalWrites],
       ["io_threaded_reads_processed", 0],
       ["io_threaded_writes_processed", 0],
       ["reply_buffer_shrinks", 0],

@@ -48,10 +48,11 @@ export class PubSub {
     const subs = this.channels.get(channel);
     if (subs) {
       for (const c of subs) {
-        c.out.push(3);
-        c.out.bulk("message");
-        c.out.bulk(channel);
-        c.out.bulk(message);
+        const out = c.pushOut;
+        out.push(3);
+        out.bulk("message");
+        out.bulk(channel);
+        out.bulk(message);
         this.onOutput(c);
         n++;
       }
@@ -59,11 +60,12 @@ export class PubSub {
     for (const [pattern, clients] of this.patterns) {
       if (!globMatch(pattern, channel)) continue;
       for (const c of clients) {
-        c.out.push(4);
-        c.out.bulk("pmessage");
-        c.out.bulk(pattern);
-        c.out.bulk(channel);
-        c.out.bulk(message);
+        const out = c.pushOut;
+        out.push(4);
+        out.bulk("pmessage");
+        out.bulk(pattern);
+        out.bulk(channel);
+        out.bulk(message);
         this.onOutput(c);
         n++;
       }

@@ -12,6 +12,7 @@ import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
 import { processCommand } from "./dispatch.ts";
+import { unwatchAll } from "../commands/transactions.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
@@ -44,6 +45,9 @@ export const PROTECTED_MODE_ERROR = "DENIED Redis is running in protected mode b
   "restart it with the '--protected-mode no' option. 4) Set up an authentication password " +
   "for the default user. NOTE: You only need to do one of the above things in order for the " +
   "server to start accepting connections from the outside.";
+
+/** Seconds over which INFO reports the largest client buffers, as Redis does. */
+const PEAK_SLOTS = 8;
 
 export class Server {
   readonly dbs: Database[];
@@ -160,29 +164,169 @@ export class Server {
 
   /** Listens on every `bind` address; `-` marks an address whose failure is tolerated. */
   listen(): void {
-    const port = this.config.get<number>("port");
-    const binds = this.config.getString("bind").split(" ").filter(Boolean);
-    for (const raw of binds) {
-      const optional = raw.startsWith("-");
-      const addr = optional ? raw.slice(1) : raw;
-      const hostname = addr === "*" ? "0.0.0.0" : addr === "::*" ? "::" : addr;
-      try {
-        const l = Deno.listen({ hostname, port, transport: "tcp" });
-        this.listeners.push(l);
-        void this.acceptLoop(l);
-      } catch (e) {
-        if (!optional) {
-          throw new Error(
-            `Could not create server TCP listening socket ${addr}:${port}: ${(e as Error).message}`,
-          );
-        }
-        log.debug("optional bind {addr} skipped: {err}", { addr, err: String(e) });
-      }
-    }
+    this.openListeners(this.config.get<number>("port"), this.bindAddresses());
     this.startCron();
     this.config.onChange("hz", () => {
       this.startCron();
       return undefined;
+    });
+    // CONFIG SET port and bind move the listeners, as in Redis; on failure the old ones return.
+    this.config.onChange("port", (v) =>
+      this.relisten(
+        v as number,
+        this.listening.binds,
+        "Unable to listen on this port. Check server logs.",
+      ));
+    this.config.onChange("bind", () =>
+      this.relisten(
+        this.listening.port,
+        this.bindAddresses(),
+        "Failed to bind to specified addresses.",
+      ));
+  }
+
+  private bindAddresses(): string[] {
+    return this.config.getString("bind").split(" ").filter(Boolean);
+  }
+
+  /** The port (the one bound when 0 was asked at startup) and addresses listened on. */
+  private listening: { port: number; binds: string[] } = { port: 0, binds: [] };
+  /** Counts moves of the listeners: a move still waiting for sockets gives way to a later one. */
+  private moves = 0;
+
+  /** Listens on `binds` at `port`, or throws why a required address failed (none stay open). */
+  private openListeners(port: number, binds: string[]): void {
+    const opened = this.tryListen(port, binds, () => false);
+    if (typeof opened === "string") throw new Error(opened);
+    this.adopt(port, binds, opened.map((o) => o.listener));
+  }
+
+  /**
+   * Opens a listener per address (`-addr`: a failure is tolerated). On a required address's
+   * failure closes what it opened and returns the reason, unless `deferrable(error)` says the
+   * address is to be tried again later (it is then left out).
+   */
+  private tryListen(
+    port: number,
+    binds: string[],
+    deferrable: (e: unknown) => boolean,
+    reuse = new Map<string, Deno.Listener>(),
+  ): { listener: Deno.Listener; fresh: boolean }[] | string | "deferred" {
+    const out: { listener: Deno.Listener; fresh: boolean }[] = [];
+    let deferred = false;
+    for (const raw of binds) {
+      const optional = raw.startsWith("-");
+      const addr = optional ? raw.slice(1) : raw;
+      const hostname = addr === "*" ? "0.0.0.0" : addr === "::*" ? "::" : addr;
+      const kept = reuse.get(hostname);
+      if (kept) {
+        reuse.delete(hostname);
+        out.push({ listener: kept, fresh: false });
+        continue;
+      }
+      try {
+        out.push({ listener: Deno.listen({ hostname, port, transport: "tcp" }), fresh: true });
+      } catch (e) {
+        if (deferrable(e)) {
+          deferred = true;
+        } else if (!optional) {
+          for (const o of out) if (o.fresh) o.listener.close();
+          return `Could not create server TCP listening socket ${addr}:${port}: ${
+            (e as Error).message
+          }`;
+        } else {
+          log.debug("optional bind {addr} skipped: {err}", { addr, err: String(e) });
+        }
+      }
+    }
+    if (deferred) {
+      for (const o of out) if (o.fresh) o.listener.close();
+      return "deferred";
+    }
+    return out;
+  }
+
+  /** Makes `listeners` the server's, accepting on those not accepted on yet. */
+  private adopt(port: number, binds: string[], listeners: Deno.Listener[]): void {
+    const before = new Set(this.listeners);
+    this.listeners = listeners;
+    const bound = (listeners[0]?.addr as Deno.NetAddr | undefined)?.port ?? port;
+    this.listening = { port: bound, binds };
+    for (const l of listeners) if (!before.has(l)) void this.acceptLoop(l);
+  }
+
+  private closeListeners(except = new Set<Deno.Listener>()): void {
+    for (const l of this.listeners) {
+      if (except.has(l)) continue;
+      try {
+        l.close();
+      } catch { /* already closed */ }
+    }
+    this.listeners = this.listeners.filter((l) => except.has(l));
+  }
+
+  /**
+   * CONFIG SET port/bind: moves the listeners (connected clients stay). The new ones are opened
+   * before the old ones close, so a failure leaves the server where it was and `failure` is the
+   * error. Port 0 closes them, as in Redis. Listeners on an unchanged address are kept.
+   */
+  private relisten(port: number, binds: string[], failure: string): string | undefined {
+    const old = this.listening;
+    if (port === old.port && binds.join(" ") === old.binds.join(" ")) return undefined;
+    this.moves++;
+    if (port === 0) {
+      this.closeListeners();
+      this.listening = { port: 0, binds };
+      return undefined;
+    }
+    const samePort = port === old.port && this.listeners.length > 0;
+    const reuse = new Map<string, Deno.Listener>();
+    if (samePort) {
+      for (const l of this.listeners) reuse.set((l.addr as Deno.NetAddr).hostname, l);
+    }
+    // On the same port a new address can collide with one of ours (a wildcard and a specific
+    // address): that one must be closed first.
+    const collides = (e: unknown) => samePort && e instanceof Deno.errors.AddrInUse;
+    const opened = this.tryListen(port, binds, collides, reuse);
+    if (typeof opened === "string" && opened !== "deferred") {
+      log.warn("{err}", { err: opened });
+      log.warn("Failed applying the new setting; still listening on the previous addresses.");
+      return failure;
+    }
+    if (opened === "deferred") {
+      this.replaceLater(port, binds, old);
+      return undefined;
+    }
+    const kept = new Set(opened.filter((o) => !o.fresh).map((o) => o.listener));
+    this.closeListeners(kept);
+    this.adopt(port, binds, opened.map((o) => o.listener));
+    return undefined;
+  }
+
+  /**
+   * Closes every listener and opens the new ones once the sockets are released (a closed
+   * listener frees its address only on a later turn of the event loop). A failure then is
+   * logged and the previous addresses are listened on again.
+   */
+  private replaceLater(port: number, binds: string[], old: { port: number; binds: string[] }) {
+    this.closeListeners();
+    this.listening = { port, binds };
+    const move = this.moves;
+    const attempt = (p: number, b: string[], tries: number, onFail: () => void) => {
+      setTimeout(() => {
+        if (this.shuttingDown || move !== this.moves) return;
+        const r = this.tryListen(p, b, (e) => tries > 0 && e instanceof Deno.errors.AddrInUse);
+        if (r === "deferred") return attempt(p, b, tries - 1, onFail);
+        if (typeof r === "string") {
+          log.warn("{err}", { err: r });
+          return onFail();
+        }
+        this.adopt(p, b, r.map((o) => o.listener));
+      }, 10);
+    };
+    attempt(port, binds, 20, () => {
+      log.warn("Failed applying the new setting; listening on the previous addresses again.");
+      attempt(old.port, old.binds, 20, () => {});
     });
   }
 
@@ -274,6 +418,7 @@ export class Server {
     c.db = this.dbs[0]!;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
+    c.onWrite = () => this.stats.totalWrites++;
     c.checkOutput = () => this.enforceOutputLimit(c);
     this.clients.set(id, c);
     return c;
@@ -299,6 +444,7 @@ export class Server {
           n = await conn.read(c.parser.readTarget());
           if (n !== null) c.parser.commit(n);
         }
+        this.stats.totalReads++;
         if (n === null || !this.received(c, n)) break;
         const waiting = this.processInput(c);
         if (waiting) {
@@ -346,6 +492,7 @@ export class Server {
       const read = c.conn!.read(buf);
       const r = await Promise.race([finished, read]);
       if (r === "done") return { buf, read };
+      this.stats.totalReads++;
       if (r === null) {
         this.freeClient(c);
         return null;
@@ -368,6 +515,7 @@ export class Server {
       return this.processBatch(c);
     } finally {
       this.stats.endBatch();
+      c.parser.trim();
     }
   }
 
@@ -438,14 +586,7 @@ export class Server {
     this.clients.delete(c.id);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
-    for (const [db, keys] of c.watching) {
-      for (const k of keys) {
-        const ws = db.watched.get(k);
-        ws?.delete(c);
-        if (ws?.size === 0) db.watched.delete(k);
-      }
-    }
-    c.watching.clear();
+    unwatchAll(c);
     c.blocked?.unblock("error");
   }
 
@@ -523,9 +664,33 @@ export class Server {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       activeExpireCycle(this.dbs, now, budgetMs);
     }
+    this.trackClientBuffers(now);
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
+  }
+
+  /** The largest client input and output buffers seen in each of the last 8 seconds. */
+  private readonly peakInput = new Array<number>(PEAK_SLOTS).fill(0);
+  private readonly peakOutput = new Array<number>(PEAK_SLOTS).fill(0);
+
+  /** Samples every client's buffers into this second's slot (and clears the oldest slot). */
+  private trackClientBuffers(now: number): void {
+    const slot = Math.floor(now / 1000) % PEAK_SLOTS;
+    const oldest = (slot + 1) % PEAK_SLOTS;
+    this.peakInput[oldest] = this.peakOutput[oldest] = 0;
+    let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
+    for (const c of this.clients.values()) {
+      input = Math.max(input, c.parser.memory);
+      output = Math.max(output, c.outputPending);
+    }
+    this.peakInput[slot] = input;
+    this.peakOutput[slot] = output;
+  }
+
+  /** INFO clients' client_recent_max_input_buffer and client_recent_max_output_buffer. */
+  recentMaxBuffers(): { input: number; output: number } {
+    return { input: Math.max(...this.peakInput), output: Math.max(...this.peakOutput) };
   }
 
   private clientsCron(now: number): void {
@@ -579,12 +744,7 @@ export class Server {
   close(): void {
     this.shuttingDown = true;
     clearInterval(this.cron);
-    for (const l of this.listeners) {
-      try {
-        l.close();
-      } catch { /* already closed */ }
-    }
-    this.listeners = [];
+    this.closeListeners();
     for (const c of this.clients.values()) c.close();
   }
 }

@@ -15,6 +15,9 @@ export class Stats {
   pubsubChannelsPublished = 0;
   totalErrorReplies = 0;
   unexpectedErrorReplies = 0;
+  /** Socket reads (each a read event, EOF included) and writes (one per write event). */
+  totalReads = 0;
+  totalWrites = 0;
   readonly commands = new Map<string, CommandStat>();
   /**
    * Commands run since the last clock read. Time is read once per batch of pipelined commands
@@ -84,5 +87,6 @@ export class Stats {
         0;
     this.keyspaceHits = this.keyspaceMisses = this.totalErrorReplies = 0;
     this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;
+    this.totalReads = this.totalWrites = 0;
   }
 }

@@ -51,6 +51,7 @@ export interface KeyspaceHooks {
 }
 
 export interface Watcher {
+  /** A watched key changed: the watcher's next EXEC fails (Redis's CLIENT_DIRTY_CAS). */
   markDirty(): void;
 }
 
@@ -59,14 +60,24 @@ export interface DatabaseOptions {
   cluster?: boolean;
 }
 
+/**
+ * One client's WATCH of one key. `expired` is set when the key was already logically expired
+ * at WATCH time (or an expired key was swapped in): deleting that key is then no change, and
+ * only a real value showing up again counts, as in Redis 7.
+ */
+export interface WatchedKey {
+  readonly watcher: Watcher;
+  expired: boolean;
+}
+
 export class Database {
   /** key -> entry: the Map itself, or `slotTable` in cluster mode. */
   private dict: KeyTable<Entry>;
   /** The same table as `dict` in cluster mode, typed for its per-slot operations; else null. */
   private slotTable: SlotTable<Entry> | null;
   expires = new Map<string, number>();
-  /** key -> clients WATCHing it. */
-  readonly watched = new Map<string, Set<Watcher>>();
+  /** key -> the WATCHes on it. */
+  readonly watched = new Map<string, Set<WatchedKey>>();
   /** Open SCAN iterations; see scanKeys(). */
   private readonly cursors: ScanCursors = new Map();
   /** Open SCAN iterations in cluster mode (their cursors carry the slot). */
@@ -139,9 +150,15 @@ export class Database {
     return at !== undefined && at <= now;
   }
 
+  /** True if the key is still stored but its TTL has passed (it is not deleted here). */
+  keyIsExpired(key: string): boolean {
+    return this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs());
+  }
+
   /**
    * Looks a key up, deleting it first when it has expired (the lazy half of expiry).
-   * `touch` updates the access clock, as a read or write command does (not TYPE/OBJECT).
+   * `touch` updates the access clock, as a read or write command does (not EXISTS, TYPE, TTL,
+   * OBJECT or MEMORY USAGE, which Redis lets look without counting as an access).
    */
   lookup(key: string, touch = true): Entry | undefined {
     const e = this.dict.get(key);
@@ -161,10 +178,6 @@ export class Database {
 
   get(key: string): Value | undefined {
     return this.lookup(key)?.value;
-  }
-
-  has(key: string): boolean {
-    return this.lookup(key, false) !== undefined;
   }
 
   private untrack(key: string): void {
@@ -198,12 +211,16 @@ export class Database {
 
   /** Sets a value; clears the TTL unless keepTtl. Flags WATCHers. */
   set(key: string, value: Value, keepTtl = false): void {
-    // Overwriting a key whose TTL passed deletes it first (and propagates that DEL), as a
-    // write lookup does in Redis.
-    if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
-      if (this.hooks.expiryMode() === "delete") this.expireNow(key);
+    let e = this.dict.get(key);
+    // An expired key is deleted first (and that DEL propagated), as every Redis write looks its
+    // key up before writing.
+    if (
+      e !== undefined && this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs()) &&
+      this.hooks.expiryMode() === "delete"
+    ) {
+      this.expireNow(key);
+      e = undefined;
     }
-    const e = this.dict.get(key);
     const clock = newClock(this.hooks.lruClock(), this.hooks.lfu());
     if (e !== undefined) {
       if (this.snapshot !== null) this.preserve(key, e, false);
@@ -216,6 +233,24 @@ export class Database {
     this.bytes += account(key, value);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
     this.notifyModified(key);
+  }
+
+  /**
+   * Stores a string without it counting as a change of the key (no WATCH abort, no wake-up),
+   * keeping any TTL. Only for BITFIELD, which creates or pads a string before its operations
+   * and, as in Redis, counts as changes only the operations that change bits.
+   */
+  storeUnchanged(key: string, value: string): void {
+    const e = this.dict.get(key);
+    if (e !== undefined) {
+      if (this.snapshot !== null) this.preserve(key, e, false);
+      this.bytes -= counted(key, e.value);
+      e.value = value;
+      e.enc = null;
+    } else {
+      this.dict.set(key, new Entry(value, newClock(this.hooks.lruClock(), this.hooks.lfu())));
+    }
+    this.bytes += account(key, value);
   }
 
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
@@ -252,8 +287,9 @@ export class Database {
     return had;
   }
 
-  /** Removes every key; returns how many there were. Flags all WATCHers of this db. */
+  /** Removes every key; returns how many there were. Flags the WATCHers of keys that existed. */
   clear(): number {
+    this.touchAllWatched(null);
     const n = this.dict.size;
     this.bytes = 0;
     this.dict.clear();
@@ -261,13 +297,14 @@ export class Database {
     this.cursors.clear();
     this.slotCursors.clear();
     this.expireIter = null;
-    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
     return n;
   }
 
   /** SWAPDB: exchanges contents; clients stay on their database index. */
   swapWith(other: Database): void {
     if (this.cluster !== other.cluster) throw new Error("SWAPDB between different key layouts");
+    this.touchAllWatched(other);
+    other.touchAllWatched(this);
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.slotTable, other.slotTable] = [other.slotTable, this.slotTable];
     [this.expires, other.expires] = [other.expires, this.expires];
@@ -278,8 +315,6 @@ export class Database {
     this.slotCursors.clear();
     other.slotCursors.clear();
     this.expireIter = other.expireIter = null;
-    this.touchAllWatched();
-    other.touchAllWatched();
   }
 
   /**
@@ -301,12 +336,44 @@ export class Database {
     this.hooks.keyModified(this, key);
     if (this.watched.size === 0) return;
     const ws = this.watched.get(key);
-    if (ws) { for (const w of ws) w.markDirty(); }
+    if (!ws) return;
+    for (const wk of ws) {
+      // A key that had already expired when watched: its deletion changes nothing logically.
+      if (wk.expired) {
+        if (!this.dict.has(key)) wk.expired = false;
+        continue;
+      }
+      wk.watcher.markDirty();
+    }
   }
 
-  /** Flags every watcher whose key exists (SWAPDB, FLUSH): the data under them changed. */
-  touchAllWatched(): void {
-    for (const ws of this.watched.values()) for (const w of ws) w.markDirty();
+  /**
+   * Before this database is emptied (FLUSHDB, FLUSHALL, DEBUG RELOAD) or gets `replacement`'s
+   * contents (SWAPDB): flags the watchers of every key that exists in either, as Redis does. A
+   * key watched while missing stays untouched, and expired keys count as missing: an expired key
+   * that goes away or stays expired is no change, a missing key replaced by an expired one is
+   * from then on watched as expired.
+   */
+  private touchAllWatched(replacement: Database | null): void {
+    for (const [key, ws] of this.watched) {
+      const here = this.dict.has(key);
+      const there = replacement !== null && replacement.dict.has(key);
+      if (!here && !there) continue;
+      const expiredThere = there && replacement!.keyIsExpired(key);
+      for (const wk of ws) {
+        if (wk.expired) {
+          if (!there) {
+            wk.expired = false;
+            continue;
+          }
+          if (expiredThere) continue;
+        } else if (!here && expiredThere) {
+          wk.expired = true;
+          continue;
+        }
+        wk.watcher.markDirty();
+      }
+    }
   }
 
   /**

@@ -92,7 +92,7 @@ for (const { name, cluster } of MODES) {
           for (const [k, v] of ref) {
             equal(db.get(k), v);
             equal(db.peek(k)?.value, v);
-            equal(db.has(k), true);
+            equal(db.peek(k) !== undefined, true);
           }
           deepStrictEqual(new Set(db.keys()), new Set(ref.keys()));
           deepStrictEqual(new Map([...db.entries()].map(([k, e]) => [k, e.value])), ref);
@@ -321,7 +321,7 @@ Deno.test("cluster mode: slot counts, listing and deletion cost only the slot", 
       this.dirty = true;
     },
   };
-  db.watched.set("{user1000}.k3", new Set([watcher]));
+  db.watched.set("{user1000}.k3", new Set([{ watcher, expired: false }]));
   modified.length = 0;
   const deleted: string[] = [];
   equal(db.deleteSlot(slot, (k) => deleted.push(k)), 100);

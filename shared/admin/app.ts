@@ -5,9 +5,9 @@
  */
 import { type Context, Hono } from "hono";
 import { AdminError } from "./errors.ts";
-import { bearerAuth } from "./auth.ts";
+import { bearerAuth, isLoopbackAddress } from "./auth.ts";
 
-export { AdminError };
+export { AdminError, isLoopbackAddress };
 
 export interface Metric {
   name: string;
@@ -19,6 +19,11 @@ export interface Metric {
 export interface AdminDeps {
   role: string;
   token: () => string | undefined;
+  /**
+   * True while the API listens beyond the loopback interface: mutating routes then need a
+   * token, and without one they answer 403 (protected mode).
+   */
+  exposed?: () => boolean;
   info: (section?: string) => Record<string, Record<string, string>>;
   metrics: () => Metric[];
   health?: () => { ok: boolean; [k: string]: unknown };
@@ -72,7 +77,10 @@ export async function readJson<T>(c: Context, validate: (x: unknown) => T): Prom
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const app = new Hono();
-  app.use("*", bearerAuth({ token: deps.token }));
+  app.use(
+    "*",
+    bearerAuth({ token: deps.token, ...(deps.exposed ? { exposed: deps.exposed } : {}) }),
+  );
   app.onError((err, c) => {
     if (err instanceof AdminError) {
       return c.json({ error: err.code, reason: err.reason }, err.status);

@@ -1,11 +1,12 @@
 import { equal, match } from "node:assert/strict";
-import { AdminError, createAdminApp, renderPrometheus } from "./app.ts";
+import { AdminError, createAdminApp, isLoopbackAddress, renderPrometheus } from "./app.ts";
 import { defaultAdminPort } from "./serve.ts";
 
-function app(token?: string, ok = true) {
+function app(token?: string, ok = true, exposed = false) {
   const a = createAdminApp({
     role: "test",
     token: () => token,
+    exposed: () => exposed,
     info: (section) => {
       const all = { server: { redis_version: "7.0.15" }, keyspace: { db0: "keys=1" } };
       return section
@@ -79,5 +80,40 @@ Deno.test("the default admin port never collides with the data or bus port", () 
     if (a === p || a === p + 10000 || a < 1 || a > 65535) {
       throw new Error(`bad admin port for ${p}`);
     }
+  }
+});
+
+Deno.test("protected mode: beyond loopback without a token, mutating routes answer 403", async () => {
+  const exposed = app(undefined, true, true);
+  const r = await exposed.request("/thing", { method: "POST" });
+  equal(r.status, 403);
+  const body = await r.json();
+  equal(body.error, "protected_mode");
+  match(body.reason, /admin-token/);
+  match(body.reason, /admin-bind/);
+  for (const method of ["PUT", "PATCH", "DELETE"]) {
+    equal((await exposed.request("/thing", { method })).status, 403, method);
+  }
+  // Read routes keep working.
+  equal((await exposed.request("/health")).status, 200);
+  equal((await exposed.request("/info?section=server")).status, 200);
+  equal((await exposed.request("/metrics")).status, 200);
+  // With a token the usual bearer check applies; on loopback no token is needed.
+  const guarded = app("t", true, true);
+  equal((await guarded.request("/thing", { method: "POST" })).status, 401);
+  const right = await guarded.request("/thing", {
+    method: "POST",
+    headers: { authorization: "Bearer t" },
+  });
+  equal(right.status, 200);
+  equal((await app(undefined, true, false).request("/thing", { method: "POST" })).status, 200);
+});
+
+Deno.test("loopback addresses are 127.0.0.0/8, ::1 and localhost", () => {
+  for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"]) {
+    equal(isLoopbackAddress(h), true, h);
+  }
+  for (const h of ["0.0.0.0", "::", "", "10.0.0.1", "192.168.1.10", "128.0.0.1", "example"]) {
+    equal(isLoopbackAddress(h), false, h);
   }
 });

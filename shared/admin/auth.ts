@@ -1,4 +1,7 @@
-/** Bearer-token auth for mutating admin routes (POST, PUT, PATCH, DELETE). */
+/**
+ * Bearer-token auth for mutating admin routes (POST, PUT, PATCH, DELETE), and a protected mode
+ * like Redis's: an API reachable beyond the loopback interface with no token set refuses them.
+ */
 import type { MiddlewareHandler } from "hono";
 import { AdminError } from "./errors.ts";
 
@@ -11,10 +14,29 @@ function constantTimeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** With no token configured every route is open; otherwise mutating ones need it. */
-export function bearerAuth(opts: { token: () => string | undefined }): MiddlewareHandler {
+/** True for an address only this host can reach (what protected mode allows without a token). */
+export function isLoopbackAddress(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+export const PROTECTED_REASON = "the admin API listens beyond the loopback interface and no " +
+  "admin-token is set, so its mutating routes are refused (protected mode). Set admin-token and " +
+  "send 'Authorization: Bearer <token>', or set admin-bind to a loopback address such as " +
+  "127.0.0.1.";
+
+/**
+ * With a token configured, mutating routes need it. Without one they are open only while the
+ * API listens on loopback (`exposed` false); read routes are always open.
+ */
+export function bearerAuth(
+  opts: { token: () => string | undefined; exposed?: () => boolean },
+): MiddlewareHandler {
   return async (c, next) => {
     const token = opts.token();
+    if (!token && MUTATING.has(c.req.method) && opts.exposed?.()) {
+      throw new AdminError(403, "protected_mode", PROTECTED_REASON);
+    }
     if (token && MUTATING.has(c.req.method)) {
       const h = c.req.header("authorization") ?? "";
       const m = /^Bearer\s+(.+)$/i.exec(h);

@@ -71,6 +71,39 @@ const DEFS: ParamDef[] = [
   { name: "daemonize", type: { kind: "bool" }, default: "no", mutable: false },
 ];
 
+Deno.test("CONFIG SET calls hooks only for changed values and undoes them on a failure", () => {
+  const c = new Config(DEFS);
+  const calls: string[] = [];
+  c.onChange("maxmemory", (v) => void calls.push(`maxmemory ${v}`));
+  c.onChange("port", (v) => (calls.push(`port ${v}`), v === 7000 ? "Unable to listen" : undefined));
+  c.configSet([["maxmemory", "0"], ["port", "6379"]]);
+  deepStrictEqual(calls, [], "values set to what they are call nothing");
+  throws(
+    () => c.configSet([["maxmemory", "10"], ["port", "7000"]]),
+    /possibly related to argument 'port'\) - Unable to listen/,
+  );
+  // The hook that ran before the failing one runs again with the old value.
+  deepStrictEqual(calls, ["maxmemory 10", "port 7000", "maxmemory 0"]);
+  equal(c.get<number>("maxmemory"), 0);
+  equal(c.get<number>("port"), 6379);
+});
+
+Deno.test("a memory directive that takes percentages shows and rewrites them as given", () => {
+  const c = new Config([
+    { name: "clients", type: { kind: "memory", percent: true }, default: "0" },
+  ]);
+  c.configSet([["clients", "10%"]]);
+  equal(c.getString("clients"), "10%");
+  equal(c.get<number>("clients"), -10);
+  const file = Deno.makeTempFileSync();
+  try {
+    c.rewrite(file);
+    equal(Deno.readTextFileSync(file).trim().split("\n").at(-1), "clients 10%");
+  } finally {
+    Deno.removeSync(file);
+  }
+});
+
 Deno.test("memory units follow Redis (k=1000, kb=1024) and rewrite compactly", () => {
   equal(parseMemory("1k"), 1000);
   equal(parseMemory("1KB"), 1024);

@@ -22,7 +22,8 @@ export interface ParseContext {
 export type ParamType =
   | { kind: "bool" }
   | { kind: "int"; min?: number; max?: number }
-  | { kind: "memory"; min?: number; max?: number }
+  /** `percent`: also takes `N%` (0 to 100), held as -N, as Redis holds it (maxmemory-clients). */
+  | { kind: "memory"; min?: number; max?: number; percent?: boolean }
   | { kind: "enum"; values: readonly string[] }
   | { kind: "string" }
   | {
@@ -124,12 +125,21 @@ function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown |
       // Integers take no units; memory values take units but no sign.
       let n: bigint | null;
       if (t.kind === "int") n = parseI64(v);
-      else n = parseMemoryExact(v);
+      else {
+        const pct = t.percent && v.length > 1 && v.endsWith("%") ? parseI64(v.slice(0, -1)) : null;
+        if (pct !== null && pct >= 0n) {
+          if (pct > 100n) return new Error("percentage argument must be less or equal to 100");
+          return -Number(pct);
+        }
+        n = parseMemoryExact(v);
+      }
       if (n === null) {
         return new Error(
-          t.kind === "memory"
-            ? "argument must be a memory value"
-            : "argument couldn't be parsed into an integer",
+          t.kind === "int"
+            ? "argument couldn't be parsed into an integer"
+            : t.percent
+            ? "argument must be a memory or percent value"
+            : "argument must be a memory value",
         );
       }
       const min = bound(t.min, t.kind === "memory" ? 0n : LLONG_MIN), max = bound(t.max, LLONG_MAX);
@@ -155,6 +165,8 @@ function show(def: ParamDef, v: unknown): string {
       return v ? "yes" : "no";
     case "custom":
       return t.show(v);
+    case "memory":
+      return (v as number) < 0 ? `${-(v as number)}%` : String(v);
     default:
       return String(v);
   }
@@ -164,7 +176,7 @@ function show(def: ParamDef, v: unknown): string {
 function formatForFile(def: ParamDef, v: unknown): string[] {
   const t = def.type;
   if (t.kind === "custom") return t.format(v);
-  if (t.kind === "memory") return [formatMemory(v as number)];
+  if (t.kind === "memory") return [(v as number) < 0 ? show(def, v) : formatMemory(v as number)];
   if (t.kind === "string") return [quoteIfNeeded(v as string)];
   return [show(def, v)];
 }
@@ -261,7 +273,11 @@ export class Config {
     return n !== undefined && this.userSet.has(n);
   }
 
-  /** Called after a successful CONFIG SET of `name`; returning a string rejects the change. */
+  /**
+   * Called after a CONFIG SET that changes `name` (a value set to what it is calls nothing);
+   * returning a string rejects the change, and then the hooks that already ran are called again
+   * with the old values, as Redis restores its settings.
+   */
   onChange(name: string, fn: (value: unknown) => void | string): void {
     const n = this.canonical(name)!;
     const list = this.listeners.get(n) ?? [];
@@ -343,17 +359,25 @@ export class Config {
       staged.push([name, v, this.values.get(name)]);
     }
     for (const [name, v] of staged) this.values.set(name, v);
-    // Apply hooks; a rejected one rolls every staged value back.
-    for (const [name, v] of staged) {
+    // Apply hooks; a rejected one rolls every staged value back and re-applies the old values
+    // through the hooks that already ran.
+    const applied: [string, unknown][] = [];
+    for (const [name, v, old] of staged) {
+      const def = this.defs.get(name)!;
+      if (show(def, v) === show(def, old)) continue;
       for (const fn of this.listeners.get(name) ?? []) {
         const err = fn(v);
         if (typeof err === "string") {
-          for (const [n, , old] of staged) this.values.set(n, old);
+          for (const [n, , prev] of staged) this.values.set(n, prev);
+          for (const [n, prev] of applied.reverse()) {
+            for (const undo of this.listeners.get(n) ?? []) undo(prev);
+          }
           throw new ConfigSetError(
             `ERR CONFIG SET failed (possibly related to argument '${name}') - ${err}`,
           );
         }
       }
+      applied.push([name, old]);
     }
     for (const [name] of staged) this.userSet.add(name);
   }

@@ -38,6 +38,43 @@ export class RequestParser {
   private whole: Uint8Array | null = null;
 
   /**
+   * Where the query buffer begins as Redis counts it (qbuf): Redis trims what it parsed only
+   * after running every complete command of a read, and a bulk header it has read is gone even
+   * while its data is incomplete (this parser reads such a header again). `rebased` counts the
+   * untrimmed bytes that a compaction of the buffer has dropped.
+   */
+  private qbufStart = 0;
+  private rebased = 0;
+  /** Length of the bulk header read again once the bulk's data is in (0 when none). */
+  private rereadHeader = 0;
+
+  /** The query buffer's length as Redis's CLIENT LIST shows it (qbuf). */
+  get queryBufferLength(): number {
+    return this.rebased + this.end - this.qbufStart;
+  }
+
+  /** Bytes this client's input holds: the buffer and the arguments of a partial command. */
+  get memory(): number {
+    return this.buf.length + this.argBytes;
+  }
+
+  /** The end of a batch of commands: what was parsed leaves the query buffer, as in Redis. */
+  trim(): void {
+    this.qbufStart = this.start + this.rereadHeader;
+    this.rebased = 0;
+  }
+
+  /** The buffer's live bytes move to offset 0: keep the query buffer's start in step. */
+  private rebase(): void {
+    if (this.qbufStart < this.start) {
+      this.rebased += this.start - this.qbufStart;
+      this.qbufStart = 0;
+    } else {
+      this.qbufStart -= this.start;
+    }
+  }
+
+  /**
    * Unparsed bytes plus the arguments of a partial command: the client's query buffer, which
    * client-query-buffer-limit bounds (a huge multibulk of tiny arguments counts too).
    */
@@ -57,6 +94,7 @@ export class RequestParser {
       }
       return this.whole;
     }
+    this.rebase();
     if (this.start > 0 && this.buf.length - live >= want) {
       this.buf.copyWithin(0, this.start, this.end);
     } else {
@@ -112,6 +150,8 @@ export class RequestParser {
   }
 
   private reset(): null {
+    this.start = this.end;
+    this.rebase();
     this.start = this.end = 0;
     return null;
   }
@@ -135,9 +175,11 @@ export class RequestParser {
       }
       if (this.end - this.start < len + 2) {
         this.wanted = this.start - save + len + 2;
+        this.rereadHeader = this.start - save;
         this.start = save; // re-read the small header once the data is in
         return null;
       }
+      this.rereadHeader = 0;
       args.push(bytesToBinary(b, this.start, this.start + len));
       this.start += len + 2;
       this.argBytes += len + 16;
@@ -146,7 +188,10 @@ export class RequestParser {
     this.args = null;
     this.argBytes = 0;
     this.wanted = 0;
-    if (this.start === this.end) this.start = this.end = 0;
+    if (this.start === this.end) {
+      this.rebase();
+      this.start = this.end = 0;
+    }
     return args;
   }
 
@@ -182,7 +227,10 @@ export class RequestParser {
     const lineEnd = nl > this.start && this.buf[nl - 1] === 13 ? nl - 1 : nl;
     const line = bytesToBinary(this.buf, this.start, lineEnd);
     this.start = nl + 1;
-    if (this.start === this.end) this.start = this.end = 0;
+    if (this.start === this.end) {
+      this.rebase();
+      this.start = this.end = 0;
+    }
     const args = splitArgs(line);
     if (args === null) throw new ProtocolError("unbalanced quotes in request");
     return args;

@@ -205,3 +205,22 @@ Deno.test("the arguments of a partial multibulk count toward the query buffer", 
   assertEquals(p.next(), null);
   assertEquals(p.pending >= 1000 * 17, true);
 });
+
+Deno.test("the query buffer length counts parsed bytes until the batch is trimmed", () => {
+  const p = new RequestParser({}, 64);
+  const text = (s: string) => new TextEncoder().encode(s);
+  p.feed(text("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPI"));
+  deepStrictEqual(p.next(), ["PING"]);
+  assertEquals(p.queryBufferLength, 24);
+  assertEquals(p.next(), null);
+  p.trim();
+  // The partial bulk's header counts as read, as in Redis: only "PI" is left.
+  assertEquals(p.queryBufferLength, 2);
+  // A read that makes the buffer compact or grow keeps the count.
+  p.feed(text("NG\r\n" + "*1\r\n$4\r\nPING\r\n".repeat(8)));
+  assertEquals(p.queryBufferLength, 2 + 4 + 14 * 8);
+  for (let i = 0; i < 9; i++) deepStrictEqual(p.next(), ["PING"]);
+  assertEquals(p.queryBufferLength, 2 + 4 + 14 * 8);
+  p.trim();
+  assertEquals(p.queryBufferLength, 0);
+});

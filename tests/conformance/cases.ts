@@ -9,6 +9,8 @@
  * - `noReply`: the command sends no reply (CLIENT REPLY OFF...).
  * - `replies`: read this many replies (SUBSCRIBE to n channels); an empty `cmd` only reads.
  * - `scanAll`: iterate a SCAN-family command from cursor 0 to the end; compare the sorted union.
+ * - `field`: the reply is INFO text; only the line `field:value` is compared.
+ * - `blocked`: sends nothing; waits until the server has this many blocked clients.
  * - `expect` / `expect3`: the literal reply (RESP2 / RESP3, `expect` serving both when alike);
  *   checked against real Redis too, and the only checks run when redis-server is not installed.
  */
@@ -24,6 +26,8 @@ export interface Step {
   /** A SCAN-family reply [cursor, items]: items compared sorted. */
   sortScan?: boolean;
   scanAll?: boolean;
+  field?: string;
+  blocked?: number;
   expect?: string;
   expect3?: string;
 }

@@ -356,4 +356,31 @@ export const CASES_KEYS_SERVER: Case[] = [
       c("DUMP", "run"),
     ],
   },
+  {
+    name: "CONFIG SET maxmemory-clients takes a memory value or a percentage up to 100",
+    steps: [
+      ...[
+        "10%",
+        "100%",
+        "0%",
+        "200%",
+        "101%",
+        "9223372036854775807%",
+        "-5%",
+        "1.5%",
+        "%",
+        "+5%",
+        "05%",
+        "10k%",
+        "1%%",
+        "abc",
+        "1gb",
+      ].flatMap((v) => [
+        c("CONFIG", "SET", "maxmemory-clients", v),
+        c("CONFIG", "GET", "maxmemory-clients"),
+      ]),
+      c("CONFIG", "SET", "maxmemory", "10%"),
+      c("CONFIG", "SET", "maxmemory-clients", "0"),
+    ],
+  },
 ];

@@ -12,8 +12,18 @@ import { type Case, CASES as BASE_CASES, type Step } from "./cases.ts";
 import { CASES_ZSETS } from "./cases_zsets.ts";
 import { CASES_COLLECTIONS } from "./cases_collections.ts";
 import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
+import { CASES_CHANGES } from "./cases_changes.ts";
 
-const CASES: Case[] = [...BASE_CASES, ...CASES_ZSETS, ...CASES_COLLECTIONS, ...CASES_KEYS_SERVER];
+const CASES: Case[] = [
+  ...BASE_CASES,
+  ...CASES_ZSETS,
+  ...CASES_COLLECTIONS,
+  ...CASES_KEYS_SERVER,
+  ...CASES_CHANGES,
+];
+
+/** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
+const only = Deno.env.get("CONFORMANCE_CASES") ?? "";
 
 /** `CONFORMANCE_NO_REDIS=1` runs the suite as if redis-server were not installed. */
 const withRedis = hasRedis && Deno.env.get("CONFORMANCE_NO_REDIS") !== "1";
@@ -181,6 +191,24 @@ function mask(raw: string, what: Step["mask"], port: number): string {
   return out;
 }
 
+/** Polls INFO until `n` clients are blocked, so that the next step races nothing. */
+async function untilBlocked(conn: ReplyConn, n: number): Promise<string> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    if ((await conn.call(["INFO", "clients"])).includes(`\r\nblocked_clients:${n}\r\n`)) {
+      return `(${n} blocked)`;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return `(not ${n} blocked)`;
+}
+
+/** One `name:value` line of an INFO reply (bulk or verbatim), or the reply when it has none. */
+function infoField(raw: string, name: string): string {
+  const line = raw.split(/\r?\n/).find((l) => l.startsWith(`${name}:`));
+  return line ?? raw;
+}
+
 function normalizeStep(s: string[] | Step): Step {
   return Array.isArray(s) ? { cmd: s } : s;
 }
@@ -197,12 +225,14 @@ async function runStep(conn: ReplyConn, step: Step, port: number): Promise<strin
     return "(sent)";
   }
   if (step.scanAll) return await scanAll(conn, step.cmd);
+  if (step.blocked !== undefined) return await untilBlocked(conn, step.blocked);
   if (step.cmd.length > 0) await conn.send(step.cmd);
   const replies: string[] = [];
   for (let i = 0; i < (step.replies ?? 1); i++) replies.push(await conn.read());
   // Several replies (UNSUBSCRIBE from all): `sort` orders the replies, not their contents.
   if (replies.length > 1 && step.sort) return replies.sort().join("");
   const raw = mask(replies.join(""), step.mask, port);
+  if (step.field) return infoField(raw, step.field);
   if (step.shape) return shapeOf(raw);
   if (step.range) return inRange(raw, step.range);
   if (step.sortScan) {
@@ -300,11 +330,13 @@ Deno.test({
       console.log(`SKIP: comparisons with redis-server (${noRedisReason}); literal replies only`);
     }
     console.log(`${n.cases} cases, ${n.checks} checks (${n.literal} with a literal reply)`);
+    if (only) console.log(`SKIP: every case whose name lacks "${only}" (CONFORMANCE_CASES)`);
     await using ours = await startDataNode(["--enable-debug-command", "yes"]);
     await using redis = withRedis
       ? await startRedisServer(["--enable-debug-command", "yes"])
       : null;
     for (const kase of CASES) {
+      if (!kase.name.includes(only)) continue;
       for (const proto of [2, 3] as const) {
         if (kase.proto && kase.proto !== proto) continue;
         const literal = kase.steps.map((s) => expected(normalizeStep(s), proto));

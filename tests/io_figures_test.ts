@@ -1,0 +1,128 @@
+/**
+ * Figures about clients' input and output, compared with a real redis-server: the query buffer
+ * in CLIENT INFO/LIST (qbuf), INFO's recent largest client buffers, and the counts of socket
+ * reads and writes.
+ */
+import { equal, ok } from "node:assert/strict";
+import { requireBinary, startDataNode, startRedisServer } from "./helpers/process.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
+import { encodeCommand } from "../shared/resp/mod.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+const SERVERS = {
+  "data-node": () => startDataNode(),
+  "redis-server": () => startRedisServer(),
+} as const;
+
+const enc = (...args: string[]) => encodeCommand(args);
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, (at += p.length) - p.length);
+  return out;
+};
+
+function field(line: string, name: string): number {
+  const m = new RegExp(`(?:^| )${name}=(\\d+)`).exec(line);
+  if (!m) throw new Error(`no ${name} in ${line}`);
+  return Number(m[1]);
+}
+
+async function clientLine(w: RawConn, name: string): Promise<string> {
+  const list = String(await w.call("CLIENT", "LIST"));
+  const line = list.split("\n").find((l) => l.includes(` name=${name} `));
+  if (!line) throw new Error(`no client ${name} in ${list}`);
+  return line;
+}
+
+/** Integer fields of one INFO reply. */
+async function info(w: RawConn, ...names: string[]): Promise<number[]> {
+  const text = String(await w.call("INFO", "everything"));
+  return names.map((name) => {
+    const m = new RegExp(`\r\n${name}:(\\d+)\r\n`).exec(text);
+    if (!m) throw new Error(`no ${name} in INFO`);
+    return Number(m[1]);
+  });
+}
+
+function skip(kind: string, what: string): boolean {
+  return kind === "redis-server" && !requireBinary("redis-server", what);
+}
+
+for (const [kind, start] of Object.entries(SERVERS)) {
+  Deno.test({
+    name: `qbuf counts what was read and not yet trimmed, as Redis does (${kind})`,
+    ...opts,
+    ignore: skip(kind, "qbuf"),
+    fn: async () => {
+      await using n = await start();
+      using a = await RawConn.connect(n.port);
+      using w = await RawConn.connect(n.port);
+      await a.call("CLIENT", "SETNAME", "a");
+      // One write: PING, CLIENT INFO and the start of a PING. While CLIENT INFO runs, the query
+      // buffer holds all of it (Redis trims after the batch).
+      const partial = new TextEncoder().encode("*1\r\n$4\r\nPI");
+      await a.write(concat(enc("PING"), enc("CLIENT", "INFO"), partial));
+      equal(String(await a.read()), "PONG");
+      equal(field(String(await a.read()), "qbuf"), 14 + 26 + partial.length);
+      // Then only the partial bulk's data is left (its header was read).
+      equal(field(await clientLine(w, "a"), "qbuf"), 2);
+      await a.write(new TextEncoder().encode("NG\r\n"));
+      equal(String(await a.read()), "PONG");
+      const line = await clientLine(w, "a");
+      equal(field(line, "qbuf"), 0);
+      ok(field(line, "qbuf-free") > 0);
+    },
+  });
+
+  Deno.test({
+    name: `INFO reports the largest recent client input and output buffers (${kind})`,
+    ...opts,
+    ignore: skip(kind, "client_recent_max_input_buffer"),
+    fn: async () => {
+      await using n = await start();
+      using a = await RawConn.connect(n.port);
+      using sub = await RawConn.connect(n.port);
+      using w = await RawConn.connect(n.port);
+      // A command whose 100 kB argument has not fully arrived.
+      await a.write(new TextEncoder().encode(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n`));
+      await a.write(new Uint8Array(60000).fill(120));
+      await eventually(
+        async () => (await info(w, "client_recent_max_input_buffer"))[0]! >= 60000,
+        "client_recent_max_input_buffer over 60000",
+      );
+      // A subscriber that does not read: its replies pile up in the server.
+      await sub.call("SUBSCRIBE", "ch");
+      const message = "m".repeat(1 << 20);
+      for (let i = 0; i < 16; i++) await w.call("PUBLISH", "ch", message);
+      await eventually(
+        async () => (await info(w, "client_recent_max_output_buffer"))[0]! >= 1 << 20,
+        "client_recent_max_output_buffer over 1 MB",
+      );
+    },
+  });
+
+  Deno.test({
+    name: `INFO counts socket reads and writes as Redis does (${kind})`,
+    ...opts,
+    ignore: skip(kind, "total_reads_processed"),
+    fn: async () => {
+      await using n = await start();
+      using c = await RawConn.connect(n.port);
+      const counts = () => info(c, "total_reads_processed", "total_writes_processed");
+      const before = await counts();
+      for (let i = 0; i < 7; i++) await c.call("PING");
+      const after = await counts();
+      // Seven PINGs and the second INFO were read; seven PONGs and the first INFO written.
+      equal(after[0]! - before[0]!, 8);
+      equal(after[1]! - before[1]!, 8);
+      // Five pipelined commands in one write: one read, one write.
+      await c.write(concat(...Array.from({ length: 5 }, () => enc("PING"))));
+      for (let i = 0; i < 5; i++) await c.read();
+      const piped = await counts();
+      equal(piped[0]! - after[0]!, 2);
+      equal(piped[1]! - after[1]!, 2);
+    },
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * CONFIG SET of the directives that own a listening socket: port and bind (compared with a real
+ * redis-server), and our admin-port, admin-bind and admin-token; CONFIG GET * then CONFIG SET of
+ * every pair refuses exactly what Redis refuses.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import {
+  freePort,
+  type ManagedProcess,
+  requireBinary,
+  startDataNode,
+  startRedisServer,
+} from "./helpers/process.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
+import { RespError } from "../shared/resp/mod.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+const SERVERS = {
+  "data-node": (args: string[] = []) => startDataNode(args),
+  "redis-server": (args: string[] = []) => startRedisServer(args),
+} as const;
+
+/** An address no test machine has (TEST-NET-1): binding it fails. */
+const UNASSIGNED = "192.0.2.1";
+
+function errorText(reply: unknown): string {
+  ok(reply instanceof RespError, `expected an error, got ${JSON.stringify(reply)}`);
+  return reply.message;
+}
+
+async function answers(port: number, host = "127.0.0.1"): Promise<boolean> {
+  try {
+    using c = await RawConn.connect(port, host);
+    return String(await c.call("PING")) === "PONG";
+  } catch {
+    return false;
+  }
+}
+
+for (const [kind, start] of Object.entries(SERVERS)) {
+  Deno.test({
+    name: `CONFIG SET port and bind move the listener, or answer Redis's error (${kind})`,
+    ...opts,
+    ignore: kind === "redis-server" && !requireBinary("redis-server", "CONFIG SET port"),
+    fn: async () => {
+      await using n: ManagedProcess = await start();
+      using c = await RawConn.connect(n.port);
+      const busy = Deno.listen({ hostname: "127.0.0.1", port: await freePort() });
+      try {
+        const busyPort = String((busy.addr as Deno.NetAddr).port);
+        const cannotListen =
+          "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.";
+        equal(errorText(await c.call("CONFIG", "SET", "port", busyPort)), cannotListen);
+        deepStrictEqual(await c.call("CONFIG", "GET", "port"), ["port", String(n.port)]);
+        ok(await answers(n.port));
+        // The whole CONFIG SET is undone, effects included: maxmemory 1 would refuse the SET.
+        equal(
+          errorText(await c.call("CONFIG", "SET", "maxmemory", "1", "port", busyPort)),
+          cannotListen,
+        );
+        equal(String(await c.call("SET", "a", "b")), "OK");
+        deepStrictEqual(await c.call("CONFIG", "GET", "maxmemory"), ["maxmemory", "0"]);
+      } finally {
+        busy.close();
+      }
+      const moved = await freePort();
+      equal(String(await c.call("CONFIG", "SET", "port", String(moved))), "OK");
+      ok(await answers(moved), "listening on the new port");
+      ok(!(await answers(n.port)), "no longer on the old port");
+      deepStrictEqual(await c.call("CONFIG", "GET", "port"), ["port", String(moved)]);
+      equal(await c.call("GET", "a"), "b", "connected clients stay");
+      equal(
+        errorText(await c.call("CONFIG", "SET", "bind", UNASSIGNED)),
+        "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.",
+      );
+      deepStrictEqual(await c.call("CONFIG", "GET", "bind"), ["bind", "127.0.0.1"]);
+      ok(await answers(moved));
+      equal(String(await c.call("CONFIG", "SET", "bind", `127.0.0.1 -${UNASSIGNED}`)), "OK");
+      ok(await answers(moved));
+      // Port 0: no TCP listener at all.
+      equal(String(await c.call("CONFIG", "SET", "port", "0")), "OK");
+      ok(!(await answers(moved)));
+      equal(String(await c.call("CONFIG", "SET", "port", String(moved))), "OK");
+      ok(await answers(moved));
+      // A wildcard address on the same port, and back (here the old socket goes first).
+      equal(String(await c.call("CONFIG", "SET", "bind", "*")), "OK");
+      await eventually(() => answers(moved, "127.0.0.2"), "listening on *");
+      equal(String(await c.call("CONFIG", "SET", "bind", "127.0.0.1")), "OK");
+      await eventually(() => answers(moved), "listening on 127.0.0.1 again");
+      ok(!(await answers(moved, "127.0.0.2")));
+      // The test harness stops the process by its pid; the port it started on is gone.
+    },
+  });
+}
+
+/** CONFIG GET * then CONFIG SET of each pair: the names refused, with the reason. */
+async function refusedSets(port: number): Promise<Record<string, string>> {
+  using c = await RawConn.connect(port);
+  const all = await c.call("CONFIG", "GET", "*") as string[];
+  const refused: Record<string, string> = {};
+  for (let i = 0; i < all.length; i += 2) {
+    const r = await c.call("CONFIG", "SET", all[i]!, all[i + 1]!);
+    if (r instanceof RespError) refused[all[i]!] = r.message.replace(/.* - /, "");
+    else equal(String(r), "OK", `CONFIG SET ${all[i]} ${all[i + 1]}`);
+  }
+  return refused;
+}
+
+Deno.test({
+  name: "CONFIG SET of every pair CONFIG GET * lists refuses exactly what Redis refuses",
+  ...opts,
+  fn: async () => {
+    await using ours = await startDataNode(["--admin-port", String(await freePort())]);
+    const mine = await refusedSets(ours.port);
+    for (const name of ["admin-port", "admin-bind", "admin-token"]) ok(!(name in mine), name);
+    for (const why of Object.values(mine)) {
+      ok(why === "can't set immutable config" || why === "can't set protected config", why);
+    }
+    if (!requireBinary("redis-server", "CONFIG SET of every pair, compared with Redis")) return;
+    await using redis = await startRedisServer();
+    deepStrictEqual(mine, await refusedSets(redis.port));
+  },
+});
+
+async function health(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/health`);
+    await r.body?.cancel();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "CONFIG SET admin-port, admin-bind and admin-token move and guard the admin API",
+  ...opts,
+  fn: async () => {
+    const first = await freePort();
+    await using n = await startDataNode(["--admin-port", String(first)]);
+    using c = await RawConn.connect(n.port);
+    ok(await health(first));
+    const second = await freePort();
+    equal(String(await c.call("CONFIG", "SET", "admin-port", String(second))), "OK");
+    ok(await health(second), "serving on the new port");
+    ok(!(await health(first)), "no longer on the old port");
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: await freePort() });
+    try {
+      const busyPort = String((busy.addr as Deno.NetAddr).port);
+      equal(
+        errorText(await c.call("CONFIG", "SET", "admin-port", busyPort)),
+        "ERR CONFIG SET failed (possibly related to argument 'admin-port') - Unable to listen on this port. Check server logs.",
+      );
+    } finally {
+      busy.close();
+    }
+    equal(
+      errorText(await c.call("CONFIG", "SET", "admin-bind", UNASSIGNED)),
+      "ERR CONFIG SET failed (possibly related to argument 'admin-bind') - Failed to bind to specified addresses.",
+    );
+    deepStrictEqual(await c.call("CONFIG", "GET", "admin-port"), ["admin-port", String(second)]);
+    ok(await health(second));
+    // A wildcard address on the same port: the old server stops first, then the new one starts.
+    equal(String(await c.call("CONFIG", "SET", "admin-bind", "0.0.0.0")), "OK");
+    await eventually(() => health(second), "the admin API on 0.0.0.0");
+    // The token applies at once to mutating routes.
+    equal(String(await c.call("CONFIG", "SET", "admin-token", "t0k")), "OK");
+    const denied = await fetch(`http://127.0.0.1:${second}/config`, {
+      method: "POST",
+      body: JSON.stringify({ maxmemory: "1mb" }),
+    });
+    equal(denied.status, 401);
+    await denied.body?.cancel();
+    equal(String(await c.call("CONFIG", "SET", "admin-port", "-1")), "OK");
+    await eventually(async () => !(await health(second)), "the admin API stopped");
+  },
+});
