@@ -1,11 +1,11 @@
 /** Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
+import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { clientInfoLine } from "../server/client_info.ts";
 import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { discardTransaction, unwatchAll } from "./transactions.ts";
-import { unsubscribeAll } from "./pubsub.ts";
+import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
 
 import { REDIS_VERSION } from "../../shared/version.ts";
@@ -146,24 +146,6 @@ function badClientName(name: string): string | null {
   return null;
 }
 
-/**
- * A DB index as Redis's getIntFromObjectOrReply parses it: not a 64-bit integer is "not an
- * integer" (or `msg`), outside the C int range is "value is out of range" (or `msg`). Null after
- * replying with the error.
- */
-export function parseDbIndexOrReply(c: Client, arg: string, msg?: string): number | null {
-  const n = parseI64(arg);
-  if (n === null) {
-    c.error(msg ?? ERR.notInt);
-    return null;
-  }
-  if (n < -2147483648n || n > 2147483647n) {
-    c.error(msg ?? "ERR value is out of range, value must between -2147483648 and 2147483647");
-    return null;
-  }
-  return Number(n);
-}
-
 function select(s: Server, c: Client, argv: string[]): void {
   const id = parseDbIndexOrReply(c, argv[1]!);
   if (id === null) return;
@@ -188,7 +170,7 @@ function quit(_s: Server, c: Client): void {
 function reset(s: Server, c: Client): void {
   discardTransaction(c);
   unwatchAll(c);
-  unsubscribeAll(s, c, false);
+  s.pubsub.removeClient(c);
   s.monitors.delete(c);
   c.monitor = false;
   c.proto = 2;
@@ -530,12 +512,6 @@ const CLIENT_HELP = [
   "HELP",
   "    Prints this help.",
 ];
-
-/** HELP replies are arrays of status lines, as Redis's addReplyHelp sends them. */
-export function replyHelp(c: Client, lines: string[]): void {
-  c.out.array(lines.length);
-  for (const l of lines) c.out.simple(l);
-}
 
 const sub = (
   name: string,

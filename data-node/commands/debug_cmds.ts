@@ -5,13 +5,22 @@
  */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { parseIntArg } from "./define.ts";
+import {
+  cmd,
+  ERR,
+  parseFloatArg,
+  parseIntArg,
+  replyHelp,
+  subcommandSyntaxError,
+} from "./define.ts";
+import type { CommandDef } from "./types.ts";
+import { isLocalPeer } from "../../shared/net.ts";
 import { datasetDigest, valueDigest } from "../store/digest.ts";
 import { getLogger } from "../../shared/log.ts";
 
 const log = getLogger(["data-node", "debug"]);
 
-export const DEBUG_HELP = [
+const DEBUG_HELP = [
   "DIGEST",
   "    Output a hex signature of the whole dataset.",
   "DIGEST-VALUE <key> [<key> ...]",
@@ -110,7 +119,7 @@ function protocol(c: Client, type: string): void {
 }
 
 /** Runs the subcommand if it is one of these; false when it is not (or has the wrong arity). */
-export function debugSubcommand(s: Server, c: Client, argv: string[]): boolean {
+function debugSubcommand(s: Server, c: Client, argv: string[]): boolean {
   const sub = argv[1]!.toLowerCase();
   const n = argv.length;
   if (sub === "populate" && n >= 3 && n <= 5) populate(c, argv);
@@ -129,3 +138,63 @@ export function debugSubcommand(s: Server, c: Client, argv: string[]): boolean {
   } else return false;
   return true;
 }
+
+const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-command option " +
+  'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
+  "option in the configuration file, and then restart the server.";
+
+function debugAllowed(s: Server, c: Client): boolean {
+  const mode = s.config.getString("enable-debug-command");
+  return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
+}
+
+/** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */
+function sleepSync(ms: number): void {
+  const end = performance.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(cell, 0, 0, left);
+  }
+}
+
+function debug(s: Server, c: Client, argv: string[]): void {
+  if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
+  const sub = argv[1]!.toLowerCase();
+  const ext = s.debugExtensions.get(sub);
+  if (ext) return ext(s, c, argv);
+  if (sub === "sleep" && argv.length === 3) {
+    const secs = parseFloatArg(argv[2]!);
+    if (secs === null) return c.error(ERR.notFloat);
+    sleepSync(Math.max(0, secs * 1000));
+    return c.out.ok();
+  }
+  if (sub === "set-active-expire" && argv.length === 3) {
+    const v = parseIntArg(argv[2]!);
+    if (v === null) return c.error(ERR.notInt);
+    s.activeExpire = v !== 0;
+    return c.out.ok();
+  }
+  if (debugSubcommand(s, c, argv)) return;
+  if (sub === "help") {
+    return replyHelp(c, [
+      "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "SLEEP <seconds>",
+      "    Stop the server for <seconds>. Decimals allowed.",
+      ...DEBUG_HELP,
+      "SET-ACTIVE-EXPIRE <0|1>",
+      "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+      ...[...s.debugExtensions.keys()].map((k) => k.toUpperCase()),
+      "HELP",
+      "    Print this help.",
+    ]);
+  }
+  subcommandSyntaxError(c, argv, "DEBUG");
+}
+
+export const DEBUG_COMMANDS: CommandDef[] = [
+  cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
+    summary: "A container for debugging commands.",
+  }),
+];

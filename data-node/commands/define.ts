@@ -1,7 +1,14 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
 import { type CommandDef, type Flag, flagBits, type Handler } from "./types.ts";
-import { HEX_FLOAT_RE } from "../store/long_double.ts";
+import {
+  addLongDouble,
+  formatLongDouble,
+  HEX_FLOAT_RE,
+  type LongDouble,
+  parseLongDouble,
+} from "../store/long_double.ts";
 import { clip128 } from "../../shared/cstr.ts";
+import type { Client } from "../server/client.ts";
 import { parseI64 } from "../../shared/int64.ts";
 
 export interface Meta {
@@ -205,7 +212,8 @@ export function maxStringLength(config: { get<T>(name: string): T }): number {
   return Math.min(config.get<number>("proto-max-bulk-len"), MAX_STRING_CHARS);
 }
 
-export { ERR } from "../../shared/errors.ts";
+import { ERR } from "../../shared/errors.ts";
+export { ERR };
 
 /**
  * Redis's reply to an unknown subcommand or a wrong argument count of a container command that
@@ -221,4 +229,55 @@ export function subcommandSyntaxError(
       clip128(argv[1]!)
     }'. Try ${container} HELP.`,
   );
+}
+
+/**
+ * A DB index as Redis's getIntFromObjectOrReply parses it: not a 64-bit integer is "not an
+ * integer" (or `msg`), outside the C int range is "value is out of range" (or `msg`). Null after
+ * replying with the error.
+ */
+export function parseDbIndexOrReply(c: Client, arg: string, msg?: string): number | null {
+  const n = parseI64(arg);
+  if (n === null) {
+    c.error(msg ?? ERR.notInt);
+    return null;
+  }
+  if (n < -2147483648n || n > 2147483647n) {
+    c.error(msg ?? "ERR value is out of range, value must between -2147483648 and 2147483647");
+    return null;
+  }
+  return Number(n);
+}
+
+/** HELP replies are arrays of status lines, as Redis's addReplyHelp sends them. */
+export function replyHelp(c: Client, lines: string[]): void {
+  c.out.array(lines.length);
+  for (const l of lines) c.out.simple(l);
+}
+
+/**
+ * Adds two decimal strings in long double precision, as Redis does, and formats the result;
+ * null after replying an error.
+ */
+export function incrLongDouble(
+  c: Client,
+  cur: string,
+  incr: string,
+  badCur: string,
+): string | null {
+  const a = longDoubleArg(cur), b = longDoubleArg(incr);
+  if (a === null) return c.error(badCur), null;
+  if (b === null) return c.error(ERR.notFloat), null;
+  const sum = a !== "inf" && b !== "inf" ? addLongDouble(a, b) : null;
+  if (sum === null) return c.error("ERR increment would produce NaN or Infinity"), null;
+  return formatLongDouble(sum);
+}
+
+/**
+ * strtold's view of an argument: a long double, "inf" for the infinity literals (accepted,
+ * but any sum with them is refused), or null when invalid or out of long double's range.
+ */
+export function longDoubleArg(s: string): LongDouble | "inf" | null {
+  if (/^[+-]?inf(inity)?$/i.test(s)) return "inf";
+  return parseLongDouble(s);
 }

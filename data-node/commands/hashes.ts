@@ -2,8 +2,7 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { HashValue } from "../store/hash.ts";
-import { incrLongDouble, longDoubleArg } from "./strings.ts";
-import { cmd, ERR, parseI64 } from "./define.ts";
+import { cmd, ERR, incrLongDouble, longDoubleArg, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate } from "./scan.ts";

@@ -4,7 +4,7 @@ import type { Server } from "../server/server.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { cmd } from "./define.ts";
 import { type CommandDef, commandKeys, numkeysKeys } from "./types.ts";
-import { replyHelp } from "./connection.ts";
+import { replyHelp } from "./define.ts";
 import { keyFlags } from "./key_specs.ts";
 
 function writeKeySpecs(c: Client, d: CommandDef): void {

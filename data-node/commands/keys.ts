@@ -7,7 +7,7 @@ import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
 import { expireOrDelete } from "./access.ts";
-import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
+import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
 

@@ -68,11 +68,6 @@ function unsubscribePatterns(s: Server, c: Client, notify: boolean): void {
   }
 }
 
-export function unsubscribeAll(s: Server, c: Client, notify: boolean): void {
-  unsubscribeChannels(s, c, notify);
-  unsubscribePatterns(s, c, notify);
-}
-
 function publish(s: Server, c: Client, argv: string[]): void {
   s.stats.pubsubChannelsPublished++;
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));

@@ -2,21 +2,12 @@
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { infoText } from "../server/info.ts";
-import { isLocalAddress } from "../server/server.ts";
-import {
-  cmd,
-  container,
-  ERR,
-  parseFloatArg,
-  parseI64,
-  parseIntArg,
-  subcommandSyntaxError,
-} from "./define.ts";
+import { isLocalPeer } from "../../shared/net.ts";
+import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { estimateBytes } from "../store/types.ts";
 import { memoryStats } from "../server/memory.ts";
-import { parseDbIndexOrReply, replyHelp } from "./connection.ts";
-import { DEBUG_HELP, debugSubcommand } from "./debug_cmds.ts";
+import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { ConfigSetError } from "../../shared/config/schema.ts";
 
 function info(s: Server, c: Client, argv: string[]): void {
@@ -37,7 +28,7 @@ function configSet(s: Server, c: Client, argv: string[]): void {
   const pairs: [string, string][] = [];
   for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
   const prot = s.config.getString("enable-protected-configs");
-  const allowProtected = prot === "yes" || (prot === "local" && isLocal(c));
+  const allowProtected = prot === "yes" || (prot === "local" && isLocalPeer(c.addr));
   try {
     s.config.configSet(pairs, allowProtected);
   } catch (e) {
@@ -115,65 +106,6 @@ function monitor(s: Server, c: Client): void {
   c.monitor = true;
   s.monitors.add(c);
   c.out.ok();
-}
-
-const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-command option " +
-  'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
-  "option in the configuration file, and then restart the server.";
-
-function isLocal(c: Client): boolean {
-  const host = c.addr.slice(0, c.addr.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-  return isLocalAddress(host);
-}
-
-function debugAllowed(s: Server, c: Client): boolean {
-  const mode = s.config.getString("enable-debug-command");
-  return mode === "yes" || (mode === "local" && isLocal(c));
-}
-
-/** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */
-function sleepSync(ms: number): void {
-  const end = performance.now() + ms;
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    const left = end - performance.now();
-    if (left <= 0) return;
-    Atomics.wait(cell, 0, 0, left);
-  }
-}
-
-function debug(s: Server, c: Client, argv: string[]): void {
-  if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
-  const sub = argv[1]!.toLowerCase();
-  const ext = s.debugExtensions.get(sub);
-  if (ext) return ext(s, c, argv);
-  if (sub === "sleep" && argv.length === 3) {
-    const secs = parseFloatArg(argv[2]!);
-    if (secs === null) return c.error(ERR.notFloat);
-    sleepSync(Math.max(0, secs * 1000));
-    return c.out.ok();
-  }
-  if (sub === "set-active-expire" && argv.length === 3) {
-    const v = parseIntArg(argv[2]!);
-    if (v === null) return c.error(ERR.notInt);
-    s.activeExpire = v !== 0;
-    return c.out.ok();
-  }
-  if (debugSubcommand(s, c, argv)) return;
-  if (sub === "help") {
-    return replyHelp(c, [
-      "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-      "SLEEP <seconds>",
-      "    Stop the server for <seconds>. Decimals allowed.",
-      ...DEBUG_HELP,
-      "SET-ACTIVE-EXPIRE <0|1>",
-      "    Setting it to 0 disables expiring keys in background when they are not accessed.",
-      ...[...s.debugExtensions.keys()].map((k) => k.toUpperCase()),
-      "HELP",
-      "    Print this help.",
-    ]);
-  }
-  subcommandSyntaxError(c, argv, "DEBUG");
 }
 
 function shutdown(s: Server, c: Client, argv: string[]): void | Promise<void> {
@@ -460,9 +392,6 @@ export const SERVER_COMMANDS: CommandDef[] = [
   }),
   cmd("monitor", 1, "admin noscript loading stale", null, "server", monitor, {
     summary: "Listens for all requests received by the server in real-time.",
-  }),
-  cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
-    summary: "A container for debugging commands.",
   }),
   cmd(
     "shutdown",

@@ -1,5 +1,5 @@
 /** Set commands. */
-import { PROPAGATED } from "../server/dispatch.ts";
+import { PROPAGATED } from "../engine/call.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { SetValue } from "../store/set.ts";

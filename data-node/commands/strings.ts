@@ -1,13 +1,15 @@
 /** String commands. Values are binary strings; integers are parsed per Redis's rules. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import {
-  addLongDouble,
-  formatLongDouble,
-  type LongDouble,
-  parseLongDouble,
-} from "../store/long_double.ts";
+  cmd,
+  ERR,
+  incrLongDouble,
+  maxStringLength,
+  parseI64,
+  parseIndex,
+  parseIntArg,
+} from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { expireOrDelete, readString, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -311,33 +313,6 @@ function deltaArg(c: Client, arg: string): bigint | number | null {
   const n = arg.length <= 15 ? parseIntArg(arg) : parseI64(arg);
   if (n === null) c.error(ERR.notInt);
   return n;
-}
-
-/**
- * Adds two decimal strings in long double precision, as Redis does, and formats the result;
- * null after replying an error.
- */
-export function incrLongDouble(
-  c: Client,
-  cur: string,
-  incr: string,
-  badCur: string,
-): string | null {
-  const a = longDoubleArg(cur), b = longDoubleArg(incr);
-  if (a === null) return c.error(badCur), null;
-  if (b === null) return c.error(ERR.notFloat), null;
-  const sum = a !== "inf" && b !== "inf" ? addLongDouble(a, b) : null;
-  if (sum === null) return c.error("ERR increment would produce NaN or Infinity"), null;
-  return formatLongDouble(sum);
-}
-
-/**
- * strtold's view of an argument: a long double, "inf" for the infinity literals (accepted,
- * but any sum with them is refused), or null when invalid or out of long double's range.
- */
-export function longDoubleArg(s: string): LongDouble | "inf" | null {
-  if (/^[+-]?inf(inity)?$/i.test(s)) return "inf";
-  return parseLongDouble(s);
 }
 
 function incrbyfloat(s: Server, c: Client, argv: string[]): void {

@@ -4,6 +4,7 @@ import { CONNECTION_COMMANDS } from "./connection.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { PUBSUB_COMMANDS } from "./pubsub.ts";
 import { SERVER_COMMANDS } from "./server_cmds.ts";
+import { DEBUG_COMMANDS } from "./debug_cmds.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { LIST_COMMANDS } from "./lists.ts";
@@ -27,6 +28,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(TRANSACTION_COMMANDS);
   add(PUBSUB_COMMANDS);
   add(SERVER_COMMANDS);
+  add(DEBUG_COMMANDS);
   add(STRING_COMMANDS);
   add(KEY_COMMANDS);
   add(LIST_COMMANDS);

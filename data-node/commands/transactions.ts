@@ -1,36 +1,10 @@
 /** MULTI, EXEC, DISCARD, WATCH, UNWATCH: optimistic transactions with check-and-set. */
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { call, lookupCommand } from "../server/dispatch.ts";
+import { call, lookupCommand } from "../engine/call.ts";
+import { discardTransaction, unwatchAll, watchedKeyExpired } from "../engine/transaction.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-
-export function discardTransaction(c: Client): void {
-  c.multi = null;
-  c.multiError = false;
-  c.multiDenyOom = false;
-}
-
-export function unwatchAll(c: Client): void {
-  for (const [db, keys] of c.watching) {
-    for (const [k, wk] of keys) {
-      const ws = db.watched.get(k);
-      if (!ws) continue;
-      ws.delete(wk);
-      if (ws.size === 0) db.watched.delete(k);
-    }
-  }
-  c.watching.clear();
-  c.dirtyCas = false;
-}
-
-/** A key watched while it existed has expired since: EXEC fails, as in Redis 7. */
-function watchedKeyExpired(c: Client): boolean {
-  for (const [db, keys] of c.watching) {
-    for (const [k, wk] of keys) if (!wk.expired && db.keyIsExpired(k)) return true;
-  }
-  return false;
-}
 
 function multi(_s: Server, c: Client): void {
   if (c.multi) {

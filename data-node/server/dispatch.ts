@@ -5,20 +5,19 @@
  */
 import {
   type CommandDef,
-  F_ADMIN,
   F_DENYOOM,
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_NO_MULTI,
-  F_SKIP_MONITOR,
   F_WRITE,
 } from "../commands/types.ts";
 import type { Client } from "./client.ts";
 import type { Server } from "./server.ts";
-import { reprArg } from "./repr.ts";
-import { discardTransaction, unwatchAll } from "../commands/transactions.ts";
-import { clip128 } from "../../shared/cstr.ts";
-import { ERR, MISCONF, unknownCommand, wrongArity } from "../../shared/errors.ts";
+import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
+import { call, lookupCommand } from "../engine/call.ts";
+import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
+
+export { lookupCommand } from "../engine/call.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -32,54 +31,6 @@ const PUBSUB_ALLOWED = new Set([
   "quit",
   "reset",
 ]);
-
-const spellingCache = new WeakMap<Map<string, CommandDef>, Map<string, CommandDef>>();
-
-/** Every command under its lower- and upper-case name: one map lookup for most clients. */
-let lastTable: Map<string, CommandDef> | null = null;
-let lastSpellings: Map<string, CommandDef> | null = null;
-/** The last spelling looked up that named a command without subcommands. */
-let lastName = "";
-let lastPlain: CommandDef | null = null;
-
-function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
-  lastTable = commands;
-  lastName = "";
-  let m = spellingCache.get(commands);
-  if (!m) {
-    m = new Map();
-    for (const [name, def] of commands) {
-      m.set(name, def);
-      m.set(name.toUpperCase(), def);
-    }
-    spellingCache.set(commands, m);
-  }
-  lastSpellings = m;
-  return m;
-}
-
-/** Finds the command or subcommand definition; an error text when there is none. */
-export function lookupCommand(
-  commands: Map<string, CommandDef>,
-  argv: string[],
-): CommandDef | string {
-  const raw = argv[0]!;
-  // Pipelines repeat a command: comparing a short name beats hashing it for a map lookup.
-  if (raw === lastName && commands === lastTable) return lastPlain!;
-  let def = (commands === lastTable ? lastSpellings! : spellings(commands)).get(raw);
-  if (def !== undefined && !def.subcommands) {
-    lastName = raw;
-    lastPlain = def;
-  }
-  const name = def ? def.name : raw.toLowerCase();
-  def ??= commands.get(name);
-  if (!def) return unknownCommand(argv);
-  if (!def.subcommands || argv.length < 2) return def;
-  const subName = `${name}|${argv[1]!.toLowerCase()}`;
-  const sub = def.subcommands.find((s) => s.name === subName);
-  if (sub) return sub;
-  return `ERR unknown subcommand '${clip128(argv[1]!)}'. Try ${name.toUpperCase()} HELP.`;
-}
 
 function arityOk(def: CommandDef, argc: number): boolean {
   return def.arity > 0 ? argc === def.arity : argc >= -def.arity;
@@ -179,60 +130,4 @@ function isDenyOom(def: CommandDef, c: Client): boolean {
 function isPaused(s: Server, def: CommandDef): boolean {
   if (s.pause!.all) return true;
   return (def.bits & (F_WRITE | F_MAY_REPLICATE)) !== 0;
-}
-
-/** Commands that may expire arbitrary keys: their DELs go out without MULTI/EXEC. */
-const TOUCHES_ARBITRARY_KEYS = new Set(["keys", "scan", "randomkey"]);
-
-/** Propagates nothing more for this command: it recorded its effects itself. */
-export const PROPAGATED: string[] = [];
-
-/**
- * Runs a command as (part of) an execution unit: statistics, propagation of its effects, the
- * MONITOR feed. Clients blocked on keys the unit made ready are served once the outermost unit
- * has ended, each as a unit of its own, as Redis does.
- */
-export function call(s: Server, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
-  const dirtyBefore = s.dirty;
-  const db = c.db;
-  const p = s.propagation;
-  c.failed = false;
-  c.rewrittenArgv = null;
-  // CLIENT LIST shows the running command for the client that runs it, as Redis does.
-  c.lastCommand = def.name;
-  // Each top-level command sees one instant, as Redis's command time snapshot.
-  if (!p.inUnit) s.nowMs = s.clock.nowMs();
-  p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
-  let result: void | Promise<void>;
-  try {
-    result = def.handler!(s, c, argv);
-    if (s.dirty !== dirtyBefore && def.bits & F_WRITE) {
-      const effect = c.rewrittenArgv ?? argv;
-      if (effect !== PROPAGATED) p.also(db.id, effect);
-    }
-  } finally {
-    p.exit();
-  }
-  const stat = s.stats.of(def);
-  stat.calls++;
-  s.stats.timed.push(stat);
-  if (c.failed) stat.failedCalls++;
-  s.stats.totalCommands++;
-  if (s.monitors.size > 0 && !(def.bits & (F_SKIP_MONITOR | F_ADMIN))) {
-    feedMonitors(s, c, db.id, argv);
-  }
-  if (!p.inUnit) s.blocking.serveReady();
-  return result;
-}
-
-function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void {
-  const now = Date.now();
-  const sec = Math.floor(now / 1000), usec = (now % 1000) * 1000;
-  let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;
-  for (const a of argv) line += " " + reprArg(a);
-  for (const m of s.monitors) {
-    if (m === c) continue;
-    m.out.simple(line);
-    s.wantsFlush(m);
-  }
 }

@@ -12,7 +12,7 @@ import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
 import { processCommand } from "./dispatch.ts";
-import { unwatchAll } from "../commands/transactions.ts";
+import { unwatchAll } from "../engine/transaction.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
 import type { OutputLimits } from "../config.ts";
@@ -23,6 +23,8 @@ import { usedMemoryEstimate } from "./memory.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
+import { isLocalAddress } from "../../shared/net.ts";
+export { isLocalAddress };
 
 const log = getLogger(["data-node", "server"]);
 
@@ -747,11 +749,6 @@ export class Server {
     this.closeListeners();
     for (const c of this.clients.values()) c.close();
   }
-}
-
-/** Redis counts exactly 127.0.0.1 and ::1 as local (protected mode, "local" debug access). */
-export function isLocalAddress(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "::ffff:127.0.0.1";
 }
 
 /** ip:port, with IPv6 addresses in brackets, as Redis shows them. */
