@@ -78,8 +78,9 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   c.rewrittenArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
   c.lastCommand = def.name;
-  // Each top-level command sees one instant, as Redis's command time snapshot.
-  if (!p.inUnit) s.nowMs = s.clock.nowMs();
+  // Each top-level command sees one instant, as Redis's command time snapshot; a client's
+  // batch of pipelined commands shares the one read when the batch started (see processInput).
+  if (!p.inUnit && !s.batchTime) s.nowMs = s.clock.nowMs();
   p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
   let result: void | Promise<void>;
   try {

@@ -72,6 +72,8 @@ export class Server {
    * tick) instead of once per lookup, as Redis takes a time snapshot per command.
    */
   nowMs: number;
+  /** True while a batch runs on the time read at its start (commands skip the clock). */
+  batchTime = false;
   /** Clients whose output grew outside their own read loop, written out once per tick. */
   private readonly pendingOutput = new Set<Client>();
   private flushScheduled = false;
@@ -513,9 +515,12 @@ export class Server {
    */
   processInput(c: Client): Promise<void> | undefined {
     this.stats.startBatch();
+    this.nowMs = this.clock.nowMs();
+    this.batchTime = true;
     try {
       return this.processBatch(c);
     } finally {
+      this.batchTime = false;
       this.stats.endBatch();
       c.parser.trim();
     }
