@@ -110,7 +110,8 @@ function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void 
   let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;
   for (const a of argv) line += " " + reprArg(a);
   for (const m of s.monitors) {
-    if (m === c) continue;
+    // A monitor sees its own commands too; one that set CLIENT REPLY OFF gets nothing.
+    if (m.replyMode === "off") continue;
     m.out.simple(line);
     s.wantsFlush(m);
   }
