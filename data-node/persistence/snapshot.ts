@@ -296,12 +296,12 @@ export class Persistence {
         }
         const db = this.s.dbs[k.db];
         if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
-        if (db.peek(k.key) !== undefined) {
+        applyEncodingLimits(k.value, this.s.config);
+        if (!db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)))) {
+          // A duplicate stops the load (which fails as a whole); MERGE lets the file's win.
           if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
           db.expires.delete(k.key);
         }
-        applyEncodingLimits(k.value, this.s.config);
-        db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)));
         if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
         loaded++;
       });

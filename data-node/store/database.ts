@@ -133,10 +133,14 @@ export class Database {
 
   /**
    * Adds a key as a load from a file does: no WATCH or keyspace signal and no memory accounting
-   * (the loader calls recount() at the end). The TTL, if any, is the caller's to set.
+   * (the loader calls recount() at the end). The TTL, if any, is the caller's to set. Returns
+   * false when the key was already there (and is now replaced): one table operation per key,
+   * which is most of a load's time.
    */
-  loadEntry(key: string, entry: Entry): void {
+  loadEntry(key: string, entry: Entry): boolean {
+    const before = this.dict.size;
     this.dict.set(key, entry);
+    return this.dict.size !== before;
   }
 
   /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
