@@ -46,8 +46,8 @@ export function readAggregate<T extends AggregateValue>(
  * Gives a key an absolute expiry; a time already past deletes it instead. Either way the
  * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
  */
-export function expireOrDelete(c: Client, key: string, atMs: number): void {
-  if (atMs <= Date.now()) {
+export function expireOrDelete(c: Client, key: string, atMs: number, nowMs: number): void {
+  if (atMs <= nowMs) {
     c.db.delete(key);
     c.rewrittenArgv = ["DEL", key];
   } else {

@@ -25,7 +25,7 @@ export interface BlockingCall {
  * waiting), as Redis 7.0 does; the pop then replicates as its non-blocking form.
  */
 export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promise<void> {
-  const timeoutMs = parseBlockingTimeout(b.timeoutArg);
+  const timeoutMs = parseBlockingTimeout(b.timeoutArg, s.nowMs);
   if (typeof timeoutMs === "string") return c.error(timeoutMs);
   if (b.attempt(b.keys) !== false) return;
   if (c.inExec) return b.nullInExec === "bulk" ? c.out.nullBulk() : c.out.nullArray();
@@ -65,7 +65,7 @@ const I64_LIMIT = 2n ** 63n;
  * the cast cannot hold (infinities, 9.3e15 seconds and up) turns negative there, hence "timeout
  * is negative" for "+inf" too. Returns the error text, or ms (0 = forever).
  */
-export function parseBlockingTimeout(arg: string): number | string {
+export function parseBlockingTimeout(arg: string, nowMs: number): number | string {
   // Whole seconds, the usual case, are exact without the long double route.
   const whole = parseIntArg(arg);
   if (whole !== null && whole >= 0 && whole < 1e12) return whole * 1000;
@@ -93,7 +93,7 @@ export function parseBlockingTimeout(arg: string): number | string {
   if (ms === 0n) return 0;
   // Redis adds the current time; past INT64_MAX that wraps into the past and the client
   // times out on the next cron run.
-  if (ms > I64_LIMIT - 1n - BigInt(Date.now())) return 100;
+  if (ms > I64_LIMIT - 1n - BigInt(nowMs)) return 100;
   // Long waits are timed in capped steps by the blocking registry.
   return Number(ms);
 }

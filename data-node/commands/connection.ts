@@ -328,7 +328,7 @@ function clientPause(s: Server, c: Client, argv: string[]): void {
     c.error(ERR.syntax);
     return;
   }
-  const untilMs = Date.now() + ms;
+  const untilMs = s.nowMs + ms;
   // A new pause extends an existing one and can only widen ALL, as in Redis.
   if (s.pause) {
     s.pause.untilMs = Math.max(s.pause.untilMs, untilMs);
@@ -337,7 +337,7 @@ function clientPause(s: Server, c: Client, argv: string[]): void {
     s.pause = { untilMs, all, waiters: [] };
   }
   setTimeout(() => {
-    if (s.pause && Date.now() >= s.pause.untilMs) s.unpause();
+    if (s.pause && s.nowMs >= s.pause.untilMs) s.unpause();
   }, ms + 1);
   c.out.ok();
 }

@@ -64,7 +64,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     ) {
       return c.error(invalid);
     }
-    if (!absolute) ms += BigInt(Date.now());
+    if (!absolute) ms += BigInt(s.nowMs);
     if (ms > 9223372036854775807n || ms < -9223372036854775808n) return c.error(invalid);
     const at = Number(ms);
     if (c.db.lookup(key) === undefined) return c.out.int(0);
@@ -74,20 +74,20 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (xx && cur === undefined) return c.out.int(0);
     if (gt && (cur === undefined || at <= cur)) return c.out.int(0);
     if (lt && cur !== undefined && at >= cur) return c.out.int(0);
-    expireOrDelete(c, key, at);
+    expireOrDelete(c, key, at, s.nowMs);
     s.dirty++;
     c.out.int(1);
   };
 }
 
 function ttlGeneric(unit: Unit, absolute: boolean) {
-  return (_s: Server, c: Client, argv: string[]): void => {
+  return (s: Server, c: Client, argv: string[]): void => {
     if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(-2);
     const at = c.db.getExpire(argv[1]!);
     if (at === undefined) return c.out.int(-1);
     // Seconds are rounded, absolute or not: (ms + 500) / 1000, as Redis computes them.
     if (absolute) return c.out.int(unit === "s" ? Math.floor((at + 500) / 1000) : at);
-    const left = Math.max(0, at - Date.now());
+    const left = Math.max(0, at - s.nowMs);
     c.out.int(unit === "s" ? Math.round(left / 1000) : left);
   };
 }
@@ -101,11 +101,11 @@ function persist(s: Server, c: Client, argv: string[]): void {
 
 // ---- Iteration ----
 
-function keys(_s: Server, c: Client, argv: string[]): void {
+function keys(s: Server, c: Client, argv: string[]): void {
   const pattern = argv[1]!;
   const all = pattern === "*";
   const out: string[] = [];
-  const now = Date.now();
+  const now = s.nowMs;
   for (const k of c.db.keys()) {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
     if (at !== undefined && at <= now) continue;
@@ -115,11 +115,11 @@ function keys(_s: Server, c: Client, argv: string[]): void {
   for (const k of out) c.out.bulk(k);
 }
 
-function scan(_s: Server, c: Client, argv: string[]): void {
+function scan(s: Server, c: Client, argv: string[]): void {
   const a = parseScanArgs(c, argv, 1, true);
   if (!a) return;
   const out: string[] = [];
-  const now = Date.now();
+  const now = s.nowMs;
   const next = c.db.scanKeys(a.cursorBits, a.count, (k) => {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
     if (at !== undefined && at <= now) {
@@ -253,10 +253,10 @@ function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
     const lfu = LFU_POLICY.test(s.config.getString("maxmemory-policy"));
     if (what === "idletime") {
       if (lfu) return c.error(IDLE_REFUSED);
-      return c.out.int(idleSeconds(e.clock, Math.floor(Date.now() / 1000)));
+      return c.out.int(idleSeconds(e.clock, Math.floor(s.nowMs / 1000)));
     }
     if (!lfu) return c.error(FREQ_REFUSED);
-    c.out.int(lfuDecayed(e.clock, Math.floor(Date.now() / 1000), s.lfuParams.decayMinutes));
+    c.out.int(lfuDecayed(e.clock, Math.floor(s.nowMs / 1000), s.lfuParams.decayMinutes));
   };
 }
 

@@ -85,9 +85,9 @@ function restore(s: Server, c: Client, argv: string[]): void {
   // A relative TTL is added in 64-bit arithmetic, as Redis does: an overflow wraps negative,
   // which makes the key already expired.
   let at = ttlArg;
-  if (at > 0n && !absttl) at = BigInt.asIntN(64, at + BigInt(Date.now()));
+  if (at > 0n && !absttl) at = BigInt.asIntN(64, at + BigInt(s.nowMs));
   const expireAt = Number(at);
-  if (at !== 0n && expireAt <= Date.now()) {
+  if (at !== 0n && expireAt <= s.nowMs) {
     // Already expired: the key ends up deleted, as Redis does.
     if (c.db.delete(key)) s.dirty++;
     c.rewrittenArgv = ["DEL", key];
@@ -97,7 +97,7 @@ function restore(s: Server, c: Client, argv: string[]): void {
   c.db.set(key, value);
   const e = c.db.lookup(key, false)!;
   // As Redis: IDLETIME applies under an LRU policy, FREQ under an LFU one.
-  const nowSec = Math.floor(Date.now() / 1000);
+  const nowSec = Math.floor(s.nowMs / 1000);
   if (idle >= 0 && !s.lfuMode) e.clock = lruClock(nowSec - idle);
   if (freq >= 0 && s.lfuMode) e.clock = lfuClock(nowSec, freq);
   if (expireAt > 0) c.db.setExpire(key, expireAt);
@@ -262,7 +262,7 @@ export function debugObject(s: Server, c: Client, argv: string[]): void {
   const encoding = typeof v === "string" ? (e.enc ?? stringEncoding(v)) : v.encoding();
   // The DUMP payload is type byte + body + 2 version bytes + 8 CRC bytes.
   const serialized = dumpPayload(v).length - 11;
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(s.nowMs / 1000);
   const extra = v instanceof ListValue ? quicklistStats(s, v.range()) : "";
   c.out.simple(
     `Value at:0x${addr.toString(16)} refcount:1 encoding:${encoding} ` +

@@ -94,8 +94,8 @@ function swapdb(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function time(_s: Server, c: Client): void {
-  const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+function time(s: Server, c: Client): void {
+  const us = BigInt(s.clock.nowMs()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
   c.out.array(2);
   c.out.bulk(String(us / 1000000n));
   c.out.bulk(String(us % 1000000n));

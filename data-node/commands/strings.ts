@@ -158,7 +158,7 @@ function setnx(s: Server, c: Client, argv: string[]): void {
 
 function setexGeneric(unit: "ex" | "px", name: string) {
   return (s: Server, c: Client, argv: string[]): void => {
-    const at = expireFromArg(argv[2]!, unit, Date.now(), name);
+    const at = expireFromArg(argv[2]!, unit, s.nowMs, name);
     if (typeof at === "string") return c.error(at);
     setWithOptions(s, c, argv[1]!, argv[3]!, {
       nx: false,
@@ -213,12 +213,12 @@ function getex(s: Server, c: Client, argv: string[]): void {
   if (v === null) return c.out.nullBulk();
   let at: number | null = null;
   if (unit !== null && expireArg !== null) {
-    const r = expireFromArg(expireArg, unit, Date.now(), "getex");
+    const r = expireFromArg(expireArg, unit, s.nowMs, "getex");
     if (typeof r === "string") return c.error(r);
     at = r;
   }
   if (at !== null) {
-    expireOrDelete(c, key, at);
+    expireOrDelete(c, key, at, s.nowMs);
     s.dirty++;
   } else if (persist && c.db.persist(key)) {
     c.rewrittenArgv = ["PERSIST", key];
