@@ -1,4 +1,5 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
+import { MAX_STRING_CHARS } from "../../shared/limits.ts";
 import { type CommandDef, type Flag, flagBits, type Handler } from "./types.ts";
 import {
   addLongDouble,
@@ -205,7 +206,6 @@ function parseHexFloat(s: string): number | null | undefined {
 }
 
 /** V8's longest string (2^29 - 24 chars): values can't grow past it, whatever the config. */
-const MAX_STRING_CHARS = 536870888;
 
 /** The largest string value a command may build: proto-max-bulk-len, capped by V8. */
 export function maxStringLength(config: { get<T>(name: string): T }): number {

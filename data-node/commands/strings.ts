@@ -1,4 +1,5 @@
 /** String commands. Values are binary strings; integers are parsed per Redis's rules. */
+import { MAX_LCS_CELLS } from "../../shared/limits.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import {
@@ -367,7 +368,6 @@ function setrange(s: Server, c: Client, argv: string[]): void {
 }
 
 /** LCS's DP table is (|a|+1)*(|b|+1) cells; refuse inputs whose table would be huge. */
-const MAX_LCS_CELLS = 256 * 1024 * 1024;
 
 /** LCS: as Redis, the keys' types are checked first, then the options, then IDX with LEN. */
 function lcs(s: Server, c: Client, argv: string[]): void {

@@ -10,6 +10,7 @@
  * Each effect is encoded once; every consumer (the AOF writer, the replication stream) gets the
  * same bytes and tracks on its own which database it last selected.
  */
+import { MAX_PENDING_EFFECTS } from "../../shared/limits.ts";
 import { encodeCommand } from "../../shared/resp/mod.ts";
 
 /** Targets of an effect (Redis's PROPAGATE_AOF / PROPAGATE_REPL). */
@@ -39,7 +40,7 @@ const EXEC = encodeCommand(["EXEC"]);
  * Effects held per unit before they start to stream out: a unit with more (SPOP of a million
  * members) opens its MULTI early and sends effects as they come, closing with EXEC at its end.
  */
-export const MAX_PENDING_EFFECTS = 4096;
+export { MAX_PENDING_EFFECTS };
 
 export class Propagation {
   private pending: Effect[] = [];

@@ -8,11 +8,12 @@
  * The stream tracks the database it last selected and emits SELECT when an effect applies to
  * another one, independently of the AOF's own SELECT tracking.
  */
+import { MIN_BACKLOG_BYTES } from "../../shared/limits.ts";
 import { encodeCommand } from "../../shared/resp/mod.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
 
 /** Redis refuses a backlog below 16 KB (CONFIG SET repl-backlog-size takes it up to that). */
-export const MIN_BACKLOG_BYTES = 16 * 1024;
+export { MIN_BACKLOG_BYTES };
 
 /** A ring buffer of the last `capacity` bytes of the stream. */
 export class Backlog {

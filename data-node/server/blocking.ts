@@ -4,6 +4,7 @@
  * first come, first served. After every command the server retries the waiters of keys that
  * were modified, which is when Redis serves blocked clients too.
  */
+import { MAX_TIMER_MS } from "../../shared/limits.ts";
 import type { Client } from "./client.ts";
 import type { Database } from "../store/database.ts";
 
@@ -28,7 +29,6 @@ interface Waiter {
 const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
 /** The longest delay setTimeout honours. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class BlockingRegistry {
   /** Called for a served client (the server writes it out once per tick). */

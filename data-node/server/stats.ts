@@ -1,4 +1,5 @@
 /** Counters behind INFO stats, commandstats, errorstats and /metrics. */
+import { MAX_ERROR_CODES } from "../../shared/limits.ts";
 import type { CommandDef, CommandStat } from "../commands/types.ts";
 export type { CommandStat };
 
@@ -40,7 +41,7 @@ export class Stats {
   }
   readonly errors = new Map<string, number>();
   /** Bound on distinct error codes tracked, as Redis does (ERRORSTATS_LIMIT). */
-  static readonly MAX_ERROR_CODES = 128;
+  static readonly MAX_ERROR_CODES = MAX_ERROR_CODES;
 
   /** The counters of a command, cached on its definition (no map lookup per call). */
   of(def: CommandDef): CommandStat {

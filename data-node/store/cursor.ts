@@ -7,13 +7,14 @@
  * ours at all (one redis-server issued) resumes where Redis's hash table scan would.
  */
 
+import { MAX_SCAN_CURSORS } from "../../shared/limits.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 
 /** A collection's open iterations, by cursor. */
 export type ScanCursors = Map<number, { it: Iterator<string>; pos: number }>;
 
 /** Open iterations kept per collection; the oldest is dropped beyond this. */
-export const MAX_SCAN_CURSORS = 4096;
+export { MAX_SCAN_CURSORS };
 
 /** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
 export const CURSOR_TAG_SPACE = 1 << 20;

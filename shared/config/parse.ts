@@ -1,4 +1,5 @@
 /** The redis.conf format: lines of `directive arg...`, quotes and escapes, `include`. */
+import { MAX_INCLUDE_DEPTH } from "../limits.ts";
 
 export interface ConfigLine {
   /** Lowercased directive name. */
@@ -81,8 +82,6 @@ export function splitArgs(line: string): string[] | null {
     out.push(cur);
   }
 }
-
-const MAX_INCLUDE_DEPTH = 16;
 
 export interface ParseOptions {
   readInclude?: (path: string) => string;

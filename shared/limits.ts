@@ -1,0 +1,34 @@
+/**
+ * The named limits of the project in one place (ARCHITECTURE: a limit on everything). Crossing
+ * one gives a clear error or a closed connection, never unbounded memory. Protocol limits with
+ * Redis's defaults live in resp/limits.ts and are re-exported here.
+ */
+export {
+  DEFAULT_LIMITS as RESP_LIMITS,
+  UNAUTHENTICATED_MAX_BULK,
+  UNAUTHENTICATED_MAX_MULTIBULK,
+} from "./resp/limits.ts";
+
+/** Effects one execution unit holds before it streams them inside its MULTI/EXEC. */
+export const MAX_PENDING_EFFECTS = 4096;
+
+/** Open SCAN iterations kept per database (the oldest is dropped past it). */
+export const MAX_SCAN_CURSORS = 4096;
+
+/** Distinct error codes INFO errorstats tracks (Redis's ERRORSTATS_LIMIT). */
+export const MAX_ERROR_CODES = 128;
+
+/** Nesting of `include` in a config file. */
+export const MAX_INCLUDE_DEPTH = 16;
+
+/** The longest delay a timer honours (longer waits are made of capped steps). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Cells of LCS's dynamic-programming table (Redis refuses larger inputs the same way). */
+export const MAX_LCS_CELLS = 256 * 1024 * 1024;
+
+/** The smallest replication backlog (Redis raises smaller settings to this). */
+export const MIN_BACKLOG_BYTES = 16 * 1024;
+
+/** The longest string value the JavaScript engine holds (just under 512 MB). */
+export const MAX_STRING_CHARS = 536870888;
