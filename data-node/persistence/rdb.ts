@@ -161,6 +161,13 @@ function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
   w.binary(s);
 }
 
+/** A binary string's bytes (a listpack or intset) as an RDB string, as writeBytes. */
+function writeBinary(w: ByteWriter, s: string, o: WriteOptions): void {
+  if (o.compress && s.length > 20) return writeBytes(w, binaryToBytes(s), o);
+  writeLength(w, s.length);
+  w.binary(s);
+}
+
 /** Bytes as an RDB string: LZF-compressed when that saves at least 4 bytes and it is on. */
 function writeBytes(w: ByteWriter, b: Uint8Array, o: WriteOptions): void {
   if (o.compress && b.length > 20) {
@@ -230,16 +237,18 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
       writeDouble(w, entries[i]![1]);
     }
   } else if (v instanceof HashValue) {
+    const lp = v.listpack();
+    if (lp !== null) return writeBinary(w, lp, o);
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
-      for (const [f, x] of v.map) flat.push(f, x);
+      v.forEach((f, x) => flat.push(f, x));
       return writeBytes(w, encodeListpack(flat), o);
     }
     writeLength(w, v.size);
-    for (const [f, x] of v.map) {
+    v.forEach((f, x) => {
       writeString(w, f, o);
       writeString(w, x, o);
-    }
+    });
   } else {
     throw new Error("unknown value");
   }
@@ -536,9 +545,9 @@ export function readValue(r: ByteReader, type: number): Value {
       return z;
     }
     case T.HASH: {
-      const n = readLen(r), h = new HashValue();
-      for (let i = 0; i < n; i++) h.map.set(readString(r), readString(r));
-      return h;
+      const n = readLen(r), pairs: [string, string][] = [];
+      for (let i = 0; i < n; i++) pairs.push([readString(r), readString(r)]);
+      return new HashValue(pairs);
     }
     case T.LIST_ZIPLIST:
       return new ListValue(ziplistEntries(readStringBytes(r)));

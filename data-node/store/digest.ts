@@ -71,12 +71,12 @@ function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
       xorInto(d, e);
     }
   } else if (v instanceof HashValue) {
-    for (const [f, x] of v.map) {
+    v.forEach((f, x) => {
       const e = new Uint8Array(20);
       mixInto(e, bin(f));
       mixInto(e, bin(x));
       xorInto(d, e);
-    }
+    });
   }
   if (hasExpire) xorInto(d, bin("!!expire!!"));
 }
