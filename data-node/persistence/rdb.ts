@@ -224,6 +224,8 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
     writeLength(w, v.size);
     for (const x of v.set) writeString(w, x, o);
   } else if (v instanceof ZSetValue) {
+    const lp = v.listpack();
+    if (lp !== null) return writeBinary(w, lp, o);
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
       for (const [m, sc] of v.entries()) flat.push(m, formatG17(sc));
@@ -507,9 +509,7 @@ function pairsOf(items: string[]): [string, string][] {
 }
 
 function zsetFrom(pairs: [string, number][]): ZSetValue {
-  const z = new ZSetValue();
-  for (const [m, s] of pairs) z.add(m, s);
-  return z;
+  return ZSetValue.fromEntries(pairs);
 }
 
 const UNSUPPORTED: Record<number, string> = {
@@ -537,12 +537,12 @@ export function readValue(r: ByteReader, type: number): Value {
     }
     case T.ZSET:
     case T.ZSET_2: {
-      const n = readLen(r), z = new ZSetValue();
+      const n = readLen(r), pairs: [string, number][] = [];
       for (let i = 0; i < n; i++) {
         const m = readString(r);
-        z.add(m, type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r));
+        pairs.push([m, type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r)]);
       }
-      return z;
+      return zsetFrom(pairs);
     }
     case T.HASH: {
       const n = readLen(r), pairs: [string, string][] = [];

@@ -64,7 +64,7 @@ function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
   } else if (v instanceof SetValue) {
     for (const m of v.set) xorInto(d, bin(m));
   } else if (v instanceof ZSetValue) {
-    for (const [m, score] of v.scores) {
+    for (const [m, score] of v.entries()) {
       const e = new Uint8Array(20);
       mixInto(e, bin(m));
       mixInto(e, bin(formatG17(score)));
