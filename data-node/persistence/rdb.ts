@@ -212,6 +212,13 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
   if (typeof v === "string") return writeString(w, v, o);
   if (v instanceof ListValue) {
     const nodes = quicklistNodes(v.range(), o.listFill ?? -2);
+    const lp = v.listpack();
+    if (lp !== null && nodes.length === 1) {
+      // Held as the very listpack that one node would be.
+      writeLength(w, 1);
+      writeLength(w, QUICKLIST_PACKED);
+      return writeBinary(w, lp, o);
+    }
     writeLength(w, nodes.length);
     for (const node of nodes) {
       writeLength(w, QUICKLIST_PACKED);
@@ -526,9 +533,9 @@ export function readValue(r: ByteReader, type: number): Value {
     case T.STRING:
       return readString(r);
     case T.LIST: {
-      const n = readLen(r), l = new ListValue();
-      for (let i = 0; i < n; i++) l.pushTail(readString(r));
-      return l;
+      const n = readLen(r), items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(r));
+      return new ListValue(items);
     }
     case T.SET: {
       const n = readLen(r), s = new SetValue();
@@ -568,17 +575,17 @@ export function readValue(r: ByteReader, type: number): Value {
       return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.LIST_QUICKLIST:
     case T.LIST_QUICKLIST_2: {
-      const nodes = readLen(r), l = new ListValue();
+      const nodes = readLen(r), all: string[] = [];
       for (let i = 0; i < nodes; i++) {
         const container = type === T.LIST_QUICKLIST_2 ? readLen(r) : 2;
         const b = readStringBytes(r);
-        if (container === 1) l.pushTail(bytesToBinary(b, 0, b.length));
+        if (container === 1) all.push(bytesToBinary(b, 0, b.length));
         else {
           const items = type === T.LIST_QUICKLIST ? ziplistEntries(b) : listpackEntries(b);
-          for (const x of items) l.pushTail(x);
+          for (const x of items) all.push(x);
         }
       }
-      return l;
+      return new ListValue(all);
     }
     default:
       throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.pos - 1);

@@ -384,6 +384,11 @@ export const lpBuild = {
     writeBacklen(at - start);
   },
 
+  /** Bytes of the listpack built so far, with its end marker. */
+  size(): number {
+    return at + 1;
+  },
+
   /** The listpack built, holding `count` elements. */
   finish(count: number): string {
     room(1);
