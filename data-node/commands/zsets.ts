@@ -9,6 +9,7 @@ import { cmd, ERR, parseFloatArg, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
+import type { SetValue } from "../store/set.ts";
 import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
@@ -598,7 +599,7 @@ function readOperand(
   const v = e.value;
   if (typeof v !== "string" && v.type === "zset") return (v as ZSetValue).scoreMap();
   if (typeof v !== "string" && v.type === "set") {
-    return new Map([...(v as unknown as { set: Set<string> }).set].map((m) => [m, 1]));
+    return new Map((v as SetValue).members().map((m) => [m, 1]));
   }
   c.error(ERR.wrongType);
   return REPLIED;

@@ -225,11 +225,13 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
       writeBytes(w, encodeListpack(node), o);
     }
   } else if (v instanceof SetValue) {
+    const is = v.intset();
+    if (is !== null) return writeBinary(w, is, o);
     if (v.encoding() === "intset") {
-      return writeBytes(w, encodeIntset([...v.set].map((m) => BigInt(m)), v.intWidth), o);
+      return writeBytes(w, encodeIntset(v.members().map((m) => BigInt(m))), o);
     }
     writeLength(w, v.size);
-    for (const x of v.set) writeString(w, x, o);
+    v.forEach((x) => writeString(w, x, o));
   } else if (v instanceof ZSetValue) {
     const lp = v.listpack();
     if (lp !== null) return writeBinary(w, lp, o);
@@ -489,24 +491,24 @@ export function listpackEntries(b: Uint8Array): string[] {
   }
 }
 
-function intsetEntries(b: Uint8Array): string[] {
+/** An intset's width and values. */
+function intsetEntries(b: Uint8Array): { width: number; values: (number | bigint)[] } {
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const width = v.getUint32(0, true), n = v.getUint32(4, true);
   if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
     throw new RdbError("bad intset", 0);
   }
-  const out: string[] = [];
+  const values: (number | bigint)[] = [];
   for (let i = 0; i < n; i++) {
     const at = 8 + i * width;
-    out.push(String(
-      width === 2
-        ? v.getInt16(at, true)
-        : width === 4
-        ? v.getInt32(at, true)
-        : v.getBigInt64(at, true),
-    ));
+    if (width === 2) values.push(v.getInt16(at, true));
+    else if (width === 4) values.push(v.getInt32(at, true));
+    else {
+      const x = v.getBigInt64(at, true);
+      values.push(x >= -(2n ** 53n) + 1n && x <= 2n ** 53n - 1n ? Number(x) : x);
+    }
   }
-  return out;
+  return { width, values };
 }
 
 function pairsOf(items: string[]): [string, string][] {
@@ -538,9 +540,9 @@ export function readValue(r: ByteReader, type: number): Value {
       return new ListValue(items);
     }
     case T.SET: {
-      const n = readLen(r), s = new SetValue();
-      for (let i = 0; i < n; i++) s.set.add(readString(r));
-      return s;
+      const n = readLen(r), members: string[] = [];
+      for (let i = 0; i < n; i++) members.push(readString(r));
+      return new SetValue(members);
     }
     case T.ZSET:
     case T.ZSET_2: {
@@ -559,11 +561,9 @@ export function readValue(r: ByteReader, type: number): Value {
     case T.LIST_ZIPLIST:
       return new ListValue(ziplistEntries(readStringBytes(r)));
     case T.SET_INTSET: {
-      const blob = readStringBytes(r);
-      const set = new SetValue(intsetEntries(blob));
-      // Keep the file's width: an intset never narrows.
-      if (blob.length >= 4) set.intWidth = Math.max(2, Math.min(8, blob[0]!));
-      return set;
+      // The file's width is kept: an intset never narrows.
+      const { width, values } = intsetEntries(readStringBytes(r));
+      return SetValue.fromIntset(values, width);
     }
     case T.ZSET_ZIPLIST:
       return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));

@@ -62,7 +62,7 @@ function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
   } else if (v instanceof ListValue) {
     for (const x of v.range()) mixInto(d, bin(x));
   } else if (v instanceof SetValue) {
-    for (const m of v.set) xorInto(d, bin(m));
+    v.forEach((m) => xorInto(d, bin(m)));
   } else if (v instanceof ZSetValue) {
     for (const [m, score] of v.entries()) {
       const e = new Uint8Array(20);

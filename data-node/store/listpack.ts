@@ -427,6 +427,15 @@ export function lpCut(lp: string, from: number, to: number, n: number): string {
 // ---------------------------------------------------------------------------------------------
 // Intsets
 
+/** An intset without values, 2 bytes wide. */
+export const IS_EMPTY = "\x02\x00\x00\x00\x00\x00\x00\x00";
+
+/** Is this string an intset rather than a listpack? (A listpack's first u32 is its length.) */
+export function isIntset(s: string): boolean {
+  const w = u32(s, 0);
+  return w === 2 || w === 4 || w === 8;
+}
+
 /** Element width of an intset: 2, 4 or 8. */
 export function isWidth(is: string): number {
   return u8(is, 0);
@@ -464,27 +473,29 @@ export function isSearch(is: string, v: number | bigint): number {
   return -lo - 1;
 }
 
-/** An intset of width w from ascending, distinct values. */
+/** Writes one value of width w, little-endian two's complement. */
+function isPut(v: number | bigint, w: number): void {
+  if (w !== 8) return le(v as number, w);
+  if (typeof v === "bigint") {
+    let u = BigInt.asUintN(64, v);
+    for (let i = 0; i < 8; i++) {
+      bytes[at++] = Number(u & 0xffn);
+      u >>= 8n;
+    }
+    return;
+  }
+  const lo = ((v % TWO32) + TWO32) % TWO32;
+  le(lo, 4);
+  le((v - lo) / TWO32, 4);
+}
+
+/** An intset of width w (at least as wide as every value) from ascending, distinct values. */
 export function isFrom(values: readonly (number | bigint)[], w: number): string {
   at = 0;
   room(8 + values.length * w);
   le(w, 4);
   le(values.length, 4);
-  for (const v of values) {
-    if (w === 8) {
-      if (typeof v === "bigint") {
-        let u = BigInt.asUintN(64, v);
-        for (let i = 0; i < 8; i++) {
-          bytes[at++] = Number(u & 0xffn);
-          u >>= 8n;
-        }
-      } else {
-        const lo = ((v % TWO32) + TWO32) % TWO32;
-        le(lo, 4);
-        le((v - lo) / TWO32, 4);
-      }
-    } else le(v as number, w);
-  }
+  for (const v of values) isPut(v, w);
   return slicer.latin1Slice(0, at);
 }
 
@@ -493,4 +504,38 @@ export function isValues(is: string): (number | bigint)[] {
   const n = isCount(is), out = new Array<number | bigint>(n);
   for (let i = 0; i < n; i++) out[i] = isGet(is, i);
   return out;
+}
+
+/**
+ * The intset with v inserted at index i (from isSearch), widened (every value rewritten) when
+ * v needs more bytes, as Redis's intset upgrades its encoding.
+ */
+export function isInsert(is: string, i: number, v: number | bigint): string {
+  const w = isWidth(is), n = isCount(is);
+  const need = intWidthOf(v);
+  if (need > w) {
+    const values = isValues(is);
+    values.splice(i, 0, v);
+    return isFrom(values, need);
+  }
+  at = 0;
+  room(is.length + w);
+  le(w, 4);
+  le(n + 1, 4);
+  lpBuild.copy(is, 8, 8 + i * w);
+  isPut(v, w);
+  lpBuild.copy(is, 8 + i * w, is.length);
+  return slicer.latin1Slice(0, at);
+}
+
+/** The intset without the value at index i (the width stays: an intset never narrows). */
+export function isRemove(is: string, i: number): string {
+  const w = isWidth(is), n = isCount(is);
+  at = 0;
+  room(is.length);
+  le(w, 4);
+  le(n - 1, 4);
+  lpBuild.copy(is, 8, 8 + i * w);
+  lpBuild.copy(is, 8 + (i + 1) * w, is.length);
+  return slicer.latin1Slice(0, at);
 }
