@@ -18,11 +18,9 @@
  *
  * Intset: width in bytes (u32 LE: 2, 4 or 8), count (u32 LE), the values sorted ascending, LE.
  *
- * Strings are built in one reusable byte buffer (`lpBuild`, `isBuild`) and taken out with a
- * native latin1 slice, so each result is one flat string.
+ * A new string is built from slices of the old one and the new elements, joined natively
+ * into one flat string (`lpBuild`).
  */
-import { Buffer } from "node:buffer";
-
 /** Offset of the first element. */
 export const LP_HEADER = 6;
 const LP_EOF = 0xff;
@@ -137,6 +135,9 @@ export function backlenSize(l: number): number {
 
 /** Offset of the element after the one at p. */
 export function lpNext(lp: string, p: number): number {
+  const b = u8(lp, p);
+  if (b < 0x80) return p + 2;
+  if (b < 0xc0) return p + (b & 0x3f) + 2;
   const l = entrySize(lp, p);
   return p + l + (l <= 127 ? 1 : backlenSize(l));
 }
@@ -257,12 +258,31 @@ export function lpEquals(lp: string, p: number, q: string, qi: number | bigint |
  */
 export function lpFind(lp: string, q: string, step: 1 | 2): number {
   const qi = intKey(q);
-  for (let p = LP_HEADER; u8(lp, p) !== LP_EOF;) {
-    if (lpEquals(lp, p, q, qi)) return p;
-    p = lpNext(lp, p);
+  if (qi !== null) {
+    for (let p = LP_HEADER; u8(lp, p) !== LP_EOF;) {
+      if (lpEquals(lp, p, q, qi)) return p;
+      p = lpNext(lp, p);
+      if (step === 2) p = lpNext(lp, p);
+    }
+    return -1;
+  }
+  // The common case inline: short strings (6-bit length), compared last byte first.
+  const qlen = q.length, last = qlen > 0 ? q.charCodeAt(qlen - 1) : -1;
+  for (let p = LP_HEADER;;) {
+    const b = u8(lp, p);
+    if (b === LP_EOF) return -1;
+    if (b >= 0x80 && b < 0xc0) {
+      const len = b & 0x3f;
+      if (len === qlen && (len === 0 || (u8(lp, p + len) === last && lp.startsWith(q, p + 1)))) {
+        return p;
+      }
+      p += len + 2;
+    } else {
+      if (lpEquals(lp, p, q, null)) return p;
+      p = lpNext(lp, p);
+    }
     if (step === 2) p = lpNext(lp, p);
   }
-  return -1;
 }
 
 /** Every element as a string, in order. */
@@ -275,37 +295,76 @@ export function lpStrings(lp: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // Building
 
-let cap = 4096;
-let bytes = new Uint8Array(cap);
-let slicer = Buffer.from(bytes.buffer) as unknown as { latin1Slice(a: number, b: number): string };
-let at = 0;
+/** Every byte as a one-char string. */
+const CH: string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
 
-function room(n: number): void {
-  if (at + n <= cap) return;
-  while (cap < at + n) cap *= 2;
-  const next = new Uint8Array(cap);
-  next.set(bytes.subarray(0, at));
-  bytes = next;
-  slicer = Buffer.from(bytes.buffer) as unknown as typeof slicer;
+/** The elements 0..127 (7-bit integers) with their back-length. */
+const SMALL_INTS: string[] = Array.from({ length: 128 }, (_, i) => CH[i]! + CH[1]!);
+
+/** n bytes of v, least significant first (two's complement for negatives). */
+function le(v: number, n: number): string {
+  let out = "";
+  for (let i = 0; i < n; i++) out += CH[(v >>> (8 * i)) & 0xff]!;
+  return out;
 }
 
-function writeBacklen(l: number): void {
-  if (l <= 127) {
-    bytes[at++] = l;
-    return;
+/** 8 bytes of a 64-bit value, least significant first. */
+function le64(v: number | bigint): string {
+  if (typeof v === "number") {
+    const lo = ((v % TWO32) + TWO32) % TWO32;
+    return le(lo, 4) + le((v - lo) / TWO32, 4);
   }
+  let u = BigInt.asUintN(64, v), out = "";
+  for (let i = 0; i < 8; i++) {
+    out += CH[Number(u & 0xffn)]!;
+    u >>= 8n;
+  }
+  return out;
+}
+
+/** The back-length of an element of l bytes. */
+function backlen(l: number): string {
+  if (l <= 127) return CH[l]!;
   const groups = backlenSize(l);
-  room(groups);
+  let out = "";
   for (let i = groups - 1; i >= 0; i--) {
     const bits = Math.floor(l / 2 ** (7 * i)) & 127;
-    bytes[at++] = i === groups - 1 ? bits : bits | 128;
+    out += CH[i === groups - 1 ? bits : bits | 128]!;
   }
+  return out;
 }
 
-/** Writes little-endian bytes of a 32-bit value (two's complement for negatives). */
-function le(v: number, n: number): void {
-  for (let i = 0; i < n; i++) bytes[at++] = (v >>> (8 * i)) & 0xff;
+/** One integer element: header, data and back-length. */
+function intElement(v: number | bigint): string {
+  if (typeof v === "bigint") return CH[0xf4]! + le64(v) + CH[9]!;
+  if (v >= 0 && v <= 127) return SMALL_INTS[v]!;
+  if (v >= -4096 && v <= 4095) {
+    const u = v & 0x1fff;
+    return CH[0xc0 | (u >> 8)]! + CH[u & 0xff]! + CH[2]!;
+  }
+  if (v >= -32768 && v <= 32767) return CH[0xf1]! + le(v, 2) + CH[3]!;
+  if (v >= -8388608 && v <= 8388607) return CH[0xf2]! + le(v, 3) + CH[4]!;
+  if (v >= -2147483648 && v <= 2147483647) return CH[0xf3]! + le(v, 4) + CH[5]!;
+  return CH[0xf4]! + le64(v) + CH[9]!;
 }
+
+/** One element for a string (an integer element when it reads as one). */
+function element(s: string): string {
+  const v = intKey(s);
+  if (v !== null) return intElement(v);
+  const len = s.length;
+  if (len < 64) return CH[0x80 | len]! + s + CH[len + 1]!;
+  if (len < 4096) return CH[0xe0 | (len >> 8)]! + CH[len & 0xff]! + s + backlen(len + 2);
+  return CH[0xf0]! + le(len, 4) + s + backlen(len + 5);
+}
+
+/**
+ * The pieces of the listpack being built: slices of existing listpacks and new elements,
+ * joined at the end. Array.prototype.join copies them into one flat string natively, which
+ * beats copying bytes one by one, and leaves no reference to the old strings.
+ */
+const parts: string[] = [];
+let built = 0;
 
 /**
  * Listpack building, one at a time: begin, then copy ranges of existing listpacks and add
@@ -313,95 +372,54 @@ function le(v: number, n: number): void {
  * completion synchronously).
  */
 export const lpBuild = {
-  begin(sizeHint = 256): void {
-    at = 0;
-    room(sizeHint + LP_HEADER + 1);
-    at = LP_HEADER;
+  begin(): void {
+    parts.length = 0;
+    parts.push("");
+    built = LP_HEADER;
   },
 
   /** Copies the bytes in [from, to) of lp: whole elements. */
   copy(lp: string, from: number, to: number): void {
-    room(to - from);
-    const b = bytes;
-    let o = at;
-    for (let i = from; i < to; i++) b[o++] = lp.charCodeAt(i);
-    at = o;
+    if (to <= from) return;
+    parts.push(lp.slice(from, to));
+    built += to - from;
   },
 
   /** Appends a string element (stored as an integer when it reads as one). */
   add(s: string): void {
-    const v = intKey(s);
-    if (v !== null) return this.addInt(v);
-    const len = s.length;
-    room(len + 10);
-    const start = at;
-    if (len < 64) bytes[at++] = 0x80 | len;
-    else if (len < 4096) {
-      bytes[at++] = 0xe0 | (len >> 8);
-      bytes[at++] = len & 0xff;
-    } else {
-      bytes[at++] = 0xf0;
-      le(len, 4);
-    }
-    const b = bytes;
-    let o = at;
-    for (let i = 0; i < len; i++) b[o++] = s.charCodeAt(i);
-    at = o;
-    writeBacklen(at - start);
+    const e = element(s);
+    parts.push(e);
+    built += e.length;
   },
 
   /** Appends a 64-bit integer element. */
   addInt(v: number | bigint): void {
-    room(16);
-    const start = at;
-    if (typeof v === "bigint") {
-      bytes[at++] = 0xf4;
-      let u = BigInt.asUintN(64, v);
-      for (let i = 0; i < 8; i++) {
-        bytes[at++] = Number(u & 0xffn);
-        u >>= 8n;
-      }
-    } else if (v >= 0 && v <= 127) bytes[at++] = v;
-    else if (v >= -4096 && v <= 4095) {
-      const u = v & 0x1fff;
-      bytes[at++] = 0xc0 | (u >> 8);
-      bytes[at++] = u & 0xff;
-    } else if (v >= -32768 && v <= 32767) {
-      bytes[at++] = 0xf1;
-      le(v, 2);
-    } else if (v >= -8388608 && v <= 8388607) {
-      bytes[at++] = 0xf2;
-      le(v, 3);
-    } else if (v >= -2147483648 && v <= 2147483647) {
-      bytes[at++] = 0xf3;
-      le(v, 4);
-    } else {
-      const lo = ((v % TWO32) + TWO32) % TWO32;
-      bytes[at++] = 0xf4;
-      le(lo, 4);
-      le((v - lo) / TWO32, 4);
-    }
-    writeBacklen(at - start);
+    const e = intElement(v);
+    parts.push(e);
+    built += e.length;
   },
 
   /** Bytes of the listpack built so far, with its end marker. */
   size(): number {
-    return at + 1;
+    return built + 1;
   },
 
   /** The listpack built, holding `count` elements. */
   finish(count: number): string {
-    room(1);
-    bytes[at++] = LP_EOF;
-    const n = at;
-    bytes[0] = n & 0xff;
-    bytes[1] = (n >>> 8) & 0xff;
-    bytes[2] = (n >>> 16) & 0xff;
-    bytes[3] = (n >>> 24) & 0xff;
+    const n = built + 1;
     const c = Math.min(count, LP_UNKNOWN);
-    bytes[4] = c & 0xff;
-    bytes[5] = c >> 8;
-    return slicer.latin1Slice(0, n);
+    parts[0] = String.fromCharCode(
+      n & 255,
+      (n >>> 8) & 255,
+      (n >>> 16) & 255,
+      n >>> 24,
+      c & 255,
+      c >> 8,
+    );
+    parts.push(CH[LP_EOF]!);
+    const out = parts.join("");
+    parts.length = 0;
+    return out;
   },
 };
 
@@ -418,7 +436,7 @@ export function lpFrom(items: Iterable<string>): string {
 
 /** The listpack without the elements in [from, to), which are `n` elements. */
 export function lpCut(lp: string, from: number, to: number, n: number): string {
-  lpBuild.begin(lp.length);
+  lpBuild.begin();
   lpBuild.copy(lp, LP_HEADER, from);
   lpBuild.copy(lp, to, lp.length - 1);
   return lpBuild.finish(lpCount(lp) - n);
@@ -473,30 +491,16 @@ export function isSearch(is: string, v: number | bigint): number {
   return -lo - 1;
 }
 
-/** Writes one value of width w, little-endian two's complement. */
-function isPut(v: number | bigint, w: number): void {
-  if (w !== 8) return le(v as number, w);
-  if (typeof v === "bigint") {
-    let u = BigInt.asUintN(64, v);
-    for (let i = 0; i < 8; i++) {
-      bytes[at++] = Number(u & 0xffn);
-      u >>= 8n;
-    }
-    return;
-  }
-  const lo = ((v % TWO32) + TWO32) % TWO32;
-  le(lo, 4);
-  le((v - lo) / TWO32, 4);
+/** One value of width w, little-endian two's complement. */
+function isPut(v: number | bigint, w: number): string {
+  return w === 8 ? le64(v) : le(v as number, w);
 }
 
 /** An intset of width w (at least as wide as every value) from ascending, distinct values. */
 export function isFrom(values: readonly (number | bigint)[], w: number): string {
-  at = 0;
-  room(8 + values.length * w);
-  le(w, 4);
-  le(values.length, 4);
-  for (const v of values) isPut(v, w);
-  return slicer.latin1Slice(0, at);
+  const out: string[] = [le(w, 4) + le(values.length, 4)];
+  for (const v of values) out.push(isPut(v, w));
+  return out.join("");
 }
 
 /** Every value, ascending. */
@@ -518,24 +522,12 @@ export function isInsert(is: string, i: number, v: number | bigint): string {
     values.splice(i, 0, v);
     return isFrom(values, need);
   }
-  at = 0;
-  room(is.length + w);
-  le(w, 4);
-  le(n + 1, 4);
-  lpBuild.copy(is, 8, 8 + i * w);
-  isPut(v, w);
-  lpBuild.copy(is, 8 + i * w, is.length);
-  return slicer.latin1Slice(0, at);
+  const cut = 8 + i * w;
+  return [le(w, 4) + le(n + 1, 4), is.slice(8, cut), isPut(v, w), is.slice(cut)].join("");
 }
 
 /** The intset without the value at index i (the width stays: an intset never narrows). */
 export function isRemove(is: string, i: number): string {
   const w = isWidth(is), n = isCount(is);
-  at = 0;
-  room(is.length);
-  le(w, 4);
-  le(n - 1, 4);
-  lpBuild.copy(is, 8, 8 + i * w);
-  lpBuild.copy(is, 8 + (i + 1) * w, is.length);
-  return slicer.latin1Slice(0, at);
+  return [le(w, 4) + le(n - 1, 4), is.slice(8, 8 + i * w), is.slice(8 + (i + 1) * w)].join("");
 }

@@ -190,7 +190,7 @@ export class SetValue implements AggregateValue {
       fresh.push(m);
     }
     if (fresh.length === 0) return 0;
-    lpBuild.begin(lp.length + fresh.length * 16);
+    lpBuild.begin();
     lpBuild.copy(lp, LP_HEADER, lp.length - 1);
     for (const m of fresh) lpBuild.add(m);
     this.d = lpBuild.finish(n + fresh.length);
@@ -303,7 +303,10 @@ export class SetValue implements AggregateValue {
     return isUndecided(d) ? "intset" : "hashtable";
   }
 
-  /** A string costs its bytes plus the headers; a Set is estimated from 8 members, in O(1). */
+  /**
+   * V8's bytes (measured): a string's plus the object and string headers; a Set's estimated
+   * from up to 8 members (a string and a table slot each), in O(1).
+   */
   memoryUsage(): number {
     const d = this.d;
     if (typeof d === "string") return COMPACT_OVERHEAD + d.length;
