@@ -8,6 +8,10 @@ import { lpStrings } from "./listpack.ts";
 /** Strings that exercise the listpack's integer and string encodings. */
 const text = fc.oneof(
   fc.string({ maxLength: 4 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength: 6,
+  }),
   fc.constantFrom("0", "-0", "01", "127", "128", "-4096", "4096", "-32769", "8388608", "1e3"),
   fc.constantFrom("9223372036854775807", "-9223372036854775808", "9223372036854775808"),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String),

@@ -6,6 +6,10 @@ import { binaryToBytes } from "../../shared/resp/bytes.ts";
 
 const element = fc.oneof(
   fc.string({ maxLength: 6 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength: 6,
+  }),
   fc.constantFrom("0", "-1", "01", "4095", "-9223372036854775808", "18446744073709551616"),
   fc.string({ minLength: 60, maxLength: 70 }),
   fc.string({ minLength: 120, maxLength: 130 }),

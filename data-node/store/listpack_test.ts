@@ -28,8 +28,16 @@ import { binaryToBytes } from "../../shared/resp/bytes.ts";
 import { parseI64 } from "../../shared/int64.ts";
 
 /** Elements around every encoding and back-length boundary. */
+/** Binary strings (one char per byte, 0-255), as keys and values are held. */
+const binary = (maxLength: number) =>
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength,
+  });
+
 const element = fc.oneof(
   fc.string({ maxLength: 5 }),
+  binary(8),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String),
   fc.integer({ min: -5000, max: 5000 }).map(String),
   fc.constantFrom("-0", "01", "+1", "9223372036854775808", "-9223372036854775809", " 1"),

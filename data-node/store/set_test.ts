@@ -10,6 +10,10 @@ const member = fc.oneof(
   fc.constantFrom("40000", "-70000", "3000000000", "-9223372036854775808", "9223372036854775807"),
   fc.constantFrom("01", "-0", "+1", "x", "y", "9223372036854775808", "1.0", ""),
   fc.string({ maxLength: 3 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength: 4,
+  }),
   fc.string({ minLength: 64, maxLength: 66 }),
 );
 

@@ -235,6 +235,10 @@ const scoreArb = fc.oneof(
 );
 const memberArb = fc.oneof(
   fc.string({ maxLength: 3 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength: 4,
+  }),
   fc.constantFrom("0", "-1", "01", "300", "9223372036854775807", "99999999999999999999"),
   fc.string({ minLength: 62, maxLength: 66 }),
 );
