@@ -1,8 +1,10 @@
 /**
- * Redis's RDB format, version 10 (Redis 7.0). The writer emits the plain encodings every Redis
- * 7.0 loads (strings with int/LZF encodings, lists as type 1, sets 2, sorted sets 5, hashes 4);
- * the reader takes everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
- * second- and millisecond expiries, aux fields, and refuses module and stream data by name.
+ * Redis's RDB format, version 10 (Redis 7.0). The writer emits Redis 7.0's own encodings
+ * (strings with int/LZF encodings, listpack hashes and sorted sets, intsets, quicklist 2 lists,
+ * plain hash tables and skiplists); a value held as listpack or intset bytes (store/listpack.ts)
+ * is copied as it is. The reader takes everything Redis 7.0 writes: ziplists, listpacks,
+ * intsets, quicklists, second- and millisecond expiries, aux fields, and refuses module and
+ * stream data by name.
  */
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
