@@ -60,3 +60,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "SSCAN of a small hash-table set keeps the guarantee while the set grows past 128",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode();
+    using c = await RawConn.connect(n.port);
+    using w = await RawConn.connect(n.port);
+    // 100 string members: a hash-table set held compactly until it passes 128 members.
+    const stable = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    await c.call("SADD", "small", ...stable);
+    let extra = 0;
+    let sizeAfterFirstPage = 0;
+    const mutate = async (round: number) => {
+      await w.call("SADD", "small", ...Array.from({ length: 40 }, () => `t${extra++}`));
+      await w.call("SREM", "small", ...Array.from({ length: 5 }, (_, i) => `t${round * 40 + i}`));
+      if (round === 0) sizeAfterFirstPage = Number(await w.call("SCARD", "small"));
+    };
+    const seen = await fullScan(c, ["SSCAN", "small"], mutate);
+    const missing = stable.filter((k) => !seen.has(k));
+    ok(missing.length === 0, `SSCAN missed ${missing.length} stable members`);
+    ok(sizeAfterFirstPage > 128, "the set grew past 128 members in the middle of the scan");
+  },
+});

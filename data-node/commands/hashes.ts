@@ -5,7 +5,7 @@ import { HashValue } from "../store/hash.ts";
 import { cmd, ERR, incrLongDouble, longDoubleArg, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
-import { parseScanArgs, scanAggregate } from "./scan.ts";
+import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { cstr } from "../../shared/cstr.ts";
 
@@ -39,11 +39,7 @@ function hset(reply: "count" | "ok") {
     // Redis converts on any over-long argument, even a value this same command overwrites.
     const lim = limits(s);
     h.checkArgs(argv, 2, lim);
-    let created = 0;
-    for (let i = 2; i < argv.length; i += 2) {
-      if (!h.map.has(argv[i]!)) created++;
-      h.map.set(argv[i]!, argv[i + 1]!);
-    }
+    const created = h.setPairs(argv, 2);
     h.checkSize(lim);
     c.db.signalModified(argv[1]!);
     s.dirty += (argv.length - 2) / 2;
@@ -55,8 +51,8 @@ function hset(reply: "count" | "ok") {
 function hsetnx(s: Server, c: Client, argv: string[]): void {
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
-  if (h.map.has(argv[2]!)) return c.out.int(0);
-  h.map.set(argv[2]!, argv[3]!);
+  if (h.has(argv[2]!)) return c.out.int(0);
+  h.set(argv[2]!, argv[3]!);
   h.checkEncoding(limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
@@ -66,7 +62,7 @@ function hsetnx(s: Server, c: Client, argv: string[]): void {
 function hget(s: Server, c: Client, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
-  const v = h?.map.get(argv[2]!);
+  const v = h?.get(argv[2]!);
   if (v === undefined) c.out.nullBulk();
   else c.out.bulk(v);
 }
@@ -76,7 +72,7 @@ function hmget(s: Server, c: Client, argv: string[]): void {
   if (h === REPLIED) return;
   c.out.array(argv.length - 2);
   for (let i = 2; i < argv.length; i++) {
-    const v = h?.map.get(argv[i]!);
+    const v = h?.get(argv[i]!);
     if (v === undefined) c.out.nullBulk();
     else c.out.bulk(v);
   }
@@ -87,7 +83,7 @@ function hdel(s: Server, c: Client, argv: string[]): void {
   if (h === REPLIED) return;
   if (h === null) return c.out.int(0);
   let n = 0;
-  for (let i = 2; i < argv.length; i++) if (h.map.delete(argv[i]!)) n++;
+  for (let i = 2; i < argv.length; i++) if (h.delete(argv[i]!)) n++;
   if (n > 0) {
     if (h.size === 0) c.db.delete(argv[1]!);
     else c.db.signalModified(argv[1]!);
@@ -105,13 +101,13 @@ function hlen(s: Server, c: Client, argv: string[]): void {
 function hstrlen(s: Server, c: Client, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
-  c.out.int(h?.map.get(argv[2]!)?.length ?? 0);
+  c.out.int(h?.get(argv[2]!)?.length ?? 0);
 }
 
 function hexists(s: Server, c: Client, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
-  c.out.int(h?.map.has(argv[2]!) ? 1 : 0);
+  c.out.int(h?.has(argv[2]!) ? 1 : 0);
 }
 
 function hgetallGeneric(what: "keys" | "vals" | "all") {
@@ -122,10 +118,10 @@ function hgetallGeneric(what: "keys" | "vals" | "all") {
     if (what === "all") c.out.map(n);
     else c.out.array(n);
     if (!h) return;
-    for (const [f, v] of h.map) {
+    h.forEach((f, v) => {
       if (what !== "vals") c.out.bulk(f);
       if (what !== "keys") c.out.bulk(v);
-    }
+    });
   };
 }
 
@@ -134,7 +130,7 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
   if (incr === null) return c.error(ERR.notInt);
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
-  const cur = h.map.get(argv[2]!);
+  const cur = h.get(argv[2]!);
   let base = 0n;
   if (cur !== undefined) {
     const n = parseI64(cur);
@@ -145,7 +141,7 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
   if (next > 9223372036854775807n || next < -9223372036854775808n) {
     return c.error(ERR.overflow);
   }
-  h.map.set(argv[2]!, String(next));
+  h.set(argv[2]!, String(next));
   h.checkEncoding(limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
@@ -159,10 +155,10 @@ function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
   if (incr === "inf") return c.error("ERR value is NaN or Infinity");
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
-  const cur = h.map.get(argv[2]!) ?? "0";
+  const cur = h.get(argv[2]!) ?? "0";
   const str = incrLongDouble(c, cur, argv[3]!, "ERR hash value is not a float");
   if (str === null) return;
-  h.map.set(argv[2]!, str);
+  h.set(argv[2]!, str);
   h.checkEncoding(limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
@@ -195,15 +191,15 @@ function hrandfield(s: Server, c: Client, argv: string[]): void {
   if (h === REPLIED) return;
   if (count === null) {
     if (!h) return c.out.nullBulk();
-    const keys = [...h.map.keys()];
-    return c.out.bulk(keys[Math.floor(Math.random() * keys.length)]!);
+    const fields = h.fields();
+    return c.out.bulk(fields[Math.floor(Math.random() * fields.length)]!);
   }
-  const withValues = argv.length === 4;
+  const map = h?.toMap();
   randomCountReply(
     c,
-    h ? [...h.map.keys()] : [],
+    map ? [...map.keys()] : [],
     count,
-    withValues ? (f) => c.out.bulk(h!.map.get(f)!) : null,
+    argv.length === 4 ? (f) => c.out.bulk(map!.get(f)!) : null,
   );
 }
 
@@ -213,11 +209,18 @@ function hscan(s: Server, c: Client, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   const out: string[] = [];
-  const next = h
-    ? scanAggregate(a, h.map, h.cursors, h.encoding() === "listpack", (f) => {
-      out.push(f, h.map.get(f)!);
-    })
-    : 0;
+  let next = 0;
+  const table = h?.table();
+  if (table) {
+    next = scanAggregate(a, table, h!.cursors, false, (f) => {
+      out.push(f, table.get(f)!);
+    });
+  } else {
+    // A listpack is returned whole, with cursor 0, as Redis does.
+    h?.forEach((f, v) => {
+      if (scanMatches(a, f)) out.push(f, v);
+    });
+  }
   c.out.array(2);
   c.out.bulk(String(next));
   c.out.array(out.length);

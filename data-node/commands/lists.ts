@@ -14,6 +14,11 @@ function readList(s: Server, c: Client, key: string): ListValue | null | typeof 
   return readAggregate<ListValue>(s, c, key, "list");
 }
 
+/** list-max-listpack-size: how many elements a list holds as one listpack (store/list.ts). */
+function listFill(s: Server): number {
+  return s.config.get<number>("list-max-listpack-size");
+}
+
 /** After removing elements: an empty list is deleted, as Redis never keeps empty aggregates. */
 function afterRemove(c: Client, key: string, l: ListValue): void {
   if (l.length === 0) c.db.delete(key);
@@ -30,9 +35,10 @@ function push(side: Side, onlyExisting: boolean) {
       l = new ListValue();
       c.db.set(key, l);
     }
+    const fill = listFill(s);
     for (let i = 2; i < argv.length; i++) {
-      if (side === "left") l.pushHead(argv[i]!);
-      else l.pushTail(argv[i]!);
+      if (side === "left") l.pushHead(argv[i]!, fill);
+      else l.pushTail(argv[i]!, fill);
     }
     c.db.signalModified(key);
     s.dirty += argv.length - 2;
@@ -128,7 +134,7 @@ function lset(s: Server, c: Client, argv: string[]): void {
   if (idx === null) return c.error(ERR.notInt);
   const i = idx < 0 ? l.length + idx : idx;
   if (i < 0 || i >= l.length) return c.error("ERR index out of range");
-  l.setAt(i, argv[3]!);
+  l.setAt(i, argv[3]!, listFill(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
   c.out.ok();
@@ -144,7 +150,7 @@ function linsert(s: Server, c: Client, argv: string[]): void {
   const at = items.indexOf(argv[3]!);
   if (at < 0) return c.out.int(-1);
   items.splice(where === "before" ? at : at + 1, 0, argv[4]!);
-  l.replaceAll(items);
+  l.replaceAll(items, listFill(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
   c.out.int(l.length);
@@ -170,7 +176,7 @@ function lrem(s: Server, c: Client, argv: string[]): void {
     }
   }
   if (removed > 0) {
-    l.replaceAll(items.filter((_, i) => keep[i]));
+    l.replaceAll(items.filter((_, i) => keep[i]), listFill(s));
     afterRemove(c, argv[1]!, l);
     s.dirty += removed;
   }
@@ -185,7 +191,9 @@ function ltrim(s: Server, c: Client, argv: string[]): void {
   if (l === null) return c.out.ok();
   const r = clampRange(start, stop, l.length);
   const before = l.length;
-  if (!r || r[1] - r[0] + 1 < before) l.replaceAll(r ? [...l.range(r[0], r[1])] : []);
+  if (!r || r[1] - r[0] + 1 < before) {
+    l.replaceAll(r ? [...l.range(r[0], r[1])] : [], listFill(s));
+  }
   afterRemove(c, argv[1]!, l);
   // Only removed elements count as changes (a trim that keeps everything is not replicated).
   s.dirty += before - l.length;
@@ -226,11 +234,11 @@ function lpos(s: Server, c: Client, argv: string[]): void {
   const found: number[] = [];
   if (l) {
     const want = count === 0 || (rankMin && count > 0) ? Infinity : count < 0 ? 1 : count;
-    const target = argv[2]!, len = l.length;
+    const target = argv[2]!, len = l.length, items = l.indexed();
     let skip = Math.abs(rank) - 1;
     for (let step = 0; step < len && (maxlen === 0 || step < maxlen); step++) {
       const i = rank > 0 ? step : len - 1 - step;
-      if (l.at(i) !== target) continue;
+      if (items.at(i) !== target) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -272,8 +280,8 @@ function moveOne(
     target = new ListValue();
     c.db.set(dst, target);
   }
-  if (to === "left") target.pushHead(v);
-  else target.pushTail(v);
+  if (to === "left") target.pushHead(v, listFill(s));
+  else target.pushTail(v, listFill(s));
   afterRemove(c, src, l);
   c.db.signalModified(dst);
   s.dirty++;

@@ -85,6 +85,11 @@ function resumeForeignCursor(a: ScanArgs, size: number): void {
   ({ cursor: a.cursor, count: a.count } = resumeForeign(a.cursor, a.cursorBits, size, a.count));
 }
 
+/** Does a key pass the MATCH pattern (if any)? */
+export function scanMatches(a: ScanArgs, key: string): boolean {
+  return a.match === null || globMatch(a.match, key);
+}
+
 /**
  * Iterates an aggregate's keys. Small (listpack/intset) encodings are returned whole in one
  * call with cursor 0, exactly as Redis does; large ones page through a live iterator.

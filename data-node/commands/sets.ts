@@ -6,7 +6,7 @@ import { SetValue } from "../store/set.ts";
 import { cmd, ERR, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
-import { parseScanArgs, scanAggregate } from "./scan.ts";
+import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { cstr } from "../../shared/cstr.ts";
 
@@ -16,13 +16,6 @@ function readSet(s: Server, c: Client, key: string): SetValue | null | typeof RE
 
 function maxIntset(s: Server): number {
   return s.config.get<number>("set-max-intset-entries");
-}
-
-/** Members in the order Redis returns them: intsets are sorted numerically. */
-function members(v: SetValue): string[] {
-  const all = [...v.set];
-  if (v.encoding() === "intset") all.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-  return all;
 }
 
 /** A count as a long (clamped to ±2^53, see parseIndex); `min` marks -2^63 (LONG_MIN). */
@@ -44,14 +37,7 @@ function sadd(s: Server, c: Client, argv: string[]): void {
     v = new SetValue();
     c.db.set(key, v);
   }
-  let added = 0;
-  for (let i = 2; i < argv.length; i++) {
-    if (!v.set.has(argv[i]!)) {
-      v.set.add(argv[i]!);
-      added++;
-    }
-  }
-  v.checkEncoding(maxIntset(s), argv.slice(2));
+  const added = v.addMembers(argv, 2, maxIntset(s));
   if (added > 0) {
     c.db.signalModified(key);
     s.dirty += added;
@@ -64,7 +50,7 @@ function srem(s: Server, c: Client, argv: string[]): void {
   if (v === REPLIED) return;
   if (v === null) return c.out.int(0);
   let n = 0;
-  for (let i = 2; i < argv.length; i++) if (v.set.delete(argv[i]!)) n++;
+  for (let i = 2; i < argv.length; i++) if (v.delete(argv[i]!)) n++;
   if (n > 0) {
     afterRemove(c, argv[1]!, v);
     s.dirty += n;
@@ -80,21 +66,21 @@ function afterRemove(c: Client, key: string, v: SetValue): void {
 function sismember(s: Server, c: Client, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
-  c.out.int(v?.set.has(argv[2]!) ? 1 : 0);
+  c.out.int(v?.has(argv[2]!) ? 1 : 0);
 }
 
 function smismember(s: Server, c: Client, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   c.out.array(argv.length - 2);
-  for (let i = 2; i < argv.length; i++) c.out.int(v?.set.has(argv[i]!) ? 1 : 0);
+  for (let i = 2; i < argv.length; i++) c.out.int(v?.has(argv[i]!) ? 1 : 0);
 }
 
 function smembers(s: Server, c: Client, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (!v) return c.out.set(0);
-  replySet(c, members(v), v.size);
+  replySet(c, v.members(), v.size);
 }
 
 function scard(s: Server, c: Client, argv: string[]): void {
@@ -114,18 +100,18 @@ function spop(s: Server, c: Client, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (!v) return count === null ? c.out.nullBulk() : c.out.set(0);
-  const all = [...v.set];
+  const all = v.members();
   const n = count === null ? 1 : Math.min(count, all.length);
   for (let i = 0; i < n; i++) {
     const j = i + Math.floor(Math.random() * (all.length - i));
     [all[i], all[j]] = [all[j]!, all[i]!];
   }
   const popped = all.slice(0, n);
-  for (const m of popped) v.set.delete(m);
+  v.deleteMany(popped);
   if (count === null) c.out.bulk(popped[0]!);
   else replySet(c, popped, popped.length);
   if (n === 0) return;
-  const whole = v.set.size === 0;
+  const whole = v.size === 0;
   afterRemove(c, argv[1]!, v);
   s.dirty += n;
   // Replicas must remove exactly the members chosen here, not pick their own: the whole set
@@ -158,10 +144,10 @@ function srandmember(s: Server, c: Client, argv: string[]): void {
   if (v === REPLIED) return;
   if (count === null) {
     if (!v) return c.out.nullBulk();
-    const all = [...v.set];
+    const all = v.members();
     return c.out.bulk(all[Math.floor(Math.random() * all.length)]!);
   }
-  randomCountReply(c, v ? [...v.set] : [], count, null);
+  randomCountReply(c, v ? v.members() : [], count, null);
 }
 
 function smove(s: Server, c: Client, argv: string[]): void {
@@ -175,20 +161,19 @@ function smove(s: Server, c: Client, argv: string[]): void {
   if (sv === REPLIED) return;
   const dv = readSet(s, c, dst);
   if (dv === REPLIED) return;
-  if (!sv || !sv.set.has(member)) return c.out.int(0);
+  if (!sv || !sv.has(member)) return c.out.int(0);
   if (src === dst) return c.out.int(1);
-  sv.set.delete(member);
+  sv.delete(member);
   afterRemove(c, src, sv);
   s.dirty++;
   // A member the destination already has: only the source changed.
-  if (dv?.set.has(member)) return c.out.int(1);
+  if (dv?.has(member)) return c.out.int(1);
   let target = dv;
   if (!target) {
     target = new SetValue();
     c.db.set(dst, target);
   }
-  target.set.add(member);
-  target.checkEncoding(maxIntset(s), [member]);
+  target.addMembers([member], 0, maxIntset(s));
   c.db.signalModified(dst);
   s.dirty++;
   c.out.int(1);
@@ -197,17 +182,21 @@ function smove(s: Server, c: Client, argv: string[]): void {
 type Op = "inter" | "union" | "diff";
 
 /** Reads every operand; null stands for a missing key. REPLIED on a WRONGTYPE. */
-function operands(s: Server, c: Client, keys: string[]): (Set<string> | null)[] | typeof REPLIED {
-  const out: (Set<string> | null)[] = [];
+function operands(
+  s: Server,
+  c: Client,
+  keys: string[],
+): (ReadonlySet<string> | null)[] | typeof REPLIED {
+  const out: (ReadonlySet<string> | null)[] = [];
   for (const k of keys) {
     const v = readSet(s, c, k);
     if (v === REPLIED) return REPLIED;
-    out.push(v ? v.set : null);
+    out.push(v ? v.asSet() : null);
   }
   return out;
 }
 
-function compute(op: Op, sets: (Set<string> | null)[], limit = 0): Set<string> {
+function compute(op: Op, sets: (ReadonlySet<string> | null)[], limit = 0): Set<string> {
   if (op === "union") {
     const r = new Set<string>();
     for (const x of sets) if (x) { for (const m of x) r.add(m); }
@@ -221,7 +210,7 @@ function compute(op: Op, sets: (Set<string> | null)[], limit = 0): Set<string> {
     return r;
   }
   if (sets.some((x) => x === null)) return new Set();
-  const sorted = (sets as Set<string>[]).slice().sort((a, b) => a.size - b.size);
+  const sorted = (sets as ReadonlySet<string>[]).slice().sort((a, b) => a.size - b.size);
   const r = new Set<string>();
   for (const m of sorted[0]!) {
     if (sorted.every((x) => x.has(m))) {
@@ -239,7 +228,7 @@ function setop(op: Op) {
     const r = compute(op, sets);
     const v = new SetValue(r);
     v.checkEncoding(maxIntset(s));
-    replySet(c, members(v), r.size);
+    replySet(c, v.members(), r.size);
   };
 }
 
@@ -288,16 +277,13 @@ function sscan(s: Server, c: Client, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   const out: string[] = [];
-  const compact = v?.encoding() === "intset";
-  const next = v
-    ? scanAggregate(
-      a,
-      compact ? new Set(members(v)) : v.set,
-      v.cursors,
-      compact,
-      (m) => out.push(m),
-    )
-    : 0;
+  let next = 0;
+  if (v?.encoding() === "intset") {
+    // An intset is returned whole, in order, with cursor 0, as Redis does.
+    for (const m of v.members()) if (scanMatches(a, m)) out.push(m);
+  } else if (v) {
+    next = scanAggregate(a, v.scanKeys(), v.cursors, false, (m) => out.push(m));
+  }
   c.out.array(2);
   c.out.bulk(String(next));
   c.out.array(out.length);

@@ -9,7 +9,8 @@ import { cmd, ERR, parseFloatArg, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
-import { parseScanArgs, scanAggregate } from "./scan.ts";
+import type { SetValue } from "../store/set.ts";
+import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -164,7 +165,7 @@ function zadd(s: Server, c: Client, argv: string[]): void {
   let added = 0, updated = 0;
   let incrResult: number | null = null;
   for (const [score, member] of pairs) {
-    const cur = z.scores.get(member);
+    const cur = z.score(member);
     if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
     let next = score;
     // A new member takes the increment as is (so -0 stays -0).
@@ -219,7 +220,7 @@ function zcard(s: Server, c: Client, argv: string[]): void {
 function zscore(s: Server, c: Client, argv: string[]): void {
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
-  const sc = z?.scores.get(argv[2]!);
+  const sc = z?.score(argv[2]!);
   if (sc === undefined) c.out.nullBulk();
   else c.out.double(sc);
 }
@@ -229,7 +230,7 @@ function zmscore(s: Server, c: Client, argv: string[]): void {
   if (z === REPLIED) return;
   c.out.array(argv.length - 2);
   for (let i = 2; i < argv.length; i++) {
-    const sc = z?.scores.get(argv[i]!);
+    const sc = z?.score(argv[i]!);
     if (sc === undefined) c.out.nullBulk();
     else c.out.double(sc);
   }
@@ -250,7 +251,7 @@ function zrank(reverse: boolean) {
     if (r < 0) return withScore ? c.out.nullArray() : c.out.nullBulk();
     if (withScore) c.out.array(2);
     c.out.int(reverse ? z!.size - 1 - r : r);
-    if (withScore) c.out.double(z!.scores.get(argv[2]!)!);
+    if (withScore) c.out.double(z!.score(argv[2]!)!);
   };
 }
 
@@ -584,18 +585,21 @@ type Agg = "sum" | "min" | "max";
 type SetOp = "union" | "inter" | "diff";
 
 interface Operand {
-  members: Map<string, number> | null;
+  members: ReadonlyMap<string, number> | null;
   weight: number;
 }
 
 /** Reads an operand: sets count as zsets with score 1; WRONGTYPE for anything else. */
-function readOperand(c: Client, key: string): Map<string, number> | null | typeof REPLIED {
+function readOperand(
+  c: Client,
+  key: string,
+): ReadonlyMap<string, number> | null | typeof REPLIED {
   const e = c.db.lookup(key);
   if (!e) return null;
   const v = e.value;
-  if (typeof v !== "string" && v.type === "zset") return (v as ZSetValue).scores;
+  if (typeof v !== "string" && v.type === "zset") return (v as ZSetValue).scoreMap();
   if (typeof v !== "string" && v.type === "set") {
-    return new Map([...(v as unknown as { set: Set<string> }).set].map((m) => [m, 1]));
+    return new Map((v as SetValue).members().map((m) => [m, 1]));
   }
   c.error(ERR.wrongType);
   return REPLIED;
@@ -753,15 +757,15 @@ function zrandmember(s: Server, c: Client, argv: string[]): void {
   if (z === REPLIED) return;
   if (count === null) {
     if (!z) return c.out.nullBulk();
-    const all = [...z.scores.keys()];
+    const all = z.members();
     return c.out.bulk(all[Math.floor(Math.random() * all.length)]!);
   }
-  const withScores = argv.length === 4;
+  const scores = z?.scoreMap();
   randomCountReply(
     c,
-    z ? [...z.scores.keys()] : [],
+    scores ? [...scores.keys()] : [],
     count,
-    withScores ? (m) => c.out.double(z!.scores.get(m)!) : null,
+    argv.length === 4 ? (m) => c.out.double(scores!.get(m)!) : null,
   );
 }
 
@@ -770,16 +774,15 @@ function zscan(s: Server, c: Client, argv: string[]): void {
   if (!a) return;
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
-  const out: [string, number][] = [];
-  const next = z
-    ? scanAggregate(
-      a,
-      z.scores,
-      z.cursors,
-      z.encoding() === "listpack",
-      (m) => out.push([m, z.scores.get(m)!]),
-    )
-    : 0;
+  let out: [string, number][] = [];
+  let next = 0;
+  const table = z?.table();
+  if (table) {
+    next = scanAggregate(a, table, z!.cursors, false, (m) => out.push([m, table.get(m)!]));
+  } else if (z) {
+    // A listpack is returned whole, in score order, with cursor 0, as Redis does.
+    out = [...z.entries()].filter(([m]) => scanMatches(a, m));
+  }
   c.out.array(2);
   c.out.bulk(String(next));
   // ZSCAN sends scores as bulk strings even in RESP3, as Redis does.

@@ -1,9 +1,10 @@
 /**
- * Redis's RDB format, version 10 (Redis 7.0). The writer emits the plain encodings every Redis
- * 7.0 loads (strings with int/LZF encodings, lists as type 1, sets 2, sorted sets 5, hashes 4);
- * the value decoders take everything Redis 7.0 writes: ziplists, listpacks, intsets, quicklists,
- * second- and millisecond expiries, aux fields, and refuse module and stream data by name. Files
- * and streams are read item by item through them by rdb_reader.ts.
+ * Redis's RDB format, version 10 (Redis 7.0). The writer emits Redis 7.0's own encodings
+ * (strings with int/LZF encodings, listpack hashes and sorted sets, intsets, quicklist 2 lists,
+ * plain hash tables and skiplists); a value held as listpack or intset bytes (store/listpack.ts)
+ * is copied as it is. The reader takes everything Redis 7.0 writes: ziplists, listpacks,
+ * intsets, quicklists, second- and millisecond expiries, aux fields, and refuses module and
+ * stream data by name.
  */
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
@@ -162,6 +163,13 @@ function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
   w.binary(s);
 }
 
+/** A binary string's bytes (a listpack or intset) as an RDB string, as writeBytes. */
+function writeBinary(w: ByteWriter, s: string, o: WriteOptions): void {
+  if (o.compress && s.length > 20) return writeBytes(w, binaryToBytes(s), o);
+  writeLength(w, s.length);
+  w.binary(s);
+}
+
 /** Bytes as an RDB string: LZF-compressed when that saves at least 4 bytes and it is on. */
 function writeBytes(w: ByteWriter, b: Uint8Array, o: WriteOptions): void {
   if (o.compress && b.length > 20) {
@@ -206,18 +214,29 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
   if (typeof v === "string") return writeString(w, v, o);
   if (v instanceof ListValue) {
     const nodes = quicklistNodes(v.range(), o.listFill ?? -2);
+    const lp = v.listpack();
+    if (lp !== null && nodes.length === 1) {
+      // Held as the very listpack that one node would be.
+      writeLength(w, 1);
+      writeLength(w, QUICKLIST_PACKED);
+      return writeBinary(w, lp, o);
+    }
     writeLength(w, nodes.length);
     for (const node of nodes) {
       writeLength(w, QUICKLIST_PACKED);
       writeBytes(w, encodeListpack(node), o);
     }
   } else if (v instanceof SetValue) {
+    const is = v.intset();
+    if (is !== null) return writeBinary(w, is, o);
     if (v.encoding() === "intset") {
-      return writeBytes(w, encodeIntset([...v.set].map((m) => BigInt(m)), v.intWidth), o);
+      return writeBytes(w, encodeIntset(v.members().map((m) => BigInt(m))), o);
     }
     writeLength(w, v.size);
-    for (const x of v.set) writeString(w, x, o);
+    v.forEach((x) => writeString(w, x, o));
   } else if (v instanceof ZSetValue) {
+    const lp = v.listpack();
+    if (lp !== null) return writeBinary(w, lp, o);
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
       for (const [m, sc] of v.entries()) flat.push(m, formatG17(sc));
@@ -231,16 +250,18 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
       writeDouble(w, entries[i]![1]);
     }
   } else if (v instanceof HashValue) {
+    const lp = v.listpack();
+    if (lp !== null) return writeBinary(w, lp, o);
     if (v.encoding() === "listpack") {
       const flat: string[] = [];
-      for (const [f, x] of v.map) flat.push(f, x);
+      v.forEach((f, x) => flat.push(f, x));
       return writeBytes(w, encodeListpack(flat), o);
     }
     writeLength(w, v.size);
-    for (const [f, x] of v.map) {
+    v.forEach((f, x) => {
       writeString(w, f, o);
       writeString(w, x, o);
-    }
+    });
   } else {
     throw new Error("unknown value");
   }
@@ -521,25 +542,25 @@ export function listpackEntries(b: Uint8Array): string[] {
   }
 }
 
-function intsetEntries(b: Uint8Array): string[] {
+/** An intset's width and values. */
+function intsetEntries(b: Uint8Array): { width: number; values: (number | bigint)[] } {
   if (b.length < 8) throw new RdbError("bad intset", 0);
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const width = v.getUint32(0, true), n = v.getUint32(4, true);
   if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
     throw new RdbError("bad intset", 0);
   }
-  const out: string[] = [];
+  const values: (number | bigint)[] = [];
   for (let i = 0; i < n; i++) {
     const at = 8 + i * width;
-    out.push(String(
-      width === 2
-        ? v.getInt16(at, true)
-        : width === 4
-        ? v.getInt32(at, true)
-        : v.getBigInt64(at, true),
-    ));
+    if (width === 2) values.push(v.getInt16(at, true));
+    else if (width === 4) values.push(v.getInt32(at, true));
+    else {
+      const x = v.getBigInt64(at, true);
+      values.push(x >= -(2n ** 53n) + 1n && x <= 2n ** 53n - 1n ? Number(x) : x);
+    }
   }
-  return out;
+  return { width, values };
 }
 
 function pairsOf(items: string[]): [string, string][] {
@@ -549,9 +570,7 @@ function pairsOf(items: string[]): [string, string][] {
 }
 
 function zsetFrom(pairs: [string, number][]): ZSetValue {
-  const z = new ZSetValue();
-  for (const [m, s] of pairs) z.add(m, s);
-  return z;
+  return ZSetValue.fromEntries(pairs);
 }
 
 export const UNSUPPORTED: Record<number, string> = {
@@ -568,39 +587,37 @@ export function readValue(r: ByteReader, type: number): Value {
     case T.STRING:
       return readString(r);
     case T.LIST: {
-      const n = readLen(r), l = new ListValue();
-      for (let i = 0; i < n; i++) l.pushTail(readString(r));
-      return l;
+      const n = readLen(r), items: string[] = [];
+      for (let i = 0; i < n; i++) items.push(readString(r));
+      return new ListValue(items);
     }
     case T.SET: {
-      const n = readLen(r), s = new SetValue();
-      for (let i = 0; i < n; i++) s.set.add(readString(r));
-      return s;
+      const n = readLen(r), members: string[] = [];
+      for (let i = 0; i < n; i++) members.push(readString(r));
+      return new SetValue(members);
     }
     case T.ZSET:
     case T.ZSET_2: {
-      const n = readLen(r), z = new ZSetValue();
+      const n = readLen(r), pairs: [string, number][] = [];
       for (let i = 0; i < n; i++) {
         const m = readString(r);
         const score = type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r);
         if (Number.isNaN(score)) throw new RdbError("sorted set with a NaN score", r.at());
-        z.add(m, score);
+        pairs.push([m, score]);
       }
-      return z;
+      return zsetFrom(pairs);
     }
     case T.HASH: {
-      const n = readLen(r), h = new HashValue();
-      for (let i = 0; i < n; i++) h.map.set(readString(r), readString(r));
-      return h;
+      const n = readLen(r), pairs: [string, string][] = [];
+      for (let i = 0; i < n; i++) pairs.push([readString(r), readString(r)]);
+      return new HashValue(pairs);
     }
     case T.LIST_ZIPLIST:
       return new ListValue(ziplistEntries(readStringBytes(r)));
     case T.SET_INTSET: {
-      const blob = readStringBytes(r);
-      const set = new SetValue(intsetEntries(blob));
-      // Keep the file's width: an intset never narrows.
-      if (blob.length >= 4) set.intWidth = Math.max(2, Math.min(8, blob[0]!));
-      return set;
+      // The file's width is kept: an intset never narrows.
+      const { width, values } = intsetEntries(readStringBytes(r));
+      return SetValue.fromIntset(values, width);
     }
     case T.ZSET_ZIPLIST:
       return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
@@ -612,17 +629,17 @@ export function readValue(r: ByteReader, type: number): Value {
       return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.LIST_QUICKLIST:
     case T.LIST_QUICKLIST_2: {
-      const nodes = readLen(r), l = new ListValue();
+      const nodes = readLen(r), all: string[] = [];
       for (let i = 0; i < nodes; i++) {
         const container = type === T.LIST_QUICKLIST_2 ? readLen(r) : 2;
         const b = readStringBytes(r);
-        if (container === 1) l.pushTail(bytesToBinary(b, 0, b.length));
+        if (container === 1) all.push(bytesToBinary(b, 0, b.length));
         else {
           const items = type === T.LIST_QUICKLIST ? ziplistEntries(b) : listpackEntries(b);
-          for (const x of items) l.pushTail(x);
+          for (const x of items) all.push(x);
         }
       }
-      return l;
+      return new ListValue(all);
     }
     default:
       throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.at() - 1);

@@ -34,8 +34,13 @@ const BYTES = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join
 function plain(v: Value): unknown {
   if (typeof v === "string") return v;
   if (v instanceof ListValue) return ["list", ...v.range()];
-  if (v instanceof SetValue) return ["set", ...[...v.set].sort()];
-  if (v instanceof HashValue) return ["hash", ...[...v.map].map(([f, x]) => `${f}=${x}`).sort()];
+  if (v instanceof SetValue) return ["set", ...v.members().sort()];
+  if (v instanceof HashValue) {
+    return [
+      "hash",
+      ...[...v.toMap()].map(([f, x]) => `${f}=${x}`).sort(),
+    ];
+  }
   if (v instanceof ZSetValue) return ["zset", ...v.entries()];
   throw new Error("unknown value");
 }
@@ -159,7 +164,7 @@ function ourEntries(): [number, string, Value, number | undefined][] {
   const zbig = new ZSetValue();
   for (let i = 0; i < 300; i++) zbig.add(`m${i}`, i % 7 === 0 ? -Infinity : i * 1.5);
   const hbig = new HashValue();
-  for (let i = 0; i < 400; i++) hbig.map.set(`field${i}`, noise(40, i));
+  for (let i = 0; i < 400; i++) hbig.set(`field${i}`, noise(40, i));
   return [
     [0, "s:small", "hello", undefined],
     [0, "s:int", "12345", undefined],

@@ -13,6 +13,18 @@ import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 /** A collection's open iterations, by cursor. */
 export type ScanCursors = Map<number, { it: Iterator<string>; pos: number }>;
 
+/**
+ * An aggregate's open iterations, kept beside it rather than in it: most aggregates are never
+ * scanned (or are small enough to be returned whole), and a field costs every one of them.
+ */
+const aggregateCursors = new WeakMap<object, ScanCursors>();
+
+export function cursorsOf(value: object): ScanCursors {
+  let c = aggregateCursors.get(value);
+  if (c === undefined) aggregateCursors.set(value, c = new Map());
+  return c;
+}
+
 /** Open iterations kept per collection; the oldest is dropped beyond this. */
 export { MAX_SCAN_CURSORS };
 

@@ -252,7 +252,7 @@ for (const { name, cluster } of MODES) {
     db.set("k1", "changed");
     db.delete("k2");
     db.set("new", "n");
-    (db.lookup("{user1}set")!.value as SetValue).set.add("c");
+    (db.lookup("{user1}set")!.value as SetValue).addMembers(["c"], 0, 512);
     db.setExpire("k3", Date.now() + 5e9);
 
     const w = new ByteWriter();
@@ -275,10 +275,10 @@ for (const { name, cluster } of MODES) {
     equal(loaded.get("k1"), "v1");
     equal(loaded.get("k2"), "v2");
     equal(loaded.get("new"), undefined);
-    deepStrictEqual([...(loaded.get("{user1}set") as SetValue).set], ["a", "b"]);
+    deepStrictEqual((loaded.get("{user1}set") as SetValue).members(), ["a", "b"]);
     deepStrictEqual([...loaded.expires.keys()], ["k7"]);
     // The live keyspace has the changes.
-    deepStrictEqual([...(db.get("{user1}set") as SetValue).set], ["a", "b", "c"]);
+    deepStrictEqual((db.get("{user1}set") as SetValue).members(), ["a", "b", "c"]);
     equal(db.get("k1"), "changed");
     equal(db.size, 201);
   });

@@ -62,21 +62,21 @@ function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
   } else if (v instanceof ListValue) {
     for (const x of v.range()) mixInto(d, bin(x));
   } else if (v instanceof SetValue) {
-    for (const m of v.set) xorInto(d, bin(m));
+    v.forEach((m) => xorInto(d, bin(m)));
   } else if (v instanceof ZSetValue) {
-    for (const [m, score] of v.scores) {
+    for (const [m, score] of v.entries()) {
       const e = new Uint8Array(20);
       mixInto(e, bin(m));
       mixInto(e, bin(formatG17(score)));
       xorInto(d, e);
     }
   } else if (v instanceof HashValue) {
-    for (const [f, x] of v.map) {
+    v.forEach((f, x) => {
       const e = new Uint8Array(20);
       mixInto(e, bin(f));
       mixInto(e, bin(x));
       xorInto(d, e);
-    }
+    });
   }
   if (hasExpire) xorInto(d, bin("!!expire!!"));
 }

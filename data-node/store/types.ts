@@ -168,5 +168,7 @@ export function applyEncodingLimits(v: Value, config: EncodingConfig): void {
     });
   } else if (v.type === "set") {
     withCheck.checkEncoding(config.get<number>("set-max-intset-entries"));
+  } else if (v.type === "list") {
+    withCheck.checkEncoding(config.get<number>("list-max-listpack-size"));
   }
 }

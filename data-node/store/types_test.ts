@@ -84,7 +84,7 @@ Deno.test("the memory estimate follows sets, overwrites, in-place changes and de
   const s = new SetValue(["m1"]);
   db.set("s", s);
   check();
-  for (let i = 0; i < 200; i++) s.set.add(`member-${i}`);
+  for (let i = 0; i < 200; i++) s.addMembers([`member-${i}`], 0, 512);
   db.signalModified("s");
   check();
   db.delete("a");

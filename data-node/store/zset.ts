@@ -1,9 +1,29 @@
 /**
- * Sorted set values: a member -> score map plus a skiplist ordered by (score, member) whose
- * links carry spans, so rank, range-by-rank and range-by-score are O(log n), as in Redis.
- * Members compare as bytes (binary strings compare by char code, which is byte order).
+ * Sorted set values (ZSetValue, at the end): a listpack while small, then a member -> score
+ * map plus a skiplist ordered by (score, member) whose links carry spans, so rank,
+ * range-by-rank and range-by-score are O(log n), as in Redis. Members compare as bytes
+ * (binary strings compare by char code, which is byte order).
  */
 import type { AggregateValue } from "./types.ts";
+import { cursorsOf, type ScanCursors } from "./cursor.ts";
+import { formatG17 } from "../../shared/resp/format.ts";
+import {
+  intKey,
+  LP_EMPTY,
+  LP_HEADER,
+  lpAtEnd,
+  lpBuild,
+  lpCount,
+  lpCut,
+  lpEquals,
+  lpFind,
+  lpGet,
+  lpLast,
+  lpNext,
+  lpPrev,
+  lpScore,
+  lpSeek,
+} from "./listpack.ts";
 
 const MAX_LEVEL = 32;
 const P = 0.25;
@@ -81,14 +101,16 @@ export function lexRangeEmpty(r: LexRange): boolean {
   return c > 0 || (c === 0 && (r.min.ex || r.max.ex));
 }
 
-export class ZSetValue implements AggregateValue {
-  readonly type = "zset" as const;
-  accounted = 0;
+/**
+ * The skiplist encoding (and a sorted set loaded in bulk whose encoding is not decided yet:
+ * `big` false, where the listpack rules apply, as in Redis's listpack code).
+ */
+class SkipList {
   readonly scores = new Map<string, number>();
   private readonly head = new Node("", -Infinity, MAX_LEVEL);
   private tail: Node | null = null;
   private level = 1;
-  private big = false;
+  big = false;
   /**
    * Adjacent pairs (in score order) whose members are in descending byte order. At zero the
    * list is also sorted by member, so lex bounds are monotonic and skiplist descents are exact;
@@ -96,7 +118,6 @@ export class ZSetValue implements AggregateValue {
    * descent does when no node is taller than level 1).
    */
   private inversions = 0;
-  readonly cursors = new Map<number, { it: Iterator<string>; pos: number }>();
 
   get size(): number {
     return this.scores.size;
@@ -489,24 +510,507 @@ export class ZSetValue implements AggregateValue {
     }
   }
 
-  encoding(): string {
-    return this.big ? "skiplist" : "listpack";
-  }
-
-  /** Estimated from up to 8 members, so it is O(1). */
+  /**
+   * V8's bytes (measured), estimated from up to 8 members, so it is O(1): per member a node
+   * (object, next and span arrays, boxed score), the member string and the map entry.
+   */
   memoryUsage(): number {
     let sampled = 0, bytes = 0;
     for (const m of this.scores.keys()) {
       bytes += m.length;
       if (++sampled === 8) break;
     }
-    return 96 + this.scores.size * ((sampled ? bytes / sampled : 0) + (this.big ? 80 : 12));
+    return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + 240);
   }
 
-  clone(): ZSetValue {
-    const z = new ZSetValue();
+  clone(): SkipList {
+    const z = new SkipList();
     z.big = this.big;
     for (const [m, s] of this.entries()) z.add(m, s);
     return z;
   }
+}
+
+/** V8 bytes of a listpack sorted set besides its bytes: the object and the string header. */
+const COMPACT_OVERHEAD = 48;
+
+/** A sorted set built in bulk from more entries than this starts as an undecided skiplist. */
+const BULK_LISTPACK_MAX = 8192;
+
+/** Adds a score element as Redis writes it: %.17g text (an integer when it reads as one). */
+function addScore(score: number): void {
+  if (Number.isSafeInteger(score)) lpBuild.addInt(score);
+  else lpBuild.add(formatG17(score));
+}
+
+/** A listpack sorted set's members and scores, in order. */
+function unpack(lp: string): [string[], number[]] {
+  const ms: string[] = [], ss: number[] = [];
+  for (let p = LP_HEADER; !lpAtEnd(lp, p);) {
+    ms.push(lpGet(lp, p));
+    p = lpNext(lp, p);
+    ss.push(lpScore(lp, p));
+    p = lpNext(lp, p);
+  }
+  return [ms, ss];
+}
+
+/** A listpack of entries sorted by (score, member); -0 is stored as 0. */
+function listpackOf(entries: Iterable<[string, number]>, n: number): string {
+  lpBuild.begin();
+  for (const [m, s] of entries) {
+    lpBuild.add(m);
+    addScore(s === 0 ? 0 : s);
+  }
+  return lpBuild.finish(n * 2);
+}
+
+function byScoreThenMember(a: [string, number], b: [string, number]): number {
+  return a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+}
+
+/**
+ * A sorted set. While its encoding is listpack it is held as Redis's listpack bytes in one
+ * binary string (listpack.ts: member and score alternating, in (score, member) order; a
+ * change builds a new string), so RDB files and DUMP carry it as is; the listpack's own rules
+ * for lex ranges over members out of score order apply. Past the listpack limits it becomes
+ * a skiplist with spans, for good, as in Redis. The object has that one field; ZSCAN cursors
+ * live in a side table (cursorsOf).
+ */
+export class ZSetValue implements AggregateValue {
+  private d: string | SkipList = LP_EMPTY;
+  /** The memory estimate last counted in the database total (see Database.bytes). */
+  accounted = 0;
+
+  /**
+   * A sorted set of the entries (a load: a repeated member takes its last score); its
+   * encoding is for checkEncoding to decide.
+   */
+  static fromEntries(entries: Iterable<[string, number]>): ZSetValue {
+    const scores = new Map(entries);
+    const z = new ZSetValue();
+    if (scores.size <= BULK_LISTPACK_MAX) {
+      z.d = listpackOf([...scores].sort(byScoreThenMember), scores.size);
+    } else {
+      const sl = new SkipList();
+      for (const [m, s] of scores) sl.add(m, s);
+      z.d = sl;
+    }
+    return z;
+  }
+
+  get type(): "zset" {
+    return "zset";
+  }
+
+  /** Open ZSCAN iterations (skiplists only). */
+  get cursors(): ScanCursors {
+    return cursorsOf(this);
+  }
+
+  get size(): number {
+    const d = this.d;
+    return typeof d === "string" ? lpCount(d) >> 1 : d.scores.size;
+  }
+
+  /** The listpack bytes while the sorted set is held as one, else null. */
+  listpack(): string | null {
+    return typeof this.d === "string" ? this.d : null;
+  }
+
+  score(member: string): number | undefined {
+    const d = this.d;
+    if (typeof d !== "string") return d.scores.get(member);
+    const p = lpFind(d, member, 2);
+    return p < 0 ? undefined : lpScore(d, lpNext(d, p));
+  }
+
+  has(member: string): boolean {
+    const d = this.d;
+    return typeof d === "string" ? lpFind(d, member, 2) >= 0 : d.scores.has(member);
+  }
+
+  /**
+   * Adds or updates; returns "added", "updated" or "same". A listpack stores an integral score
+   * as an integer, so -0 becomes 0 there; a skiplist keeps -0.
+   */
+  add(member: string, score: number): "added" | "updated" | "same" {
+    const d = this.d;
+    if (typeof d !== "string") return d.add(member, score);
+    return this.lpAdd(d, member, score, null);
+  }
+
+  /**
+   * Adds as Redis's zsetAdd does: a listpack becomes a skiplist *before* it takes a new member
+   * that would not fit (so that member keeps a -0 score).
+   */
+  addWithLimits(
+    member: string,
+    score: number,
+    limits: { maxEntries: number; maxValue: number },
+  ): "added" | "updated" | "same" {
+    const d = this.d;
+    if (typeof d !== "string") return d.addWithLimits(member, score, limits);
+    return this.lpAdd(d, member, score, limits);
+  }
+
+  private lpAdd(
+    lp: string,
+    member: string,
+    score: number,
+    limits: { maxEntries: number; maxValue: number } | null,
+  ): "added" | "updated" | "same" {
+    const p = lpFind(lp, member, 2);
+    const n = lpCount(lp) >> 1;
+    if (
+      p < 0 && limits !== null && (n + 1 > limits.maxEntries || member.length > limits.maxValue)
+    ) {
+      this.toSkiplist();
+      return (this.d as SkipList).add(member, score);
+    }
+    if (score === 0) score = 0;
+    let cutFrom = -1, cutTo = -1;
+    if (p >= 0) {
+      const sp = lpNext(lp, p);
+      if (lpScore(lp, sp) === score) return "same";
+      cutFrom = p;
+      cutTo = lpNext(lp, sp);
+    }
+    // Before the first other entry with a greater score, or an equal score and greater member.
+    let at = LP_HEADER;
+    while (!lpAtEnd(lp, at)) {
+      if (at === cutFrom) {
+        at = cutTo;
+        continue;
+      }
+      const sp = lpNext(lp, at);
+      const s = lpScore(lp, sp);
+      if (s > score || (s === score && lpGet(lp, at) > member)) break;
+      at = lpNext(lp, sp);
+    }
+    const end = lp.length - 1;
+    lpBuild.begin();
+    if (cutFrom < 0 || at <= cutFrom) {
+      lpBuild.copy(lp, LP_HEADER, at);
+      lpBuild.add(member);
+      addScore(score);
+      if (cutFrom < 0) lpBuild.copy(lp, at, end);
+      else {
+        lpBuild.copy(lp, at, cutFrom);
+        lpBuild.copy(lp, cutTo, end);
+      }
+    } else {
+      lpBuild.copy(lp, LP_HEADER, cutFrom);
+      lpBuild.copy(lp, cutTo, at);
+      lpBuild.add(member);
+      addScore(score);
+      lpBuild.copy(lp, at, end);
+    }
+    this.d = lpBuild.finish((p < 0 ? n + 1 : n) * 2);
+    return p < 0 ? "added" : "updated";
+  }
+
+  /** Switches to the skiplist encoding (Redis never converts back on its own). */
+  toSkiplist(): void {
+    const d = this.d;
+    if (typeof d !== "string") {
+      d.toSkiplist();
+      return;
+    }
+    const sl = new SkipList();
+    sl.toSkiplist();
+    for (let p = LP_HEADER; !lpAtEnd(d, p);) {
+      const m = lpGet(d, p);
+      p = lpNext(d, p);
+      sl.add(m, lpScore(d, p));
+      p = lpNext(d, p);
+    }
+    this.d = sl;
+  }
+
+  remove(member: string): boolean {
+    const d = this.d;
+    if (typeof d !== "string") return d.remove(member);
+    const p = lpFind(d, member, 2);
+    if (p < 0) return false;
+    this.d = lpCut(d, p, lpNext(d, lpNext(d, p)), 2);
+    return true;
+  }
+
+  /** 0-based rank by ascending (score, member), or -1. */
+  rank(member: string): number {
+    const d = this.d;
+    if (typeof d !== "string") return d.rank(member);
+    const qi = intKey(member);
+    let r = 0;
+    for (let p = LP_HEADER; !lpAtEnd(d, p); p = lpNext(d, lpNext(d, p)), r++) {
+      if (lpEquals(d, p, member, qi)) return r;
+    }
+    return -1;
+  }
+
+  /** Entries from rank start to end inclusive (clamped by caller), ascending or descending. */
+  *rangeByRank(start: number, end: number, reverse = false): IterableIterator<[string, number]> {
+    const d = this.d;
+    if (typeof d !== "string") {
+      yield* d.rangeByRank(start, end, reverse);
+      return;
+    }
+    const n = lpCount(d) >> 1;
+    if (start > end || start >= n) return;
+    if (end >= n) end = n - 1;
+    const from = reverse ? n - 1 - end : start, to = reverse ? n - 1 - start : end;
+    const out: [string, number][] = [];
+    let p = lpSeek(d, from * 2, n * 2);
+    for (let i = from; i <= to; i++) {
+      const m = lpGet(d, p);
+      p = lpNext(d, p);
+      out.push([m, lpScore(d, p)]);
+      p = lpNext(d, p);
+    }
+    if (reverse) out.reverse();
+    yield* out;
+  }
+
+  *rangeByScore(r: ScoreRange, reverse = false): IterableIterator<[string, number]> {
+    const d = this.d;
+    if (typeof d !== "string") {
+      yield* d.rangeByScore(r, reverse);
+      return;
+    }
+    yield* this.rangeByScoreLimit(r, reverse, 0, -1);
+  }
+
+  /** True when score order is also member order (lex ranges behave as documented). */
+  lexOrdered(): boolean {
+    const d = this.d;
+    if (typeof d !== "string") return d.lexOrdered();
+    const [ms] = unpack(d);
+    for (let i = 1; i < ms.length; i++) if (ms[i]! < ms[i - 1]!) return false;
+    return true;
+  }
+
+  /**
+   * ZRANGEBYLEX: from the first (last, reversed) entry in range, skips `offset` entries
+   * without checking them, then takes up to `limit` entries (negative: no limit) while still
+   * in range. With members out of score order this follows the list order, as Redis does.
+   */
+  rangeByLexLimit(
+    r: LexRange,
+    reverse: boolean,
+    offset: number,
+    limit: number,
+  ): [string, number][] {
+    const d = this.d;
+    if (typeof d !== "string") return d.rangeByLexLimit(r, reverse, offset, limit);
+    const out: [string, number][] = [];
+    if (offset < 0) return out;
+    const [ms, ss] = unpack(d);
+    let i = reverse ? lastInLex(ms, r) : firstInLex(ms, r);
+    if (i < 0) return out;
+    i += reverse ? -offset : offset;
+    for (; i >= 0 && i < ms.length && limit !== 0; limit--) {
+      if (reverse ? !lexGteMin(ms[i]!, r) : !lexLteMax(ms[i]!, r)) break;
+      out.push([ms[i]!, ss[i]!]);
+      i += reverse ? -1 : 1;
+    }
+    return out;
+  }
+
+  /** ZRANGEBYSCORE with Redis's LIMIT semantics (see rangeByLexLimit). */
+  rangeByScoreLimit(
+    r: ScoreRange,
+    reverse: boolean,
+    offset: number,
+    limit: number,
+  ): [string, number][] {
+    const d = this.d;
+    if (typeof d !== "string") return d.rangeByScoreLimit(r, reverse, offset, limit);
+    const out: [string, number][] = [];
+    const [ms, ss] = unpack(d);
+    if (offset < 0 || offset >= ms.length) return out;
+    let i = reverse ? lastInScore(ss, r) : firstInScore(ss, r);
+    if (i < 0) return out;
+    i += reverse ? -offset : offset;
+    for (; i >= 0 && i < ms.length && limit !== 0; limit--) {
+      if (reverse ? !gteMin(ss[i]!, r) : !lteMax(ss[i]!, r)) break;
+      out.push([ms[i]!, ss[i]!]);
+      i += reverse ? -1 : 1;
+    }
+    return out;
+  }
+
+  /** ZLEXCOUNT: a listpack counts forward from the first entry in range. */
+  countInLex(r: LexRange): number {
+    const d = this.d;
+    if (typeof d !== "string") return d.countInLex(r);
+    const [ms] = unpack(d);
+    const first = firstInLex(ms, r);
+    if (first < 0) return 0;
+    let i = first;
+    while (i < ms.length && lexLteMax(ms[i]!, r)) i++;
+    return i - first;
+  }
+
+  /** ZREMRANGEBYLEX: from the first entry in range, deletes while entries are <= max. */
+  deleteRangeByLex(r: LexRange): number {
+    const d = this.d;
+    if (typeof d !== "string") return d.deleteRangeByLex(r);
+    const [ms] = unpack(d);
+    const first = firstInLex(ms, r);
+    if (first < 0) return 0;
+    let i = first;
+    while (i < ms.length && lexLteMax(ms[i]!, r)) i++;
+    return this.cutEntries(d, first, i);
+  }
+
+  deleteRangeByScore(r: ScoreRange): number {
+    const d = this.d;
+    if (typeof d !== "string") return d.deleteRangeByScore(r);
+    const [, ss] = unpack(d);
+    const first = firstInScore(ss, r);
+    if (first < 0) return 0;
+    let i = first;
+    while (i < ss.length && lteMax(ss[i]!, r)) i++;
+    return this.cutEntries(d, first, i);
+  }
+
+  /** Removes the entries with ranks in [from, to); returns how many. */
+  private cutEntries(lp: string, from: number, to: number): number {
+    if (to <= from) return 0;
+    const n = lpCount(lp);
+    const a = lpSeek(lp, from * 2, n);
+    const b = to * 2 >= n ? lp.length - 1 : lpSeek(lp, to * 2, n);
+    this.d = lpCut(lp, a, b, (to - from) * 2);
+    return to - from;
+  }
+
+  /** Number of members with score in range. */
+  countInScore(r: ScoreRange): number {
+    const d = this.d;
+    if (typeof d !== "string") return d.countInScore(r);
+    let n = 0;
+    for (let p = LP_HEADER; !lpAtEnd(d, p);) {
+      p = lpNext(d, p);
+      const s = lpScore(d, p);
+      if (gteMin(s, r) && lteMax(s, r)) n++;
+      p = lpNext(d, p);
+    }
+    return n;
+  }
+
+  /** All entries ascending. */
+  entries(): IterableIterator<[string, number]> {
+    return this.rangeByRank(0, this.size - 1);
+  }
+
+  first(): [string, number] | null {
+    const d = this.d;
+    if (typeof d !== "string") return d.first();
+    if (lpAtEnd(d, LP_HEADER)) return null;
+    return [lpGet(d, LP_HEADER), lpScore(d, lpNext(d, LP_HEADER))];
+  }
+
+  last(): [string, number] | null {
+    const d = this.d;
+    if (typeof d !== "string") return d.last();
+    const sp = lpLast(d);
+    if (sp < 0) return null;
+    return [lpGet(d, lpPrev(d, sp)), lpScore(d, sp)];
+  }
+
+  /** The members, in order. */
+  members(): string[] {
+    const d = this.d;
+    if (typeof d === "string") return unpack(d)[0];
+    const out: string[] = [];
+    for (const [m] of d.entries()) out.push(m);
+    return out;
+  }
+
+  /** Member -> score (the skiplist's own map once converted: read only). */
+  scoreMap(): ReadonlyMap<string, number> {
+    const d = this.d;
+    if (typeof d !== "string") return d.scores;
+    const [ms, ss] = unpack(d);
+    const m = new Map<string, number>();
+    for (let i = 0; i < ms.length; i++) m.set(ms[i]!, ss[i]!);
+    return m;
+  }
+
+  /** The member -> score table a skiplist pages through for ZSCAN; null for a listpack. */
+  table(): ReadonlyMap<string, number> | null {
+    const d = this.d;
+    return typeof d !== "string" && d.big ? d.scores : null;
+  }
+
+  checkEncoding(limits: { maxEntries: number; maxValue: number }): void {
+    const d = this.d;
+    if (typeof d !== "string") {
+      if (d.big) return;
+      d.checkEncoding(limits);
+      if (!d.big) this.d = listpackOf(d.entries(), d.scores.size);
+      return;
+    }
+    const n = lpCount(d) >> 1;
+    let fits = n <= limits.maxEntries;
+    for (let p = LP_HEADER; fits && !lpAtEnd(d, p); p = lpNext(d, lpNext(d, p))) {
+      if (lpGet(d, p).length > limits.maxValue) fits = false;
+    }
+    if (!fits) this.toSkiplist();
+  }
+
+  encoding(): string {
+    const d = this.d;
+    return typeof d !== "string" && d.big ? "skiplist" : "listpack";
+  }
+
+  /** V8's bytes: a listpack's plus the object and string headers; a skiplist's estimate. */
+  memoryUsage(): number {
+    const d = this.d;
+    return typeof d === "string" ? COMPACT_OVERHEAD + d.length : d.memoryUsage();
+  }
+
+  clone(): ZSetValue {
+    const z = new ZSetValue();
+    const d = this.d;
+    z.d = typeof d === "string" ? d : d.clone();
+    return z;
+  }
+}
+
+// ---- Range lookups over a listpack's members or scores (arrays in list order) ----
+
+function firstInScore(ss: number[], r: ScoreRange): number {
+  let i = 0;
+  while (i < ss.length && !gteMin(ss[i]!, r)) i++;
+  return i < ss.length && lteMax(ss[i]!, r) ? i : -1;
+}
+
+function lastInScore(ss: number[], r: ScoreRange): number {
+  let i = ss.length - 1;
+  while (i >= 0 && !lteMax(ss[i]!, r)) i--;
+  return i >= 0 && gteMin(ss[i]!, r) ? i : -1;
+}
+
+/** Redis's listpack early exit: the range can't match when the ends of the list don't. */
+function inLexRange(ms: string[], r: LexRange): boolean {
+  if (lexRangeEmpty(r) || ms.length === 0) return false;
+  return lexGteMin(ms[ms.length - 1]!, r) && lexLteMax(ms[0]!, r);
+}
+
+/** The first member >= min (walking forward), if it is <= max; -1 otherwise. */
+function firstInLex(ms: string[], r: LexRange): number {
+  if (!inLexRange(ms, r)) return -1;
+  let i = 0;
+  while (i < ms.length && !lexGteMin(ms[i]!, r)) i++;
+  return i < ms.length && lexLteMax(ms[i]!, r) ? i : -1;
+}
+
+/** The last member <= max (walking back from the tail), if it is >= min; -1 otherwise. */
+function lastInLex(ms: string[], r: LexRange): number {
+  if (!inLexRange(ms, r)) return -1;
+  let i = ms.length - 1;
+  while (i >= 0 && !lexLteMax(ms[i]!, r)) i--;
+  return i >= 0 && lexGteMin(ms[i]!, r) ? i : -1;
 }

@@ -1,20 +1,25 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
 import { ZSetValue } from "./zset.ts";
+import { encodeListpack } from "../persistence/compact.ts";
+import { binaryToBytes } from "../../shared/resp/bytes.ts";
+import { formatG17 } from "../../shared/resp/format.ts";
 
 function sorted(m: Map<string, number>): [string, number][] {
   return [...m].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-Deno.test("skiplist order, rank and ranges agree with a sorted array under random updates", () => {
+Deno.test("order, rank and ranges agree with a sorted array under random updates, both encodings", () => {
   fc.assert(
     fc.property(
       fc.array(
         fc.tuple(fc.boolean(), fc.string({ maxLength: 3 }), fc.integer({ min: -5, max: 5 })),
         { maxLength: 120 },
       ),
-      (ops) => {
+      fc.boolean(),
+      (ops, skiplist) => {
         const z = new ZSetValue();
+        if (skiplist) z.toSkiplist();
         const ref = new Map<string, number>();
         for (const [add, m, s] of ops) {
           if (add) {
@@ -33,9 +38,14 @@ Deno.test("skiplist order, rank and ranges agree with a sorted array under rando
         deepStrictEqual([...z.rangeByScore(r)], inR);
         deepStrictEqual([...z.rangeByScore(r, true)], [...inR].reverse());
         equal(z.countInScore(r), inR.length);
+        equal(z.encoding(), skiplist ? "skiplist" : "listpack");
+        equal(z.size, ref.size);
+        deepStrictEqual(z.first(), exp[0] ?? null);
+        deepStrictEqual(z.last(), exp[exp.length - 1] ?? null);
+        for (const [m, sc] of exp) equal(z.score(m), sc);
       },
     ),
-    { numRuns: 200 },
+    { numRuns: 300 },
   );
 });
 
@@ -208,10 +218,127 @@ Deno.test("score ranges: LIMIT offsets are walked unchecked, negative counts mea
 Deno.test("-0 is stored as 0 in a listpack and kept in a skiplist", () => {
   const lp = new ZSetValue();
   lp.add("m", -0);
-  equal(Object.is(lp.scores.get("m"), 0), true);
+  equal(Object.is(lp.score("m"), 0), true);
   const sl = new ZSetValue();
   sl.addWithLimits("x".repeat(70), -0, { maxEntries: 128, maxValue: 64 });
   equal(sl.encoding(), "skiplist");
-  equal(Object.is(sl.scores.get("x".repeat(70)), -0), true);
-  equal(Object.is(sl.clone().scores.get("x".repeat(70)), -0), true);
+  equal(Object.is(sl.score("x".repeat(70)), -0), true);
+  equal(Object.is(sl.clone().score("x".repeat(70)), -0), true);
+});
+
+// ---- the listpack form ----
+
+const scoreArb = fc.oneof(
+  fc.integer({ min: -5, max: 5 }),
+  fc.constantFrom(0.5, -2.25, 1e16, 1e17, 2 ** 53, -(2 ** 63), 1e300, Infinity, -Infinity, -0),
+  fc.double({ noNaN: true }),
+);
+const memberArb = fc.oneof(
+  fc.string({ maxLength: 3 }),
+  fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+    maxLength: 4,
+  }),
+  fc.constantFrom("0", "-1", "01", "300", "9223372036854775807", "99999999999999999999"),
+  fc.string({ minLength: 62, maxLength: 66 }),
+);
+
+Deno.test("a listpack sorted set holds Redis's bytes for its entries, in score order", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.boolean(), memberArb, scoreArb), { maxLength: 60 }),
+      (ops) => {
+        const z = new ZSetValue();
+        const ref = new Map<string, number>();
+        for (const [add, m, sc] of ops) {
+          if (add) {
+            const had = ref.get(m);
+            const want = had === undefined
+              ? "added"
+              : had === (sc === 0 ? 0 : sc)
+              ? "same"
+              : "updated";
+            equal(z.add(m, sc), want);
+            ref.set(m, sc === 0 ? 0 : sc);
+          } else equal(z.remove(m), ref.delete(m));
+        }
+        const exp = sorted(ref);
+        deepStrictEqual([...z.entries()], exp);
+        deepStrictEqual(z.members(), exp.map(([m]) => m));
+        const flat = exp.flatMap(([m, sc]) => [m, formatG17(sc)]);
+        deepStrictEqual(binaryToBytes(z.listpack()!), encodeListpack(flat));
+        // The same entries loaded in bulk, in any order, give the same bytes.
+        const loaded = ZSetValue.fromEntries([...ref].reverse());
+        equal(loaded.listpack(), z.listpack());
+        exp.forEach(([m], i) => equal(z.rank(m), i));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+const lim = { maxEntries: 4, maxValue: 8 };
+
+Deno.test("a listpack sorted set converts before the entry that passes a limit, exactly there", () => {
+  const z = new ZSetValue();
+  for (let i = 1; i <= 4; i++) equal(z.addWithLimits(`m${i}`, i, lim), "added");
+  equal(z.addWithLimits("m4", 0, lim), "updated");
+  equal(z.addWithLimits("m1", 9, lim), "updated");
+  equal(z.encoding(), "listpack", "4 entries fit, updates never convert");
+  equal(z.addWithLimits("m5", -0, lim), "added");
+  equal(z.encoding(), "skiplist", "the 5th member converts first");
+  equal(Object.is(z.score("m5"), -0), true, "so it keeps its -0");
+  deepStrictEqual(z.members(), ["m4", "m5", "m2", "m3", "m1"], "-0 ties with 0");
+  z.remove("m5");
+  z.remove("m4");
+  equal(z.encoding(), "skiplist", "for good");
+
+  const long = new ZSetValue();
+  long.addWithLimits("12345678", 1, lim);
+  equal(long.encoding(), "listpack", "a member of maxValue bytes fits");
+  long.addWithLimits("123456789", 2, lim);
+  equal(long.encoding(), "skiplist");
+  deepStrictEqual([...long.entries()], [["12345678", 1], ["123456789", 2]]);
+});
+
+Deno.test("checkEncoding decides a loaded sorted set's encoding", () => {
+  const small = ZSetValue.fromEntries([["b", 2], ["a", 1], ["b", -0]]);
+  small.checkEncoding(lim);
+  equal(small.encoding(), "listpack");
+  deepStrictEqual([...small.entries()], [["b", 0], ["a", 1]]);
+  const many = ZSetValue.fromEntries(["a", "b", "c", "d", "e"].map((m, i) => [m, i]));
+  many.checkEncoding(lim);
+  equal(many.encoding(), "skiplist");
+  equal(many.rank("e"), 4);
+  const long = ZSetValue.fromEntries([["123456789", 1]]);
+  long.checkEncoding(lim);
+  equal(long.encoding(), "skiplist");
+
+  const bulk = Array.from({ length: 9000 }, (_, i): [string, number] => [`m${i}`, i % 100]);
+  const wide = ZSetValue.fromEntries(bulk);
+  equal(wide.encoding(), "listpack", "undecided until checked");
+  const copy = wide.clone();
+  wide.checkEncoding({ maxEntries: 10000, maxValue: 64 });
+  equal(wide.encoding(), "listpack");
+  equal(wide.listpack() !== null, true);
+  equal(wide.score("m8999"), 99);
+  copy.checkEncoding({ maxEntries: 128, maxValue: 64 });
+  equal(copy.encoding(), "skiplist");
+  deepStrictEqual([...copy.entries()], [...wide.entries()]);
+});
+
+Deno.test("a clone is independent of the original, in both encodings", () => {
+  for (const skiplist of [false, true]) {
+    const z = new ZSetValue();
+    if (skiplist) z.toSkiplist();
+    z.add("a", 1);
+    z.add("b", 2);
+    const c = z.clone();
+    z.add("a", 5);
+    z.remove("b");
+    c.add("c", 0);
+    deepStrictEqual([...c.entries()], [["c", 0], ["a", 1], ["b", 2]]);
+    deepStrictEqual([...z.entries()], [["a", 5]]);
+    equal(c.encoding(), skiplist ? "skiplist" : "listpack");
+  }
 });
