@@ -5,6 +5,11 @@
  */
 import { Database, type KeyspaceHooks } from "../../data-node/store/database.ts";
 import type { Value } from "../../data-node/store/types.ts";
+import { utf8ToBinary } from "../../shared/resp/bytes.ts";
+import { HashValue } from "../../data-node/store/hash.ts";
+import { ZSetValue } from "../../data-node/store/zset.ts";
+import { ListValue } from "../../data-node/store/list.ts";
+import { SetValue } from "../../data-node/store/set.ts";
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc");
@@ -20,21 +25,58 @@ const hooks: KeyspaceHooks = {
 };
 
 const N = Number(Deno.args[0] ?? 200_000);
+const ten = (i: number, what: string) => Array.from({ length: 10 }, (_, j) => `${what}:${i}:${j}`);
+const LIMITS = { maxEntries: 128, maxValue: 64 };
 const kinds: Record<string, (i: number) => Value> = {
-  "small string": (i) => `value:${i}`,
-  "100-byte string": (i) => `${i}:`.padEnd(100, "x"),
+  // Flat strings decoded from bytes, as values arriving from clients are.
+  "small string": (i) => utf8ToBinary(`value:${i}`),
+  "100-byte string": (i) => utf8ToBinary(`${i}:`.padEnd(100, "x")),
+  "hash of 10": (i) => {
+    const h = new HashValue(ten(i, "f").map((f, j) => [f, `v${j}`]));
+    h.checkEncoding(LIMITS);
+    return h;
+  },
+  "sorted set of 10": (i) => {
+    const z = ZSetValue.fromEntries(ten(i, "m").map((m, j) => [m, j]));
+    z.checkEncoding(LIMITS);
+    return z;
+  },
+  "list of 10": (i) => {
+    const l = new ListValue(ten(i, "e"));
+    l.checkEncoding(-2);
+    return l;
+  },
+  "set of 10": (i) => {
+    const s = new SetValue(ten(i, "s"));
+    s.checkEncoding(512);
+    return s;
+  },
+  "hash of 500": (i) => {
+    const h = new HashValue(
+      Array.from({ length: 500 }, (_, j) => [`field:${i}:${j}`, `value:${j}`]),
+    );
+    h.checkEncoding(LIMITS);
+    return h;
+  },
 };
 
+/** Fewer keys for the big kinds, so the probe stays quick. */
+const SCALE: Record<string, number> = { "hash of 500": 0.01 };
+
 const results = [];
+/** Every database stays alive, so freeing one kind's keys never shows in the next one's delta. */
+const keep: Database[] = [];
 for (const [kind, make] of Object.entries(kinds)) {
   gc();
   gc();
   const before = Deno.memoryUsage().heapUsed;
+  const n = Math.max(1, Math.floor(N * (SCALE[kind] ?? 1)));
   const db = new Database(0, hooks);
-  for (let i = 0; i < N; i++) db.set(`key:${i}`, make(i));
+  for (let i = 0; i < n; i++) db.set(`key:${i}`, make(i));
+  keep.push(db);
   gc();
   gc();
   const heap = Deno.memoryUsage().heapUsed - before;
-  results.push({ kind, heapPerKey: heap / N, estimatePerKey: db.bytes / N, keys: db.size });
+  results.push({ kind, heapPerKey: heap / n, estimatePerKey: db.bytes / n, keys: db.size, n });
 }
 console.log(JSON.stringify(results));
