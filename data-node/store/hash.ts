@@ -12,12 +12,14 @@
 import type { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import {
+  intKey,
   LP_EMPTY,
   LP_HEADER,
   lpAtEnd,
   lpBuild,
   lpCount,
   lpCut,
+  lpEquals,
   lpFind,
   lpGet,
   lpNext,
@@ -129,6 +131,8 @@ export class HashValue implements AggregateValue {
       return true;
     }
     const v = lpNext(d, p);
+    // The same value again (a common overwrite): nothing to rebuild.
+    if (lpEquals(d, v, value, intKey(value))) return false;
     lpBuild.copy(d, LP_HEADER, v);
     lpBuild.add(value);
     lpBuild.copy(d, lpNext(d, v), d.length - 1);
