@@ -9,6 +9,7 @@ import {
   runDataNode,
   startDataNode,
   startRedisServer,
+  withTempDir as withDir,
 } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 import { RequestParser } from "../shared/resp/mod.ts";
@@ -17,15 +18,6 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const startOurs = (dir: string, extra: string[] = []) =>
   startDataNode(["--appendonly", "yes", ...extra], { dir });
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 function listAof(dir: string): string[] {
   return [...Deno.readDirSync(`${dir}/appendonlydir`)].map((e) => e.name).sort();

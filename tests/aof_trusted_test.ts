@@ -5,18 +5,17 @@
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { encodeCommand } from "../shared/resp/mod.ts";
-import { runDataNode, startDataNode } from "./helpers/process.ts";
+import { runDataNode, startDataNode, withTempDir as withDir } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** An AOF node in `dir` that runs `cmds` and stops without saving: its AOF holds them. */
+async function writeAof(dir: string, cmds: string[][]): Promise<void> {
+  await using n = await startDataNode(["--appendonly", "yes"], { dir });
+  using c = await RawConn.connect(n.port);
+  for (const argv of cmds) await c.call(...argv);
+  await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
 }
 
 async function authed(port: number, password: string): Promise<RawConn> {
@@ -105,12 +104,7 @@ Deno.test({
   ...opts,
   fn: () =>
     withDir(async (dir) => {
-      {
-        await using n = await startDataNode(["--appendonly", "yes"], { dir });
-        using c = await RawConn.connect(n.port);
-        await c.call("RPUSH", "l", "a");
-        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
-      }
+      await writeAof(dir, [["RPUSH", "l", "a"]]);
       const incr = incrPath(dir);
       const before = Deno.statSync(incr).size;
       appendCommands(incr, [["INCR", "l"]]);
@@ -131,12 +125,7 @@ Deno.test({
   ...opts,
   fn: () =>
     withDir(async (dir) => {
-      {
-        await using n = await startDataNode(["--appendonly", "yes"], { dir });
-        using c = await RawConn.connect(n.port);
-        await c.call("SET", "a", "1");
-        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
-      }
+      await writeAof(dir, [["SET", "a", "1"]]);
       appendCommands(incrPath(dir), [["NOSUCHCMD", "x"]]);
       const r = await runDataNode(["--appendonly", "yes", "--dir", dir]);
       ok(!r.success, "startup must fail");
@@ -149,12 +138,7 @@ Deno.test({
   ...opts,
   fn: () =>
     withDir(async (dir) => {
-      {
-        await using n = await startDataNode(["--appendonly", "yes"], { dir });
-        using c = await RawConn.connect(n.port);
-        await c.call("SET", "a", "1");
-        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
-      }
+      await writeAof(dir, [["SET", "a", "1"]]);
       const incr = incrPath(dir);
       const before = Deno.statSync(incr).size;
       appendCommands(incr, [["MULTI"], ["SET", "a", "2"], ["SET", "b", "2"]]);

@@ -338,3 +338,13 @@ export async function runDataNode(args: string[]): Promise<{ success: boolean; s
     .output();
   return { success: out.success, stderr: new TextDecoder().decode(out.stderr) };
 }
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "redis-ha-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
