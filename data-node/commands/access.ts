@@ -1,6 +1,5 @@
 /** Typed key access used by every command family: lookups with stats and WRONGTYPE replies. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import type { AggregateValue } from "../store/types.ts";
 import { ERR } from "./define.ts";
 
@@ -8,7 +7,7 @@ import { ERR } from "./define.ts";
 export const REPLIED = Symbol("replied");
 
 /** A string value, null when missing, or REPLIED after a WRONGTYPE error. */
-export function readString(s: Server, c: Client, key: string): string | null | typeof REPLIED {
+export function readString(s: Engine, c: ClientState, key: string): string | null | typeof REPLIED {
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
@@ -24,8 +23,8 @@ export function readString(s: Server, c: Client, key: string): string | null | t
 
 /** An aggregate of the given type, null when missing, or REPLIED after a WRONGTYPE error. */
 export function readAggregate<T extends AggregateValue>(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   key: string,
   type: T["type"],
 ): T | null | typeof REPLIED {
@@ -46,7 +45,7 @@ export function readAggregate<T extends AggregateValue>(
  * Gives a key an absolute expiry; a time already past deletes it instead. Either way the
  * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
  */
-export function expireOrDelete(c: Client, key: string, atMs: number, nowMs: number): void {
+export function expireOrDelete(c: ClientState, key: string, atMs: number, nowMs: number): void {
   if (atMs <= nowMs) {
     c.db.delete(key);
     c.rewrittenArgv = ["DEL", key];

@@ -2,8 +2,7 @@
  * Bitmap commands on string values: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
  * BITFIELD_RO. Bit 0 is the most significant bit of the first byte, as in Redis.
  */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
@@ -28,7 +27,7 @@ function parseBitOffset(arg: string): number | null {
   return n === null || n < 0 || n > MAX_BIT_OFFSET ? null : n;
 }
 
-function checkSize(s: Server, c: Client, bytes: number): boolean {
+function checkSize(s: Engine, c: ClientState, bytes: number): boolean {
   if (bytes > maxStringLength(s.config)) {
     c.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     return false;
@@ -36,7 +35,7 @@ function checkSize(s: Server, c: Client, bytes: number): boolean {
   return true;
 }
 
-function setbit(s: Server, c: Client, argv: string[]): void {
+function setbit(s: Engine, c: ClientState, argv: string[]): void {
   const offset = parseBitOffset(argv[2]!);
   if (offset === null) return c.error(BAD_OFFSET);
   if (argv[3] !== "0" && argv[3] !== "1") {
@@ -65,7 +64,7 @@ function setbit(s: Server, c: Client, argv: string[]): void {
   c.out.int(old);
 }
 
-function getbit(s: Server, c: Client, argv: string[]): void {
+function getbit(s: Engine, c: ClientState, argv: string[]): void {
   const offset = parseBitOffset(argv[2]!);
   if (offset === null) return c.error(BAD_OFFSET);
   const v = readString(s, c, argv[1]!);
@@ -101,7 +100,7 @@ function parseUnit(arg: string): boolean | null {
  * BITCOUNT key [start end [BYTE|BIT]]. As Redis 7.0: the key is looked up first (a missing key
  * answers 0 whatever the arguments, a wrong type is WRONGTYPE), then the range is parsed.
  */
-function bitcount(s: Server, c: Client, argv: string[]): void {
+function bitcount(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (v === null) return c.out.int(0);
@@ -141,7 +140,7 @@ function bitcount(s: Server, c: Client, argv: string[]): void {
  * BITPOS key bit [start [end [BYTE|BIT]]]. As Redis 7.0: the bit argument first (an integer,
  * then 0 or 1), then the key (missing: -1 for 1, 0 for 0; WRONGTYPE), then start, the unit, end.
  */
-function bitpos(s: Server, c: Client, argv: string[]): void {
+function bitpos(s: Engine, c: ClientState, argv: string[]): void {
   const bitArg = parseIndex(argv[2]!);
   if (bitArg === null) return c.error(ERR.notInt);
   if (bitArg !== 0 && bitArg !== 1) return c.error("ERR The bit argument must be 1 or 0.");
@@ -183,7 +182,7 @@ function bitpos(s: Server, c: Client, argv: string[]): void {
   c.out.int(-1);
 }
 
-function bitop(s: Server, c: Client, argv: string[]): void {
+function bitop(s: Engine, c: ClientState, argv: string[]): void {
   const op = argv[1]!.toLowerCase();
   if (!["and", "or", "xor", "not"].includes(op)) return c.error(ERR.syntax);
   const srcKeys = argv.slice(3);
@@ -278,7 +277,7 @@ type Op =
   | { kind: "get"; t: FieldType; off: number }
   | { kind: "set" | "incrby"; t: FieldType; off: number; v: bigint; of: Overflow };
 
-function parseBitfield(c: Client, argv: string[], readOnly: boolean): Op[] | null {
+function parseBitfield(c: ClientState, argv: string[], readOnly: boolean): Op[] | null {
   const ops: Op[] = [];
   let of: Overflow = "wrap";
   const badType = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not " +
@@ -321,7 +320,7 @@ function parseBitfield(c: Client, argv: string[], readOnly: boolean): Op[] | nul
 }
 
 function bitfieldGeneric(readOnly: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const ops = parseBitfield(c, argv, readOnly);
     if (!ops) return;
     const cur = readString(s, c, argv[1]!);

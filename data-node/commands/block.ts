@@ -1,6 +1,5 @@
 /** The blocking half shared by BLPOP-style and BZPOP-style commands. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { REPLIED } from "./access.ts";
 import { parseLongDouble } from "../store/long_double.ts";
 import { parseIntArg } from "./define.ts";
@@ -24,7 +23,7 @@ export interface BlockingCall {
  * the client is served from that key, and only if it holds the right type (otherwise it keeps
  * waiting), as Redis 7.0 does; the pop then replicates as its non-blocking form.
  */
-export function runBlocking(s: Server, c: Client, b: BlockingCall): void | Promise<void> {
+export function runBlocking(s: Engine, c: ClientState, b: BlockingCall): void | Promise<void> {
   const timeoutMs = parseBlockingTimeout(b.timeoutArg, s.nowMs);
   if (typeof timeoutMs === "string") return c.error(timeoutMs);
   if (b.attempt(b.keys) !== false) return;

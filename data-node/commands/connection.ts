@@ -1,8 +1,6 @@
 /** Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
-import { clientInfoLine } from "../server/client_info.ts";
 import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
@@ -11,7 +9,7 @@ import { cstr } from "../../shared/cstr.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 export { REDIS_VERSION };
 
-function ping(_s: Server, c: Client, argv: string[]): void {
+function ping(_s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 2) {
     c.error("ERR wrong number of arguments for 'ping' command");
     return;
@@ -28,7 +26,7 @@ function ping(_s: Server, c: Client, argv: string[]): void {
 }
 
 /** Checks a password for a user; only the default user exists (requirepass or nopass). */
-function checkPassword(s: Server, user: string, pass: string): boolean {
+function checkPassword(s: Engine, user: string, pass: string): boolean {
   if (user !== "default") return false;
   const req = s.config.getString("requirepass");
   return req === "" || timingSafeEqual(req, pass);
@@ -44,7 +42,7 @@ function timingSafeEqual(a: string, b: string): boolean {
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
-function auth(s: Server, c: Client, argv: string[]): void {
+function auth(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 3) {
     c.error(ERR.syntax);
     return;
@@ -67,7 +65,7 @@ function auth(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function hello(s: Server, c: Client, argv: string[]): void {
+function hello(s: Engine, c: ClientState, argv: string[]): void {
   let proto: 2 | 3 = c.proto;
   let i = 1;
   if (argv.length >= 2) {
@@ -146,7 +144,7 @@ function badClientName(name: string): string | null {
   return null;
 }
 
-function select(s: Server, c: Client, argv: string[]): void {
+function select(s: Engine, c: ClientState, argv: string[]): void {
   const id = parseDbIndexOrReply(c, argv[1]!);
   if (id === null) return;
   if (s.clusterEnabled && id !== 0) {
@@ -162,12 +160,12 @@ function select(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function quit(_s: Server, c: Client): void {
+function quit(_s: Engine, c: ClientState): void {
   c.out.ok();
   c.closeAfterReply = true;
 }
 
-function reset(s: Server, c: Client): void {
+function reset(s: Engine, c: ClientState): void {
   discardTransaction(c);
   unwatchAll(c);
   s.pubsub.removeClient(c);
@@ -187,8 +185,8 @@ function reset(s: Server, c: Client): void {
 
 // ---- CLIENT ----
 
-function clientList(s: Server, c: Client, argv: string[]): void {
-  let filter: ((x: Client) => boolean) | null = null;
+function clientList(s: Engine, c: ClientState, argv: string[]): void {
+  let filter: ((x: ClientState) => boolean) | null = null;
   if (argv.length === 4 && argv[2]!.toLowerCase() === "type") {
     const t = clientType(argv[3]!);
     if (!t) {
@@ -209,7 +207,7 @@ function clientList(s: Server, c: Client, argv: string[]): void {
       const x = id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER)
         ? s.clients.get(Number(id))
         : undefined;
-      if (x) out += clientInfoLine(s, x) + "\n";
+      if (x) out += s.clientInfoLine(x) + "\n";
     }
     c.out.verbatim(out);
     return;
@@ -219,7 +217,7 @@ function clientList(s: Server, c: Client, argv: string[]): void {
   }
   let out = "";
   for (const x of s.clients.values()) {
-    if (!filter || filter(x)) out += clientInfoLine(s, x) + "\n";
+    if (!filter || filter(x)) out += s.clientInfoLine(x) + "\n";
   }
   c.out.verbatim(out);
 }
@@ -231,12 +229,12 @@ function clientType(t: string): string | null {
   return null;
 }
 
-function typeOf(x: Client): string {
+function typeOf(x: ClientState): string {
   if (x.kind === "replica" || x.kind === "master") return x.kind;
   return x.subscriptionCount > 0 ? "pubsub" : "normal";
 }
 
-function clientKill(s: Server, c: Client, argv: string[]): void {
+function clientKill(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length === 3) {
     const target = [...s.clients.values()].find((x) => x.addr === argv[2]);
     if (!target) {
@@ -247,7 +245,7 @@ function clientKill(s: Server, c: Client, argv: string[]): void {
     c.out.ok();
     return;
   }
-  const preds: ((x: Client) => boolean)[] = [];
+  const preds: ((x: ClientState) => boolean)[] = [];
   let skipMe = true;
   if ((argv.length - 2) % 2 !== 0) {
     c.error(ERR.syntax);
@@ -301,12 +299,12 @@ function clientKill(s: Server, c: Client, argv: string[]): void {
 }
 
 /** Killing yourself closes after this reply is written, as Redis does. */
-function killClient(self: Client, target: Client): void {
+function killClient(self: ClientState, target: ClientState): void {
   if (target === self) self.closeAfterReply = true;
   else target.close();
 }
 
-function clientPause(s: Server, c: Client, argv: string[]): void {
+function clientPause(s: Engine, c: ClientState, argv: string[]): void {
   const ms = parseIntArg(argv[2]!);
   if (ms === null) {
     c.error("ERR timeout is not an integer or out of range");
@@ -343,7 +341,7 @@ function clientPause(s: Server, c: Client, argv: string[]): void {
 }
 
 /** CLIENT UNBLOCK id [TIMEOUT|ERROR]: as Redis, the reason is checked before the id. */
-function clientUnblock(s: Server, c: Client, argv: string[]): void {
+function clientUnblock(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 4) return subcommandSyntaxError(c, argv, "CLIENT");
   let reason: "timeout" | "error" = "timeout";
   if (argv.length === 4) {
@@ -370,7 +368,7 @@ const TRACKING_UNSUPPORTED = "ERR CLIENT TRACKING is not supported by this serve
  * CLIENT TRACKING ON|OFF [options]: the options are validated as Redis does (same errors, same
  * order); OFF then succeeds (tracking is already off), ON is refused.
  */
-function clientTracking(s: Server, c: Client, argv: string[]): void {
+function clientTracking(s: Engine, c: ClientState, argv: string[]): void {
   let redirect = false, bcast = false, optin = false, optout = false;
   const prefixes: string[] = [];
   for (let j = 3; j < argv.length; j++) {
@@ -419,7 +417,7 @@ function clientTracking(s: Server, c: Client, argv: string[]): void {
   c.error(TRACKING_UNSUPPORTED);
 }
 
-function clientTrackingInfo(_s: Server, c: Client): void {
+function clientTrackingInfo(_s: Engine, c: ClientState): void {
   c.out.map(3);
   c.out.bulk("flags");
   c.out.set(1);
@@ -430,7 +428,7 @@ function clientTrackingInfo(_s: Server, c: Client): void {
   c.out.array(0);
 }
 
-function clientReply(_s: Server, c: Client, argv: string[]): void {
+function clientReply(_s: Engine, c: ClientState, argv: string[]): void {
   const mode = argv[2]!.toLowerCase();
   if (mode === "on") {
     c.replyMode = "on";
@@ -442,7 +440,7 @@ function clientReply(_s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function clientSetName(_s: Server, c: Client, argv: string[]): void {
+function clientSetName(_s: Engine, c: ClientState, argv: string[]): void {
   const bad = badClientName(argv[2]!);
   if (bad) {
     c.error(bad);
@@ -452,7 +450,7 @@ function clientSetName(_s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function onOff(c: Client, v: string, set: (on: boolean) => void): void {
+function onOff(c: ClientState, v: string, set: (on: boolean) => void): void {
   const l = v.toLowerCase();
   if (l !== "on" && l !== "off") {
     c.error(ERR.syntax);
@@ -517,7 +515,7 @@ const sub = (
   name: string,
   arity: number,
   flags: string,
-  handler: (s: Server, c: Client, argv: string[]) => void,
+  handler: (s: Engine, c: ClientState, argv: string[]) => void,
   summary = "",
 ): CommandDef =>
   cmd(`client|${name}`, arity, flags, null, "connection", handler, { summary, since: "2.4.0" });
@@ -570,7 +568,7 @@ export const CONNECTION_COMMANDS: CommandDef[] = [
         "info",
         2,
         "noscript loading stale",
-        (s, c) => c.out.verbatim(clientInfoLine(s, c) + "\n"),
+        (s, c) => c.out.verbatim(s.clientInfoLine(c) + "\n"),
         "Returns information about the connection.",
       ),
       sub("kill", -3, "admin noscript loading stale", clientKill, "Terminates open connections."),

@@ -3,8 +3,7 @@
  * PROTOCOL, ERROR and LOG, with redis-server's replies (clients' and Redis's own test suites
  * use them to build datasets, compare servers and exercise reply types).
  */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import {
   cmd,
   ERR,
@@ -43,7 +42,7 @@ const NOT_POSITIVE = "ERR value is out of range, must be positive";
  * DEBUG POPULATE count [prefix] [size]: string keys prefix:N holding "value:N" (cut or padded
  * with zero bytes to size when given). Existing keys are left alone; nothing is propagated.
  */
-function populate(c: Client, argv: string[]): void {
+function populate(c: ClientState, argv: string[]): void {
   const count = parseIntArg(argv[2]!);
   if (count === null || count < 0) return c.error(NOT_POSITIVE);
   let size = 0;
@@ -66,7 +65,7 @@ const PROTOCOL_TYPES =
   "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false";
 
 /** DEBUG PROTOCOL <type>: one sample reply of each RESP type (downgraded in RESP2). */
-function protocol(c: Client, type: string): void {
+function protocol(c: ClientState, type: string): void {
   const o = c.out;
   switch (type.toLowerCase()) {
     case "string":
@@ -119,7 +118,7 @@ function protocol(c: Client, type: string): void {
 }
 
 /** Runs the subcommand if it is one of these; false when it is not (or has the wrong arity). */
-function debugSubcommand(s: Server, c: Client, argv: string[]): boolean {
+function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
   const sub = argv[1]!.toLowerCase();
   const n = argv.length;
   if (sub === "populate" && n >= 3 && n <= 5) populate(c, argv);
@@ -143,7 +142,7 @@ const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-co
   'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
   "option in the configuration file, and then restart the server.";
 
-function debugAllowed(s: Server, c: Client): boolean {
+function debugAllowed(s: Engine, c: ClientState): boolean {
   const mode = s.config.getString("enable-debug-command");
   return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
 }
@@ -159,7 +158,7 @@ function sleepSync(ms: number): void {
   }
 }
 
-function debug(s: Server, c: Client, argv: string[]): void {
+function debug(s: Engine, c: ClientState, argv: string[]): void {
   if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
   const sub = argv[1]!.toLowerCase();
   const ext = s.debugExtensions.get(sub);

@@ -1,4 +1,5 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
+import type { ClientState } from "../engine/types.ts";
 import { MAX_STRING_CHARS } from "../../shared/limits.ts";
 import { type CommandDef, type Flag, flagBits, type Handler } from "./types.ts";
 import {
@@ -9,7 +10,6 @@ import {
   parseLongDouble,
 } from "../store/long_double.ts";
 import { clip128 } from "../../shared/cstr.ts";
-import type { Client } from "../server/client.ts";
 import { parseI64 } from "../../shared/int64.ts";
 
 export interface Meta {
@@ -236,7 +236,7 @@ export function subcommandSyntaxError(
  * integer" (or `msg`), outside the C int range is "value is out of range" (or `msg`). Null after
  * replying with the error.
  */
-export function parseDbIndexOrReply(c: Client, arg: string, msg?: string): number | null {
+export function parseDbIndexOrReply(c: ClientState, arg: string, msg?: string): number | null {
   const n = parseI64(arg);
   if (n === null) {
     c.error(msg ?? ERR.notInt);
@@ -250,7 +250,7 @@ export function parseDbIndexOrReply(c: Client, arg: string, msg?: string): numbe
 }
 
 /** HELP replies are arrays of status lines, as Redis's addReplyHelp sends them. */
-export function replyHelp(c: Client, lines: string[]): void {
+export function replyHelp(c: ClientState, lines: string[]): void {
   c.out.array(lines.length);
   for (const l of lines) c.out.simple(l);
 }
@@ -260,7 +260,7 @@ export function replyHelp(c: Client, lines: string[]): void {
  * null after replying an error.
  */
 export function incrLongDouble(
-  c: Client,
+  c: ClientState,
   cur: string,
   incr: string,
   badCur: string,

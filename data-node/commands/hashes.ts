@@ -1,6 +1,5 @@
 /** Hash commands. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { HashValue } from "../store/hash.ts";
 import { cmd, ERR, incrLongDouble, longDoubleArg, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
@@ -9,11 +8,11 @@ import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { cstr } from "../../shared/cstr.ts";
 
-function readHash(s: Server, c: Client, key: string): HashValue | null | typeof REPLIED {
+function readHash(s: Engine, c: ClientState, key: string): HashValue | null | typeof REPLIED {
   return readAggregate<HashValue>(s, c, key, "hash");
 }
 
-function limits(s: Server) {
+function limits(s: Engine) {
   return {
     maxEntries: s.config.get<number>("hash-max-listpack-entries"),
     maxValue: s.config.get<number>("hash-max-listpack-value"),
@@ -21,7 +20,7 @@ function limits(s: Server) {
 }
 
 /** The hash at key, created when missing; REPLIED on WRONGTYPE. */
-function hashForWrite(s: Server, c: Client, key: string): HashValue | typeof REPLIED {
+function hashForWrite(s: Engine, c: ClientState, key: string): HashValue | typeof REPLIED {
   const h = readHash(s, c, key);
   if (h === REPLIED || h !== null) return h;
   const fresh = new HashValue();
@@ -30,7 +29,7 @@ function hashForWrite(s: Server, c: Client, key: string): HashValue | typeof REP
 }
 
 function hset(reply: "count" | "ok") {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     if (argv.length % 2 !== 0) {
       return c.error(`ERR wrong number of arguments for '${argv[0]!.toLowerCase()}' command`);
     }
@@ -48,7 +47,7 @@ function hset(reply: "count" | "ok") {
   };
 }
 
-function hsetnx(s: Server, c: Client, argv: string[]): void {
+function hsetnx(s: Engine, c: ClientState, argv: string[]): void {
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
   if (h.has(argv[2]!)) return c.out.int(0);
@@ -59,7 +58,7 @@ function hsetnx(s: Server, c: Client, argv: string[]): void {
   c.out.int(1);
 }
 
-function hget(s: Server, c: Client, argv: string[]): void {
+function hget(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   const v = h?.get(argv[2]!);
@@ -67,7 +66,7 @@ function hget(s: Server, c: Client, argv: string[]): void {
   else c.out.bulk(v);
 }
 
-function hmget(s: Server, c: Client, argv: string[]): void {
+function hmget(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   c.out.array(argv.length - 2);
@@ -78,7 +77,7 @@ function hmget(s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function hdel(s: Server, c: Client, argv: string[]): void {
+function hdel(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   if (h === null) return c.out.int(0);
@@ -92,26 +91,26 @@ function hdel(s: Server, c: Client, argv: string[]): void {
   c.out.int(n);
 }
 
-function hlen(s: Server, c: Client, argv: string[]): void {
+function hlen(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   c.out.int(h ? h.size : 0);
 }
 
-function hstrlen(s: Server, c: Client, argv: string[]): void {
+function hstrlen(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   c.out.int(h?.get(argv[2]!)?.length ?? 0);
 }
 
-function hexists(s: Server, c: Client, argv: string[]): void {
+function hexists(s: Engine, c: ClientState, argv: string[]): void {
   const h = readHash(s, c, argv[1]!);
   if (h === REPLIED) return;
   c.out.int(h?.has(argv[2]!) ? 1 : 0);
 }
 
 function hgetallGeneric(what: "keys" | "vals" | "all") {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const h = readHash(s, c, argv[1]!);
     if (h === REPLIED) return;
     const n = h ? h.size : 0;
@@ -125,7 +124,7 @@ function hgetallGeneric(what: "keys" | "vals" | "all") {
   };
 }
 
-function hincrby(s: Server, c: Client, argv: string[]): void {
+function hincrby(s: Engine, c: ClientState, argv: string[]): void {
   const incr = parseI64(argv[3]!);
   if (incr === null) return c.error(ERR.notInt);
   const h = hashForWrite(s, c, argv[1]!);
@@ -148,7 +147,7 @@ function hincrby(s: Server, c: Client, argv: string[]): void {
   c.out.int(next);
 }
 
-function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
+function hincrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   const incr = longDoubleArg(argv[3]!);
   if (incr === null) return c.error(ERR.notFloat);
   // An infinite increment is refused before the key is looked up (or created).
@@ -166,7 +165,7 @@ function hincrbyfloat(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(str);
 }
 
-function hrandfield(s: Server, c: Client, argv: string[]): void {
+function hrandfield(s: Engine, c: ClientState, argv: string[]): void {
   // Redis's order: the count, then the syntax, then WITHVALUES's tighter range.
   let count: number | null = null;
   if (argv.length >= 3) {
@@ -203,7 +202,7 @@ function hrandfield(s: Server, c: Client, argv: string[]): void {
   );
 }
 
-function hscan(s: Server, c: Client, argv: string[]): void {
+function hscan(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseScanArgs(c, argv, 2, false);
   if (!a) return;
   const h = readHash(s, c, argv[1]!);

@@ -1,13 +1,12 @@
 /** COMMAND and its subcommands: the command table, served as Redis 7 shapes it. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { cmd } from "./define.ts";
 import { type CommandDef, commandKeys, numkeysKeys } from "./types.ts";
 import { replyHelp } from "./define.ts";
 import { keyFlags } from "./key_specs.ts";
 
-function writeKeySpecs(c: Client, d: CommandDef): void {
+function writeKeySpecs(c: ClientState, d: CommandDef): void {
   const specs = d.keySpecs ?? [];
   c.out.set(specs.length);
   for (const s of specs) {
@@ -66,7 +65,7 @@ function writeKeySpecs(c: Client, d: CommandDef): void {
 }
 
 /** One COMMAND INFO entry: name, arity, flags, keys, ACL categories, tips, specs, subcommands. */
-export function writeCommandInfo(c: Client, d: CommandDef): void {
+export function writeCommandInfo(c: ClientState, d: CommandDef): void {
   const [first, last, step] = d.keys ?? [0, 0, 0];
   c.out.array(10);
   c.out.bulk(d.name);
@@ -87,7 +86,7 @@ export function writeCommandInfo(c: Client, d: CommandDef): void {
   for (const sd of subs) writeCommandInfo(c, sd);
 }
 
-function writeDocs(c: Client, d: CommandDef): void {
+function writeDocs(c: ClientState, d: CommandDef): void {
   const subs = d.subcommands ?? [];
   c.out.map(subs.length > 0 ? 5 : 4);
   c.out.bulk("summary");
@@ -149,13 +148,13 @@ const COMMAND_HELP = [
 export function introspectionCommands(table: Map<string, CommandDef>): CommandDef[] {
   const all = () => [...table.values()];
 
-  const info = (_s: Server, c: Client, argv: string[]) => {
+  const info = (_s: Engine, c: ClientState, argv: string[]) => {
     const defs = argv.length <= 2 ? all() : argv.slice(2).map((n) => findDef(table, n));
     c.out.array(defs.length);
     for (const d of defs) d ? writeCommandInfo(c, d) : c.out.nullBulk();
   };
 
-  const docs = (_s: Server, c: Client, argv: string[]) => {
+  const docs = (_s: Engine, c: ClientState, argv: string[]) => {
     const defs = argv.length <= 2 ? all() : argv.slice(2).map((n) => findDef(table, n)).filter(
       (d): d is CommandDef => d !== undefined,
     );
@@ -166,7 +165,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
     }
   };
 
-  const getkeys = (withFlags: boolean) => (_s: Server, c: Client, argv: string[]) => {
+  const getkeys = (withFlags: boolean) => (_s: Engine, c: ClientState, argv: string[]) => {
     const sub = argv.slice(2);
     // A "container|sub" name is no command name here (Redis looks argv up as typed).
     let d = sub[0]!.includes("|") ? undefined : findDef(table, sub[0]!);
@@ -202,7 +201,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
 
   // COMMAND LIST names subcommands too ("client|list"), each right after its container.
   const allWithSubcommands = () => all().flatMap((d) => [d, ...(d.subcommands ?? [])]);
-  const list = (_s: Server, c: Client, argv: string[]) => {
+  const list = (_s: Engine, c: ClientState, argv: string[]) => {
     let names = allWithSubcommands().map((d) => d.name);
     if (argv.length === 5 && argv[2]!.toLowerCase() === "filterby") {
       const kind = argv[3]!.toLowerCase(), val = argv[4]!;
@@ -217,7 +216,7 @@ export function introspectionCommands(table: Map<string, CommandDef>): CommandDe
     for (const n of names) c.out.bulk(n);
   };
 
-  const bare = (_s: Server, c: Client) => {
+  const bare = (_s: Engine, c: ClientState) => {
     const defs = all();
     c.out.array(defs.length);
     for (const d of defs) writeCommandInfo(c, d);

@@ -1,6 +1,5 @@
 /** Generic key commands (the "generic" group): existence, deletion, expiry, iteration. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { stringEncoding, typeName, type Value } from "../store/types.ts";
 import { cmd, container, ERR, parseI64 } from "./define.ts";
@@ -11,7 +10,7 @@ import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
 
-function del(s: Server, c: Client, argv: string[]): void {
+function del(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 1; i < argv.length; i++) {
     if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) n++;
@@ -21,13 +20,13 @@ function del(s: Server, c: Client, argv: string[]): void {
 }
 
 /** EXISTS, like TYPE, TTL and OBJECT, leaves the key's access time alone. */
-function exists(_s: Server, c: Client, argv: string[]): void {
+function exists(_s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!, false) !== undefined) n++;
   c.out.int(n);
 }
 
-function type(_s: Server, c: Client, argv: string[]): void {
+function type(_s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!, false);
   c.out.simple(e ? typeName(e.value) : "none");
 }
@@ -38,7 +37,7 @@ type Unit = "s" | "ms";
 
 /** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX XX GT LT. */
 function expireGeneric(unit: Unit, absolute: boolean, name: string) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const key = argv[1]!;
     // As Redis: the options are checked before the time argument is parsed.
     let nx = false, xx = false, gt = false, lt = false;
@@ -81,7 +80,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
 }
 
 function ttlGeneric(unit: Unit, absolute: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(-2);
     const at = c.db.getExpire(argv[1]!);
     if (at === undefined) return c.out.int(-1);
@@ -92,7 +91,7 @@ function ttlGeneric(unit: Unit, absolute: boolean) {
   };
 }
 
-function persist(s: Server, c: Client, argv: string[]): void {
+function persist(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) === undefined) return c.out.int(0);
   if (!c.db.persist(argv[1]!)) return c.out.int(0);
   s.dirty++;
@@ -101,7 +100,7 @@ function persist(s: Server, c: Client, argv: string[]): void {
 
 // ---- Iteration ----
 
-function keys(s: Server, c: Client, argv: string[]): void {
+function keys(s: Engine, c: ClientState, argv: string[]): void {
   const pattern = argv[1]!;
   const all = pattern === "*";
   const out: string[] = [];
@@ -115,7 +114,7 @@ function keys(s: Server, c: Client, argv: string[]): void {
   for (const k of out) c.out.bulk(k);
 }
 
-function scan(s: Server, c: Client, argv: string[]): void {
+function scan(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseScanArgs(c, argv, 1, true);
   if (!a) return;
   const out: string[] = [];
@@ -139,7 +138,7 @@ function scan(s: Server, c: Client, argv: string[]): void {
   for (const k of out) c.out.bulk(k);
 }
 
-function randomkey(_s: Server, c: Client): void {
+function randomkey(_s: Engine, c: ClientState): void {
   const k = c.db.randomKey();
   if (k === undefined) return c.out.nullBulk();
   c.out.bulk(k);
@@ -148,7 +147,7 @@ function randomkey(_s: Server, c: Client): void {
 // ---- Rename, copy, move ----
 
 function renameGeneric(nx: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const src = argv[1]!, dst = argv[2]!;
     const e = c.db.lookup(src);
     if (!e) return c.error(ERR.noSuchKey);
@@ -171,7 +170,7 @@ function cloneValue(v: Value): Value {
   return withClone.clone();
 }
 
-function copy(s: Server, c: Client, argv: string[]): void {
+function copy(s: Engine, c: ClientState, argv: string[]): void {
   const src = argv[1]!, dst = argv[2]!;
   let target = c.db, replace = false;
   for (let i = 3; i < argv.length; i++) {
@@ -202,7 +201,7 @@ function copy(s: Server, c: Client, argv: string[]): void {
   c.out.int(1);
 }
 
-function move(s: Server, c: Client, argv: string[]): void {
+function move(s: Engine, c: ClientState, argv: string[]): void {
   if (s.clusterEnabled) return c.error("ERR MOVE is not allowed in cluster mode");
   const id = parseDbIndexOrReply(c, argv[2]!);
   if (id === null) return;
@@ -221,7 +220,7 @@ function move(s: Server, c: Client, argv: string[]): void {
   c.out.int(1);
 }
 
-function touch(_s: Server, c: Client, argv: string[]): void {
+function touch(_s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!) !== undefined) n++;
   c.out.int(n);
@@ -238,7 +237,7 @@ const FREQ_REFUSED = "ERR An LFU maxmemory policy is not selected, access freque
   "take some time to adjust.";
 
 function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const e = c.db.lookup(argv[2]!, false);
     if (!e) return c.out.nullBulk();
     const v = e.value;

@@ -1,6 +1,5 @@
 /** List commands, including the blocking ones (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP). */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { ListValue } from "../store/list.ts";
 import { cmd, ERR, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
@@ -10,23 +9,23 @@ import { cstr } from "../../shared/cstr.ts";
 
 type Side = "left" | "right";
 
-function readList(s: Server, c: Client, key: string): ListValue | null | typeof REPLIED {
+function readList(s: Engine, c: ClientState, key: string): ListValue | null | typeof REPLIED {
   return readAggregate<ListValue>(s, c, key, "list");
 }
 
 /** list-max-listpack-size: how many elements a list holds as one listpack (store/list.ts). */
-function listFill(s: Server): number {
+function listFill(s: Engine): number {
   return s.config.get<number>("list-max-listpack-size");
 }
 
 /** After removing elements: an empty list is deleted, as Redis never keeps empty aggregates. */
-function afterRemove(c: Client, key: string, l: ListValue): void {
+function afterRemove(c: ClientState, key: string, l: ListValue): void {
   if (l.length === 0) c.db.delete(key);
   else c.db.signalModified(key);
 }
 
 function push(side: Side, onlyExisting: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const key = argv[1]!;
     let l = readList(s, c, key);
     if (l === REPLIED) return;
@@ -57,7 +56,7 @@ function popOne(l: ListValue, side: Side): string {
 }
 
 function pop(side: Side) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const key = argv[1]!;
     let count = -1;
     if (argv.length > 3) {
@@ -96,7 +95,7 @@ function clampRange(start: number, stop: number, len: number): [number, number] 
   return [start, stop];
 }
 
-function lrange(s: Server, c: Client, argv: string[]): void {
+function lrange(s: Engine, c: ClientState, argv: string[]): void {
   const start = parseIndex(argv[2]!), stop = parseIndex(argv[3]!);
   if (start === null || stop === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
@@ -107,13 +106,13 @@ function lrange(s: Server, c: Client, argv: string[]): void {
   for (const v of l.range(r[0], r[1])) c.out.bulk(v);
 }
 
-function llen(s: Server, c: Client, argv: string[]): void {
+function llen(s: Engine, c: ClientState, argv: string[]): void {
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
   c.out.int(l ? l.length : 0);
 }
 
-function lindex(s: Server, c: Client, argv: string[]): void {
+function lindex(s: Engine, c: ClientState, argv: string[]): void {
   // Redis looks the key up (and checks its type) before parsing the index.
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -125,7 +124,7 @@ function lindex(s: Server, c: Client, argv: string[]): void {
   else c.out.bulk(v);
 }
 
-function lset(s: Server, c: Client, argv: string[]): void {
+function lset(s: Engine, c: ClientState, argv: string[]): void {
   // As in Redis: "no such key" and WRONGTYPE come before the index is parsed.
   const l = readList(s, c, argv[1]!);
   if (l === REPLIED) return;
@@ -140,7 +139,7 @@ function lset(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function linsert(s: Server, c: Client, argv: string[]): void {
+function linsert(s: Engine, c: ClientState, argv: string[]): void {
   const where = cstr(argv[2]!).toLowerCase();
   if (where !== "before" && where !== "after") return c.error(ERR.syntax);
   const l = readList(s, c, argv[1]!);
@@ -156,7 +155,7 @@ function linsert(s: Server, c: Client, argv: string[]): void {
   c.out.int(l.length);
 }
 
-function lrem(s: Server, c: Client, argv: string[]): void {
+function lrem(s: Engine, c: ClientState, argv: string[]): void {
   const count = parseIndex(argv[2]!);
   if (count === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
@@ -183,7 +182,7 @@ function lrem(s: Server, c: Client, argv: string[]): void {
   c.out.int(removed);
 }
 
-function ltrim(s: Server, c: Client, argv: string[]): void {
+function ltrim(s: Engine, c: ClientState, argv: string[]): void {
   const start = parseIndex(argv[2]!), stop = parseIndex(argv[3]!);
   if (start === null || stop === null) return c.error(ERR.notInt);
   const l = readList(s, c, argv[1]!);
@@ -200,7 +199,7 @@ function ltrim(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function lpos(s: Server, c: Client, argv: string[]): void {
+function lpos(s: Engine, c: ClientState, argv: string[]): void {
   let rank = 1, count = -1, maxlen = 0;
   // RANK -2^63: Redis negates it in place, which overflows back to itself; every match then
   // passes the rank test and the COUNT limit never triggers: all matches, from the tail.
@@ -262,8 +261,8 @@ function parseSide(arg: string): Side | null {
  * WRONGTYPE leaves both lists untouched. Returns the element, null if src is empty, or REPLIED.
  */
 function moveOne(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   src: string,
   dst: string,
   from: Side,
@@ -288,7 +287,7 @@ function moveOne(
   return v;
 }
 
-function lmove(s: Server, c: Client, argv: string[]): void {
+function lmove(s: Engine, c: ClientState, argv: string[]): void {
   const from = parseSide(argv[3]!), to = parseSide(argv[4]!);
   if (!from || !to) return c.error(ERR.syntax);
   const v = moveOne(s, c, argv[1]!, argv[2]!, from, to);
@@ -297,7 +296,7 @@ function lmove(s: Server, c: Client, argv: string[]): void {
   else c.out.bulk(v);
 }
 
-function rpoplpush(s: Server, c: Client, argv: string[]): void {
+function rpoplpush(s: Engine, c: ClientState, argv: string[]): void {
   const v = moveOne(s, c, argv[1]!, argv[2]!, "right", "left");
   if (v === REPLIED) return;
   if (v === null) c.out.nullBulk();
@@ -311,7 +310,7 @@ interface MpopArgs {
 }
 
 /** `numkeys key... LEFT|RIGHT [COUNT n]` starting at argv[at]. */
-function parseMpop(c: Client, argv: string[], at: number): MpopArgs | null {
+function parseMpop(c: ClientState, argv: string[], at: number): MpopArgs | null {
   const numkeys = parsePositive(argv[at]!, 1);
   if (numkeys === null) return c.error("ERR numkeys should be greater than 0"), null;
   // Past the arguments (or, for absurd counts, Redis's wrapped-around index landing on the
@@ -332,7 +331,7 @@ function parseMpop(c: Client, argv: string[], at: number): MpopArgs | null {
 }
 
 /** Pops up to count from the first non-empty list; replies [key, [elements]]. */
-function mpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED {
+function mpopFrom(s: Engine, c: ClientState, a: MpopArgs): boolean | typeof REPLIED {
   for (const key of a.keys) {
     const l = readList(s, c, key);
     if (l === REPLIED) return REPLIED;
@@ -350,7 +349,7 @@ function mpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED {
   return false;
 }
 
-function lmpop(s: Server, c: Client, argv: string[]): void {
+function lmpop(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseMpop(c, argv, 1);
   if (!a) return;
   const r = mpopFrom(s, c, a);
@@ -360,7 +359,7 @@ function lmpop(s: Server, c: Client, argv: string[]): void {
 // ---- Blocking variants ----
 
 function bpop(side: Side) {
-  return (s: Server, c: Client, argv: string[]): void | Promise<void> =>
+  return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> =>
     runBlocking(s, c, {
       keys: argv.slice(1, -1),
       timeoutArg: argv[argv.length - 1]!,
@@ -384,8 +383,8 @@ function bpop(side: Side) {
 }
 
 function blmoveGeneric(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   src: string,
   dst: string,
   from: Side,
@@ -410,17 +409,17 @@ function blmoveGeneric(
   });
 }
 
-function blmove(s: Server, c: Client, argv: string[]): void | Promise<void> {
+function blmove(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   const from = parseSide(argv[3]!), to = parseSide(argv[4]!);
   if (!from || !to) return c.error(ERR.syntax);
   return blmoveGeneric(s, c, argv[1]!, argv[2]!, from, to, argv[5]!, false);
 }
 
-function brpoplpush(s: Server, c: Client, argv: string[]): void | Promise<void> {
+function brpoplpush(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   return blmoveGeneric(s, c, argv[1]!, argv[2]!, "right", "left", argv[3]!, true);
 }
 
-function blmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
+function blmpop(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   const a = parseMpop(c, argv, 2);
   if (!a) return;
   return runBlocking(s, c, {

@@ -1,6 +1,5 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
@@ -19,7 +18,7 @@ const log = getLogger(["data-node", "persistence"]);
 
 const IN_PROGRESS = "ERR Background save already in progress";
 
-function save(s: Server, c: Client): void {
+function save(s: Engine, c: ClientState): void {
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
   if (p.bgsave) return c.error(IN_PROGRESS);
@@ -27,7 +26,7 @@ function save(s: Server, c: Client): void {
   else c.error("ERR");
 }
 
-function bgsave(s: Server, c: Client, argv: string[]): void {
+function bgsave(s: Engine, c: ClientState, argv: string[]): void {
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
   const schedule = argv.length === 2 && argv[1]!.toLowerCase() === "schedule";
@@ -41,7 +40,7 @@ function bgsave(s: Server, c: Client, argv: string[]): void {
   c.out.simple("Background saving started");
 }
 
-function dump(s: Server, c: Client, argv: string[]): void {
+function dump(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!);
   if (!e) return c.out.nullBulk();
   const b = dumpPayload(e.value, {
@@ -51,7 +50,7 @@ function dump(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(bytesToBinary(b, 0, b.length));
 }
 
-function restore(s: Server, c: Client, argv: string[]): void {
+function restore(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   // As Redis: the options first, then BUSYKEY, then the TTL, then the payload.
   let replace = false, absttl = false, idle = -1, freq = -1;
@@ -117,7 +116,7 @@ function restore(s: Server, c: Client, argv: string[]): void {
  * NOFLUSH), load the file back; with MERGE the file's keys replace existing ones, without it a
  * key that already exists fails the load.
  */
-export function debugReload(s: Server, c: Client, argv: string[]): void {
+export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
   let merge = false, flush = true, save = true;
   for (const opt of argv.slice(2)) {
     const o = opt.toLowerCase();
@@ -149,7 +148,7 @@ export function debugReload(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function bgrewriteaof(s: Server, c: Client): void {
+function bgrewriteaof(s: Engine, c: ClientState): void {
   const aof = s.aof;
   if (!aof) return c.error("ERR persistence is not available");
   if (aof.rewriting) {
@@ -221,7 +220,7 @@ const addresses = new WeakMap<object, number>();
 let nextAddress = 0x7f0000000000;
 
 /** Quicklist figures of a list as Redis would pack it under list-max-listpack-size. */
-function quicklistStats(s: Server, items: Iterable<string>): string {
+function quicklistStats(s: Engine, items: Iterable<string>): string {
   const fill = s.config.get<number>("list-max-listpack-size");
   const maxBytes = fill < 0 ? 4096 * 2 ** (Math.min(-fill, 5) - 1) : Infinity;
   const maxCount = fill > 0 ? fill : Infinity;
@@ -250,7 +249,7 @@ function quicklistStats(s: Server, items: Iterable<string>): string {
  * DEBUG OBJECT key: Redis's one-line summary. serializedlength is the RDB body length as this
  * server writes it (the same encodings as Redis).
  */
-export function debugObject(s: Server, c: Client, argv: string[]): void {
+export function debugObject(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length !== 3) {
     return subcommandSyntaxError(c, argv, "DEBUG");
   }

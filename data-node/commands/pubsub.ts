@@ -1,13 +1,12 @@
 /** SUBSCRIBE, PSUBSCRIBE, their UN- forms, PUBLISH and PUBSUB introspection. */
 import { TO_REPL } from "../engine/propagation.ts";
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { cmd, container, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 
 /** A confirmation: `[kind, name, count]`, a push in RESP3. */
-function confirm(c: Client, kind: string, name: string | null, count: number): void {
+function confirm(c: ClientState, kind: string, name: string | null, count: number): void {
   const out = c.pushOut;
   out.push(3);
   out.bulk(kind);
@@ -16,21 +15,21 @@ function confirm(c: Client, kind: string, name: string | null, count: number): v
   out.int(count);
 }
 
-function subscribe(s: Server, c: Client, argv: string[]): void {
+function subscribe(s: Engine, c: ClientState, argv: string[]): void {
   for (let i = 1; i < argv.length; i++) {
     s.pubsub.subscribe(c, argv[i]!);
     confirm(c, "subscribe", argv[i]!, c.subscriptionCount);
   }
 }
 
-function psubscribe(s: Server, c: Client, argv: string[]): void {
+function psubscribe(s: Engine, c: ClientState, argv: string[]): void {
   for (let i = 1; i < argv.length; i++) {
     s.pubsub.psubscribe(c, argv[i]!);
     confirm(c, "psubscribe", argv[i]!, c.subscriptionCount);
   }
 }
 
-function unsubscribe(s: Server, c: Client, argv: string[]): void {
+function unsubscribe(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length === 1) {
     unsubscribeChannels(s, c, true);
     return;
@@ -41,7 +40,7 @@ function unsubscribe(s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function punsubscribe(s: Server, c: Client, argv: string[]): void {
+function punsubscribe(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length === 1) {
     unsubscribePatterns(s, c, true);
     return;
@@ -52,7 +51,7 @@ function punsubscribe(s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function unsubscribeChannels(s: Server, c: Client, notify: boolean): void {
+function unsubscribeChannels(s: Engine, c: ClientState, notify: boolean): void {
   if (c.channels.size === 0 && notify) confirm(c, "unsubscribe", null, c.subscriptionCount);
   for (const ch of [...c.channels]) {
     s.pubsub.unsubscribe(c, ch);
@@ -60,7 +59,7 @@ function unsubscribeChannels(s: Server, c: Client, notify: boolean): void {
   }
 }
 
-function unsubscribePatterns(s: Server, c: Client, notify: boolean): void {
+function unsubscribePatterns(s: Engine, c: ClientState, notify: boolean): void {
   if (c.patterns.size === 0 && notify) confirm(c, "punsubscribe", null, c.subscriptionCount);
   for (const p of [...c.patterns]) {
     s.pubsub.punsubscribe(c, p);
@@ -68,14 +67,14 @@ function unsubscribePatterns(s: Server, c: Client, notify: boolean): void {
   }
 }
 
-function publish(s: Server, c: Client, argv: string[]): void {
+function publish(s: Engine, c: ClientState, argv: string[]): void {
   s.stats.pubsubChannelsPublished++;
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
   // Replicas deliver it to their own subscribers; the AOF does not keep messages.
   if (!s.clusterEnabled) s.propagation.also(c.db.id, argv, TO_REPL);
 }
 
-function channels(s: Server, c: Client, argv: string[]): void {
+function channels(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 3) return subcommandSyntaxError(c, argv, "PUBSUB");
   const pattern = argv[2];
   const out: string[] = [];
@@ -86,7 +85,7 @@ function channels(s: Server, c: Client, argv: string[]): void {
   for (const ch of out) c.out.bulk(ch);
 }
 
-function numsub(s: Server, c: Client, argv: string[]): void {
+function numsub(s: Engine, c: ClientState, argv: string[]): void {
   c.out.array((argv.length - 2) * 2);
   for (let i = 2; i < argv.length; i++) {
     c.out.bulk(argv[i]!);

@@ -1,12 +1,12 @@
 /** HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a count: Redis's distinct vs repeating rules. */
-import type { Client } from "../server/client.ts";
+import type { ClientState } from "../engine/types.ts";
 
 /**
  * count > 0: up to count distinct elements; count < 0: |count| elements, repeats allowed.
  * With `writeValue`, RESP3 gets [element, value] pairs and RESP2 a flat list, as Redis replies.
  */
 export function randomCountReply(
-  c: Client,
+  c: ClientState,
   items: string[],
   count: number,
   writeValue: ((item: string) => void) | null,

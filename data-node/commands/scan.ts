@@ -1,5 +1,5 @@
 /** Shared by SCAN, HSCAN, SSCAN and ZSCAN: argument parsing and cursor iteration over aggregates. */
-import type { Client } from "../server/client.ts";
+import type { ClientState } from "../engine/types.ts";
 import { globMatch } from "../../shared/glob.ts";
 import { resumeForeign, scanMap } from "../store/cursor.ts";
 import { ERR, parseI64 } from "./define.ts";
@@ -40,7 +40,7 @@ function parseCursor(full: string): bigint | null {
  * lookup counts the keyspace hit or miss); the options last.
  */
 export function parseScanArgs(
-  c: Client,
+  c: ClientState,
   argv: string[],
   at: number,
   allowType: boolean,

@@ -1,20 +1,17 @@
 /** Server commands: INFO, CONFIG, DBSIZE, FLUSH*, TIME, MONITOR, DEBUG, SHUTDOWN, SWAPDB... */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
-import { infoText } from "../server/info.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { isLocalPeer } from "../../shared/net.ts";
 import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { estimateBytes } from "../store/types.ts";
-import { memoryStats } from "../server/memory.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { ConfigSetError } from "../../shared/config/schema.ts";
 
-function info(s: Server, c: Client, argv: string[]): void {
-  c.out.verbatim(infoText(s, argv.slice(1)));
+function info(s: Engine, c: ClientState, argv: string[]): void {
+  c.out.verbatim(s.infoText(argv.slice(1)));
 }
 
-function configGet(s: Server, c: Client, argv: string[]): void {
+function configGet(s: Engine, c: ClientState, argv: string[]): void {
   const pairs = s.config.configGet(argv.slice(2));
   c.out.map(pairs.length);
   for (const [k, v] of pairs) {
@@ -23,7 +20,7 @@ function configGet(s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function configSet(s: Server, c: Client, argv: string[]): void {
+function configSet(s: Engine, c: ClientState, argv: string[]): void {
   if ((argv.length - 2) % 2 !== 0) return c.error(ERR.syntax);
   const pairs: [string, string][] = [];
   for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
@@ -39,7 +36,7 @@ function configSet(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function configRewrite(s: Server, c: Client): void {
+function configRewrite(s: Engine, c: ClientState): void {
   try {
     s.config.rewrite(s.config.configFile ?? "");
   } catch (e) {
@@ -53,7 +50,7 @@ function configRewrite(s: Server, c: Client): void {
   c.out.ok();
 }
 
-function flushMode(c: Client, argv: string[], at: number): boolean {
+function flushMode(c: ClientState, argv: string[], at: number): boolean {
   if (argv.length === at) return true;
   const m = argv[at]!.toLowerCase();
   if (argv.length === at + 1 && (m === "async" || m === "sync")) return true;
@@ -61,14 +58,14 @@ function flushMode(c: Client, argv: string[], at: number): boolean {
   return false;
 }
 
-function flushdb(s: Server, c: Client, argv: string[]): void {
+function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   s.dirty += c.db.clear();
   s.dirty++;
   c.out.ok();
 }
 
-function flushall(s: Server, c: Client, argv: string[]): void {
+function flushall(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   for (const db of s.dbs) s.dirty += db.clear();
   s.dirty++;
@@ -76,7 +73,7 @@ function flushall(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function swapdb(s: Server, c: Client, argv: string[]): void {
+function swapdb(s: Engine, c: ClientState, argv: string[]): void {
   if (s.clusterEnabled) return c.error("ERR SWAPDB is not allowed in cluster mode");
   const a = parseDbIndexOrReply(c, argv[1]!, "ERR invalid first DB index");
   if (a === null) return;
@@ -94,21 +91,21 @@ function swapdb(s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function time(s: Server, c: Client): void {
+function time(s: Engine, c: ClientState): void {
   const us = BigInt(s.clock.nowMs()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
   c.out.array(2);
   c.out.bulk(String(us / 1000000n));
   c.out.bulk(String(us % 1000000n));
 }
 
-function monitor(s: Server, c: Client): void {
+function monitor(s: Engine, c: ClientState): void {
   if (c.monitor) return c.out.ok();
   c.monitor = true;
   s.monitors.add(c);
   c.out.ok();
 }
 
-function shutdown(s: Server, c: Client, argv: string[]): void | Promise<void> {
+function shutdown(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   let save: boolean | null = null;
   let abort = false;
   for (const a of argv.slice(1).map((x) => x.toLowerCase())) {
@@ -146,7 +143,7 @@ const MEMORY_HELP = [
  * server/memory.ts). As Redis, options are parsed before the key is looked up; SAMPLES takes a
  * 64-bit integer (negative is a syntax error) and may repeat.
  */
-function memoryUsage(_s: Server, c: Client, argv: string[]): void {
+function memoryUsage(_s: Engine, c: ClientState, argv: string[]): void {
   for (let j = 3; j < argv.length; j++) {
     if (argv[j]!.toLowerCase() === "samples" && j + 1 < argv.length) {
       const n = parseI64(argv[++j]!);
@@ -166,8 +163,8 @@ const DOCTOR_MIN_BYTES = 5 * 1024 * 1024;
  * MEMORY DOCTOR: Redis's report texts. This server runs none of Redis's allocator-level checks
  * (fragmentation, peak, buffers), so past the "empty instance" threshold it reports no issue.
  */
-function memoryDoctor(s: Server, c: Client): void {
-  const used = memoryStats(s).used;
+function memoryDoctor(s: Engine, c: ClientState): void {
+  const used = s.memoryStats().used;
   c.out.verbatim(
     used < DOCTOR_MIN_BYTES
       ? "Hi Sam, this instance is empty or is using very little memory, my issues detector " +
@@ -192,8 +189,8 @@ function tableSlotsBytes(n: number): number {
  * figures INFO memory reports; per-db overheads estimated as Redis sizes its dict entries).
  * Ratios are single-precision floats, as Redis computes them.
  */
-function memoryStatsCmd(s: Server, c: Client): void {
-  const m = memoryStats(s);
+function memoryStatsCmd(s: Engine, c: ClientState): void {
+  const m = s.memoryStats();
   const dbs: [number, number, number][] = [];
   let keys = 0, dbOverhead = 0;
   s.dbs.forEach((db, i) => {
@@ -255,7 +252,7 @@ function memoryStatsCmd(s: Server, c: Client): void {
 }
 
 /** ROLE: this node is a master with no replicas (replication comes later). */
-function role(s: Server, c: Client): void {
+function role(s: Engine, c: ClientState): void {
   c.out.array(3);
   c.out.bulk("master");
   c.out.int(s.replOffset);

@@ -1,7 +1,6 @@
 /** Set commands. */
 import { PROPAGATED } from "../engine/call.ts";
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { SetValue } from "../store/set.ts";
 import { cmd, ERR, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
@@ -10,11 +9,11 @@ import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { cstr } from "../../shared/cstr.ts";
 
-function readSet(s: Server, c: Client, key: string): SetValue | null | typeof REPLIED {
+function readSet(s: Engine, c: ClientState, key: string): SetValue | null | typeof REPLIED {
   return readAggregate<SetValue>(s, c, key, "set");
 }
 
-function maxIntset(s: Server): number {
+function maxIntset(s: Engine): number {
   return s.config.get<number>("set-max-intset-entries");
 }
 
@@ -24,12 +23,12 @@ function parseLong(arg: string): { n: number; min: boolean } | null {
   return n === null ? null : { n, min: arg === "-9223372036854775808" };
 }
 
-function replySet(c: Client, items: Iterable<string>, n: number): void {
+function replySet(c: ClientState, items: Iterable<string>, n: number): void {
   c.out.set(n);
   for (const m of items) c.out.bulk(m);
 }
 
-function sadd(s: Server, c: Client, argv: string[]): void {
+function sadd(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   let v = readSet(s, c, key);
   if (v === REPLIED) return;
@@ -45,7 +44,7 @@ function sadd(s: Server, c: Client, argv: string[]): void {
   c.out.int(added);
 }
 
-function srem(s: Server, c: Client, argv: string[]): void {
+function srem(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (v === null) return c.out.int(0);
@@ -58,38 +57,38 @@ function srem(s: Server, c: Client, argv: string[]): void {
   c.out.int(n);
 }
 
-function afterRemove(c: Client, key: string, v: SetValue): void {
+function afterRemove(c: ClientState, key: string, v: SetValue): void {
   if (v.size === 0) c.db.delete(key);
   else c.db.signalModified(key);
 }
 
-function sismember(s: Server, c: Client, argv: string[]): void {
+function sismember(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   c.out.int(v?.has(argv[2]!) ? 1 : 0);
 }
 
-function smismember(s: Server, c: Client, argv: string[]): void {
+function smismember(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   c.out.array(argv.length - 2);
   for (let i = 2; i < argv.length; i++) c.out.int(v?.has(argv[i]!) ? 1 : 0);
 }
 
-function smembers(s: Server, c: Client, argv: string[]): void {
+function smembers(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (!v) return c.out.set(0);
   replySet(c, v.members(), v.size);
 }
 
-function scard(s: Server, c: Client, argv: string[]): void {
+function scard(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   c.out.int(v ? v.size : 0);
 }
 
-function spop(s: Server, c: Client, argv: string[]): void {
+function spop(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 3) return c.error(ERR.syntax);
   let count: number | null = null;
   if (argv.length === 3) {
@@ -126,7 +125,7 @@ function spop(s: Server, c: Client, argv: string[]): void {
   }
 }
 
-function srandmember(s: Server, c: Client, argv: string[]): void {
+function srandmember(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 3) return c.error(ERR.syntax);
   let count: number | null = null;
   if (argv.length === 3) {
@@ -150,7 +149,7 @@ function srandmember(s: Server, c: Client, argv: string[]): void {
   randomCountReply(c, v ? v.members() : [], count, null);
 }
 
-function smove(s: Server, c: Client, argv: string[]): void {
+function smove(s: Engine, c: ClientState, argv: string[]): void {
   const [src, dst, member] = [argv[1]!, argv[2]!, argv[3]!];
   // Both keys are looked up first (an access for each), and a missing source answers 0 before
   // the destination's type is checked, as in Redis.
@@ -183,8 +182,8 @@ type Op = "inter" | "union" | "diff";
 
 /** Reads every operand; null stands for a missing key. REPLIED on a WRONGTYPE. */
 function operands(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   keys: string[],
 ): (ReadonlySet<string> | null)[] | typeof REPLIED {
   const out: (ReadonlySet<string> | null)[] = [];
@@ -222,7 +221,7 @@ function compute(op: Op, sets: (ReadonlySet<string> | null)[], limit = 0): Set<s
 }
 
 function setop(op: Op) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const sets = operands(s, c, argv.slice(1));
     if (sets === REPLIED) return;
     const r = compute(op, sets);
@@ -233,7 +232,7 @@ function setop(op: Op) {
 }
 
 function setopStore(op: Op) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const sets = operands(s, c, argv.slice(2));
     if (sets === REPLIED) return;
     const r = compute(op, sets);
@@ -250,7 +249,7 @@ function setopStore(op: Op) {
   };
 }
 
-function sintercard(s: Server, c: Client, argv: string[]): void {
+function sintercard(s: Engine, c: ClientState, argv: string[]): void {
   const nk = parseLong(argv[1]!);
   if (nk === null || nk.n <= 0) return c.error("ERR numkeys should be greater than 0");
   const numkeys = nk.n;
@@ -271,7 +270,7 @@ function sintercard(s: Server, c: Client, argv: string[]): void {
   c.out.int(compute("inter", sets, limit).size);
 }
 
-function sscan(s: Server, c: Client, argv: string[]): void {
+function sscan(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseScanArgs(c, argv, 2, false);
   if (!a) return;
   const v = readSet(s, c, argv[1]!);

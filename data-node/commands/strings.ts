@@ -1,7 +1,6 @@
 /** String commands. Values are binary strings; integers are parsed per Redis's rules. */
 import { MAX_LCS_CELLS } from "../../shared/limits.ts";
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import {
   cmd,
   ERR,
@@ -15,7 +14,7 @@ import type { CommandDef } from "./types.ts";
 import { expireOrDelete, readString, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
 
-function get(s: Server, c: Client, argv: string[]): void {
+function get(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (v === null) c.out.nullBulk();
@@ -83,7 +82,7 @@ export function expireFromArg(
   return Number(abs);
 }
 
-function set(s: Server, c: Client, argv: string[]): void {
+function set(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!, value = argv[2]!;
   const o = argv.length === 3 ? null : parseSetOptions(argv, 3, s.nowMs);
   if (typeof o === "string") {
@@ -101,8 +100,8 @@ function set(s: Server, c: Client, argv: string[]): void {
 
 /** SET with options, and SETEX/PSETEX (`argv` null: always replicated as SET ... PXAT). */
 function setWithOptions(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   key: string,
   value: string,
   o: SetOptions,
@@ -145,12 +144,12 @@ function setPropagated(
   return null;
 }
 
-function replyOld(c: Client, old: string | null): void {
+function replyOld(c: ClientState, old: string | null): void {
   if (old === null) c.out.nullBulk();
   else c.out.bulk(old);
 }
 
-function setnx(s: Server, c: Client, argv: string[]): void {
+function setnx(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) !== undefined) return c.out.int(0);
   c.db.set(argv[1]!, argv[2]!);
   s.dirty++;
@@ -158,7 +157,7 @@ function setnx(s: Server, c: Client, argv: string[]): void {
 }
 
 function setexGeneric(unit: "ex" | "px", name: string) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     const at = expireFromArg(argv[2]!, unit, s.nowMs, name);
     if (typeof at === "string") return c.error(at);
     setWithOptions(s, c, argv[1]!, argv[3]!, {
@@ -171,7 +170,7 @@ function setexGeneric(unit: "ex" | "px", name: string) {
   };
 }
 
-function getset(s: Server, c: Client, argv: string[]): void {
+function getset(s: Engine, c: ClientState, argv: string[]): void {
   const old = readString(s, c, argv[1]!);
   if (old === REPLIED) return;
   c.db.set(argv[1]!, argv[2]!);
@@ -180,7 +179,7 @@ function getset(s: Server, c: Client, argv: string[]): void {
   replyOld(c, old);
 }
 
-function getdel(s: Server, c: Client, argv: string[]): void {
+function getdel(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (v === null) return c.out.nullBulk();
@@ -194,7 +193,7 @@ function getdel(s: Server, c: Client, argv: string[]): void {
  * GETEX key [EX|PX|EXAT|PXAT time | PERSIST]. As Redis: the options' syntax first, then the key
  * (nil when missing, WRONGTYPE), and only then the expire time's value.
  */
-function getex(s: Server, c: Client, argv: string[]): void {
+function getex(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   let persist = false, unit: string | null = null, expireArg: string | null = null;
   for (let i = 2; i < argv.length; i++) {
@@ -228,7 +227,7 @@ function getex(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(v);
 }
 
-function mget(_s: Server, c: Client, argv: string[]): void {
+function mget(_s: Engine, c: ClientState, argv: string[]): void {
   c.out.array(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
     const v = c.db.get(argv[i]!);
@@ -238,7 +237,7 @@ function mget(_s: Server, c: Client, argv: string[]): void {
 }
 
 function msetGeneric(nx: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     if (argv.length % 2 === 0) {
       return c.error(`ERR wrong number of arguments for '${nx ? "msetnx" : "mset"}' command`);
     }
@@ -256,7 +255,7 @@ function msetGeneric(nx: boolean) {
 
 const TOO_BIG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-function append(s: Server, c: Client, argv: string[]): void {
+function append(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   const e = c.db.lookup(key);
   if (e === undefined) {
@@ -273,7 +272,7 @@ function append(s: Server, c: Client, argv: string[]): void {
   c.out.int(len);
 }
 
-function strlen(s: Server, c: Client, argv: string[]): void {
+function strlen(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
   c.out.int(v === null ? 0 : v.length);
@@ -282,7 +281,7 @@ function strlen(s: Server, c: Client, argv: string[]): void {
 const MAX_EXACT = 2 ** 53;
 
 /** INCR/DECR/INCRBY/DECRBY: exact 64-bit arithmetic, keeping the key's TTL. */
-function incrBy(s: Server, c: Client, key: string, delta: bigint | number): void {
+function incrBy(s: Engine, c: ClientState, key: string, delta: bigint | number): void {
   const e = c.db.lookup(key);
   let cur: bigint | number = 0;
   if (e !== undefined) {
@@ -310,13 +309,13 @@ function incrBy(s: Server, c: Client, key: string, delta: bigint | number): void
   c.out.int(next);
 }
 
-function deltaArg(c: Client, arg: string): bigint | number | null {
+function deltaArg(c: ClientState, arg: string): bigint | number | null {
   const n = arg.length <= 15 ? parseIntArg(arg) : parseI64(arg);
   if (n === null) c.error(ERR.notInt);
   return n;
 }
 
-function incrbyfloat(s: Server, c: Client, argv: string[]): void {
+function incrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   const e = c.db.lookup(key);
   if (e !== undefined && typeof e.value !== "string") return c.error(ERR.wrongType);
@@ -331,7 +330,7 @@ function incrbyfloat(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(str);
 }
 
-function getrange(s: Server, c: Client, argv: string[]): void {
+function getrange(s: Engine, c: ClientState, argv: string[]): void {
   let start = parseIndex(argv[2]!), end = parseIndex(argv[3]!);
   if (start === null || end === null) return c.error(ERR.notInt);
   const v = readString(s, c, argv[1]!);
@@ -348,7 +347,7 @@ function getrange(s: Server, c: Client, argv: string[]): void {
   c.out.bulk(str.slice(start, end + 1));
 }
 
-function setrange(s: Server, c: Client, argv: string[]): void {
+function setrange(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!, value = argv[3]!;
   const offset = parseIndex(argv[2]!);
   if (offset === null) return c.error(ERR.notInt);
@@ -370,7 +369,7 @@ function setrange(s: Server, c: Client, argv: string[]): void {
 /** LCS's DP table is (|a|+1)*(|b|+1) cells; refuse inputs whose table would be huge. */
 
 /** LCS: as Redis, the keys' types are checked first, then the options, then IDX with LEN. */
-function lcs(s: Server, c: Client, argv: string[]): void {
+function lcs(s: Engine, c: ClientState, argv: string[]): void {
   const ea = c.db.get(argv[1]!), eb = c.db.get(argv[2]!);
   if (
     (ea !== undefined && typeof ea !== "string") || (eb !== undefined && typeof eb !== "string")

@@ -1,12 +1,11 @@
 /** MULTI, EXEC, DISCARD, WATCH, UNWATCH: optimistic transactions with check-and-set. */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { discardTransaction, unwatchAll, watchedKeyExpired } from "../engine/transaction.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 
-function multi(_s: Server, c: Client): void {
+function multi(_s: Engine, c: ClientState): void {
   if (c.multi) {
     c.error("ERR MULTI calls can not be nested");
     return;
@@ -16,7 +15,7 @@ function multi(_s: Server, c: Client): void {
   c.out.ok();
 }
 
-function discard(_s: Server, c: Client): void {
+function discard(_s: Engine, c: ClientState): void {
   if (!c.multi) {
     c.error("ERR DISCARD without MULTI");
     return;
@@ -26,7 +25,7 @@ function discard(_s: Server, c: Client): void {
   c.out.ok();
 }
 
-function exec(s: Server, c: Client): void | Promise<void> {
+function exec(s: Engine, c: ClientState): void | Promise<void> {
   const queued = c.multi;
   if (!queued) {
     c.error("ERR EXEC without MULTI");
@@ -64,7 +63,7 @@ function exec(s: Server, c: Client): void | Promise<void> {
   }
 }
 
-function watch(_s: Server, c: Client, argv: string[]): void {
+function watch(_s: Engine, c: ClientState, argv: string[]): void {
   if (c.multi) {
     c.error("ERR WATCH inside MULTI is not allowed");
     return;
@@ -83,7 +82,7 @@ function watch(_s: Server, c: Client, argv: string[]): void {
   c.out.ok();
 }
 
-function unwatch(_s: Server, c: Client): void {
+function unwatch(_s: Engine, c: ClientState): void {
   unwatchAll(c);
   c.out.ok();
 }

@@ -2,8 +2,7 @@
  * The command table is data: arity, flags and key positions drive arity errors, READONLY on
  * replicas, MULTI queueing, COMMAND replies, key extraction for cluster routing and CROSSSLOT.
  */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import type { KeySpec } from "./key_specs.ts";
 import { parseI64 } from "../../shared/int64.ts";
 
@@ -32,7 +31,7 @@ export type Flag =
  * Runs a command. Replies go to `c.out`. A handler returns a Promise only when the client must
  * wait (blocking commands, CLIENT PAUSE); the data itself is always changed synchronously.
  */
-export type Handler = (s: Server, c: Client, argv: string[]) => void | Promise<void>;
+export type Handler = (s: Engine, c: ClientState, argv: string[]) => void | Promise<void>;
 
 /** The flags the dispatcher tests on every call, as bits (see CommandDef.bits). */
 export const F_WRITE = 1;

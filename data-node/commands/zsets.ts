@@ -2,8 +2,7 @@
  * Sorted set commands. Scores print as Redis 7.0 does (%.17g, inf, -inf). Arguments are
  * validated in the order Redis 7.0's t_zset.c checks them, so the same error wins.
  */
-import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { ClientState, Engine } from "../engine/types.ts";
 import { type LexBound, type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
 import { cmd, ERR, parseFloatArg, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
@@ -19,24 +18,24 @@ const MIN_OR_MAX_NOT_FLOAT = "ERR min or max is not a float";
 const LEX_ERR = "ERR min or max not valid string range item";
 const LONG_MAX = 2n ** 63n - 1n;
 
-function readZset(s: Server, c: Client, key: string): ZSetValue | null | typeof REPLIED {
+function readZset(s: Engine, c: ClientState, key: string): ZSetValue | null | typeof REPLIED {
   return readAggregate<ZSetValue>(s, c, key, "zset");
 }
 
-function limits(s: Server) {
+function limits(s: Engine) {
   return {
     maxEntries: s.config.get<number>("zset-max-listpack-entries"),
     maxValue: s.config.get<number>("zset-max-listpack-value"),
   };
 }
 
-function afterRemove(c: Client, key: string, z: ZSetValue): void {
+function afterRemove(c: ClientState, key: string, z: ZSetValue): void {
   if (z.size === 0) c.db.delete(key);
   else c.db.signalModified(key);
 }
 
 /** Scores and members: RESP3 nests [member, score] pairs; RESP2 is flat. */
-function replyEntries(c: Client, entries: [string, number][], withScores: boolean): void {
+function replyEntries(c: ClientState, entries: [string, number][], withScores: boolean): void {
   if (!withScores) {
     c.out.array(entries.length);
     for (const [m] of entries) c.out.bulk(m);
@@ -124,7 +123,7 @@ function parseLexRange(minArg: string, maxArg: string): LexRange | null {
 
 // ---- ZADD / ZINCRBY ----
 
-function zadd(s: Server, c: Client, argv: string[]): void {
+function zadd(s: Engine, c: ClientState, argv: string[]): void {
   let nx = false, xx = false, gt = false, lt = false, ch = false, incr = false;
   let i = 2;
   for (; i < argv.length; i++) {
@@ -194,11 +193,11 @@ function zadd(s: Server, c: Client, argv: string[]): void {
   c.out.int(ch ? added + updated : added);
 }
 
-function zincrby(s: Server, c: Client, argv: string[]): void {
+function zincrby(s: Engine, c: ClientState, argv: string[]): void {
   zadd(s, c, [argv[0]!, argv[1]!, "INCR", argv[2]!, argv[3]!]);
 }
 
-function zrem(s: Server, c: Client, argv: string[]): void {
+function zrem(s: Engine, c: ClientState, argv: string[]): void {
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
   if (!z) return c.out.int(0);
@@ -211,13 +210,13 @@ function zrem(s: Server, c: Client, argv: string[]): void {
   c.out.int(n);
 }
 
-function zcard(s: Server, c: Client, argv: string[]): void {
+function zcard(s: Engine, c: ClientState, argv: string[]): void {
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
   c.out.int(z ? z.size : 0);
 }
 
-function zscore(s: Server, c: Client, argv: string[]): void {
+function zscore(s: Engine, c: ClientState, argv: string[]): void {
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
   const sc = z?.score(argv[2]!);
@@ -225,7 +224,7 @@ function zscore(s: Server, c: Client, argv: string[]): void {
   else c.out.double(sc);
 }
 
-function zmscore(s: Server, c: Client, argv: string[]): void {
+function zmscore(s: Engine, c: ClientState, argv: string[]): void {
   const z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
   c.out.array(argv.length - 2);
@@ -239,7 +238,7 @@ function zmscore(s: Server, c: Client, argv: string[]): void {
 /** ZRANK/ZREVRANK key member [WITHSCORE] (the option is Redis 7.2's). */
 function zrank(reverse: boolean) {
   const name = reverse ? "zrevrank" : "zrank";
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     if (argv.length > 4) {
       return c.error(`ERR wrong number of arguments for '${name}' command`);
     }
@@ -255,7 +254,7 @@ function zrank(reverse: boolean) {
   };
 }
 
-function zcount(s: Server, c: Client, argv: string[]): void {
+function zcount(s: Engine, c: ClientState, argv: string[]): void {
   const r = parseScoreRange(argv[2]!, argv[3]!);
   if (!r) return c.error(MIN_OR_MAX_NOT_FLOAT);
   const z = readZset(s, c, argv[1]!);
@@ -263,7 +262,7 @@ function zcount(s: Server, c: Client, argv: string[]): void {
   c.out.int(z ? z.countInScore(r) : 0);
 }
 
-function zlexcount(s: Server, c: Client, argv: string[]): void {
+function zlexcount(s: Engine, c: ClientState, argv: string[]): void {
   const r = parseLexRange(argv[2]!, argv[3]!);
   if (!r) return c.error(LEX_ERR);
   const z = readZset(s, c, argv[1]!);
@@ -293,8 +292,8 @@ function rankRange(z: ZSetValue, start: number, end: number, rev: boolean): [str
  * `dst` is ZRANGESTORE's destination.
  */
 function zrangeGeneric(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   argv: string[],
   keyAt: number,
   dst: string | null,
@@ -357,11 +356,11 @@ function zrangeGeneric(
   replyEntries(c, entries, withScores);
 }
 
-function zrange(s: Server, c: Client, argv: string[]): void {
+function zrange(s: Engine, c: ClientState, argv: string[]): void {
   zrangeGeneric(s, c, argv, 1, null, "auto", "auto");
 }
 
-function zrangestore(s: Server, c: Client, argv: string[]): void {
+function zrangestore(s: Engine, c: ClientState, argv: string[]): void {
   zrangeGeneric(s, c, argv, 2, argv[1]!, "auto", "auto");
 }
 
@@ -371,8 +370,8 @@ function zrangestore(s: Server, c: Client, argv: string[]): void {
  * the set operations build a skiplist and turn it into a listpack when the whole fits.
  */
 function storeEntries(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   dst: string,
   entries: [string, number][],
   how: "add" | "add-long" | "convert",
@@ -401,13 +400,13 @@ function storeEntries(
 
 /** The legacy forms: ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX. */
 function legacyRange(type: RangeType, rev: boolean) {
-  return (s: Server, c: Client, argv: string[]): void =>
+  return (s: Engine, c: ClientState, argv: string[]): void =>
     zrangeGeneric(s, c, argv, 1, null, type, rev ? "reverse" : "forward");
 }
 
 /** ZREMRANGEBYRANK/SCORE/LEX: the range is parsed before the key is looked up. */
 function zremrange(type: "rank" | "score" | "lex") {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     let remove: (z: ZSetValue) => number;
     if (type === "rank") {
       const start = parseLong(argv[2]!);
@@ -453,7 +452,7 @@ function popEntries(z: ZSetValue, max: boolean, count: number): [string, number]
 }
 
 function zpop(max: boolean) {
-  return (s: Server, c: Client, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void => {
     if (argv.length > 3) return c.error(ERR.syntax);
     let count = 1;
     if (argv.length === 3) {
@@ -489,7 +488,7 @@ interface MpopArgs {
 }
 
 /** numkeys (1..LONG_MAX), the keys, MIN|MAX, then at most one COUNT (1..LONG_MAX). */
-function parseZmpop(c: Client, argv: string[], at: number): MpopArgs | null {
+function parseZmpop(c: ClientState, argv: string[], at: number): MpopArgs | null {
   const numkeys = parseI64(argv[at]!);
   if (numkeys === null || numkeys < 1n) {
     return c.error("ERR numkeys should be greater than 0"), null;
@@ -511,7 +510,7 @@ function parseZmpop(c: Client, argv: string[], at: number): MpopArgs | null {
 }
 
 /** Replies [key, [[member, score]...]] from the first non-empty zset; false if none. */
-function zmpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED {
+function zmpopFrom(s: Engine, c: ClientState, a: MpopArgs): boolean | typeof REPLIED {
   for (const key of a.keys) {
     const z = readZset(s, c, key);
     if (z === REPLIED) return REPLIED;
@@ -534,14 +533,14 @@ function zmpopFrom(s: Server, c: Client, a: MpopArgs): boolean | typeof REPLIED 
   return false;
 }
 
-function zmpop(s: Server, c: Client, argv: string[]): void {
+function zmpop(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseZmpop(c, argv, 1);
   if (!a) return;
   if (zmpopFrom(s, c, a) === false) c.out.nullArray();
 }
 
 function bzpop(max: boolean) {
-  return (s: Server, c: Client, argv: string[]): void | Promise<void> => {
+  return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
     return runBlocking(s, c, {
       keys: argv.slice(1, -1),
       timeoutArg: argv[argv.length - 1]!,
@@ -567,7 +566,7 @@ function bzpop(max: boolean) {
   };
 }
 
-function bzmpop(s: Server, c: Client, argv: string[]): void | Promise<void> {
+function bzmpop(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   const a = parseZmpop(c, argv, 2);
   if (!a) return;
   // The timeout is read after the other arguments (runBlocking parses it).
@@ -591,7 +590,7 @@ interface Operand {
 
 /** Reads an operand: sets count as zsets with score 1; WRONGTYPE for anything else. */
 function readOperand(
-  c: Client,
+  c: ClientState,
   key: string,
 ): ReadonlyMap<string, number> | null | typeof REPLIED {
   const e = c.db.lookup(key);
@@ -665,8 +664,8 @@ function sortEntries(m: Map<string, number>): [string, number][] {
  * WITHSCORES / LIMIT.
  */
 function zsetOpGeneric(
-  s: Server,
-  c: Client,
+  s: Engine,
+  c: ClientState,
   argv: string[],
   name: string,
   op: SetOp,
@@ -718,16 +717,16 @@ function zsetOpGeneric(
 }
 
 function zsetop(op: SetOp, name: string) {
-  return (s: Server, c: Client, argv: string[]): void =>
+  return (s: Engine, c: ClientState, argv: string[]): void =>
     zsetOpGeneric(s, c, argv, name, op, null, false);
 }
 
 function zsetopStore(op: SetOp, name: string) {
-  return (s: Server, c: Client, argv: string[]): void =>
+  return (s: Engine, c: ClientState, argv: string[]): void =>
     zsetOpGeneric(s, c, argv, name, op, argv[1]!, false);
 }
 
-function zintercard(s: Server, c: Client, argv: string[]): void {
+function zintercard(s: Engine, c: ClientState, argv: string[]): void {
   zsetOpGeneric(s, c, argv, "zintercard", "inter", null, true);
 }
 
@@ -735,7 +734,7 @@ function zintercard(s: Server, c: Client, argv: string[]): void {
  * ZRANDMEMBER key [count [WITHSCORES]]: the count (-LONG_MAX..LONG_MAX) is checked first,
  * then the syntax, then (with scores) that doubling the count can't overflow.
  */
-function zrandmember(s: Server, c: Client, argv: string[]): void {
+function zrandmember(s: Engine, c: ClientState, argv: string[]): void {
   let count: number | null = null;
   if (argv.length >= 3) {
     const n = parseI64(argv[2]!);
@@ -769,7 +768,7 @@ function zrandmember(s: Server, c: Client, argv: string[]): void {
   );
 }
 
-function zscan(s: Server, c: Client, argv: string[]): void {
+function zscan(s: Engine, c: ClientState, argv: string[]): void {
   const a = parseScanArgs(c, argv, 2, false);
   if (!a) return;
   const z = readZset(s, c, argv[1]!);

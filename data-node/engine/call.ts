@@ -6,7 +6,7 @@
 import type { CommandDef } from "../commands/types.ts";
 import { F_ADMIN, F_SKIP_MONITOR, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
+import type { Engine } from "./types.ts";
 import { reprArg } from "../server/repr.ts";
 import { clip128 } from "../../shared/cstr.ts";
 import { unknownCommand } from "../../shared/errors.ts";
@@ -70,7 +70,7 @@ export const PROPAGATED: string[] = [];
  * MONITOR feed. Clients blocked on keys the unit made ready are served once the outermost unit
  * has ended, each as a unit of its own, as Redis does.
  */
-export function call(s: Server, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
+export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
   const dirtyBefore = s.dirty;
   const db = c.db;
   const p = s.propagation;
@@ -104,7 +104,7 @@ export function call(s: Server, c: Client, def: CommandDef, argv: string[]): voi
   return result;
 }
 
-function feedMonitors(s: Server, c: Client, dbId: number, argv: string[]): void {
+function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {
   const now = Date.now();
   const sec = Math.floor(now / 1000), usec = (now % 1000) * 1000;
   let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;

@@ -19,7 +19,10 @@ import type { OutputLimits } from "../config.ts";
 import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
 import { pickVictim, type Policy } from "../store/evict.ts";
-import { usedMemoryEstimate } from "./memory.ts";
+import { type MemoryStats, memoryStats, usedMemoryEstimate } from "./memory.ts";
+import { infoText } from "./info.ts";
+import { clientInfoLine } from "./client_info.ts";
+import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
@@ -96,7 +99,7 @@ export class Server {
   persistence: Persistence | null = null;
   aof: Aof | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
-  readonly debugExtensions = new Map<string, (s: Server, c: Client, argv: string[]) => void>();
+  readonly debugExtensions = new Map<string, (s: Engine, c: Client, argv: string[]) => void>();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
   /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */
@@ -360,6 +363,21 @@ export class Server {
     for (const c of clients) {
       if (!c.closing) void c.flush().catch(() => c.close());
     }
+  }
+
+  /** The INFO reply for these section arguments. */
+  infoText(args: string[]): string {
+    return infoText(this, args);
+  }
+
+  /** A client's CLIENT LIST / CLIENT INFO line. */
+  clientInfoLine(c: Client): string {
+    return clientInfoLine(this, c);
+  }
+
+  /** MEMORY STATS and the maxmemory figures. */
+  memoryStats(): MemoryStats {
+    return memoryStats(this);
   }
 
   /** The actual listening port (differs from config when port 0 was asked). */
