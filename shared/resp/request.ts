@@ -16,12 +16,16 @@ import { ProtocolError } from "./types.ts";
 import { splitArgs } from "../config/parse.ts";
 
 const MIN_READ = 16 * 1024;
+/** Commands with up to this many arguments get their argument array sized up front. */
+const PRESIZE_MAX = 1024;
 
 export class RequestParser {
   buf: Uint8Array;
   start = 0;
   end = 0;
   private args: string[] | null = null;
+  /** Arguments of `args` received so far. */
+  private filled = 0;
   private remaining = 0;
   /** Bytes the buffer must hold from `start` for the pending bulk (a read-size hint). */
   private wanted = 0;
@@ -143,7 +147,10 @@ export class RequestParser {
         );
       }
       if (count <= 0) return this.next(authenticated); // `*0` and `*-1` are skipped, as Redis does
-      this.args = [];
+      // Sized once: pushing would grow a 16-slot backing store for every command. A huge count
+      // (up to the multibulk limit) starts small and grows as its arguments arrive.
+      this.args = count <= PRESIZE_MAX ? new Array<string>(count) : [];
+      this.filled = 0;
       this.remaining = count;
     }
     return this.bulks(authenticated);
@@ -180,7 +187,7 @@ export class RequestParser {
         return null;
       }
       this.rereadHeader = 0;
-      args.push(bytesToBinary(b, this.start, this.start + len));
+      args[this.filled++] = bytesToBinary(b, this.start, this.start + len);
       this.start += len + 2;
       this.argBytes += len + 16;
       this.remaining--;
