@@ -98,6 +98,25 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["SDIFFSTORE", key(r), key(r), key(r)],
   (r) => ["ZRANGESTORE", key(r), key(r), "0", "-1"],
   (r) => ["ZREM", key(r), member(r)],
+  (r) => ["EXPIRE", key(r), ttl(r), pick(r, ["NX", "XX", "GT", "LT"])],
+  (r) => ["PEXPIRE", key(r), ttl(r) + "000", pick(r, ["nx", "xx", "gt", "lt"])],
+  (r) => ["GETEX", key(r), pick(r, ["PXAT", "EXAT"]), pick(r, ["99999999999999", "9999999999"])],
+  (r) => ["SET", key(r), member(r), "PXAT", "99999999999999"],
+  (r) => ["SET", key(r), member(r), "NX", "GET"],
+  (r) => ["LPUSHX", key(r), member(r)],
+  (r) => ["RPOPLPUSH", key(r), key(r)],
+  (r) => ["ZREMRANGEBYRANK", key(r), "0", int(r)],
+  (r) => ["ZRANGESTORE", key(r), key(r), "-inf", "+inf", "BYSCORE"],
+  (r) => ["SUNIONSTORE", key(r), key(r), key(r)],
+  (r) => ["BITOP", pick(r, ["AND", "OR", "XOR"]), key(r), key(r), key(r)],
+  (r) => ["COPY", key(r), key(r), "DB", "1"],
+  (r) => ["HDEL", key(r), member(r), member(r)],
+  (r) => ["SETNX", key(r), member(r)],
+  (r) => ["INCRBYFLOAT", key(r), "1e2"],
+  (r) => ["LINSERT", key(r), "AFTER", member(r), member(r)],
+  (r) => ["ZADD", key(r), pick(r, ["NX", "XX", "GT", "LT", "CH"]), score(r), member(r)],
+  (r) => ["ZADD", key(r), "INCR", score(r), member(r)],
+  (r) => (r() < 0.2 ? ["FLUSHDB"] : ["DBSIZE"]),
   () => ["SWAPDB", "0", "1"],
   (r) => ["SELECT", pick(r, ["0", "1"])],
   (r) => ["PUBLISH", "ch", member(r)],
@@ -225,7 +244,7 @@ async function pipeline(c: RawConn, cmds: string[][]): Promise<void> {
   for (const _ of cmds) await c.read();
 }
 
-for (const seed of [1, 2, 3, 4, 5, 6]) {
+for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   Deno.test({
     name:
       `AOF differential: random write stream (seed ${seed}) logs as redis-server does, and each loads the other's AOF`,

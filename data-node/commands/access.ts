@@ -45,12 +45,23 @@ export function readAggregate<T extends AggregateValue>(
  * Gives a key an absolute expiry; a time already past deletes it instead. Either way the
  * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
  */
-export function expireOrDelete(c: ClientState, key: string, atMs: number, nowMs: number): void {
+export function expireOrDelete(
+  c: ClientState,
+  key: string,
+  atMs: number,
+  nowMs: number,
+  argv: string[] | null = null,
+): void {
   if (atMs <= nowMs) {
     c.db.delete(key);
     c.rewrittenArgv = ["DEL", key];
-  } else {
-    c.db.setExpire(key, atMs);
-    c.rewrittenArgv = ["PEXPIREAT", key, String(atMs)];
+    return;
+  }
+  c.db.setExpire(key, atMs);
+  // The EXPIRE family keeps its options (NX, XX, GT, LT, as sent) and becomes PEXPIREAT with
+  // the absolute time; a PEXPIREAT goes out as sent, as Redis does.
+  if (argv === null) c.rewrittenArgv = ["PEXPIREAT", key, String(atMs)];
+  else if (argv[0]!.toLowerCase() !== "pexpireat") {
+    c.rewrittenArgv = ["PEXPIREAT", key, String(atMs), ...argv.slice(3)];
   }
 }

@@ -208,12 +208,14 @@ function bitop(s: Engine, c: ClientState, argv: string[]): void {
     out[i] = b;
   }
   const dst = argv[2]!;
-  if (len === 0) c.db.delete(dst);
-  else {
+  // An empty result deletes the destination; when there was none, nothing changed.
+  if (len === 0) {
+    if (c.db.delete(dst)) s.dirty++;
+  } else {
     c.db.set(dst, fromBytes(out));
     c.db.lookup(dst, false)!.enc = "raw";
+    s.dirty++;
   }
-  s.dirty++;
   c.out.int(len);
 }
 

@@ -73,7 +73,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (xx && cur === undefined) return c.out.int(0);
     if (gt && (cur === undefined || at <= cur)) return c.out.int(0);
     if (lt && cur !== undefined && at >= cur) return c.out.int(0);
-    expireOrDelete(c, key, at, s.nowMs);
+    expireOrDelete(c, key, at, s.nowMs, argv);
     s.dirty++;
     c.out.int(1);
   };
