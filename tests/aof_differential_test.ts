@@ -117,6 +117,22 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["ZADD", key(r), pick(r, ["NX", "XX", "GT", "LT", "CH"]), score(r), member(r)],
   (r) => ["ZADD", key(r), "INCR", score(r), member(r)],
   (r) => (r() < 0.2 ? ["FLUSHDB"] : ["DBSIZE"]),
+  (r) => ["HMSET", key(r), member(r), member(r), member(r), member(r)],
+  (r) => ["ZPOPMAX", key(r), pick(r, ["1", "2", "5"])],
+  (r) => ["ZINTERSTORE", key(r), "2", key(r), key(r), "WEIGHTS", "2", "1"],
+  (r) => ["ZDIFFSTORE", key(r), "2", key(r), key(r)],
+  (r) => ["ZUNIONSTORE", key(r), "2", key(r), key(r), "AGGREGATE", pick(r, ["MIN", "MAX"])],
+  (r) => ["LSET", key(r), int(r), member(r)],
+  (r) => ["BRPOP", key(r), key(r), "0.01"],
+  (r) => ["BLMPOP", "0.01", "2", key(r), key(r), "RIGHT", "COUNT", "3"],
+  (r) => ["DECRBY", key(r), int(r)],
+  (r) => ["EXPIREAT", key(r), "1"],
+  (r) => ["PSETEX", key(r), "100000", member(r)],
+  (r) => ["SETRANGE", key(r), "10", member(r)],
+  (r) => ["DEL", key(r), key(r), key(r)],
+  (r) => ["RENAME", key(r), key(r)],
+  (r) => ["HSETNX", key(r), member(r), member(r)],
+  (r) => ["SMOVE", key(r), key(r), member(r)],
   () => ["SWAPDB", "0", "1"],
   (r) => ["SELECT", pick(r, ["0", "1"])],
   (r) => ["PUBLISH", "ch", member(r)],
@@ -244,7 +260,7 @@ async function pipeline(c: RawConn, cmds: string[][]): Promise<void> {
   for (const _ of cmds) await c.read();
 }
 
-for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
   Deno.test({
     name:
       `AOF differential: random write stream (seed ${seed}) logs as redis-server does, and each loads the other's AOF`,
