@@ -99,13 +99,8 @@ function spop(s: Engine, c: ClientState, argv: string[]): void {
   const v = readSet(s, c, argv[1]!);
   if (v === REPLIED) return;
   if (!v) return count === null ? c.out.nullBulk() : c.out.set(0);
-  const all = v.members();
-  const n = count === null ? 1 : Math.min(count, all.length);
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(Math.random() * (all.length - i));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  const popped = all.slice(0, n);
+  const popped = pickForPop(v, count);
+  const n = popped.length;
   v.deleteMany(popped);
   if (count === null) c.out.bulk(popped[0]!);
   else replySet(c, popped, popped.length);
@@ -123,6 +118,33 @@ function spop(s: Engine, c: ClientState, argv: string[]): void {
     for (const m of popped) s.propagation.also(c.db.id, ["SREM", argv[1]!, m]);
     c.rewrittenArgv = PROPAGATED;
   }
+}
+
+/**
+ * The members SPOP takes: one, or `count` distinct ones. A few from a large set are picked
+ * one at a time (no listing of the whole set); otherwise the listed members are shuffled.
+ */
+function pickForPop(v: SetValue, count: number | null): string[] {
+  const size = v.size;
+  if (count === null || (count * 4 <= size && size > 1024)) {
+    const want = count ?? 1;
+    const out: string[] = [];
+    const taken = new Set<string>();
+    while (out.length < want) {
+      const m = v.randomMember()!;
+      if (taken.has(m)) continue;
+      taken.add(m);
+      out.push(m);
+    }
+    return out;
+  }
+  const all = v.members();
+  const n = Math.min(count, all.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (all.length - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, n);
 }
 
 function srandmember(s: Engine, c: ClientState, argv: string[]): void {
@@ -143,8 +165,7 @@ function srandmember(s: Engine, c: ClientState, argv: string[]): void {
   if (v === REPLIED) return;
   if (count === null) {
     if (!v) return c.out.nullBulk();
-    const all = v.members();
-    return c.out.bulk(all[Math.floor(Math.random() * all.length)]!);
+    return c.out.bulk(v.randomMember()!);
   }
   randomCountReply(c, v ? v.members() : [], count, null);
 }

@@ -71,6 +71,13 @@ function hashTable(members: readonly string[]): string | Set<string> {
   return new Set(members);
 }
 
+/** Hash-table sets up to this size pick random members uniformly (a walk of at most this). */
+const UNIFORM_PICK_MAX = 1024;
+/** A larger set's roving iterator moves 0..ROVER_STRIDE-1 members between picks. */
+const ROVER_STRIDE = 64;
+/** The roving iterators of large sets (no field on every set for the few that need one). */
+const rovers = new WeakMap<Set<string>, Iterator<string>>();
+
 export class SetValue implements AggregateValue {
   private d: string | Set<string>;
   /** The memory estimate last counted in the database total (see Database.bytes). */
@@ -235,6 +242,35 @@ export class SetValue implements AggregateValue {
     if (isIntset(d)) this.d = isFrom(keep.map((m) => intKey(m)!), isWidth(d));
     else this.d = lpFrom(keep);
     return removed;
+  }
+
+  /**
+   * A random member, or undefined for an empty set. Compact sets and hash-table sets of up to
+   * UNIFORM_PICK_MAX members pick uniformly; a larger one advances a roving iterator by a random
+   * stride (O(1) amortized, as SPOP and SRANDMEMBER are in Redis, instead of listing the set).
+   */
+  randomMember(): string | undefined {
+    const d = this.d;
+    if (typeof d === "string") {
+      const all = this.members();
+      return all[Math.floor(Math.random() * all.length)];
+    }
+    if (d.size === 0) return undefined;
+    if (d.size <= UNIFORM_PICK_MAX) {
+      let i = Math.floor(Math.random() * d.size);
+      for (const m of d) if (i-- === 0) return m;
+    }
+    let it = rovers.get(d);
+    if (it === undefined) rovers.set(d, it = d.values());
+    for (let skip = Math.floor(Math.random() * ROVER_STRIDE);;) {
+      const r = it.next();
+      if (r.done) {
+        // Wrapped around: start over (a live iterator sees members added meanwhile).
+        rovers.set(d, it = d.values());
+        continue;
+      }
+      if (skip-- === 0) return r.value;
+    }
   }
 
   /** The members in Redis's order: ascending for an intset, else insertion order. */

@@ -177,3 +177,35 @@ Deno.test("a clone is independent of the original, in every form", () => {
     notEqual(c.members().join(), v.members().join());
   }
 });
+
+Deno.test("randomMember: members only, every member reachable, in large and small sets", () => {
+  for (const n of [5, 600, 5000]) {
+    const v = new SetValue(Array.from({ length: n }, (_, i) => `m${i}`));
+    v.checkEncoding(512);
+    const seen = new Set<string>();
+    for (let i = 0; i < n * 8; i++) {
+      const m = v.randomMember()!;
+      if (!v.has(m)) throw new Error(`${m} is not a member`);
+      seen.add(m);
+    }
+    // Uniform picks (small sets) and the roving stride (large ones) both reach nearly all.
+    if (seen.size < n * 0.9) throw new Error(`${n}: only ${seen.size} members seen`);
+  }
+  const empty = new SetValue();
+  if (empty.randomMember() !== undefined) throw new Error("an empty set has no member");
+});
+
+Deno.test("randomMember keeps working while the large set changes (SPOP until empty)", () => {
+  const n = 3000;
+  const v = new SetValue(Array.from({ length: n }, (_, i) => `m${i}`));
+  v.checkEncoding(512);
+  const popped = new Set<string>();
+  while (v.size > 0) {
+    const m = v.randomMember()!;
+    if (popped.has(m)) throw new Error(`${m} popped twice`);
+    popped.add(m);
+    v.delete(m);
+    if (popped.size % 7 === 0) v.addMembers([`new${popped.size}`], 0, 512);
+  }
+  if (popped.size < n) throw new Error(`only ${popped.size} popped`);
+});
