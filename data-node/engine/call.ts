@@ -22,7 +22,7 @@ let lastPlain: CommandDef | null = null;
 
 function spellings(commands: Map<string, CommandDef>): Map<string, CommandDef> {
   lastTable = commands;
-  lastName = "";
+  lastPlain = null;
   let m = spellingCache.get(commands);
   if (!m) {
     m = new Map();
@@ -43,7 +43,7 @@ export function lookupCommand(
 ): CommandDef | string {
   const raw = argv[0]!;
   // Pipelines repeat a command: comparing a short name beats hashing it for a map lookup.
-  if (raw === lastName && commands === lastTable) return lastPlain!;
+  if (lastPlain !== null && raw === lastName && commands === lastTable) return lastPlain;
   let def = (commands === lastTable ? lastSpellings! : spellings(commands)).get(raw);
   if (def !== undefined && !def.subcommands) {
     lastName = raw;
@@ -105,7 +105,7 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
 }
 
 function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {
-  const now = Date.now();
+  const now = s.clock.nowMs();
   const sec = Math.floor(now / 1000), usec = (now % 1000) * 1000;
   let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;
   for (const a of argv) line += " " + reprArg(a);
