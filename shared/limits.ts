@@ -1,13 +1,8 @@
 /**
  * The named limits of the project in one place (ARCHITECTURE: a limit on everything). Crossing
  * one gives a clear error or a closed connection, never unbounded memory. Protocol limits with
- * Redis's defaults live in resp/limits.ts and are re-exported here.
+ * Redis's defaults are in resp/limits.ts, beside the codec that applies them.
  */
-export {
-  DEFAULT_LIMITS as RESP_LIMITS,
-  UNAUTHENTICATED_MAX_BULK,
-  UNAUTHENTICATED_MAX_MULTIBULK,
-} from "./resp/limits.ts";
 
 /** Effects one execution unit holds before it streams them inside its MULTI/EXEC. */
 export const MAX_PENDING_EFFECTS = 4096;

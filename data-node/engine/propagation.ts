@@ -36,18 +36,15 @@ interface Effect {
 const MULTI = encodeCommand(["MULTI"]);
 const EXEC = encodeCommand(["EXEC"]);
 
-/**
- * Effects held per unit before they start to stream out: a unit with more (SPOP of a million
- * members) opens its MULTI early and sends effects as they come, closing with EXEC at its end.
- */
-export { MAX_PENDING_EFFECTS };
-
 export class Propagation {
   private pending: Effect[] = [];
   private depth = 0;
   /** Effects of the current unit go out without a MULTI/EXEC wrapper. */
   private noWrap = false;
-  /** The current unit's MULTI is already out (it had more than MAX_PENDING_EFFECTS). */
+  /**
+   * The current unit's MULTI is already out: a unit with more than MAX_PENDING_EFFECTS (SPOP
+   * of a million members) sends its effects as they come and closes with EXEC at its end.
+   */
   private streaming = false;
   aof: StreamConsumer | null = null;
   repl: StreamConsumer | null = null;
@@ -78,7 +75,6 @@ export class Propagation {
   /** Closes a unit; the outermost one emits what was collected. */
   exit(): void {
     if (--this.depth > 0) return;
-    this.depth = 0;
     if (this.streaming) {
       this.emit(this.pending);
       this.send(-1, EXEC, TO_ALL);

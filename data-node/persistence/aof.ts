@@ -15,7 +15,8 @@ import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
-import { lookupCommand, processCommand } from "../server/dispatch.ts";
+import { processCommand } from "../server/dispatch.ts";
+import { lookupCommand } from "../engine/call.ts";
 import type { Persistence } from "./snapshot.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
 import { clip128 } from "../../shared/cstr.ts";
@@ -103,7 +104,8 @@ export class Aof implements StreamConsumer {
     try {
       const incrs = this.files.filter((f) => f.type === "i");
       const base = this.files.find((f) => f.type === "b");
-      if (base) this.loadFile(base.name, false);
+      // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
+      if (base && !this.p.loadIfRdb(this.path(base.name))) this.loadFile(base.name, false);
       incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
     } finally {
       this.loading = false;
@@ -112,8 +114,8 @@ export class Aof implements StreamConsumer {
     log.info("DB loaded from append only file");
   }
 
+  /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
   private loadFile(name: string, last: boolean): void {
-    if (this.p.loadIfRdb(this.path(name))) return;
     const buf = Deno.readFileSync(this.path(name));
     const valid = this.replay(buf, name);
     if (valid === buf.length) return;

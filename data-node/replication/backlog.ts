@@ -13,7 +13,6 @@ import { encodeCommand } from "../../shared/resp/mod.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
 
 /** Redis refuses a backlog below 16 KB (CONFIG SET repl-backlog-size takes it up to that). */
-export { MIN_BACKLOG_BYTES };
 
 /** A ring buffer of the last `capacity` bytes of the stream. */
 export class Backlog {

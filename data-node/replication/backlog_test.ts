@@ -1,6 +1,7 @@
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
 import { encodeCommand } from "../../shared/resp/mod.ts";
-import { Backlog, MIN_BACKLOG_BYTES, ReplicationStream } from "./backlog.ts";
+import { Backlog, ReplicationStream } from "./backlog.ts";
+import { MIN_BACKLOG_BYTES } from "../../shared/limits.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

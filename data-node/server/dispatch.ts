@@ -17,8 +17,6 @@ import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
 
-export { lookupCommand } from "../engine/call.ts";
-
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
   "ping",

@@ -27,7 +27,6 @@ import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
-export { isLocalAddress };
 
 const log = getLogger(["data-node", "server"]);
 

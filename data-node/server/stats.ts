@@ -39,9 +39,8 @@ export class Stats {
     for (const st of this.timed) st.usec += share;
     this.timed.length = 0;
   }
+  /** Error replies per code, at most MAX_ERROR_CODES codes, as Redis's ERRORSTATS_LIMIT. */
   readonly errors = new Map<string, number>();
-  /** Bound on distinct error codes tracked, as Redis does (ERRORSTATS_LIMIT). */
-  static readonly MAX_ERROR_CODES = MAX_ERROR_CODES;
 
   /** The counters of a command, cached on its definition (no map lookup per call). */
   of(def: CommandDef): CommandStat {
@@ -67,7 +66,7 @@ export class Stats {
     const code = sp < 0 ? message : message.slice(0, sp);
     const n = this.errors.get(code);
     if (n !== undefined) this.errors.set(code, n + 1);
-    else if (this.errors.size < Stats.MAX_ERROR_CODES) this.errors.set(code, 1);
+    else if (this.errors.size < MAX_ERROR_CODES) this.errors.set(code, 1);
   }
 
   reset(): void {

@@ -26,7 +26,6 @@ export function cursorsOf(value: object): ScanCursors {
 }
 
 /** Open iterations kept per collection; the oldest is dropped beyond this. */
-export { MAX_SCAN_CURSORS };
 
 /** Low part of a cursor: a random tag, so two scans at the same position do not collide. */
 export const CURSOR_TAG_SPACE = 1 << 20;
