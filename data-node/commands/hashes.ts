@@ -1,6 +1,6 @@
 /** Hash commands. */
 import type { ClientState, Engine } from "../engine/types.ts";
-import { HashValue } from "../store/hash.ts";
+import { type EncodingLimits, HashValue } from "../store/hash.ts";
 import { cmd, ERR, incrLongDouble, longDoubleArg, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
@@ -47,12 +47,21 @@ function hset(reply: "count" | "ok") {
   };
 }
 
+/**
+ * After one field was written: the listpack limits checked on that field and value and on the
+ * entry count, as Redis's hashTypeSet does, without rescanning the whole hash.
+ */
+function checkWritten(h: HashValue, field: string, value: string, lim: EncodingLimits): void {
+  h.checkArgs([field, value], 0, lim);
+  h.checkSize(lim);
+}
+
 function hsetnx(s: Engine, c: ClientState, argv: string[]): void {
   const h = hashForWrite(s, c, argv[1]!);
   if (h === REPLIED) return;
   if (h.has(argv[2]!)) return c.out.int(0);
   h.set(argv[2]!, argv[3]!);
-  h.checkEncoding(limits(s));
+  checkWritten(h, argv[2]!, argv[3]!, limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
   c.out.int(1);
@@ -140,8 +149,9 @@ function hincrby(s: Engine, c: ClientState, argv: string[]): void {
   if (next > 9223372036854775807n || next < -9223372036854775808n) {
     return c.error(ERR.overflow);
   }
-  h.set(argv[2]!, String(next));
-  h.checkEncoding(limits(s));
+  const written = String(next);
+  h.set(argv[2]!, written);
+  checkWritten(h, argv[2]!, written, limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
   c.out.int(next);
@@ -158,7 +168,7 @@ function hincrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   const str = incrLongDouble(c, cur, argv[3]!, "ERR hash value is not a float");
   if (str === null) return;
   h.set(argv[2]!, str);
-  h.checkEncoding(limits(s));
+  checkWritten(h, argv[2]!, str, limits(s));
   c.db.signalModified(argv[1]!);
   s.dirty++;
   c.rewrittenArgv = ["HSET", argv[1]!, argv[2]!, str];

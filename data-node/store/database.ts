@@ -209,7 +209,7 @@ export class Database {
     this.untrack(key);
     this.dict.delete(key);
     this.expires.delete(key);
-    this.signalModified(key);
+    this.notifyModified(key);
     this.hooks.onExpired(this, key);
   }
 

@@ -12,6 +12,7 @@
 import type { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import {
+  COMPACT_OVERHEAD,
   intKey,
   LP_EMPTY,
   LP_HEADER,
@@ -30,9 +31,6 @@ export interface EncodingLimits {
   maxEntries: number;
   maxValue: number;
 }
-
-/** V8 bytes of a compact hash besides its listpack bytes: the object and the string header. */
-const COMPACT_OVERHEAD = 48;
 
 /** A hash built in bulk from more entries than this starts as an undecided Map. */
 const BULK_LISTPACK_MAX = 8192;

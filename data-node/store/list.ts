@@ -11,6 +11,7 @@
  */
 import type { AggregateValue } from "./types.ts";
 import {
+  COMPACT_OVERHEAD,
   LP_EMPTY,
   LP_HEADER,
   lpAtEnd,
@@ -26,9 +27,6 @@ import {
 
 /** The largest listpack a list is held as. */
 const MAX_LISTPACK_BYTES = 8192;
-
-/** V8 bytes of a listpack list besides its bytes: the object and the string header. */
-const COMPACT_OVERHEAD = 48;
 
 /** Can a node of `bytes` bytes holding `count` elements take one of `len` bytes? */
 function nodeTakes(bytes: number, count: number, len: number, fill: number): boolean {

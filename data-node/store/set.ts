@@ -14,11 +14,13 @@ import type { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import { parseI64 } from "../../shared/int64.ts";
 import {
+  COMPACT_OVERHEAD,
   intKey,
   intWidthOf,
   IS_EMPTY,
   isCount,
   isFrom,
+  isGet,
   isInsert,
   isIntset,
   isRemove,
@@ -34,15 +36,13 @@ import {
   lpFrom,
   lpGet,
   lpNext,
+  lpSeek,
   lpStrings,
 } from "./listpack.ts";
 
 /** Limits of a hash-table set held as a listpack string (ours: Redis 7.0 has none). */
 const LISTPACK_MAX_ENTRIES = 128;
 const LISTPACK_MAX_VALUE = 64;
-
-/** V8 bytes of a set held as a string besides its bytes: the object and the string header. */
-const COMPACT_OVERHEAD = 48;
 
 /** Sets whose encoding is not decided yet (they report intset until then). */
 const undecided = new WeakSet<Set<string>>();
@@ -252,8 +252,10 @@ export class SetValue implements AggregateValue {
   randomMember(): string | undefined {
     const d = this.d;
     if (typeof d === "string") {
-      const all = this.members();
-      return all[Math.floor(Math.random() * all.length)];
+      const n = this.size;
+      if (n === 0) return undefined;
+      const i = Math.floor(Math.random() * n);
+      return isIntset(d) ? String(isGet(d, i)) : lpGet(d, lpSeek(d, i, n));
     }
     if (d.size === 0) return undefined;
     if (d.size <= UNIFORM_PICK_MAX) {

@@ -8,6 +8,7 @@ import type { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import {
+  COMPACT_OVERHEAD,
   intKey,
   LP_EMPTY,
   LP_HEADER,
@@ -530,9 +531,6 @@ class SkipList {
     return z;
   }
 }
-
-/** V8 bytes of a listpack sorted set besides its bytes: the object and the string header. */
-const COMPACT_OVERHEAD = 48;
 
 /** A sorted set built in bulk from more entries than this starts as an undecided skiplist. */
 const BULK_LISTPACK_MAX = 8192;
