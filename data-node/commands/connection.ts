@@ -7,7 +7,6 @@ import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
 
 import { REDIS_VERSION } from "../../shared/version.ts";
-export { REDIS_VERSION };
 
 function ping(_s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 2) {

@@ -28,11 +28,9 @@ interface Waiter {
 
 const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
-/** The longest delay setTimeout honours. */
-
 export class BlockingRegistry {
   /** Called for a served client (the server writes it out once per tick). */
-  onOutput: (c: Client) => void = (c) => void c.flush().catch(() => c.close());
+  onOutput: (c: Client) => void = () => {};
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly ready = new Set<string>();

@@ -16,8 +16,8 @@ function flags(c: Client): string {
   return f === "" ? "N" : f;
 }
 
-export function clientInfoLine(_s: Server, c: Client): string {
-  const now = Date.now();
+export function clientInfoLine(s: Server, c: Client): string {
+  const now = s.clock.nowMs();
   const qbuf = c.parser.queryBufferLength;
   const fields: [string, string | number][] = [
     ["id", c.id],

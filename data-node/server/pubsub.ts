@@ -4,7 +4,7 @@ import type { Client } from "./client.ts";
 
 export class PubSub {
   /** Called for a subscriber whose output grew (the server writes it out once per tick). */
-  onOutput: (c: Client) => void = (c) => void c.flush().catch(() => c.close());
+  onOutput: (c: Client) => void = () => {};
   readonly channels = new Map<string, Set<Client>>();
   readonly patterns = new Map<string, Set<Client>>();
 

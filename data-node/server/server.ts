@@ -357,11 +357,11 @@ export class Server {
 
   private flushPending(): void {
     this.flushScheduled = false;
-    const clients = [...this.pendingOutput];
-    this.pendingOutput.clear();
-    for (const c of clients) {
+    // A flush never queues its client again, so the set can be walked, then emptied.
+    for (const c of this.pendingOutput) {
       if (!c.closing) void c.flush().catch(() => c.close());
     }
+    this.pendingOutput.clear();
   }
 
   /** The INFO reply for these section arguments. */

@@ -1,7 +1,6 @@
 /** Counters behind INFO stats, commandstats, errorstats and /metrics. */
 import { MAX_ERROR_CODES } from "../../shared/limits.ts";
 import type { CommandDef, CommandStat } from "../commands/types.ts";
-export type { CommandStat };
 
 export class Stats {
   totalConnections = 0;
