@@ -1,4 +1,5 @@
 /** The data node's HTTP admin API: the shared routes plus config and client actions. */
+import { BIND_FAILED, LISTEN_FAILED } from "../shared/errors.ts";
 import type { Hono } from "hono";
 import {
   AdminError,
@@ -216,8 +217,8 @@ export function startDataNodeAdmin(s: Server): { shutdown(): Promise<void> } {
     void old?.shutdown();
     return undefined;
   };
-  s.config.onChange("admin-port", () => move("Unable to listen on this port. Check server logs."));
-  s.config.onChange("admin-bind", () => move("Failed to bind to specified addresses."));
+  s.config.onChange("admin-port", () => move(LISTEN_FAILED));
+  s.config.onChange("admin-bind", () => move(BIND_FAILED));
   return {
     shutdown: async () => {
       moves++;

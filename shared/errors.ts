@@ -36,3 +36,8 @@ export function unknownCommand(argv: string[]): string {
   }
   return `ERR unknown command '${clip128(argv[0]!)}', with args beginning with: ${args}`;
 }
+
+/** CONFIG SET port / admin-port when the new port cannot be listened on (Redis's reason). */
+export const LISTEN_FAILED = "Unable to listen on this port. Check server logs.";
+/** CONFIG SET bind / admin-bind when an address cannot be bound (Redis's reason). */
+export const BIND_FAILED = "Failed to bind to specified addresses.";

@@ -27,6 +27,7 @@ import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
+import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -181,13 +182,13 @@ export class Server {
       this.relisten(
         v as number,
         this.listening.binds,
-        "Unable to listen on this port. Check server logs.",
+        LISTEN_FAILED,
       ));
     this.config.onChange("bind", () =>
       this.relisten(
         this.listening.port,
         this.bindAddresses(),
-        "Failed to bind to specified addresses.",
+        BIND_FAILED,
       ));
   }
 
@@ -688,7 +689,6 @@ export class Server {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       activeExpireCycle(this.dbs, now, budgetMs);
     }
-    this.trackClientBuffers(now);
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
@@ -698,36 +698,33 @@ export class Server {
   private readonly peakInput = new Array<number>(PEAK_SLOTS).fill(0);
   private readonly peakOutput = new Array<number>(PEAK_SLOTS).fill(0);
 
-  /** Samples every client's buffers into this second's slot (and clears the oldest slot). */
-  private trackClientBuffers(now: number): void {
-    const slot = Math.floor(now / 1000) % PEAK_SLOTS;
-    const oldest = (slot + 1) % PEAK_SLOTS;
-    this.peakInput[oldest] = this.peakOutput[oldest] = 0;
-    let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
-    for (const c of this.clients.values()) {
-      input = Math.max(input, c.parser.memory);
-      output = Math.max(output, c.outputPending);
-    }
-    this.peakInput[slot] = input;
-    this.peakOutput[slot] = output;
-  }
-
   /** INFO clients' client_recent_max_input_buffer and client_recent_max_output_buffer. */
   recentMaxBuffers(): { input: number; output: number } {
     return { input: Math.max(...this.peakInput), output: Math.max(...this.peakOutput) };
   }
 
+  /**
+   * One pass over the clients, as Redis's clientsCron: each one's buffers go into this second's
+   * slot of the recent peaks (the oldest slot is cleared), and idle clients past `timeout` are
+   * closed (subscribers, replicas and blocked clients are exempt, as in Redis).
+   */
   private clientsCron(now: number): void {
-    const timeoutSec = this.config.get<number>("timeout");
-    if (timeoutSec <= 0) return;
+    const slot = Math.floor(now / 1000) % PEAK_SLOTS;
+    const oldest = (slot + 1) % PEAK_SLOTS;
+    this.peakInput[oldest] = this.peakOutput[oldest] = 0;
+    let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
+    const timeoutMs = this.config.get<number>("timeout") * 1000;
     for (const c of this.clients.values()) {
-      const idle = now - c.lastInteractionMs > timeoutSec * 1000;
-      // Subscribers, replicas and blocked clients are exempt, as in Redis.
-      if (idle && c.kind === "normal" && c.subscriptionCount === 0 && !c.blocked) {
+      input = Math.max(input, c.parser.memory);
+      output = Math.max(output, c.outputPending);
+      if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
+      if (c.kind === "normal" && c.subscriptionCount === 0 && !c.blocked) {
         log.debug("closing idle client {addr}", { addr: c.addr });
         c.close();
       }
     }
+    this.peakInput[slot] = input;
+    this.peakOutput[slot] = output;
   }
 
   private sampleStats(now: number): void {
