@@ -47,8 +47,8 @@ Deno.test({
     withDir(async (dir) => {
       const args = ["--appendonly", "yes", "--requirepass", "secret", "--appendfsync", "always"];
       {
-        const n = await startDataNode(args, { dir });
-        const c = await authed(n.port, "secret");
+        await using n = await startDataNode(args, { dir });
+        using c = await authed(n.port, "secret");
         // Writes of several kinds, in two databases, with a transaction and TTLs.
         for (let i = 0; i < 2000; i++) await c.write(encodeCommand(["SET", `k${i}`, String(i)]));
         for (let i = 0; i < 2000; i++) await c.read();
@@ -59,9 +59,7 @@ Deno.test({
         await c.call("INCRBY", "n", "7");
         await c.call("EXEC");
         await c.call("SET", "ttl", "v", "EX", "1000");
-        c.close();
         await n.kill9();
-        await n.stop();
       }
       await using n = await startDataNode(args, { dir });
       using c = await authed(n.port, "secret");
@@ -150,5 +148,58 @@ Deno.test({
       }
       // The incomplete transaction was cut off the file.
       equal(Deno.statSync(incr).size, before);
+    }),
+});
+
+Deno.test({
+  name: "AOF with requirepass and a rewrite in between: compact and large values survive kill -9",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      const args = ["--appendonly", "yes", "--requirepass", "secret", "--appendfsync", "always"];
+      const big = Array.from({ length: 600 }, (_, i) => [`f${i}`, `v${i}`]).flat();
+      {
+        await using n = await startDataNode(args, { dir });
+        using c = await authed(n.port, "secret");
+        await c.call("HSET", "small-hash", "a", "1", "b", "2");
+        await c.call("ZADD", "zset", "1", "one", "2", "two");
+        await c.call("RPUSH", "list", "x", "y");
+        await c.call("SADD", "ints", "1", "2", "3");
+        await c.call("SADD", "words", "p", "q");
+        await c.call("HSET", "big-hash", ...big);
+        // The base written now holds the values in their compact and hash-table forms.
+        equal(
+          String(await c.call("BGREWRITEAOF")),
+          "Background append only file rewriting started",
+        );
+        for (let i = 0; i < 200; i++) {
+          const info = String(await c.call("INFO", "persistence"));
+          if (info.includes("aof_rewrite_in_progress:0")) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        // And changes after the rewrite go to the new incr file.
+        await c.call("HSET", "small-hash", "c", "3");
+        await c.call("ZINCRBY", "zset", "5", "one");
+        await c.call("LPUSH", "list", "w");
+        await c.call("SREM", "ints", "2");
+        await c.call("HDEL", "big-hash", "f0");
+        await n.kill9();
+      }
+      await using n = await startDataNode(args, { dir });
+      using c = await authed(n.port, "secret");
+      equal(await c.call("HGET", "small-hash", "c"), "3");
+      equal(String(await c.call("OBJECT", "ENCODING", "small-hash")), "listpack");
+      deepStrictEqual(await c.call("ZRANGE", "zset", "0", "-1", "WITHSCORES"), [
+        "two",
+        "2",
+        "one",
+        "6",
+      ]);
+      deepStrictEqual(await c.call("LRANGE", "list", "0", "-1"), ["w", "x", "y"]);
+      deepStrictEqual((await c.call("SMEMBERS", "ints") as string[]).sort(), ["1", "3"]);
+      equal(String(await c.call("OBJECT", "ENCODING", "ints")), "intset");
+      deepStrictEqual((await c.call("SMEMBERS", "words") as string[]).sort(), ["p", "q"]);
+      equal(await c.call("HLEN", "big-hash"), 599);
+      equal(String(await c.call("OBJECT", "ENCODING", "big-hash")), "hashtable");
     }),
 });
