@@ -1,7 +1,8 @@
 /**
- * AOF replay runs as the trusted loader client: a node with `requirepass` (and maxmemory, and
- * a pause) reloads its own writes after a kill -9; a replayed command that fails stops the load
- * with the file and offset; a transaction cut off before its EXEC is dropped as Redis does.
+ * AOF replay runs as the trusted loader client: a node with `requirepass` (or a maxmemory the
+ * data exceeds) reloads its own writes after a kill -9, across a rewrite too; a replayed command
+ * that fails stops the load with the file and offset; a transaction cut off before its EXEC is
+ * dropped as Redis does.
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { encodeCommand } from "../shared/resp/mod.ts";
