@@ -252,7 +252,6 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     default: "",
     mutable: false,
     multiArg: true,
-    notSupported: (v) => (v ? notYet("replication (replicaof)") : undefined),
   },
   {
     name: "replica-serve-stale-data",

@@ -7,7 +7,8 @@ import { parseServerArgs } from "../shared/config/args.ts";
 import { parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
 import { getLogger, setupLogging } from "../shared/log.ts";
-import { DATA_NODE_PARAMS } from "./config.ts";
+import { DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
+import type { CachedMaster } from "./replication/replica.ts";
 import { buildCommandTable } from "./commands/table.ts";
 import { Server } from "./server/server.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
@@ -35,6 +36,15 @@ function wirePersistence(server: Server): Persistence {
     return p.saveSync();
   };
   return p;
+}
+
+/** The replication ID, offset and stream database an RDB recorded, when it has all three. */
+function resumeFrom(aux: Map<string, string>): CachedMaster | null {
+  const replId = aux.get("repl-id"), offset = Number(aux.get("repl-offset"));
+  const db = Number(aux.get("repl-stream-db") ?? "-1");
+  if (!replId || replId.length !== 40 || !Number.isSafeInteger(offset) || offset < 0) return null;
+  if (!Number.isInteger(db) || db < 0) return null;
+  return { replId, offset, db };
 }
 
 const HELP = `Usage: data-node [/path/to/redis.conf] [options] [-]
@@ -124,10 +134,14 @@ async function main(): Promise<void> {
   const persistence = wirePersistence(server);
   const aof = new Aof(server, persistence);
   server.aof = aof;
+  const master = config.get<ReplicaOf>("replicaof");
+  // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
+  if (master) server.setRole("replica");
+  let resume: CachedMaster | null = null;
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
-    else persistence.loadAtStartup();
+    else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
   } catch (e) {
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
@@ -149,6 +163,14 @@ async function main(): Promise<void> {
   } catch (e) {
     log.error("{err}", { err: (e as Error).message });
     Deno.exit(1);
+  }
+  if (master) {
+    // What the RDB says this replica had: a partial resync continues from there.
+    if (resume) {
+      server.replId = resume.replId;
+      server.replOffset = resume.offset;
+    }
+    server.replication.replicaOf(master.host, master.port, resume);
   }
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin.shutdown();

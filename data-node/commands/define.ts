@@ -80,7 +80,8 @@ function aclSet(flags: Flag[], group: string, extra: string[]): Set<string> {
   if (flags.includes("pubsub")) out.add("pubsub");
   out.add(flags.includes("fast") ? "fast" : "slow");
   if (flags.includes("blocking")) out.add("blocking");
-  for (const a of extra) out.add(a);
+  // "-name" drops a category the group implies (WAIT is generic but not @keyspace).
+  for (const a of extra) a.startsWith("-") ? out.delete(a.slice(1)) : out.add(a);
   return out;
 }
 

@@ -165,6 +165,7 @@ export const KEY_SPECS: Record<string, string[]> = {
 
 /** Tips per command (space separated). */
 export const COMMAND_TIPS: Record<string, string> = {
+  wait: "request_policy:all_shards response_policy:agg_min",
   ping: "request_policy:all_shards response_policy:all_succeeded",
   "client|info": "nondeterministic_output",
   "client|list": "nondeterministic_output",

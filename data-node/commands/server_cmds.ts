@@ -252,12 +252,6 @@ function memoryStatsCmd(s: Engine, c: ClientState): void {
 }
 
 /** ROLE: this node is a master with no replicas (replication comes later). */
-function role(s: Engine, c: ClientState): void {
-  c.out.array(3);
-  c.out.bulk("master");
-  c.out.int(s.replOffset);
-  c.out.array(0);
-}
 
 const CONFIG_HELP = [
   "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -357,11 +351,6 @@ export const SERVER_COMMANDS: CommandDef[] = [
     ],
     { summary: "A container for memory diagnostics commands.", since: "4.0.0" },
   ),
-  cmd("role", 1, "noscript loading stale fast", null, "server", role, {
-    summary: "Returns the replication role.",
-    since: "2.8.12",
-    acl: ["admin", "dangerous"],
-  }),
   cmd("dbsize", 1, "readonly fast", null, "server", (_s, c) => c.out.int(c.db.size), {
     summary: "Returns the number of keys in the database.",
     acl: ["keyspace"],

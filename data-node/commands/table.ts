@@ -13,6 +13,7 @@ import { SET_COMMANDS } from "./sets.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
 import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
+import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { introspectionCommands } from "./introspection.ts";
 import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
 
@@ -37,6 +38,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(ZSET_COMMANDS);
   add(PERSISTENCE_COMMANDS);
   add(BIT_COMMANDS);
+  add(REPLICATION_COMMANDS);
   add(introspectionCommands(table));
   for (const d of table.values()) {
     attachSpecs(d);

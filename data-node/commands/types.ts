@@ -41,6 +41,7 @@ export const F_NO_MULTI = 8;
 export const F_MAY_REPLICATE = 16;
 export const F_SKIP_MONITOR = 32;
 export const F_ADMIN = 64;
+export const F_STALE = 128;
 
 const FLAG_BITS: Partial<Record<Flag, number>> = {
   write: F_WRITE,
@@ -50,6 +51,7 @@ const FLAG_BITS: Partial<Record<Flag, number>> = {
   may_replicate: F_MAY_REPLICATE,
   skip_monitor: F_SKIP_MONITOR,
   admin: F_ADMIN,
+  stale: F_STALE,
 };
 
 /** The bit set of a flag list. */

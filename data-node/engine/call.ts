@@ -72,6 +72,7 @@ export const PROPAGATED: string[] = [];
  */
 export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): void | Promise<void> {
   const dirtyBefore = s.dirty;
+  const offsetBefore = s.replOffset;
   const db = c.db;
   const p = s.propagation;
   c.failed = false;
@@ -92,6 +93,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   } finally {
     p.exit();
   }
+  // WAIT waits for the replicas to reach the end of this client's last propagated write.
+  if (s.replOffset !== offsetBefore) c.woff = s.replOffset;
   const stat = s.stats.of(def);
   stat.calls++;
   s.stats.timed.push(stat);

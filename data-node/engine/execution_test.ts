@@ -64,7 +64,7 @@ Deno.test("without a replication stream master_repl_offset stays put; with one, 
   ]);
   equal(pxat.split(" ").slice(0, 4).join(" "), "SET z 1 PXAT");
   equal(stream.offset, s.replOffset);
-  equal(s.replOffset, start - 1 + stream.backlog.histlen);
+  equal(s.replOffset, start - 1 + stream.histlen);
   s.close();
 });
 

@@ -37,6 +37,7 @@ export type Engine = Pick<
   | "propagation"
   | "pubsub"
   | "replOffset"
+  | "replication"
   | "requiresAuth"
   | "role"
   | "shutdown"

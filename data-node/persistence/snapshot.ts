@@ -69,7 +69,7 @@ export class Persistence {
       ["redis-bits", "64"],
       ["ctime", String(Math.floor(Date.now() / 1000))],
       ["used-mem", String(usedMemory())],
-      ["repl-stream-db", "0"],
+      ["repl-stream-db", String(this.s.replStreamDb())],
       ["repl-id", this.s.replId],
       ["repl-offset", String(this.s.replOffset)],
       ["aof-base", "0"],
@@ -182,42 +182,69 @@ export class Persistence {
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
   writeSnapshotFile(path: string): Promise<boolean> {
-    const snaps = this.snapshots(true);
-    const done = this.writeSnapshots(path, snaps).finally(() => {
-      this.releaseSnapshots();
-      if (this.busy === done) this.busy = null;
-    });
+    const tmp = `${path}.temp-${Deno.pid}`;
+    const failed = async (e: unknown) => {
+      log.warn("Writing {path} failed: {err}", { path, err: String(e) });
+      await Deno.remove(tmp).catch(() => {});
+      return false;
+    };
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(tmp, { create: true, write: true, truncate: true });
+    } catch (e) {
+      return failed(e);
+    }
+    // The snapshot is taken here, synchronously; the file is written meanwhile.
+    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk))
+      .then(() => f.sync())
+      .finally(() => f.close())
+      .then(() => Deno.rename(tmp, path))
+      .then(() => true, failed)
+      .finally(() => {
+        if (this.busy === done) this.busy = null;
+      });
+    // Busy until the file is in place, so that no other write starts on the same temp name.
     this.busy = done;
     return done;
   }
 
-  /** The background snapshot being written, if any (BGSAVE or an AOF rewrite). */
+  /**
+   * Takes a copy-on-write snapshot now and writes it as an RDB to `sink` in the background, a
+   * chunk at a time (a file, or the sockets of replicas in a diskless sync). Only one runs at
+   * a time: callers wait for `busy` first. Rejects when the sink fails.
+   */
+  streamSnapshot(sink: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+    const snaps = this.snapshots(true);
+    const done = this.serializeTo(sink, snaps).finally(() => {
+      this.releaseSnapshots();
+      if (this.busy === busy) this.busy = null;
+    });
+    const busy = done.then(() => true, () => false);
+    this.busy = busy;
+    return done;
+  }
+
+  /** The background snapshot being written, if any (BGSAVE, an AOF rewrite, a full sync). */
   busy: Promise<boolean> | null = null;
 
-  private async writeSnapshots(path: string, snaps: DbSnapshot[]): Promise<boolean> {
-    const tmp = `${path}.temp-${Deno.pid}`;
+  private async serializeTo(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    snaps: DbSnapshot[],
+  ): Promise<void> {
     const o = this.options();
-    try {
-      const f = await Deno.open(tmp, { create: true, write: true, truncate: true });
-      try {
-        const w = new ByteWriter();
-        writeHeader(w, this.aux(), o);
-        for (const _ of this.serialize(w, snaps, o)) {
-          await writeAll(f, w.take());
-          await new Promise((r) => setTimeout(r, 0));
-        }
-        await writeAll(f, writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
-        await f.sync();
-      } finally {
-        f.close();
-      }
-      await Deno.rename(tmp, path);
-      return true;
-    } catch (e) {
-      log.warn("Writing {path} failed: {err}", { path, err: String(e) });
-      await Deno.remove(tmp).catch(() => {});
-      return false;
+    const w = new ByteWriter();
+    writeHeader(w, this.aux(), o);
+    for (const _ of this.serialize(w, snaps, o)) {
+      await sink(w.take());
+      await new Promise((r) => setTimeout(r, 0));
     }
+    await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
+  }
+
+  /** A disk-based full sync wrote dump.rdb: it counts as a save, as in Redis. */
+  savedForReplication(): void {
+    this.s.lastSaveSec = Math.floor(Date.now() / 1000);
+    this.s.lastSaveOk = true;
   }
 
   private async runBgsave(dirtyAtStart: number): Promise<boolean> {
@@ -284,40 +311,27 @@ export class Persistence {
    */
   loadFrom(src: SyncSource, merge = false): void {
     const t0 = performance.now();
-    const now = Date.now(), nowSec = Math.floor(now / 1000);
-    const lfu = this.s.lfuMode;
-    let loaded = 0, expired = 0;
+    const load = keyLoader(this.s, this.s.dbs, merge);
     let contents: RdbContents;
     try {
-      contents = readRdbFrom(src, (k) => {
-        if (k.expireMs !== undefined && k.expireMs <= now && this.s.role === "master") {
-          expired++;
-          return;
-        }
-        const db = this.s.dbs[k.db];
-        if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
-        applyEncodingLimits(k.value, this.s.config);
-        if (!db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)))) {
-          // A duplicate stops the load (which fails as a whole); MERGE lets the file's win.
-          if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
-          db.expires.delete(k.key);
-        }
-        if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
-        loaded++;
-      });
+      contents = readRdbFrom(src, load);
     } finally {
       // Memory accounting follows whatever was loaded, a failed load included.
       for (const db of this.s.dbs) db.recount();
     }
     for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
-    this.lastLoadLoaded = loaded;
-    this.lastLoadExpired = expired;
+    this.lastLoadLoaded = load.loaded;
+    this.lastLoadExpired = load.expired;
+    this.lastLoadAux = contents.aux;
     log.info("DB loaded from disk: {secs} seconds, {keys} keys, {expired} expired", {
       secs: ((performance.now() - t0) / 1000).toFixed(3),
-      keys: loaded,
-      expired,
+      keys: load.loaded,
+      expired: load.expired,
     });
   }
+
+  /** The aux fields of the last file loaded (a replica resumes from repl-id/repl-offset). */
+  lastLoadAux: Map<string, string> = new Map();
 
   /** Checks the save rules once a second, as serverCron does. */
   start(): void {
@@ -366,4 +380,38 @@ function loadedClock(k: LoadedKey, nowSec: number, lfu: boolean): number {
   if (lfu && k.freq !== undefined) return lfuClock(nowSec, k.freq);
   if (!lfu && k.idle !== undefined) return lruClock(nowSec - k.idle);
   return newClock(nowSec, lfu);
+}
+
+/**
+ * The per-key callback of an RDB load into `dbs` (the served databases, or a replica's
+ * staging ones): encodings as configured, access clocks as saved, keys already expired skipped
+ * on a master (a replica keeps them: its master expires them). A key that already exists is an
+ * error, unless `merge` lets the file's version replace it. Counts what it loaded.
+ */
+export function keyLoader(
+  s: Server,
+  dbs: Database[],
+  merge: boolean,
+): ((k: LoadedKey) => void) & { loaded: number; expired: number } {
+  const now = Date.now(), nowSec = Math.floor(now / 1000);
+  const lfu = s.lfuMode;
+  const fn = ((k: LoadedKey) => {
+    if (k.expireMs !== undefined && k.expireMs <= now && s.role === "master") {
+      fn.expired++;
+      return;
+    }
+    const db = dbs[k.db];
+    if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
+    applyEncodingLimits(k.value, s.config);
+    if (!db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)))) {
+      // A duplicate stops the load (which fails as a whole); MERGE lets the file's win.
+      if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
+      db.expires.delete(k.key);
+    }
+    if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
+    fn.loaded++;
+  }) as ((k: LoadedKey) => void) & { loaded: number; expired: number };
+  fn.loaded = 0;
+  fn.expired = 0;
+  return fn;
 }

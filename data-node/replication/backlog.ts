@@ -1,9 +1,15 @@
 /**
  * The replication stream of a master: the propagated commands as bytes, an offset that counts
- * every byte (`master_repl_offset`), and the backlog, a ring of the last `repl-backlog-size`
- * bytes from which a reconnecting replica continues (PSYNC ... +CONTINUE) instead of taking a
- * full sync. As in Redis, the stream exists only once a backlog was created (the first replica
- * asks for one); before that the offset stays where it is and writes cost nothing here.
+ * every byte (`master_repl_offset`), and one shared buffer that is both the backlog and the
+ * output of every replica, as Redis 7 keeps it. The bytes live in a list of blocks; each replica
+ * link holds a cursor (the position of the next byte it has to send) instead of a copy of every
+ * write. A block is released once it is older than the last `repl-backlog-size` bytes and no
+ * cursor is still in it, so a replica that lags during a full sync keeps what it needs (bounded
+ * by `client-output-buffer-limit replica`), and a reconnecting replica continues from the
+ * backlog (PSYNC ... +CONTINUE) instead of taking a full sync.
+ *
+ * As in Redis, the stream exists only once a backlog was created (the first replica asks for
+ * one); before that the offset stays where it is and writes cost nothing here.
  *
  * The stream tracks the database it last selected and emits SELECT when an effect applies to
  * another one, independently of the AOF's own SELECT tracking.
@@ -12,78 +18,66 @@ import { MIN_BACKLOG_BYTES } from "../../shared/limits.ts";
 import { encodeCommand } from "../../shared/resp/mod.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
 
-/** Redis refuses a backlog below 16 KB (CONFIG SET repl-backlog-size takes it up to that). */
+/** Bytes per block of the shared buffer (a larger write gets a block of its own size). */
+export const BLOCK_BYTES = 16 * 1024;
 
-/** A ring buffer of the last `capacity` bytes of the stream. */
-export class Backlog {
-  private buf: Uint8Array;
-  /** Where the next byte goes. */
-  private head = 0;
-  /** Bytes held (at most the capacity). */
-  histlen = 0;
+interface Block {
+  /** Stream position of buf[0] (bytes written before it). */
+  start: number;
+  buf: Uint8Array;
+  used: number;
+}
 
-  constructor(capacity: number) {
-    this.buf = new Uint8Array(Math.max(MIN_BACKLOG_BYTES, capacity));
-  }
-
-  get capacity(): number {
-    return this.buf.length;
-  }
-
-  write(bytes: Uint8Array): void {
-    const cap = this.buf.length;
-    // Only the last `cap` bytes can survive.
-    const src = bytes.length > cap ? bytes.subarray(bytes.length - cap) : bytes;
-    const first = Math.min(src.length, cap - this.head);
-    this.buf.set(src.subarray(0, first), this.head);
-    if (first < src.length) this.buf.set(src.subarray(first), 0);
-    this.head = (this.head + src.length) % cap;
-    this.histlen = Math.min(cap, this.histlen + bytes.length);
-  }
-
-  /** The last `n` bytes held (n <= histlen), oldest first. */
-  tail(n: number): Uint8Array {
-    if (n > this.histlen || n < 0) throw new RangeError(`backlog holds ${this.histlen} bytes`);
-    const out = new Uint8Array(n);
-    const cap = this.buf.length;
-    const start = (this.head - n + cap) % cap;
-    const first = Math.min(n, cap - start);
-    out.set(this.buf.subarray(start, start + first));
-    if (first < n) out.set(this.buf.subarray(0, n - first), first);
-    return out;
-  }
-
-  /** Changes the capacity, keeping the newest bytes that fit. */
-  resize(capacity: number): void {
-    const keep = this.tail(Math.min(this.histlen, Math.max(MIN_BACKLOG_BYTES, capacity)));
-    this.buf = new Uint8Array(Math.max(MIN_BACKLOG_BYTES, capacity));
-    this.head = 0;
-    this.histlen = 0;
-    this.write(keep);
-  }
+/** A reader's place in the stream: the position of the next byte it has not sent. */
+export interface Cursor {
+  pos: number;
 }
 
 export class ReplicationStream implements StreamConsumer {
-  /** master_repl_offset: bytes ever written to the stream (continuing across a restart). */
-  offset: number;
+  /** master_repl_offset: bytes ever written to the stream (continuing across promotions). */
+  private end: number;
+  private blocks: Block[] = [];
+  private backlogBytes: number;
   private selectedDb = -1;
-  readonly backlog: Backlog;
-  /** Live readers of the stream (replica links), fed every byte as it is written. */
-  private readonly readers = new Set<(bytes: Uint8Array) => void>();
+  /** Cursors of live readers (replica links); they keep the blocks they still need. */
+  private readonly cursors = new Set<Cursor>();
+  /** Called after every write (the master schedules its replica links' writes). */
+  onWrite: () => void = () => {};
 
   constructor(startOffset: number, backlogBytes: number) {
-    this.offset = startOffset;
-    this.backlog = new Backlog(backlogBytes);
+    this.end = startOffset;
+    this.backlogBytes = Math.max(MIN_BACKLOG_BYTES, backlogBytes);
+  }
+
+  get offset(): number {
+    return this.end;
+  }
+
+  /** Moves the stream to another offset (a replica adopting its master's), dropping history. */
+  set offset(offset: number) {
+    this.end = offset;
+    this.blocks = [];
+    for (const c of this.cursors) c.pos = offset;
+  }
+
+  /** repl-backlog-size as in force (Redis raises anything smaller to 16 KB). */
+  get capacity(): number {
+    return this.backlogBytes;
+  }
+
+  /** repl_backlog_histlen: bytes held from the oldest one to the newest. */
+  get histlen(): number {
+    return this.blocks.length === 0 ? 0 : this.end - this.blocks[0]!.start;
   }
 
   /** repl_backlog_first_byte_offset: the offset of the oldest byte held (Redis counts from 1). */
   get firstByteOffset(): number {
-    return this.offset - this.backlog.histlen + 1;
+    return this.end - this.histlen + 1;
   }
 
   append(dbId: number, command: Uint8Array): void {
     if (dbId >= 0 && dbId !== this.selectedDb) {
-      this.write(encodeCommand(["SELECT", String(dbId)]));
+      this.put(encodeCommand(["SELECT", String(dbId)]));
       this.selectedDb = dbId;
     }
     this.write(command);
@@ -91,28 +85,114 @@ export class ReplicationStream implements StreamConsumer {
 
   /** Bytes that are not a command of a database (the master's PING, REPLCONF GETACK). */
   write(bytes: Uint8Array): void {
-    this.backlog.write(bytes);
-    this.offset += bytes.length;
-    for (const r of this.readers) r(bytes);
+    this.put(bytes);
+    this.onWrite();
   }
 
-  /** The next command is preceded by SELECT whatever the database (a new replica attached). */
+  private put(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    let off = 0;
+    const last = this.blocks[this.blocks.length - 1];
+    if (last !== undefined) {
+      off = Math.min(bytes.length, last.buf.length - last.used);
+      last.buf.set(bytes.subarray(0, off), last.used);
+      last.used += off;
+    }
+    if (off < bytes.length) {
+      const rest = bytes.length - off;
+      const buf = new Uint8Array(Math.max(BLOCK_BYTES, rest));
+      buf.set(bytes.subarray(off));
+      this.blocks.push({ start: this.end + off, buf, used: rest });
+    }
+    this.end += bytes.length;
+    this.trim();
+  }
+
+  /** Releases the oldest blocks that are out of the backlog's size and needed by no reader. */
+  private trim(): void {
+    let keepFrom = this.end - this.backlogBytes;
+    for (const c of this.cursors) keepFrom = Math.min(keepFrom, c.pos);
+    let drop = 0;
+    while (drop < this.blocks.length - 1) {
+      const b = this.blocks[drop]!;
+      if (b.start + b.used > keepFrom) break;
+      drop++;
+    }
+    if (drop > 0) this.blocks.splice(0, drop);
+  }
+
+  /** The next command is preceded by SELECT whatever the database (a new full sync). */
   forgetSelectedDb(): void {
     this.selectedDb = -1;
   }
 
-  /**
-   * What a replica that has everything up to `fromOffset` (exclusive: it has read bytes
-   * 1..fromOffset-1) is missing, or null when the backlog no longer holds it (a full sync is
-   * needed then).
-   */
-  since(fromOffset: number): Uint8Array | null {
-    if (fromOffset < this.firstByteOffset || fromOffset > this.offset + 1) return null;
-    return this.backlog.tail(this.offset + 1 - fromOffset);
+  /** The database last selected in the stream, -1 when none (an RDB's repl-stream-db). */
+  get streamDb(): number {
+    return this.selectedDb;
   }
 
-  subscribe(reader: (bytes: Uint8Array) => void): () => void {
-    this.readers.add(reader);
-    return () => this.readers.delete(reader);
+  /** Changes repl-backlog-size; blocks beyond it are released as writes come. */
+  resize(backlogBytes: number): void {
+    this.backlogBytes = Math.max(MIN_BACKLOG_BYTES, backlogBytes);
+    this.trim();
+  }
+
+  /**
+   * Whether a replica that has every byte before `offset` (PSYNC's offset: the next byte it
+   * wants, counted from 1) can continue from the backlog.
+   */
+  covers(offset: number): boolean {
+    return offset >= this.firstByteOffset && offset <= this.end + 1;
+  }
+
+  /** A reader from PSYNC's `offset` (see covers()) or, without one, from now on. */
+  openCursor(offset = this.end + 1): Cursor {
+    if (!this.covers(offset)) throw new RangeError(`offset ${offset} is not in the backlog`);
+    const c = { pos: offset - 1 };
+    this.cursors.add(c);
+    return c;
+  }
+
+  closeCursor(c: Cursor): void {
+    if (this.cursors.delete(c)) this.trim();
+  }
+
+  /** Bytes written after the cursor's position. */
+  pending(c: Cursor): number {
+    return this.end - c.pos;
+  }
+
+  /**
+   * Up to `max` of the bytes at the cursor, without copying (a view into one block; the caller
+   * writes it out before the next call). Empty when the reader is up to date. The cursor does
+   * not move: advance() does, once the bytes are sent.
+   */
+  peek(c: Cursor, max = 64 * 1024): Uint8Array {
+    if (c.pos >= this.end) return new Uint8Array(0);
+    // Blocks are few and the wanted one is near the end for a reader that keeps up.
+    let i = this.blocks.length - 1;
+    while (i > 0 && this.blocks[i]!.start > c.pos) i--;
+    const b = this.blocks[i]!;
+    const from = c.pos - b.start;
+    return b.buf.subarray(from, Math.min(b.used, from + max));
+  }
+
+  advance(c: Cursor, n: number): void {
+    c.pos += n;
+    this.trim();
+  }
+
+  /** Every byte from PSYNC's `offset` to now, copied (tests, tools). */
+  since(offset: number): Uint8Array | null {
+    if (!this.covers(offset)) return null;
+    const out = new Uint8Array(this.end + 1 - offset);
+    const c = { pos: offset - 1 };
+    let at = 0;
+    for (let chunk = this.peek(c); chunk.length > 0; chunk = this.peek(c)) {
+      out.set(chunk, at);
+      at += chunk.length;
+      c.pos += chunk.length;
+    }
+    return out;
   }
 }

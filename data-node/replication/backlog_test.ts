@@ -1,34 +1,68 @@
 import { deepStrictEqual, equal, throws } from "node:assert/strict";
 import { encodeCommand } from "../../shared/resp/mod.ts";
-import { Backlog, ReplicationStream } from "./backlog.ts";
+import { BLOCK_BYTES, ReplicationStream } from "./backlog.ts";
 import { MIN_BACKLOG_BYTES } from "../../shared/limits.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-Deno.test("the backlog keeps the newest bytes across wrap-around", () => {
-  const b = new Backlog(MIN_BACKLOG_BYTES);
+/** Everything a cursor reads until it is up to date, advancing it. */
+function drain(s: ReplicationStream, c: { pos: number }, max?: number): string {
+  let out = "";
+  for (let chunk = s.peek(c, max); chunk.length > 0; chunk = s.peek(c, max)) {
+    out += text(chunk);
+    s.advance(c, chunk.length);
+  }
+  return out;
+}
+
+Deno.test("the backlog keeps the newest bytes of the stream and no more than it must", () => {
+  const s = new ReplicationStream(0, MIN_BACKLOG_BYTES);
   const chunk = "0123456789".repeat(1000); // 10,000 bytes
-  b.write(bytes(chunk));
-  b.write(bytes(chunk));
-  equal(b.histlen, MIN_BACKLOG_BYTES);
-  const all = chunk + chunk;
-  equal(text(b.tail(b.histlen)), all.slice(all.length - MIN_BACKLOG_BYTES));
-  equal(text(b.tail(7)), "3456789");
-  throws(() => b.tail(MIN_BACKLOG_BYTES + 1), RangeError);
-  // A write larger than the whole ring keeps its last capacity bytes.
-  const big = "x".repeat(MIN_BACKLOG_BYTES) + "tail";
-  b.write(bytes(big));
-  equal(text(b.tail(4)), "tail");
-  b.resize(MIN_BACKLOG_BYTES * 2);
-  equal(text(b.tail(4)), "tail");
-  equal(b.histlen, MIN_BACKLOG_BYTES);
+  for (let i = 0; i < 10; i++) s.write(bytes(chunk));
+  equal(s.offset, 100_000);
+  // Whole blocks are released: what is held covers the backlog size, by less than a block more.
+  equal(s.histlen >= MIN_BACKLOG_BYTES, true);
+  equal(s.histlen < MIN_BACKLOG_BYTES + BLOCK_BYTES, true);
+  const all = chunk.repeat(10);
+  equal(text(s.since(s.firstByteOffset)!), all.slice(all.length - s.histlen));
+  equal(s.since(s.firstByteOffset - 1), null);
+  // A write larger than a block gets a block of its own.
+  const big = "x".repeat(3 * BLOCK_BYTES) + "tail";
+  s.write(bytes(big));
+  equal(text(s.since(s.offset - 3)!), "tail");
+  s.resize(MIN_BACKLOG_BYTES * 4);
+  equal(s.capacity, MIN_BACKLOG_BYTES * 4);
+  s.resize(1);
+  equal(s.capacity, MIN_BACKLOG_BYTES);
+});
+
+Deno.test("a reader's cursor keeps the bytes it has not sent, beyond the backlog's size", () => {
+  const s = new ReplicationStream(0, MIN_BACKLOG_BYTES);
+  const slow = s.openCursor();
+  let expect = "";
+  for (let i = 0; i < 50; i++) {
+    const line = `${i}:` + "y".repeat(997) + "\n";
+    s.write(bytes(line));
+    expect += line;
+  }
+  equal(s.pending(slow), expect.length);
+  // The backlog alone would hold 16 KB; the slow reader holds all 50 KB.
+  equal(s.histlen, expect.length);
+  equal(drain(s, slow, 4096), expect);
+  equal(s.pending(slow), 0);
+  // Once it has sent them, the old blocks go on the next write.
+  s.write(bytes("z"));
+  equal(s.histlen < expect.length, true);
+  s.closeCursor(slow);
+  throws(() => s.openCursor(1), RangeError);
 });
 
 Deno.test("the stream counts every byte, selects databases and serves partial resyncs", () => {
   const s = new ReplicationStream(100, 1 << 20);
-  const seen: string[] = [];
-  const stop = s.subscribe((b) => seen.push(text(b)));
+  const reader = s.openCursor();
+  let writes = 0;
+  s.onWrite = () => writes++;
   const set = encodeCommand(["SET", "a", "1"]);
   s.append(0, set);
   const select0 = encodeCommand(["SELECT", "0"]);
@@ -36,18 +70,28 @@ Deno.test("the stream counts every byte, selects databases and serves partial re
   equal(s.firstByteOffset, 101);
   s.append(0, set); // same database: no SELECT
   s.append(3, set);
+  equal(s.streamDb, 3);
   const select3 = encodeCommand(["SELECT", "3"]);
   equal(s.offset, 100 + select0.length + 3 * set.length + select3.length);
-  deepStrictEqual(seen, [text(select0), text(set), text(set), text(select3), text(set)]);
+  equal(writes, 3);
+  deepStrictEqual(
+    drain(s, reader),
+    text(select0) + text(set) + text(set) + text(select3) + text(set),
+  );
   // A replica that has everything up to offset 100 + select0 + set gets the rest.
   const from = 101 + select0.length + set.length;
   equal(text(s.since(from)!), text(set) + text(select3) + text(set));
   equal(s.since(s.offset + 1)!.length, 0);
-  equal(s.since(100), null); // before the backlog's first byte
-  equal(s.since(s.offset + 2), null); // in the future
-  stop();
+  equal(s.covers(100), false); // before the backlog's first byte
+  equal(s.covers(s.offset + 2), false); // in the future
+  const late = s.openCursor(from);
+  equal(s.pending(late), s.offset + 1 - from);
   s.forgetSelectedDb();
   s.append(3, set);
-  equal(seen.length, 5);
   equal(text(s.since(s.offset + 1 - set.length - select3.length)!), text(select3) + text(set));
+  // Adopting another offset (a replica taking its master's) starts an empty history there.
+  s.offset = 5000;
+  equal(s.histlen, 0);
+  equal(s.pending(late), 0);
+  equal(s.firstByteOffset, 5001);
 });

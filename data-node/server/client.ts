@@ -1,11 +1,14 @@
 /** Per-connection state of a data node client. */
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
+import type { ReplicaLink } from "../replication/master.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
 export interface QueuedCommand {
   argv: string[];
+  /** The command writes (EXEC of a queue with writes is a write: READONLY, NOREPLICAS). */
+  writes?: boolean;
 }
 
 const DONE = Promise.resolve();
@@ -53,6 +56,10 @@ export class Client implements Watcher {
    * MISCONF, pause or read-only refusals; the caller discards its replies.
    */
   trusted = false;
+  /** A replica's link (REPLCONF, SYNC/PSYNC), written by the master side, not by flush(). */
+  replicaLink: ReplicaLink | null = null;
+  /** The replication offset right after this client's last propagated write (WAIT). */
+  woff = 0;
   /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
   blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
 
@@ -160,6 +167,11 @@ export class Client implements Watcher {
     // Writes of this batch reach the AOF before any reply that acknowledges them.
     this.beforeWrite();
     if (this.muted) this.out.reset();
+    // A replica gets the sync payload and the stream from its link; a master gets no replies.
+    if (this.kind === "replica" || this.kind === "master") {
+      this.out.reset();
+      return DONE;
+    }
     if (!this.checkOutput()) return DONE;
     if (this.writing) return this.writing;
     if (this.sending.len === 0 || this.conn === null) return DONE;

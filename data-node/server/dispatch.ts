@@ -9,6 +9,7 @@ import {
   F_MAY_REPLICATE,
   F_NO_AUTH,
   F_NO_MULTI,
+  F_STALE,
   F_WRITE,
 } from "../commands/types.ts";
 import type { Client } from "./client.ts";
@@ -91,7 +92,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     if (def.bits & F_NO_MULTI) {
       return reject(s, c, def, ERR.notInMulti);
     }
-    c.multi.push({ argv });
+    c.multi.push({ argv, writes: (def.bits & F_WRITE) !== 0 });
     if (def.bits & F_DENYOOM) c.multiDenyOom = true;
     c.out.simple("QUEUED");
     return;
@@ -115,8 +116,29 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
     return ERR.oom;
   }
-  if (def.bits & F_WRITE && s.persistence?.writesRefused()) return MISCONF;
+  const writes = isWrite(def, c);
+  if (writes && s.persistence?.writesRefused()) return MISCONF;
+  const repl = s.replication;
+  if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
+    return "NOREPLICAS Not enough good replicas to write.";
+  }
+  if (writes && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
+    return "READONLY You can't write against a read only replica.";
+  }
+  // A replica whose link is down answers only what may run on stale data, if so configured.
+  if (
+    repl.replica.active && repl.replica.state !== "connected" && !(def.bits & F_STALE) &&
+    !s.config.get<boolean>("replica-serve-stale-data")
+  ) {
+    return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+  }
   return null;
+}
+
+/** A write command, or EXEC of a transaction that queued one. */
+function isWrite(def: CommandDef, c: Client): boolean {
+  if (def.bits & F_WRITE) return true;
+  return def.name === "exec" && c.multi !== null && c.multi.some((q) => q.writes);
 }
 
 /** denyoom commands, and EXEC of a transaction that queued one. */

@@ -25,6 +25,7 @@ import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
+import { Replication } from "../replication/replication.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
 import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
@@ -67,6 +68,11 @@ export class Server {
   readonly blocking = new BlockingRegistry();
   readonly runId = randomHex40();
   replId = randomHex40();
+  /** The previous master's replication ID and the first offset it is not valid for (PSYNC2). */
+  replId2 = "0".repeat(40);
+  secondReplOffset = -1;
+  /** Both sides of replication: replica links, and the link to a master. */
+  readonly replication: Replication;
   /** master_repl_offset while there is no replication stream (kept across restarts). */
   private replOffsetBase = 0;
   readonly startMs: number;
@@ -163,6 +169,11 @@ export class Server {
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
     this.dbs = Array.from({ length: n }, (_, i) => new Database(i, this.hooks));
+    this.replication = new Replication(this);
+    config.onChange("repl-backlog-size", (v) => {
+      this.replStream?.resize(v as number);
+      return undefined;
+    });
   }
 
   get port(): number {
@@ -609,6 +620,7 @@ export class Server {
   freeClient(c: Client): void {
     c.close();
     this.clients.delete(c.id);
+    this.replication.clientFreed(c);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
     unwatchAll(c);
@@ -670,8 +682,61 @@ export class Server {
       this.config.get<number>("repl-backlog-size"),
     );
     this.replStream = stream;
-    this.propagation.repl = stream;
+    // A replica does not propagate its master's commands: it proxies the master's bytes.
+    if (this.role === "master") this.propagation.repl = stream;
+    this.replication.master.adopt(stream);
     return stream;
+  }
+
+  /** A replica keeps a backlog from its first sync on, so that it can serve replicas itself. */
+  ensureReplicaStream(): void {
+    this.createReplicationStream();
+  }
+
+  /** repl-backlog-ttl expired: the backlog goes, the offset stays. */
+  dropReplicationStream(): void {
+    if (!this.replStream) return;
+    this.replOffsetBase = this.replStream.offset;
+    this.replStream = null;
+    this.propagation.repl = null;
+  }
+
+  /** A new replication ID (a master that starts a history of its own). */
+  changeReplicationId(): void {
+    this.replId = randomHex40();
+  }
+
+  clearReplicationId2(): void {
+    this.replId2 = "0".repeat(40);
+    this.secondReplOffset = -1;
+  }
+
+  /**
+   * Master or replica: a replica's clients see expired keys as gone without deleting them
+   * (only its master expires keys), it expires nothing actively, and its writes are not
+   * propagated (its stream proxies the master's).
+   */
+  setRole(role: "master" | "replica"): void {
+    this.role = role;
+    this.expiryMode = this.replicaExpiryMode();
+    this.propagation.repl = role === "master" ? this.replStream : null;
+  }
+
+  /** How a replica's own clients treat expired keys ("delete" on a master). */
+  replicaExpiryMode(): "delete" | "hide" {
+    return this.role === "replica" ? "hide" : "delete";
+  }
+
+  /** The database the stream last selected, as an RDB's repl-stream-db records it. */
+  replStreamDb(): number {
+    const master = this.replication.replica.master;
+    if (master) return master.db.id;
+    return Math.max(0, this.replStream?.streamDb ?? 0);
+  }
+
+  /** client-output-buffer-limit as configured. */
+  outputLimits(): OutputLimits {
+    return this.config.get<OutputLimits>("client-output-buffer-limit");
   }
 
   /**
@@ -685,13 +750,15 @@ export class Server {
   serverCron(): void {
     const now = this.nowMs = this.clock.nowMs();
 
-    if (this.activeExpire) {
+    // Only a master expires keys actively; a replica waits for its master's DELs.
+    if (this.activeExpire && this.role === "master") {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       activeExpireCycle(this.dbs, now, budgetMs);
     }
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
+    this.replication.cron(now, this.config.get<number>("hz"));
   }
 
   /** The largest client input and output buffers seen in each of the last 8 seconds. */

@@ -14,6 +14,10 @@ export class Stats {
   keyspaceMisses = 0;
   pubsubChannelsPublished = 0;
   totalErrorReplies = 0;
+  /** Full syncs served, partial resyncs accepted and refused (INFO stats sync_*). */
+  syncFull = 0;
+  syncPartialOk = 0;
+  syncPartialErr = 0;
   unexpectedErrorReplies = 0;
   /** Socket reads (each a read event, EOF included) and writes (one per write event). */
   totalReads = 0;

@@ -268,6 +268,17 @@ export class Config {
     return show(this.defs.get(n)!, this.values.get(n));
   }
 
+  /**
+   * Sets a value the server changed itself (REPLICAOF changes `replicaof`, which CONFIG SET may
+   * not), so that CONFIG GET and CONFIG REWRITE show it. No change hooks run.
+   */
+  setInternal(name: string, value: unknown): void {
+    const n = this.canonical(name);
+    if (!n) throw new Error(`unknown config ${name}`);
+    this.values.set(n, value);
+    this.userSet.add(n);
+  }
+
   isSetByUser(name: string): boolean {
     const n = this.canonical(name);
     return n !== undefined && this.userSet.has(n);

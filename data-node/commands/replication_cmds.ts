@@ -1,0 +1,200 @@
+/**
+ * Replication commands: REPLICAOF/SLAVEOF, ROLE, WAIT, and the internal ones a replica sends
+ * its master (SYNC, PSYNC, REPLCONF). The work is the replication module's (engine.replication);
+ * these parse arguments and answer with Redis's replies and errors.
+ */
+import type { Engine } from "../engine/types.ts";
+import type { ClientState } from "../engine/types.ts";
+import { cmd, parseIntArg } from "./define.ts";
+import { ERR } from "../../shared/errors.ts";
+import type { ReplicaOf } from "../config.ts";
+
+function replicaof(s: Engine, c: ClientState, argv: string[]): void {
+  if (s.clusterEnabled) {
+    c.error("ERR REPLICAOF not allowed in cluster mode.");
+    return;
+  }
+  if (argv[1]!.toLowerCase() === "no" && argv[2]!.toLowerCase() === "one") {
+    s.replication.promote();
+    s.config.setInternal("replicaof", null satisfies ReplicaOf);
+    c.out.ok();
+    return;
+  }
+  if (c.kind === "replica") {
+    c.error("ERR Command is not valid when client is a replica.");
+    return;
+  }
+  const port = parseIntArg(argv[2]!);
+  if (port === null) {
+    c.error(ERR.notInt);
+    return;
+  }
+  if (port < 0 || port > 65535) {
+    c.error("ERR Invalid master port");
+    return;
+  }
+  const reply = s.replication.replicaOf(argv[1]!, port);
+  s.config.setInternal("replicaof", { host: argv[1]!, port } satisfies ReplicaOf);
+  c.out.simple(reply);
+}
+
+function role(s: Engine, c: ClientState): void {
+  s.replication.role(c);
+}
+
+/** SYNC and PSYNC are refused where Redis refuses them; the reason, or null. */
+function syncRefusal(s: Engine, c: ClientState): string | null {
+  // A client that is already a replica (a second PSYNC) is ignored, as Redis does.
+  if (c.kind === "replica") return "";
+  if (s.replication.replica.active && s.replication.replica.state !== "connected") {
+    return "NOMASTERLINK Can't SYNC while not connected with my master";
+  }
+  if (c.out.len > 0) return "ERR SYNC and PSYNC are invalid with pending output";
+  return null;
+}
+
+function sync(s: Engine, c: ClientState): void {
+  const refused = syncRefusal(s, c);
+  if (refused !== null) {
+    if (refused !== "") c.error(refused);
+    return;
+  }
+  s.replication.master.syncRequest(c, "?", -1, true);
+}
+
+function psync(s: Engine, c: ClientState, argv: string[]): void {
+  const refused = syncRefusal(s, c);
+  if (refused !== null) {
+    if (refused !== "") c.error(refused);
+    return;
+  }
+  const offset = parseIntArg(argv[2]!);
+  if (offset === null) {
+    c.error(ERR.notInt);
+    return;
+  }
+  s.replication.master.syncRequest(c, argv[1]!, offset, false);
+}
+
+function replconf(s: Engine, c: ClientState, argv: string[]): void {
+  if (argv.length % 2 === 0) {
+    c.error(ERR.syntax);
+    return;
+  }
+  const master = s.replication.master;
+  for (let i = 1; i < argv.length; i += 2) {
+    const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
+    switch (opt) {
+      case "listening-port": {
+        const port = parseIntArg(val);
+        if (port === null) {
+          c.error(ERR.notInt);
+          return;
+        }
+        master.linkOf(c).listeningPort = port;
+        break;
+      }
+      case "ip-address":
+        if (val.length > 46) {
+          c.error(
+            `ERR REPLCONF ip-address provided by replica instance is too long: ${val.length} bytes`,
+          );
+          return;
+        }
+        master.linkOf(c).announcedIp = val;
+        break;
+      case "capa": {
+        const l = master.linkOf(c);
+        if (val.toLowerCase() === "eof") l.capaEof = true;
+        else if (val.toLowerCase() === "psync2") l.capaPsync2 = true;
+        break;
+      }
+      case "ack": {
+        // Sent by a replica within the stream: never answered.
+        const off = parseIntArg(val);
+        if (c.replicaLink && c.kind === "replica" && off !== null) master.ack(c.replicaLink, off);
+        return;
+      }
+      case "getack":
+        // Our master asks where we are: answered on the link, not as a reply.
+        if (c.kind === "master") s.replication.replica.sendAck();
+        return;
+      case "rdb-only": {
+        const v = parseIntArg(val);
+        if (v !== 0 && v !== 1) {
+          c.error(ERR.syntax);
+          return;
+        }
+        master.linkOf(c).rdbOnly = v === 1;
+        break;
+      }
+      default:
+        c.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
+        return;
+    }
+  }
+  c.out.ok();
+}
+
+function wait(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
+  if (s.replication.replica.active) {
+    c.error(
+      "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+    );
+    return;
+  }
+  const n = parseIntArg(argv[1]!);
+  const timeout = parseIntArg(argv[2]!);
+  if (n === null) {
+    c.error(ERR.notInt);
+    return;
+  }
+  if (timeout === null) {
+    c.error("ERR timeout is not an integer or out of range");
+    return;
+  }
+  if (timeout < 0) {
+    c.error("ERR timeout is negative");
+    return;
+  }
+  const r = s.replication.master.wait(c, n, timeout);
+  if (typeof r === "number") {
+    c.out.int(r);
+    return;
+  }
+  return r.then((acked) => {
+    if (!c.closing) c.out.int(acked);
+  });
+}
+
+export const REPLICATION_COMMANDS = [
+  cmd("replicaof", 3, "admin noscript stale no_async_loading", null, "server", replicaof, {
+    summary: "Make the server a replica of another instance, or promote it as master.",
+    since: "5.0.0",
+  }),
+  cmd("slaveof", 3, "admin noscript stale no_async_loading", null, "server", replicaof, {
+    summary: "Make the server a replica of another instance, or promote it as master.",
+  }),
+  cmd("role", 1, "noscript loading stale fast", null, "server", role, {
+    summary: "Returns the replication role.",
+    since: "2.8.12",
+    acl: ["admin", "dangerous"],
+  }),
+  cmd("sync", 1, "admin noscript no_async_loading no_multi", null, "server", sync, {
+    summary: "Internal command used for replication",
+  }),
+  cmd("psync", -3, "admin noscript no_async_loading no_multi", null, "server", psync, {
+    summary: "Internal command used for replication",
+    since: "2.8.0",
+  }),
+  cmd("replconf", -1, "admin noscript loading stale allow_busy", null, "server", replconf, {
+    summary: "An internal command for configuring the replication stream",
+    since: "3.0.0",
+  }),
+  cmd("wait", 3, "noscript", null, "generic", wait, {
+    summary:
+      "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+    since: "3.0.0",
+    acl: ["-keyspace", "connection"],
+  }),
+];

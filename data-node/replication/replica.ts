@@ -1,0 +1,613 @@
+/**
+ * The replica's side of replication: the link to the master, as an I/O shell around the pure
+ * handshake (handshake.ts), Redis's states as ROLE shows them:
+ *
+ *   connect -> connecting -> handshake -> sync -> connected
+ *
+ * `connect` waits for the next attempt (one a second, from the cron); `connecting` opens the
+ * socket; `handshake` runs PING/AUTH/REPLCONF/PSYNC; `sync` receives a full sync's RDB; and
+ * `connected` applies the master's stream. Every wait is bounded by `repl-timeout`.
+ *
+ * The RDB of a full sync is loaded as it arrives, a chunk per read, into databases of its own
+ * that replace the served ones only once the load is complete: the event loop keeps serving
+ * (the old data, as `repl-diskless-load swapdb` does) and a failed transfer leaves the dataset
+ * as it was. With `repl-diskless-load disabled` (the default) the bytes are also written to
+ * `dbfilename`, as Redis keeps the RDB it received.
+ *
+ * The master's commands run on a trusted client (no checks, replies dropped, keys seen as the
+ * master sees them). The bytes it applied are fed, verbatim, to this node's own replication
+ * stream, so its replicas (chained replication) get the top master's stream with the same
+ * replication ID and offsets.
+ */
+import { getLogger } from "../../shared/log.ts";
+import { encodeCommand, ProtocolError } from "../../shared/resp/mod.ts";
+import type { Server } from "../server/server.ts";
+import type { Client } from "../server/client.ts";
+import { processCommand } from "../server/dispatch.ts";
+import { Database } from "../store/database.ts";
+import { RdbReader } from "../persistence/rdb_reader.ts";
+import { keyLoader } from "../persistence/snapshot.ts";
+import {
+  advance,
+  EOF_MARK_LEN,
+  type HandshakeOptions,
+  parsePreamble,
+  type PsyncOutcome,
+  start,
+} from "./handshake.ts";
+
+const log = getLogger(["data-node", "replication"]);
+
+export type LinkState = "connect" | "connecting" | "handshake" | "sync" | "connected";
+
+/** Longest line accepted from a master before the stream (a reply, a preamble). */
+const MAX_LINE = 64 * 1024;
+const READ_BYTES = 64 * 1024;
+
+class LinkClosed extends Error {}
+
+/** Buffered reads of the master's socket: lines for the handshake, chunks for the payload. */
+class LinkReader {
+  private buf = new Uint8Array(READ_BYTES);
+  private start = 0;
+  private end = 0;
+
+  constructor(private readonly conn: Deno.Conn, private readonly onRead: (n: number) => void) {}
+
+  private async fill(): Promise<void> {
+    if (this.start === this.end) this.start = this.end = 0;
+    if (this.end === this.buf.length) {
+      const live = this.end - this.start;
+      const next = new Uint8Array(
+        live + READ_BYTES > this.buf.length ? this.buf.length * 2 : this.buf.length,
+      );
+      next.set(this.buf.subarray(this.start, this.end));
+      this.buf = next;
+      this.start = 0;
+      this.end = live;
+    }
+    const n = await this.conn.read(this.buf.subarray(this.end));
+    if (n === null) throw new LinkClosed("connection closed by the master");
+    this.end += n;
+    this.onRead(n);
+  }
+
+  /** The next line, without its CRLF or LF. */
+  async line(): Promise<string> {
+    for (;;) {
+      const i = this.buf.subarray(this.start, this.end).indexOf(10);
+      if (i >= 0) {
+        let stop = this.start + i;
+        if (stop > this.start && this.buf[stop - 1] === 13) stop--;
+        const s = new TextDecoder("latin1").decode(this.buf.subarray(this.start, stop));
+        this.start += i + 1;
+        return s;
+      }
+      if (this.end - this.start > MAX_LINE) throw new Error("line from the master too long");
+      await this.fill();
+    }
+  }
+
+  /** Up to `max` bytes: what is buffered, or one read's worth. */
+  async chunk(max: number): Promise<Uint8Array> {
+    if (this.start === this.end) await this.fill();
+    const n = Math.min(max, this.end - this.start);
+    const out = this.buf.slice(this.start, this.start + n);
+    this.start += n;
+    return out;
+  }
+
+  /** Puts bytes back in front (a chunk read past the payload's end). */
+  unread(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const rest = this.buf.slice(this.start, this.end);
+    const next = new Uint8Array(Math.max(READ_BYTES, bytes.length + rest.length));
+    next.set(bytes);
+    next.set(rest, bytes.length);
+    this.buf = next;
+    this.start = 0;
+    this.end = bytes.length + rest.length;
+  }
+
+  /** Whatever is buffered, taken out. */
+  rest(): Uint8Array {
+    const out = this.buf.slice(this.start, this.end);
+    this.start = this.end = 0;
+    return out;
+  }
+}
+
+/** What a replica keeps of its master to continue with PSYNC: replid and offset, and its db. */
+export interface CachedMaster {
+  replId: string;
+  offset: number;
+  db: number;
+}
+
+export class ReplicaSide {
+  host = "";
+  port = 0;
+  state: LinkState = "connect";
+  /** The master's client while connected. */
+  master: Client | null = null;
+  cached: CachedMaster | null = null;
+  private conn: Deno.Conn | null = null;
+  /** Bumped by every start/stop: an attempt that sees another generation gives up. */
+  private generation = 0;
+  lastIoMs = 0;
+  /** When the link went down (master_link_down_since_seconds), 0 while never up. */
+  downSinceMs = 0;
+  /** A full sync's transfer: the payload size (-1 when unknown) and bytes read so far. */
+  transfer = { size: -1, read: 0, lastIoMs: 0 };
+  private ackChain: Promise<void> = Promise.resolve();
+  /** Bytes read from the master in the stream (total_net_repl_input_bytes). */
+  replIn = 0;
+
+  constructor(private readonly s: Server) {}
+
+  get active(): boolean {
+    return this.host !== "";
+  }
+
+  /** REPLICAOF host port: (re)starts the link. */
+  start(host: string, port: number): void {
+    this.stop();
+    this.host = host;
+    this.port = port;
+    this.state = "connect";
+    this.downSinceMs = this.s.clock.nowMs();
+    log.info("Connecting to MASTER {host}:{port}", { host, port });
+    void this.attempt();
+  }
+
+  /** Ends the link (REPLICAOF NO ONE, or before another master); keeps nothing running. */
+  stop(): void {
+    this.generation++;
+    if (this.master) {
+      const m = this.master;
+      this.master = null;
+      this.s.freeClient(m);
+    }
+    this.closeConn();
+    this.host = "";
+    this.port = 0;
+    this.state = "connect";
+  }
+
+  private closeConn(): void {
+    try {
+      this.conn?.close();
+    } catch { /* already closed */ }
+    this.conn = null;
+  }
+
+  /** The offset this replica has applied (its master_repl_offset). */
+  get offset(): number {
+    return this.s.replOffset;
+  }
+
+  private options(): HandshakeOptions {
+    const cfg = this.s.config;
+    const pass = cfg.getString("masterauth");
+    const announcedPort = cfg.get<number>("replica-announce-port");
+    return {
+      auth: pass ? { user: cfg.getString("masteruser"), pass } : null,
+      listeningPort: announcedPort || this.s.boundPort(),
+      announceIp: cfg.getString("replica-announce-ip"),
+      cached: this.cached,
+    };
+  }
+
+  /** One connection attempt: connect, handshake, sync, then the stream until it ends. */
+  private async attempt(): Promise<void> {
+    const gen = this.generation;
+    const alive = () => gen === this.generation;
+    this.state = "connecting";
+    this.lastIoMs = this.s.clock.nowMs();
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ hostname: this.host, port: this.port });
+    } catch (e) {
+      if (alive()) {
+        log.warn("Error condition on socket for SYNC: {err}", { err: (e as Error).message });
+        this.state = "connect";
+      }
+      return;
+    }
+    if (!alive()) {
+      conn.close();
+      return;
+    }
+    try {
+      (conn as Deno.TcpConn).setNoDelay(!this.s.config.get<boolean>("repl-disable-tcp-nodelay"));
+      (conn as Deno.TcpConn).setKeepAlive(true);
+    } catch { /* not TCP */ }
+    this.conn = conn;
+    log.info("MASTER <-> REPLICA sync started");
+    const reader = new LinkReader(conn, (n) => {
+      this.lastIoMs = this.s.clock.nowMs();
+      this.s.stats.netInputBytes += n;
+    });
+    try {
+      this.state = "handshake";
+      const outcome = await this.handshake(conn, reader, alive);
+      if (outcome === null || !alive()) return this.abort(gen);
+      if (outcome.kind === "retry" || outcome.kind === "nopsync") {
+        log.warn("{reason}", { reason: outcome.reason });
+        return this.abort(gen);
+      }
+      if (outcome.kind === "continue") {
+        this.continueFrom(outcome.replId);
+      } else {
+        if (!(await this.fullSync(reader, outcome, alive))) return this.abort(gen);
+      }
+      if (!alive()) return;
+      await this.stream(conn, reader, alive);
+    } catch (e) {
+      if (alive()) {
+        if (!(e instanceof LinkClosed) && !(e instanceof Deno.errors.BadResource)) {
+          log.warn("Error on the link with the MASTER: {err}", { err: String(e) });
+        }
+        this.linkLost();
+      }
+    }
+  }
+
+  /** Ends a failed attempt: the cron tries again in a second. */
+  private abort(gen: number): void {
+    if (gen !== this.generation) return;
+    this.closeConn();
+    this.state = "connect";
+  }
+
+  private async handshake(
+    conn: Deno.Conn,
+    reader: LinkReader,
+    alive: () => boolean,
+  ): Promise<PsyncOutcome | null> {
+    const o = this.options();
+    let step = start();
+    await writeAll(conn, encodeCommands(step.send));
+    for (;;) {
+      const line = await reader.line();
+      if (!alive()) return null;
+      // Keepalive newlines come while the master prepares the sync.
+      if (line === "") continue;
+      const next = advance(step.state, o, line);
+      if ("error" in next) {
+        log.warn("{err}", { err: next.error });
+        return null;
+      }
+      if ("done" in next) {
+        for (const w of next.warnings) log.info("{w}", { w });
+        return next.done;
+      }
+      step = next;
+      if (next.send.length > 0) await writeAll(conn, encodeCommands(next.send));
+    }
+  }
+
+  /** +CONTINUE: the stream goes on where this replica is; a new master ID becomes ours. */
+  private continueFrom(newId: string | null): void {
+    const s = this.s;
+    const cached = this.cached ?? { replId: s.replId, offset: s.replOffset, db: 0 };
+    log.info("Successful partial resynchronization with master.");
+    if (newId !== null && newId !== cached.replId) {
+      s.replId2 = cached.replId;
+      s.secondReplOffset = cached.offset + 1;
+      s.replId = newId;
+      log.info("Master replication ID changed to {id}", { id: newId });
+      // Our replicas must learn the new ID: they reconnect (and continue, thanks to replid2).
+      s.replication.master.disconnectAll();
+    }
+    s.ensureReplicaStream();
+    this.connected(cached.db);
+  }
+
+  /** Receives and loads a full sync's RDB; false when the transfer failed. */
+  private async fullSync(
+    reader: LinkReader,
+    outcome: { replId: string; offset: number },
+    alive: () => boolean,
+  ): Promise<boolean> {
+    const s = this.s;
+    log.info("Full resync from master: {id}:{off}", { id: outcome.replId, off: outcome.offset });
+    // What our replicas had no longer follows from the new dataset: they resync with us.
+    s.replication.master.disconnectAll();
+    this.cached = null;
+    this.state = "sync";
+    let line = "";
+    while (line === "") line = await reader.line();
+    const pre = parsePreamble(line);
+    if (pre.kind === "error") {
+      log.warn("{reason}", { reason: pre.reason });
+      return false;
+    }
+    this.transfer = {
+      size: pre.kind === "length" ? pre.length : -1,
+      read: 0,
+      lastIoMs: s.clock.nowMs(),
+    };
+    log.info("MASTER <-> REPLICA sync: receiving {what}", {
+      what: pre.kind === "length"
+        ? `${pre.length} bytes from master to disk`
+        : "streamed RDB from master with EOF to disk",
+    });
+    const staging = s.dbs.map((db) => new Database(db.id, s.hooks, { cluster: s.clusterEnabled }));
+    const file = s.config.getString("repl-diskless-load") === "disabled" ? await openTemp() : null;
+    const rdb = new RdbReader(keyLoader(s, staging, false));
+    const loadStart = performance.now();
+    try {
+      if (pre.kind === "length") {
+        let left = pre.length;
+        while (left > 0) {
+          const chunk = await reader.chunk(Math.min(left, READ_BYTES));
+          if (!alive()) throw new LinkClosed("replaced");
+          this.transfer.read += chunk.length;
+          this.transfer.lastIoMs = s.clock.nowMs();
+          if (!rdb.done) rdb.feed(chunk);
+          if (file) await writeAll(file.f, chunk);
+          left -= chunk.length;
+        }
+      } else {
+        for (;;) {
+          const chunk = await reader.chunk(READ_BYTES);
+          if (!alive()) throw new LinkClosed("replaced");
+          this.transfer.read += chunk.length;
+          this.transfer.lastIoMs = s.clock.nowMs();
+          const r = rdb.feed(chunk);
+          if (file) await writeAll(file.f, chunk.subarray(0, r.used));
+          if (r.done) {
+            reader.unread(chunk.subarray(r.used));
+            break;
+          }
+        }
+        let mark = "";
+        while (mark.length < EOF_MARK_LEN) {
+          const c = await reader.chunk(EOF_MARK_LEN - mark.length);
+          mark += new TextDecoder("latin1").decode(c);
+        }
+        if (mark !== pre.mark) throw new Error("the EOF mark of the transfer does not match");
+      }
+      rdb.end();
+    } catch (e) {
+      for (const db of staging) db.clear();
+      file?.discard();
+      if (e instanceof LinkClosed) {
+        log.warn("I/O error trying to sync with MASTER: connection lost");
+      } else {
+        log.warn("Failed trying to load the MASTER synchronization DB from socket: {err}", {
+          err: String(e),
+        });
+      }
+      return false;
+    }
+    if (!alive()) {
+      file?.discard();
+      return false;
+    }
+    // The new dataset replaces the old one at once (clients keep their database index).
+    for (let i = 0; i < s.dbs.length; i++) {
+      s.dbs[i]!.snapshot = null;
+      s.dbs[i]!.swapWith(staging[i]!);
+      s.dbs[i]!.recount();
+      staging[i]!.clear();
+    }
+    if (file) await file.keepAs(s.config.getString("dbfilename"));
+    s.dirty++;
+    log.info("MASTER <-> REPLICA sync: Finished with success ({secs} seconds)", {
+      secs: ((performance.now() - loadStart) / 1000).toFixed(3),
+    });
+    s.replId = outcome.replId;
+    s.clearReplicationId2();
+    s.replOffset = outcome.offset;
+    s.ensureReplicaStream();
+    s.replStream!.offset = outcome.offset;
+    this.connected(0);
+    // The first ACK tells a master that sent a diskless payload that the stream can start.
+    this.sendAck();
+    // The AOF described the old dataset: it is rewritten from the new one, as Redis does.
+    if (s.aof?.enabled) void s.aof.rewrite();
+    return true;
+  }
+
+  private connected(db: number): void {
+    const s = this.s;
+    const c = s.newClient(this.conn, `${this.host}:${this.port}`, "");
+    c.kind = "master";
+    c.trusted = true;
+    c.authenticated = true;
+    c.db = s.dbs[db] ?? s.dbs[0]!;
+    this.master = c;
+    this.state = "connected";
+    this.downSinceMs = 0;
+    this.cached = null;
+    this.lastIoMs = s.clock.nowMs();
+    log.info(
+      "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished a full one; the link is up.",
+    );
+  }
+
+  /** Applies the master's stream until the link ends. */
+  private async stream(conn: Deno.Conn, reader: LinkReader, alive: () => boolean): Promise<void> {
+    const c = this.master!;
+    const rest = reader.rest();
+    let fed = 0;
+    if (rest.length > 0) {
+      c.parser.feed(rest);
+      fed += rest.length;
+    }
+    let applied = 0;
+    const apply = () => {
+      applied = this.apply(c, fed, applied);
+    };
+    apply();
+    while (alive() && !c.closing) {
+      const n = await conn.read(c.parser.readTarget());
+      if (n === null) throw new LinkClosed("connection closed by the master");
+      c.parser.commit(n);
+      fed += n;
+      this.replIn += n;
+      this.s.stats.netInputBytes += n;
+      this.lastIoMs = c.lastInteractionMs = this.s.clock.nowMs();
+      apply();
+    }
+    if (alive()) this.linkLost();
+  }
+
+  /**
+   * Runs the complete commands in the master client's buffer, each as the master ran it, and
+   * feeds the bytes of each to this node's stream. `fed` counts the bytes received so far;
+   * returns the bytes applied so far.
+   */
+  private apply(c: Client, fed: number, applied: number): number {
+    const s = this.s;
+    s.nowMs = s.clock.nowMs();
+    s.batchTime = true;
+    s.expiryMode = "keep";
+    try {
+      for (;;) {
+        if (c.closing) return applied;
+        let argv: string[] | null;
+        try {
+          argv = c.parser.next(true);
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
+          log.warn("Protocol error from the MASTER: {err}", { err: e.message });
+          c.close();
+          return applied;
+        }
+        if (argv === null) return applied;
+        const done = fed - c.parser.pending;
+        const bytes = done - applied;
+        applied = done;
+        if (argv.length > 0) {
+          try {
+            void processCommand(s, c, argv);
+          } catch (e) {
+            log.error("command {cmd} from the MASTER failed: {err}", {
+              cmd: argv[0]!,
+              err: String(e),
+            });
+          }
+          c.out.reset();
+        }
+        // The stream proxies exactly what was applied: the master's bytes, same offsets.
+        const raw = argv.length > 0 ? encodeCommand(argv) : new Uint8Array(bytes).fill(10);
+        if (raw.length !== bytes) {
+          log.warn("command of {n} bytes from the MASTER re-encodes to {m}", {
+            n: bytes,
+            m: raw.length,
+          });
+        }
+        s.replStream!.write(raw);
+      }
+    } finally {
+      s.batchTime = false;
+      s.expiryMode = s.replicaExpiryMode();
+      c.parser.trim();
+    }
+  }
+
+  /** REPLCONF ACK <offset> to the master (every second, and on REPLCONF GETACK). */
+  sendAck(): void {
+    const conn = this.conn;
+    if (!conn || (this.state !== "connected" && this.master === null)) return;
+    const bytes = encodeCommand(["REPLCONF", "ACK", String(this.offset)]);
+    this.ackChain = this.ackChain.then(() => writeAll(conn, bytes)).catch(() => {});
+  }
+
+  /** The link broke: remember what we have, so that the next attempt continues from there. */
+  private linkLost(): void {
+    const s = this.s;
+    const m = this.master;
+    this.cached = { replId: s.replId, offset: s.replOffset, db: m?.db.id ?? 0 };
+    if (m) {
+      this.master = null;
+      s.freeClient(m);
+      log.warn("Connection with master lost.");
+      log.info("Caching the disconnected master state.");
+    }
+    this.closeConn();
+    this.generation++;
+    this.state = "connect";
+    this.downSinceMs = s.clock.nowMs();
+  }
+
+  /** The master client went away (CLIENT KILL TYPE master, a timeout). */
+  masterClientClosed(c: Client): void {
+    if (this.master === c) this.linkLost();
+  }
+
+  /** Once a second: reconnect, time out a silent master, acknowledge the offset. */
+  cron(nowMs: number): void {
+    if (!this.active) return;
+    const timeoutMs = this.s.config.get<number>("repl-timeout") * 1000;
+    if (this.state === "connect") {
+      log.info("Connecting to MASTER {host}:{port}", { host: this.host, port: this.port });
+      void this.attempt();
+      return;
+    }
+    if (nowMs - this.lastIoMs > timeoutMs) {
+      if (this.state === "connected") {
+        log.warn("MASTER timeout: no data nor PING received...");
+        this.linkLost();
+      } else {
+        log.warn("Timeout connecting to the MASTER...");
+        this.generation++;
+        this.closeConn();
+        this.state = "connect";
+      }
+      return;
+    }
+    if (this.state === "connected") this.sendAck();
+  }
+}
+
+function encodeCommands(cmds: string[][]): Uint8Array {
+  const parts = cmds.map((c) => encodeCommand(c));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function writeAll(w: { write(b: Uint8Array): Promise<number> }, b: Uint8Array) {
+  let off = 0;
+  while (off < b.length) off += await w.write(b.subarray(off));
+}
+
+/** A temporary file for a received RDB, renamed into place once the sync succeeded. */
+async function openTemp() {
+  const path = `temp-${Date.now()}.${Deno.pid}.rdb`;
+  const f = await Deno.open(path, { create: true, write: true, truncate: true });
+  let open = true;
+  const close = () => {
+    if (open) f.close();
+    open = false;
+  };
+  return {
+    f,
+    discard() {
+      close();
+      Deno.remove(path).catch(() => {});
+    },
+    async keepAs(name: string) {
+      try {
+        await f.sync();
+        close();
+        await Deno.rename(path, name);
+      } catch (e) {
+        log.warn("Failed trying to rename the temp DB into {name}: {err}", {
+          name,
+          err: String(e),
+        });
+        close();
+        await Deno.remove(path).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * Replication as a whole: the master side (replica links) and the replica side (the master
+ * link) of one node, the role changes between them, and what ROLE and INFO replication show.
+ *
+ * Role changes follow Redis 7.0. Becoming a replica (REPLICAOF host port) caches this node's
+ * own replication ID and offset as what it has, so that it can PSYNC with its new master (a
+ * former replica of its own continues partially); replicas of its own are disconnected so that
+ * they resync through it. Becoming a master (REPLICAOF NO ONE) keeps the dataset, moves the
+ * master's ID to replid2 with second_repl_offset = offset + 1 (PSYNC2: the old master's other
+ * replicas can continue partially with the promoted one) and takes a new ID.
+ */
+import { getLogger } from "../../shared/log.ts";
+import type { Server } from "../server/server.ts";
+import type { Client } from "../server/client.ts";
+import { MasterSide } from "./master.ts";
+import { type CachedMaster, ReplicaSide } from "./replica.ts";
+
+const log = getLogger(["data-node", "replication"]);
+
+export class Replication {
+  readonly master: MasterSide;
+  readonly replica: ReplicaSide;
+  private ticks = 0;
+
+  constructor(private readonly s: Server) {
+    this.master = new MasterSide(s);
+    this.replica = new ReplicaSide(s);
+  }
+
+  /**
+   * REPLICAOF host port; the reply text ("OK", or that nothing changed). `resume` is what a
+   * node starting as a replica has (from its RDB), or null when it has nothing to continue.
+   */
+  replicaOf(host: string, port: number, resume?: CachedMaster | null): string {
+    const s = this.s;
+    const r = this.replica;
+    if (r.active && r.host === host && r.port === port) {
+      log.info(
+        "REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.",
+      );
+      return "OK Already connected to specified master";
+    }
+    const wasMaster = !r.active;
+    r.stop();
+    s.setRole("replica");
+    // Clients blocked on keys were waiting for writes that can now only come from the master.
+    for (const c of s.clients.values()) {
+      if (c.blocked && c.kind === "normal") c.blocked.unblock("error");
+    }
+    this.master.disconnectAll();
+    if (resume !== undefined) {
+      r.cached = resume;
+    } else if (wasMaster) {
+      // What this node has is what it can ask its new master to continue from.
+      r.cached = { replId: s.replId, offset: s.replOffset, db: 0 };
+    }
+    r.start(host, port);
+    log.info("REPLICAOF {host}:{port} enabled", { host, port });
+    return "OK";
+  }
+
+  /** REPLICAOF NO ONE: this node becomes a master, keeping its data. */
+  promote(): void {
+    const s = this.s;
+    const r = this.replica;
+    if (!r.active) return;
+    r.stop();
+    r.cached = null;
+    // PSYNC2: replicas of the old master continue with us from where we are.
+    s.replId2 = s.replId;
+    s.secondReplOffset = s.replOffset + 1;
+    s.changeReplicationId();
+    s.setRole("master");
+    s.replStream?.forgetSelectedDb();
+    this.master.disconnectAll();
+    log.info("MASTER MODE enabled (user request from 'id=...')");
+  }
+
+  /** A client is being freed: the links it held are gone. */
+  clientFreed(c: Client): void {
+    if (c.replicaLink) this.master.removed(c);
+    if (c.kind === "master") this.replica.masterClientClosed(c);
+  }
+
+  /** The ROLE reply. */
+  role(c: Client): void {
+    const s = this.s;
+    const r = this.replica;
+    if (r.active) {
+      c.out.array(5);
+      c.out.bulk("slave");
+      c.out.bulk(r.host);
+      c.out.int(r.port);
+      c.out.bulk(r.state === "sync" ? "sync" : r.state);
+      c.out.int(r.state === "connected" ? s.replOffset : -1);
+      return;
+    }
+    const online = [...this.master.links].filter((l) => l.state === "online");
+    c.out.array(3);
+    c.out.bulk("master");
+    c.out.int(s.replOffset);
+    c.out.array(online.length);
+    for (const l of online) {
+      c.out.array(3);
+      c.out.bulk(l.ip);
+      c.out.bulk(String(l.listeningPort));
+      c.out.bulk(String(l.ackOffset));
+    }
+  }
+
+  /** The fields of INFO replication, in Redis's order. */
+  info(): [string, string | number][] {
+    const s = this.s;
+    const r = this.replica;
+    const now = s.clock.nowMs();
+    const out: [string, string | number][] = [];
+    if (!r.active) {
+      out.push(["role", "master"]);
+    } else {
+      out.push(["role", "slave"]);
+      out.push(["master_host", r.host]);
+      out.push(["master_port", r.port]);
+      out.push(["master_link_status", r.state === "connected" ? "up" : "down"]);
+      out.push([
+        "master_last_io_seconds_ago",
+        r.master ? Math.floor((now - r.lastIoMs) / 1000) : -1,
+      ]);
+      out.push(["master_sync_in_progress", r.state === "sync" ? 1 : 0]);
+      out.push(["slave_read_repl_offset", s.replOffset]);
+      out.push(["slave_repl_offset", s.replOffset]);
+      if (r.state === "sync") {
+        const t = r.transfer;
+        out.push(["master_sync_total_bytes", t.size]);
+        out.push(["master_sync_read_bytes", t.read]);
+        out.push(["master_sync_left_bytes", t.size - t.read]);
+        out.push([
+          "master_sync_perc",
+          (t.size > 0 ? (t.read * 100) / t.size : 0).toFixed(2),
+        ]);
+        out.push(["master_sync_last_io_seconds_ago", Math.floor((now - t.lastIoMs) / 1000)]);
+      }
+      if (r.state !== "connected") {
+        out.push([
+          "master_link_down_since_seconds",
+          r.downSinceMs ? Math.floor((now - r.downSinceMs) / 1000) : -1,
+        ]);
+      }
+      out.push(["slave_priority", s.config.get<number>("replica-priority")]);
+      out.push(["slave_read_only", s.config.get<boolean>("replica-read-only") ? 1 : 0]);
+      out.push(["replica_announced", s.config.get<boolean>("replica-announced") ? 1 : 0]);
+    }
+    const links = [...this.master.links];
+    out.push(["connected_slaves", links.length]);
+    const want = s.config.get<number>("min-replicas-to-write");
+    const lag = s.config.get<number>("min-replicas-max-lag");
+    if (want > 0 && lag > 0) out.push(["min_slaves_good_slaves", this.master.goodReplicas(lag)]);
+    links.forEach((l, i) => {
+      const lagSec = Math.floor((now - l.ackMs) / 1000);
+      out.push([
+        `slave${i}`,
+        `ip=${l.ip},port=${l.listeningPort},state=${l.state},offset=${l.ackOffset},lag=${lagSec}`,
+      ]);
+    });
+    const st = s.replStream;
+    out.push(
+      ["master_failover_state", "no-failover"],
+      ["master_replid", s.replId],
+      ["master_replid2", s.replId2],
+      ["master_repl_offset", s.replOffset],
+      ["second_repl_offset", s.secondReplOffset],
+      ["repl_backlog_active", st ? 1 : 0],
+      ["repl_backlog_size", st?.capacity ?? s.config.get<number>("repl-backlog-size")],
+      ["repl_backlog_first_byte_offset", st ? st.firstByteOffset : 0],
+      ["repl_backlog_histlen", st?.histlen ?? 0],
+    );
+    return out;
+  }
+
+  /** Called by the server's cron; does its work once a second. */
+  cron(nowMs: number, hz: number): void {
+    if (++this.ticks % Math.max(1, hz) !== 0) return;
+    const second = Math.floor(this.ticks / Math.max(1, hz));
+    this.replica.cron(nowMs);
+    this.master.cron(nowMs, second);
+  }
+}
