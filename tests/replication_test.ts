@@ -1,0 +1,790 @@
+/**
+ * Master/replica replication with Redis 7.0 semantics, each scenario run once per pairing of
+ * implementations (master → replica): a real redis-server or our data node in either role.
+ *
+ * Covered: full sync (disk-based and diskless) of every core type with TTLs and several
+ * databases, then the live stream after it (transactions included) up to equal offsets; the
+ * read-only replica and the ROLE replies of both ends; partial resync after the link is killed
+ * from either end and after a replica restarts from its own snapshot; promotion with
+ * REPLICAOF NO ONE and PSYNC2 of the old master and a sibling to the promoted node; WAIT;
+ * expiry seen from a replica; masterauth; min-replicas-to-write; `redis-cli --rdb`; and a chain
+ * of replicas.
+ *
+ * Pairings that involve our data node run only with REPL_OURS=1; without it they are registered
+ * as ignored with the reason in their names.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
+import {
+  hasRedis,
+  type ManagedProcess,
+  startDataNode,
+  startRedisServer,
+  which,
+  withTempDir,
+} from "./helpers/process.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
+
+type Impl = "redis" | "ours";
+
+/** Which implementation plays the master and which the replica(s). */
+interface Pair {
+  master: Impl;
+  replica: Impl;
+}
+
+const PAIRS: readonly Pair[] = [
+  { master: "redis", replica: "redis" },
+  { master: "ours", replica: "redis" },
+  { master: "redis", replica: "ours" },
+  { master: "ours", replica: "ours" },
+];
+
+/** Our data node's replication is exercised only when this is set. */
+const OURS_READY = Deno.env.get("REPL_OURS") === "1";
+
+/** Bound of every wait on replication (link up, offsets equal, a stat moving). */
+const WAIT_MS = 15000;
+
+/**
+ * Directives every node gets: pings each second, no diskless delay, no wait for replicas at
+ * shutdown (the grace period of a stop is not spent waiting for acks), DEBUG allowed.
+ */
+const BASE_ARGS = [
+  "--repl-ping-replica-period",
+  "1",
+  "--repl-diskless-sync-delay",
+  "0",
+  "--shutdown-timeout",
+  "0",
+  "--enable-debug-command",
+  "yes",
+];
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** A started server with one command connection; stopping it closes both. */
+class Node {
+  private constructor(
+    readonly impl: Impl,
+    readonly name: string,
+    readonly proc: ManagedProcess,
+    readonly conn: RawConn,
+    readonly password: string | undefined,
+  ) {}
+
+  static async start(
+    impl: Impl,
+    name: string,
+    args: string[] = [],
+    o: { dir?: string; password?: string } = {},
+  ): Promise<Node> {
+    const all = [...BASE_ARGS, ...args];
+    const so = o.dir === undefined ? {} : { dir: o.dir };
+    const proc = impl === "redis" ? await startRedisServer(all, so) : await startDataNode(all, so);
+    try {
+      const conn = await connectTo(proc.port, o.password);
+      return new Node(impl, name, proc, conn, o.password);
+    } catch (e) {
+      await proc.stop();
+      throw e;
+    }
+  }
+
+  get port(): number {
+    return this.proc.port;
+  }
+
+  get label(): string {
+    return `${this.name} (${this.impl} on ${this.port})`;
+  }
+
+  /** A new connection, authenticated when the node has a password. */
+  fresh(): Promise<RawConn> {
+    return connectTo(this.port, this.password);
+  }
+
+  call(...args: string[]): Promise<RespValue> {
+    return this.conn.call(...args);
+  }
+
+  /** A command that must not answer an error. */
+  async cmd(...args: string[]): Promise<RespValue> {
+    const v = await this.conn.call(...args);
+    if (v instanceof RespError) throw new Error(`${this.label}: ${args.join(" ")}: ${v.message}`);
+    return v;
+  }
+
+  async info(section: string): Promise<Record<string, string>> {
+    return parseInfo(String(await this.cmd("INFO", section)));
+  }
+
+  async stat(field: string): Promise<number> {
+    const v = (await this.info("stats"))[field];
+    if (v === undefined) throw new Error(`${this.label}: INFO stats has no ${field}`);
+    return Number(v);
+  }
+
+  async replicaOf(master: Node): Promise<void> {
+    const v = await this.cmd("REPLICAOF", "127.0.0.1", String(master.port));
+    ok(String(v).startsWith("OK"), `${this.label}: REPLICAOF answered ${String(v)}`);
+  }
+
+  /** SHUTDOWN (saving when save points are set) and wait for the process to exit. */
+  async shutdown(): Promise<void> {
+    await this.conn.call("SHUTDOWN").catch(() => {});
+    const status = await this.proc.status;
+    ok(status.code === 0, `${this.label} exited with ${status.code}:\n${this.proc.output()}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.conn.close();
+    await this.proc.stop();
+  }
+}
+
+async function connectTo(port: number, password?: string): Promise<RawConn> {
+  const c = await RawConn.connect(port);
+  if (password !== undefined) {
+    const v = await c.call("AUTH", password);
+    if (v instanceof RespError) {
+      c.close();
+      throw new Error(`AUTH on ${port}: ${v.message}`);
+    }
+  }
+  return c;
+}
+
+function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\r\n")) {
+    const i = line.indexOf(":");
+    if (i > 0 && !line.startsWith("#")) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** INFO replication and the last output lines of each node, for failure messages. */
+async function describe(nodes: readonly Node[]): Promise<string> {
+  const parts: string[] = [];
+  for (const n of nodes) {
+    let info: string;
+    try {
+      using c = await n.fresh();
+      info = String(await c.call("INFO", "replication")).trimEnd();
+    } catch (e) {
+      info = `(INFO replication failed: ${(e as Error).message})`;
+    }
+    const tail = n.proc.output().split("\n").slice(-12).join("\n");
+    parts.push(`--- ${n.label}: INFO replication ---\n${info}\n--- its last output ---\n${tail}`);
+  }
+  return parts.join("\n");
+}
+
+/** Polls `check` for up to `timeoutMs`; a timeout reports the replication state of `nodes`. */
+async function waitFor(
+  nodes: readonly Node[],
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = WAIT_MS,
+): Promise<void> {
+  try {
+    await eventually(check, what, timeoutMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${await describe(nodes)}`);
+  }
+}
+
+/** The replica reports its link to the master up. */
+function linkUp(master: Node, replica: Node): Promise<void> {
+  return waitFor(
+    [master, replica],
+    `${replica.label} linked to ${master.label}`,
+    async () => (await replica.info("replication")).master_link_status === "up",
+  );
+}
+
+/** The master counts `n` replicas past the initial sync (state=online in INFO replication). */
+function online(master: Node, n: number): Promise<void> {
+  return waitFor([master], `${n} replicas online at ${master.label}`, async () => {
+    const info = await master.info("replication");
+    let count = 0;
+    for (let i = 0; info[`slave${i}`] !== undefined; i++) {
+      if (info[`slave${i}`]!.includes(",state=online,")) count++;
+    }
+    return count === n;
+  });
+}
+
+/** Every replica (directly attached or further down a chain) is at the master's offset. */
+function caughtUp(master: Node, replicas: readonly Node[]): Promise<void> {
+  return waitFor(
+    [master, ...replicas],
+    `replicas at the offset of ${master.label}`,
+    async () => {
+      const offset = (await master.info("replication")).master_repl_offset;
+      for (const r of replicas) {
+        const i = await r.info("replication");
+        if (i.master_link_status !== "up") return false;
+        if (i.slave_repl_offset !== offset || i.master_repl_offset !== offset) return false;
+      }
+      return true;
+    },
+  );
+}
+
+/** Sends commands in batches without waiting for each reply. */
+async function pipeline(c: RawConn, cmds: readonly string[][]): Promise<RespValue[]> {
+  const out: RespValue[] = [];
+  for (let i = 0; i < cmds.length; i += 500) {
+    const batch = cmds.slice(i, i + 500);
+    const parts = batch.map((a) => encodeCommand(a));
+    const bytes = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      bytes.set(p, off);
+      off += p.length;
+    }
+    await c.write(bytes);
+    for (let j = 0; j < batch.length; j++) out.push(await c.read());
+  }
+  return out;
+}
+
+/** Runs commands that must all succeed. */
+async function run(n: Node, cmds: readonly string[][]): Promise<void> {
+  using c = await n.fresh();
+  const replies = await pipeline(c, cmds);
+  const bad = replies.findIndex((v) => v instanceof RespError);
+  if (bad >= 0) throw new Error(`${n.label}: ${cmds[bad]!.join(" ")}: ${String(replies[bad])}`);
+}
+
+const BYTES = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
+
+/**
+ * Keys of every core type, `perType` of each in db 0 (a tenth with a TTL), large values that
+ * leave the compact encodings, binary data, and a few keys in db 3.
+ */
+async function populate(n: Node, perType: number): Promise<void> {
+  const cmds: string[][] = [];
+  const range = (k: number) => Array.from({ length: k }, (_, i) => i);
+  for (let i = 0; i < perType; i++) {
+    cmds.push(["SET", `str:${i}`, i % 3 === 0 ? String(i * 7) : `value-${i}`]);
+    cmds.push(["RPUSH", `list:${i}`, ...range(1 + (i % 7)).map((j) => `e${j}`)]);
+    cmds.push(["HSET", `hash:${i}`, "f", `v${i}`, "n", String(i)]);
+    cmds.push(["SADD", `set:${i}`, ...range(1 + (i % 5)).map((j) => String(j * i))]);
+    cmds.push(["ZADD", `zset:${i}`, "1", "a", String(i / 4), "b", "-inf", "c"]);
+    if (i % 10 === 0) {
+      cmds.push(["EXPIRE", `str:${i}`, "3600"]);
+      cmds.push(["PEXPIRE", `hash:${i}`, "7200000"]);
+      cmds.push(["EXPIRE", `zset:${i}`, "5000"]);
+    }
+  }
+  cmds.push(["SET", "big:str", "x".repeat(100_000)]);
+  cmds.push(["SET", "bin:\u0000\u00ff", BYTES]);
+  cmds.push(["RPUSH", "big:list", ...range(1000).map((i) => `item-${i}-${"y".repeat(i % 70)}`)]);
+  cmds.push(["HSET", "big:hash", ...range(600).flatMap((i) => [`field${i}`, `v${i}`])]);
+  cmds.push(["SADD", "big:intset", ...range(600).map(String)]);
+  cmds.push(["SADD", "big:set", ...range(300).map((i) => `m${i}`)]);
+  cmds.push(["ZADD", "big:zset", ...range(300).flatMap((i) => [String(i * 1.5), `m${i}`])]);
+  cmds.push(["SELECT", "3"]);
+  for (let i = 0; i < 20; i++) cmds.push(["SET", `db3:${i}`, `in db 3: ${i}`]);
+  cmds.push(["HSET", "db3:hash", "a", "1"]);
+  cmds.push(["EXPIRE", "db3:hash", "3600"]);
+  await run(n, cmds);
+}
+
+interface Entry {
+  type: string;
+  value: unknown;
+  pttl: number;
+}
+
+const READ: Record<string, (k: string) => string[]> = {
+  string: (k) => ["GET", k],
+  list: (k) => ["LRANGE", k, "0", "-1"],
+  hash: (k) => ["HGETALL", k],
+  set: (k) => ["SMEMBERS", k],
+  zset: (k) => ["ZRANGE", k, "0", "-1", "WITHSCORES"],
+};
+
+/** Every key of every database with its type, value in a comparable form, and PTTL. */
+async function snapshot(
+  n: Node,
+): Promise<{ sizes: Record<string, number>; keys: Map<string, Entry> }> {
+  using c = await n.fresh();
+  const dbs = Object.keys(await n.info("keyspace"))
+    .filter((k) => /^db\d+$/.test(k))
+    .map((k) => k.slice(2));
+  const sizes: Record<string, number> = {};
+  const keys = new Map<string, Entry>();
+  for (const db of dbs) {
+    await c.call("SELECT", db);
+    sizes[db] = Number(await c.call("DBSIZE"));
+    const names = new Set<string>();
+    let cursor = "0";
+    do {
+      const r = await c.call("SCAN", cursor, "COUNT", "1000") as [string, string[]];
+      cursor = r[0];
+      for (const k of r[1]) names.add(k);
+    } while (cursor !== "0");
+    const list = [...names];
+    const types = (await pipeline(c, list.map((k) => ["TYPE", k]))).map(String);
+    const values = await pipeline(
+      c,
+      list.map((k, i) => (READ[types[i]!] ?? ((key: string) => ["TYPE", key]))(k)),
+    );
+    const pttls = await pipeline(c, list.map((k) => ["PTTL", k]));
+    list.forEach((k, i) => {
+      let value: unknown = values[i];
+      if (types[i] === "set") value = (value as string[]).slice().sort();
+      if (types[i] === "hash") {
+        const v = value as string[];
+        const pairs: string[] = [];
+        for (let j = 0; j < v.length; j += 2) pairs.push(`${v[j]}=${v[j + 1]}`);
+        value = pairs.sort();
+      }
+      keys.set(`${db}:${k}`, { type: types[i]!, value, pttl: Number(pttls[i]) });
+    });
+  }
+  return { sizes, keys };
+}
+
+/** A value shortened for a failure message. */
+function brief(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** The replica holds the master's dataset: same keys, types, values, and TTLs within 5 s. */
+async function sameData(master: Node, replica: Node): Promise<void> {
+  const a = await snapshot(master);
+  const b = await snapshot(replica);
+  const problems: string[] = [];
+  for (const db of new Set([...Object.keys(a.sizes), ...Object.keys(b.sizes)])) {
+    if (a.sizes[db] !== b.sizes[db]) {
+      problems.push(`db ${db}: DBSIZE ${b.sizes[db] ?? 0}, expected ${a.sizes[db] ?? 0}`);
+    }
+  }
+  for (const [k, e] of a.keys) {
+    const r = b.keys.get(k);
+    if (r === undefined) problems.push(`${k}: missing`);
+    else if (r.type !== e.type) problems.push(`${k}: type ${r.type}, expected ${e.type}`);
+    else {
+      try {
+        deepStrictEqual(r.value, e.value);
+      } catch {
+        problems.push(`${k}: value ${brief(r.value)}, expected ${brief(e.value)}`);
+      }
+      const ttlOk = e.pttl < 0 ? r.pttl === e.pttl : r.pttl > 0 && Math.abs(r.pttl - e.pttl) < 5000;
+      if (!ttlOk) problems.push(`${k}: PTTL ${r.pttl}, expected about ${e.pttl}`);
+    }
+  }
+  for (const k of b.keys.keys()) if (!a.keys.has(k)) problems.push(`${k}: extra`);
+  ok(
+    problems.length === 0,
+    `${replica.label} differs from ${master.label} (${problems.length} problems):\n` +
+      problems.slice(0, 20).join("\n"),
+  );
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/** Full sync of ~2,000 keys, then the live stream: transactions, db 3, TTLs, deletes. */
+async function fullSync(p: Pair, diskless: boolean): Promise<void> {
+  await using m = await Node.start(p.master, "master", [
+    "--repl-diskless-sync",
+    diskless ? "yes" : "no",
+  ]);
+  await populate(m, 400);
+  const fullBefore = await m.stat("sync_full");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  await sameData(m, r);
+  equal(await m.stat("sync_full"), fullBefore + 1, "one full sync on the master");
+  // A disk-based sync sends the snapshot it saved (and keeps it, rdb-del-sync-files no);
+  // a diskless one streams it and writes no file.
+  const dir = (await m.cmd("CONFIG", "GET", "dir") as string[])[1]!;
+  equal(await fileExists(`${dir}/dump.rdb`), !diskless, `dump.rdb in the master's dir`);
+
+  await run(m, [
+    ["SET", "live:s", "v"],
+    ["INCR", "live:n"],
+    ["INCR", "live:n"],
+    ["LPUSH", "list:0", "new"],
+    ["HSET", "hash:1", "f", "changed", "g", "added"],
+    ["ZADD", "zset:2", "42", "new"],
+    ["EXPIRE", "str:1", "1000"],
+    ["DEL", "str:2", "list:3"],
+    ["SELECT", "3"],
+    ["SET", "db3:live", "in db 3"],
+    ["MULTI"],
+    ["SET", "tx:a", "1"],
+    ["INCRBY", "tx:n", "5"],
+    ["RPUSH", "tx:l", "a", "b"],
+    ["EXEC"],
+  ]);
+  await caughtUp(m, [r]);
+  await sameData(m, r);
+  using rc = await r.fresh();
+  equal(await rc.call("GET", "live:n"), "2");
+  equal(await rc.call("EXISTS", "str:2"), 0);
+  await rc.call("SELECT", "3");
+  equal(await rc.call("GET", "tx:n"), "5");
+  deepStrictEqual(await rc.call("LRANGE", "tx:l", "0", "-1"), ["a", "b"]);
+}
+
+/** Writes on a replica are refused; ROLE and INFO replication shapes on both ends. */
+async function readOnlyAndRole(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await m.cmd("SET", "k", "v");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  const refused = await r.call("SET", "k", "other");
+  ok(refused instanceof RespError, `SET on the replica answered ${String(refused)}`);
+  equal(refused.message, "READONLY You can't write against a read only replica.");
+  equal(await r.call("GET", "k"), "v");
+
+  const rr = await r.cmd("ROLE") as RespValue[];
+  equal(rr.length, 5, `replica ROLE: ${JSON.stringify(rr)}`);
+  deepStrictEqual(rr.slice(0, 4), ["slave", "127.0.0.1", m.port, "connected"]);
+  equal(typeof rr[4], "number", "replica ROLE offset");
+
+  // The master lists the replica once it is online, with its ack offset (sent each second).
+  await online(m, 1);
+  let mr: RespValue[] = [];
+  await waitFor([m, r], "master ROLE listing the replica at its offset", async () => {
+    mr = await m.cmd("ROLE") as RespValue[];
+    const entry = Array.isArray(mr[2]) ? mr[2][0] : undefined;
+    return Array.isArray(entry) && Number(entry[2]) === mr[1];
+  });
+  equal(mr.length, 3, `master ROLE: ${JSON.stringify(mr)}`);
+  equal(mr[0], "master");
+  equal(typeof mr[1], "number", "master ROLE offset");
+  const replicas = mr[2] as RespValue[][];
+  equal(replicas.length, 1, `master ROLE replicas: ${JSON.stringify(replicas)}`);
+  deepStrictEqual(replicas[0], ["127.0.0.1", String(r.port), String(mr[1])]);
+  const mi = await m.info("replication");
+  equal(mi.role, "master");
+  equal(mi.connected_slaves, "1");
+  ok(
+    mi.slave0?.startsWith(`ip=127.0.0.1,port=${r.port},state=online,offset=`),
+    `slave0: ${mi.slave0}`,
+  );
+  const ri = await r.info("replication");
+  equal(ri.role, "slave");
+  equal(ri.master_host, "127.0.0.1");
+  equal(ri.master_port, String(m.port));
+  equal(ri.master_replid, mi.master_replid);
+}
+
+/** A link killed from either end is resumed with PSYNC from the backlog, not a full sync. */
+async function partialAfterKill(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await populate(m, 20);
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  const full = await m.stat("sync_full");
+  let partial = await m.stat("sync_partial_ok");
+
+  const kills: [Node, string[]][] = [
+    [r, ["CLIENT", "KILL", "TYPE", "master"]],
+    [m, ["CLIENT", "KILL", "TYPE", "replica"]],
+  ];
+  for (const [at, kill] of kills) {
+    equal(await at.cmd(...kill), 1, `${kill.join(" ")} on ${at.label}`);
+    await run(m, Array.from({ length: 100 }, (_, i) => ["SET", `after:${kill[3]}:${i}`, "x"]));
+    await waitFor(
+      [m, r],
+      `a partial resync after ${kill.join(" ")} on ${at.label}`,
+      async () => (await m.stat("sync_partial_ok")) === partial + 1,
+    );
+    partial++;
+    await caughtUp(m, [r]);
+    equal(await m.stat("sync_full"), full, "no full sync after the link was killed");
+  }
+  await sameData(m, r);
+}
+
+/** A replica stopped with SHUTDOWN saves its replication id and offset, and resumes with PSYNC. */
+function partialAfterRestart(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master");
+    await populate(m, 20);
+    const args = ["--replicaof", "127.0.0.1", String(m.port), "--save", "3600", "1"];
+    {
+      await using r = await Node.start(p.replica, "replica", args, { dir });
+      await linkUp(m, r);
+      await run(m, [["SET", "before:shutdown", "1"], ["INCR", "counter"]]);
+      await caughtUp(m, [r]);
+      // The snapshot received at the full sync would do as well: only SHUTDOWN's may remain.
+      await Deno.remove(`${dir}/dump.rdb`).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+      await r.shutdown();
+      ok(await fileExists(`${dir}/dump.rdb`), "SHUTDOWN saved a snapshot");
+    }
+    const full = await m.stat("sync_full");
+    const partial = await m.stat("sync_partial_ok");
+    await run(m, [["SET", "while:down", "1"], ["INCR", "counter"], ["DEL", "str:1"]]);
+    await using r = await Node.start(p.replica, "replica (restarted)", args, { dir });
+    await linkUp(m, r);
+    await caughtUp(m, [r]);
+    equal(await m.stat("sync_partial_ok"), partial + 1, "the restarted replica resumed");
+    equal(await m.stat("sync_full"), full, "no full sync for the restarted replica");
+    await sameData(m, r);
+  });
+}
+
+/** REPLICAOF NO ONE keeps data and history; a sibling and the old master follow with PSYNC. */
+async function promotion(p: Pair): Promise<void> {
+  // The old master pings only once a minute here: a ping it sends after the promotion would put
+  // its offset (and that of the sibling it feeds) past the promoted node's history and force
+  // full syncs, a race that is not the subject of this test.
+  await using m = await Node.start(p.master, "M", ["--repl-ping-replica-period", "60"]);
+  await using r1 = await Node.start(p.replica, "R1");
+  await using r2 = await Node.start(p.replica, "R2");
+  await populate(m, 20);
+  await r1.replicaOf(m);
+  await r2.replicaOf(m);
+  await linkUp(m, r1);
+  await linkUp(m, r2);
+  await caughtUp(m, [r1, r2]);
+  const oldReplid = (await m.info("replication")).master_replid;
+
+  equal(String(await r1.cmd("REPLICAOF", "NO", "ONE")), "OK");
+  const i1 = await r1.info("replication");
+  equal(i1.role, "master");
+  equal(i1.master_replid2, oldReplid, "the promoted node keeps the old history as replid2");
+  ok(i1.master_replid !== oldReplid, "the promoted node starts a new history");
+  equal((await r1.cmd("ROLE") as RespValue[])[0], "master");
+  await sameData(m, r1);
+  equal(String(await r1.cmd("SET", "promoted", "yes")), "OK");
+
+  const full = await r1.stat("sync_full");
+  const partial = await r1.stat("sync_partial_ok");
+  // The sibling first, so that it moves straight from M to R1 (M turning into a replica would
+  // drop it, and it would resync with M before moving).
+  await r2.replicaOf(r1);
+  await linkUp(r1, r2);
+  await m.replicaOf(r1);
+  await linkUp(r1, m);
+  await waitFor(
+    [r1, r2, m],
+    "partial resyncs of R2 and M with the promoted R1",
+    async () => (await r1.stat("sync_partial_ok")) === partial + 2,
+  );
+  equal(await r1.stat("sync_full"), full, "no full sync against the promoted node");
+  await caughtUp(r1, [r2, m]);
+  const newReplid = (await r1.info("replication")).master_replid;
+  equal((await m.info("replication")).master_replid, newReplid);
+  equal((await r2.info("replication")).master_replid, newReplid);
+  using mc = await m.fresh();
+  equal(await mc.call("GET", "promoted"), "yes");
+  await sameData(r1, m);
+  await sameData(r1, r2);
+}
+
+/** WAIT counts acknowledging replicas, and returns at its timeout with fewer. */
+async function waitCommand(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await online(m, 1);
+  equal(String(await m.cmd("SET", "k", "v")), "OK");
+  equal(await m.cmd("WAIT", "1", "2000"), 1);
+  await m.cmd("SET", "k2", "v");
+  const t0 = Date.now();
+  equal(await m.cmd("WAIT", "2", "300"), 1);
+  const took = Date.now() - t0;
+  ok(took >= 250 && took < 3000, `WAIT 2 300 took ${took} ms`);
+  equal(await r.call("GET", "k2"), "v");
+}
+
+/** Replicas do not expire keys themselves: they hide them, and delete on the master's DEL. */
+async function expiry(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await m.cmd("SET", "k", "v", "PX", "300");
+  await waitFor([m, r], "the key on the replica", async () => (await r.call("DBSIZE")) === 1);
+  // Past its TTL the replica answers as if it were gone, yet keeps it until the master's DEL.
+  await waitFor([m, r], "the key logically expired on the replica", async () => {
+    return (await r.call("GET", "k")) === null;
+  }, 3000);
+  equal(await r.call("EXISTS", "k"), 0);
+  equal(await r.call("DBSIZE"), 1, "no DEL has come from the master yet");
+  // A read on the master expires it there and sends the DEL.
+  equal(await m.call("GET", "k"), null);
+  await waitFor([m, r], "the DEL on the replica", async () => (await r.call("DBSIZE")) === 0);
+  // With active expiry back on, nobody has to touch the key.
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+  await m.cmd("SET", "k2", "v", "PX", "200");
+  await caughtUp(m, [r]);
+  await waitFor([m, r], "active expiry on the master deleting on the replica", async () => {
+    return (await r.call("DBSIZE")) === 0 && (await m.call("DBSIZE")) === 0;
+  });
+}
+
+/** masterauth authenticates the link; a wrong one leaves it down. */
+async function auth(p: Pair): Promise<void> {
+  const password = "secret";
+  await using m = await Node.start(p.master, "master", ["--requirepass", password], { password });
+  await using good = await Node.start(p.replica, "replica", ["--masterauth", password]);
+  await using bad = await Node.start(p.replica, "replica with a wrong masterauth", [
+    "--masterauth",
+    "wrong",
+  ]);
+  await m.cmd("SET", "k", "v");
+  await good.replicaOf(m);
+  await linkUp(m, good);
+  await caughtUp(m, [good]);
+  equal(await good.call("GET", "k"), "v");
+
+  const conns = await m.stat("total_connections_received");
+  await bad.replicaOf(m);
+  // Two connection attempts have reached the master and neither made a link.
+  await waitFor(
+    [m, bad],
+    "two attempts of the replica with the wrong password",
+    async () => (await m.stat("total_connections_received")) >= conns + 2,
+  );
+  const bi = await bad.info("replication");
+  equal(bi.master_link_status, "down", "the link with a wrong masterauth");
+  equal(await bad.call("DBSIZE"), 0);
+  equal((await m.info("replication")).connected_slaves, "1");
+}
+
+/** min-replicas-to-write refuses writes until a replica is attached and acknowledging. */
+async function minReplicas(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--min-replicas-to-write", "1"]);
+  const refused = await m.call("SET", "k", "v");
+  ok(refused instanceof RespError, `SET answered ${String(refused)}`);
+  equal(refused.message, "NOREPLICAS Not enough good replicas to write.");
+  equal(await m.call("GET", "k"), null, "reads are still served");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await waitFor(
+    [m, r],
+    "writes accepted with one good replica",
+    async () => !((await m.call("SET", "k", "v")) instanceof RespError),
+  );
+  await caughtUp(m, [r]);
+  equal(await r.call("GET", "k"), "v");
+}
+
+/** `redis-cli --rdb` takes a snapshot over the replication protocol; it loads elsewhere. */
+function cliRdb(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master");
+    await populate(m, 100);
+    const file = `${dir}/out.rdb`;
+    const out = await new Deno.Command("redis-cli", {
+      args: ["-h", "127.0.0.1", "-p", String(m.port), "--rdb", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    ok(out.success, `redis-cli --rdb failed:\n${text}\n${await describe([m])}`);
+    const bytes = await Deno.readFile(file);
+    equal(new TextDecoder().decode(bytes.subarray(0, 5)), "REDIS", "RDB magic");
+    ok(bytes.length > 10_000, `RDB of ${bytes.length} bytes`);
+    const loadDir = `${dir}/load`;
+    await Deno.mkdir(loadDir);
+    await Deno.copyFile(file, `${loadDir}/dump.rdb`);
+    await using loaded = await Node.start(p.replica, "loaded from the RDB", [], { dir: loadDir });
+    await sameData(m, loaded);
+  });
+}
+
+/** M → R1 → R2: the sub-replica follows the top master's history and offsets. */
+async function chained(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "M");
+  await using r1 = await Node.start(p.replica, "R1");
+  await using r2 = await Node.start(p.replica, "R2");
+  await populate(m, 50);
+  await r1.replicaOf(m);
+  await linkUp(m, r1);
+  await r2.replicaOf(r1);
+  await linkUp(r1, r2);
+  await run(m, [["SET", "chained", "1"], ["MULTI"], ["INCR", "n"], ["LPUSH", "l", "x"], ["EXEC"]]);
+  await caughtUp(m, [r1, r2]);
+  using c2 = await r2.fresh();
+  equal(await c2.call("GET", "chained"), "1");
+  equal(await c2.call("GET", "n"), "1");
+  const replid = (await m.info("replication")).master_replid;
+  equal((await r1.info("replication")).master_replid, replid);
+  equal((await r2.info("replication")).master_replid, replid, "R2 has M's replication id");
+  await sameData(m, r2);
+}
+
+interface Scenario {
+  name: string;
+  /** Binaries the scenario runs besides the servers. */
+  needs?: string[];
+  fn: (p: Pair) => Promise<void>;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: "full sync (disk-based) and the live stream after it", fn: (p) => fullSync(p, false) },
+  { name: "full sync (diskless) and the live stream after it", fn: (p) => fullSync(p, true) },
+  { name: "read-only replica, ROLE and INFO on both ends", fn: readOnlyAndRole },
+  { name: "partial resync after the link is killed from either end", fn: partialAfterKill },
+  { name: "partial resync of a replica restarted after SHUTDOWN", fn: partialAfterRestart },
+  { name: "promotion with REPLICAOF NO ONE, others follow with PSYNC2", fn: promotion },
+  { name: "WAIT", fn: waitCommand },
+  { name: "expiry as seen from the replica", fn: expiry },
+  { name: "masterauth on the link", fn: auth },
+  { name: "min-replicas-to-write", fn: minReplicas },
+  { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
+  { name: "chained replicas", fn: chained },
+];
+
+/** Why a scenario cannot run for a pairing, or null. */
+function skipReason(p: Pair, s: Scenario): string | null {
+  const uses = (i: Impl) => p.master === i || p.replica === i;
+  if (uses("ours") && !OURS_READY) {
+    return "the data node does not replicate yet; REPL_OURS=1 runs it";
+  }
+  if (uses("redis") && !hasRedis) return "redis-server not installed";
+  const missing = (s.needs ?? []).filter((b) => which(b) === null);
+  if (missing.length > 0) return `${missing.join(", ")} not installed`;
+  return null;
+}
+
+if (!OURS_READY) {
+  console.log("SKIP: replication pairings with our data node: set REPL_OURS=1 to run them");
+}
+if (!hasRedis) console.log("SKIP: redis-server not installed: replication pairings with Redis");
+
+for (const p of PAIRS) {
+  for (const s of SCENARIOS) {
+    const why = skipReason(p, s);
+    Deno.test({
+      name: `replication ${p.master} → ${p.replica}: ${s.name}${why ? ` (ignored: ${why})` : ""}`,
+      ignore: why !== null,
+      ...opts,
+      fn: () => s.fn(p),
+    });
+  }
+}
