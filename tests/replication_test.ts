@@ -9,9 +9,6 @@
  * REPLICAOF NO ONE and PSYNC2 of the old master and a sibling to the promoted node; WAIT;
  * expiry seen from a replica; masterauth; min-replicas-to-write; `redis-cli --rdb`; and a chain
  * of replicas.
- *
- * Pairings that involve our data node run only with REPL_OURS=1; without it they are registered
- * as ignored with the reason in their names.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
@@ -41,7 +38,6 @@ const PAIRS: readonly Pair[] = [
 ];
 
 /** Our data node's replication is exercised only when this is set. */
-const OURS_READY = Deno.env.get("REPL_OURS") === "1";
 
 /** Bound of every wait on replication (link up, offsets equal, a stat moving). */
 const WAIT_MS = 15000;
@@ -763,18 +759,12 @@ const SCENARIOS: Scenario[] = [
 /** Why a scenario cannot run for a pairing, or null. */
 function skipReason(p: Pair, s: Scenario): string | null {
   const uses = (i: Impl) => p.master === i || p.replica === i;
-  if (uses("ours") && !OURS_READY) {
-    return "the data node does not replicate yet; REPL_OURS=1 runs it";
-  }
   if (uses("redis") && !hasRedis) return "redis-server not installed";
   const missing = (s.needs ?? []).filter((b) => which(b) === null);
   if (missing.length > 0) return `${missing.join(", ")} not installed`;
   return null;
 }
 
-if (!OURS_READY) {
-  console.log("SKIP: replication pairings with our data node: set REPL_OURS=1 to run them");
-}
 if (!hasRedis) console.log("SKIP: redis-server not installed: replication pairings with Redis");
 
 for (const p of PAIRS) {

@@ -128,6 +128,9 @@ function replconf(s: Engine, c: ClientState, argv: string[]): void {
         master.linkOf(c).rdbOnly = v === 1;
         break;
       }
+      case "rdb-filter-only":
+        // What to leave out of an rdb-only payload (functions): there is nothing to filter.
+        break;
       default:
         c.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
         return;

@@ -41,6 +41,8 @@ export class Replication {
       return "OK Already connected to specified master";
     }
     const wasMaster = !r.active;
+    // Leaving a master we are connected to: what we have of it is what we continue from.
+    if (r.master) r.cached = { replId: s.replId, offset: s.replOffset, db: r.master.db.id };
     r.stop();
     s.setRole("replica");
     // Clients blocked on keys were waiting for writes that can now only come from the master.
