@@ -63,6 +63,15 @@ function sync(s: Engine, c: ClientState): void {
 }
 
 function psync(s: Engine, c: ClientState, argv: string[]): void {
+  // A master handing over with FAILOVER: if it is ours, we become the master it follows.
+  if (argv.length > 3 && argv[3]!.toLowerCase() === "failover" && c.kind !== "replica") {
+    if (argv[1] !== s.replId) {
+      c.error("ERR PSYNC FAILOVER replid must match my replid.");
+      return;
+    }
+    s.replication.promote();
+    s.config.setInternal("replicaof", null satisfies ReplicaOf);
+  }
   const refused = syncRefusal(s, c);
   if (refused !== null) {
     if (refused !== "") c.error(refused);
@@ -170,6 +179,57 @@ function wait(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   });
 }
 
+/** FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]. */
+function failover(s: Engine, c: ClientState, argv: string[]): void {
+  let target: { host: string; port: number } | null = null;
+  let force = false, abort = false, timeoutMs = 0;
+  for (let i = 1; i < argv.length; i++) {
+    const opt = argv[i]!.toLowerCase();
+    const left = argv.length - i - 1;
+    if (opt === "to" && left >= 2 && !target) {
+      const port = parseIntArg(argv[i + 2]!);
+      if (port === null) {
+        c.error(ERR.notInt);
+        return;
+      }
+      target = { host: argv[i + 1]!, port };
+      i += 2;
+    } else if (opt === "timeout" && left >= 1 && !timeoutMs) {
+      const t = parseIntArg(argv[i + 1]!);
+      if (t === null) {
+        c.error(ERR.notInt);
+        return;
+      }
+      if (t <= 0) {
+        c.error("ERR FAILOVER timeout must be greater than 0");
+        return;
+      }
+      timeoutMs = t;
+      i++;
+    } else if (opt === "force" && !force) {
+      force = true;
+    } else if (opt === "abort" && !abort) {
+      abort = true;
+    } else {
+      c.error(ERR.syntax);
+      return;
+    }
+  }
+  if (abort) {
+    if (target || force || timeoutMs) {
+      c.error("ERR FAILOVER abort cannot be used with other options.");
+      return;
+    }
+    const err = s.replication.abortFailover();
+    if (err) c.error(err);
+    else c.out.ok();
+    return;
+  }
+  const err = s.replication.startFailover({ target, force, timeoutMs });
+  if (err) c.error(err);
+  else c.out.ok();
+}
+
 export const REPLICATION_COMMANDS = [
   cmd("replicaof", 3, "admin noscript stale no_async_loading", null, "server", replicaof, {
     summary: "Make the server a replica of another instance, or promote it as master.",
@@ -193,6 +253,10 @@ export const REPLICATION_COMMANDS = [
   cmd("replconf", -1, "admin noscript loading stale allow_busy", null, "server", replconf, {
     summary: "An internal command for configuring the replication stream",
     since: "3.0.0",
+  }),
+  cmd("failover", -1, "admin noscript stale", null, "server", failover, {
+    summary: "Start a coordinated failover between this server and one of its replicas.",
+    since: "6.2.0",
   }),
   cmd("wait", 3, "noscript", null, "generic", wait, {
     summary:

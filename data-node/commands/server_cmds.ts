@@ -107,16 +107,17 @@ function monitor(s: Engine, c: ClientState): void {
 
 function shutdown(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   let save: boolean | null = null;
-  let abort = false;
+  let abort = false, now = false;
   for (const a of argv.slice(1).map((x) => x.toLowerCase())) {
     if (a === "nosave") save = false;
     else if (a === "save") save = true;
-    else if (a === "now" || a === "force") continue;
+    else if (a === "now") now = true;
+    else if (a === "force") continue;
     else if (a === "abort") abort = true;
     else return c.error(ERR.syntax);
   }
   if (abort) return c.error("ERR No shutdown in progress.");
-  return s.shutdown(save).then((ok) => {
+  return s.shutdown(save, now).then((ok) => {
     if (!ok) c.error("ERR Errors trying to SHUTDOWN. Check logs.");
   });
 }

@@ -36,6 +36,7 @@ export type Engine = Pick<
   | "persistence"
   | "propagation"
   | "pubsub"
+  | "replId"
   | "replOffset"
   | "replication"
   | "requiresAuth"

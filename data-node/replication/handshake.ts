@@ -22,6 +22,8 @@ export interface HandshakeOptions {
   announceIp: string;
   /** What this replica already has (a cached master): PSYNC asks to continue from it. */
   cached: { replId: string; offset: number } | null;
+  /** FAILOVER: PSYNC asks the target to become our master (`PSYNC ... FAILOVER`). */
+  failover?: boolean;
 }
 
 export type Step = "ping" | "auth" | "port" | "ip" | "capa" | "psync";
@@ -75,7 +77,14 @@ function psync(o: HandshakeOptions, warnings: readonly string[]): Advance {
   return {
     state: { expect: ["psync"], warnings },
     send: [
-      o.cached ? ["PSYNC", o.cached.replId, String(o.cached.offset + 1)] : ["PSYNC", "?", "-1"],
+      o.cached
+        ? [
+          "PSYNC",
+          o.cached.replId,
+          String(o.cached.offset + 1),
+          ...(o.failover ? ["FAILOVER"] : []),
+        ]
+        : ["PSYNC", "?", "-1"],
     ],
   };
 }

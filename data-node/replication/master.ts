@@ -434,6 +434,7 @@ export class MasterSide {
       if (this.s.replStream) l.pump(this.s.replStream, this.counters);
     }
     this.checkWaiters();
+    this.s.replication.checkFailover();
   }
 
   /** A replica client went away. */
@@ -452,6 +453,12 @@ export class MasterSide {
   /** Closes every replica link (a role change: they reconnect and resync). */
   disconnectAll(): void {
     for (const l of [...this.links]) l.client.close();
+  }
+
+  /** The replica link announced as host:port. */
+  find(host: string, port: number): ReplicaLink | undefined {
+    for (const l of this.links) if (l.ip === host && l.listeningPort === port) return l;
+    return undefined;
   }
 
   /** Replicas online with an acknowledgement no older than `maxLagSec`. */
@@ -508,13 +515,47 @@ export class MasterSide {
     });
   }
 
+  /**
+   * Before a master shuts down (SHUTDOWN without NOW, SIGTERM), it waits up to
+   * `shutdown-timeout` seconds for its online replicas to acknowledge everything, as Redis
+   * 7.0 does, so that a failover after the shutdown loses no acknowledged write.
+   */
+  async drainBeforeShutdown(): Promise<void> {
+    const s = this.s;
+    const timeoutMs = s.config.get<number>("shutdown-timeout") * 1000;
+    const lagging = () =>
+      [...this.links].filter((l) =>
+        l.state === "online" && !l.legacy && !l.rdbOnly && l.ackOffset < s.replOffset
+      );
+    if (s.role !== "master" || timeoutMs === 0 || lagging().length === 0) return;
+    log.info("Waiting for replicas before shutting down.");
+    const deadline = s.clock.nowMs() + timeoutMs;
+    let asked = -1;
+    while (lagging().length > 0 && s.clock.nowMs() < deadline) {
+      if (s.replStream && asked !== s.replOffset) {
+        s.replStream.write(GETACK);
+        asked = s.replOffset;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const left = lagging();
+    if (left.length > 0) {
+      log.warn("{n} replicas are lagging behind: shutting down anyway.", { n: left.length });
+    } else {
+      log.info("Replicas are in sync: shutting down.");
+    }
+  }
+
   /** REPLCONF GETACK to every replica, once per turn of the event loop. */
   private requestAcks(): void {
     if (this.getAckQueued) return;
     this.getAckQueued = true;
     queueMicrotask(() => {
       this.getAckQueued = false;
-      if (this.s.replStream && this.s.role === "master") this.s.replStream.write(GETACK);
+      // Not while writes are paused (a failover waits for the offset to stand still).
+      if (this.s.replStream && this.s.role === "master" && !this.s.pause) {
+        this.s.replStream.write(GETACK);
+      }
     });
   }
 
@@ -529,7 +570,10 @@ export class MasterSide {
   cron(nowMs: number, tick: number): void {
     const s = this.s;
     const period = s.config.get<number>("repl-ping-replica-period");
-    if (s.role === "master" && s.replStream && this.links.size > 0 && tick % period === 0) {
+    if (
+      s.role === "master" && s.replStream && this.links.size > 0 && tick % period === 0 &&
+      !s.pause
+    ) {
       s.replStream.write(PING);
     }
     for (const l of this.links) {

@@ -140,6 +140,8 @@ export class ReplicaSide {
   /** A full sync's transfer: the payload size (-1 when unknown) and bytes read so far. */
   transfer = { size: -1, read: 0, lastIoMs: 0 };
   private ackChain: Promise<void> = Promise.resolve();
+  /** The next PSYNC is a FAILOVER's (it asks the target to take over as master). */
+  failoverPsync = false;
   /** Bytes read from the master in the stream (total_net_repl_input_bytes). */
   replIn = 0;
 
@@ -195,6 +197,7 @@ export class ReplicaSide {
       listeningPort: announcedPort || this.s.boundPort(),
       announceIp: cfg.getString("replica-announce-ip"),
       cached: this.cached,
+      failover: this.failoverPsync,
     };
   }
 
@@ -231,6 +234,11 @@ export class ReplicaSide {
     try {
       this.state = "handshake";
       const outcome = await this.handshake(conn, reader, alive);
+      if (this.failoverPsync && outcome !== null && alive()) {
+        const accepted = outcome.kind === "continue" || outcome.kind === "full";
+        if (!accepted) log.warn("{reason}", { reason: outcome.reason });
+        this.s.replication.failoverPsyncDone(accepted);
+      }
       if (outcome === null || !alive()) return this.abort(gen);
       if (outcome.kind === "retry" || outcome.kind === "nopsync") {
         log.warn("{reason}", { reason: outcome.reason });

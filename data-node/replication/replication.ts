@@ -17,10 +17,22 @@ import { type CachedMaster, ReplicaSide } from "./replica.ts";
 
 const log = getLogger(["data-node", "replication"]);
 
+export type FailoverState = "no-failover" | "waiting-for-sync" | "failover-in-progress";
+
+export interface FailoverRequest {
+  target: { host: string; port: number } | null;
+  force: boolean;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+}
+
 export class Replication {
   readonly master: MasterSide;
   readonly replica: ReplicaSide;
   private ticks = 0;
+  /** FAILOVER: where it stands, its target, and its deadline (0 = none). */
+  failoverState: FailoverState = "no-failover";
+  private failover: FailoverRequest & { endMs: number } | null = null;
 
   constructor(private readonly s: Server) {
     this.master = new MasterSide(s);
@@ -76,6 +88,101 @@ export class Replication {
     s.replStream?.forgetSelectedDb();
     this.master.disconnectAll();
     log.info("MASTER MODE enabled (user request from 'id=...')");
+  }
+
+  /**
+   * FAILOVER [TO host port [FORCE]] [TIMEOUT ms], as Redis 6.2: writes are paused, and once
+   * the target (or, without one, any replica) has acknowledged everything this master has,
+   * this node becomes its replica with `PSYNC <replid> <offset> FAILOVER`, which makes the
+   * target a master that continues the stream. Null when started, else the error.
+   */
+  startFailover(req: FailoverRequest): string | null {
+    const s = this.s;
+    if (s.clusterEnabled) return "ERR FAILOVER not allowed in cluster mode.";
+    if (this.replica.active) return "ERR FAILOVER is not valid when server is a replica.";
+    if (this.master.links.size === 0) return "ERR FAILOVER requires connected replicas.";
+    if (this.failoverState !== "no-failover") return "ERR FAILOVER already in progress.";
+    if (req.force && (!req.timeoutMs || !req.target)) {
+      return "ERR FAILOVER with force option requires both a timeout and target HOST and IP.";
+    }
+    if (req.target) {
+      const l = this.master.find(req.target.host, req.target.port);
+      if (!l) return "ERR FAILOVER target HOST and PORT is not a replica.";
+      if (l.state !== "online") return "ERR FAILOVER target replica is not online.";
+      log.info("FAILOVER requested to {host}:{port}.", req.target);
+    } else {
+      log.info("FAILOVER requested to any replica.");
+    }
+    const now = s.clock.nowMs();
+    this.failover = { ...req, endMs: req.timeoutMs ? now + req.timeoutMs : 0 };
+    this.failoverState = "waiting-for-sync";
+    // Writes wait; the replicas' own ACKs (one a second) tell when they have caught up.
+    s.pause = s.pause
+      ? { ...s.pause, untilMs: Infinity }
+      : { untilMs: Infinity, all: false, waiters: [] };
+    return null;
+  }
+
+  /** FAILOVER ABORT; null when aborted, else the error. */
+  abortFailover(reason = "Failover manually aborted"): string | null {
+    if (this.failoverState === "no-failover") return "ERR No failover in progress.";
+    log.warn("FAILOVER aborted: {reason}", { reason });
+    if (this.failoverState === "failover-in-progress") {
+      // We had started to follow the target: we are the master again.
+      this.replica.stop();
+      this.replica.cached = null;
+      this.s.setRole("master");
+      this.s.config.setInternal("replicaof", null);
+    }
+    this.clearFailover();
+    return null;
+  }
+
+  private clearFailover(): void {
+    this.failover = null;
+    this.failoverState = "no-failover";
+    this.replica.failoverPsync = false;
+    this.s.unpause();
+  }
+
+  /** The FAILOVER target's PSYNC was answered: the handover is done (or failed). */
+  failoverPsyncDone(accepted: boolean): void {
+    if (this.failoverState !== "failover-in-progress") return;
+    if (accepted) {
+      log.info("Failover target accepted the PSYNC request; failover complete.");
+      this.clearFailover();
+    } else {
+      this.abortFailover("Failover target rejected psync request");
+    }
+  }
+
+  /** Moves a failover on: called on every ACK and from the cron. */
+  checkFailover(): void {
+    const f = this.failover;
+    if (!f || this.failoverState !== "waiting-for-sync") return;
+    const s = this.s;
+    if (f.endMs && s.clock.nowMs() >= f.endMs) {
+      if (!f.force || !f.target) {
+        this.abortFailover("Replica never caught up before timeout");
+        return;
+      }
+      log.info("FAILOVER to {host}:{port} time out exceeded, failing over.", f.target);
+      this.handOver(f.target);
+      return;
+    }
+    const target = f.target ? this.master.find(f.target.host, f.target.port) : null;
+    const candidates = target ? [target] : [...this.master.links];
+    const ready = candidates.find((l) => l.state === "online" && l.ackOffset === s.replOffset);
+    if (!ready) return;
+    this.handOver({ host: ready.ip, port: ready.listeningPort });
+  }
+
+  private handOver(to: { host: string; port: number }): void {
+    log.info("Failover target {host}:{port} is synced, failing over.", to);
+    this.failoverState = "failover-in-progress";
+    this.replica.failoverPsync = true;
+    this.replicaOf(to.host, to.port);
+    this.s.config.setInternal("replicaof", to);
   }
 
   /** A client is being freed: the links it held are gone. */
@@ -165,7 +272,7 @@ export class Replication {
     });
     const st = s.replStream;
     out.push(
-      ["master_failover_state", "no-failover"],
+      ["master_failover_state", this.failoverState],
       ["master_replid", s.replId],
       ["master_replid2", s.replId2],
       ["master_repl_offset", s.replOffset],
@@ -184,5 +291,11 @@ export class Replication {
     const second = Math.floor(this.ticks / Math.max(1, hz));
     this.replica.cron(nowMs);
     this.master.cron(nowMs, second);
+    this.checkFailover();
+    // A failover that never got its PSYNC answered gives up at its deadline.
+    const f = this.failover;
+    if (this.failoverState === "failover-in-progress" && f?.endMs && nowMs >= f.endMs) {
+      this.abortFailover("Failover target never answered the PSYNC request");
+    }
   }
 }

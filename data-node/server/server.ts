@@ -815,9 +815,18 @@ export class Server {
   }
 
   /** SHUTDOWN: save as asked, stop, exit. Resolves false (and keeps serving) if saving failed. */
-  async shutdown(save: boolean | null): Promise<boolean> {
+  async shutdown(save: boolean | null, now = false): Promise<boolean> {
     log.warn("User requested shutdown...");
-    if (!(await this.beforeShutdown(save))) return false;
+    // Writes stop while the replicas catch up, and stay stopped unless the shutdown fails.
+    const pausedHere = !now && this.pause === null;
+    if (!now) {
+      this.pause ??= { untilMs: Infinity, all: false, waiters: [] };
+      await this.replication.master.drainBeforeShutdown();
+    }
+    if (!(await this.beforeShutdown(save))) {
+      if (pausedHere) this.unpause();
+      return false;
+    }
     log.warn("Redis is now ready to exit, bye bye...");
     this.close();
     this.onClosed?.();
