@@ -268,6 +268,9 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     type: oneOf("disabled", "on-empty-db", "swapdb"),
     default: "disabled",
   },
+  // Ours (Redis 8 has the same idea): a full sync's RDB on a second connection while the
+  // stream goes to the replica, when both ends announce it.
+  { name: "repl-rdb-channel", type: bool, default: "yes" },
   {
     name: "repl-ping-replica-period",
     aliases: ["repl-ping-slave-period"],

@@ -112,10 +112,16 @@ function replconf(s: Engine, c: ClientState, argv: string[]): void {
         }
         master.linkOf(c).announcedIp = val;
         break;
-      case "capa": {
-        const l = master.linkOf(c);
-        if (val.toLowerCase() === "eof") l.capaEof = true;
-        else if (val.toLowerCase() === "psync2") l.capaPsync2 = true;
+      case "capa":
+        master.capa(master.linkOf(c), val);
+        break;
+      case "main-ch-client-id": {
+        const id = parseIntArg(val);
+        if (id === null || id <= 0) {
+          c.error("ERR Invalid main channel client id");
+          return;
+        }
+        master.linkOf(c).mainChannelId = id;
         break;
       }
       case "ack": {

@@ -24,6 +24,8 @@ export interface HandshakeOptions {
   cached: { replId: string; offset: number } | null;
   /** FAILOVER: PSYNC asks the target to become our master (`PSYNC ... FAILOVER`). */
   failover?: boolean;
+  /** Announce `capa rdb-channel-repl`: a full sync may come on a second connection. */
+  rdbChannel?: boolean;
 }
 
 export type Step = "ping" | "auth" | "port" | "ip" | "capa" | "psync";
@@ -35,8 +37,13 @@ export interface HandshakeState {
   readonly warnings: readonly string[];
 }
 
+/** The capability a replica announces for a full sync on a second connection. */
+export const RDB_CHANNEL_CAPA = "rdb-channel-repl";
+
 export type PsyncOutcome =
   | { kind: "full"; replId: string; offset: number }
+  /** The RDB comes on a second connection that names this one's client id. */
+  | { kind: "rdbchannel"; clientId: number }
   | { kind: "continue"; replId: string | null }
   /** The master cannot serve now (it is loading, or itself has no master link). */
   | { kind: "retry"; reason: string }
@@ -67,7 +74,14 @@ function afterPing(o: HandshakeOptions, warnings: readonly string[]): Advance {
     send.push(["REPLCONF", "ip-address", o.announceIp]);
     expect.push("ip");
   }
-  send.push(["REPLCONF", "capa", "eof", "capa", "psync2"]);
+  send.push([
+    "REPLCONF",
+    "capa",
+    "eof",
+    "capa",
+    "psync2",
+    ...(o.rdbChannel ? ["capa", RDB_CHANNEL_CAPA] : []),
+  ]);
   expect.push("capa");
   return { state: { expect, warnings }, send };
 }
@@ -134,6 +148,13 @@ export function psyncOutcome(line: string): PsyncOutcome {
       return { kind: "retry", reason: `Master replied with wrong +FULLRESYNC syntax: ${line}` };
     }
     return { kind: "full", replId, offset: n };
+  }
+  if (line.startsWith("+RDBCHANNELSYNC")) {
+    const id = Number(line.slice("+RDBCHANNELSYNC".length).trim());
+    if (!Number.isSafeInteger(id) || id <= 0) {
+      return { kind: "retry", reason: `Master replied with wrong +RDBCHANNELSYNC syntax: ${line}` };
+    }
+    return { kind: "rdbchannel", clientId: id };
   }
   if (line.startsWith("+CONTINUE")) {
     const id = line.slice("+CONTINUE".length).trim();

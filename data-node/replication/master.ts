@@ -21,7 +21,7 @@ import { encodeCommand } from "../../shared/resp/mod.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import type { Cursor, ReplicationStream } from "./backlog.ts";
-import { EOF_MARK_LEN } from "./handshake.ts";
+import { EOF_MARK_LEN, RDB_CHANNEL_CAPA } from "./handshake.ts";
 
 const log = getLogger(["data-node", "replication"]);
 
@@ -57,6 +57,18 @@ export class ReplicaLink {
   /** The offset the replica last acknowledged (REPLCONF ACK), and when. */
   ackOffset = 0;
   ackMs = 0;
+  /** REPLCONF capa rdb-channel-repl: this replica can take a full sync on a second link. */
+  capaRdbChannel = false;
+  /** REPLCONF main-ch-client-id: this link carries the RDB for that client's link. */
+  mainChannelId = 0;
+  /** The main link of this RDB channel, once its SYNC was accepted. */
+  mainLink: ReplicaLink | null = null;
+  /** A main link told to open an RDB channel (+RDBCHANNELSYNC), waiting for it. */
+  awaitingRdbChannel = false;
+  /** The RDB channel serving this main link, while it transfers. */
+  rdbChannel: ReplicaLink | null = null;
+  /** The whole payload is queued (an RDB channel may then close without harm). */
+  payloadDone = false;
   /** The payload's `$` line is queued: no keepalive newline may go out any more. */
   payloadStarted = false;
   /** After a diskless payload the stream starts on the first ACK. */
@@ -247,7 +259,23 @@ export class MasterSide {
     }
     c.kind = "replica";
     this.links.add(l);
+    if (legacy && l.mainChannelId !== 0) return this.rdbChannelRequest(l);
     if (!legacy && this.tryPartial(l, replId, offset)) return;
+    if (!legacy && l.capaRdbChannel && s.config.get<boolean>("repl-rdb-channel")) {
+      // The RDB will come on a second connection; this one gets the stream from the
+      // snapshot's offset on, which the replica keeps while it loads.
+      s.stats.syncFull++;
+      if (replId !== "?") s.stats.syncPartialErr++;
+      this.stream();
+      l.state = "wait_bgsave";
+      l.awaitingRdbChannel = true;
+      l.payloadStarted = true;
+      l.send(new TextEncoder().encode(`+RDBCHANNELSYNC ${c.id}\r\n`), this.counters);
+      log.info("Replica {addr} will take its full sync on an RDB channel", {
+        addr: l.ip + ":" + l.listeningPort,
+      });
+      return;
+    }
     if (!legacy) {
       s.stats.syncFull++;
       if (replId !== "?") s.stats.syncPartialErr++;
@@ -262,6 +290,29 @@ export class MasterSide {
     this.maybeStartFullSync();
   }
 
+  /** SYNC on a connection that named a main link: it carries that link's RDB. */
+  private rdbChannelRequest(l: ReplicaLink): void {
+    const main = [...this.links].find((m) =>
+      m.client.id === l.mainChannelId && m.awaitingRdbChannel && !m.closed
+    );
+    if (!main) {
+      l.send(
+        new TextEncoder().encode("-ERR Unknown main channel client id\r\n"),
+        this.counters,
+      );
+      void l.then(() => Promise.resolve()).then(() => l.client.close());
+      return;
+    }
+    l.legacy = false;
+    l.rdbOnly = true;
+    l.capaEof = true;
+    l.mainLink = main;
+    main.rdbChannel = l;
+    l.state = "wait_bgsave";
+    if (this.waitingSince === 0) this.waitingSince = this.s.clock.nowMs();
+    this.maybeStartFullSync();
+  }
+
   private tryPartial(l: ReplicaLink, replId: string, offset: number): boolean {
     const s = this.s;
     const st = s.replStream;
@@ -272,9 +323,11 @@ export class MasterSide {
         log.info(
           "Partial resynchronization not accepted: {why}",
           {
-            why: !known
-              ? `Replication ID mismatch (Replica asked for '${replId}', my replication IDs are '${s.replId}' and '${s.replId2}')`
-              : `Requested offset for second ID was ${offset}, but I can reply up to ${s.replOffset}`,
+            why: known
+              ? `Unable to partial resync with replica for lack of backlog (Replica request was: ${offset}).`
+              : replId === s.replId2
+              ? `Requested offset for second ID was ${offset}, but I can reply up to ${s.secondReplOffset}`
+              : `Replication ID mismatch (Replica asked for '${replId}', my replication IDs are '${s.replId}' and '${s.replId2}')`,
           },
         );
       }
@@ -299,7 +352,7 @@ export class MasterSide {
     const s = this.s;
     if (this.syncing || s.persistence === null || s.persistence.busy) return;
     const waiting = [...this.links].filter((l) =>
-      l.state === "wait_bgsave" && l.cursor === null && !l.closed
+      l.state === "wait_bgsave" && l.cursor === null && !l.closed && !l.awaitingRdbChannel
     );
     if (waiting.length === 0) {
       this.waitingSince = 0;
@@ -328,7 +381,16 @@ export class MasterSide {
       const offset = st.offset;
       const enc = new TextEncoder();
       for (const l of batch) {
-        l.cursor = st.openCursor();
+        const main = l.mainLink;
+        if (main) {
+          // The main link streams from the snapshot's offset right away.
+          main.cursor = st.openCursor();
+          main.awaitingRdbChannel = false;
+          main.state = "online";
+          main.ackMs = s.clock.nowMs();
+          main.pump(st, this.counters);
+        }
+        l.cursor = main ? null : st.openCursor();
         l.state = "send_bulk";
         if (!l.legacy) {
           l.send(enc.encode(`+FULLRESYNC ${s.replId} ${offset}\r\n`), this.counters);
@@ -365,6 +427,10 @@ export class MasterSide {
     for (const l of batch) {
       if (l.closed) continue;
       await l.send(enc.encode(mark), this.counters);
+      if (l.rdbOnly) {
+        this.payloadSent(l, true);
+        continue;
+      }
       log.info(
         "Streamed RDB transfer with replica {addr} succeeded (socket). Waiting for REPLCONF ACK from replica to enable streaming",
         {
@@ -405,6 +471,7 @@ export class MasterSide {
   }
 
   private payloadSent(l: ReplicaLink, diskless: boolean): void {
+    l.payloadDone = true;
     if (l.rdbOnly) {
       // redis-cli --rdb: the payload was all it asked for.
       void l.then(() => Promise.resolve()).then(() => l.client.close());
@@ -441,6 +508,9 @@ export class MasterSide {
   removed(c: Client): void {
     const l = c.replicaLink;
     if (!l || !this.links.delete(l)) return;
+    // A main link and its RDB channel stand or fall together until the payload is through.
+    if (l.rdbChannel && !l.rdbChannel.closed) l.rdbChannel.client.close();
+    if (l.mainLink && !l.payloadDone && !l.mainLink.closed) l.mainLink.client.close();
     if (l.cursor && this.s.replStream) this.s.replStream.closeCursor(l.cursor);
     l.cursor = null;
     if (l.state === "online") {
@@ -459,6 +529,14 @@ export class MasterSide {
   find(host: string, port: number): ReplicaLink | undefined {
     for (const l of this.links) if (l.ip === host && l.listeningPort === port) return l;
     return undefined;
+  }
+
+  /** REPLCONF capa <name>: what the replica can do (unknown ones are ignored, as in Redis). */
+  capa(l: ReplicaLink, name: string): void {
+    const capa = name.toLowerCase();
+    if (capa === "eof") l.capaEof = true;
+    else if (capa === "psync2") l.capaPsync2 = true;
+    else if (capa === RDB_CHANNEL_CAPA) l.capaRdbChannel = true;
   }
 
   /** Replicas online with an acknowledgement no older than `maxLagSec`. */

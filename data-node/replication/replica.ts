@@ -33,6 +33,7 @@ import {
   type HandshakeOptions,
   parsePreamble,
   type PsyncOutcome,
+  psyncOutcome,
   start,
 } from "./handshake.ts";
 
@@ -198,6 +199,7 @@ export class ReplicaSide {
       announceIp: cfg.getString("replica-announce-ip"),
       cached: this.cached,
       failover: this.failoverPsync,
+      rdbChannel: cfg.get<boolean>("repl-rdb-channel"),
     };
   }
 
@@ -235,7 +237,7 @@ export class ReplicaSide {
       this.state = "handshake";
       const outcome = await this.handshake(conn, reader, alive);
       if (this.failoverPsync && outcome !== null && alive()) {
-        const accepted = outcome.kind === "continue" || outcome.kind === "full";
+        const accepted = outcome.kind !== "retry" && outcome.kind !== "nopsync";
         if (!accepted) log.warn("{reason}", { reason: outcome.reason });
         this.s.replication.failoverPsyncDone(accepted);
       }
@@ -243,6 +245,13 @@ export class ReplicaSide {
       if (outcome.kind === "retry" || outcome.kind === "nopsync") {
         log.warn("{reason}", { reason: outcome.reason });
         return this.abort(gen);
+      }
+      if (outcome.kind === "rdbchannel") {
+        // The stream arrives here while the RDB loads from the second connection.
+        if (!(await this.rdbChannelSync(reader, outcome.clientId, alive))) {
+          return this.abort(gen);
+        }
+        return;
       }
       if (outcome.kind === "continue") {
         this.continueFrom(outcome.replId);
@@ -427,6 +436,7 @@ export class ReplicaSide {
     c.authenticated = true;
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
+    this.fed = this.applied = 0;
     this.state = "connected";
     this.downSinceMs = 0;
     this.cached = null;
@@ -436,31 +446,124 @@ export class ReplicaSide {
     );
   }
 
+  /** Bytes of the stream received on the master client, and applied (see apply()). */
+  private fed = 0;
+  private applied = 0;
+
   /** Applies the master's stream until the link ends. */
   private async stream(conn: Deno.Conn, reader: LinkReader, alive: () => boolean): Promise<void> {
     const c = this.master!;
-    const rest = reader.rest();
-    let fed = 0;
-    if (rest.length > 0) {
-      c.parser.feed(rest);
-      fed += rest.length;
-    }
-    let applied = 0;
-    const apply = () => {
-      applied = this.apply(c, fed, applied);
-    };
-    apply();
+    this.feed(reader.rest());
     while (alive() && !c.closing) {
       const n = await conn.read(c.parser.readTarget());
       if (n === null) throw new LinkClosed("connection closed by the master");
       c.parser.commit(n);
-      fed += n;
+      this.fed += n;
       this.replIn += n;
       this.s.stats.netInputBytes += n;
       this.lastIoMs = c.lastInteractionMs = this.s.clock.nowMs();
-      apply();
+      this.applied = this.apply(c, this.fed, this.applied);
     }
     if (alive()) this.linkLost();
+  }
+
+  /** Stream bytes read elsewhere go to the master client and are applied. */
+  private feed(bytes: Uint8Array): void {
+    const c = this.master!;
+    if (bytes.length > 0) {
+      c.parser.feed(bytes);
+      this.fed += bytes.length;
+    }
+    this.applied = this.apply(c, this.fed, this.applied);
+  }
+
+  /**
+   * A full sync over two connections: this one (the main link) receives the stream from the
+   * snapshot's offset on and keeps it in memory, bounded by the replica output limit, while a
+   * second connection (the RDB channel) receives and loads the RDB; then the kept stream is
+   * applied and the main link goes on as usual. The master's buffers hold nothing for this
+   * replica meanwhile, however long the load takes. False when the sync failed.
+   */
+  private async rdbChannelSync(
+    main: LinkReader,
+    clientId: number,
+    alive: () => boolean,
+  ): Promise<boolean> {
+    const s = this.s;
+    const limit = s.outputLimits().replica.hard || 256 * 1024 * 1024;
+    const gate = { loading: true, pending: [] as Uint8Array[], bytes: 0, failed: null as unknown };
+    const mainLoop = (async () => {
+      for (;;) {
+        const chunk = await main.chunk(READ_BYTES);
+        if (!alive()) return;
+        this.replIn += chunk.length;
+        if (!gate.loading) {
+          this.feed(chunk);
+          continue;
+        }
+        gate.pending.push(chunk);
+        gate.bytes += chunk.length;
+        if (gate.bytes > limit) {
+          throw new Error("the stream kept during the RDB channel's load passed its limit");
+        }
+      }
+    })();
+    mainLoop.catch((e) => gate.failed = e);
+    let rconn: Deno.Conn;
+    try {
+      rconn = await Deno.connect({ hostname: this.host, port: this.port });
+    } catch (e) {
+      log.warn("Unable to open the RDB channel: {err}", { err: (e as Error).message });
+      return false;
+    }
+    try {
+      const reader = new LinkReader(rconn, (n) => {
+        this.lastIoMs = s.clock.nowMs();
+        s.stats.netInputBytes += n;
+      });
+      const o = this.options();
+      const setup: string[][] = [];
+      if (o.auth) {
+        setup.push(o.auth.user ? ["AUTH", o.auth.user, o.auth.pass] : ["AUTH", o.auth.pass]);
+      }
+      setup.push(["REPLCONF", "main-ch-client-id", String(clientId)]);
+      setup.push(["REPLCONF", "capa", "eof"]);
+      await writeAll(rconn, encodeCommands(setup));
+      for (let i = 0; i < setup.length; i++) {
+        const line = await reader.line();
+        if (line.startsWith("-")) {
+          log.warn("RDB channel refused: {err}", { err: line.slice(1) });
+          return false;
+        }
+      }
+      await writeAll(rconn, encodeCommands([["SYNC"]]));
+      let line = "";
+      while (line === "") line = await reader.line();
+      const outcome = psyncOutcome(line);
+      if (outcome.kind !== "full") {
+        log.warn("Unexpected reply on the RDB channel: {line}", { line });
+        return false;
+      }
+      if (!alive() || gate.failed) return false;
+      log.info("Full resync over an RDB channel from master: {id}:{off}", {
+        id: outcome.replId,
+        off: outcome.offset,
+      });
+      if (!(await this.fullSync(reader, outcome, alive))) return false;
+    } finally {
+      try {
+        rconn.close();
+      } catch { /* closed by the master */ }
+    }
+    if (gate.failed) throw gate.failed;
+    // What came meanwhile follows the snapshot: it is applied now, then as it arrives.
+    gate.loading = false;
+    log.info("Applying {n} bytes of stream kept while loading", { n: gate.bytes });
+    for (const chunk of gate.pending) this.feed(chunk);
+    gate.pending = [];
+    await mainLoop;
+    if (alive()) this.linkLost();
+    return true;
   }
 
   /**

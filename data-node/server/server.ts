@@ -647,6 +647,10 @@ export class Server {
    */
   performEvictions(): boolean {
     if (this.maxmemory === 0) return true;
+    // A replica leaves evictions to its master (replica-ignore-maxmemory, on by default).
+    if (this.role === "replica" && this.config.get<boolean>("replica-ignore-maxmemory")) {
+      return true;
+    }
     const policy = this.config.getString("maxmemory-policy") as Policy;
     const samples = this.config.get<number>("maxmemory-samples");
     const deadline = performance.now() + 5;
