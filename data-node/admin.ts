@@ -1,12 +1,21 @@
-/** The data node's HTTP admin API: the shared routes plus config and client actions. */
+/**
+ * The data node's HTTP admin API: the shared routes plus config, client and replication
+ * routes, each declared with its schema (GET /openapi.json lists them all).
+ */
 import { BIND_FAILED, LISTEN_FAILED } from "../shared/errors.ts";
-import type { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import {
+  ADMIN_TOKEN_SECURITY,
+  type AdminApp,
   AdminError,
   createAdminApp,
+  errorResponses,
   isLoopbackAddress,
+  jsonBody,
+  jsonResponse,
+  lenientJson,
   type Metric,
-  readJson,
+  z,
 } from "../shared/admin/app.ts";
 import { type AdminHandle, defaultAdminPort, serveAdmin } from "../shared/admin/serve.ts";
 import { ConfigSetError } from "../shared/config/schema.ts";
@@ -14,6 +23,7 @@ import { getLogger } from "../shared/log.ts";
 import type { Server } from "./server/server.ts";
 import { sectionFields, selectSections } from "./server/info.ts";
 import { memoryStats } from "./server/memory.ts";
+import { addReplicationRoutes, replicationMetrics } from "./admin_replication.ts";
 
 function infoSections(s: Server, section?: string): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
@@ -85,46 +95,104 @@ function metrics(s: Server): Metric[] {
   ];
 }
 
-export function createDataNodeAdmin(s: Server): Hono {
+const ConfigMap = z.record(z.string(), z.string()).openapi("ConfigMap", {
+  description: "directive: value, as CONFIG GET shows them",
+  example: { maxmemory: "0", "maxmemory-policy": "noeviction" },
+});
+
+const ConfigSetBody = z.record(
+  z.string(),
+  z.string({ error: "values must be strings" }),
+  { error: "expected an object of directive: value" },
+).openapi("ConfigSetRequest", {
+  description: "directive: value pairs, set at once as one CONFIG SET (all or none)",
+  example: { maxmemory: "100mb" },
+});
+
+const Ok = z.object({ ok: z.literal(true) }).openapi("Ok");
+
+const configGetRoute = createRoute({
+  method: "get",
+  path: "/config",
+  tags: ["config"],
+  summary: "CONFIG GET",
+  request: {
+    query: z.object({
+      pattern: z.string().optional().openapi({
+        description: "glob over directive names (default *)",
+        example: "maxmemory*",
+      }),
+    }),
+  },
+  responses: { 200: jsonResponse(ConfigMap, "The matching directives") },
+});
+
+const configSetRoute = createRoute({
+  method: "post",
+  path: "/config",
+  tags: ["config"],
+  summary: "CONFIG SET",
+  security: ADMIN_TOKEN_SECURITY,
+  middleware: lenientJson,
+  request: { body: jsonBody(ConfigSetBody) },
+  responses: {
+    200: jsonResponse(Ok, "Applied"),
+    ...errorResponses(400, 401, 403, 422),
+  },
+});
+
+const clientKillRoute = createRoute({
+  method: "post",
+  path: "/clients/{id}/kill",
+  tags: ["clients"],
+  summary: "CLIENT KILL ID",
+  security: ADMIN_TOKEN_SECURITY,
+  request: {
+    params: z.object({
+      id: z.string().openapi({ description: "the client's ID (CLIENT LIST id=)", example: "7" }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ ok: z.literal(true), killed: z.int() }).openapi("ClientKilled"),
+      "Closed",
+    ),
+    ...errorResponses(401, 403, 404),
+  },
+});
+
+export function createDataNodeAdmin(s: Server): AdminApp {
   const app = createAdminApp({
     role: "data-node",
     token: () => s.config.getString("admin-token") || undefined,
     exposed: () => !isLoopbackAddress(s.config.getString("admin-bind")),
     info: (section) => infoSections(s, section),
-    metrics: () => metrics(s),
+    metrics: () => [...metrics(s), ...replicationMetrics(s)],
     health: () => ({ ok: !s.shuttingDown, port: s.boundPort(), clients: s.clients.size }),
   });
-  app.get("/config", (c) => {
-    const pattern = c.req.query("pattern") ?? "*";
-    return c.json(Object.fromEntries(s.config.configGet([pattern])));
+  app.openapi(configGetRoute, (c) => {
+    const pattern = c.req.valid("query").pattern ?? "*";
+    return c.json(Object.fromEntries(s.config.configGet([pattern])), 200);
   });
-  app.post("/config", async (c) => {
-    const body = await readJson(c, (x) => {
-      if (typeof x !== "object" || x === null || Array.isArray(x)) {
-        throw new Error("expected an object of directive: value");
-      }
-      for (const v of Object.values(x)) {
-        if (typeof v !== "string") throw new Error("values must be strings");
-      }
-      return x as Record<string, string>;
-    });
+  app.openapi(configSetRoute, (c) => {
+    const body = c.req.valid("json");
     try {
       s.config.configSet(Object.entries(body));
     } catch (e) {
       if (e instanceof ConfigSetError) throw new AdminError(422, "config_rejected", e.message);
       throw e;
     }
-    return c.json({ ok: true });
+    return c.json({ ok: true as const }, 200);
   });
-  app.post("/clients/:id/kill", (c) => {
-    const id = Number(c.req.param("id"));
+  app.openapi(clientKillRoute, (c) => {
+    const { id: raw } = c.req.valid("param");
+    const id = Number(raw);
     const client = s.clients.get(id);
-    if (!client) {
-      throw new AdminError(404, "no_such_client", `no client with id ${c.req.param("id")}`);
-    }
+    if (!client) throw new AdminError(404, "no_such_client", `no client with id ${raw}`);
     client.close();
-    return c.json({ ok: true, killed: id });
+    return c.json({ ok: true as const, killed: id }, 200);
   });
+  addReplicationRoutes(app, s);
   return app;
 }
 

@@ -9,15 +9,32 @@ import { cmd, parseIntArg } from "./define.ts";
 import { ERR } from "../../shared/errors.ts";
 import type { ReplicaOf } from "../config.ts";
 
+/**
+ * What REPLICAOF does once its arguments are checked (the admin API's POST /replicaof too):
+ * follow `target`, or become a master when it is null, and record it as the replicaof
+ * directive (CONFIG GET, CONFIG REWRITE). The reply text; the caller refuses cluster mode.
+ */
+export function applyReplicaOf(
+  s: Pick<Engine, "config" | "replication">,
+  target: ReplicaOf,
+): string {
+  if (target === null) {
+    s.replication.promote();
+    s.config.setInternal("replicaof", null satisfies ReplicaOf);
+    return "OK";
+  }
+  const reply = s.replication.replicaOf(target.host, target.port);
+  s.config.setInternal("replicaof", { host: target.host, port: target.port } satisfies ReplicaOf);
+  return reply;
+}
+
 function replicaof(s: Engine, c: ClientState, argv: string[]): void {
   if (s.clusterEnabled) {
     c.error("ERR REPLICAOF not allowed in cluster mode.");
     return;
   }
   if (argv[1]!.toLowerCase() === "no" && argv[2]!.toLowerCase() === "one") {
-    s.replication.promote();
-    s.config.setInternal("replicaof", null satisfies ReplicaOf);
-    c.out.ok();
+    c.out.simple(applyReplicaOf(s, null));
     return;
   }
   if (c.kind === "replica") {
@@ -33,9 +50,7 @@ function replicaof(s: Engine, c: ClientState, argv: string[]): void {
     c.error("ERR Invalid master port");
     return;
   }
-  const reply = s.replication.replicaOf(argv[1]!, port);
-  s.config.setInternal("replicaof", { host: argv[1]!, port } satisfies ReplicaOf);
-  c.out.simple(reply);
+  c.out.simple(applyReplicaOf(s, { host: argv[1]!, port }));
 }
 
 function role(s: Engine, c: ClientState): void {

@@ -1,5 +1,15 @@
-import { equal, match } from "node:assert/strict";
-import { AdminError, createAdminApp, isLoopbackAddress, renderPrometheus } from "./app.ts";
+import { deepEqual, equal, match } from "node:assert/strict";
+import {
+  AdminError,
+  createAdminApp,
+  isLoopbackAddress,
+  jsonBody,
+  jsonResponse,
+  lenientJson,
+  renderPrometheus,
+  z,
+} from "./app.ts";
+import { createRoute } from "@hono/zod-openapi";
 import { defaultAdminPort } from "./serve.ts";
 
 function app(token?: string, ok = true, exposed = false) {
@@ -116,4 +126,47 @@ Deno.test("loopback addresses are 127.0.0.0/8, ::1 and localhost", () => {
   for (const h of ["0.0.0.0", "::", "", "10.0.0.1", "192.168.1.10", "128.0.0.1", "example"]) {
     equal(isLoopbackAddress(h), false, h);
   }
+});
+
+Deno.test("routes declared with schemas: validation failures are 400 {error, reason}, documented in /openapi.json", async () => {
+  const a = app();
+  a.openapi(
+    createRoute({
+      method: "post",
+      path: "/things/{n}",
+      middleware: lenientJson,
+      request: {
+        params: z.object({ n: z.string().regex(/^\d+$/, { error: "must be digits" }) }),
+        body: jsonBody(z.strictObject({ size: z.int({ error: "must be an integer" }) })),
+      },
+      responses: { 200: jsonResponse(z.object({ size: z.int() }), "ok") },
+    }),
+    (c) => c.json({ size: c.req.valid("json").size }, 200),
+  );
+  const send = (path: string, body: string) => a.request(path, { method: "POST", body });
+  let r = await send("/things/1", '{"size": 3}');
+  equal(r.status, 200);
+  equal((await r.json()).size, 3);
+  r = await send("/things/1", '{"size": "3"}');
+  equal(r.status, 400);
+  deepEqual(await r.json(), { error: "bad_request", reason: "size: must be an integer" });
+  r = await send("/things/x", '{"size": 3}');
+  deepEqual(await r.json(), { error: "bad_request", reason: "param n: must be digits" });
+  r = await send("/things/1", '{"size": 3, "colour": "red"}');
+  deepEqual(await r.json(), { error: "bad_request", reason: 'unknown field "colour"' });
+  r = await send("/things/1", "size=3");
+  deepEqual(await r.json(), { error: "bad_request", reason: "body is not valid JSON" });
+
+  const doc = await (await a.request("/openapi.json")).json();
+  match(doc.openapi, /^3\./);
+  equal(doc.info.title, "test admin API");
+  deepEqual(Object.keys(doc.paths).sort(), [
+    "/health",
+    "/info",
+    "/metrics",
+    "/openapi.json",
+    "/things/{n}",
+  ]);
+  equal(doc.paths["/info"].get.parameters[0].name, "section");
+  equal(doc.paths["/metrics"].get.responses["200"].content["text/plain"] !== undefined, true);
 });

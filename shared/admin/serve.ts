@@ -1,5 +1,4 @@
 /** Serving an admin app, and the default admin port. */
-import type { Hono } from "hono";
 
 export interface AdminHandle {
   addr: { hostname: string; port: number };
@@ -7,7 +6,7 @@ export interface AdminHandle {
 }
 
 export function serveAdmin(
-  app: Hono,
+  app: { fetch: Deno.ServeHandler },
   opts: { hostname: string; port: number; signal?: AbortSignal },
 ): AdminHandle {
   const ac = new AbortController();
