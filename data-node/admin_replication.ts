@@ -1,8 +1,7 @@
 /**
  * The data node's replication admin routes: GET /replication (the INFO replication figures as
- * structured JSON) and POST /replicaof (REPLICAOF over HTTP), and the replication metrics of
- * /metrics. Routes that change the replication topology belong here (POST /failover next to
- * POST /replicaof, see addReplicationRoutes).
+ * structured JSON), POST /replicaof (REPLICAOF over HTTP) and POST /failover (FAILOVER over
+ * HTTP), and the replication metrics of /metrics.
  *
  * Figures are read from the same state INFO replication reads, with the same arithmetic (lag and
  * last I/O in whole seconds on the server's clock), so the two never disagree.
@@ -64,6 +63,9 @@ const ReplicationView = z.object({
     description: "replicas connected to this node (a replica can have its own: a chain)",
   }),
   master: MasterLink.optional().openapi({ description: "present when role is replica" }),
+  failoverState: z.enum(["no-failover", "waiting-for-sync", "failover-in-progress"]).openapi({
+    description: "master_failover_state",
+  }),
 }).openapi("Replication");
 
 const ReplicaOfTarget = z.strictObject({
@@ -87,6 +89,27 @@ const ReplicaOfBody = z.union([ReplicaOfTarget, ReplicaOfNoOne], {
   error: 'expected {"host": string, "port": 1..65535} or {"noOne": true}',
 }).openapi("ReplicaOfRequest", {}, { unionPreferredType: "oneOf" });
 
+const FailoverBody = z.strictObject({
+  to: ReplicaOfTarget.optional().openapi({ description: "the replica to hand over to (TO)" }),
+  force: z.boolean({ error: "must be a boolean" }).optional().openapi({
+    description: "hand over at the timeout even if the target has not caught up (FORCE)",
+  }),
+  timeoutMs: z.int({ error: "must be a positive integer" }).min(1, {
+    error: "must be a positive integer",
+  }).optional().openapi({ description: "give up (or, with force, hand over) after this long" }),
+  abort: z.literal(true, { error: "must be true" }).optional().openapi({
+    description: "abort the failover in progress (FAILOVER ABORT); no other field with it",
+  }),
+}).openapi("FailoverRequest", {
+  description: "FAILOVER [TO host port [FORCE]] [TIMEOUT ms] | FAILOVER ABORT",
+  example: { to: { host: "10.0.0.6", port: 6379 }, timeoutMs: 5000 },
+});
+
+const FailoverReply = z.object({
+  ok: z.literal(true),
+  failoverState: z.enum(["no-failover", "waiting-for-sync", "failover-in-progress"]),
+}).openapi("FailoverReply");
+
 const ReplicaOfReply = z.object({
   ok: z.literal(true),
   reply: z.string().openapi({
@@ -104,6 +127,24 @@ const replicationRoute = createRoute({
   tags: ["replication"],
   summary: "Replication state: role, IDs, offsets, backlog, sync counters, replicas or master",
   responses: { 200: jsonResponse(ReplicationView, "The replication state") },
+});
+
+const failoverRoute = createRoute({
+  method: "post",
+  path: "/failover",
+  tags: ["replication"],
+  summary: "FAILOVER: hand this master's role over to one of its replicas",
+  description: "Same effect as the FAILOVER command: writes pause until the target (or any " +
+    "replica) has caught up, then this node becomes its replica. Progress shows in " +
+    "GET /replication's failoverState. A refusal (no replicas, not a master, one in progress) " +
+    "is a 409 with FAILOVER's error text.",
+  security: ADMIN_TOKEN_SECURITY,
+  middleware: lenientJson,
+  request: { body: jsonBody(FailoverBody) },
+  responses: {
+    200: jsonResponse(FailoverReply, "Started, or aborted"),
+    ...errorResponses(400, 401, 403, 409),
+  },
 });
 
 const replicaOfRoute = createRoute({
@@ -145,6 +186,7 @@ export function replicationView(s: Server): z.infer<typeof ReplicationView> {
       partialOk: s.stats.syncPartialOk,
       partialErr: s.stats.syncPartialErr,
     },
+    failoverState: repl.failoverState,
     replicas: [...repl.master.links].map((l) => ({
       ip: l.ip,
       port: l.listeningPort,
@@ -177,9 +219,24 @@ export function addReplicationRoutes(app: AdminApp, s: Server): void {
     return c.json({ ok: true as const, reply }, 200);
   });
 
-  // POST /failover (coordinated failover, FAILOVER's effect) belongs here, beside POST
-  // /replicaof: a mutating route, so declared with ADMIN_TOKEN_SECURITY and a 409 when the node
-  // cannot fail over; /replication is where its progress (master_failover_state) would show.
+  app.openapi(failoverRoute, (c) => {
+    const body = c.req.valid("json");
+    let err: string | null;
+    if (body.abort) {
+      if (body.to || body.force || body.timeoutMs) {
+        throw new AdminError(400, "bad_request", "abort cannot be used with other fields");
+      }
+      err = s.replication.abortFailover();
+    } else {
+      err = s.replication.startFailover({
+        target: body.to ?? null,
+        force: body.force ?? false,
+        timeoutMs: body.timeoutMs ?? 0,
+      });
+    }
+    if (err) throw new AdminError(409, "failover_refused", err.replace(/^ERR /, ""));
+    return c.json({ ok: true as const, failoverState: s.replication.failoverState }, 200);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

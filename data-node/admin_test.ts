@@ -264,6 +264,7 @@ Deno.test("/openapi.json is an OpenAPI 3 document of every route, mutating ones 
       "POST /clients/:id/kill",
       "GET /replication",
       "POST /replicaof",
+      "POST /failover",
     ]
   ) {
     equal(documented.has(route), true, route);
@@ -287,4 +288,33 @@ Deno.test("/openapi.json is an OpenAPI 3 document of every route, mutating ones 
     minimum: 1,
     maximum: 65535,
   });
+});
+
+Deno.test("POST /failover answers FAILOVER's refusals with 409 and rejects bad bodies", async () => {
+  const { app, s } = node("127.0.0.1");
+  const send = (body: unknown) =>
+    app.request("/failover", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  let r = await send({});
+  equal(r.status, 409);
+  deepEqual(await r.json(), {
+    error: "failover_refused",
+    reason: "FAILOVER requires connected replicas.",
+  });
+  r = await send({ abort: true });
+  equal(r.status, 409);
+  deepEqual(await r.json(), { error: "failover_refused", reason: "No failover in progress." });
+  for (const bad of [{ timeoutMs: 0 }, { force: "yes" }, { abort: false }, { to: { host: "h" } }]) {
+    r = await send(bad);
+    equal(r.status, 400, JSON.stringify(bad));
+    equal((await r.json()).error, "bad_request");
+  }
+  r = await send({ abort: true, force: true });
+  equal(r.status, 400);
+  const view = await (await app.request("/replication")).json();
+  equal(view.failoverState, "no-failover");
+  s.close();
 });

@@ -66,6 +66,9 @@ Directives of our own:
        admin-bind <addr>    HTTP admin API address (default 127.0.0.1)
        admin-token <token>  bearer token required by mutating admin routes (without one,
                             they are refused unless admin-bind is a loopback address)
+       repl-rdb-channel yes|no
+                            a full sync between two data nodes sends the RDB on a second
+                            connection while the stream goes to the replica (default yes)
 `;
 
 export async function loadConfig(args: string[]): Promise<Config | null> {

@@ -5,7 +5,7 @@ import { which } from "./helpers/process.ts";
 const root = new URL("../", import.meta.url).pathname;
 
 Deno.test({
-  name: "compose.yaml passes docker-compose config and starts the data node with its admin API",
+  name: "compose.yaml passes docker-compose config and starts a data node and its replica",
   ignore: !which("docker-compose"),
   fn: async () => {
     const out = await new Deno.Command("docker-compose", {
@@ -17,6 +17,7 @@ Deno.test({
     equal(out.success, true, new TextDecoder().decode(out.stderr));
     ok(text.includes("data-node/main.ts"));
     ok(/published: 6379/.test(text) && /published: 7379/.test(text), "RESP and admin published");
+    ok(/replicaof/.test(text) && /published: 6380/.test(text), "the replica follows the master");
     await Deno.stat(`${root}data-node/main.ts`);
   },
 });

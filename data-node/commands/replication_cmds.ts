@@ -119,7 +119,7 @@ function replconf(s: Engine, c: ClientState, argv: string[]): void {
         break;
       }
       case "ip-address":
-        if (val.length > 46) {
+        if (val.length >= 256) {
           c.error(
             `ERR REPLCONF ip-address provided by replica instance is too long: ${val.length} bytes`,
           );
