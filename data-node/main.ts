@@ -6,7 +6,7 @@
 import { parseServerArgs } from "../shared/config/args.ts";
 import { parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
-import { getLogger, setupLogging } from "../shared/log.ts";
+import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
 import { DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
 import type { CachedMaster } from "./replication/replica.ts";
 import { buildCommandTable } from "./commands/table.ts";
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const server = new Server(config, buildCommandTable());
+  setLogRoleChar(() => server.role === "replica" ? "S" : "M");
   const persistence = wirePersistence(server);
   const aof = new Aof(server, persistence);
   server.aof = aof;

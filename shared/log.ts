@@ -38,6 +38,13 @@ export function levelFromRedis(level: string): LogLevel | null {
 
 const ROLE_CHAR: Record<string, string> = { "data-node": "M", sentinel: "X", "cluster-bus": "B" };
 
+/** The role letter of log lines when it changes at runtime (a data node: M master, S replica). */
+let roleChar: (() => string) | null = null;
+
+export function setLogRoleChar(get: () => string): void {
+  roleChar = get;
+}
+
 /** One line per record, in the spirit of Redis's log format: `pid:R time level message`. */
 function formatRecord(role: string, r: LogRecord): string {
   const t = new Date(r.timestamp).toISOString();
@@ -46,7 +53,7 @@ function formatRecord(role: string, r: LogRecord): string {
   for (let i = 0; i < r.message.length; i++) {
     msg += i % 2 === 0 ? String(r.message[i]) : formatValue(r.message[i]);
   }
-  return `${Deno.pid}:${ROLE_CHAR[role] ?? "?"} ${t} ${mark} ${msg}\n`;
+  return `${Deno.pid}:${roleChar?.() ?? ROLE_CHAR[role] ?? "?"} ${t} ${mark} ${msg}\n`;
 }
 
 function formatValue(v: unknown): string {
