@@ -281,6 +281,11 @@ export class RedisClient {
     return this.state === "closed";
   }
 
+  /** This side's address of the current connection ("" when there is none). */
+  get localAddress(): string {
+    return (this.conn?.localAddr as Deno.NetAddr | undefined)?.hostname ?? "";
+  }
+
   /** Commands waiting for a connection or for their reply. */
   get pending(): number {
     return this.inflight.length + this.waiting.length;

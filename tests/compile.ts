@@ -6,6 +6,7 @@ export const EXECUTABLES: { name: string; entry: string; v8Flags?: string }[] = 
   // A small young generation: the dataset lives in the old one, and V8's default semi-spaces
   // (tens of MB, committed) would cost more resident memory than a million small keys' worth.
   { name: "data-node", entry: "data-node/main.ts", v8Flags: "--max-semi-space-size=4" },
+  { name: "sentinel", entry: "sentinel/main.ts" },
 ];
 
 const root = new URL("..", import.meta.url).pathname;

@@ -1,0 +1,507 @@
+/**
+ * SENTINEL <subcommand>: the replies and errors of redis-sentinel 7.0. Instances are described
+ * as field/value lists (a map in RESP3, a flat array in RESP2) with Redis's field names.
+ */
+import { globMatch } from "../shared/glob.ts";
+import { DEFAULT_DOWN_AFTER_MS } from "./config.ts";
+import type { SentinelClient, SentinelServer } from "./server.ts";
+import { flagsOf, type Instance, type Master } from "./state.ts";
+
+const HELP = [
+  "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "CKQUORUM <master-name>",
+  "    Check if the current Sentinel configuration is able to reach the quorum needed",
+  "    to failover a master and the majority needed to authorize the failover.",
+  "CONFIG SET <param> <value>",
+  "    Set a global Sentinel configuration parameter.",
+  "CONFIG GET <param>",
+  "    Get global Sentinel configuration parameter.",
+  "DEBUG [<param> <value> ...]",
+  "    Show a list of configurable time parameters and their values (milliseconds).",
+  "    Or update current configurable parameters values (one or more).",
+  "GET-MASTER-ADDR-BY-NAME <master-name>",
+  "    Return the ip and port number of the master with that name.",
+  "FAILOVER <master-name>",
+  "    Manually failover a master node without asking for agreement from other",
+  "    Sentinels",
+  "FLUSHCONFIG",
+  "    Force Sentinel to rewrite its configuration on disk, including the current",
+  "    Sentinel state.",
+  "INFO-CACHE <master-name>",
+  "    Return last cached INFO output from masters and all its replicas.",
+  "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+  "    Check if the master specified by ip:port is down from current Sentinel's",
+  "    point of view.",
+  "MASTER <master-name>",
+  "    Show the state and info of the specified master.",
+  "MASTERS",
+  "    Show a list of monitored masters and their state.",
+  "MONITOR <name> <ip> <port> <quorum>",
+  "    Start monitoring a new master with the specified name, ip, port and quorum.",
+  "MYID",
+  "    Return the ID of the Sentinel instance.",
+  "PENDING-SCRIPTS",
+  "    Get pending scripts information.",
+  "REMOVE <master-name>",
+  "    Remove master from Sentinel's monitor list.",
+  "REPLICAS <master-name>",
+  "    Show a list of replicas for this master and their state.",
+  "RESET <pattern>",
+  "    Reset masters for specific master name matching this pattern.",
+  "SENTINELS <master-name>",
+  "    Show a list of Sentinel instances for this master and their state.",
+  "SET <master-name> <option> <value> [<option> <value> ...]",
+  "    Set configuration parameters for certain masters.",
+  "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+  "    Simulate a Sentinel crash.",
+  "HELP",
+  "    Print this help.",
+];
+
+function replyFields(c: SentinelClient, fields: [string, string | number][]): void {
+  if (c.proto === 3) c.out.map(fields.length);
+  else c.out.array(fields.length * 2);
+  for (const [k, v] of fields) {
+    c.out.bulk(k);
+    c.out.bulk(String(v));
+  }
+}
+
+/** An instance's fields, in the order redis-sentinel lists them. */
+function instanceFields(ri: Instance, now: number): [string, string | number][] {
+  const master = ri.kind === "master" ? ri as Master : ri.master!;
+  const f: [string, string | number][] = [
+    ["name", ri.name],
+    ["ip", ri.host],
+    ["port", ri.port],
+    ["runid", ri.runid ?? ""],
+    ["flags", flagsOf(ri)],
+    ["link-pending-commands", ri.link.pendingCommands],
+    ["link-refcount", 1],
+  ];
+  if (ri.kind === "master" && (ri as Master).failoverState !== "none") {
+    f.push(["failover-state", (ri as Master).failoverState]);
+  }
+  f.push(
+    ["last-ping-sent", ri.link.actPingTime ? now - ri.link.actPingTime : 0],
+    ["last-ok-ping-reply", now - ri.link.lastAvailTime],
+    ["last-ping-reply", now - ri.link.lastPongTime],
+  );
+  if (ri.sdown) f.push(["s-down-time", now - ri.sdownSince]);
+  if (ri.kind === "master" && (ri as Master).odown) {
+    f.push(["o-down-time", now - (ri as Master).odownSince]);
+  }
+  f.push(["down-after-milliseconds", master.config.downAfterMs]);
+  if (ri.kind !== "sentinel") {
+    f.push(
+      ["info-refresh", ri.infoRefresh === 0 ? 0 : now - ri.infoRefresh],
+      ["role-reported", ri.roleReported],
+      ["role-reported-time", now - ri.roleReportedTime],
+    );
+  }
+  if (ri.kind === "master") {
+    const m = ri as Master;
+    f.push(
+      ["config-epoch", m.configEpoch],
+      ["num-slaves", m.replicas.size],
+      ["num-other-sentinels", m.sentinels.size],
+      ["quorum", m.config.quorum],
+      ["failover-timeout", m.config.failoverTimeoutMs],
+      ["parallel-syncs", m.config.parallelSyncs],
+    );
+  }
+  if (ri.kind === "slave") {
+    f.push(
+      ["master-link-down-time", ri.masterLinkDownTime],
+      ["master-link-status", ri.slaveMasterLinkUp ? "ok" : "err"],
+      ["master-host", ri.slaveMasterHost || "?"],
+      ["master-port", ri.slaveMasterPort],
+      ["slave-priority", ri.slavePriority],
+      ["slave-repl-offset", ri.slaveReplOffset],
+      ["replica-announced", ri.replicaAnnounced ? 1 : 0],
+    );
+  }
+  if (ri.kind === "sentinel") {
+    f.push(
+      ["last-hello-message", now - ri.lastHelloTime],
+      ["voted-leader", ri.leader ?? "?"],
+      ["voted-leader-epoch", ri.leaderEpoch],
+    );
+  }
+  return f;
+}
+
+function replyInstances(c: SentinelClient, list: Instance[]): void {
+  const now = Date.now();
+  c.out.array(list.length);
+  for (const ri of list) replyFields(c, instanceFields(ri, now));
+}
+
+function parseInt(s: string): number | null {
+  return /^-?\d+$/.test(s) ? Number(s) : null;
+}
+
+export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: string[]): void {
+  const mon = srv.rt.monitor;
+  const sub = argv[1]!.toLowerCase();
+  const n = argv.length;
+  const wrongArgs = () =>
+    c.error(
+      `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try SENTINEL HELP.`,
+    );
+  const master = (name: string): Master | null => {
+    const m = mon.masters.get(name);
+    if (!m) c.error("ERR No such master with that name");
+    return m ?? null;
+  };
+  switch (sub) {
+    case "masters":
+      if (n !== 2) return wrongArgs();
+      return replyInstances(c, [...mon.masters.values()]);
+    case "master": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (m) replyFields(c, instanceFields(m, Date.now()));
+      return;
+    }
+    case "slaves":
+    case "replicas": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (m) replyInstances(c, [...m.replicas.values()].filter((r) => r.replicaAnnounced));
+      return;
+    }
+    case "sentinels": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (m) replyInstances(c, [...m.sentinels.values()]);
+      return;
+    }
+    case "get-master-addr-by-name": {
+      if (n !== 3) return wrongArgs();
+      const m = mon.masters.get(argv[2]!);
+      if (!m) {
+        if (c.proto === 3) c.out.nullBulk();
+        else c.out.nullArray();
+        return;
+      }
+      const p = m.failoverState === "reconf_slaves" && m.promotedReplica ? m.promotedReplica : m;
+      c.out.array(2);
+      c.out.bulk(p.host);
+      c.out.bulk(String(p.port));
+      return;
+    }
+    case "is-master-down-by-addr": {
+      if (n !== 6) return wrongArgs();
+      const port = parseInt(argv[3]!), epoch = parseInt(argv[4]!);
+      if (port === null || epoch === null) {
+        c.error("ERR value is not an integer or out of range");
+        return;
+      }
+      const m = mon.masterByAddr(argv[2]!, port);
+      const down = !mon.tilt && m !== undefined && m.sdown;
+      let leader: string | null = null, leaderEpoch = 0;
+      if (m && argv[5] !== "*") {
+        const v = mon.voteLeader(m, epoch, argv[5]!);
+        leader = v.leader;
+        leaderEpoch = v.epoch;
+      }
+      c.out.array(3);
+      c.out.int(down ? 1 : 0);
+      c.out.bulk(leader ?? "*");
+      c.out.int(leaderEpoch);
+      return;
+    }
+    case "reset": {
+      if (n !== 3) return wrongArgs();
+      let count = 0;
+      for (const m of [...mon.masters.values()]) {
+        if (globMatch(argv[2]!, m.name)) {
+          mon.reset(m);
+          count++;
+        }
+      }
+      c.out.int(count);
+      return;
+    }
+    case "failover": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (!m) return;
+      const err = mon.forceFailover(m);
+      if (err) c.out.error(err.slice(1));
+      else c.out.ok();
+      return;
+    }
+    case "ckquorum": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (!m) return;
+      let usable = 1;
+      for (const s of m.sentinels.values()) if (!s.sdown) usable++;
+      const voters = m.sentinels.size + 1;
+      if (usable < m.config.quorum) {
+        c.error(
+          `NOQUORUM ${usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master`,
+        );
+      } else if (usable < Math.floor(voters / 2) + 1) {
+        c.error(
+          `NOQUORUM ${usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover`,
+        );
+      } else {
+        c.out.simple(
+          `OK ${usable} usable Sentinels. Quorum and failover authorization can be reached`,
+        );
+      }
+      return;
+    }
+    case "flushconfig":
+      if (n !== 2) return wrongArgs();
+      mon.save();
+      c.out.ok();
+      return;
+    case "myid":
+      if (n !== 2) return wrongArgs();
+      c.out.bulk(mon.myid);
+      return;
+    case "monitor": {
+      if (n !== 6) return wrongArgs();
+      const port = parseInt(argv[4]!), quorum = parseInt(argv[5]!);
+      if (quorum === null) {
+        c.error("ERR value is not an integer or out of range");
+        return;
+      }
+      if (quorum <= 0) {
+        c.error("ERR Quorum must be 1 or greater.");
+        return;
+      }
+      if (port === null || port <= 0 || port > 65535) {
+        c.error("ERR Invalid port number");
+        return;
+      }
+      if (mon.masters.has(argv[2]!)) {
+        c.error("ERR Duplicated master name");
+        return;
+      }
+      if (!/^[0-9a-fA-F.:]+$/.test(argv[3]!) && !srv.rt.cfg.resolveHostnames) {
+        c.error("ERR Invalid IP address or hostname specified");
+        return;
+      }
+      mon.monitor(argv[2]!, argv[3]!, port, quorum);
+      c.out.ok();
+      return;
+    }
+    case "remove": {
+      if (n !== 3) return wrongArgs();
+      const m = master(argv[2]!);
+      if (!m) return;
+      mon.remove(m);
+      c.out.ok();
+      return;
+    }
+    case "set":
+      return sentinelSet(srv, c, argv);
+    case "config":
+      return sentinelConfig(srv, c, argv);
+    case "pending-scripts":
+      c.out.array(srv.rt.scriptQueue.length);
+      for (const j of srv.rt.scriptQueue) {
+        replyFields(c, [["argv", [j.script, ...j.args].join(" ")], ["flags", "scheduled"]]);
+      }
+      return;
+    case "info-cache": {
+      if (n < 3) return wrongArgs();
+      c.out.array(0);
+      return;
+    }
+    case "simulate-failure": {
+      for (const a of argv.slice(2)) {
+        const x = a.toLowerCase();
+        if (x === "crash-after-election") mon.simFailure.crashAfterElection = true;
+        else if (x === "crash-after-promotion") mon.simFailure.crashAfterPromotion = true;
+        else if (x === "help") {
+          c.out.array(2);
+          c.out.bulk("crash-after-election");
+          c.out.bulk("crash-after-promotion");
+          return;
+        } else {
+          c.error("ERR Unknown failure simulation specified");
+          return;
+        }
+      }
+      c.out.ok();
+      return;
+    }
+    case "debug": {
+      const params: [string, number][] = [
+        ["info-period", 10000],
+        ["ping-period", 1000],
+        ["ask-period", 1000],
+        ["publish-period", 2000],
+        ["default-down-after", DEFAULT_DOWN_AFTER_MS],
+        ["tilt-trigger", 2000],
+        ["tilt-period", 30000],
+        ["slave-reconf-timeout", 10000],
+        ["min-link-reconnect-period", 15000],
+        ["election-timeout", 10000],
+        ["script-max-runtime", 60000],
+        ["script-retry-delay", 30000],
+      ];
+      if (n === 2) {
+        replyFields(c, params);
+        return;
+      }
+      c.error("ERR Changing Sentinel timing parameters is not supported");
+      return;
+    }
+    case "help":
+      c.out.array(HELP.length);
+      for (const l of HELP) c.out.simple(l);
+      return;
+    default:
+      return wrongArgs();
+  }
+}
+
+function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): void {
+  const mon = srv.rt.monitor;
+  if (argv.length < 5 || argv.length % 2 === 0) {
+    c.error(`ERR unknown subcommand or wrong number of arguments for 'set'. Try SENTINEL HELP.`);
+    return;
+  }
+  const m = mon.masters.get(argv[2]!);
+  if (!m) {
+    c.error("ERR No such master with that name");
+    return;
+  }
+  const cfg = m.config;
+  for (let i = 3; i + 1 < argv.length; i += 2) {
+    const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
+    const num = parseInt(val);
+    const bad = () => c.error(`ERR Invalid argument '${val}' for SENTINEL SET '${opt}'`);
+    switch (opt) {
+      case "down-after-milliseconds":
+        if (num === null || num <= 0) return bad();
+        cfg.downAfterMs = num;
+        break;
+      case "failover-timeout":
+        if (num === null || num <= 0) return bad();
+        cfg.failoverTimeoutMs = num;
+        break;
+      case "parallel-syncs":
+        if (num === null || num <= 0) return bad();
+        cfg.parallelSyncs = num;
+        break;
+      case "quorum":
+        if (num === null || num <= 0) return bad();
+        cfg.quorum = num;
+        break;
+      case "auth-pass":
+        cfg.authPass = val;
+        break;
+      case "auth-user":
+        cfg.authUser = val;
+        break;
+      case "master-reboot-down-after-period":
+        if (num === null || num < 0) return bad();
+        cfg.masterRebootDownAfterMs = num;
+        break;
+      case "notification-script":
+      case "client-reconfig-script":
+        if (srv.rt.cfg.denyScriptsReconfig) {
+          c.error(
+            "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.",
+          );
+          return;
+        }
+        if (opt === "notification-script") cfg.notificationScript = val;
+        else cfg.clientReconfigScript = val;
+        break;
+      case "rename-command": {
+        if (i + 2 >= argv.length) return bad();
+        cfg.renamedCommands.set(val.toLowerCase(), argv[i + 2]!);
+        i++;
+        break;
+      }
+      default:
+        c.error(`ERR Unknown option or number of arguments for SENTINEL SET '${opt}'`);
+        return;
+    }
+    srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${opt} ${val}`);
+  }
+  mon.save();
+  c.out.ok();
+}
+
+function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]): void {
+  const cfg = srv.rt.cfg;
+  const op = (argv[2] ?? "").toLowerCase();
+  const params: Record<string, () => string> = {
+    "resolve-hostnames": () => cfg.resolveHostnames ? "yes" : "no",
+    "announce-hostnames": () => cfg.announceHostnames ? "yes" : "no",
+    "announce-ip": () => cfg.announceIp,
+    "announce-port": () => String(cfg.announcePort),
+    "sentinel-user": () => cfg.sentinelUser,
+    "sentinel-pass": () => cfg.sentinelPass,
+    "loglevel": () => cfg.loglevel,
+  };
+  if (op === "get" && argv.length === 4) {
+    const out: [string, string][] = [];
+    for (const [k, get] of Object.entries(params)) {
+      if (globMatch(argv[3]!.toLowerCase(), k)) out.push([k, get()]);
+    }
+    if (c.proto === 3) c.out.map(out.length);
+    else c.out.array(out.length * 2);
+    for (const [k, v] of out) {
+      c.out.bulk(k);
+      c.out.bulk(v);
+    }
+    return;
+  }
+  if (op === "set" && argv.length === 5) {
+    const k = argv[3]!.toLowerCase(), v = argv[4]!;
+    const yn = () => {
+      const x = v.toLowerCase();
+      if (x !== "yes" && x !== "no") throw new Error("bad");
+      return x === "yes";
+    };
+    try {
+      switch (k) {
+        case "resolve-hostnames":
+          cfg.resolveHostnames = yn();
+          break;
+        case "announce-hostnames":
+          cfg.announceHostnames = yn();
+          break;
+        case "announce-ip":
+          cfg.announceIp = v;
+          break;
+        case "announce-port": {
+          const p = parseInt(v);
+          if (p === null || p < 0 || p > 65535) throw new Error("bad");
+          cfg.announcePort = p;
+          break;
+        }
+        case "sentinel-user":
+          cfg.sentinelUser = v;
+          break;
+        case "sentinel-pass":
+          cfg.sentinelPass = v;
+          break;
+        case "loglevel":
+          cfg.loglevel = v;
+          break;
+        default:
+          c.error(`ERR Invalid argument '${argv[3]}' to SENTINEL CONFIG SET`);
+          return;
+      }
+    } catch {
+      c.error(`ERR Invalid value '${v}' to SENTINEL CONFIG SET '${argv[3]}'`);
+      return;
+    }
+    srv.rt.monitor.save();
+    c.out.ok();
+    return;
+  }
+  c.error(`ERR unknown subcommand or wrong number of arguments for 'config'. Try SENTINEL HELP.`);
+}

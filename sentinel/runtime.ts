@@ -1,0 +1,288 @@
+/**
+ * The sentinel's I/O shell: a command link and a pub/sub link per data node (one command link
+ * per peer sentinel), the timer that drives the monitor ten times a second, the events (logged,
+ * published to our subscribers, handed to the notification script), and the config file,
+ * rewritten after every state change.
+ *
+ * Links are opened at most once a second per instance, authenticate with `auth-user`/`auth-pass`
+ * towards data nodes and `sentinel-user`/`sentinel-pass` towards sentinels, and name themselves
+ * `sentinel-<id>-cmd` / `-pubsub` as Redis's do.
+ */
+import { getLogger } from "../shared/log.ts";
+import { RedisClient } from "../shared/client.ts";
+import type { RespValue } from "../shared/resp/mod.ts";
+import { RespError } from "../shared/resp/mod.ts";
+import { ReplyError } from "../shared/client.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
+import { rewriteFile, type SentinelConfig } from "./config.ts";
+import { type Effects, type EventLevel, HELLO_CHANNEL, Monitor } from "./monitor.ts";
+import type { Instance, Master } from "./state.ts";
+
+const log = getLogger(["sentinel"]);
+
+const TICK_MS = 100;
+const RECONNECT_MS = 1000;
+/** Scripts: how many run at once, how many may wait, and how long one may run. */
+const MAX_RUNNING_SCRIPTS = 16;
+const MAX_QUEUED_SCRIPTS = 256;
+const SCRIPT_MAX_RUNTIME_MS = 60_000;
+
+interface Links {
+  cc: RedisClient | null;
+  pc: RedisClient | null;
+  connecting: boolean;
+  lastAttempt: number;
+}
+
+export interface EventSink {
+  /** Delivers an event to the sentinel's own subscribers (channel = event type). */
+  publish(channel: string, message: string): void;
+}
+
+export class Runtime implements Effects {
+  readonly monitor: Monitor;
+  private readonly links = new Map<Instance, Links>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private scriptsRunning = 0;
+  readonly scriptQueue: { script: string; args: string[] }[] = [];
+  sink: EventSink = { publish: () => {} };
+  /** Where the config is rewritten; null only in tests. */
+  configPath: string | null;
+
+  constructor(
+    readonly cfg: SentinelConfig,
+    configPath: string | null,
+    readonly clock: Clock = systemClock,
+    rand: () => number = Math.random,
+  ) {
+    this.configPath = configPath;
+    this.monitor = new Monitor(cfg, clock, rand, this);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    const all = [...this.links.values()];
+    this.links.clear();
+    await Promise.all(all.flatMap((l) => [l.cc?.close(), l.pc?.close()]));
+  }
+
+  private tick(): void {
+    for (const m of this.monitor.masters.values()) {
+      this.ensureLinks(m);
+      for (const r of m.replicas.values()) this.ensureLinks(r);
+      for (const s of m.sentinels.values()) this.ensureLinks(s);
+    }
+    this.monitor.tick();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Links
+
+  private ensureLinks(ri: Instance): void {
+    let l = this.links.get(ri);
+    if (!l) {
+      l = { cc: null, pc: null, connecting: false, lastAttempt: 0 };
+      this.links.set(ri, l);
+    }
+    const now = this.clock.nowMs();
+    const wantPc = ri.kind !== "sentinel";
+    if (l.connecting || (l.cc && (!wantPc || l.pc)) || now - l.lastAttempt < RECONNECT_MS) return;
+    l.lastAttempt = now;
+    l.connecting = true;
+    void this.connect(ri, l, wantPc).finally(() => l.connecting = false);
+  }
+
+  private auth(ri: Instance): { username?: string; password?: string } {
+    if (ri.kind === "sentinel") {
+      return this.cfg.sentinelPass
+        ? {
+          password: this.cfg.sentinelPass,
+          ...(this.cfg.sentinelUser ? { username: this.cfg.sentinelUser } : {}),
+        }
+        : {};
+    }
+    const m = ri.kind === "master" ? ri as Master : ri.master!;
+    const c = m.config;
+    return c.authPass
+      ? { password: c.authPass, ...(c.authUser ? { username: c.authUser } : {}) }
+      : {};
+  }
+
+  private async connect(ri: Instance, l: Links, wantPc: boolean): Promise<void> {
+    const base = {
+      host: ri.host,
+      port: ri.port,
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 0,
+      reconnect: { enabled: false },
+      ...this.auth(ri),
+    };
+    const id = this.cfg.myid.slice(0, 8);
+    if (!l.cc) {
+      try {
+        const cc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-cmd` });
+        if (this.links.get(ri) !== l) {
+          void cc.close();
+          return;
+        }
+        l.cc = cc;
+        const now = this.clock.nowMs();
+        ri.link.connected = true;
+        ri.link.connectedSince = now;
+        ri.link.localIp = cc.localAddress;
+        this.monitor.linkUp(ri);
+        cc.on("close", () => {
+          if (l.cc !== cc) return;
+          l.cc = null;
+          ri.link.connected = false;
+          ri.link.connectedSince = 0;
+          ri.link.pendingCommands = 0;
+        });
+      } catch (e) {
+        log.debug("link to {addr} failed: {err}", { addr: ri.name, err: String(e) });
+        return;
+      }
+    }
+    if (wantPc && !l.pc) {
+      try {
+        const pc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-pubsub` });
+        if (this.links.get(ri) !== l) {
+          void pc.close();
+          return;
+        }
+        l.pc = pc;
+        ri.link.pubsubConnected = true;
+        ri.link.lastPubsubTime = this.clock.nowMs();
+        pc.on("close", () => {
+          if (l.pc !== pc) return;
+          l.pc = null;
+          ri.link.pubsubConnected = false;
+        });
+        await pc.subscribe([HELLO_CHANNEL], (_ch, msg) => {
+          ri.link.lastPubsubTime = this.clock.nowMs();
+          this.monitor.processHello(msg);
+        });
+      } catch (e) {
+        log.debug("pub/sub link to {addr} failed: {err}", { addr: ri.name, err: String(e) });
+      }
+    }
+  }
+
+  command(ri: Instance, argv: string[]): Promise<RespValue> {
+    const cc = this.links.get(ri)?.cc;
+    if (!cc) return Promise.reject(new RespError("ERR link down"));
+    return cc.call(...argv).catch((e) => {
+      if (e instanceof ReplyError) return e.reply;
+      throw e;
+    });
+  }
+
+  dropLinks(ri: Instance): void {
+    const l = this.links.get(ri);
+    if (!l) return;
+    this.links.delete(ri);
+    ri.link.connected = false;
+    ri.link.pubsubConnected = false;
+    ri.link.pendingCommands = 0;
+    void l.cc?.close();
+    void l.pc?.close();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Events, scripts, config
+
+  event(level: EventLevel, type: string, message: string): void {
+    const line = type === "failover-delay" ? message : `${type} ${message}`;
+    if (level === "warning") log.warn("{line}", { line });
+    else if (level === "notice") log.info("{line}", { line });
+    else log.debug("{line}", { line });
+    if (type === "failover-delay") return;
+    this.sink.publish(type, message);
+    // Warning-level events go to the master's notification script.
+    if (level === "warning") {
+      const name = this.masterNameOf(type, message);
+      const script = name ? this.cfg.masters.get(name)?.notificationScript : undefined;
+      if (script) this.queueScript(script, [type, message]);
+    }
+    if (type === "+switch-master") {
+      const [name, fromIp, fromPort, toIp, toPort] = message.split(" ");
+      const script = name ? this.cfg.masters.get(name)?.clientReconfigScript : undefined;
+      if (script) {
+        const m = this.monitor.masters.get(name!);
+        const role = m && m.leader === this.cfg.myid ? "leader" : "observer";
+        this.queueScript(script, [name!, role, "end", fromIp!, fromPort!, toIp!, toPort!]);
+      }
+    }
+  }
+
+  /** The master an event is about: the name after "master" or after "@". */
+  private masterNameOf(type: string, message: string): string | null {
+    const w = message.split(" ");
+    if (type === "+switch-master") return w[0] ?? null;
+    if (w[0] === "master") return w[1] ?? null;
+    const at = w.indexOf("@");
+    return at >= 0 ? w[at + 1] ?? null : null;
+  }
+
+  private queueScript(script: string, args: string[]): void {
+    if (this.scriptQueue.length >= MAX_QUEUED_SCRIPTS) {
+      log.warn("Too many pending scripts: dropping {script}", { script });
+      return;
+    }
+    this.scriptQueue.push({ script, args });
+    this.runScripts();
+  }
+
+  private runScripts(): void {
+    while (this.scriptsRunning < MAX_RUNNING_SCRIPTS && this.scriptQueue.length > 0) {
+      const job = this.scriptQueue.shift()!;
+      this.scriptsRunning++;
+      void this.runScript(job).finally(() => {
+        this.scriptsRunning--;
+        this.runScripts();
+      });
+    }
+  }
+
+  get runningScripts(): number {
+    return this.scriptsRunning;
+  }
+
+  private async runScript(job: { script: string; args: string[] }): Promise<void> {
+    try {
+      const child = new Deno.Command(job.script, {
+        args: job.args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+      }, SCRIPT_MAX_RUNTIME_MS);
+      const st = await child.status;
+      clearTimeout(timer);
+      if (!st.success) {
+        log.warn("-script-error {script} {code}", { script: job.script, code: st.code });
+      }
+    } catch (e) {
+      log.warn("-script-error {script} {err}", { script: job.script, err: String(e) });
+    }
+  }
+
+  save(): void {
+    if (!this.configPath) return;
+    try {
+      rewriteFile(this.configPath, this.cfg);
+    } catch (e) {
+      log.warn("WARNING: Sentinel was not able to save the new configuration on disk!!!: {err}", {
+        err: String(e),
+      });
+    }
+  }
+}

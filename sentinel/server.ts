@@ -1,0 +1,605 @@
+/**
+ * The sentinel's RESP server: what redis-sentinel answers on its port. Clients (ioredis and
+ * node-redis in Sentinel mode, redis-cli, other sentinels) get PING, AUTH, HELLO, INFO, ROLE,
+ * CLIENT, COMMAND, SENTINEL, SHUTDOWN, and pub/sub on the event channels (`+switch-master`,
+ * `+sdown`...); PUBLISH takes only hello messages, as Redis's sentinels do.
+ */
+import { getLogger } from "../shared/log.ts";
+import { ProtocolError, RequestParser, RespWriter } from "../shared/resp/mod.ts";
+import { globMatch } from "../shared/glob.ts";
+import { isLocalAddress } from "../shared/net.ts";
+import type { Runtime } from "./runtime.ts";
+import { sentinelCommand } from "./commands.ts";
+import { HELLO_CHANNEL } from "./monitor.ts";
+import { REDIS_VERSION } from "../shared/version.ts";
+
+const log = getLogger(["sentinel", "server"]);
+
+export class SentinelClient {
+  readonly parser = new RequestParser({});
+  readonly out = new RespWriter();
+  name = "";
+  authenticated: boolean;
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  closing = false;
+  closeAfterReply = false;
+  readonly createdMs = Date.now();
+  lastCmd = "NULL";
+
+  constructor(
+    readonly id: number,
+    readonly conn: Deno.Conn,
+    readonly addr: string,
+    readonly laddr: string,
+    requiresAuth: boolean,
+  ) {
+    this.authenticated = !requiresAuth;
+  }
+
+  get proto(): 2 | 3 {
+    return this.out.proto;
+  }
+
+  get subscriptions(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  error(msg: string): void {
+    this.out.error(msg);
+  }
+
+  private writing: Promise<void> | null = null;
+
+  flush(): Promise<void> {
+    if (this.writing || this.out.len === 0 || this.closing) {
+      return this.writing ?? Promise.resolve();
+    }
+    this.writing = (async () => {
+      try {
+        while (this.out.len > 0 && !this.closing) {
+          const n = await this.conn.write(this.out.buf.subarray(0, this.out.len));
+          this.out.consume(n);
+        }
+      } finally {
+        this.writing = null;
+      }
+    })();
+    return this.writing;
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      this.conn.close();
+    } catch { /* gone */ }
+  }
+}
+
+export class SentinelServer {
+  readonly clients = new Map<number, SentinelClient>();
+  private nextId = 1;
+  private listeners: Deno.Listener[] = [];
+  readonly startMs = Date.now();
+  readonly runId = Array.from(
+    crypto.getRandomValues(new Uint8Array(20)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  totalConnections = 0;
+  totalCommands = 0;
+  boundPort = 0;
+  onShutdown: () => void = () => {};
+
+  constructor(readonly rt: Runtime, readonly configFile: string) {
+    rt.sink = { publish: (ch, msg) => this.publish(ch, msg) };
+  }
+
+  listen(): void {
+    const cfg = this.rt.cfg;
+    const binds = cfg.bind.length > 0 ? cfg.bind : ["0.0.0.0"];
+    for (const raw of binds) {
+      const optional = raw.startsWith("-");
+      const addr = optional ? raw.slice(1) : raw;
+      const hostname = addr === "*" ? "0.0.0.0" : addr === "::*" ? "::" : addr;
+      try {
+        const l = Deno.listen({ hostname, port: this.boundPort || cfg.port, transport: "tcp" });
+        this.boundPort = (l.addr as Deno.NetAddr).port;
+        this.listeners.push(l);
+        void this.acceptLoop(l);
+      } catch (e) {
+        if (!optional) {
+          for (const l of this.listeners) l.close();
+          throw new Error(
+            `Could not create server TCP listening socket ${addr}:${cfg.port}: ${
+              (e as Error).message
+            }`,
+          );
+        }
+      }
+    }
+  }
+
+  close(): void {
+    for (const l of this.listeners) {
+      try {
+        l.close();
+      } catch { /* closed */ }
+    }
+    for (const c of this.clients.values()) c.close();
+  }
+
+  private async acceptLoop(l: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await l.accept();
+      } catch {
+        return;
+      }
+      const r = conn.remoteAddr as Deno.NetAddr, lo = conn.localAddr as Deno.NetAddr;
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch { /* not TCP */ }
+      const cfg = this.rt.cfg;
+      if (
+        cfg.protectedMode && !cfg.requirepass && cfg.bind.length === 0 &&
+        !isLocalAddress(r.hostname)
+      ) {
+        void conn.write(
+          new TextEncoder().encode("-DENIED Sentinel is running in protected mode\r\n"),
+        )
+          .finally(() => conn.close());
+        continue;
+      }
+      this.totalConnections++;
+      const c = new SentinelClient(
+        this.nextId++,
+        conn,
+        `${r.hostname}:${r.port}`,
+        `${lo.hostname}:${lo.port}`,
+        cfg.requirepass !== "",
+      );
+      this.clients.set(c.id, c);
+      void this.serve(c);
+    }
+  }
+
+  private async serve(c: SentinelClient): Promise<void> {
+    try {
+      while (!c.closing) {
+        const n = await c.conn.read(c.parser.readTarget());
+        if (n === null) break;
+        c.parser.commit(n);
+        for (;;) {
+          let argv: string[] | null;
+          try {
+            argv = c.parser.next(c.authenticated);
+          } catch (e) {
+            if (!(e instanceof ProtocolError)) throw e;
+            c.error(`ERR ${e.message}`);
+            c.closeAfterReply = true;
+            break;
+          }
+          if (argv === null) break;
+          if (argv.length === 0) continue;
+          this.totalCommands++;
+          try {
+            this.dispatch(c, argv);
+          } catch (e) {
+            log.error("command {cmd} failed: {err}", { cmd: argv[0]!, err: String(e) });
+            c.error(`ERR internal error: ${(e as Error).message}`);
+          }
+          if (c.closeAfterReply) break;
+        }
+        c.parser.trim();
+        await c.flush();
+        if (c.closeAfterReply) break;
+      }
+    } catch {
+      // connection reset
+    } finally {
+      c.close();
+      this.clients.delete(c.id);
+    }
+  }
+
+  /** Publishes an event to the subscribers of its channel and of matching patterns. */
+  publish(channel: string, message: string): number {
+    let n = 0;
+    for (const c of this.clients.values()) {
+      if (c.channels.has(channel)) {
+        this.pushMessage(c, ["message", channel, message]);
+        n++;
+      }
+      for (const p of c.patterns) {
+        if (globMatch(p, channel)) {
+          this.pushMessage(c, ["pmessage", p, channel, message]);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  private pushMessage(c: SentinelClient, parts: string[]): void {
+    if (c.proto === 3) c.out.push(parts.length);
+    else c.out.array(parts.length);
+    for (const p of parts) c.out.bulk(p);
+    void c.flush();
+  }
+
+  private subscribeReply(c: SentinelClient, kind: string, name: string | null): void {
+    if (c.proto === 3) c.out.push(3);
+    else c.out.array(3);
+    c.out.bulk(kind);
+    if (name === null) c.out.nullBulk();
+    else c.out.bulk(name);
+    c.out.int(c.subscriptions);
+  }
+
+  private dispatch(c: SentinelClient, argv: string[]): void {
+    const cmd = argv[0]!.toLowerCase();
+    c.lastCmd = cmd;
+    const n = argv.length;
+    const arity = (min: number, exact = false) => {
+      if (exact ? n !== min : n < min) {
+        c.error(`ERR wrong number of arguments for '${cmd}' command`);
+        return false;
+      }
+      return true;
+    };
+    if (!c.authenticated && cmd !== "auth" && cmd !== "hello" && cmd !== "quit") {
+      c.error("NOAUTH Authentication required.");
+      return;
+    }
+    if (
+      c.proto === 2 && c.subscriptions > 0 &&
+      !["subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset"].includes(
+        cmd,
+      )
+    ) {
+      c.error(
+        `ERR Can't execute '${cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      );
+      return;
+    }
+    switch (cmd) {
+      case "ping":
+        if (n > 2) return void arity(99);
+        if (c.proto === 2 && c.subscriptions > 0) {
+          c.out.array(2);
+          c.out.bulk("pong");
+          c.out.bulk(argv[1] ?? "");
+        } else if (n === 2) c.out.bulk(argv[1]!);
+        else c.out.simple("PONG");
+        return;
+      case "quit":
+        c.out.ok();
+        c.closeAfterReply = true;
+        return;
+      case "auth":
+        if (!arity(2) || n > 3) return void (n > 3 && c.error("ERR syntax error"));
+        return this.auth(c, n === 3 ? argv[1]! : "default", argv[n - 1]!);
+      case "hello":
+        return this.hello(c, argv);
+      case "info": {
+        const text = this.info(argv.slice(1));
+        if (c.proto === 3) c.out.verbatim(text);
+        else c.out.bulk(text);
+        return;
+      }
+      case "role": {
+        if (!arity(1, true)) return;
+        const names = [...this.rt.monitor.masters.keys()];
+        c.out.array(2);
+        c.out.bulk("sentinel");
+        c.out.array(names.length);
+        for (const x of names) c.out.bulk(x);
+        return;
+      }
+      case "sentinel":
+        if (!arity(2)) return;
+        return sentinelCommand(this, c, argv);
+      case "subscribe":
+      case "psubscribe":
+        if (!arity(2)) return;
+        for (const ch of argv.slice(1)) {
+          (cmd === "subscribe" ? c.channels : c.patterns).add(ch);
+          this.subscribeReply(c, cmd, ch);
+        }
+        return;
+      case "unsubscribe":
+      case "punsubscribe": {
+        const set = cmd === "unsubscribe" ? c.channels : c.patterns;
+        const names = n > 1 ? argv.slice(1) : [...set];
+        if (names.length === 0) this.subscribeReply(c, cmd, null);
+        for (const ch of names) {
+          set.delete(ch);
+          this.subscribeReply(c, cmd, ch);
+        }
+        return;
+      }
+      case "publish":
+        if (!arity(3, true)) return;
+        if (argv[1] !== HELLO_CHANNEL) {
+          c.error("ERR Only HELLO messages are accepted by Sentinel instances.");
+          return;
+        }
+        this.rt.monitor.processHello(argv[2]!);
+        c.out.int(1);
+        return;
+      case "client":
+        return this.client(c, argv);
+      case "command":
+        if (n >= 2 && argv[1]!.toLowerCase() === "count") c.out.int(SENTINEL_COMMANDS.length);
+        else if (n >= 2 && argv[1]!.toLowerCase() === "docs") c.out.map(0);
+        else {
+          c.out.array(SENTINEL_COMMANDS.length);
+          for (const name of SENTINEL_COMMANDS) c.out.bulk(name);
+        }
+        return;
+      case "shutdown":
+        log.warn("User requested shutdown...");
+        c.out.ok();
+        void c.flush().finally(() => this.onShutdown());
+        return;
+      case "reset":
+        c.channels.clear();
+        c.patterns.clear();
+        c.name = "";
+        c.out.proto = 2;
+        c.out.simple("RESET");
+        return;
+      case "acl":
+        if (n >= 2 && argv[1]!.toLowerCase() === "whoami") {
+          c.out.bulk("default");
+          return;
+        }
+        c.error(`ERR unknown subcommand '${argv[1] ?? ""}'. Try ACL HELP.`);
+        return;
+      default: {
+        const args = argv.slice(1, 11).map((a) => `'${a}' `).join("");
+        c.error(`ERR unknown command '${argv[0]}', with args beginning with: ${args}`);
+      }
+    }
+  }
+
+  private auth(c: SentinelClient, user: string, pass: string): void {
+    const want = this.rt.cfg.requirepass;
+    if (want === "") {
+      c.error(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+      );
+      return;
+    }
+    if (user !== "default" || pass !== want) {
+      c.error("WRONGPASS invalid username-password pair or user is disabled.");
+      return;
+    }
+    c.authenticated = true;
+    c.out.ok();
+  }
+
+  private hello(c: SentinelClient, argv: string[]): void {
+    let proto = c.proto as number;
+    let i = 1;
+    if (argv.length > 1) {
+      const v = Number(argv[1]);
+      if (!Number.isInteger(v)) {
+        c.error("ERR Protocol version is not an integer or out of range");
+        return;
+      }
+      if (v < 2 || v > 3) {
+        c.error("NOPROTO unsupported protocol version");
+        return;
+      }
+      proto = v;
+      i = 2;
+    }
+    for (; i < argv.length; i++) {
+      const opt = argv[i]!.toLowerCase();
+      if (opt === "auth" && i + 2 < argv.length) {
+        const want = this.rt.cfg.requirepass;
+        if (want === "" || argv[i + 1] !== "default" || argv[i + 2] !== want) {
+          if (want !== "" || argv[i + 2] !== "") {
+            c.error("WRONGPASS invalid username-password pair or user is disabled.");
+            return;
+          }
+        }
+        c.authenticated = true;
+        i += 2;
+      } else if (opt === "setname" && i + 1 < argv.length) {
+        c.name = argv[++i]!;
+      } else {
+        c.error(`ERR Syntax error in HELLO option '${argv[i]}'`);
+        return;
+      }
+    }
+    if (!c.authenticated) {
+      c.error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+      );
+      return;
+    }
+    c.out.proto = proto as 2 | 3;
+    const fields: [string, string | number][] = [
+      ["server", "redis"],
+      ["version", REDIS_VERSION],
+      ["proto", proto],
+      ["id", c.id],
+      ["mode", "sentinel"],
+      ["role", "master"],
+    ];
+    c.out.map(fields.length + 1);
+    for (const [k, v] of fields) {
+      c.out.bulk(k);
+      if (typeof v === "number") c.out.int(v);
+      else c.out.bulk(v);
+    }
+    c.out.bulk("modules");
+    c.out.array(0);
+  }
+
+  private client(c: SentinelClient, argv: string[]): void {
+    const sub = (argv[1] ?? "").toLowerCase();
+    switch (sub) {
+      case "setname":
+        if (argv.length !== 3) break;
+        if (/[\s]/.test(argv[2]!)) {
+          c.error("ERR Client names cannot contain spaces, newlines or special characters.");
+          return;
+        }
+        c.name = argv[2]!;
+        c.out.ok();
+        return;
+      case "getname":
+        if (c.name) c.out.bulk(c.name);
+        else c.out.nullBulk();
+        return;
+      case "id":
+        c.out.int(c.id);
+        return;
+      case "info":
+        c.out.bulk(this.clientLine(c) + "\n");
+        return;
+      case "list":
+        c.out.bulk([...this.clients.values()].map((x) => this.clientLine(x) + "\n").join(""));
+        return;
+      case "kill": {
+        if (argv.length === 3) {
+          const t = [...this.clients.values()].find((x) => x.addr === argv[2]);
+          if (!t) {
+            c.error("ERR No such client");
+            return;
+          }
+          t.close();
+          c.out.ok();
+          return;
+        }
+        let killed = 0;
+        for (let i = 2; i + 1 < argv.length; i += 2) {
+          const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
+          for (const x of [...this.clients.values()]) {
+            if (x === c) continue;
+            if (
+              (opt === "id" && String(x.id) === val) || (opt === "addr" && x.addr === val) ||
+              (opt === "type" &&
+                (val.toLowerCase() === "normal"
+                  ? x.subscriptions === 0
+                  : val.toLowerCase() === "pubsub" && x.subscriptions > 0))
+            ) {
+              x.close();
+              killed++;
+            }
+          }
+        }
+        c.out.int(killed);
+        return;
+      }
+      case "setinfo":
+        c.out.ok();
+        return;
+    }
+    c.error(
+      `ERR unknown subcommand or wrong number of arguments for '${
+        argv[1] ?? ""
+      }'. Try CLIENT HELP.`,
+    );
+  }
+
+  private clientLine(c: SentinelClient): string {
+    const age = Math.floor((Date.now() - c.createdMs) / 1000);
+    return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=0 name=${c.name} age=${age} idle=0 flags=${
+      c.subscriptions > 0 ? "P" : "N"
+    } db=0 sub=${c.channels.size} psub=${c.patterns.size} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCmd} user=default redir=-1 resp=${c.proto}`;
+  }
+
+  /** INFO: server, clients, stats and sentinel sections, as redis-sentinel's. */
+  info(args: string[]): string {
+    const want = new Set(args.map((a) => a.toLowerCase()));
+    const all = want.size === 0 || want.has("all") || want.has("default") ||
+      want.has("everything");
+    const sections: [string, [string, string | number][]][] = [];
+    const cfg = this.rt.cfg;
+    const mon = this.rt.monitor;
+    if (all || want.has("server")) {
+      sections.push(["Server", [
+        ["redis_version", REDIS_VERSION],
+        ["redis_mode", "sentinel"],
+        ["os", `${Deno.build.os} ${Deno.build.arch}`],
+        ["arch_bits", 64],
+        ["process_id", Deno.pid],
+        ["run_id", this.runId],
+        ["tcp_port", this.boundPort],
+        ["uptime_in_seconds", Math.floor((Date.now() - this.startMs) / 1000)],
+        ["uptime_in_days", Math.floor((Date.now() - this.startMs) / 86_400_000)],
+        ["hz", 10],
+        ["executable", Deno.execPath()],
+        ["config_file", this.configFile],
+      ]]);
+    }
+    if (all || want.has("clients")) {
+      sections.push(["Clients", [["connected_clients", this.clients.size]]]);
+    }
+    if (all || want.has("stats")) {
+      sections.push(["Stats", [
+        ["total_connections_received", this.totalConnections],
+        ["total_commands_processed", this.totalCommands],
+      ]]);
+    }
+    if (all || want.has("sentinel")) {
+      const fields: [string, string | number][] = [
+        ["sentinel_masters", mon.masters.size],
+        ["sentinel_tilt", mon.tilt ? 1 : 0],
+        [
+          "sentinel_tilt_since_seconds",
+          mon.tilt ? Math.floor((Date.now() - mon.tiltStart) / 1000) : -1,
+        ],
+        ["sentinel_running_scripts", this.rt.runningScripts],
+        ["sentinel_scripts_queue_length", this.rt.scriptQueue.length],
+        [
+          "sentinel_simulate_failure_flags",
+          (mon.simFailure.crashAfterElection ? 1 : 0) |
+          (mon.simFailure.crashAfterPromotion ? 2 : 0),
+        ],
+      ];
+      let i = 0;
+      for (const m of mon.masters.values()) {
+        const status = m.odown ? "odown" : m.sdown ? "sdown" : "ok";
+        fields.push([
+          `master${i++}`,
+          `name=${m.name},status=${status},address=${m.host}:${m.port},slaves=${m.replicas.size},sentinels=${
+            m.sentinels.size + 1
+          }`,
+        ]);
+      }
+      sections.push(["Sentinel", fields]);
+    }
+    void cfg;
+    return sections.map(([title, f]) =>
+      `# ${title}\r\n` + f.map(([k, v]) => `${k}:${v}\r\n`).join("")
+    ).join("\r\n");
+  }
+}
+
+/** The commands a sentinel answers (COMMAND's list). */
+export const SENTINEL_COMMANDS = [
+  "ping",
+  "auth",
+  "hello",
+  "info",
+  "role",
+  "sentinel",
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "publish",
+  "client",
+  "command",
+  "shutdown",
+  "quit",
+  "reset",
+  "acl",
+];
