@@ -95,3 +95,49 @@ Deno.test({
     equal(notRun.met, null);
   },
 });
+
+const REPL = "bench replication section: full sync, lag and master CPU with replicas, side by side";
+Deno.test({
+  name: REPL,
+  ignore: needs(REPL),
+  async fn() {
+    const out = await runBench([
+      "--sections",
+      "replication",
+      "--keys",
+      "2000",
+      "--requests",
+      "1000",
+      "--json",
+    ]);
+    const rep = JSON.parse(out).replication;
+    equal(rep.keys, 2000);
+    const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+    equal(rep.fullSync.length, 2);
+    for (const row of rep.fullSync) {
+      for (const k of ["redis", "ours"]) {
+        const f = row[k];
+        ok(
+          f.seconds > 0 && f.rdbBytes > 0 && f.mbPerSec > 0,
+          `${row.mode} ${k}: ${JSON.stringify(f)}`,
+        );
+      }
+      ok(finite(row.ratio), JSON.stringify(row));
+    }
+    for (const k of ["redis", "ours"]) {
+      const l = rep.lag[k];
+      ok(l.samples >= 1 && l.rps > 0, `${k}: ${JSON.stringify(l)}`);
+      ok(l.p50 >= 0 && l.p99 >= l.p50 && l.max >= l.p99, `${k}: ${JSON.stringify(l)}`);
+    }
+    // 0, 1 and 2 replicas at -P 16 and -P 1; tiny runs may register no CPU ticks.
+    equal(rep.cpu.length, 6);
+    for (const r of rep.cpu) {
+      ok(r.redisRps > 0 && r.oursRps > 0, JSON.stringify(r));
+      ok(r.redisUs >= 0 && r.oursUs >= 0, JSON.stringify(r));
+      equal(r.redisReplicaUs === null, r.replicas === 0, JSON.stringify(r));
+    }
+    const summary = JSON.parse(out).summary as { target: string; measured: number }[];
+    equal(summary.find((v) => v.target.startsWith("full sync time"))!.measured, 2);
+    ok(summary.some((v) => v.target.startsWith("master CPU/req <= 1.3x with 2 replicas")));
+  },
+});

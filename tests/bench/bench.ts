@@ -23,12 +23,26 @@
  *   heap         JavaScript heap bytes our node allocates per request over pipelined and
  *                unpipelined GET and SET runs of redis-benchmark (ours only: redis-server has no
  *                garbage-collected heap, so there is no ratio and no target)
+ *   replication  redis-server -> redis-server and ours -> ours, side by side:
+ *                - full sync of --keys DEBUG POPULATE keys, disk-based (repl-diskless-sync no)
+ *                  and diskless (yes, repl-diskless-sync-delay 0), fresh master and replica each
+ *                  time: seconds from REPLICAOF until the replica's master_link_status is up and
+ *                  its DBSIZE equals --keys; MB/s from the size of the RDB the replica received
+ *                  (the dump.rdb it keeps, as both servers do with repl-diskless-load disabled)
+ *                - lag under load: a master and one replica, redis-benchmark SET -c 50 -P 16
+ *                  -r 100000 (10x --requests) on the master while master_repl_offset is read from
+ *                  both every 50 ms (the two INFO calls sent together); lag = master - replica
+ *                  in bytes, p50/p99/max over the samples, and the time to catch up after it
+ *                - master CPU µs per SET at -c 50 -P 16 and -P 1 with 0, 1 and 2 replicas
+ *                  attached, counted until every replica has applied the run (each replica's own
+ *                  CPU per request is shown too)
  *
  * Targets (in the summary):
  *   CPU per request <= 1.3x redis-server's for SET GET INCR LPUSH HSET ZADD at -c 50 -P 1 and at
  *   -c 50 -P 16; ops/s >= 1.0x for the same tests at -c 50 -P 1; RSS per key <= 1.5x for the
  *   DEBUG POPULATE strings and for each small collection type; startup load time of Redis's
- *   dump.rdb <= 1.5x.
+ *   dump.rdb <= 1.5x; full sync time <= 1.5x (disk-based and diskless); master CPU per request
+ *   with 2 replicas <= 1.3x redis-server's with 2 replicas (SET -c 50 -P 16 and -P 1).
  *
  * How the heap figure is measured: `INFO v8` (a section of ours that INFO all/everything leave
  * out) reports V8's total_allocated_bytes, the engine's count of every byte allocated on the
@@ -41,11 +55,12 @@
  * (socket reads and writes) are not in the figure.
  *
  *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
- *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N]
+ *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N] [--quick]
  *
  * --requests is per test at -c 50 -P 1 (pipelined runs make 10x as many, -c 1 runs 0.2x);
  * --type-keys defaults to --keys / 10; --json prints the results and the summary as JSON only.
- * A quick run: --keys 20000 --requests 20000.
+ * --quick is a quick run: --keys 20000 --requests 20000 unless given. At the default sizes the
+ * replication section takes about 1.5 minutes on 2 cores (`--sections replication`).
  */
 import { parseArgs } from "node:util";
 import {
@@ -66,11 +81,12 @@ const ALL_SECTIONS = [
   "memory",
   "collections",
   "heap",
+  "replication",
 ];
 
 const { values } = parseArgs({
   options: {
-    requests: { type: "string", default: "100000" },
+    requests: { type: "string" },
     "suite-requests": { type: "string" },
     tests: { type: "string", default: "set,get,incr,mset" },
     configs: { type: "string", default: "c50p1,c50p16,c1p1" },
@@ -78,7 +94,8 @@ const { values } = parseArgs({
     "type-configs": { type: "string", default: "c50p1,c50p16" },
     json: { type: "boolean", default: false },
     sections: { type: "string", default: ALL_SECTIONS.join(",") },
-    keys: { type: "string", default: "1000000" },
+    keys: { type: "string" },
+    quick: { type: "boolean", default: false },
     "type-keys": { type: "string" },
   },
 });
@@ -95,9 +112,11 @@ for (const s of sections) {
     throw new Error(`unknown section ${s} (sections: ${ALL_SECTIONS.join(",")})`);
   }
 }
-const REQUESTS = positiveInt("requests", values.requests!);
-const SUITE_REQUESTS = positiveInt("suite-requests", values["suite-requests"] ?? values.requests!);
-const KEYS = positiveInt("keys", values.keys!);
+// --quick: small default sizes (seconds per section); --keys and --requests still win.
+const requestsArg = values.requests ?? (values.quick ? "20000" : "100000");
+const REQUESTS = positiveInt("requests", requestsArg);
+const SUITE_REQUESTS = positiveInt("suite-requests", values["suite-requests"] ?? requestsArg);
+const KEYS = positiveInt("keys", values.keys ?? (values.quick ? "20000" : "1000000"));
 const TYPE_KEYS = positiveInt(
   "type-keys",
   values["type-keys"] ?? String(Math.max(1, Math.floor(KEYS / 10))),
@@ -589,6 +608,418 @@ async function heap(): Promise<HeapResult> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// replication: full sync, lag under load, master CPU per request with replicas
+
+/** A master that starts a full sync at once, from disk or straight to the replica's socket. */
+const replArgs = (diskless: boolean) => [
+  "--repl-diskless-sync",
+  diskless ? "yes" : "no",
+  "--repl-diskless-sync-delay",
+  "0",
+];
+
+/** Redis 7.0's default diskless sync, without its 5 s wait for more replicas. */
+const NO_SYNC_DELAY = replArgs(true);
+
+/** A string field of an INFO reply, or null. */
+function infoText(info: string, field: string): string | null {
+  const m = new RegExp(`^${field}:(.*?)\\r?$`, "m").exec(info);
+  return m ? m[1]! : null;
+}
+
+/** master_repl_offset: on a master the bytes it produced, on a replica the bytes it applied. */
+async function replOffset(c: RedisClient): Promise<number> {
+  const v = infoField(String(await c.call("INFO", "replication")), "master_repl_offset");
+  if (v === null) throw new Error("INFO replication without master_repl_offset");
+  return v;
+}
+
+/** Whether the server exited: a measurement that waits on it must not wait forever. */
+function checkAlive(...ps: ManagedProcess[]): void {
+  for (const p of ps) {
+    if (!p.alive) throw new Error(`${p.name} on port ${p.port} exited:\n${p.output()}`);
+  }
+}
+
+/**
+ * REPLICAOF the master, then polls the replica (every 5 ms) until its link is up and it holds
+ * `keys` keys (any count when null). Returns the seconds from REPLICAOF's reply to that point.
+ */
+async function attach(
+  replica: ManagedProcess,
+  master: ManagedProcess,
+  keys: number | null,
+  timeoutMs = 300_000,
+): Promise<number> {
+  const c = await connect(replica.port);
+  try {
+    const t0 = performance.now();
+    await c.call("REPLICAOF", "127.0.0.1", String(master.port));
+    for (;;) {
+      checkAlive(replica, master);
+      if (performance.now() - t0 > timeoutMs) {
+        throw new Error(
+          `${replica.name} did not sync in ${timeoutMs} ms:\n${replica.output()}\n${master.output()}`,
+        );
+      }
+      // A replica loading the payload may answer -LOADING: it is not there yet.
+      const info = await c.call("INFO", "replication").then(String, () => "");
+      if (infoText(info, "master_link_status") === "up") {
+        const size = keys === null ? null : await c.call("DBSIZE").catch(() => null);
+        if (keys === null || size === keys) return (performance.now() - t0) / 1000;
+      }
+      await sleep(5);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** Waits until every replica has applied all the master has produced (polling every 5 ms). */
+async function caughtUp(master: ManagedProcess, replicas: ManagedProcess[]): Promise<void> {
+  if (replicas.length === 0) return;
+  const mc = await connect(master.port);
+  const rcs = await Promise.all(replicas.map((r) => connect(r.port)));
+  try {
+    const t0 = performance.now();
+    for (;;) {
+      checkAlive(master, ...replicas);
+      const want = await replOffset(mc);
+      const have = await Promise.all(rcs.map(replOffset));
+      if (have.every((h) => h >= want)) return;
+      if (performance.now() - t0 > 120_000) {
+        throw new Error(`replicas did not catch up in 120 s: master ${want}, replicas ${have}`);
+      }
+      await sleep(5);
+    }
+  } finally {
+    await mc.close();
+    await Promise.all(rcs.map((c) => c.close()));
+  }
+}
+
+interface FullSyncFigures {
+  /** From REPLICAOF until the link is up and DBSIZE equals the key count. */
+  seconds: number;
+  /** The RDB the replica received (the file it kept, as both servers keep it by default). */
+  rdbBytes: number;
+  mbPerSec: number;
+}
+
+interface FullSyncRow {
+  mode: "disk" | "diskless";
+  redis: FullSyncFigures;
+  ours: FullSyncFigures;
+  ratio: number;
+}
+
+/** One full sync of `n` DEBUG POPULATE keys between two fresh servers of the same kind. */
+async function fullSyncRun(kind: Kind, n: number, diskless: boolean): Promise<FullSyncFigures> {
+  const mode = diskless ? "diskless" : "disk";
+  progress(`replication: ${kind}, DEBUG POPULATE ${n} on a master, full sync (${mode})`);
+  const replicaDir = await Deno.makeTempDir({ prefix: "bench-replica-" });
+  try {
+    await using master = await start(kind, [...DEBUG_ARGS, ...replArgs(diskless)]);
+    await debugPopulate(master.port, n);
+    await using replica = await start(kind, [], replicaDir);
+    const seconds = await attach(replica, master, n);
+    const rdbBytes = (await Deno.stat(`${replicaDir}/dump.rdb`)).size;
+    return { seconds, rdbBytes, mbPerSec: rdbBytes / 1024 / 1024 / seconds };
+  } finally {
+    await Deno.remove(replicaDir, { recursive: true });
+  }
+}
+
+interface LagFigures {
+  requests: number;
+  rps: number;
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** After the load: until the replica had applied everything. */
+  catchUpMs: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+const LAG_SAMPLE_MS = 50;
+
+/**
+ * A master and one replica; redis-benchmark SET -c 50 -P 16 -r 100000 against the master while
+ * master_repl_offset is read from both every 50 ms (both INFO calls sent at the same moment on
+ * connections of their own). Lag = master's offset - replica's, in bytes.
+ */
+async function lagRun(kind: Kind, requests: number): Promise<LagFigures> {
+  progress(`replication: ${kind}, lag under SET -c 50 -P 16 -r 100000 (${requests} requests)`);
+  await using master = await start(kind, NO_SYNC_DELAY);
+  await using replica = await start(kind);
+  await attach(replica, master, null);
+  const setArgs = (n: number) => [
+    "-p",
+    String(master.port),
+    "-t",
+    "set",
+    "-n",
+    String(n),
+    "-c",
+    "50",
+    "-P",
+    "16",
+    "-r",
+    "100000",
+    "--csv",
+  ];
+  // Warm both servers up (JIT, buffers, keyspace) and let the replica catch up.
+  await redisBenchmark(setArgs(Math.min(requests, 20000)));
+  await caughtUp(master, [replica]);
+  const mc = await connect(master.port);
+  const rc = await connect(replica.port);
+  try {
+    const lags: number[] = [];
+    let running = true;
+    const load = redisBenchmark(setArgs(requests)).finally(() => running = false);
+    const sampler = (async () => {
+      const t0 = performance.now();
+      // One sample at least, however short the run.
+      for (let k = 1; lags.length === 0 || running; k++) {
+        const [m, r] = await Promise.all([replOffset(mc), replOffset(rc)]);
+        lags.push(m - r);
+        await sleep(Math.max(0, t0 + k * LAG_SAMPLE_MS - performance.now()));
+      }
+    })();
+    const text = await load;
+    await sampler;
+    const t1 = performance.now();
+    await caughtUp(master, [replica]);
+    const catchUpMs = performance.now() - t1;
+    const line = text.split("\n").find((l) => l.startsWith('"') && !l.startsWith('"test"'));
+    const sorted = [...lags].sort((a, b) => a - b);
+    return {
+      requests,
+      rps: line ? Number(line.split(",")[1]!.replace(/"/g, "")) : NaN,
+      samples: lags.length,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted[sorted.length - 1]!,
+      catchUpMs,
+    };
+  } finally {
+    await mc.close();
+    await rc.close();
+  }
+}
+
+interface ReplCpuRow {
+  replicas: number;
+  config: string;
+  redisRps: number;
+  oursRps: number;
+  rpsRatio: number;
+  /** The master's CPU µs per request. */
+  redisUs: number;
+  oursUs: number;
+  cpuRatio: number;
+  /** Each replica's CPU µs per request of the master (their mean), null without replicas. */
+  redisReplicaUs: number | null;
+  oursReplicaUs: number | null;
+}
+
+/**
+ * redis-benchmark SET against a master with its replicas attached: the master's CPU (and the
+ * replicas') from the start of the run until every replica has applied all of it, per request.
+ */
+async function measureWithReplicas(
+  master: ManagedProcess,
+  replicas: ManagedProcess[],
+  c: number,
+  p: number,
+  n: number,
+) {
+  const cpu0 = cpuSeconds(master.pid);
+  const rcpu0 = replicas.map((r) => cpuSeconds(r.pid));
+  const text = await redisBenchmark([
+    "-p",
+    String(master.port),
+    "-t",
+    "set",
+    "-n",
+    String(n),
+    "-c",
+    String(c),
+    "-P",
+    String(p),
+    "--csv",
+  ]);
+  await caughtUp(master, replicas);
+  const cpu = cpuSeconds(master.pid) - cpu0;
+  const rcpu = replicas.reduce((sum, r, i) => sum + cpuSeconds(r.pid) - rcpu0[i]!, 0);
+  const line = text.split("\n").find((l) => l.startsWith('"') && !l.startsWith('"test"'));
+  return {
+    rps: line ? Number(line.split(",")[1]!.replace(/"/g, "")) : NaN,
+    usPerReq: (cpu * 1e6) / n,
+    replicaUsPerReq: replicas.length ? (rcpu * 1e6) / n / replicas.length : null,
+  };
+}
+
+/**
+ * A redis-server master and an ours master, two idle replicas of each kind; for 0, 1 and 2
+ * replicas attached, SET at -c 50 -P 16 and -P 1, redis and ours measured one after the other.
+ */
+async function replicaCpu(): Promise<ReplCpuRow[]> {
+  const rows: ReplCpuRow[] = [];
+  await using rm = await start("redis", NO_SYNC_DELAY);
+  await using r1 = await start("redis");
+  await using r2 = await start("redis");
+  await using om = await start("ours", NO_SYNC_DELAY);
+  await using o1 = await start("ours");
+  await using o2 = await start("ours");
+  const redisReplicas = [r1, r2], oursReplicas = [o1, o2];
+  for (let count = 0; count <= 2; count++) {
+    if (count > 0) {
+      progress(`replication: attaching replica ${count} to each master`);
+      await attach(redisReplicas[count - 1]!, rm, null);
+      await attach(oursReplicas[count - 1]!, om, null);
+    }
+    const rr = redisReplicas.slice(0, count), or = oursReplicas.slice(0, count);
+    for (const cfgName of ["c50p16", "c50p1"]) {
+      const cfg = CONFIGS[cfgName]!;
+      const reqs = Math.max(1000, Math.floor(REQUESTS * cfg.share));
+      progress(
+        `replication: SET -c ${cfg.c} -P ${cfg.p} with ${count} replicas (${reqs} requests)`,
+      );
+      await measureWithReplicas(om, or, cfg.c, cfg.p, Math.min(reqs, 20000));
+      const r = await measureWithReplicas(rm, rr, cfg.c, cfg.p, reqs);
+      const o = await measureWithReplicas(om, or, cfg.c, cfg.p, reqs);
+      rows.push({
+        replicas: count,
+        config: `-c ${cfg.c} -P ${cfg.p}`,
+        redisRps: r.rps,
+        oursRps: o.rps,
+        rpsRatio: o.rps / r.rps,
+        redisUs: r.usPerReq,
+        oursUs: o.usPerReq,
+        cpuRatio: o.usPerReq / r.usPerReq,
+        redisReplicaUs: r.replicaUsPerReq,
+        oursReplicaUs: o.replicaUsPerReq,
+      });
+    }
+  }
+  return rows;
+}
+
+interface ReplicationReport {
+  keys: number;
+  fullSync: FullSyncRow[];
+  lag: { redis: LagFigures; ours: LagFigures; p50Ratio: number; p99Ratio: number };
+  cpu: ReplCpuRow[];
+}
+
+async function replication(n: number): Promise<ReplicationReport> {
+  const fullSync: FullSyncRow[] = [];
+  for (const diskless of [false, true]) {
+    const r = await fullSyncRun("redis", n, diskless);
+    const o = await fullSyncRun("ours", n, diskless);
+    fullSync.push({
+      mode: diskless ? "diskless" : "disk",
+      redis: r,
+      ours: o,
+      ratio: o.seconds / r.seconds,
+    });
+  }
+  const lagRequests = Math.max(1000, REQUESTS * CONFIGS.c50p16!.share);
+  const redisLag = await lagRun("redis", lagRequests);
+  const oursLag = await lagRun("ours", lagRequests);
+  const cpu = await replicaCpu();
+  return {
+    keys: n,
+    fullSync,
+    lag: {
+      redis: redisLag,
+      ours: oursLag,
+      p50Ratio: oursLag.p50 / redisLag.p50,
+      p99Ratio: oursLag.p99 / redisLag.p99,
+    },
+    cpu,
+  };
+}
+
+function printReplication(rep: ReplicationReport): void {
+  const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+  console.log(
+    `\n## replication: full sync of ${rep.keys} DEBUG POPULATE keys (REPLICAOF until the link` +
+      ` is up and DBSIZE equal; fresh servers each)`,
+  );
+  console.log(
+    `${"mode".padEnd(10)}${"redis s".padStart(9)}${"ours s".padStart(9)}${"ratio".padStart(8)}` +
+      `${"redis MB/s".padStart(12)}${"ours MB/s".padStart(11)}${"ratio".padStart(8)}` +
+      `${"redis RDB MB".padStart(14)}${"ours RDB MB".padStart(13)}`,
+  );
+  for (const r of rep.fullSync) {
+    console.log(
+      `${r.mode.padEnd(10)}${r.redis.seconds.toFixed(2).padStart(9)}${
+        r.ours.seconds.toFixed(2).padStart(9)
+      }${ratio(r.ratio)}${r.redis.mbPerSec.toFixed(1).padStart(12)}${
+        r.ours.mbPerSec.toFixed(1).padStart(11)
+      }${ratio(r.ours.mbPerSec / r.redis.mbPerSec)}${mb(r.redis.rdbBytes).padStart(14)}${
+        mb(r.ours.rdbBytes).padStart(13)
+      }`,
+    );
+  }
+  const l = rep.lag;
+  console.log(
+    `\n## replication: lag under SET -c 50 -P 16 -r 100000 (${l.redis.requests} requests;` +
+      ` master_repl_offset of master - replica, sampled every ${LAG_SAMPLE_MS} ms)`,
+  );
+  console.log(
+    `${"".padEnd(7)}${"ops/s".padStart(10)}${"samples".padStart(9)}${"p50 bytes".padStart(12)}` +
+      `${"p99 bytes".padStart(12)}${"max bytes".padStart(12)}${"catch-up ms".padStart(13)}`,
+  );
+  for (const k of ["redis", "ours"] as const) {
+    const v = l[k];
+    console.log(
+      `${k.padEnd(7)}${v.rps.toFixed(0).padStart(10)}${String(v.samples).padStart(9)}${
+        String(v.p50).padStart(12)
+      }${String(v.p99).padStart(12)}${String(v.max).padStart(12)}${
+        v.catchUpMs.toFixed(0).padStart(13)
+      }`,
+    );
+  }
+  console.log(
+    `${"ratio".padEnd(7)}${ratio(l.ours.rps / l.redis.rps, 10)}${"".padStart(9)}${
+      ratio(l.p50Ratio, 12)
+    }${ratio(l.p99Ratio, 12)}${ratio(l.ours.max / l.redis.max, 12)}${
+      ratio(l.ours.catchUpMs / l.redis.catchUpMs, 13)
+    }`,
+  );
+  console.log(
+    "\n## replication: master CPU µs per SET with 0, 1 and 2 replicas (until the replicas" +
+      " caught up; replica µs/req is each replica's mean)",
+  );
+  console.log(
+    `${"replicas".padEnd(9)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
+      "ours ops/s".padStart(11)
+    }${"ratio".padStart(8)}${"redis µs/req".padStart(14)}${"ours µs/req".padStart(13)}${
+      "ratio".padStart(8)
+    }${"redis replica".padStart(15)}${"ours replica".padStart(14)}`,
+  );
+  const us = (x: number | null, w: number) => (x === null ? "-" : x.toFixed(2)).padStart(w);
+  for (const r of rep.cpu) {
+    console.log(
+      `${String(r.replicas).padEnd(9)}${r.config.padEnd(14)}${r.redisRps.toFixed(0).padStart(12)}${
+        r.oursRps.toFixed(0).padStart(11)
+      }${ratio(r.rpsRatio)}${us(r.redisUs, 14)}${us(r.oursUs, 13)}${ratio(r.cpuRatio)}${
+        us(r.redisReplicaUs, 15)
+      }${us(r.oursReplicaUs, 14)}`,
+    );
+  }
+}
+
 interface Target {
   target: string;
   /** The ratios that count, with where each was measured. */
@@ -649,6 +1080,7 @@ function targets(report: Report): Verdict[] {
     TARGET_TESTS.includes(r.test) && TARGET_CONFIGS.includes(r.config)
   );
   const p1Rows = cpuRows.filter((r) => r.config === TARGET_CONFIGS[0]);
+  const repl = report.replication;
   const list: Target[] = [
     {
       target: "CPU/req <= 1.3x: SET GET INCR LPUSH HSET ZADD, -c 50 -P 1 and -P 16",
@@ -688,6 +1120,23 @@ function targets(report: Report): Verdict[] {
       limit: 1.5,
       kind: "max",
     },
+    {
+      target: `full sync time <= 1.5x: ${KEYS} keys, disk-based and diskless`,
+      ratios: (repl?.fullSync ?? []).map((r) => ({ at: r.mode, ratio: r.ratio })),
+      expected: 2,
+      limit: 1.5,
+      kind: "max",
+    },
+    {
+      target: "master CPU/req <= 1.3x with 2 replicas: SET -c 50 -P 16 and -P 1",
+      ratios: (repl?.cpu ?? []).filter((r) => r.replicas === 2).map((r) => ({
+        at: `SET ${r.config}`,
+        ratio: r.cpuRatio,
+      })),
+      expected: 2,
+      limit: 1.3,
+      kind: "max",
+    },
   ];
   return list.map(judge);
 }
@@ -701,6 +1150,7 @@ interface Report {
   memory?: Compared;
   collections?: Record<string, Compared>;
   heap?: HeapResult;
+  replication?: ReplicationReport;
   summary?: Verdict[];
 }
 
@@ -780,6 +1230,7 @@ function printReport(report: Report): void {
       }
     }
   }
+  if (report.replication) printReplication(report.replication);
   console.log("\n## summary (ratios ours/redis from this run)");
   console.log(`${"target".padEnd(74)}${"worst".padStart(7)}${"best".padStart(7)}  result`);
   for (const v of report.summary ?? []) {
@@ -834,6 +1285,7 @@ async function main(): Promise<void> {
   if (sections.has("memory")) report.memory = await memory(KEYS);
   if (sections.has("collections")) report.collections = await collections(TYPE_KEYS);
   if (sections.has("heap")) report.heap = await heap();
+  if (sections.has("replication")) report.replication = await replication(KEYS);
   report.summary = targets(report);
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
