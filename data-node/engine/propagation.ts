@@ -8,10 +8,10 @@
  * transaction with a single write goes out bare).
  *
  * Each effect is encoded once; every consumer (the AOF writer, the replication stream) gets the
- * same bytes and tracks on its own which database it last selected.
+ * same bytes, copies them, and tracks on its own which database it last selected.
  */
 import { MAX_PENDING_EFFECTS } from "../../shared/limits.ts";
-import { encodeCommand } from "../../shared/resp/mod.ts";
+import { encodeCommand, RespWriter, writeCommand } from "../../shared/resp/mod.ts";
 
 /** Targets of an effect (Redis's PROPAGATE_AOF / PROPAGATE_REPL). */
 export const TO_AOF = 1;
@@ -23,6 +23,7 @@ export interface StreamConsumer {
   /**
    * One command, already encoded. `dbId` is the database it applies to, or -1 when it needs
    * none (EXEC): the consumer emits SELECT first when it differs from the one it last selected.
+   * The bytes are valid during the call only: a consumer copies what it keeps.
    */
   append(dbId: number, command: Uint8Array): void;
 }
@@ -107,8 +108,20 @@ export class Propagation {
     this.pending = [];
   }
 
+  /**
+   * Each effect is encoded into this one buffer and handed to the consumers as a view; they
+   * copy what they keep (the AOF into its batch buffer, the stream into its blocks), so a write
+   * allocates nothing here however many consumers there are.
+   */
+  private readonly scratch = new RespWriter(4096);
+
   private emit(effects: Effect[]): void {
-    for (const e of effects) this.send(e.dbId, encodeCommand(e.argv), e.targets);
+    const w = this.scratch;
+    for (const e of effects) {
+      w.reset();
+      writeCommand(w, e.argv);
+      this.send(e.dbId, w.view(), e.targets);
+    }
     this.emitted += effects.length;
   }
 

@@ -12,7 +12,7 @@
  * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
  */
 import { getLogger } from "../../shared/log.ts";
-import { encodeCommand, ProtocolError, RequestParser } from "../../shared/resp/mod.ts";
+import { encodeCommand, ProtocolError, RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
 import { processCommand } from "../server/dispatch.ts";
@@ -33,8 +33,8 @@ export class AofError extends Error {}
 
 export class Aof implements StreamConsumer {
   private file: Deno.FsFile | null = null;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** What the current batch appended, copied into one growing buffer until flush(). */
+  private pending = new RespWriter(64 * 1024);
   private selectedDb = -1;
   private seq = 0;
   private files: ManifestFile[] = [];
@@ -264,27 +264,24 @@ export class Aof implements StreamConsumer {
     this.push(command);
   }
 
+  /** Copies `b` (the caller may reuse its buffer). */
   private push(b: Uint8Array): void {
-    this.pending.push(b);
-    this.pendingBytes += b.length;
+    this.pending.raw(b);
   }
 
   /** Before replies are sent: write what the batch produced; fsync under `always`. */
   flush(forceSync = false): void {
-    if (!this.file || this.pendingBytes === 0) {
+    if (!this.file || this.pending.len === 0) {
       if (forceSync && this.unsynced) this.fsync();
       return;
     }
-    const data = new Uint8Array(this.pendingBytes);
-    let off = 0;
-    for (const p of this.pending) {
-      data.set(p, off);
-      off += p.length;
-    }
-    this.pending = [];
-    this.pendingBytes = 0;
+    const data = this.pending.view();
     try {
-      for (let w = 0; w < data.length;) w += this.file.writeSync(data.subarray(w));
+      try {
+        for (let w = 0; w < data.length;) w += this.file.writeSync(data.subarray(w));
+      } finally {
+        this.pending.reset();
+      }
       this.lastWriteOk = true;
       this.unsynced = true;
     } catch (e) {

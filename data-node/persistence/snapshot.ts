@@ -96,16 +96,20 @@ export class Persistence {
       if (entries.size === 0) continue;
       writeSelectDb(w, db.id, entries.size, expires.size);
       let deadline = performance.now() + SLICE_MS;
-      for (const [key, e] of entries) {
-        // A snapshot entry may have been replaced with its preserved copy meanwhile.
-        const entry = db.snapshot?.get(key) ?? e;
+      let sinceCheck = 0;
+      // The snapshot table is the one a change preserves its old entry into (db.snapshot), so
+      // iterating it yields each key as it was when the snapshot was taken.
+      for (const [key, entry] of entries) {
         const exp = expires.get(key);
         if (exp !== undefined && exp <= now && this.s.role === "master") continue;
         writeEntry(w, key, entry.value, exp, o);
-        if (w.len >= CHUNK_BYTES || performance.now() > deadline) {
+        // The clock is read every 256 keys, not per key.
+        if (w.len >= CHUNK_BYTES || (++sinceCheck >= 256 && performance.now() > deadline)) {
           yield;
           deadline = performance.now() + SLICE_MS;
+          sinceCheck = 0;
         }
+        if (sinceCheck >= 256) sinceCheck = 0;
       }
     }
   }

@@ -20,7 +20,7 @@
  * replication ID and offsets.
  */
 import { getLogger } from "../../shared/log.ts";
-import { encodeCommand, ProtocolError } from "../../shared/resp/mod.ts";
+import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
 import { processCommand } from "../server/dispatch.ts";
@@ -186,7 +186,8 @@ export class ReplicaSide {
 
   /** The offset this replica has applied (its master_repl_offset). */
   get offset(): number {
-    return this.s.replOffset;
+    // Applied commands count even before their bytes reach this node's stream.
+    return this.s.replOffset + this.unproxied;
   }
 
   private options(): HandshakeOptions {
@@ -437,6 +438,8 @@ export class ReplicaSide {
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
     this.fed = this.applied = 0;
+    this.received.reset();
+    this.unproxied = 0;
     this.state = "connected";
     this.downSinceMs = 0;
     this.cached = null;
@@ -455,8 +458,10 @@ export class ReplicaSide {
     const c = this.master!;
     this.feed(reader.rest());
     while (alive() && !c.closing) {
-      const n = await conn.read(c.parser.readTarget());
+      const target = c.parser.readTarget();
+      const n = await conn.read(target);
       if (n === null) throw new LinkClosed("connection closed by the master");
+      this.received.raw(target.subarray(0, n));
       c.parser.commit(n);
       this.fed += n;
       this.replIn += n;
@@ -471,6 +476,7 @@ export class ReplicaSide {
   private feed(bytes: Uint8Array): void {
     const c = this.master!;
     if (bytes.length > 0) {
+      this.received.raw(bytes);
       c.parser.feed(bytes);
       this.fed += bytes.length;
     }
@@ -590,34 +596,44 @@ export class ReplicaSide {
         }
         if (argv === null) return applied;
         const done = fed - c.parser.pending;
-        const bytes = done - applied;
+        this.unproxied += done - applied;
         applied = done;
-        if (argv.length > 0) {
-          try {
-            void processCommand(s, c, argv);
-          } catch (e) {
-            log.error("command {cmd} from the MASTER failed: {err}", {
-              cmd: argv[0]!,
-              err: String(e),
-            });
-          }
-          c.out.reset();
-        }
-        // The stream proxies exactly what was applied: the master's bytes, same offsets.
-        const raw = argv.length > 0 ? encodeCommand(argv) : new Uint8Array(bytes).fill(10);
-        if (raw.length !== bytes) {
-          log.warn("command of {n} bytes from the MASTER re-encodes to {m}", {
-            n: bytes,
-            m: raw.length,
+        if (argv.length === 0) continue;
+        try {
+          void processCommand(s, c, argv);
+        } catch (e) {
+          log.error("command {cmd} from the MASTER failed: {err}", {
+            cmd: argv[0]!,
+            err: String(e),
           });
         }
-        s.replStream!.write(raw);
+        c.out.reset();
       }
     } finally {
       s.batchTime = false;
       s.expiryMode = s.replicaExpiryMode();
       c.parser.trim();
+      this.proxy();
     }
+  }
+
+  /**
+   * Bytes received from the master and not yet applied, in order (every read is copied here),
+   * and how many of their first bytes are applied but not yet fed to this node's stream.
+   */
+  private readonly received = new RespWriter(64 * 1024);
+  private unproxied = 0;
+
+  /**
+   * The stream proxies exactly what was applied, the master's own bytes, once per read (not a
+   * re-encoding per command): sub-replicas get the same bytes at the same offsets.
+   */
+  private proxy(): void {
+    const n = this.unproxied;
+    if (n === 0) return;
+    this.s.replStream!.write(this.received.view().subarray(0, n));
+    this.received.consume(n);
+    this.unproxied = 0;
   }
 
   /** REPLCONF ACK <offset> to the master (every second, and on REPLCONF GETACK). */
