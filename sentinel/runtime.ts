@@ -21,6 +21,16 @@ import type { Instance, Master } from "./state.ts";
 const log = getLogger(["sentinel"]);
 
 const TICK_MS = 100;
+/** Events kept for GET /events. */
+export const EVENT_RING = 1000;
+
+export interface SentinelEvent {
+  /** Milliseconds since the epoch. */
+  time: number;
+  level: EventLevel;
+  type: string;
+  message: string;
+}
 const RECONNECT_MS = 1000;
 /** Scripts: how many run at once, how many may wait, and how long one may run. */
 const MAX_RUNNING_SCRIPTS = 16;
@@ -46,6 +56,11 @@ export class Runtime implements Effects {
   private scriptsRunning = 0;
   readonly scriptQueue: { script: string; args: string[] }[] = [];
   sink: EventSink = { publish: () => {} };
+  /** The last EVENT_RING events, oldest first, and listeners of new ones (the SSE stream). */
+  readonly events: SentinelEvent[] = [];
+  readonly eventListeners = new Set<(e: SentinelEvent) => void>();
+  /** Per master: switches seen and the duration of the last failover this sentinel led. */
+  readonly failovers = new Map<string, { switches: number; lastDurationMs: number }>();
   /** Where the config is rewritten; null only in tests. */
   configPath: string | null;
 
@@ -202,14 +217,30 @@ export class Runtime implements Effects {
     else log.debug("{line}", { line });
     if (type === "failover-delay") return;
     this.sink.publish(type, message);
+    const ev = { time: this.clock.nowMs(), level, type, message };
+    this.events.push(ev);
+    if (this.events.length > EVENT_RING) this.events.splice(0, this.events.length - EVENT_RING);
+    for (const l of this.eventListeners) l(ev);
     // Warning-level events go to the master's notification script.
     if (level === "warning") {
       const name = this.masterNameOf(type, message);
       const script = name ? this.cfg.masters.get(name)?.notificationScript : undefined;
       if (script) this.queueScript(script, [type, message]);
     }
+    if (type === "+try-failover") {
+      const name = this.masterNameOf(type, message);
+      if (name) this.failoverStarted.set(name, this.clock.nowMs());
+    }
     if (type === "+switch-master") {
       const [name, fromIp, fromPort, toIp, toPort] = message.split(" ");
+      if (name) {
+        const f = this.failovers.get(name) ?? { switches: 0, lastDurationMs: 0 };
+        f.switches++;
+        const started = this.failoverStarted.get(name);
+        if (started !== undefined) f.lastDurationMs = this.clock.nowMs() - started;
+        this.failoverStarted.delete(name);
+        this.failovers.set(name, f);
+      }
       const script = name ? this.cfg.masters.get(name)?.clientReconfigScript : undefined;
       if (script) {
         const m = this.monitor.masters.get(name!);
@@ -218,6 +249,8 @@ export class Runtime implements Effects {
       }
     }
   }
+
+  private readonly failoverStarted = new Map<string, number>();
 
   /** The master an event is about: the name after "master" or after "@". */
   private masterNameOf(type: string, message: string): string | null {

@@ -5,7 +5,7 @@ import { which } from "./helpers/process.ts";
 const root = new URL("../", import.meta.url).pathname;
 
 Deno.test({
-  name: "compose.yaml passes docker-compose config and starts a data node and its replica",
+  name: "compose.yaml passes docker-compose config: a master, two replicas, three sentinels",
   ignore: !which("docker-compose"),
   fn: async () => {
     const out = await new Deno.Command("docker-compose", {
@@ -18,6 +18,10 @@ Deno.test({
     ok(text.includes("data-node/main.ts"));
     ok(/published: 6379/.test(text) && /published: 7379/.test(text), "RESP and admin published");
     ok(/replicaof/.test(text) && /published: 6380/.test(text), "the replica follows the master");
+    ok(/published: 6381/.test(text), "a second replica");
+    for (const p of [26379, 26380, 26381]) ok(text.includes(`published: ${p}`), `sentinel ${p}`);
+    ok(text.includes("sentinel monitor mymaster data-node 6379 2"), "sentinels monitor the master");
+    await Deno.stat(`${root}sentinel/main.ts`);
     await Deno.stat(`${root}data-node/main.ts`);
   },
 });
