@@ -29,6 +29,7 @@ import {
   online,
   type Pair,
   parseInfo,
+  pipeline,
   run,
   sameData,
   snapshot,
@@ -945,8 +946,17 @@ function aofReplica(replica: Impl): Promise<void> {
       ]);
       await caughtUp(m, [r]);
       // The last writes only reach the replica through the stream; WAIT says it has them.
-      await run(m, [["SET", "last", "written"], ["INCRBYFLOAT", "f", "1.5"], ["DEL", "k:8"]]);
-      equal(await m.cmd("WAIT", "1", "5000"), 1, "WAIT for the replica");
+      // WAIT counts the writes of its own connection: it is sent on the one that wrote.
+      {
+        using c = await m.fresh();
+        const replies = await pipeline(c, [
+          ["SET", "last", "written"],
+          ["INCRBYFLOAT", "f", "1.5"],
+          ["DEL", "k:8"],
+          ["WAIT", "1", "5000"],
+        ]);
+        equal(replies[3], 1, "WAIT for the replica");
+      }
       await r.proc.kill9();
     }
     const atKill = await snapshot(m);

@@ -238,7 +238,8 @@ function failover(s: Engine, c: ClientState, argv: string[]): void {
   }
   if (abort) {
     if (target || force || timeoutMs) {
-      c.error("ERR FAILOVER abort cannot be used with other options.");
+      // ABORT is only accepted alone, as in Redis.
+      c.error(ERR.syntax);
       return;
     }
     const err = s.replication.abortFailover();

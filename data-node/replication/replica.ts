@@ -614,6 +614,9 @@ export class ReplicaSide {
       s.expiryMode = s.replicaExpiryMode();
       c.parser.trim();
       this.proxy();
+      // What was applied reaches the AOF before any ACK can say so, as in Redis (which writes
+      // the AOF on every turn of its event loop, before replies and acknowledgements).
+      s.aof?.flush();
     }
   }
 
