@@ -349,7 +349,6 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     type: bool,
     default: "no",
     mutable: false,
-    notSupported: (v) => (v ? notYet("cluster-enabled yes") : undefined),
   },
   { name: "cluster-config-file", type: str, default: "nodes.conf", mutable: false },
   { name: "cluster-node-timeout", type: int(0, LONG_MAX), default: "15000" },

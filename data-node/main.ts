@@ -9,6 +9,7 @@ import { Config, ConfigError } from "../shared/config/schema.ts";
 import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
 import { DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
 import type { CachedMaster } from "./replication/replica.ts";
+import { Cluster } from "./cluster/cluster.ts";
 import { buildCommandTable } from "./commands/table.ts";
 import { Server } from "./server/server.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
@@ -138,6 +139,14 @@ async function main(): Promise<void> {
   const persistence = wirePersistence(server);
   const aof = new Aof(server, persistence);
   server.aof = aof;
+  if (server.clusterEnabled) {
+    try {
+      server.cluster = new Cluster(server);
+    } catch (e) {
+      console.error(`*** FATAL CONFIG ERROR ***\n${(e as Error).message}`);
+      Deno.exit(1);
+    }
+  }
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   if (master) server.setRole("replica");

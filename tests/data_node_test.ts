@@ -140,9 +140,12 @@ Deno.test("a bad config line stops startup with the file, line and reason", asyn
     match(await startupError([file]), /bad\.conf:3: 'maxmemory' argument must be a memory value/);
     await Deno.writeTextFile(file, "nosuchdirective 1\n");
     match(await startupError([file]), /bad\.conf:1: Bad directive or wrong number of arguments/);
+    match(await startupError(["--tls-port", "6380"]), /TLS \(tls-port\) is not supported yet/);
+    // A nodes.conf that does not parse stops a cluster node, naming the line.
+    await Deno.writeTextFile(`${dir}/nodes.conf`, "not a node line\n");
     match(
-      await startupError(["--cluster-enabled", "yes"]),
-      /cluster-enabled yes is not supported yet/,
+      await startupError(["--cluster-enabled", "yes", "--dir", dir]),
+      /nodes\.conf:1: Unrecoverable error/,
     );
     match(await startupError(["--port", "99999"]), /'port' argument must be between 0 and 65535/);
   } finally {

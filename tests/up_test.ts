@@ -8,7 +8,7 @@ import { eventually } from "./helpers/raw.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
-async function portsFree(ports: number[]): Promise<boolean> {
+function portsFree(ports: number[]): boolean {
   for (const p of ports) {
     try {
       Deno.listen({ hostname: "127.0.0.1", port: p }).close();
@@ -33,7 +33,7 @@ Deno.test("deno task up starts a sentinel-managed group and SIGTERM stops all of
   for (let i = 0; i < 20 && base === 0; i++) {
     const b = 20000 + Math.floor(Math.random() * 8000);
     const all = [b, b + 1, b + 2, b + 10, b + 11, b + 12];
-    if (await portsFree([...all, ...all.map((p) => p + 1000)])) base = b;
+    if (portsFree([...all, ...all.map((p) => p + 1000)])) base = b;
   }
   ok(base > 0, "no free ports for the topology");
   const dir = await Deno.makeTempDir();

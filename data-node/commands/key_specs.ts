@@ -166,6 +166,16 @@ export const KEY_SPECS: Record<string, string[]> = {
 /** Tips per command (space separated). */
 export const COMMAND_TIPS: Record<string, string> = {
   wait: "request_policy:all_shards response_policy:agg_min",
+  "cluster|shards": "nondeterministic_output",
+  "cluster|info": "nondeterministic_output",
+  "cluster|slots": "nondeterministic_output",
+  "cluster|getkeysinslot": "nondeterministic_output",
+  "cluster|replicas": "nondeterministic_output",
+  "cluster|slaves": "nondeterministic_output",
+  "cluster|nodes": "nondeterministic_output",
+  "cluster|count-failure-reports": "nondeterministic_output",
+  "cluster|bumpepoch": "nondeterministic_output",
+  "cluster|links": "nondeterministic_output",
   ping: "request_policy:all_shards response_policy:all_succeeded",
   "client|info": "nondeterministic_output",
   "client|list": "nondeterministic_output",

@@ -14,6 +14,7 @@ import { ZSET_COMMANDS } from "./zsets.ts";
 import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
+import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
 import { introspectionCommands } from "./introspection.ts";
 import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
 
@@ -39,6 +40,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(PERSISTENCE_COMMANDS);
   add(BIT_COMMANDS);
   add(REPLICATION_COMMANDS);
+  add(CLUSTER_COMMANDS);
   add(introspectionCommands(table));
   for (const d of table.values()) {
     attachSpecs(d);

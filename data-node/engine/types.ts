@@ -18,6 +18,7 @@ export type Engine = Pick<
   | "clientInfoLine"
   | "clients"
   | "clock"
+  | "cluster"
   | "clusterEnabled"
   | "commands"
   | "config"

@@ -58,6 +58,10 @@ export class Client implements Watcher {
   trusted = false;
   /** A replica's link (REPLCONF, SYNC/PSYNC), written by the master side, not by flush(). */
   replicaLink: ReplicaLink | null = null;
+  /** ASKING: the next command may use a slot this node imports (cluster mode). */
+  asking = false;
+  /** READONLY: reads of a replica's master's slots are served here (cluster mode). */
+  readonlyCluster = false;
   /** The replication offset right after this client's last propagated write (WAIT). */
   woff = 0;
   /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */

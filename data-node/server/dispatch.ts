@@ -52,6 +52,16 @@ function reject(s: Server, c: Client, def: CommandDef | null, message: string): 
 }
 
 export function processCommand(s: Server, c: Client, argv: string[]): void | Promise<void> {
+  // ASKING holds for the next command only (or the transaction it starts), as in Redis.
+  if (c.asking && s.cluster) {
+    const r = dispatchWithReply(s, c, argv);
+    if (!c.multi && argv[0]!.toLowerCase() !== "asking") c.asking = false;
+    return r;
+  }
+  return dispatchWithReply(s, c, argv);
+}
+
+function dispatchWithReply(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (c.replyMode === "on" || isClientReply(argv)) return dispatch(s, c, argv);
   // CLIENT REPLY OFF / SKIP: every reply of this command, errors included, is dropped, also
   // one sent later (a blocked or paused command): the sink stays until the command is done.
@@ -87,6 +97,18 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (!c.trusted) {
     const refused = clientCheck(s, c, def);
     if (refused !== null) return reject(s, c, def, refused);
+  }
+  // Cluster mode: a command with keys runs on the node that serves their slot (MOVED, ASK...).
+  if (s.cluster && !c.trusted) {
+    const queued = def.name === "exec" && c.multi ? c.multi.map((q) => q.argv) : undefined;
+    const redirect = s.cluster.route(c, def, argv, queued);
+    if (redirect !== null) {
+      s.stats.of(def).rejectedCalls++;
+      if (def.name === "exec") discardTransaction(c);
+      else if (c.multi) c.multiError = true;
+      c.error(redirect);
+      return;
+    }
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.bits & F_NO_MULTI) {

@@ -26,6 +26,7 @@ import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
+import type { Cluster } from "../cluster/cluster.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
 import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
@@ -111,6 +112,8 @@ export class Server {
   /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */
   beforeShutdown: (save: boolean | null) => Promise<boolean> = () => Promise.resolve(true);
   clusterEnabled = false;
+  /** Cluster mode's state, routing and bus (null unless cluster-enabled). */
+  cluster: Cluster | null = null;
   /** Exits the process; replaced in tests. */
   exit: (code: number) => void = (code) => Deno.exit(code);
   readonly hooks: KeyspaceHooks;
@@ -168,7 +171,12 @@ export class Server {
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
-    this.dbs = Array.from({ length: n }, (_, i) => new Database(i, this.hooks));
+    // In cluster mode keys are kept per slot (counted, listed and dropped by slot).
+    this.clusterEnabled = config.get<boolean>("cluster-enabled");
+    this.dbs = Array.from(
+      { length: n },
+      (_, i) => new Database(i, this.hooks, { cluster: this.clusterEnabled }),
+    );
     this.replication = new Replication(this);
     config.onChange("repl-backlog-size", (v) => {
       this.replStream?.resize(v as number);

@@ -1,0 +1,558 @@
+/**
+ * Cluster mode of a data node (`cluster-enabled yes`): the node's view of the cluster
+ * (state.ts), kept in nodes.conf (nodes_conf.ts), the routing of every command with keys to the
+ * node that serves its slot (MOVED, ASK, TRYAGAIN, CROSSSLOT, CLUSTERDOWN, as Redis 7.0), and
+ * the slot assignment commands. The cluster bus (gossip with the other nodes) is bus.ts.
+ */
+import { getLogger } from "../../shared/log.ts";
+import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
+import { type CommandDef, commandKeys, F_WRITE } from "../commands/types.ts";
+import type { Client } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { parseNodesConf, saveNodesConf } from "./nodes_conf.ts";
+import {
+  type ClusterNode,
+  ClusterState,
+  F,
+  isMaster,
+  newNode,
+  nodeLine,
+  randomName,
+  slotRanges,
+} from "./state.ts";
+
+const log = getLogger(["data-node", "cluster"]);
+
+export class Cluster {
+  st: ClusterState;
+  /** Where nodes.conf is (relative to `dir`). */
+  readonly file: string;
+  private saveQueued = false;
+  /** Bus hooks, set by the bus once it runs (MEET, broadcasts after a change). */
+  bus: {
+    meet(ip: string, port: number, cport: number): void;
+    broadcastPong(): void;
+    forget(name: string): void;
+  } | null = null;
+  readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
+
+  constructor(private readonly s: Server) {
+    this.file = s.config.getString("cluster-config-file");
+    const now = s.clock.nowMs();
+    let st: ClusterState | null = null;
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(this.file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    st = parseNodesConf(text, this.file, now);
+    if (!st) {
+      const me = newNode(randomName(), F.MYSELF | F.MASTER, now);
+      st = new ClusterState(me);
+      log.info("No cluster configuration found, I'm {name}", { name: me.name });
+    } else {
+      log.info("Node configuration loaded, I'm {name}", { name: st.myself.name });
+    }
+    this.st = st;
+    const me = st.myself;
+    me.port = s.config.get<number>("cluster-announce-port") || s.config.get<number>("port");
+    me.cport = s.config.get<number>("cluster-announce-bus-port") || this.busPort();
+    me.hostname = s.config.getString("cluster-announce-hostname");
+    const ip = s.config.getString("cluster-announce-ip");
+    if (ip) me.ip = ip;
+    this.updateState();
+    this.saveNow();
+  }
+
+  /** The port of the cluster bus: cluster-port, else the data port + 10000. */
+  busPort(): number {
+    return this.s.config.get<number>("cluster-port") || this.s.config.get<number>("port") + 10000;
+  }
+
+  get myself(): ClusterNode {
+    return this.st.myself;
+  }
+
+  /** Writes nodes.conf now (a failure is logged: Redis would exit, we keep serving). */
+  saveNow(): void {
+    try {
+      saveNodesConf(this.file, this.st);
+    } catch (e) {
+      log.warn("Could not save the cluster config file {file}: {err}", {
+        file: this.file,
+        err: String(e),
+      });
+    }
+  }
+
+  /** Saves and re-evaluates the state once the current work is done. */
+  changed(): void {
+    this.updateState();
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    queueMicrotask(() => {
+      this.saveQueued = false;
+      this.saveNow();
+    });
+  }
+
+  updateState(): void {
+    const before = this.st.state;
+    this.st.updateState(this.s.config.get<boolean>("cluster-require-full-coverage"));
+    if (before !== this.st.state) {
+      log.info("Cluster state changed: {state}", { state: this.st.state });
+    }
+  }
+
+  /** The address clients are redirected to for a node (cluster-preferred-endpoint-type). */
+  endpoint(n: ClusterNode): string {
+    const type = this.s.config.getString("cluster-preferred-endpoint-type");
+    if (type === "hostname" && n.hostname) return `${n.hostname}:${n.port}`;
+    if (type === "unknown-endpoint") return `?:${n.port}`;
+    return `${n.ip}:${n.port}`;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Routing
+
+  /**
+   * Where a command must run: null when here, else the error that redirects or refuses it
+   * (Redis's getNodeByQuery). `queued` are the commands of a transaction being EXECuted.
+   */
+  route(c: Client, def: CommandDef, argv: string[], queued?: string[][]): string | null {
+    const st = this.st;
+    const me = st.myself;
+    const calls: [CommandDef, string[]][] = [];
+    if (queued) {
+      for (const q of queued) {
+        const d = this.s.commands.get(q[0]!.toLowerCase());
+        if (d) {
+          calls.push([
+            d.subcommands?.find((x) => x.name.endsWith("|" + (q[1] ?? "").toLowerCase())) ?? d,
+            q,
+          ]);
+        }
+      }
+    } else {
+      calls.push([def, argv]);
+    }
+    let slot = -1;
+    let writes = false;
+    const keys: string[] = [];
+    for (const [d, a] of calls) {
+      const idx = commandKeys(d, a);
+      if (idx.length === 0) continue;
+      if (d.bits & F_WRITE) writes = true;
+      for (const i of idx) {
+        const k = a[i]!;
+        const ks = keyHashSlot(k);
+        if (slot === -1) slot = ks;
+        else if (ks !== slot) return "CROSSSLOT Keys in request don't hash to the same slot";
+        keys.push(k);
+      }
+    }
+    if (slot === -1) return null;
+    if (st.state !== "ok") {
+      if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
+        return "CLUSTERDOWN The cluster is down";
+      }
+      if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
+    }
+    const owner = st.owner[slot] ?? null;
+    const asking = c.asking;
+    if (!owner) {
+      if (!(asking && st.importing.has(slot))) return "CLUSTERDOWN Hash slot not served";
+    }
+    const missing = () => keys.filter((k) => c.db.peek(k) === undefined).length;
+    if (owner === me) {
+      const target = st.migrating.get(slot);
+      if (target) {
+        const m = missing();
+        if (m > 0 && m < keys.length) {
+          return "TRYAGAIN Multiple keys request during rehashing of slot";
+        }
+        if (m > 0) return `ASK ${slot} ${this.endpoint(target)}`;
+      }
+      return null;
+    }
+    if (asking && st.importing.has(slot)) {
+      const m = missing();
+      if (keys.length > 1 && m > 0) {
+        return "TRYAGAIN Multiple keys request during rehashing of slot";
+      }
+      return null;
+    }
+    // A READONLY client reads from the replica of the slot's master.
+    if (
+      owner && c.readonlyCluster && !writes && me.slaveof === owner.name
+    ) return null;
+    return `MOVED ${slot} ${owner ? this.endpoint(owner) : ""}`;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Slots
+
+  /** CLUSTER ADDSLOTS / ADDSLOTSRANGE: null, or the error. */
+  addSlots(slots: number[]): string | null {
+    const seen = new Set<number>();
+    for (const s of slots) {
+      if (this.st.owner[s]) return `ERR Slot ${s} is already busy`;
+      if (seen.has(s)) return `ERR Slot ${s} specified multiple times`;
+      seen.add(s);
+    }
+    for (const s of slots) {
+      // A slot we were importing is ours now: the import is over.
+      this.st.importing.delete(s);
+      this.st.addSlot(this.st.myself, s);
+    }
+    this.changed();
+    return null;
+  }
+
+  delSlots(slots: number[]): string | null {
+    const seen = new Set<number>();
+    for (const s of slots) {
+      if (!this.st.owner[s]) return `ERR Slot ${s} is already unassigned`;
+      if (seen.has(s)) return `ERR Slot ${s} specified multiple times`;
+      seen.add(s);
+    }
+    for (const s of slots) this.st.delSlot(s);
+    this.changed();
+    return null;
+  }
+
+  /** CLUSTER FLUSHSLOTS: only when the node holds no keys. */
+  flushSlots(): string | null {
+    if (this.s.dbs[0]!.size !== 0) return "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.";
+    for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      if (this.st.owner[s] === this.st.myself) this.st.delSlot(s);
+    }
+    this.changed();
+    return null;
+  }
+
+  /** CLUSTER SETSLOT slot IMPORTING|MIGRATING|STABLE|NODE [id]. */
+  setSlot(slot: number, how: string, id: string | undefined): string | null {
+    const st = this.st;
+    const me = st.myself;
+    if (!isMaster(me)) return "ERR Please use SETSLOT only with masters.";
+    const node = id === undefined ? undefined : st.nodes.get(id);
+    switch (how) {
+      case "migrating":
+        if (st.owner[slot] !== me) return `ERR I'm not the owner of hash slot ${slot}`;
+        if (!node) return `ERR I don't know about node ${id}`;
+        if (!isMaster(node)) return "ERR Target node is not a master";
+        st.migrating.set(slot, node);
+        break;
+      case "importing":
+        if (st.owner[slot] === me) return `ERR I'm already the owner of hash slot ${slot}`;
+        if (!node) return `ERR I don't know about node ${id}`;
+        if (!isMaster(node)) return "ERR Target node is not a master";
+        st.importing.set(slot, node);
+        break;
+      case "stable":
+        st.migrating.delete(slot);
+        st.importing.delete(slot);
+        break;
+      case "node": {
+        if (!node) return `ERR Unknown node ${id}`;
+        if (!isMaster(node)) return "ERR Target node is not a master";
+        if (st.owner[slot] === me && node !== me && this.s.dbs[0]!.countKeysInSlot(slot) > 0) {
+          return `ERR Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`;
+        }
+        if (node === me && st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
+          st.migrating.delete(slot);
+        }
+        if (st.owner[slot] === me && node !== me) st.migrating.delete(slot);
+        // The end of an import: the slot is ours, with a new epoch so the others follow.
+        if (node === me && st.importing.has(slot)) {
+          st.importing.delete(slot);
+          this.bumpEpoch(true);
+        }
+        st.moveSlot(slot, node);
+        break;
+      }
+      default:
+        return "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+    }
+    this.changed();
+    this.bus?.broadcastPong();
+    return null;
+  }
+
+  /** CLUSTER BUMPEPOCH (or the end of an import): a new configEpoch unless ours is the largest. */
+  bumpEpoch(force: boolean): "BUMPED" | "STILL" {
+    const st = this.st;
+    let max = 0n;
+    for (const n of st.nodes.values()) if (n.configEpoch > max) max = n.configEpoch;
+    if (!force && st.myself.configEpoch !== 0n && st.myself.configEpoch === max) {
+      let dup = false;
+      for (const n of st.nodes.values()) {
+        if (n !== st.myself && n.configEpoch === max) dup = true;
+      }
+      if (!dup) return "STILL";
+    }
+    st.currentEpoch++;
+    st.myself.configEpoch = st.currentEpoch;
+    this.changed();
+    return "BUMPED";
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Replies
+
+  nodeLine(n: ClusterNode): string {
+    return nodeLine(this.st, n, this.s.clock.nowMs(), false);
+  }
+
+  nodesText(): string {
+    return [...this.st.nodes.values()].map((n) => this.nodeLine(n) + "\n").join("");
+  }
+
+  infoText(): string {
+    const st = this.st;
+    const counts = st.slotCounts();
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const lines: [string, string | number | bigint][] = [
+      ["cluster_state", st.state],
+      ["cluster_slots_assigned", counts.assigned],
+      ["cluster_slots_ok", counts.ok],
+      ["cluster_slots_pfail", counts.pfail],
+      ["cluster_slots_fail", counts.fail],
+      ["cluster_known_nodes", st.nodes.size],
+      ["cluster_size", st.size],
+      ["cluster_current_epoch", st.currentEpoch],
+      ["cluster_my_epoch", this.myEpoch()],
+    ];
+    for (const [type, n] of this.stats.sent) lines.push([`cluster_stats_messages_${type}_sent`, n]);
+    lines.push(["cluster_stats_messages_sent", sum(this.stats.sent)]);
+    for (const [type, n] of this.stats.received) {
+      lines.push([`cluster_stats_messages_${type}_received`, n]);
+    }
+    lines.push(["cluster_stats_messages_received", sum(this.stats.received)]);
+    lines.push(["total_cluster_links_buffer_limit_exceeded", 0]);
+    return lines.map(([k, v]) => `${k}:${v}\r\n`).join("");
+  }
+
+  /** A replica's epoch is its master's, as CLUSTER INFO shows it. */
+  private myEpoch(): bigint {
+    const me = this.st.myself;
+    const m = this.st.masterOf(me);
+    return m ? m.configEpoch : me.configEpoch;
+  }
+
+  private writeNode(c: Client, n: ClusterNode): void {
+    c.out.array(4);
+    c.out.bulk(
+      this.s.config.getString("cluster-preferred-endpoint-type") === "hostname" &&
+        n.hostname
+        ? n.hostname
+        : n.ip,
+    );
+    c.out.int(n.port);
+    c.out.bulk(n.name);
+    if (n.hostname) {
+      c.out.map(1);
+      c.out.bulk("hostname");
+      c.out.bulk(n.hostname);
+    } else {
+      c.out.map(0);
+    }
+  }
+
+  /** CLUSTER SLOTS: each contiguous range of a master, with the master then its replicas. */
+  replySlots(c: Client): void {
+    const ranges: { start: number; end: number; node: ClusterNode }[] = [];
+    let cur: { start: number; end: number; node: ClusterNode } | null = null;
+    for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      const o = this.st.owner[s];
+      if (cur && o === cur.node && s === cur.end + 1) {
+        cur.end = s;
+        continue;
+      }
+      if (cur) ranges.push(cur);
+      cur = o ? { start: s, end: s, node: o } : null;
+    }
+    if (cur) ranges.push(cur);
+    c.out.array(ranges.length);
+    for (const r of ranges) {
+      const replicas = this.st.replicasOf(r.node).filter((x) => !(x.flags & F.FAIL));
+      c.out.array(3 + replicas.length);
+      c.out.int(r.start);
+      c.out.int(r.end);
+      this.writeNode(c, r.node);
+      for (const x of replicas) this.writeNode(c, x);
+    }
+  }
+
+  /** CLUSTER SHARDS (7.0): per master, its slot ranges and its nodes. */
+  replyShards(c: Client): void {
+    const masters = [...this.st.nodes.values()].filter((n) =>
+      isMaster(n) && !(n.flags & F.HANDSHAKE)
+    );
+    c.out.array(masters.length);
+    for (const m of masters) {
+      c.out.map(2);
+      c.out.bulk("slots");
+      const ranges: number[] = [];
+      for (const [a, b] of slotRangesOf(m)) ranges.push(a, b);
+      c.out.array(ranges.length);
+      for (const x of ranges) c.out.int(x);
+      c.out.bulk("nodes");
+      const nodes = [m, ...this.st.replicasOf(m)];
+      c.out.array(nodes.length);
+      for (const n of nodes) {
+        const fields: [string, string | number][] = [
+          ["id", n.name],
+          ["port", n.port],
+          ["ip", n.ip],
+          ["endpoint", n.ip],
+          ...(n.hostname ? [["hostname", n.hostname] as [string, string]] : []),
+          ["role", isMaster(n) ? "master" : "replica"],
+          [
+            "replication-offset",
+            Number(n === this.st.myself ? BigInt(this.s.replOffset) : n.replOffset),
+          ],
+          ["health", n.flags & (F.FAIL | F.PFAIL) ? "fail" : "online"],
+        ];
+        c.out.map(fields.length);
+        for (const [k, v] of fields) {
+          c.out.bulk(k);
+          if (typeof v === "number") c.out.int(v);
+          else c.out.bulk(v);
+        }
+      }
+    }
+  }
+
+  replyLinks(c: Client): void {
+    const peers = [...this.st.nodes.values()].filter((n) => n !== this.st.myself && n.linkUp);
+    c.out.array(peers.length);
+    for (const n of peers) {
+      c.out.map(6);
+      c.out.bulk("direction");
+      c.out.bulk("to");
+      c.out.bulk("node");
+      c.out.bulk(n.name);
+      c.out.bulk("create-time");
+      c.out.int(n.ctime);
+      c.out.bulk("events");
+      c.out.bulk("rw");
+      c.out.bulk("send-buffer-allocated");
+      c.out.int(0);
+      c.out.bulk("send-buffer-used");
+      c.out.int(0);
+    }
+  }
+
+  /** CLUSTER MEET / FORGET / REPLICATE / RESET / FAILOVER; an error or null. */
+  command(c: Client, sub: string, argv: string[]): string | null {
+    const st = this.st;
+    const n = argv.length;
+    const wrong = `ERR unknown subcommand or wrong number of arguments for '${
+      argv[1]
+    }'. Try CLUSTER HELP.`;
+    switch (sub) {
+      case "meet": {
+        if (n !== 4 && n !== 5) return wrong;
+        const port = Number(argv[3]);
+        if (!/^\d+$/.test(argv[3]!) || port > 65535) {
+          return `ERR Invalid base port specified: ${argv[3]}`;
+        }
+        const cport = n === 5 ? Number(argv[4]) : port + 10000;
+        if (n === 5 && (!/^\d+$/.test(argv[4]!) || cport > 65535)) {
+          return `ERR Invalid bus port specified: ${argv[4]}`;
+        }
+        if (!/^[0-9a-fA-F.:]+$/.test(argv[2]!)) {
+          return `ERR Invalid node address specified: ${argv[2]}:${argv[3]}`;
+        }
+        if (!this.bus) return "ERR the cluster bus is not running";
+        this.bus.meet(argv[2]!, port, cport);
+        c.out.ok();
+        return null;
+      }
+      case "forget": {
+        if (n !== 3) return wrong;
+        const node = st.nodes.get(argv[2]!);
+        if (!node) return `ERR Unknown node ${argv[2]}`;
+        if (node === st.myself) return "ERR I tried hard but I can't forget myself...";
+        if (st.myself.slaveof === node.name) return "ERR Can't forget my master!";
+        st.delNode(node);
+        this.bus?.forget(node.name);
+        this.changed();
+        c.out.ok();
+        return null;
+      }
+      case "replicate": {
+        if (n !== 3) return wrong;
+        const node = st.nodes.get(argv[2]!);
+        if (!node) return `ERR Unknown node ${argv[2]}`;
+        if (node === st.myself) return "ERR Can't replicate myself";
+        if (!isMaster(node)) return "ERR I can only replicate a master, not a replica.";
+        const me = st.myself;
+        if (isMaster(me) && (me.numSlots > 0 || this.s.dbs[0]!.size > 0)) {
+          return "ERR To set a master the node must be empty and without assigned slots.";
+        }
+        this.replicate(node);
+        c.out.ok();
+        return null;
+      }
+      case "reset": {
+        if (n > 3) return wrong;
+        const hard = n === 3 && argv[2]!.toLowerCase() === "hard";
+        if (n === 3 && !hard && argv[2]!.toLowerCase() !== "soft") return ERR_SYNTAX;
+        if (isMaster(st.myself) && this.s.dbs[0]!.size > 0) {
+          return "ERR CLUSTER RESET can't be called with master nodes containing keys";
+        }
+        this.reset(hard);
+        c.out.ok();
+        return null;
+      }
+      case "failover":
+        return "ERR manual failover is not available yet in this build";
+    }
+    return wrong;
+  }
+
+  /** Follows `master` as its replica (CLUSTER REPLICATE, or a failover elsewhere). */
+  replicate(master: ClusterNode): void {
+    const me = this.st.myself;
+    for (let s = 0; s < CLUSTER_SLOTS; s++) if (this.st.owner[s] === me) this.st.delSlot(s);
+    this.st.setRole(me, master);
+    this.s.replication.replicaOf(master.ip, master.port);
+    this.changed();
+    this.bus?.broadcastPong();
+  }
+
+  /** CLUSTER RESET: forget every other node and the slots; HARD also takes a new name. */
+  reset(hard: boolean): void {
+    const st = this.st;
+    if (st.myself.slaveof) {
+      this.s.replication.promote();
+      st.setRole(st.myself, null);
+    }
+    this.s.dbs[0]!.clear();
+    for (let s = 0; s < CLUSTER_SLOTS; s++) st.delSlot(s);
+    st.migrating.clear();
+    st.importing.clear();
+    for (const n of [...st.nodes.values()]) {
+      if (n === st.myself) continue;
+      this.bus?.forget(n.name);
+      st.delNode(n);
+    }
+    if (hard) {
+      st.currentEpoch = 0n;
+      st.lastVoteEpoch = 0n;
+      st.myself.configEpoch = 0n;
+      st.rename(st.myself, randomName());
+    }
+    this.changed();
+  }
+}
+
+const ERR_SYNTAX = "ERR syntax error";
+
+function slotRangesOf(n: ClusterNode): [number, number][] {
+  return slotRanges(n.slots);
+}
