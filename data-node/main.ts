@@ -10,6 +10,7 @@ import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
 import { DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
 import type { CachedMaster } from "./replication/replica.ts";
 import { Cluster } from "./cluster/cluster.ts";
+import { ClusterBus } from "./cluster/bus.ts";
 import { buildCommandTable } from "./commands/table.ts";
 import { Server } from "./server/server.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
@@ -176,6 +177,18 @@ async function main(): Promise<void> {
   } catch (e) {
     log.error("{err}", { err: (e as Error).message });
     Deno.exit(1);
+  }
+  if (server.cluster) {
+    try {
+      new ClusterBus(server, server.cluster).start();
+    } catch (e) {
+      log.error("Could not listen on the cluster bus port: {err}", { err: (e as Error).message });
+      Deno.exit(1);
+    }
+    // A replica in nodes.conf follows its master again.
+    const me = server.cluster.myself;
+    const m = me.slaveof ? server.cluster.st.nodes.get(me.slaveof) : undefined;
+    if (m && m.ip) server.replication.replicaOf(m.ip, m.port);
   }
   if (master) {
     // What the RDB says this replica had: a partial resync continues from there.

@@ -33,6 +33,7 @@ export class Cluster {
     meet(ip: string, port: number, cport: number): void;
     broadcastPong(): void;
     forget(name: string): void;
+    publish(channel: string, message: string): void;
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
 
@@ -111,6 +112,11 @@ export class Cluster {
     if (type === "hostname" && n.hostname) return `${n.hostname}:${n.port}`;
     if (type === "unknown-endpoint") return `?:${n.port}`;
     return `${n.ip}:${n.port}`;
+  }
+
+  /** PUBLISH in cluster mode: every node's subscribers get it (through the bus). */
+  publish(channel: string, message: string): void {
+    this.bus?.publish(channel, message);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ function publish(s: Engine, c: ClientState, argv: string[]): void {
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
   // Replicas deliver it to their own subscribers; the AOF does not keep messages.
   if (!s.clusterEnabled) s.propagation.also(c.db.id, argv, TO_REPL);
+  else s.cluster?.publish(argv[1]!, argv[2]!);
 }
 
 function channels(s: Engine, c: ClientState, argv: string[]): void {

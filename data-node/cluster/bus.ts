@@ -1,0 +1,610 @@
+/**
+ * The cluster bus: the binary links between cluster nodes (bus_codec.ts), gossip, failure
+ * detection and the spreading of slot configuration, as Redis 7.0's cluster.c does them.
+ *
+ * Every node keeps one outbound link to every other known node (it sends PING or MEET there and
+ * reads the PONGs) and accepts inbound links (it answers PING and MEET with PONG). Ten times a
+ * second the cron connects missing links, pings nodes whose last PONG is older than half the
+ * node timeout, marks PFAIL a node that did not answer a PING within the node timeout, and once
+ * a second pings the node with the oldest PONG among a few random ones. A PFAIL node reported
+ * failing by a majority of the masters (within twice the node timeout) becomes FAIL, and a FAIL
+ * message tells everyone. Slots follow the highest configEpoch that claims them; a node that
+ * claims slots with a stale epoch gets an UPDATE.
+ */
+import { getLogger } from "../../shared/log.ts";
+import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+import type { Server } from "../server/server.ts";
+import {
+  type BusBody,
+  BusDecodeError,
+  BusFrameReader,
+  type BusHeader,
+  type BusMessage,
+  decodeMessage,
+  encodeMessage,
+  type GossipEntry,
+  messageTypeName,
+  MSG,
+} from "./bus_codec.ts";
+import type { Cluster } from "./cluster.ts";
+import { type ClusterNode, F, hasSlot, isMaster, newNode, randomName } from "./state.ts";
+
+const log = getLogger(["data-node", "cluster"]);
+
+const TICK_MS = 100;
+/** A forgotten node is not re-added from gossip for this long (CLUSTER FORGET). */
+const BLACKLIST_MS = 60_000;
+/** Random nodes sampled for the once-a-second PING. */
+const PING_SAMPLE = 5;
+
+interface Link {
+  conn: Deno.Conn;
+  /** The node this link goes to (outbound), or the sender once known (inbound). */
+  node: ClusterNode | null;
+  outbound: boolean;
+  createdMs: number;
+  closed: boolean;
+  chain: Promise<void>;
+}
+
+export class ClusterBus {
+  private listener: Deno.Listener | null = null;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  /** Outbound links by node object. */
+  private readonly out = new Map<ClusterNode, Link>();
+  private readonly inbound = new Set<Link>();
+  private readonly connecting = new Set<ClusterNode>();
+  private readonly blacklist = new Map<string, number>();
+  private ticks = 0;
+
+  constructor(private readonly s: Server, private readonly cl: Cluster) {}
+
+  get st() {
+    return this.cl.st;
+  }
+
+  private get nodeTimeout(): number {
+    return Math.max(1, this.s.config.get<number>("cluster-node-timeout"));
+  }
+
+  start(): void {
+    const port = this.cl.busPort();
+    const binds = this.s.config.getString("bind").split(" ").filter(Boolean);
+    const host = binds.length === 1 && !binds[0]!.startsWith("-") ? binds[0]! : "0.0.0.0";
+    this.listener = Deno.listen({ hostname: host === "*" ? "0.0.0.0" : host, port });
+    void this.acceptLoop(this.listener);
+    this.timer = setInterval(() => this.cron(), TICK_MS);
+    this.cl.bus = {
+      meet: (ip, port, cport) => this.meet(ip, port, cport),
+      broadcastPong: () => this.broadcast(MSG.PONG),
+      forget: (name) => this.forget(name),
+      publish: (channel, message) => this.publish(channel, message),
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    try {
+      this.listener?.close();
+    } catch { /* closed */ }
+    for (const l of [...this.out.values(), ...this.inbound]) this.closeLink(l);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Links
+
+  private async acceptLoop(l: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await l.accept();
+      } catch {
+        return;
+      }
+      const link: Link = {
+        conn,
+        node: null,
+        outbound: false,
+        createdMs: this.s.clock.nowMs(),
+        closed: false,
+        chain: Promise.resolve(),
+      };
+      this.inbound.add(link);
+      void this.readLoop(link);
+    }
+  }
+
+  private connect(n: ClusterNode): void {
+    if (this.connecting.has(n) || this.out.has(n) || !n.ip || !n.cport) return;
+    this.connecting.add(n);
+    void Deno.connect({ hostname: n.ip, port: n.cport }).then((conn) => {
+      this.connecting.delete(n);
+      if (!this.st.nodes.has(n.name) || this.out.has(n)) {
+        conn.close();
+        return;
+      }
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      } catch { /* not TCP */ }
+      const link: Link = {
+        conn,
+        node: n,
+        outbound: true,
+        createdMs: this.s.clock.nowMs(),
+        closed: false,
+        chain: Promise.resolve(),
+      };
+      this.out.set(n, link);
+      n.linkUp = true;
+      // The first message on a new link: MEET for a node we were asked to meet, else PING.
+      const meet = (n.flags & F.MEET) !== 0;
+      n.flags &= ~F.MEET;
+      this.send(link, meet ? MSG.MEET : MSG.PING);
+      void this.readLoop(link);
+    }, () => {
+      this.connecting.delete(n);
+      // An unreachable node still times out: its PING is counted as sent.
+      if (n.pingSent === 0) n.pingSent = this.s.clock.nowMs();
+    });
+  }
+
+  private closeLink(l: Link): void {
+    if (l.closed) return;
+    l.closed = true;
+    try {
+      l.conn.close();
+    } catch { /* closed */ }
+    if (l.outbound && l.node) {
+      if (this.out.get(l.node) === l) this.out.delete(l.node);
+      l.node.linkUp = false;
+    }
+    this.inbound.delete(l);
+  }
+
+  private async readLoop(l: Link): Promise<void> {
+    const reader = new BusFrameReader();
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await l.conn.read(buf);
+        if (n === null) break;
+        reader.push(buf.subarray(0, n));
+        for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+          let msg: BusMessage;
+          try {
+            msg = decodeMessage(frame);
+          } catch (e) {
+            // A malformed message is dropped; the link stays, as in Redis.
+            log.warn("Bad cluster bus message: {err}", { err: String(e) });
+            continue;
+          }
+          this.handle(msg, l);
+          if (l.closed) return;
+        }
+      }
+    } catch (e) {
+      if (e instanceof BusDecodeError) {
+        log.warn("Closing a cluster bus link: {err}", { err: e.message });
+      }
+    } finally {
+      this.closeLink(l);
+    }
+  }
+
+  private send(l: Link, type: number, body?: BusBody): void {
+    if (l.closed) return;
+    const bytes = encodeMessage({ header: this.header(type), body: body ?? this.gossip() });
+    const name = messageTypeName(type).toLowerCase();
+    this.cl.stats.sent.set(name, (this.cl.stats.sent.get(name) ?? 0) + 1);
+    if (type === MSG.PING || type === MSG.MEET) {
+      if (l.node && l.node.pingSent === 0) l.node.pingSent = this.s.clock.nowMs();
+    }
+    l.chain = l.chain.then(async () => {
+      let off = 0;
+      while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
+    }).catch(() => this.closeLink(l));
+  }
+
+  private broadcast(type: number, body?: BusBody): void {
+    for (const [n, l] of this.out) {
+      if (n.flags & F.HANDSHAKE) continue;
+      this.send(l, type, body);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Messages out
+
+  private header(type: number): BusHeader {
+    const st = this.st;
+    const me = st.myself;
+    const master = me.slaveof ? st.nodes.get(me.slaveof) ?? null : null;
+    const owner = master ?? me;
+    return {
+      type,
+      port: me.port,
+      pport: 0,
+      cport: me.cport,
+      currentEpoch: st.currentEpoch,
+      configEpoch: owner.configEpoch,
+      offset: BigInt(this.s.replOffset),
+      sender: me.name,
+      myslots: owner.slots,
+      slaveof: me.slaveof,
+      myip: this.s.config.getString("cluster-announce-ip"),
+      flags: me.flags,
+      state: st.state,
+      mflags: new Uint8Array(3),
+    };
+  }
+
+  /** Gossip about a tenth of the nodes (at least 3), plus every node we think is failing. */
+  private gossip(): BusBody {
+    const st = this.st;
+    const candidates = [...st.nodes.values()].filter((n) =>
+      n !== st.myself && !(n.flags & (F.HANDSHAKE | F.NOADDR)) &&
+      !(n.linkUp === false && n.numSlots === 0 && !(n.flags & F.PFAIL))
+    );
+    const wanted = Math.min(candidates.length, Math.max(3, Math.floor(st.nodes.size / 10)));
+    const chosen = new Set<ClusterNode>();
+    for (let i = 0; i < candidates.length * 3 && chosen.size < wanted; i++) {
+      chosen.add(candidates[Math.floor(Math.random() * candidates.length)]!);
+    }
+    for (const n of candidates) if (n.flags & F.PFAIL) chosen.add(n);
+    const entries: GossipEntry[] = [...chosen].map((n) => ({
+      nodename: n.name,
+      pingSent: Math.floor(n.pingSent / 1000) >>> 0,
+      pongReceived: Math.floor(n.pongReceived / 1000) >>> 0,
+      ip: n.ip,
+      port: n.port,
+      cport: n.cport,
+      pport: n.pport,
+      flags: n.flags,
+    }));
+    const hostname = this.s.config.getString("cluster-announce-hostname");
+    return { kind: "gossip", entries, hostname: hostname || null, extensions: [] };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Messages in
+
+  private handle(msg: BusMessage, l: Link): void {
+    const h = msg.header;
+    const st = this.st;
+    const now = this.s.clock.nowMs();
+    const name = messageTypeName(h.type).toLowerCase();
+    this.cl.stats.received.set(name, (this.cl.stats.received.get(name) ?? 0) + 1);
+    let sender = st.nodes.get(h.sender);
+    if (sender && sender.flags & F.HANDSHAKE) sender = undefined;
+    if (sender) {
+      sender.dataReceived = now;
+      if (!l.outbound && !l.node) l.node = sender;
+    }
+    if (sender && h.type !== MSG.MEET) {
+      if (h.currentEpoch > st.currentEpoch) st.currentEpoch = h.currentEpoch;
+      if (h.configEpoch > sender.configEpoch && !h.slaveof) {
+        sender.configEpoch = h.configEpoch;
+        this.cl.changed();
+      }
+      sender.replOffset = h.offset;
+    }
+    const gossipKind = h.type === MSG.PING || h.type === MSG.PONG || h.type === MSG.MEET;
+    if (gossipKind && msg.body.kind === "gossip") {
+      // Our own address, as the others see it, unless announced.
+      const me = st.myself;
+      if (!this.s.config.getString("cluster-announce-ip") && (h.type === MSG.MEET || !me.ip)) {
+        const local = (l.conn.localAddr as Deno.NetAddr).hostname;
+        if (local && local !== me.ip) {
+          me.ip = local;
+          this.cl.changed();
+        }
+      }
+      if (!sender && h.type === MSG.MEET) {
+        const n = newNode(randomName(), F.HANDSHAKE, now);
+        n.ip = h.myip || (l.conn.remoteAddr as Deno.NetAddr).hostname;
+        n.port = h.port;
+        n.cport = h.cport;
+        n.pport = h.pport;
+        st.addNode(n);
+        this.cl.changed();
+        this.processGossip(msg.body.entries, null);
+      }
+      if (h.type === MSG.PING || h.type === MSG.MEET) this.send(l, MSG.PONG);
+      if (l.outbound && l.node) {
+        const n = l.node;
+        if (n.flags & F.HANDSHAKE) {
+          const known = st.nodes.get(h.sender);
+          if (known && known !== n) {
+            // We already know it under its name: the handshake node goes.
+            st.delNode(n);
+            this.closeLink(l);
+            this.cl.changed();
+            return;
+          }
+          st.rename(n, h.sender);
+          n.flags &= ~F.HANDSHAKE;
+          n.flags |= h.slaveof ? F.SLAVE : F.MASTER;
+          log.info("Handshake with node {name} completed.", { name: h.sender });
+          sender = n;
+          this.cl.changed();
+        } else if (n.name !== h.sender) {
+          // The node at this address is another one now.
+          n.flags |= F.NOADDR;
+          n.ip = "";
+          this.closeLink(l);
+          this.cl.changed();
+          return;
+        }
+        if (h.type === MSG.PONG) {
+          n.pongReceived = now;
+          n.pingSent = 0;
+          if (n.flags & F.PFAIL) {
+            n.flags &= ~F.PFAIL;
+            this.cl.changed();
+          } else if (n.flags & F.FAIL) {
+            this.clearFailureIfNeeded(n, now);
+          }
+        }
+      }
+      if (!sender) return;
+      sender.hostname = msg.body.hostname ?? "";
+      this.updateRole(sender, h);
+      if (!h.slaveof) this.updateSlots(sender, h.configEpoch, h.myslots);
+      this.processGossip(msg.body.entries, sender);
+      return;
+    }
+    if (!sender) return;
+    const b = msg.body;
+    switch (b.kind) {
+      case "fail": {
+        const failing = st.nodes.get(b.nodename);
+        if (failing && failing !== st.myself && !(failing.flags & F.FAIL)) {
+          log.info("FAIL message received from {from} about {about}", {
+            from: sender.name,
+            about: failing.name,
+          });
+          failing.flags = (failing.flags & ~F.PFAIL) | F.FAIL;
+          failing.failTime = now;
+          this.cl.changed();
+        }
+        return;
+      }
+      case "publish": {
+        const dec = new TextDecoder("latin1");
+        this.s.pubsub.publish(dec.decode(b.channel), dec.decode(b.message));
+        return;
+      }
+      case "update": {
+        const n = st.nodes.get(b.nodename);
+        if (!n || n.configEpoch >= b.configEpoch) return;
+        n.configEpoch = b.configEpoch;
+        this.updateSlots(n, b.configEpoch, b.slots);
+        this.cl.changed();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private updateRole(sender: ClusterNode, h: BusHeader): void {
+    const st = this.st;
+    if (!h.slaveof) {
+      if (!isMaster(sender)) {
+        st.setRole(sender, null);
+        this.cl.changed();
+      }
+      return;
+    }
+    const master = st.nodes.get(h.slaveof);
+    if (sender.slaveof !== h.slaveof || isMaster(sender)) {
+      // A master that becomes a replica gives up its slots.
+      if (isMaster(sender)) {
+        for (let s = 0; s < CLUSTER_SLOTS; s++) if (st.owner[s] === sender) st.delSlot(s);
+      }
+      if (master) st.setRole(sender, master);
+      else {
+        sender.flags = (sender.flags & ~F.MASTER) | F.SLAVE;
+        sender.slaveof = h.slaveof;
+      }
+      this.cl.changed();
+    }
+  }
+
+  /**
+   * A master claims slots with an epoch: each slot goes to it if unowned or owned with a lower
+   * epoch. If our own master lost its slots that way, we follow the new owner (a failover).
+   */
+  private updateSlots(sender: ClusterNode, epoch: bigint, claimed: Uint8Array): void {
+    const st = this.st;
+    const me = st.myself;
+    const myMaster = me.slaveof ? st.nodes.get(me.slaveof) ?? null : me;
+    let changed = false, newMaster: ClusterNode | null = null;
+    const dirty: number[] = [];
+    let stale: ClusterNode | null = null;
+    for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      if (!hasSlot(claimed, s)) continue;
+      const owner = st.owner[s] ?? null;
+      if (owner === sender || st.importing.has(s)) continue;
+      if (owner === null || owner.configEpoch < epoch) {
+        if (owner === me && sender !== me && this.s.dbs[0]!.countKeysInSlot(s) > 0) dirty.push(s);
+        if (owner && owner === myMaster) newMaster = sender;
+        st.moveSlot(s, sender);
+        changed = true;
+      } else if (owner.configEpoch > epoch) {
+        stale = owner;
+      }
+    }
+    if (stale) {
+      // The sender is behind: tell it who serves its slots now.
+      const l = this.out.get(sender);
+      if (l) {
+        this.send(l, MSG.UPDATE, {
+          kind: "update",
+          configEpoch: stale.configEpoch,
+          nodename: stale.name,
+          slots: stale.slots,
+        });
+      }
+    }
+    if (!changed) return;
+    if (newMaster && myMaster && myMaster.numSlots === 0) {
+      log.warn("Configuration change detected. Reconfiguring myself as a replica of {name}", {
+        name: newMaster.name,
+      });
+      this.cl.replicate(newMaster);
+    } else {
+      for (const s of dirty) {
+        this.s.dbs[0]!.deleteSlot(s);
+      }
+    }
+    this.cl.changed();
+  }
+
+  private processGossip(entries: GossipEntry[], sender: ClusterNode | null): void {
+    const st = this.st;
+    const now = this.s.clock.nowMs();
+    for (const g of entries) {
+      const n = st.nodes.get(g.nodename);
+      if (n) {
+        if (sender && isMaster(sender) && n !== st.myself) {
+          if (g.flags & (F.FAIL | F.PFAIL)) {
+            n.failReports.set(sender.name, now);
+            this.markFailingIfNeeded(n, now);
+          } else {
+            n.failReports.delete(sender.name);
+          }
+        }
+        if (
+          !(g.flags & (F.FAIL | F.PFAIL)) && n.pingSent === 0 && n.failReports.size === 0
+        ) {
+          const pong = g.pongReceived * 1000;
+          if (pong <= now + 500 && pong > n.pongReceived) n.pongReceived = pong;
+        }
+        continue;
+      }
+      if (!sender || g.flags & F.NOADDR) continue;
+      const banned = this.blacklist.get(g.nodename);
+      if (banned !== undefined && banned > now) continue;
+      this.startHandshake(g.ip, g.port, g.cport);
+    }
+  }
+
+  private markFailingIfNeeded(n: ClusterNode, now: number): void {
+    const st = this.st;
+    for (const [who, at] of n.failReports) {
+      if (now - at > this.nodeTimeout * 2) n.failReports.delete(who);
+    }
+    if (!(n.flags & F.PFAIL) || n.flags & F.FAIL) return;
+    const needed = Math.floor(st.size / 2) + 1;
+    let failures = n.failReports.size;
+    if (isMaster(st.myself)) failures++;
+    if (failures < needed) return;
+    log.info("Marking node {name} as failing (quorum reached).", { name: n.name });
+    n.flags = (n.flags & ~F.PFAIL) | F.FAIL;
+    n.failTime = now;
+    this.broadcast(MSG.FAIL, { kind: "fail", nodename: n.name });
+    this.cl.changed();
+  }
+
+  private clearFailureIfNeeded(n: ClusterNode, now: number): void {
+    // Replicas and masters without slots come back at once; a master with slots once nobody
+    // took them over for twice the node timeout.
+    const slotsTaken = isMaster(n) && n.numSlots > 0 &&
+      now - n.failTime <= this.nodeTimeout * 2;
+    if (slotsTaken) return;
+    log.info("Clear FAIL state for node {name}", { name: n.name });
+    n.flags &= ~F.FAIL;
+    this.cl.changed();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Meeting and forgetting
+
+  meet(ip: string, port: number, cport: number): void {
+    this.startHandshake(ip, port, cport, true);
+  }
+
+  private startHandshake(ip: string, port: number, cport: number, meet = false): void {
+    const st = this.st;
+    for (const n of st.nodes.values()) {
+      if (n.flags & F.HANDSHAKE && n.ip === ip && n.port === port && n.cport === cport) return;
+    }
+    const n = newNode(randomName(), F.HANDSHAKE | (meet ? F.MEET : 0), this.s.clock.nowMs());
+    n.ip = ip;
+    n.port = port;
+    n.cport = cport;
+    st.addNode(n);
+  }
+
+  forget(name: string): void {
+    this.blacklist.set(name, this.s.clock.nowMs() + BLACKLIST_MS);
+    for (const [n, l] of this.out) if (n.name === name) this.closeLink(l);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The cron
+
+  private cron(): void {
+    const st = this.st;
+    const now = this.s.clock.nowMs();
+    const timeout = this.nodeTimeout;
+    this.ticks++;
+    for (const n of [...st.nodes.values()]) {
+      if (n === st.myself || n.flags & F.NOADDR) continue;
+      // A handshake that never completes is dropped.
+      if (n.flags & F.HANDSHAKE && now - n.ctime > Math.max(timeout, 1000)) {
+        st.delNode(n);
+        const l = this.out.get(n);
+        if (l) this.closeLink(l);
+        continue;
+      }
+      if (!this.out.has(n)) this.connect(n);
+    }
+    // Once a second, the node with the oldest PONG among a few random ones.
+    if (this.ticks % 10 === 0) {
+      const linked = [...this.out.entries()].filter(([n]) =>
+        !(n.flags & F.HANDSHAKE) && n.pingSent === 0
+      );
+      let best: [ClusterNode, Link] | null = null;
+      for (let i = 0; i < PING_SAMPLE && linked.length > 0; i++) {
+        const pick = linked[Math.floor(Math.random() * linked.length)]!;
+        if (!best || pick[0].pongReceived < best[0].pongReceived) best = pick;
+      }
+      if (best) this.send(best[1], MSG.PING);
+    }
+    let changed = false;
+    for (const [n, l] of this.out) {
+      if (n.flags & F.HANDSHAKE) continue;
+      // A link that does not answer for half the node timeout is reconnected.
+      if (
+        n.pingSent && now - l.createdMs > timeout && now - n.pingSent > timeout / 2 &&
+        now - n.dataReceived > timeout / 2
+      ) {
+        this.closeLink(l);
+        continue;
+      }
+      if (n.pingSent === 0 && now - n.pongReceived > timeout / 2) this.send(l, MSG.PING);
+    }
+    for (const n of st.nodes.values()) {
+      if (n === st.myself || n.flags & (F.HANDSHAKE | F.NOADDR)) continue;
+      if (n.pingSent && now - n.pingSent > timeout && !(n.flags & (F.PFAIL | F.FAIL))) {
+        log.debug("*** NODE {name} possibly failing", { name: n.name });
+        n.flags |= F.PFAIL;
+        changed = true;
+      }
+    }
+    if (changed) this.cl.changed();
+    else this.cl.updateState();
+  }
+
+  /** PUBLISH in cluster mode reaches the subscribers of every node. */
+  publish(channel: string, message: string): void {
+    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    this.broadcast(MSG.PUBLISH, {
+      kind: "publish",
+      channel: enc(channel),
+      message: enc(message),
+    });
+  }
+}
