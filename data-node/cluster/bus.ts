@@ -56,6 +56,15 @@ export class ClusterBus {
   private readonly connecting = new Set<ClusterNode>();
   private readonly blacklist = new Map<string, number>();
   private ticks = 0;
+  /** A replica's election: when it may ask for votes, in which epoch, and the votes it got. */
+  private election = {
+    authTime: 0,
+    authSent: false,
+    authEpoch: 0n,
+    authCount: 0,
+    rank: 0,
+    manual: false,
+  };
 
   constructor(private readonly s: Server, private readonly cl: Cluster) {}
 
@@ -79,6 +88,7 @@ export class ClusterBus {
       broadcastPong: () => this.broadcast(MSG.PONG),
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
+      failover: (how) => how === "takeover" ? this.takeover() : this.startManualFailover(),
     };
   }
 
@@ -193,7 +203,10 @@ export class ClusterBus {
 
   private send(l: Link, type: number, body?: BusBody): void {
     if (l.closed) return;
-    const bytes = encodeMessage({ header: this.header(type), body: body ?? this.gossip() });
+    const bytes = encodeMessage({
+      header: this.header(type),
+      body: body ?? this.defaultBody(type),
+    });
     const name = messageTypeName(type).toLowerCase();
     this.cl.stats.sent.set(name, (this.cl.stats.sent.get(name) ?? 0) + 1);
     if (type === MSG.PING || type === MSG.MEET) {
@@ -236,6 +249,12 @@ export class ClusterBus {
       state: st.state,
       mflags: new Uint8Array(3),
     };
+  }
+
+  private defaultBody(type: number): BusBody {
+    return type === MSG.PING || type === MSG.PONG || type === MSG.MEET
+      ? this.gossip()
+      : { kind: "empty" };
   }
 
   /** Gossip about a tenth of the nodes (at least 3), plus every node we think is failing. */
@@ -374,6 +393,16 @@ export class ClusterBus {
         this.s.pubsub.publish(dec.decode(b.channel), dec.decode(b.message));
         return;
       }
+      case "empty":
+        if (h.type === MSG.FAILOVER_AUTH_REQUEST) this.maybeVote(sender, h, l, now);
+        else if (h.type === MSG.FAILOVER_AUTH_ACK) {
+          if (
+            isMaster(sender) && sender.numSlots > 0 && h.currentEpoch >= this.election.authEpoch
+          ) {
+            this.election.authCount++;
+          }
+        }
+        return;
       case "update": {
         const n = st.nodes.get(b.nodename);
         if (!n || n.configEpoch >= b.configEpoch) return;
@@ -596,6 +625,157 @@ export class ClusterBus {
     }
     if (changed) this.cl.changed();
     else this.cl.updateState();
+    if (st.myself.slaveof) this.replicaFailover(now);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Replica election (Redis's clusterHandleSlaveFailover) and votes
+
+  /** CLUSTER FAILOVER FORCE: an election now, without waiting for the master to FAIL. */
+  startManualFailover(): void {
+    this.election = { ...this.election, authTime: 0, manual: true };
+    this.replicaFailover(this.s.clock.nowMs());
+  }
+
+  /** CLUSTER FAILOVER TAKEOVER: a new epoch and the master's slots, without any vote. */
+  takeover(): void {
+    const st = this.st;
+    st.currentEpoch++;
+    st.myself.configEpoch = st.currentEpoch;
+    this.replaceMaster();
+  }
+
+  /** This replica's rank: how many replicas of its master have a larger offset. */
+  private rank(master: ClusterNode): number {
+    const mine = BigInt(this.s.replOffset);
+    let r = 0;
+    for (const n of this.st.replicasOf(master)) {
+      if (n !== this.st.myself && !(n.flags & F.NOFAILOVER) && n.replOffset > mine) r++;
+    }
+    return r;
+  }
+
+  private replicaFailover(now: number): void {
+    const st = this.st;
+    const me = st.myself;
+    const master = me.slaveof ? st.nodes.get(me.slaveof) : undefined;
+    const e = this.election;
+    if (!master || master.numSlots === 0) return;
+    if (!e.manual && (!(master.flags & F.FAIL) || me.flags & F.NOFAILOVER)) return;
+    if (this.s.config.get<boolean>("cluster-replica-no-failover") && !e.manual) return;
+    const timeout = this.nodeTimeout;
+    const authTimeout = Math.max(timeout * 2, 2000);
+    const retry = authTimeout * 2;
+    // Too old data (a replica cut off from its master for long) may not fail over.
+    const link = this.s.replication.replica;
+    let dataAge = link.state === "connected" ? now - link.lastIoMs : now - link.downSinceMs;
+    dataAge = Math.max(0, dataAge - timeout);
+    const factor = this.s.config.get<number>("cluster-replica-validity-factor");
+    const ping = this.s.config.get<number>("repl-ping-replica-period") * 1000;
+    if (!e.manual && factor > 0 && dataAge > timeout * factor + ping) return;
+    if (now - e.authTime > retry) {
+      e.rank = this.rank(master);
+      e.authTime = now + 500 + Math.floor(Math.random() * 500) + e.rank * 1000;
+      if (e.manual) e.authTime = now;
+      e.authSent = false;
+      e.authCount = 0;
+      log.info("Start of election delayed for {ms} milliseconds (rank #{rank}, offset {off}).", {
+        ms: e.authTime - now,
+        rank: e.rank,
+        off: this.s.replOffset,
+      });
+      // The other replicas learn our offset, so that they rank themselves.
+      for (const r of st.replicasOf(master)) {
+        const l = this.out.get(r);
+        if (l && r !== me) this.send(l, MSG.PONG);
+      }
+      return;
+    }
+    if (!e.authSent && !e.manual) {
+      const rank = this.rank(master);
+      if (rank > e.rank) {
+        e.authTime += (rank - e.rank) * 1000;
+        e.rank = rank;
+      }
+    }
+    if (now < e.authTime) return;
+    if (now - e.authTime > authTimeout) {
+      if (e.manual) e.manual = false;
+      return;
+    }
+    if (!e.authSent) {
+      st.currentEpoch++;
+      e.authEpoch = st.currentEpoch;
+      log.info("Starting a failover election for epoch {epoch}.", { epoch: e.authEpoch });
+      const mflags = new Uint8Array(3);
+      if (e.manual) mflags[0] = 2; // FORCEACK: vote even though the master is not FAIL
+      for (const [n, l] of this.out) {
+        if (n.flags & F.HANDSHAKE) continue;
+        const bytes = encodeMessage({
+          header: { ...this.header(MSG.FAILOVER_AUTH_REQUEST), mflags },
+          body: { kind: "empty" },
+        });
+        this.cl.stats.sent.set(
+          "auth-req",
+          (this.cl.stats.sent.get("auth-req") ?? 0) + 1,
+        );
+        l.chain = l.chain.then(async () => {
+          let off = 0;
+          while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
+        }).catch(() => this.closeLink(l));
+      }
+      e.authSent = true;
+      this.cl.changed();
+      return;
+    }
+    const needed = Math.floor(st.size / 2) + 1;
+    if (e.authCount >= needed) {
+      log.info("Failover election won: I'm the new master.");
+      st.myself.configEpoch = e.authEpoch;
+      e.manual = false;
+      this.replaceMaster();
+    }
+  }
+
+  /** This replica takes its master's slots and becomes a master. */
+  private replaceMaster(): void {
+    const st = this.st;
+    const me = st.myself;
+    const old = me.slaveof ? st.nodes.get(me.slaveof) : undefined;
+    if (!old) return;
+    st.setRole(me, null);
+    for (let s = 0; s < CLUSTER_SLOTS; s++) if (st.owner[s] === old) st.moveSlot(s, me);
+    this.s.replication.promote();
+    this.cl.changed();
+    this.broadcast(MSG.PONG);
+  }
+
+  /** A replica asks for our vote (Redis's clusterSendFailoverAuthIfNeeded). */
+  private maybeVote(node: ClusterNode, h: BusHeader, l: Link, now: number): void {
+    const st = this.st;
+    const me = st.myself;
+    if (!isMaster(me) || me.numSlots === 0) return;
+    if (h.currentEpoch < st.currentEpoch) return;
+    if (st.lastVoteEpoch === st.currentEpoch) return;
+    const master = node.slaveof ? st.nodes.get(node.slaveof) : undefined;
+    const force = (h.mflags[0]! & 2) !== 0;
+    if (isMaster(node) || !master) return;
+    if (!(master.flags & F.FAIL) && !force) return;
+    if (now - master.votedTime < this.nodeTimeout * 2) return;
+    for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      if (!hasSlot(h.myslots, s)) continue;
+      const owner = st.owner[s];
+      if (owner && owner.configEpoch > h.configEpoch) return;
+    }
+    st.lastVoteEpoch = st.currentEpoch;
+    master.votedTime = now;
+    log.info("Failover auth granted to {name} for epoch {epoch}", {
+      name: node.name,
+      epoch: st.currentEpoch,
+    });
+    const target = this.out.get(node) ?? l;
+    this.send(target, MSG.FAILOVER_AUTH_ACK, { kind: "empty" });
+    this.cl.changed();
   }
 
   /** PUBLISH in cluster mode reaches the subscribers of every node. */

@@ -34,6 +34,7 @@ export class Cluster {
     broadcastPong(): void;
     forget(name: string): void;
     publish(channel: string, message: string): void;
+    failover(how: "force" | "takeover"): void;
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
 
@@ -515,8 +516,22 @@ export class Cluster {
         c.out.ok();
         return null;
       }
-      case "failover":
-        return "ERR manual failover is not available yet in this build";
+      case "failover": {
+        if (n > 3) return wrong;
+        const how = n === 3 ? argv[2]!.toLowerCase() : "default";
+        if (how !== "force" && how !== "takeover" && how !== "default") return ERR_SYNTAX;
+        const me = st.myself;
+        if (!me.slaveof) return "ERR You should send CLUSTER FAILOVER to a replica";
+        const master = st.nodes.get(me.slaveof);
+        if (!master) return "ERR I'm a replica but my master is unknown to me";
+        if (how === "default" && (master.flags & (F.FAIL | F.PFAIL) || !master.linkUp)) {
+          return "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
+        }
+        // The default (coordinated) form runs as FORCE here once the master is reachable.
+        this.bus?.failover(how === "takeover" ? "takeover" : "force");
+        c.out.ok();
+        return null;
+      }
     }
     return wrong;
   }
