@@ -145,10 +145,8 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
   const mon = srv.rt.monitor;
   const sub = argv[1]!.toLowerCase();
   const n = argv.length;
-  const wrongArgs = () =>
-    c.error(
-      `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try SENTINEL HELP.`,
-    );
+  // A known subcommand with wrong arguments, and an unknown one, get Redis's two texts.
+  const wrongArgs = () => c.error(`ERR wrong number of arguments for 'sentinel|${sub}' command`);
   const master = (name: string): Master | null => {
     const m = mon.masters.get(name);
     if (!m) c.error("ERR No such master with that name");
@@ -267,20 +265,24 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
     case "monitor": {
       if (n !== 6) return wrongArgs();
       const port = parseInt(argv[4]!), quorum = parseInt(argv[5]!);
+      if (port === null) {
+        c.error("ERR Invalid port");
+        return;
+      }
       if (quorum === null) {
-        c.error("ERR value is not an integer or out of range");
+        c.error("ERR Invalid quorum");
         return;
       }
       if (quorum <= 0) {
         c.error("ERR Quorum must be 1 or greater.");
         return;
       }
-      if (port === null || port <= 0 || port > 65535) {
-        c.error("ERR Invalid port number");
+      if (port <= 0 || port > 65535) {
+        c.error("ERR Invalid port number.");
         return;
       }
       if (mon.masters.has(argv[2]!)) {
-        c.error("ERR Duplicated master name");
+        c.error("ERR Duplicate master name.");
         return;
       }
       if (!/^[0-9a-fA-F.:]+$/.test(argv[3]!) && !srv.rt.cfg.resolveHostnames) {
@@ -359,7 +361,8 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       for (const l of HELP) c.out.simple(l);
       return;
     default:
-      return wrongArgs();
+      c.error(`ERR unknown subcommand '${argv[1]}'. Try SENTINEL HELP.`);
+      return;
   }
 }
 

@@ -208,7 +208,7 @@ function applySentinelLine(cfg: SentinelConfig, line: ConfigLine): void {
     case "monitor": {
       if (n !== 4) throw err();
       const quorum = int(line, a[3], 1);
-      if (cfg.masters.has(a[0]!)) throw err("Duplicated master name.");
+      if (cfg.masters.has(a[0]!)) throw err("Duplicate master name.");
       cfg.masters.set(a[0]!, newMasterConfig(a[0]!, a[1]!, int(line, a[2], 1, 65535), quorum));
       break;
     }

@@ -64,7 +64,7 @@ Deno.test("bad sentinel.conf lines stop with file, line and reason", () => {
   bad("sentinel monitor m 127.0.0.1 6379", /wrong number of arguments/);
   bad("sentinel monitor m 127.0.0.1 6379 0", /Invalid argument '0'/);
   bad("sentinel down-after-milliseconds nope 100", /No such master/);
-  bad("sentinel monitor m h 1 1\nsentinel monitor m h 2 1", /sentinel.conf:2: Duplicated master/);
+  bad("sentinel monitor m h 1 1\nsentinel monitor m h 2 1", /sentinel.conf:2: Duplicate master/);
   bad("sentinel myid xyz", /Malformed Sentinel id/);
   bad("sentinel frobnicate yes", /Unknown sentinel directive/);
   bad("notadirective 1", /Bad directive/);

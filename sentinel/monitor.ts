@@ -228,7 +228,21 @@ export class Monitor {
   helloPayload(m: Master, ri: Instance): string {
     const ip = this.cfg.announceIp || ri.link.localIp || "127.0.0.1";
     const port = this.cfg.announcePort || this.cfg.port;
-    return `${ip},${port},${this.myid},${this.cfg.currentEpoch},${m.name},${m.host},${m.port},${m.configEpoch}`;
+    const a = this.currentMasterAddress(m);
+    return `${ip},${port},${this.myid},${this.cfg.currentEpoch},${m.name},${a.host},${a.port},${m.configEpoch}`;
+  }
+
+  /**
+   * The master's address as announced: once a failover reconfigures the replicas, the promoted
+   * one's (its epoch is already the new configuration's), as Redis's
+   * sentinelGetCurrentMasterAddress.
+   */
+  currentMasterAddress(m: Master): { host: string; port: number } {
+    const p = m.promotedReplica;
+    if (p && (m.failoverState === "reconf_slaves" || m.failoverState === "update_config")) {
+      return { host: p.host, port: p.port };
+    }
+    return { host: m.host, port: m.port };
   }
 
   private sendHello(ri: Instance, m: Master): void {

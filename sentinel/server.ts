@@ -13,6 +13,17 @@ import { sentinelCommand } from "./commands.ts";
 import { HELLO_CHANNEL } from "./monitor.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
 
+/** This process's CPU seconds (user, system), from /proc, as INFO's CPU section shows them. */
+function cpuTimes(): { user: number; sys: number } {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 };
+  } catch {
+    return { user: 0, sys: 0 };
+  }
+}
+
 const log = getLogger(["sentinel", "server"]);
 
 export class SentinelClient {
@@ -284,9 +295,7 @@ export class SentinelServer {
       case "hello":
         return this.hello(c, argv);
       case "info": {
-        const text = this.info(argv.slice(1));
-        if (c.proto === 3) c.out.verbatim(text);
-        else c.out.bulk(text);
+        c.out.bulk(this.info(argv.slice(1)));
         return;
       }
       case "role": {
@@ -429,7 +438,6 @@ export class SentinelServer {
       ["proto", proto],
       ["id", c.id],
       ["mode", "sentinel"],
-      ["role", "master"],
     ];
     c.out.map(fields.length + 1);
     for (const [k, v] of fields) {
@@ -546,6 +554,15 @@ export class SentinelServer {
       sections.push(["Stats", [
         ["total_connections_received", this.totalConnections],
         ["total_commands_processed", this.totalCommands],
+      ]]);
+    }
+    if (all || want.has("cpu")) {
+      const t = cpuTimes();
+      sections.push(["CPU", [
+        ["used_cpu_sys", t.sys.toFixed(6)],
+        ["used_cpu_user", t.user.toFixed(6)],
+        ["used_cpu_sys_children", "0.000000"],
+        ["used_cpu_user_children", "0.000000"],
       ]]);
     }
     if (all || want.has("sentinel")) {
