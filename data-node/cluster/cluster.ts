@@ -167,7 +167,7 @@ export class Cluster {
       if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
     }
     const owner = st.owner[slot] ?? null;
-    const asking = c.asking;
+    const asking = c.asking || def.name === "restore-asking";
     if (!owner) {
       if (!(asking && st.importing.has(slot))) return "CLUSTERDOWN Hash slot not served";
     }
@@ -268,10 +268,11 @@ export class Cluster {
         if (st.owner[slot] === me && node !== me && this.s.dbs[0]!.countKeysInSlot(slot) > 0) {
           return `ERR Can't assign hashslot ${slot} to a different node while I still hold keys for this hash slot.`;
         }
-        if (node === me && st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
+        // A migration is over once no key of the slot is left here (whoever owns it now: the
+        // new owner's PONG may have arrived before this command).
+        if (st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
           st.migrating.delete(slot);
         }
-        if (st.owner[slot] === me && node !== me) st.migrating.delete(slot);
         // The end of an import: the slot is ours, with a new epoch so the others follow.
         if (node === me && st.importing.has(slot)) {
           st.importing.delete(slot);

@@ -13,6 +13,8 @@
 
 export const KEY_SPECS: Record<string, string[]> = {
   watch: ["RO i1 r-1,1,0"],
+  migrate: ["RW access delete i3 r0,1,0", "RW access delete incomplete kKEYS,-2 r-1,1,0"],
+  "restore-asking": ["OW update i1 r0,1,0"],
   "memory|usage": ["RO i2 r0,1,0"],
   get: ["RO access i1 r0,1,0"],
   set: [
@@ -167,6 +169,7 @@ export const KEY_SPECS: Record<string, string[]> = {
 export const COMMAND_TIPS: Record<string, string> = {
   wait: "request_policy:all_shards response_policy:agg_min",
   "cluster|shards": "nondeterministic_output",
+  migrate: "nondeterministic_output",
   "cluster|info": "nondeterministic_output",
   "cluster|slots": "nondeterministic_output",
   "cluster|getkeysinslot": "nondeterministic_output",

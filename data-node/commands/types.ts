@@ -25,7 +25,8 @@ export type Flag =
   | "no_async_loading"
   | "allow_busy"
   | "no_mandatory_keys"
-  | "movablekeys";
+  | "movablekeys"
+  | "asking";
 
 /**
  * Runs a command. Replies go to `c.out`. A handler returns a Promise only when the client must
@@ -101,6 +102,14 @@ export interface CommandDef {
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
+  // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
+  if (def.name === "migrate" && argv[3] === "") {
+    for (let i = 6; i < argv.length; i++) {
+      if (argv[i]!.toLowerCase() === "keys") {
+        return Array.from({ length: argv.length - i - 1 }, (_, j) => i + 1 + j);
+      }
+    }
+  }
   const [first, last, step] = def.keys ?? [0, 0, 0];
   if (first === 0) return [];
   const lastIdx = last < 0 ? argv.length + last : last;

@@ -318,7 +318,7 @@ export class Group {
   }
 
   /** All sentinels agree on a master address other than `old`; returns it. */
-  async newMaster(old: string, timeoutMs = 15000): Promise<string> {
+  async newMaster(old: string, timeoutMs = FAILOVER_WAIT_MS): Promise<string> {
     let agreed = "";
     await this.waitFor(`all sentinels report the same new master (not ${old})`, async () => {
       const addrs = await Promise.all(this.sentinels.map((s) => s.masterAddr()));
@@ -338,3 +338,10 @@ export class Group {
     ]);
   }
 }
+
+/**
+ * How long a failover may take in these tests: a few seconds normally, but a stall of the
+ * machine (a slow fsync while the whole suite runs) puts every sentinel, redis-sentinel
+ * included, in TILT for 30 s, during which none acts.
+ */
+export const FAILOVER_WAIT_MS = 45_000;
