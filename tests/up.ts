@@ -4,17 +4,23 @@
  * endpoint and how a Sentinel-aware client connects; Ctrl-C or SIGTERM stops everything.
  *
  *   deno task up [--port 6379] [--sentinel-port 26379] [--dir DIR] [--down-after 5000]
+ *   deno task up cluster [--port 7000] [--dir DIR] [--node-timeout 5000]
  *
  * Data nodes listen on port, port+1, port+2 and sentinels on sentinel-port .. +2 (admin APIs on
- * each port + 1000). A busy port stops the start with the reason.
+ * each port + 1000). `cluster` starts six cluster nodes on port .. port+5 (buses on +10000) and
+ * makes them a cluster of three masters with a replica each, as `redis-cli --cluster create`
+ * would. A busy port stops the start with the reason.
  */
 import { parseArgs } from "node:util";
+import { RedisClient } from "../shared/client.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    port: { type: "string", default: "6379" },
+    "node-timeout": { type: "string", default: "5000" },
+    port: { type: "string" },
     "sentinel-port": { type: "string", default: "26379" },
     dir: { type: "string" },
     "down-after": { type: "string", default: "5000" },
@@ -24,9 +30,15 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(
-    "Usage: deno task up [--port 6379] [--sentinel-port 26379] [--dir DIR] [--down-after ms]",
+    "Usage: deno task up [--port 6379] [--sentinel-port 26379] [--dir DIR] [--down-after ms]\n" +
+      "       deno task up cluster [--port 7000] [--dir DIR] [--node-timeout ms]",
   );
   Deno.exit(0);
+}
+const clusterMode = positionals[0] === "cluster";
+if (positionals.length > 1 || (positionals.length === 1 && !clusterMode)) {
+  console.error(`unknown topology '${positionals.join(" ")}' (known: the default, cluster)`);
+  Deno.exit(2);
 }
 
 function portArg(name: string, v: string): number {
@@ -38,7 +50,7 @@ function portArg(name: string, v: string): number {
   return n;
 }
 
-const port = portArg("port", values.port!);
+const port = portArg("port", values.port ?? (clusterMode ? "7000" : "6379"));
 const sentinelPort = portArg("sentinel-port", values["sentinel-port"]!);
 const downAfter = Number(values["down-after"]);
 if (!Number.isInteger(downAfter) || downAfter < 100) {
@@ -58,11 +70,19 @@ function checkFree(p: number): void {
   }
 }
 
-const dataPorts = [port, port + 1, port + 2];
-const sentinelPorts = [sentinelPort, sentinelPort + 1, sentinelPort + 2];
+const dataPorts = clusterMode
+  ? [0, 1, 2, 3, 4, 5].map((i) => port + i)
+  : [port, port + 1, port + 2];
+const sentinelPorts = clusterMode ? [] : [sentinelPort, sentinelPort + 1, sentinelPort + 2];
 for (const p of [...dataPorts, ...sentinelPorts]) {
   checkFree(p);
   checkFree(p + 1000);
+  if (clusterMode) checkFree(p + 10000);
+}
+const nodeTimeout = Number(values["node-timeout"]);
+if (clusterMode && (!Number.isInteger(nodeTimeout) || nodeTimeout < 100)) {
+  console.error("--node-timeout must be an integer number of milliseconds, at least 100");
+  Deno.exit(2);
 }
 
 const children: { name: string; proc: Deno.ChildProcess }[] = [];
@@ -84,8 +104,13 @@ function spawn(name: string, args: string[]): void {
 }
 
 for (const [i, p] of dataPorts.entries()) {
-  const name = i === 0 ? "master" : `replica${i}`;
+  const name = clusterMode ? `node${i + 1}` : i === 0 ? "master" : `replica${i}`;
   await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+  const role = clusterMode
+    ? ["--cluster-enabled", "yes", "--cluster-node-timeout", String(nodeTimeout)]
+    : i === 0
+    ? []
+    : ["--replicaof", "127.0.0.1", String(port)];
   spawn(name, [
     "run",
     "-A",
@@ -95,7 +120,7 @@ for (const [i, p] of dataPorts.entries()) {
     String(p),
     "--dir",
     `${dir}/${name}`,
-    ...(i === 0 ? [] : ["--replicaof", "127.0.0.1", String(port)]),
+    ...role,
   ]);
 }
 for (const [i, p] of sentinelPorts.entries()) {
@@ -164,22 +189,98 @@ try {
   await stop(1);
 }
 
-const sentinelList = sentinelPorts.map((p) => `127.0.0.1:${p}`).join(",");
-console.log(`A master, two replicas and three sentinels are up (data and logs in ${dir}).
+if (clusterMode) {
+  try {
+    await createCluster(dataPorts);
+  } catch (e) {
+    console.error(`could not make the cluster: ${(e as Error).message}`);
+    await stop(1);
+  }
+  console.log(`A cluster of three masters with a replica each is up (data and logs in ${dir}).
+
+${
+    dataPorts.map((p, i) =>
+      `  node ${i + 1}  redis://127.0.0.1:${p}  bus ${p + 10000}  admin http://127.0.0.1:${
+        p + 1000
+      }`
+    ).join("\n")
+  }
+
+Cluster clients: any node as a seed, e.g. redis-cli -c -p ${port}, or with ioredis
+  new Redis.Cluster([{ host: "127.0.0.1", port: ${port} }])
+
+Ctrl-C stops everything.`);
+} else {
+  printSentinelTopology();
+}
+
+/**
+ * What `redis-cli --cluster create --cluster-replicas 1` does: slots split in three ranges over
+ * the first three nodes, a config epoch each, every node met, then each of the last three made
+ * a replica of one master; done when every node says cluster_state:ok.
+ */
+async function createCluster(ports: number[]): Promise<void> {
+  const clients = await Promise.all(
+    ports.map((p) => RedisClient.connect({ port: p, reconnect: { enabled: false } })),
+  );
+  try {
+    const ids = await Promise.all(clients.map((c) => c.callText("CLUSTER", "MYID")));
+    const ranges = [[0, 5460], [5461, 10922], [10923, 16383]];
+    for (let i = 0; i < clients.length; i++) {
+      await clients[i]!.call("CLUSTER", "SET-CONFIG-EPOCH", String(i + 1));
+    }
+    for (let i = 0; i < 3; i++) {
+      await clients[i]!.call("CLUSTER", "ADDSLOTSRANGE", ...ranges[i]!.map(String));
+    }
+    for (let i = 1; i < clients.length; i++) {
+      await clients[i]!.call("CLUSTER", "MEET", "127.0.0.1", String(ports[0]));
+    }
+    const until = async (what: string, check: () => Promise<boolean>) => {
+      for (let t = 0; t < 300; t++) {
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    await until("every node to know the others", async () => {
+      for (const c of clients) {
+        const info = await c.callText("CLUSTER", "INFO");
+        if (!info!.includes(`cluster_known_nodes:${ports.length}`)) return false;
+      }
+      return true;
+    });
+    for (let i = 3; i < clients.length; i++) {
+      await clients[i]!.call("CLUSTER", "REPLICATE", ids[i - 3]!);
+    }
+    await until("cluster_state:ok on every node", async () => {
+      for (const c of clients) {
+        if (!(await c.callText("CLUSTER", "INFO"))!.includes("cluster_state:ok")) return false;
+      }
+      return true;
+    });
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+function printSentinelTopology(): void {
+  const sentinelList = sentinelPorts.map((p) => `127.0.0.1:${p}`).join(",");
+  console.log(`A master, two replicas and three sentinels are up (data and logs in ${dir}).
 
   master      redis://127.0.0.1:${dataPorts[0]}   admin http://127.0.0.1:${dataPorts[0]! + 1000}
   replica 1   redis://127.0.0.1:${dataPorts[1]}   admin http://127.0.0.1:${dataPorts[1]! + 1000}
   replica 2   redis://127.0.0.1:${dataPorts[2]}   admin http://127.0.0.1:${dataPorts[2]! + 1000}
 ${
-  sentinelPorts.map((p, i) =>
-    `  sentinel ${i + 1}  redis://127.0.0.1:${p}  admin http://127.0.0.1:${p + 1000}`
-  ).join("\n")
-}
+    sentinelPorts.map((p, i) =>
+      `  sentinel ${i + 1}  redis://127.0.0.1:${p}  admin http://127.0.0.1:${p + 1000}`
+    ).join("\n")
+  }
 
 Sentinel clients: master name "mymaster", sentinels ${sentinelList}
   ioredis:    new Redis({ name: "mymaster", sentinels: [${
-  sentinelPorts.map((p) => `{ host: "127.0.0.1", port: ${p} }`).join(", ")
-}] })
+    sentinelPorts.map((p) => `{ host: "127.0.0.1", port: ${p} }`).join(", ")
+  }] })
   redis-cli:  redis-cli -p ${sentinelPorts[0]} SENTINEL GET-MASTER-ADDR-BY-NAME mymaster
 
 Ctrl-C stops everything.`);
+}

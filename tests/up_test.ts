@@ -91,3 +91,57 @@ Deno.test("deno task up starts a sentinel-managed group and SIGTERM stops all of
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("deno task up cluster makes six nodes a cluster and SIGTERM stops it", async () => {
+  let base = 0;
+  for (let i = 0; i < 20 && base === 0; i++) {
+    const b = 20000 + Math.floor(Math.random() * 8000);
+    const ports = [0, 1, 2, 3, 4, 5].map((x) => b + x);
+    if (portsFree([...ports, ...ports.map((p) => p + 1000), ...ports.map((p) => p + 10000)])) {
+      base = b;
+    }
+  }
+  ok(base > 0, "no free ports for the cluster");
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "tests/up.ts",
+      "cluster",
+      "--port",
+      String(base),
+      "--node-timeout",
+      "1000",
+      "--dir",
+      dir,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  try {
+    await eventually(() => out.includes("is up"), "the cluster to form", 60_000);
+    const c = await RedisClient.connect({ port: base + 5, reconnect: { enabled: false } });
+    try {
+      const info = await c.callText("CLUSTER", "INFO");
+      ok(info!.includes("cluster_state:ok") && info!.includes("cluster_size:3"), info!);
+      const role = await c.call("ROLE");
+      equal((role as unknown[])[0], "slave");
+    } finally {
+      await c.close();
+    }
+  } finally {
+    child.kill("SIGTERM");
+    const st = await child.status;
+    await reading.catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    equal(st.success, true, `exit code ${st.code}`);
+    for (let i = 0; i < 6; i++) ok(await refuses(base + i), `port ${base + i} still answers`);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
