@@ -10,7 +10,7 @@ import { activeExpireCycle } from "./expire.ts";
 import { pickVictim, type Policy } from "./evict.ts";
 import { datasetDigest } from "./digest.ts";
 import { SetValue } from "./set.ts";
-import { Entry } from "./types.ts";
+import { entryOf } from "./types.ts";
 import {
   ByteWriter,
   writeEntry,
@@ -267,7 +267,7 @@ for (const { name, cluster } of MODES) {
 
     const loaded = harness(cluster).db;
     readRdb(file, (k) => {
-      loaded.loadEntry(k.key, new Entry(k.value, 0));
+      loaded.loadEntry(k.key, entryOf(k.value, 0));
       if (k.expireMs !== undefined) loaded.expires.set(k.key, k.expireMs);
     });
     loaded.recount();
