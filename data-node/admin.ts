@@ -24,6 +24,7 @@ import type { Server } from "./server/server.ts";
 import { sectionFields, selectSections } from "./server/info.ts";
 import { memoryStats } from "./server/memory.ts";
 import { addReplicationRoutes, replicationMetrics } from "./admin_replication.ts";
+import { addClusterRoutes, clusterMetrics } from "./admin_cluster.ts";
 
 function infoSections(s: Server, section?: string): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
@@ -167,7 +168,7 @@ export function createDataNodeAdmin(s: Server): AdminApp {
     token: () => s.config.getString("admin-token") || undefined,
     exposed: () => !isLoopbackAddress(s.config.getString("admin-bind")),
     info: (section) => infoSections(s, section),
-    metrics: () => [...metrics(s), ...replicationMetrics(s)],
+    metrics: () => [...metrics(s), ...replicationMetrics(s), ...clusterMetrics(s)],
     health: () => ({ ok: !s.shuttingDown, port: s.boundPort(), clients: s.clients.size }),
   });
   app.openapi(configGetRoute, (c) => {
@@ -193,6 +194,7 @@ export function createDataNodeAdmin(s: Server): AdminApp {
     return c.json({ ok: true as const, killed: id }, 200);
   });
   addReplicationRoutes(app, s);
+  addClusterRoutes(app, s);
   return app;
 }
 

@@ -265,6 +265,7 @@ Deno.test("/openapi.json is an OpenAPI 3 document of every route, mutating ones 
       "GET /replication",
       "POST /replicaof",
       "POST /failover",
+      "GET /cluster",
     ]
   ) {
     equal(documented.has(route), true, route);
@@ -316,5 +317,11 @@ Deno.test("POST /failover answers FAILOVER's refusals with 409 and rejects bad b
   equal(r.status, 400);
   const view = await (await app.request("/replication")).json();
   equal(view.failoverState, "no-failover");
+  s.close();
+});
+
+Deno.test("GET /cluster says when cluster mode is off", async () => {
+  const { app, s } = node("127.0.0.1");
+  deepEqual(await (await app.request("/cluster")).json(), { enabled: false });
   s.close();
 });

@@ -7,7 +7,14 @@
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
 import type { Database, KeyTable } from "../store/database.ts";
-import { applyEncodingLimits, Entry, lfuClock, lruClock, newClock } from "../store/types.ts";
+import {
+  applyEncodingLimits,
+  type Entry,
+  entryOf,
+  lfuClock,
+  lruClock,
+  newClock,
+} from "../store/types.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
 import {
@@ -407,7 +414,7 @@ export function keyLoader(
     const db = dbs[k.db];
     if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
     applyEncodingLimits(k.value, s.config);
-    if (!db.loadEntry(k.key, new Entry(k.value, loadedClock(k, nowSec, lfu)))) {
+    if (!db.loadEntry(k.key, entryOf(k.value, loadedClock(k, nowSec, lfu)))) {
       // A duplicate stops the load (which fails as a whole); MERGE lets the file's win.
       if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
       db.expires.delete(k.key);

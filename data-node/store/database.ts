@@ -16,7 +16,15 @@
  * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
  * one native Map copy, or one per non-empty slot.
  */
-import { Entry, estimateBytes, lfuTouched, newClock, Value } from "./types.ts";
+import {
+  type Entry,
+  entryOf,
+  estimateBytes,
+  lfuTouched,
+  newClock,
+  StringEntry,
+  type Value,
+} from "./types.ts";
 import {
   resumeForeign,
   type ScanCursors,
@@ -87,9 +95,10 @@ export class Database {
   avgTtlMs = 0;
   /**
    * While a background save runs: the entries as they were when it started. Strings are
-   * immutable, so a shared Entry only needs replacing before it changes in place; an aggregate
-   * is cloned into the snapshot the first time it is looked up (every in-place change of an
-   * aggregate starts with a lookup). That is copy-on-write at key granularity.
+   * immutable, so a shared StringEntry only needs replacing before it changes in place (a key
+   * given another value gets a new entry); an aggregate, its own entry, is cloned into the
+   * snapshot the first time it is looked up (every in-place change of an aggregate starts with
+   * a lookup). That is copy-on-write at key granularity.
    */
   snapshot: KeyTable<Entry> | null = null;
   /**
@@ -201,7 +210,7 @@ export class Database {
     if (snap.get(key) !== e) return;
     const v = e.value;
     const copy = clone && typeof v !== "string" ? (v as unknown as { clone(): Value }).clone() : v;
-    snap.set(key, new Entry(copy, e.meta));
+    snap.set(key, entryOf(copy, e.meta));
   }
 
   /** Deletes an expired key and tells the server (which propagates a DEL). */
@@ -226,13 +235,16 @@ export class Database {
       e = undefined;
     }
     const clock = newClock(this.hooks.lruClock(), this.hooks.lfu());
-    if (e !== undefined) {
+    if (e !== undefined) this.bytes -= counted(key, e.value);
+    if (e instanceof StringEntry && typeof value === "string") {
+      // A string replacing a string: the entry is reused.
       if (this.snapshot !== null) this.preserve(key, e, false);
-      this.bytes -= counted(key, e.value);
       e.value = value;
       e.meta = clock;
     } else {
-      this.dict.set(key, new Entry(value, clock));
+      // A new key, or a value of another kind: a new entry (the old one, if a snapshot holds
+      // it, is left as it was). Map.set keeps an existing key's place in the iteration order.
+      this.dict.set(key, entryOf(value, clock));
     }
     this.bytes += account(key, value);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
@@ -246,23 +258,29 @@ export class Database {
    */
   storeUnchanged(key: string, value: string): void {
     const e = this.dict.get(key);
-    if (e !== undefined) {
+    if (e instanceof StringEntry) {
       if (this.snapshot !== null) this.preserve(key, e, false);
       this.bytes -= counted(key, e.value);
       e.value = value;
       e.enc = null;
     } else {
-      this.dict.set(key, new Entry(value, newClock(this.hooks.lruClock(), this.hooks.lfu())));
+      if (e !== undefined) this.bytes -= counted(key, e.value);
+      const clock = e?.clock ?? newClock(this.hooks.lruClock(), this.hooks.lfu());
+      this.dict.set(key, entryOf(value, clock));
     }
     this.bytes += account(key, value);
   }
 
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
   update(key: string, entry: Entry, value: Value): void {
-    if (this.snapshot !== null) this.preserve(key, entry, false);
     this.bytes += account(key, value) - counted(key, entry.value);
-    entry.value = value;
-    entry.enc = null;
+    if (entry instanceof StringEntry && typeof value === "string") {
+      if (this.snapshot !== null) this.preserve(key, entry, false);
+      entry.value = value;
+      entry.enc = null;
+    } else {
+      this.dict.set(key, entryOf(value, entry.clock));
+    }
     this.notifyModified(key);
   }
 

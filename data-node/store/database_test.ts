@@ -10,7 +10,7 @@ import { activeExpireCycle } from "./expire.ts";
 import { pickVictim, type Policy } from "./evict.ts";
 import { datasetDigest } from "./digest.ts";
 import { SetValue } from "./set.ts";
-import { Entry } from "./types.ts";
+import { entryOf } from "./types.ts";
 import {
   ByteWriter,
   writeEntry,
@@ -267,7 +267,7 @@ for (const { name, cluster } of MODES) {
 
     const loaded = harness(cluster).db;
     readRdb(file, (k) => {
-      loaded.loadEntry(k.key, new Entry(k.value, 0));
+      loaded.loadEntry(k.key, entryOf(k.value, 0));
       if (k.expireMs !== undefined) loaded.expires.set(k.key, k.expireMs);
     });
     loaded.recount();
@@ -281,6 +281,59 @@ for (const { name, cluster } of MODES) {
     deepStrictEqual((db.get("{user1}set") as SetValue).members(), ["a", "b", "c"]);
     equal(db.get("k1"), "changed");
     equal(db.size, 201);
+  });
+
+  Deno.test(`${name}: a background save keeps values that change kind or key`, () => {
+    const { db } = harness(cluster);
+    db.set("s", "str");
+    db.set("agg", setOf("a"));
+    db.set("moved", setOf("m"));
+    db.set("kept", setOf("k"));
+    db.snapshot = db.copyEntries();
+    // A string becomes an aggregate and an aggregate a string: new entries, the old untouched.
+    db.set("s", setOf("x"));
+    db.set("agg", "now a string");
+    // A RENAME: the aggregate (its own entry) moves to another key, then changes there.
+    const e = db.lookup("moved")!;
+    db.delete("moved");
+    db.set("dst", e.value);
+    (db.lookup("dst")!.value as SetValue).addMembers(["n"], 0, 512);
+    // Set again under its own key, then changed.
+    db.set("kept", db.lookup("kept")!.value);
+    (db.lookup("kept")!.value as SetValue).addMembers(["l"], 0, 512);
+
+    const seen = (key: string) => {
+      const v = db.snapshot!.get(key)?.value;
+      return v === undefined || typeof v === "string" ? v : (v as SetValue).members();
+    };
+    equal(seen("s"), "str");
+    deepStrictEqual(seen("agg"), ["a"]);
+    deepStrictEqual(seen("moved"), ["m"]);
+    equal(seen("dst"), undefined);
+    deepStrictEqual(seen("kept"), ["k"]);
+    db.snapshot = null;
+    deepStrictEqual((db.get("s") as SetValue).members(), ["x"]);
+    equal(db.get("agg"), "now a string");
+    deepStrictEqual((db.get("dst") as SetValue).members(), ["m", "n"]);
+    deepStrictEqual((db.get("kept") as SetValue).members(), ["k", "l"]);
+    equal(db.get("moved"), undefined);
+  });
+
+  Deno.test(`${name}: the memory estimate is the same whichever way a key changed kind`, () => {
+    const { db } = harness(cluster);
+    db.set("a", "v");
+    db.set("a", setOf("p", "q"));
+    const one = db.bytes;
+    db.set("b", setOf("p", "q"));
+    equal(db.bytes, 2 * one);
+    const both = db.bytes;
+    db.set("a", "v");
+    db.set("a", setOf("p", "q"));
+    equal(db.bytes, both);
+    db.storeUnchanged("b", "bits");
+    db.delete("a");
+    db.delete("b");
+    equal(db.bytes, 0);
   });
 }
 

@@ -4,12 +4,13 @@
  * While the encoding is listpack the hash is held as Redis's listpack bytes in one binary
  * string (listpack.ts: fields and values alternating, in insertion order; a change builds a
  * new string), so RDB files and DUMP carry it as is. Past the listpack limits it becomes a
- * Map, for good, as Redis converts to a hash table. The object has that one field (V8 gives
- * every field 8 bytes): HSCAN cursors live in a side table (cursorsOf), and a hash built in
+ * Map, for good, as Redis converts to a hash table. The object (also the key's entry, see
+ * EntryBase) has that one field of its own (V8 gives every field 8 bytes): HSCAN cursors live
+ * in a side table (cursorsOf), and a hash built in
  * bulk (a load) too large to start as a listpack is a Map marked `undecided` until
  * checkEncoding decides its encoding.
  */
-import type { AggregateValue } from "./types.ts";
+import { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import {
   COMPACT_OVERHEAD,
@@ -53,14 +54,13 @@ function decide(m: Map<string, string>): void {
   if (undecidedCount !== 0 && undecided.delete(m)) undecidedCount--;
 }
 
-export class HashValue implements AggregateValue {
+export class HashValue extends AggregateValue {
   /** The listpack while small, else a Map. */
   private d: string | Map<string, string>;
-  /** The memory estimate last counted in the database total (see Database.bytes). */
-  accounted = 0;
 
   /** Empty, or holding the entries (a load: then checkEncoding decides the encoding). */
   constructor(entries?: Iterable<[string, string]>) {
+    super();
     if (entries === undefined) {
       this.d = LP_EMPTY;
       return;

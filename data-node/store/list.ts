@@ -9,7 +9,7 @@
  * a first element always fits. Listpacks here stop at 8 KB whatever the fill, so that a push
  * never copies more than that.
  */
-import type { AggregateValue } from "./types.ts";
+import { AggregateValue } from "./types.ts";
 import {
   COMPACT_OVERHEAD,
   LP_EMPTY,
@@ -49,13 +49,12 @@ function oneNode(items: Iterable<string>, fill: number): string | null {
   return lpBuild.finish(n);
 }
 
-export class ListValue implements AggregateValue {
+export class ListValue extends AggregateValue {
   private d: string | Deque;
-  /** The memory estimate last counted in the database total (see Database.bytes). */
-  accounted = 0;
 
   /** A list of the items (a load: checkEncoding then applies the configured fill). */
   constructor(items: Iterable<string> = []) {
+    super();
     const all = Array.isArray(items) ? items as string[] : [...items];
     this.d = all.length === 0 ? LP_EMPTY : oneNode(all, -2) ?? new Deque(all);
   }

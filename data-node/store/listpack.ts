@@ -24,8 +24,11 @@
 /** Offset of the first element. */
 export const LP_HEADER = 6;
 
-/** V8 bytes of a value held as one string besides its bytes: the object and the string header. */
-export const COMPACT_OVERHEAD = 48;
+/**
+ * V8 bytes of a value held as one string besides its bytes: the aggregate object (header and
+ * three fields: meta, accounted, the string) and the string's header.
+ */
+export const COMPACT_OVERHEAD = 64;
 const LP_EOF = 0xff;
 /** The count field's "too many to count here" value. */
 const LP_UNKNOWN = 65535;

@@ -6,11 +6,12 @@
  * of one width, which only grows), so RDB files and DUMP carry it as is. A small hash-table
  * set (up to 128 members of up to 64 bytes) is held as a listpack string of its members in
  * insertion order, past that as a JS Set; both report "hashtable". A change to a string
- * builds a new one. The object has that one field: SSCAN cursors live in a side table, and a
+ * builds a new one. The object (also the key's entry, see EntryBase) has that one field of its
+ * own: SSCAN cursors live in a side table, and a
  * set built in bulk (a load, SINTERSTORE...) is an `undecided` Set, reported as an intset as
  * before, until checkEncoding decides.
  */
-import type { AggregateValue } from "./types.ts";
+import { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import { parseI64 } from "../../shared/int64.ts";
 import {
@@ -78,13 +79,12 @@ const ROVER_STRIDE = 64;
 /** The roving iterators of large sets (no field on every set for the few that need one). */
 const rovers = new WeakMap<Set<string>, Iterator<string>>();
 
-export class SetValue implements AggregateValue {
+export class SetValue extends AggregateValue {
   private d: string | Set<string>;
-  /** The memory estimate last counted in the database total (see Database.bytes). */
-  accounted = 0;
 
   /** Empty, or holding the members (then checkEncoding decides the encoding). */
   constructor(members?: Iterable<string>) {
+    super();
     if (members === undefined) {
       this.d = IS_EMPTY;
       return;

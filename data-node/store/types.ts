@@ -3,18 +3,7 @@
  * Uint8Array per value (ARCHITECTURE.md, memory facts). Aggregate types are classes that carry
  * their own `type` tag, the name TYPE reports.
  */
-export interface AggregateValue {
-  readonly type: "list" | "hash" | "set" | "zset" | "stream";
-  /** OBJECT ENCODING as Redis would report it for the same contents. */
-  encoding(): string;
-  /** Approximate bytes used, for INFO memory and eviction. */
-  memoryUsage(): number;
-  /** The estimate last counted in the database's total (see Database.bytes). */
-  accounted: number;
-}
-
 export type Value = string | AggregateValue;
-
 /** The 24-bit access field, as Redis's object header keeps it. */
 export const CLOCK_MAX = 0xffffff;
 const ENC_RAW = 1 << 24;
@@ -24,15 +13,22 @@ const ENC_MASK = 3 << 24;
 export const LFU_INIT = 5;
 
 /**
- * A stored value and one small integer (a V8 Smi, so no allocation): bits 0-23 are the access
- * field Redis keeps in its object header, either the LRU clock (seconds, wrapping every 194
- * days) or, while an LFU policy is set, the last decrement time in minutes (16 bits) and the
- * logarithmic counter (8 bits); bits 24-25 the string encoding when it does not follow from the
- * contents (a string changed in place is "raw" in Redis, an INCRBYFLOAT result never "int").
- * Two fields per key instead of five: the per-key cost that matters most for small strings.
+ * What the key table holds for a key: its value and one small integer (a V8 Smi, so no
+ * allocation): bits 0-23 are the access field Redis keeps in its object header, either the LRU
+ * clock (seconds, wrapping every 194 days) or, while an LFU policy is set, the last decrement
+ * time in minutes (16 bits) and the logarithmic counter (8 bits); bits 24-25 the string
+ * encoding when it does not follow from the contents (a string changed in place is "raw" in
+ * Redis, an INCRBYFLOAT result never "int").
+ *
+ * A string is held by a StringEntry (two fields); an aggregate is its own entry (its `value`
+ * is itself, its `meta` a field of its own), so a key holding a small hash costs one object
+ * besides its listpack string, not two. Each object is at most one key's entry at a time: a
+ * value stored under a key (entryOf) takes that key's access field.
  */
-export class Entry {
-  constructor(public value: Value, public meta: number) {}
+export abstract class EntryBase {
+  constructor(public meta: number) {}
+
+  abstract readonly value: Value;
 
   get enc(): "raw" | "embstr" | null {
     const e = this.meta & ENC_MASK;
@@ -52,6 +48,46 @@ export class Entry {
   set clock(v: number) {
     this.meta = (this.meta & ENC_MASK) | (v & CLOCK_MAX);
   }
+}
+
+/** A string value with its access field: two fields, the per-key cost that matters most. */
+export class StringEntry extends EntryBase {
+  constructor(public value: string, meta: number) {
+    super(meta);
+  }
+}
+
+/**
+ * An aggregate value (hash, sorted set, list, set), which is also the entry of the key holding
+ * it (see EntryBase).
+ */
+export abstract class AggregateValue extends EntryBase {
+  /** The estimate last counted in the database's total (see Database.bytes). */
+  accounted = 0;
+
+  constructor() {
+    super(0);
+  }
+
+  get value(): this {
+    return this;
+  }
+
+  abstract readonly type: "list" | "hash" | "set" | "zset" | "stream";
+  /** OBJECT ENCODING as Redis would report it for the same contents. */
+  abstract encoding(): string;
+  /** Approximate bytes used (the object itself included), for INFO memory and eviction. */
+  abstract memoryUsage(): number;
+}
+
+/** A key's entry: a string's holder or the aggregate itself. */
+export type Entry = StringEntry | AggregateValue;
+
+/** The entry for a value stored under a key with the access field `meta`. */
+export function entryOf(v: Value, meta: number): Entry {
+  if (typeof v === "string") return new StringEntry(v, meta);
+  v.meta = meta;
+  return v;
 }
 
 /** The LRU clock of a time in seconds. */
@@ -113,10 +149,14 @@ export function lfuClock(nowSec: number, counter: number): number {
 
 /**
  * What one key costs in this process's heap, measured against V8 after a full collection
- * (tests/memory_calibration_test.ts): the key table's slot and the Entry (about 72 bytes with
- * 8-byte pointers), the key string, and the value. So maxmemory bounds the real dataset.
+ * (tests/memory_calibration_test.ts), with 8-byte pointers: the key table's slot (a Map entry
+ * of three words and its share of the buckets), the key string, and the value with its entry:
+ * a StringEntry and the string, or the aggregate object (see memoryUsage). So maxmemory bounds
+ * the real dataset.
  */
-export const ENTRY_BYTES = 72;
+export const SLOT_BYTES = 32;
+/** A StringEntry: object header (three words) and two fields. */
+export const STRING_ENTRY_BYTES = 40;
 
 /** A heap string: header (map, hash, length) and its bytes, 8-byte aligned. */
 export function stringBytes(s: string): number {
@@ -124,8 +164,8 @@ export function stringBytes(s: string): number {
 }
 
 export function estimateBytes(key: string, v: Value): number {
-  return ENTRY_BYTES + stringBytes(key) +
-    (typeof v === "string" ? stringBytes(v) : v.memoryUsage());
+  return SLOT_BYTES + stringBytes(key) +
+    (typeof v === "string" ? STRING_ENTRY_BYTES + stringBytes(v) : v.memoryUsage());
 }
 
 export function typeName(v: Value): string {

@@ -3,7 +3,7 @@ import { Database, type KeyspaceHooks } from "./database.ts";
 import { SetValue } from "./set.ts";
 import {
   CLOCK_MAX,
-  Entry,
+  entryOf,
   idleSeconds,
   LFU_INIT,
   lfuClock,
@@ -14,7 +14,7 @@ import {
 } from "./types.ts";
 
 Deno.test("an entry packs the access clock and the string encoding into one small integer", () => {
-  const e = new Entry("v", lruClock(1_700_000_123));
+  const e = entryOf("v", lruClock(1_700_000_123));
   equal(e.enc, null);
   e.enc = "raw";
   equal(e.enc, "raw");

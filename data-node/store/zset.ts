@@ -4,7 +4,7 @@
  * range-by-rank and range-by-score are O(log n), as in Redis. Members compare as bytes
  * (binary strings compare by char code, which is byte order).
  */
-import type { AggregateValue } from "./types.ts";
+import { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import {
@@ -572,13 +572,12 @@ function byScoreThenMember(a: [string, number], b: [string, number]): number {
  * binary string (listpack.ts: member and score alternating, in (score, member) order; a
  * change builds a new string), so RDB files and DUMP carry it as is; the listpack's own rules
  * for lex ranges over members out of score order apply. Past the listpack limits it becomes
- * a skiplist with spans, for good, as in Redis. The object has that one field; ZSCAN cursors
+ * a skiplist with spans, for good, as in Redis. The object (also the key's entry, see EntryBase)
+ * has that one field of its own; ZSCAN cursors
  * live in a side table (cursorsOf).
  */
-export class ZSetValue implements AggregateValue {
+export class ZSetValue extends AggregateValue {
   private d: string | SkipList = LP_EMPTY;
-  /** The memory estimate last counted in the database total (see Database.bytes). */
-  accounted = 0;
 
   /**
    * A sorted set of the entries (a load: a repeated member takes its last score); its
