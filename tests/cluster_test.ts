@@ -1,0 +1,1231 @@
+/**
+ * Redis Cluster mode of our data node, end to end, with Redis 7.0's behaviour as the reference:
+ *
+ * - six nodes joined by `redis-cli --cluster create --cluster-replicas 1`: every node sees the
+ *   cluster ok, `redis-cli --cluster check` passes, MOVED / CROSSSLOT replies, CLUSTER SLOTS,
+ *   SHARDS, KEYSLOT, COUNTKEYSINSLOT and GETKEYSINSLOT;
+ * - cluster clients (ioredis Redis.Cluster and node-redis createCluster) write and read back
+ *   1,000 keys and pipelines in one slot;
+ * - a master killed with SIGKILL: its replica is elected, the cluster is ok again, its keys stay
+ *   readable and writable, and the old master restarted from its nodes.conf follows the new one;
+ * - CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER on a replica;
+ * - `redis-cli --cluster reshard` while a cluster client keeps writing and reading;
+ * - a cluster of three of our nodes and three redis-server 7.0 nodes, failing over both ways;
+ * - a nodes.conf that does not parse, and garbage sent to the cluster bus port.
+ *
+ * Every process is stopped and every directory removed when a test ends, failed or not; a wait
+ * that times out reports CLUSTER NODES as every live node sees it and the last output lines.
+ */
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { Redis } from "ioredis";
+import { createCluster } from "redis";
+import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { keyHashSlot } from "../shared/slots.ts";
+import {
+  dataNodeCommand,
+  freePort,
+  type ManagedProcess,
+  requireBinary,
+  runDataNode,
+  startProcess,
+  withTempDir,
+} from "./helpers/process.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
+import { parseInfo } from "./helpers/replication.ts";
+import { seededRandom } from "./helpers/random.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+const NODE_TIMEOUT_MS = 1000;
+/** Bound of waits on the cluster (agreement, replication, a client recovering). */
+const WAIT_MS = 15_000;
+/** Bound of an automatic failover after a master is killed (the node timeout is 1 s). */
+const FAILOVER_MS = 10_000;
+const SLOTS = 16384;
+
+const hasRedisCli = requireBinary("redis-cli", "cluster tests (redis-cli --cluster)") !== null;
+const hasRedisServer =
+  requireBinary("redis-server", "cluster: mixed with redis-server; nodes.conf compared") !== null;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Rejects after `ms` unless `p` settles first. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_, rej) => t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)),
+  ]).finally(() => clearTimeout(t));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes and clusters
+
+type Impl = "ours" | "redis";
+
+/** A port whose bus port (+10000) is free too, and not among `taken`. */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (taken.has(port) || taken.has(port + 10000)) continue;
+    const listeners: Deno.Listener[] = [];
+    try {
+      listeners.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      listeners.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10000 }));
+    } catch {
+      continue;
+    } finally {
+      for (const l of listeners) l.close();
+    }
+    taken.add(port);
+    taken.add(port + 10000);
+    return port;
+  }
+}
+
+/** One line of CLUSTER NODES. */
+interface NodeLine {
+  id: string;
+  port: number;
+  flags: string[];
+  /** The master's id, or "-". */
+  master: string;
+  epoch: string;
+  link: string;
+  slots: string[];
+}
+
+function parseNodes(text: string): NodeLine[] {
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => {
+    const w = l.trim().split(" ");
+    const addr = w[1]!.split(",")[0]!.split("@")[0]!;
+    return {
+      id: w[0]!,
+      port: Number(addr.slice(addr.lastIndexOf(":") + 1)),
+      flags: w[2]!.split(","),
+      master: w[3]!,
+      epoch: w[6]!,
+      link: w[7]!,
+      slots: w.slice(8),
+    };
+  });
+}
+
+/** A cluster node (ours or redis-server) on a fixed port and directory, so it can restart. */
+class CNode {
+  proc: ManagedProcess | null = null;
+  id = "";
+  private conn: RawConn | null = null;
+
+  constructor(
+    readonly impl: Impl,
+    readonly name: string,
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  get label(): string {
+    return `${this.name} (${this.impl} on ${this.port})`;
+  }
+
+  get alive(): boolean {
+    return this.proc !== null && this.proc.alive;
+  }
+
+  private command(): string[] {
+    const args = [
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      this.dir,
+      "--cluster-enabled",
+      "yes",
+      "--cluster-node-timeout",
+      String(NODE_TIMEOUT_MS),
+      "--repl-diskless-sync-delay",
+      "0",
+      "--repl-ping-replica-period",
+      "1",
+      "--shutdown-timeout",
+      "0",
+    ];
+    if (this.impl === "redis") {
+      return [
+        "redis-server",
+        "--port",
+        String(this.port),
+        ...args,
+        "--cluster-config-file",
+        `${this.dir}/nodes.conf`,
+      ];
+    }
+    return dataNodeCommand(this.port, [
+      ...args,
+      "--admin-port",
+      "-1",
+      "--cluster-config-file",
+      "nodes.conf",
+    ]);
+  }
+
+  async start(): Promise<void> {
+    this.conn?.close();
+    this.conn = null;
+    this.proc = await startProcess({ cmd: this.command(), port: this.port, name: this.label });
+  }
+
+  /** A command's reply (errors included); a connection that failed is reopened next time. */
+  async call(...args: string[]): Promise<RespValue> {
+    this.conn ??= await RawConn.connect(this.port);
+    try {
+      return await this.conn.call(...args);
+    } catch (e) {
+      this.conn.close();
+      this.conn = null;
+      throw e;
+    }
+  }
+
+  /** A command that must not answer an error. */
+  async cmd(...args: string[]): Promise<RespValue> {
+    const v = await this.call(...args);
+    if (v instanceof RespError) throw new Error(`${this.label}: ${args.join(" ")}: ${v.message}`);
+    return v;
+  }
+
+  async info(): Promise<Record<string, string>> {
+    return parseInfo(String(await this.cmd("CLUSTER", "INFO")));
+  }
+
+  async replInfo(): Promise<Record<string, string>> {
+    return parseInfo(String(await this.cmd("INFO", "replication")));
+  }
+
+  async nodes(): Promise<NodeLine[]> {
+    return parseNodes(String(await this.cmd("CLUSTER", "NODES")));
+  }
+
+  async kill9(): Promise<void> {
+    this.conn?.close();
+    this.conn = null;
+    await this.proc?.kill9();
+  }
+
+  async stop(): Promise<void> {
+    this.conn?.close();
+    this.conn = null;
+    await this.proc?.stop();
+  }
+}
+
+/** The output of a command run to its end (or killed after `timeoutMs`), colours removed. */
+async function runCli(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number; out: string }> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    const o = await new Deno.Command("redis-cli", {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: ac.signal,
+    }).output();
+    const dec = new TextDecoder();
+    // deno-lint-ignore no-control-regex
+    const out = (dec.decode(o.stdout) + dec.decode(o.stderr)).replace(/\x1b\[[0-9;]*m/g, "");
+    const note = ac.signal.aborted ? `\n(killed after ${timeoutMs} ms)` : "";
+    return { code: o.code, out: out + note };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class TestCluster {
+  private constructor(readonly nodes: CNode[], private readonly root: string) {}
+
+  /** Starts one node per entry of `impls` (each on its own port and directory). */
+  static async start(impls: Impl[]): Promise<TestCluster> {
+    const root = await Deno.makeTempDir({ prefix: "redis-cluster-test-" });
+    const taken = new Set<number>();
+    const nodes: CNode[] = [];
+    for (let i = 0; i < impls.length; i++) {
+      const dir = `${root}/n${i}`;
+      await Deno.mkdir(dir);
+      nodes.push(new CNode(impls[i]!, `n${i}`, await clusterPort(taken), dir));
+    }
+    const cl = new TestCluster(nodes, root);
+    const started = await Promise.allSettled(nodes.map((n) => n.start()));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) {
+      await cl.dispose();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    for (const n of nodes) n.id = String(await n.cmd("CLUSTER", "MYID"));
+    return cl;
+  }
+
+  get live(): CNode[] {
+    return this.nodes.filter((n) => n.alive);
+  }
+
+  byId(id: string): CNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  byPort(port: number): CNode {
+    const n = this.nodes.find((x) => x.port === port);
+    if (!n) throw new Error(`no node on port ${port}`);
+    return n;
+  }
+
+  /** `redis-cli --cluster create` with every node; fails with redis-cli's output. */
+  async create(replicas: number): Promise<string> {
+    const r = await runCli([
+      "--cluster",
+      "create",
+      ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      String(replicas),
+      "--cluster-yes",
+    ]);
+    if (r.code !== 0) {
+      throw new Error(`redis-cli --cluster create exited ${r.code}:\n${r.out}\n${await this
+        .describe()}`);
+    }
+    return r.out;
+  }
+
+  /** CLUSTER NODES as every live node sees it, and the last lines each printed. */
+  async describe(): Promise<string> {
+    const parts: string[] = [];
+    for (const n of this.nodes) {
+      if (!n.alive) {
+        parts.push(`--- ${n.label}: not running`);
+        continue;
+      }
+      let view: string;
+      try {
+        using c = await RawConn.connect(n.port);
+        view = String(await c.call("CLUSTER", "NODES")).trimEnd();
+        const info = parseInfo(String(await c.call("CLUSTER", "INFO")));
+        view += `\n(cluster_state:${info.cluster_state} known:${info.cluster_known_nodes} ` +
+          `epoch:${info.cluster_current_epoch})`;
+      } catch (e) {
+        view = `(CLUSTER NODES failed: ${(e as Error).message})`;
+      }
+      const tail = n.proc?.output().split("\n").slice(-30).join("\n") ?? "";
+      parts.push(
+        `--- ${n.label} ${n.id}: CLUSTER NODES ---\n${view}\n--- its last output ---\n${tail}`,
+      );
+    }
+    return parts.join("\n");
+  }
+
+  /** Polls `check` (an error thrown counts as not yet) and reports the cluster on timeout. */
+  async waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+    let last = "";
+    try {
+      await eventually(
+        async () => {
+          try {
+            return await check();
+          } catch (e) {
+            last = (e as Error).message;
+            return false;
+          }
+        },
+        what,
+        timeoutMs,
+      );
+    } catch (e) {
+      const why = last ? `\n(last error: ${last})` : "";
+      throw new Error(`${(e as Error).message}${why}\n${await this.describe()}`);
+    }
+  }
+
+  /** Every live node says cluster_state:ok and knows `known` nodes. */
+  healthy(known = this.nodes.length, timeoutMs = WAIT_MS): Promise<void> {
+    return this.waitFor(
+      `cluster_state:ok and ${known} known nodes on every live node`,
+      async () => {
+        for (const n of this.live) {
+          const i = await n.info();
+          if (i.cluster_state !== "ok" || i.cluster_known_nodes !== String(known)) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Every live node's CLUSTER NODES satisfies `check`. */
+  agree(what: string, check: (view: NodeLine[]) => boolean, timeoutMs = WAIT_MS): Promise<void> {
+    return this.waitFor(`every live node sees: ${what}`, async () => {
+      for (const n of this.live) if (!check(await n.nodes())) return false;
+      return true;
+    }, timeoutMs);
+  }
+
+  /** The masters with slots and their replica, as `from` sees them. */
+  async shards(from: CNode): Promise<{ master: CNode; replicas: CNode[] }[]> {
+    const view = await from.nodes();
+    return view.filter((l) => l.flags.includes("master") && l.slots.length > 0)
+      .map((m) => ({
+        master: this.byId(m.id),
+        replicas: view.filter((l) => l.master === m.id).map((l) => this.byId(l.id)),
+      }));
+  }
+
+  /** The replica is linked to its master and at its replication offset. */
+  caughtUp(master: CNode, replica: CNode): Promise<void> {
+    return this.waitFor(`${replica.label} at the offset of ${master.label}`, async () => {
+      const m = await master.replInfo();
+      const r = await replica.replInfo();
+      return r.master_link_status === "up" && r.slave_repl_offset === m.master_repl_offset;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    await Deno.remove(this.root, { recursive: true }).catch(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function isMasterOf(view: NodeLine[], id: string): boolean {
+  const l = view.find((x) => x.id === id);
+  return l !== undefined && l.flags.includes("master") && l.slots.length > 0 &&
+    !l.flags.includes("fail");
+}
+
+function isReplicaOf(view: NodeLine[], id: string, masterId: string): boolean {
+  const l = view.find((x) => x.id === id);
+  return l !== undefined && l.flags.includes("slave") && l.master === masterId;
+}
+
+/** An ioredis cluster client started from one node. */
+function ioCluster(port: number): InstanceType<typeof Redis.Cluster> {
+  const c = new Redis.Cluster([{ host: "127.0.0.1", port }], {
+    slotsRefreshTimeout: 2000,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    redisOptions: { connectTimeout: 2000 },
+  });
+  // Errors of nodes going away are expected in these tests; commands report their own.
+  c.on("error", () => {});
+  c.on("node error", () => {});
+  return c;
+}
+
+/** Writes key => value pairs through a cluster client, 100 at a time. */
+async function writeAll(
+  c: InstanceType<typeof Redis.Cluster>,
+  data: Map<string, string>,
+): Promise<void> {
+  const entries = [...data];
+  for (let i = 0; i < entries.length; i += 100) {
+    const replies = await Promise.all(entries.slice(i, i + 100).map(([k, v]) => c.set(k, v)));
+    ok(replies.every((r) => r === "OK"), `SET replies: ${replies.join(",")}`);
+  }
+}
+
+/** The keys whose value read through the client is not the expected one. */
+async function wrongKeys(
+  c: InstanceType<typeof Redis.Cluster>,
+  data: Map<string, string>,
+): Promise<string[]> {
+  const entries = [...data];
+  const bad: string[] = [];
+  for (let i = 0; i < entries.length; i += 100) {
+    const part = entries.slice(i, i + 100);
+    const values = await Promise.all(part.map(([k]) => c.get(k)));
+    part.forEach(([k, v], j) => {
+      if (values[j] !== v) bad.push(`${k}=${values[j]} (expected ${v})`);
+    });
+  }
+  return bad;
+}
+
+/** The keys among `keys` whose slot `n` serves (as it says itself). */
+async function keysServedBy(n: CNode, keys: string[]): Promise<string[]> {
+  const ranges = (await n.nodes()).find((l) => l.id === n.id)!.slots
+    .filter((r) => !r.startsWith("["))
+    .map((r) => r.split("-").map(Number) as [number, number?]);
+  return keys.filter((k) => {
+    const s = keyHashSlot(k);
+    return ranges.some(([a, b]) => s >= a && s <= (b ?? a));
+  });
+}
+
+/** Runs a command on the node that serves its key, following a MOVED from `first`. */
+async function routed(cl: TestCluster, first: CNode, ...args: string[]): Promise<RespValue> {
+  const v = await first.call(...args);
+  if (!(v instanceof RespError) || v.code !== "MOVED") return v;
+  const port = Number(v.message.slice(v.message.lastIndexOf(":") + 1));
+  return await cl.byPort(port).call(...args);
+}
+
+function keyset(prefix: string, n: number): Map<string, string> {
+  return new Map(Array.from({ length: n }, (_, i) => [`${prefix}:${i}`, `value-${i}`]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Create and route
+
+async function createAndRoute(): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill("ours"));
+  const created = await cl.create(1);
+  ok(created.includes("[OK] All 16384 slots covered."), created);
+  await cl.healthy(6);
+
+  const first = cl.nodes[0]!;
+  const check = await runCli(["--cluster", "check", `127.0.0.1:${first.port}`]);
+  equal(check.code, 0, `redis-cli --cluster check:\n${check.out}`);
+  ok(check.out.includes("[OK] All nodes agree about slots configuration."), check.out);
+
+  // CLUSTER SLOTS: three ranges covering every slot, each with a master and one replica, the same
+  // on every node.
+  const slotsOf = async (n: CNode) =>
+    ((await n.cmd("CLUSTER", "SLOTS")) as RespValue[][]).slice()
+      .sort((a, b) => Number(a[0]) - Number(b[0]));
+  const slots = await slotsOf(first);
+  equal(slots.length, 3, `CLUSTER SLOTS: ${JSON.stringify(slots)}`);
+  let next = 0;
+  const view = await first.nodes();
+  const owners: { start: number; end: number; master: CNode; replica: CNode }[] = [];
+  for (const r of slots) {
+    equal(r.length, 4, `a range with its master and one replica: ${JSON.stringify(r)}`);
+    equal(r[0], next, `ranges are contiguous: ${JSON.stringify(slots)}`);
+    next = Number(r[1]) + 1;
+    const [m, rep] = [r[2] as RespValue[], r[3] as RespValue[]];
+    equal(m[0], "127.0.0.1");
+    equal(rep[0], "127.0.0.1");
+    const master = cl.byPort(Number(m[1]));
+    const replica = cl.byPort(Number(rep[1]));
+    equal(m[2], master.id);
+    equal(rep[2], replica.id);
+    ok(isReplicaOf(view, replica.id, master.id), `${replica.label} replicates ${master.label}`);
+    owners.push({ start: Number(r[0]), end: Number(r[1]), master, replica });
+  }
+  equal(next, SLOTS, "the ranges end at slot 16383");
+  equal(new Set(owners.map((o) => o.master)).size, 3);
+  for (const n of cl.nodes.slice(1)) {
+    deepStrictEqual(await slotsOf(n), slots, `CLUSTER SLOTS of ${n.label}`);
+  }
+  const ownerOf = (slot: number) => owners.find((o) => o.start <= slot && slot <= o.end)!;
+
+  // KEYSLOT, with the values Redis documents.
+  equal(await first.cmd("CLUSTER", "KEYSLOT", "somekey"), 11058);
+  equal(await first.cmd("CLUSTER", "KEYSLOT", "foo"), 12182);
+  equal(await first.cmd("CLUSTER", "KEYSLOT", "{user1000}.following"), 3443);
+  equal(await first.cmd("CLUSTER", "KEYSLOT", "{user1000}.followers"), 3443);
+
+  // MOVED from every node but the owner (replicas included: no READONLY). Replies that differ
+  // from Redis's are collected, so that the checks after them run too.
+  const differ: string[] = [];
+  const fooOwner = ownerOf(12182).master;
+  for (const n of cl.nodes) {
+    const v = await n.call("SET", "foo", "bar");
+    const got = v instanceof RespError ? v.message : String(v);
+    const want = n === fooOwner ? "OK" : `MOVED 12182 127.0.0.1:${fooOwner.port}`;
+    if (got !== want) differ.push(`${n.label}: SET foo answered ${got} (Redis: ${want})`);
+  }
+  equal(await fooOwner.cmd("GET", "foo"), "bar");
+
+  // CROSSSLOT on any node; keys with the same hash tag work on their owner.
+  for (const n of [first, fooOwner]) {
+    const v = await n.call("MSET", "a", "1", "b", "2");
+    ok(v instanceof RespError, `MSET a 1 b 2 on ${n.label}: ${String(v)}`);
+    equal(v.message, "CROSSSLOT Keys in request don't hash to the same slot");
+  }
+  const tslot = Number(await first.cmd("CLUSTER", "KEYSLOT", "{t}a"));
+  equal(tslot, keyHashSlot("t"));
+  const tOwner = ownerOf(tslot).master;
+  equal(String(await tOwner.cmd("MSET", "{t}a", "1", "{t}b", "2")), "OK");
+  deepStrictEqual(await tOwner.cmd("MGET", "{t}a", "{t}b"), ["1", "2"]);
+  const other = cl.nodes.find((n) => n !== tOwner && n !== ownerOf(tslot).replica)!;
+  const moved = await other.call("MSET", "{t}a", "1", "{t}b", "2");
+  ok(moved instanceof RespError);
+  equal(moved.message, `MOVED ${tslot} 127.0.0.1:${tOwner.port}`);
+
+  // COUNTKEYSINSLOT / GETKEYSINSLOT on the owner; nothing elsewhere.
+  for (let i = 0; i < 5; i++) await tOwner.cmd("SET", `{t}k${i}`, String(i));
+  const inSlot = ["{t}a", "{t}b", ...Array.from({ length: 5 }, (_, i) => `{t}k${i}`)].sort();
+  equal(await tOwner.cmd("CLUSTER", "COUNTKEYSINSLOT", String(tslot)), 7);
+  deepStrictEqual(
+    ((await tOwner.cmd("CLUSTER", "GETKEYSINSLOT", String(tslot), "100")) as string[]).sort(),
+    inSlot,
+  );
+  equal(((await tOwner.cmd("CLUSTER", "GETKEYSINSLOT", String(tslot), "3")) as string[]).length, 3);
+  equal(await other.cmd("CLUSTER", "COUNTKEYSINSLOT", String(tslot)), 0);
+  deepStrictEqual(await other.cmd("CLUSTER", "GETKEYSINSLOT", String(tslot), "10"), []);
+  // Redis 7.0's error replies.
+  const errs: [string[], string][] = [
+    [["CLUSTER", "COUNTKEYSINSLOT", "16384"], "ERR Invalid slot"],
+    [["CLUSTER", "COUNTKEYSINSLOT", "x"], "ERR value is not an integer or out of range"],
+    [["CLUSTER", "GETKEYSINSLOT", "16384", "1"], "ERR Invalid slot or number of keys"],
+    [["CLUSTER", "GETKEYSINSLOT", "0", "-1"], "ERR Invalid slot or number of keys"],
+    [["CLUSTER", "GETKEYSINSLOT", "x", "1"], "ERR value is not an integer or out of range"],
+    [["CLUSTER", "FAILOVER"], "ERR You should send CLUSTER FAILOVER to a replica"],
+  ];
+  for (const [args, want] of errs) {
+    const v = await first.call(...args);
+    const got = v instanceof RespError ? v.message : `(not an error) ${String(v)}`;
+    if (got !== want) differ.push(`${args.join(" ")}: ${got} (Redis: ${want})`);
+  }
+
+  // CLUSTER SHARDS: one entry per master with its slot ranges and its two nodes.
+  const shards = (await first.cmd("CLUSTER", "SHARDS")) as RespValue[][];
+  equal(shards.length, 3);
+  const asMap = (a: RespValue[]) => {
+    const m = new Map<string, RespValue>();
+    for (let i = 0; i + 1 < a.length; i += 2) m.set(String(a[i]), a[i + 1]!);
+    return m;
+  };
+  const seen = new Set<string>();
+  for (const raw of shards) {
+    const s = asMap(raw);
+    deepStrictEqual([...s.keys()], ["slots", "nodes"]);
+    const ranges = s.get("slots") as number[];
+    const nodes = (s.get("nodes") as RespValue[][]).map(asMap);
+    equal(nodes.length, 2, `a shard has its master and its replica: ${JSON.stringify(raw)}`);
+    const master = nodes.find((n) => n.get("role") === "master")!;
+    const replica = nodes.find((n) => n.get("role") === "replica")!;
+    ok(master && replica, JSON.stringify(raw));
+    const o = owners.find((x) => x.master.id === master.get("id"))!;
+    ok(o, `the master of a shard owns a range: ${JSON.stringify(raw)}`);
+    deepStrictEqual(ranges, [o.start, o.end]);
+    equal(replica.get("id"), o.replica.id);
+    for (const n of nodes) {
+      for (const f of ["id", "port", "ip", "endpoint", "role", "replication-offset", "health"]) {
+        ok(n.has(f), `shard node has ${f}: ${JSON.stringify([...n])}`);
+      }
+      equal(n.get("ip"), "127.0.0.1");
+      equal(n.get("health"), "online");
+      equal(typeof n.get("port"), "number");
+      equal(typeof n.get("replication-offset"), "number");
+      seen.add(String(n.get("id")));
+    }
+  }
+  equal(seen.size, 6, "every node appears in one shard");
+  deepStrictEqual(differ, [], "replies that differ from Redis 7.0's");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Cluster clients
+
+async function clients(): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill("ours"));
+  await cl.create(1);
+  await cl.healthy(6);
+  const port = cl.nodes[0]!.port;
+
+  const io = ioCluster(port);
+  try {
+    const data = keyset("io", 1000);
+    await writeAll(io, data);
+    deepStrictEqual(await wrongKeys(io, data), []);
+    // A pipeline of keys in one slot.
+    const p = io.pipeline();
+    for (let i = 0; i < 50; i++) p.set(`{iop}${i}`, `p${i}`);
+    for (let i = 0; i < 50; i++) p.get(`{iop}${i}`);
+    const res = await p.exec();
+    ok(res !== null);
+    const failed = res.find(([e]) => e !== null);
+    ok(failed === undefined, `pipeline error: ${failed?.[0]?.message}`);
+    deepStrictEqual(res.slice(50).map(([, v]) => v), Array.from({ length: 50 }, (_, i) => `p${i}`));
+  } finally {
+    io.disconnect();
+  }
+
+  const nr = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${port}` }] });
+  nr.on("error", () => {});
+  try {
+    await within(nr.connect(), 10_000, "node-redis cluster connect");
+    const n = 1000;
+    for (let i = 0; i < n; i += 100) {
+      const replies = await Promise.all(
+        Array.from({ length: 100 }, (_, j) => nr.set(`nr:${i + j}`, `v${i + j}`)),
+      );
+      ok(replies.every((r) => r === "OK"));
+    }
+    const values = await Promise.all(Array.from({ length: n }, (_, i) => nr.get(`nr:${i}`)));
+    const bad = values.map((v, i) => [i, v] as const).filter(([i, v]) => v !== `v${i}`);
+    deepStrictEqual(bad, [], "node-redis read back");
+    const multi = await nr.multi().set("{nrp}a", "1").set("{nrp}b", "2").get("{nrp}a")
+      .execAsPipeline();
+    deepStrictEqual(multi, ["OK", "OK", "1"]);
+    const tx = await nr.multi().incr("{nrp}c").incr("{nrp}c").exec();
+    deepStrictEqual(tx, [1, 2]);
+  } finally {
+    await nr.close().catch(() => {});
+  }
+
+  // The keys are spread over the three masters.
+  let total = 0;
+  for (const s of await cl.shards(cl.nodes[0]!)) {
+    const size = Number(await s.master.cmd("DBSIZE"));
+    ok(size > 300, `${s.master.label} holds ${size} keys`);
+    total += size;
+  }
+  equal(total, 1000 + 50 + 1000 + 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Automatic failover
+
+async function failover(): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill("ours"));
+  await cl.create(1);
+  await cl.healthy(6);
+  const io = ioCluster(cl.nodes[0]!.port);
+  try {
+    const data = keyset("fo", 600);
+    await writeAll(io, data);
+    const shards = await cl.shards(cl.nodes[0]!);
+    for (const s of shards) await cl.caughtUp(s.master, s.replicas[0]!);
+    const { master: victim, replicas: [heir] } = shards[1]!;
+    ok(heir);
+    const victimKeys = await keysServedBy(victim, [...data.keys()]);
+    ok(victimKeys.length > 100, `${victimKeys.length} keys on the killed master`);
+
+    const t0 = Date.now();
+    await victim.kill9();
+    await cl.agree(
+      `${heir.label} is a master with the slots of ${victim.label}`,
+      (v) => isMasterOf(v, heir.id),
+      FAILOVER_MS,
+    );
+    const tookMs = Date.now() - t0;
+    await cl.healthy(6, FAILOVER_MS);
+    ok(Date.now() - t0 <= FAILOVER_MS, `failover and cluster ok took ${Date.now() - t0} ms`);
+    console.log(`failover: replica elected after ${tookMs} ms`);
+
+    // The same client reads the keys of the killed master's slots and writes again.
+    await cl.waitFor("ioredis reads and writes through the new master", async () => {
+      equal(await within(io.set(victimKeys[0]!, "after"), 2000, "SET"), "OK");
+      return true;
+    });
+    data.set(victimKeys[0]!, "after");
+    deepStrictEqual(await wrongKeys(io, data), [], "keys read after the failover");
+    const more = keyset("fo2", 200);
+    await writeAll(io, more);
+    deepStrictEqual(await wrongKeys(io, more), []);
+
+    // The killed node comes back from its nodes.conf and follows the new master.
+    await victim.start();
+    await cl.agree(
+      `${victim.label} is a replica of ${heir.label}`,
+      (v) => isReplicaOf(v, victim.id, heir.id) && isMasterOf(v, heir.id),
+    );
+    await cl.healthy(6);
+    await cl.caughtUp(heir, victim);
+    equal(await victim.cmd("DBSIZE"), await heir.cmd("DBSIZE"));
+    const moved = await victim.call("GET", victimKeys[1]!);
+    ok(moved instanceof RespError && moved.message.startsWith("MOVED "), String(moved));
+    ok(moved.message.endsWith(`127.0.0.1:${heir.port}`), moved.message);
+  } finally {
+    io.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Manual failover
+
+async function manualFailover(): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill("ours"));
+  await cl.create(1);
+  await cl.healthy(6);
+  const { master, replicas: [replica] } = (await cl.shards(cl.nodes[0]!))[0]!;
+  ok(replica);
+  for (let i = 0; i < 100; i++) {
+    equal(String(await routed(cl, cl.nodes[0]!, "SET", `x${i}`, "1")), "OK");
+  }
+  const seeded = Number(await master.cmd("DBSIZE"));
+  await cl.caughtUp(master, replica);
+
+  const r = await replica.call("CLUSTER", "FAILOVER");
+  equal(String(r), "OK");
+  await cl.agree(
+    `${replica.label} is master, ${master.label} its replica (CLUSTER FAILOVER)`,
+    (v) => isMasterOf(v, replica.id) && isReplicaOf(v, master.id, replica.id),
+  );
+  await cl.healthy(6);
+  equal(Number(await replica.cmd("DBSIZE")), seeded);
+  const mine = await keysServedBy(replica, Array.from({ length: 100 }, (_, i) => `x${i}`));
+  ok(mine.length > 0);
+  equal(String(await replica.cmd("SET", mine[0]!, "2")), "OK");
+  await cl.caughtUp(replica, master);
+  equal(Number(await master.cmd("DBSIZE")), Number(await replica.cmd("DBSIZE")));
+
+  const t = await master.call("CLUSTER", "FAILOVER", "TAKEOVER");
+  equal(String(t), "OK");
+  await cl.agree(
+    `${master.label} is master again, ${replica.label} its replica (TAKEOVER)`,
+    (v) => isMasterOf(v, master.id) && isReplicaOf(v, replica.id, master.id),
+  );
+  await cl.healthy(6);
+  const check = await runCli(["--cluster", "check", `127.0.0.1:${master.port}`]);
+  equal(check.code, 0, check.out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Resharding under load
+
+async function reshard(): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill("ours"));
+  await cl.create(1);
+  await cl.healthy(6);
+  const [from, to] = await cl.shards(cl.nodes[0]!);
+  ok(from && to);
+  const io = ioCluster(cl.nodes[0]!.port);
+  const data = keyset("rs", 3000);
+  let stop = false;
+  const problems: string[] = [];
+  let ops = 0;
+  try {
+    await writeAll(io, data);
+    // A client that keeps updating keys and checking what it reads.
+    const rnd = seededRandom(5);
+    const load = (async () => {
+      let gen = 0;
+      while (!stop) {
+        gen++;
+        const batch = Array.from({ length: 20 }, () => `rs:${Math.floor(rnd() * data.size)}`);
+        await Promise.all(batch.map(async (k) => {
+          try {
+            const v = `${k}-g${gen}`;
+            if ((await io.set(k, v)) === "OK") data.set(k, v);
+            const got = await io.get(k);
+            if (got !== data.get(k)) problems.push(`${k}: read ${got}, expected ${data.get(k)}`);
+            ops++;
+          } catch (e) {
+            problems.push(`${k}: ${(e as Error).message}`);
+          }
+        }));
+      }
+    })();
+    const r = await runCli([
+      "--cluster",
+      "reshard",
+      `127.0.0.1:${from.master.port}`,
+      "--cluster-from",
+      from.master.id,
+      "--cluster-to",
+      to.master.id,
+      "--cluster-slots",
+      "100",
+      "--cluster-yes",
+    ], 60_000);
+    stop = true;
+    await load;
+    equal(r.code, 0, `redis-cli --cluster reshard exited ${r.code}:\n${r.out.slice(-1500)}`);
+    ok(ops > 0, "the client kept working during the resharding");
+    deepStrictEqual(problems.slice(0, 10), [], `client errors during the resharding`);
+    const check = await runCli(["--cluster", "check", `127.0.0.1:${to.master.port}`]);
+    equal(check.code, 0, check.out);
+    const toSlots = (await to.master.nodes()).find((l) => l.id === to.master.id)!.slots;
+    ok(toSlots.length >= 2, `the target serves the moved slots: ${toSlots.join(" ")}`);
+    deepStrictEqual(await wrongKeys(io, data), [], "keys after the resharding");
+  } finally {
+    stop = true;
+    io.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Mixed with redis-server
+
+async function mixed(): Promise<void> {
+  // redis-cli takes the first three as masters: redis, ours, redis; then the replicas.
+  await using cl = await TestCluster.start(["redis", "ours", "redis", "ours", "redis", "ours"]);
+  await cl.create(1);
+  await cl.healthy(6);
+  // redis-cli pairs masters and replicas at random when they share a host: CLUSTER REPLICATE
+  // makes a redis-server master with one of ours as replica, and the other way round.
+  const [r0, o1, r2, o3, r4, o5] = cl.nodes as [CNode, CNode, CNode, CNode, CNode, CNode];
+  const pairs: [CNode, CNode][] = [[r0, o3], [o1, r4], [r2, o5]];
+  for (const [m, r] of pairs) {
+    if (!isReplicaOf(await r.nodes(), r.id, m.id)) await r.cmd("CLUSTER", "REPLICATE", m.id);
+  }
+  await cl.agree(
+    "the replicas follow the masters chosen",
+    (v) => pairs.every(([m, r]) => isMasterOf(v, m.id) && isReplicaOf(v, r.id, m.id)),
+  );
+  await cl.healthy(6);
+  const shards = pairs.map(([master, r]) => ({ master, replicas: [r] }));
+  const check = await runCli(["--cluster", "check", `127.0.0.1:${o1.port}`]);
+  equal(check.code, 0, check.out);
+
+  // Both kinds describe every node alike in CLUSTER NODES (flags, master, epoch, slots).
+  const differ: string[] = [];
+  const compareViews = async (what: string) => {
+    const summary = async (n: CNode) =>
+      new Map(
+        (await n.nodes()).map((l) => [
+          l.id,
+          `${l.flags.filter((f) => f !== "myself").join(",")} ${l.master} epoch ${l.epoch} ` +
+          l.slots.join(" "),
+        ]),
+      );
+    const ref = cl.live.find((n) => n.impl === "redis")!;
+    const want = await summary(ref);
+    for (const n of cl.live.filter((x) => x.impl === "ours")) {
+      const got = await summary(n);
+      for (const [id, line] of want) {
+        if (got.get(id) !== line) {
+          differ.push(
+            `${what}: ${n.label} sees ${id.slice(0, 8)} as "${
+              got.get(id)
+            }", ${ref.label}: "${line}"`,
+          );
+          break; // one line per node is enough
+        }
+      }
+    }
+  };
+  await compareViews("after create");
+
+  const io = ioCluster(cl.nodes[1]!.port);
+  try {
+    const data = keyset("mx", 600);
+    await writeAll(io, data);
+    deepStrictEqual(await wrongKeys(io, data), []);
+    for (const s of shards) {
+      ok(Number(await s.master.cmd("DBSIZE")) > 100, `${s.master.label} holds keys`);
+      await cl.caughtUp(s.master, s.replicas[0]!);
+    }
+
+    // As a reference for the same check on our replicas (test 1): redis-server's replica
+    // answers a write to its master's slot with MOVED, not READONLY.
+    const k1 = (await keysServedBy(o1, [...data.keys()]))[0]!;
+    const v = await r4.call("SET", k1, "x");
+    ok(v instanceof RespError, String(v));
+    equal(v.message, `MOVED ${keyHashSlot(k1)} 127.0.0.1:${o1.port}`);
+
+    // A real master whose replica is ours, then one of ours whose replica is a real one.
+    for (const plan of [shards[0]!, shards[1]!]) {
+      const victim = plan.master, heir = plan.replicas[0]!;
+      await victim.kill9();
+      await cl.agree(
+        `${heir.label} took over from ${victim.label}`,
+        (v) => isMasterOf(v, heir.id),
+        FAILOVER_MS,
+      );
+      await cl.healthy(6, FAILOVER_MS);
+      const k = (await keysServedBy(heir, [...data.keys()]))[0]!;
+      ok(k, `a key served by ${heir.label}`);
+      await cl.waitFor(`ioredis writes through ${heir.label}`, async () => {
+        equal(await within(io.set(k, data.get(k)!), 2000, "SET"), "OK");
+        return true;
+      });
+      deepStrictEqual(await wrongKeys(io, data), [], `keys after ${victim.label} was killed`);
+      // CLUSTER SHARDS: the killed node's health, as each kind reports it.
+      const health = async (n: CNode) => {
+        for (const shard of (await n.cmd("CLUSTER", "SHARDS")) as RespValue[][]) {
+          for (const node of shard[3] as RespValue[][]) {
+            const i = node.indexOf("id");
+            if (node[i + 1] === victim.id) return String(node[node.indexOf("health") + 1]);
+          }
+        }
+        return "(absent)";
+      };
+      const ref = cl.live.find((n) => n.impl === "redis")!;
+      const want = await health(ref);
+      for (const n of cl.live.filter((x) => x.impl === "ours")) {
+        const got = await health(n);
+        if (got !== want) {
+          differ.push(
+            `CLUSTER SHARDS health of killed ${victim.label}: ${n.label} says ` +
+              `${got}, ${ref.label} says ${want}`,
+          );
+        }
+      }
+      await compareViews(`after ${victim.label} was killed`);
+    }
+  } finally {
+    io.disconnect();
+  }
+  deepStrictEqual(differ.slice(0, 8), [], "our nodes and redis-server differ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Bad input
+
+const NODES_CONF_OK =
+  "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-16383\n" +
+  "vars currentEpoch 1 lastVoteEpoch 0\n";
+
+async function badNodesConf(): Promise<void> {
+  const cases: [string, string, number][] = [
+    ["a line of garbage", NODES_CONF_OK.replace("vars", "this is not a node line\nvars"), 2],
+    ["a slot out of range", NODES_CONF_OK.replace("0-16383", "0-16384"), 1],
+    ["an unknown flag", NODES_CONF_OK.replace("myself,master", "myself,mastr"), 1],
+    [
+      "a bad address",
+      "0123456789012345678901234567890123456789 127.0.0.1:30002@40002 master - 0 0 2 connected\n" +
+      NODES_CONF_OK.replace("127.0.0.1:30001@40001", "nowhere"),
+      2,
+    ],
+  ];
+  for (const [what, text, line] of cases) {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/nodes.conf`, text);
+      const r = await runDataNode([
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        dir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+      ]);
+      ok(!r.success, `${what}: the node started`);
+      ok(r.stderr.includes(`nodes.conf:${line}`), `${what}: no nodes.conf:${line} in\n${r.stderr}`);
+      equal(await Deno.readTextFile(`${dir}/nodes.conf`), text, `${what}: the file was rewritten`);
+      if (hasRedisServer) {
+        // redis-server refuses the file too (it does not name the line).
+        const port = await freePort();
+        const o = await new Deno.Command("redis-server", {
+          args: [
+            "--port",
+            String(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            dir,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            `${dir}/nodes.conf`,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        ok(!o.success, `${what}: redis-server accepted the file`);
+      }
+    });
+  }
+}
+
+/** A bus header as Redis 7.0 writes it (2256 bytes, no gossip). */
+function busHeader(o: {
+  sig?: string;
+  totlen?: number;
+  ver?: number;
+  type?: number;
+  count?: number;
+  sender: string;
+  port: number;
+}): Uint8Array {
+  const b = new Uint8Array(2256);
+  const v = new DataView(b.buffer);
+  const sig = o.sig ?? "RCmb";
+  for (let i = 0; i < 4; i++) b[i] = sig.charCodeAt(i);
+  v.setUint32(4, o.totlen ?? 2256);
+  v.setUint16(8, o.ver ?? 1);
+  v.setUint16(10, o.port);
+  v.setUint16(12, o.type ?? 0);
+  v.setUint16(14, o.count ?? 0);
+  for (let i = 0; i < 40; i++) b[40 + i] = o.sender.charCodeAt(i);
+  v.setUint16(2248, o.port + 10000);
+  v.setUint16(2250, 1); // master
+  return b;
+}
+
+/** True when the peer closes the connection within `ms` (whatever it sent before). */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
+  const buf = new Uint8Array(65536);
+  const end = Date.now() + ms;
+  try {
+    for (;;) {
+      const left = end - Date.now();
+      if (left <= 0) return false;
+      const n = await within(conn.read(buf), left, "read").catch(() => "timeout" as const);
+      if (n === "timeout") return false;
+      if (n === null) return true;
+    }
+  } catch {
+    return true;
+  }
+}
+
+/** Reads one bus frame (or null on close / timeout). */
+async function readFrame(conn: Deno.Conn, ms: number): Promise<Uint8Array | null> {
+  let acc = new Uint8Array(0);
+  const buf = new Uint8Array(65536);
+  const end = Date.now() + ms;
+  for (;;) {
+    if (acc.length >= 8) {
+      const len = new DataView(acc.buffer, acc.byteOffset).getUint32(4);
+      if (acc.length >= len) return acc.slice(0, len);
+    }
+    const left = end - Date.now();
+    if (left <= 0) return null;
+    const n = await within(conn.read(buf), left, "read").catch(() => null);
+    if (n === null) return null;
+    const next = new Uint8Array(acc.length + n);
+    next.set(acc);
+    next.set(buf.subarray(0, n), acc.length);
+    acc = next;
+  }
+}
+
+async function garbageOnBus(): Promise<void> {
+  await using cl = await TestCluster.start(["ours", "ours", "ours"]);
+  await cl.create(0);
+  await cl.healthy(3);
+  const target = cl.nodes[0]!;
+  const bus = target.port + 10000;
+  const stranger = "f".repeat(40);
+  const connect = () => Deno.connect({ hostname: "127.0.0.1", port: bus });
+  const write = async (c: Deno.Conn, b: Uint8Array) => {
+    let off = 0;
+    while (off < b.length) off += await c.write(b.subarray(off));
+  };
+  const rnd = seededRandom(7);
+  const random = new Uint8Array(64 * 1024).map(() => Math.floor(rnd() * 256));
+  random[0] = 0; // not "R": never a valid signature
+
+  // Frames whose signature or length cannot be trusted: Redis closes the link.
+  const closing: [string, Uint8Array][] = [
+    ["64 KB of random bytes", random],
+    ["a header with the signature RCmX", busHeader({ sig: "RCmX", sender: stranger, port: 1 })],
+    ["a header with totlen 100", busHeader({ totlen: 100, sender: stranger, port: 1 })],
+  ];
+  for (const [what, bytes] of closing) {
+    const c = await connect();
+    try {
+      await write(c, bytes).catch(() => {});
+      ok(await closedWithin(c, 3000), `${what}: the link stays open`);
+    } finally {
+      c.close();
+    }
+    equal(String(await target.cmd("PING")), "PONG", `PING after ${what}`);
+  }
+
+  // Frames Redis drops while keeping the link: a PING that follows them is answered.
+  const dropped: [string, Uint8Array][] = [
+    [
+      "a PING whose count does not fit its length",
+      busHeader({ count: 50, sender: stranger, port: 1 }),
+    ],
+    ["a header of protocol version 2", busHeader({ ver: 2, sender: stranger, port: 1 })],
+    ["a message of unknown type 200", busHeader({ type: 200, sender: stranger, port: 1 })],
+  ];
+  for (const [what, bytes] of dropped) {
+    const c = await connect();
+    try {
+      await write(c, bytes);
+      await write(c, busHeader({ sender: stranger, port: 1 }));
+      const f = await readFrame(c, 3000);
+      ok(f !== null, `${what}: no PONG to the PING that followed`);
+      const v = new DataView(f.buffer, f.byteOffset);
+      equal(new TextDecoder().decode(f.subarray(0, 4)), "RCmb");
+      equal(v.getUint16(12), 1, `${what}: the reply is a PONG`);
+      equal(new TextDecoder().decode(f.subarray(40, 80)), target.id);
+    } finally {
+      c.close();
+    }
+  }
+
+  // A header cut short, and a frame announcing more than it sends, then closed.
+  for (
+    const bytes of [
+      busHeader({ sender: stranger, port: 1 }).subarray(0, 1000),
+      busHeader({ totlen: 1 << 30, sender: stranger, port: 1 }),
+    ]
+  ) {
+    const c = await connect();
+    await write(c, bytes).catch(() => {});
+    c.close();
+  }
+
+  await sleep(2 * NODE_TIMEOUT_MS);
+  ok(target.alive, `the node exited:\n${target.proc?.output()}`);
+  equal(String(await target.cmd("PING")), "PONG");
+  await cl.healthy(3);
+  const check = await runCli(["--cluster", "check", `127.0.0.1:${target.port}`]);
+  equal(check.code, 0, check.out);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const noCli = hasRedisCli ? "" : " (ignored: redis-cli not installed)";
+
+Deno.test({
+  name: `cluster: create six nodes with redis-cli, MOVED, CROSSSLOT, SLOTS, SHARDS${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: createAndRoute,
+});
+
+Deno.test({
+  name: `cluster: ioredis and node-redis cluster clients, 1,000 keys and pipelines${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: clients,
+});
+
+Deno.test({
+  name: `cluster: a master killed, its replica elected, the old master rejoins as replica${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: failover,
+});
+
+Deno.test({
+  name: `cluster: CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: manualFailover,
+});
+
+Deno.test({
+  name: `cluster: redis-cli --cluster reshard of 100 slots under a cluster client${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: reshard,
+});
+
+const noMixed = hasRedisCli && hasRedisServer
+  ? ""
+  : " (ignored: redis-server or redis-cli not installed)";
+Deno.test({
+  name: `cluster: three of ours and three redis-server 7.0, failing over both ways${noMixed}`,
+  ignore: !(hasRedisCli && hasRedisServer),
+  ...opts,
+  fn: mixed,
+});
+
+Deno.test({
+  name: "cluster: a nodes.conf that does not parse stops startup and names the line",
+  ...opts,
+  fn: badNodesConf,
+});
+
+Deno.test({
+  name: `cluster: garbage on the bus port neither crashes the node nor the cluster${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: garbageOnBus,
+});
