@@ -236,7 +236,7 @@ async function createCluster(ports: number[]): Promise<void> {
       await clients[i]!.call("CLUSTER", "MEET", "127.0.0.1", String(ports[0]));
     }
     const until = async (what: string, check: () => Promise<boolean>) => {
-      for (let t = 0; t < 300; t++) {
+      for (let t = 0; t < 600; t++) {
         if (await check()) return;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -299,14 +299,7 @@ export class ClusterBus {
       sender.dataReceived = now;
       if (!l.outbound && !l.node) l.node = sender;
     }
-    if (sender && h.type !== MSG.MEET) {
-      if (h.currentEpoch > st.currentEpoch) st.currentEpoch = h.currentEpoch;
-      if (h.configEpoch > sender.configEpoch && !h.slaveof) {
-        sender.configEpoch = h.configEpoch;
-        this.cl.changed();
-      }
-      sender.replOffset = h.offset;
-    }
+    if (sender && h.type !== MSG.MEET) this.learnEpochs(sender, h);
     const gossipKind = h.type === MSG.PING || h.type === MSG.PONG || h.type === MSG.MEET;
     if (gossipKind && msg.body.kind === "gossip") {
       // Our own address, as the others see it, unless announced.
@@ -345,6 +338,8 @@ export class ClusterBus {
           n.flags |= h.slaveof ? F.SLAVE : F.MASTER;
           log.info("Handshake with node {name} completed.", { name: h.sender });
           sender = n;
+          // The message that completes the handshake carries its epochs too.
+          this.learnEpochs(n, h);
           this.cl.changed();
         } else if (n.name !== h.sender) {
           // The node at this address is another one now.
@@ -414,6 +409,25 @@ export class ClusterBus {
       default:
         return;
     }
+  }
+
+  /** Epochs and offset from a known sender's header (its master's epoch for a replica). */
+  private learnEpochs(sender: ClusterNode, h: BusHeader): void {
+    const st = this.st;
+    if (h.currentEpoch > st.currentEpoch) st.currentEpoch = h.currentEpoch;
+    if (!h.slaveof && h.configEpoch > sender.configEpoch) {
+      sender.configEpoch = h.configEpoch;
+      this.cl.changed();
+    }
+    if (h.slaveof) {
+      // A replica's header carries its master's epoch: a master we learn late gets it here.
+      const m = st.nodes.get(h.slaveof);
+      if (m && isMaster(m) && h.configEpoch > m.configEpoch) {
+        m.configEpoch = h.configEpoch;
+        this.cl.changed();
+      }
+    }
+    sender.replOffset = h.offset;
   }
 
   private updateRole(sender: ClusterNode, h: BusHeader): void {

@@ -261,7 +261,8 @@ export function nodeLine(st: ClusterState, n: ClusterNode, now: number, forFile:
     n.slaveof ?? "-",
     String(forFile ? 0 : n.pingSent),
     String(forFile ? 0 : n.pongReceived),
-    String(n.configEpoch),
+    // A replica shows its master's epoch, as Redis does.
+    String((n.slaveof ? st.nodes.get(n.slaveof)?.configEpoch : undefined) ?? n.configEpoch),
     link,
   ];
   for (const [a, b] of slotRanges(n.slots)) parts.push(a === b ? String(a) : `${a}-${b}`);

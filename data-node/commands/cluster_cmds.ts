@@ -8,6 +8,7 @@ import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
 import type { CommandDef } from "./types.ts";
 
 const DISABLED = "ERR This instance has cluster support disabled";
+const NOT_INT = "ERR value is not an integer or out of range";
 
 const HELP = [
   "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -118,16 +119,17 @@ function cluster(s: Engine, c: ClientState, argv: string[]): void {
     case "countkeysinslot": {
       if (n !== 3) return wrong();
       const slot = parseIntArg(argv[2]!);
-      if (slot === null || slot < 0 || slot >= CLUSTER_SLOTS) return c.error("ERR Invalid slot");
+      if (slot === null) return c.error(NOT_INT);
+      if (slot < 0 || slot >= CLUSTER_SLOTS) return c.error("ERR Invalid slot");
       return c.out.int(c.db.countKeysInSlot(slot));
     }
     case "getkeysinslot": {
       if (n !== 4) return wrong();
       const slot = parseIntArg(argv[2]!), count = parseIntArg(argv[3]!);
-      if (slot === null || count === null || count < 0) {
+      if (slot === null || count === null) return c.error(NOT_INT);
+      if (count < 0 || slot < 0 || slot >= CLUSTER_SLOTS) {
         return c.error("ERR Invalid slot or number of keys");
       }
-      if (slot < 0 || slot >= CLUSTER_SLOTS) return c.error("ERR Invalid slot");
       const keys = c.db.keysInSlot(slot, count);
       c.out.array(keys.length);
       for (const k of keys) c.out.bulk(k);

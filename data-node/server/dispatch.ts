@@ -95,10 +95,11 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   }
   // The AOF loader and a master link are obeyed: no auth, pub/sub, OOM, MISCONF or pause checks.
   if (!c.trusted) {
-    const refused = clientCheck(s, c, def);
+    const refused = accessCheck(c, def);
     if (refused !== null) return reject(s, c, def, refused);
   }
-  // Cluster mode: a command with keys runs on the node that serves their slot (MOVED, ASK...).
+  // Cluster mode: a command with keys runs on the node that serves their slot (MOVED, ASK...),
+  // checked after authentication and before the other refusals, as in Redis.
   if (s.cluster && !c.trusted) {
     const queued = def.name === "exec" && c.multi ? c.multi.map((q) => q.argv) : undefined;
     const redirect = s.cluster.route(c, def, argv, queued);
@@ -109,6 +110,10 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
       c.error(redirect);
       return;
     }
+  }
+  if (!c.trusted) {
+    const refused = clientCheck(s, c, def);
+    if (refused !== null) return reject(s, c, def, refused);
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.bits & F_NO_MULTI) {
@@ -128,12 +133,17 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   return call(s, c, def, argv);
 }
 
-/** The checks a normal client's command passes before it runs; the refusal, or null. */
-function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
+/** Authentication and the pub/sub context: the first refusals, before cluster redirects. */
+function accessCheck(c: Client, def: CommandDef): string | null {
   if (!c.authenticated && !(def.bits & F_NO_AUTH)) return ERR.noAuth;
   if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
     return `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
   }
+  return null;
+}
+
+/** The checks a normal client's command passes before it runs; the refusal, or null. */
+function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
   if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
     return ERR.oom;
