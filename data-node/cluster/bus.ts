@@ -36,6 +36,8 @@ const TICK_MS = 100;
 const BLACKLIST_MS = 60_000;
 /** Random nodes sampled for the once-a-second PING. */
 const PING_SAMPLE = 5;
+/** How long a coordinated manual failover may take (Redis's CLUSTER_MF_TIMEOUT). */
+const MANUAL_FAILOVER_TIMEOUT_MS = 5000;
 
 interface Link {
   conn: Deno.Conn;
@@ -56,6 +58,12 @@ export class ClusterBus {
   private readonly connecting = new Set<ClusterNode>();
   private readonly blacklist = new Map<string, number>();
   private ticks = 0;
+  /**
+   * A coordinated manual failover (CLUSTER FAILOVER without FORCE): until `end`, the master
+   * pauses writes and tells the replica its offset (PAUSED pings); the replica starts its
+   * election once it has applied that much.
+   */
+  private mf = { end: 0, masterOffset: -1n, replica: null as ClusterNode | null, paused: false };
   /** A replica's election: when it may ask for votes, in which epoch, and the votes it got. */
   private election = {
     authTime: 0,
@@ -88,7 +96,12 @@ export class ClusterBus {
       broadcastPong: () => this.broadcast(MSG.PONG),
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
-      failover: (how) => how === "takeover" ? this.takeover() : this.startManualFailover(),
+      failover: (how) =>
+        how === "takeover"
+          ? this.takeover()
+          : how === "force"
+          ? this.startManualFailover()
+          : this.startCoordinatedFailover(),
     };
   }
 
@@ -201,12 +214,11 @@ export class ClusterBus {
     }
   }
 
-  private send(l: Link, type: number, body?: BusBody): void {
+  private send(l: Link, type: number, body?: BusBody, mflag0 = 0): void {
     if (l.closed) return;
-    const bytes = encodeMessage({
-      header: this.header(type),
-      body: body ?? this.defaultBody(type),
-    });
+    const header = this.header(type);
+    header.mflags[0] = mflag0;
+    const bytes = encodeMessage({ header, body: body ?? this.defaultBody(type) });
     const name = messageTypeName(type).toLowerCase();
     this.cl.stats.sent.set(name, (this.cl.stats.sent.get(name) ?? 0) + 1);
     if (type === MSG.PING || type === MSG.MEET) {
@@ -300,6 +312,16 @@ export class ClusterBus {
       if (!l.outbound && !l.node) l.node = sender;
     }
     if (sender && h.type !== MSG.MEET) this.learnEpochs(sender, h);
+    // Our master, paused for our manual failover, tells us where its stream stands.
+    if (
+      sender && this.mf.end && st.myself.slaveof === sender.name && h.mflags[0]! & 1 &&
+      this.mf.masterOffset < 0n
+    ) {
+      this.mf.masterOffset = h.offset;
+      log.info("Received replication offset for paused master manual failover: {off}", {
+        off: h.offset,
+      });
+    }
     const gossipKind = h.type === MSG.PING || h.type === MSG.PONG || h.type === MSG.MEET;
     if (gossipKind && msg.body.kind === "gossip") {
       // Our own address, as the others see it, unless announced.
@@ -389,7 +411,8 @@ export class ClusterBus {
         return;
       }
       case "empty":
-        if (h.type === MSG.FAILOVER_AUTH_REQUEST) this.maybeVote(sender, h, l, now);
+        if (h.type === MSG.MFSTART) this.mfStartReceived(sender, now);
+        else if (h.type === MSG.FAILOVER_AUTH_REQUEST) this.maybeVote(sender, h, l, now);
         else if (h.type === MSG.FAILOVER_AUTH_ACK) {
           if (
             isMaster(sender) && sender.numSlots > 0 && h.currentEpoch >= this.election.authEpoch
@@ -639,7 +662,75 @@ export class ClusterBus {
     }
     if (changed) this.cl.changed();
     else this.cl.updateState();
+    this.manualFailoverCron(now);
     if (st.myself.slaveof) this.replicaFailover(now);
+  }
+
+  /** CLUSTER FAILOVER (coordinated): ask the master to pause and to tell us its offset. */
+  startCoordinatedFailover(): void {
+    const st = this.st;
+    const master = st.myself.slaveof ? st.nodes.get(st.myself.slaveof) : undefined;
+    const l = master ? this.out.get(master) : undefined;
+    if (!master || !l) return;
+    const now = this.s.clock.nowMs();
+    this.mf = {
+      end: now + MANUAL_FAILOVER_TIMEOUT_MS,
+      masterOffset: -1n,
+      replica: null,
+      paused: false,
+    };
+    log.info("Manual failover user request accepted.");
+    this.send(l, MSG.MFSTART, { kind: "empty" });
+  }
+
+  /** A replica of ours asks for a coordinated failover: writes pause, it gets our offset. */
+  private mfStartReceived(sender: ClusterNode, now: number): void {
+    const me = this.st.myself;
+    if (!isMaster(me) || sender.slaveof !== me.name) return;
+    this.mf = {
+      end: now + MANUAL_FAILOVER_TIMEOUT_MS,
+      masterOffset: -1n,
+      replica: sender,
+      paused: true,
+    };
+    log.info("Manual failover requested by replica {name}.", { name: sender.name });
+    const p = this.s.pause;
+    this.s.pause = p
+      ? { ...p, untilMs: Math.max(p.untilMs, this.mf.end) }
+      : { untilMs: this.mf.end, all: false, waiters: [] };
+    const l = this.out.get(sender);
+    if (l) this.send(l, MSG.PING, undefined, 1);
+  }
+
+  private manualFailoverCron(now: number): void {
+    const mf = this.mf;
+    if (!mf.end) return;
+    const me = this.st.myself;
+    if (now > mf.end) {
+      log.warn("Manual failover timed out.");
+      this.resetManualFailover();
+      return;
+    }
+    if (mf.replica) {
+      // The master side: keeps telling the replica its offset while paused; once it is a
+      // replica itself (the failover happened), writes resume (and get redirected).
+      if (!isMaster(me)) return this.resetManualFailover();
+      const l = this.out.get(mf.replica);
+      if (l) this.send(l, MSG.PING, undefined, 1);
+      return;
+    }
+    if (!me.slaveof) return this.resetManualFailover();
+    if (
+      mf.masterOffset >= 0n && BigInt(this.s.replOffset) >= mf.masterOffset && !this.election.manual
+    ) {
+      log.info("All master replication stream processed, manual failover can start.");
+      this.startManualFailover();
+    }
+  }
+
+  private resetManualFailover(): void {
+    if (this.mf.paused) this.s.unpause();
+    this.mf = { end: 0, masterOffset: -1n, replica: null, paused: false };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -760,6 +851,7 @@ export class ClusterBus {
     st.setRole(me, null);
     for (let s = 0; s < CLUSTER_SLOTS; s++) if (st.owner[s] === old) st.moveSlot(s, me);
     this.s.replication.promote();
+    this.mf = { end: 0, masterOffset: -1n, replica: null, paused: false };
     this.cl.changed();
     this.broadcast(MSG.PONG);
   }

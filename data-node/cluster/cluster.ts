@@ -34,7 +34,7 @@ export class Cluster {
     broadcastPong(): void;
     forget(name: string): void;
     publish(channel: string, message: string): void;
-    failover(how: "force" | "takeover"): void;
+    failover(how: "default" | "force" | "takeover"): void;
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
 
@@ -528,8 +528,7 @@ export class Cluster {
         if (how === "default" && (master.flags & (F.FAIL | F.PFAIL) || !master.linkUp)) {
           return "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
         }
-        // The default (coordinated) form runs as FORCE here once the master is reachable.
-        this.bus?.failover(how === "takeover" ? "takeover" : "force");
+        this.bus?.failover(how);
         c.out.ok();
         return null;
       }
