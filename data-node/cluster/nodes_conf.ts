@@ -6,6 +6,7 @@
  * startup with the line and the reason; it is never rewritten then.
  */
 import { ConfigError } from "../../shared/config/parse.ts";
+import { writeFileAtomicSync } from "../../shared/fs.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 import { type ClusterNode, ClusterState, F, newNode, nodeLine } from "./state.ts";
 
@@ -122,17 +123,5 @@ export function parseNodesConf(text: string, file: string, now: number): Cluster
 
 /** Writes nodes.conf atomically. Throws on failure (the caller logs it). */
 export function saveNodesConf(path: string, st: ClusterState): void {
-  const text = formatNodesConf(st);
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  const tmp = `${dir}/.${path.slice(path.lastIndexOf("/") + 1)}.tmp-${Deno.pid}`;
-  const f = Deno.openSync(tmp, { create: true, write: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(text);
-    let off = 0;
-    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-    f.syncSync();
-  } finally {
-    f.close();
-  }
-  Deno.renameSync(tmp, path);
+  writeFileAtomicSync(path, formatNodesConf(st));
 }

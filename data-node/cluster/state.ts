@@ -4,20 +4,10 @@
  * the epochs. nodes.conf is this state written out (nodes_conf.ts), and CLUSTER NODES shows it.
  */
 import { CLUSTER_SLOTS as SLOT_COUNT } from "../../shared/slots.ts";
+import { NODE_FLAG } from "./bus_codec.ts";
 
 /** Node flags, with Redis's bit values (they travel in bus messages). */
-export const F = {
-  MASTER: 1,
-  SLAVE: 2,
-  PFAIL: 4,
-  FAIL: 8,
-  MYSELF: 16,
-  HANDSHAKE: 32,
-  NOADDR: 64,
-  MEET: 128,
-  MIGRATE_TO: 256,
-  NOFAILOVER: 512,
-} as const;
+export const F = NODE_FLAG;
 
 export interface ClusterNode {
   name: string;
