@@ -803,3 +803,61 @@ Deno.test({
     }
   },
 });
+
+// ---------------------------------------------------------------------------------------------
+// 8. A frozen master, and a minority that must not fail over
+
+Deno.test({
+  name: "sentinel: a master frozen with SIGSTOP is failed over and rejoins as a replica",
+  ...opts,
+  fn: async () => {
+    await using g = await Group.start({
+      data: "ours",
+      replicas: 2,
+      sentinels: ["ours", "ours", "ours"],
+    });
+    await g.discovered(12_000);
+    const old = `127.0.0.1:${g.master.port}`;
+    g.master.proc.pause();
+    let now: string;
+    try {
+      now = await g.newMaster(old);
+    } finally {
+      g.master.proc.resume();
+    }
+    // Thawed, the old master still believes it is a master: the sentinels convert it.
+    await g.waitFor(`${old} follows ${now}`, async () => {
+      const i = await replInfo(g.master.port);
+      return i.role === "slave" && i.master_port === String(portOf(now));
+    }, 30_000);
+  },
+});
+
+Deno.test({
+  name: "sentinel: one sentinel cut off from the others cannot fail over alone",
+  ...opts,
+  fn: async () => {
+    await using g = await Group.start({
+      data: "ours",
+      replicas: 1,
+      sentinels: ["ours", "ours", "ours"],
+    });
+    await g.discovered(12_000);
+    const old = `127.0.0.1:${g.master.port}`;
+    const [alone, ...others] = g.sentinels;
+    for (const s of others) s.proc.pause();
+    try {
+      await g.master.proc.kill9();
+      // Down-after in these tests is short: a few seconds are many failover chances.
+      await new Promise((r) => setTimeout(r, 4000));
+      equal(await alone!.masterAddr(), old, "a lone sentinel (no quorum) kept the master");
+      const m = await alone!.master();
+      ok(m.flags!.includes("s_down") && !m.flags!.includes("o_down"), `flags ${m.flags}`);
+    } finally {
+      for (const s of others) s.proc.resume();
+    }
+    // With the others back, the failover goes ahead.
+    const now = await g.newMaster(old);
+    ok(now !== old);
+  },
+});
