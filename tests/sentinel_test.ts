@@ -854,10 +854,9 @@ Deno.test({
       const m = await alone!.master();
       ok(m.flags!.includes("s_down") && !m.flags!.includes("o_down"), `flags ${m.flags}`);
     } finally {
+      // Thawed, the others enter TILT (their clock jumped), as redis-sentinel does: the
+      // failover that follows is the other tests' subject.
       for (const s of others) s.proc.resume();
     }
-    // With the others back, the failover goes ahead.
-    const now = await g.newMaster(old);
-    ok(now !== old);
   },
 });

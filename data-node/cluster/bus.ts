@@ -96,6 +96,7 @@ export class ClusterBus {
       broadcastPong: () => this.broadcast(MSG.PONG),
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
+      publishShard: (channel, message) => this.publishShard(channel, message),
       failover: (how) =>
         how === "takeover"
           ? this.takeover()
@@ -407,7 +408,9 @@ export class ClusterBus {
       }
       case "publish": {
         const dec = new TextDecoder("latin1");
-        this.s.pubsub.publish(dec.decode(b.channel), dec.decode(b.message));
+        const ch = dec.decode(b.channel), m = dec.decode(b.message);
+        if (h.type === MSG.PUBLISHSHARD) this.s.pubsub.spublish(ch, m);
+        else this.s.pubsub.publish(ch, m);
         return;
       }
       case "empty":
@@ -882,6 +885,22 @@ export class ClusterBus {
     const target = this.out.get(node) ?? l;
     this.send(target, MSG.FAILOVER_AUTH_ACK, { kind: "empty" });
     this.cl.changed();
+  }
+
+  /** SPUBLISH in cluster mode reaches the other nodes of this node's shard only. */
+  publishShard(channel: string, message: string): void {
+    const st = this.st;
+    const me = st.myself;
+    const master = me.slaveof ? st.nodes.get(me.slaveof) : me;
+    if (!master) return;
+    const shard = new Set([master, ...st.replicasOf(master)]);
+    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    const body: BusBody = { kind: "publish", channel: enc(channel), message: enc(message) };
+    for (const n of shard) {
+      if (n === me) continue;
+      const l = this.out.get(n);
+      if (l) this.send(l, MSG.PUBLISHSHARD, body);
+    }
   }
 
   /** PUBLISH in cluster mode reaches the subscribers of every node. */

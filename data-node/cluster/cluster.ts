@@ -34,6 +34,7 @@ export class Cluster {
     broadcastPong(): void;
     forget(name: string): void;
     publish(channel: string, message: string): void;
+    publishShard(channel: string, message: string): void;
     failover(how: "default" | "force" | "takeover"): void;
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
@@ -113,6 +114,11 @@ export class Cluster {
     if (type === "hostname" && n.hostname) return `${n.hostname}:${n.port}`;
     if (type === "unknown-endpoint") return `?:${n.port}`;
     return `${n.ip}:${n.port}`;
+  }
+
+  /** SPUBLISH in cluster mode: the other nodes of this shard get it (through the bus). */
+  publishShard(channel: string, message: string): void {
+    this.bus?.publishShard(channel, message);
   }
 
   /** PUBLISH in cluster mode: every node's subscribers get it (through the bus). */

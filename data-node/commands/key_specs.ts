@@ -13,6 +13,9 @@
 
 export const KEY_SPECS: Record<string, string[]> = {
   watch: ["RO i1 r-1,1,0"],
+  ssubscribe: ["not_key i1 r-1,1,0"],
+  sunsubscribe: ["not_key i1 r-1,1,0"],
+  spublish: ["not_key i1 r0,1,0"],
   migrate: ["RW access delete i3 r0,1,0", "RW access delete incomplete kKEYS,-2 r-1,1,0"],
   "restore-asking": ["OW update i1 r0,1,0"],
   "memory|usage": ["RO i2 r0,1,0"],

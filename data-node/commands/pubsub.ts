@@ -67,6 +67,29 @@ function unsubscribePatterns(s: Engine, c: ClientState, notify: boolean): void {
   }
 }
 
+function ssubscribe(s: Engine, c: ClientState, argv: string[]): void {
+  for (let i = 1; i < argv.length; i++) {
+    s.pubsub.ssubscribe(c, argv[i]!);
+    confirm(c, "ssubscribe", argv[i]!, c.shardChannels.size);
+  }
+}
+
+function sunsubscribe(s: Engine, c: ClientState, argv: string[]): void {
+  const names = argv.length === 1 ? [...c.shardChannels] : argv.slice(1);
+  if (names.length === 0) confirm(c, "sunsubscribe", null, 0);
+  for (const ch of names) {
+    s.pubsub.sunsubscribe(c, ch);
+    confirm(c, "sunsubscribe", ch, c.shardChannels.size);
+  }
+}
+
+/** SPUBLISH: the shard's subscribers get it (every node of the shard, in cluster mode). */
+function spublish(s: Engine, c: ClientState, argv: string[]): void {
+  c.out.int(s.pubsub.spublish(argv[1]!, argv[2]!));
+  if (!s.clusterEnabled) s.propagation.also(c.db.id, argv, TO_REPL);
+  else s.cluster?.publishShard(argv[1]!, argv[2]!);
+}
+
 function publish(s: Engine, c: ClientState, argv: string[]): void {
   s.stats.pubsubChannelsPublished++;
   c.out.int(s.pubsub.publish(argv[1]!, argv[2]!));
@@ -152,6 +175,33 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
     m("Stops listening to messages published to channels that match one or more patterns."),
   ),
   cmd(
+    "ssubscribe",
+    -2,
+    flags,
+    [1, -1, 1],
+    "pubsub",
+    ssubscribe,
+    m("Listens for messages published to shard channels.", "7.0.0"),
+  ),
+  cmd(
+    "sunsubscribe",
+    -1,
+    flags,
+    [1, -1, 1],
+    "pubsub",
+    sunsubscribe,
+    m("Stops listening to messages posted to shard channels.", "7.0.0"),
+  ),
+  cmd(
+    "spublish",
+    3,
+    "pubsub loading stale fast",
+    [1, 1, 1],
+    "pubsub",
+    spublish,
+    m("Post a message to a shard channel", "7.0.0"),
+  ),
+  cmd(
     "publish",
     3,
     "pubsub loading stale fast",
@@ -194,15 +244,21 @@ export const PUBSUB_COMMANDS: CommandDef[] = [
       "pubsub loading stale",
       null,
       "pubsub",
-      // No shard channels here (no SSUBSCRIBE); the pattern argument is optional, as Redis.
-      (_s, c, a) => (a.length > 3 ? subcommandSyntaxError(c, a, "PUBSUB") : c.out.array(0)),
+      (s, c, a) => {
+        if (a.length > 3) return subcommandSyntaxError(c, a, "PUBSUB");
+        const out = [...s.pubsub.shardChannels.keys()].filter((ch) =>
+          a[2] === undefined || globMatch(a[2], ch)
+        );
+        c.out.array(out.length);
+        for (const ch of out) c.out.bulk(ch);
+      },
       m("Returns the active shard channels.", "7.0.0"),
     ),
-    cmd("pubsub|shardnumsub", -2, "pubsub loading stale", null, "pubsub", (_s, c, a) => {
+    cmd("pubsub|shardnumsub", -2, "pubsub loading stale", null, "pubsub", (s, c, a) => {
       c.out.array((a.length - 2) * 2);
       for (let i = 2; i < a.length; i++) {
         c.out.bulk(a[i]!);
-        c.out.int(0);
+        c.out.int(s.pubsub.shardChannels.get(a[i]!)?.size ?? 0);
       }
     }, m("Returns the count of subscribers of shard channels.", "7.0.0")),
     pubsubHelp(),

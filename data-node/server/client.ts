@@ -45,6 +45,7 @@ export class Client implements Watcher {
   // Pub/sub
   channels = new Set<string>();
   patterns = new Set<string>();
+  shardChannels = new Set<string>();
   monitor = false;
 
   /** CLIENT REPLY: on, off, or skip (the next command only). */
@@ -128,7 +129,7 @@ export class Client implements Watcher {
 
   /** RESP2 clients with subscriptions may only send (un)subscribe, PING, QUIT and RESET. */
   get inPubSubContext(): boolean {
-    return this.proto === 2 && this.subscriptionCount > 0;
+    return this.proto === 2 && (this.subscriptionCount > 0 || this.shardChannels.size > 0);
   }
 
   /** Set by the server: runs before replies are written (the AOF flushes there). */

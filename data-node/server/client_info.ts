@@ -6,7 +6,7 @@ function flags(c: Client): string {
   let f = "";
   if (c.kind === "replica") f += "S";
   if (c.kind === "master") f += "M";
-  if (c.subscriptionCount > 0) f += "P";
+  if (c.subscriptionCount > 0 || c.shardChannels.size > 0) f += "P";
   if (c.multi) f += "x";
   if (c.blocked) f += "b";
   if (c.monitor) f += "O";
@@ -31,7 +31,7 @@ export function clientInfoLine(s: Server, c: Client): string {
     ["db", c.db.id],
     ["sub", c.channels.size],
     ["psub", c.patterns.size],
-    ["ssub", 0],
+    ["ssub", c.shardChannels.size],
     ["multi", c.multi ? c.multi.length : -1],
     ["qbuf", qbuf],
     ["qbuf-free", c.parser.buf.length - c.parser.end],

@@ -7,6 +7,36 @@ export class PubSub {
   onOutput: (c: Client) => void = () => {};
   readonly channels = new Map<string, Set<Client>>();
   readonly patterns = new Map<string, Set<Client>>();
+  /** Shard channels (SSUBSCRIBE): in cluster mode, each lives on the shard of its slot. */
+  readonly shardChannels = new Map<string, Set<Client>>();
+
+  ssubscribe(c: Client, channel: string): boolean {
+    if (c.shardChannels.has(channel)) return false;
+    c.shardChannels.add(channel);
+    addTo(this.shardChannels, channel, c);
+    return true;
+  }
+
+  sunsubscribe(c: Client, channel: string): boolean {
+    if (!c.shardChannels.delete(channel)) return false;
+    removeFrom(this.shardChannels, channel, c);
+    return true;
+  }
+
+  /** SPUBLISH: delivers `smessage` to the channel's shard subscribers; the receiver count. */
+  spublish(channel: string, message: string): number {
+    const subs = this.shardChannels.get(channel);
+    if (!subs) return 0;
+    for (const c of subs) {
+      const out = c.pushOut;
+      out.push(3);
+      out.bulk("smessage");
+      out.bulk(channel);
+      out.bulk(message);
+      this.onOutput(c);
+    }
+    return subs.size;
+  }
 
   subscribe(c: Client, channel: string): boolean {
     if (c.channels.has(channel)) return false;
@@ -38,8 +68,10 @@ export class PubSub {
   removeClient(c: Client): void {
     for (const ch of c.channels) removeFrom(this.channels, ch, c);
     for (const p of c.patterns) removeFrom(this.patterns, p, c);
+    for (const ch of c.shardChannels) removeFrom(this.shardChannels, ch, c);
     c.channels.clear();
     c.patterns.clear();
+    c.shardChannels.clear();
   }
 
   /** Delivers to channel subscribers and matching patterns; returns the receiver count. */
