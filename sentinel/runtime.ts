@@ -36,6 +36,9 @@ const RECONNECT_MS = 1000;
 const MAX_RUNNING_SCRIPTS = 16;
 const MAX_QUEUED_SCRIPTS = 256;
 const SCRIPT_MAX_RUNTIME_MS = 60_000;
+/** A script that exits with 1 runs again, up to this many times, 30 s × attempt later. */
+const SCRIPT_MAX_RETRIES = 10;
+const SCRIPT_RETRY_DELAY_MS = 30_000;
 
 interface Links {
   cc: RedisClient | null;
@@ -54,7 +57,8 @@ export class Runtime implements Effects {
   private readonly links = new Map<Instance, Links>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private scriptsRunning = 0;
-  readonly scriptQueue: { script: string; args: string[] }[] = [];
+  readonly scriptQueue: { script: string; args: string[]; retries: number }[] = [];
+  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
   sink: EventSink = { publish: () => {} };
   /** The last EVENT_RING events, oldest first, and listeners of new ones (the SSE stream). */
   readonly events: SentinelEvent[] = [];
@@ -80,6 +84,7 @@ export class Runtime implements Effects {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    for (const t of this.retryTimers) clearTimeout(t);
     const all = [...this.links.values()];
     this.links.clear();
     await Promise.all(all.flatMap((l) => [l.cc?.close(), l.pc?.close()]));
@@ -266,7 +271,7 @@ export class Runtime implements Effects {
       log.warn("Too many pending scripts: dropping {script}", { script });
       return;
     }
-    this.scriptQueue.push({ script, args });
+    this.scriptQueue.push({ script, args, retries: 0 });
     this.runScripts();
   }
 
@@ -285,7 +290,7 @@ export class Runtime implements Effects {
     return this.scriptsRunning;
   }
 
-  private async runScript(job: { script: string; args: string[] }): Promise<void> {
+  private async runScript(job: { script: string; args: string[]; retries: number }): Promise<void> {
     try {
       const child = new Deno.Command(job.script, {
         args: job.args,
@@ -302,6 +307,18 @@ export class Runtime implements Effects {
       clearTimeout(timer);
       if (!st.success) {
         log.warn("-script-error {script} {code}", { script: job.script, code: st.code });
+        // Exit code 1 asks for a retry, as in Redis; a higher code or a signal does not.
+        if (st.code === 1 && st.signal === null && job.retries < SCRIPT_MAX_RETRIES) {
+          job.retries++;
+          const t = setTimeout(() => {
+            this.retryTimers.delete(t);
+            if (this.scriptQueue.length < MAX_QUEUED_SCRIPTS) {
+              this.scriptQueue.push(job);
+              this.runScripts();
+            }
+          }, SCRIPT_RETRY_DELAY_MS * job.retries);
+          this.retryTimers.add(t);
+        }
       }
     } catch (e) {
       log.warn("-script-error {script} {err}", { script: job.script, err: String(e) });
