@@ -666,7 +666,54 @@ export class ClusterBus {
     if (changed) this.cl.changed();
     else this.cl.updateState();
     this.manualFailoverCron(now);
-    if (st.myself.slaveof) this.replicaFailover(now);
+    if (st.myself.slaveof) {
+      this.replicaFailover(now);
+      if (this.ticks % 10 === 0) this.replicaMigration(now);
+    }
+  }
+
+  /** When each master serving slots was first seen without a working replica. */
+  private readonly orphanedSince = new Map<string, number>();
+
+  /**
+   * Replica migration (Redis's clusterHandleSlaveMigration): a master left without working
+   * replicas for 5 s gets one from the master with the most, when that one keeps more than
+   * cluster-migration-barrier; of its replicas the one with the smallest name moves.
+   */
+  private replicaMigration(now: number): void {
+    const st = this.st;
+    const me = st.myself;
+    const mine = me.slaveof ? st.nodes.get(me.slaveof) : undefined;
+    if (!mine || st.state !== "ok") return;
+    if (!this.s.config.get<boolean>("cluster-allow-replica-migration")) return;
+    const working = (m: ClusterNode) =>
+      st.replicasOf(m).filter((r) => !(r.flags & (F.FAIL | F.PFAIL)));
+    const barrier = this.s.config.get<number>("cluster-migration-barrier");
+    if (working(mine).length <= barrier) return;
+    let most = 0;
+    let target: ClusterNode | null = null;
+    for (const n of st.nodes.values()) {
+      if (!isMaster(n) || n.flags & (F.FAIL | F.PFAIL | F.HANDSHAKE)) continue;
+      const ok = working(n).length;
+      if (ok === 0 && n.numSlots > 0) {
+        if (!this.orphanedSince.has(n.name)) this.orphanedSince.set(n.name, now);
+        if (!target) target = n;
+      } else {
+        this.orphanedSince.delete(n.name);
+      }
+      most = Math.max(most, ok);
+    }
+    if (!target || working(mine).length !== most) return;
+    let candidate = me;
+    for (const n of st.nodes.values()) {
+      if (!isMaster(n) || working(n).length !== most) continue;
+      for (const r of working(n)) if (r.name < candidate.name) candidate = r;
+    }
+    if (candidate !== me) return;
+    if (now - (this.orphanedSince.get(target.name) ?? now) <= 5000) return;
+    log.warn("Migrating to orphaned master {name}", { name: target.name });
+    this.orphanedSince.delete(target.name);
+    this.cl.replicate(target);
   }
 
   /** CLUSTER FAILOVER (coordinated): ask the master to pause and to tell us its offset. */
