@@ -783,6 +783,37 @@ async function manualFailover(): Promise<void> {
   equal(check.code, 0, check.out);
 }
 
+/**
+ * Replica migration: seven nodes, one master with two replicas; the only replica of another
+ * master is killed, and one of the two (the smallest name) moves to the orphaned master.
+ */
+async function replicaMigration(): Promise<void> {
+  await using cl = await TestCluster.start(Array(7).fill("ours"));
+  const [seventh] = cl.nodes.splice(6, 1);
+  await cl.create(1);
+  cl.nodes.push(seventh!);
+  const shards = await cl.shards(cl.nodes[0]!);
+  const rich = shards[0]!.master;
+  equal(String(await seventh!.cmd("CLUSTER", "MEET", "127.0.0.1", String(rich.port))), "OK");
+  await cl.healthy(7);
+  equal(String(await seventh!.cmd("CLUSTER", "REPLICATE", rich.id)), "OK");
+  await cl.agree(
+    `${seventh!.label} replicates ${rich.label}`,
+    (v) => isReplicaOf(v, seventh!.id, rich.id),
+  );
+  const poor = shards[1]!;
+  const victim = poor.replicas[0]!;
+  await victim.kill9();
+  const movers = [...(await cl.shards(rich)).find((x) => x.master === rich)!.replicas, seventh!]
+    .filter((n, i, a) => a.indexOf(n) === i);
+  const expected = movers.map((n) => n.id).sort()[0]!;
+  await cl.agree(
+    `the replica with the smallest name of ${rich.label} moves to the orphaned ${poor.master.label}`,
+    (v) => isReplicaOf(v, expected, poor.master.id),
+    WAIT_MS + 10_000,
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Resharding under load
 
@@ -1198,6 +1229,13 @@ Deno.test({
   ignore: !hasRedisCli,
   ...opts,
   fn: manualFailover,
+});
+
+Deno.test({
+  name: `cluster: a master left without replicas gets one from the master with the most${noCli}`,
+  ignore: !hasRedisCli,
+  ...opts,
+  fn: replicaMigration,
 });
 
 Deno.test({
