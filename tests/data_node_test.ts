@@ -391,3 +391,21 @@ Deno.test({
     equal(await w.call("LLEN", "q"), 0);
   },
 });
+
+Deno.test({
+  name: "a second cluster node refuses a nodes.conf another live node uses",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await using first = await startDataNode(["--cluster-enabled", "yes", "--dir", dir]);
+      ok(first.port > 0);
+      match(
+        await startupError(["--cluster-enabled", "yes", "--dir", dir]),
+        /nodes\.conf is already used by a different Redis Cluster node/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -5,6 +5,7 @@
  * the slot assignment commands. The cluster bus (gossip with the other nodes) is bus.ts.
  */
 import { getLogger } from "../../shared/log.ts";
+import { ConfigError } from "../../shared/config/parse.ts";
 import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
 import { type CommandDef, commandKeys, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
@@ -41,6 +42,7 @@ export class Cluster {
 
   constructor(private readonly s: Server) {
     this.file = s.config.getString("cluster-config-file");
+    lockNodesConf(this.file);
     const now = s.clock.nowMs();
     let st: ClusterState | null = null;
     let text = "";
@@ -579,6 +581,39 @@ export class Cluster {
 }
 
 const ERR_SYNTAX = "ERR syntax error";
+
+/**
+ * One node per nodes.conf: a `<file>.lock` holding the owner's pid. A lock whose process is
+ * gone is taken over; a live one stops this node's startup with Redis's reason.
+ */
+function lockNodesConf(file: string): void {
+  const lock = `${file}.lock`;
+  try {
+    const pid = Number(Deno.readTextFileSync(lock).trim());
+    if (pid > 0 && pid !== Deno.pid && processAlive(pid)) {
+      throw new ConfigError(
+        file,
+        0,
+        `Sorry, the cluster configuration file ${file} is already used by a different Redis ` +
+          "Cluster node. Please make sure that different nodes use different cluster " +
+          "configuration files.",
+      );
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    // No lock yet (or an unreadable one): ours from now on.
+  }
+  Deno.writeTextFileSync(lock, `${Deno.pid}\n`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function slotRangesOf(n: ClusterNode): [number, number][] {
   return slotRanges(n.slots);
