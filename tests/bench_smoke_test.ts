@@ -2,7 +2,7 @@
  * The benchmark at tiny sizes: it must run to the end and report ratios ours/redis and its
  * summary, as text and as JSON. The figures themselves mean nothing at these sizes.
  */
-import { equal, match, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { requireBinary } from "./helpers/process.ts";
 
 const bench = new URL("./bench/bench.ts", import.meta.url).pathname;
@@ -139,5 +139,53 @@ Deno.test({
     const summary = JSON.parse(out).summary as { target: string; measured: number }[];
     equal(summary.find((v) => v.target.startsWith("full sync time"))!.measured, 2);
     ok(summary.some((v) => v.target.startsWith("master CPU/req <= 1.3x with 2 replicas")));
+  },
+});
+
+const HA = "bench sentinel and cluster sections: failover times, lost writes, reshard, bus cost";
+Deno.test({
+  name: HA,
+  ignore: needs(HA) || requireBinary("redis-sentinel", HA) === null ||
+    requireBinary("redis-cli", HA) === null,
+  async fn() {
+    const out = await runBench([
+      "--sections",
+      "sentinel,cluster",
+      "--quick",
+      "--requests",
+      "2000",
+      "--keys",
+      "2000",
+      "--bus-sizes",
+      "3,4",
+      "--bus-seconds",
+      "1",
+      "--json",
+    ]);
+    const report = JSON.parse(out);
+    const s = report.sentinel;
+    // One failover per implementation without WAIT and one with WAIT 1 100.
+    equal(s.rounds.length, 4);
+    for (const r of s.rounds) {
+      ok(r.error === undefined, `sentinel round: ${r.error}`);
+      ok(r.failoverMs > 0 && r.ackedBefore > 0 && r.lost >= 0, JSON.stringify(r));
+    }
+    const c = report.cluster;
+    deepStrictEqual(c.errors, []);
+    equal(c.throughput.length, 4);
+    for (const r of c.throughput) ok(r.redisRps > 0 && r.oursRps > 0, JSON.stringify(r));
+    equal(c.failovers.length, 2);
+    for (const f of c.failovers) ok(f.failoverMs > 0, JSON.stringify(f));
+    for (const k of ["redis", "ours"]) {
+      const r = c.reshard[k];
+      ok(r.error === undefined && r.keys >= 2000 && r.keysPerSec > 0, JSON.stringify(r));
+    }
+    equal(c.bus.length, 4);
+    for (const p of c.bus) ok(p.msgsSent > 0 && p.bytesSent > 0, JSON.stringify(p));
+    equal(c.models.length, 2);
+    const summary = report.summary as { target: string; measured: number }[];
+    for (const t of ["sentinel failover time", "cluster failover time", "cluster reshard"]) {
+      ok(summary.find((v) => v.target.startsWith(t))!.measured >= 1, t);
+    }
   },
 });

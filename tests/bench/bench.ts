@@ -36,13 +36,30 @@
  *                - master CPU µs per SET at -c 50 -P 16 and -P 1 with 0, 1 and 2 replicas
  *                  attached, counted until every replica has applied the run (each replica's own
  *                  CPU per request is shown too)
+ *   sentinel     failover of a master, 2 replicas and 3 sentinels (down-after-milliseconds 1000,
+ *                failover-timeout 10000), ours + our sentinels against redis-server +
+ *                redis-sentinel, a fresh group per round: ms from SIGKILL of the master to the
+ *                first INCR acknowledged by the new master through ioredis in Sentinel mode, and
+ *                the acknowledged writes lost, without WAIT and with WAIT 1 100 after each write
+ *                (--failovers rounds of each; see sentinel.ts)
+ *   cluster      3 masters + 3 replicas (cluster-node-timeout 1000): redis-benchmark --cluster SET
+ *                GET at -P 1 and -P 16 with CPU per request summed over the masters; failover
+ *                time through ioredis Redis.Cluster (--failovers rounds, the killed node restarted
+ *                in between); redis-cli --cluster reshard of --reshard-slots slots holding --keys
+ *                keys (default 100,000 here); bus messages, bytes and CPU per node of idle
+ *                masters-only clusters of --bus-sizes nodes over --bus-seconds, with a linear
+ *                model extrapolated to 100 and 1000 nodes (see cluster.ts)
  *
  * Targets (in the summary):
  *   CPU per request <= 1.3x redis-server's for SET GET INCR LPUSH HSET ZADD at -c 50 -P 1 and at
  *   -c 50 -P 16; ops/s >= 1.0x for the same tests at -c 50 -P 1; RSS per key <= 1.5x for the
  *   DEBUG POPULATE strings and for each small collection type; startup load time of Redis's
  *   dump.rdb <= 1.5x; full sync time <= 1.5x (disk-based and diskless); master CPU per request
- *   with 2 replicas <= 1.3x redis-server's with 2 replicas (SET -c 50 -P 16 and -P 1).
+ *   with 2 replicas <= 1.3x redis-server's with 2 replicas (SET -c 50 -P 16 and -P 1);
+ *   Sentinel failover time <= 1.0x (median and max); 0 acknowledged writes lost with WAIT 1;
+ *   cluster CPU per request over the masters <= 1.3x; cluster failover time <= 1.0x (median);
+ *   reshard keys/s >= 1.0x. A measurement of ours that breaks (a failover that never completes)
+ *   is reported as FAILED and misses its target.
  *
  * How the heap figure is measured: `INFO v8` (a section of ours that INFO all/everything leave
  * out) reports V8's total_allocated_bytes, the engine's count of every byte allocated on the
@@ -56,11 +73,13 @@
  *
  *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
  *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N] [--quick]
+ *                   [--failovers N] [--reshard-slots N] [--bus-sizes 3,6,12] [--bus-seconds N]
  *
  * --requests is per test at -c 50 -P 1 (pipelined runs make 10x as many, -c 1 runs 0.2x);
  * --type-keys defaults to --keys / 10; --json prints the results and the summary as JSON only.
  * --quick is a quick run: --keys 20000 --requests 20000 unless given. At the default sizes the
- * replication section takes about 1.5 minutes on 2 cores (`--sections replication`).
+ * replication section takes about 1.5 minutes on 2 cores (`--sections replication`). --quick
+ * also makes 1 failover round, a reshard of 100 slots and 5,000 keys, bus sizes 3,6 for 2 s.
  */
 import { parseArgs } from "node:util";
 import {
@@ -72,6 +91,22 @@ import {
   which,
 } from "../helpers/process.ts";
 import { type Arg, RedisClient } from "../../shared/client.ts";
+import {
+  cpuSeconds,
+  percentile,
+  progress,
+  ratio,
+  redisBenchmark,
+  sleep,
+  type Target,
+} from "./common.ts";
+import {
+  printSentinel,
+  type SentinelReport,
+  sentinelSection,
+  sentinelTargets,
+} from "./sentinel.ts";
+import { type ClusterReport, clusterSection, clusterTargets, printCluster } from "./cluster.ts";
 
 const ALL_SECTIONS = [
   "throughput",
@@ -82,6 +117,8 @@ const ALL_SECTIONS = [
   "collections",
   "heap",
   "replication",
+  "sentinel",
+  "cluster",
 ];
 
 const { values } = parseArgs({
@@ -97,6 +134,10 @@ const { values } = parseArgs({
     keys: { type: "string" },
     quick: { type: "boolean", default: false },
     "type-keys": { type: "string" },
+    failovers: { type: "string" },
+    "reshard-slots": { type: "string" },
+    "bus-sizes": { type: "string" },
+    "bus-seconds": { type: "string" },
   },
 });
 
@@ -122,6 +163,29 @@ const TYPE_KEYS = positiveInt(
   values["type-keys"] ?? String(Math.max(1, Math.floor(KEYS / 10))),
 );
 
+// The HA sections: failover rounds per implementation (and mode), the reshard's slots and keys
+// (--keys when given, else 100,000: the section stays within a few minutes), bus cluster sizes.
+const FAILOVERS = positiveInt("failovers", values.failovers ?? (values.quick ? "1" : "3"));
+const RESHARD_SLOTS = positiveInt(
+  "reshard-slots",
+  values["reshard-slots"] ?? (values.quick ? "100" : "1000"),
+);
+const RESHARD_KEYS = positiveInt(
+  "keys",
+  values.keys ?? (values.quick ? "5000" : "100000"),
+);
+const BUS_SIZES = (values["bus-sizes"] ?? (values.quick ? "3,6" : "3,6,12")).split(",").map((
+  x,
+) => {
+  const n = positiveInt("bus-sizes", x);
+  if (n < 3) throw new Error("--bus-sizes: a cluster needs at least 3 masters");
+  return n;
+});
+const BUS_SECONDS = positiveInt(
+  "bus-seconds",
+  values["bus-seconds"] ?? (values.quick ? "2" : "10"),
+);
+
 const CONFIGS: Record<string, { c: number; p: number; share: number }> = {
   c50p1: { c: 50, p: 1, share: 1 },
   // Pipelined runs are 10x longer so that they last seconds, not a few CPU ticks.
@@ -132,43 +196,9 @@ const CONFIGS: Record<string, { c: number; p: number; share: number }> = {
 const DEBUG_ARGS = ["--enable-debug-command", "yes"];
 const root = new URL("../../", import.meta.url).pathname;
 
-const TICKS = Number(
-  new TextDecoder().decode(
-    (await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output()).stdout,
-  )
-    .trim(),
-) || 100;
-
-/** Progress on stderr, so that --json output stays clean. */
-function progress(msg: string): void {
-  console.error(`[bench] ${msg}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / TICKS;
-}
-
 function rss(pid: number): number {
   const s = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024;
-}
-
-async function redisBenchmark(args: string[]): Promise<string> {
-  const out = await new Deno.Command("redis-benchmark", {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `redis-benchmark ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout);
 }
 
 /** Runs one test; returns ops/s and server CPU µs per request. */
@@ -234,11 +264,6 @@ async function throughput(
     }
   }
   return rows;
-}
-
-/** A ratio for the tables: a run too short to register CPU ticks has none. */
-function ratio(x: number, width = 8): string {
-  return (Number.isFinite(x) ? x.toFixed(2) : "n/a").padStart(width);
 }
 
 function printRows(rows: Row[]): void {
@@ -742,12 +767,6 @@ interface LagFigures {
   catchUpMs: number;
 }
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 const LAG_SAMPLE_MS = 50;
 
 /**
@@ -1020,17 +1039,6 @@ function printReplication(rep: ReplicationReport): void {
   }
 }
 
-interface Target {
-  target: string;
-  /** The ratios that count, with where each was measured. */
-  ratios: { at: string; ratio: number }[];
-  /** How many ratios the target covers (fewer were measured when sections or flags left some out). */
-  expected: number;
-  limit: number;
-  /** "max": every ratio must be at most the limit; "min": at least. */
-  kind: "max" | "min";
-}
-
 interface Verdict {
   target: string;
   worst: number | null;
@@ -1040,10 +1048,13 @@ interface Verdict {
   measured: number;
   expected: number;
   met: boolean | null;
+  /** Measurements of ours that broke (the target is then missed). */
+  failed: string[];
 }
 
 function judge(t: Target): Verdict {
   const ok = t.ratios.filter((r) => Number.isFinite(r.ratio));
+  const failed = t.failed ?? [];
   if (ok.length === 0) {
     return {
       target: t.target,
@@ -1053,7 +1064,8 @@ function judge(t: Target): Verdict {
       bestAt: null,
       measured: 0,
       expected: t.expected,
-      met: null,
+      met: failed.length ? false : null,
+      failed,
     };
   }
   const sorted = [...ok].sort((a, b) => t.kind === "max" ? b.ratio - a.ratio : a.ratio - b.ratio);
@@ -1066,7 +1078,9 @@ function judge(t: Target): Verdict {
     bestAt: best.at,
     measured: ok.length,
     expected: t.expected,
-    met: t.kind === "max" ? worst.ratio <= t.limit : worst.ratio >= t.limit,
+    met: failed.length === 0 &&
+      (t.kind === "max" ? worst.ratio <= t.limit : worst.ratio >= t.limit),
+    failed,
   };
 }
 
@@ -1137,6 +1151,8 @@ function targets(report: Report): Verdict[] {
       limit: 1.3,
       kind: "max",
     },
+    ...sentinelTargets(report.sentinel),
+    ...clusterTargets(report.cluster),
   ];
   return list.map(judge);
 }
@@ -1151,6 +1167,8 @@ interface Report {
   collections?: Record<string, Compared>;
   heap?: HeapResult;
   replication?: ReplicationReport;
+  sentinel?: SentinelReport;
+  cluster?: ClusterReport;
   summary?: Verdict[];
 }
 
@@ -1231,12 +1249,14 @@ function printReport(report: Report): void {
     }
   }
   if (report.replication) printReplication(report.replication);
+  if (report.sentinel) printSentinel(report.sentinel);
+  if (report.cluster) printCluster(report.cluster);
   console.log("\n## summary (ratios ours/redis from this run)");
   console.log(`${"target".padEnd(74)}${"worst".padStart(7)}${"best".padStart(7)}  result`);
   for (const v of report.summary ?? []) {
     const result = v.met === null
       ? "NOT RUN"
-      : `${v.met ? "MET" : "MISSED"}${
+      : `${v.met ? "MET" : "MISSED"}${v.failed.length ? ` (FAILED: ${v.failed.join(", ")})` : ""}${
         v.measured < v.expected ? ` (${v.measured} of ${v.expected} measured)` : ""
       }${v.worstAt && v.expected > 1 ? `  worst: ${v.worstAt}, best: ${v.bestAt}` : ""}`;
     console.log(
@@ -1286,6 +1306,23 @@ async function main(): Promise<void> {
   if (sections.has("collections")) report.collections = await collections(TYPE_KEYS);
   if (sections.has("heap")) report.heap = await heap();
   if (sections.has("replication")) report.replication = await replication(KEYS);
+  if (sections.has("sentinel")) {
+    if (!which("redis-sentinel")) console.error("SKIP sentinel: redis-sentinel not installed");
+    else report.sentinel = await sentinelSection(FAILOVERS);
+  }
+  if (sections.has("cluster")) {
+    if (!which("redis-cli")) console.error("SKIP cluster: redis-cli not installed");
+    else {
+      report.cluster = await clusterSection({
+        requests: REQUESTS,
+        failovers: FAILOVERS,
+        reshardKeys: RESHARD_KEYS,
+        reshardSlots: RESHARD_SLOTS,
+        busSizes: BUS_SIZES,
+        busSeconds: BUS_SECONDS,
+      });
+    }
+  }
   report.summary = targets(report);
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
