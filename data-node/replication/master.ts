@@ -200,13 +200,12 @@ export class MasterSide {
   private schedulePump(): void {
     if (this.pumpQueued || this.links.size === 0) return;
     this.pumpQueued = true;
-    // A macrotask, not a microtask: the writes of every client whose batch ran in this turn of
-    // the event loop leave in one socket write per replica, as Redis's replicas are written once
-    // per event loop iteration.
-    setTimeout(() => {
+    // In the same turn as the client's reply, not a later one: a write acknowledged to its
+    // client is on its way to the replicas before the master can die, as in Redis.
+    queueMicrotask(() => {
       this.pumpQueued = false;
       this.pumpAll();
-    }, 0);
+    });
   }
 
   /** Every online replica writes what it has not sent; one over its output limit is closed. */
