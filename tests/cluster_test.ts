@@ -21,16 +21,9 @@ import { Redis } from "ioredis";
 import { createCluster } from "redis";
 import { RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
-import {
-  dataNodeCommand,
-  freePort,
-  type ManagedProcess,
-  requireBinary,
-  runDataNode,
-  startProcess,
-  withTempDir,
-} from "./helpers/process.ts";
+import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
+import { clusterPort, CNode, type Impl, type NodeLine, runCli } from "./helpers/cluster.ts";
 import { parseInfo } from "./helpers/replication.ts";
 import { seededRandom } from "./helpers/random.ts";
 
@@ -63,192 +56,6 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Nodes and clusters
 
-type Impl = "ours" | "redis";
-
-/** A port whose bus port (+10000) is free too, and not among `taken`. */
-async function clusterPort(taken: Set<number>): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (taken.has(port) || taken.has(port + 10000)) continue;
-    const listeners: Deno.Listener[] = [];
-    try {
-      listeners.push(Deno.listen({ hostname: "127.0.0.1", port }));
-      listeners.push(Deno.listen({ hostname: "127.0.0.1", port: port + 10000 }));
-    } catch {
-      continue;
-    } finally {
-      for (const l of listeners) l.close();
-    }
-    taken.add(port);
-    taken.add(port + 10000);
-    return port;
-  }
-}
-
-/** One line of CLUSTER NODES. */
-interface NodeLine {
-  id: string;
-  port: number;
-  flags: string[];
-  /** The master's id, or "-". */
-  master: string;
-  epoch: string;
-  link: string;
-  slots: string[];
-}
-
-function parseNodes(text: string): NodeLine[] {
-  return text.split("\n").filter((l) => l.trim() !== "").map((l) => {
-    const w = l.trim().split(" ");
-    const addr = w[1]!.split(",")[0]!.split("@")[0]!;
-    return {
-      id: w[0]!,
-      port: Number(addr.slice(addr.lastIndexOf(":") + 1)),
-      flags: w[2]!.split(","),
-      master: w[3]!,
-      epoch: w[6]!,
-      link: w[7]!,
-      slots: w.slice(8),
-    };
-  });
-}
-
-/** A cluster node (ours or redis-server) on a fixed port and directory, so it can restart. */
-class CNode {
-  proc: ManagedProcess | null = null;
-  id = "";
-  private conn: RawConn | null = null;
-
-  constructor(
-    readonly impl: Impl,
-    readonly name: string,
-    readonly port: number,
-    readonly dir: string,
-  ) {}
-
-  get label(): string {
-    return `${this.name} (${this.impl} on ${this.port})`;
-  }
-
-  get alive(): boolean {
-    return this.proc !== null && this.proc.alive;
-  }
-
-  private command(): string[] {
-    const args = [
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      this.dir,
-      "--cluster-enabled",
-      "yes",
-      "--cluster-node-timeout",
-      String(NODE_TIMEOUT_MS),
-      "--repl-diskless-sync-delay",
-      "0",
-      "--repl-ping-replica-period",
-      "1",
-      "--shutdown-timeout",
-      "0",
-    ];
-    if (this.impl === "redis") {
-      return [
-        "redis-server",
-        "--port",
-        String(this.port),
-        ...args,
-        "--cluster-config-file",
-        `${this.dir}/nodes.conf`,
-      ];
-    }
-    return dataNodeCommand(this.port, [
-      ...args,
-      "--admin-port",
-      "-1",
-      "--cluster-config-file",
-      "nodes.conf",
-    ]);
-  }
-
-  async start(): Promise<void> {
-    this.conn?.close();
-    this.conn = null;
-    this.proc = await startProcess({ cmd: this.command(), port: this.port, name: this.label });
-  }
-
-  /** A command's reply (errors included); a connection that failed is reopened next time. */
-  async call(...args: string[]): Promise<RespValue> {
-    this.conn ??= await RawConn.connect(this.port);
-    try {
-      return await this.conn.call(...args);
-    } catch (e) {
-      this.conn.close();
-      this.conn = null;
-      throw e;
-    }
-  }
-
-  /** A command that must not answer an error. */
-  async cmd(...args: string[]): Promise<RespValue> {
-    const v = await this.call(...args);
-    if (v instanceof RespError) throw new Error(`${this.label}: ${args.join(" ")}: ${v.message}`);
-    return v;
-  }
-
-  async info(): Promise<Record<string, string>> {
-    return parseInfo(String(await this.cmd("CLUSTER", "INFO")));
-  }
-
-  async replInfo(): Promise<Record<string, string>> {
-    return parseInfo(String(await this.cmd("INFO", "replication")));
-  }
-
-  async nodes(): Promise<NodeLine[]> {
-    return parseNodes(String(await this.cmd("CLUSTER", "NODES")));
-  }
-
-  async kill9(): Promise<void> {
-    this.conn?.close();
-    this.conn = null;
-    await this.proc?.kill9();
-  }
-
-  async stop(): Promise<void> {
-    this.conn?.close();
-    this.conn = null;
-    await this.proc?.stop();
-  }
-}
-
-/** The output of a command run to its end (or killed after `timeoutMs`), colours removed. */
-async function runCli(
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ code: number; out: string }> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  try {
-    const o = await new Deno.Command("redis-cli", {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: ac.signal,
-    }).output();
-    const dec = new TextDecoder();
-    // deno-lint-ignore no-control-regex
-    const out = (dec.decode(o.stdout) + dec.decode(o.stderr)).replace(/\x1b\[[0-9;]*m/g, "");
-    const note = ac.signal.aborted ? `\n(killed after ${timeoutMs} ms)` : "";
-    return { code: o.code, out: out + note };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 class TestCluster {
   private constructor(readonly nodes: CNode[], private readonly root: string) {}
 
@@ -260,7 +67,7 @@ class TestCluster {
     for (let i = 0; i < impls.length; i++) {
       const dir = `${root}/n${i}`;
       await Deno.mkdir(dir);
-      nodes.push(new CNode(impls[i]!, `n${i}`, await clusterPort(taken), dir));
+      nodes.push(new CNode(impls[i]!, `n${i}`, await clusterPort(taken), dir, NODE_TIMEOUT_MS));
     }
     const cl = new TestCluster(nodes, root);
     const started = await Promise.allSettled(nodes.map((n) => n.start()));
