@@ -22,8 +22,15 @@ import { createCluster } from "redis";
 import { RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
 import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
-import { eventually, RawConn } from "./helpers/raw.ts";
-import { clusterPort, CNode, type Impl, type NodeLine, runCli } from "./helpers/cluster.ts";
+import { RawConn } from "./helpers/raw.ts";
+import {
+  clusterPort,
+  CNode,
+  type Impl,
+  type NodeLine,
+  runCli,
+  waitReporting,
+} from "./helpers/cluster.ts";
 import { parseInfo } from "./helpers/replication.ts";
 import { seededRandom } from "./helpers/random.ts";
 
@@ -140,25 +147,8 @@ class TestCluster {
   }
 
   /** Polls `check` (an error thrown counts as not yet) and reports the cluster on timeout. */
-  async waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
-    let last = "";
-    try {
-      await eventually(
-        async () => {
-          try {
-            return await check();
-          } catch (e) {
-            last = (e as Error).message;
-            return false;
-          }
-        },
-        what,
-        timeoutMs,
-      );
-    } catch (e) {
-      const why = last ? `\n(last error: ${last})` : "";
-      throw new Error(`${(e as Error).message}${why}\n${await this.describe()}`);
-    }
+  waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+    return waitReporting(what, check, timeoutMs, () => this.describe());
   }
 
   /** Every live node says cluster_state:ok and knows `known` nodes. */

@@ -23,9 +23,9 @@
 import { Redis } from "ioredis";
 import { RedisClient } from "../../shared/client.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
-import { eventually, RawConn } from "../helpers/raw.ts";
+import { RawConn } from "../helpers/raw.ts";
 import { parseInfo } from "../helpers/replication.ts";
-import { clusterPort, CNode, type Impl, runCli } from "../helpers/cluster.ts";
+import { clusterPort, CNode, type Impl, runCli, waitReporting } from "../helpers/cluster.ts";
 
 export type { Impl };
 import {
@@ -141,25 +141,8 @@ class BenchCluster {
     return parts.join("\n");
   }
 
-  async waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
-    let last = "";
-    try {
-      await eventually(
-        async () => {
-          try {
-            return await check();
-          } catch (e) {
-            last = (e as Error).message;
-            return false;
-          }
-        },
-        what,
-        timeoutMs,
-      );
-    } catch (e) {
-      const why = last ? `\n(last error: ${last})` : "";
-      throw new Error(`${(e as Error).message}${why}\n${await this.describe()}`);
-    }
+  waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
+    return waitReporting(what, check, timeoutMs, () => this.describe());
   }
 
   /** Every live node: cluster_state ok, every node known, no node flagged fail or pfail. */

@@ -5,7 +5,7 @@
  */
 import { RespError, type RespValue } from "../../shared/resp/mod.ts";
 import { dataNodeCommand, freePort, type ManagedProcess, startProcess } from "./process.ts";
-import { RawConn } from "./raw.ts";
+import { eventually, RawConn } from "./raw.ts";
 import { parseInfo } from "./replication.ts";
 
 export type Impl = "ours" | "redis";
@@ -203,5 +203,35 @@ export async function runCli(
     return { code: o.code, out: out + note };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls `check` (an error it throws counts as "not yet") for up to `timeoutMs`; a timeout
+ * reports the last error and `describe()` (the state of the nodes involved).
+ */
+export async function waitReporting(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  describe: () => Promise<string>,
+): Promise<void> {
+  let last = "";
+  try {
+    await eventually(
+      async () => {
+        try {
+          return await check();
+        } catch (e) {
+          last = (e as Error).message;
+          return false;
+        }
+      },
+      what,
+      timeoutMs,
+    );
+  } catch (e) {
+    const why = last ? `\n(last error: ${last})` : "";
+    throw new Error(`${(e as Error).message}${why}\n${await describe()}`);
   }
 }
