@@ -46,6 +46,8 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
     c.error(ERR.syntax);
     return;
   }
+  c.redact(argv, 1);
+  c.redact(argv, 2);
   if (argv.length === 2 && s.config.getString("requirepass") === "") {
     c.error(
       "ERR AUTH <password> called without any password configured for the default user. " +
@@ -86,6 +88,8 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
     const opt = argv[i]!.toLowerCase();
     const more = argv.length - i - 1;
     if (opt === "auth" && more >= 2) {
+      c.redact(argv, i + 1);
+      c.redact(argv, i + 2);
       const user = argv[i + 1]!, pass = argv[i + 2]!;
       if (!checkPassword(s, user, pass)) {
         c.error(WRONGPASS);

@@ -170,6 +170,16 @@ export const KEY_SPECS: Record<string, string[]> = {
 
 /** Tips per command (space separated). */
 export const COMMAND_TIPS: Record<string, string> = {
+  "slowlog|get": "request_policy:all_nodes nondeterministic_output",
+  "slowlog|len": "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
+  "slowlog|reset": "request_policy:all_nodes response_policy:all_succeeded",
+  "latency|doctor": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|graph": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|histogram": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|history": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|latest": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|reset": "request_policy:all_nodes response_policy:all_succeeded",
+  "module|list": "nondeterministic_output_order",
   wait: "request_policy:all_shards response_policy:agg_min",
   "cluster|shards": "nondeterministic_output",
   migrate: "nondeterministic_output",

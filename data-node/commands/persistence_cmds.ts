@@ -67,8 +67,12 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
     const more = argv.length - j - 1;
     if (o === "copy") copy = true;
     else if (o === "replace") replace = true;
-    else if (o === "auth" && more >= 1) auth = { pass: argv[++j]! };
-    else if (o === "auth2" && more >= 2) {
+    else if (o === "auth" && more >= 1) {
+      c.redact(argv, j + 1);
+      auth = { pass: argv[++j]! };
+    } else if (o === "auth2" && more >= 2) {
+      c.redact(argv, j + 1);
+      c.redact(argv, j + 2);
       auth = { user: argv[j + 1]!, pass: argv[j + 2]! };
       j += 2;
     } else if (o === "keys") {

@@ -1,5 +1,5 @@
 /** The whole command table: every family's definitions, by lowercase name. */
-import type { CommandDef } from "./types.ts";
+import { type CommandDef, F_FAST, F_SHARED_TIME } from "./types.ts";
 import { CONNECTION_COMMANDS } from "./connection.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { PUBSUB_COMMANDS } from "./pubsub.ts";
@@ -15,8 +15,12 @@ import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
+import { OPS_COMMANDS } from "./ops.ts";
 import { introspectionCommands } from "./introspection.ts";
 import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
+
+/** O(1) commands not flagged fast that share their batch's time (see F_SHARED_TIME). */
+const SHARED_TIME = new Set(["set", "setex", "psetex", "setrange", "setbit"]);
 
 export function buildCommandTable(): Map<string, CommandDef> {
   const table = new Map<string, CommandDef>();
@@ -41,10 +45,13 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(BIT_COMMANDS);
   add(REPLICATION_COMMANDS);
   add(CLUSTER_COMMANDS);
+  add(OPS_COMMANDS);
   add(introspectionCommands(table));
   for (const d of table.values()) {
     attachSpecs(d);
     for (const sub of d.subcommands ?? []) attachSpecs(sub);
+    if (d.bits & F_FAST || SHARED_TIME.has(d.name)) d.bits |= F_SHARED_TIME;
+    for (const sub of d.subcommands ?? []) if (sub.bits & F_FAST) sub.bits |= F_SHARED_TIME;
   }
   return table;
 }

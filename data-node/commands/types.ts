@@ -5,6 +5,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import type { KeySpec } from "./key_specs.ts";
 import { parseI64 } from "../../shared/int64.ts";
+import type { Histogram } from "../server/latency.ts";
 
 export type Flag =
   | "write"
@@ -43,6 +44,12 @@ export const F_MAY_REPLICATE = 16;
 export const F_SKIP_MONITOR = 32;
 export const F_ADMIN = 64;
 export const F_STALE = 128;
+export const F_FAST = 256;
+/**
+ * Timed with its batch (see Stats.timed) rather than on its own: fast commands, and the O(1)
+ * string writes Redis does not flag fast (a value may be large) but that are as cheap.
+ */
+export const F_SHARED_TIME = 512;
 
 const FLAG_BITS: Partial<Record<Flag, number>> = {
   write: F_WRITE,
@@ -53,6 +60,7 @@ const FLAG_BITS: Partial<Record<Flag, number>> = {
   skip_monitor: F_SKIP_MONITOR,
   admin: F_ADMIN,
   stale: F_STALE,
+  fast: F_FAST,
 };
 
 /** The bit set of a flag list. */
@@ -68,6 +76,12 @@ export interface CommandStat {
   usec: number;
   rejectedCalls: number;
   failedCalls: number;
+  /** Durations for LATENCY HISTOGRAM and INFO latencystats, once the command has run. */
+  hist: Histogram | null;
+  /** Flagged fast: a slow call is a `fast-command` latency event, not a `command` one. */
+  fast: boolean;
+  /** Never in the slow log (EXEC: the commands it ran are logged one by one). */
+  skipSlowlog: boolean;
 }
 
 export interface CommandDef {

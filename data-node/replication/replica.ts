@@ -579,6 +579,7 @@ export class ReplicaSide {
    */
   private apply(c: Client, fed: number, applied: number): number {
     const s = this.s;
+    s.stats.startBatch();
     s.nowMs = s.clock.nowMs();
     s.batchTime = true;
     s.expiryMode = "keep";
@@ -611,6 +612,7 @@ export class ReplicaSide {
       }
     } finally {
       s.batchTime = false;
+      s.stats.endBatch();
       s.expiryMode = s.replicaExpiryMode();
       c.parser.trim();
       this.proxy();

@@ -59,6 +59,11 @@ export class Client implements Watcher {
   trusted = false;
   /** A replica's link (REPLCONF, SYNC/PSYNC), written by the master side, not by flush(). */
   replicaLink: ReplicaLink | null = null;
+  /**
+   * The running command's arguments as logs show them (MONITOR, SLOWLOG) when some of them are
+   * secrets: a copy with those replaced by `(redacted)`. Set through `redact`.
+   */
+  redactedArgv: string[] | null = null;
   /** ASKING: the next command may use a slot this node imports (cluster mode). */
   asking = false;
   /** READONLY: reads of a replica's master's slots are served here (cluster mode). */
@@ -144,6 +149,12 @@ export class Client implements Watcher {
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
   rewrittenArgv: string[] | null = null;
+
+  /** Shows argument `index` of the running command (`argv`) as `(redacted)` in logs. */
+  redact(argv: readonly string[], index: number): void {
+    if (index >= argv.length) return;
+    (this.redactedArgv ??= argv.slice())[index] = "(redacted)";
+  }
   /** True once the running command replied with an error (failed_calls). */
   failed = false;
 

@@ -2,6 +2,7 @@
  * INFO: sections of `field:value` lines with Redis 7.0's field names. The same data feeds the
  * admin API's /info (JSON) and /metrics.
  */
+import { percentileLabel } from "./latency.ts";
 import type { Server } from "./server.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import { memoryStats } from "./memory.ts";
@@ -334,7 +335,16 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
           (st.calls ? st.usec / st.calls : 0).toFixed(2)
         },rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}`,
       ]),
-  latencystats: () => [],
+  latencystats: (s) => {
+    const percentiles = s.config.getString("latency-tracking-info-percentiles").split(" ")
+      .filter((p) => p !== "").map(Number);
+    return [...s.stats.commands].filter(([, st]) => st.hist !== null && st.hist.total > 0)
+      .map(([name, st]) => [
+        `latency_percentiles_usec_${name}`,
+        percentiles.map((p) => `p${percentileLabel(p)}=${(st.hist!.valueAt(p) / 1000).toFixed(3)}`)
+          .join(","),
+      ]);
+  },
   // The JavaScript heap as the engine sees it. total_allocated_bytes counts every byte allocated
   // since startup (it advances in allocation-buffer steps of up to a few hundred KB), so its
   // growth over a workload divided by the commands run is the heap allocated per command.

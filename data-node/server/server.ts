@@ -159,6 +159,20 @@ export class Server {
         return undefined;
       });
     }
+    this.refreshLatencyConfig();
+    for (
+      const name of [
+        "slowlog-log-slower-than",
+        "slowlog-max-len",
+        "latency-monitor-threshold",
+        "latency-tracking",
+      ]
+    ) {
+      config.onChange(name, () => {
+        this.refreshLatencyConfig();
+        return undefined;
+      });
+    }
     config.overrideShow("dir", () => Deno.cwd());
     config.onChange("dir", (v) => {
       try {
@@ -182,6 +196,16 @@ export class Server {
       this.replStream?.resize(v as number);
       return undefined;
     });
+  }
+
+  /** Copies the slow log and latency settings where the per-command accounting reads them. */
+  private refreshLatencyConfig(): void {
+    const st = this.stats, cfg = this.config;
+    st.slowlogThreshold = cfg.get<number>("slowlog-log-slower-than");
+    // A shorter slowlog-max-len trims the log at its next entry, as in Redis.
+    st.slowlogMaxLen = cfg.get<number>("slowlog-max-len");
+    st.latencyThreshold = cfg.get<number>("latency-monitor-threshold");
+    st.latencyTracking = cfg.get<boolean>("latency-tracking");
   }
 
   get port(): number {
@@ -758,6 +782,14 @@ export class Server {
    */
   expiryMode: "delete" | "keep" | "hide" = "delete";
 
+  /** Feeds the latency monitor an event that took `ms`, if over latency-monitor-threshold. */
+  latencySample(event: string, ms: number): void {
+    const threshold = this.stats.latencyThreshold;
+    if (threshold > 0 && ms >= threshold) {
+      this.stats.latency.add(event, Math.floor(ms), Math.floor(Date.now() / 1000));
+    }
+  }
+
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
   serverCron(): void {
     const now = this.nowMs = this.clock.nowMs();
@@ -765,7 +797,9 @@ export class Server {
     // Only a master expires keys actively; a replica waits for its master's DELs.
     if (this.activeExpire && this.role === "master") {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
+      const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
+      this.latencySample("expire-cycle", performance.now() - t0);
     }
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();

@@ -229,6 +229,12 @@ export class Config {
     return this.defs.has(l) ? l : this.aliasOf.get(l);
   }
 
+  /** True for a directive whose value is a secret (shown redacted in logs). */
+  isSensitive(name: string): boolean {
+    const n = this.canonical(name);
+    return n !== undefined && this.defs.get(n)!.sensitive === true;
+  }
+
   /** Applies config file and command line lines, in order; throws ConfigError. */
   load(lines: ConfigLine[]): void {
     const seen = new Set<string>();
