@@ -62,6 +62,16 @@ function keysOf(calls: [CommandDef, string[]][]): string[] {
   return out;
 }
 
+/** One bus link as CLUSTER LINKS shows it. */
+export interface BusLinkInfo {
+  node: ClusterNode;
+  outbound: boolean;
+  createdMs: number;
+  /** Bytes waiting to be written, and the most that ever waited. */
+  queued: number;
+  peak: number;
+}
+
 export class Cluster {
   st: ClusterState;
   /** Where nodes.conf is (relative to `dir`). */
@@ -75,8 +85,11 @@ export class Cluster {
     publish(channel: string, message: string): void;
     publishShard(channel: string, message: string): void;
     failover(how: "default" | "force" | "takeover"): void;
+    links(): BusLinkInfo[];
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
+  /** Bus links closed for a send buffer over cluster-link-sendbuf-limit. */
+  linksBufferLimitExceeded = 0;
 
   constructor(private readonly s: Server) {
     this.file = s.config.getString("cluster-config-file");
@@ -383,7 +396,7 @@ export class Cluster {
       lines.push([`cluster_stats_messages_${type}_received`, n]);
     }
     lines.push(["cluster_stats_messages_received", sum(this.stats.received)]);
-    lines.push(["total_cluster_links_buffer_limit_exceeded", 0]);
+    lines.push(["total_cluster_links_buffer_limit_exceeded", this.linksBufferLimitExceeded]);
     return lines.map(([k, v]) => `${k}:${v}\r\n`).join("");
   }
 
@@ -479,22 +492,22 @@ export class Cluster {
   }
 
   replyLinks(c: Client): void {
-    const peers = [...this.st.nodes.values()].filter((n) => n !== this.st.myself && n.linkUp);
-    c.out.array(peers.length);
-    for (const n of peers) {
+    const links = this.bus?.links() ?? [];
+    c.out.array(links.length);
+    for (const l of links) {
       c.out.map(6);
       c.out.bulk("direction");
-      c.out.bulk("to");
+      c.out.bulk(l.outbound ? "to" : "from");
       c.out.bulk("node");
-      c.out.bulk(n.name);
+      c.out.bulk(l.node.name);
       c.out.bulk("create-time");
-      c.out.int(n.ctime);
+      c.out.int(l.createdMs);
       c.out.bulk("events");
-      c.out.bulk("rw");
+      c.out.bulk(l.queued > 0 ? "rw" : "r");
       c.out.bulk("send-buffer-allocated");
-      c.out.int(0);
+      c.out.int(l.peak);
       c.out.bulk("send-buffer-used");
-      c.out.int(0);
+      c.out.int(l.queued);
     }
   }
 
