@@ -24,19 +24,28 @@ function ping(_s: Engine, c: ClientState, argv: string[]): void {
   }
 }
 
-/** Checks a password for a user; only the default user exists (requirepass or nopass). */
-function checkPassword(s: Engine, user: string, pass: string): boolean {
-  if (user !== "default") return false;
-  const req = s.config.getString("requirepass");
-  return req === "" || timingSafeEqual(req, pass);
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    diff |= a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1));
+/**
+ * Authenticates the connection as `user` when the password opens it; otherwise logs the failure
+ * (object: the command, AUTH or HELLO) and answers WRONGPASS. True on success.
+ */
+function login(s: Engine, c: ClientState, user: string, pass: string, via: string): boolean {
+  const u = s.acl.authenticate(user, pass);
+  if (!u) {
+    s.aclLog.add({
+      reason: "auth",
+      context: c.multi ? "multi" : "toplevel",
+      object: via,
+      username: user,
+      createdMs: s.clock.nowMs(),
+      clientInfo: s.clientInfoLine(c),
+    }, s.config.get<number>("acllog-max-len"));
+    c.error(WRONGPASS);
+    return false;
   }
-  return diff === 0;
+  c.authenticated = true;
+  c.user = user;
+  c.aclUser = u;
+  return true;
 }
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -46,7 +55,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
     c.error(ERR.syntax);
     return;
   }
-  if (argv.length === 2 && s.config.getString("requirepass") === "") {
+  if (argv.length === 2 && s.acl.defaultUser.nopass) {
     c.error(
       "ERR AUTH <password> called without any password configured for the default user. " +
         "Are you sure your configuration is correct?",
@@ -55,13 +64,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
   }
   const user = argv.length === 3 ? argv[1]! : "default";
   const pass = argv[argv.length - 1]!;
-  if (!checkPassword(s, user, pass)) {
-    c.error(WRONGPASS);
-    return;
-  }
-  c.authenticated = true;
-  c.user = user;
-  c.out.ok();
+  if (login(s, c, user, pass, "auth")) c.out.ok();
 }
 
 function hello(s: Engine, c: ClientState, argv: string[]): void {
@@ -87,12 +90,7 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
     const more = argv.length - i - 1;
     if (opt === "auth" && more >= 2) {
       const user = argv[i + 1]!, pass = argv[i + 2]!;
-      if (!checkPassword(s, user, pass)) {
-        c.error(WRONGPASS);
-        return;
-      }
-      c.authenticated = true;
-      c.user = user;
+      if (!login(s, c, user, pass, "hello")) return;
       i += 2;
     } else if (opt === "setname" && more >= 1) {
       const name = argv[++i]!;
@@ -175,10 +173,10 @@ function reset(s: Engine, c: ClientState): void {
   c.replyMode = "on";
   c.noEvict = false;
   c.name = "";
-  if (s.requiresAuth()) {
-    c.authenticated = false;
-    c.user = "default";
-  }
+  // Back to the default user, authenticated only if it needs no password.
+  c.authenticated = !s.requiresAuth();
+  c.user = "default";
+  if (c.aclUser !== null) c.aclUser = s.acl.defaultUser;
   c.out.simple("RESET");
 }
 
@@ -269,7 +267,7 @@ function clientKill(s: Engine, c: ClientState, argv: string[]): void {
     } else if (opt === "addr") preds.push((x) => x.addr === val);
     else if (opt === "laddr") preds.push((x) => x.laddr === val);
     else if (opt === "user") {
-      if (val !== "default") {
+      if (!s.acl.users.has(val)) {
         c.error(`ERR No such user '${val}'`);
         return;
       }

@@ -10,6 +10,11 @@ import type { Client } from "../server/client.ts";
 
 export type Engine = Pick<
   Server,
+  | "acl"
+  | "aclDisconnect"
+  | "aclLoad"
+  | "aclLog"
+  | "aclSave"
   | "activeExpire"
   | "afterFlushAll"
   | "batchTime"
