@@ -540,7 +540,8 @@ function keyRule(s: Selector, op: string): RuleError | null {
       } else return "syntax";
     }
   } else perm = PERM_RW;
-  if (perm === 0 || off === op.length) return "syntax";
+  // "%R" and "~" alone are accepted, as in Redis: they name the empty pattern.
+  if (perm === 0) return "syntax";
   const pattern = op.slice(off);
   if (pattern === "*" && perm === PERM_RW) {
     s.allKeys = true;

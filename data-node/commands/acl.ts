@@ -1,6 +1,6 @@
 /** ACL: users, their rules, the denial log and the ACL file (see acl/acl.ts for the rules). */
 import type { ClientState, Engine } from "../engine/types.ts";
-import { cmd, container, ERR, parseI64, replyHelp } from "./define.ts";
+import { cmd, container, ERR, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { genpass, hasSpaces, mergeSelectorArgs, RULE_ERRORS, type User } from "../acl/acl.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -96,7 +96,7 @@ function whoami(_s: Engine, c: ClientState): void {
 }
 
 function cat(s: Engine, c: ClientState, argv: string[]): void {
-  if (argv.length > 3) return c.error(ERR.syntax);
+  if (argv.length > 3) return subcommandSyntaxError(c, argv, "ACL");
   if (argv.length === 2) {
     const cats = s.acl.categories();
     c.out.array(cats.length);
@@ -113,7 +113,7 @@ const GENPASS_ERR =
   "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
 
 function genpassCmd(_s: Engine, c: ClientState, argv: string[]): void {
-  if (argv.length > 3) return c.error(ERR.syntax);
+  if (argv.length > 3) return subcommandSyntaxError(c, argv, "ACL");
   let bits = 256;
   if (argv.length === 3) {
     const v = parseI64(argv[2]!);
@@ -125,7 +125,7 @@ function genpassCmd(_s: Engine, c: ClientState, argv: string[]): void {
 }
 
 function log(s: Engine, c: ClientState, argv: string[]): void {
-  if (argv.length > 3) return c.error(ERR.syntax);
+  if (argv.length > 3) return subcommandSyntaxError(c, argv, "ACL");
   let count = 10;
   if (argv.length === 3) {
     if (argv[2]!.toLowerCase() === "reset") {
