@@ -138,7 +138,8 @@ Deno.test("the ACL log groups equal denials and keeps at most acllog-max-len ent
 Deno.test("an ACL file round-trips through its description", () => {
   const acl = new Acl(table);
   const text = "user default on nopass ~* &* +@all\n" +
-    "user alice on #" + sha256Hex("pw") + " ~k* resetchannels &c -@all +get (~x resetchannels -@all +set)\n";
+    "user alice on #" + sha256Hex("pw") +
+    " ~k* resetchannels &c -@all +get (~x resetchannels -@all +set)\n";
   const parsed = parseAclFile(acl, text, "users.acl");
   ok("users" in parsed);
   const alice = parsed.users.get("alice")!;
