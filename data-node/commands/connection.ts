@@ -5,6 +5,7 @@ import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } fro
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { logDenial } from "../engine/acl_check.ts";
 
 import { REDIS_VERSION } from "../../shared/version.ts";
 
@@ -31,14 +32,7 @@ function ping(_s: Engine, c: ClientState, argv: string[]): void {
 function login(s: Engine, c: ClientState, user: string, pass: string, via: string): boolean {
   const u = s.acl.authenticate(user, pass);
   if (!u) {
-    s.aclLog.add({
-      reason: "auth",
-      context: c.multi ? "multi" : "toplevel",
-      object: via,
-      username: user,
-      createdMs: s.clock.nowMs(),
-      clientInfo: s.clientInfoLine(c),
-    }, s.config.get<number>("acllog-max-len"));
+    logDenial(s, c, "auth", via, user);
     c.error(WRONGPASS);
     return false;
   }

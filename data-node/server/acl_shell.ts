@@ -5,7 +5,7 @@
  */
 import type { Server } from "./server.ts";
 import type { Client } from "./client.ts";
-import { type Denial, type User } from "../acl/acl.ts";
+import type { User } from "../acl/acl.ts";
 import { formatUsers, parseAclFile, parseUserWords } from "../acl/file.ts";
 import { getLogger } from "../../shared/log.ts";
 
@@ -28,24 +28,6 @@ export function wireRequirepass(s: Server): void {
     s.acl.pubsubDefault = v as "allchannels";
     return undefined;
   });
-}
-
-/** Records a denial in the ACL LOG (object: the command, key or channel; or the user's name). */
-export function logDenial(
-  s: Server,
-  c: Client,
-  reason: Denial | "auth",
-  object: string,
-  username: string,
-): void {
-  s.aclLog.add({
-    reason,
-    context: c.multi ? "multi" : "toplevel",
-    object,
-    username,
-    createdMs: s.clock.nowMs(),
-    clientInfo: s.clientInfoLine(c),
-  }, s.config.get<number>("acllog-max-len"));
 }
 
 /** Closes every connection authenticated as `u` (the caller's own after its reply). */

@@ -17,8 +17,7 @@ import type { Server } from "./server.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
-import type { User } from "../acl/acl.ts";
-import { logDenial } from "./acl_shell.ts";
+import { aclDenied } from "../engine/acl_check.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -143,7 +142,7 @@ function accessCheck(s: Server, c: Client, def: CommandDef, argv: string[]): str
   if (!c.authenticated && !(def.bits & F_NO_AUTH)) return ERR.noAuth;
   const user = c.aclUser;
   if (user !== null && !user.unrestricted) {
-    const refused = aclRefusal(s, c, user, def, argv);
+    const refused = aclRefusal(s, c, def, argv);
     if (refused !== null) return refused;
   }
   if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
@@ -153,22 +152,14 @@ function accessCheck(s: Server, c: Client, def: CommandDef, argv: string[]): str
 }
 
 /** The NOPERM refusal of a command the client's user may not run (logged), or null. */
-function aclRefusal(
-  s: Server,
-  c: Client,
-  user: User,
-  def: CommandDef,
-  argv: string[],
-): string | null {
-  const denied = s.acl.check(user, def, argv);
+function aclRefusal(s: Server, c: Client, def: CommandDef, argv: string[]): string | null {
+  const denied = aclDenied(s, c, def, argv);
   if (denied === null) return null;
-  const object = denied.denial === "command" ? def.name : argv[denied.index]!;
-  logDenial(s, c, denied.denial, object, user.name);
-  if (denied.denial === "command") {
+  if (denied === "command") {
     return `NOPERM this user has no permissions to run the '${def.name}' command`;
   }
   return `NOPERM this user has no permissions to access one of the ${
-    denied.denial === "key" ? "keys" : "channels"
+    denied === "key" ? "keys" : "channels"
   } used as arguments`;
 }
 

@@ -207,6 +207,22 @@ export const CASES_ACL: Case[] = [
     ],
   },
   {
+    name: "acl rules are checked again at exec",
+    steps: [
+      clean(),
+      setuser("u3", "on", ">pw", "+@all", "~*", "&*"),
+      x(OK, "AUTH", "u3", "pw"),
+      x(OK, "MULTI"),
+      x("+QUEUED\r\n", "GET", "a"),
+      x("+QUEUED\r\n", "SET", "b", "1"),
+      x("+QUEUED\r\n", "PUBLISH", "c", "m"),
+      x("+QUEUED\r\n", "INCR", "n"),
+      other("ACL", "SETUSER", "u3", "-get", "resetkeys", "~b", "~c", "resetchannels"),
+      c("EXEC"),
+      { ...clean(), conn: 1 },
+    ],
+  },
+  {
     name: "acl dryrun",
     steps: [
       clean(),
