@@ -254,3 +254,35 @@ Deno.test("a sentinel authenticates to our data node with auth-user and auth-pas
     }
   }
 });
+
+for (const impl of ["ours", "redis"] as Impl[]) {
+  const name = `${impl}: SETUSER closes subscribers whose channels are no longer allowed`;
+  Deno.test(name, async () => {
+    if (impl === "redis" && !hasRedis) {
+      console.log(`SKIP: ${name}: redis-server not installed`);
+      return;
+    }
+    await using n = await Node.start(impl, "node", [
+      "--user",
+      "u",
+      "on",
+      "nopass",
+      "+@all",
+      "~*",
+      "&news.*",
+    ]);
+    using sub = await authed(n.port, "u", "x");
+    await sub.call("SUBSCRIBE", "news.a");
+    using psub = await authed(n.port, "u", "x");
+    await psub.call("PSUBSCRIBE", "news.*");
+    // More channels: nobody loses anything.
+    await n.cmd("ACL", "SETUSER", "u", "&more");
+    equal(String(await n.cmd("PUBLISH", "news.a", "m")), "2");
+    // news.* replaced by news.a: the pattern subscriber goes, the channel subscriber stays.
+    await n.cmd("ACL", "SETUSER", "u", "resetchannels", "&news.a");
+    ok(await psub.closedByServer(), "the pattern subscriber is closed");
+    equal(String(await n.cmd("PUBLISH", "news.a", "m")), "1");
+    await n.cmd("ACL", "SETUSER", "u", "resetchannels");
+    ok(await sub.closedByServer(), "the channel subscriber is closed");
+  });
+}

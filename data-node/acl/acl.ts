@@ -597,6 +597,23 @@ function callChannels(name: string, argv: string[]): [number, boolean][] {
   return [];
 }
 
+/**
+ * After SETUSER, the channel patterns subscribers of the changed user must now be checked
+ * against, or null when none need checking: a selector allows all channels, or every channel
+ * pattern the user had is still listed (Redis 7.0's two shortcuts, kept as they are).
+ */
+export function channelsToRecheck(before: User, after: User): string[] | null {
+  if (after.selectors.some((s) => s.allChannels)) return null;
+  const upcoming = after.selectors.flatMap((s) => s.channels);
+  const kept = before.selectors.every((s) => s.channels.every((c) => upcoming.includes(c)));
+  return kept ? null : upcoming;
+}
+
+/** Whether a subscription (a channel, or a pattern when `pattern`) is allowed by a list. */
+export function subscriptionAllowed(list: string[], name: string, pattern: boolean): boolean {
+  return channelAllowed(list, name, pattern);
+}
+
 /** Channel patterns match channels; a pattern subscription must equal an allowed pattern. */
 function channelAllowed(list: string[], channel: string, pattern: boolean): boolean {
   for (const p of list) {

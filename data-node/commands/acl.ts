@@ -2,7 +2,14 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import { cmd, container, ERR, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { genpass, hasSpaces, mergeSelectorArgs, RULE_ERRORS, type User } from "../acl/acl.ts";
+import {
+  channelsToRecheck,
+  genpass,
+  hasSpaces,
+  mergeSelectorArgs,
+  RULE_ERRORS,
+  type User,
+} from "../acl/acl.ts";
 import { cstr } from "../../shared/cstr.ts";
 
 function setuser(s: Engine, c: ClientState, argv: string[]): void {
@@ -23,8 +30,12 @@ function setuser(s: Engine, c: ClientState, argv: string[]): void {
       return c.error(`ERR Error in ACL SETUSER modifier '${cstr(rule)}': ${RULE_ERRORS[err]}`);
     }
   }
-  if (existing) Object.assign(existing, copy);
-  else s.acl.users.set(name, copy);
+  if (existing) {
+    // Subscribers whose channels the new rules no longer allow are disconnected, as in Redis.
+    const recheck = channelsToRecheck(existing, copy);
+    if (recheck) s.aclDisconnectSubscribers(existing, recheck, c);
+    Object.assign(existing, copy);
+  } else s.acl.users.set(name, copy);
   c.out.ok();
 }
 

@@ -12,6 +12,7 @@ export type Engine = Pick<
   Server,
   | "acl"
   | "aclDisconnect"
+  | "aclDisconnectSubscribers"
   | "aclLoad"
   | "aclLog"
   | "aclSave"

@@ -5,7 +5,7 @@
  */
 import type { Server } from "./server.ts";
 import type { Client } from "./client.ts";
-import type { User } from "../acl/acl.ts";
+import { subscriptionAllowed, type User } from "../acl/acl.ts";
 import { formatUsers, parseAclFile, parseUserWords } from "../acl/file.ts";
 import { getLogger } from "../../shared/log.ts";
 
@@ -34,6 +34,24 @@ export function wireRequirepass(s: Server): void {
 export function disconnectUser(s: Server, u: User, self: Client | null): void {
   for (const c of [...s.clients.values()]) {
     if (c.aclUser !== u) continue;
+    if (c === self) c.closeAfterReply = true;
+    else s.freeClient(c);
+  }
+}
+
+/** Closes `u`'s subscribers holding a channel or pattern that `allowed` no longer allows. */
+export function disconnectSubscribers(
+  s: Server,
+  u: User,
+  allowed: string[],
+  self: Client | null,
+): void {
+  for (const c of [...s.clients.values()]) {
+    if (c.aclUser !== u || c.subscriptionCount + c.shardChannels.size === 0) continue;
+    const ok = [...c.patterns].every((p) => subscriptionAllowed(allowed, p, true)) &&
+      [...c.channels].every((ch) => subscriptionAllowed(allowed, ch, false)) &&
+      [...c.shardChannels].every((ch) => subscriptionAllowed(allowed, ch, false));
+    if (ok) continue;
     if (c === self) c.closeAfterReply = true;
     else s.freeClient(c);
   }

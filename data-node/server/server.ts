@@ -31,7 +31,13 @@ import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
 import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
 import { Acl, AclLog, type User } from "../acl/acl.ts";
-import { aclLoad, aclSave, disconnectUser, wireRequirepass } from "./acl_shell.ts";
+import {
+  aclLoad,
+  aclSave,
+  disconnectSubscribers,
+  disconnectUser,
+  wireRequirepass,
+} from "./acl_shell.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -481,6 +487,11 @@ export class Server {
   /** Closes the connections authenticated as a user (DELUSER, ACL LOAD). */
   aclDisconnect(u: User, self: Client | null): void {
     disconnectUser(this, u, self);
+  }
+
+  /** Closes a user's subscribers whose channels the user's new rules no longer allow. */
+  aclDisconnectSubscribers(u: User, allowed: string[], self: Client | null): void {
+    disconnectSubscribers(this, u, allowed, self);
   }
 
   aclSave(): string | null {
