@@ -286,3 +286,45 @@ for (const impl of ["ours", "redis"] as Impl[]) {
     ok(await sub.closedByServer(), "the channel subscriber is closed");
   });
 }
+
+Deno.test("ACL LOAD and ACL SAVE match redis-server: errors, users, file text", async () => {
+  const name = "ACL LOAD and ACL SAVE match redis-server";
+  if (!hasRedis) {
+    console.log(`SKIP: ${name}: redis-server not installed`);
+    return;
+  }
+  await withTempDir(async (dir) => {
+    const file = `${dir}/users.acl`;
+    await Deno.writeTextFile(file, "user default on nopass ~* &* +@all\n");
+    await using ours = await Node.start("ours", "ours", ["--aclfile", file]);
+    await using redis = await Node.start("redis", "redis", ["--aclfile", file]);
+    const both = async (...args: string[]) => {
+      const a = await ours.call(...args), b = await redis.call(...args);
+      return [JSON.stringify(a), JSON.stringify(b)];
+    };
+    const files = [
+      "user default on nopass ~* &* +@all\nuser x +nosuch -@nope\nnot a user\nuser y on\n" +
+      'user y off\nuser "a b" on\nuser  z  on\n',
+      "user default on nopass ~* &* +@all\nuser x (~x\n",
+      "# comment\nuser x on\n",
+      "user x on >pw ~k* %R~r* &c -@all +get (~y +set)\n\nuser default off nopass +@all\n",
+    ];
+    for (const text of files) {
+      await Deno.writeTextFile(file, text);
+      const [a, b] = await both("ACL", "LOAD");
+      equal(a, b, `ACL LOAD of ${JSON.stringify(text)}`);
+      const [la, lb] = await both("ACL", "LIST");
+      equal(la, lb, `ACL LIST after loading ${JSON.stringify(text)}`);
+    }
+    await Deno.writeTextFile(file, "user default on nopass ~* &* +@all\n");
+    await both("ACL", "LOAD");
+    await both("ACL", "SETUSER", "w", "on", "#" + "b".repeat(64), "%W~w*", "&n*", "+@hash");
+    await ours.cmd("ACL", "SAVE");
+    const fromOurs = await Deno.readTextFile(file);
+    await redis.cmd("ACL", "SAVE");
+    equal(fromOurs, await Deno.readTextFile(file));
+    await Deno.remove(file);
+    const [a, b] = await both("ACL", "LOAD");
+    equal(a, b, "ACL LOAD of a missing file");
+  });
+});

@@ -146,5 +146,10 @@ Deno.test("an ACL file round-trips through its description", () => {
   equal(acl.describeUser(alice), text.split("\n")[1]);
   const bad = parseAclFile(acl, "user x +nosuch\nnot a user line\n", "users.acl");
   ok("errors" in bad);
-  ok(bad.errors.startsWith("users.acl:1: Unknown command or category name in ACL. users.acl:2:"));
+  equal(
+    bad.errors,
+    "users.acl:1: Error in applying operation '+nosuch': Unknown command or category name in " +
+      "ACL. users.acl:2 should start with user keyword followed by the username. WARNING: ACL " +
+      "errors detected, no change to the previously active ACL rules was performed",
+  );
 });

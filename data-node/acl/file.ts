@@ -2,7 +2,6 @@
  * Users written as lines (`user <name> <rule> ...`): the ACL file, `user` directives of the
  * config file, and what ACL SAVE and CONFIG REWRITE write. Pure: text in, users or errors out.
  */
-import { splitArgs } from "../../shared/config/parse.ts";
 import { type Acl, hasSpaces, mergeSelectorArgs, RULE_ERRORS, type User } from "./acl.ts";
 
 /**
@@ -18,20 +17,38 @@ export function parseAclFile(
   let errors = "";
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === "" || line.startsWith("#")) continue;
+    // As Redis: no quoting and no comments; words are separated by single spaces.
+    const line = lines[i]!.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
+    if (line === "") continue;
     const at = `${fileName}:${i + 1}`;
-    const args = splitArgs(line);
-    if (args === null) {
-      errors += `${at}: unbalanced quotes in acl line. `;
-      continue;
-    }
+    const args = line.split(" ");
     if (args[0] !== "user" || args.length < 2) {
-      errors += `${at}: line should start with user keyword. `;
+      errors += `${at} should start with user keyword followed by the username. `;
       continue;
     }
-    const err = parseUserWords(acl, args.slice(1), users);
-    if (err) errors += `${at}: ${err}. `;
+    const name = args[1]!;
+    if (users.has(name)) {
+      errors += `WARNING: Duplicate user '${name}' found on line ${i + 1}. `;
+      continue;
+    }
+    const merged = mergeSelectorArgs(args.slice(2));
+    if ("unmatched" in merged) {
+      errors += `${at}: Unmatched parenthesis in selector definition.`;
+      continue;
+    }
+    const u = acl.newUser(name);
+    let reported = false;
+    for (const rule of merged.ok) {
+      const err = acl.applyRule(u, rule.replace(/^[\t\r\n]+|[\t\r\n]+$/g, ""));
+      if (err === "unknown") {
+        errors += `${at}: Error in applying operation '${rule}': ${RULE_ERRORS[err]}. `;
+      } else if (err && !reported) {
+        // Only the first other error of a line: it may be the cause of the next ones.
+        errors += `${at}: ${RULE_ERRORS[err]}. `;
+        reported = true;
+      }
+    }
+    users.set(name, u);
   }
   if (errors) {
     return {

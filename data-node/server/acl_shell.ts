@@ -83,7 +83,10 @@ export function aclLoad(s: Server, self: Client | null): string | null {
   try {
     text = Deno.readTextFileSync(file);
   } catch (e) {
-    return `Error loading ACLs, opening file '${file}': ${(e as Error).message}`;
+    const why = e instanceof Deno.errors.NotFound
+      ? "No such file or directory"
+      : (e as Error).message.replace(/ \(os error.*$/, "");
+    return `Error loading ACLs, opening file '${file}': ${why}`;
   }
   const parsed = parseAclFile(s.acl, text, file);
   if ("errors" in parsed) return parsed.errors;
