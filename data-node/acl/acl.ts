@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { globMatch } from "../../shared/glob.ts";
-import { type CommandDef, commandKeys, numkeysKeys } from "../commands/types.ts";
+import { type CommandDef, commandKeys, F_NO_AUTH, numkeysKeys } from "../commands/types.ts";
 import { keyFlags } from "../commands/key_specs.ts";
 import { ACL_ORDER } from "../commands/define.ts";
 
@@ -113,8 +113,9 @@ export function sha256Hex(s: string): string {
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
+/** C's isspace, or a NUL: characters a user name may not hold. */
 export function hasSpaces(name: string): boolean {
-  return /[\s\0]/.test(name);
+  return /[ \t\n\v\f\r\0]/.test(name);
 }
 
 /**
@@ -477,7 +478,7 @@ export class Acl {
     def: CommandDef,
     argv: string[],
   ): { denial: Denial; index: number } | null {
-    if (!s.allCommands && !def.flags.includes("no_auth")) {
+    if (!s.allCommands && !(def.bits & F_NO_AUTH)) {
       const c = this.byName.get(def.name);
       if (!c || !s.allowed[c.id]) {
         const first = c ? s.firstArgs.get(c.id) : undefined;

@@ -173,10 +173,9 @@ function dryrun(s: Engine, c: ClientState, argv: string[]): void {
   if (!u) return c.error(`ERR User '${cstr(argv[2]!)}' not found`);
   const args = argv.slice(3);
   let def = s.acl.lookup(args[0]!);
-  // A container's subcommand is looked up from the second argument, as dispatch does.
-  if (def?.subcommands && args.length >= 2) {
-    def = s.acl.lookup(`${def.name}|${args[1]!}`) ?? def;
-  }
+  // A container's subcommand is looked up from the second argument; an unknown one is an
+  // unknown command, as in Redis.
+  if (def?.subcommands && args.length >= 2) def = s.acl.lookup(`${def.name}|${args[1]!}`);
   if (!def) return c.error(`ERR Command '${cstr(args[0]!)}' not found`);
   const arityOk = def.arity > 0 ? args.length === def.arity : args.length >= -def.arity;
   if (!arityOk) return c.error(`ERR wrong number of arguments for '${def.name}' command`);
