@@ -151,7 +151,15 @@ export const CASES_ACL: Case[] = [
       c("ACL", "WHOAMI"),
       c("RESET"),
       c("ACL", "WHOAMI"),
-      clean(),
+      // A connection keeps its user when the user is switched off or loses its passwords.
+      x(OK, "AUTH", "u1", "secret"),
+      other("ACL", "SETUSER", "u1", "off", "resetpass", "-@all", "+ping", "+acl|whoami"),
+      c("PING"),
+      c("ACL", "WHOAMI"),
+      c("GET", "x"),
+      x(WRONGPASS, "AUTH", "u1", "secret"),
+      c("ACL", "WHOAMI"),
+      { ...clean(), conn: 1 },
     ],
   },
   {
