@@ -58,6 +58,28 @@ export const CASES_ACL: Case[] = [
     ],
   },
   {
+    name: "acl rule spelling: case, repeats, empty patterns, acl-pubsub-default",
+    steps: [
+      clean(),
+      setuser("u1", "-@ALL", "+@STRING", "+GET", "%R~x", "%W~x", "%W~y", "~", "&c", "&c"),
+      c("ACL", "GETUSER", "u1"),
+      setuser("u2", "-@all", "+select|A", "+SELECT|a", "+client|id"),
+      c("ACL", "GETUSER", "u2"),
+      setuser("u2", "+select"),
+      c("ACL", "GETUSER", "u2"),
+      sorted("ACL", "CAT", "TRANSACTION"),
+      x(OK, "CONFIG", "SET", "acl-pubsub-default", "allchannels"),
+      setuser("u3"),
+      c("ACL", "GETUSER", "u3"),
+      setuser("u1", "reset"),
+      c("ACL", "GETUSER", "u1"),
+      setuser("u1", "(~x)"),
+      c("ACL", "GETUSER", "u1"),
+      x(OK, "CONFIG", "SET", "acl-pubsub-default", "resetchannels"),
+      clean(),
+    ],
+  },
+  {
     name: "acl selectors",
     steps: [
       clean(),
