@@ -328,3 +328,52 @@ Deno.test("ACL LOAD and ACL SAVE match redis-server: errors, users, file text", 
     equal(a, b, "ACL LOAD of a missing file");
   });
 });
+
+for (const impl of ["ours", "redis"] as Impl[]) {
+  const name = `${impl}: ACL LOG entries name the reason, object, user and the client's command`;
+  Deno.test(name, async () => {
+    if (impl === "redis" && !hasRedis) {
+      console.log(`SKIP: ${name}: redis-server not installed`);
+      return;
+    }
+    await using n = await Node.start(impl, "node", [
+      "--user",
+      "u1",
+      "on",
+      ">pw",
+      "-@all",
+      "+get",
+      "+multi",
+      "~k*",
+      "--acllog-max-len",
+      "2",
+    ]);
+    using c = await authed(n.port, "u1", "pw");
+    await c.call("SET", "k", "v");
+    await c.call("GET", "x");
+    await c.call("MULTI");
+    await c.call("GET", "y");
+    const bad = await RawConn.connect(n.port);
+    await bad.call("AUTH", "u1", "wrong");
+    bad.close();
+    const log = await n.cmd("ACL", "LOG") as unknown[];
+    equal(log.length, 2, "acllog-max-len keeps the newest two");
+    const entry = (i: number) => {
+      const a = log[i] as unknown[];
+      const m: Record<string, string> = {};
+      for (let j = 0; j < a.length; j += 2) m[String(a[j])] = String(a[j + 1]);
+      return m;
+    };
+    const auth = entry(0), key = entry(1);
+    equal(auth.reason, "auth");
+    equal(auth.object, "AUTH", "the command name as typed");
+    equal(auth.username, "u1");
+    equal(auth.context, "toplevel");
+    ok(/ cmd=auth user=default /.test(auth["client-info"]!), auth["client-info"]);
+    equal(key.reason, "key");
+    equal(key.object, "y");
+    equal(key.context, "multi");
+    ok(/ cmd=get user=u1 /.test(key["client-info"]!), key["client-info"]);
+    ok(Number(key["age-seconds"]) >= 0);
+  });
+}

@@ -27,7 +27,7 @@ function ping(_s: Engine, c: ClientState, argv: string[]): void {
 
 /**
  * Authenticates the connection as `user` when the password opens it; otherwise logs the failure
- * (object: the command, AUTH or HELLO) and answers WRONGPASS. True on success.
+ * (object: the command name as the client typed it) and answers WRONGPASS. True on success.
  */
 function login(s: Engine, c: ClientState, user: string, pass: string, via: string): boolean {
   const u = s.acl.authenticate(user, pass);
@@ -58,7 +58,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
   }
   const user = argv.length === 3 ? argv[1]! : "default";
   const pass = argv[argv.length - 1]!;
-  if (login(s, c, user, pass, "auth")) c.out.ok();
+  if (login(s, c, user, pass, argv[0]!)) c.out.ok();
 }
 
 function hello(s: Engine, c: ClientState, argv: string[]): void {
@@ -84,7 +84,7 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
     const more = argv.length - i - 1;
     if (opt === "auth" && more >= 2) {
       const user = argv[i + 1]!, pass = argv[i + 2]!;
-      if (!login(s, c, user, pass, "hello")) return;
+      if (!login(s, c, user, pass, argv[0]!)) return;
       i += 2;
     } else if (opt === "setname" && more >= 1) {
       const name = argv[++i]!;

@@ -40,6 +40,8 @@ export function aclDenied(
   if (user === null || user.unrestricted) return null;
   const denied = s.acl.check(user, def, argv);
   if (denied === null) return null;
+  // A refused command still is the client's last command (CLIENT INFO's cmd=), as in Redis.
+  if (context === undefined) c.lastCommand = def.name;
   const object = denied.denial === "command" ? def.name : argv[denied.index]!;
   logDenial(s, c, denied.denial, object, user.name, context);
   return denied.denial;
