@@ -1,6 +1,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { Acl, AclLog, mergeSelectorArgs, sha256Hex, type User } from "./acl.ts";
 import { parseAclFile } from "./file.ts";
+import fc from "fast-check";
 import { buildCommandTable } from "../commands/table.ts";
 
 const table = buildCommandTable();
@@ -151,5 +152,61 @@ Deno.test("an ACL file round-trips through its description", () => {
     "users.acl:1: Error in applying operation '+nosuch': Unknown command or category name in " +
       "ACL. users.acl:2 should start with user keyword followed by the username. WARNING: ACL " +
       "errors detected, no change to the previously active ACL rules was performed",
+  );
+});
+
+Deno.test("any rule sequence leaves a user whose description loads back to the same user", () => {
+  const acl = new Acl(table);
+  const tokens = [
+    "on",
+    "off",
+    "nopass",
+    "resetpass",
+    ">a",
+    "<a",
+    "#" + "c".repeat(64),
+    "reset",
+    "+@all",
+    "-@all",
+    "+@string",
+    "-@hash",
+    "+@read",
+    "-@write",
+    "+@dangerous",
+    "-@fast",
+    "+get",
+    "-get",
+    "+config",
+    "-config|set",
+    "+config|get",
+    "+select|0",
+    "+client|id",
+    "~k*",
+    "%R~r*",
+    "%W~w*",
+    "allkeys",
+    "resetkeys",
+    "&c*",
+    "allchannels",
+    "resetchannels",
+    "(~x +set)",
+    "(%R~y -@all +@read)",
+    "clearselectors",
+    "sanitize-payload",
+    "bogus",
+    "+nosuch",
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...tokens), { maxLength: 12 }), (rules) => {
+      const u = acl.newUser("p");
+      for (const r of rules) acl.applyRule(u, r);
+      const line = acl.describeUser(u);
+      const parsed = parseAclFile(acl, line + "\n", "f");
+      if (!("users" in parsed)) throw new Error(`${line}: ${parsed.errors}`);
+      const back = parsed.users.get("p")!;
+      equal(acl.describeUser(back), line);
+      deepStrictEqual([...back.root.allowed], [...u.root.allowed]);
+    }),
+    { numRuns: 300 },
   );
 });
