@@ -13,6 +13,12 @@ const oneOf = (...values: string[]) => ({ kind: "enum", values }) as const;
 const INT_MAX = 2147483647;
 const LONG_MAX = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The `user` lines of a loaded configuration (each line's words after `user`): kept outside the
+ * schema, applied to the ACL when the server starts.
+ */
+export const CONFIG_USERS = new WeakMap<object, string[][]>();
+
 const notYet = (what: string) => `${what} is not supported yet`;
 
 /** `save <seconds> <changes> [<seconds> <changes> ...]`, or "" to disable. */

@@ -5,6 +5,7 @@ import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } fro
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { logDenial } from "../engine/acl_check.ts";
 
 import { REDIS_VERSION } from "../../shared/version.ts";
 
@@ -24,19 +25,21 @@ function ping(_s: Engine, c: ClientState, argv: string[]): void {
   }
 }
 
-/** Checks a password for a user; only the default user exists (requirepass or nopass). */
-function checkPassword(s: Engine, user: string, pass: string): boolean {
-  if (user !== "default") return false;
-  const req = s.config.getString("requirepass");
-  return req === "" || timingSafeEqual(req, pass);
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    diff |= a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1));
+/**
+ * Authenticates the connection as `user` when the password opens it; otherwise logs the failure
+ * (object: the command name as the client typed it) and answers WRONGPASS. True on success.
+ */
+function login(s: Engine, c: ClientState, user: string, pass: string, via: string): boolean {
+  const u = s.acl.authenticate(user, pass);
+  if (!u) {
+    logDenial(s, c, "auth", via, user);
+    c.error(WRONGPASS);
+    return false;
   }
-  return diff === 0;
+  c.authenticated = true;
+  c.user = user;
+  c.aclUser = u;
+  return true;
 }
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -48,7 +51,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
   }
   c.redact(argv, 1);
   c.redact(argv, 2);
-  if (argv.length === 2 && s.config.getString("requirepass") === "") {
+  if (argv.length === 2 && s.acl.defaultUser.nopass) {
     c.error(
       "ERR AUTH <password> called without any password configured for the default user. " +
         "Are you sure your configuration is correct?",
@@ -57,13 +60,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
   }
   const user = argv.length === 3 ? argv[1]! : "default";
   const pass = argv[argv.length - 1]!;
-  if (!checkPassword(s, user, pass)) {
-    c.error(WRONGPASS);
-    return;
-  }
-  c.authenticated = true;
-  c.user = user;
-  c.out.ok();
+  if (login(s, c, user, pass, argv[0]!)) c.out.ok();
 }
 
 function hello(s: Engine, c: ClientState, argv: string[]): void {
@@ -91,12 +88,7 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
       c.redact(argv, i + 1);
       c.redact(argv, i + 2);
       const user = argv[i + 1]!, pass = argv[i + 2]!;
-      if (!checkPassword(s, user, pass)) {
-        c.error(WRONGPASS);
-        return;
-      }
-      c.authenticated = true;
-      c.user = user;
+      if (!login(s, c, user, pass, argv[0]!)) return;
       i += 2;
     } else if (opt === "setname" && more >= 1) {
       const name = argv[++i]!;
@@ -179,10 +171,10 @@ function reset(s: Engine, c: ClientState): void {
   c.replyMode = "on";
   c.noEvict = false;
   c.name = "";
-  if (s.requiresAuth()) {
-    c.authenticated = false;
-    c.user = "default";
-  }
+  // Back to the default user, authenticated only if it needs no password.
+  c.authenticated = !s.requiresAuth();
+  c.user = "default";
+  if (c.aclUser !== null) c.aclUser = s.acl.defaultUser;
   c.out.simple("RESET");
 }
 
@@ -273,7 +265,7 @@ function clientKill(s: Engine, c: ClientState, argv: string[]): void {
     } else if (opt === "addr") preds.push((x) => x.addr === val);
     else if (opt === "laddr") preds.push((x) => x.laddr === val);
     else if (opt === "user") {
-      if (val !== "default") {
+      if (!s.acl.users.has(val)) {
         c.error(`ERR No such user '${val}'`);
         return;
       }

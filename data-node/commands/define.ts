@@ -38,7 +38,7 @@ const GROUP_ACL: Record<string, string> = {
 };
 
 /** Redis lists ACL categories in this order (its category bit order). */
-const ACL_ORDER = [
+export const ACL_ORDER = [
   "keyspace",
   "read",
   "write",

@@ -16,6 +16,7 @@ import { BIT_COMMANDS } from "./bits.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
 import { OPS_COMMANDS } from "./ops.ts";
+import { ACL_COMMANDS } from "./acl.ts";
 import { introspectionCommands } from "./introspection.ts";
 import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
 
@@ -46,6 +47,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(REPLICATION_COMMANDS);
   add(CLUSTER_COMMANDS);
   add(OPS_COMMANDS);
+  add(ACL_COMMANDS);
   add(introspectionCommands(table));
   for (const d of table.values()) {
     attachSpecs(d);

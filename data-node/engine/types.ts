@@ -10,6 +10,12 @@ import type { Client } from "../server/client.ts";
 
 export type Engine = Pick<
   Server,
+  | "acl"
+  | "aclDisconnect"
+  | "aclDisconnectSubscribers"
+  | "aclLoad"
+  | "aclLog"
+  | "aclSave"
   | "activeExpire"
   | "afterFlushAll"
   | "batchTime"

@@ -190,6 +190,9 @@ export class ReplicaSide {
     return this.s.replOffset + this.unproxied;
   }
 
+  /** The master refused SYNC on an RDB channel (an ACL user without it): not asked again. */
+  private rdbChannelDenied = false;
+
   private options(): HandshakeOptions {
     const cfg = this.s.config;
     const pass = cfg.getString("masterauth");
@@ -200,7 +203,7 @@ export class ReplicaSide {
       announceIp: cfg.getString("replica-announce-ip"),
       cached: this.cached,
       failover: this.failoverPsync,
-      rdbChannel: cfg.get<boolean>("repl-rdb-channel"),
+      rdbChannel: cfg.get<boolean>("repl-rdb-channel") && !this.rdbChannelDenied,
     };
   }
 
@@ -548,6 +551,9 @@ export class ReplicaSide {
       const outcome = psyncOutcome(line);
       if (outcome.kind !== "full") {
         log.warn("Unexpected reply on the RDB channel: {line}", { line });
+        // A master user allowed only PSYNC (as Redis's docs suggest for replicas) may not run
+        // SYNC: the next attempts sync over the main link alone.
+        if (line.startsWith("-NOPERM")) this.rdbChannelDenied = true;
         return false;
       }
       if (!alive() || gate.failed) return false;

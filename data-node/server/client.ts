@@ -1,4 +1,5 @@
 /** Per-connection state of a data node client. */
+import type { User } from "../acl/acl.ts";
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 import type { ReplicaLink } from "../replication/master.ts";
@@ -22,6 +23,8 @@ export class Client implements Watcher {
   libName = "";
   libVer = "";
   user = "default";
+  /** The ACL user whose rules this connection runs under; null: no checks (trusted callers). */
+  aclUser: User | null = null;
   authenticated: boolean;
   db!: Database;
   readonly createdMs: number;

@@ -30,6 +30,14 @@ import type { Cluster } from "../cluster/cluster.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
 import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
+import { Acl, AclLog, type User } from "../acl/acl.ts";
+import {
+  aclLoad,
+  aclSave,
+  disconnectSubscribers,
+  disconnectUser,
+  wireRequirepass,
+} from "./acl_shell.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -67,6 +75,8 @@ export class Server {
   /** The replication stream and its backlog; null until the first replica asks for one. */
   replStream: ReplicationStream | null = null;
   readonly blocking = new BlockingRegistry();
+  readonly acl: Acl;
+  readonly aclLog = new AclLog();
   readonly runId = randomHex40();
   replId = randomHex40();
   /** The previous master's replication ID and the first offset it is not valid for (PSYNC2). */
@@ -147,6 +157,8 @@ export class Server {
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
     };
+    this.acl = new Acl(commands);
+    wireRequirepass(this);
     this.refreshMemoryConfig();
     this.queryBufferLimit = config.get<number>("client-query-buffer-limit");
     config.onChange("client-query-buffer-limit", (v) => {
@@ -468,7 +480,7 @@ export class Server {
     }
     if (
       this.config.get<boolean>("protected-mode") && !isLocalAddress(remoteHost) &&
-      this.config.getString("requirepass") === "" && !this.config.isSetByUser?.("bind")
+      this.acl.defaultUser.nopass && !this.config.isSetByUser?.("bind")
     ) {
       return PROTECTED_MODE_ERROR;
     }
@@ -481,6 +493,7 @@ export class Server {
       maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
     });
     c.db = this.dbs[0]!;
+    c.aclUser = this.acl.defaultUser;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
     c.onWrite = () => this.stats.totalWrites++;
@@ -489,8 +502,28 @@ export class Server {
     return c;
   }
 
+  /** New connections must authenticate: the default user has a password or is off. */
   requiresAuth(): boolean {
-    return this.config.getString("requirepass") !== "";
+    const d = this.acl.defaultUser;
+    return !d.nopass || !d.enabled;
+  }
+
+  /** Closes the connections authenticated as a user (DELUSER, ACL LOAD). */
+  aclDisconnect(u: User, self: Client | null): void {
+    disconnectUser(this, u, self);
+  }
+
+  /** Closes a user's subscribers whose channels the user's new rules no longer allow. */
+  aclDisconnectSubscribers(u: User, allowed: string[], self: Client | null): void {
+    disconnectSubscribers(this, u, allowed, self);
+  }
+
+  aclSave(): string | null {
+    return aclSave(this);
+  }
+
+  aclLoad(self: Client | null): string | null {
+    return aclLoad(this, self);
   }
 
   /** The read → run → flush loop of one connection. */

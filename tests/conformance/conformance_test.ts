@@ -14,6 +14,7 @@ import { CASES_COLLECTIONS } from "./cases_collections.ts";
 import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
 import { CASES_CHANGES } from "./cases_changes.ts";
 import { CASES_OPS } from "./cases_ops.ts";
+import { CASES_ACL } from "./cases_acl.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -22,6 +23,7 @@ const CASES: Case[] = [
   ...CASES_KEYS_SERVER,
   ...CASES_CHANGES,
   ...CASES_OPS,
+  ...CASES_ACL,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
