@@ -106,17 +106,23 @@ export function slotOfKeys(keys: readonly string[]): number | null | -1 {
 /** The plan for argv; `keys` overrides the table's key positions (from COMMAND GETKEYS). */
 export function plan(table: CommandTable, argv: string[], keys?: string[]): Plan {
   const name = (argv[0] ?? "").toLowerCase();
+  // Answered here whether or not a node's command table is known yet.
+  const refused = REFUSED[name];
+  if (refused) return err(`ERR ${refused}`);
+  if (name === "ping") {
+    if (argv.length > 2) return err(wrongArity("ping"));
+    return { kind: "reply", value: argv.length > 1 ? argv[1]! : new SimpleString("PONG") };
+  }
+  if (name === "echo") {
+    return argv.length === 2 ? { kind: "reply", value: argv[1]! } : err(wrongArity("echo"));
+  }
+  if (name === "subscribe" || name === "psubscribe") {
+    return argv.length >= 2 ? { kind: "subscribe", slot: null, argv } : err(wrongArity(name));
+  }
   const spec = lookup(table, argv);
   // A command the nodes do not know: let a node answer with its own error text.
   if (!spec) return { kind: "forward", slot: null, argv };
   if (!arityOk(spec, argv.length)) return err(wrongArity(specName(spec)));
-  const refused = REFUSED[name];
-  if (refused) return err(`ERR ${refused}`);
-  if (name === "ping") {
-    return { kind: "reply", value: argv.length > 1 ? argv[1]! : new SimpleString("PONG") };
-  }
-  if (name === "echo") return { kind: "reply", value: argv[1]! };
-  if (name === "subscribe" || name === "psubscribe") return { kind: "subscribe", slot: null, argv };
   const found = keys ?? keysOf(spec, argv);
   if (found === "movable") return { kind: "getkeys", argv };
   if (name === "ssubscribe") {
