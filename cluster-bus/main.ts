@@ -109,7 +109,7 @@ async function runProxy(f: Flags): Promise<void> {
   });
   const adminPort = intFlag(f["admin-port"], "admin-port", 0, -1, 65535);
   const log = getLogger(["cluster-bus"]);
-  await proxy.start();
+  const mapped = proxy.start();
   const admin = startProxyAdmin(proxy, {
     port: adminPort,
     bind: f["admin-bind"] ?? "127.0.0.1",
@@ -122,6 +122,7 @@ async function runProxy(f: Flags): Promise<void> {
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => void stop());
   log.info("Proxy ready to accept connections tcp on port {port}", { port: proxy.boundPort });
+  await mapped;
 }
 
 async function main(): Promise<void> {

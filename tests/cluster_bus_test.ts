@@ -234,6 +234,68 @@ async function writesDuring(f: Fixture, work: () => Promise<void>): Promise<numb
   return acked.length;
 }
 
+/** The node serving a slot, from CLUSTER NODES of `n`. */
+async function ownerOf(f: Fixture, slot: number): Promise<CNode> {
+  const line = (await f.nodes[0]!.nodes()).find((l) =>
+    l.flags.includes("master") && l.slots.some((s) => inRange(s, slot))
+  );
+  const n = f.nodes.find((x) => x.id === line?.id);
+  if (!n) throw new Error(`no owner of slot ${slot}`);
+  return n;
+}
+
+async function counter(f: Fixture, kind: string): Promise<number> {
+  const m = await (await fetch(`http://127.0.0.1:${f.adminPort}/metrics`)).text();
+  const hit = new RegExp(`cluster_bus_redirects_total\\{kind="${kind}"\\} (\\d+)`).exec(m);
+  return Number(hit?.[1] ?? -1);
+}
+
+/** A slot moved by hand: ASK while it migrates, MOVED after, both followed by the proxy. */
+async function redirections(f: Fixture): Promise<void> {
+  const key = "redirect:key";
+  const slot = keyHashSlot(key);
+  const src = await ownerOf(f, slot);
+  const masters = (await src.nodes()).filter((l) => l.flags.includes("master"));
+  const dst = f.nodes.find((n) => n.id === masters.find((m) => m.id !== src.id)!.id)!;
+  const c = new Redis({ port: f.proxyPort, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await c.connect();
+  try {
+    await dst.cmd("CLUSTER", "SETSLOT", String(slot), "IMPORTING", src.id);
+    await src.cmd("CLUSTER", "SETSLOT", String(slot), "MIGRATING", dst.id);
+    const ask0 = await counter(f, "ask");
+    // The key is not on the source: it answers ASK, and the proxy asks the target.
+    equal(await c.set(key, "v1"), "OK");
+    equal(await c.get(key), "v1");
+    ok((await counter(f, "ask")) >= ask0 + 2, "ASK followed");
+    // The source still has no such key: it sends a client asking for it to the target.
+    ok(String(await src.call("EXISTS", key)).startsWith("ASK "), "the key is on the target");
+    for (const n of [dst, src, ...f.nodes.filter((x) => x !== src && x !== dst)]) {
+      await n.call("CLUSTER", "SETSLOT", String(slot), "NODE", dst.id);
+    }
+    const moved0 = await counter(f, "moved");
+    // The proxy still routes the slot to the old owner, which answers MOVED.
+    equal(await c.get(key), "v1");
+    ok((await counter(f, "moved")) >= moved0 + 1, "MOVED followed");
+    // RESP3 through the proxy, and a blocking command served on its own connection.
+    const r3 = createClient({ socket: { port: f.proxyPort, reconnectStrategy: false }, RESP: 3 });
+    r3.on("error", () => {});
+    await r3.connect();
+    try {
+      equal(await r3.hSet("redirect:h", { a: "1", b: "2" }), 2);
+      // A RESP3 map reply, passed through as a map.
+      deepStrictEqual({ ...(await r3.hGetAll("redirect:h")) }, { a: "1", b: "2" });
+      const popped = r3.blPop("redirect:list", 5);
+      await sleep(100);
+      equal(await c.rpush("redirect:list", "x"), 1);
+      deepStrictEqual({ ...(await popped) }, { key: "redirect:list", element: "x" });
+    } finally {
+      await r3.close().catch(() => {});
+    }
+  } finally {
+    c.disconnect();
+  }
+}
+
 async function topology(f: Fixture): Promise<{ masters: string[]; uncoveredSlots: number }> {
   const r = await fetch(`http://127.0.0.1:${f.adminPort}/topology`);
   equal(r.status, 200);
@@ -252,6 +314,7 @@ Deno.test({
     await f.startProxy();
     equal((await topology(f)).masters.length, 3);
     await plainClients(f);
+    await redirections(f);
 
     // Reshard 200 slots from the first master to the second while a client writes.
     const masters = (await f.nodes[0]!.nodes()).filter((n) => n.flags.includes("master"));

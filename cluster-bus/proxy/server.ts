@@ -33,14 +33,18 @@ export class ProxyServer {
     return (this.listener?.addr as Deno.NetAddr | undefined)?.port ?? 0;
   }
 
-  /** Listens now; learns the slot map in the background (clients get CLUSTERDOWN until then). */
-  async start(): Promise<void> {
+  /**
+   * Listens now and starts learning the slot map; the promise tells whether the first refresh
+   * worked (until one does, each command tries again and clients get an error, never a hang).
+   */
+  start(): Promise<boolean> {
     this.listener = Deno.listen({ hostname: this.opts.bind, port: this.opts.port });
     this.cluster.start();
     void this.accept(this.listener);
-    if (!(await this.cluster.refresh())) {
-      log.warn("no seed answered CLUSTER SLOTS yet; retrying in the background");
-    }
+    return this.cluster.refresh().then((ok) => {
+      if (!ok) log.warn("no seed answered CLUSTER SLOTS yet; retrying in the background");
+      return ok;
+    });
   }
 
   private async accept(l: Deno.TcpListener): Promise<void> {
