@@ -1,6 +1,7 @@
 /**
  * The proxy's HTTP admin API: the shared routes (health, info, metrics, openapi.json), the slot
- * map as JSON (GET /topology) and a slot map refresh on demand (POST /refresh).
+ * map as JSON (GET /topology), a slot map refresh on demand (POST /refresh) and a reshard
+ * (POST /reshard) run by the manager.
  */
 import { createRoute } from "@hono/zod-openapi";
 import {
@@ -10,7 +11,9 @@ import {
   createAdminApp,
   errorResponses,
   isLoopbackAddress,
+  jsonBody,
   jsonResponse,
+  lenientJson,
   type Metric,
   z,
 } from "../shared/admin/app.ts";
@@ -19,6 +22,7 @@ import { getLogger } from "../shared/log.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
 import type { ProxyServer } from "./proxy/server.ts";
 import { mastersOf, uncoveredSlots } from "./proxy/slot_map.ts";
+import { DEFAULT_PIPELINE, ManagerError, Nodes, reshardSlots } from "./manager/ops.ts";
 
 export interface ProxyAdminOptions {
   port: number;
@@ -60,6 +64,76 @@ const refreshRoute = createRoute({
     ...errorResponses(401, 403, 503),
   },
 });
+
+const NodeId = z.string().regex(/^[0-9a-f]{40}$/, { error: "must be a 40-character node id" });
+
+const ReshardBody = z.strictObject({
+  to: NodeId,
+  slots: z.int({ error: "must be an integer from 1 to 16384" }).min(1, {
+    error: "must be an integer from 1 to 16384",
+  }).max(16384, { error: "must be an integer from 1 to 16384" }),
+  from: z.union([z.literal("all"), z.array(NodeId).min(1)]).optional().openapi({
+    description: 'source node ids, or "all" (the default: every other master)',
+  }),
+  pipeline: z.int().min(1).max(100_000).optional().openapi({
+    description: "keys per MIGRATE (default 10)",
+  }),
+}).openapi("ReshardRequest", {
+  example: { to: "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca", slots: 100, from: "all" },
+});
+
+const ReshardResult = z.object({
+  ok: z.literal(true),
+  output: z.array(z.string()).openapi({ description: "the manager's progress lines" }),
+}).openapi("ReshardResult");
+
+const reshardRoute = createRoute({
+  method: "post",
+  path: "/reshard",
+  tags: ["proxy"],
+  summary: "Move slots and their keys to a master (as `cluster-bus reshard`), then refresh",
+  security: ADMIN_TOKEN_SECURITY,
+  middleware: lenientJson,
+  request: { body: jsonBody(ReshardBody) },
+  responses: {
+    200: jsonResponse(ReshardResult, "Done"),
+    ...errorResponses(400, 401, 403, 409, 422, 503),
+  },
+});
+
+/** At most one reshard through the admin API at a time. */
+let resharding = false;
+
+async function reshard(p: ProxyServer, body: z.infer<typeof ReshardBody>): Promise<string[]> {
+  const entry = mastersOf(p.cluster.map)[0];
+  if (!entry) throw new AdminError(503, "unavailable", "the proxy knows no master yet");
+  if (resharding) throw new AdminError(409, "busy", "a reshard is already running");
+  resharding = true;
+  const output: string[] = [];
+  const nodes = new Nodes({
+    timeoutMs: p.opts.timeoutMs,
+    out: (l) => output.push(l),
+    ...(p.opts.password ? { password: p.opts.password } : {}),
+  });
+  try {
+    await reshardSlots(
+      nodes,
+      entry,
+      body.from ?? "all",
+      body.to,
+      body.slots,
+      body.pipeline ?? DEFAULT_PIPELINE,
+    );
+    return output;
+  } catch (e) {
+    if (e instanceof ManagerError) throw new AdminError(422, "rejected", e.message);
+    throw e;
+  } finally {
+    resharding = false;
+    await nodes.close();
+    await p.cluster.refresh();
+  }
+}
 
 function metrics(p: ProxyServer): Metric[] {
   const c = p.cluster.counters;
@@ -138,6 +212,10 @@ export function createProxyAdmin(p: ProxyServer, opts: ProxyAdminOptions): Admin
       throw new AdminError(503, "unavailable", "no cluster node answered CLUSTER SLOTS");
     }
     return c.json(topology(p), 200);
+  });
+  app.openapi(reshardRoute, async (c) => {
+    const output = await reshard(p, c.req.valid("json"));
+    return c.json({ ok: true as const, output }, 200);
   });
   return app;
 }

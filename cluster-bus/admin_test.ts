@@ -57,3 +57,26 @@ Deno.test("admin: refresh with no reachable node is a 503 with a JSON reason", a
     await p.close();
   }
 });
+
+Deno.test("admin: POST /reshard validates its body with JSON reasons", async () => {
+  const p = proxy();
+  try {
+    const app = createProxyAdmin(p, { port: 0, bind: "127.0.0.1" });
+    const post = (body: string) => app.request("/reshard", { method: "POST", body });
+    let r = await post("not json");
+    equal(r.status, 400);
+    equal((await r.json()).reason, "body is not valid JSON");
+    r = await post(JSON.stringify({ to: "abc", slots: 0 }));
+    equal(r.status, 400);
+    const reason = (await r.json()).reason as string;
+    ok(reason.includes("to: must be a 40-character node id"), reason);
+    ok(reason.includes("slots: must be an integer from 1 to 16384"), reason);
+    r = await post(JSON.stringify({ to: "a".repeat(40), slots: 10, extra: 1 }));
+    equal(r.status, 400);
+    ok((await r.json()).reason.includes('unknown field "extra"'));
+    r = await post(JSON.stringify({ to: "a".repeat(40), slots: 10 }));
+    equal(r.status, 503, "no master known yet");
+  } finally {
+    await p.close();
+  }
+});

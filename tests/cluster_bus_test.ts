@@ -89,6 +89,7 @@ class Fixture {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    if (Deno.env.get("SHOW_PROXY")) console.log(this.proxy?.output());
     await this.proxy?.stop().catch(() => {});
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
@@ -412,6 +413,15 @@ Deno.test({
     ok(acked > 0);
     const check = await manager(["check", f.addr(f.nodes[1]!)]);
     equal(check.code, 0, check.out);
+    // The same through the admin API: 10 slots to the first master, and the map follows.
+    const r = await fetch(`http://127.0.0.1:${f.adminPort}/reshard`, {
+      method: "POST",
+      body: JSON.stringify({ to: masters[0]!.id, slots: 10, from: [masters[2]!.id] }),
+    });
+    const body = await r.json();
+    equal(r.status, 200, JSON.stringify(body));
+    ok(body.output.some((l: string) => l.startsWith("Moving slot")), JSON.stringify(body));
+    equal((await topology(f)).uncoveredSlots, 0);
     const rebalance = await manager([
       "rebalance",
       f.addr(f.nodes[0]!),

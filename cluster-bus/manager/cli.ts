@@ -1,7 +1,7 @@
 /** The manager's command line: one command, its report on stdout, an exit code. */
 import type { Flags } from "../main.ts";
 import { splitAddr } from "../proxy/slot_map.ts";
-import { planRebalance, planReshard } from "./plan.ts";
+import { planRebalance } from "./plan.ts";
 import {
   checkAndPrint,
   createCluster,
@@ -10,6 +10,7 @@ import {
   isMaster,
   ManagerError,
   Nodes,
+  reshardSlots,
   runMoves,
 } from "./ops.ts";
 
@@ -105,17 +106,11 @@ async function reshard(nodes: Nodes, entry: string, f: Flags, pipeline: number):
   if (!f.from || !f.to || !f.slots) {
     throw new ManagerError("reshard needs --from <id,...|all> --to <id> --slots <n>");
   }
-  const known = (await nodes.view(entry)).known;
-  const masters = known.filter((n) => isMaster(n) && !n.flags.includes("fail"));
-  const from = f.from === "all" ? masters.map((m) => m.id) : f.from.split(",");
-  const moves = planReshard(masters, from, f.to, int(f.slots, "slots", 0, 1, 16384));
-  if (typeof moves === "string") throw new ManagerError(moves);
-  console.log(`Ready to move ${moves.length} slots.`);
-  if (!(await ask("Do you want to proceed with the proposed reshard plan?", f.yes === true))) {
-    return 1;
-  }
-  await runMoves(nodes, known, moves, pipeline);
-  return 0;
+  const from = f.from === "all" ? "all" : f.from.split(",");
+  const slots = int(f.slots, "slots", 0, 1, 16384);
+  const confirm = () =>
+    ask("Do you want to proceed with the proposed reshard plan?", f.yes === true);
+  return (await reshardSlots(nodes, entry, from, f.to, slots, pipeline, confirm)) ? 0 : 1;
 }
 
 async function rebalance(nodes: Nodes, entry: string, f: Flags, pipeline: number): Promise<number> {

@@ -13,6 +13,7 @@ import {
   groupMoves,
   placeNodes,
   planCoverage,
+  planReshard,
   type SlotMove,
 } from "./plan.ts";
 import {
@@ -180,7 +181,7 @@ export async function createCluster(
   }
   out(">>> Sending CLUSTER MEET messages to join the cluster");
   for (let i = 1; i < addrs.length; i++) {
-    await nodes.call(addrs[0]!, "CLUSTER", "MEET", eps[i]!.host, eps[i]!.port);
+    await nodes.call(addrs[0]!, "CLUSTER", "MEET", await meetHost(eps[i]!.host), eps[i]!.port);
   }
   out("Waiting for the cluster to join");
   await waitFor("the nodes to know each other", async () => {
@@ -203,6 +204,17 @@ export async function createCluster(
     return report.errors === 0;
   }, JOIN_TIMEOUT_MS);
   await checkAndPrint(nodes, addrs[0]!);
+}
+
+/** CLUSTER MEET takes an IP address (Redis 7.0 resolves no names): resolve a host name first. */
+async function meetHost(host: string): Promise<string> {
+  if (/^[0-9.]+$/.test(host) || host.includes(":")) return host;
+  if (host === "localhost") return "127.0.0.1";
+  try {
+    return (await Deno.resolveDns(host, "A"))[0] ?? host;
+  } catch {
+    return host; // let the node give its own error
+  }
 }
 
 async function addSlots(nodes: Nodes, addr: string, start: number, end: number): Promise<void> {
@@ -325,6 +337,30 @@ export async function runMoves(
       await moveSlot(nodes, known, { slot, from: g.from, to: g.to }, pipeline);
     }
   }
+}
+
+/**
+ * Plans and runs a reshard of `count` slots from `from` (ids, or every other master) to `to`.
+ * False when `confirm` declines. Throws ManagerError when the plan is impossible.
+ */
+export async function reshardSlots(
+  nodes: Nodes,
+  entry: string,
+  from: string[] | "all",
+  to: string,
+  count: number,
+  pipeline: number,
+  confirm: () => Promise<boolean> = () => Promise.resolve(true),
+): Promise<boolean> {
+  const known = (await nodes.view(entry)).known;
+  const masters = known.filter((n) => isMaster(n) && !n.flags.includes("fail"));
+  const sources = from === "all" ? masters.map((m) => m.id) : from;
+  const moves = planReshard(masters, sources, to, count);
+  if (typeof moves === "string") throw new ManagerError(moves);
+  nodes.opts.out(`Ready to move ${moves.length} slots.`);
+  if (!(await confirm())) return false;
+  await runMoves(nodes, known, moves, pipeline);
+  return true;
 }
 
 // ---- fix ----

@@ -21,8 +21,11 @@ import {
 import { ERR } from "../../shared/errors.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import type { Cluster } from "./cluster.ts";
+import { getLogger } from "../../shared/log.ts";
 import { CROSSSLOT, mergeReplies, type Plan, plan } from "./router.ts";
 import { type Addr, mastersOf, splitAddr } from "./slot_map.ts";
+
+const log = getLogger(["cluster-bus", "proxy"]);
 
 /** Replies owed to one client before the proxy stops reading its requests. */
 export const MAX_PENDING_PER_CLIENT = 1024;
@@ -79,6 +82,13 @@ export class Session {
       if (e instanceof ProtocolError) {
         this.out.error(`ERR ${e.message}`);
         await this.flushNow().catch(() => {});
+      } else if (
+        !(e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe)
+      ) {
+        log.warn("client {id} closed on an internal error: {err}", {
+          id: this.opts.id,
+          err: (e as Error)?.stack ?? String(e),
+        });
       }
     } finally {
       this.closing = true;
