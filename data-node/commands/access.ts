@@ -2,6 +2,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import type { AggregateValue } from "../store/types.ts";
 import { ERR } from "./define.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 /** Sentinel: the command already replied with an error. */
 export const REPLIED = Symbol("replied");
@@ -11,6 +12,7 @@ export function readString(s: Engine, c: ClientState, key: string): string | nul
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
+    s.notify(NOTIFY.KEY_MISS, "keymiss", key, c.db.id);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -31,6 +33,7 @@ export function readAggregate<T extends AggregateValue>(
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
+    s.notify(NOTIFY.KEY_MISS, "keymiss", key, c.db.id);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -46,6 +49,7 @@ export function readAggregate<T extends AggregateValue>(
  * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
  */
 export function expireOrDelete(
+  s: Engine,
   c: ClientState,
   key: string,
   atMs: number,
@@ -54,10 +58,12 @@ export function expireOrDelete(
 ): void {
   if (atMs <= nowMs) {
     c.db.delete(key);
+    s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
     c.rewrittenArgv = ["DEL", key];
     return;
   }
   c.db.setExpire(key, atMs);
+  s.notify(NOTIFY.GENERIC, "expire", key, c.db.id);
   // The EXPIRE family keeps its options (NX, XX, GT, LT, as sent) and becomes PEXPIREAT with
   // the absolute time; a PEXPIREAT goes out as sent, as Redis does.
   if (argv === null) c.rewrittenArgv = ["PEXPIREAT", key, String(atMs)];

@@ -2,6 +2,7 @@
  * Bitmap commands on string values: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
  * BITFIELD_RO. Bit 0 is the most significant bit of the first byte, as in Redis.
  */
+import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
@@ -60,6 +61,7 @@ function setbit(s: Engine, c: ClientState, argv: string[]): void {
   if (e) c.db.update(argv[1]!, e, fromBytes(b));
   else c.db.set(argv[1]!, fromBytes(b));
   c.db.lookup(argv[1]!, false)!.enc = "raw";
+  s.notify(NOTIFY.STRING, "setbit", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(old);
 }
@@ -210,10 +212,14 @@ function bitop(s: Engine, c: ClientState, argv: string[]): void {
   const dst = argv[2]!;
   // An empty result deletes the destination; when there was none, nothing changed.
   if (len === 0) {
-    if (c.db.delete(dst)) s.dirty++;
+    if (c.db.delete(dst)) {
+      s.notify(NOTIFY.GENERIC, "del", dst, c.db.id);
+      s.dirty++;
+    }
   } else {
     c.db.set(dst, fromBytes(out));
     c.db.lookup(dst, false)!.enc = "raw";
+    s.notify(NOTIFY.STRING, "set", dst, c.db.id);
     s.dirty++;
   }
   c.out.int(len);
@@ -365,6 +371,7 @@ function bitfieldGeneric(readOnly: boolean) {
     else if (e) c.db.update(key, e, fromBytes(b));
     else c.db.set(key, fromBytes(b));
     c.db.lookup(key, false)!.enc = "raw";
+    if (changes > 0) s.notify(NOTIFY.STRING, "setbit", key, c.db.id);
     s.dirty += changes;
   };
 }

@@ -9,11 +9,15 @@ import { expireOrDelete } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 function del(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 1; i < argv.length; i++) {
-    if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) n++;
+    if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) {
+      s.notify(NOTIFY.GENERIC, "del", argv[i]!, c.db.id);
+      n++;
+    }
   }
   s.dirty += n;
   c.out.int(n);
@@ -73,7 +77,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (xx && cur === undefined) return c.out.int(0);
     if (gt && (cur === undefined || at <= cur)) return c.out.int(0);
     if (lt && cur !== undefined && at >= cur) return c.out.int(0);
-    expireOrDelete(c, key, at, s.nowMs, argv);
+    expireOrDelete(s, c, key, at, s.nowMs, argv);
     s.dirty++;
     c.out.int(1);
   };
@@ -94,6 +98,7 @@ function ttlGeneric(unit: Unit, absolute: boolean) {
 function persist(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) === undefined) return c.out.int(0);
   if (!c.db.persist(argv[1]!)) return c.out.int(0);
+  s.notify(NOTIFY.GENERIC, "persist", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -155,9 +160,13 @@ function renameGeneric(nx: boolean) {
     if (nx && c.db.lookup(dst)) return c.out.int(0);
     const ttl = c.db.getExpire(src);
     c.db.delete(src);
+    // As Redis, an existing destination is deleted first: the key is then created (`new`).
+    c.db.delete(dst);
     c.db.set(dst, e.value);
     c.db.lookup(dst, false)!.enc = e.enc;
     if (ttl !== undefined) c.db.setExpire(dst, ttl);
+    s.notify(NOTIFY.GENERIC, "rename_from", src, c.db.id);
+    s.notify(NOTIFY.GENERIC, "rename_to", dst, c.db.id);
     s.dirty++;
     if (nx) c.out.int(1);
     else c.out.ok();
@@ -197,6 +206,7 @@ function copy(s: Engine, c: ClientState, argv: string[]): void {
   target.set(dst, cloneValue(e.value));
   target.lookup(dst, false)!.enc = e.enc;
   if (ttl !== undefined) target.setExpire(dst, ttl);
+  s.notify(NOTIFY.GENERIC, "copy_to", dst, target.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -216,6 +226,8 @@ function move(s: Engine, c: ClientState, argv: string[]): void {
   dst.set(key, e.value);
   dst.lookup(key, false)!.enc = e.enc;
   if (ttl !== undefined) dst.setExpire(key, ttl);
+  s.notify(NOTIFY.GENERIC, "move_from", key, c.db.id);
+  s.notify(NOTIFY.GENERIC, "move_to", key, dst.id);
   s.dirty++;
   c.out.int(1);
 }

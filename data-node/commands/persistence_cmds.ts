@@ -1,4 +1,5 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
+import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
@@ -193,7 +194,10 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   const expireAt = Number(at);
   if (at !== 0n && expireAt <= s.nowMs) {
     // Already expired: the key ends up deleted, as Redis does.
-    if (c.db.delete(key)) s.dirty++;
+    if (c.db.delete(key)) {
+      s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+      s.dirty++;
+    }
     c.rewrittenArgv = ["DEL", key];
     return c.out.ok();
   }
@@ -205,6 +209,7 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   if (idle >= 0 && !s.lfuMode) e.clock = lruClock(nowSec - idle);
   if (freq >= 0 && s.lfuMode) e.clock = lfuClock(nowSec, freq);
   if (expireAt > 0) c.db.setExpire(key, expireAt);
+  s.notify(NOTIFY.GENERIC, "restore", key, c.db.id);
   s.dirty++;
   // A relative TTL replicates as the absolute time, so a replay later keeps the same deadline.
   if (expireAt > 0 && !absttl && s.propagation.wanted) {

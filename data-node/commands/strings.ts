@@ -13,6 +13,7 @@ import {
 import type { CommandDef } from "./types.ts";
 import { expireOrDelete, readString, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 function get(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
@@ -91,6 +92,7 @@ function set(s: Engine, c: ClientState, argv: string[]): void {
   }
   if (o === null) {
     c.db.set(key, value);
+    s.notify(NOTIFY.STRING, "set", key, c.db.id);
     s.dirty++;
     c.out.ok();
     return;
@@ -120,7 +122,11 @@ function setWithOptions(
     return;
   }
   c.db.set(key, value, o.keepTtl);
-  if (o.expireAtMs !== null) c.db.setExpire(key, o.expireAtMs);
+  s.notify(NOTIFY.STRING, "set", key, c.db.id);
+  if (o.expireAtMs !== null) {
+    c.db.setExpire(key, o.expireAtMs);
+    s.notify(NOTIFY.GENERIC, "expire", key, c.db.id);
+  }
   s.dirty++;
   if (s.propagation.wanted) c.rewrittenArgv = setPropagated(argv, key, value, o);
   if (o.get) replyOld(c, old);
@@ -152,6 +158,7 @@ function replyOld(c: ClientState, old: string | null): void {
 function setnx(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) !== undefined) return c.out.int(0);
   c.db.set(argv[1]!, argv[2]!);
+  s.notify(NOTIFY.STRING, "set", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -174,6 +181,7 @@ function getset(s: Engine, c: ClientState, argv: string[]): void {
   const old = readString(s, c, argv[1]!);
   if (old === REPLIED) return;
   c.db.set(argv[1]!, argv[2]!);
+  s.notify(NOTIFY.STRING, "set", argv[1]!, c.db.id);
   s.dirty++;
   c.rewrittenArgv = ["SET", argv[1]!, argv[2]!];
   replyOld(c, old);
@@ -184,6 +192,7 @@ function getdel(s: Engine, c: ClientState, argv: string[]): void {
   if (v === REPLIED) return;
   if (v === null) return c.out.nullBulk();
   c.db.delete(argv[1]!);
+  s.notify(NOTIFY.GENERIC, "del", argv[1]!, c.db.id);
   s.dirty++;
   c.rewrittenArgv = ["DEL", argv[1]!];
   c.out.bulk(v);
@@ -218,9 +227,10 @@ function getex(s: Engine, c: ClientState, argv: string[]): void {
     at = r;
   }
   if (at !== null) {
-    expireOrDelete(c, key, at, s.nowMs);
+    expireOrDelete(s, c, key, at, s.nowMs);
     s.dirty++;
   } else if (persist && c.db.persist(key)) {
+    s.notify(NOTIFY.GENERIC, "persist", key, c.db.id);
     c.rewrittenArgv = ["PERSIST", key];
     s.dirty++;
   }
@@ -246,7 +256,10 @@ function msetGeneric(nx: boolean) {
         if (c.db.lookup(argv[i]!) !== undefined) return c.out.int(0);
       }
     }
-    for (let i = 1; i < argv.length; i += 2) c.db.set(argv[i]!, argv[i + 1]!);
+    for (let i = 1; i < argv.length; i += 2) {
+      c.db.set(argv[i]!, argv[i + 1]!);
+      s.notify(NOTIFY.STRING, "set", argv[i]!, c.db.id);
+    }
     s.dirty += (argv.length - 1) / 2;
     if (nx) c.out.int(1);
     else c.out.ok();
@@ -260,6 +273,7 @@ function append(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(key);
   if (e === undefined) {
     c.db.set(key, argv[2]!);
+    s.notify(NOTIFY.STRING, "append", key, c.db.id);
     s.dirty++;
     return c.out.int(argv[2]!.length);
   }
@@ -268,6 +282,7 @@ function append(s: Engine, c: ClientState, argv: string[]): void {
   if (len > maxStringLength(s.config)) return c.error(TOO_BIG);
   c.db.update(key, e, e.value + argv[2]!);
   e.enc = "raw";
+  s.notify(NOTIFY.STRING, "append", key, c.db.id);
   s.dirty++;
   c.out.int(len);
 }
@@ -305,6 +320,7 @@ function incrBy(s: Engine, c: ClientState, key: string, delta: bigint | number):
   const str = String(next);
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
+  s.notify(NOTIFY.STRING, "incrby", key, c.db.id);
   s.dirty++;
   c.out.int(next);
 }
@@ -324,6 +340,7 @@ function incrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
   c.db.lookup(key, false)!.enc = str.length <= 44 ? "embstr" : "raw";
+  s.notify(NOTIFY.STRING, "incrbyfloat", key, c.db.id);
   s.dirty++;
   // Replicas get the result, not the increment, so float rounding cannot diverge.
   c.rewrittenArgv = ["SET", key, str, "KEEPTTL"];
@@ -362,6 +379,7 @@ function setrange(s: Engine, c: ClientState, argv: string[]): void {
   if (e === undefined) c.db.set(key, next);
   else c.db.update(key, e, next);
   c.db.lookup(key, false)!.enc = "raw";
+  s.notify(NOTIFY.STRING, "setrange", key, c.db.id);
   s.dirty++;
   c.out.int(next.length);
 }

@@ -32,6 +32,8 @@ export type Engine = Pick<
   | "lfuParams"
   | "memoryStats"
   | "monitors"
+  | "notify"
+  | "notifier"
   | "nowMs"
   | "pause"
   | "persistence"

@@ -24,6 +24,7 @@ import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
+import { Notifier, NOTIFY } from "../engine/notify.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
 import type { Cluster } from "../cluster/cluster.ts";
@@ -61,6 +62,8 @@ export class Server {
   readonly clients = new Map<number, Client>();
   readonly stats = new Stats();
   readonly pubsub = new PubSub();
+  /** Keyspace notifications (engine/notify.ts). */
+  readonly notifier = new Notifier(this.pubsub);
   readonly monitors = new Set<Client>();
   /** Effects of writes, per execution unit, to the AOF and the replication stream. */
   readonly propagation = new Propagation();
@@ -140,14 +143,21 @@ export class Server {
       nowMs: () => this.nowMs,
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
+        this.notify(NOTIFY.EXPIRED, "expired", key, db.id);
         this.propagation.also(db.id, ["DEL", key]);
       },
       expiryMode: () => this.expiryMode,
       keyModified: (db, key) => this.blocking.keyModified(db, key),
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
+      keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
     };
     this.refreshMemoryConfig();
+    this.notifier.flags = config.get<number>("notify-keyspace-events");
+    config.onChange("notify-keyspace-events", (v) => {
+      this.notifier.flags = v as number;
+      return undefined;
+    });
     this.queryBufferLimit = config.get<number>("client-query-buffer-limit");
     config.onChange("client-query-buffer-limit", (v) => {
       this.queryBufferLimit = v as number;
@@ -635,6 +645,15 @@ export class Server {
     c.blocked?.unblock("error");
   }
 
+  /**
+   * Raises a keyspace event (engine/notify.ts): commands call this after changing a key, with
+   * the event's class (NOTIFY.*), Redis's event name, the key and its database. Costs one
+   * integer test while notify-keyspace-events is empty.
+   */
+  notify(type: number, event: string, key: string, dbId: number): void {
+    if ((this.notifier.flags & type) !== 0) this.notifier.publish(event, key, dbId);
+  }
+
   /** Cached memory settings: read on every command, changed only by CONFIG SET. */
   maxmemory = 0;
   lfuMode = false;
@@ -667,6 +686,7 @@ export class Server {
       if (!v) return false;
       v.db.delete(v.key);
       this.stats.evictedKeys++;
+      this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
       if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
     }
