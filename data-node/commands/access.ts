@@ -3,6 +3,19 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import type { AggregateValue } from "../store/types.ts";
 import { ERR } from "./define.ts";
 import { NOTIFY } from "../engine/notify.ts";
+import { F_WRITE } from "./types.ts";
+
+/**
+ * A read found no key: the `keymiss` event (class m). As Redis raises it only from read
+ * lookups, a write command's lookups (which create or change the key) raise none, unless
+ * `read` says this one is a read of the write (a source key of BITOP or SINTERSTORE, GETDEL).
+ */
+export function keyMiss(s: Engine, c: ClientState, key: string, read = false): void {
+  if ((s.notifier.flags & NOTIFY.KEY_MISS) === 0) return;
+  const def = s.commands.get(c.lastCommand);
+  if (!read && def !== undefined && def.bits & F_WRITE) return;
+  s.notifier.publish("keymiss", key, c.db.id);
+}
 
 /** Sentinel: the command already replied with an error. */
 export const REPLIED = Symbol("replied");
@@ -12,7 +25,7 @@ export function readString(s: Engine, c: ClientState, key: string): string | nul
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
-    s.notify(NOTIFY.KEY_MISS, "keymiss", key, c.db.id);
+    keyMiss(s, c, key);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -33,7 +46,7 @@ export function readAggregate<T extends AggregateValue>(
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
-    s.notify(NOTIFY.KEY_MISS, "keymiss", key, c.db.id);
+    keyMiss(s, c, key);
     return null;
   }
   s.stats.keyspaceHits++;

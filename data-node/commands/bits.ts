@@ -7,7 +7,7 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { readString, REPLIED } from "./access.ts";
+import { keyMiss, readString, REPLIED } from "./access.ts";
 
 const BAD_OFFSET = "ERR bit offset is not an integer or out of range";
 /** Redis caps bitmaps at 512 MB: offsets up to 2^32 - 1. */
@@ -195,6 +195,7 @@ function bitop(s: Engine, c: ClientState, argv: string[]): void {
   for (const k of srcKeys) {
     const v = readString(s, c, k);
     if (v === REPLIED) return;
+    if (v === null) keyMiss(s, c, k, true);
     srcs.push(v ?? "");
   }
   const len = Math.max(0, ...srcs.map((x) => x.length));
@@ -333,6 +334,10 @@ function bitfieldGeneric(readOnly: boolean) {
     if (!ops) return;
     const cur = readString(s, c, argv[1]!);
     if (cur === REPLIED) return;
+    // Only GETs: Redis looks the key up as a read.
+    if (cur === null && !readOnly && ops.every((o) => o.kind === "get")) {
+      keyMiss(s, c, argv[1]!, true);
+    }
     const maxBit = Math.max(0, ...ops.filter((o) => o.kind !== "get").map((o) => o.off + o.t.bits));
     const needBytes = Math.ceil(maxBit / 8);
     if (!checkSize(s, c, needBytes)) return;

@@ -5,7 +5,7 @@ import { stringEncoding, typeName, type Value } from "../store/types.ts";
 import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
-import { expireOrDelete } from "./access.ts";
+import { expireOrDelete, keyMiss } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -24,14 +24,18 @@ function del(s: Engine, c: ClientState, argv: string[]): void {
 }
 
 /** EXISTS, like TYPE, TTL and OBJECT, leaves the key's access time alone. */
-function exists(_s: Engine, c: ClientState, argv: string[]): void {
+function exists(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!, false) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) {
+    if (c.db.lookup(argv[i]!, false) !== undefined) n++;
+    else keyMiss(s, c, argv[i]!);
+  }
   c.out.int(n);
 }
 
-function type(_s: Engine, c: ClientState, argv: string[]): void {
+function type(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!, false);
+  if (e === undefined) keyMiss(s, c, argv[1]!);
   c.out.simple(e ? typeName(e.value) : "none");
 }
 
@@ -85,7 +89,10 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
 
 function ttlGeneric(unit: Unit, absolute: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
-    if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(-2);
+    if (c.db.lookup(argv[1]!, false) === undefined) {
+      keyMiss(s, c, argv[1]!);
+      return c.out.int(-2);
+    }
     const at = c.db.getExpire(argv[1]!);
     if (at === undefined) return c.out.int(-1);
     // Seconds are rounded, absolute or not: (ms + 500) / 1000, as Redis computes them.
@@ -232,9 +239,12 @@ function move(s: Engine, c: ClientState, argv: string[]): void {
   c.out.int(1);
 }
 
-function touch(_s: Engine, c: ClientState, argv: string[]): void {
+function touch(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) {
+    if (c.db.lookup(argv[i]!) !== undefined) n++;
+    else keyMiss(s, c, argv[i]!);
+  }
   c.out.int(n);
 }
 

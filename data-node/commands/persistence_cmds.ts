@@ -1,5 +1,6 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
 import { NOTIFY } from "../engine/notify.ts";
+import { keyMiss } from "./access.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
@@ -45,7 +46,10 @@ function bgsave(s: Engine, c: ClientState, argv: string[]): void {
 
 function dump(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!);
-  if (!e) return c.out.nullBulk();
+  if (!e) {
+    keyMiss(s, c, argv[1]!);
+    return c.out.nullBulk();
+  }
   const b = dumpPayload(e.value, {
     compress: s.config.get<boolean>("rdbcompression"),
     listFill: s.config.get<number>("list-max-listpack-size"),

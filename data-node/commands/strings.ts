@@ -11,7 +11,7 @@ import {
   parseIntArg,
 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { expireOrDelete, readString, REPLIED } from "./access.ts";
+import { expireOrDelete, keyMiss, readString, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
 import { NOTIFY } from "../engine/notify.ts";
 
@@ -190,7 +190,10 @@ function getset(s: Engine, c: ClientState, argv: string[]): void {
 function getdel(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
-  if (v === null) return c.out.nullBulk();
+  if (v === null) {
+    keyMiss(s, c, argv[1]!, true);
+    return c.out.nullBulk();
+  }
   c.db.delete(argv[1]!);
   s.notify(NOTIFY.GENERIC, "del", argv[1]!, c.db.id);
   s.dirty++;
@@ -237,12 +240,15 @@ function getex(s: Engine, c: ClientState, argv: string[]): void {
   c.out.bulk(v);
 }
 
-function mget(_s: Engine, c: ClientState, argv: string[]): void {
+function mget(s: Engine, c: ClientState, argv: string[]): void {
   c.out.array(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
     const v = c.db.get(argv[i]!);
     if (typeof v === "string") c.out.bulk(v);
-    else c.out.nullBulk();
+    else {
+      if (v === undefined) keyMiss(s, c, argv[i]!);
+      c.out.nullBulk();
+    }
   }
 }
 
@@ -389,6 +395,8 @@ function setrange(s: Engine, c: ClientState, argv: string[]): void {
 /** LCS: as Redis, the keys' types are checked first, then the options, then IDX with LEN. */
 function lcs(s: Engine, c: ClientState, argv: string[]): void {
   const ea = c.db.get(argv[1]!), eb = c.db.get(argv[2]!);
+  if (ea === undefined) keyMiss(s, c, argv[1]!);
+  if (eb === undefined) keyMiss(s, c, argv[2]!);
   if (
     (ea !== undefined && typeof ea !== "string") || (eb !== undefined && typeof eb !== "string")
   ) {
