@@ -7,11 +7,14 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { encodeValue, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 
 if (!hasRedis) console.log("SKIP: redis-server not installed: keyspace notification tests");
 
-/** A step: a command, or a pause (ms) so that short TTLs pass. */
+/**
+ * A step: a command, or a pause (ms) so that short TTLs pass. `RESTORE-FROM src dst ttl ...`
+ * stands for RESTORE dst ttl <DUMP of src> ... (each server restores its own dump).
+ */
 type Step = string[] | number;
 
 const FAR = String(Math.floor(Date.now() / 1000) + 86_400);
@@ -94,6 +97,11 @@ const KEYS: Step[] = [
   ["SELECT", "1"],
   ["DEL", "r6", "r5"],
   ["SELECT", "0"],
+  ["RESTORE-FROM", "s2", "rs1", "0"],
+  ["RESTORE-FROM", "s2", "rs1", "0"],
+  ["RESTORE-FROM", "s2", "rs1", "100000", "REPLACE"],
+  ["RESTORE-FROM", "s2", "rs1", "1", "REPLACE", "ABSTTL"],
+  ["RESTORE-FROM", "s2", "rs2", "1", "ABSTTL"],
   ["TOUCH", "r4", "s2"],
   ["EXISTS", "s2"],
   ["TYPE", "s2"],
@@ -266,7 +274,10 @@ async function run(port: number, flags: string): Promise<string[][]> {
       await new Promise((r) => setTimeout(r, step));
       continue;
     }
-    const reply = await cmd.call(...step).catch((e) => {
+    const args = step[0] === "RESTORE-FROM"
+      ? ["RESTORE", step[2]!, step[3]!, String(await cmd.call("DUMP", step[1]!)), ...step.slice(4)]
+      : step;
+    const reply = await cmd.call(...args).catch((e) => {
       throw new Error(`${step.join(" ")} under ${flags} on port ${port}: ${e}`);
     });
     // SPOP picks members at random and set order is unspecified: those replies are left out.
@@ -377,5 +388,70 @@ Deno.test({
     }
     deepStrictEqual(seen[0], seen[1]);
     deepStrictEqual(seen[1]!.length > 0, true);
+  },
+});
+
+/** Events a replica's subscriber sees while its master runs `steps`. */
+async function replicaEvents(
+  start: typeof startDataNode,
+  steps: Step[],
+): Promise<string[]> {
+  await using master = await start(["--enable-debug-command", "yes"]);
+  await using replica = await start(["--replicaof", "127.0.0.1", String(master.port)]);
+  using m = await RawConn.connect(master.port);
+  using r = await RawConn.connect(replica.port);
+  using sub = await RawConn.connect(replica.port);
+  await eventually(
+    async () => {
+      const info = text(await r.call("INFO", "replication"));
+      return info.includes("master_link_status:up");
+    },
+    "replica link up",
+    15_000,
+  );
+  // Both ends notify: a master's own events must not reach the replica's subscribers.
+  await m.call("CONFIG", "SET", "notify-keyspace-events", "KEA");
+  await r.call("CONFIG", "SET", "notify-keyspace-events", "KEA");
+  await sub.call("PSUBSCRIBE", "__key*__:*");
+  for (const step of steps) {
+    if (typeof step === "number") await new Promise((res) => setTimeout(res, step));
+    else await m.call(...step);
+  }
+  await m.call("WAIT", "1", "5000");
+  await r.call("PUBLISH", MARK, "x");
+  const events: string[] = [];
+  for (;;) {
+    const msg = await sub.read() as RespValue[];
+    if (msg[2] === MARK) break;
+    events.push(`${msg[2]} ${msg[3]}`);
+  }
+  return events;
+}
+
+Deno.test({
+  name: "a replica raises the events of the stream it applies, as a redis-server replica does",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const steps: Step[] = [
+      ["SET", "a", "1"],
+      ["LPUSH", "l", "x", "y"],
+      ["EXPIRE", "a", "100"],
+      ["INCRBYFLOAT", "f", "1.5"],
+      ["HSET", "h", "f", "v"],
+      ["RPOP", "l"],
+      ["DEL", "a", "l"],
+      ["SADD", "s", "m"],
+      ["SPOP", "s"],
+      ["PSETEX", "e", "1", "v"],
+      300,
+      ["ZADD", "z", "1", "a"],
+      ["ZPOPMIN", "z"],
+    ];
+    const ours = await replicaEvents(startDataNode, steps);
+    const redis = await replicaEvents(startRedisServer, steps);
+    deepStrictEqual(ours, redis);
+    deepStrictEqual(ours.length > 20, true);
   },
 });
