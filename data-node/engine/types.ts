@@ -46,6 +46,7 @@ export type Engine = Pick<
   | "role"
   | "shutdown"
   | "stats"
+  | "tracking"
   | "unpause"
   | "wantsFlush"
 >;

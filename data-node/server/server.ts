@@ -25,6 +25,7 @@ import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { Notifier, NOTIFY } from "../engine/notify.ts";
+import { Tracking } from "./tracking.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
 import type { Cluster } from "../cluster/cluster.ts";
@@ -62,6 +63,8 @@ export class Server {
   readonly clients = new Map<number, Client>();
   readonly stats = new Stats();
   readonly pubsub = new PubSub();
+  /** Client-side caching: who caches which keys (server/tracking.ts). */
+  readonly tracking: Tracking;
   /** Keyspace notifications (engine/notify.ts). */
   readonly notifier = new Notifier(this.pubsub);
   readonly monitors = new Set<Client>();
@@ -147,11 +150,19 @@ export class Server {
         this.propagation.also(db.id, ["DEL", key]);
       },
       expiryMode: () => this.expiryMode,
-      keyModified: (db, key) => this.blocking.keyModified(db, key),
+      keyModified: (db, key) => {
+        this.blocking.keyModified(db, key);
+        if (this.tracking.active) this.tracking.invalidate(key);
+      },
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
       keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
     };
+    this.tracking = new Tracking(
+      this.clients,
+      (c) => this.wantsFlush(c),
+      () => this.config.get<number>("tracking-table-max-keys"),
+    );
     this.refreshMemoryConfig();
     this.notifier.flags = config.get<number>("notify-keyspace-events");
     config.onChange("notify-keyspace-events", (v) => {
@@ -641,6 +652,7 @@ export class Server {
     this.replication.clientFreed(c);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
+    this.tracking.disable(c);
     unwatchAll(c);
     c.blocked?.unblock("error");
   }
