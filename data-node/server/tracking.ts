@@ -214,13 +214,18 @@ export class Tracking {
     }
   }
 
-  /** BCAST: one message per prefix with its changed keys (minus a NOLOOP client's own). */
+  /**
+   * BCAST: one message per prefix with its changed keys (minus a NOLOOP client's own). As in
+   * Redis (whose tables are radix trees), prefixes and keys go in byte order.
+   */
   private broadcast(): void {
     this.broadcastScheduled = false;
-    for (const ps of this.prefixes.values()) {
+    for (const prefix of [...this.prefixes.keys()].sort()) {
+      const ps = this.prefixes.get(prefix)!;
       if (ps.keys.size === 0) continue;
+      const changed = [...ps.keys.keys()].sort();
       for (const c of ps.clients) {
-        let keys = [...ps.keys.keys()];
+        let keys = changed;
         if (c.tracking?.noloop) keys = keys.filter((k) => ps.keys.get(k) !== c);
         if (keys.length > 0) this.send(c, keys);
       }
