@@ -7,7 +7,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { encodeValue, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 
 if (!hasRedis) console.log("SKIP: redis-server not installed: client tracking tests");
 
@@ -284,3 +284,40 @@ for (const sc of SCENARIOS) {
     },
   });
 }
+
+Deno.test({
+  name: "node-redis's client-side cache (RESP3) serves hits and drops entries our node invalidates",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const redis = await import("redis");
+    if (typeof redis.BasicClientSideCache !== "function") {
+      console.log("SKIP: this node-redis has no BasicClientSideCache (clientSideCache option)");
+      return;
+    }
+    await using node = await startDataNode();
+    const url = `redis://127.0.0.1:${node.port}`;
+    const cache = new redis.BasicClientSideCache({ ttl: 0, maxEntries: 0 });
+    const cached = redis.createClient({ url, RESP: 3, clientSideCache: cache });
+    const writer = redis.createClient({ url });
+    await cached.connect();
+    await writer.connect();
+    try {
+      await writer.set("csc:k", "1");
+      deepStrictEqual(await cached.get("csc:k"), "1");
+      deepStrictEqual(await cached.get("csc:k"), "1");
+      deepStrictEqual(cache.stats().hitCount, 1);
+      deepStrictEqual(cache.size(), 1);
+      await writer.set("csc:k", "2");
+      await eventually(() => cache.size() === 0, "the cached entry invalidated");
+      deepStrictEqual(await cached.get("csc:k"), "2");
+      deepStrictEqual(cache.stats().missCount, 2);
+      deepStrictEqual(cache.size(), 1);
+      await writer.flushAll();
+      await eventually(() => cache.size() === 0, "a flush empties the cache");
+    } finally {
+      await cached.close().catch(() => {});
+      await writer.close().catch(() => {});
+    }
+  },
+});
