@@ -145,7 +145,10 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
         replies.slice(1).forEach((r, i) => {
           const p = payloads[i]!;
           if (r instanceof RespError) return;
-          if (db0.lookup(p.key, false) === p.entry && db0.delete(p.key)) deleted.push(p.key);
+          if (db0.lookup(p.key, false) === p.entry && db0.delete(p.key)) {
+            s.notify(NOTIFY.GENERIC, "del", p.key, db0.id);
+            deleted.push(p.key);
+          }
         });
         if (deleted.length > 0) {
           s.dirty += deleted.length;
@@ -249,7 +252,10 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
     log.warn("DEBUG RELOAD: cannot read {file}: {err}", { file: p.file, err: String(e) });
     return c.error("ERR Error trying to load the RDB dump, check server logs.");
   }
-  if (flush) { for (const db of s.dbs) db.clear(); }
+  if (flush) {
+    for (const db of s.dbs) db.clear();
+    s.tracking.flushed();
+  }
   try {
     p.loadFrom(f, merge);
   } catch (e) {
