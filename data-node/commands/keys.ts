@@ -204,7 +204,10 @@ function copy(s: Engine, c: ClientState, argv: string[]): void {
     return c.error("ERR source and destination objects are the same");
   }
   const e = c.db.lookup(src);
-  if (!e) return c.out.int(0);
+  if (!e) {
+    keyMiss(s, c, src, true);
+    return c.out.int(0);
+  }
   if (target.lookup(dst)) {
     if (!replace) return c.out.int(0);
     target.delete(dst);

@@ -113,6 +113,8 @@ function setWithOptions(
   if (o.get) {
     const v = readString(s, c, key);
     if (v === REPLIED) return;
+    // The GET part reads the key as GET does (a miss is a keymiss).
+    if (v === null) keyMiss(s, c, key, true);
     old = v;
   }
   const exists = o.get ? old !== null : c.db.lookup(key) !== undefined;
@@ -180,6 +182,7 @@ function setexGeneric(unit: "ex" | "px", name: string) {
 function getset(s: Engine, c: ClientState, argv: string[]): void {
   const old = readString(s, c, argv[1]!);
   if (old === REPLIED) return;
+  if (old === null) keyMiss(s, c, argv[1]!, true);
   c.db.set(argv[1]!, argv[2]!);
   s.notify(NOTIFY.STRING, "set", argv[1]!, c.db.id);
   s.dirty++;
@@ -222,7 +225,10 @@ function getex(s: Engine, c: ClientState, argv: string[]): void {
   }
   const v = readString(s, c, key);
   if (v === REPLIED) return;
-  if (v === null) return c.out.nullBulk();
+  if (v === null) {
+    keyMiss(s, c, key, true);
+    return c.out.nullBulk();
+  }
   let at: number | null = null;
   if (unit !== null && expireArg !== null) {
     const r = expireFromArg(expireArg, unit, s.nowMs, "getex");
