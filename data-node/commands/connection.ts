@@ -170,6 +170,7 @@ function reset(s: Engine, c: ClientState): void {
   s.pubsub.removeClient(c);
   s.monitors.delete(c);
   c.monitor = false;
+  s.tracking.disable(c);
   c.proto = 2;
   c.db = s.dbs[0]!;
   c.replyMode = "on";
