@@ -64,6 +64,7 @@ function flushMode(c: ClientState, argv: string[], at: number): boolean {
 function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   s.dirty += c.db.clear();
+  s.tracking.flushed();
   s.dirty++;
   c.out.ok();
 }
@@ -71,6 +72,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
 function flushall(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   for (const db of s.dbs) s.dirty += db.clear();
+  s.tracking.flushed();
   s.dirty++;
   s.afterFlushAll?.();
   c.out.ok();

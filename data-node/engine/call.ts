@@ -4,7 +4,7 @@
  * the unit made ready. Used by the dispatcher (client commands), EXEC, and trusted callers.
  */
 import type { CommandDef } from "../commands/types.ts";
-import { F_ADMIN, F_SHARED_TIME, F_SKIP_MONITOR, F_WRITE } from "../commands/types.ts";
+import { commandKeys, F_ADMIN, F_SHARED_TIME, F_SKIP_MONITOR, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
 import type { Engine } from "./types.ts";
 import { reprArg } from "../server/repr.ts";
@@ -88,6 +88,14 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   const nested = p.inUnit;
   const t0 = def.bits & F_SHARED_TIME && !nested ? -1 : performance.now();
   if (!nested && t0 >= 0) s.stats.settle(t0);
+  // Client-side caching: the table kept under its limit, and who runs this command (NOLOOP,
+  // and a client's own invalidations held until its reply).
+  const top = !nested;
+  const tracking = s.tracking;
+  if (tracking.clientsOn !== 0 && top) {
+    tracking.limitTableSize();
+    tracking.current = c;
+  }
   p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
   let result: void | Promise<void>;
   try {
@@ -99,6 +107,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   } finally {
     p.exit();
   }
+  if (c.tracking !== null) trackCommand(s, c, def, argv, top);
+  if (top && tracking.current !== null) tracking.commandDone(c);
   // WAIT waits for the replicas to reach the end of this client's last propagated write.
   if (s.replOffset !== offsetBefore) c.woff = s.replOffset;
   const stats = s.stats;
@@ -123,6 +133,19 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   }
   if (!p.inUnit) s.blocking.serveReady();
   return result;
+}
+
+/**
+ * After a command of a tracking client: the keys a read-only command read are remembered
+ * (default mode), and a CLIENT CACHING choice lasts for one command (a whole transaction),
+ * as in Redis: it survives CLIENT commands and commands queued by MULTI.
+ */
+function trackCommand(s: Engine, c: Client, def: CommandDef, argv: string[], top: boolean): void {
+  const t = c.tracking!;
+  if (!t.bcast && def.flags.includes("readonly")) {
+    s.tracking.remember(c, commandKeys(def, argv).map((i) => argv[i]!));
+  }
+  if (top && c.multi === null && !def.name.startsWith("client")) t.caching = false;
 }
 
 function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {

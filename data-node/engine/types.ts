@@ -38,6 +38,8 @@ export type Engine = Pick<
   | "lfuParams"
   | "memoryStats"
   | "monitors"
+  | "notify"
+  | "notifier"
   | "nowMs"
   | "pause"
   | "persistence"
@@ -50,6 +52,7 @@ export type Engine = Pick<
   | "role"
   | "shutdown"
   | "stats"
+  | "tracking"
   | "unpause"
   | "wantsFlush"
 >;

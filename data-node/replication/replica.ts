@@ -414,6 +414,8 @@ export class ReplicaSide {
       s.dbs[i]!.recount();
       staging[i]!.clear();
     }
+    // Clients caching keys of the old dataset drop everything, as after a flush.
+    s.tracking.flushed();
     if (file) await file.keepAs(s.config.getString("dbfilename"));
     s.dirty++;
     log.info("MASTER <-> REPLICA sync: Finished with success ({secs} seconds)", {

@@ -3,6 +3,7 @@ import type { User } from "../acl/acl.ts";
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 import type { ReplicaLink } from "../replication/master.ts";
+import type { TrackingState } from "./tracking.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -50,6 +51,8 @@ export class Client implements Watcher {
   patterns = new Set<string>();
   shardChannels = new Set<string>();
   monitor = false;
+  /** CLIENT TRACKING options while on (server/tracking.ts); null while off. */
+  tracking: TrackingState | null = null;
 
   /** CLIENT REPLY: on, off, or skip (the next command only). */
   replyMode: "on" | "off" | "skip" = "on";

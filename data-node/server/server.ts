@@ -24,6 +24,8 @@ import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
+import { Notifier, NOTIFY } from "../engine/notify.ts";
+import { Tracking } from "./tracking.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
 import type { Cluster } from "../cluster/cluster.ts";
@@ -69,6 +71,10 @@ export class Server {
   readonly clients = new Map<number, Client>();
   readonly stats = new Stats();
   readonly pubsub = new PubSub();
+  /** Client-side caching: who caches which keys (server/tracking.ts). */
+  readonly tracking: Tracking;
+  /** Keyspace notifications (engine/notify.ts). */
+  readonly notifier = new Notifier(this.pubsub);
   readonly monitors = new Set<Client>();
   /** Effects of writes, per execution unit, to the AOF and the replication stream. */
   readonly propagation = new Propagation();
@@ -150,16 +156,31 @@ export class Server {
       nowMs: () => this.nowMs,
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
+        this.notify(NOTIFY.EXPIRED, "expired", key, db.id);
         this.propagation.also(db.id, ["DEL", key]);
       },
       expiryMode: () => this.expiryMode,
-      keyModified: (db, key) => this.blocking.keyModified(db, key),
+      keyModified: (db, key) => {
+        this.blocking.keyModified(db, key);
+        if (this.tracking.active) this.tracking.invalidate(key);
+      },
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
+      keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
     };
     this.acl = new Acl(commands);
     wireRequirepass(this);
+    this.tracking = new Tracking(
+      this.clients,
+      (c) => this.wantsFlush(c),
+      () => this.config.get<number>("tracking-table-max-keys"),
+    );
     this.refreshMemoryConfig();
+    this.notifier.flags = config.get<number>("notify-keyspace-events");
+    config.onChange("notify-keyspace-events", (v) => {
+      this.notifier.flags = v as number;
+      return undefined;
+    });
     this.queryBufferLimit = config.get<number>("client-query-buffer-limit");
     config.onChange("client-query-buffer-limit", (v) => {
       this.queryBufferLimit = v as number;
@@ -688,8 +709,18 @@ export class Server {
     this.replication.clientFreed(c);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
+    this.tracking.disable(c);
     unwatchAll(c);
     c.blocked?.unblock("error");
+  }
+
+  /**
+   * Raises a keyspace event (engine/notify.ts): commands call this after changing a key, with
+   * the event's class (NOTIFY.*), Redis's event name, the key and its database. Costs one
+   * integer test while notify-keyspace-events is empty.
+   */
+  notify(type: number, event: string, key: string, dbId: number): void {
+    if ((this.notifier.flags & type) !== 0) this.notifier.publish(event, key, dbId);
   }
 
   /** Cached memory settings: read on every command, changed only by CONFIG SET. */
@@ -724,6 +755,7 @@ export class Server {
       if (!v) return false;
       v.db.delete(v.key);
       this.stats.evictedKeys++;
+      this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
       if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
     }

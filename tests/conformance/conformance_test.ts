@@ -15,6 +15,7 @@ import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
 import { CASES_CHANGES } from "./cases_changes.ts";
 import { CASES_OPS } from "./cases_ops.ts";
 import { CASES_ACL } from "./cases_acl.ts";
+import { CASES_NOTIFY } from "./cases_notify.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -24,6 +25,7 @@ const CASES: Case[] = [
   ...CASES_CHANGES,
   ...CASES_OPS,
   ...CASES_ACL,
+  ...CASES_NOTIFY,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
