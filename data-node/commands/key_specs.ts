@@ -131,6 +131,12 @@ export const KEY_SPECS: Record<string, string[]> = {
   zcount: ["RO access i1 r0,1,0"],
   zlexcount: ["RO access i1 r0,1,0"],
   zrange: ["RO access i1 r0,1,0"],
+  pfadd: ["RW insert i1 r0,1,0"],
+  pfcount: [
+    "RW access i1 r-1,1,0 #RW because it may change the internal representation of the key, and propagate to replicas",
+  ],
+  pfmerge: ["RW access insert i1 r0,1,0", "RO access i2 r-1,1,0"],
+  pfdebug: ["RW access i2 r0,1,0"],
   zrangestore: ["OW update i1 r0,1,0", "RO access i2 r0,1,0"],
   zrevrange: ["RO access i1 r0,1,0"],
   zrangebyscore: ["RO access i1 r0,1,0"],
