@@ -15,6 +15,7 @@ import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
 import { GEO_COMMANDS } from "./geo.ts";
+import { SORT_COMMANDS } from "./sort.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
 import { introspectionCommands } from "./introspection.ts";
@@ -43,6 +44,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(BIT_COMMANDS);
   add(HYPERLOGLOG_COMMANDS);
   add(GEO_COMMANDS);
+  add(SORT_COMMANDS);
   add(REPLICATION_COMMANDS);
   add(CLUSTER_COMMANDS);
   add(introspectionCommands(table));

@@ -15,6 +15,7 @@ import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
 import { CASES_CHANGES } from "./cases_changes.ts";
 import { CASES_HLL } from "./cases_hll.ts";
 import { CASES_GEO } from "./cases_geo.ts";
+import { CASES_SORT } from "./cases_sort.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -24,6 +25,7 @@ const CASES: Case[] = [
   ...CASES_CHANGES,
   ...CASES_HLL,
   ...CASES_GEO,
+  ...CASES_SORT,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
