@@ -228,6 +228,7 @@ interface SearchOptions {
   storeDist: boolean;
   center: [number, number] | null;
   fromMember: boolean;
+  fromLonLat: boolean;
   radius: [number, number] | null;
   box: [number, number, number] | null;
 }
@@ -252,6 +253,7 @@ function georadiusGeneric(
     storeDist: false,
     center: null,
     fromMember: false,
+    fromLonLat: false,
     radius: null,
     box: null,
   };
@@ -348,7 +350,7 @@ function parseSearchOptions(
       i++;
     } else if (arg === "storedist" && flags & SEARCH && flags & SEARCH_STORE) {
       o.storeDist = true;
-    } else if (arg === "frommember" && i + 1 < remaining && flags & SEARCH && o.center === null) {
+    } else if (arg === "frommember" && i + 1 < remaining && flags & SEARCH && !o.fromLonLat) {
       if (z !== null) {
         o.center = memberPosition(z, argv[at]!);
         if (o.center === null) {
@@ -360,6 +362,7 @@ function parseSearchOptions(
     } else if (arg === "fromlonlat" && i + 2 < remaining && flags & SEARCH && !o.fromMember) {
       o.center = lonLatOrReply(c, argv, at);
       if (o.center === null) return false;
+      o.fromLonLat = true;
       i += 2;
     } else if (arg === "byradius" && i + 2 < remaining && flags & SEARCH && o.box === null) {
       o.radius = distanceOrReply(c, argv, at);

@@ -48,22 +48,30 @@ function readHll(s: Engine, c: ClientState, key: string): Uint8Array | null | ty
   return binaryToBytes(v);
 }
 
+/**
+ * Redis's dbUnshareStringValue: the commands that may change a HLL in place first make the
+ * key's string a private raw one, so OBJECT ENCODING says "raw" afterwards even when nothing
+ * changed (an embstr written by SET included).
+ */
+function unshare(c: ClientState, key: string): void {
+  const e = c.db.lookup(key, false);
+  if (e !== undefined && typeof e.value === "string") e.enc = "raw";
+}
+
 /** Stores a changed HLL: in place for an existing key (TTL kept), raw-encoded as in Redis. */
 function storeHll(c: ClientState, key: string, b: Uint8Array, existed: boolean): void {
   const v = bytesToBinary(b);
   const e = existed ? c.db.lookup(key, false) : undefined;
   if (e !== undefined) c.db.update(key, e, v);
-  else {
-    c.db.set(key, v);
-    const created = c.db.lookup(key, false);
-    if (created !== undefined) created.enc = "raw";
-  }
+  else c.db.set(key, v);
+  unshare(c, key);
 }
 
 function pfadd(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   const cur = readHll(s, c, key);
   if (cur === REPLIED) return;
+  if (cur !== null) unshare(c, key);
   let b = cur ?? createHll();
   let updated = cur === null ? 1 : 0;
   const max = sparseMax(s);
@@ -91,6 +99,7 @@ function pfcount(s: Engine, c: ClientState, argv: string[]): void {
   const b = readHll(s, c, key);
   if (b === REPLIED) return;
   if (b === null) return c.out.int(0);
+  unshare(c, key);
   const cached = cachedCount(b);
   if (cached !== null) return c.out.int(cached);
   const n = countHll(b);
@@ -127,6 +136,7 @@ function pfmerge(s: Engine, c: ClientState, argv: string[]): void {
   }
   const dst = argv[1]!;
   const e = c.db.lookup(dst);
+  if (e !== undefined) unshare(c, dst);
   let b = e === undefined ? createHll() : binaryToBytes(e.value as string);
   if (dense) {
     const d = toDense(b);
@@ -147,6 +157,7 @@ function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(key) === undefined) return c.error("ERR The specified key does not exist");
   const b = readHll(s, c, key);
   if (b === REPLIED || b === null) return;
+  unshare(c, key);
   switch (sub.toLowerCase()) {
     case "getreg": {
       let d = b;

@@ -6,6 +6,8 @@ import { c, type Case, x } from "./cases.ts";
 
 const range = (from: number, n: number, prefix = "e"): string[] =>
   Array.from({ length: n }, (_, i) => `${prefix}${from + i}`);
+/** An empty sparse HyperLogLog with a valid cached count of 0, as PFADD creates it. */
+const EMPTY = "HYLL\x01" + "\0".repeat(11) + "\x7f\xff";
 const NOT_HLL = "-WRONGTYPE Key is not a valid HyperLogLog string value.\r\n";
 
 export const CASES_HLL: Case[] = [
@@ -154,6 +156,28 @@ export const CASES_HLL: Case[] = [
       c("PFADD", "cached", "a"),
       c("PFCOUNT", "cached"),
       c("GET", "cached"),
+    ],
+  },
+  {
+    name: "hll: a HyperLogLog written with SET becomes raw once a PF command touches it",
+    steps: [
+      c("SET", "h", EMPTY),
+      c("OBJECT", "ENCODING", "h"),
+      c("PFCOUNT", "h"),
+      c("OBJECT", "ENCODING", "h"),
+      c("SET", "h", EMPTY),
+      c("PFADD", "h"),
+      c("OBJECT", "ENCODING", "h"),
+      c("SET", "h", EMPTY),
+      c("PFDEBUG", "ENCODING", "h"),
+      c("OBJECT", "ENCODING", "h"),
+      c("SET", "h", EMPTY),
+      c("PFMERGE", "h"),
+      c("OBJECT", "ENCODING", "h"),
+      c("GET", "h"),
+      c("SET", "h", EMPTY),
+      c("PFCOUNT", "h", "h"),
+      c("OBJECT", "ENCODING", "h"),
     ],
   },
   {
