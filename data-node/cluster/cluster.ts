@@ -34,7 +34,10 @@ const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
  */
 function callSlot(def: CommandDef, argv: string[]): number {
   const range = def.keys;
-  if (range !== undefined && def.numkeys === undefined && def.name !== "migrate") {
+  if (
+    range !== undefined && def.numkeys === undefined && def.findKeys === undefined &&
+    def.name !== "migrate"
+  ) {
     const [first, last, step] = range;
     if (first === 0) return NO_KEYS;
     const lastIdx = last < 0 ? argv.length + last : last;

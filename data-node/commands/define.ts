@@ -34,6 +34,8 @@ const GROUP_ACL: Record<string, string> = {
   connection: "connection",
   stream: "stream",
   bitmap: "bitmap",
+  hyperloglog: "hyperloglog",
+  geo: "geo",
   scripting: "scripting",
 };
 

@@ -21,7 +21,11 @@ function writeKeySpecs(c: ClientState, d: CommandDef): void {
     c.out.bulk("begin_search");
     c.out.map(2);
     c.out.bulk("type");
-    if ("index" in s.begin) {
+    if ("unknown" in s.begin) {
+      c.out.bulk("unknown");
+      c.out.bulk("spec");
+      c.out.map(0);
+    } else if ("index" in s.begin) {
       c.out.bulk("index");
       c.out.bulk("spec");
       c.out.map(1);
@@ -40,7 +44,11 @@ function writeKeySpecs(c: ClientState, d: CommandDef): void {
     c.out.map(2);
     c.out.bulk("type");
     const f = s.find;
-    if ("lastkey" in f) {
+    if ("unknown" in f) {
+      c.out.bulk("unknown");
+      c.out.bulk("spec");
+      c.out.map(0);
+    } else if ("lastkey" in f) {
       c.out.bulk("range");
       c.out.bulk("spec");
       c.out.map(3);

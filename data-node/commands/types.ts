@@ -111,10 +111,13 @@ export interface CommandDef {
   complexity: string;
   handler?: Handler;
   subcommands?: CommandDef[];
+  /** Key positions found by reading the arguments (GEORADIUS ... STORE, SORT ... STORE). */
+  findKeys?: (argv: string[]) => number[];
 }
 
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
+  if (def.findKeys) return def.findKeys(argv);
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
   // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
   if (def.name === "migrate" && argv[3] === "") {

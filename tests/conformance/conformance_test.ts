@@ -16,6 +16,9 @@ import { CASES_CHANGES } from "./cases_changes.ts";
 import { CASES_OPS } from "./cases_ops.ts";
 import { CASES_ACL } from "./cases_acl.ts";
 import { CASES_NOTIFY } from "./cases_notify.ts";
+import { CASES_HLL } from "./cases_hll.ts";
+import { CASES_GEO } from "./cases_geo.ts";
+import { CASES_SORT } from "./cases_sort.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -26,6 +29,9 @@ const CASES: Case[] = [
   ...CASES_OPS,
   ...CASES_ACL,
   ...CASES_NOTIFY,
+  ...CASES_HLL,
+  ...CASES_GEO,
+  ...CASES_SORT,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
