@@ -102,6 +102,7 @@ export interface CommandDef {
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
+  if (def.name === "xread" || def.name === "xreadgroup") return xreadKeys(argv);
   // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
   if (def.name === "migrate" && argv[3] === "") {
     for (let i = 6; i < argv.length; i++) {
@@ -154,4 +155,27 @@ export function numkeysKeys(
   for (let i = 0; i < num; i++) keys.push(first + i);
   if (store) keys.push(store);
   return { keys, fromSpecs: false };
+}
+
+/**
+ * XREAD / XREADGROUP keys: the first half of the arguments after STREAMS, found by skipping the
+ * options before it (BLOCK n, COUNT n, GROUP g c, NOACK); none when anything else comes first or
+ * the rest does not split evenly, as Redis's xreadGetKeys decides.
+ */
+function xreadKeys(argv: string[]): number[] {
+  let at = -1;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!.toLowerCase();
+    if (a === "block" || a === "count") i++;
+    else if (a === "group") i += 2;
+    else if (a === "noack") continue;
+    else {
+      if (a === "streams") at = i;
+      break;
+    }
+  }
+  if (at < 0) return [];
+  const rest = argv.length - at - 1;
+  if (rest === 0 || rest % 2 !== 0) return [];
+  return Array.from({ length: rest / 2 }, (_, j) => at + 1 + j);
 }

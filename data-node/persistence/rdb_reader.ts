@@ -47,6 +47,8 @@ const B1 = 2, B4 = 3, B8 = 4;
 const ODBL = 5;
 /** A length that is the number of elements to follow (each as the op's element program). */
 const COUNT = 6;
+/** A whole stream value (type 15 or 19): its nested counts are scanned in one go. */
+const STREAM = 7;
 
 /** What follows each opcode or value type byte, as tokens. Undefined: refused. */
 const PROGRAM: (readonly number[] | undefined)[] = new Array(256);
@@ -88,6 +90,8 @@ const MODIFIER = new Uint8Array(256);
   set(T.HASH, [STR, COUNT], [STR, STR]);
   set(T.ZSET, [STR, COUNT], [STR, ODBL]);
   set(T.ZSET_2, [STR, COUNT], [STR, B8]);
+  set(T.STREAM_LISTPACKS, [STR, STREAM]);
+  set(T.STREAM_LISTPACKS_2, [STR, STREAM]);
 }
 
 const NO_TOKENS: readonly number[] = [];
@@ -379,6 +383,8 @@ export class RdbReader {
         }
         return q;
       }
+      case STREAM:
+        return this.streamEnd(src, p, end);
       case B1:
         return p + 1 <= end ? p + 1 : -1;
       case B4:
@@ -394,6 +400,61 @@ export class RdbReader {
       default:
         throw new Error(`bad scanner token ${tok}`);
     }
+  }
+
+  /**
+   * The end of a stream value starting at `p`, or -1 when incomplete. A stream is scanned from
+   * its start again when more bytes come (its nesting does not fit the flat token programs).
+   */
+  private streamEnd(src: Uint8Array, p: number, end: number): number {
+    const v2 = this.sOp === T.STREAM_LISTPACKS_2;
+    /** A length's value (0x81 lengths may need 64 bits; only their end matters for most). */
+    const len = (q: number): [number, number] => {
+      if (q >= end) return [-1, 0];
+      const first = src[q]!;
+      if (first === 0x81) {
+        if (q + 9 > end) return [-1, 0];
+        const hi = be32(src, q + 1);
+        return [q + 9, hi > 0x1fffff ? Infinity : hi * 0x100000000 + be32(src, q + 5)];
+      }
+      const r = this.plainLength(src, q, end);
+      return [r, this.lv];
+    };
+    const str = (q: number): number => this.token(src, q, end, STR);
+    let q = p, n: number;
+    [q, n] = len(q);
+    if (q < 0) return -1;
+    for (let i = 0; i < n; i++) {
+      if ((q = str(q)) < 0 || (q = str(q)) < 0) return -1;
+    }
+    // Length, last ID; in v2 also the first ID, max deleted ID and entries added.
+    for (let i = 0; i < (v2 ? 8 : 3); i++) if ((q = len(q)[0]) < 0) return -1;
+    [q, n] = len(q);
+    if (q < 0) return -1;
+    for (let g = 0; g < n; g++) {
+      if ((q = str(q)) < 0) return -1;
+      for (let i = 0; i < (v2 ? 3 : 2); i++) if ((q = len(q)[0]) < 0) return -1;
+      let pel: number;
+      [q, pel] = len(q);
+      if (q < 0) return -1;
+      for (let i = 0; i < pel; i++) {
+        if (q + 24 > end) return -1;
+        if ((q = len(q + 24)[0]) < 0) return -1;
+      }
+      let consumers: number;
+      [q, consumers] = len(q);
+      if (q < 0) return -1;
+      for (let k = 0; k < consumers; k++) {
+        if ((q = str(q)) < 0) return -1;
+        if (q + 8 > end) return -1;
+        let cp: number;
+        [q, cp] = len(q + 8);
+        if (q < 0) return -1;
+        if (q + 16 * cp > end) return -1;
+        q += 16 * cp;
+      }
+    }
+    return q;
   }
 
   /** A length that must not be a string encoding marker. */
