@@ -516,7 +516,7 @@ function serveStream(
     s.propagation.also(dbId, ["XGROUP", "CREATECONSUMER", key, g.name, consumerName]);
   }
   if (history) {
-    const ids = [...consumer.pel.keys()].filter((id) => id >= gt).sort((a, b) =>
+    const ids = [...consumer.pel.keys()].filter((id) => id > gt).sort((a, b) =>
       a < b ? -1 : a > b ? 1 : 0
     );
     for (const id of ids) {

@@ -482,6 +482,8 @@ export class StreamValue extends AggregateValue {
   /** Could deleted entries lie between start and end (inclusive; null = unbounded)? */
   rangeHasTombstones(start: bigint | null, end: bigint | null): boolean {
     if (this.length === 0 || this.maxDeletedId === 0n) return false;
+    // The latest deletion is before the first entry.
+    if (this.firstId > this.maxDeletedId) return false;
     const s = start ?? 0n, e = end ?? ID_MAX;
     return s <= this.maxDeletedId && this.maxDeletedId <= e;
   }
