@@ -249,8 +249,8 @@ function xadd(s: Engine, c: ClientState, argv: string[]): void {
     st.trim(a.trim);
     if (a.trim.approx) effect = rewriteTrim(argv, st, a);
   }
-  if (!a.id) {
-    // The generated ID replicates as given.
+  if (!a.id || !a.id.seqGiven) {
+    // A generated ID (or sequence) replicates as the ID it became.
     if (effect === argv) effect = [...argv];
     effect[a.idPos] = formatId(id);
   }
