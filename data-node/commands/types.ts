@@ -102,7 +102,8 @@ export interface CommandDef {
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
-  if (def.name === "xread" || def.name === "xreadgroup") return xreadKeys(argv);
+  if (def.name === "xread") return xreadKeys(argv, 1);
+  if (def.name === "xreadgroup") return xreadKeys(argv, 4);
   // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
   if (def.name === "migrate" && argv[3] === "") {
     for (let i = 6; i < argv.length; i++) {
@@ -158,24 +159,19 @@ export function numkeysKeys(
 }
 
 /**
- * XREAD / XREADGROUP keys: the first half of the arguments after STREAMS, found by skipping the
- * options before it (BLOCK n, COUNT n, GROUP g c, NOACK); none when anything else comes first or
- * the rest does not split evenly, as Redis's xreadGetKeys decides.
+ * XREAD / XREADGROUP keys as their key specs find them (Redis prefers the specs): after the
+ * first STREAMS at or past argument 1 (XREAD) or 4 (XREADGROUP), half of what follows (rounded
+ * down).
  */
-function xreadKeys(argv: string[]): number[] {
-  let at = -1;
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!.toLowerCase();
-    if (a === "block" || a === "count") i++;
-    else if (a === "group") i += 2;
-    else if (a === "noack") continue;
-    else {
-      if (a === "streams") at = i;
+function xreadKeys(argv: string[], from: number): number[] {
+  let first = -1;
+  for (let i = from; i < argv.length; i++) {
+    if (argv[i]!.toLowerCase() === "streams") {
+      first = i + 1;
       break;
     }
   }
-  if (at < 0) return [];
-  const rest = argv.length - at - 1;
-  if (rest === 0 || rest % 2 !== 0) return [];
-  return Array.from({ length: rest / 2 }, (_, j) => at + 1 + j);
+  if (first < 0) return [];
+  const n = Math.floor((argv.length - first) / 2);
+  return Array.from({ length: n }, (_, j) => first + j);
 }
