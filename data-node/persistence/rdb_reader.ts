@@ -96,6 +96,60 @@ const MODIFIER = new Uint8Array(256);
 
 const NO_TOKENS: readonly number[] = [];
 
+/** One step of a walk through a stream value: a token (B1 with `n`: n raw bytes) at an offset. */
+interface WalkStep {
+  tok: number;
+  /** Offset from the value's start. */
+  at: number;
+  n?: number;
+}
+
+/**
+ * The layout of a stream value (RDB types 15 and 19), as the tokens it is made of: each yield
+ * asks for one at an offset and gets back [offset after it, its value if a length]. Returns
+ * the value's size.
+ */
+function* streamWalk(v2: boolean): Generator<WalkStep, number, [number, number]> {
+  let q = 0, n: number;
+  type Walk<T> = Generator<WalkStep, T, [number, number]>;
+  const len = function* (): Walk<number> {
+    const [next, value] = yield { tok: LEN, at: q };
+    q = next;
+    return value;
+  };
+  const str = function* (): Walk<void> {
+    q = (yield { tok: STR, at: q })[0];
+  };
+  const raw = function* (bytes: number): Walk<void> {
+    q = (yield { tok: B1, at: q, n: bytes })[0];
+  };
+  n = yield* len();
+  for (let i = 0; i < n; i++) {
+    yield* str(); // the node's master ID
+    yield* str(); // its listpack
+  }
+  // Length and last ID; in type 19 also the first ID, the largest deleted ID and entries added.
+  for (let i = 0; i < (v2 ? 8 : 3); i++) yield* len();
+  const groups = yield* len();
+  for (let g = 0; g < groups; g++) {
+    yield* str();
+    for (let i = 0; i < (v2 ? 3 : 2); i++) yield* len();
+    const pel = yield* len();
+    for (let i = 0; i < pel; i++) {
+      yield* raw(24); // ID and delivery time
+      yield* len(); // delivery count
+    }
+    const consumers = yield* len();
+    for (let k = 0; k < consumers; k++) {
+      yield* str();
+      yield* raw(8); // seen time
+      n = yield* len();
+      for (let i = 0; i < n; i++) yield* raw(16);
+    }
+  }
+  return q;
+}
+
 /** The reason an opcode or type byte cannot be read. */
 function refusal(op: number): string {
   if (op === OP.FUNCTION) return "pre-release function format is not supported";
@@ -167,6 +221,9 @@ export class RdbReader {
   private sOp = 0;
   /** The last length scanned; -1 - kind for an encoded string marker. */
   private lv = 0;
+  /** The walk through a stream value in progress, and what it needs next. */
+  private sWalk: Generator<WalkStep, number, [number, number]> | null = null;
+  private sNeed: WalkStep | null = null;
 
   constructor(private readonly onKey: (k: LoadedKey) => void) {}
 
@@ -403,58 +460,44 @@ export class RdbReader {
   }
 
   /**
-   * The end of a stream value starting at `p`, or -1 when incomplete. A stream is scanned from
-   * its start again when more bytes come (its nesting does not fit the flat token programs).
+   * The end of a stream value starting at `p`, or -1 when incomplete. Its nesting does not fit
+   * the flat token programs, so a generator walks it (streamWalk) and keeps its place between
+   * feeds: every byte of a stream is scanned once, however it is chunked.
    */
   private streamEnd(src: Uint8Array, p: number, end: number): number {
-    const v2 = this.sOp === T.STREAM_LISTPACKS_2;
-    /** A length's value (0x81 lengths may need 64 bits; only their end matters for most). */
-    const len = (q: number): [number, number] => {
-      if (q >= end) return [-1, 0];
-      const first = src[q]!;
-      if (first === 0x81) {
-        if (q + 9 > end) return [-1, 0];
-        const hi = be32(src, q + 1);
-        return [q + 9, hi > 0x1fffff ? Infinity : hi * 0x100000000 + be32(src, q + 5)];
-      }
-      const r = this.plainLength(src, q, end);
-      return [r, this.lv];
-    };
-    const str = (q: number): number => this.token(src, q, end, STR);
-    let q = p, n: number;
-    [q, n] = len(q);
-    if (q < 0) return -1;
-    for (let i = 0; i < n; i++) {
-      if ((q = str(q)) < 0 || (q = str(q)) < 0) return -1;
+    if (this.sWalk === null) {
+      this.sWalk = streamWalk(this.sOp === T.STREAM_LISTPACKS_2);
+      this.sNeed = this.sWalk.next().value as WalkStep;
     }
-    // Length, last ID; in v2 also the first ID, max deleted ID and entries added.
-    for (let i = 0; i < (v2 ? 8 : 3); i++) if ((q = len(q)[0]) < 0) return -1;
-    [q, n] = len(q);
-    if (q < 0) return -1;
-    for (let g = 0; g < n; g++) {
-      if ((q = str(q)) < 0) return -1;
-      for (let i = 0; i < (v2 ? 3 : 2); i++) if ((q = len(q)[0]) < 0) return -1;
-      let pel: number;
-      [q, pel] = len(q);
-      if (q < 0) return -1;
-      for (let i = 0; i < pel; i++) {
-        if (q + 24 > end) return -1;
-        if ((q = len(q + 24)[0]) < 0) return -1;
+    for (;;) {
+      const need = this.sNeed!;
+      const at = p + need.at;
+      let next: number, value = 0;
+      if (need.tok === STR) next = this.token(src, at, end, STR);
+      else if (need.tok === B1) next = at + need.n! <= end ? at + need.n! : -1;
+      else {
+        // A length; 0x81 lengths may need all 64 bits (only counts are used, which fit).
+        if (at >= end) return -1;
+        if (src[at] === 0x81) {
+          next = at + 9 <= end ? at + 9 : -1;
+          if (next >= 0) {
+            const hi = be32(src, at + 1);
+            value = hi > 0x1fffff ? Infinity : hi * 0x100000000 + be32(src, at + 5);
+          }
+        } else {
+          next = this.plainLength(src, at, end);
+          value = this.lv;
+        }
       }
-      let consumers: number;
-      [q, consumers] = len(q);
-      if (q < 0) return -1;
-      for (let k = 0; k < consumers; k++) {
-        if ((q = str(q)) < 0) return -1;
-        if (q + 8 > end) return -1;
-        let cp: number;
-        [q, cp] = len(q + 8);
-        if (q < 0) return -1;
-        if (q + 16 * cp > end) return -1;
-        q += 16 * cp;
+      if (next < 0) return -1;
+      const r = this.sWalk!.next([next - p, value]);
+      if (r.done) {
+        this.sWalk = null;
+        this.sNeed = null;
+        return p + r.value;
       }
+      this.sNeed = r.value;
     }
-    return q;
   }
 
   /** A length that must not be a string encoding marker. */
