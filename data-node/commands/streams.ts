@@ -353,7 +353,7 @@ interface ReadArgs {
 /** One stream's part of a reply: key and entries (null fields: a deleted pending entry). */
 type Served = [string, [bigint, string[] | null][]];
 
-function parseRead(c: ClientState, argv: string[], xreadgroup: boolean) {
+function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolean) {
   let timeout = -1, count = 0, streamsArg = 0, nStreams = 0, noack = false;
   let group: string | null = null, consumer = "";
   for (let i = 1; i < argv.length; i++) {
@@ -364,7 +364,8 @@ function parseRead(c: ClientState, argv: string[], xreadgroup: boolean) {
       const t = parseI64(argv[i]!);
       if (t === null) return c.error("ERR timeout is not an integer or out of range"), null;
       if (t < 0n) return c.error("ERR timeout is negative"), null;
-      timeout = Number(t);
+      // Past INT64_MAX the deadline wraps into the past in Redis: the read times out at once.
+      timeout = t > 2n ** 63n - 1n - BigInt(s.nowMs) ? 100 : Number(t);
     } else if (o === "count" && more) {
       i++;
       const n = longArg(c, argv[i]!);
@@ -578,7 +579,7 @@ function replyServed(c: ClientState, served: Served[]): void {
 
 function xreadGeneric(xreadgroup: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
-    const a = parseRead(c, argv, xreadgroup);
+    const a = parseRead(s, c, argv, xreadgroup);
     if (!a) return;
     const served: Served[] = [];
     const dbId = c.db.id;
@@ -1062,13 +1063,14 @@ function xautoclaim(s: Engine, c: ClientState, argv: string[]): void {
     start++;
   }
   let count = 100, justId = false;
-  const maxCount = Math.floor(Number(2n ** 63n - 1n) / 16);
+  // LONG_MAX over the size of an ID, Redis's cap for the array of deleted IDs.
+  const maxCount = (2n ** 63n - 1n) / 16n;
   for (let j = 6; j < argv.length; j++) {
     const more = argv.length - 1 - j;
     const opt = argv[j]!.toLowerCase();
     if (opt === "count" && more) {
       const n = parseI64(argv[j + 1]!);
-      if (n === null || n < 1n || n > BigInt(maxCount)) return c.error("ERR COUNT must be > 0");
+      if (n === null || n < 1n || n > maxCount) return c.error("ERR COUNT must be > 0");
       count = Number(n);
       j++;
     } else if (opt === "justid") justId = true;
