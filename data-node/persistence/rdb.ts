@@ -309,41 +309,13 @@ function writeMillis(w: ByteWriter, ms: number): void {
   w.bytes(b);
 }
 
-/** A difference of two 64-bit unsigned values as the signed 64-bit integer Redis stores. */
-function delta(a: bigint, b: bigint): string {
-  return String(BigInt.asIntN(64, a - b));
-}
-
-/** A node's listpack: the master entry, then each entry delta-encoded against it. */
-function nodeListpack(n: StreamNode): Uint8Array {
-  const items: string[] = [String(n.live), "0", String(n.masterFields.length)];
-  for (const f of n.masterFields) items.push(f);
-  items.push("0");
-  const mMs = idMs(n.master), mSeq = idSeq(n.master);
-  for (let i = 0; i < n.live; i++) {
-    const id = n.ids[i]!, fields = n.vals[i]!;
-    const same = n.sameFields(fields);
-    items.push(same ? "2" : "0", delta(idMs(id), mMs), delta(idSeq(id), mSeq));
-    const pairs = fields.length / 2;
-    if (same) {
-      for (let k = 1; k < fields.length; k += 2) items.push(fields[k]!);
-      items.push(String(pairs + 3));
-    } else {
-      items.push(String(pairs));
-      for (const f of fields) items.push(f);
-      items.push(String(pairs * 2 + 1 + 3));
-    }
-  }
-  return encodeListpack(items);
-}
-
 function writeStream(w: ByteWriter, st: StreamValue, o: WriteOptions): void {
   writeLength(w, st.nodes.length);
   for (const n of st.nodes) {
     const key = idBytes(n.master);
     writeLength(w, 16);
     w.bytes(key);
-    writeBytes(w, nodeListpack(n), o);
+    writeBinary(w, n.listpack(), o);
   }
   writeLength(w, st.length);
   writeLengthBig(w, idMs(st.lastId));
@@ -822,20 +794,22 @@ function lpInt(items: string[], i: number): bigint {
   return BigInt(s);
 }
 
-/** Decodes one node's listpack into the stream (deleted entries are dropped). */
+/** Decodes one node's listpack into the stream (checking it), deleted entries kept flagged. */
 function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
   const items = listpackEntries(b);
   if (items.length === 0) throw new RdbError("Empty listpack inside stream", 0);
   const count = Number(lpInt(items, 0)), deleted = Number(lpInt(items, 1));
   const nMaster = Number(lpInt(items, 2));
+  if (nMaster < 0 || 3 + nMaster >= items.length) throw new RdbError("corrupt stream node", 0);
   const masterFields = items.slice(3, 3 + nMaster);
+  if (lpInt(items, 3 + nMaster) !== 0n) throw new RdbError("corrupt stream master entry", 0);
   let p = 3 + nMaster + 1;
   const node = new StreamNode(master, masterFields);
-  node.deleted = 0;
   const mMs = idMs(master), mSeq = idSeq(master);
-  let seen = 0;
+  let prev = -1n;
   while (p < items.length) {
     const flags = Number(lpInt(items, p));
+    if (flags < 0 || flags > 3) throw new RdbError("corrupt stream entry flags", 0);
     const ms = BigInt.asUintN(64, mMs + lpInt(items, p + 1));
     const seq = BigInt.asUintN(64, mSeq + lpInt(items, p + 2));
     p += 3;
@@ -846,24 +820,29 @@ function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
       p += nMaster;
     } else {
       const nf = Number(lpInt(items, p));
+      if (nf < 0) throw new RdbError("corrupt stream entry", 0);
       fields = items.slice(p + 1, p + 1 + nf * 2);
       p += 1 + nf * 2;
     }
-    p++; // lp-count
+    lpInt(items, p); // the entry's element count
+    p++;
     if (p > items.length || fields.some((f) => f === undefined)) {
       throw new RdbError("corrupt stream listpack", 0);
     }
-    seen++;
-    if (flags & 1) {
-      node.deleted++;
-      continue;
-    }
-    node.push(makeId(ms, seq), fields);
+    const id = makeId(ms, seq);
+    if (id <= prev || id < master) throw new RdbError("stream entries out of order", 0);
+    prev = id;
+    const at = node.push(id, fields);
+    if (flags & 1) node.markDeleted(at, flags & 2);
   }
-  if (node.live !== count || seen !== count + deleted) {
+  if (node.live !== count || node.deleted !== deleted) {
     throw new RdbError("stream listpack counts do not match its entries", 0);
   }
-  if (node.live > 0) st.nodes.push(node);
+  if (node.live + node.deleted === 0) throw new RdbError("Empty listpack inside stream", 0);
+  if (st.nodes.length && st.nodes[st.nodes.length - 1]!.master >= master) {
+    throw new RdbError("stream nodes out of order", 0);
+  }
+  st.nodes.push(node);
 }
 
 /** A stream (type 15, or 19 with Redis 7.0's first ID, deletion and read counters). */
@@ -879,6 +858,8 @@ function readStream(r: ByteReader, v2: boolean): StreamValue {
   st.length = readLen(r);
   let live = 0;
   for (const n of st.nodes) live += n.live;
+  // A node whose entries were all deleted holds nothing (Redis drops such nodes too).
+  st.nodes = st.nodes.filter((n) => n.live > 0);
   if (live !== st.length) throw new RdbError("stream length does not match its entries", r.at());
   st.lastId = makeId(readLenBig(r), readLenBig(r));
   if (v2) {

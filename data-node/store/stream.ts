@@ -12,6 +12,10 @@
  * listed under its consumer; ordered views are sorted on demand.
  */
 import { AggregateValue } from "./types.ts";
+import { LP_HEADER, lpAtEnd, lpBuild, lpGet, lpNext } from "./listpack.ts";
+
+/** A listpack header count meaning "count the elements" (more than 65534 of them). */
+const LP_COUNT_UNKNOWN = 65535;
 
 export const SEQ_MASK = (1n << 64n) - 1n;
 export const ID_MAX = (1n << 128n) - 1n;
@@ -87,53 +91,88 @@ export function parseStreamId(
   return { id: makeId(ms, seq), seqGiven: true };
 }
 
-/** The encoded size of one listpack element holding `s` (with its back length). */
-function lpElementSize(s: string): number {
-  let enc: number;
-  if (s.length > 0 && s.length <= 20 && /^-?(0|[1-9][0-9]*)$/.test(s)) {
-    const v = BigInt(s);
-    if (v >= 0n && v <= 127n) enc = 1;
-    else if (v >= -4096n && v <= 4095n) enc = 2;
-    else if (v >= -32768n && v <= 32767n) enc = 3;
-    else if (v >= -8388608n && v <= 8388607n) enc = 4;
-    else if (v >= -2147483648n && v <= 2147483647n) enc = 5;
-    else if (v >= -(2n ** 63n) && v < 2n ** 63n) enc = 9;
-    else enc = s.length + 1;
-  } else {
-    enc = s.length + (s.length < 64 ? 1 : s.length < 4096 ? 2 : 5);
-  }
-  return enc + (enc < 128 ? 1 : enc < 16384 ? 2 : enc < 2097152 ? 3 : enc < 268435456 ? 4 : 5);
+/** Redis's entry flags in a node. */
+const FLAG_DELETED = 1, FLAG_SAMEFIELDS = 2;
+
+/** A 64-bit delta as listpack integer input (a number when exact). */
+function delta(a: bigint, b: bigint): number | bigint {
+  const d = BigInt.asIntN(64, a - b);
+  return d >= -(2n ** 53n) && d <= 2n ** 53n ? Number(d) : d;
 }
 
-function intSize(n: number | bigint): number {
-  return lpElementSize(String(n));
+/** Bytes of a listpack integer element (with its back length). */
+function intElementSize(n: number): number {
+  return n <= 127 ? 2 : n <= 4095 ? 3 : n <= 32767 ? 4 : n <= 8388607 ? 5 : 6;
 }
 
+/** One entry of a node as decoded: where it starts, its flags, ID and (if asked) fields. */
+export interface NodeEntry {
+  at: number;
+  flags: number;
+  id: bigint;
+  fields: string[] | null;
+}
+
+/**
+ * One node: a listpack laid out as Redis lays out a stream node, except that the two counters
+ * that open it (live and deleted entries) are kept as fields and only written out with it (see
+ * `listpack`). After them: the master fields (count, names, 0), then each entry as flags, the
+ * ID's deltas from the node's master ID, the values alone when the entry has the master fields
+ * (SAMEFIELDS) or else the field count and field/value pairs, and the entry's element count.
+ * A deleted entry stays, flagged, until the whole node goes, as in Redis.
+ */
 export class StreamNode {
-  ids: bigint[] = [];
-  vals: string[][] = [];
-  /** Entries deleted from this node (they still count toward its capacity, as in Redis). */
+  lp: string;
+  live = 0;
   deleted = 0;
-  /** Estimated listpack bytes. */
-  bytes: number;
+  /** Elements in `lp` (for the listpack header). */
+  elems: number;
 
   constructor(readonly master: bigint, readonly masterFields: string[]) {
-    // Header, end byte, the master entry: count, deleted, field count, fields, terminator.
-    let b = 7 + 1 + 1 + intSize(masterFields.length) + 1;
-    for (const f of masterFields) b += lpElementSize(f);
-    this.bytes = b;
+    lpBuild.begin();
+    lpBuild.addInt(masterFields.length);
+    for (const f of masterFields) lpBuild.add(f);
+    lpBuild.addInt(0);
+    this.elems = masterFields.length + 2;
+    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
   }
 
-  /** Adds an entry at the end (its ID is above every other in the node). */
-  push(id: bigint, fields: string[]): void {
-    this.ids.push(id);
-    this.vals.push(fields);
-    let b = 1 + intSize(idMs(id) - idMs(this.master)) + intSize(idSeq(id) - idSeq(this.master));
+  /** The node's size as Redis counts it (the two counters included). */
+  get bytes(): number {
+    return this.lp.length + intElementSize(this.live) + intElementSize(this.deleted);
+  }
+
+  /** Adds an entry at the end (its ID is above every other in the node); returns its offset. */
+  push(id: bigint, fields: string[]): number {
+    const at = this.lp.length - 1;
     const same = this.sameFields(fields);
-    if (!same) b += intSize(fields.length / 2);
-    for (let i = same ? 1 : 0; i < fields.length; i += same ? 2 : 1) b += lpElementSize(fields[i]!);
-    b += 1;
-    this.bytes += b;
+    lpBuild.begin();
+    lpBuild.copy(this.lp, LP_HEADER, at);
+    lpBuild.addInt(same ? FLAG_SAMEFIELDS : 0);
+    lpBuild.addInt(delta(idMs(id), idMs(this.master)));
+    lpBuild.addInt(delta(idSeq(id), idSeq(this.master)));
+    const pairs = fields.length / 2;
+    if (same) {
+      for (let k = 1; k < fields.length; k += 2) lpBuild.add(fields[k]!);
+      lpBuild.addInt(pairs + 3);
+      this.elems += pairs + 4;
+    } else {
+      lpBuild.addInt(pairs);
+      for (const f of fields) lpBuild.add(f);
+      lpBuild.addInt(pairs * 2 + 4);
+      this.elems += pairs * 2 + 5;
+    }
+    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.live++;
+    return at;
+  }
+
+  /** Flags the entry at `at` deleted (its flags element keeps its one-byte size). */
+  markDeleted(at: number, flags: number): void {
+    const lp = this.lp;
+    this.lp = lp.slice(0, at) + String.fromCharCode(flags | FLAG_DELETED) + lp.slice(at + 1);
+    this.live--;
+    this.deleted++;
   }
 
   /** Does the entry have the master entry's field names, in order? */
@@ -144,19 +183,66 @@ export class StreamNode {
     return true;
   }
 
-  get live(): number {
-    return this.ids.length;
+  /** Every entry, deleted ones included, in order; fields only when asked for. */
+  *walk(withFields: boolean): Generator<NodeEntry> {
+    const lp = this.lp, nm = this.masterFields.length;
+    const mMs = idMs(this.master), mSeq = idSeq(this.master);
+    let p = LP_HEADER;
+    for (let k = 0; k < nm + 2; k++) p = lpNext(lp, p);
+    while (!lpAtEnd(lp, p)) {
+      const at = p;
+      const flags = Number(lpGet(lp, p));
+      p = lpNext(lp, p);
+      const ms = BigInt.asUintN(64, mMs + BigInt(lpGet(lp, p)));
+      p = lpNext(lp, p);
+      const seq = BigInt.asUintN(64, mSeq + BigInt(lpGet(lp, p)));
+      p = lpNext(lp, p);
+      let fields: string[] | null = null;
+      const want = withFields && !(flags & FLAG_DELETED);
+      if (want) fields = [];
+      if (flags & FLAG_SAMEFIELDS) {
+        for (let k = 0; k < nm; k++) {
+          if (fields) fields.push(this.masterFields[k]!, lpGet(lp, p));
+          p = lpNext(lp, p);
+        }
+      } else {
+        const n = Number(lpGet(lp, p)) * 2;
+        p = lpNext(lp, p);
+        for (let k = 0; k < n; k++) {
+          if (fields) fields.push(lpGet(lp, p));
+          p = lpNext(lp, p);
+        }
+      }
+      p = lpNext(lp, p); // the entry's element count
+      yield { at, flags, id: makeId(ms, seq), fields };
+    }
   }
 
-  /** The index of the first entry with an ID >= id. */
-  lowerBound(id: bigint): number {
-    let lo = 0, hi = this.ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.ids[mid]! < id) lo = mid + 1;
-      else hi = mid;
+  /** The live entries, in order. */
+  entries(): [bigint, string[]][] {
+    const out: [bigint, string[]][] = [];
+    for (const e of this.walk(true)) if (!(e.flags & FLAG_DELETED)) out.push([e.id, e.fields!]);
+    return out;
+  }
+
+  /** The first or last live entry's ID (the node has one), or with `all` any entry's. */
+  edge(first: boolean, all = false): bigint {
+    let last = 0n;
+    for (const e of this.walk(false)) {
+      if (!all && e.flags & FLAG_DELETED) continue;
+      if (first) return e.id;
+      last = e.id;
     }
-    return lo;
+    return last;
+  }
+
+  /** The listpack Redis would hold for this node: the counters, then the rest. */
+  listpack(): string {
+    lpBuild.begin();
+    lpBuild.addInt(this.live);
+    lpBuild.addInt(this.deleted);
+    lpBuild.copy(this.lp, LP_HEADER, this.lp.length - 1);
+    return lpBuild.finish(this.elems + 2);
   }
 }
 
@@ -261,7 +347,7 @@ export class StreamValue extends AggregateValue {
 
   memoryUsage(): number {
     let b = 64;
-    for (const n of this.nodes) b += 48 + n.bytes;
+    for (const n of this.nodes) b += 64 + n.lp.length + n.masterFields.length * 16;
     for (const g of this.groups.values()) b += 64 + g.pel.size * 48 + g.consumers.size * 64;
     return b;
   }
@@ -269,11 +355,12 @@ export class StreamValue extends AggregateValue {
   clone(): StreamValue {
     const s = new StreamValue();
     for (const n of this.nodes) {
+      // A node's listpack is an immutable string: the copy shares it until either changes.
       const m = new StreamNode(n.master, n.masterFields);
-      m.ids = [...n.ids];
-      m.vals = n.vals.map((v) => [...v]);
+      m.lp = n.lp;
+      m.live = n.live;
       m.deleted = n.deleted;
-      m.bytes = n.bytes;
+      m.elems = n.elems;
       s.nodes.push(m);
     }
     s.length = this.length;
@@ -340,83 +427,80 @@ export class StreamValue extends AggregateValue {
     this.lastId = id;
   }
 
-  /** The node index and position of the first entry with ID >= id (may be past the end). */
-  private seek(id: bigint): [number, number] {
+  /** The index of the node that would hold `id`: the last whose master ID is <= id (or 0). */
+  private nodeFor(id: bigint): number {
     const nodes = this.nodes;
     let lo = 0, hi = nodes.length;
-    // The last node whose master ID is <= id.
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (nodes[mid]!.master <= id) lo = mid + 1;
       else hi = mid;
     }
-    let ni = Math.max(0, lo - 1);
-    while (ni < nodes.length) {
-      const pos = nodes[ni]!.lowerBound(id);
-      if (pos < nodes[ni]!.live) return [ni, pos];
-      ni++;
-    }
-    return [nodes.length, 0];
+    return Math.max(0, lo - 1);
   }
 
   /** The entry with this ID, or undefined. */
   get(id: bigint): string[] | undefined {
-    const [ni, pos] = this.seek(id);
-    const n = this.nodes[ni];
-    return n && n.ids[pos] === id ? n.vals[pos] : undefined;
+    const n = this.nodes[this.nodeFor(id)];
+    if (!n) return undefined;
+    for (const e of n.walk(true)) {
+      if (e.id === id) return e.flags & FLAG_DELETED ? undefined : e.fields!;
+      if (e.id > id) break;
+    }
+    return undefined;
   }
 
   /** Entries with start <= ID <= end, in order (reversed when `rev`), up to count (0 = all). */
   range(start: bigint, end: bigint, count: number, rev = false): [bigint, string[]][] {
     const out: [bigint, string[]][] = [];
-    if (start > end) return out;
+    if (start > end || this.nodes.length === 0) return out;
     if (!rev) {
-      let [ni, pos] = this.seek(start);
-      for (; ni < this.nodes.length; ni++, pos = 0) {
+      for (let ni = this.nodeFor(start); ni < this.nodes.length; ni++) {
         const n = this.nodes[ni]!;
-        for (; pos < n.live; pos++) {
-          const id = n.ids[pos]!;
-          if (id > end) return out;
-          out.push([id, n.vals[pos]!]);
+        if (n.master > end) break;
+        for (const e of n.entries()) {
+          if (e[0] < start) continue;
+          if (e[0] > end) return out;
+          out.push(e);
           if (count && out.length >= count) return out;
         }
       }
       return out;
     }
-    // Backwards from the last entry <= end.
-    let [ni, pos] = end === ID_MAX ? [this.nodes.length, 0] : this.seek(end + 1n);
-    pos--;
-    for (;;) {
-      while (pos < 0) {
-        ni--;
-        if (ni < 0) return out;
-        pos = this.nodes[ni]!.live - 1;
+    for (let ni = this.nodeFor(end); ni >= 0; ni--) {
+      const entries = this.nodes[ni]!.entries();
+      for (let k = entries.length - 1; k >= 0; k--) {
+        const e = entries[k]!;
+        if (e[0] > end) continue;
+        if (e[0] < start) return out;
+        out.push(e);
+        if (count && out.length >= count) return out;
       }
-      const n = this.nodes[ni]!;
-      const id = n.ids[pos]!;
-      if (id < start) return out;
-      out.push([id, n.vals[pos]!]);
-      if (count && out.length >= count) return out;
-      pos--;
     }
+    return out;
   }
 
   /** The first or last live entry's ID (0 when empty). */
   edgeId(first: boolean): bigint {
     if (this.nodes.length === 0) return 0n;
-    if (first) return this.nodes[0]!.ids[0]!;
-    const n = this.nodes[this.nodes.length - 1]!;
-    return n.ids[n.live - 1]!;
+    return first ? this.nodes[0]!.edge(true) : this.nodes[this.nodes.length - 1]!.edge(false);
   }
 
   /** XDEL of one ID: true when it existed. */
   delete(id: bigint): boolean {
-    const [ni, pos] = this.seek(id);
+    const ni = this.nodeFor(id);
     const n = this.nodes[ni];
-    if (!n || n.ids[pos] !== id) return false;
-    n.ids.splice(pos, 1);
-    n.vals.splice(pos, 1);
-    n.deleted++;
+    if (!n) return false;
+    let found: NodeEntry | null = null;
+    for (const e of n.walk(false)) {
+      if (e.id === id) {
+        if (!(e.flags & FLAG_DELETED)) found = e;
+        break;
+      }
+      if (e.id > id) break;
+    }
+    if (!found) return false;
+    n.markDeleted(found.at, found.flags);
     if (n.live === 0) this.nodes.splice(ni, 1);
     this.length--;
     if (id > this.maxDeletedId) this.maxDeletedId = id;
@@ -435,7 +519,7 @@ export class StreamValue extends AggregateValue {
       if (a.limit && deleted + entries > a.limit) break;
       const removeNode = a.strategy === "maxlen"
         ? this.length - entries >= a.maxlen
-        : n.ids[entries - 1]! < a.minid;
+        : n.edge(false, true) < a.minid;
       if (removeNode) {
         this.nodes.shift();
         this.length -= entries;
@@ -443,17 +527,18 @@ export class StreamValue extends AggregateValue {
         continue;
       }
       if (a.approx) break;
-      let k = 0;
-      while (k < entries) {
-        const stop = a.strategy === "maxlen" ? this.length <= a.maxlen : n.ids[k]! >= a.minid;
+      // Flag entries deleted from the node's start until the target is met.
+      const doomed: NodeEntry[] = [];
+      for (const e of n.walk(false)) {
+        const stop = a.strategy === "maxlen"
+          ? this.length - doomed.length <= a.maxlen
+          : e.id >= a.minid;
         if (stop) break;
-        k++;
-        this.length--;
+        if (!(e.flags & FLAG_DELETED)) doomed.push(e);
       }
-      n.ids.splice(0, k);
-      n.vals.splice(0, k);
-      n.deleted += k;
-      deleted += k;
+      for (const e of doomed) n.markDeleted(e.at, e.flags);
+      this.length -= doomed.length;
+      deleted += doomed.length;
       break;
     }
     if (this.length === 0) this.firstId = 0n;
