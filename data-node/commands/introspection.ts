@@ -89,8 +89,10 @@ export function writeCommandInfo(c: ClientState, d: CommandDef): void {
   c.out.set(tips.length);
   for (const t of tips) c.out.bulk(t);
   writeKeySpecs(c, d);
+  // Redis replies an empty set when there are no subcommands, else an array of them.
   const subs = d.subcommands ?? [];
-  c.out.set(subs.length);
+  if (subs.length === 0) c.out.set(0);
+  else c.out.array(subs.length);
   for (const sd of subs) writeCommandInfo(c, sd);
 }
 

@@ -11,6 +11,7 @@ import { LIST_COMMANDS } from "./lists.ts";
 import { HASH_COMMANDS } from "./hashes.ts";
 import { SET_COMMANDS } from "./sets.ts";
 import { ZSET_COMMANDS } from "./zsets.ts";
+import { STREAM_COMMANDS } from "./streams.ts";
 import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
@@ -45,6 +46,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(HASH_COMMANDS);
   add(SET_COMMANDS);
   add(ZSET_COMMANDS);
+  add(STREAM_COMMANDS);
   add(PERSISTENCE_COMMANDS);
   add(BIT_COMMANDS);
   add(HYPERLOGLOG_COMMANDS);

@@ -119,6 +119,8 @@ export interface CommandDef {
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
   if (def.findKeys) return def.findKeys(argv);
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
+  if (def.name === "xread") return xreadKeys(argv, 1);
+  if (def.name === "xreadgroup") return xreadKeys(argv, 4);
   // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
   if (def.name === "migrate" && argv[3] === "") {
     for (let i = 6; i < argv.length; i++) {
@@ -171,4 +173,22 @@ export function numkeysKeys(
   for (let i = 0; i < num; i++) keys.push(first + i);
   if (store) keys.push(store);
   return { keys, fromSpecs: false };
+}
+
+/**
+ * XREAD / XREADGROUP keys as their key specs find them (Redis prefers the specs): after the
+ * first STREAMS at or past argument 1 (XREAD) or 4 (XREADGROUP), half of what follows (rounded
+ * down).
+ */
+function xreadKeys(argv: string[], from: number): number[] {
+  let first = -1;
+  for (let i = from; i < argv.length; i++) {
+    if (argv[i]!.toLowerCase() === "streams") {
+      first = i + 1;
+      break;
+    }
+  }
+  if (first < 0) return [];
+  const n = Math.floor((argv.length - first) / 2);
+  return Array.from({ length: n }, (_, j) => first + j);
 }

@@ -19,6 +19,7 @@ import { CASES_NOTIFY } from "./cases_notify.ts";
 import { CASES_HLL } from "./cases_hll.ts";
 import { CASES_GEO } from "./cases_geo.ts";
 import { CASES_SORT } from "./cases_sort.ts";
+import { CASES_STREAMS } from "./cases_streams.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -32,6 +33,7 @@ const CASES: Case[] = [
   ...CASES_HLL,
   ...CASES_GEO,
   ...CASES_SORT,
+  ...CASES_STREAMS,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
