@@ -20,6 +20,7 @@ import { CASES_HLL } from "./cases_hll.ts";
 import { CASES_GEO } from "./cases_geo.ts";
 import { CASES_SORT } from "./cases_sort.ts";
 import { CASES_STREAMS } from "./cases_streams.ts";
+import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -34,6 +35,7 @@ const CASES: Case[] = [
   ...CASES_GEO,
   ...CASES_SORT,
   ...CASES_STREAMS,
+  ...CASES_STREAMS_MORE,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
