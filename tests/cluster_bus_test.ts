@@ -78,6 +78,16 @@ class Fixture {
       port: this.proxyPort,
       name: "cluster-bus proxy",
     });
+    // The proxy accepts clients before its first map load ends; wait for the map.
+    await waitReporting(
+      "the proxy's first slot map",
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${this.adminPort}/topology`);
+        return r.ok && ((await r.json()) as { masters: string[] }).masters.length > 0;
+      },
+      10_000,
+      () => this.describe(),
+    );
   }
 
   async describe(): Promise<string> {

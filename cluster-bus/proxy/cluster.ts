@@ -37,6 +37,10 @@ export const TRYAGAIN_BASE_MS = 25;
 export const MAX_NODE_PENDING = 10000;
 /** A refresh at most this often when triggered by MOVED or failures. */
 export const MIN_REFRESH_GAP_MS = 100;
+/** How long a node whose connection failed is passed over for keyless commands. */
+export const UNREACHABLE_MS = 2000;
+/** Failed nodes remembered at most. */
+const MAX_UNREACHABLE = 1024;
 
 export interface ClusterOptions {
   seeds: Addr[];
@@ -75,6 +79,8 @@ export class Cluster {
   };
   private readonly pool = new Map<string, Promise<RedisClient>>();
   private refreshing: Promise<boolean> | null = null;
+  /** Nodes whose connection failed, and when (keyless commands avoid them for a while). */
+  private readonly unreachable = new Map<Addr, number>();
   private lastRefreshAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -190,9 +196,15 @@ export class Cluster {
     return (await c.pipeline([["ASKING"], argv]))[1]!;
   }
 
-  /** Any node able to answer a keyless command: a master, else a seed. */
+  /**
+   * Any node able to answer a keyless command: a master, else a seed; masters whose connection
+   * failed within the last UNREACHABLE_MS are passed over while another one is left.
+   */
   anyNode(): Addr | null {
-    const masters = mastersOf(this.map);
+    const all = mastersOf(this.map);
+    const now = Date.now();
+    const up = all.filter((a) => !(now - (this.unreachable.get(a) ?? -Infinity) < UNREACHABLE_MS));
+    const masters = up.length > 0 ? up : all;
     if (masters.length > 0) return masters[Math.floor(Math.random() * masters.length)]!;
     return this.opts.seeds[0] ?? null;
   }
@@ -231,7 +243,11 @@ export class Cluster {
         );
       } catch (e) {
         if (e instanceof QueueFullError) return this.fail(`ERR proxy: node ${addr} is overloaded`);
-        if (lost++ >= 1 || this.closed) {
+        this.markUnreachable(addr);
+        // A keyless command may go to any other master; a keyed one is retried once.
+        const keyless = !("addr" in target) && target.slot === null;
+        const retries = keyless ? Math.max(1, mastersOf(this.map).length) : 1;
+        if (lost++ >= retries || this.closed) {
           return this.fail(`ERR proxy: node ${addr} unreachable: ${(e as Error).message}`);
         }
         if (!(e instanceof ConnectionClosedError || e instanceof TimeoutError)) {
@@ -267,6 +283,15 @@ export class Cluster {
     }
     this.counters.errors++;
     return last;
+  }
+
+  /** Remembers a failed node (bounded by the number of nodes in the map and the seeds). */
+  private markUnreachable(addr: Addr): void {
+    this.unreachable.set(addr, Date.now());
+    if (this.unreachable.size > MAX_UNREACHABLE) {
+      const oldest = this.unreachable.keys().next().value;
+      if (oldest !== undefined) this.unreachable.delete(oldest);
+    }
   }
 
   private fail(message: string): RespError {
