@@ -5,7 +5,7 @@
  * events, so the events of every command are compared exactly (names, keys, channels, order).
  */
 import { deepStrictEqual } from "node:assert/strict";
-import { encodeValue, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, encodeValue, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 
@@ -632,10 +632,77 @@ Deno.test({
       300,
       ["ZADD", "z", "1", "a"],
       ["ZPOPMIN", "z"],
+      ["XADD", "x", "MAXLEN", "1", "1-1", "f", "v"],
+      ["XADD", "x", "MAXLEN", "~", "1", "2-1", "f", "v"],
+      ["XGROUP", "CREATE", "x", "g", "0"],
+      ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "x", ">"],
+      ["XREADGROUP", "GROUP", "g", "c2", "NOACK", "STREAMS", "x", "0"],
+      ["XCLAIM", "x", "g", "c3", "0", "2-1"],
+      ["XAUTOCLAIM", "x", "g", "c4", "0", "0"],
+      ["XACK", "x", "g", "2-1"],
+      ["XGROUP", "DELCONSUMER", "x", "g", "c"],
+      ["XGROUP", "DESTROY", "x", "g"],
+      ["XSETID", "x", "9-0"],
+      ["XDEL", "x", "2-1"],
+      ["PFADD", "h", "a", "b"],
+      ["PFCOUNT", "h"],
+      ["PFMERGE", "h2", "h"],
+      ["GEOADD", "geo", "13.361389", "38.115556", "Palermo"],
+      ["GEOSEARCHSTORE", "gd", "geo", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"],
+      ["GEORADIUS", "geo", "0", "0", "1", "km", "STORE", "gd"],
+      ["RPUSH", "sl", "2", "1"],
+      ["SORT", "sl", "STORE", "sd"],
+      ["SORT", "nolist", "STORE", "sd"],
     ];
     const ours = await replicaEvents(startDataNode, steps);
     const redis = await replicaEvents(startRedisServer, steps);
     deepStrictEqual(ours, redis);
     deepStrictEqual(ours.length > 20, true);
+  },
+});
+
+/** Events seen while a blocked XREADGROUP is served by an XADD, then one woken by DESTROY. */
+async function blockedGroupReadEvents(start: typeof startDataNode): Promise<string[]> {
+  await using node = await start();
+  using cmd = await RawConn.connect(node.port);
+  using reader = await RawConn.connect(node.port);
+  using sub = await RawConn.connect(node.port);
+  await cmd.call("CONFIG", "SET", "notify-keyspace-events", "KEA");
+  await sub.call("PSUBSCRIBE", "__key*__:*");
+  const seen: string[] = [];
+  const block = async (consumer: string, wake: string[]) => {
+    await reader.write(
+      encodeCommand(["XREADGROUP", "GROUP", "g", consumer, "BLOCK", "0", "STREAMS", "x", ">"]),
+    );
+    await eventually(
+      async () => text(await cmd.call("INFO", "clients")).includes("blocked_clients:1\r\n"),
+      "reader blocked",
+      5_000,
+    );
+    seen.push(`${wake.join(" ")} -> ${text(await cmd.call(...wake))}`);
+    seen.push(`reader got ${text(await reader.read())}`);
+  };
+  seen.push(text(await cmd.call("XGROUP", "CREATE", "x", "g", "$", "MKSTREAM")));
+  await block("c1", ["XADD", "x", "1-1", "f", "v"]);
+  await block("c2", ["XGROUP", "DESTROY", "x", "g"]);
+  await cmd.call("PUBLISH", MARK, "x");
+  for (;;) {
+    const m = await sub.read() as RespValue[];
+    if (m[2] === MARK) break;
+    seen.push(`${m[2]} ${m[3]}`);
+  }
+  return seen;
+}
+
+Deno.test({
+  name: "a blocked XREADGROUP served later creates its consumer with the event redis-server raises",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const ours = await blockedGroupReadEvents(startDataNode);
+    const redis = await blockedGroupReadEvents(startRedisServer);
+    deepStrictEqual(ours, redis);
+    deepStrictEqual(ours.some((e) => e.endsWith("xgroup-createconsumer")), true);
   },
 });

@@ -302,8 +302,17 @@ const SCENARIOS: Scenario[] = [
       ["B", "PFADD", "hll", "a"],
       ["B", "PFADD", "hll", "c"],
       ["A", "PFCOUNT", "hll"],
+      ["B", "PFCOUNT", "hll"],
+      ["B", "PFADD", "hll", "d"],
+      ["A", "PFCOUNT", "hll", "nohll"],
       // Caching the count changes the value: the key is signalled, the reader invalidated.
       ["B", "PFCOUNT", "hll"],
+      ["A", "GET", "hll"],
+      ["B", "PFCOUNT", "hll"],
+      ["B", "PFADD", "hll", "e"],
+      ["A", "GET", "hll"],
+      // The reader's own count is signalled too: it is told after its reply.
+      ["A", "PFCOUNT", "hll"],
       ["A", "PFCOUNT", "hll"],
       ["B", "PFMERGE", "hll", "hll"],
       ["B", "GEOADD", "geo", "13.361389", "38.115556", "Palermo"],
