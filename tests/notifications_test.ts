@@ -5,7 +5,7 @@
  * events, so the events of every command are compared exactly (names, keys, channels, order).
  */
 import { deepStrictEqual } from "node:assert/strict";
-import { encodeValue, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, encodeValue, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 
@@ -254,6 +254,161 @@ const ZSETS: Step[] = [
   ["ZRANGE", "zu", "0", "-1"],
 ];
 
+const STREAMS: Step[] = [
+  ["XADD", "x", "1-1", "f", "v"],
+  ["XADD", "x", "NOMKSTREAM", "2-1", "f", "v"],
+  ["XADD", "nox", "NOMKSTREAM", "*", "f", "v"],
+  ["XADD", "x", "MAXLEN", "2", "3-1", "f", "v"],
+  ["XADD", "x", "MAXLEN", "5", "4-1", "f", "v"],
+  ["XADD", "x", "MAXLEN", "~", "1", "5-1", "f", "v"],
+  ["XADD", "x", "1-0", "f", "v"],
+  ["XADD", "x", "MINID", "9-0", "6-1", "f", "v"],
+  ["XADD", "x2", "MAXLEN", "0", "1-1", "f", "v"],
+  ["XADD", "x2", "0-0", "f", "v"],
+  ["XTRIM", "x", "MAXLEN", "10"],
+  ["XADD", "x", "7-1", "f", "v"],
+  ["XADD", "x", "8-1", "f", "v"],
+  ["XADD", "x", "9-1", "f", "v"],
+  ["XTRIM", "x", "MAXLEN", "2"],
+  ["XTRIM", "x", "MINID", "9-1"],
+  ["XTRIM", "x", "MAXLEN", "~", "0"],
+  ["XTRIM", "nox", "MAXLEN", "0"],
+  ["XDEL", "x", "99-9"],
+  ["XDEL", "x", "9-1", "99-9"],
+  ["XDEL", "nox", "1-1"],
+  ["XSETID", "x", "10-0"],
+  ["XSETID", "x", "10-0", "ENTRIESADDED", "20", "MAXDELETEDID", "9-1"],
+  ["XSETID", "nox", "10-0"],
+  ["XSETID", "x", "1-0"],
+  ["XADD", "x", "11-1", "a", "1"],
+  ["XADD", "x", "12-1", "a", "2"],
+  ["XADD", "x", "13-1", "a", "3"],
+  ["XGROUP", "CREATE", "x", "g", "0"],
+  ["XGROUP", "CREATE", "x", "g", "0"],
+  ["XGROUP", "CREATE", "x", "g2", "$", "ENTRIESREAD", "3"],
+  ["XGROUP", "CREATE", "x3", "g", "$", "MKSTREAM"],
+  ["XGROUP", "CREATE", "nox", "g", "$"],
+  ["XGROUP", "CREATECONSUMER", "x", "g", "c1"],
+  ["XGROUP", "CREATECONSUMER", "x", "g", "c1"],
+  ["XGROUP", "CREATECONSUMER", "x", "nogroup", "c1"],
+  ["XREADGROUP", "GROUP", "g", "c2", "COUNT", "1", "STREAMS", "x", ">"],
+  ["XREADGROUP", "GROUP", "g", "c2", "COUNT", "1", "STREAMS", "x", ">"],
+  ["XREADGROUP", "GROUP", "g2", "c3", "STREAMS", "x", ">"],
+  ["XREADGROUP", "GROUP", "g", "c4", "NOACK", "STREAMS", "x", ">"],
+  ["XREADGROUP", "GROUP", "g", "c5", "STREAMS", "x", "0"],
+  ["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "x", "0"],
+  ["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "x", "x3", ">", ">"],
+  ["XACK", "x", "g", "11-1"],
+  ["XACK", "x", "g", "99-1"],
+  ["XACK", "nox", "g", "1-1"],
+  ["XCLAIM", "x", "g", "c6", "0", "12-1"],
+  ["XCLAIM", "x", "g", "c7", "0", "99-1"],
+  ["XCLAIM", "x", "g", "c7", "0", "99-1", "LASTID", "20-0"],
+  ["XCLAIM", "x", "g", "c6", "0", "12-1", "JUSTID"],
+  ["XAUTOCLAIM", "x", "g", "c8", "0", "0"],
+  ["XAUTOCLAIM", "x", "g", "c9", "0", "99-0"],
+  ["XAUTOCLAIM", "x", "g", "c8", "0", "0", "JUSTID"],
+  ["XPENDING", "x", "g"],
+  ["XPENDING", "nox", "g"],
+  ["XRANGE", "x", "-", "+"],
+  ["XRANGE", "nox", "-", "+"],
+  ["XREVRANGE", "x", "+", "-", "COUNT", "1"],
+  ["XLEN", "x"],
+  ["XLEN", "nox"],
+  ["XREAD", "COUNT", "1", "STREAMS", "x", "0"],
+  ["XREAD", "STREAMS", "nox", "0"],
+  ["XINFO", "STREAM", "nox"],
+  ["XGROUP", "SETID", "x", "g", "0"],
+  ["XGROUP", "SETID", "x", "g", "$", "ENTRIESREAD", "3"],
+  ["XGROUP", "DELCONSUMER", "x", "g", "c1"],
+  ["XGROUP", "DELCONSUMER", "x", "g", "c6"],
+  ["XGROUP", "DELCONSUMER", "x", "g", "nobody"],
+  ["XGROUP", "DESTROY", "x", "g"],
+  ["XGROUP", "DESTROY", "x", "g"],
+  ["XGROUP", "DESTROY", "nox", "g"],
+  ["XDEL", "x", "11-1", "12-1", "13-1"],
+  ["XLEN", "x"],
+  ["SET", "notstream", "v"],
+  ["XADD", "notstream", "1-1", "f", "v"],
+  ["XRANGE", "notstream", "-", "+"],
+];
+
+const HLL: Step[] = [
+  ["PFADD", "hll1", "a", "b", "c"],
+  ["PFADD", "hll1", "a"],
+  ["PFADD", "hll1"],
+  ["PFADD", "hll2"],
+  ["PFADD", "hll2", "z"],
+  ["PFCOUNT", "hll1"],
+  ["PFCOUNT", "hll1"],
+  ["PFCOUNT", "hll1", "hll2", "nohll"],
+  ["PFCOUNT", "nohll"],
+  ["PFCOUNT", "nohll", "nohll2"],
+  ["PFMERGE", "hll3", "hll1", "hll2"],
+  ["PFMERGE", "hll3"],
+  ["PFMERGE", "hll4", "nohll"],
+  ["PFADD", "notstream", "a"],
+  ["PFCOUNT", "notstream"],
+  ["PFMERGE", "hll5", "notstream"],
+  ["PFDEBUG", "TODENSE", "hll1"],
+  ["PFDEBUG", "ENCODING", "hll1"],
+  ["PFADD", "hll1", "d", "e"],
+  ["PFMERGE", "hll2", "hll1"],
+  ["PFCOUNT", "hll2"],
+];
+
+const GEO: Step[] = [
+  ["GEOADD", "geo", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+  ["GEOADD", "geo", "13.361389", "38.115556", "Palermo"],
+  ["GEOADD", "geo", "XX", "CH", "13.5", "38.1", "Palermo", "1", "1", "Nowhere"],
+  ["GEOADD", "geo", "NX", "13.6", "38.1", "Palermo"],
+  ["GEOADD", "geo", "NX", "13.6", "38.1", "Agrigento"],
+  ["GEOADD", "nogeo", "XX", "13.5", "38.1", "P"],
+  ["GEOADD", "geo", "200", "100", "Bad"],
+  ["GEOPOS", "geo", "Palermo", "none"],
+  ["GEOPOS", "nogeo", "Palermo"],
+  ["GEODIST", "geo", "Palermo", "Catania", "km"],
+  ["GEODIST", "nogeo", "a", "b"],
+  ["GEOHASH", "geo", "Catania"],
+  ["GEOHASH", "nogeo", "Catania"],
+  ["GEOSEARCH", "geo", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "ASC"],
+  ["GEOSEARCH", "nogeo", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"],
+  ["GEORADIUS_RO", "geo", "15", "37", "200", "km", "ASC"],
+  ["GEORADIUS", "geo", "15", "37", "200", "km", "STORE", "gst"],
+  ["GEORADIUS", "geo", "15", "37", "200", "km", "STOREDIST", "gst"],
+  ["GEORADIUSBYMEMBER", "geo", "Palermo", "1", "km", "STORE", "gst2"],
+  ["GEORADIUSBYMEMBER", "geo", "Palermo", "1", "km"],
+  ["GEOSEARCHSTORE", "gst3", "geo", "FROMMEMBER", "Palermo", "BYBOX", "400", "400", "km"],
+  ["GEOSEARCHSTORE", "gst3", "geo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km", "STOREDIST"],
+  ["GEOSEARCHSTORE", "gst3", "geo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
+  ["GEOSEARCHSTORE", "gst", "nogeo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
+  ["GEOSEARCHSTORE", "gst", "nogeo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"],
+  ["GEORADIUS", "nogeo", "0", "0", "1", "km", "STORE", "gst2"],
+  ["GEORADIUS", "geo", "0", "0", "1", "km", "STORE", "gst4"],
+  ["ZREM", "geo", "Palermo", "Catania", "Agrigento"],
+];
+
+const SORT: Step[] = [
+  ["RPUSH", "sl", "3", "1", "2"],
+  ["SORT", "sl"],
+  ["SORT", "nolist"],
+  ["SORT_RO", "sl", "DESC"],
+  ["SORT", "sl", "STORE", "sdst"],
+  ["SORT", "sl", "DESC", "STORE", "sdst"],
+  ["SORT", "nolist", "STORE", "sdst"],
+  ["SORT", "nolist", "STORE", "sdst"],
+  ["SORT", "sl", "BY", "nosort", "GET", "#", "GET", "w_*", "STORE", "sdst2"],
+  ["SORT", "sl", "LIMIT", "5", "5", "STORE", "sdst2"],
+  ["SADD", "sset", "b", "a"],
+  ["SORT", "sset", "ALPHA", "STORE", "sdst3"],
+  ["SORT", "sset", "STORE", "sdst3"],
+  ["SORT", "sset", "BY", "nosort", "STORE", "sdst4"],
+  ["SET", "w_1", "3"],
+  ["HSET", "h_2", "f", "two"],
+  ["SORT", "sl", "BY", "w_*", "GET", "h_*->f", "GET", "#"],
+  ["SORT", "sl", "BY", "w_*", "GET", "h_*->f", "STORE", "sdst5"],
+];
+
 const SCRIPT: Step[] = [
   ["DEBUG", "SET-ACTIVE-EXPIRE", "0"],
   ...STRINGS,
@@ -262,6 +417,10 @@ const SCRIPT: Step[] = [
   ...HASHES,
   ...SETS,
   ...ZSETS,
+  ...STREAMS,
+  ...HLL,
+  ...GEO,
+  ...SORT,
   ["MULTI"],
   ["SET", "t1", "v"],
   ["LPUSH", "t2", "v"],
@@ -281,8 +440,13 @@ function text(v: RespValue): string {
 async function run(port: number, flags: string): Promise<string[][]> {
   using cmd = await RawConn.connect(port);
   using sub = await RawConn.connect(port);
+  const subId = String(await sub.call("CLIENT", "ID"));
   await sub.call("PSUBSCRIBE", "__key*__:*");
   await cmd.call("FLUSHALL");
+  // Every key a command touches (Redis's signalModifiedKey, which WATCH sees too) is reported
+  // to the subscriber: BCAST tracking of all keys, redirected to its invalidation channel.
+  await sub.call("SUBSCRIBE", "__redis__:invalidate");
+  await cmd.call("CLIENT", "TRACKING", "ON", "BCAST", "REDIRECT", subId);
   await cmd.call("CONFIG", "SET", "notify-keyspace-events", flags);
   const out: string[][] = [];
   let inMulti = false;
@@ -315,11 +479,13 @@ async function run(port: number, flags: string): Promise<string[][]> {
         throw new Error(`events of ${step.join(" ")} under ${flags} on port ${port}: ${e}`);
       }) as RespValue[];
       if (m[2] === MARK) break;
-      events.push(`${m[2]} ${m[3]}`);
+      if (m[0] === "message") events.push(`invalidate ${JSON.stringify(m[2])}`);
+      else events.push(`${m[2]} ${m[3]}`);
     }
     out.push(events);
   }
   await cmd.call("CONFIG", "SET", "notify-keyspace-events", "");
+  await cmd.call("CLIENT", "TRACKING", "OFF");
   return out;
 }
 
@@ -466,10 +632,77 @@ Deno.test({
       300,
       ["ZADD", "z", "1", "a"],
       ["ZPOPMIN", "z"],
+      ["XADD", "x", "MAXLEN", "1", "1-1", "f", "v"],
+      ["XADD", "x", "MAXLEN", "~", "1", "2-1", "f", "v"],
+      ["XGROUP", "CREATE", "x", "g", "0"],
+      ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "x", ">"],
+      ["XREADGROUP", "GROUP", "g", "c2", "NOACK", "STREAMS", "x", "0"],
+      ["XCLAIM", "x", "g", "c3", "0", "2-1"],
+      ["XAUTOCLAIM", "x", "g", "c4", "0", "0"],
+      ["XACK", "x", "g", "2-1"],
+      ["XGROUP", "DELCONSUMER", "x", "g", "c"],
+      ["XGROUP", "DESTROY", "x", "g"],
+      ["XSETID", "x", "9-0"],
+      ["XDEL", "x", "2-1"],
+      ["PFADD", "h", "a", "b"],
+      ["PFCOUNT", "h"],
+      ["PFMERGE", "h2", "h"],
+      ["GEOADD", "geo", "13.361389", "38.115556", "Palermo"],
+      ["GEOSEARCHSTORE", "gd", "geo", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"],
+      ["GEORADIUS", "geo", "0", "0", "1", "km", "STORE", "gd"],
+      ["RPUSH", "sl", "2", "1"],
+      ["SORT", "sl", "STORE", "sd"],
+      ["SORT", "nolist", "STORE", "sd"],
     ];
     const ours = await replicaEvents(startDataNode, steps);
     const redis = await replicaEvents(startRedisServer, steps);
     deepStrictEqual(ours, redis);
     deepStrictEqual(ours.length > 20, true);
+  },
+});
+
+/** Events seen while a blocked XREADGROUP is served by an XADD, then one woken by DESTROY. */
+async function blockedGroupReadEvents(start: typeof startDataNode): Promise<string[]> {
+  await using node = await start();
+  using cmd = await RawConn.connect(node.port);
+  using reader = await RawConn.connect(node.port);
+  using sub = await RawConn.connect(node.port);
+  await cmd.call("CONFIG", "SET", "notify-keyspace-events", "KEA");
+  await sub.call("PSUBSCRIBE", "__key*__:*");
+  const seen: string[] = [];
+  const block = async (consumer: string, wake: string[]) => {
+    await reader.write(
+      encodeCommand(["XREADGROUP", "GROUP", "g", consumer, "BLOCK", "0", "STREAMS", "x", ">"]),
+    );
+    await eventually(
+      async () => text(await cmd.call("INFO", "clients")).includes("blocked_clients:1\r\n"),
+      "reader blocked",
+      5_000,
+    );
+    seen.push(`${wake.join(" ")} -> ${text(await cmd.call(...wake))}`);
+    seen.push(`reader got ${text(await reader.read())}`);
+  };
+  seen.push(text(await cmd.call("XGROUP", "CREATE", "x", "g", "$", "MKSTREAM")));
+  await block("c1", ["XADD", "x", "1-1", "f", "v"]);
+  await block("c2", ["XGROUP", "DESTROY", "x", "g"]);
+  await cmd.call("PUBLISH", MARK, "x");
+  for (;;) {
+    const m = await sub.read() as RespValue[];
+    if (m[2] === MARK) break;
+    seen.push(`${m[2]} ${m[3]}`);
+  }
+  return seen;
+}
+
+Deno.test({
+  name: "a blocked XREADGROUP served later creates its consumer with the event redis-server raises",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const ours = await blockedGroupReadEvents(startDataNode);
+    const redis = await blockedGroupReadEvents(startRedisServer);
+    deepStrictEqual(ours, redis);
+    deepStrictEqual(ours.some((e) => e.endsWith("xgroup-createconsumer")), true);
   },
 });

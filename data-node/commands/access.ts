@@ -20,12 +20,20 @@ export function keyMiss(s: Engine, c: ClientState, key: string, read = false): v
 /** Sentinel: the command already replied with an error. */
 export const REPLIED = Symbol("replied");
 
-/** A string value, null when missing, or REPLIED after a WRONGTYPE error. */
-export function readString(s: Engine, c: ClientState, key: string): string | null | typeof REPLIED {
+/**
+ * A string value, null when missing, or REPLIED after a WRONGTYPE error. `read`: a write
+ * command's read lookup (see keyMiss).
+ */
+export function readString(
+  s: Engine,
+  c: ClientState,
+  key: string,
+  read = false,
+): string | null | typeof REPLIED {
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
-    keyMiss(s, c, key);
+    keyMiss(s, c, key, read);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -36,17 +44,21 @@ export function readString(s: Engine, c: ClientState, key: string): string | nul
   return e.value;
 }
 
-/** An aggregate of the given type, null when missing, or REPLIED after a WRONGTYPE error. */
+/**
+ * An aggregate of the given type, null when missing, or REPLIED after a WRONGTYPE error.
+ * `read`: a write command's read lookup (see keyMiss).
+ */
 export function readAggregate<T extends AggregateValue>(
   s: Engine,
   c: ClientState,
   key: string,
   type: T["type"],
+  read = false,
 ): T | null | typeof REPLIED {
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
-    keyMiss(s, c, key);
+    keyMiss(s, c, key, read);
     return null;
   }
   s.stats.keyspaceHits++;

@@ -4,6 +4,7 @@
  * checked in the order Redis 7.0's geo.c checks them, so the same error wins.
  */
 import type { ClientState, Engine } from "../engine/types.ts";
+import { NOTIFY } from "../engine/notify.ts";
 import { ZSetValue } from "../store/zset.ts";
 import { cmd, ERR, parseFloatArg, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
@@ -25,8 +26,14 @@ import {
   standardGeohash,
 } from "../store/geohash.ts";
 
-function readZset(s: Engine, c: ClientState, key: string): ZSetValue | null | typeof REPLIED {
-  return readAggregate<ZSetValue>(s, c, key, "zset");
+/** `read`: a write command's read lookup (see keyMiss). */
+function readZset(
+  s: Engine,
+  c: ClientState,
+  key: string,
+  read = false,
+): ZSetValue | null | typeof REPLIED {
+  return readAggregate<ZSetValue>(s, c, key, "zset", read);
 }
 
 /** getDoubleFromObject: strtod over the whole string, no leading space, no NaN, no overflow. */
@@ -127,6 +134,8 @@ function zadd(s: Engine, c: ClientState, argv: string[], first: number): void {
   if (z.size === 0) c.db.delete(key);
   if (added + updated > 0) {
     c.db.signalModified(key);
+    // GEOADD runs as ZADD in Redis, whose event it raises.
+    s.notify(NOTIFY.ZSET, "zadd", key, c.db.id);
     s.dirty += added + updated;
   }
   c.rewrittenArgv = argv;
@@ -240,7 +249,8 @@ function georadiusGeneric(
   srcIndex: number,
   flags: number,
 ): void {
-  const z = readZset(s, c, argv[srcIndex]!);
+  // The source is read (GEORADIUS with STORE and GEOSEARCHSTORE are writes).
+  const z = readZset(s, c, argv[srcIndex]!, true);
   if (z === REPLIED) return;
   const o: SearchOptions = {
     withDist: false,
@@ -295,7 +305,7 @@ function georadiusGeneric(
   if (o.any && o.count === 0) return c.error("ERR the ANY argument requires COUNT argument");
   if (z === null) {
     if (o.storeKey !== null) {
-      if (c.db.delete(o.storeKey)) s.dirty++;
+      deleteStoreKey(s, c, o.storeKey);
       return c.out.int(0);
     }
     return c.out.array(0);
@@ -313,7 +323,14 @@ function georadiusGeneric(
   const results = found.slice(0, n);
   for (const p of results) p.dist /= shape.conversion;
   if (o.storeKey === null) return replyPoints(c, results, o);
-  storePoints(s, c, o.storeKey, results, o.storeDist);
+  storePoints(
+    s,
+    c,
+    o.storeKey,
+    results,
+    o.storeDist,
+    flags & SEARCH ? "geosearchstore" : "georadiusstore",
+  );
 }
 
 /** Parses the options after the fixed arguments; false after replying an error. */
@@ -424,9 +441,10 @@ function storePoints(
   key: string,
   points: Point[],
   storeDist: boolean,
+  event: string,
 ): void {
   if (points.length === 0) {
-    if (c.db.delete(key)) s.dirty++;
+    deleteStoreKey(s, c, key);
     return c.out.int(0);
   }
   const maxEntries = s.config.get<number>("zset-max-listpack-entries");
@@ -437,8 +455,16 @@ function storePoints(
   }
   for (const p of points) z.add(p.member, storeDist ? p.dist : p.score);
   c.db.set(key, z);
+  s.notify(NOTIFY.ZSET, event, key, c.db.id);
   s.dirty += points.length;
   c.out.int(points.length);
+}
+
+/** A search that stores nothing deletes its destination (with its `del` event), as in Redis. */
+function deleteStoreKey(s: Engine, c: ClientState, key: string): void {
+  if (!c.db.delete(key)) return;
+  s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+  s.dirty++;
 }
 
 const radius = (flags: number, srcIndex = 1) => (s: Engine, c: ClientState, argv: string[]) =>

@@ -3,6 +3,7 @@
  * GET, DUMP, replication and RDB carry them unchanged and real Redis reads them back.
  */
 import type { ClientState, Engine } from "../engine/types.ts";
+import { NOTIFY } from "../engine/notify.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { readString, REPLIED } from "./access.ts";
@@ -36,9 +37,17 @@ function sparseMax(s: Engine): number {
   return s.config.get<number>("hll-sparse-max-bytes");
 }
 
-/** A key's HLL bytes, null when missing, or REPLIED after WRONGTYPE (either kind). */
-function readHll(s: Engine, c: ClientState, key: string): Uint8Array | null | typeof REPLIED {
-  const v = readString(s, c, key);
+/**
+ * A key's HLL bytes, null when missing, or REPLIED after WRONGTYPE (either kind). `read`: a
+ * write command's read lookup (see keyMiss).
+ */
+function readHll(
+  s: Engine,
+  c: ClientState,
+  key: string,
+  read = false,
+): Uint8Array | null | typeof REPLIED {
+  const v = readString(s, c, key, read);
   if (v === REPLIED || v === null) return v;
   // An integer-encoded string is never a HLL for Redis; none is 16 bytes long or starts "HYLL".
   if (!isHll(v)) {
@@ -58,7 +67,10 @@ function unshare(c: ClientState, key: string): void {
   if (e !== undefined && typeof e.value === "string") e.enc = "raw";
 }
 
-/** Stores a changed HLL: in place for an existing key (TTL kept), raw-encoded as in Redis. */
+/**
+ * Stores a changed HLL: in place for an existing key (TTL kept), raw-encoded as in Redis. The
+ * key is signalled as modified (WATCH, client-side caching).
+ */
 function storeHll(c: ClientState, key: string, b: Uint8Array, existed: boolean): void {
   const v = bytesToBinary(b);
   const e = existed ? c.db.lookup(key, false) : undefined;
@@ -85,9 +97,11 @@ function pfadd(s: Engine, c: ClientState, argv: string[]): void {
     b = r.value;
     if (r.changed) updated++;
   }
+  // A PFADD that changes no register (nor creates the key) is no write: no signal, no event.
   if (updated > 0) {
     invalidateCache(b);
     storeHll(c, key, b, cur !== null);
+    s.notify(NOTIFY.STRING, "pfadd", key, c.db.id);
     s.dirty += updated;
   }
   c.out.int(updated > 0 ? 1 : 0);
@@ -105,8 +119,9 @@ function pfcount(s: Engine, c: ClientState, argv: string[]): void {
   const n = countHll(b);
   if (n === null) return c.error(INVALID_HLL_ERR);
   setCachedCount(b, n);
+  // The cached count changes the value: Redis signals the key as modified (no event) and
+  // replicates the PFCOUNT, a read-only command.
   storeHll(c, key, b, true);
-  // The cached count changes the value: Redis replicates the PFCOUNT (a read-only command).
   s.dirty++;
   s.propagation.also(c.db.id, argv);
   c.out.int(n);
@@ -127,8 +142,9 @@ function pfcountMany(s: Engine, c: ClientState, argv: string[]): void {
 function pfmerge(s: Engine, c: ClientState, argv: string[]): void {
   const max = new Uint8Array(HLL_REGISTERS);
   let dense = false;
+  // Every key, the destination too, is looked up as a read, as in Redis.
   for (let i = 1; i < argv.length; i++) {
-    const b = readHll(s, c, argv[i]!);
+    const b = readHll(s, c, argv[i]!, true);
     if (b === REPLIED) return;
     if (b === null) continue;
     if (encodingOf(b) === HLL_DENSE) dense = true;
@@ -147,8 +163,19 @@ function pfmerge(s: Engine, c: ClientState, argv: string[]): void {
   if (out === null) return c.error(INVALID_HLL_ERR);
   invalidateCache(out);
   storeHll(c, dst, out, e !== undefined);
+  // PFMERGE raises `pfadd`, as Redis does (a merge adds many elements).
+  s.notify(NOTIFY.STRING, "pfadd", dst, c.db.id);
   s.dirty++;
   c.out.ok();
+}
+
+/**
+ * PFDEBUG's conversion to dense: the same registers in another encoding. Redis replicates it
+ * but does not signal the key as modified (WATCH, client-side caching) nor raise an event.
+ */
+function storeConverted(c: ClientState, key: string, b: Uint8Array): void {
+  c.db.storeUnchanged(key, bytesToBinary(b));
+  unshare(c, key);
 }
 
 function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
@@ -165,7 +192,7 @@ function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
         const conv = toDense(b);
         if (conv === null) return c.error(INVALID_HLL_ERR);
         d = conv;
-        storeHll(c, key, d, true);
+        storeConverted(c, key, d);
         s.dirty++;
       }
       c.out.array(HLL_REGISTERS);
@@ -181,7 +208,7 @@ function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
       if (encodingOf(b) === HLL_DENSE) return c.out.int(0);
       const d = toDense(b);
       if (d === null) return c.error(INVALID_HLL_ERR);
-      storeHll(c, key, d, true);
+      storeConverted(c, key, d);
       s.dirty++;
       return c.out.int(1);
     }

@@ -5,6 +5,7 @@
  * element order (ties between equal scores broken by the elements' bytes).
  */
 import type { ClientState, Engine } from "../engine/types.ts";
+import { NOTIFY } from "../engine/notify.ts";
 import { cmd, ERR, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { ListValue } from "../store/list.ts";
@@ -12,6 +13,7 @@ import type { SetValue } from "../store/set.ts";
 import type { ZSetValue } from "../store/zset.ts";
 import type { HashValue } from "../store/hash.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { keyMiss } from "./access.ts";
 
 const SCORE_ERR = "ERR One or more scores can't be converted into double";
 
@@ -73,7 +75,12 @@ function parseOptions(s: Engine, c: ClientState, argv: string[], readonly: boole
  * "*" becomes the element and a "->field" after it reads a hash field. Null when there is no
  * such string (or hash field), or the pattern has no "*".
  */
-function lookupByPattern(c: ClientState, pattern: string, element: string): string | null {
+function lookupByPattern(
+  s: Engine,
+  c: ClientState,
+  pattern: string,
+  element: string,
+): string | null {
   const p = cstr(pattern);
   if (p === "#") return element;
   const star = p.indexOf("*");
@@ -85,8 +92,14 @@ function lookupByPattern(c: ClientState, pattern: string, element: string): stri
   const field = hasField ? pattern.slice(arrow + 2) : null;
   const postfixLen = pattern.length - star - 1 - (hasField ? fieldLen + 2 : 0);
   const key = pattern.slice(0, star) + element + pattern.slice(star + 1, star + 1 + postfixLen);
+  // A read lookup, as in Redis: stats and the key-miss event.
   const e = c.db.lookup(key);
-  if (e === undefined) return null;
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    keyMiss(s, c, key, true);
+    return null;
+  }
+  s.stats.keyspaceHits++;
   const v = e.value;
   if (field !== null) {
     if (typeof v === "string" || v.type !== "hash") return null;
@@ -143,8 +156,10 @@ function sortGeneric(s: Engine, c: ClientState, argv: string[], readonly: boolea
   const o = parseOptions(s, c, argv, readonly);
   if (o === null) return;
   const e = c.db.lookup(argv[1]!);
-  if (e === undefined) s.stats.keyspaceMisses++;
-  else s.stats.keyspaceHits++;
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    keyMiss(s, c, argv[1]!, true);
+  } else s.stats.keyspaceHits++;
   const v = e?.value;
   if (typeof v === "string" || (v && v.type !== "list" && v.type !== "set" && v.type !== "zset")) {
     return c.error(ERR.wrongType);
@@ -181,7 +196,9 @@ function sortGeneric(s: Engine, c: ClientState, argv: string[], readonly: boolea
   } else {
     items = loadAll(v as ListValue | SetValue | ZSetValue | undefined, type);
   }
-  if (!o.dontSort && !scoreItems(c, items, o)) return sortedReply(s, c, o, items, start, end, true);
+  if (!o.dontSort && !scoreItems(s, c, items, o)) {
+    return sortedReply(s, c, o, items, start, end, true);
+  }
   if (!o.dontSort) sortItems(items, o);
   sortedReply(s, c, o, items, start, end, false);
 }
@@ -214,12 +231,12 @@ function loadAll(v: ListValue | SetValue | ZSetValue | undefined, type: string):
 }
 
 /** Loads each element's sort key; false when a numeric key is not a double. */
-function scoreItems(c: ClientState, items: Item[], o: Options): boolean {
+function scoreItems(s: Engine, c: ClientState, items: Item[], o: Options): boolean {
   let ok = true;
   for (const it of items) {
     let by: string | null = it.el;
     if (o.by !== null) {
-      by = lookupByPattern(c, o.by, it.el);
+      by = lookupByPattern(s, c, o.by, it.el);
       if (by === null) continue;
     }
     if (o.alpha) {
@@ -268,7 +285,7 @@ function sortedReply(
       const el = items[j]!.el;
       if (!o.gets.length) c.out.bulk(el);
       for (const g of o.gets) {
-        const val = lookupByPattern(c, g, el);
+        const val = lookupByPattern(s, c, g, el);
         if (val === null) c.out.nullBulk();
         else c.out.bulk(val);
       }
@@ -280,12 +297,17 @@ function sortedReply(
   for (let j = start; j <= end; j++) {
     const el = items[j]!.el;
     if (!o.gets.length) list.pushTail(el, fill);
-    for (const g of o.gets) list.pushTail(lookupByPattern(c, g, el) ?? "", fill);
+    for (const g of o.gets) list.pushTail(lookupByPattern(s, c, g, el) ?? "", fill);
   }
   if (outputLen > 0) {
     c.db.set(o.store, list);
+    s.notify(NOTIFY.LIST, "sortstore", o.store, c.db.id);
     s.dirty += outputLen;
-  } else if (c.db.delete(o.store)) s.dirty++;
+  } else if (c.db.delete(o.store)) {
+    // An empty result deletes the destination, as in Redis.
+    s.notify(NOTIFY.GENERIC, "del", o.store, c.db.id);
+    s.dirty++;
+  }
   c.out.int(outputLen);
 }
 

@@ -27,12 +27,19 @@ import { cmd, container, ERR, parseI64, replyHelp, subcommandSyntaxError } from 
 import { readAggregate, REPLIED } from "./access.ts";
 import type { CommandDef, Handler } from "./types.ts";
 import { wrongArity } from "../../shared/errors.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 const INVALID_ID = "ERR Invalid stream ID specified as stream command argument";
 const XREAD_BLOCKED_DEFAULT_COUNT = 1000;
 
-function readStream(s: Engine, c: ClientState, key: string): StreamValue | null | typeof REPLIED {
-  return readAggregate<StreamValue>(s, c, key, "stream");
+/** `read`: a write command's lookup that Redis makes as a read (see keyMiss). */
+function readStream(
+  s: Engine,
+  c: ClientState,
+  key: string,
+  read = false,
+): StreamValue | null | typeof REPLIED {
+  return readAggregate<StreamValue>(s, c, key, "stream", read);
 }
 
 function nodeLimits(s: Engine): NodeLimits {
@@ -243,10 +250,12 @@ function xadd(s: Engine, c: ClientState, argv: string[]): void {
   if (total > 1 << 30) return c.error("ERR Elements are too large to be stored");
   st.append(id, fields, nodeLimits(s));
   c.out.bulk(formatId(id));
+  c.db.signalModified(key);
+  s.notify(NOTIFY.STREAM, "xadd", key, c.db.id);
   s.dirty++;
   let effect = argv;
   if (a.trim) {
-    st.trim(a.trim);
+    if (st.trim(a.trim)) s.notify(NOTIFY.STREAM, "xtrim", key, c.db.id);
     if (a.trim.approx) effect = rewriteTrim(argv, st, a);
   }
   if (!a.id || !a.id.seqGiven) {
@@ -255,7 +264,8 @@ function xadd(s: Engine, c: ClientState, argv: string[]): void {
     effect[a.idPos] = formatId(id);
   }
   if (effect !== argv) c.rewrittenArgv = effect;
-  c.db.signalModified(key);
+  // Trimming changed the value after the signal above: the estimate follows.
+  if (a.trim) c.db.changedUnsignalled(key);
 }
 
 function xtrim(s: Engine, c: ClientState, argv: string[]): void {
@@ -266,6 +276,7 @@ function xtrim(s: Engine, c: ClientState, argv: string[]): void {
   if (st === null) return c.out.int(0);
   const deleted = st.trim(a.trim!);
   if (deleted) {
+    s.notify(NOTIFY.STREAM, "xtrim", argv[1]!, c.db.id);
     if (a.trim!.approx) c.rewrittenArgv = rewriteTrim(argv, st, a);
     c.db.signalModified(argv[1]!);
     s.dirty += deleted;
@@ -331,6 +342,7 @@ function xdel(s: Engine, c: ClientState, argv: string[]): void {
   for (const id of ids) if (st.delete(id)) deleted++;
   if (deleted) {
     c.db.signalModified(argv[1]!);
+    s.notify(NOTIFY.STREAM, "xdel", argv[1]!, c.db.id);
     s.dirty += deleted;
   }
   c.out.int(deleted);
@@ -412,13 +424,9 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
   };
   for (let k = 0; k < nStreams; k++) {
     const key = a.keys[k]!, arg = argv[streamsArg + nStreams + k]!;
-    // lookupKeyRead without touching stats twice: the type check comes first.
-    const e = c.db.lookup(key);
-    const st = e === undefined ? null : e.value;
-    if (st !== null && (typeof st === "string" || st.type !== "stream")) {
-      return c.error(ERR.wrongType), null;
-    }
-    const stream = st as StreamValue | null;
+    // A read lookup (stats, key miss), as in Redis, which looks each key up again to serve it.
+    const stream = readStream(s, c, key, true);
+    if (stream === REPLIED) return null;
     if (group !== null) {
       const g = stream?.groups.get(group);
       if (!g) {
@@ -456,16 +464,30 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
   return a;
 }
 
-/** The consumer, looked up (refreshing its seen time) or created; created ones count as dirty. */
-function lookupOrCreateConsumer(s: Engine, g: ConsumerGroup, name: string): [Consumer, boolean] {
+/**
+ * The consumer, looked up (refreshing its seen time) or created. A created one counts as dirty
+ * and raises `xgroup-createconsumer` on its stream's key, as Redis's streamCreateConsumer does.
+ */
+function lookupOrCreateConsumer(
+  s: Engine,
+  g: ConsumerGroup,
+  name: string,
+  key: string,
+  dbId: number,
+): [Consumer, boolean] {
   const found = g.consumers.get(name);
   if (found) {
     found.seenTime = s.nowMs;
     return [found, false];
   }
   const { consumer } = g.consumer(name, s.nowMs);
-  s.dirty++;
+  consumerCreated(s, key, dbId);
   return [consumer, true];
+}
+
+function consumerCreated(s: Engine, key: string, dbId: number): void {
+  s.dirty++;
+  s.notify(NOTIFY.STREAM, "xgroup-createconsumer", key, dbId);
 }
 
 function xclaimArgv(key: string, group: ConsumerGroup, idArg: string, n: Nack): string[] {
@@ -512,7 +534,7 @@ function serveStream(
     for (const e of st.range(gt + 1n, ID_MAX, count)) out.push(e);
     return [key, out];
   }
-  const [consumer, created] = lookupOrCreateConsumer(s, g, consumerName);
+  const [consumer, created] = lookupOrCreateConsumer(s, g, consumerName, key, dbId);
   if (created && noack) {
     s.propagation.also(dbId, ["XGROUP", "CREATECONSUMER", key, g.name, consumerName]);
   }
@@ -585,7 +607,7 @@ function xreadGeneric(xreadgroup: boolean) {
     const dbId = c.db.id;
     for (let i = 0; i < a.keys.length; i++) {
       const key = a.keys[i]!;
-      const st = readStream(s, c, key);
+      const st = readStream(s, c, key, true);
       if (st === REPLIED) return;
       if (st === null) continue;
       let gt = a.ids[i]!;
@@ -600,7 +622,11 @@ function xreadGeneric(xreadgroup: boolean) {
       } else if (st.length && st.edgeId(false) > gt) sync = true;
       if (!sync) continue;
       served.push(serveStream(s, dbId, key, st, gt, a.count, g, a.consumer, a.noack, history));
-      if (g) s.dirty++;
+      if (g) {
+        s.dirty++;
+        // Group reads change the group's bookkeeping, which Redis does not signal.
+        c.db.changedUnsignalled(key);
+      }
     }
     if (xreadgroup) c.rewrittenArgv = PROPAGATED;
     if (served.length) return replyServed(c, served);
@@ -696,7 +722,9 @@ function xsetid(s: Engine, c: ClientState, argv: string[]): void {
   if (maxDel !== 0n) st.maxDeletedId = maxDel;
   c.out.ok();
   s.dirty++;
-  c.db.signalModified(argv[1]!);
+  // As in Redis 7.0, no modification signal: WATCH and client-side caching are not told.
+  c.db.changedUnsignalled(argv[1]!);
+  s.notify(NOTIFY.STREAM, "xsetid", argv[1]!, c.db.id);
 }
 
 // ---- XGROUP ----
@@ -773,13 +801,14 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
     if (st === null) {
       st = new StreamValue();
       c.db.set(key, st);
-      c.db.signalModified(key);
     }
     if (st.groups.has(name)) return c.error("BUSYGROUP Consumer Group name already exists");
     st.groups.set(name, new Group(name, id, entriesRead));
     c.out.ok();
     s.dirty++;
-    c.db.signalModified(key);
+    // Only creating the stream (MKSTREAM) counts as a modification of the key, as in Redis.
+    c.db.changedUnsignalled(key);
+    s.notify(NOTIFY.STREAM, "xgroup-create", key, c.db.id);
   } else if (sub === "setid" && (argv.length === 5 || argv.length === 7)) {
     let id: bigint;
     if (argv[4] === "$") id = st!.lastId;
@@ -792,19 +821,23 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
     g!.entriesRead = entriesRead;
     c.out.ok();
     s.dirty++;
-    c.db.signalModified(key);
+    s.notify(NOTIFY.STREAM, "xgroup-setid", key, c.db.id);
   } else if (sub === "destroy" && argv.length === 4) {
     if (g) {
       st!.groups.delete(name);
       c.out.int(1);
       s.dirty++;
-      c.db.signalModified(key);
+      c.db.changedUnsignalled(key);
+      s.notify(NOTIFY.STREAM, "xgroup-destroy", key, c.db.id);
+      // Clients blocked in XREADGROUP on this group are woken (to fail with NOGROUP); the key
+      // is not otherwise signalled as modified.
+      s.blocking.keyModified(c.db, key);
     } else c.out.int(0);
   } else if (sub === "createconsumer" && argv.length === 5) {
     const { created } = g!.consumer(argv[4]!, s.nowMs);
     if (created) {
-      s.dirty++;
-      c.db.signalModified(key);
+      consumerCreated(s, key, c.db.id);
+      c.db.changedUnsignalled(key);
     }
     c.out.int(created ? 1 : 0);
   } else if (sub === "delconsumer" && argv.length === 5) {
@@ -812,7 +845,8 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
     if (g!.consumers.has(argv[4]!)) {
       pending = g!.deleteConsumer(argv[4]!);
       s.dirty++;
-      c.db.signalModified(key);
+      c.db.changedUnsignalled(key);
+      s.notify(NOTIFY.STREAM, "xgroup-delconsumer", key, c.db.id);
     }
     c.out.int(pending);
   } else subcommandSyntaxError(c, argv, "XGROUP");
@@ -826,7 +860,8 @@ function lookupGroup(
   key: string,
   group: string,
 ): { st: StreamValue | null; g: ConsumerGroup | null } | null {
-  const st = readStream(s, c, key);
+  // A read lookup in Redis, though XACK, XCLAIM and XAUTOCLAIM write.
+  const st = readStream(s, c, key, true);
   if (st === REPLIED) return null;
   return { st, g: st?.groups.get(group) ?? null };
 }
@@ -848,7 +883,8 @@ function xack(s: Engine, c: ClientState, argv: string[]): void {
       s.dirty++;
     }
   }
-  if (acked) c.db.signalModified(argv[1]!);
+  // Acknowledging raises no event and no modification signal in Redis 7.0.
+  if (acked) c.db.changedUnsignalled(argv[1]!);
   c.out.int(acked);
 }
 
@@ -1021,7 +1057,7 @@ function xclaim(s: Engine, c: ClientState, argv: string[]): void {
     }
     if (!n) continue;
     if (!fresh && minIdle && now - n.time < minIdle) continue;
-    if (!consumer) consumer = lookupOrCreateConsumer(s, g, argv[3]!)[0];
+    if (!consumer) consumer = lookupOrCreateConsumer(s, g, argv[3]!, key, dbId)[0];
     if (n.consumer !== consumer && n.consumer) n.consumer.pel.delete(id);
     n.time = delivery;
     if (retry >= 0) n.count = retry;
@@ -1041,7 +1077,7 @@ function xclaim(s: Engine, c: ClientState, argv: string[]): void {
     s.dirty++;
     changed = true;
   }
-  if (changed) c.db.signalModified(key);
+  if (changed) c.db.changedUnsignalled(key);
   c.rewrittenArgv = PROPAGATED;
   c.out.array(out.length);
   for (const [id, f] of out) {
@@ -1103,7 +1139,7 @@ function xautoclaim(s: Engine, c: ClientState, argv: string[]): void {
       continue;
     }
     if (minIdle && now - n.time < minIdle) continue;
-    if (!consumer) consumer = lookupOrCreateConsumer(s, g, argv[3]!)[0];
+    if (!consumer) consumer = lookupOrCreateConsumer(s, g, argv[3]!, key, dbId)[0];
     if (n.consumer !== consumer) n.consumer.pel.delete(id);
     n.time = now;
     if (!justId) n.count++;
@@ -1117,7 +1153,7 @@ function xautoclaim(s: Engine, c: ClientState, argv: string[]): void {
     s.dirty++;
   }
   const next = idx < ids.length ? ids[idx]! : 0n;
-  if (claimed.length || deleted.length) c.db.signalModified(key);
+  if (claimed.length || deleted.length) c.db.changedUnsignalled(key);
   c.rewrittenArgv = PROPAGATED;
   c.out.array(3);
   replyId(c, next);

@@ -256,8 +256,10 @@ export class Database {
 
   /**
    * Stores a string without it counting as a change of the key (no WATCH abort, no wake-up),
-   * keeping any TTL. Only for BITFIELD, which creates or pads a string before its operations
-   * and, as in Redis, counts as changes only the operations that change bits.
+   * keeping any TTL. Only for writes Redis does not signal: BITFIELD, which creates or pads a
+   * string before its operations and counts as changes only the operations that change bits,
+   * and HyperLogLog values rewritten without a logical change (PFDEBUG's conversions, the
+   * registers a failing PFADD set).
    */
   storeUnchanged(key: string, value: string): void {
     const e = this.dict.get(key);
@@ -348,13 +350,26 @@ export class Database {
    * lets clients blocked on the key retry. Commands that change an aggregate in place call it.
    */
   signalModified(key: string): void {
-    // An aggregate changed in place: its estimate moves by what changed since last counted.
+    this.recountAggregate(key);
+    this.notifyModified(key);
+  }
+
+  /**
+   * An aggregate changed in place by a write that Redis does not signal (a stream's consumer
+   * group bookkeeping, say): only the memory estimate follows; WATCH, client-side caching and
+   * blocked clients are not told.
+   */
+  changedUnsignalled(key: string): void {
+    this.recountAggregate(key);
+  }
+
+  /** An aggregate changed in place: its estimate moves by what changed since last counted. */
+  private recountAggregate(key: string): void {
     const e = this.dict.get(key);
     if (e !== undefined && typeof e.value !== "string") {
       const v = e.value, was = v.accounted;
       this.bytes += account(key, v) - was;
     }
-    this.notifyModified(key);
   }
 
   /** WATCH and blocked clients learn of a change (the estimate is already current). */
