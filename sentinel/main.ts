@@ -111,6 +111,11 @@ async function main(): Promise<void> {
   const fresh = cfg.myid === "";
   if (fresh) cfg.myid = randomId();
   const server = new SentinelServer(rt, file);
+  const aclErr = server.loadUsers();
+  if (aclErr) {
+    console.error(aclErr);
+    Deno.exit(1);
+  }
   try {
     server.listen();
   } catch (e) {

@@ -327,10 +327,13 @@ export class Runtime implements Effects {
     }
   }
 
+  /** The ACL users as `user` lines for the rewrite, or null to leave `user` lines alone. */
+  userLines: () => string[] | null = () => null;
+
   save(): void {
     if (!this.configPath) return;
     try {
-      rewriteFile(this.configPath, this.cfg);
+      rewriteFile(this.configPath, this.cfg, this.userLines());
     } catch (e) {
       log.warn("WARNING: Sentinel was not able to save the new configuration on disk!!!: {err}", {
         err: String(e),
