@@ -146,7 +146,10 @@ export class Runtime implements Effects {
     const id = this.cfg.myid.slice(0, 8);
     if (!l.cc) {
       try {
-        const cc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-cmd` });
+        const cc = await RedisClient.connect(base);
+        // As redis-sentinel: the name is asked for and a refusal (a user without
+        // +client|setname) ignored, so a restricted user still gets a working link.
+        cc.call("CLIENT", "SETNAME", `sentinel-${id}-cmd`).catch(() => {});
         if (this.links.get(ri) !== l) {
           void cc.close();
           return;
@@ -171,7 +174,8 @@ export class Runtime implements Effects {
     }
     if (wantPc && !l.pc) {
       try {
-        const pc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-pubsub` });
+        const pc = await RedisClient.connect(base);
+        pc.call("CLIENT", "SETNAME", `sentinel-${id}-pubsub`).catch(() => {});
         if (this.links.get(ri) !== l) {
           void pc.close();
           return;

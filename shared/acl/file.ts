@@ -81,6 +81,9 @@ export function parseUserWords<D extends AclCommandSpec<D>>(
     return `Unmatched parenthesis in acl selector starting at '${merged.unmatched}'`;
   }
   const u = acl.newUser(name);
+  // Redis resets the default user before applying a config line's rules, which leaves it the
+  // sanitize-payload flag that ACL LIST then shows; other users start empty.
+  if (name === "default") acl.applyRule(u, "reset");
   for (const rule of merged.ok) {
     const err = acl.applyRule(u, rule);
     if (err) return RULE_ERRORS[err];
