@@ -372,13 +372,18 @@ export class SentinelServer implements AclHost {
       }
       return true;
     };
+    // Redis's order: an unknown command or subcommand, then a wrong argument count, are answered
+    // before authentication is asked for; then the user's ACL rules are checked.
+    const def = lookupCall(argv);
     if (!c.authenticated && cmd !== "auth" && cmd !== "hello" && cmd !== "quit") {
-      c.error("NOAUTH Authentication required.");
+      if (def === undefined && cmd !== "reset") return this.unknownCommand(c, argv);
+      if (def === null) {
+        c.error(`ERR unknown subcommand '${argv[1]}'. Try ${cmd.toUpperCase()} HELP.`);
+      } else if (def && !arityOk(def, n)) {
+        c.error(`ERR wrong number of arguments for '${def.name}' command`);
+      } else c.error("NOAUTH Authentication required.");
       return;
     }
-    // Redis's order: an unknown command or subcommand is answered by its handler below; a known
-    // one is checked for its arity, then against the user's ACL rules.
-    const def = lookupCall(argv);
     if (def) {
       c.lastCmd = def.name;
       if (!arityOk(def, n)) {
@@ -498,11 +503,14 @@ export class SentinelServer implements AclHost {
       case "acl":
         if (!arity(2)) return;
         return aclCommand(this, c, argv, Date.now());
-      default: {
-        const args = argv.slice(1, 11).map((a) => `'${a}' `).join("");
-        c.error(`ERR unknown command '${argv[0]}', with args beginning with: ${args}`);
-      }
+      default:
+        this.unknownCommand(c, argv);
     }
+  }
+
+  private unknownCommand(c: SentinelClient, argv: string[]): void {
+    const args = argv.slice(1, 11).map((a) => `'${a}' `).join("");
+    c.error(`ERR unknown command '${argv[0]}', with args beginning with: ${args}`);
   }
 
   private auth(c: SentinelClient, argv: string[]): void {
@@ -546,7 +554,7 @@ export class SentinelServer implements AclHost {
     }
     if (!c.authenticated) {
       c.error(
-        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
       );
       return;
     }

@@ -199,6 +199,25 @@ Deno.test({
         ["SUBSCRIBE", "x"],
         ["PING"],
       ]);
+      // Before AUTH: unknown commands and subcommands and wrong argument counts are answered as
+      // such, everything else asks for authentication.
+      const before = await Promise.all(pair.map(async (s) => {
+        using c = await RawConn.connect(s.port);
+        const out: unknown[] = [];
+        for (
+          const call of [
+            ["nosuch", "a"],
+            ["SENTINEL", "MYID", "x"],
+            ["SENTINEL", "NOSUCH"],
+            ["CLIENT", "NOSUCH"],
+            ["PING"],
+            ["ACL", "WHOAMI"],
+            ["HELLO", "3"],
+          ]
+        ) out.push(plain(await c.call(...call)));
+        return out;
+      }));
+      deepStrictEqual(before[0], before[1]);
       // HELLO AUTH logs in as the user; CLIENT INFO names the user.
       for (const s of pair) {
         using c = await RawConn.connect(s.port);
