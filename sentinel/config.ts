@@ -41,6 +41,9 @@ export interface SentinelConfig {
   bind: string[];
   protectedMode: boolean;
   requirepass: string;
+  /** `user` lines (the words after `user`) and the ACL file: at most one of the two. */
+  users: string[][];
+  aclfile: string;
   dir: string;
   logfile: string;
   loglevel: string;
@@ -66,6 +69,8 @@ export function defaultConfig(): SentinelConfig {
     bind: [],
     protectedMode: true,
     requirepass: "",
+    users: [],
+    aclfile: "",
     dir: ".",
     logfile: "",
     loglevel: "notice",
@@ -120,8 +125,6 @@ const IGNORED = new Set([
   "timeout",
   "maxclients",
   "hz",
-  "aclfile",
-  "user",
   "latency-tracking-info-percentiles",
   "io-threads",
   "oom-score-adj",
@@ -168,6 +171,13 @@ export function applyLines(cfg: SentinelConfig, lines: ConfigLine[]): void {
         break;
       case "requirepass":
         cfg.requirepass = one();
+        break;
+      case "user":
+        if (a.length === 0) throw new ConfigError(line.file, line.line, BAD);
+        cfg.users.push(a);
+        break;
+      case "aclfile":
+        cfg.aclfile = one();
         break;
       case "dir":
         cfg.dir = one();
@@ -382,28 +392,47 @@ export function sentinelLines(cfg: SentinelConfig): string[] {
   return out;
 }
 
-/** The file's new text: its other lines kept, the sentinel state after the signature. */
-export function rewriteText(old: string, cfg: SentinelConfig): string {
+/**
+ * The file's new text: its other lines kept, the sentinel state after the signature. `users`
+ * (ACL users as `user` lines; null with an ACL file) take the places of the old `user` lines,
+ * as Redis rewrites an option where it was; the ones left over go after the signature.
+ */
+export function rewriteText(
+  old: string,
+  cfg: SentinelConfig,
+  users: string[] | null = null,
+): string {
   const kept: string[] = [];
+  const pending = users ? [...users] : null;
   for (const line of old.replace(/\n$/, "").split("\n")) {
     const t = line.trim();
     if (t === SIGNATURE) continue;
     const args = t.startsWith("#") ? null : splitArgs(t);
-    if (args && args.length > 0 && args[0]!.toLowerCase() === "sentinel") continue;
+    const name = args && args.length > 0 ? args[0]!.toLowerCase() : "";
+    if (name === "sentinel") continue;
+    if (name === "user" && pending) {
+      const next = pending.shift();
+      if (next !== undefined) kept.push(next);
+      continue;
+    }
     kept.push(line);
   }
   while (kept.length > 0 && kept[kept.length - 1]!.trim() === "") kept.pop();
   if (old === "") kept.length = 0;
-  return [...kept, SIGNATURE, ...sentinelLines(cfg)].join("\n") + "\n";
+  return [...kept, SIGNATURE, ...(pending ?? []), ...sentinelLines(cfg)].join("\n") + "\n";
 }
 
 /** Writes the file atomically: temporary file, fsync, rename. Throws on failure. */
-export function rewriteFile(path: string, cfg: SentinelConfig): void {
+export function rewriteFile(
+  path: string,
+  cfg: SentinelConfig,
+  users: string[] | null = null,
+): void {
   let old = "";
   try {
     old = Deno.readTextFileSync(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  writeFileAtomicSync(path, rewriteText(old, cfg));
+  writeFileAtomicSync(path, rewriteText(old, cfg, users));
 }

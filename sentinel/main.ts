@@ -23,8 +23,8 @@ be given on the command line as --name value [value ...], for example:
        sentinel sentinel.conf --port 26380
        sentinel sentinel.conf --sentinel monitor mymaster 127.0.0.1 6379 2
 
-Directives: port, bind, protected-mode, requirepass, dir, logfile, loglevel, and the
-"sentinel ..." lines of redis-sentinel (monitor, down-after-milliseconds, failover-timeout,
+Directives: port, bind, protected-mode, requirepass, user (ACL users, as in redis.conf),
+aclfile, dir, logfile, loglevel, and the "sentinel ..." lines of redis-sentinel (monitor, down-after-milliseconds, failover-timeout,
 parallel-syncs, auth-pass, auth-user, notification-script, client-reconfig-script,
 announce-ip, announce-port, resolve-hostnames, announce-hostnames, sentinel-user,
 sentinel-pass, deny-scripts-reconfig, rename-command, master-reboot-down-after-period).
@@ -111,6 +111,11 @@ async function main(): Promise<void> {
   const fresh = cfg.myid === "";
   if (fresh) cfg.myid = randomId();
   const server = new SentinelServer(rt, file);
+  const aclErr = server.loadUsers();
+  if (aclErr) {
+    console.error(aclErr);
+    Deno.exit(1);
+  }
   try {
     server.listen();
   } catch (e) {

@@ -146,7 +146,10 @@ export class Runtime implements Effects {
     const id = this.cfg.myid.slice(0, 8);
     if (!l.cc) {
       try {
-        const cc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-cmd` });
+        const cc = await RedisClient.connect(base);
+        // As redis-sentinel: the name is asked for and a refusal (a user without
+        // +client|setname) ignored, so a restricted user still gets a working link.
+        cc.call("CLIENT", "SETNAME", `sentinel-${id}-cmd`).catch(() => {});
         if (this.links.get(ri) !== l) {
           void cc.close();
           return;
@@ -171,7 +174,8 @@ export class Runtime implements Effects {
     }
     if (wantPc && !l.pc) {
       try {
-        const pc = await RedisClient.connect({ ...base, clientName: `sentinel-${id}-pubsub` });
+        const pc = await RedisClient.connect(base);
+        pc.call("CLIENT", "SETNAME", `sentinel-${id}-pubsub`).catch(() => {});
         if (this.links.get(ri) !== l) {
           void pc.close();
           return;
@@ -327,10 +331,13 @@ export class Runtime implements Effects {
     }
   }
 
+  /** The ACL users as `user` lines for the rewrite, or null to leave `user` lines alone. */
+  userLines: () => string[] | null = () => null;
+
   save(): void {
     if (!this.configPath) return;
     try {
-      rewriteFile(this.configPath, this.cfg);
+      rewriteFile(this.configPath, this.cfg, this.userLines());
     } catch (e) {
       log.warn("WARNING: Sentinel was not able to save the new configuration on disk!!!: {err}", {
         err: String(e),

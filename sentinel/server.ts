@@ -12,6 +12,24 @@ import type { Runtime } from "./runtime.ts";
 import { sentinelCommand } from "./commands.ts";
 import { HELLO_CHANNEL } from "./monitor.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
+import { AclLog, type User } from "../shared/acl/acl.ts";
+import { formatUsers } from "../shared/acl/file.ts";
+import {
+  aclCommand,
+  type AclHost,
+  arityOk,
+  denialText,
+  loadAclFile,
+  lookupCall,
+  newSentinelAcl,
+  SENTINEL_TABLE,
+  subscriptionAllowed,
+  usersFromLines,
+} from "./acl.ts";
+
+/** acllog-max-len's default: redis-sentinel keeps this many ACL LOG entries. */
+const ACL_LOG_MAX_LEN = 128;
+const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /** This process's CPU seconds (user, system), from /proc, as INFO's CPU section shows them. */
 function cpuTimes(): { user: number; sys: number } {
@@ -31,6 +49,8 @@ export class SentinelClient {
   readonly out = new RespWriter();
   name = "";
   authenticated: boolean;
+  /** The ACL user the connection runs as: the default user until AUTH or HELLO AUTH. */
+  user: User;
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
   closing = false;
@@ -43,9 +63,11 @@ export class SentinelClient {
     readonly conn: Deno.Conn,
     readonly addr: string,
     readonly laddr: string,
-    requiresAuth: boolean,
+    user: User,
   ) {
-    this.authenticated = !requiresAuth;
+    this.user = user;
+    // As Redis: a connection starts authenticated when the default user needs no password.
+    this.authenticated = user.nopass && user.enabled;
   }
 
   get proto(): 2 | 3 {
@@ -88,7 +110,9 @@ export class SentinelClient {
   }
 }
 
-export class SentinelServer {
+export class SentinelServer implements AclHost {
+  readonly acl = newSentinelAcl();
+  readonly aclLog = new AclLog();
   readonly clients = new Map<number, SentinelClient>();
   private nextId = 1;
   private listeners: Deno.Listener[] = [];
@@ -104,6 +128,94 @@ export class SentinelServer {
 
   constructor(readonly rt: Runtime, readonly configFile: string) {
     rt.sink = { publish: (ch, msg) => this.publish(ch, msg) };
+    rt.userLines = () => rt.cfg.aclfile ? null : formatUsers(this.acl);
+  }
+
+  get aclfile(): string {
+    return this.rt.cfg.aclfile;
+  }
+
+  /**
+   * The users at startup: requirepass as the default user's password, then the `user` lines
+   * of sentinel.conf or the ACL file (not both, as Redis). The reason to stop, or null.
+   */
+  loadUsers(): string | null {
+    const cfg = this.rt.cfg;
+    if (cfg.requirepass !== "") {
+      this.acl.applyRule(this.acl.defaultUser, "resetpass");
+      this.acl.applyRule(this.acl.defaultUser, `>${cfg.requirepass}`);
+    }
+    if (cfg.aclfile && cfg.users.length) {
+      return "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.";
+    }
+    if (cfg.aclfile) return loadAclFile(this, null);
+    const users = usersFromLines(this.acl, cfg.users);
+    if (typeof users === "string") return users;
+    this.installUsers(users, null);
+    return null;
+  }
+
+  /**
+   * Replaces the user table. The default user keeps its identity (its connections stay and see
+   * the new rules); connections of every other previous user are closed, as in Redis.
+   */
+  installUsers(users: Map<string, User>, self: object | null): void {
+    const old = [...this.acl.users.values()];
+    const def = this.acl.defaultUser;
+    const newDef = users.get("default");
+    if (newDef) Object.assign(def, newDef);
+    this.acl.users.clear();
+    this.acl.users.set("default", def);
+    for (const [name, u] of users) if (name !== "default") this.acl.users.set(name, u);
+    for (const u of old) if (u !== def) this.disconnectUser(u, self);
+  }
+
+  disconnectUser(u: User, self: object | null): void {
+    for (const c of [...this.clients.values()]) {
+      if (c.user !== u) continue;
+      if (c === self) c.closeAfterReply = true;
+      else c.close();
+    }
+  }
+
+  disconnectSubscribers(u: User, allowed: string[], self: object | null): void {
+    for (const c of [...this.clients.values()]) {
+      if (c.user !== u || c.subscriptions === 0) continue;
+      const ok = [...c.patterns].every((p) => subscriptionAllowed(allowed, p, true)) &&
+        [...c.channels].every((ch) => subscriptionAllowed(allowed, ch, false));
+      if (ok) continue;
+      if (c === self) c.closeAfterReply = true;
+      else c.close();
+    }
+  }
+
+  private logDenial(
+    c: SentinelClient,
+    reason: "command" | "channel" | "key" | "auth",
+    object: string,
+    username: string,
+  ): void {
+    this.aclLog.add({
+      reason,
+      context: "toplevel",
+      object,
+      username,
+      createdMs: Date.now(),
+      clientInfo: this.clientLine(c),
+    }, ACL_LOG_MAX_LEN);
+  }
+
+  /** AUTH and HELLO AUTH: true when the pair opens a user; a failure is logged and answered. */
+  private login(c: SentinelClient, user: string, pass: string, via: string): boolean {
+    const u = this.acl.authenticate(user, pass);
+    if (!u) {
+      this.logDenial(c, "auth", via, user);
+      c.error(WRONGPASS);
+      return false;
+    }
+    c.user = u;
+    c.authenticated = true;
+    return true;
   }
 
   listen(): void {
@@ -154,7 +266,7 @@ export class SentinelServer {
       } catch { /* not TCP */ }
       const cfg = this.rt.cfg;
       if (
-        cfg.protectedMode && !cfg.requirepass && cfg.bind.length === 0 &&
+        cfg.protectedMode && this.acl.defaultUser.nopass && cfg.bind.length === 0 &&
         !isLocalAddress(r.hostname)
       ) {
         void conn.write(
@@ -169,7 +281,7 @@ export class SentinelServer {
         conn,
         `${r.hostname}:${r.port}`,
         `${lo.hostname}:${lo.port}`,
-        cfg.requirepass !== "",
+        this.acl.defaultUser,
       );
       this.clients.set(c.id, c);
       void this.serve(c);
@@ -260,9 +372,37 @@ export class SentinelServer {
       }
       return true;
     };
+    // Redis's order: an unknown command or subcommand, then a wrong argument count, are answered
+    // before authentication is asked for; then the user's ACL rules are checked.
+    const def = lookupCall(argv);
     if (!c.authenticated && cmd !== "auth" && cmd !== "hello" && cmd !== "quit") {
-      c.error("NOAUTH Authentication required.");
+      if (def === undefined && cmd !== "reset") return this.unknownCommand(c, argv);
+      if (def === null) {
+        c.error(`ERR unknown subcommand '${argv[1]}'. Try ${cmd.toUpperCase()} HELP.`);
+      } else if (def && !arityOk(def, n)) {
+        c.error(`ERR wrong number of arguments for '${def.name}' command`);
+      } else c.error("NOAUTH Authentication required.");
       return;
+    }
+    if (def) {
+      c.lastCmd = def.name;
+      if (!arityOk(def, n)) {
+        c.error(`ERR wrong number of arguments for '${def.name}' command`);
+        return;
+      }
+      if (!c.user.unrestricted) {
+        const denied = this.acl.check(c.user, def, argv);
+        if (denied) {
+          const object = denied.denial === "command" ? def.name : argv[denied.index]!;
+          this.logDenial(c, denied.denial, object, c.user.name);
+          c.error(
+            denied.denial === "command"
+              ? `NOPERM this user has ${denialText("command", def.name, object)}`
+              : `NOPERM this user has no permissions to access one of the ${denied.denial}s used as arguments`,
+          );
+          return;
+        }
+      }
     }
     if (
       c.proto === 2 && c.subscriptions > 0 &&
@@ -291,7 +431,7 @@ export class SentinelServer {
         return;
       case "auth":
         if (!arity(2) || n > 3) return void (n > 3 && c.error("ERR syntax error"));
-        return this.auth(c, n === 3 ? argv[1]! : "default", argv[n - 1]!);
+        return this.auth(c, argv);
       case "hello":
         return this.hello(c, argv);
       case "info": {
@@ -341,11 +481,11 @@ export class SentinelServer {
       case "client":
         return this.client(c, argv);
       case "command":
-        if (n >= 2 && argv[1]!.toLowerCase() === "count") c.out.int(SENTINEL_COMMANDS.length);
+        if (n >= 2 && argv[1]!.toLowerCase() === "count") c.out.int(SENTINEL_TABLE.size);
         else if (n >= 2 && argv[1]!.toLowerCase() === "docs") c.out.map(0);
         else {
-          c.out.array(SENTINEL_COMMANDS.length);
-          for (const name of SENTINEL_COMMANDS) c.out.bulk(name);
+          c.out.array(SENTINEL_TABLE.size);
+          for (const name of SENTINEL_TABLE.keys()) c.out.bulk(name);
         }
         return;
       case "shutdown":
@@ -361,33 +501,27 @@ export class SentinelServer {
         c.out.simple("RESET");
         return;
       case "acl":
-        if (n >= 2 && argv[1]!.toLowerCase() === "whoami") {
-          c.out.bulk("default");
-          return;
-        }
-        c.error(`ERR unknown subcommand '${argv[1] ?? ""}'. Try ACL HELP.`);
-        return;
-      default: {
-        const args = argv.slice(1, 11).map((a) => `'${a}' `).join("");
-        c.error(`ERR unknown command '${argv[0]}', with args beginning with: ${args}`);
-      }
+        if (!arity(2)) return;
+        return aclCommand(this, c, argv, Date.now());
+      default:
+        this.unknownCommand(c, argv);
     }
   }
 
-  private auth(c: SentinelClient, user: string, pass: string): void {
-    const want = this.rt.cfg.requirepass;
-    if (want === "") {
+  private unknownCommand(c: SentinelClient, argv: string[]): void {
+    const args = argv.slice(1, 11).map((a) => `'${a}' `).join("");
+    c.error(`ERR unknown command '${argv[0]}', with args beginning with: ${args}`);
+  }
+
+  private auth(c: SentinelClient, argv: string[]): void {
+    if (argv.length === 2 && this.acl.defaultUser.nopass) {
       c.error(
         "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
       );
       return;
     }
-    if (user !== "default" || pass !== want) {
-      c.error("WRONGPASS invalid username-password pair or user is disabled.");
-      return;
-    }
-    c.authenticated = true;
-    c.out.ok();
+    const user = argv.length === 3 ? argv[1]! : "default";
+    if (this.login(c, user, argv[argv.length - 1]!, argv[0]!)) c.out.ok();
   }
 
   private hello(c: SentinelClient, argv: string[]): void {
@@ -409,14 +543,7 @@ export class SentinelServer {
     for (; i < argv.length; i++) {
       const opt = argv[i]!.toLowerCase();
       if (opt === "auth" && i + 2 < argv.length) {
-        const want = this.rt.cfg.requirepass;
-        if (want === "" || argv[i + 1] !== "default" || argv[i + 2] !== want) {
-          if (want !== "" || argv[i + 2] !== "") {
-            c.error("WRONGPASS invalid username-password pair or user is disabled.");
-            return;
-          }
-        }
-        c.authenticated = true;
+        if (!this.login(c, argv[i + 1]!, argv[i + 2]!, argv[0]!)) return;
         i += 2;
       } else if (opt === "setname" && i + 1 < argv.length) {
         c.name = argv[++i]!;
@@ -427,7 +554,7 @@ export class SentinelServer {
     }
     if (!c.authenticated) {
       c.error(
-        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
       );
       return;
     }
@@ -516,11 +643,11 @@ export class SentinelServer {
     );
   }
 
-  private clientLine(c: SentinelClient): string {
+  clientLine(c: SentinelClient): string {
     const age = Math.floor((Date.now() - c.createdMs) / 1000);
     return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=0 name=${c.name} age=${age} idle=0 flags=${
       c.subscriptions > 0 ? "P" : "N"
-    } db=0 sub=${c.channels.size} psub=${c.patterns.size} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCmd} user=default redir=-1 resp=${c.proto}`;
+    } db=0 sub=${c.channels.size} psub=${c.patterns.size} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCmd} user=${c.user.name} redir=-1 resp=${c.proto}`;
   }
 
   /** INFO: server, clients, stats and sentinel sections, as redis-sentinel's. */
@@ -599,24 +726,3 @@ export class SentinelServer {
     ).join("\r\n");
   }
 }
-
-/** The commands a sentinel answers (COMMAND's list). */
-export const SENTINEL_COMMANDS = [
-  "ping",
-  "auth",
-  "hello",
-  "info",
-  "role",
-  "sentinel",
-  "subscribe",
-  "unsubscribe",
-  "psubscribe",
-  "punsubscribe",
-  "publish",
-  "client",
-  "command",
-  "shutdown",
-  "quit",
-  "reset",
-  "acl",
-];

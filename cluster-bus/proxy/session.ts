@@ -333,7 +333,7 @@ export class Session {
     if (!this.authed) {
       return new RespError(
         "NOAUTH HELLO must be called with the client already authenticated, " +
-          "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the " +
+          "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the " +
           "client and select the RESP protocol version at the same time",
       );
     }

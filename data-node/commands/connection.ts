@@ -106,7 +106,7 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
   if (!c.authenticated) {
     c.error(
       "NOAUTH HELLO must be called with the client already authenticated, otherwise the " +
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and " +
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and " +
         "select the RESP protocol version at the same time",
     );
     return;

@@ -10,6 +10,7 @@ import {
   parseLongDouble,
 } from "../store/long_double.ts";
 import { clip128 } from "../../shared/cstr.ts";
+import { ACL_ORDER } from "../../shared/acl/acl.ts";
 import { parseI64 } from "../../shared/int64.ts";
 
 export interface Meta {
@@ -40,29 +41,7 @@ const GROUP_ACL: Record<string, string> = {
 };
 
 /** Redis lists ACL categories in this order (its category bit order). */
-export const ACL_ORDER = [
-  "keyspace",
-  "read",
-  "write",
-  "set",
-  "sortedset",
-  "list",
-  "hash",
-  "string",
-  "bitmap",
-  "hyperloglog",
-  "geo",
-  "stream",
-  "pubsub",
-  "admin",
-  "fast",
-  "slow",
-  "blocking",
-  "dangerous",
-  "connection",
-  "transaction",
-  "scripting",
-];
+export { ACL_ORDER };
 
 /** ACL categories implied by flags and group, as Redis derives them, in Redis's order. */
 function aclFor(flags: Flag[], group: string, extra: string[]): string[] {
