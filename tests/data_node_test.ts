@@ -409,3 +409,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "MIGRATE: writes to the keys it moves wait for it; other keys do not",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    // A target that answers only when told to, so the MIGRATE stays in flight.
+    const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const received: string[] = [];
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const served = (async () => {
+      const conn = await target.accept();
+      try {
+        const buf = new Uint8Array(1 << 16);
+        while (!received.join("").includes("RESTORE")) {
+          const n = await conn.read(buf);
+          if (n === null) return;
+          received.push(new TextDecoder().decode(buf.subarray(0, n)));
+        }
+        await released;
+        await conn.write(new TextEncoder().encode("+OK\r\n+OK\r\n"));
+        while ((await conn.read(buf)) !== null) { /* until the source closes */ }
+      } finally {
+        conn.close();
+      }
+    })();
+    using a = await RawConn.connect(node.port);
+    using b = await RawConn.connect(node.port);
+    using c = await RawConn.connect(node.port);
+    try {
+      equal(await a.call("RPUSH", "moving", "1", "2", "3"), 3);
+      const port = String((target.addr as Deno.NetAddr).port);
+      await a.write(enc(["MIGRATE", "127.0.0.1", port, "moving", "0", "5000"]));
+      await eventually(() => received.join("").includes("RESTORE"), "the RESTORE sent");
+      await b.write(enc(["RPUSH", "moving", "late"]));
+      // Reads, and writes of other keys, are served meanwhile.
+      deepStrictEqual(await c.call("LRANGE", "moving", "0", "-1"), ["1", "2", "3"]);
+      equal(String(await c.call("SET", "other", "v")), "OK");
+      release();
+      equal(String(await a.read()), "OK");
+      // The write ran after the key left: it made a new list here instead of being lost.
+      equal(await b.read(), 1);
+      deepStrictEqual(await c.call("LRANGE", "moving", "0", "-1"), ["late"]);
+    } finally {
+      release();
+      target.close();
+      await served.catch(() => {});
+    }
+  },
+});
+
+function enc(argv: string[]): Uint8Array {
+  let s = `*${argv.length}\r\n`;
+  for (const a of argv) s += `$${new TextEncoder().encode(a).length}\r\n${a}\r\n`;
+  return new TextEncoder().encode(s);
+}

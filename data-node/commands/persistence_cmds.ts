@@ -61,7 +61,8 @@ function dump(s: Engine, c: ClientState, argv: string[]): void {
  * MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw]
  * [KEYS key ...]: each key goes to the target as RESTORE (RESTORE-ASKING in cluster mode, so a
  * node importing the slot takes it), then is deleted here unless COPY. The client waits for the
- * target's replies; a key changed meanwhile is left in place.
+ * target's replies; meanwhile other clients' writes to the keys wait too (Redis serves no one
+ * during a MIGRATE), and a key that expired meanwhile is left alone.
  */
 function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   let copy = false, replace = false;
@@ -117,6 +118,9 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
   if (payloads.length === 0) return c.out.simple("NOKEY");
   const restoreCmd = s.clusterEnabled ? "RESTORE-ASKING" : "RESTORE";
   const db0 = c.db;
+  // Writes to these keys wait until the target has answered and the keys are gone here.
+  const locked = payloads.map((p) => p.key);
+  s.migrating.lock(locked);
   return (async () => {
     let target: RedisClient;
     try {
@@ -164,7 +168,7 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
     } finally {
       await target.close();
     }
-  })();
+  })().finally(() => s.migrating.unlock(locked));
 }
 
 function restore(s: Engine, c: ClientState, argv: string[]): void {

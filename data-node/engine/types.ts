@@ -37,6 +37,7 @@ export type Engine = Pick<
   | "lfuMode"
   | "lfuParams"
   | "memoryStats"
+  | "migrating"
   | "monitors"
   | "notify"
   | "notifier"

@@ -5,6 +5,7 @@
  */
 import {
   type CommandDef,
+  commandKeys,
   F_DENYOOM,
   F_MAY_REPLICATE,
   F_NO_AUTH,
@@ -131,7 +132,25 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
       c.closing ? undefined : processCommand(s, c, argv)
     );
   }
+  if (s.migrating.keys.size > 0 && !c.trusted && writesMigrating(s, c, def, argv)) {
+    return s.migrating.wait().then(() => c.closing ? undefined : processCommand(s, c, argv));
+  }
   return call(s, c, def, argv);
+}
+
+/** A write (or EXEC of one) to a key that a MIGRATE is moving: it waits for the MIGRATE. */
+function writesMigrating(s: Server, c: Client, def: CommandDef, argv: string[]): boolean {
+  const locked = s.migrating.keys;
+  if (def.name === "exec") {
+    if (c.multi === null) return false;
+    return c.multi.some((q) => {
+      const d = lookupCommand(s.commands, q.argv);
+      return typeof d !== "string" && writesMigrating(s, c, d, q.argv);
+    });
+  }
+  if (!(def.bits & (F_WRITE | F_MAY_REPLICATE))) return false;
+  for (const i of commandKeys(def, argv)) if (locked.has(argv[i]!)) return true;
+  return false;
 }
 
 /**

@@ -114,6 +114,12 @@ export class Server {
   private cron: ReturnType<typeof setInterval> | undefined;
   /** CLIENT PAUSE: until when, and whether only writes wait. */
   pause: { untilMs: number; all: boolean; waiters: (() => void)[] } | null = null;
+  /**
+   * Keys a MIGRATE is moving (with the number of MIGRATEs moving each), and the writers waiting
+   * for them: Redis runs MIGRATE without serving anyone else, so no write lands on a key between
+   * its copy to the target and its deletion here.
+   */
+  readonly migrating = new MigrateLocks();
   /** DEBUG SET-ACTIVE-EXPIRE. */
   activeExpire = true;
   shuttingDown = false;
@@ -960,4 +966,30 @@ export class Server {
 /** ip:port, with IPv6 addresses in brackets, as Redis shows them. */
 function fmtAddr(a: Deno.NetAddr): string {
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+}
+
+/** Per-key locks held by MIGRATE while the target answers (see Server.migrating). */
+export class MigrateLocks {
+  readonly keys = new Map<string, number>();
+  private waiters: (() => void)[] = [];
+
+  lock(keys: string[]): void {
+    for (const k of keys) this.keys.set(k, (this.keys.get(k) ?? 0) + 1);
+  }
+
+  unlock(keys: string[]): void {
+    for (const k of keys) {
+      const n = this.keys.get(k) ?? 0;
+      if (n <= 1) this.keys.delete(k);
+      else this.keys.set(k, n - 1);
+    }
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves after the next unlock (the caller checks its keys again). */
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
