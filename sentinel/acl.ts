@@ -21,6 +21,7 @@ import {
 import { formatUsers, parseAclFile, parseUserWords } from "../shared/acl/file.ts";
 import { writeFileAtomicSync } from "../shared/fs.ts";
 import { cstr } from "../shared/cstr.ts";
+import { ACL_HELP, GENPASS_ERR, NO_ACLFILE } from "../shared/acl/texts.ts";
 
 export interface SentinelCommandSpec extends AclCommandSpec<SentinelCommandSpec> {
   noAuth: boolean;
@@ -186,44 +187,6 @@ export interface AclCaller {
   };
   error(msg: string): void;
 }
-
-const NO_ACLFILE =
-  "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
-
-const GENPASS_ERR =
-  "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
-
-const HELP = [
-  "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-  "CAT [<category>]",
-  "    List all commands that belong to <category>, or all command categories",
-  "    when no category is specified.",
-  "DELUSER <username> [<username> ...]",
-  "    Delete a list of users.",
-  "DRYRUN <username> <command> [<arg> ...]",
-  "    Returns whether the user can execute the given command without executing the command.",
-  "GETUSER <username>",
-  "    Get the user's details.",
-  "GENPASS [<bits>]",
-  "    Generate a secure 256-bit user password. The optional `bits` argument can",
-  "    be used to specify a different size.",
-  "LIST",
-  "    Show users details in config file format.",
-  "LOAD",
-  "    Reload users from the ACL file.",
-  "LOG [<count> | RESET]",
-  "    Show the ACL log entries.",
-  "SAVE",
-  "    Save the current config to the ACL file.",
-  "SETUSER <username> <attribute> [<attribute> ...]",
-  "    Create or modify a user with the specified attributes.",
-  "USERS",
-  "    List all the registered usernames.",
-  "WHOAMI",
-  "    Return the current connection username.",
-  "HELP",
-  "    Prints this help.",
-];
 
 /** Parses an integer as Redis's string2ll does (no spaces, no plus sign, 64-bit range). */
 function int64(s: string): bigint | null {
@@ -417,8 +380,8 @@ export function aclCommand(h: AclHost, c: AclCaller, argv: string[], nowMs: numb
       return c.out.ok();
     }
     case "help":
-      c.out.array(HELP.length);
-      for (const l of HELP) c.out.simple(l);
+      c.out.array(ACL_HELP.length);
+      for (const l of ACL_HELP) c.out.simple(l);
       return;
   }
   c.error(`ERR unknown subcommand '${cstr(argv[1]!)}'. Try ACL HELP.`);

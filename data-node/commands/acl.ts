@@ -11,6 +11,7 @@ import {
   type User,
 } from "../acl/acl.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { ACL_HELP, GENPASS_ERR, NO_ACLFILE } from "../../shared/acl/texts.ts";
 
 function setuser(s: Engine, c: ClientState, argv: string[]): void {
   const name = argv[2]!;
@@ -120,9 +121,6 @@ function cat(s: Engine, c: ClientState, argv: string[]): void {
   for (const n of names) c.out.bulk(n);
 }
 
-const GENPASS_ERR =
-  "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
-
 function genpassCmd(_s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 3) return subcommandSyntaxError(c, argv, "ACL");
   let bits = 256;
@@ -190,9 +188,6 @@ function denialText(denial: string, command: string, object: string): string {
   return `This user has no permissions to access the '${object}' channel`;
 }
 
-const NO_ACLFILE =
-  "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
-
 function save(s: Engine, c: ClientState): void {
   if (!s.config.getString("aclfile")) return c.error(NO_ACLFILE);
   const err = s.aclSave();
@@ -210,38 +205,6 @@ function load(s: Engine, c: ClientState): void {
   if (err) return c.error(`ERR ${err}`);
   c.out.ok();
 }
-
-const ACL_HELP = [
-  "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-  "CAT [<category>]",
-  "    List all commands that belong to <category>, or all command categories",
-  "    when no category is specified.",
-  "DELUSER <username> [<username> ...]",
-  "    Delete a list of users.",
-  "DRYRUN <username> <command> [<arg> ...]",
-  "    Returns whether the user can execute the given command without executing the command.",
-  "GETUSER <username>",
-  "    Get the user's details.",
-  "GENPASS [<bits>]",
-  "    Generate a secure 256-bit user password. The optional `bits` argument can",
-  "    be used to specify a different size.",
-  "LIST",
-  "    Show users details in config file format.",
-  "LOAD",
-  "    Reload users from the ACL file.",
-  "LOG [<count> | RESET]",
-  "    Show the ACL log entries.",
-  "SAVE",
-  "    Save the current config to the ACL file.",
-  "SETUSER <username> <attribute> [<attribute> ...]",
-  "    Create or modify a user with the specified attributes.",
-  "USERS",
-  "    List all the registered usernames.",
-  "WHOAMI",
-  "    Return the current connection username.",
-  "HELP",
-  "    Prints this help.",
-];
 
 const ADMIN = "admin noscript loading stale";
 const PLAIN = "noscript loading stale";
