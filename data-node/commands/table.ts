@@ -15,6 +15,7 @@ import { PERSISTENCE_COMMANDS } from "./persistence_cmds.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
+import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { introspectionCommands } from "./introspection.ts";
 import { COMMAND_TIPS, KEY_SPECS, parseKeySpec } from "./key_specs.ts";
 
@@ -41,6 +42,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(BIT_COMMANDS);
   add(REPLICATION_COMMANDS);
   add(CLUSTER_COMMANDS);
+  add(SCRIPTING_COMMANDS);
   add(introspectionCommands(table));
   for (const d of table.values()) {
     attachSpecs(d);

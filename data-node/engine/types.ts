@@ -42,6 +42,7 @@ export type Engine = Pick<
   | "replication"
   | "requiresAuth"
   | "role"
+  | "scripting"
   | "shutdown"
   | "stats"
   | "unpause"

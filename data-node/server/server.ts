@@ -24,6 +24,7 @@ import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
+import { Scripting } from "../scripting/scripting.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
 import type { Cluster } from "../cluster/cluster.ts";
@@ -64,6 +65,8 @@ export class Server {
   readonly monitors = new Set<Client>();
   /** Effects of writes, per execution unit, to the AOF and the replication stream. */
   readonly propagation = new Propagation();
+  /** The Lua VM, the EVAL script cache and the function libraries. */
+  readonly scripting = new Scripting();
   /** The replication stream and its backlog; null until the first replica asks for one. */
   replStream: ReplicationStream | null = null;
   readonly blocking = new BlockingRegistry();
@@ -169,6 +172,7 @@ export class Server {
       return undefined;
     });
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
+    this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
     // In cluster mode keys are kept per slot (counted, listed and dropped by slot).

@@ -1,0 +1,113 @@
+/**
+ * Lua run once when the VM starts: the constants and helpers of the `redis` table, Lua 5.1
+ * names scripts written for Redis expect, the protected global table, and (returned) the error
+ * handler that turns any error into Redis's `{err=, source=, line=}` table.
+ */
+export const LUA_PRELUDE = `
+local redis, debug, setmetatable, rawget, tostring, type, error = redis, debug, setmetatable, rawget, tostring, type, error
+local string, math, table = string, math, table
+
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+-- Effects replication is the only mode since 7.0: asking for it succeeds.
+redis.replicate_commands = function() return true end
+-- No debugger here: as in Redis when no debugging session runs.
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = function(...)
+  local ok, res = pcall(redis.pcall, 'COMMAND', 'INFO', (...))
+  return ok and type(res) == 'table' and res[1] ~= false and res[1] ~= nil
+end
+
+-- Lua 5.1 names (Redis runs Lua 5.1).
+unpack = table.unpack
+loadstring = function(s, name) return load(s, name, 't') end
+table.getn = function(t) return #t end
+math.pow = function(x, y) return x ^ y end
+math.mod = math.fmod
+math.log10 = function(x) return math.log(x, 10) end
+math.ldexp = function(m, e) return m * 2.0 ^ e end
+math.frexp = function(x)
+  if x == 0 or x ~= x or x == math.huge or x == -math.huge then return x, 0 end
+  local e = math.floor(math.log(math.abs(x), 2)) + 1
+  local m = x / 2.0 ^ e
+  if math.abs(m) >= 1 then m = m / 2; e = e + 1 end
+  if math.abs(m) < 0.5 then m = m * 2; e = e - 1 end
+  return m, e
+end
+math.cosh = function(x) return (math.exp(x) + math.exp(-x)) / 2 end
+math.sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end
+math.tanh = function(x) local a, b = math.exp(x), math.exp(-x) return (a - b) / (a + b) end
+string.gfind = string.gmatch
+
+-- Numbers print as Lua 5.1 prints them ("%.14g"): 10/2 is 5, not 5.0.
+local format, mtype = string.format, math.type
+_G.tostring = function(v)
+  if mtype(v) == 'float' then return format('%.14g', v) end
+  return tostring(v)
+end
+
+-- What Redis leaves out of a script's reach.
+dofile, loadfile, require, module = nil, nil, nil, nil
+io, os, package, utf8 = nil, nil, nil, nil
+
+-- Library tables and the global table are read-only, as in Redis 7.0.
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+    __metatable = false,
+  })
+end
+for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine', 'debug'}) do
+  if _G[name] then _G[name] = readonly(_G[name]) end
+end
+local G = _G
+setmetatable(G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+
+-- While FUNCTION LOAD runs a library's code, 'redis' offers only what registration needs.
+local loader_fields = {
+  register_function = rawget(G, 'redis').register_function,
+  log = rawget(G, 'redis').log,
+  setresp = rawget(G, 'redis').setresp,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = rawget(G, 'redis').REDIS_VERSION,
+  REDIS_VERSION_NUM = rawget(G, 'redis').REDIS_VERSION_NUM,
+}
+local loader_redis = setmetatable({}, {
+  __index = function(_, k)
+    local v = loader_fields[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+
+local getinfo = debug.getinfo
+local handler = function(err)
+  local level = 2
+  local i = getinfo(level, 'nSl')
+  while i and (i.what == 'C' or i.what == 'J' or i.source == '=prelude') do
+    level = level + 1
+    i = getinfo(level, 'nSl')
+  end
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+return handler, loader_redis
+`;
