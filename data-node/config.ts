@@ -4,6 +4,7 @@
  * asking for one that is not built yet stops startup with a "not supported yet" reason.
  */
 import type { ParamDef, ParseContext } from "../shared/config/schema.ts";
+import { notifyFlagsType } from "./engine/notify.ts";
 
 const bool = { kind: "bool" } as const;
 const str = { kind: "string" } as const;
@@ -12,6 +13,12 @@ const int = (min: number, max: number) => ({ kind: "int", min, max }) as const;
 const oneOf = (...values: string[]) => ({ kind: "enum", values }) as const;
 const INT_MAX = 2147483647;
 const LONG_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The `user` lines of a loaded configuration (each line's words after `user`): kept outside the
+ * schema, applied to the ACL when the server starts.
+ */
+export const CONFIG_USERS = new WeakMap<object, string[][]>();
 
 const notYet = (what: string) => `${what} is not supported yet`;
 
@@ -384,7 +391,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "slowlog-log-slower-than", type: int(-1, LONG_MAX), default: "10000" },
   { name: "slowlog-max-len", type: int(0, LONG_MAX), default: "128" },
   { name: "latency-monitor-threshold", type: int(0, LONG_MAX), default: "0" },
-  { name: "notify-keyspace-events", type: str, default: "" },
+  { name: "notify-keyspace-events", type: notifyFlagsType, default: "" },
   {
     name: "hash-max-listpack-entries",
     aliases: ["hash-max-ziplist-entries"],

@@ -7,7 +7,9 @@ import { parseServerArgs } from "../shared/config/args.ts";
 import { parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
 import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
-import { DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
+import { CONFIG_USERS, DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
+import { loadUsersAtStartup } from "./server/acl_shell.ts";
+import { formatUsers } from "./acl/file.ts";
 import type { CachedMaster } from "./replication/replica.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { ClusterBus } from "./cluster/bus.ts";
@@ -101,7 +103,10 @@ export async function loadConfig(args: string[]): Promise<Config | null> {
     config.configFile = file;
   }
   lines.push(...cli.overrides);
-  config.load(lines);
+  // `user` lines define ACL users; the server applies them once it has its command table.
+  const isUser = (l: { name: string }) => l.name.toLowerCase() === "user";
+  CONFIG_USERS.set(config, lines.filter(isUser).map((l) => l.args));
+  config.load(lines.filter((l) => !isUser(l)));
   return config;
 }
 
@@ -136,6 +141,15 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const server = new Server(config, buildCommandTable());
+  const aclError = loadUsersAtStartup(server, CONFIG_USERS.get(config) ?? []);
+  if (aclError) {
+    console.error(`*** FATAL CONFIG ERROR ***\n${aclError}`);
+    Deno.exit(1);
+  }
+  config.rewriteExtra.set(
+    "user",
+    () => config.getString("aclfile") ? [] : formatUsers(server.acl),
+  );
   setLogRoleChar(() => server.role === "replica" ? "S" : "M");
   const persistence = wirePersistence(server);
   const aof = new Aof(server, persistence);

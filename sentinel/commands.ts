@@ -3,9 +3,9 @@
  * as field/value lists (a map in RESP3, a flat array in RESP2) with Redis's field names.
  */
 import { globMatch } from "../shared/glob.ts";
-import { DEFAULT_DOWN_AFTER_MS } from "./config.ts";
 import type { SentinelClient, SentinelServer } from "./server.ts";
 import { flagsOf, type Instance, type Master } from "./state.ts";
+import { TIMING_PARAMS } from "./monitor.ts";
 
 const HELP = [
   "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -335,25 +335,28 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       return;
     }
     case "debug": {
-      const params: [string, number][] = [
-        ["info-period", 10000],
-        ["ping-period", 1000],
-        ["ask-period", 1000],
-        ["publish-period", 2000],
-        ["default-down-after", DEFAULT_DOWN_AFTER_MS],
-        ["tilt-trigger", 2000],
-        ["tilt-period", 30000],
-        ["slave-reconf-timeout", 10000],
-        ["min-link-reconnect-period", 15000],
-        ["election-timeout", 10000],
-        ["script-max-runtime", 60000],
-        ["script-retry-delay", 30000],
-      ];
+      const timing = srv.rt.monitor.timing;
       if (n === 2) {
-        replyFields(c, params);
+        replyFields(c, TIMING_PARAMS.map(([name, key]) => [name.toUpperCase(), timing[key]]));
         return;
       }
-      c.error("ERR Changing Sentinel timing parameters is not supported");
+      // Each pair is applied as it is read, as in redis-sentinel: an error leaves the earlier ones.
+      for (let j = 2; j < n; j++) {
+        const option = argv[j]!;
+        const param = TIMING_PARAMS.find(([name]) => name === option.toLowerCase());
+        if (!param || j + 1 >= n) {
+          c.error(`ERR Unknown option or number of arguments for SENTINEL DEBUG '${option}'`);
+          return;
+        }
+        const raw = argv[++j]!;
+        const v = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+        if (!Number.isSafeInteger(v) || v <= 0) {
+          c.error(`ERR Invalid argument '${raw}' for SENTINEL DEBUG '${option}'`);
+          return;
+        }
+        timing[param[1]] = v;
+      }
+      c.out.ok();
       return;
     }
     case "help":

@@ -10,7 +10,13 @@
 import type { Clock } from "../shared/clock.ts";
 import type { RespValue } from "../shared/resp/mod.ts";
 import { RespError } from "../shared/resp/mod.ts";
-import { type MasterConfig, newMasterConfig, type SentinelConfig } from "./config.ts";
+import {
+  DEFAULT_DOWN_AFTER_MS,
+  DEFAULT_FAILOVER_TIMEOUT_MS,
+  type MasterConfig,
+  newMasterConfig,
+  type SentinelConfig,
+} from "./config.ts";
 import {
   describe,
   type FailoverState,
@@ -20,16 +26,59 @@ import {
   newMaster,
 } from "./state.ts";
 
-// Redis Sentinel's periods and limits (milliseconds).
-export const INFO_PERIOD = 10_000;
-export const PING_PERIOD = 1_000;
-export const ASK_PERIOD = 1_000;
-export const PUBLISH_PERIOD = 2_000;
-export const TILT_TRIGGER = 2_000;
-export const TILT_PERIOD = PING_PERIOD * 30;
-export const SLAVE_RECONF_TIMEOUT = 10_000;
-export const MIN_LINK_RECONNECT_PERIOD = 15_000;
-export const ELECTION_TIMEOUT = 10_000;
+/** Redis Sentinel's periods and timeouts (milliseconds), which SENTINEL DEBUG changes. */
+export interface Timing {
+  infoPeriod: number;
+  pingPeriod: number;
+  askPeriod: number;
+  publishPeriod: number;
+  /** down-after-milliseconds of a master added without one. */
+  defaultDownAfter: number;
+  /** failover-timeout of a master added without one. */
+  defaultFailoverTimeout: number;
+  tiltTrigger: number;
+  tiltPeriod: number;
+  slaveReconfTimeout: number;
+  minLinkReconnectPeriod: number;
+  electionTimeout: number;
+  scriptMaxRuntime: number;
+  scriptRetryDelay: number;
+}
+
+export function defaultTiming(): Timing {
+  return {
+    infoPeriod: 10_000,
+    pingPeriod: 1_000,
+    askPeriod: 1_000,
+    publishPeriod: 2_000,
+    defaultDownAfter: DEFAULT_DOWN_AFTER_MS,
+    defaultFailoverTimeout: DEFAULT_FAILOVER_TIMEOUT_MS,
+    tiltTrigger: 2_000,
+    tiltPeriod: 30_000,
+    slaveReconfTimeout: 10_000,
+    minLinkReconnectPeriod: 15_000,
+    electionTimeout: 10_000,
+    scriptMaxRuntime: 60_000,
+    scriptRetryDelay: 30_000,
+  };
+}
+
+/** SENTINEL DEBUG's parameter names, in the order redis-sentinel lists them. */
+export const TIMING_PARAMS: [string, keyof Timing][] = [
+  ["info-period", "infoPeriod"],
+  ["ping-period", "pingPeriod"],
+  ["ask-period", "askPeriod"],
+  ["publish-period", "publishPeriod"],
+  ["default-down-after", "defaultDownAfter"],
+  ["default-failover-timeout", "defaultFailoverTimeout"],
+  ["tilt-trigger", "tiltTrigger"],
+  ["tilt-period", "tiltPeriod"],
+  ["slave-reconf-timeout", "slaveReconfTimeout"],
+  ["min-link-reconnect-period", "minLinkReconnectPeriod"],
+  ["election-timeout", "electionTimeout"],
+  ["script-max-runtime", "scriptMaxRuntime"],
+  ["script-retry-delay", "scriptRetryDelay"],
+];
 export const MAX_DESYNC = 1_000;
 export const MAX_PENDING_COMMANDS = 100;
 export const HELLO_CHANNEL = "__sentinel__:hello";
@@ -62,6 +111,7 @@ export class Monitor {
   tiltStart = 0;
   private previousTime: number;
   simFailure = { crashAfterElection: false, crashAfterPromotion: false };
+  readonly timing: Timing = defaultTiming();
 
   constructor(
     readonly cfg: SentinelConfig,
@@ -140,7 +190,7 @@ export class Monitor {
 
   private checkTilt(now: number): void {
     const delta = now - this.previousTime;
-    if (delta < 0 || delta > TILT_TRIGGER) {
+    if (delta < 0 || delta > this.timing.tiltTrigger) {
       this.tilt = true;
       this.tiltStart = now;
       this.event("warning", "+tilt", null, "#tilt mode entered");
@@ -152,7 +202,7 @@ export class Monitor {
     const now = this.now;
     this.sendPeriodicCommands(ri, m, now);
     if (this.tilt) {
-      if (now - this.tiltStart < TILT_PERIOD) return;
+      if (now - this.tiltStart < this.timing.tiltPeriod) return;
       this.tilt = false;
       this.event("warning", "-tilt", null, "#tilt mode exited");
     }
@@ -171,15 +221,15 @@ export class Monitor {
     const infoPeriod = ri.kind === "slave" &&
         (m.odown || m.failoverState !== "none" || ri.masterLinkDownTime !== 0)
       ? 1000
-      : INFO_PERIOD;
-    const pingPeriod = Math.min(m.config.downAfterMs, PING_PERIOD);
+      : this.timing.infoPeriod;
+    const pingPeriod = Math.min(m.config.downAfterMs, this.timing.pingPeriod);
     if (ri.kind !== "sentinel" && (ri.infoRefresh === 0 || now - ri.infoRefresh > infoPeriod)) {
       this.send(ri, ["INFO"], (r) => this.refreshFromInfo(ri, m, r));
     }
     if (now - ri.link.lastPongTime > pingPeriod && now - ri.link.lastPingTime > pingPeriod / 2) {
       this.sendPing(ri);
     }
-    if (now - ri.lastPubTime > PUBLISH_PERIOD) this.sendHello(ri, m);
+    if (now - ri.lastPubTime > this.timing.publishPeriod) this.sendHello(ri, m);
   }
 
   /** Sends a command; the reply (or its failure, as a RespError) goes to `then`. */
@@ -327,7 +377,7 @@ export class Monitor {
         for (const r of m.replicas.values()) if (r !== ri) r.infoRefresh = 0;
       } else if (!ri.promoted) {
         // A replica that turned master on its own (the old master, restarted): ours wins.
-        const wait = PUBLISH_PERIOD * 4;
+        const wait = this.timing.publishPeriod * 4;
         if (
           this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.roleReportedTime > wait
         ) {
@@ -340,7 +390,7 @@ export class Monitor {
       ri.kind === "slave" && role === "slave" &&
       (ri.slaveMasterPort !== m.port || ri.slaveMasterHost !== m.host)
     ) {
-      const wait = PUBLISH_PERIOD * 4;
+      const wait = this.timing.publishPeriod * 4;
       if (
         m.failoverState === "none" && !ri.reconfSent && !ri.reconfInprog && !ri.promoted &&
         this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.slaveConfChangeTime > wait
@@ -366,7 +416,7 @@ export class Monitor {
 
   private masterLooksSane(m: Master): boolean {
     return m.roleReported === "master" && !m.sdown && !m.odown &&
-      this.now - m.infoRefresh < INFO_PERIOD * 2;
+      this.now - m.infoRefresh < this.timing.infoPeriod * 2;
   }
 
   private noDownFor(ri: Instance, ms: number): boolean {
@@ -455,7 +505,7 @@ export class Monitor {
     else if (!link.connected) elapsed = now - link.lastAvailTime;
     // A link that answers nothing for half the down-after period is reconnected.
     if (
-      link.connected && now - link.connectedSince >= MIN_LINK_RECONNECT_PERIOD &&
+      link.connected && now - link.connectedSince >= this.timing.minLinkReconnectPeriod &&
       link.actPingTime && now - link.actPingTime > downAfter / 2 &&
       now - link.lastPongTime > downAfter / 2
     ) {
@@ -465,7 +515,7 @@ export class Monitor {
       now - m.rebootSince < m.config.masterRebootDownAfterMs;
     const down = elapsed > downAfter ||
       (ri.kind === "master" && ri.roleReported === "slave" &&
-        now - ri.roleReportedTime > downAfter + INFO_PERIOD * 2) ||
+        now - ri.roleReportedTime > downAfter + this.timing.infoPeriod * 2) ||
       rebootDown;
     if (down && !ri.sdown) {
       ri.sdown = true;
@@ -502,12 +552,12 @@ export class Monitor {
     const now = this.now;
     for (const s of m.sentinels.values()) {
       const elapsed = now - s.lastMasterDownReplyTime;
-      if (elapsed > ASK_PERIOD * 5) {
+      if (elapsed > this.timing.askPeriod * 5) {
         s.masterDown = false;
         s.leader = null;
       }
       if (!m.sdown || !s.link.connected) continue;
-      if (!force && elapsed < ASK_PERIOD) continue;
+      if (!force && elapsed < this.timing.askPeriod) continue;
       const argv = [
         "SENTINEL",
         "is-master-down-by-addr",
@@ -660,7 +710,7 @@ export class Monitor {
     const leader = this.getLeader(m, m.failoverEpoch);
     const isLeader = leader === this.myid;
     if (!isLeader && !m.forceFailover) {
-      const timeout = Math.min(ELECTION_TIMEOUT, m.config.failoverTimeoutMs);
+      const timeout = Math.min(this.timing.electionTimeout, m.config.failoverTimeoutMs);
       if (this.now - m.failoverStartTime > timeout) {
         this.event("warning", "-failover-abort-not-elected", m);
         this.abortFailover(m);
@@ -677,9 +727,9 @@ export class Monitor {
   selectReplica(m: Master): Instance | null {
     const now = this.now;
     const maxMasterDown = (m.sdown ? now - m.sdownSince : 0) + m.config.downAfterMs * 10;
-    const infoValidity = m.sdown ? PING_PERIOD * 5 : INFO_PERIOD * 3;
+    const infoValidity = m.sdown ? this.timing.pingPeriod * 5 : this.timing.infoPeriod * 3;
     const ok = [...m.replicas.values()].filter((r) =>
-      !r.sdown && r.link.connected && now - r.link.lastAvailTime <= PING_PERIOD * 5 &&
+      !r.sdown && r.link.connected && now - r.link.lastAvailTime <= this.timing.pingPeriod * 5 &&
       r.slavePriority !== 0 && now - r.infoRefresh <= infoValidity &&
       r.masterLinkDownTime <= maxMasterDown
     );
@@ -736,7 +786,7 @@ export class Monitor {
     for (const r of m.replicas.values()) {
       if (inProgress >= m.config.parallelSyncs) break;
       if (r.promoted || r.reconfDone) continue;
-      if (r.reconfSent && now - r.reconfSentTime > SLAVE_RECONF_TIMEOUT) {
+      if (r.reconfSent && now - r.reconfSentTime > this.timing.slaveReconfTimeout) {
         this.event("notice", "-slave-reconf-sent-timeout", r);
         r.reconfSent = false;
         r.reconfDone = true;
@@ -898,6 +948,8 @@ export class Monitor {
 
   monitor(name: string, host: string, port: number, quorum: number): Master {
     const mc = newMasterConfig(name, host, port, quorum);
+    mc.downAfterMs = this.timing.defaultDownAfter;
+    mc.failoverTimeoutMs = this.timing.defaultFailoverTimeout;
     this.cfg.masters.set(name, mc);
     const m = this.addMaster(mc);
     this.event("warning", "+monitor", m, `quorum ${quorum}`);

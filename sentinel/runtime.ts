@@ -32,13 +32,15 @@ export interface SentinelEvent {
   message: string;
 }
 const RECONNECT_MS = 1000;
-/** Scripts: how many run at once, how many may wait, and how long one may run. */
+/**
+ * Scripts: how many run at once and how many may wait. How long one may run, and the delay
+ * before a retry (times the attempt), are Timing's (SENTINEL DEBUG script-max-runtime,
+ * script-retry-delay: 60 s and 30 s by default).
+ */
 const MAX_RUNNING_SCRIPTS = 16;
 const MAX_QUEUED_SCRIPTS = 256;
-const SCRIPT_MAX_RUNTIME_MS = 60_000;
-/** A script that exits with 1 runs again, up to this many times, 30 s × attempt later. */
+/** A script that exits with 1 runs again, up to this many times. */
 const SCRIPT_MAX_RETRIES = 10;
-const SCRIPT_RETRY_DELAY_MS = 30_000;
 
 interface Links {
   cc: RedisClient | null;
@@ -302,7 +304,7 @@ export class Runtime implements Effects {
         try {
           child.kill("SIGKILL");
         } catch { /* already gone */ }
-      }, SCRIPT_MAX_RUNTIME_MS);
+      }, this.monitor.timing.scriptMaxRuntime);
       const st = await child.status;
       clearTimeout(timer);
       if (!st.success) {
@@ -316,7 +318,7 @@ export class Runtime implements Effects {
               this.scriptQueue.push(job);
               this.runScripts();
             }
-          }, SCRIPT_RETRY_DELAY_MS * job.retries);
+          }, this.monitor.timing.scriptRetryDelay * job.retries);
           this.retryTimers.add(t);
         }
       }

@@ -27,3 +27,9 @@ export const MIN_BACKLOG_BYTES = 16 * 1024;
 
 /** The longest string value the JavaScript engine holds (just under 512 MB). */
 export const MAX_STRING_CHARS = 536870888;
+
+/**
+ * Bytes queued on one cluster bus link when cluster-link-sendbuf-limit is 0 (unlimited in Redis):
+ * a peer that stops reading costs at most this much before its link is closed and reopened.
+ */
+export const MAX_BUS_LINK_QUEUE = 64 * 1024 * 1024;

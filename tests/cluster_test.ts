@@ -22,7 +22,7 @@ import { createCluster } from "redis";
 import { RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
 import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 import {
   clusterPort,
   CNode,
@@ -325,6 +325,26 @@ async function createAndRoute(): Promise<void> {
   }
   const ownerOf = (slot: number) => owners.find((o) => o.start <= slot && slot <= o.end)!;
 
+  // CLUSTER LINKS: a link to and a link from each of the five peers, with its send buffer.
+  const links = (await first.cmd("CLUSTER", "LINKS")) as RespValue[][];
+  const linkFields = links.map((l) => {
+    const f: Record<string, RespValue> = {};
+    for (let i = 0; i < l.length; i += 2) f[String(l[i])] = l[i + 1]!;
+    return f;
+  });
+  const peers = cl.nodes.slice(1).map((n) => n.id).sort();
+  for (const dir of ["to", "from"]) {
+    deepStrictEqual(
+      linkFields.filter((f) => f.direction === dir).map((f) => String(f.node)).sort(),
+      peers,
+      `CLUSTER LINKS direction ${dir}: ${JSON.stringify(linkFields)}`,
+    );
+  }
+  for (const f of linkFields) {
+    ok(Number(f["send-buffer-used"]) <= Number(f["send-buffer-allocated"]), JSON.stringify(f));
+    ok(Math.abs(Number(f["create-time"]) - Date.now()) < 120_000, JSON.stringify(f));
+  }
+
   // KEYSLOT, with the values Redis documents.
   equal(await first.cmd("CLUSTER", "KEYSLOT", "somekey"), 11058);
   equal(await first.cmd("CLUSTER", "KEYSLOT", "foo"), 12182);
@@ -420,6 +440,16 @@ async function createAndRoute(): Promise<void> {
   }
   equal(seen.size, 6, "every node appears in one shard");
   deepStrictEqual(differ, [], "replies that differ from Redis 7.0's");
+
+  // A send buffer over cluster-link-sendbuf-limit frees the link (counted in CLUSTER INFO); with
+  // the limit lifted the links come back and the cluster stays whole.
+  await first.cmd("CONFIG", "SET", "cluster-link-sendbuf-limit", "100");
+  await eventually(
+    async () => Number((await first.info()).total_cluster_links_buffer_limit_exceeded) > 0,
+    "a bus link freed for its send buffer",
+  );
+  await first.cmd("CONFIG", "SET", "cluster-link-sendbuf-limit", "0");
+  await cl.healthy(6);
 }
 
 // ---------------------------------------------------------------------------------------------

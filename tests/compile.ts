@@ -7,6 +7,7 @@ export const EXECUTABLES: { name: string; entry: string; v8Flags?: string }[] = 
   // (tens of MB, committed) would cost more resident memory than a million small keys' worth.
   { name: "data-node", entry: "data-node/main.ts", v8Flags: "--max-semi-space-size=4" },
   { name: "sentinel", entry: "sentinel/main.ts" },
+  { name: "cluster-bus", entry: "cluster-bus/main.ts" },
 ];
 
 const root = new URL("..", import.meta.url).pathname;

@@ -860,3 +860,39 @@ Deno.test({
     }
   },
 });
+
+// ---------------------------------------------------------------------------------------------
+// SENTINEL DEBUG: the timing parameters, listed and changed as redis-sentinel does
+
+Deno.test({
+  name: "sentinel: SENTINEL DEBUG lists and changes the timing parameters as redis-sentinel",
+  ignore: !requireBinary("redis-sentinel", "SENTINEL DEBUG comparison"),
+  ...opts,
+  fn: async () => {
+    const masterPort = await freePort();
+    await using ours = await Sentinel.start("ours", "ours", { masterPort, quorum: 1 });
+    await using redis = await Sentinel.start("redis", "redis", { masterPort, quorum: 1 });
+    const script: string[][] = [
+      ["SENTINEL", "DEBUG"],
+      ["SENTINEL", "DEBUG", "info-period", "500", "PING-PERIOD", "300"],
+      ["SENTINEL", "DEBUG", "ask-period", "0"],
+      ["SENTINEL", "DEBUG", "publish-period", "x"],
+      ["SENTINEL", "DEBUG", "tilt-period", "1000", "nope", "1"],
+      ["SENTINEL", "DEBUG", "election-timeout"],
+      ["SENTINEL", "DEBUG", "default-down-after", "1234", "script-retry-delay", "99"],
+      ["SENTINEL", "DEBUG"],
+      // A master added now takes the new default down-after.
+      ["SENTINEL", "MONITOR", "other", "127.0.0.1", String(masterPort + 1), "1"],
+    ];
+    const run = async (s: Sentinel) => {
+      const out: unknown[] = [];
+      for (const cmd of script) out.push(await s.call(...cmd));
+      const other = fields(await s.cmd("SENTINEL", "MASTER", "other"));
+      out.push(other["down-after-milliseconds"]);
+      return out;
+    };
+    const expected = await run(redis);
+    equal(expected.at(-1), "1234");
+    deepStrictEqual(await run(ours), expected);
+  },
+});

@@ -12,6 +12,7 @@
  * claims slots with a stale epoch gets an UPDATE.
  */
 import { getLogger } from "../../shared/log.ts";
+import { MAX_BUS_LINK_QUEUE } from "../../shared/limits.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 import type { Server } from "../server/server.ts";
 import {
@@ -26,7 +27,7 @@ import {
   messageTypeName,
   MSG,
 } from "./bus_codec.ts";
-import type { Cluster } from "./cluster.ts";
+import type { BusLinkInfo, Cluster } from "./cluster.ts";
 import { type ClusterNode, F, hasSlot, isMaster, newNode, randomName } from "./state.ts";
 
 const log = getLogger(["data-node", "cluster"]);
@@ -47,6 +48,10 @@ interface Link {
   createdMs: number;
   closed: boolean;
   chain: Promise<void>;
+  /** Bytes handed to `send` and not yet written: the link's send buffer. */
+  queued: number;
+  /** The most `queued` has been (CLUSTER LINKS send-buffer-allocated). */
+  queuedPeak: number;
 }
 
 export class ClusterBus {
@@ -97,6 +102,7 @@ export class ClusterBus {
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
       publishShard: (channel, message) => this.publishShard(channel, message),
+      links: () => this.links(),
       failover: (how) =>
         how === "takeover"
           ? this.takeover()
@@ -132,6 +138,8 @@ export class ClusterBus {
         createdMs: this.s.clock.nowMs(),
         closed: false,
         chain: Promise.resolve(),
+        queued: 0,
+        queuedPeak: 0,
       };
       this.inbound.add(link);
       void this.readLoop(link);
@@ -157,6 +165,8 @@ export class ClusterBus {
         createdMs: this.s.clock.nowMs(),
         closed: false,
         chain: Promise.resolve(),
+        queued: 0,
+        queuedPeak: 0,
       };
       this.out.set(n, link);
       n.linkUp = true;
@@ -225,10 +235,49 @@ export class ClusterBus {
     if (type === MSG.PING || type === MSG.MEET) {
       if (l.node && l.node.pingSent === 0) l.node.pingSent = this.s.clock.nowMs();
     }
+    this.enqueue(l, bytes);
+  }
+
+  /**
+   * Queues bytes on a link. A peer that stops reading fills the queue: past
+   * cluster-link-sendbuf-limit (or MAX_BUS_LINK_QUEUE when that is 0) the link is closed and
+   * counted, as Redis frees such a link; the node reconnects on its next cron.
+   */
+  private enqueue(l: Link, bytes: Uint8Array): void {
+    const configured = this.s.config.get<number>("cluster-link-sendbuf-limit");
+    const limit = configured > 0 ? configured : MAX_BUS_LINK_QUEUE;
+    if (l.queued + bytes.length > limit) {
+      this.cl.linksBufferLimitExceeded++;
+      log.warn("Freeing a cluster bus link to {node}: its send buffer is over {limit} bytes", {
+        node: l.node?.name ?? "an unknown node",
+        limit,
+      });
+      this.closeLink(l);
+      return;
+    }
+    l.queued += bytes.length;
+    if (l.queued > l.queuedPeak) l.queuedPeak = l.queued;
     l.chain = l.chain.then(async () => {
       let off = 0;
       while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
+      l.queued -= bytes.length;
     }).catch(() => this.closeLink(l));
+  }
+
+  /** Every live link with its peer known: outbound first, then inbound (CLUSTER LINKS). */
+  links(): BusLinkInfo[] {
+    const out: BusLinkInfo[] = [];
+    for (const l of [...this.out.values(), ...this.inbound]) {
+      if (l.closed || !l.node) continue;
+      out.push({
+        node: l.node,
+        outbound: l.outbound,
+        createdMs: l.createdMs,
+        queued: l.queued,
+        peak: l.queuedPeak,
+      });
+    }
+    return out;
   }
 
   private broadcast(type: number, body?: BusBody): void {
@@ -874,10 +923,7 @@ export class ClusterBus {
           "auth-req",
           (this.cl.stats.sent.get("auth-req") ?? 0) + 1,
         );
-        l.chain = l.chain.then(async () => {
-          let off = 0;
-          while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
-        }).catch(() => this.closeLink(l));
+        this.enqueue(l, bytes);
       }
       e.authSent = true;
       this.cl.changed();

@@ -24,6 +24,57 @@ import {
 
 const log = getLogger(["data-node", "cluster"]);
 
+const NO_KEYS = -1;
+const CROSS_SLOT = -2;
+const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/**
+ * The hash slot of one call's keys: NO_KEYS when it has none, CROSS_SLOT when they differ.
+ * Commands with a fixed key range (most) are read in place, without building a key list.
+ */
+function callSlot(def: CommandDef, argv: string[]): number {
+  const range = def.keys;
+  if (
+    range !== undefined && def.numkeys === undefined && def.findKeys === undefined &&
+    def.name !== "migrate"
+  ) {
+    const [first, last, step] = range;
+    if (first === 0) return NO_KEYS;
+    const lastIdx = last < 0 ? argv.length + last : last;
+    let slot = NO_KEYS;
+    for (let i = first; i <= lastIdx && i < argv.length; i += step) {
+      const ks = keyHashSlot(argv[i]!);
+      if (slot === NO_KEYS) slot = ks;
+      else if (ks !== slot) return CROSS_SLOT;
+    }
+    return slot;
+  }
+  let slot = NO_KEYS;
+  for (const i of commandKeys(def, argv)) {
+    const ks = keyHashSlot(argv[i]!);
+    if (slot === NO_KEYS) slot = ks;
+    else if (ks !== slot) return CROSS_SLOT;
+  }
+  return slot;
+}
+
+/** The keys of the calls (needed only while their slot is migrating or importing). */
+function keysOf(calls: [CommandDef, string[]][]): string[] {
+  const out: string[] = [];
+  for (const [d, a] of calls) for (const i of commandKeys(d, a)) out.push(a[i]!);
+  return out;
+}
+
+/** One bus link as CLUSTER LINKS shows it. */
+export interface BusLinkInfo {
+  node: ClusterNode;
+  outbound: boolean;
+  createdMs: number;
+  /** Bytes waiting to be written, and the most that ever waited. */
+  queued: number;
+  peak: number;
+}
+
 export class Cluster {
   st: ClusterState;
   /** Where nodes.conf is (relative to `dir`). */
@@ -37,8 +88,11 @@ export class Cluster {
     publish(channel: string, message: string): void;
     publishShard(channel: string, message: string): void;
     failover(how: "default" | "force" | "takeover"): void;
+    links(): BusLinkInfo[];
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
+  /** Bus links closed for a send buffer over cluster-link-sendbuf-limit. */
+  linksBufferLimitExceeded = 0;
 
   constructor(private readonly s: Server) {
     this.file = s.config.getString("cluster-config-file");
@@ -138,8 +192,11 @@ export class Cluster {
   route(c: Client, def: CommandDef, argv: string[], queued?: string[][]): string | null {
     const st = this.st;
     const me = st.myself;
-    const calls: [CommandDef, string[]][] = [];
+    let calls: [CommandDef, string[]][] | null = null;
+    let slot = -1;
+    let writes = false;
     if (queued) {
+      calls = [];
       for (const q of queued) {
         const d = this.s.commands.get(q[0]!.toLowerCase());
         if (d) {
@@ -149,23 +206,17 @@ export class Cluster {
           ]);
         }
       }
-    } else {
-      calls.push([def, argv]);
-    }
-    let slot = -1;
-    let writes = false;
-    const keys: string[] = [];
-    for (const [d, a] of calls) {
-      const idx = commandKeys(d, a);
-      if (idx.length === 0) continue;
-      if (d.bits & F_WRITE) writes = true;
-      for (const i of idx) {
-        const k = a[i]!;
-        const ks = keyHashSlot(k);
-        if (slot === -1) slot = ks;
-        else if (ks !== slot) return "CROSSSLOT Keys in request don't hash to the same slot";
-        keys.push(k);
+      for (const [d, a] of calls) {
+        const ks = callSlot(d, a);
+        if (ks === NO_KEYS) continue;
+        if (ks === CROSS_SLOT || (slot !== -1 && ks !== slot)) return CROSSSLOT;
+        if (d.bits & F_WRITE) writes = true;
+        slot = ks;
       }
+    } else {
+      slot = callSlot(def, argv);
+      if (slot === CROSS_SLOT) return CROSSSLOT;
+      writes = (def.bits & F_WRITE) !== 0;
     }
     if (slot === -1) return null;
     if (st.state !== "ok") {
@@ -179,11 +230,11 @@ export class Cluster {
     if (!owner) {
       if (!(asking && st.importing.has(slot))) return "CLUSTERDOWN Hash slot not served";
     }
-    const missing = () => keys.filter((k) => c.db.peek(k) === undefined).length;
     if (owner === me) {
       const target = st.migrating.get(slot);
       if (target) {
-        const m = missing();
+        const keys = keysOf(calls ?? [[def, argv]]);
+        const m = keys.filter((k) => c.db.peek(k) === undefined).length;
         if (m > 0 && m < keys.length) {
           return "TRYAGAIN Multiple keys request during rehashing of slot";
         }
@@ -192,7 +243,8 @@ export class Cluster {
       return null;
     }
     if (asking && st.importing.has(slot)) {
-      const m = missing();
+      const keys = keysOf(calls ?? [[def, argv]]);
+      const m = keys.filter((k) => c.db.peek(k) === undefined).length;
       if (keys.length > 1 && m > 0) {
         return "TRYAGAIN Multiple keys request during rehashing of slot";
       }
@@ -347,7 +399,7 @@ export class Cluster {
       lines.push([`cluster_stats_messages_${type}_received`, n]);
     }
     lines.push(["cluster_stats_messages_received", sum(this.stats.received)]);
-    lines.push(["total_cluster_links_buffer_limit_exceeded", 0]);
+    lines.push(["total_cluster_links_buffer_limit_exceeded", this.linksBufferLimitExceeded]);
     return lines.map(([k, v]) => `${k}:${v}\r\n`).join("");
   }
 
@@ -443,22 +495,22 @@ export class Cluster {
   }
 
   replyLinks(c: Client): void {
-    const peers = [...this.st.nodes.values()].filter((n) => n !== this.st.myself && n.linkUp);
-    c.out.array(peers.length);
-    for (const n of peers) {
+    const links = this.bus?.links() ?? [];
+    c.out.array(links.length);
+    for (const l of links) {
       c.out.map(6);
       c.out.bulk("direction");
-      c.out.bulk("to");
+      c.out.bulk(l.outbound ? "to" : "from");
       c.out.bulk("node");
-      c.out.bulk(n.name);
+      c.out.bulk(l.node.name);
       c.out.bulk("create-time");
-      c.out.int(n.ctime);
+      c.out.int(l.createdMs);
       c.out.bulk("events");
-      c.out.bulk("rw");
+      c.out.bulk(l.queued > 0 ? "rw" : "r");
       c.out.bulk("send-buffer-allocated");
-      c.out.int(0);
+      c.out.int(l.peak);
       c.out.bulk("send-buffer-used");
-      c.out.int(0);
+      c.out.int(l.queued);
     }
   }
 

@@ -2,6 +2,20 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import type { AggregateValue } from "../store/types.ts";
 import { ERR } from "./define.ts";
+import { NOTIFY } from "../engine/notify.ts";
+import { F_WRITE } from "./types.ts";
+
+/**
+ * A read found no key: the `keymiss` event (class m). As Redis raises it only from read
+ * lookups, a write command's lookups (which create or change the key) raise none, unless
+ * `read` says this one is a read of the write (a source key of BITOP or SINTERSTORE, GETDEL).
+ */
+export function keyMiss(s: Engine, c: ClientState, key: string, read = false): void {
+  if ((s.notifier.flags & NOTIFY.KEY_MISS) === 0) return;
+  const def = s.commands.get(c.lastCommand);
+  if (!read && def !== undefined && def.bits & F_WRITE) return;
+  s.notifier.publish("keymiss", key, c.db.id);
+}
 
 /** Sentinel: the command already replied with an error. */
 export const REPLIED = Symbol("replied");
@@ -11,6 +25,7 @@ export function readString(s: Engine, c: ClientState, key: string): string | nul
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
+    keyMiss(s, c, key);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -31,6 +46,7 @@ export function readAggregate<T extends AggregateValue>(
   const e = c.db.lookup(key);
   if (e === undefined) {
     s.stats.keyspaceMisses++;
+    keyMiss(s, c, key);
     return null;
   }
   s.stats.keyspaceHits++;
@@ -46,6 +62,7 @@ export function readAggregate<T extends AggregateValue>(
  * change replicates as an absolute command (PEXPIREAT or DEL), so replicas agree on time.
  */
 export function expireOrDelete(
+  s: Engine,
   c: ClientState,
   key: string,
   atMs: number,
@@ -54,10 +71,12 @@ export function expireOrDelete(
 ): void {
   if (atMs <= nowMs) {
     c.db.delete(key);
+    s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
     c.rewrittenArgv = ["DEL", key];
     return;
   }
   c.db.setExpire(key, atMs);
+  s.notify(NOTIFY.GENERIC, "expire", key, c.db.id);
   // The EXPIRE family keeps its options (NX, XX, GT, LT, as sent) and becomes PEXPIREAT with
   // the absolute time; a PEXPIREAT goes out as sent, as Redis does.
   if (argv === null) c.rewrittenArgv = ["PEXPIREAT", key, String(atMs)];

@@ -2,11 +2,12 @@
  * Bitmap commands on string values: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
  * BITFIELD_RO. Bit 0 is the most significant bit of the first byte, as in Redis.
  */
+import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import { cmd, ERR, maxStringLength, parseI64, parseIndex, parseIntArg } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { readString, REPLIED } from "./access.ts";
+import { keyMiss, readString, REPLIED } from "./access.ts";
 
 const BAD_OFFSET = "ERR bit offset is not an integer or out of range";
 /** Redis caps bitmaps at 512 MB: offsets up to 2^32 - 1. */
@@ -60,6 +61,7 @@ function setbit(s: Engine, c: ClientState, argv: string[]): void {
   if (e) c.db.update(argv[1]!, e, fromBytes(b));
   else c.db.set(argv[1]!, fromBytes(b));
   c.db.lookup(argv[1]!, false)!.enc = "raw";
+  s.notify(NOTIFY.STRING, "setbit", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(old);
 }
@@ -193,6 +195,7 @@ function bitop(s: Engine, c: ClientState, argv: string[]): void {
   for (const k of srcKeys) {
     const v = readString(s, c, k);
     if (v === REPLIED) return;
+    if (v === null) keyMiss(s, c, k, true);
     srcs.push(v ?? "");
   }
   const len = Math.max(0, ...srcs.map((x) => x.length));
@@ -210,10 +213,14 @@ function bitop(s: Engine, c: ClientState, argv: string[]): void {
   const dst = argv[2]!;
   // An empty result deletes the destination; when there was none, nothing changed.
   if (len === 0) {
-    if (c.db.delete(dst)) s.dirty++;
+    if (c.db.delete(dst)) {
+      s.notify(NOTIFY.GENERIC, "del", dst, c.db.id);
+      s.dirty++;
+    }
   } else {
     c.db.set(dst, fromBytes(out));
     c.db.lookup(dst, false)!.enc = "raw";
+    s.notify(NOTIFY.STRING, "set", dst, c.db.id);
     s.dirty++;
   }
   c.out.int(len);
@@ -327,6 +334,10 @@ function bitfieldGeneric(readOnly: boolean) {
     if (!ops) return;
     const cur = readString(s, c, argv[1]!);
     if (cur === REPLIED) return;
+    // Only GETs: Redis looks the key up as a read.
+    if (cur === null && !readOnly && ops.every((o) => o.kind === "get")) {
+      keyMiss(s, c, argv[1]!, true);
+    }
     const maxBit = Math.max(0, ...ops.filter((o) => o.kind !== "get").map((o) => o.off + o.t.bits));
     const needBytes = Math.ceil(maxBit / 8);
     if (!checkSize(s, c, needBytes)) return;
@@ -365,6 +376,7 @@ function bitfieldGeneric(readOnly: boolean) {
     else if (e) c.db.update(key, e, fromBytes(b));
     else c.db.set(key, fromBytes(b));
     c.db.lookup(key, false)!.enc = "raw";
+    if (changes > 0) s.notify(NOTIFY.STRING, "setbit", key, c.db.id);
     s.dirty += changes;
   };
 }

@@ -5,6 +5,7 @@ import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } fro
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { logDenial } from "../engine/acl_check.ts";
 
 import { REDIS_VERSION } from "../../shared/version.ts";
 
@@ -24,19 +25,21 @@ function ping(_s: Engine, c: ClientState, argv: string[]): void {
   }
 }
 
-/** Checks a password for a user; only the default user exists (requirepass or nopass). */
-function checkPassword(s: Engine, user: string, pass: string): boolean {
-  if (user !== "default") return false;
-  const req = s.config.getString("requirepass");
-  return req === "" || timingSafeEqual(req, pass);
-}
-
-function timingSafeEqual(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    diff |= a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1));
+/**
+ * Authenticates the connection as `user` when the password opens it; otherwise logs the failure
+ * (object: the command name as the client typed it) and answers WRONGPASS. True on success.
+ */
+function login(s: Engine, c: ClientState, user: string, pass: string, via: string): boolean {
+  const u = s.acl.authenticate(user, pass);
+  if (!u) {
+    logDenial(s, c, "auth", via, user);
+    c.error(WRONGPASS);
+    return false;
   }
-  return diff === 0;
+  c.authenticated = true;
+  c.user = user;
+  c.aclUser = u;
+  return true;
 }
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -46,7 +49,9 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
     c.error(ERR.syntax);
     return;
   }
-  if (argv.length === 2 && s.config.getString("requirepass") === "") {
+  c.redact(argv, 1);
+  c.redact(argv, 2);
+  if (argv.length === 2 && s.acl.defaultUser.nopass) {
     c.error(
       "ERR AUTH <password> called without any password configured for the default user. " +
         "Are you sure your configuration is correct?",
@@ -55,13 +60,7 @@ function auth(s: Engine, c: ClientState, argv: string[]): void {
   }
   const user = argv.length === 3 ? argv[1]! : "default";
   const pass = argv[argv.length - 1]!;
-  if (!checkPassword(s, user, pass)) {
-    c.error(WRONGPASS);
-    return;
-  }
-  c.authenticated = true;
-  c.user = user;
-  c.out.ok();
+  if (login(s, c, user, pass, argv[0]!)) c.out.ok();
 }
 
 function hello(s: Engine, c: ClientState, argv: string[]): void {
@@ -86,13 +85,10 @@ function hello(s: Engine, c: ClientState, argv: string[]): void {
     const opt = argv[i]!.toLowerCase();
     const more = argv.length - i - 1;
     if (opt === "auth" && more >= 2) {
+      c.redact(argv, i + 1);
+      c.redact(argv, i + 2);
       const user = argv[i + 1]!, pass = argv[i + 2]!;
-      if (!checkPassword(s, user, pass)) {
-        c.error(WRONGPASS);
-        return;
-      }
-      c.authenticated = true;
-      c.user = user;
+      if (!login(s, c, user, pass, argv[0]!)) return;
       i += 2;
     } else if (opt === "setname" && more >= 1) {
       const name = argv[++i]!;
@@ -170,15 +166,16 @@ function reset(s: Engine, c: ClientState): void {
   s.pubsub.removeClient(c);
   s.monitors.delete(c);
   c.monitor = false;
+  s.tracking.disable(c);
   c.proto = 2;
   c.db = s.dbs[0]!;
   c.replyMode = "on";
   c.noEvict = false;
   c.name = "";
-  if (s.requiresAuth()) {
-    c.authenticated = false;
-    c.user = "default";
-  }
+  // Back to the default user, authenticated only if it needs no password.
+  c.authenticated = !s.requiresAuth();
+  c.user = "default";
+  if (c.aclUser !== null) c.aclUser = s.acl.defaultUser;
   c.out.simple("RESET");
 }
 
@@ -269,7 +266,7 @@ function clientKill(s: Engine, c: ClientState, argv: string[]): void {
     } else if (opt === "addr") preds.push((x) => x.addr === val);
     else if (opt === "laddr") preds.push((x) => x.laddr === val);
     else if (opt === "user") {
-      if (val !== "default") {
+      if (!s.acl.users.has(val)) {
         c.error(`ERR No such user '${val}'`);
         return;
       }
@@ -358,73 +355,142 @@ function clientUnblock(s: Engine, c: ClientState, argv: string[]): void {
   c.out.int(target && s.blocking.unblock(target, reason) ? 1 : 0);
 }
 
-// Client-side caching (tracking) is not implemented: a connection's tracking is always off, and
-// these commands answer as Redis does for a connection with tracking off.
+// Client-side caching (CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO): the state and the
+// invalidations live in the server's tracking registry (server/tracking.ts).
 
-const TRACKING_UNSUPPORTED = "ERR CLIENT TRACKING is not supported by this server";
+const SWITCH_BCAST = "ERR You can't switch BCAST mode on/off before disabling tracking for " +
+  "this client, and then re-enabling it with a different mode.";
+const SWITCH_OPT = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this " +
+  "client, and then re-enabling it with a different mode.";
+
+/** True when one string is a prefix of the other (Redis's stringCheckPrefix). */
+function overlaps(a: string, b: string): boolean {
+  return a.startsWith(b) || b.startsWith(a);
+}
 
 /**
- * CLIENT TRACKING ON|OFF [options]: the options are validated as Redis does (same errors, same
- * order); OFF then succeeds (tracking is already off), ON is refused.
+ * BCAST prefixes against the client's existing ones and each other. Like Redis 7.0, an overlap
+ * between two given prefixes is reported, but when the first of the two is not the first
+ * prefix given the check still counts as passed (tracking is then enabled and OK follows the
+ * error): "failed" means the command stops here.
  */
+function checkPrefixes(c: ClientState, prefixes: string[]): "ok" | "failed" {
+  const existing = [...c.tracking?.prefixes ?? []].sort();
+  for (let i = 0; i < prefixes.length; i++) {
+    const p = prefixes[i]!;
+    const clash = existing.find((e) => overlaps(e, p));
+    if (clash !== undefined) {
+      c.error(
+        `ERR Prefix '${cstr(p)}' overlaps with an existing prefix '${cstr(clash)}'. ` +
+          "Prefixes for a single client must not overlap.",
+      );
+      return "failed";
+    }
+    for (let j = i + 1; j < prefixes.length; j++) {
+      if (!overlaps(p, prefixes[j]!)) continue;
+      c.error(
+        `ERR Prefix '${cstr(p)}' overlaps with another provided prefix '${cstr(prefixes[j]!)}'. ` +
+          "Prefixes for a single client must not overlap.",
+      );
+      return i === 0 ? "failed" : "ok";
+    }
+  }
+  return "ok";
+}
+
+/** CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]. */
 function clientTracking(s: Engine, c: ClientState, argv: string[]): void {
-  let redirect = false, bcast = false, optin = false, optout = false;
+  let redirect = 0, bcast = false, optin = false, optout = false, noloop = false;
   const prefixes: string[] = [];
   for (let j = 3; j < argv.length; j++) {
     const o = argv[j]!.toLowerCase();
     const more = argv.length - 1 - j;
     if (o === "redirect" && more) {
       j++;
-      if (redirect) return c.error("ERR A client can only redirect to a single other client");
+      if (redirect !== 0) return c.error("ERR A client can only redirect to a single other client");
       const id = parseI64(argv[j]!);
       if (id === null) return c.error(ERR.notInt);
-      if (id !== 0n) redirect = true;
       const exists = id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) &&
         s.clients.has(Number(id));
       if (!exists) return c.error("ERR The client ID you want redirect to does not exist");
+      redirect = Number(id);
     } else if (o === "bcast") bcast = true;
     else if (o === "optin") optin = true;
     else if (o === "optout") optout = true;
-    else if (o === "noloop") {
-      // accepted
-    } else if (o === "prefix" && more) prefixes.push(argv[++j]!);
+    else if (o === "noloop") noloop = true;
+    else if (o === "prefix" && more) prefixes.push(argv[++j]!);
     else return c.error(ERR.syntax);
   }
   const mode = argv[2]!.toLowerCase();
-  if (mode === "off") return c.out.ok();
+  if (mode === "off") {
+    s.tracking.disable(c);
+    return c.out.ok();
+  }
   if (mode !== "on") return c.error(ERR.syntax);
   if (!bcast && prefixes.length) {
     return c.error("ERR PREFIX option requires BCAST mode to be enabled");
   }
+  const t = c.tracking;
+  if (t !== null && t.bcast !== bcast) return c.error(SWITCH_BCAST);
   if (bcast && (optin || optout)) {
     return c.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
   }
   if (optin && optout) return c.error("ERR You can't specify both OPTIN mode and OPTOUT mode");
-  if (bcast) {
-    for (let i = 0; i < prefixes.length; i++) {
-      for (let j = i + 1; j < prefixes.length; j++) {
-        const a = prefixes[i]!, b = prefixes[j]!;
-        if (a.startsWith(b) || b.startsWith(a)) {
-          return c.error(
-            `ERR Prefix '${cstr(a)}' overlaps with another provided prefix '${cstr(b)}'. ` +
-              "Prefixes for a single client must not overlap.",
-          );
-        }
-      }
-    }
+  if (t !== null && ((optin && t.optout) || (optout && t.optin))) return c.error(SWITCH_OPT);
+  if (bcast && checkPrefixes(c, prefixes) === "failed") return;
+  s.tracking.enable(c, redirect, { bcast, optin, optout, noloop }, prefixes);
+  c.out.ok();
+}
+
+/** CLIENT CACHING YES|NO: whether the next command's reads are tracked (OPTIN / OPTOUT). */
+function clientCaching(_s: Engine, c: ClientState, argv: string[]): void {
+  const t = c.tracking;
+  if (t === null) {
+    return c.error(
+      "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN " +
+        "or OPTOUT mode enabled",
+    );
   }
-  c.error(TRACKING_UNSUPPORTED);
+  const opt = argv[2]!.toLowerCase();
+  if (opt === "yes") {
+    if (!t.optin) {
+      return c.error(
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+      );
+    }
+  } else if (opt === "no") {
+    if (!t.optout) {
+      return c.error(
+        "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+      );
+    }
+  } else return c.error(ERR.syntax);
+  t.caching = true;
+  c.out.ok();
 }
 
 function clientTrackingInfo(_s: Engine, c: ClientState): void {
+  const t = c.tracking;
+  const flags = [t === null ? "off" : "on"];
+  if (t !== null) {
+    if (t.bcast) flags.push("bcast");
+    if (t.optin) flags.push("optin");
+    if (t.optin && t.caching) flags.push("caching-yes");
+    if (t.optout) flags.push("optout");
+    if (t.optout && t.caching) flags.push("caching-no");
+    if (t.noloop) flags.push("noloop");
+    if (t.brokenRedirect) flags.push("broken_redirect");
+  }
   c.out.map(3);
   c.out.bulk("flags");
-  c.out.set(1);
-  c.out.bulk("off");
+  c.out.set(flags.length);
+  for (const f of flags) c.out.bulk(f);
   c.out.bulk("redirect");
-  c.out.int(-1);
+  c.out.int(t === null ? -1 : t.redirect);
   c.out.bulk("prefixes");
-  c.out.array(0);
+  const prefixes = t === null ? [] : [...t.prefixes].sort();
+  c.out.array(prefixes.length);
+  for (const p of prefixes) c.out.bulk(p);
 }
 
 function clientReply(_s: Engine, c: ClientState, argv: string[]): void {
@@ -613,18 +679,14 @@ export const CONNECTION_COMMANDS: CommandDef[] = [
         "noscript loading stale",
         null,
         "connection",
-        (_s, c) =>
-          c.error(
-            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN " +
-              "or OPTOUT mode enabled",
-          ),
+        clientCaching,
         {
           summary: "Instructs the server whether to track the keys in the next request.",
           since: "6.0.0",
         },
       ),
       cmd("client|getredir", 2, "noscript loading stale", null, "connection", (_s, c) => {
-        c.out.int(-1);
+        c.out.int(c.tracking === null ? -1 : c.tracking.redirect);
       }, {
         summary: "Returns the client ID to which the connection's tracking notifications are " +
           "redirected.",

@@ -34,11 +34,13 @@ const GROUP_ACL: Record<string, string> = {
   connection: "connection",
   stream: "stream",
   bitmap: "bitmap",
+  hyperloglog: "hyperloglog",
+  geo: "geo",
   scripting: "scripting",
 };
 
 /** Redis lists ACL categories in this order (its category bit order). */
-const ACL_ORDER = [
+export const ACL_ORDER = [
   "keyspace",
   "read",
   "write",

@@ -1,4 +1,5 @@
 /** Hash commands. */
+import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { type EncodingLimits, HashValue } from "../store/hash.ts";
 import { cmd, ERR, incrLongDouble, longDoubleArg, parseI64 } from "./define.ts";
@@ -41,6 +42,7 @@ function hset(reply: "count" | "ok") {
     const created = h.setPairs(argv, 2);
     h.checkSize(lim);
     c.db.signalModified(argv[1]!);
+    s.notify(NOTIFY.HASH, "hset", argv[1]!, c.db.id);
     s.dirty += (argv.length - 2) / 2;
     if (reply === "ok") c.out.ok();
     else c.out.int(created);
@@ -63,6 +65,7 @@ function hsetnx(s: Engine, c: ClientState, argv: string[]): void {
   h.set(argv[2]!, argv[3]!);
   checkWritten(h, argv[2]!, argv[3]!, limits(s));
   c.db.signalModified(argv[1]!);
+  s.notify(NOTIFY.HASH, "hset", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -93,8 +96,11 @@ function hdel(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (h.delete(argv[i]!)) n++;
   if (n > 0) {
-    if (h.size === 0) c.db.delete(argv[1]!);
-    else c.db.signalModified(argv[1]!);
+    s.notify(NOTIFY.HASH, "hdel", argv[1]!, c.db.id);
+    if (h.size === 0) {
+      c.db.delete(argv[1]!);
+      s.notify(NOTIFY.GENERIC, "del", argv[1]!, c.db.id);
+    } else c.db.signalModified(argv[1]!);
     s.dirty += n;
   }
   c.out.int(n);
@@ -153,6 +159,7 @@ function hincrby(s: Engine, c: ClientState, argv: string[]): void {
   h.set(argv[2]!, written);
   checkWritten(h, argv[2]!, written, limits(s));
   c.db.signalModified(argv[1]!);
+  s.notify(NOTIFY.HASH, "hincrby", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(next);
 }
@@ -170,6 +177,7 @@ function hincrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   h.set(argv[2]!, str);
   checkWritten(h, argv[2]!, str, limits(s));
   c.db.signalModified(argv[1]!);
+  s.notify(NOTIFY.HASH, "hincrbyfloat", argv[1]!, c.db.id);
   s.dirty++;
   c.rewrittenArgv = ["HSET", argv[1]!, argv[2]!, str];
   c.out.bulk(str);

@@ -21,7 +21,11 @@ function writeKeySpecs(c: ClientState, d: CommandDef): void {
     c.out.bulk("begin_search");
     c.out.map(2);
     c.out.bulk("type");
-    if ("index" in s.begin) {
+    if ("unknown" in s.begin) {
+      c.out.bulk("unknown");
+      c.out.bulk("spec");
+      c.out.map(0);
+    } else if ("index" in s.begin) {
       c.out.bulk("index");
       c.out.bulk("spec");
       c.out.map(1);
@@ -40,7 +44,11 @@ function writeKeySpecs(c: ClientState, d: CommandDef): void {
     c.out.map(2);
     c.out.bulk("type");
     const f = s.find;
-    if ("lastkey" in f) {
+    if ("unknown" in f) {
+      c.out.bulk("unknown");
+      c.out.bulk("spec");
+      c.out.map(0);
+    } else if ("lastkey" in f) {
       c.out.bulk("range");
       c.out.bulk("spec");
       c.out.map(3);
@@ -81,8 +89,10 @@ export function writeCommandInfo(c: ClientState, d: CommandDef): void {
   c.out.set(tips.length);
   for (const t of tips) c.out.bulk(t);
   writeKeySpecs(c, d);
+  // Redis replies an empty set when there are no subcommands, else an array of them.
   const subs = d.subcommands ?? [];
-  c.out.set(subs.length);
+  if (subs.length === 0) c.out.set(0);
+  else c.out.array(subs.length);
   for (const sd of subs) writeCommandInfo(c, sd);
 }
 

@@ -6,6 +6,7 @@
  * One string per key spec: `<flags> <begin> <find> [#<notes>]`, where
  * - begin is `i<N>` (the keys start at argument N) or `k<WORD>,<S>` (after the keyword WORD,
  *   searched from argument S; a negative S searches backwards from the end);
+ *   `u` is unknown (the keys depend on the arguments' contents);
  * - find is `r<L>,<S>,<M>` (a range: last key L relative to the first, -1 = the last argument;
  *   step S; limit M) or `n<I>,<F>,<S>` (a count at argument I after begin, the first key F
  *   after begin, step S).
@@ -145,6 +146,35 @@ export const KEY_SPECS: Record<string, string[]> = {
   zcount: ["RO access i1 r0,1,0"],
   zlexcount: ["RO access i1 r0,1,0"],
   zrange: ["RO access i1 r0,1,0"],
+  pfadd: ["RW insert i1 r0,1,0"],
+  pfcount: [
+    "RW access i1 r-1,1,0 #RW because it may change the internal representation of the key, and propagate to replicas",
+  ],
+  pfmerge: ["RW access insert i1 r0,1,0", "RO access i2 r-1,1,0"],
+  pfdebug: ["RW access i2 r0,1,0"],
+  geoadd: ["RW update i1 r0,1,0"],
+  geodist: ["RO access i1 r0,1,0"],
+  geohash: ["RO access i1 r0,1,0"],
+  geopos: ["RO access i1 r0,1,0"],
+  georadius: ["RO access i1 r0,1,0", "OW update kSTORE,6 r0,1,0", "OW update kSTOREDIST,6 r0,1,0"],
+  georadius_ro: ["RO access i1 r0,1,0"],
+  georadiusbymember: [
+    "RO access i1 r0,1,0",
+    "OW update kSTORE,5 r0,1,0",
+    "OW update kSTOREDIST,5 r0,1,0",
+  ],
+  georadiusbymember_ro: ["RO access i1 r0,1,0"],
+  geosearch: ["RO access i1 r0,1,0"],
+  geosearchstore: ["OW update i1 r0,1,0", "RO access i2 r0,1,0"],
+  sort: [
+    "RO access i1 r0,1,0",
+    "RO access u u #For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+    "OW update u u #For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+  ],
+  sort_ro: [
+    "RO access i1 r0,1,0",
+    "RO access u u #For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+  ],
   zrangestore: ["OW update i1 r0,1,0", "RO access i2 r0,1,0"],
   zrevrange: ["RO access i1 r0,1,0"],
   zrangebyscore: ["RO access i1 r0,1,0"],
@@ -180,6 +210,29 @@ export const KEY_SPECS: Record<string, string[]> = {
     "RW access update variable_flags i1 r0,1,0 #This command allows both access and modification of the key",
   ],
   bitfield_ro: ["RO access i1 r0,1,0"],
+  xadd: [
+    "RW update i1 r0,1,0 #UPDATE instead of INSERT because of the optional trimming feature",
+  ],
+  xrange: ["RO access i1 r0,1,0"],
+  xrevrange: ["RO access i1 r0,1,0"],
+  xlen: ["RO i1 r0,1,0"],
+  xdel: ["RW delete i1 r0,1,0"],
+  xtrim: ["RW delete i1 r0,1,0"],
+  xread: ["RO access kSTREAMS,1 r-1,1,2"],
+  xreadgroup: ["RO access kSTREAMS,4 r-1,1,2"],
+  xsetid: ["RW update i1 r0,1,0"],
+  "xgroup|create": ["RW insert i2 r0,1,0"],
+  "xgroup|setid": ["RW update i2 r0,1,0"],
+  "xgroup|destroy": ["RW delete i2 r0,1,0"],
+  "xgroup|createconsumer": ["RW insert i2 r0,1,0"],
+  "xgroup|delconsumer": ["RW delete i2 r0,1,0"],
+  xack: ["RW update i1 r0,1,0"],
+  xpending: ["RO access i1 r0,1,0"],
+  xclaim: ["RW update i1 r0,1,0"],
+  xautoclaim: ["RW delete i1 r0,1,0"],
+  "xinfo|consumers": ["RO access i2 r0,1,0"],
+  "xinfo|groups": ["RO access i2 r0,1,0"],
+  "xinfo|stream": ["RO access i2 r0,1,0"],
 };
 
 /** Tips per command (space separated). */
@@ -195,9 +248,25 @@ export const COMMAND_TIPS: Record<string, string> = {
   "function|restore": "request_policy:all_shards response_policy:all_succeeded",
   "function|delete": "request_policy:all_shards response_policy:all_succeeded",
   "function|flush": "request_policy:all_shards response_policy:all_succeeded",
+  "slowlog|get": "request_policy:all_nodes nondeterministic_output",
+  "slowlog|len": "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
+  "slowlog|reset": "request_policy:all_nodes response_policy:all_succeeded",
+  "latency|doctor": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|graph": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|histogram": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|history": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|latest": "nondeterministic_output request_policy:all_nodes response_policy:special",
+  "latency|reset": "request_policy:all_nodes response_policy:all_succeeded",
+  "module|list": "nondeterministic_output_order",
   wait: "request_policy:all_shards response_policy:agg_min",
   "cluster|shards": "nondeterministic_output",
   migrate: "nondeterministic_output",
+  xadd: "nondeterministic_output",
+  xtrim: "nondeterministic_output",
+  xpending: "nondeterministic_output",
+  xclaim: "nondeterministic_output",
+  xautoclaim: "nondeterministic_output",
+  "xinfo|consumers": "nondeterministic_output",
   "cluster|info": "nondeterministic_output",
   "cluster|slots": "nondeterministic_output",
   "cluster|getkeysinslot": "nondeterministic_output",
@@ -261,12 +330,12 @@ export const COMMAND_TIPS: Record<string, string> = {
 export interface KeySpec {
   flags: string[];
   notes?: string;
-  begin: { index: number } | { keyword: string; startfrom: number };
+  begin: { index: number } | { keyword: string; startfrom: number } | { unknown: true };
   find: { lastkey: number; keystep: number; limit: number } | {
     keynumidx: number;
     firstkey: number;
     keystep: number;
-  };
+  } | { unknown: true };
 }
 
 function ints(s: string): number[] {
@@ -289,7 +358,12 @@ export function parseKeySpec(text: string): KeySpec {
   else if (begin[0] === "k") {
     const comma = begin.lastIndexOf(",");
     spec.begin = { keyword: begin.slice(1, comma), startfrom: Number(begin.slice(comma + 1)) };
-  } else throw new Error(`bad key spec begin: ${text}`);
+  } else if (begin === "u") spec.begin = { unknown: true };
+  else throw new Error(`bad key spec begin: ${text}`);
+  if (find === "u") {
+    spec.find = { unknown: true };
+    return spec;
+  }
   const n = ints(find.slice(1));
   if (find[0] === "r") spec.find = { lastkey: n[0]!, keystep: n[1]!, limit: n[2]! };
   else if (find[0] === "n") spec.find = { keynumidx: n[0]!, firstkey: n[1]!, keystep: n[2]! };
@@ -302,6 +376,7 @@ export function parseKeySpec(text: string): KeySpec {
 function specPositions(spec: KeySpec, argv: string[]): number[] {
   const argc = argv.length;
   let first: number;
+  if ("unknown" in spec.begin || "unknown" in spec.find) return [];
   if ("index" in spec.begin) first = spec.begin.index;
   else {
     const { keyword, startfrom } = spec.begin;
@@ -349,6 +424,10 @@ export function keyFlags(
     const get = argv.slice(3).some((a) => a.toLowerCase() === "get");
     const flags = get ? ["RW", "access", "update"] : ["OW", "update"];
     return () => flags;
+  }
+  if (name === "sort") {
+    // SORT's own key finder: the sorted key is read, the STORE destination overwritten.
+    return (pos) => pos === 1 ? ["RO", "access"] : ["OW", "update"];
   }
   if (name === "bitfield") {
     const flags = bitfieldReadOnly(argv) ? ["RO", "access"] : ["RW", "access", "update"];

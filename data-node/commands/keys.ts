@@ -5,29 +5,37 @@ import { stringEncoding, typeName, type Value } from "../store/types.ts";
 import { cmd, container, ERR, parseI64 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
-import { expireOrDelete } from "./access.ts";
+import { expireOrDelete, keyMiss } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 function del(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 1; i < argv.length; i++) {
-    if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) n++;
+    if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) {
+      s.notify(NOTIFY.GENERIC, "del", argv[i]!, c.db.id);
+      n++;
+    }
   }
   s.dirty += n;
   c.out.int(n);
 }
 
 /** EXISTS, like TYPE, TTL and OBJECT, leaves the key's access time alone. */
-function exists(_s: Engine, c: ClientState, argv: string[]): void {
+function exists(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!, false) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) {
+    if (c.db.lookup(argv[i]!, false) !== undefined) n++;
+    else keyMiss(s, c, argv[i]!);
+  }
   c.out.int(n);
 }
 
-function type(_s: Engine, c: ClientState, argv: string[]): void {
+function type(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!, false);
+  if (e === undefined) keyMiss(s, c, argv[1]!);
   c.out.simple(e ? typeName(e.value) : "none");
 }
 
@@ -73,7 +81,7 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
     if (xx && cur === undefined) return c.out.int(0);
     if (gt && (cur === undefined || at <= cur)) return c.out.int(0);
     if (lt && cur !== undefined && at >= cur) return c.out.int(0);
-    expireOrDelete(c, key, at, s.nowMs, argv);
+    expireOrDelete(s, c, key, at, s.nowMs, argv);
     s.dirty++;
     c.out.int(1);
   };
@@ -81,7 +89,10 @@ function expireGeneric(unit: Unit, absolute: boolean, name: string) {
 
 function ttlGeneric(unit: Unit, absolute: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
-    if (c.db.lookup(argv[1]!, false) === undefined) return c.out.int(-2);
+    if (c.db.lookup(argv[1]!, false) === undefined) {
+      keyMiss(s, c, argv[1]!);
+      return c.out.int(-2);
+    }
     const at = c.db.getExpire(argv[1]!);
     if (at === undefined) return c.out.int(-1);
     // Seconds are rounded, absolute or not: (ms + 500) / 1000, as Redis computes them.
@@ -94,6 +105,7 @@ function ttlGeneric(unit: Unit, absolute: boolean) {
 function persist(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) === undefined) return c.out.int(0);
   if (!c.db.persist(argv[1]!)) return c.out.int(0);
+  s.notify(NOTIFY.GENERIC, "persist", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -155,9 +167,13 @@ function renameGeneric(nx: boolean) {
     if (nx && c.db.lookup(dst)) return c.out.int(0);
     const ttl = c.db.getExpire(src);
     c.db.delete(src);
+    // As Redis, an existing destination is deleted first: the key is then created (`new`).
+    c.db.delete(dst);
     c.db.set(dst, e.value);
     c.db.lookup(dst, false)!.enc = e.enc;
     if (ttl !== undefined) c.db.setExpire(dst, ttl);
+    s.notify(NOTIFY.GENERIC, "rename_from", src, c.db.id);
+    s.notify(NOTIFY.GENERIC, "rename_to", dst, c.db.id);
     s.dirty++;
     if (nx) c.out.int(1);
     else c.out.ok();
@@ -188,7 +204,10 @@ function copy(s: Engine, c: ClientState, argv: string[]): void {
     return c.error("ERR source and destination objects are the same");
   }
   const e = c.db.lookup(src);
-  if (!e) return c.out.int(0);
+  if (!e) {
+    keyMiss(s, c, src, true);
+    return c.out.int(0);
+  }
   if (target.lookup(dst)) {
     if (!replace) return c.out.int(0);
     target.delete(dst);
@@ -197,6 +216,7 @@ function copy(s: Engine, c: ClientState, argv: string[]): void {
   target.set(dst, cloneValue(e.value));
   target.lookup(dst, false)!.enc = e.enc;
   if (ttl !== undefined) target.setExpire(dst, ttl);
+  s.notify(NOTIFY.GENERIC, "copy_to", dst, target.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -216,13 +236,18 @@ function move(s: Engine, c: ClientState, argv: string[]): void {
   dst.set(key, e.value);
   dst.lookup(key, false)!.enc = e.enc;
   if (ttl !== undefined) dst.setExpire(key, ttl);
+  s.notify(NOTIFY.GENERIC, "move_from", key, c.db.id);
+  s.notify(NOTIFY.GENERIC, "move_to", key, dst.id);
   s.dirty++;
   c.out.int(1);
 }
 
-function touch(_s: Engine, c: ClientState, argv: string[]): void {
+function touch(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (c.db.lookup(argv[i]!) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) {
+    if (c.db.lookup(argv[i]!) !== undefined) n++;
+    else keyMiss(s, c, argv[i]!);
+  }
   c.out.int(n);
 }
 

@@ -6,6 +6,7 @@ import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 type Side = "left" | "right";
 
@@ -18,11 +19,20 @@ function listFill(s: Engine): number {
   return s.config.get<number>("list-max-listpack-size");
 }
 
-/** After removing elements: an empty list is deleted, as Redis never keeps empty aggregates. */
-function afterRemove(c: ClientState, key: string, l: ListValue): void {
-  if (l.length === 0) c.db.delete(key);
-  else c.db.signalModified(key);
+/**
+ * After removing elements: the command's event, then an empty list is deleted (with its `del`
+ * event), as Redis never keeps empty aggregates.
+ */
+function afterRemove(s: Engine, c: ClientState, key: string, l: ListValue, event: string): void {
+  s.notify(NOTIFY.LIST, event, key, c.db.id);
+  if (l.length === 0) {
+    c.db.delete(key);
+    s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+  } else c.db.signalModified(key);
 }
+
+const popEvent = (side: Side) => side === "left" ? "lpop" : "rpop";
+const pushEvent = (side: Side) => side === "left" ? "lpush" : "rpush";
 
 function push(side: Side, onlyExisting: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
@@ -40,6 +50,7 @@ function push(side: Side, onlyExisting: boolean) {
       else l.pushTail(argv[i]!, fill);
     }
     c.db.signalModified(key);
+    s.notify(NOTIFY.LIST, pushEvent(side), key, c.db.id);
     s.dirty += argv.length - 2;
     c.out.int(l.length);
   };
@@ -80,7 +91,7 @@ function pop(side: Side) {
       for (let i = 0; i < n; i++) c.out.bulk(popOne(l, side));
       if (n === 0) return;
     }
-    afterRemove(c, key, l);
+    afterRemove(s, c, key, l, popEvent(side));
     s.dirty++;
   };
 }
@@ -135,6 +146,7 @@ function lset(s: Engine, c: ClientState, argv: string[]): void {
   if (i < 0 || i >= l.length) return c.error("ERR index out of range");
   l.setAt(i, argv[3]!, listFill(s));
   c.db.signalModified(argv[1]!);
+  s.notify(NOTIFY.LIST, "lset", argv[1]!, c.db.id);
   s.dirty++;
   c.out.ok();
 }
@@ -151,6 +163,7 @@ function linsert(s: Engine, c: ClientState, argv: string[]): void {
   items.splice(where === "before" ? at : at + 1, 0, argv[4]!);
   l.replaceAll(items, listFill(s));
   c.db.signalModified(argv[1]!);
+  s.notify(NOTIFY.LIST, "linsert", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(l.length);
 }
@@ -176,7 +189,7 @@ function lrem(s: Engine, c: ClientState, argv: string[]): void {
   }
   if (removed > 0) {
     l.replaceAll(items.filter((_, i) => keep[i]), listFill(s));
-    afterRemove(c, argv[1]!, l);
+    afterRemove(s, c, argv[1]!, l, "lrem");
     s.dirty += removed;
   }
   c.out.int(removed);
@@ -193,7 +206,7 @@ function ltrim(s: Engine, c: ClientState, argv: string[]): void {
   if (!r || r[1] - r[0] + 1 < before) {
     l.replaceAll(r ? [...l.range(r[0], r[1])] : [], listFill(s));
   }
-  afterRemove(c, argv[1]!, l);
+  afterRemove(s, c, argv[1]!, l, "ltrim");
   // Only removed elements count as changes (a trim that keeps everything is not replicated).
   s.dirty += before - l.length;
   c.out.ok();
@@ -281,8 +294,9 @@ function moveOne(
   }
   if (to === "left") target.pushHead(v, listFill(s));
   else target.pushTail(v, listFill(s));
-  afterRemove(c, src, l);
   c.db.signalModified(dst);
+  s.notify(NOTIFY.LIST, pushEvent(to), dst, c.db.id);
+  afterRemove(s, c, src, l, popEvent(from));
   s.dirty++;
   return v;
 }
@@ -341,7 +355,7 @@ function mpopFrom(s: Engine, c: ClientState, a: MpopArgs): boolean | typeof REPL
     c.out.bulk(key);
     c.out.array(n);
     for (let i = 0; i < n; i++) c.out.bulk(popOne(l, a.side));
-    afterRemove(c, key, l);
+    afterRemove(s, c, key, l, popEvent(a.side));
     s.dirty++;
     c.rewrittenArgv = [a.side === "left" ? "LPOP" : "RPOP", key, String(n)];
     return true;
@@ -372,7 +386,7 @@ function bpop(side: Side) {
           c.out.array(2);
           c.out.bulk(key);
           c.out.bulk(popOne(l, side));
-          afterRemove(c, key, l);
+          afterRemove(s, c, key, l, popEvent(side));
           s.dirty++;
           c.rewrittenArgv = [side === "left" ? "LPOP" : "RPOP", key];
           return true;

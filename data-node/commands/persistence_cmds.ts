@@ -1,4 +1,6 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
+import { NOTIFY } from "../engine/notify.ts";
+import { keyMiss } from "./access.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
@@ -44,7 +46,10 @@ function bgsave(s: Engine, c: ClientState, argv: string[]): void {
 
 function dump(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(argv[1]!);
-  if (!e) return c.out.nullBulk();
+  if (!e) {
+    keyMiss(s, c, argv[1]!);
+    return c.out.nullBulk();
+  }
   const b = dumpPayload(e.value, {
     compress: s.config.get<boolean>("rdbcompression"),
     listFill: s.config.get<number>("list-max-listpack-size"),
@@ -67,8 +72,12 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
     const more = argv.length - j - 1;
     if (o === "copy") copy = true;
     else if (o === "replace") replace = true;
-    else if (o === "auth" && more >= 1) auth = { pass: argv[++j]! };
-    else if (o === "auth2" && more >= 2) {
+    else if (o === "auth" && more >= 1) {
+      c.redact(argv, j + 1);
+      auth = { pass: argv[++j]! };
+    } else if (o === "auth2" && more >= 2) {
+      c.redact(argv, j + 1);
+      c.redact(argv, j + 2);
       auth = { user: argv[j + 1]!, pass: argv[j + 2]! };
       j += 2;
     } else if (o === "keys") {
@@ -140,7 +149,10 @@ function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void
         replies.slice(1).forEach((r, i) => {
           const p = payloads[i]!;
           if (r instanceof RespError) return;
-          if (db0.lookup(p.key, false) === p.entry && db0.delete(p.key)) deleted.push(p.key);
+          if (db0.lookup(p.key, false) === p.entry && db0.delete(p.key)) {
+            s.notify(NOTIFY.GENERIC, "del", p.key, db0.id);
+            deleted.push(p.key);
+          }
         });
         if (deleted.length > 0) {
           s.dirty += deleted.length;
@@ -193,7 +205,10 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   const expireAt = Number(at);
   if (at !== 0n && expireAt <= s.nowMs) {
     // Already expired: the key ends up deleted, as Redis does.
-    if (c.db.delete(key)) s.dirty++;
+    if (c.db.delete(key)) {
+      s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+      s.dirty++;
+    }
     c.rewrittenArgv = ["DEL", key];
     return c.out.ok();
   }
@@ -205,6 +220,7 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   if (idle >= 0 && !s.lfuMode) e.clock = lruClock(nowSec - idle);
   if (freq >= 0 && s.lfuMode) e.clock = lfuClock(nowSec, freq);
   if (expireAt > 0) c.db.setExpire(key, expireAt);
+  s.notify(NOTIFY.GENERIC, "restore", key, c.db.id);
   s.dirty++;
   // A relative TTL replicates as the absolute time, so a replay later keeps the same deadline.
   if (expireAt > 0 && !absttl && s.propagation.wanted) {
@@ -240,7 +256,10 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
     log.warn("DEBUG RELOAD: cannot read {file}: {err}", { file: p.file, err: String(e) });
     return c.error("ERR Error trying to load the RDB dump, check server logs.");
   }
-  if (flush) { for (const db of s.dbs) db.clear(); }
+  if (flush) {
+    for (const db of s.dbs) db.clear();
+    s.tracking.flushed();
+  }
   try {
     p.loadFrom(f, merge);
   } catch (e) {

@@ -7,7 +7,9 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
-import { type CommandDef, F_WRITE } from "./types.ts";
+import { type CommandDef, commandKeys, F_WRITE } from "./types.ts";
+import { logDenial } from "../engine/acl_check.ts";
+import type { Denial } from "../acl/acl.ts";
 import { NEED_MORE, RespDecoder, RespError, type RespValue } from "../../shared/resp/mod.ts";
 import { type ScriptHost } from "../scripting/lua.ts";
 import {
@@ -30,6 +32,16 @@ const log = getLogger(["data-node", "script"]);
 
 const ERR_NOT_INT = "ERR value is not an integer or out of range";
 
+/** Commands Redis 7.0 marks may-replicate: refused in read-only scripts as writes are. */
+const MAY_REPLICATE = new Set(["publish", "spublish", "pfcount"]);
+
+/** Redis's words for an ACL refusal of a command run from a script. */
+const ACL_SCRIPT_DENIAL: Record<Denial, string> = {
+  command: "can't run this command or subcommand",
+  key: "can't access at least one of the keys mentioned in the command arguments",
+  channel: "can't publish to the channel mentioned in the command",
+};
+
 function scriptClient(s: Engine): ClientState {
   const sc = s.scripting.client;
   if (!sc) throw new Error("scripting has no client");
@@ -42,7 +54,8 @@ function scriptClient(s: Engine): ClientState {
 export function evalShebang(body: string): { flags: Set<ScriptFlag> | null } | { error: string } {
   if (!body.startsWith("#!")) return { flags: null };
   const eol = body.indexOf("\n");
-  const line = eol < 0 ? body : body.slice(0, eol);
+  if (eol < 0) return { error: "ERR Invalid script shebang" };
+  const line = body.slice(0, eol);
   const parts = line.split(" ").filter((p) => p !== "");
   if (parts[0] !== "#!lua") {
     return { error: `ERR Unexpected engine in script shebang: ${parts[0] ?? line}` };
@@ -159,7 +172,13 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
   const decoder = new RespDecoder();
   const host: ScriptHost = {
     resp: 2,
-    run: (cargv) => runFromScript(s, sc, host, cargv, readOnly, running, decoder),
+    run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, decoder),
+    aclCheck: (cargv) => {
+      const def = lookupCommand(s.commands, cargv);
+      if (typeof def === "string") return null;
+      const user = c.aclUser;
+      return user === null || user.unrestricted || s.acl.check(user, def, cargv) === null;
+    },
     log: (level, message) => {
       if (level === 3) log.warn(message);
       else if (level === 2) log.info(message);
@@ -176,10 +195,11 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
     },
   };
   s.scripting.running = running;
-  const name = spec.isFunction ? spec.name : spec.name;
+  const name = spec.name;
+  const vm = spec.isFunction ? s.scripting.fvm : s.scripting.vm;
   let result;
   try {
-    result = s.scripting.vm.run(
+    result = vm.run(
       spec.ref,
       host,
       spec.keys,
@@ -198,6 +218,7 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
 /** redis.call/pcall: the checks Redis makes on a command from a script, then the call. */
 function runFromScript(
   s: Engine,
+  caller: ClientState,
   sc: ClientState,
   host: ScriptHost,
   argv: string[],
@@ -207,11 +228,7 @@ function runFromScript(
 ): RespValue | RespError {
   const found = lookupCommand(s.commands, argv);
   if (typeof found === "string") {
-    return new RespError(
-      found.startsWith("ERR unknown command")
-        ? "ERR Unknown Redis command called from script"
-        : found,
-    );
+    return new RespError("ERR Unknown Redis command called from script");
   }
   const def: CommandDef = found;
   const argc = argv.length;
@@ -223,11 +240,29 @@ function runFromScript(
   if (def.flags.includes("noscript")) {
     return new RespError("ERR This Redis command is not allowed from script");
   }
-  if (def.bits & F_WRITE) {
-    if (readOnly) {
-      return new RespError("ERR Write commands are not allowed from read-only scripts.");
+  const repl = s.replication;
+  if (
+    repl.replica.active && repl.replica.state !== "connected" &&
+    !s.config.get<boolean>("replica-serve-stale-data") && !def.flags.includes("stale")
+  ) {
+    return new RespError("ERR Can not execute the command on a stale replica");
+  }
+  // The caller's ACL rules apply to each command the script runs (logged with context lua).
+  const user = caller.aclUser;
+  sc.aclUser = user;
+  if (user !== null && !user.unrestricted) {
+    const denied = s.acl.check(user, def, argv);
+    if (denied !== null) {
+      const object = denied.denial === "command" ? def.name : argv[denied.index]!;
+      logDenial(s, sc, denied.denial, object, user.name, "lua");
+      return new RespError(`ERR The user executing the script ${ACL_SCRIPT_DENIAL[denied.denial]}`);
     }
-    const repl = s.replication;
+  }
+  // As Redis, a read-only script treats may-replicate commands (PUBLISH...) as writes.
+  if (readOnly && (def.bits & F_WRITE || MAY_REPLICATE.has(def.name))) {
+    return new RespError("ERR Write commands are not allowed from read-only scripts.");
+  }
+  if (def.bits & F_WRITE) {
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return new RespError("READONLY You can't write against a read only replica.");
     }
@@ -236,6 +271,11 @@ function runFromScript(
   sc.proto = host.resp;
   sc.out.reset();
   void call(s, sc, def, argv);
+  // A tracking caller remembers the keys its script read, as if it had read them itself.
+  const t = caller.tracking;
+  if (t !== null && !t.bcast && def.flags.includes("readonly")) {
+    s.tracking.remember(caller, commandKeys(def, argv).map((i) => argv[i]!));
+  }
   const bytes = sc.out.take();
   decoder.push(bytes);
   const v = decoder.next();
@@ -245,21 +285,21 @@ function runFromScript(
 
 function evalCommand(roCommand: boolean, bySha: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
-    const n = numKeys(c, argv, 2);
-    if (n === null) return;
-    let script: EvalScript | string | undefined;
+    let cached: EvalScript | undefined;
     if (bySha) {
-      script = s.scripting.scripts.get(argv[1]!.toLowerCase());
-      if (!script) {
+      // The script is looked up before numkeys is read, as in Redis.
+      cached = s.scripting.scripts.get(argv[1]!.toLowerCase());
+      if (!cached) {
         c.error("NOSCRIPT No matching script. Please use EVAL.");
         return;
       }
-    } else {
-      script = loadScript(s, argv[1]!);
-      if (typeof script === "string") {
-        c.error(script);
-        return;
-      }
+    }
+    const n = numKeys(c, argv, 2);
+    if (n === null) return;
+    const script = cached ?? loadScript(s, argv[1]!);
+    if (typeof script === "string") {
+      c.error(script);
+      return;
     }
     runScript(s, c, {
       ref: script.ref,
@@ -474,7 +514,7 @@ function functionList(s: Engine, c: ClientState, argv: string[]): void {
     if (a === "withcode" && !withCode) withCode = true;
     else if (a === "libraryname" && pattern === null && i + 1 < argv.length) pattern = argv[++i]!;
     else {
-      if (a === "withcode") c.error("ERR Unknown argument withcode");
+      if (a === "withcode") c.error(`ERR Unknown argument ${argv[i]}`);
       else if (a === "libraryname" && pattern === null) {
         c.error("ERR library name argument was not given");
       } else if (a === "libraryname") c.error("ERR Unknown argument libraryname");

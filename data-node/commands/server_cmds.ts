@@ -23,7 +23,10 @@ function configGet(s: Engine, c: ClientState, argv: string[]): void {
 function configSet(s: Engine, c: ClientState, argv: string[]): void {
   if ((argv.length - 2) % 2 !== 0) return c.error(ERR.syntax);
   const pairs: [string, string][] = [];
-  for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i]!, argv[i + 1]!]);
+  for (let i = 2; i < argv.length; i += 2) {
+    pairs.push([argv[i]!, argv[i + 1]!]);
+    if (s.config.isSensitive(argv[i]!)) c.redact(argv, i + 1);
+  }
   const prot = s.config.getString("enable-protected-configs");
   const allowProtected = prot === "yes" || (prot === "local" && isLocalPeer(c.addr));
   try {
@@ -61,6 +64,7 @@ function flushMode(c: ClientState, argv: string[], at: number): boolean {
 function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   s.dirty += c.db.clear();
+  s.tracking.flushed();
   s.dirty++;
   c.out.ok();
 }
@@ -68,6 +72,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
 function flushall(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   for (const db of s.dbs) s.dirty += db.clear();
+  s.tracking.flushed();
   s.dirty++;
   s.afterFlushAll?.();
   c.out.ok();

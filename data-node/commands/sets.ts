@@ -1,10 +1,11 @@
 /** Set commands. */
+import { NOTIFY } from "../engine/notify.ts";
 import { PROPAGATED } from "../engine/call.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { SetValue } from "../store/set.ts";
 import { cmd, ERR, parseIndex } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { readAggregate, REPLIED } from "./access.ts";
+import { keyMiss, readAggregate, REPLIED } from "./access.ts";
 import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -39,6 +40,7 @@ function sadd(s: Engine, c: ClientState, argv: string[]): void {
   const added = v.addMembers(argv, 2, maxIntset(s));
   if (added > 0) {
     c.db.signalModified(key);
+    s.notify(NOTIFY.SET, "sadd", key, c.db.id);
     s.dirty += added;
   }
   c.out.int(added);
@@ -51,15 +53,19 @@ function srem(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (v.delete(argv[i]!)) n++;
   if (n > 0) {
-    afterRemove(c, argv[1]!, v);
+    afterRemove(s, c, argv[1]!, v, "srem");
     s.dirty += n;
   }
   c.out.int(n);
 }
 
-function afterRemove(c: ClientState, key: string, v: SetValue): void {
-  if (v.size === 0) c.db.delete(key);
-  else c.db.signalModified(key);
+/** The command's event, then an emptied set is deleted (with its `del` event). */
+function afterRemove(s: Engine, c: ClientState, key: string, v: SetValue, event: string): void {
+  s.notify(NOTIFY.SET, event, key, c.db.id);
+  if (v.size === 0) {
+    c.db.delete(key);
+    s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+  } else c.db.signalModified(key);
 }
 
 function sismember(s: Engine, c: ClientState, argv: string[]): void {
@@ -106,7 +112,7 @@ function spop(s: Engine, c: ClientState, argv: string[]): void {
   else replySet(c, popped, popped.length);
   if (n === 0) return;
   const whole = v.size === 0;
-  afterRemove(c, argv[1]!, v);
+  afterRemove(s, c, argv[1]!, v, "spop");
   s.dirty += n;
   // Replicas must remove exactly the members chosen here, not pick their own: the whole set
   // goes as DEL, otherwise one SREM per member (wrapped in MULTI/EXEC by the unit), as Redis
@@ -184,7 +190,7 @@ function smove(s: Engine, c: ClientState, argv: string[]): void {
   if (!sv || !sv.has(member)) return c.out.int(0);
   if (src === dst) return c.out.int(1);
   sv.delete(member);
-  afterRemove(c, src, sv);
+  afterRemove(s, c, src, sv, "srem");
   s.dirty++;
   // A member the destination already has: only the source changed.
   if (dv?.has(member)) return c.out.int(1);
@@ -195,6 +201,7 @@ function smove(s: Engine, c: ClientState, argv: string[]): void {
   }
   target.addMembers([member], 0, maxIntset(s));
   c.db.signalModified(dst);
+  s.notify(NOTIFY.SET, "sadd", dst, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -206,11 +213,14 @@ function operands(
   s: Engine,
   c: ClientState,
   keys: string[],
+  store = false,
 ): (ReadonlySet<string> | null)[] | typeof REPLIED {
   const out: (ReadonlySet<string> | null)[] = [];
   for (const k of keys) {
     const v = readSet(s, c, k);
     if (v === REPLIED) return REPLIED;
+    // The sources of a STORE form are reads, as in Redis.
+    if (v === null && store) keyMiss(s, c, k, true);
     out.push(v ? v.asSet() : null);
   }
   return out;
@@ -254,16 +264,20 @@ function setop(op: Op) {
 
 function setopStore(op: Op) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
-    const sets = operands(s, c, argv.slice(2));
+    const sets = operands(s, c, argv.slice(2), true);
     if (sets === REPLIED) return;
     const r = compute(op, sets);
     const dst = argv[1]!;
     if (r.size === 0) {
-      if (c.db.delete(dst)) s.dirty++;
+      if (c.db.delete(dst)) {
+        s.notify(NOTIFY.GENERIC, "del", dst, c.db.id);
+        s.dirty++;
+      }
     } else {
       const v = new SetValue(r);
       v.checkEncoding(maxIntset(s));
       c.db.set(dst, v);
+      s.notify(NOTIFY.SET, `s${op}store`, dst, c.db.id);
       s.dirty++;
     }
     c.out.int(r.size);

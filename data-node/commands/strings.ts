@@ -11,8 +11,9 @@ import {
   parseIntArg,
 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { expireOrDelete, readString, REPLIED } from "./access.ts";
+import { expireOrDelete, keyMiss, readString, REPLIED } from "./access.ts";
 import { cstr } from "../../shared/cstr.ts";
+import { NOTIFY } from "../engine/notify.ts";
 
 function get(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
@@ -91,6 +92,7 @@ function set(s: Engine, c: ClientState, argv: string[]): void {
   }
   if (o === null) {
     c.db.set(key, value);
+    s.notify(NOTIFY.STRING, "set", key, c.db.id);
     s.dirty++;
     c.out.ok();
     return;
@@ -111,6 +113,8 @@ function setWithOptions(
   if (o.get) {
     const v = readString(s, c, key);
     if (v === REPLIED) return;
+    // The GET part reads the key as GET does (a miss is a keymiss).
+    if (v === null) keyMiss(s, c, key, true);
     old = v;
   }
   const exists = o.get ? old !== null : c.db.lookup(key) !== undefined;
@@ -120,7 +124,11 @@ function setWithOptions(
     return;
   }
   c.db.set(key, value, o.keepTtl);
-  if (o.expireAtMs !== null) c.db.setExpire(key, o.expireAtMs);
+  s.notify(NOTIFY.STRING, "set", key, c.db.id);
+  if (o.expireAtMs !== null) {
+    c.db.setExpire(key, o.expireAtMs);
+    s.notify(NOTIFY.GENERIC, "expire", key, c.db.id);
+  }
   s.dirty++;
   if (s.propagation.wanted) c.rewrittenArgv = setPropagated(argv, key, value, o);
   if (o.get) replyOld(c, old);
@@ -152,6 +160,7 @@ function replyOld(c: ClientState, old: string | null): void {
 function setnx(s: Engine, c: ClientState, argv: string[]): void {
   if (c.db.lookup(argv[1]!) !== undefined) return c.out.int(0);
   c.db.set(argv[1]!, argv[2]!);
+  s.notify(NOTIFY.STRING, "set", argv[1]!, c.db.id);
   s.dirty++;
   c.out.int(1);
 }
@@ -173,7 +182,9 @@ function setexGeneric(unit: "ex" | "px", name: string) {
 function getset(s: Engine, c: ClientState, argv: string[]): void {
   const old = readString(s, c, argv[1]!);
   if (old === REPLIED) return;
+  if (old === null) keyMiss(s, c, argv[1]!, true);
   c.db.set(argv[1]!, argv[2]!);
+  s.notify(NOTIFY.STRING, "set", argv[1]!, c.db.id);
   s.dirty++;
   c.rewrittenArgv = ["SET", argv[1]!, argv[2]!];
   replyOld(c, old);
@@ -182,8 +193,12 @@ function getset(s: Engine, c: ClientState, argv: string[]): void {
 function getdel(s: Engine, c: ClientState, argv: string[]): void {
   const v = readString(s, c, argv[1]!);
   if (v === REPLIED) return;
-  if (v === null) return c.out.nullBulk();
+  if (v === null) {
+    keyMiss(s, c, argv[1]!, true);
+    return c.out.nullBulk();
+  }
   c.db.delete(argv[1]!);
+  s.notify(NOTIFY.GENERIC, "del", argv[1]!, c.db.id);
   s.dirty++;
   c.rewrittenArgv = ["DEL", argv[1]!];
   c.out.bulk(v);
@@ -210,7 +225,10 @@ function getex(s: Engine, c: ClientState, argv: string[]): void {
   }
   const v = readString(s, c, key);
   if (v === REPLIED) return;
-  if (v === null) return c.out.nullBulk();
+  if (v === null) {
+    keyMiss(s, c, key, true);
+    return c.out.nullBulk();
+  }
   let at: number | null = null;
   if (unit !== null && expireArg !== null) {
     const r = expireFromArg(expireArg, unit, s.nowMs, "getex");
@@ -218,21 +236,25 @@ function getex(s: Engine, c: ClientState, argv: string[]): void {
     at = r;
   }
   if (at !== null) {
-    expireOrDelete(c, key, at, s.nowMs);
+    expireOrDelete(s, c, key, at, s.nowMs);
     s.dirty++;
   } else if (persist && c.db.persist(key)) {
+    s.notify(NOTIFY.GENERIC, "persist", key, c.db.id);
     c.rewrittenArgv = ["PERSIST", key];
     s.dirty++;
   }
   c.out.bulk(v);
 }
 
-function mget(_s: Engine, c: ClientState, argv: string[]): void {
+function mget(s: Engine, c: ClientState, argv: string[]): void {
   c.out.array(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
     const v = c.db.get(argv[i]!);
     if (typeof v === "string") c.out.bulk(v);
-    else c.out.nullBulk();
+    else {
+      if (v === undefined) keyMiss(s, c, argv[i]!);
+      c.out.nullBulk();
+    }
   }
 }
 
@@ -246,7 +268,10 @@ function msetGeneric(nx: boolean) {
         if (c.db.lookup(argv[i]!) !== undefined) return c.out.int(0);
       }
     }
-    for (let i = 1; i < argv.length; i += 2) c.db.set(argv[i]!, argv[i + 1]!);
+    for (let i = 1; i < argv.length; i += 2) {
+      c.db.set(argv[i]!, argv[i + 1]!);
+      s.notify(NOTIFY.STRING, "set", argv[i]!, c.db.id);
+    }
     s.dirty += (argv.length - 1) / 2;
     if (nx) c.out.int(1);
     else c.out.ok();
@@ -260,6 +285,7 @@ function append(s: Engine, c: ClientState, argv: string[]): void {
   const e = c.db.lookup(key);
   if (e === undefined) {
     c.db.set(key, argv[2]!);
+    s.notify(NOTIFY.STRING, "append", key, c.db.id);
     s.dirty++;
     return c.out.int(argv[2]!.length);
   }
@@ -268,6 +294,7 @@ function append(s: Engine, c: ClientState, argv: string[]): void {
   if (len > maxStringLength(s.config)) return c.error(TOO_BIG);
   c.db.update(key, e, e.value + argv[2]!);
   e.enc = "raw";
+  s.notify(NOTIFY.STRING, "append", key, c.db.id);
   s.dirty++;
   c.out.int(len);
 }
@@ -305,6 +332,7 @@ function incrBy(s: Engine, c: ClientState, key: string, delta: bigint | number):
   const str = String(next);
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
+  s.notify(NOTIFY.STRING, "incrby", key, c.db.id);
   s.dirty++;
   c.out.int(next);
 }
@@ -324,6 +352,7 @@ function incrbyfloat(s: Engine, c: ClientState, argv: string[]): void {
   if (e === undefined) c.db.set(key, str);
   else c.db.update(key, e, str);
   c.db.lookup(key, false)!.enc = str.length <= 44 ? "embstr" : "raw";
+  s.notify(NOTIFY.STRING, "incrbyfloat", key, c.db.id);
   s.dirty++;
   // Replicas get the result, not the increment, so float rounding cannot diverge.
   c.rewrittenArgv = ["SET", key, str, "KEEPTTL"];
@@ -362,6 +391,7 @@ function setrange(s: Engine, c: ClientState, argv: string[]): void {
   if (e === undefined) c.db.set(key, next);
   else c.db.update(key, e, next);
   c.db.lookup(key, false)!.enc = "raw";
+  s.notify(NOTIFY.STRING, "setrange", key, c.db.id);
   s.dirty++;
   c.out.int(next.length);
 }
@@ -371,6 +401,8 @@ function setrange(s: Engine, c: ClientState, argv: string[]): void {
 /** LCS: as Redis, the keys' types are checked first, then the options, then IDX with LEN. */
 function lcs(s: Engine, c: ClientState, argv: string[]): void {
   const ea = c.db.get(argv[1]!), eb = c.db.get(argv[2]!);
+  if (ea === undefined) keyMiss(s, c, argv[1]!);
+  if (eb === undefined) keyMiss(s, c, argv[2]!);
   if (
     (ea !== undefined && typeof ea !== "string") || (eb !== undefined && typeof eb !== "string")
   ) {

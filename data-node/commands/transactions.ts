@@ -2,6 +2,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { discardTransaction, unwatchAll, watchedKeyExpired } from "../engine/transaction.ts";
+import { aclDenied } from "../engine/acl_check.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 
@@ -24,6 +25,14 @@ function discard(_s: Engine, c: ClientState): void {
   unwatchAll(c);
   c.out.ok();
 }
+
+const EXEC_NOPERM = "NOPERM ACLs rules changed between the moment the transaction was " +
+  "accumulated and the EXEC call. This command is no longer allowed for the following reason: ";
+const EXEC_DENIAL = {
+  command: "no permission to execute the command or subcommand",
+  key: "no permission to touch the specified keys",
+  channel: "no permission to access one of the channels used as arguments",
+};
 
 function exec(s: Engine, c: ClientState): void | Promise<void> {
   const queued = c.multi;
@@ -53,6 +62,12 @@ function exec(s: Engine, c: ClientState): void | Promise<void> {
       const def = lookupCommand(s.commands, q.argv);
       if (typeof def === "string") {
         c.error(def);
+        continue;
+      }
+      // The user's rules may have changed since the command was queued: checked again.
+      const denied = aclDenied(s, c, def, q.argv, "multi");
+      if (denied !== null) {
+        c.error(EXEC_NOPERM + EXEC_DENIAL[denied]);
         continue;
       }
       // Inside EXEC nothing blocks: blocking commands behave as their non-blocking forms.

@@ -5,6 +5,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import type { KeySpec } from "./key_specs.ts";
 import { parseI64 } from "../../shared/int64.ts";
+import type { Histogram } from "../server/latency.ts";
 
 export type Flag =
   | "write"
@@ -43,6 +44,12 @@ export const F_MAY_REPLICATE = 16;
 export const F_SKIP_MONITOR = 32;
 export const F_ADMIN = 64;
 export const F_STALE = 128;
+export const F_FAST = 256;
+/**
+ * Timed with its batch (see Stats.timed) rather than on its own: fast commands, and the O(1)
+ * string writes Redis does not flag fast (a value may be large) but that are as cheap.
+ */
+export const F_SHARED_TIME = 512;
 
 const FLAG_BITS: Partial<Record<Flag, number>> = {
   write: F_WRITE,
@@ -53,6 +60,7 @@ const FLAG_BITS: Partial<Record<Flag, number>> = {
   skip_monitor: F_SKIP_MONITOR,
   admin: F_ADMIN,
   stale: F_STALE,
+  fast: F_FAST,
 };
 
 /** The bit set of a flag list. */
@@ -68,6 +76,12 @@ export interface CommandStat {
   usec: number;
   rejectedCalls: number;
   failedCalls: number;
+  /** Durations for LATENCY HISTOGRAM and INFO latencystats, once the command has run. */
+  hist: Histogram | null;
+  /** Flagged fast: a slow call is a `fast-command` latency event, not a `command` one. */
+  fast: boolean;
+  /** Never in the slow log (EXEC: the commands it ran are logged one by one). */
+  skipSlowlog: boolean;
 }
 
 export interface CommandDef {
@@ -97,11 +111,16 @@ export interface CommandDef {
   complexity: string;
   handler?: Handler;
   subcommands?: CommandDef[];
+  /** Key positions found by reading the arguments (GEORADIUS ... STORE, SORT ... STORE). */
+  findKeys?: (argv: string[]) => number[];
 }
 
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */
 export function commandKeys(def: CommandDef, argv: string[]): number[] {
+  if (def.findKeys) return def.findKeys(argv);
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
+  if (def.name === "xread") return xreadKeys(argv, 1);
+  if (def.name === "xreadgroup") return xreadKeys(argv, 4);
   // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
   if (def.name === "migrate" && argv[3] === "") {
     for (let i = 6; i < argv.length; i++) {
@@ -154,4 +173,22 @@ export function numkeysKeys(
   for (let i = 0; i < num; i++) keys.push(first + i);
   if (store) keys.push(store);
   return { keys, fromSpecs: false };
+}
+
+/**
+ * XREAD / XREADGROUP keys as their key specs find them (Redis prefers the specs): after the
+ * first STREAMS at or past argument 1 (XREAD) or 4 (XREADGROUP), half of what follows (rounded
+ * down).
+ */
+function xreadKeys(argv: string[], from: number): number[] {
+  let first = -1;
+  for (let i = from; i < argv.length; i++) {
+    if (argv[i]!.toLowerCase() === "streams") {
+      first = i + 1;
+      break;
+    }
+  }
+  if (first < 0) return [];
+  const n = Math.floor((argv.length - first) / 2);
+  return Array.from({ length: n }, (_, j) => first + j);
 }

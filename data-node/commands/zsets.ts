@@ -2,12 +2,13 @@
  * Sorted set commands. Scores print as Redis 7.0 does (%.17g, inf, -inf). Arguments are
  * validated in the order Redis 7.0's t_zset.c checks them, so the same error wins.
  */
+import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { type LexBound, type LexRange, type ScoreRange, ZSetValue } from "../store/zset.ts";
 import { cmd, ERR, parseFloatArg, parseI64, parseIndex } from "./define.ts";
 import { runBlocking } from "./block.ts";
 import type { CommandDef } from "./types.ts";
-import { readAggregate, REPLIED } from "./access.ts";
+import { keyMiss, readAggregate, REPLIED } from "./access.ts";
 import type { SetValue } from "../store/set.ts";
 import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
@@ -29,10 +30,16 @@ function limits(s: Engine) {
   };
 }
 
-function afterRemove(c: ClientState, key: string, z: ZSetValue): void {
-  if (z.size === 0) c.db.delete(key);
-  else c.db.signalModified(key);
+/** The command's event, then an emptied zset is deleted (with its `del` event). */
+function afterRemove(s: Engine, c: ClientState, key: string, z: ZSetValue, event: string): void {
+  s.notify(NOTIFY.ZSET, event, key, c.db.id);
+  if (z.size === 0) {
+    c.db.delete(key);
+    s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
+  } else c.db.signalModified(key);
 }
+
+const popEvent = (max: boolean) => max ? "zpopmax" : "zpopmin";
 
 /** Scores and members: RESP3 nests [member, score] pairs; RESP2 is flat. */
 function replyEntries(c: ClientState, entries: [string, number][], withScores: boolean): void {
@@ -184,6 +191,7 @@ function zadd(s: Engine, c: ClientState, argv: string[]): void {
   if (z.size === 0) c.db.delete(argv[1]!);
   if (added + updated > 0) {
     c.db.signalModified(argv[1]!);
+    s.notify(NOTIFY.ZSET, incr ? "zincr" : "zadd", argv[1]!, c.db.id);
     s.dirty += added + updated;
   }
   if (incr) {
@@ -204,7 +212,7 @@ function zrem(s: Engine, c: ClientState, argv: string[]): void {
   let n = 0;
   for (let i = 2; i < argv.length; i++) if (z.remove(argv[i]!)) n++;
   if (n > 0) {
-    afterRemove(c, argv[1]!, z);
+    afterRemove(s, c, argv[1]!, z, "zrem");
     s.dirty += n;
   }
   c.out.int(n);
@@ -347,10 +355,12 @@ function zrangeGeneric(
     select = (z) => z.rangeByLexLimit(r, rev, offset, limit);
   }
   const z = readZset(s, c, argv[keyAt]!);
+  // ZRANGESTORE reads its source as a read command would.
+  if (z === null && dst !== null) keyMiss(s, c, argv[keyAt]!, true);
   if (z === REPLIED) return;
   const entries = z ? select(z) : [];
   if (dst !== null) {
-    storeEntries(s, c, dst, entries, type === "rank" ? "add-long" : "add");
+    storeEntries(s, c, dst, entries, type === "rank" ? "add-long" : "add", "zrangestore");
     return c.out.int(entries.length);
   }
   replyEntries(c, entries, withScores);
@@ -375,6 +385,7 @@ function storeEntries(
   dst: string,
   entries: [string, number][],
   how: "add" | "add-long" | "convert",
+  event: string,
 ): number {
   const lim = limits(s);
   const out = new ZSetValue();
@@ -390,9 +401,13 @@ function storeEntries(
     for (const [m, sc] of entries) out.addWithLimits(m, sc, lim);
   }
   if (out.size === 0) {
-    if (c.db.delete(dst)) s.dirty++;
+    if (c.db.delete(dst)) {
+      s.notify(NOTIFY.GENERIC, "del", dst, c.db.id);
+      s.dirty++;
+    }
   } else {
     c.db.set(dst, out);
+    s.notify(NOTIFY.ZSET, event, dst, c.db.id);
     s.dirty++;
   }
   return out.size;
@@ -432,7 +447,7 @@ function zremrange(type: "rank" | "score" | "lex") {
     if (!z) return c.out.int(0);
     const n = remove(z);
     if (n > 0) {
-      afterRemove(c, argv[1]!, z);
+      afterRemove(s, c, argv[1]!, z, `zremrangeby${type}`);
       s.dirty += n;
     }
     c.out.int(n);
@@ -476,7 +491,7 @@ function zpop(max: boolean) {
       replyEntries(c, popped, true);
     }
     if (popped.length === 0) return;
-    afterRemove(c, argv[1]!, z);
+    afterRemove(s, c, argv[1]!, z, popEvent(max));
     s.dirty += popped.length;
   };
 }
@@ -524,7 +539,7 @@ function zmpopFrom(s: Engine, c: ClientState, a: MpopArgs): boolean | typeof REP
       c.out.bulk(m);
       c.out.double(sc);
     }
-    afterRemove(c, key, z);
+    afterRemove(s, c, key, z, popEvent(a.max));
     s.dirty += popped.length;
     // Replicated as ZPOPMIN/ZPOPMAX of the key that served, with the count it gave.
     c.rewrittenArgv = [a.max ? "ZPOPMAX" : "ZPOPMIN", key, String(popped.length)];
@@ -555,7 +570,7 @@ function bzpop(max: boolean) {
           c.out.bulk(key);
           c.out.bulk(m);
           c.out.double(sc);
-          afterRemove(c, key, z);
+          afterRemove(s, c, key, z, popEvent(max));
           s.dirty++;
           c.rewrittenArgv = [max ? "ZPOPMAX" : "ZPOPMIN", key];
           return true;
@@ -590,11 +605,15 @@ interface Operand {
 
 /** Reads an operand: sets count as zsets with score 1; WRONGTYPE for anything else. */
 function readOperand(
+  s: Engine,
   c: ClientState,
   key: string,
 ): ReadonlyMap<string, number> | null | typeof REPLIED {
   const e = c.db.lookup(key);
-  if (!e) return null;
+  if (!e) {
+    keyMiss(s, c, key, true);
+    return null;
+  }
   const v = e.value;
   if (typeof v !== "string" && v.type === "zset") return (v as ZSetValue).scoreMap();
   if (typeof v !== "string" && v.type === "set") {
@@ -680,7 +699,7 @@ function zsetOpGeneric(
   const numkeys = Number(n64);
   const ops: Operand[] = [];
   for (let i = 0; i < numkeys; i++) {
-    const members = readOperand(c, argv[at + 1 + i]!);
+    const members = readOperand(s, c, argv[at + 1 + i]!);
     if (members === REPLIED) return;
     ops.push({ members, weight: 1 });
   }
@@ -712,7 +731,9 @@ function zsetOpGeneric(
   }
   const result = computeZop(op, ops, agg);
   if (cardinalityOnly) return c.out.int(limit > 0 ? Math.min(limit, result.size) : result.size);
-  if (dst !== null) return c.out.int(storeEntries(s, c, dst, sortEntries(result), "convert"));
+  if (dst !== null) {
+    return c.out.int(storeEntries(s, c, dst, sortEntries(result), "convert", `z${op}store`));
+  }
   replyEntries(c, sortEntries(result), withScores);
 }
 

@@ -4,7 +4,7 @@
  * the unit made ready. Used by the dispatcher (client commands), EXEC, and trusted callers.
  */
 import type { CommandDef } from "../commands/types.ts";
-import { F_ADMIN, F_SKIP_MONITOR, F_WRITE } from "../commands/types.ts";
+import { commandKeys, F_ADMIN, F_SHARED_TIME, F_SKIP_MONITOR, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
 import type { Engine } from "./types.ts";
 import { reprArg } from "../server/repr.ts";
@@ -77,11 +77,25 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   const p = s.propagation;
   c.failed = false;
   c.rewrittenArgv = null;
+  c.redactedArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
   c.lastCommand = def.name;
   // Each top-level command sees one instant, as Redis's command time snapshot; a client's
   // batch of pipelined commands shares the one read when the batch started (see processInput).
   if (!p.inUnit && !s.batchTime) s.nowMs = s.clock.nowMs();
+  // Cheap commands share their batch's time (Stats.timed); the others, and every command run
+  // inside another (EXEC), are timed one by one.
+  const nested = p.inUnit;
+  const t0 = def.bits & F_SHARED_TIME && !nested ? -1 : performance.now();
+  if (!nested && t0 >= 0) s.stats.settle(t0);
+  // Client-side caching: the table kept under its limit, and who runs this command (NOLOOP,
+  // and a client's own invalidations held until its reply).
+  const top = !nested;
+  const tracking = s.tracking;
+  if (tracking.clientsOn !== 0 && top) {
+    tracking.limitTableSize();
+    tracking.current = c;
+  }
   p.enter(TOUCHES_ARBITRARY_KEYS.has(def.name));
   let result: void | Promise<void>;
   try {
@@ -93,18 +107,45 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   } finally {
     p.exit();
   }
+  if (c.tracking !== null) trackCommand(s, c, def, argv, top);
+  if (top && tracking.current !== null) tracking.commandDone(c);
   // WAIT waits for the replicas to reach the end of this client's last propagated write.
   if (s.replOffset !== offsetBefore) c.woff = s.replOffset;
-  const stat = s.stats.of(def);
+  const stats = s.stats;
+  const stat = stats.of(def);
   stat.calls++;
-  s.stats.timed.push(stat);
+  // Arguments holding secrets (AUTH's password...) are shown redacted, as Redis does.
+  const shown = c.redactedArgv ?? argv;
+  if (t0 < 0) {
+    stats.timed.push(stat);
+    stats.timedArgv.push(shown);
+    stats.timedCaller.push(c);
+  } else {
+    const t1 = performance.now();
+    stats.finish(stat, c, shown, (t1 - t0) * 1000);
+    // The fast commands after this one share the time from here on.
+    if (!nested) stats.settle(t1);
+  }
   if (c.failed) stat.failedCalls++;
-  s.stats.totalCommands++;
+  stats.totalCommands++;
   if (s.monitors.size > 0 && !(def.bits & (F_SKIP_MONITOR | F_ADMIN))) {
-    feedMonitors(s, c, db.id, argv);
+    feedMonitors(s, c, db.id, shown);
   }
   if (!p.inUnit) s.blocking.serveReady();
   return result;
+}
+
+/**
+ * After a command of a tracking client: the keys a read-only command read are remembered
+ * (default mode), and a CLIENT CACHING choice lasts for one command (a whole transaction),
+ * as in Redis: it survives CLIENT commands and commands queued by MULTI.
+ */
+function trackCommand(s: Engine, c: Client, def: CommandDef, argv: string[], top: boolean): void {
+  const t = c.tracking!;
+  if (!t.bcast && def.flags.includes("readonly")) {
+    s.tracking.remember(c, commandKeys(def, argv).map((i) => argv[i]!));
+  }
+  if (top && c.multi === null && !def.name.startsWith("client")) t.caching = false;
 }
 
 function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {

@@ -10,6 +10,12 @@ import type { Client } from "../server/client.ts";
 
 export type Engine = Pick<
   Server,
+  | "acl"
+  | "aclDisconnect"
+  | "aclDisconnectSubscribers"
+  | "aclLoad"
+  | "aclLog"
+  | "aclSave"
   | "activeExpire"
   | "afterFlushAll"
   | "batchTime"
@@ -32,6 +38,8 @@ export type Engine = Pick<
   | "lfuParams"
   | "memoryStats"
   | "monitors"
+  | "notify"
+  | "notifier"
   | "nowMs"
   | "pause"
   | "persistence"
@@ -45,6 +53,7 @@ export type Engine = Pick<
   | "scripting"
   | "shutdown"
   | "stats"
+  | "tracking"
   | "unpause"
   | "wantsFlush"
 >;

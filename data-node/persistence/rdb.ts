@@ -3,8 +3,8 @@
  * (strings with int/LZF encodings, listpack hashes and sorted sets, intsets, quicklist 2 lists,
  * plain hash tables and skiplists); a value held as listpack or intset bytes (store/listpack.ts)
  * is copied as it is. The reader takes everything Redis 7.0 writes: ziplists, listpacks,
- * intsets, quicklists, second- and millisecond expiries, aux fields, and refuses module and
- * stream data by name.
+ * intsets, quicklists, streams (types 15 and 19), second- and millisecond expiries, aux
+ * fields, and refuses module data by name.
  */
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
@@ -14,6 +14,18 @@ import { ListValue } from "../store/list.ts";
 import { SetValue } from "../store/set.ts";
 import { ZSetValue } from "../store/zset.ts";
 import type { Value } from "../store/types.ts";
+import {
+  Consumer,
+  ConsumerGroup,
+  idMs,
+  idSeq,
+  INVALID_ENTRIES_READ,
+  makeId,
+  type Nack,
+  SEQ_MASK,
+  StreamNode,
+  StreamValue,
+} from "../store/stream.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import { backlenSize, encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
 
@@ -204,6 +216,8 @@ export function valueType(v: Value): number {
       return v.encoding() === "listpack" ? T.ZSET_LISTPACK : T.ZSET_2;
     case "hash":
       return v.encoding() === "listpack" ? T.HASH_LISTPACK : T.HASH;
+    case "stream":
+      return T.STREAM_LISTPACKS_2;
     default:
       throw new Error(`cannot serialize a ${v.type}`);
   }
@@ -262,8 +276,79 @@ export function writeValue(w: ByteWriter, v: Value, o: WriteOptions): void {
       writeString(w, f, o);
       writeString(w, x, o);
     });
+  } else if (v instanceof StreamValue) {
+    writeStream(w, v, o);
   } else {
     throw new Error("unknown value");
+  }
+}
+
+// ---- Streams ----
+
+/** A length that may need all 64 bits (stream IDs and counters). */
+function writeLengthBig(w: ByteWriter, n: bigint): void {
+  if (n <= 0xffffffffn) return writeLength(w, Number(n));
+  w.byte(0x81);
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n);
+  w.bytes(b);
+}
+
+/** A 128-bit ID as the 16 big-endian bytes Redis uses as rax keys. */
+function idBytes(id: bigint): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, idMs(id));
+  v.setBigUint64(8, idSeq(id));
+  return b;
+}
+
+function writeMillis(w: ByteWriter, ms: number): void {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigInt64(0, BigInt(ms), true);
+  w.bytes(b);
+}
+
+function writeStream(w: ByteWriter, st: StreamValue, o: WriteOptions): void {
+  writeLength(w, st.nodes.length);
+  for (const n of st.nodes) {
+    const key = idBytes(n.master);
+    writeLength(w, 16);
+    w.bytes(key);
+    writeBinary(w, n.listpack(), o);
+  }
+  writeLength(w, st.length);
+  writeLengthBig(w, idMs(st.lastId));
+  writeLengthBig(w, idSeq(st.lastId));
+  writeLengthBig(w, idMs(st.firstId));
+  writeLengthBig(w, idSeq(st.firstId));
+  writeLengthBig(w, idMs(st.maxDeletedId));
+  writeLengthBig(w, idSeq(st.maxDeletedId));
+  writeLengthBig(w, BigInt(st.entriesAdded));
+  const groups = st.groupList();
+  writeLength(w, groups.length);
+  for (const g of groups) {
+    writeString(w, g.name, o);
+    writeLengthBig(w, idMs(g.lastId));
+    writeLengthBig(w, idSeq(g.lastId));
+    writeLengthBig(w, BigInt.asUintN(64, BigInt(g.entriesRead)));
+    const ids = g.pendingIds();
+    writeLength(w, ids.length);
+    for (const id of ids) {
+      const n = g.pel.get(id)!;
+      w.bytes(idBytes(id));
+      writeMillis(w, n.time);
+      writeLength(w, n.count);
+    }
+    const consumers = g.consumerList();
+    writeLength(w, consumers.length);
+    for (const c of consumers) {
+      writeString(w, c.name, o);
+      writeMillis(w, c.seenTime);
+      const cids = [...c.pel.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      writeLength(w, cids.length);
+      for (const id of cids) w.bytes(idBytes(id));
+    }
   }
 }
 
@@ -576,8 +661,6 @@ function zsetFrom(pairs: [string, number][]): ZSetValue {
 export const UNSUPPORTED: Record<number, string> = {
   [T.MODULE]: "module data (a module type) is not supported",
   [T.MODULE_2]: "module data (a module type) is not supported",
-  [T.STREAM_LISTPACKS]: "streams are not supported yet",
-  [T.STREAM_LISTPACKS_2]: "streams are not supported yet",
   [T.HASH_ZIPMAP]: "zipmap-encoded hashes (RDB from Redis < 2.6) are not supported",
 };
 
@@ -641,6 +724,9 @@ export function readValue(r: ByteReader, type: number): Value {
       }
       return new ListValue(all);
     }
+    case T.STREAM_LISTPACKS:
+    case T.STREAM_LISTPACKS_2:
+      return readStream(r, type === T.STREAM_LISTPACKS_2);
     default:
       throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.at() - 1);
   }
@@ -682,4 +768,148 @@ export function restorePayload(payload: Uint8Array): { value: Value } | { error:
   } catch {
     return { error: "ERR Bad data format" };
   }
+}
+
+/** A length of up to 64 bits, as a bigint. */
+function readLenBig(r: ByteReader): bigint {
+  const first = r.byte();
+  if (first === 0x81) return r.view(8).getBigUint64(0);
+  r.pos--;
+  return BigInt(readLen(r));
+}
+
+function readId(r: ByteReader): bigint {
+  const v = r.view(16);
+  return makeId(v.getBigUint64(0), v.getBigUint64(8));
+}
+
+function readMillis(r: ByteReader): number {
+  return Number(r.view(8).getBigInt64(0, true));
+}
+
+/** A listpack integer element (as text) as a bigint; corrupt when it is not one. */
+function lpInt(items: string[], i: number): bigint {
+  const s = items[i];
+  if (s === undefined || !/^-?[0-9]+$/.test(s)) throw new RdbError("corrupt stream listpack", 0);
+  return BigInt(s);
+}
+
+/** Decodes one node's listpack into the stream (checking it), deleted entries kept flagged. */
+function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
+  const items = listpackEntries(b);
+  if (items.length === 0) throw new RdbError("Empty listpack inside stream", 0);
+  const count = Number(lpInt(items, 0)), deleted = Number(lpInt(items, 1));
+  const nMaster = Number(lpInt(items, 2));
+  if (nMaster < 0 || 3 + nMaster >= items.length) throw new RdbError("corrupt stream node", 0);
+  const masterFields = items.slice(3, 3 + nMaster);
+  if (lpInt(items, 3 + nMaster) !== 0n) throw new RdbError("corrupt stream master entry", 0);
+  let p = 3 + nMaster + 1;
+  const node = new StreamNode(master, masterFields);
+  const mMs = idMs(master), mSeq = idSeq(master);
+  let prev = -1n;
+  while (p < items.length) {
+    const flags = Number(lpInt(items, p));
+    if (flags < 0 || flags > 3) throw new RdbError("corrupt stream entry flags", 0);
+    const ms = BigInt.asUintN(64, mMs + lpInt(items, p + 1));
+    const seq = BigInt.asUintN(64, mSeq + lpInt(items, p + 2));
+    p += 3;
+    let fields: string[];
+    if (flags & 2) {
+      fields = [];
+      for (let k = 0; k < nMaster; k++) fields.push(masterFields[k]!, items[p + k]!);
+      p += nMaster;
+    } else {
+      const nf = Number(lpInt(items, p));
+      if (nf < 0) throw new RdbError("corrupt stream entry", 0);
+      fields = items.slice(p + 1, p + 1 + nf * 2);
+      p += 1 + nf * 2;
+    }
+    lpInt(items, p); // the entry's element count
+    p++;
+    if (p > items.length || fields.some((f) => f === undefined)) {
+      throw new RdbError("corrupt stream listpack", 0);
+    }
+    const id = makeId(ms, seq);
+    if (id <= prev || id < master) throw new RdbError("stream entries out of order", 0);
+    prev = id;
+    const at = node.push(id, fields);
+    if (flags & 1) node.markDeleted(at, flags & 2);
+  }
+  if (node.live !== count || node.deleted !== deleted) {
+    throw new RdbError("stream listpack counts do not match its entries", 0);
+  }
+  if (node.live + node.deleted === 0) throw new RdbError("Empty listpack inside stream", 0);
+  if (st.nodes.length && st.nodes[st.nodes.length - 1]!.master >= master) {
+    throw new RdbError("stream nodes out of order", 0);
+  }
+  st.nodes.push(node);
+}
+
+/** A stream (type 15, or 19 with Redis 7.0's first ID, deletion and read counters). */
+function readStream(r: ByteReader, v2: boolean): StreamValue {
+  const st = new StreamValue();
+  const nodes = readLen(r);
+  for (let i = 0; i < nodes; i++) {
+    const key = readStringBytes(r);
+    if (key.length !== 16) throw new RdbError("stream node key is not a 128-bit ID", r.at());
+    const kv = new DataView(key.buffer, key.byteOffset, 16);
+    loadNode(st, makeId(kv.getBigUint64(0), kv.getBigUint64(8)), readStringBytes(r));
+  }
+  st.length = readLen(r);
+  let live = 0;
+  for (const n of st.nodes) live += n.live;
+  // A node whose entries were all deleted holds nothing (Redis drops such nodes too).
+  st.nodes = st.nodes.filter((n) => n.live > 0);
+  if (live !== st.length) throw new RdbError("stream length does not match its entries", r.at());
+  st.lastId = makeId(readLenBig(r), readLenBig(r));
+  if (v2) {
+    st.firstId = makeId(readLenBig(r), readLenBig(r));
+    st.maxDeletedId = makeId(readLenBig(r), readLenBig(r));
+    st.entriesAdded = Number(readLenBig(r));
+  } else {
+    st.maxDeletedId = 0n;
+    st.entriesAdded = st.length;
+    st.firstId = st.edgeId(true);
+  }
+  const ngroups = readLen(r);
+  for (let i = 0; i < ngroups; i++) {
+    const name = readString(r);
+    const last = makeId(readLenBig(r), readLenBig(r));
+    let read: number;
+    if (v2) {
+      const raw = readLenBig(r);
+      read = raw === SEQ_MASK ? INVALID_ENTRIES_READ : Number(raw);
+    } else read = st.distanceFromFirstEver(last);
+    if (st.groups.has(name)) throw new RdbError(`Duplicated consumer group name ${name}`, r.at());
+    const g = new ConsumerGroup(name, last, read);
+    st.groups.set(name, g);
+    const npel = readLen(r);
+    for (let k = 0; k < npel; k++) {
+      const id = readId(r);
+      const time = readMillis(r);
+      const count = readLen(r);
+      if (g.pel.has(id)) throw new RdbError("duplicated stream PEL entry", r.at());
+      g.pel.set(id, { id, time, count, consumer: null as unknown as Consumer });
+    }
+    const nconsumers = readLen(r);
+    for (let k = 0; k < nconsumers; k++) {
+      const cname = readString(r);
+      if (g.consumers.has(cname)) throw new RdbError("duplicate stream consumer", r.at());
+      const c = new Consumer(cname, readMillis(r));
+      g.consumers.set(cname, c);
+      const n = readLen(r);
+      for (let j = 0; j < n; j++) {
+        const id = readId(r);
+        const nack: Nack | undefined = g.pel.get(id);
+        if (!nack) throw new RdbError("consumer PEL entry missing from the group PEL", r.at());
+        if (nack.consumer) throw new RdbError("stream PEL entry owned twice", r.at());
+        nack.consumer = c;
+        c.pel.set(id, nack);
+      }
+    }
+    for (const n of g.pel.values()) {
+      if (!n.consumer) throw new RdbError("stream PEL entry without a consumer", r.at());
+    }
+  }
+  return st;
 }

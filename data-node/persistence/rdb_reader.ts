@@ -47,6 +47,8 @@ const B1 = 2, B4 = 3, B8 = 4;
 const ODBL = 5;
 /** A length that is the number of elements to follow (each as the op's element program). */
 const COUNT = 6;
+/** A whole stream value (type 15 or 19): its nested counts are scanned in one go. */
+const STREAM = 7;
 
 /** What follows each opcode or value type byte, as tokens. Undefined: refused. */
 const PROGRAM: (readonly number[] | undefined)[] = new Array(256);
@@ -88,9 +90,65 @@ const MODIFIER = new Uint8Array(256);
   set(T.HASH, [STR, COUNT], [STR, STR]);
   set(T.ZSET, [STR, COUNT], [STR, ODBL]);
   set(T.ZSET_2, [STR, COUNT], [STR, B8]);
+  set(T.STREAM_LISTPACKS, [STR, STREAM]);
+  set(T.STREAM_LISTPACKS_2, [STR, STREAM]);
 }
 
 const NO_TOKENS: readonly number[] = [];
+
+/** One step of a walk through a stream value: a token (B1 with `n`: n raw bytes) at an offset. */
+interface WalkStep {
+  tok: number;
+  /** Offset from the value's start. */
+  at: number;
+  n?: number;
+}
+
+/**
+ * The layout of a stream value (RDB types 15 and 19), as the tokens it is made of: each yield
+ * asks for one at an offset and gets back [offset after it, its value if a length]. Returns
+ * the value's size.
+ */
+function* streamWalk(v2: boolean): Generator<WalkStep, number, [number, number]> {
+  let q = 0, n: number;
+  type Walk<T> = Generator<WalkStep, T, [number, number]>;
+  const len = function* (): Walk<number> {
+    const [next, value] = yield { tok: LEN, at: q };
+    q = next;
+    return value;
+  };
+  const str = function* (): Walk<void> {
+    q = (yield { tok: STR, at: q })[0];
+  };
+  const raw = function* (bytes: number): Walk<void> {
+    q = (yield { tok: B1, at: q, n: bytes })[0];
+  };
+  n = yield* len();
+  for (let i = 0; i < n; i++) {
+    yield* str(); // the node's master ID
+    yield* str(); // its listpack
+  }
+  // Length and last ID; in type 19 also the first ID, the largest deleted ID and entries added.
+  for (let i = 0; i < (v2 ? 8 : 3); i++) yield* len();
+  const groups = yield* len();
+  for (let g = 0; g < groups; g++) {
+    yield* str();
+    for (let i = 0; i < (v2 ? 3 : 2); i++) yield* len();
+    const pel = yield* len();
+    for (let i = 0; i < pel; i++) {
+      yield* raw(24); // ID and delivery time
+      yield* len(); // delivery count
+    }
+    const consumers = yield* len();
+    for (let k = 0; k < consumers; k++) {
+      yield* str();
+      yield* raw(8); // seen time
+      n = yield* len();
+      for (let i = 0; i < n; i++) yield* raw(16);
+    }
+  }
+  return q;
+}
 
 /** The reason an opcode or type byte cannot be read. */
 function refusal(op: number): string {
@@ -163,6 +221,9 @@ export class RdbReader {
   private sOp = 0;
   /** The last length scanned; -1 - kind for an encoded string marker. */
   private lv = 0;
+  /** The walk through a stream value in progress, and what it needs next. */
+  private sWalk: Generator<WalkStep, number, [number, number]> | null = null;
+  private sNeed: WalkStep | null = null;
 
   constructor(private readonly onKey: (k: LoadedKey) => void) {}
 
@@ -379,6 +440,8 @@ export class RdbReader {
         }
         return q;
       }
+      case STREAM:
+        return this.streamEnd(src, p, end);
       case B1:
         return p + 1 <= end ? p + 1 : -1;
       case B4:
@@ -393,6 +456,47 @@ export class RdbReader {
       }
       default:
         throw new Error(`bad scanner token ${tok}`);
+    }
+  }
+
+  /**
+   * The end of a stream value starting at `p`, or -1 when incomplete. Its nesting does not fit
+   * the flat token programs, so a generator walks it (streamWalk) and keeps its place between
+   * feeds: every byte of a stream is scanned once, however it is chunked.
+   */
+  private streamEnd(src: Uint8Array, p: number, end: number): number {
+    if (this.sWalk === null) {
+      this.sWalk = streamWalk(this.sOp === T.STREAM_LISTPACKS_2);
+      this.sNeed = this.sWalk.next().value as WalkStep;
+    }
+    for (;;) {
+      const need = this.sNeed!;
+      const at = p + need.at;
+      let next: number, value = 0;
+      if (need.tok === STR) next = this.token(src, at, end, STR);
+      else if (need.tok === B1) next = at + need.n! <= end ? at + need.n! : -1;
+      else {
+        // A length; 0x81 lengths may need all 64 bits (only counts are used, which fit).
+        if (at >= end) return -1;
+        if (src[at] === 0x81) {
+          next = at + 9 <= end ? at + 9 : -1;
+          if (next >= 0) {
+            const hi = be32(src, at + 1);
+            value = hi > 0x1fffff ? Infinity : hi * 0x100000000 + be32(src, at + 5);
+          }
+        } else {
+          next = this.plainLength(src, at, end);
+          value = this.lv;
+        }
+      }
+      if (next < 0) return -1;
+      const r = this.sWalk!.next([next - p, value]);
+      if (r.done) {
+        this.sWalk = null;
+        this.sNeed = null;
+        return p + r.value;
+      }
+      this.sNeed = r.value;
     }
   }
 

@@ -190,6 +190,9 @@ export class ReplicaSide {
     return this.s.replOffset + this.unproxied;
   }
 
+  /** The master refused SYNC on an RDB channel (an ACL user without it): not asked again. */
+  private rdbChannelDenied = false;
+
   private options(): HandshakeOptions {
     const cfg = this.s.config;
     const pass = cfg.getString("masterauth");
@@ -200,7 +203,7 @@ export class ReplicaSide {
       announceIp: cfg.getString("replica-announce-ip"),
       cached: this.cached,
       failover: this.failoverPsync,
-      rdbChannel: cfg.get<boolean>("repl-rdb-channel"),
+      rdbChannel: cfg.get<boolean>("repl-rdb-channel") && !this.rdbChannelDenied,
     };
   }
 
@@ -411,6 +414,8 @@ export class ReplicaSide {
       s.dbs[i]!.recount();
       staging[i]!.clear();
     }
+    // Clients caching keys of the old dataset drop everything, as after a flush.
+    s.tracking.flushed();
     if (file) await file.keepAs(s.config.getString("dbfilename"));
     s.dirty++;
     log.info("MASTER <-> REPLICA sync: Finished with success ({secs} seconds)", {
@@ -548,6 +553,9 @@ export class ReplicaSide {
       const outcome = psyncOutcome(line);
       if (outcome.kind !== "full") {
         log.warn("Unexpected reply on the RDB channel: {line}", { line });
+        // A master user allowed only PSYNC (as Redis's docs suggest for replicas) may not run
+        // SYNC: the next attempts sync over the main link alone.
+        if (line.startsWith("-NOPERM")) this.rdbChannelDenied = true;
         return false;
       }
       if (!alive() || gate.failed) return false;
@@ -579,6 +587,7 @@ export class ReplicaSide {
    */
   private apply(c: Client, fed: number, applied: number): number {
     const s = this.s;
+    s.stats.startBatch();
     s.nowMs = s.clock.nowMs();
     s.batchTime = true;
     s.expiryMode = "keep";
@@ -611,6 +620,7 @@ export class ReplicaSide {
       }
     } finally {
       s.batchTime = false;
+      s.stats.endBatch();
       s.expiryMode = s.replicaExpiryMode();
       c.parser.trim();
       this.proxy();

@@ -3,7 +3,7 @@
  * library's code with `redis.register_function` available, FUNCTION LIST's reply, and the
  * FUNCTION DUMP/RESTORE payload (RDB_OPCODE_FUNCTION2 entries, RDB version, CRC64, as DUMP).
  */
-import fengari from "fengari";
+import fengari from "./fengari.ts";
 import type { RespWriter } from "../../shared/resp/mod.ts";
 import { globMatch } from "../../shared/glob.ts";
 import {
@@ -16,6 +16,7 @@ import {
 } from "../persistence/rdb.ts";
 import { Crc64 } from "../persistence/crc64.ts";
 import { luaBytes, luaToString } from "./lua.ts";
+import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
   type LibFunction,
   type Library,
@@ -64,32 +65,37 @@ function registrar(lib: Library): (l: L) => number {
     const flags = new Set<ScriptFlag>();
     let description: string | null = null;
     if (argc === 2) {
-      if (lua.lua_type(l, 1) !== lua.LUA_TSTRING) {
+      if (!lua.lua_isstring(l, 1)) {
         return fail("first argument to redis.register_function must be a string");
       }
       if (lua.lua_type(l, 2) !== lua.LUA_TFUNCTION) {
         return fail("second argument to redis.register_function must be a function");
       }
-      name = luaToString(l, 1);
+      name = bytesToBinary(lua.lua_tolstring(l, 1));
       lua.lua_pushvalue(l, 2);
       hasCallback = true;
-    } else if (argc === 1 && lua.lua_type(l, 1) === lua.LUA_TTABLE) {
+    } else if (argc === 1) {
+      if (lua.lua_type(l, 1) !== lua.LUA_TTABLE) {
+        return fail(
+          "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+        );
+      }
       lua.lua_pushnil(l);
       while (lua.lua_next(l, 1)) {
-        if (lua.lua_type(l, -2) !== lua.LUA_TSTRING) {
+        if (!lua.lua_isstring(l, -2)) {
           return fail("named argument key given to redis.register_function is not a string");
         }
         const key = luaToString(l, -2);
         if (key === "function_name") {
-          if (lua.lua_type(l, -1) !== lua.LUA_TSTRING) {
+          if (!lua.lua_isstring(l, -1)) {
             return fail("function_name argument given to redis.register_function must be a string");
           }
-          name = luaToString(l, -1);
+          name = bytesToBinary(lua.lua_tolstring(l, -1));
         } else if (key === "description") {
-          if (lua.lua_type(l, -1) !== lua.LUA_TSTRING) {
+          if (!lua.lua_isstring(l, -1)) {
             return fail("description argument given to redis.register_function must be a string");
           }
-          description = luaToString(l, -1);
+          description = bytesToBinary(lua.lua_tolstring(l, -1));
         } else if (key === "callback") {
           if (lua.lua_type(l, -1) !== lua.LUA_TFUNCTION) {
             return fail("callback argument given to redis.register_function must be a function");
@@ -140,8 +146,8 @@ export function compileLibrary(sc: Scripting, code: string): Library | { error: 
   if (!NAME_RE.test(header.name)) return { error: `ERR ${BAD_NAME}` };
   const lib: Library = { name: header.name, code, functions: new Map() };
   const body = "--" + code.slice(2);
-  const vm = sc.vm;
-  const ref = vm.compile(body, "@user_function");
+  const vm = sc.fvm;
+  const ref = vm.compile(body, "@user_function", true);
   if (typeof ref === "string") return { error: `ERR Error compiling function: ${ref}` };
   vm.registrar = registrar(lib);
   const err = vm.runLoader(ref);
@@ -183,7 +189,7 @@ function install(sc: Scripting, libs: Library[], replace: boolean): string | nul
 }
 
 function discard(sc: Scripting, libs: Library[]): void {
-  for (const lib of libs) for (const f of lib.functions.values()) sc.vm.release(f.ref);
+  for (const lib of libs) for (const f of lib.functions.values()) sc.fvm.release(f.ref);
 }
 
 export function deleteLibrary(sc: Scripting, name: string): boolean {
@@ -191,7 +197,7 @@ export function deleteLibrary(sc: Scripting, name: string): boolean {
   if (!lib) return false;
   for (const f of lib.functions.values()) {
     sc.functions.delete(f.name);
-    sc.vm.release(f.ref);
+    sc.fvm.release(f.ref);
   }
   sc.libraries.delete(name);
   return true;
@@ -203,6 +209,12 @@ export function loadLibrary(
   code: string,
   replace: boolean,
 ): string | { error: string } {
+  if (!replace) {
+    const header = parseHeader(code);
+    if (!("error" in header) && sc.libraries.has(header.name)) {
+      return { error: `ERR Library '${header.name}' already exists` };
+    }
+  }
   const lib = compileLibrary(sc, code);
   if ("error" in lib) return lib;
   const err = install(sc, [lib], replace);

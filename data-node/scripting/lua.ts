@@ -4,7 +4,7 @@
  * table, the `redis` library, KEYS/ARGV, and the RESP <-> Lua conversions. What a command does
  * inside a script is decided by the host (`ScriptHost.run`); this file knows Lua, not commands.
  */
-import fengari from "fengari";
+import fengari from "./fengari.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
   RespBigNumber,
@@ -18,6 +18,7 @@ import {
   SimpleString,
 } from "../../shared/resp/mod.ts";
 import { LUA_PRELUDE } from "./prelude.ts";
+import { formatG } from "./lua51_numbers.ts";
 
 const { lua, lauxlib, lualib } = fengari;
 // deno-lint-ignore no-explicit-any
@@ -27,6 +28,8 @@ type L = any;
 export interface ScriptHost {
   /** Runs argv; a string is an error raised to the script (Redis's luaPushError text). */
   run(argv: string[]): RespValue | RespError;
+  /** redis.acl_check_cmd: may the caller's user run argv (null: no such command)? */
+  aclCheck(argv: string[]): boolean | null;
   /** RESP version replies are converted from (redis.setresp). */
   resp: 2 | 3;
   log(level: number, message: string): void;
@@ -58,28 +61,14 @@ function toStr(l: L, idx: number): string {
   return bytesToBinary(b);
 }
 
-/** A Lua number as Redis 7.0 (Lua 5.1, "%.14g") turns it into a command argument. */
+/** A Lua number as Redis 7.0 turns it into a command argument: printf's "%.17g". */
 export function formatLuaNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e15) return String(n);
-  if (!Number.isFinite(n)) {
-    return Number.isNaN(n) ? (Object.is(n, NaN) ? "nan" : "-nan") : n > 0 ? "inf" : "-inf";
-  }
-  let s = n.toPrecision(14);
-  if (s.includes("e")) {
-    let [m, e] = s.split("e") as [string, string];
-    if (m.includes(".")) m = m.replace(/0+$/, "").replace(/\.$/, "");
-    const sign = e.startsWith("-") ? "-" : "+";
-    const digits = e.replace(/^[+-]/, "").padStart(2, "0");
-    return `${m}e${sign}${digits}`;
-  }
-  if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
-  return s;
+  return formatG(n, 17);
 }
 
-/** Pushes a number: an integer when Lua 5.3's 32-bit fengari integers hold it, else a float. */
+/** Pushes a number: always a float, as every Lua 5.1 number is a double (lua51_numbers.ts). */
 function pushNumber(l: L, n: number): void {
-  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) lua.lua_pushinteger(l, n);
-  else lua.lua_pushnumber(l, n);
+  lua.lua_pushnumber(l, n);
 }
 
 function setField(l: L, name: string): void {
@@ -201,13 +190,12 @@ export function writeLuaValue(l: L, out: RespWriter, resp: 2 | 3, depth = 0): vo
 
 /** (long long) of a double, as C truncates it. */
 function truncate(n: number): bigint | number {
-  if (!Number.isFinite(n)) {
-    return Number.isNaN(n) ? 0 : n > 0 ? 9223372036854775807n : -9223372036854775808n;
-  }
+  // x86-64's conversion gives the "integer indefinite" value for NaN and out-of-range doubles.
+  if (!Number.isFinite(n)) return -9223372036854775808n;
   const t = Math.trunc(n);
   if (Number.isSafeInteger(t)) return t;
   const b = BigInt(t);
-  if (b > 9223372036854775807n) return -9223372036854775808n;
+  if (b > 9223372036854775807n || b < -9223372036854775808n) return -9223372036854775808n;
   return b;
 }
 
@@ -221,7 +209,7 @@ function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
   if (rawField(l, -1, "err") === lua.LUA_TSTRING) {
     const msg = toStr(l, -1).replace(/[\r\n]/g, " ");
     lua.lua_pop(l, 1);
-    out.error(msg.startsWith("-") ? msg.slice(1) : msg);
+    out.error(msg);
     return;
   }
   lua.lua_pop(l, 1);
@@ -231,7 +219,8 @@ function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
     return;
   }
   lua.lua_pop(l, 1);
-  if (resp === 3 && writeResp3Table(l, out, depth)) return;
+  // Redis reads these tables whatever the script's protocol (RESP2 clients get their RESP2 form).
+  if (writeResp3Table(l, out, depth)) return;
   // An array: items 1, 2... up to the first nil.
   const items: number[] = [];
   for (let j = 1;; j++) {
@@ -331,7 +320,8 @@ export class LuaVm {
   /** Set while a library is being loaded: redis.register_function records here. */
   registrar: ((l: L) => number) | null = null;
   private handlerRef: number;
-  private loaderRedisRef: number;
+  private libraryEnvRef: number;
+  private setLoadingRef: number;
 
   constructor() {
     const l = lauxlib.luaL_newstate();
@@ -341,9 +331,11 @@ export class LuaVm {
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
-    if (lua.lua_pcall(l, 0, 2, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
-    // The prelude returns the error handler and the 'redis' table of library loading.
-    this.loaderRedisRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    if (lua.lua_pcall(l, 0, 3, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
+    // The prelude returns the error handler, the globals of library code and the switch
+    // between their loading and running views.
+    this.setLoadingRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    this.libraryEnvRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
     this.handlerRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
     lua.lua_sethook(l, () => this.onHook(), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
   }
@@ -369,41 +361,57 @@ export class LuaVm {
     fn("setresp", (l: L) => this.setResp(l));
     fn("set_repl", (l: L) => this.setRepl(l));
     fn("sha1hex", (l: L) => {
-      if (lua.lua_gettop(l) !== 1) return raise(l, "wrong number of arguments");
+      if (lua.lua_gettop(l) !== 1) return raiseTable(l, "wrong number of arguments");
       const b = lua.lua_tolstring(l, 1) as Uint8Array | null;
       pushStr(l, sha1Hex(b ? bytesToBinary(b) : ""));
       return 1;
     });
     fn("register_function", (l: L) => {
       if (!this.registrar) {
-        return raise(l, "redis.register_function can only be called on FUNCTION LOAD command");
+        return raiseTable(l, "redis.register_function can only be called on FUNCTION LOAD command");
       }
       return this.registrar(l);
     });
+    fn("error_reply", (l: L) => {
+      if (lua.lua_gettop(l) !== 1 || lua.lua_type(l, -1) !== lua.LUA_TSTRING) {
+        pushTagged(l, "err", "ERR wrong number or type of arguments");
+        return 1;
+      }
+      const text = toStr(l, -1);
+      pushTagged(l, "err", errorTableText(text.startsWith("-") ? text : "-" + text));
+      return 1;
+    });
+    fn("status_reply", (l: L) => {
+      if (lua.lua_gettop(l) !== 1 || lua.lua_type(l, -1) !== lua.LUA_TSTRING) {
+        pushTagged(l, "err", "ERR wrong number or type of arguments");
+        return 1;
+      }
+      lua.lua_newtable(l);
+      lua.lua_pushvalue(l, -2);
+      setField(l, "ok");
+      return 1;
+    });
+    fn("acl_check_cmd", (l: L) => this.aclCheckCmd(l));
     pushStr(l, REDIS_VERSION);
     setField(l, "REDIS_VERSION");
-    lua.lua_pushinteger(l, REDIS_VERSION_NUM);
+    lua.lua_pushnumber(l, REDIS_VERSION_NUM);
     setField(l, "REDIS_VERSION_NUM");
     lua.lua_setglobal(l, luaBytes("redis"));
   }
 
   private redisCall(l: L, raiseErrors: boolean): number {
     const host = this.host;
-    const argc = lua.lua_gettop(l);
     const fail = (text: string): number => {
       pushTagged(l, "err", errorTableText(text));
       if (raiseErrors) return lua.lua_error(l);
       return 1;
     };
-    if (!host) return fail("-ERR redis.call can only be called inside a script invocation");
-    if (argc === 0) return fail("Please specify at least one argument for this redis lib call");
-    const argv: string[] = [];
-    for (let i = 1; i <= argc; i++) {
-      const t = lua.lua_type(l, i);
-      if (t === lua.LUA_TNUMBER) argv.push(formatLuaNumber(lua.lua_tonumber(l, i)));
-      else if (t === lua.LUA_TSTRING) argv.push(toStr(l, i));
-      else return fail("Lua redis lib command arguments must be strings or integers");
+    if (!host) {
+      pushTagged(l, "err", "ERR redis.call/pcall can only be called inside a script invocation");
+      return lua.lua_error(l);
     }
+    const argv = scriptArgv(l);
+    if (typeof argv === "string") return fail(argv);
     let reply: RespValue | RespError;
     try {
       reply = host.run(argv);
@@ -419,12 +427,27 @@ export class LuaVm {
     return 1;
   }
 
+  private aclCheckCmd(l: L): number {
+    const host = this.host;
+    if (!host) {
+      return raiseTable(l, "redis.acl_check_cmd can only be called inside a script invocation");
+    }
+    const argv = scriptArgv(l);
+    if (typeof argv === "string") return raiseTable(l, argv);
+    const allowed = host.aclCheck(argv);
+    if (allowed === null) return raiseTable(l, "Invalid command passed to redis.acl_check_cmd()");
+    lua.lua_pushboolean(l, allowed);
+    return 1;
+  }
+
   private redisLog(l: L): number {
     const argc = lua.lua_gettop(l);
-    if (argc < 2) return raise(l, "redis.log() requires two arguments or more.");
-    if (!lua.lua_isnumber(l, 1)) return raise(l, "First argument must be a number (log level).");
+    if (argc < 2) return raiseTable(l, "redis.log() requires two arguments or more.");
+    if (!lua.lua_isnumber(l, 1)) {
+      return raiseTable(l, "First argument must be a number (log level).");
+    }
     const level = lua.lua_tonumber(l, 1);
-    if (level < 0 || level > 3) return raise(l, "Invalid debug level.");
+    if (level < 0 || level > 3) return raiseTable(l, "Invalid debug level.");
     const parts: string[] = [];
     for (let i = 2; i <= argc; i++) {
       const b = lua.lua_tolstring(l, i) as Uint8Array | null;
@@ -435,18 +458,18 @@ export class LuaVm {
   }
 
   private setResp(l: L): number {
-    if (lua.lua_gettop(l) !== 1) return raise(l, "redis.setresp() requires one argument.");
-    const v = lua.lua_tointeger(l, 1);
-    if (v !== 2 && v !== 3) return raise(l, "RESP version must be 2 or 3.");
+    if (lua.lua_gettop(l) !== 1) return raiseTable(l, "redis.setresp() requires one argument.");
+    const v = Math.trunc(lua.lua_tonumber(l, 1));
+    if (v !== 2 && v !== 3) return raiseTable(l, "RESP version must be 2 or 3.");
     if (this.host) this.host.resp = v;
     return 0;
   }
 
   private setRepl(l: L): number {
-    if (lua.lua_gettop(l) !== 1) return raise(l, "redis.set_repl() requires one argument.");
-    const v = lua.lua_tointeger(l, 1);
+    if (lua.lua_gettop(l) !== 1) return raiseTable(l, "redis.set_repl() requires two arguments.");
+    const v = Math.trunc(lua.lua_tonumber(l, 1));
     if (v < 0 || v > 3) {
-      return raise(
+      return raiseTable(
         l,
         "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
       );
@@ -455,13 +478,23 @@ export class LuaVm {
     return 0;
   }
 
-  /** Compiles `body` under `chunkName`: a registry reference, or the compiler's message. */
-  compile(body: string, chunkName: string): number | string {
+  /**
+   * Compiles `body` under `chunkName`: a registry reference, or the compiler's message (in
+   * Lua 5.1's words where fengari's differ). Library code (`library`) sees the library globals.
+   */
+  compile(body: string, chunkName: string, library = false): number | string {
     const l = this.l;
     if (lauxlib.luaL_loadbuffer(l, luaBytes(body), body.length, luaBytes(chunkName)) !== 0) {
       const msg = toStr(l, -1);
       lua.lua_pop(l, 1);
-      return msg;
+      return msg.replace(/ near <eof>$/, " near '<eof>'").replace(
+        /: syntax error near (.*)$/,
+        ": '=' expected near $1",
+      );
+    }
+    if (library) {
+      lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.libraryEnvRef);
+      lua.lua_setupvalue(l, -2, 1);
     }
     return lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
   }
@@ -539,21 +572,17 @@ export class LuaVm {
   runLoader(ref: number): string | null {
     const l = this.l;
     const base = lua.lua_gettop(l);
-    lua.lua_pushglobaltable(l);
-    lua.lua_pushstring(l, luaBytes("redis"));
-    lua.lua_rawget(l, -2);
-    const savedRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
-    const setRedis = (fromRef: number) => {
-      lua.lua_pushstring(l, luaBytes("redis"));
-      lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, fromRef);
-      lua.lua_rawset(l, base + 1);
+    const setLoading = (on: boolean) => {
+      lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.setLoadingRef);
+      lua.lua_pushboolean(l, on);
+      lua.lua_call(l, 1, 0);
     };
-    setRedis(this.loaderRedisRef);
+    setLoading(true);
     lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.handlerRef);
     lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, ref);
     let error: string | null = null;
     try {
-      if (lua.lua_pcall(l, 0, 0, base + 2) !== 0) {
+      if (lua.lua_pcall(l, 0, 0, base + 1) !== 0) {
         if (lua.lua_type(l, -1) === lua.LUA_TTABLE) {
           error = rawField(l, -1, "err") === lua.LUA_TSTRING ? toStr(l, -1) : "";
           lua.lua_pop(l, 1);
@@ -562,10 +591,8 @@ export class LuaVm {
     } catch (e) {
       error = String(e);
     }
-    lua.lua_settop(l, base + 1);
-    setRedis(savedRef);
-    lauxlib.luaL_unref(l, lua.LUA_REGISTRYINDEX, savedRef);
     lua.lua_settop(l, base);
+    setLoading(false);
     return error;
   }
 
@@ -582,10 +609,33 @@ export class LuaVm {
     lua.lua_pop(l, 1);
     const line = rawField(l, -1, "line") === lua.LUA_TNUMBER ? lua.lua_tointeger(l, -1) : 0;
     lua.lua_pop(l, 1);
-    let text = err.startsWith("-") ? err.slice(1) : err;
+    let text = err;
     if (line && source) text += ` script: ${scriptName}, on ${source}:${line}.`;
     return text.replace(/[\r\n]/g, " ");
   }
+}
+
+/** Raises Redis's error table ({err = "ERR msg"}) from a JS function, as luaPushError does. */
+export function raiseTable(l: L, msg: string): number {
+  pushTagged(l, "err", errorTableText(msg));
+  return lua.lua_error(l);
+}
+
+/**
+ * The arguments of redis.call and friends as a command's argv (numbers with "%.17g"), or
+ * Redis's error text when there are none or one is neither a string nor a number.
+ */
+function scriptArgv(l: L): string[] | string {
+  const argc = lua.lua_gettop(l);
+  if (argc === 0) return "Please specify at least one argument for this redis lib call";
+  const argv: string[] = [];
+  for (let i = 1; i <= argc; i++) {
+    const t = lua.lua_type(l, i);
+    if (t === lua.LUA_TNUMBER) argv.push(formatLuaNumber(lua.lua_tonumber(l, i)));
+    else if (t === lua.LUA_TSTRING) argv.push(toStr(l, i));
+    else return "Lua redis lib command arguments must be strings or integers";
+  }
+  return argv;
 }
 
 /** Raises a plain Lua error (string) from a JS function. */

@@ -14,11 +14,6 @@ redis.replicate_commands = function() return true end
 -- No debugger here: as in Redis when no debugging session runs.
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.acl_check_cmd = function(...)
-  local ok, res = pcall(redis.pcall, 'COMMAND', 'INFO', (...))
-  return ok and type(res) == 'table' and res[1] ~= false and res[1] ~= nil
-end
-
 -- Lua 5.1 names (Redis runs Lua 5.1).
 unpack = table.unpack
 loadstring = function(s, name) return load(s, name, 't') end
@@ -40,15 +35,56 @@ math.sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end
 math.tanh = function(x) local a, b = math.exp(x), math.exp(-x) return (a - b) / (a + b) end
 string.gfind = string.gmatch
 
--- Numbers print as Lua 5.1 prints them ("%.14g"): 10/2 is 5, not 5.0.
-local format, mtype = string.format, math.type
-_G.tostring = function(v)
-  if mtype(v) == 'float' then return format('%.14g', v) end
-  return tostring(v)
+-- string.format's %d and %i take any number, truncated, as Lua 5.1's (C's (long long) cast);
+-- fengari's take 32-bit integers only.
+local sformat, floor, ceil, select, unpack = string.format, math.floor, math.ceil, select, table.unpack
+string.format = function(fmt, ...)
+  local n = select('#', ...)
+  local args = {...}
+  local i = 0
+  local f = string.gsub(fmt, '%%([-+ #0]*%d*%.?%d*)(.?)', function(spec, conv)
+    if conv == '%' and spec == '' then return nil end
+    i = i + 1
+    local v = args[i]
+    if (conv == 'd' or conv == 'i') and type(v) == 'number' then
+      if v ~= v then v = -9223372036854775808 end
+      v = v >= 0 and floor(v) or ceil(v)
+      if v >= -2147483648 and v <= 2147483647 then
+        args[i] = v
+        return nil
+      end
+      if v >= 9223372036854775808 or v < -9223372036854775808 then v = -9223372036854775808 end
+      args[i] = sformat('%.0f', v)
+      return '%' .. string.gsub(spec, '%.%d*', '') .. 's'
+    end
+    return nil
+  end)
+  return sformat(f, unpack(args, 1, n))
+end
+
+-- error() adds the position to numbers too, as Lua 5.1's does (fengari: strings only).
+local rawerror = error
+_G.error = function(m, level)
+  level = level or 1
+  if type(m) == 'number' and level > 0 then m = tostring(m) end
+  if level > 0 then level = level + 1 end
+  rawerror(m, level)
+end
+
+-- pcall hands out an error table's text, as Redis's pcall does.
+local rawpcall, pack = pcall, table.pack
+_G.pcall = function(...)
+  local r = pack(rawpcall(...))
+  if not r[1] and type(r[2]) == 'table' then
+    local e = r[2].err
+    if type(e) == 'string' or type(e) == 'number' then return false, e end
+  end
+  return unpack(r, 1, r.n)
 end
 
 -- What Redis leaves out of a script's reach.
-dofile, loadfile, require, module = nil, nil, nil, nil
+dofile, loadfile, require, module, print = nil, nil, nil, nil, nil
+_G.debug = nil
 io, os, package, utf8 = nil, nil, nil, nil
 
 -- Library tables and the global table are read-only, as in Redis 7.0.
@@ -61,7 +97,7 @@ local function readonly(t)
     __metatable = false,
   })
 end
-for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine', 'debug'}) do
+for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine'}) do
   if _G[name] then _G[name] = readonly(_G[name]) end
 end
 local G = _G
@@ -77,7 +113,6 @@ setmetatable(G, {
 local loader_fields = {
   register_function = rawget(G, 'redis').register_function,
   log = rawget(G, 'redis').log,
-  setresp = rawget(G, 'redis').setresp,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = rawget(G, 'redis').REDIS_VERSION,
   REDIS_VERSION_NUM = rawget(G, 'redis').REDIS_VERSION_NUM,
@@ -94,6 +129,34 @@ local loader_redis = setmetatable({}, {
   __metatable = false,
 })
 
+-- The globals of library code (FUNCTION LOAD): while the library loads, only 'redis' (the
+-- loading one); when its functions run, the real globals.
+local loading = false
+local fenv = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if loading then
+      if k == 'redis' then v = loader_redis end
+    else
+      v = rawget(G, k)
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+local function set_loading(v) loading = v end
+
+-- Lua 5.1's words for a type error: "attempt to index local 't' (a nil value)".
+local gsub = string.gsub
+local function lua51_message(m)
+  if type(m) ~= 'string' then return m end
+  return (gsub(m, "attempt to (.-) a (%a+) value %((%a+) '(.-)'%)$", "attempt to %1 %3 '%4' (a %2 value)"))
+end
+
 local getinfo = debug.getinfo
 local handler = function(err)
   local level = 2
@@ -102,12 +165,12 @@ local handler = function(err)
     level = level + 1
     i = getinfo(level, 'nSl')
   end
-  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(lua51_message(err))} end
   if i then
     err.source = i.source
     err.line = i.currentline
   end
   return err
 end
-return handler, loader_redis
+return handler, fenv, set_loading
 `;

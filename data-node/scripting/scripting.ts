@@ -51,7 +51,10 @@ export interface RunningScript {
 }
 
 export class Scripting {
+  /** EVAL scripts' VM. */
   vm = new LuaVm();
+  /** Function libraries' VM: a Lua state of its own, as in Redis (no KEYS/ARGV globals). */
+  readonly fvm = new LuaVm();
   readonly scripts = new Map<string, EvalScript>();
   readonly libraries = new Map<string, Library>();
   readonly functions = new Map<string, LibFunction>();

@@ -1,7 +1,9 @@
 /** Per-connection state of a data node client. */
+import type { User } from "../acl/acl.ts";
 import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 import type { ReplicaLink } from "../replication/master.ts";
+import type { TrackingState } from "./tracking.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -22,6 +24,8 @@ export class Client implements Watcher {
   libName = "";
   libVer = "";
   user = "default";
+  /** The ACL user whose rules this connection runs under; null: no checks (trusted callers). */
+  aclUser: User | null = null;
   authenticated: boolean;
   db!: Database;
   readonly createdMs: number;
@@ -47,6 +51,8 @@ export class Client implements Watcher {
   patterns = new Set<string>();
   shardChannels = new Set<string>();
   monitor = false;
+  /** CLIENT TRACKING options while on (server/tracking.ts); null while off. */
+  tracking: TrackingState | null = null;
 
   /** CLIENT REPLY: on, off, or skip (the next command only). */
   replyMode: "on" | "off" | "skip" = "on";
@@ -59,6 +65,11 @@ export class Client implements Watcher {
   trusted = false;
   /** A replica's link (REPLCONF, SYNC/PSYNC), written by the master side, not by flush(). */
   replicaLink: ReplicaLink | null = null;
+  /**
+   * The running command's arguments as logs show them (MONITOR, SLOWLOG) when some of them are
+   * secrets: a copy with those replaced by `(redacted)`. Set through `redact`.
+   */
+  redactedArgv: string[] | null = null;
   /** ASKING: the next command may use a slot this node imports (cluster mode). */
   asking = false;
   /** READONLY: reads of a replica's master's slots are served here (cluster mode). */
@@ -144,6 +155,12 @@ export class Client implements Watcher {
   onError: (message: string) => void = () => {};
   /** A command can replace what gets propagated (e.g. SET EX becomes SET PXAT). */
   rewrittenArgv: string[] | null = null;
+
+  /** Shows argument `index` of the running command (`argv`) as `(redacted)` in logs. */
+  redact(argv: readonly string[], index: number): void {
+    if (index >= argv.length) return;
+    (this.redactedArgv ??= argv.slice())[index] = "(redacted)";
+  }
   /** True once the running command replied with an error (failed_calls). */
   failed = false;
 

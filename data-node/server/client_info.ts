@@ -9,6 +9,9 @@ function flags(c: Client): string {
   if (c.subscriptionCount > 0 || c.shardChannels.size > 0) f += "P";
   if (c.multi) f += "x";
   if (c.blocked) f += "b";
+  if (c.tracking !== null) f += "t";
+  if (c.tracking?.brokenRedirect) f += "R";
+  if (c.tracking?.bcast) f += "B";
   if (c.monitor) f += "O";
   if (c.dirtyCas) f += "d";
   if (c.closeAfterReply) f += "c";
@@ -46,7 +49,7 @@ export function clientInfoLine(s: Server, c: Client): string {
     ["events", "r"],
     ["cmd", c.lastCommand],
     ["user", c.user],
-    ["redir", -1],
+    ["redir", c.tracking === null ? -1 : c.tracking.redirect],
     ["resp", c.proto],
   ];
   return fields.map(([k, v]) => `${k}=${v}`).join(" ");

@@ -17,6 +17,7 @@ import type { Server } from "./server.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
+import { aclDenied } from "../engine/acl_check.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -95,7 +96,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   }
   // The AOF loader and a master link are obeyed: no auth, pub/sub, OOM, MISCONF or pause checks.
   if (!c.trusted) {
-    const refused = accessCheck(c, def);
+    const refused = accessCheck(s, c, def, argv);
     if (refused !== null) return reject(s, c, def, refused);
   }
   // Cluster mode: a command with keys runs on the node that serves their slot (MOVED, ASK...),
@@ -133,13 +134,33 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   return call(s, c, def, argv);
 }
 
-/** Authentication and the pub/sub context: the first refusals, before cluster redirects. */
-function accessCheck(c: Client, def: CommandDef): string | null {
+/**
+ * Authentication, ACL permissions and the pub/sub context: the first refusals, before cluster
+ * redirects. A user allowed everything (the default user, usually) skips the ACL check.
+ */
+function accessCheck(s: Server, c: Client, def: CommandDef, argv: string[]): string | null {
   if (!c.authenticated && !(def.bits & F_NO_AUTH)) return ERR.noAuth;
+  const user = c.aclUser;
+  if (user !== null && !user.unrestricted) {
+    const refused = aclRefusal(s, c, def, argv);
+    if (refused !== null) return refused;
+  }
   if (c.inPubSubContext && !PUBSUB_ALLOWED.has(def.name)) {
     return `ERR Can't execute '${def.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
   }
   return null;
+}
+
+/** The NOPERM refusal of a command the client's user may not run (logged), or null. */
+function aclRefusal(s: Server, c: Client, def: CommandDef, argv: string[]): string | null {
+  const denied = aclDenied(s, c, def, argv);
+  if (denied === null) return null;
+  if (denied === "command") {
+    return `NOPERM this user has no permissions to run the '${def.name}' command`;
+  }
+  return `NOPERM this user has no permissions to access one of the ${
+    denied === "key" ? "keys" : "channels"
+  } used as arguments`;
 }
 
 /** The checks a normal client's command passes before it runs; the refusal, or null. */

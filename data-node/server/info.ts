@@ -2,6 +2,7 @@
  * INFO: sections of `field:value` lines with Redis 7.0's field names. The same data feeds the
  * admin API's /info (JSON) and /metrics.
  */
+import { percentileLabel } from "./latency.ts";
 import type { Server } from "./server.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import { memoryStats } from "./memory.ts";
@@ -157,7 +158,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["client_recent_max_input_buffer", peaks.input],
       ["client_recent_max_output_buffer", peaks.output],
       ["blocked_clients", blocked],
-      ["tracking_clients", 0],
+      ["tracking_clients", s.tracking.clientsOn],
       ["clients_in_timeout_table", blocked],
     ];
   },
@@ -292,9 +293,9 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["active_defrag_key_misses", 0],
       ["total_active_defrag_time", 0],
       ["current_active_defrag_time", 0],
-      ["tracking_total_keys", 0],
-      ["tracking_total_items", 0],
-      ["tracking_total_prefixes", 0],
+      ["tracking_total_keys", s.tracking.table.size],
+      ["tracking_total_items", s.tracking.totalItems],
+      ["tracking_total_prefixes", s.tracking.prefixes.size],
       ["unexpected_error_replies", st.unexpectedErrorReplies],
       ["total_error_replies", st.totalErrorReplies],
       ["dump_payload_sanitizations", 0],
@@ -334,7 +335,16 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
           (st.calls ? st.usec / st.calls : 0).toFixed(2)
         },rejected_calls=${st.rejectedCalls},failed_calls=${st.failedCalls}`,
       ]),
-  latencystats: () => [],
+  latencystats: (s) => {
+    const percentiles = s.config.getString("latency-tracking-info-percentiles").split(" ")
+      .filter((p) => p !== "").map(Number);
+    return [...s.stats.commands].filter(([, st]) => st.hist !== null && st.hist.total > 0)
+      .map(([name, st]) => [
+        `latency_percentiles_usec_${name}`,
+        percentiles.map((p) => `p${percentileLabel(p)}=${(st.hist!.valueAt(p) / 1000).toFixed(3)}`)
+          .join(","),
+      ]);
+  },
   // The JavaScript heap as the engine sees it. total_allocated_bytes counts every byte allocated
   // since startup (it advances in allocation-buffer steps of up to a few hundred KB), so its
   // growth over a workload divided by the commands run is the heap allocated per command.

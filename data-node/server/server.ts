@@ -25,12 +25,22 @@ import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { Scripting } from "../scripting/scripting.ts";
+import { Notifier, NOTIFY } from "../engine/notify.ts";
+import { Tracking } from "./tracking.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
 import { Replication } from "../replication/replication.ts";
 import type { Cluster } from "../cluster/cluster.ts";
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import { isLocalAddress } from "../../shared/net.ts";
 import { BIND_FAILED, LISTEN_FAILED } from "../../shared/errors.ts";
+import { Acl, AclLog, type User } from "../acl/acl.ts";
+import {
+  aclLoad,
+  aclSave,
+  disconnectSubscribers,
+  disconnectUser,
+  wireRequirepass,
+} from "./acl_shell.ts";
 
 const log = getLogger(["data-node", "server"]);
 
@@ -62,6 +72,10 @@ export class Server {
   readonly clients = new Map<number, Client>();
   readonly stats = new Stats();
   readonly pubsub = new PubSub();
+  /** Client-side caching: who caches which keys (server/tracking.ts). */
+  readonly tracking: Tracking;
+  /** Keyspace notifications (engine/notify.ts). */
+  readonly notifier = new Notifier(this.pubsub);
   readonly monitors = new Set<Client>();
   /** Effects of writes, per execution unit, to the AOF and the replication stream. */
   readonly propagation = new Propagation();
@@ -70,6 +84,8 @@ export class Server {
   /** The replication stream and its backlog; null until the first replica asks for one. */
   replStream: ReplicationStream | null = null;
   readonly blocking = new BlockingRegistry();
+  readonly acl: Acl;
+  readonly aclLog = new AclLog();
   readonly runId = randomHex40();
   replId = randomHex40();
   /** The previous master's replication ID and the first offset it is not valid for (PSYNC2). */
@@ -143,14 +159,31 @@ export class Server {
       nowMs: () => this.nowMs,
       onExpired: (db, key) => {
         this.stats.expiredKeys++;
+        this.notify(NOTIFY.EXPIRED, "expired", key, db.id);
         this.propagation.also(db.id, ["DEL", key]);
       },
       expiryMode: () => this.expiryMode,
-      keyModified: (db, key) => this.blocking.keyModified(db, key),
+      keyModified: (db, key) => {
+        this.blocking.keyModified(db, key);
+        if (this.tracking.active) this.tracking.invalidate(key);
+      },
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
+      keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
     };
+    this.acl = new Acl(commands);
+    wireRequirepass(this);
+    this.tracking = new Tracking(
+      this.clients,
+      (c) => this.wantsFlush(c),
+      () => this.config.get<number>("tracking-table-max-keys"),
+    );
     this.refreshMemoryConfig();
+    this.notifier.flags = config.get<number>("notify-keyspace-events");
+    config.onChange("notify-keyspace-events", (v) => {
+      this.notifier.flags = v as number;
+      return undefined;
+    });
     this.queryBufferLimit = config.get<number>("client-query-buffer-limit");
     config.onChange("client-query-buffer-limit", (v) => {
       this.queryBufferLimit = v as number;
@@ -159,6 +192,20 @@ export class Server {
     for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
       config.onChange(name, () => {
         this.refreshMemoryConfig();
+        return undefined;
+      });
+    }
+    this.refreshLatencyConfig();
+    for (
+      const name of [
+        "slowlog-log-slower-than",
+        "slowlog-max-len",
+        "latency-monitor-threshold",
+        "latency-tracking",
+      ]
+    ) {
+      config.onChange(name, () => {
+        this.refreshLatencyConfig();
         return undefined;
       });
     }
@@ -186,6 +233,16 @@ export class Server {
       this.replStream?.resize(v as number);
       return undefined;
     });
+  }
+
+  /** Copies the slow log and latency settings where the per-command accounting reads them. */
+  private refreshLatencyConfig(): void {
+    const st = this.stats, cfg = this.config;
+    st.slowlogThreshold = cfg.get<number>("slowlog-log-slower-than");
+    // A shorter slowlog-max-len trims the log at its next entry, as in Redis.
+    st.slowlogMaxLen = cfg.get<number>("slowlog-max-len");
+    st.latencyThreshold = cfg.get<number>("latency-monitor-threshold");
+    st.latencyTracking = cfg.get<boolean>("latency-tracking");
   }
 
   get port(): number {
@@ -448,7 +505,7 @@ export class Server {
     }
     if (
       this.config.get<boolean>("protected-mode") && !isLocalAddress(remoteHost) &&
-      this.config.getString("requirepass") === "" && !this.config.isSetByUser?.("bind")
+      this.acl.defaultUser.nopass && !this.config.isSetByUser?.("bind")
     ) {
       return PROTECTED_MODE_ERROR;
     }
@@ -461,6 +518,7 @@ export class Server {
       maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
     });
     c.db = this.dbs[0]!;
+    c.aclUser = this.acl.defaultUser;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
     c.onWrite = () => this.stats.totalWrites++;
@@ -469,8 +527,28 @@ export class Server {
     return c;
   }
 
+  /** New connections must authenticate: the default user has a password or is off. */
   requiresAuth(): boolean {
-    return this.config.getString("requirepass") !== "";
+    const d = this.acl.defaultUser;
+    return !d.nopass || !d.enabled;
+  }
+
+  /** Closes the connections authenticated as a user (DELUSER, ACL LOAD). */
+  aclDisconnect(u: User, self: Client | null): void {
+    disconnectUser(this, u, self);
+  }
+
+  /** Closes a user's subscribers whose channels the user's new rules no longer allow. */
+  aclDisconnectSubscribers(u: User, allowed: string[], self: Client | null): void {
+    disconnectSubscribers(this, u, allowed, self);
+  }
+
+  aclSave(): string | null {
+    return aclSave(this);
+  }
+
+  aclLoad(self: Client | null): string | null {
+    return aclLoad(this, self);
   }
 
   /** The read → run → flush loop of one connection. */
@@ -635,8 +713,18 @@ export class Server {
     this.replication.clientFreed(c);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
+    this.tracking.disable(c);
     unwatchAll(c);
     c.blocked?.unblock("error");
+  }
+
+  /**
+   * Raises a keyspace event (engine/notify.ts): commands call this after changing a key, with
+   * the event's class (NOTIFY.*), Redis's event name, the key and its database. Costs one
+   * integer test while notify-keyspace-events is empty.
+   */
+  notify(type: number, event: string, key: string, dbId: number): void {
+    if ((this.notifier.flags & type) !== 0) this.notifier.publish(event, key, dbId);
   }
 
   /** Cached memory settings: read on every command, changed only by CONFIG SET. */
@@ -671,6 +759,7 @@ export class Server {
       if (!v) return false;
       v.db.delete(v.key);
       this.stats.evictedKeys++;
+      this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
       if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
     }
@@ -762,6 +851,14 @@ export class Server {
    */
   expiryMode: "delete" | "keep" | "hide" = "delete";
 
+  /** Feeds the latency monitor an event that took `ms`, if over latency-monitor-threshold. */
+  latencySample(event: string, ms: number): void {
+    const threshold = this.stats.latencyThreshold;
+    if (threshold > 0 && ms >= threshold) {
+      this.stats.latency.add(event, Math.floor(ms), Math.floor(Date.now() / 1000));
+    }
+  }
+
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
   serverCron(): void {
     const now = this.nowMs = this.clock.nowMs();
@@ -769,7 +866,9 @@ export class Server {
     // Only a master expires keys actively; a replica waits for its master's DELs.
     if (this.activeExpire && this.role === "master") {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
+      const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
+      this.latencySample("expire-cycle", performance.now() - t0);
     }
     this.clientsCron(now);
     if (this.pause && now >= this.pause.untilMs) this.unpause();

@@ -1,6 +1,13 @@
 /** Counters behind INFO stats, commandstats, errorstats and /metrics. */
 import { MAX_ERROR_CODES } from "../../shared/limits.ts";
-import type { CommandDef, CommandStat } from "../commands/types.ts";
+import { type CommandDef, type CommandStat, F_FAST } from "../commands/types.ts";
+import { Histogram, LatencyMonitor, SlowLog } from "./latency.ts";
+
+/** Who ran a command, for its slow log entry. */
+export interface CommandCaller {
+  addr: string;
+  name: string;
+}
 
 export class Stats {
   totalConnections = 0;
@@ -23,24 +30,83 @@ export class Stats {
   totalReads = 0;
   totalWrites = 0;
   readonly commands = new Map<string, CommandStat>();
+  readonly slowlog = new SlowLog();
+  readonly latency = new LatencyMonitor();
+  /** slowlog-log-slower-than in µs (negative: off), slowlog-max-len, kept current by the server. */
+  slowlogThreshold = 10000;
+  slowlogMaxLen = 128;
+  /** latency-monitor-threshold in ms (0: off) and latency-tracking (per-command histograms). */
+  latencyThreshold = 0;
+  latencyTracking = true;
   /**
-   * Commands run since the last clock read. Time is read once per batch of pipelined commands
-   * (a clock read per command costs more than a fast command) and shared out evenly.
+   * Fast commands run since the last clock read, with their arguments and callers: time is
+   * read once per batch of pipelined fast commands (a clock read costs as much as a fast
+   * command) and shared out evenly. Other commands are timed one by one (see `finish`).
    */
   readonly timed: CommandStat[] = [];
+  readonly timedArgv: (readonly string[])[] = [];
+  readonly timedCaller: CommandCaller[] = [];
   private batchStart = 0;
 
   startBatch(): void {
     this.timed.length = 0;
+    this.timedArgv.length = 0;
+    this.timedCaller.length = 0;
     this.batchStart = performance.now();
   }
 
   endBatch(): void {
+    if (this.timed.length > 0) this.settle(performance.now());
+  }
+
+  /**
+   * Accounts the fast commands run since the last clock read, sharing out the time since then
+   * (`now`, from performance.now()), and starts counting again from `now`. Called before a
+   * command timed on its own, so the slow log holds every command before the next one runs.
+   */
+  settle(now: number): void {
     const n = this.timed.length;
-    if (n === 0) return;
-    const share = ((performance.now() - this.batchStart) * 1000) / n;
-    for (const st of this.timed) st.usec += share;
-    this.timed.length = 0;
+    if (n > 0) {
+      const share = (Math.max(0, now - this.batchStart) * 1000) / n;
+      for (let i = 0; i < n; i++) {
+        this.finish(this.timed[i]!, this.timedCaller[i]!, this.timedArgv[i]!, share);
+      }
+      this.timed.length = 0;
+      this.timedArgv.length = 0;
+      this.timedCaller.length = 0;
+    }
+    this.batchStart = now;
+  }
+
+  /**
+   * Accounts one command's duration (µs): INFO commandstats, its latency histogram, the latency
+   * monitor's `command` / `fast-command` events and the slow log.
+   */
+  finish(
+    stat: CommandStat,
+    caller: CommandCaller,
+    argv: readonly string[],
+    us: number,
+  ): void {
+    stat.usec += us;
+    if (this.latencyTracking) (stat.hist ??= new Histogram()).record(us * 1000);
+    if (this.latencyThreshold > 0 && us / 1000 >= this.latencyThreshold) {
+      this.latency.add(
+        stat.fast ? "fast-command" : "command",
+        Math.floor(us / 1000),
+        Math.floor(Date.now() / 1000),
+      );
+    }
+    if (this.slowlogThreshold >= 0 && us >= this.slowlogThreshold && !stat.skipSlowlog) {
+      this.slowlog.push(
+        argv,
+        us,
+        Math.floor(Date.now() / 1000),
+        caller.addr,
+        caller.name,
+        this.slowlogMaxLen,
+      );
+    }
   }
   /** Error replies per code, at most MAX_ERROR_CODES codes, as Redis's ERRORSTATS_LIMIT. */
   readonly errors = new Map<string, number>();
@@ -49,6 +115,7 @@ export class Stats {
   of(def: CommandDef): CommandStat {
     if (def.statOwner === this) return def.stat!;
     def.stat = this.command(def.name);
+    def.stat.fast = (def.bits & F_FAST) !== 0;
     def.statOwner = this;
     return def.stat;
   }
@@ -56,7 +123,15 @@ export class Stats {
   command(name: string): CommandStat {
     let s = this.commands.get(name);
     if (!s) {
-      s = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 };
+      s = {
+        calls: 0,
+        usec: 0,
+        rejectedCalls: 0,
+        failedCalls: 0,
+        hist: null,
+        fast: false,
+        skipSlowlog: name === "exec",
+      };
       this.commands.set(name, s);
     }
     return s;
@@ -80,6 +155,7 @@ export class Stats {
         st.rejectedCalls =
         st.failedCalls =
           0;
+      st.hist = null;
     }
     this.errors.clear();
     this.totalConnections = this.rejectedConnections = this.totalCommands = 0;

@@ -56,6 +56,8 @@ export interface KeyspaceHooks {
   lfuParams(): { logFactor: number; decayMinutes: number };
   /** Every modification of a key ends here (blocked clients waiting on it may be served). */
   keyModified(db: Database, key: string): void;
+  /** A command created the key (not a load): the `new` keyspace event. */
+  keyAdded(db: Database, key: string): void;
 }
 
 export interface Watcher {
@@ -245,6 +247,7 @@ export class Database {
       // A new key, or a value of another kind: a new entry (the old one, if a snapshot holds
       // it, is left as it was). Map.set keeps an existing key's place in the iteration order.
       this.dict.set(key, entryOf(value, clock));
+      if (e === undefined) this.hooks.keyAdded(this, key);
     }
     this.bytes += account(key, value);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
@@ -267,6 +270,7 @@ export class Database {
       if (e !== undefined) this.bytes -= counted(key, e.value);
       const clock = e?.clock ?? newClock(this.hooks.lruClock(), this.hooks.lfu());
       this.dict.set(key, entryOf(value, clock));
+      if (e === undefined) this.hooks.keyAdded(this, key);
     }
     this.bytes += account(key, value);
   }

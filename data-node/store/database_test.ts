@@ -34,6 +34,7 @@ function harness(cluster: boolean, id = 0) {
     lfu: () => false,
     lfuParams: () => ({ logFactor: 10, decayMinutes: 1 }),
     keyModified: (_db, key) => void modified.push(key),
+    keyAdded: () => {},
   };
   return { db: new Database(id, hooks, { cluster }), clock, expired, modified };
 }

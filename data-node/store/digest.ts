@@ -19,6 +19,7 @@ import { SetValue } from "./set.ts";
 import { ZSetValue } from "./zset.ts";
 import { HashValue } from "./hash.ts";
 import type { Value } from "./types.ts";
+import { ID_MAX, idMs, idSeq, StreamValue } from "./stream.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import { binaryToBytes } from "../../shared/resp/bytes.ts";
 
@@ -51,6 +52,7 @@ function typeId(v: Value): number {
   if (v instanceof SetValue) return 2;
   if (v instanceof ZSetValue) return 3;
   if (v instanceof HashValue) return 4;
+  if (v instanceof StreamValue) return 6;
   throw new Error("no digest for this type");
 }
 
@@ -77,6 +79,12 @@ function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
       mixInto(e, bin(x));
       xorInto(d, e);
     });
+  } else if (v instanceof StreamValue) {
+    // Each entry's ID as "ms.seq", then its fields and values, in order.
+    for (const [id, fields] of v.range(0n, ID_MAX, 0)) {
+      mixInto(d, bin(`${idMs(id)}.${idSeq(id)}`));
+      for (const f of fields) mixInto(d, bin(f));
+    }
   }
   if (hasExpire) xorInto(d, bin("!!expire!!"));
 }

@@ -65,6 +65,7 @@ function hooks(): KeyspaceHooks {
     lfu: () => false,
     lfuParams: () => ({ logFactor: 10, decayMinutes: 1 }),
     keyModified: () => {},
+    keyAdded: () => {},
   };
 }
 

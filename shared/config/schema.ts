@@ -206,6 +206,11 @@ export class Config {
   private readonly values = new Map<string, unknown>();
   private readonly userSet = new Set<string>();
   private readonly listeners = new Map<string, ((v: unknown) => void | string)[]>();
+  /**
+   * Directives kept outside the schema (the data node's `user` lines): CONFIG REWRITE replaces
+   * their lines with what the function gives (full lines, the name included).
+   */
+  readonly rewriteExtra = new Map<string, () => string[]>();
 
   constructor(defs: ParamDef[]) {
     for (const d of defs) {
@@ -227,6 +232,12 @@ export class Config {
     if (this.defs.has(name)) return name;
     const l = name.toLowerCase();
     return this.defs.has(l) ? l : this.aliasOf.get(l);
+  }
+
+  /** True for a directive whose value is a secret (shown redacted in logs). */
+  isSensitive(name: string): boolean {
+    const n = this.canonical(name);
+    return n !== undefined && this.defs.get(n)!.sensitive === true;
   }
 
   /** Applies config file and command line lines, in order; throws ConfigError. */
@@ -415,6 +426,12 @@ export class Config {
       // The signature stays where it is, so a second rewrite changes nothing.
       if (line.trim() === REWRITE_SIGNATURE) hasSignature = true;
       const args = line.trim().startsWith("#") ? null : splitArgs(line.trim());
+      const extra = args && args.length > 0 ? args[0]!.toLowerCase() : "";
+      if (this.rewriteExtra.has(extra)) {
+        if (!written.has(`\0${extra}`)) out.push(...this.rewriteExtra.get(extra)!());
+        written.add(`\0${extra}`);
+        continue;
+      }
       const name = args && args.length > 0 ? this.canonical(args[0]!) : undefined;
       if (!name) {
         out.push(line);
@@ -429,6 +446,9 @@ export class Config {
       if (written.has(name)) continue;
       if (this.isDefault(name, def)) continue;
       appended.push(...pending.get(name)!);
+    }
+    for (const [name, lines] of this.rewriteExtra) {
+      if (!written.has(`\0${name}`)) appended.push(...lines());
     }
     if (appended.length > 0) {
       if (!hasSignature) out.push(REWRITE_SIGNATURE);

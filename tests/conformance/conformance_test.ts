@@ -13,6 +13,15 @@ import { CASES_ZSETS } from "./cases_zsets.ts";
 import { CASES_COLLECTIONS } from "./cases_collections.ts";
 import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
 import { CASES_CHANGES } from "./cases_changes.ts";
+import { CASES_OPS } from "./cases_ops.ts";
+import { CASES_ACL } from "./cases_acl.ts";
+import { CASES_NOTIFY } from "./cases_notify.ts";
+import { CASES_HLL } from "./cases_hll.ts";
+import { CASES_GEO } from "./cases_geo.ts";
+import { CASES_SORT } from "./cases_sort.ts";
+import { CASES_STREAMS } from "./cases_streams.ts";
+import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
+import { CASES_SCRIPTING } from "./cases_scripting.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -20,6 +29,15 @@ const CASES: Case[] = [
   ...CASES_COLLECTIONS,
   ...CASES_KEYS_SERVER,
   ...CASES_CHANGES,
+  ...CASES_OPS,
+  ...CASES_ACL,
+  ...CASES_NOTIFY,
+  ...CASES_HLL,
+  ...CASES_GEO,
+  ...CASES_SORT,
+  ...CASES_STREAMS,
+  ...CASES_STREAMS_MORE,
+  ...CASES_SCRIPTING,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */

@@ -22,6 +22,7 @@ const hooks: KeyspaceHooks = {
   lfu: () => false,
   lfuParams: () => ({ logFactor: 10, decayMinutes: 1 }),
   keyModified: () => {},
+  keyAdded: () => {},
 };
 
 const N = Number(Deno.args[0] ?? 200_000);

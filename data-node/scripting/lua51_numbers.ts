@@ -1,0 +1,84 @@
+/**
+ * Numbers as Lua 5.1 (Redis's Lua) sees them, on fengari (Lua 5.3 with 32-bit integers).
+ * Imported before fengari itself, this module changes two of fengari's number routines:
+ *
+ * - number -> string prints every number with "%.14g", as Lua 5.1's tostring and `..` do
+ *   (`10/2 .. ''` is "5", `2^53` is "9.007199254741e+15"); fengari's own form appends ".0" to
+ *   integral floats and never switches to exponents below 1e21;
+ * - string -> number (the lexer's numerals, tonumber, the coercion of strings in arithmetic)
+ *   yields floats only, so that a script's numbers are doubles as in Lua 5.1: arithmetic on
+ *   them cannot wrap around at 32 bits (`2147483647 + 1` is 2147483648).
+ *
+ * The second half (string -> number) is installed by `installLua51Numbers`, after fengari has
+ * loaded, because fengari's modules reach that routine through its module object.
+ */
+import defs from "fengari/src/defs.js";
+import luaconf from "fengari/src/luaconf.js";
+
+/**
+ * The first `prec` significant digits of |d| (> 0, finite) rounded as glibc's printf rounds:
+ * to nearest, ties to even on the exact binary value. JavaScript's toExponential breaks
+ * ties upwards, so an exact tie is detected from a longer expansion.
+ */
+function roundedDigits(d: number, prec: number): { digits: string; exp: number } {
+  const long = d.toExponential(Math.min(100, prec + 30));
+  const [lm, le] = long.split("e") as [string, string];
+  const all = lm.replace(".", "");
+  const tie = all[prec] === "5" && /^0*$/.test(all.slice(prec + 1));
+  if (tie && Number(all[prec - 1]) % 2 === 0) {
+    return { digits: all.slice(0, prec), exp: Number(le) };
+  }
+  const [m, e] = d.toExponential(prec - 1).split("e") as [string, string];
+  return { digits: m.replace(".", ""), exp: Number(e) };
+}
+
+/** printf's "%.<prec>g" of a double (C's spelling of infinities and NaN). */
+export function formatG(d: number, prec: number): string {
+  if (Number.isNaN(d)) return "nan";
+  if (d === Infinity) return "inf";
+  if (d === -Infinity) return "-inf";
+  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  const sign = d < 0 ? "-" : "";
+  const { digits, exp } = roundedDigits(Math.abs(d), prec);
+  if (exp < -4 || exp >= prec) {
+    const m = stripZeros(digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits);
+    const abs = Math.abs(exp);
+    return `${sign}${m}e${exp < 0 ? "-" : "+"}${abs < 10 ? "0" : ""}${abs}`;
+  }
+  let fixed: string;
+  if (exp >= 0) {
+    const int = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
+    fixed = `${int}.${digits.slice(exp + 1)}`;
+  } else fixed = `0.${"0".repeat(-exp - 1)}${digits}`;
+  return sign + stripZeros(fixed);
+}
+
+function stripZeros(s: string): string {
+  if (s.indexOf(".") < 0) return s;
+  let end = s.length;
+  while (s.charCodeAt(end - 1) === 48) end--;
+  if (s.charCodeAt(end - 1) === 46) end--;
+  return s.slice(0, end);
+}
+
+// fengari's modules copy these from luaconf when they load: set them first.
+void defs;
+luaconf.lua_number2str = (n: number) => formatG(n, 14);
+luaconf.LUA_COMPAT_FLOATSTRING = true;
+
+// deno-lint-ignore no-explicit-any
+type TValue = any;
+
+/** Makes fengari's string -> number conversion produce floats only (see the top). */
+// deno-lint-ignore no-explicit-any
+export function installLua51Numbers(lobject: any): void {
+  if (lobject.luaO_str2num.lua51) return;
+  const original = lobject.luaO_str2num;
+  const str2num = (s: Uint8Array, o: TValue): number => {
+    const n = original(s, o);
+    if (n !== 0 && o.ttisinteger()) o.setfltvalue(o.value);
+    return n;
+  };
+  str2num.lua51 = true;
+  lobject.luaO_str2num = str2num;
+}

@@ -1,0 +1,147 @@
+import { deepStrictEqual, equal } from "node:assert/strict";
+import {
+  ConsumerGroup,
+  formatId,
+  ID_MAX,
+  INVALID_ENTRIES_READ,
+  makeId,
+  parseStreamId,
+  SEQ_MASK,
+  StreamValue,
+} from "./stream.ts";
+
+const LIMITS = { maxBytes: 4096, maxEntries: 3 };
+const id = (ms: number, seq = 0) => makeId(BigInt(ms), BigInt(seq));
+
+function streamOf(n: number, limits = LIMITS): StreamValue {
+  const s = new StreamValue();
+  for (let i = 1; i <= n; i++) s.append(id(i), ["f", String(i)], limits);
+  return s;
+}
+
+const ids = (entries: [bigint, string[]][]) => entries.map(([i]) => formatId(i));
+
+Deno.test("stream IDs parse as Redis's argument rules say", () => {
+  equal(parseStreamId("5", 0n, false)!.id, id(5));
+  equal(parseStreamId("5", SEQ_MASK, false)!.id, makeId(5n, SEQ_MASK));
+  equal(parseStreamId("5-3", 0n, true)!.id, id(5, 3));
+  equal(parseStreamId("-", 0n, false)!.id, 0n);
+  equal(parseStreamId("+", 0n, false)!.id, ID_MAX);
+  equal(parseStreamId("-", 0n, true), null);
+  equal(parseStreamId("5-*", 0n, true), null);
+  deepStrictEqual(parseStreamId("5-*", 0n, true, true), { id: id(5), seqGiven: false });
+  equal(parseStreamId("18446744073709551615-18446744073709551615", 0n, true)!.id, ID_MAX);
+  equal(parseStreamId("18446744073709551616", 0n, true), null);
+  equal(parseStreamId("1-x", 0n, true), null);
+  equal(parseStreamId("", 0n, true), null);
+  equal(formatId(makeId(7n, 9n)), "7-9");
+});
+
+Deno.test("entries fill nodes up to the entry limit; ranges walk them both ways", () => {
+  const s = streamOf(7);
+  equal(s.nodes.length, 3);
+  deepStrictEqual(s.nodes.map((n) => n.live), [3, 3, 1]);
+  deepStrictEqual(ids(s.range(0n, ID_MAX, 0)), ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0", "7-0"]);
+  deepStrictEqual(ids(s.range(id(3), id(5), 0)), ["3-0", "4-0", "5-0"]);
+  deepStrictEqual(ids(s.range(id(2), ID_MAX, 2)), ["2-0", "3-0"]);
+  deepStrictEqual(ids(s.range(0n, id(5), 2, true)), ["5-0", "4-0"]);
+  deepStrictEqual(ids(s.range(0n, ID_MAX, 0, true)).length, 7);
+  deepStrictEqual(ids(s.range(id(8), ID_MAX, 0)), []);
+  deepStrictEqual(s.get(id(4)), ["f", "4"]);
+  equal(s.get(id(4, 1)), undefined);
+});
+
+Deno.test("the byte limit starts a new node too", () => {
+  const s = new StreamValue();
+  const big = "x".repeat(30);
+  for (let i = 1; i <= 4; i++) s.append(id(i), ["f", big], { maxBytes: 100, maxEntries: 100 });
+  equal(s.nodes.length, 2);
+});
+
+Deno.test("XDEL keeps deleted entries counted in their node and drops emptied nodes", () => {
+  const s = streamOf(4);
+  equal(s.delete(id(2)), true);
+  equal(s.delete(id(2)), false);
+  equal(s.nodes[0]!.deleted, 1);
+  equal(s.maxDeletedId, id(2));
+  // A node full of entries (deleted ones included) takes no more.
+  equal(s.delete(id(4)), true);
+  equal(s.nodes.length, 1);
+  equal(s.delete(id(1)), true);
+  equal(s.firstId, id(3));
+  equal(s.length, 1);
+  s.append(id(5), ["f", "5"], LIMITS);
+  equal(s.nodes.length, 2);
+});
+
+Deno.test("trimming: exact trims inside a node, approximate only whole nodes, LIMIT caps it", () => {
+  let s = streamOf(7);
+  equal(s.trim({ strategy: "maxlen", maxlen: 5, minid: 0n, approx: true, limit: 0 }), 0);
+  equal(s.trim({ strategy: "maxlen", maxlen: 4, minid: 0n, approx: true, limit: 0 }), 3);
+  equal(s.firstId, id(4));
+  s = streamOf(7);
+  equal(s.trim({ strategy: "maxlen", maxlen: 2, minid: 0n, approx: false, limit: 0 }), 5);
+  deepStrictEqual(ids(s.range(0n, ID_MAX, 0)), ["6-0", "7-0"]);
+  s = streamOf(7);
+  equal(s.trim({ strategy: "minid", maxlen: 0, minid: id(5), approx: false, limit: 0 }), 4);
+  equal(s.firstId, id(5));
+  s = streamOf(7);
+  equal(s.trim({ strategy: "minid", maxlen: 0, minid: id(7), approx: true, limit: 3 }), 3);
+  s = streamOf(3);
+  equal(s.trim({ strategy: "maxlen", maxlen: 0, minid: 0n, approx: false, limit: 0 }), 3);
+  equal(s.length, 0);
+  equal(s.firstId, 0n);
+});
+
+Deno.test("ID generation: the next sequence, a new millisecond, exhaustion", () => {
+  const s = streamOf(2);
+  equal(s.nextId(null, 2), id(2, 1));
+  equal(s.nextId(null, 10), id(10));
+  equal(s.nextId({ id: id(2), seqGiven: false }, 0), id(2, 1));
+  equal(s.nextId({ id: id(9), seqGiven: false }, 0), id(9));
+  s.lastId = makeId(3n, SEQ_MASK);
+  equal(s.nextId({ id: id(3), seqGiven: false }, 0), null);
+  s.lastId = ID_MAX;
+  equal(s.nextId(null, 0), null);
+});
+
+Deno.test("entries-read and lag follow Redis 7.0's rules", () => {
+  const s = streamOf(5);
+  const g = new ConsumerGroup("g", 0n, INVALID_ENTRIES_READ);
+  // Nothing deleted: the distance from the first entry ever is known.
+  equal(s.lag(g), 5);
+  s.advanceGroup(g, id(1));
+  equal(g.entriesRead, 1);
+  s.advanceGroup(g, id(2));
+  equal(g.entriesRead, 2);
+  equal(s.lag(g), 3);
+  // A deletion after the group's position makes the counter unreliable: estimated or unknown.
+  s.delete(id(4));
+  equal(s.lag(g), null);
+  s.advanceGroup(g, id(3));
+  equal(g.entriesRead, INVALID_ENTRIES_READ);
+  s.advanceGroup(g, id(5));
+  equal(g.entriesRead, 5);
+  equal(s.lag(g), 0);
+  // A deletion before the first entry does not count: the three left are unread.
+  const t = streamOf(4);
+  t.delete(id(1));
+  const h = new ConsumerGroup("h", 0n, INVALID_ENTRIES_READ);
+  equal(t.lag(h), 3);
+});
+
+Deno.test("a clone shares nothing with the original", () => {
+  const s = streamOf(4);
+  const g = new ConsumerGroup("g", 0n, 0);
+  s.groups.set("g", g);
+  const c = g.consumer("alice", 1).consumer;
+  const nack = { id: id(1), time: 1, count: 1, consumer: c };
+  g.pel.set(id(1), nack);
+  c.pel.set(id(1), nack);
+  const copy = s.clone();
+  s.delete(id(1));
+  g.ack(id(1));
+  equal(copy.length, 4);
+  equal(copy.groups.get("g")!.pel.size, 1);
+  equal(copy.groups.get("g")!.consumers.get("alice")!.pel.get(id(1))!.consumer.name, "alice");
+});

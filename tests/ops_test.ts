@@ -1,0 +1,160 @@
+/**
+ * SLOWLOG, MONITOR redaction, the latency monitor and latency histograms, compared with a real
+ * redis-server where the replies are deterministic (arguments, client names, redaction), and
+ * checked for shape and plausibility where they hold times.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { freePort, hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+import type { RespValue } from "../shared/resp/mod.ts";
+
+if (!hasRedis) {
+  console.log("SKIP: slow log comparison with redis-server: redis-server not installed");
+}
+
+const DEBUG = ["--enable-debug-command", "yes"];
+
+/** Runs commands whose slow log entries are compared: the arguments and client name of each. */
+async function slowlogTranscript(port: number, closed: number): Promise<unknown[]> {
+  using conn = await RawConn.connect(port);
+  await conn.call("CONFIG", "SET", "slowlog-log-slower-than", "0");
+  await conn.call("SLOWLOG", "RESET");
+  await conn.call("SET", "k", "v");
+  await conn.call("AUTH", "nope");
+  await conn.call("AUTH", "someone", "secret");
+  await conn.call("HELLO", "2", "AUTH", "user", "pass");
+  await conn.call("CONFIG", "SET", "masterauth", "hidden");
+  await conn.call("CONFIG", "SET", "maxmemory-samples", "5");
+  await conn.call("MIGRATE", "127.0.0.1", String(closed), "k", "0", "100", "AUTH", "pw");
+  await conn.call("MIGRATE", "127.0.0.1", String(closed), "k", "0", "100", "AUTH2", "u", "pw");
+  await conn.call("RPUSH", "l", ...Array.from({ length: 40 }, (_, i) => String(i)));
+  await conn.call("SET", "big", "x".repeat(200));
+  await conn.call("CLIENT", "SETNAME", "worker");
+  await conn.call("MULTI");
+  await conn.call("INCR", "n");
+  await conn.call("GET", "n");
+  await conn.call("EXEC");
+  await conn.call("CONFIG", "SET", "slowlog-log-slower-than", "-1");
+  const entries = await conn.call("SLOWLOG", "GET", "-1") as RespValue[][];
+  const len = await conn.call("SLOWLOG", "LEN");
+  await conn.call("CONFIG", "SET", "masterauth", "");
+  // id, time and duration vary; the arguments and the client name must match.
+  return [len, entries.map((e) => [e[3], e[5]])];
+}
+
+Deno.test({
+  name: "slow log: entries, argument limits, redaction and EXEC as in redis-server",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    // MIGRATE to a port nobody listens on: it fails, its AUTH arguments are still redacted.
+    const closed = await freePort();
+    const expected = await slowlogTranscript(redis.port, closed);
+    const entries = (expected[1] as unknown[][]).map((e) => (e[0] as string[]).join(" "));
+    ok(entries.some((e) => e === "AUTH (redacted) (redacted)"), entries.join("\n"));
+    ok(entries.some((e) => e.startsWith("RPUSH l 0 1") && e.endsWith("... (11 more arguments)")));
+    deepStrictEqual(await slowlogTranscript(ours.port, closed), expected);
+  },
+});
+
+Deno.test({
+  name: "MONITOR shows secrets redacted, as redis-server does",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const transcript = async (port: number) => {
+      using mon = await RawConn.connect(port);
+      using other = await RawConn.connect(port);
+      await mon.call("MONITOR");
+      await other.call("AUTH", "a", "b");
+      await other.call("HELLO", "2", "AUTH", "u", "pw");
+      // CONFIG is an admin command: never shown.
+      await other.call("CONFIG", "SET", "masterauth", "pw");
+      await other.call("SET", "x", "1");
+      const lines: string[] = [];
+      for (;;) {
+        lines.push(String(await mon.read()).replace(/^[\d.]+ \[0 [^\]]+\] /, ""));
+        if (lines.at(-1)!.startsWith('"SET"')) return lines;
+      }
+    };
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const expected = await transcript(redis.port);
+    ok(expected.every((l) => !l.includes('"pw"') && !l.includes('"b"')), expected.join("\n"));
+    deepStrictEqual(await transcript(ours.port), expected);
+  },
+});
+
+Deno.test({
+  name: "latency monitor: a slow command is a `command` event with history, graph and doctor",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using node = await startDataNode(DEBUG);
+    using conn = await RawConn.connect(node.port);
+    await conn.call("CONFIG", "SET", "latency-monitor-threshold", "50");
+    deepStrictEqual(await conn.call("LATENCY", "LATEST"), []);
+    await conn.call("DEBUG", "SLEEP", "0.12");
+    const latest = await conn.call("LATENCY", "LATEST") as RespValue[][];
+    deepStrictEqual(latest.length, 1);
+    const [event, time, latency, max] = latest[0]!;
+    deepStrictEqual(event, "command");
+    ok(Math.abs(Number(time) - Date.now() / 1000) < 5, `time ${time}`);
+    ok(Number(latency) >= 120 && Number(latency) < 2000, `latency ${latency}`);
+    deepStrictEqual(max, latency);
+    const history = await conn.call("LATENCY", "HISTORY", "command") as RespValue[][];
+    deepStrictEqual(history, [[time, latency]]);
+    const graph = String(await conn.call("LATENCY", "GRAPH", "command"));
+    ok(graph.startsWith(`command - high ${latency} ms, low ${latency} ms`), graph);
+    ok(String(await conn.call("LATENCY", "DOCTOR")).includes("command"));
+    // Fast commands under the threshold add nothing.
+    await conn.call("PING");
+    deepStrictEqual((await conn.call("LATENCY", "LATEST") as unknown[]).length, 1);
+    deepStrictEqual(await conn.call("LATENCY", "RESET", "COMMAND"), 1);
+    deepStrictEqual(await conn.call("LATENCY", "LATEST"), []);
+    // The slow log took it too (default threshold 10 ms), with its duration in µs.
+    const slow = await conn.call("SLOWLOG", "GET", "1") as RespValue[][];
+    deepStrictEqual(slow[0]![3], ["DEBUG", "SLEEP", "0.12"]);
+    ok(Number(slow[0]![2]) >= 120_000, `duration ${slow[0]![2]}`);
+  },
+});
+
+Deno.test({
+  name: "latency histograms: LATENCY HISTOGRAM counts calls, INFO latencystats percentiles",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using node = await startDataNode();
+    using conn = await RawConn.connect(node.port);
+    await conn.call("CONFIG", "RESETSTAT");
+    for (let i = 0; i < 5; i++) await conn.call("SET", "a", String(i));
+    await conn.call("CLIENT", "ID");
+    const histo = await conn.call("LATENCY", "HISTOGRAM", "set", "client") as RespValue[];
+    deepStrictEqual(histo.length, 4);
+    const byName = new Map([[histo[0], histo[1]], [histo[2], histo[3]]]);
+    const set = byName.get("set") as RespValue[];
+    deepStrictEqual(set.slice(0, 3), ["calls", 5, "histogram_usec"]);
+    // Power-of-two buckets, cumulative counts ending at the number of calls.
+    const buckets = set[3] as number[];
+    ok(buckets.length >= 2 && buckets.length % 2 === 0);
+    deepStrictEqual(buckets[buckets.length - 1], 5);
+    deepStrictEqual((byName.get("client|id") as RespValue[])[1], 1);
+    const info = String(await conn.call("INFO", "latencystats"));
+    ok(
+      /latency_percentiles_usec_set:p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}\r\n/.test(info),
+      info,
+    );
+    await conn.call("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99.5");
+    const info2 = String(await conn.call("INFO", "latencystats"));
+    ok(/latency_percentiles_usec_set:p50=\d+\.\d{3},p99\.5=\d+\.\d{3}\r\n/.test(info2), info2);
+    // With tracking off, new commands get no histogram.
+    await conn.call("CONFIG", "SET", "latency-tracking", "no");
+    await conn.call("CONFIG", "RESETSTAT");
+    await conn.call("GET", "a");
+    deepStrictEqual(await conn.call("LATENCY", "HISTOGRAM", "get"), []);
+  },
+});
