@@ -162,11 +162,21 @@ export function compileLibrary(sc: Scripting, code: string): Library | { error: 
 }
 
 /** Installs libraries, replacing same-named ones when allowed; an error leaves all as it was. */
-function install(sc: Scripting, libs: Library[], replace: boolean): string | null {
+function install(
+  sc: Scripting,
+  libs: Library[],
+  replace: boolean,
+  restoring = false,
+): string | null {
   const replaced = new Set<string>();
   for (const lib of libs) {
     if (sc.libraries.has(lib.name)) {
-      if (!replace) return `ERR Library '${lib.name}' already exists`;
+      // Redis quotes the name for FUNCTION LOAD, not for FUNCTION RESTORE.
+      if (!replace) {
+        return restoring
+          ? `ERR Library ${lib.name} already exists`
+          : `ERR Library '${lib.name}' already exists`;
+      }
       replaced.add(lib.name);
     }
   }
@@ -323,7 +333,7 @@ export function restoreFunctions(
     libs.push(lib);
   }
   if (policy === "flush") flushLibraries(sc);
-  const err = install(sc, libs, policy === "replace");
+  const err = install(sc, libs, policy === "replace", true);
   if (err !== null) {
     discard(sc, libs);
     return err;
