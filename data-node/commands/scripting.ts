@@ -128,8 +128,8 @@ function refuseBeforeRun(s: Engine, c: ClientState, spec: RunSpec): string | nul
   const flags = spec.flags;
   if (flags === null) return null;
   const writes = !flags.has("no-writes");
-  if (spec.roCommand && writes) {
-    return "ERR Can not execute a script with write flag using *_ro command.";
+  if (flags.has("no-cluster") && s.clusterEnabled) {
+    return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
   }
   const repl = s.replication;
   if (
@@ -145,6 +145,9 @@ function refuseBeforeRun(s: Engine, c: ClientState, spec: RunSpec): string | nul
     if (s.persistence?.writesRefused()) {
       return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     }
+  }
+  if (spec.roCommand && writes) {
+    return "ERR Can not execute a script with write flag using *_ro command.";
   }
   return null;
 }

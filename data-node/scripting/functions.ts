@@ -15,7 +15,7 @@ import {
   writeString,
 } from "../persistence/rdb.ts";
 import { Crc64 } from "../persistence/crc64.ts";
-import { luaBytes, luaToString } from "./lua.ts";
+import { luaBytes, luaToString, type LuaVm } from "./lua.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
   type LibFunction,
@@ -25,7 +25,7 @@ import {
   type Scripting,
 } from "./scripting.ts";
 
-const { lua, lauxlib } = fengari;
+const { lua } = fengari;
 // deno-lint-ignore no-explicit-any
 type L = any;
 
@@ -51,7 +51,7 @@ function parseHeader(code: string): { name: string } | { error: string } {
 }
 
 /** redis.register_function while a library loads: records into `lib`. */
-function registrar(lib: Library): (l: L) => number {
+function registrar(vm: LuaVm, lib: Library): (l: L) => number {
   return (l: L): number => {
     const fail = (msg: string): number => {
       lua.lua_newtable(l);
@@ -132,7 +132,7 @@ function registrar(lib: Library): (l: L) => number {
     }
     if (!NAME_RE.test(name!)) return fail(BAD_NAME);
     if (lib.functions.has(name!)) return fail("Function already exists in the library");
-    const ref = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    const ref = vm.ref();
     const fn: LibFunction = { name: name!, ref, flags, description, library: lib };
     lib.functions.set(name!, fn);
     return 0;
@@ -149,7 +149,7 @@ export function compileLibrary(sc: Scripting, code: string): Library | { error: 
   const vm = sc.fvm;
   const ref = vm.compile(body, "@user_function", true);
   if (typeof ref === "string") return { error: `ERR Error compiling function: ${ref}` };
-  vm.registrar = registrar(lib);
+  vm.registrar = registrar(vm, lib);
   const err = vm.runLoader(ref);
   vm.registrar = null;
   vm.release(ref);

@@ -18,7 +18,7 @@ import {
   SimpleString,
 } from "../../shared/resp/mod.ts";
 import { LUA_PRELUDE } from "./prelude.ts";
-import { formatG } from "./lua51_numbers.ts";
+import { cFormatFloat, formatG } from "./lua51_numbers.ts";
 
 const { lua, lauxlib, lualib } = fengari;
 // deno-lint-ignore no-explicit-any
@@ -38,6 +38,9 @@ export interface ScriptHost {
   /** Called every HOOK_INSTRUCTIONS instructions: a string aborts the script with that error. */
   tick(): string | null;
 }
+
+/** The registry field holding the values kept by LuaVm.ref. */
+const REFS = luaBytes("redis_refs");
 
 /** Instructions between two time checks of a running script. */
 const HOOK_INSTRUCTIONS = 100_000;
@@ -319,6 +322,7 @@ export class LuaVm {
   host: ScriptHost | null = null;
   /** Set while a library is being loaded: redis.register_function records here. */
   registrar: ((l: L) => number) | null = null;
+  private lastRef = 0;
   private handlerRef: number;
   private libraryEnvRef: number;
   private setLoadingRef: number;
@@ -326,18 +330,69 @@ export class LuaVm {
   constructor() {
     const l = lauxlib.luaL_newstate();
     this.l = l;
+    lua.lua_newtable(l);
+    lua.lua_setfield(l, lua.LUA_REGISTRYINDEX, REFS);
     lualib.luaL_openlibs(l);
     this.installRedis();
+    this.installMathRandom();
+    // error() as Lua 5.1's: the position is added to numbers too (fengari: strings only).
+    lua.lua_pushjsfunction(l, (l: L) => {
+      const level = lauxlib.luaL_optinteger(l, 2, 1);
+      lua.lua_settop(l, 1);
+      if (lua.lua_isstring(l, 1) && level > 0) {
+        lauxlib.luaL_where(l, level);
+        lua.lua_pushvalue(l, 1);
+        lua.lua_concat(l, 2);
+      }
+      return lua.lua_error(l);
+    });
+    lua.lua_setglobal(l, luaBytes("error"));
+    lua.lua_getglobal(l, luaBytes("table"));
+    lua.lua_pushjsfunction(l, (l: L) => raise(l, "'setn' is obsolete"));
+    setField(l, "setn");
+    lua.lua_pop(l, 1);
+    // printf's floating conversions for the prelude's string.format (it keeps it, then drops it).
+    lua.lua_pushjsfunction(l, (l: L) => {
+      const flags = toStr(l, 1);
+      const width = lua.lua_tonumber(l, 2);
+      const prec = lua.lua_tonumber(l, 3);
+      const conv = toStr(l, 4);
+      pushStr(l, cFormatFloat(flags, width, prec, conv, lua.lua_tonumber(l, 5)));
+      return 1;
+    });
+    lua.lua_setglobal(l, luaBytes("__cformat"));
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
     if (lua.lua_pcall(l, 0, 3, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
     // The prelude returns the error handler, the globals of library code and the switch
     // between their loading and running views.
-    this.setLoadingRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
-    this.libraryEnvRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
-    this.handlerRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    this.setLoadingRef = this.ref();
+    this.libraryEnvRef = this.ref();
+    this.handlerRef = this.ref();
     lua.lua_sethook(l, () => this.onHook(), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+  }
+
+  /**
+   * Keeps the value on top of the stack (popped) under a new id. Ids are never reused: the
+   * luaL_ref free list, used before, once gave a cached script the function of another.
+   */
+  ref(): number {
+    const l = this.l;
+    const id = ++this.lastRef;
+    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
+    lua.lua_insert(l, -2);
+    lua.lua_rawseti(l, -2, id);
+    lua.lua_pop(l, 1);
+    return id;
+  }
+
+  /** Pushes the value kept under `id` by ref(). */
+  pushRef(id: number): void {
+    const l = this.l;
+    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
+    lua.lua_rawgeti(l, -1, id);
+    lua.lua_remove(l, -2);
   }
 
   private onHook(): void {
@@ -397,6 +452,44 @@ export class LuaVm {
     lua.lua_pushnumber(l, REDIS_VERSION_NUM);
     setField(l, "REDIS_VERSION_NUM");
     lua.lua_setglobal(l, luaBytes("redis"));
+  }
+
+  /**
+   * math.random and math.randomseed as Redis's: rand48, one sequence per process shared by
+   * every script (Redis's state is global), independent of the JavaScript engine.
+   */
+  private installMathRandom(): void {
+    const l = this.l;
+    lua.lua_getglobal(l, luaBytes("math"));
+    lua.lua_pushjsfunction(l, (l: L) => {
+      if (!this.host) {
+        return raise(l, "math.random can only be called inside a script invocation");
+      }
+      const r = (rand48.next() % LRAND48_MAX) / LRAND48_MAX;
+      const argc = lua.lua_gettop(l);
+      if (argc === 0) lua.lua_pushnumber(l, r);
+      else if (argc === 1) {
+        const u = cInt(lauxlib.luaL_checknumber(l, 1));
+        lauxlib.luaL_argcheck(l, 1 <= u, 1, "interval is empty");
+        lua.lua_pushnumber(l, Math.floor(r * u) + 1);
+      } else if (argc === 2) {
+        const lo = cInt(lauxlib.luaL_checknumber(l, 1));
+        const up = cInt(lauxlib.luaL_checknumber(l, 2));
+        lauxlib.luaL_argcheck(l, lo <= up, 2, "interval is empty");
+        lua.lua_pushnumber(l, Math.floor(r * (up - lo + 1)) + lo);
+      } else return raise(l, "wrong number of arguments");
+      return 1;
+    });
+    setField(l, "random");
+    lua.lua_pushjsfunction(l, (l: L) => {
+      if (!this.host) {
+        return raise(l, "math.randomseed can only be called inside a script invocation");
+      }
+      rand48.seed(cInt(lauxlib.luaL_checknumber(l, 1)));
+      return 0;
+    });
+    setField(l, "randomseed");
+    lua.lua_pop(l, 1);
   }
 
   private redisCall(l: L, raiseErrors: boolean): number {
@@ -493,14 +586,18 @@ export class LuaVm {
       );
     }
     if (library) {
-      lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.libraryEnvRef);
+      this.pushRef(this.libraryEnvRef);
       lua.lua_setupvalue(l, -2, 1);
     }
-    return lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    return this.ref();
   }
 
   release(ref: number): void {
-    lauxlib.luaL_unref(this.l, lua.LUA_REGISTRYINDEX, ref);
+    const l = this.l;
+    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
+    lua.lua_pushnil(l);
+    lua.lua_rawseti(l, -2, ref);
+    lua.lua_pop(l, 1);
   }
 
   /**
@@ -518,8 +615,8 @@ export class LuaVm {
   ): RunResult {
     const l = this.l;
     const base = lua.lua_gettop(l);
-    lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.handlerRef);
-    lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, ref);
+    this.pushRef(this.handlerRef);
+    this.pushRef(ref);
     const pushList = (list: string[]) => {
       lua.lua_createtable(l, list.length, 0);
       for (let i = 0; i < list.length; i++) {
@@ -573,13 +670,13 @@ export class LuaVm {
     const l = this.l;
     const base = lua.lua_gettop(l);
     const setLoading = (on: boolean) => {
-      lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.setLoadingRef);
+      this.pushRef(this.setLoadingRef);
       lua.lua_pushboolean(l, on);
       lua.lua_call(l, 1, 0);
     };
     setLoading(true);
-    lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, this.handlerRef);
-    lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, ref);
+    this.pushRef(this.handlerRef);
+    this.pushRef(ref);
     let error: string | null = null;
     try {
       if (lua.lua_pcall(l, 0, 0, base + 1) !== 0) {
@@ -614,6 +711,25 @@ export class LuaVm {
     return text.replace(/[\r\n]/g, " ");
   }
 }
+
+/** (int) of a double, as C truncates it (luaL_checkint). */
+function cInt(n: number): number {
+  return Number.isFinite(n) ? Math.trunc(n) | 0 : -2147483648;
+}
+
+const LRAND48_MAX = 2147483647;
+
+/** The rand48 generator (48-bit linear congruential) with Redis's initial state. */
+const rand48 = {
+  x: 0x1234abcd330en,
+  next(): number {
+    this.x = (this.x * 0x5deece66dn + 0xbn) & 0xffffffffffffn;
+    return Number(this.x >> 17n);
+  },
+  seed(v: number): void {
+    this.x = (BigInt(v >>> 0) << 16n) | 0x330en;
+  },
+};
 
 /** Raises Redis's error table ({err = "ERR msg"}) from a JS function, as luaPushError does. */
 export function raiseTable(l: L, msg: string): number {

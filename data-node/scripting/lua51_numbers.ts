@@ -32,9 +32,12 @@ function roundedDigits(d: number, prec: number): { digits: string; exp: number }
   return { digits: m.replace(".", ""), exp: Number(e) };
 }
 
-/** printf's "%.<prec>g" of a double (C's spelling of infinities and NaN). */
+/**
+ * printf's "%.<prec>g" of a double (C's spelling of infinities). NaN prints "-nan": x86-64
+ * produces negative NaNs (0/0, inf - inf), and JavaScript keeps no sign on NaN.
+ */
 export function formatG(d: number, prec: number): string {
-  if (Number.isNaN(d)) return "nan";
+  if (Number.isNaN(d)) return "-nan";
   if (d === Infinity) return "inf";
   if (d === -Infinity) return "-inf";
   if (d === 0) return Object.is(d, -0) ? "-0" : "0";
@@ -81,4 +84,89 @@ export function installLua51Numbers(lobject: any): void {
   };
   str2num.lua51 = true;
   lobject.luaO_str2num = str2num;
+}
+
+/** Ties-to-even rounding of |x| to `prec` digits after the point (printf's %f), as digits. */
+function fixedDigits(x: number, prec: number): string {
+  if (x >= 1e21) {
+    // Integral already: the exact digits, then the zeros of the fraction.
+    const int = BigInt(x).toString();
+    return prec > 0 ? `${int}.${"0".repeat(prec)}` : int;
+  }
+  const long = x.toFixed(Math.min(100, prec + 30));
+  const dot = long.indexOf(".");
+  const at = dot + 1 + prec;
+  const tie = long[at] === "5" && /^0*$/.test(long.slice(at + 1));
+  if (tie) {
+    const last = prec > 0 ? long[at - 1]! : long[dot - 1]!;
+    if (Number(last) % 2 === 0) return prec > 0 ? long.slice(0, at) : long.slice(0, dot);
+  }
+  return x.toFixed(prec);
+}
+
+/**
+ * C's printf of one floating conversion (e, E, f, F, g, G) with its flags (-+ #0), width
+ * and precision (-1: none), as Lua 5.1's string.format prints numbers; NaN prints "-nan"
+ * (what 0/0 gives on x86-64, the common source of NaN in scripts).
+ */
+export function cFormatFloat(
+  flags: string,
+  width: number,
+  precision: number,
+  conv: string,
+  x: number,
+): string {
+  const upper = conv === "E" || conv === "G" || conv === "F";
+  const lower = conv.toLowerCase();
+  const alt = flags.includes("#");
+  let sign = x < 0 || Object.is(x, -0)
+    ? "-"
+    : flags.includes("+")
+    ? "+"
+    : flags.includes(" ")
+    ? " "
+    : "";
+  let body: string;
+  const a = Math.abs(x);
+  if (Number.isNaN(x)) {
+    sign = "-";
+    body = "nan";
+  } else if (a === Infinity) body = "inf";
+  else {
+    let prec = precision < 0 ? 6 : precision;
+    const exp = (digits: string, e: number, p: number): string => {
+      const m = p > 0 || alt ? `${digits[0]}.${digits.slice(1, p + 1)}` : digits[0]!;
+      const ae = Math.abs(e);
+      return `${m}e${e < 0 ? "-" : "+"}${ae < 10 ? "0" : ""}${ae}`;
+    };
+    if (lower === "f") body = fixedDigits(a, prec) + (alt && prec === 0 ? "." : "");
+    else if (lower === "e") {
+      if (a === 0) body = exp("0".repeat(prec + 1), 0, prec);
+      else {
+        const r = roundedDigits(a, prec + 1);
+        body = exp(r.digits, r.exp, prec);
+      }
+    } else {
+      if (prec === 0) prec = 1;
+      const e = a === 0 ? 0 : roundedDigits(a, prec).exp;
+      if (e < -4 || e >= prec) {
+        const r = roundedDigits(a, prec);
+        body = exp(a === 0 ? "0".repeat(prec) : r.digits, e, prec - 1);
+      } else body = fixedDigits(a, prec - 1 - e);
+      if (!alt && body.includes(".")) {
+        const [m, rest] = body.split("e") as [string, string | undefined];
+        const stripped = m.replace(/0+$/, "").replace(/\.$/, "");
+        body = rest === undefined ? stripped : `${stripped}e${rest}`;
+      }
+    }
+  }
+  if (upper) body = body.toUpperCase();
+  let out = sign + body;
+  if (out.length < width) {
+    const pad = width - out.length;
+    if (flags.includes("-")) out += " ".repeat(pad);
+    else if (flags.includes("0") && Number.isFinite(x)) out = sign + "0".repeat(pad) + body;
+    else out = " ".repeat(pad) + out;
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
 export const LUA_PRELUDE = `
 local redis, debug, setmetatable, rawget, tostring, type, error = redis, debug, setmetatable, rawget, tostring, type, error
 local string, math, table = string, math, table
+local tpack = table.pack
 
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
@@ -16,7 +17,8 @@ redis.breakpoint = function() return false end
 redis.debug = function() end
 -- Lua 5.1 names (Redis runs Lua 5.1).
 unpack = table.unpack
-loadstring = function(s, name) return load(s, name, 't') end
+local rawload0 = load
+loadstring = function(s, name) return rawload0(s, name, 't') end
 table.getn = function(t) return #t end
 math.pow = function(x, y) return x ^ y end
 math.mod = math.fmod
@@ -35,9 +37,52 @@ math.sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end
 math.tanh = function(x) local a, b = math.exp(x), math.exp(-x) return (a - b) / (a + b) end
 string.gfind = string.gmatch
 
+-- Lua 5.1's library, not 5.3's: names 5.3 added are gone, names 5.1 had are back.
+_VERSION = 'Lua 5.1'
+string.pack, string.packsize, string.unpack = nil, nil, nil
+math.type, math.tointeger, math.ult, math.maxinteger, math.mininteger = nil, nil, nil, nil, nil
+table.move, table.pack, table.unpack, coroutine.isyieldable = nil, nil, nil, nil
+table.maxn = function(t)
+  local max = 0
+  for k in pairs(t) do
+    if type(k) == 'number' and k > max then max = k end
+  end
+  return max
+end
+table.foreach = function(t, f)
+  for k, v in pairs(t) do
+    local r = f(k, v)
+    if r ~= nil then return r end
+  end
+end
+table.foreachi = function(t, f)
+  for i = 1, #t do
+    local r = f(i, t[i])
+    if r ~= nil then return r end
+  end
+end
+local rawrep = string.rep
+string.rep = function(s, n) return rawrep(s, n) end
+local rawload = load
+_G.load = function(f, name)
+  if type(f) ~= 'function' then
+    error("bad argument #1 to 'load' (function expected, got " .. (f == nil and 'no value' or type(f)) .. ')', 2)
+  end
+  return rawload(f, name)
+end
+-- fengari has no collector of its own (JavaScript's collects): the calls succeed, as no-ops.
+_G.collectgarbage = function(opt)
+  if opt == nil or opt == 'collect' or opt == 'count' then return 0 end
+  if opt == 'step' then return false end
+  return 0
+end
+gcinfo = function() return 0 end
+
 -- string.format's %d and %i take any number, truncated, as Lua 5.1's (C's (long long) cast);
 -- fengari's take 32-bit integers only.
-local sformat, floor, ceil, select, unpack = string.format, math.floor, math.ceil, select, table.unpack
+local sformat, floor, ceil, select, unpack = string.format, math.floor, math.ceil, select, unpack
+local cformat = __cformat
+_G.__cformat = nil
 string.format = function(fmt, ...)
   local n = select('#', ...)
   local args = {...}
@@ -46,6 +91,12 @@ string.format = function(fmt, ...)
     if conv == '%' and spec == '' then return nil end
     i = i + 1
     local v = args[i]
+    if string.find('eEfFgG', conv, 1, true) and conv ~= '' and type(v) == 'number' then
+      local flags, width, prec = string.match(spec, '^([-+ #0]*)(%d*)%.?(%d*)$')
+      local hasprec = string.find(spec, '.', 1, true) ~= nil
+      args[i] = cformat(flags, tonumber(width) or -1, hasprec and (tonumber(prec) or 0) or -1, conv, v)
+      return '%s'
+    end
     if (conv == 'd' or conv == 'i') and type(v) == 'number' then
       if v ~= v then v = -9223372036854775808 end
       v = v >= 0 and floor(v) or ceil(v)
@@ -62,17 +113,8 @@ string.format = function(fmt, ...)
   return sformat(f, unpack(args, 1, n))
 end
 
--- error() adds the position to numbers too, as Lua 5.1's does (fengari: strings only).
-local rawerror = error
-_G.error = function(m, level)
-  level = level or 1
-  if type(m) == 'number' and level > 0 then m = tostring(m) end
-  if level > 0 then level = level + 1 end
-  rawerror(m, level)
-end
-
 -- pcall hands out an error table's text, as Redis's pcall does.
-local rawpcall, pack = pcall, table.pack
+local rawpcall, pack = pcall, tpack
 _G.pcall = function(...)
   local r = pack(rawpcall(...))
   if not r[1] and type(r[2]) == 'table' then
@@ -97,10 +139,26 @@ local function readonly(t)
     __metatable = false,
   })
 end
+-- rawset and setmetatable cannot get around the protection either.
+local protected = setmetatable({}, {__mode = 'k'})
 for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine'}) do
-  if _G[name] then _G[name] = readonly(_G[name]) end
+  if _G[name] then
+    protected[_G[name]] = true
+    _G[name] = readonly(_G[name])
+    protected[_G[name]] = true
+  end
 end
 local G = _G
+protected[G] = true
+local rawrawset = rawset
+_G.rawset = function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return rawrawset(t, k, v)
+end
+_G.setmetatable = function(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, mt)
+end
 setmetatable(G, {
   __index = function(_, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
