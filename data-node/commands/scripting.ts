@@ -7,7 +7,8 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
-import { type CommandDef, commandKeys, F_WRITE } from "./types.ts";
+import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
+import { ERR } from "../../shared/errors.ts";
 import { logDenial } from "../engine/acl_check.ts";
 import type { Denial } from "../acl/acl.ts";
 import { NEED_MORE, RespDecoder, RespError, type RespValue } from "../../shared/resp/mod.ts";
@@ -124,10 +125,17 @@ interface RunSpec {
 }
 
 /** The checks Redis makes before running a script with flags (scriptPrepareForRun). */
-function refuseBeforeRun(s: Engine, c: ClientState, spec: RunSpec): string | null {
+function refuseBeforeRun(
+  s: Engine,
+  c: ClientState,
+  spec: RunSpec,
+  oom: boolean,
+): string | null {
   const flags = spec.flags;
   if (flags === null) return null;
   const writes = !flags.has("no-writes");
+  // A script that declares flags may grow memory unless it says no-writes or allow-oom.
+  if (oom && writes && !flags.has("allow-oom") && !c.trusted) return `${ERR.oom}`;
   if (flags.has("no-cluster") && s.clusterEnabled) {
     return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
   }
@@ -154,7 +162,9 @@ function refuseBeforeRun(s: Engine, c: ClientState, spec: RunSpec): string | nul
 
 /** Runs a compiled script or function for client `c`; its reply (or error) goes to c.out. */
 function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): void {
-  const refused = refuseBeforeRun(s, c, spec);
+  // Over maxmemory when the script starts (Redis's pre-command OOM state)?
+  const oom = s.maxmemory > 0 && !s.performEvictions();
+  const refused = refuseBeforeRun(s, c, spec, oom);
   if (refused !== null) {
     c.error(refused);
     return;
@@ -173,9 +183,11 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
   };
   const p = s.propagation;
   const decoder = new RespDecoder();
+  // Commands that may grow memory are refused while over maxmemory, until the first write.
+  const allowOom = !oom || c.trusted || (spec.flags?.has("allow-oom") ?? false);
   const host: ScriptHost = {
     resp: 2,
-    run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, decoder),
+    run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, decoder, allowOom),
     aclCheck: (cargv) => {
       const def = lookupCommand(s.commands, cargv);
       if (typeof def === "string") return null;
@@ -228,6 +240,7 @@ function runFromScript(
   readOnly: boolean,
   running: RunningScript,
   decoder: RespDecoder,
+  allowOom: boolean,
 ): RespValue | RespError {
   const found = lookupCommand(s.commands, argv);
   if (typeof found === "string") {
@@ -265,6 +278,7 @@ function runFromScript(
   if (readOnly && (def.bits & F_WRITE || MAY_REPLICATE.has(def.name))) {
     return new RespError("ERR Write commands are not allowed from read-only scripts.");
   }
+  if (!allowOom && !running.wrote && def.bits & F_DENYOOM) return new RespError(ERR.oom);
   if (def.bits & F_WRITE) {
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return new RespError("READONLY You can't write against a read only replica.");

@@ -462,6 +462,23 @@ export const CASES_SCRIPTING: Case[] = [
     ],
   },
   {
+    name: "scripting: over maxmemory (allow-oom, no-writes, the first write decides)",
+    steps: [
+      c("SET", "k", "v"),
+      c("CONFIG", "SET", "maxmemory", "1"),
+      ev("return redis.call('SET', KEYS[1], 'x')", ["k"]),
+      ev("return redis.pcall('SET', KEYS[1], 'x')", ["k"]),
+      ev("return redis.call('GET', KEYS[1])", ["k"]),
+      ev("redis.call('DEL', KEYS[1]); return redis.call('SET', KEYS[1], 'y')", ["k"]),
+      ev("#!lua\nreturn 1"),
+      ev("#!lua flags=allow-oom\nreturn redis.call('SET', KEYS[1], 'z')", ["k"]),
+      ev("#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", ["k"]),
+      evRo("return redis.call('GET', KEYS[1])", ["k"]),
+      c("CONFIG", "SET", "maxmemory", "0"),
+      c("GET", "k"),
+    ],
+  },
+  {
     name: "scripting: the sandbox",
     steps: [
       ev("a = 5"),
