@@ -409,3 +409,39 @@ Deno.test({
     equal((a.final.job3 as Record<string, string>).attempts, "2");
   },
 });
+
+/** What MONITOR shows for scripts: the script first, then its commands as client "lua". */
+async function monitorLines(port: number): Promise<string[]> {
+  using mon = await RawConn.connect(port);
+  using c = await RawConn.connect(port);
+  equal(await c.call("FUNCTION", "LOAD", LIB), "qlib");
+  equal(await mon.call("MONITOR"), "OK");
+  const cmds = [
+    ["EVAL", "redis.call('SET', KEYS[1], 'v'); return redis.call('GET', KEYS[1])", "1", "mk"],
+    ["EVALSHA", "nosuch", "0"],
+    ["EVAL_RO", "return redis.call('EXISTS', KEYS[1])", "1", "mk"],
+    ["FCALL", "bump", "2", "counter", "log", "3"],
+    ["FCALL_RO", "peek", "1", "counter"],
+  ];
+  for (const argv of cmds) await c.call(...argv);
+  const lines: string[] = [];
+  for (let i = 0; i < 11; i++) {
+    // "<time> [<db> <client address or lua>] <args>": times and addresses vary.
+    const line = String(await mon.read()).replace(/^\d+\.\d+ /, "");
+    lines.push(line.replace(/^\[(\d+) \d[\d.:]*\]/, "[$1 client]"));
+  }
+  return lines;
+}
+
+Deno.test({
+  name: "scripting: MONITOR shows a script, then the commands it runs, as redis-server does",
+  ignore: SKIP !== null,
+  ...opts,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const a = await monitorLines(ours.port);
+    deepStrictEqual(a, await monitorLines(redis.port));
+    ok(a.some((l) => l.startsWith("[0 lua]")), a.join("\n"));
+  },
+});

@@ -4,7 +4,7 @@
  * their effects leave together (MULTI/EXEC when more than one), as Redis 7.0 replicates them.
  */
 import type { ClientState, Engine } from "../engine/types.ts";
-import { call, lookupCommand } from "../engine/call.ts";
+import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
 import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
@@ -302,6 +302,8 @@ function runFromScript(
 
 function evalCommand(roCommand: boolean, bySha: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
+    // As in Redis, the script shows in MONITOR before the commands it runs.
+    if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
     let cached: EvalScript | undefined;
     if (bySha) {
       // The script is looked up before numkeys is read, as in Redis.
@@ -332,6 +334,7 @@ function evalCommand(roCommand: boolean, bySha: boolean) {
 
 function fcallCommand(roCommand: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void => {
+    if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
     const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!);
     if (!fn) {
       c.error("ERR Function not found");
