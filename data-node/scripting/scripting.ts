@@ -72,6 +72,13 @@ export class Scripting {
     return sha1Hex(body);
   }
 
+  /** Bytes used by the libraries' code (INFO used_memory_functions). */
+  get functionsBytes(): number {
+    let n = 0;
+    for (const l of this.libraries.values()) n += l.code.length + 64 * (l.functions.size + 1);
+    return n;
+  }
+
   /** Bytes used by the cached scripts' bodies (INFO used_memory_scripts_eval). */
   get scriptsBytes(): number {
     let n = 0;

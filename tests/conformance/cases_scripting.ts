@@ -17,6 +17,8 @@ const evRo = (body: string, keys: string[] = [], args: string[] = []): string[] 
 const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
 /** Connection 1 reads `n` messages. */
 const seen = (n: number): Step => ({ cmd: [], conn: 1, replies: n });
+/** One line of INFO memory. */
+const infoMem = (field: string): Step => ({ cmd: ["INFO", "memory"], field });
 const lib = (name: string, body: string): string => `#!lua name=${name}\n${body}`;
 const load = (code: string, replace = false): string[] =>
   replace ? c("FUNCTION", "LOAD", "REPLACE", code) : c("FUNCTION", "LOAD", code);
@@ -271,6 +273,13 @@ export const CASES_SCRIPTING: Case[] = [
       c("SCRIPT", "FLUSH"),
       c("EVALSHA", "1b936e3fe509bcbc9cd0664897bbe8fd0cac101b", "0"),
       c("SCRIPT", "EXISTS", "1b936e3fe509bcbc9cd0664897bbe8fd0cac101b"),
+      infoMem("number_of_cached_scripts"),
+      c("SCRIPT", "LOAD", "return 'a'"),
+      ev("return 'b'"),
+      ev("return 'b'"),
+      infoMem("number_of_cached_scripts"),
+      c("SCRIPT", "FLUSH"),
+      infoMem("number_of_cached_scripts"),
     ],
   },
   {
@@ -692,6 +701,8 @@ export const CASES_SCRIPTING: Case[] = [
       c("FUNCTION", "LIST", "WITHCODE", "WITHCODE"),
       c("FUNCTION", "LIST", "BAD"),
       c("FUNCTION", "STATS"),
+      infoMem("number_of_functions"),
+      infoMem("number_of_libraries"),
       c("FUNCTION", "KILL"),
       c("FUNCTION", "DELETE", "nosuch"),
       c("FUNCTION", "DELETE", "mylib"),
