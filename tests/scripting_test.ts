@@ -62,6 +62,23 @@ const WORKLOAD: string[][] = [
   ["FCALL", "bump", "2", "counter", "log", "7"],
   ["FCALL_RO", "peek", "1", "counter"],
   ["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "counter"],
+  // A script inside a transaction: its effects join the transaction's MULTI/EXEC.
+  ["MULTI"],
+  [
+    "EVAL",
+    "redis.call('SET', KEYS[1], 'm1'); return redis.call('SET', KEYS[2], 'm2')",
+    "2",
+    "t1",
+    "t2",
+  ],
+  ["SET", "t3", "m3"],
+  ["EXEC"],
+  // Library changes are propagated as the commands themselves.
+  ["FUNCTION", "LOAD", "#!lua name=gone\nredis.register_function('gone', function() return 1 end)"],
+  ["FUNCTION", "DELETE", "gone"],
+  ["EVAL", "return redis.call('SPOP', KEYS[1])", "1", "noset"],
+  ["SADD", "aset", "only"],
+  ["EVAL", "return redis.call('SPOP', KEYS[1])", "1", "aset"],
 ];
 
 function aofCommands(bytes: Uint8Array): string[] {
