@@ -244,7 +244,12 @@ function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
 /** RESP3 tables: {double=}, {big_number=}, {map=}, {set=}, {verbatim_string=}. */
 function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
   if (rawField(l, -1, "double") === lua.LUA_TNUMBER) {
-    out.double(lua.lua_tonumber(l, -1));
+    const d = lua.lua_tonumber(l, -1);
+    // NaN from Lua is x86-64's negative NaN: Redis prints it "-nan".
+    if (Number.isNaN(d)) {
+      if (out.proto === 3) out.ascii(",-nan\r\n");
+      else out.bulk("-nan");
+    } else out.double(d);
     lua.lua_pop(l, 1);
     return true;
   }
@@ -300,8 +305,9 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
     const str = rawField(l, -1, "string") === lua.LUA_TSTRING ? toStr(l, -1) : null;
     lua.lua_pop(l, 1);
     lua.lua_pop(l, 1);
-    if (str !== null && fmt.length === 3) {
-      out.verbatim(str, fmt);
+    // Redis takes the format's first three bytes, whatever its length.
+    if (str !== null && fmt.length >= 3) {
+      out.verbatim(str, fmt.slice(0, 3));
       return true;
     }
     return false;
