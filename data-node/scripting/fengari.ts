@@ -5,8 +5,9 @@
 import "./lua51_numbers.ts";
 import fengari from "fengari";
 import lobject from "fengari/src/lobject.js";
+import lvm from "fengari/src/lvm.js";
 import { installLua51Numbers } from "./lua51_numbers.ts";
 
-installLua51Numbers(lobject);
+installLua51Numbers(lobject, lvm);
 
 export default fengari;

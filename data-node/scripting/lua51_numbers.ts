@@ -10,7 +10,8 @@
  *   them cannot wrap around at 32 bits (`2147483647 + 1` is 2147483648).
  *
  * The second half (string -> number) is installed by `installLua51Numbers`, after fengari has
- * loaded, because fengari's modules reach that routine through its module object.
+ * loaded, because fengari's modules reach that routine through its module object; so is the
+ * truncation of floats given where library functions take integers.
  */
 import defs from "fengari/src/defs.js";
 import luaconf from "fengari/src/luaconf.js";
@@ -72,10 +73,25 @@ luaconf.LUA_COMPAT_FLOATSTRING = true;
 // deno-lint-ignore no-explicit-any
 type TValue = any;
 
-/** Makes fengari's string -> number conversion produce floats only (see the top). */
+/**
+ * Makes fengari's string -> number conversion produce floats only (see the top), and the
+ * integer arguments of library functions (string.sub, string.rep, select...) truncate a
+ * float as Lua 5.1's C cast does, where 5.3 refuses one without an exact integer value.
+ * The VM's own conversions (table keys, for loops) reach their routine directly and keep
+ * 5.3's rules.
+ */
 // deno-lint-ignore no-explicit-any
-export function installLua51Numbers(lobject: any): void {
+export function installLua51Numbers(lobject: any, lvm: any): void {
   if (lobject.luaO_str2num.lua51) return;
+  const exact = lvm.tointeger;
+  lvm.tointeger = (o: TValue): number | false => {
+    const i = exact(o);
+    if (i !== false) return i;
+    const n = lvm.tonumber(o);
+    if (n === false) return false;
+    const t = Math.trunc(n);
+    return t >= -2147483648 && t <= 2147483647 ? t : false;
+  };
   const original = lobject.luaO_str2num;
   const str2num = (s: Uint8Array, o: TValue): number => {
     const n = original(s, o);

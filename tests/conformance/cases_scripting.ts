@@ -435,6 +435,13 @@ export const CASES_SCRIPTING: Case[] = [
       ev("local t = {} return t.a.b"),
       ev("return string.sub()"),
       ev("return ('x'):bad()"),
+      ev("return string.sub('hello', 2.5)"),
+      ev("return string.rep('ab', 2.5)"),
+      ev("return select(1.9, 'a', 'b')"),
+      ev("return table.concat({1, 2, 3}, ',', 1.5, 2.9)"),
+      ev("return string.char(65.9)"),
+      ev("local t = {}; t[1.5] = 'x'; t[1] = 'y'; return {t[1.5], t[1]}"),
+      ev("local n = 0; for i = 1, 3.5 do n = n + 1 end; return n"),
     ],
   },
   {
