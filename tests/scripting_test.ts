@@ -462,3 +462,47 @@ Deno.test({
     ok(a.some((l) => l.startsWith("[0 lua]")), a.join("\n"));
   },
 });
+
+/** Single-node clusters serving slots 0-8000: what scripts may touch, as each server answers. */
+async function clusterReplies(port: number): Promise<unknown[]> {
+  using c = await RawConn.connect(port);
+  equal(await c.call("CLUSTER", "ADDSLOTSRANGE", "0", "8000"), "OK");
+  for (let i = 0; i < 100; i++) {
+    if (String(await c.call("CLUSTER", "INFO")).includes("cluster_state:ok")) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Slots: b 3300, c 7365 (both here), a 15495 (not served).
+  const shebang = "#!lua\n";
+  return await runAll(c, [
+    ["EVAL", "return redis.call('SET', 'b', 1)", "0"],
+    ["EVAL", "return redis.call('GET', 'a')", "0"],
+    ["EVAL", "return redis.pcall('GET', 'a')", "0"],
+    ["EVAL", "return redis.call('GET', KEYS[1])", "1", "a"],
+    ["EVAL", "redis.call('SET', 'b', 1); return redis.call('GET', 'c')", "0"],
+    ["EVAL", "return redis.call('GET', 'c')", "1", "b"],
+    ["EVAL", shebang + "redis.call('SET', 'b', 1); return redis.call('GET', 'c')", "0"],
+    ["EVAL", shebang + "return redis.call('GET', 'c')", "1", "b"],
+    [
+      "EVAL",
+      "#!lua flags=allow-cross-slot-keys\nredis.call('SET', 'b', 2); return redis.call('GET', 'c')",
+      "0",
+    ],
+    ["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
+    ["EVAL", "return redis.call('MGET', 'b', 'c')", "0"],
+    ["GET", "b"],
+  ]);
+}
+
+Deno.test({
+  name: "scripting: cluster mode refuses non-local and cross-slot keys as redis-server does",
+  ignore: SKIP !== null,
+  ...opts,
+  fn: async () => {
+    const args = ["--cluster-enabled", "yes", "--cluster-require-full-coverage", "no"];
+    await using ours = await startDataNode(args);
+    await using redis = await startRedisServer(args);
+    const a = await clusterReplies(ours.port);
+    deepStrictEqual(a, await clusterReplies(redis.port));
+    ok(a.some((v) => String(v).includes("non local key")), String(a));
+  },
+});

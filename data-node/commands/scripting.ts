@@ -9,6 +9,8 @@ import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
 import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
 import { ERR } from "../../shared/errors.ts";
+import { keyHashSlot } from "../../shared/slots.ts";
+import { callSlot } from "../cluster/cluster.ts";
 import { logDenial } from "../engine/acl_check.ts";
 import type { Denial } from "../acl/acl.ts";
 import { NEED_MORE, RespDecoder, RespError, type RespValue } from "../../shared/resp/mod.ts";
@@ -185,9 +187,16 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
   const decoder = new RespDecoder();
   // Commands that may grow memory are refused while over maxmemory, until the first write.
   const allowOom = !oom || c.trusted || (spec.flags?.has("allow-oom") ?? false);
+  // Cluster mode: the declared keys' slot, which the keys the script touches must share.
+  const cluster: ScriptSlot = {
+    slot: spec.keys.length > 0 ? keyHashSlot(spec.keys[0]!) : -1,
+    // Scripts without a shebang may, as in Redis (compatibility mode).
+    allowCrossSlot: spec.flags === null || spec.flags.has("allow-cross-slot-keys"),
+  };
   const host: ScriptHost = {
     resp: 2,
-    run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, decoder, allowOom),
+    run: (cargv) =>
+      runFromScript(s, c, sc, host, cargv, readOnly, running, decoder, allowOom, cluster),
     aclCheck: (cargv) => {
       const def = lookupCommand(s.commands, cargv);
       if (typeof def === "string") return null;
@@ -230,6 +239,46 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
   if (!result.ok) c.error(result.error);
 }
 
+/** Cluster mode: the slot a script's keys hash to so far (-1: none yet). */
+interface ScriptSlot {
+  slot: number;
+  allowCrossSlot: boolean;
+}
+
+/**
+ * Cluster mode: why a command from a script may not run here (its keys are served elsewhere,
+ * the cluster is down, or they leave the script's slot), in Redis's words, or null.
+ */
+function clusterRefusal(
+  s: Engine,
+  caller: ClientState,
+  sc: ClientState,
+  def: CommandDef,
+  argv: string[],
+  state: ScriptSlot,
+): string | null {
+  sc.asking = caller.asking;
+  sc.readonlyCluster = caller.readonlyCluster;
+  const r = s.cluster!.route(sc, def, argv);
+  if (r !== null) {
+    if (r === "CLUSTERDOWN The cluster is down and only accepts read commands") {
+      return "Script attempted to execute a write command while the cluster is down and readonly";
+    }
+    if (r === "CLUSTERDOWN The cluster is down") {
+      return "Script attempted to execute a command while the cluster is down";
+    }
+    return "Script attempted to access a non local key in a cluster node";
+  }
+  const slot = callSlot(def, argv);
+  if (slot >= 0 && !state.allowCrossSlot) {
+    if (state.slot === -1) state.slot = slot;
+    else if (state.slot !== slot) {
+      return "Script attempted to access keys that do not hash to the same slot";
+    }
+  }
+  return null;
+}
+
 /** redis.call/pcall: the checks Redis makes on a command from a script, then the call. */
 function runFromScript(
   s: Engine,
@@ -241,6 +290,7 @@ function runFromScript(
   running: RunningScript,
   decoder: RespDecoder,
   allowOom: boolean,
+  cluster: ScriptSlot,
 ): RespValue | RespError {
   const found = lookupCommand(s.commands, argv);
   if (typeof found === "string") {
@@ -284,6 +334,10 @@ function runFromScript(
       return new RespError("READONLY You can't write against a read only replica.");
     }
     running.wrote = true;
+  }
+  if (s.cluster && !caller.trusted) {
+    const refused = clusterRefusal(s, caller, sc, def, argv, cluster);
+    if (refused !== null) return new RespError(`ERR ${refused}`);
   }
   sc.proto = host.resp;
   sc.out.reset();
