@@ -437,6 +437,19 @@ function scriptFlush(s: Engine, c: ClientState, argv: string[]): void {
   c.out.ok();
 }
 
+/** SCRIPT DEBUG: NO (the only mode served: there is no Lua debugger here). */
+function scriptDebug(_s: Engine, c: ClientState, argv: string[]): void {
+  if (c.multi) {
+    c.error("ERR SCRIPT DEBUG must be called outside MULTI");
+    return;
+  }
+  const mode = argv[2]!.toLowerCase();
+  if (mode === "no") c.out.ok();
+  else if (mode === "yes" || mode === "sync") {
+    c.error("ERR SCRIPT DEBUG YES/SYNC is not supported: this server has no Lua debugger");
+  } else c.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+}
+
 function killRunning(s: Engine, c: ClientState, functions: boolean): void {
   const r = s.scripting.running;
   if (!r) {
@@ -721,6 +734,14 @@ export const SCRIPTING_COMMANDS: CommandDef[] = [
       "noscript",
       scriptFlush,
       "Removes all server-side Lua scripts from the script cache.",
+    ),
+    sub(
+      "script|debug",
+      3,
+      "noscript",
+      scriptDebug,
+      "Sets the debug mode of server-side Lua scripts.",
+      "3.2.0",
     ),
     sub(
       "script|kill",
