@@ -506,3 +506,40 @@ Deno.test({
     ok(a.some((v) => String(v).includes("non local key")), String(a));
   },
 });
+
+/** The ACL LOG entry of a command a script may not run: fields and who ran the script. */
+async function aclLogEntry(port: number): Promise<unknown> {
+  using admin = await RawConn.connect(port);
+  using c = await RawConn.connect(port);
+  await admin.call("ACL", "SETUSER", "su", "on", "nopass", "+@all", "-set", "~k*", "&*");
+  equal(await c.call("AUTH", "su", "x"), "OK");
+  const denied = await c.call("EVAL", "return redis.pcall('SET', KEYS[1], 'v')", "1", "k1");
+  const key = await c.call("EVAL", "return redis.pcall('GET', 'other')", "0");
+  const [entry] = (await admin.call("ACL", "LOG", "1")) as RespValue[][];
+  const fields: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < entry!.length; i += 2) fields[String(entry![i])] = entry![i + 1];
+  const info = String(fields["client-info"]);
+  return {
+    denied,
+    key,
+    reason: fields.reason,
+    context: fields.context,
+    object: fields.object,
+    username: fields.username,
+    cmd: /cmd=(\S+)/.exec(info)?.[1],
+    user: /user=(\S+)/.exec(info)?.[1],
+  };
+}
+
+Deno.test({
+  name: "scripting: ACL LOG records a script's refused command as redis-server does",
+  ignore: SKIP !== null,
+  ...opts,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const a = await aclLogEntry(ours.port);
+    deepStrictEqual(a, await aclLogEntry(redis.port));
+    equal((a as Record<string, unknown>).context, "lua");
+  },
+});

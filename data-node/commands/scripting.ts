@@ -320,7 +320,8 @@ function runFromScript(
     const denied = s.acl.check(user, def, argv);
     if (denied !== null) {
       const object = denied.denial === "command" ? def.name : argv[denied.index]!;
-      logDenial(s, sc, denied.denial, object, user.name, "lua");
+      // The log shows the client that ran the script, as Redis's (the current client).
+      logDenial(s, caller, denied.denial, object, user.name, "lua");
       return new RespError(`ERR The user executing the script ${ACL_SCRIPT_DENIAL[denied.denial]}`);
     }
   }
