@@ -10,7 +10,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { RequestParser, RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RequestParser, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 import { caughtUp, type Impl, linkUp, Node } from "./helpers/replication.ts";
@@ -541,5 +541,64 @@ Deno.test({
     const a = await aclLogEntry(ours.port);
     deepStrictEqual(a, await aclLogEntry(redis.port));
     equal((a as Record<string, unknown>).context, "lua");
+  },
+});
+
+const SPIN = "local i = 0 while true do i = i + 1 end";
+const SPIN_LIB = `#!lua name=spin\nredis.register_function('spin', function() ${SPIN} end)`;
+
+/**
+ * A script past busy-reply-threshold: other clients get BUSY, FUNCTION STATS and the KILLs
+ * answer by the running kind, SCRIPT KILL ends it; a script that wrote is UNKILLABLE and only
+ * SHUTDOWN NOSAVE ends it (and the server).
+ */
+async function busyReplies(port: number): Promise<unknown[]> {
+  using runner = await RawConn.connect(port);
+  using other = await RawConn.connect(port);
+  const out: unknown[] = [];
+  const text = (v: RespValue) => v instanceof RespError ? `ERR: ${v.message}` : v;
+  const call = async (...argv: string[]) => out.push(text(await other.call(...argv)));
+  equal(await other.call("CONFIG", "SET", "busy-reply-threshold", "100"), "OK");
+  equal(await other.call("FUNCTION", "LOAD", SPIN_LIB), "spin");
+  const busyOnce = async (start: string[], checks: string[][]) => {
+    await runner.write(encodeCommand(start));
+    await new Promise((r) => setTimeout(r, 400));
+    for (const argv of checks) await call(...argv);
+    out.push(text(await runner.read()));
+  };
+  await busyOnce(["EVAL", SPIN, "0"], [
+    ["PING"],
+    ["SET", "k", "v"],
+    ["FUNCTION", "STATS"],
+    ["FUNCTION", "KILL"],
+    ["SCRIPT", "KILL"],
+  ]);
+  await call("PING");
+  await call("SCRIPT", "KILL");
+  await busyOnce(["FCALL", "spin", "0"], [
+    ["EVAL", "return 1", "0"],
+    ["SCRIPT", "KILL"],
+    ["FUNCTION", "KILL"],
+  ]);
+  await call("GET", "k");
+  await runner.write(encodeCommand(["EVAL", "redis.call('SET', 'w', 1) " + SPIN, "0"]));
+  await new Promise((r) => setTimeout(r, 400));
+  await call("SCRIPT", "KILL");
+  await call("SHUTDOWN");
+  await other.write(encodeCommand(["SHUTDOWN", "NOSAVE"]));
+  out.push(await other.closedByServer(5000), await runner.closedByServer(5000));
+  return out;
+}
+
+Deno.test({
+  name: "scripting: a busy script, BUSY replies, SCRIPT KILL and SHUTDOWN NOSAVE as redis-server",
+  ignore: SKIP !== null,
+  ...opts,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const a = await busyReplies(ours.port);
+    deepStrictEqual(a, await busyReplies(redis.port));
+    ok(String(a[0]).startsWith("ERR: BUSY"), String(a));
   },
 });

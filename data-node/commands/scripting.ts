@@ -14,7 +14,7 @@ import { callSlot } from "../cluster/cluster.ts";
 import { logDenial } from "../engine/acl_check.ts";
 import type { Denial } from "../acl/acl.ts";
 import { NEED_MORE, RespDecoder, RespError, type RespValue } from "../../shared/resp/mod.ts";
-import { type ScriptHost } from "../scripting/lua.ts";
+import { type RunResult, type ScriptHost } from "../scripting/lua.ts";
 import {
   type EvalScript,
   type LibFunction,
@@ -162,8 +162,16 @@ function refuseBeforeRun(
   return null;
 }
 
-/** Runs a compiled script or function for client `c`; its reply (or error) goes to c.out. */
-function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): void {
+/**
+ * Runs a compiled script or function for client `c`; its reply (or error) goes to c.out.
+ * A script still running after busy-reply-threshold finishes later (the promise).
+ */
+function runScript(
+  s: Engine,
+  c: ClientState,
+  spec: RunSpec,
+  argv: string[],
+): void | Promise<void> {
   // Over maxmemory when the script starts (Redis's pre-command OOM state)?
   const oom = s.maxmemory > 0 && !s.performEvictions();
   const refused = refuseBeforeRun(s, c, spec, oom);
@@ -212,31 +220,57 @@ function runScript(s: Engine, c: ClientState, spec: RunSpec, argv: string[]): vo
       p.targets = flags;
     },
     tick: () => {
-      if (!running.killed) return null;
-      return spec.isFunction
-        ? "ERR Script killed by user with FUNCTION KILL..."
-        : "ERR Script killed by user with SCRIPT KILL...";
+      // Redis says SCRIPT KILL for functions too.
+      return running.killed ? "ERR Script killed by user with SCRIPT KILL..." : null;
+    },
+    shouldYield: () => {
+      if (!running.timedOut) {
+        const limit = s.config.get<number>("busy-reply-threshold");
+        if (limit <= 0 || s.clock.nowMs() - running.startMs < limit) return false;
+        running.timedOut = true;
+        log.warn("Slow script detected: still in execution after {ms} milliseconds.", {
+          ms: s.clock.nowMs() - running.startMs,
+        });
+      }
+      return true;
     },
   };
   s.scripting.running = running;
-  const name = spec.name;
   const vm = spec.isFunction ? s.scripting.fvm : s.scripting.vm;
-  let result;
-  try {
-    result = vm.run(
-      spec.ref,
-      host,
-      spec.keys,
-      spec.args,
-      !spec.isFunction,
-      c.out,
-      name,
-    );
-  } finally {
+  const finish = (result: RunResult): void => {
     s.scripting.running = null;
     p.targets = TO_ALL;
+    if ("error" in result) c.error(result.error);
+  };
+  let result: RunResult;
+  try {
+    result = vm.run(spec.ref, host, spec.keys, spec.args, !spec.isFunction, c.out, spec.name);
+  } catch (e) {
+    finish({ ok: true });
+    throw e;
   }
-  if (!result.ok) c.error(result.error);
+  if (!("paused" in result)) {
+    finish(result);
+    return;
+  }
+  // Past busy-reply-threshold: the script goes on in turns, while other clients get BUSY (or
+  // SCRIPT KILL, FUNCTION STATS...). Its writes stay one execution unit until it ends.
+  p.enter();
+  return (async () => {
+    let r: RunResult = result;
+    try {
+      while ("paused" in r) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        r = r.paused();
+      }
+    } finally {
+      finish(r);
+      p.exit();
+      if (s.replOffset !== c.woff) c.woff = s.replOffset;
+      s.wantsFlush(c);
+      s.blocking.serveReady();
+    }
+  })();
 }
 
 /** Cluster mode: the slot a script's keys hash to so far (-1: none yet). */
@@ -356,7 +390,7 @@ function runFromScript(
 }
 
 function evalCommand(roCommand: boolean, bySha: boolean) {
-  return (s: Engine, c: ClientState, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
     // As in Redis, the script shows in MONITOR before the commands it runs.
     if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
     let cached: EvalScript | undefined;
@@ -375,7 +409,7 @@ function evalCommand(roCommand: boolean, bySha: boolean) {
       c.error(script);
       return;
     }
-    runScript(s, c, {
+    return runScript(s, c, {
       ref: script.ref,
       name: script.sha,
       flags: script.flags,
@@ -388,7 +422,7 @@ function evalCommand(roCommand: boolean, bySha: boolean) {
 }
 
 function fcallCommand(roCommand: boolean) {
-  return (s: Engine, c: ClientState, argv: string[]): void => {
+  return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
     if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
     const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!);
     if (!fn) {
@@ -397,7 +431,7 @@ function fcallCommand(roCommand: boolean) {
     }
     const n = numKeys(c, argv, 2);
     if (n === null) return;
-    runScript(s, c, {
+    return runScript(s, c, {
       ref: fn.ref,
       name: fn.name,
       flags: fn.flags,
@@ -451,24 +485,28 @@ function scriptDebug(_s: Engine, c: ClientState, argv: string[]): void {
   } else c.error("ERR Use SCRIPT DEBUG YES/SYNC/NO");
 }
 
+/** The BUSY error while a script of the other kind runs (EVAL vs function), as Redis's. */
+function busyText(isFunction: boolean): string {
+  return `BUSY Redis is busy running a script. You can only call ${
+    isFunction ? "FUNCTION" : "SCRIPT"
+  } KILL or SHUTDOWN NOSAVE.`;
+}
+
 function killRunning(s: Engine, c: ClientState, functions: boolean): void {
   const r = s.scripting.running;
   if (!r) {
     c.error("NOTBUSY No scripts in execution right now.");
     return;
   }
-  if (r.isFunction !== functions) {
-    c.error(
-      functions
-        ? "NOTBUSY No scripts in execution right now."
-        : "NOTBUSY No scripts in execution right now.",
-    );
-    return;
-  }
   if (r.wrote) {
     c.error(
       "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
     );
+    return;
+  }
+  // SCRIPT KILL does not kill a function, nor FUNCTION KILL an EVAL script.
+  if (r.isFunction !== functions) {
+    c.error(busyText(r.isFunction));
     return;
   }
   r.killed = true;
@@ -615,6 +653,10 @@ function functionList(s: Engine, c: ClientState, argv: string[]): void {
 
 function functionStats(s: Engine, c: ClientState): void {
   const r = s.scripting.running;
+  if (r && !r.isFunction) {
+    c.error(busyText(false));
+    return;
+  }
   c.out.map(2);
   c.out.bulk("running_script");
   if (r && r.isFunction) {

@@ -37,6 +37,8 @@ export interface ScriptHost {
   setRepl(flags: number): void;
   /** Called every HOOK_INSTRUCTIONS instructions: a string aborts the script with that error. */
   tick(): string | null;
+  /** Asked after tick(): should the script yield now (the server serves others meanwhile)? */
+  shouldYield(): boolean;
 }
 
 /** The registry field holding the values kept by LuaVm.ref. */
@@ -316,8 +318,14 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
   return false;
 }
 
-/** The outcome of running a script function: the reply was written, or an error text. */
-export type RunResult = { ok: true } | { ok: false; error: string };
+/**
+ * The outcome of running a script function: the reply was written, an error text, or
+ * `paused`: the script yielded (past busy-reply-threshold); call it to go on.
+ */
+export type RunResult =
+  | { ok: true }
+  | { ok: false; error: string }
+  | { paused: () => RunResult };
 
 /**
  * One Lua VM. Functions are compiled once and kept in the registry by reference; running one
@@ -330,6 +338,7 @@ export class LuaVm {
   registrar: ((l: L) => number) | null = null;
   private lastRef = 0;
   private handlerRef: number;
+  private trampolineRef: number;
   private libraryEnvRef: number;
   private setLoadingRef: number;
 
@@ -370,13 +379,14 @@ export class LuaVm {
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
-    if (lua.lua_pcall(l, 0, 3, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
+    if (lua.lua_pcall(l, 0, 4, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
+    this.trampolineRef = this.ref();
     // The prelude returns the error handler, the globals of library code and the switch
     // between their loading and running views.
     this.setLoadingRef = this.ref();
     this.libraryEnvRef = this.ref();
     this.handlerRef = this.ref();
-    lua.lua_sethook(l, () => this.onHook(), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+    lua.lua_sethook(l, (l: L) => this.onHook(l), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
   }
 
   /**
@@ -401,12 +411,16 @@ export class LuaVm {
     lua.lua_remove(l, -2);
   }
 
-  private onHook(): void {
-    const stop = this.host?.tick();
+  private onHook(l: L): void {
+    const host = this.host;
+    if (!host) return;
+    const stop = host.tick();
     if (stop) {
-      pushTagged(this.l, "err", stop);
-      lua.lua_error(this.l);
+      pushTagged(l, "err", stop);
+      lua.lua_error(l);
     }
+    // Past busy-reply-threshold a script gives the server back its turn now and then.
+    if (l !== this.l && host.shouldYield() && lua.lua_isyieldable(l)) lua.lua_yield(l, 0);
   }
 
   private installRedis(): void {
@@ -630,7 +644,7 @@ export class LuaVm {
         lua.lua_rawseti(l, -2, i + 1);
       }
     };
-    let nargs = 0;
+    const nargs = asGlobals ? 0 : 2;
     if (asGlobals) {
       // rawset: the global table refuses new fields through its metatable.
       lua.lua_pushglobaltable(l);
@@ -641,31 +655,61 @@ export class LuaVm {
       pushList(args);
       lua.lua_rawset(l, -3);
       lua.lua_pop(l, 1);
-    } else {
+    }
+    // The script runs as a coroutine (trampoline, function, arguments), so that it can yield.
+    lua.lua_settop(l, base);
+    const co = lua.lua_newthread(l);
+    const coRef = this.ref();
+    lua.lua_sethook(co, (t: L) => this.onHook(t), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+    this.pushRef(this.trampolineRef);
+    this.pushRef(ref);
+    if (!asGlobals) {
       pushList(keys);
       pushList(args);
-      nargs = 2;
     }
+    lua.lua_xmove(l, co, 2 + nargs);
     this.host = host;
+    return this.step(co, coRef, 1 + nargs, out, host, scriptName);
+  }
+
+  /** Resumes a script's coroutine: its outcome, or `paused` when it yielded. */
+  private step(
+    co: L,
+    coRef: number,
+    nargs: number,
+    out: RespWriter,
+    host: ScriptHost,
+    scriptName: string,
+  ): RunResult {
     let status: number;
     try {
-      status = lua.lua_pcall(l, nargs, 1, base + 1);
+      status = lua.lua_resume(co, null, nargs);
     } catch (e) {
-      lua.lua_settop(l, base);
-      this.host = null;
+      this.endRun(coRef);
       return { ok: false, error: `ERR Error running script ${scriptName}, ${String(e)}` };
     }
-    let result: RunResult = { ok: true };
-    if (status === 0) {
-      writeLuaValue(l, out, host.resp);
-    } else {
-      result = { ok: false, error: this.errorText(scriptName) };
+    if (status === lua.LUA_YIELD) {
+      return { paused: () => this.step(co, coRef, 0, out, host, scriptName) };
     }
-    lua.lua_settop(l, base);
+    let result: RunResult = { ok: true };
+    if (status === lua.LUA_OK && lua.lua_toboolean(co, 1)) {
+      // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
+      if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
+      lua.lua_settop(co, 2);
+      writeLuaValue(co, out, host.resp);
+    } else {
+      if (status === lua.LUA_OK) lua.lua_settop(co, 2);
+      result = { ok: false, error: this.errorText(co, scriptName) };
+    }
+    this.endRun(coRef);
+    return result;
+  }
+
+  private endRun(coRef: number): void {
+    this.release(coRef);
     this.host = null;
     // Lua 5.3 collects incrementally; a full step after each script keeps memory flat.
-    lua.lua_gc(l, lua.LUA_GCSTEP, 0);
-    return result;
+    lua.lua_gc(this.l, lua.LUA_GCSTEP, 0);
   }
 
   /**
@@ -700,8 +744,7 @@ export class LuaVm {
   }
 
   /** The error on top of the stack (a table from the error handler) as Redis's reply text. */
-  private errorText(scriptName: string): string {
-    const l = this.l;
+  private errorText(l: L, scriptName: string): string {
     if (lua.lua_type(l, -1) !== lua.LUA_TTABLE) {
       const msg = lua.lua_type(l, -1) === lua.LUA_TSTRING ? toStr(l, -1) : "execution failure";
       return `ERR Error running script ${scriptName}, ${msg.slice(0, 100)}`;

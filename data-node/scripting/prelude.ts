@@ -230,5 +230,8 @@ local handler = function(err)
   end
   return err
 end
-return handler, fenv, set_loading
+-- Runs a script under the error handler (scripts run as coroutines, which may yield).
+local xpcall = xpcall
+local function trampoline(f, ...) return xpcall(f, handler, ...) end
+return handler, fenv, set_loading, trampoline
 `;

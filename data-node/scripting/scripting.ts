@@ -48,6 +48,8 @@ export interface RunningScript {
   wrote: boolean;
   /** Set by SCRIPT KILL / FUNCTION KILL: the next time check aborts the script. */
   killed: boolean;
+  /** Past busy-reply-threshold: other clients get BUSY until it ends. */
+  timedOut?: boolean;
 }
 
 export class Scripting {

@@ -864,7 +864,8 @@ export class Server {
     const now = this.nowMs = this.clock.nowMs();
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
-    if (this.activeExpire && this.role === "master") {
+    // Not while a script runs in turns (past busy-reply-threshold): it sees one dataset.
+    if (this.activeExpire && this.role === "master" && !this.scripting.running) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
