@@ -602,3 +602,34 @@ Deno.test({
     ok(String(a[0]).startsWith("ERR: BUSY"), String(a));
   },
 });
+
+Deno.test({
+  name: "scripting: a script that outlives busy-reply-threshold still writes one MULTI/EXEC",
+  ignore: SKIP !== null,
+  ...opts,
+  fn: async () => {
+    const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const args = ["--appendonly", "yes", "--appendfsync", "always", "--busy-reply-threshold", "1"];
+    const body = "redis.call('SET', KEYS[1], 'first'); local n = 0; " +
+      "for i = 1, 2000000 do n = n + i end; redis.call('SET', KEYS[2], n); return n";
+    try {
+      const replies: unknown[] = [];
+      for (const [i, impl] of (["ours", "redis"] as const).entries()) {
+        await using p = impl === "ours"
+          ? await startDataNode(args, { dir: dirs[i]! })
+          : await startRedisServer(args, { dir: dirs[i]! });
+        using c = await RawConn.connect(p.port);
+        replies.push(await c.call("EVAL", body, "2", "a", "b"), await c.call("MGET", "a", "b"));
+      }
+      deepStrictEqual(replies.slice(0, 2), replies.slice(2));
+      const [ours, redis] = await Promise.all(dirs.map(readIncr));
+      deepStrictEqual(ours, redis);
+      ok(
+        redis!.join("\n").includes("MULTI\nSET a first\nSET b 2000001000000\nEXEC"),
+        redis!.join("\n"),
+      );
+    } finally {
+      for (const d of dirs) await Deno.remove(d, { recursive: true });
+    }
+  },
+});
