@@ -339,6 +339,8 @@ export class LuaVm {
   private lastRef = 0;
   private handlerRef: number;
   private trampolineRef: number;
+  /** The coroutine of the script being run (null between scripts). */
+  private running: L = null;
   private libraryEnvRef: number;
   private setLoadingRef: number;
 
@@ -420,7 +422,8 @@ export class LuaVm {
       lua.lua_error(l);
     }
     // Past busy-reply-threshold a script gives the server back its turn now and then.
-    if (l !== this.l && host.shouldYield() && lua.lua_isyieldable(l)) lua.lua_yield(l, 0);
+    // Only the script's own coroutine yields (not one the script made), where it may.
+    if (l === this.running && host.shouldYield() && lua.lua_isyieldable(l)) lua.lua_yield(l, 0);
   }
 
   private installRedis(): void {
@@ -669,6 +672,7 @@ export class LuaVm {
     }
     lua.lua_xmove(l, co, 2 + nargs);
     this.host = host;
+    this.running = co;
     return this.step(co, coRef, 1 + nargs, out, host, scriptName);
   }
 
@@ -708,6 +712,7 @@ export class LuaVm {
   private endRun(coRef: number): void {
     this.release(coRef);
     this.host = null;
+    this.running = null;
     // Lua 5.3 collects incrementally; a full step after each script keeps memory flat.
     lua.lua_gc(this.l, lua.LUA_GCSTEP, 0);
   }

@@ -527,6 +527,26 @@ export const CASES_SCRIPTING: Case[] = [
     ],
   },
   {
+    name: "scripting: scripts past busy-reply-threshold (run in turns) keep their semantics",
+    steps: [
+      c("CONFIG", "SET", "busy-reply-threshold", "1"),
+      ev(
+        "local co = coroutine.wrap(function() for i = 1, 3 do local n = 0; for j = 1, 300000 do n = n + j end; coroutine.yield(i) end end); return {co(), co(), co()}",
+      ),
+      ev(
+        "local ok, e = pcall(function() local n = 0; for j = 1, 500000 do n = n + j end; error('late') end); return e",
+      ),
+      ev(
+        "local t = {}; for i = 1, 20000 do t[i] = i end; table.sort(t, function(a, b) return a > b end); return {t[1], #t}",
+      ),
+      ev("local n = 0; for j = 1, 500000 do n = n + j end; return redis.call('SET', KEYS[1], n)", [
+        "k",
+      ]),
+      c("GET", "k"),
+      c("CONFIG", "SET", "busy-reply-threshold", "5000"),
+    ],
+  },
+  {
     name: "scripting: the sandbox",
     steps: [
       ev("a = 5"),
