@@ -24,6 +24,7 @@ import {
 } from "../scripting/scripting.ts";
 import { getLogger } from "../../shared/log.ts";
 import {
+  deleteLibrary,
   dumpFunctions,
   flushLibraries,
   listLibraries,
@@ -602,16 +603,10 @@ function functionLoad(s: Engine, c: ClientState, argv: string[]): void {
 }
 
 function functionDelete(s: Engine, c: ClientState, argv: string[]): void {
-  const lib = s.scripting.libraries.get(argv[2]!);
-  if (!lib) {
+  if (!deleteLibrary(s.scripting, argv[2]!)) {
     c.error("ERR Library not found");
     return;
   }
-  for (const f of lib.functions.values()) {
-    s.scripting.functions.delete(f.name);
-    s.scripting.vm.release(f.ref);
-  }
-  s.scripting.libraries.delete(lib.name);
   s.dirty++;
   c.out.ok();
 }

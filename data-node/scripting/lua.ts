@@ -392,8 +392,8 @@ export class LuaVm {
   }
 
   /**
-   * Keeps the value on top of the stack (popped) under a new id. Ids are never reused: the
-   * luaL_ref free list, used before, once gave a cached script the function of another.
+   * Keeps the value on top of the stack (popped) under a new id. Ids are never reused, so a
+   * stale release cannot take the slot of a later value.
    */
   ref(): number {
     const l = this.l;

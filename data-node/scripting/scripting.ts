@@ -53,10 +53,18 @@ export interface RunningScript {
 }
 
 export class Scripting {
-  /** EVAL scripts' VM. */
-  vm = new LuaVm();
+  private evalVm: LuaVm | null = null;
+  private functionVm: LuaVm | null = null;
+
+  /** EVAL scripts' VM, made on first use (a node that runs no script pays nothing). */
+  get vm(): LuaVm {
+    return this.evalVm ??= new LuaVm();
+  }
+
   /** Function libraries' VM: a Lua state of its own, as in Redis (no KEYS/ARGV globals). */
-  readonly fvm = new LuaVm();
+  get fvm(): LuaVm {
+    return this.functionVm ??= new LuaVm();
+  }
   readonly scripts = new Map<string, EvalScript>();
   readonly libraries = new Map<string, Library>();
   readonly functions = new Map<string, LibFunction>();
@@ -66,7 +74,7 @@ export class Scripting {
 
   /** SCRIPT FLUSH: a fresh VM, as Redis does (functions are kept, compiled again). */
   flushScripts(): void {
-    for (const s of this.scripts.values()) this.vm.release(s.ref);
+    if (this.evalVm) { for (const s of this.scripts.values()) this.evalVm.release(s.ref); }
     this.scripts.clear();
   }
 

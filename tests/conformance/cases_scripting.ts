@@ -6,9 +6,11 @@
  * client tracking. Scripts and libraries outlive FLUSHALL: the cases that need an empty cache
  * flush it first.
  */
+import { createHash } from "node:crypto";
 import type { Case, Step } from "./cases.ts";
 import { c, sorted } from "./cases.ts";
 
+const sha1 = (s: string): string => createHash("sha1").update(s).digest("hex");
 /** EVAL with its keys and arguments. */
 const ev = (body: string, keys: string[] = [], args: string[] = []): string[] =>
   c("EVAL", body, String(keys.length), ...keys, ...args);
@@ -755,7 +757,10 @@ export const CASES_SCRIPTING: Case[] = [
       infoMem("number_of_libraries"),
       c("FUNCTION", "KILL"),
       c("FUNCTION", "DELETE", "nosuch"),
+      c("SCRIPT", "LOAD", "return 'kept'"),
       c("FUNCTION", "DELETE", "mylib"),
+      // Deleting a library leaves the EVAL script cache alone.
+      c("EVALSHA", sha1("return 'kept'"), "0"),
       c("FCALL", "myget", "1", "k"),
       c("FUNCTION", "STATS"),
       c("FUNCTION", "FLUSH", "ASYNC"),
