@@ -32,7 +32,7 @@ const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
  * The hash slot of one call's keys: NO_KEYS when it has none, CROSS_SLOT when they differ.
  * Commands with a fixed key range (most) are read in place, without building a key list.
  */
-function callSlot(def: CommandDef, argv: string[]): number {
+export function callSlot(def: CommandDef, argv: string[]): number {
   const range = def.keys;
   if (
     range !== undefined && def.numkeys === undefined && def.findKeys === undefined &&

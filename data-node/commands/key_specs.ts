@@ -13,6 +13,20 @@
  */
 
 export const KEY_SPECS: Record<string, string[]> = {
+  eval: [
+    "RW access update i2 n0,1,1 #We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+  ],
+  evalsha: ["RW access update i2 n0,1,1"],
+  eval_ro: [
+    "RO access i2 n0,1,1 #We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+  ],
+  evalsha_ro: ["RO access i2 n0,1,1"],
+  fcall: [
+    "RW access update i2 n0,1,1 #We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+  ],
+  fcall_ro: [
+    "RO access i2 n0,1,1 #We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+  ],
   watch: ["RO i1 r-1,1,0"],
   ssubscribe: ["not_key i1 r-1,1,0"],
   sunsubscribe: ["not_key i1 r-1,1,0"],
@@ -223,6 +237,17 @@ export const KEY_SPECS: Record<string, string[]> = {
 
 /** Tips per command (space separated). */
 export const COMMAND_TIPS: Record<string, string> = {
+  "script|load": "request_policy:all_nodes response_policy:all_succeeded",
+  "script|flush": "request_policy:all_nodes response_policy:all_succeeded",
+  "script|kill": "request_policy:all_shards response_policy:one_succeeded",
+  "script|exists": "request_policy:all_shards response_policy:agg_logical_and",
+  "function|load": "request_policy:all_shards response_policy:all_succeeded",
+  "function|list": "nondeterministic_output_order",
+  "function|stats": "nondeterministic_output request_policy:all_shards response_policy:special",
+  "function|kill": "request_policy:all_shards response_policy:one_succeeded",
+  "function|restore": "request_policy:all_shards response_policy:all_succeeded",
+  "function|delete": "request_policy:all_shards response_policy:all_succeeded",
+  "function|flush": "request_policy:all_shards response_policy:all_succeeded",
   "slowlog|get": "request_policy:all_nodes nondeterministic_output",
   "slowlog|len": "request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
   "slowlog|reset": "request_policy:all_nodes response_policy:all_succeeded",

@@ -372,6 +372,11 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
     const more = argv.length - i - 1;
     const o = argv[i]!.toLowerCase();
     if (o === "block" && more) {
+      // Scripts cannot block, and Redis says so rather than reading without BLOCK.
+      if (c === s.scripting.client) {
+        return c.error(`ERR ${argv[0]} command is not allowed with BLOCK option from scripts`),
+          null;
+      }
       i++;
       const t = parseI64(argv[i]!);
       if (t === null) return c.error("ERR timeout is not an integer or out of range"), null;

@@ -19,6 +19,7 @@ import { GEO_COMMANDS } from "./geo.ts";
 import { SORT_COMMANDS } from "./sort.ts";
 import { REPLICATION_COMMANDS } from "./replication_cmds.ts";
 import { CLUSTER_COMMANDS } from "./cluster_cmds.ts";
+import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { OPS_COMMANDS } from "./ops.ts";
 import { ACL_COMMANDS } from "./acl.ts";
 import { introspectionCommands } from "./introspection.ts";
@@ -54,6 +55,7 @@ export function buildCommandTable(): Map<string, CommandDef> {
   add(SORT_COMMANDS);
   add(REPLICATION_COMMANDS);
   add(CLUSTER_COMMANDS);
+  add(SCRIPTING_COMMANDS);
   add(OPS_COMMANDS);
   add(ACL_COMMANDS);
   add(introspectionCommands(table));

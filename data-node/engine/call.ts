@@ -148,7 +148,8 @@ function trackCommand(s: Engine, c: Client, def: CommandDef, argv: string[], top
   if (top && c.multi === null && !def.name.startsWith("client")) t.caching = false;
 }
 
-function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {
+/** Shows a command to the MONITOR clients (scripts feed theirs before the commands they run). */
+export function feedMonitors(s: Engine, c: Client, dbId: number, argv: string[]): void {
   const now = s.clock.nowMs();
   const sec = Math.floor(now / 1000), usec = (now % 1000) * 1000;
   let line = `${sec}.${String(usec).padStart(6, "0")} [${dbId} ${c.addr}]`;

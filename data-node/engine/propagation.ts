@@ -51,6 +51,8 @@ export class Propagation {
   repl: StreamConsumer | null = null;
   /** While loading (AOF replay, RDB load) nothing is propagated. */
   suspended = false;
+  /** Where effects recorded without explicit targets go (redis.set_repl in a script). */
+  targets = TO_ALL;
   /** Effects emitted so far. */
   emitted = 0;
 
@@ -91,7 +93,7 @@ export class Propagation {
   }
 
   /** Records an effect of the running unit (alsoPropagate); outside a unit it goes out now. */
-  also(dbId: number, argv: string[], targets = TO_ALL): void {
+  also(dbId: number, argv: string[], targets = this.targets): void {
     // Only effects some present consumer takes are collected (a PUBLISH with no replication
     // stream is none, and does not make a unit's single write look like two).
     if (this.suspended) return;

@@ -150,7 +150,7 @@ export interface WriteOptions {
 }
 
 /** A string with Redis's choice of encoding: small integers as ints, long text LZF'd. */
-function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
+export function writeString(w: ByteWriter, s: string, o: WriteOptions): void {
   if (s.length <= 11 && INT_RE.test(s)) {
     const v = Number(s);
     if (v >= -128 && v <= 127) {

@@ -117,6 +117,21 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     const refused = clientCheck(s, c, def);
     if (refused !== null) return reject(s, c, def, refused);
   }
+  // A script past busy-reply-threshold: only what may run meanwhile (SCRIPT KILL...) runs.
+  const running = s.scripting.running;
+  if (
+    running?.timedOut && !c.trusted &&
+    (!def.flags.includes("allow_busy") ||
+      (def.name === "shutdown" && !argv.some((a) => a.toLowerCase() === "nosave")))
+  ) {
+    const kind = running.isFunction ? "FUNCTION" : "SCRIPT";
+    return reject(
+      s,
+      c,
+      def,
+      `BUSY Redis is busy running a script. You can only call ${kind} KILL or SHUTDOWN NOSAVE.`,
+    );
+  }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     if (def.bits & F_NO_MULTI) {
       return reject(s, c, def, ERR.notInMulti);

@@ -165,6 +165,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   memory: (s) => {
     const m = memoryStats(s);
     const max = s.config.get<number>("maxmemory");
+    const sc = s.scripting;
     return [
       ["used_memory", m.used],
       ["used_memory_human", human(m.used)],
@@ -185,16 +186,17 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["used_memory_lua", 0],
       ["used_memory_vm_eval", 0],
       ["used_memory_lua_human", "0B"],
-      ["used_memory_scripts_eval", 0],
-      ["number_of_cached_scripts", 0],
-      ["number_of_functions", 0],
-      ["number_of_libraries", 0],
+      // The Lua VMs' own memory is JavaScript heap, not measured apart: shown as 0.
+      ["used_memory_scripts_eval", sc.scriptsBytes],
+      ["number_of_cached_scripts", sc.scripts.size],
+      ["number_of_functions", sc.functions.size],
+      ["number_of_libraries", sc.libraries.size],
       ["used_memory_vm_functions", 0],
       ["used_memory_vm_total", 0],
       ["used_memory_vm_total_human", "0B"],
-      ["used_memory_functions", 0],
-      ["used_memory_scripts", 0],
-      ["used_memory_scripts_human", "0B"],
+      ["used_memory_functions", sc.functionsBytes],
+      ["used_memory_scripts", sc.scriptsBytes + sc.functionsBytes],
+      ["used_memory_scripts_human", human(sc.scriptsBytes + sc.functionsBytes)],
       ["maxmemory", max],
       ["maxmemory_human", human(max)],
       ["maxmemory_policy", s.config.getString("maxmemory-policy")],

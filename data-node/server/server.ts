@@ -24,6 +24,7 @@ import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
+import { Scripting } from "../scripting/scripting.ts";
 import { Notifier, NOTIFY } from "../engine/notify.ts";
 import { Tracking } from "./tracking.ts";
 import { ReplicationStream } from "../replication/backlog.ts";
@@ -78,6 +79,8 @@ export class Server {
   readonly monitors = new Set<Client>();
   /** Effects of writes, per execution unit, to the AOF and the replication stream. */
   readonly propagation = new Propagation();
+  /** The Lua VM, the EVAL script cache and the function libraries. */
+  readonly scripting = new Scripting();
   /** The replication stream and its backlog; null until the first replica asks for one. */
   replStream: ReplicationStream | null = null;
   readonly blocking = new BlockingRegistry();
@@ -222,6 +225,7 @@ export class Server {
       return undefined;
     });
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
+    this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
     // In cluster mode keys are kept per slot (counted, listed and dropped by slot).
@@ -866,7 +870,8 @@ export class Server {
     const now = this.nowMs = this.clock.nowMs();
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
-    if (this.activeExpire && this.role === "master") {
+    // Not while a script runs in turns (past busy-reply-threshold): it sees one dataset.
+    if (this.activeExpire && this.role === "master" && !this.scripting.running) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);

@@ -10,6 +10,9 @@
  *                often the bottleneck, so CPU per request is the steadier figure.
  *   types        the same for LPUSH LPOP SADD HSET ZADD at -c 50 -P 1 and -c 50 -P 16
  *   suite        redis-benchmark's default test list (ops/s)
+ *   families     EVALSHA of a small script, XADD, XREADGROUP, PFADD and GEOADD through
+ *                redis-benchmark's arbitrary-command mode at -c 50 -P 1: ops/s and server CPU µs
+ *                per request (XREADGROUP reads a stream filled beforehand, one entry per call)
  *   persistence  SAVE time and the worst PING during a BGSAVE of --keys keys made by DEBUG
  *                POPULATE, each server on its own data; then startup load of the one dump.rdb
  *                that redis-server wrote, copied into a fresh directory for each server: seconds
@@ -56,6 +59,7 @@
  *   DEBUG POPULATE strings and for each small collection type; startup load time of Redis's
  *   dump.rdb <= 1.5x; full sync time <= 1.5x (disk-based and diskless); master CPU per request
  *   with 2 replicas <= 1.3x redis-server's with 2 replicas (SET -c 50 -P 16 and -P 1);
+ *   CPU per request <= 1.5x for EVALSHA XADD XREADGROUP PFADD GEOADD at -c 50 -P 1;
  *   Sentinel failover time <= 1.0x (median and max); 0 acknowledged writes lost with WAIT 1;
  *   cluster CPU per request over the masters <= 1.3x; cluster failover time <= 1.0x (median);
  *   reshard keys/s >= 1.0x. A measurement of ours that breaks (a failover that never completes)
@@ -112,6 +116,7 @@ const ALL_SECTIONS = [
   "throughput",
   "types",
   "suite",
+  "families",
   "persistence",
   "memory",
   "collections",
@@ -269,7 +274,7 @@ async function throughput(
 function printRows(rows: Row[]): void {
   const fmt = (x: number, d = 0) => x.toFixed(d).padStart(10);
   console.log(
-    `${"test".padEnd(8)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
+    `${"test".padEnd(11)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
       "ours ops/s".padStart(11)
     }` +
       `${"ratio".padStart(8)}${"redis µs/req".padStart(14)}${"ours µs/req".padStart(13)}${
@@ -278,11 +283,104 @@ function printRows(rows: Row[]): void {
   );
   for (const r of rows) {
     console.log(
-      `${r.test.padEnd(8)}${r.config.padEnd(14)}${fmt(r.redisRps)}  ${fmt(r.oursRps)}${
+      `${r.test.padEnd(11)}${r.config.padEnd(14)}${fmt(r.redisRps)}  ${fmt(r.oursRps)}${
         ratio(r.rpsRatio)
       }${fmt(r.redisUs, 2).padStart(14)}${fmt(r.oursUs, 2).padStart(13)}${ratio(r.cpuRatio)}`,
     );
   }
+}
+
+/** The script EVALSHA runs in the families section: one SET of its key. */
+const FAMILY_SCRIPT = "return redis.call('SET', KEYS[1], ARGV[1])";
+
+/**
+ * One command line per family, run by redis-benchmark with -r (so __rand_int__ varies keys and
+ * members); `prepare` runs first on each server and returns values the command needs.
+ */
+interface FamilyTest {
+  name: string;
+  prepare: (c: RedisClient, requests: number, port: number) => Promise<Record<string, string>>;
+  cmd: (v: Record<string, string>) => string[];
+}
+
+const FAMILY_TESTS: FamilyTest[] = [
+  {
+    name: "EVALSHA",
+    prepare: async (c) => ({ sha: String(await c.call("SCRIPT", "LOAD", FAMILY_SCRIPT)) }),
+    cmd: (v) => ["EVALSHA", v.sha!, "1", "ev:__rand_int__", "x"],
+  },
+  { name: "XADD", prepare: () => Promise.resolve({}), cmd: () => ["XADD", "xs", "*", "f", "v"] },
+  {
+    name: "XREADGROUP",
+    prepare: async (c, requests, port) => {
+      await redisBenchmark(["-p", String(port), "-n", String(requests), "-P", "16"].concat(
+        ["XADD", "xq", "*", "f", "v"],
+      ));
+      await c.call("XGROUP", "CREATE", "xq", "g", "0");
+      return {};
+    },
+    cmd: () => ["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "xq", ">"],
+  },
+  {
+    name: "PFADD",
+    prepare: () => Promise.resolve({}),
+    cmd: () => ["PFADD", "hll", "e:__rand_int__"],
+  },
+  {
+    name: "GEOADD",
+    prepare: () => Promise.resolve({}),
+    cmd: () => ["GEOADD", "geo", "13.361389", "38.115556", "m:__rand_int__"],
+  },
+];
+
+/** The families at -c 50 -P 1, redis-server then ours, each on a flushed server. */
+async function families(redis: ManagedProcess, ours: ManagedProcess): Promise<Row[]> {
+  const rows: Row[] = [];
+  const reqs = REQUESTS;
+  const run = async (srv: ManagedProcess, t: FamilyTest, n: number) => {
+    const c = await connect(srv.port);
+    let vals: Record<string, string>;
+    try {
+      await c.call("FLUSHALL");
+      vals = await t.prepare(c, n, srv.port);
+    } finally {
+      await c.close();
+    }
+    const cpu0 = cpuSeconds(srv.pid);
+    const text = await redisBenchmark(
+      ["-p", String(srv.port), "-n", String(n), "-c", "50", "-P", "1", "-r", "1000000", "--csv"]
+        .concat(t.cmd(vals)),
+    );
+    const cpu = cpuSeconds(srv.pid) - cpu0;
+    const line = text.split("\n").find((l) => l.startsWith('"') && !l.startsWith('"test"'));
+    const rps = line ? Number(line.split(",")[1]!.replace(/"/g, "")) : NaN;
+    // A command that failed on every call would measure an error path: check one reply.
+    const check = await connect(srv.port);
+    try {
+      const probe = await check.call(...(t.name === "XREADGROUP" ? ["XLEN", "xq"] : ["DBSIZE"]));
+      if (Number(probe) <= 0) throw new Error(`${t.name} left no data on port ${srv.port}`);
+    } finally {
+      await check.close();
+    }
+    return { rps, usPerReq: (cpu * 1e6) / n };
+  };
+  for (const t of FAMILY_TESTS) {
+    progress(`${t.name} -c 50 -P 1 (${reqs} requests)`);
+    await run(ours, t, Math.min(reqs, 20000)); // warm-up
+    const r = await run(redis, t, reqs);
+    const o = await run(ours, t, reqs);
+    rows.push({
+      test: t.name,
+      config: "-c 50 -P 1",
+      redisRps: r.rps,
+      oursRps: o.rps,
+      rpsRatio: o.rps / r.rps,
+      redisUs: r.usPerReq,
+      oursUs: o.usPerReq,
+      cpuRatio: o.usPerReq / r.usPerReq,
+    });
+  }
+  return rows;
 }
 
 interface SuiteRow {
@@ -1151,6 +1249,13 @@ function targets(report: Report): Verdict[] {
       limit: 1.3,
       kind: "max",
     },
+    {
+      target: "CPU/req <= 1.5x: EVALSHA XADD XREADGROUP PFADD GEOADD, -c 50 -P 1",
+      ratios: (report.families ?? []).map((r) => ({ at: r.test, ratio: r.cpuRatio })),
+      expected: FAMILY_TESTS.length,
+      limit: 1.5,
+      kind: "max",
+    },
     ...sentinelTargets(report.sentinel),
     ...clusterTargets(report.cluster),
   ];
@@ -1162,6 +1267,7 @@ interface Report {
   throughput?: Row[];
   types?: Row[];
   suite?: SuiteRow[];
+  families?: Row[];
   persistence?: Persistence;
   memory?: Compared;
   collections?: Record<string, Compared>;
@@ -1173,7 +1279,7 @@ interface Report {
 }
 
 function printReport(report: Report): void {
-  for (const name of ["throughput", "types"] as const) {
+  for (const name of ["throughput", "types", "families"] as const) {
     const rows = report[name];
     if (!rows) continue;
     console.log(`\n## ${name} (ops/s and server CPU µs per request)`);
@@ -1241,7 +1347,7 @@ function printReport(report: Report): void {
     else {
       for (const r of report.heap.rows) {
         console.log(
-          `${r.test.padEnd(8)}${r.config.padEnd(14)}${String(r.commands).padStart(9)} commands${
+          `${r.test.padEnd(11)}${r.config.padEnd(14)}${String(r.commands).padStart(9)} commands${
             r.bytesPerCommand.toFixed(0).padStart(8)
           } B/command`,
         );
@@ -1280,7 +1386,7 @@ async function main(): Promise<void> {
   const report: Report = {
     sizes: { requests: REQUESTS, suiteRequests: SUITE_REQUESTS, keys: KEYS, typeKeys: TYPE_KEYS },
   };
-  if (sections.has("throughput") || sections.has("types") || sections.has("suite")) {
+  if (["throughput", "types", "suite", "families"].some((x) => sections.has(x))) {
     await using redis = await startRedisServer();
     await using ours = await startDataNode();
     if (sections.has("throughput")) {
@@ -1300,6 +1406,7 @@ async function main(): Promise<void> {
       );
     }
     if (sections.has("suite")) report.suite = await suite(redis, ours);
+    if (sections.has("families")) report.families = await families(redis, ours);
   }
   if (sections.has("persistence")) report.persistence = await persistence(KEYS);
   if (sections.has("memory")) report.memory = await memory(KEYS);

@@ -21,6 +21,7 @@ import { CASES_GEO } from "./cases_geo.ts";
 import { CASES_SORT } from "./cases_sort.ts";
 import { CASES_STREAMS } from "./cases_streams.ts";
 import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
+import { CASES_SCRIPTING } from "./cases_scripting.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -36,6 +37,7 @@ const CASES: Case[] = [
   ...CASES_SORT,
   ...CASES_STREAMS,
   ...CASES_STREAMS_MORE,
+  ...CASES_SCRIPTING,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
