@@ -18,6 +18,7 @@ import {
   SimpleString,
 } from "../../shared/resp/mod.ts";
 import { LUA_PRELUDE } from "./prelude.ts";
+import { openRedisLibs } from "./libs.ts";
 
 const { lua, lauxlib, lualib } = fengari;
 // deno-lint-ignore no-explicit-any
@@ -338,6 +339,7 @@ export class LuaVm {
     this.l = l;
     lualib.luaL_openlibs(l);
     this.installRedis();
+    openRedisLibs(l);
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }

@@ -13,6 +13,7 @@ import { CASES_ZSETS } from "./cases_zsets.ts";
 import { CASES_COLLECTIONS } from "./cases_collections.ts";
 import { CASES_KEYS_SERVER } from "./cases_keys_server.ts";
 import { CASES_CHANGES } from "./cases_changes.ts";
+import { CASES_LUALIBS } from "./cases_lualibs.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -20,6 +21,7 @@ const CASES: Case[] = [
   ...CASES_COLLECTIONS,
   ...CASES_KEYS_SERVER,
   ...CASES_CHANGES,
+  ...CASES_LUALIBS,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
