@@ -1,5 +1,6 @@
 /** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
 import type { ClientState, Engine } from "../engine/types.ts";
+import { flushLibraries } from "../scripting/functions.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
@@ -240,12 +241,16 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
     log.warn("DEBUG RELOAD: cannot read {file}: {err}", { file: p.file, err: String(e) });
     return c.error("ERR Error trying to load the RDB dump, check server logs.");
   }
-  if (flush) { for (const db of s.dbs) db.clear(); }
+  if (flush) {
+    for (const db of s.dbs) db.clear();
+    // Redis empties the functions with the data: the file's libraries come back with it.
+    flushLibraries(s.scripting);
+  }
   try {
     p.loadFrom(f, merge);
   } catch (e) {
     log.warn("DEBUG RELOAD: {err}", { err: (e as Error).message });
-    return c.error("ERR Error trying to load the RDB dump, check server logs.");
+    return c.error("ERR Error trying to load the RDB dump");
   } finally {
     f.close();
   }

@@ -142,7 +142,12 @@ export class RdbReader {
   private phase = Phase.Magic;
   private readonly crc = new Crc64();
   private readonly r = new ByteReader(this.buf);
-  readonly contents: RdbContents = { version: 0, aux: new Map(), skipped: [] };
+  readonly contents: RdbContents = {
+    version: 0,
+    aux: new Map(),
+    skipped: [],
+    functions: [],
+  };
 
   // Decoding state carried from item to item.
   private db = 0;
@@ -470,8 +475,7 @@ export class RdbReader {
           this.contents.aux.set(readString(r), readString(r));
           return false;
         case OP.FUNCTION2:
-          readString(r);
-          this.contents.skipped.push("a function library (functions are not supported; skipped)");
+          this.contents.functions.push(readString(r));
           return false;
         case OP.EXPIRETIME_MS:
           this.expire = Number(r.view(8).getBigInt64(0, true));

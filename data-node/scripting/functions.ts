@@ -156,11 +156,17 @@ export function compileLibrary(sc: Scripting, code: string): Library | { error: 
 }
 
 /** Installs libraries, replacing same-named ones when allowed; an error leaves all as it was. */
-function install(sc: Scripting, libs: Library[], replace: boolean): string | null {
+function install(
+  sc: Scripting,
+  libs: Library[],
+  replace: boolean,
+  restoring = false,
+): string | null {
   const replaced = new Set<string>();
   for (const lib of libs) {
     if (sc.libraries.has(lib.name)) {
-      if (!replace) return `ERR Library '${lib.name}' already exists`;
+      // FUNCTION RESTORE names the library without quotes, as Redis's does.
+      if (!replace) return `ERR Library ${restoring ? lib.name : `'${lib.name}'`} already exists`;
       replaced.add(lib.name);
     }
   }
@@ -311,7 +317,7 @@ export function restoreFunctions(
     libs.push(lib);
   }
   if (policy === "flush") flushLibraries(sc);
-  const err = install(sc, libs, policy === "replace");
+  const err = install(sc, libs, policy === "replace", true);
   if (err !== null) {
     discard(sc, libs);
     return err;
