@@ -1438,3 +1438,48 @@ export function openRedisLibs(l: L): void {
   }
   throw new Error("lua libs: " + new TextDecoder().decode(lua.lua_tolstring(l, -1)));
 }
+
+const LIB_NAMES = ["cjson", "cmsgpack", "bit", "struct"];
+
+/**
+ * Once the sandbox is closed: moves the four libraries out of the global table into one that
+ * the global table's __index reads first, so assigning `cjson` (or any of them) reaches the
+ * global table's __newindex and is refused, as in Redis where the whole global table is
+ * read-only. Other names still reach the sandbox's own __index (its error for an unknown global).
+ */
+const SEAL = `
+local libs, index = ...
+return function(t, k)
+  local v = libs[k]
+  if v ~= nil then return v end
+  return index(t, k)
+end
+`;
+
+export function sealRedisLibs(l: L): void {
+  lua.lua_pushglobaltable(l);
+  const g = lua.lua_gettop(l);
+  lua.lua_newtable(l);
+  for (const name of LIB_NAMES) {
+    pushText(l, name);
+    lua.lua_rawget(l, g);
+    lua.lua_setfield(l, -2, bytesOf(name));
+    pushText(l, name);
+    lua.lua_pushnil(l);
+    lua.lua_rawset(l, g);
+  }
+  const libs = lua.lua_gettop(l);
+  if (!lua.lua_getmetatable(l, g)) throw new Error("lua libs: the global table has no metatable");
+  const mt = lua.lua_gettop(l);
+  const code = bytesOf(SEAL);
+  if (lauxlib.luaL_loadbuffer(l, code, code.length, bytesOf("=libs")) !== 0) {
+    throw new Error("lua libs: " + new TextDecoder().decode(lua.lua_tolstring(l, -1)));
+  }
+  lua.lua_pushvalue(l, libs);
+  lua.lua_getfield(l, mt, bytesOf("__index"));
+  if (lua.lua_pcall(l, 2, 1, 0) !== 0) {
+    throw new Error("lua libs: " + new TextDecoder().decode(lua.lua_tolstring(l, -1)));
+  }
+  lua.lua_setfield(l, mt, bytesOf("__index"));
+  lua.lua_settop(l, g - 1);
+}

@@ -18,7 +18,7 @@ import {
   SimpleString,
 } from "../../shared/resp/mod.ts";
 import { LUA_PRELUDE } from "./prelude.ts";
-import { openRedisLibs } from "./libs.ts";
+import { openRedisLibs, sealRedisLibs } from "./libs.ts";
 
 const { lua, lauxlib, lualib } = fengari;
 // deno-lint-ignore no-explicit-any
@@ -347,6 +347,7 @@ export class LuaVm {
     // The prelude returns the error handler and the 'redis' table of library loading.
     this.loaderRedisRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
     this.handlerRef = lauxlib.luaL_ref(l, lua.LUA_REGISTRYINDEX);
+    sealRedisLibs(l);
     lua.lua_sethook(l, () => this.onHook(), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
   }
 

@@ -135,6 +135,11 @@ export const CASES_LUALIBS: Case[] = [
       ev("local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('inf')"),
       ev("cjson.encode = 1"),
       ev("cjson.newfield = 1"),
+      ev("cjson = 1"),
+      ev("bit = nil"),
+      ev("local j = cjson return j.encode({1})"),
+      ev("return nosuchglobal"),
+      ev("return cjson.nosuchfield"),
     ],
   },
   {
