@@ -6,10 +6,17 @@
  * master's libraries to a replica of either kind (replacing the replica's own).
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { hasRedis, which } from "./helpers/process.ts";
+import { freePort, hasRedis, runDataNode, which, withTempDir } from "./helpers/process.ts";
 import { type Impl, linkUp, Node, waitFor } from "./helpers/replication.ts";
 import { RespError, type RespValue } from "../shared/resp/mod.ts";
 import { readRdb } from "../data-node/persistence/rdb_reader.ts";
+import { Crc64 } from "../data-node/persistence/crc64.ts";
+import {
+  ByteWriter,
+  writeHeader,
+  writeString,
+  writeTrailer,
+} from "../data-node/persistence/rdb.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !hasRedis };
 if (!hasRedis) console.log("SKIP: redis-server not installed: function persistence tests");
@@ -272,6 +279,163 @@ Deno.test({
       equal(await n.cmd("FCALL", "incrby2", "1", "x"), 2);
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** An RDB holding these records (each written by a callback) and no keys. */
+function rdbWith(records: ((w: ByteWriter) => void)[]): Uint8Array {
+  const w = new ByteWriter();
+  writeHeader(w, [["redis-ver", "7.0.15"]], { compress: false });
+  for (const rec of records) rec(w);
+  return writeTrailer(w, true);
+}
+
+/** A FUNCTION2 record: opcode 245 and the library's code. */
+const function2 = (code: string) => (w: ByteWriter) => {
+  w.byte(0xf5);
+  writeString(w, code, { compress: false });
+};
+
+/**
+ * A record in the format of 7.0's release candidates: opcode 246, library name, engine, a
+ * description flag (and the description), then the code without the #! header.
+ */
+const preGa =
+  (name: string, engine: string, desc: string | null, code: string) => (w: ByteWriter) => {
+    w.byte(0xf6);
+    writeString(w, name, { compress: false });
+    writeString(w, engine, { compress: false });
+    w.byte(desc === null ? 0 : 1);
+    if (desc !== null) writeString(w, desc, { compress: false });
+    writeString(w, code, { compress: false });
+  };
+
+const OLD_CODE = "redis.register_function('old', function() return 'old' end)";
+
+/**
+ * Runs redis-server on `dir`, where a failed load makes it exit by itself (with code 0 after
+ * checking the file: the log says why): whether it exited within 10 s, and its log.
+ */
+async function redisStartupFails(dir: string): Promise<{ exited: boolean; log: string }> {
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", String(await freePort()), "--bind", "127.0.0.1", "--dir", dir, "--save", ""],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, 10_000);
+  try {
+    const out = await child.output();
+    return { exited: !killed, log: new TextDecoder().decode(out.stdout) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test({
+  name:
+    "function records at startup as in redis-server: a library twice or a cut record stops it, the release candidates' format loads",
+  ...opts,
+  fn: async () => {
+    const cases: [string, Uint8Array, RegExp, RegExp][] = [
+      [
+        "the same library twice",
+        rdbWith([function2(LIB_A), function2(LIB_A)]),
+        /Failed loading library, Library 'liba' already exists/,
+        /Failed loading library, Library 'liba' already exists/,
+      ],
+      [
+        "a 246 record cut short (a name, then the end of the file)",
+        rdbWith([(w) => {
+          w.byte(0xf6);
+          writeString(w, LIB_A, { compress: false });
+        }]),
+        /Unknown RDB string encoding type 63/,
+        /unknown string encoding 63/,
+      ],
+    ];
+    for (const [what, file, redisLog, ourLog] of cases) {
+      await withTempDir(async (dir) => {
+        await Deno.writeFile(`${dir}/dump.rdb`, file);
+        const redis = await redisStartupFails(dir);
+        ok(redis.exited, `${what}: redis-server kept running:\n${redis.log}`);
+        ok(redisLog.test(redis.log), `${what}: redis-server's log:\n${redis.log}`);
+        const ours = await runDataNode(["--dir", dir, "--save", ""]);
+        ok(!ours.success, `${what}: our node started`);
+        ok(ourLog.test(ours.stderr), `${what}: our output:\n${ours.stderr}`);
+      });
+    }
+    // One copy of the library loads in both, and so do records of the release candidates'
+    // format, turned into code with a #! header.
+    await withTempDir(async (dir) => {
+      await Deno.writeFile(
+        `${dir}/dump.rdb`,
+        rdbWith([
+          function2(LIB_A),
+          preGa("oldlib", "LUA", "a description", OLD_CODE),
+          preGa("nodesc", "lua", null, OLD_CODE.replace("'old'", "'nodesc'")),
+        ]),
+      );
+      const lists: RespValue[] = [];
+      for (const impl of ["redis", "ours"] as const) {
+        await using n = await Node.start(impl, impl, [], { dir });
+        equal(await n.cmd("FCALL", "greet", "0", "f"), "hello f " + "-".repeat(40));
+        equal(await n.cmd("FCALL", "old", "0"), "old");
+        equal(await n.cmd("FCALL", "nodesc", "0"), "old");
+        lists.push((await functionsState(n))[0]!);
+      }
+      deepStrictEqual(lists[1], lists[0], "FUNCTION LIST WITHCODE: ours and redis-server");
+    });
+  },
+});
+
+/** A FUNCTION DUMP-style body with one record of the release candidates' format. */
+function preGaPayload(name: string, engine: string, code: string): string {
+  const w = new ByteWriter();
+  preGa(name, engine, null, code)(w);
+  w.byte(10);
+  w.byte(0);
+  return String.fromCharCode(...w.take());
+}
+
+/** A DUMP-style payload: `body` (ending with the 2-byte RDB version) and its CRC64. */
+function withCrc(body: string): string {
+  const bytes = Uint8Array.from(body, (ch) => ch.charCodeAt(0));
+  const crc = new Crc64().update(bytes).bytes();
+  return body + String.fromCharCode(...crc);
+}
+
+Deno.test({
+  name: "FUNCTION RESTORE answers as Redis does: release candidates' records, other types, bad CRC",
+  ...opts,
+  fn: async () => {
+    await using ours = await Node.start("ours", "ours");
+    await using redis = await Node.start("redis", "redis");
+    equal(await redis.cmd("FUNCTION", "LOAD", LIB_B), "libb");
+    const good = String(await redis.cmd("FUNCTION", "DUMP"));
+    await redis.cmd("SET", "k", "v");
+    const keyDump = String(await redis.cmd("DUMP", "k"));
+    const payloads = [
+      good,
+      // The release candidates' format (opcode 246): loaded, as in Redis 7.0.
+      withCrc(preGaPayload("oldlib", "LUA", OLD_CODE)),
+      // The same bytes as a FUNCTION2 record, relabelled 246: misread as that format.
+      withCrc(String.fromCharCode(0xf6) + good.slice(1, -8)),
+      // A FUNCTION2 record whose code is cut short.
+      withCrc(String.fromCharCode(0xf5, 0x30) + "abc" + String.fromCharCode(10, 0)),
+      keyDump,
+      good.slice(0, -1) + String.fromCharCode(good.charCodeAt(good.length - 1) ^ 1),
+      "",
+      "short",
+    ];
+    for (const p of payloads) {
+      const a = await ours.call("FUNCTION", "RESTORE", p, "REPLACE");
+      const b = await redis.call("FUNCTION", "RESTORE", p, "REPLACE");
+      equal(String(a), String(b), `RESTORE of ${JSON.stringify(p.slice(0, 12))}: ${a} / ${b}`);
     }
   },
 });

@@ -7,11 +7,13 @@ import { deepStrictEqual, equal, ok, throws } from "node:assert/strict";
 import {
   ByteWriter,
   type LoadedKey,
+  OP,
   type RdbContents,
   RdbError,
   writeEntry,
   writeHeader,
   writeSelectDb,
+  writeString,
   writeTrailer,
 } from "./rdb.ts";
 import { type FeedResult, RdbReader, readRdb, type SyncSource } from "./rdb_reader.ts";
@@ -214,6 +216,33 @@ Deno.test("a file our writer made reads the same in every chunking as whole", ()
   ]);
   deepStrictEqual((whole.keys[16] as unknown[]).slice(0, 3), [3, "db3key", "in db 3"]);
   equal(whole.contents.aux.get("redis-ver"), "7.0.15");
+});
+
+Deno.test("function records of both formats read the same in every chunking as whole", () => {
+  const o = { compress: true };
+  const w = new ByteWriter();
+  const code = "redis.register_function('f', function() return 1 end) -- " + "x".repeat(200);
+  writeHeader(w, [["redis-ver", "7.0.15"]], o);
+  w.byte(OP.FUNCTION2);
+  writeString(w, "#!lua name=new\n" + code, o);
+  // The release candidates' format: name, engine, a description flag (1 then 0), the code.
+  for (const desc of [true, false]) {
+    w.byte(OP.FUNCTION);
+    writeString(w, desc ? "withdesc" : "nodesc", o);
+    writeString(w, "LUA", o);
+    w.byte(desc ? 1 : 0);
+    if (desc) writeString(w, "described " + "d".repeat(100), o);
+    writeString(w, code, o);
+  }
+  writeSelectDb(w, 0, 1, 0);
+  writeEntry(w, "after", "the functions", undefined, o);
+  const whole = checkAllSplits(writeTrailer(w, true), 21);
+  deepStrictEqual(whole.contents.functions, [
+    "#!lua name=new\n" + code,
+    "#!LUA name=withdesc\n" + code,
+    "#!LUA name=nodesc\n" + code,
+  ]);
+  deepStrictEqual((whole.keys[0] as unknown[]).slice(0, 3), [0, "after", "the functions"]);
 });
 
 Deno.test({
