@@ -334,9 +334,13 @@ function encodeValue(l: L, cfg: CjsonConfig, out: Buf, depth: number): void {
       return out.ascii(lua.lua_toboolean(l, -1) ? "true" : "false");
     case lua.LUA_TNIL:
       return out.ascii("null");
-    case lua.LUA_TLIGHTUSERDATA:
-      if (lua.lua_touserdata(l, -1) === CJSON_NULL) return out.ascii("null");
+    case lua.LUA_TUSERDATA: {
+      pushCjsonNull(l);
+      const isNull = lua.lua_rawequal(l, -1, -2);
+      lua.lua_pop(l, 1);
+      if (isNull) return out.ascii("null");
       break;
+    }
     case lua.LUA_TTABLE: {
       depth++;
       if (depth > cfg.encodeMaxDepth || !lua.lua_checkstack(l, 3)) {
@@ -380,7 +384,28 @@ function encodeValue(l: L, cfg: CjsonConfig, out: Buf, depth: number): void {
 }
 
 /** cjson.null: a light userdata that only it is. */
-const CJSON_NULL = { cjsonNull: true };
+const NULL_KEY = bytesOf("redis-ha cjson.null");
+
+/**
+ * Pushes cjson.null. Redis's is a light userdata holding NULL (`userdata: (nil)` in tostring);
+ * here it is one full userdata per VM, kept in the registry, whose __tostring says the same.
+ */
+function pushCjsonNull(l: L): void {
+  if (lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, NULL_KEY) !== lua.LUA_TNIL) return;
+  lua.lua_pop(l, 1);
+  lua.lua_newuserdata(l, 0);
+  lua.lua_newtable(l);
+  lua.lua_pushjsfunction(l, (l: L) => {
+    pushText(l, "userdata: (nil)");
+    return 1;
+  });
+  lua.lua_setfield(l, -2, bytesOf("__tostring"));
+  lua.lua_pushboolean(l, false);
+  lua.lua_setfield(l, -2, bytesOf("__metatable"));
+  lua.lua_setmetatable(l, -2);
+  lua.lua_pushvalue(l, -1);
+  lua.lua_setfield(l, lua.LUA_REGISTRYINDEX, NULL_KEY);
+}
 
 type TokType =
   | "T_OBJ_BEGIN"
@@ -637,7 +662,7 @@ class JsonParser {
       case "T_BOOLEAN":
         return lua.lua_pushboolean(l, tok.bool!);
       case "T_NULL":
-        return lua.lua_pushlightuserdata(l, CJSON_NULL);
+        return pushCjsonNull(l);
       case "T_OBJ_BEGIN":
         return this.object();
       case "T_ARR_BEGIN":
@@ -828,7 +853,7 @@ function pushCjson(l: L): void {
     },
   };
   newLib(l, fns, { _NAME: "cjson", _VERSION: "2.1.0" });
-  lua.lua_pushlightuserdata(l, CJSON_NULL);
+  pushCjsonNull(l);
   lua.lua_setfield(l, -2, bytesOf("null"));
 }
 

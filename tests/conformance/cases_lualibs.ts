@@ -66,6 +66,9 @@ export const CASES_LUALIBS: Case[] = [
       ev("return cjson.decode(' \\t\\r\\n\"str\" ')"),
       ev("return cjson.decode('[1,2,null,4]')"),
       ev("return {type(cjson.decode('null')), cjson.decode('null') == cjson.null}"),
+      ev(
+        "return {tostring(cjson.null), cjson.new().null == cjson.null, type(cjson.decode('[null]')[1])}",
+      ),
       ev("return tostring(cjson.decode('[1.5, -0.25, 1e3, 2E-2]')[1])"),
       ev(
         "local t = cjson.decode('[1.5, -0.25, 1e3, 2E-2, 1e300]') return {tostring(t[2]), tostring(t[3]), tostring(t[4]), tostring(t[5])}",
@@ -292,6 +295,29 @@ export const CASES_LUALIBS: Case[] = [
       ev("return struct.unpack('c0', 'abc')"),
       ev("return struct.unpack('b', 'abc', 0)"),
       ev("struct.pack = nil"),
+    ],
+  },
+  {
+    // At load time Redis 7.0 offers only the registration API (no libraries); in FCALL, all.
+    name: "lua libs: in function libraries called by FCALL",
+    steps: [
+      c("FUNCTION", "FLUSH"),
+      c(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=libs\n" +
+          "redis.register_function('j', function(keys, args) return cjson.encode({args[1], bit.band(0xff0, 0x0ff)}) end)\n" +
+          "redis.register_function('m', function(keys, args) return {cmsgpack.unpack(cmsgpack.pack({1, 2, 3}))} end)\n" +
+          "redis.register_function('s', function(keys, args) return {struct.unpack('>I2', args[1])} end)\n" +
+          "redis.register_function('w', function(keys, args) cjson = 1 end)",
+      ),
+      c("FCALL", "j", "0", "x"),
+      c("FCALL", "m", "0"),
+      c("FCALL", "s", "0", "\x01\x02"),
+      c("FCALL", "w", "0"),
+      c("FUNCTION", "LOAD", "#!lua name=bad\ncjson = nil"),
+      c("EVAL", "#!lua flags=no-writes\nreturn cjson.encode({bit.tohex(-1)})", "0"),
+      c("FUNCTION", "FLUSH"),
     ],
   },
 ];
