@@ -45,9 +45,17 @@ function typeName(l: L, idx: number): string {
   const t = lua.lua_type(l, idx);
   if (t === lua.LUA_TNONE) return "no value";
   if (t === lua.LUA_TLIGHTUSERDATA) return "userdata";
-  return lua.lua_typename(l, t) instanceof Uint8Array
-    ? new TextDecoder().decode(lua.lua_typename(l, t))
-    : String(lua.lua_typename(l, t));
+  return new TextDecoder().decode(lua.lua_typename(l, t));
+}
+
+/** Lua 5.1's limit on the values a C function holds on its stack (LUAI_MAXCSTACK). */
+const MAX_C_STACK = 8000;
+
+/** luaL_checkstack(L, 1, what) as Lua 5.1 judges it: one more value must fit. */
+function checkStack(l: L, extra: number, what: string): void {
+  // fengari grows a JS function's stack only when asked (room for the error's text too).
+  lua.lua_checkstack(l, extra + 4);
+  if (lua.lua_gettop(l) + extra + 1 > MAX_C_STACK) fail(l, `stack overflow (${what})`);
 }
 
 function checkNumber(l: L, idx: number, fname: string): number {
@@ -985,6 +993,8 @@ function mpEncode(l: L, out: Buf, level: number): void {
 class MpCursor {
   pos: number;
   err: "eof" | "badfmt" | null = null;
+  /** Arrays being decoded: each holds one more value (an index) on the C library's stack. */
+  arrayDepth = 0;
   constructor(readonly b: Uint8Array, start: number) {
     this.pos = start;
   }
@@ -1007,7 +1017,11 @@ class MpCursor {
 
 function mpDecode(l: L, c: MpCursor): void {
   if (!c.need(1)) return;
-  lua.lua_checkstack(l, 1);
+  checkStack(
+    l,
+    c.arrayDepth,
+    "too many return values at once; use unpack_one or unpack_limit instead.",
+  );
   const b = c.b, p = c.pos, op = b[p]!;
   const str = (hdr: number, len: number) => {
     if (!c.need(hdr + len)) return;
@@ -1021,11 +1035,14 @@ function mpDecode(l: L, c: MpCursor): void {
   };
   const array = (len: number) => {
     lua.lua_newtable(l);
+    // The C library pushes each element's index before decoding the element.
+    c.arrayDepth++;
     for (let i = 1; i <= len; i++) {
       mpDecode(l, c);
-      if (c.err) return;
+      if (c.err) break;
       lua.lua_rawseti(l, -2, i);
     }
+    c.arrayDepth--;
   };
   const map = (len: number) => {
     lua.lua_newtable(l);
@@ -1111,8 +1128,8 @@ function mpDecode(l: L, c: MpCursor): void {
   } else c.err = "badfmt";
 }
 
-function mpUnpack(l: L, limit: number, offset: number): number {
-  const s = checkBytes(l, 1, "unpack");
+function mpUnpack(l: L, fname: string, limit: number, offset: number): number {
+  const s = checkBytes(l, 1, fname);
   const decodeAll = !limit && !offset;
   if (offset < 0 || limit < 0) {
     fail(
@@ -1123,7 +1140,6 @@ function mpUnpack(l: L, limit: number, offset: number): number {
     fail(l, `Start offset ${offset | 0} greater than input length ${s.length | 0}.`);
   }
   if (decodeAll) limit = INT_MAX;
-  lua.lua_settop(l, 1);
   const c = new MpCursor(s, offset);
   let count = 0;
   for (; c.left > 0 && count < limit; count++) {
@@ -1144,6 +1160,7 @@ function pushCmsgpack(l: L): void {
     pack: (l: L) => {
       const n = lua.lua_gettop(l);
       if (n === 0) argError(l, 0, "pack", "MessagePack pack needs input.");
+      if (2 * n > MAX_C_STACK) argError(l, 0, "pack", "Too many arguments for MessagePack pack.");
       const out = new Buf();
       for (let i = 1; i <= n; i++) {
         lua.lua_pushvalue(l, i);
@@ -1152,15 +1169,17 @@ function pushCmsgpack(l: L): void {
       pushBytes(l, out.take());
       return 1;
     },
-    unpack: (l: L) => mpUnpack(l, 0, 0),
+    unpack: (l: L) => mpUnpack(l, "unpack", 0, 0),
     unpack_one: (l: L) => {
       const offset = optInteger(l, 2, "unpack_one", 0);
-      return mpUnpack(l, 1, offset);
+      lua.lua_settop(l, 1);
+      return mpUnpack(l, "unpack_one", 1, offset);
     },
     unpack_limit: (l: L) => {
       const limit = checkInteger(l, 2, "unpack_limit");
       const offset = optInteger(l, 3, "unpack_limit", 0);
-      return mpUnpack(l, limit, offset);
+      lua.lua_settop(l, 1);
+      return mpUnpack(l, "unpack_limit", limit, offset);
     },
   }, {
     _NAME: "cmsgpack",
@@ -1368,7 +1387,8 @@ function structUnpack(l: L): number {
     let size = optSize(l, opt, st);
     pos += toAlign(pos, st, opt, size);
     if (pos + size > data.length) tooShort();
-    lua.lua_checkstack(l, 1);
+    // Room for a value and the final position, as the C library asks.
+    checkStack(l, 1, "too many results");
     if (INTEGER_OPTS.has(opt)) {
       let v = 0n;
       for (let k = 0; k < size; k++) {
