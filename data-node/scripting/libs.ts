@@ -487,10 +487,14 @@ class JsonParser {
   }
 
   private numberToken(tok: Token): Token {
+    // The characters strtod could take: sign, digits, letters (hex, exponent, inf, nan), '.'
+    // and the parentheses of nan(...).
     let text = "";
-    for (let i = this.pos; i < this.data.length && i < this.pos + 400; i++) {
+    for (let i = this.pos; i < this.data.length; i++) {
       const c = this.data[i]!;
-      if (c === 0) break;
+      const ok = (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122) ||
+        c === 43 || c === 45 || c === 46 || c === 40 || c === 41 || c === 95;
+      if (!ok) break;
       text += String.fromCharCode(c);
     }
     const [v, used] = strtod(text);

@@ -86,6 +86,10 @@ export const CASES_LUALIBS: Case[] = [
       ev("return cjson.decode('false')"),
       ev("return cjson.decode('12')"),
       ev("return cjson.decode('[1]\\0garbage')"),
+      ev(
+        "return cjson.encode(cjson.decode('[' .. string.rep('9', 500) .. ', 0.' .. string.rep('1', 450) .. ']'))",
+      ),
+      ev("return cjson.encode(cjson.decode('[1e400, -1e400, 1e-400, 0x1p4, 1.5e+3, 2E-1]'))"),
     ],
   },
   {
