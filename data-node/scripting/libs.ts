@@ -1495,12 +1495,15 @@ const LIB_NAMES = ["cjson", "cmsgpack", "bit", "struct"];
  * the global table's __index reads first, so assigning `cjson` (or any of them) reaches the
  * global table's __newindex and is refused, as in Redis where the whole global table is
  * read-only. Other names still reach the sandbox's own __index (its error for an unknown global).
+ * While FUNCTION LOAD runs a library's code ('redis' is then the registration table), they are
+ * unknown globals, as in Redis 7.0, which offers only the registration API then.
  */
 const SEAL = `
-local libs, index = ...
+local libs, index, G, redis = ...
+local rawget = rawget
 return function(t, k)
   local v = libs[k]
-  if v ~= nil then return v end
+  if v ~= nil and rawget(G, 'redis') == redis then return v end
   return index(t, k)
 end
 `;
@@ -1526,7 +1529,10 @@ export function sealRedisLibs(l: L): void {
   }
   lua.lua_pushvalue(l, libs);
   lua.lua_getfield(l, mt, bytesOf("__index"));
-  if (lua.lua_pcall(l, 2, 1, 0) !== 0) {
+  lua.lua_pushvalue(l, g);
+  pushText(l, "redis");
+  lua.lua_rawget(l, g);
+  if (lua.lua_pcall(l, 4, 1, 0) !== 0) {
     throw new Error("lua libs: " + new TextDecoder().decode(lua.lua_tolstring(l, -1)));
   }
   lua.lua_setfield(l, mt, bytesOf("__index"));
