@@ -439,3 +439,10 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "our replica of our master gets its function libraries (the RDB channel between ours)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => replicaGetsFunctions("ours", "ours"),
+});
