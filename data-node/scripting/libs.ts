@@ -36,9 +36,23 @@ function fail(l: L, msg: string): never {
   throw new Error("unreachable");
 }
 
-/** Lua 5.1's luaL_argerror text. */
+/**
+ * Lua 5.1's luaL_argerror: the function is named as its caller's code names it ('?' when
+ * called from a C or JS function, as through pcall); `fname` is the name the caller would use.
+ */
 function argError(l: L, n: number, fname: string, msg: string): never {
-  return fail(l, `bad argument #${n} to '${fname}' (${msg})`);
+  const ar = new lua.lua_Debug();
+  let name = fname;
+  if (lua.lua_getstack(l, 0, ar)) {
+    lua.lua_getinfo(l, bytesOf("n"), ar);
+    const what = ar.namewhat ? new TextDecoder().decode(ar.namewhat) : "";
+    name = ar.name ? new TextDecoder().decode(ar.name) : "?";
+    if (what === "method") {
+      n--;
+      if (n === 0) return fail(l, `calling '${name}' on bad self (${msg})`);
+    }
+  }
+  return fail(l, `bad argument #${n} to '${name}' (${msg})`);
 }
 
 function typeName(l: L, idx: number): string {
