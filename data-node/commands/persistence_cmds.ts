@@ -2,6 +2,7 @@
 import { NOTIFY } from "../engine/notify.ts";
 import { keyMiss } from "./access.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
+import { flushLibraries } from "../scripting/functions.ts";
 import { getLogger } from "../../shared/log.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import { dumpPayload, restorePayload } from "../persistence/rdb.ts";
@@ -263,12 +264,14 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
   if (flush) {
     for (const db of s.dbs) db.clear();
     s.tracking.flushed();
+    // Redis empties the functions with the data: the file's libraries come back with it.
+    flushLibraries(s.scripting);
   }
   try {
     p.loadFrom(f, merge);
   } catch (e) {
     log.warn("DEBUG RELOAD: {err}", { err: (e as Error).message });
-    return c.error("ERR Error trying to load the RDB dump, check server logs.");
+    return c.error("ERR Error trying to load the RDB dump");
   } finally {
     f.close();
   }

@@ -744,8 +744,10 @@ export interface LoadedKey {
 export interface RdbContents {
   version: number;
   aux: Map<string, string>;
-  /** Warnings about data that was skipped (function libraries). */
+  /** Warnings about data that was skipped. */
   skipped: string[];
+  /** The code of each function library (RDB_OPCODE_FUNCTION2), in file order. */
+  functions: string[];
 }
 
 /** RESTORE: checks version and checksum, then decodes the value. */

@@ -65,6 +65,8 @@ const MODIFIER = new Uint8Array(256);
   set(OP.SELECTDB, [LEN]);
   set(OP.RESIZEDB, [LEN, LEN]);
   set(OP.FUNCTION2, [STR]);
+  // 7.0's release candidates: name, engine, a description flag (0/1) and that many, the code.
+  set(OP.FUNCTION, [STR, STR, COUNT, STR], [STR]);
   set(OP.EXPIRETIME_MS, [B8]);
   set(OP.EXPIRETIME, [B4]);
   set(OP.IDLE, [LEN]);
@@ -152,7 +154,6 @@ function* streamWalk(v2: boolean): Generator<WalkStep, number, [number, number]>
 
 /** The reason an opcode or type byte cannot be read. */
 function refusal(op: number): string {
-  if (op === OP.FUNCTION) return "pre-release function format is not supported";
   if (op === OP.MODULE_AUX) return "module auxiliary data is not supported";
   return UNSUPPORTED[op] ?? `unknown value type ${op}`;
 }
@@ -200,7 +201,12 @@ export class RdbReader {
   private phase = Phase.Magic;
   private readonly crc = new Crc64();
   private readonly r = new ByteReader(this.buf);
-  readonly contents: RdbContents = { version: 0, aux: new Map(), skipped: [] };
+  readonly contents: RdbContents = {
+    version: 0,
+    aux: new Map(),
+    skipped: [],
+    functions: [],
+  };
 
   // Decoding state carried from item to item.
   private db = 0;
@@ -378,22 +384,25 @@ export class RdbReader {
         p++;
       }
       const prog = this.sProg;
-      while (this.sStep < prog.length) {
+      // The elements a COUNT announces come right after it, before the program's next token.
+      for (;;) {
+        if (this.sCount > 0) {
+          const elem = this.sElem;
+          while (this.sElemStep < elem.length) {
+            const q = this.token(src, p, end, elem[this.sElemStep]!);
+            if (q < 0) return this.wait(start, p);
+            p = q;
+            this.sElemStep++;
+          }
+          this.sElemStep = 0;
+          this.sCount--;
+          continue;
+        }
+        if (this.sStep >= prog.length) break;
         const q = this.token(src, p, end, prog[this.sStep]!);
         if (q < 0) return this.wait(start, p);
         p = q;
         this.sStep++;
-      }
-      const elem = this.sElem;
-      while (this.sCount > 0) {
-        while (this.sElemStep < elem.length) {
-          const q = this.token(src, p, end, elem[this.sElemStep]!);
-          if (q < 0) return this.wait(start, p);
-          p = q;
-          this.sElemStep++;
-        }
-        this.sElemStep = 0;
-        this.sCount--;
       }
       this.sProg = null;
       // An expiry or LRU/LFU opcode belongs to the key after it: the item goes on.
@@ -574,8 +583,8 @@ export class RdbReader {
           this.contents.aux.set(readString(r), readString(r));
           return false;
         case OP.FUNCTION2:
-          readString(r);
-          this.contents.skipped.push("a function library (functions are not supported; skipped)");
+        case OP.FUNCTION:
+          this.contents.functions.push(readFunctionRecord(r, op));
           return false;
         case OP.EXPIRETIME_MS:
           this.expire = Number(r.view(8).getBigInt64(0, true));
@@ -604,6 +613,37 @@ export class RdbReader {
 
 function be32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+/**
+ * The library code of a function record, its opcode read: FUNCTION2 holds the code; the format
+ * of 7.0's release candidates (FUNCTION, 246) holds name, engine, an optional description and
+ * the code without its header, which Redis 7.0 turns into "#!<engine> name=<name>\n<code>".
+ */
+export function readFunctionRecord(r: ByteReader, op: number): string {
+  /** Each field read, failing with the text Redis gives that field (FUNCTION RESTORE's reply). */
+  const field = <T>(what: string, read: () => T): T => {
+    try {
+      return read();
+    } catch (e) {
+      throw new FunctionRecordError(`Failed loading ${what}`, e);
+    }
+  };
+  if (op === OP.FUNCTION2) return field("library payload", () => readString(r));
+  const name = field("library name", () => readString(r));
+  const engine = field("engine name", () => readString(r));
+  if (field("library description indicator", () => readLen(r))) {
+    field("library description", () => readString(r));
+  }
+  const code = field("library blob", () => readString(r));
+  return `#!${engine} name=${name}\n${code}`;
+}
+
+/** A function record that ends early or is malformed; the message names the field. */
+export class FunctionRecordError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
 }
 
 /** A synchronous byte source, as Deno.FsFile is: fills `p`, returns the count or null at end. */

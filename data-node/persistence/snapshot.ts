@@ -28,6 +28,8 @@ import {
   writeTrailer,
 } from "./rdb.ts";
 import { readRdbFrom, type SyncSource } from "./rdb_reader.ts";
+import { writeLibraries } from "../scripting/functions.ts";
+import { installRdbLibraries } from "../scripting/rdb_functions.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 
 const log = getLogger(["data-node", "rdb"]);
@@ -141,6 +143,7 @@ export class Persistence {
       try {
         const w = new ByteWriter();
         writeHeader(w, this.aux(), this.options());
+        writeLibraries(w, this.s.scripting, this.options().compress);
         for (const _ of this.serialize(w, this.snapshots(false), this.options())) {
           writeAllSync(f, w.take());
         }
@@ -245,6 +248,7 @@ export class Persistence {
     const o = this.options();
     const w = new ByteWriter();
     writeHeader(w, this.aux(), o);
+    writeLibraries(w, this.s.scripting, o.compress);
     for (const _ of this.serialize(w, snaps, o)) {
       await sink(w.take());
       await new Promise((r) => setTimeout(r, 0));
@@ -331,6 +335,9 @@ export class Persistence {
       for (const db of this.s.dbs) db.recount();
     }
     for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
+    // The file's function libraries, compiled again; MERGE lets one replace a library we have.
+    const failed = installRdbLibraries(this.s.scripting, contents.functions, merge);
+    if (failed) throw new Error(failed);
     this.lastLoadLoaded = load.loaded;
     this.lastLoadExpired = load.expired;
     this.lastLoadAux = contents.aux;

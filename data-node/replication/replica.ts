@@ -20,6 +20,7 @@
  * replication ID and offsets.
  */
 import { getLogger } from "../../shared/log.ts";
+import { replaceWithRdbLibraries } from "../scripting/rdb_functions.ts";
 import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
@@ -416,6 +417,8 @@ export class ReplicaSide {
     }
     // Clients caching keys of the old dataset drop everything, as after a flush.
     s.tracking.flushed();
+    const libs = replaceWithRdbLibraries(s.scripting, rdb.contents.functions);
+    if (libs) log.warn("MASTER <-> REPLICA sync: {err}", { err: libs });
     if (file) await file.keepAs(s.config.getString("dbfilename"));
     s.dirty++;
     log.info("MASTER <-> REPLICA sync: Finished with success ({secs} seconds)", {

@@ -6,15 +6,9 @@
 import fengari from "./fengari.ts";
 import type { RespWriter } from "../../shared/resp/mod.ts";
 import { globMatch } from "../../shared/glob.ts";
-import {
-  ByteReader,
-  ByteWriter,
-  OP,
-  RDB_VERSION,
-  readString,
-  writeString,
-} from "../persistence/rdb.ts";
+import { ByteReader, ByteWriter, OP, RDB_VERSION, writeString } from "../persistence/rdb.ts";
 import { Crc64 } from "../persistence/crc64.ts";
+import { FunctionRecordError, readFunctionRecord } from "../persistence/rdb_reader.ts";
 import { luaBytes, luaToString, type LuaVm } from "./lua.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
@@ -317,10 +311,11 @@ export function restoreFunctions(
     const r = new ByteReader(bytes.subarray(0, footer));
     while (r.pos < footer) {
       const op = r.byte();
-      if (op !== OP.FUNCTION2) return "ERR given type is not a function";
-      codes.push(readString(r));
+      if (op !== OP.FUNCTION2 && op !== OP.FUNCTION) return "ERR given type is not a function";
+      codes.push(readFunctionRecord(r, op));
     }
-  } catch {
+  } catch (e) {
+    if (e instanceof FunctionRecordError) return `ERR ${e.message}`;
     return "ERR payload is not a valid function dump";
   }
   const libs: Library[] = [];

@@ -19,6 +19,7 @@ import {
 } from "../../shared/resp/mod.ts";
 import { LUA_PRELUDE } from "./prelude.ts";
 import { cFormatFloat, formatG } from "./lua51_numbers.ts";
+import { openRedisLibs } from "./libs.ts";
 
 const { lua, lauxlib, lualib } = fengari;
 // deno-lint-ignore no-explicit-any
@@ -342,6 +343,7 @@ export class LuaVm {
   /** The coroutine of the script being run (null between scripts). */
   private running: L = null;
   private libraryEnvRef: number;
+  private globalsRef: number;
   private setLoadingRef: number;
 
   constructor() {
@@ -352,6 +354,7 @@ export class LuaVm {
     lualib.luaL_openlibs(l);
     this.installRedis();
     this.installMathRandom();
+    openRedisLibs(l);
     // error() as Lua 5.1's: the position is added to numbers too (fengari: strings only).
     lua.lua_pushjsfunction(l, (l: L) => {
       const level = lauxlib.luaL_optinteger(l, 2, 1);
@@ -381,7 +384,9 @@ export class LuaVm {
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
-    if (lua.lua_pcall(l, 0, 4, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
+    if (lua.lua_pcall(l, 0, 5, 0) !== 0) throw new Error(`lua prelude: ${toStr(l, -1)}`);
+    // The table behind the read-only global table, where KEYS and ARGV are set.
+    this.globalsRef = this.ref();
     this.trampolineRef = this.ref();
     // The prelude returns the error handler, the globals of library code and the switch
     // between their loading and running views.
@@ -649,8 +654,8 @@ export class LuaVm {
     };
     const nargs = asGlobals ? 0 : 2;
     if (asGlobals) {
-      // rawset: the global table refuses new fields through its metatable.
-      lua.lua_pushglobaltable(l);
+      // Set behind the global table, which refuses every assignment.
+      this.pushRef(this.globalsRef);
       lua.lua_pushstring(l, luaBytes("KEYS"));
       pushList(keys);
       lua.lua_rawset(l, -3);

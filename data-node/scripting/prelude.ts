@@ -159,21 +159,29 @@ _G.setmetatable = function(t, mt)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
   return setmetatable(t, mt)
 end
-setmetatable(G, {
+-- Every global lives in a table behind G, so that assigning any name, even one that exists,
+-- reaches __newindex and is refused, as with Redis's read-only global table.
+local backing = {}
+for k, v in next, G do backing[k] = v end
+for k in next, backing do rawrawset(G, k, nil) end
+setmetatable(backing, {
   __index = function(_, k)
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+})
+setmetatable(G, {
+  __index = backing,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
 
 -- While FUNCTION LOAD runs a library's code, 'redis' offers only what registration needs.
 local loader_fields = {
-  register_function = rawget(G, 'redis').register_function,
-  log = rawget(G, 'redis').log,
+  register_function = rawget(backing, 'redis').register_function,
+  log = rawget(backing, 'redis').log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
-  REDIS_VERSION = rawget(G, 'redis').REDIS_VERSION,
-  REDIS_VERSION_NUM = rawget(G, 'redis').REDIS_VERSION_NUM,
+  REDIS_VERSION = rawget(backing, 'redis').REDIS_VERSION,
+  REDIS_VERSION_NUM = rawget(backing, 'redis').REDIS_VERSION_NUM,
 }
 local loader_redis = setmetatable({}, {
   __index = function(_, k)
@@ -196,7 +204,7 @@ local fenv = setmetatable({}, {
     if loading then
       if k == 'redis' then v = loader_redis end
     else
-      v = rawget(G, k)
+      v = rawget(backing, k)
     end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
@@ -233,5 +241,5 @@ end
 -- Runs a script under the error handler (scripts run as coroutines, which may yield).
 local xpcall = xpcall
 local function trampoline(f, ...) return xpcall(f, handler, ...) end
-return handler, fenv, set_loading, trampoline
+return handler, fenv, set_loading, trampoline, backing
 `;

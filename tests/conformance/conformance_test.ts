@@ -22,6 +22,7 @@ import { CASES_SORT } from "./cases_sort.ts";
 import { CASES_STREAMS } from "./cases_streams.ts";
 import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
 import { CASES_SCRIPTING } from "./cases_scripting.ts";
+import { CASES_LUALIBS } from "./cases_lualibs.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -38,6 +39,7 @@ const CASES: Case[] = [
   ...CASES_STREAMS,
   ...CASES_STREAMS_MORE,
   ...CASES_SCRIPTING,
+  ...CASES_LUALIBS,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
