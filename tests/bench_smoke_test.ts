@@ -189,3 +189,22 @@ Deno.test({
     }
   },
 });
+
+const FAMILIES =
+  "bench families section: EVALSHA XADD XREADGROUP PFADD GEOADD against redis-server";
+Deno.test({
+  name: FAMILIES,
+  ignore: needs(FAMILIES),
+  async fn() {
+    const out = await runBench(["--sections", "families", "--requests", "2000", "--json"]);
+    const report = JSON.parse(out);
+    deepStrictEqual(
+      report.families.map((r: { test: string }) => r.test),
+      ["EVALSHA", "XADD", "XREADGROUP", "PFADD", "GEOADD"],
+    );
+    for (const r of report.families) ok(r.redisRps > 0 && r.oursRps > 0, JSON.stringify(r));
+    const t = (report.summary as { target: string; measured: number }[])
+      .find((v) => v.target.startsWith("CPU/req <= 1.5x: EVALSHA"))!;
+    equal(t.measured, 5);
+  },
+});
