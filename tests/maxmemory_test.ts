@@ -86,8 +86,15 @@ Deno.test({
     await fill(c, "keep", 100);
     await fill(c, "ttl", 400, true);
     equal(await c.call("EXISTS", ...Array.from({ length: 100 }, (_, i) => `keep${i}`)), 100);
-    const last = await c.call("EXISTS", "ttl399");
-    equal(last, 1, "the furthest expiry survives");
+    // Eviction samples keys as Redis does, so the order is approximate: the keys expiring last
+    // survive far more often than those expiring first.
+    const alive = async (from: number) =>
+      Number(await c.call("EXISTS", ...Array.from({ length: 100 }, (_, i) => `ttl${from + i}`)));
+    const [early, late] = [await alive(0), await alive(300)];
+    ok(
+      late > 50 && early < late,
+      `nearest expiries go first (early ${early}/100, late ${late}/100)`,
+    );
     equal(String(await c.call("CONFIG", "SET", "maxmemory-policy", "volatile-lru")), "OK");
     const r = await c.call("SET", "more", "x".repeat(200000));
     ok(!(r instanceof RespError) || r.message.startsWith("OOM"));
