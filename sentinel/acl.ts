@@ -17,7 +17,9 @@ import {
   RULE_ERRORS,
   subscriptionAllowed,
   type User,
+  writeLogEntries,
 } from "../shared/acl/acl.ts";
+import { parseI64 } from "../shared/int64.ts";
 import { formatUsers, parseAclFile, parseUserWords } from "../shared/acl/file.ts";
 import { writeFileAtomicSync } from "../shared/fs.ts";
 import { cstr } from "../shared/cstr.ts";
@@ -188,13 +190,6 @@ export interface AclCaller {
   error(msg: string): void;
 }
 
-/** Parses an integer as Redis's string2ll does (no spaces, no plus sign, 64-bit range). */
-function int64(s: string): bigint | null {
-  if (!/^-?\d+$/.test(s) || /^-?0\d/.test(s) || s === "-0") return null;
-  const v = BigInt(s);
-  return v < -(1n << 63n) || v >= 1n << 63n ? null : v;
-}
-
 function sortedUsers(acl: SentinelAcl): User[] {
   return [...acl.users.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
@@ -307,7 +302,7 @@ export function aclCommand(h: AclHost, c: AclCaller, argv: string[], nowMs: numb
       if (argv.length > 3) return syntax();
       let bits = 256;
       if (argv.length === 3) {
-        const v = int64(argv[2]!);
+        const v = parseI64(argv[2]!);
         if (v === null) return c.error("ERR value is not an integer or out of range");
         if (v <= 0n || v > 4096n) return c.error(GENPASS_ERR);
         bits = Number(v);
@@ -322,29 +317,11 @@ export function aclCommand(h: AclHost, c: AclCaller, argv: string[], nowMs: numb
           h.aclLog.entries = [];
           return c.out.ok();
         }
-        const v = int64(argv[2]!);
+        const v = parseI64(argv[2]!);
         if (v === null) return c.error("ERR value is not an integer or out of range");
         count = v < 0n ? 0 : Number(v > 1000000n ? 1000000n : v);
       }
-      const entries = h.aclLog.entries.slice(0, count);
-      c.out.array(entries.length);
-      for (const e of entries) {
-        c.out.map(7);
-        c.out.bulk("count");
-        c.out.int(e.count);
-        c.out.bulk("reason");
-        c.out.bulk(e.reason);
-        c.out.bulk("context");
-        c.out.bulk(e.context);
-        c.out.bulk("object");
-        c.out.bulk(e.object);
-        c.out.bulk("username");
-        c.out.bulk(e.username);
-        c.out.bulk("age-seconds");
-        c.out.double((nowMs - e.createdMs) / 1000);
-        c.out.bulk("client-info");
-        c.out.bulk(e.clientInfo);
-      }
+      writeLogEntries(c.out, h.aclLog.entries.slice(0, count), nowMs);
       return;
     }
     case "dryrun": {

@@ -12,6 +12,7 @@ import {
 } from "../acl/acl.ts";
 import { cstr } from "../../shared/cstr.ts";
 import { ACL_HELP, GENPASS_ERR, NO_ACLFILE } from "../../shared/acl/texts.ts";
+import { writeLogEntries } from "../../shared/acl/acl.ts";
 
 function setuser(s: Engine, c: ClientState, argv: string[]): void {
   const name = argv[2]!;
@@ -145,25 +146,7 @@ function log(s: Engine, c: ClientState, argv: string[]): void {
     if (v === null) return c.error(ERR.notInt);
     count = v < 0n ? 0 : Number(v > 1000000n ? 1000000n : v);
   }
-  const entries = s.aclLog.entries.slice(0, count);
-  c.out.array(entries.length);
-  for (const e of entries) {
-    c.out.map(7);
-    c.out.bulk("count");
-    c.out.int(e.count);
-    c.out.bulk("reason");
-    c.out.bulk(e.reason);
-    c.out.bulk("context");
-    c.out.bulk(e.context);
-    c.out.bulk("object");
-    c.out.bulk(e.object);
-    c.out.bulk("username");
-    c.out.bulk(e.username);
-    c.out.bulk("age-seconds");
-    c.out.double((s.nowMs - e.createdMs) / 1000);
-    c.out.bulk("client-info");
-    c.out.bulk(e.clientInfo);
-  }
+  writeLogEntries(c.out, s.aclLog.entries.slice(0, count), s.nowMs);
 }
 
 function dryrun(s: Engine, c: ClientState, argv: string[]): void {

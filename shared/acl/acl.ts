@@ -694,6 +694,37 @@ export interface LogEntry {
   clientInfo: string;
 }
 
+/** Where ACL LOG writes its reply (the data node's and the sentinel's client writers). */
+export interface LogReplyWriter {
+  array(n: number): void;
+  map(n: number): void;
+  bulk(s: string): void;
+  int(n: number): void;
+  double(n: number): void;
+}
+
+/** ACL LOG's reply: each entry as a map of Redis 7.0's seven fields. */
+export function writeLogEntries(out: LogReplyWriter, entries: LogEntry[], nowMs: number): void {
+  out.array(entries.length);
+  for (const e of entries) {
+    out.map(7);
+    out.bulk("count");
+    out.int(e.count);
+    out.bulk("reason");
+    out.bulk(e.reason);
+    out.bulk("context");
+    out.bulk(e.context);
+    out.bulk("object");
+    out.bulk(e.object);
+    out.bulk("username");
+    out.bulk(e.username);
+    out.bulk("age-seconds");
+    out.double((nowMs - e.createdMs) / 1000);
+    out.bulk("client-info");
+    out.bulk(e.clientInfo);
+  }
+}
+
 /** Denials within this time of an equal entry add to its count. */
 const LOG_GROUPING_MS = 60_000;
 
