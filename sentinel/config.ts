@@ -9,6 +9,7 @@
  */
 import { ConfigError, type ConfigLine, splitArgs } from "../shared/config/parse.ts";
 import { writeFileAtomicSync } from "../shared/fs.ts";
+import { REDIS_CONFIG_NAMES } from "../shared/config/redis_names.ts";
 
 export const DEFAULT_DOWN_AFTER_MS = 30_000;
 export const DEFAULT_FAILOVER_TIMEOUT_MS = 180_000;
@@ -112,26 +113,6 @@ export function newMasterConfig(name: string, host: string, port: number, quorum
   } satisfies MasterConfig;
 }
 
-/** Directives of redis.conf that a sentinel accepts and has no use for. */
-const IGNORED = new Set([
-  "daemonize",
-  "pidfile",
-  "supervised",
-  "syslog-enabled",
-  "syslog-ident",
-  "syslog-facility",
-  "tcp-backlog",
-  "tcp-keepalive",
-  "timeout",
-  "maxclients",
-  "hz",
-  "latency-tracking-info-percentiles",
-  "io-threads",
-  "oom-score-adj",
-  "oom-score-adj-values",
-  "disable-thp",
-]);
-
 const BAD = "Bad directive or wrong number of arguments";
 
 function int(line: ConfigLine, s: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -150,59 +131,88 @@ function yesNo(line: ConfigLine, s: string | undefined): boolean {
   return v === "yes";
 }
 
-/** Applies config lines (file, then command line) in order; throws ConfigError. */
+/** `sentinel` directives applied before the `monitor` lines, whatever their place in the file. */
+const PRE_MONITOR = new Set([
+  "announce-ip",
+  "announce-port",
+  "deny-scripts-reconfig",
+  "sentinel-user",
+  "sentinel-pass",
+  "current-epoch",
+  "myid",
+  "resolve-hostnames",
+  "announce-hostnames",
+]);
+
+/**
+ * Applies config lines (file, then command line); throws ConfigError. Other directives apply in
+ * order; `sentinel` lines apply after all of them, as Redis queues them: first the general ones
+ * (PRE_MONITOR), then every `monitor`, then the rest, each group in file order. So a master's
+ * settings may precede its `sentinel monitor` line.
+ */
 export function applyLines(cfg: SentinelConfig, lines: ConfigLine[]): void {
+  const pre: ConfigLine[] = [], monitors: ConfigLine[] = [], post: ConfigLine[] = [];
   for (const line of lines) {
-    const a = line.args;
-    const one = () => {
-      if (a.length !== 1) throw new ConfigError(line.file, line.line, BAD);
-      return a[0]!;
-    };
-    switch (line.name) {
-      case "port":
-        cfg.port = int(line, one(), 0, 65535);
-        break;
-      case "bind":
-        if (a.length === 0) throw new ConfigError(line.file, line.line, BAD);
-        cfg.bind = a;
-        break;
-      case "protected-mode":
-        cfg.protectedMode = yesNo(line, one());
-        break;
-      case "requirepass":
-        cfg.requirepass = one();
-        break;
-      case "user":
-        if (a.length === 0) throw new ConfigError(line.file, line.line, BAD);
-        cfg.users.push(a);
-        break;
-      case "aclfile":
-        cfg.aclfile = one();
-        break;
-      case "dir":
-        cfg.dir = one();
-        break;
-      case "logfile":
-        cfg.logfile = one();
-        break;
-      case "loglevel":
-        cfg.loglevel = one().toLowerCase();
-        break;
-      case "admin-port":
-        cfg.adminPort = int(line, one(), -1, 65535);
-        break;
-      case "admin-bind":
-        cfg.adminBind = one();
-        break;
-      case "admin-token":
-        cfg.adminToken = one();
-        break;
-      case "sentinel":
-        applySentinelLine(cfg, line);
-        break;
-      default:
-        if (!IGNORED.has(line.name)) throw new ConfigError(line.file, line.line, BAD);
+    if (line.name !== "sentinel") {
+      applyLine(cfg, line);
+      continue;
     }
+    const sub = line.args[0]?.toLowerCase() ?? "";
+    (sub === "monitor" ? monitors : PRE_MONITOR.has(sub) ? pre : post).push(line);
+  }
+  for (const line of [...pre, ...monitors, ...post]) applySentinelLine(cfg, line);
+}
+
+function applyLine(cfg: SentinelConfig, line: ConfigLine): void {
+  const a = line.args;
+  const one = () => {
+    if (a.length !== 1) throw new ConfigError(line.file, line.line, BAD);
+    return a[0]!;
+  };
+  switch (line.name) {
+    case "port":
+      cfg.port = int(line, one(), 0, 65535);
+      break;
+    case "bind":
+      if (a.length === 0) throw new ConfigError(line.file, line.line, BAD);
+      cfg.bind = a;
+      break;
+    case "protected-mode":
+      cfg.protectedMode = yesNo(line, one());
+      break;
+    case "requirepass":
+      cfg.requirepass = one();
+      break;
+    case "user":
+      if (a.length === 0) throw new ConfigError(line.file, line.line, BAD);
+      cfg.users.push(a);
+      break;
+    case "aclfile":
+      cfg.aclfile = one();
+      break;
+    case "dir":
+      cfg.dir = one();
+      break;
+    case "logfile":
+      cfg.logfile = one();
+      break;
+    case "loglevel":
+      cfg.loglevel = one().toLowerCase();
+      break;
+    case "admin-port":
+      cfg.adminPort = int(line, one(), -1, 65535);
+      break;
+    case "admin-bind":
+      cfg.adminBind = one();
+      break;
+    case "admin-token":
+      cfg.adminToken = one();
+      break;
+    default:
+      // Any other redis.conf directive is accepted and has no use in a sentinel.
+      if (!REDIS_CONFIG_NAMES.has(line.name)) {
+        throw new ConfigError(line.file, line.line, BAD);
+      }
   }
 }
 

@@ -69,3 +69,27 @@ Deno.test("bad sentinel.conf lines stop with file, line and reason", () => {
   bad("sentinel frobnicate yes", /Unknown sentinel directive/);
   bad("notadirective 1", /Bad directive/);
 });
+
+Deno.test("sentinel.conf: a master's settings may precede its monitor line; redis.conf directives are accepted", () => {
+  const cfg = load(`sentinel down-after-milliseconds setmaster 20000
+sentinel parallel-syncs setmaster 2
+sentinel failover-timeout setmaster 240000
+sentinel monitor setmaster 10.0.0.1 30000 2
+port 20000
+repl-diskless-sync-delay 0
+enable-protected-configs yes
+enable-debug-command yes
+sentinel deny-scripts-reconfig no
+`);
+  const m = cfg.masters.get("setmaster")!;
+  deepStrictEqual([m.port, m.downAfterMs, m.parallelSyncs, m.failoverTimeoutMs], [
+    30000,
+    20000,
+    2,
+    240000,
+  ]);
+  equal(cfg.port, 20000);
+  // A master never monitored is still an error, and so is a name redis.conf does not know.
+  throws(() => load("sentinel down-after-milliseconds nosuch 1000\n"), /No such master/);
+  throws(() => load("no-such-directive yes\n"), /Bad directive/);
+});
