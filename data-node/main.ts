@@ -220,6 +220,18 @@ async function main(): Promise<void> {
       void server.shutdown(null);
     });
   }
+  const mode = server.clusterEnabled ? "cluster" : "standalone";
+  if (config.get<boolean>("always-show-logo")) {
+    // A banner of the facts tools look for in a fresh log: version, mode, port and PID.
+    log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
+      version: REDIS_VERSION,
+      bits: 64,
+      mode,
+      port: server.boundPort(),
+      pid: Deno.pid,
+    });
+  }
+  log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),
   });

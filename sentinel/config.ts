@@ -412,14 +412,38 @@ export function rewriteText(
   cfg: SentinelConfig,
   users: string[] | null = null,
 ): string {
+  // As Redis rewrites: each `sentinel <sub>` kind takes the places its lines had, in order;
+  // places left over are dropped and lines beyond them go at the end, after the signature.
+  const fresh = new Map<string, string[]>();
+  const order: string[] = [];
+  for (const line of sentinelLines(cfg)) {
+    const k = sentinelKey(splitArgs(line) ?? []);
+    if (!fresh.has(k)) fresh.set(k, []);
+    fresh.get(k)!.push(line);
+    order.push(line);
+  }
+  const placed = new Map<string, number>();
   const kept: string[] = [];
   const pending = users ? [...users] : null;
+  let signed = false;
   for (const line of old.replace(/\n$/, "").split("\n")) {
     const t = line.trim();
-    if (t === SIGNATURE) continue;
+    if (t === SIGNATURE) {
+      signed = true;
+      kept.push(line);
+      continue;
+    }
     const args = t.startsWith("#") ? null : splitArgs(t);
     const name = args && args.length > 0 ? args[0]!.toLowerCase() : "";
-    if (name === "sentinel") continue;
+    if (name === "sentinel") {
+      const k = sentinelKey(args!);
+      const next = fresh.get(k)?.shift();
+      if (next !== undefined) {
+        kept.push(next);
+        placed.set(k, (placed.get(k) ?? 0) + 1);
+      }
+      continue;
+    }
     if (name === "user" && pending) {
       const next = pending.shift();
       if (next !== undefined) kept.push(next);
@@ -427,9 +451,25 @@ export function rewriteText(
     }
     kept.push(line);
   }
-  while (kept.length > 0 && kept[kept.length - 1]!.trim() === "") kept.pop();
   if (old === "") kept.length = 0;
-  return [...kept, SIGNATURE, ...(pending ?? []), ...sentinelLines(cfg)].join("\n") + "\n";
+  // The lines of each kind beyond the places it had.
+  const rest = order.filter((l) => {
+    const k = sentinelKey(splitArgs(l) ?? []);
+    const n = placed.get(k) ?? 0;
+    placed.set(k, n - 1);
+    return n <= 0;
+  });
+  const tail = [...(pending ?? []), ...rest];
+  if (tail.length > 0 && !signed) {
+    while (kept.length > 0 && kept[kept.length - 1]!.trim() === "") kept.pop();
+    kept.push("", SIGNATURE);
+  }
+  return [...kept, ...tail].join("\n") + "\n";
+}
+
+/** The option a sentinel line rewrites: `sentinel` and its subcommand. */
+function sentinelKey(args: string[]): string {
+  return `sentinel ${(args[1] ?? "").toLowerCase()}`;
 }
 
 /** Writes the file atomically: temporary file, fsync, rename. Throws on failure. */

@@ -188,10 +188,17 @@ export class Runtime implements Effects {
           l.pc = null;
           ri.link.pubsubConnected = false;
         });
-        await pc.subscribe([HELLO_CHANNEL], (_ch, msg) => {
-          ri.link.lastPubsubTime = this.clock.nowMs();
-          this.monitor.processHello(msg);
-        });
+        try {
+          await pc.subscribe([HELLO_CHANNEL], (_ch, msg) => {
+            ri.link.lastPubsubTime = this.clock.nowMs();
+            this.monitor.processHello(msg);
+          });
+        } catch (e) {
+          // A refused SUBSCRIBE (NOAUTH, NOPERM) leaves no working pub/sub link: it is closed
+          // and retried, so the instance shows as disconnected meanwhile, as with Redis.
+          void pc.close();
+          throw e;
+        }
       } catch (e) {
         log.debug("pub/sub link to {addr} failed: {err}", { addr: ri.name, err: String(e) });
       }

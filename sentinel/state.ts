@@ -192,7 +192,10 @@ export function flagsOf(ri: Instance): string {
   const m = ri.kind === "master" ? ri as Master : null;
   if (m?.odown) f.push("o_down");
   f.push(ri.kind);
-  if (!ri.link.connected) f.push("disconnected");
+  // As Redis's link state: a data node's link counts as up only while both its command and
+  // its pub/sub connections are.
+  const up = ri.link.connected && (ri.kind === "sentinel" || ri.link.pubsubConnected);
+  if (!up) f.push("disconnected");
   if (ri.kind === "sentinel" && ri.masterDown) f.push("master_down");
   if (m && m.failoverState !== "none") f.push("failover_in_progress");
   if (ri.promoted) f.push("promoted");
