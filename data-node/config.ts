@@ -54,6 +54,20 @@ const saveType = {
   show: (v: unknown) => (v as SaveRule[]).map((r) => `${r.seconds} ${r.changes}`).join(" "),
 } as const;
 
+/** A file mode written in octal (`unixsocketperm 700`), shown in octal as Redis shows it. */
+const octalMode = {
+  kind: "custom",
+  parse: (args: string[]): number | Error => {
+    const v = args.join(" ");
+    if (!/^[0-7]+$/.test(v)) return new Error("argument couldn't be parsed into an integer");
+    const n = parseInt(v, 8);
+    if (n > 0o777) return new Error("argument must be between 0 and 511 inclusive");
+    return n;
+  },
+  format: (v: unknown) => [(v as number).toString(8)],
+  show: (v: unknown) => (v as number).toString(8),
+} as const;
+
 /** `replicaof <host> <port>` or `replicaof no one`. */
 export type ReplicaOf = { host: string; port: number } | null;
 
@@ -171,14 +185,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "bind", type: str, default: "* -::*", mutable: true, multiArg: true },
   { name: "port", type: int(0, 65535), default: "6379" },
   { name: "tcp-backlog", type: int(0, INT_MAX), default: "511", mutable: false },
-  {
-    name: "unixsocket",
-    type: str,
-    default: "",
-    mutable: false,
-    notSupported: (v) => (v ? notYet("unixsocket") : undefined),
-  },
-  { name: "unixsocketperm", type: int(0, 0o777), default: "0", mutable: false },
+  { name: "unixsocket", type: str, default: "", mutable: false },
+  { name: "unixsocketperm", type: octalMode, default: "0", mutable: false },
   { name: "timeout", type: int(0, INT_MAX), default: "0" },
   { name: "tcp-keepalive", type: int(0, INT_MAX), default: "300" },
   { name: "protected-mode", type: bool, default: "yes" },

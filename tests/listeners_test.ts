@@ -176,3 +176,62 @@ Deno.test({
     await eventually(async () => !(await health(second)), "the admin API stopped");
   },
 });
+
+/** One command over a Unix socket, the reply's first line. */
+async function unixCall(path: string, ...args: string[]): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    const req = `*${args.length}\r\n` + args.map((a) => `$${a.length}\r\n${a}\r\n`).join("");
+    await conn.write(new TextEncoder().encode(req));
+    const buf = new Uint8Array(4096);
+    let text = "";
+    // Enough for the first line and, for a bulk reply, its payload.
+    while (!/\r\n/.test(text) || (text.startsWith("$") && text.split("\r\n").length < 3)) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const lines = text.split("\r\n");
+    return lines[0]!.startsWith("$") ? lines[1]! : lines[0]!;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+for (const [impl, start] of Object.entries(SERVERS)) {
+  Deno.test({
+    name: `${impl}: unixsocket and unixsocketperm (octal), U clients, the file removed on shutdown`,
+    ignore: impl === "redis-server" && !requireBinary("redis-server", "unixsocket"),
+    ...opts,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "redis-ha-unix-" });
+      const path = `${dir}/node.sock`;
+      let node: ManagedProcess | null = null;
+      try {
+        node = await start(["--unixsocket", path, "--unixsocketperm", "700"]);
+        equal((Deno.statSync(path).mode ?? 0) & 0o777, 0o700);
+        equal(await unixCall(path, "PING"), "+PONG");
+        const info = await unixCall(path, "CLIENT", "INFO");
+        ok(info.includes(` addr=${path}:0 laddr=${path}:0 `), info);
+        ok(/ flags=U /.test(info), info);
+        equal(await unixCall(path, "CONFIG", "GET", "unixsocketperm").catch(() => ""), "*2");
+        // TCP still answers beside the socket.
+        ok(await answers(node.port));
+        await unixCall(path, "SHUTDOWN", "NOSAVE").catch(() => "");
+        await node.status;
+        let gone = false;
+        try {
+          Deno.statSync(path);
+        } catch {
+          gone = true;
+        }
+        ok(gone, "the socket file is removed on shutdown");
+      } finally {
+        await node?.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  });
+}

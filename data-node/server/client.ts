@@ -51,6 +51,8 @@ export class Client implements Watcher {
   patterns = new Set<string>();
   shardChannels = new Set<string>();
   monitor = false;
+  /** Connected through the Unix socket (`U` in CLIENT LIST). */
+  unixSocket = false;
   /** CLIENT TRACKING options while on (server/tracking.ts); null while off. */
   tracking: TrackingState | null = null;
 

@@ -16,6 +16,7 @@ function flags(c: Client): string {
   if (c.dirtyCas) f += "d";
   if (c.closeAfterReply) f += "c";
   if (c.noEvict) f += "e";
+  if (c.unixSocket) f += "U";
   return f === "" ? "N" : f;
 }
 

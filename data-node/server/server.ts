@@ -258,6 +258,12 @@ export class Server {
   /** Listens on every `bind` address; `-` marks an address whose failure is tolerated. */
   listen(): void {
     this.openListeners(this.config.get<number>("port"), this.bindAddresses());
+    try {
+      this.listenUnix();
+    } catch (e) {
+      this.closeListeners();
+      throw e;
+    }
     this.startCron();
     this.config.onChange("hz", () => {
       this.startCron();
@@ -276,6 +282,40 @@ export class Server {
         this.bindAddresses(),
         BIND_FAILED,
       ));
+  }
+
+  /** The `unixsocket` listener, when one is configured. */
+  private unixListener: Deno.Listener | null = null;
+
+  /** Listens on `unixsocket` (a stale file there is replaced), with `unixsocketperm`. */
+  private listenUnix(): void {
+    const path = this.config.getString("unixsocket");
+    if (!path) return;
+    try {
+      Deno.removeSync(path);
+    } catch { /* nothing there */ }
+    try {
+      this.unixListener = Deno.listen({ transport: "unix", path });
+      const perm = this.config.get<number>("unixsocketperm");
+      if (perm) Deno.chmodSync(path, perm);
+    } catch (e) {
+      this.unixListener?.close();
+      this.unixListener = null;
+      throw new Error(`Failed opening Unix socket: ${(e as Error).message}`);
+    }
+    void this.acceptLoop(this.unixListener);
+  }
+
+  /** Closes the Unix socket listener and removes its file, as Redis does on shutdown. */
+  private closeUnix(): void {
+    if (!this.unixListener) return;
+    try {
+      this.unixListener.close();
+    } catch { /* already closed */ }
+    this.unixListener = null;
+    try {
+      Deno.removeSync(this.config.getString("unixsocket"));
+    } catch { /* already gone */ }
   }
 
   private bindAddresses(): string[] {
@@ -487,6 +527,21 @@ export class Server {
   }
 
   private accept(conn: Deno.Conn): void {
+    if (conn.remoteAddr.transport === "unix") {
+      // Local by nature: no protected mode; Redis shows the socket's path as the address.
+      if (this.clients.size >= this.config.get<number>("maxclients")) {
+        this.stats.rejectedConnections++;
+        conn.write(new TextEncoder().encode("-ERR max number of clients reached\r\n"))
+          .catch(() => {}).finally(() => conn.close());
+        return;
+      }
+      const addr = `${this.config.getString("unixsocket")}:0`;
+      const c = this.newClient(conn, addr, addr);
+      c.unixSocket = true;
+      this.stats.totalConnections++;
+      void this.serveClient(c);
+      return;
+    }
     const r = conn.remoteAddr as Deno.NetAddr, lo = conn.localAddr as Deno.NetAddr;
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -964,6 +1019,7 @@ export class Server {
     this.shuttingDown = true;
     clearInterval(this.cron);
     this.closeListeners();
+    this.closeUnix();
     for (const c of this.clients.values()) c.close();
   }
 }
