@@ -484,8 +484,14 @@ export class SentinelServer implements AclHost {
         if (n >= 2 && argv[1]!.toLowerCase() === "count") c.out.int(SENTINEL_TABLE.size);
         else if (n >= 2 && argv[1]!.toLowerCase() === "docs") c.out.map(0);
         else {
-          c.out.array(SENTINEL_TABLE.size);
-          for (const name of SENTINEL_TABLE.keys()) c.out.bulk(name);
+          // As redis-sentinel 7.0 lists them: every command and every `command|subcommand`.
+          const names: string[] = [];
+          for (const [name, d] of SENTINEL_TABLE) {
+            names.push(name);
+            for (const sub of d.subcommands ?? []) names.push(sub.name);
+          }
+          c.out.array(names.length);
+          for (const name of names) c.out.bulk(name);
         }
         return;
       case "shutdown":

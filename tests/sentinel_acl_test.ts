@@ -92,7 +92,9 @@ async function compare(
  * a user's description (ACL LIST, GETUSER), compared sorted.
  */
 function hashOrder(call: string[], v: unknown): unknown {
-  if (call[0] === "ACL" && call[1] === "CAT" && Array.isArray(v)) return [...v].sort();
+  const unordered = (call[0] === "ACL" && call[1] === "CAT") ||
+    (call[0] === "COMMAND" && call[1] === "LIST");
+  if (unordered && Array.isArray(v)) return [...v].sort();
   return sortRules(v);
 }
 
@@ -169,6 +171,7 @@ Deno.test({
         ["AUTH", "a", "b", "c"],
         ["HELLO", "3", "AUTH", "watcher", "wrong"],
         ["COMMAND", "COUNT"],
+        ["COMMAND", "LIST"],
       ], hashOrder);
       // Restricted users: what they may run, and the NOPERM texts for the rest.
       await compare(pair, "watcher", "wpw", [
