@@ -120,6 +120,13 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   if (!config) return;
+  // First, as Redis applies `dir` while reading its config: a relative logfile is in `dir`.
+  try {
+    Deno.chdir(config.getString("dir"));
+  } catch (e) {
+    console.error(`Can't chdir to '${config.getString("dir")}': ${(e as Error).message}`);
+    Deno.exit(1);
+  }
   await setupLogging({
     role: "data-node",
     level: config.getString("loglevel"),
@@ -134,12 +141,6 @@ async function main(): Promise<void> {
     });
     return undefined;
   });
-  try {
-    Deno.chdir(config.getString("dir"));
-  } catch (e) {
-    console.error(`Can't chdir to '${config.getString("dir")}': ${(e as Error).message}`);
-    Deno.exit(1);
-  }
   const server = new Server(config, buildCommandTable());
   const aclError = loadUsersAtStartup(server, CONFIG_USERS.get(config) ?? []);
   if (aclError) {

@@ -95,18 +95,19 @@ async function main(): Promise<void> {
   }
   if (!loaded) return;
   const { cfg, file } = loaded;
-  await setupLogging({
-    role: "sentinel",
-    level: cfg.loglevel,
-    ...(cfg.logfile ? { file: cfg.logfile } : {}),
-  });
-  const log = getLogger(["sentinel"]);
+  // First, as Redis applies `dir` while reading its config: a relative logfile is in `dir`.
   try {
     Deno.chdir(cfg.dir);
   } catch (e) {
     console.error(`Can't chdir to '${cfg.dir}': ${(e as Error).message}`);
     Deno.exit(1);
   }
+  await setupLogging({
+    role: "sentinel",
+    level: cfg.loglevel,
+    ...(cfg.logfile ? { file: cfg.logfile } : {}),
+  });
+  const log = getLogger(["sentinel"]);
   const rt = new Runtime(cfg, file);
   const fresh = cfg.myid === "";
   if (fresh) cfg.myid = randomId();

@@ -6,9 +6,11 @@ import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import {
   dataNodeCommand,
   freePort,
+  hasRedis,
   runDataNode,
   startDataNode,
   startProcess,
+  startRedisServer,
 } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 import { RespDouble, RespError, RespPush, SimpleString } from "../shared/resp/mod.ts";
@@ -465,4 +467,48 @@ function enc(argv: string[]): Uint8Array {
   let s = `*${argv.length}\r\n`;
   for (const a of argv) s += `$${new TextEncoder().encode(a).length}\r\n${a}\r\n`;
   return new TextEncoder().encode(s);
+}
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name:
+      `${impl}: after a failed BGSAVE with save rules, writes and PING get MISCONF until a save works`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "redis-ha-misconf-" });
+      try {
+        // The dump file's name is taken by a directory: the rename at the end of the save fails.
+        await Deno.mkdir(`${dir}/taken`);
+        const args = ["--dir", dir, "--save", "", "--enable-protected-configs", "yes"];
+        await using node = impl === "data-node"
+          ? await startDataNode(args)
+          : await startRedisServer(args);
+        using c = await RawConn.connect(node.port);
+        await c.call("SET", "k", "v");
+        equal(String(await c.call("CONFIG", "SET", "dbfilename", "taken")), "OK");
+        equal(String(await c.call("CONFIG", "SET", "save", "1000000 1000000")), "OK");
+        await c.call("BGSAVE");
+        await eventually(
+          async () =>
+            /rdb_last_bgsave_status:err/.test(String(await c.call("INFO", "persistence"))),
+          "the BGSAVE failed",
+        );
+        for (const cmd of [["PING"], ["SET", "k", "w"]]) {
+          const r = await c.call(...cmd);
+          ok(r instanceof RespError && r.message.startsWith("MISCONF "), `${cmd[0]}: ${r}`);
+        }
+        equal(String(await c.call("GET", "k")), "v", "reads still run");
+        equal(String(await c.call("CONFIG", "SET", "dbfilename", "dump.rdb")), "OK");
+        await c.call("BGSAVE");
+        await eventually(
+          async () => /rdb_last_bgsave_status:ok/.test(String(await c.call("INFO", "persistence"))),
+          "the BGSAVE worked",
+        );
+        equal(String(await c.call("PING")), "PONG");
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  });
 }

@@ -204,7 +204,8 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
     return ERR.oom;
   }
   const writes = isWrite(def, c);
-  if (writes && s.persistence?.writesRefused()) return MISCONF;
+  // PING too, as Redis refuses it, so that a monitor (Sentinel) sees the node as failing.
+  if ((writes || def.name === "ping") && s.persistence?.writesRefused()) return MISCONF;
   const repl = s.replication;
   if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
     return "NOREPLICAS Not enough good replicas to write.";
