@@ -371,72 +371,92 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
 
 function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): void {
   const mon = srv.rt.monitor;
-  if (argv.length < 5 || argv.length % 2 === 0) {
-    c.error(`ERR unknown subcommand or wrong number of arguments for 'set'. Try SENTINEL HELP.`);
-    return;
-  }
   const m = mon.masters.get(argv[2]!);
   if (!m) {
     c.error("ERR No such master with that name");
     return;
   }
   const cfg = m.config;
-  for (let i = 3; i + 1 < argv.length; i += 2) {
-    const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
-    const num = parseInt(val);
-    const bad = () => c.error(`ERR Invalid argument '${val}' for SENTINEL SET '${opt}'`);
-    switch (opt) {
-      case "down-after-milliseconds":
-        if (num === null || num <= 0) return bad();
-        cfg.downAfterMs = num;
-        break;
-      case "failover-timeout":
-        if (num === null || num <= 0) return bad();
-        cfg.failoverTimeoutMs = num;
-        break;
-      case "parallel-syncs":
-        if (num === null || num <= 0) return bad();
-        cfg.parallelSyncs = num;
-        break;
-      case "quorum":
-        if (num === null || num <= 0) return bad();
-        cfg.quorum = num;
-        break;
-      case "auth-pass":
-        cfg.authPass = val;
-        break;
-      case "auth-user":
-        cfg.authUser = val;
-        break;
-      case "master-reboot-down-after-period":
-        if (num === null || num < 0) return bad();
-        cfg.masterRebootDownAfterMs = num;
-        break;
-      case "notification-script":
-      case "client-reconfig-script":
-        if (srv.rt.cfg.denyScriptsReconfig) {
-          c.error(
-            "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.",
-          );
-          return;
+  // As Redis: options apply one by one; an error stops there, the earlier ones stay (and are
+  // saved), and each applied option is logged as a +set event.
+  let changes = 0;
+  const finish = (error: string | null) => {
+    if (changes > 0) mon.save();
+    if (error !== null) c.error(error);
+    else if (changes > 0) c.out.ok();
+  };
+  for (let i = 3; i < argv.length; i++) {
+    const opt = argv[i]!.toLowerCase(), more = argv.length - 1 - i;
+    const first = i;
+    let redacted = false;
+    const number = (min: number): number | string => {
+      const v = argv[++i]!;
+      const n = parseInt(v);
+      return n === null || n < min ? `ERR Invalid argument '${v}' for SENTINEL SET '${opt}'` : n;
+    };
+    let err: string | null = null;
+    if (more < 1 || (opt === "rename-command" && more < 2)) {
+      err = `ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`;
+    } else {
+      switch (opt) {
+        case "down-after-milliseconds":
+        case "failover-timeout":
+        case "parallel-syncs":
+        case "quorum":
+        case "master-reboot-down-after-period": {
+          const n = number(opt === "master-reboot-down-after-period" ? 0 : 1);
+          if (typeof n === "string") err = n;
+          else if (opt === "down-after-milliseconds") cfg.downAfterMs = n;
+          else if (opt === "failover-timeout") cfg.failoverTimeoutMs = n;
+          else if (opt === "parallel-syncs") cfg.parallelSyncs = n;
+          else if (opt === "quorum") cfg.quorum = n;
+          else cfg.masterRebootDownAfterMs = n;
+          break;
         }
-        if (opt === "notification-script") cfg.notificationScript = val;
-        else cfg.clientReconfigScript = val;
-        break;
-      case "rename-command": {
-        if (i + 2 >= argv.length) return bad();
-        cfg.renamedCommands.set(val.toLowerCase(), argv[i + 2]!);
-        i++;
-        break;
+        case "auth-pass":
+        case "auth-user":
+          if (opt === "auth-pass") cfg.authPass = argv[++i]!;
+          else cfg.authUser = argv[++i]!;
+          redacted = opt === "auth-pass";
+          // New credentials take effect on new connections to the master and its replicas.
+          srv.rt.dropLinks(m);
+          for (const r of m.replicas.values()) srv.rt.dropLinks(r);
+          break;
+        case "notification-script":
+        case "client-reconfig-script": {
+          if (srv.rt.cfg.denyScriptsReconfig) {
+            err =
+              "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.";
+            break;
+          }
+          const v = argv[++i]!;
+          if (opt === "notification-script") cfg.notificationScript = v;
+          else cfg.clientReconfigScript = v;
+          break;
+        }
+        case "rename-command": {
+          const from = argv[++i]!, to = argv[++i]!;
+          if (from === "" || to === "") {
+            err = `ERR Invalid argument '${from === "" ? from : to}' for SENTINEL SET '${opt}'`;
+            break;
+          }
+          cfg.renamedCommands.delete(from.toLowerCase());
+          if (from.toLowerCase() !== to.toLowerCase()) {
+            cfg.renamedCommands.set(from.toLowerCase(), to);
+          }
+          break;
+        }
+        default:
+          err = `ERR Unknown option or number of arguments for SENTINEL SET '${argv[i]}'`;
       }
-      default:
-        c.error(`ERR Unknown option or number of arguments for SENTINEL SET '${opt}'`);
-        return;
     }
-    srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${opt} ${val}`);
+    if (err !== null) return finish(err);
+    changes++;
+    const shown = argv.slice(first, i + 1);
+    if (redacted) shown[1] = "******";
+    srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${shown.join(" ")}`);
   }
-  mon.save();
-  c.out.ok();
+  finish(null);
 }
 
 function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]): void {

@@ -172,6 +172,15 @@ Deno.test({
         ["HELLO", "3", "AUTH", "watcher", "wrong"],
         ["COMMAND", "COUNT"],
         ["COMMAND", "LIST"],
+        // SENTINEL SET applies options in order and stops at the first bad one.
+        ["SENTINEL", "SET", MASTER_NAME, "quorum", "abc"],
+        ["SENTINEL", "SET", MASTER_NAME, "quorum", "2x"],
+        ["SENTINEL", "SET", MASTER_NAME, "quorum", "1", "parallel-syncs"],
+        ["SENTINEL", "SET", MASTER_NAME, "rename-command", "PING", "PING"],
+        ["SENTINEL", "SET", MASTER_NAME, "rename-command", "PING"],
+        ["SENTINEL", "SET", MASTER_NAME, "rename-command", "", "PONG"],
+        ["SENTINEL", "SET", MASTER_NAME, "parallel-syncs", "1", "nosuch", "1"],
+        ["SENTINEL", "SET", MASTER_NAME, "master-reboot-down-after-period", "-1"],
       ], hashOrder);
       // Restricted users: what they may run, and the NOPERM texts for the rest.
       await compare(pair, "watcher", "wpw", [
