@@ -49,15 +49,36 @@ export class RespWriter {
 
   private header(prefix: number, n: number | bigint): void {
     this.ensure(24);
-    this.buf[this.len++] = prefix;
-    if (typeof n === "number" && n >= 0 && n < 10) {
-      this.buf[this.len++] = 48 + n;
+    const b = this.buf;
+    let p = this.len;
+    b[p++] = prefix;
+    if (typeof n === "number" && (n | 0) === n) {
+      // A 32-bit integer's digits go straight into the buffer, without a string.
+      let u = n;
+      if (u < 0) {
+        b[p++] = 45; // '-'
+        u = -u;
+      }
+      if (u < 10) {
+        b[p++] = 48 + u;
+      } else {
+        let digits = 1;
+        for (let t = u; t >= 10; t = Math.floor(t / 10)) digits++;
+        p += digits;
+        for (let i = p - 1; u >= 10; i--) {
+          const q = Math.floor(u / 10);
+          b[i] = 48 + u - q * 10;
+          u = q;
+        }
+        b[p - digits] = 48 + u;
+      }
     } else {
       const s = String(n);
-      for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+      for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     }
-    this.buf[this.len++] = CRLF0;
-    this.buf[this.len++] = CRLF1;
+    b[p++] = CRLF0;
+    b[p++] = CRLF1;
+    this.len = p;
   }
 
   private line(prefix: number, s: string): void {
