@@ -206,7 +206,7 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   const writes = isWrite(def, c);
   if (writes && s.persistence?.writesRefused()) return MISCONF;
   const repl = s.replication;
-  if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
+  if (writes && s.minReplicasOn && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
     return "NOREPLICAS Not enough good replicas to write.";
   }
   if (writes && repl.replica.active && s.config.get<boolean>("replica-read-only")) {

@@ -201,6 +201,13 @@ export class Server {
         return undefined;
       });
     }
+    this.refreshMinReplicas();
+    for (const name of ["min-replicas-to-write", "min-replicas-max-lag"]) {
+      config.onChange(name, () => {
+        this.refreshMinReplicas();
+        return undefined;
+      });
+    }
     this.refreshLatencyConfig();
     for (
       const name of [
@@ -239,6 +246,17 @@ export class Server {
       this.replStream?.resize(v as number);
       return undefined;
     });
+  }
+
+  /**
+   * min-replicas-to-write and min-replicas-max-lag both set: writes are refused without enough
+   * good replicas (cached: the dispatcher reads it for every write).
+   */
+  minReplicasOn = false;
+
+  private refreshMinReplicas(): void {
+    this.minReplicasOn = this.config.get<number>("min-replicas-to-write") !== 0 &&
+      this.config.get<number>("min-replicas-max-lag") !== 0;
   }
 
   /** Copies the slow log and latency settings where the per-command accounting reads them. */
