@@ -593,7 +593,8 @@ export class Server {
         }
         this.stats.totalReads++;
         if (n === null || !this.received(c, n)) break;
-        const waiting = this.processInput(c);
+        // The time of the read is the batch's time (one clock read for both).
+        const waiting = this.processInput(c, c.lastInteractionMs);
         if (waiting) {
           side = await this.readWhileWaiting(c, waiting);
           if (c.closing) break;
@@ -656,9 +657,9 @@ export class Server {
    * Runs every complete command in the client's buffer. Returns a promise only when a command
    * made the client wait; the rest of the buffer is then processed after the wait.
    */
-  processInput(c: Client): Promise<void> | undefined {
+  processInput(c: Client, nowMs = this.clock.nowMs()): Promise<void> | undefined {
     this.stats.startBatch();
-    this.nowMs = this.clock.nowMs();
+    this.nowMs = nowMs;
     this.batchTime = true;
     try {
       return this.processBatch(c);
