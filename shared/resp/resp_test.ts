@@ -261,4 +261,10 @@ Deno.test("integer replies and lengths are written as their decimal digits", () 
     w.int(n);
     assertEquals(new TextDecoder().decode(w.view()), `:${String(n)}\r\n`);
   }
+  // A double's fraction is cut off, as C's (long long) cast does (GEORADIUS WITHHASH).
+  for (const [d, text] of [[1.5, "1"], [-0.5, "0"], [12.75, "12"], [-3.9, "-3"]] as const) {
+    w.reset();
+    w.int(d);
+    assertEquals(new TextDecoder().decode(w.view()), `:${text}\r\n`);
+  }
 });

@@ -73,7 +73,8 @@ export class RespWriter {
         b[p - digits] = 48 + u;
       }
     } else {
-      const s = String(n);
+      // A fraction is cut off, as C's conversion of a double to an integer does.
+      const s = typeof n === "number" && Number.isFinite(n) ? String(Math.trunc(n)) : String(n);
       for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     }
     b[p++] = CRLF0;
