@@ -112,8 +112,8 @@ export class Stats {
       this.timed.length = this.timedArgv.length = this.timedCaller.length = 0;
       return;
     }
-    this.timedArgv.fill(null, 0, n);
-    this.timedCaller.fill(null, 0, n);
+    const argv = this.timedArgv, callers = this.timedCaller;
+    for (let i = 0; i < n; i++) argv[i] = callers[i] = null;
   }
 
   /**
