@@ -29,6 +29,7 @@ export class RespWriter {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.headView = this.headOf = null;
   }
 
   /** Writes a binary string's bytes (chars 0..255) without framing. */
@@ -189,6 +190,21 @@ export class RespWriter {
     return out;
   }
 
+  /** The last view `head` made, and the buffer it is a view of. */
+  private headView: Uint8Array | null = null;
+  private headOf: Uint8Array | null = null;
+
+  /**
+   * A view of the first n written bytes (n <= len), reused while the buffer and n stay the same
+   * (replies of one size, one after another, are common): it shares the buffer's memory.
+   */
+  head(n: number): Uint8Array {
+    const v = this.headView;
+    if (v !== null && this.headOf === this.buf && v.length === n) return v;
+    this.headOf = this.buf;
+    return this.headView = this.buf.subarray(0, n);
+  }
+
   /** A view of the written bytes; valid until the next write or reset. */
   view(): Uint8Array {
     return this.buf.subarray(0, this.len);
@@ -204,7 +220,10 @@ export class RespWriter {
   reset(): void {
     this.len = 0;
     // Give back memory after a huge reply instead of holding it for the client's lifetime.
-    if (this.buf.length > 1024 * 1024) this.buf = new Uint8Array(16 * 1024);
+    if (this.buf.length > 1024 * 1024) {
+      this.buf = new Uint8Array(16 * 1024);
+      this.headView = this.headOf = null;
+    }
   }
 }
 
