@@ -63,15 +63,31 @@ export class RespWriter {
       if (u < 10) {
         b[p++] = 48 + u;
       } else {
-        let digits = 1;
-        for (let t = u; t >= 10; t = Math.floor(t / 10)) digits++;
-        p += digits;
-        for (let i = p - 1; u >= 10; i--) {
-          const q = Math.floor(u / 10);
-          b[i] = 48 + u - q * 10;
+        // u < 2^31 + 1: at most 10 digits, and (u / 10) | 0 is exact integer division.
+        p += u < 100
+          ? 2
+          : u < 1000
+          ? 3
+          : u < 10000
+          ? 4
+          : u < 100000
+          ? 5
+          : u < 1000000
+          ? 6
+          : u < 10000000
+          ? 7
+          : u < 100000000
+          ? 8
+          : u < 1000000000
+          ? 9
+          : 10;
+        let i = p;
+        while (u >= 10) {
+          const q = (u / 10) | 0;
+          b[--i] = 48 + u - q * 10;
           u = q;
         }
-        b[p - digits] = 48 + u;
+        b[--i] = 48 + u;
       }
     } else {
       // A fraction is cut off, as C's conversion of a double to an integer does.
