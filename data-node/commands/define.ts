@@ -162,6 +162,11 @@ const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
 export function parseFloatArg(s: string): number | null {
+  // Plain integers (most scores) are exact as numbers: no regular expressions.
+  if (s.length <= 15) {
+    const n = parseIntArg(s);
+    if (n !== null) return n;
+  }
   if (s.length === 0 || s.length > 5120) return null;
   const lower = s.toLowerCase();
   if (lower === "inf" || lower === "+inf" || lower === "infinity" || lower === "+infinity") {

@@ -46,7 +46,7 @@ export const F_ADMIN = 64;
 export const F_STALE = 128;
 export const F_FAST = 256;
 /**
- * Timed with its batch (see Stats.timed) rather than on its own: fast commands, and the O(1)
+ * Timed with its batch (see Stats.shareTime) rather than on its own: fast commands, and the O(1)
  * string writes Redis does not flag fast (a value may be large) but that are as cheap.
  */
 export const F_SHARED_TIME = 512;

@@ -154,11 +154,12 @@ function zadd(s: Engine, c: ClientState, argv: string[]): void {
   if (incr && rest > 2) {
     return c.error("ERR INCR option supports a single increment-element pair");
   }
-  const pairs: [number, string][] = [];
-  for (let j = i; j < argv.length; j += 2) {
+  // Every score is checked before anything changes; members are read from argv after them.
+  const scores = new Array<number>(rest / 2);
+  for (let j = i, k = 0; j < argv.length; j += 2, k++) {
     const sc = parseFloatArg(argv[j]!);
     if (sc === null) return c.error(ERR.notFloat);
-    pairs.push([sc, argv[j + 1]!]);
+    scores[k] = sc;
   }
   let z = readZset(s, c, argv[1]!);
   if (z === REPLIED) return;
@@ -170,7 +171,8 @@ function zadd(s: Engine, c: ClientState, argv: string[]): void {
   const lim = limits(s);
   let added = 0, updated = 0;
   let incrResult: number | null = null;
-  for (const [score, member] of pairs) {
+  for (let k = 0; k < scores.length; k++) {
+    const score = scores[k]!, member = argv[i + 2 * k + 1]!;
     const cur = z.score(member);
     if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
     let next = score;

@@ -83,7 +83,7 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   // Each top-level command sees one instant, as Redis's command time snapshot; a client's
   // batch of pipelined commands shares the one read when the batch started (see processInput).
   if (!p.inUnit && !s.batchTime) s.nowMs = s.clock.nowMs();
-  // Cheap commands share their batch's time (Stats.timed); the others, and every command run
+  // Cheap commands share their batch's time (Stats.shareTime); the others, and every command run
   // inside another (EXEC), are timed one by one.
   const nested = p.inUnit;
   const t0 = def.bits & F_SHARED_TIME && !nested ? -1 : performance.now();
@@ -117,9 +117,7 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   // Arguments holding secrets (AUTH's password...) are shown redacted, as Redis does.
   const shown = c.redactedArgv ?? argv;
   if (t0 < 0) {
-    stats.timed.push(stat);
-    stats.timedArgv.push(shown);
-    stats.timedCaller.push(c);
+    stats.shareTime(stat, shown, c);
   } else {
     const t1 = performance.now();
     stats.finish(stat, c, shown, (t1 - t0) * 1000);

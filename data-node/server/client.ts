@@ -203,26 +203,39 @@ export class Client implements Watcher {
     return this.writing;
   }
 
+  /** The writer and byte count of the socket write in progress (see drain). */
+  private drainWriter: RespWriter | null = null;
+  private drainLen = 0;
+
   /**
    * One socket write of everything pending, then again for whatever was appended meanwhile
-   * or not taken by a partial write; a plain promise chain, not nested async functions.
+   * or not taken by a partial write; a plain promise chain, not nested async functions, whose
+   * callbacks are made once per client rather than once per write.
    */
   private drain(): Promise<void> {
     const w = this.sending;
     const n = w.len;
-    // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
+    this.drainWriter = w;
+    this.drainLen = n;
     this.onWrite();
-    return this.conn!.write(w.buf.subarray(0, n)).then((written): Promise<void> | undefined => {
-      w.consume(written);
-      if (this.sending.len > 0 && !this.closing) return this.drain();
-      this.writing = null;
-      return undefined;
-    }, (e) => {
-      w.consume(n);
-      this.writing = null;
-      throw e;
-    });
+    // A buffer that grows meanwhile moves, but this view keeps the bytes being written.
+    return this.conn!.write(w.head(n)).then(this.written, this.writeFailed);
   }
+
+  private readonly written = (written: number): Promise<void> | undefined => {
+    this.drainWriter!.consume(written);
+    if (this.sending.len > 0 && !this.closing) return this.drain();
+    this.drainWriter = null;
+    this.writing = null;
+    return undefined;
+  };
+
+  private readonly writeFailed = (e: unknown): never => {
+    this.drainWriter!.consume(this.drainLen);
+    this.drainWriter = null;
+    this.writing = null;
+    throw e;
+  };
 
   close(): void {
     if (this.closing) return;

@@ -207,7 +207,7 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   // PING too, as Redis refuses it, so that a monitor (Sentinel) sees the node as failing.
   if ((writes || def.name === "ping") && s.persistence?.writesRefused()) return MISCONF;
   const repl = s.replication;
-  if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
+  if (writes && s.minReplicasOn && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
     return "NOREPLICAS Not enough good replicas to write.";
   }
   if (writes && repl.replica.active && s.config.get<boolean>("replica-read-only")) {

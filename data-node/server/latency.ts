@@ -24,10 +24,15 @@ export class Histogram {
 
   /** Records one duration in nanoseconds. */
   record(ns: number): void {
+    this.recordMany(ns, 1);
+  }
+
+  /** Records `count` calls of the same duration in nanoseconds. */
+  recordMany(ns: number, count: number): void {
     let v = ns < HIST_MIN_NS ? HIST_MIN_NS : ns > HIST_MAX_NS ? HIST_MAX_NS : Math.floor(ns);
     if (v < 0) v = HIST_MIN_NS;
-    this.counts[slotOf(v)]!++;
-    this.total++;
+    this.counts[slotOf(v)]! += count;
+    this.total += count;
     if (v > this.max) this.max = v;
   }
 

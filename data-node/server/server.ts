@@ -201,6 +201,13 @@ export class Server {
         return undefined;
       });
     }
+    this.refreshMinReplicas();
+    for (const name of ["min-replicas-to-write", "min-replicas-max-lag"]) {
+      config.onChange(name, () => {
+        this.refreshMinReplicas();
+        return undefined;
+      });
+    }
     this.refreshLatencyConfig();
     for (
       const name of [
@@ -239,6 +246,17 @@ export class Server {
       this.replStream?.resize(v as number);
       return undefined;
     });
+  }
+
+  /**
+   * min-replicas-to-write and min-replicas-max-lag both set: writes are refused without enough
+   * good replicas (cached: the dispatcher reads it for every write).
+   */
+  minReplicasOn = false;
+
+  private refreshMinReplicas(): void {
+    this.minReplicasOn = this.config.get<number>("min-replicas-to-write") !== 0 &&
+      this.config.get<number>("min-replicas-max-lag") !== 0;
   }
 
   /** Copies the slow log and latency settings where the per-command accounting reads them. */
@@ -630,7 +648,8 @@ export class Server {
         }
         this.stats.totalReads++;
         if (n === null || !this.received(c, n)) break;
-        const waiting = this.processInput(c);
+        // The time of the read is the batch's time (one clock read for both).
+        const waiting = this.processInput(c, c.lastInteractionMs);
         if (waiting) {
           side = await this.readWhileWaiting(c, waiting);
           if (c.closing) break;
@@ -693,9 +712,9 @@ export class Server {
    * Runs every complete command in the client's buffer. Returns a promise only when a command
    * made the client wait; the rest of the buffer is then processed after the wait.
    */
-  processInput(c: Client): Promise<void> | undefined {
+  processInput(c: Client, nowMs = this.clock.nowMs()): Promise<void> | undefined {
     this.stats.startBatch();
-    this.nowMs = this.clock.nowMs();
+    this.nowMs = nowMs;
     this.batchTime = true;
     try {
       return this.processBatch(c);

@@ -3,6 +3,9 @@ import { MAX_ERROR_CODES } from "../../shared/limits.ts";
 import { type CommandDef, type CommandStat, F_FAST } from "../commands/types.ts";
 import { Histogram, LatencyMonitor, SlowLog } from "./latency.ts";
 
+/** Slots of the shared-time arrays kept between batches (a longer batch's are freed). */
+const MAX_KEPT_TIMED = 1024;
+
 /** Who ran a command, for its slow log entry. */
 export interface CommandCaller {
   addr: string;
@@ -41,22 +44,30 @@ export class Stats {
   /**
    * Fast commands run since the last clock read, with their arguments and callers: time is
    * read once per batch of pipelined fast commands (a clock read costs as much as a fast
-   * command) and shared out evenly. Other commands are timed one by one (see `finish`).
+   * command) and shared out evenly. Other commands are timed one by one (see `finish`). The
+   * arrays are reused from batch to batch (their first `timedCount` slots are this batch's).
    */
-  readonly timed: CommandStat[] = [];
-  readonly timedArgv: (readonly string[])[] = [];
-  readonly timedCaller: CommandCaller[] = [];
+  private readonly timed: CommandStat[] = [];
+  private readonly timedArgv: (readonly string[] | null)[] = [];
+  private readonly timedCaller: (CommandCaller | null)[] = [];
+  private timedCount = 0;
   private batchStart = 0;
 
+  /** A command that shares its batch's time: accounted at the next clock read (`settle`). */
+  shareTime(stat: CommandStat, argv: readonly string[], caller: CommandCaller): void {
+    const i = this.timedCount++;
+    this.timed[i] = stat;
+    this.timedArgv[i] = argv;
+    this.timedCaller[i] = caller;
+  }
+
   startBatch(): void {
-    this.timed.length = 0;
-    this.timedArgv.length = 0;
-    this.timedCaller.length = 0;
+    this.dropTimed();
     this.batchStart = performance.now();
   }
 
   endBatch(): void {
-    if (this.timed.length > 0) this.settle(performance.now());
+    if (this.timedCount > 0) this.settle(performance.now());
   }
 
   /**
@@ -65,17 +76,44 @@ export class Stats {
    * command timed on its own, so the slow log holds every command before the next one runs.
    */
   settle(now: number): void {
-    const n = this.timed.length;
+    const n = this.timedCount;
     if (n > 0) {
       const share = (Math.max(0, now - this.batchStart) * 1000) / n;
-      for (let i = 0; i < n; i++) {
-        this.finish(this.timed[i]!, this.timedCaller[i]!, this.timedArgv[i]!, share);
+      if (
+        (this.slowlogThreshold >= 0 && share >= this.slowlogThreshold) ||
+        (this.latencyThreshold > 0 && share / 1000 >= this.latencyThreshold)
+      ) {
+        for (let i = 0; i < n; i++) {
+          this.finish(this.timed[i]!, this.timedCaller[i]!, this.timedArgv[i]!, share);
+        }
+      } else {
+        // Nothing to log: each run of one command is accounted at once.
+        const tracking = this.latencyTracking;
+        for (let i = 0; i < n;) {
+          const stat = this.timed[i]!;
+          let j = i + 1;
+          while (j < n && this.timed[j] === stat) j++;
+          stat.usec += share * (j - i);
+          if (tracking) (stat.hist ??= new Histogram()).recordMany(share * 1000, j - i);
+          i = j;
+        }
       }
-      this.timed.length = 0;
-      this.timedArgv.length = 0;
-      this.timedCaller.length = 0;
+      this.dropTimed();
     }
     this.batchStart = now;
+  }
+
+  /** Forgets the accounted commands (their arguments and callers are not kept alive). */
+  private dropTimed(): void {
+    const n = this.timedCount;
+    if (n === 0) return;
+    this.timedCount = 0;
+    if (n > MAX_KEPT_TIMED) {
+      this.timed.length = this.timedArgv.length = this.timedCaller.length = 0;
+      return;
+    }
+    const argv = this.timedArgv, callers = this.timedCaller;
+    for (let i = 0; i < n; i++) argv[i] = callers[i] = null;
   }
 
   /**

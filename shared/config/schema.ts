@@ -269,6 +269,9 @@ export class Config {
   }
 
   get<T>(name: string): T {
+    // Callers name parameters canonically: one map lookup (a value is never undefined).
+    const v = this.values.get(name);
+    if (v !== undefined) return v as T;
     const n = this.canonical(name);
     if (!n) throw new Error(`unknown config ${name}`);
     return this.values.get(n) as T;

@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 
 /** Node's undocumented but stable native latin1 slice: 5x faster than toString("latin1"). */
-interface Latin1 {
+export interface Latin1 {
   latin1Slice(start: number, end: number): string;
 }
 
@@ -12,17 +12,97 @@ let view: Latin1 | null = null;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const chr = String.fromCharCode;
+
+/**
+ * A string of up to 11 bytes, built in one allocation (appending char by char allocates an
+ * intermediate string per byte); null when longer.
+ */
+export function shortBinary(b: Uint8Array, s: number, end: number): string | null {
+  switch (end - s) {
+    case 0:
+      return "";
+    case 1:
+      return chr(b[s]!);
+    case 2:
+      return chr(b[s]!, b[s + 1]!);
+    case 3:
+      return chr(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return chr(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8:
+      return chr(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+      );
+    case 9:
+      return chr(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+      );
+    case 10:
+      return chr(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+      );
+    case 11:
+      return chr(
+        b[s]!,
+        b[s + 1]!,
+        b[s + 2]!,
+        b[s + 3]!,
+        b[s + 4]!,
+        b[s + 5]!,
+        b[s + 6]!,
+        b[s + 7]!,
+        b[s + 8]!,
+        b[s + 9]!,
+        b[s + 10]!,
+      );
+    default:
+      return null;
+  }
+}
+
+/** A latin1 view of an ArrayBuffer: slices it into binary strings natively. */
+export function latin1View(buffer: ArrayBufferLike): Latin1 {
+  return Buffer.from(buffer as ArrayBuffer) as unknown as Latin1;
+}
+
 /** Bytes -> binary string. Buffer's latin1 is a true byte identity (WHATWG "latin1" is not). */
 export function bytesToBinary(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  if (end - start < 12) {
-    let s = "";
-    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
-    return s;
-  }
+  if (end - start < 12) return shortBinary(bytes, start, end)!;
   // One Buffer view per underlying ArrayBuffer: creating a view per call costs more than the copy.
   if (bytes.buffer !== viewOf) {
     viewOf = bytes.buffer;
-    view = Buffer.from(bytes.buffer as ArrayBuffer) as unknown as Latin1;
+    view = latin1View(bytes.buffer);
   }
   return view!.latin1Slice(bytes.byteOffset + start, bytes.byteOffset + end);
 }

@@ -5,7 +5,7 @@
  * for the rest of the batch). A partial multibulk keeps its parsed arguments between reads, so a
  * huge command cut into many reads is parsed once.
  */
-import { bytesToBinary } from "./bytes.ts";
+import { bytesToBinary, type Latin1, latin1View, shortBinary } from "./bytes.ts";
 import {
   DEFAULT_LIMITS,
   RespLimits,
@@ -187,7 +187,10 @@ export class RequestParser {
         return null;
       }
       this.rereadHeader = 0;
-      args[this.filled++] = bytesToBinary(b, this.start, this.start + len);
+      args[this.filled] = this.filled === 0
+        ? this.commandName(b, this.start, this.start + len)
+        : this.binary(b, this.start, this.start + len);
+      this.filled++;
       this.start += len + 2;
       this.argBytes += len + 16;
       this.remaining--;
@@ -200,6 +203,36 @@ export class RequestParser {
       this.start = this.end = 0;
     }
     return args;
+  }
+
+  /** The view `binary` slices long arguments with, and the buffer it is a view of. */
+  private view: Latin1 | null = null;
+  private viewOf: ArrayBufferLike | null = null;
+
+  /** Bytes -> binary string (one char per byte). */
+  private binary(b: Uint8Array, start: number, end: number): string {
+    if (end - start < 12) return shortBinary(b, start, end)!;
+    if (this.viewOf !== b.buffer) {
+      this.viewOf = b.buffer;
+      this.view = latin1View(b.buffer);
+    }
+    return this.view!.latin1Slice(b.byteOffset + start, b.byteOffset + end);
+  }
+
+  /** The last command name read: pipelines repeat one, and its string is then reused. */
+  private lastName = "";
+
+  private commandName(b: Uint8Array, start: number, end: number): string {
+    const last = this.lastName;
+    const n = end - start;
+    if (n === last.length) {
+      let i = 0;
+      while (i < n && b[start + i] === last.charCodeAt(i)) i++;
+      if (i === n) return last;
+    }
+    const name = this.binary(b, start, end);
+    if (n <= 32) this.lastName = name;
+    return name;
   }
 
   /** Parses `<c><digits>\r\n` at start; null when the line is incomplete. */

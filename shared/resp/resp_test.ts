@@ -17,6 +17,7 @@ import {
   RespSet,
   type RespValue,
   RespVerbatim,
+  RespWriter,
   SimpleString,
 } from "./mod.ts";
 
@@ -223,4 +224,47 @@ Deno.test("the query buffer length counts parsed bytes until the batch is trimme
   assertEquals(p.queryBufferLength, 2 + 4 + 14 * 8);
   p.trim();
   assertEquals(p.queryBufferLength, 0);
+});
+
+Deno.test("repeated and same-length command names parse to their own bytes", () => {
+  const names = [
+    "SET",
+    "GET",
+    "SET",
+    "set",
+    "SE\xff",
+    "SE\xfe",
+    "LPUSH",
+    "LPUSH",
+    "",
+    "x".repeat(40),
+  ];
+  const cmds = names.map((n, i) => [n, `key:${i}`, "v".repeat(i * 3)]);
+  const p = new RequestParser();
+  p.feed(concat(cmds.map((c) => encodeCommand(c))));
+  const got: string[][] = [];
+  for (let a = p.next(); a !== null; a = p.next()) got.push(a);
+  deepStrictEqual(got, cmds);
+});
+
+Deno.test("integer replies and lengths are written as their decimal digits", () => {
+  const w = new RespWriter(64);
+  const ints: (number | bigint)[] = [0, -0, 7, 10, 99, 100, -1, -10, 2 ** 31 - 1, -(2 ** 31)];
+  ints.push(2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, 2n ** 63n - 1n, -(2n ** 63n));
+  fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (n) => {
+    w.reset();
+    w.int(n);
+    assertEquals(new TextDecoder().decode(w.view()), `:${n}\r\n`);
+  }));
+  for (const n of ints) {
+    w.reset();
+    w.int(n);
+    assertEquals(new TextDecoder().decode(w.view()), `:${String(n)}\r\n`);
+  }
+  // A double's fraction is cut off, as C's (long long) cast does (GEORADIUS WITHHASH).
+  for (const [d, text] of [[1.5, "1"], [-0.5, "0"], [12.75, "12"], [-3.9, "-3"]] as const) {
+    w.reset();
+    w.int(d);
+    assertEquals(new TextDecoder().decode(w.view()), `:${text}\r\n`);
+  }
 });

@@ -29,6 +29,7 @@ export class RespWriter {
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
+    this.headView = this.headOf = null;
   }
 
   /** Writes a binary string's bytes (chars 0..255) without framing. */
@@ -49,15 +50,53 @@ export class RespWriter {
 
   private header(prefix: number, n: number | bigint): void {
     this.ensure(24);
-    this.buf[this.len++] = prefix;
-    if (typeof n === "number" && n >= 0 && n < 10) {
-      this.buf[this.len++] = 48 + n;
+    const b = this.buf;
+    let p = this.len;
+    b[p++] = prefix;
+    if (typeof n === "number" && (n | 0) === n) {
+      // A 32-bit integer's digits go straight into the buffer, without a string.
+      let u = n;
+      if (u < 0) {
+        b[p++] = 45; // '-'
+        u = -u;
+      }
+      if (u < 10) {
+        b[p++] = 48 + u;
+      } else {
+        // u < 2^31 + 1: at most 10 digits, and (u / 10) | 0 is exact integer division.
+        p += u < 100
+          ? 2
+          : u < 1000
+          ? 3
+          : u < 10000
+          ? 4
+          : u < 100000
+          ? 5
+          : u < 1000000
+          ? 6
+          : u < 10000000
+          ? 7
+          : u < 100000000
+          ? 8
+          : u < 1000000000
+          ? 9
+          : 10;
+        let i = p;
+        while (u >= 10) {
+          const q = (u / 10) | 0;
+          b[--i] = 48 + u - q * 10;
+          u = q;
+        }
+        b[--i] = 48 + u;
+      }
     } else {
-      const s = String(n);
-      for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+      // A fraction is cut off, as C's conversion of a double to an integer does.
+      const s = typeof n === "number" && Number.isFinite(n) ? String(Math.trunc(n)) : String(n);
+      for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     }
-    this.buf[this.len++] = CRLF0;
-    this.buf[this.len++] = CRLF1;
+    b[p++] = CRLF0;
+    b[p++] = CRLF1;
+    this.len = p;
   }
 
   private line(prefix: number, s: string): void {
@@ -167,6 +206,21 @@ export class RespWriter {
     return out;
   }
 
+  /** The last view `head` made, and the buffer it is a view of. */
+  private headView: Uint8Array | null = null;
+  private headOf: Uint8Array | null = null;
+
+  /**
+   * A view of the first n written bytes (n <= len), reused while the buffer and n stay the same
+   * (replies of one size, one after another, are common): it shares the buffer's memory.
+   */
+  head(n: number): Uint8Array {
+    const v = this.headView;
+    if (v !== null && this.headOf === this.buf && v.length === n) return v;
+    this.headOf = this.buf;
+    return this.headView = this.buf.subarray(0, n);
+  }
+
   /** A view of the written bytes; valid until the next write or reset. */
   view(): Uint8Array {
     return this.buf.subarray(0, this.len);
@@ -182,7 +236,10 @@ export class RespWriter {
   reset(): void {
     this.len = 0;
     // Give back memory after a huge reply instead of holding it for the client's lifetime.
-    if (this.buf.length > 1024 * 1024) this.buf = new Uint8Array(16 * 1024);
+    if (this.buf.length > 1024 * 1024) {
+      this.buf = new Uint8Array(16 * 1024);
+      this.headView = this.headOf = null;
+    }
   }
 }
 
