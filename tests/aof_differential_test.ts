@@ -25,7 +25,10 @@ const key = (r: R) => pick(r, ["a", "b", "c", "d", "{t}x", "{t}y"]);
 const member = (r: R) => pick(r, ["x", "y", "z", "1", "10", "-3", "é", "a\u0000b"]);
 const int = (r: R) => String(Math.floor(r() * 11) - 5);
 const score = (r: R) => pick(r, ["1", "2.5", "-1", "0", "inf", "3"]);
-/** A TTL that cannot pass during the test (so active expiry never races the comparison). */
+/**
+ * A TTL that cannot pass during the test (so active expiry never races the comparison): 1000 to
+ * 2000 seconds; the millisecond forms get it with "000" appended.
+ */
 const ttl = (r: R) => String(1000 + Math.floor(r() * 1000));
 
 /** Deterministic writes: no command here picks randomly or depends on the wall clock's ms. */
@@ -33,15 +36,17 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["SET", key(r), member(r)],
   (r) =>
     ["set", key(r), member(r), pick(r, ["EX", "px", "NX", "XX", "KEEPTTL", "GET"]), ttl(r)]
-      .filter((_, i, all) => i < 4 || ["EX", "px"].includes(all[3]!)),
+      .filter((_, i, all) => i < 4 || ["EX", "px"].includes(all[3]!))
+      .map((a, i, all) => i === 4 && all[3] === "px" ? a + "000" : a),
   (r) => ["SET", key(r), member(r), "GET", "EX", ttl(r)],
   (r) => ["SET", key(r), member(r), "EXAT", "9999999999"],
   (r) => ["SETEX", key(r), ttl(r), member(r)],
-  (r) => ["PSETEX", key(r), ttl(r), member(r)],
+  (r) => ["PSETEX", key(r), ttl(r) + "000", member(r)],
   (r) => ["GETSET", key(r), member(r)],
   (r) => ["GETDEL", key(r)],
   (r) =>
-    ["GETEX", key(r), pick(r, ["EX", "PX", "PERSIST"]), ttl(r)].slice(0, 3 + Number(r() > 0.3)),
+    ["GETEX", key(r), pick(r, ["EX", "PX", "PERSIST"]), ttl(r)].slice(0, 3 + Number(r() > 0.3))
+      .map((a, i, all) => i === 3 && all[2] === "PX" ? a + "000" : a),
   (r) => ["APPEND", key(r), member(r)],
   (r) => ["INCRBY", key(r), int(r)],
   (r) => ["INCRBYFLOAT", key(r), pick(r, ["0.5", "1.5", "-2"])],
