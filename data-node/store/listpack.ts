@@ -222,6 +222,17 @@ export function lpGet(lp: string, p: number): string {
   return lp.slice(at, at + len);
 }
 
+/**
+ * The element at p as an integer: a number when safe, else a bigint. A string element is
+ * parsed as one (NaN when it is not an integer).
+ */
+export function lpInt(lp: string, p: number): number | bigint {
+  const b = u8(lp, p);
+  if (b < 0x80) return b;
+  if (isIntEntry(b)) return entryInt(lp, p, b);
+  return intKey(lpGet(lp, p)) ?? NaN;
+}
+
 /** Length of the element at p as a string. */
 export function lpStrLen(lp: string, p: number): number {
   const b = u8(lp, p);
