@@ -411,6 +411,7 @@ export class LuaVm {
     this.l = l;
     installSlots(l);
     lualib.luaL_openlibs(l);
+    fixPcallHooks(l);
     this.installRedis();
     this.installMathRandom();
     openRedisLibs(l);
@@ -828,6 +829,30 @@ export class LuaVm {
     let text = err;
     if (line && source) text += ` script: ${scriptName}, on ${source}:${line}.`;
     return text.replace(/[\r\n]/g, " ");
+  }
+}
+
+/** fengari's CallInfo status bit holding the caller's 'allowhook' during a pcall. */
+const CIST_OAH = 1;
+
+/**
+ * fengari's lua_pcallk records the caller's 'allowhook' in the call's status with
+ * `callstatus &= ~CIST_OAH | allowhook`, which never sets the bit (C Lua assigns it); so when
+ * a pcall inside a coroutine catches an error, recovery turns hooks off for the rest of it,
+ * and a script running as one could then neither be killed nor give the server its turn.
+ * pcall and xpcall are wrapped to set the bit first.
+ */
+function fixPcallHooks(l: L): void {
+  for (const name of ["pcall", "xpcall"]) {
+    lua.lua_getglobal(l, luaBytes(name));
+    const original = lua.lua_tocfunction(l, -1) as ((l: L) => number) | null;
+    lua.lua_pop(l, 1);
+    if (original === null) throw new Error(`lua: ${name} is not a function of the host`);
+    lua.lua_pushjsfunction(l, (l: L) => {
+      if (l.allowhook) l.ci.callstatus |= CIST_OAH;
+      return original(l);
+    });
+    lua.lua_setglobal(l, luaBytes(name));
   }
 }
 
