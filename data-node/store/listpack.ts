@@ -409,6 +409,12 @@ export const lpBuild = {
     built += e.length;
   },
 
+  /** Appends an element already encoded (by lpElement or lpIntElement). */
+  addEncoded(e: string): void {
+    parts.push(e);
+    built += e.length;
+  },
+
   /** Appends a 64-bit integer element. */
   addInt(v: number | bigint): void {
     const e = intElement(v);
@@ -439,6 +445,11 @@ export const lpBuild = {
     return out;
   },
 };
+
+/** One string element as a listpack encodes it (an integer when it reads as one). */
+export const lpElement = element;
+/** One 64-bit integer element as a listpack encodes it. */
+export const lpIntElement = intElement;
 
 /** A listpack of the strings, in order. */
 export function lpFrom(items: Iterable<string>): string {

@@ -12,7 +12,18 @@
  * listed under its consumer; ordered views are sorted on demand.
  */
 import { AggregateValue } from "./types.ts";
-import { LP_HEADER, lpAtEnd, lpBuild, lpGet, lpInt, lpLast, lpNext, lpPrev } from "./listpack.ts";
+import {
+  LP_HEADER,
+  lpAtEnd,
+  lpBuild,
+  lpElement,
+  lpGet,
+  lpInt,
+  lpIntElement,
+  lpLast,
+  lpNext,
+  lpPrev,
+} from "./listpack.ts";
 
 /** A listpack header count meaning "count the elements" (more than 65534 of them). */
 const LP_COUNT_UNKNOWN = 65535;
@@ -160,7 +171,16 @@ export interface NodeEntry {
  * A deleted entry stays, flagged, until the whole node goes, as in Redis.
  */
 export class StreamNode {
-  lp: string;
+  /** The listpack as last read; entries appended since wait in `pending` (see lp). */
+  private sealed: string;
+  /**
+   * Elements (encoded) appended since `sealed` was built: XADD appends here, and the listpack
+   * is rebuilt once when read, instead of once per entry (which also left a node's worth of
+   * garbage per XADD).
+   */
+  private pending: string[] | null = null;
+  /** Bytes of the listpack with the pending elements in. */
+  private size: number;
   live = 0;
   deleted = 0;
   /** Elements in `lp` (for the listpack header). */
@@ -177,8 +197,9 @@ export class StreamNode {
     for (const f of masterFields) lpBuild.add(f);
     lpBuild.addInt(0);
     this.elems = masterFields.length + 2;
-    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
-    this.start = this.lp.length - 1;
+    this.sealed = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.size = this.sealed.length;
+    this.start = this.size - 1;
     const m = splitId(master);
     this.masterMs = m.exact ? m.ms : NaN;
     this.masterSeq = m.exact ? m.seq : NaN;
@@ -264,32 +285,63 @@ export class StreamNode {
     return null;
   }
 
+  /** The listpack (without the two counters, see `listpack`), pending entries included. */
+  get lp(): string {
+    if (this.pending !== null) this.seal();
+    return this.sealed;
+  }
+
+  set lp(v: string) {
+    this.sealed = v;
+    this.pending = null;
+    this.size = v.length;
+  }
+
+  /** The listpack's length in bytes, pending entries included (lp.length, without building it). */
+  get byteLength(): number {
+    return this.size;
+  }
+
+  /** Builds the listpack with the pending entries in. */
+  seal(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    lpBuild.begin();
+    lpBuild.copy(this.sealed, LP_HEADER, this.sealed.length - 1);
+    for (const e of pending) lpBuild.addEncoded(e);
+    this.sealed = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.pending = null;
+  }
+
   /** The node's size as Redis counts it (the two counters included). */
   get bytes(): number {
-    return this.lp.length + intElementSize(this.live) + intElementSize(this.deleted);
+    return this.size + intElementSize(this.live) + intElementSize(this.deleted);
+  }
+
+  private append(e: string): void {
+    this.pending!.push(e);
+    this.size += e.length;
   }
 
   /** Adds an entry at the end (its ID is above every other in the node); returns its offset. */
   push(id: bigint, fields: string[]): number {
-    const at = this.lp.length - 1;
+    const at = this.size - 1;
     const same = this.sameFields(fields);
-    lpBuild.begin();
-    lpBuild.copy(this.lp, LP_HEADER, at);
-    lpBuild.addInt(same ? FLAG_SAMEFIELDS : 0);
-    lpBuild.addInt(delta(idMs(id), idMs(this.master)));
-    lpBuild.addInt(delta(idSeq(id), idSeq(this.master)));
+    this.pending ??= [];
+    this.append(lpIntElement(same ? FLAG_SAMEFIELDS : 0));
+    this.append(lpIntElement(delta(idMs(id), idMs(this.master))));
+    this.append(lpIntElement(delta(idSeq(id), idSeq(this.master))));
     const pairs = fields.length / 2;
     if (same) {
-      for (let k = 1; k < fields.length; k += 2) lpBuild.add(fields[k]!);
-      lpBuild.addInt(pairs + 3);
+      for (let k = 1; k < fields.length; k += 2) this.append(lpElement(fields[k]!));
+      this.append(lpIntElement(pairs + 3));
       this.elems += pairs + 4;
     } else {
-      lpBuild.addInt(pairs);
-      for (const f of fields) lpBuild.add(f);
-      lpBuild.addInt(pairs * 2 + 4);
+      this.append(lpIntElement(pairs));
+      for (const f of fields) this.append(lpElement(f));
+      this.append(lpIntElement(pairs * 2 + 4));
       this.elems += pairs * 2 + 5;
     }
-    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
     this.live++;
     return at;
   }
@@ -361,10 +413,11 @@ export class StreamNode {
 
   /** The listpack Redis would hold for this node: the counters, then the rest. */
   listpack(): string {
+    const lp = this.lp; // built first: lpBuild makes one listpack at a time
     lpBuild.begin();
     lpBuild.addInt(this.live);
     lpBuild.addInt(this.deleted);
-    lpBuild.copy(this.lp, LP_HEADER, this.lp.length - 1);
+    lpBuild.copy(lp, LP_HEADER, lp.length - 1);
     return lpBuild.finish(this.elems + 2);
   }
 }
@@ -527,7 +580,7 @@ export class StreamValue extends AggregateValue {
 
   /** What one node counts for in memoryUsage. */
   private static nodeCost(n: StreamNode): number {
-    return 64 + n.lp.length + n.masterFields.length * 16;
+    return 64 + n.byteLength + n.masterFields.length * 16;
   }
 
   /** Recounts the nodes' memory after `nodes` was built or changed from outside (RDB load). */
@@ -596,8 +649,14 @@ export class StreamValue extends AggregateValue {
       for (const f of fields) totel += f.length;
       let maxBytes = limits.maxBytes;
       if (maxBytes === 0 || maxBytes > LISTPACK_MAX) maxBytes = LISTPACK_MAX;
-      if (tail.bytes + totel >= maxBytes) tail = undefined;
-      else if (limits.maxEntries && tail.live + tail.deleted >= limits.maxEntries) tail = undefined;
+      if (
+        tail.bytes + totel >= maxBytes ||
+        (limits.maxEntries && tail.live + tail.deleted >= limits.maxEntries)
+      ) {
+        // A full node takes no more entries: its listpack is built once, now.
+        tail.seal();
+        tail = undefined;
+      }
     }
     let before = 0;
     if (!tail) {
