@@ -30,7 +30,7 @@ Deno.test({
   async fn() {
     const out = await runBench([
       "--sections",
-      "throughput,memory",
+      "throughput,memory,stream-memory",
       "--tests",
       "get",
       "--configs",
@@ -51,6 +51,10 @@ Deno.test({
       /^RSS\/key <= 1\.5x: 10000 DEBUG POPULATE strings\s+\d+\.\d\d\s+\d+\.\d\d\s+(MET|MISSED)$/m,
     );
     match(out, /^startup load <= 1\.5x: .*NOT RUN$/m);
+    // Stream entries: the first 10000 and 10000 more, both servers; the second is judged.
+    match(out, /^first 10000 entries: redis -?[\d.]+ B\/entry, ours -?[\d.]+ B\/entry, ratio/m);
+    match(out, /^10000 more entries: redis -?[\d.]+ B\/entry, ours -?[\d.]+ B\/entry, ratio/m);
+    match(out, /^RSS\/entry <= 1\.5x: 10000 more entries .*\s(MET|MISSED)$/m);
   },
 });
 

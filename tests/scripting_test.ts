@@ -549,8 +549,8 @@ const SPIN_LIB = `#!lua name=spin\nredis.register_function('spin', function() ${
 
 /**
  * A script past busy-reply-threshold: other clients get BUSY, FUNCTION STATS and the KILLs
- * answer by the running kind, SCRIPT KILL ends it; a script that wrote is UNKILLABLE and only
- * SHUTDOWN NOSAVE ends it (and the server).
+ * answer by the running kind, SCRIPT KILL ends it (after a pcall caught an error too); a script
+ * that wrote is UNKILLABLE and only SHUTDOWN NOSAVE ends it (and the server).
  */
 async function busyReplies(port: number): Promise<unknown[]> {
   using runner = await RawConn.connect(port);
@@ -575,6 +575,8 @@ async function busyReplies(port: number): Promise<unknown[]> {
   ]);
   await call("PING");
   await call("SCRIPT", "KILL");
+  // An error caught by pcall earlier in the script does not make it unkillable.
+  await busyOnce(["EVAL", "pcall(error, 'x') " + SPIN, "0"], [["PING"], ["SCRIPT", "KILL"]]);
   await busyOnce(["FCALL", "spin", "0"], [
     ["EVAL", "return 1", "0"],
     ["SCRIPT", "KILL"],

@@ -1,12 +1,16 @@
 /**
  * HyperLogLog commands. Values are plain strings in Redis's own layout (store/hll.ts), so
- * GET, DUMP, replication and RDB carry them unchanged and real Redis reads them back.
+ * GET, DUMP, replication and RDB carry them unchanged and real Redis reads them back. A key
+ * these commands touch keeps its string as bytes (a BytesEntry), which they change in place:
+ * a PFADD of a dense HLL changes one or two of its 12 KB and copies none.
  */
 import type { ClientState, Engine } from "../engine/types.ts";
 import { NOTIFY } from "../engine/notify.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
-import { readString, REPLIED } from "./access.ts";
+import { ERR } from "./define.ts";
+import { keyMiss, REPLIED } from "./access.ts";
+import { BytesEntry } from "../store/types.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
   cachedCount,
@@ -38,23 +42,39 @@ function sparseMax(s: Engine): number {
 }
 
 /**
- * A key's HLL bytes, null when missing, or REPLIED after WRONGTYPE (either kind). `read`: a
- * write command's read lookup (see keyMiss).
+ * A key's HLL, held as bytes, null when missing, or REPLIED after WRONGTYPE (either kind).
+ * A string holding a valid HLL gets a BytesEntry with its bytes the first time (the same
+ * value: nothing is signalled); only this file makes BytesEntries, so one always holds a HLL.
+ * The lookup keeps a running snapshot's copy (Database.lookup) before the caller changes the
+ * bytes in place. `read`: a write command's read lookup (see keyMiss).
  */
 function readHll(
   s: Engine,
   c: ClientState,
   key: string,
   read = false,
-): Uint8Array | null | typeof REPLIED {
-  const v = readString(s, c, key, read);
-  if (v === REPLIED || v === null) return v;
+): BytesEntry | null | typeof REPLIED {
+  const e = c.db.lookup(key);
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    keyMiss(s, c, key, read);
+    return null;
+  }
+  s.stats.keyspaceHits++;
+  if (e instanceof BytesEntry) return e;
+  const v = e.value;
+  if (typeof v !== "string") {
+    c.error(ERR.wrongType);
+    return REPLIED;
+  }
   // An integer-encoded string is never a HLL for Redis; none is 16 bytes long or starts "HYLL".
   if (!isHll(v)) {
     c.error(NOT_HLL_ERR);
     return REPLIED;
   }
-  return binaryToBytes(v);
+  const h = new BytesEntry(binaryToBytes(v), e.meta, v);
+  c.db.replaceEntry(key, e, h);
+  return h;
 }
 
 /**
@@ -62,36 +82,53 @@ function readHll(
  * key's string a private raw one, so OBJECT ENCODING says "raw" afterwards even when nothing
  * changed (an embstr written by SET included).
  */
-function unshare(c: ClientState, key: string): void {
-  const e = c.db.lookup(key, false);
-  if (e !== undefined && typeof e.value === "string") e.enc = "raw";
+function unshare(h: BytesEntry): void {
+  h.enc = "raw";
 }
 
 /**
  * Stores a changed HLL: in place for an existing key (TTL kept), raw-encoded as in Redis. The
  * key is signalled as modified (WATCH, client-side caching).
  */
-function storeHll(c: ClientState, key: string, b: Uint8Array, existed: boolean): void {
-  const v = bytesToBinary(b);
-  const e = existed ? c.db.lookup(key, false) : undefined;
-  if (e !== undefined) c.db.update(key, e, v);
-  else c.db.set(key, v);
-  unshare(c, key);
+function storeHll(
+  c: ClientState,
+  key: string,
+  h: BytesEntry | null,
+  b: Uint8Array,
+  oldLength: number,
+): void {
+  if (h !== null) {
+    h.changed(b);
+    c.db.bytesChanged(key, h, oldLength);
+    return;
+  }
+  c.db.set(key, bytesToBinary(b));
+  const e = c.db.lookup(key, false);
+  if (e !== undefined) e.enc = "raw";
+}
+
+/** A HLL rewritten without a logical change (see Database.storeUnchanged): no signal. */
+function storeUnchanged(c: ClientState, key: string, h: BytesEntry, b: Uint8Array): void {
+  const oldLength = h.bytes.length;
+  h.changed(b);
+  c.db.bytesChanged(key, h, oldLength, false);
 }
 
 function pfadd(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
-  const cur = readHll(s, c, key);
-  if (cur === REPLIED) return;
-  if (cur !== null) unshare(c, key);
-  let b = cur ?? createHll();
-  let updated = cur === null ? 1 : 0;
+  const h = readHll(s, c, key);
+  if (h === REPLIED) return;
+  if (h !== null) unshare(h);
+  // The registers change in place (a sparse body that grows is a new array).
+  let b = h?.bytes ?? createHll();
+  const oldLength = b.length;
+  let updated = h === null ? 1 : 0;
   const max = sparseMax(s);
   for (let i = 2; i < argv.length; i++) {
     const r = hllAdd(b, argv[i]!, max);
     if (r === "invalid") {
       // Redis changes the value in place: registers set before the bad opcode stay set.
-      if (cur !== null) c.db.storeUnchanged(key, bytesToBinary(b));
+      if (h !== null) storeUnchanged(c, key, h, b);
       return c.error(INVALID_HLL_ERR);
     }
     b = r.value;
@@ -100,7 +137,7 @@ function pfadd(s: Engine, c: ClientState, argv: string[]): void {
   // A PFADD that changes no register (nor creates the key) is no write: no signal, no event.
   if (updated > 0) {
     invalidateCache(b);
-    storeHll(c, key, b, cur !== null);
+    storeHll(c, key, h, b, oldLength);
     s.notify(NOTIFY.STRING, "pfadd", key, c.db.id);
     s.dirty += updated;
   }
@@ -110,10 +147,11 @@ function pfadd(s: Engine, c: ClientState, argv: string[]): void {
 function pfcount(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length > 2) return pfcountMany(s, c, argv);
   const key = argv[1]!;
-  const b = readHll(s, c, key);
-  if (b === REPLIED) return;
-  if (b === null) return c.out.int(0);
-  unshare(c, key);
+  const h = readHll(s, c, key);
+  if (h === REPLIED) return;
+  if (h === null) return c.out.int(0);
+  unshare(h);
+  const b = h.bytes;
   const cached = cachedCount(b);
   if (cached !== null) return c.out.int(cached);
   const n = countHll(b);
@@ -121,7 +159,7 @@ function pfcount(s: Engine, c: ClientState, argv: string[]): void {
   setCachedCount(b, n);
   // The cached count changes the value: Redis signals the key as modified (no event) and
   // replicates the PFCOUNT, a read-only command.
-  storeHll(c, key, b, true);
+  storeHll(c, key, h, b, b.length);
   s.dirty++;
   s.propagation.also(c.db.id, argv);
   c.out.int(n);
@@ -131,10 +169,10 @@ function pfcount(s: Engine, c: ClientState, argv: string[]): void {
 function pfcountMany(s: Engine, c: ClientState, argv: string[]): void {
   const max = new Uint8Array(HLL_REGISTERS);
   for (let i = 1; i < argv.length; i++) {
-    const b = readHll(s, c, argv[i]!);
-    if (b === REPLIED) return;
-    if (b === null) continue;
-    if (!mergeInto(max, b)) return c.error(INVALID_HLL_ERR);
+    const h = readHll(s, c, argv[i]!);
+    if (h === REPLIED) return;
+    if (h === null) continue;
+    if (!mergeInto(max, h.bytes)) return c.error(INVALID_HLL_ERR);
   }
   c.out.int(countRegisters(max));
 }
@@ -142,18 +180,22 @@ function pfcountMany(s: Engine, c: ClientState, argv: string[]): void {
 function pfmerge(s: Engine, c: ClientState, argv: string[]): void {
   const max = new Uint8Array(HLL_REGISTERS);
   let dense = false;
+  let target: BytesEntry | null = null;
   // Every key, the destination too, is looked up as a read, as in Redis.
   for (let i = 1; i < argv.length; i++) {
-    const b = readHll(s, c, argv[i]!, true);
-    if (b === REPLIED) return;
-    if (b === null) continue;
-    if (encodingOf(b) === HLL_DENSE) dense = true;
-    if (!mergeInto(max, b)) return c.error(INVALID_HLL_ERR);
+    const h = readHll(s, c, argv[i]!, true);
+    if (h === REPLIED) return;
+    if (h === null) continue;
+    if (i === 1) target = h;
+    if (encodingOf(h.bytes) === HLL_DENSE) dense = true;
+    if (!mergeInto(max, h.bytes)) return c.error(INVALID_HLL_ERR);
   }
   const dst = argv[1]!;
-  const e = c.db.lookup(dst);
-  if (e !== undefined) unshare(c, dst);
-  let b = e === undefined ? createHll() : binaryToBytes(e.value as string);
+  // The destination is left as it was when the merge fails: it is built on a copy.
+  const dstEntry = target;
+  if (dstEntry !== null) unshare(dstEntry);
+  const oldLength = dstEntry?.bytes.length ?? 0;
+  let b = dstEntry === null ? createHll() : dstEntry.bytes.slice();
   if (dense) {
     const d = toDense(b);
     if (d === null) return c.error(INVALID_HLL_ERR);
@@ -162,29 +204,24 @@ function pfmerge(s: Engine, c: ClientState, argv: string[]): void {
   const out = writeRegisters(b, max, sparseMax(s));
   if (out === null) return c.error(INVALID_HLL_ERR);
   invalidateCache(out);
-  storeHll(c, dst, out, e !== undefined);
+  storeHll(c, dst, dstEntry, out, oldLength);
   // PFMERGE raises `pfadd`, as Redis does (a merge adds many elements).
   s.notify(NOTIFY.STRING, "pfadd", dst, c.db.id);
   s.dirty++;
   c.out.ok();
 }
 
-/**
- * PFDEBUG's conversion to dense: the same registers in another encoding. Redis replicates it
- * but does not signal the key as modified (WATCH, client-side caching) nor raise an event.
- */
-function storeConverted(c: ClientState, key: string, b: Uint8Array): void {
-  c.db.storeUnchanged(key, bytesToBinary(b));
-  unshare(c, key);
-}
-
 function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
   const sub = argv[1]!;
   const key = argv[2]!;
   if (c.db.lookup(key) === undefined) return c.error("ERR The specified key does not exist");
-  const b = readHll(s, c, key);
-  if (b === REPLIED || b === null) return;
-  unshare(c, key);
+  const h = readHll(s, c, key);
+  if (h === REPLIED || h === null) return;
+  unshare(h);
+  // A conversion to dense is the same registers in another encoding: Redis replicates it but
+  // does not signal the key as modified (WATCH, client-side caching) nor raise an event.
+  const storeConverted = (d: Uint8Array) => storeUnchanged(c, key, h, d);
+  const b = h.bytes;
   switch (sub.toLowerCase()) {
     case "getreg": {
       let d = b;
@@ -192,7 +229,7 @@ function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
         const conv = toDense(b);
         if (conv === null) return c.error(INVALID_HLL_ERR);
         d = conv;
-        storeConverted(c, key, d);
+        storeConverted(d);
         s.dirty++;
       }
       c.out.array(HLL_REGISTERS);
@@ -208,7 +245,7 @@ function pfdebug(s: Engine, c: ClientState, argv: string[]): void {
       if (encodingOf(b) === HLL_DENSE) return c.out.int(0);
       const d = toDense(b);
       if (d === null) return c.error(INVALID_HLL_ERR);
-      storeConverted(c, key, d);
+      storeConverted(d);
       s.dirty++;
       return c.out.int(1);
     }

@@ -193,7 +193,6 @@ function runScript(
     killed: false,
   };
   const p = s.propagation;
-  const decoder = new RespDecoder();
   // Commands that may grow memory are refused while over maxmemory, until the first write.
   const allowOom = !oom || c.trusted || (spec.flags?.has("allow-oom") ?? false);
   // Cluster mode: the declared keys' slot, which the keys the script touches must share.
@@ -204,8 +203,7 @@ function runScript(
   };
   const host: ScriptHost = {
     resp: 2,
-    run: (cargv) =>
-      runFromScript(s, c, sc, host, cargv, readOnly, running, decoder, allowOom, cluster),
+    run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, allowOom, cluster),
     aclCheck: (cargv) => {
       const def = lookupCommand(s.commands, cargv);
       if (typeof def === "string") return null;
@@ -323,7 +321,6 @@ function runFromScript(
   argv: string[],
   readOnly: boolean,
   running: RunningScript,
-  decoder: RespDecoder,
   allowOom: boolean,
   cluster: ScriptSlot,
 ): RespValue | RespError {
@@ -383,9 +380,23 @@ function runFromScript(
   if (t !== null && !t.bcast && def.flags.includes("readonly")) {
     s.tracking.remember(caller, commandKeys(def, argv).map((i) => argv[i]!));
   }
-  const bytes = sc.out.take();
-  decoder.push(bytes);
-  const v = decoder.next();
+  return decodeReply(sc.out.take());
+}
+
+/** Replies larger than this get a decoder of their own (whose buffer then goes with it). */
+const SHARED_DECODER_MAX_BYTES = 64 * 1024;
+/**
+ * The decoder of the replies of commands run by scripts. One serves every call, as a new one
+ * allocates its buffer: each call pushes one complete reply and decodes it whole, synchronously.
+ */
+let replyDecoder = new RespDecoder();
+
+function decodeReply(bytes: Uint8Array): RespValue | RespError {
+  const d = bytes.length > SHARED_DECODER_MAX_BYTES ? new RespDecoder() : replyDecoder;
+  d.push(bytes);
+  const v = d.next();
+  // Never left holding part of a reply for the next call.
+  if (d === replyDecoder && d.pending !== 0) replyDecoder = new RespDecoder();
   if (v === NEED_MORE) return new RespError("ERR reply of the command could not be read");
   return v;
 }

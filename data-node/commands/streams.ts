@@ -14,6 +14,7 @@ import {
   type ConsumerGroup,
   formatId,
   ID_MAX,
+  type IdMap,
   INVALID_ENTRIES_READ,
   type Nack,
   type NodeLimits,
@@ -580,7 +581,8 @@ function serveStream(
         n.count = 1;
         consumer.pel.set(id, n);
       }
-      s.propagation.also(dbId, xclaimArgv(key, g, formatId(id), n));
+      // The XCLAIM that replicates the delivery is only built when someone takes it.
+      if (s.propagation.wanted) s.propagation.also(dbId, xclaimArgv(key, g, formatId(id), n));
     }
   }
   if (propagateLastId) s.propagation.also(dbId, setIdArgv(key, g));
@@ -952,7 +954,7 @@ function xpending(s: Engine, c: ClientState, argv: string[]): void {
     }
     return;
   }
-  let pel: Map<bigint, Nack> = g.pel;
+  let pel: IdMap<Nack> = g.pel;
   if (consumerName !== null) {
     const x = g.consumers.get(consumerName);
     if (!x) return c.out.array(0);

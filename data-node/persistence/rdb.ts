@@ -862,6 +862,7 @@ function readStream(r: ByteReader, v2: boolean): StreamValue {
   for (const n of st.nodes) live += n.live;
   // A node whose entries were all deleted holds nothing (Redis drops such nodes too).
   st.nodes = st.nodes.filter((n) => n.live > 0);
+  st.nodesChanged();
   if (live !== st.length) throw new RdbError("stream length does not match its entries", r.at());
   st.lastId = makeId(readLenBig(r), readLenBig(r));
   if (v2) {

@@ -5,6 +5,8 @@
  * inside a script is decided by the host (`ScriptHost.run`); this file knows Lua, not commands.
  */
 import fengari from "./fengari.ts";
+import lobject from "fengari/src/lobject.js";
+import lstring from "fengari/src/lstring.js";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
   RespBigNumber,
@@ -42,8 +44,48 @@ export interface ScriptHost {
   shouldYield(): boolean;
 }
 
-/** The registry field holding the values kept by LuaVm.ref. */
-const REFS = luaBytes("redis_refs");
+/**
+ * Registry slots (integer keys: one lookup, where a string key is hashed) set up once per Lua
+ * state: the strings the bridge uses as table keys on every call. fengari hashes a string key
+ * byte by byte the first time it is used and keeps the hash on that string object, so a key
+ * pushed from one kept string costs a lookup, where a fresh one is hashed anew.
+ */
+const KEY_SLOT_BASE = 1000;
+const KEY_NAMES = [
+  "KEYS",
+  "ARGV",
+  "ok",
+  "err",
+  "double",
+  "big_number",
+  "map",
+  "set",
+  "verbatim_string",
+  "string",
+  "format",
+] as const;
+type KeyName = typeof KEY_NAMES[number];
+const KEY_SLOT: Record<KeyName, number> = Object.fromEntries(
+  KEY_NAMES.map((k, i) => [k, KEY_SLOT_BASE + i]),
+) as Record<KeyName, number>;
+/**
+ * The values kept by LuaVm.ref live in the registry under REF_BASE + id: far above the slots
+ * luaL_ref hands out (the first free integers, found by a border search from the table's size).
+ */
+const REF_BASE = 2 ** 24;
+
+/** Creates the key slots above in a new state. */
+function installSlots(l: L): void {
+  for (const k of KEY_NAMES) {
+    pushStr(l, k);
+    lua.lua_rawseti(l, lua.LUA_REGISTRYINDEX, KEY_SLOT[k]);
+  }
+}
+
+/** Pushes one of the kept key strings. */
+function pushKey(l: L, name: KeyName): void {
+  lua.lua_rawgeti(l, lua.LUA_REGISTRYINDEX, KEY_SLOT[name]);
+}
 
 /** Instructions between two time checks of a running script. */
 const HOOK_INSTRUCTIONS = 100_000;
@@ -58,8 +100,13 @@ export function luaBytes(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * Pushes a binary string. lua_pushlstring would copy the bytes once more (fengari's strings
+ * are byte arrays it owns): the fresh array is handed over instead, as lua_pushlstring does
+ * with its copy.
+ */
 function pushStr(l: L, s: string): void {
-  lua.lua_pushlstring(l, luaBytes(s), s.length);
+  lobject.pushsvalue2s(l, lstring.luaS_bless(l, luaBytes(s)));
 }
 
 function toStr(l: L, idx: number): string {
@@ -81,11 +128,18 @@ function setField(l: L, name: string): void {
   lua.lua_setfield(l, -2, luaBytes(name));
 }
 
+/** t[name] = v (raw) for a table t below the value v on top (popped): a new reply table's field. */
+function setKey(l: L, name: KeyName): void {
+  pushKey(l, name);
+  lua.lua_insert(l, -2);
+  lua.lua_rawset(l, -3);
+}
+
 /** Pushes `{field=<string>}` (status and error tables). */
-function pushTagged(l: L, field: string, value: string): void {
-  lua.lua_newtable(l);
+function pushTagged(l: L, field: "ok" | "err" | "big_number", value: string): void {
+  lua.lua_createtable(l, 0, 1);
   pushStr(l, value);
-  setField(l, field);
+  setKey(l, field);
 }
 
 /**
@@ -126,17 +180,17 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);
     lua.lua_pushnumber(l, v.value);
-    return setField(l, "double");
+    return setKey(l, "double");
   }
   if (v instanceof RespBigNumber) return pushTagged(l, "big_number", v.value.toString());
   if (v instanceof RespVerbatim) {
     lua.lua_newtable(l);
     lua.lua_newtable(l);
     pushStr(l, v.text);
-    setField(l, "string");
+    setKey(l, "string");
     pushStr(l, v.format);
-    setField(l, "format");
-    return setField(l, "verbatim_string");
+    setKey(l, "format");
+    return setKey(l, "verbatim_string");
   }
   if (v instanceof RespMap) {
     lua.lua_newtable(l);
@@ -146,7 +200,7 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
       pushReply(l, val, resp);
       lua.lua_settable(l, -3);
     }
-    return setField(l, "map");
+    return setKey(l, "map");
   }
   if (v instanceof RespSet) {
     lua.lua_newtable(l);
@@ -156,14 +210,15 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
       lua.lua_pushboolean(l, true);
       lua.lua_settable(l, -3);
     }
-    return setField(l, "set");
+    return setKey(l, "set");
   }
   lua.lua_pushboolean(l, false);
 }
 
 /** Reads field `name` of the table at `idx` (raw): its type, value left on the stack. */
 function rawField(l: L, idx: number, name: string): number {
-  lua.lua_pushstring(l, luaBytes(name));
+  if (name in KEY_SLOT) pushKey(l, name as KeyName);
+  else lua.lua_pushstring(l, luaBytes(name));
   lua.lua_rawget(l, idx < 0 ? idx - 1 : idx);
   return lua.lua_type(l, -1);
 }
@@ -342,6 +397,11 @@ export class LuaVm {
   private trampolineRef: number;
   /** The coroutine of the script being run (null between scripts). */
   private running: L = null;
+  /**
+   * A coroutine whose script ended normally, kept for the next run: Lua 5.3 starts a new
+   * function on a thread that finished (lua_resume from its base level).
+   */
+  private idle: L = null;
   private libraryEnvRef: number;
   private globalsRef: number;
   private setLoadingRef: number;
@@ -349,9 +409,9 @@ export class LuaVm {
   constructor() {
     const l = lauxlib.luaL_newstate();
     this.l = l;
-    lua.lua_newtable(l);
-    lua.lua_setfield(l, lua.LUA_REGISTRYINDEX, REFS);
+    installSlots(l);
     lualib.luaL_openlibs(l);
+    fixPcallHooks(l);
     this.installRedis();
     this.installMathRandom();
     openRedisLibs(l);
@@ -401,21 +461,14 @@ export class LuaVm {
    * stale release cannot take the slot of a later value.
    */
   ref(): number {
-    const l = this.l;
     const id = ++this.lastRef;
-    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
-    lua.lua_insert(l, -2);
-    lua.lua_rawseti(l, -2, id);
-    lua.lua_pop(l, 1);
+    lua.lua_rawseti(this.l, lua.LUA_REGISTRYINDEX, REF_BASE + id);
     return id;
   }
 
   /** Pushes the value kept under `id` by ref(). */
   pushRef(id: number): void {
-    const l = this.l;
-    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
-    lua.lua_rawgeti(l, -1, id);
-    lua.lua_remove(l, -2);
+    lua.lua_rawgeti(this.l, lua.LUA_REGISTRYINDEX, REF_BASE + id);
   }
 
   private onHook(l: L): void {
@@ -622,10 +675,8 @@ export class LuaVm {
 
   release(ref: number): void {
     const l = this.l;
-    lua.lua_getfield(l, lua.LUA_REGISTRYINDEX, REFS);
     lua.lua_pushnil(l);
-    lua.lua_rawseti(l, -2, ref);
-    lua.lua_pop(l, 1);
+    lua.lua_rawseti(l, lua.LUA_REGISTRYINDEX, REF_BASE + ref);
   }
 
   /**
@@ -643,8 +694,6 @@ export class LuaVm {
   ): RunResult {
     const l = this.l;
     const base = lua.lua_gettop(l);
-    this.pushRef(this.handlerRef);
-    this.pushRef(ref);
     const pushList = (list: string[]) => {
       lua.lua_createtable(l, list.length, 0);
       for (let i = 0; i < list.length; i++) {
@@ -656,19 +705,24 @@ export class LuaVm {
     if (asGlobals) {
       // Set behind the global table, which refuses every assignment.
       this.pushRef(this.globalsRef);
-      lua.lua_pushstring(l, luaBytes("KEYS"));
+      pushKey(l, "KEYS");
       pushList(keys);
       lua.lua_rawset(l, -3);
-      lua.lua_pushstring(l, luaBytes("ARGV"));
+      pushKey(l, "ARGV");
       pushList(args);
       lua.lua_rawset(l, -3);
       lua.lua_pop(l, 1);
     }
     // The script runs as a coroutine (trampoline, function, arguments), so that it can yield.
     lua.lua_settop(l, base);
-    const co = lua.lua_newthread(l);
-    const coRef = this.ref();
-    lua.lua_sethook(co, (t: L) => this.onHook(t), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+    // fengari's objects live as long as JavaScript holds them: the thread needs no anchor.
+    let co: L = this.idle;
+    this.idle = null;
+    if (co === null) {
+      co = lua.lua_newthread(l);
+      lua.lua_pop(l, 1);
+      lua.lua_sethook(co, (t: L) => this.onHook(t), lua.LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+    }
     this.pushRef(this.trampolineRef);
     this.pushRef(ref);
     if (!asGlobals) {
@@ -678,13 +732,12 @@ export class LuaVm {
     lua.lua_xmove(l, co, 2 + nargs);
     this.host = host;
     this.running = co;
-    return this.step(co, coRef, 1 + nargs, out, host, scriptName);
+    return this.step(co, 1 + nargs, out, host, scriptName);
   }
 
   /** Resumes a script's coroutine: its outcome, or `paused` when it yielded. */
   private step(
     co: L,
-    coRef: number,
     nargs: number,
     out: RespWriter,
     host: ScriptHost,
@@ -694,14 +747,15 @@ export class LuaVm {
     try {
       status = lua.lua_resume(co, null, nargs);
     } catch (e) {
-      this.endRun(coRef);
+      this.endRun(co, false);
       return { ok: false, error: `ERR Error running script ${scriptName}, ${String(e)}` };
     }
     if (status === lua.LUA_YIELD) {
-      return { paused: () => this.step(co, coRef, 0, out, host, scriptName) };
+      return { paused: () => this.step(co, 0, out, host, scriptName) };
     }
     let result: RunResult = { ok: true };
-    if (status === lua.LUA_OK && lua.lua_toboolean(co, 1)) {
+    const succeeded = status === lua.LUA_OK && lua.lua_toboolean(co, 1);
+    if (succeeded) {
       // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
       if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
       lua.lua_settop(co, 2);
@@ -710,12 +764,19 @@ export class LuaVm {
       if (status === lua.LUA_OK) lua.lua_settop(co, 2);
       result = { ok: false, error: this.errorText(co, scriptName) };
     }
-    this.endRun(coRef);
+    // Only a thread whose script returned is used again: one that ended in an error is dead,
+    // and fengari leaves hooks off in a thread where the hook itself raised (SCRIPT KILL).
+    this.endRun(co, succeeded);
     return result;
   }
 
-  private endRun(coRef: number): void {
-    this.release(coRef);
+  private endRun(co: L, reusable: boolean): void {
+    // A thread left with hooks off (fengari can leave them off after an error a pcall caught)
+    // is not used again.
+    if (reusable && co.allowhook) {
+      lua.lua_settop(co, 0);
+      this.idle = co;
+    }
     this.host = null;
     this.running = null;
     // Lua 5.3 collects incrementally; a full step after each script keeps memory flat.
@@ -768,6 +829,30 @@ export class LuaVm {
     let text = err;
     if (line && source) text += ` script: ${scriptName}, on ${source}:${line}.`;
     return text.replace(/[\r\n]/g, " ");
+  }
+}
+
+/** fengari's CallInfo status bit holding the caller's 'allowhook' during a pcall. */
+const CIST_OAH = 1;
+
+/**
+ * fengari's lua_pcallk records the caller's 'allowhook' in the call's status with
+ * `callstatus &= ~CIST_OAH | allowhook`, which never sets the bit (C Lua assigns it); so when
+ * a pcall inside a coroutine catches an error, recovery turns hooks off for the rest of it,
+ * and a script running as one could then neither be killed nor give the server its turn.
+ * pcall and xpcall are wrapped to set the bit first.
+ */
+function fixPcallHooks(l: L): void {
+  for (const name of ["pcall", "xpcall"]) {
+    lua.lua_getglobal(l, luaBytes(name));
+    const original = lua.lua_tocfunction(l, -1) as ((l: L) => number) | null;
+    lua.lua_pop(l, 1);
+    if (original === null) throw new Error(`lua: ${name} is not a function of the host`);
+    lua.lua_pushjsfunction(l, (l: L) => {
+      if (l.allowhook) l.ci.callstatus |= CIST_OAH;
+      return original(l);
+    });
+    lua.lua_setglobal(l, luaBytes(name));
   }
 }
 

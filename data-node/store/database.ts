@@ -17,9 +17,11 @@
  * one native Map copy, or one per non-empty slot.
  */
 import {
+  type BytesEntry,
   type Entry,
   entryOf,
   estimateBytes,
+  heapStringBytes,
   lfuTouched,
   newClock,
   StringEntry,
@@ -178,7 +180,8 @@ export class Database {
   lookup(key: string, touch = true): Entry | undefined {
     const e = this.dict.get(key);
     if (e === undefined) return undefined;
-    if (this.snapshot !== null && typeof e.value !== "string") this.preserve(key, e, true);
+    // Aggregates and strings held as bytes change in place: the snapshot keeps its own copy.
+    if (this.snapshot !== null && !(e instanceof StringEntry)) this.preserve(key, e, true);
     if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
       const mode = this.hooks.expiryMode();
       if (mode === "delete") this.expireNow(key);
@@ -204,6 +207,26 @@ export class Database {
   recount(): void {
     this.bytes = 0;
     for (const [k, e] of this.dict) this.bytes += account(k, e.value);
+  }
+
+  /**
+   * Gives a key another entry object for the same value (a string's StringEntry replaced by a
+   * BytesEntry holding its bytes): not a change of the key, so nothing is signalled. A snapshot
+   * holding the old entry keeps it, and no one changes it any more.
+   */
+  replaceEntry(key: string, old: Entry, entry: Entry): void {
+    if (this.dict.get(key) !== old) throw new Error(`replaceEntry: '${key}' holds another entry`);
+    this.dict.set(key, entry);
+  }
+
+  /**
+   * A BytesEntry's bytes changed in place (its owner looked the key up first, see lookup):
+   * the estimate follows the new length, and unless `signal` is false WATCH and blocked
+   * clients are told, as update() does for a string replaced.
+   */
+  bytesChanged(key: string, e: BytesEntry, oldLength: number, signal = true): void {
+    this.bytes += heapStringBytes(e.bytes.length) - heapStringBytes(oldLength);
+    if (signal) this.notifyModified(key);
   }
 
   /** Keeps the snapshot's view of a key before its entry changes in place. */

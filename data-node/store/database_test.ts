@@ -10,7 +10,7 @@ import { activeExpireCycle } from "./expire.ts";
 import { pickVictim, type Policy } from "./evict.ts";
 import { datasetDigest } from "./digest.ts";
 import { SetValue } from "./set.ts";
-import { entryOf } from "./types.ts";
+import { BytesEntry, entryOf, estimateBytes } from "./types.ts";
 import {
   ByteWriter,
   writeEntry,
@@ -318,6 +318,46 @@ for (const { name, cluster } of MODES) {
     deepStrictEqual((db.get("dst") as SetValue).members(), ["m", "n"]);
     deepStrictEqual((db.get("kept") as SetValue).members(), ["k", "l"]);
     equal(db.get("moved"), undefined);
+  });
+
+  Deno.test(`${name}: a string held as bytes and changed in place is saved as it was`, () => {
+    const { db, modified } = harness(cluster);
+    db.set("h", "abcdef");
+    const before = db.bytes;
+    // A command gives the key a BytesEntry (no change), then changes it in place.
+    const old = db.lookup("h")!;
+    const h = new BytesEntry(new TextEncoder().encode("abcdef"), old.meta);
+    db.replaceEntry("h", old, h);
+    db.snapshot = db.copyEntries();
+    // As the commands do it: a lookup first, then the change, then the signal.
+    const change = (edit: (b: Uint8Array) => Uint8Array, signal: boolean) => {
+      const e = db.lookup("h") as BytesEntry;
+      const oldLength = e.bytes.length;
+      e.changed(edit(e.bytes));
+      db.bytesChanged("h", e, oldLength, signal);
+    };
+    modified.length = 0;
+    change((b) => {
+      b[0] = 0x41;
+      return b;
+    }, true);
+    equal(db.snapshot.get("h")!.value, "abcdef");
+    equal(db.get("h"), "Abcdef");
+    deepStrictEqual(modified, ["h"]);
+    // Longer bytes: the estimate follows; an unsignalled change tells no one.
+    change(() => new TextEncoder().encode("Abcdefghijklmnop"), false);
+    deepStrictEqual(modified, ["h"]);
+    equal(db.bytes - before, estimateBytes("h", "Abcdefghijklmnop") - estimateBytes("h", "abcdef"));
+    equal(db.snapshot.get("h")!.value, "abcdef");
+    db.snapshot = null;
+    equal(db.get("h"), "Abcdefghijklmnop");
+    // Any other write makes it a plain string again, the TTL kept by update().
+    db.setExpire("h", Date.now() + 1e9);
+    db.update("h", db.lookup("h")!, "xyz");
+    ok(!(db.peek("h") instanceof BytesEntry));
+    equal(db.get("h"), "xyz");
+    ok(db.getExpire("h") !== undefined);
+    throws(() => db.replaceEntry("h", h, h));
   });
 
   Deno.test(`${name}: the memory estimate is the same whichever way a key changed kind`, () => {

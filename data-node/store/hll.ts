@@ -66,24 +66,67 @@ export function murmurHash64A(s: string, seed = HASH_SEED): bigint {
   return h;
 }
 
+// The same hash on two 32-bit halves (no bigint per element): murmurHash64A is the reference.
+
+const M_HI = 0xc6a4a793, M_LO = 0x5bd1e995;
+/** The high and low halves of the last mul64 / murmur64 result. */
+let rHi = 0, rLo = 0;
+
+/** (aHi:aLo * bHi:bLo) mod 2^64 into rHi:rLo. */
+function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
+  // aLo * bLo in full from 16-bit pieces; the cross products only count mod 2^32.
+  const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
+  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0;
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  rLo = ((mid << 16) | (p00 & 0xffff)) >>> 0;
+  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  rHi = (hi + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
+}
+
+/** murmurHash64A with Redis's seed into rHi:rLo. */
+function murmur64(s: string): void {
+  const len = s.length;
+  mul64(0, len, M_HI, M_LO);
+  let hHi = rHi, hLo = (rLo ^ 0xadc83b19) >>> 0;
+  const blocks = len - (len & 7);
+  for (let i = 0; i < blocks; i += 8) {
+    const lo = (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) |
+      (s.charCodeAt(i + 3) << 24)) >>> 0;
+    const hi = (s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 8) | (s.charCodeAt(i + 6) << 16) |
+      (s.charCodeAt(i + 7) << 24)) >>> 0;
+    mul64(hi, lo, M_HI, M_LO);
+    // k ^= k >> 47: only the low half changes.
+    mul64(rHi, (rLo ^ (rHi >>> 15)) >>> 0, M_HI, M_LO);
+    mul64((hHi ^ rHi) >>> 0, (hLo ^ rLo) >>> 0, M_HI, M_LO);
+    hHi = rHi;
+    hLo = rLo;
+  }
+  const rest = len & 7;
+  if (rest > 0) {
+    for (let j = rest - 1; j >= 0; j--) {
+      const b = s.charCodeAt(blocks + j);
+      if (j >= 4) hHi = (hHi ^ (b << (8 * (j - 4)))) >>> 0;
+      else hLo = (hLo ^ (b << (8 * j))) >>> 0;
+    }
+    mul64(hHi, hLo, M_HI, M_LO);
+    hHi = rHi;
+    hLo = rLo;
+  }
+  hLo = (hLo ^ (hHi >>> 15)) >>> 0;
+  mul64(hHi, hLo, M_HI, M_LO);
+  rLo = (rLo ^ (rHi >>> 15)) >>> 0;
+}
+
 /** The register an element goes to and the length of its "000..1" pattern (1..51). */
 export function patternOf(element: string): { index: number; count: number } {
-  const hash = murmurHash64A(element);
-  const index = Number(hash & BigInt(HLL_P_MASK));
-  // The remaining 50 bits, with bit 50 set so that the count stops at Q + 1.
-  let rest = (hash >> BigInt(HLL_P)) | (1n << BigInt(HLL_Q));
-  let lo = Number(rest & 0xffffffffn);
-  let count = 1;
-  if (lo === 0) {
-    count += 32;
-    rest >>= 32n;
-    lo = Number(rest);
-  }
-  while ((lo & 1) === 0) {
-    count++;
-    lo >>>= 1;
-  }
-  return { index, count };
+  murmur64(element);
+  const index = rLo & HLL_P_MASK;
+  // The remaining 50 bits, with bit 50 set so that the count stops at Q + 1: the count is one
+  // more than their trailing zeros.
+  const lo = ((rLo >>> HLL_P) | (rHi << (32 - HLL_P))) >>> 0;
+  const hi = (rHi >>> HLL_P) | (1 << (HLL_Q - 32));
+  const ctz = (x: number) => 31 - Math.clz32(x & -x);
+  return { index, count: 1 + (lo !== 0 ? ctz(lo) : 32 + ctz(hi)) };
 }
 
 // ---- Dense registers ----

@@ -1,4 +1,5 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import fc from "fast-check";
 import {
   countHll,
   createHll,
@@ -9,6 +10,7 @@ import {
   HLL_REGISTERS,
   hllAdd,
   isHll,
+  murmurHash64A,
   patternOf,
   registersOf,
   toDense,
@@ -71,4 +73,19 @@ Deno.test("a sparse body that does not cover all registers is invalid", () => {
   equal(registersOf(b), null);
   equal(toDense(b), null);
   equal(hllAdd(b, "a", 3000), "invalid");
+});
+
+Deno.test("the 32-bit hash agrees with the 64-bit reference on any bytes", () => {
+  // patternOf hashes on 32-bit halves; murmurHash64A is the plain bigint transcription.
+  const reference = (el: string) => {
+    const h = murmurHash64A(el);
+    const rest = (h >> 14n) | (1n << 50n);
+    let count = 1;
+    while (((rest >> BigInt(count - 1)) & 1n) === 0n) count++;
+    return { index: Number(h & 16383n), count };
+  };
+  const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => bytesToBinary(b));
+  fc.assert(fc.property(bytes, (el) => deepStrictEqual(patternOf(el), reference(el))), {
+    numRuns: 2000,
+  });
 });

@@ -222,6 +222,17 @@ export function lpGet(lp: string, p: number): string {
   return lp.slice(at, at + len);
 }
 
+/**
+ * The element at p as an integer: a number when safe, else a bigint. A string element is
+ * parsed as one (NaN when it is not an integer).
+ */
+export function lpInt(lp: string, p: number): number | bigint {
+  const b = u8(lp, p);
+  if (b < 0x80) return b;
+  if (isIntEntry(b)) return entryInt(lp, p, b);
+  return intKey(lpGet(lp, p)) ?? NaN;
+}
+
 /** Length of the element at p as a string. */
 export function lpStrLen(lp: string, p: number): number {
   const b = u8(lp, p);
@@ -398,6 +409,12 @@ export const lpBuild = {
     built += e.length;
   },
 
+  /** Appends an element already encoded (by lpElement or lpIntElement). */
+  addEncoded(e: string): void {
+    parts.push(e);
+    built += e.length;
+  },
+
   /** Appends a 64-bit integer element. */
   addInt(v: number | bigint): void {
     const e = intElement(v);
@@ -428,6 +445,11 @@ export const lpBuild = {
     return out;
   },
 };
+
+/** One string element as a listpack encodes it (an integer when it reads as one). */
+export const lpElement = element;
+/** One 64-bit integer element as a listpack encodes it. */
+export const lpIntElement = intElement;
 
 /** A listpack of the strings, in order. */
 export function lpFrom(items: Iterable<string>): string {

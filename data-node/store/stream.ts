@@ -12,7 +12,18 @@
  * listed under its consumer; ordered views are sorted on demand.
  */
 import { AggregateValue } from "./types.ts";
-import { LP_HEADER, lpAtEnd, lpBuild, lpGet, lpNext } from "./listpack.ts";
+import {
+  LP_HEADER,
+  lpAtEnd,
+  lpBuild,
+  lpElement,
+  lpGet,
+  lpInt,
+  lpIntElement,
+  lpLast,
+  lpNext,
+  lpPrev,
+} from "./listpack.ts";
 
 /** A listpack header count meaning "count the elements" (more than 65534 of them). */
 const LP_COUNT_UNKNOWN = 65535;
@@ -105,6 +116,44 @@ function intElementSize(n: number): number {
   return n <= 127 ? 2 : n <= 4095 ? 3 : n <= 32767 ? 4 : n <= 8388607 ? 5 : 6;
 }
 
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
+
+/**
+ * An ID also split into two numbers, exact when `exact` (both parts below 2^53, as any ID made
+ * from a clock is): a node compares its entries with it without making a bigint per entry.
+ */
+export interface SplitId {
+  id: bigint;
+  ms: number;
+  seq: number;
+  exact: boolean;
+}
+
+export function splitId(id: bigint): SplitId {
+  const ms = idMs(id), seq = idSeq(id);
+  return { id, ms: Number(ms), seq: Number(seq), exact: ms <= MAX_SAFE_BIG && seq <= MAX_SAFE_BIG };
+}
+
+/**
+ * The ID of the entry StreamNode.readId decoded last: its parts as exact numbers when
+ * `curExact`, else the bigint `curBig`, and the offset after its ID. Module state rather than
+ * an object per entry: a scan reads thousands of IDs to return one.
+ */
+let curMs = 0, curSeq = 0, curExact = false, curBig = 0n, curNext = 0;
+
+/** The last decoded entry's ID as a bigint. */
+function curId(): bigint {
+  return curExact ? makeId(BigInt(curMs), BigInt(curSeq)) : curBig;
+}
+
+/** The last decoded entry's ID compared with `t`: negative, 0 or positive. */
+function cmpCur(t: SplitId): number {
+  if (curExact && t.exact) return curMs !== t.ms ? curMs - t.ms : curSeq - t.seq;
+  const id = curId();
+  return id < t.id ? -1 : id > t.id ? 1 : 0;
+}
+
 /** One entry of a node as decoded: where it starts, its flags, ID and (if asked) fields. */
 export interface NodeEntry {
   at: number;
@@ -122,11 +171,25 @@ export interface NodeEntry {
  * A deleted entry stays, flagged, until the whole node goes, as in Redis.
  */
 export class StreamNode {
-  lp: string;
+  /** The listpack as last read; entries appended since wait in `pending` (see lp). */
+  private sealed: string;
+  /**
+   * Elements (encoded) appended since `sealed` was built: XADD appends here, and the listpack
+   * is rebuilt once when read, instead of once per entry (which also left a node's worth of
+   * garbage per XADD).
+   */
+  private pending: string[] | null = null;
+  /** Bytes of the listpack with the pending elements in. */
+  private size: number;
   live = 0;
   deleted = 0;
   /** Elements in `lp` (for the listpack header). */
   elems: number;
+  /** Offset of the first entry's flags (after the master entry). */
+  private readonly start: number;
+  /** The master ID's parts as numbers (NaN when one is 2^53 or more: see readId). */
+  private readonly masterMs: number;
+  private readonly masterSeq: number;
 
   constructor(readonly master: bigint, readonly masterFields: string[]) {
     lpBuild.begin();
@@ -134,35 +197,151 @@ export class StreamNode {
     for (const f of masterFields) lpBuild.add(f);
     lpBuild.addInt(0);
     this.elems = masterFields.length + 2;
-    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.sealed = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.size = this.sealed.length;
+    this.start = this.size - 1;
+    const m = splitId(master);
+    this.masterMs = m.exact ? m.ms : NaN;
+    this.masterSeq = m.exact ? m.seq : NaN;
+  }
+
+  /**
+   * Decodes the ID whose deltas start at p into the module's cur* state. The sums are exact
+   * numbers when both deltas are numbers and the results lie in 0..2^53-1 (a negative sum is a
+   * delta that wrapped around 2^64); otherwise the ID is computed as a bigint.
+   */
+  private readId(lp: string, p: number): void {
+    const dms = lpInt(lp, p);
+    p = lpNext(lp, p);
+    const dseq = lpInt(lp, p);
+    curNext = lpNext(lp, p);
+    if (typeof dms === "number" && typeof dseq === "number") {
+      curMs = this.masterMs + dms;
+      curSeq = this.masterSeq + dseq;
+      curExact = curMs >= 0 && curMs <= MAX_SAFE && curSeq >= 0 && curSeq <= MAX_SAFE;
+      if (curExact) return;
+    }
+    curExact = false;
+    curBig = makeId(
+      BigInt.asUintN(64, idMs(this.master) + BigInt(dms)),
+      BigInt.asUintN(64, idSeq(this.master) + BigInt(dseq)),
+    );
+  }
+
+  /**
+   * Appends to `out` this node's live entries with from <= ID <= to, up to `count` in all
+   * (0 = no limit). Entries before `from` are skipped without decoding their fields. True
+   * when the range is done (an entry past `to`, or `count` reached).
+   */
+  collect(from: SplitId, to: SplitId, count: number, out: [bigint, string[]][]): boolean {
+    const lp = this.lp, master = this.masterFields, nm = master.length;
+    let p = this.start;
+    while (!lpAtEnd(lp, p)) {
+      const flags = lpInt(lp, p) as number;
+      this.readId(lp, lpNext(lp, p));
+      p = curNext;
+      const skip = (flags & FLAG_DELETED) !== 0 || cmpCur(from) < 0;
+      if (!skip && cmpCur(to) > 0) return true;
+      const same = (flags & FLAG_SAMEFIELDS) !== 0;
+      let n = nm;
+      if (!same) {
+        n = (lpInt(lp, p) as number) * 2;
+        p = lpNext(lp, p);
+      }
+      if (skip) {
+        for (let k = 0; k < n; k++) p = lpNext(lp, p);
+      } else {
+        const fields: string[] = [];
+        for (let k = 0; k < n; k++) {
+          if (same) fields.push(master[k]!);
+          fields.push(lpGet(lp, p));
+          p = lpNext(lp, p);
+        }
+        out.push([curId(), fields]);
+        if (count && out.length >= count) return true;
+      }
+      p = lpNext(lp, p); // the entry's element count
+    }
+    return false;
+  }
+
+  /**
+   * The last live entry's ID, or null when none, read backwards from the end as Redis does:
+   * each entry ends with its element count, which leads back to its flags.
+   */
+  lastLive(): bigint | null {
+    const lp = this.lp;
+    let p = lpLast(lp);
+    while (p >= this.start) {
+      const n = lpInt(lp, p) as number;
+      let q = p;
+      for (let k = 0; k < n; k++) q = lpPrev(lp, q);
+      if (!((lpInt(lp, q) as number) & FLAG_DELETED)) {
+        this.readId(lp, lpNext(lp, q));
+        return curId();
+      }
+      p = lpPrev(lp, q);
+    }
+    return null;
+  }
+
+  /** The listpack (without the two counters, see `listpack`), pending entries included. */
+  get lp(): string {
+    if (this.pending !== null) this.seal();
+    return this.sealed;
+  }
+
+  set lp(v: string) {
+    this.sealed = v;
+    this.pending = null;
+    this.size = v.length;
+  }
+
+  /** The listpack's length in bytes, pending entries included (lp.length, without building it). */
+  get byteLength(): number {
+    return this.size;
+  }
+
+  /** Builds the listpack with the pending entries in. */
+  seal(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    lpBuild.begin();
+    lpBuild.copy(this.sealed, LP_HEADER, this.sealed.length - 1);
+    for (const e of pending) lpBuild.addEncoded(e);
+    this.sealed = lpBuild.finish(LP_COUNT_UNKNOWN);
+    this.pending = null;
   }
 
   /** The node's size as Redis counts it (the two counters included). */
   get bytes(): number {
-    return this.lp.length + intElementSize(this.live) + intElementSize(this.deleted);
+    return this.size + intElementSize(this.live) + intElementSize(this.deleted);
+  }
+
+  private append(e: string): void {
+    this.pending!.push(e);
+    this.size += e.length;
   }
 
   /** Adds an entry at the end (its ID is above every other in the node); returns its offset. */
   push(id: bigint, fields: string[]): number {
-    const at = this.lp.length - 1;
+    const at = this.size - 1;
     const same = this.sameFields(fields);
-    lpBuild.begin();
-    lpBuild.copy(this.lp, LP_HEADER, at);
-    lpBuild.addInt(same ? FLAG_SAMEFIELDS : 0);
-    lpBuild.addInt(delta(idMs(id), idMs(this.master)));
-    lpBuild.addInt(delta(idSeq(id), idSeq(this.master)));
+    this.pending ??= [];
+    this.append(lpIntElement(same ? FLAG_SAMEFIELDS : 0));
+    this.append(lpIntElement(delta(idMs(id), idMs(this.master))));
+    this.append(lpIntElement(delta(idSeq(id), idSeq(this.master))));
     const pairs = fields.length / 2;
     if (same) {
-      for (let k = 1; k < fields.length; k += 2) lpBuild.add(fields[k]!);
-      lpBuild.addInt(pairs + 3);
+      for (let k = 1; k < fields.length; k += 2) this.append(lpElement(fields[k]!));
+      this.append(lpIntElement(pairs + 3));
       this.elems += pairs + 4;
     } else {
-      lpBuild.addInt(pairs);
-      for (const f of fields) lpBuild.add(f);
-      lpBuild.addInt(pairs * 2 + 4);
+      this.append(lpIntElement(pairs));
+      for (const f of fields) this.append(lpElement(f));
+      this.append(lpIntElement(pairs * 2 + 4));
       this.elems += pairs * 2 + 5;
     }
-    this.lp = lpBuild.finish(LP_COUNT_UNKNOWN);
     this.live++;
     return at;
   }
@@ -186,17 +365,13 @@ export class StreamNode {
   /** Every entry, deleted ones included, in order; fields only when asked for. */
   *walk(withFields: boolean): Generator<NodeEntry> {
     const lp = this.lp, nm = this.masterFields.length;
-    const mMs = idMs(this.master), mSeq = idSeq(this.master);
-    let p = LP_HEADER;
-    for (let k = 0; k < nm + 2; k++) p = lpNext(lp, p);
+    let p = this.start;
     while (!lpAtEnd(lp, p)) {
       const at = p;
-      const flags = Number(lpGet(lp, p));
-      p = lpNext(lp, p);
-      const ms = BigInt.asUintN(64, mMs + BigInt(lpGet(lp, p)));
-      p = lpNext(lp, p);
-      const seq = BigInt.asUintN(64, mSeq + BigInt(lpGet(lp, p)));
-      p = lpNext(lp, p);
+      const flags = lpInt(lp, p) as number;
+      this.readId(lp, lpNext(lp, p));
+      p = curNext;
+      const id = curId();
       let fields: string[] | null = null;
       const want = withFields && !(flags & FLAG_DELETED);
       if (want) fields = [];
@@ -206,7 +381,7 @@ export class StreamNode {
           p = lpNext(lp, p);
         }
       } else {
-        const n = Number(lpGet(lp, p)) * 2;
+        const n = (lpInt(lp, p) as number) * 2;
         p = lpNext(lp, p);
         for (let k = 0; k < n; k++) {
           if (fields) fields.push(lpGet(lp, p));
@@ -214,7 +389,7 @@ export class StreamNode {
         }
       }
       p = lpNext(lp, p); // the entry's element count
-      yield { at, flags, id: makeId(ms, seq), fields };
+      yield { at, flags, id, fields };
     }
   }
 
@@ -238,11 +413,61 @@ export class StreamNode {
 
   /** The listpack Redis would hold for this node: the counters, then the rest. */
   listpack(): string {
+    const lp = this.lp; // built first: lpBuild makes one listpack at a time
     lpBuild.begin();
     lpBuild.addInt(this.live);
     lpBuild.addInt(this.deleted);
-    lpBuild.copy(this.lp, LP_HEADER, this.lp.length - 1);
+    lpBuild.copy(lp, LP_HEADER, lp.length - 1);
     return lpBuild.finish(this.elems + 2);
+  }
+}
+
+const MASK64 = (1n << 64n) - 1n;
+/** An odd 64-bit constant (the golden ratio's), so that ms * MIX spreads over the low bits. */
+const MIX = 0x9e3779b97f4a7c15n;
+
+/**
+ * A Map keyed by stream IDs. V8 hashes a bigint by its lowest 64 bits only, which for an ID
+ * is the sequence: IDs made by XADD * mostly have sequence 0, so a plain Map<bigint> puts them
+ * all in one hash chain (20,000 pending entries took seconds to insert). The key stored is the
+ * ID with its sequence XORed with a multiple of its milliseconds: a one-to-one mapping (its own
+ * inverse) whose low bits differ between IDs.
+ */
+export class IdMap<V> {
+  private readonly m = new Map<bigint, V>();
+
+  private static key(id: bigint): bigint {
+    return id ^ (((id >> 64n) * MIX) & MASK64);
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+
+  get(id: bigint): V | undefined {
+    return this.m.get(IdMap.key(id));
+  }
+
+  has(id: bigint): boolean {
+    return this.m.has(IdMap.key(id));
+  }
+
+  set(id: bigint, v: V): this {
+    this.m.set(IdMap.key(id), v);
+    return this;
+  }
+
+  delete(id: bigint): boolean {
+    return this.m.delete(IdMap.key(id));
+  }
+
+  /** The IDs, in insertion order. */
+  *keys(): IterableIterator<bigint> {
+    for (const k of this.m.keys()) yield IdMap.key(k);
+  }
+
+  values(): IterableIterator<V> {
+    return this.m.values();
   }
 }
 
@@ -255,12 +480,12 @@ export interface Nack {
 }
 
 export class Consumer {
-  readonly pel = new Map<bigint, Nack>();
+  readonly pel = new IdMap<Nack>();
   constructor(readonly name: string, public seenTime: number) {}
 }
 
 export class ConsumerGroup {
-  readonly pel = new Map<bigint, Nack>();
+  readonly pel = new IdMap<Nack>();
   readonly consumers = new Map<string, Consumer>();
   constructor(readonly name: string, public lastId: bigint, public entriesRead: number) {}
 
@@ -330,6 +555,8 @@ const LISTPACK_MAX = 1 << 30;
 
 export class StreamValue extends AggregateValue {
   nodes: StreamNode[] = [];
+  /** The nodes' share of memoryUsage, kept current as they change (see nodesChanged). */
+  private nodeBytes = 0;
   length = 0;
   lastId = 0n;
   firstId = 0n;
@@ -346,14 +573,25 @@ export class StreamValue extends AggregateValue {
   }
 
   memoryUsage(): number {
-    let b = 64;
-    for (const n of this.nodes) b += 64 + n.lp.length + n.masterFields.length * 16;
+    let b = 64 + this.nodeBytes;
     for (const g of this.groups.values()) b += 64 + g.pel.size * 48 + g.consumers.size * 64;
     return b;
   }
 
+  /** What one node counts for in memoryUsage. */
+  private static nodeCost(n: StreamNode): number {
+    return 64 + n.byteLength + n.masterFields.length * 16;
+  }
+
+  /** Recounts the nodes' memory after `nodes` was built or changed from outside (RDB load). */
+  nodesChanged(): void {
+    this.nodeBytes = 0;
+    for (const n of this.nodes) this.nodeBytes += StreamValue.nodeCost(n);
+  }
+
   clone(): StreamValue {
     const s = new StreamValue();
+    s.nodeBytes = this.nodeBytes;
     for (const n of this.nodes) {
       // A node's listpack is an immutable string: the copy shares it until either changes.
       const m = new StreamNode(n.master, n.masterFields);
@@ -411,16 +649,24 @@ export class StreamValue extends AggregateValue {
       for (const f of fields) totel += f.length;
       let maxBytes = limits.maxBytes;
       if (maxBytes === 0 || maxBytes > LISTPACK_MAX) maxBytes = LISTPACK_MAX;
-      if (tail.bytes + totel >= maxBytes) tail = undefined;
-      else if (limits.maxEntries && tail.live + tail.deleted >= limits.maxEntries) tail = undefined;
+      if (
+        tail.bytes + totel >= maxBytes ||
+        (limits.maxEntries && tail.live + tail.deleted >= limits.maxEntries)
+      ) {
+        // A full node takes no more entries: its listpack is built once, now.
+        tail.seal();
+        tail = undefined;
+      }
     }
+    let before = 0;
     if (!tail) {
       const names: string[] = [];
       for (let i = 0; i < fields.length; i += 2) names.push(fields[i]!);
       tail = new StreamNode(id, names);
       this.nodes.push(tail);
-    }
+    } else before = StreamValue.nodeCost(tail);
     tail.push(id, fields);
+    this.nodeBytes += StreamValue.nodeCost(tail) - before;
     if (this.length === 0) this.firstId = id;
     this.length++;
     this.entriesAdded++;
@@ -455,15 +701,11 @@ export class StreamValue extends AggregateValue {
     const out: [bigint, string[]][] = [];
     if (start > end || this.nodes.length === 0) return out;
     if (!rev) {
+      const from = splitId(start), to = splitId(end);
       for (let ni = this.nodeFor(start); ni < this.nodes.length; ni++) {
         const n = this.nodes[ni]!;
         if (n.master > end) break;
-        for (const e of n.entries()) {
-          if (e[0] < start) continue;
-          if (e[0] > end) return out;
-          out.push(e);
-          if (count && out.length >= count) return out;
-        }
+        if (n.collect(from, to, count, out)) return out;
       }
       return out;
     }
@@ -483,7 +725,7 @@ export class StreamValue extends AggregateValue {
   /** The first or last live entry's ID (0 when empty). */
   edgeId(first: boolean): bigint {
     if (this.nodes.length === 0) return 0n;
-    return first ? this.nodes[0]!.edge(true) : this.nodes[this.nodes.length - 1]!.edge(false);
+    return first ? this.nodes[0]!.edge(true) : this.nodes[this.nodes.length - 1]!.lastLive() ?? 0n;
   }
 
   /** XDEL of one ID: true when it existed. */
@@ -501,7 +743,10 @@ export class StreamValue extends AggregateValue {
     }
     if (!found) return false;
     n.markDeleted(found.at, found.flags);
-    if (n.live === 0) this.nodes.splice(ni, 1);
+    if (n.live === 0) {
+      this.nodes.splice(ni, 1);
+      this.nodeBytes -= StreamValue.nodeCost(n);
+    }
     this.length--;
     if (id > this.maxDeletedId) this.maxDeletedId = id;
     if (this.length === 0) this.firstId = 0n;
@@ -522,6 +767,7 @@ export class StreamValue extends AggregateValue {
         : n.edge(false, true) < a.minid;
       if (removeNode) {
         this.nodes.shift();
+        this.nodeBytes -= StreamValue.nodeCost(n);
         this.length -= entries;
         deleted += entries;
         continue;

@@ -1,8 +1,10 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
+import fc from "fast-check";
 import {
   ConsumerGroup,
   formatId,
   ID_MAX,
+  IdMap,
   INVALID_ENTRIES_READ,
   makeId,
   parseStreamId,
@@ -11,6 +13,7 @@ import {
 } from "./stream.ts";
 
 const LIMITS = { maxBytes: 4096, maxEntries: 3 };
+const BIG_NODES = { maxBytes: 4096, maxEntries: 100 };
 const id = (ms: number, seq = 0) => makeId(BigInt(ms), BigInt(seq));
 
 function streamOf(n: number, limits = LIMITS): StreamValue {
@@ -144,4 +147,76 @@ Deno.test("a clone shares nothing with the original", () => {
   equal(copy.length, 4);
   equal(copy.groups.get("g")!.pel.size, 1);
   equal(copy.groups.get("g")!.consumers.get("alice")!.pel.get(id(1))!.consumer.name, "alice");
+});
+
+Deno.test("an IdMap keeps every ID apart and gives its keys back as they were", () => {
+  const m = new IdMap<number>();
+  const all = [
+    0n,
+    id(1),
+    id(1, 1),
+    id(2),
+    makeId(SEQ_MASK, 0n),
+    makeId(0n, SEQ_MASK),
+    ID_MAX,
+    makeId(1700000000000n, 0n),
+    makeId(1700000000001n, 0n),
+  ];
+  all.forEach((k, i) => m.set(k, i));
+  equal(m.size, all.length);
+  deepStrictEqual([...m.keys()], all);
+  all.forEach((k, i) => equal(m.get(k), i));
+  equal(m.has(id(3)), false);
+  equal(m.delete(id(1, 1)), true);
+  equal(m.delete(id(1, 1)), false);
+  equal(m.get(id(1, 1)), undefined);
+  deepStrictEqual([...m.values()], [0, 1, 3, 4, 5, 6, 7, 8]);
+});
+
+Deno.test("ranges and the last entry agree with a plain list, for IDs of any size", () => {
+  // Parts near 2^53 and 2^64 take the bigint paths of the node scans (and deltas that wrap).
+  // Mostly small parts, so that IDs share milliseconds and ranges cut between sequences.
+  const part = fc.oneof(
+    { arbitrary: fc.bigInt(0n, 4n), weight: 6 },
+    { arbitrary: fc.bigInt(2n ** 53n - 3n, 2n ** 53n + 3n), weight: 1 },
+    { arbitrary: fc.bigInt(2n ** 63n - 2n, 2n ** 63n + 2n), weight: 1 },
+    { arbitrary: fc.bigInt(SEQ_MASK - 3n, SEQ_MASK), weight: 1 },
+  );
+  const anyId = fc.tuple(part, part).map(([ms, seq]) => makeId(ms, seq));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(anyId, { minLength: 1, maxLength: 40 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      fc.tuple(anyId, anyId),
+      fc.nat(5),
+      fc.constantFrom(LIMITS, BIG_NODES),
+      (idList, deletes, [a, b], count, limits) => {
+        const sorted = [...idList].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+        const s = new StreamValue();
+        // A read halfway builds the tail node's listpack; the appends after it go on from there.
+        const half = sorted.length >> 1;
+        sorted.forEach((x, i) => {
+          if (i === half) equal(s.range(0n, ID_MAX, 0).length, half);
+          s.append(x, i % 2 ? ["f", String(i)] : ["g", "h", "i", "j"], limits);
+        });
+        const live = new Set(sorted);
+        for (const d of deletes) {
+          const x = sorted[d % sorted.length]!;
+          s.delete(x);
+          live.delete(x);
+        }
+        const model = sorted.filter((x) => live.has(x));
+        const [start, end] = a <= b ? [a, b] : [b, a];
+        const want = model.filter((x) => x >= start && x <= end);
+        deepStrictEqual(
+          s.range(start, end, count).map(([x]) => x),
+          count ? want.slice(0, count) : want,
+        );
+        deepStrictEqual(s.range(0n, ID_MAX, 0).map(([x]) => x), model);
+        equal(s.edgeId(false), model.length ? model[model.length - 1] : 0n);
+        equal(s.edgeId(true), model.length ? model[0] : 0n);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -3,6 +3,8 @@
  * Uint8Array per value (ARCHITECTURE.md, memory facts). Aggregate types are classes that carry
  * their own `type` tag, the name TYPE reports.
  */
+import { bytesToBinary } from "../../shared/resp/bytes.ts";
+
 export type Value = string | AggregateValue;
 /** The 24-bit access field, as Redis's object header keeps it. */
 export const CLOCK_MAX = 0xffffff;
@@ -58,6 +60,34 @@ export class StringEntry extends EntryBase {
 }
 
 /**
+ * A string held as bytes that its commands change in place: a HyperLogLog, whose dense form is
+ * 12 KB that a PFADD changes by one or two bytes. For everything else it is a string: `value`
+ * gives the same binary string a StringEntry would hold, built from the bytes when first asked
+ * for after a change and kept until the next. Any other write to the key gives it a plain
+ * StringEntry again (Database.set/update only reuse StringEntry objects). Only the HyperLogLog
+ * commands change `bytes`, after a lookup of the key (so a running snapshot keeps its own copy,
+ * see Database.lookup) and followed by Database.bytesChanged.
+ */
+export class BytesEntry extends EntryBase {
+  private str: string | null;
+
+  constructor(public bytes: Uint8Array, meta: number, str: string | null = null) {
+    super(meta);
+    this.str = str;
+  }
+
+  get value(): string {
+    return this.str ??= bytesToBinary(this.bytes);
+  }
+
+  /** The bytes changed in place, or were replaced by `b` (which may be the same array). */
+  changed(b: Uint8Array): void {
+    this.bytes = b;
+    this.str = null;
+  }
+}
+
+/**
  * An aggregate value (hash, sorted set, list, set), which is also the entry of the key holding
  * it (see EntryBase).
  */
@@ -80,8 +110,8 @@ export abstract class AggregateValue extends EntryBase {
   abstract memoryUsage(): number;
 }
 
-/** A key's entry: a string's holder or the aggregate itself. */
-export type Entry = StringEntry | AggregateValue;
+/** A key's entry: a string's holder (as a string or as bytes) or the aggregate itself. */
+export type Entry = StringEntry | BytesEntry | AggregateValue;
 
 /** The entry for a value stored under a key with the access field `meta`. */
 export function entryOf(v: Value, meta: number): Entry {
@@ -160,7 +190,12 @@ export const STRING_ENTRY_BYTES = 40;
 
 /** A heap string: header (map, hash, length) and its bytes, 8-byte aligned. */
 export function stringBytes(s: string): number {
-  return 24 + ((s.length + 7) & ~7);
+  return heapStringBytes(s.length);
+}
+
+/** A heap string of `length` one-byte chars (see stringBytes). */
+export function heapStringBytes(length: number): number {
+  return 24 + ((length + 7) & ~7);
 }
 
 export function estimateBytes(key: string, v: Value): number {

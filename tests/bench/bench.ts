@@ -23,6 +23,11 @@
  *   collections  resident bytes per key for --type-keys small hashes, sorted sets, lists and
  *                sets of 10 short (non-integer) elements each, a fresh server per type, built
  *                with pipelined HSET/ZADD/RPUSH/SADD from this process
+ *   stream-memory  resident bytes per entry of one stream of small entries (`XADD s * f v`,
+ *                pipelined from this process), a fresh server each: the growth over the first
+ *                --keys entries ("load"), then over --keys more ("marginal": the cost of one
+ *                more entry, without one-time costs such as V8's young generation and code,
+ *                about 10 MB on our node); the target is judged on the marginal figure
  *   heap         JavaScript heap bytes our node allocates per request over pipelined and
  *                unpipelined GET and SET runs of redis-benchmark (ours only: redis-server has no
  *                garbage-collected heap, so there is no ratio and no target)
@@ -56,8 +61,8 @@
  * Targets (in the summary):
  *   CPU per request <= 1.3x redis-server's for SET GET INCR LPUSH HSET ZADD at -c 50 -P 1 and at
  *   -c 50 -P 16; ops/s >= 1.0x for the same tests at -c 50 -P 1; RSS per key <= 1.5x for the
- *   DEBUG POPULATE strings and for each small collection type; startup load time of Redis's
- *   dump.rdb <= 1.5x; full sync time <= 1.5x (disk-based and diskless); master CPU per request
+ *   DEBUG POPULATE strings, for each small collection type and per small stream entry; startup
+ *   load time of Redis's dump.rdb <= 1.5x; full sync time <= 1.5x (disk-based and diskless); master CPU per request
  *   with 2 replicas <= 1.3x redis-server's with 2 replicas (SET -c 50 -P 16 and -P 1);
  *   CPU per request <= 1.5x for EVALSHA XADD XREADGROUP PFADD GEOADD at -c 50 -P 1;
  *   Sentinel failover time <= 1.0x (median and max); 0 acknowledged writes lost with WAIT 1;
@@ -120,6 +125,7 @@ const ALL_SECTIONS = [
   "persistence",
   "memory",
   "collections",
+  "stream-memory",
   "heap",
   "replication",
   "sentinel",
@@ -526,6 +532,60 @@ async function buildCollection(port: number, make: (i: number) => Arg[], n: numb
   } finally {
     await c.close();
   }
+}
+
+/** Entries per pipeline while a stream is filled. */
+const STREAM_BATCH = 1000;
+
+/** Appends `n` entries `XADD s * f v` in pipelines; the stream then holds `total`. */
+async function fillStream(c: RedisClient, kind: Kind, n: number, total: number): Promise<void> {
+  for (let i = 0; i < n; i += STREAM_BATCH) {
+    const cmds: Arg[][] = [];
+    for (let k = i; k < Math.min(n, i + STREAM_BATCH); k++) cmds.push(["XADD", "s", "*", "f", "v"]);
+    const bad = (await c.pipeline(cmds)).find((r) => typeof r !== "string");
+    if (bad !== undefined) throw new Error(`${kind}: XADD replied ${String(bad)}`);
+  }
+  const len = Number(await c.call("XLEN", "s"));
+  if (len !== total) throw new Error(`${kind}: expected ${total} entries, XLEN is ${len}`);
+}
+
+/**
+ * VmRSS growth per entry while one stream gets `n` entries `XADD s * f v` on a fresh server
+ * (load), then `n` more (marginal).
+ */
+async function rssPerStreamEntry(
+  kind: Kind,
+  n: number,
+): Promise<{ load: number; marginal: number }> {
+  progress(`stream-memory: ${kind}, 2 x ${n} entries XADD s * f v`);
+  await using p = await start(kind);
+  await sleep(300);
+  const r0 = rss(p.pid);
+  const c = await connect(p.port);
+  // As rssPerKey: let buffers drain and a collection run before reading.
+  const settle = () => sleep(Math.min(1500, Math.max(200, n / 100)));
+  try {
+    await fillStream(c, kind, n, n);
+    await settle();
+    const r1 = rss(p.pid);
+    await fillStream(c, kind, n, 2 * n);
+    await settle();
+    return { load: (r1 - r0) / n, marginal: (rss(p.pid) - r1) / n };
+  } finally {
+    await c.close();
+  }
+}
+
+interface StreamMemory {
+  load: Compared;
+  marginal: Compared;
+}
+
+/** Resident bytes per entry of one stream of small entries, first load and marginal. */
+async function streamMemory(n: number): Promise<StreamMemory> {
+  const r = await rssPerStreamEntry("redis", n);
+  const o = await rssPerStreamEntry("ours", n);
+  return { load: compared(r.load, o.load), marginal: compared(r.marginal, o.marginal) };
 }
 
 /** Resident bytes per key for `n` keys of each small collection type. */
@@ -1233,6 +1293,15 @@ function targets(report: Report): Verdict[] {
       kind: "max",
     },
     {
+      target: `RSS/entry <= 1.5x: ${KEYS} more entries XADD s * f v in one stream`,
+      ratios: report.streamMemory
+        ? [{ at: "marginal", ratio: report.streamMemory.marginal.ratio }]
+        : [],
+      expected: 1,
+      limit: 1.5,
+      kind: "max",
+    },
+    {
       target: `full sync time <= 1.5x: ${KEYS} keys, disk-based and diskless`,
       ratios: (repl?.fullSync ?? []).map((r) => ({ at: r.mode, ratio: r.ratio })),
       expected: 2,
@@ -1271,6 +1340,7 @@ interface Report {
   persistence?: Persistence;
   memory?: Compared;
   collections?: Record<string, Compared>;
+  streamMemory?: StreamMemory;
   heap?: HeapResult;
   replication?: ReplicationReport;
   sentinel?: SentinelReport;
@@ -1337,6 +1407,17 @@ function printReport(report: Report): void {
       console.log(
         `${type.padEnd(8)}${c.redis.toFixed(1).padStart(12)}${c.ours.toFixed(1).padStart(12)}${
           ratio(c.ratio)
+        }`,
+      );
+    }
+  }
+  if (report.streamMemory) {
+    console.log(`\n## stream-memory (one stream, XADD s * f v, RSS per entry)`);
+    for (const [name, m] of Object.entries(report.streamMemory)) {
+      const what = name === "load" ? `first ${KEYS} entries` : `${KEYS} more entries`;
+      console.log(
+        `${what}: redis ${m.redis.toFixed(1)} B/entry, ours ${m.ours.toFixed(1)} B/entry, ratio ${
+          ratio(m.ratio, 0)
         }`,
       );
     }
@@ -1411,6 +1492,7 @@ async function main(): Promise<void> {
   if (sections.has("persistence")) report.persistence = await persistence(KEYS);
   if (sections.has("memory")) report.memory = await memory(KEYS);
   if (sections.has("collections")) report.collections = await collections(TYPE_KEYS);
+  if (sections.has("stream-memory")) report.streamMemory = await streamMemory(KEYS);
   if (sections.has("heap")) report.heap = await heap();
   if (sections.has("replication")) report.replication = await replication(KEYS);
   if (sections.has("sentinel")) {
