@@ -514,7 +514,8 @@ export class ReplicaSide {
         this.replIn += chunk.length;
         if (!gate.loading) {
           this.feed(chunk);
-          continue;
+          // From here on the stream is read straight into the master client's buffer.
+          return this.stream(this.conn!, main, alive);
         }
         gate.pending.push(chunk);
         gate.bytes += chunk.length;
