@@ -71,6 +71,21 @@ async function populate(n: Node, perType: number): Promise<void> {
   await run(n, cmds);
 }
 
+/** `n` bytes that LZF cannot compress (xorshift), as a binary string; `seed` varies them. */
+function noise(n: number, seed: number): string {
+  let x = 0x9e3779b9 ^ (seed + 1);
+  const codes = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    codes[i] = x & 255;
+  }
+  let out = "";
+  for (let i = 0; i < n; i += 8192) out += String.fromCharCode(...codes.slice(i, i + 8192));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
@@ -81,6 +96,9 @@ async function fullSync(p: Pair, diskless: boolean): Promise<void> {
     diskless ? "yes" : "no",
   ]);
   await populate(m, 400);
+  // Incompressible values make an RDB of several megabytes: the replica writes the file it
+  // receives in many pieces, and syncs it on the way.
+  await run(m, Array.from({ length: 12 }, (_, i) => ["SET", `noise:${i}`, noise(1 << 20, i)]));
   const fullBefore = await m.stat("sync_full");
   await using r = await Node.start(p.replica, "replica");
   await r.replicaOf(m);
@@ -92,6 +110,16 @@ async function fullSync(p: Pair, diskless: boolean): Promise<void> {
   // a diskless one streams it and writes no file.
   const dir = (await m.cmd("CONFIG", "GET", "dir") as string[])[1]!;
   equal(await fileExists(`${dir}/dump.rdb`), !diskless, `dump.rdb in the master's dir`);
+  // The replica keeps the RDB it received (repl-diskless-load disabled): the master's file,
+  // byte for byte, after a disk-based sync.
+  const rdir = (await r.cmd("CONFIG", "GET", "dir") as string[])[1]!;
+  const kept = await Deno.readFile(`${rdir}/dump.rdb`);
+  ok(kept.length > 12 << 20, `the replica's dump.rdb has ${kept.length} bytes`);
+  if (!diskless) {
+    const sent = await Deno.readFile(`${dir}/dump.rdb`);
+    equal(kept.length, sent.length, "the replica's dump.rdb is as long as the master's");
+    equal(kept.findIndex((b, i) => b !== sent[i]), -1, "first byte where the two files differ");
+  }
 
   await run(m, [
     ["SET", "live:s", "v"],

@@ -8,7 +8,9 @@
  * transaction with a single write goes out bare).
  *
  * Each effect is encoded once; every consumer (the AOF writer, the replication stream) gets the
- * same bytes, copies them, and tracks on its own which database it last selected.
+ * same bytes, copies them, and tracks on its own which database it last selected. An effect with
+ * one consumer that encodes for itself (the replication stream, into its blocks) goes to it as
+ * its arguments, which saves the copy.
  */
 import { MAX_PENDING_EFFECTS } from "../../shared/limits.ts";
 import { encodeCommand, RespWriter, writeCommand } from "../../shared/resp/mod.ts";
@@ -26,6 +28,11 @@ export interface StreamConsumer {
    * The bytes are valid during the call only: a consumer copies what it keeps.
    */
   append(dbId: number, command: Uint8Array): void;
+  /**
+   * The same for a command given as its arguments, which the consumer encodes itself (into
+   * its own buffer, saving a copy); used when it is the effect's only consumer.
+   */
+  appendArgv?(dbId: number, argv: readonly string[]): void;
 }
 
 interface Effect {
@@ -119,7 +126,12 @@ export class Propagation {
 
   private emit(effects: Effect[]): void {
     const w = this.scratch;
+    const repl = this.repl;
     for (const e of effects) {
+      if (repl?.appendArgv && (this.aof === null || !(e.targets & TO_AOF))) {
+        if (e.targets & TO_REPL) repl.appendArgv(e.dbId, e.argv);
+        continue;
+      }
       w.reset();
       writeCommand(w, e.argv);
       this.send(e.dbId, w.view(), e.targets);

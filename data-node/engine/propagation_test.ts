@@ -100,3 +100,38 @@ Deno.test("a unit with very many effects streams them inside one MULTI/EXEC", ()
   equal(aof.seen[n + 1], "-1:EXEC");
   equal(aof.seen[n], `0:SREM s ${n - 1}`);
 });
+
+Deno.test("a consumer that encodes for itself gets the effects only it takes as arguments", () => {
+  class ArgvRecorder extends Recorder {
+    appendArgv(dbId: number, argv: readonly string[]): void {
+      this.seen.push(`argv ${dbId}:${argv.join(" ")}`);
+    }
+  }
+  const p = new Propagation();
+  const repl = new ArgvRecorder();
+  p.repl = repl;
+  p.enter();
+  p.also(0, ["SET", "a", "1"]);
+  p.exit();
+  p.enter();
+  p.also(1, ["SET", "b", "2"]);
+  p.also(1, ["DEL", "c"]);
+  p.exit();
+  deepStrictEqual(repl.seen, [
+    "argv 0:SET a 1",
+    "1:MULTI",
+    "argv 1:SET b 2",
+    "argv 1:DEL c",
+    "-1:EXEC",
+  ]);
+  // With the AOF on, effects both take go encoded once to both; a replication-only one does not.
+  const aof = new Recorder();
+  p.aof = aof;
+  repl.seen.length = 0;
+  p.enter();
+  p.also(0, ["SET", "a", "1"]);
+  p.also(0, ["PUBLISH", "ch", "m"], TO_REPL);
+  p.exit();
+  deepStrictEqual(repl.seen, ["0:MULTI", "0:SET a 1", "argv 0:PUBLISH ch m", "-1:EXEC"]);
+  deepStrictEqual(aof.seen, ["0:MULTI", "0:SET a 1", "-1:EXEC"]);
+});

@@ -14,6 +14,7 @@
  * The stream tracks the database it last selected and emits SELECT when an effect applies to
  * another one, independently of the AOF's own SELECT tracking.
  */
+import { Buffer } from "node:buffer";
 import { MIN_BACKLOG_BYTES } from "../../shared/limits.ts";
 import { encodeCommand } from "../../shared/resp/mod.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
@@ -27,6 +28,46 @@ interface Block {
   buf: Uint8Array;
   used: number;
 }
+
+/** Digits of a non-negative integer's decimal form. */
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Writes `<prefix><n>\r\n` at `p`; returns the position after it. */
+function writeHeader(b: Uint8Array, p: number, prefix: number, n: number): number {
+  b[p++] = prefix;
+  if (n < 10) {
+    b[p++] = 48 + n;
+  } else {
+    const s = String(n);
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+  }
+  b[p++] = 13;
+  b[p++] = 10;
+  return p;
+}
+
+/** From this length on a string's bytes are written natively rather than char by char. */
+const LATIN1_NATIVE_FROM = 64;
+
+/** Writes a binary string's chars (0..255) as bytes at `at`; returns the count written. */
+function latin1Write(b: Uint8Array, s: string, at: number): number {
+  if (b !== latin1Of) {
+    latin1Of = b;
+    latin1View = Buffer.from(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength);
+  }
+  return latin1View!.write(s, at, s.length, "latin1");
+}
+
+/** The Buffer view of the block last written natively (one view per block, not per write). */
+let latin1Of: Uint8Array | null = null;
+let latin1View: Buffer | null = null;
 
 /** A reader's place in the stream: the position of the next byte it has not sent. */
 export interface Cursor {
@@ -76,11 +117,64 @@ export class ReplicationStream implements StreamConsumer {
   }
 
   append(dbId: number, command: Uint8Array): void {
+    this.select(dbId);
+    this.write(command);
+  }
+
+  /**
+   * One command, encoded as a RESP array of bulk strings straight into the last block: no
+   * intermediate buffer, no copy and no allocation for a command that fits the block's room.
+   * A command never straddles two blocks (one that does not fit starts a new block).
+   */
+  appendArgv(dbId: number, argv: readonly string[]): void {
+    this.select(dbId);
+    const n = argv.length;
+    let size = 3 + decimalDigits(n);
+    for (let i = 0; i < n; i++) {
+      const len = argv[i]!.length;
+      size += 5 + decimalDigits(len) + len;
+    }
+    const block = this.room(size);
+    const b = block.buf;
+    let p = block.used;
+    p = writeHeader(b, p, 42, n); // '*'
+    for (let i = 0; i < n; i++) {
+      const a = argv[i]!;
+      const len = a.length;
+      p = writeHeader(b, p, 36, len); // '$'
+      if (len < LATIN1_NATIVE_FROM) {
+        for (let j = 0; j < len; j++) b[p++] = a.charCodeAt(j);
+      } else {
+        p += latin1Write(b, a, p);
+      }
+      b[p++] = 13;
+      b[p++] = 10;
+    }
+    block.used = p;
+    this.end += size;
+    this.maybeTrim();
+    this.onWrite();
+  }
+
+  /** SELECT goes out first when the command applies to another database than the last one. */
+  private select(dbId: number): void {
     if (dbId >= 0 && dbId !== this.selectedDb) {
       this.put(encodeCommand(["SELECT", String(dbId)]));
       this.selectedDb = dbId;
     }
-    this.write(command);
+  }
+
+  /**
+   * The last block when it has `size` bytes of room, else a new one (the old block's unused
+   * tail stays unused: a block's bytes are buf[0..used), and the next block starts where they
+   * end in the stream).
+   */
+  private room(size: number): Block {
+    const last = this.blocks[this.blocks.length - 1];
+    if (last !== undefined && last.buf.length - last.used >= size) return last;
+    const block = { start: this.end, buf: new Uint8Array(Math.max(BLOCK_BYTES, size)), used: 0 };
+    this.blocks.push(block);
+    return block;
   }
 
   /** Bytes that are not a command of a database (the master's PING, REPLCONF GETACK). */
@@ -105,7 +199,18 @@ export class ReplicationStream implements StreamConsumer {
       this.blocks.push({ start: this.end + off, buf, used: rest });
     }
     this.end += bytes.length;
-    this.trim();
+    this.maybeTrim();
+  }
+
+  /** trim(), when the oldest block is out of the backlog's size (a cheap test per write). */
+  private maybeTrim(): void {
+    const first = this.blocks[0];
+    if (
+      first !== undefined && this.blocks.length > 1 &&
+      first.start + first.used <= this.end - this.backlogBytes
+    ) {
+      this.trim();
+    }
   }
 
   /** Releases the oldest blocks that are out of the backlog's size and needed by no reader. */

@@ -95,3 +95,46 @@ Deno.test("the stream counts every byte, selects databases and serves partial re
   equal(s.pending(late), 0);
   equal(s.firstByteOffset, 5001);
 });
+
+Deno.test("commands encoded by the stream itself are the bytes encodeCommand gives", () => {
+  const s = new ReplicationStream(0, MIN_BACKLOG_BYTES);
+  const c = s.openCursor();
+  const all: number[] = [];
+  const every = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
+  const commands: [number, string[]][] = [
+    [0, ["SET", "k", "v"]],
+    [0, ["SET", "", ""]],
+    [3, ["SET", "key:" + "9".repeat(12), "x".repeat(63)]],
+    [3, ["SET", "long", "y".repeat(64)]],
+    [0, ["HSET", "h", every, every.repeat(3)]],
+    [-1, ["EXEC"]],
+    [0, ["RPUSH", "l", ...Array.from({ length: 12 }, (_, i) => String(i))]],
+  ];
+  // Filling blocks: a command never straddles two, and the stream's bytes stay contiguous.
+  for (let i = 0; i < 2000; i++) commands.push([i % 2, ["SET", `k${i}`, "z".repeat(i % 300)]]);
+  let db = -1;
+  for (const [dbId, argv] of commands) {
+    if (dbId >= 0 && dbId !== db) {
+      all.push(...encodeCommand(["SELECT", String(dbId)]));
+      db = dbId;
+    }
+    all.push(...encodeCommand(argv));
+    s.appendArgv(dbId, argv);
+    // Plain writes interleave with encoded commands.
+    if (argv[0] === "EXEC") {
+      s.write(bytes("*1\r\n$4\r\nPING\r\n"));
+      all.push(...bytes("*1\r\n$4\r\nPING\r\n"));
+    }
+  }
+  equal(s.offset, all.length);
+  const got: number[] = [];
+  for (let chunk = s.peek(c, 1000); chunk.length > 0; chunk = s.peek(c, 1000)) {
+    got.push(...chunk);
+    s.advance(c, chunk.length);
+  }
+  deepStrictEqual(got, all);
+  // The backlog holds the newest bytes, whole blocks beyond its size released.
+  equal(s.histlen >= MIN_BACKLOG_BYTES, true);
+  equal(s.histlen < MIN_BACKLOG_BYTES + 2 * BLOCK_BYTES, true);
+  deepStrictEqual([...s.since(s.firstByteOffset)!], all.slice(all.length - s.histlen));
+});

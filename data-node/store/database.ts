@@ -34,7 +34,7 @@ import {
   scanSlots,
   type SlotScanCursors,
 } from "./cursor.ts";
-import { type KeyTable, SlotTable } from "./key_table.ts";
+import { copyMap, type KeyTable, SlotTable } from "./key_table.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 
 export type { KeyTable };
@@ -158,7 +158,7 @@ export class Database {
 
   /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
   copyEntries(): KeyTable<Entry> {
-    return this.slotTable?.clone() ?? new Map(this.dict);
+    return this.slotTable?.clone() ?? copyMap(this.dict as Map<string, Entry>);
   }
 
   /** True if the key has a TTL in the past. */
