@@ -234,6 +234,9 @@ export interface Entry {
   type: string;
   value: unknown;
   pttl: number;
+  /** When the PTTL was read: between these wall-clock times (ms). */
+  readFrom: number;
+  readTo: number;
 }
 
 export const READ: Record<string, (k: string) => string[]> = {
@@ -270,7 +273,9 @@ export async function snapshot(
       c,
       list.map((k, i) => (READ[types[i]!] ?? ((key: string) => ["TYPE", key]))(k)),
     );
+    const readFrom = Date.now();
     const pttls = await pipeline(c, list.map((k) => ["PTTL", k]));
+    const readTo = Date.now();
     list.forEach((k, i) => {
       let value: unknown = values[i];
       if (types[i] === "set") value = (value as string[]).slice().sort();
@@ -280,7 +285,7 @@ export async function snapshot(
         for (let j = 0; j < v.length; j += 2) pairs.push(`${v[j]}=${v[j + 1]}`);
         value = pairs.sort();
       }
-      keys.set(`${db}:${k}`, { type: types[i]!, value, pttl: Number(pttls[i]) });
+      keys.set(`${db}:${k}`, { type: types[i]!, value, pttl: Number(pttls[i]), readFrom, readTo });
     });
   }
   return { sizes, keys };
@@ -297,7 +302,7 @@ export type Snapshot = Awaited<ReturnType<typeof snapshot>>;
 
 /**
  * How `actual` differs from `expected`: DBSIZE per database, and per key its type, value, and
- * TTL (equal when persistent, within 5 s otherwise). Empty when they hold the same data.
+ * TTL (equal when persistent; otherwise the same expiry time within 5 s plus the reads' duration). Empty when they hold the same data.
  */
 export function diffSnapshots(expected: Snapshot, actual: Snapshot): string[] {
   const a = expected, b = actual;
@@ -317,7 +322,11 @@ export function diffSnapshots(expected: Snapshot, actual: Snapshot): string[] {
       } catch {
         problems.push(`${k}: value ${brief(r.value)}, expected ${brief(e.value)}`);
       }
-      const ttlOk = e.pttl < 0 ? r.pttl === e.pttl : r.pttl > 0 && Math.abs(r.pttl - e.pttl) < 5000;
+      // The same expiry time, within 5 s besides how long each side's PTTL reads took.
+      const slack = 5000 + (e.readTo - e.readFrom) + (r.readTo - r.readFrom);
+      const ttlOk = e.pttl < 0
+        ? r.pttl === e.pttl
+        : r.pttl > 0 && Math.abs(r.readFrom + r.pttl - (e.readFrom + e.pttl)) < slack;
       if (!ttlOk) problems.push(`${k}: PTTL ${r.pttl}, expected about ${e.pttl}`);
     }
   }
