@@ -1,7 +1,11 @@
 /**
  * nodes.conf in Redis's format: one line per known node (as CLUSTER NODES shows it, with the
  * ping/pong times zeroed) and a last `vars currentEpoch N lastVoteEpoch M` line. Written
- * atomically (temporary file, fsync, rename) after every change, and read at startup so that a
+ * atomically (temporary file, fsync, rename) after every change that Redis fsyncs (epochs, votes,
+ * roles, nodes, failure states); the slot moves of CLUSTER SETSLOT, which Redis 7.0 saves
+ * without fsync, are written in place as Redis 7.0 writes every save (padded with newlines to
+ * the old length, then truncated, so a file cut short by a crash of the process still parses),
+ * because a rename over the old file costs milliseconds on ext4. Read at startup so that a
  * restarted node rejoins with its name, epochs, slots and peers. A file that does not parse stops
  * startup with the line and the reason; it is never rewritten then.
  */
@@ -121,7 +125,31 @@ export function parseNodesConf(text: string, file: string, now: number): Cluster
   return st;
 }
 
-/** Writes nodes.conf atomically. Throws on failure (the caller logs it). */
-export function saveNodesConf(path: string, st: ClusterState): void {
-  writeFileAtomicSync(path, formatNodesConf(st));
+/**
+ * Writes nodes.conf: atomically and fsynced, or (`fsync` false) in place without fsync. Throws
+ * on failure (the caller logs it).
+ */
+export function saveNodesConf(path: string, st: ClusterState, fsync = true): void {
+  const text = formatNodesConf(st);
+  if (fsync) writeFileAtomicSync(path, text);
+  else writeInPlaceSync(path, text);
+}
+
+/**
+ * Overwrites a file in place: padded with newlines to its old length first (blank lines are
+ * skipped when it is read), then truncated to the new text's length.
+ */
+function writeInPlaceSync(path: string, text: string): void {
+  const f = Deno.openSync(path, { create: true, write: true });
+  try {
+    const old = f.statSync().size;
+    const bytes = new Uint8Array(Math.max(old, text.length));
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    bytes.fill(10, text.length);
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    if (old > text.length) f.truncateSync(text.length);
+  } finally {
+    f.close();
+  }
 }
