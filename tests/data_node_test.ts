@@ -552,6 +552,42 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "MIGRATE: a target that never answers times out, the key stays, the next call reconnects",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for (;;) {
+        try {
+          held.push(await silent.accept());
+        } catch {
+          return;
+        }
+      }
+    })();
+    using a = await RawConn.connect(node.port);
+    try {
+      const port = String((silent.addr as Deno.NetAddr).port);
+      equal(await a.call("SET", "k", "v"), "OK");
+      for (let i = 1; i <= 2; i++) {
+        const r = await a.call("MIGRATE", "127.0.0.1", port, "k", "0", "300");
+        ok(r instanceof RespError);
+        equal(r.message, "IOERR error or timeout reading to target instance");
+        equal(await a.call("GET", "k"), "v");
+        // The timed-out connection is dropped: the second call opens its own.
+        await eventually(() => held.length === i, `connection ${i} accepted`);
+      }
+    } finally {
+      silent.close();
+      for (const c of held) c.close();
+      await accepting;
+    }
+  },
+});
+
 function enc(argv: string[]): Uint8Array {
   let s = `*${argv.length}\r\n`;
   for (const a of argv) s += `$${new TextEncoder().encode(a).length}\r\n${a}\r\n`;

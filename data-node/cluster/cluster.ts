@@ -65,6 +65,13 @@ function keysOf(calls: [CommandDef, string[]][]): string[] {
   return out;
 }
 
+/** How many of the keys this node does not hold. */
+function missing(c: Client, keys: string[]): number {
+  let m = 0;
+  for (const k of keys) if (c.db.peek(k) === undefined) m++;
+  return m;
+}
+
 /** One bus link as CLUSTER LINKS shows it. */
 export interface BusLinkInfo {
   node: ClusterNode;
@@ -244,7 +251,7 @@ export class Cluster {
       const target = st.migrating.get(slot);
       if (target) {
         const keys = keysOf(calls ?? [[def, argv]]);
-        const m = keys.filter((k) => c.db.peek(k) === undefined).length;
+        const m = missing(c, keys);
         if (m > 0 && m < keys.length) {
           return "TRYAGAIN Multiple keys request during rehashing of slot";
         }
@@ -254,8 +261,8 @@ export class Cluster {
     }
     if (asking && st.importing.has(slot)) {
       const keys = keysOf(calls ?? [[def, argv]]);
-      const m = keys.filter((k) => c.db.peek(k) === undefined).length;
-      if (keys.length > 1 && m > 0) {
+      // A single key is served whether it is here yet or not (RESTORE-ASKING of MIGRATE).
+      if (keys.length > 1 && missing(c, keys) > 0) {
         return "TRYAGAIN Multiple keys request during rehashing of slot";
       }
       return null;

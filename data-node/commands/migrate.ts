@@ -44,15 +44,44 @@ class TargetLink {
   closed = false;
   private readonly decoder = new RespDecoder(REPLY_LIMITS);
   private readonly buf = new Uint8Array(16 * 1024);
+  /** The exchange in progress: its timeout, its last progress, and whether it timed out. */
+  private timeoutMs = 0;
+  private progressMs = 0;
+  private timedOut = false;
+  /**
+   * One timer per link, not per exchange: when it fires it closes a stalled exchange, or is armed
+   * again for what is left (back-to-back MIGRATEs share it).
+   */
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = 0;
 
   constructor(private readonly conn: Deno.TcpConn) {}
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     try {
       this.conn.close();
     } catch { /* already closed */ }
+  }
+
+  private arm(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.busy || this.closed) return;
+      const idle = Date.now() - this.progressMs;
+      if (idle < this.timeoutMs) return this.arm(this.timeoutMs - idle);
+      this.timedOut = true;
+      this.close();
+    }, ms);
   }
 
   /**
@@ -62,22 +91,15 @@ class TargetLink {
    */
   async exchange(bytes: Uint8Array, count: number, timeoutMs: number): Promise<Exchange> {
     const out: Exchange = { replies: [], failed: "writing", timedOut: false };
-    let progress = Date.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (ms: number) => {
-      timer = setTimeout(() => {
-        const idle = Date.now() - progress;
-        if (idle < timeoutMs) return arm(timeoutMs - idle);
-        out.timedOut = true;
-        this.close();
-      }, ms);
-    };
-    arm(timeoutMs);
+    this.timeoutMs = timeoutMs;
+    this.progressMs = Date.now();
+    this.timedOut = false;
+    this.arm(timeoutMs);
     try {
       let off = 0;
       while (off < bytes.length) {
         off += await this.conn.write(bytes.subarray(off));
-        progress = Date.now();
+        this.progressMs = Date.now();
       }
       out.failed = "reading";
       while (out.replies.length < count) {
@@ -90,7 +112,7 @@ class TargetLink {
         if (out.replies.length === count) break;
         const n = await this.conn.read(this.buf);
         if (n === null) throw new Error("closed by the target");
-        progress = Date.now();
+        this.progressMs = Date.now();
         this.decoder.push(this.buf.subarray(0, n));
       }
       out.failed = null;
@@ -98,9 +120,8 @@ class TargetLink {
       if (this.decoder.pending > 0) this.close();
     } catch {
       this.close();
-    } finally {
-      clearTimeout(timer);
     }
+    out.timedOut = this.timedOut;
     return out;
   }
 }
