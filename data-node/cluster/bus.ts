@@ -216,7 +216,8 @@ export class ClusterBus {
         const n = await l.conn.read(buf);
         if (n === null) break;
         reader.push(buf.subarray(0, n));
-        for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+        // Each frame is decoded (into copies) before the next read refills the buffer.
+        for (let frame = reader.nextView(); frame !== null; frame = reader.nextView()) {
           let msg: BusMessage;
           try {
             msg = decodeMessage(frame);
@@ -243,7 +244,7 @@ export class ClusterBus {
     const header = this.header(type);
     header.mflags[0] = mflag0;
     const bytes = encodeMessage({ header, body: body ?? this.defaultBody(type) });
-    const name = messageTypeName(type).toLowerCase();
+    const name = messageTypeName(type);
     this.cl.stats.sent.set(name, (this.cl.stats.sent.get(name) ?? 0) + 1);
     if (type === MSG.PING || type === MSG.MEET) {
       if (l.node && l.node.pingSent === 0) l.node.pingSent = this.s.clock.nowMs();
@@ -366,7 +367,7 @@ export class ClusterBus {
     const h = msg.header;
     const st = this.st;
     const now = this.s.clock.nowMs();
-    const name = messageTypeName(h.type).toLowerCase();
+    const name = messageTypeName(h.type);
     this.cl.stats.received.set(name, (this.cl.stats.received.get(name) ?? 0) + 1);
     let sender = st.nodes.get(h.sender);
     if (sender && sender.flags & F.HANDSHAKE) sender = undefined;
