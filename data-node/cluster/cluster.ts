@@ -158,7 +158,7 @@ export class Cluster {
    * Saves and re-evaluates the state once the current work is done: one save for all the
    * changes of a batch of commands or bus messages. The save fsyncs unless every change of the
    * batch passed `fsync: false` (Redis's CLUSTER SETSLOT saves without fsync; epochs, roles,
-   * nodes and failure states are fsynced).
+   * nodes, failure states and slots learned from other nodes are fsynced).
    */
   changed(fsync = true): void {
     this.updateState();

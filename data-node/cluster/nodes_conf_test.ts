@@ -66,7 +66,7 @@ Deno.test("nodes.conf saved in place: a shorter text leaves no trailing bytes an
     const back = parseNodesConf(text, path, 0)!;
     equal(back.nodes.size, 2);
     equal(back.owner[5], back.myself);
-    // The atomic, fsynced save replaces the file, and an in-place one after it still works.
+    // An fsynced save, then one without fsync.
     saveNodesConf(path, big, true);
     equal(Deno.readTextFileSync(path), formatNodesConf(big));
     saveNodesConf(path, small, false);
