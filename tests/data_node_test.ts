@@ -433,7 +433,6 @@ Deno.test({
         }
         await released;
         await conn.write(new TextEncoder().encode("+OK\r\n+OK\r\n"));
-        while ((await conn.read(buf)) !== null) { /* until the source closes */ }
       } finally {
         conn.close();
       }
@@ -459,6 +458,134 @@ Deno.test({
       release();
       target.close();
       await served.catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "MIGRATE: one cached connection per target, SELECT once, a closed one replaced",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    await using target = await startDataNode();
+    // A relay in front of the target counts connections and can cut them.
+    const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const conns: Deno.Conn[] = [];
+    let accepted = 0;
+    let bytesToTarget = "";
+    const pipe = async (from: Deno.Conn, to: Deno.Conn, seen?: (s: string) => void) => {
+      const buf = new Uint8Array(1 << 16);
+      try {
+        for (;;) {
+          const n = await from.read(buf);
+          if (n === null) break;
+          seen?.(new TextDecoder().decode(buf.subarray(0, n)));
+          await to.write(buf.subarray(0, n));
+        }
+      } catch { /* cut */ }
+      try {
+        to.close();
+      } catch { /* closed */ }
+    };
+    const relaying = (async () => {
+      for (;;) {
+        let a: Deno.Conn;
+        try {
+          a = await relay.accept();
+        } catch {
+          return;
+        }
+        accepted++;
+        const b = await Deno.connect({ hostname: "127.0.0.1", port: target.port });
+        conns.push(a, b);
+        void pipe(a, b, (s) => (bytesToTarget += s));
+        void pipe(b, a);
+      }
+    })();
+    using a = await RawConn.connect(node.port);
+    using t = await RawConn.connect(target.port);
+    try {
+      const port = String((relay.addr as Deno.NetAddr).port);
+      for (let i = 0; i < 3; i++) {
+        equal(await a.call("SET", `k${i}`, `v${i}`), "OK");
+        equal(String(await a.call("MIGRATE", "127.0.0.1", port, `k${i}`, "0", "5000")), "OK");
+      }
+      equal(accepted, 1, "the three MIGRATEs shared one connection");
+      equal(bytesToTarget.split("SELECT").length - 1, 1, "SELECT sent once");
+      equal(await a.call("SET", "db1", "x"), "OK");
+      equal(String(await a.call("MIGRATE", "127.0.0.1", port, "db1", "1", "5000")), "OK");
+      equal(bytesToTarget.split("SELECT").length - 1, 2, "another database: SELECT again");
+      // The connection is cut: the next MIGRATE reconnects and succeeds, as Redis retries once.
+      for (const c of conns.splice(0)) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      equal(await a.call("SET", "k3", "v3"), "OK");
+      equal(String(await a.call("MIGRATE", "127.0.0.1", port, "k3", "0", "5000")), "OK");
+      equal(accepted, 2);
+      for (let i = 0; i < 4; i++) {
+        equal(await t.call("GET", `k${i}`), `v${i}`);
+        equal(await a.call("EXISTS", `k${i}`), 0);
+      }
+      equal(await t.call("SELECT", "1"), "OK");
+      equal(await t.call("GET", "db1"), "x");
+      // An error from the target is reported, and the key stays here.
+      equal(await a.call("SET", "k0", "again"), "OK");
+      const busy = await a.call("MIGRATE", "127.0.0.1", port, "k0", "0", "5000");
+      ok(busy instanceof RespError);
+      equal(
+        busy.message,
+        "ERR Target instance replied with error: BUSYKEY Target key name already exists.",
+      );
+      equal(await a.call("GET", "k0"), "again");
+      equal(String(await a.call("MIGRATE", "127.0.0.1", port, "k0", "0", "5000", "REPLACE")), "OK");
+      equal(await t.call("SELECT", "0"), "OK");
+      equal(await t.call("GET", "k0"), "again");
+    } finally {
+      relay.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await relaying;
+    }
+  },
+});
+
+Deno.test({
+  name: "MIGRATE: a target that never answers times out, the key stays, the next call reconnects",
+  ...opts,
+  fn: async () => {
+    await using node = await startDataNode();
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for (;;) {
+        try {
+          held.push(await silent.accept());
+        } catch {
+          return;
+        }
+      }
+    })();
+    using a = await RawConn.connect(node.port);
+    try {
+      const port = String((silent.addr as Deno.NetAddr).port);
+      equal(await a.call("SET", "k", "v"), "OK");
+      for (let i = 1; i <= 2; i++) {
+        const r = await a.call("MIGRATE", "127.0.0.1", port, "k", "0", "300");
+        ok(r instanceof RespError);
+        equal(r.message, "IOERR error or timeout reading to target instance");
+        equal(await a.call("GET", "k"), "v");
+        // The timed-out connection is dropped: the second call opens its own.
+        await eventually(() => held.length === i, `connection ${i} accepted`);
+      }
+    } finally {
+      silent.close();
+      for (const c of held) c.close();
+      await accepting;
     }
   },
 });

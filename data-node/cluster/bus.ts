@@ -54,6 +54,19 @@ interface Link {
   queuedPeak: number;
 }
 
+/** Whether two slot bitmaps are equal (a word at a time when both are aligned). */
+function sameBitmap(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0 && a.length % 4 === 0) {
+    const x = new Uint32Array(a.buffer, a.byteOffset, a.length >> 2);
+    const y = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class ClusterBus {
   private listener: Deno.Listener | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -203,7 +216,8 @@ export class ClusterBus {
         const n = await l.conn.read(buf);
         if (n === null) break;
         reader.push(buf.subarray(0, n));
-        for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+        // Each frame is decoded (into copies) before the next read refills the buffer.
+        for (let frame = reader.nextView(); frame !== null; frame = reader.nextView()) {
           let msg: BusMessage;
           try {
             msg = decodeMessage(frame);
@@ -230,7 +244,7 @@ export class ClusterBus {
     const header = this.header(type);
     header.mflags[0] = mflag0;
     const bytes = encodeMessage({ header, body: body ?? this.defaultBody(type) });
-    const name = messageTypeName(type).toLowerCase();
+    const name = messageTypeName(type);
     this.cl.stats.sent.set(name, (this.cl.stats.sent.get(name) ?? 0) + 1);
     if (type === MSG.PING || type === MSG.MEET) {
       if (l.node && l.node.pingSent === 0) l.node.pingSent = this.s.clock.nowMs();
@@ -353,7 +367,7 @@ export class ClusterBus {
     const h = msg.header;
     const st = this.st;
     const now = this.s.clock.nowMs();
-    const name = messageTypeName(h.type).toLowerCase();
+    const name = messageTypeName(h.type);
     this.cl.stats.received.set(name, (this.cl.stats.received.get(name) ?? 0) + 1);
     let sender = st.nodes.get(h.sender);
     if (sender && sender.flags & F.HANDSHAKE) sender = undefined;
@@ -534,6 +548,9 @@ export class ClusterBus {
    * epoch. If our own master lost its slots that way, we follow the new owner (a failover).
    */
   private updateSlots(sender: ClusterNode, epoch: bigint, claimed: Uint8Array): void {
+    // The usual case: it claims what we already know it serves (every such slot would be
+    // skipped below). Redis compares the bitmaps first too.
+    if (sameBitmap(claimed, sender.slots)) return;
     const st = this.st;
     const me = st.myself;
     const myMaster = me.slaveof ? st.nodes.get(me.slaveof) ?? null : me;
@@ -541,6 +558,11 @@ export class ClusterBus {
     const dirty: number[] = [];
     let stale: ClusterNode | null = null;
     for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      // Whole bytes of unclaimed slots are skipped.
+      if ((s & 7) === 0 && claimed[s >> 3] === 0) {
+        s += 7;
+        continue;
+      }
       if (!hasSlot(claimed, s)) continue;
       const owner = st.owner[s] ?? null;
       if (owner === sender || st.importing.has(s)) continue;
@@ -713,7 +735,9 @@ export class ClusterBus {
       }
     }
     if (changed) this.cl.changed();
-    else this.cl.updateState();
+    // Every change of slots or flags re-evaluates the state itself: an ok cluster is looked at
+    // again once a second (a walk over every slot), a failing one every tick.
+    else if (st.state !== "ok" || this.ticks % 10 === 0) this.cl.updateState();
     this.manualFailoverCron(now);
     if (st.myself.slaveof) {
       this.replicaFailover(now);

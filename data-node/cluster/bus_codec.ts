@@ -399,14 +399,24 @@ export class BusFrameReader {
 
   /** The next whole frame (a copy), or null when more bytes are needed. */
   next(): Uint8Array | null {
+    const frame = this.nextView();
+    return frame === null ? null : frame.slice();
+  }
+
+  /**
+   * The next whole frame as a view of the reader's buffer, valid until the next push() (decode
+   * it before reading more), or null when more bytes are needed.
+   */
+  nextView(): Uint8Array | null {
     const pending = this.buf.subarray(this.start, this.end);
     const len = frameLength(pending, this.maxFrameBytes);
     if (len === null || pending.length < len) return null;
-    const frame = pending.slice(0, len);
+    const frame = pending.subarray(0, len);
     this.start += len;
     if (this.start === this.end) {
       this.start = this.end = 0;
-      // Give back the room a large frame took (as Redis shrinks its receive buffer).
+      // Give back the room a large frame took (as Redis shrinks its receive buffer); the view
+      // keeps the old buffer alive until it is dropped.
       if (this.buf.length > READER_KEEP_BYTES) this.buf = new Uint8Array(0);
     }
     return frame;

@@ -351,6 +351,16 @@ Deno.test("BusFrameReader cuts a stream into frames however it is chunked", () =
       }
       deepStrictEqual(out, frames);
       equal(r.buffered, 0);
+      // Views, decoded before the next push, give the same messages.
+      const v = new BusFrameReader();
+      const decoded: unknown[] = [];
+      pos = 0;
+      for (const c of [...cuts, stream.length]) {
+        v.push(stream.subarray(pos, Math.min(stream.length, pos + c)));
+        pos = Math.min(stream.length, pos + c);
+        for (let f = v.nextView(); f !== null; f = v.nextView()) decoded.push(decodeMessage(f));
+      }
+      deepStrictEqual(decoded, frames.map((f) => decodeMessage(f)));
     }),
     { numRuns: 200 },
   );

@@ -65,6 +65,13 @@ function keysOf(calls: [CommandDef, string[]][]): string[] {
   return out;
 }
 
+/** How many of the keys this node does not hold. */
+function missing(c: Client, keys: string[]): number {
+  let m = 0;
+  for (const k of keys) if (c.db.peek(k) === undefined) m++;
+  return m;
+}
+
 /** One bus link as CLUSTER LINKS shows it. */
 export interface BusLinkInfo {
   node: ClusterNode;
@@ -80,6 +87,8 @@ export class Cluster {
   /** Where nodes.conf is (relative to `dir`). */
   readonly file: string;
   private saveQueued = false;
+  /** Whether the queued save fsyncs (any change that asked for it since the last save). */
+  private fsyncQueued = false;
   /** Bus hooks, set by the bus once it runs (MEET, broadcasts after a change). */
   bus: {
     meet(ip: string, port: number, cport: number): void;
@@ -134,9 +143,9 @@ export class Cluster {
   }
 
   /** Writes nodes.conf now (a failure is logged: Redis would exit, we keep serving). */
-  saveNow(): void {
+  saveNow(fsync = true): void {
     try {
-      saveNodesConf(this.file, this.st);
+      saveNodesConf(this.file, this.st, fsync);
     } catch (e) {
       log.warn("Could not save the cluster config file {file}: {err}", {
         file: this.file,
@@ -145,14 +154,22 @@ export class Cluster {
     }
   }
 
-  /** Saves and re-evaluates the state once the current work is done. */
-  changed(): void {
+  /**
+   * Saves and re-evaluates the state once the current work is done: one save for all the
+   * changes of a batch of commands or bus messages. The save fsyncs unless every change of the
+   * batch passed `fsync: false` (Redis's CLUSTER SETSLOT saves without fsync; epochs, roles,
+   * nodes, failure states and slots learned from other nodes are fsynced).
+   */
+  changed(fsync = true): void {
     this.updateState();
+    if (fsync) this.fsyncQueued = true;
     if (this.saveQueued) return;
     this.saveQueued = true;
     queueMicrotask(() => {
+      const sync = this.fsyncQueued;
       this.saveQueued = false;
-      this.saveNow();
+      this.fsyncQueued = false;
+      this.saveNow(sync);
     });
   }
 
@@ -234,7 +251,7 @@ export class Cluster {
       const target = st.migrating.get(slot);
       if (target) {
         const keys = keysOf(calls ?? [[def, argv]]);
-        const m = keys.filter((k) => c.db.peek(k) === undefined).length;
+        const m = missing(c, keys);
         if (m > 0 && m < keys.length) {
           return "TRYAGAIN Multiple keys request during rehashing of slot";
         }
@@ -244,8 +261,8 @@ export class Cluster {
     }
     if (asking && st.importing.has(slot)) {
       const keys = keysOf(calls ?? [[def, argv]]);
-      const m = keys.filter((k) => c.db.peek(k) === undefined).length;
-      if (keys.length > 1 && m > 0) {
+      // A single key is served whether it is here yet or not (RESTORE-ASKING of MIGRATE).
+      if (keys.length > 1 && missing(c, keys) > 0) {
         return "TRYAGAIN Multiple keys request during rehashing of slot";
       }
       return null;
@@ -333,28 +350,36 @@ export class Cluster {
         if (st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
           st.migrating.delete(slot);
         }
-        // The end of an import: the slot is ours, with a new epoch so the others follow.
+        st.moveSlot(slot, node);
+        // The end of an import: the slot is ours, with an epoch above every other node's so
+        // the others follow (bumped only when ours is not already the largest, alone, as
+        // Redis's clusterBumpConfigEpochWithoutConsensus), and everyone is told at once.
         if (node === me && st.importing.has(slot)) {
           st.importing.delete(slot);
-          this.bumpEpoch(true);
+          this.bumpEpoch();
+          this.changed(false);
+          this.bus?.broadcastPong();
+          return null;
         }
-        st.moveSlot(slot, node);
         break;
       }
       default:
         return "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
     }
-    this.changed();
-    this.bus?.broadcastPong();
+    // As Redis: saved without fsync, and no broadcast (PINGs carry the change).
+    this.changed(false);
     return null;
   }
 
-  /** CLUSTER BUMPEPOCH (or the end of an import): a new configEpoch unless ours is the largest. */
-  bumpEpoch(force: boolean): "BUMPED" | "STILL" {
+  /**
+   * CLUSTER BUMPEPOCH (or the end of an import): a new configEpoch unless ours is already the
+   * largest and no other node has it too.
+   */
+  bumpEpoch(): "BUMPED" | "STILL" {
     const st = this.st;
     let max = 0n;
     for (const n of st.nodes.values()) if (n.configEpoch > max) max = n.configEpoch;
-    if (!force && st.myself.configEpoch !== 0n && st.myself.configEpoch === max) {
+    if (st.myself.configEpoch !== 0n && st.myself.configEpoch === max) {
       let dup = false;
       for (const n of st.nodes.values()) {
         if (n !== st.myself && n.configEpoch === max) dup = true;

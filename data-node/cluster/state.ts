@@ -228,14 +228,31 @@ export function flagsText(n: ClusterNode): string {
 export function slotRanges(bitmap: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
   let start = -1;
-  for (let s = 0; s <= SLOT_COUNT; s++) {
-    const on = s < SLOT_COUNT && hasSlot(bitmap, s);
-    if (on && start < 0) start = s;
-    if (!on && start >= 0) {
-      out.push([start, s - 1]);
-      start = -1;
+  // A byte at a time: whole bytes of set or clear bits (most of them) need no bit test.
+  for (let byte = 0; byte < SLOT_COUNT / 8; byte++) {
+    const v = bitmap[byte]!;
+    if (v === 0xff) {
+      if (start < 0) start = byte << 3;
+      continue;
+    }
+    if (v === 0) {
+      if (start >= 0) {
+        out.push([start, (byte << 3) - 1]);
+        start = -1;
+      }
+      continue;
+    }
+    for (let bit = 0; bit < 8; bit++) {
+      const s = (byte << 3) | bit;
+      if (v & (1 << bit)) {
+        if (start < 0) start = s;
+      } else if (start >= 0) {
+        out.push([start, s - 1]);
+        start = -1;
+      }
     }
   }
+  if (start >= 0) out.push([start, SLOT_COUNT - 1]);
   return out;
 }
 

@@ -184,7 +184,7 @@ function cluster(s: Engine, c: ClientState, argv: string[]): void {
     }
     case "bumpepoch": {
       if (n !== 2) return wrong();
-      const r = cl.bumpEpoch(false);
+      const r = cl.bumpEpoch();
       return c.out.simple(`${r} ${st.myself.configEpoch}`);
     }
     case "set-config-epoch": {

@@ -1,4 +1,4 @@
-/** SAVE, BGSAVE, DUMP, RESTORE, and DEBUG RELOAD. */
+/** SAVE, BGSAVE, DUMP, RESTORE, MIGRATE (migrate.ts), and DEBUG RELOAD. */
 import { NOTIFY } from "../engine/notify.ts";
 import { keyMiss } from "./access.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
@@ -16,8 +16,7 @@ import {
   stringEncoding,
 } from "../store/types.ts";
 import { ListValue } from "../store/list.ts";
-import { RedisClient } from "../../shared/client.ts";
-import { RespError } from "../../shared/resp/mod.ts";
+import { migrate } from "./migrate.ts";
 
 const log = getLogger(["data-node", "persistence"]);
 
@@ -56,120 +55,6 @@ function dump(s: Engine, c: ClientState, argv: string[]): void {
     listFill: s.config.get<number>("list-max-listpack-size"),
   });
   c.out.bulk(bytesToBinary(b, 0, b.length));
-}
-
-/**
- * MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw]
- * [KEYS key ...]: each key goes to the target as RESTORE (RESTORE-ASKING in cluster mode, so a
- * node importing the slot takes it), then is deleted here unless COPY. The client waits for the
- * target's replies; meanwhile other clients' writes to the keys wait too (Redis serves no one
- * during a MIGRATE), and a key that expired meanwhile is left alone.
- */
-function migrate(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
-  let copy = false, replace = false;
-  let auth: { user?: string; pass: string } | null = null;
-  let firstKey = 3, numKeys = 1;
-  for (let j = 6; j < argv.length; j++) {
-    const o = argv[j]!.toLowerCase();
-    const more = argv.length - j - 1;
-    if (o === "copy") copy = true;
-    else if (o === "replace") replace = true;
-    else if (o === "auth" && more >= 1) {
-      c.redact(argv, j + 1);
-      auth = { pass: argv[++j]! };
-    } else if (o === "auth2" && more >= 2) {
-      c.redact(argv, j + 1);
-      c.redact(argv, j + 2);
-      auth = { user: argv[j + 1]!, pass: argv[j + 2]! };
-      j += 2;
-    } else if (o === "keys") {
-      if (argv[3] !== "") {
-        return c.error(
-          "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string",
-        );
-      }
-      firstKey = j + 1;
-      numKeys = argv.length - j - 1;
-      break;
-    } else return c.error(ERR.syntax);
-  }
-  const port = parseIndex(argv[2]!);
-  const db = parseIndex(argv[4]!);
-  let timeout = parseIndex(argv[5]!);
-  if (port === null || db === null || timeout === null) return c.error(ERR.notInt);
-  if (timeout <= 0) timeout = 1000;
-  const keys: string[] = [];
-  const payloads: { key: string; entry: unknown; ttl: number; payload: Uint8Array }[] = [];
-  for (let i = 0; i < numKeys; i++) keys.push(argv[firstKey + i]!);
-  for (const key of keys) {
-    const e = c.db.lookup(key);
-    if (!e) continue;
-    const exp = c.db.getExpire(key);
-    let ttl = 0;
-    if (exp !== undefined) {
-      ttl = exp - s.nowMs;
-      if (ttl < 1) ttl = 1;
-    }
-    const payload = dumpPayload(e.value, {
-      compress: s.config.get<boolean>("rdbcompression"),
-      listFill: s.config.get<number>("list-max-listpack-size"),
-    });
-    payloads.push({ key, entry: e, ttl, payload });
-  }
-  if (payloads.length === 0) return c.out.simple("NOKEY");
-  const restoreCmd = s.clusterEnabled ? "RESTORE-ASKING" : "RESTORE";
-  const db0 = c.db;
-  // Writes to these keys wait until the target has answered and the keys are gone here.
-  const locked = payloads.map((p) => p.key);
-  s.migrating.lock(locked);
-  return (async () => {
-    let target: RedisClient;
-    try {
-      target = await RedisClient.connect({
-        host: argv[1]!,
-        port,
-        connectTimeoutMs: timeout,
-        commandTimeoutMs: timeout,
-        reconnect: { enabled: false },
-        ...(auth ? { password: auth.pass, ...(auth.user ? { username: auth.user } : {}) } : {}),
-      });
-    } catch {
-      return c.error("IOERR error or timeout connecting to the client");
-    }
-    try {
-      const cmds: (string | Uint8Array)[][] = [["SELECT", String(db)]];
-      for (const p of payloads) {
-        cmds.push([restoreCmd, p.key, String(p.ttl), p.payload, ...(replace ? ["REPLACE"] : [])]);
-      }
-      let replies;
-      try {
-        replies = await target.pipeline(cmds);
-      } catch {
-        return c.error("IOERR error or timeout reading to target instance");
-      }
-      const failed = replies.find((r) => r instanceof RespError) as RespError | undefined;
-      // Keys restored before a failure are still deleted here, as Redis does.
-      if (!copy) {
-        const deleted: string[] = [];
-        replies.slice(1).forEach((r, i) => {
-          const p = payloads[i]!;
-          if (r instanceof RespError) return;
-          if (db0.lookup(p.key, false) === p.entry && db0.delete(p.key)) {
-            s.notify(NOTIFY.GENERIC, "del", p.key, db0.id);
-            deleted.push(p.key);
-          }
-        });
-        if (deleted.length > 0) {
-          s.dirty += deleted.length;
-          s.propagation.also(db0.id, ["DEL", ...deleted]);
-        }
-      }
-      if (failed) return c.error(`ERR Target instance replied with error: ${failed.message}`);
-      c.out.ok();
-    } finally {
-      await target.close();
-    }
-  })().finally(() => s.migrating.unlock(locked));
 }
 
 function restore(s: Engine, c: ClientState, argv: string[]): void {

@@ -82,9 +82,14 @@ export class RdbError extends Error {
 
 /** A growable byte buffer; `drain` hands full chunks to a sink so huge saves stay bounded. */
 export class ByteWriter {
-  buf = new Uint8Array(64 * 1024);
+  buf: Uint8Array;
   len = 0;
   readonly crc = new Crc64();
+
+  /** A file or stream starts with 64 KB; one DUMP payload (usually small) with less. */
+  constructor(initialBytes = 64 * 1024) {
+    this.buf = new Uint8Array(initialBytes);
+  }
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -400,7 +405,8 @@ export function writeTrailer(w: ByteWriter, checksum: boolean): Uint8Array {
 
 /** DUMP: type, value, RDB version (2 bytes LE), CRC64 of all that (8 bytes LE). */
 export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uint8Array {
-  const w = new ByteWriter();
+  // MIGRATE dumps every key it moves: a 64 KB buffer per key would be mostly garbage.
+  const w = new ByteWriter(256);
   w.byte(valueType(v));
   writeValue(w, v, o);
   w.byte(RDB_VERSION & 0xff);
