@@ -425,7 +425,7 @@ function evalCommand(roCommand: boolean, bySha: boolean) {
 function fcallCommand(roCommand: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
     if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
-    const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!);
+    const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!.toLowerCase());
     if (!fn) {
       c.error("ERR Function not found");
       return;

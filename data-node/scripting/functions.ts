@@ -174,20 +174,28 @@ function install(
       replaced.add(lib.name);
     }
   }
+  // Function names are one namespace without regard to case (FCALL TEST finds test); within a
+  // library they differ by case, and of two that differ only so the first is the one found.
   const names = new Set<string>();
   for (const lib of libs) {
+    const own = new Set<string>();
     for (const f of lib.functions.keys()) {
-      const owner = sc.functions.get(f);
-      if ((owner && !replaced.has(owner.library.name)) || names.has(f)) {
+      const folded = f.toLowerCase();
+      const owner = sc.functions.get(folded);
+      if ((owner && !replaced.has(owner.library.name)) || names.has(folded)) {
         return `ERR Function ${f} already exists`;
       }
-      names.add(f);
+      own.add(folded);
     }
+    for (const f of own) names.add(f);
   }
   for (const name of replaced) deleteLibrary(sc, name);
   for (const lib of libs) {
     sc.libraries.set(lib.name, lib);
-    for (const f of lib.functions.values()) sc.functions.set(f.name, f);
+    for (const f of lib.functions.values()) {
+      const folded = f.name.toLowerCase();
+      if (!sc.functions.has(folded)) sc.functions.set(folded, f);
+    }
   }
   return null;
 }
@@ -200,7 +208,8 @@ export function deleteLibrary(sc: Scripting, name: string): boolean {
   const lib = sc.libraries.get(name);
   if (!lib) return false;
   for (const f of lib.functions.values()) {
-    sc.functions.delete(f.name);
+    const folded = f.name.toLowerCase();
+    if (sc.functions.get(folded) === f) sc.functions.delete(folded);
     sc.fvm.release(f.ref);
   }
   sc.libraries.delete(name);
@@ -241,7 +250,7 @@ export function listLibraries(
   withCode: boolean,
 ): void {
   const libs = [...sc.libraries.values()].filter((l) =>
-    pattern === null || globMatch(pattern, l.name)
+    pattern === null || globMatch(pattern, l.name, true)
   );
   out.array(libs.length);
   for (const lib of libs) {
