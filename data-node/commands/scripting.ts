@@ -7,7 +7,14 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
-import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
+import {
+  type CommandDef,
+  commandKeys,
+  F_DENYOOM,
+  F_MAY_REPLICATE,
+  F_STALE,
+  F_WRITE,
+} from "./types.ts";
 import { ERR } from "../../shared/errors.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
 import { callSlot } from "../cluster/cluster.ts";
@@ -79,6 +86,46 @@ export function evalShebang(body: string): { flags: Set<ScriptFlag> | null } | {
 }
 
 /** Keeps line numbers: the shebang line becomes a comment of the same length. */
+const SCRIPT_RUNNERS = new Set([
+  "eval",
+  "eval_ro",
+  "evalsha",
+  "evalsha_ro",
+  "fcall",
+  "fcall_ro",
+]);
+
+/**
+ * A command's flag bits as the server judges it before running it (pause, MULTI): a script
+ * that declares flags is a write unless it says no-writes, may grow memory unless no-writes or
+ * allow-oom, and runs on stale data only with allow-stale; a script without flags (an EVAL body
+ * without shebang, or one not known yet) keeps the command's flags (EVAL may replicate).
+ */
+export function effectiveCommandBits(s: Engine, def: CommandDef, argv: string[]): number {
+  if (!SCRIPT_RUNNERS.has(def.name) || argv.length < 2) return def.bits;
+  let flags: Set<ScriptFlag> | null = null;
+  if (def.name.startsWith("fcall")) {
+    flags = s.scripting.functions.get(argv[1]!.toLowerCase())?.flags ?? null;
+  } else if (def.name.startsWith("evalsha")) {
+    flags = s.scripting.scripts.get(argv[1]!.toLowerCase())?.flags ?? null;
+  } else {
+    const cached = s.scripting.scripts.get(s.scripting.sha(argv[1]!));
+    if (cached) flags = cached.flags;
+    else {
+      const sb = evalShebang(argv[1]!);
+      if ("flags" in sb) flags = sb.flags;
+    }
+  }
+  if (flags === null) return def.bits;
+  let bits = def.bits & ~(F_STALE | F_DENYOOM | F_WRITE | F_MAY_REPLICATE);
+  if (!flags.has("no-writes")) {
+    bits |= F_WRITE;
+    if (!flags.has("allow-oom")) bits |= F_DENYOOM;
+  }
+  if (flags.has("allow-stale")) bits |= F_STALE;
+  return bits;
+}
+
 function withoutShebang(body: string): string {
   return body.startsWith("#!") ? "--" + body.slice(2) : body;
 }

@@ -3,10 +3,96 @@
  * state when they run (a replica link gone stale, CLIENT PAUSE), and function name lookups.
  * Every case leaves the server as it found it.
  */
-import type { Case } from "./cases.ts";
+import type { Case, Step } from "./cases.ts";
 import { c } from "./cases.ts";
 
+const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
+/** Sends on the second connection without reading: the command is expected to wait. */
+const sendOther = (...cmd: string[]): Step => ({ cmd, conn: 1, replies: 0 });
+const readOther: Step = { cmd: [], conn: 1 };
+const blocked = (n: number): Step => ({ cmd: [], blocked: n });
+const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
+
 export const CASES_SERVER_STATE: Case[] = [
+  {
+    name: "EXEC checks the queued commands against a replica link that went stale meanwhile",
+    steps: [
+      c("CONFIG", "SET", "replica-serve-stale-data", "no"),
+      c("SET", "k", "v"),
+      c("MULTI"),
+      c("GET", "k"),
+      other("REPLICAOF", "localhsot", "0"),
+      c("EXEC"),
+      // A transaction of commands that may run on stale data still runs.
+      c("MULTI"),
+      c("PING"),
+      c("EXEC"),
+      c("GET", "k"),
+      c("REPLICAOF", "NO", "ONE"),
+      c("CONFIG", "SET", "replica-serve-stale-data", "yes"),
+      c("GET", "k"),
+    ],
+  },
+  {
+    name: "CLIENT PAUSE WRITE holds what may replicate; the held clients count as blocked",
+    steps: [
+      c("PFADD", "h", "a"),
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      // Reads pass.
+      c("GET", "k"),
+      sendOther("PFCOUNT", "h"),
+      blocked(1),
+      c("CLIENT", "UNPAUSE"),
+      readOther,
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      sendOther("PUBLISH", "ch", "m"),
+      blocked(1),
+      c("CLIENT", "UNPAUSE"),
+      readOther,
+      // A script without flags may write; one declaring no-writes runs at once.
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      sendOther("EVAL", "return 1", "0"),
+      blocked(1),
+      c("EVAL", "#!lua flags=no-writes\nreturn 2", "0"),
+      c("CLIENT", "UNPAUSE"),
+      readOther,
+      // EXEC of a transaction that queued a write waits; one of reads does not.
+      other("MULTI"),
+      other("SET", "k", "v"),
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      sendOther("EXEC"),
+      blocked(1),
+      c("MULTI"),
+      c("GET", "k"),
+      c("EVAL", "#!lua flags=no-writes\nreturn 3", "0"),
+      c("EXEC"),
+      c("CLIENT", "UNPAUSE"),
+      readOther,
+      field("blocked_clients", "INFO", "clients"),
+      c("GET", "k"),
+    ],
+  },
+  {
+    name: "keys whose TTL passes during CLIENT PAUSE look gone but expire only after it",
+    steps: [
+      c("CONFIG", "RESETSTAT"),
+      c("MULTI"),
+      c("SET", "a", "1", "PX", "10"),
+      c("SET", "b", "2", "PX", "10"),
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      c("EXEC"),
+      c("DEBUG", "SLEEP", "0.2"),
+      c("GET", "a"),
+      c("EXISTS", "a", "b"),
+      c("DBSIZE"),
+      field("expired_keys", "INFO", "stats"),
+      c("CLIENT", "UNPAUSE"),
+      c("GET", "a"),
+      c("GET", "b"),
+      c("DBSIZE"),
+      field("expired_keys", "INFO", "stats"),
+    ],
+  },
   {
     name: "function names are found whatever their case; library names are exact",
     steps: [
