@@ -6,7 +6,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
-import { cmd, container, parseI64, replyHelp } from "./define.ts";
+import { cmd, container, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
 import {
   type CommandDef,
   commandKeys,
@@ -145,10 +145,15 @@ function loadScript(s: Engine, body: string): EvalScript | string {
 }
 
 /** Reads the numkeys argument at `idx`: the count, or null after replying the error. */
-function numKeys(c: ClientState, argv: string[], idx: number): number | null {
+function numKeys(
+  c: ClientState,
+  argv: string[],
+  idx: number,
+  notInt = ERR_NOT_INT,
+): number | null {
   const n = parseI64(argv[idx]!);
   if (n === null) {
-    c.error(ERR_NOT_INT);
+    c.error(notInt);
     return null;
   }
   if (n > BigInt(argv.length - idx - 1)) {
@@ -477,7 +482,7 @@ function fcallCommand(roCommand: boolean) {
       c.error("ERR Function not found");
       return;
     }
-    const n = numKeys(c, argv, 2);
+    const n = numKeys(c, argv, 2, "ERR Bad number of keys provided");
     if (n === null) return;
     return runScript(s, c, {
       ref: fn.ref,
@@ -666,7 +671,7 @@ function functionFlush(s: Engine, c: ClientState, argv: string[]): void {
       return;
     }
   } else if (argv.length > 3) {
-    c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    subcommandSyntaxError(c, argv, "FUNCTION");
     return;
   }
   flushLibraries(s.scripting);
@@ -728,7 +733,7 @@ function functionDump(s: Engine, c: ClientState): void {
 function functionRestore(s: Engine, c: ClientState, argv: string[]): void {
   let policy: "flush" | "append" | "replace" = "append";
   if (argv.length > 4) {
-    c.error("ERR syntax error");
+    subcommandSyntaxError(c, argv, "FUNCTION");
     return;
   }
   if (argv.length === 4) {

@@ -124,4 +124,34 @@ export const CASES_SERVER_STATE: Case[] = [
       c("FCALL", "test", "0"),
     ],
   },
+  {
+    name: "FUNCTION argument errors, a library that loads too long, register_function at run time",
+    steps: [
+      c("FUNCTION", "FLUSH"),
+      c(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+      ),
+      c("FCALL", "f", "bad"),
+      c("FCALL", "f", "1"),
+      c("FCALL", "f", "-1"),
+      c("FCALL", "nofunc", "bad"),
+      c("FUNCTION", "RESTORE", "a", "b", "c"),
+      c("FUNCTION", "FLUSH", "sync", "extra"),
+      c("FUNCTION", "FLUSH", "bad"),
+      c("FUNCTION", "LOAD", "#!lua name=loop\nlocal a = 1\nwhile 1 do a = a + 1 end"),
+      c("FUNCTION", "LIST", "LIBRARYNAME", "loop"),
+      c(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=lib2\nredis.register_function('f1', function() " +
+          "redis.register_function('f2', function() return 2 end) return 1 end)",
+      ),
+      c("FCALL", "f1", "0"),
+      c("EVAL", "return type(redis.register_function)", "0"),
+      c("FCALL", "f", "0"),
+      c("FUNCTION", "FLUSH"),
+    ],
+  },
 ];
