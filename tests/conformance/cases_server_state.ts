@@ -4,7 +4,7 @@
  * Every case leaves the server as it found it.
  */
 import type { Case, Step } from "./cases.ts";
-import { c } from "./cases.ts";
+import { c, sorted } from "./cases.ts";
 
 const other = (...cmd: string[]): Step => ({ cmd, conn: 1 });
 /** Sends on the second connection without reading: the command is expected to wait. */
@@ -152,6 +152,21 @@ export const CASES_SERVER_STATE: Case[] = [
       c("EVAL", "return type(redis.register_function)", "0"),
       c("FCALL", "f", "0"),
       c("FUNCTION", "FLUSH"),
+    ],
+  },
+  {
+    name: "hidden configs answer CONFIG GET by name only",
+    steps: [
+      c("CONFIG", "GET", "key-load-delay"),
+      c("CONFIG", "GET", "*load-delay*"),
+      // Several names: Redis answers in its table's order.
+      sorted("CONFIG", "GET", "rdb-key-save-delay", "watchdog-period", "use-exit-on-panic"),
+      c("CONFIG", "GET", "loading-process-events-interval-bytes"),
+      c("CONFIG", "SET", "key-load-delay", "-5"),
+      c("CONFIG", "GET", "key-load-delay"),
+      c("CONFIG", "SET", "loading-process-events-interval-bytes", "100"),
+      c("CONFIG", "SET", "key-load-delay", "0"),
+      c("CONFIG", "GET", "*watchdog*"),
     ],
   },
 ];
