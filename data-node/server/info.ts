@@ -221,7 +221,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["mem_allocator", "v8"],
       ["active_defrag_running", 0],
       ["lazyfree_pending_objects", 0],
-      ["lazyfreed_objects", 0],
+      ["lazyfreed_objects", s.stats.lazyfreedObjects],
     ];
   },
   persistence: (s) => [
