@@ -152,6 +152,26 @@ export const CASES_SERVER_STATE: Case[] = [
       c("EVAL", "return type(redis.register_function)", "0"),
       c("FCALL", "f", "0"),
       c("FUNCTION", "FLUSH"),
+      // The header's words split as Redis splits arguments; checked in Redis's order.
+      ...[
+        "#!lua name=foo name=bar",
+        '#!lua name="foo"',
+        "#!lua NAME=foo2",
+        "#!lua name=foo x=1",
+        "#!py name=foo",
+        "#!py name=f-o",
+        "#!lua",
+        '#!lua name="unbalanced',
+      ].map((h) =>
+        c(
+          "FUNCTION",
+          "LOAD",
+          "REPLACE",
+          `${h}\nredis.register_function('foo', function() return 1 end)`,
+        )
+      ),
+      c("FUNCTION", "LOAD", "#!lua name=noline"),
+      c("FUNCTION", "FLUSH"),
     ],
   },
   {
