@@ -19,7 +19,7 @@ import { REDIS_VERSION } from "../shared/version.ts";
 import { startDataNodeAdmin } from "./admin.ts";
 import { Persistence } from "./persistence/snapshot.ts";
 import { Aof } from "./persistence/aof.ts";
-import { debugObject, debugReload } from "./commands/persistence_cmds.ts";
+import { debugLoadAof, debugObject, debugReload } from "./commands/persistence_cmds.ts";
 
 /** Connects RDB persistence to the server's SHUTDOWN, FLUSHALL and DEBUG hooks. */
 function wirePersistence(server: Server): Persistence {
@@ -27,6 +27,7 @@ function wirePersistence(server: Server): Persistence {
   server.persistence = p;
   server.debugExtensions.set("reload", debugReload);
   server.debugExtensions.set("object", debugObject);
+  server.debugExtensions.set("loadaof", debugLoadAof);
   // FLUSHALL saves right away when save points are configured, as Redis does.
   server.afterFlushAll = () => {
     if (p.hasSaveRules() && !p.bgsave) p.saveSync();
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   persistence.start();
-  if (config.get<boolean>("appendonly")) await aof.start();
+  if (config.get<boolean>("appendonly")) await aof.start(true);
   config.onChange("appendonly", (on) => {
     if (on && !aof.enabled) void aof.start();
     else if (!on && aof.enabled) aof.stop();

@@ -107,6 +107,8 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["PEXPIRE", key(r), ttl(r) + "000", pick(r, ["nx", "xx", "gt", "lt"])],
   (r) => ["GETEX", key(r), pick(r, ["PXAT", "EXAT"]), pick(r, ["99999999999999", "9999999999"])],
   (r) => ["SET", key(r), member(r), "PXAT", "99999999999999"],
+  // Even a PXAT as given is rewritten (command and option names as Redis spells them).
+  (r) => ["set", key(r), member(r), "pxat", "99999999999999", pick(r, ["XX", "GET", "NX"])],
   (r) => ["SET", key(r), member(r), "NX", "GET"],
   (r) => ["LPUSHX", key(r), member(r)],
   (r) => ["RPOPLPUSH", key(r), key(r)],

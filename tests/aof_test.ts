@@ -188,6 +188,50 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name: "AOF: BGREWRITEAOF with appendonly off, DEBUG LOADAOF, and turning the AOF on again",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await using n = await startDataNode(["--enable-debug-command", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      // No AOF on disk yet: nothing to load, and the dataset is left alone.
+      await c.call("SET", "kept", "1");
+      ok(String(await c.call("DEBUG", "LOADAOF")).startsWith("ERR "));
+      equal(await c.call("GET", "kept"), "1");
+      // A rewrite with the AOF off creates the directory and writes a base alone.
+      await c.call("SET", "a", "1");
+      await c.call("SET", "t", "x", "EX", "1000");
+      equal(String(await c.call("BGREWRITEAOF")), "Background append only file rewriting started");
+      await waitRewrite(c);
+      deepStrictEqual(listAof(dir), ["appendonly.aof.1.base.rdb", "appendonly.aof.manifest"]);
+      // Writes since are in no file: LOADAOF brings back what the files hold.
+      await c.call("SET", "later", "1");
+      equal(String(await c.call("DEBUG", "LOADAOF")), "OK");
+      deepStrictEqual(((await c.call("KEYS", "*")) as string[]).sort(), ["a", "kept", "t"]);
+      ok((await c.call("TTL", "t") as number) > 990);
+      // Turned on, the AOF starts from a new base (a write made while it was off is in it).
+      await c.call("SET", "off", "1");
+      equal(String(await c.call("CONFIG", "SET", "appendonly", "yes")), "OK");
+      await waitRewrite(c);
+      await c.call("SET", "on", "1");
+      await c.call(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=l\nredis.register_function('f', function() return 7 end)",
+      );
+      equal(String(await c.call("DEBUG", "LOADAOF")), "OK");
+      deepStrictEqual(((await c.call("KEYS", "*")) as string[]).sort(), [
+        "a",
+        "kept",
+        "off",
+        "on",
+        "t",
+      ]);
+      equal(await c.call("FCALL", "f", "0"), 7);
+    }),
+});
+
 /** The commands of the incr file, SELECTs left out, each as its words joined by spaces. */
 function incrCommands(dir: string): string[] {
   const name = listAof(dir).find((n) => n.endsWith(".incr.aof"));

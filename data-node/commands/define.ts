@@ -1,7 +1,7 @@
 /** Compact constructors for command table entries, and shared argument parsing. */
 import type { ClientState } from "../engine/types.ts";
 import { MAX_STRING_CHARS } from "../../shared/limits.ts";
-import { type CommandDef, type Flag, flagBits, type Handler } from "./types.ts";
+import { type CommandDef, F_MAY_REPLICATE, type Flag, flagBits, type Handler } from "./types.ts";
 import {
   addLongDouble,
   formatLongDouble,
@@ -70,6 +70,19 @@ function aclSet(flags: Flag[], group: string, extra: string[]): Set<string> {
  * `cmd("get", 2, "readonly fast", [1, 1, 1], "string", handler, {...})`.
  * Flags are Redis's names, space separated.
  */
+/**
+ * Commands Redis 7.0 marks may-replicate (they may propagate without being writes: CLIENT
+ * PAUSE WRITE holds them), a flag it leaves out of COMMAND's replies.
+ */
+const HIDDEN_MAY_REPLICATE = new Set([
+  "pfcount",
+  "publish",
+  "spublish",
+  "eval",
+  "evalsha",
+  "fcall",
+]);
+
 export function cmd(
   name: string,
   arity: number,
@@ -99,6 +112,7 @@ export function cmd(
   }
   if (meta.subcommands) def.subcommands = meta.subcommands;
   def.bits = flagBits(def.flags);
+  if (HIDDEN_MAY_REPLICATE.has(name)) def.bits |= F_MAY_REPLICATE;
   return def;
 }
 

@@ -10,11 +10,17 @@ import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { idleSeconds, lfuDecayed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
 import { NOTIFY } from "../engine/notify.ts";
+import { freedLazily } from "../store/lazyfree.ts";
 
+/** DEL and UNLINK (and DEL under lazyfree-lazy-user-del, a lazy delete as UNLINK is). */
 function del(s: Engine, c: ClientState, argv: string[]): void {
+  const lazy = argv[0]!.toLowerCase() === "unlink" ||
+    s.config.get<boolean>("lazyfree-lazy-user-del");
   let n = 0;
   for (let i = 1; i < argv.length; i++) {
-    if (c.db.lookup(argv[i]!, false) !== undefined && c.db.delete(argv[i]!)) {
+    const e = c.db.lookup(argv[i]!, false);
+    if (e !== undefined && c.db.delete(argv[i]!)) {
+      if (lazy && freedLazily(e.value)) s.stats.lazyfreedObjects++;
       s.notify(NOTIFY.GENERIC, "del", argv[i]!, c.db.id);
       n++;
     }

@@ -164,6 +164,25 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
   c.out.ok();
 }
 
+/**
+ * DEBUG LOADAOF: flush the AOF, empty the dataset and load it back from the AOF on disk (Redis
+ * exits when that fails; here the error is answered: the dataset is left alone when there is no
+ * AOF on disk, and holds what loaded before the error otherwise).
+ */
+export function debugLoadAof(s: Engine, c: ClientState, argv: string[]): void {
+  if (argv.length !== 2) return subcommandSyntaxError(c, argv, "DEBUG");
+  const aof = s.aof;
+  if (!aof) return c.error("ERR persistence is not available");
+  try {
+    aof.reload();
+  } catch (e) {
+    log.warn("DEBUG LOADAOF: {err}", { err: (e as Error).message });
+    return c.error("ERR Error trying to load the AOF files, check server logs.");
+  }
+  log.warn("Append Only File loaded by DEBUG LOADAOF");
+  c.out.ok();
+}
+
 function bgrewriteaof(s: Engine, c: ClientState): void {
   const aof = s.aof;
   if (!aof) return c.error("ERR persistence is not available");

@@ -6,8 +6,15 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
-import { cmd, container, parseI64, replyHelp } from "./define.ts";
-import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
+import { cmd, container, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
+import {
+  type CommandDef,
+  commandKeys,
+  F_DENYOOM,
+  F_MAY_REPLICATE,
+  F_STALE,
+  F_WRITE,
+} from "./types.ts";
 import { ERR } from "../../shared/errors.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
 import { callSlot } from "../cluster/cluster.ts";
@@ -79,6 +86,46 @@ export function evalShebang(body: string): { flags: Set<ScriptFlag> | null } | {
 }
 
 /** Keeps line numbers: the shebang line becomes a comment of the same length. */
+const SCRIPT_RUNNERS = new Set([
+  "eval",
+  "eval_ro",
+  "evalsha",
+  "evalsha_ro",
+  "fcall",
+  "fcall_ro",
+]);
+
+/**
+ * A command's flag bits as the server judges it before running it (pause, MULTI): a script
+ * that declares flags is a write unless it says no-writes, may grow memory unless no-writes or
+ * allow-oom, and runs on stale data only with allow-stale; a script without flags (an EVAL body
+ * without shebang, or one not known yet) keeps the command's flags (EVAL may replicate).
+ */
+export function effectiveCommandBits(s: Engine, def: CommandDef, argv: string[]): number {
+  if (!SCRIPT_RUNNERS.has(def.name) || argv.length < 2) return def.bits;
+  let flags: Set<ScriptFlag> | null = null;
+  if (def.name.startsWith("fcall")) {
+    flags = s.scripting.functions.get(argv[1]!.toLowerCase())?.flags ?? null;
+  } else if (def.name.startsWith("evalsha")) {
+    flags = s.scripting.scripts.get(argv[1]!.toLowerCase())?.flags ?? null;
+  } else {
+    const cached = s.scripting.scripts.get(s.scripting.sha(argv[1]!));
+    if (cached) flags = cached.flags;
+    else {
+      const sb = evalShebang(argv[1]!);
+      if ("flags" in sb) flags = sb.flags;
+    }
+  }
+  if (flags === null) return def.bits;
+  let bits = def.bits & ~(F_STALE | F_DENYOOM | F_WRITE | F_MAY_REPLICATE);
+  if (!flags.has("no-writes")) {
+    bits |= F_WRITE;
+    if (!flags.has("allow-oom")) bits |= F_DENYOOM;
+  }
+  if (flags.has("allow-stale")) bits |= F_STALE;
+  return bits;
+}
+
 function withoutShebang(body: string): string {
   return body.startsWith("#!") ? "--" + body.slice(2) : body;
 }
@@ -98,10 +145,15 @@ function loadScript(s: Engine, body: string): EvalScript | string {
 }
 
 /** Reads the numkeys argument at `idx`: the count, or null after replying the error. */
-function numKeys(c: ClientState, argv: string[], idx: number): number | null {
+function numKeys(
+  c: ClientState,
+  argv: string[],
+  idx: number,
+  notInt = ERR_NOT_INT,
+): number | null {
   const n = parseI64(argv[idx]!);
   if (n === null) {
-    c.error(ERR_NOT_INT);
+    c.error(notInt);
     return null;
   }
   if (n > BigInt(argv.length - idx - 1)) {
@@ -436,12 +488,12 @@ function evalCommand(roCommand: boolean, bySha: boolean) {
 function fcallCommand(roCommand: boolean) {
   return (s: Engine, c: ClientState, argv: string[]): void | Promise<void> => {
     if (s.monitors.size > 0) feedMonitors(s, c, c.db.id, argv);
-    const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!);
+    const fn: LibFunction | undefined = s.scripting.functions.get(argv[1]!.toLowerCase());
     if (!fn) {
       c.error("ERR Function not found");
       return;
     }
-    const n = numKeys(c, argv, 2);
+    const n = numKeys(c, argv, 2, "ERR Bad number of keys provided");
     if (n === null) return;
     return runScript(s, c, {
       ref: fn.ref,
@@ -630,7 +682,7 @@ function functionFlush(s: Engine, c: ClientState, argv: string[]): void {
       return;
     }
   } else if (argv.length > 3) {
-    c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    subcommandSyntaxError(c, argv, "FUNCTION");
     return;
   }
   flushLibraries(s.scripting);
@@ -692,7 +744,7 @@ function functionDump(s: Engine, c: ClientState): void {
 function functionRestore(s: Engine, c: ClientState, argv: string[]): void {
   let policy: "flush" | "append" | "replace" = "append";
   if (argv.length > 4) {
-    c.error("ERR syntax error");
+    subcommandSyntaxError(c, argv, "FUNCTION");
     return;
   }
   if (argv.length === 4) {

@@ -53,25 +53,34 @@ function configRewrite(s: Engine, c: ClientState): void {
   c.out.ok();
 }
 
-function flushMode(c: ClientState, argv: string[], at: number): boolean {
-  if (argv.length === at) return true;
+/** ASYNC, SYNC or (none given) per lazyfree-lazy-user-flush; null after a syntax error. */
+function flushMode(s: Engine, c: ClientState, argv: string[], at: number): boolean | null {
+  if (argv.length === at) return s.config.get<boolean>("lazyfree-lazy-user-flush");
   const m = argv[at]!.toLowerCase();
-  if (argv.length === at + 1 && (m === "async" || m === "sync")) return true;
+  if (argv.length === at + 1 && (m === "async" || m === "sync")) return m === "async";
   c.error(ERR.syntax);
-  return false;
+  return null;
+}
+
+/** Keys emptied asynchronously count as lazily freed objects, as in Redis (emptyDbAsync). */
+function flushed(s: Engine, keys: number, async: boolean): number {
+  if (async) s.stats.lazyfreedObjects += keys;
+  return keys;
 }
 
 function flushdb(s: Engine, c: ClientState, argv: string[]): void {
-  if (!flushMode(c, argv, 1)) return;
-  s.dirty += c.db.clear();
+  const async = flushMode(s, c, argv, 1);
+  if (async === null) return;
+  s.dirty += flushed(s, c.db.clear(), async);
   s.tracking.flushed();
   s.dirty++;
   c.out.ok();
 }
 
 function flushall(s: Engine, c: ClientState, argv: string[]): void {
-  if (!flushMode(c, argv, 1)) return;
-  for (const db of s.dbs) s.dirty += db.clear();
+  const async = flushMode(s, c, argv, 1);
+  if (async === null) return;
+  for (const db of s.dbs) s.dirty += flushed(s, db.clear(), async);
   s.tracking.flushed();
   s.dirty++;
   s.afterFlushAll?.();

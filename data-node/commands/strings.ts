@@ -136,7 +136,7 @@ function setWithOptions(
 }
 
 /**
- * What a SET with options replicates as, as Redis 7.0 does: an expiry other than PXAT becomes
+ * What a SET with options replicates as, as Redis 7.0 does: any expiry (PXAT too) becomes
  * `SET key value PXAT <absolute ms>` (replicas and the AOF agree on time); otherwise the command
  * as sent, without its GET option; null = as sent.
  */
@@ -146,8 +146,7 @@ function setPropagated(
   value: string,
   o: SetOptions,
 ): string[] | null {
-  const pxat = argv !== null && argv.slice(3).some((a) => a.toLowerCase() === "pxat");
-  if (o.expireAtMs !== null && !pxat) return ["SET", key, value, "PXAT", String(o.expireAtMs)];
+  if (o.expireAtMs !== null) return ["SET", key, value, "PXAT", String(o.expireAtMs)];
   if (o.get && argv !== null) return argv.filter((a, i) => i < 3 || a.toLowerCase() !== "get");
   return null;
 }

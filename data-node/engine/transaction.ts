@@ -5,6 +5,8 @@ export function discardTransaction(c: Client): void {
   c.multi = null;
   c.multiError = false;
   c.multiDenyOom = false;
+  c.multiDenyStale = false;
+  c.multiMayReplicate = false;
 }
 
 export function unwatchAll(c: Client): void {

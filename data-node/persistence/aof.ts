@@ -20,6 +20,7 @@ import { lookupCommand } from "../engine/call.ts";
 import type { Persistence } from "./snapshot.ts";
 import type { StreamConsumer } from "../engine/propagation.ts";
 import { clip128 } from "../../shared/cstr.ts";
+import { flushLibraries } from "../scripting/functions.ts";
 
 const log = getLogger(["data-node", "aof"]);
 
@@ -112,6 +113,20 @@ export class Aof implements StreamConsumer {
     }
     this.seq = Math.max(0, ...this.files.map((f) => f.seq));
     log.info("DB loaded from append only file");
+  }
+
+  /**
+   * DEBUG LOADAOF: what was appended reaches the file, then the dataset (functions too) is
+   * emptied and loaded back from the files the manifest on disk lists. Throws as load() does
+   * (with no AOF on disk, before anything is emptied).
+   */
+  reload(): void {
+    if (this.enabled) this.flush(true);
+    if (!this.exists()) throw new AofError(`No AOF manifest in ${this.dir}`);
+    for (const db of this.s.dbs) db.clear();
+    this.s.tracking.flushed();
+    flushLibraries(this.s.scripting);
+    this.load();
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
@@ -223,18 +238,18 @@ export class Aof implements StreamConsumer {
 
   // ---- Writing ----
 
-  /** Starts appending: opens (or creates) the AOF. With no AOF on disk, writes a base first. */
-  async start(): Promise<void> {
+  /**
+   * Starts appending. At startup, after load(), it appends to the AOF it loaded; otherwise
+   * (CONFIG SET appendonly yes, or no AOF on disk) the files on disk may miss writes made while
+   * it was off, so a rewrite writes a new base first, as Redis does.
+   */
+  async start(atStartup = false): Promise<void> {
     Deno.mkdirSync(this.dir, { recursive: true });
     this.enabled = true;
     this.s.propagation.aof = this;
-    if (!this.exists()) {
-      await this.rewrite();
-    } else {
-      const incr = [...this.files].reverse().find((f) => f.type === "i");
-      if (incr) this.openIncr(incr.name);
-      else await this.rewrite();
-    }
+    const incr = [...this.files].reverse().find((f) => f.type === "i");
+    if (atStartup && incr && this.exists()) this.openIncr(incr.name);
+    else await this.rewrite();
     this.fsyncTimer = setInterval(() => this.everySecond(), 1000);
   }
 
@@ -342,17 +357,30 @@ export class Aof implements StreamConsumer {
     const seq = ++this.seq;
     const incr = `${this.base}.${seq}.incr.aof`;
     const base = `${this.base}.${seq}.base.rdb`;
-    // Writes from now on go to the new incr file; the base captures everything before.
-    this.openIncr(incr);
-    const old = this.files;
-    const ok = await this.p.writeSnapshotFile(this.path(base));
-    if (!ok) {
+    // BGREWRITEAOF also runs with appendonly off: it writes a base alone (no incr file, as
+    // nothing is appended), in a directory that may not exist yet.
+    const appending = this.enabled;
+    try {
+      Deno.mkdirSync(this.dir, { recursive: true });
+      // Writes from now on go to the new incr file; the base captures everything before.
+      if (appending) this.openIncr(incr);
+    } catch (e) {
+      log.warn("Can't open the append-only file for the rewrite: {err}", { err: String(e) });
       this.lastRewriteOk = false;
-      this.files = [...old, { name: incr, seq, type: "i" }];
-      this.writeManifest(this.files);
       return false;
     }
-    this.files = [{ name: base, seq, type: "b" }, { name: incr, seq, type: "i" }];
+    const old = this.files;
+    const ok = await this.p.writeSnapshotFile(this.path(base));
+    const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
+    if (!ok) {
+      this.lastRewriteOk = false;
+      if (appending) {
+        this.files = [...old, ...incrs];
+        this.writeManifest(this.files);
+      }
+      return false;
+    }
+    this.files = [{ name: base, seq, type: "b" }, ...incrs];
     this.writeManifest(this.files);
     for (const f of old) await Deno.remove(this.path(f.name)).catch(() => {});
     this.rewrites++;

@@ -6,6 +6,7 @@
 import fengari from "./fengari.ts";
 import type { RespWriter } from "../../shared/resp/mod.ts";
 import { globMatch } from "../../shared/glob.ts";
+import { splitArgs } from "../../shared/config/parse.ts";
 import { ByteReader, ByteWriter, OP, RDB_VERSION, writeString } from "../persistence/rdb.ts";
 import { Crc64 } from "../persistence/crc64.ts";
 import { FunctionRecordError, readFunctionRecord } from "../persistence/rdb_reader.ts";
@@ -27,20 +28,31 @@ const NAME_RE = /^[A-Za-z0-9_]+$/;
 const BAD_NAME =
   "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
-/** The library name of a code's header, or an error. */
+/**
+ * The library name of a code's header (`#!<engine> name=<name>`, words split as Redis splits
+ * arguments, quotes included), or an error, checked in Redis's order: the header's words, the
+ * name's characters, then the engine.
+ */
 function parseHeader(code: string): { name: string } | { error: string } {
   if (!code.startsWith("#!")) return { error: "ERR Missing library metadata" };
   const eol = code.indexOf("\n");
-  const line = eol < 0 ? code : code.slice(0, eol);
-  const parts = line.split(" ").filter((p) => p !== "");
+  if (eol < 0) return { error: "ERR Invalid library metadata" };
+  const parts = splitArgs(code.slice(0, eol));
+  if (parts === null || parts.length === 0) return { error: "ERR Invalid library metadata" };
   const engine = parts[0]!.slice(2);
   let name: string | null = null;
   for (const p of parts.slice(1)) {
-    if (p.startsWith("name=")) name = p.slice(5);
-    else return { error: `ERR Invalid metadata value given: ${p}` };
+    if (p.slice(0, 5).toLowerCase() !== "name=") {
+      return { error: `ERR Invalid metadata value given: ${p}` };
+    }
+    if (name !== null) {
+      return { error: "ERR Invalid metadata value, name argument was given multiple times" };
+    }
+    name = p.slice(5);
   }
-  if (engine.toLowerCase() !== "lua") return { error: `ERR Engine '${engine}' not found` };
   if (name === null) return { error: "ERR Library name was not given" };
+  if (!NAME_RE.test(name)) return { error: `ERR ${BAD_NAME}` };
+  if (engine.toLowerCase() !== "lua") return { error: `ERR Engine '${engine}' not found` };
   return { name };
 }
 
@@ -137,7 +149,6 @@ function registrar(vm: LuaVm, lib: Library): (l: L) => number {
 export function compileLibrary(sc: Scripting, code: string): Library | { error: string } {
   const header = parseHeader(code);
   if ("error" in header) return header;
-  if (!NAME_RE.test(header.name)) return { error: `ERR ${BAD_NAME}` };
   const lib: Library = { name: header.name, code, functions: new Map() };
   const body = "--" + code.slice(2);
   const vm = sc.fvm;
@@ -174,20 +185,28 @@ function install(
       replaced.add(lib.name);
     }
   }
+  // Function names are one namespace without regard to case (FCALL TEST finds test); within a
+  // library they differ by case, and of two that differ only so the first is the one found.
   const names = new Set<string>();
   for (const lib of libs) {
+    const own = new Set<string>();
     for (const f of lib.functions.keys()) {
-      const owner = sc.functions.get(f);
-      if ((owner && !replaced.has(owner.library.name)) || names.has(f)) {
+      const folded = f.toLowerCase();
+      const owner = sc.functions.get(folded);
+      if ((owner && !replaced.has(owner.library.name)) || names.has(folded)) {
         return `ERR Function ${f} already exists`;
       }
-      names.add(f);
+      own.add(folded);
     }
+    for (const f of own) names.add(f);
   }
   for (const name of replaced) deleteLibrary(sc, name);
   for (const lib of libs) {
     sc.libraries.set(lib.name, lib);
-    for (const f of lib.functions.values()) sc.functions.set(f.name, f);
+    for (const f of lib.functions.values()) {
+      const folded = f.name.toLowerCase();
+      if (!sc.functions.has(folded)) sc.functions.set(folded, f);
+    }
   }
   return null;
 }
@@ -200,7 +219,8 @@ export function deleteLibrary(sc: Scripting, name: string): boolean {
   const lib = sc.libraries.get(name);
   if (!lib) return false;
   for (const f of lib.functions.values()) {
-    sc.functions.delete(f.name);
+    const folded = f.name.toLowerCase();
+    if (sc.functions.get(folded) === f) sc.functions.delete(folded);
     sc.fvm.release(f.ref);
   }
   sc.libraries.delete(name);
@@ -241,7 +261,7 @@ export function listLibraries(
   withCode: boolean,
 ): void {
   const libs = [...sc.libraries.values()].filter((l) =>
-    pattern === null || globMatch(pattern, l.name)
+    pattern === null || globMatch(pattern, l.name, true)
   );
   out.array(libs.length);
   for (const lib of libs) {

@@ -89,6 +89,8 @@ function pushKey(l: L, name: KeyName): void {
 
 /** Instructions between two time checks of a running script. */
 const HOOK_INSTRUCTIONS = 100_000;
+/** How long FUNCTION LOAD lets a library's code run (Redis's load timeout). */
+const LOAD_TIMEOUT_MS = 500;
 
 export const REDIS_VERSION = "7.0.15";
 export const REDIS_VERSION_NUM = 0x07000f;
@@ -392,6 +394,8 @@ export class LuaVm {
   host: ScriptHost | null = null;
   /** Set while a library is being loaded: redis.register_function records here. */
   registrar: ((l: L) => number) | null = null;
+  /** While a library's code runs (FUNCTION LOAD): when it is stopped (performance.now()). */
+  private loadDeadline = 0;
   private lastRef = 0;
   private handlerRef: number;
   private trampolineRef: number;
@@ -472,6 +476,12 @@ export class LuaVm {
   }
 
   private onHook(l: L): void {
+    // FUNCTION LOAD runs the library's code for at most LOAD_TIMEOUT_MS, as Redis does; past
+    // it every hook raises again, so that a pcall in the code cannot keep it running.
+    if (this.loadDeadline !== 0 && performance.now() > this.loadDeadline) {
+      pushTagged(l, "err", "ERR FUNCTION LOAD timeout");
+      lua.lua_error(l);
+    }
     const host = this.host;
     if (!host) return;
     const stop = host.tick();
@@ -799,6 +809,7 @@ export class LuaVm {
     this.pushRef(this.handlerRef);
     this.pushRef(ref);
     let error: string | null = null;
+    this.loadDeadline = performance.now() + LOAD_TIMEOUT_MS;
     try {
       if (lua.lua_pcall(l, 0, 0, base + 1) !== 0) {
         if (lua.lua_type(l, -1) === lua.LUA_TTABLE) {
@@ -809,6 +820,7 @@ export class LuaVm {
     } catch (e) {
       error = String(e);
     }
+    this.loadDeadline = 0;
     lua.lua_settop(l, base);
     setLoading(false);
     return error;

@@ -129,6 +129,10 @@ dofile, loadfile, require, module, print = nil, nil, nil, nil, nil
 _G.debug = nil
 io, os, package, utf8 = nil, nil, nil, nil
 
+-- redis.register_function exists only in the 'redis' library code sees while it loads.
+local register_function = redis.register_function
+redis.register_function = nil
+
 -- Library tables and the global table are read-only, as in Redis 7.0.
 local function readonly(t)
   return setmetatable({}, {
@@ -177,7 +181,7 @@ setmetatable(G, {
 
 -- While FUNCTION LOAD runs a library's code, 'redis' offers only what registration needs.
 local loader_fields = {
-  register_function = rawget(backing, 'redis').register_function,
+  register_function = register_function,
   log = rawget(backing, 'redis').log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION = rawget(backing, 'redis').REDIS_VERSION,

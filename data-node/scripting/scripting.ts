@@ -67,6 +67,7 @@ export class Scripting {
   }
   readonly scripts = new Map<string, EvalScript>();
   readonly libraries = new Map<string, Library>();
+  /** Every library's functions by lower-cased name: FCALL finds them whatever the case. */
   readonly functions = new Map<string, LibFunction>();
   running: RunningScript | null = null;
   /** The client scripts run their commands as (Redis's lua client), set by the server. */

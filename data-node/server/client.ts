@@ -42,6 +42,10 @@ export class Client implements Watcher {
   multiError = false;
   /** A queued command may grow memory (EXEC is refused over maxmemory then). */
   multiDenyOom = false;
+  /** A queued command may not run on stale data (EXEC is refused as MASTERDOWN then). */
+  multiDenyStale = false;
+  /** A queued command writes or may replicate (EXEC waits out CLIENT PAUSE WRITE then). */
+  multiMayReplicate = false;
   /** WATCHed keys per database, each with its entry in the database's `watched` index. */
   watching = new Map<Database, Map<string, WatchedKey>>();
   dirtyCas = false;
@@ -80,6 +84,8 @@ export class Client implements Watcher {
   woff = 0;
   /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
   blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
+  /** Set while a command waits for CLIENT PAUSE to end (counted as blocked, as in Redis). */
+  postponed = false;
 
   constructor(
     readonly id: number,

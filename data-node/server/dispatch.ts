@@ -19,6 +19,7 @@ import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { call, lookupCommand } from "../engine/call.ts";
 import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
 import { aclDenied } from "../engine/acl_check.ts";
+import { effectiveCommandBits } from "../commands/scripting.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -136,16 +137,22 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     if (def.bits & F_NO_MULTI) {
       return reject(s, c, def, ERR.notInMulti);
     }
-    c.multi.push({ argv, writes: (def.bits & F_WRITE) !== 0 });
-    if (def.bits & F_DENYOOM) c.multiDenyOom = true;
+    // A script is judged by the flags it declares, as the server will judge it at EXEC.
+    const bits = effectiveCommandBits(s, def, argv);
+    c.multi.push({ argv, writes: (bits & F_WRITE) !== 0 });
+    if (bits & F_DENYOOM) c.multiDenyOom = true;
+    if (!(bits & F_STALE)) c.multiDenyStale = true;
+    if (bits & (F_WRITE | F_MAY_REPLICATE)) c.multiMayReplicate = true;
     c.out.simple("QUEUED");
     return;
   }
-  if (s.pause && !c.trusted && isPaused(s, def)) {
+  if (s.pause && !c.trusted && isPaused(s, c, def, argv)) {
     // A client that disconnected during the pause is gone: its command is dropped.
-    return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() =>
-      c.closing ? undefined : processCommand(s, c, argv)
-    );
+    c.postponed = true;
+    return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() => {
+      c.postponed = false;
+      return c.closing ? undefined : processCommand(s, c, argv);
+    });
   }
   if (s.migrating.keys.size > 0 && !c.trusted && writesMigrating(s, c, def, argv)) {
     return s.migrating.wait().then(() => c.closing ? undefined : processCommand(s, c, argv));
@@ -215,7 +222,7 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   }
   // A replica whose link is down answers only what may run on stale data, if so configured.
   if (
-    repl.replica.active && repl.replica.state !== "connected" && !(def.bits & F_STALE) &&
+    repl.replica.active && repl.replica.state !== "connected" && isDenyStale(def, c) &&
     !s.config.get<boolean>("replica-serve-stale-data")
   ) {
     return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
@@ -229,13 +236,24 @@ function isWrite(def: CommandDef, c: Client): boolean {
   return def.name === "exec" && c.multi !== null && c.multi.some((q) => q.writes);
 }
 
+/** Commands that may not run on stale data, and EXEC of a transaction that queued one. */
+function isDenyStale(def: CommandDef, c: Client): boolean {
+  if (!(def.bits & F_STALE)) return true;
+  return def.name === "exec" && c.multi !== null && c.multiDenyStale;
+}
+
 /** denyoom commands, and EXEC of a transaction that queued one. */
 function isDenyOom(def: CommandDef, c: Client): boolean {
   if (def.bits & F_DENYOOM) return true;
   return def.name === "exec" && c.multi !== null && c.multiDenyOom;
 }
 
-function isPaused(s: Server, def: CommandDef): boolean {
+/**
+ * CLIENT PAUSE WRITE holds writes and what may replicate (PUBLISH, PFCOUNT, scripts that may
+ * write, EXEC of a transaction that queued any of these); ALL holds everything.
+ */
+function isPaused(s: Server, c: Client, def: CommandDef, argv: string[]): boolean {
   if (s.pause!.all) return true;
-  return (def.bits & (F_WRITE | F_MAY_REPLICATE)) !== 0;
+  if (def.name === "exec") return c.multi !== null && c.multiMayReplicate;
+  return (effectiveCommandBits(s, def, argv) & (F_WRITE | F_MAY_REPLICATE)) !== 0;
 }

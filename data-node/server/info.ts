@@ -148,8 +148,11 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ];
   },
   clients: (s) => {
-    let blocked = 0;
-    for (const c of s.clients.values()) if (c.blocked) blocked++;
+    let blocked = 0, timeouts = 0;
+    for (const c of s.clients.values()) {
+      if (c.blocked) timeouts++;
+      if (c.blocked || c.postponed) blocked++;
+    }
     const peaks = s.recentMaxBuffers();
     return [
       ["connected_clients", s.clients.size],
@@ -159,7 +162,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["client_recent_max_output_buffer", peaks.output],
       ["blocked_clients", blocked],
       ["tracking_clients", s.tracking.clientsOn],
-      ["clients_in_timeout_table", blocked],
+      ["clients_in_timeout_table", timeouts],
     ];
   },
   memory: (s) => {
@@ -218,7 +221,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["mem_allocator", "v8"],
       ["active_defrag_running", 0],
       ["lazyfree_pending_objects", 0],
-      ["lazyfreed_objects", 0],
+      ["lazyfreed_objects", s.stats.lazyfreedObjects],
     ];
   },
   persistence: (s) => [

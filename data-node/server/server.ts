@@ -168,7 +168,10 @@ export class Server {
         this.notify(NOTIFY.EXPIRED, "expired", key, db.id);
         this.propagation.also(db.id, ["DEL", key]);
       },
-      expiryMode: () => this.expiryMode,
+      // While clients are paused nothing is expired (that would be a write): keys past their
+      // TTL only look gone until the pause ends, as in Redis.
+      expiryMode: () =>
+        this.pause !== null && this.expiryMode === "delete" ? "hide" : this.expiryMode,
       keyModified: (db, key) => {
         this.blocking.keyModified(db, key);
         if (this.tracking.active) this.tracking.invalidate(key);
@@ -945,7 +948,8 @@ export class Server {
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
     // Not while a script runs in turns (past busy-reply-threshold): it sees one dataset.
-    if (this.activeExpire && this.role === "master" && !this.scripting.running) {
+    // Nor during CLIENT PAUSE, which holds every write.
+    if (this.activeExpire && this.role === "master" && !this.scripting.running && !this.pause) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);

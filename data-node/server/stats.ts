@@ -24,6 +24,8 @@ export class Stats {
   keyspaceMisses = 0;
   pubsubChannelsPublished = 0;
   totalErrorReplies = 0;
+  /** Values Redis would have freed in the background (INFO lazyfreed_objects; store/lazyfree). */
+  lazyfreedObjects = 0;
   /** Full syncs served, partial resyncs accepted and refused (INFO stats sync_*). */
   syncFull = 0;
   syncPartialOk = 0;
@@ -205,5 +207,6 @@ export class Stats {
     this.keyspaceHits = this.keyspaceMisses = this.totalErrorReplies = 0;
     this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;
     this.totalReads = this.totalWrites = 0;
+    this.lazyfreedObjects = 0;
   }
 }

@@ -23,6 +23,7 @@ import { CASES_STREAMS } from "./cases_streams.ts";
 import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
 import { CASES_SCRIPTING } from "./cases_scripting.ts";
 import { CASES_LUALIBS } from "./cases_lualibs.ts";
+import { CASES_SERVER_STATE } from "./cases_server_state.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -40,6 +41,7 @@ const CASES: Case[] = [
   ...CASES_STREAMS_MORE,
   ...CASES_SCRIPTING,
   ...CASES_LUALIBS,
+  ...CASES_SERVER_STATE,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
