@@ -121,12 +121,15 @@ export function invalidateCache(b: Uint8Array): void {
   b[15] = b[15]! | 0x80;
 }
 
-/** The cached cardinality, or null when stale. */
-export function cachedCount(b: Uint8Array): number | null {
+/**
+ * The cached cardinality (little-endian, 63 bits when valid), or null when invalidated. A value that
+ * was written by SETRANGE may exceed 2^53: it is then returned exactly, as a bigint.
+ */
+export function cachedCount(b: Uint8Array): number | bigint | null {
   if ((b[15]! & 0x80) !== 0) return null;
-  let n = 0;
-  for (let i = 7; i >= 0; i--) n = n * 256 + b[8 + i]!;
-  return n;
+  let n = 0n;
+  for (let i = 7; i >= 0; i--) n = (n << 8n) | BigInt(b[8 + i]!);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
 export function setCachedCount(b: Uint8Array, n: number): void {

@@ -156,6 +156,12 @@ export const CASES_HLL: Case[] = [
       c("PFADD", "cached", "a"),
       c("PFCOUNT", "cached"),
       c("GET", "cached"),
+      // A cached count past 2^53 (a corrupted header) is returned exactly.
+      c("PFADD", "big", "a"),
+      c("SETRANGE", "big", "8", "\x84\xf3\x3c\x9a\xe1\x8b\x58\x4c"),
+      c("PFCOUNT", "big"),
+      c("SETRANGE", "big", "8", "\xff\xff\xff\xff\xff\xff\xff\x7f"),
+      c("PFCOUNT", "big"),
     ],
   },
   {
