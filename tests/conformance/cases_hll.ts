@@ -162,6 +162,15 @@ export const CASES_HLL: Case[] = [
       c("PFCOUNT", "big"),
       c("SETRANGE", "big", "8", "\xff\xff\xff\xff\xff\xff\xff\x7f"),
       c("PFCOUNT", "big"),
+      // Registers are set in the sparse body until the promotion to dense finds it corrupted
+      // (an extra XZERO run): the error leaves them set and the cached count invalidated.
+      c("CONFIG", "SET", "hll-sparse-max-bytes", "60"),
+      c("PFADD", "run", "a"),
+      c("PFCOUNT", "run"),
+      c("APPEND", "run", "\x7f\x80"),
+      c("PFADD", "run", ...range(0, 30)),
+      c("GET", "run"),
+      c("CONFIG", "SET", "hll-sparse-max-bytes", "3000"),
     ],
   },
   {
