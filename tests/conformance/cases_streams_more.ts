@@ -344,6 +344,19 @@ CASES_STREAMS_MORE.push(
       c("XCLAIM", "s", "g", "dave", "0", "6-1"),
       c("XCLAIM", "s", "g", "dave", "0", "6-1", "FORCE", "JUSTID"),
       c("XCLAIM", "s", "g", "dave", "0", "6-1", "FORCE", "LASTID", "10-0", "JUSTID"),
+      // FORCE creates the pending entry delivered once; JUSTID leaves the count as it is.
+      c("XADD", "s", "7-1", "f", "v7"),
+      c("XADD", "s", "8-1", "f", "v8"),
+      c("XCLAIM", "s", "g", "dave", "0", "7-1", "FORCE", "JUSTID"),
+      c("XCLAIM", "s", "g", "dave", "0", "8-1", "FORCE"),
+      c(
+        "EVAL",
+        "local t = {}\n" +
+          "for i, e in ipairs(redis.call('XPENDING', KEYS[1], 'g', '-', '+', 20)) do\n" +
+          "  t[i] = {e[1], e[2], e[4]}\nend\nreturn t",
+        "1",
+        "s",
+      ),
       c("XINFO", "GROUPS", "s"),
       c("XDEL", "s", "5-1"),
       c("XCLAIM", "s", "g", "dave", "0", "5-1"),
