@@ -696,7 +696,7 @@ for (const suite of SUITES) {
         const r = seededRandom(seed);
         const mismatches: unknown[] = [];
         const log: string[][] = [];
-        for (let i = 0; i < OPS && mismatches.length < 5; i++) {
+        const step = async (i: number) => {
           const cmd = pick(r, suite.gens)(r);
           log.push(cmd);
           let unorderedSet = false;
@@ -722,6 +722,15 @@ for (const suite of SUITES) {
               ? [text(await a.call("DEBUG", "DIGEST")), text(await b.call("DEBUG", "DIGEST"))]
               : [await datasetDigest(a), await datasetDigest(b)];
             if (da !== db) mismatches.push({ i, digest: { ours: da, redis: db } });
+          }
+        };
+        for (let i = 0; i < OPS && mismatches.length < 5; i++) {
+          try {
+            await step(i);
+          } catch (e) {
+            // A server that closes the connection (or stops answering) ends the run.
+            mismatches.push({ i, cmd: log[i], error: String(e) });
+            break;
           }
         }
         if (mismatches.length > 0) {
