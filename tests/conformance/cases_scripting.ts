@@ -46,6 +46,13 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return {err = 'a\\r\\nb'}"),
       ev("return {1, {err = 'inner'}, 3}"),
       ev("return {1, {ok = 'inner'}, 3}"),
+      // Tables nested past Lua 5.1's stack limit (a table holding itself): the reply nests as
+      // deep as Redis's conversion gets, then holds its error.
+      ev("local t = {}; t[1] = t; return t"),
+      ev("local t = {1}; t[2] = t; return t"),
+      ev("local t = {}; t[1] = {map = {a = t}}; return t"),
+      ev("local t = {}; t.set = {}; t.set[t] = true; return t"),
+      ev("local t = {}; for i = 1, 7000 do t = {t} end; return t"),
       ev("return {err = 5}"),
       ev("return {x = 1, y = 2}"),
       ev("return {1, 2, x = 3}"),
