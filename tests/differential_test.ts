@@ -9,7 +9,8 @@
  * appearance on that server, so that the same behaviour gives the same tokens. Millisecond times
  * (idle, seen and delivery times) are replaced by a placeholder.
  *
- * `DIFF_SEEDS=n` runs n seeds per suite instead of the fixed set, `DIFF_SEED=s` runs only seed s,
+ * `DIFF_SEEDS=n` runs seeds 1..n per suite instead of the fixed set (`DIFF_SEEDS=a-b`: a..b),
+ * `DIFF_SEED=s` runs only seed s,
  * `DIFF_OPS=n` sets the operations per seed, `DIFF_DIGEST_EVERY=n` how often the datasets are
  * compared. A failing seed prints its command sequence.
  */
@@ -627,12 +628,13 @@ const OPS = envInt("DIFF_OPS") ?? 1000;
 const ONLY_SEED = envInt("DIFF_SEED");
 /** `DIFF_DIGEST_EVERY=1` compares the datasets after every command (to find where they part). */
 const DIGEST_EVERY = envInt("DIFF_DIGEST_EVERY") ?? 50;
-const SEEDS = envInt("DIFF_SEEDS");
+const SEEDS = (Deno.env.get("DIFF_SEEDS") ?? "").split("-").filter((x) => x !== "").map(Number);
+const [seedFrom, seedTo] = SEEDS.length === 2 ? [SEEDS[0]!, SEEDS[1]!] : [1, SEEDS[0] ?? 0];
 const seedsOr = (fixed: number[]): number[] =>
   ONLY_SEED !== null
     ? [ONLY_SEED]
-    : SEEDS !== null
-    ? Array.from({ length: SEEDS }, (_, i) => i + 1)
+    : SEEDS.length > 0
+    ? Array.from({ length: Math.max(0, seedTo - seedFrom + 1) }, (_, i) => seedFrom + i)
     : fixed;
 
 const SUITES: Suite[] = [
@@ -649,9 +651,10 @@ const SUITES: Suite[] = [
     name: "streams, GEO, HLL, SORT, scripts",
     gens: ALL_FAMILY_GENS,
     seeds: seedsOr([1, 2, 3, 4, 5, 6]),
-    // Small encodings on odd seeds: stream nodes split, HLLs turn dense, zsets become skiplists.
+    // Small encodings on odd seeds: stream nodes split (by entries or by bytes), HLLs turn
+    // dense, sorted sets become skiplists, sets leave the intset encoding.
     config: (seed) =>
-      seed % 2 === 1
+      seed % 4 === 1
         ? [
           "--stream-node-max-entries",
           "3",
@@ -661,6 +664,17 @@ const SUITES: Suite[] = [
           "4",
           "--set-max-intset-entries",
           "3",
+        ]
+        : seed % 4 === 3
+        ? [
+          "--stream-node-max-entries",
+          "0",
+          "--stream-node-max-bytes",
+          "90",
+          "--hll-sparse-max-bytes",
+          "200",
+          "--zset-max-listpack-value",
+          "4",
         ]
         : [],
     setup: [["FUNCTION", "LOAD", LIBRARY]],
