@@ -89,6 +89,19 @@ function pushTagged(l: L, field: string, value: string): void {
 }
 
 /**
+ * The error table of a command's error (refused before it ran, or its error reply, nested ones
+ * included): Redis adds `ignore_error_stats_update = true` (the error was counted already).
+ * Set first, so that pairs, cjson and cmsgpack see the two fields in Lua 5.1's order.
+ */
+function pushCommandError(l: L, text: string): void {
+  lua.lua_newtable(l);
+  lua.lua_pushboolean(l, true);
+  setField(l, "ignore_error_stats_update");
+  pushStr(l, text);
+  setField(l, "err");
+}
+
+/**
  * The error table Redis builds from an error text (luaPushError): "-CODE msg" keeps its code,
  * a text without the dash gets ERR; a trailing newline goes.
  */
@@ -122,7 +135,7 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
     return;
   }
   if (v instanceof SimpleString) return pushTagged(l, "ok", v.value);
-  if (v instanceof RespError) return pushTagged(l, "err", errorTableText("-" + v.message));
+  if (v instanceof RespError) return pushCommandError(l, errorTableText("-" + v.message));
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);
     lua.lua_pushnumber(l, v.value);
@@ -588,14 +601,11 @@ export class LuaVm {
     try {
       reply = host.run(argv);
     } catch (e) {
-      return fail(`-ERR ${e instanceof Error ? e.message : String(e)}`);
+      reply = new RespError(`ERR ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (reply instanceof RespError) {
-      if (raiseErrors) return fail("-" + reply.message);
-      pushReply(l, reply, host.resp);
-      return 1;
-    }
+    // A refusal or an error reply: the table carries ignore_error_stats_update.
     pushReply(l, reply, host.resp);
+    if (reply instanceof RespError && raiseErrors) return lua.lua_error(l);
     return 1;
   }
 

@@ -46,6 +46,15 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return {err = 'a\\r\\nb'}"),
       ev("return {1, {err = 'inner'}, 3}"),
       ev("return {1, {ok = 'inner'}, 3}"),
+      // The error table of a command's error carries ignore_error_stats_update (not the table
+      // of a bad redis.call argument, nor redis.error_reply's).
+      ev("redis.call('SET', 'str', 'x'); return cjson.encode(redis.pcall('INCR', 'str'))"),
+      ev("return cjson.encode(redis.pcall('nosuchcommand'))"),
+      ev("local ok, e = pcall(redis.call, 'GET'); return cjson.encode(e)"),
+      ev("return cjson.encode(redis.pcall('GET', {}))"),
+      ev("return cjson.encode(redis.error_reply('X y'))"),
+      ev("return cmsgpack.pack(redis.pcall('INCR', 'str'))"),
+      evRo("return cjson.encode(redis.pcall('SET', 'a', 'b'))"),
       // Tables nested past Lua 5.1's stack limit (a table holding itself): the reply nests as
       // deep as Redis's conversion gets, then holds its error.
       ev("local t = {}; t[1] = t; return t"),
