@@ -29,6 +29,8 @@ type L = any;
 export interface ScriptHost {
   /** Runs argv; a string is an error raised to the script (Redis's luaPushError text). */
   run(argv: string[]): RespValue | RespError;
+  /** Counts an error the script's reply holds (INFO errorstats), one no command counted. */
+  countError(message: string): void;
   /** redis.acl_check_cmd: may the caller's user run argv (null: no such command)? */
   aclCheck(argv: string[]): boolean | null;
   /** RESP version replies are converted from (redis.setresp). */
@@ -93,6 +95,14 @@ function pushTagged(l: L, field: string, value: string): void {
  * included): Redis adds `ignore_error_stats_update = true` (the error was counted already).
  * Set first, so that pairs, cjson and cmsgpack see the two fields in Lua 5.1's order.
  */
+/** True when the error table on top was a command's error, counted already. */
+function ignoresStats(l: L): boolean {
+  const flagged = rawField(l, -1, "ignore_error_stats_update") === lua.LUA_TBOOLEAN &&
+    lua.lua_toboolean(l, -1);
+  lua.lua_pop(l, 1);
+  return flagged;
+}
+
 function pushCommandError(l: L, text: string): void {
   lua.lua_newtable(l);
   lua.lua_pushboolean(l, true);
@@ -210,12 +220,17 @@ type Step =
  * `resp` is the script's protocol (redis.setresp); `out.proto` the caller's. The value stays
  * on the stack.
  */
-export function writeLuaValue(l: L, out: RespWriter, resp: 2 | 3): void {
+export function writeLuaValue(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  countError: (message: string) => void = () => {},
+): void {
   const todo: Step[] = [{ k: "value", h: ROOT_HEIGHT, resp }];
   for (let step = todo.pop(); step !== undefined; step = todo.pop()) {
     switch (step.k) {
       case "value":
-        writeOne(l, out, step.resp, step.h, todo);
+        writeOne(l, out, step.resp, step.h, todo, countError);
         break;
       case "pop":
         lua.lua_pop(l, 1);
@@ -253,10 +268,18 @@ export function writeLuaValue(l: L, out: RespWriter, resp: 2 | 3): void {
 }
 
 /** Converts one value; a table's items become steps (pushed in reverse order). */
-function writeOne(l: L, out: RespWriter, resp: 2 | 3, height: number, todo: Step[]): void {
+function writeOne(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  height: number,
+  todo: Step[],
+  countError: (message: string) => void,
+): void {
   // Redis makes room for 4 more values on Lua 5.1's stack before converting any value.
   if (height + 4 > LUA51_MAX_STACK || !lua.lua_checkstack(l, 4)) {
     out.error("ERR reached lua stack limit");
+    countError("ERR reached lua stack limit");
     return;
   }
   switch (lua.lua_type(l, -1)) {
@@ -273,7 +296,7 @@ function writeOne(l: L, out: RespWriter, resp: 2 | 3, height: number, todo: Step
       out.int(truncate(lua.lua_tonumber(l, -1)));
       return;
     case lua.LUA_TTABLE:
-      return writeTable(l, out, resp, height, todo);
+      return writeTable(l, out, resp, height, todo, countError);
     default:
       out.nullBulk();
   }
@@ -301,11 +324,20 @@ function countEntries(l: L): number {
   return n;
 }
 
-function writeTable(l: L, out: RespWriter, resp: 2 | 3, height: number, todo: Step[]): void {
+function writeTable(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  height: number,
+  todo: Step[],
+  countError: (message: string) => void,
+): void {
   if (rawField(l, -1, "err") === lua.LUA_TSTRING) {
     const msg = toStr(l, -1).replace(/[\r\n]/g, " ");
     lua.lua_pop(l, 1);
     out.error(msg);
+    // Each error in the reply counts (nested ones too), but a command's error counted already.
+    if (!ignoresStats(l)) countError(msg);
     return;
   }
   lua.lua_pop(l, 1);
@@ -389,7 +421,7 @@ function writeResp3Table(l: L, out: RespWriter, height: number, todo: Step[]): b
  */
 export type RunResult =
   | { ok: true }
-  | { ok: false; error: string }
+  | { ok: false; error: string; counted?: boolean }
   | { paused: () => RunResult };
 
 /**
@@ -766,10 +798,11 @@ export class LuaVm {
       // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
       if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
       lua.lua_settop(co, 2);
-      writeLuaValue(co, out, host.resp);
+      writeLuaValue(co, out, host.resp, (m) => host.countError(m));
     } else {
       if (status === lua.LUA_OK) lua.lua_settop(co, 2);
-      result = { ok: false, error: this.errorText(co, scriptName) };
+      const counted = lua.lua_type(co, -1) === lua.LUA_TTABLE && ignoresStats(co);
+      result = { ok: false, error: this.errorText(co, scriptName), counted };
     }
     this.endRun(coRef);
     return result;

@@ -25,7 +25,38 @@ const lib = (name: string, body: string): string => `#!lua name=${name}\n${body}
 const load = (code: string, replace = false): string[] =>
   replace ? c("FUNCTION", "LOAD", "REPLACE", code) : c("FUNCTION", "LOAD", code);
 
+const errorstat = (code: string): Step => ({ cmd: ["INFO", "errorstats"], field: code });
+const totalErrors: Step = { cmd: ["INFO", "stats"], field: "total_error_replies" };
+
 export const CASES_SCRIPTING: Case[] = [
+  {
+    name:
+      "scripting: errors count once in INFO errorstats (a command's in the script, or the reply's)",
+    steps: [
+      c("CONFIG", "RESETSTAT"),
+      c("SET", "str", "x"),
+      evRo("return redis.pcall('SET', 'a', 'b')"),
+      evRo("return redis.call('SET', 'a', 'b')"),
+      ev("return redis.pcall('INCR', 'str')"),
+      ev("return redis.call('INCR', 'str')"),
+      errorstat("errorstat_ERR"),
+      ev("return redis.error_reply('MY err')"),
+      ev("return {err = 'X y'}"),
+      ev("error('boom')"),
+      ev("return redis.call('nosuch')"),
+      ev("return redis.pcall('GET')"),
+      errorstat("errorstat_ERR"),
+      errorstat("errorstat_MY"),
+      errorstat("errorstat_X"),
+      ev("return {redis.pcall('INCR', 'str'), redis.error_reply('NESTED e')}"),
+      ev("local ok, e = pcall(redis.call, 'INCR', 'str') return 1"),
+      ev("return redis.call()"),
+      c("FCALL", "nosuch", "0"),
+      errorstat("errorstat_ERR"),
+      errorstat("errorstat_NESTED"),
+      totalErrors,
+    ],
+  },
   {
     name: "scripting: Lua values to replies",
     steps: [
