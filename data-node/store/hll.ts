@@ -314,9 +314,13 @@ function sparseSet(b: Uint8Array, index: number, count: number, maxBytes: number
   if (delta !== 0) {
     out = new Uint8Array(end + delta);
     out.set(b.subarray(0, p));
-    out.set(b.subarray(p + oldlen), p + seq.length);
+    const tail = b.subarray(p + oldlen);
+    if (tail.length > 0) out.set(tail, p + seq.length);
   }
-  out.set(seq, p);
+  // A body cut inside its last XZERO (its second byte missing: Redis reads the string's
+  // terminating zero) ends one byte short: the new opcodes are cut to the string's length, as
+  // Redis's copy past its end leaves them.
+  out.set(seq.slice(0, Math.max(0, out.length - p)), p);
   return { value: mergeAdjacent(out, prev, p), changed: true };
 }
 
