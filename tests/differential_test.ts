@@ -383,9 +383,13 @@ const SCRIPTS = [
   "return ARGV[1] + 1",
   "return redis.call('INCRBY', KEYS[1], ARGV[1])",
   "local t = {}\nfor i, k in ipairs(KEYS) do t[i] = redis.call('TYPE', k) end\nreturn t",
+  "return cjson.encode(redis.pcall(unpack(ARGV)))",
+  "return cmsgpack.pack(redis.pcall(unpack(ARGV)))",
 ] as const;
 /** SCRIPTS[i] runs a command given as its arguments. */
-const RUNS_COMMAND = new Set([0, 1, 2, 3, 4]);
+const RUNS_COMMAND = new Set([0, 1, 2, 3, 4, 12, 13]);
+/** SCRIPTS[i] encodes the reply to one string: nothing in it can be normalised afterwards. */
+const ENCODES_REPLY = new Set([12, 13]);
 const sha1 = (s: string): string => createHash("sha1").update(s).digest("hex");
 const SHAS = SCRIPTS.map(sha1);
 
@@ -415,7 +419,16 @@ function innerCommand(r: R): string[] {
   return pick(r, [...FAMILY_GENS, ...CORE_GENS])(r);
 }
 
+/** Commands whose replies hold times or orders Redis leaves unspecified. */
+const NEEDS_NORMALISING = /^(XINFO|XPENDING|SMEMBERS|SINTER|SUNION|SDIFF|HKEYS|HVALS|KEYS|SORT)/i;
+
 function scriptArgs(r: R, i: number): string[] {
+  if (ENCODES_REPLY.has(i)) {
+    for (;;) {
+      const cmd = innerCommand(r);
+      if (!NEEDS_NORMALISING.test(cmd[0]!)) return ["0", ...cmd];
+    }
+  }
   if (RUNS_COMMAND.has(i)) return ["0", ...innerCommand(r)];
   if (i === 10) return ["1", key(r), int(r)];
   if (i === 11) return ["3", key(r), key(r), skey(r)];
