@@ -418,6 +418,18 @@ function pointsInShape(z: ZSetValue, shape: Shape, limit: number): Point[] {
   return out;
 }
 
+/**
+ * WITHHASH replies the member's score as an integer, C's (long long) of the double: a score
+ * that is no geohash (ZADD, ZINCRBY, a STOREDIST result) is truncated; x86-64 gives the
+ * "integer indefinite" value past the range (infinities).
+ */
+function scoreAsHash(score: number): number | bigint {
+  if (!Number.isFinite(score)) return -9223372036854775808n;
+  const t = Math.trunc(score);
+  if (Number.isSafeInteger(t)) return t;
+  const b = BigInt(t);
+  return b > 9223372036854775807n || b < -9223372036854775808n ? -9223372036854775808n : b;
+}
 function replyPoints(c: ClientState, points: Point[], o: SearchOptions): void {
   const extra = (o.withDist ? 1 : 0) + (o.withHash ? 1 : 0) + (o.withCoord ? 1 : 0);
   c.out.array(points.length);
@@ -425,7 +437,7 @@ function replyPoints(c: ClientState, points: Point[], o: SearchOptions): void {
     if (extra) c.out.array(extra + 1);
     c.out.bulk(p.member);
     if (o.withDist) replyDistance(c, p.dist);
-    if (o.withHash) c.out.int(p.score);
+    if (o.withHash) c.out.int(scoreAsHash(p.score));
     if (o.withCoord) {
       c.out.array(2);
       replyCoord(c, p.lon);

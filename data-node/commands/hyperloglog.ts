@@ -127,7 +127,9 @@ function pfadd(s: Engine, c: ClientState, argv: string[]): void {
   for (let i = 2; i < argv.length; i++) {
     const r = hllAdd(b, argv[i]!, max);
     if (r === "invalid") {
-      // Redis changes the value in place: registers set before the bad opcode stay set.
+      // Redis changes the value in place: registers set before the bad opcode stay set, and
+      // each sparse register it set has invalidated the cached count.
+      if (updated > 0) invalidateCache(b);
       if (h !== null) storeUnchanged(c, key, h, b);
       return c.error(INVALID_HLL_ERR);
     }

@@ -1059,7 +1059,8 @@ function xclaim(s: Engine, c: ClientState, argv: string[]): void {
     let fresh = false;
     if (force && !n) {
       fresh = true;
-      n = { id, time: 0, count: 0, consumer: null as unknown as Consumer };
+      // A NACK is created as delivered once: with JUSTID (no increment) the count stays 1.
+      n = { id, time: 0, count: 1, consumer: null as unknown as Consumer };
       g.pel.set(id, n);
     }
     if (!n) continue;

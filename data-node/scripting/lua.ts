@@ -31,6 +31,8 @@ type L = any;
 export interface ScriptHost {
   /** Runs argv; a string is an error raised to the script (Redis's luaPushError text). */
   run(argv: string[]): RespValue | RespError;
+  /** Counts an error the script's reply holds (INFO errorstats), one no command counted. */
+  countError(message: string): void;
   /** redis.acl_check_cmd: may the caller's user run argv (null: no such command)? */
   aclCheck(argv: string[]): boolean | null;
   /** RESP version replies are converted from (redis.setresp). */
@@ -145,6 +147,27 @@ function pushTagged(l: L, field: "ok" | "err" | "big_number", value: string): vo
 }
 
 /**
+ * The error table of a command's error (refused before it ran, or its error reply, nested ones
+ * included): Redis adds `ignore_error_stats_update = true` (the error was counted already).
+ * Set first, so that pairs, cjson and cmsgpack see the two fields in Lua 5.1's order.
+ */
+/** True when the error table on top was a command's error, counted already. */
+function ignoresStats(l: L): boolean {
+  const flagged = rawField(l, -1, "ignore_error_stats_update") === lua.LUA_TBOOLEAN &&
+    lua.lua_toboolean(l, -1);
+  lua.lua_pop(l, 1);
+  return flagged;
+}
+
+function pushCommandError(l: L, text: string): void {
+  lua.lua_newtable(l);
+  lua.lua_pushboolean(l, true);
+  setField(l, "ignore_error_stats_update");
+  pushStr(l, text);
+  setField(l, "err");
+}
+
+/**
  * The error table Redis builds from an error text (luaPushError): "-CODE msg" keeps its code,
  * a text without the dash gets ERR; a trailing newline goes.
  */
@@ -178,7 +201,7 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
     return;
   }
   if (v instanceof SimpleString) return pushTagged(l, "ok", v.value);
-  if (v instanceof RespError) return pushTagged(l, "err", errorTableText("-" + v.message));
+  if (v instanceof RespError) return pushCommandError(l, errorTableText("-" + v.message));
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);
     lua.lua_pushnumber(l, v.value);
@@ -226,12 +249,97 @@ function rawField(l: L, idx: number, name: string): number {
 }
 
 /**
- * The Lua value on top of the stack -> a reply on `out`, as Redis converts a script's result.
- * `resp` is the script's protocol (redis.setresp); `out.proto` the caller's.
+ * Lua 5.1's stack limit (LUAI_MAXCSTACK), which bounds how deep a script's reply may nest: the
+ * conversion keeps each enclosing table (and a map's key and value) on Redis's Lua stack.
+ * `height` follows Redis's stack height: the script's value sits at 2 (above the error
+ * handler); an array item is one above its table, a map's key 4 and its value 3 above its
+ * table, a set's member 3.
  */
-export function writeLuaValue(l: L, out: RespWriter, resp: 2 | 3, depth = 0): void {
-  const t = lua.lua_type(l, -1);
-  switch (t) {
+const LUA51_MAX_STACK = 8000;
+const ROOT_HEIGHT = 2;
+
+/**
+ * The steps of a conversion, run from an explicit stack (a reply may nest 8000 deep, past
+ * what recursion in JavaScript allows): convert the value on top of the Lua stack, pop it,
+ * push item j of the table on top, push a copy of the value at -1 or -2, or take the next
+ * entry of the map or set being written.
+ */
+type Step =
+  | { k: "value"; h: number; resp: 2 | 3 }
+  | { k: "pop" }
+  | { k: "item"; j: number }
+  | { k: "dup"; at: -1 | -2 }
+  | { k: "mapNext"; h: number }
+  | { k: "setNext"; h: number };
+
+/**
+ * The Lua value on top of the stack -> a reply on `out`, as Redis converts a script's result.
+ * `resp` is the script's protocol (redis.setresp); `out.proto` the caller's. The value stays
+ * on the stack.
+ */
+export function writeLuaValue(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  countError: (message: string) => void = () => {},
+): void {
+  const todo: Step[] = [{ k: "value", h: ROOT_HEIGHT, resp }];
+  for (let step = todo.pop(); step !== undefined; step = todo.pop()) {
+    switch (step.k) {
+      case "value":
+        writeOne(l, out, step.resp, step.h, todo, countError);
+        break;
+      case "pop":
+        lua.lua_pop(l, 1);
+        break;
+      case "item":
+        lua.lua_rawgeti(l, -1, step.j);
+        break;
+      case "dup":
+        lua.lua_pushvalue(l, step.at);
+        break;
+      case "mapNext":
+        // Stack: map, key. Next: the key, then the value, each converted and popped.
+        if (lua.lua_next(l, -2)) {
+          todo.push(
+            step,
+            { k: "pop" },
+            { k: "value", h: step.h + 3, resp: 3 },
+            { k: "pop" },
+            { k: "value", h: step.h + 4, resp: 3 },
+            { k: "dup", at: -2 },
+          );
+        } else lua.lua_pop(l, 1);
+        break;
+      case "setNext":
+        if (lua.lua_next(l, -2)) {
+          lua.lua_pop(l, 1);
+          todo.push(step, { k: "pop" }, { k: "value", h: step.h + 3, resp: 3 }, {
+            k: "dup",
+            at: -1,
+          });
+        } else lua.lua_pop(l, 1);
+        break;
+    }
+  }
+}
+
+/** Converts one value; a table's items become steps (pushed in reverse order). */
+function writeOne(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  height: number,
+  todo: Step[],
+  countError: (message: string) => void,
+): void {
+  // Redis makes room for 4 more values on Lua 5.1's stack before converting any value.
+  if (height + 4 > LUA51_MAX_STACK || !lua.lua_checkstack(l, 4)) {
+    out.error("ERR reached lua stack limit");
+    countError("ERR reached lua stack limit");
+    return;
+  }
+  switch (lua.lua_type(l, -1)) {
     case lua.LUA_TSTRING:
       out.bulk(toStr(l, -1));
       return;
@@ -245,7 +353,7 @@ export function writeLuaValue(l: L, out: RespWriter, resp: 2 | 3, depth = 0): vo
       out.int(truncate(lua.lua_tonumber(l, -1)));
       return;
     case lua.LUA_TTABLE:
-      return writeTable(l, out, resp, depth);
+      return writeTable(l, out, resp, height, todo, countError);
     default:
       out.nullBulk();
   }
@@ -262,17 +370,31 @@ function truncate(n: number): bigint | number {
   return b;
 }
 
-const MAX_DEPTH = 1000;
-
-function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
-  if (depth > MAX_DEPTH || !lua.lua_checkstack(l, 4)) {
-    out.error("ERR reached lua stack limit");
-    return;
+/** Counts a table's entries (lua_next over the table on top). */
+function countEntries(l: L): number {
+  let n = 0;
+  lua.lua_pushnil(l);
+  while (lua.lua_next(l, -2)) {
+    n++;
+    lua.lua_pop(l, 1);
   }
+  return n;
+}
+
+function writeTable(
+  l: L,
+  out: RespWriter,
+  resp: 2 | 3,
+  height: number,
+  todo: Step[],
+  countError: (message: string) => void,
+): void {
   if (rawField(l, -1, "err") === lua.LUA_TSTRING) {
     const msg = toStr(l, -1).replace(/[\r\n]/g, " ");
     lua.lua_pop(l, 1);
     out.error(msg);
+    // Each error in the reply counts (nested ones too), but a command's error counted already.
+    if (!ignoresStats(l)) countError(msg);
     return;
   }
   lua.lua_pop(l, 1);
@@ -283,26 +405,27 @@ function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
   }
   lua.lua_pop(l, 1);
   // Redis reads these tables whatever the script's protocol (RESP2 clients get their RESP2 form).
-  if (writeResp3Table(l, out, depth)) return;
+  if (writeResp3Table(l, out, height, todo)) return;
   // An array: items 1, 2... up to the first nil.
-  const items: number[] = [];
+  let n = 0;
   for (let j = 1;; j++) {
     lua.lua_rawgeti(l, -1, j);
     const nil = lua.lua_type(l, -1) === lua.LUA_TNIL;
     lua.lua_pop(l, 1);
     if (nil) break;
-    items.push(j);
+    n++;
   }
-  out.array(items.length);
-  for (const j of items) {
-    lua.lua_rawgeti(l, -1, j);
-    writeLuaValue(l, out, resp, depth + 1);
-    lua.lua_pop(l, 1);
+  out.array(n);
+  for (let j = n; j >= 1; j--) {
+    todo.push({ k: "pop" }, { k: "value", h: height + 1, resp }, { k: "item", j });
   }
 }
 
-/** RESP3 tables: {double=}, {big_number=}, {map=}, {set=}, {verbatim_string=}. */
-function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
+/**
+ * RESP3 tables, in the order Redis looks for them: {double=}, {big_number=},
+ * {verbatim_string=}, {map=}, {set=}. A map or set is left on the stack with its steps queued.
+ */
+function writeResp3Table(l: L, out: RespWriter, height: number, todo: Step[]): boolean {
   if (rawField(l, -1, "double") === lua.LUA_TNUMBER) {
     const d = lua.lua_tonumber(l, -1);
     // NaN from Lua is x86-64's negative NaN: Redis prints it "-nan".
@@ -320,45 +443,6 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
     return true;
   }
   lua.lua_pop(l, 1);
-  if (rawField(l, -1, "map") === lua.LUA_TTABLE) {
-    let n = 0;
-    lua.lua_pushnil(l);
-    while (lua.lua_next(l, -2)) {
-      n++;
-      lua.lua_pop(l, 1);
-    }
-    out.map(n);
-    lua.lua_pushnil(l);
-    while (lua.lua_next(l, -2)) {
-      lua.lua_pushvalue(l, -2);
-      writeLuaValue(l, out, 3, depth + 1);
-      lua.lua_pop(l, 1);
-      writeLuaValue(l, out, 3, depth + 1);
-      lua.lua_pop(l, 1);
-    }
-    lua.lua_pop(l, 1);
-    return true;
-  }
-  lua.lua_pop(l, 1);
-  if (rawField(l, -1, "set") === lua.LUA_TTABLE) {
-    let n = 0;
-    lua.lua_pushnil(l);
-    while (lua.lua_next(l, -2)) {
-      n++;
-      lua.lua_pop(l, 1);
-    }
-    out.set(n);
-    lua.lua_pushnil(l);
-    while (lua.lua_next(l, -2)) {
-      lua.lua_pop(l, 1);
-      lua.lua_pushvalue(l, -1);
-      writeLuaValue(l, out, 3, depth + 1);
-      lua.lua_pop(l, 1);
-    }
-    lua.lua_pop(l, 1);
-    return true;
-  }
-  lua.lua_pop(l, 1);
   if (rawField(l, -1, "verbatim_string") === lua.LUA_TTABLE) {
     const fmt = rawField(l, -1, "format") === lua.LUA_TSTRING ? toStr(l, -1) : "";
     lua.lua_pop(l, 1);
@@ -370,7 +454,19 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
       out.verbatim(str, fmt.slice(0, 3));
       return true;
     }
-    return false;
+  } else lua.lua_pop(l, 1);
+  if (rawField(l, -1, "map") === lua.LUA_TTABLE) {
+    out.map(countEntries(l));
+    lua.lua_pushnil(l);
+    todo.push({ k: "mapNext", h: height });
+    return true;
+  }
+  lua.lua_pop(l, 1);
+  if (rawField(l, -1, "set") === lua.LUA_TTABLE) {
+    out.set(countEntries(l));
+    lua.lua_pushnil(l);
+    todo.push({ k: "setNext", h: height });
+    return true;
   }
   lua.lua_pop(l, 1);
   return false;
@@ -382,7 +478,7 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
  */
 export type RunResult =
   | { ok: true }
-  | { ok: false; error: string }
+  | { ok: false; error: string; counted?: boolean }
   | { paused: () => RunResult };
 
 /**
@@ -600,14 +696,11 @@ export class LuaVm {
     try {
       reply = host.run(argv);
     } catch (e) {
-      return fail(`-ERR ${e instanceof Error ? e.message : String(e)}`);
+      reply = new RespError(`ERR ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (reply instanceof RespError) {
-      if (raiseErrors) return fail("-" + reply.message);
-      pushReply(l, reply, host.resp);
-      return 1;
-    }
+    // A refusal or an error reply: the table carries ignore_error_stats_update.
     pushReply(l, reply, host.resp);
+    if (reply instanceof RespError && raiseErrors) return lua.lua_error(l);
     return 1;
   }
 
@@ -769,10 +862,11 @@ export class LuaVm {
       // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
       if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
       lua.lua_settop(co, 2);
-      writeLuaValue(co, out, host.resp);
+      writeLuaValue(co, out, host.resp, (m) => host.countError(m));
     } else {
       if (status === lua.LUA_OK) lua.lua_settop(co, 2);
-      result = { ok: false, error: this.errorText(co, scriptName) };
+      const counted = lua.lua_type(co, -1) === lua.LUA_TTABLE && ignoresStats(co);
+      result = { ok: false, error: this.errorText(co, scriptName), counted };
     }
     // Only a thread whose script returned is used again: one that ended in an error is dead,
     // and fengari leaves hooks off in a thread where the hook itself raised (SCRIPT KILL).

@@ -96,10 +96,30 @@ export function installLua51Numbers(lobject: any, lvm: any): void {
   const str2num = (s: Uint8Array, o: TValue): number => {
     const n = original(s, o);
     if (n !== 0 && o.ttisinteger()) o.setfltvalue(o.value);
+    if (n === 0) return infOrNan(s, o);
     return n;
   };
   str2num.lua51 = true;
   lobject.luaO_str2num = str2num;
+}
+
+/** strtod's spellings of infinities and NaNs, with the spaces Lua 5.1 allows around a number. */
+const INF_NAN = /^[ \t\n\v\f\r]*([+-]?)(inf|infinity|nan(\([0-9A-Za-z_]*\))?)[ \t\n\v\f\r]*$/i;
+
+/**
+ * Lua 5.1 converts strings with C's strtod, which reads "inf", "infinity" and "nan" (any case,
+ * signed); Lua 5.3 refuses them. The string ends at its first zero byte, as C sees it.
+ * Returns the size consumed as luaO_str2num does (0: not a number).
+ */
+function infOrNan(s: Uint8Array, o: TValue): number {
+  let end = s.indexOf(0);
+  if (end < 0) end = s.length;
+  if (end > 64) return 0;
+  const m = INF_NAN.exec(String.fromCharCode(...s.subarray(0, end)));
+  if (m === null) return 0;
+  const isNan = m[2]!.toLowerCase().startsWith("nan");
+  o.setfltvalue(isNan ? NaN : m[1] === "-" ? -Infinity : Infinity);
+  return end + 1;
 }
 
 /** Ties-to-even rounding of |x| to `prec` digits after the point (printf's %f), as digits. */

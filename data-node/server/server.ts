@@ -236,6 +236,8 @@ export class Server {
     });
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
+    // The errors of the commands a script runs count in INFO errorstats, as in Redis.
+    this.scripting.client.onError = (m) => this.stats.error(m);
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     const n = config.get<number>("databases");
     // In cluster mode keys are kept per slot (counted, listed and dropped by slot).

@@ -164,12 +164,15 @@ export function invalidateCache(b: Uint8Array): void {
   b[15] = b[15]! | 0x80;
 }
 
-/** The cached cardinality, or null when stale. */
-export function cachedCount(b: Uint8Array): number | null {
+/**
+ * The cached cardinality (little-endian, 63 bits when valid), or null when invalidated. A value that
+ * was written by SETRANGE may exceed 2^53: it is then returned exactly, as a bigint.
+ */
+export function cachedCount(b: Uint8Array): number | bigint | null {
   if ((b[15]! & 0x80) !== 0) return null;
-  let n = 0;
-  for (let i = 7; i >= 0; i--) n = n * 256 + b[8 + i]!;
-  return n;
+  let n = 0n;
+  for (let i = 7; i >= 0; i--) n = (n << 8n) | BigInt(b[8 + i]!);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
 export function setCachedCount(b: Uint8Array, n: number): void {
@@ -354,9 +357,13 @@ function sparseSet(b: Uint8Array, index: number, count: number, maxBytes: number
   if (delta !== 0) {
     out = new Uint8Array(end + delta);
     out.set(b.subarray(0, p));
-    out.set(b.subarray(p + oldlen), p + seq.length);
+    const tail = b.subarray(p + oldlen);
+    if (tail.length > 0) out.set(tail, p + seq.length);
   }
-  out.set(seq, p);
+  // A body cut inside its last XZERO (its second byte missing: Redis reads the string's
+  // terminating zero) ends one byte short: the new opcodes are cut to the string's length, as
+  // Redis's copy past its end leaves them.
+  out.set(seq.slice(0, Math.max(0, out.length - p)), p);
   return { value: mergeAdjacent(out, prev, p), changed: true };
 }
 

@@ -685,12 +685,17 @@ export class StreamValue extends AggregateValue {
     return Math.max(0, lo - 1);
   }
 
-  /** The entry with this ID, or undefined. */
+  /**
+   * The entry with this ID, or undefined. Deleted entries are passed over, as Redis's iterator
+   * does: once XSETID has moved the last ID back below deleted entries, an ID may be added
+   * again after its deleted twin, and a lower ID after higher deleted ones.
+   */
   get(id: bigint): string[] | undefined {
     const n = this.nodes[this.nodeFor(id)];
     if (!n) return undefined;
     for (const e of n.walk(true)) {
-      if (e.id === id) return e.flags & FLAG_DELETED ? undefined : e.fields!;
+      if (e.flags & FLAG_DELETED) continue;
+      if (e.id === id) return e.fields!;
       if (e.id > id) break;
     }
     return undefined;
@@ -735,8 +740,9 @@ export class StreamValue extends AggregateValue {
     if (!n) return false;
     let found: NodeEntry | null = null;
     for (const e of n.walk(false)) {
+      if (e.flags & FLAG_DELETED) continue;
       if (e.id === id) {
-        if (!(e.flags & FLAG_DELETED)) found = e;
+        found = e;
         break;
       }
       if (e.id > id) break;

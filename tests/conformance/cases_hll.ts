@@ -156,6 +156,27 @@ export const CASES_HLL: Case[] = [
       c("PFADD", "cached", "a"),
       c("PFCOUNT", "cached"),
       c("GET", "cached"),
+      // A cached count past 2^53 (a corrupted header) is returned exactly.
+      c("PFADD", "big", "a"),
+      c("SETRANGE", "big", "8", "\x84\xf3\x3c\x9a\xe1\x8b\x58\x4c"),
+      c("PFCOUNT", "big"),
+      c("SETRANGE", "big", "8", "\xff\xff\xff\xff\xff\xff\xff\x7f"),
+      c("PFCOUNT", "big"),
+      // Registers are set in the sparse body until the promotion to dense finds it corrupted
+      // (an extra XZERO run): the error leaves them set and the cached count invalidated.
+      // A body cut inside its last XZERO (one byte of two): the missing byte reads as zero,
+      // and a register set in that run leaves the new opcodes cut at the same length.
+      c("SET", "cut", "HYLL\x01\0\0\0\x01\0\0\0\0\0\0\0m\0\0\0J"),
+      c("PFADD", "cut", "e3"),
+      c("GET", "cut"),
+      c("PFCOUNT", "cut"),
+      c("CONFIG", "SET", "hll-sparse-max-bytes", "60"),
+      c("PFADD", "run", "a"),
+      c("PFCOUNT", "run"),
+      c("APPEND", "run", "\x7f\x80"),
+      c("PFADD", "run", ...range(0, 30)),
+      c("GET", "run"),
+      c("CONFIG", "SET", "hll-sparse-max-bytes", "3000"),
     ],
   },
   {

@@ -25,7 +25,38 @@ const lib = (name: string, body: string): string => `#!lua name=${name}\n${body}
 const load = (code: string, replace = false): string[] =>
   replace ? c("FUNCTION", "LOAD", "REPLACE", code) : c("FUNCTION", "LOAD", code);
 
+const errorstat = (code: string): Step => ({ cmd: ["INFO", "errorstats"], field: code });
+const totalErrors: Step = { cmd: ["INFO", "stats"], field: "total_error_replies" };
+
 export const CASES_SCRIPTING: Case[] = [
+  {
+    name:
+      "scripting: errors count once in INFO errorstats (a command's in the script, or the reply's)",
+    steps: [
+      c("CONFIG", "RESETSTAT"),
+      c("SET", "str", "x"),
+      evRo("return redis.pcall('SET', 'a', 'b')"),
+      evRo("return redis.call('SET', 'a', 'b')"),
+      ev("return redis.pcall('INCR', 'str')"),
+      ev("return redis.call('INCR', 'str')"),
+      errorstat("errorstat_ERR"),
+      ev("return redis.error_reply('MY err')"),
+      ev("return {err = 'X y'}"),
+      ev("error('boom')"),
+      ev("return redis.call('nosuch')"),
+      ev("return redis.pcall('GET')"),
+      errorstat("errorstat_ERR"),
+      errorstat("errorstat_MY"),
+      errorstat("errorstat_X"),
+      ev("return {redis.pcall('INCR', 'str'), redis.error_reply('NESTED e')}"),
+      ev("local ok, e = pcall(redis.call, 'INCR', 'str') return 1"),
+      ev("return redis.call()"),
+      c("FCALL", "nosuch", "0"),
+      errorstat("errorstat_ERR"),
+      errorstat("errorstat_NESTED"),
+      totalErrors,
+    ],
+  },
   {
     name: "scripting: Lua values to replies",
     steps: [
@@ -46,6 +77,22 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return {err = 'a\\r\\nb'}"),
       ev("return {1, {err = 'inner'}, 3}"),
       ev("return {1, {ok = 'inner'}, 3}"),
+      // The error table of a command's error carries ignore_error_stats_update (not the table
+      // of a bad redis.call argument, nor redis.error_reply's).
+      ev("redis.call('SET', 'str', 'x'); return cjson.encode(redis.pcall('INCR', 'str'))"),
+      ev("return cjson.encode(redis.pcall('nosuchcommand'))"),
+      ev("local ok, e = pcall(redis.call, 'GET'); return cjson.encode(e)"),
+      ev("return cjson.encode(redis.pcall('GET', {}))"),
+      ev("return cjson.encode(redis.error_reply('X y'))"),
+      ev("return cmsgpack.pack(redis.pcall('INCR', 'str'))"),
+      evRo("return cjson.encode(redis.pcall('SET', 'a', 'b'))"),
+      // Tables nested past Lua 5.1's stack limit (a table holding itself): the reply nests as
+      // deep as Redis's conversion gets, then holds its error.
+      ev("local t = {}; t[1] = t; return t"),
+      ev("local t = {1}; t[2] = t; return t"),
+      ev("local t = {}; t[1] = {map = {a = t}}; return t"),
+      ev("local t = {}; t.set = {}; t.set[t] = true; return t"),
+      ev("local t = {}; for i = 1, 7000 do t = {t} end; return t"),
       ev("return {err = 5}"),
       ev("return {x = 1, y = 2}"),
       ev("return {1, 2, x = 3}"),
@@ -392,6 +439,15 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return tostring(tonumber('10'))"),
       ev("return tonumber('x')"),
       ev("return tonumber('z', 36)"),
+      // Lua 5.1 reads numbers with strtod: infinities and NaNs are numbers.
+      ev("return tonumber('nan')"),
+      ev("return tonumber('inf')"),
+      ev("return {tostring(tonumber(' -Infinity ')), tostring(tonumber('+INF'))}"),
+      ev("return {tostring(tonumber('-nan')), tostring(tonumber('nan(123)') ~= nil)}"),
+      ev("return {tonumber('infinit'), tonumber('nan('), tonumber('in f')}"),
+      ev("return tostring(tonumber('inf') == math.huge)"),
+      ev("return ARGV[1] + 1", [], ["inf"]),
+      ev("return tostring(ARGV[1] * 0)", [], ["-inf"]),
       ev("return select('#', 1, 2, 3)"),
       ev("return string.len('abc') * 1000000000"),
       ev("local n = 0; for i = 1, 10 do n = n + i end; return n"),

@@ -63,9 +63,12 @@ function needsRedis(test: string): boolean {
   return false;
 }
 
+const DEEPEST_REPLY = 10000;
+
 /** A connection that returns each reply as the exact bytes the server sent. */
 class ReplyConn {
-  private readonly dec = new RespDecoder();
+  /** Deep enough for a script's reply nested to Lua 5.1's stack limit (8000). */
+  private readonly dec = new RespDecoder({ maxDepth: DEEPEST_REPLY });
   private raw = new Uint8Array(0);
   private readonly chunk = new Uint8Array(64 * 1024);
   private reading: Promise<number | null> | null = null;
@@ -139,7 +142,7 @@ function split(raw: string): { head: string; items: string[] } | null {
   const items: string[] = [];
   let rest = raw.slice(eol + 2);
   for (let i = 0; i < count; i++) {
-    const dec = new RespDecoder();
+    const dec = new RespDecoder({ maxDepth: DEEPEST_REPLY });
     dec.push(Uint8Array.from(rest, (ch) => ch.charCodeAt(0)));
     if (dec.next() === NEED_MORE) throw new Error(`truncated aggregate: ${JSON.stringify(raw)}`);
     const len = rest.length - dec.pending;
