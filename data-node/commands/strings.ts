@@ -292,7 +292,8 @@ function append(s: Engine, c: ClientState, argv: string[]): void {
   const len = e.value.length + argv[2]!.length;
   if (len > maxStringLength(s.config)) return c.error(TOO_BIG);
   c.db.update(key, e, e.value + argv[2]!);
-  e.enc = "raw";
+  // The entry now holding the value (a HyperLogLog's byte entry is replaced by a string one).
+  c.db.lookup(key, false)!.enc = "raw";
   s.notify(NOTIFY.STRING, "append", key, c.db.id);
   s.dirty++;
   c.out.int(len);

@@ -249,6 +249,13 @@ export const CASES_HLL: Case[] = [
       c("SET", "h", "plain"),
       c("PFADD", "h", "a"),
       c("GET", "h"),
+      // A short HLL appended to stays raw, as every HLL string is.
+      c("PFADD", "s"),
+      c("PFADD", "s", "a"),
+      c("APPEND", "s", "x"),
+      c("OBJECT", "ENCODING", "s"),
+      c("COPY", "s", "s2"),
+      c("OBJECT", "ENCODING", "s2"),
     ],
   },
 ];
