@@ -20,6 +20,7 @@ import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
 import { pickVictim, type Policy } from "../store/evict.ts";
 import { type MemoryStats, memoryStats, usedMemoryEstimate } from "./memory.ts";
+import { IdleCollector } from "./idle_gc.ts";
 import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
@@ -125,6 +126,8 @@ export class Server {
   readonly migrating = new MigrateLocks();
   /** DEBUG SET-ACTIVE-EXPIRE. */
   activeExpire = true;
+  /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
+  readonly idleGc = new IdleCollector();
   shuttingDown = false;
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
@@ -881,6 +884,7 @@ export class Server {
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
+    this.idleGc.tick(now, this.stats.totalCommands);
   }
 
   /** The largest client input and output buffers seen in each of the last 8 seconds. */
