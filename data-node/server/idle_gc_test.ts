@@ -12,7 +12,7 @@ function fixture(liveAfterGc: number) {
   };
   const collector = new IdleCollector(
     gc,
-    { idleMs: 1000, minGrowthBytes: 16 * MB, minGrowthRatio: 0.25 },
+    { idleMs: 1000, minGrowthBytes: 16 * MB, minGrowthRatio: 0.25, maxHeapBytes: 1000 * MB },
     () => heap.size,
     () => 0,
   );
@@ -61,6 +61,15 @@ Deno.test("idle gc: a heap that shrank on its own lowers the baseline", () => {
   // From 20 MB, 36 MB is growth enough (16 MB and 80%), though under 40 MB's + 16 MB.
   heap.size = 36 * MB;
   deepStrictEqual(collector.tick(2100, 1), true);
+});
+
+Deno.test("idle gc: none for a heap past the size whose collection would pause too long", () => {
+  const { heap, collector } = fixture(900 * MB);
+  heap.size = 1200 * MB;
+  collector.tick(0, 1);
+  deepStrictEqual(collector.tick(5000, 1), false);
+  heap.size = 990 * MB;
+  deepStrictEqual(collector.tick(5100, 1), true);
 });
 
 Deno.test("idle gc: without V8's gc() nothing runs", () => {
