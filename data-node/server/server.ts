@@ -752,7 +752,9 @@ export class Server {
 
   /**
    * Frees memory per maxmemory-policy until the estimate is under maxmemory (bounded per call,
-   * like Redis's eviction time limit). Returns false when still over the limit.
+   * like Redis's eviction time limit). Returns false when still over the limit with nothing
+   * left to evict. Out of time while keys are still being evicted, it returns true, as Redis's
+   * EVICT_RUNNING lets the command run, and the timer goes on evicting.
    */
   performEvictions(): boolean {
     if (this.maxmemory === 0) return true;
@@ -770,7 +772,7 @@ export class Server {
       this.stats.evictedKeys++;
       this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
-      if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
+      if (performance.now() > deadline) return true;
     }
     return true;
   }
@@ -884,6 +886,8 @@ export class Server {
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
+    // Eviction cut short by its time limit goes on here, as Redis's eviction time event.
+    if (this.maxmemory > 0 && usedMemoryEstimate(this) > this.maxmemory) this.performEvictions();
     this.idleGc.tick(now, this.stats.totalCommands);
   }
 
