@@ -1,6 +1,6 @@
 /**
- * The data node's idle collection (data-node/server/idle_gc.ts): after a load that grew the heap,
- * one full collection runs once no command has arrived for a second, and none runs while
+ * The data node's idle collections (data-node/server/idle_gc.ts): after a load that grew the heap,
+ * full collections run once no command has arrived for a second, and none runs while
  * commands keep coming; the resident size (`used_memory_rss`) falls back from the load's.
  */
 import { ok } from "node:assert/strict";
@@ -15,7 +15,7 @@ function field(info: string, name: string): number {
   return Number(m[1]);
 }
 
-Deno.test("idle gc: one collection after a load once idle, none while commands flow", async () => {
+Deno.test("idle gc: collections after a load once idle, none while commands flow", async () => {
   await using node = await startDataNode(["--enable-debug-command", "yes"]);
   const c = await RedisClient.connect({ port: node.port, commandTimeoutMs: 30000 });
   try {
@@ -48,13 +48,13 @@ Deno.test("idle gc: one collection after a load once idle, none while commands f
       await sleep(2500);
       runs = field(await v8(), "v8_idle_collections");
     }
-    ok(runs === startRuns + 1, `idle collections ${startRuns} -> ${runs}`);
+    ok(runs > startRuns, `idle collections ${startRuns} -> ${runs}`);
     const rssIdle = field(String(await c.call("INFO", "memory")), "used_memory_rss");
     ok(rssIdle < rssLoaded, `resident ${rssLoaded} after the load, ${rssIdle} once collected`);
     // The data is intact.
     ok(Number(await c.call("DBSIZE")) === 40000);
     ok(String(await c.call("HGET", "h:39999", "field:9")) === "value:39999:9");
-    // Idle again and nothing grew: no second collection.
+    // Idle again and nothing grew: no more collections.
     await sleep(2500);
     ok(field(await v8(), "v8_idle_collections") === runs);
   } finally {

@@ -1,17 +1,20 @@
 /**
- * A full garbage collection when the node turns idle after its heap has grown: our analogue of
+ * Full garbage collections when the node turns idle after its heap has grown: our analogue of
  * Redis's active defragmentation. A burst of writes leaves garbage in V8's old generation
- * (arguments and intermediate values promoted while a batch was in flight, pages half full of
- * dead objects) that V8 itself gives back to the system only at its next memory-reducing
- * collection, which may come tens of seconds later or never. A collection that reduces the
- * footprint (compacting the fragmented pages and releasing the free ones) brings the resident
- * size back to what the data holds.
+ * (arguments and intermediate values promoted while a batch was in flight, evicted or
+ * overwritten values, pages half full of dead objects) that V8 itself gives back to the system
+ * only at its next memory-reducing collection, which may come tens of seconds later or never.
+ * Collections that reduce the footprint (compacting fragmented pages and releasing the free
+ * ones) bring the resident size back to what the data holds.
  *
- * It never runs while commands are flowing: only after `idleMs` without a command, and only when
- * the committed heap has grown by a quarter (and at least `minGrowthBytes`) since the last one,
- * so each collection pays for a real growth and their count is logarithmic in the heap's. Its
- * pause is that of full collections of the whole heap: about 0.3-1.2 s for 1,000,000 small
- * string keys (150 MB of heap) on a busy 2-core machine, so none runs for a heap over 1 GB.
+ * They never run while commands are flowing: only after `idleMs` without a command, and only
+ * when the committed heap has grown by a quarter (and at least `minGrowthBytes`) since the last
+ * ones, so each pays for a real growth and their count is logarithmic in the heap's. V8 moves a
+ * bounded amount of live data per collection, so while a round still releases a good share of
+ * the heap (`minRoundGain`) and the node stays idle, another round follows at the next timer
+ * tick, up to `maxRounds`: a command arriving meanwhile waits for one round at most, and stops
+ * them. A round pauses for one full collection of the whole heap: about 0.3-1.2 s for 1,000,000
+ * small string keys (150 MB of heap) on a busy 2-core machine, so none runs for a heap over 1 GB.
  * It needs V8's `gc()` (the `--expose-gc` flag, which the data node's task and executable
  * carry); without it nothing runs.
  */
@@ -30,6 +33,10 @@ export interface IdleCollectorOptions {
   minGrowthRatio: number;
   /** No collection for a committed heap larger than this: it would pause too long. */
   maxHeapBytes: number;
+  /** Another round follows while the last one released at least this share of the heap. */
+  minRoundGain: number;
+  /** Rounds per idle period at most. */
+  maxRounds: number;
 }
 
 export const IDLE_GC_DEFAULTS: IdleCollectorOptions = {
@@ -37,6 +44,8 @@ export const IDLE_GC_DEFAULTS: IdleCollectorOptions = {
   minGrowthBytes: 16 * 1024 * 1024,
   minGrowthRatio: 0.25,
   maxHeapBytes: 1024 * 1024 * 1024,
+  minRoundGain: 0.05,
+  maxRounds: 8,
 };
 
 /** The heap's committed bytes. */
@@ -45,7 +54,7 @@ export type HeapSize = () => number;
 const v8Heap: HeapSize = () => Deno.memoryUsage().heapTotal;
 
 export class IdleCollector {
-  /** Collections run so far (INFO v8). */
+  /** Collections (rounds) run so far (INFO v8). */
   runs = 0;
   /** Milliseconds the last one took. */
   lastMs = 0;
@@ -53,6 +62,8 @@ export class IdleCollector {
   private idleSinceMs = 0;
   /** The committed heap right after the last collection (or at startup). */
   private baseline: number;
+  /** Rounds run in this idle period; 0 when none is under way. */
+  private rounds = 0;
 
   constructor(
     private readonly gc: GcFunction | null = exposedGc(),
@@ -77,16 +88,19 @@ export class IdleCollector {
     if (activity !== this.lastActivity) {
       this.lastActivity = activity;
       this.idleSinceMs = nowMs;
+      this.rounds = 0;
       return false;
     }
     if (nowMs - this.idleSinceMs < this.opts.idleMs) return false;
     const heap = this.heap();
-    const growth = heap - this.baseline;
-    if (heap < this.baseline) this.baseline = heap;
-    if (
-      growth < this.opts.minGrowthBytes || growth < this.baseline * this.opts.minGrowthRatio ||
-      heap > this.opts.maxHeapBytes
-    ) return false;
+    if (heap > this.opts.maxHeapBytes) return false;
+    if (this.rounds === 0) {
+      const growth = heap - this.baseline;
+      if (heap < this.baseline) this.baseline = heap;
+      if (growth < this.opts.minGrowthBytes || growth < this.baseline * this.opts.minGrowthRatio) {
+        return false;
+      }
+    } else if (this.rounds >= this.opts.maxRounds) return false;
     const t0 = this.timer();
     // "last-resort" reduces the footprint: besides freeing the dead objects, it compacts pages
     // that still hold live ones among much free space and releases the free pages to the
@@ -94,7 +108,12 @@ export class IdleCollector {
     this.gc({ type: "major", flavor: "last-resort" });
     this.lastMs = this.timer() - t0;
     this.runs++;
-    this.baseline = this.heap();
+    const after = this.heap();
+    this.baseline = after;
+    // Another round at the next tick while this one released enough; else done until growth.
+    this.rounds = heap - after >= heap * this.opts.minRoundGain
+      ? this.rounds + 1
+      : this.opts.maxRounds;
     return true;
   }
 }
