@@ -60,8 +60,11 @@ export class IdleCollector {
   lastMs = 0;
   private lastActivity = -1;
   private idleSinceMs = 0;
-  /** The committed heap right after the last collection (or at startup). */
-  private baseline: number;
+  /**
+   * The committed heap right after the last collection, or at the first tick (so that what
+   * startup itself allocates, after the constructor, never counts as growth); -1 before it.
+   */
+  private baseline = -1;
   /** Rounds run in this idle period; 0 when none is under way. */
   private rounds = 0;
 
@@ -70,9 +73,7 @@ export class IdleCollector {
     private readonly opts: IdleCollectorOptions = IDLE_GC_DEFAULTS,
     private readonly heap: HeapSize = v8Heap,
     private readonly timer: () => number = () => performance.now(),
-  ) {
-    this.baseline = gc === null ? 0 : heap();
-  }
+  ) {}
 
   /** True when V8's gc() is available. */
   get enabled(): boolean {
@@ -85,6 +86,7 @@ export class IdleCollector {
    */
   tick(nowMs: number, activity: number): boolean {
     if (this.gc === null) return false;
+    if (this.baseline < 0) this.baseline = this.heap();
     if (activity !== this.lastActivity) {
       this.lastActivity = activity;
       this.idleSinceMs = nowMs;

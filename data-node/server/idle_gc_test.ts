@@ -19,6 +19,8 @@ function fixture(live: number, compactPerRound = Infinity) {
     () => heap.size,
     () => 0,
   );
+  // The first tick takes the baseline: 40 MB.
+  collector.tick(-1e9, -1);
   return { heap, collector };
 }
 
@@ -114,6 +116,19 @@ Deno.test("idle gc: none for a heap past the size whose collection would pause t
   deepStrictEqual(collector.tick(5000, 1), false);
   heap.size = 990 * MB;
   deepStrictEqual(collector.tick(5100, 1), true);
+});
+
+Deno.test("idle gc: what startup allocates before the first tick is no growth", () => {
+  const heap = { size: 90 * MB };
+  const c = new IdleCollector(
+    () => void (heap.size = 30 * MB),
+    IDLE_GC_DEFAULTS,
+    () => heap.size,
+  );
+  c.tick(0, 1);
+  deepStrictEqual(c.tick(5000, 1), false);
+  heap.size = 120 * MB;
+  deepStrictEqual(c.tick(5100, 1), true);
 });
 
 Deno.test("idle gc: without V8's gc() nothing runs", () => {
