@@ -123,3 +123,32 @@ Deno.test({
     ok((await used(c)) <= 1500 * 1024 + 2048);
   },
 });
+
+Deno.test({
+  name: "eviction cut short by its time limit lets the write run and goes on in the background",
+  ...opts,
+  fn: async () => {
+    await using n = await startDataNode([
+      "--maxmemory",
+      "16mb",
+      "--maxmemory-policy",
+      "allkeys-random",
+      "--enable-debug-command",
+      "yes",
+    ]);
+    using c = await RawConn.connect(n.port);
+    equal(String(await c.call("DEBUG", "POPULATE", "120000")), "OK");
+    // Under the limit: the 12 MB value goes in, and leaves the node 9 MB over it. The next write
+    // needs about 80,000 small keys evicted, more than one call's time limit allows: Redis lets
+    // it run while eviction continues (EVICT_RUNNING).
+    equal(String(await c.call("SET", "big", "b".repeat(12_000_000))), "OK");
+    equal(String(await c.call("SET", "small", "s")), "OK");
+    const limit = 16 * 1024 * 1024;
+    let mem = await used(c);
+    for (let waited = 0; waited < 5000 && mem > limit; waited += 100) {
+      await new Promise((res) => setTimeout(res, 100));
+      mem = await used(c);
+    }
+    ok(mem <= limit, `used_memory ${mem} back under maxmemory ${limit}`);
+  },
+});

@@ -114,7 +114,7 @@ for (const [i, p] of dataPorts.entries()) {
   spawn(name, [
     "run",
     "-A",
-    "--v8-flags=--max-semi-space-size=4",
+    "--v8-flags=--max-semi-space-size=4,--expose-gc",
     "data-node/main.ts",
     "--port",
     String(p),

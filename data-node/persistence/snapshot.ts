@@ -6,15 +6,8 @@
  */
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
-import type { Database, KeyTable } from "../store/database.ts";
-import {
-  applyEncodingLimits,
-  type Entry,
-  entryOf,
-  lfuClock,
-  lruClock,
-  newClock,
-} from "../store/types.ts";
+import { type Database, type KeyTable, type Stored, storedValue } from "../store/database.ts";
+import { applyEncodingLimits, lfuClock, lruClock, newClock } from "../store/types.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
 import {
@@ -43,7 +36,7 @@ const RETRY_DELAY_MS = 5000;
 
 interface DbSnapshot {
   db: Database;
-  entries: KeyTable<Entry>;
+  entries: KeyTable<Stored>;
   expires: Map<string, number>;
 }
 
@@ -111,7 +104,7 @@ export class Persistence {
       for (const [key, entry] of entries) {
         const exp = expires.get(key);
         if (exp !== undefined && exp <= now && this.s.role === "master") continue;
-        writeEntry(w, key, entry.value, exp, o);
+        writeEntry(w, key, storedValue(entry), exp, o);
         // The clock is read every 256 keys, not per key.
         if (w.len >= CHUNK_BYTES || (++sinceCheck >= 256 && performance.now() > deadline)) {
           yield;
@@ -421,7 +414,7 @@ export function keyLoader(
     const db = dbs[k.db];
     if (!db) throw new Error(`the file uses database ${k.db}, beyond 'databases'`);
     applyEncodingLimits(k.value, s.config);
-    if (!db.loadEntry(k.key, entryOf(k.value, loadedClock(k, nowSec, lfu)))) {
+    if (!db.loadValue(k.key, k.value, loadedClock(k, nowSec, lfu))) {
       // A duplicate stops the load (which fails as a whole); MERGE lets the file's win.
       if (!merge) throw new Error(`duplicated key '${k.key}' in db ${k.db}`);
       db.expires.delete(k.key);

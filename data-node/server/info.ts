@@ -353,15 +353,20 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   // The JavaScript heap as the engine sees it. total_allocated_bytes counts every byte allocated
   // since startup (it advances in allocation-buffer steps of up to a few hundred KB), so its
   // growth over a workload divided by the commands run is the heap allocated per command.
-  v8: () => {
+  // v8_idle_collections counts the collections run when the node turned idle (idle_gc.ts), -1
+  // when V8's gc() is not exposed to the node.
+  v8: (s) => {
     const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & {
       total_allocated_bytes?: number;
     };
+    const idle = s.idleGc;
     return [
       ["v8_total_allocated_bytes", h.total_allocated_bytes ?? -1],
       ["v8_used_heap_size", h.used_heap_size],
       ["v8_total_heap_size", h.total_heap_size],
       ["v8_external_memory", h.external_memory ?? 0],
+      ["v8_idle_collections", idle.enabled ? idle.runs : -1],
+      ["v8_idle_collection_last_ms", idle.lastMs.toFixed(1)],
     ];
   },
 };

@@ -20,6 +20,7 @@ import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
 import { pickVictim, type Policy } from "../store/evict.ts";
 import { type MemoryStats, memoryStats, usedMemoryEstimate } from "./memory.ts";
+import { IdleCollector } from "./idle_gc.ts";
 import { infoText } from "./info.ts";
 import { clientInfoLine } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
@@ -125,6 +126,8 @@ export class Server {
   readonly migrating = new MigrateLocks();
   /** DEBUG SET-ACTIVE-EXPIRE. */
   activeExpire = true;
+  /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
+  readonly idleGc = new IdleCollector();
   shuttingDown = false;
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
@@ -828,7 +831,9 @@ export class Server {
 
   /**
    * Frees memory per maxmemory-policy until the estimate is under maxmemory (bounded per call,
-   * like Redis's eviction time limit). Returns false when still over the limit.
+   * like Redis's eviction time limit). Returns false when still over the limit with nothing
+   * left to evict. Out of time while keys are still being evicted, it returns true, as Redis's
+   * EVICT_RUNNING lets the command run, and the timer goes on evicting.
    */
   performEvictions(): boolean {
     if (this.maxmemory === 0) return true;
@@ -846,7 +851,7 @@ export class Server {
       this.stats.evictedKeys++;
       this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
-      if (performance.now() > deadline) return usedMemoryEstimate(this) <= this.maxmemory;
+      if (performance.now() > deadline) return true;
     }
     return true;
   }
@@ -961,6 +966,9 @@ export class Server {
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
+    // Eviction cut short by its time limit goes on here, as Redis's eviction time event.
+    if (this.maxmemory > 0 && usedMemoryEstimate(this) > this.maxmemory) this.performEvictions();
+    this.idleGc.tick(now, this.stats.totalCommands);
   }
 
   /** The largest client input and output buffers seen in each of the last 8 seconds. */

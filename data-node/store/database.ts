@@ -15,6 +15,13 @@
  * above them, as Valkey's do. The expires dictionary stays one Map in both layouts (deleteSlot
  * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
  * one native Map copy, or one per non-empty slot.
+ *
+ * A string key whose access field is the database's shared one (`bareMeta`: the access field its
+ * first key got since it was last empty) is held bare: the table maps the key to the string
+ * itself, without a StringEntry, which saves 40 of a small string key's ~135 heap bytes. Keys
+ * written in bulk within one clock tick (a load, DEBUG POPULATE, a burst of SETs in one second)
+ * share it. Any lookup gives the key its own entry first (commands may change the entry in
+ * place); peek() and entries() show a bare key through a new read-only entry.
  */
 import {
   type BytesEntry,
@@ -24,6 +31,7 @@ import {
   heapStringBytes,
   lfuTouched,
   newClock,
+  STRING_ENTRY_BYTES,
   StringEntry,
   type Value,
 } from "./types.ts";
@@ -38,6 +46,14 @@ import { copyMap, type KeyTable, SlotTable } from "./key_table.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 
 export type { KeyTable };
+
+/** What the key table holds for a key: its entry, or a bare string (see the top of this file). */
+export type Stored = Entry | string;
+
+/** The value of what the key table holds. */
+export function storedValue(e: Stored): Value {
+  return typeof e === "string" ? e : e.value;
+}
 
 /** Called when a key is modified, so WATCHing clients can be flagged. */
 export interface KeyspaceHooks {
@@ -83,10 +99,12 @@ export interface WatchedKey {
 }
 
 export class Database {
-  /** key -> entry: the Map itself, or `slotTable` in cluster mode. */
-  private dict: KeyTable<Entry>;
+  /** key -> entry or bare string: the Map itself, or `slotTable` in cluster mode. */
+  private dict: KeyTable<Stored>;
   /** The same table as `dict` in cluster mode, typed for its per-slot operations; else null. */
-  private slotTable: SlotTable<Entry> | null;
+  private slotTable: SlotTable<Stored> | null;
+  /** The access field of every bare string key (see the top of this file). */
+  private bareMeta = 0;
   expires = new Map<string, number>();
   /** key -> the WATCHes on it. */
   readonly watched = new Map<string, Set<WatchedKey>>();
@@ -104,7 +122,7 @@ export class Database {
    * snapshot the first time it is looked up (every in-place change of an aggregate starts with
    * a lookup). That is copy-on-write at key granularity.
    */
-  snapshot: KeyTable<Entry> | null = null;
+  snapshot: KeyTable<Stored> | null = null;
   /**
    * Estimated bytes of all entries, kept current on every change (signalModified) so that
    * maxmemory checks are O(1); the V8 heap figure lags behind garbage collection.
@@ -116,8 +134,8 @@ export class Database {
     private readonly hooks: KeyspaceHooks,
     options: DatabaseOptions = {},
   ) {
-    this.slotTable = options.cluster ? new SlotTable<Entry>() : null;
-    this.dict = this.slotTable ?? new Map<string, Entry>();
+    this.slotTable = options.cluster ? new SlotTable<Stored>() : null;
+    this.dict = this.slotTable ?? new Map<string, Stored>();
   }
 
   /** True when keys are kept per hash slot. */
@@ -129,9 +147,13 @@ export class Database {
     return this.dict.size;
   }
 
-  /** The entry as stored: no expiry check, no access clock update. */
+  /**
+   * The entry as stored: no expiry check, no access clock update. Read only: a bare key's is
+   * made for the occasion (lookup() gives the entry to change).
+   */
   peek(key: string): Entry | undefined {
-    return this.dict.get(key);
+    const e = this.dict.get(key);
+    return typeof e === "string" ? new StringEntry(e, this.bareMeta) : e;
   }
 
   /** Every key, expired or not. Like a Map's, the iterator survives changes to the keyspace. */
@@ -139,9 +161,25 @@ export class Database {
     return this.dict.keys();
   }
 
-  /** Every key with its entry, expired or not. */
-  entries(): IterableIterator<[string, Entry]> {
-    return this.dict.entries();
+  /** Every key with its entry (read only, as peek's), expired or not. */
+  *entries(): IterableIterator<[string, Entry]> {
+    for (const [k, e] of this.dict) {
+      yield [k, typeof e === "string" ? new StringEntry(e, this.bareMeta) : e];
+    }
+  }
+
+  /** True when a string with access field `meta` can be held bare (see the top of this file). */
+  private bare(meta: number): boolean {
+    if (this.dict.size === 0) this.bareMeta = meta;
+    return meta === this.bareMeta;
+  }
+
+  /** Gives a bare key its own entry, which commands may change in place. */
+  private materialize(key: string, value: string): StringEntry {
+    const e = new StringEntry(value, this.bareMeta);
+    this.dict.set(key, e);
+    this.bytes += STRING_ENTRY_BYTES;
+    return e;
   }
 
   /**
@@ -151,14 +189,22 @@ export class Database {
    * which is most of a load's time.
    */
   loadEntry(key: string, entry: Entry): boolean {
+    return this.loadValue(key, entry.value, entry.meta);
+  }
+
+  /** loadEntry() of a value and its access field, without making an entry a bare key skips. */
+  loadValue(key: string, value: Value, meta: number): boolean {
     const before = this.dict.size;
-    this.dict.set(key, entry);
+    this.dict.set(key, typeof value === "string" && this.bare(meta) ? value : entryOf(value, meta));
     return this.dict.size !== before;
   }
 
-  /** A copy of the key -> entry table, as a background save starts from (see `snapshot`). */
-  copyEntries(): KeyTable<Entry> {
-    return this.slotTable?.clone() ?? copyMap(this.dict as Map<string, Entry>);
+  /**
+   * A copy of the key table, as a background save starts from (see `snapshot`): entries and
+   * bare strings (storedValue() reads either).
+   */
+  copyEntries(): KeyTable<Stored> {
+    return this.slotTable?.clone() ?? copyMap(this.dict as Map<string, Stored>);
   }
 
   /** True if the key has a TTL in the past. */
@@ -178,15 +224,18 @@ export class Database {
    * OBJECT or MEMORY USAGE, which Redis lets look without counting as an access).
    */
   lookup(key: string, touch = true): Entry | undefined {
-    const e = this.dict.get(key);
-    if (e === undefined) return undefined;
+    const stored = this.dict.get(key);
+    if (stored === undefined) return undefined;
     // Aggregates and strings held as bytes change in place: the snapshot keeps its own copy.
-    if (this.snapshot !== null && !(e instanceof StringEntry)) this.preserve(key, e, true);
+    if (
+      this.snapshot !== null && typeof stored !== "string" && !(stored instanceof StringEntry)
+    ) this.preserve(key, stored, true);
     if (this.expires.size !== 0 && this.isExpired(key, this.hooks.nowMs())) {
       const mode = this.hooks.expiryMode();
       if (mode === "delete") this.expireNow(key);
       if (mode !== "keep") return undefined;
     }
+    const e = typeof stored === "string" ? this.materialize(key, stored) : stored;
     if (touch) {
       const now = this.hooks.lruClock();
       e.clock = this.hooks.lfu() ? lfuTouched(e.clock, now, this.hooks.lfuParams()) : now;
@@ -200,13 +249,13 @@ export class Database {
 
   private untrack(key: string): void {
     const e = this.dict.get(key);
-    if (e !== undefined) this.bytes -= counted(key, e.value);
+    if (e !== undefined) this.bytes -= counted(key, e);
   }
 
   /** Recounts the estimate after bulk loads that bypass set() (RDB, AOF base). */
   recount(): void {
     this.bytes = 0;
-    for (const [k, e] of this.dict) this.bytes += account(k, e.value);
+    for (const [k, e] of this.dict) this.bytes += account(k, e);
   }
 
   /**
@@ -231,6 +280,7 @@ export class Database {
 
   /** Keeps the snapshot's view of a key before its entry changes in place. */
   private preserve(key: string, e: Entry, clone: boolean): void {
+    // (A bare string in the snapshot is never this entry: strings need no preserving.)
     const snap = this.snapshot!;
     if (snap.get(key) !== e) return;
     const v = e.value;
@@ -260,19 +310,24 @@ export class Database {
       e = undefined;
     }
     const clock = newClock(this.hooks.lruClock(), this.hooks.lfu());
-    if (e !== undefined) this.bytes -= counted(key, e.value);
-    if (e instanceof StringEntry && typeof value === "string") {
+    if (e !== undefined) this.bytes -= counted(key, e);
+    let stored: Stored;
+    if (typeof value === "string" && this.bare(clock)) {
+      // Held bare (a snapshot holding the old entry keeps it as it was).
+      this.dict.set(key, stored = value);
+    } else if (e instanceof StringEntry && typeof value === "string") {
       // A string replacing a string: the entry is reused.
       if (this.snapshot !== null) this.preserve(key, e, false);
       e.value = value;
       e.meta = clock;
+      stored = e;
     } else {
       // A new key, or a value of another kind: a new entry (the old one, if a snapshot holds
       // it, is left as it was). Map.set keeps an existing key's place in the iteration order.
-      this.dict.set(key, entryOf(value, clock));
-      if (e === undefined) this.hooks.keyAdded(this, key);
+      this.dict.set(key, stored = entryOf(value, clock));
     }
-    this.bytes += account(key, value);
+    if (e === undefined) this.hooks.keyAdded(this, key);
+    this.bytes += account(key, stored);
     if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
     this.notifyModified(key);
   }
@@ -286,37 +341,54 @@ export class Database {
    */
   storeUnchanged(key: string, value: string): void {
     const e = this.dict.get(key);
-    if (e instanceof StringEntry) {
+    if (e !== undefined) this.bytes -= counted(key, e);
+    let stored: Stored;
+    if (typeof e === "string") {
+      // Bare stays bare: the access field is kept, the encoding follows the contents.
+      this.dict.set(key, stored = value);
+    } else if (e instanceof StringEntry) {
       if (this.snapshot !== null) this.preserve(key, e, false);
-      this.bytes -= counted(key, e.value);
       e.value = value;
       e.enc = null;
+      stored = e;
     } else {
-      if (e !== undefined) this.bytes -= counted(key, e.value);
       const clock = e?.clock ?? newClock(this.hooks.lruClock(), this.hooks.lfu());
-      this.dict.set(key, entryOf(value, clock));
+      this.dict.set(key, stored = this.bare(clock) ? value : entryOf(value, clock));
       if (e === undefined) this.hooks.keyAdded(this, key);
     }
-    this.bytes += account(key, value);
+    this.bytes += account(key, stored);
   }
 
   /** Replaces the value of an existing entry in place (keeps TTL), e.g. APPEND, INCR. */
   update(key: string, entry: Entry, value: Value): void {
-    this.bytes += account(key, value) - counted(key, entry.value);
+    const held = this.dict.get(key);
+    if (typeof held === "string") {
+      // A bare key (the entry was peek()'s): a string stays bare, with the same access field.
+      this.bytes -= counted(key, held);
+      const stored = typeof value === "string" ? value : entryOf(value, this.bareMeta);
+      this.dict.set(key, stored);
+      this.bytes += account(key, stored);
+      this.notifyModified(key);
+      return;
+    }
+    this.bytes -= counted(key, entry);
+    let stored: Stored;
     if (entry instanceof StringEntry && typeof value === "string") {
       if (this.snapshot !== null) this.preserve(key, entry, false);
       entry.value = value;
       entry.enc = null;
+      stored = entry;
     } else {
-      this.dict.set(key, entryOf(value, entry.clock));
+      this.dict.set(key, stored = entryOf(value, entry.clock));
     }
+    this.bytes += account(key, stored);
     this.notifyModified(key);
   }
 
   delete(key: string): boolean {
     const e = this.dict.get(key);
     if (e === undefined) return false;
-    this.bytes -= counted(key, e.value);
+    this.bytes -= counted(key, e);
     this.dict.delete(key);
     if (this.expires.size !== 0) this.expires.delete(key);
     this.notifyModified(key);
@@ -358,6 +430,7 @@ export class Database {
     other.touchAllWatched(this);
     [this.dict, other.dict] = [other.dict, this.dict];
     [this.slotTable, other.slotTable] = [other.slotTable, this.slotTable];
+    [this.bareMeta, other.bareMeta] = [other.bareMeta, this.bareMeta];
     [this.expires, other.expires] = [other.expires, this.expires];
     [this.avgTtlMs, other.avgTtlMs] = [other.avgTtlMs, this.avgTtlMs];
     [this.bytes, other.bytes] = [other.bytes, this.bytes];
@@ -389,7 +462,7 @@ export class Database {
   /** An aggregate changed in place: its estimate moves by what changed since last counted. */
   private recountAggregate(key: string): void {
     const e = this.dict.get(key);
-    if (e !== undefined && typeof e.value !== "string") {
+    if (e !== undefined && typeof e !== "string" && typeof e.value !== "string") {
       const v = e.value, was = v.accounted;
       this.bytes += account(key, v) - was;
     }
@@ -485,7 +558,7 @@ export class Database {
 
   // ---- Hash slots (cluster mode only) ----
 
-  private slots(slot: number): SlotTable<Entry> {
+  private slots(slot: number): SlotTable<Stored> {
     if (this.slotTable === null) throw new Error("keys are not kept per slot (cluster mode off)");
     if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOTS) {
       throw new RangeError(`invalid slot ${slot}`);
@@ -516,7 +589,7 @@ export class Database {
     const keys = this.slots(slot).takeSlot(slot);
     if (keys === undefined) return 0;
     for (const [key, e] of keys) {
-      this.bytes -= counted(key, e.value);
+      this.bytes -= counted(key, e);
       if (this.expires.size !== 0) this.expires.delete(key);
       this.signalModified(key);
       onDeleted?.(key);
@@ -525,14 +598,17 @@ export class Database {
   }
 }
 
-/** A value's share of the estimate as last counted (strings: computed, they never change). */
-function counted(key: string, v: Value): number {
+/** A key's share of the estimate as last counted (strings: computed, they never change). */
+function counted(key: string, e: Stored): number {
+  if (typeof e === "string") return estimateBytes(key, e) - STRING_ENTRY_BYTES;
+  const v = e.value;
   return typeof v === "string" ? estimateBytes(key, v) : v.accounted;
 }
 
-/** Counts a value's share now; aggregates remember it for the next change. */
-function account(key: string, v: Value): number {
-  const b = estimateBytes(key, v);
+/** Counts a key's share now; aggregates remember it for the next change. */
+function account(key: string, e: Stored): number {
+  if (typeof e === "string") return estimateBytes(key, e) - STRING_ENTRY_BYTES;
+  const v = e.value, b = estimateBytes(key, v);
   if (typeof v !== "string") v.accounted = b;
   return b;
 }

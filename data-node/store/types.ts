@@ -22,7 +22,9 @@ export const LFU_INIT = 5;
  * encoding when it does not follow from the contents (a string changed in place is "raw" in
  * Redis, an INCRBYFLOAT result never "int").
  *
- * A string is held by a StringEntry (two fields); an aggregate is its own entry (its `value`
+ * A string is held by a StringEntry (two fields), or by no entry at all while its access field
+ * is its database's shared one (database.ts: the key table then holds the string itself); an
+ * aggregate is its own entry (its `value`
  * is itself, its `meta` a field of its own), so a key holding a small hash costs one object
  * besides its listpack string, not two. Each object is at most one key's entry at a time: a
  * value stored under a key (entryOf) takes that key's access field.

@@ -4,10 +4,11 @@
  * kind gets keys of 10 short elements ("member:1".."member:10", "value:1".."value:10").
  *
  * Three figures per server, in bytes per key:
- * - load:     RSS growth over the first `--keys` keys, read 1.5 s after the load;
- * - settled:  the same once our node's idle garbage collection has run (V8 keeps the
- *             load's garbage, e.g. promoted argument strings, until then; redis-server frees
- *             at once, so its figure is read after the same 1.5 s);
+ * - load:     RSS growth over the first `--keys` keys, read 3 s after the load (our node
+ *             collects the load's garbage once idle for a second: data-node/server/idle_gc.ts);
+ * - settled:  the same after waiting up to 10 s more for the resident size to fall by a fifth
+ *             (V8's own memory reducer, should the idle collection not have run; redis-server
+ *             frees at once, so its figure is the load's);
  * - marginal: RSS growth over `--keys` more keys, settled, per key: the cost of one more key,
  *             without fixed costs such as V8's young generation (about 19 MB once grown).
  * Also OBJECT ENCODING of one key and MEMORY USAGE of it on each server.
@@ -58,10 +59,10 @@ function rss(pid: number): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits (up to 45 s) for an idle garbage collection to shrink the process; its RSS then. */
+/** Waits (up to 10 s) for a garbage collection to shrink the process; its RSS then. */
 async function settle(pid: number): Promise<number> {
   const start = rss(pid);
-  for (let waited = 0; waited < 45000; waited += 1000) {
+  for (let waited = 0; waited < 10000; waited += 1000) {
     await sleep(1000);
     if (rss(pid) < start * 0.8) break;
   }
@@ -79,7 +80,7 @@ async function perKey(start: () => Promise<ManagedProcess>, type: string, gcs: b
       for (let j = i; j < Math.min(from + N, i + 1000); j++) batch.push(make(`key:${j}`));
       await c.pipeline(batch);
     }
-    await sleep(1500);
+    await sleep(3000);
   };
   try {
     await sleep(300);

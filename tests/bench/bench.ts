@@ -18,8 +18,8 @@
  *                that redis-server wrote, copied into a fresh directory for each server: seconds
  *                from spawn until the server answers PING and DBSIZE equals --keys, plus the load
  *                time the server logs ("DB loaded from disk")
- *   memory       resident bytes per key (VmRSS from /proc before and after) for --keys strings
- *                made by DEBUG POPULATE
+ *   memory       resident bytes per key (VmRSS from /proc before and 3 s after) for --keys
+ *                strings made by DEBUG POPULATE
  *   collections  resident bytes per key for --type-keys small hashes, sorted sets, lists and
  *                sets of 10 short (non-integer) elements each, a fresh server per type, built
  *                with pipelined HSET/ZADD/RPUSH/SADD from this process
@@ -467,9 +467,10 @@ async function rssPerKey(
   await build(p.port);
   const size = await dbsize(p.port);
   if (size !== n) throw new Error(`${kind}: expected ${n} keys, found ${size}`);
-  // Let buffers drain and a collection run before reading the resident size (longer for more
-  // keys: 1.5 s from 150,000 keys up).
-  await sleep(Math.min(1500, Math.max(200, n / 100)));
+  // Let buffers drain and, on our node, the collection it runs once idle for a second
+  // (data-node/server/idle_gc.ts) finish before reading the resident size: 3 s from 90,000 keys
+  // up, the same wait for both servers.
+  await sleep(Math.min(3000, Math.max(200, n / 30)));
   return (rss(p.pid) - before) / n;
 }
 

@@ -255,7 +255,7 @@ export interface ServerOptions {
 }
 
 /** As deno.json's tasks and the compiled executable run the data node (see tests/compile.ts). */
-export const DATA_NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+export const DATA_NODE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4,--expose-gc";
 
 /** The command line of our data node, as redis-server takes it (a config file comes first). */
 export function dataNodeCommand(port: number, args: string[], configFile?: string): string[] {
