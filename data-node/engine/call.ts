@@ -122,7 +122,13 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
     stats.timedCaller.push(c);
   } else {
     const t1 = performance.now();
-    stats.finish(stat, c, shown, (t1 - t0) * 1000);
+    const us = (t1 - t0) * 1000;
+    if (result !== undefined && c.blocked !== null) {
+      // As in Redis, a command that blocked enters the slow log once it is served (or woken
+      // with an error), as the client sent it; one that times out never does.
+      stats.finish(stat, c, shown, us, false);
+      c.blockedCall = { stat, argv: shown, us };
+    } else stats.finish(stat, c, shown, us);
     // The fast commands after this one share the time from here on.
     if (!nested) stats.settle(t1);
   }

@@ -31,6 +31,8 @@ const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 export class BlockingRegistry {
   /** Called for a served client (the server writes it out once per tick). */
   onOutput: (c: Client) => void = () => {};
+  /** Called when a client stops waiting: `served` unless it timed out (or disconnected). */
+  onUnblocked: (c: Client, served: boolean) => void = () => {};
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly ready = new Set<string>();
@@ -119,11 +121,11 @@ export class BlockingRegistry {
     this.finish(w, () => {
       if (reason === "timeout") w.spec.onTimeout();
       else client.error(UNBLOCKED_ERROR);
-    });
+    }, reason === "error");
     return true;
   }
 
-  private finish(w: Waiter, reply: (() => void) | null): void {
+  private finish(w: Waiter, reply: (() => void) | null, served = reply === null): void {
     if (!this.byClient.has(w.client)) return;
     this.byClient.delete(w.client);
     clearTimeout(w.timer);
@@ -135,6 +137,7 @@ export class BlockingRegistry {
     }
     w.client.blocked = null;
     if (reply && !w.client.closing) reply();
+    this.onUnblocked(w.client, served && !w.client.closing);
     w.done();
   }
 }

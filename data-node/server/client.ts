@@ -4,6 +4,7 @@ import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 import type { ReplicaLink } from "../replication/master.ts";
 import type { TrackingState } from "./tracking.ts";
+import type { CommandStat } from "../commands/types.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -78,6 +79,8 @@ export class Client implements Watcher {
   woff = 0;
   /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
   blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
+  /** The blocked command's slow log entry to be, written when it is served. */
+  blockedCall: { stat: CommandStat; argv: readonly string[]; us: number } | null = null;
 
   constructor(
     readonly id: number,

@@ -227,6 +227,14 @@ export class Server {
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
+    this.blocking.onUnblocked = (c, served) => {
+      const b = c.blockedCall;
+      c.blockedCall = null;
+      if (b === null || !served) return;
+      // The command that served it (RPUSH...) is logged first, as in Redis.
+      this.stats.settle(performance.now());
+      this.stats.slowlogPush(b.stat, c, b.argv, b.us);
+    };
     const n = config.get<number>("databases");
     // In cluster mode keys are kept per slot (counted, listed and dropped by slot).
     this.clusterEnabled = config.get<boolean>("cluster-enabled");

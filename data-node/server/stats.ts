@@ -87,6 +87,7 @@ export class Stats {
     caller: CommandCaller,
     argv: readonly string[],
     us: number,
+    slowlog = true,
   ): void {
     stat.usec += us;
     if (this.latencyTracking) (stat.hist ??= new Histogram()).record(us * 1000);
@@ -97,6 +98,11 @@ export class Stats {
         Math.floor(Date.now() / 1000),
       );
     }
+    if (slowlog) this.slowlogPush(stat, caller, argv, us);
+  }
+
+  /** Adds a command that ran for `us` µs to the slow log when it is over the threshold. */
+  slowlogPush(stat: CommandStat, caller: CommandCaller, argv: readonly string[], us: number): void {
     if (this.slowlogThreshold >= 0 && us >= this.slowlogThreshold && !stat.skipSlowlog) {
       this.slowlog.push(
         argv,
