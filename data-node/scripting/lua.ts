@@ -381,6 +381,14 @@ export class LuaVm {
       return 1;
     });
     lua.lua_setglobal(l, luaBytes("__cformat"));
+    // fengari 0.1.5 loses the hooks of a coroutine whose pcall caught an error (it restores
+    // 'allowhook' from a flag it never saved): the prelude's pcall turns them back on, or a
+    // script looping on pcall could no longer be timed, yielded or killed.
+    lua.lua_pushjsfunction(l, (t: L) => {
+      t.allowhook = 1;
+      return 0;
+    });
+    lua.lua_setglobal(l, luaBytes("__rearmhooks"));
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
@@ -422,7 +430,11 @@ export class LuaVm {
     const host = this.host;
     if (!host) return;
     const stop = host.tick();
-    if (stop) {
+    if (stop && !inPrelude(l)) {
+      // From now on the hook runs at every instruction, as Redis sets it to run at every line
+      // once a script is killed: a pcall that caught the error cannot keep the script going.
+      // (Scripts run in coroutines of their own: the main thread keeps its hook.)
+      if (l !== this.l) lua.lua_sethook(l, (t: L) => this.onHook(t), lua.LUA_MASKCOUNT, 1);
       pushTagged(l, "err", stop);
       lua.lua_error(l);
     }
@@ -830,3 +842,20 @@ export function sha1Hex(s: string): string {
 }
 
 export { pushStr as luaPushString, toStr as luaToString };
+
+const PRELUDE_SOURCE = "=prelude";
+
+/**
+ * True while the function running is the prelude's (the error handler, the pcall wrapper): a
+ * killed script's error is raised in the script's own code, never inside the handler that is
+ * dealing with the previous one.
+ */
+function inPrelude(l: L): boolean {
+  const ar = new lua.lua_Debug();
+  if (!lua.lua_getstack(l, 0, ar)) return false;
+  lua.lua_getinfo(l, luaBytes("S"), ar);
+  const src = ar.source;
+  if (!src || src.length !== PRELUDE_SOURCE.length) return false;
+  for (let i = 0; i < src.length; i++) if (src[i] !== PRELUDE_SOURCE.charCodeAt(i)) return false;
+  return true;
+}

@@ -591,6 +591,11 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return string.char(72, 105)"),
       ev("return tostring(nil) .. tostring(true)"),
       ev("return type(tostring({})) "),
+      // The global table's metatable is a read-only table; library tables show none.
+      ev("local g = getmetatable(_G)\ng.__index = {}"),
+      ev("local r = {} for k, v in pairs(getmetatable(_G)) do r[#r + 1] = k end return r"),
+      ev("rawset(getmetatable(_G), 'a', 1)"),
+      ev("return {type(getmetatable(redis)), type(getmetatable(cjson)), type(getmetatable(''))}"),
     ],
   },
   {
