@@ -273,6 +273,34 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    // Redis 7.0: a script that runs a read-only command tracks the keys it declared, not the
+    // keys it read; one that reads nothing (or only pings) tracks nothing.
+    name: "scripts and functions track their declared keys once they run a read command",
+    conns: ["A", "B"],
+    resp3: ["A"],
+    steps: [
+      ["A", "CLIENT", "TRACKING", "on"],
+      ["A", "EVAL", "redis.call('set', 'k3{t}', 'bar')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "1", "k1{t}", "1", "k3{t}", "1"],
+      ["A", "EVAL", "redis.call('get', 'k3{t}')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "2", "k1{t}", "2", "k3{t}", "2"],
+      ["A", "EVAL_RO", "redis.call('ping')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "3", "k1{t}", "3"],
+      ["A", "EVAL_RO", "return redis.call('get', 'k1{t}')", "1", "k2{t}"],
+      ["B", "MSET", "k2{t}", "4", "k1{t}", "4"],
+      [
+        "A",
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=tlib\nredis.register_function{function_name='rd', " +
+        "callback=function(keys) return redis.call('get', 'k3{t}') end, flags={'no-writes'}}",
+      ],
+      ["A", "FCALL_RO", "rd", "1", "k1{t}"],
+      ["B", "MSET", "k2{t}", "5", "k1{t}", "5", "k3{t}", "5"],
+      ["A", "FUNCTION", "FLUSH"],
+    ],
+  },
+  {
     name: "streams, HyperLogLog, GEO and SORT: their reads are tracked, their writes invalidate",
     conns: ["A", "B"],
     resp3: ["A"],

@@ -7,7 +7,7 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp } from "./define.ts";
-import { type CommandDef, commandKeys, F_DENYOOM, F_WRITE } from "./types.ts";
+import { type CommandDef, F_DENYOOM, F_WRITE } from "./types.ts";
 import { ERR } from "../../shared/errors.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
 import { callSlot } from "../cluster/cluster.ts";
@@ -187,6 +187,7 @@ function runScript(
   const running: RunningScript = {
     name: spec.name,
     argv,
+    keys: spec.keys,
     startMs: s.clock.nowMs(),
     isFunction: spec.isFunction,
     wrote: false,
@@ -378,10 +379,12 @@ function runFromScript(
   sc.proto = host.resp;
   sc.out.reset();
   void call(s, sc, def, argv);
-  // A tracking caller remembers the keys its script read, as if it had read them itself.
+  // As in Redis 7.0, a script that runs a read-only command makes a tracking caller remember
+  // the keys the script declared (not the keys that command read); one that reads nothing
+  // leaves nothing tracked.
   const t = caller.tracking;
   if (t !== null && !t.bcast && def.flags.includes("readonly")) {
-    s.tracking.remember(caller, commandKeys(def, argv).map((i) => argv[i]!));
+    s.tracking.remember(caller, running.keys);
   }
   const bytes = sc.out.take();
   decoder.push(bytes);

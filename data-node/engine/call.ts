@@ -141,6 +141,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   return result;
 }
 
+const SCRIPT_RO_COMMANDS = new Set(["eval_ro", "evalsha_ro", "fcall_ro"]);
+
 /**
  * After a command of a tracking client: the keys a read-only command read are remembered
  * (default mode), and a CLIENT CACHING choice lasts for one command (a whole transaction),
@@ -148,7 +150,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
  */
 function trackCommand(s: Engine, c: Client, def: CommandDef, argv: string[], top: boolean): void {
   const t = c.tracking!;
-  if (!t.bcast && def.flags.includes("readonly")) {
+  // The read-only script commands track through the commands their script runs.
+  if (!t.bcast && def.flags.includes("readonly") && !SCRIPT_RO_COMMANDS.has(def.name)) {
     s.tracking.remember(c, commandKeys(def, argv).map((i) => argv[i]!));
   }
   if (top && c.multi === null && !def.name.startsWith("client")) t.caching = false;

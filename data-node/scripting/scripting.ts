@@ -42,6 +42,8 @@ export interface Library {
 export interface RunningScript {
   name: string;
   argv: string[];
+  /** The keys the caller declared (EVAL's and FCALL's numkeys keys). */
+  keys: readonly string[];
   startMs: number;
   isFunction: boolean;
   /** The script has written: it can no longer be killed (only SHUTDOWN NOSAVE). */
