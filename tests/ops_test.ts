@@ -175,3 +175,40 @@ Deno.test({
     deepStrictEqual(await conn.call("LATENCY", "HISTOGRAM", "get"), []);
   },
 });
+
+/** Counters of XREADGROUP after blocked calls woken with NOGROUP / UNBLOCKED errors. */
+async function wokenWithErrors(port: number): Promise<string> {
+  using conn = await RawConn.connect(port);
+  using waiter = await RawConn.connect(port);
+  await conn.call("CONFIG", "RESETSTAT");
+  for (const wake of [["XGROUP", "DESTROY", "s", "g"], ["SET", "s", "x"]]) {
+    await conn.call("DEL", "s");
+    await conn.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM");
+    await waiter.write(
+      encodeCommand(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]),
+    );
+    await eventually(
+      async () => String(await conn.call("INFO", "clients")).includes("blocked_clients:1"),
+      "XREADGROUP blocked",
+    );
+    await conn.call(...wake);
+    await waiter.read();
+  }
+  const info = String(await conn.call("INFO", "commandstats"));
+  const m = info.match(/cmdstat_xreadgroup:(calls=\d+),.*(rejected_calls=\d+,failed_calls=\d+)/);
+  return m ? `${m[1]} ${m[2]}` : info;
+}
+
+Deno.test({
+  name: "commandstats: a blocked command woken with an error is a failed call, as in redis-server",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const expected = await wokenWithErrors(redis.port);
+    ok(expected.includes("failed_calls=2"), expected);
+    deepStrictEqual(await wokenWithErrors(ours.port), expected);
+  },
+});

@@ -64,6 +64,7 @@ function flushMode(c: ClientState, argv: string[], at: number): boolean {
 function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
   s.dirty += c.db.clear();
+  s.blocking.contentsReplaced(c.db);
   s.tracking.flushed();
   s.dirty++;
   c.out.ok();
@@ -71,7 +72,10 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
 
 function flushall(s: Engine, c: ClientState, argv: string[]): void {
   if (!flushMode(c, argv, 1)) return;
-  for (const db of s.dbs) s.dirty += db.clear();
+  for (const db of s.dbs) {
+    s.dirty += db.clear();
+    s.blocking.contentsReplaced(db);
+  }
   s.tracking.flushed();
   s.dirty++;
   s.afterFlushAll?.();
@@ -88,7 +92,7 @@ function swapdb(s: Engine, c: ClientState, argv: string[]): void {
   if (a < 0 || b < 0 || !da || !dbb) return c.error(ERR.dbIndex);
   if (da !== dbb) {
     da.swapWith(dbb);
-    // Clients blocked on a key that exists in the database swapped in are served now.
+    // Clients blocked on a key of either database are retried now.
     s.blocking.contentsReplaced(da);
     s.blocking.contentsReplaced(dbb);
   }

@@ -80,16 +80,15 @@ export class BlockingRegistry {
   }
 
   /**
-   * After a database's contents were replaced (SWAPDB): every key waited on there that now
-   * exists is ready, as Redis rescans its blocked keys then.
+   * After a database's contents were replaced (SWAPDB, FLUSHDB, FLUSHALL): every key waited on
+   * there is retried, as Redis rescans its blocked keys then: one that exists now may serve its
+   * waiters, and XREADGROUP waiters whose stream is gone get their error.
    */
   contentsReplaced(db: Database): void {
     if (this.waiting.size === 0) return;
     const prefix = `${db.id}\0`;
     for (const id of this.waiting.keys()) {
-      if (id.startsWith(prefix) && db.peek(id.slice(prefix.length)) !== undefined) {
-        this.ready.add(id);
-      }
+      if (id.startsWith(prefix)) this.ready.add(id);
     }
   }
 
@@ -105,6 +104,8 @@ export class BlockingRegistry {
         if (!set) continue;
         for (const w of [...set]) {
           if (!this.byClient.has(w.client)) continue;
+          // Whether the reply it gets is an error (failed_calls).
+          w.client.failed = false;
           if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
           this.onOutput(w.client);
         }
@@ -118,6 +119,7 @@ export class BlockingRegistry {
   unblock(client: Client, reason: "timeout" | "error"): boolean {
     const w = this.byClient.get(client);
     if (!w) return false;
+    client.failed = false;
     this.finish(w, () => {
       if (reason === "timeout") w.spec.onTimeout();
       else client.error(UNBLOCKED_ERROR);

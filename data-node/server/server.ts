@@ -231,6 +231,8 @@ export class Server {
       const b = c.blockedCall;
       c.blockedCall = null;
       if (b === null || !served) return;
+      // Woken with an error (NOGROUP, UNBLOCKED): a failed call, as Redis counts it.
+      if (c.failed) b.stat.failedCalls++;
       // The command that served it (RPUSH...) is logged first, as in Redis.
       this.stats.settle(performance.now());
       this.stats.slowlogPush(b.stat, c, b.argv, b.us);
