@@ -443,6 +443,10 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     type: oneOf("allchannels", "resetchannels"),
     default: "resetchannels",
   },
+  // Hidden test knobs of Redis (CONFIG GET shows them only by exact name): they slow down a
+  // forked child's save or a load per key; saves here run in-process and are not slowed.
+  { name: "rdb-key-save-delay", type: int(-INT_MAX - 1, INT_MAX), default: "0", hidden: true },
+  { name: "key-load-delay", type: int(-INT_MAX - 1, INT_MAX), default: "0", hidden: true },
   { name: "active-defrag-cycle-max", type: int(1, 99), default: "25" },
   { name: "active-defrag-cycle-min", type: int(1, 99), default: "1" },
   {

@@ -50,6 +50,8 @@ export interface ParamDef {
   /** A reason when this value asks for a feature that is not built yet. */
   notSupported?: (value: unknown) => string | undefined;
   sensitive?: boolean;
+  /** Left out of CONFIG GET patterns: only its exact name shows it (Redis's hidden configs). */
+  hidden?: boolean;
 }
 
 /** A refused CONFIG SET / REWRITE; the message is Redis's text after the `-`. */
@@ -319,8 +321,8 @@ export class Config {
         if (exact !== undefined) out.set(p, this.shown(exact));
         continue;
       }
-      for (const name of this.defs.keys()) {
-        if (globMatch(lp, name, true)) out.set(name, this.shown(name));
+      for (const [name, def] of this.defs) {
+        if (!def.hidden && globMatch(lp, name, true)) out.set(name, this.shown(name));
       }
       for (const [alias, name] of this.aliasOf) {
         if (globMatch(lp, alias, true)) out.set(alias, this.shown(name));

@@ -359,6 +359,23 @@ export const CASES: Case[] = [
     ],
   },
   {
+    name: "debug quicklist-packed-threshold and the hidden test configs",
+    steps: [
+      ...["1b", "0", "5b", "1k", "4095mb", "4gb", "-1", "x", "1zb"].map((v) =>
+        c("DEBUG", "QUICKLIST-PACKED-THRESHOLD", v)
+      ),
+      c("DEBUG", "QUICKLIST-PACKED-THRESHOLD"),
+      c("CONFIG", "GET", "rdb-key-save-delay"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "-100"),
+      c("CONFIG", "GET", "rdb-key-save-delay"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "2147483648"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "0"),
+      c("CONFIG", "GET", "key-load-delay"),
+      c("CONFIG", "GET", "*-delay"),
+      sorted("CONFIG", "GET", "rdb*"),
+    ],
+  },
+  {
     name: "debug populate and object",
     steps: [
       x(OK, "DEBUG", "POPULATE", "3"),
