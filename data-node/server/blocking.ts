@@ -31,6 +31,8 @@ const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 export class BlockingRegistry {
   /** Called for a served client (the server writes it out once per tick). */
   onOutput: (c: Client) => void = () => {};
+  /** Around each retry: the client a retry serves runs as the current client (tracking). */
+  onRetry: (c: Client | null) => void = () => {};
   /** Called when a client stops waiting: `served` unless it timed out (or disconnected). */
   onUnblocked: (c: Client, served: boolean) => void = () => {};
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
@@ -106,7 +108,12 @@ export class BlockingRegistry {
           if (!this.byClient.has(w.client)) continue;
           // Whether the reply it gets is an error (failed_calls).
           w.client.failed = false;
-          if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
+          this.onRetry(w.client);
+          try {
+            if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
+          } finally {
+            this.onRetry(null);
+          }
           this.onOutput(w.client);
         }
       }

@@ -227,6 +227,13 @@ export class Server {
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
+    // A served client's own invalidations follow its reply, as for any command it runs.
+    this.blocking.onRetry = (c) => {
+      const t = this.tracking;
+      if (c !== null) {
+        if (t.clientsOn !== 0) t.current = c;
+      } else if (t.current !== null) t.commandDone(t.current);
+    };
     this.blocking.onUnblocked = (c, served) => {
       const b = c.blockedCall;
       c.blockedCall = null;
