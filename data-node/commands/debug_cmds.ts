@@ -35,6 +35,8 @@ const DEBUG_HELP = [
   "PROTOCOL <type>",
   "    Reply with a sample of a reply type: string, integer, double, bignum, null,",
   "    array, set, map, attrib, push, verbatim, true, false.",
+  "SET-DISABLE-DENY-SCRIPTS <0|1>",
+  "    Let scripts run the commands flagged noscript (1) or refuse them again (0).",
   "QUICKLIST-PACKED-THRESHOLD <size>",
   "    Checked and accepted for compatibility (0 = the default, at most 4gb - 1mb):",
   "    lists here keep no packed/plain node split for it to move.",
@@ -143,6 +145,11 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     if (size === null || size < 0 || size > MAX_PACKED_THRESHOLD) {
       c.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb");
     } else c.out.ok();
+  } else if (sub === "set-disable-deny-scripts" && n === 3) {
+    // Read as C's atoi reads it: a leading integer, anything else is 0.
+    const v = parseInt(argv[2]!.trimStart(), 10);
+    s.scripting.allowNoscript = Number.isFinite(v) && v !== 0;
+    c.out.ok();
   } else if (sub === "log" && n === 3) {
     log.warn("DEBUG LOG: {message}", { message: argv[2]! });
     c.out.ok();

@@ -339,7 +339,7 @@ function runFromScript(
   ) {
     return new RespError("ERR Wrong number of args calling Redis command from script");
   }
-  if (def.flags.includes("noscript")) {
+  if (def.flags.includes("noscript") && !s.scripting.allowNoscript) {
     return new RespError("ERR This Redis command is not allowed from script");
   }
   const repl = s.replication;

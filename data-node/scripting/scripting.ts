@@ -71,6 +71,8 @@ export class Scripting {
   readonly libraries = new Map<string, Library>();
   readonly functions = new Map<string, LibFunction>();
   running: RunningScript | null = null;
+  /** DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript (tests only). */
+  allowNoscript = false;
   /** The client scripts run their commands as (Redis's lua client), set by the server. */
   client: Client | null = null;
 

@@ -359,7 +359,7 @@ export const CASES: Case[] = [
     ],
   },
   {
-    name: "debug quicklist-packed-threshold and the hidden test configs",
+    name: "debug quicklist-packed-threshold, set-disable-deny-scripts and the hidden test configs",
     steps: [
       ...["1b", "0", "5b", "1k", "4095mb", "4gb", "-1", "x", "1zb"].map((v) =>
         c("DEBUG", "QUICKLIST-PACKED-THRESHOLD", v)
@@ -373,6 +373,12 @@ export const CASES: Case[] = [
       c("CONFIG", "GET", "key-load-delay"),
       c("CONFIG", "GET", "*-delay"),
       sorted("CONFIG", "GET", "rdb*"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      c("EVAL", "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'double')", "0"),
+      c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "x"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
     ],
   },
   {
