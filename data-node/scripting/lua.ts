@@ -7,6 +7,7 @@
 import fengari from "./fengari.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
+  RespAttribute,
   RespBigNumber,
   RespDouble,
   RespError,
@@ -122,6 +123,8 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
     return;
   }
   if (v instanceof SimpleString) return pushTagged(l, "ok", v.value);
+  // Attributes are not shown to scripts (as in Redis 7.0): only the value they decorate.
+  if (v instanceof RespAttribute) return pushReply(l, v.value, resp);
   if (v instanceof RespError) return pushTagged(l, "err", errorTableText("-" + v.message));
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);

@@ -359,7 +359,8 @@ export const CASES: Case[] = [
     ],
   },
   {
-    name: "debug quicklist-packed-threshold, set-disable-deny-scripts and the hidden test configs",
+    name:
+      "debug quicklist-packed-threshold, set-disable-deny-scripts, object of an expired key, hidden configs",
     steps: [
       ...["1b", "0", "5b", "1k", "4095mb", "4gb", "-1", "x", "1zb"].map((v) =>
         c("DEBUG", "QUICKLIST-PACKED-THRESHOLD", v)
@@ -376,9 +377,19 @@ export const CASES: Case[] = [
       c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
       c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"),
       c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      // A script sees the value an attribute decorates, not the attribute.
+      c("EVAL", "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'attrib')", "0"),
       c("EVAL", "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'double')", "0"),
       c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "x"),
       c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      // DEBUG OBJECT shows a key that has expired but is not deleted yet.
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+      c("SET", "dk", "v", "PX", "1"),
+      c("DEBUG", "SLEEP", "0.01"),
+      shape("DEBUG", "OBJECT", "dk"),
+      c("EXISTS", "dk"),
+      c("DEBUG", "OBJECT", "dk"),
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
     ],
   },
   {
