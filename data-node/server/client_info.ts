@@ -37,7 +37,7 @@ export function clientInfoLine(s: Server, c: Client): string {
     ["ssub", c.shardChannels.size],
     ["multi", c.multi ? c.multi.length : -1],
     ["qbuf", qbuf],
-    ["qbuf-free", c.parser.buf.length - c.parser.end],
+    ["qbuf-free", Math.max(0, c.parser.allocated - qbuf)],
     ["argv-mem", 0],
     ["multi-mem", 0],
     ["rbs", c.parser.buf.length],

@@ -921,6 +921,7 @@ export class Server {
     let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
     const timeoutMs = this.config.get<number>("timeout") * 1000;
     for (const c of this.clients.values()) {
+      c.parser.resizeCheck(Math.floor((now - c.lastInteractionMs) / 1000));
       input = Math.max(input, c.parser.memory);
       output = Math.max(output, c.outputPending);
       if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
