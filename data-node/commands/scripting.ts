@@ -160,6 +160,10 @@ function refuseBeforeRun(
   if (spec.roCommand && writes) {
     return "ERR Can not execute a script with write flag using *_ro command.";
   }
+  // A script that may write is refused without enough good replicas (min-replicas-to-write).
+  if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
+    return "NOREPLICAS Not enough good replicas to write.";
+  }
   return null;
 }
 
@@ -369,6 +373,10 @@ function runFromScript(
   if (def.bits & F_WRITE) {
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return new RespError("READONLY You can't write against a read only replica.");
+    }
+    // Reached by scripts without flags (those with flags were refused before running).
+    if (!repl.replica.active && !repl.master.enoughGoodReplicas()) {
+      return new RespError("NOREPLICAS Not enough good replicas to write.");
     }
     running.wrote = true;
   }

@@ -481,6 +481,20 @@ export const CASES_SCRIPTING: Case[] = [
   {
     name: "scripting: read-only scripts and shebang flags",
     steps: [
+      // Without enough good replicas: scripts that may write are refused, before they run when
+      // they declare flags, at their first write otherwise.
+      c("SET", "x", "v"),
+      c("CONFIG", "SET", "min-replicas-to-write", "1"),
+      ev("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", ["x"]),
+      ev("return redis.call('get', KEYS[1])", ["x"]),
+      ev("#!lua\nreturn redis.call('get', KEYS[1])", ["x"]),
+      ev("return redis.call('set', KEYS[1], 1)", ["x"]),
+      ev("return redis.pcall('set', KEYS[1], 1)", ["x"]),
+      c("CONFIG", "SET", "min-replicas-to-write", "0"),
+      // A set's order is its hash table's: sorted for a script by a constant.
+      c("SADD", "myset", "a", "b", "c", "aa", "z", "azz", "10", "9"),
+      ev("return redis.call('sort', KEYS[1], 'by', '_')", ["myset"]),
+      ev("return redis.call('sort', KEYS[1], 'by', '_', 'get', '#')", ["myset"]),
       c("SET", "k", "v"),
       evRo("return redis.call('GET', KEYS[1])", ["k"]),
       evRo("return redis.call('SET', KEYS[1], 'x')", ["k"]),
