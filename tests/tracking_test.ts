@@ -416,3 +416,32 @@ Deno.test({
     }
   },
 });
+
+/** The invalidation a tracking client gets, reading only, once the table limit is lowered. */
+async function idleTableLimit(port: number): Promise<string> {
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  await a.call("HELLO", "3");
+  await a.call("CLIENT", "TRACKING", "on");
+  await b.call("MSET", "k1", "1", "k2", "2");
+  await a.call("MGET", "k1", "k2");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1");
+  // Nothing more is sent: the server's timer must do it.
+  const pushed = text(await a.read(3000)).replace(/k[12]/, "k?");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1000000");
+  return pushed;
+}
+
+Deno.test({
+  name: "client tracking: an idle server drops tracked keys over tracking-table-max-keys",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const expected = await idleTableLimit(redis.port);
+    deepStrictEqual(expected, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk?\r\n");
+    deepStrictEqual(await idleTableLimit(ours.port), expected);
+  },
+});

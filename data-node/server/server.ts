@@ -895,6 +895,8 @@ export class Server {
       this.latencySample("expire-cycle", performance.now() - t0);
     }
     this.clientsCron(now);
+    // The tracking table is kept under its limit even when idle (after a CONFIG SET), as Redis.
+    if (this.tracking.clientsOn !== 0) this.tracking.limitTableSize();
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
