@@ -56,6 +56,61 @@ async function queryBufferSize(w: RawConn, name: string): Promise<number> {
   return field(line, "qbuf") + field(line, "qbuf-free");
 }
 
+const WITH_DEBUG = ["--enable-debug-command", "yes"];
+const DEBUG_SERVERS = {
+  "data-node": () => startDataNode(WITH_DEBUG),
+  "redis-server": () => startRedisServer(WITH_DEBUG),
+} as const;
+
+for (const [kind, start] of Object.entries(DEBUG_SERVERS)) {
+  Deno.test({
+    name: `the reply buffer shrinks when idle and grows for big replies, rbs/rbp (${kind})`,
+    ...opts,
+    ignore: skip(kind, "reply buffer resizing"),
+    fn: async () => {
+      await using n = await start();
+      using a = await RawConn.connect(n.port);
+      using w = await RawConn.connect(n.port);
+      const rbs = async () => field(await clientLine(w, "a"), "rbs");
+      const errText = async (...args: string[]) => String(await w.call(...args));
+      equal(
+        await errText("DEBUG", "REPLYBUFFER", "peak-reset-time", "x"),
+        "ERR value is not an integer or out of range",
+      );
+      equal(
+        await errText("DEBUG", "REPLYBUFFER", "nope", "1"),
+        "ERR unknown subcommand or wrong number of arguments for 'REPLYBUFFER'. Try DEBUG HELP.",
+      );
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "100"), "OK");
+      await a.call("CLIENT", "SETNAME", "a");
+      ok(field(await clientLine(w, "a"), "rbp") <= await rbs());
+      // Idle: down to 1 KB.
+      await eventually(
+        async () => {
+          const size = await rbs();
+          return size >= 1024 && size < 2046;
+        },
+        "rbs shrunk",
+        3000,
+      );
+      await w.call("SET", "bigval", "x".repeat(32768));
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "never"), "OK");
+      // Replies that fill it: doubled up to 16 KB.
+      await eventually(
+        async () => {
+          await a.call("GET", "bigval");
+          const size = await rbs();
+          return size >= 16384 && size < 32768;
+        },
+        "rbs grown",
+        5000,
+      );
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "reset"), "OK");
+      equal(await w.call("DEBUG", "REPLYBUFFER", "resizing", "0"), "OK");
+    },
+  });
+}
+
 for (const [kind, start] of Object.entries(SERVERS)) {
   Deno.test({
     name: `the query buffer is released when idle and cut down to its recent peak (${kind})`,

@@ -7,7 +7,7 @@ import type { Config } from "../../shared/config/schema.ts";
 import { ProtocolError } from "../../shared/resp/mod.ts";
 import { getLogger } from "../../shared/log.ts";
 import { Database, KeyspaceHooks } from "../store/database.ts";
-import { Client } from "./client.ts";
+import { Client, REPLY_CHUNK_BYTES, REPLY_MIN_BYTES } from "./client.ts";
 import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
@@ -42,6 +42,12 @@ import {
   wireRequirepass,
 } from "./acl_shell.ts";
 
+import { subcommandSyntaxError } from "../commands/define.ts";
+import { ERR } from "../../shared/errors.ts";
+import { parseI64 } from "../../shared/int64.ts";
+
+/** Redis's default for how often a reply buffer's peak restarts (DEBUG REPLYBUFFER). */
+const REPLY_BUFFER_PEAK_RESET_MS = 5000;
 const log = getLogger(["data-node", "server"]);
 
 function randomHex40(): string {
@@ -227,6 +233,7 @@ export class Server {
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
+    this.debugExtensions.set("replybuffer", (_s, c, argv) => this.debugReplyBuffer(c, argv));
     // A served client's own invalidations follow its reply, as for any command it runs.
     this.blocking.onRetry = (c) => {
       const t = this.tracking;
@@ -541,6 +548,7 @@ export class Server {
       maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
     });
     c.db = this.dbs[0]!;
+    c.replyPeakResetMs = this.clock.nowMs();
     c.aclUser = this.acl.defaultUser;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
@@ -924,6 +932,7 @@ export class Server {
     const timeoutMs = this.config.get<number>("timeout") * 1000;
     for (const c of this.clients.values()) {
       c.parser.resizeCheck(Math.floor((now - c.lastInteractionMs) / 1000));
+      this.resizeReplyBuffer(c, now);
       input = Math.max(input, c.parser.memory);
       output = Math.max(output, c.outputPending);
       if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
@@ -934,6 +943,55 @@ export class Server {
     }
     this.peakInput[slot] = input;
     this.peakOutput[slot] = output;
+  }
+
+  /** DEBUG REPLYBUFFER: how often a client's reply buffer peak restarts (-1: never), on/off. */
+  replyBufferPeakResetMs = REPLY_BUFFER_PEAK_RESET_MS;
+  replyBufferResizing = true;
+
+  /** DEBUG REPLYBUFFER PEAK-RESET-TIME <ms|never|reset> | RESIZING <0|1>. */
+  private debugReplyBuffer(c: Client, argv: string[]): void {
+    if (argv.length !== 4) return subcommandSyntaxError(c, argv, "DEBUG");
+    const what = argv[2]!.toLowerCase(), v = argv[3]!;
+    if (what === "peak-reset-time") {
+      const lv = v.toLowerCase();
+      if (lv === "never") this.replyBufferPeakResetMs = -1;
+      else if (lv === "reset") this.replyBufferPeakResetMs = REPLY_BUFFER_PEAK_RESET_MS;
+      else {
+        const n = parseI64(v);
+        if (n === null) return c.error(ERR.notInt);
+        this.replyBufferPeakResetMs = Number(n);
+      }
+    } else if (what === "resizing") {
+      // Read as C's atoi reads it.
+      const n = parseInt(v.trimStart(), 10);
+      this.replyBufferResizing = Number.isFinite(n) && n !== 0;
+    } else return subcommandSyntaxError(c, argv, "DEBUG");
+    c.out.ok();
+  }
+
+  /**
+   * Redis 7.0's reply buffer resizing: halved or more (down to the peak, at least 1 KB) when the
+   * recent peak used less than half, doubled (up to 16 KB) when a batch filled it; the peak
+   * then restarts every replyBufferPeakResetMs.
+   */
+  private resizeReplyBuffer(c: Client, now: number): void {
+    if (!this.replyBufferResizing) return;
+    const size = c.replyBufSize;
+    let next = 0;
+    if (size / 2 >= REPLY_MIN_BYTES && c.replyBufPeak < size / 2) {
+      next = Math.max(REPLY_MIN_BYTES, c.replyBufPeak + 1);
+      this.stats.replyBufferShrinks++;
+    } else if (size * 2 < REPLY_CHUNK_BYTES * 2 && c.replyBufPeak === size) {
+      next = Math.min(REPLY_CHUNK_BYTES, size * 2);
+      this.stats.replyBufferExpands++;
+    }
+    const reset = this.replyBufferPeakResetMs;
+    if (reset >= 0 && now - c.replyPeakResetMs >= reset) {
+      c.replyBufPeak = Math.min(c.outputPending, c.replyBufSize);
+      c.replyPeakResetMs = now;
+    }
+    if (next !== 0) c.replyBufSize = next;
   }
 
   private sampleStats(now: number): void {

@@ -173,5 +173,9 @@ export class Stats {
     this.keyspaceHits = this.keyspaceMisses = this.totalErrorReplies = 0;
     this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;
     this.totalReads = this.totalWrites = 0;
+    this.replyBufferShrinks = this.replyBufferExpands = 0;
   }
+  /** Reply buffers resized by the clients cron (INFO stats). */
+  replyBufferShrinks = 0;
+  replyBufferExpands = 0;
 }
