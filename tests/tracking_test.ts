@@ -445,3 +445,36 @@ Deno.test({
     deepStrictEqual(await idleTableLimit(ours.port), expected);
   },
 });
+
+/** A lowered table limit with the timer paused: the next command (queued) invalidates first. */
+async function pausedCronLimit(port: number): Promise<string[]> {
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "2");
+  await b.call("DEBUG", "PAUSE-CRON", "1");
+  await a.call("HELLO", "3");
+  await a.call("CLIENT", "TRACKING", "on");
+  await a.call("MGET", "1{t}", "2{t}");
+  await a.call("MULTI");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1");
+  const out = [text(await a.call("PING"))];
+  out.push(text(await a.read()), text(await a.call("EXEC")));
+  await b.call("DEBUG", "PAUSE-CRON", "0");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1000000");
+  return out.map((t) => t.replace(/[12]\{t\}/, "?{t}"));
+}
+
+Deno.test({
+  name: "client tracking: DEBUG PAUSE-CRON, then a queued command applies a lowered table limit",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const debug = ["--enable-debug-command", "yes"];
+    await using ours = await startDataNode(debug);
+    await using redis = await startRedisServer(debug);
+    const expected = await pausedCronLimit(redis.port);
+    deepStrictEqual(expected[0], ">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\n?{t}\r\n");
+    deepStrictEqual(await pausedCronLimit(ours.port), expected);
+  },
+});

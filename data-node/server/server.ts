@@ -234,6 +234,13 @@ export class Server {
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     this.debugExtensions.set("replybuffer", (_s, c, argv) => this.debugReplyBuffer(c, argv));
+    // DEBUG PAUSE-CRON <0|1>: the timer's work stops (tests), as Redis's.
+    this.debugExtensions.set("pause-cron", (_s, c, argv) => {
+      if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+      const n = parseInt(argv[2]!.trimStart(), 10);
+      this.pauseCron = Number.isFinite(n) && n !== 0;
+      c.out.ok();
+    });
     // A served client's own invalidations follow its reply, as for any command it runs.
     this.blocking.onRetry = (c) => {
       const t = this.tracking;
@@ -891,7 +898,11 @@ export class Server {
   }
 
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
+  /** DEBUG PAUSE-CRON: the timer does nothing while set. */
+  pauseCron = false;
+
   serverCron(): void {
+    if (this.pauseCron) return;
     const now = this.nowMs = this.clock.nowMs();
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
