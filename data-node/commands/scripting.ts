@@ -209,6 +209,10 @@ function runScript(
   };
   const host: ScriptHost = {
     resp: 2,
+    replyError: (message, counted) => {
+      c.failed = true;
+      if (!counted) c.onError(message);
+    },
     run: (cargv) =>
       runFromScript(s, c, sc, host, cargv, readOnly, running, decoder, allowOom, cluster),
     aclCheck: (cargv) => {
@@ -246,7 +250,14 @@ function runScript(
   const finish = (result: RunResult): void => {
     s.scripting.running = null;
     p.targets = TO_ALL;
-    if ("error" in result) c.error(result.error);
+    if ("error" in result) {
+      // An error from a command the script ran was counted when it failed: the script's
+      // error reply is not counted again (the call still failed), as in Redis.
+      if (result.counted) {
+        c.out.error(result.error);
+        c.failed = true;
+      } else c.error(result.error);
+    }
   };
   let result: RunResult;
   try {
@@ -319,6 +330,13 @@ function clusterRefusal(
   return null;
 }
 
+/** A command a script may not run: the error counts (errorstats, rejected_calls) as in Redis. */
+function rejected(s: Engine, def: CommandDef | null, message: string): RespError {
+  s.stats.error(message);
+  if (def !== null) s.stats.of(def).rejectedCalls++;
+  return new RespError(message);
+}
+
 /** redis.call/pcall: the checks Redis makes on a command from a script, then the call. */
 function runFromScript(
   s: Engine,
@@ -334,24 +352,24 @@ function runFromScript(
 ): RespValue | RespError {
   const found = lookupCommand(s.commands, argv);
   if (typeof found === "string") {
-    return new RespError("ERR Unknown Redis command called from script");
+    return rejected(s, null, "ERR Unknown Redis command called from script");
   }
   const def: CommandDef = found;
   const argc = argv.length;
   if (
     (def.arity > 0 && argc !== def.arity) || argc < -def.arity || (def.subcommands && !def.handler)
   ) {
-    return new RespError("ERR Wrong number of args calling Redis command from script");
+    return rejected(s, def, "ERR Wrong number of args calling Redis command from script");
   }
   if (def.flags.includes("noscript") && !s.scripting.allowNoscript) {
-    return new RespError("ERR This Redis command is not allowed from script");
+    return rejected(s, def, "ERR This Redis command is not allowed from script");
   }
   const repl = s.replication;
   if (
     repl.replica.active && repl.replica.state !== "connected" &&
     !s.config.get<boolean>("replica-serve-stale-data") && !def.flags.includes("stale")
   ) {
-    return new RespError("ERR Can not execute the command on a stale replica");
+    return rejected(s, def, "ERR Can not execute the command on a stale replica");
   }
   // The caller's ACL rules apply to each command the script runs (logged with context lua).
   const user = caller.aclUser;
@@ -362,27 +380,31 @@ function runFromScript(
       const object = denied.denial === "command" ? def.name : argv[denied.index]!;
       // The log shows the client that ran the script, as Redis's (the current client).
       logDenial(s, caller, denied.denial, object, user.name, "lua");
-      return new RespError(`ERR The user executing the script ${ACL_SCRIPT_DENIAL[denied.denial]}`);
+      return rejected(
+        s,
+        def,
+        `ERR The user executing the script ${ACL_SCRIPT_DENIAL[denied.denial]}`,
+      );
     }
   }
   // As Redis, a read-only script treats may-replicate commands (PUBLISH...) as writes.
   if (readOnly && (def.bits & F_WRITE || MAY_REPLICATE.has(def.name))) {
-    return new RespError("ERR Write commands are not allowed from read-only scripts.");
+    return rejected(s, def, "ERR Write commands are not allowed from read-only scripts.");
   }
-  if (!allowOom && !running.wrote && def.bits & F_DENYOOM) return new RespError(ERR.oom);
+  if (!allowOom && !running.wrote && def.bits & F_DENYOOM) return rejected(s, def, ERR.oom);
   if (def.bits & F_WRITE) {
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
-      return new RespError("READONLY You can't write against a read only replica.");
+      return rejected(s, def, "READONLY You can't write against a read only replica.");
     }
     // Reached by scripts without flags (those with flags were refused before running).
     if (!repl.replica.active && !repl.master.enoughGoodReplicas()) {
-      return new RespError("NOREPLICAS Not enough good replicas to write.");
+      return rejected(s, def, "NOREPLICAS Not enough good replicas to write.");
     }
     running.wrote = true;
   }
   if (s.cluster && !caller.trusted) {
     const refused = clusterRefusal(s, caller, sc, def, argv, cluster);
-    if (refused !== null) return new RespError(`ERR ${refused}`);
+    if (refused !== null) return rejected(s, def, `ERR ${refused}`);
   }
   sc.proto = host.resp;
   sc.out.reset();

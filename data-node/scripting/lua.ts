@@ -37,6 +37,11 @@ export interface ScriptHost {
   log(level: number, message: string): void;
   /** redis.set_repl: the targets of the next effects. */
   setRepl(flags: number): void;
+  /**
+   * An error reply the script's result holds: a failed call, and counted in the error statistics
+   * unless `counted` (the error of a command the script ran, counted when it failed).
+   */
+  replyError?(message: string, counted: boolean): void;
   /** Called every HOOK_INSTRUCTIONS instructions: a string aborts the script with that error. */
   tick(): string | null;
   /** Asked after tick(): should the script yield now (the server serves others meanwhile)? */
@@ -125,7 +130,13 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
   if (v instanceof SimpleString) return pushTagged(l, "ok", v.value);
   // Attributes are not shown to scripts (as in Redis 7.0): only the value they decorate.
   if (v instanceof RespAttribute) return pushReply(l, v.value, resp);
-  if (v instanceof RespError) return pushTagged(l, "err", errorTableText("-" + v.message));
+  if (v instanceof RespError) {
+    pushTagged(l, "err", errorTableText("-" + v.message));
+    // Already counted in the error statistics when the command failed (Redis's same flag).
+    lua.lua_pushboolean(l, true);
+    setField(l, "ignore_error_stats_update");
+    return;
+  }
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);
     lua.lua_pushnumber(l, v.value);
@@ -210,6 +221,9 @@ function truncate(n: number): bigint | number {
 
 const MAX_DEPTH = 1000;
 
+/** Where the error replies of the script result being written are counted (see writeResult). */
+let replyErrorSink: ((message: string, counted: boolean) => void) | null = null;
+
 function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
   if (depth > MAX_DEPTH || !lua.lua_checkstack(l, 4)) {
     out.error("ERR reached lua stack limit");
@@ -219,6 +233,10 @@ function writeTable(l: L, out: RespWriter, resp: 2 | 3, depth: number): void {
     const msg = toStr(l, -1).replace(/[\r\n]/g, " ");
     lua.lua_pop(l, 1);
     out.error(msg);
+    const counted = rawField(l, -1, "ignore_error_stats_update") === lua.LUA_TBOOLEAN &&
+      lua.lua_toboolean(l, -1);
+    lua.lua_pop(l, 1);
+    replyErrorSink?.(msg, counted);
     return;
   }
   lua.lua_pop(l, 1);
@@ -328,7 +346,7 @@ function writeResp3Table(l: L, out: RespWriter, depth: number): boolean {
  */
 export type RunResult =
   | { ok: true }
-  | { ok: false; error: string }
+  | { ok: false; error: string; counted?: boolean }
   | { paused: () => RunResult };
 
 /**
@@ -537,8 +555,12 @@ export class LuaVm {
 
   private redisCall(l: L, raiseErrors: boolean): number {
     const host = this.host;
-    const fail = (text: string): number => {
+    const fail = (text: string, counted = false): number => {
       pushTagged(l, "err", errorTableText(text));
+      if (counted) {
+        lua.lua_pushboolean(l, true);
+        setField(l, "ignore_error_stats_update");
+      }
       if (raiseErrors) return lua.lua_error(l);
       return 1;
     };
@@ -555,7 +577,8 @@ export class LuaVm {
       return fail(`-ERR ${e instanceof Error ? e.message : String(e)}`);
     }
     if (reply instanceof RespError) {
-      if (raiseErrors) return fail("-" + reply.message);
+      // The command's error was counted when it failed (or was refused).
+      if (raiseErrors) return fail("-" + reply.message, true);
       pushReply(l, reply, host.resp);
       return 1;
     }
@@ -720,10 +743,22 @@ export class LuaVm {
       // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
       if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
       lua.lua_settop(co, 2);
-      writeLuaValue(co, out, host.resp);
+      // An error the script returns (redis.error_reply) counts as the command's error reply.
+      replyErrorSink = host.replyError ?? null;
+      try {
+        writeLuaValue(co, out, host.resp);
+      } finally {
+        replyErrorSink = null;
+      }
     } else {
       if (status === lua.LUA_OK) lua.lua_settop(co, 2);
-      result = { ok: false, error: this.errorText(co, scriptName) };
+      let counted = false;
+      if (lua.lua_type(co, -1) === lua.LUA_TTABLE) {
+        counted = rawField(co, -1, "ignore_error_stats_update") === lua.LUA_TBOOLEAN &&
+          lua.lua_toboolean(co, -1);
+        lua.lua_pop(co, 1);
+      }
+      result = { ok: false, error: this.errorText(co, scriptName), counted };
     }
     this.endRun(coRef);
     return result;

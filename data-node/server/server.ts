@@ -232,6 +232,8 @@ export class Server {
     });
     this.pubsub.onOutput = (c) => this.wantsFlush(c);
     this.scripting.client = new Client(0, null, "lua", "", -1, this.startMs, false, {});
+    // The errors of commands scripts run count in the error statistics, as in Redis.
+    this.scripting.client.onError = (m) => this.stats.error(m);
     this.blocking.onOutput = (c) => this.wantsFlush(c);
     this.debugExtensions.set("replybuffer", (_s, c, argv) => this.debugReplyBuffer(c, argv));
     // DEBUG PAUSE-CRON <0|1>: the timer's work stops (tests), as Redis's.

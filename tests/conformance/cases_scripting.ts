@@ -563,6 +563,30 @@ export const CASES_SCRIPTING: Case[] = [
     ],
   },
   {
+    // Errors of commands a script runs count once (when they fail or are refused); errors the
+    // script itself returns count as the script's.
+    name: "scripting: error statistics of scripts and the commands they run",
+    steps: [
+      c("SET", "s", "str"),
+      c("CONFIG", "RESETSTAT"),
+      ev("return redis.error_reply('MY_ERR_CODE custom msg')"),
+      ev("return redis.pcall('lpush', 's', 1)"),
+      ev("return redis.call('lpush', 's', 1)"),
+      ev("redis.pcall('lpush', 's', 1) return 1"),
+      ev("return {1, redis.error_reply('NESTED x')}"),
+      ev("return redis.pcall('get')"),
+      ev("return redis.call('nosuch')"),
+      c("CONFIG", "SET", "maxmemory", "1"),
+      ev("return redis.call('set', KEYS[1], 'y')", ["x"]),
+      c("CONFIG", "SET", "maxmemory", "0"),
+      ...["MY_ERR_CODE", "WRONGTYPE", "NESTED", "ERR", "OOM"].map((code) => ({
+        cmd: ["INFO", "errorstats"],
+        field: `errorstat_${code}`,
+      })),
+      { cmd: ["INFO", "stats"], field: "total_error_replies" },
+    ],
+  },
+  {
     name: "scripting: the sandbox",
     steps: [
       ev("a = 5"),
