@@ -393,6 +393,26 @@ export const CASES: Case[] = [
     ],
   },
   {
+    // The list a MULTI pushed has expired by the time the blocked client would be served: it
+    // is deleted and the client keeps waiting.
+    name: "a blocked BRPOP is not served from a key that expired before the EXEC ended",
+    steps: [
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+      { cmd: ["BRPOP", "k", "0"], conn: 1, replies: 0 },
+      { cmd: [], blocked: 1 },
+      c("MULTI"),
+      c("RPUSH", "k", "hello"),
+      c("PEXPIRE", "k", "100"),
+      c("DEBUG", "SLEEP", "0.2"),
+      c("EXEC"),
+      { cmd: [], blocked: 1 },
+      c("EXISTS", "k"),
+      c("RPUSH", "k", "again"),
+      { cmd: [], conn: 1 },
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+    ],
+  },
+  {
     name: "debug populate and object",
     steps: [
       x(OK, "DEBUG", "POPULATE", "3"),
