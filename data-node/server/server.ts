@@ -204,6 +204,8 @@ export class Server {
     for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
       config.onChange(name, () => {
         this.refreshMemoryConfig();
+        // As Redis after CONFIG SET maxmemory: evictions start at once, not at the next command.
+        if (name === "maxmemory" && this.maxmemory > 0) this.scheduleEvictions();
         return undefined;
       });
     }
@@ -779,6 +781,31 @@ export class Server {
       logFactor: this.config.get<number>("lfu-log-factor"),
       decayMinutes: this.config.get<number>("lfu-decay-time"),
     };
+  }
+
+  /** Upper bound of the eviction rounds run in a row from a timer (each bounded in time). */
+  private static readonly MAX_EVICTION_ROUNDS = 1000;
+
+  /**
+   * Evicts from a timer, round after round while each frees something, as Redis's eviction
+   * timer does when a limit is lowered; each round is an execution unit (its DELs propagate).
+   */
+  private scheduleEvictions(round = 0): void {
+    setTimeout(() => {
+      if (this.maxmemory === 0) return;
+      const before = this.stats.evictedKeys;
+      this.propagation.enter();
+      let done: boolean;
+      try {
+        done = this.performEvictions();
+      } finally {
+        this.propagation.exit();
+      }
+      const progressed = this.stats.evictedKeys !== before;
+      if (!done && progressed && round < Server.MAX_EVICTION_ROUNDS) {
+        this.scheduleEvictions(round + 1);
+      }
+    }, 0);
   }
 
   /**

@@ -393,6 +393,22 @@ export const CASES: Case[] = [
     ],
   },
   {
+    // Lowering maxmemory evicts at once (no further command needed) and notifies.
+    name: "config set maxmemory below the usage evicts right away, with its notification",
+    steps: [
+      c("CONFIG", "SET", "notify-keyspace-events", "Ee"),
+      c("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+      { cmd: ["PSUBSCRIBE", "*"], conn: 1 },
+      c("SET", "foo", "bar"),
+      c("CONFIG", "SET", "maxmemory", "1"),
+      { cmd: [], conn: 1 },
+      c("CONFIG", "SET", "maxmemory", "0"),
+      c("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+      c("CONFIG", "SET", "notify-keyspace-events", ""),
+      c("DBSIZE"),
+    ],
+  },
+  {
     // The list a MULTI pushed has expired by the time the blocked client would be served: it
     // is deleted and the client keeps waiting.
     name: "a blocked BRPOP is not served from a key that expired before the EXEC ended",
