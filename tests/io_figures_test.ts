@@ -50,7 +50,100 @@ function skip(kind: string, what: string): boolean {
   return kind === "redis-server" && !requireBinary("redis-server", what);
 }
 
+/** qbuf + qbuf-free: the query buffer's allocated size. */
+async function queryBufferSize(w: RawConn, name: string): Promise<number> {
+  const line = await clientLine(w, name);
+  return field(line, "qbuf") + field(line, "qbuf-free");
+}
+
+const WITH_DEBUG = ["--enable-debug-command", "yes"];
+const DEBUG_SERVERS = {
+  "data-node": () => startDataNode(WITH_DEBUG),
+  "redis-server": () => startRedisServer(WITH_DEBUG),
+} as const;
+
+for (const [kind, start] of Object.entries(DEBUG_SERVERS)) {
+  Deno.test({
+    name: `the reply buffer shrinks when idle and grows for big replies, rbs/rbp (${kind})`,
+    ...opts,
+    ignore: skip(kind, "reply buffer resizing"),
+    fn: async () => {
+      await using n = await start();
+      using a = await RawConn.connect(n.port);
+      using w = await RawConn.connect(n.port);
+      const rbs = async () => field(await clientLine(w, "a"), "rbs");
+      const errText = async (...args: string[]) => String(await w.call(...args));
+      equal(
+        await errText("DEBUG", "REPLYBUFFER", "peak-reset-time", "x"),
+        "ERR value is not an integer or out of range",
+      );
+      equal(
+        await errText("DEBUG", "REPLYBUFFER", "nope", "1"),
+        "ERR unknown subcommand or wrong number of arguments for 'REPLYBUFFER'. Try DEBUG HELP.",
+      );
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "100"), "OK");
+      await a.call("CLIENT", "SETNAME", "a");
+      ok(field(await clientLine(w, "a"), "rbp") <= await rbs());
+      // Idle: down to 1 KB.
+      await eventually(
+        async () => {
+          const size = await rbs();
+          return size >= 1024 && size < 2046;
+        },
+        "rbs shrunk",
+        3000,
+      );
+      await w.call("SET", "bigval", "x".repeat(32768));
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "never"), "OK");
+      // Replies that fill it: doubled up to 16 KB.
+      await eventually(
+        async () => {
+          await a.call("GET", "bigval");
+          const size = await rbs();
+          return size >= 16384 && size < 32768;
+        },
+        "rbs grown",
+        5000,
+      );
+      equal(await w.call("DEBUG", "REPLYBUFFER", "peak-reset-time", "reset"), "OK");
+      equal(await w.call("DEBUG", "REPLYBUFFER", "resizing", "0"), "OK");
+    },
+  });
+}
+
 for (const [kind, start] of Object.entries(SERVERS)) {
+  Deno.test({
+    name: `the query buffer is released when idle and cut down to its recent peak (${kind})`,
+    ...opts,
+    ignore: skip(kind, "query buffer resizing"),
+    fn: async () => {
+      await using n = await start();
+      using a = await RawConn.connect(n.port);
+      using w = await RawConn.connect(n.port);
+      await a.call("CLIENT", "SETNAME", "a");
+      // One read's room (16 KB), under the 32 KB resize threshold.
+      const first = await queryBufferSize(w, "a");
+      ok(first >= 16384 && first < 32768, String(first));
+      // Idle for more than 2 s: released.
+      await eventually(async () => await queryBufferSize(w, "a") === 0, "qbuf released", 8000);
+      // A 400 KB argument leaves a buffer bigger than 32 KB; small commands since then bring it
+      // down to their peak, not to nothing.
+      equal(await a.call("SET", "x", "A".repeat(400000)), "OK");
+      const big = await queryBufferSize(w, "a");
+      ok(big > 32768, String(big));
+      await eventually(
+        async () => {
+          await a.call("SET", "x", "A".repeat(100));
+          return await queryBufferSize(w, "a") < big;
+        },
+        "qbuf cut down",
+        3000,
+      );
+      const after = await queryBufferSize(w, "a");
+      ok(after > 0 && after < big, String(after));
+    },
+  });
+
   Deno.test({
     name: `qbuf counts what was read and not yet trimmed, as Redis does (${kind})`,
     ...opts,

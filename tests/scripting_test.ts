@@ -545,6 +545,8 @@ Deno.test({
 });
 
 const SPIN = "local i = 0 while true do i = i + 1 end";
+const PCALL_SPIN =
+  "local f = function() while true do redis.call('PING') end end while true do pcall(f) end";
 const SPIN_LIB = `#!lua name=spin\nredis.register_function('spin', function() ${SPIN} end)`;
 
 /**
@@ -583,6 +585,9 @@ async function busyReplies(port: number): Promise<unknown[]> {
     ["FUNCTION", "KILL"],
   ]);
   await call("GET", "k");
+  // A script that catches the kill's error with pcall is still ended by it.
+  await busyOnce(["EVAL", PCALL_SPIN, "0"], [["SCRIPT", "KILL"]]);
+  await call("PING");
   await runner.write(encodeCommand(["EVAL", "redis.call('SET', 'w', 1) " + SPIN, "0"]));
   await new Promise((r) => setTimeout(r, 400));
   await call("SCRIPT", "KILL");

@@ -273,6 +273,34 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    // Redis 7.0: a script that runs a read-only command tracks the keys it declared, not the
+    // keys it read; one that reads nothing (or only pings) tracks nothing.
+    name: "scripts and functions track their declared keys once they run a read command",
+    conns: ["A", "B"],
+    resp3: ["A"],
+    steps: [
+      ["A", "CLIENT", "TRACKING", "on"],
+      ["A", "EVAL", "redis.call('set', 'k3{t}', 'bar')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "1", "k1{t}", "1", "k3{t}", "1"],
+      ["A", "EVAL", "redis.call('get', 'k3{t}')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "2", "k1{t}", "2", "k3{t}", "2"],
+      ["A", "EVAL_RO", "redis.call('ping')", "2", "k1{t}", "k2{t}"],
+      ["B", "MSET", "k2{t}", "3", "k1{t}", "3"],
+      ["A", "EVAL_RO", "return redis.call('get', 'k1{t}')", "1", "k2{t}"],
+      ["B", "MSET", "k2{t}", "4", "k1{t}", "4"],
+      [
+        "A",
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=tlib\nredis.register_function{function_name='rd', " +
+        "callback=function(keys) return redis.call('get', 'k3{t}') end, flags={'no-writes'}}",
+      ],
+      ["A", "FCALL_RO", "rd", "1", "k1{t}"],
+      ["B", "MSET", "k2{t}", "5", "k1{t}", "5", "k3{t}", "5"],
+      ["A", "FUNCTION", "FLUSH"],
+    ],
+  },
+  {
     name: "streams, HyperLogLog, GEO and SORT: their reads are tracked, their writes invalidate",
     conns: ["A", "B"],
     resp3: ["A"],
@@ -386,5 +414,67 @@ Deno.test({
       await cached.close().catch(() => {});
       await writer.close().catch(() => {});
     }
+  },
+});
+
+/** The invalidation a tracking client gets, reading only, once the table limit is lowered. */
+async function idleTableLimit(port: number): Promise<string> {
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  await a.call("HELLO", "3");
+  await a.call("CLIENT", "TRACKING", "on");
+  await b.call("MSET", "k1", "1", "k2", "2");
+  await a.call("MGET", "k1", "k2");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1");
+  // Nothing more is sent: the server's timer must do it.
+  const pushed = text(await a.read(3000)).replace(/k[12]/, "k?");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1000000");
+  return pushed;
+}
+
+Deno.test({
+  name: "client tracking: an idle server drops tracked keys over tracking-table-max-keys",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const expected = await idleTableLimit(redis.port);
+    deepStrictEqual(expected, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk?\r\n");
+    deepStrictEqual(await idleTableLimit(ours.port), expected);
+  },
+});
+
+/** A lowered table limit with the timer paused: the next command (queued) invalidates first. */
+async function pausedCronLimit(port: number): Promise<string[]> {
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "2");
+  await b.call("DEBUG", "PAUSE-CRON", "1");
+  await a.call("HELLO", "3");
+  await a.call("CLIENT", "TRACKING", "on");
+  await a.call("MGET", "1{t}", "2{t}");
+  await a.call("MULTI");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1");
+  const out = [text(await a.call("PING"))];
+  out.push(text(await a.read()), text(await a.call("EXEC")));
+  await b.call("DEBUG", "PAUSE-CRON", "0");
+  await b.call("CONFIG", "SET", "tracking-table-max-keys", "1000000");
+  return out.map((t) => t.replace(/[12]\{t\}/, "?{t}"));
+}
+
+Deno.test({
+  name: "client tracking: DEBUG PAUSE-CRON, then a queued command applies a lowered table limit",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const debug = ["--enable-debug-command", "yes"];
+    await using ours = await startDataNode(debug);
+    await using redis = await startRedisServer(debug);
+    const expected = await pausedCronLimit(redis.port);
+    deepStrictEqual(expected[0], ">2\r\n$10\r\ninvalidate\r\n*1\r\n$4\r\n?{t}\r\n");
+    deepStrictEqual(await pausedCronLimit(ours.port), expected);
   },
 });

@@ -15,6 +15,9 @@ import { ACL_HELP, GENPASS_ERR, NO_ACLFILE } from "../../shared/acl/texts.ts";
 import { writeLogEntries } from "../../shared/acl/acl.ts";
 
 function setuser(s: Engine, c: ClientState, argv: string[]): void {
+  // Every argument may tell something of the user (a password, a key pattern): none of them
+  // shows in SLOWLOG or MONITOR, as in Redis, whether the command succeeds or not.
+  for (let i = 2; i < argv.length; i++) c.redact(argv, i);
   const name = argv[2]!;
   if (hasSpaces(name)) return c.error("ERR Usernames can't contain spaces or null characters");
   const merged = mergeSelectorArgs(argv.slice(3));

@@ -34,14 +34,16 @@ export function runBlocking(s: Engine, c: ClientState, b: BlockingCall): void | 
     keys: b.keys,
     timeoutMs,
     retry: (key) => {
-      const e = db.peek(key);
-      if (!e || typeof e.value === "string" || e.value.type !== b.type) return false;
+      // Serving a blocked client is an execution unit of its own, at the time it is served: a
+      // key that has expired meanwhile is deleted (and its DEL propagated), the client waits on.
+      s.nowMs = s.clock.nowMs();
       const saved = c.db;
-      c.db = db;
-      c.rewrittenArgv = null;
-      // Serving a blocked client is an execution unit of its own.
       s.propagation.enter();
       try {
+        const e = db.lookup(key, false);
+        if (!e || typeof e.value === "string" || e.value.type !== b.type) return false;
+        c.db = db;
+        c.rewrittenArgv = null;
         const served = b.attempt([key]);
         if (served === true && c.rewrittenArgv) s.propagation.also(db.id, c.rewrittenArgv);
         return served !== false;

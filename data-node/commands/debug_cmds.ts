@@ -16,6 +16,7 @@ import type { CommandDef } from "./types.ts";
 import { isLocalPeer } from "../../shared/net.ts";
 import { datasetDigest, valueDigest } from "../store/digest.ts";
 import { getLogger } from "../../shared/log.ts";
+import { parseMemory } from "../../shared/config/schema.ts";
 
 const log = getLogger(["data-node", "debug"]);
 
@@ -34,7 +35,15 @@ const DEBUG_HELP = [
   "PROTOCOL <type>",
   "    Reply with a sample of a reply type: string, integer, double, bignum, null,",
   "    array, set, map, attrib, push, verbatim, true, false.",
+  "SET-DISABLE-DENY-SCRIPTS <0|1>",
+  "    Let scripts run the commands flagged noscript (1) or refuse them again (0).",
+  "QUICKLIST-PACKED-THRESHOLD <size>",
+  "    Checked and accepted for compatibility (0 = the default, at most 4gb - 1mb):",
+  "    lists here keep no packed/plain node split for it to move.",
 ];
+
+/** Redis refuses a packed/plain threshold from 4gb - 1mb up. */
+const MAX_PACKED_THRESHOLD = 2 ** 32 - 2 ** 20;
 
 const NOT_POSITIVE = "ERR value is out of range, must be positive";
 
@@ -131,6 +140,16 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     // The argument is the whole error line (no "ERR " prefix), sent as is: like Redis, it
     // does not count in the error statistics.
     c.out.error(argv[2]!.replace(/[\r\n]/g, " "));
+  } else if (sub === "quicklist-packed-threshold" && n === 3) {
+    const size = parseMemory(argv[2]!);
+    if (size === null || size < 0 || size > MAX_PACKED_THRESHOLD) {
+      c.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+    } else c.out.ok();
+  } else if (sub === "set-disable-deny-scripts" && n === 3) {
+    // Read as C's atoi reads it: a leading integer, anything else is 0.
+    const v = parseInt(argv[2]!.trimStart(), 10);
+    s.scripting.allowNoscript = Number.isFinite(v) && v !== 0;
+    c.out.ok();
   } else if (sub === "log" && n === 3) {
     log.warn("DEBUG LOG: {message}", { message: argv[2]! });
     c.out.ok();

@@ -296,7 +296,8 @@ export function debugObject(s: Engine, c: ClientState, argv: string[]): void {
   if (argv.length !== 3) {
     return subcommandSyntaxError(c, argv, "DEBUG");
   }
-  const e = c.db.lookup(argv[2]!, false);
+  // As Redis, the key as stored: an expired key not yet deleted is still shown.
+  const e = c.db.peek(argv[2]!);
   if (!e) return c.error("ERR no such key");
   const v = e.value;
   let addr = addresses.get(e);

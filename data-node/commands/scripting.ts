@@ -7,14 +7,7 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
-import {
-  type CommandDef,
-  commandKeys,
-  F_DENYOOM,
-  F_MAY_REPLICATE,
-  F_STALE,
-  F_WRITE,
-} from "./types.ts";
+import { type CommandDef, F_DENYOOM, F_MAY_REPLICATE, F_STALE, F_WRITE } from "./types.ts";
 import { ERR } from "../../shared/errors.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
 import { callSlot } from "../cluster/cluster.ts";
@@ -212,6 +205,10 @@ function refuseBeforeRun(
   if (spec.roCommand && writes) {
     return "ERR Can not execute a script with write flag using *_ro command.";
   }
+  // A script that may write is refused without enough good replicas (min-replicas-to-write).
+  if (writes && !repl.replica.active && !repl.master.enoughGoodReplicas()) {
+    return "NOREPLICAS Not enough good replicas to write.";
+  }
   return null;
 }
 
@@ -239,6 +236,7 @@ function runScript(
   const running: RunningScript = {
     name: spec.name,
     argv,
+    keys: spec.keys,
     startMs: s.clock.nowMs(),
     isFunction: spec.isFunction,
     wrote: false,
@@ -404,7 +402,7 @@ function runFromScript(
   ) {
     return rejected(s, def, "ERR Wrong number of args calling Redis command from script");
   }
-  if (def.flags.includes("noscript")) {
+  if (def.flags.includes("noscript") && !s.scripting.allowNoscript) {
     return rejected(s, def, "ERR This Redis command is not allowed from script");
   }
   const repl = s.replication;
@@ -439,6 +437,10 @@ function runFromScript(
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return rejected(s, def, "READONLY You can't write against a read only replica.");
     }
+    // Reached by scripts without flags (those with flags were refused before running).
+    if (!repl.replica.active && !repl.master.enoughGoodReplicas()) {
+      return rejected(s, def, "NOREPLICAS Not enough good replicas to write.");
+    }
     running.wrote = true;
   }
   if (s.cluster && !caller.trusted) {
@@ -448,10 +450,12 @@ function runFromScript(
   sc.proto = host.resp;
   sc.out.reset();
   void call(s, sc, def, argv);
-  // A tracking caller remembers the keys its script read, as if it had read them itself.
+  // As in Redis 7.0, a script that runs a read-only command makes a tracking caller remember
+  // the keys the script declared (not the keys that command read); one that reads nothing
+  // leaves nothing tracked.
   const t = caller.tracking;
   if (t !== null && !t.bcast && def.flags.includes("readonly")) {
-    s.tracking.remember(caller, commandKeys(def, argv).map((i) => argv[i]!));
+    s.tracking.remember(caller, running.keys);
   }
   return decodeReply(sc.out.take());
 }

@@ -72,6 +72,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   const async = flushMode(s, c, argv, 1);
   if (async === null) return;
   s.dirty += flushed(s, c.db.clear(), async);
+  s.blocking.contentsReplaced(c.db);
   s.tracking.flushed();
   s.dirty++;
   c.out.ok();
@@ -80,7 +81,10 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
 function flushall(s: Engine, c: ClientState, argv: string[]): void {
   const async = flushMode(s, c, argv, 1);
   if (async === null) return;
-  for (const db of s.dbs) s.dirty += flushed(s, db.clear(), async);
+  for (const db of s.dbs) {
+    s.dirty += flushed(s, db.clear(), async);
+    s.blocking.contentsReplaced(db);
+  }
   s.tracking.flushed();
   s.dirty++;
   s.afterFlushAll?.();
@@ -97,7 +101,7 @@ function swapdb(s: Engine, c: ClientState, argv: string[]): void {
   if (a < 0 || b < 0 || !da || !dbb) return c.error(ERR.dbIndex);
   if (da !== dbb) {
     da.swapWith(dbb);
-    // Clients blocked on a key that exists in the database swapped in are served now.
+    // Clients blocked on a key of either database are retried now.
     s.blocking.contentsReplaced(da);
     s.blocking.contentsReplaced(dbb);
   }

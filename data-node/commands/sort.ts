@@ -165,8 +165,9 @@ function sortGeneric(s: Engine, c: ClientState, argv: string[], readonly: boolea
     return c.error(ERR.wrongType);
   }
   const type = v?.type ?? "list";
-  // A set's order is its hash table's: with STORE it is sorted (ALPHA) so replicas agree.
-  if (o.dontSort && type === "set" && o.store !== null) {
+  // A set's order is its hash table's: with STORE, or for a script, it is sorted (ALPHA) so
+  // that replicas and the script's effects agree.
+  if (o.dontSort && type === "set" && (o.store !== null || c === s.scripting.client)) {
     o.dontSort = false;
     o.alpha = true;
     o.by = null;

@@ -658,7 +658,13 @@ function blockRead(s: Engine, c: ClientState, a: ReadArgs): Promise<void> {
         c.error("UNBLOCKED the stream key no longer exists");
         return true;
       }
-      if (typeof e.value === "string" || e.value.type !== "stream") return false;
+      if (typeof e.value === "string" || e.value.type !== "stream") {
+        // Overwritten by another type (SET, or DEL then SADD): the group is gone with the
+        // stream, so XREADGROUP is woken with an error as in Redis; XREAD keeps waiting.
+        if (a.group === null) return false;
+        c.error("UNBLOCKED the stream key no longer exists");
+        return true;
+      }
       const st = e.value as StreamValue;
       let g: ConsumerGroup | null = null;
       if (a.group !== null) {

@@ -120,7 +120,13 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
     stats.shareTime(stat, shown, c);
   } else {
     const t1 = performance.now();
-    stats.finish(stat, c, shown, (t1 - t0) * 1000);
+    const us = (t1 - t0) * 1000;
+    if (result !== undefined && c.blocked !== null) {
+      // As in Redis, a command that blocked enters the slow log once it is served (or woken
+      // with an error), as the client sent it; one that times out never does.
+      stats.finish(stat, c, shown, us, false);
+      c.blockedCall = { stat, argv: shown, us };
+    } else stats.finish(stat, c, shown, us);
     // The fast commands after this one share the time from here on.
     if (!nested) stats.settle(t1);
   }
@@ -133,6 +139,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   return result;
 }
 
+const SCRIPT_RO_COMMANDS = new Set(["eval_ro", "evalsha_ro", "fcall_ro"]);
+
 /**
  * After a command of a tracking client: the keys a read-only command read are remembered
  * (default mode), and a CLIENT CACHING choice lasts for one command (a whole transaction),
@@ -140,7 +148,8 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
  */
 function trackCommand(s: Engine, c: Client, def: CommandDef, argv: string[], top: boolean): void {
   const t = c.tracking!;
-  if (!t.bcast && def.flags.includes("readonly")) {
+  // The read-only script commands track through the commands their script runs.
+  if (!t.bcast && def.flags.includes("readonly") && !SCRIPT_RO_COMMANDS.has(def.name)) {
     s.tracking.remember(c, commandKeys(def, argv).map((i) => argv[i]!));
   }
   if (top && c.multi === null && !def.name.startsWith("client")) t.caching = false;

@@ -945,6 +945,9 @@ function mpNumber(out: Buf, n: number): void {
 }
 
 function mpEncode(l: L, out: Buf, level: number): void {
+  // A table level holds its key, value and a copy on the stack: fengari grows a JS function's
+  // stack only when asked, so each level asks for its room.
+  lua.lua_checkstack(l, 4);
   let t = lua.lua_type(l, -1);
   if (t === lua.LUA_TTABLE && level === MSGPACK_MAX_NESTING) t = lua.LUA_TNIL;
   switch (t) {

@@ -9,6 +9,7 @@ import lobject from "fengari/src/lobject.js";
 import lstring from "fengari/src/lstring.js";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
+  RespAttribute,
   RespBigNumber,
   RespDouble,
   RespError,
@@ -40,6 +41,11 @@ export interface ScriptHost {
   log(level: number, message: string): void;
   /** redis.set_repl: the targets of the next effects. */
   setRepl(flags: number): void;
+  /**
+   * An error reply the script's result holds: a failed call, and counted in the error statistics
+   * unless `counted` (the error of a command the script ran, counted when it failed).
+   */
+  replyError?(message: string, counted: boolean): void;
   /** Called every HOOK_INSTRUCTIONS instructions: a string aborts the script with that error. */
   tick(): string | null;
   /** Asked after tick(): should the script yield now (the server serves others meanwhile)? */
@@ -201,6 +207,8 @@ function pushReply(l: L, v: RespValue, resp: 2 | 3): void {
     return;
   }
   if (v instanceof SimpleString) return pushTagged(l, "ok", v.value);
+  // Attributes are not shown to scripts (as in Redis 7.0): only the value they decorate.
+  if (v instanceof RespAttribute) return pushReply(l, v.value, resp);
   if (v instanceof RespError) return pushCommandError(l, errorTableText("-" + v.message));
   if (v instanceof RespDouble) {
     lua.lua_newtable(l);
@@ -541,6 +549,14 @@ export class LuaVm {
       return 1;
     });
     lua.lua_setglobal(l, luaBytes("__cformat"));
+    // fengari 0.1.5 loses the hooks of a coroutine whose pcall caught an error (it restores
+    // 'allowhook' from a flag it never saved): the prelude's pcall turns them back on, or a
+    // script looping on pcall could no longer be timed, yielded or killed.
+    lua.lua_pushjsfunction(l, (t: L) => {
+      t.allowhook = 1;
+      return 0;
+    });
+    lua.lua_setglobal(l, luaBytes("__rearmhooks"));
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }
@@ -581,7 +597,11 @@ export class LuaVm {
     const host = this.host;
     if (!host) return;
     const stop = host.tick();
-    if (stop) {
+    if (stop && !inPrelude(l)) {
+      // From now on the hook runs at every instruction, as Redis sets it to run at every line
+      // once a script is killed: a pcall that caught the error cannot keep the script going.
+      // (Scripts run in coroutines of their own: the main thread keeps its hook.)
+      if (l !== this.l) lua.lua_sethook(l, (t: L) => this.onHook(t), lua.LUA_MASKCOUNT, 1);
       pushTagged(l, "err", stop);
       lua.lua_error(l);
     }
@@ -681,8 +701,12 @@ export class LuaVm {
 
   private redisCall(l: L, raiseErrors: boolean): number {
     const host = this.host;
-    const fail = (text: string): number => {
+    const fail = (text: string, counted = false): number => {
       pushTagged(l, "err", errorTableText(text));
+      if (counted) {
+        lua.lua_pushboolean(l, true);
+        setField(l, "ignore_error_stats_update");
+      }
       if (raiseErrors) return lua.lua_error(l);
       return 1;
     };
@@ -1021,3 +1045,20 @@ export function sha1Hex(s: string): string {
 }
 
 export { pushStr as luaPushString, toStr as luaToString };
+
+const PRELUDE_SOURCE = "=prelude";
+
+/**
+ * True while the function running is the prelude's (the error handler, the pcall wrapper): a
+ * killed script's error is raised in the script's own code, never inside the handler that is
+ * dealing with the previous one.
+ */
+function inPrelude(l: L): boolean {
+  const ar = new lua.lua_Debug();
+  if (!lua.lua_getstack(l, 0, ar)) return false;
+  lua.lua_getinfo(l, luaBytes("S"), ar);
+  const src = ar.source;
+  if (!src || src.length !== PRELUDE_SOURCE.length) return false;
+  for (let i = 0; i < src.length; i++) if (src[i] !== PRELUDE_SOURCE.charCodeAt(i)) return false;
+  return true;
+}

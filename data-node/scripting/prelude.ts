@@ -115,12 +115,22 @@ end
 
 -- pcall hands out an error table's text, as Redis's pcall does.
 local rawpcall, pack = pcall, tpack
+local rearm_hooks = __rearmhooks
+_G.__rearmhooks = nil
 _G.pcall = function(...)
   local r = pack(rawpcall(...))
+  if not r[1] then rearm_hooks() end
   if not r[1] and type(r[2]) == 'table' then
     local e = r[2].err
     if type(e) == 'string' or type(e) == 'number' then return false, e end
   end
+  return unpack(r, 1, r.n)
+end
+
+local rawxpcall = xpcall
+_G.xpcall = function(...)
+  local r = pack(rawxpcall(...))
+  if not r[1] then rearm_hooks() end
   return unpack(r, 1, r.n)
 end
 
@@ -163,6 +173,23 @@ _G.setmetatable = function(t, mt)
   if protected[t] then error('Attempt to modify a readonly table', 0) end
   return setmetatable(t, mt)
 end
+-- A read-only library table has no metatable to show (its protection is not one in Redis).
+local rawgetmetatable = getmetatable
+_G.getmetatable = function(t)
+  local mt = rawgetmetatable(t)
+  if mt == false then return nil end
+  return mt
+end
+-- What getmetatable(_G) shows: a read-only table whose __index refuses unknown globals, as
+-- Redis's global table's metatable.
+local globals_meta = readonly({
+  __index = function(...)
+    if select('#', ...) ~= 2 then error('Wrong number of arguments to luaProtectedTableError', 2) end
+    local _, k = ...
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+})
+protected[globals_meta] = true
 -- Every global lives in a table behind G, so that assigning any name, even one that exists,
 -- reaches __newindex and is refused, as with Redis's read-only global table.
 local backing = {}
@@ -176,7 +203,7 @@ setmetatable(backing, {
 setmetatable(G, {
   __index = backing,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
+  __metatable = globals_meta,
 })
 
 -- While FUNCTION LOAD runs a library's code, 'redis' offers only what registration needs.
@@ -216,7 +243,7 @@ local fenv = setmetatable({}, {
     return v
   end,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
+  __metatable = globals_meta,
 })
 local function set_loading(v) loading = v end
 

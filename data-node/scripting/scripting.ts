@@ -42,6 +42,8 @@ export interface Library {
 export interface RunningScript {
   name: string;
   argv: string[];
+  /** The keys the caller declared (EVAL's and FCALL's numkeys keys). */
+  keys: readonly string[];
   startMs: number;
   isFunction: boolean;
   /** The script has written: it can no longer be killed (only SHUTDOWN NOSAVE). */
@@ -70,6 +72,8 @@ export class Scripting {
   /** Every library's functions by lower-cased name: FCALL finds them whatever the case. */
   readonly functions = new Map<string, LibFunction>();
   running: RunningScript | null = null;
+  /** DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript (tests only). */
+  allowNoscript = false;
   /** The client scripts run their commands as (Redis's lua client), set by the server. */
   client: Client | null = null;
 

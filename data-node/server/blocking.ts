@@ -31,6 +31,10 @@ const UNBLOCKED_ERROR = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 export class BlockingRegistry {
   /** Called for a served client (the server writes it out once per tick). */
   onOutput: (c: Client) => void = () => {};
+  /** Around each retry: the client a retry serves runs as the current client (tracking). */
+  onRetry: (c: Client | null) => void = () => {};
+  /** Called when a client stops waiting: `served` unless it timed out (or disconnected). */
+  onUnblocked: (c: Client, served: boolean) => void = () => {};
   /** "db\0key" -> waiters in arrival order (a Set keeps insertion order). */
   private readonly waiting = new Map<string, Set<Waiter>>();
   private readonly ready = new Set<string>();
@@ -78,16 +82,15 @@ export class BlockingRegistry {
   }
 
   /**
-   * After a database's contents were replaced (SWAPDB): every key waited on there that now
-   * exists is ready, as Redis rescans its blocked keys then.
+   * After a database's contents were replaced (SWAPDB, FLUSHDB, FLUSHALL): every key waited on
+   * there is retried, as Redis rescans its blocked keys then: one that exists now may serve its
+   * waiters, and XREADGROUP waiters whose stream is gone get their error.
    */
   contentsReplaced(db: Database): void {
     if (this.waiting.size === 0) return;
     const prefix = `${db.id}\0`;
     for (const id of this.waiting.keys()) {
-      if (id.startsWith(prefix) && db.peek(id.slice(prefix.length)) !== undefined) {
-        this.ready.add(id);
-      }
+      if (id.startsWith(prefix)) this.ready.add(id);
     }
   }
 
@@ -103,7 +106,14 @@ export class BlockingRegistry {
         if (!set) continue;
         for (const w of [...set]) {
           if (!this.byClient.has(w.client)) continue;
-          if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
+          // Whether the reply it gets is an error (failed_calls).
+          w.client.failed = false;
+          this.onRetry(w.client);
+          try {
+            if (w.spec.retry(id.slice(id.indexOf("\0") + 1))) this.finish(w, null);
+          } finally {
+            this.onRetry(null);
+          }
           this.onOutput(w.client);
         }
       }
@@ -116,14 +126,15 @@ export class BlockingRegistry {
   unblock(client: Client, reason: "timeout" | "error"): boolean {
     const w = this.byClient.get(client);
     if (!w) return false;
+    client.failed = false;
     this.finish(w, () => {
       if (reason === "timeout") w.spec.onTimeout();
       else client.error(UNBLOCKED_ERROR);
-    });
+    }, reason === "error");
     return true;
   }
 
-  private finish(w: Waiter, reply: (() => void) | null): void {
+  private finish(w: Waiter, reply: (() => void) | null, served = reply === null): void {
     if (!this.byClient.has(w.client)) return;
     this.byClient.delete(w.client);
     clearTimeout(w.timer);
@@ -135,6 +146,7 @@ export class BlockingRegistry {
     }
     w.client.blocked = null;
     if (reply && !w.client.closing) reply();
+    this.onUnblocked(w.client, served && !w.client.closing);
     w.done();
   }
 }

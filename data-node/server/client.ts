@@ -4,6 +4,7 @@ import { RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Database, WatchedKey, Watcher } from "../store/database.ts";
 import type { ReplicaLink } from "../replication/master.ts";
 import type { TrackingState } from "./tracking.ts";
+import type { CommandStat } from "../commands/types.ts";
 
 export type ClientKind = "normal" | "replica" | "pubsub" | "master";
 
@@ -14,6 +15,10 @@ export interface QueuedCommand {
 }
 
 const DONE = Promise.resolve();
+/** Redis's PROTO_REPLY_CHUNK_BYTES and PROTO_REPLY_MIN_BYTES: a reply buffer's largest and
+ * smallest size. */
+export const REPLY_CHUNK_BYTES = 16 * 1024;
+export const REPLY_MIN_BYTES = 1024;
 
 export class Client implements Watcher {
   readonly parser: RequestParser;
@@ -86,6 +91,8 @@ export class Client implements Watcher {
   blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
   /** Set while a command waits for CLIENT PAUSE to end (counted as blocked, as in Redis). */
   postponed = false;
+  /** The blocked command's slow log entry to be, written when it is served. */
+  blockedCall: { stat: CommandStat; argv: readonly string[]; us: number } | null = null;
 
   constructor(
     readonly id: number,
@@ -193,7 +200,18 @@ export class Client implements Watcher {
    * progress (pub/sub messages, blocked clients served) stay behind the written prefix and
    * leave in the next write, in order.
    */
+  /**
+   * The reply buffer as Redis 7.0 sizes its per-client one (CLIENT LIST rbs / rbp): its size,
+   * and the most of it a batch of replies filled since the peak was last reset. The figures
+   * follow this client's real reply batches; the writer itself grows as a batch needs.
+   */
+  replyBufSize = REPLY_CHUNK_BYTES;
+  replyBufPeak = 0;
+  replyPeakResetMs = 0;
+
   flush(): Promise<void> {
+    const batch = this.sending.len;
+    if (batch > this.replyBufPeak) this.replyBufPeak = Math.min(batch, this.replyBufSize);
     // Writes of this batch reach the AOF before any reply that acknowledges them.
     this.beforeWrite();
     if (this.muted) this.out.reset();

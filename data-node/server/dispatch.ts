@@ -134,6 +134,8 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     );
   }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
+    // A queued command keeps the tracking table under its limit too, as every command does.
+    if (s.tracking.clientsOn !== 0) s.tracking.limitTableSize();
     if (def.bits & F_NO_MULTI) {
       return reject(s, c, def, ERR.notInMulti);
     }

@@ -7,7 +7,7 @@ import type { Config } from "../../shared/config/schema.ts";
 import { ProtocolError } from "../../shared/resp/mod.ts";
 import { getLogger } from "../../shared/log.ts";
 import { Database, KeyspaceHooks } from "../store/database.ts";
-import { Client } from "./client.ts";
+import { Client, REPLY_CHUNK_BYTES, REPLY_MIN_BYTES } from "./client.ts";
 import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
@@ -43,6 +43,12 @@ import {
   wireRequirepass,
 } from "./acl_shell.ts";
 
+import { subcommandSyntaxError } from "../commands/define.ts";
+import { ERR } from "../../shared/errors.ts";
+import { parseI64 } from "../../shared/int64.ts";
+
+/** Redis's default for how often a reply buffer's peak restarts (DEBUG REPLYBUFFER). */
+const REPLY_BUFFER_PEAK_RESET_MS = 5000;
 const log = getLogger(["data-node", "server"]);
 
 function randomHex40(): string {
@@ -204,6 +210,8 @@ export class Server {
     for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
       config.onChange(name, () => {
         this.refreshMemoryConfig();
+        // As Redis after CONFIG SET maxmemory: evictions start at once, not at the next command.
+        if (name === "maxmemory" && this.maxmemory > 0) this.scheduleEvictions();
         return undefined;
       });
     }
@@ -242,6 +250,31 @@ export class Server {
     // The errors of the commands a script runs count in INFO errorstats, as in Redis.
     this.scripting.client.onError = (m) => this.stats.error(m);
     this.blocking.onOutput = (c) => this.wantsFlush(c);
+    this.debugExtensions.set("replybuffer", (_s, c, argv) => this.debugReplyBuffer(c, argv));
+    // DEBUG PAUSE-CRON <0|1>: the timer's work stops (tests), as Redis's.
+    this.debugExtensions.set("pause-cron", (_s, c, argv) => {
+      if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+      const n = parseInt(argv[2]!.trimStart(), 10);
+      this.pauseCron = Number.isFinite(n) && n !== 0;
+      c.out.ok();
+    });
+    // A served client's own invalidations follow its reply, as for any command it runs.
+    this.blocking.onRetry = (c) => {
+      const t = this.tracking;
+      if (c !== null) {
+        if (t.clientsOn !== 0) t.current = c;
+      } else if (t.current !== null) t.commandDone(t.current);
+    };
+    this.blocking.onUnblocked = (c, served) => {
+      const b = c.blockedCall;
+      c.blockedCall = null;
+      if (b === null || !served) return;
+      // Woken with an error (NOGROUP, UNBLOCKED): a failed call, as Redis counts it.
+      if (c.failed) b.stat.failedCalls++;
+      // The command that served it (RPUSH...) is logged first, as in Redis.
+      this.stats.settle(performance.now());
+      this.stats.slowlogPush(b.stat, c, b.argv, b.us);
+    };
     const n = config.get<number>("databases");
     // In cluster mode keys are kept per slot (counted, listed and dropped by slot).
     this.clusterEnabled = config.get<boolean>("cluster-enabled");
@@ -605,6 +638,7 @@ export class Server {
       maxBulkLen: this.config.get<number>("proto-max-bulk-len"),
     });
     c.db = this.dbs[0]!;
+    c.replyPeakResetMs = this.clock.nowMs();
     c.aclUser = this.acl.defaultUser;
     c.onError = (m) => this.stats.error(m);
     c.beforeWrite = () => this.aof?.flush();
@@ -829,6 +863,31 @@ export class Server {
     };
   }
 
+  /** Upper bound of the eviction rounds run in a row from a timer (each bounded in time). */
+  private static readonly MAX_EVICTION_ROUNDS = 1000;
+
+  /**
+   * Evicts from a timer, round after round while each frees something, as Redis's eviction
+   * timer does when a limit is lowered; each round is an execution unit (its DELs propagate).
+   */
+  private scheduleEvictions(round = 0): void {
+    setTimeout(() => {
+      if (this.maxmemory === 0) return;
+      const before = this.stats.evictedKeys;
+      this.propagation.enter();
+      let done: boolean;
+      try {
+        done = this.performEvictions();
+      } finally {
+        this.propagation.exit();
+      }
+      const progressed = this.stats.evictedKeys !== before;
+      if (!done && progressed && round < Server.MAX_EVICTION_ROUNDS) {
+        this.scheduleEvictions(round + 1);
+      }
+    }, 0);
+  }
+
   /**
    * Frees memory per maxmemory-policy until the estimate is under maxmemory (bounded per call,
    * like Redis's eviction time limit). Returns false when still over the limit with nothing
@@ -950,7 +1009,11 @@ export class Server {
   }
 
   /** 10 Hz by default: active expiry, client timeouts, pause expiry, sampled stats. */
+  /** DEBUG PAUSE-CRON: the timer does nothing while set. */
+  pauseCron = false;
+
   serverCron(): void {
+    if (this.pauseCron) return;
     const now = this.nowMs = this.clock.nowMs();
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
@@ -963,6 +1026,8 @@ export class Server {
       this.latencySample("expire-cycle", performance.now() - t0);
     }
     this.clientsCron(now);
+    // The tracking table is kept under its limit even when idle (after a CONFIG SET), as Redis.
+    if (this.tracking.clientsOn !== 0) this.tracking.limitTableSize();
     if (this.pause && now >= this.pause.untilMs) this.unpause();
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
@@ -992,6 +1057,8 @@ export class Server {
     let input = this.peakInput[slot]!, output = this.peakOutput[slot]!;
     const timeoutMs = this.config.get<number>("timeout") * 1000;
     for (const c of this.clients.values()) {
+      c.parser.resizeCheck(Math.floor((now - c.lastInteractionMs) / 1000));
+      this.resizeReplyBuffer(c, now);
       input = Math.max(input, c.parser.memory);
       output = Math.max(output, c.outputPending);
       if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
@@ -1002,6 +1069,55 @@ export class Server {
     }
     this.peakInput[slot] = input;
     this.peakOutput[slot] = output;
+  }
+
+  /** DEBUG REPLYBUFFER: how often a client's reply buffer peak restarts (-1: never), on/off. */
+  replyBufferPeakResetMs = REPLY_BUFFER_PEAK_RESET_MS;
+  replyBufferResizing = true;
+
+  /** DEBUG REPLYBUFFER PEAK-RESET-TIME <ms|never|reset> | RESIZING <0|1>. */
+  private debugReplyBuffer(c: Client, argv: string[]): void {
+    if (argv.length !== 4) return subcommandSyntaxError(c, argv, "DEBUG");
+    const what = argv[2]!.toLowerCase(), v = argv[3]!;
+    if (what === "peak-reset-time") {
+      const lv = v.toLowerCase();
+      if (lv === "never") this.replyBufferPeakResetMs = -1;
+      else if (lv === "reset") this.replyBufferPeakResetMs = REPLY_BUFFER_PEAK_RESET_MS;
+      else {
+        const n = parseI64(v);
+        if (n === null) return c.error(ERR.notInt);
+        this.replyBufferPeakResetMs = Number(n);
+      }
+    } else if (what === "resizing") {
+      // Read as C's atoi reads it.
+      const n = parseInt(v.trimStart(), 10);
+      this.replyBufferResizing = Number.isFinite(n) && n !== 0;
+    } else return subcommandSyntaxError(c, argv, "DEBUG");
+    c.out.ok();
+  }
+
+  /**
+   * Redis 7.0's reply buffer resizing: halved or more (down to the peak, at least 1 KB) when the
+   * recent peak used less than half, doubled (up to 16 KB) when a batch filled it; the peak
+   * then restarts every replyBufferPeakResetMs.
+   */
+  private resizeReplyBuffer(c: Client, now: number): void {
+    if (!this.replyBufferResizing) return;
+    const size = c.replyBufSize;
+    let next = 0;
+    if (size / 2 >= REPLY_MIN_BYTES && c.replyBufPeak < size / 2) {
+      next = Math.max(REPLY_MIN_BYTES, c.replyBufPeak + 1);
+      this.stats.replyBufferShrinks++;
+    } else if (size * 2 < REPLY_CHUNK_BYTES * 2 && c.replyBufPeak === size) {
+      next = Math.min(REPLY_CHUNK_BYTES, size * 2);
+      this.stats.replyBufferExpands++;
+    }
+    const reset = this.replyBufferPeakResetMs;
+    if (reset >= 0 && now - c.replyPeakResetMs >= reset) {
+      c.replyBufPeak = Math.min(c.outputPending, c.replyBufSize);
+      c.replyPeakResetMs = now;
+    }
+    if (next !== 0) c.replyBufSize = next;
   }
 
   private sampleStats(now: number): void {

@@ -127,6 +127,7 @@ export class Stats {
     caller: CommandCaller,
     argv: readonly string[],
     us: number,
+    slowlog = true,
   ): void {
     stat.usec += us;
     if (this.latencyTracking) (stat.hist ??= new Histogram()).record(us * 1000);
@@ -137,6 +138,11 @@ export class Stats {
         Math.floor(Date.now() / 1000),
       );
     }
+    if (slowlog) this.slowlogPush(stat, caller, argv, us);
+  }
+
+  /** Adds a command that ran for `us` µs to the slow log when it is over the threshold. */
+  slowlogPush(stat: CommandStat, caller: CommandCaller, argv: readonly string[], us: number): void {
     if (this.slowlogThreshold >= 0 && us >= this.slowlogThreshold && !stat.skipSlowlog) {
       this.slowlog.push(
         argv,
@@ -208,5 +214,9 @@ export class Stats {
     this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;
     this.totalReads = this.totalWrites = 0;
     this.lazyfreedObjects = 0;
+    this.replyBufferShrinks = this.replyBufferExpands = 0;
   }
+  /** Reply buffers resized by the clients cron (INFO stats). */
+  replyBufferShrinks = 0;
+  replyBufferExpands = 0;
 }

@@ -86,10 +86,58 @@ export class RequestParser {
     return this.end - this.start + this.argBytes;
   }
 
+  /** The most the query buffer held (with the read's room) since the last resize check. */
+  private peak = 0;
+  /**
+   * The query buffer's size as the last resize check left it (null: the buffer's length). A
+   * buffer cut down while a read is in flight into it is replaced before the next read.
+   */
+  private resizedTo: number | null = null;
+
+  /** The query buffer's allocated size as CLIENT LIST counts it (qbuf + qbuf-free). */
+  get allocated(): number {
+    return this.resizedTo ?? this.buf.length;
+  }
+
+  /**
+   * Redis's query buffer resizing, run from the clients cron: when over 4 KB of it is unused,
+   * the buffer of a client idle for more than 2 s is released, and one over 32 KB that is more
+   * than twice the recent peak is cut down to that peak (never below what it holds or the bulk
+   * being received). The peak then starts again from what the buffer holds.
+   */
+  resizeCheck(idleSec: number): void {
+    const used = this.queryBufferLength;
+    const size = this.allocated;
+    if (size - used > 4 * 1024) {
+      if (idleSec > 2) this.resizedTo = used;
+      else if (size > 32 * 1024 && size / 2 > this.peak) {
+        this.resizedTo = Math.max(used, this.peak, this.wanted);
+      }
+    }
+    this.peak = Math.max(used, this.wanted);
+  }
+
+  /** Applies a resize decided while a read was in flight: the buffer is replaced, smaller. */
+  private applyResize(): void {
+    const live = this.end - this.start;
+    const cap = Math.max(this.resizedTo!, MIN_READ, live);
+    this.resizedTo = null;
+    if (cap >= this.buf.length) return;
+    this.rebase();
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(this.start, this.end));
+    this.buf = next;
+    this.end = live;
+    this.start = 0;
+  }
+
   /** A region to read into; compacts or grows the buffer so it has room. */
   readTarget(): Uint8Array {
+    if (this.resizedTo !== null) this.applyResize();
     const live = this.end - this.start;
     const want = Math.max(MIN_READ, this.wanted - live);
+    // Redis's querybuf_peak: what the buffer holds plus the room this read asks for.
+    if (live + want > this.peak) this.peak = live + want;
     if (this.buf.length - this.end >= want) {
       // The usual case, an empty buffer after a whole batch: one view, reused for every read.
       if (this.end !== 0) return this.buf.subarray(this.end);

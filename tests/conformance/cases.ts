@@ -359,6 +359,76 @@ export const CASES: Case[] = [
     ],
   },
   {
+    name:
+      "debug quicklist-packed-threshold, set-disable-deny-scripts, object of an expired key, hidden configs",
+    steps: [
+      ...["1b", "0", "5b", "1k", "4095mb", "4gb", "-1", "x", "1zb"].map((v) =>
+        c("DEBUG", "QUICKLIST-PACKED-THRESHOLD", v)
+      ),
+      c("DEBUG", "QUICKLIST-PACKED-THRESHOLD"),
+      c("CONFIG", "GET", "rdb-key-save-delay"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "-100"),
+      c("CONFIG", "GET", "rdb-key-save-delay"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "2147483648"),
+      c("CONFIG", "SET", "rdb-key-save-delay", "0"),
+      c("CONFIG", "GET", "key-load-delay"),
+      c("CONFIG", "GET", "*-delay"),
+      sorted("CONFIG", "GET", "rdb*"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      // A script sees the value an attribute decorates, not the attribute.
+      c("EVAL", "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'attrib')", "0"),
+      c("EVAL", "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'double')", "0"),
+      c("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "x"),
+      c("EVAL", "return redis.call('DEBUG', 'PROTOCOL', 'bignum')", "0"),
+      // DEBUG OBJECT shows a key that has expired but is not deleted yet.
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+      c("SET", "dk", "v", "PX", "1"),
+      c("DEBUG", "SLEEP", "0.01"),
+      shape("DEBUG", "OBJECT", "dk"),
+      c("EXISTS", "dk"),
+      c("DEBUG", "OBJECT", "dk"),
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+    ],
+  },
+  {
+    // Lowering maxmemory evicts at once (no further command needed) and notifies.
+    name: "config set maxmemory below the usage evicts right away, with its notification",
+    steps: [
+      c("CONFIG", "SET", "notify-keyspace-events", "Ee"),
+      c("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+      { cmd: ["PSUBSCRIBE", "*"], conn: 1 },
+      c("SET", "foo", "bar"),
+      c("CONFIG", "SET", "maxmemory", "1"),
+      { cmd: [], conn: 1 },
+      c("CONFIG", "SET", "maxmemory", "0"),
+      c("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+      c("CONFIG", "SET", "notify-keyspace-events", ""),
+      c("DBSIZE"),
+    ],
+  },
+  {
+    // The list a MULTI pushed has expired by the time the blocked client would be served: it
+    // is deleted and the client keeps waiting.
+    name: "a blocked BRPOP is not served from a key that expired before the EXEC ended",
+    steps: [
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+      { cmd: ["BRPOP", "k", "0"], conn: 1, replies: 0 },
+      { cmd: [], blocked: 1 },
+      c("MULTI"),
+      c("RPUSH", "k", "hello"),
+      c("PEXPIRE", "k", "100"),
+      c("DEBUG", "SLEEP", "0.2"),
+      c("EXEC"),
+      { cmd: [], blocked: 1 },
+      c("EXISTS", "k"),
+      c("RPUSH", "k", "again"),
+      { cmd: [], conn: 1 },
+      c("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+    ],
+  },
+  {
     name: "debug populate and object",
     steps: [
       x(OK, "DEBUG", "POPULATE", "3"),

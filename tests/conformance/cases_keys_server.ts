@@ -4,6 +4,22 @@ import { c } from "./cases.ts";
 
 export const CASES_KEYS_SERVER: Case[] = [
   {
+    // The served client's own write invalidates its tracked key after its reply, not before.
+    name: "client tracking: a blocked BLMOVE served later gets its reply, then its invalidation",
+    proto: 3,
+    steps: [
+      c("RPUSH", "list2{t}", "a"),
+      { cmd: ["CLIENT", "TRACKING", "on"], conn: 1 },
+      { cmd: ["LRANGE", "list2{t}", "0", "-1"], conn: 1 },
+      { cmd: ["BLMOVE", "list1{t}", "list2{t}", "LEFT", "LEFT", "0"], conn: 1, replies: 0 },
+      { cmd: [], blocked: 1 },
+      c("RPUSH", "list1{t}", "foo"),
+      { cmd: [], conn: 1 },
+      { cmd: [], conn: 1 },
+      { cmd: ["CLIENT", "TRACKING", "off"], conn: 1 },
+    ],
+  },
+  {
     name: "BITCOUNT looks the key up before parsing the range",
     steps: [
       c("SET", "s", "abc"),

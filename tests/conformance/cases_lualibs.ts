@@ -158,6 +158,19 @@ export const CASES_LUALIBS: Case[] = [
     ],
   },
   {
+    // Tables nested deeper than 16 levels are packed as nil: a cycle packs to that depth.
+    name: "lua libs: cmsgpack packs a table that refers to itself to a depth of 16",
+    steps: [
+      ev(
+        "local a = {y=5} local b = {x=a} a.x = b local e = cmsgpack.pack(a) local h = '' " +
+          "for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end " +
+          "local r = cmsgpack.unpack(e) return {h, r.x.x.x.x.x.x.x.x.x.x.x.x.x.x.y, " +
+          "tostring(r.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x)}",
+      ),
+      ev("local t = {} t[1] = t return #cmsgpack.pack(t)"),
+    ],
+  },
+  {
     name: "lua libs: cmsgpack pack and unpack of every type",
     steps: [
       ev("return cmsgpack.unpack(cmsgpack.pack(1,'a',{1,2}))"),

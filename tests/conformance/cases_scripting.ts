@@ -537,6 +537,20 @@ export const CASES_SCRIPTING: Case[] = [
   {
     name: "scripting: read-only scripts and shebang flags",
     steps: [
+      // Without enough good replicas: scripts that may write are refused, before they run when
+      // they declare flags, at their first write otherwise.
+      c("SET", "x", "v"),
+      c("CONFIG", "SET", "min-replicas-to-write", "1"),
+      ev("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", ["x"]),
+      ev("return redis.call('get', KEYS[1])", ["x"]),
+      ev("#!lua\nreturn redis.call('get', KEYS[1])", ["x"]),
+      ev("return redis.call('set', KEYS[1], 1)", ["x"]),
+      ev("return redis.pcall('set', KEYS[1], 1)", ["x"]),
+      c("CONFIG", "SET", "min-replicas-to-write", "0"),
+      // A set's order is its hash table's: sorted for a script by a constant.
+      c("SADD", "myset", "a", "b", "c", "aa", "z", "azz", "10", "9"),
+      ev("return redis.call('sort', KEYS[1], 'by', '_')", ["myset"]),
+      ev("return redis.call('sort', KEYS[1], 'by', '_', 'get', '#')", ["myset"]),
       c("SET", "k", "v"),
       evRo("return redis.call('GET', KEYS[1])", ["k"]),
       evRo("return redis.call('SET', KEYS[1], 'x')", ["k"]),
@@ -605,6 +619,30 @@ export const CASES_SCRIPTING: Case[] = [
     ],
   },
   {
+    // Errors of commands a script runs count once (when they fail or are refused); errors the
+    // script itself returns count as the script's.
+    name: "scripting: error statistics of scripts and the commands they run",
+    steps: [
+      c("SET", "s", "str"),
+      c("CONFIG", "RESETSTAT"),
+      ev("return redis.error_reply('MY_ERR_CODE custom msg')"),
+      ev("return redis.pcall('lpush', 's', 1)"),
+      ev("return redis.call('lpush', 's', 1)"),
+      ev("redis.pcall('lpush', 's', 1) return 1"),
+      ev("return {1, redis.error_reply('NESTED x')}"),
+      ev("return redis.pcall('get')"),
+      ev("return redis.call('nosuch')"),
+      c("CONFIG", "SET", "maxmemory", "1"),
+      ev("return redis.call('set', KEYS[1], 'y')", ["x"]),
+      c("CONFIG", "SET", "maxmemory", "0"),
+      ...["MY_ERR_CODE", "WRONGTYPE", "NESTED", "ERR", "OOM"].map((code) => ({
+        cmd: ["INFO", "errorstats"],
+        field: `errorstat_${code}`,
+      })),
+      { cmd: ["INFO", "stats"], field: "total_error_replies" },
+    ],
+  },
+  {
     name: "scripting: the sandbox",
     steps: [
       ev("a = 5"),
@@ -647,6 +685,11 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return string.char(72, 105)"),
       ev("return tostring(nil) .. tostring(true)"),
       ev("return type(tostring({})) "),
+      // The global table's metatable is a read-only table; library tables show none.
+      ev("local g = getmetatable(_G)\ng.__index = {}"),
+      ev("local r = {} for k, v in pairs(getmetatable(_G)) do r[#r + 1] = k end return r"),
+      ev("rawset(getmetatable(_G), 'a', 1)"),
+      ev("return {type(getmetatable(redis)), type(getmetatable(cjson)), type(getmetatable(''))}"),
     ],
   },
   {

@@ -500,4 +500,31 @@ CASES_STREAMS_MORE.push(
       { cmd: ["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "20", "STREAMS", "s", ">"], conn: 1 },
     ],
   },
+  {
+    // The stream replaced by another type, or flushed: XREADGROUP is woken with an error,
+    // XREAD keeps waiting for a stream.
+    name: "a blocked xreadgroup is woken when its stream is overwritten or flushed",
+    steps: [
+      ...[["SET", "s", "x"], ["FLUSHDB"], ["FLUSHALL"]].flatMap((write) => [
+        c("DEL", "s"),
+        c("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"),
+        {
+          cmd: ["XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", "s", ">"],
+          conn: 1 as const,
+          replies: 0,
+        },
+        { cmd: [], blocked: 1 },
+        c(...write),
+        { cmd: [], conn: 1 as const },
+      ]),
+      c("DEL", "s"),
+      c("XADD", "s", "1-1", "f", "v"),
+      { cmd: ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], conn: 1, replies: 0 },
+      { cmd: [], blocked: 1 },
+      c("SET", "s", "x"),
+      c("DEL", "s"),
+      c("XADD", "s", "2-1", "f", "v"),
+      { cmd: [], conn: 1 },
+    ],
+  },
 );
