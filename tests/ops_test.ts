@@ -212,3 +212,36 @@ Deno.test({
     deepStrictEqual(await wokenWithErrors(ours.port), expected);
   },
 });
+
+/** EVAL/LPUSH commandstats and errorstats after scripts that return errors. */
+async function scriptErrorStats(port: number): Promise<string> {
+  using conn = await RawConn.connect(port);
+  await conn.call("SET", "k", "v");
+  await conn.call("CONFIG", "RESETSTAT");
+  // A command's error returned by the script: counted once, yet the EVAL failed.
+  await conn.call("EVAL", "return redis.pcall('lpush', KEYS[1], 'a')", "1", "k");
+  // An error the script makes itself, and a successful script.
+  await conn.call("EVAL", "return redis.error_reply('MY own')", "0");
+  await conn.call("EVAL", "return 1", "0");
+  const cmds = String(await conn.call("INFO", "commandstats"));
+  const errs = String(await conn.call("INFO", "errorstats"));
+  const pick = (name: string) =>
+    cmds.match(new RegExp(`cmdstat_${name}:calls=(\\d+),.*(rejected_calls=\\d+,failed_calls=\\d+)`))
+      ?.slice(1).join(" ") ?? `no ${name}`;
+  const errors = errs.split("\r\n").filter((l) => l.startsWith("errorstat_")).sort();
+  return [pick("eval"), pick("lpush"), ...errors].join("\n");
+}
+
+Deno.test({
+  name: "commandstats and errorstats: errors a script returns count once and fail the EVAL",
+  ignore: !hasRedis,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const expected = await scriptErrorStats(redis.port);
+    ok(expected.includes("failed_calls=2"), expected);
+    deepStrictEqual(await scriptErrorStats(ours.port), expected);
+  },
+});

@@ -253,7 +253,11 @@ function runScript(
   };
   const host: ScriptHost = {
     resp: 2,
-    countError: (message) => s.stats.error(message),
+    countError: (message, counted) => {
+      // As Redis: an error reply makes the call a failed one, counted in errorstats once.
+      c.failed = true;
+      if (!counted) s.stats.error(message);
+    },
     run: (cargv) => runFromScript(s, c, sc, host, cargv, readOnly, running, allowOom, cluster),
     aclCheck: (cargv) => {
       const def = lookupCommand(s.commands, cargv);

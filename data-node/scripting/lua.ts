@@ -32,8 +32,11 @@ type L = any;
 export interface ScriptHost {
   /** Runs argv; a string is an error raised to the script (Redis's luaPushError text). */
   run(argv: string[]): RespValue | RespError;
-  /** Counts an error the script's reply holds (INFO errorstats), one no command counted. */
-  countError(message: string): void;
+  /**
+   * An error the script's reply holds: the call failed; `counted` when a command's error already
+   * went into INFO errorstats (its ignore_error_stats_update), so only the failure is added.
+   */
+  countError(message: string, counted: boolean): void;
   /** redis.acl_check_cmd: may the caller's user run argv (null: no such command)? */
   aclCheck(argv: string[]): boolean | null;
   /** RESP version replies are converted from (redis.setresp). */
@@ -289,7 +292,7 @@ export function writeLuaValue(
   l: L,
   out: RespWriter,
   resp: 2 | 3,
-  countError: (message: string) => void = () => {},
+  countError: (message: string, counted: boolean) => void = () => {},
 ): void {
   const todo: Step[] = [{ k: "value", h: ROOT_HEIGHT, resp }];
   for (let step = todo.pop(); step !== undefined; step = todo.pop()) {
@@ -339,12 +342,12 @@ function writeOne(
   resp: 2 | 3,
   height: number,
   todo: Step[],
-  countError: (message: string) => void,
+  countError: (message: string, counted: boolean) => void,
 ): void {
   // Redis makes room for 4 more values on Lua 5.1's stack before converting any value.
   if (height + 4 > LUA51_MAX_STACK || !lua.lua_checkstack(l, 4)) {
     out.error("ERR reached lua stack limit");
-    countError("ERR reached lua stack limit");
+    countError("ERR reached lua stack limit", false);
     return;
   }
   switch (lua.lua_type(l, -1)) {
@@ -395,14 +398,14 @@ function writeTable(
   resp: 2 | 3,
   height: number,
   todo: Step[],
-  countError: (message: string) => void,
+  countError: (message: string, counted: boolean) => void,
 ): void {
   if (rawField(l, -1, "err") === lua.LUA_TSTRING) {
     const msg = toStr(l, -1).replace(/[\r\n]/g, " ");
     lua.lua_pop(l, 1);
     out.error(msg);
     // Each error in the reply counts (nested ones too), but a command's error counted already.
-    if (!ignoresStats(l)) countError(msg);
+    countError(msg, ignoresStats(l));
     return;
   }
   lua.lua_pop(l, 1);
@@ -886,7 +889,7 @@ export class LuaVm {
       // The script's first value (none: nil), as lua_pcall(..., 1, ...) keeps it.
       if (lua.lua_gettop(co) < 2) lua.lua_pushnil(co);
       lua.lua_settop(co, 2);
-      writeLuaValue(co, out, host.resp, (m) => host.countError(m));
+      writeLuaValue(co, out, host.resp, (m, counted) => host.countError(m, counted));
     } else {
       if (status === lua.LUA_OK) lua.lua_settop(co, 2);
       const counted = lua.lua_type(co, -1) === lua.LUA_TTABLE && ignoresStats(co);
