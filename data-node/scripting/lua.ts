@@ -552,14 +552,6 @@ export class LuaVm {
       return 1;
     });
     lua.lua_setglobal(l, luaBytes("__cformat"));
-    // fengari 0.1.5 loses the hooks of a coroutine whose pcall caught an error (it restores
-    // 'allowhook' from a flag it never saved): the prelude's pcall turns them back on, or a
-    // script looping on pcall could no longer be timed, yielded or killed.
-    lua.lua_pushjsfunction(l, (t: L) => {
-      t.allowhook = 1;
-      return 0;
-    });
-    lua.lua_setglobal(l, luaBytes("__rearmhooks"));
     if (lauxlib.luaL_loadbuffer(l, luaBytes(LUA_PRELUDE), null, luaBytes("=prelude")) !== 0) {
       throw new Error(`lua prelude: ${toStr(l, -1)}`);
     }

@@ -115,22 +115,12 @@ end
 
 -- pcall hands out an error table's text, as Redis's pcall does.
 local rawpcall, pack = pcall, tpack
-local rearm_hooks = __rearmhooks
-_G.__rearmhooks = nil
 _G.pcall = function(...)
   local r = pack(rawpcall(...))
-  if not r[1] then rearm_hooks() end
   if not r[1] and type(r[2]) == 'table' then
     local e = r[2].err
     if type(e) == 'string' or type(e) == 'number' then return false, e end
   end
-  return unpack(r, 1, r.n)
-end
-
-local rawxpcall = xpcall
-_G.xpcall = function(...)
-  local r = pack(rawxpcall(...))
-  if not r[1] then rearm_hooks() end
   return unpack(r, 1, r.n)
 end
 
