@@ -61,8 +61,8 @@ export class IdleCollector {
   private lastActivity = -1;
   private idleSinceMs = 0;
   /**
-   * The committed heap right after the last collection, or at the first tick (so that what
-   * startup itself allocates, after the constructor, never counts as growth); -1 before it.
+   * The committed heap right after the last collection, or as start() found it (else at the
+   * first tick), so that what startup allocates never counts as growth; -1 before either.
    */
   private baseline = -1;
   /** Rounds run in this idle period; 0 when none is under way. */
@@ -74,6 +74,14 @@ export class IdleCollector {
     private readonly heap: HeapSize = v8Heap,
     private readonly timer: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * Takes the baseline now: the server calls this once startup is done and before it accepts
+   * clients, so that neither startup nor a load arriving before the first tick is mistaken.
+   */
+  start(): void {
+    if (this.gc !== null) this.baseline = this.heap();
+  }
 
   /** True when V8's gc() is available. */
   get enabled(): boolean {

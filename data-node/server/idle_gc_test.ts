@@ -138,3 +138,17 @@ Deno.test("idle gc: without V8's gc() nothing runs", () => {
   deepStrictEqual(c.tick(1e6, 0), false);
   deepStrictEqual(c.runs, 0);
 });
+
+Deno.test("idle gc: start() takes the baseline, so a load before the first tick is growth", () => {
+  const heap = { size: 30 * MB };
+  const c = new IdleCollector(
+    () => void (heap.size = 30 * MB),
+    IDLE_GC_DEFAULTS,
+    () => heap.size,
+  );
+  c.start();
+  // Clients loaded 60 MB before the timer first ticked.
+  heap.size = 90 * MB;
+  c.tick(0, 1);
+  deepStrictEqual(c.tick(5000, 1), true);
+});

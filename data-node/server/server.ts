@@ -316,6 +316,8 @@ export class Server {
 
   /** Listens on every `bind` address; `-` marks an address whose failure is tolerated. */
   listen(): void {
+    // The heap as startup leaves it: growth from here on is what idle collections answer.
+    this.idleGc.start();
     this.openListeners(this.config.get<number>("port"), this.bindAddresses());
     try {
       this.listenUnix();
