@@ -124,7 +124,7 @@ function parseAddOrTrim(
     const opt = argv[i]!;
     const lower = opt.toLowerCase();
     if (xadd && opt === "*") break;
-    if (lower === "maxlen" && more) {
+    if ((lower === "maxlen" || lower === "minid") && more) {
       if (strategy) {
         c.error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
         return null;
@@ -135,32 +135,21 @@ function parseAddOrTrim(
         approx = true;
         i++;
       } else if (more >= 2 && next === "=") i++;
-      const n = longArg(c, argv[i + 1]!);
-      if (n === null) return null;
-      if (n < 0) {
-        c.error("ERR The MAXLEN argument must be >= 0.");
-        return null;
+      if (lower === "maxlen") {
+        const n = longArg(c, argv[i + 1]!);
+        if (n === null) return null;
+        if (n < 0) {
+          c.error("ERR The MAXLEN argument must be >= 0.");
+          return null;
+        }
+        maxlen = n;
+      } else {
+        const id = strictId(c, argv[i + 1]!);
+        if (id === null) return null;
+        minid = id;
       }
-      maxlen = n;
       i++;
-      strategy = "maxlen";
-      a.trimArgIdx = i;
-    } else if (lower === "minid" && more) {
-      if (strategy) {
-        c.error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
-        return null;
-      }
-      approx = false;
-      const next = argv[i + 1]!;
-      if (more >= 2 && next === "~") {
-        approx = true;
-        i++;
-      } else if (more >= 2 && next === "=") i++;
-      const id = strictId(c, argv[i + 1]!);
-      if (id === null) return null;
-      minid = id;
-      i++;
-      strategy = "minid";
+      strategy = lower;
       a.trimArgIdx = i;
     } else if (lower === "limit" && more) {
       const n = longArg(c, argv[i + 1]!);
