@@ -588,27 +588,21 @@ export class Server {
   }
 
   private accept(conn: Deno.Conn): void {
-    if (conn.remoteAddr.transport === "unix") {
-      // Local by nature: no protected mode; Redis shows the socket's path as the address.
-      if (this.clients.size >= this.config.get<number>("maxclients")) {
-        this.stats.rejectedConnections++;
-        conn.write(new TextEncoder().encode("-ERR max number of clients reached\r\n"))
-          .catch(() => {}).finally(() => conn.close());
-        return;
-      }
-      const addr = `${this.config.getString("unixsocket")}:0`;
-      const c = this.newClient(conn, addr, addr);
-      c.unixSocket = true;
-      this.stats.totalConnections++;
-      void this.serveClient(c);
-      return;
+    // A Unix socket client is local by nature (no protected mode) and Redis shows the socket's
+    // path as its address.
+    const unix = conn.remoteAddr.transport === "unix";
+    let addr: string, laddr: string;
+    if (unix) addr = laddr = `${this.config.getString("unixsocket")}:0`;
+    else {
+      const r = conn.remoteAddr as Deno.NetAddr;
+      addr = fmtAddr(r);
+      laddr = fmtAddr(conn.localAddr as Deno.NetAddr);
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+        (conn as Deno.TcpConn).setKeepAlive(true);
+      } catch { /* not a TCP socket */ }
     }
-    const r = conn.remoteAddr as Deno.NetAddr, lo = conn.localAddr as Deno.NetAddr;
-    try {
-      (conn as Deno.TcpConn).setNoDelay(true);
-      (conn as Deno.TcpConn).setKeepAlive(true);
-    } catch { /* not a TCP socket */ }
-    const deny = this.admissionError(r.hostname);
+    const deny = this.admissionError(unix ? null : (conn.remoteAddr as Deno.NetAddr).hostname);
     if (deny) {
       this.stats.rejectedConnections++;
       conn.write(new TextEncoder().encode(`-${deny}\r\n`)).catch(() => {}).finally(() =>
@@ -616,17 +610,20 @@ export class Server {
       );
       return;
     }
-    const c = this.newClient(conn, fmtAddr(r), fmtAddr(lo));
+    const c = this.newClient(conn, addr, laddr);
+    c.unixSocket = unix;
     this.stats.totalConnections++;
     void this.serveClient(c);
   }
 
-  private admissionError(remoteHost: string): string | null {
+  /** Why a new connection is refused, if it is; `remoteHost` is null for the Unix socket. */
+  private admissionError(remoteHost: string | null): string | null {
     if (this.clients.size >= this.config.get<number>("maxclients")) {
       return "ERR max number of clients reached";
     }
     if (
-      this.config.get<boolean>("protected-mode") && !isLocalAddress(remoteHost) &&
+      remoteHost !== null && this.config.get<boolean>("protected-mode") &&
+      !isLocalAddress(remoteHost) &&
       this.acl.defaultUser.nopass && !this.config.isSetByUser?.("bind")
     ) {
       return PROTECTED_MODE_ERROR;
