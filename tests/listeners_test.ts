@@ -244,3 +244,64 @@ for (const [impl, start] of Object.entries(SERVERS)) {
     },
   });
 }
+
+/** Sends `cmds` pipelined over a Unix socket and returns the first line of each reply. */
+async function unixLines(path: string, cmds: string[][]): Promise<string[]> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    const req = cmds.map((args) =>
+      `*${args.length}\r\n` + args.map((a) => `$${a.length}\r\n${a}\r\n`).join("")
+    ).join("");
+    await conn.write(new TextEncoder().encode(req));
+    const buf = new Uint8Array(4096);
+    let text = "";
+    while (text.split("\r\n").length <= cmds.length) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text.split("\r\n").slice(0, cmds.length);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+for (const [impl, start] of Object.entries(SERVERS)) {
+  Deno.test({
+    name: `${impl}: a unixsocket client authenticates with requirepass like a TCP client`,
+    ignore: impl === "redis-server" && !requireBinary("redis-server", "unixsocket"),
+    ...opts,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "redis-ha-unix-" });
+      const path = `${dir}/node.sock`;
+      let node: ManagedProcess | null = null;
+      try {
+        node = await start(["--unixsocket", path, "--requirepass", "s3cret"]);
+        deepStrictEqual(
+          await unixLines(path, [["SET", "k", "v"], ["AUTH", "wrong"], ["AUTH", "s3cret"], [
+            "SET",
+            "k",
+            "v",
+          ], ["EXISTS", "k"]]),
+          [
+            "-NOAUTH Authentication required.",
+            "-WRONGPASS invalid username-password pair or user is disabled.",
+            "+OK",
+            "+OK",
+            ":1",
+          ],
+        );
+        // A new socket connection authenticates as the default user by name and sees the key.
+        deepStrictEqual(
+          await unixLines(path, [["AUTH", "default", "s3cret"], ["STRLEN", "k"]]),
+          ["+OK", ":1"],
+        );
+      } finally {
+        await node?.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    },
+  });
+}
