@@ -7,7 +7,7 @@
  * on an instance's link, emit an event, save the config). The runtime feeds it ticks and the
  * messages its links receive; scenario tests drive it with a fake clock and fake effects.
  */
-import type { Clock } from "../shared/clock.ts";
+import { type Clock, ctime } from "../shared/clock.ts";
 import type { RespValue } from "../shared/resp/mod.ts";
 import { RespError } from "../shared/resp/mod.ts";
 import {
@@ -656,11 +656,11 @@ export class Monitor {
     if (now - m.failoverStartTime < m.config.failoverTimeoutMs * 2) {
       if (m.failoverDelayLogged !== m.failoverStartTime) {
         m.failoverDelayLogged = m.failoverStartTime;
-        const at = new Date(m.failoverStartTime + m.config.failoverTimeoutMs * 2);
+        const at = ctime(m.failoverStartTime + m.config.failoverTimeoutMs * 2);
         this.fx.event(
           "notice",
           "failover-delay",
-          `Next failover delay: I will not start a failover before ${at.toISOString()}`,
+          `Next failover delay: I will not start a failover before ${at}`,
         );
       }
       return false;
