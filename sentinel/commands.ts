@@ -5,7 +5,7 @@
 import { globMatch } from "../shared/glob.ts";
 import type { SentinelClient, SentinelServer } from "./server.ts";
 import { flagsOf, type Instance, type Master } from "./state.ts";
-import { TIMING_PARAMS } from "./monitor.ts";
+import { type Monitor, TIMING_PARAMS } from "./monitor.ts";
 
 const HELP = [
   "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -256,7 +256,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
     case "flushconfig":
       if (n !== 2) return wrongArgs();
       mon.save();
-      c.out.ok();
+      savedReply(mon, c);
       return;
     case "myid":
       if (n !== 2) return wrongArgs();
@@ -290,7 +290,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
         return;
       }
       mon.monitor(argv[2]!, argv[3]!, port, quorum);
-      c.out.ok();
+      savedReply(mon, c);
       return;
     }
     case "remove": {
@@ -298,7 +298,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       const m = master(argv[2]!);
       if (!m) return;
       mon.remove(m);
-      c.out.ok();
+      savedReply(mon, c);
       return;
     }
     case "set":
@@ -383,7 +383,7 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
   const finish = (error: string | null) => {
     if (changes > 0) mon.save();
     if (error !== null) c.error(error);
-    else if (changes > 0) c.out.ok();
+    else if (changes > 0) savedReply(mon, c);
   };
   for (let i = 3; i < argv.length; i++) {
     const opt = argv[i]!.toLowerCase(), more = argv.length - 1 - i;
@@ -426,10 +426,17 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
         case "client-reconfig-script": {
           if (srv.rt.cfg.denyScriptsReconfig) {
             err =
-              "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.";
+              "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration";
             break;
           }
           const v = argv[++i]!;
+          // An empty path removes the script; any other must name an executable file.
+          if (v !== "" && !isExecutable(v)) {
+            err = opt === "notification-script"
+              ? "ERR Notification script seems non existing or non executable"
+              : "ERR Client reconfiguration script seems non existing or non executable";
+            break;
+          }
           if (opt === "notification-script") cfg.notificationScript = v;
           else cfg.clientReconfigScript = v;
           break;
@@ -457,6 +464,22 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
     srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${shown.join(" ")}`);
   }
   finish(null);
+}
+
+/** OK after a change was written to the config file, or the error Redis gives when it was not. */
+function savedReply(mon: Monitor, c: SentinelClient): void {
+  if (mon.lastSaveOk) c.out.ok();
+  else c.error("ERR Failed to save config file. Check server logs.");
+}
+
+/** Whether `path` is a file this process could execute (some execute bit set, as root's access(X_OK)). */
+function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && st.mode !== null && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]): void {

@@ -90,8 +90,8 @@ export interface Effects {
   command(ri: Instance, argv: string[]): Promise<RespValue>;
   /** An event: logged, published on the channel named `type` to our subscribers. */
   event(level: EventLevel, type: string, message: string): void;
-  /** The state changed in a way the config file records. */
-  save(): void;
+  /** The state changed in a way the config file records; false when writing it failed. */
+  save(): boolean;
   /** Closes an instance's links (they reconnect). */
   dropLinks(ri: Instance): void;
 }
@@ -163,9 +163,13 @@ export class Monitor {
     }));
   }
 
-  save(): void {
+  /** Whether the last config rewrite succeeded (SENTINEL SET, CONFIG SET... report it). */
+  lastSaveOk = true;
+
+  save(): boolean {
     for (const m of this.masters.values()) this.syncConfig(m);
-    this.fx.save();
+    this.lastSaveOk = this.fx.save();
+    return this.lastSaveOk;
   }
 
   private event(level: EventLevel, type: string, ri: Instance | null, extra = ""): void {

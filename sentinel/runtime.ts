@@ -355,14 +355,16 @@ export class Runtime implements Effects {
   /** The ACL users as `user` lines for the rewrite, or null to leave `user` lines alone. */
   userLines: () => string[] | null = () => null;
 
-  save(): void {
-    if (!this.configPath) return;
+  save(): boolean {
+    if (!this.configPath) return true;
     try {
       rewriteFile(this.configPath, this.cfg, this.userLines());
+      return true;
     } catch (e) {
       log.warn("WARNING: Sentinel was not able to save the new configuration on disk!!!: {err}", {
         err: String(e),
       });
+      return false;
     }
   }
 }
