@@ -4,7 +4,7 @@
  */
 import { globMatch } from "../shared/glob.ts";
 import type { SentinelClient, SentinelServer } from "./server.ts";
-import { flagsOf, type Instance, type Master } from "./state.ts";
+import { flagsOf, type Instance, type Master, shownAddr } from "./state.ts";
 import { type Monitor, TIMING_PARAMS } from "./monitor.ts";
 
 const HELP = [
@@ -68,11 +68,15 @@ function replyFields(c: SentinelClient, fields: [string, string | number][]): vo
 }
 
 /** An instance's fields, in the order redis-sentinel lists them. */
-function instanceFields(ri: Instance, now: number): [string, string | number][] {
+function instanceFields(
+  ri: Instance,
+  now: number,
+  announceHostnames: boolean,
+): [string, string | number][] {
   const master = ri.kind === "master" ? ri as Master : ri.master!;
   const f: [string, string | number][] = [
     ["name", ri.name],
-    ["ip", ri.host],
+    ["ip", shownAddr(ri, announceHostnames)],
     ["port", ri.port],
     ["runid", ri.runid ?? ""],
     ["flags", flagsOf(ri)],
@@ -131,10 +135,10 @@ function instanceFields(ri: Instance, now: number): [string, string | number][] 
   return f;
 }
 
-function replyInstances(c: SentinelClient, list: Instance[]): void {
+function replyInstances(c: SentinelClient, list: Instance[], announceHostnames: boolean): void {
   const now = Date.now();
   c.out.array(list.length);
-  for (const ri of list) replyFields(c, instanceFields(ri, now));
+  for (const ri of list) replyFields(c, instanceFields(ri, now, announceHostnames));
 }
 
 function parseInt(s: string): number | null {
@@ -155,24 +159,30 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
   switch (sub) {
     case "masters":
       if (n !== 2) return wrongArgs();
-      return replyInstances(c, [...mon.masters.values()]);
+      return replyInstances(c, [...mon.masters.values()], srv.rt.cfg.announceHostnames);
     case "master": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyFields(c, instanceFields(m, Date.now()));
+      if (m) replyFields(c, instanceFields(m, Date.now(), srv.rt.cfg.announceHostnames));
       return;
     }
     case "slaves":
     case "replicas": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyInstances(c, [...m.replicas.values()].filter((r) => r.replicaAnnounced));
+      if (m) {
+        replyInstances(
+          c,
+          [...m.replicas.values()].filter((r) => r.replicaAnnounced),
+          srv.rt.cfg.announceHostnames,
+        );
+      }
       return;
     }
     case "sentinels": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyInstances(c, [...m.sentinels.values()]);
+      if (m) replyInstances(c, [...m.sentinels.values()], srv.rt.cfg.announceHostnames);
       return;
     }
     case "get-master-addr-by-name": {
@@ -185,7 +195,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       }
       const p = m.failoverState === "reconf_slaves" && m.promotedReplica ? m.promotedReplica : m;
       c.out.array(2);
-      c.out.bulk(p.host);
+      c.out.bulk(mon.addr(p));
       c.out.bulk(String(p.port));
       return;
     }
@@ -461,7 +471,7 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
     changes++;
     const shown = argv.slice(first, i + 1);
     if (redacted) shown[1] = "******";
-    srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${shown.join(" ")}`);
+    srv.rt.event("warning", "+set", `master ${m.name} ${mon.addr(m)} ${m.port} ${shown.join(" ")}`);
   }
   finish(null);
 }

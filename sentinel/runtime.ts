@@ -172,6 +172,8 @@ export class Runtime implements Effects {
         ri.link.connected = true;
         ri.link.connectedSince = now;
         ri.link.localIp = cc.localAddress;
+        // What the address resolved to (an IP already, or a hostname under resolve-hostnames).
+        if (cc.remoteAddress) ri.ip = cc.remoteAddress;
         this.monitor.linkUp(ri);
         cc.on("close", () => {
           if (l.cc !== cc) return;

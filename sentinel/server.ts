@@ -719,9 +719,9 @@ export class SentinelServer implements AclHost {
         const status = m.odown ? "odown" : m.sdown ? "sdown" : "ok";
         fields.push([
           `master${i++}`,
-          `name=${m.name},status=${status},address=${m.host}:${m.port},slaves=${m.replicas.size},sentinels=${
-            m.sentinels.size + 1
-          }`,
+          `name=${m.name},status=${status},address=${
+            mon.addr(m)
+          }:${m.port},slaves=${m.replicas.size},sentinels=${m.sentinels.size + 1}`,
         ]);
       }
       sections.push(["Sentinel", fields]);
