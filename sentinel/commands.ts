@@ -559,7 +559,14 @@ function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]):
       return;
     }
     srv.rt.monitor.save();
-    c.out.ok();
+    savedReply(srv.rt.monitor, c);
+    // New credentials towards sentinels take effect on new links: the current ones are closed
+    // and reconnect with them.
+    if (k === "sentinel-user" || k === "sentinel-pass") {
+      for (const m of srv.rt.monitor.masters.values()) {
+        for (const s of m.sentinels.values()) srv.rt.dropLinks(s);
+      }
+    }
     return;
   }
   c.error(`ERR unknown subcommand or wrong number of arguments for 'config'. Try SENTINEL HELP.`);
