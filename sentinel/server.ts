@@ -44,6 +44,9 @@ function cpuTimes(): { user: number; sys: number } {
 
 const log = getLogger(["sentinel", "server"]);
 
+/** What INFO reports as maxclients: redis-sentinel's default. */
+const MAX_CLIENTS = 10000;
+
 export class SentinelClient {
   readonly parser = new RequestParser({});
   readonly out = new RespWriter();
@@ -705,26 +708,112 @@ export class SentinelServer implements AclHost {
     if (all || want.has("server")) {
       sections.push(["Server", [
         ["redis_version", REDIS_VERSION],
+        ["redis_git_sha1", "00000000"],
+        ["redis_git_dirty", 0],
+        ["redis_build_id", "0"],
         ["redis_mode", "sentinel"],
-        ["os", `${Deno.build.os} ${Deno.build.arch}`],
+        ["os", `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`],
         ["arch_bits", 64],
+        ["monotonic_clock", "POSIX clock_gettime"],
+        ["multiplexing_api", "epoll"],
+        ["atomicvar_api", "c11-builtin"],
+        ["gcc_version", "0.0.0"],
         ["process_id", Deno.pid],
+        ["process_supervised", "no"],
         ["run_id", this.runId],
         ["tcp_port", this.boundPort],
+        ["server_time_usec", Date.now() * 1000],
         ["uptime_in_seconds", Math.floor((Date.now() - this.startMs) / 1000)],
         ["uptime_in_days", Math.floor((Date.now() - this.startMs) / 86_400_000)],
         ["hz", 10],
+        ["configured_hz", 10],
+        ["lru_clock", Math.floor(Date.now() / 1000) & 0xffffff],
         ["executable", Deno.execPath()],
         ["config_file", this.configFile],
+        ["io_threads_active", 0],
       ]]);
     }
     if (all || want.has("clients")) {
-      sections.push(["Clients", [["connected_clients", this.clients.size]]]);
+      // The fields of redis-sentinel's section; a sentinel blocks and tracks no client.
+      sections.push(["Clients", [
+        ["connected_clients", this.clients.size],
+        ["cluster_connections", 0],
+        ["maxclients", MAX_CLIENTS],
+        ["client_recent_max_input_buffer", 0],
+        ["client_recent_max_output_buffer", 0],
+        ["blocked_clients", 0],
+        ["tracking_clients", 0],
+        ["clients_in_timeout_table", 0],
+      ]]);
     }
     if (all || want.has("stats")) {
+      // Counted: connections, commands and subscriptions; the rest (keyspace, replication,
+      // forks...) has nothing to count on a sentinel, as on redis-sentinel.
+      let channels = 0, patterns = 0;
+      for (const c of this.clients.values()) {
+        channels += c.channels.size;
+        patterns += c.patterns.size;
+      }
+      const zero = (names: string[]) => names.map((n): [string, number] => [n, 0]);
       sections.push(["Stats", [
         ["total_connections_received", this.totalConnections],
         ["total_commands_processed", this.totalCommands],
+        ["instantaneous_ops_per_sec", 0],
+        ...zero([
+          "total_net_input_bytes",
+          "total_net_output_bytes",
+          "total_net_repl_input_bytes",
+          "total_net_repl_output_bytes",
+        ]),
+        ["instantaneous_input_kbps", "0.00"],
+        ["instantaneous_output_kbps", "0.00"],
+        ["instantaneous_input_repl_kbps", "0.00"],
+        ["instantaneous_output_repl_kbps", "0.00"],
+        ...zero([
+          "rejected_connections",
+          "sync_full",
+          "sync_partial_ok",
+          "sync_partial_err",
+          "expired_keys",
+        ]),
+        ["expired_stale_perc", "0.00"],
+        ...zero([
+          "expired_time_cap_reached_count",
+          "expire_cycle_cpu_milliseconds",
+          "evicted_keys",
+          "evicted_clients",
+          "total_eviction_exceeded_time",
+          "current_eviction_exceeded_time",
+          "keyspace_hits",
+          "keyspace_misses",
+        ]),
+        ["pubsub_channels", channels],
+        ["pubsub_patterns", patterns],
+        ...zero([
+          "pubsubshard_channels",
+          "latest_fork_usec",
+          "total_forks",
+          "migrate_cached_sockets",
+          "slave_expires_tracked_keys",
+          "active_defrag_hits",
+          "active_defrag_misses",
+          "active_defrag_key_hits",
+          "active_defrag_key_misses",
+          "total_active_defrag_time",
+          "current_active_defrag_time",
+          "tracking_total_keys",
+          "tracking_total_items",
+          "tracking_total_prefixes",
+          "unexpected_error_replies",
+          "total_error_replies",
+          "dump_payload_sanitizations",
+          "total_reads_processed",
+          "total_writes_processed",
+          "io_threaded_reads_processed",
+          "io_threaded_writes_processed",
+          "reply_buffer_shrinks",
+          "reply_buffer_expands",
+        ]),
       ]]);
     }
     if (all || want.has("cpu")) {
@@ -734,6 +823,8 @@ export class SentinelServer implements AclHost {
         ["used_cpu_user", t.user.toFixed(6)],
         ["used_cpu_sys_children", "0.000000"],
         ["used_cpu_user_children", "0.000000"],
+        ["used_cpu_sys_main_thread", t.sys.toFixed(6)],
+        ["used_cpu_user_main_thread", t.user.toFixed(6)],
       ]]);
     }
     if (all || want.has("sentinel")) {
