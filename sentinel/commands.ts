@@ -113,6 +113,10 @@ function instanceFields(
       ["failover-timeout", m.config.failoverTimeoutMs],
       ["parallel-syncs", m.config.parallelSyncs],
     );
+    if (m.config.notificationScript) f.push(["notification-script", m.config.notificationScript]);
+    if (m.config.clientReconfigScript) {
+      f.push(["client-reconfig-script", m.config.clientReconfigScript]);
+    }
   }
   if (ri.kind === "slave") {
     f.push(
@@ -482,11 +486,11 @@ function savedReply(mon: Monitor, c: SentinelClient): void {
   else c.error("ERR Failed to save config file. Check server logs.");
 }
 
-/** Whether `path` is a file this process could execute (some execute bit set, as root's access(X_OK)). */
+/** Whether `path` exists with some execute bit set (as access(X_OK) sees it for root). */
 function isExecutable(path: string): boolean {
   try {
     const st = Deno.statSync(path);
-    return st.isFile && st.mode !== null && (st.mode & 0o111) !== 0;
+    return st.mode !== null && (st.mode & 0o111) !== 0;
   } catch {
     return false;
   }
