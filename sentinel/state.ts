@@ -9,7 +9,7 @@ export type InstanceKind = "master" | "slave" | "sentinel";
 
 /** The connection figures of an instance (Redis's instanceLink). */
 export interface LinkState {
-  /** The command connection is up (and authenticated). */
+  /** The command connection is up (AUTH was sent; a refusal shows in the replies after it). */
   connected: boolean;
   /** The pub/sub connection is up (masters and replicas only). */
   pubsubConnected: boolean;
