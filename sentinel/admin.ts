@@ -234,7 +234,7 @@ export function createSentinelAdmin(srv: SentinelServer): AdminApp {
   });
   const view = (m: Master) => ({
     name: m.name,
-    ip: m.host,
+    ip: srv.rt.monitor.addr(m),
     port: m.port,
     status: m.odown ? "odown" as const : m.sdown ? "sdown" as const : "ok" as const,
     flags: flagsOf(m),
@@ -242,13 +242,13 @@ export function createSentinelAdmin(srv: SentinelServer): AdminApp {
     configEpoch: m.configEpoch,
     failoverState: m.failoverState,
     replicas: [...m.replicas.values()].map((r) => ({
-      ip: r.host,
+      ip: srv.rt.monitor.addr(r),
       port: r.port,
       runid: r.runid,
       flags: flagsOf(r),
     })),
     sentinels: [...m.sentinels.values()].map((s) => ({
-      ip: s.host,
+      ip: srv.rt.monitor.addr(s),
       port: s.port,
       runid: s.runid,
       flags: flagsOf(s),

@@ -4,8 +4,8 @@
  */
 import { globMatch } from "../shared/glob.ts";
 import type { SentinelClient, SentinelServer } from "./server.ts";
-import { flagsOf, type Instance, type Master } from "./state.ts";
-import { TIMING_PARAMS } from "./monitor.ts";
+import { flagsOf, type Instance, type Master, shownAddr } from "./state.ts";
+import { type Monitor, TIMING_PARAMS } from "./monitor.ts";
 
 const HELP = [
   "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -68,11 +68,15 @@ function replyFields(c: SentinelClient, fields: [string, string | number][]): vo
 }
 
 /** An instance's fields, in the order redis-sentinel lists them. */
-function instanceFields(ri: Instance, now: number): [string, string | number][] {
+function instanceFields(
+  ri: Instance,
+  now: number,
+  announceHostnames: boolean,
+): [string, string | number][] {
   const master = ri.kind === "master" ? ri as Master : ri.master!;
   const f: [string, string | number][] = [
     ["name", ri.name],
-    ["ip", ri.host],
+    ["ip", shownAddr(ri, announceHostnames)],
     ["port", ri.port],
     ["runid", ri.runid ?? ""],
     ["flags", flagsOf(ri)],
@@ -109,6 +113,10 @@ function instanceFields(ri: Instance, now: number): [string, string | number][] 
       ["failover-timeout", m.config.failoverTimeoutMs],
       ["parallel-syncs", m.config.parallelSyncs],
     );
+    if (m.config.notificationScript) f.push(["notification-script", m.config.notificationScript]);
+    if (m.config.clientReconfigScript) {
+      f.push(["client-reconfig-script", m.config.clientReconfigScript]);
+    }
   }
   if (ri.kind === "slave") {
     f.push(
@@ -131,10 +139,10 @@ function instanceFields(ri: Instance, now: number): [string, string | number][] 
   return f;
 }
 
-function replyInstances(c: SentinelClient, list: Instance[]): void {
+function replyInstances(c: SentinelClient, list: Instance[], announceHostnames: boolean): void {
   const now = Date.now();
   c.out.array(list.length);
-  for (const ri of list) replyFields(c, instanceFields(ri, now));
+  for (const ri of list) replyFields(c, instanceFields(ri, now, announceHostnames));
 }
 
 function parseInt(s: string): number | null {
@@ -155,24 +163,30 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
   switch (sub) {
     case "masters":
       if (n !== 2) return wrongArgs();
-      return replyInstances(c, [...mon.masters.values()]);
+      return replyInstances(c, [...mon.masters.values()], srv.rt.cfg.announceHostnames);
     case "master": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyFields(c, instanceFields(m, Date.now()));
+      if (m) replyFields(c, instanceFields(m, Date.now(), srv.rt.cfg.announceHostnames));
       return;
     }
     case "slaves":
     case "replicas": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyInstances(c, [...m.replicas.values()].filter((r) => r.replicaAnnounced));
+      if (m) {
+        replyInstances(
+          c,
+          [...m.replicas.values()].filter((r) => r.replicaAnnounced),
+          srv.rt.cfg.announceHostnames,
+        );
+      }
       return;
     }
     case "sentinels": {
       if (n !== 3) return wrongArgs();
       const m = master(argv[2]!);
-      if (m) replyInstances(c, [...m.sentinels.values()]);
+      if (m) replyInstances(c, [...m.sentinels.values()], srv.rt.cfg.announceHostnames);
       return;
     }
     case "get-master-addr-by-name": {
@@ -185,7 +199,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       }
       const p = m.failoverState === "reconf_slaves" && m.promotedReplica ? m.promotedReplica : m;
       c.out.array(2);
-      c.out.bulk(p.host);
+      c.out.bulk(mon.addr(p));
       c.out.bulk(String(p.port));
       return;
     }
@@ -256,7 +270,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
     case "flushconfig":
       if (n !== 2) return wrongArgs();
       mon.save();
-      c.out.ok();
+      savedReply(mon, c);
       return;
     case "myid":
       if (n !== 2) return wrongArgs();
@@ -290,7 +304,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
         return;
       }
       mon.monitor(argv[2]!, argv[3]!, port, quorum);
-      c.out.ok();
+      savedReply(mon, c);
       return;
     }
     case "remove": {
@@ -298,7 +312,7 @@ export function sentinelCommand(srv: SentinelServer, c: SentinelClient, argv: st
       const m = master(argv[2]!);
       if (!m) return;
       mon.remove(m);
-      c.out.ok();
+      savedReply(mon, c);
       return;
     }
     case "set":
@@ -383,7 +397,7 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
   const finish = (error: string | null) => {
     if (changes > 0) mon.save();
     if (error !== null) c.error(error);
-    else if (changes > 0) c.out.ok();
+    else if (changes > 0) savedReply(mon, c);
   };
   for (let i = 3; i < argv.length; i++) {
     const opt = argv[i]!.toLowerCase(), more = argv.length - 1 - i;
@@ -426,10 +440,17 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
         case "client-reconfig-script": {
           if (srv.rt.cfg.denyScriptsReconfig) {
             err =
-              "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file for more info.";
+              "ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration";
             break;
           }
           const v = argv[++i]!;
+          // An empty path removes the script; any other must name an executable file.
+          if (v !== "" && !isExecutable(v)) {
+            err = opt === "notification-script"
+              ? "ERR Notification script seems non existing or non executable"
+              : "ERR Client reconfiguration script seems non existing or non executable";
+            break;
+          }
           if (opt === "notification-script") cfg.notificationScript = v;
           else cfg.clientReconfigScript = v;
           break;
@@ -454,9 +475,25 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
     changes++;
     const shown = argv.slice(first, i + 1);
     if (redacted) shown[1] = "******";
-    srv.rt.event("warning", "+set", `master ${m.name} ${m.host} ${m.port} ${shown.join(" ")}`);
+    srv.rt.event("warning", "+set", `master ${m.name} ${mon.addr(m)} ${m.port} ${shown.join(" ")}`);
   }
   finish(null);
+}
+
+/** OK after a change was written to the config file, or the error Redis gives when it was not. */
+function savedReply(mon: Monitor, c: SentinelClient): void {
+  if (mon.lastSaveOk) c.out.ok();
+  else c.error("ERR Failed to save config file. Check server logs.");
+}
+
+/** Whether `path` exists with some execute bit set (as access(X_OK) sees it for root). */
+function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.mode !== null && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]): void {
@@ -526,7 +563,14 @@ function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]):
       return;
     }
     srv.rt.monitor.save();
-    c.out.ok();
+    savedReply(srv.rt.monitor, c);
+    // New credentials towards sentinels take effect on new links: the current ones are closed
+    // and reconnect with them.
+    if (k === "sentinel-user" || k === "sentinel-pass") {
+      for (const m of srv.rt.monitor.masters.values()) {
+        for (const s of m.sentinels.values()) srv.rt.dropLinks(s);
+      }
+    }
     return;
   }
   c.error(`ERR unknown subcommand or wrong number of arguments for 'config'. Try SENTINEL HELP.`);

@@ -24,6 +24,7 @@ import {
   type Master,
   newInstance,
   newMaster,
+  shownAddr,
 } from "./state.ts";
 
 /** Redis Sentinel's periods and timeouts (milliseconds), which SENTINEL DEBUG changes. */
@@ -90,8 +91,8 @@ export interface Effects {
   command(ri: Instance, argv: string[]): Promise<RespValue>;
   /** An event: logged, published on the channel named `type` to our subscribers. */
   event(level: EventLevel, type: string, message: string): void;
-  /** The state changed in a way the config file records. */
-  save(): void;
+  /** The state changed in a way the config file records; false when writing it failed. */
+  save(): boolean;
   /** Closes an instance's links (they reconnect). */
   dropLinks(ri: Instance): void;
 }
@@ -163,13 +164,17 @@ export class Monitor {
     }));
   }
 
-  save(): void {
+  /** Whether the last config rewrite succeeded (SENTINEL SET, CONFIG SET... report it). */
+  lastSaveOk = true;
+
+  save(): boolean {
     for (const m of this.masters.values()) this.syncConfig(m);
-    this.fx.save();
+    this.lastSaveOk = this.fx.save();
+    return this.lastSaveOk;
   }
 
   private event(level: EventLevel, type: string, ri: Instance | null, extra = ""): void {
-    const msg = ri ? describe(ri) + (extra ? ` ${extra}` : "") : extra;
+    const msg = ri ? describe(ri, this.cfg.announceHostnames) + (extra ? ` ${extra}` : "") : extra;
     this.fx.event(level, type, msg);
   }
 
@@ -279,7 +284,20 @@ export class Monitor {
     const ip = this.cfg.announceIp || ri.link.localIp || "127.0.0.1";
     const port = this.cfg.announcePort || this.cfg.port;
     const a = this.currentMasterAddress(m);
-    return `${ip},${port},${this.myid},${this.cfg.currentEpoch},${m.name},${a.host},${a.port},${m.configEpoch}`;
+    return `${ip},${port},${this.myid},${this.cfg.currentEpoch},${m.name},${
+      this.addr(a)
+    },${a.port},${m.configEpoch}`;
+  }
+
+  /** An instance's address as shown: its hostname with announce-hostnames, else its IP. */
+  addr(ri: Instance): string {
+    return shownAddr(ri, this.cfg.announceHostnames);
+  }
+
+  /** Whether a host a replica reports (its master_host) names `ri`: its hostname or its IP. */
+  private isAddrOf(ri: Instance, host: string): boolean {
+    const h = host.toLowerCase();
+    return h === ri.host.toLowerCase() || h === ri.ip.toLowerCase();
   }
 
   /**
@@ -287,12 +305,12 @@ export class Monitor {
    * one's (its epoch is already the new configuration's), as Redis's
    * sentinelGetCurrentMasterAddress.
    */
-  currentMasterAddress(m: Master): { host: string; port: number } {
+  currentMasterAddress(m: Master): Instance {
     const p = m.promotedReplica;
     if (p && (m.failoverState === "reconf_slaves" || m.failoverState === "update_config")) {
-      return { host: p.host, port: p.port };
+      return p;
     }
-    return { host: m.host, port: m.port };
+    return m;
   }
 
   private sendHello(ri: Instance, m: Master): void {
@@ -381,27 +399,37 @@ export class Monitor {
         if (
           this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.roleReportedTime > wait
         ) {
-          this.sendSlaveOf(ri, m.host, m.port, () => this.event("notice", "+convert-to-slave", ri));
+          this.sendSlaveOf(
+            ri,
+            this.addr(m),
+            m.port,
+            () => this.event("notice", "+convert-to-slave", ri),
+          );
         }
       }
     }
     // A replica following the wrong master is pointed at ours.
     if (
       ri.kind === "slave" && role === "slave" &&
-      (ri.slaveMasterPort !== m.port || ri.slaveMasterHost !== m.host)
+      (ri.slaveMasterPort !== m.port || !this.isAddrOf(m, ri.slaveMasterHost))
     ) {
       const wait = this.timing.publishPeriod * 4;
       if (
         m.failoverState === "none" && !ri.reconfSent && !ri.reconfInprog && !ri.promoted &&
         this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.slaveConfChangeTime > wait
       ) {
-        this.sendSlaveOf(ri, m.host, m.port, () => this.event("notice", "+fix-slave-config", ri));
+        this.sendSlaveOf(
+          ri,
+          this.addr(m),
+          m.port,
+          () => this.event("notice", "+fix-slave-config", ri),
+        );
       }
     }
     // Progress of replicas being reconfigured by our failover.
     const p = m.promotedReplica;
     if (ri.kind === "slave" && p && (ri.reconfSent || ri.reconfInprog)) {
-      if (ri.reconfSent && ri.slaveMasterHost === p.host && ri.slaveMasterPort === p.port) {
+      if (ri.reconfSent && this.isAddrOf(p, ri.slaveMasterHost) && ri.slaveMasterPort === p.port) {
         ri.reconfSent = false;
         ri.reconfInprog = true;
         this.event("notice", "+slave-reconf-inprog", ri);
@@ -485,7 +513,7 @@ export class Monitor {
           "warning",
           "+switch-master",
           null,
-          `${m.name} ${m.host} ${m.port} ${mip} ${mport}`,
+          `${m.name} ${this.addr(m)} ${m.port} ${mip} ${mport}`,
         );
         this.resetMasterAndChangeAddress(m, mip, mport);
       }
@@ -794,7 +822,7 @@ export class Monitor {
       }
       if (r.reconfSent || r.reconfInprog) continue;
       if (!r.link.connected) continue;
-      this.sendSlaveOf(r, p.host, p.port);
+      this.sendSlaveOf(r, this.addr(p), p.port);
       r.reconfSent = true;
       r.reconfSentTime = now;
       this.event("notice", "+slave-reconf-sent", r);
@@ -824,7 +852,7 @@ export class Monitor {
       // Best effort for the replicas that did not make it in time.
       for (const r of m.replicas.values()) {
         if (r.promoted || r.reconfDone || r.reconfSent || !r.link.connected) continue;
-        this.sendSlaveOf(r, p.host, p.port);
+        this.sendSlaveOf(r, this.addr(p), p.port);
         r.reconfSent = true;
         this.event("notice", "+slave-reconf-sent-be", r);
       }
@@ -852,16 +880,16 @@ export class Monitor {
       "warning",
       "+switch-master",
       null,
-      `${m.name} ${m.host} ${m.port} ${p.host} ${p.port}`,
+      `${m.name} ${this.addr(m)} ${m.port} ${this.addr(p)} ${p.port}`,
     );
-    this.resetMasterAndChangeAddress(m, p.host, p.port);
+    this.resetMasterAndChangeAddress(m, p.host, p.port, p.ip);
   }
 
   /**
    * The master moves to host:port: its replicas are the old ones (the new master excluded) plus
    * the old master's address; failover state and down flags are reset, peers kept.
    */
-  resetMasterAndChangeAddress(m: Master, host: string, port: number): void {
+  resetMasterAndChangeAddress(m: Master, host: string, port: number, ip = host): void {
     const now = this.now;
     const keep: { host: string; port: number }[] = [];
     for (const r of m.replicas.values()) {
@@ -878,6 +906,7 @@ export class Monitor {
     this.fx.dropLinks(m);
     m.replicas.clear();
     m.host = host;
+    m.ip = ip;
     m.port = port;
     m.name = m.config.name;
     m.runid = null;
@@ -928,7 +957,7 @@ export class Monitor {
     for (const r of m.replicas.values()) this.fx.dropLinks(r);
     for (const s of m.sentinels.values()) this.fx.dropLinks(s);
     m.sentinels.clear();
-    this.resetMasterAndChangeAddress(m, m.host, m.port);
+    this.resetMasterAndChangeAddress(m, m.host, m.port, m.ip);
     m.replicas.clear();
     m.config.knownReplicas = [];
     m.config.knownSentinels = [];

@@ -36,8 +36,9 @@ class FakeWorld implements Effects {
   event(_level: string, type: string, message: string): void {
     this.events.push(`${type} ${message}`);
   }
-  save(): void {
+  save(): boolean {
     this.saves++;
+    return true;
   }
   dropLinks(): void {}
 }

@@ -134,6 +134,19 @@ export class Runtime implements Effects {
       : {};
   }
 
+  /**
+   * Sends AUTH on a new link when credentials are configured. As redis-sentinel, its reply is
+   * not awaited and a refusal does not fail the link: a node whose default user needs no
+   * password (after an ACL change, say) still serves the link, and one that does answer
+   * NOAUTH to what follows (PING, SUBSCRIBE), which is what shows the link as unusable.
+   */
+  private login(ri: Instance, c: RedisClient): void {
+    const a = this.auth(ri);
+    if (a.password === undefined) return;
+    const args = a.username === undefined ? [a.password] : [a.username, a.password];
+    c.call("AUTH", ...args).catch(() => {});
+  }
+
   private async connect(ri: Instance, l: Links, wantPc: boolean): Promise<void> {
     const base = {
       host: ri.host,
@@ -141,12 +154,12 @@ export class Runtime implements Effects {
       connectTimeoutMs: 1000,
       commandTimeoutMs: 0,
       reconnect: { enabled: false },
-      ...this.auth(ri),
     };
     const id = this.cfg.myid.slice(0, 8);
     if (!l.cc) {
       try {
         const cc = await RedisClient.connect(base);
+        this.login(ri, cc);
         // As redis-sentinel: the name is asked for and a refusal (a user without
         // +client|setname) ignored, so a restricted user still gets a working link.
         cc.call("CLIENT", "SETNAME", `sentinel-${id}-cmd`).catch(() => {});
@@ -159,6 +172,8 @@ export class Runtime implements Effects {
         ri.link.connected = true;
         ri.link.connectedSince = now;
         ri.link.localIp = cc.localAddress;
+        // What the address resolved to (an IP already, or a hostname under resolve-hostnames).
+        if (cc.remoteAddress) ri.ip = cc.remoteAddress;
         this.monitor.linkUp(ri);
         cc.on("close", () => {
           if (l.cc !== cc) return;
@@ -175,6 +190,7 @@ export class Runtime implements Effects {
     if (wantPc && !l.pc) {
       try {
         const pc = await RedisClient.connect(base);
+        this.login(ri, pc);
         pc.call("CLIENT", "SETNAME", `sentinel-${id}-pubsub`).catch(() => {});
         if (this.links.get(ri) !== l) {
           void pc.close();
@@ -341,14 +357,16 @@ export class Runtime implements Effects {
   /** The ACL users as `user` lines for the rewrite, or null to leave `user` lines alone. */
   userLines: () => string[] | null = () => null;
 
-  save(): void {
-    if (!this.configPath) return;
+  save(): boolean {
+    if (!this.configPath) return true;
     try {
       rewriteFile(this.configPath, this.cfg, this.userLines());
+      return true;
     } catch (e) {
       log.warn("WARNING: Sentinel was not able to save the new configuration on disk!!!: {err}", {
         err: String(e),
       });
+      return false;
     }
   }
 }

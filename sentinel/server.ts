@@ -44,6 +44,9 @@ function cpuTimes(): { user: number; sys: number } {
 
 const log = getLogger(["sentinel", "server"]);
 
+/** What INFO reports as maxclients: redis-sentinel's default. */
+const MAX_CLIENTS = 10000;
+
 export class SentinelClient {
   readonly parser = new RequestParser({});
   readonly out = new RespWriter();
@@ -614,26 +617,64 @@ export class SentinelServer implements AclHost {
             c.error("ERR No such client");
             return;
           }
-          t.close();
+          if (t === c) c.closeAfterReply = true;
+          else t.close();
           c.out.ok();
           return;
         }
-        let killed = 0;
-        for (let i = 2; i + 1 < argv.length; i += 2) {
-          const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
-          for (const x of [...this.clients.values()]) {
-            if (x === c) continue;
-            if (
-              (opt === "id" && String(x.id) === val) || (opt === "addr" && x.addr === val) ||
-              (opt === "type" &&
-                (val.toLowerCase() === "normal"
-                  ? x.subscriptions === 0
-                  : val.toLowerCase() === "pubsub" && x.subscriptions > 0))
-            ) {
-              x.close();
-              killed++;
-            }
+        // The filter form: every given filter must match (Redis's AND); SKIPME defaults to yes.
+        const tests: ((x: SentinelClient) => boolean)[] = [];
+        let skipMe = true;
+        for (let i = 2; i < argv.length; i += 2) {
+          const opt = argv[i]!.toLowerCase(), val = argv[i + 1];
+          if (val === undefined) {
+            c.error("ERR syntax error");
+            return;
           }
+          if (opt === "id") {
+            if (!/^-?\d+$/.test(val) || Number(val) <= 0) {
+              c.error("ERR client-id should be greater than 0");
+              return;
+            }
+            tests.push((x) => x.id === Number(val));
+          } else if (opt === "type") {
+            const t = val.toLowerCase();
+            if (!["normal", "slave", "replica", "master", "pubsub"].includes(t)) {
+              c.error(`ERR Unknown client type '${val}'`);
+              return;
+            }
+            // A sentinel has no replication clients: those types match nobody.
+            tests.push((x) =>
+              t === "normal" ? x.subscriptions === 0 : t === "pubsub" && x.subscriptions > 0
+            );
+          } else if (opt === "addr") tests.push((x) => x.addr === val);
+          else if (opt === "laddr") tests.push((x) => x.laddr === val);
+          else if (opt === "user") {
+            const u = this.acl.users.get(val);
+            if (!u) {
+              c.error(`ERR No such user '${val}'`);
+              return;
+            }
+            tests.push((x) => x.user === u);
+          } else if (opt === "skipme") {
+            const v = val.toLowerCase();
+            if (v !== "yes" && v !== "no") {
+              c.error("ERR syntax error");
+              return;
+            }
+            skipMe = v === "yes";
+          } else {
+            c.error("ERR syntax error");
+            return;
+          }
+        }
+        let killed = 0;
+        for (const x of [...this.clients.values()]) {
+          if ((x === c && skipMe) || !tests.every((t) => t(x))) continue;
+          // The caller itself gets its reply first.
+          if (x === c) c.closeAfterReply = true;
+          else x.close();
+          killed++;
         }
         c.out.int(killed);
         return;
@@ -667,26 +708,112 @@ export class SentinelServer implements AclHost {
     if (all || want.has("server")) {
       sections.push(["Server", [
         ["redis_version", REDIS_VERSION],
+        ["redis_git_sha1", "00000000"],
+        ["redis_git_dirty", 0],
+        ["redis_build_id", "0"],
         ["redis_mode", "sentinel"],
-        ["os", `${Deno.build.os} ${Deno.build.arch}`],
+        ["os", `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`],
         ["arch_bits", 64],
+        ["monotonic_clock", "POSIX clock_gettime"],
+        ["multiplexing_api", "epoll"],
+        ["atomicvar_api", "c11-builtin"],
+        ["gcc_version", "0.0.0"],
         ["process_id", Deno.pid],
+        ["process_supervised", "no"],
         ["run_id", this.runId],
         ["tcp_port", this.boundPort],
+        ["server_time_usec", Date.now() * 1000],
         ["uptime_in_seconds", Math.floor((Date.now() - this.startMs) / 1000)],
         ["uptime_in_days", Math.floor((Date.now() - this.startMs) / 86_400_000)],
         ["hz", 10],
+        ["configured_hz", 10],
+        ["lru_clock", Math.floor(Date.now() / 1000) & 0xffffff],
         ["executable", Deno.execPath()],
         ["config_file", this.configFile],
+        ["io_threads_active", 0],
       ]]);
     }
     if (all || want.has("clients")) {
-      sections.push(["Clients", [["connected_clients", this.clients.size]]]);
+      // The fields of redis-sentinel's section; a sentinel blocks and tracks no client.
+      sections.push(["Clients", [
+        ["connected_clients", this.clients.size],
+        ["cluster_connections", 0],
+        ["maxclients", MAX_CLIENTS],
+        ["client_recent_max_input_buffer", 0],
+        ["client_recent_max_output_buffer", 0],
+        ["blocked_clients", 0],
+        ["tracking_clients", 0],
+        ["clients_in_timeout_table", 0],
+      ]]);
     }
     if (all || want.has("stats")) {
+      // Counted: connections, commands and subscriptions; the rest (keyspace, replication,
+      // forks...) has nothing to count on a sentinel, as on redis-sentinel.
+      let channels = 0, patterns = 0;
+      for (const c of this.clients.values()) {
+        channels += c.channels.size;
+        patterns += c.patterns.size;
+      }
+      const zero = (names: string[]) => names.map((n): [string, number] => [n, 0]);
       sections.push(["Stats", [
         ["total_connections_received", this.totalConnections],
         ["total_commands_processed", this.totalCommands],
+        ["instantaneous_ops_per_sec", 0],
+        ...zero([
+          "total_net_input_bytes",
+          "total_net_output_bytes",
+          "total_net_repl_input_bytes",
+          "total_net_repl_output_bytes",
+        ]),
+        ["instantaneous_input_kbps", "0.00"],
+        ["instantaneous_output_kbps", "0.00"],
+        ["instantaneous_input_repl_kbps", "0.00"],
+        ["instantaneous_output_repl_kbps", "0.00"],
+        ...zero([
+          "rejected_connections",
+          "sync_full",
+          "sync_partial_ok",
+          "sync_partial_err",
+          "expired_keys",
+        ]),
+        ["expired_stale_perc", "0.00"],
+        ...zero([
+          "expired_time_cap_reached_count",
+          "expire_cycle_cpu_milliseconds",
+          "evicted_keys",
+          "evicted_clients",
+          "total_eviction_exceeded_time",
+          "current_eviction_exceeded_time",
+          "keyspace_hits",
+          "keyspace_misses",
+        ]),
+        ["pubsub_channels", channels],
+        ["pubsub_patterns", patterns],
+        ...zero([
+          "pubsubshard_channels",
+          "latest_fork_usec",
+          "total_forks",
+          "migrate_cached_sockets",
+          "slave_expires_tracked_keys",
+          "active_defrag_hits",
+          "active_defrag_misses",
+          "active_defrag_key_hits",
+          "active_defrag_key_misses",
+          "total_active_defrag_time",
+          "current_active_defrag_time",
+          "tracking_total_keys",
+          "tracking_total_items",
+          "tracking_total_prefixes",
+          "unexpected_error_replies",
+          "total_error_replies",
+          "dump_payload_sanitizations",
+          "total_reads_processed",
+          "total_writes_processed",
+          "io_threaded_reads_processed",
+          "io_threaded_writes_processed",
+          "reply_buffer_shrinks",
+          "reply_buffer_expands",
+        ]),
       ]]);
     }
     if (all || want.has("cpu")) {
@@ -696,6 +823,8 @@ export class SentinelServer implements AclHost {
         ["used_cpu_user", t.user.toFixed(6)],
         ["used_cpu_sys_children", "0.000000"],
         ["used_cpu_user_children", "0.000000"],
+        ["used_cpu_sys_main_thread", t.sys.toFixed(6)],
+        ["used_cpu_user_main_thread", t.user.toFixed(6)],
       ]]);
     }
     if (all || want.has("sentinel")) {
@@ -719,9 +848,9 @@ export class SentinelServer implements AclHost {
         const status = m.odown ? "odown" : m.sdown ? "sdown" : "ok";
         fields.push([
           `master${i++}`,
-          `name=${m.name},status=${status},address=${m.host}:${m.port},slaves=${m.replicas.size},sentinels=${
-            m.sentinels.size + 1
-          }`,
+          `name=${m.name},status=${status},address=${
+            mon.addr(m)
+          }:${m.port},slaves=${m.replicas.size},sentinels=${m.sentinels.size + 1}`,
         ]);
       }
       sections.push(["Sentinel", fields]);

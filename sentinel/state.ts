@@ -9,7 +9,7 @@ export type InstanceKind = "master" | "slave" | "sentinel";
 
 /** The connection figures of an instance (Redis's instanceLink). */
 export interface LinkState {
-  /** The command connection is up (and authenticated). */
+  /** The command connection is up (AUTH was sent; a refusal shows in the replies after it). */
   connected: boolean;
   /** The pub/sub connection is up (masters and replicas only). */
   pubsubConnected: boolean;
@@ -47,7 +47,13 @@ export interface Instance {
   kind: InstanceKind;
   /** A master's name; "ip:port" for replicas and sentinels. */
   name: string;
+  /** The address as configured or learned (a hostname where resolve-hostnames allows one). */
   host: string;
+  /**
+   * The IP address `host` resolved to when the command link last connected (`host` itself
+   * until then). Replies and events show it unless announce-hostnames is on.
+   */
+  ip: string;
   port: number;
   runid: string | null;
   link: LinkState;
@@ -129,6 +135,7 @@ export function newInstance(
     kind,
     name: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     host,
+    ip: host,
     port,
     runid: null,
     link: newLink(now),
@@ -205,10 +212,15 @@ export function flagsOf(ri: Instance): string {
   return f.join(",");
 }
 
+/** The address replies, events and hellos show: the hostname or the IP it resolved to. */
+export function shownAddr(ri: Instance, announceHostnames: boolean): string {
+  return announceHostnames ? ri.host : ri.ip;
+}
+
 /** "master mymaster 127.0.0.1 6379", or "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster ...". */
-export function describe(ri: Instance): string {
-  const head = `${ri.kind} ${ri.name} ${ri.host} ${ri.port}`;
+export function describe(ri: Instance, announceHostnames = false): string {
+  const head = `${ri.kind} ${ri.name} ${shownAddr(ri, announceHostnames)} ${ri.port}`;
   if (ri.kind === "master" || !ri.master) return head;
   const m = ri.master;
-  return `${head} @ ${m.name} ${m.host} ${m.port}`;
+  return `${head} @ ${m.name} ${shownAddr(m, announceHostnames)} ${m.port}`;
 }

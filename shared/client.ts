@@ -286,6 +286,11 @@ export class RedisClient {
     return (this.conn?.localAddr as Deno.NetAddr | undefined)?.hostname ?? "";
   }
 
+  /** The peer's IP address of the current connection ("" when there is none). */
+  get remoteAddress(): string {
+    return (this.conn?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? "";
+  }
+
   /** Commands waiting for a connection or for their reply. */
   get pending(): number {
     return this.inflight.length + this.waiting.length;
