@@ -33,3 +33,12 @@ export function ctime(ms: number): string {
   return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, " ")} ` +
     `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${d.getFullYear()}`;
 }
+
+/** The time in Redis's log lines, local time to the millisecond: `06 Dec 2026 23:39:42.123`. */
+export function logTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getDate())} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ` +
+    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.` +
+    String(d.getMilliseconds()).padStart(3, "0");
+}

@@ -12,6 +12,8 @@ import {
   type Sink,
 } from "@logtape/logtape";
 
+import { logTime } from "./clock.ts";
+
 export type { Logger };
 
 export function getLogger(category: string[]): Logger {
@@ -45,9 +47,9 @@ export function setLogRoleChar(get: () => string): void {
   roleChar = get;
 }
 
-/** One line per record, in the spirit of Redis's log format: `pid:R time level message`. */
+/** One line per record in Redis's log format: `pid:R dd Mon yyyy hh:mm:ss.mmm level message`. */
 function formatRecord(role: string, r: LogRecord): string {
-  const t = new Date(r.timestamp).toISOString();
+  const t = logTime(r.timestamp);
   const mark = r.level === "debug" ? "." : r.level === "info" ? "*" : "#";
   let msg = "";
   for (let i = 0; i < r.message.length; i++) {
