@@ -22,6 +22,7 @@ import {
   Node,
   online,
   type Pair,
+  pipeline,
   run,
   sameData,
   waitFor,
@@ -347,6 +348,49 @@ async function expiry(p: Pair): Promise<void> {
   });
 }
 
+/**
+ * A writable replica deletes the keys its own clients gave a TTL once it passes (the master
+ * never heard of them), in any database; the master's keys it still leaves to the master.
+ */
+async function writableReplicaExpiry(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica", ["--replica-read-only", "no"]);
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await m.cmd("SET", "from-master", "v", "PX", "300");
+  await caughtUp(m, [r]);
+  const expiredBefore = await r.stat("expired_keys");
+  using rc = await r.fresh();
+  await pipeline(rc, [
+    ["SET", "local:1", "1", "PX", "300"],
+    ["SET", "local:2", "2"],
+    ["PEXPIRE", "local:2", "300"],
+    ["SET", "kept", "3", "PX", "300"],
+    ["PERSIST", "kept"],
+    ["SELECT", "5"],
+    ["SET", "local:db5", "5", "EX", "1"],
+  ]);
+  equal(await rc.call("DBSIZE"), 1);
+  await waitFor([m, r], "the replica's own keys expired in db 5", async () => {
+    return (await rc.call("DBSIZE")) === 0;
+  }, 5000);
+  await rc.call("SELECT", "0");
+  await waitFor([m, r], "the replica's own keys expired in db 0", async () => {
+    return (await rc.call("DBSIZE")) === 2;
+  }, 5000);
+  // What is left: the key made persistent, and the master's key (hidden, not deleted).
+  equal(await rc.call("GET", "kept"), "3");
+  equal(await rc.call("EXISTS", "from-master"), 0);
+  equal(await rc.call("TTL", "from-master"), -2);
+  equal(await r.stat("expired_keys"), expiredBefore + 3);
+  // The master's DEL still comes when the master expires its key.
+  equal(await m.call("GET", "from-master"), null);
+  await waitFor([m, r], "the master's DEL on the replica", async () => {
+    return (await rc.call("DBSIZE")) === 1;
+  });
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -456,6 +500,7 @@ const SCENARIOS: Scenario[] = [
   { name: "promotion with REPLICAOF NO ONE, others follow with PSYNC2", fn: promotion },
   { name: "WAIT", fn: waitCommand },
   { name: "expiry as seen from the replica", fn: expiry },
+  { name: "a writable replica expires its own keys", fn: writableReplicaExpiry },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

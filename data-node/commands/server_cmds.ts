@@ -86,6 +86,7 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
     s.blocking.contentsReplaced(db);
   }
   s.tracking.flushed();
+  s.replicaKeysWithExpire.clear();
   s.dirty++;
   s.afterFlushAll?.();
   c.out.ok();
@@ -105,6 +106,8 @@ function swapdb(s: Engine, c: ClientState, argv: string[]): void {
     s.blocking.contentsReplaced(da);
     s.blocking.contentsReplaced(dbb);
   }
+  // The keys remembered per database no longer match their databases (Redis forgets them).
+  s.replicaKeysWithExpire.clear();
   s.dirty++;
   c.out.ok();
 }

@@ -50,6 +50,7 @@ export type Engine = Pick<
   | "pubsub"
   | "replId"
   | "replOffset"
+  | "replicaKeysWithExpire"
   | "replication"
   | "requiresAuth"
   | "role"

@@ -418,6 +418,7 @@ export class ReplicaSide {
     }
     // Clients caching keys of the old dataset drop everything, as after a flush.
     s.tracking.flushed();
+    s.replicaKeysWithExpire.clear();
     const libs = replaceWithRdbLibraries(s.scripting, rdb.contents.functions);
     if (libs) log.warn("MASTER <-> REPLICA sync: {err}", { err: libs });
     if (file) await file.keepAs(s.config.getString("dbfilename"));

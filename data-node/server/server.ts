@@ -15,6 +15,7 @@ import { processCommand } from "./dispatch.ts";
 import { unwatchAll } from "../engine/transaction.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
+import { ReplicaKeysWithExpire } from "../store/replica_expire.ts";
 import type { OutputLimits } from "../config.ts";
 import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
@@ -132,6 +133,8 @@ export class Server {
   readonly migrating = new MigrateLocks();
   /** DEBUG SET-ACTIVE-EXPIRE. */
   activeExpire = true;
+  /** Keys a writable replica's own clients gave a TTL: only this node can expire them. */
+  readonly replicaKeysWithExpire = new ReplicaKeysWithExpire();
   /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
   readonly idleGc = new IdleCollector();
   shuttingDown = false;
@@ -188,6 +191,13 @@ export class Server {
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
       keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
+      // The master's stream runs with expiry mode "keep": only the replica's own clients count.
+      expireSet: (db, key) => {
+        if (
+          this.role === "replica" && this.expiryMode !== "keep" &&
+          !this.config.get<boolean>("replica-read-only")
+        ) this.replicaKeysWithExpire.remember(db.id, key);
+      },
     };
     this.acl = new Acl(commands);
     wireRequirepass(this);
@@ -1023,6 +1033,11 @@ export class Server {
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
       this.latencySample("expire-cycle", performance.now() - t0);
+    } else if (
+      this.activeExpire && this.role === "replica" && !this.scripting.running && !this.pause
+    ) {
+      // What the master cannot expire for us: keys written here on a writable replica.
+      this.replicaKeysWithExpire.cycle(this.dbs, now, 1);
     }
     this.clientsCron(now);
     // The tracking table is kept under its limit even when idle (after a CONFIG SET), as Redis.
