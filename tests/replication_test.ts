@@ -391,6 +391,44 @@ async function writableReplicaExpiry(p: Pair): Promise<void> {
   });
 }
 
+/**
+ * A command of the master that fails on the replica (DEBUG REPLICATE sends one the master
+ * never ran) is logged and counted there; with propagation-error-behavior panic-on-replicas a
+ * read-only replica stops instead.
+ */
+async function errorOnReplica(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await online(m, 1);
+  equal(String(await m.cmd("DEBUG", "REPLICATE", "no-such-command-1", "x")), "OK");
+  await m.cmd("SET", "after", "1");
+  equal(await m.cmd("WAIT", "1", "5000"), 1);
+  equal(await r.call("GET", "after"), "1", "the stream goes on after the failed command");
+  equal(await m.call("EXISTS", "no-such-command-1"), 0);
+  equal(await r.stat("unexpected_error_replies"), 1);
+  await waitFor([m, r], "the error logged by the replica", () => {
+    const out = r.proc.output();
+    return Promise.resolve(out.includes("== CRITICAL ==") && out.includes("no-such-command-1"));
+  }, 5000);
+  // A write that fails only on the replica (its own data differs) counts the same way.
+  await r.cmd("CONFIG", "SET", "replica-read-only", "no");
+  await r.cmd("SET", "n", "not a number");
+  await m.cmd("INCRBY", "n", "1");
+  equal(await m.cmd("WAIT", "1", "5000"), 1);
+  equal(await r.call("GET", "n"), "not a number");
+  equal(await r.stat("unexpected_error_replies"), 2);
+  await r.cmd("CONFIG", "SET", "replica-read-only", "yes");
+  await r.cmd("CONFIG", "SET", "propagation-error-behavior", "panic-on-replicas");
+  await m.cmd("DEBUG", "REPLICATE", "no-such-command-2");
+  const status = await Promise.race([
+    r.proc.status,
+    new Promise<null>((res) => setTimeout(() => res(null), 10_000)),
+  ]);
+  ok(status !== null && !status.success, `the replica went on: ${JSON.stringify(status)}`);
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -501,6 +539,7 @@ const SCENARIOS: Scenario[] = [
   { name: "WAIT", fn: waitCommand },
   { name: "expiry as seen from the replica", fn: expiry },
   { name: "a writable replica expires its own keys", fn: writableReplicaExpiry },
+  { name: "a master's command failing on the replica", fn: errorOnReplica },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

@@ -25,6 +25,7 @@ import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
 import { processCommand } from "../server/dispatch.ts";
+import { lookupCommand } from "../engine/call.ts";
 import { Database } from "../store/database.ts";
 import { RdbReader } from "../persistence/rdb_reader.ts";
 import { keyLoader } from "../persistence/snapshot.ts";
@@ -445,6 +446,10 @@ export class ReplicaSide {
     c.kind = "master";
     c.trusted = true;
     c.authenticated = true;
+    c.onError = (message) => {
+      s.stats.error(message);
+      this.errorForMaster(message);
+    };
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
     this.fed = this.applied = 0;
@@ -614,6 +619,7 @@ export class ReplicaSide {
         this.unproxied += done - applied;
         applied = done;
         if (argv.length === 0) continue;
+        this.applying = argv;
         try {
           void processCommand(s, c, argv);
         } catch (e) {
@@ -653,6 +659,35 @@ export class ReplicaSide {
     this.s.replStream!.write(this.received.view().subarray(0, n));
     this.received.consume(n);
     this.unproxied = 0;
+  }
+
+  /** The master's command being applied (named when it fails). */
+  private applying: string[] | null = null;
+
+  /**
+   * A command of the master failed here (the reply goes nowhere): the replica's data may now
+   * differ from the master's. Logged and counted (unexpected_error_replies) as Redis does;
+   * with `propagation-error-behavior panic` or `panic-on-replicas` a read-only replica stops
+   * rather than serve data that diverged.
+   */
+  private errorForMaster(message: string): void {
+    const s = this.s;
+    const argv = this.applying;
+    const def = argv ? lookupCommand(s.commands, argv) : null;
+    const name = def !== null && typeof def === "object" ? def.name : "<unknown>";
+    log.warn(
+      "== CRITICAL == This replica is sending an error to its master: '{err}' after processing the command '{cmd}'",
+      { err: message.slice(0, 4096), cmd: name },
+    );
+    s.stats.unexpectedErrorReplies++;
+    const behavior = s.config.getString("propagation-error-behavior");
+    if (behavior !== "ignore" && s.config.get<boolean>("replica-read-only")) {
+      log.error(
+        "Guru Meditation: This replica panicked sending an error to its master after processing the command '{cmd}'",
+        { cmd: name },
+      );
+      s.exit(1);
+    }
   }
 
   /** REPLCONF ACK <offset> to the master (every second, and on REPLCONF GETACK). */
