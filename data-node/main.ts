@@ -171,7 +171,15 @@ async function main(): Promise<void> {
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
-    else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
+    else if (master) {
+      if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
+    } else {
+      // A master's backlog gets a DEL for every key the load drops for its past TTL: if the
+      // file says what history it continues, its replicas continue too (see below).
+      const stream = server.createReplicationStream();
+      const loaded = persistence.loadAtStartup((db, key) => stream.appendArgv(db, ["DEL", key]));
+      server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
+    }
   } catch (e) {
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,

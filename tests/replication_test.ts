@@ -255,6 +255,50 @@ function partialAfterRestart(p: Pair): Promise<void> {
   });
 }
 
+/**
+ * A master restarted from its SHUTDOWN snapshot continues its history (Redis 7.0): its old
+ * replication ID becomes replid2, and a replica resumes with PSYNC, getting a DEL for every key
+ * that the load dropped for its past TTL.
+ */
+function partialAfterMasterRestart(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    const args = ["--save", "3600", "1"];
+    await using r = await Node.start(p.replica, "replica");
+    let replId = "", offset = 0;
+    {
+      await using m = await Node.start(p.master, "master", args, { dir });
+      await populate(m, 20);
+      await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+      await run(m, Array.from({ length: 50 }, (_, i) => ["SET", `short:${i}`, "x", "PX", "50"]));
+      await r.replicaOf(m);
+      await linkUp(m, r);
+      await caughtUp(m, [r]);
+      const info = await m.info("replication");
+      replId = info.master_replid!;
+      offset = Number(info.master_repl_offset);
+      // The short TTLs are surely past when the restarted master loads the file.
+      await new Promise((res) => setTimeout(res, 100));
+      await m.shutdown();
+    }
+    const keys = Number(await r.call("DBSIZE"));
+    ok(keys >= 150, `the replica holds ${keys} keys, the expired ones included`);
+    await using m = await Node.start(p.master, "master (restarted)", args, { dir });
+    const mi = await m.info("replication");
+    equal(mi.master_replid2, replId, "the old replication ID is kept as replid2");
+    equal(Number(mi.second_repl_offset), offset + 1);
+    equal((await m.info("persistence")).rdb_last_load_keys_expired, "50", m.proc.output());
+    equal(Number(mi.repl_backlog_first_byte_offset), offset + 1);
+    await r.replicaOf(m);
+    await linkUp(m, r);
+    await caughtUp(m, [r]);
+    equal(await m.stat("sync_partial_ok"), 1, "the replica resumed");
+    equal(await m.stat("sync_full"), 0, "no full sync");
+    equal(await r.call("DBSIZE"), keys - 50, "the DELs of the expired keys reached the replica");
+    equal(await r.call("DBSIZE"), await m.call("DBSIZE"));
+    await sameData(m, r);
+  });
+}
+
 /** REPLICAOF NO ONE keeps data and history; a sibling and the old master follow with PSYNC. */
 async function promotion(p: Pair): Promise<void> {
   // The old master pings only once a minute here: a ping it sends after the promotion would put
@@ -535,6 +579,7 @@ const SCENARIOS: Scenario[] = [
   { name: "read-only replica, ROLE and INFO on both ends", fn: readOnlyAndRole },
   { name: "partial resync after the link is killed from either end", fn: partialAfterKill },
   { name: "partial resync of a replica restarted after SHUTDOWN", fn: partialAfterRestart },
+  { name: "partial resync with a master restarted after SHUTDOWN", fn: partialAfterMasterRestart },
   { name: "promotion with REPLICAOF NO ONE, others follow with PSYNC2", fn: promotion },
   { name: "WAIT", fn: waitCommand },
   { name: "expiry as seen from the replica", fn: expiry },

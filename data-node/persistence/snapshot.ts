@@ -93,7 +93,6 @@ export class Persistence {
 
   /** Serializes one db's entries into `w`, yielding after each slice of work. */
   private *serialize(w: ByteWriter, snaps: DbSnapshot[], o: WriteOptions): Generator<void> {
-    const now = Date.now();
     for (const { db, entries, expires } of snaps) {
       if (entries.size === 0) continue;
       writeSelectDb(w, db.id, entries.size, expires.size);
@@ -102,8 +101,9 @@ export class Persistence {
       // The snapshot table is the one a change preserves its old entry into (db.snapshot), so
       // iterating it yields each key as it was when the snapshot was taken.
       for (const [key, entry] of entries) {
+        // Keys past their TTL are written too, as Redis does: whoever loads the file expires
+        // them (a master restarting tells its replicas with a DEL each, see keyLoader).
         const exp = expires.get(key);
-        if (exp !== undefined && exp <= now && this.s.role === "master") continue;
         writeEntry(w, key, storedValue(entry), exp, o);
         // The clock is read every 256 keys, not per key.
         if (w.len >= CHUNK_BYTES || (++sinceCheck >= 256 && performance.now() > deadline)) {
@@ -273,7 +273,7 @@ export class Persistence {
   }
 
   /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
-  loadAtStartup(): boolean {
+  loadAtStartup(onExpired?: (db: number, key: string) => void): boolean {
     let f: Deno.FsFile;
     try {
       f = Deno.openSync(this.file);
@@ -282,7 +282,7 @@ export class Persistence {
       throw e;
     }
     try {
-      this.loadFrom(f);
+      this.loadFrom(f, false, onExpired);
     } finally {
       f.close();
     }
@@ -315,11 +315,15 @@ export class Persistence {
   /**
    * Streams an RDB from `src` (read a chunk at a time) into the dataset, emptied by the caller
    * when it should be. A key that already exists is an error, unless `merge` lets the file's
-   * version replace it.
+   * version replace it. `onExpired` hears of each key a master skips for its past TTL.
    */
-  loadFrom(src: SyncSource, merge = false): void {
+  loadFrom(
+    src: SyncSource,
+    merge = false,
+    onExpired?: (db: number, key: string) => void,
+  ): void {
     const t0 = performance.now();
-    const load = keyLoader(this.s, this.s.dbs, merge);
+    const load = keyLoader(this.s, this.s.dbs, merge, onExpired);
     let contents: RdbContents;
     try {
       contents = readRdbFrom(src, load);
@@ -403,12 +407,14 @@ export function keyLoader(
   s: Server,
   dbs: Database[],
   merge: boolean,
+  onExpired?: (db: number, key: string) => void,
 ): ((k: LoadedKey) => void) & { loaded: number; expired: number } {
   const now = Date.now(), nowSec = Math.floor(now / 1000);
   const lfu = s.lfuMode;
   const fn = ((k: LoadedKey) => {
     if (k.expireMs !== undefined && k.expireMs <= now && s.role === "master") {
       fn.expired++;
+      onExpired?.(k.db, k.key);
       return;
     }
     const db = dbs[k.db];

@@ -956,6 +956,26 @@ export class Server {
     this.createReplicationStream();
   }
 
+  /**
+   * A master restarted from an RDB that records its replication ID and offset (Redis 7.0's
+   * PSYNC after a master restart): that history becomes replid2 up to the offset, and the
+   * backlog (created before the load, holding the DELs of the keys it dropped) continues from
+   * the offset, so the replicas it had continue with a partial resync. Without it the backlog
+   * created for the load goes.
+   */
+  restoreMasterHistory(from: { replId: string; offset: number } | null): void {
+    const stream = this.replStream;
+    if (!stream) return;
+    if (from === null) {
+      this.dropReplicationStream();
+      return;
+    }
+    this.replId2 = from.replId;
+    this.secondReplOffset = from.offset + 1;
+    stream.rebase(from.offset);
+    this.replication.master.noReplicasSinceMs = this.clock.nowMs();
+  }
+
   /** repl-backlog-ttl expired: the backlog goes, the offset stays. */
   dropReplicationStream(): void {
     if (!this.replStream) return;
