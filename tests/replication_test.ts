@@ -11,7 +11,7 @@
  * of replicas.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, which, withTempDir } from "./helpers/process.ts";
 import {
   caughtUp,
@@ -473,6 +473,56 @@ async function errorOnReplica(p: Pair): Promise<void> {
   ok(status !== null && !status.success, `the replica went on: ${JSON.stringify(status)}`);
 }
 
+/**
+ * SHUTDOWN waits for a replica that has not acknowledged everything (shutdown-timeout): the
+ * callers are blocked, INFO shows shutdown_in_milliseconds, SHUTDOWN ABORT ends the wait with
+ * an error to them; once the replica catches up, a new SHUTDOWN exits and logs that it is in
+ * sync.
+ */
+async function shutdownWaitsForReplica(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--shutdown-timeout", "60"]);
+  await using r = await Node.start(p.replica, "replica");
+  const noShutdown = await m.call("SHUTDOWN", "ABORT");
+  ok(noShutdown instanceof RespError, "SHUTDOWN ABORT without a shutdown");
+  equal(noShutdown.message, "ERR No shutdown in progress.");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("SET", "k", "1");
+  await caughtUp(m, [r]);
+  r.proc.pause();
+  try {
+    await m.cmd("INCR", "k");
+    using a = await m.fresh();
+    using b = await m.fresh();
+    await a.write(encodeCommand(["SHUTDOWN"]));
+    await b.write(encodeCommand(["SHUTDOWN"]));
+    await waitFor([m], "the shutdown waiting for the replica", async () => {
+      const left = Number((await m.info("server")).shutdown_in_milliseconds ?? "0");
+      return left > 0 && (await m.info("clients")).blocked_clients === "2";
+    }, 5000);
+    equal(String(await m.cmd("SHUTDOWN", "ABORT")), "OK");
+    for (const c of [a, b]) {
+      const v = await c.read();
+      ok(v instanceof RespError, `SHUTDOWN answered ${String(v)}`);
+      equal(v.message, "ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+    equal((await m.info("server")).shutdown_in_milliseconds, undefined);
+    equal(await m.cmd("INCR", "k"), 3, "writes go on after the abort");
+  } finally {
+    r.proc.resume();
+  }
+  await caughtUp(m, [r]);
+  using c = await m.fresh();
+  await c.write(encodeCommand(["SHUTDOWN", "NOSAVE"]));
+  const status = await m.proc.status;
+  ok(status.success, `the master exited with ${status.code}`);
+  ok(
+    m.proc.output().includes("1 of 1 replicas are in sync when shutting down."),
+    m.proc.output(),
+  );
+  equal(await r.call("GET", "k"), "3");
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -585,6 +635,7 @@ const SCENARIOS: Scenario[] = [
   { name: "expiry as seen from the replica", fn: expiry },
   { name: "a writable replica expires its own keys", fn: writableReplicaExpiry },
   { name: "a master's command failing on the replica", fn: errorOnReplica },
+  { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

@@ -127,18 +127,25 @@ function monitor(s: Engine, c: ClientState): void {
 }
 
 function shutdown(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
-  let save: boolean | null = null;
-  let abort = false, now = false;
+  let save = false, nosave = false, abort = false, now = false, force = false;
   for (const a of argv.slice(1).map((x) => x.toLowerCase())) {
-    if (a === "nosave") save = false;
+    if (a === "nosave") nosave = true;
     else if (a === "save") save = true;
     else if (a === "now") now = true;
-    else if (a === "force") continue;
+    else if (a === "force") force = true;
     else if (a === "abort") abort = true;
     else return c.error(ERR.syntax);
   }
-  if (abort) return c.error("ERR No shutdown in progress.");
-  return s.shutdown(save, now).then((ok) => {
+  // ABORT takes no other flag; SAVE and NOSAVE exclude each other (as in Redis).
+  if ((abort && (save || nosave || now || force)) || (save && nosave)) return c.error(ERR.syntax);
+  if (abort) {
+    if (!s.abortShutdown()) return c.error("ERR No shutdown in progress.");
+    return c.out.ok();
+  }
+  // The client is blocked (INFO's blocked_clients) while the shutdown waits for replicas.
+  c.blocked = { unblock: () => {} };
+  return s.shutdown(save ? true : nosave ? false : null, now).then((ok) => {
+    c.blocked = null;
     if (!ok) c.error("ERR Errors trying to SHUTDOWN. Check logs.");
   });
 }

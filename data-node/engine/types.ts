@@ -16,6 +16,7 @@ export type Engine = Pick<
   | "aclLoad"
   | "aclLog"
   | "aclSave"
+  | "abortShutdown"
   | "activeExpire"
   | "afterFlushAll"
   | "batchTime"

@@ -597,33 +597,59 @@ export class MasterSide {
 
   /**
    * Before a master shuts down (SHUTDOWN without NOW, SIGTERM), it waits up to
-   * `shutdown-timeout` seconds for its online replicas to acknowledge everything, as Redis
-   * 7.0 does, so that a failover after the shutdown loses no acknowledged write.
+   * `shutdown-timeout` seconds for its replicas to acknowledge everything, as Redis 7.0 does,
+   * so that a failover after the shutdown loses no acknowledged write. `w.deadlineMs` is set
+   * while it waits (INFO's shutdown_in_milliseconds); `w.aborted` (SHUTDOWN ABORT) ends it.
    */
-  async drainBeforeShutdown(): Promise<void> {
+  async drainBeforeShutdown(w: { deadlineMs: number; aborted: boolean }): Promise<void> {
     const s = this.s;
     const timeoutMs = s.config.get<number>("shutdown-timeout") * 1000;
-    const lagging = () =>
-      [...this.links].filter((l) =>
-        l.state === "online" && !l.legacy && !l.rdbOnly && l.ackOffset < s.replOffset
-      );
-    if (s.role !== "master" || timeoutMs === 0 || lagging().length === 0) return;
+    if (s.role !== "master" || timeoutMs === 0 || this.lagging().length === 0) return;
     log.info("Waiting for replicas before shutting down.");
-    const deadline = s.clock.nowMs() + timeoutMs;
+    w.deadlineMs = s.clock.nowMs() + timeoutMs;
     let asked = -1;
-    while (lagging().length > 0 && s.clock.nowMs() < deadline) {
-      if (s.replStream && asked !== s.replOffset) {
-        s.replStream.write(GETACK);
-        asked = s.replOffset;
+    try {
+      while (!w.aborted && this.lagging().length > 0 && s.clock.nowMs() < w.deadlineMs) {
+        if (s.replStream && asked !== s.replOffset) {
+          s.replStream.write(GETACK);
+          asked = s.replOffset;
+        }
+        await new Promise((r) => setTimeout(r, 10));
       }
-      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      w.deadlineMs = 0;
     }
-    const left = lagging();
-    if (left.length > 0) {
-      log.warn("{n} replicas are lagging behind: shutting down anyway.", { n: left.length });
-    } else {
-      log.info("Replicas are in sync: shutting down.");
+  }
+
+  /** Replicas that have not acknowledged the whole stream. */
+  private lagging(): ReplicaLink[] {
+    const offset = this.s.replOffset;
+    return [...this.links].filter((l) => !l.legacy && !l.rdbOnly && l.ackOffset !== offset);
+  }
+
+  /** What the shutdown leaves behind: each lagging replica, and how many are in sync. */
+  logShutdownSync(): void {
+    const s = this.s;
+    const all = [...this.links].filter((l) => !l.legacy && !l.rdbOnly);
+    if (all.length === 0) return;
+    const lagging = this.lagging();
+    const now = s.clock.nowMs();
+    for (const l of lagging) {
+      const lag = l.state === "online" ? Math.floor((now - l.ackMs) / 1000) : 0;
+      log.warn(
+        "Lagging replica {addr} reported offset {behind} behind master, lag={lag}, state={state}.",
+        {
+          addr: `${l.ip}:${l.listeningPort}`,
+          behind: s.replOffset - l.ackOffset,
+          lag,
+          state: l.state,
+        },
+      );
     }
+    log.info("{n} of {total} replicas are in sync when shutting down.", {
+      n: all.length - lagging.length,
+      total: all.length,
+    });
   }
 
   /** REPLCONF GETACK to every replica, once per turn of the event loop. */

@@ -145,6 +145,9 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["executable", Deno.execPath()],
       ["config_file", s.config.configFile ?? ""],
       ["io_threads_active", 0],
+      ...(s.shutdownInMs() === null
+        ? []
+        : [["shutdown_in_milliseconds", s.shutdownInMs()!] as [string, number]]),
     ];
   },
   clients: (s) => {

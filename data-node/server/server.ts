@@ -1174,16 +1174,64 @@ export class Server {
     if (p) { for (const w of p.waiters) w(); }
   }
 
-  /** SHUTDOWN: save as asked, stop, exit. Resolves false (and keeps serving) if saving failed. */
-  async shutdown(save: boolean | null, now = false): Promise<boolean> {
+  /**
+   * The shutdown in progress while it waits for replicas (a second SHUTDOWN joins it, as in
+   * Redis), with its deadline for INFO's shutdown_in_milliseconds and whether it was aborted.
+   */
+  private shutdownInProgress: {
+    done: Promise<boolean>;
+    deadlineMs: number;
+    aborted: boolean;
+  } | null = null;
+
+  /** Milliseconds left before a shutdown stops waiting for its replicas; null when none waits. */
+  shutdownInMs(): number | null {
+    const w = this.shutdownInProgress;
+    return w && w.deadlineMs > 0 ? Math.max(0, w.deadlineMs - this.clock.nowMs()) : null;
+  }
+
+  /** SHUTDOWN ABORT: false when no shutdown is waiting. */
+  abortShutdown(): boolean {
+    const w = this.shutdownInProgress;
+    if (!w || w.aborted) return false;
+    w.aborted = true;
+    log.info("Shutdown manually aborted.");
+    return true;
+  }
+
+  /**
+   * SHUTDOWN: waits for lagging replicas (unless `now`), saves as asked, stops, exits.
+   * Resolves false (and keeps serving) if it was aborted or saving failed.
+   */
+  shutdown(save: boolean | null, now = false): Promise<boolean> {
+    if (this.shutdownInProgress) return this.shutdownInProgress.done;
     log.warn("User requested shutdown...");
+    const w = { done: Promise.resolve(false), deadlineMs: 0, aborted: false };
+    this.shutdownInProgress = w;
+    w.done = this.runShutdown(w, save, now).finally(() => {
+      if (this.shutdownInProgress === w) this.shutdownInProgress = null;
+    });
+    return w.done;
+  }
+
+  private async runShutdown(
+    w: { deadlineMs: number; aborted: boolean },
+    save: boolean | null,
+    now: boolean,
+  ): Promise<boolean> {
     // Writes stop while the replicas catch up, and stay stopped unless the shutdown fails.
     const pausedHere = !now && this.pause === null;
     if (!now) {
       this.pause ??= { untilMs: Infinity, all: false, waiters: [] };
-      await this.replication.master.drainBeforeShutdown();
+      await this.replication.master.drainBeforeShutdown(w);
     }
+    if (w.aborted) {
+      if (pausedHere) this.unpause();
+      return false;
+    }
+    this.replication.master.logShutdownSync();
     if (!(await this.beforeShutdown(save))) {
+      log.warn("Errors trying to shut down the server. Check the logs for more information.");
       if (pausedHere) this.unpause();
       return false;
     }
