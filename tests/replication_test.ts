@@ -223,6 +223,12 @@ async function partialAfterKill(p: Pair): Promise<void> {
     equal(await m.stat("sync_full"), full, "no full sync after the link was killed");
   }
   await sameData(m, r);
+  // CONFIG RESETSTAT starts the sync counters again.
+  await m.cmd("CONFIG", "RESETSTAT");
+  equal(await m.stat("sync_full"), 0);
+  equal(await m.stat("sync_partial_ok"), 0);
+  // (A PING to the replica may have gone out since.)
+  ok(await m.stat("total_net_repl_output_bytes") < 64, "total_net_repl_output_bytes reset");
 }
 
 /** A replica stopped with SHUTDOWN saves its replication id and offset, and resumes with PSYNC. */

@@ -333,6 +333,9 @@ export const SERVER_COMMANDS: CommandDef[] = [
     ),
     cfg("resetstat", 2, "admin noscript loading stale", (s, c) => {
       s.stats.reset();
+      // total_net_repl_input_bytes / total_net_repl_output_bytes start again too.
+      s.replication.replica.replIn = 0;
+      s.replication.master.counters.replOut = 0;
       c.out.ok();
     }, "Resets the server's statistics."),
     cfg(
