@@ -529,6 +529,42 @@ async function shutdownWaitsForReplica(p: Pair): Promise<void> {
   equal(await r.call("GET", "k"), "3");
 }
 
+/**
+ * FAILOVER TIMEOUT gives up at its deadline (not at a later whole second) when the target
+ * never catches up, and says why in the log; the master stays master and writes go on.
+ */
+async function failoverTimeout(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  r.proc.pause();
+  try {
+    await m.cmd("SET", "k", "1");
+    const t0 = Date.now();
+    await m.cmd("FAILOVER", "TO", "127.0.0.1", String(r.port), "TIMEOUT", "300");
+    await waitFor([m], "the failover given up", async () => {
+      return (await m.info("replication")).master_failover_state === "no-failover";
+    }, 5000);
+    const took = Date.now() - t0;
+    ok(took < 800, `FAILOVER TIMEOUT 300 took ${took} ms to give up`);
+    await waitFor([m], "the abort in the log", () => {
+      return Promise.resolve(
+        m.proc.output().includes(
+          `FAILOVER to 127.0.0.1:${r.port} aborted: Replica never caught up before timeout`,
+        ),
+      );
+    }, 2000);
+    equal((await m.info("replication")).role, "master");
+    equal(String(await m.cmd("SET", "k", "2")), "OK", "writes go on");
+  } finally {
+    r.proc.resume();
+  }
+  await caughtUp(m, [r]);
+  equal(await r.call("GET", "k"), "2");
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -642,6 +678,7 @@ const SCENARIOS: Scenario[] = [
   { name: "a writable replica expires its own keys", fn: writableReplicaExpiry },
   { name: "a master's command failing on the replica", fn: errorOnReplica },
   { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
+  { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

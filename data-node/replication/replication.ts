@@ -126,7 +126,11 @@ export class Replication {
   /** FAILOVER ABORT; null when aborted, else the error. */
   abortFailover(reason = "Failover manually aborted"): string | null {
     if (this.failoverState === "no-failover") return "ERR No failover in progress.";
-    log.warn("FAILOVER aborted: {reason}", { reason });
+    const t = this.failover?.target;
+    log.info("FAILOVER to {to} aborted: {reason}", {
+      to: t ? `${t.host}:${t.port}` : "any replica",
+      reason,
+    });
     if (this.failoverState === "failover-in-progress") {
       // We had started to follow the target: we are the master again.
       this.replica.stop();
@@ -285,12 +289,19 @@ export class Replication {
     return out;
   }
 
-  /** Called by the server's cron; does its work once a second. */
+  /**
+   * Called by the server's cron; does its work once a second, and the replica side's and the
+   * failover's every 100 ms while a failover runs (as Redis runs its replication cron faster
+   * then), so that a FAILOVER TIMEOUT and the handshake with the target are not held back.
+   */
   cron(nowMs: number, hz: number): void {
-    if (++this.ticks % Math.max(1, hz) !== 0) return;
-    const second = Math.floor(this.ticks / Math.max(1, hz));
+    const perSecond = Math.max(1, hz);
+    const wholeSecond = ++this.ticks % perSecond === 0;
+    const failingOver = this.failoverState !== "no-failover" &&
+      this.ticks % Math.max(1, Math.round(perSecond / 10)) === 0;
+    if (!wholeSecond && !failingOver) return;
     this.replica.cron(nowMs);
-    this.master.cron(nowMs, second);
+    if (wholeSecond) this.master.cron(nowMs, Math.floor(this.ticks / perSecond));
     this.checkFailover();
     // A failover that never got its PSYNC answered gives up at its deadline.
     const f = this.failover;
