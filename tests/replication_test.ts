@@ -565,6 +565,26 @@ async function failoverTimeout(p: Pair): Promise<void> {
   equal(await r.call("GET", "k"), "2");
 }
 
+/**
+ * rdb-key-save-delay (a testing knob of Redis) slows the RDB of a full sync: the master shows
+ * the save in progress and the replica stays in sync state meanwhile, yet both keep serving.
+ */
+async function slowFullSync(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await run(m, Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, "v"]));
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "100000");
+  await r.replicaOf(m);
+  await waitFor([m, r], "the slow sync under way", async () => {
+    const role = await r.call("ROLE") as RespValue[];
+    return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
+  }, 5000);
+  equal(await m.call("GET", "k0"), "v", "the master serves during the save");
+  equal(await r.call("PING"), "PONG", "the replica serves during the sync");
+  await linkUp(m, r);
+  equal(await r.call("DBSIZE"), 20);
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -679,6 +699,7 @@ const SCENARIOS: Scenario[] = [
   { name: "a master's command failing on the replica", fn: errorOnReplica },
   { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
   { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
+  { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

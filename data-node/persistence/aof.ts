@@ -370,7 +370,7 @@ export class Aof implements StreamConsumer {
       return false;
     }
     const old = this.files;
-    const ok = await this.p.writeSnapshotFile(this.path(base));
+    const ok = await this.p.writeSnapshotFile(this.path(base), false);
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
     if (!ok) {
       this.lastRewriteOk = false;

@@ -237,7 +237,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["current_save_keys_processed", 0],
     ["current_save_keys_total", 0],
     ["rdb_changes_since_last_save", s.dirty],
-    ["rdb_bgsave_in_progress", s.persistence?.bgsave ? 1 : 0],
+    ["rdb_bgsave_in_progress", s.persistence?.bgsave || s.persistence?.rdbWrites ? 1 : 0],
     ["rdb_last_save_time", s.lastSaveSec],
     ["rdb_last_bgsave_status", s.persistence?.lastBgsaveOk === false ? "err" : "ok"],
     ["rdb_last_bgsave_time_sec", s.persistence?.lastBgsaveSec ?? -1],
