@@ -585,6 +585,40 @@ async function slowFullSync(p: Pair): Promise<void> {
   equal(await r.call("DBSIZE"), 20);
 }
 
+/**
+ * FAILOVER ... TIMEOUT FORCE hands over at the deadline even though the target never
+ * acknowledged: the master waits as its replica (failover-in-progress) for the stopped target
+ * to answer, and the target becomes the master once it runs again.
+ */
+async function failoverForce(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  await online(m, 1);
+  r.proc.pause();
+  try {
+    await m.cmd("SET", "k", "1");
+    await m.cmd("FAILOVER", "TO", "127.0.0.1", String(r.port), "TIMEOUT", "100", "FORCE");
+    await waitFor([m], "the forced handover", async () => {
+      return (await m.info("replication")).master_failover_state === "failover-in-progress";
+    }, 5000);
+    await new Promise((res) => setTimeout(res, 1200));
+    const mi = await m.info("replication");
+    equal(mi.master_failover_state, "failover-in-progress", "still waiting for the target");
+    equal(mi.role, "slave");
+  } finally {
+    r.proc.resume();
+  }
+  await waitFor([m, r], "the target promoted", async () => {
+    return (await m.info("replication")).master_failover_state === "no-failover" &&
+      (await r.info("replication")).role === "master";
+  });
+  await linkUp(r, m);
+  equal(await r.call("GET", "k"), "1");
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -700,6 +734,7 @@ const SCENARIOS: Scenario[] = [
   { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
   { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
   { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
+  { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

@@ -184,6 +184,12 @@ export class Replication {
   private handOver(to: { host: string; port: number }): void {
     log.info("Failover target {host}:{port} is synced, failing over.", to);
     this.failoverState = "failover-in-progress";
+    // The target gets repl-timeout to answer the PSYNC (a forced handover comes after the
+    // request's own deadline, which cannot be the handshake's too).
+    if (this.failover?.endMs) {
+      this.failover.endMs = this.s.clock.nowMs() +
+        this.s.config.get<number>("repl-timeout") * 1000;
+    }
     this.replica.failoverPsync = true;
     this.replicaOf(to.host, to.port);
     this.s.config.setInternal("replicaof", to);
