@@ -619,6 +619,41 @@ async function failoverForce(p: Pair): Promise<void> {
   equal(await r.call("GET", "k"), "1");
 }
 
+/**
+ * A replica's link only acknowledges: a command on it that reads the keyspace is refused and
+ * one that answers anything gets the link closed, both logged; a PSYNC with an offset that is
+ * not a number is an error and leaves the client a normal one.
+ */
+async function rogueReplicaLink(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  using bad = await m.fresh();
+  const refused = await bad.call("PSYNC", "replicationid", "offset_str");
+  ok(refused instanceof RespError, `PSYNC with a bad offset answered ${String(refused)}`);
+  equal(refused.message, "ERR value is not an integer or out of range");
+  equal(await bad.call("PING"), "PONG", "still a normal client");
+  for (const cmd of [["GET", "foo"], ["PING"]]) {
+    using link = await m.fresh();
+    await link.write(encodeCommand(["PSYNC", "replicationid", "-1"]));
+    const full = String(await link.read());
+    ok(full.startsWith("FULLRESYNC "), full);
+    await link.write(encodeCommand(cmd));
+    await waitFor([m], `the link closed after ${cmd[0]}`, async () => {
+      return (await m.info("replication")).connected_slaves === "0";
+    }, 5000);
+    const name = cmd[0]!.toLowerCase();
+    await waitFor([m], "the log lines", () => {
+      const out = m.proc.output();
+      return Promise.resolve(
+        out.includes(`Replica generated a reply to command '${name}', disconnecting it: `),
+      );
+    }, 3000);
+  }
+  const out = m.proc.output();
+  ok(out.includes("Replica can't interact with the keyspace"), out);
+  ok(out.includes("asks for synchronization but with a wrong offset"), out);
+  equal(await m.call("PING"), "PONG");
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -735,6 +770,7 @@ const SCENARIOS: Scenario[] = [
   { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
   { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
   { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
+  { name: "a replica link that sends commands", fn: rogueReplicaLink },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

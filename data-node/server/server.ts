@@ -12,6 +12,7 @@ import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
 import { processCommand } from "./dispatch.ts";
+import { lookupCommand } from "../engine/call.ts";
 import { unwatchAll } from "../engine/transaction.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
@@ -804,8 +805,36 @@ export class Server {
         c.error(`ERR internal error: ${(e as Error).message}`);
         continue;
       }
+      if (c.kind === "replica" && c.out.len > 0) {
+        this.rogueReplica(c, argv);
+        return undefined;
+      }
       if (p) return p.then(() => this.processInput(c));
     }
+  }
+
+  /**
+   * A replica's link sent a command that answered something (replicas only acknowledge): the
+   * link is closed, as Redis does, after logging the command (and an error it got).
+   */
+  private rogueReplica(c: Client, argv: string[]): void {
+    const def = lookupCommand(this.commands, argv);
+    const name = typeof def === "string" ? "<unknown>" : def.name;
+    const reply = c.out.buf.subarray(0, Math.min(c.out.len, 4096));
+    if (reply[0] === 45) { // '-'
+      const text = new TextDecoder("latin1").decode(reply).split("\r\n")[0]!.slice(1);
+      this.stats.unexpectedErrorReplies++;
+      log.warn(
+        "== CRITICAL == This master is sending an error to its replica: '{err}' after processing the command '{cmd}'",
+        { err: text, cmd: name },
+      );
+    }
+    c.out.reset();
+    log.warn("Replica generated a reply to command '{cmd}', disconnecting it: {client}", {
+      cmd: name,
+      client: this.clientInfoLine(c),
+    });
+    c.close();
   }
 
   /**
