@@ -361,6 +361,8 @@ async function waitCommand(p: Pair): Promise<void> {
   await r.replicaOf(m);
   await linkUp(m, r);
   await online(m, 1);
+  // The replica's link is not a client in INFO's count, as in Redis.
+  equal((await m.info("clients")).connected_clients, "1");
   equal(String(await m.cmd("SET", "k", "v")), "OK");
   equal(await m.cmd("WAIT", "1", "2000"), 1);
   await m.cmd("SET", "k2", "v");

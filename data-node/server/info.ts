@@ -151,14 +151,16 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ];
   },
   clients: (s) => {
-    let blocked = 0, timeouts = 0;
+    let blocked = 0, timeouts = 0, replicas = 0;
     for (const c of s.clients.values()) {
+      if (c.kind === "replica") replicas++;
       if (c.blocked) timeouts++;
       if (c.blocked || c.postponed) blocked++;
     }
     const peaks = s.recentMaxBuffers();
     return [
-      ["connected_clients", s.clients.size],
+      // Replicas are not counted, as in Redis (a replica's master link is).
+      ["connected_clients", s.clients.size - replicas],
       ["cluster_connections", 0],
       ["maxclients", s.config.get<number>("maxclients")],
       ["client_recent_max_input_buffer", peaks.input],
