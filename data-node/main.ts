@@ -200,6 +200,10 @@ async function main(): Promise<void> {
     server.listen();
   } catch (e) {
     log.error("{err}", { err: (e as Error).message });
+    // Redis's closing line, which supervisors and test harnesses look for to pick another port.
+    log.error("Failed listening on port {port} (TCP), aborting.", {
+      port: config.get<number>("port"),
+    });
     Deno.exit(1);
   }
   if (server.cluster) {

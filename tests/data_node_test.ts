@@ -639,3 +639,18 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+Deno.test("a port already taken stops startup with Redis's 'Failed listening on port' line", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const out = await runDataNode(["--port", String(port), "--bind", "127.0.0.1"]);
+    equal(out.success, false, "startup should fail");
+    ok(
+      out.stdout.includes(`Failed listening on port ${port} (TCP), aborting.`),
+      out.stdout + out.stderr,
+    );
+  } finally {
+    taken.close();
+  }
+});
