@@ -32,9 +32,16 @@ function wirePersistence(server: Server): Persistence {
   server.afterFlushAll = () => {
     if (p.hasSaveRules() && !p.bgsave) p.saveSync();
   };
-  server.beforeShutdown = async (save) => {
+  server.beforeShutdown = async (save, force) => {
+    if (server.aof?.initialRewrite) {
+      // Without its first rewrite the AOF has nothing to restart from (Redis refuses too).
+      if (!force) {
+        getLogger(["data-node"]).warn("Writing initial AOF, can't exit.");
+        return false;
+      }
+      getLogger(["data-node"]).warn("Writing initial AOF. Exit anyway.");
+    } else if (server.aof?.rewriting) await server.aof.rewriting;
     if (p.bgsave) await p.bgsave;
-    if (server.aof?.rewriting) await server.aof.rewriting;
     if (server.aof?.enabled) server.aof.stop();
     p.stop();
     if (save === false || (save === null && !p.hasSaveRules())) return true;

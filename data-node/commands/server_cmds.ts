@@ -144,7 +144,7 @@ function shutdown(s: Engine, c: ClientState, argv: string[]): void | Promise<voi
   }
   // The client is blocked (INFO's blocked_clients) while the shutdown waits for replicas.
   c.blocked = { unblock: () => {} };
-  return s.shutdown(save ? true : nosave ? false : null, now).then((ok) => {
+  return s.shutdown(save ? true : nosave ? false : null, now, force).then((ok) => {
     c.blocked = null;
     if (!ok) c.error("ERR Errors trying to SHUTDOWN. Check logs.");
   });

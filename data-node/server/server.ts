@@ -148,7 +148,8 @@ export class Server {
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
   /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */
-  beforeShutdown: (save: boolean | null) => Promise<boolean> = () => Promise.resolve(true);
+  beforeShutdown: (save: boolean | null, force: boolean) => Promise<boolean> = () =>
+    Promise.resolve(true);
   clusterEnabled = false;
   /** Cluster mode's state, routing and bus (null unless cluster-enabled). */
   cluster: Cluster | null = null;
@@ -1232,12 +1233,12 @@ export class Server {
    * SHUTDOWN: waits for lagging replicas (unless `now`), saves as asked, stops, exits.
    * Resolves false (and keeps serving) if it was aborted or saving failed.
    */
-  shutdown(save: boolean | null, now = false): Promise<boolean> {
+  shutdown(save: boolean | null, now = false, force = false): Promise<boolean> {
     if (this.shutdownInProgress) return this.shutdownInProgress.done;
     log.warn("User requested shutdown...");
     const w = { done: Promise.resolve(false), deadlineMs: 0, aborted: false };
     this.shutdownInProgress = w;
-    w.done = this.runShutdown(w, save, now).finally(() => {
+    w.done = this.runShutdown(w, save, now, force).finally(() => {
       if (this.shutdownInProgress === w) this.shutdownInProgress = null;
     });
     return w.done;
@@ -1247,6 +1248,7 @@ export class Server {
     w: { deadlineMs: number; aborted: boolean },
     save: boolean | null,
     now: boolean,
+    force: boolean,
   ): Promise<boolean> {
     // Writes stop while the replicas catch up, and stay stopped unless the shutdown fails.
     const pausedHere = !now && this.pause === null;
@@ -1259,7 +1261,7 @@ export class Server {
       return false;
     }
     this.replication.master.logShutdownSync();
-    if (!(await this.beforeShutdown(save))) {
+    if (!(await this.beforeShutdown(save, force))) {
       log.warn("Errors trying to shut down the server. Check the logs for more information.");
       if (pausedHere) this.unpause();
       return false;
