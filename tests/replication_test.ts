@@ -582,6 +582,11 @@ async function slowFullSync(p: Pair): Promise<void> {
     return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
   }, 5000);
   equal(await m.call("GET", "k0"), "v", "the master serves during the save");
+  // One replica, however many connections its sync takes (an RDB channel between our nodes).
+  const mi = await m.info("replication");
+  equal(mi.connected_slaves, "1");
+  equal(mi.slave1, undefined);
+  equal((await m.info("clients")).connected_clients, "1");
   equal(await r.call("PING"), "PONG", "the replica serves during the sync");
   await linkUp(m, r);
   equal(await r.call("DBSIZE"), 20);

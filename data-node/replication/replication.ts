@@ -268,7 +268,8 @@ export class Replication {
       out.push(["slave_read_only", s.config.get<boolean>("replica-read-only") ? 1 : 0]);
       out.push(["replica_announced", s.config.get<boolean>("replica-announced") ? 1 : 0]);
     }
-    const links = [...this.master.links];
+    // A replica syncing over an RDB channel is one replica: its second connection is not listed.
+    const links = [...this.master.links].filter((l) => l.mainChannelId === 0);
     out.push(["connected_slaves", links.length]);
     const want = s.config.get<number>("min-replicas-to-write");
     const lag = s.config.get<number>("min-replicas-max-lag");
