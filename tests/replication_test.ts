@@ -661,6 +661,30 @@ async function rogueReplicaLink(p: Pair): Promise<void> {
   equal(await m.call("PING"), "PONG");
 }
 
+/**
+ * FLUSHALL and FLUSHDB reach the replicas even when the master had nothing to delete, also
+ * when save rules make FLUSHALL save: a writable replica's own keys go as well.
+ */
+function flushesReplicated(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master", ["--save", "3600", "1"], { dir });
+    await using r = await Node.start(p.replica, "replica", ["--replica-read-only", "no"]);
+    await r.replicaOf(m);
+    await linkUp(m, r);
+    for (const flush of ["FLUSHALL", "FLUSHALL", "FLUSHDB", "FLUSHDB"]) {
+      await caughtUp(m, [r]);
+      await r.cmd("SET", "local", "1");
+      const before = Number((await m.info("replication")).master_repl_offset);
+      await m.cmd(flush);
+      const after = Number((await m.info("replication")).master_repl_offset);
+      ok(after > before, `${flush} on an empty master moved the offset (${before} → ${after})`);
+      await waitFor([m, r], `${flush} on the replica`, async () => {
+        return (await r.call("DBSIZE")) === 0;
+      });
+    }
+  });
+}
+
 /** masterauth authenticates the link; a wrong one leaves it down. */
 async function auth(p: Pair): Promise<void> {
   const password = "secret";
@@ -778,6 +802,7 @@ const SCENARIOS: Scenario[] = [
   { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
   { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
   { name: "a replica link that sends commands", fn: rogueReplicaLink },
+  { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

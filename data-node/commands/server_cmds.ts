@@ -88,7 +88,11 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
   s.tracking.flushed();
   s.replicaKeysWithExpire.clear();
   s.dirty++;
+  const dirty = s.dirty;
   s.afterFlushAll?.();
+  // The save (with save rules) zeroes the counter; FLUSHALL is still a change, propagated even
+  // when every database was empty, as Redis restores the counter after that save.
+  s.dirty = dirty;
   c.out.ok();
 }
 
