@@ -107,6 +107,10 @@ async function fullSync(p: Pair, diskless: boolean): Promise<void> {
   await caughtUp(m, [r]);
   await sameData(m, r);
   equal(await m.stat("sync_full"), fullBefore + 1, "one full sync on the master");
+  ok(
+    r.proc.output().includes("MASTER <-> REPLICA sync: Loading DB in memory"),
+    "the replica logs the load as Redis does",
+  );
   // A disk-based sync sends the snapshot it saved (and keeps it, rdb-del-sync-files no);
   // a diskless one streams it and writes no file.
   const dir = (await m.cmd("CONFIG", "GET", "dir") as string[])[1]!;

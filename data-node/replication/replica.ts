@@ -356,6 +356,8 @@ export class ReplicaSide {
         ? `${pre.length} bytes from master to disk`
         : "streamed RDB from master with EOF to disk",
     });
+    // Loaded as it arrives, into databases of its own (Redis's line, for who watches the log).
+    log.info("MASTER <-> REPLICA sync: Loading DB in memory");
     const staging = s.dbs.map((db) => new Database(db.id, s.hooks, { cluster: s.clusterEnabled }));
     const file = s.config.getString("repl-diskless-load") === "disabled" ? await openTemp() : null;
     const rdb = new RdbReader(keyLoader(s, staging, false));
