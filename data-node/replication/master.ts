@@ -73,7 +73,21 @@ export class ReplicaLink {
   payloadStarted = false;
   /** After a diskless payload the stream starts on the first ACK. */
   onlineOnAck = false;
+  /** The payload is a diskless one, produced while it is sent. */
+  disklessPayload = false;
   cursor: Cursor | null = null;
+
+  /**
+   * The state as Redis reports it (INFO's slaveN, ROLE, and what counts as an online replica):
+   * a replica still receiving a diskless payload, or whose RDB channel still carries one, is
+   * wait_bgsave (the RDB is still being produced), though this link may already stream.
+   */
+  get reportedState(): ReplicaState {
+    if (this.awaitingRdbChannel) return "wait_bgsave";
+    if (this.rdbChannel !== null && !this.rdbChannel.payloadDone) return "wait_bgsave";
+    if (this.state === "send_bulk" && this.disklessPayload) return "wait_bgsave";
+    return this.state;
+  }
   /** Socket writes of this link, in order (payload first, then the stream). */
   private chain: Promise<void> = Promise.resolve();
   private pumping = false;
@@ -418,6 +432,7 @@ export class MasterSide {
     const enc = new TextEncoder();
     for (const l of batch) {
       l.payloadStarted = true;
+      l.disklessPayload = true;
       l.send(enc.encode(`$EOF:${mark}\r\n`), this.counters);
     }
     await this.s.persistence!.streamSnapshot(async (chunk) => {
@@ -546,7 +561,9 @@ export class MasterSide {
     const now = this.s.clock.nowMs();
     let n = 0;
     for (const l of this.links) {
-      if (l.state === "online" && !l.onlineOnAck && (now - l.ackMs) / 1000 <= maxLagSec) n++;
+      if (
+        l.reportedState === "online" && !l.onlineOnAck && (now - l.ackMs) / 1000 <= maxLagSec
+      ) n++;
     }
     return n;
   }

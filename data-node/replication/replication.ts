@@ -108,7 +108,7 @@ export class Replication {
     if (req.target) {
       const l = this.master.find(req.target.host, req.target.port);
       if (!l) return "ERR FAILOVER target HOST and PORT is not a replica.";
-      if (l.state !== "online") return "ERR FAILOVER target replica is not online.";
+      if (l.reportedState !== "online") return "ERR FAILOVER target replica is not online.";
       log.info("FAILOVER requested to {host}:{port}.", req.target);
     } else {
       log.info("FAILOVER requested to any replica.");
@@ -176,7 +176,9 @@ export class Replication {
     }
     const target = f.target ? this.master.find(f.target.host, f.target.port) : null;
     const candidates = target ? [target] : [...this.master.links];
-    const ready = candidates.find((l) => l.state === "online" && l.ackOffset === s.replOffset);
+    const ready = candidates.find((l) =>
+      l.reportedState === "online" && l.ackOffset === s.replOffset
+    );
     if (!ready) return;
     this.handOver({ host: ready.ip, port: ready.listeningPort });
   }
@@ -214,7 +216,7 @@ export class Replication {
       c.out.int(r.state === "connected" ? s.replOffset : -1);
       return;
     }
-    const online = [...this.master.links].filter((l) => l.state === "online");
+    const online = [...this.master.links].filter((l) => l.reportedState === "online");
     c.out.array(3);
     c.out.bulk("master");
     c.out.int(s.replOffset);
@@ -278,7 +280,7 @@ export class Replication {
       const lagSec = Math.floor((now - l.ackMs) / 1000);
       out.push([
         `slave${i}`,
-        `ip=${l.ip},port=${l.listeningPort},state=${l.state},offset=${l.ackOffset},lag=${lagSec}`,
+        `ip=${l.ip},port=${l.listeningPort},state=${l.reportedState},offset=${l.ackOffset},lag=${lagSec}`,
       ]);
     });
     const st = s.replStream;
