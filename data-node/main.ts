@@ -32,9 +32,16 @@ function wirePersistence(server: Server): Persistence {
   server.afterFlushAll = () => {
     if (p.hasSaveRules() && !p.bgsave) p.saveSync();
   };
-  server.beforeShutdown = async (save) => {
+  server.beforeShutdown = async (save, force) => {
+    if (server.aof?.initialRewrite) {
+      // Without its first rewrite the AOF has nothing to restart from (Redis refuses too).
+      if (!force) {
+        getLogger(["data-node"]).warn("Writing initial AOF, can't exit.");
+        return false;
+      }
+      getLogger(["data-node"]).warn("Writing initial AOF. Exit anyway.");
+    } else if (server.aof?.rewriting) await server.aof.rewriting;
     if (p.bgsave) await p.bgsave;
-    if (server.aof?.rewriting) await server.aof.rewriting;
     if (server.aof?.enabled) server.aof.stop();
     p.stop();
     if (save === false || (save === null && !p.hasSaveRules())) return true;
@@ -171,7 +178,15 @@ async function main(): Promise<void> {
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
-    else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
+    else if (master) {
+      if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
+    } else {
+      // A master's backlog gets a DEL for every key the load drops for its past TTL: if the
+      // file says what history it continues, its replicas continue too (see below).
+      const stream = server.createReplicationStream();
+      const loaded = persistence.loadAtStartup((db, key) => stream.appendArgv(db, ["DEL", key]));
+      server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
+    }
   } catch (e) {
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
@@ -192,6 +207,10 @@ async function main(): Promise<void> {
     server.listen();
   } catch (e) {
     log.error("{err}", { err: (e as Error).message });
+    // Redis's closing line, which supervisors and test harnesses look for to pick another port.
+    log.error("Failed listening on port {port} (TCP), aborting.", {
+      port: config.get<number>("port"),
+    });
     Deno.exit(1);
   }
   if (server.cluster) {

@@ -4,7 +4,6 @@
  */
 import {
   configure,
-  getConsoleSink,
   getLogger as ltGetLogger,
   type Logger,
   type LogLevel,
@@ -70,13 +69,27 @@ function fileSink(path: string, role: string): Sink {
   };
 }
 
+/**
+ * Every record on standard output, whatever its level, as Redis logs when `logfile` is empty
+ * (a console sink would send warnings and errors to standard error). A closed or broken
+ * stdout loses the line, never the process.
+ */
+function stdoutSink(role: string): Sink {
+  const enc = new TextEncoder();
+  return (r: LogRecord) => {
+    const bytes = enc.encode(formatRecord(role, r));
+    try {
+      let off = 0;
+      while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+    } catch { /* nowhere to log to */ }
+  };
+}
+
 export async function setupLogging(
   opts: { role: string; level: string; file?: string },
 ): Promise<void> {
   const lowest = levelFromRedis(opts.level);
-  const sink = opts.file ? fileSink(opts.file, opts.role) : getConsoleSink({
-    formatter: (r) => formatRecord(opts.role, r).trimEnd(),
-  });
+  const sink = opts.file ? fileSink(opts.file, opts.role) : stdoutSink(opts.role);
   await configure({
     reset: true,
     sinks: { main: sink },

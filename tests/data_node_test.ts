@@ -639,3 +639,45 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+Deno.test("a port already taken stops startup with Redis's 'Failed listening on port' line", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const out = await runDataNode(["--port", String(port), "--bind", "127.0.0.1"]);
+    equal(out.success, false, "startup should fail");
+    ok(
+      out.stdout.includes(`Failed listening on port ${port} (TCP), aborting.`),
+      out.stdout + out.stderr,
+    );
+  } finally {
+    taken.close();
+  }
+});
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: SHUTDOWN is refused while the first AOF rewrite runs, unless FORCE`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(node.port);
+      for (let i = 0; i < 20; i++) await c.call("SET", `k${i}`, "v");
+      // Each key takes a second to write: the rewrite that starts the AOF is still running.
+      equal(String(await c.call("CONFIG", "SET", "rdb-key-save-delay", "1000000")), "OK");
+      equal(String(await c.call("CONFIG", "SET", "appendonly", "yes")), "OK");
+      const refused = await c.call("SHUTDOWN");
+      ok(refused instanceof RespError, `SHUTDOWN answered ${String(refused)}`);
+      equal(refused.message, "ERR Errors trying to SHUTDOWN. Check logs.");
+      equal(await c.call("PING"), "PONG", "the server goes on");
+      await eventually(
+        () => Promise.resolve(node.output().includes("Writing initial AOF, can't exit.")),
+        "the reason in the log",
+      );
+      await c.call("SHUTDOWN", "NOSAVE", "FORCE").catch(() => null);
+      const status = await node.status;
+      ok(status.success, `exited with ${status.code}`);
+    },
+  });
+}

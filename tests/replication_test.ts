@@ -11,7 +11,7 @@
  * of replicas.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, which, withTempDir } from "./helpers/process.ts";
 import {
   caughtUp,
@@ -22,6 +22,7 @@ import {
   Node,
   online,
   type Pair,
+  pipeline,
   run,
   sameData,
   waitFor,
@@ -106,6 +107,10 @@ async function fullSync(p: Pair, diskless: boolean): Promise<void> {
   await caughtUp(m, [r]);
   await sameData(m, r);
   equal(await m.stat("sync_full"), fullBefore + 1, "one full sync on the master");
+  ok(
+    r.proc.output().includes("MASTER <-> REPLICA sync: Loading DB in memory"),
+    "the replica logs the load as Redis does",
+  );
   // A disk-based sync sends the snapshot it saved (and keeps it, rdb-del-sync-files no);
   // a diskless one streams it and writes no file.
   const dir = (await m.cmd("CONFIG", "GET", "dir") as string[])[1]!;
@@ -222,6 +227,12 @@ async function partialAfterKill(p: Pair): Promise<void> {
     equal(await m.stat("sync_full"), full, "no full sync after the link was killed");
   }
   await sameData(m, r);
+  // CONFIG RESETSTAT starts the sync counters again.
+  await m.cmd("CONFIG", "RESETSTAT");
+  equal(await m.stat("sync_full"), 0);
+  equal(await m.stat("sync_partial_ok"), 0);
+  // (A PING to the replica may have gone out since.)
+  ok(await m.stat("total_net_repl_output_bytes") < 64, "total_net_repl_output_bytes reset");
 }
 
 /** A replica stopped with SHUTDOWN saves its replication id and offset, and resumes with PSYNC. */
@@ -250,6 +261,50 @@ function partialAfterRestart(p: Pair): Promise<void> {
     await caughtUp(m, [r]);
     equal(await m.stat("sync_partial_ok"), partial + 1, "the restarted replica resumed");
     equal(await m.stat("sync_full"), full, "no full sync for the restarted replica");
+    await sameData(m, r);
+  });
+}
+
+/**
+ * A master restarted from its SHUTDOWN snapshot continues its history (Redis 7.0): its old
+ * replication ID becomes replid2, and a replica resumes with PSYNC, getting a DEL for every key
+ * that the load dropped for its past TTL.
+ */
+function partialAfterMasterRestart(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    const args = ["--save", "3600", "1"];
+    await using r = await Node.start(p.replica, "replica");
+    let replId = "", offset = 0;
+    {
+      await using m = await Node.start(p.master, "master", args, { dir });
+      await populate(m, 20);
+      await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+      await run(m, Array.from({ length: 50 }, (_, i) => ["SET", `short:${i}`, "x", "PX", "50"]));
+      await r.replicaOf(m);
+      await linkUp(m, r);
+      await caughtUp(m, [r]);
+      const info = await m.info("replication");
+      replId = info.master_replid!;
+      offset = Number(info.master_repl_offset);
+      // The short TTLs are surely past when the restarted master loads the file.
+      await new Promise((res) => setTimeout(res, 100));
+      await m.shutdown();
+    }
+    const keys = Number(await r.call("DBSIZE"));
+    ok(keys >= 150, `the replica holds ${keys} keys, the expired ones included`);
+    await using m = await Node.start(p.master, "master (restarted)", args, { dir });
+    const mi = await m.info("replication");
+    equal(mi.master_replid2, replId, "the old replication ID is kept as replid2");
+    equal(Number(mi.second_repl_offset), offset + 1);
+    equal((await m.info("persistence")).rdb_last_load_keys_expired, "50", m.proc.output());
+    equal(Number(mi.repl_backlog_first_byte_offset), offset + 1);
+    await r.replicaOf(m);
+    await linkUp(m, r);
+    await caughtUp(m, [r]);
+    equal(await m.stat("sync_partial_ok"), 1, "the replica resumed");
+    equal(await m.stat("sync_full"), 0, "no full sync");
+    equal(await r.call("DBSIZE"), keys - 50, "the DELs of the expired keys reached the replica");
+    equal(await r.call("DBSIZE"), await m.call("DBSIZE"));
     await sameData(m, r);
   });
 }
@@ -310,6 +365,8 @@ async function waitCommand(p: Pair): Promise<void> {
   await r.replicaOf(m);
   await linkUp(m, r);
   await online(m, 1);
+  // The replica's link is not a client in INFO's count, as in Redis.
+  equal((await m.info("clients")).connected_clients, "1");
   equal(String(await m.cmd("SET", "k", "v")), "OK");
   equal(await m.cmd("WAIT", "1", "2000"), 1);
   await m.cmd("SET", "k2", "v");
@@ -344,6 +401,296 @@ async function expiry(p: Pair): Promise<void> {
   await caughtUp(m, [r]);
   await waitFor([m, r], "active expiry on the master deleting on the replica", async () => {
     return (await r.call("DBSIZE")) === 0 && (await m.call("DBSIZE")) === 0;
+  });
+}
+
+/**
+ * A writable replica deletes the keys its own clients gave a TTL once it passes (the master
+ * never heard of them), in any database; the master's keys it still leaves to the master.
+ */
+async function writableReplicaExpiry(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica", ["--replica-read-only", "no"]);
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await m.cmd("SET", "from-master", "v", "PX", "300");
+  await caughtUp(m, [r]);
+  const expiredBefore = await r.stat("expired_keys");
+  using rc = await r.fresh();
+  await pipeline(rc, [
+    ["SET", "local:1", "1", "PX", "300"],
+    ["SET", "local:2", "2"],
+    ["PEXPIRE", "local:2", "300"],
+    ["SET", "kept", "3", "PX", "300"],
+    ["PERSIST", "kept"],
+    ["SELECT", "5"],
+    ["SET", "local:db5", "5", "EX", "1"],
+  ]);
+  equal(await rc.call("DBSIZE"), 1);
+  await waitFor([m, r], "the replica's own keys expired in db 5", async () => {
+    return (await rc.call("DBSIZE")) === 0;
+  }, 5000);
+  await rc.call("SELECT", "0");
+  await waitFor([m, r], "the replica's own keys expired in db 0", async () => {
+    return (await rc.call("DBSIZE")) === 2;
+  }, 5000);
+  // What is left: the key made persistent, and the master's key (hidden, not deleted).
+  equal(await rc.call("GET", "kept"), "3");
+  equal(await rc.call("EXISTS", "from-master"), 0);
+  equal(await rc.call("TTL", "from-master"), -2);
+  equal(await r.stat("expired_keys"), expiredBefore + 3);
+  // The master's DEL still comes when the master expires its key.
+  equal(await m.call("GET", "from-master"), null);
+  await waitFor([m, r], "the master's DEL on the replica", async () => {
+    return (await rc.call("DBSIZE")) === 1;
+  });
+}
+
+/**
+ * A command of the master that fails on the replica (DEBUG REPLICATE sends one the master
+ * never ran) is logged and counted there; with propagation-error-behavior panic-on-replicas a
+ * read-only replica stops instead.
+ */
+async function errorOnReplica(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await online(m, 1);
+  equal(String(await m.cmd("DEBUG", "REPLICATE", "no-such-command-1", "x")), "OK");
+  await m.cmd("SET", "after", "1");
+  equal(await m.cmd("WAIT", "1", "5000"), 1);
+  equal(await r.call("GET", "after"), "1", "the stream goes on after the failed command");
+  equal(await m.call("EXISTS", "no-such-command-1"), 0);
+  equal(await r.stat("unexpected_error_replies"), 1);
+  await waitFor([m, r], "the error logged by the replica", () => {
+    const out = r.proc.output();
+    return Promise.resolve(out.includes("== CRITICAL ==") && out.includes("no-such-command-1"));
+  }, 5000);
+  // A write that fails only on the replica (its own data differs) counts the same way.
+  await r.cmd("CONFIG", "SET", "replica-read-only", "no");
+  await r.cmd("SET", "n", "not a number");
+  await m.cmd("INCRBY", "n", "1");
+  equal(await m.cmd("WAIT", "1", "5000"), 1);
+  equal(await r.call("GET", "n"), "not a number");
+  equal(await r.stat("unexpected_error_replies"), 2);
+  await r.cmd("CONFIG", "SET", "replica-read-only", "yes");
+  await r.cmd("CONFIG", "SET", "propagation-error-behavior", "panic-on-replicas");
+  await m.cmd("DEBUG", "REPLICATE", "no-such-command-2");
+  const status = await Promise.race([
+    r.proc.status,
+    new Promise<null>((res) => setTimeout(() => res(null), 10_000)),
+  ]);
+  ok(status !== null && !status.success, `the replica went on: ${JSON.stringify(status)}`);
+}
+
+/**
+ * SHUTDOWN waits for a replica that has not acknowledged everything (shutdown-timeout): the
+ * callers are blocked, INFO shows shutdown_in_milliseconds, SHUTDOWN ABORT ends the wait with
+ * an error to them; once the replica catches up, a new SHUTDOWN exits and logs that it is in
+ * sync.
+ */
+async function shutdownWaitsForReplica(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--shutdown-timeout", "60"]);
+  await using r = await Node.start(p.replica, "replica");
+  const noShutdown = await m.call("SHUTDOWN", "ABORT");
+  ok(noShutdown instanceof RespError, "SHUTDOWN ABORT without a shutdown");
+  equal(noShutdown.message, "ERR No shutdown in progress.");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("SET", "k", "1");
+  await caughtUp(m, [r]);
+  r.proc.pause();
+  try {
+    await m.cmd("INCR", "k");
+    using a = await m.fresh();
+    using b = await m.fresh();
+    await a.write(encodeCommand(["SHUTDOWN"]));
+    await b.write(encodeCommand(["SHUTDOWN"]));
+    await waitFor([m], "the shutdown waiting for the replica", async () => {
+      const left = Number((await m.info("server")).shutdown_in_milliseconds ?? "0");
+      return left > 0 && (await m.info("clients")).blocked_clients === "2";
+    }, 5000);
+    equal(String(await m.cmd("SHUTDOWN", "ABORT")), "OK");
+    for (const c of [a, b]) {
+      const v = await c.read();
+      ok(v instanceof RespError, `SHUTDOWN answered ${String(v)}`);
+      equal(v.message, "ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+    equal((await m.info("server")).shutdown_in_milliseconds, undefined);
+    equal(await m.cmd("INCR", "k"), 3, "writes go on after the abort");
+  } finally {
+    r.proc.resume();
+  }
+  await caughtUp(m, [r]);
+  using c = await m.fresh();
+  await c.write(encodeCommand(["SHUTDOWN", "NOSAVE"]));
+  const status = await m.proc.status;
+  ok(status.success, `the master exited with ${status.code}`);
+  ok(
+    m.proc.output().includes("1 of 1 replicas are in sync when shutting down."),
+    m.proc.output(),
+  );
+  equal(await r.call("GET", "k"), "3");
+}
+
+/**
+ * FAILOVER TIMEOUT gives up at its deadline (not at a later whole second) when the target
+ * never catches up, and says why in the log; the master stays master and writes go on.
+ */
+async function failoverTimeout(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  r.proc.pause();
+  try {
+    await m.cmd("SET", "k", "1");
+    const t0 = Date.now();
+    await m.cmd("FAILOVER", "TO", "127.0.0.1", String(r.port), "TIMEOUT", "300");
+    await waitFor([m], "the failover given up", async () => {
+      return (await m.info("replication")).master_failover_state === "no-failover";
+    }, 5000);
+    const took = Date.now() - t0;
+    ok(took < 800, `FAILOVER TIMEOUT 300 took ${took} ms to give up`);
+    await waitFor([m], "the abort in the log", () => {
+      return Promise.resolve(
+        m.proc.output().includes(
+          `FAILOVER to 127.0.0.1:${r.port} aborted: Replica never caught up before timeout`,
+        ),
+      );
+    }, 2000);
+    equal((await m.info("replication")).role, "master");
+    equal(String(await m.cmd("SET", "k", "2")), "OK", "writes go on");
+  } finally {
+    r.proc.resume();
+  }
+  await caughtUp(m, [r]);
+  equal(await r.call("GET", "k"), "2");
+}
+
+/**
+ * rdb-key-save-delay (a testing knob of Redis) slows the RDB of a full sync: the master shows
+ * the save in progress and the replica stays in sync state meanwhile, yet both keep serving.
+ */
+async function slowFullSync(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await run(m, Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, "v"]));
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "100000");
+  await r.replicaOf(m);
+  await waitFor([m, r], "the slow sync under way", async () => {
+    const role = await r.call("ROLE") as RespValue[];
+    return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
+  }, 5000);
+  equal(await m.call("GET", "k0"), "v", "the master serves during the save");
+  // One replica, however many connections its sync takes (an RDB channel between our nodes).
+  const mi = await m.info("replication");
+  equal(mi.connected_slaves, "1");
+  equal(mi.slave1, undefined);
+  // The RDB is still being produced: Redis's wait_bgsave, and not yet a replica ROLE lists.
+  ok(mi.slave0?.includes(",state=wait_bgsave,"), `slave0:${mi.slave0}`);
+  deepStrictEqual(((await m.cmd("ROLE")) as RespValue[])[2], []);
+  equal((await m.info("clients")).connected_clients, "1");
+  equal(await r.call("PING"), "PONG", "the replica serves during the sync");
+  await linkUp(m, r);
+  equal(await r.call("DBSIZE"), 20);
+}
+
+/**
+ * FAILOVER ... TIMEOUT FORCE hands over at the deadline even though the target never
+ * acknowledged: the master waits as its replica (failover-in-progress) for the stopped target
+ * to answer, and the target becomes the master once it runs again.
+ */
+async function failoverForce(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  await online(m, 1);
+  r.proc.pause();
+  try {
+    await m.cmd("SET", "k", "1");
+    await m.cmd("FAILOVER", "TO", "127.0.0.1", String(r.port), "TIMEOUT", "100", "FORCE");
+    await waitFor([m], "the forced handover", async () => {
+      return (await m.info("replication")).master_failover_state === "failover-in-progress";
+    }, 5000);
+    await new Promise((res) => setTimeout(res, 1200));
+    const mi = await m.info("replication");
+    equal(mi.master_failover_state, "failover-in-progress", "still waiting for the target");
+    equal(mi.role, "slave");
+  } finally {
+    r.proc.resume();
+  }
+  await waitFor([m, r], "the target promoted", async () => {
+    return (await m.info("replication")).master_failover_state === "no-failover" &&
+      (await r.info("replication")).role === "master";
+  });
+  await linkUp(r, m);
+  // FORCE may lose the write the target never acknowledged; both ends agree either way.
+  await caughtUp(r, [m]);
+  await sameData(r, m);
+}
+
+/**
+ * A replica's link only acknowledges: a command on it that reads the keyspace is refused and
+ * one that answers anything gets the link closed, both logged; a PSYNC with an offset that is
+ * not a number is an error and leaves the client a normal one.
+ */
+async function rogueReplicaLink(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  using bad = await m.fresh();
+  const refused = await bad.call("PSYNC", "replicationid", "offset_str");
+  ok(refused instanceof RespError, `PSYNC with a bad offset answered ${String(refused)}`);
+  equal(refused.message, "ERR value is not an integer or out of range");
+  equal(await bad.call("PING"), "PONG", "still a normal client");
+  for (const cmd of [["GET", "foo"], ["PING"]]) {
+    using link = await m.fresh();
+    await link.write(encodeCommand(["PSYNC", "replicationid", "-1"]));
+    const full = String(await link.read());
+    ok(full.startsWith("FULLRESYNC "), full);
+    await link.write(encodeCommand(cmd));
+    await waitFor([m], `the link closed after ${cmd[0]}`, async () => {
+      return (await m.info("replication")).connected_slaves === "0";
+    }, 5000);
+    const name = cmd[0]!.toLowerCase();
+    await waitFor([m], "the log lines", () => {
+      const out = m.proc.output();
+      return Promise.resolve(
+        out.includes(`Replica generated a reply to command '${name}', disconnecting it: `),
+      );
+    }, 3000);
+  }
+  const out = m.proc.output();
+  ok(out.includes("Replica can't interact with the keyspace"), out);
+  ok(out.includes("asks for synchronization but with a wrong offset"), out);
+  equal(await m.call("PING"), "PONG");
+}
+
+/**
+ * FLUSHALL and FLUSHDB reach the replicas even when the master had nothing to delete, also
+ * when save rules make FLUSHALL save: a writable replica's own keys go as well.
+ */
+function flushesReplicated(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master", ["--save", "3600", "1"], { dir });
+    await using r = await Node.start(p.replica, "replica", ["--replica-read-only", "no"]);
+    await r.replicaOf(m);
+    await linkUp(m, r);
+    for (const flush of ["FLUSHALL", "FLUSHALL", "FLUSHDB", "FLUSHDB"]) {
+      await caughtUp(m, [r]);
+      await r.cmd("SET", "local", "1");
+      const before = Number((await m.info("replication")).master_repl_offset);
+      await m.cmd(flush);
+      const after = Number((await m.info("replication")).master_repl_offset);
+      ok(after > before, `${flush} on an empty master moved the offset (${before} → ${after})`);
+      await waitFor([m, r], `${flush} on the replica`, async () => {
+        return (await r.call("DBSIZE")) === 0;
+      });
+    }
   });
 }
 
@@ -453,9 +800,18 @@ const SCENARIOS: Scenario[] = [
   { name: "read-only replica, ROLE and INFO on both ends", fn: readOnlyAndRole },
   { name: "partial resync after the link is killed from either end", fn: partialAfterKill },
   { name: "partial resync of a replica restarted after SHUTDOWN", fn: partialAfterRestart },
+  { name: "partial resync with a master restarted after SHUTDOWN", fn: partialAfterMasterRestart },
   { name: "promotion with REPLICAOF NO ONE, others follow with PSYNC2", fn: promotion },
   { name: "WAIT", fn: waitCommand },
   { name: "expiry as seen from the replica", fn: expiry },
+  { name: "a writable replica expires its own keys", fn: writableReplicaExpiry },
+  { name: "a master's command failing on the replica", fn: errorOnReplica },
+  { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
+  { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
+  { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
+  { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
+  { name: "a replica link that sends commands", fn: rogueReplicaLink },
+  { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },

@@ -13,6 +13,7 @@ import {
   subcommandSyntaxError,
 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
+import { TO_REPL } from "../engine/propagation.ts";
 import { isLocalPeer } from "../../shared/net.ts";
 import { datasetDigest, valueDigest } from "../store/digest.ts";
 import { getLogger } from "../../shared/log.ts";
@@ -37,6 +38,8 @@ const DEBUG_HELP = [
   "    array, set, map, attrib, push, verbatim, true, false.",
   "SET-DISABLE-DENY-SCRIPTS <0|1>",
   "    Let scripts run the commands flagged noscript (1) or refuse them again (0).",
+  "REPLICATE <command> [<arg> ...]",
+  "    Send the command to the replicas only, unrun here (the replicas diverge).",
   "QUICKLIST-PACKED-THRESHOLD <size>",
   "    Checked and accepted for compatibility (0 = the default, at most 4gb - 1mb):",
   "    lists here keep no packed/plain node split for it to move.",
@@ -136,7 +139,11 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     c.out.array(n - 2);
     for (let j = 2; j < n; j++) c.out.simple(valueDigest(c.db, argv[j]!));
   } else if (sub === "protocol" && n === 3) protocol(c, argv[2]!);
-  else if (sub === "error" && n === 3) {
+  else if (sub === "replicate" && n >= 3) {
+    // Into the replication stream only (not the AOF), in the client's database, unrun here.
+    s.propagation.also(c.db.id, argv.slice(2), TO_REPL);
+    c.out.ok();
+  } else if (sub === "error" && n === 3) {
     // The argument is the whole error line (no "ERR " prefix), sent as is: like Redis, it
     // does not count in the error statistics.
     c.out.error(argv[2]!.replace(/[\r\n]/g, " "));

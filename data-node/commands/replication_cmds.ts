@@ -8,6 +8,9 @@ import type { ClientState } from "../engine/types.ts";
 import { cmd, parseIntArg } from "./define.ts";
 import { ERR } from "../../shared/errors.ts";
 import type { ReplicaOf } from "../config.ts";
+import { getLogger } from "../../shared/log.ts";
+
+const log = getLogger(["data-node", "replication"]);
 
 /**
  * What REPLICAOF does once its arguments are checked (the admin API's POST /replicaof too):
@@ -94,6 +97,9 @@ function psync(s: Engine, c: ClientState, argv: string[]): void {
   }
   const offset = parseIntArg(argv[2]!);
   if (offset === null) {
+    log.warn("Replica {addr} asks for synchronization but with a wrong offset", {
+      addr: c.addr,
+    });
     c.error(ERR.notInt);
     return;
   }

@@ -86,8 +86,13 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
     s.blocking.contentsReplaced(db);
   }
   s.tracking.flushed();
+  s.replicaKeysWithExpire.clear();
   s.dirty++;
+  const dirty = s.dirty;
   s.afterFlushAll?.();
+  // The save (with save rules) zeroes the counter; FLUSHALL is still a change, propagated even
+  // when every database was empty, as Redis restores the counter after that save.
+  s.dirty = dirty;
   c.out.ok();
 }
 
@@ -105,6 +110,8 @@ function swapdb(s: Engine, c: ClientState, argv: string[]): void {
     s.blocking.contentsReplaced(da);
     s.blocking.contentsReplaced(dbb);
   }
+  // The keys remembered per database no longer match their databases (Redis forgets them).
+  s.replicaKeysWithExpire.clear();
   s.dirty++;
   c.out.ok();
 }
@@ -124,18 +131,25 @@ function monitor(s: Engine, c: ClientState): void {
 }
 
 function shutdown(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
-  let save: boolean | null = null;
-  let abort = false, now = false;
+  let save = false, nosave = false, abort = false, now = false, force = false;
   for (const a of argv.slice(1).map((x) => x.toLowerCase())) {
-    if (a === "nosave") save = false;
+    if (a === "nosave") nosave = true;
     else if (a === "save") save = true;
     else if (a === "now") now = true;
-    else if (a === "force") continue;
+    else if (a === "force") force = true;
     else if (a === "abort") abort = true;
     else return c.error(ERR.syntax);
   }
-  if (abort) return c.error("ERR No shutdown in progress.");
-  return s.shutdown(save, now).then((ok) => {
+  // ABORT takes no other flag; SAVE and NOSAVE exclude each other (as in Redis).
+  if ((abort && (save || nosave || now || force)) || (save && nosave)) return c.error(ERR.syntax);
+  if (abort) {
+    if (!s.abortShutdown()) return c.error("ERR No shutdown in progress.");
+    return c.out.ok();
+  }
+  // The client is blocked (INFO's blocked_clients) while the shutdown waits for replicas.
+  c.blocked = { unblock: () => {} };
+  return s.shutdown(save ? true : nosave ? false : null, now, force).then((ok) => {
+    c.blocked = null;
     if (!ok) c.error("ERR Errors trying to SHUTDOWN. Check logs.");
   });
 }
@@ -323,6 +337,9 @@ export const SERVER_COMMANDS: CommandDef[] = [
     ),
     cfg("resetstat", 2, "admin noscript loading stale", (s, c) => {
       s.stats.reset();
+      // total_net_repl_input_bytes / total_net_repl_output_bytes start again too.
+      s.replication.replica.replIn = 0;
+      s.replication.master.counters.replOut = 0;
       c.out.ok();
     }, "Resets the server's statistics."),
     cfg(

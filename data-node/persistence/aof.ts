@@ -42,6 +42,8 @@ export class Aof implements StreamConsumer {
   private fsyncTimer: ReturnType<typeof setInterval> | undefined;
   private unsynced = false;
   rewriting: Promise<boolean> | null = null;
+  /** The rewrite that starts the AOF (appendonly turned on) is under way (Redis's WAIT_REWRITE). */
+  initialRewrite = false;
   rewrites = 0;
   lastRewriteOk = true;
   lastWriteOk = true;
@@ -249,7 +251,15 @@ export class Aof implements StreamConsumer {
     this.s.propagation.aof = this;
     const incr = [...this.files].reverse().find((f) => f.type === "i");
     if (atStartup && incr && this.exists()) this.openIncr(incr.name);
-    else await this.rewrite();
+    else {
+      // Until this first rewrite is done the AOF holds nothing: a shutdown would lose data.
+      this.initialRewrite = true;
+      try {
+        await this.rewrite();
+      } finally {
+        this.initialRewrite = false;
+      }
+    }
     this.fsyncTimer = setInterval(() => this.everySecond(), 1000);
   }
 
@@ -370,7 +380,7 @@ export class Aof implements StreamConsumer {
       return false;
     }
     const old = this.files;
-    const ok = await this.p.writeSnapshotFile(this.path(base));
+    const ok = await this.p.writeSnapshotFile(this.path(base), false);
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
     if (!ok) {
       this.lastRewriteOk = false;

@@ -91,9 +91,18 @@ export class Persistence {
     return this.rules().length > 0;
   }
 
-  /** Serializes one db's entries into `w`, yielding after each slice of work. */
-  private *serialize(w: ByteWriter, snaps: DbSnapshot[], o: WriteOptions): Generator<void> {
-    const now = Date.now();
+  /**
+   * Serializes one db's entries into `w`, yielding after each slice of work: the milliseconds
+   * the writer should wait before going on (`keyDelayUs` per key, Redis's hidden
+   * rdb-key-save-delay for tests, in µs; negative: 1 µs with a chance of one in -n), else 0.
+   */
+  private *serialize(
+    w: ByteWriter,
+    snaps: DbSnapshot[],
+    o: WriteOptions,
+    keyDelayUs = 0,
+  ): Generator<number> {
+    let owedUs = 0;
     for (const { db, entries, expires } of snaps) {
       if (entries.size === 0) continue;
       writeSelectDb(w, db.id, entries.size, expires.size);
@@ -102,12 +111,24 @@ export class Persistence {
       // The snapshot table is the one a change preserves its old entry into (db.snapshot), so
       // iterating it yields each key as it was when the snapshot was taken.
       for (const [key, entry] of entries) {
+        // Keys past their TTL are written too, as Redis does: whoever loads the file expires
+        // them (a master restarting tells its replicas with a DEL each, see keyLoader).
         const exp = expires.get(key);
-        if (exp !== undefined && exp <= now && this.s.role === "master") continue;
         writeEntry(w, key, storedValue(entry), exp, o);
+        if (keyDelayUs !== 0) {
+          owedUs += keyDelayUs > 0 ? keyDelayUs : Math.random() * -keyDelayUs < 1 ? 1 : 0;
+          if (owedUs >= 1000) {
+            const ms = Math.floor(owedUs / 1000);
+            owedUs -= ms * 1000;
+            yield ms;
+            deadline = performance.now() + SLICE_MS;
+            sinceCheck = 0;
+            continue;
+          }
+        }
         // The clock is read every 256 keys, not per key.
         if (w.len >= CHUNK_BYTES || (++sinceCheck >= 256 && performance.now() > deadline)) {
-          yield;
+          yield 0;
           deadline = performance.now() + SLICE_MS;
           sinceCheck = 0;
         }
@@ -188,7 +209,7 @@ export class Persistence {
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(path: string): Promise<boolean> {
+  writeSnapshotFile(path: string, rdb = true): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -202,7 +223,7 @@ export class Persistence {
       return failed(e);
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
-    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk))
+    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -220,9 +241,11 @@ export class Persistence {
    * chunk at a time (a file, or the sockets of replicas in a diskless sync). Only one runs at
    * a time: callers wait for `busy` first. Rejects when the sink fails.
    */
-  streamSnapshot(sink: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  streamSnapshot(sink: (chunk: Uint8Array) => Promise<void>, rdb = true): Promise<void> {
     const snaps = this.snapshots(true);
+    if (rdb) this.rdbWrites++;
     const done = this.serializeTo(sink, snaps).finally(() => {
+      if (rdb) this.rdbWrites--;
       this.releaseSnapshots();
       if (this.busy === busy) this.busy = null;
     });
@@ -230,6 +253,12 @@ export class Persistence {
     this.busy = busy;
     return done;
   }
+
+  /**
+   * RDBs being written in the background (BGSAVE, a full sync to disk or to replicas' sockets,
+   * not an AOF rewrite): Redis's RDB child, INFO's rdb_bgsave_in_progress.
+   */
+  rdbWrites = 0;
 
   /** The background snapshot being written, if any (BGSAVE, an AOF rewrite, a full sync). */
   busy: Promise<boolean> | null = null;
@@ -242,9 +271,11 @@ export class Persistence {
     const w = new ByteWriter();
     writeHeader(w, this.aux(), o);
     writeLibraries(w, this.s.scripting, o.compress);
-    for (const _ of this.serialize(w, snaps, o)) {
+    // Read once, as Redis's forked child sees the value of when it started.
+    const delayUs = this.s.config.get<number>("rdb-key-save-delay");
+    for (const waitMs of this.serialize(w, snaps, o, delayUs)) {
       await sink(w.take());
-      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => setTimeout(r, waitMs));
     }
     await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
   }
@@ -273,7 +304,7 @@ export class Persistence {
   }
 
   /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
-  loadAtStartup(): boolean {
+  loadAtStartup(onExpired?: (db: number, key: string) => void): boolean {
     let f: Deno.FsFile;
     try {
       f = Deno.openSync(this.file);
@@ -282,7 +313,7 @@ export class Persistence {
       throw e;
     }
     try {
-      this.loadFrom(f);
+      this.loadFrom(f, false, onExpired);
     } finally {
       f.close();
     }
@@ -315,11 +346,15 @@ export class Persistence {
   /**
    * Streams an RDB from `src` (read a chunk at a time) into the dataset, emptied by the caller
    * when it should be. A key that already exists is an error, unless `merge` lets the file's
-   * version replace it.
+   * version replace it. `onExpired` hears of each key a master skips for its past TTL.
    */
-  loadFrom(src: SyncSource, merge = false): void {
+  loadFrom(
+    src: SyncSource,
+    merge = false,
+    onExpired?: (db: number, key: string) => void,
+  ): void {
     const t0 = performance.now();
-    const load = keyLoader(this.s, this.s.dbs, merge);
+    const load = keyLoader(this.s, this.s.dbs, merge, onExpired);
     let contents: RdbContents;
     try {
       contents = readRdbFrom(src, load);
@@ -403,12 +438,14 @@ export function keyLoader(
   s: Server,
   dbs: Database[],
   merge: boolean,
+  onExpired?: (db: number, key: string) => void,
 ): ((k: LoadedKey) => void) & { loaded: number; expired: number } {
   const now = Date.now(), nowSec = Math.floor(now / 1000);
   const lfu = s.lfuMode;
   const fn = ((k: LoadedKey) => {
     if (k.expireMs !== undefined && k.expireMs <= now && s.role === "master") {
       fn.expired++;
+      onExpired?.(k.db, k.key);
       return;
     }
     const db = dbs[k.db];

@@ -101,6 +101,16 @@ export class ReplicationStream implements StreamConsumer {
     for (const c of this.cursors) c.pos = offset;
   }
 
+  /**
+   * Moves the whole history `delta` bytes on (the DELs a restarting master wrote before it
+   * knew the offset its RDB recorded): the bytes stay, their offsets shift.
+   */
+  rebase(delta: number): void {
+    this.end += delta;
+    for (const b of this.blocks) b.start += delta;
+    for (const c of this.cursors) c.pos += delta;
+  }
+
   /** repl-backlog-size as in force (Redis raises anything smaller to 16 KB). */
   get capacity(): number {
     return this.backlogBytes;

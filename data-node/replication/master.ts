@@ -73,7 +73,21 @@ export class ReplicaLink {
   payloadStarted = false;
   /** After a diskless payload the stream starts on the first ACK. */
   onlineOnAck = false;
+  /** The payload is a diskless one, produced while it is sent. */
+  disklessPayload = false;
   cursor: Cursor | null = null;
+
+  /**
+   * The state as Redis reports it (INFO's slaveN, ROLE, and what counts as an online replica):
+   * a replica still receiving a diskless payload, or whose RDB channel still carries one, is
+   * wait_bgsave (the RDB is still being produced), though this link may already stream.
+   */
+  get reportedState(): ReplicaState {
+    if (this.awaitingRdbChannel) return "wait_bgsave";
+    if (this.rdbChannel !== null && !this.rdbChannel.payloadDone) return "wait_bgsave";
+    if (this.state === "send_bulk" && this.disklessPayload) return "wait_bgsave";
+    return this.state;
+  }
   /** Socket writes of this link, in order (payload first, then the stream). */
   private chain: Promise<void> = Promise.resolve();
   private pumping = false;
@@ -418,6 +432,7 @@ export class MasterSide {
     const enc = new TextEncoder();
     for (const l of batch) {
       l.payloadStarted = true;
+      l.disklessPayload = true;
       l.send(enc.encode(`$EOF:${mark}\r\n`), this.counters);
     }
     await this.s.persistence!.streamSnapshot(async (chunk) => {
@@ -546,7 +561,9 @@ export class MasterSide {
     const now = this.s.clock.nowMs();
     let n = 0;
     for (const l of this.links) {
-      if (l.state === "online" && !l.onlineOnAck && (now - l.ackMs) / 1000 <= maxLagSec) n++;
+      if (
+        l.reportedState === "online" && !l.onlineOnAck && (now - l.ackMs) / 1000 <= maxLagSec
+      ) n++;
     }
     return n;
   }
@@ -597,33 +614,59 @@ export class MasterSide {
 
   /**
    * Before a master shuts down (SHUTDOWN without NOW, SIGTERM), it waits up to
-   * `shutdown-timeout` seconds for its online replicas to acknowledge everything, as Redis
-   * 7.0 does, so that a failover after the shutdown loses no acknowledged write.
+   * `shutdown-timeout` seconds for its replicas to acknowledge everything, as Redis 7.0 does,
+   * so that a failover after the shutdown loses no acknowledged write. `w.deadlineMs` is set
+   * while it waits (INFO's shutdown_in_milliseconds); `w.aborted` (SHUTDOWN ABORT) ends it.
    */
-  async drainBeforeShutdown(): Promise<void> {
+  async drainBeforeShutdown(w: { deadlineMs: number; aborted: boolean }): Promise<void> {
     const s = this.s;
     const timeoutMs = s.config.get<number>("shutdown-timeout") * 1000;
-    const lagging = () =>
-      [...this.links].filter((l) =>
-        l.state === "online" && !l.legacy && !l.rdbOnly && l.ackOffset < s.replOffset
-      );
-    if (s.role !== "master" || timeoutMs === 0 || lagging().length === 0) return;
+    if (s.role !== "master" || timeoutMs === 0 || this.lagging().length === 0) return;
     log.info("Waiting for replicas before shutting down.");
-    const deadline = s.clock.nowMs() + timeoutMs;
+    w.deadlineMs = s.clock.nowMs() + timeoutMs;
     let asked = -1;
-    while (lagging().length > 0 && s.clock.nowMs() < deadline) {
-      if (s.replStream && asked !== s.replOffset) {
-        s.replStream.write(GETACK);
-        asked = s.replOffset;
+    try {
+      while (!w.aborted && this.lagging().length > 0 && s.clock.nowMs() < w.deadlineMs) {
+        if (s.replStream && asked !== s.replOffset) {
+          s.replStream.write(GETACK);
+          asked = s.replOffset;
+        }
+        await new Promise((r) => setTimeout(r, 10));
       }
-      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      w.deadlineMs = 0;
     }
-    const left = lagging();
-    if (left.length > 0) {
-      log.warn("{n} replicas are lagging behind: shutting down anyway.", { n: left.length });
-    } else {
-      log.info("Replicas are in sync: shutting down.");
+  }
+
+  /** Replicas that have not acknowledged the whole stream. */
+  private lagging(): ReplicaLink[] {
+    const offset = this.s.replOffset;
+    return [...this.links].filter((l) => !l.legacy && !l.rdbOnly && l.ackOffset !== offset);
+  }
+
+  /** What the shutdown leaves behind: each lagging replica, and how many are in sync. */
+  logShutdownSync(): void {
+    const s = this.s;
+    const all = [...this.links].filter((l) => !l.legacy && !l.rdbOnly);
+    if (all.length === 0) return;
+    const lagging = this.lagging();
+    const now = s.clock.nowMs();
+    for (const l of lagging) {
+      const lag = l.state === "online" ? Math.floor((now - l.ackMs) / 1000) : 0;
+      log.warn(
+        "Lagging replica {addr} reported offset {behind} behind master, lag={lag}, state={state}.",
+        {
+          addr: `${l.ip}:${l.listeningPort}`,
+          behind: s.replOffset - l.ackOffset,
+          lag,
+          state: l.state,
+        },
+      );
     }
+    log.info("{n} of {total} replicas are in sync when shutting down.", {
+      n: all.length - lagging.length,
+      total: all.length,
+    });
   }
 
   /** REPLCONF GETACK to every replica, once per turn of the event loop. */

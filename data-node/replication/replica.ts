@@ -25,6 +25,7 @@ import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
 import { processCommand } from "../server/dispatch.ts";
+import { lookupCommand } from "../engine/call.ts";
 import { Database } from "../store/database.ts";
 import { RdbReader } from "../persistence/rdb_reader.ts";
 import { keyLoader } from "../persistence/snapshot.ts";
@@ -355,6 +356,8 @@ export class ReplicaSide {
         ? `${pre.length} bytes from master to disk`
         : "streamed RDB from master with EOF to disk",
     });
+    // Loaded as it arrives, into databases of its own (Redis's line, for who watches the log).
+    log.info("MASTER <-> REPLICA sync: Loading DB in memory");
     const staging = s.dbs.map((db) => new Database(db.id, s.hooks, { cluster: s.clusterEnabled }));
     const file = s.config.getString("repl-diskless-load") === "disabled" ? await openTemp() : null;
     const rdb = new RdbReader(keyLoader(s, staging, false));
@@ -418,6 +421,7 @@ export class ReplicaSide {
     }
     // Clients caching keys of the old dataset drop everything, as after a flush.
     s.tracking.flushed();
+    s.replicaKeysWithExpire.clear();
     const libs = replaceWithRdbLibraries(s.scripting, rdb.contents.functions);
     if (libs) log.warn("MASTER <-> REPLICA sync: {err}", { err: libs });
     if (file) await file.keepAs(s.config.getString("dbfilename"));
@@ -444,6 +448,10 @@ export class ReplicaSide {
     c.kind = "master";
     c.trusted = true;
     c.authenticated = true;
+    c.onError = (message) => {
+      s.stats.error(message);
+      this.errorForMaster(message);
+    };
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
     this.fed = this.applied = 0;
@@ -613,6 +621,7 @@ export class ReplicaSide {
         this.unproxied += done - applied;
         applied = done;
         if (argv.length === 0) continue;
+        this.applying = argv;
         try {
           void processCommand(s, c, argv);
         } catch (e) {
@@ -652,6 +661,35 @@ export class ReplicaSide {
     this.s.replStream!.write(this.received.view().subarray(0, n));
     this.received.consume(n);
     this.unproxied = 0;
+  }
+
+  /** The master's command being applied (named when it fails). */
+  private applying: string[] | null = null;
+
+  /**
+   * A command of the master failed here (the reply goes nowhere): the replica's data may now
+   * differ from the master's. Logged and counted (unexpected_error_replies) as Redis does;
+   * with `propagation-error-behavior panic` or `panic-on-replicas` a read-only replica stops
+   * rather than serve data that diverged.
+   */
+  private errorForMaster(message: string): void {
+    const s = this.s;
+    const argv = this.applying;
+    const def = argv ? lookupCommand(s.commands, argv) : null;
+    const name = def !== null && typeof def === "object" ? def.name : "<unknown>";
+    log.warn(
+      "== CRITICAL == This replica is sending an error to its master: '{err}' after processing the command '{cmd}'",
+      { err: message.slice(0, 4096), cmd: name },
+    );
+    s.stats.unexpectedErrorReplies++;
+    const behavior = s.config.getString("propagation-error-behavior");
+    if (behavior !== "ignore" && s.config.get<boolean>("replica-read-only")) {
+      log.error(
+        "Guru Meditation: This replica panicked sending an error to its master after processing the command '{cmd}'",
+        { cmd: name },
+      );
+      s.exit(1);
+    }
   }
 
   /** REPLCONF ACK <offset> to the master (every second, and on REPLCONF GETACK). */

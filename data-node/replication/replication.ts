@@ -108,7 +108,7 @@ export class Replication {
     if (req.target) {
       const l = this.master.find(req.target.host, req.target.port);
       if (!l) return "ERR FAILOVER target HOST and PORT is not a replica.";
-      if (l.state !== "online") return "ERR FAILOVER target replica is not online.";
+      if (l.reportedState !== "online") return "ERR FAILOVER target replica is not online.";
       log.info("FAILOVER requested to {host}:{port}.", req.target);
     } else {
       log.info("FAILOVER requested to any replica.");
@@ -126,7 +126,11 @@ export class Replication {
   /** FAILOVER ABORT; null when aborted, else the error. */
   abortFailover(reason = "Failover manually aborted"): string | null {
     if (this.failoverState === "no-failover") return "ERR No failover in progress.";
-    log.warn("FAILOVER aborted: {reason}", { reason });
+    const t = this.failover?.target;
+    log.info("FAILOVER to {to} aborted: {reason}", {
+      to: t ? `${t.host}:${t.port}` : "any replica",
+      reason,
+    });
     if (this.failoverState === "failover-in-progress") {
       // We had started to follow the target: we are the master again.
       this.replica.stop();
@@ -172,7 +176,9 @@ export class Replication {
     }
     const target = f.target ? this.master.find(f.target.host, f.target.port) : null;
     const candidates = target ? [target] : [...this.master.links];
-    const ready = candidates.find((l) => l.state === "online" && l.ackOffset === s.replOffset);
+    const ready = candidates.find((l) =>
+      l.reportedState === "online" && l.ackOffset === s.replOffset
+    );
     if (!ready) return;
     this.handOver({ host: ready.ip, port: ready.listeningPort });
   }
@@ -180,6 +186,12 @@ export class Replication {
   private handOver(to: { host: string; port: number }): void {
     log.info("Failover target {host}:{port} is synced, failing over.", to);
     this.failoverState = "failover-in-progress";
+    // The target gets repl-timeout to answer the PSYNC (a forced handover comes after the
+    // request's own deadline, which cannot be the handshake's too).
+    if (this.failover?.endMs) {
+      this.failover.endMs = this.s.clock.nowMs() +
+        this.s.config.get<number>("repl-timeout") * 1000;
+    }
     this.replica.failoverPsync = true;
     this.replicaOf(to.host, to.port);
     this.s.config.setInternal("replicaof", to);
@@ -204,7 +216,7 @@ export class Replication {
       c.out.int(r.state === "connected" ? s.replOffset : -1);
       return;
     }
-    const online = [...this.master.links].filter((l) => l.state === "online");
+    const online = [...this.master.links].filter((l) => l.reportedState === "online");
     c.out.array(3);
     c.out.bulk("master");
     c.out.int(s.replOffset);
@@ -258,7 +270,8 @@ export class Replication {
       out.push(["slave_read_only", s.config.get<boolean>("replica-read-only") ? 1 : 0]);
       out.push(["replica_announced", s.config.get<boolean>("replica-announced") ? 1 : 0]);
     }
-    const links = [...this.master.links];
+    // A replica syncing over an RDB channel is one replica: its second connection is not listed.
+    const links = [...this.master.links].filter((l) => l.mainChannelId === 0);
     out.push(["connected_slaves", links.length]);
     const want = s.config.get<number>("min-replicas-to-write");
     const lag = s.config.get<number>("min-replicas-max-lag");
@@ -267,7 +280,7 @@ export class Replication {
       const lagSec = Math.floor((now - l.ackMs) / 1000);
       out.push([
         `slave${i}`,
-        `ip=${l.ip},port=${l.listeningPort},state=${l.state},offset=${l.ackOffset},lag=${lagSec}`,
+        `ip=${l.ip},port=${l.listeningPort},state=${l.reportedState},offset=${l.ackOffset},lag=${lagSec}`,
       ]);
     });
     const st = s.replStream;
@@ -285,12 +298,19 @@ export class Replication {
     return out;
   }
 
-  /** Called by the server's cron; does its work once a second. */
+  /**
+   * Called by the server's cron; does its work once a second, and the replica side's and the
+   * failover's every 100 ms while a failover runs (as Redis runs its replication cron faster
+   * then), so that a FAILOVER TIMEOUT and the handshake with the target are not held back.
+   */
   cron(nowMs: number, hz: number): void {
-    if (++this.ticks % Math.max(1, hz) !== 0) return;
-    const second = Math.floor(this.ticks / Math.max(1, hz));
+    const perSecond = Math.max(1, hz);
+    const wholeSecond = ++this.ticks % perSecond === 0;
+    const failingOver = this.failoverState !== "no-failover" &&
+      this.ticks % Math.max(1, Math.round(perSecond / 10)) === 0;
+    if (!wholeSecond && !failingOver) return;
     this.replica.cron(nowMs);
-    this.master.cron(nowMs, second);
+    if (wholeSecond) this.master.cron(nowMs, Math.floor(this.ticks / perSecond));
     this.checkFailover();
     // A failover that never got its PSYNC answered gives up at its deadline.
     const f = this.failover;

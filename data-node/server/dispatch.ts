@@ -208,6 +208,11 @@ function aclRefusal(s: Server, c: Client, def: CommandDef, argv: string[]): stri
 
 /** The checks a normal client's command passes before it runs; the refusal, or null. */
 function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
+  // A replica's link carries acknowledgements, never reads or writes of data (as in Redis).
+  if (
+    c.kind === "replica" &&
+    (isWrite(def, c) || (def.bits & F_MAY_REPLICATE) !== 0 || def.flags.includes("readonly"))
+  ) return "ERR Replica can't interact with the keyspace";
   // Over maxmemory: evict first; commands that may grow memory are refused if that fails.
   if (s.maxmemory > 0 && !s.performEvictions() && isDenyOom(def, c)) {
     return ERR.oom;

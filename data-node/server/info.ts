@@ -145,17 +145,22 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["executable", Deno.execPath()],
       ["config_file", s.config.configFile ?? ""],
       ["io_threads_active", 0],
+      ...(s.shutdownInMs() === null
+        ? []
+        : [["shutdown_in_milliseconds", s.shutdownInMs()!] as [string, number]]),
     ];
   },
   clients: (s) => {
-    let blocked = 0, timeouts = 0;
+    let blocked = 0, timeouts = 0, replicas = 0;
     for (const c of s.clients.values()) {
+      if (c.kind === "replica") replicas++;
       if (c.blocked) timeouts++;
       if (c.blocked || c.postponed) blocked++;
     }
     const peaks = s.recentMaxBuffers();
     return [
-      ["connected_clients", s.clients.size],
+      // Replicas are not counted, as in Redis (a replica's master link is).
+      ["connected_clients", s.clients.size - replicas],
       ["cluster_connections", 0],
       ["maxclients", s.config.get<number>("maxclients")],
       ["client_recent_max_input_buffer", peaks.input],
@@ -234,7 +239,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["current_save_keys_processed", 0],
     ["current_save_keys_total", 0],
     ["rdb_changes_since_last_save", s.dirty],
-    ["rdb_bgsave_in_progress", s.persistence?.bgsave ? 1 : 0],
+    ["rdb_bgsave_in_progress", s.persistence?.bgsave || s.persistence?.rdbWrites ? 1 : 0],
     ["rdb_last_save_time", s.lastSaveSec],
     ["rdb_last_bgsave_status", s.persistence?.lastBgsaveOk === false ? "err" : "ok"],
     ["rdb_last_bgsave_time_sec", s.persistence?.lastBgsaveSec ?? -1],

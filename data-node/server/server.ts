@@ -12,9 +12,11 @@ import { PubSub } from "./pubsub.ts";
 import { Stats } from "./stats.ts";
 import type { CommandDef } from "../commands/types.ts";
 import { processCommand } from "./dispatch.ts";
+import { lookupCommand } from "../engine/call.ts";
 import { unwatchAll } from "../engine/transaction.ts";
 import { BlockingRegistry } from "./blocking.ts";
 import { activeExpireCycle } from "../store/expire.ts";
+import { ReplicaKeysWithExpire } from "../store/replica_expire.ts";
 import type { OutputLimits } from "../config.ts";
 import type { Persistence } from "../persistence/snapshot.ts";
 import type { Aof } from "../persistence/aof.ts";
@@ -132,6 +134,8 @@ export class Server {
   readonly migrating = new MigrateLocks();
   /** DEBUG SET-ACTIVE-EXPIRE. */
   activeExpire = true;
+  /** Keys a writable replica's own clients gave a TTL: only this node can expire them. */
+  readonly replicaKeysWithExpire = new ReplicaKeysWithExpire();
   /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
   readonly idleGc = new IdleCollector();
   shuttingDown = false;
@@ -144,7 +148,8 @@ export class Server {
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
   /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */
-  beforeShutdown: (save: boolean | null) => Promise<boolean> = () => Promise.resolve(true);
+  beforeShutdown: (save: boolean | null, force: boolean) => Promise<boolean> = () =>
+    Promise.resolve(true);
   clusterEnabled = false;
   /** Cluster mode's state, routing and bus (null unless cluster-enabled). */
   cluster: Cluster | null = null;
@@ -188,6 +193,13 @@ export class Server {
       lfu: () => this.lfuMode,
       lfuParams: () => this.lfuParams,
       keyAdded: (db, key) => this.notify(NOTIFY.NEW, "new", key, db.id),
+      // The master's stream runs with expiry mode "keep": only the replica's own clients count.
+      expireSet: (db, key) => {
+        if (
+          this.role === "replica" && this.expiryMode !== "keep" &&
+          !this.config.get<boolean>("replica-read-only")
+        ) this.replicaKeysWithExpire.remember(db.id, key);
+      },
     };
     this.acl = new Acl(commands);
     wireRequirepass(this);
@@ -794,8 +806,36 @@ export class Server {
         c.error(`ERR internal error: ${(e as Error).message}`);
         continue;
       }
+      if (c.kind === "replica" && c.out.len > 0) {
+        this.rogueReplica(c, argv);
+        return undefined;
+      }
       if (p) return p.then(() => this.processInput(c));
     }
+  }
+
+  /**
+   * A replica's link sent a command that answered something (replicas only acknowledge): the
+   * link is closed, as Redis does, after logging the command (and an error it got).
+   */
+  private rogueReplica(c: Client, argv: string[]): void {
+    const def = lookupCommand(this.commands, argv);
+    const name = typeof def === "string" ? "<unknown>" : def.name;
+    const reply = c.out.buf.subarray(0, Math.min(c.out.len, 4096));
+    if (reply[0] === 45) { // '-'
+      const text = new TextDecoder("latin1").decode(reply).split("\r\n")[0]!.slice(1);
+      this.stats.unexpectedErrorReplies++;
+      log.warn(
+        "== CRITICAL == This master is sending an error to its replica: '{err}' after processing the command '{cmd}'",
+        { err: text, cmd: name },
+      );
+    }
+    c.out.reset();
+    log.warn("Replica generated a reply to command '{cmd}', disconnecting it: {client}", {
+      cmd: name,
+      client: this.clientInfoLine(c),
+    });
+    c.close();
   }
 
   /**
@@ -946,6 +986,26 @@ export class Server {
     this.createReplicationStream();
   }
 
+  /**
+   * A master restarted from an RDB that records its replication ID and offset (Redis 7.0's
+   * PSYNC after a master restart): that history becomes replid2 up to the offset, and the
+   * backlog (created before the load, holding the DELs of the keys it dropped) continues from
+   * the offset, so the replicas it had continue with a partial resync. Without it the backlog
+   * created for the load goes.
+   */
+  restoreMasterHistory(from: { replId: string; offset: number } | null): void {
+    const stream = this.replStream;
+    if (!stream) return;
+    if (from === null) {
+      this.dropReplicationStream();
+      return;
+    }
+    this.replId2 = from.replId;
+    this.secondReplOffset = from.offset + 1;
+    stream.rebase(from.offset);
+    this.replication.master.noReplicasSinceMs = this.clock.nowMs();
+  }
+
   /** repl-backlog-ttl expired: the backlog goes, the offset stays. */
   dropReplicationStream(): void {
     if (!this.replStream) return;
@@ -1023,6 +1083,11 @@ export class Server {
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
       this.latencySample("expire-cycle", performance.now() - t0);
+    } else if (
+      this.activeExpire && this.role === "replica" && !this.scripting.running && !this.pause
+    ) {
+      // What the master cannot expire for us: keys written here on a writable replica.
+      this.replicaKeysWithExpire.cycle(this.dbs, now, 1);
     }
     this.clientsCron(now);
     // The tracking table is kept under its limit even when idle (after a CONFIG SET), as Redis.
@@ -1139,16 +1204,65 @@ export class Server {
     if (p) { for (const w of p.waiters) w(); }
   }
 
-  /** SHUTDOWN: save as asked, stop, exit. Resolves false (and keeps serving) if saving failed. */
-  async shutdown(save: boolean | null, now = false): Promise<boolean> {
+  /**
+   * The shutdown in progress while it waits for replicas (a second SHUTDOWN joins it, as in
+   * Redis), with its deadline for INFO's shutdown_in_milliseconds and whether it was aborted.
+   */
+  private shutdownInProgress: {
+    done: Promise<boolean>;
+    deadlineMs: number;
+    aborted: boolean;
+  } | null = null;
+
+  /** Milliseconds left before a shutdown stops waiting for its replicas; null when none waits. */
+  shutdownInMs(): number | null {
+    const w = this.shutdownInProgress;
+    return w && w.deadlineMs > 0 ? Math.max(0, w.deadlineMs - this.clock.nowMs()) : null;
+  }
+
+  /** SHUTDOWN ABORT: false when no shutdown is waiting. */
+  abortShutdown(): boolean {
+    const w = this.shutdownInProgress;
+    if (!w || w.aborted) return false;
+    w.aborted = true;
+    log.info("Shutdown manually aborted.");
+    return true;
+  }
+
+  /**
+   * SHUTDOWN: waits for lagging replicas (unless `now`), saves as asked, stops, exits.
+   * Resolves false (and keeps serving) if it was aborted or saving failed.
+   */
+  shutdown(save: boolean | null, now = false, force = false): Promise<boolean> {
+    if (this.shutdownInProgress) return this.shutdownInProgress.done;
     log.warn("User requested shutdown...");
+    const w = { done: Promise.resolve(false), deadlineMs: 0, aborted: false };
+    this.shutdownInProgress = w;
+    w.done = this.runShutdown(w, save, now, force).finally(() => {
+      if (this.shutdownInProgress === w) this.shutdownInProgress = null;
+    });
+    return w.done;
+  }
+
+  private async runShutdown(
+    w: { deadlineMs: number; aborted: boolean },
+    save: boolean | null,
+    now: boolean,
+    force: boolean,
+  ): Promise<boolean> {
     // Writes stop while the replicas catch up, and stay stopped unless the shutdown fails.
     const pausedHere = !now && this.pause === null;
     if (!now) {
       this.pause ??= { untilMs: Infinity, all: false, waiters: [] };
-      await this.replication.master.drainBeforeShutdown();
+      await this.replication.master.drainBeforeShutdown(w);
     }
-    if (!(await this.beforeShutdown(save))) {
+    if (w.aborted) {
+      if (pausedHere) this.unpause();
+      return false;
+    }
+    this.replication.master.logShutdownSync();
+    if (!(await this.beforeShutdown(save, force))) {
+      log.warn("Errors trying to shut down the server. Check the logs for more information.");
       if (pausedHere) this.unpause();
       return false;
     }

@@ -215,6 +215,7 @@ export class Stats {
     this.totalReads = this.totalWrites = 0;
     this.lazyfreedObjects = 0;
     this.replyBufferShrinks = this.replyBufferExpands = 0;
+    this.syncFull = this.syncPartialOk = this.syncPartialErr = 0;
   }
   /** Reply buffers resized by the clients cron (INFO stats). */
   replyBufferShrinks = 0;

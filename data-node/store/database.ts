@@ -76,6 +76,8 @@ export interface KeyspaceHooks {
   keyModified(db: Database, key: string): void;
   /** A command created the key (not a load): the `new` keyspace event. */
   keyAdded(db: Database, key: string): void;
+  /** A command gave the key a TTL (a writable replica remembers its own clients' ones). */
+  expireSet?(db: Database, key: string): void;
 }
 
 export interface Watcher {
@@ -397,6 +399,7 @@ export class Database {
 
   setExpire(key: string, atMs: number): void {
     this.expires.set(key, atMs);
+    this.hooks.expireSet?.(this, key);
     this.signalModified(key);
   }
 

@@ -329,14 +329,17 @@ globalThis.addEventListener("unload", () => {
 });
 
 /** Runs the data node to completion (for startups that must fail) and returns its output. */
-export async function runDataNode(args: string[]): Promise<{ success: boolean; stderr: string }> {
+export async function runDataNode(
+  args: string[],
+): Promise<{ success: boolean; stderr: string; stdout: string }> {
   // A leading config file must stay the first argument.
   const file = args[0] !== undefined && !args[0].startsWith("--") ? args[0] : undefined;
   const rest0 = file === undefined ? args : args.slice(1);
   const [bin, ...rest] = dataNodeCommand(await freePort(), ["--admin-port", "-1", ...rest0], file);
   const out = await new Deno.Command(bin!, { args: rest, stdout: "piped", stderr: "piped" })
     .output();
-  return { success: out.success, stderr: new TextDecoder().decode(out.stderr) };
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { success: out.success, stderr: text(out.stderr), stdout: text(out.stdout) };
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
