@@ -274,6 +274,23 @@ export class Cluster {
     return `MOVED ${slot} ${owner ? this.endpoint(owner) : ""}`;
   }
 
+  /**
+   * The error that ends a client's wait on `key` (Redis's clusterRedirectBlockedClientIfNeeded):
+   * CLUSTERDOWN while the cluster is down, MOVED once its slot is served elsewhere and not
+   * being imported here, null while it may wait on.
+   */
+  blockedRedirect(c: Client, key: string): string | null {
+    const st = this.st;
+    if (st.state !== "ok") return "CLUSTERDOWN The cluster is down";
+    const slot = keyHashSlot(key);
+    const owner = st.owner[slot] ?? null;
+    if (owner === st.myself || st.importing.has(slot)) return null;
+    // XREAD is the one blocking read: a READONLY client may wait for it on its master's replica.
+    const read = c.blockedCall?.argv[0]?.toLowerCase() === "xread";
+    if (owner && read && c.readonlyCluster && st.myself.slaveof === owner.name) return null;
+    return owner ? `MOVED ${slot} ${this.endpoint(owner)}` : "CLUSTERDOWN Hash slot not served";
+  }
+
   // ---------------------------------------------------------------------------------------
   // Slots
 

@@ -134,6 +134,23 @@ export class BlockingRegistry {
     return true;
   }
 
+  /**
+   * Ends the waits that `refuse` gives an error for, with that error (cluster mode: a key
+   * whose slot is served elsewhere now, or the cluster is down).
+   */
+  refuse(refuse: (client: Client, key: string) => string | null): void {
+    if (this.byClient.size === 0) return;
+    for (const w of [...this.byClient.values()]) {
+      // Every key of a wait is in one slot in cluster mode: the first one tells.
+      const key = w.spec.keys[0];
+      if (key === undefined) continue;
+      const err = refuse(w.client, key);
+      if (err === null) continue;
+      w.client.failed = false;
+      this.finish(w, () => w.client.error(err), false);
+    }
+  }
+
   private finish(w: Waiter, reply: (() => void) | null, served = reply === null): void {
     if (!this.byClient.has(w.client)) return;
     this.byClient.delete(w.client);
