@@ -122,14 +122,17 @@ export class BlockingRegistry {
     }
   }
 
-  /** CLIENT UNBLOCK (timeout or error) and clients that disconnect. */
-  unblock(client: Client, reason: "timeout" | "error"): boolean {
+  /**
+   * CLIENT UNBLOCK (timeout or error) and clients that disconnect; `message` replaces CLIENT
+   * UNBLOCK's error text.
+   */
+  unblock(client: Client, reason: "timeout" | "error", message = UNBLOCKED_ERROR): boolean {
     const w = this.byClient.get(client);
     if (!w) return false;
     client.failed = false;
     this.finish(w, () => {
       if (reason === "timeout") w.spec.onTimeout();
-      else client.error(UNBLOCKED_ERROR);
+      else client.error(message);
     }, reason === "error");
     return true;
   }
