@@ -11,6 +11,9 @@
  * - CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER on a replica;
  * - `redis-cli --cluster reshard` while a cluster client keeps writing and reading;
  * - a cluster of three of our nodes and three redis-server 7.0 nodes, failing over both ways;
+ * - masters losing their last slot (their own SETSLOT, or another's claim) becoming replicas of
+ *   the new owner or staying empty masters, per cluster-allow-replica-migration, ours and
+ *   redis-server's alike;
  * - a nodes.conf that does not parse, and garbage sent to the cluster bus port.
  *
  * Every process is stopped and every directory removed when a test ends, failed or not; a wait
@@ -19,7 +22,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { Redis } from "ioredis";
 import { createCluster } from "redis";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
 import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
@@ -711,6 +714,142 @@ async function reshard(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5b. A master that loses its last slot
+
+const STATE_CHANGED =
+  "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
+/** A key of `slot` (found by counting up: every slot has one among the first keys). */
+function keyInSlot(slot: number): string {
+  for (let i = 0;; i++) if (keyHashSlot(`k${i}`) === slot) return `k${i}`;
+}
+
+/**
+ * Six masters built by hand (slots and config epochs as below) lose slots to n1, which holds
+ * the most with the highest epoch, in the four ways Redis 7.0 tells apart:
+ *
+ * | node | slots           | epoch | loses its last slot by                       | then     |
+ * | n0   | 0               | 1     | its own CLUSTER SETSLOT 0 NODE n1            | replica  |
+ * | n2   | 8191            | 2     | its own SETSLOT, replica migration off       | master   |
+ * | n3   | 8192            | 3     | n1 claiming it (n3 is never told)            | replica  |
+ * | n5   | 16383           | 5     | n1 claiming it, replica migration off        | master   |
+ * | n1   | 1-8190          | 10    |                                              |          |
+ * | n4   | 8193-16382      | 4     |                                              |          |
+ *
+ * A replica follows n1 at once (SETSLOT) or when n1's claim arrives; with replica migration off
+ * the node stays an empty master (n1 took part of what it serves, not its place). A client
+ * blocked on a key of a slot that went to n1 is woken with MOVED to n1 where the node stays a
+ * master, and with UNBLOCKED (then disconnected) where it turns replica, as in Redis. Run on our
+ * nodes and on redis-server nodes with the same expectations.
+ */
+async function lastSlotGivenAway(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill(impl));
+  const [n0, n1, n2, n3, n4, n5] = cl.nodes as [CNode, CNode, CNode, CNode, CNode, CNode];
+  const layout: [CNode, number, number, number][] = [
+    [n0, 0, 0, 1],
+    [n1, 1, 8190, 10],
+    [n2, 8191, 8191, 2],
+    [n3, 8192, 8192, 3],
+    [n4, 8193, 16382, 4],
+    [n5, 16383, 16383, 5],
+  ];
+  for (const [n, from, to, epoch] of layout) {
+    await n.cmd("CLUSTER", "ADDSLOTSRANGE", String(from), String(to));
+    await n.cmd("CLUSTER", "SET-CONFIG-EPOCH", String(epoch));
+  }
+  for (const n of cl.nodes.slice(1)) await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
+  await cl.healthy(6);
+  const masters = () => [n1, n2, n3, n4, n5].filter((n) => n !== n0);
+  /** CLUSTER SETSLOT <slot> NODE n1 on `nodes` (the others learn it from n1). */
+  const giveToN1 = async (slot: number, nodes: CNode[]) => {
+    for (const n of nodes) {
+      equal(String(await n.cmd("CLUSTER", "SETSLOT", String(slot), "NODE", n1.id)), "OK");
+    }
+  };
+  const ownerIs = (slot: number, id: string) => (v: NodeLine[]) =>
+    v.some((l) =>
+      l.id === id && l.slots.some((r) => {
+        const [a, b] = r.split("-").map(Number);
+        return a! <= slot && slot <= (b ?? a)!;
+      })
+    );
+  const emptyMaster = (id: string) => (v: NodeLine[]) =>
+    v.some((l) => l.id === id && l.flags.includes("master") && l.slots.length === 0);
+  /** A client blocked with BLPOP on a key of `slot` at `n`. */
+  const blockOn = async (n: CNode, slot: number) => {
+    const c = await RawConn.connect(n.port);
+    await c.write(encodeCommand(["BLPOP", keyInSlot(slot), "0"]));
+    await cl.waitFor(
+      `the BLPOP on ${n.label} blocks`,
+      async () => parseInfo(String(await n.cmd("INFO", "clients"))).blocked_clients === "1",
+    );
+    return c;
+  };
+  /** The blocked client's error, then the node closes the connection. */
+  const wokenAndClosed = async (c: RawConn, what: string) => {
+    const r = await c.read(WAIT_MS);
+    ok(r instanceof RespError, `${what}: ${String(r)}`);
+    equal(r.message, STATE_CHANGED);
+    ok(await c.closedByServer(WAIT_MS), `${what}: connection closed`);
+  };
+
+  // n0: a client blocked on slot 0 there, then n0 gives slot 0 away itself.
+  using blocked0 = await blockOn(n0, 0);
+  await giveToN1(0, [n0]);
+  // At once, in the reply's wake: n0 calls itself n1's replica.
+  ok(isReplicaOf(await n0.nodes(), n0.id, n1.id), "n0 replicates n1 right after its SETSLOT");
+  await giveToN1(0, masters());
+  await wokenAndClosed(blocked0, "BLPOP on n0 (turned replica)");
+  await cl.agree(
+    "n0 replicates n1 and n1 serves slot 0",
+    (v) => isReplicaOf(v, n0.id, n1.id) && ownerIs(0, n1.id)(v),
+  );
+  await cl.waitFor("n0's link to n1 is up", async () => {
+    const r = await n0.replInfo();
+    return r.master_link_status === "up" && r.master_port === String(n1.port);
+  });
+
+  // n2: replica migration off, its own SETSLOT: it stays a master, without slots. A client
+  // blocked there on slot 8191 is redirected to n1.
+  await n2.cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no");
+  using blocked2 = await blockOn(n2, 8191);
+  await giveToN1(8191, [n2, ...masters().filter((n) => n !== n2)]);
+  const r2 = await blocked2.read(WAIT_MS);
+  ok(r2 instanceof RespError, `BLPOP on n2 answered ${String(r2)}`);
+  equal(r2.message, `MOVED 8191 127.0.0.1:${n1.port}`);
+  await cl.agree(
+    "n1 serves slot 8191 and n2 is an empty master",
+    (v) => ownerIs(8191, n1.id)(v) && emptyMaster(n2.id)(v),
+  );
+
+  // n3: never told; n1's claim with a higher epoch takes the slot and n3 follows n1.
+  using blocked3 = await blockOn(n3, 8192);
+  await giveToN1(8192, [n1, n4, n5]);
+  await wokenAndClosed(blocked3, "BLPOP on n3 (turned replica)");
+  await cl.agree(
+    "n3 replicates n1 and n1 serves slot 8192",
+    (v) => isReplicaOf(v, n3.id, n1.id) && ownerIs(8192, n1.id)(v),
+  );
+
+  // n5: replica migration off, the slot taken by n1's claim: an empty master.
+  await n5.cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no");
+  await giveToN1(16383, [n1, n2, n4]);
+  await cl.agree(
+    "n1 serves slot 16383 and n5 is an empty master",
+    (v) => ownerIs(16383, n1.id)(v) && emptyMaster(n5.id)(v),
+  );
+  // Still so a few node timeouts later, and the cluster is ok.
+  await sleep(3 * NODE_TIMEOUT_MS);
+  await cl.agree(
+    "n2 and n5 stay empty masters",
+    (v) =>
+      emptyMaster(n2.id)(v) && emptyMaster(n5.id)(v) && isReplicaOf(v, n0.id, n1.id) &&
+      isReplicaOf(v, n3.id, n1.id),
+  );
+  await cl.healthy(6);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
 async function mixed(): Promise<void> {
@@ -1077,6 +1216,12 @@ Deno.test({
   fn: reshard,
 });
 
+Deno.test({
+  name: `cluster: a master that loses its last slot follows the new owner (ours)`,
+  ...opts,
+  fn: () => lastSlotGivenAway("ours"),
+});
+
 const noMixed = hasRedisCli && hasRedisServer
   ? ""
   : " (ignored: redis-server or redis-cli not installed)";
@@ -1085,6 +1230,15 @@ Deno.test({
   ignore: !(hasRedisCli && hasRedisServer),
   ...opts,
   fn: mixed,
+});
+
+const noServer = hasRedisServer ? "" : " (ignored: redis-server not installed)";
+Deno.test({
+  name:
+    `cluster: a master that loses its last slot follows the new owner (redis-server)${noServer}`,
+  ignore: !hasRedisServer,
+  ...opts,
+  fn: () => lastSlotGivenAway("redis"),
 });
 
 Deno.test({

@@ -490,6 +490,8 @@ export class ClusterBus {
       case "update": {
         const n = st.nodes.get(b.nodename);
         if (!n || n.configEpoch >= b.configEpoch) return;
+        // The node serves slots with that epoch: it is a master.
+        if (!isMaster(n)) st.setRole(n, null);
         n.configEpoch = b.configEpoch;
         this.updateSlots(n, b.configEpoch, b.slots);
         this.cl.changed();
@@ -557,6 +559,9 @@ export class ClusterBus {
     let changed = false, newMaster: ClusterNode | null = null;
     const dirty: number[] = [];
     let stale: ClusterNode | null = null;
+    // How many slots the sender claims, and how many of them it took from our shard: all of
+    // them means it took our master's place (a failover), not only some of its slots.
+    let senderSlots = 0, takenFromUs = 0;
     for (let s = 0; s < CLUSTER_SLOTS; s++) {
       // Whole bytes of unclaimed slots are skipped.
       if ((s & 7) === 0 && claimed[s >> 3] === 0) {
@@ -564,11 +569,15 @@ export class ClusterBus {
         continue;
       }
       if (!hasSlot(claimed, s)) continue;
+      senderSlots++;
       const owner = st.owner[s] ?? null;
       if (owner === sender || st.importing.has(s)) continue;
       if (owner === null || owner.configEpoch < epoch) {
         if (owner === me && sender !== me && this.s.dbs[0]!.countKeysInSlot(s) > 0) dirty.push(s);
-        if (owner && owner === myMaster) newMaster = sender;
+        if (owner && owner === myMaster) {
+          newMaster = sender;
+          takenFromUs++;
+        }
         st.moveSlot(s, sender);
         changed = true;
       } else if (owner.configEpoch > epoch) {
@@ -587,18 +596,31 @@ export class ClusterBus {
         });
       }
     }
-    if (!changed) return;
-    if (newMaster && myMaster && myMaster.numSlots === 0) {
+    // Our shard lost its last slot: we follow the node that took them, when replica
+    // migration is allowed or when the sender took exactly our shard's slots (a failover).
+    // A replica whose master turned replica itself follows its grandmaster instead, unless
+    // that is us (a TAKEOVER can leave such a loop for the operator to repair).
+    const myMasterMaster = me.slaveof && myMaster ? st.masterOf(myMaster) : null;
+    if (
+      newMaster && myMaster && myMaster.numSlots === 0 &&
+      (this.s.config.get<boolean>("cluster-allow-replica-migration") ||
+        senderSlots === takenFromUs)
+    ) {
       log.warn("Configuration change detected. Reconfiguring myself as a replica of {name}", {
         name: newMaster.name,
       });
       this.cl.replicate(newMaster);
+    } else if (myMasterMaster && myMasterMaster !== me) {
+      log.warn("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {name}", {
+        name: myMasterMaster.name,
+      });
+      this.cl.replicate(myMasterMaster);
     } else {
       for (const s of dirty) {
         this.s.dbs[0]!.deleteSlot(s);
       }
     }
-    this.cl.changed();
+    if (changed) this.cl.changed();
   }
 
   private processGossip(entries: GossipEntry[], sender: ClusterNode | null): void {

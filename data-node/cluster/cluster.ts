@@ -367,7 +367,20 @@ export class Cluster {
         if (st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
           st.migrating.delete(slot);
         }
+        const wasMine = st.owner[slot] === me;
         st.moveSlot(slot, node);
+        // A master that gave away its last slot follows the new owner as its replica (Redis
+        // 7.0, when cluster-allow-replica-migration is yes).
+        if (
+          wasMine && node !== me && me.numSlots === 0 &&
+          this.s.config.get<boolean>("cluster-allow-replica-migration")
+        ) {
+          log.warn("Configuration change detected. Reconfiguring myself as a replica of {name}", {
+            name: node.name,
+          });
+          this.replicate(node);
+          return null;
+        }
         // The end of an import: the slot is ours, with an epoch above every other node's so
         // the others follow (bumped only when ours is not already the largest, alone, as
         // Redis's clusterBumpConfigEpochWithoutConsensus), and everyone is told at once.
@@ -642,6 +655,11 @@ export class Cluster {
   replicate(master: ClusterNode): void {
     const me = this.st.myself;
     for (let s = 0; s < CLUSTER_SLOTS; s++) if (this.st.owner[s] === me) this.st.delSlot(s);
+    // A master turning replica closes every slot it was migrating or importing.
+    if (isMaster(me)) {
+      this.st.migrating.clear();
+      this.st.importing.clear();
+    }
     this.st.setRole(me, master);
     this.s.replication.replicaOf(master.ip, master.port);
     this.changed();
