@@ -849,6 +849,36 @@ async function lastSlotGivenAway(impl: Impl): Promise<void> {
   await cl.healthy(6);
 }
 
+/**
+ * DEBUG DROP-CLUSTER-PACKET-FILTER: two masters that drop each other's PINGs get no PONG, so
+ * each flags the other PFAIL after the node timeout; with the filter back at -1 the flags clear.
+ * A type that is not an integer is refused with Redis's error.
+ */
+async function dropPacketFilter(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [a, b] = cl.nodes as [CNode, CNode];
+  await a.cmd("CLUSTER", "MEET", "127.0.0.1", String(b.port));
+  await cl.agree(
+    "both nodes know each other",
+    (v) => v.length === 2 && !v.some((l) => l.flags.includes("handshake")),
+  );
+  const bad = await a.call("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "ping");
+  ok(bad instanceof RespError);
+  equal(bad.message, "ERR value is not an integer or out of range");
+  const flagged = (v: NodeLine[]) =>
+    v.some((l) =>
+      !l.flags.includes("myself") && (l.flags.includes("fail?") || l.flags.includes("fail"))
+    );
+  for (const n of [a, b]) {
+    equal(String(await n.cmd("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "0")), "OK");
+  }
+  await cl.agree("each node flags the other as failing", flagged);
+  for (const n of [a, b]) {
+    equal(String(await n.cmd("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1")), "OK");
+  }
+  await cl.agree("the flags are cleared", (v) => !flagged(v));
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
@@ -1240,6 +1270,16 @@ Deno.test({
   ...opts,
   fn: () => lastSlotGivenAway("redis"),
 });
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name: `cluster: DEBUG DROP-CLUSTER-PACKET-FILTER (${impl})${absent ? noServer : ""}`,
+    ignore: absent,
+    ...opts,
+    fn: () => dropPacketFilter(impl),
+  });
+}
 
 Deno.test({
   name: "cluster: a nodes.conf that does not parse stops startup and names the line",

@@ -369,6 +369,10 @@ export class ClusterBus {
     const now = this.s.clock.nowMs();
     const name = messageTypeName(h.type);
     this.cl.stats.received.set(name, (this.cl.stats.received.get(name) ?? 0) + 1);
+    if (h.type === this.cl.dropPacketType) {
+      log.warn("Dropping packet that matches debug drop filter");
+      return;
+    }
     let sender = st.nodes.get(h.sender);
     if (sender && sender.flags & F.HANDSHAKE) sender = undefined;
     if (sender) {

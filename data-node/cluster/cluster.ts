@@ -7,6 +7,9 @@
 import { getLogger } from "../../shared/log.ts";
 import { ConfigError } from "../../shared/config/parse.ts";
 import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
+import { ERR } from "../../shared/errors.ts";
+import { parseI64 } from "../../shared/int64.ts";
+import { subcommandSyntaxError } from "../commands/define.ts";
 import { type CommandDef, commandKeys, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
@@ -102,6 +105,8 @@ export class Cluster {
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
   /** Bus links closed for a send buffer over cluster-link-sendbuf-limit. */
   linksBufferLimitExceeded = 0;
+  /** DEBUG DROP-CLUSTER-PACKET-FILTER: bus messages of this type are dropped (-1: none). */
+  dropPacketType = -1;
 
   constructor(private readonly s: Server) {
     this.file = s.config.getString("cluster-config-file");
@@ -131,6 +136,15 @@ export class Cluster {
     if (ip) me.ip = ip;
     this.updateState();
     this.saveNow();
+    // DEBUG DROP-CLUSTER-PACKET-FILTER <type>: received bus messages of that type are ignored
+    // (tests of partial connectivity), -1 to stop.
+    s.debugExtensions.set("drop-cluster-packet-filter", (_e, c, argv) => {
+      if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+      const t = parseI64(argv[2]!);
+      if (t === null) return c.error(ERR.notInt);
+      this.dropPacketType = t >= -1n && t <= 0xffffn ? Number(t) : -2;
+      c.out.ok();
+    });
   }
 
   /** The port of the cluster bus: cluster-port, else the data port + 10000. */
