@@ -27,6 +27,7 @@ import {
 
 const log = getLogger(["data-node", "cluster"]);
 
+const SHARD_COMMANDS = new Set(["ssubscribe", "sunsubscribe", "spublish"]);
 const NO_KEYS = -1;
 const CROSS_SLOT = -2;
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -68,10 +69,13 @@ function keysOf(calls: [CommandDef, string[]][]): string[] {
   return out;
 }
 
-/** How many of the keys this node does not hold. */
+/**
+ * How many of the keys this node does not hold: an expired key counts as missing (it is not
+ * deleted here), so a migrating slot's expired key is asked for at the target, as in Redis.
+ */
 function missing(c: Client, keys: string[]): number {
   let m = 0;
-  for (const k of keys) if (c.db.peek(k) === undefined) m++;
+  for (const k of keys) if (c.db.peek(k) === undefined || c.db.keyIsExpired(k)) m++;
   return m;
 }
 
@@ -250,11 +254,19 @@ export class Cluster {
       writes = (def.bits & F_WRITE) !== 0;
     }
     if (slot === -1) return null;
+    // Shard channels (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) are served by every node of the
+    // slot's shard, replicas included, and by the source of a slot being migrated until the
+    // slot moves, whatever keys are where; while the cluster is down they follow their own
+    // setting.
+    const shard = !queued && SHARD_COMMANDS.has(def.name);
     if (st.state !== "ok") {
-      if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
+      if (shard) {
+        if (!this.s.config.get<boolean>("cluster-allow-pubsubshard-when-down")) {
+          return "CLUSTERDOWN The cluster is down";
+        }
+      } else if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
         return "CLUSTERDOWN The cluster is down";
-      }
-      if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
+      } else if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
     }
     const owner = st.owner[slot] ?? null;
     const asking = c.asking || def.name === "restore-asking";
@@ -263,7 +275,7 @@ export class Cluster {
     }
     if (owner === me) {
       const target = st.migrating.get(slot);
-      if (target) {
+      if (target && !shard) {
         const keys = keysOf(calls ?? [[def, argv]]);
         const m = missing(c, keys);
         if (m > 0 && m < keys.length) {
@@ -276,14 +288,15 @@ export class Cluster {
     if (asking && st.importing.has(slot)) {
       const keys = keysOf(calls ?? [[def, argv]]);
       // A single key is served whether it is here yet or not (RESTORE-ASKING of MIGRATE).
-      if (keys.length > 1 && missing(c, keys) > 0) {
+      if (!shard && keys.length > 1 && missing(c, keys) > 0) {
         return "TRYAGAIN Multiple keys request during rehashing of slot";
       }
       return null;
     }
-    // A READONLY client reads from the replica of the slot's master.
+    // A READONLY client reads from the replica of the slot's master (shard channels need no
+    // READONLY).
     if (
-      owner && c.readonlyCluster && !writes && me.slaveof === owner.name
+      owner && (c.readonlyCluster || shard) && !writes && me.slaveof === owner.name
     ) return null;
     return `MOVED ${slot} ${owner ? this.endpoint(owner) : ""}`;
   }
