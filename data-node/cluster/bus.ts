@@ -115,6 +115,7 @@ export class ClusterBus {
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
       publishShard: (channel, message) => this.publishShard(channel, message),
+      killLinks: (n, to, from) => this.killLinks(n, to, from),
       links: () => this.links(),
       failover: (how) =>
         how === "takeover"
@@ -193,6 +194,15 @@ export class ClusterBus {
       // An unreachable node still times out: its PING is counted as sent.
       if (n.pingSent === 0) n.pingSent = this.s.clock.nowMs();
     });
+  }
+
+  /** DEBUG CLUSTERLINK KILL: closes our link to `n` and/or its link to us. */
+  private killLinks(n: ClusterNode, to: boolean, from: boolean): void {
+    if (to) {
+      const l = this.out.get(n);
+      if (l) this.closeLink(l);
+    }
+    if (from) { for (const l of [...this.inbound]) if (l.node === n) this.closeLink(l); }
   }
 
   private closeLink(l: Link): void {

@@ -103,6 +103,7 @@ export class Cluster {
     forget(name: string): void;
     publish(channel: string, message: string): void;
     publishShard(channel: string, message: string): void;
+    killLinks(node: ClusterNode, to: boolean, from: boolean): void;
     failover(how: "default" | "force" | "takeover"): void;
     links(): BusLinkInfo[];
   } | null = null;
@@ -147,6 +148,20 @@ export class Cluster {
       const t = parseI64(argv[2]!);
       if (t === null) return c.error(ERR.notInt);
       this.dropPacketType = t >= -1n && t <= 0xffffn ? Number(t) : -2;
+      c.out.ok();
+    });
+    // DEBUG CLUSTERLINK KILL <to|from|all> <node-id>: closes bus links (they reconnect).
+    s.debugExtensions.set("clusterlink", (_e, c, argv) => {
+      if (argv.length !== 5 || argv[2]!.toLowerCase() !== "kill") {
+        return subcommandSyntaxError(c, argv, "DEBUG");
+      }
+      const node = this.st.nodes.get(argv[4]!);
+      if (!node) return c.error(`ERR Unknown node ${argv[4]}`);
+      const dir = argv[3]!.toLowerCase();
+      if (dir !== "to" && dir !== "from" && dir !== "all") {
+        return c.error(`ERR Unknown direction ${argv[3]}`);
+      }
+      this.bus?.killLinks(node, dir !== "from", dir !== "to");
       c.out.ok();
     });
   }
