@@ -153,8 +153,14 @@ export class ClusterState {
     return n.slaveof ? this.nodes.get(n.slaveof) ?? null : null;
   }
 
+  /**
+   * A master's replicas, by name: every node lists them in the same order (CLUSTER SLOTS,
+   * SHARDS), whatever order it learned them in. (Redis lists them in the order it learned them,
+   * which differs between nodes whose replicas were set up at once.)
+   */
   replicasOf(n: ClusterNode): ClusterNode[] {
-    return [...this.nodes.values()].filter((x) => x.slaveof === n.name && isReplica(x));
+    return [...this.nodes.values()].filter((x) => x.slaveof === n.name && isReplica(x))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
   /** Makes `n` a replica of `master` (or a master when null). */
