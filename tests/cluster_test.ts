@@ -879,6 +879,54 @@ async function dropPacketFilter(impl: Impl): Promise<void> {
   await cl.agree("the flags are cleared", (v) => !flagged(v));
 }
 
+/**
+ * Two masters (n0: slots 0-8191, n1: the rest) and n2 replicating n0:
+ * - a shard channel is subscribed on the replica without READONLY and gets what its master
+ *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard);
+ * - DEBUG CLUSTERLINK KILL closes bus links, which come back; an unknown node is refused;
+ * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis.
+ */
+async function shardChannelsAndLinks(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl, impl]);
+  const [n0, n1, n2] = cl.nodes as [CNode, CNode, CNode];
+  await n0.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+  await n1.cmd("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+  for (const n of [n1, n2]) await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
+  await cl.healthy(3);
+  await n2.cmd("CLUSTER", "REPLICATE", n0.id);
+  await cl.agree("n2 replicates n0", (v) => isReplicaOf(v, n2.id, n0.id));
+
+  const ch = keyInSlot(100);
+  using sub = await RawConn.connect(n2.port);
+  await sub.write(encodeCommand(["SSUBSCRIBE", ch]));
+  deepStrictEqual(await sub.read(), ["ssubscribe", ch, 1]);
+  await cl.waitFor("n2 links to n0", async () => (await n2.replInfo()).master_link_status === "up");
+  equal(await n0.cmd("SPUBLISH", ch, "hello"), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, "hello"]);
+
+  const unknown = await n0.call("DEBUG", "CLUSTERLINK", "KILL", "to", "nosuchnode");
+  ok(unknown instanceof RespError);
+  equal(unknown.message, "ERR Unknown node nosuchnode");
+  const links = async () => ((await n0.cmd("CLUSTER", "LINKS")) as RespValue[]).length;
+  equal(String(await n0.cmd("DEBUG", "CLUSTERLINK", "KILL", "all", n2.id)), "OK");
+  await cl.waitFor("n0 has both links with each peer again", async () => await links() === 4);
+  equal(await n0.cmd("SPUBLISH", ch, "world"), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, "world"]);
+
+  const slot = 200;
+  const key = keyInSlot(slot);
+  await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await n0.cmd("SET", key, "v", "PX", "50");
+  await n0.cmd("CLUSTER", "SETSLOT", String(slot), "MIGRATING", n1.id);
+  await n1.cmd("CLUSTER", "SETSLOT", String(slot), "IMPORTING", n0.id);
+  await sleep(100);
+  const asked = await n0.call("GET", key);
+  ok(asked instanceof RespError, String(asked));
+  equal(asked.message, `ASK ${slot} 127.0.0.1:${n1.port}`);
+  for (const n of [n0, n1]) await n.cmd("CLUSTER", "SETSLOT", String(slot), "STABLE");
+  await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
@@ -1278,6 +1326,19 @@ for (const impl of ["ours", "redis"] as const) {
     ignore: absent,
     ...opts,
     fn: () => dropPacketFilter(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: shard channels on a replica, DEBUG CLUSTERLINK KILL, an expired key of a migrating slot (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => shardChannelsAndLinks(impl),
   });
 }
 
