@@ -927,6 +927,46 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
 }
 
+/**
+ * CONFIG SET cluster-announce-port / -bus-port / -hostname change what a node announces at
+ * once (its own CLUSTER NODES line) and, through its PINGs, what its peers know of it; set back
+ * to 0 or empty, the real ports come back.
+ */
+async function announcedAtRuntime(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [n0, n1] = cl.nodes as [CNode, CNode];
+  await n0.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+  await n1.cmd("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+  await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n1.port));
+  await cl.healthy(2);
+  const lineOf = async (from: CNode) =>
+    String(await from.cmd("CLUSTER", "NODES")).split("\n").find((l) => l.startsWith(n0.id))!
+      .split(" ")[1]!;
+  const seenAs = async (addr: string) => {
+    equal(await lineOf(n0), addr, "n0's own line");
+    await cl.waitFor(`n1 sees n0 as ${addr}`, async () => await lineOf(n1) === addr);
+  };
+  // Ports nobody uses (the data port and bus port of a node that is not started).
+  const port = n1.port + 1, bus = n1.port + 2;
+  await n0.cmd("CONFIG", "SET", "cluster-announce-port", String(port));
+  await seenAs(`127.0.0.1:${port}@${n0.port + 10000}`);
+  await n0.cmd("CONFIG", "SET", "cluster-announce-bus-port", String(bus));
+  await n0.cmd("CONFIG", "SET", "cluster-announce-hostname", "node-zero");
+  await seenAs(`127.0.0.1:${port}@${bus},node-zero`);
+  await n0.cmd(
+    "CONFIG",
+    "SET",
+    "cluster-announce-port",
+    "0",
+    "cluster-announce-bus-port",
+    "0",
+    "cluster-announce-hostname",
+    "",
+  );
+  await seenAs(`127.0.0.1:${n0.port}@${n0.port + 10000}`);
+  await cl.healthy(2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
@@ -1339,6 +1379,19 @@ for (const impl of ["ours", "redis"] as const) {
     ignore: absent,
     ...opts,
     fn: () => shardChannelsAndLinks(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: CONFIG SET of the announced port, bus port and hostname reaches the peers (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => announcedAtRuntime(impl),
   });
 }
 

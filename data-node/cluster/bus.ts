@@ -461,6 +461,7 @@ export class ClusterBus {
         }
       }
       if (!sender) return;
+      if (h.type === MSG.PING) this.updateAddressIfNeeded(sender, l, h);
       sender.hostname = msg.body.hostname ?? "";
       this.updateRole(sender, h);
       if (!h.slaveof) this.updateSlots(sender, h.configEpoch, h.myslots);
@@ -514,6 +515,33 @@ export class ClusterBus {
       default:
         return;
     }
+  }
+
+  /**
+   * A PING on a link other than ours to the sender tells its address as it announces it now
+   * (CONFIG SET cluster-announce-*, a restart on another port): a change replaces what we
+   * knew, our link to it is reopened there, and a replica follows its master there.
+   */
+  private updateAddressIfNeeded(n: ClusterNode, l: Link, h: BusHeader): void {
+    if (this.out.get(n) === l) return;
+    const ip = h.myip || (l.conn.remoteAddr as Deno.NetAddr).hostname;
+    if (!ip || (n.ip === ip && n.port === h.port && n.cport === h.cport && n.pport === h.pport)) {
+      return;
+    }
+    n.ip = ip;
+    n.port = h.port;
+    n.cport = h.cport;
+    n.pport = h.pport;
+    n.flags &= ~F.NOADDR;
+    const out = this.out.get(n);
+    if (out) this.closeLink(out);
+    log.warn("Address updated for node {name}, now {ip}:{port}", {
+      name: n.name,
+      ip,
+      port: n.port,
+    });
+    if (this.st.myself.slaveof === n.name) this.s.replication.replicaOf(n.ip, n.port);
+    this.cl.changed();
   }
 
   /** Epochs and offset from a known sender's header (its master's epoch for a replica). */

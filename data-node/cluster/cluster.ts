@@ -133,12 +133,28 @@ export class Cluster {
       log.info("Node configuration loaded, I'm {name}", { name: st.myself.name });
     }
     this.st = st;
-    const me = st.myself;
-    me.port = s.config.get<number>("cluster-announce-port") || s.config.get<number>("port");
-    me.cport = s.config.get<number>("cluster-announce-bus-port") || this.busPort();
-    me.hostname = s.config.getString("cluster-announce-hostname");
+    this.applyAnnounced();
     const ip = s.config.getString("cluster-announce-ip");
-    if (ip) me.ip = ip;
+    if (ip) st.myself.ip = ip;
+    // What this node announces follows CONFIG SET at once, as in Redis.
+    for (
+      const name of [
+        "cluster-announce-port",
+        "cluster-announce-tls-port",
+        "cluster-announce-bus-port",
+        "cluster-announce-hostname",
+      ]
+    ) {
+      s.config.onChange(name, () => {
+        this.applyAnnounced();
+        this.changed();
+      });
+    }
+    s.config.onChange("cluster-announce-ip", (v) => {
+      // Cleared: our address is learned again from the next message of a peer.
+      this.st.myself.ip = String(v);
+      this.changed();
+    });
     this.updateState();
     this.saveNow();
     // DEBUG DROP-CLUSTER-PACKET-FILTER <type>: received bus messages of that type are ignored
@@ -164,6 +180,15 @@ export class Cluster {
       this.bus?.killLinks(node, dir !== "from", dir !== "to");
       c.out.ok();
     });
+  }
+
+  /** Our announced ports and hostname, from the configuration (Redis's deriveAnnouncedPorts). */
+  private applyAnnounced(): void {
+    const me = this.st.myself;
+    const c = this.s.config;
+    me.port = c.get<number>("cluster-announce-port") || c.get<number>("port");
+    me.cport = c.get<number>("cluster-announce-bus-port") || this.busPort();
+    me.hostname = c.getString("cluster-announce-hostname");
   }
 
   /** The port of the cluster bus: cluster-port, else the data port + 10000. */
