@@ -882,7 +882,8 @@ async function dropPacketFilter(impl: Impl): Promise<void> {
 /**
  * Two masters (n0: slots 0-8191, n1: the rest) and n2 replicating n0:
  * - a shard channel is subscribed on the replica without READONLY and gets what its master
- *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard);
+ *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard); messages of every
+ *   byte value cross the bus unchanged;
  * - DEBUG CLUSTERLINK KILL closes bus links, which come back; an unknown node is refused;
  * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis.
  */
@@ -912,6 +913,21 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   await cl.waitFor("n0 has both links with each peer again", async () => await links() === 4);
   equal(await n0.cmd("SPUBLISH", ch, "world"), 0);
   deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, "world"]);
+
+  // Every byte value crosses the bus unchanged (0x80-0x9f included), for PUBLISH to another
+  // master's subscriber and SPUBLISH to the replica's.
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const text = String.fromCharCode(...bytes);
+  using sub1 = await RawConn.connect(n1.port);
+  await sub1.write(encodeCommand(["SUBSCRIBE", "bin"]));
+  deepStrictEqual(await sub1.read(), ["subscribe", "bin", 1]);
+  using pub = await RawConn.connect(n0.port);
+  await pub.write(encodeCommand(["PUBLISH", "bin", bytes]));
+  equal(await pub.read(), 0);
+  deepStrictEqual(await sub1.read(WAIT_MS), ["message", "bin", text]);
+  await pub.write(encodeCommand(["SPUBLISH", ch, bytes]));
+  equal(await pub.read(), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, text]);
 
   const slot = 200;
   const key = keyInSlot(slot);

@@ -14,6 +14,7 @@
 import { getLogger } from "../../shared/log.ts";
 import { MAX_BUS_LINK_QUEUE } from "../../shared/limits.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import type { Server } from "../server/server.ts";
 import {
   type BusBody,
@@ -485,8 +486,8 @@ export class ClusterBus {
         return;
       }
       case "publish": {
-        const dec = new TextDecoder("latin1");
-        const ch = dec.decode(b.channel), m = dec.decode(b.message);
+        // One char per byte (WHATWG's "latin1" is windows-1252: it changes bytes 0x80-0x9f).
+        const ch = bytesToBinary(b.channel), m = bytesToBinary(b.message);
         if (h.type === MSG.PUBLISHSHARD) this.s.pubsub.spublish(ch, m);
         else this.s.pubsub.publish(ch, m);
         return;
@@ -1075,7 +1076,7 @@ export class ClusterBus {
     const master = me.slaveof ? st.nodes.get(me.slaveof) : me;
     if (!master) return;
     const shard = new Set([master, ...st.replicasOf(master)]);
-    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    const enc = binaryToBytes;
     const body: BusBody = { kind: "publish", channel: enc(channel), message: enc(message) };
     for (const n of shard) {
       if (n === me) continue;
@@ -1086,7 +1087,7 @@ export class ClusterBus {
 
   /** PUBLISH in cluster mode reaches the subscribers of every node. */
   publish(channel: string, message: string): void {
-    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    const enc = binaryToBytes;
     this.broadcast(MSG.PUBLISH, {
       kind: "publish",
       channel: enc(channel),
