@@ -11,7 +11,7 @@
  * of replicas.
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { hasRedis, which, withTempDir } from "./helpers/process.ts";
 import {
   caughtUp,
@@ -24,6 +24,7 @@ import {
   type Pair,
   run,
   sameData,
+  WAIT_MS,
   waitFor,
 } from "./helpers/replication.ts";
 
@@ -440,6 +441,35 @@ async function chained(p: Pair): Promise<void> {
   await sameData(m, r2);
 }
 
+/**
+ * CLIENT KILL TYPE master in a transaction that then sleeps: the link is down from the kill, as
+ * Redis frees the master client at once (master_link_down_since_seconds counts the sleep; a
+ * cluster replica's data age reads the same time). The master is killed during the sleep so
+ * that no reconnection hides it.
+ */
+async function linkDownFromKill(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  using c = await r.fresh();
+  equal(String(await c.call("MULTI")), "OK");
+  equal(String(await c.call("CLIENT", "KILL", "TYPE", "master")), "QUEUED");
+  equal(String(await c.call("DEBUG", "SLEEP", "3")), "QUEUED");
+  await c.write(encodeCommand(["EXEC"]));
+  await new Promise((res) => setTimeout(res, 500));
+  await m.proc.kill9();
+  const replies = await c.read(WAIT_MS) as RespValue[];
+  deepStrictEqual(replies.map(String), ["1", "OK"]);
+  const info = await r.info("replication");
+  equal(info.master_link_status, "down");
+  const since = Number(info.master_link_down_since_seconds);
+  ok(
+    since >= 2,
+    `master_link_down_since_seconds:${since} after a 3 s sleep that followed the kill`,
+  );
+}
+
 interface Scenario {
   name: string;
   /** Binaries the scenario runs besides the servers. */
@@ -460,6 +490,7 @@ const SCENARIOS: Scenario[] = [
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "chained replicas", fn: chained },
+  { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
 ];
 
 /** Why a scenario cannot run for a pairing, or null. */

@@ -444,6 +444,10 @@ export class ReplicaSide {
     c.kind = "master";
     c.trusted = true;
     c.authenticated = true;
+    // Closed by CLIENT KILL (or a timeout): the link is down from that moment, as Redis frees
+    // the master client at once (its repl_down_since, which the cluster's data age reads), not
+    // when the socket loop notices after the current command.
+    c.onClose = () => this.masterClientClosed(c);
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
     this.fed = this.applied = 0;
