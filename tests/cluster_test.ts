@@ -885,11 +885,16 @@ async function dropPacketFilter(impl: Impl): Promise<void> {
  *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard); messages of every
  *   byte value cross the bus unchanged;
  * - DEBUG CLUSTERLINK KILL closes bus links, which come back; an unknown node is refused;
+ * - on a READONLY replica a script that may write is redirected (MOVED), as a write is;
+ * - ADDSLOTSRANGE with an odd count of bounds is an arity error under its full name;
  * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis.
  */
 async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   await using cl = await TestCluster.start([impl, impl, impl]);
   const [n0, n1, n2] = cl.nodes as [CNode, CNode, CNode];
+  const odd = await n0.call("CLUSTER", "ADDSLOTSRANGE", "0", "10", "20");
+  ok(odd instanceof RespError);
+  equal(odd.message, "ERR wrong number of arguments for 'cluster|addslotsrange' command");
   await n0.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
   await n1.cmd("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
   for (const n of [n1, n2]) await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
@@ -928,6 +933,16 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   await pub.write(encodeCommand(["SPUBLISH", ch, bytes]));
   equal(await pub.read(), 0);
   deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, text]);
+
+  // A READONLY client of the replica: a script that may write (a shebang without no-writes)
+  // is redirected to the master, one without flags is run there.
+  using ro = await RawConn.connect(n2.port);
+  equal(String(await ro.call("READONLY")), "OK");
+  const k100 = keyInSlot(100);
+  const moved = await ro.call("EVAL", "#!lua\nreturn redis.call('del', KEYS[1])", "1", k100);
+  ok(moved instanceof RespError, String(moved));
+  equal(moved.message, `MOVED 100 127.0.0.1:${n0.port}`);
+  equal(await ro.call("EVAL", "return redis.call('get', KEYS[1])", "1", k100), null);
 
   const slot = 200;
   const key = keyInSlot(slot);

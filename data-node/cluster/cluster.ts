@@ -10,6 +10,7 @@ import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
 import { ERR } from "../../shared/errors.ts";
 import { parseI64 } from "../../shared/int64.ts";
 import { subcommandSyntaxError } from "../commands/define.ts";
+import { effectiveCommandBits } from "../commands/scripting.ts";
 import { type CommandDef, commandKeys, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
@@ -285,13 +286,14 @@ export class Cluster {
         const ks = callSlot(d, a);
         if (ks === NO_KEYS) continue;
         if (ks === CROSS_SLOT || (slot !== -1 && ks !== slot)) return CROSSSLOT;
-        if (d.bits & F_WRITE) writes = true;
+        if (effectiveCommandBits(this.s, d, a) & F_WRITE) writes = true;
         slot = ks;
       }
     } else {
       slot = callSlot(def, argv);
       if (slot === CROSS_SLOT) return CROSSSLOT;
-      writes = (def.bits & F_WRITE) !== 0;
+      // A script that may write (a shebang without no-writes) is a write, as in Redis.
+      writes = (effectiveCommandBits(this.s, def, argv) & F_WRITE) !== 0;
     }
     if (slot === -1) return null;
     // Shard channels (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) are served by every node of the
