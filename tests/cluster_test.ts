@@ -961,7 +961,8 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
 /**
  * CONFIG SET cluster-announce-port / -bus-port / -hostname change what a node announces at
  * once (its own CLUSTER NODES line) and, through its PINGs, what its peers know of it; set back
- * to 0 or empty, the real ports come back.
+ * to 0 or empty, the real ports come back. cluster-replica-no-failover is its nofailover flag,
+ * seen by its peers too.
  */
 async function announcedAtRuntime(impl: Impl): Promise<void> {
   await using cl = await TestCluster.start([impl, impl]);
@@ -996,6 +997,13 @@ async function announcedAtRuntime(impl: Impl): Promise<void> {
   );
   await seenAs(`127.0.0.1:${n0.port}@${n0.port + 10000}`);
   await cl.healthy(2);
+  // cluster-replica-no-failover is the node's nofailover flag, which its peers learn.
+  const flagged = (v: NodeLine[]) => v.find((l) => l.id === n0.id)!.flags.includes("nofailover");
+  await n0.cmd("CONFIG", "SET", "cluster-replica-no-failover", "yes");
+  ok(flagged(await n0.nodes()), "n0 flags itself nofailover");
+  await cl.agree("n0 is flagged nofailover", flagged);
+  await n0.cmd("CONFIG", "SET", "cluster-replica-no-failover", "no");
+  await cl.agree("n0 is not flagged nofailover", (v) => !flagged(v));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1417,7 +1425,7 @@ for (const impl of ["ours", "redis"] as const) {
   const absent = impl === "redis" && !hasRedisServer;
   Deno.test({
     name:
-      `cluster: CONFIG SET of the announced port, bus port and hostname reaches the peers (${impl})${
+      `cluster: CONFIG SET of the announced port, bus port, hostname and nofailover reaches the peers (${impl})${
         absent ? noServer : ""
       }`,
     ignore: absent,

@@ -462,6 +462,11 @@ export class ClusterBus {
         }
       }
       if (!sender) return;
+      // The NOFAILOVER flag is the sender's to set (cluster-replica-no-failover).
+      if ((sender.flags & F.NOFAILOVER) !== (h.flags & F.NOFAILOVER)) {
+        sender.flags = (sender.flags & ~F.NOFAILOVER) | (h.flags & F.NOFAILOVER);
+        this.cl.changed();
+      }
       if (h.type === MSG.PING) this.updateAddressIfNeeded(sender, l, h);
       sender.hostname = msg.body.hostname ?? "";
       this.updateRole(sender, h);

@@ -151,6 +151,16 @@ export class Cluster {
         this.changed();
       });
     }
+    // cluster-replica-no-failover is our NOFAILOVER flag, which our messages carry.
+    const noFailover = () => {
+      const me = this.st.myself;
+      const before = me.flags;
+      if (s.config.get<boolean>("cluster-replica-no-failover")) me.flags |= F.NOFAILOVER;
+      else me.flags &= ~F.NOFAILOVER;
+      if (me.flags !== before) this.changed();
+    };
+    noFailover();
+    s.config.onChange("cluster-replica-no-failover", noFailover);
     s.config.onChange("cluster-announce-ip", (v) => {
       // Cleared: our address is learned again from the next message of a peer.
       this.st.myself.ip = String(v);
