@@ -680,7 +680,9 @@ export class ReplicaSide {
     this.closeConn();
     this.generation++;
     this.state = "connect";
-    this.downSinceMs = s.clock.nowMs();
+    // Down since the link to a master was lost; a failed attempt to reconnect changes nothing
+    // (Redis's repl_down_since, which a cluster replica's data age reads).
+    if (m || this.downSinceMs === 0) this.downSinceMs = s.clock.nowMs();
   }
 
   /** The master client went away (CLIENT KILL TYPE master, a timeout). */
