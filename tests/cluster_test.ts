@@ -887,7 +887,8 @@ async function dropPacketFilter(impl: Impl): Promise<void> {
  * - DEBUG CLUSTERLINK KILL closes bus links, which come back; an unknown node is refused;
  * - on a READONLY replica a script that may write is redirected (MOVED), as a write is;
  * - ADDSLOTSRANGE with an odd count of bounds is an arity error under its full name;
- * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis.
+ * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis;
+ * - a slot given away unsubscribes its shard channels' subscribers (sunsubscribe).
  */
 async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   await using cl = await TestCluster.start([impl, impl, impl]);
@@ -956,6 +957,15 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
   equal(asked.message, `ASK ${slot} 127.0.0.1:${n1.port}`);
   for (const n of [n0, n1]) await n.cmd("CLUSTER", "SETSLOT", String(slot), "STABLE");
   await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+
+  // A slot given away takes its shard channels along: their subscribers are told.
+  const ch300 = keyInSlot(300);
+  using sub0 = await RawConn.connect(n0.port);
+  await sub0.write(encodeCommand(["SSUBSCRIBE", ch300]));
+  deepStrictEqual(await sub0.read(), ["ssubscribe", ch300, 1]);
+  equal(String(await n0.cmd("CLUSTER", "SETSLOT", "300", "NODE", n1.id)), "OK");
+  deepStrictEqual(await sub0.read(WAIT_MS), ["sunsubscribe", ch300, 0]);
+  await n1.cmd("CLUSTER", "SETSLOT", "300", "NODE", n1.id);
 }
 
 /**

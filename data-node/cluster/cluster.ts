@@ -134,6 +134,7 @@ export class Cluster {
       log.info("Node configuration loaded, I'm {name}", { name: st.myself.name });
     }
     this.st = st;
+    st.onShardSlotLost = (slot) => s.pubsub.dropShardSlot(slot);
     this.applyAnnounced();
     const ip = s.config.getString("cluster-announce-ip");
     if (ip) st.myself.ip = ip;

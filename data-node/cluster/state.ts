@@ -98,6 +98,8 @@ export class ClusterState {
   size = 0;
   /** Called whenever something nodes.conf records changes. */
   onChange: () => void = () => {};
+  /** Called when a slot our shard served is taken away from it. */
+  onShardSlotLost: (slot: number) => void = () => {};
 
   constructor(public myself: ClusterNode) {
     this.nodes.set(myself.name, myself);
@@ -136,6 +138,9 @@ export class ClusterState {
   delSlot(slot: number): boolean {
     const n = this.owner[slot];
     if (!n) return false;
+    // Our shard no longer serves it: its shard channels go (Redis's removeChannelsInSlot).
+    const m = isMaster(n) ? n : this.masterOf(n);
+    if (m && (m === this.myself || this.myself.slaveof === m.name)) this.onShardSlotLost(slot);
     setBit(n.slots, slot, false);
     n.numSlots--;
     this.owner[slot] = null;
