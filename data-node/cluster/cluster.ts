@@ -253,10 +253,15 @@ export class Cluster {
 
   /** The address clients are redirected to for a node (cluster-preferred-endpoint-type). */
   endpoint(n: ClusterNode): string {
+    return `${this.preferredEndpoint(n)}:${n.port}`;
+  }
+
+  /** Redis's getPreferredEndpoint: the IP, the hostname ("?" when it has none), or "". */
+  preferredEndpoint(n: ClusterNode): string {
     const type = this.s.config.getString("cluster-preferred-endpoint-type");
-    if (type === "hostname" && n.hostname) return `${n.hostname}:${n.port}`;
-    if (type === "unknown-endpoint") return `?:${n.port}`;
-    return `${n.ip}:${n.port}`;
+    if (type === "hostname") return n.hostname || "?";
+    if (type === "unknown-endpoint") return "";
+    return n.ip;
   }
 
   /** SPUBLISH in cluster mode: the other nodes of this shard get it (through the bus). */
@@ -545,22 +550,28 @@ export class Cluster {
     return m ? m.configEpoch : me.configEpoch;
   }
 
+  /**
+   * A node in CLUSTER SLOTS: the preferred endpoint (null for unknown-endpoint), port and name,
+   * then what else is known of its address (the IP unless that is the endpoint, the hostname
+   * unless that is), as Redis 7.0.
+   */
   private writeNode(c: Client, n: ClusterNode): void {
+    const type = this.s.config.getString("cluster-preferred-endpoint-type");
     c.out.array(4);
-    c.out.bulk(
-      this.s.config.getString("cluster-preferred-endpoint-type") === "hostname" &&
-        n.hostname
-        ? n.hostname
-        : n.ip,
-    );
+    if (type === "unknown-endpoint") c.out.nullBulk();
+    else c.out.bulk(this.preferredEndpoint(n));
     c.out.int(n.port);
     c.out.bulk(n.name);
-    if (n.hostname) {
-      c.out.map(1);
+    const ip = type !== "ip";
+    const host = type !== "hostname" && n.hostname !== "";
+    c.out.map((ip ? 1 : 0) + (host ? 1 : 0));
+    if (ip) {
+      c.out.bulk("ip");
+      c.out.bulk(n.ip);
+    }
+    if (host) {
       c.out.bulk("hostname");
       c.out.bulk(n.hostname);
-    } else {
-      c.out.map(0);
     }
   }
 
@@ -610,7 +621,7 @@ export class Cluster {
           ["id", n.name],
           ["port", n.port],
           ["ip", n.ip],
-          ["endpoint", n.ip],
+          ["endpoint", this.preferredEndpoint(n)],
           ...(n.hostname ? [["hostname", n.hostname] as [string, string]] : []),
           ["role", isMaster(n) ? "master" : "replica"],
           [
