@@ -972,7 +972,7 @@ async function shardChannelsAndLinks(impl: Impl): Promise<void> {
  * CONFIG SET cluster-announce-port / -bus-port / -hostname change what a node announces at
  * once (its own CLUSTER NODES line) and, through its PINGs, what its peers know of it; set back
  * to 0 or empty, the real ports come back. cluster-replica-no-failover is its nofailover flag,
- * seen by its peers too.
+ * seen by its peers too. cluster-preferred-endpoint-type shapes redirections and CLUSTER SLOTS.
  */
 async function announcedAtRuntime(impl: Impl): Promise<void> {
   await using cl = await TestCluster.start([impl, impl]);
@@ -1014,6 +1014,53 @@ async function announcedAtRuntime(impl: Impl): Promise<void> {
   await cl.agree("n0 is flagged nofailover", flagged);
   await n0.cmd("CONFIG", "SET", "cluster-replica-no-failover", "no");
   await cl.agree("n0 is not flagged nofailover", (v) => !flagged(v));
+
+  // cluster-preferred-endpoint-type: a node without a hostname is "?" when hostnames are
+  // preferred, and no endpoint at all (an empty one in redirections) for unknown-endpoint.
+  const k = keyInSlot(9000);
+  const n1Entry = async () => {
+    const slots = (await n0.cmd("CLUSTER", "SLOTS")) as RespValue[][];
+    const range = slots.find((r) => Number(r[0]) === 8192)!;
+    return range[2] as RespValue[];
+  };
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "hostname");
+  let moved = await n0.call("GET", k);
+  ok(moved instanceof RespError);
+  equal(moved.message, `MOVED 9000 ?:${n1.port}`);
+  deepStrictEqual((await n1Entry()).slice(0, 3).map(String), ["?", String(n1.port), n1.id]);
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "unknown-endpoint");
+  moved = await n0.call("GET", k);
+  ok(moved instanceof RespError);
+  equal(moved.message, `MOVED 9000 :${n1.port}`);
+  const entry = await n1Entry();
+  equal(entry[0], null);
+  deepStrictEqual(entry[3], ["ip", "127.0.0.1"]);
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "ip");
+}
+
+/**
+ * A cluster replica restarted from its RDB keeps keys whose TTL passed meanwhile (its master
+ * expires them and sends the DELs), as a replica does: nodes.conf makes it a replica before
+ * the RDB loads.
+ */
+async function replicaRestartKeepsExpired(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [m, r] = cl.nodes as [CNode, CNode];
+  await m.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+  await m.cmd("CLUSTER", "MEET", "127.0.0.1", String(r.port));
+  await cl.healthy(2);
+  await r.cmd("CLUSTER", "REPLICATE", m.id);
+  await cl.caughtUp(m, r);
+  for (let i = 0; i < 20; i++) await m.cmd("SET", `{t}${i}`, "v", "PX", "1500");
+  await cl.waitFor("the replica has the 20 keys", async () => await r.cmd("DBSIZE") === 20);
+  await r.cmd("SAVE");
+  await r.kill9();
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await sleep(2000);
+  await r.start();
+  equal(await r.cmd("DBSIZE"), 20, "the replica loaded its expired keys");
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+  await cl.waitFor("the master's DELs reach the replica", async () => await r.cmd("DBSIZE") === 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1441,6 +1488,19 @@ for (const impl of ["ours", "redis"] as const) {
     ignore: absent,
     ...opts,
     fn: () => announcedAtRuntime(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: a replica restarted from its RDB keeps the keys that expired meanwhile (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => replicaRestartKeepsExpired(impl),
   });
 }
 
