@@ -173,7 +173,8 @@ async function main(): Promise<void> {
   }
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
-  if (master) server.setRole("replica");
+  // In cluster mode nodes.conf tells the role (Redis's iAmMaster reads the cluster's myself).
+  if (master || server.cluster?.myself.slaveof) server.setRole("replica");
   let resume: CachedMaster | null = null;
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.

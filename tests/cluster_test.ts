@@ -11,6 +11,9 @@
  * - CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER on a replica;
  * - `redis-cli --cluster reshard` while a cluster client keeps writing and reading;
  * - a cluster of three of our nodes and three redis-server 7.0 nodes, failing over both ways;
+ * - masters losing their last slot (their own SETSLOT, or another's claim) becoming replicas of
+ *   the new owner or staying empty masters, per cluster-allow-replica-migration, ours and
+ *   redis-server's alike;
  * - a nodes.conf that does not parse, and garbage sent to the cluster bus port.
  *
  * Every process is stopped and every directory removed when a test ends, failed or not; a wait
@@ -19,7 +22,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { Redis } from "ioredis";
 import { createCluster } from "redis";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
 import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
@@ -711,6 +714,356 @@ async function reshard(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5b. A master that loses its last slot
+
+const STATE_CHANGED =
+  "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
+/** A key of `slot` (found by counting up: every slot has one among the first keys). */
+function keyInSlot(slot: number): string {
+  for (let i = 0;; i++) if (keyHashSlot(`k${i}`) === slot) return `k${i}`;
+}
+
+/**
+ * Six masters built by hand (slots and config epochs as below) lose slots to n1, which holds
+ * the most with the highest epoch, in the four ways Redis 7.0 tells apart:
+ *
+ * | node | slots           | epoch | loses its last slot by                       | then     |
+ * | n0   | 0               | 1     | its own CLUSTER SETSLOT 0 NODE n1            | replica  |
+ * | n2   | 8191            | 2     | its own SETSLOT, replica migration off       | master   |
+ * | n3   | 8192            | 3     | n1 claiming it (n3 is never told)            | replica  |
+ * | n5   | 16383           | 5     | n1 claiming it, replica migration off        | master   |
+ * | n1   | 1-8190          | 10    |                                              |          |
+ * | n4   | 8193-16382      | 4     |                                              |          |
+ *
+ * A replica follows n1 at once (SETSLOT) or when n1's claim arrives; with replica migration off
+ * the node stays an empty master (n1 took part of what it serves, not its place). A client
+ * blocked on a key of a slot that went to n1 is woken with MOVED to n1 where the node stays a
+ * master, and with UNBLOCKED (then disconnected) where it turns replica, as in Redis. Run on our
+ * nodes and on redis-server nodes with the same expectations.
+ */
+async function lastSlotGivenAway(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill(impl));
+  const [n0, n1, n2, n3, n4, n5] = cl.nodes as [CNode, CNode, CNode, CNode, CNode, CNode];
+  const layout: [CNode, number, number, number][] = [
+    [n0, 0, 0, 1],
+    [n1, 1, 8190, 10],
+    [n2, 8191, 8191, 2],
+    [n3, 8192, 8192, 3],
+    [n4, 8193, 16382, 4],
+    [n5, 16383, 16383, 5],
+  ];
+  for (const [n, from, to, epoch] of layout) {
+    await n.cmd("CLUSTER", "ADDSLOTSRANGE", String(from), String(to));
+    await n.cmd("CLUSTER", "SET-CONFIG-EPOCH", String(epoch));
+  }
+  for (const n of cl.nodes.slice(1)) await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
+  await cl.healthy(6);
+  const masters = () => [n1, n2, n3, n4, n5].filter((n) => n !== n0);
+  /** CLUSTER SETSLOT <slot> NODE n1 on `nodes` (the others learn it from n1). */
+  const giveToN1 = async (slot: number, nodes: CNode[]) => {
+    for (const n of nodes) {
+      equal(String(await n.cmd("CLUSTER", "SETSLOT", String(slot), "NODE", n1.id)), "OK");
+    }
+  };
+  const ownerIs = (slot: number, id: string) => (v: NodeLine[]) =>
+    v.some((l) =>
+      l.id === id && l.slots.some((r) => {
+        const [a, b] = r.split("-").map(Number);
+        return a! <= slot && slot <= (b ?? a)!;
+      })
+    );
+  const emptyMaster = (id: string) => (v: NodeLine[]) =>
+    v.some((l) => l.id === id && l.flags.includes("master") && l.slots.length === 0);
+  /** A client blocked with BLPOP on a key of `slot` at `n`. */
+  const blockOn = async (n: CNode, slot: number) => {
+    const c = await RawConn.connect(n.port);
+    await c.write(encodeCommand(["BLPOP", keyInSlot(slot), "0"]));
+    await cl.waitFor(
+      `the BLPOP on ${n.label} blocks`,
+      async () => parseInfo(String(await n.cmd("INFO", "clients"))).blocked_clients === "1",
+    );
+    return c;
+  };
+  /** The blocked client's error, then the node closes the connection. */
+  const wokenAndClosed = async (c: RawConn, what: string) => {
+    const r = await c.read(WAIT_MS);
+    ok(r instanceof RespError, `${what}: ${String(r)}`);
+    equal(r.message, STATE_CHANGED);
+    ok(await c.closedByServer(WAIT_MS), `${what}: connection closed`);
+  };
+
+  // n0: a client blocked on slot 0 there, then n0 gives slot 0 away itself.
+  using blocked0 = await blockOn(n0, 0);
+  await giveToN1(0, [n0]);
+  // At once, in the reply's wake: n0 calls itself n1's replica.
+  ok(isReplicaOf(await n0.nodes(), n0.id, n1.id), "n0 replicates n1 right after its SETSLOT");
+  await giveToN1(0, masters());
+  await wokenAndClosed(blocked0, "BLPOP on n0 (turned replica)");
+  await cl.agree(
+    "n0 replicates n1 and n1 serves slot 0",
+    (v) => isReplicaOf(v, n0.id, n1.id) && ownerIs(0, n1.id)(v),
+  );
+  await cl.waitFor("n0's link to n1 is up", async () => {
+    const r = await n0.replInfo();
+    return r.master_link_status === "up" && r.master_port === String(n1.port);
+  });
+
+  // n2: replica migration off, its own SETSLOT: it stays a master, without slots. A client
+  // blocked there on slot 8191 is redirected to n1.
+  await n2.cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no");
+  using blocked2 = await blockOn(n2, 8191);
+  await giveToN1(8191, [n2, ...masters().filter((n) => n !== n2)]);
+  const r2 = await blocked2.read(WAIT_MS);
+  ok(r2 instanceof RespError, `BLPOP on n2 answered ${String(r2)}`);
+  equal(r2.message, `MOVED 8191 127.0.0.1:${n1.port}`);
+  await cl.agree(
+    "n1 serves slot 8191 and n2 is an empty master",
+    (v) => ownerIs(8191, n1.id)(v) && emptyMaster(n2.id)(v),
+  );
+
+  // n3: never told; n1's claim with a higher epoch takes the slot and n3 follows n1.
+  using blocked3 = await blockOn(n3, 8192);
+  await giveToN1(8192, [n1, n4, n5]);
+  await wokenAndClosed(blocked3, "BLPOP on n3 (turned replica)");
+  await cl.agree(
+    "n3 replicates n1 and n1 serves slot 8192",
+    (v) => isReplicaOf(v, n3.id, n1.id) && ownerIs(8192, n1.id)(v),
+  );
+
+  // n5: replica migration off, the slot taken by n1's claim: an empty master.
+  await n5.cmd("CONFIG", "SET", "cluster-allow-replica-migration", "no");
+  await giveToN1(16383, [n1, n2, n4]);
+  await cl.agree(
+    "n1 serves slot 16383 and n5 is an empty master",
+    (v) => ownerIs(16383, n1.id)(v) && emptyMaster(n5.id)(v),
+  );
+  // Still so a few node timeouts later, and the cluster is ok.
+  await sleep(3 * NODE_TIMEOUT_MS);
+  await cl.agree(
+    "n2 and n5 stay empty masters",
+    (v) =>
+      emptyMaster(n2.id)(v) && emptyMaster(n5.id)(v) && isReplicaOf(v, n0.id, n1.id) &&
+      isReplicaOf(v, n3.id, n1.id),
+  );
+  await cl.healthy(6);
+}
+
+/**
+ * DEBUG DROP-CLUSTER-PACKET-FILTER: two masters that drop each other's PINGs get no PONG, so
+ * each flags the other PFAIL after the node timeout; with the filter back at -1 the flags clear.
+ * A type that is not an integer is refused with Redis's error.
+ */
+async function dropPacketFilter(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [a, b] = cl.nodes as [CNode, CNode];
+  await a.cmd("CLUSTER", "MEET", "127.0.0.1", String(b.port));
+  await cl.agree(
+    "both nodes know each other",
+    (v) => v.length === 2 && !v.some((l) => l.flags.includes("handshake")),
+  );
+  const bad = await a.call("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "ping");
+  ok(bad instanceof RespError);
+  equal(bad.message, "ERR value is not an integer or out of range");
+  const flagged = (v: NodeLine[]) =>
+    v.some((l) =>
+      !l.flags.includes("myself") && (l.flags.includes("fail?") || l.flags.includes("fail"))
+    );
+  for (const n of [a, b]) {
+    equal(String(await n.cmd("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "0")), "OK");
+  }
+  await cl.agree("each node flags the other as failing", flagged);
+  for (const n of [a, b]) {
+    equal(String(await n.cmd("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1")), "OK");
+  }
+  await cl.agree("the flags are cleared", (v) => !flagged(v));
+}
+
+/**
+ * Two masters (n0: slots 0-8191, n1: the rest) and n2 replicating n0:
+ * - a shard channel is subscribed on the replica without READONLY and gets what its master
+ *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard); messages of every
+ *   byte value cross the bus unchanged;
+ * - DEBUG CLUSTERLINK KILL closes bus links, which come back; an unknown node is refused;
+ * - on a READONLY replica a script that may write is redirected (MOVED), as a write is;
+ * - ADDSLOTSRANGE with an odd count of bounds is an arity error under its full name;
+ * - an expired key of a migrating slot counts as missing: ASK to the target, as in Redis;
+ * - a slot given away unsubscribes its shard channels' subscribers (sunsubscribe).
+ */
+async function shardChannelsAndLinks(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl, impl]);
+  const [n0, n1, n2] = cl.nodes as [CNode, CNode, CNode];
+  const odd = await n0.call("CLUSTER", "ADDSLOTSRANGE", "0", "10", "20");
+  ok(odd instanceof RespError);
+  equal(odd.message, "ERR wrong number of arguments for 'cluster|addslotsrange' command");
+  await n0.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+  await n1.cmd("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+  for (const n of [n1, n2]) await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
+  await cl.healthy(3);
+  await n2.cmd("CLUSTER", "REPLICATE", n0.id);
+  await cl.agree("n2 replicates n0", (v) => isReplicaOf(v, n2.id, n0.id));
+
+  const ch = keyInSlot(100);
+  using sub = await RawConn.connect(n2.port);
+  await sub.write(encodeCommand(["SSUBSCRIBE", ch]));
+  deepStrictEqual(await sub.read(), ["ssubscribe", ch, 1]);
+  await cl.waitFor("n2 links to n0", async () => (await n2.replInfo()).master_link_status === "up");
+  equal(await n0.cmd("SPUBLISH", ch, "hello"), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, "hello"]);
+
+  const unknown = await n0.call("DEBUG", "CLUSTERLINK", "KILL", "to", "nosuchnode");
+  ok(unknown instanceof RespError);
+  equal(unknown.message, "ERR Unknown node nosuchnode");
+  const links = async () => ((await n0.cmd("CLUSTER", "LINKS")) as RespValue[]).length;
+  equal(String(await n0.cmd("DEBUG", "CLUSTERLINK", "KILL", "all", n2.id)), "OK");
+  await cl.waitFor("n0 has both links with each peer again", async () => await links() === 4);
+  equal(await n0.cmd("SPUBLISH", ch, "world"), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, "world"]);
+
+  // Every byte value crosses the bus unchanged (0x80-0x9f included), for PUBLISH to another
+  // master's subscriber and SPUBLISH to the replica's.
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const text = String.fromCharCode(...bytes);
+  using sub1 = await RawConn.connect(n1.port);
+  await sub1.write(encodeCommand(["SUBSCRIBE", "bin"]));
+  deepStrictEqual(await sub1.read(), ["subscribe", "bin", 1]);
+  using pub = await RawConn.connect(n0.port);
+  await pub.write(encodeCommand(["PUBLISH", "bin", bytes]));
+  equal(await pub.read(), 0);
+  deepStrictEqual(await sub1.read(WAIT_MS), ["message", "bin", text]);
+  await pub.write(encodeCommand(["SPUBLISH", ch, bytes]));
+  equal(await pub.read(), 0);
+  deepStrictEqual(await sub.read(WAIT_MS), ["smessage", ch, text]);
+
+  // A READONLY client of the replica: a script that may write (a shebang without no-writes)
+  // is redirected to the master, one without flags is run there.
+  using ro = await RawConn.connect(n2.port);
+  equal(String(await ro.call("READONLY")), "OK");
+  const k100 = keyInSlot(100);
+  const moved = await ro.call("EVAL", "#!lua\nreturn redis.call('del', KEYS[1])", "1", k100);
+  ok(moved instanceof RespError, String(moved));
+  equal(moved.message, `MOVED 100 127.0.0.1:${n0.port}`);
+  equal(await ro.call("EVAL", "return redis.call('get', KEYS[1])", "1", k100), null);
+
+  const slot = 200;
+  const key = keyInSlot(slot);
+  await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await n0.cmd("SET", key, "v", "PX", "50");
+  await n0.cmd("CLUSTER", "SETSLOT", String(slot), "MIGRATING", n1.id);
+  await n1.cmd("CLUSTER", "SETSLOT", String(slot), "IMPORTING", n0.id);
+  await sleep(100);
+  const asked = await n0.call("GET", key);
+  ok(asked instanceof RespError, String(asked));
+  equal(asked.message, `ASK ${slot} 127.0.0.1:${n1.port}`);
+  for (const n of [n0, n1]) await n.cmd("CLUSTER", "SETSLOT", String(slot), "STABLE");
+  await n0.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+
+  // A slot given away takes its shard channels along: their subscribers are told.
+  const ch300 = keyInSlot(300);
+  using sub0 = await RawConn.connect(n0.port);
+  await sub0.write(encodeCommand(["SSUBSCRIBE", ch300]));
+  deepStrictEqual(await sub0.read(), ["ssubscribe", ch300, 1]);
+  equal(String(await n0.cmd("CLUSTER", "SETSLOT", "300", "NODE", n1.id)), "OK");
+  deepStrictEqual(await sub0.read(WAIT_MS), ["sunsubscribe", ch300, 0]);
+  await n1.cmd("CLUSTER", "SETSLOT", "300", "NODE", n1.id);
+}
+
+/**
+ * CONFIG SET cluster-announce-port / -bus-port / -hostname change what a node announces at
+ * once (its own CLUSTER NODES line) and, through its PINGs, what its peers know of it; set back
+ * to 0 or empty, the real ports come back. cluster-replica-no-failover is its nofailover flag,
+ * seen by its peers too. cluster-preferred-endpoint-type shapes redirections and CLUSTER SLOTS.
+ */
+async function announcedAtRuntime(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [n0, n1] = cl.nodes as [CNode, CNode];
+  await n0.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "8191");
+  await n1.cmd("CLUSTER", "ADDSLOTSRANGE", "8192", "16383");
+  await n0.cmd("CLUSTER", "MEET", "127.0.0.1", String(n1.port));
+  await cl.healthy(2);
+  const lineOf = async (from: CNode) =>
+    String(await from.cmd("CLUSTER", "NODES")).split("\n").find((l) => l.startsWith(n0.id))!
+      .split(" ")[1]!;
+  const seenAs = async (addr: string) => {
+    equal(await lineOf(n0), addr, "n0's own line");
+    await cl.waitFor(`n1 sees n0 as ${addr}`, async () => await lineOf(n1) === addr);
+  };
+  // Ports nobody uses (the data port and bus port of a node that is not started).
+  const port = n1.port + 1, bus = n1.port + 2;
+  await n0.cmd("CONFIG", "SET", "cluster-announce-port", String(port));
+  await seenAs(`127.0.0.1:${port}@${n0.port + 10000}`);
+  await n0.cmd("CONFIG", "SET", "cluster-announce-bus-port", String(bus));
+  await n0.cmd("CONFIG", "SET", "cluster-announce-hostname", "node-zero");
+  await seenAs(`127.0.0.1:${port}@${bus},node-zero`);
+  await n0.cmd(
+    "CONFIG",
+    "SET",
+    "cluster-announce-port",
+    "0",
+    "cluster-announce-bus-port",
+    "0",
+    "cluster-announce-hostname",
+    "",
+  );
+  await seenAs(`127.0.0.1:${n0.port}@${n0.port + 10000}`);
+  await cl.healthy(2);
+  // cluster-replica-no-failover is the node's nofailover flag, which its peers learn.
+  const flagged = (v: NodeLine[]) => v.find((l) => l.id === n0.id)!.flags.includes("nofailover");
+  await n0.cmd("CONFIG", "SET", "cluster-replica-no-failover", "yes");
+  ok(flagged(await n0.nodes()), "n0 flags itself nofailover");
+  await cl.agree("n0 is flagged nofailover", flagged);
+  await n0.cmd("CONFIG", "SET", "cluster-replica-no-failover", "no");
+  await cl.agree("n0 is not flagged nofailover", (v) => !flagged(v));
+
+  // cluster-preferred-endpoint-type: a node without a hostname is "?" when hostnames are
+  // preferred, and no endpoint at all (an empty one in redirections) for unknown-endpoint.
+  const k = keyInSlot(9000);
+  const n1Entry = async () => {
+    const slots = (await n0.cmd("CLUSTER", "SLOTS")) as RespValue[][];
+    const range = slots.find((r) => Number(r[0]) === 8192)!;
+    return range[2] as RespValue[];
+  };
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "hostname");
+  let moved = await n0.call("GET", k);
+  ok(moved instanceof RespError);
+  equal(moved.message, `MOVED 9000 ?:${n1.port}`);
+  deepStrictEqual((await n1Entry()).slice(0, 3).map(String), ["?", String(n1.port), n1.id]);
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "unknown-endpoint");
+  moved = await n0.call("GET", k);
+  ok(moved instanceof RespError);
+  equal(moved.message, `MOVED 9000 :${n1.port}`);
+  const entry = await n1Entry();
+  equal(entry[0], null);
+  deepStrictEqual(entry[3], ["ip", "127.0.0.1"]);
+  await n0.cmd("CONFIG", "SET", "cluster-preferred-endpoint-type", "ip");
+}
+
+/**
+ * A cluster replica restarted from its RDB keeps keys whose TTL passed meanwhile (its master
+ * expires them and sends the DELs), as a replica does: nodes.conf makes it a replica before
+ * the RDB loads.
+ */
+async function replicaRestartKeepsExpired(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [m, r] = cl.nodes as [CNode, CNode];
+  await m.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+  await m.cmd("CLUSTER", "MEET", "127.0.0.1", String(r.port));
+  await cl.healthy(2);
+  await r.cmd("CLUSTER", "REPLICATE", m.id);
+  await cl.caughtUp(m, r);
+  for (let i = 0; i < 20; i++) await m.cmd("SET", `{t}${i}`, "v", "PX", "1500");
+  await cl.waitFor("the replica has the 20 keys", async () => await r.cmd("DBSIZE") === 20);
+  await r.cmd("SAVE");
+  await r.kill9();
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+  await sleep(2000);
+  await r.start();
+  equal(await r.cmd("DBSIZE"), 20, "the replica loaded its expired keys");
+  await m.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1");
+  await cl.waitFor("the master's DELs reach the replica", async () => await r.cmd("DBSIZE") === 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
 async function mixed(): Promise<void> {
@@ -1077,6 +1430,12 @@ Deno.test({
   fn: reshard,
 });
 
+Deno.test({
+  name: `cluster: a master that loses its last slot follows the new owner (ours)`,
+  ...opts,
+  fn: () => lastSlotGivenAway("ours"),
+});
+
 const noMixed = hasRedisCli && hasRedisServer
   ? ""
   : " (ignored: redis-server or redis-cli not installed)";
@@ -1086,6 +1445,64 @@ Deno.test({
   ...opts,
   fn: mixed,
 });
+
+const noServer = hasRedisServer ? "" : " (ignored: redis-server not installed)";
+Deno.test({
+  name:
+    `cluster: a master that loses its last slot follows the new owner (redis-server)${noServer}`,
+  ignore: !hasRedisServer,
+  ...opts,
+  fn: () => lastSlotGivenAway("redis"),
+});
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name: `cluster: DEBUG DROP-CLUSTER-PACKET-FILTER (${impl})${absent ? noServer : ""}`,
+    ignore: absent,
+    ...opts,
+    fn: () => dropPacketFilter(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: shard channels on a replica, DEBUG CLUSTERLINK KILL, an expired key of a migrating slot (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => shardChannelsAndLinks(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: CONFIG SET of the announced port, bus port, hostname and nofailover reaches the peers (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => announcedAtRuntime(impl),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: a replica restarted from its RDB keeps the keys that expired meanwhile (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => replicaRestartKeepsExpired(impl),
+  });
+}
 
 Deno.test({
   name: "cluster: a nodes.conf that does not parse stops startup and names the line",

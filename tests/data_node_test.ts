@@ -75,6 +75,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "REPLICAOF wakes clients blocked on keys with UNBLOCKED and closes them (as redis-server)",
+  ...opts,
+  fn: async () => {
+    const impls = hasRedis ? [startDataNode, startRedisServer] : [startDataNode];
+    if (!hasRedis) console.log("redis-server not installed: checked on our node only");
+    // A master nobody listens on: the replica keeps trying, which is all this needs.
+    const nowhere = String(await freePort());
+    for (const start of impls) {
+      await using node = await start();
+      using a = await RawConn.connect(node.port);
+      using w = await RawConn.connect(node.port);
+      await a.write(new TextEncoder().encode("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"));
+      await blockedClients(w, 1);
+      equal(String(await w.call("REPLICAOF", "127.0.0.1", nowhere)), "OK");
+      const err = await a.read();
+      ok(err instanceof RespError, String(err));
+      equal(
+        err.message,
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+      );
+      ok(await a.closedByServer(), "the woken client is disconnected");
+      await blockedClients(w, 0);
+    }
+  },
+});
+
+Deno.test({
   name: "CLIENT PAUSE WRITE holds writes but not reads until it expires",
   ...opts,
   fn: async () => {

@@ -25,6 +25,7 @@ import {
   pipeline,
   run,
   sameData,
+  WAIT_MS,
   waitFor,
 } from "./helpers/replication.ts";
 
@@ -787,6 +788,34 @@ async function chained(p: Pair): Promise<void> {
   await sameData(m, r2);
 }
 
+/**
+ * CLIENT KILL TYPE master in a transaction that then sleeps: the link is down from the kill, as
+ * Redis frees the master client at once (master_link_down_since_seconds counts the sleep; a
+ * cluster replica's data age reads the same time). The replica's attempt to reconnect then
+ * hangs on the paused master and fails when the master is killed: that does not move the time.
+ */
+async function linkDownFromKill(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  using c = await r.fresh();
+  equal(String(await c.call("MULTI")), "OK");
+  equal(String(await c.call("CLIENT", "KILL", "TYPE", "master")), "QUEUED");
+  equal(String(await c.call("DEBUG", "SLEEP", "3")), "QUEUED");
+  await c.write(encodeCommand(["EXEC"]));
+  await m.cmd("CLIENT", "PAUSE", "60000");
+  const replies = await c.read(WAIT_MS) as RespValue[];
+  deepStrictEqual(replies.map(String), ["1", "OK"]);
+  await new Promise((res) => setTimeout(res, 1000));
+  await m.proc.kill9();
+  await new Promise((res) => setTimeout(res, 1500));
+  const info = await r.info("replication");
+  equal(info.master_link_status, "down");
+  const since = Number(info.master_link_down_since_seconds);
+  ok(since >= 4, `master_link_down_since_seconds:${since}, 5.5 s after the kill`);
+}
+
 interface Scenario {
   name: string;
   /** Binaries the scenario runs besides the servers. */
@@ -816,6 +845,7 @@ const SCENARIOS: Scenario[] = [
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "chained replicas", fn: chained },
+  { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
 ];
 
 /** Why a scenario cannot run for a pairing, or null. */

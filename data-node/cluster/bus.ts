@@ -14,6 +14,7 @@
 import { getLogger } from "../../shared/log.ts";
 import { MAX_BUS_LINK_QUEUE } from "../../shared/limits.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
+import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import type { Server } from "../server/server.ts";
 import {
   type BusBody,
@@ -115,6 +116,7 @@ export class ClusterBus {
       forget: (name) => this.forget(name),
       publish: (channel, message) => this.publish(channel, message),
       publishShard: (channel, message) => this.publishShard(channel, message),
+      killLinks: (n, to, from) => this.killLinks(n, to, from),
       links: () => this.links(),
       failover: (how) =>
         how === "takeover"
@@ -193,6 +195,15 @@ export class ClusterBus {
       // An unreachable node still times out: its PING is counted as sent.
       if (n.pingSent === 0) n.pingSent = this.s.clock.nowMs();
     });
+  }
+
+  /** DEBUG CLUSTERLINK KILL: closes our link to `n` and/or its link to us. */
+  private killLinks(n: ClusterNode, to: boolean, from: boolean): void {
+    if (to) {
+      const l = this.out.get(n);
+      if (l) this.closeLink(l);
+    }
+    if (from) { for (const l of [...this.inbound]) if (l.node === n) this.closeLink(l); }
   }
 
   private closeLink(l: Link): void {
@@ -369,6 +380,10 @@ export class ClusterBus {
     const now = this.s.clock.nowMs();
     const name = messageTypeName(h.type);
     this.cl.stats.received.set(name, (this.cl.stats.received.get(name) ?? 0) + 1);
+    if (h.type === this.cl.dropPacketType) {
+      log.warn("Dropping packet that matches debug drop filter");
+      return;
+    }
     let sender = st.nodes.get(h.sender);
     if (sender && sender.flags & F.HANDSHAKE) sender = undefined;
     if (sender) {
@@ -447,6 +462,12 @@ export class ClusterBus {
         }
       }
       if (!sender) return;
+      // The NOFAILOVER flag is the sender's to set (cluster-replica-no-failover).
+      if ((sender.flags & F.NOFAILOVER) !== (h.flags & F.NOFAILOVER)) {
+        sender.flags = (sender.flags & ~F.NOFAILOVER) | (h.flags & F.NOFAILOVER);
+        this.cl.changed();
+      }
+      if (h.type === MSG.PING) this.updateAddressIfNeeded(sender, l, h);
       sender.hostname = msg.body.hostname ?? "";
       this.updateRole(sender, h);
       if (!h.slaveof) this.updateSlots(sender, h.configEpoch, h.myslots);
@@ -470,8 +491,8 @@ export class ClusterBus {
         return;
       }
       case "publish": {
-        const dec = new TextDecoder("latin1");
-        const ch = dec.decode(b.channel), m = dec.decode(b.message);
+        // One char per byte (WHATWG's "latin1" is windows-1252: it changes bytes 0x80-0x9f).
+        const ch = bytesToBinary(b.channel), m = bytesToBinary(b.message);
         if (h.type === MSG.PUBLISHSHARD) this.s.pubsub.spublish(ch, m);
         else this.s.pubsub.publish(ch, m);
         return;
@@ -490,6 +511,8 @@ export class ClusterBus {
       case "update": {
         const n = st.nodes.get(b.nodename);
         if (!n || n.configEpoch >= b.configEpoch) return;
+        // The node serves slots with that epoch: it is a master.
+        if (!isMaster(n)) st.setRole(n, null);
         n.configEpoch = b.configEpoch;
         this.updateSlots(n, b.configEpoch, b.slots);
         this.cl.changed();
@@ -498,6 +521,33 @@ export class ClusterBus {
       default:
         return;
     }
+  }
+
+  /**
+   * A PING on a link other than ours to the sender tells its address as it announces it now
+   * (CONFIG SET cluster-announce-*, a restart on another port): a change replaces what we
+   * knew, our link to it is reopened there, and a replica follows its master there.
+   */
+  private updateAddressIfNeeded(n: ClusterNode, l: Link, h: BusHeader): void {
+    if (this.out.get(n) === l) return;
+    const ip = h.myip || (l.conn.remoteAddr as Deno.NetAddr).hostname;
+    if (!ip || (n.ip === ip && n.port === h.port && n.cport === h.cport && n.pport === h.pport)) {
+      return;
+    }
+    n.ip = ip;
+    n.port = h.port;
+    n.cport = h.cport;
+    n.pport = h.pport;
+    n.flags &= ~F.NOADDR;
+    const out = this.out.get(n);
+    if (out) this.closeLink(out);
+    log.warn("Address updated for node {name}, now {ip}:{port}", {
+      name: n.name,
+      ip,
+      port: n.port,
+    });
+    if (this.st.myself.slaveof === n.name) this.s.replication.replicaOf(n.ip, n.port);
+    this.cl.changed();
   }
 
   /** Epochs and offset from a known sender's header (its master's epoch for a replica). */
@@ -557,6 +607,9 @@ export class ClusterBus {
     let changed = false, newMaster: ClusterNode | null = null;
     const dirty: number[] = [];
     let stale: ClusterNode | null = null;
+    // How many slots the sender claims, and how many of them it took from our shard: all of
+    // them means it took our master's place (a failover), not only some of its slots.
+    let senderSlots = 0, takenFromUs = 0;
     for (let s = 0; s < CLUSTER_SLOTS; s++) {
       // Whole bytes of unclaimed slots are skipped.
       if ((s & 7) === 0 && claimed[s >> 3] === 0) {
@@ -564,11 +617,15 @@ export class ClusterBus {
         continue;
       }
       if (!hasSlot(claimed, s)) continue;
+      senderSlots++;
       const owner = st.owner[s] ?? null;
       if (owner === sender || st.importing.has(s)) continue;
       if (owner === null || owner.configEpoch < epoch) {
         if (owner === me && sender !== me && this.s.dbs[0]!.countKeysInSlot(s) > 0) dirty.push(s);
-        if (owner && owner === myMaster) newMaster = sender;
+        if (owner && owner === myMaster) {
+          newMaster = sender;
+          takenFromUs++;
+        }
         st.moveSlot(s, sender);
         changed = true;
       } else if (owner.configEpoch > epoch) {
@@ -587,18 +644,31 @@ export class ClusterBus {
         });
       }
     }
-    if (!changed) return;
-    if (newMaster && myMaster && myMaster.numSlots === 0) {
+    // Our shard lost its last slot: we follow the node that took them, when replica
+    // migration is allowed or when the sender took exactly our shard's slots (a failover).
+    // A replica whose master turned replica itself follows its grandmaster instead, unless
+    // that is us (a TAKEOVER can leave such a loop for the operator to repair).
+    const myMasterMaster = me.slaveof && myMaster ? st.masterOf(myMaster) : null;
+    if (
+      newMaster && myMaster && myMaster.numSlots === 0 &&
+      (this.s.config.get<boolean>("cluster-allow-replica-migration") ||
+        senderSlots === takenFromUs)
+    ) {
       log.warn("Configuration change detected. Reconfiguring myself as a replica of {name}", {
         name: newMaster.name,
       });
       this.cl.replicate(newMaster);
+    } else if (myMasterMaster && myMasterMaster !== me) {
+      log.warn("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {name}", {
+        name: myMasterMaster.name,
+      });
+      this.cl.replicate(myMasterMaster);
     } else {
       for (const s of dirty) {
         this.s.dbs[0]!.deleteSlot(s);
       }
     }
-    this.cl.changed();
+    if (changed) this.cl.changed();
   }
 
   private processGossip(entries: GossipEntry[], sender: ClusterNode | null): void {
@@ -1011,7 +1081,7 @@ export class ClusterBus {
     const master = me.slaveof ? st.nodes.get(me.slaveof) : me;
     if (!master) return;
     const shard = new Set([master, ...st.replicasOf(master)]);
-    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    const enc = binaryToBytes;
     const body: BusBody = { kind: "publish", channel: enc(channel), message: enc(message) };
     for (const n of shard) {
       if (n === me) continue;
@@ -1022,7 +1092,7 @@ export class ClusterBus {
 
   /** PUBLISH in cluster mode reaches the subscribers of every node. */
   publish(channel: string, message: string): void {
-    const enc = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0) & 0xff);
+    const enc = binaryToBytes;
     this.broadcast(MSG.PUBLISH, {
       kind: "publish",
       channel: enc(channel),

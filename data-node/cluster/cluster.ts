@@ -7,6 +7,10 @@
 import { getLogger } from "../../shared/log.ts";
 import { ConfigError } from "../../shared/config/parse.ts";
 import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
+import { ERR } from "../../shared/errors.ts";
+import { parseI64 } from "../../shared/int64.ts";
+import { subcommandSyntaxError } from "../commands/define.ts";
+import { effectiveCommandBits } from "../commands/scripting.ts";
 import { type CommandDef, commandKeys, F_WRITE } from "../commands/types.ts";
 import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
@@ -24,6 +28,7 @@ import {
 
 const log = getLogger(["data-node", "cluster"]);
 
+const SHARD_COMMANDS = new Set(["ssubscribe", "sunsubscribe", "spublish"]);
 const NO_KEYS = -1;
 const CROSS_SLOT = -2;
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -65,10 +70,13 @@ function keysOf(calls: [CommandDef, string[]][]): string[] {
   return out;
 }
 
-/** How many of the keys this node does not hold. */
+/**
+ * How many of the keys this node does not hold: an expired key counts as missing (it is not
+ * deleted here), so a migrating slot's expired key is asked for at the target, as in Redis.
+ */
 function missing(c: Client, keys: string[]): number {
   let m = 0;
-  for (const k of keys) if (c.db.peek(k) === undefined) m++;
+  for (const k of keys) if (c.db.peek(k) === undefined || c.db.keyIsExpired(k)) m++;
   return m;
 }
 
@@ -96,12 +104,15 @@ export class Cluster {
     forget(name: string): void;
     publish(channel: string, message: string): void;
     publishShard(channel: string, message: string): void;
+    killLinks(node: ClusterNode, to: boolean, from: boolean): void;
     failover(how: "default" | "force" | "takeover"): void;
     links(): BusLinkInfo[];
   } | null = null;
   readonly stats = { sent: new Map<string, number>(), received: new Map<string, number>() };
   /** Bus links closed for a send buffer over cluster-link-sendbuf-limit. */
   linksBufferLimitExceeded = 0;
+  /** DEBUG DROP-CLUSTER-PACKET-FILTER: bus messages of this type are dropped (-1: none). */
+  dropPacketType = -1;
 
   constructor(private readonly s: Server) {
     this.file = s.config.getString("cluster-config-file");
@@ -123,14 +134,73 @@ export class Cluster {
       log.info("Node configuration loaded, I'm {name}", { name: st.myself.name });
     }
     this.st = st;
-    const me = st.myself;
-    me.port = s.config.get<number>("cluster-announce-port") || s.config.get<number>("port");
-    me.cport = s.config.get<number>("cluster-announce-bus-port") || this.busPort();
-    me.hostname = s.config.getString("cluster-announce-hostname");
+    st.onShardSlotLost = (slot) => s.pubsub.dropShardSlot(slot);
+    this.applyAnnounced();
     const ip = s.config.getString("cluster-announce-ip");
-    if (ip) me.ip = ip;
+    if (ip) st.myself.ip = ip;
+    // What this node announces follows CONFIG SET at once, as in Redis.
+    for (
+      const name of [
+        "cluster-announce-port",
+        "cluster-announce-tls-port",
+        "cluster-announce-bus-port",
+        "cluster-announce-hostname",
+      ]
+    ) {
+      s.config.onChange(name, () => {
+        this.applyAnnounced();
+        this.changed();
+      });
+    }
+    // cluster-replica-no-failover is our NOFAILOVER flag, which our messages carry.
+    const noFailover = () => {
+      const me = this.st.myself;
+      const before = me.flags;
+      if (s.config.get<boolean>("cluster-replica-no-failover")) me.flags |= F.NOFAILOVER;
+      else me.flags &= ~F.NOFAILOVER;
+      if (me.flags !== before) this.changed();
+    };
+    noFailover();
+    s.config.onChange("cluster-replica-no-failover", noFailover);
+    s.config.onChange("cluster-announce-ip", (v) => {
+      // Cleared: our address is learned again from the next message of a peer.
+      this.st.myself.ip = String(v);
+      this.changed();
+    });
     this.updateState();
     this.saveNow();
+    // DEBUG DROP-CLUSTER-PACKET-FILTER <type>: received bus messages of that type are ignored
+    // (tests of partial connectivity), -1 to stop.
+    s.debugExtensions.set("drop-cluster-packet-filter", (_e, c, argv) => {
+      if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+      const t = parseI64(argv[2]!);
+      if (t === null) return c.error(ERR.notInt);
+      this.dropPacketType = t >= -1n && t <= 0xffffn ? Number(t) : -2;
+      c.out.ok();
+    });
+    // DEBUG CLUSTERLINK KILL <to|from|all> <node-id>: closes bus links (they reconnect).
+    s.debugExtensions.set("clusterlink", (_e, c, argv) => {
+      if (argv.length !== 5 || argv[2]!.toLowerCase() !== "kill") {
+        return subcommandSyntaxError(c, argv, "DEBUG");
+      }
+      const node = this.st.nodes.get(argv[4]!);
+      if (!node) return c.error(`ERR Unknown node ${argv[4]}`);
+      const dir = argv[3]!.toLowerCase();
+      if (dir !== "to" && dir !== "from" && dir !== "all") {
+        return c.error(`ERR Unknown direction ${argv[3]}`);
+      }
+      this.bus?.killLinks(node, dir !== "from", dir !== "to");
+      c.out.ok();
+    });
+  }
+
+  /** Our announced ports and hostname, from the configuration (Redis's deriveAnnouncedPorts). */
+  private applyAnnounced(): void {
+    const me = this.st.myself;
+    const c = this.s.config;
+    me.port = c.get<number>("cluster-announce-port") || c.get<number>("port");
+    me.cport = c.get<number>("cluster-announce-bus-port") || this.busPort();
+    me.hostname = c.getString("cluster-announce-hostname");
   }
 
   /** The port of the cluster bus: cluster-port, else the data port + 10000. */
@@ -183,10 +253,15 @@ export class Cluster {
 
   /** The address clients are redirected to for a node (cluster-preferred-endpoint-type). */
   endpoint(n: ClusterNode): string {
+    return `${this.preferredEndpoint(n)}:${n.port}`;
+  }
+
+  /** Redis's getPreferredEndpoint: the IP, the hostname ("?" when it has none), or "". */
+  preferredEndpoint(n: ClusterNode): string {
     const type = this.s.config.getString("cluster-preferred-endpoint-type");
-    if (type === "hostname" && n.hostname) return `${n.hostname}:${n.port}`;
-    if (type === "unknown-endpoint") return `?:${n.port}`;
-    return `${n.ip}:${n.port}`;
+    if (type === "hostname") return n.hostname || "?";
+    if (type === "unknown-endpoint") return "";
+    return n.ip;
   }
 
   /** SPUBLISH in cluster mode: the other nodes of this shard get it (through the bus). */
@@ -227,20 +302,29 @@ export class Cluster {
         const ks = callSlot(d, a);
         if (ks === NO_KEYS) continue;
         if (ks === CROSS_SLOT || (slot !== -1 && ks !== slot)) return CROSSSLOT;
-        if (d.bits & F_WRITE) writes = true;
+        if (effectiveCommandBits(this.s, d, a) & F_WRITE) writes = true;
         slot = ks;
       }
     } else {
       slot = callSlot(def, argv);
       if (slot === CROSS_SLOT) return CROSSSLOT;
-      writes = (def.bits & F_WRITE) !== 0;
+      // A script that may write (a shebang without no-writes) is a write, as in Redis.
+      writes = (effectiveCommandBits(this.s, def, argv) & F_WRITE) !== 0;
     }
     if (slot === -1) return null;
+    // Shard channels (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) are served by every node of the
+    // slot's shard, replicas included, and by the source of a slot being migrated until the
+    // slot moves, whatever keys are where; while the cluster is down they follow their own
+    // setting.
+    const shard = !queued && SHARD_COMMANDS.has(def.name);
     if (st.state !== "ok") {
-      if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
+      if (shard) {
+        if (!this.s.config.get<boolean>("cluster-allow-pubsubshard-when-down")) {
+          return "CLUSTERDOWN The cluster is down";
+        }
+      } else if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
         return "CLUSTERDOWN The cluster is down";
-      }
-      if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
+      } else if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
     }
     const owner = st.owner[slot] ?? null;
     const asking = c.asking || def.name === "restore-asking";
@@ -249,7 +333,7 @@ export class Cluster {
     }
     if (owner === me) {
       const target = st.migrating.get(slot);
-      if (target) {
+      if (target && !shard) {
         const keys = keysOf(calls ?? [[def, argv]]);
         const m = missing(c, keys);
         if (m > 0 && m < keys.length) {
@@ -262,16 +346,34 @@ export class Cluster {
     if (asking && st.importing.has(slot)) {
       const keys = keysOf(calls ?? [[def, argv]]);
       // A single key is served whether it is here yet or not (RESTORE-ASKING of MIGRATE).
-      if (keys.length > 1 && missing(c, keys) > 0) {
+      if (!shard && keys.length > 1 && missing(c, keys) > 0) {
         return "TRYAGAIN Multiple keys request during rehashing of slot";
       }
       return null;
     }
-    // A READONLY client reads from the replica of the slot's master.
+    // A READONLY client reads from the replica of the slot's master (shard channels need no
+    // READONLY).
     if (
-      owner && c.readonlyCluster && !writes && me.slaveof === owner.name
+      owner && (c.readonlyCluster || shard) && !writes && me.slaveof === owner.name
     ) return null;
     return `MOVED ${slot} ${owner ? this.endpoint(owner) : ""}`;
+  }
+
+  /**
+   * The error that ends a client's wait on `key` (Redis's clusterRedirectBlockedClientIfNeeded):
+   * CLUSTERDOWN while the cluster is down, MOVED once its slot is served elsewhere and not
+   * being imported here, null while it may wait on.
+   */
+  blockedRedirect(c: Client, key: string): string | null {
+    const st = this.st;
+    if (st.state !== "ok") return "CLUSTERDOWN The cluster is down";
+    const slot = keyHashSlot(key);
+    const owner = st.owner[slot] ?? null;
+    if (owner === st.myself || st.importing.has(slot)) return null;
+    // XREAD is the one blocking read: a READONLY client may wait for it on its master's replica.
+    const read = c.blockedCall?.argv[0]?.toLowerCase() === "xread";
+    if (owner && read && c.readonlyCluster && st.myself.slaveof === owner.name) return null;
+    return owner ? `MOVED ${slot} ${this.endpoint(owner)}` : "CLUSTERDOWN Hash slot not served";
   }
 
   // ---------------------------------------------------------------------------------------
@@ -350,7 +452,20 @@ export class Cluster {
         if (st.migrating.has(slot) && this.s.dbs[0]!.countKeysInSlot(slot) === 0) {
           st.migrating.delete(slot);
         }
+        const wasMine = st.owner[slot] === me;
         st.moveSlot(slot, node);
+        // A master that gave away its last slot follows the new owner as its replica (Redis
+        // 7.0, when cluster-allow-replica-migration is yes).
+        if (
+          wasMine && node !== me && me.numSlots === 0 &&
+          this.s.config.get<boolean>("cluster-allow-replica-migration")
+        ) {
+          log.warn("Configuration change detected. Reconfiguring myself as a replica of {name}", {
+            name: node.name,
+          });
+          this.replicate(node);
+          return null;
+        }
         // The end of an import: the slot is ours, with an epoch above every other node's so
         // the others follow (bumped only when ours is not already the largest, alone, as
         // Redis's clusterBumpConfigEpochWithoutConsensus), and everyone is told at once.
@@ -435,22 +550,28 @@ export class Cluster {
     return m ? m.configEpoch : me.configEpoch;
   }
 
+  /**
+   * A node in CLUSTER SLOTS: the preferred endpoint (null for unknown-endpoint), port and name,
+   * then what else is known of its address (the IP unless that is the endpoint, the hostname
+   * unless that is), as Redis 7.0.
+   */
   private writeNode(c: Client, n: ClusterNode): void {
+    const type = this.s.config.getString("cluster-preferred-endpoint-type");
     c.out.array(4);
-    c.out.bulk(
-      this.s.config.getString("cluster-preferred-endpoint-type") === "hostname" &&
-        n.hostname
-        ? n.hostname
-        : n.ip,
-    );
+    if (type === "unknown-endpoint") c.out.nullBulk();
+    else c.out.bulk(this.preferredEndpoint(n));
     c.out.int(n.port);
     c.out.bulk(n.name);
-    if (n.hostname) {
-      c.out.map(1);
+    const ip = type !== "ip";
+    const host = type !== "hostname" && n.hostname !== "";
+    c.out.map((ip ? 1 : 0) + (host ? 1 : 0));
+    if (ip) {
+      c.out.bulk("ip");
+      c.out.bulk(n.ip);
+    }
+    if (host) {
       c.out.bulk("hostname");
       c.out.bulk(n.hostname);
-    } else {
-      c.out.map(0);
     }
   }
 
@@ -500,7 +621,7 @@ export class Cluster {
           ["id", n.name],
           ["port", n.port],
           ["ip", n.ip],
-          ["endpoint", n.ip],
+          ["endpoint", this.preferredEndpoint(n)],
           ...(n.hostname ? [["hostname", n.hostname] as [string, string]] : []),
           ["role", isMaster(n) ? "master" : "replica"],
           [
@@ -625,6 +746,11 @@ export class Cluster {
   replicate(master: ClusterNode): void {
     const me = this.st.myself;
     for (let s = 0; s < CLUSTER_SLOTS; s++) if (this.st.owner[s] === me) this.st.delSlot(s);
+    // A master turning replica closes every slot it was migrating or importing.
+    if (isMaster(me)) {
+      this.st.migrating.clear();
+      this.st.importing.clear();
+    }
     this.st.setRole(me, master);
     this.s.replication.replicaOf(master.ip, master.port);
     this.changed();

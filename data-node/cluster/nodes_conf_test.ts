@@ -85,3 +85,20 @@ Deno.test("nodes.conf padded with newlines (a save cut short before its truncate
   equal(back.nodes.size, 3);
   equal(back.owner[0], back.myself);
 });
+
+Deno.test("a master's replicas are listed by name, whatever order they were learned in", () => {
+  const now = 0;
+  const viewOf = (order: string[]) => {
+    const st = new ClusterState(newNode("f".repeat(40), F.MYSELF | F.MASTER, now));
+    const m = newNode("0".repeat(40), F.MASTER, now);
+    st.addNode(m);
+    for (const ch of order) {
+      const r = newNode(ch.repeat(40), F.MASTER, now);
+      st.addNode(r);
+      st.setRole(r, m);
+    }
+    return st.replicasOf(m).map((r) => r.name[0]);
+  };
+  deepStrictEqual(viewOf(["c", "b", "d"]), ["b", "c", "d"]);
+  deepStrictEqual(viewOf(["d", "c", "b"]), ["b", "c", "d"]);
+});

@@ -98,6 +98,8 @@ export class ClusterState {
   size = 0;
   /** Called whenever something nodes.conf records changes. */
   onChange: () => void = () => {};
+  /** Called when a slot our shard served is taken away from it. */
+  onShardSlotLost: (slot: number) => void = () => {};
 
   constructor(public myself: ClusterNode) {
     this.nodes.set(myself.name, myself);
@@ -136,6 +138,9 @@ export class ClusterState {
   delSlot(slot: number): boolean {
     const n = this.owner[slot];
     if (!n) return false;
+    // Our shard no longer serves it: its shard channels go (Redis's removeChannelsInSlot).
+    const m = isMaster(n) ? n : this.masterOf(n);
+    if (m && (m === this.myself || this.myself.slaveof === m.name)) this.onShardSlotLost(slot);
     setBit(n.slots, slot, false);
     n.numSlots--;
     this.owner[slot] = null;
@@ -153,8 +158,14 @@ export class ClusterState {
     return n.slaveof ? this.nodes.get(n.slaveof) ?? null : null;
   }
 
+  /**
+   * A master's replicas, by name: every node lists them in the same order (CLUSTER SLOTS,
+   * SHARDS), whatever order it learned them in. (Redis lists them in the order it learned them,
+   * which differs between nodes whose replicas were set up at once.)
+   */
   replicasOf(n: ClusterNode): ClusterNode[] {
-    return [...this.nodes.values()].filter((x) => x.slaveof === n.name && isReplica(x));
+    return [...this.nodes.values()].filter((x) => x.slaveof === n.name && isReplica(x))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
   /** Makes `n` a replica of `master` (or a master when null). */

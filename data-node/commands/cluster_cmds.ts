@@ -6,6 +6,7 @@ import type { ClientState, Engine } from "../engine/types.ts";
 import { cmd, parseIntArg } from "./define.ts";
 import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
 import type { CommandDef } from "./types.ts";
+import { wrongArity } from "../../shared/errors.ts";
 
 const DISABLED = "ERR This instance has cluster support disabled";
 const NOT_INT = "ERR value is not an integer or out of range";
@@ -149,7 +150,8 @@ function cluster(s: Engine, c: ClientState, argv: string[]): void {
     }
     case "addslotsrange":
     case "delslotsrange": {
-      if (n < 4 || n % 2 !== 0) return wrong();
+      // Start and end come in pairs: an odd count is an arity error, under the full name.
+      if (n < 4 || n % 2 !== 0) return c.error(wrongArity(`cluster|${sub}`));
       const slots: number[] = [];
       for (let i = 2; i < n; i += 2) {
         const a = slotArg(c, argv[i]!);

@@ -452,6 +452,10 @@ export class ReplicaSide {
       s.stats.error(message);
       this.errorForMaster(message);
     };
+    // Closed by CLIENT KILL (or a timeout): the link is down from that moment, as Redis frees
+    // the master client at once (its repl_down_since, which the cluster's data age reads), not
+    // when the socket loop notices after the current command.
+    c.onClose = () => this.masterClientClosed(c);
     c.db = s.dbs[db] ?? s.dbs[0]!;
     this.master = c;
     this.fed = this.applied = 0;
@@ -714,7 +718,9 @@ export class ReplicaSide {
     this.closeConn();
     this.generation++;
     this.state = "connect";
-    this.downSinceMs = s.clock.nowMs();
+    // Down since the link to a master was lost; a failed attempt to reconnect changes nothing
+    // (Redis's repl_down_since, which a cluster replica's data age reads).
+    if (m || this.downSinceMs === 0) this.downSinceMs = s.clock.nowMs();
   }
 
   /** The master client went away (CLIENT KILL TYPE master, a timeout). */

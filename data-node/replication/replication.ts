@@ -15,6 +15,10 @@ import type { Client } from "../server/client.ts";
 import { MasterSide } from "./master.ts";
 import { type CachedMaster, ReplicaSide } from "./replica.ts";
 
+/** What a client blocked on keys gets when its node turns replica. */
+const STATE_CHANGED =
+  "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
 const log = getLogger(["data-node", "replication"]);
 
 export type FailoverState = "no-failover" | "waiting-for-sync" | "failover-in-progress";
@@ -57,9 +61,12 @@ export class Replication {
     if (r.master) r.cached = { replId: s.replId, offset: s.replOffset, db: r.master.db.id };
     r.stop();
     s.setRole("replica");
-    // Clients blocked on keys were waiting for writes that can now only come from the master.
+    // Clients blocked on keys were waiting for writes that can now only come from the master:
+    // woken with Redis's error and disconnected once it is written.
     for (const c of s.clients.values()) {
-      if (c.blocked && c.kind === "normal") c.blocked.unblock("error");
+      if (c.blocked && c.kind === "normal" && s.blocking.unblock(c, "error", STATE_CHANGED)) {
+        c.closeAfterReply = true;
+      }
     }
     this.master.disconnectAll();
     if (resume !== undefined) {

@@ -122,16 +122,36 @@ export class BlockingRegistry {
     }
   }
 
-  /** CLIENT UNBLOCK (timeout or error) and clients that disconnect. */
-  unblock(client: Client, reason: "timeout" | "error"): boolean {
+  /**
+   * CLIENT UNBLOCK (timeout or error) and clients that disconnect; `message` replaces CLIENT
+   * UNBLOCK's error text.
+   */
+  unblock(client: Client, reason: "timeout" | "error", message = UNBLOCKED_ERROR): boolean {
     const w = this.byClient.get(client);
     if (!w) return false;
     client.failed = false;
     this.finish(w, () => {
       if (reason === "timeout") w.spec.onTimeout();
-      else client.error(UNBLOCKED_ERROR);
+      else client.error(message);
     }, reason === "error");
     return true;
+  }
+
+  /**
+   * Ends the waits that `refuse` gives an error for, with that error (cluster mode: a key
+   * whose slot is served elsewhere now, or the cluster is down).
+   */
+  refuse(refuse: (client: Client, key: string) => string | null): void {
+    if (this.byClient.size === 0) return;
+    for (const w of [...this.byClient.values()]) {
+      // Every key of a wait is in one slot in cluster mode: the first one tells.
+      const key = w.spec.keys[0];
+      if (key === undefined) continue;
+      const err = refuse(w.client, key);
+      if (err === null) continue;
+      w.client.failed = false;
+      this.finish(w, () => w.client.error(err), false);
+    }
   }
 
   private finish(w: Waiter, reply: (() => void) | null, served = reply === null): void {

@@ -261,6 +261,9 @@ export class Client implements Watcher {
     throw e;
   };
 
+  /** Called once, when the client starts closing (a replica's master link, gone at once). */
+  onClose: (() => void) | null = null;
+
   close(): void {
     if (this.closing) return;
     this.closing = true;
@@ -269,5 +272,6 @@ export class Client implements Watcher {
     } catch {
       // already closed by the peer
     }
+    this.onClose?.();
   }
 }

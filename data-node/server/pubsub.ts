@@ -1,5 +1,6 @@
 /** Channel and pattern subscriptions, and message delivery in RESP2 or RESP3 shape. */
 import { globMatch } from "../../shared/glob.ts";
+import { keyHashSlot } from "../../shared/slots.ts";
 import type { Client } from "./client.ts";
 
 export class PubSub {
@@ -36,6 +37,26 @@ export class PubSub {
       this.onOutput(c);
     }
     return subs.size;
+  }
+
+  /**
+   * The shard channels of a slot our shard no longer serves: every subscriber is unsubscribed
+   * and told with a `sunsubscribe` message, as Redis does.
+   */
+  dropShardSlot(slot: number): void {
+    if (this.shardChannels.size === 0) return;
+    for (const [ch, subs] of [...this.shardChannels]) {
+      if (keyHashSlot(ch) !== slot) continue;
+      for (const c of [...subs]) {
+        this.sunsubscribe(c, ch);
+        const out = c.pushOut;
+        out.push(3);
+        out.bulk("sunsubscribe");
+        out.bulk(ch);
+        out.int(c.shardChannels.size);
+        this.onOutput(c);
+      }
+    }
   }
 
   subscribe(c: Client, channel: string): boolean {

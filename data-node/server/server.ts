@@ -1090,6 +1090,11 @@ export class Server {
       this.replicaKeysWithExpire.cycle(this.dbs, now, 1);
     }
     this.clientsCron(now);
+    // Blocked clients whose keys' slot moved away (or whose cluster went down) get the error.
+    if (this.cluster !== null && this.blocking.blockedCount > 0) {
+      const cl = this.cluster;
+      this.blocking.refuse((c, key) => cl.blockedRedirect(c, key));
+    }
     // The tracking table is kept under its limit even when idle (after a CONFIG SET), as Redis.
     if (this.tracking.clientsOn !== 0) this.tracking.limitTableSize();
     if (this.pause && now >= this.pause.untilMs) this.unpause();

@@ -106,6 +106,8 @@ export class CNode {
       "1",
       "--shutdown-timeout",
       "0",
+      "--enable-debug-command",
+      "local",
     ];
     if (this.impl === "redis") {
       return [
