@@ -69,6 +69,31 @@ const octalMode = {
   show: (v: unknown) => (v as number).toString(8),
 } as const;
 
+/**
+ * `latency-tracking-info-percentiles`: numbers between 0 and 100, kept as text the way Redis
+ * prints them back (fixed six decimals with the trailing zeros dropped: "50.0" reads "50").
+ */
+const percentilesType = {
+  kind: "custom",
+  parse: (args: string[]): string | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean);
+    const shown: string[] = [];
+    for (const w of words) {
+      const p = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(w) ? Number(w) : NaN;
+      if (Number.isNaN(p)) return new Error("Invalid latency-tracking-info-percentiles parameters");
+      if (p < 0 || p > 100) {
+        return new Error(
+          "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+        );
+      }
+      shown.push(p.toFixed(6).replace(/\.?0+$/, ""));
+    }
+    return shown.join(" ");
+  },
+  format: (v: unknown) => [v === "" ? '""' : v as string],
+  show: (v: unknown) => v as string,
+} as const;
+
 /** `replicaof <host> <port>` or `replicaof no one`. */
 export type ReplicaOf = { host: string; port: number } | null;
 
@@ -482,7 +507,12 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "bind-source-addr", type: str, default: "" },
   { name: "cluster-announce-tls-port", type: int(0, 65535), default: "0" },
   { name: "ignore-warnings", type: str, default: "" },
-  { name: "latency-tracking-info-percentiles", type: str, default: "50 99 99.9", multiArg: true },
+  {
+    name: "latency-tracking-info-percentiles",
+    type: percentilesType,
+    default: "50 99 99.9",
+    multiArg: true,
+  },
   { name: "oom-score-adj-values", type: str, default: "0 200 800", multiArg: true },
   {
     name: "propagation-error-behavior",
