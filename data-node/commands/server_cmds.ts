@@ -225,7 +225,7 @@ function memoryStatsCmd(s: Engine, c: ClientState): void {
   const net = Math.max(0, m.used - m.startup);
   const dataset = Math.max(0, m.used - overheadTotal);
   const f = Math.fround;
-  c.out.map(25 + dbs.length);
+  c.out.map(27 + dbs.length);
   const int = (k: string, v: number) => {
     c.out.bulk(k);
     c.out.int(Math.round(v));
