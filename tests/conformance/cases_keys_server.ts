@@ -1,6 +1,9 @@
 /** Conformance cases (see cases.ts for the step format): argument validation and error precedence. */
-import type { Case } from "./cases.ts";
+import type { Case, Step } from "./cases.ts";
 import { c } from "./cases.ts";
+
+const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
+const shape = (...cmd: string[]): Step => ({ cmd, shape: true });
 
 export const CASES_KEYS_SERVER: Case[] = [
   {
@@ -397,6 +400,50 @@ export const CASES_KEYS_SERVER: Case[] = [
       ]),
       c("CONFIG", "SET", "maxmemory", "10%"),
       c("CONFIG", "SET", "maxmemory-clients", "0"),
+    ],
+  },
+  {
+    name: "errors inside EXEC count as the queued command's failed calls, not as EXEC's",
+    steps: [
+      c("CONFIG", "RESETSTAT"),
+      c("MULTI"),
+      c("SET", "a", "b"),
+      c("AUTH", "a"),
+      c("EXEC"),
+      field("cmdstat_set", "INFO", "commandstats"),
+      field("cmdstat_auth", "INFO", "commandstats"),
+      field("cmdstat_exec", "INFO", "commandstats"),
+      field("total_error_replies", "INFO", "stats"),
+      // EXEC's own error is EXEC's.
+      c("EXEC"),
+      field("cmdstat_exec", "INFO", "commandstats"),
+      field("errorstat_ERR", "INFO", "errorstats"),
+      c("CONFIG", "RESETSTAT"),
+    ],
+  },
+  {
+    name: "latency-tracking-info-percentiles: values printed back as Redis prints doubles",
+    steps: [
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "0.0 50.0 100.0"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "10.0 50.0 a"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "10.0 50.0 101.0"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "-1"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "99.99 1.5e1 .5"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", ""),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9"),
+    ],
+  },
+  {
+    name: "MEMORY STATS has Redis 7.0's fields (its count is the aggregate's length)",
+    steps: [
+      shape("MEMORY", "STATS"),
+      c("SET", "k", "v"),
+      shape("MEMORY", "STATS"),
+      c("PING"),
     ],
   },
 ];
