@@ -649,7 +649,10 @@ function callChannels(name: string, argv: string[]): [number, boolean][] {
 export function channelsToRecheck(before: User, after: User): string[] | null {
   if (after.selectors.some((s) => s.allChannels)) return null;
   const upcoming = after.selectors.flatMap((s) => s.channels);
-  const kept = before.selectors.every((s) => s.channels.every((c) => upcoming.includes(c)));
+  // Losing allchannels needs a check as much as losing a pattern does.
+  const kept = before.selectors.every((s) =>
+    !s.allChannels && s.channels.every((c) => upcoming.includes(c))
+  );
   return kept ? null : upcoming;
 }
 
