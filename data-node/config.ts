@@ -94,6 +94,28 @@ const percentilesType = {
   show: (v: unknown) => v as string,
 } as const;
 
+/**
+ * `shutdown-on-sigint` / `shutdown-on-sigterm`: flags among default, save, nosave, now, force;
+ * shown in that order, whatever order they were given in (Redis's multi-flag enum).
+ */
+const SHUTDOWN_FLAGS = ["default", "save", "nosave", "now", "force"];
+const shutdownFlagsType = {
+  kind: "custom",
+  parse: (args: string[]): string | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean).map((w) => w.toLowerCase());
+    if (words.length === 0 || words.some((w) => !SHUTDOWN_FLAGS.includes(w))) {
+      return new Error(`argument(s) must be one of the following: ${SHUTDOWN_FLAGS.join(", ")}`);
+    }
+    if (words.includes("save") && words.includes("nosave")) {
+      return new Error("shutdown options SAVE and NOSAVE can't be used simultaneously");
+    }
+    const set = SHUTDOWN_FLAGS.slice(1).filter((f) => words.includes(f));
+    return set.length === 0 ? "default" : set.join(" ");
+  },
+  format: (v: unknown) => [v as string],
+  show: (v: unknown) => v as string,
+} as const;
+
 /** `replicaof <host> <port>` or `replicaof no one`. */
 export type ReplicaOf = { host: string; port: number } | null;
 
@@ -527,8 +549,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     default: "yes",
   },
   { name: "sanitize-dump-payload", type: oneOf("no", "yes", "clients"), default: "no" },
-  { name: "shutdown-on-sigint", type: str, default: "default", multiArg: true },
-  { name: "shutdown-on-sigterm", type: str, default: "default", multiArg: true },
+  { name: "shutdown-on-sigint", type: shutdownFlagsType, default: "default", multiArg: true },
+  { name: "shutdown-on-sigterm", type: shutdownFlagsType, default: "default", multiArg: true },
   { name: "socket-mark-id", type: int(0, INT_MAX), default: "0", mutable: false },
   { name: "syslog-facility", type: str, default: "local0", mutable: false },
   {
