@@ -21,6 +21,8 @@ import { parseMemory } from "../../shared/config/schema.ts";
 const log = getLogger(["data-node", "debug"]);
 
 const DEBUG_HELP = [
+  "CONFIG-REWRITE-FORCE-ALL",
+  "    Rewrite the config file with every directive in it, those at their defaults too.",
   "DIGEST",
   "    Output a hex signature of the whole dataset.",
   "DIGEST-VALUE <key> [<key> ...]",
@@ -150,6 +152,14 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     const v = parseInt(argv[2]!.trimStart(), 10);
     s.scripting.allowNoscript = Number.isFinite(v) && v !== 0;
     c.out.ok();
+  } else if (sub === "config-rewrite-force-all" && n === 2) {
+    try {
+      s.config.rewrite(s.config.configFile ?? "", true);
+      c.out.ok();
+    } catch (e) {
+      const why = e instanceof Error ? e.message.replace(/^ERR /, "") : String(e);
+      c.error(`ERR CONFIG-REWRITE-FORCE-ALL failed: ${why}`);
+    }
   } else if (sub === "log" && n === 3) {
     log.warn("DEBUG LOG: {message}", { message: argv[2]! });
     c.out.ok();

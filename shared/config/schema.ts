@@ -416,7 +416,8 @@ export class Config {
   }
 
   /** CONFIG REWRITE: rewrites managed lines in place, appends changed ones, keeps the rest. */
-  rewrite(path: string): void {
+  /** Rewrites the file; `forceAll` writes every directive, defaults too (DEBUG's variant). */
+  rewrite(path: string, forceAll = false): void {
     if (!path) throw new ConfigSetError("ERR The server is running without a config file");
     let text = "";
     try {
@@ -455,7 +456,7 @@ export class Config {
     const appended: string[] = [];
     for (const [name, def] of this.defs) {
       if (written.has(name)) continue;
-      if (this.isDefault(name, def)) continue;
+      if (!forceAll && this.isDefault(name, def)) continue;
       appended.push(...pending.get(name)!);
     }
     for (const [name, lines] of this.rewriteExtra) {
