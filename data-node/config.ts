@@ -127,7 +127,9 @@ const replicaOfType = {
     if (words.length !== 2) return new Error("wrong number of arguments");
     if (words[0]!.toLowerCase() === "no" && words[1]!.toLowerCase() === "one") return null;
     const port = Number(words[1]);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) return new Error("Invalid port");
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      return new Error("Invalid master port");
+    }
     return { host: words[0]!, port };
   },
   format: (v: unknown) => {

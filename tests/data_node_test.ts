@@ -160,6 +160,10 @@ Deno.test("a bad config line stops startup with the file, line and reason", asyn
       /'loglevel "--bla"'.*argument\(s\) must be one of the following/,
     );
     match(
+      await startupError(["--replicaof", "127.0.0.1", "abc"]),
+      /'replicaof "127.0.0.1" "abc"'.*Invalid master port/,
+    );
+    match(
       await startupError(["--shutdown-on-sigint"]),
       /'shutdown-on-sigint'.*argument\(s\) must be one of the following/,
     );
