@@ -4,6 +4,7 @@
  * asking for one that is not built yet stops startup with a "not supported yet" reason.
  */
 import type { ParamDef, ParseContext } from "../shared/config/schema.ts";
+import type { ConfigLine } from "../shared/config/parse.ts";
 import { notifyFlagsType } from "./engine/notify.ts";
 
 const bool = { kind: "bool" } as const;
@@ -20,6 +21,9 @@ const LONG_MAX = Number.MAX_SAFE_INTEGER;
  * schema, applied to the ACL when the server starts.
  */
 export const CONFIG_USERS = new WeakMap<object, string[][]>();
+
+/** The `rename-command` lines of a loaded configuration, applied to the command table. */
+export const CONFIG_RENAMES = new WeakMap<object, ConfigLine[]>();
 
 const notYet = (what: string) => `${what} is not supported yet`;
 

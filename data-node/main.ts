@@ -4,16 +4,17 @@
  * Thin wiring only: config -> server -> listeners (RESP and the HTTP admin API).
  */
 import { parseServerArgs } from "../shared/config/args.ts";
-import { parseConfigText } from "../shared/config/parse.ts";
+import { type ConfigLine, parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
 import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
-import { CONFIG_USERS, DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
+import { CONFIG_RENAMES, CONFIG_USERS, DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
 import { loadUsersAtStartup } from "./server/acl_shell.ts";
 import { formatUsers } from "./acl/file.ts";
 import type { CachedMaster } from "./replication/replica.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { ClusterBus } from "./cluster/bus.ts";
 import { buildCommandTable } from "./commands/table.ts";
+import type { CommandDef } from "./commands/types.ts";
 import { Server } from "./server/server.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
 import { startDataNodeAdmin } from "./admin.ts";
@@ -107,8 +108,33 @@ export async function loadConfig(args: string[]): Promise<Config | null> {
   // `user` lines define ACL users; the server applies them once it has its command table.
   const isUser = (l: { name: string }) => l.name.toLowerCase() === "user";
   CONFIG_USERS.set(config, lines.filter(isUser).map((l) => l.args));
-  config.load(lines.filter((l) => !isUser(l)));
+  // `rename-command` lines apply to the command table once it is built.
+  const isRename = (l: { name: string }) => l.name === "rename-command";
+  CONFIG_RENAMES.set(config, lines.filter(isRename));
+  config.load(lines.filter((l) => !isUser(l) && !isRename(l)));
   return config;
+}
+
+/**
+ * Applies `rename-command <name> <new-name>` lines as Redis does: the command is reachable under
+ * the new name only ("" removes it). The error of the first bad line, or null.
+ */
+export function renameCommands(
+  commands: Map<string, CommandDef>,
+  lines: readonly ConfigLine[],
+): ConfigError | null {
+  for (const l of lines) {
+    const fail = (reason: string) => new ConfigError(l.file, l.line, reason, l.text);
+    if (l.args.length !== 2) return fail("Bad directive or wrong number of arguments");
+    const from = l.args[0]!.toLowerCase(), to = l.args[1]!.toLowerCase();
+    const def = commands.get(from);
+    if (!def) return fail("No such command in rename-command");
+    commands.delete(from);
+    if (to === "") continue;
+    if (commands.has(to)) return fail("Target command name already exists");
+    commands.set(to, def);
+  }
+  return null;
 }
 
 async function main(): Promise<void> {
@@ -142,7 +168,13 @@ async function main(): Promise<void> {
     });
     return undefined;
   });
-  const server = new Server(config, buildCommandTable());
+  const commands = buildCommandTable();
+  const renameError = renameCommands(commands, CONFIG_RENAMES.get(config) ?? []);
+  if (renameError) {
+    console.error(`*** FATAL CONFIG ERROR ***\n${renameError.message}`);
+    Deno.exit(1);
+  }
+  const server = new Server(config, commands);
   const aclError = loadUsersAtStartup(server, CONFIG_USERS.get(config) ?? []);
   if (aclError) {
     console.error(`*** FATAL CONFIG ERROR ***\n${aclError}`);

@@ -247,6 +247,53 @@ Deno.test({
 });
 
 Deno.test({
+  name: "rename-command moves or removes a command, and survives CONFIG REWRITE and a restart",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/node.conf`;
+      const port = await freePort();
+      await Deno.writeTextFile(
+        file,
+        `port ${port}\nsave ""\nadmin-port -1\nrename-command flushdb badger\n` +
+          `rename-command DEBUG ""\n`,
+      );
+      const cmd = dataNodeCommand(port, ["--dir", dir], file);
+      const check = async (c: RawConn) => {
+        await c.call("SET", "k", "v");
+        const e = await c.call("FLUSHDB");
+        ok(e instanceof RespError && /^ERR unknown command 'flushdb'/i.test(e.message), String(e));
+        ok((await c.call("DEBUG", "HELP")) instanceof RespError);
+        equal(String(await c.call("BADGER")), "OK");
+        equal(Number(await c.call("DBSIZE")), 0);
+      };
+      {
+        await using p = await startProcess({ cmd, port });
+        using c = await RawConn.connect(p.port);
+        await check(c);
+        await c.call("CONFIG", "SET", "hz", "20");
+        equal(String(await c.call("CONFIG", "REWRITE")), "OK");
+      }
+      match(await Deno.readTextFile(file), /rename-command flushdb badger\n/);
+      await using p = await startProcess({ cmd, port });
+      using c = await RawConn.connect(p.port);
+      await check(c);
+      match(
+        await startupError(["--rename-command", "nosuch", "x"]),
+        /No such command in rename-command/,
+      );
+      match(
+        await startupError(["--rename-command", "get", "set"]),
+        /Target command name already exists/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "the admin API serves health, info, metrics and guards mutations with the token",
   ...opts,
   fn: async () => {
