@@ -43,7 +43,7 @@ function parseOptions(s: Engine, c: ClientState, argv: string[], readonly: boole
   // BY and GET patterns name keys no key spec shows: they need read access to every key.
   const user = c.aclUser;
   const readsAll = user === null || user.unrestricted ||
-    s.acl.readsAllKeys(user, s.commands.get(readonly ? "sort_ro" : "sort")!, argv);
+    s.acl.readsAllKeys(user, SORT_COMMANDS[readonly ? 1 : 0]!, argv);
   for (let j = 2; j < argv.length; j++) {
     const left = argv.length - j - 1;
     const opt = argv[j]!.toLowerCase();
