@@ -120,6 +120,28 @@ const shutdownFlagsType = {
   show: (v: unknown) => v as string,
 } as const;
 
+/** `oom-score-adj-values <master> <replica> <bgchild>`: three integers within -2000..2000. */
+const oomValuesType = {
+  kind: "custom",
+  parse: (args: string[]): number[] | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean);
+    if (words.length !== 3) return new Error("wrong number of arguments");
+    const out: number[] = [];
+    for (const w of words) {
+      const n = /^[+-]?\d+$/.test(w) ? Number(w) : NaN;
+      if (!(n >= -2000 && n <= 2000)) {
+        return new Error(
+          "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+        );
+      }
+      out.push(n);
+    }
+    return out;
+  },
+  format: (v: unknown) => [(v as number[]).join(" ")],
+  show: (v: unknown) => (v as number[]).join(" "),
+} as const;
+
 /** `replicaof <host> <port>` or `replicaof no one`. */
 export type ReplicaOf = { host: string; port: number } | null;
 
@@ -541,7 +563,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     default: "50 99 99.9",
     multiArg: true,
   },
-  { name: "oom-score-adj-values", type: str, default: "0 200 800", multiArg: true },
+  { name: "oom-score-adj-values", type: oomValuesType, default: "0 200 800", multiArg: true },
   {
     name: "propagation-error-behavior",
     type: oneOf("ignore", "panic", "panic-on-replicas"),

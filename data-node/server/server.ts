@@ -46,6 +46,7 @@ import {
 import { subcommandSyntaxError } from "../commands/define.ts";
 import { ERR } from "../../shared/errors.ts";
 import { parseI64 } from "../../shared/int64.ts";
+import { OOM_FAILED, OomScore } from "./oom.ts";
 
 /** Redis's default for how often a reply buffer's peak restarts (DEBUG REPLYBUFFER). */
 const REPLY_BUFFER_PEAK_RESET_MS = 5000;
@@ -140,6 +141,7 @@ export class Server {
   persistence: Persistence | null = null;
   aof: Aof | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
+  private readonly oomScore = new OomScore();
   readonly debugExtensions = new Map<string, (s: Engine, c: Client, argv: string[]) => void>();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
@@ -223,6 +225,10 @@ export class Server {
       });
     }
     this.refreshLatencyConfig();
+    this.applyOomScore();
+    for (const name of ["oom-score-adj", "oom-score-adj-values"]) {
+      config.onChange(name, () => this.applyOomScore() ? undefined : OOM_FAILED);
+    }
     for (
       const name of [
         "slowlog-log-slower-than",
@@ -970,9 +976,21 @@ export class Server {
    * propagated (its stream proxies the master's).
    */
   setRole(role: "master" | "replica"): void {
+    const changed = role !== this.role;
     this.role = role;
+    if (changed) this.applyOomScore();
     this.expiryMode = this.replicaExpiryMode();
     this.propagation.repl = role === "master" ? this.replStream : null;
+  }
+
+  /** oom-score-adj for this process's class (master or replica); false when it failed. */
+  applyOomScore(): boolean {
+    const c = this.config;
+    return this.oomScore.apply(
+      c.getString("oom-score-adj"),
+      c.get<number[]>("oom-score-adj-values"),
+      this.role === "replica",
+    );
   }
 
   /** How a replica's own clients treat expired keys ("delete" on a master). */

@@ -467,4 +467,17 @@ export const CASES_KEYS_SERVER: Case[] = [
       c("CONFIG", "SET", "maxmemory", "0"),
     ],
   },
+  {
+    name: "oom-score-adj-values: three integers within -2000..2000",
+    steps: [
+      c("CONFIG", "SET", "oom-score-adj-values", "-2001 -2001 -2001"),
+      c("CONFIG", "SET", "oom-score-adj-values", "2001 0 0"),
+      c("CONFIG", "SET", "oom-score-adj-values", "1 2"),
+      c("CONFIG", "SET", "oom-score-adj-values", "1 2 x"),
+      c("CONFIG", "SET", "oom-score-adj-values", "10 +20 -30"),
+      c("CONFIG", "GET", "oom-score-adj-values"),
+      c("CONFIG", "SET", "oom-score-adj-values", "0 200 800"),
+      c("CONFIG", "GET", "oom-score-adj-values"),
+    ],
+  },
 ];
