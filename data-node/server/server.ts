@@ -630,7 +630,7 @@ export class Server {
     if (
       remoteHost !== null && this.config.get<boolean>("protected-mode") &&
       !isLocalAddress(remoteHost) &&
-      this.acl.defaultUser.nopass && !this.config.isSetByUser?.("bind")
+      this.acl.defaultUser.nopass
     ) {
       return PROTECTED_MODE_ERROR;
     }
