@@ -254,6 +254,26 @@ async function main(): Promise<void> {
       void server.shutdown(null);
     });
   }
+  // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
+  // after a report in the log, with the exit status of that signal, as redis-server's crash does.
+  // Without a logfile the report goes to stdout, where redis-server writes its whole log.
+  const crash = (signal: number, name: string, cause: string) => {
+    const lines = [
+      "=== DATA NODE CRASH REPORT ===",
+      `data node ${REDIS_VERSION} crashed by signal: ${signal} (${name}, ${cause})`,
+      "=== DATA NODE CRASH REPORT END ===",
+    ];
+    if (config.getString("logfile")) {
+      for (const line of lines) log.warn("{line}", { line });
+    } else {
+      const at = new Date().toISOString();
+      const text = lines.map((l) => `${Deno.pid}:M ${at} # ${l}\n`).join("");
+      Deno.stdout.writeSync(new TextEncoder().encode(text));
+    }
+    Deno.exit(128 + signal);
+  };
+  Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
+  server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
   const mode = server.clusterEnabled ? "cluster" : "standalone";
   if (config.get<boolean>("always-show-logo")) {
     // A banner of the facts tools look for in a fresh log: version, mode, port and PID.

@@ -745,3 +745,26 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "DEBUG SEGFAULT and SIGABRT end the node at once with a crash report in the log",
+  ...opts,
+  fn: async () => {
+    {
+      await using p = await startDataNode(["--enable-debug-command", "yes"]);
+      using c = await RawConn.connect(p.port);
+      await c.write(new TextEncoder().encode("DEBUG SEGFAULT\r\n"));
+      const st = await p.status;
+      // The output is read to its end before it is looked at.
+      await new Promise((r) => setTimeout(r, 100));
+      equal(st.success, false);
+      equal(st.code, 128 + 11);
+      match(p.output(), /crashed by signal: 11/);
+    }
+    await using p = await startDataNode();
+    p.signal("SIGABRT");
+    equal((await p.status).code, 128 + 6);
+    await new Promise((r) => setTimeout(r, 100));
+    match(p.output(), /crashed by signal: 6/);
+  },
+});
