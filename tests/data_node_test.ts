@@ -768,3 +768,28 @@ Deno.test({
     match(p.output(), /crashed by signal: 6/);
   },
 });
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  const name =
+    `${impl}: a huge negative random count stops once the client's output limit closes it`;
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      if (impl === "redis-server" && !hasRedis) {
+        return console.log(`SKIP: ${name}: redis-server not installed`);
+      }
+      await using p = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(p.port);
+      await c.call("CONFIG", "SET", "client-output-buffer-limit", "normal 1000000 0 0");
+      await c.call("HSET", "h", "a", "b");
+      await c.call("SADD", "s", "a");
+      for (const cmd of [["HRANDFIELD", "h", "-999999999"], ["SRANDMEMBER", "s", "-999999999"]]) {
+        using victim = await RawConn.connect(p.port);
+        await victim.write(new TextEncoder().encode(cmd.join(" ") + "\r\n"));
+        ok(await victim.closedByServer(10000), `${cmd[0]}: the client is closed`);
+      }
+      equal(String(await c.call("PING")), "PONG");
+    },
+  });
+}
