@@ -793,3 +793,39 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  const name =
+    `${impl}: a subscriber over its soft output limit is closed when the time runs out ` +
+    `with no traffic`;
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      if (impl === "redis-server" && !hasRedis) {
+        return console.log(`SKIP: ${name}: redis-server not installed`);
+      }
+      const args = ["--client-output-buffer-limit", "pubsub 0 100000 1"];
+      await using p = impl === "data-node"
+        ? await startDataNode(args)
+        : await startRedisServer(args);
+      using sub = await RawConn.connect(p.port);
+      using pub = await RawConn.connect(p.port);
+      await sub.call("SUBSCRIBE", "ch");
+      const payload = "x".repeat(1000);
+      // Publish until the server holds more than the soft limit for the subscriber.
+      for (let i = 0; i < 100_000; i++) {
+        await pub.call("PUBLISH", "ch", payload);
+        const m = /omem=(\d+).*cmd=subscribe/.exec(String(await pub.call("CLIENT", "LIST")));
+        if (!m || Number(m[1]) > 100000) break;
+      }
+      // No more traffic (and the subscriber reads nothing): the soft limit's second runs out.
+      const t0 = Date.now();
+      for (;;) {
+        if (!/cmd=subscribe/.test(String(await pub.call("CLIENT", "LIST")))) break;
+        ok(Date.now() - t0 < 4000, "the subscriber is closed within the soft limit's time");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  });
+}

@@ -1064,8 +1064,9 @@ export class Server {
 
   /**
    * One pass over the clients, as Redis's clientsCron: each one's buffers go into this second's
-   * slot of the recent peaks (the oldest slot is cleared), and idle clients past `timeout` are
-   * closed (subscribers, replicas and blocked clients are exempt, as in Redis).
+   * slot of the recent peaks (the oldest slot is cleared), clients over their output limits and
+   * idle clients past `timeout` are closed (subscribers, replicas and blocked clients are exempt
+   * from the timeout, as in Redis).
    */
   private clientsCron(now: number): void {
     const slot = Math.floor(now / 1000) % PEAK_SLOTS;
@@ -1078,6 +1079,8 @@ export class Server {
       this.resizeReplyBuffer(c, now);
       input = Math.max(input, c.parser.memory);
       output = Math.max(output, c.outputPending);
+      // A soft output limit runs out also while nothing is written to the client.
+      if (c.kind === "normal" && c.outputPending > 0 && !this.enforceOutputLimit(c)) continue;
       if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
       if (c.kind === "normal" && c.subscriptionCount === 0 && !c.blocked) {
         log.debug("closing idle client {addr}", { addr: c.addr });
