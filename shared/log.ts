@@ -68,13 +68,28 @@ function fileSink(path: string, role: string): Sink {
   };
 }
 
+/** Every level on stdout, where redis-server writes its whole log when it has no logfile. */
+function stdoutSink(role: string): Sink {
+  const enc = new TextEncoder();
+  return (r: LogRecord) => {
+    const bytes = enc.encode(formatRecord(role, r));
+    for (let at = 0; at < bytes.length;) at += Deno.stdout.writeSync(bytes.subarray(at));
+  };
+}
+
+/**
+ * Sets up the log sink: the logfile when one is given, else the console (warnings and errors
+ * on stderr) or, with `stdout`, stdout for every level as redis-server does.
+ */
 export async function setupLogging(
-  opts: { role: string; level: string; file?: string },
+  opts: { role: string; level: string; file?: string; stdout?: boolean },
 ): Promise<void> {
   const lowest = levelFromRedis(opts.level);
-  const sink = opts.file ? fileSink(opts.file, opts.role) : getConsoleSink({
-    formatter: (r) => formatRecord(opts.role, r).trimEnd(),
-  });
+  const sink = opts.file
+    ? fileSink(opts.file, opts.role)
+    : opts.stdout
+    ? stdoutSink(opts.role)
+    : getConsoleSink({ formatter: (r) => formatRecord(opts.role, r).trimEnd() });
   await configure({
     reset: true,
     sinks: { main: sink },
