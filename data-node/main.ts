@@ -156,6 +156,7 @@ async function main(): Promise<void> {
   }
   await setupLogging({
     role: "data-node",
+    stdout: true,
     level: config.getString("loglevel"),
     ...(config.getString("logfile") ? { file: config.getString("logfile") } : {}),
   });
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
   config.onChange("loglevel", (level) => {
     void setupLogging({
       role: "data-node",
+      stdout: true,
       level: level as string,
       ...(config.getString("logfile") ? { file: config.getString("logfile") } : {}),
     });
@@ -195,6 +197,18 @@ async function main(): Promise<void> {
       console.error(`*** FATAL CONFIG ERROR ***\n${(e as Error).message}`);
       Deno.exit(1);
     }
+  }
+  const mode = server.clusterEnabled ? "cluster" : "standalone";
+  if (config.get<boolean>("always-show-logo")) {
+    // A banner of the facts tools look for in a fresh log: version, mode, port and PID; before
+    // the data is loaded, as redis-server prints it (a load that fails comes after it).
+    log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
+      version: REDIS_VERSION,
+      bits: 64,
+      mode,
+      port: config.get<number>("port"),
+      pid: Deno.pid,
+    });
   }
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
@@ -256,35 +270,19 @@ async function main(): Promise<void> {
   }
   // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
   // after a report in the log, with the exit status of that signal, as redis-server's crash does.
-  // Without a logfile the report goes to stdout, where redis-server writes its whole log.
   const crash = (signal: number, name: string, cause: string) => {
-    const lines = [
-      "=== DATA NODE CRASH REPORT ===",
-      `data node ${REDIS_VERSION} crashed by signal: ${signal} (${name}, ${cause})`,
-      "=== DATA NODE CRASH REPORT END ===",
-    ];
-    if (config.getString("logfile")) {
-      for (const line of lines) log.warn("{line}", { line });
-    } else {
-      const at = new Date().toISOString();
-      const text = lines.map((l) => `${Deno.pid}:M ${at} # ${l}\n`).join("");
-      Deno.stdout.writeSync(new TextEncoder().encode(text));
-    }
+    log.warn("=== DATA NODE CRASH REPORT ===");
+    log.warn("data node {version} crashed by signal: {signal} ({name}, {cause})", {
+      version: REDIS_VERSION,
+      signal,
+      name,
+      cause,
+    });
+    log.warn("=== DATA NODE CRASH REPORT END ===");
     Deno.exit(128 + signal);
   };
   Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
   server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
-  const mode = server.clusterEnabled ? "cluster" : "standalone";
-  if (config.get<boolean>("always-show-logo")) {
-    // A banner of the facts tools look for in a fresh log: version, mode, port and PID.
-    log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
-      version: REDIS_VERSION,
-      bits: 64,
-      mode,
-      port: server.boundPort(),
-      pid: Deno.pid,
-    });
-  }
   log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),

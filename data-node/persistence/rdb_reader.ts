@@ -362,7 +362,7 @@ export class RdbReader {
   private checksum(src: Uint8Array, pos: number): void {
     const stored = new DataView(src.buffer, src.byteOffset + pos, 8).getBigUint64(0, true);
     if (stored !== 0n && this.crc.value() !== stored) {
-      throw new RdbError("RDB checksum mismatch", this.offset + pos);
+      throw new RdbError("RDB checksum mismatch (RDB CRC error)", this.offset + pos);
     }
   }
 
