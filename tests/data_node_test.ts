@@ -829,3 +829,37 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "a corrupt RDB stops startup after the banner, with the CRC error in the log on stdout",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      {
+        await using p = await startDataNode([], { dir });
+        using c = await RawConn.connect(p.port);
+        await c.call("SET", "k", "v");
+        equal(String(await c.call("SAVE")), "OK");
+      }
+      const file = `${dir}/dump.rdb`;
+      const bytes = await Deno.readFile(file);
+      bytes.set(new TextEncoder().encode("foobar00"), bytes.length - 8);
+      await Deno.writeFile(file, bytes);
+      const [bin, ...args] = dataNodeCommand(await freePort(), [
+        "--dir",
+        dir,
+        "--admin-port",
+        "-1",
+        "--always-show-logo",
+        "yes",
+      ]);
+      const out = await new Deno.Command(bin!, { args, stdout: "piped", stderr: "piped" }).output();
+      equal(out.success, false);
+      const stdout = new TextDecoder().decode(out.stdout);
+      match(stdout, / PID: \d+[^]*Fatal error loading the DB[^]*RDB CRC error/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
