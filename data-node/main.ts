@@ -3,6 +3,7 @@
  * Usage mirrors redis-server: `data-node [config-file] [--directive value ...]`.
  * Thin wiring only: config -> server -> listeners (RESP and the HTTP admin API).
  */
+import { subcommandSyntaxError } from "./commands/define.ts";
 import { parseServerArgs } from "../shared/config/args.ts";
 import { type ConfigLine, parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
@@ -282,6 +283,13 @@ async function main(): Promise<void> {
     Deno.exit(128 + signal);
   };
   Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
+  server.debugExtensions.set("aof-flush-sleep", (_s, c, argv) => {
+    if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+    // Read as C's atoi reads it: a leading integer, anything else is 0.
+    const us = parseInt(argv[2]!.trimStart(), 10);
+    aof.flushSleepUs = Number.isFinite(us) && us > 0 ? us : 0;
+    c.out.ok();
+  });
   server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
   log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {

@@ -22,3 +22,14 @@ export class FakeClock implements Clock {
     this.ms += ms;
   }
 }
+
+/** Blocks the whole event loop for `ms` (DEBUG SLEEP, DEBUG AOF-FLUSH-SLEEP). */
+export function sleepSync(ms: number): void {
+  const end = performance.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(cell, 0, 0, left);
+  }
+}

@@ -286,3 +286,21 @@ for (const server of ["data-node", "redis-server"] as const) {
       }),
   });
 }
+
+Deno.test({
+  name: "DEBUG AOF-FLUSH-SLEEP holds each AOF write (and so the reply) for that many microseconds",
+  ...opts,
+  fn: async () => {
+    await using p = await startDataNode(["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    using c = await RawConn.connect(p.port);
+    const timed = async () => {
+      const t0 = performance.now();
+      equal(String(await c.call("SET", "k", "v")), "OK");
+      return performance.now() - t0;
+    };
+    equal(String(await c.call("DEBUG", "AOF-FLUSH-SLEEP", "300000")), "OK");
+    ok(await timed() >= 290, "the write waited");
+    equal(String(await c.call("DEBUG", "AOF-FLUSH-SLEEP", "0")), "OK");
+    ok(await timed() < 250, "no wait once reset");
+  },
+});

@@ -3,6 +3,7 @@
  * PROTOCOL, ERROR and LOG, with redis-server's replies (clients' and Redis's own test suites
  * use them to build datasets, compare servers and exercise reply types).
  */
+import { sleepSync } from "../../shared/clock.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import {
   cmd,
@@ -174,17 +175,6 @@ const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-co
 function debugAllowed(s: Engine, c: ClientState): boolean {
   const mode = s.config.getString("enable-debug-command");
   return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
-}
-
-/** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */
-function sleepSync(ms: number): void {
-  const end = performance.now() + ms;
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    const left = end - performance.now();
-    if (left <= 0) return;
-    Atomics.wait(cell, 0, 0, left);
-  }
 }
 
 function debug(s: Engine, c: ClientState, argv: string[]): void {

@@ -11,6 +11,7 @@
  * BGREWRITEAOF switches writes to a new incr file, writes a new base from a snapshot taken at
  * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
  */
+import { sleepSync } from "../../shared/clock.ts";
 import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
@@ -284,12 +285,16 @@ export class Aof implements StreamConsumer {
     this.pending.raw(b);
   }
 
+  /** DEBUG AOF-FLUSH-SLEEP: microseconds the loop stops before each write (tests only). */
+  flushSleepUs = 0;
+
   /** Before replies are sent: write what the batch produced; fsync under `always`. */
   flush(forceSync = false): void {
     if (!this.file || this.pending.len === 0) {
       if (forceSync && this.unsynced) this.fsync();
       return;
     }
+    if (this.flushSleepUs > 0) sleepSync(this.flushSleepUs / 1000);
     const data = this.pending.view();
     try {
       try {
