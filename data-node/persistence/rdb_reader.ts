@@ -81,6 +81,7 @@ const MODIFIER = new Uint8Array(256);
       T.SET_INTSET,
       T.ZSET_ZIPLIST,
       T.HASH_ZIPLIST,
+      T.HASH_ZIPMAP,
       T.HASH_LISTPACK,
       T.ZSET_LISTPACK,
     ]
