@@ -11,6 +11,7 @@
  * BGREWRITEAOF switches writes to a new incr file, writes a new base from a snapshot taken at
  * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
  */
+import { splitArgs } from "../../shared/config/parse.ts";
 import { sleepSync } from "../../shared/clock.ts";
 import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser, RespWriter } from "../../shared/resp/mod.ts";
@@ -32,6 +33,9 @@ interface ManifestFile {
 }
 
 export class AofError extends Error {}
+
+/** The longest manifest line Redis reads. */
+const MANIFEST_MAX_LINE = 1024;
 
 export class Aof implements StreamConsumer {
   private file: Deno.FsFile | null = null;
@@ -79,21 +83,45 @@ export class Aof implements StreamConsumer {
 
   // ---- Loading ----
 
+  /**
+   * The manifest, checked as Redis checks it: each line (1024 bytes at most, newline-ended;
+   * `#` lines are comments) holds an even number of words, at least file, seq and type; one
+   * base at most; incremental files in increasing sequence; an empty file is refused.
+   */
   private readManifest(): ManifestFile[] {
     const text = Deno.readTextFileSync(this.path(this.manifestName));
     const files: ManifestFile[] = [];
-    for (const [i, line] of text.split("\n").entries()) {
-      if (line.trim() === "" || line.startsWith("#")) continue;
-      const parts = line.trim().split(/\s+/);
+    const invalid = "Invalid AOF manifest file format";
+    if (text === "") throw new AofError("Found an empty AOF manifest");
+    let maxIncrSeq = 0, haveBase = false;
+    const lines = text.split("\n");
+    // The text after the last newline: nothing, or a line cut short.
+    const tail = lines.pop()!;
+    if (tail !== "") lines.push(tail);
+    for (const [i, raw] of lines.entries()) {
+      if (raw.startsWith("#")) continue;
+      if (raw.length > MANIFEST_MAX_LINE || (i === lines.length - 1 && tail !== "")) {
+        throw new AofError("The AOF manifest file contains too long line");
+      }
+      const parts = splitArgs(raw.trim());
+      if (parts === null || parts.length < 6 || parts.length % 2 !== 0) throw new AofError(invalid);
       const f: Partial<ManifestFile> = {};
-      for (let j = 0; j + 1 < parts.length; j += 2) {
-        if (parts[j] === "file") f.name = parts[j + 1]!;
-        else if (parts[j] === "seq") f.seq = Number(parts[j + 1]);
-        else if (parts[j] === "type") f.type = parts[j + 1] as ManifestFile["type"];
+      for (let j = 0; j < parts.length; j += 2) {
+        const key = parts[j]!.toLowerCase(), v = parts[j + 1]!;
+        if (key === "file") {
+          if (v.includes("/")) throw new AofError("File can't be a path, just a filename");
+          f.name = v;
+        } else if (key === "seq") f.seq = parseInt(v, 10) || 0;
+        else if (key === "type") f.type = v[0] as ManifestFile["type"];
       }
-      if (!f.name || !f.seq || !f.type || f.name.includes("/")) {
-        throw new AofError(`Invalid AOF manifest line ${i + 1}: '${line}'`);
-      }
+      if (!f.name || !f.seq || !f.type) throw new AofError(invalid);
+      if (f.type === "b") {
+        if (haveBase) throw new AofError("Found duplicate base file information");
+        haveBase = true;
+      } else if (f.type === "i") {
+        if (f.seq <= maxIncrSeq) throw new AofError("Found a non-monotonic sequence number");
+        maxIncrSeq = f.seq;
+      } else if (f.type !== "h") throw new AofError("Unknown AOF file type");
       files.push(f as ManifestFile);
     }
     return files;
@@ -132,7 +160,13 @@ export class Aof implements StreamConsumer {
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
   private loadFile(name: string, last: boolean): void {
-    const buf = Deno.readFileSync(this.path(name));
+    let buf: Uint8Array;
+    try {
+      buf = Deno.readFileSync(this.path(name));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);
+    }
     const valid = this.replay(buf, name);
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
