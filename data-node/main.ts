@@ -200,17 +200,19 @@ async function main(): Promise<void> {
     }
   }
   const mode = server.clusterEnabled ? "cluster" : "standalone";
-  if (config.get<boolean>("always-show-logo")) {
-    // A banner of the facts tools look for in a fresh log: version, mode, port and PID; before
-    // the data is loaded, as redis-server prints it (a load that fails comes after it).
+  // A banner of the facts tools look for in a fresh log: version, mode, port and PID. Printed
+  // once the server listens, or before the error of a load that fails (so a failed start shows
+  // the same first lines as one that worked).
+  const banner = (port: number) => {
+    if (!config.get<boolean>("always-show-logo")) return;
     log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
       version: REDIS_VERSION,
       bits: 64,
       mode,
-      port: config.get<number>("port"),
+      port,
       pid: Deno.pid,
     });
-  }
+  };
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   if (master) server.setRole("replica");
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
     else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
   } catch (e) {
+    banner(config.get<number>("port"));
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
     });
@@ -291,6 +294,7 @@ async function main(): Promise<void> {
     c.out.ok();
   });
   server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
+  banner(server.boundPort());
   log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),
