@@ -244,3 +244,19 @@ Deno.test({
       equal(String(await c.call("GET", "a")), "1");
     }),
 });
+
+Deno.test({
+  name: "AOF replay: an expiry time already past is kept as a TTL, not a delete, while loading",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await writeAof(dir, [["RPUSH", "list", "foo"]]);
+      // Replayed, PEXPIREAT in the past must not delete the list (the next RPUSH would then make
+      // a new list without a TTL): the list keeps both elements and expires once loaded.
+      appendCommands(incrPath(dir), [["PEXPIREAT", "list", "1000"], ["RPUSH", "list", "bar"]]);
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      equal(Number(await c.call("LLEN", "list")), 0);
+      equal(Number(await c.call("EXISTS", "list")), 0);
+    }),
+});

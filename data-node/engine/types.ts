@@ -31,6 +31,7 @@ export type Engine = Pick<
   | "dbs"
   | "debugExtensions"
   | "dirty"
+  | "expiryMode"
   | "freeClient"
   | "infoText"
   | "lastSaveSec"
