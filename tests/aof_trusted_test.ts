@@ -260,3 +260,46 @@ Deno.test({
       equal(Number(await c.call("EXISTS", "list")), 0);
     }),
 });
+
+Deno.test({
+  name: "AOF: aof-timestamp-enabled writes #TS lines, replay skips them, other stray bytes stop it",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startDataNode(["--appendonly", "yes"], { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("CONFIG", "SET", "aof-timestamp-enabled", "yes");
+        await c.call("SET", "a", "1");
+        await c.call("SET", "b", "2");
+        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
+      }
+      const text = await Deno.readTextFile(incrPath(dir));
+      match(text, /^#TS:\d+\r\n\*2\r\n\$6\r\nSELECT/);
+      // Annotations anywhere between commands are skipped on load.
+      const f = Deno.openSync(incrPath(dir), { append: true });
+      f.writeSync(new TextEncoder().encode("#TS:1628217470\r\n"));
+      f.close();
+      appendCommands(incrPath(dir), [["SET", "c", "3"]]);
+      {
+        await using n = await startDataNode(["--appendonly", "yes"], { dir });
+        using c = await RawConn.connect(n.port);
+        deepStrictEqual(await c.call("MGET", "a", "b", "c"), ["1", "2", "3"]);
+        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
+      }
+      const g = Deno.openSync(incrPath(dir), { append: true });
+      g.writeSync(new TextEncoder().encode("!!!\r\n"));
+      g.close();
+      appendCommands(incrPath(dir), [["SET", "d", "4"]]);
+      const r = await runDataNode([
+        "--appendonly",
+        "yes",
+        "--dir",
+        dir,
+        "--aof-load-truncated",
+        "yes",
+      ]);
+      ok(!r.success, "startup must fail");
+      match(r.stderr, /Bad file format reading the append only file/);
+    }),
+});

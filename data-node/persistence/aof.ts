@@ -196,8 +196,8 @@ export class Aof implements StreamConsumer {
    * its file and offset, never silently.
    */
   private replay(buf: Uint8Array, name: string): number {
-    const parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
-    parser.feed(buf);
+    const first = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
+    first.feed(buf);
     const loader = this.s.newClient(null, "aof-loader", "");
     this.s.clients.delete(loader.id);
     loader.trusted = true;
@@ -209,9 +209,26 @@ export class Aof implements StreamConsumer {
     this.s.expiryMode = "keep";
     this.s.propagation.suspended = true;
     let valid = 0;
+    let parser = first;
     try {
       for (;;) {
         const at = buf.length - parser.pending;
+        // An annotation line ("#TS:<unix time>") between commands is skipped, as Redis does.
+        if (buf[at] === 0x23) {
+          const nl = buf.indexOf(0x0a, at);
+          if (nl < 0) break;
+          parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
+          parser.feed(buf.subarray(nl + 1));
+          if (loader.multi === null) valid = nl + 1;
+          continue;
+        }
+        // Every command is a RESP array: anything else is a format error, whatever
+        // aof-load-truncated says.
+        if (at < buf.length && buf[at] !== 0x2a) {
+          throw new AofError(
+            `Bad file format reading the append only file ${name} at offset ${at}`,
+          );
+        }
         let argv: string[] | null;
         try {
           argv = parser.next();
@@ -307,12 +324,23 @@ export class Aof implements StreamConsumer {
   /** The propagation stream's AOF side: every effect, already encoded. */
   append(dbId: number, command: Uint8Array): void {
     if (!this.enabled || this.loading) return;
+    // aof-timestamp-enabled: a "#TS:<unix time>" line before the first command of each second.
+    if (this.s.config.get<boolean>("aof-timestamp-enabled")) {
+      const sec = Math.floor(this.s.clock.nowMs() / 1000);
+      if (sec > this.lastTimestamp) {
+        this.lastTimestamp = sec;
+        this.push(new TextEncoder().encode(`#TS:${sec}\r\n`));
+      }
+    }
     if (dbId >= 0 && dbId !== this.selectedDb) {
       this.push(encodeCommand(["SELECT", String(dbId)]));
       this.selectedDb = dbId;
     }
     this.push(command);
   }
+
+  /** The second of the last timestamp annotation written. */
+  private lastTimestamp = 0;
 
   /** Copies `b` (the caller may reuse its buffer). */
   private push(b: Uint8Array): void {
