@@ -304,3 +304,30 @@ Deno.test({
     ok(await timed() < 250, "no wait once reset");
   },
 });
+
+Deno.test({
+  name: "FLUSHDB and FLUSHALL reach the AOF every time, on empty databases and with save points",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await using n = await startDataNode(["--appendonly", "yes", "--save", "3600 1"], { dir });
+      using c = await RawConn.connect(n.port);
+      for (const cmd of ["FLUSHDB", "FLUSHDB", "FLUSHALL", "FLUSHALL", "FLUSHALL"]) {
+        equal(String(await c.call(cmd)), "OK");
+      }
+      const name = listAof(dir).find((f) => f.endsWith(".incr.aof"))!;
+      const parser = new RequestParser({ maxBulkLen: 1 << 20 });
+      parser.feed(Deno.readFileSync(`${dir}/appendonlydir/${name}`));
+      const names: string[] = [];
+      for (let argv = parser.next(); argv !== null; argv = parser.next()) {
+        names.push(argv[0]!.toUpperCase());
+      }
+      deepStrictEqual(names.filter((x) => x !== "SELECT"), [
+        "FLUSHDB",
+        "FLUSHDB",
+        "FLUSHALL",
+        "FLUSHALL",
+        "FLUSHALL",
+      ]);
+    }),
+});

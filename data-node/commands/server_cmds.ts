@@ -75,6 +75,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   s.blocking.contentsReplaced(c.db);
   s.tracking.flushed();
   s.dirty++;
+  c.forcePropagation = true;
   c.out.ok();
 }
 
@@ -86,8 +87,11 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
     s.blocking.contentsReplaced(db);
   }
   s.tracking.flushed();
-  s.dirty++;
   s.afterFlushAll?.();
+  s.dirty++;
+  // FLUSHALL always reaches the AOF and the replicas, on empty databases and after the save of
+  // the save points (which resets the change counter), as in Redis.
+  c.forcePropagation = true;
   c.out.ok();
 }
 
