@@ -863,3 +863,39 @@ Deno.test({
     }
   },
 });
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  const name = `${impl}: SAVE writes keys whose TTL passed; the load drops and counts them`;
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      if (impl === "redis-server" && !hasRedis) {
+        return console.log(`SKIP: ${name}: redis-server not installed`);
+      }
+      const dir = await Deno.makeTempDir();
+      try {
+        const start = () =>
+          impl === "data-node"
+            ? startDataNode(["--enable-debug-command", "yes"], { dir })
+            : startRedisServer(["--enable-debug-command", "yes"], { dir });
+        {
+          await using p = await start();
+          using c = await RawConn.connect(p.port);
+          await c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0");
+          await c.call("SET", "kept", "v");
+          for (let i = 0; i < 5; i++) await c.call("SET", `gone${i}`, "v", "PX", "10");
+          await new Promise((r) => setTimeout(r, 30));
+          equal(String(await c.call("SAVE")), "OK");
+        }
+        await using p = await start();
+        using c = await RawConn.connect(p.port);
+        const info = String(await c.call("INFO", "persistence"));
+        match(info, /rdb_last_load_keys_expired:5\r\n/);
+        match(info, /rdb_last_load_keys_loaded:1\r\n/);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

@@ -93,7 +93,6 @@ export class Persistence {
 
   /** Serializes one db's entries into `w`, yielding after each slice of work. */
   private *serialize(w: ByteWriter, snaps: DbSnapshot[], o: WriteOptions): Generator<void> {
-    const now = Date.now();
     for (const { db, entries, expires } of snaps) {
       if (entries.size === 0) continue;
       writeSelectDb(w, db.id, entries.size, expires.size);
@@ -102,8 +101,8 @@ export class Persistence {
       // The snapshot table is the one a change preserves its old entry into (db.snapshot), so
       // iterating it yields each key as it was when the snapshot was taken.
       for (const [key, entry] of entries) {
+        // Keys whose TTL has passed are written too, as Redis writes them: the loader drops them.
         const exp = expires.get(key);
-        if (exp !== undefined && exp <= now && this.s.role === "master") continue;
         writeEntry(w, key, storedValue(entry), exp, o);
         // The clock is read every 256 keys, not per key.
         if (w.len >= CHUNK_BYTES || (++sinceCheck >= 256 && performance.now() > deadline)) {
