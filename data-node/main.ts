@@ -219,6 +219,7 @@ async function main(): Promise<void> {
   let resume: CachedMaster | null = null;
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
+    if (config.get<boolean>("appendonly")) aof.upgradeFromSingleFile();
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
     else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
   } catch (e) {

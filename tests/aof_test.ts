@@ -331,3 +331,37 @@ Deno.test({
       ]);
     }),
 });
+
+Deno.test({
+  name:
+    "a single-file appendonly.aof of Redis before 7.0 is moved into the AOF directory and loaded",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      const cmds = [["SET", "k1", "v1"], ["SET", "k2", "v2"]];
+      const enc = new TextEncoder();
+      await Deno.writeFile(
+        `${dir}/appendonly.aof`,
+        enc.encode(
+          cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join("")}`)
+            .join(""),
+        ),
+      );
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      deepStrictEqual(await c.call("MGET", "k1", "k2"), ["v1", "v2"]);
+      const manifest = () => Deno.readTextFileSync(`${dir}/appendonlydir/appendonly.aof.manifest`);
+      equal(
+        manifest(),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+      );
+      ok(![...Deno.readDirSync(dir)].some((e) => e.name === "appendonly.aof"), "the file moved");
+      equal(String(await c.call("SET", "k3", "v3")), "OK");
+      await c.call("BGREWRITEAOF");
+      await waitRewrite(c);
+      equal(
+        manifest(),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+      );
+    }),
+});

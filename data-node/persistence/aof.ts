@@ -71,6 +71,24 @@ export class Aof implements StreamConsumer {
     return `${this.base}.manifest`;
   }
 
+  /**
+   * The single appendonly.aof of Redis before 7.0, found in `dir` with no manifest: moved into
+   * `appenddirname` as the base of a new manifest, as Redis 7.0 upgrades it at startup.
+   */
+  upgradeFromSingleFile(): void {
+    if (this.exists()) return;
+    const old = this.base;
+    try {
+      if (!Deno.statSync(old).isFile) return;
+    } catch {
+      return;
+    }
+    Deno.mkdirSync(this.dir, { recursive: true });
+    Deno.renameSync(old, this.path(old));
+    this.writeManifest([{ name: old, seq: 1, type: "b" }]);
+    log.info("Successfully migrated an old-style AOF into the AOF directory");
+  }
+
   /** True when an AOF exists on disk (the manifest is there). */
   exists(): boolean {
     try {
@@ -301,7 +319,15 @@ export class Aof implements StreamConsumer {
     this.s.propagation.aof = this;
     const incr = [...this.files].reverse().find((f) => f.type === "i");
     if (atStartup && incr && this.exists()) this.openIncr(incr.name);
-    else await this.rewrite();
+    else if (atStartup && this.exists() && this.files.some((f) => f.type === "b")) {
+      // A base without an incremental file (an upgraded single-file AOF, or a rewrite made
+      // with appendonly off): appends go to a new incremental file, as Redis opens one.
+      const seq = 1 + Math.max(0, ...this.files.filter((f) => f.type === "i").map((f) => f.seq));
+      const name = `${this.base}.${seq}.incr.aof`;
+      this.openIncr(name);
+      this.files = [...this.files, { name, seq, type: "i" }];
+      this.writeManifest(this.files);
+    } else await this.rewrite();
     this.fsyncTimer = setInterval(() => this.everySecond(), 1000);
   }
 
