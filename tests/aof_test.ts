@@ -365,3 +365,28 @@ Deno.test({
       );
     }),
 });
+
+Deno.test({
+  name: "an old single-file AOF with an RDB preamble followed by commands loads both parts",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      // An RDB (SAVE of one key), then commands appended after it, as Redis 4-6 wrote AOFs.
+      {
+        await using n = await startDataNode([], { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("SET", "k1", "v1");
+        equal(String(await c.call("SAVE")), "OK");
+      }
+      const rdb = await Deno.readFile(`${dir}/dump.rdb`);
+      await Deno.remove(`${dir}/dump.rdb`);
+      const tail = new TextEncoder().encode("*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$2\r\nv2\r\n");
+      const file = new Uint8Array(rdb.length + tail.length);
+      file.set(rdb);
+      file.set(tail, rdb.length);
+      await Deno.writeFile(`${dir}/appendonly.aof`, file);
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      deepStrictEqual(await c.call("MGET", "k1", "k2"), ["v1", "v2"]);
+    }),
+});

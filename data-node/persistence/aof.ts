@@ -153,7 +153,8 @@ export class Aof implements StreamConsumer {
       const incrs = this.files.filter((f) => f.type === "i");
       const base = this.files.find((f) => f.type === "b");
       // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
-      if (base && !this.p.loadIfRdb(this.path(base.name))) this.loadFile(base.name, false);
+      // An RDB base may go on with commands (the preamble of an AOF of Redis before 7.0).
+      if (base) this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
       incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
     } finally {
       this.loading = false;
@@ -177,10 +178,12 @@ export class Aof implements StreamConsumer {
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
-  private loadFile(name: string, last: boolean): void {
+  private loadFile(name: string, last: boolean, from = 0): void {
     let buf: Uint8Array;
     try {
-      buf = Deno.readFileSync(this.path(name));
+      // Nothing after an RDB base (the usual case): the file is not read a second time.
+      if (from > 0 && Deno.statSync(this.path(name)).size <= from) return;
+      buf = Deno.readFileSync(this.path(name)).subarray(from);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);

@@ -292,7 +292,8 @@ export class Persistence {
    * An AOF base file: if it is an RDB (it starts with "REDIS"), streams it into the dataset and
    * returns true; false leaves it to be read as commands.
    */
-  loadIfRdb(path: string): boolean {
+  /** Loads the file if it is an RDB: the bytes the RDB took (what follows is not), else null. */
+  loadIfRdb(path: string): number | null {
     const f = Deno.openSync(path);
     try {
       const head = new Uint8Array(5);
@@ -302,10 +303,9 @@ export class Persistence {
         if (got === null) break;
         n += got;
       }
-      if (n < head.length || new TextDecoder().decode(head) !== "REDIS") return false;
+      if (n < head.length || new TextDecoder().decode(head) !== "REDIS") return null;
       f.seekSync(0, Deno.SeekMode.Start);
-      this.loadFrom(f);
-      return true;
+      return this.loadFrom(f);
     } finally {
       f.close();
     }
@@ -316,10 +316,10 @@ export class Persistence {
    * when it should be. A key that already exists is an error, unless `merge` lets the file's
    * version replace it.
    */
-  loadFrom(src: SyncSource, merge = false): void {
+  loadFrom(src: SyncSource, merge = false): number {
     const t0 = performance.now();
     const load = keyLoader(this.s, this.s.dbs, merge);
-    let contents: RdbContents;
+    let contents: RdbContents & { bytes: number };
     try {
       contents = readRdbFrom(src, load);
     } finally {
@@ -338,6 +338,7 @@ export class Persistence {
       keys: load.loaded,
       expired: load.expired,
     });
+    return contents.bytes;
   }
 
   /** The aux fields of the last file loaded (a replica resumes from repl-id/repl-offset). */
