@@ -390,3 +390,29 @@ Deno.test({
       deepStrictEqual(await c.call("MGET", "k1", "k2"), ["v1", "v2"]);
     }),
 });
+
+Deno.test({
+  name: "an AOF upgrade stopped before the move is finished; a base missing everywhere is named",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await Deno.mkdir(`${dir}/appendonlydir`);
+      const manifest = `${dir}/appendonlydir/appendonly.aof.manifest`;
+      await Deno.writeTextFile(manifest, "file appendonly.aof seq 1 type b\n");
+      const miss = await runDataNode(["--appendonly", "yes", "--dir", dir]);
+      ok(!miss.success, "startup must fail");
+      ok(/appendonly\.aof doesn't exist: No such file or directory/.test(miss.stderr), miss.stderr);
+      await Deno.writeTextFile(
+        `${dir}/appendonly.aof`,
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+      );
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      equal(String(await c.call("GET", "k")), "v");
+      ok(listAof(dir).includes("appendonly.aof"), "the file moved into the AOF directory");
+      equal(
+        await Deno.readTextFile(manifest),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+      );
+    }),
+});

@@ -34,6 +34,14 @@ interface ManifestFile {
 
 export class AofError extends Error {}
 
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** The longest manifest line Redis reads. */
 const MANIFEST_MAX_LINE = 1024;
 
@@ -76,8 +84,16 @@ export class Aof implements StreamConsumer {
    * `appenddirname` as the base of a new manifest, as Redis 7.0 upgrades it at startup.
    */
   upgradeFromSingleFile(): void {
-    if (this.exists()) return;
     const old = this.base;
+    if (this.exists()) {
+      // An upgrade stopped before the move: the manifest names the old file as its base.
+      const files = this.readManifest();
+      const base = files.find((f) => f.type === "b");
+      if (base?.name !== old || fileExists(this.path(old)) || !fileExists(old)) return;
+      Deno.renameSync(old, this.path(old));
+      log.info("Successfully migrated an old-style AOF into the AOF directory");
+      return;
+    }
     try {
       if (!Deno.statSync(old).isFile) return;
     } catch {
@@ -154,6 +170,11 @@ export class Aof implements StreamConsumer {
       const base = this.files.find((f) => f.type === "b");
       // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
       // An RDB base may go on with commands (the preamble of an AOF of Redis before 7.0).
+      if (base && !fileExists(this.path(base.name))) {
+        throw new AofError(
+          `The append log file ${base.name} doesn't exist: No such file or directory`,
+        );
+      }
       if (base) this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
       incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
     } finally {
