@@ -416,3 +416,22 @@ Deno.test({
       );
     }),
 });
+
+Deno.test({
+  name: "an appendfilename with spaces is written quoted in the manifest and read back",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      const args = ["--appendonly", "yes", "--appendfilename", "my aof"];
+      {
+        await using n = await startDataNode(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("SET", "k", "v");
+      }
+      const manifest = await Deno.readTextFile(`${dir}/appendonlydir/my aof.manifest`);
+      ok(manifest.includes('file "my aof.1.incr.aof" seq 1 type i\n'), manifest);
+      await using n = await startDataNode(args, { dir });
+      using c = await RawConn.connect(n.port);
+      equal(String(await c.call("GET", "k")), "v");
+    }),
+});

@@ -12,6 +12,7 @@
  * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
  */
 import { splitArgs } from "../../shared/config/parse.ts";
+import { quoteArg } from "../../shared/config/args.ts";
 import { sleepSync } from "../../shared/clock.ts";
 import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser, RespWriter } from "../../shared/resp/mod.ts";
@@ -33,6 +34,15 @@ interface ManifestFile {
 }
 
 export class AofError extends Error {}
+
+/** A space, a quote, a backslash or a control character: Redis quotes such a name. */
+function needsQuotes(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x22 || c === 0x27 || c === 0x5c) return true;
+  }
+  return false;
+}
 
 function fileExists(path: string): boolean {
   try {
@@ -452,7 +462,9 @@ export class Aof implements StreamConsumer {
   }
 
   private writeManifest(files: ManifestFile[]): void {
-    const text = files.map((f) => `file ${f.name} seq ${f.seq} type ${f.type}\n`).join("");
+    // A name with spaces, quotes or control characters is written quoted, as Redis writes it.
+    const shown = (n: string) => needsQuotes(n) ? quoteArg(n) : n;
+    const text = files.map((f) => `file ${shown(f.name)} seq ${f.seq} type ${f.type}\n`).join("");
     const tmp = this.path(`temp-${this.manifestName}`);
     Deno.writeTextFileSync(tmp, text);
     Deno.renameSync(tmp, this.path(this.manifestName));

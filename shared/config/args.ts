@@ -11,7 +11,7 @@ export interface ServerArgs {
 const FILE = "(command line)";
 
 /** An argument as a config line shows it: double-quoted, with C escapes (Redis's sdscatrepr). */
-function quoteArg(a: string): string {
+export function quoteArg(a: string): string {
   let out = '"';
   for (const ch of a) {
     const code = ch.charCodeAt(0);
