@@ -4,6 +4,7 @@
  * asking for one that is not built yet stops startup with a "not supported yet" reason.
  */
 import type { ParamDef, ParseContext } from "../shared/config/schema.ts";
+import type { ConfigLine } from "../shared/config/parse.ts";
 import { notifyFlagsType } from "./engine/notify.ts";
 
 const bool = { kind: "bool" } as const;
@@ -20,6 +21,9 @@ const LONG_MAX = Number.MAX_SAFE_INTEGER;
  * schema, applied to the ACL when the server starts.
  */
 export const CONFIG_USERS = new WeakMap<object, string[][]>();
+
+/** The `rename-command` lines of a loaded configuration, applied to the command table. */
+export const CONFIG_RENAMES = new WeakMap<object, ConfigLine[]>();
 
 const notYet = (what: string) => `${what} is not supported yet`;
 
@@ -69,6 +73,75 @@ const octalMode = {
   show: (v: unknown) => (v as number).toString(8),
 } as const;
 
+/**
+ * `latency-tracking-info-percentiles`: numbers between 0 and 100, kept as text the way Redis
+ * prints them back (fixed six decimals with the trailing zeros dropped: "50.0" reads "50").
+ */
+const percentilesType = {
+  kind: "custom",
+  parse: (args: string[]): string | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean);
+    const shown: string[] = [];
+    for (const w of words) {
+      const p = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(w) ? Number(w) : NaN;
+      if (Number.isNaN(p)) return new Error("Invalid latency-tracking-info-percentiles parameters");
+      if (p < 0 || p > 100) {
+        return new Error(
+          "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+        );
+      }
+      shown.push(p.toFixed(6).replace(/\.?0+$/, ""));
+    }
+    return shown.join(" ");
+  },
+  format: (v: unknown) => [v === "" ? '""' : v as string],
+  show: (v: unknown) => v as string,
+} as const;
+
+/**
+ * `shutdown-on-sigint` / `shutdown-on-sigterm`: flags among default, save, nosave, now, force;
+ * shown in that order, whatever order they were given in (Redis's multi-flag enum).
+ */
+const SHUTDOWN_FLAGS = ["default", "save", "nosave", "now", "force"];
+const shutdownFlagsType = {
+  kind: "custom",
+  parse: (args: string[]): string | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean).map((w) => w.toLowerCase());
+    if (words.length === 0 || words.some((w) => !SHUTDOWN_FLAGS.includes(w))) {
+      return new Error(`argument(s) must be one of the following: ${SHUTDOWN_FLAGS.join(", ")}`);
+    }
+    if (words.includes("save") && words.includes("nosave")) {
+      return new Error("shutdown options SAVE and NOSAVE can't be used simultaneously");
+    }
+    const set = SHUTDOWN_FLAGS.slice(1).filter((f) => words.includes(f));
+    return set.length === 0 ? "default" : set.join(" ");
+  },
+  format: (v: unknown) => [v as string],
+  show: (v: unknown) => v as string,
+} as const;
+
+/** `oom-score-adj-values <master> <replica> <bgchild>`: three integers within -2000..2000. */
+const oomValuesType = {
+  kind: "custom",
+  parse: (args: string[]): number[] | Error => {
+    const words = args.flatMap((a) => a.split(" ")).filter(Boolean);
+    if (words.length !== 3) return new Error("wrong number of arguments");
+    const out: number[] = [];
+    for (const w of words) {
+      const n = /^[+-]?\d+$/.test(w) ? Number(w) : NaN;
+      if (!(n >= -2000 && n <= 2000)) {
+        return new Error(
+          "Invalid oom-score-adj-values, elements must be between -2000 and 2000.",
+        );
+      }
+      out.push(n);
+    }
+    return out;
+  },
+  format: (v: unknown) => [(v as number[]).join(" ")],
+  show: (v: unknown) => (v as number[]).join(" "),
+} as const;
+
 /** `replicaof <host> <port>` or `replicaof no one`. */
 export type ReplicaOf = { host: string; port: number } | null;
 
@@ -80,7 +153,9 @@ const replicaOfType = {
     if (words.length !== 2) return new Error("wrong number of arguments");
     if (words[0]!.toLowerCase() === "no" && words[1]!.toLowerCase() === "one") return null;
     const port = Number(words[1]);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) return new Error("Invalid port");
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      return new Error("Invalid master port");
+    }
     return { host: words[0]!, port };
   },
   format: (v: unknown) => {
@@ -482,8 +557,13 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "bind-source-addr", type: str, default: "" },
   { name: "cluster-announce-tls-port", type: int(0, 65535), default: "0" },
   { name: "ignore-warnings", type: str, default: "" },
-  { name: "latency-tracking-info-percentiles", type: str, default: "50 99 99.9", multiArg: true },
-  { name: "oom-score-adj-values", type: str, default: "0 200 800", multiArg: true },
+  {
+    name: "latency-tracking-info-percentiles",
+    type: percentilesType,
+    default: "50 99 99.9",
+    multiArg: true,
+  },
+  { name: "oom-score-adj-values", type: oomValuesType, default: "0 200 800", multiArg: true },
   {
     name: "propagation-error-behavior",
     type: oneOf("ignore", "panic", "panic-on-replicas"),
@@ -497,8 +577,8 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     default: "yes",
   },
   { name: "sanitize-dump-payload", type: oneOf("no", "yes", "clients"), default: "no" },
-  { name: "shutdown-on-sigint", type: str, default: "default", multiArg: true },
-  { name: "shutdown-on-sigterm", type: str, default: "default", multiArg: true },
+  { name: "shutdown-on-sigint", type: shutdownFlagsType, default: "default", multiArg: true },
+  { name: "shutdown-on-sigterm", type: shutdownFlagsType, default: "default", multiArg: true },
   { name: "socket-mark-id", type: int(0, INT_MAX), default: "0", mutable: false },
   { name: "syslog-facility", type: str, default: "local0", mutable: false },
   {

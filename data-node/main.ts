@@ -3,17 +3,19 @@
  * Usage mirrors redis-server: `data-node [config-file] [--directive value ...]`.
  * Thin wiring only: config -> server -> listeners (RESP and the HTTP admin API).
  */
+import { subcommandSyntaxError } from "./commands/define.ts";
 import { parseServerArgs } from "../shared/config/args.ts";
-import { parseConfigText } from "../shared/config/parse.ts";
+import { type ConfigLine, parseConfigText } from "../shared/config/parse.ts";
 import { Config, ConfigError } from "../shared/config/schema.ts";
 import { getLogger, setLogRoleChar, setupLogging } from "../shared/log.ts";
-import { CONFIG_USERS, DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
+import { CONFIG_RENAMES, CONFIG_USERS, DATA_NODE_PARAMS, type ReplicaOf } from "./config.ts";
 import { loadUsersAtStartup } from "./server/acl_shell.ts";
 import { formatUsers } from "./acl/file.ts";
 import type { CachedMaster } from "./replication/replica.ts";
 import { Cluster } from "./cluster/cluster.ts";
 import { ClusterBus } from "./cluster/bus.ts";
 import { buildCommandTable } from "./commands/table.ts";
+import type { CommandDef } from "./commands/types.ts";
 import { Server } from "./server/server.ts";
 import { REDIS_VERSION } from "../shared/version.ts";
 import { startDataNodeAdmin } from "./admin.ts";
@@ -114,8 +116,33 @@ export async function loadConfig(args: string[]): Promise<Config | null> {
   // `user` lines define ACL users; the server applies them once it has its command table.
   const isUser = (l: { name: string }) => l.name.toLowerCase() === "user";
   CONFIG_USERS.set(config, lines.filter(isUser).map((l) => l.args));
-  config.load(lines.filter((l) => !isUser(l)));
+  // `rename-command` lines apply to the command table once it is built.
+  const isRename = (l: { name: string }) => l.name === "rename-command";
+  CONFIG_RENAMES.set(config, lines.filter(isRename));
+  config.load(lines.filter((l) => !isUser(l) && !isRename(l)));
   return config;
+}
+
+/**
+ * Applies `rename-command <name> <new-name>` lines as Redis does: the command is reachable under
+ * the new name only ("" removes it). The error of the first bad line, or null.
+ */
+export function renameCommands(
+  commands: Map<string, CommandDef>,
+  lines: readonly ConfigLine[],
+): ConfigError | null {
+  for (const l of lines) {
+    const fail = (reason: string) => new ConfigError(l.file, l.line, reason, l.text);
+    if (l.args.length !== 2) return fail("Bad directive or wrong number of arguments");
+    const from = l.args[0]!.toLowerCase(), to = l.args[1]!.toLowerCase();
+    const def = commands.get(from);
+    if (!def) return fail("No such command in rename-command");
+    commands.delete(from);
+    if (to === "") continue;
+    if (commands.has(to)) return fail("Target command name already exists");
+    commands.set(to, def);
+  }
+  return null;
 }
 
 async function main(): Promise<void> {
@@ -149,7 +176,13 @@ async function main(): Promise<void> {
     });
     return undefined;
   });
-  const server = new Server(config, buildCommandTable());
+  const commands = buildCommandTable();
+  const renameError = renameCommands(commands, CONFIG_RENAMES.get(config) ?? []);
+  if (renameError) {
+    console.error(`*** FATAL CONFIG ERROR ***\n${renameError.message}`);
+    Deno.exit(1);
+  }
+  const server = new Server(config, commands);
   const aclError = loadUsersAtStartup(server, CONFIG_USERS.get(config) ?? []);
   if (aclError) {
     console.error(`*** FATAL CONFIG ERROR ***\n${aclError}`);
@@ -171,6 +204,20 @@ async function main(): Promise<void> {
       Deno.exit(1);
     }
   }
+  const mode = server.clusterEnabled ? "cluster" : "standalone";
+  // A banner of the facts tools look for in a fresh log: version, mode, port and PID. Printed
+  // once the server listens, or before the error of a load that fails (so a failed start shows
+  // the same first lines as one that worked).
+  const banner = (port: number) => {
+    if (!config.get<boolean>("always-show-logo")) return;
+    log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
+      version: REDIS_VERSION,
+      bits: 64,
+      mode,
+      port,
+      pid: Deno.pid,
+    });
+  };
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   // In cluster mode nodes.conf tells the role (Redis's iAmMaster reads the cluster's myself).
@@ -178,6 +225,7 @@ async function main(): Promise<void> {
   let resume: CachedMaster | null = null;
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
+    if (config.get<boolean>("appendonly")) aof.upgradeFromSingleFile();
     if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
     else if (master) {
       if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
@@ -189,6 +237,7 @@ async function main(): Promise<void> {
       server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
     }
   } catch (e) {
+    banner(config.get<number>("port"));
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
     });
@@ -242,17 +291,29 @@ async function main(): Promise<void> {
       void server.shutdown(null);
     });
   }
-  const mode = server.clusterEnabled ? "cluster" : "standalone";
-  if (config.get<boolean>("always-show-logo")) {
-    // A banner of the facts tools look for in a fresh log: version, mode, port and PID.
-    log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
+  // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
+  // after a report in the log, with the exit status of that signal, as redis-server's crash does.
+  const crash = (signal: number, name: string, cause: string) => {
+    log.warn("=== DATA NODE CRASH REPORT ===");
+    log.warn("data node {version} crashed by signal: {signal} ({name}, {cause})", {
       version: REDIS_VERSION,
-      bits: 64,
-      mode,
-      port: server.boundPort(),
-      pid: Deno.pid,
+      signal,
+      name,
+      cause,
     });
-  }
+    log.warn("=== DATA NODE CRASH REPORT END ===");
+    Deno.exit(128 + signal);
+  };
+  Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
+  server.debugExtensions.set("aof-flush-sleep", (_s, c, argv) => {
+    if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+    // Read as C's atoi reads it: a leading integer, anything else is 0.
+    const us = parseInt(argv[2]!.trimStart(), 10);
+    aof.flushSleepUs = Number.isFinite(us) && us > 0 ? us : 0;
+    c.out.ok();
+  });
+  server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
+  banner(server.boundPort());
   log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),

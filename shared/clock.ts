@@ -42,3 +42,14 @@ export function logTime(ms: number): string {
     `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.` +
     String(d.getMilliseconds()).padStart(3, "0");
 }
+
+/** Blocks the whole event loop for `ms` (DEBUG SLEEP, DEBUG AOF-FLUSH-SLEEP). */
+export function sleepSync(ms: number): void {
+  const end = performance.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    const left = end - performance.now();
+    if (left <= 0) return;
+    Atomics.wait(cell, 0, 0, left);
+  }
+}

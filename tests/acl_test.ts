@@ -284,6 +284,12 @@ for (const impl of ["ours", "redis"] as Impl[]) {
     equal(String(await n.cmd("PUBLISH", "news.a", "m")), "1");
     await n.cmd("ACL", "SETUSER", "u", "resetchannels");
     ok(await sub.closedByServer(), "the channel subscriber is closed");
+    // Losing allchannels takes every subscription's permission away too.
+    await n.cmd("ACL", "SETUSER", "u", "allchannels");
+    using all = await authed(n.port, "u", "x");
+    await all.call("PSUBSCRIBE", "foo");
+    await n.cmd("ACL", "SETUSER", "u", "resetchannels");
+    ok(await all.closedByServer(), "the subscriber of an allchannels user is closed");
   });
 }
 

@@ -286,3 +286,152 @@ for (const server of ["data-node", "redis-server"] as const) {
       }),
   });
 }
+
+Deno.test({
+  name: "DEBUG AOF-FLUSH-SLEEP holds each AOF write (and so the reply) for that many microseconds",
+  ...opts,
+  fn: async () => {
+    await using p = await startDataNode(["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    using c = await RawConn.connect(p.port);
+    const timed = async () => {
+      const t0 = performance.now();
+      equal(String(await c.call("SET", "k", "v")), "OK");
+      return performance.now() - t0;
+    };
+    equal(String(await c.call("DEBUG", "AOF-FLUSH-SLEEP", "300000")), "OK");
+    ok(await timed() >= 290, "the write waited");
+    equal(String(await c.call("DEBUG", "AOF-FLUSH-SLEEP", "0")), "OK");
+    ok(await timed() < 250, "no wait once reset");
+  },
+});
+
+Deno.test({
+  name: "FLUSHDB and FLUSHALL reach the AOF every time, on empty databases and with save points",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await using n = await startDataNode(["--appendonly", "yes", "--save", "3600 1"], { dir });
+      using c = await RawConn.connect(n.port);
+      for (const cmd of ["FLUSHDB", "FLUSHDB", "FLUSHALL", "FLUSHALL", "FLUSHALL"]) {
+        equal(String(await c.call(cmd)), "OK");
+      }
+      const name = listAof(dir).find((f) => f.endsWith(".incr.aof"))!;
+      const parser = new RequestParser({ maxBulkLen: 1 << 20 });
+      parser.feed(Deno.readFileSync(`${dir}/appendonlydir/${name}`));
+      const names: string[] = [];
+      for (let argv = parser.next(); argv !== null; argv = parser.next()) {
+        names.push(argv[0]!.toUpperCase());
+      }
+      deepStrictEqual(names.filter((x) => x !== "SELECT"), [
+        "FLUSHDB",
+        "FLUSHDB",
+        "FLUSHALL",
+        "FLUSHALL",
+        "FLUSHALL",
+      ]);
+    }),
+});
+
+Deno.test({
+  name:
+    "a single-file appendonly.aof of Redis before 7.0 is moved into the AOF directory and loaded",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      const cmds = [["SET", "k1", "v1"], ["SET", "k2", "v2"]];
+      const enc = new TextEncoder();
+      await Deno.writeFile(
+        `${dir}/appendonly.aof`,
+        enc.encode(
+          cmds.map((a) => `*${a.length}\r\n${a.map((x) => `$${x.length}\r\n${x}\r\n`).join("")}`)
+            .join(""),
+        ),
+      );
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      deepStrictEqual(await c.call("MGET", "k1", "k2"), ["v1", "v2"]);
+      const manifest = () => Deno.readTextFileSync(`${dir}/appendonlydir/appendonly.aof.manifest`);
+      equal(
+        manifest(),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+      );
+      ok(![...Deno.readDirSync(dir)].some((e) => e.name === "appendonly.aof"), "the file moved");
+      equal(String(await c.call("SET", "k3", "v3")), "OK");
+      await c.call("BGREWRITEAOF");
+      await waitRewrite(c);
+      equal(
+        manifest(),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+      );
+    }),
+});
+
+Deno.test({
+  name: "an old single-file AOF with an RDB preamble followed by commands loads both parts",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      // An RDB (SAVE of one key), then commands appended after it, as Redis 4-6 wrote AOFs.
+      {
+        await using n = await startDataNode([], { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("SET", "k1", "v1");
+        equal(String(await c.call("SAVE")), "OK");
+      }
+      const rdb = await Deno.readFile(`${dir}/dump.rdb`);
+      await Deno.remove(`${dir}/dump.rdb`);
+      const tail = new TextEncoder().encode("*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$2\r\nv2\r\n");
+      const file = new Uint8Array(rdb.length + tail.length);
+      file.set(rdb);
+      file.set(tail, rdb.length);
+      await Deno.writeFile(`${dir}/appendonly.aof`, file);
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      deepStrictEqual(await c.call("MGET", "k1", "k2"), ["v1", "v2"]);
+    }),
+});
+
+Deno.test({
+  name: "an AOF upgrade stopped before the move is finished; a base missing everywhere is named",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await Deno.mkdir(`${dir}/appendonlydir`);
+      const manifest = `${dir}/appendonlydir/appendonly.aof.manifest`;
+      await Deno.writeTextFile(manifest, "file appendonly.aof seq 1 type b\n");
+      const miss = await runDataNode(["--appendonly", "yes", "--dir", dir]);
+      ok(!miss.success, "startup must fail");
+      ok(/appendonly\.aof doesn't exist: No such file or directory/.test(miss.stderr), miss.stderr);
+      await Deno.writeTextFile(
+        `${dir}/appendonly.aof`,
+        "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+      );
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      equal(String(await c.call("GET", "k")), "v");
+      ok(listAof(dir).includes("appendonly.aof"), "the file moved into the AOF directory");
+      equal(
+        await Deno.readTextFile(manifest),
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+      );
+    }),
+});
+
+Deno.test({
+  name: "an appendfilename with spaces is written quoted in the manifest and read back",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      const args = ["--appendonly", "yes", "--appendfilename", "my aof"];
+      {
+        await using n = await startDataNode(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("SET", "k", "v");
+      }
+      const manifest = await Deno.readTextFile(`${dir}/appendonlydir/my aof.manifest`);
+      ok(manifest.includes('file "my aof.1.incr.aof" seq 1 type i\n'), manifest);
+      await using n = await startDataNode(args, { dir });
+      using c = await RawConn.connect(n.port);
+      equal(String(await c.call("GET", "k")), "v");
+    }),
+});

@@ -204,3 +204,102 @@ Deno.test({
       equal(String(await c.call("OBJECT", "ENCODING", "big-hash")), "hashtable");
     }),
 });
+
+Deno.test({
+  name: "AOF manifest: the lines Redis refuses stop startup with Redis's reasons",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await writeAof(dir, [["SET", "a", "1"]]);
+      const path = `${dir}/appendonlydir/appendonly.aof.manifest`;
+      const good = await Deno.readTextFile(path);
+      const base = "file appendonly.aof.1.base.rdb seq 1 type b\n";
+      const incr = (seq: number) => `file appendonly.aof.1.incr.aof seq ${seq} type i\n`;
+      const cases: [string, RegExp][] = [
+        ["", /Found an empty AOF manifest/],
+        [base + "\n" + incr(1), /Invalid AOF manifest file format/],
+        [base + base + incr(1), /Found duplicate base file information/],
+        [base + incr(2) + incr(1), /Found a non-monotonic sequence number/],
+        [base + "file appendonly.aof.1.incr.aof seq 1 type x\n", /Unknown AOF file type/],
+        [base + "file appendonly.aof.1.incr.aof seq 1\n", /Invalid AOF manifest file format/],
+        [base + "file appendonly.aof.1.incr.aof seq 1 type i x\n", /Invalid AOF manifest/],
+        [base + "file a seq 1 type i " + "x ".repeat(600) + "\n", /too long line/],
+        [base + incr(1).trimEnd(), /too long line/],
+        [base + "file ../x seq 1 type i\n", /File can't be a path, just a filename/],
+        [
+          base + "file appendonly.aof.9.incr.aof seq 9 type i\n",
+          /appendonly\.aof\.9\.incr\.aof doesn't exist: No such file or directory/,
+        ],
+      ];
+      for (const [text, why] of cases) {
+        await Deno.writeTextFile(path, text);
+        const r = await runDataNode(["--appendonly", "yes", "--dir", dir]);
+        ok(!r.success, `startup must fail for ${JSON.stringify(text.slice(0, 80))}`);
+        match(r.stderr, why);
+      }
+      // Comments and unknown keys (of later versions) are fine.
+      await Deno.writeTextFile(path, "# note\n" + good.replace(/\n/, " newkey newvalue\n"));
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      equal(String(await c.call("GET", "a")), "1");
+    }),
+});
+
+Deno.test({
+  name: "AOF replay: an expiry time already past is kept as a TTL, not a delete, while loading",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      await writeAof(dir, [["RPUSH", "list", "foo"]]);
+      // Replayed, PEXPIREAT in the past must not delete the list (the next RPUSH would then make
+      // a new list without a TTL): the list keeps both elements and expires once loaded.
+      appendCommands(incrPath(dir), [["PEXPIREAT", "list", "1000"], ["RPUSH", "list", "bar"]]);
+      await using n = await startDataNode(["--appendonly", "yes"], { dir });
+      using c = await RawConn.connect(n.port);
+      equal(Number(await c.call("LLEN", "list")), 0);
+      equal(Number(await c.call("EXISTS", "list")), 0);
+    }),
+});
+
+Deno.test({
+  name: "AOF: aof-timestamp-enabled writes #TS lines, replay skips them, other stray bytes stop it",
+  ...opts,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using n = await startDataNode(["--appendonly", "yes"], { dir });
+        using c = await RawConn.connect(n.port);
+        await c.call("CONFIG", "SET", "aof-timestamp-enabled", "yes");
+        await c.call("SET", "a", "1");
+        await c.call("SET", "b", "2");
+        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
+      }
+      const text = await Deno.readTextFile(incrPath(dir));
+      match(text, /^#TS:\d+\r\n\*2\r\n\$6\r\nSELECT/);
+      // Annotations anywhere between commands are skipped on load.
+      const f = Deno.openSync(incrPath(dir), { append: true });
+      f.writeSync(new TextEncoder().encode("#TS:1628217470\r\n"));
+      f.close();
+      appendCommands(incrPath(dir), [["SET", "c", "3"]]);
+      {
+        await using n = await startDataNode(["--appendonly", "yes"], { dir });
+        using c = await RawConn.connect(n.port);
+        deepStrictEqual(await c.call("MGET", "a", "b", "c"), ["1", "2", "3"]);
+        await c.call("SHUTDOWN", "NOSAVE").catch(() => {});
+      }
+      const g = Deno.openSync(incrPath(dir), { append: true });
+      g.writeSync(new TextEncoder().encode("!!!\r\n"));
+      g.close();
+      appendCommands(incrPath(dir), [["SET", "d", "4"]]);
+      const r = await runDataNode([
+        "--appendonly",
+        "yes",
+        "--dir",
+        dir,
+        "--aof-load-truncated",
+        "yes",
+      ]);
+      ok(!r.success, "startup must fail");
+      match(r.stderr, /Bad file format reading the append only file/);
+    }),
+});

@@ -3,7 +3,7 @@
  * redis-server), and our admin-port, admin-bind and admin-token; CONFIG GET * then CONFIG SET of
  * every pair refuses exactly what Redis refuses.
  */
-import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import {
   freePort,
   type ManagedProcess,
@@ -302,6 +302,39 @@ for (const [impl, start] of Object.entries(SERVERS)) {
         await node?.stop();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
+    },
+  });
+}
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+const OUTSIDE = Deno.networkInterfaces().find((i) =>
+  i.family === "IPv4" && !i.address.startsWith("127.")
+)?.address;
+
+for (const [impl, start] of Object.entries(SERVERS)) {
+  const name =
+    `${impl}: protected mode refuses outside clients whatever bind says, until a password`;
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      if (!OUTSIDE) return console.log(`SKIP: ${name}: no non-loopback IPv4 address here`);
+      if (impl === "redis-server" && !requireBinary("redis-server", name)) return;
+      await using p = await start(["--bind", "*"]);
+      {
+        using outside = await RawConn.connect(p.port, OUTSIDE);
+        match(errorText(await outside.call("PING")), /^DENIED Redis is running in protected mode/);
+      }
+      using local = await RawConn.connect(p.port);
+      equal(String(await local.call("CONFIG", "SET", "requirepass", "secret")), "OK");
+      {
+        using outside = await RawConn.connect(p.port, OUTSIDE);
+        equal(String(await outside.call("AUTH", "secret")), "OK");
+        equal(String(await outside.call("PING")), "PONG");
+      }
+      equal(String(await local.call("CONFIG", "SET", "requirepass", "")), "OK");
+      using again = await RawConn.connect(p.port, OUTSIDE);
+      match(errorText(await again.call("PING")), /^DENIED/);
     },
   });
 }

@@ -38,5 +38,7 @@ function callKeys(def: CommandDef, argv: string[]): [number, string[]][] {
     : commandKeys(def, argv).filter((i) => i < argv.length);
   if (keys.length === 0) return [];
   const flagsOf = keyFlags(def.name, def.keySpecs ?? [], argv);
-  return keys.map((i) => [i, flagsOf(i)]);
+  // Arguments a key spec marks not_key (SPUBLISH's shard channel) are checked as channels.
+  return keys.map((i): [number, string[]] => [i, flagsOf(i)])
+    .filter(([, flags]) => !flags.includes("not_key"));
 }

@@ -81,7 +81,9 @@ export function expireOrDelete(
   nowMs: number,
   argv: string[] | null = null,
 ): void {
-  if (atMs <= nowMs) {
+  // As Redis: a time already past deletes the key, except while loading (AOF replay) or applying
+  // a master's stream ("keep"), and on a replica, where it becomes a TTL that ran out.
+  if (atMs <= nowMs && s.expiryMode !== "keep" && s.role !== "replica") {
     c.db.delete(key);
     s.notify(NOTIFY.GENERIC, "del", key, c.db.id);
     c.rewrittenArgv = ["DEL", key];

@@ -3,6 +3,7 @@
  * PROTOCOL, ERROR and LOG, with redis-server's replies (clients' and Redis's own test suites
  * use them to build datasets, compare servers and exercise reply types).
  */
+import { sleepSync } from "../../shared/clock.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import {
   cmd,
@@ -22,6 +23,8 @@ import { parseMemory } from "../../shared/config/schema.ts";
 const log = getLogger(["data-node", "debug"]);
 
 const DEBUG_HELP = [
+  "CONFIG-REWRITE-FORCE-ALL",
+  "    Rewrite the config file with every directive in it, those at their defaults too.",
   "DIGEST",
   "    Output a hex signature of the whole dataset.",
   "DIGEST-VALUE <key> [<key> ...]",
@@ -157,6 +160,14 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     const v = parseInt(argv[2]!.trimStart(), 10);
     s.scripting.allowNoscript = Number.isFinite(v) && v !== 0;
     c.out.ok();
+  } else if (sub === "config-rewrite-force-all" && n === 2) {
+    try {
+      s.config.rewrite(s.config.configFile ?? "", true);
+      c.out.ok();
+    } catch (e) {
+      const why = e instanceof Error ? e.message.replace(/^ERR /, "") : String(e);
+      c.error(`ERR CONFIG-REWRITE-FORCE-ALL failed: ${why}`);
+    }
   } else if (sub === "log" && n === 3) {
     log.warn("DEBUG LOG: {message}", { message: argv[2]! });
     c.out.ok();
@@ -171,17 +182,6 @@ const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-co
 function debugAllowed(s: Engine, c: ClientState): boolean {
   const mode = s.config.getString("enable-debug-command");
   return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
-}
-
-/** Blocks the whole event loop, as DEBUG SLEEP blocks redis-server. */
-function sleepSync(ms: number): void {
-  const end = performance.now() + ms;
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (;;) {
-    const left = end - performance.now();
-    if (left <= 0) return;
-    Atomics.wait(cell, 0, 0, left);
-  }
 }
 
 function debug(s: Engine, c: ClientState, argv: string[]): void {

@@ -277,7 +277,12 @@ function objectSub(what: "encoding" | "refcount" | "idletime" | "freq") {
       return c.out.bulk(e.enc ?? stringEncoding(v));
     }
     if (what === "refcount") {
-      const shared = typeof v === "string" && /^(0|[1-9]\d{0,3})$/.test(v);
+      // Small integers are Redis's shared objects, except under an LRU/LFU maxmemory policy
+      // (each value keeps its own access clock there). Judged by the policy now, not when the
+      // value was written.
+      const sharing = s.maxmemory === 0 ||
+        !/^(allkeys|volatile)-(lru|lfu)$/.test(s.config.getString("maxmemory-policy"));
+      const shared = sharing && typeof v === "string" && /^(0|[1-9]\d{0,3})$/.test(v);
       return c.out.int(shared ? 2147483647 : 1);
     }
     const lfu = LFU_POLICY.test(s.config.getString("maxmemory-policy"));

@@ -15,7 +15,7 @@ export function randomCountReply(
   let picked: string[];
   if (count < 0) {
     if (-count > 2 ** 32) return c.error("ERR value is out of range");
-    picked = Array.from({ length: -count }, () => items[Math.floor(Math.random() * items.length)]!);
+    return repeatedPicks(c, items, -count, writeValue);
   } else if (count >= items.length) {
     picked = items;
   } else {
@@ -44,5 +44,31 @@ export function randomCountReply(
       c.out.bulk(p);
       writeValue(p);
     }
+  }
+}
+
+/** Output checks while a long reply is written: every this many elements. */
+const CHECK_EVERY = 1024;
+
+/**
+ * A negative count: `n` picks that may repeat, written as they are drawn. A client whose output
+ * goes over its limit is closed meanwhile, and the loop stops there, as Redis stops a reply
+ * that can no longer be delivered (a huge count must not build the whole reply first).
+ */
+function repeatedPicks(
+  c: ClientState,
+  items: string[],
+  n: number,
+  writeValue: ((item: string) => void) | null,
+): void {
+  const pick = () => items[Math.floor(Math.random() * items.length)]!;
+  const pairs = writeValue !== null && c.proto === 3;
+  c.out.array(writeValue !== null && !pairs ? n * 2 : n);
+  for (let i = 0; i < n; i++) {
+    if (i % CHECK_EVERY === CHECK_EVERY - 1 && !c.checkOutput()) return;
+    const p = pick();
+    if (pairs) c.out.array(2);
+    c.out.bulk(p);
+    writeValue?.(p);
   }
 }

@@ -75,6 +75,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   s.blocking.contentsReplaced(c.db);
   s.tracking.flushed();
   s.dirty++;
+  c.forcePropagation = true;
   c.out.ok();
 }
 
@@ -87,12 +88,11 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
   }
   s.tracking.flushed();
   s.replicaKeysWithExpire.clear();
-  s.dirty++;
-  const dirty = s.dirty;
   s.afterFlushAll?.();
-  // The save (with save rules) zeroes the counter; FLUSHALL is still a change, propagated even
-  // when every database was empty, as Redis restores the counter after that save.
-  s.dirty = dirty;
+  s.dirty++;
+  // FLUSHALL always reaches the AOF and the replicas, on empty databases and after the save of
+  // the save points (which resets the change counter), as in Redis.
+  c.forcePropagation = true;
   c.out.ok();
 }
 
@@ -239,7 +239,7 @@ function memoryStatsCmd(s: Engine, c: ClientState): void {
   const net = Math.max(0, m.used - m.startup);
   const dataset = Math.max(0, m.used - overheadTotal);
   const f = Math.fround;
-  c.out.map(25 + dbs.length);
+  c.out.map(27 + dbs.length);
   const int = (k: string, v: number) => {
     c.out.bulk(k);
     c.out.int(Math.round(v));

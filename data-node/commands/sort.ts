@@ -40,6 +40,10 @@ function parseOptions(s: Engine, c: ClientState, argv: string[], readonly: boole
     dontSort: false,
     gets: [],
   };
+  // BY and GET patterns name keys no key spec shows: they need read access to every key.
+  const user = c.aclUser;
+  const readsAll = user === null || user.unrestricted ||
+    s.acl.readsAllKeys(user, SORT_COMMANDS[readonly ? 1 : 0]!, argv);
   for (let j = 2; j < argv.length; j++) {
     const left = argv.length - j - 1;
     const opt = argv[j]!.toLowerCase();
@@ -60,10 +64,15 @@ function parseOptions(s: Engine, c: ClientState, argv: string[], readonly: boole
       if (!cstr(o.by).includes("*")) o.dontSort = true;
       else if (s.clusterEnabled) {
         return c.error("ERR BY option of SORT denied in Cluster mode."), null;
+      } else if (!readsAll) {
+        return c.error("ERR BY option of SORT denied due to insufficient ACL permissions."), null;
       }
     } else if (opt === "get" && left >= 1) {
       // Redis 7.0 refuses every GET in cluster mode, "#" included.
       if (s.clusterEnabled) return c.error("ERR GET option of SORT denied in Cluster mode."), null;
+      if (!readsAll) {
+        return c.error("ERR GET option of SORT denied due to insufficient ACL permissions."), null;
+      }
       o.gets.push(argv[++j]!);
     } else return c.error(ERR.syntax), null;
   }

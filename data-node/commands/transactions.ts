@@ -72,6 +72,8 @@ function exec(s: Engine, c: ClientState): void | Promise<void> {
       }
       // Inside EXEC nothing blocks: blocking commands behave as their non-blocking forms.
       void call(s, c, def, q.argv);
+      // A queued command's error counts as its own failed call, not as EXEC's.
+      c.failed = false;
     }
   } finally {
     c.inExec = false;

@@ -121,20 +121,33 @@ export function commandKeys(def: CommandDef, argv: string[]): number[] {
   if (def.numkeys) return numkeysKeys(def.numkeys, argv).keys;
   if (def.name === "xread") return xreadKeys(argv, 1);
   if (def.name === "xreadgroup") return xreadKeys(argv, 4);
-  // MIGRATE ... "" ... KEYS k1 k2: the keys are the ones after KEYS (Redis's migrateGetKeys).
-  if (def.name === "migrate" && argv[3] === "") {
-    for (let i = 6; i < argv.length; i++) {
-      if (argv[i]!.toLowerCase() === "keys") {
-        return Array.from({ length: argv.length - i - 1 }, (_, j) => i + 1 + j);
-      }
-    }
-  }
+  if (def.name === "migrate") return migrateKeys(argv);
   const [first, last, step] = def.keys ?? [0, 0, 0];
   if (first === 0) return [];
   const lastIdx = last < 0 ? argv.length + last : last;
   const out: number[] = [];
   for (let i = first; i <= lastIdx && i < argv.length; i += step) out.push(i);
   return out;
+}
+
+/**
+ * MIGRATE's keys, as Redis's migrateGetKeys finds them: the key argument, or with `""` there the
+ * ones after KEYS (none when a key is given too). The options are skipped with their values
+ * (AUTH's password, AUTH2's user and password), so a password reading "KEYS" is no keyword.
+ */
+const MIGRATE_SKIP = new Map([["copy", 0], ["replace", 0], ["auth", 1], ["auth2", 2]]);
+
+function migrateKeys(argv: string[]): number[] {
+  const skip = MIGRATE_SKIP;
+  for (let i = 6; i < argv.length; i++) {
+    const word = argv[i]!.toLowerCase();
+    if (word === "keys") {
+      if (argv[3] !== "") return [];
+      return Array.from({ length: argv.length - i - 1 }, (_, j) => i + 1 + j);
+    }
+    i += skip.get(word) ?? 0;
+  }
+  return argv.length > 3 ? [3] : [];
 }
 
 /** C's atoi: optional spaces and sign, then as many digits as there are. */

@@ -76,6 +76,7 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   const db = c.db;
   const p = s.propagation;
   c.failed = false;
+  c.forcePropagation = false;
   c.rewrittenArgv = null;
   c.redactedArgv = null;
   // CLIENT LIST shows the running command for the client that runs it, as Redis does.
@@ -100,7 +101,7 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
   let result: void | Promise<void>;
   try {
     result = def.handler!(s, c, argv);
-    if (s.dirty !== dirtyBefore && def.bits & F_WRITE) {
+    if ((s.dirty !== dirtyBefore || c.forcePropagation) && def.bits & F_WRITE) {
       const effect = c.rewrittenArgv ?? argv;
       if (effect !== PROPAGATED) p.also(db.id, effect);
     }

@@ -32,6 +32,7 @@ export type Engine = Pick<
   | "dbs"
   | "debugExtensions"
   | "dirty"
+  | "expiryMode"
   | "freeClient"
   | "infoText"
   | "lastSaveSec"

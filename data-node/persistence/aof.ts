@@ -11,6 +11,9 @@
  * BGREWRITEAOF switches writes to a new incr file, writes a new base from a snapshot taken at
  * the same instant, then swaps the manifest (temp file + rename) and deletes the old files.
  */
+import { splitArgs } from "../../shared/config/parse.ts";
+import { quoteArg } from "../../shared/config/args.ts";
+import { sleepSync } from "../../shared/clock.ts";
 import { getLogger } from "../../shared/log.ts";
 import { encodeCommand, ProtocolError, RequestParser, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
@@ -31,6 +34,26 @@ interface ManifestFile {
 }
 
 export class AofError extends Error {}
+
+/** A space, a quote, a backslash or a control character: Redis quotes such a name. */
+function needsQuotes(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x22 || c === 0x27 || c === 0x5c) return true;
+  }
+  return false;
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** The longest manifest line Redis reads. */
+const MANIFEST_MAX_LINE = 1024;
 
 export class Aof implements StreamConsumer {
   private file: Deno.FsFile | null = null;
@@ -68,6 +91,32 @@ export class Aof implements StreamConsumer {
     return `${this.base}.manifest`;
   }
 
+  /**
+   * The single appendonly.aof of Redis before 7.0, found in `dir` with no manifest: moved into
+   * `appenddirname` as the base of a new manifest, as Redis 7.0 upgrades it at startup.
+   */
+  upgradeFromSingleFile(): void {
+    const old = this.base;
+    if (this.exists()) {
+      // An upgrade stopped before the move: the manifest names the old file as its base.
+      const files = this.readManifest();
+      const base = files.find((f) => f.type === "b");
+      if (base?.name !== old || fileExists(this.path(old)) || !fileExists(old)) return;
+      Deno.renameSync(old, this.path(old));
+      log.info("Successfully migrated an old-style AOF into the AOF directory");
+      return;
+    }
+    try {
+      if (!Deno.statSync(old).isFile) return;
+    } catch {
+      return;
+    }
+    Deno.mkdirSync(this.dir, { recursive: true });
+    Deno.renameSync(old, this.path(old));
+    this.writeManifest([{ name: old, seq: 1, type: "b" }]);
+    log.info("Successfully migrated an old-style AOF into the AOF directory");
+  }
+
   /** True when an AOF exists on disk (the manifest is there). */
   exists(): boolean {
     try {
@@ -80,21 +129,45 @@ export class Aof implements StreamConsumer {
 
   // ---- Loading ----
 
+  /**
+   * The manifest, checked as Redis checks it: each line (1024 bytes at most, newline-ended;
+   * `#` lines are comments) holds an even number of words, at least file, seq and type; one
+   * base at most; incremental files in increasing sequence; an empty file is refused.
+   */
   private readManifest(): ManifestFile[] {
     const text = Deno.readTextFileSync(this.path(this.manifestName));
     const files: ManifestFile[] = [];
-    for (const [i, line] of text.split("\n").entries()) {
-      if (line.trim() === "" || line.startsWith("#")) continue;
-      const parts = line.trim().split(/\s+/);
+    const invalid = "Invalid AOF manifest file format";
+    if (text === "") throw new AofError("Found an empty AOF manifest");
+    let maxIncrSeq = 0, haveBase = false;
+    const lines = text.split("\n");
+    // The text after the last newline: nothing, or a line cut short.
+    const tail = lines.pop()!;
+    if (tail !== "") lines.push(tail);
+    for (const [i, raw] of lines.entries()) {
+      if (raw.startsWith("#")) continue;
+      if (raw.length > MANIFEST_MAX_LINE || (i === lines.length - 1 && tail !== "")) {
+        throw new AofError("The AOF manifest file contains too long line");
+      }
+      const parts = splitArgs(raw.trim());
+      if (parts === null || parts.length < 6 || parts.length % 2 !== 0) throw new AofError(invalid);
       const f: Partial<ManifestFile> = {};
-      for (let j = 0; j + 1 < parts.length; j += 2) {
-        if (parts[j] === "file") f.name = parts[j + 1]!;
-        else if (parts[j] === "seq") f.seq = Number(parts[j + 1]);
-        else if (parts[j] === "type") f.type = parts[j + 1] as ManifestFile["type"];
+      for (let j = 0; j < parts.length; j += 2) {
+        const key = parts[j]!.toLowerCase(), v = parts[j + 1]!;
+        if (key === "file") {
+          if (v.includes("/")) throw new AofError("File can't be a path, just a filename");
+          f.name = v;
+        } else if (key === "seq") f.seq = parseInt(v, 10) || 0;
+        else if (key === "type") f.type = v[0] as ManifestFile["type"];
       }
-      if (!f.name || !f.seq || !f.type || f.name.includes("/")) {
-        throw new AofError(`Invalid AOF manifest line ${i + 1}: '${line}'`);
-      }
+      if (!f.name || !f.seq || !f.type) throw new AofError(invalid);
+      if (f.type === "b") {
+        if (haveBase) throw new AofError("Found duplicate base file information");
+        haveBase = true;
+      } else if (f.type === "i") {
+        if (f.seq <= maxIncrSeq) throw new AofError("Found a non-monotonic sequence number");
+        maxIncrSeq = f.seq;
+      } else if (f.type !== "h") throw new AofError("Unknown AOF file type");
       files.push(f as ManifestFile);
     }
     return files;
@@ -108,7 +181,13 @@ export class Aof implements StreamConsumer {
       const incrs = this.files.filter((f) => f.type === "i");
       const base = this.files.find((f) => f.type === "b");
       // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
-      if (base && !this.p.loadIfRdb(this.path(base.name))) this.loadFile(base.name, false);
+      // An RDB base may go on with commands (the preamble of an AOF of Redis before 7.0).
+      if (base && !fileExists(this.path(base.name))) {
+        throw new AofError(
+          `The append log file ${base.name} doesn't exist: No such file or directory`,
+        );
+      }
+      if (base) this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
       incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
     } finally {
       this.loading = false;
@@ -132,8 +211,16 @@ export class Aof implements StreamConsumer {
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
-  private loadFile(name: string, last: boolean): void {
-    const buf = Deno.readFileSync(this.path(name));
+  private loadFile(name: string, last: boolean, from = 0): void {
+    let buf: Uint8Array;
+    try {
+      // Nothing after an RDB base (the usual case): the file is not read a second time.
+      if (from > 0 && Deno.statSync(this.path(name)).size <= from) return;
+      buf = Deno.readFileSync(this.path(name)).subarray(from);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);
+    }
     const valid = this.replay(buf, name);
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
@@ -163,8 +250,8 @@ export class Aof implements StreamConsumer {
    * its file and offset, never silently.
    */
   private replay(buf: Uint8Array, name: string): number {
-    const parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
-    parser.feed(buf);
+    const first = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
+    first.feed(buf);
     const loader = this.s.newClient(null, "aof-loader", "");
     this.s.clients.delete(loader.id);
     loader.trusted = true;
@@ -176,9 +263,26 @@ export class Aof implements StreamConsumer {
     this.s.expiryMode = "keep";
     this.s.propagation.suspended = true;
     let valid = 0;
+    let parser = first;
     try {
       for (;;) {
         const at = buf.length - parser.pending;
+        // An annotation line ("#TS:<unix time>") between commands is skipped, as Redis does.
+        if (buf[at] === 0x23) {
+          const nl = buf.indexOf(0x0a, at);
+          if (nl < 0) break;
+          parser = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
+          parser.feed(buf.subarray(nl + 1));
+          if (loader.multi === null) valid = nl + 1;
+          continue;
+        }
+        // Every command is a RESP array: anything else is a format error, whatever
+        // aof-load-truncated says.
+        if (at < buf.length && buf[at] !== 0x2a) {
+          throw new AofError(
+            `Bad file format reading the append only file ${name} at offset ${at}`,
+          );
+        }
         let argv: string[] | null;
         try {
           argv = parser.next();
@@ -251,7 +355,15 @@ export class Aof implements StreamConsumer {
     this.s.propagation.aof = this;
     const incr = [...this.files].reverse().find((f) => f.type === "i");
     if (atStartup && incr && this.exists()) this.openIncr(incr.name);
-    else {
+    else if (atStartup && this.exists() && this.files.some((f) => f.type === "b")) {
+      // A base without an incremental file (an upgraded single-file AOF, or a rewrite made
+      // with appendonly off): appends go to a new incremental file, as Redis opens one.
+      const seq = 1 + Math.max(0, ...this.files.filter((f) => f.type === "i").map((f) => f.seq));
+      const name = `${this.base}.${seq}.incr.aof`;
+      this.openIncr(name);
+      this.files = [...this.files, { name, seq, type: "i" }];
+      this.writeManifest(this.files);
+    } else {
       // Until this first rewrite is done the AOF holds nothing: a shutdown would lose data.
       this.initialRewrite = true;
       try {
@@ -282,6 +394,14 @@ export class Aof implements StreamConsumer {
   /** The propagation stream's AOF side: every effect, already encoded. */
   append(dbId: number, command: Uint8Array): void {
     if (!this.enabled || this.loading) return;
+    // aof-timestamp-enabled: a "#TS:<unix time>" line before the first command of each second.
+    if (this.s.config.get<boolean>("aof-timestamp-enabled")) {
+      const sec = Math.floor(this.s.clock.nowMs() / 1000);
+      if (sec > this.lastTimestamp) {
+        this.lastTimestamp = sec;
+        this.push(new TextEncoder().encode(`#TS:${sec}\r\n`));
+      }
+    }
     if (dbId >= 0 && dbId !== this.selectedDb) {
       this.push(encodeCommand(["SELECT", String(dbId)]));
       this.selectedDb = dbId;
@@ -289,10 +409,16 @@ export class Aof implements StreamConsumer {
     this.push(command);
   }
 
+  /** The second of the last timestamp annotation written. */
+  private lastTimestamp = 0;
+
   /** Copies `b` (the caller may reuse its buffer). */
   private push(b: Uint8Array): void {
     this.pending.raw(b);
   }
+
+  /** DEBUG AOF-FLUSH-SLEEP: microseconds the loop stops before each write (tests only). */
+  flushSleepUs = 0;
 
   /** Before replies are sent: write what the batch produced; fsync under `always`. */
   flush(forceSync = false): void {
@@ -300,6 +426,7 @@ export class Aof implements StreamConsumer {
       if (forceSync && this.unsynced) this.fsync();
       return;
     }
+    if (this.flushSleepUs > 0) sleepSync(this.flushSleepUs / 1000);
     const data = this.pending.view();
     try {
       try {
@@ -345,7 +472,9 @@ export class Aof implements StreamConsumer {
   }
 
   private writeManifest(files: ManifestFile[]): void {
-    const text = files.map((f) => `file ${f.name} seq ${f.seq} type ${f.type}\n`).join("");
+    // A name with spaces, quotes or control characters is written quoted, as Redis writes it.
+    const shown = (n: string) => needsQuotes(n) ? quoteArg(n) : n;
+    const text = files.map((f) => `file ${shown(f.name)} seq ${f.seq} type ${f.type}\n`).join("");
     const tmp = this.path(`temp-${this.manifestName}`);
     Deno.writeTextFileSync(tmp, text);
     Deno.renameSync(tmp, this.path(this.manifestName));

@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { Crc64, crc64 } from "./crc64.ts";
 import { seededRandom } from "../../tests/helpers/random.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
-import { listpackEntries, ziplistEntries } from "./rdb.ts";
+import { listpackEntries, ziplistEntries, zipmapEntries } from "./rdb.ts";
+import { throws } from "node:assert/strict";
 import { encodeIntset, encodeListpack } from "./compact.ts";
 
 Deno.test("crc64 matches Redis's test vector", () => {
@@ -138,4 +139,23 @@ Deno.test("listpacks we encode decode back, across every back-length size bounda
   deepStrictEqual(listpackEntries(encodeListpack(items)), items);
   const ints = encodeIntset([5n, -70000n, 3n]);
   equal(new DataView(ints.buffer).getUint32(0, true), 4);
+});
+
+Deno.test("zipmaps from RDB files of Redis before 2.6 decode: short and long lengths, free bytes", () => {
+  const long = "v".repeat(300);
+  const enc = new TextEncoder();
+  const bytes = [
+    2, // the entry count
+    ...[2, ...enc.encode("f1")], // a field
+    ...[2, 3, ...enc.encode("v1"), 0, 0, 0], // a value with three free bytes after it
+    ...[2, ...enc.encode("f2")],
+    ...[254, 44, 1, 0, 0, 0, ...enc.encode(long)], // a length of 300 in five bytes
+    255,
+  ];
+  deepStrictEqual(zipmapEntries(new Uint8Array(bytes)), [["f1", "v1"], ["f2", long]]);
+  deepStrictEqual(zipmapEntries(new Uint8Array([0, 255])), []);
+  // Cut short anywhere: an error, never a read past the end.
+  for (let n = 0; n < bytes.length - 1; n++) {
+    throws(() => zipmapEntries(new Uint8Array(bytes.slice(0, n))), /corrupt zipmap/);
+  }
 });

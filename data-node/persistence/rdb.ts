@@ -572,6 +572,46 @@ function readOldDouble(r: ByteReader): number {
 }
 
 /** The elements of a ziplist (Redis < 7 compact encoding). */
+/**
+ * The fields and values of a zipmap (hashes in RDB files of Redis before 2.6): a count byte,
+ * then per entry a length and the field, a length, a free-byte count and the value followed by
+ * that many unused bytes, then 0xFF. A length is one byte below 254, else 254 and four bytes
+ * little-endian.
+ */
+export function zipmapEntries(b: Uint8Array): [string, string][] {
+  const out: [string, string][] = [];
+  const bad = () => new RdbError("corrupt zipmap", 0);
+  let p = 1;
+  const len = (): number => {
+    if (p >= b.length) throw bad();
+    const first = b[p]!;
+    if (first < 254) {
+      p += 1;
+      return first;
+    }
+    if (first === 255 || p + 5 > b.length) throw bad();
+    const n = new DataView(b.buffer, b.byteOffset + p + 1, 4).getUint32(0, true);
+    p += 5;
+    return n;
+  };
+  if (b.length < 2) throw bad();
+  while (p < b.length && b[p] !== 255) {
+    const kl = len();
+    if (p + kl > b.length) throw bad();
+    const field = bytesToBinary(b, p, p + kl);
+    p += kl;
+    const vl = len();
+    if (p >= b.length) throw bad();
+    const free = b[p]!;
+    p += 1;
+    if (p + vl + free > b.length) throw bad();
+    out.push([field, bytesToBinary(b, p, p + vl)]);
+    p += vl + free;
+  }
+  if (p >= b.length) throw bad();
+  return out;
+}
+
 export function ziplistEntries(b: Uint8Array): string[] {
   const r = new ByteReader(b);
   r.pos = 10;
@@ -667,7 +707,6 @@ function zsetFrom(pairs: [string, number][]): ZSetValue {
 export const UNSUPPORTED: Record<number, string> = {
   [T.MODULE]: "module data (a module type) is not supported",
   [T.MODULE_2]: "module data (a module type) is not supported",
-  [T.HASH_ZIPMAP]: "zipmap-encoded hashes (RDB from Redis < 2.6) are not supported",
 };
 
 /** Reads one value of the given type. */
@@ -712,6 +751,8 @@ export function readValue(r: ByteReader, type: number): Value {
       return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
     case T.HASH_ZIPLIST:
       return new HashValue(pairsOf(ziplistEntries(readStringBytes(r))));
+    case T.HASH_ZIPMAP:
+      return new HashValue(zipmapEntries(readStringBytes(r)));
     case T.HASH_LISTPACK:
       return new HashValue(pairsOf(listpackEntries(readStringBytes(r))));
     case T.ZSET_LISTPACK:

@@ -81,6 +81,7 @@ const MODIFIER = new Uint8Array(256);
       T.SET_INTSET,
       T.ZSET_ZIPLIST,
       T.HASH_ZIPLIST,
+      T.HASH_ZIPMAP,
       T.HASH_LISTPACK,
       T.ZSET_LISTPACK,
     ]
@@ -311,13 +312,18 @@ export class RdbReader {
    */
   readFrom(src: SyncSource, chunkSize = READ_CHUNK): RdbContents {
     const chunk = new Uint8Array(chunkSize);
+    let bytes = 0;
     while (this.phase !== Phase.Done) {
       const n = src.readSync(chunk);
       if (n === null) break;
-      if (n > 0) this.feed(chunk.subarray(0, n));
+      if (n > 0) bytes += this.feed(chunk.subarray(0, n)).used;
     }
+    this.bytesRead = bytes;
     return this.end();
   }
+
+  /** After readFrom: the bytes the RDB took from the source (what follows is not the RDB's). */
+  bytesRead = 0;
 
   /** The stream ended: returns the file's contents, or throws if the RDB is incomplete. */
   end(): RdbContents {
@@ -362,7 +368,7 @@ export class RdbReader {
   private checksum(src: Uint8Array, pos: number): void {
     const stored = new DataView(src.buffer, src.byteOffset + pos, 8).getBigUint64(0, true);
     if (stored !== 0n && this.crc.value() !== stored) {
-      throw new RdbError("RDB checksum mismatch", this.offset + pos);
+      throw new RdbError("RDB checksum mismatch (RDB CRC error)", this.offset + pos);
     }
   }
 
@@ -652,8 +658,13 @@ export interface SyncSource {
 }
 
 /** Reads an RDB from a synchronous source (startup, DEBUG RELOAD, an AOF base). */
-export function readRdbFrom(src: SyncSource, onKey: (k: LoadedKey) => void): RdbContents {
-  return new RdbReader(onKey).readFrom(src);
+export function readRdbFrom(
+  src: SyncSource,
+  onKey: (k: LoadedKey) => void,
+): RdbContents & { bytes: number } {
+  const reader = new RdbReader(onKey);
+  const contents = reader.readFrom(src);
+  return { ...contents, bytes: reader.bytesRead };
 }
 
 /** Reads an RDB held whole in memory (a test's or a tool's buffer). */

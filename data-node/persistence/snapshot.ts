@@ -320,11 +320,8 @@ export class Persistence {
     return true;
   }
 
-  /**
-   * An AOF base file: if it is an RDB (it starts with "REDIS"), streams it into the dataset and
-   * returns true; false leaves it to be read as commands.
-   */
-  loadIfRdb(path: string): boolean {
+  /** An AOF base file: loads it if it is an RDB: the bytes the RDB took (what follows is not), else null. */
+  loadIfRdb(path: string): number | null {
     const f = Deno.openSync(path);
     try {
       const head = new Uint8Array(5);
@@ -334,10 +331,9 @@ export class Persistence {
         if (got === null) break;
         n += got;
       }
-      if (n < head.length || new TextDecoder().decode(head) !== "REDIS") return false;
+      if (n < head.length || new TextDecoder().decode(head) !== "REDIS") return null;
       f.seekSync(0, Deno.SeekMode.Start);
-      this.loadFrom(f);
-      return true;
+      return this.loadFrom(f);
     } finally {
       f.close();
     }
@@ -352,10 +348,10 @@ export class Persistence {
     src: SyncSource,
     merge = false,
     onExpired?: (db: number, key: string) => void,
-  ): void {
+  ): number {
     const t0 = performance.now();
     const load = keyLoader(this.s, this.s.dbs, merge, onExpired);
-    let contents: RdbContents;
+    let contents: RdbContents & { bytes: number };
     try {
       contents = readRdbFrom(src, load);
     } finally {
@@ -374,6 +370,7 @@ export class Persistence {
       keys: load.loaded,
       expired: load.expired,
     });
+    return contents.bytes;
   }
 
   /** The aux fields of the last file loaded (a replica resumes from repl-id/repl-offset). */

@@ -176,6 +176,8 @@ export class Client implements Watcher {
     if (index >= argv.length) return;
     (this.redactedArgv ??= argv.slice())[index] = "(redacted)";
   }
+  /** The running command goes to the AOF and replicas even if it changed nothing (FLUSHALL). */
+  forcePropagation = false;
   /** True once the running command replied with an error (failed_calls). */
   failed = false;
 

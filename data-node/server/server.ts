@@ -48,6 +48,7 @@ import {
 import { subcommandSyntaxError } from "../commands/define.ts";
 import { ERR } from "../../shared/errors.ts";
 import { parseI64 } from "../../shared/int64.ts";
+import { OOM_FAILED, OomScore } from "./oom.ts";
 
 /** Redis's default for how often a reply buffer's peak restarts (DEBUG REPLYBUFFER). */
 const REPLY_BUFFER_PEAK_RESET_MS = 5000;
@@ -144,6 +145,7 @@ export class Server {
   persistence: Persistence | null = null;
   aof: Aof | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
+  private readonly oomScore = new OomScore();
   readonly debugExtensions = new Map<string, (s: Engine, c: Client, argv: string[]) => void>();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
@@ -235,6 +237,10 @@ export class Server {
       });
     }
     this.refreshLatencyConfig();
+    this.applyOomScore();
+    for (const name of ["oom-score-adj", "oom-score-adj-values"]) {
+      config.onChange(name, () => this.applyOomScore() ? undefined : OOM_FAILED);
+    }
     for (
       const name of [
         "slowlog-log-slower-than",
@@ -636,7 +642,7 @@ export class Server {
     if (
       remoteHost !== null && this.config.get<boolean>("protected-mode") &&
       !isLocalAddress(remoteHost) &&
-      this.acl.defaultUser.nopass && !this.config.isSetByUser?.("bind")
+      this.acl.defaultUser.nopass
     ) {
       return PROTECTED_MODE_ERROR;
     }
@@ -1030,9 +1036,21 @@ export class Server {
    * propagated (its stream proxies the master's).
    */
   setRole(role: "master" | "replica"): void {
+    const changed = role !== this.role;
     this.role = role;
+    if (changed) this.applyOomScore();
     this.expiryMode = this.replicaExpiryMode();
     this.propagation.repl = role === "master" ? this.replStream : null;
+  }
+
+  /** oom-score-adj for this process's class (master or replica); false when it failed. */
+  applyOomScore(): boolean {
+    const c = this.config;
+    return this.oomScore.apply(
+      c.getString("oom-score-adj"),
+      c.get<number[]>("oom-score-adj-values"),
+      this.role === "replica",
+    );
   }
 
   /** How a replica's own clients treat expired keys ("delete" on a master). */
@@ -1116,8 +1134,9 @@ export class Server {
 
   /**
    * One pass over the clients, as Redis's clientsCron: each one's buffers go into this second's
-   * slot of the recent peaks (the oldest slot is cleared), and idle clients past `timeout` are
-   * closed (subscribers, replicas and blocked clients are exempt, as in Redis).
+   * slot of the recent peaks (the oldest slot is cleared), clients over their output limits and
+   * idle clients past `timeout` are closed (subscribers, replicas and blocked clients are exempt
+   * from the timeout, as in Redis).
    */
   private clientsCron(now: number): void {
     const slot = Math.floor(now / 1000) % PEAK_SLOTS;
@@ -1130,6 +1149,8 @@ export class Server {
       this.resizeReplyBuffer(c, now);
       input = Math.max(input, c.parser.memory);
       output = Math.max(output, c.outputPending);
+      // A soft output limit runs out also while nothing is written to the client.
+      if (c.kind === "normal" && c.outputPending > 0 && !this.enforceOutputLimit(c)) continue;
       if (timeoutMs <= 0 || now - c.lastInteractionMs <= timeoutMs) continue;
       if (c.kind === "normal" && c.subscriptionCount === 0 && !c.blocked) {
         log.debug("closing idle client {addr}", { addr: c.addr });

@@ -546,6 +546,17 @@ export class Acl<D extends AclCommandSpec<D>> {
     return null;
   }
 
+  /**
+   * Whether one of the selectors allowing this call also reads every key (allkeys, or a `*`
+   * pattern with read permission): SORT's BY and GET patterns need that, as in Redis.
+   */
+  readsAllKeys(u: User, def: D, argv: string[]): boolean {
+    return u.selectors.some((s) =>
+      this.checkSelector(s, def, argv) === null &&
+      (s.allKeys || s.keys.some((k) => (k.perm & PERM_R) === PERM_R && k.pattern === "*"))
+    );
+  }
+
   /** Whether a user may receive a channel's messages (PUBSUB-style checks of a channel name). */
   channelAllowed(u: User, channel: string, pattern: boolean): boolean {
     return u.selectors.some((s) => s.allChannels || channelAllowed(s.channels, channel, pattern));
@@ -638,7 +649,10 @@ function callChannels(name: string, argv: string[]): [number, boolean][] {
 export function channelsToRecheck(before: User, after: User): string[] | null {
   if (after.selectors.some((s) => s.allChannels)) return null;
   const upcoming = after.selectors.flatMap((s) => s.channels);
-  const kept = before.selectors.every((s) => s.channels.every((c) => upcoming.includes(c)));
+  // Losing allchannels needs a check as much as losing a pattern does.
+  const kept = before.selectors.every((s) =>
+    !s.allChannels && s.channels.every((c) => upcoming.includes(c))
+  );
   return kept ? null : upcoming;
 }
 

@@ -53,6 +53,44 @@ Deno.test("command lines parse the way redis-server takes them", () => {
   equal(parseServerArgs(["--help"]).help, true);
 });
 
+Deno.test("command lines: values starting with --, a name and value in one argument, bare --save", () => {
+  const lines = (...argv: string[]) =>
+    parseServerArgs(argv).overrides.map((l) => [l.name, ...l.args].join("|"));
+  // The first word after a bare directive is its value even when it starts with "--".
+  deepStrictEqual(lines("--port", "--loglevel", "verbose"), ["port|--loglevel|verbose"]);
+  deepStrictEqual(lines("--title", "--my--title", "--loglevel", "verbose"), [
+    "title|--my--title",
+    "loglevel|verbose",
+  ]);
+  // "--name value" in one argument, quotes inside it taken as in a config file.
+  deepStrictEqual(lines("--maxmemory 700mb", "--maxmemory-policy 'volatile-lru'"), [
+    "maxmemory|700mb",
+    "maxmemory-policy|volatile-lru",
+  ]);
+  // Words before the first directive name one themselves (after a config file).
+  deepStrictEqual(
+    parseServerArgs(["r.conf", "loglevel", "verbose", "--port", "1"]).overrides
+      .map((l) => [l.name, ...l.args].join("|")),
+    ["loglevel|verbose", "port|1"],
+  );
+  // A bare --save before another directive, or last, is `save ""`.
+  deepStrictEqual(lines("--save", "--loglevel", "verbose"), ["save|", "loglevel|verbose"]);
+  deepStrictEqual(lines("--loglevel", "verbose", "--save"), ["loglevel|verbose", "save|"]);
+  deepStrictEqual(lines("--p", "--save", "--save", ""), ["p|--save", "save|"]);
+  // Values keep their bytes: quotes, backslashes, control characters.
+  deepStrictEqual(parseServerArgs(["--x", 'a "b\\c', "\x01\n"]).overrides[0]!.args, [
+    'a "b\\c',
+    "\x01\n",
+  ]);
+  // An error shows the line as built from the arguments.
+  const def: ParamDef = { name: "port", type: { kind: "int", min: 0, max: 65535 }, default: "1" };
+  const cfg = new Config([def]);
+  throws(
+    () => cfg.load(parseServerArgs(["--port", "6379", "6380"]).overrides),
+    (e: Error) => e.message.includes(`'port "6379" "6380"'`) && /wrong number/.test(e.message),
+  );
+});
+
 const DEFS: ParamDef[] = [
   { name: "port", type: { kind: "int", min: 0, max: 65535 }, default: "6379" },
   { name: "maxmemory", type: { kind: "memory" }, default: "0" },

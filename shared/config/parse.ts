@@ -7,12 +7,20 @@ export interface ConfigLine {
   args: string[];
   file: string;
   line: number;
+  /** The line as written, shown in errors (command lines, whose lines are built). */
+  text?: string;
 }
 
 /** A bad configuration: where (file and line) and why. */
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly reason: string) {
-    super(line > 0 ? `${file}:${line}: ${reason}` : `${file}: ${reason}`);
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly reason: string,
+    readonly text?: string,
+  ) {
+    const where = line > 0 ? `${file}:${line}` : file;
+    super(text === undefined ? `${where}: ${reason}` : `${where}: >>> '${text}': ${reason}`);
   }
 }
 

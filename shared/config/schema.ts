@@ -160,6 +160,10 @@ function parseTyped(def: ParamDef, args: string[], ctx: ParseContext): unknown |
   }
 }
 
+function lineError(line: ConfigLine, reason: string): ConfigError {
+  return new ConfigError(line.file, line.line, reason, line.text);
+}
+
 function show(def: ParamDef, v: unknown): string {
   const t = def.type;
   switch (t.kind) {
@@ -249,10 +253,10 @@ export class Config {
       const name = this.canonical(line.name);
       const def = name ? this.defs.get(name) : undefined;
       if (!name || !def) {
-        throw new ConfigError(line.file, line.line, `Bad directive or wrong number of arguments`);
+        throw lineError(line, `Bad directive or wrong number of arguments`);
       }
       if (!def.multiArg && line.args.length !== 1) {
-        throw new ConfigError(line.file, line.line, `wrong number of arguments for '${line.name}'`);
+        throw lineError(line, `wrong number of arguments for '${line.name}'`);
       }
       const v = parseTyped(def, line.args, {
         current: this.values.get(name),
@@ -260,10 +264,10 @@ export class Config {
         loading: true,
       });
       if (v instanceof Error) {
-        throw new ConfigError(line.file, line.line, `'${line.name}' ${v.message}`);
+        throw lineError(line, `'${line.name}' ${v.message}`);
       }
       const unsupported = def.notSupported?.(v);
-      if (unsupported) throw new ConfigError(line.file, line.line, unsupported);
+      if (unsupported) throw lineError(line, unsupported);
       seen.add(name);
       this.values.set(name, v);
       this.userSet.add(name);
@@ -412,7 +416,8 @@ export class Config {
   }
 
   /** CONFIG REWRITE: rewrites managed lines in place, appends changed ones, keeps the rest. */
-  rewrite(path: string): void {
+  /** Rewrites the file; `forceAll` writes every directive, defaults too (DEBUG's variant). */
+  rewrite(path: string, forceAll = false): void {
     if (!path) throw new ConfigSetError("ERR The server is running without a config file");
     let text = "";
     try {
@@ -451,7 +456,7 @@ export class Config {
     const appended: string[] = [];
     for (const [name, def] of this.defs) {
       if (written.has(name)) continue;
-      if (this.isDefault(name, def)) continue;
+      if (!forceAll && this.isDefault(name, def)) continue;
       appended.push(...pending.get(name)!);
     }
     for (const [name, lines] of this.rewriteExtra) {

@@ -1,6 +1,9 @@
 /** Conformance cases (see cases.ts for the step format): argument validation and error precedence. */
-import type { Case } from "./cases.ts";
+import type { Case, Step } from "./cases.ts";
 import { c } from "./cases.ts";
+
+const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
+const shape = (...cmd: string[]): Step => ({ cmd, shape: true });
 
 export const CASES_KEYS_SERVER: Case[] = [
   {
@@ -397,6 +400,84 @@ export const CASES_KEYS_SERVER: Case[] = [
       ]),
       c("CONFIG", "SET", "maxmemory", "10%"),
       c("CONFIG", "SET", "maxmemory-clients", "0"),
+    ],
+  },
+  {
+    name: "errors inside EXEC count as the queued command's failed calls, not as EXEC's",
+    steps: [
+      c("CONFIG", "RESETSTAT"),
+      c("MULTI"),
+      c("SET", "a", "b"),
+      c("AUTH", "a"),
+      c("EXEC"),
+      field("cmdstat_set", "INFO", "commandstats"),
+      field("cmdstat_auth", "INFO", "commandstats"),
+      field("cmdstat_exec", "INFO", "commandstats"),
+      field("total_error_replies", "INFO", "stats"),
+      // EXEC's own error is EXEC's.
+      c("EXEC"),
+      field("cmdstat_exec", "INFO", "commandstats"),
+      field("errorstat_ERR", "INFO", "errorstats"),
+      c("CONFIG", "RESETSTAT"),
+    ],
+  },
+  {
+    name: "latency-tracking-info-percentiles: values printed back as Redis prints doubles",
+    steps: [
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "0.0 50.0 100.0"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "10.0 50.0 a"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "10.0 50.0 101.0"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "-1"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "99.99 1.5e1 .5"),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", ""),
+      c("CONFIG", "GET", "latency-tracking-info-percentiles"),
+      c("CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9"),
+    ],
+  },
+  {
+    name: "MEMORY STATS has Redis 7.0's fields (its count is the aggregate's length)",
+    steps: [
+      shape("MEMORY", "STATS"),
+      c("SET", "k", "v"),
+      shape("MEMORY", "STATS"),
+      c("PING"),
+    ],
+  },
+  {
+    name: "OBJECT REFCOUNT: small integers are shared unless an LRU or LFU policy limits memory",
+    steps: [
+      c("SET", "a", "1"),
+      c("SET", "big", "10000"),
+      c("OBJECT", "REFCOUNT", "a"),
+      c("OBJECT", "REFCOUNT", "big"),
+      c("CONFIG", "SET", "maxmemory", "1073741824"),
+      c("CONFIG", "SET", "maxmemory-policy", "allkeys-random"),
+      c("SET", "a", "1"),
+      c("OBJECT", "REFCOUNT", "a"),
+      c("CONFIG", "SET", "maxmemory-policy", "allkeys-lru"),
+      c("SET", "a", "2"),
+      c("OBJECT", "REFCOUNT", "a"),
+      c("CONFIG", "SET", "maxmemory-policy", "volatile-lfu"),
+      c("SET", "b", "3"),
+      c("OBJECT", "REFCOUNT", "b"),
+      c("CONFIG", "SET", "maxmemory-policy", "noeviction"),
+      c("CONFIG", "SET", "maxmemory", "0"),
+    ],
+  },
+  {
+    name: "oom-score-adj-values: three integers within -2000..2000",
+    steps: [
+      c("CONFIG", "SET", "oom-score-adj-values", "-2001 -2001 -2001"),
+      c("CONFIG", "SET", "oom-score-adj-values", "2001 0 0"),
+      c("CONFIG", "SET", "oom-score-adj-values", "1 2"),
+      c("CONFIG", "SET", "oom-score-adj-values", "1 2 x"),
+      c("CONFIG", "SET", "oom-score-adj-values", "10 +20 -30"),
+      c("CONFIG", "GET", "oom-score-adj-values"),
+      c("CONFIG", "SET", "oom-score-adj-values", "0 200 800"),
+      c("CONFIG", "GET", "oom-score-adj-values"),
     ],
   },
 ];
