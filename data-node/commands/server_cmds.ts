@@ -74,7 +74,7 @@ function flushdb(s: Engine, c: ClientState, argv: string[]): void {
   s.dirty += flushed(s, c.db.clear(), async);
   s.blocking.contentsReplaced(c.db);
   s.tracking.flushed();
-  s.dirty++;
+  // Propagated even when the database was empty, as Redis forces it.
   c.forcePropagation = true;
   c.out.ok();
 }
@@ -89,7 +89,6 @@ function flushall(s: Engine, c: ClientState, argv: string[]): void {
   s.tracking.flushed();
   s.replicaKeysWithExpire.clear();
   s.afterFlushAll?.();
-  s.dirty++;
   // FLUSHALL always reaches the AOF and the replicas, on empty databases and after the save of
   // the save points (which resets the change counter), as in Redis.
   c.forcePropagation = true;

@@ -159,6 +159,22 @@ export const CASES_CHANGES: Case[] = [
     ],
   },
   {
+    name: "FLUSHDB and FLUSHALL count the keys they remove as changes, nothing more",
+    steps: [
+      x(OK, "SAVE"),
+      x(OK, "FLUSHDB"),
+      x(OK, "FLUSHALL"),
+      dirty(),
+      c("SET", "a", "1"),
+      c("SET", "b", "1"),
+      x(OK, "FLUSHDB"),
+      dirty(),
+      c("SET", "a", "1"),
+      x(OK, "FLUSHALL"),
+      dirty(),
+    ],
+  },
+  {
     name: "SMOVE of a member the destination has changes only the source",
     steps: [
       c("SADD", "src", "a", "b", "c"),
