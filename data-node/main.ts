@@ -168,10 +168,20 @@ async function main(): Promise<void> {
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   if (master) server.setRole("replica");
   let resume: CachedMaster | null = null;
+  const fromAof = config.get<boolean>("appendonly") && aof.exists();
+  // An RDB loads while the node already listens, as Redis's does: clients are told -LOADING until
+  // it is in (a sentinel sees a rebooted master still loading). Cluster nodes load first.
+  const loadListening = !fromAof && !server.clusterEnabled;
+  if (loadListening) {
+    listenOrExit(server);
+    server.loading = true;
+  }
   try {
     // A corrupt or truncated file stops startup and is left untouched for inspection.
-    if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
-    else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
+    if (fromAof) aof.load();
+    else if (loadListening) {
+      if (await persistence.loadAtStartupAsync()) resume = resumeFrom(persistence.lastLoadAux);
+    } else if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
   } catch (e) {
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
@@ -181,6 +191,7 @@ async function main(): Promise<void> {
     );
     Deno.exit(1);
   }
+  server.loading = false;
   persistence.start();
   if (config.get<boolean>("appendonly")) await aof.start(true);
   config.onChange("appendonly", (on) => {
@@ -188,12 +199,7 @@ async function main(): Promise<void> {
     else if (!on && aof.enabled) aof.stop();
     return undefined;
   });
-  try {
-    server.listen();
-  } catch (e) {
-    log.error("{err}", { err: (e as Error).message });
-    Deno.exit(1);
-  }
+  if (!loadListening) listenOrExit(server);
   if (server.cluster) {
     try {
       new ClusterBus(server, server.cluster).start();
@@ -237,6 +243,15 @@ async function main(): Promise<void> {
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),
   });
+}
+
+function listenOrExit(server: Server): void {
+  try {
+    server.listen();
+  } catch (e) {
+    getLogger(["data-node"]).error("{err}", { err: (e as Error).message });
+    Deno.exit(1);
+  }
 }
 
 if (import.meta.main) await main();

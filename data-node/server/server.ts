@@ -135,6 +135,8 @@ export class Server {
   /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
   readonly idleGc = new IdleCollector();
   shuttingDown = false;
+  /** The startup load is under way: commands not flagged `loading` are refused. */
+  loading = false;
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
   persistence: Persistence | null = null;
@@ -1142,6 +1144,8 @@ export class Server {
   /** SHUTDOWN: save as asked, stop, exit. Resolves false (and keeps serving) if saving failed. */
   async shutdown(save: boolean | null, now = false): Promise<boolean> {
     log.warn("User requested shutdown...");
+    // A partial dataset is never saved over the file being loaded.
+    if (this.loading) save = false;
     // Writes stop while the replicas catch up, and stay stopped unless the shutdown fails.
     const pausedHere = !now && this.pause === null;
     if (!now) {
