@@ -167,6 +167,13 @@ async function main(): Promise<void> {
   const master = config.get<ReplicaOf>("replicaof");
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   if (master) server.setRole("replica");
+  // Also during the load below: a shutdown then exits without saving.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      log.warn("Received {sig} scheduling shutdown...", { sig });
+      void server.shutdown(null);
+    });
+  }
   let resume: CachedMaster | null = null;
   const fromAof = config.get<boolean>("appendonly") && aof.exists();
   // An RDB loads while the node already listens, as Redis's does: clients are told -LOADING until
@@ -222,12 +229,6 @@ async function main(): Promise<void> {
   }
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin.shutdown();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(sig, () => {
-      log.warn("Received {sig} scheduling shutdown...", { sig });
-      void server.shutdown(null);
-    });
-  }
   const mode = server.clusterEnabled ? "cluster" : "standalone";
   if (config.get<boolean>("always-show-logo")) {
     // A banner of the facts tools look for in a fresh log: version, mode, port and PID.

@@ -3,7 +3,7 @@
  * -LOADING for what may not run during a load, INFO answers (loading:1, a new run_id, which is
  * how a sentinel tells a rebooted master), key-load-delay and
  * loading-process-events-interval-bytes pace the load, and a SIGTERM meanwhile leaves the file
- * as it was.
+ * as it was (the process exits cleanly).
  *
  * Every test starts its own processes on free ports and stops them all, even when it fails.
  */
@@ -111,6 +111,7 @@ for (const impl of ["ours", "redis"] as const) {
         } finally {
           await node.stop("SIGTERM");
         }
+        equal((await node.status).code, 0, "a clean exit");
         const after = await Deno.readFile(`${dir}/dump.rdb`);
         equal(after.length, before.length);
         ok(after.every((b, i) => b === before[i]), "dump.rdb changed");
