@@ -321,7 +321,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "crash-log-enabled", type: bool, default: "yes" },
   { name: "crash-memcheck-enabled", type: bool, default: "yes" },
   // Redis's hidden configs (for its own tests): CONFIG GET by name shows them, a pattern does
-  // not. Accepted and kept; the delays and the loading interval do not change what we do.
+  // not. Accepted and kept; key-load-delay and the loading interval pace the startup RDB load.
   { name: "use-exit-on-panic", type: bool, default: "no", hidden: true },
   { name: "rdb-key-save-delay", type: int(INT_MIN, INT_MAX), default: "0", hidden: true },
   { name: "key-load-delay", type: int(INT_MIN, INT_MAX), default: "0", hidden: true },

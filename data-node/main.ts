@@ -222,21 +222,16 @@ async function main(): Promise<void> {
   // A replica keeps the keys its RDB holds even when their TTL passed: its master expires them.
   // In cluster mode nodes.conf tells the role (Redis's iAmMaster reads the cluster's myself).
   if (master || server.cluster?.myself.slaveof) server.setRole("replica");
+  // Also during the load below: a shutdown then exits without saving.
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      log.warn("Received {sig} scheduling shutdown...", { sig });
+      void server.shutdown(null);
+    });
+  }
   let resume: CachedMaster | null = null;
-  try {
-    // A corrupt or truncated file stops startup and is left untouched for inspection.
-    if (config.get<boolean>("appendonly")) aof.upgradeFromSingleFile();
-    if (config.get<boolean>("appendonly") && aof.exists()) aof.load();
-    else if (master) {
-      if (persistence.loadAtStartup()) resume = resumeFrom(persistence.lastLoadAux);
-    } else {
-      // A master's backlog gets a DEL for every key the load drops for its past TTL: if the
-      // file says what history it continues, its replicas continue too (see below).
-      const stream = server.createReplicationStream();
-      const loaded = persistence.loadAtStartup((db, key) => stream.appendArgv(db, ["DEL", key]));
-      server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
-    }
-  } catch (e) {
+  // A corrupt or truncated file stops startup and is left untouched for inspection.
+  const loadFailed = (e: unknown): never => {
     banner(config.get<number>("port"));
     log.error("Fatal error loading the DB, check server logs. Exiting. ({err})", {
       err: (e as Error).message,
@@ -245,7 +240,41 @@ async function main(): Promise<void> {
       `Fatal error loading the DB (${config.getString("dbfilename")}): ${(e as Error).message}`,
     );
     Deno.exit(1);
+  };
+  try {
+    if (config.get<boolean>("appendonly")) aof.upgradeFromSingleFile();
+  } catch (e) {
+    loadFailed(e);
   }
+  const fromAof = config.get<boolean>("appendonly") && aof.exists();
+  // An RDB loads while the node already listens, as Redis's does: clients are told -LOADING until
+  // it is in (a sentinel sees a rebooted master still loading). Cluster nodes load first.
+  const loadListening = !fromAof && !server.clusterEnabled;
+  if (loadListening) {
+    listenOrExit(server);
+    server.loading = true;
+  }
+  try {
+    if (fromAof) aof.load();
+    else if (master) {
+      const loaded = loadListening
+        ? await persistence.loadAtStartupAsync()
+        : persistence.loadAtStartup();
+      if (loaded) resume = resumeFrom(persistence.lastLoadAux);
+    } else {
+      // A master's backlog gets a DEL for every key the load drops for its past TTL: if the
+      // file says what history it continues, its replicas continue too (see below).
+      const stream = server.createReplicationStream();
+      const dropped = (db: number, key: string) => stream.appendArgv(db, ["DEL", key]);
+      const loaded = loadListening
+        ? await persistence.loadAtStartupAsync(dropped)
+        : persistence.loadAtStartup(dropped);
+      server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
+    }
+  } catch (e) {
+    loadFailed(e);
+  }
+  server.loading = false;
   persistence.start();
   if (config.get<boolean>("appendonly")) await aof.start(true);
   config.onChange("appendonly", (on) => {
@@ -253,16 +282,7 @@ async function main(): Promise<void> {
     else if (!on && aof.enabled) aof.stop();
     return undefined;
   });
-  try {
-    server.listen();
-  } catch (e) {
-    log.error("{err}", { err: (e as Error).message });
-    // Redis's closing line, which supervisors and test harnesses look for to pick another port.
-    log.error("Failed listening on port {port} (TCP), aborting.", {
-      port: config.get<number>("port"),
-    });
-    Deno.exit(1);
-  }
+  if (!loadListening) listenOrExit(server);
   if (server.cluster) {
     try {
       new ClusterBus(server, server.cluster).start();
@@ -285,12 +305,6 @@ async function main(): Promise<void> {
   }
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin.shutdown();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(sig, () => {
-      log.warn("Received {sig} scheduling shutdown...", { sig });
-      void server.shutdown(null);
-    });
-  }
   // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
   // after a report in the log, with the exit status of that signal, as redis-server's crash does.
   const crash = (signal: number, name: string, cause: string) => {
@@ -318,6 +332,20 @@ async function main(): Promise<void> {
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
     port: server.boundPort(),
   });
+}
+
+function listenOrExit(server: Server): void {
+  try {
+    server.listen();
+  } catch (e) {
+    const log = getLogger(["data-node"]);
+    log.error("{err}", { err: (e as Error).message });
+    // Redis's closing line, which supervisors and test harnesses look for to pick another port.
+    log.error("Failed listening on port {port} (TCP), aborting.", {
+      port: server.config.get<number>("port"),
+    });
+    Deno.exit(1);
+  }
 }
 
 if (import.meta.main) await main();

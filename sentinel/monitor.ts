@@ -272,6 +272,8 @@ export class Monitor {
       ) {
         ri.link.lastAvailTime = t;
         ri.link.actPingTime = 0;
+        // A rebooted master that answers PONG has finished loading: it is no longer suspect.
+        if (ri.kind === "master" && s === "PONG") (ri as Master).rebootSince = 0;
       } else if (s.startsWith("BUSY") && ri.sdown) {
         this.send(ri, ["SCRIPT", "KILL"]);
       }
@@ -539,8 +541,10 @@ export class Monitor {
     ) {
       this.fx.dropLinks(ri);
     }
+    // A master seen restarting (a new run_id) that still has not answered PONG (it is loading)
+    // once master-reboot-down-after-period has passed since.
     const rebootDown = ri.kind === "master" && m.rebootSince !== 0 &&
-      now - m.rebootSince < m.config.masterRebootDownAfterMs;
+      now - m.rebootSince > m.config.masterRebootDownAfterMs;
     const down = elapsed > downAfter ||
       (ri.kind === "master" && ri.roleReported === "slave" &&
         now - ri.roleReportedTime > downAfter + this.timing.infoPeriod * 2) ||
@@ -920,6 +924,7 @@ export class Monitor {
     m.link.lastPongTime = now;
     m.promotedReplica = null;
     m.forceFailover = false;
+    m.rebootSince = 0;
     m.failoverState = "none";
     m.failoverStateChangeTime = 0;
     for (const r of keep) {

@@ -199,3 +199,56 @@ Deno.test("monitor: one vote per epoch, for the first sentinel that asks", () =>
   // A later epoch gets a new vote.
   deepStrictEqual(mon.voteLeader(m, 4, "c".repeat(40)), { leader: "c".repeat(40), epoch: 4 });
 });
+
+Deno.test("monitor: a rebooted master is down once it answers no PONG for master-reboot-down-after-period", async () => {
+  const clock = new FakeClock(1_000_000);
+  const cfg = defaultConfig();
+  cfg.myid = "a".repeat(40);
+  const mc = newMasterConfig("mymaster", "10.0.0.1", 6379, 1);
+  mc.downAfterMs = 60_000;
+  mc.masterRebootDownAfterMs = 1000;
+  cfg.masters.set("mymaster", mc);
+  const w = new FakeWorld();
+  const mon = new Monitor(cfg, clock, seededRandom(3), w);
+  const m = mon.masters.get("mymaster")!;
+  // The master's run_id and what it answers to PING: LOADING is a valid reply, not a PONG.
+  let runid = "1".repeat(40);
+  let ping: RespValue = "PONG";
+  w.answer.set("10.0.0.1:6379", (argv) => {
+    if (argv[0] === "INFO") return info({ run_id: runid, role: "master" });
+    return argv[0] === "PING" ? ping : 1;
+  });
+  const step = async (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(100);
+      if (!m.link.connected) {
+        m.link.connected = true;
+        m.link.connectedSince = clock.nowMs();
+        mon.linkUp(m);
+      }
+      mon.tick();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  await step(1000);
+  ok(m.runid === runid && !m.sdown);
+
+  // Restarted: a new run_id, and LOADING to every PING while the dataset loads.
+  runid = "2".repeat(40);
+  ping = new RespError("LOADING Redis is loading the dataset in memory");
+  // INFO goes out every 10 s: the restart is seen within that.
+  for (let t = 0; t < 11_000 && m.rebootSince === 0; t += 100) await step(100);
+  ok(w.events.some((e) => e.startsWith("+reboot master")), w.events.join("\n"));
+  ok(!m.sdown, "not down as soon as the restart is seen");
+  await step(700);
+  ok(!m.sdown, "not down within the period");
+  await step(600);
+  ok(m.sdown, `down once the period passed without a PONG:\n${w.events.join("\n")}`);
+  // Loaded: the first PONG clears it.
+  ping = "PONG";
+  await step(1500);
+  ok(!m.sdown, "up again after a PONG");
+  equal(m.rebootSince, 0);
+  await step(3000);
+  ok(!m.sdown, "and stays up");
+});

@@ -120,7 +120,10 @@ export interface Master extends Instance {
   failoverDelayLogged: number;
   promotedReplica: Instance | null;
   forceFailover: boolean;
-  /** Set by INFO when the master restarted (run_id changed). */
+  /**
+   * When INFO showed the master restarted (a new run_id) with master-reboot-down-after-period
+   * set; 0 once it answers PONG (or the master is reset).
+   */
   rebootSince: number;
 }
 

@@ -11,7 +11,7 @@ import {
   startRedisServer,
   which,
 } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 import { encodeCommand, type RespValue } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !hasRedis };
@@ -279,6 +279,12 @@ Deno.test({
       ok(size > 20 * 1024 * 1024, `dump.rdb is ${size} bytes`);
       await using ours = await startDataNode([], { dir, readyTimeoutMs: 300_000 });
       using c = await RawConn.connect(ours.port);
+      // The node listens while it loads, answering -LOADING until the file is in.
+      await eventually(
+        async () => String(await c.call("INFO", "persistence")).includes("\r\nloading:0\r\n"),
+        "the load to finish",
+        300_000,
+      );
       equal(await c.call("DBSIZE"), keys);
       for (const i of [0, 1, 65_536, 500_000, keys - 1]) {
         equal(await c.call("GET", `key:${i}`), `value:${i}`);

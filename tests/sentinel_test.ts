@@ -600,6 +600,55 @@ Deno.test({
   fn: () => mixedFailover(["ours", "redis", "redis"]),
 });
 
+/**
+ * A master of ours killed and started again at once, whose dump takes seconds to load: it answers
+ * PING with -LOADING (a valid reply, so down-after-milliseconds never passes) and INFO with a new
+ * run_id, from which a sentinel with master-reboot-down-after-period calls it down and fails over.
+ */
+async function rebootedWhileLoading(sentinel: "ours" | "redis"): Promise<void> {
+  await using g = await Group.start({
+    data: "ours",
+    replicas: 1,
+    sentinels: [sentinel],
+    quorum: 1,
+    downAfterMs: 60_000,
+  });
+  await g.discovered(10_000);
+  const [s] = g.sentinels;
+  await s!.cmd("SENTINEL", "SET", MASTER_NAME, "master-reboot-down-after-period", "1000");
+  for (const p of ["info-period", "ping-period"]) await s!.cmd("SENTINEL", "DEBUG", p, "200");
+  // About 9 s of loading: 3000 keys at 3 ms each.
+  await g.master.cmd("DEBUG", "POPULATE", "3000");
+  await g.master.cmd("SAVE");
+  const dir = String((await g.master.cmd("CONFIG", "GET", "dir") as RespValue[])[1]);
+  const old = `127.0.0.1:${g.master.port}`;
+  await g.master.proc.kill9();
+  const slow = ["--key-load-delay", "3000", "--loading-process-events-interval-bytes", "1024"];
+  const args = [...BASE_ARGS, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const back = await startProcess({
+    cmd: dataNodeCommand(g.master.port, [...args, "--dir", dir, "--admin-port", "-1", ...slow]),
+    port: g.master.port,
+    name: "rebooted master (data-node)",
+  });
+  g.extra.push(back);
+  const now = await g.newMaster(old, 30_000);
+  equal(now, `127.0.0.1:${g.replicas[0]!.port}`);
+  // Once loaded, the old master is turned into a replica of the new one.
+  await g.waitFor(`the rebooted master follows ${now}`, async () => {
+    const i = await replInfo(back.port);
+    return i.role === "slave" && i.master_port === String(portOf(now));
+  }, 30_000);
+}
+
+for (const impl of ["redis", "ours"] as const) {
+  Deno.test({
+    name: `sentinel: ${impl} sentinel fails over a master of ours rebooted while it loads`,
+    ignore: impl === "redis" && !requireBinary("redis-sentinel", "reboot while loading"),
+    ...opts,
+    fn: () => rebootedWhileLoading(impl),
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Clients in Sentinel mode
 

@@ -20,7 +20,7 @@ import {
   writeSelectDb,
   writeTrailer,
 } from "./rdb.ts";
-import { readRdbFrom, type SyncSource } from "./rdb_reader.ts";
+import { RdbReader, readRdbFrom, type SyncSource } from "./rdb_reader.ts";
 import { writeLibraries } from "../scripting/functions.ts";
 import { installRdbLibraries } from "../scripting/rdb_functions.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
@@ -320,7 +320,10 @@ export class Persistence {
     return true;
   }
 
-  /** An AOF base file: loads it if it is an RDB: the bytes the RDB took (what follows is not), else null. */
+  /**
+   * An AOF base file: loads it if it is an RDB and returns the bytes the RDB took (what follows
+   * is not RDB), else null.
+   */
   loadIfRdb(path: string): number | null {
     const f = Deno.openSync(path);
     try {
@@ -358,6 +361,63 @@ export class Persistence {
       // Memory accounting follows whatever was loaded, a failed load included.
       for (const db of this.s.dbs) db.recount();
     }
+    this.finishLoad(load, contents, t0, merge);
+    return contents.bytes;
+  }
+
+  /**
+   * The startup load while the server already listens, as Redis loads: the file is read
+   * `loading-process-events-interval-bytes` at a time and other events run between reads (clients
+   * meanwhile get -LOADING for what may not run during a load). `key-load-delay` (microseconds
+   * per key, Redis's testing setting) slows it down. Returns false when there is no file;
+   * `onExpired` as for loadFrom.
+   */
+  async loadAtStartupAsync(onExpired?: (db: number, key: string) => void): Promise<boolean> {
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(this.file);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    const t0 = performance.now();
+    const base = keyLoader(this.s, this.s.dbs, false, onExpired);
+    let keys = 0;
+    const reader = new RdbReader((k) => {
+      keys++;
+      base(k);
+    });
+    let contents: RdbContents;
+    try {
+      const chunk = new Uint8Array(
+        Math.max(1024, this.s.config.get<number>("loading-process-events-interval-bytes")),
+      );
+      for (;;) {
+        // Read synchronously: a file within one interval is in before any client is served.
+        const n = f.readSync(chunk);
+        if (n === null) break;
+        if (n === 0) continue;
+        if (reader.feed(chunk.subarray(0, n)).done) break;
+        const delayUs = this.s.config.get<number>("key-load-delay");
+        const ms = delayUs > 0 ? Math.min((keys * delayUs) / 1000, 60_000) : 0;
+        keys = 0;
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      }
+      contents = reader.end();
+    } finally {
+      f.close();
+      for (const db of this.s.dbs) db.recount();
+    }
+    this.finishLoad(base, contents, t0, false);
+    return true;
+  }
+
+  private finishLoad(
+    load: ReturnType<typeof keyLoader>,
+    contents: RdbContents,
+    t0: number,
+    merge: boolean,
+  ): void {
     for (const w of contents.skipped) log.warn("RDB: {what}", { what: w });
     // The file's function libraries, compiled again; MERGE lets one replace a library we have.
     const failed = installRdbLibraries(this.s.scripting, contents.functions, merge);
@@ -370,7 +430,6 @@ export class Persistence {
       keys: load.loaded,
       expired: load.expired,
     });
-    return contents.bytes;
   }
 
   /** The aux fields of the last file loaded (a replica resumes from repl-id/repl-offset). */

@@ -234,6 +234,9 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   ) {
     return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
   }
+  if (s.loading && !def.flags.includes("loading")) {
+    return "LOADING Redis is loading the dataset in memory";
+  }
   return null;
 }
 

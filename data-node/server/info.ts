@@ -230,7 +230,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ];
   },
   persistence: (s) => [
-    ["loading", 0],
+    ["loading", s.loading ? 1 : 0],
     ["async_loading", 0],
     ["current_cow_peak", 0],
     ["current_cow_size", 0],

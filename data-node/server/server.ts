@@ -140,6 +140,8 @@ export class Server {
   /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
   readonly idleGc = new IdleCollector();
   shuttingDown = false;
+  /** The startup load is under way: commands not flagged `loading` are refused. */
+  loading = false;
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
   persistence: Persistence | null = null;
@@ -1262,6 +1264,8 @@ export class Server {
   shutdown(save: boolean | null, now = false, force = false): Promise<boolean> {
     if (this.shutdownInProgress) return this.shutdownInProgress.done;
     log.warn("User requested shutdown...");
+    // A partial dataset is never saved over the file being loaded.
+    if (this.loading) save = false;
     const w = { done: Promise.resolve(false), deadlineMs: 0, aborted: false };
     this.shutdownInProgress = w;
     w.done = this.runShutdown(w, save, now, force).finally(() => {
