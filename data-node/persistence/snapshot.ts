@@ -303,15 +303,20 @@ export class Persistence {
     return false;
   }
 
-  /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
-  loadAtStartup(onExpired?: (db: number, key: string) => void): boolean {
-    let f: Deno.FsFile;
+  /** dump.rdb opened for reading, or null when there is none. */
+  private openDump(): Deno.FsFile | null {
     try {
-      f = Deno.openSync(this.file);
+      return Deno.openSync(this.file);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
+      if (e instanceof Deno.errors.NotFound) return null;
       throw e;
     }
+  }
+
+  /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
+  loadAtStartup(onExpired?: (db: number, key: string) => void): boolean {
+    const f = this.openDump();
+    if (!f) return false;
     try {
       this.loadFrom(f, false, onExpired);
     } finally {
@@ -373,13 +378,8 @@ export class Persistence {
    * `onExpired` as for loadFrom.
    */
   async loadAtStartupAsync(onExpired?: (db: number, key: string) => void): Promise<boolean> {
-    let f: Deno.FsFile;
-    try {
-      f = Deno.openSync(this.file);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+    const f = this.openDump();
+    if (!f) return false;
     const t0 = performance.now();
     const base = keyLoader(this.s, this.s.dbs, false, onExpired);
     let keys = 0;
