@@ -4,6 +4,7 @@
  * CLIENT, COMMAND, SENTINEL, SHUTDOWN, and pub/sub on the event channels (`+switch-master`,
  * `+sdown`...); PUBLISH takes only hello messages, as Redis's sentinels do.
  */
+import { parseKillFilters } from "../shared/client_kill.ts";
 import { getLogger } from "../shared/log.ts";
 import { ProtocolError, RequestParser, RespWriter } from "../shared/resp/mod.ts";
 import { globMatch } from "../shared/glob.ts";
@@ -623,54 +624,21 @@ export class SentinelServer implements AclHost {
           return;
         }
         // The filter form: every given filter must match (Redis's AND); SKIPME defaults to yes.
-        const tests: ((x: SentinelClient) => boolean)[] = [];
-        let skipMe = true;
-        for (let i = 2; i < argv.length; i += 2) {
-          const opt = argv[i]!.toLowerCase(), val = argv[i + 1];
-          if (val === undefined) {
-            c.error("ERR syntax error");
-            return;
-          }
-          if (opt === "id") {
-            if (!/^-?\d+$/.test(val) || Number(val) <= 0) {
-              c.error("ERR client-id should be greater than 0");
-              return;
-            }
-            tests.push((x) => x.id === Number(val));
-          } else if (opt === "type") {
-            const t = val.toLowerCase();
-            if (!["normal", "slave", "replica", "master", "pubsub"].includes(t)) {
-              c.error(`ERR Unknown client type '${val}'`);
-              return;
-            }
-            // A sentinel has no replication clients: those types match nobody.
-            tests.push((x) =>
-              t === "normal" ? x.subscriptions === 0 : t === "pubsub" && x.subscriptions > 0
-            );
-          } else if (opt === "addr") tests.push((x) => x.addr === val);
-          else if (opt === "laddr") tests.push((x) => x.laddr === val);
-          else if (opt === "user") {
-            const u = this.acl.users.get(val);
-            if (!u) {
-              c.error(`ERR No such user '${val}'`);
-              return;
-            }
-            tests.push((x) => x.user === u);
-          } else if (opt === "skipme") {
-            const v = val.toLowerCase();
-            if (v !== "yes" && v !== "no") {
-              c.error("ERR syntax error");
-              return;
-            }
-            skipMe = v === "yes";
-          } else {
-            c.error("ERR syntax error");
-            return;
-          }
+        const f = parseKillFilters<SentinelClient>(argv, {
+          // A sentinel has no replication clients: those types match nobody.
+          typeOf: (x) => x.subscriptions > 0 ? "pubsub" : "normal",
+          userTest: (name) => {
+            const u = this.acl.users.get(name);
+            return u ? (x) => x.user === u : null;
+          },
+        });
+        if ("error" in f) {
+          c.error(f.error);
+          return;
         }
         let killed = 0;
         for (const x of [...this.clients.values()]) {
-          if ((x === c && skipMe) || !tests.every((t) => t(x))) continue;
+          if ((x === c && f.skipMe) || !f.match(x)) continue;
           // The caller itself gets its reply first.
           if (x === c) c.closeAfterReply = true;
           else x.close();

@@ -1,4 +1,5 @@
 /** Connection commands: PING, ECHO, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT. */
+import { clientTypeName, parseKillFilters } from "../../shared/client_kill.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
 import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } from "./define.ts";
@@ -184,7 +185,7 @@ function reset(s: Engine, c: ClientState): void {
 function clientList(s: Engine, c: ClientState, argv: string[]): void {
   let filter: ((x: ClientState) => boolean) | null = null;
   if (argv.length === 4 && argv[2]!.toLowerCase() === "type") {
-    const t = clientType(argv[3]!);
+    const t = clientTypeName(argv[3]!);
     if (!t) {
       c.error(`ERR Unknown client type '${argv[3]}'`);
       return;
@@ -218,13 +219,6 @@ function clientList(s: Engine, c: ClientState, argv: string[]): void {
   c.out.verbatim(out);
 }
 
-function clientType(t: string): string | null {
-  const l = t.toLowerCase();
-  if (l === "normal" || l === "pubsub" || l === "master") return l;
-  if (l === "replica" || l === "slave") return "replica";
-  return null;
-}
-
 function typeOf(x: ClientState): string {
   if (x.kind === "replica" || x.kind === "master") return x.kind;
   return x.subscriptionCount > 0 ? "pubsub" : "normal";
@@ -241,52 +235,15 @@ function clientKill(s: Engine, c: ClientState, argv: string[]): void {
     c.out.ok();
     return;
   }
-  const preds: ((x: ClientState) => boolean)[] = [];
-  let skipMe = true;
-  if ((argv.length - 2) % 2 !== 0) {
-    c.error(ERR.syntax);
-    return;
-  }
-  for (let i = 2; i < argv.length; i += 2) {
-    const opt = argv[i]!.toLowerCase(), val = argv[i + 1]!;
-    if (opt === "id") {
-      const id = parseIntArg(val);
-      if (id === null || id <= 0) {
-        c.error("ERR client-id should be greater than 0");
-        return;
-      }
-      preds.push((x) => x.id === id);
-    } else if (opt === "type") {
-      const t = clientType(val);
-      if (!t) {
-        c.error(`ERR Unknown client type '${val}'`);
-        return;
-      }
-      preds.push((x) => typeOf(x) === t);
-    } else if (opt === "addr") preds.push((x) => x.addr === val);
-    else if (opt === "laddr") preds.push((x) => x.laddr === val);
-    else if (opt === "user") {
-      if (!s.acl.users.has(val)) {
-        c.error(`ERR No such user '${val}'`);
-        return;
-      }
-      preds.push((x) => x.user === val);
-    } else if (opt === "skipme") {
-      const v = val.toLowerCase();
-      if (v !== "yes" && v !== "no") {
-        c.error(ERR.syntax);
-        return;
-      }
-      skipMe = v === "yes";
-    } else {
-      c.error(ERR.syntax);
-      return;
-    }
-  }
+  const f = parseKillFilters<ClientState>(argv, {
+    typeOf,
+    userTest: (name) => s.acl.users.has(name) ? (x) => x.user === name : null,
+  });
+  if ("error" in f) return c.error(f.error);
   let killed = 0;
   for (const x of [...s.clients.values()]) {
-    if (skipMe && x === c) continue;
-    if (preds.every((p) => p(x))) {
+    if (f.skipMe && x === c) continue;
+    if (f.match(x)) {
       killClient(c, x);
       killed++;
     }
