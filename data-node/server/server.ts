@@ -950,6 +950,7 @@ export class Server {
     const policy = this.config.getString("maxmemory-policy") as Policy;
     const samples = this.config.get<number>("maxmemory-samples");
     const deadline = performance.now() + 5;
+    let freed = 0;
     while (usedMemoryEstimate(this) > this.maxmemory) {
       const v = pickVictim(this.dbs, policy, samples, this.lfuParams.decayMinutes);
       if (!v) return false;
@@ -957,7 +958,8 @@ export class Server {
       this.stats.evictedKeys++;
       this.notify(NOTIFY.EVICTED, "evicted", v.key, v.db.id);
       this.propagation.also(v.db.id, ["DEL", v.key]);
-      if (performance.now() > deadline) return true;
+      // The clock is read every 16 keys, as Redis does: a few keys are always evicted in full.
+      if (++freed % 16 === 0 && performance.now() > deadline) return true;
     }
     return true;
   }
