@@ -628,7 +628,8 @@ export class Cluster {
             "replication-offset",
             Number(n === this.st.myself ? BigInt(this.s.replOffset) : n.replOffset),
           ],
-          ["health", n.flags & (F.FAIL | F.PFAIL) ? "fail" : "online"],
+          // Only a node agreed failed is "fail" (a suspicion, PFAIL, is not), as in Redis 7.0.
+          ["health", n.flags & F.FAIL ? "fail" : "online"],
         ];
         c.out.map(fields.length);
         for (const [k, v] of fields) {
