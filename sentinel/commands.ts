@@ -506,7 +506,6 @@ function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]):
     "announce-port": () => String(cfg.announcePort),
     "sentinel-user": () => cfg.sentinelUser,
     "sentinel-pass": () => cfg.sentinelPass,
-    "loglevel": () => cfg.loglevel,
   };
   if (op === "get" && argv.length === 4) {
     const out: [string, string][] = [];
@@ -550,9 +549,6 @@ function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]):
           break;
         case "sentinel-pass":
           cfg.sentinelPass = v;
-          break;
-        case "loglevel":
-          cfg.loglevel = v;
           break;
         default:
           c.error(`ERR Invalid argument '${argv[3]}' to SENTINEL CONFIG SET`);

@@ -187,6 +187,9 @@ Deno.test({
         ["localhost", String(master.port)],
       );
       await same(pair, "SENTINEL", "CONFIG", "GET", "*-hostnames");
+      // The six options redis-sentinel 7.0 has, and no others.
+      await same(pair, "SENTINEL", "CONFIG", "GET", "*");
+      await same(pair, "SENTINEL", "CONFIG", "SET", "loglevel", "debug");
       // Without announce-hostnames, the addresses the names resolved to.
       await same(pair, "SENTINEL", "CONFIG", "SET", "announce-hostnames", "no");
       const isLoopback = (a: unknown) => a === "127.0.0.1" || a === "::1";
