@@ -189,6 +189,15 @@ function debug(s: Engine, c: ClientState, argv: string[]): void {
   const sub = argv[1]!.toLowerCase();
   const ext = s.debugExtensions.get(sub);
   if (ext) return ext(s, c, argv);
+  // Cluster mode registers these two; without it Redis refuses the link kill and takes the
+  // filter (nothing to filter).
+  if (sub === "clusterlink" && argv.length === 5 && argv[2]!.toLowerCase() === "kill") {
+    return c.error("ERR Debug option only available for cluster mode enabled setup!");
+  }
+  if (sub === "drop-cluster-packet-filter" && argv.length === 3) {
+    if (parseIntArg(argv[2]!) === null) return c.error(ERR.notInt);
+    return c.out.ok();
+  }
   if (sub === "sleep" && argv.length === 3) {
     const secs = parseFloatArg(argv[2]!);
     if (secs === null) return c.error(ERR.notFloat);

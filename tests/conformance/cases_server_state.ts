@@ -15,6 +15,15 @@ const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
 
 export const CASES_SERVER_STATE: Case[] = [
   {
+    name: "DEBUG's cluster subcommands outside cluster mode",
+    steps: [
+      c("DEBUG", "CLUSTERLINK", "KILL", "all", "0123456789012345678901234567890123456789"),
+      c("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "1"),
+      c("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "x"),
+      c("DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"),
+    ],
+  },
+  {
     name: "EXEC checks the queued commands against a replica link that went stale meanwhile",
     steps: [
       c("CONFIG", "SET", "replica-serve-stale-data", "no"),
