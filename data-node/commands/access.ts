@@ -1,6 +1,6 @@
 /** Typed key access used by every command family: lookups with stats and WRONGTYPE replies. */
 import type { ClientState, Engine } from "../engine/types.ts";
-import type { AggregateValue } from "../store/types.ts";
+import type { AggregateValue, Entry } from "../store/types.ts";
 import { ERR } from "./define.ts";
 import { NOTIFY } from "../engine/notify.ts";
 import { F_WRITE } from "./types.ts";
@@ -17,6 +17,21 @@ export function keyMiss(s: Engine, c: ClientState, key: string, read = false): v
   s.notifier.publish("keymiss", key, c.db.id);
 }
 
+/** A read lookup, as Redis's lookupKeyRead: keyspace hits and misses, and the keymiss event. */
+export function lookupRead(
+  s: Engine,
+  c: ClientState,
+  key: string,
+  read = false,
+): Entry | undefined {
+  const e = c.db.lookup(key);
+  if (e === undefined) {
+    s.stats.keyspaceMisses++;
+    keyMiss(s, c, key, read);
+  } else s.stats.keyspaceHits++;
+  return e;
+}
+
 /** Sentinel: the command already replied with an error. */
 export const REPLIED = Symbol("replied");
 
@@ -30,13 +45,8 @@ export function readString(
   key: string,
   read = false,
 ): string | null | typeof REPLIED {
-  const e = c.db.lookup(key);
-  if (e === undefined) {
-    s.stats.keyspaceMisses++;
-    keyMiss(s, c, key, read);
-    return null;
-  }
-  s.stats.keyspaceHits++;
+  const e = lookupRead(s, c, key, read);
+  if (e === undefined) return null;
   if (typeof e.value !== "string") {
     c.error(ERR.wrongType);
     return REPLIED;
@@ -55,13 +65,8 @@ export function readAggregate<T extends AggregateValue>(
   type: T["type"],
   read = false,
 ): T | null | typeof REPLIED {
-  const e = c.db.lookup(key);
-  if (e === undefined) {
-    s.stats.keyspaceMisses++;
-    keyMiss(s, c, key, read);
-    return null;
-  }
-  s.stats.keyspaceHits++;
+  const e = lookupRead(s, c, key, read);
+  if (e === undefined) return null;
   if (typeof e.value === "string" || e.value.type !== type) {
     c.error(ERR.wrongType);
     return REPLIED;

@@ -9,7 +9,7 @@ import { NOTIFY } from "../engine/notify.ts";
 import { cmd } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { ERR } from "./define.ts";
-import { keyMiss, REPLIED } from "./access.ts";
+import { lookupRead, REPLIED } from "./access.ts";
 import { BytesEntry } from "../store/types.ts";
 import { binaryToBytes, bytesToBinary } from "../../shared/resp/bytes.ts";
 import {
@@ -54,13 +54,8 @@ function readHll(
   key: string,
   read = false,
 ): BytesEntry | null | typeof REPLIED {
-  const e = c.db.lookup(key);
-  if (e === undefined) {
-    s.stats.keyspaceMisses++;
-    keyMiss(s, c, key, read);
-    return null;
-  }
-  s.stats.keyspaceHits++;
+  const e = lookupRead(s, c, key, read);
+  if (e === undefined) return null;
   if (e instanceof BytesEntry) return e;
   const v = e.value;
   if (typeof v !== "string") {

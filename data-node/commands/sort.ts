@@ -13,7 +13,7 @@ import type { SetValue } from "../store/set.ts";
 import type { ZSetValue } from "../store/zset.ts";
 import type { HashValue } from "../store/hash.ts";
 import { cstr } from "../../shared/cstr.ts";
-import { keyMiss } from "./access.ts";
+import { lookupRead } from "./access.ts";
 
 const SCORE_ERR = "ERR One or more scores can't be converted into double";
 
@@ -101,14 +101,8 @@ function lookupByPattern(
   const field = hasField ? pattern.slice(arrow + 2) : null;
   const postfixLen = pattern.length - star - 1 - (hasField ? fieldLen + 2 : 0);
   const key = pattern.slice(0, star) + element + pattern.slice(star + 1, star + 1 + postfixLen);
-  // A read lookup, as in Redis: stats and the key-miss event.
-  const e = c.db.lookup(key);
-  if (e === undefined) {
-    s.stats.keyspaceMisses++;
-    keyMiss(s, c, key, true);
-    return null;
-  }
-  s.stats.keyspaceHits++;
+  const e = lookupRead(s, c, key, true);
+  if (e === undefined) return null;
   const v = e.value;
   if (field !== null) {
     if (typeof v === "string" || v.type !== "hash") return null;
@@ -164,11 +158,7 @@ interface Item {
 function sortGeneric(s: Engine, c: ClientState, argv: string[], readonly: boolean): void {
   const o = parseOptions(s, c, argv, readonly);
   if (o === null) return;
-  const e = c.db.lookup(argv[1]!);
-  if (e === undefined) {
-    s.stats.keyspaceMisses++;
-    keyMiss(s, c, argv[1]!, true);
-  } else s.stats.keyspaceHits++;
+  const e = lookupRead(s, c, argv[1]!, true);
   const v = e?.value;
   if (typeof v === "string" || (v && v.type !== "list" && v.type !== "set" && v.type !== "zset")) {
     return c.error(ERR.wrongType);
