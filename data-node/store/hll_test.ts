@@ -10,12 +10,45 @@ import {
   HLL_REGISTERS,
   hllAdd,
   isHll,
-  murmurHash64A,
   patternOf,
   registersOf,
   toDense,
 } from "./hll.ts";
 import { bytesToBinary } from "../../shared/resp/bytes.ts";
+
+// ---- MurmurHash64A in plain 64-bit arithmetic: the reference for hll.ts's 32-bit version ----
+
+const M64 = 0xc6a4a7935bd1e995n;
+const MASK64 = 0xffffffffffffffffn;
+const HASH_SEED = 0xadc83b19n;
+
+/** MurmurHash64A over the bytes of a binary string, blocks read little endian. */
+function murmurHash64A(s: string, seed = HASH_SEED): bigint {
+  const len = s.length;
+  let h = (seed ^ ((BigInt(len) * M64) & MASK64)) & MASK64;
+  const blocks = len - (len & 7);
+  for (let i = 0; i < blocks; i += 8) {
+    const lo = (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) |
+      (s.charCodeAt(i + 3) << 24)) >>> 0;
+    const hi = (s.charCodeAt(i + 4) | (s.charCodeAt(i + 5) << 8) | (s.charCodeAt(i + 6) << 16) |
+      (s.charCodeAt(i + 7) << 24)) >>> 0;
+    let k = (BigInt(hi) << 32n) | BigInt(lo);
+    k = (k * M64) & MASK64;
+    k ^= k >> 47n;
+    k = (k * M64) & MASK64;
+    h ^= k;
+    h = (h * M64) & MASK64;
+  }
+  const rest = len & 7;
+  if (rest > 0) {
+    for (let j = rest - 1; j >= 0; j--) h ^= BigInt(s.charCodeAt(blocks + j)) << BigInt(8 * j);
+    h = (h * M64) & MASK64;
+  }
+  h ^= h >> 47n;
+  h = (h * M64) & MASK64;
+  h ^= h >> 47n;
+  return h;
+}
 
 Deno.test("a new HyperLogLog is sparse: the header and one XZERO run over all registers", () => {
   const b = createHll();
