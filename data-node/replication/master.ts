@@ -607,7 +607,7 @@ export class MasterSide {
       };
       this.waiters.push(w);
       if (timeoutMs > 0) timer = setTimeout(() => w.done(this.ackedAtLeast(offset)), timeoutMs);
-      c.blocked = { unblock: () => w.done(this.ackedAtLeast(offset)) };
+      c.blocked = { unblock: () => w.done(this.ackedAtLeast(offset)), timed: timeoutMs > 0 };
       this.requestAcks();
     });
   }

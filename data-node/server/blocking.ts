@@ -56,7 +56,10 @@ export class BlockingRegistry {
         set.add(w);
       }
       this.byClient.set(client, w);
-      client.blocked = { unblock: (reason) => this.unblock(client, reason) };
+      client.blocked = {
+        unblock: (reason) => this.unblock(client, reason),
+        timed: spec.timeoutMs > 0,
+      };
       if (spec.timeoutMs > 0) this.armTimeout(w, Date.now() + spec.timeoutMs);
     });
   }

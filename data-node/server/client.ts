@@ -87,8 +87,11 @@ export class Client implements Watcher {
   readonlyCluster = false;
   /** The replication offset right after this client's last propagated write (WAIT). */
   woff = 0;
-  /** Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error. */
-  blocked: { unblock(reason: "timeout" | "error"): void } | null = null;
+  /**
+   * Set while a command is blocked (BLPOP...): `unblock` wakes it with or without error;
+   * `timed` when it has a timeout (INFO's clients_in_timeout_table counts those).
+   */
+  blocked: { unblock(reason: "timeout" | "error"): void; timed?: boolean } | null = null;
   /** Set while a command waits for CLIENT PAUSE to end (counted as blocked, as in Redis). */
   postponed = false;
   /** The blocked command's slow log entry to be, written when it is served. */

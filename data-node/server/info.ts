@@ -154,7 +154,8 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     let blocked = 0, timeouts = 0, replicas = 0;
     for (const c of s.clients.values()) {
       if (c.kind === "replica") replicas++;
-      if (c.blocked) timeouts++;
+      // As Redis's timeout table: blocked clients that have a timeout.
+      if (c.blocked?.timed) timeouts++;
       if (c.blocked || c.postponed) blocked++;
     }
     const peaks = s.recentMaxBuffers();

@@ -15,6 +15,21 @@ const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
 
 export const CASES_SERVER_STATE: Case[] = [
   {
+    name: "clients_in_timeout_table counts only blocked clients that have a timeout",
+    steps: [
+      sendOther("BLPOP", "tq", "0"),
+      blocked(1),
+      field("clients_in_timeout_table", "INFO", "clients"),
+      c("RPUSH", "tq", "a"),
+      readOther,
+      sendOther("BLPOP", "tq", "100"),
+      blocked(1),
+      field("clients_in_timeout_table", "INFO", "clients"),
+      c("RPUSH", "tq", "b"),
+      readOther,
+    ],
+  },
+  {
     name: "DEBUG's cluster subcommands outside cluster mode",
     steps: [
       c("DEBUG", "CLUSTERLINK", "KILL", "all", "0123456789012345678901234567890123456789"),
