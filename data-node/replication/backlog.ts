@@ -21,6 +21,8 @@ import type { StreamConsumer } from "../engine/propagation.ts";
 
 /** Bytes per block of the shared buffer (a larger write gets a block of its own size). */
 export const BLOCK_BYTES = 16 * 1024;
+/** Released blocks kept for reuse (see `spare`). */
+const SPARE_BLOCKS = 4;
 
 interface Block {
   /** Stream position of buf[0] (bytes written before it). */
@@ -39,14 +41,22 @@ function decimalDigits(n: number): number {
   return d;
 }
 
-/** Writes `<prefix><n>\r\n` at `p`; returns the position after it. */
+/** Writes `<prefix><n>\r\n` at `p` (n ≥ 0); returns the position after it. */
 function writeHeader(b: Uint8Array, p: number, prefix: number, n: number): number {
   b[p++] = prefix;
   if (n < 10) {
     b[p++] = 48 + n;
+  } else if (n < 100) {
+    b[p++] = 48 + Math.floor(n / 10);
+    b[p++] = 48 + (n % 10);
   } else {
-    const s = String(n);
-    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    // Digits written from the last one back, without building the number's string.
+    const end = p + decimalDigits(n);
+    for (let i = end - 1; i >= p; i--) {
+      b[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    p = end;
   }
   b[p++] = 13;
   b[p++] = 10;
@@ -82,6 +92,12 @@ export class ReplicationStream implements StreamConsumer {
   private selectedDb = -1;
   /** Cursors of live readers (replica links); they keep the blocks they still need. */
   private readonly cursors = new Set<Cursor>();
+  /**
+   * Released blocks of the standard size, reused for new ones: a backlog that is full releases
+   * one block for each one it starts, and allocating a fresh 16 KB buffer (zeroed, tracked as
+   * external memory by the garbage collector) costs more than all the writes that fill it.
+   */
+  private spare: Uint8Array[] = [];
   /** Called after every write (the master schedules its replica links' writes). */
   onWrite: () => void = () => {};
 
@@ -182,7 +198,10 @@ export class ReplicationStream implements StreamConsumer {
   private room(size: number): Block {
     const last = this.blocks[this.blocks.length - 1];
     if (last !== undefined && last.buf.length - last.used >= size) return last;
-    const block = { start: this.end, buf: new Uint8Array(Math.max(BLOCK_BYTES, size)), used: 0 };
+    const buf = size <= BLOCK_BYTES && this.spare.length > 0
+      ? this.spare.pop()!
+      : new Uint8Array(Math.max(BLOCK_BYTES, size));
+    const block = { start: this.end, buf, used: 0 };
     this.blocks.push(block);
     return block;
   }
@@ -204,7 +223,9 @@ export class ReplicationStream implements StreamConsumer {
     }
     if (off < bytes.length) {
       const rest = bytes.length - off;
-      const buf = new Uint8Array(Math.max(BLOCK_BYTES, rest));
+      const buf = rest <= BLOCK_BYTES && this.spare.length > 0
+        ? this.spare.pop()!
+        : new Uint8Array(Math.max(BLOCK_BYTES, rest));
       buf.set(bytes.subarray(off));
       this.blocks.push({ start: this.end + off, buf, used: rest });
     }
@@ -233,7 +254,12 @@ export class ReplicationStream implements StreamConsumer {
       if (b.start + b.used > keepFrom) break;
       drop++;
     }
-    if (drop > 0) this.blocks.splice(0, drop);
+    if (drop === 0) return;
+    for (let i = 0; i < drop && this.spare.length < SPARE_BLOCKS; i++) {
+      const buf = this.blocks[i]!.buf;
+      if (buf.length === BLOCK_BYTES) this.spare.push(buf);
+    }
+    this.blocks.splice(0, drop);
   }
 
   /** The next command is preceded by SELECT whatever the database (a new full sync). */

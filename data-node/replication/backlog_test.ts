@@ -138,3 +138,32 @@ Deno.test("commands encoded by the stream itself are the bytes encodeCommand giv
   equal(s.histlen < MIN_BACKLOG_BYTES + 2 * BLOCK_BYTES, true);
   deepStrictEqual([...s.since(s.firstByteOffset)!], all.slice(all.length - s.histlen));
 });
+
+Deno.test("blocks released by the backlog are reused without disturbing what is still held", () => {
+  const s = new ReplicationStream(0, MIN_BACKLOG_BYTES);
+  const all: number[] = [];
+  const put = (i: number) => {
+    const argv = ["SET", `key:${i}`, String.fromCharCode(97 + i % 26).repeat(i % 700)];
+    if (i === 0) all.push(...encodeCommand(["SELECT", "0"]));
+    all.push(...encodeCommand(argv));
+    s.appendArgv(0, argv);
+  };
+  // Far more than the backlog holds: old blocks are released and taken again for new bytes.
+  let i = 0;
+  for (; i < 3000; i++) put(i);
+  // A reader that joins late and keeps up while blocks keep being recycled.
+  const c = s.openCursor();
+  let from = all.length;
+  for (; i < 9000; i++) {
+    put(i);
+    if (i % 7 === 0) {
+      const chunk = s.peek(c, 5000);
+      deepStrictEqual([...chunk], all.slice(from, from + chunk.length));
+      s.advance(c, chunk.length);
+      from += chunk.length;
+    }
+  }
+  equal(s.offset, all.length);
+  deepStrictEqual([...s.since(s.firstByteOffset)!], all.slice(all.length - s.histlen));
+  deepStrictEqual([...s.since(from + 1)!], all.slice(from));
+});
