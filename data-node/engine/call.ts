@@ -103,7 +103,10 @@ export function call(s: Engine, c: Client, def: CommandDef, argv: string[]): voi
     result = def.handler!(s, c, argv);
     if ((s.dirty !== dirtyBefore || c.forcePropagation) && def.bits & F_WRITE) {
       const effect = c.rewrittenArgv ?? argv;
-      if (effect !== PROPAGATED) p.also(db.id, effect);
+      // A command propagated as its client sent it is copied from the request's bytes.
+      if (effect === argv && !nested && c.parser.rawOf(argv)) {
+        p.also(db.id, argv, p.targets, c.parser);
+      } else if (effect !== PROPAGATED) p.also(db.id, effect);
     }
   } finally {
     p.exit();

@@ -33,19 +33,41 @@ export interface StreamConsumer {
    * its own buffer, saving a copy); used when it is the effect's only consumer.
    */
   appendArgv?(dbId: number, argv: readonly string[]): void;
+  /** The same for a command's encoding in buf[start, end), copied without a view of it. */
+  appendRange?(dbId: number, buf: Uint8Array, start: number, end: number): void;
 }
 
 interface Effect {
   dbId: number;
   argv: string[];
   targets: number;
+  /** The bytes of `argv`'s encoding as its client sent them, in rawBuf[rawStart, rawEnd). */
+  rawBuf: Uint8Array | null;
+  rawStart: number;
+  rawEnd: number;
+}
+
+/** Where the bytes of a client's command are (the request parser, see RequestParser.rawOf). */
+export interface RawCommand {
+  readonly buf: Uint8Array;
+  readonly rawStart: number;
+  readonly rawEnd: number;
 }
 
 const MULTI = encodeCommand(["MULTI"]);
 const EXEC = encodeCommand(["EXEC"]);
 
+const NO_ARGS: string[] = [];
+/** Effect records kept for reuse between units (a unit with more gets new ones). */
+const KEPT_EFFECTS = 64;
+
 export class Propagation {
+  /**
+   * The current unit's effects: the first `count` records. The records are reused from unit to
+   * unit, so a write allocates neither a record nor a list for its propagation.
+   */
   private pending: Effect[] = [];
+  private count = 0;
   private depth = 0;
   /** Effects of the current unit go out without a MULTI/EXEC wrapper. */
   private noWrap = false;
@@ -86,35 +108,64 @@ export class Propagation {
   exit(): void {
     if (--this.depth > 0) return;
     if (this.streaming) {
-      this.emit(this.pending);
+      this.emitPending();
       this.send(-1, EXEC, TO_ALL);
       this.streaming = false;
-    } else if (this.pending.length > 0) {
-      const multi = !this.noWrap && this.pending.length > 1;
+    } else if (this.count > 0) {
+      const multi = !this.noWrap && this.count > 1;
       // MULTI goes to every consumer with the first effect's database, so SELECT precedes it.
       if (multi) this.send(this.pending[0]!.dbId, MULTI, TO_ALL);
-      this.emit(this.pending);
+      this.emitPending();
       if (multi) this.send(-1, EXEC, TO_ALL);
     }
-    if (this.pending.length !== 0) this.pending = [];
   }
 
-  /** Records an effect of the running unit (alsoPropagate); outside a unit it goes out now. */
-  also(dbId: number, argv: string[], targets = this.targets): void {
+  /**
+   * Records an effect of the running unit (alsoPropagate); outside a unit it goes out now.
+   * `raw`: where the encoding of `argv` is as its client sent it (a command propagated
+   * unchanged), copied to the consumers instead of encoding `argv` again; the bytes must stay
+   * there until the unit ends.
+   */
+  also(dbId: number, argv: string[], targets = this.targets, raw: RawCommand | null = null): void {
     // Only effects some present consumer takes are collected (a PUBLISH with no replication
     // stream is none, and does not make a unit's single write look like two).
     if (this.suspended) return;
     if (!((targets & TO_AOF && this.aof) || (targets & TO_REPL && this.repl))) return;
-    const e: Effect = { dbId, argv, targets };
-    if (this.depth === 0) return this.emit([e]);
-    this.pending.push(e);
-    if (this.pending.length < MAX_PENDING_EFFECTS) return;
+    let e = this.depth === 0 ? undefined : this.pending[this.count];
+    if (e === undefined) {
+      e = { dbId, argv, targets, rawBuf: null, rawStart: 0, rawEnd: 0 };
+      if (this.depth !== 0) this.pending.push(e);
+    } else {
+      e.dbId = dbId;
+      e.argv = argv;
+      e.targets = targets;
+    }
+    if (raw !== null) {
+      e.rawBuf = raw.buf;
+      e.rawStart = raw.rawStart;
+      e.rawEnd = raw.rawEnd;
+    }
+    if (this.depth === 0) return this.emitOne(e);
+    if (++this.count < MAX_PENDING_EFFECTS) return;
     if (!this.streaming && !this.noWrap) {
       this.send(this.pending[0]!.dbId, MULTI, TO_ALL);
       this.streaming = true;
     }
-    this.emit(this.pending);
-    this.pending = [];
+    this.emitPending();
+  }
+
+  /** Emits the unit's recorded effects and forgets them (their arguments are not kept alive). */
+  private emitPending(): void {
+    const n = this.count;
+    const effects = this.pending;
+    for (let i = 0; i < n; i++) this.emitOne(effects[i]!);
+    for (let i = 0; i < n; i++) {
+      const e = effects[i]!;
+      e.argv = NO_ARGS;
+      e.rawBuf = null;
+    }
+    this.count = 0;
+    if (effects.length > KEPT_EFFECTS) effects.length = KEPT_EFFECTS;
   }
 
   /**
@@ -124,19 +175,25 @@ export class Propagation {
    */
   private readonly scratch = new RespWriter(4096);
 
-  private emit(effects: Effect[]): void {
-    const w = this.scratch;
+  private emitOne(e: Effect): void {
+    this.emitted++;
     const repl = this.repl;
-    for (const e of effects) {
-      if (repl?.appendArgv && (this.aof === null || !(e.targets & TO_AOF))) {
-        if (e.targets & TO_REPL) repl.appendArgv(e.dbId, e.argv);
-        continue;
+    if (e.rawBuf !== null) {
+      if (e.targets & TO_AOF) this.aof?.append(e.dbId, e.rawBuf.subarray(e.rawStart, e.rawEnd));
+      if (e.targets & TO_REPL && repl !== null) {
+        if (repl.appendRange) repl.appendRange(e.dbId, e.rawBuf, e.rawStart, e.rawEnd);
+        else repl.append(e.dbId, e.rawBuf.subarray(e.rawStart, e.rawEnd));
       }
-      w.reset();
-      writeCommand(w, e.argv);
-      this.send(e.dbId, w.view(), e.targets);
+      return;
     }
-    this.emitted += effects.length;
+    if (repl?.appendArgv && (this.aof === null || !(e.targets & TO_AOF))) {
+      if (e.targets & TO_REPL) repl.appendArgv(e.dbId, e.argv);
+      return;
+    }
+    const w = this.scratch;
+    w.reset();
+    writeCommand(w, e.argv);
+    this.send(e.dbId, w.view(), e.targets);
   }
 
   private send(dbId: number, bytes: Uint8Array, targets: number): void {

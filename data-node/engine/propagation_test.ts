@@ -135,3 +135,44 @@ Deno.test("a consumer that encodes for itself gets the effects only it takes as 
   deepStrictEqual(repl.seen, ["0:MULTI", "0:SET a 1", "argv 0:PUBLISH ch m", "-1:EXEC"]);
   deepStrictEqual(aof.seen, ["0:MULTI", "0:SET a 1", "-1:EXEC"]);
 });
+
+Deno.test("a client's command propagated unchanged is copied from its request bytes", async () => {
+  const { engineHarness } = await import("./harness.ts");
+  const { encodeCommand } = await import("../../shared/resp/mod.ts");
+  const h = engineHarness();
+  try {
+    const s = h.server;
+    const stream = s.createReplicationStream();
+    const c = h.client;
+    const bin = (t: string) => Uint8Array.from(t, (ch) => ch.charCodeAt(0));
+    const from = stream.offset + 1;
+    // Copied (canonical multibulks, lower-case names kept), encoded (inline, a non-CRLF line),
+    // rewritten (SET EX) and queued (EXEC's commands, parsed long before EXEC runs).
+    c.parser.feed(bin(
+      "*3\r\n$3\r\nset\r\n$2\r\nk1\r\n$3\r\n\xff\x00v\r\n" +
+        "SET k2 v2\r\n" +
+        "*3\rX$3\r\nSET\r\n$2\r\nk3\r\n$2\r\nv3\r\n" +
+        "*5\r\n$3\r\nSET\r\n$2\r\nk4\r\n$1\r\nv\r\n$2\r\nEX\r\n$3\r\n100\r\n" +
+        "*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n" +
+        "*1\r\n$4\r\nEXEC\r\n*2\r\n$3\r\nDEL\r\n$2\r\nk1\r\n",
+    ));
+    equal(s.processInput(c), undefined);
+    const got = new TextDecoder("latin1").decode(stream.since(from)!);
+    const pxat = String(h.clock.nowMs() + 100_000);
+    const want = [
+      ["SELECT", "0"],
+      ["set", "k1", "\xff\x00v"],
+      ["SET", "k2", "v2"],
+      ["SET", "k3", "v3"],
+      ["SET", "k4", "v", "PXAT", pxat],
+      ["MULTI"],
+      ["INCR", "n"],
+      ["INCR", "n"],
+      ["EXEC"],
+      ["DEL", "k1"],
+    ].map((a) => new TextDecoder("latin1").decode(encodeCommand(a))).join("");
+    equal(got, want);
+  } finally {
+    h.close();
+  }
+});

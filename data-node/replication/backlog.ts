@@ -63,6 +63,9 @@ function writeHeader(b: Uint8Array, p: number, prefix: number, n: number): numbe
   return p;
 }
 
+/** Up to this many bytes a copy is a loop (a native copy needs a view of the source). */
+const COPY_LOOP_MAX = 128;
+
 /** From this length on a string's bytes are written natively rather than char by char. */
 const LATIN1_NATIVE_FROM = 64;
 
@@ -177,6 +180,24 @@ export class ReplicationStream implements StreamConsumer {
       b[p++] = 10;
     }
     block.used = p;
+    this.end += size;
+    this.maybeTrim();
+    this.onWrite();
+  }
+
+  /** One command's encoding, buf[start, end), copied straight into the last block. */
+  appendRange(dbId: number, buf: Uint8Array, start: number, end: number): void {
+    this.select(dbId);
+    const size = end - start;
+    const block = this.room(size);
+    const b = block.buf;
+    const at = block.used;
+    if (size <= COPY_LOOP_MAX) {
+      for (let i = 0; i < size; i++) b[at + i] = buf[start + i]!;
+    } else {
+      b.set(buf.subarray(start, end), at);
+    }
+    block.used = at + size;
     this.end += size;
     this.maybeTrim();
     this.onWrite();

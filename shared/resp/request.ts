@@ -52,6 +52,27 @@ export class RequestParser {
   /** Length of the bulk header read again once the bulk's data is in (0 when none). */
   private rereadHeader = 0;
 
+  /**
+   * The last command returned, while its bytes are in the buffer at [rawStart, rawEnd) and are
+   * exactly the command's RESP encoding: it arrived as a multibulk parsed in one call to next()
+   * with every line ending in CRLF (Redis skips those two bytes unread). See rawOf.
+   */
+  private rawArgv: string[] | null = null;
+  rawStart = 0;
+  rawEnd = 0;
+  /** Where the command being parsed began when its parsing began in this call, else -1. */
+  private rawBegin = -1;
+  private canonical = true;
+
+  /**
+   * Whether `argv` is the command next() returned last and [rawStart, rawEnd) of `buf` holds
+   * its encoding, so that a command propagated unchanged can be copied rather than encoded
+   * again. True only until the parser reads more.
+   */
+  rawOf(argv: string[]): boolean {
+    return argv === this.rawArgv;
+  }
+
   /** The query buffer's length as Redis's CLIENT LIST shows it (qbuf). */
   get queryBufferLength(): number {
     return this.rebased + this.end - this.qbufStart;
@@ -133,6 +154,7 @@ export class RequestParser {
 
   /** A region to read into; compacts or grows the buffer so it has room. */
   readTarget(): Uint8Array {
+    this.rawArgv = null;
     if (this.resizedTo !== null) this.applyResize();
     const live = this.end - this.start;
     const want = Math.max(MIN_READ, this.wanted - live);
@@ -168,6 +190,7 @@ export class RequestParser {
 
   /** Feeds bytes from elsewhere (tests, AOF loading). */
   feed(bytes: Uint8Array): void {
+    this.rawArgv = null;
     let off = 0;
     while (off < bytes.length) {
       const t = this.readTarget();
@@ -183,9 +206,13 @@ export class RequestParser {
    * an empty array for an empty inline line. Throws ProtocolError with Redis's reason.
    */
   next(authenticated = true): string[] | null {
+    this.rawArgv = null;
+    this.rawBegin = -1;
     if (this.args === null) {
       if (this.start >= this.end) return this.reset();
       if (this.buf[this.start] !== 42) return this.inline(); // not '*'
+      this.rawBegin = this.start;
+      this.canonical = true;
       const count = this.header(this.limits.maxInlineLen, "too big mbulk count string");
       if (count === null) return null;
       const max = authenticated ? this.limits.maxMultibulkLen : UNAUTHENTICATED_MAX_MULTIBULK;
@@ -235,6 +262,7 @@ export class RequestParser {
         return null;
       }
       this.rereadHeader = 0;
+      if (b[this.start + len] !== 13 || b[this.start + len + 1] !== 10) this.canonical = false;
       args[this.filled] = this.filled === 0
         ? this.commandName(b, this.start, this.start + len)
         : this.binary(b, this.start, this.start + len);
@@ -246,6 +274,11 @@ export class RequestParser {
     this.args = null;
     this.argBytes = 0;
     this.wanted = 0;
+    if (this.rawBegin >= 0 && this.canonical) {
+      this.rawArgv = args;
+      this.rawStart = this.rawBegin;
+      this.rawEnd = this.start;
+    }
     if (this.start === this.end) {
       this.rebase();
       this.start = this.end = 0;
@@ -291,6 +324,7 @@ export class RequestParser {
       if (this.end - this.start > maxLine) throw new ProtocolError(tooBig);
       return null;
     }
+    if (b[nl + 1] !== 10) this.canonical = false;
     const n = parseDecimal(b, this.start + 1, nl);
     if (n === null) {
       throw new ProtocolError(

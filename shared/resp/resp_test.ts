@@ -268,3 +268,58 @@ Deno.test("integer replies and lengths are written as their decimal digits", () 
     assertEquals(new TextDecoder().decode(w.view()), `:${text}\r\n`);
   }
 });
+
+Deno.test("RequestParser.rawOf: the buffer holds a command's exact encoding while it is the last one", () => {
+  const bin = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+  const rawBytes = (p: RequestParser) => [...p.buf.subarray(p.rawStart, p.rawEnd)];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.array(fc.string({ unit: "binary-ascii", maxLength: 40 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
+      (commands) => {
+        const p = new RequestParser();
+        p.feed(Uint8Array.from(commands.flatMap((c) => [...encodeCommand(c)])));
+        let last: string[] | null = null;
+        for (const c of commands) {
+          const argv = p.next()!;
+          deepStrictEqual(argv, c);
+          assertEquals(p.rawOf(argv), true);
+          deepStrictEqual(rawBytes(p), [...encodeCommand(c)]);
+          if (last !== null) assertEquals(p.rawOf(last), false);
+          last = argv;
+        }
+      },
+    ),
+  );
+  // Inline commands, lines not ended by CRLF, a command cut between two reads and a parser that
+  // read more since: no raw bytes.
+  const p = new RequestParser();
+  p.feed(bin("SET a b\r\n*1\r\n$4\r\nPINGxx*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"));
+  const inline = p.next()!;
+  deepStrictEqual(inline, ["SET", "a", "b"]);
+  assertEquals(p.rawOf(inline), false);
+  const ping = p.next()!;
+  deepStrictEqual(ping, ["PING"]);
+  assertEquals(p.rawOf(ping), false);
+  const get = p.next()!;
+  assertEquals(p.rawOf(get), true);
+  p.feed(bin("*1\r\n"));
+  assertEquals(p.rawOf(get), false);
+  const q = new RequestParser();
+  q.feed(bin("*2\r\n$3\r\nGET\r\n$1\r"));
+  assertEquals(q.next(), null);
+  q.feed(bin("\nk\r\n"));
+  const cut = q.next()!;
+  deepStrictEqual(cut, ["GET", "k"]);
+  assertEquals(q.rawOf(cut), false);
+  const r = new RequestParser();
+  r.feed(bin("*1\rX$4\r\nPING\r\n"));
+  deepStrictEqual(r.next(), ["PING"]);
+  r.feed(bin("*1\rX$4\r\nPING\r\n"));
+  assertEquals(r.rawOf(r.next()!), false);
+});
