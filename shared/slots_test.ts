@@ -79,3 +79,21 @@ Deno.test("keyHashSlot: a non-empty tag decides the slot; otherwise the whole ke
   );
   notEqual(keyHashSlot("foo{}{bar}"), keyHashSlot("bar"));
 });
+
+Deno.test("keyHashSlot's memory of the last key never answers for another key", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.string({ unit: "binary", maxLength: 12 }), { maxLength: 30 }),
+      (keys) => {
+        for (const k of keys) {
+          // Equal content from a new string, then the same string again.
+          const copy = k.split("").join("");
+          equal(keyHashSlot(copy), keyHashSlot(k));
+          const open = k.indexOf("{"), close = open < 0 ? -1 : k.indexOf("}", open + 1);
+          const hashed = close > open + 1 ? k.slice(open + 1, close) : k;
+          equal(keyHashSlot(k), crc16Reference(hashed) % CLUSTER_SLOTS);
+        }
+      },
+    ),
+  );
+});

@@ -34,9 +34,6 @@ export class SlotTable<V> implements KeyTable<V> {
   private readonly tree = new Int32Array(CLUSTER_SLOTS + 1);
   private count = 0;
   private mapsInUse = 0;
-  /** The last key hashed and its slot: a write looks its key up, sets it, then re-reads it. */
-  private lastKey = "";
-  private lastSlot = 0;
 
   get size(): number {
     return this.count;
@@ -165,10 +162,9 @@ export class SlotTable<V> implements KeyTable<V> {
     return pos;
   }
 
+  /** (keyHashSlot remembers the last key: a write's lookups and its routing share one hash.) */
   private slotOf(key: string): number {
-    if (key === this.lastKey) return this.lastSlot;
-    this.lastKey = key;
-    return this.lastSlot = keyHashSlot(key);
+    return keyHashSlot(key);
   }
 
   private add(slot: number, delta: number): void {
