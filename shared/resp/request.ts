@@ -5,7 +5,14 @@
  * for the rest of the batch). A partial multibulk keeps its parsed arguments between reads, so a
  * huge command cut into many reads is parsed once.
  */
-import { bytesToBinary, type Latin1, latin1View, shortBinary } from "./bytes.ts";
+import {
+  bytesToBinary,
+  type Latin1,
+  latin1View,
+  MEDIUM_MAX,
+  mediumBinary,
+  shortBinary,
+} from "./bytes.ts";
 import {
   DEFAULT_LIMITS,
   RespLimits,
@@ -293,6 +300,7 @@ export class RequestParser {
   /** Bytes -> binary string (one char per byte). */
   private binary(b: Uint8Array, start: number, end: number): string {
     if (end - start < 12) return shortBinary(b, start, end)!;
+    if (end - start <= MEDIUM_MAX) return mediumBinary(b, start, end)!;
     if (this.viewOf !== b.buffer) {
       this.viewOf = b.buffer;
       this.view = latin1View(b.buffer);

@@ -323,3 +323,21 @@ Deno.test("RequestParser.rawOf: the buffer holds a command's exact encoding whil
   r.feed(bin("*1\rX$4\r\nPING\r\n"));
   assertEquals(r.rawOf(r.next()!), false);
 });
+
+Deno.test("binary strings of every length up to 64 bytes decode byte for byte", async () => {
+  const { bytesToBinary, MEDIUM_MAX } = await import("./bytes.ts");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(8), (bytes, pad) => {
+      const expected = Array.from(bytes, (x) => String.fromCharCode(x)).join("");
+      // At an offset inside a larger buffer, as arguments are.
+      const buf = new Uint8Array(pad + bytes.length + 3).fill(0x41);
+      buf.set(bytes, pad);
+      assertEquals(bytesToBinary(buf, pad, pad + bytes.length), expected);
+      const p = new RequestParser();
+      p.feed(encodeCommand(["SET", expected, expected]));
+      deepStrictEqual(p.next(), ["SET", expected, expected]);
+    }),
+    { numRuns: 2000 },
+  );
+  assertEquals(MEDIUM_MAX >= 12, true);
+});
