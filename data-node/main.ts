@@ -196,6 +196,29 @@ async function main(): Promise<void> {
   const persistence = wirePersistence(server);
   const aof = new Aof(server, persistence);
   server.aof = aof;
+  // Registered before the node listens (it may listen while it loads, and DEBUG runs then).
+  // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
+  // after a report in the log, with the exit status of that signal, as redis-server's crash does.
+  const crash = (signal: number, name: string, cause: string) => {
+    log.warn("=== DATA NODE CRASH REPORT ===");
+    log.warn("data node {version} crashed by signal: {signal} ({name}, {cause})", {
+      version: REDIS_VERSION,
+      signal,
+      name,
+      cause,
+    });
+    log.warn("=== DATA NODE CRASH REPORT END ===");
+    Deno.exit(128 + signal);
+  };
+  Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
+  server.debugExtensions.set("aof-flush-sleep", (_s, c, argv) => {
+    if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
+    // Read as C's atoi reads it: a leading integer, anything else is 0.
+    const us = parseInt(argv[2]!.trimStart(), 10);
+    aof.flushSleepUs = Number.isFinite(us) && us > 0 ? us : 0;
+    c.out.ok();
+  });
+  server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
   if (server.clusterEnabled) {
     try {
       server.cluster = new Cluster(server);
@@ -305,28 +328,6 @@ async function main(): Promise<void> {
   }
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin.shutdown();
-  // A crash (SIGABRT, or DEBUG SEGFAULT standing for a memory fault) ends the process at once
-  // after a report in the log, with the exit status of that signal, as redis-server's crash does.
-  const crash = (signal: number, name: string, cause: string) => {
-    log.warn("=== DATA NODE CRASH REPORT ===");
-    log.warn("data node {version} crashed by signal: {signal} ({name}, {cause})", {
-      version: REDIS_VERSION,
-      signal,
-      name,
-      cause,
-    });
-    log.warn("=== DATA NODE CRASH REPORT END ===");
-    Deno.exit(128 + signal);
-  };
-  Deno.addSignalListener("SIGABRT", () => crash(6, "SIGABRT", "sent to the process"));
-  server.debugExtensions.set("aof-flush-sleep", (_s, c, argv) => {
-    if (argv.length !== 3) return subcommandSyntaxError(c, argv, "DEBUG");
-    // Read as C's atoi reads it: a leading integer, anything else is 0.
-    const us = parseInt(argv[2]!.trimStart(), 10);
-    aof.flushSleepUs = Number.isFinite(us) && us > 0 ? us : 0;
-    c.out.ok();
-  });
-  server.debugExtensions.set("segfault", () => crash(11, "SIGSEGV", "DEBUG SEGFAULT"));
   banner(server.boundPort());
   log.info("Running mode={mode}, port={port}.", { mode, port: server.boundPort() });
   log.info("Server initialized; Ready to accept connections tcp on port {port}", {
