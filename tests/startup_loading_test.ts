@@ -83,11 +83,23 @@ for (const impl of ["ours", "redis"] as const) {
             "CONFIG GET key-load-delay,1000",
           ].join("\n"),
         );
+        // The load's progress, as INFO persistence shows it meanwhile.
+        const size = (await Deno.stat(`${dir}/dump.rdb`)).size;
+        const p = await c.call("INFO", "persistence");
+        const num = (name: string) => Number(field(p, name));
+        ok(Math.abs(num("loading_start_time") - t0 / 1000) < 30, field(p, "loading_start_time"));
+        equal(num("loading_total_bytes"), size);
+        ok(num("loading_rdb_used_mem") > 0, `used-mem ${field(p, "loading_rdb_used_mem")}`);
+        const loaded = num("loading_loaded_bytes");
+        ok(loaded > 0 && loaded < size, `${loaded} of ${size} bytes loaded`);
+        ok(/^\d+\.\d\d$/.test(field(p, "loading_loaded_perc")!), field(p, "loading_loaded_perc"));
+        ok(Number.isInteger(num("loading_eta_seconds")), field(p, "loading_eta_seconds"));
         await eventually(
           async () => field(await c.call("INFO", "persistence"), "loading") === "0",
           "the load to finish",
           30_000,
         );
+        equal(field(await c.call("INFO", "persistence"), "loading_total_bytes"), undefined);
         ok(Date.now() - t0 >= 1000, `a ${KEYS}-key load at 1 ms a key took ${Date.now() - t0} ms`);
         equal(await c.call("DBSIZE"), KEYS);
         equal(text(await c.call("GET", "key:1")), "value:1");

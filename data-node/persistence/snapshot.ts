@@ -388,6 +388,13 @@ export class Persistence {
       base(k);
     });
     let contents: RdbContents;
+    const progress = {
+      startSec: Math.floor(this.s.clock.nowMs() / 1000),
+      totalBytes: f.statSync().size,
+      loadedBytes: 0,
+      usedMem: 0,
+    };
+    this.s.loadingProgress = progress;
     try {
       const chunk = new Uint8Array(
         Math.max(1024, this.s.config.get<number>("loading-process-events-interval-bytes")),
@@ -397,7 +404,10 @@ export class Persistence {
         const n = f.readSync(chunk);
         if (n === null) break;
         if (n === 0) continue;
+        progress.loadedBytes += n;
         if (reader.feed(chunk.subarray(0, n)).done) break;
+        // The file's used-mem aux field, as Redis shows it while loading.
+        progress.usedMem ||= Number(reader.contents.aux.get("used-mem") ?? 0) || 0;
         const delayUs = this.s.config.get<number>("key-load-delay");
         const ms = delayUs > 0 ? Math.min((keys * delayUs) / 1000, 60_000) : 0;
         keys = 0;
@@ -406,6 +416,7 @@ export class Persistence {
       contents = reader.end();
     } finally {
       f.close();
+      this.s.loadingProgress = null;
       for (const db of this.s.dbs) db.recount();
     }
     this.finishLoad(base, contents, t0, false);

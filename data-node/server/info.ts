@@ -103,6 +103,27 @@ export function cpuTimes(): { user: number; sys: number } {
 }
 
 /** Fields Redis adds only while the AOF is on. */
+/**
+ * While loading: when the load began, its size and progress, and Redis's estimate of the seconds
+ * left (the time so far scaled by what is left, 1 in the first second).
+ */
+function loadingFields(s: Server): Section {
+  const p = s.loadingProgress;
+  if (!s.loading || p === null) return [];
+  const perc = p.totalBytes > 0 ? (p.loadedBytes / p.totalBytes) * 100 : 0;
+  const remaining = p.totalBytes > 0 ? p.totalBytes - p.loadedBytes : 1;
+  const elapsed = Math.floor(s.clock.nowMs() / 1000) - p.startSec;
+  const eta = elapsed === 0 ? 1 : Math.floor((elapsed * remaining) / (p.loadedBytes + 1));
+  return [
+    ["loading_start_time", p.startSec],
+    ["loading_total_bytes", p.totalBytes],
+    ["loading_rdb_used_mem", p.usedMem],
+    ["loading_loaded_bytes", p.loadedBytes],
+    ["loading_loaded_perc", perc.toFixed(2)],
+    ["loading_eta_seconds", eta],
+  ];
+}
+
 function aofSizes(s: Server): Section {
   if (!s.aof?.enabled) return [];
   const { current, base } = s.aof.sizes();
@@ -262,6 +283,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["module_fork_in_progress", 0],
     ["module_fork_last_cow_size", 0],
     ...aofSizes(s),
+    ...loadingFields(s),
   ],
   stats: (s) => {
     const st = s.stats, smp = s.cpuSample;

@@ -77,6 +77,16 @@ export const PROTECTED_MODE_ERROR = "DENIED Redis is running in protected mode b
 /** Seconds over which INFO reports the largest client buffers, as Redis does. */
 const PEAK_SLOTS = 8;
 
+/** How far a load has come (INFO persistence's loading_* fields while loading:1). */
+export interface LoadingProgress {
+  /** Unix time (seconds) when it began. */
+  startSec: number;
+  totalBytes: number;
+  loadedBytes: number;
+  /** The file's used-mem aux field once read (0 until then). */
+  usedMem: number;
+}
+
 export class Server {
   readonly dbs: Database[];
   readonly clients = new Map<number, Client>();
@@ -142,6 +152,8 @@ export class Server {
   shuttingDown = false;
   /** The startup load is under way: commands not flagged `loading` are refused. */
   loading = false;
+  /** Progress of the load in progress, for INFO's loading_* fields (null when none is tracked). */
+  loadingProgress: LoadingProgress | null = null;
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
   persistence: Persistence | null = null;
