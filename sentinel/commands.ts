@@ -3,6 +3,7 @@
  * as field/value lists (a map in RESP3, a flat array in RESP2) with Redis's field names.
  */
 import { globMatch } from "../shared/glob.ts";
+import { isExecutable } from "../shared/fs.ts";
 import type { SentinelClient, SentinelServer } from "./server.ts";
 import { flagsOf, type Instance, type Master, shownAddr } from "./state.ts";
 import { type Monitor, TIMING_PARAMS } from "./monitor.ts";
@@ -484,16 +485,6 @@ function sentinelSet(srv: SentinelServer, c: SentinelClient, argv: string[]): vo
 function savedReply(mon: Monitor, c: SentinelClient): void {
   if (mon.lastSaveOk) c.out.ok();
   else c.error("ERR Failed to save config file. Check server logs.");
-}
-
-/** Whether `path` exists with some execute bit set (as access(X_OK) sees it for root). */
-function isExecutable(path: string): boolean {
-  try {
-    const st = Deno.statSync(path);
-    return st.mode !== null && (st.mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
 }
 
 function sentinelConfig(srv: SentinelServer, c: SentinelClient, argv: string[]): void {

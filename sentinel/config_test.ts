@@ -75,6 +75,20 @@ Deno.test("bad sentinel.conf lines stop with file, line and reason", () => {
   bad("sentinel myid xyz", /Malformed Sentinel id/);
   bad("sentinel frobnicate yes", /Unknown sentinel directive/);
   bad("notadirective 1", /Bad directive/);
+  // Scripts must exist and be executable when the file is read, as redis-sentinel refuses.
+  const m = "sentinel monitor m 127.0.0.1 6379 1\n";
+  bad(m + "sentinel notification-script m /nonexistent/notify.sh", /:2: Notification script seems/);
+  const plain = Deno.makeTempFileSync(); // mode 0600: there, but not executable
+  try {
+    bad(m + `sentinel client-reconfig-script m ${plain}`, /:2: Client reconfiguration script/);
+  } finally {
+    Deno.removeSync(plain);
+  }
+  const ok2 = load(
+    m + "sentinel notification-script m /bin/sh\nsentinel client-reconfig-script m /bin/sh",
+  );
+  equal(ok2.masters.get("m")!.notificationScript, "/bin/sh");
+  equal(ok2.masters.get("m")!.clientReconfigScript, "/bin/sh");
 });
 
 Deno.test("sentinel.conf: a master's settings may precede its monitor line; redis.conf directives are accepted", () => {

@@ -20,3 +20,13 @@ export function writeFileAtomicSync(path: string, text: string): void {
   }
   Deno.renameSync(tmp, path);
 }
+
+/** Whether `path` exists with some execute bit set (as access(X_OK) sees it for root). */
+export function isExecutable(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.mode !== null && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
