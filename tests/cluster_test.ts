@@ -297,6 +297,15 @@ async function createAndRoute(): Promise<void> {
   equal(check.code, 0, `redis-cli --cluster check:\n${check.out}`);
   ok(check.out.includes("[OK] All nodes agree about slots configuration."), check.out);
 
+  // A replica is listed in CLUSTER SLOTS once it has replicated something (an offset above 0:
+  // its master's first PING, within repl-ping-replica-period), as in Redis 7.0.
+  await cl.waitFor("every replica in every node's CLUSTER SLOTS", async () => {
+    for (const n of cl.live) {
+      const s = (await n.cmd("CLUSTER", "SLOTS")) as RespValue[][];
+      if (s.length !== 3 || s.some((r) => r.length !== 4)) return false;
+    }
+    return true;
+  });
   // CLUSTER SLOTS: three ranges covering every slot, each with a master and one replica, the same
   // on every node.
   const slotsOf = async (n: CNode) =>
@@ -1458,6 +1467,79 @@ Deno.test({
   ...opts,
   fn: () => lastSlotGivenAway("redis"),
 });
+
+/**
+ * A replica that has replicated nothing yet (offset 0) is "loading" in CLUSTER SHARDS and left out
+ * of CLUSTER SLOTS; once its master's stream reaches it, it is "online" and listed.
+ */
+async function replicasBeforeData(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start(Array(6).fill(impl));
+  // No PING in the replication streams meanwhile: only a write moves a replica's offset.
+  for (const n of cl.nodes) {
+    equal(String(await n.cmd("CONFIG", "SET", "repl-ping-replica-period", "3600")), "OK");
+  }
+  await cl.create(1);
+  await cl.healthy(6);
+  const shards = await cl.shards(cl.nodes[0]!);
+  for (const sh of shards) await cl.caughtUp(sh.master, sh.replicas[0]!);
+  type Shard = { nodes: { role: string; health: string; offset: number }[] };
+  const shardsOf = async (n: CNode): Promise<Shard[]> =>
+    ((await n.cmd("CLUSTER", "SHARDS")) as RespValue[][]).map((sh) => {
+      const nodes = sh[3] as RespValue[][];
+      return {
+        nodes: nodes.map((f) => {
+          const m = new Map<string, RespValue>();
+          for (let i = 0; i < f.length; i += 2) m.set(String(f[i]), f[i + 1]!);
+          return {
+            role: String(m.get("role")),
+            health: String(m.get("health")),
+            offset: Number(m.get("replication-offset")),
+          };
+        }),
+      };
+    }).filter((sh) => sh.nodes.length > 0);
+  const listed = async (n: CNode) =>
+    ((await n.cmd("CLUSTER", "SLOTS")) as RespValue[][]).map((r) => r.length - 3);
+  for (const n of cl.nodes) {
+    for (const sh of await shardsOf(n)) {
+      for (const x of sh.nodes) {
+        if (x.role === "replica" && x.offset === 0) equal(x.health, "loading", `${n.label}`);
+      }
+    }
+  }
+  const replica = shards[0]!.replicas[0]!;
+  deepStrictEqual(await listed(replica), [0, 0, 0], "no replica listed before any data");
+  // One write on every master: its replica's offset moves, and every node learns it.
+  for (const sh of shards) {
+    const range = (await sh.master.nodes()).find((l) => l.id === sh.master.id)!.slots[0]!;
+    const [lo, hi] = range.split("-").map(Number) as [number, number];
+    let i = 0;
+    while (keyHashSlot(`k${i}`) < lo || keyHashSlot(`k${i}`) > (hi ?? lo)) i++;
+    equal(String(await sh.master.cmd("SET", `k${i}`, "v")), "OK");
+  }
+  await cl.waitFor("every replica listed and online everywhere", async () => {
+    for (const n of cl.nodes) {
+      if ((await listed(n)).some((x) => x !== 1)) return false;
+      for (const sh of await shardsOf(n)) {
+        if (sh.nodes.some((x) => x.health !== "online")) return false;
+      }
+    }
+    return true;
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  const absent = impl === "redis" && !hasRedisServer;
+  Deno.test({
+    name:
+      `cluster: a replica with nothing replicated is loading and not in CLUSTER SLOTS (${impl})${
+        absent ? noServer : ""
+      }`,
+    ignore: absent,
+    ...opts,
+    fn: () => replicasBeforeData(impl),
+  });
+}
 
 for (const impl of ["ours", "redis"] as const) {
   const absent = impl === "redis" && !hasRedisServer;

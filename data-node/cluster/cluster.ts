@@ -591,13 +591,29 @@ export class Cluster {
     if (cur) ranges.push(cur);
     c.out.array(ranges.length);
     for (const r of ranges) {
-      const replicas = this.st.replicasOf(r.node).filter((x) => !(x.flags & F.FAIL));
+      const replicas = this.st.replicasOf(r.node).filter((x) => this.replicaAvailable(x));
       c.out.array(3 + replicas.length);
       c.out.int(r.start);
       c.out.int(r.end);
       this.writeNode(c, r.node);
       for (const x of replicas) this.writeNode(c, x);
     }
+  }
+
+  /**
+   * A node's replication offset as this node knows it: its own (a replica's is what it has
+   * processed of its master's stream), or the one the node last announced on the bus.
+   */
+  private offsetOf(n: ClusterNode): number {
+    return n === this.st.myself ? this.s.replOffset : Number(n.replOffset);
+  }
+
+  /**
+   * A replica CLUSTER SLOTS lists: not failed, and with some data (an offset of 0 means it has
+   * not synced anything yet), as Redis 7.0 decides.
+   */
+  private replicaAvailable(n: ClusterNode): boolean {
+    return !(n.flags & F.FAIL) && this.offsetOf(n) !== 0;
   }
 
   /** CLUSTER SHARDS (7.0): per master, its slot ranges and its nodes. */
@@ -624,12 +640,17 @@ export class Cluster {
           ["endpoint", this.preferredEndpoint(n)],
           ...(n.hostname ? [["hostname", n.hostname] as [string, string]] : []),
           ["role", isMaster(n) ? "master" : "replica"],
+          ["replication-offset", this.offsetOf(n)],
+          // Only a node agreed failed is "fail" (a suspicion, PFAIL, is not), and a replica
+          // that has synced nothing yet is "loading", as in Redis 7.0.
           [
-            "replication-offset",
-            Number(n === this.st.myself ? BigInt(this.s.replOffset) : n.replOffset),
+            "health",
+            n.flags & F.FAIL
+              ? "fail"
+              : !isMaster(n) && this.offsetOf(n) === 0
+              ? "loading"
+              : "online",
           ],
-          // Only a node agreed failed is "fail" (a suspicion, PFAIL, is not), as in Redis 7.0.
-          ["health", n.flags & F.FAIL ? "fail" : "online"],
         ];
         c.out.map(fields.length);
         for (const [k, v] of fields) {
