@@ -125,8 +125,10 @@ function zadd(s: Engine, c: ClientState, argv: string[], first: number): void {
   let added = 0, updated = 0;
   for (let j = first; j < argv.length; j += 2) {
     const score = Number(argv[j]!), member = argv[j + 1]!;
-    const cur = z.score(member);
-    if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
+    if (nx || xx) {
+      const cur = z.score(member);
+      if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
+    }
     const r = z.addWithLimits(member, score, lim);
     if (r === "added") added++;
     else if (r === "updated") updated++;
