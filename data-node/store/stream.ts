@@ -190,6 +190,17 @@ export class StreamNode {
   /** The master ID's parts as numbers (NaN when one is 2^53 or more: see readId). */
   private readonly masterMs: number;
   private readonly masterSeq: number;
+  /**
+   * Where a forward read may start instead of the first entry: the offset of an entry that was
+   * live when collect returned it, and its ID's exact parts (hintAt -1: none). Live entries only
+   * ever follow lower live IDs (appends are above every live ID, even after XSETID), so every
+   * live entry before it has a lower ID; a read from an ID at or above the hint's starts there,
+   * and reading a stream one entry at a time (XREADGROUP COUNT 1) does not rescan the node.
+   * Forgotten when the listpack is replaced.
+   */
+  private hintAt = -1;
+  private hintMs = 0;
+  private hintSeq = 0;
 
   constructor(readonly master: bigint, readonly masterFields: string[]) {
     lpBuild.begin();
@@ -236,7 +247,14 @@ export class StreamNode {
   collect(from: SplitId, to: SplitId, count: number, out: [bigint, string[]][]): boolean {
     const lp = this.lp, master = this.masterFields, nm = master.length;
     let p = this.start;
+    if (
+      this.hintAt >= 0 && from.exact &&
+      (from.ms > this.hintMs || (from.ms === this.hintMs && from.seq >= this.hintSeq))
+    ) {
+      p = this.hintAt;
+    }
     while (!lpAtEnd(lp, p)) {
+      const at = p;
       const flags = lpInt(lp, p) as number;
       this.readId(lp, lpNext(lp, p));
       p = curNext;
@@ -258,6 +276,11 @@ export class StreamNode {
           p = lpNext(lp, p);
         }
         out.push([curId(), fields]);
+        if (curExact) {
+          this.hintAt = at;
+          this.hintMs = curMs;
+          this.hintSeq = curSeq;
+        }
         if (count && out.length >= count) return true;
       }
       p = lpNext(lp, p); // the entry's element count
@@ -295,6 +318,7 @@ export class StreamNode {
     this.sealed = v;
     this.pending = null;
     this.size = v.length;
+    this.hintAt = -1;
   }
 
   /** The listpack's length in bytes, pending entries included (lp.length, without building it). */
