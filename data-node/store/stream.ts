@@ -105,10 +105,12 @@ export function parseStreamId(
 /** Redis's entry flags in a node. */
 const FLAG_DELETED = 1, FLAG_SAMEFIELDS = 2;
 
+const TWO_53 = 2n ** 53n, MINUS_TWO_53 = -TWO_53;
+
 /** A 64-bit delta as listpack integer input (a number when exact). */
 function delta(a: bigint, b: bigint): number | bigint {
   const d = BigInt.asIntN(64, a - b);
-  return d >= -(2n ** 53n) && d <= 2n ** 53n ? Number(d) : d;
+  return d >= MINUS_TWO_53 && d <= TWO_53 ? Number(d) : d;
 }
 
 /** Bytes of a listpack integer element (with its back length). */
@@ -353,8 +355,16 @@ export class StreamNode {
     const same = this.sameFields(fields);
     this.pending ??= [];
     this.append(lpIntElement(same ? FLAG_SAMEFIELDS : 0));
-    this.append(lpIntElement(delta(idMs(id), idMs(this.master))));
-    this.append(lpIntElement(delta(idSeq(id), idSeq(this.master))));
+    const ms = idMs(id), seq = idSeq(id);
+    if (!Number.isNaN(this.masterMs) && ms <= MAX_SAFE_BIG && seq <= MAX_SAFE_BIG) {
+      // Both IDs below 2^53 in each part (the master's parts are not NaN): the deltas are
+      // exact as numbers, and no 64-bit wrap is possible.
+      this.append(lpIntElement(Number(ms) - this.masterMs));
+      this.append(lpIntElement(Number(seq) - this.masterSeq));
+    } else {
+      this.append(lpIntElement(delta(ms, idMs(this.master))));
+      this.append(lpIntElement(delta(seq, idSeq(this.master))));
+    }
     const pairs = fields.length / 2;
     if (same) {
       for (let k = 1; k < fields.length; k += 2) this.append(lpElement(fields[k]!));
