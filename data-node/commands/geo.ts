@@ -38,7 +38,9 @@ function readZset(
 
 /** getDoubleFromObject: strtod over the whole string, no leading space, no NaN, no overflow. */
 function parseDouble(arg: string): number | null {
-  if (arg.length === 0 || /^[\t\n\v\f\r ]/.test(arg)) return null;
+  // strtod would skip leading whitespace (\t \n \v \f \r and space); Redis refuses it.
+  const c0 = arg.charCodeAt(0);
+  if (arg.length === 0 || c0 === 32 || (c0 >= 9 && c0 <= 13)) return null;
   return parseFloatArg(arg);
 }
 
