@@ -123,6 +123,15 @@ const WRITES: ((r: R) => string[])[] = [
   (r) => ["LINSERT", key(r), "AFTER", member(r), member(r)],
   (r) => ["ZADD", key(r), pick(r, ["NX", "XX", "GT", "LT", "CH"]), score(r), member(r)],
   (r) => ["ZADD", key(r), "INCR", score(r), member(r)],
+  // Replicates as ZADD with integer scores (its options as given).
+  (r) => [
+    "GEOADD",
+    key(r),
+    ...pick(r, [[], ["NX"], ["XX"], ["CH"], ["xx", "ch"]]),
+    pick(r, ["13.361389", "-0.5", "180", "2."]),
+    pick(r, ["38.115556", "0", "-85.05112878"]),
+    member(r),
+  ],
   (r) => (r() < 0.2 ? ["FLUSHDB"] : ["DBSIZE"]),
   (r) => ["HMSET", key(r), member(r), member(r), member(r), member(r)],
   (r) => ["ZPOPMAX", key(r), pick(r, ["1", "2", "5"])],

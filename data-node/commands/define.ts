@@ -174,6 +174,30 @@ export function parseIndex(s: string): number | null {
 
 const DECIMAL_RE = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/**
+ * Longest string isPlainDecimal lets through: without an exponent, 40 characters can neither
+ * overflow nor underflow a double (the smallest nonzero such value is 1e-38).
+ */
+const PLAIN_DECIMAL_MAX = 40;
+
+/**
+ * A sign, digits and at most one point, with a digit somewhere ("13.361389", "-.5", "2."):
+ * a string DECIMAL_RE accepts without an exponent, which Number() rounds as strtod does.
+ */
+function isPlainDecimal(s: string): boolean {
+  const len = s.length;
+  let i = 0, digits = 0, point = false;
+  const c0 = s.charCodeAt(0);
+  if (c0 === 43 || c0 === 45) i = 1; // + -
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46 && !point) point = true;
+    else return false;
+  }
+  return digits > 0;
+}
+
 /** Redis's string2ld/strtod rules for float arguments: no spaces, no hex, no nan. */
 export function parseFloatArg(s: string): number | null {
   // Plain integers (most scores) are exact as numbers: no regular expressions.
@@ -181,6 +205,7 @@ export function parseFloatArg(s: string): number | null {
     const n = parseIntArg(s);
     if (n !== null) return n;
   }
+  if (s.length <= PLAIN_DECIMAL_MAX && isPlainDecimal(s)) return Number(s);
   if (s.length === 0 || s.length > 5120) return null;
   const lower = s.toLowerCase();
   if (lower === "inf" || lower === "+inf" || lower === "infinity" || lower === "+infinity") {

@@ -38,7 +38,9 @@ function readZset(
 
 /** getDoubleFromObject: strtod over the whole string, no leading space, no NaN, no overflow. */
 function parseDouble(arg: string): number | null {
-  if (arg.length === 0 || /^[\t\n\v\f\r ]/.test(arg)) return null;
+  // strtod would skip leading whitespace (\t \n \v \f \r and space); Redis refuses it.
+  const c0 = arg.charCodeAt(0);
+  if (arg.length === 0 || c0 === 32 || (c0 >= 9 && c0 <= 13)) return null;
   return parseFloatArg(arg);
 }
 
@@ -88,29 +90,41 @@ function replyCoord(c: ClientState, d: number): void {
 // ---- GEOADD ----
 
 function geoadd(s: Engine, c: ClientState, argv: string[]): void {
-  let nx = false, xx = false, i = 2;
+  let nx = false, xx = false, ch = false, i = 2;
   for (; i < argv.length; i++) {
     const o = argv[i]!.toLowerCase();
     if (o === "nx") nx = true;
     else if (o === "xx") xx = true;
-    else if (o !== "ch") break;
+    else if (o === "ch") ch = true;
+    else break;
   }
   if ((argv.length - i) % 3 !== 0 || (xx && nx)) return c.error(ERR.syntax);
-  const zaddArgv = ["zadd", ...argv.slice(1, i)];
+  const scores: number[] = [];
   for (let j = i; j < argv.length; j += 3) {
     const xy = lonLatOrReply(c, argv, j);
     if (xy === null) return;
-    zaddArgv.push(String(scoreOf(xy[0], xy[1])), argv[j + 2]!);
+    scores.push(scoreOf(xy[0], xy[1]));
   }
-  if (zaddArgv.length === i) return c.error(ERR.syntax);
-  zadd(s, c, zaddArgv, i);
+  if (scores.length === 0) return c.error(ERR.syntax);
+  zadd(s, c, argv, i, scores, nx, xx, ch);
 }
 
-/** The ZADD GEOADD becomes (and replicates as), with only NX, XX and CH possible. */
-function zadd(s: Engine, c: ClientState, argv: string[], first: number): void {
+/**
+ * GEOADD as the ZADD it becomes (with only NX, XX and CH possible): the members are
+ * argv[first + 2], argv[first + 5]..., with their scores in `scores`. It replicates as that
+ * ZADD (options as given, the scores as integers), built only when something takes it.
+ */
+function zadd(
+  s: Engine,
+  c: ClientState,
+  argv: string[],
+  first: number,
+  scores: number[],
+  nx: boolean,
+  xx: boolean,
+  ch: boolean,
+): void {
   const key = argv[1]!;
-  const opts = argv.slice(2, first).map((o) => o.toLowerCase());
-  const nx = opts.includes("nx"), xx = opts.includes("xx"), ch = opts.includes("ch");
   let z = readZset(s, c, key);
   if (z === REPLIED) return;
   if (z === null) {
@@ -123,10 +137,12 @@ function zadd(s: Engine, c: ClientState, argv: string[], first: number): void {
     maxValue: s.config.get<number>("zset-max-listpack-value"),
   };
   let added = 0, updated = 0;
-  for (let j = first; j < argv.length; j += 2) {
-    const score = Number(argv[j]!), member = argv[j + 1]!;
-    const cur = z.score(member);
-    if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
+  for (let k = 0; k < scores.length; k++) {
+    const score = scores[k]!, member = argv[first + 3 * k + 2]!;
+    if (nx || xx) {
+      const cur = z.score(member);
+      if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
+    }
     const r = z.addWithLimits(member, score, lim);
     if (r === "added") added++;
     else if (r === "updated") updated++;
@@ -137,8 +153,14 @@ function zadd(s: Engine, c: ClientState, argv: string[], first: number): void {
     // GEOADD runs as ZADD in Redis, whose event it raises.
     s.notify(NOTIFY.ZSET, "zadd", key, c.db.id);
     s.dirty += added + updated;
+    if (s.propagation.wanted) {
+      const effect = ["zadd", ...argv.slice(1, first)];
+      for (let k = 0; k < scores.length; k++) {
+        effect.push(String(scores[k]!), argv[first + 3 * k + 2]!);
+      }
+      c.rewrittenArgv = effect;
+    }
   }
-  c.rewrittenArgv = argv;
   c.out.int(ch ? added + updated : added);
 }
 

@@ -239,7 +239,8 @@ function xadd(s: Engine, c: ClientState, argv: string[]): void {
   for (const f of fields) total += f.length;
   if (total > 1 << 30) return c.error("ERR Elements are too large to be stored");
   st.append(id, fields, nodeLimits(s));
-  c.out.bulk(formatId(id));
+  const idText = formatId(id);
+  c.out.bulk(idText);
   c.db.signalModified(key);
   s.notify(NOTIFY.STREAM, "xadd", key, c.db.id);
   s.dirty++;
@@ -251,7 +252,7 @@ function xadd(s: Engine, c: ClientState, argv: string[]): void {
   if (!a.id || !a.id.seqGiven) {
     // A generated ID (or sequence) replicates as the ID it became.
     if (effect === argv) effect = [...argv];
-    effect[a.idPos] = formatId(id);
+    effect[a.idPos] = idText;
   }
   if (effect !== argv) c.rewrittenArgv = effect;
   // Trimming changed the value after the signal above: the estimate follows.

@@ -90,7 +90,35 @@ export function encodeWGS84(lon: number, lat: number, step = GEO_STEP_MAX): Hash
 
 /** The score of a position: its 52-bit hash as a number. */
 export function scoreOf(lon: number, lat: number): number {
+  // encodeWGS84 at full precision, in the same float steps, interleaved without BigInts while
+  // both offsets fit in 26 bits (then the hash is below 2^52, exact as a number); a position on
+  // the upper edge (an offset of 2^26) takes the general path.
+  if (lon <= GEO_LONG_MAX && lon >= GEO_LONG_MIN && lat <= GEO_LAT_MAX && lat >= GEO_LAT_MIN) {
+    let latOffset = (lat - GEO_LAT_MIN) / (GEO_LAT_MAX - GEO_LAT_MIN);
+    let lonOffset = (lon - GEO_LONG_MIN) / (GEO_LONG_MAX - GEO_LONG_MIN);
+    latOffset *= 2 ** GEO_STEP_MAX;
+    lonOffset *= 2 ** GEO_STEP_MAX;
+    const x = latOffset >>> 0, y = lonOffset >>> 0;
+    if (x < 0x4000000 && y < 0x4000000) {
+      const lo = (spread16(x & 0xffff) | (spread16(y & 0xffff) << 1)) >>> 0;
+      const hi = spread16(x >>> 16) | (spread16(y >>> 16) << 1);
+      return hi * 0x100000000 + lo;
+    }
+  }
+  return scoreOfBig(lon, lat);
+}
+
+/** scoreOf through the BigInt geohash (any position encode accepts). */
+export function scoreOfBig(lon: number, lat: number): number {
   return Number(align52(encodeWGS84(lon, lat)!));
+}
+
+/** The 16 low bits of v moved to the even bit positions of a 32-bit result. */
+function spread16(v: number): number {
+  v = (v | (v << 8)) & 0x00ff00ff;
+  v = (v | (v << 4)) & 0x0f0f0f0f;
+  v = (v | (v << 2)) & 0x33333333;
+  return (v | (v << 1)) & 0x55555555;
 }
 
 export function align52(h: HashBits): bigint {

@@ -105,10 +105,12 @@ export function parseStreamId(
 /** Redis's entry flags in a node. */
 const FLAG_DELETED = 1, FLAG_SAMEFIELDS = 2;
 
+const TWO_53 = 2n ** 53n, MINUS_TWO_53 = -TWO_53;
+
 /** A 64-bit delta as listpack integer input (a number when exact). */
 function delta(a: bigint, b: bigint): number | bigint {
   const d = BigInt.asIntN(64, a - b);
-  return d >= -(2n ** 53n) && d <= 2n ** 53n ? Number(d) : d;
+  return d >= MINUS_TWO_53 && d <= TWO_53 ? Number(d) : d;
 }
 
 /** Bytes of a listpack integer element (with its back length). */
@@ -190,6 +192,17 @@ export class StreamNode {
   /** The master ID's parts as numbers (NaN when one is 2^53 or more: see readId). */
   private readonly masterMs: number;
   private readonly masterSeq: number;
+  /**
+   * Where a forward read may start instead of the first entry: the offset of an entry that was
+   * live when collect returned it, and its ID's exact parts (hintAt -1: none). Live entries only
+   * ever follow lower live IDs (appends are above every live ID, even after XSETID), so every
+   * live entry before it has a lower ID; a read from an ID at or above the hint's starts there,
+   * and reading a stream one entry at a time (XREADGROUP COUNT 1) does not rescan the node.
+   * Forgotten when the listpack is replaced.
+   */
+  private hintAt = -1;
+  private hintMs = 0;
+  private hintSeq = 0;
 
   constructor(readonly master: bigint, readonly masterFields: string[]) {
     lpBuild.begin();
@@ -236,7 +249,14 @@ export class StreamNode {
   collect(from: SplitId, to: SplitId, count: number, out: [bigint, string[]][]): boolean {
     const lp = this.lp, master = this.masterFields, nm = master.length;
     let p = this.start;
+    if (
+      this.hintAt >= 0 && from.exact &&
+      (from.ms > this.hintMs || (from.ms === this.hintMs && from.seq >= this.hintSeq))
+    ) {
+      p = this.hintAt;
+    }
     while (!lpAtEnd(lp, p)) {
+      const at = p;
       const flags = lpInt(lp, p) as number;
       this.readId(lp, lpNext(lp, p));
       p = curNext;
@@ -258,6 +278,11 @@ export class StreamNode {
           p = lpNext(lp, p);
         }
         out.push([curId(), fields]);
+        if (curExact) {
+          this.hintAt = at;
+          this.hintMs = curMs;
+          this.hintSeq = curSeq;
+        }
         if (count && out.length >= count) return true;
       }
       p = lpNext(lp, p); // the entry's element count
@@ -295,6 +320,7 @@ export class StreamNode {
     this.sealed = v;
     this.pending = null;
     this.size = v.length;
+    this.hintAt = -1;
   }
 
   /** The listpack's length in bytes, pending entries included (lp.length, without building it). */
@@ -329,8 +355,16 @@ export class StreamNode {
     const same = this.sameFields(fields);
     this.pending ??= [];
     this.append(lpIntElement(same ? FLAG_SAMEFIELDS : 0));
-    this.append(lpIntElement(delta(idMs(id), idMs(this.master))));
-    this.append(lpIntElement(delta(idSeq(id), idSeq(this.master))));
+    const ms = idMs(id), seq = idSeq(id);
+    if (!Number.isNaN(this.masterMs) && ms <= MAX_SAFE_BIG && seq <= MAX_SAFE_BIG) {
+      // Both IDs below 2^53 in each part (the master's parts are not NaN): the deltas are
+      // exact as numbers, and no 64-bit wrap is possible.
+      this.append(lpIntElement(Number(ms) - this.masterMs));
+      this.append(lpIntElement(Number(seq) - this.masterSeq));
+    } else {
+      this.append(lpIntElement(delta(ms, idMs(this.master))));
+      this.append(lpIntElement(delta(seq, idSeq(this.master))));
+    }
     const pairs = fields.length / 2;
     if (same) {
       for (let k = 1; k < fields.length; k += 2) this.append(lpElement(fields[k]!));

@@ -29,15 +29,55 @@ import {
 const MAX_LEVEL = 32;
 const P = 0.25;
 
+/**
+ * A skiplist node. Level 0 links live in the node itself; only the taller nodes (one in four)
+ * carry arrays, for levels 1 and up: most nodes are one object (and a boxed score), and the
+ * walk at level 0 follows one pointer fewer.
+ */
 class Node {
-  readonly next: (Node | null)[];
-  readonly span: number[];
+  next0: Node | null = null;
+  span0 = 0;
+  /** Next node on levels 1.. (index level - 1), or null for a level-1 node. */
+  private readonly up: (Node | null)[] | null;
+  private readonly upSpan: number[] | null;
   prev: Node | null = null;
   constructor(readonly member: string, public score: number, level: number) {
-    this.next = new Array(level).fill(null);
-    this.span = new Array(level).fill(0);
+    if (level > 1) {
+      this.up = new Array<Node | null>(level - 1).fill(null);
+      this.upSpan = new Array<number>(level - 1).fill(0);
+    } else {
+      this.up = this.upSpan = null;
+    }
+  }
+
+  /** The next node on level i. */
+  nx(i: number): Node | null {
+    return i === 0 ? this.next0 : this.up![i - 1]!;
+  }
+
+  /** The span of the link on level i. */
+  sp(i: number): number {
+    return i === 0 ? this.span0 : this.upSpan![i - 1]!;
+  }
+
+  setNx(i: number, n: Node | null): void {
+    if (i === 0) this.next0 = n;
+    else this.up![i - 1] = n;
+  }
+
+  setSp(i: number, v: number): void {
+    if (i === 0) this.span0 = v;
+    else this.upSpan![i - 1] = v;
   }
 }
+
+/**
+ * Scratch for insert and unlink: the node before the new (or removed) one on each level, and its
+ * rank. Shared by every skiplist (neither call can re-enter another); allocating them per call
+ * cost more than the rest of an insert. Emptied after use, so no dropped node stays reachable.
+ */
+const UPDATE: (Node | null)[] = new Array<Node | null>(MAX_LEVEL).fill(null);
+const RANK: number[] = new Array<number>(MAX_LEVEL).fill(0);
 
 function less(score: number, member: string, n: Node): boolean {
   return n.score < score || (n.score === score && n.member < member);
@@ -181,14 +221,15 @@ class SkipList {
   }
 
   private insert(member: string, score: number): void {
-    const update: Node[] = new Array(MAX_LEVEL);
-    const rank: number[] = new Array(MAX_LEVEL);
+    const update = UPDATE, rank = RANK;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
       rank[i] = i === this.level - 1 ? 0 : rank[i + 1]!;
-      while (x.next[i] && less(score, member, x.next[i]!)) {
-        rank[i]! += x.span[i]!;
-        x = x.next[i]!;
+      let nx = x.nx(i);
+      while (nx !== null && less(score, member, nx)) {
+        rank[i]! += x.sp(i);
+        x = nx;
+        nx = x.nx(i);
       }
       update[i] = x;
     }
@@ -197,53 +238,62 @@ class SkipList {
       for (let i = this.level; i < lvl; i++) {
         rank[i] = 0;
         update[i] = this.head;
-        this.head.span[i] = this.scores.size;
+        this.head.setSp(i, this.scores.size);
       }
       this.level = lvl;
     }
     const n = new Node(member, score, lvl);
     for (let i = 0; i < lvl; i++) {
       const u = update[i]!;
-      n.next[i] = u.next[i]!;
-      u.next[i] = n;
-      n.span[i] = u.span[i]! - (rank[0]! - rank[i]!);
-      u.span[i] = rank[0]! - rank[i]! + 1;
+      n.setNx(i, u.nx(i));
+      u.setNx(i, n);
+      n.setSp(i, u.sp(i) - (rank[0]! - rank[i]!));
+      u.setSp(i, rank[0]! - rank[i]! + 1);
     }
-    for (let i = lvl; i < this.level; i++) update[i]!.span[i]!++;
+    for (let i = lvl; i < this.level; i++) update[i]!.setSp(i, update[i]!.sp(i) + 1);
     n.prev = update[0] === this.head ? null : update[0]!;
-    if (n.next[0]) n.next[0]!.prev = n;
+    update.fill(null, 0, this.level);
+    if (n.next0) n.next0.prev = n;
     else this.tail = n;
-    const p = n.prev, q = n.next[0];
+    const p = n.prev, q = n.next0;
     if (p && q && q.member < p.member) this.inversions--;
     if (p && member < p.member) this.inversions++;
     if (q && q.member < member) this.inversions++;
   }
 
   private unlink(member: string, score: number): void {
-    const update: Node[] = new Array(MAX_LEVEL);
+    const update = UPDATE;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && less(score, member, x.next[i]!)) x = x.next[i]!;
+      let nx = x.nx(i);
+      while (nx !== null && less(score, member, nx)) {
+        x = nx;
+        nx = x.nx(i);
+      }
       update[i] = x;
     }
-    const n = x.next[0];
-    if (!n || n.member !== member) throw new Error("zset skiplist out of sync");
-    const p = n.prev, q = n.next[0];
+    const n = x.next0;
+    if (!n || n.member !== member) {
+      update.fill(null, 0, this.level);
+      throw new Error("zset skiplist out of sync");
+    }
+    const p = n.prev, q = n.next0;
     if (p && member < p.member) this.inversions--;
     if (q && q.member < member) this.inversions--;
     if (p && q && q.member < p.member) this.inversions++;
     for (let i = 0; i < this.level; i++) {
       const u = update[i]!;
-      if (u.next[i] === n) {
-        u.span[i]! += n.span[i]! - 1;
-        u.next[i] = n.next[i]!;
+      if (u.nx(i) === n) {
+        u.setSp(i, u.sp(i) + n.sp(i) - 1);
+        u.setNx(i, n.nx(i));
       } else {
-        u.span[i]!--;
+        u.setSp(i, u.sp(i) - 1);
       }
     }
-    if (n.next[0]) n.next[0]!.prev = n.prev;
+    update.fill(null, 0, this.level);
+    if (n.next0) n.next0.prev = n.prev;
     else this.tail = n.prev;
-    while (this.level > 1 && this.head.next[this.level - 1] === null) this.level--;
+    while (this.level > 1 && this.head.nx(this.level - 1) === null) this.level--;
   }
 
   /** 0-based rank by ascending (score, member), or -1. */
@@ -254,10 +304,10 @@ class SkipList {
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
       while (
-        x.next[i] && (less(score, member, x.next[i]!) || x.next[i]!.member === member)
+        x.nx(i) && (less(score, member, x.nx(i)!) || x.nx(i)!.member === member)
       ) {
-        r += x.span[i]!;
-        x = x.next[i]!;
+        r += x.sp(i)!;
+        x = x.nx(i)!;
         if (x.member === member) return r - 1;
       }
     }
@@ -270,9 +320,9 @@ class SkipList {
     let traversed = 0;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && traversed + x.span[i]! <= rank + 1) {
-        traversed += x.span[i]!;
-        x = x.next[i]!;
+      while (x.nx(i) && traversed + x.sp(i)! <= rank + 1) {
+        traversed += x.sp(i)!;
+        x = x.nx(i)!;
       }
       if (traversed === rank + 1) return x;
     }
@@ -286,7 +336,7 @@ class SkipList {
     let x = reverse ? this.nodeAt(n - 1 - start) : this.nodeAt(start);
     for (let i = start; i <= end && x; i++) {
       yield [x.member, x.score];
-      x = reverse ? x.prev : x.next[0]!;
+      x = reverse ? x.prev : x.next0!;
     }
   }
 
@@ -294,16 +344,16 @@ class SkipList {
   private firstInScore(r: ScoreRange): Node | null {
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && !gteMin(x.next[i]!.score, r)) x = x.next[i]!;
+      while (x.nx(i) && !gteMin(x.nx(i)!.score, r)) x = x.nx(i)!;
     }
-    const n = x.next[0];
+    const n = x.next0;
     return n && lteMax(n.score, r) ? n : null;
   }
 
   private lastInScore(r: ScoreRange): Node | null {
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.next[i] && lteMax(x.next[i]!.score, r)) x = x.next[i]!;
+      while (x.nx(i) && lteMax(x.nx(i)!.score, r)) x = x.nx(i)!;
     }
     return x !== this.head && gteMin(x.score, r) ? x : null;
   }
@@ -313,7 +363,7 @@ class SkipList {
     while (x) {
       if (reverse ? !gteMin(x.score, r) : !lteMax(x.score, r)) return;
       yield [x.member, x.score];
-      x = reverse ? x.prev : x.next[0]!;
+      x = reverse ? x.prev : x.next0!;
     }
   }
 
@@ -327,16 +377,16 @@ class SkipList {
     if (this.inversions === 0) {
       let x = this.head, traversed = 0;
       for (let i = this.level - 1; i >= 0; i--) {
-        while (x.next[i] && !lexGteMin(x.next[i]!.member, r)) {
-          traversed += x.span[i]!;
-          x = x.next[i]!;
+        while (x.nx(i) && !lexGteMin(x.nx(i)!.member, r)) {
+          traversed += x.sp(i)!;
+          x = x.nx(i)!;
         }
       }
-      const n = x.next[0];
+      const n = x.next0;
       return n ? [n, traversed] : null;
     }
     let i = 0;
-    for (let x = this.head.next[0]; x; x = x.next[0], i++) {
+    for (let x = this.head.next0; x; x = x.next0, i++) {
       if (lexGteMin(x.member, r)) return [x, i];
     }
     return null;
@@ -347,9 +397,9 @@ class SkipList {
     if (this.inversions === 0) {
       let x = this.head, traversed = 0;
       for (let i = this.level - 1; i >= 0; i--) {
-        while (x.next[i] && lexLteMax(x.next[i]!.member, r)) {
-          traversed += x.span[i]!;
-          x = x.next[i]!;
+        while (x.nx(i) && lexLteMax(x.nx(i)!.member, r)) {
+          traversed += x.sp(i)!;
+          x = x.nx(i)!;
         }
       }
       return x === this.head ? null : [x, traversed - 1];
@@ -358,7 +408,7 @@ class SkipList {
       // A skiplist descends forward while in range; with the most common node levels that
       // stops before the first node past max (Redis's result depends on its random levels).
       let last: [Node, number] | null = null, i = 0;
-      for (let x = this.head.next[0]; x && lexLteMax(x.member, r); x = x.next[0], i++) {
+      for (let x = this.head.next0; x && lexLteMax(x.member, r); x = x.next0, i++) {
         last = [x, i];
       }
       return last;
@@ -384,7 +434,7 @@ class SkipList {
 
   private isInLexRange(r: LexRange): boolean {
     if (lexRangeEmpty(r) || !this.tail) return false;
-    return lexGteMin(this.tail.member, r) && lexLteMax(this.head.next[0]!.member, r);
+    return lexGteMin(this.tail.member, r) && lexLteMax(this.head.next0!.member, r);
   }
 
   /**
@@ -402,11 +452,11 @@ class SkipList {
     if (offset < 0) return out;
     const start = reverse ? this.lastInLex(r) : this.firstInLex(r);
     let x = start ? start[0] : null;
-    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next[0]!;
+    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next0!;
     for (; x && limit !== 0; limit--) {
       if (reverse ? !lexGteMin(x.member, r) : !lexLteMax(x.member, r)) break;
       out.push([x.member, x.score]);
-      x = reverse ? x.prev : x.next[0]!;
+      x = reverse ? x.prev : x.next0!;
     }
     return out;
   }
@@ -421,11 +471,11 @@ class SkipList {
     const out: [string, number][] = [];
     if (offset < 0 || offset >= this.scores.size) return out;
     let x = reverse ? this.lastInScore(r) : this.firstInScore(r);
-    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next[0]!;
+    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next0!;
     for (; x && limit !== 0; limit--) {
       if (reverse ? !gteMin(x.score, r) : !lteMax(x.score, r)) break;
       out.push([x.member, x.score]);
-      x = reverse ? x.prev : x.next[0]!;
+      x = reverse ? x.prev : x.next0!;
     }
     return out;
   }
@@ -440,7 +490,7 @@ class SkipList {
     if (!first) return 0;
     if (!this.big) {
       let n = 0;
-      for (let x: Node | null = first[0]; x && lexLteMax(x.member, r); x = x.next[0]!) n++;
+      for (let x: Node | null = first[0]; x && lexLteMax(x.member, r); x = x.next0!) n++;
       return n;
     }
     const last = this.lastInLex(r);
@@ -456,7 +506,7 @@ class SkipList {
     const start = this.big ? this.firstGteLexMin(r) : this.firstInLex(r);
     let removed = 0;
     for (let x = start ? start[0] : null; x && lexLteMax(x.member, r);) {
-      const next = x.next[0]!;
+      const next = x.next0!;
       this.remove(x.member);
       removed++;
       x = next;
@@ -467,7 +517,7 @@ class SkipList {
   deleteRangeByScore(r: ScoreRange): number {
     let removed = 0;
     for (let x = this.firstInScore(r); x && lteMax(x.score, r);) {
-      const next = x.next[0]!;
+      const next = x.next0!;
       this.remove(x.member);
       removed++;
       x = next;
@@ -490,7 +540,7 @@ class SkipList {
   }
 
   first(): [string, number] | null {
-    const n = this.head.next[0];
+    const n = this.head.next0;
     return n ? [n.member, n.score] : null;
   }
 
@@ -513,7 +563,8 @@ class SkipList {
 
   /**
    * V8's bytes (measured), estimated from up to 8 members, so it is O(1): per member a node
-   * (object, next and span arrays, boxed score), the member string and the map entry.
+   * (object, boxed score, and for one node in four its level arrays), the member string and the
+   * map entry.
    */
   memoryUsage(): number {
     let sampled = 0, bytes = 0;
@@ -521,7 +572,7 @@ class SkipList {
       bytes += m.length;
       if (++sampled === 8) break;
     }
-    return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + 240);
+    return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + 160);
   }
 
   clone(): SkipList {

@@ -15,7 +15,57 @@ const GRID = Array.from({ length: 49 }, (_, i) => [
   `p${i}`,
 ]).flat();
 
+/**
+ * 150 positions (past the listpack limit: a skiplist), seeded, with six decimals and every
+ * fifth one repeating an earlier position, so members with one score order by name.
+ */
+const MANY = (() => {
+  let seed = 7;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const out: string[][] = [];
+  for (let i = 0; i < 150; i++) {
+    if (i % 5 === 4) out.push([out[i - 3]![0]!, out[i - 3]![1]!, `m${149 - i}`]);
+    else {
+      out.push([(rnd() * 360 - 180).toFixed(6), (rnd() * 170 - 85).toFixed(6), `m${149 - i}`]);
+    }
+  }
+  return out;
+})();
+
 export const CASES_GEO: Case[] = [
+  {
+    name: "geo: scores of many positions and number forms, in a skiplist",
+    steps: [
+      c("GEOADD", "many", ...MANY.slice(0, 75).flat()),
+      c("GEOADD", "many", ...MANY.slice(75).flat()),
+      c("OBJECT", "ENCODING", "many"),
+      c("ZRANGE", "many", "0", "-1", "WITHSCORES"),
+      c("ZRANK", "many", "m0"),
+      c("ZRANK", "many", "m74"),
+      c("ZREM", "many", "m3", "m10", "m77"),
+      c("ZRANGE", "many", "0", "20", "WITHSCORES"),
+      c("ZREVRANGE", "many", "0", "20"),
+      c("GEOADD", "forms", "+13.5", "-.5", "a", "5.", "0013.25", "b", "-0.0", "+0", "c"),
+      c(
+        "GEOADD",
+        "forms",
+        "1e1",
+        "2E-1",
+        "d",
+        "0x10",
+        "1",
+        "e",
+        "179.9999999999",
+        "85.0511287",
+        "f",
+      ),
+      c("GEOADD", "forms", " 1", "1", "g"),
+      c("GEOADD", "forms", "1", "1 ", "g"),
+      c("GEOADD", "forms", ".", "1", "g"),
+      c("GEOADD", "forms", "1.2.3", "1", "g"),
+      c("ZRANGE", "forms", "0", "-1", "WITHSCORES"),
+    ],
+  },
   {
     name: "geo: geoadd scores, geohash, geopos and geodist",
     steps: [

@@ -14,6 +14,43 @@ function fill(key: string, n: number, field = "f"): string[][] {
 
 export const CASES_STREAMS_MORE: Case[] = [
   {
+    name: "streams: reading one entry at a time across deletes, XSETID and new entries",
+    steps: [
+      c("CONFIG", "SET", "stream-node-max-entries", "4"),
+      ...["1-1", "1-2", "2-0", "3-5", "3-6", "4-0", "5-0", "6-0", "7-0", "8-0", "9-0", "10-0"].map(
+        (id, i) => c("XADD", "s", id, "f", `v${i}`),
+      ),
+      c("XGROUP", "CREATE", "s", "g", "0"),
+      ...Array.from(
+        { length: 3 },
+        () => c("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">"),
+      ),
+      c("XDEL", "s", "3-6", "4-0"),
+      ...Array.from(
+        { length: 3 },
+        () => c("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">"),
+      ),
+      c("XRANGE", "s", "(1-2", "+", "COUNT", "1"),
+      c("XRANGE", "s", "(3-5", "+", "COUNT", "1"),
+      c("XRANGE", "s", "(2-0", "+", "COUNT", "2"),
+      c("XRANGE", "s", "1-2", "+", "COUNT", "1"),
+      c("XDEL", "s", "9-0", "10-0"),
+      c("XSETID", "s", "8-0"),
+      c("XADD", "s", "8-5", "f", "late"),
+      c("XADD", "s", "9-0", "f", "again"),
+      ...Array.from(
+        { length: 5 },
+        () => c("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", ">"),
+      ),
+      c("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "s", "0"),
+      c("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "s", "3-5"),
+      c("XRANGE", "s", "-", "+"),
+      c("XPENDING", "s", "g"),
+      c("XINFO", "GROUPS", "s"),
+      c("CONFIG", "SET", "stream-node-max-entries", "100"),
+    ],
+  },
+  {
     name: "xadd with explicit, partial and automatic ids",
     steps: [
       c("XADD", "s", "1-1", "a", "1"),
