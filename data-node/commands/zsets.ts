@@ -171,9 +171,11 @@ function zadd(s: Engine, c: ClientState, argv: string[]): void {
   const lim = limits(s);
   let added = 0, updated = 0;
   let incrResult: number | null = null;
+  // Without options the member's current score is the set's own business (one lookup, in add).
+  const needCur = nx || xx || incr || gt || lt;
   for (let k = 0; k < scores.length; k++) {
     const score = scores[k]!, member = argv[i + 2 * k + 1]!;
-    const cur = z.score(member);
+    const cur = needCur ? z.score(member) : undefined;
     if ((cur !== undefined && nx) || (cur === undefined && xx)) continue;
     let next = score;
     // A new member takes the increment as is (so -0 stays -0).

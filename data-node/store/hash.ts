@@ -120,8 +120,8 @@ export class HashValue extends AggregateValue {
     }
     const p = lpFind(d, field, 2);
     const n = lpCount(d);
-    lpBuild.begin();
     if (p < 0) {
+      lpBuild.begin();
       lpBuild.copy(d, LP_HEADER, d.length - 1);
       lpBuild.add(field);
       lpBuild.add(value);
@@ -131,6 +131,7 @@ export class HashValue extends AggregateValue {
     const v = lpNext(d, p);
     // The same value again (a common overwrite): nothing to rebuild.
     if (lpEquals(d, v, value, intKey(value))) return false;
+    lpBuild.begin();
     lpBuild.copy(d, LP_HEADER, v);
     lpBuild.add(value);
     lpBuild.copy(d, lpNext(d, v), d.length - 1);
