@@ -20,6 +20,31 @@ function flags(c: Client): string {
   return f === "" ? "N" : f;
 }
 
+/** Bytes a client's queued MULTI commands hold (their arguments and the queue's slots). */
+export function multiMemory(c: Client): number {
+  if (c.multi === null) return 0;
+  let n = c.multi.length * 16;
+  for (const q of c.multi) for (const a of q.argv) n += a.length + 8;
+  return n;
+}
+
+/** A client's fixed cost besides its buffers (the connection's state), as tot-mem counts it. */
+const CLIENT_BASE_BYTES = 1024;
+
+/**
+ * What a client's connection holds, as Redis's tot-mem counts it and client eviction
+ * (maxmemory-clients) weighs it: the query buffer with a partial command's arguments, the reply
+ * buffer and the output waiting to be written, queued MULTI commands, and its fixed state.
+ */
+export function clientMemory(c: Client): number {
+  // The query buffer counts what it holds (unparsed bytes and a partial command's arguments):
+  // its room shrinks back in the clients cron, as Redis hands a big argument's buffer to the
+  // argument and starts a small one.
+  return CLIENT_BASE_BYTES + Math.min(c.parser.memory, c.parser.pending + 16 * 1024) +
+    c.out.buf.length + c.outputPending + multiMemory(c) +
+    8 * (c.channels.size + c.patterns.size + c.shardChannels.size);
+}
+
 export function clientInfoLine(s: Server, c: Client): string {
   const now = s.clock.nowMs();
   const qbuf = c.parser.queryBufferLength;
@@ -40,13 +65,13 @@ export function clientInfoLine(s: Server, c: Client): string {
     ["qbuf", qbuf],
     ["qbuf-free", Math.max(0, c.parser.allocated - qbuf)],
     ["argv-mem", 0],
-    ["multi-mem", 0],
+    ["multi-mem", multiMemory(c)],
     ["rbs", c.replyBufSize],
     ["rbp", c.replyBufPeak],
     ["obl", 0],
     ["oll", 0],
     ["omem", c.outputPending],
-    ["tot-mem", c.parser.buf.length + c.out.buf.length],
+    ["tot-mem", clientMemory(c)],
     ["events", "r"],
     ["cmd", c.lastCommand],
     ["user", c.user],

@@ -308,7 +308,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["expired_time_cap_reached_count", 0],
       ["expire_cycle_cpu_milliseconds", 0],
       ["evicted_keys", st.evictedKeys],
-      ["evicted_clients", 0],
+      ["evicted_clients", st.evictedClients],
       ["total_eviction_exceeded_time", 0],
       ["current_eviction_exceeded_time", 0],
       ["keyspace_hits", st.keyspaceHits],

@@ -24,7 +24,7 @@ import { pickVictim, type Policy } from "../store/evict.ts";
 import { type MemoryStats, memoryStats, usedMemoryEstimate } from "./memory.ts";
 import { IdleCollector } from "./idle_gc.ts";
 import { infoText } from "./info.ts";
-import { clientInfoLine } from "./client_info.ts";
+import { clientInfoLine, clientMemory } from "./client_info.ts";
 import type { Engine } from "../engine/types.ts";
 import { Propagation } from "../engine/propagation.ts";
 import { Scripting } from "../scripting/scripting.ts";
@@ -235,7 +235,15 @@ export class Server {
       this.queryBufferLimit = v as number;
       return undefined;
     });
-    for (const name of ["maxmemory", "maxmemory-policy", "lfu-log-factor", "lfu-decay-time"]) {
+    for (
+      const name of [
+        "maxmemory",
+        "maxmemory-policy",
+        "lfu-log-factor",
+        "lfu-decay-time",
+        "maxmemory-clients",
+      ]
+    ) {
       config.onChange(name, () => {
         this.refreshMemoryConfig();
         // As Redis after CONFIG SET maxmemory: evictions start at once, not at the next command.
@@ -728,6 +736,7 @@ export class Server {
           if (c.closing) break;
         }
         this.stats.netOutputBytes += c.out.len;
+        if (this.clientEvictionLimit !== 0) this.evictClients();
         await c.flush();
         if (c.closeAfterReply) break;
       }
@@ -747,6 +756,10 @@ export class Server {
   private received(c: Client, n: number): boolean {
     this.stats.netInputBytes += n;
     c.lastInteractionMs = this.clock.nowMs();
+    if (this.clientEvictionLimit !== 0) {
+      this.evictClients();
+      if (c.closing) return false;
+    }
     if (c.parser.pending <= this.queryBufferLimit) return true;
     log.warn("closing client {addr}: query buffer limit reached", { addr: c.addr });
     return false;
@@ -888,6 +901,38 @@ export class Server {
     return false;
   }
 
+  /**
+   * Client eviction (maxmemory-clients): while the normal and pub/sub connections hold more than
+   * the limit, the one holding the most that may be evicted (not CLIENT NO-EVICT) is closed,
+   * logged and counted, as Redis's evictClients. Run after a client's read and after its batch
+   * of commands; costs nothing while the limit is off.
+   */
+  evictClients(): void {
+    const limit = this.clientEvictionLimit;
+    if (limit === 0) return;
+    let total = 0;
+    const candidates: [number, Client][] = [];
+    // A CLIENT NO-EVICT connection is neither weighed nor evicted (Redis refreshes its figure
+    // only from the clients cron, when its buffers are usually back to their size).
+    for (const c of this.clients.values()) {
+      if (c.closing || c.noEvict || c.conn === null) continue;
+      if (c.kind !== "normal" && c.kind !== "pubsub") continue;
+      const mem = clientMemory(c);
+      total += mem;
+      candidates.push([mem, c]);
+    }
+    if (total < limit) return;
+    candidates.sort((a, b) => b[0] - a[0]);
+    for (const [mem, c] of candidates) {
+      if (total < limit) return;
+      log.info("Evicting client: {info}", { info: clientInfoLine(this, c) });
+      this.freeClient(c);
+      this.stats.evictedClients++;
+      total -= mem;
+    }
+    log.warn("Over client maxmemory after evicting all evictable clients");
+  }
+
   freeClient(c: Client): void {
     c.close();
     this.clients.delete(c.id);
@@ -913,8 +958,18 @@ export class Server {
   lfuMode = false;
   lfuParams = { logFactor: 10, decayMinutes: 1 };
 
+  /**
+   * Client eviction's limit in bytes, 0 when off: maxmemory-clients, or its percentage of
+   * maxmemory (off without maxmemory), never below 128 KB so that a bad setting cannot cut
+   * every connection, as Redis's getClientEvictionLimit.
+   */
+  clientEvictionLimit = 0;
+
   private refreshMemoryConfig(): void {
     this.maxmemory = this.config.get<number>("maxmemory");
+    const mc = this.config.get<number>("maxmemory-clients");
+    const limit = mc < 0 ? (this.maxmemory > 0 ? Math.floor(this.maxmemory * -mc / 100) : 0) : mc;
+    this.clientEvictionLimit = limit === 0 ? 0 : Math.max(limit, 128 * 1024);
     this.lfuMode = this.config.getString("maxmemory-policy").endsWith("-lfu");
     this.lfuParams = {
       logFactor: this.config.get<number>("lfu-log-factor"),

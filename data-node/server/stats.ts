@@ -20,6 +20,8 @@ export class Stats {
   netOutputBytes = 0;
   expiredKeys = 0;
   evictedKeys = 0;
+  /** Clients closed by client eviction (maxmemory-clients). */
+  evictedClients = 0;
   keyspaceHits = 0;
   keyspaceMisses = 0;
   pubsubChannelsPublished = 0;
@@ -209,6 +211,7 @@ export class Stats {
       this.netOutputBytes =
       this.expiredKeys =
       this.evictedKeys =
+      this.evictedClients =
         0;
     this.keyspaceHits = this.keyspaceMisses = this.totalErrorReplies = 0;
     this.pubsubChannelsPublished = this.unexpectedErrorReplies = 0;

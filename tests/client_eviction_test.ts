@@ -1,0 +1,126 @@
+/**
+ * Client eviction (maxmemory-clients), our node and redis-server 7.0 side by side: a connection
+ * whose query buffer, arguments, MULTI queue or unread replies take the clients over the limit is
+ * closed (largest first), counted in INFO's evicted_clients and logged; CLIENT NO-EVICT spares a
+ * connection; the limit may be a percentage of maxmemory.
+ */
+import { equal, ok } from "node:assert/strict";
+import {
+  hasRedis,
+  type ManagedProcess,
+  startDataNode,
+  startRedisServer,
+} from "./helpers/process.ts";
+import { RawConn } from "./helpers/raw.ts";
+import { encodeCommand, type RespValue } from "../shared/resp/mod.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const LIMIT = 3_000_000;
+
+type Impl = "ours" | "redis";
+
+function start(impl: Impl): Promise<ManagedProcess> {
+  return impl === "ours" ? startDataNode() : startRedisServer();
+}
+
+const text = (v: RespValue) => v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v);
+
+function field(info: RespValue, name: string): string | undefined {
+  const m = new RegExp(`^${name}:(.*)$`, "m").exec(text(info));
+  return m?.[1]?.trim();
+}
+
+/** Whether a client named `name` is still connected, as CLIENT LIST tells. */
+async function exists(admin: RawConn, name: string): Promise<boolean> {
+  return text(await admin.call("CLIENT", "LIST")).includes(` name=${name} `);
+}
+
+async function named(port: number, name: string): Promise<RawConn> {
+  const c = await RawConn.connect(port);
+  equal(text(await c.call("CLIENT", "SETNAME", name)), "OK");
+  return c;
+}
+
+/** Writes `bytes` and waits for a reply or the server closing the connection. */
+async function send(c: RawConn, bytes: Uint8Array): Promise<string> {
+  try {
+    await c.write(bytes);
+    return text(await c.read(5000));
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+async function scenarios(impl: Impl): Promise<void> {
+  await using node = await start(impl);
+  using admin = await RawConn.connect(node.port);
+  equal(text(await admin.call("CONFIG", "SET", "maxmemory-clients", String(LIMIT))), "OK");
+
+  // A large argument: under the limit it runs, over it the client goes.
+  {
+    using c = await named(node.port, "argv");
+    equal(await send(c, encodeCommand(["MSET", "k", "v", "k2", "v".repeat(1_000_000)])), "OK");
+    equal(text(await c.call("GET", "k")), "v");
+    const r = await send(c, encodeCommand(["MSET", "k", "v", "k2", "v".repeat(LIMIT)]));
+    ok(!r.startsWith("OK"), `a ${LIMIT}-byte argument answered ${r}`);
+    equal(await exists(admin, "argv"), false);
+  }
+  // A query buffer holding a partial argument above the limit.
+  {
+    using c = await named(node.port, "qbuf");
+    const head = new TextEncoder().encode(`*1\r\n$${LIMIT}\r\n`);
+    await send(c, new Uint8Array([...head, ...new Uint8Array(LIMIT).fill(118)]));
+    equal(await exists(admin, "qbuf"), false);
+  }
+  // A MULTI queue that grows past the limit.
+  {
+    using c = await named(node.port, "multi");
+    equal(text(await c.call("MULTI")), "OK");
+    for (let i = 0; i < 3; i++) {
+      equal(text(await c.call("SET", "k", "v".repeat(LIMIT / 4))), "QUEUED");
+    }
+    await send(c, encodeCommand(["SET", "k", "v".repeat(LIMIT / 4)]));
+    equal(await exists(admin, "multi"), false);
+  }
+  const evicted = Number(field(await admin.call("INFO", "stats"), "evicted_clients"));
+  ok(evicted >= 3, `evicted_clients:${evicted}`);
+  // CLIENT NO-EVICT spares a connection the limit would cut.
+  {
+    using c = await named(node.port, "spared");
+    equal(text(await c.call("CLIENT", "NO-EVICT", "on")), "OK");
+    equal(await send(c, encodeCommand(["SET", "k", "v".repeat(LIMIT)])), "OK");
+    equal(await exists(admin, "spared"), true);
+  }
+  // A percentage of maxmemory: half of it stays, all of it goes.
+  equal(text(await admin.call("CONFIG", "SET", "maxmemory", String(6 * 1024 * 1024))), "OK");
+  equal(text(await admin.call("CONFIG", "SET", "maxmemory-clients", "7%")), "OK");
+  const actual = Math.floor(6 * 1024 * 1024 * 7 / 100);
+  {
+    using c = await named(node.port, "half");
+    const n = Math.floor(actual / 2);
+    await c.write(new TextEncoder().encode(`*1\r\n$${n}\r\n${"v".repeat(n)}`));
+    await new Promise((r) => setTimeout(r, 200));
+    equal(await exists(admin, "half"), true);
+  }
+  {
+    using c = await named(node.port, "full");
+    await c.write(new TextEncoder().encode(`*1\r\n$${actual}\r\n${"v".repeat(actual)}`));
+    // Closed (or reset, as redis-server's close of unread input shows).
+    const r = await c.read(5000).then(text, (e: Error) => e.message);
+    ok(!r.startsWith("timed out"), `the client over the limit was closed: ${r}`);
+    equal(await exists(admin, "full"), false);
+  }
+  equal(text(await admin.call("CONFIG", "SET", "maxmemory", "0")), "OK");
+  equal(text(await admin.call("CONFIG", "SET", "maxmemory-clients", "0")), "OK");
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `client eviction (${impl}): arguments, query buffer, MULTI queue, NO-EVICT, percent${
+      impl === "redis" && !hasRedis ? " (ignored: redis-server not installed)" : ""
+    }`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () => scenarios(impl),
+  });
+}
