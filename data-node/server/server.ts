@@ -1166,15 +1166,15 @@ export class Server {
 
     // Only a master expires keys actively; a replica waits for its master's DELs.
     // Not while a script runs in turns (past busy-reply-threshold): it sees one dataset.
-    // Nor during CLIENT PAUSE, which holds every write.
-    if (this.activeExpire && this.role === "master" && !this.scripting.running && !this.pause) {
+    // Nor during CLIENT PAUSE, which holds every write, nor while the dataset loads (Redis runs
+    // no timers then: the load only lets clients be served between its steps).
+    const quiet = this.scripting.running !== null || this.pause !== null || this.loading;
+    if (this.activeExpire && this.role === "master" && !quiet) {
       const budgetMs = Math.max(1, Math.floor(250 / this.config.get<number>("hz")));
       const t0 = performance.now();
       activeExpireCycle(this.dbs, now, budgetMs);
       this.latencySample("expire-cycle", performance.now() - t0);
-    } else if (
-      this.activeExpire && this.role === "replica" && !this.scripting.running && !this.pause
-    ) {
+    } else if (this.activeExpire && this.role === "replica" && !quiet) {
       // What the master cannot expire for us: keys written here on a writable replica.
       this.replicaKeysWithExpire.cycle(this.dbs, now, 1);
     }
@@ -1190,7 +1190,9 @@ export class Server {
     this.sampleStats(now);
     this.replication.cron(now, this.config.get<number>("hz"));
     // Eviction cut short by its time limit goes on here, as Redis's eviction time event.
-    if (this.maxmemory > 0 && usedMemoryEstimate(this) > this.maxmemory) this.performEvictions();
+    if (this.maxmemory > 0 && !this.loading && usedMemoryEstimate(this) > this.maxmemory) {
+      this.performEvictions();
+    }
     this.idleGc.tick(now, this.stats.totalCommands);
   }
 
