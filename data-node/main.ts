@@ -270,16 +270,19 @@ async function main(): Promise<void> {
     loadFailed(e);
   }
   const fromAof = config.get<boolean>("appendonly") && aof.exists();
-  // An RDB loads while the node already listens, as Redis's does: clients are told -LOADING until
-  // it is in (a sentinel sees a rebooted master still loading). Cluster nodes load first.
-  const loadListening = !fromAof && !server.clusterEnabled;
+  // The dataset (an RDB or the AOF) loads while the node already listens, as Redis's does: clients
+  // are told -LOADING until it is in (a sentinel sees a rebooted master still loading). Cluster
+  // nodes load first.
+  const loadListening = !server.clusterEnabled;
   if (loadListening) {
     listenOrExit(server);
     server.loading = true;
   }
   try {
-    if (fromAof) aof.load();
-    else if (master) {
+    if (fromAof) {
+      if (loadListening) await aof.loadAsync();
+      else aof.load();
+    } else if (master) {
       const loaded = loadListening
         ? await persistence.loadAtStartupAsync()
         : persistence.loadAtStartup();

@@ -1,5 +1,5 @@
 /**
- * The startup RDB load while the node already listens, next to redis-server 7.0: clients get
+ * The startup RDB (or AOF) load while the node already listens, next to redis-server 7.0: clients get
  * -LOADING for what may not run during a load, INFO answers (loading:1, a new run_id, which is
  * how a sentinel tells a rebooted master), key-load-delay and
  * loading-process-events-interval-bytes pace the load, and a SIGTERM meanwhile leaves the file
@@ -8,7 +8,7 @@
  * Every test starts its own processes on free ports and stops them all, even when it fails.
  */
 import { equal, ok } from "node:assert/strict";
-import { RespError, type RespValue } from "../shared/resp/mod.ts";
+import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import {
   hasRedis,
   type ManagedProcess,
@@ -127,6 +127,49 @@ for (const impl of ["ours", "redis"] as const) {
         const after = await Deno.readFile(`${dir}/dump.rdb`);
         equal(after.length, before.length);
         ok(after.every((b, i) => b === before[i]), "dump.rdb changed");
+      }),
+  });
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `${impl}: the AOF loads while the node listens: -LOADING meanwhile, then every key`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () =>
+      withTempDir(async (dir) => {
+        {
+          await using node = await start(impl, dir, ["--appendonly", "yes"]);
+          using c = await RawConn.connect(node.port);
+          // Commands in the AOF's incremental file, one per key.
+          let batch = "";
+          for (let i = 0; i < KEYS; i++) {
+            batch += `*3\r\n$3\r\nSET\r\n$${`k${i}`.length}\r\nk${i}\r\n$1\r\nv\r\n`;
+          }
+          await c.write(new TextEncoder().encode(batch));
+          for (let i = 0; i < KEYS; i++) equal(text(await c.read()), "OK");
+        }
+        // 1 ms a command: a load of about three seconds.
+        await using node = await start(impl, dir, [
+          "--appendonly",
+          "yes",
+          "--key-load-delay",
+          "1000",
+        ]);
+        using c = await RawConn.connect(node.port);
+        // Both in one write: Redis serves clients only now and then during an AOF load, and
+        // answers the two in the same turn.
+        await c.write(encodeCommand(["GET", "k1"]));
+        await c.write(encodeCommand(["INFO", "persistence"]));
+        equal(text(await c.read()), "-LOADING Redis is loading the dataset in memory");
+        equal(field(await c.read(), "loading"), "1");
+        await eventually(
+          async () => field(await c.call("INFO", "persistence"), "loading") === "0",
+          "the load to finish",
+          30_000,
+        );
+        equal(await c.call("DBSIZE"), KEYS);
+        equal(text(await c.call("GET", `k${KEYS - 1}`)), "v");
       }),
   });
 }

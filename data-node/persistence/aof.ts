@@ -55,6 +55,9 @@ function fileExists(path: string): boolean {
 /** The longest manifest line Redis reads. */
 const MANIFEST_MAX_LINE = 1024;
 
+/** Commands replayed between two turns of the event loop in an AOF load (as Redis's 1024). */
+const REPLAY_STEP = 1024;
+
 export class Aof implements StreamConsumer {
   private file: Deno.FsFile | null = null;
   /** What the current batch appended, copied into one growing buffer until flush(). */
@@ -175,7 +178,57 @@ export class Aof implements StreamConsumer {
 
   /** Loads base + incremental files. Throws AofError on a corrupt file. */
   load(): void {
+    const steps = this.loadSteps();
+    while (!steps.next().done);
+  }
+
+  /**
+   * The startup load while the node already listens, as Redis loads its AOF: the event loop runs
+   * every REPLAY_STEP commands (clients meanwhile get -LOADING for what may not run during a
+   * load), `key-load-delay` (microseconds per command) slows it down, and INFO shows the
+   * progress. Throws as load() does.
+   */
+  async loadAsync(): Promise<void> {
+    const steps = this.loadSteps();
+    const progress = {
+      startSec: Math.floor(this.s.clock.nowMs() / 1000),
+      totalBytes: this.totalSize(),
+      loadedBytes: 0,
+      usedMem: 0,
+    };
+    this.s.loadingProgress = progress;
+    try {
+      for (let r = steps.next(); !r.done; r = steps.next()) {
+        progress.loadedBytes = this.loadedBytes;
+        const delayUs = this.s.config.get<number>("key-load-delay");
+        const ms = delayUs > 0 ? Math.min((REPLAY_STEP * delayUs) / 1000, 60_000) : 0;
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      }
+    } finally {
+      this.s.loadingProgress = null;
+    }
+  }
+
+  /** Bytes of the files the manifest lists (what a load reads). */
+  private totalSize(): number {
+    let n = 0;
+    for (const f of this.readManifest()) {
+      try {
+        n += Deno.statSync(this.path(f.name)).size;
+      } catch {
+        // a missing file is the load's error to report
+      }
+    }
+    return n;
+  }
+
+  /** Bytes of the files loaded so far, the one in progress included (see loadAsync). */
+  private loadedBytes = 0;
+
+  /** The load, one step per REPLAY_STEP commands replayed (see load and loadAsync). */
+  private *loadSteps(): Generator<void, void> {
     this.files = this.readManifest();
+    this.loadedBytes = 0;
     this.loading = true;
     try {
       const incrs = this.files.filter((f) => f.type === "i");
@@ -187,8 +240,12 @@ export class Aof implements StreamConsumer {
           `The append log file ${base.name} doesn't exist: No such file or directory`,
         );
       }
-      if (base) this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
-      incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
+      if (base) {
+        yield* this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
+      }
+      for (let i = 0; i < incrs.length; i++) {
+        yield* this.loadFile(incrs[i]!.name, i === incrs.length - 1);
+      }
     } finally {
       this.loading = false;
     }
@@ -211,17 +268,22 @@ export class Aof implements StreamConsumer {
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
-  private loadFile(name: string, last: boolean, from = 0): void {
+  private *loadFile(name: string, last: boolean, from = 0): Generator<void, void> {
     let buf: Uint8Array;
+    const done = this.loadedBytes + from;
     try {
       // Nothing after an RDB base (the usual case): the file is not read a second time.
-      if (from > 0 && Deno.statSync(this.path(name)).size <= from) return;
+      if (from > 0 && Deno.statSync(this.path(name)).size <= from) {
+        this.loadedBytes = done;
+        return;
+      }
       buf = Deno.readFileSync(this.path(name)).subarray(from);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);
     }
-    const valid = this.replay(buf, name);
+    const valid = yield* this.replay(buf, name, done);
+    this.loadedBytes = done + buf.length;
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
     if (last && this.s.config.get<boolean>("aof-load-truncated")) {
@@ -249,7 +311,7 @@ export class Aof implements StreamConsumer {
    * the file counts as truncated there. A command that is unknown or fails stops the load with
    * its file and offset, never silently.
    */
-  private replay(buf: Uint8Array, name: string): number {
+  private *replay(buf: Uint8Array, name: string, before: number): Generator<void, number> {
     const first = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
     first.feed(buf);
     const loader = this.s.newClient(null, "aof-loader", "");
@@ -264,9 +326,14 @@ export class Aof implements StreamConsumer {
     this.s.propagation.suspended = true;
     let valid = 0;
     let parser = first;
+    let replayed = 0;
     try {
       for (;;) {
         const at = buf.length - parser.pending;
+        if (++replayed % REPLAY_STEP === 0) {
+          this.loadedBytes = before + at;
+          yield;
+        }
         // An annotation line ("#TS:<unix time>") between commands is skipped, as Redis does.
         if (buf[at] === 0x23) {
           const nl = buf.indexOf(0x0a, at);
