@@ -64,6 +64,31 @@ export class Crc64 {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
 
+  /** Back to the initial value, to checksum something else. */
+  reset(): this {
+    this.lo = 0;
+    this.hi = 0;
+    return this;
+  }
+
+  /** Whether the checksum equals the 8 little-endian bytes at `b[at..]` (no BigInt made). */
+  equals(b: Uint8Array, at: number): boolean {
+    return this.lo === readU32(b, at) && this.hi === readU32(b, at + 4);
+  }
+
+  /** Writes the checksum as 8 little-endian bytes at `b[at..]`. */
+  writeTo(b: Uint8Array, at: number): void {
+    const lo = this.lo, hi = this.hi;
+    b[at] = lo & 0xff;
+    b[at + 1] = (lo >>> 8) & 0xff;
+    b[at + 2] = (lo >>> 16) & 0xff;
+    b[at + 3] = lo >>> 24;
+    b[at + 4] = hi & 0xff;
+    b[at + 5] = (hi >>> 8) & 0xff;
+    b[at + 6] = (hi >>> 16) & 0xff;
+    b[at + 7] = hi >>> 24;
+  }
+
   /** The checksum as 8 little-endian bytes, as Redis stores it. */
   bytes(): Uint8Array {
     const out = new Uint8Array(8);
@@ -72,6 +97,10 @@ export class Crc64 {
     v.setUint32(4, this.hi, true);
     return out;
   }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 export function crc64(b: Uint8Array): bigint {
