@@ -58,6 +58,20 @@ function dump(s: Engine, c: ClientState, argv: string[]): void {
 }
 
 /**
+ * The bytes of a DUMP payload. A string value's payload (type 0) is decoded into a new string,
+ * so it is copied into one reused buffer rather than a new one per RESTORE (MIGRATE sends a
+ * RESTORE per key); other types may keep parts of the bytes, so they get their own.
+ */
+const SCRATCH_BYTES = 4096;
+const scratch = new Uint8Array(SCRATCH_BYTES);
+
+function payloadBytes(s: string): Uint8Array {
+  if (s.length > SCRATCH_BYTES || s.length === 0 || s.charCodeAt(0) !== 0) return binaryToBytes(s);
+  for (let i = 0; i < s.length; i++) scratch[i] = s.charCodeAt(i);
+  return scratch.subarray(0, s.length);
+}
+
+/**
  * When a restored key expires (0: never). A relative TTL is added in 64-bit arithmetic, as
  * Redis does: an overflow wraps negative, which makes the key already expired. (MIGRATE sends
  * TTL 0 for most keys: that case makes no BigInt.)
@@ -95,7 +109,7 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   const ttlArg = argv[2] === "0" ? 0n : parseI64(argv[2]!);
   if (ttlArg === null) return c.error(ERR.notInt);
   if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
-  const restored = restorePayload(binaryToBytes(argv[3]!));
+  const restored = restorePayload(payloadBytes(argv[3]!));
   if ("error" in restored) return c.error(restored.error);
   const value = restored.value;
   applyEncodingLimits(value, s.config);

@@ -29,6 +29,21 @@ const TABLE = new Int32Array(2 * 256 * SLICES);
   }
 }
 
+/**
+ * One DataView per underlying buffer, kept while the same buffer comes back: the short inputs
+ * of DUMP and RESTORE (reused buffers) would otherwise pay a view per checksum.
+ */
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+function viewOf(buffer: ArrayBufferLike): DataView {
+  if (buffer !== lastBuffer) {
+    lastBuffer = buffer;
+    lastView = new DataView(buffer);
+  }
+  return lastView!;
+}
+
 /** An incremental CRC64: update() with chunks, value() at the end. */
 export class Crc64 {
   private lo = 0;
@@ -37,11 +52,12 @@ export class Crc64 {
   update(b: Uint8Array): this {
     let lo = this.lo | 0, hi = this.hi | 0;
     const n = b.length, W = TABLE;
-    const v = new DataView(b.buffer, b.byteOffset, n);
+    const v = viewOf(b.buffer);
+    const o = b.byteOffset;
     let i = 0;
     for (; i + 8 <= n; i += 8) {
       // The first byte has seven more after it in this step, so it takes table 7, and so on.
-      const x = lo ^ v.getInt32(i, true), y = hi ^ v.getInt32(i + 4, true);
+      const x = lo ^ v.getInt32(o + i, true), y = hi ^ v.getInt32(o + i + 4, true);
       const a0 = 3584 + ((x & 0xff) << 1), a1 = 3072 + (((x >>> 8) & 0xff) << 1);
       const a2 = 2560 + (((x >>> 16) & 0xff) << 1), a3 = 2048 + ((x >>> 24) << 1);
       const a4 = 1536 + ((y & 0xff) << 1), a5 = 1024 + (((y >>> 8) & 0xff) << 1);

@@ -425,7 +425,8 @@ export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uin
     const body = w.len;
     const out = new Uint8Array(body + 8);
     out.set(w.buf.subarray(0, body));
-    w.crc.reset().update(out.subarray(0, body)).writeTo(out, body);
+    // Checksummed in the reused buffer, whose DataView the checksum keeps.
+    w.crc.reset().update(w.buf.subarray(0, body)).writeTo(out, body);
     return out;
   } finally {
     w.len = 0;
