@@ -186,21 +186,19 @@ export class ClusterState {
    */
   updateState(requireFullCoverage: boolean): void {
     let ok = true;
-    if (requireFullCoverage) {
-      for (let s = 0; s < SLOT_COUNT; s++) {
-        const o = this.owner[s];
-        if (!o || isFailed(o)) {
-          ok = false;
-          break;
-        }
-      }
-    }
-    let size = 0, reachable = 0;
+    // Every slot has one owner at most, and each node counts the slots it owns (addSlot,
+    // delSlot): all 16384 are served by nodes not FAIL when those nodes' counts add up to it.
+    // (This runs after every change, on every bus message that changes something: a walk of
+    // the 16384 slots each time was a large part of a reshard's bookkeeping.)
+    let served = 0, size = 0, reachable = 0;
     for (const n of this.nodes.values()) {
-      if (!isMaster(n) || n.numSlots === 0) continue;
+      if (n.numSlots === 0) continue;
+      if (!isFailed(n)) served += n.numSlots;
+      if (!isMaster(n)) continue;
       size++;
       if ((n.flags & (F.FAIL | F.PFAIL)) === 0) reachable++;
     }
+    if (requireFullCoverage && served !== SLOT_COUNT) ok = false;
     this.size = size;
     if (size > 0 && reachable < Math.floor(size / 2) + 1) ok = false;
     if (size === 0) ok = false;
@@ -267,6 +265,33 @@ export function slotRanges(bitmap: Uint8Array): [number, number][] {
   return out;
 }
 
+/** The last slots field written for each bitmap: a node's slots rarely change between saves. */
+const slotsTextCache = new WeakMap<Uint8Array, { words: BigUint64Array; text: string }>();
+
+/** The slots field of a node line ("0-5460 5461 ..."; "" for none), kept until they change. */
+function slotsText(bitmap: Uint8Array): string {
+  if (bitmap.byteOffset % 8 !== 0 || bitmap.length % 8 !== 0) return rangesText(bitmap);
+  const words = new BigUint64Array(bitmap.buffer, bitmap.byteOffset, bitmap.length >> 3);
+  const hit = slotsTextCache.get(bitmap);
+  if (hit) {
+    let same = true;
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] !== hit.words[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit.text;
+  }
+  const text = rangesText(bitmap);
+  slotsTextCache.set(bitmap, { words: words.slice(), text });
+  return text;
+}
+
+function rangesText(bitmap: Uint8Array): string {
+  return slotRanges(bitmap).map(([a, b]) => a === b ? String(a) : `${a}-${b}`).join(" ");
+}
+
 /** One CLUSTER NODES / nodes.conf line. */
 export function nodeLine(st: ClusterState, n: ClusterNode, now: number, forFile: boolean): string {
   const addr = `${n.ip}:${n.port}@${n.cport}${n.hostname ? `,${n.hostname}` : ""}`;
@@ -283,7 +308,8 @@ export function nodeLine(st: ClusterState, n: ClusterNode, now: number, forFile:
     String((n.slaveof ? st.nodes.get(n.slaveof)?.configEpoch : undefined) ?? n.configEpoch),
     link,
   ];
-  for (const [a, b] of slotRanges(n.slots)) parts.push(a === b ? String(a) : `${a}-${b}`);
+  const slots = slotsText(n.slots);
+  if (slots) parts.push(slots);
   if (myself) {
     for (const [s, to] of st.migrating) parts.push(`[${s}->-${to.name}]`);
     for (const [s, from] of st.importing) parts.push(`[${s}-<-${from.name}]`);

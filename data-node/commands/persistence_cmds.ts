@@ -57,6 +57,31 @@ function dump(s: Engine, c: ClientState, argv: string[]): void {
   c.out.bulk(bytesToBinary(b, 0, b.length));
 }
 
+/**
+ * The bytes of a DUMP payload. A string value's payload (type 0) is decoded into a new string,
+ * so it is copied into one reused buffer rather than a new one per RESTORE (MIGRATE sends a
+ * RESTORE per key); other types may keep parts of the bytes, so they get their own.
+ */
+const SCRATCH_BYTES = 4096;
+const scratch = new Uint8Array(SCRATCH_BYTES);
+
+function payloadBytes(s: string): Uint8Array {
+  if (s.length > SCRATCH_BYTES || s.length === 0 || s.charCodeAt(0) !== 0) return binaryToBytes(s);
+  for (let i = 0; i < s.length; i++) scratch[i] = s.charCodeAt(i);
+  return scratch.subarray(0, s.length);
+}
+
+/**
+ * When a restored key expires (0: never). A relative TTL is added in 64-bit arithmetic, as
+ * Redis does: an overflow wraps negative, which makes the key already expired. (MIGRATE sends
+ * TTL 0 for most keys: that case makes no BigInt.)
+ */
+function restoreExpireAt(ttl: bigint, absttl: boolean, nowMs: number): number {
+  if (ttl === 0n) return 0;
+  if (absttl) return Number(ttl);
+  return Number(BigInt.asIntN(64, ttl + BigInt(nowMs)));
+}
+
 function restore(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   // As Redis: the options first, then BUSYKEY, then the TTL, then the payload.
@@ -81,19 +106,15 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   if (!replace && c.db.lookup(key)) {
     return c.error("BUSYKEY Target key name already exists.");
   }
-  const ttlArg = parseI64(argv[2]!);
+  const ttlArg = argv[2] === "0" ? 0n : parseI64(argv[2]!);
   if (ttlArg === null) return c.error(ERR.notInt);
   if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
-  const restored = restorePayload(binaryToBytes(argv[3]!));
+  const restored = restorePayload(payloadBytes(argv[3]!));
   if ("error" in restored) return c.error(restored.error);
   const value = restored.value;
   applyEncodingLimits(value, s.config);
-  // A relative TTL is added in 64-bit arithmetic, as Redis does: an overflow wraps negative,
-  // which makes the key already expired.
-  let at = ttlArg;
-  if (at > 0n && !absttl) at = BigInt.asIntN(64, at + BigInt(s.nowMs));
-  const expireAt = Number(at);
-  if (at !== 0n && expireAt <= s.nowMs) {
+  const expireAt = restoreExpireAt(ttlArg, absttl, s.nowMs);
+  if (expireAt !== 0 && expireAt <= s.nowMs) {
     // Already expired: the key ends up deleted, as Redis does.
     if (c.db.delete(key)) {
       s.notify(NOTIFY.GENERIC, "del", key, c.db.id);

@@ -3,7 +3,13 @@ import fc from "fast-check";
 import { Crc64, crc64 } from "./crc64.ts";
 import { seededRandom } from "../../tests/helpers/random.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
-import { listpackEntries, ziplistEntries, zipmapEntries } from "./rdb.ts";
+import {
+  dumpPayload,
+  listpackEntries,
+  restorePayload,
+  ziplistEntries,
+  zipmapEntries,
+} from "./rdb.ts";
 import { throws } from "node:assert/strict";
 import { encodeIntset, encodeListpack } from "./compact.ts";
 
@@ -36,6 +42,34 @@ Deno.test("crc64 in eight-byte steps matches a bit-by-bit reference on any split
     padded.set(b, 3);
     equal(crc64(padded.subarray(3)), reference(b));
   }
+});
+
+Deno.test("crc64 compares with and writes its 8 little-endian bytes, and resets", () => {
+  const c = new Crc64().update(new TextEncoder().encode("123456789"));
+  const out = new Uint8Array(11);
+  c.writeTo(out, 3);
+  deepStrictEqual(out.subarray(3), c.bytes());
+  equal(c.equals(out, 3), true);
+  out[10]! ^= 1;
+  equal(c.equals(out, 3), false);
+  equal(c.reset().value(), 0n);
+});
+
+Deno.test("DUMP payloads are independent of each other and checked when restored", () => {
+  const a = dumpPayload("first value", { compress: false });
+  const copyOfA = a.slice();
+  const b = dumpPayload("x".repeat(100_000), { compress: false });
+  // The writer is reused: the first payload is untouched by the second, larger one.
+  deepStrictEqual(a, copyOfA);
+  deepStrictEqual(restorePayload(a), { value: "first value" });
+  deepStrictEqual(restorePayload(b), { value: "x".repeat(100_000) });
+  const bad = a.slice();
+  bad[bad.length - 1]! ^= 0x80;
+  deepStrictEqual(restorePayload(bad), { error: "ERR DUMP payload version or checksum are wrong" });
+  // A checksum of 0 is not checked, as in Redis.
+  const unchecked = a.slice();
+  unchecked.fill(0, unchecked.length - 8);
+  deepStrictEqual(restorePayload(unchecked), { value: "first value" });
 });
 
 Deno.test("lzf round-trips random and repetitive data", () => {

@@ -29,6 +29,21 @@ const TABLE = new Int32Array(2 * 256 * SLICES);
   }
 }
 
+/**
+ * One DataView per underlying buffer, kept while the same buffer comes back: the short inputs
+ * of DUMP and RESTORE (reused buffers) would otherwise pay a view per checksum.
+ */
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+function viewOf(buffer: ArrayBufferLike): DataView {
+  if (buffer !== lastBuffer) {
+    lastBuffer = buffer;
+    lastView = new DataView(buffer);
+  }
+  return lastView!;
+}
+
 /** An incremental CRC64: update() with chunks, value() at the end. */
 export class Crc64 {
   private lo = 0;
@@ -37,11 +52,12 @@ export class Crc64 {
   update(b: Uint8Array): this {
     let lo = this.lo | 0, hi = this.hi | 0;
     const n = b.length, W = TABLE;
-    const v = new DataView(b.buffer, b.byteOffset, n);
+    const v = viewOf(b.buffer);
+    const o = b.byteOffset;
     let i = 0;
     for (; i + 8 <= n; i += 8) {
       // The first byte has seven more after it in this step, so it takes table 7, and so on.
-      const x = lo ^ v.getInt32(i, true), y = hi ^ v.getInt32(i + 4, true);
+      const x = lo ^ v.getInt32(o + i, true), y = hi ^ v.getInt32(o + i + 4, true);
       const a0 = 3584 + ((x & 0xff) << 1), a1 = 3072 + (((x >>> 8) & 0xff) << 1);
       const a2 = 2560 + (((x >>> 16) & 0xff) << 1), a3 = 2048 + ((x >>> 24) << 1);
       const a4 = 1536 + ((y & 0xff) << 1), a5 = 1024 + (((y >>> 8) & 0xff) << 1);
@@ -64,6 +80,31 @@ export class Crc64 {
     return (BigInt(this.hi) << 32n) | BigInt(this.lo);
   }
 
+  /** Back to the initial value, to checksum something else. */
+  reset(): this {
+    this.lo = 0;
+    this.hi = 0;
+    return this;
+  }
+
+  /** Whether the checksum equals the 8 little-endian bytes at `b[at..]` (no BigInt made). */
+  equals(b: Uint8Array, at: number): boolean {
+    return this.lo === readU32(b, at) && this.hi === readU32(b, at + 4);
+  }
+
+  /** Writes the checksum as 8 little-endian bytes at `b[at..]`. */
+  writeTo(b: Uint8Array, at: number): void {
+    const lo = this.lo, hi = this.hi;
+    b[at] = lo & 0xff;
+    b[at + 1] = (lo >>> 8) & 0xff;
+    b[at + 2] = (lo >>> 16) & 0xff;
+    b[at + 3] = lo >>> 24;
+    b[at + 4] = hi & 0xff;
+    b[at + 5] = (hi >>> 8) & 0xff;
+    b[at + 6] = (hi >>> 16) & 0xff;
+    b[at + 7] = hi >>> 24;
+  }
+
   /** The checksum as 8 little-endian bytes, as Redis stores it. */
   bytes(): Uint8Array {
     const out = new Uint8Array(8);
@@ -72,6 +113,10 @@ export class Crc64 {
     v.setUint32(4, this.hi, true);
     return out;
   }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 export function crc64(b: Uint8Array): bigint {

@@ -404,18 +404,34 @@ export function writeTrailer(w: ByteWriter, checksum: boolean): Uint8Array {
 }
 
 /** DUMP: type, value, RDB version (2 bytes LE), CRC64 of all that (8 bytes LE). */
+/**
+ * The writer every DUMP payload is built in (MIGRATE dumps each key it moves): reused, so that a
+ * payload costs one allocation, its copy out. One that grew past DUMP_WRITER_KEEP is dropped.
+ */
+let dumpWriter: ByteWriter | null = null;
+const DUMP_WRITER_BYTES = 256;
+const DUMP_WRITER_KEEP = 64 * 1024;
+
 export function dumpPayload(v: Value, o: WriteOptions = { compress: true }): Uint8Array {
-  // MIGRATE dumps every key it moves: a 64 KB buffer per key would be mostly garbage.
-  const w = new ByteWriter(256);
-  w.byte(valueType(v));
-  writeValue(w, v, o);
-  w.byte(RDB_VERSION & 0xff);
-  w.byte(RDB_VERSION >> 8);
-  const body = w.take();
-  const out = new Uint8Array(body.length + 8);
-  out.set(body);
-  out.set(w.crc.bytes(), body.length);
-  return out;
+  // Taken while in use: a payload built inside another (none today) gets its own writer.
+  const w = dumpWriter ?? new ByteWriter(DUMP_WRITER_BYTES);
+  dumpWriter = null;
+  try {
+    w.len = 0;
+    w.byte(valueType(v));
+    writeValue(w, v, o);
+    w.byte(RDB_VERSION & 0xff);
+    w.byte(RDB_VERSION >> 8);
+    const body = w.len;
+    const out = new Uint8Array(body + 8);
+    out.set(w.buf.subarray(0, body));
+    // Checksummed in the reused buffer, whose DataView the checksum keeps.
+    w.crc.reset().update(w.buf.subarray(0, body)).writeTo(out, body);
+    return out;
+  } finally {
+    w.len = 0;
+    if (w.buf.length <= DUMP_WRITER_KEEP) dumpWriter = w;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,17 +814,22 @@ export interface RdbContents {
 }
 
 /** RESTORE: checks version and checksum, then decodes the value. */
+const payloadCrc = new Crc64();
+
 export function restorePayload(payload: Uint8Array): { value: Value } | { error: string } {
   const bad = { error: "ERR DUMP payload version or checksum are wrong" };
   if (payload.length < 10) return bad;
   const footer = payload.length - 10;
   const version = payload[footer]! | (payload[footer + 1]! << 8);
-  const stored = new DataView(payload.buffer, payload.byteOffset + footer + 2, 8).getBigUint64(
-    0,
-    true,
-  );
-  const actual = new Crc64().update(payload.subarray(0, footer + 2)).value();
-  if (version > RDB_VERSION || (stored !== 0n && stored !== actual)) return bad;
+  if (version > RDB_VERSION) return bad;
+  // A stored checksum of 0 is not checked, as in Redis.
+  let zero = true;
+  for (let i = footer + 2; i < payload.length; i++) if (payload[i] !== 0) zero = false;
+  if (
+    !zero && !payloadCrc.reset().update(payload.subarray(0, footer + 2)).equals(payload, footer + 2)
+  ) {
+    return bad;
+  }
   try {
     const r = new ByteReader(payload.subarray(0, footer));
     const value = readValue(r, r.byte());

@@ -76,6 +76,9 @@ export const PROTECTED_MODE_ERROR = "DENIED Redis is running in protected mode b
 
 /** Seconds over which INFO reports the largest client buffers, as Redis does. */
 const PEAK_SLOTS = 8;
+/** The size of a read made while a client waits, and how many such buffers are kept. */
+const SIDE_BUFFER_BYTES = 16 * 1024;
+const SIDE_BUFFERS_KEPT = 16;
 
 /** How far a load has come (INFO persistence's loading_* fields while loading:1). */
 export interface LoadingProgress {
@@ -125,6 +128,11 @@ export class Server {
   batchTime = false;
   /** Clients whose output grew outside their own read loop, written out once per tick. */
   private readonly pendingOutput = new Set<Client>();
+  /**
+   * Buffers for the reads made while a client waits (readWhileWaiting), given back once their
+   * bytes are in the query buffer: a MIGRATE waits on every call, and a reshard sends thousands.
+   */
+  private readonly sideBuffers: Uint8Array[] = [];
   private flushScheduled = false;
   /** client-query-buffer-limit, cached (checked on every read). */
   private queryBufferLimit = 0;
@@ -722,6 +730,7 @@ export class Server {
         if (side) {
           n = await side.read;
           if (n !== null) c.parser.feed(side.buf.subarray(0, n));
+          this.giveBackSideBuffer(side.buf);
           side = null;
         } else {
           n = await conn.read(c.parser.readTarget());
@@ -776,22 +785,29 @@ export class Server {
     waiting: Promise<void>,
   ): Promise<{ buf: Uint8Array; read: Promise<number | null> } | null> {
     const finished = waiting.then(() => "done" as const);
-    const buf = new Uint8Array(16 * 1024);
+    const buf = this.sideBuffers.pop() ?? new Uint8Array(SIDE_BUFFER_BYTES);
     for (;;) {
       const read = c.conn!.read(buf);
       const r = await Promise.race([finished, read]);
       if (r === "done") return { buf, read };
       this.stats.totalReads++;
       if (r === null) {
+        this.giveBackSideBuffer(buf);
         this.freeClient(c);
         return null;
       }
       c.parser.feed(buf.subarray(0, r));
       if (!this.received(c, r)) {
+        this.giveBackSideBuffer(buf);
         this.freeClient(c);
         return null;
       }
     }
+  }
+
+  /** A side read's buffer, no longer read into, is kept for the next wait (a few at most). */
+  private giveBackSideBuffer(buf: Uint8Array): void {
+    if (this.sideBuffers.length < SIDE_BUFFERS_KEPT) this.sideBuffers.push(buf);
   }
 
   /**

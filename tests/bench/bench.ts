@@ -83,12 +83,14 @@
  *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
  *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N] [--quick]
  *                   [--failovers N] [--reshard-slots N] [--bus-sizes 3,6,12] [--bus-seconds N]
+ *                   [--cluster-parts throughput,failover,reshard,bus]
  *
  * --requests is per test at -c 50 -P 1 (pipelined runs make 10x as many, -c 1 runs 0.2x);
  * --type-keys defaults to --keys / 10; --json prints the results and the summary as JSON only.
  * --quick is a quick run: --keys 20000 --requests 20000 unless given. At the default sizes the
  * replication section takes about 1.5 minutes on 2 cores (`--sections replication`). --quick
  * also makes 1 failover round, a reshard of 100 slots and 5,000 keys, bus sizes 3,6 for 2 s.
+ * --cluster-parts runs only some parts of the cluster section (all four by default).
  */
 import { parseArgs } from "node:util";
 import {
@@ -115,7 +117,14 @@ import {
   sentinelSection,
   sentinelTargets,
 } from "./sentinel.ts";
-import { type ClusterReport, clusterSection, clusterTargets, printCluster } from "./cluster.ts";
+import {
+  CLUSTER_PARTS,
+  type ClusterPart,
+  type ClusterReport,
+  clusterSection,
+  clusterTargets,
+  printCluster,
+} from "./cluster.ts";
 
 const ALL_SECTIONS = [
   "throughput",
@@ -149,6 +158,7 @@ const { values } = parseArgs({
     "reshard-slots": { type: "string" },
     "bus-sizes": { type: "string" },
     "bus-seconds": { type: "string" },
+    "cluster-parts": { type: "string", default: CLUSTER_PARTS.join(",") },
   },
 });
 
@@ -192,6 +202,14 @@ const BUS_SIZES = (values["bus-sizes"] ?? (values.quick ? "3,6" : "3,6,12")).spl
   if (n < 3) throw new Error("--bus-sizes: a cluster needs at least 3 masters");
   return n;
 });
+const CLUSTER_PARTS_CHOSEN = new Set(
+  values["cluster-parts"]!.split(",").map((p) => {
+    if (!(CLUSTER_PARTS as readonly string[]).includes(p)) {
+      throw new Error(`unknown cluster part ${p} (parts: ${CLUSTER_PARTS.join(",")})`);
+    }
+    return p as ClusterPart;
+  }),
+);
 const BUS_SECONDS = positiveInt(
   "bus-seconds",
   values["bus-seconds"] ?? (values.quick ? "2" : "10"),
@@ -1510,6 +1528,7 @@ async function main(): Promise<void> {
         reshardSlots: RESHARD_SLOTS,
         busSizes: BUS_SIZES,
         busSeconds: BUS_SECONDS,
+        parts: CLUSTER_PARTS_CHOSEN,
       });
     }
   }

@@ -53,7 +53,12 @@ export interface ClusterOptions {
   reshardSlots: number;
   busSizes: number[];
   busSeconds: number;
+  /** Which of the parts to run (all by default): throughput, failover, reshard, bus. */
+  parts: Set<ClusterPart>;
 }
+
+export const CLUSTER_PARTS = ["throughput", "failover", "reshard", "bus"] as const;
+export type ClusterPart = typeof CLUSTER_PARTS[number];
 
 // ---------------------------------------------------------------------------------------------
 // Nodes and clusters
@@ -655,15 +660,18 @@ export async function clusterSection(o: ClusterOptions): Promise<ClusterReport> 
     models: [],
     errors: [],
   };
-  {
+  const six = ["throughput", "failover", "reshard"] as const;
+  if (six.some((p) => o.parts.has(p))) {
     await using redis = await sixNodes("redis");
     await using ours = await sixNodes("ours");
-    try {
-      report.throughput = await throughput(redis, ours, o.requests);
-    } catch (e) {
-      report.errors.push(`throughput: ${(e as Error).stack ?? e}`);
+    if (o.parts.has("throughput")) {
+      try {
+        report.throughput = await throughput(redis, ours, o.requests);
+      } catch (e) {
+        report.errors.push(`throughput: ${(e as Error).stack ?? e}`);
+      }
     }
-    for (const cl of [redis, ours]) {
+    for (const cl of o.parts.has("failover") ? [redis, ours] : []) {
       report.failovers.push(...await failovers(cl, o.failovers));
     }
     const times = (impl: Impl) =>
@@ -687,10 +695,12 @@ export async function clusterSection(o: ClusterOptions): Promise<ClusterReport> 
         };
       }
     };
-    const r = await reshardOf(redis), u = await reshardOf(ours);
-    report.reshard = { redis: r, ours: u, rateRatio: u.keysPerSec / r.keysPerSec };
+    if (o.parts.has("reshard")) {
+      const r = await reshardOf(redis), u = await reshardOf(ours);
+      report.reshard = { redis: r, ours: u, rateRatio: u.keysPerSec / r.keysPerSec };
+    }
   }
-  for (const n of o.busSizes) {
+  for (const n of o.parts.has("bus") ? o.busSizes : []) {
     for (const impl of ["redis", "ours"] as const) {
       report.bus.push(await busPoint(impl, n, o.busSeconds));
     }
@@ -705,41 +715,47 @@ export async function clusterSection(o: ClusterOptions): Promise<ClusterReport> 
 export function printCluster(rep: ClusterReport): void {
   const o = rep.options;
   const fmt = (x: number, d = 0, w = 10) => (Number.isFinite(x) ? x.toFixed(d) : "n/a").padStart(w);
-  console.log(
-    `\n## cluster: redis-benchmark --cluster, 3 masters + 3 replicas (node timeout ` +
-      `${NODE_TIMEOUT_MS} ms); CPU µs per request summed over the masters`,
-  );
-  console.log(
-    `${"test".padEnd(6)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
-      "ours ops/s".padStart(11)
-    }` +
-      `${"ratio".padStart(8)}${"redis µs/req".padStart(14)}${"ours µs/req".padStart(13)}${
-        "ratio".padStart(8)
-      }`,
-  );
-  for (const r of rep.throughput) {
+  if (rep.throughput.length) {
     console.log(
-      `${r.test.padEnd(6)}${r.config.padEnd(14)}${fmt(r.redisRps, 0, 12)}${fmt(r.oursRps, 0, 11)}${
-        ratio(r.rpsRatio)
-      }${fmt(r.redisUs, 2, 14)}${fmt(r.oursUs, 2, 13)}${ratio(r.cpuRatio)}`,
+      `\n## cluster: redis-benchmark --cluster, 3 masters + 3 replicas (node timeout ` +
+        `${NODE_TIMEOUT_MS} ms); CPU µs per request summed over the masters`,
     );
-  }
-  console.log(
-    `\n## cluster: failover, ms from SIGKILL of the master to the first SET of its slot through` +
-      ` ioredis Redis.Cluster (${RETRY_MS} ms retries; the killed node restarted between rounds)`,
-  );
-  for (const impl of ["redis", "ours"] as const) {
-    const f = rep.failovers.filter((x) => x.impl === impl);
-    const ms = f.map((x) => x.failoverMs === null ? "FAILED" : x.failoverMs.toFixed(0));
-    const ok = f.flatMap((x) => x.failoverMs === null ? [] : [x.failoverMs]).sort((a, b) => a - b);
     console.log(
-      `${impl.padEnd(6)} rounds: ${ms.join(", ").padEnd(24)} median ${
-        fmt(percentile(ok, 0.5), 0, 0)
+      `${"test".padEnd(6)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
+        "ours ops/s".padStart(11)
       }` +
-        `  max ${fmt(ok.length === f.length && ok.length ? ok[ok.length - 1]! : NaN, 0, 0)}`,
+        `${"ratio".padStart(8)}${"redis µs/req".padStart(14)}${"ours µs/req".padStart(13)}${
+          "ratio".padStart(8)
+        }`,
     );
+    for (const r of rep.throughput) {
+      console.log(
+        `${r.test.padEnd(6)}${r.config.padEnd(14)}${fmt(r.redisRps, 0, 12)}${
+          fmt(r.oursRps, 0, 11)
+        }${ratio(r.rpsRatio)}${fmt(r.redisUs, 2, 14)}${fmt(r.oursUs, 2, 13)}${ratio(r.cpuRatio)}`,
+      );
+    }
   }
-  console.log(`median ratio ours/redis: ${ratio(rep.failoverMedianRatio, 0)}`);
+  if (rep.failovers.length) {
+    console.log(
+      `\n## cluster: failover, ms from SIGKILL of the master to the first SET of its slot through` +
+        ` ioredis Redis.Cluster (${RETRY_MS} ms retries; the killed node restarted between rounds)`,
+    );
+    for (const impl of ["redis", "ours"] as const) {
+      const f = rep.failovers.filter((x) => x.impl === impl);
+      const ms = f.map((x) => x.failoverMs === null ? "FAILED" : x.failoverMs.toFixed(0));
+      const ok = f.flatMap((x) => x.failoverMs === null ? [] : [x.failoverMs]).sort((a, b) =>
+        a - b
+      );
+      console.log(
+        `${impl.padEnd(6)} rounds: ${ms.join(", ").padEnd(24)} median ${
+          fmt(percentile(ok, 0.5), 0, 0)
+        }` +
+          `  max ${fmt(ok.length === f.length && ok.length ? ok[ok.length - 1]! : NaN, 0, 0)}`,
+      );
+    }
+    console.log(`median ratio ours/redis: ${ratio(rep.failoverMedianRatio, 0)}`);
+  }
   if (rep.reshard) {
     const rs = rep.reshard;
     console.log(
