@@ -562,7 +562,9 @@ export class Aof implements StreamConsumer {
     this.flush(true);
     const seq = ++this.seq;
     const incr = `${this.base}.${seq}.incr.aof`;
-    const base = `${this.base}.${seq}.base.rdb`;
+    // With aof-use-rdb-preamble no the base is commands, as Redis names and writes it.
+    const commands = !this.s.config.get<boolean>("aof-use-rdb-preamble");
+    const base = `${this.base}.${seq}.base.${commands ? "aof" : "rdb"}`;
     // BGREWRITEAOF also runs with appendonly off: it writes a base alone (no incr file, as
     // nothing is appended), in a directory that may not exist yet.
     const appending = this.enabled;
@@ -576,7 +578,7 @@ export class Aof implements StreamConsumer {
       return false;
     }
     const old = this.files;
-    const ok = await this.p.writeSnapshotFile(this.path(base), false);
+    const ok = await this.p.writeSnapshotFile(this.path(base), false, commands);
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
     if (!ok) {
       this.lastRewriteOk = false;

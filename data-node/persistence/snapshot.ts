@@ -21,6 +21,7 @@ import {
   writeTrailer,
 } from "./rdb.ts";
 import { RdbReader, readRdbFrom, type SyncSource } from "./rdb_reader.ts";
+import { writeCmd, writeKeyCommands } from "./aof_commands.ts";
 import { writeLibraries } from "../scripting/functions.ts";
 import { installRdbLibraries } from "../scripting/rdb_functions.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
@@ -209,7 +210,7 @@ export class Persistence {
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(path: string, rdb = true): Promise<boolean> {
+  writeSnapshotFile(path: string, rdb = true, commands = false): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -223,7 +224,7 @@ export class Persistence {
       return failed(e);
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
-    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb)
+    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb, commands)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -241,10 +242,15 @@ export class Persistence {
    * chunk at a time (a file, or the sockets of replicas in a diskless sync). Only one runs at
    * a time: callers wait for `busy` first. Rejects when the sink fails.
    */
-  streamSnapshot(sink: (chunk: Uint8Array) => Promise<void>, rdb = true): Promise<void> {
+  streamSnapshot(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    rdb = true,
+    commands = false,
+  ): Promise<void> {
     const snaps = this.snapshots(true);
     if (rdb) this.rdbWrites++;
-    const done = this.serializeTo(sink, snaps).finally(() => {
+    const written = commands ? this.commandsTo(sink, snaps) : this.serializeTo(sink, snaps);
+    const done = written.finally(() => {
       if (rdb) this.rdbWrites--;
       this.releaseSnapshots();
       if (this.busy === busy) this.busy = null;
@@ -278,6 +284,35 @@ export class Persistence {
       await new Promise((r) => setTimeout(r, waitMs));
     }
     await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
+  }
+
+  /**
+   * The snapshot as commands (an AOF base with aof-use-rdb-preamble no, see aof_commands.ts),
+   * written a chunk at a time like an RDB.
+   */
+  private async commandsTo(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    snaps: DbSnapshot[],
+  ): Promise<void> {
+    const w = new ByteWriter();
+    for (const lib of this.s.scripting.libraries.values()) {
+      writeCmd(w, ["FUNCTION", "LOAD", lib.code]);
+    }
+    for (const { db, entries, expires } of snaps) {
+      if (entries.size === 0) continue;
+      writeCmd(w, ["SELECT", String(db.id)]);
+      let deadline = performance.now() + SLICE_MS;
+      let n = 0;
+      for (const [key, entry] of entries) {
+        writeKeyCommands(w, key, storedValue(entry), expires.get(key));
+        if (w.len >= CHUNK_BYTES || (++n % 256 === 0 && performance.now() > deadline)) {
+          await sink(w.take());
+          await new Promise((r) => setTimeout(r, 0));
+          deadline = performance.now() + SLICE_MS;
+        }
+      }
+    }
+    await sink(w.take());
   }
 
   /** A disk-based full sync wrote dump.rdb: it counts as a save, as in Redis. */
