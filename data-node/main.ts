@@ -229,10 +229,13 @@ async function main(): Promise<void> {
   }
   const mode = server.clusterEnabled ? "cluster" : "standalone";
   // A banner of the facts tools look for in a fresh log: version, mode, port and PID. Printed
-  // once the server listens, or before the error of a load that fails (so a failed start shows
-  // the same first lines as one that worked).
+  // once the server listens (before a load that runs while listening, as Redis prints its logo
+  // before loading), or before the error of a load that fails (so a failed start shows the same
+  // first lines as one that worked). Once only.
+  let bannerShown = false;
   const banner = (port: number) => {
-    if (!config.get<boolean>("always-show-logo")) return;
+    if (bannerShown || !config.get<boolean>("always-show-logo")) return;
+    bannerShown = true;
     log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
       version: REDIS_VERSION,
       bits: 64,
@@ -275,6 +278,7 @@ async function main(): Promise<void> {
   const loadListening = !fromAof && !server.clusterEnabled;
   if (loadListening) {
     listenOrExit(server);
+    banner(server.boundPort());
     server.loading = true;
   }
   try {
