@@ -47,6 +47,8 @@ export class Persistence {
   lastBgsaveOk = true;
   lastBgsaveSec = -1;
   private bgsaveStartMs = 0;
+  /** Set by abortBgsave: the running BGSAVE stops at its next slice and leaves no file. */
+  private bgsaveAbort: { aborted: boolean } | null = null;
   private lastFailMs = 0;
   lastLoadLoaded = 0;
   lastLoadExpired = 0;
@@ -191,10 +193,15 @@ export class Persistence {
     if (this.bgsave) return this.bgsave;
     this.bgsaveStartMs = Date.now();
     const dirtyAtStart = this.s.dirty;
+    const abort = { aborted: false };
+    this.bgsaveAbort = abort;
+    // rdb_saves counts the saves started, as Redis counts its forks: stopped or failed ones too.
+    this.saves++;
     log.info("Background saving started");
-    this.bgsave = this.runBgsave(dirtyAtStart).finally(() => {
+    this.bgsave = this.runBgsave(dirtyAtStart, abort).finally(() => {
       this.releaseSnapshots();
       this.bgsave = null;
+      if (this.bgsaveAbort === abort) this.bgsaveAbort = null;
       this.lastBgsaveSec = Math.round((Date.now() - this.bgsaveStartMs) / 1000);
       if (this.bgsaveScheduled) {
         this.bgsaveScheduled = false;
@@ -205,11 +212,20 @@ export class Persistence {
   }
 
   /**
+   * Stops the BGSAVE in progress, if any, as Redis kills its RDB child on FLUSHALL and SHUTDOWN:
+   * its temp file is removed, dump.rdb stays as it was, and the change counter and
+   * rdb_last_bgsave_status are left alone (a save stopped on purpose is no failed save).
+   */
+  abortBgsave(): void {
+    if (this.bgsaveAbort) this.bgsaveAbort.aborted = true;
+  }
+
+  /**
    * Takes a copy-on-write snapshot now and writes it to `path` in the background (temp file,
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(path: string, rdb = true): Promise<boolean> {
+  writeSnapshotFile(path: string, rdb = true, abort?: { aborted: boolean }): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -223,7 +239,7 @@ export class Persistence {
       return failed(e);
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
-    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb)
+    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb, abort)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -241,10 +257,14 @@ export class Persistence {
    * chunk at a time (a file, or the sockets of replicas in a diskless sync). Only one runs at
    * a time: callers wait for `busy` first. Rejects when the sink fails.
    */
-  streamSnapshot(sink: (chunk: Uint8Array) => Promise<void>, rdb = true): Promise<void> {
+  streamSnapshot(
+    sink: (chunk: Uint8Array) => Promise<void>,
+    rdb = true,
+    abort?: { aborted: boolean },
+  ): Promise<void> {
     const snaps = this.snapshots(true);
     if (rdb) this.rdbWrites++;
-    const done = this.serializeTo(sink, snaps).finally(() => {
+    const done = this.serializeTo(sink, snaps, abort).finally(() => {
       if (rdb) this.rdbWrites--;
       this.releaseSnapshots();
       if (this.busy === busy) this.busy = null;
@@ -266,6 +286,7 @@ export class Persistence {
   private async serializeTo(
     sink: (chunk: Uint8Array) => Promise<void>,
     snaps: DbSnapshot[],
+    abort?: { aborted: boolean },
   ): Promise<void> {
     const o = this.options();
     const w = new ByteWriter();
@@ -276,7 +297,9 @@ export class Persistence {
     for (const waitMs of this.serialize(w, snaps, o, delayUs)) {
       await sink(w.take());
       await new Promise((r) => setTimeout(r, waitMs));
+      if (abort?.aborted) throw new Error("background save aborted");
     }
+    if (abort?.aborted) throw new Error("background save aborted");
     await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
   }
 
@@ -286,14 +309,17 @@ export class Persistence {
     this.s.lastSaveOk = true;
   }
 
-  private async runBgsave(dirtyAtStart: number): Promise<boolean> {
+  private async runBgsave(dirtyAtStart: number, abort: { aborted: boolean }): Promise<boolean> {
     if (this.busy) await this.busy;
-    const ok = await this.writeSnapshotFile(this.file);
+    const ok = !abort.aborted && await this.writeSnapshotFile(this.file, true, abort);
+    if (!ok && abort.aborted) {
+      log.warn("Background saving aborted");
+      return false;
+    }
     if (ok) {
       this.s.dirty = Math.max(0, this.s.dirty - dirtyAtStart);
       this.s.lastSaveSec = Math.floor(Date.now() / 1000);
       this.s.lastSaveOk = this.lastBgsaveOk = true;
-      this.saves++;
       log.info("Background saving terminated with success");
       return true;
     }
