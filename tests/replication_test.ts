@@ -770,6 +770,37 @@ function cliRdb(p: Pair): Promise<void> {
   });
 }
 
+/**
+ * `redis-cli --functions-rdb` asks (REPLCONF rdb-filter-only functions) for an RDB of the
+ * functions alone: it loads elsewhere as the libraries and no key.
+ */
+function cliFunctionsRdb(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master");
+    await populate(m, 100);
+    const lib = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+    equal(await m.call("FUNCTION", "LOAD", lib), "lib1");
+    const keys = await m.call("DBSIZE");
+    ok(typeof keys === "number" && keys > 0, `DBSIZE ${String(keys)}`);
+    const file = `${dir}/out.rdb`;
+    const out = await new Deno.Command("redis-cli", {
+      args: ["-h", "127.0.0.1", "-p", String(m.port), "--functions-rdb", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    ok(out.success, `redis-cli --functions-rdb failed:\n${text}\n${await describe([m])}`);
+    ok(text.includes("Transfer finished with success"), text);
+    const loadDir = `${dir}/load`;
+    await Deno.mkdir(loadDir);
+    await Deno.copyFile(file, `${loadDir}/dump.rdb`);
+    await using loaded = await Node.start(p.replica, "loaded from the RDB", [], { dir: loadDir });
+    equal(await loaded.call("DBSIZE"), 0);
+    equal(await loaded.call("FCALL", "func1", "0"), 123);
+    equal(await m.call("DBSIZE"), keys, "the master keeps its keys");
+  });
+}
+
 /** M → R1 → R2: the sub-replica follows the top master's history and offsets. */
 async function chained(p: Pair): Promise<void> {
   await using m = await Node.start(p.master, "M");
@@ -847,6 +878,7 @@ const SCENARIOS: Scenario[] = [
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
+  { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
 ];

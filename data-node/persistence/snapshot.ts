@@ -34,6 +34,12 @@ const CHUNK_BYTES = 1024 * 1024;
 /** After a failed background save, wait this long before a save rule triggers again. */
 const RETRY_DELAY_MS = 5000;
 
+/** What an RDB for a replica leaves out (REPLCONF rdb-filter-only). */
+export interface RdbFilter {
+  excludeData: boolean;
+  excludeFunctions: boolean;
+}
+
 interface DbSnapshot {
   db: Database;
   entries: KeyTable<Stored>;
@@ -225,7 +231,12 @@ export class Persistence {
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(path: string, rdb = true, abort?: { aborted: boolean }): Promise<boolean> {
+  writeSnapshotFile(
+    path: string,
+    rdb = true,
+    abort?: { aborted: boolean },
+    filter?: RdbFilter,
+  ): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -239,7 +250,8 @@ export class Persistence {
       return failed(e);
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
-    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb, abort)
+    const write = (chunk: Uint8Array) => writeAll(f, chunk);
+    const done: Promise<boolean> = this.streamSnapshot(write, rdb, abort, filter)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -261,10 +273,11 @@ export class Persistence {
     sink: (chunk: Uint8Array) => Promise<void>,
     rdb = true,
     abort?: { aborted: boolean },
+    filter?: RdbFilter,
   ): Promise<void> {
-    const snaps = this.snapshots(true);
+    const snaps = filter?.excludeData ? [] : this.snapshots(true);
     if (rdb) this.rdbWrites++;
-    const done = this.serializeTo(sink, snaps, abort).finally(() => {
+    const done = this.serializeTo(sink, snaps, abort, filter).finally(() => {
       if (rdb) this.rdbWrites--;
       this.releaseSnapshots();
       if (this.busy === busy) this.busy = null;
@@ -287,11 +300,12 @@ export class Persistence {
     sink: (chunk: Uint8Array) => Promise<void>,
     snaps: DbSnapshot[],
     abort?: { aborted: boolean },
+    filter?: RdbFilter,
   ): Promise<void> {
     const o = this.options();
     const w = new ByteWriter();
     writeHeader(w, this.aux(), o);
-    writeLibraries(w, this.s.scripting, o.compress);
+    if (!filter?.excludeFunctions) writeLibraries(w, this.s.scripting, o.compress);
     // Read once, as Redis's forked child sees the value of when it started.
     const delayUs = this.s.config.get<number>("rdb-key-save-delay");
     for (const waitMs of this.serialize(w, snaps, o, delayUs)) {
