@@ -287,7 +287,7 @@ async function main(): Promise<void> {
     server.loading = true;
   }
   try {
-    if (fromAof) aof.load();
+    if (fromAof) await aof.load();
     else if (master) {
       const loaded = loadListening
         ? await persistence.loadAtStartupAsync()

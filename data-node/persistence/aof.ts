@@ -173,10 +173,14 @@ export class Aof implements StreamConsumer {
     return files;
   }
 
-  /** Loads base + incremental files. Throws AofError on a corrupt file. */
-  load(): void {
+  /**
+   * Loads base + incremental files. Throws AofError on a corrupt file. Clients are told -LOADING
+   * meanwhile, which they see when a slow script in the file lets the event loop run.
+   */
+  async load(): Promise<void> {
     this.files = this.readManifest();
     this.loading = true;
+    this.s.loading = true;
     try {
       const incrs = this.files.filter((f) => f.type === "i");
       const base = this.files.find((f) => f.type === "b");
@@ -187,10 +191,15 @@ export class Aof implements StreamConsumer {
           `The append log file ${base.name} doesn't exist: No such file or directory`,
         );
       }
-      if (base) this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
-      incrs.forEach((f, i) => this.loadFile(f.name, i === incrs.length - 1));
+      if (base) {
+        await this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
+      }
+      for (let i = 0; i < incrs.length; i++) {
+        await this.loadFile(incrs[i]!.name, i === incrs.length - 1);
+      }
     } finally {
       this.loading = false;
+      this.s.loading = false;
     }
     this.seq = Math.max(0, ...this.files.map((f) => f.seq));
     log.info("DB loaded from append only file");
@@ -201,17 +210,17 @@ export class Aof implements StreamConsumer {
    * emptied and loaded back from the files the manifest on disk lists. Throws as load() does
    * (with no AOF on disk, before anything is emptied).
    */
-  reload(): void {
+  reload(): Promise<void> {
     if (this.enabled) this.flush(true);
     if (!this.exists()) throw new AofError(`No AOF manifest in ${this.dir}`);
     for (const db of this.s.dbs) db.clear();
     this.s.tracking.flushed();
     flushLibraries(this.s.scripting);
-    this.load();
+    return this.load();
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
-  private loadFile(name: string, last: boolean, from = 0): void {
+  private async loadFile(name: string, last: boolean, from = 0): Promise<void> {
     let buf: Uint8Array;
     try {
       // Nothing after an RDB base (the usual case): the file is not read a second time.
@@ -221,7 +230,7 @@ export class Aof implements StreamConsumer {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);
     }
-    const valid = this.replay(buf, name);
+    const valid = await this.replay(buf, name);
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
     if (last && this.s.config.get<boolean>("aof-load-truncated")) {
@@ -249,7 +258,7 @@ export class Aof implements StreamConsumer {
    * the file counts as truncated there. A command that is unknown or fails stops the load with
    * its file and offset, never silently.
    */
-  private replay(buf: Uint8Array, name: string): number {
+  private async replay(buf: Uint8Array, name: string): Promise<number> {
     const first = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
     first.feed(buf);
     const loader = this.s.newClient(null, "aof-loader", "");
@@ -296,7 +305,12 @@ export class Aof implements StreamConsumer {
         }
         if (argv === null) break;
         if (argv.length === 0) continue;
-        this.replayOne(loader, argv, errors, name, at);
+        // A script past busy-reply-threshold goes on in turns: the load waits for it.
+        const paused = this.replayOne(loader, argv, errors, name, at);
+        if (paused) {
+          await paused;
+          this.checkReplayed(argv, errors, name, at);
+        }
         if (loader.multi === null) valid = buf.length - parser.pending;
       }
       if (loader.multi !== null) {
@@ -316,7 +330,7 @@ export class Aof implements StreamConsumer {
     errors: string[],
     name: string,
     at: number,
-  ): void {
+  ): Promise<void> | undefined {
     if (typeof lookupCommand(this.s.commands, argv) === "string") {
       throw new AofError(
         `Unknown command '${
@@ -327,12 +341,19 @@ export class Aof implements StreamConsumer {
     loader.out.reset();
     const waiting = processCommand(this.s, loader, argv);
     if (waiting) {
+      if (this.s.scripting.running !== null) return waiting;
       throw new AofError(
         `Command '${
           clip128(argv[0]!)
         }' would block, reading the append only file ${name} at offset ${at}`,
       );
     }
+    this.checkReplayed(argv, errors, name, at);
+    return undefined;
+  }
+
+  /** A replayed command that failed stops the load. */
+  private checkReplayed(argv: string[], errors: string[], name: string, at: number): void {
     if (errors.length > 0) {
       throw new AofError(
         `Error replaying '${
