@@ -859,6 +859,33 @@ for (const impl of ["data-node", "redis-server"] as const) {
   });
 }
 
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: rdb_saves counts SAVE and BGSAVE, not the saves of FLUSHALL or DEBUG RELOAD`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      const args = ["--enable-debug-command", "yes", "--save", "3600 100"];
+      await using node = impl === "data-node"
+        ? await startDataNode(args)
+        : await startRedisServer(args);
+      using c = await RawConn.connect(node.port);
+      const saves = async () =>
+        /rdb_saves:(\d+)/.exec(String(await c.call("INFO", "stats")))?.[1] ??
+          /rdb_saves:(\d+)/.exec(String(await c.call("INFO", "persistence")))?.[1];
+      equal(await saves(), "0");
+      await c.call("SET", "k", "v");
+      equal(String(await c.call("SAVE")), "OK");
+      equal(await saves(), "1");
+      equal(String(await c.call("FLUSHALL")), "OK");
+      equal(String(await c.call("DEBUG", "RELOAD")), "OK");
+      equal(await saves(), "1");
+      equal(String(await c.call("BGSAVE")), "Background saving started");
+      equal(await saves(), "2");
+    },
+  });
+}
+
 Deno.test({
   name: "DEBUG SEGFAULT and SIGABRT end the node at once with a crash report in the log",
   ...opts,

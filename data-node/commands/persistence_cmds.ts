@@ -26,6 +26,9 @@ function save(s: Engine, c: ClientState): void {
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
   if (p.bgsave) return c.error(IN_PROGRESS);
+  // rdb_saves counts SAVE and background saves, as Redis: not the save of FLUSHALL, SHUTDOWN or
+  // DEBUG RELOAD.
+  p.saves++;
   if (p.saveSync()) c.out.ok();
   else c.error("ERR");
 }

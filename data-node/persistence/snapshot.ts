@@ -191,7 +191,6 @@ export class Persistence {
     this.s.dirty = 0;
     this.s.lastSaveSec = Math.floor(Date.now() / 1000);
     this.s.lastSaveOk = true;
-    this.saves++;
   }
 
   /** BGSAVE: resolves true once the file is in place. */

@@ -487,6 +487,8 @@ export class MasterSide {
     const p = this.s.persistence!;
     const path = p.file;
     // A filtered RDB goes to dump.rdb too, as Redis's does (only replicas without EOF get one).
+    // It counts in rdb_saves, as Redis's background save for a replica does.
+    p.saves++;
     if (!(await p.writeSnapshotFile(path, true, undefined, filter ?? undefined))) {
       throw new Error("the RDB could not be written");
     }
