@@ -801,6 +801,25 @@ function cliFunctionsRdb(p: Pair): Promise<void> {
   });
 }
 
+/** bind-source-addr: the replica's link comes from that address, as the master sees it. */
+async function bindSourceAddr(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await populate(m, 50);
+  // A full sync of a few megabytes: more than the link reads ahead.
+  await m.call("SET", "big", "x".repeat(3_000_000));
+  // 127.0.0.2 is not the loopback address protected mode lets in.
+  equal(String(await m.call("CONFIG", "SET", "protected-mode", "no")), "OK");
+  equal(String(await r.call("CONFIG", "SET", "bind-source-addr", "127.0.0.2")), "OK");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  const info = String(await m.call("INFO", "replication"));
+  ok(/slave0:ip=127\.0\.0\.2,/.test(info), info);
+  await m.call("SET", "after", "sync");
+  await caughtUp(m, [r]);
+  await sameData(m, r);
+}
+
 /** M → R1 → R2: the sub-replica follows the top master's history and offsets. */
 async function chained(p: Pair): Promise<void> {
   await using m = await Node.start(p.master, "M");
@@ -879,6 +898,7 @@ const SCENARIOS: Scenario[] = [
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
+  { name: "bind-source-addr on the replica", fn: bindSourceAddr },
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
 ];
