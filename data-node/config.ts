@@ -345,7 +345,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "rdbchecksum", type: bool, default: "yes", mutable: false },
   { name: "dbfilename", type: str, default: "dump.rdb", protected: true },
   { name: "rdb-del-sync-files", type: bool, default: "no" },
-  { name: "dir", type: str, default: "./", protected: true },
+  { name: "dir", type: str, default: "./", protected: true, denyLoading: true },
   { name: "rdb-save-incremental-fsync", type: bool, default: "yes" },
   // Replication
   {
@@ -370,6 +370,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     name: "repl-diskless-load",
     type: oneOf("disabled", "on-empty-db", "swapdb"),
     default: "disabled",
+    denyLoading: true,
   },
   // Ours (Redis 8 has the same idea): a full sync's RDB on a second connection while the
   // stream goes to the replica, when both ends announce it.
@@ -435,7 +436,7 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "lfu-log-factor", type: int(0, INT_MAX), default: "10" },
   { name: "lfu-decay-time", type: int(0, INT_MAX), default: "1" },
   // Append only file
-  { name: "appendonly", type: bool, default: "no" },
+  { name: "appendonly", type: bool, default: "no", denyLoading: true },
   { name: "appendfilename", type: str, default: "appendonly.aof", mutable: false },
   { name: "appenddirname", type: str, default: "appendonlydir", mutable: false },
   { name: "appendfsync", type: oneOf("always", "everysec", "no"), default: "everysec" },

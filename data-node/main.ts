@@ -30,9 +30,11 @@ function wirePersistence(server: Server): Persistence {
   server.debugExtensions.set("reload", debugReload);
   server.debugExtensions.set("object", debugObject);
   server.debugExtensions.set("loadaof", debugLoadAof);
-  // FLUSHALL saves right away when save points are configured, as Redis does.
+  // FLUSHALL stops a BGSAVE in progress (it would write the old dataset) and saves right away
+  // when save points are configured, as Redis does.
   server.afterFlushAll = () => {
-    if (p.hasSaveRules() && !p.bgsave) p.saveSync();
+    p.abortBgsave();
+    if (p.hasSaveRules()) p.saveSync();
   };
   server.beforeShutdown = async (save, force) => {
     if (server.aof?.initialRewrite) {
@@ -43,6 +45,9 @@ function wirePersistence(server: Server): Persistence {
       }
       getLogger(["data-node"]).warn("Writing initial AOF. Exit anyway.");
     } else if (server.aof?.rewriting) await server.aof.rewriting;
+    // A BGSAVE in progress is stopped, as Redis kills its RDB child; the save below (if any) is
+    // the one that counts.
+    p.abortBgsave();
     if (p.bgsave) await p.bgsave;
     if (server.aof?.enabled) server.aof.stop();
     p.stop();
@@ -229,10 +234,13 @@ async function main(): Promise<void> {
   }
   const mode = server.clusterEnabled ? "cluster" : "standalone";
   // A banner of the facts tools look for in a fresh log: version, mode, port and PID. Printed
-  // once the server listens, or before the error of a load that fails (so a failed start shows
-  // the same first lines as one that worked).
+  // once the server listens (before a load that runs while listening, as Redis prints its logo
+  // before loading), or before the error of a load that fails (so a failed start shows the same
+  // first lines as one that worked). Once only.
+  let bannerShown = false;
   const banner = (port: number) => {
-    if (!config.get<boolean>("always-show-logo")) return;
+    if (bannerShown || !config.get<boolean>("always-show-logo")) return;
+    bannerShown = true;
     log.info("\n  data node {version} ({bits} bit), {mode} mode\n  Port: {port}\n  PID: {pid}\n", {
       version: REDIS_VERSION,
       bits: 64,
@@ -276,13 +284,12 @@ async function main(): Promise<void> {
   const loadListening = !server.clusterEnabled;
   if (loadListening) {
     listenOrExit(server);
+    banner(server.boundPort());
     server.loading = true;
   }
   try {
-    if (fromAof) {
-      if (loadListening) await aof.loadAsync();
-      else aof.load();
-    } else if (master) {
+    if (fromAof) await aof.load();
+    else if (master) {
       const loaded = loadListening
         ? await persistence.loadAtStartupAsync()
         : persistence.loadAtStartup();

@@ -12,7 +12,7 @@ import {
   withTempDir as withDir,
 } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
-import { RequestParser } from "../shared/resp/mod.ts";
+import { RequestParser, RespError } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -435,3 +435,54 @@ Deno.test({
       equal(String(await c.call("GET", "k")), "v");
     }),
 });
+
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `${impl}: a slow script replayed by DEBUG LOADAOF lets clients in, who are told -LOADING`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () =>
+      withDir(async (dir) => {
+        const args = [
+          "--appendonly",
+          "yes",
+          "--aof-use-rdb-preamble",
+          "no",
+          "--lua-time-limit",
+          "1",
+          "--enable-debug-command",
+          "yes",
+        ];
+        await using n = impl === "ours"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        // The file: a script that writes, then keeps the server busy well past the 1 ms limit.
+        const manifest = Deno.readTextFileSync(`${dir}/appendonlydir/appendonly.aof.manifest`);
+        const incr = /file (\S+) seq \d+ type i/.exec(manifest)![1]!;
+        const script = "redis.call('set',KEYS[1],'y') for i=1,300000 do redis.call('ping') end " +
+          "return 'ok'";
+        const resp = (...a: string[]) =>
+          `*${a.length}\r\n` + a.map((x) => `$${new TextEncoder().encode(x).length}\r\n${x}\r\n`)
+            .join("");
+        Deno.writeTextFileSync(
+          `${dir}/appendonlydir/${incr}`,
+          resp("SELECT", "9") + resp("EVAL", script, "1", "x"),
+        );
+        using loader = await RawConn.connect(n.port);
+        await loader.write(new TextEncoder().encode(resp("DEBUG", "LOADAOF")));
+        let seen = "";
+        for (let i = 0; i < 200 && !seen.startsWith("LOADING"); i++) {
+          const r = await c.call("PING");
+          seen = r instanceof RespError ? r.message : String(r);
+          if (seen === "PONG") await new Promise((r) => setTimeout(r, 5));
+        }
+        equal(seen, "LOADING Redis is loading the dataset in memory");
+        equal(String(await loader.read(30_000)), "OK");
+        equal(String(await c.call("PING")), "PONG");
+        await c.call("SELECT", "9");
+        equal(await c.call("GET", "x"), "y");
+      }),
+  });
+}

@@ -815,6 +815,77 @@ for (const impl of ["data-node", "redis-server"] as const) {
   });
 }
 
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name:
+      `${impl}: FLUSHALL stops a BGSAVE in progress, which then counts as neither save nor error`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(node.port);
+      const info = async (name: string) => {
+        const text = String(await c.call("INFO", "persistence"));
+        return text.split("\r\n").find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1);
+      };
+      equal(String(await c.call("CONFIG", "SET", "save", "")), "OK");
+      for (let i = 0; i < 200; i++) await c.call("SET", `k${i}`, "v");
+      // 10 ms a key: the save would take two seconds.
+      equal(String(await c.call("CONFIG", "SET", "rdb-key-save-delay", "10000")), "OK");
+      equal(String(await c.call("BGSAVE")), "Background saving started");
+      equal(await info("rdb_bgsave_in_progress"), "1");
+      equal(String(await c.call("FLUSHALL")), "OK");
+      const t0 = Date.now();
+      await eventually(
+        async () => (await info("rdb_bgsave_in_progress")) === "0",
+        "the save to stop",
+        1500,
+      );
+      ok(Date.now() - t0 < 1500, `stopped after ${Date.now() - t0} ms`);
+      equal(await info("rdb_changes_since_last_save"), "400");
+      equal(await info("rdb_last_bgsave_status"), "ok");
+      equal(await info("rdb_saves"), "1", "a save was started");
+      equal(String(await c.call("SET", "x", "1")), "OK", "still writable");
+      // The next BGSAVE runs, and to its end.
+      equal(String(await c.call("CONFIG", "SET", "rdb-key-save-delay", "0")), "OK");
+      equal(String(await c.call("BGSAVE")), "Background saving started");
+      await eventually(
+        async () => (await info("rdb_bgsave_in_progress")) === "0",
+        "the second save",
+      );
+      equal(await info("rdb_changes_since_last_save"), "0");
+      equal(await info("rdb_saves"), "2");
+    },
+  });
+}
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: rdb_saves counts SAVE and BGSAVE, not the saves of FLUSHALL or DEBUG RELOAD`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      const args = ["--enable-debug-command", "yes", "--save", "3600 100"];
+      await using node = impl === "data-node"
+        ? await startDataNode(args)
+        : await startRedisServer(args);
+      using c = await RawConn.connect(node.port);
+      const saves = async () =>
+        /rdb_saves:(\d+)/.exec(String(await c.call("INFO", "stats")))?.[1] ??
+          /rdb_saves:(\d+)/.exec(String(await c.call("INFO", "persistence")))?.[1];
+      equal(await saves(), "0");
+      await c.call("SET", "k", "v");
+      equal(String(await c.call("SAVE")), "OK");
+      equal(await saves(), "1");
+      equal(String(await c.call("FLUSHALL")), "OK");
+      equal(String(await c.call("DEBUG", "RELOAD")), "OK");
+      equal(await saves(), "1");
+      equal(String(await c.call("BGSAVE")), "Background saving started");
+      equal(await saves(), "2");
+    },
+  });
+}
+
 Deno.test({
   name: "DEBUG SEGFAULT and SIGABRT end the node at once with a crash report in the log",
   ...opts,

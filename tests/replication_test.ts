@@ -770,6 +770,56 @@ function cliRdb(p: Pair): Promise<void> {
   });
 }
 
+/**
+ * `redis-cli --functions-rdb` asks (REPLCONF rdb-filter-only functions) for an RDB of the
+ * functions alone: it loads elsewhere as the libraries and no key.
+ */
+function cliFunctionsRdb(p: Pair): Promise<void> {
+  return withTempDir(async (dir) => {
+    await using m = await Node.start(p.master, "master");
+    await populate(m, 100);
+    const lib = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+    equal(await m.call("FUNCTION", "LOAD", lib), "lib1");
+    const keys = await m.call("DBSIZE");
+    ok(typeof keys === "number" && keys > 0, `DBSIZE ${String(keys)}`);
+    const file = `${dir}/out.rdb`;
+    const out = await new Deno.Command("redis-cli", {
+      args: ["-h", "127.0.0.1", "-p", String(m.port), "--functions-rdb", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    ok(out.success, `redis-cli --functions-rdb failed:\n${text}\n${await describe([m])}`);
+    ok(text.includes("Transfer finished with success"), text);
+    const loadDir = `${dir}/load`;
+    await Deno.mkdir(loadDir);
+    await Deno.copyFile(file, `${loadDir}/dump.rdb`);
+    await using loaded = await Node.start(p.replica, "loaded from the RDB", [], { dir: loadDir });
+    equal(await loaded.call("DBSIZE"), 0);
+    equal(await loaded.call("FCALL", "func1", "0"), 123);
+    equal(await m.call("DBSIZE"), keys, "the master keeps its keys");
+  });
+}
+
+/** bind-source-addr: the replica's link comes from that address, as the master sees it. */
+async function bindSourceAddr(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await populate(m, 50);
+  // A full sync of a few megabytes: more than the link reads ahead.
+  await m.call("SET", "big", "x".repeat(3_000_000));
+  // 127.0.0.2 is not the loopback address protected mode lets in.
+  equal(String(await m.call("CONFIG", "SET", "protected-mode", "no")), "OK");
+  equal(String(await r.call("CONFIG", "SET", "bind-source-addr", "127.0.0.2")), "OK");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  const info = String(await m.call("INFO", "replication"));
+  ok(/slave0:ip=127\.0\.0\.2,/.test(info), info);
+  await m.call("SET", "after", "sync");
+  await caughtUp(m, [r]);
+  await sameData(m, r);
+}
+
 /** M → R1 → R2: the sub-replica follows the top master's history and offsets. */
 async function chained(p: Pair): Promise<void> {
   await using m = await Node.start(p.master, "M");
@@ -847,6 +897,8 @@ const SCENARIOS: Scenario[] = [
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
+  { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
+  { name: "bind-source-addr on the replica", fn: bindSourceAddr },
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
 ];

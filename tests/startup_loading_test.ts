@@ -57,6 +57,18 @@ async function duringLoad(c: RawConn, oldRunId: string): Promise<string[]> {
     `GET ${text(await c.call("GET", "key:1"))}`,
     `SET ${text(await c.call("SET", "x", "1"))}`,
     `CONFIG GET ${text(await c.call("CONFIG", "GET", "key-load-delay"))}`,
+    // Most directives change during a load; dir, appendonly and repl-diskless-load do not.
+    `CONFIG SET loglevel ${text(await c.call("CONFIG", "SET", "loglevel", "debug"))}`,
+    `CONFIG SET dir ${text(await c.call("CONFIG", "SET", "dir", "nonexistent"))}`,
+    `CONFIG SET appendonly ${text(await c.call("CONFIG", "SET", "appendonly", "yes"))}`,
+    `CONFIG SET repl-diskless-load ${
+      text(await c.call("CONFIG", "SET", "repl-diskless-load", "swapdb"))
+    }`,
+    // The first problem in the list wins.
+    `CONFIG SET two ${text(await c.call("CONFIG", "SET", "nosuch", "1", "dir", "x"))}`,
+    `CONFIG SET two ${text(await c.call("CONFIG", "SET", "maxmemory", "1", "dir", "x"))}`,
+    `CONFIG GET loglevel ${text(await c.call("CONFIG", "GET", "loglevel"))}`,
+    `CONFIG GET appendonly ${text(await c.call("CONFIG", "GET", "appendonly"))}`,
   ];
 }
 
@@ -69,7 +81,13 @@ for (const impl of ["ours", "redis"] as const) {
       withTempDir(async (dir) => {
         const oldRunId = await writeDump(impl, dir);
         const t0 = Date.now();
-        await using node = await start(impl, dir, SLOW);
+        await using node = await start(impl, dir, [
+          ...SLOW,
+          "--always-show-logo",
+          "yes",
+          "--enable-protected-configs",
+          "yes",
+        ]);
         using c = await RawConn.connect(node.port);
         const seen = await duringLoad(c, oldRunId);
         equal(
@@ -81,8 +99,18 @@ for (const impl of ["ours", "redis"] as const) {
             "GET -LOADING Redis is loading the dataset in memory",
             "SET -LOADING Redis is loading the dataset in memory",
             "CONFIG GET key-load-delay,1000",
+            "CONFIG SET loglevel OK",
+            "CONFIG SET dir -LOADING Redis is loading the dataset in memory",
+            "CONFIG SET appendonly -LOADING Redis is loading the dataset in memory",
+            "CONFIG SET repl-diskless-load -LOADING Redis is loading the dataset in memory",
+            "CONFIG SET two -ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'",
+            "CONFIG SET two -LOADING Redis is loading the dataset in memory",
+            "CONFIG GET loglevel loglevel,debug",
+            "CONFIG GET appendonly appendonly,no",
           ].join("\n"),
         );
+        // The log already names the process while it loads (tools wait for its PID line).
+        if (impl === "ours") ok(node.output().includes(`PID: ${node.pid}`), node.output());
         // The load's progress, as INFO persistence shows it meanwhile.
         const size = (await Deno.stat(`${dir}/dump.rdb`)).size;
         const p = await c.call("INFO", "persistence");

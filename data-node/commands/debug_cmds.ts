@@ -184,7 +184,7 @@ function debugAllowed(s: Engine, c: ClientState): boolean {
   return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
 }
 
-function debug(s: Engine, c: ClientState, argv: string[]): void {
+function debug(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
   const sub = argv[1]!.toLowerCase();
   const ext = s.debugExtensions.get(sub);

@@ -26,6 +26,9 @@ function save(s: Engine, c: ClientState): void {
   const p = s.persistence;
   if (!p) return c.error("ERR persistence is not available");
   if (p.bgsave) return c.error(IN_PROGRESS);
+  // rdb_saves counts SAVE and background saves, as Redis: not the save of FLUSHALL, SHUTDOWN or
+  // DEBUG RELOAD.
+  p.saves++;
   if (p.saveSync()) c.out.ok();
   else c.error("ERR");
 }
@@ -190,18 +193,24 @@ export function debugReload(s: Engine, c: ClientState, argv: string[]): void {
  * exits when that fails; here the error is answered: the dataset is left alone when there is no
  * AOF on disk, and holds what loaded before the error otherwise).
  */
-export function debugLoadAof(s: Engine, c: ClientState, argv: string[]): void {
+export function debugLoadAof(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
   if (argv.length !== 2) return subcommandSyntaxError(c, argv, "DEBUG");
   const aof = s.aof;
   if (!aof) return c.error("ERR persistence is not available");
-  try {
-    aof.reload();
-  } catch (e) {
+  const failed = (e: unknown) => {
     log.warn("DEBUG LOADAOF: {err}", { err: (e as Error).message });
-    return c.error("ERR Error trying to load the AOF files, check server logs.");
+    c.error("ERR Error trying to load the AOF files, check server logs.");
+  };
+  let loading: Promise<void>;
+  try {
+    loading = aof.reload();
+  } catch (e) {
+    return failed(e);
   }
-  log.warn("Append Only File loaded by DEBUG LOADAOF");
-  c.out.ok();
+  return loading.then(() => {
+    log.warn("Append Only File loaded by DEBUG LOADAOF");
+    c.out.ok();
+  }, failed);
 }
 
 function bgrewriteaof(s: Engine, c: ClientState): void {

@@ -9,6 +9,7 @@ import { cmd, parseIntArg } from "./define.ts";
 import { ERR } from "../../shared/errors.ts";
 import type { ReplicaOf } from "../config.ts";
 import { getLogger } from "../../shared/log.ts";
+import { splitArgs } from "../../shared/config/parse.ts";
 
 const log = getLogger(["data-node", "replication"]);
 
@@ -164,9 +165,24 @@ function replconf(s: Engine, c: ClientState, argv: string[]): void {
         master.linkOf(c).rdbOnly = v === 1;
         break;
       }
-      case "rdb-filter-only":
-        // What to leave out of an rdb-only payload (functions): there is nothing to filter.
+      case "rdb-filter-only": {
+        // What the RDB includes: nothing but what is listed, and "functions" is all there is.
+        const parts = splitArgs(val);
+        if (parts === null) {
+          c.error("ERR Missing rdb-filter-only values");
+          return;
+        }
+        const filter = { excludeData: true, excludeFunctions: true };
+        for (const p of parts) {
+          if (p.toLowerCase() !== "functions") {
+            c.error(`ERR Unsupported rdb-filter-only option: ${p}`);
+            return;
+          }
+          filter.excludeFunctions = false;
+        }
+        master.linkOf(c).rdbFilter = filter;
         break;
+      }
       default:
         c.error(`ERR Unrecognized REPLCONF option: ${argv[i]}`);
         return;

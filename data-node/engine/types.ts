@@ -37,6 +37,7 @@ export type Engine = Pick<
   | "infoText"
   | "lastSaveSec"
   | "lfuMode"
+  | "loading"
   | "lfuParams"
   | "maxmemory"
   | "memoryStats"

@@ -176,34 +176,23 @@ export class Aof implements StreamConsumer {
     return files;
   }
 
-  /** Loads base + incremental files. Throws AofError on a corrupt file. */
-  load(): void {
-    const steps = this.loadSteps();
-    while (!steps.next().done);
-  }
-
   /**
-   * The startup load while the node already listens, as Redis loads its AOF: the event loop runs
-   * every REPLAY_STEP commands (clients meanwhile get -LOADING for what may not run during a
-   * load), `key-load-delay` (microseconds per command) slows it down, and INFO shows the
-   * progress. Throws as load() does.
+   * Loads base + incremental files, as Redis loads its AOF: the event loop runs every REPLAY_STEP
+   * commands (and while a slow script in the file runs in turns), so clients are served and told
+   * -LOADING for what may not run during a load; `key-load-delay` (microseconds per command) slows
+   * it down, and INFO shows the progress. Throws AofError on a corrupt file.
    */
-  async loadAsync(): Promise<void> {
-    const steps = this.loadSteps();
+  async load(): Promise<void> {
     const progress = {
       startSec: Math.floor(this.s.clock.nowMs() / 1000),
       totalBytes: this.totalSize(),
       loadedBytes: 0,
       usedMem: 0,
     };
+    this.loadedBytes = 0;
     this.s.loadingProgress = progress;
     try {
-      for (let r = steps.next(); !r.done; r = steps.next()) {
-        progress.loadedBytes = this.loadedBytes;
-        const delayUs = this.s.config.get<number>("key-load-delay");
-        const ms = delayUs > 0 ? Math.min((REPLAY_STEP * delayUs) / 1000, 60_000) : 0;
-        await new Promise((resolve) => setTimeout(resolve, ms));
-      }
+      await this.loadFiles();
     } finally {
       this.s.loadingProgress = null;
     }
@@ -212,24 +201,36 @@ export class Aof implements StreamConsumer {
   /** Bytes of the files the manifest lists (what a load reads). */
   private totalSize(): number {
     let n = 0;
-    for (const f of this.readManifest()) {
-      try {
-        n += Deno.statSync(this.path(f.name)).size;
-      } catch {
-        // a missing file is the load's error to report
+    try {
+      for (const f of this.readManifest()) {
+        try {
+          n += Deno.statSync(this.path(f.name)).size;
+        } catch {
+          // a missing file is the load's error to report
+        }
       }
+    } catch {
+      // so is a bad manifest
     }
     return n;
   }
 
-  /** Bytes of the files loaded so far, the one in progress included (see loadAsync). */
+  /** Bytes of the files loaded so far, the one in progress included (INFO's progress). */
   private loadedBytes = 0;
 
-  /** The load, one step per REPLAY_STEP commands replayed (see load and loadAsync). */
-  private *loadSteps(): Generator<void, void> {
+  /** One turn of the event loop during a load, after REPLAY_STEP commands (key-load-delay). */
+  private async loadStep(): Promise<void> {
+    if (this.s.loadingProgress !== null) this.s.loadingProgress.loadedBytes = this.loadedBytes;
+    const delayUs = this.s.config.get<number>("key-load-delay");
+    const ms = delayUs > 0 ? Math.min((REPLAY_STEP * delayUs) / 1000, 60_000) : 0;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private async loadFiles(): Promise<void> {
     this.files = this.readManifest();
     this.loadedBytes = 0;
     this.loading = true;
+    this.s.loading = true;
     try {
       const incrs = this.files.filter((f) => f.type === "i");
       const base = this.files.find((f) => f.type === "b");
@@ -241,13 +242,14 @@ export class Aof implements StreamConsumer {
         );
       }
       if (base) {
-        yield* this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
+        await this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
       }
       for (let i = 0; i < incrs.length; i++) {
-        yield* this.loadFile(incrs[i]!.name, i === incrs.length - 1);
+        await this.loadFile(incrs[i]!.name, i === incrs.length - 1);
       }
     } finally {
       this.loading = false;
+      this.s.loading = false;
     }
     this.seq = Math.max(0, ...this.files.map((f) => f.seq));
     log.info("DB loaded from append only file");
@@ -258,17 +260,17 @@ export class Aof implements StreamConsumer {
    * emptied and loaded back from the files the manifest on disk lists. Throws as load() does
    * (with no AOF on disk, before anything is emptied).
    */
-  reload(): void {
+  reload(): Promise<void> {
     if (this.enabled) this.flush(true);
     if (!this.exists()) throw new AofError(`No AOF manifest in ${this.dir}`);
     for (const db of this.s.dbs) db.clear();
     this.s.tracking.flushed();
     flushLibraries(this.s.scripting);
-    this.load();
+    return this.load();
   }
 
   /** Replays a file of commands; `last` allows a truncated tail (aof-load-truncated). */
-  private *loadFile(name: string, last: boolean, from = 0): Generator<void, void> {
+  private async loadFile(name: string, last: boolean, from = 0): Promise<void> {
     let buf: Uint8Array;
     const done = this.loadedBytes + from;
     try {
@@ -282,7 +284,7 @@ export class Aof implements StreamConsumer {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       throw new AofError(`The append log file ${name} doesn't exist: No such file or directory`);
     }
-    const valid = yield* this.replay(buf, name, done);
+    const valid = await this.replay(buf, name, done);
     this.loadedBytes = done + buf.length;
     if (valid === buf.length) return;
     // A truncated tail: the last write never completed (a crash mid-write).
@@ -311,7 +313,7 @@ export class Aof implements StreamConsumer {
    * the file counts as truncated there. A command that is unknown or fails stops the load with
    * its file and offset, never silently.
    */
-  private *replay(buf: Uint8Array, name: string, before: number): Generator<void, number> {
+  private async replay(buf: Uint8Array, name: string, before: number): Promise<number> {
     const first = new RequestParser({ maxBulkLen: Number.MAX_SAFE_INTEGER });
     first.feed(buf);
     const loader = this.s.newClient(null, "aof-loader", "");
@@ -332,7 +334,7 @@ export class Aof implements StreamConsumer {
         const at = buf.length - parser.pending;
         if (++replayed % REPLAY_STEP === 0) {
           this.loadedBytes = before + at;
-          yield;
+          await this.loadStep();
         }
         // An annotation line ("#TS:<unix time>") between commands is skipped, as Redis does.
         if (buf[at] === 0x23) {
@@ -363,7 +365,12 @@ export class Aof implements StreamConsumer {
         }
         if (argv === null) break;
         if (argv.length === 0) continue;
-        this.replayOne(loader, argv, errors, name, at);
+        // A script past busy-reply-threshold goes on in turns: the load waits for it.
+        const paused = this.replayOne(loader, argv, errors, name, at);
+        if (paused) {
+          await paused;
+          this.checkReplayed(argv, errors, name, at);
+        }
         if (loader.multi === null) valid = buf.length - parser.pending;
       }
       if (loader.multi !== null) {
@@ -383,7 +390,7 @@ export class Aof implements StreamConsumer {
     errors: string[],
     name: string,
     at: number,
-  ): void {
+  ): Promise<void> | undefined {
     if (typeof lookupCommand(this.s.commands, argv) === "string") {
       throw new AofError(
         `Unknown command '${
@@ -394,12 +401,19 @@ export class Aof implements StreamConsumer {
     loader.out.reset();
     const waiting = processCommand(this.s, loader, argv);
     if (waiting) {
+      if (this.s.scripting.running !== null) return waiting;
       throw new AofError(
         `Command '${
           clip128(argv[0]!)
         }' would block, reading the append only file ${name} at offset ${at}`,
       );
     }
+    this.checkReplayed(argv, errors, name, at);
+    return undefined;
+  }
+
+  /** A replayed command that failed stops the load. */
+  private checkReplayed(argv: string[], errors: string[], name: string, at: number): void {
     if (errors.length > 0) {
       throw new AofError(
         `Error replaying '${
@@ -578,7 +592,8 @@ export class Aof implements StreamConsumer {
       return false;
     }
     const old = this.files;
-    const ok = await this.p.writeSnapshotFile(this.path(base), false, commands);
+    const format = commands ? "commands" : "rdb";
+    const ok = await this.p.writeSnapshotFile(this.path(base), false, undefined, undefined, format);
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
     if (!ok) {
       this.lastRewriteOk = false;

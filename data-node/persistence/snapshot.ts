@@ -28,12 +28,21 @@ import { REDIS_VERSION } from "../../shared/version.ts";
 
 const log = getLogger(["data-node", "rdb"]);
 
+/** A snapshot written as an RDB, or as commands (an AOF base with aof-use-rdb-preamble no). */
+export type SnapshotFormat = "rdb" | "commands";
+
 /** Work done between yields to the event loop during a background save. */
 const SLICE_MS = 10;
 /** Bytes buffered before they are written out. */
 const CHUNK_BYTES = 1024 * 1024;
 /** After a failed background save, wait this long before a save rule triggers again. */
 const RETRY_DELAY_MS = 5000;
+
+/** What an RDB for a replica leaves out (REPLCONF rdb-filter-only). */
+export interface RdbFilter {
+  excludeData: boolean;
+  excludeFunctions: boolean;
+}
 
 interface DbSnapshot {
   db: Database;
@@ -48,6 +57,8 @@ export class Persistence {
   lastBgsaveOk = true;
   lastBgsaveSec = -1;
   private bgsaveStartMs = 0;
+  /** Set by abortBgsave: the running BGSAVE stops at its next slice and leaves no file. */
+  private bgsaveAbort: { aborted: boolean } | null = null;
   private lastFailMs = 0;
   lastLoadLoaded = 0;
   lastLoadExpired = 0;
@@ -184,7 +195,6 @@ export class Persistence {
     this.s.dirty = 0;
     this.s.lastSaveSec = Math.floor(Date.now() / 1000);
     this.s.lastSaveOk = true;
-    this.saves++;
   }
 
   /** BGSAVE: resolves true once the file is in place. */
@@ -192,10 +202,15 @@ export class Persistence {
     if (this.bgsave) return this.bgsave;
     this.bgsaveStartMs = Date.now();
     const dirtyAtStart = this.s.dirty;
+    const abort = { aborted: false };
+    this.bgsaveAbort = abort;
+    // rdb_saves counts the saves started, as Redis counts its forks: stopped or failed ones too.
+    this.saves++;
     log.info("Background saving started");
-    this.bgsave = this.runBgsave(dirtyAtStart).finally(() => {
+    this.bgsave = this.runBgsave(dirtyAtStart, abort).finally(() => {
       this.releaseSnapshots();
       this.bgsave = null;
+      if (this.bgsaveAbort === abort) this.bgsaveAbort = null;
       this.lastBgsaveSec = Math.round((Date.now() - this.bgsaveStartMs) / 1000);
       if (this.bgsaveScheduled) {
         this.bgsaveScheduled = false;
@@ -206,11 +221,26 @@ export class Persistence {
   }
 
   /**
+   * Stops the BGSAVE in progress, if any, as Redis kills its RDB child on FLUSHALL and SHUTDOWN:
+   * its temp file is removed, dump.rdb stays as it was, and the change counter and
+   * rdb_last_bgsave_status are left alone (a save stopped on purpose is no failed save).
+   */
+  abortBgsave(): void {
+    if (this.bgsaveAbort) this.bgsaveAbort.aborted = true;
+  }
+
+  /**
    * Takes a copy-on-write snapshot now and writes it to `path` in the background (temp file,
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(path: string, rdb = true, commands = false): Promise<boolean> {
+  writeSnapshotFile(
+    path: string,
+    rdb = true,
+    abort?: { aborted: boolean },
+    filter?: RdbFilter,
+    format: SnapshotFormat = "rdb",
+  ): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -224,7 +254,8 @@ export class Persistence {
       return failed(e);
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
-    const done: Promise<boolean> = this.streamSnapshot((chunk) => writeAll(f, chunk), rdb, commands)
+    const write = (chunk: Uint8Array) => writeAll(f, chunk);
+    const done: Promise<boolean> = this.streamSnapshot(write, rdb, abort, filter, format)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -245,11 +276,15 @@ export class Persistence {
   streamSnapshot(
     sink: (chunk: Uint8Array) => Promise<void>,
     rdb = true,
-    commands = false,
+    abort?: { aborted: boolean },
+    filter?: RdbFilter,
+    format: SnapshotFormat = "rdb",
   ): Promise<void> {
-    const snaps = this.snapshots(true);
+    const snaps = filter?.excludeData ? [] : this.snapshots(true);
     if (rdb) this.rdbWrites++;
-    const written = commands ? this.commandsTo(sink, snaps) : this.serializeTo(sink, snaps);
+    const written = format === "commands"
+      ? this.commandsTo(sink, snaps)
+      : this.serializeTo(sink, snaps, abort, filter);
     const done = written.finally(() => {
       if (rdb) this.rdbWrites--;
       this.releaseSnapshots();
@@ -272,17 +307,21 @@ export class Persistence {
   private async serializeTo(
     sink: (chunk: Uint8Array) => Promise<void>,
     snaps: DbSnapshot[],
+    abort?: { aborted: boolean },
+    filter?: RdbFilter,
   ): Promise<void> {
     const o = this.options();
     const w = new ByteWriter();
     writeHeader(w, this.aux(), o);
-    writeLibraries(w, this.s.scripting, o.compress);
+    if (!filter?.excludeFunctions) writeLibraries(w, this.s.scripting, o.compress);
     // Read once, as Redis's forked child sees the value of when it started.
     const delayUs = this.s.config.get<number>("rdb-key-save-delay");
     for (const waitMs of this.serialize(w, snaps, o, delayUs)) {
       await sink(w.take());
       await new Promise((r) => setTimeout(r, waitMs));
+      if (abort?.aborted) throw new Error("background save aborted");
     }
+    if (abort?.aborted) throw new Error("background save aborted");
     await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
   }
 
@@ -321,14 +360,17 @@ export class Persistence {
     this.s.lastSaveOk = true;
   }
 
-  private async runBgsave(dirtyAtStart: number): Promise<boolean> {
+  private async runBgsave(dirtyAtStart: number, abort: { aborted: boolean }): Promise<boolean> {
     if (this.busy) await this.busy;
-    const ok = await this.writeSnapshotFile(this.file);
+    const ok = !abort.aborted && await this.writeSnapshotFile(this.file, true, abort);
+    if (!ok && abort.aborted) {
+      log.warn("Background saving aborted");
+      return false;
+    }
     if (ok) {
       this.s.dirty = Math.max(0, this.s.dirty - dirtyAtStart);
       this.s.lastSaveSec = Math.floor(Date.now() / 1000);
       this.s.lastSaveOk = this.lastBgsaveOk = true;
-      this.saves++;
       log.info("Background saving terminated with success");
       return true;
     }

@@ -22,6 +22,7 @@ import type { Client } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import type { Cursor, ReplicationStream } from "./backlog.ts";
 import { EOF_MARK_LEN, RDB_CHANNEL_CAPA } from "./handshake.ts";
+import type { RdbFilter } from "../persistence/snapshot.ts";
 
 const log = getLogger(["data-node", "replication"]);
 
@@ -35,6 +36,11 @@ const STREAM_CHUNK = 256 * 1024;
 const NEWLINE = new Uint8Array([10]);
 const PING = encodeCommand(["PING"]);
 const GETACK = encodeCommand(["REPLCONF", "GETACK", "*"]);
+
+function sameFilter(a: RdbFilter | null, b: RdbFilter | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.excludeData === b.excludeData && a.excludeFunctions === b.excludeFunctions;
+}
 
 function randomMark(): string {
   const chars = "0123456789abcdef";
@@ -52,6 +58,11 @@ export class ReplicaLink {
   capaPsync2 = false;
   /** REPLCONF rdb-only 1: the link ends after the RDB (redis-cli --rdb). */
   rdbOnly = false;
+  /**
+   * REPLCONF rdb-filter-only: what this replica's RDB leaves out (redis-cli --functions-rdb
+   * asks for the functions alone, --replica for neither). It gets an RDB of its own.
+   */
+  rdbFilter: RdbFilter | null = null;
   /** SYNC (not PSYNC): no +FULLRESYNC line and no acknowledgements (redis-cli --replica). */
   legacy = false;
   /** The offset the replica last acknowledged (REPLCONF ACK), and when. */
@@ -374,8 +385,13 @@ export class MasterSide {
       this.waitingSince = 0;
       return;
     }
-    const diskless = s.config.get<boolean>("repl-diskless-sync") && waiting.every((l) => l.capaEof);
-    if (diskless) {
+    // Replicas that asked for a filtered RDB share one only with those asking the same, as in
+    // Redis; such a sync goes to the sockets whenever the replicas can take it.
+    const filter = waiting[0]!.rdbFilter;
+    const batch = waiting.filter((l) => sameFilter(l.rdbFilter, filter));
+    const configured = s.config.get<boolean>("repl-diskless-sync");
+    const diskless = (configured || filter !== null) && batch.every((l) => l.capaEof);
+    if (diskless && configured) {
       const delayMs = s.config.get<number>("repl-diskless-sync-delay") * 1000;
       const max = s.config.get<number>("repl-diskless-sync-max-replicas");
       const due = s.clock.nowMs() - this.waitingSince >= delayMs ||
@@ -383,10 +399,14 @@ export class MasterSide {
       if (!due) return;
     }
     this.waitingSince = 0;
-    void this.fullSync(waiting, diskless);
+    void this.fullSync(batch, diskless, filter);
   }
 
-  private async fullSync(batch: ReplicaLink[], diskless: boolean): Promise<void> {
+  private async fullSync(
+    batch: ReplicaLink[],
+    diskless: boolean,
+    filter: RdbFilter | null,
+  ): Promise<void> {
     const s = this.s;
     const st = this.stream();
     this.syncing = true;
@@ -415,8 +435,8 @@ export class MasterSide {
       log.info("Starting BGSAVE for SYNC with target: {target}", {
         target: diskless ? "replicas sockets" : "disk",
       });
-      if (diskless) await this.sendDiskless(batch);
-      else await this.sendFromDisk(batch);
+      if (diskless) await this.sendDiskless(batch, filter);
+      else await this.sendFromDisk(batch, filter);
     } catch (e) {
       log.warn("Full synchronization failed: {err}", { err: String(e) });
       for (const l of batch) l.client.close();
@@ -427,7 +447,7 @@ export class MasterSide {
     this.maybeStartFullSync();
   }
 
-  private async sendDiskless(batch: ReplicaLink[]): Promise<void> {
+  private async sendDiskless(batch: ReplicaLink[], filter: RdbFilter | null): Promise<void> {
     const mark = randomMark();
     const enc = new TextEncoder();
     for (const l of batch) {
@@ -435,12 +455,17 @@ export class MasterSide {
       l.disklessPayload = true;
       l.send(enc.encode(`$EOF:${mark}\r\n`), this.counters);
     }
-    await this.s.persistence!.streamSnapshot(async (chunk) => {
-      const live = batch.filter((l) => !l.closed);
-      if (live.length === 0) throw new Error("no replica left to send the RDB to");
-      // The slowest replica paces the snapshot, as Redis's pipe to its replicas does.
-      await Promise.all(live.map((l) => l.send(chunk, this.counters)));
-    });
+    await this.s.persistence!.streamSnapshot(
+      async (chunk) => {
+        const live = batch.filter((l) => !l.closed);
+        if (live.length === 0) throw new Error("no replica left to send the RDB to");
+        // The slowest replica paces the snapshot, as Redis's pipe to its replicas does.
+        await Promise.all(live.map((l) => l.send(chunk, this.counters)));
+      },
+      true,
+      undefined,
+      filter ?? undefined,
+    );
     for (const l of batch) {
       if (l.closed) continue;
       await l.send(enc.encode(mark), this.counters);
@@ -458,10 +483,15 @@ export class MasterSide {
     }
   }
 
-  private async sendFromDisk(batch: ReplicaLink[]): Promise<void> {
+  private async sendFromDisk(batch: ReplicaLink[], filter: RdbFilter | null): Promise<void> {
     const p = this.s.persistence!;
     const path = p.file;
-    if (!(await p.writeSnapshotFile(path))) throw new Error("the RDB could not be written");
+    // A filtered RDB goes to dump.rdb too, as Redis's does (only replicas without EOF get one).
+    // It counts in rdb_saves, as Redis's background save for a replica does.
+    p.saves++;
+    if (!(await p.writeSnapshotFile(path, true, undefined, filter ?? undefined))) {
+      throw new Error("the RDB could not be written");
+    }
     p.savedForReplication();
     const size = (await Deno.stat(path)).size;
     const enc = new TextEncoder();

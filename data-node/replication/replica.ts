@@ -20,6 +20,7 @@
  * replication ID and offsets.
  */
 import { getLogger } from "../../shared/log.ts";
+import { connectFrom } from "./bound_connect.ts";
 import { replaceWithRdbLibraries } from "../scripting/rdb_functions.ts";
 import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
@@ -217,7 +218,7 @@ export class ReplicaSide {
     this.lastIoMs = this.s.clock.nowMs();
     let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: this.host, port: this.port });
+      conn = await connectFrom(this.host, this.port, this.s.config.getString("bind-source-addr"));
     } catch (e) {
       if (alive()) {
         log.warn("Error condition on socket for SYNC: {err}", { err: (e as Error).message });
@@ -539,7 +540,11 @@ export class ReplicaSide {
     mainLoop.catch((e) => gate.failed = e);
     let rconn: Deno.Conn;
     try {
-      rconn = await Deno.connect({ hostname: this.host, port: this.port });
+      rconn = await connectFrom(
+        this.host,
+        this.port,
+        this.s.config.getString("bind-source-addr"),
+      );
     } catch (e) {
       log.warn("Unable to open the RDB channel: {err}", { err: (e as Error).message });
       return false;

@@ -168,7 +168,10 @@ export class Server {
   aof: Aof | null = null;
   /** DEBUG subcommands added by other modules (persistence adds RELOAD). */
   private readonly oomScore = new OomScore();
-  readonly debugExtensions = new Map<string, (s: Engine, c: Client, argv: string[]) => void>();
+  readonly debugExtensions = new Map<
+    string,
+    (s: Engine, c: Client, argv: string[]) => void | Promise<void>
+  >();
   /** FLUSHALL hook (persistence saves when save rules exist, as Redis does). */
   afterFlushAll: (() => void) | null = null;
   /** Saves (per `save`: true, false, or null = as configured) before shutdown; false = refuse. */

@@ -52,6 +52,8 @@ export interface ParamDef {
   sensitive?: boolean;
   /** Left out of CONFIG GET with a pattern (Redis's hidden debugging configs); found by name. */
   hidden?: boolean;
+  /** CONFIG SET answers -LOADING while a dataset loads (dir, appendonly, repl-diskless-load). */
+  denyLoading?: boolean;
 }
 
 /** A refused CONFIG SET / REWRITE; the message is Redis's text after the `-`. */
@@ -353,7 +355,7 @@ export class Config {
   }
 
   /** CONFIG SET of one or more pairs: all validated first, then all applied, or none. */
-  configSet(pairs: [string, string][], allowProtected = false): void {
+  configSet(pairs: [string, string][], allowProtected = false, loading = false): void {
     // As Redis: first every name is checked (unknown, immutable, protected, repeated; the first
     // problem wins), and only then the values are parsed, in order.
     const fail = (arg: string, why: string) =>
@@ -372,6 +374,9 @@ export class Config {
       }
       if (def.mutable === false) throw fail(raw, "can't set immutable config");
       if (def.protected && !allowProtected) throw fail(raw, "can't set protected config");
+      if (loading && def.denyLoading) {
+        throw new ConfigSetError("LOADING Redis is loading the dataset in memory");
+      }
       if (names.has(name)) throw fail(raw, "duplicate parameter");
       names.add(name);
       found.push([name, def, raw, value]);

@@ -15,6 +15,17 @@ const field = (name: string, ...cmd: string[]): Step => ({ cmd, field: name });
 
 export const CASES_SERVER_STATE: Case[] = [
   {
+    name: "REPLCONF rdb-filter-only takes a list of what to include, and functions is all there is",
+    steps: [
+      c("REPLCONF", "rdb-filter-only", "functions"),
+      c("REPLCONF", "rdb-filter-only", ""),
+      c("REPLCONF", "rdb-filter-only", "FUNCTIONS functions"),
+      c("REPLCONF", "rdb-filter-only", "functions keys"),
+      c("REPLCONF", "rdb-filter-only", "'fun ctions'"),
+      c("REPLCONF", "rdb-filter-only", '"functions'),
+    ],
+  },
+  {
     name: "clients_in_timeout_table counts only blocked clients that have a timeout",
     steps: [
       sendOther("BLPOP", "tq", "0"),
