@@ -535,9 +535,7 @@ function serveStream(
     s.propagation.also(dbId, ["XGROUP", "CREATECONSUMER", key, g.name, consumerName]);
   }
   if (history) {
-    const ids = [...consumer.pel.keys()].filter((id) => id > gt).sort((a, b) =>
-      a < b ? -1 : a > b ? 1 : 0
-    );
+    const ids = consumer.pel.range(gt + 1n, ID_MAX);
     for (const id of ids) {
       if (count && out.length >= count) break;
       const f = st.get(id);
@@ -938,9 +936,8 @@ function xpending(s: Engine, c: ClientState, argv: string[]): void {
       c.out.nullArray();
       return;
     }
-    const ids = g.pendingIds();
-    replyId(c, ids[0]!);
-    replyId(c, ids[ids.length - 1]!);
+    replyId(c, g.pel.first()!);
+    replyId(c, g.pel.last()!);
     const cs = g.consumerList().filter((x) => x.pel.size > 0);
     c.out.array(cs.length);
     for (const x of cs) {
@@ -958,9 +955,8 @@ function xpending(s: Engine, c: ClientState, argv: string[]): void {
   }
   const now = s.nowMs;
   const rows: Nack[] = [];
-  const ids = [...pel.keys()].filter((id) => id >= start && id <= end).sort((a, b) =>
-    a < b ? -1 : a > b ? 1 : 0
-  );
+  // With an IDLE filter the entries past `count` may be needed; without, only `count`.
+  const ids = pel.range(start, end, minIdle ? Infinity : Math.max(0, count));
   for (const id of ids) {
     if (!count) break;
     const n = pel.get(id)!;
@@ -1128,7 +1124,7 @@ function xautoclaim(s: Engine, c: ClientState, argv: string[]): void {
   let consumer: Consumer | null = null;
   const claimed: [bigint, string[] | null][] = [];
   const deleted: bigint[] = [];
-  const ids = g.pendingIds().filter((id) => id >= start);
+  const ids = g.pel.range(start, ID_MAX);
   let idx = 0;
   for (; attempts-- > 0 && count > 0 && idx < ids.length; idx++) {
     const id = ids[idx]!;
@@ -1296,8 +1292,7 @@ function xinfoStream(s: Engine, c: ClientState, argv: string[]): void {
     c.out.bulk("pel-count");
     c.out.int(g.pel.size);
     c.out.bulk("pending");
-    let pids = g.pendingIds();
-    if (count) pids = pids.slice(0, count);
+    const pids = g.pel.range(0n, ID_MAX, count || Infinity);
     c.out.array(pids.length);
     for (const id of pids) {
       const n = g.pel.get(id)!;
@@ -1319,8 +1314,7 @@ function xinfoStream(s: Engine, c: ClientState, argv: string[]): void {
       c.out.bulk("pel-count");
       c.out.int(x.pel.size);
       c.out.bulk("pending");
-      let cids = [...x.pel.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      if (count) cids = cids.slice(0, count);
+      const cids = x.pel.range(0n, ID_MAX, count || Infinity);
       c.out.array(cids.length);
       for (const id of cids) {
         const n = x.pel.get(id)!;

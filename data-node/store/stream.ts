@@ -487,12 +487,77 @@ export class IdMap<V> {
   }
 
   set(id: bigint, v: V): this {
+    const before = this.m.size;
     this.m.set(IdMap.key(id), v);
+    if (this.ord !== null && this.m.size !== before) this.ordInsert(id);
     return this;
   }
 
   delete(id: bigint): boolean {
-    return this.m.delete(IdMap.key(id));
+    const deleted = this.m.delete(IdMap.key(id));
+    if (deleted && this.ord !== null) this.ordRemove(id);
+    return deleted;
+  }
+
+  /**
+   * The IDs in order, kept from the first ordered read on (a pending entries list is read in
+   * order by XPENDING, XAUTOCLAIM and XINFO, as Redis walks its radix tree): ord[head..] are
+   * the live IDs. New IDs usually come last (deliveries follow the stream) and acknowledged ones
+   * first, so both are O(1) then; others are a binary search and an insert or removal.
+   */
+  private ord: bigint[] | null = null;
+  private head = 0;
+
+  private ordered(): bigint[] {
+    if (this.ord === null) {
+      this.ord = sortIds([...this.keys()]);
+      this.head = 0;
+    }
+    return this.ord;
+  }
+
+  private ordInsert(id: bigint): void {
+    const a = this.ord!;
+    if (a.length === this.head || id > a[a.length - 1]!) a.push(id);
+    else a.splice(lowerBound(a, id, this.head), 0, id);
+  }
+
+  private ordRemove(id: bigint): void {
+    const a = this.ord!;
+    if (a[this.head] === id) {
+      this.head++;
+      // The acknowledged head is dropped once it is most of the array.
+      if (this.head >= 1024 && this.head * 2 >= a.length) {
+        this.ord = a.slice(this.head);
+        this.head = 0;
+      }
+      return;
+    }
+    const i = lowerBound(a, id, this.head);
+    if (a[i] === id) a.splice(i, 1);
+  }
+
+  /** Up to `limit` IDs from `start` to `end` (both included), in order. */
+  range(start: bigint, end: bigint, limit = Infinity): bigint[] {
+    const a = this.ordered();
+    const out: bigint[] = [];
+    for (let i = lowerBound(a, start, this.head); i < a.length && out.length < limit; i++) {
+      const id = a[i]!;
+      if (id > end) break;
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** The smallest and the largest ID (undefined when empty). */
+  first(): bigint | undefined {
+    const a = this.ordered();
+    return a[this.head];
+  }
+
+  last(): bigint | undefined {
+    const a = this.ordered();
+    return a.length > this.head ? a[a.length - 1] : undefined;
   }
 
   /** The IDs, in insertion order. */
@@ -525,7 +590,7 @@ export class ConsumerGroup {
 
   /** The PEL's IDs in order. */
   pendingIds(): bigint[] {
-    return sortIds([...this.pel.keys()]);
+    return this.pel.range(0n, ID_MAX);
   }
 
   /** Consumers in Redis's order (by name, bytewise). */
@@ -564,6 +629,17 @@ export class ConsumerGroup {
 
 export function cmpStr(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The first index from `lo` on whose ID is at least `id` (a.length when none). */
+function lowerBound(a: bigint[], id: bigint, lo: number): number {
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function sortIds(ids: bigint[]): bigint[] {

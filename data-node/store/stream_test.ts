@@ -1,5 +1,6 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
+import { seededRandom } from "../../tests/helpers/random.ts";
 import {
   ConsumerGroup,
   formatId,
@@ -274,4 +275,45 @@ Deno.test("reads resuming where the last one stopped agree with a plain list, ac
     ),
     { numRuns: 500 },
   );
+});
+
+Deno.test("IdMap's ordered IDs follow every insert and delete (XPENDING, XAUTOCLAIM, XINFO)", () => {
+  const rnd = seededRandom(7);
+  for (let round = 0; round < 40; round++) {
+    const m = new IdMap<number>();
+    const ref = new Set<bigint>();
+    // Mostly increasing IDs (deliveries) with some older ones, acknowledged mostly from the head.
+    let next = 1n;
+    const pick = (): bigint => {
+      if (rnd() < 0.7) return makeId(next++, BigInt(Math.floor(rnd() * 3)));
+      return makeId(BigInt(Math.floor(rnd() * Number(next + 1n))), BigInt(Math.floor(rnd() * 3)));
+    };
+    const sorted = () => [...ref].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let op = 0; op < 3000; op++) {
+      const r = rnd();
+      if (r < 0.45) {
+        const id = pick();
+        m.set(id, op);
+        ref.add(id);
+      } else if (r < 0.8) {
+        const all = sorted();
+        const id = all.length > 0 && rnd() < 0.7 ? all[0]! : pick();
+        equal(m.delete(id), ref.delete(id));
+      } else if (r < 0.97) {
+        const a = pick(), b = pick();
+        const [lo, hi] = a < b ? [a, b] : [b, a];
+        const limit = rnd() < 0.5 ? Infinity : Math.floor(rnd() * 20);
+        deepStrictEqual(
+          m.range(lo, hi, limit),
+          sorted().filter((x) => x >= lo && x <= hi).slice(0, limit),
+        );
+      } else {
+        const all = sorted();
+        equal(m.first(), all[0]);
+        equal(m.last(), all[all.length - 1]);
+      }
+      equal(m.size, ref.size);
+    }
+    deepStrictEqual(m.range(0n, (1n << 128n) - 1n), sorted());
+  }
 });
