@@ -183,34 +183,31 @@ export class Aof implements StreamConsumer {
    * it down, and INFO shows the progress. Throws AofError on a corrupt file.
    */
   async load(): Promise<void> {
-    const progress = {
-      startSec: Math.floor(this.s.clock.nowMs() / 1000),
-      totalBytes: this.totalSize(),
-      loadedBytes: 0,
-      usedMem: 0,
-    };
+    this.files = this.readManifest();
     this.loadedBytes = 0;
-    this.s.loadingProgress = progress;
+    this.s.trackLoading(this.totalSize());
+    this.loading = true;
+    this.s.loading = true;
     try {
       await this.loadFiles();
     } finally {
+      this.loading = false;
+      this.s.loading = false;
       this.s.loadingProgress = null;
     }
+    this.seq = Math.max(0, ...this.files.map((f) => f.seq));
+    log.info("DB loaded from append only file");
   }
 
   /** Bytes of the files the manifest lists (what a load reads). */
   private totalSize(): number {
     let n = 0;
-    try {
-      for (const f of this.readManifest()) {
-        try {
-          n += Deno.statSync(this.path(f.name)).size;
-        } catch {
-          // a missing file is the load's error to report
-        }
+    for (const f of this.files) {
+      try {
+        n += Deno.statSync(this.path(f.name)).size;
+      } catch {
+        // a missing file is the load's error to report
       }
-    } catch {
-      // so is a bad manifest
     }
     return n;
   }
@@ -226,33 +223,23 @@ export class Aof implements StreamConsumer {
     await new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  /** The base, then the incremental files, in the manifest's order. */
   private async loadFiles(): Promise<void> {
-    this.files = this.readManifest();
-    this.loadedBytes = 0;
-    this.loading = true;
-    this.s.loading = true;
-    try {
-      const incrs = this.files.filter((f) => f.type === "i");
-      const base = this.files.find((f) => f.type === "b");
-      // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
-      // An RDB base may go on with commands (the preamble of an AOF of Redis before 7.0).
-      if (base && !fileExists(this.path(base.name))) {
-        throw new AofError(
-          `The append log file ${base.name} doesn't exist: No such file or directory`,
-        );
-      }
-      if (base) {
-        await this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
-      }
-      for (let i = 0; i < incrs.length; i++) {
-        await this.loadFile(incrs[i]!.name, i === incrs.length - 1);
-      }
-    } finally {
-      this.loading = false;
-      this.s.loading = false;
+    const incrs = this.files.filter((f) => f.type === "i");
+    const base = this.files.find((f) => f.type === "b");
+    // A base is an RDB unless written with aof-use-rdb-preamble no; incr files never are.
+    // An RDB base may go on with commands (the preamble of an AOF of Redis before 7.0).
+    if (base && !fileExists(this.path(base.name))) {
+      throw new AofError(
+        `The append log file ${base.name} doesn't exist: No such file or directory`,
+      );
     }
-    this.seq = Math.max(0, ...this.files.map((f) => f.seq));
-    log.info("DB loaded from append only file");
+    if (base) {
+      await this.loadFile(base.name, false, this.p.loadIfRdb(this.path(base.name)) ?? 0);
+    }
+    for (let i = 0; i < incrs.length; i++) {
+      await this.loadFile(incrs[i]!.name, i === incrs.length - 1);
+    }
   }
 
   /**

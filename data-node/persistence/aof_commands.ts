@@ -12,19 +12,14 @@ import { SetValue } from "../store/set.ts";
 import { ZSetValue } from "../store/zset.ts";
 import { HashValue } from "../store/hash.ts";
 import { formatId, StreamValue } from "../store/stream.ts";
-import { formatG17 } from "../../shared/resp/mod.ts";
+import { encodeCommand, formatG17 } from "../../shared/resp/mod.ts";
 
 /** Elements per command, as Redis's AOF_REWRITE_ITEMS_PER_CMD. */
 const ITEMS_PER_CMD = 64;
 
 /** One command as RESP, its arguments binary strings. */
 export function writeCmd(w: ByteWriter, args: readonly string[]): void {
-  w.binary(`*${args.length}\r\n`);
-  for (const a of args) {
-    w.binary(`$${a.length}\r\n`);
-    w.binary(a);
-    w.binary("\r\n");
-  }
+  w.bytes(encodeCommand(args));
 }
 
 /** `name key` followed by `items` in commands of at most ITEMS_PER_CMD elements (of `per` args). */

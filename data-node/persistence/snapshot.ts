@@ -465,13 +465,7 @@ export class Persistence {
       base(k);
     });
     let contents: RdbContents;
-    const progress = {
-      startSec: Math.floor(this.s.clock.nowMs() / 1000),
-      totalBytes: f.statSync().size,
-      loadedBytes: 0,
-      usedMem: 0,
-    };
-    this.s.loadingProgress = progress;
+    const progress = this.s.trackLoading(f.statSync().size);
     try {
       const chunk = new Uint8Array(
         Math.max(1024, this.s.config.get<number>("loading-process-events-interval-bytes")),

@@ -162,6 +162,12 @@ export class Server {
   loading = false;
   /** Progress of the load in progress, for INFO's loading_* fields (null when none is tracked). */
   loadingProgress: LoadingProgress | null = null;
+
+  /** Starts INFO's loading_* figures for a load of `totalBytes` (cleared by the loader). */
+  trackLoading(totalBytes: number): LoadingProgress {
+    const startSec = Math.floor(this.clock.nowMs() / 1000);
+    return this.loadingProgress = { startSec, totalBytes, loadedBytes: 0, usedMem: 0 };
+  }
   role: "master" | "replica" = "master";
   /** RDB snapshots; null only in in-process tests that don't need them. */
   persistence: Persistence | null = null;
