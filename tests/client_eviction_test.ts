@@ -11,7 +11,7 @@ import {
   startDataNode,
   startRedisServer,
 } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 import { encodeCommand, type RespValue } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -122,5 +122,49 @@ for (const impl of ["ours", "redis"] as const) {
     ignore: impl === "redis" && !hasRedis,
     ...opts,
     fn: () => scenarios(impl),
+  });
+}
+
+/**
+ * With requirepass and a replica: the replication links are never evicted, whatever the stream
+ * carries through them, and the replica gets every byte of a value far above the limit.
+ */
+async function withReplica(impl: Impl): Promise<void> {
+  const args = ["--requirepass", "pw", "--masterauth", "pw", "--maxmemory-clients", "1"];
+  args.push("--repl-diskless-sync-delay", "0");
+  const startNode = (extra: string[]) =>
+    impl === "ours" ? startDataNode([...args, ...extra]) : startRedisServer([...args, ...extra]);
+  await using master = await startNode([]);
+  await using replica = await startNode(["--replicaof", "127.0.0.1", String(master.port)]);
+  using m = await RawConn.connect(master.port);
+  using r = await RawConn.connect(replica.port);
+  equal(text(await m.call("AUTH", "pw")), "OK");
+  equal(text(await r.call("AUTH", "pw")), "OK");
+  // The writer itself would go (its 3 MB argument is far above the 128 KB floor).
+  equal(text(await m.call("CLIENT", "NO-EVICT", "on")), "OK");
+  await eventually(
+    async () => field(await r.call("INFO", "replication"), "master_link_status") === "up",
+    "the replica's link",
+    15_000,
+  );
+  equal(text(await m.call("SET", "big", "v".repeat(LIMIT))), "OK");
+  await eventually(
+    async () => Number(await r.call("STRLEN", "big")) === LIMIT,
+    "the value on the replica",
+    15_000,
+  );
+  equal(field(await m.call("INFO", "replication"), "connected_slaves"), "1");
+  equal(field(await m.call("INFO", "stats"), "evicted_clients"), "0");
+  equal(field(await r.call("INFO", "stats"), "evicted_clients"), "0");
+}
+
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `client eviction (${impl}): replication links with requirepass are never evicted${
+      impl === "redis" && !hasRedis ? " (ignored: redis-server not installed)" : ""
+    }`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () => withReplica(impl),
   });
 }
