@@ -580,7 +580,7 @@ export class Aof implements StreamConsumer {
     }
     const old = this.files;
     const format = commands ? "commands" : "rdb";
-    const ok = await this.p.writeSnapshotFile(this.path(base), false, undefined, undefined, format);
+    const ok = await this.p.writeSnapshotFile(this.path(base), { rdb: false, format });
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
     if (!ok) {
       this.lastRewriteOk = false;

@@ -31,6 +31,17 @@ const log = getLogger(["data-node", "rdb"]);
 /** A snapshot written as an RDB, or as commands (an AOF base with aof-use-rdb-preamble no). */
 export type SnapshotFormat = "rdb" | "commands";
 
+/** How a snapshot is written (writeSnapshotFile, streamSnapshot). */
+export interface SnapshotOptions {
+  /** Counts as an RDB being written (rdb_bgsave_in_progress); AOF rewrites do not. Default true. */
+  rdb?: boolean;
+  /** Set by FLUSHALL or SHUTDOWN to stop the save. */
+  abort?: { aborted: boolean };
+  /** What a replica asked to leave out (REPLCONF rdb-filter-only). */
+  filter?: RdbFilter | undefined;
+  format?: SnapshotFormat;
+}
+
 /** Work done between yields to the event loop during a background save. */
 const SLICE_MS = 10;
 /** Bytes buffered before they are written out. */
@@ -234,13 +245,7 @@ export class Persistence {
    * fsync, rename). Used by BGSAVE and by AOF rewrites, which need the snapshot to be taken at
    * an exact instant. Only one runs at a time; callers wait for `busy` first.
    */
-  writeSnapshotFile(
-    path: string,
-    rdb = true,
-    abort?: { aborted: boolean },
-    filter?: RdbFilter,
-    format: SnapshotFormat = "rdb",
-  ): Promise<boolean> {
+  writeSnapshotFile(path: string, opts: SnapshotOptions = {}): Promise<boolean> {
     const tmp = `${path}.temp-${Deno.pid}`;
     const failed = async (e: unknown) => {
       log.warn("Writing {path} failed: {err}", { path, err: String(e) });
@@ -255,7 +260,7 @@ export class Persistence {
     }
     // The snapshot is taken here, synchronously; the file is written meanwhile.
     const write = (chunk: Uint8Array) => writeAll(f, chunk);
-    const done: Promise<boolean> = this.streamSnapshot(write, rdb, abort, filter, format)
+    const done: Promise<boolean> = this.streamSnapshot(write, opts)
       .then(() => f.sync())
       .finally(() => f.close())
       .then(() => Deno.rename(tmp, path))
@@ -275,11 +280,9 @@ export class Persistence {
    */
   streamSnapshot(
     sink: (chunk: Uint8Array) => Promise<void>,
-    rdb = true,
-    abort?: { aborted: boolean },
-    filter?: RdbFilter,
-    format: SnapshotFormat = "rdb",
+    opts: SnapshotOptions = {},
   ): Promise<void> {
+    const { rdb = true, abort, filter, format = "rdb" } = opts;
     const snaps = filter?.excludeData ? [] : this.snapshots(true);
     if (rdb) this.rdbWrites++;
     const written = format === "commands"
@@ -362,7 +365,7 @@ export class Persistence {
 
   private async runBgsave(dirtyAtStart: number, abort: { aborted: boolean }): Promise<boolean> {
     if (this.busy) await this.busy;
-    const ok = !abort.aborted && await this.writeSnapshotFile(this.file, true, abort);
+    const ok = !abort.aborted && await this.writeSnapshotFile(this.file, { abort });
     if (!ok && abort.aborted) {
       log.warn("Background saving aborted");
       return false;

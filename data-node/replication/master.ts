@@ -462,9 +462,7 @@ export class MasterSide {
         // The slowest replica paces the snapshot, as Redis's pipe to its replicas does.
         await Promise.all(live.map((l) => l.send(chunk, this.counters)));
       },
-      true,
-      undefined,
-      filter ?? undefined,
+      { filter: filter ?? undefined },
     );
     for (const l of batch) {
       if (l.closed) continue;
@@ -489,7 +487,7 @@ export class MasterSide {
     // A filtered RDB goes to dump.rdb too, as Redis's does (only replicas without EOF get one).
     // It counts in rdb_saves, as Redis's background save for a replica does.
     p.saves++;
-    if (!(await p.writeSnapshotFile(path, true, undefined, filter ?? undefined))) {
+    if (!(await p.writeSnapshotFile(path, { filter: filter ?? undefined }))) {
       throw new Error("the RDB could not be written");
     }
     p.savedForReplication();
