@@ -10,7 +10,7 @@ import {
   type Latin1,
   latin1View,
   MEDIUM_MAX,
-  mediumBinary,
+  recentBinary,
   shortBinary,
 } from "./bytes.ts";
 import {
@@ -299,8 +299,9 @@ export class RequestParser {
 
   /** Bytes -> binary string (one char per byte). */
   private binary(b: Uint8Array, start: number, end: number): string {
-    if (end - start < 12) return shortBinary(b, start, end)!;
-    if (end - start <= MEDIUM_MAX) return mediumBinary(b, start, end)!;
+    if (end - start <= MEDIUM_MAX) {
+      return end - start < 2 ? shortBinary(b, start, end)! : recentBinary(b, start, end);
+    }
     if (this.viewOf !== b.buffer) {
       this.viewOf = b.buffer;
       this.view = latin1View(b.buffer);
