@@ -7,7 +7,7 @@
 import fengari from "./fengari.ts";
 import lobject from "fengari/src/lobject.js";
 import lstring from "fengari/src/lstring.js";
-import { bytesToBinary } from "../../shared/resp/bytes.ts";
+import { bytesToBinary, MEDIUM_MAX, recentBinary } from "../../shared/resp/bytes.ts";
 import {
   RespAttribute,
   RespBigNumber,
@@ -124,7 +124,8 @@ function pushStr(l: L, s: string): void {
 
 function toStr(l: L, idx: number): string {
   const b: Uint8Array = lua.lua_tolstring(l, idx);
-  return bytesToBinary(b);
+  // Script arguments are mostly keys and fields: reused strings have their hash already.
+  return b.length >= 2 && b.length <= MEDIUM_MAX ? recentBinary(b, 0, b.length) : bytesToBinary(b);
 }
 
 /** A Lua number as Redis 7.0 turns it into a command argument: printf's "%.17g". */

@@ -129,19 +129,24 @@ export function mediumBinary(b: Uint8Array, s: number, end: number): string | nu
 }
 
 /**
- * Recently read arguments of 2 to MEDIUM_MAX bytes, one per slot of a direct-mapped table (a
- * power of two). Handing out the same string again for the same bytes matters because a fresh
- * string's first use as a Map key computes its hash, and the runtime does that with a lookup in
- * its own string table: about 0.2 µs, more than the rest of a GET. A key or member that is read
- * again (hot keys, a pipeline repeating one) reuses a string whose hash is known. Strings are
- * immutable, so sharing one between clients and the keyspace is safe; a miss costs one pass over
- * the bytes.
+ * Recently read strings of 2 to RECENT_MAX bytes, one per slot of a direct-mapped table (a power
+ * of two). Handing out the same string again for the same bytes matters because a fresh string's
+ * first use as a Map key computes its hash, and the runtime does that with a lookup in its own
+ * string table: about 0.2 µs, more than the rest of a GET. A key, member or script digest that
+ * is read again (hot keys, a pipeline repeating one) reuses a string whose hash is known. Strings
+ * are immutable, so sharing one between clients and the keyspace is safe; a miss costs one pass
+ * over the bytes.
  */
+export const RECENT_MAX = 64;
 const RECENT_SLOTS = 4096;
 const recent: string[] = new Array<string>(RECENT_SLOTS).fill("");
+let recentSlot = 0;
 
-/** A binary string of 2 to MEDIUM_MAX bytes, reused from `recent` when the same bytes were read. */
-export function recentBinary(b: Uint8Array, s: number, end: number): string {
+/**
+ * The string last read for these bytes (2 to RECENT_MAX of them), or null; on null, the slot
+ * for them is remembered and recentStore() fills it.
+ */
+export function recentLookup(b: Uint8Array, s: number, end: number): string | null {
   const n = end - s;
   let h = n;
   for (let i = s; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
@@ -152,9 +157,20 @@ export function recentBinary(b: Uint8Array, s: number, end: number): string {
     while (i < n && c.charCodeAt(i) === b[s + i]) i++;
     if (i === n) return c;
   }
-  const str = n < 12 ? shortBinary(b, s, end)! : mediumBinary(b, s, end)!;
-  recent[slot] = str;
+  recentSlot = slot;
+  return null;
+}
+
+/** Keeps `str`, the string of the bytes recentLookup() just missed, for the next read. */
+export function recentStore(str: string): string {
+  recent[recentSlot] = str;
   return str;
+}
+
+/** A binary string of 2 to MEDIUM_MAX bytes, reused when the same bytes were read recently. */
+export function recentBinary(b: Uint8Array, s: number, end: number): string {
+  return recentLookup(b, s, end) ??
+    recentStore(end - s < 12 ? shortBinary(b, s, end)! : mediumBinary(b, s, end)!);
 }
 
 /** A latin1 view of an ArrayBuffer: slices it into binary strings natively. */

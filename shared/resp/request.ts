@@ -10,7 +10,10 @@ import {
   type Latin1,
   latin1View,
   MEDIUM_MAX,
+  RECENT_MAX,
   recentBinary,
+  recentLookup,
+  recentStore,
   shortBinary,
 } from "./bytes.ts";
 import {
@@ -299,14 +302,17 @@ export class RequestParser {
 
   /** Bytes -> binary string (one char per byte). */
   private binary(b: Uint8Array, start: number, end: number): string {
-    if (end - start <= MEDIUM_MAX) {
-      return end - start < 2 ? shortBinary(b, start, end)! : recentBinary(b, start, end);
-    }
+    const n = end - start;
+    if (n < 2) return shortBinary(b, start, end)!;
+    if (n <= MEDIUM_MAX) return recentBinary(b, start, end);
+    const hit = n <= RECENT_MAX ? recentLookup(b, start, end) : null;
+    if (hit !== null) return hit;
     if (this.viewOf !== b.buffer) {
       this.viewOf = b.buffer;
       this.view = latin1View(b.buffer);
     }
-    return this.view!.latin1Slice(b.byteOffset + start, b.byteOffset + end);
+    const str = this.view!.latin1Slice(b.byteOffset + start, b.byteOffset + end);
+    return n <= RECENT_MAX ? recentStore(str) : str;
   }
 
   /** The last command name read: pipelines repeat one, and its string is then reused. */
