@@ -138,9 +138,12 @@ export function mediumBinary(b: Uint8Array, s: number, end: number): string | nu
  * over the bytes.
  */
 export const RECENT_MAX = 64;
-const RECENT_SLOTS = 4096;
+const RECENT_SLOTS = 1 << 16;
 const recent: string[] = new Array<string>(RECENT_SLOTS).fill("");
+/** Each slot's hash of its string's bytes: a miss is found without touching the string. */
+const recentHash = new Int32Array(RECENT_SLOTS);
 let recentSlot = 0;
+let recentH = 0;
 
 /**
  * The string last read for these bytes (2 to RECENT_MAX of them), or null; on null, the slot
@@ -150,20 +153,25 @@ export function recentLookup(b: Uint8Array, s: number, end: number): string | nu
   const n = end - s;
   let h = n;
   for (let i = s; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  const slot = (h ^ (h >>> 13)) & (RECENT_SLOTS - 1);
-  const c = recent[slot]!;
-  if (c.length === n) {
-    let i = 0;
-    while (i < n && c.charCodeAt(i) === b[s + i]) i++;
-    if (i === n) return c;
+  h ^= h >>> 15;
+  const slot = h & (RECENT_SLOTS - 1);
+  if (recentHash[slot] === h) {
+    const c = recent[slot]!;
+    if (c.length === n) {
+      let i = 0;
+      while (i < n && c.charCodeAt(i) === b[s + i]) i++;
+      if (i === n) return c;
+    }
   }
   recentSlot = slot;
+  recentH = h;
   return null;
 }
 
 /** Keeps `str`, the string of the bytes recentLookup() just missed, for the next read. */
 export function recentStore(str: string): string {
   recent[recentSlot] = str;
+  recentHash[recentSlot] = recentH;
   return str;
 }
 
