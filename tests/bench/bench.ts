@@ -146,7 +146,7 @@ const { values } = parseArgs({
     requests: { type: "string" },
     "suite-requests": { type: "string" },
     tests: { type: "string", default: "set,get,incr,mset" },
-    configs: { type: "string", default: "c50p1,c50p16,c1p1" },
+    configs: { type: "string", default: "c50p1,c50p16,c1p1,c50p16r" },
     "type-tests": { type: "string", default: "lpush,lpop,sadd,hset,zadd" },
     "type-configs": { type: "string", default: "c50p1,c50p16" },
     json: { type: "boolean", default: false },
@@ -215,11 +215,14 @@ const BUS_SECONDS = positiveInt(
   values["bus-seconds"] ?? (values.quick ? "2" : "10"),
 );
 
-const CONFIGS: Record<string, { c: number; p: number; share: number }> = {
+const CONFIGS: Record<string, { c: number; p: number; share: number; r?: number }> = {
   c50p1: { c: 50, p: 1, share: 1 },
   // Pipelined runs are 10x longer so that they last seconds, not a few CPU ticks.
   c50p16: { c: 50, p: 16, share: 10 },
   c1p1: { c: 1, p: 1, share: 0.2 },
+  // Without -r every request names the same key; with it, keys spread over 100,000 (a keyspace
+  // no cache of recent arguments holds whole, and a Map far beyond the CPU caches).
+  c50p16r: { c: 50, p: 16, share: 10, r: 100_000 },
 };
 
 const DEBUG_ARGS = ["--enable-debug-command", "yes"];
@@ -231,9 +234,18 @@ function rss(pid: number): number {
 }
 
 /** Runs one test; returns ops/s and server CPU µs per request. */
-async function measure(port: number, pid: number, test: string, c: number, p: number, n: number) {
+async function measure(
+  port: number,
+  pid: number,
+  test: string,
+  c: number,
+  p: number,
+  n: number,
+  r?: number,
+) {
   const cpu0 = cpuSeconds(pid);
   const text = await redisBenchmark([
+    ...(r ? ["-r", String(r)] : []),
     "-p",
     String(port),
     "-t",
@@ -275,14 +287,15 @@ async function throughput(
     if (!cfg) throw new Error(`unknown config ${cfgName} (configs: ${Object.keys(CONFIGS)})`);
     for (const test of tests) {
       const reqs = Math.max(1000, Math.floor(REQUESTS * cfg.share));
-      progress(`${test} -c ${cfg.c} -P ${cfg.p} (${reqs} requests)`);
+      const config = `-c ${cfg.c} -P ${cfg.p}${cfg.r ? ` -r ${cfg.r}` : ""}`;
+      progress(`${test} ${config} (${reqs} requests)`);
       // Warm both up (JIT, buffers) before measuring.
-      await measure(ours.port, ours.pid, test, cfg.c, cfg.p, Math.min(reqs, 20000));
-      const r = await measure(redis.port, redis.pid, test, cfg.c, cfg.p, reqs);
-      const o = await measure(ours.port, ours.pid, test, cfg.c, cfg.p, reqs);
+      await measure(ours.port, ours.pid, test, cfg.c, cfg.p, Math.min(reqs, 20000), cfg.r);
+      const r = await measure(redis.port, redis.pid, test, cfg.c, cfg.p, reqs, cfg.r);
+      const o = await measure(ours.port, ours.pid, test, cfg.c, cfg.p, reqs, cfg.r);
       rows.push({
         test: test.toUpperCase(),
-        config: `-c ${cfg.c} -P ${cfg.p}`,
+        config,
         redisRps: r.rps,
         oursRps: o.rps,
         rpsRatio: o.rps / r.rps,
@@ -291,6 +304,14 @@ async function throughput(
         cpuRatio: o.usPerReq / r.usPerReq,
       });
     }
+    // The keys a spread-out run left would weigh on the sections that follow (a larger heap).
+    if (cfg.r) {
+      for (const srv of [redis, ours]) {
+        const c = await RedisClient.connect({ port: srv.port });
+        await c.call("FLUSHALL");
+        await c.close();
+      }
+    }
   }
   return rows;
 }
@@ -298,7 +319,7 @@ async function throughput(
 function printRows(rows: Row[]): void {
   const fmt = (x: number, d = 0) => x.toFixed(d).padStart(10);
   console.log(
-    `${"test".padEnd(11)}${"config".padEnd(14)}${"redis ops/s".padStart(12)}${
+    `${"test".padEnd(11)}${"config".padEnd(23)}${"redis ops/s".padStart(12)}${
       "ours ops/s".padStart(11)
     }` +
       `${"ratio".padStart(8)}${"redis µs/req".padStart(14)}${"ours µs/req".padStart(13)}${
@@ -307,7 +328,7 @@ function printRows(rows: Row[]): void {
   );
   for (const r of rows) {
     console.log(
-      `${r.test.padEnd(11)}${r.config.padEnd(14)}${fmt(r.redisRps)}  ${fmt(r.oursRps)}${
+      `${r.test.padEnd(11)}${r.config.padEnd(23)}${fmt(r.redisRps)}  ${fmt(r.oursRps)}${
         ratio(r.rpsRatio)
       }${fmt(r.redisUs, 2).padStart(14)}${fmt(r.oursUs, 2).padStart(13)}${ratio(r.cpuRatio)}`,
     );
