@@ -1005,7 +1005,10 @@ async function lagRun(kind: Kind, requests: number): Promise<LagFigures> {
       const t0 = performance.now();
       // One sample at least, however short the run.
       for (let k = 1; lags.length === 0 || running; k++) {
-        const [m, r] = await Promise.all([replOffset(mc), replOffset(rc)]);
+        // The replica's first: the master's offset, read after, is never below it (read in
+        // parallel, a master answering first could show a negative lag).
+        const r = await replOffset(rc);
+        const m = await replOffset(mc);
         lags.push(m - r);
         await sleep(Math.max(0, t0 + k * LAG_SAMPLE_MS - performance.now()));
       }
