@@ -42,7 +42,8 @@ import {
   scanSlots,
   type SlotScanCursors,
 } from "./cursor.ts";
-import { copyMap, type KeyTable, SlotTable } from "./key_table.ts";
+import { type KeyTable, SlotTable } from "./key_table.ts";
+import { KeyDict } from "./key_dict.ts";
 import { CLUSTER_SLOTS } from "../../shared/slots.ts";
 
 export type { KeyTable };
@@ -101,7 +102,7 @@ export interface WatchedKey {
 }
 
 export class Database {
-  /** key -> entry or bare string: the Map itself, or `slotTable` in cluster mode. */
+  /** key -> entry or bare string: a KeyDict, or `slotTable` in cluster mode. */
   private dict: KeyTable<Stored>;
   /** The same table as `dict` in cluster mode, typed for its per-slot operations; else null. */
   private slotTable: SlotTable<Stored> | null;
@@ -137,7 +138,7 @@ export class Database {
     options: DatabaseOptions = {},
   ) {
     this.slotTable = options.cluster ? new SlotTable<Stored>() : null;
-    this.dict = this.slotTable ?? new Map<string, Stored>();
+    this.dict = this.slotTable ?? new KeyDict<Stored>();
   }
 
   /** True when keys are kept per hash slot. */
@@ -206,7 +207,7 @@ export class Database {
    * bare strings (storedValue() reads either).
    */
   copyEntries(): KeyTable<Stored> {
-    return this.slotTable?.clone() ?? copyMap(this.dict as Map<string, Stored>);
+    return this.slotTable?.clone() ?? (this.dict as KeyDict<Stored>).clone();
   }
 
   /** True if the key has a TTL in the past. */
@@ -534,22 +535,22 @@ export class Database {
 
   /**
    * RANDOMKEY: a key that has not expired (expired ones met on the way are deleted), or
-   * undefined when there is none. Maps have no random access: this walks to a random position,
-   * bounded so a huge db stays cheap. In cluster mode the slot is drawn first, weighted by its
-   * key count, and the walk stays within it.
+   * undefined when there is none. The key table picks one uniformly. In cluster mode the slot is
+   * drawn first, weighted by its key count, and a walk within its Map (which has no random
+   * access) goes to a random position, bounded so a huge slot stays cheap.
    */
   randomKey(): string | undefined {
     for (let attempt = 0; attempt < 100; attempt++) {
       const n = this.dict.size;
       if (n === 0) return undefined;
-      let keys: Iterator<string> = this.dict.keys();
-      let span = n;
-      if (this.slotTable !== null) {
-        const slot = this.slotTable.slotOfRank(Math.floor(Math.random() * n));
-        keys = this.slotTable.slotKeys(slot)!;
-        span = this.slotTable.slotSize(slot);
+      if (this.slotTable === null) {
+        const k = (this.dict as KeyDict<Stored>).randomKey()!;
+        if (this.lookup(k, false) !== undefined) return k;
+        continue;
       }
-      let skip = Math.floor(Math.random() * Math.min(span, 1024));
+      const slot = this.slotTable.slotOfRank(Math.floor(Math.random() * n));
+      const keys = this.slotTable.slotKeys(slot)!;
+      let skip = Math.floor(Math.random() * Math.min(this.slotTable.slotSize(slot), 1024));
       for (let r = keys.next(); !r.done; r = keys.next()) {
         if (skip-- > 0) continue;
         if (this.lookup(r.value, false) !== undefined) return r.value;
