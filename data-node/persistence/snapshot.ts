@@ -8,6 +8,7 @@ import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
 import { type Database, type KeyTable, type Stored, storedValue } from "../store/database.ts";
 import { applyEncodingLimits, lfuClock, lruClock, newClock } from "../store/types.ts";
+import type { KeyDict } from "../store/key_dict.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
 import {
@@ -58,7 +59,7 @@ export interface RdbFilter {
 interface DbSnapshot {
   db: Database;
   entries: KeyTable<Stored>;
-  expires: Map<string, number>;
+  expires: KeyDict<number>;
 }
 
 export class Persistence {
@@ -136,7 +137,7 @@ export class Persistence {
       for (const [key, entry] of entries) {
         // Keys past their TTL are written too, as Redis does: whoever loads the file expires
         // them (a master restarting tells its replicas with a DEL each, see keyLoader).
-        const exp = expires.get(key);
+        const exp = expires.size === 0 ? undefined : expires.get(key);
         writeEntry(w, key, storedValue(entry), exp, o);
         if (keyDelayUs !== 0) {
           owedUs += keyDelayUs > 0 ? keyDelayUs : Math.random() * -keyDelayUs < 1 ? 1 : 0;
@@ -164,7 +165,7 @@ export class Persistence {
     return this.s.dbs.map((db) => {
       const entries = db.copyEntries();
       if (live) db.snapshot = entries;
-      return { db, entries, expires: new Map(db.expires) };
+      return { db, entries, expires: db.expires.clone() };
     });
   }
 
@@ -346,7 +347,12 @@ export class Persistence {
       let deadline = performance.now() + SLICE_MS;
       let n = 0;
       for (const [key, entry] of entries) {
-        writeKeyCommands(w, key, storedValue(entry), expires.get(key));
+        writeKeyCommands(
+          w,
+          key,
+          storedValue(entry),
+          expires.size === 0 ? undefined : expires.get(key),
+        );
         if (w.len >= CHUNK_BYTES || (++n % 256 === 0 && performance.now() > deadline)) {
           await sink(w.take());
           await new Promise((r) => setTimeout(r, 0));

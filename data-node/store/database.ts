@@ -4,17 +4,18 @@
  *
  * The key table is private: everything else goes through the methods below. Its layout is
  * chosen once, at construction (key_table.ts):
- * - standalone: one Map, key -> Entry. The hot path is a single Map lookup, as before slots.
- * - cluster mode (`{ cluster: true }`): one Map per hash slot, created with the slot's first
+ * - standalone: one KeyDict (key_dict.ts), key -> Entry: a table that hashes keys itself, so a
+ *   request's fresh key string is not internalized by the runtime as a Map key would be.
+ * - cluster mode (`{ cluster: true }`): one KeyDict per hash slot, created with the slot's first
  *   key and dropped when it empties, with per-slot counts in a Fenwick tree, as Valkey's
  *   kvstore. Counting, listing and deleting the keys of a slot cost O(keys in that slot)
  *   (countKeysInSlot, keysInSlot, deleteSlot); RANDOMKEY picks a slot weighted by its key count.
  * Both layouts iterate with live iterators that survive changes, which SCAN (store/cursor.ts),
  * eviction sampling and KEYS rely on. Standalone SCAN cursors are position * 2^20 + tag; in
  * cluster mode a cursor holds the slot in its low 14 bits and the position within the slot
- * above them, as Valkey's do. The expires dictionary stays one Map in both layouts (deleteSlot
- * removes the slot's TTLs key by key). A background save copies the key table (`snapshot`):
- * one native Map copy, or one per non-empty slot.
+ * above them, as Valkey's do. The expires dictionary stays one KeyDict in both layouts
+ * (deleteSlot removes the slot's TTLs key by key). A background save copies the key table
+ * (`snapshot`): one copy of the KeyDict's arrays, or one Map copy per non-empty slot.
  *
  * A string key whose access field is the database's shared one (`bareMeta`: the access field its
  * first key got since it was last empty) is held bare: the table maps the key to the string
@@ -108,7 +109,7 @@ export class Database {
   private slotTable: SlotTable<Stored> | null;
   /** The access field of every bare string key (see the top of this file). */
   private bareMeta = 0;
-  expires = new Map<string, number>();
+  expires = new KeyDict<number>();
   /** key -> the WATCHes on it. */
   readonly watched = new Map<string, Set<WatchedKey>>();
   /** Open SCAN iterations; see scanKeys(). */
@@ -535,27 +536,17 @@ export class Database {
 
   /**
    * RANDOMKEY: a key that has not expired (expired ones met on the way are deleted), or
-   * undefined when there is none. The key table picks one uniformly. In cluster mode the slot is
-   * drawn first, weighted by its key count, and a walk within its Map (which has no random
-   * access) goes to a random position, bounded so a huge slot stays cheap.
+   * undefined when there is none. The key table picks one uniformly; in cluster mode the slot is
+   * drawn first, weighted by its key count.
    */
   randomKey(): string | undefined {
     for (let attempt = 0; attempt < 100; attempt++) {
       const n = this.dict.size;
       if (n === 0) return undefined;
-      if (this.slotTable === null) {
-        const k = (this.dict as KeyDict<Stored>).randomKey()!;
-        if (this.lookup(k, false) !== undefined) return k;
-        continue;
-      }
-      const slot = this.slotTable.slotOfRank(Math.floor(Math.random() * n));
-      const keys = this.slotTable.slotKeys(slot)!;
-      let skip = Math.floor(Math.random() * Math.min(this.slotTable.slotSize(slot), 1024));
-      for (let r = keys.next(); !r.done; r = keys.next()) {
-        if (skip-- > 0) continue;
-        if (this.lookup(r.value, false) !== undefined) return r.value;
-        break;
-      }
+      const k = this.slotTable === null
+        ? (this.dict as KeyDict<Stored>).randomKey()!
+        : this.slotTable.randomKeyIn(this.slotTable.slotOfRank(Math.floor(Math.random() * n)))!;
+      if (this.lookup(k, false) !== undefined) return k;
     }
     return undefined;
   }

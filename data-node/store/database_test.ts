@@ -1,5 +1,5 @@
 /**
- * The keyspace in both layouts: standalone (one Map) and cluster mode (one Map per hash slot).
+ * The keyspace in both layouts: standalone (one KeyDict) and cluster mode (one per hash slot).
  * Every behaviour test below runs against both.
  */
 import { deepStrictEqual, equal, notEqual, ok, throws } from "node:assert/strict";

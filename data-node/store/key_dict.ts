@@ -61,7 +61,7 @@ export class KeyDict<V> {
   private index = new Int32Array(MIN_CAPACITY * 2);
   private mask = MIN_CAPACITY * 2 - 1;
   /** Iterators that may still be walked, to move when the entries are compacted. */
-  private iters = new Set<WeakRef<DictIterator<V, unknown>>>();
+  private iters: Set<WeakRef<DictIterator<V, unknown>>> | null = null;
   private itersSwept = 64;
 
   get size(): number {
@@ -231,17 +231,18 @@ export class KeyDict<V> {
     const it = new DictIterator(this, make);
     const ref = new WeakRef(it as DictIterator<V, unknown>);
     it.ref = ref;
-    this.iters.add(ref);
-    if (this.iters.size > this.itersSwept) {
-      for (const r of this.iters) if (r.deref() === undefined) this.iters.delete(r);
-      this.itersSwept = Math.max(64, this.iters.size * 2);
+    const iters = this.iters ??= new Set();
+    iters.add(ref);
+    if (iters.size > this.itersSwept) {
+      for (const r of iters) if (r.deref() === undefined) iters.delete(r);
+      this.itersSwept = Math.max(64, iters.size * 2);
     }
     return it;
   }
 
   /** Forgets an iterator that is done. */
   release(ref: WeakRef<DictIterator<V, unknown>>): void {
-    this.iters.delete(ref);
+    this.iters?.delete(ref);
   }
 
   /**
@@ -257,7 +258,7 @@ export class KeyDict<V> {
     while (icap < cap * 2) icap *= 2;
     const index = new Int32Array(icap), mask = icap - 1;
     // Where each old position lands (the count of live entries before it), for the iterators.
-    const moved = this.iters.size > 0 ? new Int32Array(this.used + 1) : null;
+    const moved = this.iters !== null && this.iters.size > 0 ? new Int32Array(this.used + 1) : null;
     let q = 0;
     for (let p = 0; p < this.used; p++) {
       if (moved !== null) moved[p] = q;
@@ -284,10 +285,12 @@ export class KeyDict<V> {
 
   /** Moves live iterators to their entries' new positions (null: to the start, after clear). */
   private moveIterators(moved: Int32Array | null): void {
-    for (const r of this.iters) {
+    const iters = this.iters;
+    if (iters === null) return;
+    for (const r of iters) {
       const it = r.deref();
       if (it === undefined || it.done) {
-        this.iters.delete(r);
+        iters.delete(r);
         continue;
       }
       it.pos = moved === null ? 0 : moved[Math.min(it.pos, moved.length - 1)]!;

@@ -1,12 +1,13 @@
 /**
- * The tables a database keeps its keys in. Outside cluster mode a plain Map is the table; in
- * cluster mode a SlotTable splits the keys by hash slot (shared/slots.ts) as Valkey's kvstore
- * does, so that the keys of one slot can be counted, listed and dropped without touching the
- * others. Both offer the same subset of Map's interface (KeyTable).
+ * The tables a database keeps its keys in. Outside cluster mode a KeyDict (key_dict.ts) is the
+ * table; in cluster mode a SlotTable splits the keys by hash slot (shared/slots.ts) as Valkey's
+ * kvstore does, one KeyDict per slot, so that the keys of one slot can be counted, listed and
+ * dropped without touching the others. Both offer the same subset of Map's interface (KeyTable).
  */
 import { CLUSTER_SLOTS, keyHashSlot } from "../../shared/slots.ts";
+import { KeyDict } from "./key_dict.ts";
 
-/** What a database needs of its key table; a Map<string, V> is one. */
+/** What a database needs of its key table; a Map<string, V> or a KeyDict<V> is one. */
 export interface KeyTable<V> {
   readonly size: number;
   get(key: string): V | undefined;
@@ -21,13 +22,13 @@ export interface KeyTable<V> {
 }
 
 /**
- * One Map per hash slot, created when the slot gets its first key and dropped when it empties,
+ * One KeyDict per hash slot, created when the slot gets its first key and dropped when it empties,
  * plus a Fenwick tree over the per-slot key counts: the slot holding the n-th key (a random key
  * chosen fairly across slots, the next non-empty slot for SCAN) is found in log2(16384) = 14
  * steps. Iteration goes slot by slot, each slot in insertion order.
  */
 export class SlotTable<V> implements KeyTable<V> {
-  private readonly slots: (Map<string, V> | undefined)[] = new Array(CLUSTER_SLOTS).fill(
+  private readonly slots: (KeyDict<V> | undefined)[] = new Array(CLUSTER_SLOTS).fill(
     undefined,
   );
   /** Fenwick (binary indexed) tree: tree[i] sums the counts of slots (i - lowbit(i), i]. */
@@ -56,7 +57,7 @@ export class SlotTable<V> implements KeyTable<V> {
     const slot = this.slotOf(key);
     let m = this.slots[slot];
     if (m === undefined) {
-      this.slots[slot] = m = new Map();
+      this.slots[slot] = m = new KeyDict<V>();
       this.mapsInUse++;
     }
     const before = m.size;
@@ -102,12 +103,12 @@ export class SlotTable<V> implements KeyTable<V> {
     return this.entries();
   }
 
-  /** An independent copy (each slot's Map copied natively), e.g. a background save's view. */
+  /** An independent copy (each slot's table copied), e.g. a background save's view. */
   clone(): SlotTable<V> {
     const t = new SlotTable<V>();
     for (let s = 0; s < CLUSTER_SLOTS; s++) {
       const m = this.slots[s];
-      if (m !== undefined) t.slots[s] = copyMap(m);
+      if (m !== undefined) t.slots[s] = m.clone();
     }
     t.tree.set(this.tree);
     t.count = this.count;
@@ -125,8 +126,13 @@ export class SlotTable<V> implements KeyTable<V> {
     return this.slots[slot]?.keys();
   }
 
+  /** A random key of one slot, or undefined when it has none. */
+  randomKeyIn(slot: number): string | undefined {
+    return this.slots[slot]?.randomKey();
+  }
+
   /** Removes a whole slot in O(1); returns its former contents for the caller's cleanup. */
-  takeSlot(slot: number): Map<string, V> | undefined {
+  takeSlot(slot: number): KeyDict<V> | undefined {
     const m = this.slots[slot];
     if (m === undefined) return undefined;
     this.add(slot, -m.size);
@@ -171,11 +177,4 @@ export class SlotTable<V> implements KeyTable<V> {
     this.count += delta;
     for (let i = slot + 1; i <= CLUSTER_SLOTS; i += i & -i) this.tree[i]! += delta;
   }
-}
-
-/** A copy of a Map: Map.forEach into a new Map takes about half the time of `new Map(map)`. */
-export function copyMap<K, V>(m: Map<K, V>): Map<K, V> {
-  const copy = new Map<K, V>();
-  m.forEach((v, k) => copy.set(k, v));
-  return copy;
 }

@@ -32,7 +32,7 @@ Deno.test("SlotTable behaves as a Map, with per-slot counts and maps only for sl
       deepStrictEqual(new Set(t.keys()), new Set(ref.keys()));
       deepStrictEqual(new Map(t.entries()), ref);
       deepStrictEqual(new Map(t), ref);
-      // Per-slot counts, and one Map per slot that holds keys, none for empty slots.
+      // Per-slot counts, and one table per slot that holds keys, none for empty slots.
       const perSlot = new Map<number, number>();
       for (const k of ref.keys()) {
         perSlot.set(keyHashSlot(k), (perSlot.get(keyHashSlot(k)) ?? 0) + 1);
