@@ -232,6 +232,9 @@ export class RdbReader {
   private sWalk: Generator<WalkStep, number, [number, number]> | null = null;
   private sNeed: WalkStep | null = null;
 
+  /** Hears RESIZEDB: the key count (and TTL count) of the database the keys that follow go to. */
+  onResize: ((db: number, keys: number, ttls: number) => void) | null = null;
+
   constructor(private readonly onKey: (k: LoadedKey) => void) {}
 
   get done(): boolean {
@@ -581,10 +584,11 @@ export class RdbReader {
         case OP.SELECTDB:
           this.db = readLen(r);
           return false;
-        case OP.RESIZEDB:
-          readLen(r);
-          readLen(r);
+        case OP.RESIZEDB: {
+          const keys = readLen(r), ttls = readLen(r);
+          this.onResize?.(this.db, keys, ttls);
           return false;
+        }
         case OP.AUX:
           this.contents.aux.set(readString(r), readString(r));
           return false;
@@ -661,8 +665,10 @@ export interface SyncSource {
 export function readRdbFrom(
   src: SyncSource,
   onKey: (k: LoadedKey) => void,
+  onResize: ((db: number, keys: number, ttls: number) => void) | null = null,
 ): RdbContents & { bytes: number } {
   const reader = new RdbReader(onKey);
+  reader.onResize = onResize;
   const contents = reader.readFrom(src);
   return { ...contents, bytes: reader.bytesRead };
 }

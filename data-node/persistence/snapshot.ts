@@ -447,7 +447,7 @@ export class Persistence {
     const load = keyLoader(this.s, this.s.dbs, merge, onExpired);
     let contents: RdbContents & { bytes: number };
     try {
-      contents = readRdbFrom(src, load);
+      contents = readRdbFrom(src, load, load.resize);
     } finally {
       // Memory accounting follows whatever was loaded, a failed load included.
       for (const db of this.s.dbs) db.recount();
@@ -473,6 +473,7 @@ export class Persistence {
       keys++;
       base(k);
     });
+    reader.onResize = base.resize;
     let contents: RdbContents;
     const progress = this.s.trackLoading(f.statSync().size);
     try {
@@ -575,6 +576,13 @@ function loadedClock(k: LoadedKey, nowSec: number, lfu: boolean): number {
   return newClock(nowSec, lfu);
 }
 
+/** keyLoader's callback, its counts, and what it does with a RESIZEDB hint. */
+export type KeyLoader = ((k: LoadedKey) => void) & {
+  loaded: number;
+  expired: number;
+  resize: (db: number, keys: number, ttls: number) => void;
+};
+
 /**
  * The per-key callback of an RDB load into `dbs` (the served databases, or a replica's
  * staging ones): encodings as configured, access clocks as saved, keys already expired skipped
@@ -586,7 +594,7 @@ export function keyLoader(
   dbs: Database[],
   merge: boolean,
   onExpired?: (db: number, key: string) => void,
-): ((k: LoadedKey) => void) & { loaded: number; expired: number } {
+): KeyLoader {
   const now = Date.now(), nowSec = Math.floor(now / 1000);
   const lfu = s.lfuMode;
   const fn = ((k: LoadedKey) => {
@@ -605,8 +613,9 @@ export function keyLoader(
     }
     if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
     fn.loaded++;
-  }) as ((k: LoadedKey) => void) & { loaded: number; expired: number };
+  }) as KeyLoader;
   fn.loaded = 0;
   fn.expired = 0;
+  fn.resize = (db, keys, ttls) => dbs[db]?.reserve(keys, ttls);
   return fn;
 }

@@ -361,7 +361,9 @@ export class ReplicaSide {
     log.info("MASTER <-> REPLICA sync: Loading DB in memory");
     const staging = s.dbs.map((db) => new Database(db.id, s.hooks, { cluster: s.clusterEnabled }));
     const file = s.config.getString("repl-diskless-load") === "disabled" ? await openTemp() : null;
-    const rdb = new RdbReader(keyLoader(s, staging, false));
+    const load = keyLoader(s, staging, false);
+    const rdb = new RdbReader(load);
+    rdb.onResize = load.resize;
     const loadStart = performance.now();
     try {
       if (pre.kind === "length") {

@@ -204,6 +204,15 @@ export class Database {
   }
 
   /**
+   * Room for `keys` more keys, `ttls` of them with a TTL: an RDB's RESIZEDB hint, which Redis
+   * also sizes its tables by. (Cluster mode's per-slot tables grow as they fill.)
+   */
+  reserve(keys: number, ttls: number): void {
+    if (this.slotTable === null) (this.dict as KeyDict<Stored>).reserve(this.dict.size + keys);
+    if (ttls > 0) this.expires.reserve(this.expires.size + ttls);
+  }
+
+  /**
    * A copy of the key table, as a background save starts from (see `snapshot`): entries and
    * bare strings (storedValue() reads either).
    */

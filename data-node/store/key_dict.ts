@@ -50,6 +50,8 @@ function keyHashOf(s: string): number {
 }
 
 const MIN_CAPACITY = 8;
+/** The most entries a size hint reserves room for (a file's hint is not trusted beyond). */
+const RESERVE_MAX = 1 << 22;
 
 export class KeyDict<V> {
   private keys_: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY);
@@ -157,6 +159,15 @@ export class KeyDict<V> {
     this.used = this.live = 0;
     // As a Map's: live iterators go on with what is added after the clear.
     this.moveIterators(null);
+  }
+
+  /**
+   * Makes room for `n` entries in all, so that a load of a known size (an RDB's RESIZEDB hint)
+   * does not grow the table step by step. Hints beyond RESERVE_MAX are taken as that much.
+   */
+  reserve(n: number): void {
+    const want = Math.min(Math.floor(n), RESERVE_MAX);
+    if (want > this.hashes.length) this.rebuild(want);
   }
 
   /** A key picked uniformly at random, or undefined when empty. */

@@ -86,3 +86,18 @@ Deno.test("KeyDict: many keys, most deleted, iterators moved through compactions
   ok(seen.size > 1500, `random keys spread over the table (${seen.size} distinct)`);
   for (const k of seen) ok(d.has(k));
 });
+
+Deno.test("KeyDict.reserve: room made ahead keeps order and contents; a huge hint is capped", () => {
+  const d = new KeyDict<number>();
+  d.set("a", 1);
+  const it = d.keys();
+  d.reserve(10_000);
+  for (let i = 0; i < 10_000; i++) d.set(`k${i}`, i);
+  d.reserve(1e15);
+  assertEquals(d.size, 10_001);
+  assertEquals(d.get("a"), 1);
+  assertEquals(d.get("k9999"), 9999);
+  assertEquals(it.next().value, "a");
+  assertEquals(it.next().value, "k0");
+  assertEquals([...d.keys()].length, 10_001);
+});
