@@ -14,6 +14,7 @@ import { parseScanArgs, scanAggregate, scanMatches } from "./scan.ts";
 import { randomCountReply } from "./random.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import { cstr } from "../../shared/cstr.ts";
+import type { StringTableView } from "../store/key_dict.ts";
 
 const MIN_OR_MAX_NOT_FLOAT = "ERR min or max is not a float";
 const LEX_ERR = "ERR min or max not valid string range item";
@@ -603,7 +604,7 @@ type Agg = "sum" | "min" | "max";
 type SetOp = "union" | "inter" | "diff";
 
 interface Operand {
-  members: ReadonlyMap<string, number> | null;
+  members: StringTableView<number> | null;
   weight: number;
 }
 
@@ -612,7 +613,7 @@ function readOperand(
   s: Engine,
   c: ClientState,
   key: string,
-): ReadonlyMap<string, number> | null | typeof REPLIED {
+): StringTableView<number> | null | typeof REPLIED {
   const e = c.db.lookup(key);
   if (!e) {
     keyMiss(s, c, key, true);

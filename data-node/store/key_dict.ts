@@ -49,6 +49,16 @@ function keyHashOf(s: string): number {
   return h ^ (h >>> 12);
 }
 
+/** What a reader of a table needs: a Map<string, V> or a KeyDict<V> is one. */
+export interface StringTableView<V> {
+  readonly size: number;
+  get(key: string): V | undefined;
+  has(key: string): boolean;
+  keys(): IterableIterator<string>;
+  entries(): IterableIterator<[string, V]>;
+  [Symbol.iterator](): IterableIterator<[string, V]>;
+}
+
 const MIN_CAPACITY = 8;
 /** The most entries a size hint reserves room for (a file's hint is not trusted beyond). */
 const RESERVE_MAX = 1 << 22;
@@ -206,6 +216,15 @@ export class KeyDict<V> {
     for (let p = 0; p < n; p++) {
       const k = keys[p];
       if (k !== undefined) f(vals[p]!, k);
+    }
+  }
+
+  /** Calls `f` on the keys in order until it returns false (no iterator to register). */
+  eachKeyWhile(f: (key: string) => boolean): void {
+    const keys = this.keys_, n = this.used;
+    for (let p = 0; p < n; p++) {
+      const k = keys[p];
+      if (k !== undefined && !f(k)) return;
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
+import { KeyDict, type StringTableView } from "./key_dict.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import {
   COMPACT_OVERHEAD,
@@ -147,7 +148,8 @@ export function lexRangeEmpty(r: LexRange): boolean {
  * `big` false, where the listpack rules apply, as in Redis's listpack code).
  */
 class SkipList {
-  readonly scores = new Map<string, number>();
+  /** Member -> score; a KeyDict: members are fresh strings, which a Map would internalize. */
+  readonly scores = new KeyDict<number>();
   private readonly head = new Node("", -Infinity, MAX_LEVEL);
   private tail: Node | null = null;
   private level = 1;
@@ -552,12 +554,11 @@ class SkipList {
     if (this.big) return;
     if (this.scores.size > limits.maxEntries) this.big = true;
     else {
-      for (const m of this.scores.keys()) {
-        if (m.length > limits.maxValue) {
-          this.big = true;
-          break;
-        }
-      }
+      this.scores.eachKeyWhile((m) => {
+        if (m.length <= limits.maxValue) return true;
+        this.big = true;
+        return false;
+      });
     }
   }
 
@@ -568,10 +569,10 @@ class SkipList {
    */
   memoryUsage(): number {
     let sampled = 0, bytes = 0;
-    for (const m of this.scores.keys()) {
+    this.scores.eachKeyWhile((m) => {
       bytes += m.length;
-      if (++sampled === 8) break;
-    }
+      return ++sampled < 8;
+    });
     return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + 160);
   }
 
@@ -977,7 +978,7 @@ export class ZSetValue extends AggregateValue {
   }
 
   /** Member -> score (the skiplist's own map once converted: read only). */
-  scoreMap(): ReadonlyMap<string, number> {
+  scoreMap(): StringTableView<number> {
     const d = this.d;
     if (typeof d !== "string") return d.scores;
     const [ms, ss] = unpack(d);
@@ -987,7 +988,7 @@ export class ZSetValue extends AggregateValue {
   }
 
   /** The member -> score table a skiplist pages through for ZSCAN; null for a listpack. */
-  table(): ReadonlyMap<string, number> | null {
+  table(): StringTableView<number> | null {
     const d = this.d;
     return typeof d !== "string" && d.big ? d.scores : null;
   }
