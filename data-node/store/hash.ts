@@ -4,14 +4,15 @@
  * While the encoding is listpack the hash is held as Redis's listpack bytes in one binary
  * string (listpack.ts: fields and values alternating, in insertion order; a change builds a
  * new string), so RDB files and DUMP carry it as is. Past the listpack limits it becomes a
- * Map, for good, as Redis converts to a hash table. The object (also the key's entry, see
+ * hash table (a KeyDict), for good, as Redis converts. The object (also the key's entry, see
  * EntryBase) has that one field of its own (V8 gives every field 8 bytes): HSCAN cursors live
  * in a side table (cursorsOf), and a hash built in
- * bulk (a load) too large to start as a listpack is a Map marked `undecided` until
+ * bulk (a load) too large to start as a listpack is a table marked `undecided` until
  * checkEncoding decides its encoding.
  */
 import { AggregateValue } from "./types.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
+import { KeyDict, type StringTableView } from "./key_dict.ts";
 import {
   COMPACT_OVERHEAD,
   intKey,
@@ -33,30 +34,33 @@ export interface EncodingLimits {
   maxValue: number;
 }
 
-/** A hash built in bulk from more entries than this starts as an undecided Map. */
+/** A hash built in bulk from more entries than this starts as an undecided table. */
 const BULK_LISTPACK_MAX = 8192;
 
-/** Maps of hashes whose encoding is not decided yet (they report listpack until then). */
-const undecided = new WeakSet<Map<string, string>>();
+/** Tables of hashes whose encoding is not decided yet (they report listpack until then). */
+const undecided = new WeakSet<KeyDict<string>>();
 /** How many were marked (an upper bound: the set is weak); at 0, no lookups. */
 let undecidedCount = 0;
 
-function markUndecided(m: Map<string, string>): void {
+function markUndecided(m: KeyDict<string>): void {
   undecided.add(m);
   undecidedCount++;
 }
 
-function isUndecided(m: Map<string, string>): boolean {
+function isUndecided(m: KeyDict<string>): boolean {
   return undecidedCount !== 0 && undecided.has(m);
 }
 
-function decide(m: Map<string, string>): void {
+function decide(m: KeyDict<string>): void {
   if (undecidedCount !== 0 && undecided.delete(m)) undecidedCount--;
 }
 
 export class HashValue extends AggregateValue {
-  /** The listpack while small, else a Map. */
-  private d: string | Map<string, string>;
+  /**
+   * The listpack while small, else a KeyDict (fields arrive as fresh strings, which a Map would
+   * internalize).
+   */
+  private d: string | KeyDict<string>;
 
   /** Empty, or holding the entries (a load: then checkEncoding decides the encoding). */
   constructor(entries?: Iterable<[string, string]>) {
@@ -65,7 +69,7 @@ export class HashValue extends AggregateValue {
       this.d = LP_EMPTY;
       return;
     }
-    const m = new Map(entries);
+    const m = KeyDict.from(entries);
     if (m.size <= BULK_LISTPACK_MAX) this.d = listpackOf(m);
     else {
       markUndecided(m);
@@ -191,7 +195,7 @@ export class HashValue extends AggregateValue {
   forEach(fn: (field: string, value: string) => void): void {
     const d = this.d;
     if (typeof d !== "string") {
-      for (const [f, v] of d) fn(f, v);
+      d.forEach((v, f) => fn(f, v));
       return;
     }
     for (let p = LP_HEADER; !lpAtEnd(d, p);) {
@@ -223,14 +227,14 @@ export class HashValue extends AggregateValue {
     return out;
   }
 
-  /** The fields and values as a Map (the hash table itself once converted: read only). */
-  toMap(): ReadonlyMap<string, string> {
+  /** The fields and values as a table (the hash table itself once converted: read only). */
+  toMap(): StringTableView<string> {
     return typeof this.d === "string" ? new Map(this.entries()) : this.d;
   }
 
   /** The hash table a large hash pages through for HSCAN; null while a listpack. */
-  table(): ReadonlyMap<string, string> | null {
-    return this.big ? this.d as Map<string, string> : null;
+  table(): StringTableView<string> | null {
+    return this.big ? this.d as KeyDict<string> : null;
   }
 
   /** Records whether the contents still fit a listpack under the configured limits. */
@@ -244,12 +248,7 @@ export class HashValue extends AggregateValue {
     decide(d);
     let fits = d.size <= limits.maxEntries;
     if (fits) {
-      for (const [f, v] of d) {
-        if (f.length > limits.maxValue || v.length > limits.maxValue) {
-          fits = false;
-          break;
-        }
-      }
+      d.eachWhile((v, f) => (fits = f.length <= limits.maxValue && v.length <= limits.maxValue));
     }
     if (fits) this.d = listpackOf(d);
   }
@@ -277,7 +276,7 @@ export class HashValue extends AggregateValue {
   /** To a hash table, for good. */
   private convert(): void {
     const d = this.d;
-    if (typeof d === "string") this.d = new Map(this.entries());
+    if (typeof d === "string") this.d = KeyDict.from(this.entries());
     else decide(d);
   }
 
@@ -287,17 +286,17 @@ export class HashValue extends AggregateValue {
 
   /**
    * V8's bytes (measured): a listpack costs its bytes plus the object and string headers; a
-   * Map entry its two strings (16-byte headers, 8-byte aligned) and its slot in the table,
+   * table entry its two strings (16-byte headers, 8-byte aligned) and its slot in the table,
    * estimated from up to 8 entries (as MEMORY USAGE samples). O(1) either way.
    */
   memoryUsage(): number {
     const d = this.d;
     if (typeof d === "string") return COMPACT_OVERHEAD + d.length;
     let sampled = 0, bytes = 0;
-    for (const [f, v] of d) {
+    d.eachWhile((v, f) => {
       bytes += f.length + v.length;
-      if (++sampled === 8) break;
-    }
+      return ++sampled < 8;
+    });
     const per = sampled ? bytes / sampled : 0;
     return 64 + d.size * (per + 84);
   }
@@ -307,7 +306,7 @@ export class HashValue extends AggregateValue {
     const d = this.d;
     if (typeof d === "string") h.d = d;
     else {
-      const m = new Map(d);
+      const m = d.clone();
       if (isUndecided(d)) markUndecided(m);
       h.d = m;
     }
@@ -315,8 +314,8 @@ export class HashValue extends AggregateValue {
   }
 }
 
-/** The listpack of a Map's entries. */
-function listpackOf(m: ReadonlyMap<string, string>): string {
+/** The listpack of a table's entries. */
+function listpackOf(m: StringTableView<string>): string {
   lpBuild.begin();
   for (const [f, v] of m) {
     lpBuild.add(f);

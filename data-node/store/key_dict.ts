@@ -76,6 +76,13 @@ export class KeyDict<V> {
   private iters: Set<WeakRef<DictIterator<V, unknown>>> | null = null;
   private itersSwept = 64;
 
+  /** A table of these entries (a later one for the same key wins, as in a Map). */
+  static from<V>(entries: Iterable<[string, V]>): KeyDict<V> {
+    const d = new KeyDict<V>();
+    for (const [k, v] of entries) d.set(k, v);
+    return d;
+  }
+
   get size(): number {
     return this.live;
   }
@@ -216,6 +223,15 @@ export class KeyDict<V> {
     for (let p = 0; p < n; p++) {
       const k = keys[p];
       if (k !== undefined) f(vals[p]!, k);
+    }
+  }
+
+  /** Calls `f` on the entries in order until it returns false (no iterator to register). */
+  eachWhile(f: (value: V, key: string) => boolean): void {
+    const keys = this.keys_, vals = this.vals, n = this.used;
+    for (let p = 0; p < n; p++) {
+      const k = keys[p];
+      if (k !== undefined && !f(vals[p]!, k)) return;
     }
   }
 
