@@ -315,12 +315,12 @@ export class HashValue extends AggregateValue {
 }
 
 /** The listpack of a table's entries. */
-function listpackOf(m: StringTableView<string>): string {
+function listpackOf(m: KeyDict<string>): string {
   lpBuild.begin();
-  for (const [f, v] of m) {
+  m.forEach((v, f) => {
     lpBuild.add(f);
     lpBuild.add(v);
-  }
+  });
   return lpBuild.finish(m.size * 2);
 }
 

@@ -1,20 +1,21 @@
 /**
- * The keyspace's table outside cluster mode: string keys to values, with a Map's interface and
- * iteration rules, but hashing keys itself.
+ * A table of string keys to values (the keyspace, TTLs, large hashes, skiplist members), with a
+ * Map's interface and iteration rules, but hashing keys itself.
  *
  * Why not a Map: the runtime internalizes a string the first time it is used as a Map key (a
  * lookup, and for a new key an insert, in its global string table), which costs several cache
  * misses: about 0.3-0.6 µs per fresh key string, more than the rest of a GET, and a third of an
  * RDB load. Every request brings fresh key strings. Here a key is hashed by a few multiplies over
- * its characters, and the table is three flat arrays.
+ * its characters, and the table is flat arrays.
  *
- * Layout: entries are appended in insertion order to `keys`, `vals` and `hashes` (a deleted one
- * leaves a hole); `index` is an open-addressing table (linear probing, at most half full) of
- * entry positions + 1. Deleting from the index shifts the following run back, so no tombstones.
- * When the entry arrays fill up they are compacted, grown if need be; live iterators are moved
- * to the same place in the compacted order, so, as with a Map, an iterator visits every entry
- * that is there for its whole walk exactly once, and entries added meanwhile too (SCAN cursors
- * rely on this).
+ * Layout: entries are appended in insertion order to `kv` (key and value side by side) and
+ * `hashes` (a deleted entry leaves a hole); `index` is an open-addressing table (linear probing, at
+ * most half full) of entry positions + 1, each beside its hash, so a probe compares hashes
+ * without touching the entries. Deleting from the index shifts the following run back, so no
+ * tombstones. When the entries fill their arrays they are compacted, grown if need be; live
+ * iterators are moved to the same place in the compacted order, so, as with a Map, an iterator
+ * visits every entry that is there for its whole walk exactly once, and entries added meanwhile
+ * too (SCAN cursors rely on this).
  *
  * Keys are hashed with a per-process random seed, so that which keys collide is not known in
  * advance (Redis seeds its SipHash for the same reason).
@@ -64,16 +65,23 @@ const MIN_CAPACITY = 8;
 const RESERVE_MAX = 1 << 22;
 
 export class KeyDict<V> {
-  private keys_: (string | undefined)[] = new Array<string | undefined>(MIN_CAPACITY);
-  private vals: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY);
+  /** Entry p's key at 2p (undefined: a hole) and its value at 2p + 1: one cache line for both. */
+  private kv: unknown[] = new Array<unknown>(MIN_CAPACITY * 2);
+  /** Entry p's hash (for rebuilding without hashing again). */
   private hashes = new Int32Array(MIN_CAPACITY);
   /** Entry slots used, holes included. */
   private used = 0;
   private live = 0;
-  private index = new Int32Array(MIN_CAPACITY * 2);
+  /** Slot i: the entry position + 1 at 2i (0: empty) and its hash at 2i + 1. */
+  private index = new Int32Array(MIN_CAPACITY * 4);
   private mask = MIN_CAPACITY * 2 - 1;
-  /** Iterators that may still be walked, to move when the entries are compacted. */
-  private iters: Set<WeakRef<DictIterator<V, unknown>>> | null = null;
+  /**
+   * The positions of iterators that may still be walked, to move when the entries are
+   * compacted. Held weakly: an iterator dropped half way is forgotten. (A WeakRef keeps its
+   * target until the current task ends, so the target is the small Position, not the iterator,
+   * which holds the table.)
+   */
+  private iters: Set<WeakRef<Position>> | null = null;
   private itersSwept = 64;
 
   /** A table of these entries (a later one for the same key wins, as in a Map). */
@@ -87,78 +95,70 @@ export class KeyDict<V> {
     return this.live;
   }
 
-  /** The entry position of `key`, or -1. */
-  private find(key: string, h: number): number {
-    const index = this.index, hashes = this.hashes, keys = this.keys_, mask = this.mask;
+  /** The index slot holding `key`, or -1; the hash is compared before the key is touched. */
+  private slotOf(key: string, h: number): number {
+    const index = this.index, kv = this.kv, mask = this.mask;
     for (let i = h & mask;; i = (i + 1) & mask) {
-      const e = index[i]!;
+      const e = index[2 * i]!;
       if (e === 0) return -1;
-      const p = e - 1;
-      if (hashes[p] === h && keys[p] === key) return p;
+      if (index[2 * i + 1] === h && kv[2 * (e - 1)] === key) return i;
     }
   }
 
   get(key: string): V | undefined {
-    const p = this.find(key, keyHash(key));
-    return p < 0 ? undefined : this.vals[p];
+    const i = this.slotOf(key, keyHash(key));
+    return i < 0 ? undefined : this.kv[2 * (this.index[2 * i]! - 1) + 1] as V;
   }
 
   has(key: string): boolean {
-    return this.find(key, keyHash(key)) >= 0;
+    return this.slotOf(key, keyHash(key)) >= 0;
   }
 
   set(key: string, value: V): this {
     const h = keyHash(key);
-    const index = this.index, mask = this.mask;
+    const index = this.index, kv = this.kv, mask = this.mask;
     let i = h & mask;
     for (;; i = (i + 1) & mask) {
-      const e = index[i]!;
+      const e = index[2 * i]!;
       if (e === 0) break;
-      const p = e - 1;
-      if (this.hashes[p] === h && this.keys_[p] === key) {
-        this.vals[p] = value;
+      if (index[2 * i + 1] === h && kv[2 * (e - 1)] === key) {
+        kv[2 * (e - 1) + 1] = value;
         return this;
       }
     }
     if (this.used === this.hashes.length) {
       this.rebuild(Math.max(MIN_CAPACITY, (this.live + 1) * 2));
       i = h & this.mask;
-      while (this.index[i] !== 0) i = (i + 1) & this.mask;
+      while (this.index[2 * i] !== 0) i = (i + 1) & this.mask;
     }
     const p = this.used++;
-    this.keys_[p] = key;
-    this.vals[p] = value;
+    this.kv[2 * p] = key;
+    this.kv[2 * p + 1] = value;
     this.hashes[p] = h;
-    this.index[i] = p + 1;
+    this.index[2 * i] = p + 1;
+    this.index[2 * i + 1] = h;
     this.live++;
     return this;
   }
 
   delete(key: string): boolean {
-    const h = keyHash(key);
+    let i = this.slotOf(key, keyHash(key));
+    if (i < 0) return false;
     const index = this.index, mask = this.mask;
-    let i = h & mask;
-    let p = -1;
-    for (;; i = (i + 1) & mask) {
-      const e = index[i]!;
-      if (e === 0) return false;
-      if (this.hashes[e - 1] === h && this.keys_[e - 1] === key) {
-        p = e - 1;
-        break;
-      }
-    }
-    this.keys_[p] = undefined;
-    this.vals[p] = undefined;
+    const p = index[2 * i]! - 1;
+    this.kv[2 * p] = undefined;
+    this.kv[2 * p + 1] = undefined;
     this.live--;
     // Backward-shift deletion: every entry of the run after the gap that may move into it does.
-    index[i] = 0;
+    index[2 * i] = 0;
     for (let j = (i + 1) & mask;; j = (j + 1) & mask) {
-      const e = index[j]!;
+      const e = index[2 * j]!;
       if (e === 0) break;
-      const home = this.hashes[e - 1]! & mask;
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        index[i] = e;
-        index[j] = 0;
+      const h = index[2 * j + 1]!;
+      if (((j - (h & mask)) & mask) >= ((j - i) & mask)) {
+        index[2 * i] = e;
+        index[2 * i + 1] = h;
+        index[2 * j] = 0;
         i = j;
       }
     }
@@ -168,10 +168,9 @@ export class KeyDict<V> {
   }
 
   clear(): void {
-    this.keys_ = new Array<string | undefined>(MIN_CAPACITY);
-    this.vals = new Array<V | undefined>(MIN_CAPACITY);
+    this.kv = new Array<unknown>(MIN_CAPACITY * 2);
     this.hashes = new Int32Array(MIN_CAPACITY);
-    this.index = new Int32Array(MIN_CAPACITY * 2);
+    this.index = new Int32Array(MIN_CAPACITY * 4);
     this.mask = MIN_CAPACITY * 2 - 1;
     this.used = this.live = 0;
     // As a Map's: live iterators go on with what is added after the clear.
@@ -190,16 +189,16 @@ export class KeyDict<V> {
   /** A key picked uniformly at random, or undefined when empty. */
   randomKey(): string | undefined {
     if (this.live === 0) return undefined;
-    const keys = this.keys_;
+    const kv = this.kv;
     for (let tries = 0; tries < 64; tries++) {
-      const k = keys[Math.floor(Math.random() * this.used)];
-      if (k !== undefined) return k;
+      const k = kv[2 * Math.floor(Math.random() * this.used)];
+      if (k !== undefined) return k as string;
     }
     // Mostly holes (compaction keeps at least a quarter live): walk from a random place.
     const start = Math.floor(Math.random() * this.used);
     for (let i = 0; i < this.used; i++) {
-      const k = keys[(start + i) % this.used];
-      if (k !== undefined) return k;
+      const k = kv[2 * ((start + i) % this.used)];
+      if (k !== undefined) return k as string;
     }
     return undefined;
   }
@@ -207,8 +206,7 @@ export class KeyDict<V> {
   /** An independent copy (a background save's view), entries in the same order. */
   clone(): KeyDict<V> {
     const c = new KeyDict<V>();
-    c.keys_ = this.keys_.slice();
-    c.vals = this.vals.slice();
+    c.kv = this.kv.slice();
     c.hashes = this.hashes.slice();
     c.index = this.index.slice();
     c.mask = this.mask;
@@ -219,28 +217,28 @@ export class KeyDict<V> {
 
   /** Calls `f` for every entry in order (faster than an iterator; no changes meanwhile). */
   forEach(f: (value: V, key: string) => void): void {
-    const keys = this.keys_, vals = this.vals, n = this.used;
+    const kv = this.kv, n = this.used;
     for (let p = 0; p < n; p++) {
-      const k = keys[p];
-      if (k !== undefined) f(vals[p]!, k);
+      const k = kv[2 * p];
+      if (k !== undefined) f(kv[2 * p + 1] as V, k as string);
     }
   }
 
   /** Calls `f` on the entries in order until it returns false (no iterator to register). */
   eachWhile(f: (value: V, key: string) => boolean): void {
-    const keys = this.keys_, vals = this.vals, n = this.used;
+    const kv = this.kv, n = this.used;
     for (let p = 0; p < n; p++) {
-      const k = keys[p];
-      if (k !== undefined && !f(vals[p]!, k)) return;
+      const k = kv[2 * p];
+      if (k !== undefined && !f(kv[2 * p + 1] as V, k as string)) return;
     }
   }
 
   /** Calls `f` on the keys in order until it returns false (no iterator to register). */
   eachKeyWhile(f: (key: string) => boolean): void {
-    const keys = this.keys_, n = this.used;
+    const kv = this.kv, n = this.used;
     for (let p = 0; p < n; p++) {
-      const k = keys[p];
-      if (k !== undefined && !f(k)) return;
+      const k = kv[2 * p];
+      if (k !== undefined && !f(k as string)) return;
     }
   }
 
@@ -262,11 +260,11 @@ export class KeyDict<V> {
 
   /** Entry `p` for an iterator: undefined for a hole or past the end. */
   keyAt(p: number): string | undefined {
-    return this.keys_[p];
+    return this.kv[2 * p] as string | undefined;
   }
 
   valueAt(p: number): V {
-    return this.vals[p]!;
+    return this.kv[2 * p + 1] as V;
   }
 
   get end(): number {
@@ -274,9 +272,10 @@ export class KeyDict<V> {
   }
 
   private iterator<T>(make: (k: string, v: V) => T): DictIterator<V, T> {
-    const it = new DictIterator(this, make);
-    const ref = new WeakRef(it as DictIterator<V, unknown>);
-    it.ref = ref;
+    const at = new Position();
+    const ref = new WeakRef(at);
+    at.ref = ref;
+    const it = new DictIterator(this, make, at);
     const iters = this.iters ??= new Set();
     iters.add(ref);
     if (iters.size > this.itersSwept) {
@@ -287,41 +286,41 @@ export class KeyDict<V> {
   }
 
   /** Forgets an iterator that is done. */
-  release(ref: WeakRef<DictIterator<V, unknown>>): void {
+  release(ref: WeakRef<Position>): void {
     this.iters?.delete(ref);
   }
 
   /**
-   * Compacts the entries into arrays of `capacity` (at least the live count), and rebuilds the
-   * index at twice that.
+   * Compacts the entries into room for `capacity` (at least the live count), and rebuilds the
+   * index at twice that, rounded up to a power of two.
    */
   private rebuild(capacity: number): void {
     const cap = Math.max(MIN_CAPACITY, capacity, this.live);
-    const keys = new Array<string | undefined>(cap);
-    const vals = new Array<V | undefined>(cap);
+    const kv = new Array<unknown>(cap * 2);
     const hashes = new Int32Array(cap);
     let icap = MIN_CAPACITY * 2;
     while (icap < cap * 2) icap *= 2;
-    const index = new Int32Array(icap), mask = icap - 1;
+    const index = new Int32Array(icap * 2), mask = icap - 1;
     // Where each old position lands (the count of live entries before it), for the iterators.
     const moved = this.iters !== null && this.iters.size > 0 ? new Int32Array(this.used + 1) : null;
+    const old = this.kv, oldHashes = this.hashes;
     let q = 0;
     for (let p = 0; p < this.used; p++) {
       if (moved !== null) moved[p] = q;
-      const k = this.keys_[p];
+      const k = old[2 * p];
       if (k === undefined) continue;
-      const h = this.hashes[p]!;
-      keys[q] = k;
-      vals[q] = this.vals[p];
+      const h = oldHashes[p]!;
+      kv[2 * q] = k;
+      kv[2 * q + 1] = old[2 * p + 1];
       hashes[q] = h;
       let i = h & mask;
-      while (index[i] !== 0) i = (i + 1) & mask;
-      index[i] = q + 1;
+      while (index[2 * i] !== 0) i = (i + 1) & mask;
+      index[2 * i] = q + 1;
+      index[2 * i + 1] = h;
       q++;
     }
     if (moved !== null) moved[this.used] = q;
-    this.keys_ = keys;
-    this.vals = vals;
+    this.kv = kv;
     this.hashes = hashes;
     this.index = index;
     this.mask = mask;
@@ -334,29 +333,37 @@ export class KeyDict<V> {
     const iters = this.iters;
     if (iters === null) return;
     for (const r of iters) {
-      const it = r.deref();
-      if (it === undefined || it.done) {
+      const at = r.deref();
+      if (at === undefined || at.done) {
         iters.delete(r);
         continue;
       }
-      it.pos = moved === null ? 0 : moved[Math.min(it.pos, moved.length - 1)]!;
+      at.pos = moved === null ? 0 : moved[Math.min(at.pos, moved.length - 1)]!;
     }
   }
 }
 
-/** A Map-like iterator over a KeyDict: position in the entry arrays, moved on compaction. */
-class DictIterator<V, T> implements IterableIterator<T> {
+/** Where an iterator is: the next entry position to look at. */
+class Position {
   pos = 0;
   done = false;
-  ref: WeakRef<DictIterator<V, unknown>> | null = null;
+  ref: WeakRef<Position> | null = null;
+}
 
-  constructor(private readonly dict: KeyDict<V>, private readonly make: (k: string, v: V) => T) {}
+/** A Map-like iterator over a KeyDict: a position in the entry arrays, moved on compaction. */
+class DictIterator<V, T> implements IterableIterator<T> {
+  constructor(
+    private readonly dict: KeyDict<V>,
+    private readonly make: (k: string, v: V) => T,
+    private readonly at: Position,
+  ) {}
 
   next(): IteratorResult<T> {
-    if (!this.done) {
+    const at = this.at;
+    if (!at.done) {
       const d = this.dict;
-      while (this.pos < d.end) {
-        const p = this.pos++;
+      while (at.pos < d.end) {
+        const p = at.pos++;
         const k = d.keyAt(p);
         if (k !== undefined) return { value: this.make(k, d.valueAt(p)), done: false };
       }
@@ -371,9 +378,10 @@ class DictIterator<V, T> implements IterableIterator<T> {
   }
 
   private finish(): void {
-    this.done = true;
-    if (this.ref !== null) this.dict.release(this.ref);
-    this.ref = null;
+    const at = this.at;
+    at.done = true;
+    if (at.ref !== null) this.dict.release(at.ref);
+    at.ref = null;
   }
 
   [Symbol.iterator](): IterableIterator<T> {
