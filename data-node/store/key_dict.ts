@@ -10,7 +10,7 @@
  *
  * Layout: entries are appended in insertion order to `kv` (key and value side by side) and
  * `hashes` (a deleted entry leaves a hole); `index` is an open-addressing table (linear probing, at
- * most half full) of entry positions + 1, each beside its hash, so a probe compares hashes
+ * most four fifths full) of entry positions + 1, each beside its hash, so a probe compares hashes
  * without touching the entries. Deleting from the index shifts the following run back, so no
  * tombstones. When the entries fill their arrays they are compacted, grown if need be; live
  * iterators are moved to the same place in the compacted order, so, as with a Map, an iterator
@@ -127,7 +127,7 @@ export class KeyDict<V> {
       }
     }
     if (this.used === this.hashes.length) {
-      this.rebuild(Math.max(MIN_CAPACITY, (this.live + 1) * 2));
+      this.rebuild(Math.max(MIN_CAPACITY, Math.ceil((this.live + 1) * 1.5)));
       i = h & this.mask;
       while (this.index[2 * i] !== 0) i = (i + 1) & this.mask;
     }
@@ -292,14 +292,14 @@ export class KeyDict<V> {
 
   /**
    * Compacts the entries into room for `capacity` (at least the live count), and rebuilds the
-   * index at twice that, rounded up to a power of two.
+   * index at a power of two of at least 1.25 times that (so at most four fifths full).
    */
   private rebuild(capacity: number): void {
     const cap = Math.max(MIN_CAPACITY, capacity, this.live);
     const kv = new Array<unknown>(cap * 2);
     const hashes = new Int32Array(cap);
     let icap = MIN_CAPACITY * 2;
-    while (icap < cap * 2) icap *= 2;
+    while (icap * 4 < cap * 5) icap *= 2;
     const index = new Int32Array(icap * 2), mask = icap - 1;
     // Where each old position lands (the count of live entries before it), for the iterators.
     const moved = this.iters !== null && this.iters.size > 0 ? new Int32Array(this.used + 1) : null;

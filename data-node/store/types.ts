@@ -181,12 +181,12 @@ export function lfuClock(nowSec: number, counter: number): number {
 
 /**
  * What one key costs in this process's heap, measured against V8 after a full collection
- * (tests/memory_calibration_test.ts), with 8-byte pointers: the key table's slot (a Map entry
- * of three words and its share of the buckets), the key string, and the value with its entry:
- * a StringEntry and the string, or the aggregate object (see memoryUsage). So maxmemory bounds
- * the real dataset.
+ * (tests/memory_calibration_test.ts): the key table's slot (a KeyDict entry: the key and value
+ * words, the hash, spare room as the table grows, and its share of the index, 8 bytes a slot),
+ * the key string, and the value with its entry: a StringEntry and the string, or the aggregate
+ * object (see memoryUsage). So maxmemory bounds the real dataset.
  */
-export const SLOT_BYTES = 32;
+export const SLOT_BYTES = 24;
 /** A StringEntry: object header (three words) and two fields. */
 export const STRING_ENTRY_BYTES = 40;
 
