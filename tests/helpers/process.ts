@@ -11,13 +11,25 @@ const PROBE_INTERVAL_MS = 50;
 /** Processes still running (or not yet reaped), for the unload safety net. */
 const live = new Set<ManagedProcess>();
 
-/** A port that was free a moment ago. Stays below 55000: cluster nodes also use port + 10000. */
+/** Ports handed out lately, oldest first: not handed out again while listed. */
+const recentPorts: number[] = [];
+const RECENT_PORTS = 512;
+
+/**
+ * A port that was free a moment ago. Stays below 55000: cluster nodes also use port + 10000.
+ * The system may offer a port again as soon as its probe closes, so two servers started side by
+ * side could get the same one (the second one's readiness probe then reaches the first): a port
+ * given out lately is skipped.
+ */
 export function freePort(): Promise<number> {
   for (;;) {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    if (port <= 55000) return Promise.resolve(port);
+    if (port > 55000 || recentPorts.includes(port)) continue;
+    recentPorts.push(port);
+    if (recentPorts.length > RECENT_PORTS) recentPorts.shift();
+    return Promise.resolve(port);
   }
 }
 
