@@ -1528,67 +1528,39 @@ async function replicasBeforeData(impl: Impl): Promise<void> {
   });
 }
 
-for (const impl of ["ours", "redis"] as const) {
-  const absent = impl === "redis" && !hasRedisServer;
-  Deno.test({
-    name:
-      `cluster: a replica with nothing replicated is loading and not in CLUSTER SLOTS (${impl})${
-        absent ? noServer : ""
-      }`,
-    ignore: absent,
-    ...opts,
-    fn: () => replicasBeforeData(impl),
-  });
+/** Registers a cluster test against our nodes and against redis-server (when installed). */
+function onBoth(title: string, fn: (impl: "ours" | "redis") => Promise<void>): void {
+  for (const impl of ["ours", "redis"] as const) {
+    const absent = impl === "redis" && !hasRedisServer;
+    Deno.test({
+      name: `cluster: ${title} (${impl})${absent ? noServer : ""}`,
+      ignore: absent,
+      ...opts,
+      fn: () => fn(impl),
+    });
+  }
 }
 
-for (const impl of ["ours", "redis"] as const) {
-  const absent = impl === "redis" && !hasRedisServer;
-  Deno.test({
-    name: `cluster: DEBUG DROP-CLUSTER-PACKET-FILTER (${impl})${absent ? noServer : ""}`,
-    ignore: absent,
-    ...opts,
-    fn: () => dropPacketFilter(impl),
-  });
-}
-
-for (const impl of ["ours", "redis"] as const) {
-  const absent = impl === "redis" && !hasRedisServer;
-  Deno.test({
-    name:
-      `cluster: shard channels on a replica, DEBUG CLUSTERLINK KILL, an expired key of a migrating slot (${impl})${
-        absent ? noServer : ""
-      }`,
-    ignore: absent,
-    ...opts,
-    fn: () => shardChannelsAndLinks(impl),
-  });
-}
-
-for (const impl of ["ours", "redis"] as const) {
-  const absent = impl === "redis" && !hasRedisServer;
-  Deno.test({
-    name:
-      `cluster: CONFIG SET of the announced port, bus port, hostname and nofailover reaches the peers (${impl})${
-        absent ? noServer : ""
-      }`,
-    ignore: absent,
-    ...opts,
-    fn: () => announcedAtRuntime(impl),
-  });
-}
-
-for (const impl of ["ours", "redis"] as const) {
-  const absent = impl === "redis" && !hasRedisServer;
-  Deno.test({
-    name:
-      `cluster: a replica restarted from its RDB keeps the keys that expired meanwhile (${impl})${
-        absent ? noServer : ""
-      }`,
-    ignore: absent,
-    ...opts,
-    fn: () => replicaRestartKeepsExpired(impl),
-  });
-}
+onBoth(
+  "a replica with nothing replicated is loading and not in CLUSTER SLOTS",
+  replicasBeforeData,
+);
+onBoth(
+  "DEBUG DROP-CLUSTER-PACKET-FILTER",
+  dropPacketFilter,
+);
+onBoth(
+  "shard channels on a replica, DEBUG CLUSTERLINK KILL, an expired key of a migrating slot",
+  shardChannelsAndLinks,
+);
+onBoth(
+  "CONFIG SET of the announced port, bus port, hostname and nofailover reaches the peers",
+  announcedAtRuntime,
+);
+onBoth(
+  "a replica restarted from its RDB keeps the keys that expired meanwhile",
+  replicaRestartKeepsExpired,
+);
 
 Deno.test({
   name: "cluster: a nodes.conf that does not parse stops startup and names the line",

@@ -746,25 +746,37 @@ async function minReplicas(p: Pair): Promise<void> {
   equal(await r.call("GET", "k"), "v");
 }
 
+/**
+ * Fetches an RDB from `m` with `redis-cli <flag> <file>` and puts it in a fresh directory under
+ * `dir` as its dump.rdb; returns that directory, the file's bytes and redis-cli's output.
+ */
+async function cliFetchRdb(
+  m: Node,
+  flag: "--rdb" | "--functions-rdb",
+  dir: string,
+): Promise<{ loadDir: string; bytes: Uint8Array; text: string }> {
+  const file = `${dir}/out.rdb`;
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(m.port), flag, file],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  ok(out.success, `redis-cli ${flag} failed:\n${text}\n${await describe([m])}`);
+  const loadDir = `${dir}/load`;
+  await Deno.mkdir(loadDir);
+  await Deno.copyFile(file, `${loadDir}/dump.rdb`);
+  return { loadDir, bytes: await Deno.readFile(file), text };
+}
+
 /** `redis-cli --rdb` takes a snapshot over the replication protocol; it loads elsewhere. */
 function cliRdb(p: Pair): Promise<void> {
   return withTempDir(async (dir) => {
     await using m = await Node.start(p.master, "master");
     await populate(m, 100);
-    const file = `${dir}/out.rdb`;
-    const out = await new Deno.Command("redis-cli", {
-      args: ["-h", "127.0.0.1", "-p", String(m.port), "--rdb", file],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    ok(out.success, `redis-cli --rdb failed:\n${text}\n${await describe([m])}`);
-    const bytes = await Deno.readFile(file);
+    const { loadDir, bytes } = await cliFetchRdb(m, "--rdb", dir);
     equal(new TextDecoder().decode(bytes.subarray(0, 5)), "REDIS", "RDB magic");
     ok(bytes.length > 10_000, `RDB of ${bytes.length} bytes`);
-    const loadDir = `${dir}/load`;
-    await Deno.mkdir(loadDir);
-    await Deno.copyFile(file, `${loadDir}/dump.rdb`);
     await using loaded = await Node.start(p.replica, "loaded from the RDB", [], { dir: loadDir });
     await sameData(m, loaded);
   });
@@ -782,18 +794,8 @@ function cliFunctionsRdb(p: Pair): Promise<void> {
     equal(await m.call("FUNCTION", "LOAD", lib), "lib1");
     const keys = await m.call("DBSIZE");
     ok(typeof keys === "number" && keys > 0, `DBSIZE ${String(keys)}`);
-    const file = `${dir}/out.rdb`;
-    const out = await new Deno.Command("redis-cli", {
-      args: ["-h", "127.0.0.1", "-p", String(m.port), "--functions-rdb", file],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    ok(out.success, `redis-cli --functions-rdb failed:\n${text}\n${await describe([m])}`);
+    const { loadDir, text } = await cliFetchRdb(m, "--functions-rdb", dir);
     ok(text.includes("Transfer finished with success"), text);
-    const loadDir = `${dir}/load`;
-    await Deno.mkdir(loadDir);
-    await Deno.copyFile(file, `${loadDir}/dump.rdb`);
     await using loaded = await Node.start(p.replica, "loaded from the RDB", [], { dir: loadDir });
     equal(await loaded.call("DBSIZE"), 0);
     equal(await loaded.call("FCALL", "func1", "0"), 123);
