@@ -246,10 +246,6 @@ export class KeyDict<V> {
     return this.iterator((k) => k);
   }
 
-  values(): IterableIterator<V> {
-    return this.iterator((_k, v) => v);
-  }
-
   entries(): IterableIterator<[string, V]> {
     return this.iterator((k, v) => [k, v] as [string, V]);
   }
