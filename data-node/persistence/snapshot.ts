@@ -137,7 +137,7 @@ export class Persistence {
       for (const [key, entry] of entries) {
         // Keys past their TTL are written too, as Redis does: whoever loads the file expires
         // them (a master restarting tells its replicas with a DEL each, see keyLoader).
-        const exp = expires.size === 0 ? undefined : expires.get(key);
+        const exp = expires.get(key);
         writeEntry(w, key, storedValue(entry), exp, o);
         if (keyDelayUs !== 0) {
           owedUs += keyDelayUs > 0 ? keyDelayUs : Math.random() * -keyDelayUs < 1 ? 1 : 0;
@@ -347,12 +347,7 @@ export class Persistence {
       let deadline = performance.now() + SLICE_MS;
       let n = 0;
       for (const [key, entry] of entries) {
-        writeKeyCommands(
-          w,
-          key,
-          storedValue(entry),
-          expires.size === 0 ? undefined : expires.get(key),
-        );
+        writeKeyCommands(w, key, storedValue(entry), expires.get(key));
         if (w.len >= CHUNK_BYTES || (++n % 256 === 0 && performance.now() > deadline)) {
           await sink(w.take());
           await new Promise((r) => setTimeout(r, 0));

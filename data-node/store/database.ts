@@ -15,7 +15,7 @@
  * cluster mode a cursor holds the slot in its low 14 bits and the position within the slot
  * above them, as Valkey's do. The expires dictionary stays one KeyDict in both layouts
  * (deleteSlot removes the slot's TTLs key by key). A background save copies the key table
- * (`snapshot`): one copy of the KeyDict's arrays, or one Map copy per non-empty slot.
+ * (`snapshot`): one copy of the KeyDict's arrays, or one per non-empty slot.
  *
  * A string key whose access field is the database's shared one (`bareMeta`: the access field its
  * first key got since it was last empty) is held bare: the table maps the key to the string

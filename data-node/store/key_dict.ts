@@ -106,12 +106,13 @@ export class KeyDict<V> {
   }
 
   get(key: string): V | undefined {
+    if (this.live === 0) return undefined;
     const i = this.slotOf(key, keyHash(key));
     return i < 0 ? undefined : this.kv[2 * (this.index[2 * i]! - 1) + 1] as V;
   }
 
   has(key: string): boolean {
-    return this.slotOf(key, keyHash(key)) >= 0;
+    return this.live !== 0 && this.slotOf(key, keyHash(key)) >= 0;
   }
 
   set(key: string, value: V): this {
