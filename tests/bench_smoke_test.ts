@@ -4,6 +4,7 @@
  */
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { requireBinary } from "./helpers/process.ts";
+import { interleaved, median } from "./bench/common.ts";
 
 const bench = new URL("./bench/bench.ts", import.meta.url).pathname;
 const root = new URL("../", import.meta.url).pathname;
@@ -39,6 +40,8 @@ Deno.test({
       "2000",
       "--keys",
       "10000",
+      "--rounds",
+      "2",
     ]);
     // test, config, redis ops/s, ours ops/s, ratio, redis µs, ours µs, ratio (n/a if no ticks).
     match(out, /^GET\s+-c 50 -P 1\s+\d+\s+\d+\s+\d+\.\d\d\s+[\d.]+\s+[\d.]+\s+(\d+\.\d\d|n\/a)$/m);
@@ -200,7 +203,9 @@ Deno.test({
   name: FAMILIES,
   ignore: needs(FAMILIES),
   async fn() {
-    const out = await runBench(["--sections", "families", "--requests", "2000", "--json"]);
+    const out = await runBench(
+      ["--sections", "families", "--requests", "2000", "--rounds", "1", "--json"],
+    );
     const report = JSON.parse(out);
     deepStrictEqual(
       report.families.map((r: { test: string }) => r.test),
@@ -211,4 +216,20 @@ Deno.test({
       .find((v) => v.target.startsWith("CPU/req <= 1.5x: EVALSHA"))!;
     equal(t.measured, 5);
   },
+});
+
+Deno.test("bench medians: each server's figures are the medians of its interleaved rounds", async () => {
+  equal(median([3, 1, 2]), 2);
+  equal(median([4, 1, 3, 2]), 2.5);
+  ok(Number.isNaN(median([])));
+  const order: string[] = [];
+  let r = 0, o = 0;
+  const [redis, ours] = await interleaved(
+    3,
+    () => (order.push("redis"), Promise.resolve({ us: [5, 1, 3][r++]!, rps: 10 * r })),
+    () => (order.push("ours"), Promise.resolve({ us: [7, 9, 8][o++]!, rps: o })),
+  );
+  deepStrictEqual(order, ["redis", "ours", "redis", "ours", "redis", "ours"]);
+  deepStrictEqual(redis, { us: 3, rps: 20 });
+  deepStrictEqual(ours, { us: 8, rps: 2 });
 });

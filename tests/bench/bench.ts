@@ -80,16 +80,22 @@
  * CONFIG GET redis-benchmark sends per run, are counted too (a few KB). Buffers outside the heap
  * (socket reads and writes) are not in the figure.
  *
+ * Rounds: each CPU per request and ops/s figure of the throughput, types, families, replication
+ * (master CPU) and cluster (throughput) sections, and the startup load time, is the median of
+ * --rounds measurements (3 by default, 1 with --quick), taken alternately from redis-server and
+ * ours, so that a burst of other load on the machine moves one round rather than the ratio.
+ *
  *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
  *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N] [--quick]
  *                   [--failovers N] [--reshard-slots N] [--bus-sizes 3,6,12] [--bus-seconds N]
- *                   [--cluster-parts throughput,failover,reshard,bus]
+ *                   [--cluster-parts throughput,failover,reshard,bus] [--rounds N]
  *
  * --requests is per test at -c 50 -P 1 (pipelined runs make 10x as many, -c 1 runs 0.2x);
  * --type-keys defaults to --keys / 10; --json prints the results and the summary as JSON only.
- * --quick is a quick run: --keys 20000 --requests 20000 unless given. At the default sizes the
- * replication section takes about 1.5 minutes on 2 cores (`--sections replication`). --quick
- * also makes 1 failover round, a reshard of 100 slots and 5,000 keys, bus sizes 3,6 for 2 s.
+ * --quick is a quick run: --keys 20000 --requests 20000 --rounds 1 unless given. At the default
+ * sizes the replication section takes about 1.5 minutes on 2 cores (`--sections replication`,
+ * 3 rounds). --quick also makes 1 failover round, a reshard of 100 slots and 5,000 keys, bus
+ * sizes 3,6 for 2 s.
  * --cluster-parts runs only some parts of the cluster section (all four by default).
  */
 import { parseArgs } from "node:util";
@@ -104,6 +110,7 @@ import {
 import { type Arg, RedisClient } from "../../shared/client.ts";
 import {
   cpuSeconds,
+  interleaved,
   percentile,
   progress,
   ratio,
@@ -159,6 +166,7 @@ const { values } = parseArgs({
     "bus-sizes": { type: "string" },
     "bus-seconds": { type: "string" },
     "cluster-parts": { type: "string", default: CLUSTER_PARTS.join(",") },
+    rounds: { type: "string" },
   },
 });
 
@@ -177,6 +185,8 @@ for (const s of sections) {
 // --quick: small default sizes (seconds per section); --keys and --requests still win.
 const requestsArg = values.requests ?? (values.quick ? "20000" : "100000");
 const REQUESTS = positiveInt("requests", requestsArg);
+// Each CPU per request, ops/s and startup load figure: the median of this many rounds.
+const ROUNDS = positiveInt("rounds", values.rounds ?? (values.quick ? "1" : "3"));
 const SUITE_REQUESTS = positiveInt("suite-requests", values["suite-requests"] ?? requestsArg);
 const KEYS = positiveInt("keys", values.keys ?? (values.quick ? "20000" : "1000000"));
 const TYPE_KEYS = positiveInt(
@@ -291,8 +301,11 @@ async function throughput(
       progress(`${test} ${config} (${reqs} requests)`);
       // Warm both up (JIT, buffers) before measuring.
       await measure(ours.port, ours.pid, test, cfg.c, cfg.p, Math.min(reqs, 20000), cfg.r);
-      const r = await measure(redis.port, redis.pid, test, cfg.c, cfg.p, reqs, cfg.r);
-      const o = await measure(ours.port, ours.pid, test, cfg.c, cfg.p, reqs, cfg.r);
+      const [r, o] = await interleaved(
+        ROUNDS,
+        () => measure(redis.port, redis.pid, test, cfg.c, cfg.p, reqs, cfg.r),
+        () => measure(ours.port, ours.pid, test, cfg.c, cfg.p, reqs, cfg.r),
+      );
       rows.push({
         test: test.toUpperCase(),
         config,
@@ -412,8 +425,7 @@ async function families(redis: ManagedProcess, ours: ManagedProcess): Promise<Ro
   for (const t of FAMILY_TESTS) {
     progress(`${t.name} -c 50 -P 1 (${reqs} requests)`);
     await run(ours, t, Math.min(reqs, 20000)); // warm-up
-    const r = await run(redis, t, reqs);
-    const o = await run(ours, t, reqs);
+    const [r, o] = await interleaved(ROUNDS, () => run(redis, t, reqs), () => run(ours, t, reqs));
     rows.push({
       test: t.name,
       config: "-c 50 -P 1",
@@ -678,8 +690,8 @@ async function saveRun(kind: Kind, n: number, dir: string): Promise<SaveFigures>
 interface LoadFigures {
   /** From spawn until PING is answered and DBSIZE is the key count. */
   readySec: number;
-  /** What the server logged ("DB loaded from disk: N seconds"), when it did. */
-  loggedSec: number | null;
+  /** What the server logged ("DB loaded from disk: N seconds"); NaN when it did not. */
+  loggedSec: number;
 }
 
 /** Starts a server on a copy of `rdb` in a fresh directory; times it until all keys are in. */
@@ -726,7 +738,7 @@ async function loadRun(kind: Kind, rdb: string, n: number): Promise<LoadFigures>
       }
       const readySec = (performance.now() - t0) / 1000;
       const logged = /DB loaded from disk: ([\d.]+) seconds/.exec(p.output());
-      return { readySec, loggedSec: logged ? Number(logged[1]) : null };
+      return { readySec, loggedSec: logged ? Number(logged[1]) : NaN };
     } catch (e) {
       if (!p.alive || performance.now() - t0 > 300_000) throw e;
       await sleep(5);
@@ -749,8 +761,11 @@ async function persistence(n: number): Promise<Persistence> {
     const redisSave = await saveRun("redis", n, redisDir);
     const oursSave = await saveRun("ours", n, oursDir);
     const rdb = `${redisDir}/dump.rdb`;
-    const redisLoad = await loadRun("redis", rdb, n);
-    const oursLoad = await loadRun("ours", rdb, n);
+    const [redisLoad, oursLoad] = await interleaved(
+      ROUNDS,
+      () => loadRun("redis", rdb, n),
+      () => loadRun("ours", rdb, n),
+    );
     return {
       redis: { ...redisSave, ...redisLoad },
       ours: { ...oursSave, ...oursLoad },
@@ -1083,7 +1098,8 @@ async function measureWithReplicas(
   return {
     rps: line ? Number(line.split(",")[1]!.replace(/"/g, "")) : NaN,
     usPerReq: (cpu * 1e6) / n,
-    replicaUsPerReq: replicas.length ? (rcpu * 1e6) / n / replicas.length : null,
+    // NaN without replicas (the table shows none).
+    replicaUsPerReq: replicas.length ? (rcpu * 1e6) / n / replicas.length : NaN,
   };
 }
 
@@ -1114,8 +1130,11 @@ async function replicaCpu(): Promise<ReplCpuRow[]> {
         `replication: SET -c ${cfg.c} -P ${cfg.p} with ${count} replicas (${reqs} requests)`,
       );
       await measureWithReplicas(om, or, cfg.c, cfg.p, Math.min(reqs, 20000));
-      const r = await measureWithReplicas(rm, rr, cfg.c, cfg.p, reqs);
-      const o = await measureWithReplicas(om, or, cfg.c, cfg.p, reqs);
+      const [r, o] = await interleaved(
+        ROUNDS,
+        () => measureWithReplicas(rm, rr, cfg.c, cfg.p, reqs),
+        () => measureWithReplicas(om, or, cfg.c, cfg.p, reqs),
+      );
       rows.push({
         replicas: count,
         config: `-c ${cfg.c} -P ${cfg.p}`,
@@ -1125,8 +1144,8 @@ async function replicaCpu(): Promise<ReplCpuRow[]> {
         redisUs: r.usPerReq,
         oursUs: o.usPerReq,
         cpuRatio: o.usPerReq / r.usPerReq,
-        redisReplicaUs: r.replicaUsPerReq,
-        oursReplicaUs: o.replicaUsPerReq,
+        redisReplicaUs: count > 0 ? r.replicaUsPerReq : null,
+        oursReplicaUs: count > 0 ? o.replicaUsPerReq : null,
       });
     }
   }
@@ -1423,10 +1442,10 @@ function printReport(report: Report): void {
       const v = p[k];
       console.log(
         `${k.padEnd(6)} load of Redis's dump.rdb: ready ${v.readySec.toFixed(2)} s after spawn` +
-          `, logged ${v.loggedSec === null ? "n/a" : `${v.loggedSec.toFixed(2)} s`}`,
+          `, logged ${Number.isNaN(v.loggedSec) ? "n/a" : `${v.loggedSec.toFixed(2)} s`}`,
       );
     }
-    const logged = p.redis.loggedSec !== null && p.ours.loggedSec !== null
+    const logged = !Number.isNaN(p.redis.loggedSec) && !Number.isNaN(p.ours.loggedSec)
       ? ratio(p.ours.loggedSec / p.redis.loggedSec, 0)
       : "n/a";
     console.log(`load ratio: ready ${ratio(p.loadRatio, 0)}, logged ${logged}`);
@@ -1553,6 +1572,7 @@ async function main(): Promise<void> {
         busSizes: BUS_SIZES,
         busSeconds: BUS_SECONDS,
         parts: CLUSTER_PARTS_CHOSEN,
+        rounds: ROUNDS,
       });
     }
   }

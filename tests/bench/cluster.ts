@@ -30,6 +30,7 @@ import { clusterPort, CNode, type Impl, runCli, waitReporting } from "../helpers
 export type { Impl };
 import {
   cpuSeconds,
+  interleaved,
   percentile,
   progress,
   ratio,
@@ -55,6 +56,8 @@ export interface ClusterOptions {
   busSeconds: number;
   /** Which of the parts to run (all by default): throughput, failover, reshard, bus. */
   parts: Set<ClusterPart>;
+  /** The throughput figures are each the median of this many rounds (see interleaved). */
+  rounds: number;
 }
 
 export const CLUSTER_PARTS = ["throughput", "failover", "reshard", "bus"] as const;
@@ -253,6 +256,7 @@ async function throughput(
   redis: BenchCluster,
   ours: BenchCluster,
   requests: number,
+  rounds: number,
 ): Promise<ClusterRow[]> {
   const rows: ClusterRow[] = [];
   for (const p of [1, 16]) {
@@ -260,8 +264,11 @@ async function throughput(
       const n = Math.max(1000, requests * (p === 16 ? 10 : 1));
       progress(`cluster: redis-benchmark --cluster ${test} -c 50 -P ${p} (${n} requests)`);
       await clusterMeasure(ours, test, p, Math.min(n, 20000));
-      const r = await clusterMeasure(redis, test, p, n);
-      const o = await clusterMeasure(ours, test, p, n);
+      const [r, o] = await interleaved(
+        rounds,
+        () => clusterMeasure(redis, test, p, n),
+        () => clusterMeasure(ours, test, p, n),
+      );
       rows.push({
         test: test.toUpperCase(),
         config: `-c 50 -P ${p}`,
@@ -666,7 +673,7 @@ export async function clusterSection(o: ClusterOptions): Promise<ClusterReport> 
     await using ours = await sixNodes("ours");
     if (o.parts.has("throughput")) {
       try {
-        report.throughput = await throughput(redis, ours, o.requests);
+        report.throughput = await throughput(redis, ours, o.requests, o.rounds);
       } catch (e) {
         report.errors.push(`throughput: ${(e as Error).stack ?? e}`);
       }

@@ -59,3 +59,36 @@ export interface Target {
   /** Measurements of ours that broke (a crash, a failover that never completed): missed. */
   failed?: string[];
 }
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * A measurement of both servers taken `rounds` times, alternating (redis first in each round),
+ * with each figure the median of its rounds: a burst of load from elsewhere on the machine then
+ * moves one round of one server, not the ratio.
+ */
+export async function interleaved<T extends { [K in keyof T]: number }>(
+  rounds: number,
+  redis: () => Promise<T>,
+  ours: () => Promise<T>,
+): Promise<[T, T]> {
+  const rs: T[] = [], os: T[] = [];
+  for (let i = 0; i < rounds; i++) {
+    rs.push(await redis());
+    os.push(await ours());
+  }
+  const med = (xs: T[]): T => {
+    const out = { ...xs[0]! };
+    for (const k of Object.keys(out) as (keyof T)[]) {
+      out[k] = median(xs.map((x) => x[k])) as T[keyof T];
+    }
+    return out;
+  };
+  return [med(rs), med(os)];
+}
