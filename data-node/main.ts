@@ -30,10 +30,10 @@ function wirePersistence(server: Server): Persistence {
   server.debugExtensions.set("reload", debugReload);
   server.debugExtensions.set("object", debugObject);
   server.debugExtensions.set("loadaof", debugLoadAof);
-  // FLUSHALL stops a BGSAVE in progress (it would write the old dataset) and saves right away
-  // when save points are configured, as Redis does.
+  // FLUSHALL stops the RDBs being written (a BGSAVE, a full sync's: they hold the old dataset)
+  // and saves right away when save points are configured, as Redis does.
   server.afterFlushAll = () => {
-    p.abortBgsave();
+    p.abortRdbWrites();
     if (p.hasSaveRules()) p.saveSync();
   };
   server.beforeShutdown = async (save, force) => {
@@ -45,9 +45,9 @@ function wirePersistence(server: Server): Persistence {
       }
       getLogger(["data-node"]).warn("Writing initial AOF. Exit anyway.");
     } else if (server.aof?.rewriting) await server.aof.rewriting;
-    // A BGSAVE in progress is stopped, as Redis kills its RDB child; the save below (if any) is
-    // the one that counts.
-    p.abortBgsave();
+    // The RDBs being written are stopped, as Redis kills its RDB child; the save below (if any)
+    // is the one that counts.
+    p.abortRdbWrites();
     if (p.bgsave) await p.bgsave;
     if (server.aof?.enabled) server.aof.stop();
     p.stop();

@@ -604,6 +604,36 @@ async function slowFullSync(p: Pair): Promise<void> {
 }
 
 /**
+ * FLUSHALL stops the RDB a full sync is producing, as Redis kills its RDB child whoever it
+ * writes for: the replica's sync fails, it reconnects, and a second full sync brings the flushed
+ * dataset (disk-based and diskless alike).
+ */
+async function flushAllDuringSync(p: Pair, diskless: boolean): Promise<void> {
+  await using m = await Node.start(p.master, "master", [
+    "--repl-diskless-sync",
+    diskless ? "yes" : "no",
+  ]);
+  await using r = await Node.start(p.replica, "replica");
+  await run(m, Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, "v"]));
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "100000");
+  await r.replicaOf(m);
+  await waitFor([m, r], "the slow sync under way", async () => {
+    const role = await r.call("ROLE") as RespValue[];
+    return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
+  }, 5000);
+  await m.cmd("FLUSHALL");
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "0");
+  await m.cmd("SET", "after", "1");
+  await waitFor([m, r], "a second full sync", async () => {
+    return Number((await m.info("stats")).sync_full) >= 2;
+  });
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  equal(await r.call("DBSIZE"), 1);
+  equal(await r.call("GET", "after"), "1");
+}
+
+/**
  * FAILOVER ... TIMEOUT FORCE hands over at the deadline even though the target never
  * acknowledged: the master waits as its replica (failover-in-progress) for the stopped target
  * to answer, and the target becomes the master once it runs again.
@@ -893,6 +923,8 @@ const SCENARIOS: Scenario[] = [
   { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
   { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
   { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
+  { name: "FLUSHALL during a disk-based full sync", fn: (p) => flushAllDuringSync(p, false) },
+  { name: "FLUSHALL during a diskless full sync", fn: (p) => flushAllDuringSync(p, true) },
   { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
   { name: "a replica link that sends commands", fn: rogueReplicaLink },
   { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },

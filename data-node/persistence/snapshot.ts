@@ -36,7 +36,7 @@ export type SnapshotFormat = "rdb" | "commands";
 export interface SnapshotOptions {
   /** Counts as an RDB being written (rdb_bgsave_in_progress); AOF rewrites do not. Default true. */
   rdb?: boolean;
-  /** Set by FLUSHALL or SHUTDOWN to stop the save. */
+  /** Set to stop the save (an RDB's is set by abortRdbWrites: FLUSHALL, SHUTDOWN). */
   abort?: { aborted: boolean };
   /** What a replica asked to leave out (REPLCONF rdb-filter-only). */
   filter?: RdbFilter | undefined;
@@ -69,8 +69,10 @@ export class Persistence {
   lastBgsaveOk = true;
   lastBgsaveSec = -1;
   private bgsaveStartMs = 0;
-  /** Set by abortBgsave: the running BGSAVE stops at its next slice and leaves no file. */
+  /** Set by abortRdbWrites: the BGSAVE stops at its next slice (or before it starts). */
   private bgsaveAbort: { aborted: boolean } | null = null;
+  /** The stop flags of the RDBs being written now (see rdbWrites). */
+  private readonly rdbAborts = new Set<{ aborted: boolean }>();
   private lastFailMs = 0;
   lastLoadLoaded = 0;
   lastLoadExpired = 0;
@@ -233,12 +235,15 @@ export class Persistence {
   }
 
   /**
-   * Stops the BGSAVE in progress, if any, as Redis kills its RDB child on FLUSHALL and SHUTDOWN:
-   * its temp file is removed, dump.rdb stays as it was, and the change counter and
-   * rdb_last_bgsave_status are left alone (a save stopped on purpose is no failed save).
+   * Stops every RDB being written in the background, as Redis kills its RDB child on FLUSHALL
+   * and SHUTDOWN, whoever it writes for. A BGSAVE's temp file is removed, dump.rdb stays as it
+   * was, and the change counter and rdb_last_bgsave_status are left alone (a save stopped on
+   * purpose is no failed save). A full sync still producing its RDB fails, and its replicas are
+   * dropped: they reconnect and sync again. An AOF rewrite goes on.
    */
-  abortBgsave(): void {
+  abortRdbWrites(): void {
     if (this.bgsaveAbort) this.bgsaveAbort.aborted = true;
+    for (const a of this.rdbAborts) a.aborted = true;
   }
 
   /**
@@ -283,14 +288,21 @@ export class Persistence {
     sink: (chunk: Uint8Array) => Promise<void>,
     opts: SnapshotOptions = {},
   ): Promise<void> {
-    const { rdb = true, abort, filter, format = "rdb" } = opts;
+    const { rdb = true, filter, format = "rdb" } = opts;
+    const abort = opts.abort ?? { aborted: false };
     const snaps = filter?.excludeData ? [] : this.snapshots(true);
-    if (rdb) this.rdbWrites++;
+    if (rdb) {
+      this.rdbWrites++;
+      this.rdbAborts.add(abort);
+    }
     const written = format === "commands"
       ? this.commandsTo(sink, snaps)
       : this.serializeTo(sink, snaps, abort, filter);
     const done = written.finally(() => {
-      if (rdb) this.rdbWrites--;
+      if (rdb) {
+        this.rdbWrites--;
+        this.rdbAborts.delete(abort);
+      }
       this.releaseSnapshots();
       if (this.busy === busy) this.busy = null;
     });
