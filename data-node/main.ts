@@ -279,29 +279,22 @@ async function main(): Promise<void> {
   }
   const fromAof = config.get<boolean>("appendonly") && aof.exists();
   // The dataset (an RDB or the AOF) loads while the node already listens, as Redis's does: clients
-  // are told -LOADING until it is in (a sentinel sees a rebooted master still loading). Cluster
-  // nodes load first.
-  const loadListening = !server.clusterEnabled;
-  if (loadListening) {
-    listenOrExit(server);
-    banner(server.boundPort());
-    server.loading = true;
-  }
+  // are told -LOADING until it is in (a sentinel sees a rebooted master still loading). In cluster
+  // mode the bus starts once the data is in, which may claim the slots of the keys it holds.
+  listenOrExit(server);
+  banner(server.boundPort());
+  server.loading = true;
   try {
     if (fromAof) await aof.load();
     else if (master) {
-      const loaded = loadListening
-        ? await persistence.loadAtStartupAsync()
-        : persistence.loadAtStartup();
+      const loaded = await persistence.loadAtStartupAsync();
       if (loaded) resume = resumeFrom(persistence.lastLoadAux);
     } else {
       // A master's backlog gets a DEL for every key the load drops for its past TTL: if the
       // file says what history it continues, its replicas continue too (see below).
       const stream = server.createReplicationStream();
       const dropped = (db: number, key: string) => stream.appendArgv(db, ["DEL", key]);
-      const loaded = loadListening
-        ? await persistence.loadAtStartupAsync(dropped)
-        : persistence.loadAtStartup(dropped);
+      const loaded = await persistence.loadAtStartupAsync(dropped);
       server.restoreMasterHistory(loaded ? resumeFrom(persistence.lastLoadAux) : null);
     }
   } catch (e) {
@@ -315,8 +308,13 @@ async function main(): Promise<void> {
     else if (!on && aof.enabled) aof.stop();
     return undefined;
   });
-  if (!loadListening) listenOrExit(server);
   if (server.cluster) {
+    if (!server.cluster.verifyWithData()) {
+      log.error(
+        "You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting.",
+      );
+      Deno.exit(1);
+    }
     try {
       new ClusterBus(server, server.cluster).start();
     } catch (e) {

@@ -317,6 +317,12 @@ export class Cluster {
     // slot moves, whatever keys are where; while the cluster is down they follow their own
     // setting.
     const shard = !queued && SHARD_COMMANDS.has(def.name);
+    const owner = st.owner[slot] ?? null;
+    const asking = c.asking || def.name === "restore-asking";
+    // A slot that no node serves is reported before the cluster's state, as Redis does.
+    if (!owner) {
+      if (!(asking && st.importing.has(slot))) return "CLUSTERDOWN Hash slot not served";
+    }
     if (st.state !== "ok") {
       if (shard) {
         if (!this.s.config.get<boolean>("cluster-allow-pubsubshard-when-down")) {
@@ -325,11 +331,6 @@ export class Cluster {
       } else if (!this.s.config.get<boolean>("cluster-allow-reads-when-down")) {
         return "CLUSTERDOWN The cluster is down";
       } else if (writes) return "CLUSTERDOWN The cluster is down and only accepts read commands";
-    }
-    const owner = st.owner[slot] ?? null;
-    const asking = c.asking || def.name === "restore-asking";
-    if (!owner) {
-      if (!(asking && st.importing.has(slot))) return "CLUSTERDOWN Hash slot not served";
     }
     if (owner === me) {
       const target = st.migrating.get(slot);
@@ -378,6 +379,43 @@ export class Cluster {
 
   // ---------------------------------------------------------------------------------------
   // Slots
+
+  /**
+   * After the startup load, as Redis's verifyClusterConfigWithData: a master's keys must be in
+   * db 0 (false otherwise: the node cannot start), and a slot it holds keys of is made to make
+   * sense: an unassigned one becomes ours, one that another node serves is marked importing from
+   * it (`redis-cli --cluster fix` settles it). A replica is left alone: its master's stream rules.
+   */
+  verifyWithData(): boolean {
+    const st = this.st;
+    const me = st.myself;
+    if (!isMaster(me)) return true;
+    const dbs = this.s.dbs;
+    for (let i = 1; i < dbs.length; i++) if (dbs[i]!.size > 0) return false;
+    const db = dbs[0]!;
+    if (db.size === 0) return true;
+    let fixed = 0;
+    for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+      const owner = st.owner[slot];
+      if (owner === me || st.importing.has(slot) || db.countKeysInSlot(slot) === 0) continue;
+      fixed++;
+      if (!owner) {
+        log.warn("I have keys for unassigned slot {slot}. Taking responsibility for it.", { slot });
+        st.addSlot(me, slot);
+      } else {
+        log.warn(
+          "I have keys for slot {slot}, but the slot is assigned to another node. Setting it to importing state.",
+          { slot },
+        );
+        st.importing.set(slot, owner);
+      }
+    }
+    if (fixed > 0) {
+      this.updateState();
+      this.saveNow();
+    }
+    return true;
+  }
 
   /** CLUSTER ADDSLOTS / ADDSLOTSRANGE: null, or the error. */
   addSlots(slots: number[]): string | null {

@@ -406,18 +406,6 @@ export class Persistence {
     }
   }
 
-  /** Loads dump.rdb if present; throws (the caller stops startup) on a corrupt file. */
-  loadAtStartup(onExpired?: (db: number, key: string) => void): boolean {
-    const f = this.openDump();
-    if (!f) return false;
-    try {
-      this.loadFrom(f, false, onExpired);
-    } finally {
-      f.close();
-    }
-    return true;
-  }
-
   /**
    * An AOF base file: loads it if it is an RDB and returns the bytes the RDB took (what follows
    * is not RDB), else null.
