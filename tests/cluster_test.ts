@@ -69,15 +69,20 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 class TestCluster {
   private constructor(readonly nodes: CNode[], private readonly root: string) {}
 
-  /** Starts one node per entry of `impls` (each on its own port and directory). */
-  static async start(impls: Impl[]): Promise<TestCluster> {
+  /**
+   * Starts one node per entry of `impls` (each on its own port and directory), node i with the
+   * directives `extra[i]` besides the usual ones.
+   */
+  static async start(impls: Impl[], extra: string[][] = []): Promise<TestCluster> {
     const root = await Deno.makeTempDir({ prefix: "redis-cluster-test-" });
     const taken = new Set<number>();
     const nodes: CNode[] = [];
     for (let i = 0; i < impls.length; i++) {
       const dir = `${root}/n${i}`;
       await Deno.mkdir(dir);
-      nodes.push(new CNode(impls[i]!, `n${i}`, await clusterPort(taken), dir, NODE_TIMEOUT_MS));
+      const n = new CNode(impls[i]!, `n${i}`, await clusterPort(taken), dir, NODE_TIMEOUT_MS);
+      n.extraArgs = extra[i] ?? [];
+      nodes.push(n);
     }
     const cl = new TestCluster(nodes, root);
     const started = await Promise.allSettled(nodes.map((n) => n.start()));
@@ -893,6 +898,27 @@ async function dropPacketFilter(impl: Impl): Promise<void> {
 }
 
 /**
+ * bind-source-addr applies to the cluster bus's outgoing links, as in Redis: n1 connects from
+ * 127.0.0.2, so n0 learns n1's address as 127.0.0.2 from the MEET and reaches it there.
+ */
+async function busSourceAddr(impl: Impl): Promise<void> {
+  const loopback2 = ["--bind", "127.0.0.1 127.0.0.2", "--protected-mode", "no"];
+  await using cl = await TestCluster.start([impl, impl], [
+    ["--protected-mode", "no"],
+    [...loopback2, "--bind-source-addr", "127.0.0.2"],
+  ]);
+  const [a, b] = cl.nodes as [CNode, CNode];
+  await b.cmd("CLUSTER", "MEET", "127.0.0.1", String(a.port));
+  await cl.agree(
+    "both nodes know each other",
+    (v) => v.length === 2 && !v.some((l) => l.flags.includes("handshake")),
+  );
+  const seen = (await a.nodes()).find((l) => l.id === b.id)!;
+  equal(seen.host, "127.0.0.2", JSON.stringify(seen));
+  await cl.agree("both links up", (v) => v.every((l) => l.link === "connected"));
+}
+
+/**
  * Two masters (n0: slots 0-8191, n1: the rest) and n2 replicating n0:
  * - a shard channel is subscribed on the replica without READONLY and gets what its master
  *   publishes (SSUBSCRIBE/SPUBLISH are served by every node of the shard); messages of every
@@ -1549,6 +1575,7 @@ onBoth(
   "DEBUG DROP-CLUSTER-PACKET-FILTER",
   dropPacketFilter,
 );
+onBoth("bind-source-addr on the bus's outgoing links", busSourceAddr);
 onBoth(
   "shard channels on a replica, DEBUG CLUSTERLINK KILL, an expired key of a migrating slot",
   shardChannelsAndLinks,

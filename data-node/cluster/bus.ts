@@ -30,6 +30,7 @@ import {
 } from "./bus_codec.ts";
 import type { BusLinkInfo, Cluster } from "./cluster.ts";
 import { type ClusterNode, F, hasSlot, isMaster, newNode, randomName } from "./state.ts";
+import { connectFrom } from "../replication/bound_connect.ts";
 
 const log = getLogger(["data-node", "cluster"]);
 
@@ -164,7 +165,9 @@ export class ClusterBus {
   private connect(n: ClusterNode): void {
     if (this.connecting.has(n) || this.out.has(n) || !n.ip || !n.cport) return;
     this.connecting.add(n);
-    void Deno.connect({ hostname: n.ip, port: n.cport }).then((conn) => {
+    // From bind-source-addr when set, as Redis's cluster links (and replication links) connect.
+    const from = this.s.config.getString("bind-source-addr");
+    void connectFrom(n.ip, n.cport, from).then((conn) => {
       this.connecting.delete(n);
       if (!this.st.nodes.has(n.name) || this.out.has(n)) {
         conn.close();

@@ -1,8 +1,9 @@
 /**
  * An outgoing TCP connection from a chosen local address (bind-source-addr). `Deno.connect`
  * takes no local address, so such a connection is made with node:net and given the few
- * methods of a `Deno.TcpConn` the replication link uses: read, write, close, setNoDelay and
- * setKeepAlive. Without an address, `Deno.connect` is used as before.
+ * members of a `Deno.TcpConn` the replication link and the cluster bus use: read, write, close,
+ * setNoDelay, setKeepAlive, localAddr and remoteAddr. Without an address, `Deno.connect` is used
+ * as before.
  */
 import net from "node:net";
 
@@ -85,6 +86,22 @@ class BoundConn {
   setKeepAlive(on = true): void {
     this.sock.setKeepAlive(on);
   }
+
+  get localAddr(): Deno.NetAddr {
+    return {
+      transport: "tcp",
+      hostname: this.sock.localAddress ?? "",
+      port: this.sock.localPort ?? 0,
+    };
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return {
+      transport: "tcp",
+      hostname: this.sock.remoteAddress ?? "",
+      port: this.sock.remotePort ?? 0,
+    };
+  }
 }
 
 /** Connects to host:port, from `localAddress` when one is given (else as Deno.connect does). */
@@ -99,7 +116,7 @@ export function connectFrom(host: string, port: number, localAddress: string): P
     sock.once("error", failed);
     sock.once("connect", () => {
       sock.off("error", failed);
-      // Only the methods above are used on a replication link's connection.
+      // Only the members above are used on a replication link's or a bus link's connection.
       resolve(new BoundConn(sock) as unknown as Deno.Conn);
     });
   });

@@ -33,6 +33,8 @@ export async function clusterPort(taken: Set<number>): Promise<number> {
 /** One line of CLUSTER NODES. */
 export interface NodeLine {
   id: string;
+  /** The address's host, as the node lists it. */
+  host: string;
   port: number;
   flags: string[];
   /** The master's id, or "-". */
@@ -48,6 +50,7 @@ export function parseNodes(text: string): NodeLine[] {
     const addr = w[1]!.split(",")[0]!.split("@")[0]!;
     return {
       id: w[0]!,
+      host: addr.slice(0, addr.lastIndexOf(":")),
       port: Number(addr.slice(addr.lastIndexOf(":") + 1)),
       flags: w[2]!.split(","),
       master: w[3]!,
@@ -62,6 +65,8 @@ export function parseNodes(text: string): NodeLine[] {
 export class CNode {
   proc: ManagedProcess | null = null;
   id = "";
+  /** Directives after the usual ones (later ones win), from the next start on. */
+  extraArgs: string[] = [];
   private conn: RawConn | null = null;
 
   constructor(
@@ -108,6 +113,7 @@ export class CNode {
       "0",
       "--enable-debug-command",
       "local",
+      ...this.extraArgs,
     ];
     if (this.impl === "redis") {
       return [
