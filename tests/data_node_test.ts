@@ -13,7 +13,14 @@ import {
   startRedisServer,
 } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
-import { RespDouble, RespError, RespPush, SimpleString } from "../shared/resp/mod.ts";
+import {
+  encodeCommand,
+  RespDouble,
+  RespError,
+  RespPush,
+  type RespValue,
+  SimpleString,
+} from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -817,6 +824,42 @@ for (const impl of ["data-node", "redis-server"] as const) {
 
 for (const impl of ["data-node", "redis-server"] as const) {
   Deno.test({
+    name: `${impl}: once SHUTDOWN has closed its connection, new connections are refused`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      // The last round with a script running past busy-reply-threshold (SHUTDOWN NOSAVE kills it).
+      for (let round = 0; round < 4; round++) {
+        await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+        const busy = round === 3 ? await RawConn.connect(node.port) : null;
+        if (busy) {
+          equal(String(await busy.call("CONFIG", "SET", "busy-reply-threshold", "100")), "OK");
+          await busy.write(encodeCommand(["EVAL", "while true do end", "0"]));
+          const probe = await RawConn.connect(node.port);
+          await eventually(async () => {
+            const v = await probe.call("PING");
+            return v instanceof RespError && v.message.startsWith("BUSY");
+          }, "the script to be busy");
+          probe.close();
+        }
+        const c = await RawConn.connect(node.port);
+        // The reply never comes: the connection closes as the server goes.
+        await c.call("SHUTDOWN", "NOSAVE").catch(() => null);
+        c.close();
+        const late = await Deno.connect({ hostname: "127.0.0.1", port: node.port }).then(
+          (conn) => (conn.close(), "accepted"),
+          (e) => e instanceof Deno.errors.ConnectionRefused ? "refused" : String(e),
+        );
+        equal(late, "refused", `round ${round}`);
+        busy?.close();
+        ok((await node.status).success);
+      }
+    },
+  });
+}
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
     name:
       `${impl}: FLUSHALL stops a BGSAVE in progress, which then counts as neither save nor error`,
     ignore: impl === "redis-server" && !hasRedis,
@@ -1036,6 +1079,126 @@ for (const impl of ["data-node", "redis-server"] as const) {
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
+    },
+  });
+}
+
+/**
+ * Background writes as Redis 7.0 starts them: inside EXEC a BGSAVE, BGREWRITEAOF or
+ * `appendonly yes` is scheduled for after it (logged for appendonly); while an RDB is being
+ * written another BGSAVE is refused, with SCHEDULE too; while an AOF rewrite runs BGSAVE needs
+ * SCHEDULE, and a BGREWRITEAOF waiting for a BGSAVE is scheduled. INFO's total_forks counts each
+ * background write started.
+ */
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: BGSAVE, BGREWRITEAOF and appendonly yes in EXEC or beside another write`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(node.port);
+      const field = async (section: string, name: string) => {
+        const text = String(await c.call("INFO", section));
+        return text.split("\r\n").find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1);
+      };
+      const idle = () =>
+        eventually(
+          async () => {
+            return await field("persistence", "rdb_bgsave_in_progress") === "0" &&
+              await field("persistence", "aof_rewrite_in_progress") === "0" &&
+              await field("persistence", "aof_rewrite_scheduled") === "0";
+          },
+          "no background write",
+          15_000,
+        );
+      const forks = async () => Number(await field("stats", "total_forks"));
+      const text = (v: RespValue) => v instanceof RespError ? `-${v.message}` : String(v);
+      const inExec = async (...cmd: string[]) => {
+        equal(text(await c.call("MULTI")), "OK");
+        equal(text(await c.call("SET", "foo", "bar")), "QUEUED");
+        equal(text(await c.call(...cmd)), "QUEUED");
+        return (await c.call("EXEC")) as RespValue[];
+      };
+      let before = await forks();
+      deepStrictEqual((await inExec("BGREWRITEAOF")).map(text), [
+        "OK",
+        "Background append only file rewriting scheduled",
+      ]);
+      await eventually(async () => await forks() > before, "the rewrite to start");
+      await idle();
+      before = await forks();
+      deepStrictEqual((await inExec("BGSAVE")).map(text), ["OK", "Background saving scheduled"]);
+      await eventually(async () => await forks() > before, "the save to start");
+      await idle();
+      before = await forks();
+      deepStrictEqual((await inExec("CONFIG", "SET", "appendonly", "yes")).map(text), [
+        "OK",
+        "OK",
+      ]);
+      await eventually(
+        () => node.output().includes("AOF was enabled during a transaction."),
+        "the log line",
+      );
+      await eventually(async () => await forks() > before, "the AOF rewrite to start");
+      await idle();
+      equal(await field("persistence", "aof_enabled"), "1");
+      // Slow writes from here on: each key takes 50 ms.
+      for (let i = 0; i < 40; i++) await c.call("SET", `k${i}`, "v");
+      equal(text(await c.call("CONFIG", "SET", "rdb-key-save-delay", "50000")), "OK");
+      equal(text(await c.call("BGSAVE")), "Background saving started");
+      equal(text(await c.call("BGSAVE")), "-ERR Background save already in progress");
+      equal(text(await c.call("BGSAVE", "SCHEDULE")), "-ERR Background save already in progress");
+      equal(
+        text(await c.call("BGREWRITEAOF")),
+        "Background append only file rewriting scheduled",
+      );
+      equal(await field("persistence", "aof_rewrite_scheduled"), "1");
+      equal(await field("persistence", "aof_rewrite_in_progress"), "0");
+      // The rewrite follows once the save is done: then BGSAVE needs SCHEDULE.
+      await eventually(
+        async () => await field("persistence", "aof_rewrite_in_progress") === "1",
+        "the scheduled rewrite to run",
+        15_000,
+      );
+      equal(
+        text(await c.call("BGSAVE")),
+        "-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+      );
+      before = await forks();
+      equal(text(await c.call("BGSAVE", "SCHEDULE")), "Background saving scheduled");
+      equal(text(await c.call("CONFIG", "SET", "rdb-key-save-delay", "0")), "OK");
+      await eventually(async () => await forks() > before, "the scheduled save", 15_000);
+      await idle();
+    },
+  });
+}
+
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: INFO counts shard channels and cached MIGRATE connections`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      const start = () => impl === "data-node" ? startDataNode() : startRedisServer();
+      await using node = await start();
+      await using target = await start();
+      using c = await RawConn.connect(node.port);
+      using sub = await RawConn.connect(node.port);
+      const stat = async (name: string) => {
+        const text = String(await c.call("INFO", "stats"));
+        return text.split("\r\n").find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1);
+      };
+      equal(await stat("pubsubshard_channels"), "0");
+      equal(await stat("migrate_cached_sockets"), "0");
+      await sub.call("SSUBSCRIBE", "a", "b");
+      await eventually(async () => await stat("pubsubshard_channels") === "2", "two channels");
+      equal(String(await c.call("SET", "k", "v")), "OK");
+      equal(
+        String(await c.call("MIGRATE", "127.0.0.1", String(target.port), "k", "0", "5000")),
+        "OK",
+      );
+      equal(await stat("migrate_cached_sockets"), "1");
     },
   });
 }

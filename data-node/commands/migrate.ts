@@ -241,7 +241,7 @@ function linksOf(s: Engine): TargetLinks {
   return l;
 }
 
-/** How many cached MIGRATE links a server holds (tests). */
+/** How many cached MIGRATE links a server holds (INFO migrate_cached_sockets). */
 export function cachedMigrateLinks(s: Engine): number {
   return perServer.get(s)?.size ?? 0;
 }

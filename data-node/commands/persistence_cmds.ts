@@ -38,9 +38,16 @@ function bgsave(s: Engine, c: ClientState, argv: string[]): void {
   if (!p) return c.error("ERR persistence is not available");
   const schedule = argv.length === 2 && argv[1]!.toLowerCase() === "schedule";
   if (argv.length > 2 || (argv.length === 2 && !schedule)) return c.error(ERR.syntax);
-  if (p.bgsave) {
-    if (!schedule) return c.error(IN_PROGRESS);
-    p.bgsaveScheduled = true;
+  // As Redis 7.0: an RDB being written (a BGSAVE, a full sync's) refuses another; another
+  // background write (an AOF rewrite) or a running EXEC schedules it, with SCHEDULE or in EXEC.
+  if (p.bgsave || p.rdbWrites > 0) return c.error(IN_PROGRESS);
+  if (p.busy || s.inExec) {
+    if (!schedule && !s.inExec) {
+      return c.error(
+        "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+      );
+    }
+    p.scheduleBgsave();
     return c.out.simple("Background saving scheduled");
   }
   void p.startBgsave();
@@ -216,8 +223,13 @@ export function debugLoadAof(s: Engine, c: ClientState, argv: string[]): void | 
 function bgrewriteaof(s: Engine, c: ClientState): void {
   const aof = s.aof;
   if (!aof) return c.error("ERR persistence is not available");
-  if (aof.rewriting) {
+  if (aof.rewriting && !aof.rewriteWaiting) {
     return c.error("ERR Background append only file rewriting already in progress");
+  }
+  // Another background write (a BGSAVE, a full sync's RDB) or a running EXEC: it starts later.
+  if (aof.rewriting || s.persistence?.busy || s.inExec) {
+    aof.scheduleRewrite();
+    return c.out.simple("Background append only file rewriting scheduled");
   }
   void aof.rewrite();
   c.out.simple("Background append only file rewriting started");

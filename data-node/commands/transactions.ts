@@ -57,6 +57,7 @@ function exec(s: Engine, c: ClientState): void | Promise<void> {
   discardTransaction(c);
   c.out.array(queued.length);
   c.inExec = true;
+  s.inExec = true;
   try {
     for (const q of queued) {
       const def = lookupCommand(s.commands, q.argv);
@@ -77,6 +78,7 @@ function exec(s: Engine, c: ClientState): void | Promise<void> {
     }
   } finally {
     c.inExec = false;
+    s.inExec = false;
   }
 }
 

@@ -35,6 +35,7 @@ export type Engine = Pick<
   | "expiryMode"
   | "freeClient"
   | "infoText"
+  | "inExec"
   | "lastSaveSec"
   | "lfuMode"
   | "loading"

@@ -435,6 +435,19 @@ export class Aof implements StreamConsumer {
       // Until this first rewrite is done the AOF holds nothing: a shutdown would lose data.
       this.initialRewrite = true;
       try {
+        if (this.p.busy) {
+          log.warn(
+            "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.",
+          );
+        } else if (this.s.inExec) {
+          log.warn(
+            "AOF was enabled during a transaction. An AOF background was scheduled to start when possible.",
+          );
+          // The rewrite starts once the EXEC is over, as Redis's scheduled one.
+          this.rewriteDeferred = true;
+          await new Promise((r) => setTimeout(r, 0));
+          this.rewriteDeferred = false;
+        }
         await this.rewrite();
       } finally {
         this.initialRewrite = false;
@@ -548,6 +561,29 @@ export class Aof implements StreamConsumer {
     Deno.renameSync(tmp, this.path(this.manifestName));
   }
 
+  /**
+   * The rewrite waits for another background write (a BGSAVE, a full sync's RDB) to end: it
+   * counts as scheduled, not in progress, as Redis's aof_rewrite_scheduled.
+   */
+  rewriteWaiting = false;
+  /** BGREWRITEAOF in EXEC (or appendonly turned on there): the rewrite starts once it is over. */
+  private rewriteDeferred = false;
+
+  /** INFO's aof_rewrite_scheduled. */
+  get rewriteScheduled(): boolean {
+    return this.rewriteWaiting || this.rewriteDeferred;
+  }
+
+  /** A rewrite that starts after the running EXEC, and after any background write. */
+  scheduleRewrite(): void {
+    if (this.rewriteDeferred || this.rewriting) return;
+    this.rewriteDeferred = true;
+    setTimeout(() => {
+      this.rewriteDeferred = false;
+      void this.rewrite();
+    }, 0);
+  }
+
   /** BGREWRITEAOF. Resolves false if the new base could not be written. */
   rewrite(): Promise<boolean> {
     if (this.rewriting) return this.rewriting;
@@ -559,7 +595,14 @@ export class Aof implements StreamConsumer {
 
   private async runRewrite(): Promise<boolean> {
     // One background snapshot at a time; then the switch and the snapshot happen together.
-    while (this.p.busy) await this.p.busy;
+    if (this.p.busy) {
+      this.rewriteWaiting = true;
+      try {
+        while (this.p.busy) await this.p.busy;
+      } finally {
+        this.rewriteWaiting = false;
+      }
+    }
     this.flush(true);
     const seq = ++this.seq;
     const incr = `${this.base}.${seq}.incr.aof`;

@@ -211,6 +211,20 @@ export class Persistence {
     this.s.lastSaveOk = true;
   }
 
+  /**
+   * BGSAVE SCHEDULE (or BGSAVE in EXEC): the save starts once the EXEC is over, after the
+   * background write in progress (startBgsave waits for it).
+   */
+  scheduleBgsave(): void {
+    if (this.bgsaveScheduled) return;
+    this.bgsaveScheduled = true;
+    setTimeout(() => {
+      if (!this.bgsaveScheduled || this.bgsave) return;
+      this.bgsaveScheduled = false;
+      void this.startBgsave();
+    }, 0);
+  }
+
   /** BGSAVE: resolves true once the file is in place. */
   startBgsave(): Promise<boolean> {
     if (this.bgsave) return this.bgsave;
@@ -290,7 +304,10 @@ export class Persistence {
   ): Promise<void> {
     const { rdb = true, filter, format = "rdb" } = opts;
     const abort = opts.abort ?? { aborted: false };
+    const t0 = performance.now();
     const snaps = filter?.excludeData ? [] : this.snapshots(true);
+    this.snapshotsTaken++;
+    this.latestSnapshotUs = Math.round((performance.now() - t0) * 1000);
     if (rdb) {
       this.rdbWrites++;
       this.rdbAborts.add(abort);
@@ -316,6 +333,10 @@ export class Persistence {
    * not an AOF rewrite): Redis's RDB child, INFO's rdb_bgsave_in_progress.
    */
   rdbWrites = 0;
+  /** Background writes started (INFO total_forks: each is where Redis forks a child). */
+  snapshotsTaken = 0;
+  /** µs the last one took to take its snapshot (INFO latest_fork_usec). */
+  latestSnapshotUs = 0;
 
   /** The background snapshot being written, if any (BGSAVE, an AOF rewrite, a full sync). */
   busy: Promise<boolean> | null = null;

@@ -6,6 +6,7 @@ import { percentileLabel } from "./latency.ts";
 import type { Server } from "./server.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import { memoryStats } from "./memory.ts";
+import { cachedMigrateLinks } from "../commands/migrate.ts";
 import { getHeapStatistics } from "node:v8";
 
 export type Section = [string, string | number][];
@@ -271,8 +272,8 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
     ["rdb_last_load_keys_expired", s.persistence?.lastLoadExpired ?? 0],
     ["rdb_last_load_keys_loaded", s.persistence?.lastLoadLoaded ?? 0],
     ["aof_enabled", s.aof?.enabled ? 1 : 0],
-    ["aof_rewrite_in_progress", s.aof?.rewriting ? 1 : 0],
-    ["aof_rewrite_scheduled", 0],
+    ["aof_rewrite_in_progress", s.aof?.rewriting && !s.aof.rewriteWaiting ? 1 : 0],
+    ["aof_rewrite_scheduled", s.aof?.rewriteScheduled ? 1 : 0],
     ["aof_last_rewrite_time_sec", -1],
     ["aof_current_rewrite_time_sec", -1],
     ["aof_last_bgrewrite_status", s.aof?.lastRewriteOk === false ? "err" : "ok"],
@@ -315,11 +316,13 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["keyspace_misses", st.keyspaceMisses],
       ["pubsub_channels", s.pubsub.channels.size],
       ["pubsub_patterns", s.pubsub.patterns.size],
-      ["pubsubshard_channels", 0],
-      ["latest_fork_usec", 0],
-      ["total_forks", 0],
-      ["migrate_cached_sockets", 0],
-      ["slave_expires_tracked_keys", 0],
+      ["pubsubshard_channels", s.pubsub.shardChannels.size],
+      // No fork here: a background write (BGSAVE, AOF rewrite, full sync) takes its snapshot
+      // in-process; these count those and the time the last snapshot took, as Redis's forks.
+      ["latest_fork_usec", s.persistence?.latestSnapshotUs ?? 0],
+      ["total_forks", s.persistence?.snapshotsTaken ?? 0],
+      ["migrate_cached_sockets", cachedMigrateLinks(s)],
+      ["slave_expires_tracked_keys", s.replicaKeysWithExpire.size],
       ["active_defrag_hits", 0],
       ["active_defrag_misses", 0],
       ["active_defrag_key_hits", 0],

@@ -138,6 +138,11 @@ export class Server {
   private queryBufferLimit = 0;
   /** Changes since the last successful save (the `save` rules count these). */
   dirty = 0;
+  /**
+   * An EXEC is running its queued commands (Redis's server.in_exec): a BGSAVE, BGREWRITEAOF or
+   * `appendonly yes` among them is scheduled to start after it.
+   */
+  inExec = false;
   lastSaveSec: number;
   lastSaveOk = true;
   private nextClientId = 1;
@@ -1393,6 +1398,12 @@ export class Server {
       return false;
     }
     log.warn("Redis is now ready to exit, bye bye...");
+    // The listening sockets close first, and are gone before any client sees its connection
+    // close: the runtime releases a listener's socket only once its pending accept is dropped,
+    // a turn of the event loop later. A client that reconnects at once is refused, as by Redis.
+    this.closeListeners();
+    this.closeUnix();
+    await new Promise((r) => setTimeout(r, 0));
     this.close();
     this.onClosed?.();
     this.exit(0);
