@@ -320,8 +320,13 @@ export class SentinelServer implements AclHost {
           if (c.closeAfterReply) break;
         }
         c.parser.trim();
-        await c.flush();
-        if (c.closeAfterReply) break;
+        if (c.closeAfterReply) {
+          await c.flush();
+          break;
+        }
+        // Reading goes on while replies are written (a long pipeline sent before any reply is
+        // read must not stall on its own replies).
+        c.flush().catch(() => c.close());
       }
     } catch {
       // connection reset

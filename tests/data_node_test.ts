@@ -1202,3 +1202,50 @@ for (const impl of ["data-node", "redis-server"] as const) {
     },
   });
 }
+
+/**
+ * A client that writes a long pipeline before reading any reply (as blocking clients and the
+ * Tcl suite do): the server keeps reading while its replies wait in the output buffer, so the
+ * client's writes never stall on its own unread replies.
+ */
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: a 500,000-command pipeline written before any reply is read`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(node.port);
+      const value = "v".repeat(100);
+      equal(String(await c.call("SET", "k", value)), "OK");
+      const n = 500_000;
+      const one = encodeCommand(["GET", "k"]);
+      const all = new Uint8Array(one.length * n);
+      for (let i = 0; i < n; i++) all.set(one, i * one.length);
+      const reply = new TextEncoder().encode(`$100\r\n${value}\r\n`);
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: node.port });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const exchange = (async () => {
+          // Every byte is written before a single reply is read.
+          for (let off = 0; off < all.length;) off += await conn.write(all.subarray(off));
+          let got = 0;
+          const buf = new Uint8Array(1 << 16);
+          while (got < reply.length * n) {
+            const r = await conn.read(buf);
+            if (r === null) break;
+            got += r;
+          }
+          return got;
+        })();
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("the pipeline stalled")), 30_000);
+        });
+        equal(await Promise.race([exchange, timeout]), reply.length * n);
+      } finally {
+        clearTimeout(timer);
+        conn.close();
+      }
+    },
+  });
+}

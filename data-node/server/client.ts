@@ -25,6 +25,11 @@ export class Client implements Watcher {
   out = new RespWriter();
   private writing: Promise<void> | null = null;
 
+  /** A socket write of this client's replies is in progress. */
+  get writePending(): boolean {
+    return this.writing !== null;
+  }
+
   name = "";
   libName = "";
   libVer = "";

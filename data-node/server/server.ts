@@ -760,8 +760,15 @@ export class Server {
         }
         this.stats.netOutputBytes += c.out.len;
         if (this.clientEvictionLimit !== 0) this.evictClients();
-        await c.flush();
-        if (c.closeAfterReply) break;
+        if (c.closeAfterReply) {
+          await c.flush();
+          break;
+        }
+        // Reading goes on while the replies are written, as in Redis: a client that sends a
+        // long pipeline before it reads any reply must not wait on its own unread replies
+        // (they queue in its output buffer, under client-output-buffer-limit).
+        const flushed = c.flush();
+        if (c.writePending) flushed.catch(() => c.close());
       }
     } catch (e) {
       if (
