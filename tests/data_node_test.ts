@@ -766,6 +766,14 @@ for (const impl of ["data-node", "redis-server"] as const) {
           ok(r instanceof RespError && r.message.startsWith("MISCONF "), `${cmd[0]}: ${r}`);
         }
         equal(String(await c.call("GET", "k")), "v", "reads still run");
+        // A script's write is refused too: at its start if it declares flags, at the write if
+        // it does not (the error then names the script), and reads in scripts still run.
+        const flagged = await c.call("EVAL", "#!lua\nreturn redis.call('set','k','w')", "0");
+        ok(flagged instanceof RespError && flagged.message.startsWith("MISCONF "), `${flagged}`);
+        const plain = await c.call("EVAL", "return redis.call('set','k','w')", "0");
+        ok(plain instanceof RespError && plain.message.startsWith("MISCONF "), `${plain}`);
+        ok(plain.message.includes("script: "), plain.message);
+        equal(String(await c.call("EVAL", "return redis.call('get','k')", "0")), "v");
         equal(String(await c.call("CONFIG", "SET", "dbfilename", "dump.rdb")), "OK");
         await c.call("BGSAVE");
         await eventually(

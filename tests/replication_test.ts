@@ -15,6 +15,7 @@ import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts"
 import { hasRedis, which, withTempDir } from "./helpers/process.ts";
 import {
   caughtUp,
+  connectTo,
   describe,
   fileExists,
   type Impl,
@@ -774,6 +775,31 @@ async function minReplicas(p: Pair): Promise<void> {
   );
   await caughtUp(m, [r]);
   equal(await r.call("GET", "k"), "v");
+  // A script without flags that has written goes on writing when the replica drops meanwhile:
+  // the check is made at its first write only (it cannot fail halfway).
+  equal(String(await m.cmd("CONFIG", "SET", "busy-reply-threshold", "10")), "OK");
+  using rd = await connectTo(m.port);
+  await rd.write(encodeCommand([
+    "EVAL",
+    `redis.call('set','x','script value')
+     while true do
+       local info = redis.call('info','replication')
+       if string.match(info, 'connected_slaves:0') then
+         redis.call('set','x',info)
+         break
+       end
+     end
+     return 1`,
+    "0",
+  ]));
+  using probe = await connectTo(m.port);
+  await waitFor([m, r], "the script to be busy", async () => {
+    const v = await probe.call("PING");
+    return v instanceof RespError && v.message.startsWith("BUSY");
+  });
+  await r.cmd("REPLICAOF", "NO", "ONE");
+  equal(await rd.read(), 1);
+  ok(String(await m.call("GET", "x")).includes("connected_slaves:0"));
 }
 
 /**

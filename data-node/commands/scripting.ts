@@ -8,7 +8,7 @@ import { call, feedMonitors, lookupCommand } from "../engine/call.ts";
 import { TO_ALL } from "../engine/propagation.ts";
 import { cmd, container, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
 import { type CommandDef, F_DENYOOM, F_MAY_REPLICATE, F_STALE, F_WRITE } from "./types.ts";
-import { ERR } from "../../shared/errors.ts";
+import { ERR, MISCONF } from "../../shared/errors.ts";
 import { keyHashSlot } from "../../shared/slots.ts";
 import { callSlot } from "../cluster/cluster.ts";
 import { logDenial } from "../engine/acl_check.ts";
@@ -198,9 +198,7 @@ function refuseBeforeRun(
     if (repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return "READONLY You can't write against a read only replica.";
     }
-    if (s.persistence?.writesRefused()) {
-      return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
-    }
+    if (s.persistence?.writesRefused()) return MISCONF;
   }
   if (spec.roCommand && writes) {
     return "ERR Can not execute a script with write flag using *_ro command.";
@@ -437,10 +435,13 @@ function runFromScript(
     return rejected(s, def, "ERR Write commands are not allowed from read-only scripts.");
   }
   if (!allowOom && !running.wrote && def.bits & F_DENYOOM) return rejected(s, def, ERR.oom);
-  if (def.bits & F_WRITE) {
+  // Once the script has written, a change of the server's state (its replicas dropping...) can
+  // no longer fail it halfway: as Redis, these checks stop at the first write.
+  if (def.bits & F_WRITE && !running.wrote) {
     if (!sc.trusted && repl.replica.active && s.config.get<boolean>("replica-read-only")) {
       return rejected(s, def, "READONLY You can't write against a read only replica.");
     }
+    if (!caller.trusted && s.persistence?.writesRefused()) return rejected(s, def, MISCONF);
     // Reached by scripts without flags (those with flags were refused before running).
     if (!repl.replica.active && !repl.master.enoughGoodReplicas()) {
       return rejected(s, def, "NOREPLICAS Not enough good replicas to write.");
