@@ -640,3 +640,48 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Scripts on a stale replica (its link down, replica-serve-stale-data no), as redis-server 7.0
+ * answers: a script without flags does not start (MASTERDOWN), one with flags needs allow-stale,
+ * and then each command it runs must be allowed on stale data.
+ */
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `scripting: scripts on a stale replica (${impl})`,
+    ignore: impl === "redis" && !hasRedis,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await using node = impl === "ours" ? await startDataNode() : await startRedisServer();
+      using c = await RawConn.connect(node.port);
+      const text = (v: RespValue) => v instanceof RespError ? `-${v.message}` : String(v);
+      equal(text(await c.call("CONFIG", "SET", "replica-serve-stale-data", "no")), "OK");
+      // Port 1: nothing listens, the link stays down.
+      equal(text(await c.call("REPLICAOF", "127.0.0.1", "1")), "OK");
+      const seen = [
+        await c.call("EVAL", "return redis.call('get','x')", "1", "x"),
+        await c.call("EVAL", "#!lua flags=no-writes\nreturn 1", "0"),
+        await c.call("EVAL", "#!lua flags=allow-stale,no-writes\nreturn 1", "0"),
+        await c.call(
+          "EVAL",
+          "#!lua flags=allow-stale,no-writes\nreturn redis.call('echo','hi')",
+          "0",
+        ),
+      ].map(text);
+      const masterDown =
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+      deepStrictEqual(seen, [masterDown, masterDown, "1", "hi"]);
+      const get = text(
+        await c.call(
+          "EVAL",
+          "#!lua flags=allow-stale,no-writes\nreturn redis.call('get','x')",
+          "1",
+          "x",
+        ),
+      );
+      ok(get.startsWith("-ERR Can not execute the command on a stale replica"), get);
+      equal(text(await c.call("REPLICAOF", "NO", "ONE")), "OK");
+    },
+  });
+}

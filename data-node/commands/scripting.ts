@@ -172,7 +172,7 @@ interface RunSpec {
   args: string[];
 }
 
-/** The checks Redis makes before running a script with flags (scriptPrepareForRun). */
+/** The checks Redis makes before running a script (scriptPrepareForRun); few without flags. */
 function refuseBeforeRun(
   s: Engine,
   c: ClientState,
@@ -180,18 +180,22 @@ function refuseBeforeRun(
   oom: boolean,
 ): string | null {
   const flags = spec.flags;
-  if (flags === null) return null;
+  const repl = s.replication;
+  const stale = repl.replica.active && repl.replica.state !== "connected" &&
+    !s.config.get<boolean>("replica-serve-stale-data");
+  // A script without flags (EVAL is allowed while stale) does not run on a stale replica.
+  if (flags === null) {
+    return stale
+      ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+      : null;
+  }
   const writes = !flags.has("no-writes");
   // A script that declares flags may grow memory unless it says no-writes or allow-oom.
   if (oom && writes && !flags.has("allow-oom") && !c.trusted) return `${ERR.oom}`;
   if (flags.has("no-cluster") && s.clusterEnabled) {
     return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
   }
-  const repl = s.replication;
-  if (
-    repl.replica.active && repl.replica.state !== "connected" && !flags.has("allow-stale") &&
-    !s.config.get<boolean>("replica-serve-stale-data")
-  ) {
+  if (stale && !flags.has("allow-stale")) {
     return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
   }
   if (writes && !c.trusted) {
