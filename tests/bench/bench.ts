@@ -81,9 +81,11 @@
  * (socket reads and writes) are not in the figure.
  *
  * Rounds: each CPU per request and ops/s figure of the throughput, types, families, replication
- * (master CPU) and cluster (throughput) sections, and the startup load time, is the median of
- * --rounds measurements (3 by default, 1 with --quick), taken alternately from redis-server and
- * ours, so that a burst of other load on the machine moves one round rather than the ratio.
+ * (master CPU) and cluster (throughput) sections, the startup load time and the RSS per key of
+ * the memory and collections sections, is the median of --rounds measurements (3 by default, 1
+ * with --quick), taken alternately from redis-server and ours (a fresh server each time where
+ * the section starts one), so that a burst of other load on the machine, or a collection that
+ * comes late, moves one round rather than the ratio.
  *
  *   deno task bench [--requests N] [--keys N] [--type-keys N] [--sections a,b] [--json]
  *                   [--tests set,get] [--configs c50p1,c1p1] [--suite-requests N] [--quick]
@@ -539,8 +541,20 @@ async function memory(n: number): Promise<Compared> {
     progress(`memory: ${kind}, DEBUG POPULATE ${n}`);
     return rssPerKey(kind, n, (port) => debugPopulate(port, n));
   };
-  const r = await measureOne("redis");
-  return compared(r, await measureOne("ours"));
+  return await medianCompared(() => measureOne("redis"), () => measureOne("ours"));
+}
+
+/** One figure of each server, the median of ROUNDS alternating measurements. */
+async function medianCompared(
+  redis: () => Promise<number>,
+  ours: () => Promise<number>,
+): Promise<Compared> {
+  const [r, o] = await interleaved(
+    ROUNDS,
+    async () => ({ v: await redis() }),
+    async () => ({ v: await ours() }),
+  );
+  return compared(r.v, o.v);
 }
 
 const ELEMENTS = 10;
@@ -648,8 +662,7 @@ async function collections(n: number): Promise<Record<string, Compared>> {
       progress(`collections: ${kind}, ${n} ${type} keys of ${ELEMENTS} elements`);
       return rssPerKey(kind, n, (port) => buildCollection(port, make, n));
     };
-    const r = await one("redis");
-    out[type] = compared(r, await one("ours"));
+    out[type] = await medianCompared(() => one("redis"), () => one("ours"));
   }
   return out;
 }
