@@ -23,6 +23,7 @@ import {
   Node,
   online,
   type Pair,
+  parseInfo,
   pipeline,
   run,
   sameData,
@@ -803,6 +804,53 @@ async function minReplicas(p: Pair): Promise<void> {
 }
 
 /**
+ * What a stopped replica leaves unsent is its memory, not the dataset's: INFO's
+ * mem_clients_slaves and mem_not_counted_for_evict and the replica's CLIENT LIST omem show it,
+ * and with maxmemory just above the data no key is evicted for it. Once the replica is killed
+ * its share is gone.
+ */
+async function replicaBuffersNotEvicting(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--repl-backlog-size", "16384"]);
+  await using r = await Node.start(p.replica, "replica");
+  await run(m, Array.from({ length: 100 }, (_, i) => ["SETRANGE", `key:${i}`, "100000", "x"]));
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await caughtUp(m, [r]);
+  const memory = async () => parseInfo(String(await m.cmd("INFO", "memory")));
+  const before = await memory();
+  const used = Number(before.used_memory) - Number(before.mem_not_counted_for_evict);
+  equal(String(await m.cmd("CONFIG", "SET", "maxmemory", String(used + 256 * 1024))), "OK");
+  equal(String(await m.cmd("CONFIG", "SET", "maxmemory-policy", "allkeys-random")), "OK");
+  r.proc.pause();
+  try {
+    const value = "A".repeat(100);
+    for (let i = 0; i < 100; i++) {
+      await run(m, Array.from({ length: 1000 }, () => ["SETRANGE", "key:0", "0", value]));
+    }
+    const during = await memory();
+    ok(
+      Number(during.mem_clients_slaves) > 2_000_000,
+      `mem_clients_slaves:${during.mem_clients_slaves}`,
+    );
+    ok(
+      Number(during.mem_not_counted_for_evict) > 2_000_000,
+      `mem_not_counted_for_evict:${during.mem_not_counted_for_evict}`,
+    );
+    const line = String(await m.cmd("CLIENT", "LIST", "TYPE", "replica"));
+    const omem = Number(/ omem=(\d+)/.exec(line)?.[1]);
+    ok(omem > 2_000_000, line);
+    equal(await m.call("DBSIZE"), 100, "no key was evicted for the replica's buffer");
+    equal(parseInfo(String(await m.cmd("INFO", "stats"))).evicted_keys, "0");
+    await m.cmd("CLIENT", "KILL", "TYPE", "replica");
+    await waitFor([m], "the replica's share gone", async () => {
+      return (await memory()).mem_clients_slaves === "0";
+    });
+  } finally {
+    r.proc.resume();
+  }
+}
+
+/**
  * Fetches an RDB from `m` with `redis-cli <flag> <file>` and puts it in a fresh directory under
  * `dir` as its dump.rdb; returns that directory, the file's bytes and redis-cli's output.
  */
@@ -956,6 +1004,7 @@ const SCENARIOS: Scenario[] = [
   { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
+  { name: "a stopped replica's buffer is not evicted for", fn: replicaBuffersNotEvicting },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },

@@ -1,6 +1,7 @@
 /** One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in Redis's order. */
 import type { Client } from "./client.ts";
 import type { Server } from "./server.ts";
+import { BLOCK_BYTES } from "../replication/backlog.ts";
 
 function flags(c: Client): string {
   let f = "";
@@ -48,6 +49,7 @@ export function clientMemory(c: Client): number {
 export function clientInfoLine(s: Server, c: Client): string {
   const now = s.clock.nowMs();
   const qbuf = c.parser.queryBufferLength;
+  const streamed = c.replicaLink === null ? 0 : s.replication.master.pendingOf(c.replicaLink);
   const fields: [string, string | number][] = [
     ["id", c.id],
     ["addr", c.addr],
@@ -69,8 +71,9 @@ export function clientInfoLine(s: Server, c: Client): string {
     ["rbs", c.replyBufSize],
     ["rbp", c.replyBufPeak],
     ["obl", 0],
-    ["oll", 0],
-    ["omem", c.outputPending],
+    // A replica's output is the replication stream it has still to send (16 KB blocks).
+    ["oll", streamed === 0 ? 0 : Math.ceil(streamed / BLOCK_BYTES)],
+    ["omem", c.outputPending + streamed],
     ["tot-mem", clientMemory(c)],
     ["events", "r"],
     ["cmd", c.lastCommand],

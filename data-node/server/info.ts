@@ -5,7 +5,7 @@
 import { percentileLabel } from "./latency.ts";
 import type { Server } from "./server.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
-import { memoryStats } from "./memory.ts";
+import { memoryStats, replicationMemory } from "./memory.ts";
 import { cachedMigrateLinks } from "../commands/migrate.ts";
 import { getHeapStatistics } from "node:v8";
 
@@ -195,6 +195,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   },
   memory: (s) => {
     const m = memoryStats(s);
+    const repl = replicationMemory(s);
     const max = s.config.get<number>("maxmemory");
     const sc = s.scripting;
     return [
@@ -239,11 +240,11 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
       ["rss_overhead_bytes", 0],
       ["mem_fragmentation_ratio", (m.rss / Math.max(1, m.used)).toFixed(2)],
       ["mem_fragmentation_bytes", m.rss - m.used],
-      ["mem_not_counted_for_evict", 0],
-      ["mem_replication_backlog", s.replStream?.histlen ?? 0],
-      ["mem_total_replication_buffers", s.replStream?.histlen ?? 0],
-      ["mem_clients_slaves", 0],
-      ["mem_clients_normal", m.overhead - m.startup],
+      ["mem_not_counted_for_evict", repl.notCounted],
+      ["mem_replication_backlog", repl.backlog],
+      ["mem_total_replication_buffers", repl.total],
+      ["mem_clients_slaves", repl.replicas],
+      ["mem_clients_normal", m.overhead - m.startup - repl.total],
       ["mem_cluster_links", 0],
       ["mem_aof_buffer", 0],
       ["mem_allocator", "v8"],

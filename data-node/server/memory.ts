@@ -34,9 +34,27 @@ function datasetBytes(s: Server): number {
   return n;
 }
 
-/** What maxmemory is checked against. */
+/**
+ * The replication stream's memory, split as Redis 7.0 splits its shared replication buffer: up
+ * to repl-backlog-size is the backlog's; what lagging replicas hold beyond it is theirs
+ * (mem_clients_slaves, while there are replicas) and is not counted for eviction, so a slow
+ * replica never makes the master evict keys.
+ */
+export function replicationMemory(
+  s: Server,
+): { total: number; backlog: number; replicas: number; notCounted: number } {
+  const st = s.replStream;
+  if (st === null) return { total: 0, backlog: 0, replicas: 0, notCounted: 0 };
+  const total = st.histlen;
+  const over = Math.max(0, total - st.capacity);
+  const replicas = s.replication.master.links.size > 0 ? over : 0;
+  return { total, backlog: total - replicas, replicas, notCounted: over };
+}
+
+/** What maxmemory is checked against (used_memory less mem_not_counted_for_evict). */
 export function usedMemoryEstimate(s: Server): number {
-  return BASELINE_BYTES + datasetBytes(s) + clientBuffers(s);
+  const repl = replicationMemory(s);
+  return BASELINE_BYTES + datasetBytes(s) + clientBuffers(s) + repl.total - repl.notCounted;
 }
 
 /** The V8 heap plus external buffers: the runtime's own view, used for AUX used-mem. */
@@ -47,7 +65,7 @@ export function usedMemory(): number {
 
 export function memoryStats(s: Server): MemoryStats {
   const dataset = datasetBytes(s);
-  const overhead = BASELINE_BYTES + clientBuffers(s);
+  const overhead = BASELINE_BYTES + clientBuffers(s) + replicationMemory(s).total;
   const used = dataset + overhead;
   peak = Math.max(peak, used);
   return {
