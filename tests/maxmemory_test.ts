@@ -1,7 +1,7 @@
 /** maxmemory: the OOM error under noeviction, and each eviction policy's choice of victims. */
 import { equal, match, ok } from "node:assert/strict";
-import { startDataNode } from "./helpers/process.ts";
-import { RawConn } from "./helpers/raw.ts";
+import { hasRedis, startDataNode, startRedisServer, withTempDir } from "./helpers/process.ts";
+import { eventually, RawConn } from "./helpers/raw.ts";
 import { RespError } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -152,3 +152,44 @@ Deno.test({
     ok(mem <= limit, `used_memory ${mem} back under maxmemory ${limit}`);
   },
 });
+
+/**
+ * Evictions propagate as bare DELs, never inside MULTI/EXEC, however many one round frees (Redis
+ * 7.0 propagates them with propagate_no_multi): here after CONFIG SET maxmemory 1, read back
+ * from the AOF, next to redis-server.
+ */
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `maxmemory: evictions reach the AOF as bare DELs (${impl})`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () =>
+      withTempDir(async (dir) => {
+        const args = ["--appendonly", "yes", "--appendfsync", "always"];
+        await using node = impl === "ours"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        using c = await RawConn.connect(node.port);
+        for (const k of ["asdf1", "asdf2", "asdf3"]) {
+          equal(String(await c.call("SET", k, "1")), "OK");
+        }
+        equal(String(await c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")), "OK");
+        equal(String(await c.call("CONFIG", "SET", "maxmemory", "1")), "OK");
+        // No command meanwhile: the server's own eviction timer evicts.
+        await new Promise((r) => setTimeout(r, 300));
+        await eventually(async () => (await c.call("DBSIZE")) === 0, "every key evicted");
+        equal(String(await c.call("CONFIG", "SET", "maxmemory", "0")), "OK");
+        equal(String(await c.call("SET", "asdf4", "4")), "OK");
+        const manifest = await Deno.readTextFile(`${dir}/appendonlydir/appendonly.aof.manifest`);
+        const incr = manifest.split("\n").map((l) => l.split(" ")).find((f) => f[5] === "i")![1]!;
+        const text = await Deno.readTextFile(`${dir}/appendonlydir/${incr}`);
+        // The command names, in order (each is the line after its `$n` length line).
+        const lines = text.split("\r\n");
+        const names: string[] = [];
+        for (let i = 0; i < lines.length; i++) {
+          if (lines[i]!.startsWith("*")) names.push(lines[i + 2]!.toLowerCase());
+        }
+        equal(names.join(" "), "select set set set del del del set");
+      }),
+  });
+}

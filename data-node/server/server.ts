@@ -1019,13 +1019,14 @@ export class Server {
 
   /**
    * Evicts from a timer, round after round while each frees something, as Redis's eviction
-   * timer does when a limit is lowered; each round is an execution unit (its DELs propagate).
+   * timer does when a limit is lowered; each round is an execution unit whose DELs propagate
+   * bare, never wrapped in MULTI/EXEC (Redis 7.0 propagates evictions so).
    */
   private scheduleEvictions(round = 0): void {
     setTimeout(() => {
       if (this.maxmemory === 0) return;
       const before = this.stats.evictedKeys;
-      this.propagation.enter();
+      this.propagation.enter(true);
       let done: boolean;
       try {
         done = this.performEvictions();
