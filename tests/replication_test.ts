@@ -851,6 +851,40 @@ async function replicaBuffersNotEvicting(p: Pair): Promise<void> {
 }
 
 /**
+ * A replica output limit under repl-backlog-size counts as repl-backlog-size (Redis's rule):
+ * the partial resync of a replica whose link was killed while 20 MB were written is kept, not
+ * dropped for its output, and so is a later 20 MB transaction.
+ */
+async function outputLimitUnderBacklog(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", [
+    "--repl-backlog-size",
+    "100mb",
+    "--client-output-buffer-limit",
+    "replica 512k 0 0",
+  ]);
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  const big = "A".repeat(10 * 1024 * 1024);
+  using c = await connectTo(m.port);
+  await pipeline(c, [
+    ["MULTI"],
+    ["CLIENT", "KILL", "TYPE", "replica"],
+    ["SET", "key", big],
+    ["SET", "key", big],
+    ["DEBUG", "SLEEP", "2"],
+    ["EXEC"],
+  ]);
+  await m.cmd("SET", "key", big);
+  await caughtUp(m, [r]);
+  await pipeline(c, [["MULTI"], ["SET", "key", big], ["SET", "key", big], ["EXEC"]]);
+  await caughtUp(m, [r]);
+  const stats = parseInfo(String(await m.cmd("INFO", "stats")));
+  equal(stats.sync_full, "1");
+  equal(stats.sync_partial_ok, "1");
+}
+
+/**
  * Fetches an RDB from `m` with `redis-cli <flag> <file>` and puts it in a fresh directory under
  * `dir` as its dump.rdb; returns that directory, the file's bytes and redis-cli's output.
  */
@@ -1005,6 +1039,7 @@ const SCENARIOS: Scenario[] = [
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "a stopped replica's buffer is not evicted for", fn: replicaBuffersNotEvicting },
+  { name: "a replica output limit under the backlog's size", fn: outputLimitUnderBacklog },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },

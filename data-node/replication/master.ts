@@ -248,8 +248,12 @@ export class MasterSide {
     const pending = (l.cursor ? st.pending(l.cursor) : 0) + l.queued;
     const c = l.client;
     const limits = this.s.outputLimits().replica;
-    let over = limits.hard > 0 && pending > limits.hard;
-    if (limits.soft > 0 && pending > limits.soft) {
+    // A hard limit under repl-backlog-size counts as repl-backlog-size, as in Redis: a partial
+    // resync from the backlog would otherwise get the replica dropped at once (its output shares
+    // the backlog's memory anyway).
+    const hard = limits.hard > 0 ? Math.max(limits.hard, st.capacity) : 0;
+    let over = hard > 0 && pending >= hard;
+    if (limits.soft > 0 && pending >= limits.soft) {
       const now = this.s.clock.nowMs();
       if (c.softLimitSinceMs === 0) c.softLimitSinceMs = now;
       else if (now - c.softLimitSinceMs > limits.softSeconds * 1000) over = true;
