@@ -12,16 +12,13 @@ import {
   withTempDir as withDir,
 } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
+import { incrCommands, listAof } from "./helpers/aof.ts";
 import { RequestParser, RespError } from "../shared/resp/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const startOurs = (dir: string, extra: string[] = []) =>
   startDataNode(["--appendonly", "yes", ...extra], { dir });
-
-function listAof(dir: string): string[] {
-  return [...Deno.readDirSync(`${dir}/appendonlydir`)].map((e) => e.name).sort();
-}
 
 async function waitRewrite(c: RawConn): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -233,17 +230,6 @@ Deno.test({
 });
 
 /** The commands of the incr file, SELECTs left out, each as its words joined by spaces. */
-function incrCommands(dir: string): string[] {
-  const name = listAof(dir).find((n) => n.endsWith(".incr.aof"));
-  if (!name) throw new Error(`no incr file in ${listAof(dir)}`);
-  const parser = new RequestParser();
-  parser.feed(Deno.readFileSync(`${dir}/appendonlydir/${name}`));
-  const out: string[] = [];
-  for (let argv = parser.next(); argv !== null; argv = parser.next()) {
-    if (argv.length > 0 && argv[0]!.toUpperCase() !== "SELECT") out.push(argv.join(" "));
-  }
-  return out;
-}
 
 /** Bit writes that leave every bit as it was are no change: they are not written. */
 const NO_CHANGE_SCRIPT = [

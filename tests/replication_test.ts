@@ -578,12 +578,10 @@ async function failoverTimeout(p: Pair): Promise<void> {
 }
 
 /**
- * rdb-key-save-delay (a testing knob of Redis) slows the RDB of a full sync: the master shows
- * the save in progress and the replica stays in sync state meanwhile, yet both keep serving.
+ * Twenty keys on `m`, then `r` made its replica with rdb-key-save-delay at 100 ms a key: returns
+ * once the master writes the RDB and the replica is in sync state (about two seconds to go).
  */
-async function slowFullSync(p: Pair): Promise<void> {
-  await using m = await Node.start(p.master, "master");
-  await using r = await Node.start(p.replica, "replica");
+async function startSlowSync(m: Node, r: Node): Promise<void> {
   await run(m, Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, "v"]));
   await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "100000");
   await r.replicaOf(m);
@@ -591,6 +589,16 @@ async function slowFullSync(p: Pair): Promise<void> {
     const role = await r.call("ROLE") as RespValue[];
     return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
   }, 5000);
+}
+
+/**
+ * rdb-key-save-delay (a testing knob of Redis) slows the RDB of a full sync: the master shows
+ * the save in progress and the replica stays in sync state meanwhile, yet both keep serving.
+ */
+async function slowFullSync(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await startSlowSync(m, r);
   equal(await m.call("GET", "k0"), "v", "the master serves during the save");
   // One replica, however many connections its sync takes (an RDB channel between our nodes).
   const mi = await m.info("replication");
@@ -616,13 +624,7 @@ async function flushAllDuringSync(p: Pair, diskless: boolean): Promise<void> {
     diskless ? "yes" : "no",
   ]);
   await using r = await Node.start(p.replica, "replica");
-  await run(m, Array.from({ length: 20 }, (_, i) => ["SET", `k${i}`, "v"]));
-  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "100000");
-  await r.replicaOf(m);
-  await waitFor([m, r], "the slow sync under way", async () => {
-    const role = await r.call("ROLE") as RespValue[];
-    return (await m.info("persistence")).rdb_bgsave_in_progress === "1" && role[3] === "sync";
-  }, 5000);
+  await startSlowSync(m, r);
   await m.cmd("FLUSHALL");
   await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "0");
   await m.cmd("SET", "after", "1");
