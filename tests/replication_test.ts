@@ -887,6 +887,48 @@ async function outputLimitUnderBacklog(p: Pair): Promise<void> {
 }
 
 /**
+ * A diskless full sync to two replicas, one of them stopped: after repl-timeout only the stopped
+ * one is dropped (its payload write makes no progress), and the other completes its sync, as
+ * in Redis, rather than timing out behind its stalled sibling.
+ */
+async function stalledSiblingDuringSync(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", [
+    "--repl-diskless-sync",
+    "yes",
+    "--repl-diskless-sync-max-replicas",
+    "2",
+    "--repl-diskless-sync-delay",
+    "60",
+    "--repl-timeout",
+    "2",
+  ]);
+  await using r1 = await Node.start(p.replica, "replica1");
+  await using r2 = await Node.start(p.replica, "replica2");
+  const mb = "x".repeat(1024 * 1024);
+  await run(m, Array.from({ length: 24 }, (_, i) => ["SET", `k${i}`, mb]));
+  // A key each 50 ms: the payload takes over a second to produce, so the stopped replica's
+  // socket fills up while the sync is still under way.
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "50000");
+  await r1.replicaOf(m);
+  await r2.replicaOf(m);
+  await waitFor([m, r1, r2], "one sync for both replicas", async () => {
+    return (await m.info("persistence")).rdb_bgsave_in_progress === "1";
+  });
+  r2.proc.pause();
+  try {
+    await waitFor([m, r1], "the running replica synced", async () => {
+      return (await r1.info("replication")).master_link_status === "up" &&
+        (await r1.call("DBSIZE")) === 24;
+    }, 30_000);
+    await waitFor([m], "the stopped replica dropped", async () => {
+      return (await m.info("replication")).connected_slaves === "1";
+    }, 30_000);
+  } finally {
+    r2.proc.resume();
+  }
+}
+
+/**
  * Fetches an RDB from `m` with `redis-cli <flag> <file>` and puts it in a fresh directory under
  * `dir` as its dump.rdb; returns that directory, the file's bytes and redis-cli's output.
  */
@@ -1042,6 +1084,7 @@ const SCENARIOS: Scenario[] = [
   { name: "min-replicas-to-write", fn: minReplicas },
   { name: "a stopped replica's buffer is not evicted for", fn: replicaBuffersNotEvicting },
   { name: "a replica output limit under the backlog's size", fn: outputLimitUnderBacklog },
+  { name: "a stopped replica does not stall its sibling's sync", fn: stalledSiblingDuringSync },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },

@@ -104,6 +104,12 @@ export class ReplicaLink {
   private pumping = false;
   /** Bytes queued on the chain and not yet written (counted against the output limit). */
   queued = 0;
+  /**
+   * When the socket write in progress started (Date.now()), 0 when none is: a write that makes
+   * no progress for repl-timeout during a full sync drops the replica, as Redis's
+   * repl_last_partial_write.
+   */
+  writingSinceMs = 0;
 
   constructor(readonly client: Client, nowMs: number) {
     this.ackMs = nowMs;
@@ -128,7 +134,9 @@ export class ReplicaLink {
     this.queued += bytes.length;
     this.chain = this.chain.then(async () => {
       if (this.closed) return;
+      this.writingSinceMs = Date.now();
       await writeAll(this.client.conn!, bytes);
+      this.writingSinceMs = 0;
       stats.replOut += bytes.length;
       this.queued -= bytes.length;
     }).catch((e) => this.fail(e));
@@ -521,6 +529,9 @@ export class MasterSide {
 
   private payloadSent(l: ReplicaLink, diskless: boolean): void {
     l.payloadDone = true;
+    // The main link of an RDB channel counts its acknowledgement time from the payload's end,
+    // as a replica that loads can acknowledge only then.
+    if (l.mainLink) l.mainLink.ackMs = this.s.clock.nowMs();
     if (l.rdbOnly) {
       // redis-cli --rdb: the payload was all it asked for.
       void l.then(() => Promise.resolve()).then(() => l.client.close());
@@ -736,9 +747,21 @@ export class MasterSide {
       if (l.state !== "online" && !l.payloadStarted) l.send(NEWLINE, this.counters);
     }
     const timeoutMs = s.config.get<number>("repl-timeout") * 1000;
+    const wall = Date.now();
     for (const l of this.links) {
-      if (l.state === "online" && !l.legacy && !l.rdbOnly && nowMs - l.ackMs > timeoutMs) {
+      // A replica still taking its full sync (on this link or its RDB channel) cannot
+      // acknowledge yet: it times out only on a payload write that makes no progress, as in
+      // Redis (a replica that keeps up is not dropped for a stalled sibling).
+      const rdbChannelBusy = l.awaitingRdbChannel ||
+        (l.rdbChannel !== null && !l.rdbChannel.payloadDone);
+      const streaming = l.state === "online" && !rdbChannelBusy;
+      if (streaming && !l.legacy && !l.rdbOnly && nowMs - l.ackMs > timeoutMs) {
         log.warn("Disconnecting timedout replica (streaming sync): {addr}", {
+          addr: l.ip + ":" + l.listeningPort,
+        });
+        l.client.close();
+      } else if (!streaming && l.writingSinceMs > 0 && wall - l.writingSinceMs > timeoutMs) {
+        log.warn("Disconnecting timedout replica (full sync): {addr}", {
           addr: l.ip + ":" + l.listeningPort,
         });
         l.client.close();
