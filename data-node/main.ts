@@ -49,10 +49,20 @@ function wirePersistence(server: Server): Persistence {
     // is the one that counts.
     p.abortRdbWrites();
     if (p.bgsave) await p.bgsave;
+    // The AOF is flushed and synced first; it stays on should the save fail and the node go on.
+    server.aof?.flush(true);
+    if (save === true || (save === null && p.hasSaveRules())) {
+      if (!p.saveSync()) {
+        if (!force) {
+          getLogger(["data-node"]).warn("Error trying to save the DB, can't exit.");
+          return false;
+        }
+        getLogger(["data-node"]).warn("Error trying to save the DB. Exit anyway.");
+      }
+    }
     if (server.aof?.enabled) server.aof.stop();
     p.stop();
-    if (save === false || (save === null && !p.hasSaveRules())) return true;
-    return p.saveSync();
+    return true;
   };
   return p;
 }

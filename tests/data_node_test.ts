@@ -11,6 +11,7 @@ import {
   startDataNode,
   startProcess,
   startRedisServer,
+  withTempDir,
 } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 import {
@@ -1255,5 +1256,52 @@ for (const impl of ["data-node", "redis-server"] as const) {
         conn.close();
       }
     },
+  });
+}
+
+/**
+ * SHUTDOWN whose save fails: the node goes on, its AOF still on, and logs why; SHUTDOWN FORCE
+ * then exits anyway, as redis-server does.
+ */
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: a SHUTDOWN whose save fails keeps the node and its AOF; FORCE exits anyway`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: () =>
+      withTempDir(async (dir) => {
+        const args = [
+          "--appendonly",
+          "yes",
+          "--save",
+          "3600 1",
+          "--enable-protected-configs",
+          "yes",
+        ];
+        const node = impl === "data-node"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        try {
+          using c = await RawConn.connect(node.port);
+          // The dump file's name is taken by a directory: the save's rename fails.
+          await Deno.mkdir(`${dir}/taken`);
+          equal(String(await c.call("CONFIG", "SET", "dbfilename", "taken")), "OK");
+          equal(String(await c.call("SET", "k", "v")), "OK");
+          const refused = await c.call("SHUTDOWN");
+          ok(refused instanceof RespError, `SHUTDOWN answered ${String(refused)}`);
+          equal(refused.message, "ERR Errors trying to SHUTDOWN. Check logs.");
+          await eventually(
+            () => node.output().includes("Error trying to save the DB, can't exit."),
+            "the reason in the log",
+          );
+          equal(String(await c.call("SET", "k2", "v2")), "OK", "the node goes on");
+          ok(String(await c.call("INFO", "persistence")).includes("aof_enabled:1"));
+          await c.call("SHUTDOWN", "FORCE").catch(() => null);
+          ok((await node.status).success);
+          ok(node.output().includes("Error trying to save the DB. Exit anyway."), node.output());
+        } finally {
+          await node.stop();
+        }
+      }),
   });
 }
