@@ -472,3 +472,28 @@ for (const impl of ["ours", "redis"] as const) {
       }),
   });
 }
+
+for (const server of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `AOF: with aof-timestamp-enabled a rewritten command base starts with #TS (${server})`,
+    ...opts,
+    ignore: server === "redis-server" && !requireBinary("redis-server", "AOF #TS annotations"),
+    fn: () =>
+      withDir(async (dir) => {
+        const args = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no"];
+        await using n = server === "data-node"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        equal(String(await c.call("CONFIG", "SET", "aof-timestamp-enabled", "yes")), "OK");
+        equal(String(await c.call("SET", "foo", "bar")), "OK");
+        await c.call("BGREWRITEAOF");
+        await new Promise((r) => setTimeout(r, 100));
+        await waitRewrite(c);
+        const base = listAof(dir).find((f) => f.endsWith(".base.aof"))!;
+        const first = Deno.readTextFileSync(`${dir}/appendonlydir/${base}`).split("\r\n")[0]!;
+        ok(/^#TS:\d{10}$/.test(first), first);
+      }),
+  });
+}

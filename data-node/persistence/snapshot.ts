@@ -371,6 +371,10 @@ export class Persistence {
     snaps: DbSnapshot[],
   ): Promise<void> {
     const w = new ByteWriter();
+    // aof-timestamp-enabled: the base starts with the time of its snapshot, as Redis's does.
+    if (this.s.config.get<boolean>("aof-timestamp-enabled")) {
+      w.bytes(new TextEncoder().encode(`#TS:${Math.floor(Date.now() / 1000)}\r\n`));
+    }
     for (const lib of this.s.scripting.libraries.values()) {
       writeCmd(w, ["FUNCTION", "LOAD", lib.code]);
     }
