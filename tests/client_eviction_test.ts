@@ -168,3 +168,40 @@ for (const impl of ["ours", "redis"] as const) {
     fn: () => withReplica(impl),
   });
 }
+
+/**
+ * A connection's WATCHed keys and BCAST tracking prefixes count in its memory, as in Redis's
+ * tot-mem: with maxmemory-clients 200000, one that keeps adding them is evicted.
+ */
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `client eviction (${impl}): WATCHed keys and tracking prefixes count`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = await start(impl);
+      using admin = await RawConn.connect(node.port);
+      equal(String(await admin.call("CONFIG", "SET", "maxmemory-clients", "200000")), "OK");
+      for (const kind of ["watch", "prefix"] as const) {
+        const c = await RawConn.connect(node.port);
+        let evicted = false;
+        try {
+          for (let batch = 0; batch < 200 && !evicted; batch++) {
+            // Zero-padded: no prefix is a prefix of another (Redis refuses overlaps).
+            const names = Array.from(
+              { length: 100 },
+              (_, i) => `${kind}:${String(batch * 100 + i).padStart(6, "0")}`,
+            );
+            const cmd = kind === "watch"
+              ? ["WATCH", ...names]
+              : ["CLIENT", "TRACKING", "ON", "BCAST", ...names.flatMap((n) => ["PREFIX", n])];
+            await c.call(...cmd).catch(() => evicted = true);
+          }
+        } finally {
+          c.close();
+        }
+        ok(evicted, `${kind}: 20,000 entries and the connection was not evicted`);
+      }
+    },
+  });
+}

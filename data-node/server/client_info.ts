@@ -32,18 +32,32 @@ export function multiMemory(c: Client): number {
 /** A client's fixed cost besides its buffers (the connection's state), as tot-mem counts it. */
 const CLIENT_BASE_BYTES = 1024;
 
+/** A WATCHed key's bookkeeping, about what Redis spends on one (measured: ~60 bytes). */
+const WATCHED_KEY_BYTES = 60;
+/** A BCAST tracking prefix with its text, as Redis spends on a short one (measured: ~33 bytes). */
+const TRACKING_PREFIX_BYTES = 40;
+
 /**
  * What a client's connection holds, as Redis's tot-mem counts it and client eviction
- * (maxmemory-clients) weighs it: the query buffer with a partial command's arguments, the reply
- * buffer and the output waiting to be written, queued MULTI commands, and its fixed state.
+ * (maxmemory-clients) weighs it: the query buffer with a partial command's arguments (a big
+ * argument still arriving counts whole, as Redis allocates it so), the reply buffer and the
+ * output waiting to be written, queued MULTI commands, WATCHed keys, tracking prefixes, and its
+ * fixed state.
  */
 export function clientMemory(c: Client): number {
   // The query buffer counts what it holds (unparsed bytes and a partial command's arguments):
   // its room shrinks back in the clients cron, as Redis hands a big argument's buffer to the
   // argument and starts a small one.
-  return CLIENT_BASE_BYTES + Math.min(c.parser.memory, c.parser.pending + 16 * 1024) +
-    c.out.buf.length + c.outputPending + multiMemory(c) +
-    8 * (c.channels.size + c.patterns.size + c.shardChannels.size);
+  const input = Math.max(
+    Math.min(c.parser.memory, c.parser.pending + 16 * 1024),
+    c.parser.awaitedBigArgument,
+  );
+  let watched = 0;
+  for (const keys of c.watching.values()) watched += keys.size;
+  const prefixes = c.tracking === null ? 0 : c.tracking.prefixes.size * TRACKING_PREFIX_BYTES;
+  return CLIENT_BASE_BYTES + input + c.out.buf.length + c.outputPending + multiMemory(c) +
+    8 * (c.channels.size + c.patterns.size + c.shardChannels.size) +
+    watched * WATCHED_KEY_BYTES + prefixes;
 }
 
 export function clientInfoLine(s: Server, c: Client): string {

@@ -93,6 +93,14 @@ export class RequestParser {
     return this.buf.length + this.argBytes;
   }
 
+  /**
+   * The bytes a big argument still arriving will take (32 KB or more, which Redis reads into a
+   * query buffer of exactly that size, counted in tot-mem at once), else 0.
+   */
+  get awaitedBigArgument(): number {
+    return this.wanted >= 32 * 1024 ? this.wanted : 0;
+  }
+
   /** The end of a batch of commands: what was parsed leaves the query buffer, as in Redis. */
   trim(): void {
     this.qbufStart = this.start + this.rereadHeader;
