@@ -253,7 +253,7 @@ export class MasterSide {
   }
 
   private withinOutputLimit(l: ReplicaLink, st: ReplicationStream): boolean {
-    const pending = (l.cursor ? st.pending(l.cursor) : 0) + l.queued;
+    const pending = this.pendingOf(l);
     const c = l.client;
     const limits = this.s.outputLimits().replica;
     // A hard limit under repl-backlog-size counts as repl-backlog-size, as in Redis: a partial
