@@ -906,9 +906,10 @@ async function stalledSiblingDuringSync(p: Pair): Promise<void> {
   await using r2 = await Node.start(p.replica, "replica2");
   const mb = "x".repeat(1024 * 1024);
   await run(m, Array.from({ length: 24 }, (_, i) => ["SET", `k${i}`, mb]));
-  // A key each 50 ms: the payload takes over a second to produce, so the stopped replica's
-  // socket fills up while the sync is still under way.
-  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "50000");
+  // A key each 150 ms: the payload takes longer than repl-timeout to produce, so the stopped
+  // replica's socket fills up while the sync is still under way, and the running replica can
+  // acknowledge nothing for longer than repl-timeout.
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "150000");
   await r1.replicaOf(m);
   await r2.replicaOf(m);
   await waitFor([m, r1, r2], "one sync for both replicas", async () => {
