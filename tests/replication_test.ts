@@ -1027,6 +1027,36 @@ async function chained(p: Pair): Promise<void> {
 }
 
 /**
+ * A replica that starts a full sync from a new master keeps its own replicas through the
+ * transfer (they still read the old dataset from it) and makes them resync when the new
+ * dataset replaces the old one, as Redis does when it attaches to the new master.
+ */
+async function subReplicasKeptDuringSync(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "M", ["--repl-diskless-sync", "yes"]);
+  await using r1 = await Node.start(p.replica, "R1");
+  await using r2 = await Node.start(p.replica, "R2");
+  await r1.cmd("SET", "old", "1");
+  await r2.replicaOf(r1);
+  await linkUp(r1, r2);
+  await slowLargeDataset(m);
+  await r1.replicaOf(m);
+  await waitFor([m, r1, r2], "R1 receiving the payload", async () => {
+    return Number((await r1.info("replication")).master_sync_read_bytes ?? 0) > 0;
+  }, 5000);
+  const during = await r1.info("replication");
+  equal(during.master_sync_in_progress, "1");
+  equal(during.connected_slaves, "1", "R1 keeps R2 during the transfer");
+  equal((await r2.info("replication")).master_link_status, "up");
+  equal(await r2.call("GET", "old"), "1");
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "0");
+  await linkUp(m, r1);
+  await linkUp(r1, r2);
+  await caughtUp(m, [r1, r2]);
+  equal(await r2.call("DBSIZE"), 200);
+  equal(await r2.call("GET", "old"), null);
+}
+
+/**
  * CLIENT KILL TYPE master in a transaction that then sleeps: the link is down from the kill, as
  * Redis frees the master client at once (master_link_down_since_seconds counts the sleep; a
  * cluster replica's data age reads the same time). The replica's attempt to reconnect then
@@ -1052,6 +1082,104 @@ async function linkDownFromKill(p: Pair): Promise<void> {
   equal(info.master_link_status, "down");
   const since = Number(info.master_link_down_since_seconds);
   ok(since >= 4, `master_link_down_since_seconds:${since}, 5.5 s after the kill`);
+}
+
+/** A reply that must be the -LOADING error. */
+function loadingError(v: RespValue, what: string): void {
+  ok(v instanceof RespError && v.message.startsWith("LOADING "), `${what}: ${String(v)}`);
+}
+
+/**
+ * 200 keys of 100 KB, sent slowly (25 ms a key): a replica loading from the socket answers
+ * between its reads (redis-server every 2 MB), so the values are large.
+ */
+async function slowLargeDataset(m: Node): Promise<void> {
+  await m.cmd("DEBUG", "POPULATE", "200", "key", "100000");
+  await m.cmd("CONFIG", "SET", "rdbcompression", "no");
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "25000");
+}
+
+/**
+ * repl-diskless-load swapdb, a dataset of another history (a replica's first sync): the load
+ * is a blocking one (INFO loading:1, -LOADING for data commands) and a failed transfer leaves
+ * the old dataset, which a successful one replaces.
+ */
+async function swapdbNewHistory(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--repl-diskless-sync", "yes"]);
+  await using r = await Node.start(p.replica, "replica", ["--repl-diskless-load", "swapdb"]);
+  await r.cmd("SET", "mykey", "myvalue");
+  await slowLargeDataset(m);
+  await r.replicaOf(m);
+  await waitFor([m, r], "the replica loading", async () => {
+    return (await r.info("persistence")).loading === "1";
+  }, 5000);
+  equal((await r.info("persistence")).async_loading, "0");
+  loadingError(await r.call("GET", "mykey"), "GET while loading");
+  // The transfer fails; the next one waits, so that the replica is seen between the two.
+  await m.cmd("CONFIG", "SET", "repl-diskless-sync-delay", "5");
+  await m.cmd("CLIENT", "KILL", "TYPE", "replica");
+  await waitFor([m, r], "the load given up", async () => {
+    return (await r.info("persistence")).loading === "0";
+  }, 5000);
+  equal(await r.call("GET", "mykey"), "myvalue");
+  equal(await r.call("DBSIZE"), 1);
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "0");
+  await linkUp(m, r);
+  equal(await r.call("GET", "mykey"), null);
+  equal(await r.call("DBSIZE"), 200);
+}
+
+/**
+ * repl-diskless-load swapdb, a full sync of the same history (the backlog no longer holds the
+ * replica's offset): the replica serves its old dataset while it loads (INFO async_loading:1),
+ * refuses what may not run meanwhile (REPLICAOF, CONFIG SET appendonly) with -LOADING, and
+ * swaps in the new dataset at the end.
+ */
+async function swapdbSameHistory(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", [
+    "--repl-diskless-sync",
+    "yes",
+    "--repl-backlog-size",
+    "16384",
+  ]);
+  await using r = await Node.start(p.replica, "replica", [
+    "--repl-diskless-load",
+    "swapdb",
+    "--replica-read-only",
+    "no",
+  ]);
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  // DEBUG POPULATE is not replicated: the replica holds only its own key until the resync.
+  await slowLargeDataset(m);
+  await caughtUp(m, [r]);
+  await r.cmd("SET", "mykey", "myvalue");
+  // The link breaks and the master writes past its backlog before the replica is back.
+  using c = await m.fresh();
+  const big = "A".repeat(16384);
+  const replies = await pipeline(c, [
+    ["MULTI"],
+    ["CLIENT", "KILL", "TYPE", "replica"],
+    ...Array.from({ length: 10 }, (_, i) => ["SET", `big${i}`, big]),
+    ["EXEC"],
+  ]);
+  ok(Array.isArray(replies.at(-1)), `EXEC: ${String(replies.at(-1))}`);
+  await waitFor([m, r], "the replica loading asynchronously", async () => {
+    return (await r.info("persistence")).async_loading === "1";
+  }, 5000);
+  equal((await r.info("persistence")).loading, "0");
+  equal(await r.call("GET", "mykey"), "myvalue");
+  equal(await r.call("DBSIZE"), 1);
+  loadingError(await r.call("REPLICAOF", "NO", "ONE"), "REPLICAOF NO ONE");
+  loadingError(await r.call("CONFIG", "SET", "appendonly", "no"), "CONFIG SET appendonly");
+  equal((await r.info("persistence")).async_loading, "1", "still loading after the checks");
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "0");
+  await linkUp(m, r);
+  await waitFor([m, r], "the new dataset", async () => {
+    return (await r.info("persistence")).async_loading === "0" &&
+      await r.call("DBSIZE") === 210;
+  });
+  equal(await r.call("GET", "mykey"), null);
 }
 
 interface Scenario {
@@ -1091,6 +1219,12 @@ const SCENARIOS: Scenario[] = [
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
+  { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory },
+  {
+    name: "sub-replicas kept through a full sync from a new master",
+    fn: subReplicasKeptDuringSync,
+  },
+  { name: "repl-diskless-load swapdb of the same history", fn: swapdbSameHistory },
 ];
 
 /** Why a scenario cannot run for a pairing, or null. */

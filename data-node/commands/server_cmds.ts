@@ -30,7 +30,7 @@ function configSet(s: Engine, c: ClientState, argv: string[]): void {
   const prot = s.config.getString("enable-protected-configs");
   const allowProtected = prot === "yes" || (prot === "local" && isLocalPeer(c.addr));
   try {
-    s.config.configSet(pairs, allowProtected, s.loading);
+    s.config.configSet(pairs, allowProtected, s.loading || s.asyncLoading);
   } catch (e) {
     if (!(e instanceof ConfigSetError)) throw e;
     c.error(e.message);

@@ -19,6 +19,7 @@ export type Engine = Pick<
   | "abortShutdown"
   | "activeExpire"
   | "afterFlushAll"
+  | "asyncLoading"
   | "batchTime"
   | "aof"
   | "blocking"

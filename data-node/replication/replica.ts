@@ -9,10 +9,11 @@
  * `connected` applies the master's stream. Every wait is bounded by `repl-timeout`.
  *
  * The RDB of a full sync is loaded as it arrives, a chunk per read, into databases of its own
- * that replace the served ones only once the load is complete: the event loop keeps serving
- * (the old data, as `repl-diskless-load swapdb` does) and a failed transfer leaves the dataset
- * as it was. With `repl-diskless-load disabled` (the default) the bytes are also written to
- * `dbfilename`, as Redis keeps the RDB it received.
+ * that replace the served ones only once the load is complete, and a failed transfer leaves the
+ * dataset as it was. Meanwhile clients see what Redis 7.0 shows them (see loadMode): the old
+ * data, or -LOADING during a diskless load of another history. With `repl-diskless-load
+ * disabled` (the default) the bytes are also written to `dbfilename`, as Redis keeps the RDB it
+ * received.
  *
  * The master's commands run on a trusted client (no checks, replies dropped, keys seen as the
  * master sees them). The bytes it applied are fed, verbatim, to this node's own replication
@@ -35,6 +36,7 @@ import {
   EOF_MARK_LEN,
   type HandshakeOptions,
   parsePreamble,
+  type Preamble,
   type PsyncOutcome,
   psyncOutcome,
   start,
@@ -336,8 +338,6 @@ export class ReplicaSide {
   ): Promise<boolean> {
     const s = this.s;
     log.info("Full resync from master: {id}:{off}", { id: outcome.replId, off: outcome.offset });
-    // What our replicas had no longer follows from the new dataset: they resync with us.
-    s.replication.master.disconnectAll();
     this.cached = null;
     this.state = "sync";
     let line = "";
@@ -352,27 +352,68 @@ export class ReplicaSide {
       read: 0,
       lastIoMs: s.clock.nowMs(),
     };
+    const mode = loadMode(
+      s.config.getString("repl-diskless-load"),
+      s.dbs.every((db) => db.size === 0),
+      s.replId === outcome.replId,
+    );
+    const to = mode === "disk" ? "disk" : "parser";
     log.info("MASTER <-> REPLICA sync: receiving {what}", {
       what: pre.kind === "length"
-        ? `${pre.length} bytes from master to disk`
-        : "streamed RDB from master with EOF to disk",
+        ? `${pre.length} bytes from master to ${to}`
+        : `streamed RDB from master with EOF to ${to}`,
     });
     // Loaded as it arrives, into databases of its own (Redis's line, for who watches the log).
     log.info("MASTER <-> REPLICA sync: Loading DB in memory");
     const staging = s.dbs.map((db) => new Database(db.id, s.hooks, { cluster: s.clusterEnabled }));
-    const file = s.config.getString("repl-diskless-load") === "disabled" ? await openTemp() : null;
+    const file = mode === "disk" ? await openTemp() : null;
+    this.enterLoading(mode, this.transfer.size);
+    try {
+      return await this.loadPayload(reader, outcome, alive, pre, staging, file, performance.now());
+    } finally {
+      s.loading = s.asyncLoading = false;
+      s.loadingProgress = null;
+    }
+  }
+
+  /**
+   * What clients see while the payload loads, as Redis 7.0 shows a diskless load: `sync` refuses
+   * what may not run during a load (-LOADING, INFO loading:1), `async` serves the old dataset
+   * but refuses what may not run during an async load (INFO async_loading:1). A load through a
+   * file (`disk`) is one step at the end in Redis; here it goes on as the bytes arrive, and the
+   * old dataset is served until the swap.
+   */
+  private enterLoading(mode: LoadMode, size: number): void {
+    const s = this.s;
+    if (mode === "disk") return;
+    if (mode === "sync") s.loading = true;
+    else s.asyncLoading = true;
+    s.trackLoading(Math.max(size, 0));
+  }
+
+  private async loadPayload(
+    reader: LinkReader,
+    outcome: { replId: string; offset: number },
+    alive: () => boolean,
+    pre: Exclude<Preamble, { kind: "error" }>,
+    staging: Database[],
+    file: TempFile | null,
+    loadStart: number,
+  ): Promise<boolean> {
+    const s = this.s;
+    const transfer = this.transfer!;
     const load = keyLoader(s, staging, false);
     const rdb = new RdbReader(load);
     rdb.onResize = load.resize;
-    const loadStart = performance.now();
     try {
       if (pre.kind === "length") {
         let left = pre.length;
         while (left > 0) {
           const chunk = await reader.chunk(Math.min(left, READ_BYTES));
           if (!alive()) throw new LinkClosed("replaced");
-          this.transfer.read += chunk.length;
-          this.transfer.lastIoMs = s.clock.nowMs();
+          transfer.read += chunk.length;
+          transfer.lastIoMs = s.clock.nowMs();
+          if (s.loadingProgress !== null) s.loadingProgress.loadedBytes = transfer.read;
           if (!rdb.done) rdb.feed(chunk);
           if (file) await file.write(chunk);
           left -= chunk.length;
@@ -381,8 +422,9 @@ export class ReplicaSide {
         for (;;) {
           const chunk = await reader.chunk(READ_BYTES);
           if (!alive()) throw new LinkClosed("replaced");
-          this.transfer.read += chunk.length;
-          this.transfer.lastIoMs = s.clock.nowMs();
+          transfer.read += chunk.length;
+          transfer.lastIoMs = s.clock.nowMs();
+          if (s.loadingProgress !== null) s.loadingProgress.loadedBytes = transfer.read;
           const r = rdb.feed(chunk);
           if (file) await file.write(chunk.subarray(0, r.used));
           if (r.done) {
@@ -415,6 +457,9 @@ export class ReplicaSide {
       file?.discard();
       return false;
     }
+    // What our replicas had no longer follows from the new dataset: they resync with us (kept
+    // until now, as Redis keeps them through the transfer).
+    s.replication.master.disconnectAll();
     // The new dataset replaces the old one at once (clients keep their database index).
     for (let i = 0; i < s.dbs.length; i++) {
       s.dbs[i]!.snapshot = null;
@@ -782,6 +827,22 @@ const FILE_WRITE_BYTES = 1024 * 1024;
 const FILE_MAX_PENDING = 16 * 1024 * 1024;
 /** Bytes written between two syncs of the file, so that the last sync has little left to do. */
 const FILE_SYNC_BYTES = 8 * 1024 * 1024;
+
+type TempFile = Awaited<ReturnType<typeof openTemp>>;
+
+/** How a full sync's payload is loaded (see ReplicaSide.enterLoading). */
+export type LoadMode = "disk" | "sync" | "async";
+
+/**
+ * Redis 7.0's choice: `swapdb` and `on-empty-db` (when no key is held) load from the socket, the
+ * others through a file; a `swapdb` load of the same history (the master's replication ID is
+ * ours already: a resync after a broken link) is asynchronous.
+ */
+export function loadMode(setting: string, empty: boolean, sameHistory: boolean): LoadMode {
+  if (setting === "swapdb") return sameHistory ? "async" : "sync";
+  if (setting === "on-empty-db" && empty) return "sync";
+  return "disk";
+}
 
 /**
  * A temporary file for a received RDB, renamed into place once the sync succeeded. Writes go

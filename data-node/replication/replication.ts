@@ -68,7 +68,9 @@ export class Replication {
         c.closeAfterReply = true;
       }
     }
-    this.master.disconnectAll();
+    // Our own replicas stay: they may continue with us once we continue with the new master.
+    // They are dropped when our replication ID changes (a partial resync that brings a new
+    // one) or when a full sync's dataset replaces ours, as in Redis 7.0.
     if (resume !== undefined) {
       r.cached = resume;
     } else if (wasMaster) {

@@ -237,6 +237,9 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   if (s.loading && !def.flags.includes("loading")) {
     return "LOADING Redis is loading the dataset in memory";
   }
+  if (s.asyncLoading && def.flags.includes("no_async_loading")) {
+    return "LOADING Redis is loading the dataset in memory";
+  }
   return null;
 }
 

@@ -110,7 +110,7 @@ export function cpuTimes(): { user: number; sys: number } {
  */
 function loadingFields(s: Server): Section {
   const p = s.loadingProgress;
-  if (!s.loading || p === null) return [];
+  if (!(s.loading || s.asyncLoading) || p === null) return [];
   const perc = p.totalBytes > 0 ? (p.loadedBytes / p.totalBytes) * 100 : 0;
   const remaining = p.totalBytes > 0 ? p.totalBytes - p.loadedBytes : 1;
   const elapsed = Math.floor(s.clock.nowMs() / 1000) - p.startSec;
@@ -255,7 +255,7 @@ const SECTIONS: Record<string, (s: Server) => Section> = {
   },
   persistence: (s) => [
     ["loading", s.loading ? 1 : 0],
-    ["async_loading", 0],
+    ["async_loading", s.asyncLoading ? 1 : 0],
     ["current_cow_peak", 0],
     ["current_cow_size", 0],
     ["current_cow_size_age", 0],

@@ -163,8 +163,16 @@ export class Server {
   /** Frees the garbage of a burst of writes once the node turns idle (idle_gc.ts). */
   readonly idleGc = new IdleCollector();
   shuttingDown = false;
-  /** The startup load is under way: commands not flagged `loading` are refused. */
+  /**
+   * A load is under way (at startup, or a replica's diskless full sync of another history):
+   * commands not flagged `loading` are refused.
+   */
   loading = false;
+  /**
+   * A replica's `swapdb` full sync of its own history: the old dataset is served meanwhile, and
+   * commands flagged `no_async_loading` are refused.
+   */
+  asyncLoading = false;
   /** Progress of the load in progress, for INFO's loading_* fields (null when none is tracked). */
   loadingProgress: LoadingProgress | null = null;
 
