@@ -216,6 +216,12 @@ function applyLine(cfg: SentinelConfig, line: ConfigLine): void {
   }
 }
 
+/** A path as seen from `dir` (where the sentinel will run), before the sentinel moves there. */
+function inDir(dir: string, path: string): string {
+  if (path.startsWith("/") || dir === "" || dir === ".") return path;
+  return `${dir.replace(/\/+$/, "")}/${path}`;
+}
+
 function applySentinelLine(cfg: SentinelConfig, line: ConfigLine): void {
   const [sub, ...a] = line.args;
   const err = (reason = BAD) => new ConfigError(line.file, line.line, reason);
@@ -253,17 +259,18 @@ function applySentinelLine(cfg: SentinelConfig, line: ConfigLine): void {
       if (n !== 2) throw err();
       master(a[0]).authUser = a[1]!;
       break;
-    // A script must be there and executable when the configuration is read, as in Redis.
+    // A script must be there and executable when the configuration is read, as in Redis. Redis
+    // has applied `dir` (its chdir) by then: a relative path is looked up from there.
     case "notification-script":
       if (n !== 2) throw err();
-      if (!isExecutable(a[1]!)) {
+      if (!isExecutable(inDir(cfg.dir, a[1]!))) {
         throw err("Notification script seems non existing or non executable.");
       }
       master(a[0]).notificationScript = a[1]!;
       break;
     case "client-reconfig-script":
       if (n !== 2) throw err();
-      if (!isExecutable(a[1]!)) {
+      if (!isExecutable(inDir(cfg.dir, a[1]!))) {
         throw err("Client reconfiguration script seems non existing or non executable.");
       }
       master(a[0]).clientReconfigScript = a[1]!;
@@ -412,12 +419,16 @@ export function sentinelLines(cfg: SentinelConfig): string[] {
 /**
  * The file's new text: its other lines kept, the sentinel state after the signature. `users`
  * (ACL users as `user` lines; null with an ACL file) take the places of the old `user` lines,
- * as Redis rewrites an option where it was; the ones left over go after the signature.
+ * as Redis rewrites an option where it was; the ones left over go after the signature. `dir`,
+ * when given (the directory the sentinel runs in), is written as Redis writes it: the absolute
+ * path, quoted, in the place of the first `dir` line (or after the signature), so that the file
+ * means the same whatever directory the sentinel is started from next.
  */
 export function rewriteText(
   old: string,
   cfg: SentinelConfig,
   users: string[] | null = null,
+  dir: string | null = null,
 ): string {
   // As Redis rewrites: each `sentinel <sub>` kind takes the places its lines had, in order;
   // places left over are dropped and lines beyond them go at the end, after the signature.
@@ -432,6 +443,7 @@ export function rewriteText(
   const placed = new Map<string, number>();
   const kept: string[] = [];
   const pending = users ? [...users] : null;
+  let dirLine = dir === null ? null : `dir ${quoted(dir)}`;
   let signed = false;
   for (const line of old.replace(/\n$/, "").split("\n")) {
     const t = line.trim();
@@ -451,6 +463,11 @@ export function rewriteText(
       }
       continue;
     }
+    if (name === "dir" && dir !== null) {
+      if (dirLine !== null) kept.push(dirLine);
+      dirLine = null;
+      continue;
+    }
     if (name === "user" && pending) {
       const next = pending.shift();
       if (next !== undefined) kept.push(next);
@@ -466,12 +483,18 @@ export function rewriteText(
     placed.set(k, n - 1);
     return n <= 0;
   });
-  const tail = [...(pending ?? []), ...rest];
+  const tail = [...(dirLine !== null ? [dirLine] : []), ...(pending ?? []), ...rest];
   if (tail.length > 0 && !signed) {
     while (kept.length > 0 && kept[kept.length - 1]!.trim() === "") kept.pop();
     kept.push("", SIGNATURE);
   }
   return [...kept, ...tail].join("\n") + "\n";
+}
+
+/** A string option as Redis's rewrite writes it: always in double quotes. */
+function quoted(s: string): string {
+  const r = q(s);
+  return r.startsWith('"') ? r : `"${r}"`;
 }
 
 /** The option a sentinel line rewrites: `sentinel` and its subcommand. */
@@ -491,5 +514,5 @@ export function rewriteFile(
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  writeFileAtomicSync(path, rewriteText(old, cfg, users));
+  writeFileAtomicSync(path, rewriteText(old, cfg, users, Deno.cwd()));
 }

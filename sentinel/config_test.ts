@@ -122,3 +122,46 @@ sentinel monitor setmaster 10.0.0.1 30000 2
   throws(() => load("sentinel down-after-milliseconds nosuch 1000\n"), /No such master/);
   throws(() => load("no-such-directive yes\n"), /Bad directive/);
 });
+
+Deno.test("sentinel.conf: a relative notification script is looked up from dir, as after its chdir", async () => {
+  const base = await Deno.makeTempDir({ prefix: "sentinel-conf-" });
+  try {
+    await Deno.mkdir(`${base}/run`);
+    await Deno.writeTextFile(`${base}/notify.sh`, "#!/bin/sh\nexit 0\n");
+    await Deno.chmod(`${base}/notify.sh`, 0o755);
+    const text = (dir: string) =>
+      `dir ${dir}
+sentinel monitor mymaster 127.0.0.1 6379 2
+sentinel notification-script mymaster ../notify.sh
+sentinel client-reconfig-script mymaster ../notify.sh
+`;
+    // From `run`, ../notify.sh is the script; from the directory the sentinel starts in
+    // (this process's), it is not.
+    const m = load(text(`${base}/run`)).masters.get("mymaster")!;
+    equal(m.notificationScript, "../notify.sh");
+    equal(m.clientReconfigScript, "../notify.sh");
+    throws(() => load(text(base)), ConfigError);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("the rewrite writes dir as the absolute directory, quoted, where the dir line was", () => {
+  const cfg = load("port 26380\ndir ./here\nsentinel monitor m 127.0.0.1 6379 2\n");
+  cfg.myid = "0123456789abcdef0123456789abcdef01234567";
+  const out = rewriteText(
+    "port 26380\ndir ./here\ndir elsewhere\nlogfile x\n",
+    cfg,
+    null,
+    "/srv/s 1",
+  );
+  const lines = out.split("\n");
+  deepStrictEqual(lines.slice(0, 3), ["port 26380", 'dir "/srv/s 1"', "logfile x"]);
+  equal(lines.filter((l) => l.startsWith("dir ")).length, 1);
+  // Without a dir line, it goes with the generated lines; and it reads back as written.
+  const bare = rewriteText("port 26380\n", cfg, null, "/srv/s");
+  ok(bare.split("\n").includes('dir "/srv/s"'), bare);
+  equal(load(bare).dir, "/srv/s");
+  // Without a directory to write, dir lines are left alone.
+  equal(rewriteText("dir ./here\n", cfg).split("\n")[0], "dir ./here");
+});

@@ -401,12 +401,11 @@ export class Monitor {
         if (
           this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.roleReportedTime > wait
         ) {
-          this.sendSlaveOf(
-            ri,
-            this.addr(m),
-            m.port,
-            () => this.event("notice", "+convert-to-slave", ri),
-          );
+          // As Redis: the event tells the commands went out, not that they succeeded (a
+          // node still loading its data refuses them, and is sent them again next INFO).
+          if (this.sendSlaveOf(ri, this.addr(m), m.port)) {
+            this.event("notice", "+convert-to-slave", ri);
+          }
         }
       }
     }
@@ -420,12 +419,9 @@ export class Monitor {
         m.failoverState === "none" && !ri.reconfSent && !ri.reconfInprog && !ri.promoted &&
         this.masterLooksSane(m) && this.noDownFor(ri, wait) && now - ri.slaveConfChangeTime > wait
       ) {
-        this.sendSlaveOf(
-          ri,
-          this.addr(m),
-          m.port,
-          () => this.event("notice", "+fix-slave-config", ri),
-        );
+        if (this.sendSlaveOf(ri, this.addr(m), m.port)) {
+          this.event("notice", "+fix-slave-config", ri);
+        }
       }
     }
     // Progress of replicas being reconfigured by our failover.
@@ -690,7 +686,7 @@ export class Monitor {
         m.failoverDelayLogged = m.failoverStartTime;
         const at = ctime(m.failoverStartTime + m.config.failoverTimeoutMs * 2);
         this.fx.event(
-          "notice",
+          "warning",
           "failover-delay",
           `Next failover delay: I will not start a failover before ${at}`,
         );
@@ -920,16 +916,24 @@ export class Monitor {
     m.roleReported = "master";
     m.roleReportedTime = now;
     m.link = { ...m.link, connected: false, pubsubConnected: false, actPingTime: now };
+    m.link.lastPingTime = 0;
     m.link.lastAvailTime = now;
     m.link.lastPongTime = now;
     m.promotedReplica = null;
     m.forceFailover = false;
     m.rebootSince = 0;
+    // As Redis's reset: no vote is remembered (its epoch is), and a failover may start again at
+    // once, even if this sentinel voted for another's or ran one less than 2 failover-timeouts
+    // ago: the master moved (or was reset), the earlier attempt is over.
+    m.leader = null;
     m.failoverState = "none";
     m.failoverStateChangeTime = 0;
+    m.failoverStartTime = 0;
+    // Announced again, as Redis does (SENTINEL RESET has emptied the list first: none).
     for (const r of keep) {
       const ri = newInstance("slave", r.host, r.port, m, now);
       m.replicas.set(ri.name, ri);
+      this.event("notice", "+slave", ri);
     }
     for (const s of m.sentinels.values()) {
       s.masterDown = false;
@@ -940,18 +944,19 @@ export class Monitor {
 
   /**
    * SLAVEOF as Redis Sentinel sends it, in a transaction with CONFIG REWRITE and the killing of
-   * normal and pub/sub clients, so that clients reconnect and find the new topology.
+   * normal and pub/sub clients, so that clients reconnect and find the new topology. False when
+   * the link is down (nothing is sent).
    */
-  private sendSlaveOf(ri: Instance, host: string | null, port: number, onOk?: () => void): void {
+  private sendSlaveOf(ri: Instance, host: string | null, port: number): boolean {
+    if (!ri.link.connected) return false;
     const target = host === null ? ["NO", "ONE"] : [host, String(port)];
     this.send(ri, ["MULTI"]);
     this.send(ri, ["SLAVEOF", ...target]);
     this.send(ri, ["CONFIG", "REWRITE"]);
     this.send(ri, ["CLIENT", "KILL", "TYPE", "normal"]);
     this.send(ri, ["CLIENT", "KILL", "TYPE", "pubsub"]);
-    this.send(ri, ["EXEC"], (r) => {
-      if (!(r instanceof RespError)) onOk?.();
-    });
+    this.send(ri, ["EXEC"]);
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -962,8 +967,8 @@ export class Monitor {
     for (const r of m.replicas.values()) this.fx.dropLinks(r);
     for (const s of m.sentinels.values()) this.fx.dropLinks(s);
     m.sentinels.clear();
-    this.resetMasterAndChangeAddress(m, m.host, m.port, m.ip);
     m.replicas.clear();
+    this.resetMasterAndChangeAddress(m, m.host, m.port, m.ip);
     m.config.knownReplicas = [];
     m.config.knownSentinels = [];
     this.event("warning", "+reset-master", m);

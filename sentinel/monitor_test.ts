@@ -8,7 +8,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { FakeClock } from "../shared/clock.ts";
 import type { RespValue } from "../shared/resp/mod.ts";
 import { RespError } from "../shared/resp/mod.ts";
-import { defaultConfig, newMasterConfig } from "./config.ts";
+import { defaultConfig, type MasterConfig, newMasterConfig } from "./config.ts";
 import { type Effects, Monitor } from "./monitor.ts";
 import type { Instance } from "./state.ts";
 import { seededRandom } from "../tests/helpers/random.ts";
@@ -251,4 +251,125 @@ Deno.test("monitor: a rebooted master is down once it answers no PONG for master
   equal(m.rebootSince, 0);
   await step(3000);
   ok(!m.sdown, "and stays up");
+});
+
+Deno.test("monitor: after a switch, a failover of the new master may start at once", async () => {
+  const clock = new FakeClock(1_000_000);
+  const cfg = defaultConfig();
+  cfg.myid = "a".repeat(40);
+  const mc = newMasterConfig("mymaster", "10.0.0.1", 6379, 1);
+  mc.downAfterMs = 200;
+  mc.failoverTimeoutMs = 30_000;
+  cfg.masters.set("mymaster", mc);
+  const w = new FakeWorld();
+  const mon = new Monitor(cfg, clock, seededRandom(5), w);
+  const m = mon.masters.get("mymaster")!;
+  const node = (role: string) => (argv: string[]) =>
+    argv[0] === "INFO" ? info({ run_id: role[0]!.repeat(40), role }) : "PONG";
+  w.answer.set("10.0.0.1:6379", node("master"));
+  w.answer.set("10.0.0.3:6379", node("master"));
+  const step = async (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(100);
+      if (!m.link.connected) {
+        m.link.connected = m.link.pubsubConnected = true;
+        m.link.connectedSince = clock.nowMs();
+        mon.linkUp(m);
+      }
+      mon.tick();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  await step(500);
+  // This sentinel votes for a peer's failover (which delays its own), then the peer's hello
+  // announces the new master: the failover it voted for is over.
+  const peer = "b".repeat(40);
+  deepStrictEqual(mon.voteLeader(m, 1, peer), { leader: peer, epoch: 1 });
+  mon.processHello(`10.0.0.9,26379,${peer},1,mymaster,10.0.0.3,6379,1`);
+  equal(m.host, "10.0.0.3");
+  // The old master is a replica now, announced as Redis announces every re-added replica.
+  ok(
+    w.events.includes("+slave slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.3 6379"),
+    w.events.join("\n"),
+  );
+  // No vote is remembered after the reset: the epoch is, and its request gets no leader.
+  deepStrictEqual(mon.voteLeader(m, 1, "c".repeat(40)), { leader: null, epoch: 1 });
+  await step(500);
+  ok(!m.sdown);
+
+  // The new master dies at once: this sentinel (quorum 1) fails it over without waiting twice
+  // the failover-timeout since its vote.
+  w.answer.set("10.0.0.3:6379", null);
+  for (let t = 0; t < 3000 && !w.events.some((e) => e.startsWith("+try-failover")); t += 100) {
+    await step(100);
+  }
+  ok(m.odown, w.events.join("\n"));
+  ok(
+    w.events.some((e) => e.startsWith("+try-failover master mymaster 10.0.0.3")),
+    w.events.join("\n"),
+  );
+  ok(!w.events.some((e) => e.startsWith("failover-delay")), w.events.join("\n"));
+});
+
+Deno.test("monitor: SENTINEL RESET forgets the replicas without announcing them", () => {
+  const clock = new FakeClock(1_000_000);
+  const cfg = defaultConfig();
+  cfg.myid = "a".repeat(40);
+  const mc: MasterConfig = newMasterConfig("mymaster", "10.0.0.1", 6379, 1);
+  mc.knownReplicas = [{ host: "10.0.0.2", port: 6379 }];
+  cfg.masters.set("mymaster", mc);
+  const w = new FakeWorld();
+  const mon = new Monitor(cfg, clock, seededRandom(5), w);
+  const m = mon.masters.get("mymaster")!;
+  mon.reset(m);
+  equal(m.replicas.size, 0);
+  deepStrictEqual(w.events, ["+reset-master master mymaster 10.0.0.1 6379"]);
+});
+
+Deno.test("monitor: +convert-to-slave is told when SLAVEOF goes out, even to a node still loading", async () => {
+  const clock = new FakeClock(1_000_000);
+  const cfg = defaultConfig();
+  cfg.myid = "a".repeat(40);
+  const mc: MasterConfig = newMasterConfig("mymaster", "10.0.0.3", 6379, 1);
+  mc.downAfterMs = 200;
+  // The old master, back after a failover: it says it is a master and loads its data.
+  mc.knownReplicas = [{ host: "10.0.0.1", port: 6379 }];
+  cfg.masters.set("mymaster", mc);
+  const w = new FakeWorld();
+  const mon = new Monitor(cfg, clock, seededRandom(5), w);
+  const m = mon.masters.get("mymaster")!;
+  const old = m.replicas.get("10.0.0.1:6379")!;
+  w.answer.set(
+    "10.0.0.3:6379",
+    (argv) => argv[0] === "INFO" ? info({ run_id: "3".repeat(40), role: "master" }) : "PONG",
+  );
+  w.answer.set("10.0.0.1:6379", (argv) => {
+    if (argv[0] === "INFO") return info({ run_id: "1".repeat(40), role: "master" });
+    return new RespError("LOADING Redis is loading the dataset in memory");
+  });
+  const step = async (ms: number) => {
+    for (let t = 0; t < ms; t += 100) {
+      clock.advance(100);
+      for (const ri of [m, old]) {
+        if (ri.link.connected) continue;
+        ri.link.connected = ri.link.pubsubConnected = true;
+        ri.link.connectedSince = clock.nowMs();
+        mon.linkUp(ri);
+      }
+      mon.tick();
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+    }
+  };
+  // Its role is re-read every 10 s; it has claimed master for longer than 4 publish periods
+  // on the second reading.
+  await step(12_000);
+  const slaveof = w.sent.filter((x) => x.to === "10.0.0.1:6379" && x.argv[0] === "SLAVEOF");
+  ok(slaveof.length > 0, "SLAVEOF sent to the old master");
+  deepStrictEqual(slaveof[0]!.argv, ["SLAVEOF", "10.0.0.3", "6379"]);
+  ok(
+    w.events.includes(
+      "+convert-to-slave slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.3 6379",
+    ),
+    w.events.join("\n"),
+  );
 });

@@ -9,10 +9,10 @@
  */
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { RespError, RespMap, type RespValue } from "../shared/resp/mod.ts";
-import { freePort, requireBinary } from "./helpers/process.ts";
+import { freePort, requireBinary, startProcess } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 import { Node } from "./helpers/replication.ts";
-import { fields, MASTER_NAME, Sentinel, startAll } from "./helpers/sentinel.ts";
+import { fields, MASTER_NAME, Sentinel, sentinelCommand, startAll } from "./helpers/sentinel.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const noSentinel = !requireBinary("redis-sentinel", "sentinel run-time reconfiguration");
@@ -358,6 +358,62 @@ Deno.test({
       }
     } finally {
       await stopAll(pair);
+    }
+  },
+});
+
+Deno.test({
+  name: "sentinel reconf: a relative dir and scripts work as in redis-sentinel, from any directory",
+  ignore: noSentinel,
+  ...opts,
+  fn: async () => {
+    const base = await Deno.makeTempDir({ prefix: "redis-ha-sentinel-" });
+    const procs: { [Symbol.asyncDispose](): Promise<void> }[] = [];
+    try {
+      await Deno.writeTextFile(`${base}/notify.sh`, "#!/bin/sh\nexit 0\n");
+      await Deno.chmod(`${base}/notify.sh`, 0o755);
+      const masterPort = await freePort();
+      const start = async (impl: "ours" | "redis", port: number, cwd: string) => {
+        const file = `${base}/${impl}.conf`;
+        const cmd = impl === "ours" ? sentinelCommand(file) : ["redis-sentinel", file];
+        const p = await startProcess({ cmd, port, cwd, name: `${impl} sentinel` });
+        procs.push(p);
+        return p;
+      };
+      for (const impl of ["ours", "redis"] as const) {
+        // Started in `base`, working in base/<impl>: the scripts' paths are relative to that.
+        await Deno.mkdir(`${base}/${impl}`);
+        const port = await freePort();
+        await Deno.writeTextFile(
+          `${base}/${impl}.conf`,
+          [
+            `port ${port}`,
+            "bind 127.0.0.1",
+            `dir ./${impl}`,
+            "logfile log.txt",
+            ...(impl === "ours" ? ["admin-port -1"] : []),
+            `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 1`,
+            `sentinel notification-script ${MASTER_NAME} ../notify.sh`,
+            `sentinel client-reconfig-script ${MASTER_NAME} ../notify.sh`,
+          ].join("\n") + "\n",
+        );
+        const p = await start(impl, port, base);
+        const c = await RawConn.connect(port);
+        try {
+          equal(await c.call("SENTINEL", "FLUSHCONFIG"), "OK");
+        } finally {
+          c.close();
+        }
+        const text = await Deno.readTextFile(`${base}/${impl}.conf`);
+        // The directory is written back as an absolute path.
+        ok(text.split("\n").includes(`dir "${base}/${impl}"`), `${impl}:\n${text}`);
+        // Started again from elsewhere, it finds its directory and scripts (or exits).
+        await p.stop();
+        await start(impl, port, "/");
+      }
+    } finally {
+      await stopAll(procs);
+      await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
 });
