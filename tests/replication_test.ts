@@ -1090,6 +1090,33 @@ function loadingError(v: RespValue, what: string): void {
 }
 
 /**
+ * CLIENT PAUSE WRITE on a replica holds its master's writes too, as Redis pauses its master
+ * client: the stream is read (slave_read_repl_offset) but not applied (slave_repl_offset) until
+ * the pause ends.
+ */
+async function pausedReplica(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r = await Node.start(p.replica, "replica");
+  await r.replicaOf(m);
+  await linkUp(m, r);
+  await m.cmd("SET", "foo", "bar");
+  await caughtUp(m, [r]);
+  await r.cmd("CLIENT", "PAUSE", "100000", "WRITE");
+  await m.cmd("SET", "foo2", "bar2");
+  const target = Number((await m.info("replication")).master_repl_offset);
+  await waitFor([m, r], "the replica reading the write", async () => {
+    return Number((await r.info("replication")).slave_read_repl_offset) >= target;
+  }, 5000);
+  // The master's PINGs before the SET may be applied; the SET and all after it wait.
+  const applied = Number((await r.info("replication")).slave_repl_offset);
+  ok(applied < target, `slave_repl_offset ${applied}, the SET ends at ${target}`);
+  equal(await r.call("GET", "foo2"), null);
+  await r.cmd("CLIENT", "UNPAUSE");
+  await caughtUp(m, [r]);
+  equal(await r.call("GET", "foo2"), "bar2");
+}
+
+/**
  * 200 keys of 100 KB, sent slowly (25 ms a key): a replica loading from the socket answers
  * between its reads (redis-server every 2 MB), so the values are large.
  */
@@ -1219,6 +1246,7 @@ const SCENARIOS: Scenario[] = [
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
+  { name: "CLIENT PAUSE WRITE on the replica holds the stream", fn: pausedReplica },
   { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory },
   {
     name: "sub-replicas kept through a full sync from a new master",

@@ -26,7 +26,7 @@ import { replaceWithRdbLibraries } from "../scripting/rdb_functions.ts";
 import { encodeCommand, ProtocolError, RespWriter } from "../../shared/resp/mod.ts";
 import type { Server } from "../server/server.ts";
 import type { Client } from "../server/client.ts";
-import { processCommand } from "../server/dispatch.ts";
+import { pausedFor, processCommand } from "../server/dispatch.ts";
 import { lookupCommand } from "../engine/call.ts";
 import { Database } from "../store/database.ts";
 import { RdbReader } from "../persistence/rdb_reader.ts";
@@ -405,6 +405,16 @@ export class ReplicaSide {
     const load = keyLoader(s, staging, false);
     const rdb = new RdbReader(load);
     rdb.onResize = load.resize;
+    // key-load-delay (microseconds per key, Redis's testing setting) slows the load down, as it
+    // does a startup load: other events (the cluster bus) run meanwhile.
+    let paced = 0;
+    const pace = async () => {
+      const us = s.config.get<number>("key-load-delay");
+      const keys = load.loaded - paced;
+      paced = load.loaded;
+      if (us <= 0 || keys <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min((keys * us) / 1000, 60_000)));
+    };
     try {
       if (pre.kind === "length") {
         let left = pre.length;
@@ -417,6 +427,7 @@ export class ReplicaSide {
           if (!rdb.done) rdb.feed(chunk);
           if (file) await file.write(chunk);
           left -= chunk.length;
+          await pace();
         }
       } else {
         for (;;) {
@@ -427,6 +438,7 @@ export class ReplicaSide {
           if (s.loadingProgress !== null) s.loadingProgress.loadedBytes = transfer.read;
           const r = rdb.feed(chunk);
           if (file) await file.write(chunk.subarray(0, r.used));
+          await pace();
           if (r.done) {
             reader.unread(chunk.subarray(r.used));
             break;
@@ -524,9 +536,18 @@ export class ReplicaSide {
 
   /** Applies the master's stream until the link ends. */
   private async stream(conn: Deno.Conn, reader: LinkReader, alive: () => boolean): Promise<void> {
+    const s = this.s;
     const c = this.master!;
     this.feed(reader.rest());
     while (alive() && !c.closing) {
+      // While CLIENT PAUSE holds the stream, what is read waits in memory, up to
+      // client-query-buffer-limit; past it the link is not read until the pause ends.
+      while (
+        this.held !== null && this.held.client === c && s.pause !== null &&
+        this.fed - this.applied >= s.config.get<number>("client-query-buffer-limit")
+      ) {
+        await new Promise<void>((resolve) => s.pause!.waiters.push(() => setTimeout(resolve, 0)));
+      }
       const target = c.parser.readTarget();
       const n = await conn.read(target);
       if (n === null) throw new LinkClosed("connection closed by the master");
@@ -654,8 +675,14 @@ export class ReplicaSide {
    * feeds the bytes of each to this node's stream. `fed` counts the bytes received so far;
    * returns the bytes applied so far.
    */
-  private apply(c: Client, fed: number, applied: number): number {
+  private apply(c: Client, fed: number, applied: number, resumed: Held | null = null): number {
     const s = this.s;
+    // A command held by CLIENT PAUSE: everything after it waits with it (one of a link that is
+    // gone is dropped).
+    if (this.held !== null) {
+      if (this.held.client === c) return applied;
+      this.held = null;
+    }
     s.stats.startBatch();
     s.nowMs = s.clock.nowMs();
     s.batchTime = true;
@@ -664,16 +691,30 @@ export class ReplicaSide {
       for (;;) {
         if (c.closing) return applied;
         let argv: string[] | null;
-        try {
-          argv = c.parser.next(true);
-        } catch (e) {
-          if (!(e instanceof ProtocolError)) throw e;
-          log.warn("Protocol error from the MASTER: {err}", { err: e.message });
-          c.close();
+        let done: number;
+        if (resumed !== null) {
+          argv = resumed.argv;
+          done = resumed.done;
+          resumed = null;
+        } else {
+          try {
+            argv = c.parser.next(true);
+          } catch (e) {
+            if (!(e instanceof ProtocolError)) throw e;
+            log.warn("Protocol error from the MASTER: {err}", { err: e.message });
+            c.close();
+            return applied;
+          }
+          if (argv === null) return applied;
+          done = fed - c.parser.pending;
+        }
+        if (argv.length > 0 && pausedFor(s, c, argv)) {
+          // Held as Redis holds its master client during CLIENT PAUSE: the stream is still read
+          // (slave_read_repl_offset moves on), not applied (slave_repl_offset stays).
+          this.held = { client: c, argv, done };
+          s.pause!.waiters.push(() => queueMicrotask(() => this.resumeHeld(c)));
           return applied;
         }
-        if (argv === null) return applied;
-        const done = fed - c.parser.pending;
         this.unproxied += done - applied;
         applied = done;
         if (argv.length === 0) continue;
@@ -698,6 +739,23 @@ export class ReplicaSide {
       // the AOF on every turn of its event loop, before replies and acknowledgements).
       s.aof?.flush();
     }
+  }
+
+  /** The master's command CLIENT PAUSE holds. */
+  private held: Held | null = null;
+
+  /** The pause is over: the held command runs, then what arrived after it. */
+  private resumeHeld(c: Client): void {
+    const h = this.held;
+    if (h === null || h.client !== c) return;
+    this.held = null;
+    if (c.closing || this.master !== c) return;
+    this.applied = this.apply(c, this.fed, this.applied, h);
+  }
+
+  /** Stream bytes read and not applied yet (held by a pause, or a command not whole yet). */
+  get unapplied(): number {
+    return this.state === "connected" ? this.fed - this.applied : 0;
   }
 
   /**
@@ -829,6 +887,13 @@ const FILE_MAX_PENDING = 16 * 1024 * 1024;
 const FILE_SYNC_BYTES = 8 * 1024 * 1024;
 
 type TempFile = Awaited<ReturnType<typeof openTemp>>;
+
+/** A command of the master held by CLIENT PAUSE, with the stream offset at its end. */
+interface Held {
+  client: Client;
+  argv: string[];
+  done: number;
+}
 
 /** How a full sync's payload is loaded (see ReplicaSide.enterLoading). */
 export type LoadMode = "disk" | "sync" | "async";

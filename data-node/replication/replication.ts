@@ -256,7 +256,7 @@ export class Replication {
         r.master ? Math.floor((now - r.lastIoMs) / 1000) : -1,
       ]);
       out.push(["master_sync_in_progress", r.state === "sync" ? 1 : 0]);
-      out.push(["slave_read_repl_offset", s.replOffset]);
+      out.push(["slave_read_repl_offset", s.replOffset + r.unapplied]);
       out.push(["slave_repl_offset", s.replOffset]);
       if (r.state === "sync") {
         const t = r.transfer;

@@ -133,6 +133,16 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
       `BUSY Redis is busy running a script. You can only call ${kind} KILL or SHUTDOWN NOSAVE.`,
     );
   }
+  // CLIENT PAUSE holds a command before it is queued or run (a write queued in MULTI waits too),
+  // as Redis does.
+  if (s.pause && !c.trusted && isPaused(s, c, def, argv)) {
+    // A client that disconnected during the pause is gone: its command is dropped.
+    c.postponed = true;
+    return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() => {
+      c.postponed = false;
+      return c.closing ? undefined : processCommand(s, c, argv);
+    });
+  }
   if (c.multi && !MULTI_IMMEDIATE.has(def.name)) {
     // A queued command keeps the tracking table under its limit too, as every command does.
     if (s.tracking.clientsOn !== 0) s.tracking.limitTableSize();
@@ -147,14 +157,6 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     if (bits & (F_WRITE | F_MAY_REPLICATE)) c.multiMayReplicate = true;
     c.out.simple("QUEUED");
     return;
-  }
-  if (s.pause && !c.trusted && isPaused(s, c, def, argv)) {
-    // A client that disconnected during the pause is gone: its command is dropped.
-    c.postponed = true;
-    return new Promise<void>((resolve) => s.pause!.waiters.push(resolve)).then(() => {
-      c.postponed = false;
-      return c.closing ? undefined : processCommand(s, c, argv);
-    });
   }
   if (s.migrating.keys.size > 0 && !c.trusted && writesMigrating(s, c, def, argv)) {
     return s.migrating.wait().then(() => c.closing ? undefined : processCommand(s, c, argv));
@@ -259,6 +261,16 @@ function isDenyStale(def: CommandDef, c: Client): boolean {
 function isDenyOom(def: CommandDef, c: Client): boolean {
   if (def.bits & F_DENYOOM) return true;
   return def.name === "exec" && c.multi !== null && c.multiDenyOom;
+}
+
+/**
+ * Would CLIENT PAUSE hold argv from `c` now? For a master link, which the pause holds as Redis
+ * holds its master client (replicas' own links are never paused): the link's commands wait.
+ */
+export function pausedFor(s: Server, c: Client, argv: string[]): boolean {
+  if (!s.pause) return false;
+  const def = lookupCommand(s.commands, argv);
+  return typeof def !== "string" && isPaused(s, c, def, argv);
 }
 
 /**

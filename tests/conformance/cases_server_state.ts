@@ -108,6 +108,20 @@ export const CASES_SERVER_STATE: Case[] = [
     ],
   },
   {
+    name: "CLIENT PAUSE WRITE holds a write before MULTI queues it",
+    steps: [
+      c("CLIENT", "PAUSE", "100000", "WRITE"),
+      other("MULTI"),
+      other("GET", "k"),
+      sendOther("SET", "k", "queued"),
+      blocked(1),
+      c("CLIENT", "UNPAUSE"),
+      readOther,
+      other("EXEC"),
+      c("GET", "k"),
+    ],
+  },
+  {
     name: "keys whose TTL passes during CLIENT PAUSE look gone but expire only after it",
     steps: [
       c("CONFIG", "RESETSTAT"),
