@@ -497,3 +497,32 @@ for (const server of ["data-node", "redis-server"] as const) {
       }),
   });
 }
+
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `AOF (${impl}): appendonly no stops a rewrite under way, as Redis kills its child`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: () =>
+      withDir(async (dir) => {
+        const args = ["--appendonly", "yes"];
+        await using n = impl === "ours"
+          ? await startDataNode(args, { dir })
+          : await startRedisServer(args, { dir });
+        using c = await RawConn.connect(n.port);
+        await waitRewrite(c);
+        await c.call("SET", "k", "v");
+        // Ten seconds a key: the rewrite would outlast the test.
+        await c.call("CONFIG", "SET", "rdb-key-save-delay", "10000000");
+        ok(String(await c.call("BGREWRITEAOF")).startsWith("Background append only file"));
+        equal(String(await c.call("CONFIG", "SET", "appendonly", "no")), "OK");
+        await waitRewrite(c);
+        ok(/Killing running AOF rewrite child/.test(n.output()), n.output());
+        const info = String(await c.call("INFO", "persistence"));
+        ok(info.includes("aof_enabled:0"), info);
+        ok(info.includes("aof_last_bgrewrite_status:ok"), info);
+        await c.call("CONFIG", "SET", "rdb-key-save-delay", "0");
+        equal(await c.call("GET", "k"), "v");
+      }),
+  });
+}

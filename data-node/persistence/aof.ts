@@ -456,8 +456,18 @@ export class Aof implements StreamConsumer {
     this.fsyncTimer = setInterval(() => this.everySecond(), 1000);
   }
 
-  /** Stops appending (CONFIG SET appendonly no, shutdown). */
+  /** The stop flag of the rewrite's snapshot being written (null when none is). */
+  private rewriteAbort: { aborted: boolean } | null = null;
+
+  /**
+   * Stops appending (CONFIG SET appendonly no, shutdown). A rewrite under way is stopped too, as
+   * Redis kills its AOF rewrite child: its files are dropped, the manifest stays as it was.
+   */
   stop(): void {
+    if (this.rewriteAbort !== null && !this.rewriteAbort.aborted) {
+      log.info("Killing running AOF rewrite child: {pid}", { pid: Deno.pid });
+      this.rewriteAbort.aborted = true;
+    }
     this.flush(true);
     clearInterval(this.fsyncTimer);
     this.file?.close();
@@ -623,8 +633,23 @@ export class Aof implements StreamConsumer {
     }
     const old = this.files;
     const format = commands ? "commands" : "rdb";
-    const ok = await this.p.writeSnapshotFile(this.path(base), { rdb: false, format });
+    const abort = { aborted: false };
+    this.rewriteAbort = abort;
+    let ok: boolean;
+    try {
+      ok = await this.p.writeSnapshotFile(this.path(base), { rdb: false, format, abort });
+    } finally {
+      this.rewriteAbort = null;
+    }
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
+    // Stopped by `appendonly no`: not a failed rewrite (its status stays), nothing installed.
+    if (abort.aborted) {
+      if (appending) {
+        this.files = [...old, ...incrs];
+        this.writeManifest(this.files);
+      }
+      return false;
+    }
     if (!ok) {
       this.lastRewriteOk = false;
       if (appending) {

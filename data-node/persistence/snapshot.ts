@@ -45,6 +45,8 @@ export interface SnapshotOptions {
 
 /** Work done between yields to the event loop during a background save. */
 const SLICE_MS = 10;
+/** How often a save waiting out rdb-key-save-delay looks whether it was stopped. */
+const ABORT_CHECK_MS = 50;
 /** Bytes buffered before they are written out. */
 const CHUNK_BYTES = 1024 * 1024;
 /** After a failed background save, wait this long before a save rule triggers again. */
@@ -313,7 +315,7 @@ export class Persistence {
       this.rdbAborts.add(abort);
     }
     const written = format === "commands"
-      ? this.commandsTo(sink, snaps)
+      ? this.commandsTo(sink, snaps, abort)
       : this.serializeTo(sink, snaps, abort, filter);
     const done = written.finally(() => {
       if (rdb) {
@@ -355,8 +357,12 @@ export class Persistence {
     const delayUs = this.s.config.get<number>("rdb-key-save-delay");
     for (const waitMs of this.serialize(w, snaps, o, delayUs)) {
       await sink(w.take());
-      await new Promise((r) => setTimeout(r, waitMs));
-      if (abort?.aborted) throw new Error("background save aborted");
+      // A long rdb-key-save-delay is waited in steps, so that a stop is seen soon.
+      for (let left = waitMs;; left -= ABORT_CHECK_MS) {
+        await new Promise((r) => setTimeout(r, Math.min(Math.max(left, 0), ABORT_CHECK_MS)));
+        if (abort?.aborted) throw new Error("background save aborted");
+        if (left <= ABORT_CHECK_MS) break;
+      }
     }
     if (abort?.aborted) throw new Error("background save aborted");
     await sink(writeTrailer(w, this.s.config.get<boolean>("rdbchecksum")));
@@ -369,6 +375,7 @@ export class Persistence {
   private async commandsTo(
     sink: (chunk: Uint8Array) => Promise<void>,
     snaps: DbSnapshot[],
+    abort: { aborted: boolean },
   ): Promise<void> {
     const w = new ByteWriter();
     // aof-timestamp-enabled: the base starts with the time of its snapshot, as Redis's does.
@@ -388,10 +395,12 @@ export class Persistence {
         if (w.len >= CHUNK_BYTES || (++n % 256 === 0 && performance.now() > deadline)) {
           await sink(w.take());
           await new Promise((r) => setTimeout(r, 0));
+          if (abort.aborted) throw new Error("background save aborted");
           deadline = performance.now() + SLICE_MS;
         }
       }
     }
+    if (abort.aborted) throw new Error("background save aborted");
     await sink(w.take());
   }
 
