@@ -578,6 +578,40 @@ async function failoverTimeout(p: Pair): Promise<void> {
 }
 
 /**
+ * A FAILOVER whose target refuses the PSYNC (its user may not run it) is aborted: the master is
+ * the master again under a new replication ID, and both replicas continue with it by partial
+ * resyncs (none needs a full one), as Redis's failover abort does.
+ */
+async function failoverTargetRejects(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master");
+  await using r1 = await Node.start(p.replica, "r1");
+  await using r2 = await Node.start(p.replica, "r2");
+  for (const r of [r1, r2]) await r.replicaOf(m);
+  await linkUp(m, r1);
+  await linkUp(m, r2);
+  await online(m, 2);
+  await m.cmd("SET", "k", "1");
+  await caughtUp(m, [r1, r2]);
+  const partial = await m.stat("sync_partial_ok");
+  const full = await m.stat("sync_full");
+  await r1.cmd("ACL", "SETUSER", "default", "-psync");
+  await m.cmd("FAILOVER", "TO", "127.0.0.1", String(r1.port));
+  await waitFor([m, r1, r2], "the failover given up", async () => {
+    return (await m.info("replication")).master_failover_state === "no-failover";
+  }, 5000);
+  await r1.cmd("ACL", "SETUSER", "default", "+psync");
+  await linkUp(m, r1);
+  await linkUp(m, r2);
+  equal((await m.info("replication")).role, "master");
+  equal(await m.stat("sync_partial_ok") - partial, 2, "both replicas continued");
+  equal(await m.stat("sync_full") - full, 0);
+  ok(m.proc.output().includes("Failover target rejected psync request"), m.proc.output());
+  await m.cmd("SET", "k", "2");
+  await caughtUp(m, [r1, r2]);
+  equal(await r2.call("GET", "k"), "2");
+}
+
+/**
  * Twenty keys on `m`, then `r` made its replica with rdb-key-save-delay at 100 ms a key: returns
  * once the master writes the RDB and the replica is in sync state (about two seconds to go).
  */
@@ -1234,6 +1268,7 @@ const SCENARIOS: Scenario[] = [
   { name: "FLUSHALL during a disk-based full sync", fn: (p) => flushAllDuringSync(p, false) },
   { name: "FLUSHALL during a diskless full sync", fn: (p) => flushAllDuringSync(p, true) },
   { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
+  { name: "FAILOVER aborted when the target refuses the PSYNC", fn: failoverTargetRejects },
   { name: "a replica link that sends commands", fn: rogueReplicaLink },
   { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },
   { name: "masterauth on the link", fn: auth },

@@ -84,19 +84,26 @@ export class Replication {
 
   /** REPLICAOF NO ONE: this node becomes a master, keeping its data. */
   promote(): void {
+    if (!this.replica.active) return;
+    this.unsetMaster();
+    log.info("MASTER MODE enabled (user request from 'id=...')");
+  }
+
+  /**
+   * No longer a replica (REPLICAOF NO ONE, an aborted FAILOVER): a new replication ID, and our
+   * replicas reconnect to learn it (they continue, PSYNC2 keeps the old one as the second ID).
+   */
+  private unsetMaster(): void {
     const s = this.s;
     const r = this.replica;
-    if (!r.active) return;
     r.stop();
     r.cached = null;
-    // PSYNC2: replicas of the old master continue with us from where we are.
     s.replId2 = s.replId;
     s.secondReplOffset = s.replOffset + 1;
     s.changeReplicationId();
     s.setRole("master");
     s.replStream?.forgetSelectedDb();
     this.master.disconnectAll();
-    log.info("MASTER MODE enabled (user request from 'id=...')");
   }
 
   /**
@@ -142,9 +149,7 @@ export class Replication {
     });
     if (this.failoverState === "failover-in-progress") {
       // We had started to follow the target: we are the master again.
-      this.replica.stop();
-      this.replica.cached = null;
-      this.s.setRole("master");
+      this.unsetMaster();
       this.s.config.setInternal("replicaof", null);
     }
     this.clearFailover();
