@@ -1124,6 +1124,35 @@ function loadingError(v: RespValue, what: string): void {
 }
 
 /**
+ * A full sync from a new master that dies during the transfer leaves the replica with the
+ * history it had: back with its old master, it continues by a partial resync (Redis discards
+ * its cached master only when a transferred dataset is about to replace its own).
+ */
+async function failedSyncKeepsHistory(p: Pair): Promise<void> {
+  await using m1 = await Node.start(p.master, "m1");
+  await using m2 = await Node.start(p.master, "m2");
+  await using r = await Node.start(p.replica, "replica");
+  await m1.cmd("SET", "a", "b");
+  await r.replicaOf(m1);
+  await linkUp(m1, r);
+  await caughtUp(m1, [r]);
+  await run(m2, Array.from({ length: 10 }, (_, i) => ["SET", `k${i}`, "v"]));
+  await m2.cmd("CONFIG", "SET", "rdb-key-save-delay", "1000000");
+  await r.replicaOf(m2);
+  await waitFor([m2, r], "the full sync under way", async () => {
+    return (await m2.info("persistence")).rdb_bgsave_in_progress === "1";
+  }, 5000);
+  await m2.proc.stop();
+  const full = await m1.stat("sync_full");
+  const partial = await m1.stat("sync_partial_ok");
+  await r.replicaOf(m1);
+  await linkUp(m1, r);
+  equal(await m1.stat("sync_full"), full, "no second full sync");
+  equal(await m1.stat("sync_partial_ok"), partial + 1);
+  equal(await r.call("GET", "a"), "b");
+}
+
+/**
  * CLIENT PAUSE WRITE on a replica holds its master's writes too, as Redis pauses its master
  * client: the stream is read (slave_read_repl_offset) but not applied (slave_repl_offset) until
  * the pause ends.
@@ -1282,6 +1311,7 @@ const SCENARIOS: Scenario[] = [
   { name: "chained replicas", fn: chained },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
   { name: "CLIENT PAUSE WRITE on the replica holds the stream", fn: pausedReplica },
+  { name: "a failed sync from a new master keeps the old history", fn: failedSyncKeepsHistory },
   { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory },
   {
     name: "sub-replicas kept through a full sync from a new master",

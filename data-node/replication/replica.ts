@@ -338,7 +338,8 @@ export class ReplicaSide {
   ): Promise<boolean> {
     const s = this.s;
     log.info("Full resync from master: {id}:{off}", { id: outcome.replId, off: outcome.offset });
-    this.cached = null;
+    // What we have stays what a later PSYNC continues from until the new dataset is in: a
+    // transfer that fails leaves us able to resync partially with the master we had.
     this.state = "sync";
     let line = "";
     while (line === "") line = await reader.line();
