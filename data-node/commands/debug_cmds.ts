@@ -19,6 +19,7 @@ import { isLocalPeer } from "../../shared/net.ts";
 import { datasetDigest, valueDigest } from "../store/digest.ts";
 import { getLogger } from "../../shared/log.ts";
 import { parseMemory } from "../../shared/config/schema.ts";
+import { checksumValidation } from "../persistence/rdb.ts";
 
 const log = getLogger(["data-node", "debug"]);
 
@@ -41,6 +42,8 @@ const DEBUG_HELP = [
   "    array, set, map, attrib, push, verbatim, true, false.",
   "SET-DISABLE-DENY-SCRIPTS <0|1>",
   "    Let scripts run the commands flagged noscript (1) or refuse them again (0).",
+  "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+  "    Skip (1) or check again (0) the checksum of RESTORE payloads and RDB loads.",
   "REPLICATE <command> [<arg> ...]",
   "    Send the command to the replicas only, unrun here (the replicas diverge).",
   "QUICKLIST-PACKED-THRESHOLD <size>",
@@ -159,6 +162,11 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
     // Read as C's atoi reads it: a leading integer, anything else is 0.
     const v = parseInt(argv[2]!.trimStart(), 10);
     s.scripting.allowNoscript = Number.isFinite(v) && v !== 0;
+    c.out.ok();
+  } else if (sub === "set-skip-checksum-validation" && n === 3) {
+    // Read as C's atoi reads it, as Redis does.
+    const v = parseInt(argv[2]!.trimStart(), 10);
+    checksumValidation.skip = Number.isFinite(v) && v !== 0;
     c.out.ok();
   } else if (sub === "config-rewrite-force-all" && n === 2) {
     try {

@@ -92,6 +92,19 @@ function restoreExpireAt(ttl: bigint, absttl: boolean, nowMs: number): number {
   return Number(BigInt.asIntN(64, ttl + BigInt(nowMs)));
 }
 
+/**
+ * sanitize-dump-payload: whether a RESTORE payload gets Redis's deep integrity checks. With
+ * "clients", a normal client's does; the master link's, the AOF loader's and those of a user
+ * with skip-sanitize-payload do not.
+ */
+function deepSanitize(s: Engine, c: ClientState): boolean {
+  const mode = s.config.getString("sanitize-dump-payload");
+  if (mode === "yes") return true;
+  if (mode !== "clients") return false;
+  if (c.kind === "master" || c.trusted) return false;
+  return c.aclUser?.sanitize !== "skip-sanitize-payload";
+}
+
 function restore(s: Engine, c: ClientState, argv: string[]): void {
   const key = argv[1]!;
   // As Redis: the options first, then BUSYKEY, then the TTL, then the payload.
@@ -119,8 +132,12 @@ function restore(s: Engine, c: ClientState, argv: string[]): void {
   const ttlArg = argv[2] === "0" ? 0n : parseI64(argv[2]!);
   if (ttlArg === null) return c.error(ERR.notInt);
   if (ttlArg < 0n) return c.error("ERR Invalid TTL value, must be >= 0");
-  const restored = restorePayload(payloadBytes(argv[3]!));
-  if ("error" in restored) return c.error(restored.error);
+  const restored = restorePayload(payloadBytes(argv[3]!), { deep: deepSanitize(s, c) });
+  if ("error" in restored) {
+    // As Redis: a payload refused for its contents is logged (verbose), the reply says no more.
+    if (restored.reason) log.info("RESTORE payload refused: {reason}", { reason: restored.reason });
+    return c.error(restored.error);
+  }
   const value = restored.value;
   applyEncodingLimits(value, s.config);
   const expireAt = restoreExpireAt(ttlArg, absttl, s.nowMs);

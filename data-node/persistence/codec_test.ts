@@ -66,10 +66,13 @@ Deno.test("DUMP payloads are independent of each other and checked when restored
   const bad = a.slice();
   bad[bad.length - 1]! ^= 0x80;
   deepStrictEqual(restorePayload(bad), { error: "ERR DUMP payload version or checksum are wrong" });
-  // A checksum of 0 is not checked, as in Redis.
+  // A checksum of 0 is checked too (Redis 7.0 refuses it), unless checksums are skipped.
   const unchecked = a.slice();
   unchecked.fill(0, unchecked.length - 8);
-  deepStrictEqual(restorePayload(unchecked), { value: "first value" });
+  deepStrictEqual(restorePayload(unchecked), {
+    error: "ERR DUMP payload version or checksum are wrong",
+  });
+  deepStrictEqual(restorePayload(unchecked, { skipChecksum: true }), { value: "first value" });
 });
 
 Deno.test("lzf round-trips random and repetitive data", () => {

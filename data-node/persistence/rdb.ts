@@ -28,6 +28,14 @@ import {
 } from "../store/stream.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
 import { backlenSize, encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
+import {
+  duplicateKey,
+  intsetChecked,
+  listpackChecked,
+  listpackHeaderOk,
+  ziplistChecked,
+  zipmapChecked,
+} from "./validate.ts";
 
 /** A quicklist node holding a listpack (1 would be a plain node of one large element). */
 const QUICKLIST_PACKED = 2;
@@ -72,8 +80,18 @@ export const OP = {
 
 /** A corrupt or unsupported file: the reason and the byte offset where it was found. */
 export class RdbError extends Error {
-  constructor(reason: string, readonly offset: number) {
+  constructor(readonly reason: string, readonly offset: number) {
     super(`${reason} (at byte ${offset})`);
+  }
+}
+
+/**
+ * A value with no elements (a list, set, hash or sorted set of none): an RDB load skips its key,
+ * as Redis does (old versions could write such keys); RESTORE refuses it.
+ */
+export class EmptyValueError extends RdbError {
+  constructor(offset: number) {
+    super("empty value", offset);
   }
 }
 
@@ -511,6 +529,10 @@ function readEncodedInt(r: ByteReader, kind: number): number {
 /** An LZF-compressed string's bytes. */
 function readLzf(r: ByteReader): Uint8Array {
   const clen = readLen(r), len = readLen(r);
+  // A back-reference of at most 3 bytes expands to at most 264: a larger length is corrupt (and
+  // must not become a huge allocation).
+  if (len > clen * 88) throw new RdbError("Invalid LZF compressed string", r.at());
+  r.need(clen);
   try {
     return lzfDecompress(r.bytes(clen), len);
   } catch (e) {
@@ -689,27 +711,6 @@ export function listpackEntries(b: Uint8Array): string[] {
   }
 }
 
-/** An intset's width and values. */
-function intsetEntries(b: Uint8Array): { width: number; values: (number | bigint)[] } {
-  if (b.length < 8) throw new RdbError("bad intset", 0);
-  const v = new DataView(b.buffer, b.byteOffset, b.length);
-  const width = v.getUint32(0, true), n = v.getUint32(4, true);
-  if (![2, 4, 8].includes(width) || 8 + width * n > b.length) {
-    throw new RdbError("bad intset", 0);
-  }
-  const values: (number | bigint)[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = 8 + i * width;
-    if (width === 2) values.push(v.getInt16(at, true));
-    else if (width === 4) values.push(v.getInt32(at, true));
-    else {
-      const x = v.getBigInt64(at, true);
-      values.push(x >= -(2n ** 53n) + 1n && x <= 2n ** 53n - 1n ? Number(x) : x);
-    }
-  }
-  return { width, values };
-}
-
 function pairsOf(items: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < items.length; i += 2) out.push([items[i]!, items[i + 1]!]);
@@ -725,71 +726,162 @@ export const UNSUPPORTED: Record<number, string> = {
   [T.MODULE_2]: "module data (a module type) is not supported",
 };
 
-/** Reads one value of the given type. */
-export function readValue(r: ByteReader, type: number): Value {
+/** A corrupt value, with the reason Redis logs for it. */
+function corrupt(reason: string, r: ByteReader): RdbError {
+  return new RdbError(reason, r.at());
+}
+
+/** Pairs from a flat list of fields (or members) and values; refused when not even. */
+function checkedPairs(items: string[], what: string, r: ByteReader): [string, string][] {
+  if (items.length % 2 !== 0) throw corrupt(`${what} integrity check failed.`, r);
+  return pairsOf(items);
+}
+
+/**
+ * The entries of a hash's or sorted set's listpack: Redis's header check always, every entry and
+ * duplicate fields (members) when `deep`. Our decoder walks every entry and keeps no duplicates,
+ * so a listpack that is cut or holds a field twice is refused in either mode.
+ */
+function listpackPairs(b: Uint8Array, deep: boolean, what: string, r: ByteReader) {
+  const items = listpackChecked(b, deep);
+  if (items === null) throw corrupt(`${what} listpack integrity check failed.`, r);
+  if (items.length % 2 !== 0) throw corrupt(`${what} listpack integrity check failed.`, r);
+  if (duplicateKey(items) !== null) {
+    throw corrupt(
+      deep ? `${what} listpack integrity check failed.` : `${what} listpack with dup elements`,
+      r,
+    );
+  }
+  if (items.length === 0) throw new EmptyValueError(r.at());
+  return pairsOf(items);
+}
+
+/** The entries of a hash's or sorted set's ziplist, always checked in depth (as Redis does). */
+function ziplistPairs(b: Uint8Array, what: string, r: ByteReader): [string, string][] {
+  const items = ziplistChecked(b);
+  if (items === null || duplicateKey(items) !== null) {
+    throw corrupt(`${what} ziplist integrity check failed.`, r);
+  }
+  const pairs = checkedPairs(items, `${what} ziplist`, r);
+  if (pairs.length === 0) throw new EmptyValueError(r.at());
+  return pairs;
+}
+
+function zsetScores(pairs: [string, string][]): [string, number][] {
+  return pairs.map(([m, s]) => [m, score(s)]);
+}
+
+/**
+ * Reads one value of the given type. `deep` asks for Redis's deep integrity checks of compact
+ * encodings (sanitize-dump-payload); the shallow ones are always made. A corrupt value throws
+ * RdbError with the reason Redis logs; one with no elements throws EmptyValueError.
+ */
+export function readValue(r: ByteReader, type: number, deep = false): Value {
   switch (type) {
     case T.STRING:
       return readString(r);
     case T.LIST: {
       const n = readLen(r), items: string[] = [];
+      if (n === 0) throw new EmptyValueError(r.at());
       for (let i = 0; i < n; i++) items.push(readString(r));
       return new ListValue(items);
     }
     case T.SET: {
       const n = readLen(r), members: string[] = [];
+      if (n === 0) throw new EmptyValueError(r.at());
       for (let i = 0; i < n; i++) members.push(readString(r));
-      return new SetValue(members);
+      // A member twice would leave the set smaller than its count.
+      const set = new SetValue(members);
+      if (set.size !== n) throw corrupt("Duplicate set members detected", r);
+      return set;
     }
     case T.ZSET:
     case T.ZSET_2: {
       const n = readLen(r), pairs: [string, number][] = [];
+      if (n === 0) throw new EmptyValueError(r.at());
       for (let i = 0; i < n; i++) {
         const m = readString(r);
         const score = type === T.ZSET_2 ? r.view(8).getFloat64(0, true) : readOldDouble(r);
-        if (Number.isNaN(score)) throw new RdbError("sorted set with a NaN score", r.at());
+        if (Number.isNaN(score)) throw corrupt("Zset with NAN score detected", r);
         pairs.push([m, score]);
       }
-      return zsetFrom(pairs);
+      const zset = zsetFrom(pairs);
+      if (zset.size !== n) throw corrupt("Duplicate zset fields detected", r);
+      return zset;
     }
     case T.HASH: {
       const n = readLen(r), pairs: [string, string][] = [];
+      if (n === 0) throw new EmptyValueError(r.at());
       for (let i = 0; i < n; i++) pairs.push([readString(r), readString(r)]);
-      return new HashValue(pairs);
+      const hash = new HashValue(pairs);
+      if (hash.size !== n) throw corrupt("Duplicate hash fields detected", r);
+      return hash;
     }
-    case T.LIST_ZIPLIST:
-      return new ListValue(ziplistEntries(readStringBytes(r)));
+    case T.LIST_ZIPLIST: {
+      const items = ziplistChecked(readStringBytes(r));
+      if (items === null) throw corrupt("List ziplist integrity check failed.", r);
+      if (items.length === 0) throw new EmptyValueError(r.at());
+      return new ListValue(items);
+    }
     case T.SET_INTSET: {
       // The file's width is kept: an intset never narrows.
-      const { width, values } = intsetEntries(readStringBytes(r));
-      return SetValue.fromIntset(values, width);
+      const is = intsetChecked(readStringBytes(r), deep);
+      if (is === null) throw corrupt("Intset integrity check failed.", r);
+      return SetValue.fromIntset(is.values, is.width);
     }
     case T.ZSET_ZIPLIST:
-      return zsetFrom(pairsOf(ziplistEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
+      return zsetFrom(zsetScores(ziplistPairs(readStringBytes(r), "Zset", r)));
     case T.HASH_ZIPLIST:
-      return new HashValue(pairsOf(ziplistEntries(readStringBytes(r))));
-    case T.HASH_ZIPMAP:
-      return new HashValue(zipmapEntries(readStringBytes(r)));
+      return new HashValue(ziplistPairs(readStringBytes(r), "Hash", r));
+    case T.HASH_ZIPMAP: {
+      const pairs = zipmapChecked(readStringBytes(r));
+      if (pairs === null) throw corrupt("Zipmap integrity check failed.", r);
+      const seen = new Set<string>();
+      for (const [f] of pairs) {
+        if (seen.has(f)) {
+          throw corrupt(`Hash zipmap with dup elements, or big length (${f.length})`, r);
+        }
+        seen.add(f);
+      }
+      return new HashValue(pairs);
+    }
     case T.HASH_LISTPACK:
-      return new HashValue(pairsOf(listpackEntries(readStringBytes(r))));
+      return new HashValue(listpackPairs(readStringBytes(r), deep, "Hash", r));
     case T.ZSET_LISTPACK:
-      return zsetFrom(pairsOf(listpackEntries(readStringBytes(r))).map(([m, s]) => [m, score(s)]));
+      return zsetFrom(zsetScores(listpackPairs(readStringBytes(r), deep, "Zset", r)));
     case T.LIST_QUICKLIST:
     case T.LIST_QUICKLIST_2: {
       const nodes = readLen(r), all: string[] = [];
+      if (nodes === 0) throw new EmptyValueError(r.at());
       for (let i = 0; i < nodes; i++) {
-        const container = type === T.LIST_QUICKLIST_2 ? readLen(r) : 2;
-        const b = readStringBytes(r);
-        if (container === 1) all.push(bytesToBinary(b, 0, b.length));
-        else {
-          const items = type === T.LIST_QUICKLIST ? ziplistEntries(b) : listpackEntries(b);
-          for (const x of items) all.push(x);
+        const container = type === T.LIST_QUICKLIST_2 ? readLen(r) : QUICKLIST_PACKED;
+        if (container !== 1 && container !== QUICKLIST_PACKED) {
+          throw corrupt("Quicklist integrity check failed.", r);
         }
+        const b = readStringBytes(r);
+        if (b.length === 0) throw corrupt("Quicklist node of no bytes", r);
+        if (container === 1) {
+          all.push(bytesToBinary(b, 0, b.length));
+          continue;
+        }
+        const items = type === T.LIST_QUICKLIST ? ziplistChecked(b) : listpackChecked(b, deep);
+        if (items === null) {
+          throw corrupt(
+            type === T.LIST_QUICKLIST
+              ? "Ziplist integrity check failed."
+              : "Listpack integrity check failed.",
+            r,
+          );
+        }
+        // An empty node is skipped, as Redis does; a list left with none is empty.
+        for (const x of items) all.push(x);
       }
+      if (all.length === 0) throw new EmptyValueError(r.at());
       return new ListValue(all);
     }
     case T.STREAM_LISTPACKS:
     case T.STREAM_LISTPACKS_2:
-      return readStream(r, type === T.STREAM_LISTPACKS_2);
+      return readStream(r, type === T.STREAM_LISTPACKS_2, deep);
     default:
       throw new RdbError(UNSUPPORTED[type] ?? `unknown value type ${type}`, r.at() - 1);
   }
@@ -809,6 +901,8 @@ export interface RdbContents {
   aux: Map<string, string>;
   /** Warnings about data that was skipped. */
   skipped: string[];
+  /** Keys skipped for holding an empty value (a list, set, hash or sorted set of none). */
+  emptyKeys?: number;
   /** The code of each function library (RDB_OPCODE_FUNCTION2), in file order. */
   functions: string[];
 }
@@ -816,27 +910,50 @@ export interface RdbContents {
 /** RESTORE: checks version and checksum, then decodes the value. */
 const payloadCrc = new Crc64();
 
-export function restorePayload(payload: Uint8Array): { value: Value } | { error: string } {
+/**
+ * DEBUG SET-SKIP-CHECKSUM-VALIDATION: while set, neither RESTORE payloads nor RDB loads have
+ * their CRC64 checked (Redis's testing switch, for corrupt payloads built by hand).
+ */
+export const checksumValidation = { skip: false };
+
+export interface RestoreOptions {
+  /** Redis's deep integrity checks of compact encodings (sanitize-dump-payload). */
+  deep?: boolean;
+  /** DEBUG SET-SKIP-CHECKSUM-VALIDATION 1: the CRC is not checked (the version still is). */
+  skipChecksum?: boolean;
+}
+
+/**
+ * The value of a DUMP payload, or the error RESTORE answers; a payload refused for its contents
+ * also says why (`reason`, what Redis logs).
+ */
+export function restorePayload(
+  payload: Uint8Array,
+  o: RestoreOptions = {},
+): { value: Value } | { error: string; reason?: string } {
   const bad = { error: "ERR DUMP payload version or checksum are wrong" };
   if (payload.length < 10) return bad;
   const footer = payload.length - 10;
   const version = payload[footer]! | (payload[footer + 1]! << 8);
   if (version > RDB_VERSION) return bad;
-  // A stored checksum of 0 is not checked, as in Redis.
-  let zero = true;
-  for (let i = footer + 2; i < payload.length; i++) if (payload[i] !== 0) zero = false;
+  // Every payload's checksum is checked (an RDB file's 0 means "not computed"; a DUMP payload's
+  // does not, in Redis 7.0), unless DEBUG SET-SKIP-CHECKSUM-VALIDATION says otherwise.
   if (
-    !zero && !payloadCrc.reset().update(payload.subarray(0, footer + 2)).equals(payload, footer + 2)
+    !(o.skipChecksum ?? checksumValidation.skip) &&
+    !payloadCrc.reset().update(payload.subarray(0, footer + 2)).equals(payload, footer + 2)
   ) {
     return bad;
   }
+  const format = "ERR Bad data format";
   try {
     const r = new ByteReader(payload.subarray(0, footer));
-    const value = readValue(r, r.byte());
-    if (r.pos !== footer) return { error: "ERR Bad data format" };
+    const value = readValue(r, r.byte(), o.deep === true);
+    if (r.pos !== footer) return { error: format, reason: "trailing bytes after the value" };
     return { value };
-  } catch {
-    return { error: "ERR Bad data format" };
+  } catch (e) {
+    if (e instanceof EmptyValueError) return { error: format, reason: "empty key" };
+    if (e instanceof RdbError) return { error: format, reason: e.reason };
+    return { error: format, reason: e instanceof Error ? e.message : String(e) };
   }
 }
 
@@ -864,9 +981,13 @@ function lpInt(items: string[], i: number): bigint {
   return BigInt(s);
 }
 
+const STREAM_LP_BAD = "Stream listpack integrity check failed.";
+
 /** Decodes one node's listpack into the stream (checking it), deleted entries kept flagged. */
-function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
-  const items = listpackEntries(b);
+function loadNode(st: StreamValue, master: bigint, b: Uint8Array, deep: boolean): bigint {
+  if (!listpackHeaderOk(b)) throw new RdbError(STREAM_LP_BAD, 0);
+  const items = listpackChecked(b, deep);
+  if (items === null) throw new RdbError(STREAM_LP_BAD, 0);
   if (items.length === 0) throw new RdbError("Empty listpack inside stream", 0);
   const count = Number(lpInt(items, 0)), deleted = Number(lpInt(items, 1));
   const nMaster = Number(lpInt(items, 2));
@@ -894,7 +1015,12 @@ function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
       fields = items.slice(p + 1, p + 1 + nf * 2);
       p += 1 + nf * 2;
     }
-    lpInt(items, p); // the entry's element count
+    // The entry's element count: its fields and values, plus 3 (flags, ID), plus the field count
+    // and the fields when it has its own.
+    const lpCount = lpInt(items, p);
+    if (deep && lpCount !== BigInt(flags & 2 ? nMaster + 3 : fields.length + 4)) {
+      throw new RdbError(STREAM_LP_BAD, 0);
+    }
     p++;
     if (p > items.length || fields.some((f) => f === undefined)) {
       throw new RdbError("corrupt stream listpack", 0);
@@ -913,17 +1039,20 @@ function loadNode(st: StreamValue, master: bigint, b: Uint8Array): void {
     throw new RdbError("stream nodes out of order", 0);
   }
   st.nodes.push(node);
+  return prev;
 }
 
 /** A stream (type 15, or 19 with Redis 7.0's first ID, deletion and read counters). */
-function readStream(r: ByteReader, v2: boolean): StreamValue {
+function readStream(r: ByteReader, v2: boolean, deep: boolean): StreamValue {
   const st = new StreamValue();
   const nodes = readLen(r);
+  /** The largest entry ID, deleted entries included. */
+  let top = -1n;
   for (let i = 0; i < nodes; i++) {
     const key = readStringBytes(r);
     if (key.length !== 16) throw new RdbError("stream node key is not a 128-bit ID", r.at());
     const kv = new DataView(key.buffer, key.byteOffset, 16);
-    loadNode(st, makeId(kv.getBigUint64(0), kv.getBigUint64(8)), readStringBytes(r));
+    top = loadNode(st, makeId(kv.getBigUint64(0), kv.getBigUint64(8)), readStringBytes(r), deep);
   }
   st.length = readLen(r);
   let live = 0;
@@ -933,6 +1062,8 @@ function readStream(r: ByteReader, v2: boolean): StreamValue {
   st.nodesChanged();
   if (live !== st.length) throw new RdbError("stream length does not match its entries", r.at());
   st.lastId = makeId(readLenBig(r), readLenBig(r));
+  // New entries get IDs above the last one: an entry above it would break their order.
+  if (top > st.lastId) throw new RdbError("Stream last ID below the ID of an entry", r.at());
   if (v2) {
     st.firstId = makeId(readLenBig(r), readLenBig(r));
     st.maxDeletedId = makeId(readLenBig(r), readLenBig(r));
@@ -965,7 +1096,7 @@ function readStream(r: ByteReader, v2: boolean): StreamValue {
     const nconsumers = readLen(r);
     for (let k = 0; k < nconsumers; k++) {
       const cname = readString(r);
-      if (g.consumers.has(cname)) throw new RdbError("duplicate stream consumer", r.at());
+      if (g.consumers.has(cname)) throw new RdbError("Duplicate stream consumer detected.", r.at());
       const c = new Consumer(cname, readMillis(r));
       g.consumers.set(cname, c);
       const n = readLen(r);

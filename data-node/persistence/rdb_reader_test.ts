@@ -406,11 +406,11 @@ Deno.test("values a decoder cannot hold are RdbErrors: a NaN score, a short ints
     ]);
   const nan = [0, 0, 0, 0, 0, 0, 0xf8, 0x7f]; // a quiet NaN, little-endian
   // Type 5 (sorted set, binary scores): key "z", one member "m".
-  throws(() => readRdb(rdb(5, 1, 0x7a, 1, 1, 0x6d, ...nan), () => {}), /NaN score/);
+  throws(() => readRdb(rdb(5, 1, 0x7a, 1, 1, 0x6d, ...nan), () => {}), /NAN score/);
   // Type 3 (sorted set, text scores): 253 is NaN.
-  throws(() => readRdb(rdb(3, 1, 0x7a, 1, 1, 0x6d, 253), () => {}), /NaN score/);
+  throws(() => readRdb(rdb(3, 1, 0x7a, 1, 1, 0x6d, 253), () => {}), /NAN score/);
   // Type 11 (intset): a 4-byte blob, shorter than an intset's header.
-  throws(() => readRdb(rdb(11, 1, 0x73, 4, 2, 0, 0, 0), () => {}), /bad intset/);
+  throws(() => readRdb(rdb(11, 1, 0x73, 4, 2, 0, 0, 0), () => {}), /Intset integrity check failed/);
   // The same files with sound values load.
   const one = [0, 0, 0, 0, 0, 0, 0xf0, 0x3f]; // 1.0
   let got: unknown;
@@ -418,6 +418,38 @@ Deno.test("values a decoder cannot hold are RdbErrors: a NaN score, a short ints
   deepStrictEqual(got, ["zset", ["m", 1]]);
   readRdb(rdb(11, 1, 0x73, 10, 2, 0, 0, 0, 1, 0, 0, 0, 7, 0), (k) => got = plain(k.value));
   deepStrictEqual(got, ["set", "7"]);
+});
+
+Deno.test("keys of empty values are skipped and counted; corrupt encodings stop the load", () => {
+  const rdb = (...body: number[]) =>
+    new Uint8Array([
+      ...new TextEncoder().encode("REDIS0010"),
+      0xfe,
+      0,
+      ...body,
+      0xff,
+      ...new Array(8).fill(0),
+    ]);
+  // An empty list (type 1), an empty set (2) with an expiry before it, then a string.
+  const expiry = [0xfc, ...new Array(8).fill(0x7f)];
+  const keys: string[] = [];
+  const contents = readRdb(
+    rdb(1, 1, 0x6c, 0, ...expiry, 2, 1, 0x73, 0, 0, 1, 0x6b, 1, 0x76),
+    (k) => keys.push(`${k.key}:${k.expireMs ?? "-"}`),
+  );
+  deepStrictEqual(keys, ["k:-"]);
+  equal(contents.emptyKeys, 2);
+  deepStrictEqual(contents.skipped, ["skipping empty key: l", "skipping empty key: s"]);
+  // A hash ziplist (type 13) whose entry count disagrees with its entries.
+  const zl = [17, 0, 0, 0, 13, 0, 0, 0, 3, 0, 0, 1, 0x61, 3, 1, 0x62, 0xff];
+  throws(
+    () => readRdb(rdb(13, 1, 0x68, zl.length, ...zl), () => {}),
+    /Hash ziplist integrity check failed/,
+  );
+  zl[8] = 2;
+  let got: unknown;
+  readRdb(rdb(13, 1, 0x68, zl.length, ...zl), (k) => got = plain(k.value));
+  deepStrictEqual(got, ["hash", "a=b"]);
 });
 
 Deno.test("the checksum: verified across chunks; zero means not computed", () => {

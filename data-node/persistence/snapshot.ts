@@ -503,6 +503,7 @@ export class Persistence {
       base(k);
     });
     reader.onResize = base.resize;
+    reader.deep = base.deepSanitize;
     let contents: RdbContents;
     const progress = this.s.trackLoading(f.statSync().size);
     try {
@@ -524,6 +525,11 @@ export class Persistence {
         await new Promise((resolve) => setTimeout(resolve, ms));
       }
       contents = reader.end();
+    } catch (e) {
+      // A corrupt file stops the startup: what was wrong, where, then that the server stops.
+      log.warn("The RDB file cannot be loaded: {err}", { err: (e as Error).message });
+      log.warn("Terminating server after rdb file reading failure.");
+      throw e;
     } finally {
       f.close();
       this.s.loadingProgress = null;
@@ -551,6 +557,12 @@ export class Persistence {
       keys: load.loaded,
       expired: load.expired,
     });
+    if (contents.emptyKeys) {
+      log.warn("Done loading RDB, keys loaded: {keys}, empty keys skipped: {empty}.", {
+        keys: load.loaded,
+        empty: contents.emptyKeys,
+      });
+    }
   }
 
   /** The aux fields of the last file loaded (a replica resumes from repl-id/repl-offset). */
@@ -607,6 +619,8 @@ function loadedClock(k: LoadedKey, nowSec: number, lfu: boolean): number {
 
 /** keyLoader's callback, its counts, and what it does with a RESIZEDB hint. */
 export type KeyLoader = ((k: LoadedKey) => void) & {
+  /** sanitize-dump-payload yes: compact encodings get Redis's deep integrity checks. */
+  deepSanitize: boolean;
   loaded: number;
   expired: number;
   resize: (db: number, keys: number, ttls: number) => void;
@@ -643,6 +657,7 @@ export function keyLoader(
     if (k.expireMs !== undefined) db.expires.set(k.key, k.expireMs);
     fn.loaded++;
   }) as KeyLoader;
+  fn.deepSanitize = s.config.getString("sanitize-dump-payload") === "yes";
   fn.loaded = 0;
   fn.expired = 0;
   fn.resize = (db, keys, ttls) => dbs[db]?.reserve(keys, ttls);

@@ -24,6 +24,7 @@ import { CASES_STREAMS_MORE } from "./cases_streams_more.ts";
 import { CASES_SCRIPTING } from "./cases_scripting.ts";
 import { CASES_LUALIBS } from "./cases_lualibs.ts";
 import { CASES_SERVER_STATE } from "./cases_server_state.ts";
+import { CASES_CORRUPT_DUMP } from "./cases_corrupt_dump.ts";
 
 const CASES: Case[] = [
   ...BASE_CASES,
@@ -42,6 +43,7 @@ const CASES: Case[] = [
   ...CASES_SCRIPTING,
   ...CASES_LUALIBS,
   ...CASES_SERVER_STATE,
+  ...CASES_CORRUPT_DUMP,
 ];
 
 /** `CONFORMANCE_CASES=text` runs only the cases whose name contains `text` (while working on them). */
