@@ -296,7 +296,8 @@ async function main(): Promise<void> {
   server.loading = true;
   try {
     if (fromAof) await aof.load();
-    else if (master) {
+    else if (master || server.cluster?.myself.slaveof) {
+      // A replica (a cluster one too: nodes.conf says so) continues the history its RDB records.
       const loaded = await persistence.loadAtStartupAsync();
       if (loaded) resume = resumeFrom(persistence.lastLoadAux);
     } else {
@@ -334,7 +335,13 @@ async function main(): Promise<void> {
     // A replica in nodes.conf follows its master again.
     const me = server.cluster.myself;
     const m = me.slaveof ? server.cluster.st.nodes.get(me.slaveof) : undefined;
-    if (m && m.ip) server.replication.replicaOf(m.ip, m.port);
+    if (m && m.ip) {
+      if (resume) {
+        server.replId = resume.replId;
+        server.replOffset = resume.offset;
+      }
+      server.replication.replicaOf(m.ip, m.port, resume ?? undefined);
+    }
   }
   if (master) {
     // What the RDB says this replica had: a partial resync continues from there.

@@ -14,6 +14,9 @@
  * - masters losing their last slot (their own SETSLOT, or another's claim) becoming replicas of
  *   the new owner or staying empty masters, per cluster-allow-replica-migration, ours and
  *   redis-server's alike;
+ * - a node reset hard and met again learning the others from gossip (CLUSTER RESET does not
+ *   blacklist the nodes it drops), a replica loading a full sync shown "loading" by its master,
+ *   and a replica restarted from its RDB continuing with a partial resync;
  * - a nodes.conf that does not parse, and garbage sent to the cluster bus port.
  *
  * Every process is stopped and every directory removed when a test ends, failed or not; a wait
@@ -1102,6 +1105,35 @@ async function replicaRestartKeepsExpired(impl: Impl): Promise<void> {
   await cl.waitFor("the master's DELs reach the replica", async () => await r.cmd("DBSIZE") === 0);
 }
 
+/**
+ * A cluster replica restarted from its RDB continues its master's history (the RDB's replication
+ * ID and offset, as Redis loads a replica's RDB): a partial resync, no full one.
+ */
+async function replicaRestartPartialResync(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [m, r] = cl.nodes as [CNode, CNode];
+  await m.cmd("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+  await m.cmd("CLUSTER", "MEET", "127.0.0.1", String(r.port));
+  await cl.healthy(2);
+  await r.cmd("CLUSTER", "REPLICATE", m.id);
+  await cl.caughtUp(m, r);
+  for (let i = 0; i < 50; i++) await m.cmd("SET", `{p}${i}`, String(i));
+  await cl.caughtUp(m, r);
+  await r.cmd("SAVE");
+  await r.kill9();
+  await m.cmd("SET", "{p}while-down", "1");
+  const stats = async () => parseInfo(String(await m.cmd("INFO", "stats")));
+  const before = await stats();
+  await r.start();
+  await cl.caughtUp(m, r);
+  const after = await stats();
+  equal(after.sync_full, before.sync_full, "no full sync");
+  equal(Number(after.sync_partial_ok), Number(before.sync_partial_ok) + 1, "a partial resync");
+  await r.cmd("READONLY");
+  equal(await r.cmd("GET", "{p}while-down"), "1");
+  equal((await r.replInfo()).master_replid, (await m.replInfo()).master_replid);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Mixed with redis-server
 
@@ -1554,6 +1586,108 @@ async function replicasBeforeData(impl: Impl): Promise<void> {
   });
 }
 
+/** CONFIG SET cluster-announce-hostname refuses what Redis 7.0 refuses, and keeps the old one. */
+async function hostnameValidation(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl]);
+  const [n] = cl.nodes as [CNode];
+  equal(String(await n.cmd("CONFIG", "SET", "cluster-announce-hostname", "before")), "OK");
+  const refused = async (value: string, why: string) => {
+    const e = await n.call("CONFIG", "SET", "cluster-announce-hostname", value);
+    ok(e instanceof RespError, `${value.slice(0, 20)}: ${e}`);
+    equal(
+      e.message,
+      `ERR CONFIG SET failed (possibly related to argument 'cluster-announce-hostname') - ${why}`,
+    );
+  };
+  await refused("x".repeat(256), "Hostnames must be less than 256 characters");
+  const chars = "Hostnames may only contain alphanumeric characters, hyphens or dots";
+  await refused("?.com", chars);
+  await refused("a_b", chars);
+  deepStrictEqual(await n.cmd("CONFIG", "GET", "cluster-announce-hostname"), [
+    "cluster-announce-hostname",
+    "before",
+  ]);
+  const fine = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+  for (const v of [fine, "x".repeat(255), ""]) {
+    equal(String(await n.cmd("CONFIG", "SET", "cluster-announce-hostname", v)), "OK");
+  }
+}
+
+/**
+ * CLUSTER RESET drops the other nodes without blacklisting them (only CLUSTER FORGET does): a
+ * node reset hard and met again learns the rest of the cluster from gossip at once.
+ */
+async function resetAndMeetAgain(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl, impl]);
+  const [a, b, c] = cl.nodes as [CNode, CNode, CNode];
+  await a.cmd("CLUSTER", "ADDSLOTSRANGE", "0", String(SLOTS - 1));
+  for (const n of [b, c]) await a.cmd("CLUSTER", "MEET", "127.0.0.1", String(n.port));
+  const full = (v: NodeLine[]) =>
+    v.length === 3 && cl.nodes.every((n) => v.some((l) => l.id === n.id)) &&
+    !v.some((l) => l.flags.includes("handshake"));
+  await cl.agree("every node knows the others by name", full);
+  await cl.healthy(3);
+  const old = c.id;
+  equal(String(await c.cmd("CLUSTER", "RESET", "HARD")), "OK");
+  c.id = String(await c.cmd("CLUSTER", "MYID"));
+  for (const n of [a, b]) equal(String(await n.cmd("CLUSTER", "FORGET", old)), "OK");
+  equal(String(await c.cmd("CLUSTER", "MEET", "127.0.0.1", String(a.port))), "OK");
+  // b reaches c only through a's gossip, well within the minute a FORGET blacklists a name.
+  await cl.agree("every node knows the others by name again", full);
+  await cl.healthy(3);
+}
+
+/**
+ * A replica loading a full sync announces offset 0 on the bus (it has no master link and no
+ * cached master, as Redis's replicationGetSlaveOffset): its master shows it "loading" in CLUSTER
+ * SHARDS and leaves it out of CLUSTER SLOTS until the load ends. key-load-delay paces the load.
+ */
+async function replicaLoadingFullSync(impl: Impl): Promise<void> {
+  await using cl = await TestCluster.start([impl, impl]);
+  const [m, r] = cl.nodes as [CNode, CNode];
+  await m.cmd("CLUSTER", "ADDSLOTSRANGE", "0", String(SLOTS - 1));
+  await m.cmd("CLUSTER", "MEET", "127.0.0.1", String(r.port));
+  await cl.healthy(2);
+  await r.cmd("CLUSTER", "REPLICATE", m.id);
+  await cl.caughtUp(m, r);
+  const health = async () => {
+    for (const sh of (await m.cmd("CLUSTER", "SHARDS")) as RespValue[][]) {
+      for (const f of sh[3] as RespValue[][]) {
+        const fields = new Map<string, RespValue>();
+        for (let i = 0; i < f.length; i += 2) fields.set(String(f[i]), f[i + 1]!);
+        if (fields.get("id") === r.id) return String(fields.get("health"));
+      }
+    }
+    return "absent";
+  };
+  const replicasListed = async () =>
+    ((await m.cmd("CLUSTER", "SLOTS")) as RespValue[][]).reduce((a, x) => a + x.length - 3, 0);
+  await cl.waitFor("the replica online", async () => await health() === "online");
+  await m.cmd("DEBUG", "POPULATE", "2000", "key", "1000");
+  await cl.caughtUp(m, r);
+  // 2,000 keys at 2 ms each: a load of about four seconds.
+  await r.cmd("CONFIG", "SET", "key-load-delay", "2000");
+  await r.cmd("CONFIG", "SET", "loading-process-events-interval-bytes", "1024");
+  // The replica's link is cut and more is written than the backlog keeps: a full sync.
+  await m.cmd("CONFIG", "SET", "repl-backlog-size", "1");
+  await m.cmd("MULTI");
+  await m.cmd("CLIENT", "KILL", "TYPE", "replica");
+  for (let i = 0; i < 100; i++) await m.cmd("SET", `{ld}${i}`, "A".repeat(1024));
+  await m.cmd("EXEC");
+  await cl.waitFor(
+    "the master sees the replica loading, and lists no replica in CLUSTER SLOTS",
+    async () => await health() === "loading" && await replicasListed() === 0,
+  );
+  await sleep(1000);
+  equal(await health(), "loading", "still loading a second later: key-load-delay paces the load");
+  await r.cmd("CONFIG", "SET", "key-load-delay", "0");
+  await cl.waitFor(
+    "the replica online again, and listed",
+    async () => await health() === "online" && await replicasListed() === 1,
+  );
+  equal(String(await r.cmd("DBSIZE")), String(await m.cmd("DBSIZE")));
+}
+
 /** Registers a cluster test against our nodes and against redis-server (when installed). */
 function onBoth(title: string, fn: (impl: "ours" | "redis") => Promise<void>): void {
   for (const impl of ["ours", "redis"] as const) {
@@ -1587,6 +1721,16 @@ onBoth(
 onBoth(
   "a replica restarted from its RDB keeps the keys that expired meanwhile",
   replicaRestartKeepsExpired,
+);
+onBoth("cluster-announce-hostname validation", hostnameValidation);
+onBoth("a node reset hard and met again learns the others from gossip", resetAndMeetAgain);
+onBoth(
+  "a replica restarted from its RDB continues with a partial resync",
+  replicaRestartPartialResync,
+);
+onBoth(
+  "a replica loading a full sync is loading in its master's CLUSTER SHARDS",
+  replicaLoadingFullSync,
 );
 
 Deno.test({

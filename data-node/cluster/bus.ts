@@ -330,7 +330,7 @@ export class ClusterBus {
       cport: me.cport,
       currentEpoch: st.currentEpoch,
       configEpoch: owner.configEpoch,
-      offset: BigInt(this.s.replOffset),
+      offset: BigInt(this.cl.myOffset()),
       sender: me.name,
       myslots: owner.slots,
       slaveof: me.slaveof,
@@ -917,7 +917,8 @@ export class ClusterBus {
     }
     if (!me.slaveof) return this.resetManualFailover();
     if (
-      mf.masterOffset >= 0n && BigInt(this.s.replOffset) >= mf.masterOffset && !this.election.manual
+      mf.masterOffset >= 0n && BigInt(this.cl.myOffset()) >= mf.masterOffset &&
+      !this.election.manual
     ) {
       log.info("All master replication stream processed, manual failover can start.");
       this.startManualFailover();
@@ -948,7 +949,7 @@ export class ClusterBus {
 
   /** This replica's rank: how many replicas of its master have a larger offset. */
   private rank(master: ClusterNode): number {
-    const mine = BigInt(this.s.replOffset);
+    const mine = BigInt(this.cl.myOffset());
     let r = 0;
     for (const n of this.st.replicasOf(master)) {
       if (n !== this.st.myself && !(n.flags & F.NOFAILOVER) && n.replOffset > mine) r++;
@@ -983,7 +984,7 @@ export class ClusterBus {
       log.info("Start of election delayed for {ms} milliseconds (rank #{rank}, offset {off}).", {
         ms: e.authTime - now,
         rank: e.rank,
-        off: this.s.replOffset,
+        off: this.cl.myOffset(),
       });
       // The other replicas learn our offset, so that they rank themselves.
       for (const r of st.replicasOf(master)) {

@@ -138,6 +138,8 @@ export class Cluster {
     this.applyAnnounced();
     const ip = s.config.getString("cluster-announce-ip");
     if (ip) st.myself.ip = ip;
+    // A hostname it could not announce is refused, as Redis validates it.
+    s.config.onChange("cluster-announce-hostname", (v) => announcedHostnameProblem(String(v)));
     // What this node announces follows CONFIG SET at once, as in Redis.
     for (
       const name of [
@@ -643,7 +645,24 @@ export class Cluster {
    * processed of its master's stream), or the one the node last announced on the bus.
    */
   private offsetOf(n: ClusterNode): number {
-    return n === this.st.myself ? this.s.replOffset : Number(n.replOffset);
+    return n === this.st.myself ? this.myOffset() : Number(n.replOffset);
+  }
+
+  /**
+   * This node's replication offset as the cluster bus announces it: a master's stream offset;
+   * for a replica what it has applied of its master's stream, or, with no master link, what it
+   * kept to continue from, else 0, as Redis 7.0's replicationGetSlaveOffset. While a full sync
+   * loads (here as its payload arrives) it is 0 too: Redis drops its cached master when the
+   * load starts. The master of a loading replica thus sees it at 0 ("loading" in CLUSTER
+   * SHARDS, left out of CLUSTER SLOTS).
+   */
+  myOffset(): number {
+    if (!this.st.myself.slaveof) return this.s.replOffset;
+    const r = this.s.replication.replica;
+    if (!r.active) return 0;
+    if (r.master) return r.offset;
+    if (r.state === "sync") return 0;
+    return r.cached ? r.cached.offset : 0;
   }
 
   /**
@@ -828,9 +847,11 @@ export class Cluster {
     for (let s = 0; s < CLUSTER_SLOTS; s++) st.delSlot(s);
     st.migrating.clear();
     st.importing.clear();
+    // The others are dropped with their links, not blacklisted as CLUSTER FORGET does: a node
+    // reset and met again learns them from gossip at once, as in Redis.
     for (const n of [...st.nodes.values()]) {
       if (n === st.myself) continue;
-      this.bus?.forget(n.name);
+      this.bus?.killLinks(n, true, true);
       st.delNode(n);
     }
     if (hard) {
@@ -844,6 +865,23 @@ export class Cluster {
 }
 
 const ERR_SYNTAX = "ERR syntax error";
+
+/** Redis's longest hostname (NET_HOST_STR_LEN), its terminating byte included. */
+const HOSTNAME_MAX = 256;
+
+/**
+ * Why a cluster-announce-hostname is refused (Redis 7.0's rules: shorter than 256 bytes, and
+ * only letters, digits, hyphens and dots), or undefined when it is fine.
+ */
+export function announcedHostnameProblem(name: string): string | undefined {
+  if (new TextEncoder().encode(name).length >= HOSTNAME_MAX) {
+    return `Hostnames must be less than ${HOSTNAME_MAX} characters`;
+  }
+  if (!/^[A-Za-z0-9.-]*$/.test(name)) {
+    return "Hostnames may only contain alphanumeric characters, hyphens or dots";
+  }
+  return undefined;
+}
 
 /**
  * One node per nodes.conf: a `<file>.lock` holding the owner's pid. A lock whose process is
