@@ -477,7 +477,12 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
   { name: "cluster-announce-ip", type: str, default: "" },
   { name: "cluster-announce-port", type: int(0, 65535), default: "0" },
   { name: "cluster-announce-bus-port", type: int(0, 65535), default: "0" },
-  { name: "cluster-announce-hostname", type: str, default: "" },
+  {
+    name: "cluster-announce-hostname",
+    type: str,
+    default: "",
+    check: (v) => announcedHostnameProblem(String(v)),
+  },
   {
     name: "cluster-preferred-endpoint-type",
     type: oneOf("ip", "hostname", "unknown-endpoint"),
@@ -616,3 +621,20 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
 ];
 
 export { parseBytes, parseOutputLimits };
+
+/** Redis's longest hostname (NET_HOST_STR_LEN), its terminating byte included. */
+const HOSTNAME_MAX = 256;
+
+/**
+ * Why a cluster-announce-hostname is refused (Redis 7.0's rules: shorter than 256 bytes, and
+ * only letters, digits, hyphens and dots), or undefined when it is fine.
+ */
+export function announcedHostnameProblem(name: string): string | undefined {
+  if (new TextEncoder().encode(name).length >= HOSTNAME_MAX) {
+    return `Hostnames must be less than ${HOSTNAME_MAX} characters`;
+  }
+  if (!/^[A-Za-z0-9.-]*$/.test(name)) {
+    return "Hostnames may only contain alphanumeric characters, hyphens or dots";
+  }
+  return undefined;
+}

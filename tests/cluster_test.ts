@@ -27,7 +27,13 @@ import { Redis } from "ioredis";
 import { createCluster } from "redis";
 import { encodeCommand, RespError, type RespValue } from "../shared/resp/mod.ts";
 import { keyHashSlot } from "../shared/slots.ts";
-import { freePort, requireBinary, runDataNode, withTempDir } from "./helpers/process.ts";
+import {
+  dataNodeCommand,
+  freePort,
+  requireBinary,
+  runDataNode,
+  withTempDir,
+} from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 import {
   clusterPort,
@@ -1732,6 +1738,41 @@ onBoth(
   "a replica loading a full sync is loading in its master's CLUSTER SHARDS",
   replicaLoadingFullSync,
 );
+
+Deno.test({
+  name: "cluster: a cluster-announce-hostname Redis refuses stops startup with its reason",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const why = "Hostnames may only contain alphanumeric characters, hyphens or dots";
+      const args = [
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        dir,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-announce-hostname",
+        "a_b",
+      ];
+      // Each is given 20 s to exit: one that starts anyway is killed, and the test fails.
+      const run = async (bin: string, argv: string[]) => {
+        const o = await new Deno.Command(bin, {
+          args: argv,
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(20_000),
+        }).output();
+        const text = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+        ok(!o.success && text.includes(why), `${bin} did not refuse the hostname:\n${text}`);
+      };
+      const [bin, ...rest] = dataNodeCommand(await freePort(), ["--admin-port", "-1", ...args]);
+      await run(bin!, rest);
+      if (hasRedisServer) await run("redis-server", ["--port", String(await freePort()), ...args]);
+    }),
+});
 
 Deno.test({
   name: "cluster: a nodes.conf that does not parse stops startup and names the line",

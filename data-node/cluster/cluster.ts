@@ -138,8 +138,6 @@ export class Cluster {
     this.applyAnnounced();
     const ip = s.config.getString("cluster-announce-ip");
     if (ip) st.myself.ip = ip;
-    // A hostname it could not announce is refused, as Redis validates it.
-    s.config.onChange("cluster-announce-hostname", (v) => announcedHostnameProblem(String(v)));
     // What this node announces follows CONFIG SET at once, as in Redis.
     for (
       const name of [
@@ -865,23 +863,6 @@ export class Cluster {
 }
 
 const ERR_SYNTAX = "ERR syntax error";
-
-/** Redis's longest hostname (NET_HOST_STR_LEN), its terminating byte included. */
-const HOSTNAME_MAX = 256;
-
-/**
- * Why a cluster-announce-hostname is refused (Redis 7.0's rules: shorter than 256 bytes, and
- * only letters, digits, hyphens and dots), or undefined when it is fine.
- */
-export function announcedHostnameProblem(name: string): string | undefined {
-  if (new TextEncoder().encode(name).length >= HOSTNAME_MAX) {
-    return `Hostnames must be less than ${HOSTNAME_MAX} characters`;
-  }
-  if (!/^[A-Za-z0-9.-]*$/.test(name)) {
-    return "Hostnames may only contain alphanumeric characters, hyphens or dots";
-  }
-  return undefined;
-}
 
 /**
  * One node per nodes.conf: a `<file>.lock` holding the owner's pid. A lock whose process is

@@ -49,6 +49,8 @@ export interface ParamDef {
   multiArg?: boolean;
   /** A reason when this value asks for a feature that is not built yet. */
   notSupported?: (value: unknown) => string | undefined;
+  /** Redis's own rule for a value: the reason it is refused (a config file line or CONFIG SET). */
+  check?: (value: unknown) => string | undefined;
   sensitive?: boolean;
   /** Left out of CONFIG GET with a pattern (Redis's hidden debugging configs); found by name. */
   hidden?: boolean;
@@ -268,7 +270,7 @@ export class Config {
       if (v instanceof Error) {
         throw lineError(line, `'${line.name}' ${v.message}`);
       }
-      const unsupported = def.notSupported?.(v);
+      const unsupported = def.notSupported?.(v) ?? def.check?.(v);
       if (unsupported) throw lineError(line, unsupported);
       seen.add(name);
       this.values.set(name, v);
@@ -392,7 +394,7 @@ export class Config {
         loading: false,
       });
       if (v instanceof Error) throw fail(named, v.message);
-      const unsupported = def.notSupported?.(v);
+      const unsupported = def.notSupported?.(v) ?? def.check?.(v);
       if (unsupported) throw fail(named, unsupported);
       staged.push([name, v, this.values.get(name)]);
     }
