@@ -3,14 +3,8 @@ import fc from "fast-check";
 import { Crc64, crc64 } from "./crc64.ts";
 import { seededRandom } from "../../tests/helpers/random.ts";
 import { lzfCompress, lzfDecompress } from "./lzf.ts";
-import {
-  dumpPayload,
-  listpackEntries,
-  restorePayload,
-  ziplistEntries,
-  zipmapEntries,
-} from "./rdb.ts";
-import { throws } from "node:assert/strict";
+import { dumpPayload, restorePayload } from "./rdb.ts";
+import { listpackChecked, ziplistChecked, zipmapChecked } from "./validate.ts";
 import { encodeIntset, encodeListpack } from "./compact.ts";
 
 Deno.test("crc64 matches Redis's test vector", () => {
@@ -112,8 +106,11 @@ Deno.test("ziplists from older RDB files decode every entry encoding", () => {
     [0x06, 0xe0, 1, 0, 0, 0, 0, 0, 0, 0x80], // int64 -9223372036854775807
     [0x0a, 0x40, 0x41, ...new Array(65).fill(0x7a)], // 14-bit string of 65 'z'
   ].flat();
-  const zl = new Uint8Array([...new Array(10).fill(0), ...entries, 0xff]);
-  deepStrictEqual(ziplistEntries(zl), [
+  // Header: total bytes, the last entry's offset, the entry count (little-endian).
+  const total = 10 + entries.length + 1, tail = 10 + entries.length - 68; // the last entry: 1 + 2 + 65 bytes
+  const le = (n: number, w: number) => Array.from({ length: w }, (_, i) => (n >> (8 * i)) & 0xff);
+  const zl = new Uint8Array([...le(total, 4), ...le(tail, 4), ...le(8, 2), ...entries, 0xff]);
+  deepStrictEqual(ziplistChecked(zl), [
     "abc",
     "-5",
     "2",
@@ -127,11 +124,11 @@ Deno.test("ziplists from older RDB files decode every entry encoding", () => {
 
 Deno.test("listpacks decode small ints, 13-bit ints and strings, skipping back-lengths", () => {
   const lp = new Uint8Array([
+    21,
     0,
     0,
     0,
-    0,
-    0,
+    4,
     0, // header: total bytes, count
     0x07,
     0x01, // 7-bit uint 7
@@ -149,7 +146,7 @@ Deno.test("listpacks decode small ints, 13-bit ints and strings, skipping back-l
     0x03, // int16 10000
     0xff,
   ]);
-  deepStrictEqual(listpackEntries(lp), ["7", "abc", "-1", "10000"]);
+  deepStrictEqual(listpackChecked(lp, true), ["7", "abc", "-1", "10000"]);
 });
 
 Deno.test("listpacks we encode decode back, across every back-length size boundary", () => {
@@ -173,7 +170,7 @@ Deno.test("listpacks we encode decode back, across every back-length size bounda
     "x".repeat(16378),
     "x".repeat(16379),
   ];
-  deepStrictEqual(listpackEntries(encodeListpack(items)), items);
+  deepStrictEqual(listpackChecked(encodeListpack(items), true), items);
   const ints = encodeIntset([5n, -70000n, 3n]);
   equal(new DataView(ints.buffer).getUint32(0, true), 4);
 });
@@ -189,10 +186,11 @@ Deno.test("zipmaps from RDB files of Redis before 2.6 decode: short and long len
     ...[254, 44, 1, 0, 0, 0, ...enc.encode(long)], // a length of 300 in five bytes
     255,
   ];
-  deepStrictEqual(zipmapEntries(new Uint8Array(bytes)), [["f1", "v1"], ["f2", long]]);
-  deepStrictEqual(zipmapEntries(new Uint8Array([0, 255])), []);
-  // Cut short anywhere: an error, never a read past the end.
+  deepStrictEqual(zipmapChecked(new Uint8Array(bytes)), [["f1", "v1"], ["f2", long]]);
+  // An empty zipmap is refused, as Redis refuses it.
+  equal(zipmapChecked(new Uint8Array([0, 255])), null);
+  // Cut short anywhere: refused, never a read past the end.
   for (let n = 0; n < bytes.length - 1; n++) {
-    throws(() => zipmapEntries(new Uint8Array(bytes.slice(0, n))), /corrupt zipmap/);
+    equal(zipmapChecked(new Uint8Array(bytes.slice(0, n))), null, `cut at ${n}`);
   }
 });

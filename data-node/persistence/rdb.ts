@@ -27,12 +27,11 @@ import {
   StreamValue,
 } from "../store/stream.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
-import { backlenSize, encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
+import { encodeIntset, encodeListpack, quicklistNodes } from "./compact.ts";
 import {
   duplicateKey,
   intsetChecked,
   listpackChecked,
-  listpackHeaderOk,
   ziplistChecked,
   zipmapChecked,
 } from "./validate.ts";
@@ -609,108 +608,6 @@ function readOldDouble(r: ByteReader): number {
   return Number(bytesToBinary(r.bytes(len), 0, len));
 }
 
-/** The elements of a ziplist (Redis < 7 compact encoding). */
-/**
- * The fields and values of a zipmap (hashes in RDB files of Redis before 2.6): a count byte,
- * then per entry a length and the field, a length, a free-byte count and the value followed by
- * that many unused bytes, then 0xFF. A length is one byte below 254, else 254 and four bytes
- * little-endian.
- */
-export function zipmapEntries(b: Uint8Array): [string, string][] {
-  const out: [string, string][] = [];
-  const bad = () => new RdbError("corrupt zipmap", 0);
-  let p = 1;
-  const len = (): number => {
-    if (p >= b.length) throw bad();
-    const first = b[p]!;
-    if (first < 254) {
-      p += 1;
-      return first;
-    }
-    if (first === 255 || p + 5 > b.length) throw bad();
-    const n = new DataView(b.buffer, b.byteOffset + p + 1, 4).getUint32(0, true);
-    p += 5;
-    return n;
-  };
-  if (b.length < 2) throw bad();
-  while (p < b.length && b[p] !== 255) {
-    const kl = len();
-    if (p + kl > b.length) throw bad();
-    const field = bytesToBinary(b, p, p + kl);
-    p += kl;
-    const vl = len();
-    if (p >= b.length) throw bad();
-    const free = b[p]!;
-    p += 1;
-    if (p + vl + free > b.length) throw bad();
-    out.push([field, bytesToBinary(b, p, p + vl)]);
-    p += vl + free;
-  }
-  if (p >= b.length) throw bad();
-  return out;
-}
-
-export function ziplistEntries(b: Uint8Array): string[] {
-  const r = new ByteReader(b);
-  r.pos = 10;
-  const out: string[] = [];
-  for (;;) {
-    if (r.buf[r.pos] === 0xff) return out;
-    const prev = r.byte();
-    if (prev === 0xfe) r.bytes(4);
-    const enc = r.byte();
-    const hi2 = enc >> 6;
-    if (hi2 === 0) out.push(readRaw(r, enc & 0x3f));
-    else if (hi2 === 1) out.push(readRaw(r, ((enc & 0x3f) << 8) | r.byte()));
-    else if (hi2 === 2) out.push(readRaw(r, r.view(4).getUint32(0)));
-    else if (enc === 0xc0) out.push(String(r.view(2).getInt16(0, true)));
-    else if (enc === 0xd0) out.push(String(r.view(4).getInt32(0, true)));
-    else if (enc === 0xe0) out.push(String(r.view(8).getBigInt64(0, true)));
-    else if (enc === 0xf0) {
-      const x = r.bytes(3);
-      out.push(String(((x[0]! | (x[1]! << 8) | (x[2]! << 16)) << 8) >> 8));
-    } else if (enc === 0xfe) out.push(String((r.byte() << 24) >> 24));
-    else if (enc >= 0xf1 && enc <= 0xfd) out.push(String((enc & 0x0f) - 1));
-    else throw new RdbError(`bad ziplist entry encoding 0x${enc.toString(16)}`, r.pos);
-  }
-}
-
-function readRaw(r: ByteReader, n: number): string {
-  r.need(n);
-  const s = binary(r.buf, r.pos, r.pos + n);
-  r.pos += n;
-  return s;
-}
-
-/** The elements of a listpack (Redis 7 compact encoding). */
-export function listpackEntries(b: Uint8Array): string[] {
-  const r = new ByteReader(b);
-  r.pos = 6;
-  const out: string[] = [];
-  for (;;) {
-    const start = r.pos;
-    const enc = r.byte();
-    if (enc === 0xff) return out;
-    if ((enc & 0x80) === 0) out.push(String(enc));
-    else if ((enc & 0xc0) === 0x80) out.push(readRaw(r, enc & 0x3f));
-    else if ((enc & 0xe0) === 0xc0) {
-      const v = ((enc & 0x1f) << 8) | r.byte();
-      out.push(String(v >= 4096 ? v - 8192 : v));
-    } else if ((enc & 0xf0) === 0xe0) out.push(readRaw(r, ((enc & 0x0f) << 8) | r.byte()));
-    else if (enc === 0xf0) out.push(readRaw(r, r.view(4).getUint32(0, true)));
-    else if (enc === 0xf1) out.push(String(r.view(2).getInt16(0, true)));
-    else if (enc === 0xf2) {
-      const x = r.bytes(3);
-      out.push(String(((x[0]! | (x[1]! << 8) | (x[2]! << 16)) << 8) >> 8));
-    } else if (enc === 0xf3) out.push(String(r.view(4).getInt32(0, true)));
-    else if (enc === 0xf4) out.push(String(r.view(8).getBigInt64(0, true)));
-    else throw new RdbError(`bad listpack entry encoding 0x${enc.toString(16)}`, r.pos);
-    // Skip the back-length: 1 to 5 bytes encoding this entry's size.
-    const size = r.pos - start;
-    r.pos += backlenSize(size);
-  }
-}
-
 function pairsOf(items: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < items.length; i += 2) out.push([items[i]!, items[i + 1]!]);
@@ -985,7 +882,6 @@ const STREAM_LP_BAD = "Stream listpack integrity check failed.";
 
 /** Decodes one node's listpack into the stream (checking it), deleted entries kept flagged. */
 function loadNode(st: StreamValue, master: bigint, b: Uint8Array, deep: boolean): bigint {
-  if (!listpackHeaderOk(b)) throw new RdbError(STREAM_LP_BAD, 0);
   const items = listpackChecked(b, deep);
   if (items === null) throw new RdbError(STREAM_LP_BAD, 0);
   if (items.length === 0) throw new RdbError("Empty listpack inside stream", 0);
