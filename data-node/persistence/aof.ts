@@ -642,16 +642,9 @@ export class Aof implements StreamConsumer {
       this.rewriteAbort = null;
     }
     const incrs: ManifestFile[] = appending ? [{ name: incr, seq, type: "i" }] : [];
-    // Stopped by `appendonly no`: not a failed rewrite (its status stays), nothing installed.
-    if (abort.aborted) {
-      if (appending) {
-        this.files = [...old, ...incrs];
-        this.writeManifest(this.files);
-      }
-      return false;
-    }
-    if (!ok) {
-      this.lastRewriteOk = false;
+    if (!ok || abort.aborted) {
+      // Stopped by `appendonly no`: not a failed rewrite (its status stays), nothing installed.
+      if (!abort.aborted) this.lastRewriteOk = false;
       if (appending) {
         this.files = [...old, ...incrs];
         this.writeManifest(this.files);

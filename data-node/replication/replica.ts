@@ -372,8 +372,7 @@ export class ReplicaSide {
     try {
       return await this.loadPayload(reader, outcome, alive, pre, staging, file, performance.now());
     } finally {
-      s.loading = s.asyncLoading = false;
-      s.loadingProgress = null;
+      this.leaveLoading(mode);
     }
   }
 
@@ -390,6 +389,15 @@ export class ReplicaSide {
     if (mode === "sync") s.loading = true;
     else s.asyncLoading = true;
     s.trackLoading(Math.max(size, 0));
+  }
+
+  /** Undoes enterLoading (a load through a file set nothing). */
+  private leaveLoading(mode: LoadMode): void {
+    const s = this.s;
+    if (mode === "disk") return;
+    if (mode === "sync") s.loading = false;
+    else s.asyncLoading = false;
+    s.loadingProgress = null;
   }
 
   private async loadPayload(
