@@ -17,6 +17,10 @@ import {
 import { eventually, RawConn } from "./helpers/raw.ts";
 import { RequestParser, RespError, type RespValue } from "../shared/resp/mod.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 type Impl = "ours" | "redis";
 

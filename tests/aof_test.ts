@@ -15,6 +15,10 @@ import { RawConn } from "./helpers/raw.ts";
 import { incrCommands, listAof } from "./helpers/aof.ts";
 import { RequestParser, RespError } from "../shared/resp/mod.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const startOurs = (dir: string, extra: string[] = []) =>
@@ -425,7 +429,7 @@ Deno.test({
 for (const impl of ["ours", "redis"] as const) {
   Deno.test({
     name: `${impl}: a slow script replayed by DEBUG LOADAOF lets clients in, who are told -LOADING`,
-    ignore: impl === "redis" && !hasRedis,
+    ignore: impl === "redis" && !requireBinary("redis-server", "DEBUG LOADAOF of a slow script"),
     ...opts,
     fn: () =>
       withDir(async (dir) => {
@@ -501,7 +505,7 @@ for (const server of ["data-node", "redis-server"] as const) {
 for (const impl of ["ours", "redis"] as const) {
   Deno.test({
     name: `AOF (${impl}): appendonly no stops a rewrite under way, as Redis kills its child`,
-    ignore: impl === "redis" && !hasRedis,
+    ignore: impl === "redis" && !requireBinary("redis-server", "appendonly no during a rewrite"),
     ...opts,
     fn: () =>
       withDir(async (dir) => {

@@ -14,6 +14,10 @@ import {
 import { eventually, RawConn } from "./helpers/raw.ts";
 import { encodeCommand, type RespValue } from "../shared/resp/mod.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const LIMIT = 3_000_000;
 

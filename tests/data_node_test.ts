@@ -23,6 +23,10 @@ import {
   SimpleString,
 } from "../shared/resp/mod.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 /** Waits until the server reports `n` blocked clients (so the next step races nothing). */

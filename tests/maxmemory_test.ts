@@ -5,6 +5,10 @@ import { eventually, RawConn } from "./helpers/raw.ts";
 import { incrCommands } from "./helpers/aof.ts";
 import { RespError } from "../shared/resp/mod.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const VALUE = "v".repeat(1000);
 

@@ -21,6 +21,10 @@ import {
 } from "./helpers/process.ts";
 import { eventually, RawConn } from "./helpers/raw.ts";
 
+if (!hasRedis) {
+  console.log("SKIP: redis-server not installed: the redis-server variants of this file");
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const KEYS = 3000;
 /** About 50 keys a 1 KiB chunk at 1 ms a key: a load of a few seconds. */
