@@ -1272,6 +1272,41 @@ async function swapdbSameHistory(p: Pair): Promise<void> {
   equal(await r.call("GET", "mykey"), null);
 }
 
+/**
+ * A disk-based full sync (repl-diskless-load disabled): the replica serves its old dataset while
+ * the RDB arrives, then loads the file as one blocking step (INFO loading:1, -LOADING for data
+ * commands), slowed here by key-load-delay, and serves the new dataset after it.
+ */
+async function diskLoadBlocks(p: Pair): Promise<void> {
+  await using m = await Node.start(p.master, "master", ["--rdbcompression", "no"]);
+  await using r = await Node.start(p.replica, "replica", [
+    "--key-load-delay",
+    "20000",
+    "--loading-process-events-interval-bytes",
+    "1024",
+  ]);
+  await m.cmd("DEBUG", "POPULATE", "100", "key", "1000");
+  await r.cmd("SET", "mykey", "myvalue");
+  // The master's RDB takes about a second, the replica's load of its 100 keys about two.
+  await m.cmd("CONFIG", "SET", "rdb-key-save-delay", "10000");
+  await r.replicaOf(m);
+  await waitFor([m, r], "the transfer under way", async () => {
+    const role = await r.call("ROLE") as RespValue[];
+    return role[3] === "sync";
+  }, 5000);
+  equal((await r.info("persistence")).loading, "0", "the transfer is not the load");
+  equal(await r.call("GET", "mykey"), "myvalue", "the old dataset during the transfer");
+  await waitFor([m, r], "the replica loading", async () => {
+    return (await r.info("persistence")).loading === "1";
+  }, 10_000);
+  equal((await r.info("persistence")).async_loading, "0");
+  loadingError(await r.call("GET", "mykey"), "GET while loading");
+  await linkUp(m, r);
+  equal((await r.info("persistence")).loading, "0");
+  equal(await r.call("GET", "mykey"), null);
+  equal(await r.call("DBSIZE"), 100);
+}
+
 interface Scenario {
   name: string;
   /** Binaries the scenario runs besides the servers. */
@@ -1313,6 +1348,7 @@ const SCENARIOS: Scenario[] = [
   { name: "CLIENT PAUSE WRITE on the replica holds the stream", fn: pausedReplica },
   { name: "a failed sync from a new master keeps the old history", fn: failedSyncKeepsHistory },
   { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory },
+  { name: "a disk-based load after the transfer blocks", fn: diskLoadBlocks },
   {
     name: "sub-replicas kept through a full sync from a new master",
     fn: subReplicasKeptDuringSync,

@@ -370,7 +370,7 @@ export class ReplicaSide {
     const file = mode === "disk" ? await openTemp() : null;
     this.enterLoading(mode, this.transfer.size);
     try {
-      return await this.loadPayload(reader, outcome, alive, pre, staging, file, performance.now());
+      return await this.loadPayload(reader, outcome, alive, pre, staging, file, mode);
     } finally {
       this.leaveLoading(mode);
     }
@@ -380,8 +380,9 @@ export class ReplicaSide {
    * What clients see while the payload loads, as Redis 7.0 shows a diskless load: `sync` refuses
    * what may not run during a load (-LOADING, INFO loading:1), `async` serves the old dataset
    * but refuses what may not run during an async load (INFO async_loading:1). A load through a
-   * file (`disk`) is one step at the end in Redis; here it goes on as the bytes arrive, and the
-   * old dataset is served until the swap.
+   * file (`disk`) is one step after the transfer in Redis, with the old dataset served until
+   * then; here the keys are read as the bytes arrive, and what remains of that step after the
+   * transfer (key-load-delay's pace) is a blocking load (see diskLoadPhase).
    */
   private enterLoading(mode: LoadMode, size: number): void {
     const s = this.s;
@@ -407,17 +408,20 @@ export class ReplicaSide {
     pre: Exclude<Preamble, { kind: "error" }>,
     staging: Database[],
     file: TempFile | null,
-    loadStart: number,
+    mode: LoadMode,
   ): Promise<boolean> {
     const s = this.s;
+    const loadStart = performance.now();
     const transfer = this.transfer!;
     const load = keyLoader(s, staging, false);
     const rdb = new RdbReader(load);
     rdb.onResize = load.resize;
     // key-load-delay (microseconds per key, Redis's testing setting) slows the load down, as it
-    // does a startup load: other events (the cluster bus) run meanwhile.
+    // does a startup load: other events (the cluster bus) run meanwhile. Through a file, the load
+    // comes after the transfer (diskLoadPhase).
     let paced = 0;
     const pace = async () => {
+      if (mode === "disk") return;
       const us = s.config.get<number>("key-load-delay");
       const keys = load.loaded - paced;
       paced = load.loaded;
@@ -462,6 +466,7 @@ export class ReplicaSide {
       }
       rdb.end();
       await file?.flush();
+      if (mode === "disk") await this.diskLoadPhase(load.loaded, transfer.read, alive);
     } catch (e) {
       for (const db of staging) db.clear();
       file?.discard();
@@ -509,6 +514,34 @@ export class ReplicaSide {
     // The AOF described the old dataset: it is rewritten from the new one, as Redis does.
     if (s.aof?.enabled) void s.aof.rewrite();
     return true;
+  }
+
+  /**
+   * The blocking load that follows a transfer through a file, as Redis runs it: INFO loading:1
+   * and -LOADING for the commands that may not run during a load, and the cluster sees the node
+   * as loading. The keys are in already, so the phase lasts only as long as key-load-delay
+   * (re-read as it goes, as Redis reads it per key) makes the load of `keys` keys last.
+   */
+  private async diskLoadPhase(keys: number, bytes: number, alive: () => boolean): Promise<void> {
+    const s = this.s;
+    if (keys === 0 || s.config.get<number>("key-load-delay") <= 0) return;
+    s.loading = true;
+    const progress = s.trackLoading(bytes);
+    try {
+      let done = 0;
+      while (done < keys && alive()) {
+        const us = s.config.get<number>("key-load-delay");
+        if (us <= 0) break;
+        // Steps of about 50 ms, so that a changed setting and the progress show soon.
+        const step = Math.min(keys - done, Math.max(1, Math.floor(50_000 / us)));
+        await new Promise((r) => setTimeout(r, (step * us) / 1000));
+        done += step;
+        progress.loadedBytes = Math.floor((bytes * done) / keys);
+      }
+    } finally {
+      s.loading = false;
+      s.loadingProgress = null;
+    }
   }
 
   private connected(db: number): void {
