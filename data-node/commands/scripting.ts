@@ -466,7 +466,10 @@ function runFromScript(
   if (t !== null && !t.bcast && def.flags.includes("readonly")) {
     s.tracking.remember(caller, running.keys);
   }
-  return decodeReply(sc.out.take());
+  // Decoded from the writer's buffer (the decoder copies what it is given), then emptied.
+  const reply = decodeReply(sc.out.buf.subarray(0, sc.out.len));
+  sc.out.reset();
+  return reply;
 }
 
 /** Replies larger than this get a decoder of their own (whose buffer then goes with it). */
