@@ -372,9 +372,10 @@ export const DATA_NODE_PARAMS: ParamDef[] = [
     default: "disabled",
     denyLoading: true,
   },
-  // Ours (Redis 8 has the same idea): a full sync's RDB on a second connection while the
-  // stream goes to the replica, when both ends announce it.
-  { name: "repl-rdb-channel", type: bool, default: "yes" },
+  // Ours (Redis 8 has the same idea, off by default too): a full sync's RDB on a second
+  // connection while the stream goes to the replica, when both ends announce it. Off, a full
+  // sync is Redis 7.0's: the master buffers the stream for the replica until its RDB is loaded.
+  { name: "repl-rdb-channel", type: bool, default: "no" },
   {
     name: "repl-ping-replica-period",
     aliases: ["repl-ping-slave-period"],

@@ -188,9 +188,13 @@ Deno.test({
 });
 
 /** A replica of `replicaImpl` syncs from a master of `masterImpl` and gets its libraries. */
-async function replicaGetsFunctions(masterImpl: Impl, replicaImpl: Impl): Promise<void> {
-  await using master = await Node.start(masterImpl, "master");
-  await using replica = await Node.start(replicaImpl, "replica");
+async function replicaGetsFunctions(
+  masterImpl: Impl,
+  replicaImpl: Impl,
+  args: string[] = [],
+): Promise<void> {
+  await using master = await Node.start(masterImpl, "master", args);
+  await using replica = await Node.start(replicaImpl, "replica", args);
   await loadBoth(master);
   await master.cmd("SET", "counter", "10");
   // The replica's own library goes: a full sync replaces its functions with the master's.
@@ -444,5 +448,5 @@ Deno.test({
   name: "our replica of our master gets its function libraries (the RDB channel between ours)",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: () => replicaGetsFunctions("ours", "ours"),
+  fn: () => replicaGetsFunctions("ours", "ours", ["--repl-rdb-channel", "yes"]),
 });

@@ -27,15 +27,20 @@ import {
   pipeline,
   run,
   sameData,
+  setOursArgs,
   WAIT_MS,
   waitFor,
 } from "./helpers/replication.ts";
 
-const PAIRS: readonly Pair[] = [
+/** A pairing; `channel`: our nodes with `repl-rdb-channel yes` (the RDB on a second link). */
+type Pairing = Pair & { channel?: boolean };
+
+const PAIRS: readonly Pairing[] = [
   { master: "redis", replica: "redis" },
   { master: "ours", replica: "redis" },
   { master: "redis", replica: "ours" },
   { master: "ours", replica: "ours" },
+  { master: "ours", replica: "ours", channel: true },
 ];
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -1311,14 +1316,28 @@ interface Scenario {
   name: string;
   /** Binaries the scenario runs besides the servers. */
   needs?: string[];
+  /** Run over an RDB channel too (the scenarios about a full sync). */
+  channel?: boolean;
   fn: (p: Pair) => Promise<void>;
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: "full sync (disk-based) and the live stream after it", fn: (p) => fullSync(p, false) },
-  { name: "full sync (diskless) and the live stream after it", fn: (p) => fullSync(p, true) },
+  {
+    name: "full sync (disk-based) and the live stream after it",
+    fn: (p) => fullSync(p, false),
+    channel: true,
+  },
+  {
+    name: "full sync (diskless) and the live stream after it",
+    fn: (p) => fullSync(p, true),
+    channel: true,
+  },
   { name: "read-only replica, ROLE and INFO on both ends", fn: readOnlyAndRole },
-  { name: "partial resync after the link is killed from either end", fn: partialAfterKill },
+  {
+    name: "partial resync after the link is killed from either end",
+    fn: partialAfterKill,
+    channel: true,
+  },
   { name: "partial resync of a replica restarted after SHUTDOWN", fn: partialAfterRestart },
   { name: "partial resync with a master restarted after SHUTDOWN", fn: partialAfterMasterRestart },
   { name: "promotion with REPLICAOF NO ONE, others follow with PSYNC2", fn: promotion },
@@ -1328,36 +1347,56 @@ const SCENARIOS: Scenario[] = [
   { name: "a master's command failing on the replica", fn: errorOnReplica },
   { name: "SHUTDOWN waits for a lagging replica, SHUTDOWN ABORT", fn: shutdownWaitsForReplica },
   { name: "FAILOVER TIMEOUT with a target that never catches up", fn: failoverTimeout },
-  { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync },
-  { name: "FLUSHALL during a disk-based full sync", fn: (p) => flushAllDuringSync(p, false) },
-  { name: "FLUSHALL during a diskless full sync", fn: (p) => flushAllDuringSync(p, true) },
+  { name: "a full sync slowed by rdb-key-save-delay", fn: slowFullSync, channel: true },
+  {
+    name: "FLUSHALL during a disk-based full sync",
+    fn: (p) => flushAllDuringSync(p, false),
+    channel: true,
+  },
+  {
+    name: "FLUSHALL during a diskless full sync",
+    fn: (p) => flushAllDuringSync(p, true),
+    channel: true,
+  },
   { name: "FAILOVER FORCE to a target that is stopped", fn: failoverForce },
   { name: "FAILOVER aborted when the target refuses the PSYNC", fn: failoverTargetRejects },
   { name: "a replica link that sends commands", fn: rogueReplicaLink },
   { name: "FLUSHALL and FLUSHDB of empty databases", fn: flushesReplicated },
   { name: "masterauth on the link", fn: auth },
   { name: "min-replicas-to-write", fn: minReplicas },
-  { name: "a stopped replica's buffer is not evicted for", fn: replicaBuffersNotEvicting },
+  {
+    name: "a stopped replica's buffer is not evicted for",
+    fn: replicaBuffersNotEvicting,
+    channel: true,
+  },
   { name: "a replica output limit under the backlog's size", fn: outputLimitUnderBacklog },
-  { name: "a stopped replica does not stall its sibling's sync", fn: stalledSiblingDuringSync },
+  {
+    name: "a stopped replica does not stall its sibling's sync",
+    fn: stalledSiblingDuringSync,
+    channel: true,
+  },
   { name: "redis-cli --rdb", needs: ["redis-cli"], fn: cliRdb },
   { name: "redis-cli --functions-rdb", needs: ["redis-cli"], fn: cliFunctionsRdb },
   { name: "bind-source-addr on the replica", fn: bindSourceAddr },
-  { name: "chained replicas", fn: chained },
+  { name: "chained replicas", fn: chained, channel: true },
   { name: "the link is down from the CLIENT KILL of the master client", fn: linkDownFromKill },
   { name: "CLIENT PAUSE WRITE on the replica holds the stream", fn: pausedReplica },
-  { name: "a failed sync from a new master keeps the old history", fn: failedSyncKeepsHistory },
-  { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory },
-  { name: "a disk-based load after the transfer blocks", fn: diskLoadBlocks },
+  {
+    name: "a failed sync from a new master keeps the old history",
+    fn: failedSyncKeepsHistory,
+    channel: true,
+  },
+  { name: "repl-diskless-load swapdb of another history", fn: swapdbNewHistory, channel: true },
+  { name: "a disk-based load after the transfer blocks", fn: diskLoadBlocks, channel: true },
   {
     name: "sub-replicas kept through a full sync from a new master",
     fn: subReplicasKeptDuringSync,
   },
-  { name: "repl-diskless-load swapdb of the same history", fn: swapdbSameHistory },
+  { name: "repl-diskless-load swapdb of the same history", fn: swapdbSameHistory, channel: true },
 ];
 
 /** Why a scenario cannot run for a pairing, or null. */
-function skipReason(p: Pair, s: Scenario): string | null {
+function skipReason(p: Pairing, s: Scenario): string | null {
   const uses = (i: Impl) => p.master === i || p.replica === i;
   if (uses("redis") && !hasRedis) return "redis-server not installed";
   const missing = (s.needs ?? []).filter((b) => which(b) === null);
@@ -1369,12 +1408,21 @@ if (!hasRedis) console.log("SKIP: redis-server not installed: replication pairin
 
 for (const p of PAIRS) {
   for (const s of SCENARIOS) {
+    if (p.channel && !s.channel) continue;
     const why = skipReason(p, s);
+    const pairing = `${p.master} → ${p.replica}${p.channel ? " (RDB channel)" : ""}`;
     Deno.test({
-      name: `replication ${p.master} → ${p.replica}: ${s.name}${why ? ` (ignored: ${why})` : ""}`,
+      name: `replication ${pairing}: ${s.name}${why ? ` (ignored: ${why})` : ""}`,
       ignore: why !== null,
       ...opts,
-      fn: () => s.fn(p),
+      fn: async () => {
+        setOursArgs(p.channel ? ["--repl-rdb-channel", "yes"] : []);
+        try {
+          await s.fn(p);
+        } finally {
+          setOursArgs([]);
+        }
+      },
     });
   }
 }

@@ -23,6 +23,13 @@ export const WAIT_MS = 15000;
  * Directives every node gets: pings each second, no diskless delay, no wait for replicas at
  * shutdown (the grace period of a stop is not spent waiting for acks), DEBUG allowed.
  */
+/** Directives our nodes get on top of BASE_ARGS (set by a test for the scenarios it runs). */
+let oursArgs: readonly string[] = [];
+
+export function setOursArgs(args: readonly string[]): void {
+  oursArgs = args;
+}
+
 export const BASE_ARGS = [
   "--repl-ping-replica-period",
   "1",
@@ -50,7 +57,7 @@ export class Node {
     args: string[] = [],
     o: { dir?: string; password?: string } = {},
   ): Promise<Node> {
-    const all = [...BASE_ARGS, ...args];
+    const all = [...BASE_ARGS, ...(impl === "ours" ? oursArgs : []), ...args];
     const so = o.dir === undefined ? {} : { dir: o.dir };
     const proc = impl === "redis" ? await startRedisServer(all, so) : await startDataNode(all, so);
     try {
