@@ -16,7 +16,6 @@ import {
 import { eventually, RawConn } from "./helpers/raw.ts";
 import {
   encodeCommand,
-  RespDouble,
   RespError,
   RespPush,
   type RespValue,
@@ -446,35 +445,6 @@ Deno.test({
     await blockedClients(w, 1);
     await w.call("RPUSH", "y", "v");
     deepStrictEqual(await popped, ["y", "v"]);
-  },
-});
-
-Deno.test({
-  // Redis 7.2's option, so not in the conformance suite (redis-server 7.0 rejects it).
-  name: "ZRANK and ZREVRANK WITHSCORE answer rank and score, a null array when missing",
-  ...opts,
-  fn: async () => {
-    await using node = await startDataNode();
-    using a = await RawConn.connect(node.port);
-    await a.call("ZADD", "z", "1.5", "a", "2", "b", "3", "c");
-    deepStrictEqual(await a.call("ZRANK", "z", "b", "WITHSCORE"), [1, "2"]);
-    deepStrictEqual(await a.call("ZREVRANK", "z", "a", "withscore"), [2, "1.5"]);
-    equal(await a.call("ZRANK", "z", "nope", "WITHSCORE"), null);
-    equal(await a.call("ZRANK", "nokey", "a", "WITHSCORE"), null);
-    const syntax = await a.call("ZRANK", "z", "a", "WITHSCORES");
-    ok(syntax instanceof RespError);
-    equal(syntax.message, "ERR syntax error");
-    const arity = await a.call("ZREVRANK", "z", "a", "WITHSCORE", "x");
-    ok(arity instanceof RespError);
-    equal(arity.message, "ERR wrong number of arguments for 'zrevrank' command");
-    await a.call("SET", "s", "v");
-    ok(await a.call("ZRANK", "s", "a", "WITHSCORE") instanceof RespError);
-    await a.call("HELLO", "3");
-    const r3 = await a.call("ZRANK", "z", "c", "WITHSCORE");
-    ok(Array.isArray(r3));
-    equal(r3[0], 2);
-    ok(r3[1] instanceof RespDouble);
-    equal(r3[1].value, 3);
   },
 });
 

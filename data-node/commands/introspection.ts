@@ -72,14 +72,54 @@ function writeKeySpecs(c: ClientState, d: CommandDef): void {
   }
 }
 
+/** The order in which Redis 7.0 lists a command's flags (that of its flag bits). */
+const FLAG_ORDER = new Map(
+  [
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+  ].map((f, i) => [f, i]),
+);
+
+/** A command's flags in Redis's order, computed once per definition. */
+const orderedFlags = new WeakMap<CommandDef, readonly string[]>();
+
+function flagsInOrder(d: CommandDef): readonly string[] {
+  let f = orderedFlags.get(d);
+  if (f === undefined) {
+    const rank = (x: string) => FLAG_ORDER.get(x) ?? FLAG_ORDER.size;
+    f = [...d.flags].sort((a, b) => rank(a) - rank(b));
+    orderedFlags.set(d, f);
+  }
+  return f;
+}
+
 /** One COMMAND INFO entry: name, arity, flags, keys, ACL categories, tips, specs, subcommands. */
 export function writeCommandInfo(c: ClientState, d: CommandDef): void {
   const [first, last, step] = d.keys ?? [0, 0, 0];
   c.out.array(10);
   c.out.bulk(d.name);
   c.out.int(d.arity);
-  c.out.set(d.flags.length);
-  for (const f of d.flags) c.out.simple(f);
+  const flags = flagsInOrder(d);
+  c.out.set(flags.length);
+  for (const f of flags) c.out.simple(f);
   c.out.int(first);
   c.out.int(last);
   c.out.int(step);

@@ -248,22 +248,14 @@ function zmscore(s: Engine, c: ClientState, argv: string[]): void {
   }
 }
 
-/** ZRANK/ZREVRANK key member [WITHSCORE] (the option is Redis 7.2's). */
+/** ZRANK/ZREVRANK key member (WITHSCORE came with Redis 7.2). */
 function zrank(reverse: boolean) {
-  const name = reverse ? "zrevrank" : "zrank";
   return (s: Engine, c: ClientState, argv: string[]): void => {
-    if (argv.length > 4) {
-      return c.error(`ERR wrong number of arguments for '${name}' command`);
-    }
-    const withScore = argv.length === 4;
-    if (withScore && argv[3]!.toLowerCase() !== "withscore") return c.error(ERR.syntax);
     const z = readZset(s, c, argv[1]!);
     if (z === REPLIED) return;
     const r = z ? z.rank(argv[2]!) : -1;
-    if (r < 0) return withScore ? c.out.nullArray() : c.out.nullBulk();
-    if (withScore) c.out.array(2);
+    if (r < 0) return c.out.nullBulk();
     c.out.int(reverse ? z!.size - 1 - r : r);
-    if (withScore) c.out.double(z!.score(argv[2]!)!);
   };
 }
 
@@ -882,7 +874,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
   ),
   cmd(
     "zrank",
-    -3,
+    3,
     "readonly fast",
     k1,
     "sorted_set",
@@ -891,7 +883,7 @@ export const ZSET_COMMANDS: CommandDef[] = [
   ),
   cmd(
     "zrevrank",
-    -3,
+    3,
     "readonly fast",
     k1,
     "sorted_set",

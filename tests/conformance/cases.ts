@@ -1686,6 +1686,12 @@ export const CASES: Case[] = [
       c("ZRANK", "z", "c"),
       c("ZREVRANK", "z", "c"),
       c("ZRANK", "z", "x"),
+      // WITHSCORE came with Redis 7.2: an arity error in 7.0, also when MULTI queues it.
+      c("ZRANK", "z", "c", "WITHSCORE"),
+      c("ZREVRANK", "z", "c", "WITHSCORE"),
+      c("MULTI"),
+      c("ZRANK", "z", "c", "c"),
+      c("EXEC"),
       c("ZCOUNT", "z", "2", "(4"),
       c("ZCOUNT", "z", "x", "1"),
       c("ZLEXCOUNT", "z", "-", "+"),
