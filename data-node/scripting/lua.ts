@@ -810,8 +810,22 @@ export class LuaVm {
       const msg = toStr(l, -1);
       lua.lua_pop(l, 1);
       return msg.replace(/ near <eof>$/, " near '<eof>'").replace(
+        // Lua 5.1 quotes every token it expected, <eof> and <name> included.
+        /: (<eof>|<name>|<string>|<number>|<integer>) expected/,
+        ": '$1' expected",
+      ).replace(
         /: syntax error near (.*)$/,
         ": '=' expected near $1",
+      ).replace(
+        // A single-byte token that is not printable: Lua 5.1 writes control characters as
+        // char(N) and other bytes as they are, where 5.3 writes <\N>.
+        / near '<\\(\d{1,3})>'$/,
+        (_m, n: string) => {
+          const code = Number(n);
+          return ` near '${
+            code < 32 || code === 127 ? `char(${code})` : String.fromCharCode(code)
+          }'`;
+        },
       );
     }
     if (library) {

@@ -206,6 +206,14 @@ export const CASES_SCRIPTING: Case[] = [
   {
     name: "scripting: errors of redis.call, redis.pcall and the script",
     steps: [
+      // Compile errors in Lua 5.1's words: tokens it expected are quoted, a byte that is not
+      // printable is shown as it is or as char(N).
+      ev("return 1 )"),
+      ev("local = 1"),
+      ev("\xc3\xa9"),
+      ev("x = \x01"),
+      ev("\r\x01"),
+      ev("return 1 \x7f"),
       c("SET", "str", "v"),
       ev("return redis.call('INCR', KEYS[1])", ["str"]),
       ev("return redis.call('LPUSH', KEYS[1], 'x')", ["str"]),
