@@ -56,3 +56,42 @@ Deno.test({
     deepStrictEqual(got, await scenario(redis.port));
   },
 });
+
+/**
+ * A timeout whose deadline (now + timeout) is past INT64_MAX: Redis 7.0 computes it by wrapping
+ * into negative time, which its timeout table files after every other deadline, so the client
+ * waits until it is served. XREAD BLOCK (milliseconds) and BLPOP (seconds, a long double).
+ */
+async function hugeTimeouts(port: number): Promise<RespValue[]> {
+  using admin = await RawConn.connect(port);
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  const out: RespValue[] = [];
+  await a.write(encodeCommand(["XREAD", "BLOCK", "9223372036854775807", "STREAMS", "s", "$"]));
+  await b.write(encodeCommand(["BLPOP", "l", "9223372036854775.807"]));
+  await eventually(async () => (await blockedClients(admin)) === 2, "2 blocked clients");
+  // Well past the 100 ms a wrong reading (an immediate timeout) would take.
+  await new Promise((r) => setTimeout(r, 500));
+  out.push(await blockedClients(admin));
+  out.push(await admin.call("XADD", "s", "1-1", "f", "v"));
+  out.push(await admin.call("RPUSH", "l", "x"));
+  out.push(await a.read(), await b.read());
+  return out;
+}
+
+Deno.test({
+  name: "a blocking timeout whose deadline is past INT64_MAX waits until served, as in Redis",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ours = await startDataNode();
+    const got = await hugeTimeouts(ours.port);
+    deepStrictEqual(got[0], 2, "both still blocked");
+    if (!hasRedis) {
+      console.log("SKIP: redis-server not installed: comparison with Redis");
+      return;
+    }
+    await using redis = await startRedisServer();
+    deepStrictEqual(got, await hugeTimeouts(redis.port));
+  },
+});

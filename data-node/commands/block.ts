@@ -2,7 +2,7 @@
 import type { ClientState, Engine } from "../engine/types.ts";
 import { REPLIED } from "./access.ts";
 import { parseLongDouble } from "../store/long_double.ts";
-import { parseIntArg } from "./define.ts";
+import { parseI64, parseIntArg } from "./define.ts";
 
 export interface BlockingCall {
   keys: string[];
@@ -61,6 +61,21 @@ const NEGATIVE = "ERR timeout is negative";
 const I64_LIMIT = 2n ** 63n;
 
 /**
+ * A timeout in milliseconds (WAIT, CLIENT PAUSE, XREAD BLOCK), as Redis 7.0 reads it: any signed
+ * 64-bit integer, not negative. `wraps` when the deadline (now + ms) is past INT64_MAX, which
+ * Redis computes by wrapping into negative time. Returns the error text, or the delay.
+ */
+export function parseMsTimeout(
+  arg: string,
+  nowMs: number,
+): string | { ms: number; wraps: boolean } {
+  const t = parseI64(arg);
+  if (t === null) return "ERR timeout is not an integer or out of range";
+  if (t < 0n) return NEGATIVE;
+  return { ms: Number(t), wraps: t > I64_LIMIT - 1n - BigInt(nowMs) };
+}
+
+/**
  * A blocking command's timeout in seconds, as Redis 7.0 reads it: strtold's long double (so
  * "inf" and 1e400 parse), then milliseconds rounded up and cast to a 64-bit integer. Anything
  * the cast cannot hold (infinities, 9.3e15 seconds and up) turns negative there, hence "timeout
@@ -92,9 +107,9 @@ export function parseBlockingTimeout(arg: string, nowMs: number): number | strin
   if (v.neg) ms = -ms;
   if (ms < 0n || ms >= I64_LIMIT) return NEGATIVE;
   if (ms === 0n) return 0;
-  // Redis adds the current time; past INT64_MAX that wraps into the past and the client
-  // times out on the next cron run.
-  if (ms > I64_LIMIT - 1n - BigInt(nowMs)) return 100;
+  // Redis adds the current time; past INT64_MAX that wraps to a negative deadline, which its
+  // timeout table (unsigned) files after every other: the client waits for good.
+  if (ms > I64_LIMIT - 1n - BigInt(nowMs)) return 0;
   // Long waits are timed in capped steps by the blocking registry.
   return Number(ms);
 }

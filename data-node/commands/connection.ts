@@ -2,7 +2,8 @@
 import { clientTypeName, parseKillFilters } from "../../shared/client_kill.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
-import { cmd, container, ERR, parseI64, parseIntArg, subcommandSyntaxError } from "./define.ts";
+import { parseMsTimeout } from "./block.ts";
+import { cmd, container, ERR, parseI64, subcommandSyntaxError } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { discardTransaction, unwatchAll } from "../engine/transaction.ts";
 import { cstr } from "../../shared/cstr.ts";
@@ -258,15 +259,13 @@ function killClient(self: ClientState, target: ClientState): void {
 }
 
 function clientPause(s: Engine, c: ClientState, argv: string[]): void {
-  const ms = parseIntArg(argv[2]!);
-  if (ms === null) {
-    c.error("ERR timeout is not an integer or out of range");
+  const t = parseMsTimeout(argv[2]!, s.nowMs);
+  if (typeof t === "string") {
+    c.error(t);
     return;
   }
-  if (ms < 0) {
-    c.error("ERR timeout is negative");
-    return;
-  }
+  // A deadline past INT64_MAX is in the past for Redis (it wraps): the pause ends at once.
+  const ms = t.wraps ? 0 : t.ms;
   let all = true;
   if (argv.length === 4) {
     const mode = argv[3]!.toLowerCase();

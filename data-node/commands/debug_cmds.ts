@@ -15,7 +15,6 @@ import {
 } from "./define.ts";
 import type { CommandDef } from "./types.ts";
 import { TO_REPL } from "../engine/propagation.ts";
-import { isLocalPeer } from "../../shared/net.ts";
 import { datasetDigest, valueDigest } from "../store/digest.ts";
 import { getLogger } from "../../shared/log.ts";
 import { parseMemory } from "../../shared/config/schema.ts";
@@ -183,17 +182,7 @@ function debugSubcommand(s: Engine, c: ClientState, argv: string[]): boolean {
   return true;
 }
 
-const DEBUG_NOT_ALLOWED = "ERR DEBUG command not allowed. If the enable-debug-command option " +
-  'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
-  "option in the configuration file, and then restart the server.";
-
-function debugAllowed(s: Engine, c: ClientState): boolean {
-  const mode = s.config.getString("enable-debug-command");
-  return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
-}
-
 function debug(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
-  if (!debugAllowed(s, c)) return c.error(DEBUG_NOT_ALLOWED);
   const sub = argv[1]!.toLowerCase();
   const ext = s.debugExtensions.get(sub);
   if (ext) return ext(s, c, argv);
@@ -236,7 +225,11 @@ function debug(s: Engine, c: ClientState, argv: string[]): void | Promise<void> 
 }
 
 export const DEBUG_COMMANDS: CommandDef[] = [
-  cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
-    summary: "A container for debugging commands.",
-  }),
+  // Allowed by enable-debug-command, which the dispatcher checks before anything else.
+  Object.assign(
+    cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
+      summary: "A container for debugging commands.",
+    }),
+    { protectedBy: "enable-debug-command" as const },
+  ),
 ];

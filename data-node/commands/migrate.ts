@@ -288,10 +288,11 @@ export function migrate(s: Engine, c: ClientState, argv: string[]): void | Promi
       break;
     } else return c.error(ERR.syntax);
   }
-  const port = parseIndex(argv[2]!);
-  const db = parseIndex(argv[4]!);
+  // The port is read as C's atoi reads it (leading digits, else 0): a bad one fails to connect.
+  const port = atoi(argv[2]!);
   let timeout = parseIndex(argv[5]!);
-  if (port === null || db === null || timeout === null) return c.error(ERR.notInt);
+  const db = parseIndex(argv[4]!);
+  if (db === null || timeout === null) return c.error(ERR.notInt);
   if (timeout <= 0) timeout = 1000;
   const moving: Moving[] = [];
   const opts = {
@@ -318,6 +319,19 @@ export function migrate(s: Engine, c: ClientState, argv: string[]): void | Promi
     .finally(() => s.migrating.unlock(locked));
 }
 
+/** C's atoi: optional spaces and sign, then digits up to the first other character. */
+function atoi(s: string): number {
+  let i = 0;
+  while (i < s.length && " \t\n\v\f\r".includes(s[i]!)) i++;
+  let neg = false;
+  if (s[i] === "+" || s[i] === "-") neg = s[i++] === "-";
+  let n = 0;
+  for (; i < s.length && s[i]! >= "0" && s[i]! <= "9"; i++) {
+    n = (n * 10 + (s.charCodeAt(i) - 48)) | 0;
+  }
+  return neg ? -n : n;
+}
+
 async function send(
   s: Engine,
   c: ClientState,
@@ -338,6 +352,7 @@ async function send(
       let link = links.get(name);
       if (!link) {
         try {
+          if (port < 1 || port > 65535) throw new RangeError("no such port");
           link = await links.open(name, host, port, timeout);
         } catch {
           return c.error("IOERR error or timeout connecting to the client");

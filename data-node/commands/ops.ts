@@ -10,7 +10,6 @@ import { clip128 } from "../../shared/cstr.ts";
 import { REDIS_VERSION } from "../../shared/version.ts";
 import { utf8ToBinary } from "../../shared/resp/bytes.ts";
 import { latencyGraph } from "../server/latency.ts";
-import { isLocalPeer } from "../../shared/net.ts";
 
 // ---- SLOWLOG ----
 
@@ -380,23 +379,12 @@ function lolwut(_s: Engine, c: ClientState, argv: string[]): void {
 
 // ---- MODULE ----
 
-const MODULE_NOT_ALLOWED = "ERR MODULE command not allowed. If the enable-module-command option " +
-  'is set to "local", you can run it from a local connection, otherwise you need to set this ' +
-  "option in the configuration file, and then restart the server.";
-
-function moduleAllowed(s: Engine, c: ClientState): boolean {
-  const mode = s.config.getString("enable-module-command");
-  return mode === "yes" || (mode === "local" && isLocalPeer(c.addr));
-}
-
 /** Loading a module always fails: this server runs no native extensions. */
-function moduleLoad(s: Engine, c: ClientState): void {
-  if (!moduleAllowed(s, c)) return c.error(MODULE_NOT_ALLOWED);
+function moduleLoad(_s: Engine, c: ClientState): void {
   c.error("ERR Error loading the extension. Please check the server logs.");
 }
 
-function moduleUnload(s: Engine, c: ClientState): void {
-  if (!moduleAllowed(s, c)) return c.error(MODULE_NOT_ALLOWED);
+function moduleUnload(_s: Engine, c: ClientState): void {
   c.error("ERR Error unloading module: no such module with that name");
 }
 
@@ -491,18 +479,27 @@ export const OPS_COMMANDS: CommandDef[] = [
       since: "4.0.0",
       complexity: "O(N) where N is the number of loaded modules.",
     }),
-    cmd("module|load", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
-      summary: "Load a module",
-      since: "4.0.0",
-    }),
-    cmd("module|loadex", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
-      summary: "Load a module with extended parameters",
-      since: "7.0.0",
-    }),
-    cmd("module|unload", 3, "admin noscript no_async_loading", null, "server", moduleUnload, {
-      summary: "Unload a module",
-      since: "4.0.0",
-    }),
+    Object.assign(
+      cmd("module|load", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
+        summary: "Load a module",
+        since: "4.0.0",
+      }),
+      { protectedBy: "enable-module-command" as const },
+    ),
+    Object.assign(
+      cmd("module|loadex", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
+        summary: "Load a module with extended parameters",
+        since: "7.0.0",
+      }),
+      { protectedBy: "enable-module-command" as const },
+    ),
+    Object.assign(
+      cmd("module|unload", 3, "admin noscript no_async_loading", null, "server", moduleUnload, {
+        summary: "Unload a module",
+        since: "4.0.0",
+      }),
+      { protectedBy: "enable-module-command" as const },
+    ),
     cmd("module|help", 2, "loading stale", null, "server", (_s, c) => {
       replyHelp(c, MODULE_HELP);
     }, { summary: "Show helpful text about the different subcommands", since: "5.0.0" }),

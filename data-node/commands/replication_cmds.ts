@@ -5,7 +5,8 @@
  */
 import type { Engine } from "../engine/types.ts";
 import type { ClientState } from "../engine/types.ts";
-import { cmd, parseIntArg } from "./define.ts";
+import { cmd, parseIndex, parseIntArg } from "./define.ts";
+import { parseMsTimeout } from "./block.ts";
 import { ERR } from "../../shared/errors.ts";
 import type { ReplicaOf } from "../config.ts";
 import { getLogger } from "../../shared/log.ts";
@@ -198,21 +199,19 @@ function wait(s: Engine, c: ClientState, argv: string[]): void | Promise<void> {
     );
     return;
   }
-  const n = parseIntArg(argv[1]!);
-  const timeout = parseIntArg(argv[2]!);
+  // Any 64-bit count (one past 2^53 asks as much as 2^53 does).
+  const n = parseIndex(argv[1]!);
   if (n === null) {
     c.error(ERR.notInt);
     return;
   }
-  if (timeout === null) {
-    c.error("ERR timeout is not an integer or out of range");
+  const t = parseMsTimeout(argv[2]!, s.nowMs);
+  if (typeof t === "string") {
+    c.error(t);
     return;
   }
-  if (timeout < 0) {
-    c.error("ERR timeout is negative");
-    return;
-  }
-  const r = s.replication.master.wait(c, n, timeout);
+  // A deadline past INT64_MAX never comes in Redis: WAIT then waits as with 0.
+  const r = s.replication.master.wait(c, n, t.wraps ? 0 : t.ms);
   if (typeof r === "number") {
     c.out.int(r);
     return;

@@ -25,10 +25,12 @@ import {
 } from "../store/stream.ts";
 import { ConsumerGroup as Group } from "../store/stream.ts";
 import { cmd, container, ERR, parseI64, replyHelp, subcommandSyntaxError } from "./define.ts";
+import { parseMsTimeout } from "./block.ts";
 import { readAggregate, REPLIED } from "./access.ts";
 import type { CommandDef, Handler } from "./types.ts";
 import { wrongArity } from "../../shared/errors.ts";
 import { NOTIFY } from "../engine/notify.ts";
+import { cstr } from "../../shared/cstr.ts";
 
 const INVALID_ID = "ERR Invalid stream ID specified as stream command argument";
 const XREAD_BLOCKED_DEFAULT_COUNT = 1000;
@@ -369,11 +371,10 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
           null;
       }
       i++;
-      const t = parseI64(argv[i]!);
-      if (t === null) return c.error("ERR timeout is not an integer or out of range"), null;
-      if (t < 0n) return c.error("ERR timeout is negative"), null;
-      // Past INT64_MAX the deadline wraps into the past in Redis: the read times out at once.
-      timeout = t > 2n ** 63n - 1n - BigInt(s.nowMs) ? 100 : Number(t);
+      const t = parseMsTimeout(argv[i]!, s.nowMs);
+      if (typeof t === "string") return c.error(t), null;
+      // A deadline past INT64_MAX never comes in Redis (see parseBlockingTimeout).
+      timeout = t.wraps ? 0 : t.ms;
     } else if (o === "count" && more) {
       i++;
       const n = longArg(c, argv[i]!);
@@ -427,7 +428,9 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
       const g = stream?.groups.get(group);
       if (!g) {
         c.error(
-          `NOGROUP No such key '${key}' or consumer group '${group}' in XREADGROUP with GROUP option`,
+          `NOGROUP No such key '${cstr(key)}' or consumer group '${
+            cstr(group)
+          }' in XREADGROUP with GROUP option`,
         );
         return null;
       }
@@ -788,7 +791,7 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
     }
     g = st.groups.get(name);
     if (!g && (sub === "setid" || sub === "createconsumer" || sub === "delconsumer")) {
-      return c.error(`NOGROUP No such consumer group '${name}' for key name '${key}'`);
+      return c.error(`NOGROUP No such consumer group '${cstr(name)}' for key name '${cstr(key)}'`);
     }
   }
   if (sub === "create" && argv.length >= 5 && argv.length <= 8) {
@@ -926,7 +929,9 @@ function xpending(s: Engine, c: ClientState, argv: string[]): void {
   const r = lookupGroup(s, c, key, groupName);
   if (!r) return;
   const g = r.g;
-  if (!g) return c.error(`NOGROUP No such key '${key}' or consumer group '${groupName}'`);
+  if (!g) {
+    return c.error(`NOGROUP No such key '${cstr(key)}' or consumer group '${cstr(groupName)}'`);
+  }
   if (justInfo) {
     c.out.array(4);
     c.out.int(g.pel.size);
@@ -980,7 +985,7 @@ function xclaim(s: Engine, c: ClientState, argv: string[]): void {
   if (!r) return;
   const { st, g } = r;
   if (!st || !g) {
-    return c.error(`NOGROUP No such key '${key}' or consumer group '${groupName}'`);
+    return c.error(`NOGROUP No such key '${cstr(key)}' or consumer group '${cstr(groupName)}'`);
   }
   let minIdle = longArg(c, argv[4]!, "ERR Invalid min-idle-time argument for XCLAIM");
   if (minIdle === null) return;
@@ -1116,7 +1121,7 @@ function xautoclaim(s: Engine, c: ClientState, argv: string[]): void {
   if (!r) return;
   const { st, g } = r;
   if (!st || !g) {
-    return c.error(`NOGROUP No such key '${key}' or consumer group '${groupName}'`);
+    return c.error(`NOGROUP No such key '${cstr(key)}' or consumer group '${cstr(groupName)}'`);
   }
   const now = s.nowMs;
   const dbId = c.db.id;
@@ -1356,7 +1361,11 @@ function xinfoConsumers(s: Engine, c: ClientState, argv: string[]): void {
   if (st === REPLIED) return;
   if (st === null) return c.error(ERR.noSuchKey);
   const g = st.groups.get(argv[3]!);
-  if (!g) return c.error(`NOGROUP No such consumer group '${argv[3]!}' for key name '${key}'`);
+  if (!g) {
+    return c.error(
+      `NOGROUP No such consumer group '${cstr(argv[3]!)}' for key name '${cstr(key)}'`,
+    );
+  }
   const now = s.nowMs;
   const cs = g.consumerList();
   c.out.array(cs.length);

@@ -113,6 +113,8 @@ export interface CommandDef {
   subcommands?: CommandDef[];
   /** Key positions found by reading the arguments (GEORADIUS ... STORE, SORT ... STORE). */
   findKeys?: (argv: string[]) => number[];
+  /** A protected command (Redis's hidden flag): the directive that allows it. */
+  protectedBy?: "enable-debug-command" | "enable-module-command";
 }
 
 /** Key positions of a concrete call (for GETKEYS, cluster slots and WATCH-free checks). */

@@ -6,6 +6,7 @@ export function discardTransaction(c: Client): void {
   c.multiError = false;
   c.multiDenyOom = false;
   c.multiDenyStale = false;
+  c.multiDenyAsyncLoading = false;
   c.multiMayReplicate = false;
 }
 

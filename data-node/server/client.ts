@@ -54,6 +54,8 @@ export class Client implements Watcher {
   multiDenyOom = false;
   /** A queued command may not run on stale data (EXEC is refused as MASTERDOWN then). */
   multiDenyStale = false;
+  /** A queued command may not run during an async load (REPLICAOF...): EXEC is refused then. */
+  multiDenyAsyncLoading = false;
   /** A queued command writes or may replicate (EXEC waits out CLIENT PAUSE WRITE then). */
   multiMayReplicate = false;
   /** WATCHed keys per database, each with its entry in the database's `watched` index. */

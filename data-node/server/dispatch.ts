@@ -20,6 +20,7 @@ import { call, lookupCommand } from "../engine/call.ts";
 import { ERR, MISCONF, wrongArity } from "../../shared/errors.ts";
 import { aclDenied } from "../engine/acl_check.ts";
 import { effectiveCommandBits } from "../commands/scripting.ts";
+import { isLocalPeer } from "../../shared/net.ts";
 
 const MULTI_IMMEDIATE = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const PUBSUB_ALLOWED = new Set([
@@ -96,6 +97,12 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
   if (!arityOk(def, argv.length) || (def.subcommands && !def.handler)) {
     return reject(s, c, def, wrongArity(def.name));
   }
+  // DEBUG and MODULE LOAD/LOADEX/UNLOAD are refused here, before authentication and before MULTI
+  // queues them, unless enable-debug-command / enable-module-command allow them, as in Redis.
+  if (def.protectedBy !== undefined && !c.trusted) {
+    const refused = protectedRefusal(s, c, def.protectedBy);
+    if (refused !== null) return reject(s, c, def, refused);
+  }
   // The AOF loader and a master link are obeyed: no auth, pub/sub, OOM, MISCONF or pause checks.
   if (!c.trusted) {
     const refused = accessCheck(s, c, def, argv);
@@ -153,6 +160,7 @@ function dispatch(s: Server, c: Client, argv: string[]): void | Promise<void> {
     const bits = effectiveCommandBits(s, def, argv);
     c.multi.push({ argv, writes: (bits & F_WRITE) !== 0 });
     if (bits & F_DENYOOM) c.multiDenyOom = true;
+    if (def.flags.includes("no_async_loading")) c.multiDenyAsyncLoading = true;
     if (!(bits & F_STALE)) c.multiDenyStale = true;
     if (bits & (F_WRITE | F_MAY_REPLICATE)) c.multiMayReplicate = true;
     c.out.simple("QUEUED");
@@ -239,10 +247,33 @@ function clientCheck(s: Server, c: Client, def: CommandDef): string | null {
   if (s.loading && !def.flags.includes("loading")) {
     return "LOADING Redis is loading the dataset in memory";
   }
-  if (s.asyncLoading && def.flags.includes("no_async_loading")) {
+  if (s.asyncLoading && isDenyAsyncLoading(def, c)) {
     return "LOADING Redis is loading the dataset in memory";
   }
   return null;
+}
+
+/**
+ * A protected command (DEBUG, MODULE LOAD...) that its directive does not allow for this client:
+ * `yes` allows it, `local` from a loopback or Unix socket connection only. The refusal, or null.
+ */
+function protectedRefusal(
+  s: Server,
+  c: Client,
+  directive: "enable-debug-command" | "enable-module-command",
+): string | null {
+  const mode = s.config.getString(directive);
+  if (mode === "yes" || (mode === "local" && isLocalPeer(c.addr))) return null;
+  const what = directive === "enable-debug-command" ? "DEBUG" : "MODULE";
+  return `ERR ${what} command not allowed. If the ${directive} option is set to "local", you ` +
+    "can run it from a local connection, otherwise you need to set this option in the " +
+    "configuration file, and then restart the server.";
+}
+
+/** Commands refused during an async load, and EXEC of a transaction that queued one. */
+function isDenyAsyncLoading(def: CommandDef, c: Client): boolean {
+  if (def.flags.includes("no_async_loading")) return true;
+  return def.name === "exec" && c.multi !== null && c.multiDenyAsyncLoading;
 }
 
 /** A write command, or EXEC of a transaction that queued one. */

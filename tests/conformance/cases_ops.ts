@@ -96,6 +96,32 @@ export const CASES_OPS: Case[] = [
       c("MODULE", "UNLOAD", "x"),
       c("MODULE", "UNLOAD"),
       c("MODULE", "NOPE"),
+      // Refused before MULTI queues it, so the transaction is aborted.
+      c("MULTI"),
+      c("MODULE", "LOADEX", "a"),
+      c("MODULE", "LIST"),
+      c("EXEC"),
+    ],
+  },
+  {
+    name: "arguments read as Redis's C code reads them",
+    steps: [
+      // Any 64-bit replica count; a timeout whose deadline is past INT64_MAX (Redis wraps it).
+      c("WAIT", "9223372036854775807", "1"),
+      c("WAIT", "0", "9223372036854775807"),
+      c("WAIT", "1", "-1"),
+      c("WAIT", "x", "1"),
+      // A pause whose deadline wraps ends at once.
+      c("CLIENT", "PAUSE", "9223372036854775807"),
+      c("PING"),
+      c("CLIENT", "UNPAUSE"),
+      // MIGRATE reads its port with atoi, after looking for the keys.
+      c("MIGRATE", "127.0.0.1", "a", "nokey", "0", "0"),
+      c("MIGRATE", "127.0.0.1", "1", "nokey", "x", "0"),
+      // "%s" stops at a NUL byte.
+      c("XADD", "s", "1-1", "f", "v"),
+      c("XCLAIM", "s", "\x00g\n", "c", "1", "1-1"),
+      c("XGROUP", "CREATECONSUMER", "s", "g\x00x", "c"),
     ],
   },
 ];
