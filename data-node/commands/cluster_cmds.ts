@@ -80,6 +80,9 @@ function slotArg(c: ClientState, s: string): number | null {
 }
 
 function cluster(s: Engine, c: ClientState, argv: string[]): void {
+  // Outside cluster mode every subcommand, HELP and KEYSLOT included, is refused, as in Redis.
+  const cl = s.cluster;
+  if (!cl) return c.error(DISABLED);
   const sub = argv[1]!.toLowerCase();
   if (sub === "help") {
     c.out.array(HELP.length);
@@ -90,8 +93,6 @@ function cluster(s: Engine, c: ClientState, argv: string[]): void {
     c.out.int(keyHashSlot(argv[2]!));
     return;
   }
-  const cl = s.cluster;
-  if (!cl) return c.error(DISABLED);
   const st = cl.st;
   const n = argv.length;
   const wrong = () =>

@@ -11,6 +11,7 @@
  * Consumer groups keep their pending entries list (PEL) in a map by ID, each entry also
  * listed under its consumer; ordered views are sorted on demand.
  */
+import { parseI64 } from "../../shared/int64.ts";
 import { AggregateValue } from "./types.ts";
 import {
   LP_HEADER,
@@ -49,26 +50,28 @@ export function formatId(id: bigint): string {
   return `${id >> 64n}-${id & SEQ_MASK}`;
 }
 
-const U64_RE = /^[0-9]+$/;
 const U64_MAX = SEQ_MASK;
+const TWO_64 = 1n << 64n;
+const DIGITS_RE = /^[0-9]+$/;
 
-/** strtoull as Redis's string2ull uses it: digits only (a leading '-' wraps), within 64 bits. */
+/**
+ * Redis's string2ull: a strict signed 64-bit integer (string2ll) when it is one, refused when
+ * negative; otherwise strtoull's reading: leading white space, an optional sign, decimal digits
+ * to the end, at most 2^64-1 ("-01" is 2^64-1, as strtoull negates in unsigned arithmetic).
+ */
 function parseU64(s: string): bigint | null {
-  if (s.length === 0 || s.length > 21) return null;
-  if (s[0] === "-") {
-    // string2ull falls back to string2ll and casts: "-1" is 2^64-1.
-    const rest = s.slice(1);
-    if (!U64_RE.test(rest) || (rest.length > 1 && rest[0] === "0")) return null;
-    const v = BigInt(rest);
-    if (v > 2n ** 63n || v === 0n) return null;
-    return (1n << 64n) - v;
-  }
-  if (!U64_RE.test(s)) return null;
-  if (s.length > 1 && s[0] === "0") {
-    // strtoull accepts leading zeros.
-  }
-  const v = BigInt(s);
-  return v > U64_MAX ? null : v;
+  if (s.length === 0 || s.length > 64) return null;
+  const strict = parseI64(s);
+  if (strict !== null) return strict < 0n ? null : strict;
+  let i = 0;
+  while (i < s.length && " \t\n\v\f\r".includes(s[i]!)) i++;
+  let neg = false;
+  if (s[i] === "+" || s[i] === "-") neg = s[i++] === "-";
+  const digits = s.slice(i);
+  if (!DIGITS_RE.test(digits)) return null;
+  const v = BigInt(digits);
+  if (v > U64_MAX) return null;
+  return neg ? (TWO_64 - v) % TWO_64 : v;
 }
 
 export interface ParsedId {

@@ -250,6 +250,8 @@ export class Acl<D extends AclCommandSpec<D>> {
    * applied, else why not. A failed rule may have changed nothing.
    */
   applyRule(u: User, op: string): RuleError | null {
+    // An empty rule changes nothing, as in Redis.
+    if (op.length === 0) return null;
     const l = op.toLowerCase();
     switch (l) {
       case "on":

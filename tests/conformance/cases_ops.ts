@@ -122,6 +122,22 @@ export const CASES_OPS: Case[] = [
       c("XADD", "s", "1-1", "f", "v"),
       c("XCLAIM", "s", "\x00g\n", "c", "1", "1-1"),
       c("XGROUP", "CREATECONSUMER", "s", "g\x00x", "c"),
+      // Stream IDs read as string2ull reads them: strtoull's spaces and signs when not strict.
+      c("XADD", "t", "+1", "f", "v"),
+      c("XADD", "t", " 2", "f", "v"),
+      c("XADD", "t", "3-+2", "f", "v"),
+      c("XADD", "t", "4--1", "f", "v"),
+      c("XADD", "t", "5--01", "f", "v"),
+      c("XADD", "t", "-0", "f", "v"),
+      c("XTRIM", "t", "MINID", "+1", "a"),
+      c("XRANGE", "t", "+2", "( 4"),
+      // An empty ACL rule changes nothing.
+      c("ACL", "SETUSER", "u1", "", "x"),
+      c("ACL", "SETUSER", "u1", "", "on"),
+      c("ACL", "DELUSER", "u1"),
+      // Outside cluster mode every CLUSTER subcommand is refused.
+      c("CLUSTER", "KEYSLOT", "a"),
+      c("CLUSTER", "HELP"),
     ],
   },
 ];
