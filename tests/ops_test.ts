@@ -1,7 +1,7 @@
 /**
  * SLOWLOG, MONITOR redaction, the latency monitor and latency histograms, compared with a real
  * redis-server where the replies are deterministic (arguments, client names, redaction), and
- * checked for shape and plausibility where they hold times.
+ * checked for shape and plausibility where they hold times; and MIGRATE inside MULTI/EXEC.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { freePort, hasRedis, startDataNode, startRedisServer } from "./helpers/process.ts";
@@ -245,3 +245,41 @@ Deno.test({
     deepStrictEqual(await scriptErrorStats(ours.port), expected);
   },
 });
+
+/**
+ * MIGRATE inside MULTI/EXEC: its reply keeps its place in EXEC's array, the commands after it
+ * run once it has finished, and another client's command waits for the whole transaction (Redis
+ * runs MIGRATE blocking). The target is a redis-server for both.
+ */
+async function migrateInExec(port: number, target: number): Promise<RespValue[]> {
+  using a = await RawConn.connect(port);
+  using b = await RawConn.connect(port);
+  using t = await RawConn.connect(target);
+  const out: RespValue[] = [];
+  out.push(await t.call("FLUSHALL"));
+  out.push(await a.call("SET", "k", "v"));
+  out.push(await a.call("MULTI"));
+  out.push(await a.call("SET", "x", "1"));
+  out.push(await a.call("MIGRATE", "127.0.0.1", String(target), "k", "0", "2000"));
+  out.push(await a.call("INCR", "x"));
+  await a.write(encodeCommand(["EXEC"]));
+  out.push(await b.call("GET", "x"), await a.read());
+  out.push(await b.call("EXISTS", "k"), await t.call("GET", "k"));
+  return out;
+}
+
+Deno.test({
+  name: "MIGRATE inside MULTI/EXEC: replies in order, the transaction whole, as in Redis",
+  ignore: !hasRedis,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using target = await startRedisServer();
+    await using ours = await startDataNode();
+    await using redis = await startRedisServer();
+    const got = await migrateInExec(ours.port, target.port);
+    deepStrictEqual(got.at(-4), "2", "another client sees the whole transaction");
+    deepStrictEqual(got, await migrateInExec(redis.port, target.port));
+  },
+});
+if (!hasRedis) console.log("SKIP: redis-server not installed: MIGRATE inside MULTI/EXEC");

@@ -56,29 +56,69 @@ function exec(s: Engine, c: ClientState): void | Promise<void> {
   unwatchAll(c);
   discardTransaction(c);
   c.out.array(queued.length);
+  return runQueued(s, c, queued, 0);
+}
+
+/**
+ * Runs the queued commands from `from` on. Nearly all complete at once; one that has to wait
+ * (MIGRATE's round trip to its target, a script past busy-reply-threshold) makes the rest of
+ * the transaction wait for it, so that the replies stay in order. Meanwhile the transaction
+ * stays one execution unit (one MULTI/EXEC in the replication stream), and other clients'
+ * commands are held, as Redis, which runs MIGRATE blocking, runs nothing else meanwhile.
+ */
+function runQueued(
+  s: Engine,
+  c: ClientState,
+  queued: readonly { argv: string[] }[],
+  from: number,
+): void | Promise<void> {
   c.inExec = true;
   s.inExec = true;
   try {
-    for (const q of queued) {
-      const def = lookupCommand(s.commands, q.argv);
+    for (let i = from; i < queued.length; i++) {
+      const argv = queued[i]!.argv;
+      const def = lookupCommand(s.commands, argv);
       if (typeof def === "string") {
         c.error(def);
         continue;
       }
       // The user's rules may have changed since the command was queued: checked again.
-      const denied = aclDenied(s, c, def, q.argv, "multi");
+      const denied = aclDenied(s, c, def, argv, "multi");
       if (denied !== null) {
         c.error(EXEC_NOPERM + EXEC_DENIAL[denied]);
         continue;
       }
       // Inside EXEC nothing blocks: blocking commands behave as their non-blocking forms.
-      void call(s, c, def, q.argv);
+      const waiting = call(s, c, def, argv);
       // A queued command's error counts as its own failed call, not as EXEC's.
       c.failed = false;
+      if (waiting !== undefined) return waitThenRun(s, c, queued, i + 1, waiting);
     }
   } finally {
     c.inExec = false;
     s.inExec = false;
+  }
+}
+
+async function waitThenRun(
+  s: Engine,
+  c: ClientState,
+  queued: readonly { argv: string[] }[],
+  next: number,
+  waiting: Promise<void>,
+): Promise<void> {
+  const p = s.propagation;
+  p.enter();
+  // Others wait, unless a pause (CLIENT PAUSE, a shutdown) already decides who runs.
+  const held = s.pause === null;
+  if (held) s.pause = { untilMs: Infinity, all: true, waiters: [] };
+  try {
+    await waiting;
+    await runQueued(s, c, queued, next);
+  } finally {
+    if (held) s.unpause();
+    p.exit();
+    s.wantsFlush(c);
   }
 }
 
