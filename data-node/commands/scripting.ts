@@ -575,8 +575,10 @@ function scriptFlush(s: Engine, c: ClientState, argv: string[]): void {
 
 /** SCRIPT DEBUG: NO (the only mode served: there is no Lua debugger here). */
 function scriptDebug(_s: Engine, c: ClientState, argv: string[]): void {
-  if (c.multi) {
-    c.error("ERR SCRIPT DEBUG must be called outside MULTI");
+  // Replies still waiting to be written (earlier commands of a pipeline, EXEC's array): refused,
+  // as Redis refuses it.
+  if (c.out.len > 0) {
+    c.error("ERR SCRIPT DEBUG must be called outside a pipeline");
     return;
   }
   const mode = argv[2]!.toLowerCase();

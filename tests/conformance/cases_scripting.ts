@@ -328,6 +328,10 @@ export const CASES_SCRIPTING: Case[] = [
       c("MULTI"),
       c("SCRIPT", "DEBUG", "NO"),
       c("DISCARD"),
+      // Inside EXEC, its array's header is a reply still to be written: refused.
+      c("MULTI"),
+      c("SCRIPT", "DEBUG", "NO"),
+      c("EXEC"),
       c("SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])"),
       c("EVALSHA", "0eb86cc4ae7dca5ff9d6a1a3c5c2e7df9e75c2ae", "1", "k"),
       c("SET", "k", "val"),
