@@ -319,6 +319,15 @@ async function main(): Promise<void> {
     else if (!on && aof.enabled) aof.stop();
     return undefined;
   });
+  // A replica (of --replicaof, or a cluster replica per nodes.conf) follows its master; what its
+  // RDB says it had lets a partial resync continue from there.
+  const follow = (host: string, port: number) => {
+    if (resume) {
+      server.replId = resume.replId;
+      server.replOffset = resume.offset;
+    }
+    server.replication.replicaOf(host, port, resume);
+  };
   if (server.cluster) {
     if (!server.cluster.verifyWithData()) {
       log.error(
@@ -335,22 +344,9 @@ async function main(): Promise<void> {
     // A replica in nodes.conf follows its master again.
     const me = server.cluster.myself;
     const m = me.slaveof ? server.cluster.st.nodes.get(me.slaveof) : undefined;
-    if (m && m.ip) {
-      if (resume) {
-        server.replId = resume.replId;
-        server.replOffset = resume.offset;
-      }
-      server.replication.replicaOf(m.ip, m.port, resume ?? undefined);
-    }
+    if (m && m.ip) follow(m.ip, m.port);
   }
-  if (master) {
-    // What the RDB says this replica had: a partial resync continues from there.
-    if (resume) {
-      server.replId = resume.replId;
-      server.replOffset = resume.offset;
-    }
-    server.replication.replicaOf(master.host, master.port, resume);
-  }
+  if (master) follow(master.host, master.port);
   const admin = startDataNodeAdmin(server);
   server.onClosed = () => void admin.shutdown();
   banner(server.boundPort());
