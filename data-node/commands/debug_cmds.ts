@@ -226,10 +226,8 @@ function debug(s: Engine, c: ClientState, argv: string[]): void | Promise<void> 
 
 export const DEBUG_COMMANDS: CommandDef[] = [
   // Allowed by enable-debug-command, which the dispatcher checks before anything else.
-  Object.assign(
-    cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
-      summary: "A container for debugging commands.",
-    }),
-    { protectedBy: "enable-debug-command" as const },
-  ),
+  cmd("debug", -2, "admin noscript loading stale", null, "server", debug, {
+    summary: "A container for debugging commands.",
+    protectedBy: "enable-debug-command",
+  }),
 ];

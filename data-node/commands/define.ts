@@ -21,6 +21,8 @@ export interface Meta {
   /** Keys given by a count: [destination key index (0 = none), count index, first key index]. */
   numkeys?: [number, number, number];
   subcommands?: CommandDef[];
+  /** A protected command: the directive that allows it (see CommandDef.protectedBy). */
+  protectedBy?: CommandDef["protectedBy"];
 }
 
 const GROUP_ACL: Record<string, string> = {
@@ -111,6 +113,7 @@ export function cmd(
     def.flags.push("movablekeys");
   }
   if (meta.subcommands) def.subcommands = meta.subcommands;
+  if (meta.protectedBy) def.protectedBy = meta.protectedBy;
   def.bits = flagBits(def.flags);
   if (HIDDEN_MAY_REPLICATE.has(name)) def.bits |= F_MAY_REPLICATE;
   return def;

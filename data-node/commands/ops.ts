@@ -479,27 +479,21 @@ export const OPS_COMMANDS: CommandDef[] = [
       since: "4.0.0",
       complexity: "O(N) where N is the number of loaded modules.",
     }),
-    Object.assign(
-      cmd("module|load", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
-        summary: "Load a module",
-        since: "4.0.0",
-      }),
-      { protectedBy: "enable-module-command" as const },
-    ),
-    Object.assign(
-      cmd("module|loadex", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
-        summary: "Load a module with extended parameters",
-        since: "7.0.0",
-      }),
-      { protectedBy: "enable-module-command" as const },
-    ),
-    Object.assign(
-      cmd("module|unload", 3, "admin noscript no_async_loading", null, "server", moduleUnload, {
-        summary: "Unload a module",
-        since: "4.0.0",
-      }),
-      { protectedBy: "enable-module-command" as const },
-    ),
+    cmd("module|load", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
+      summary: "Load a module",
+      since: "4.0.0",
+      protectedBy: "enable-module-command",
+    }),
+    cmd("module|loadex", -3, "admin noscript no_async_loading", null, "server", moduleLoad, {
+      summary: "Load a module with extended parameters",
+      since: "7.0.0",
+      protectedBy: "enable-module-command",
+    }),
+    cmd("module|unload", 3, "admin noscript no_async_loading", null, "server", moduleUnload, {
+      summary: "Unload a module",
+      since: "4.0.0",
+      protectedBy: "enable-module-command",
+    }),
     cmd("module|help", 2, "loading stale", null, "server", (_s, c) => {
       replyHelp(c, MODULE_HELP);
     }, { summary: "Show helpful text about the different subcommands", since: "5.0.0" }),
