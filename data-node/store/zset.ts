@@ -1,10 +1,11 @@
 /**
- * Sorted set values (ZSetValue, at the end): a listpack while small, then a member -> score
- * map plus a skiplist ordered by (score, member) whose links carry spans, so rank,
- * range-by-rank and range-by-score are O(log n), as in Redis. Members compare as bytes
- * (binary strings compare by char code, which is byte order).
+ * Sorted set values (ZSetValue, at the end): a listpack while small, then (the encoding Redis
+ * calls skiplist) a member -> score map plus the entries ordered by (score, member) in a counted
+ * B+tree, so rank, range-by-rank and range-by-score are O(log n), as in Redis. Members compare
+ * as bytes (binary strings compare by char code, which is byte order).
  */
 import { AggregateValue } from "./types.ts";
+import { Cursor, RankTree } from "./rank_tree.ts";
 import { cursorsOf, type ScanCursors } from "./cursor.ts";
 import { KeyDict, type StringTableView } from "./key_dict.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
@@ -27,62 +28,11 @@ import {
   lpSeek,
 } from "./listpack.ts";
 
-const MAX_LEVEL = 32;
-const P = 0.25;
-
 /**
- * A skiplist node. Level 0 links live in the node itself; only the taller nodes (one in four)
- * carry arrays, for levels 1 and up: most nodes are one object (and a boxed score), and the
- * walk at level 0 follows one pointer fewer.
+ * V8 heap bytes per member of a big sorted set besides the member's characters (measured: 50
+ * for its map entry and tree slots, 14 for the string's header and padding).
  */
-class Node {
-  next0: Node | null = null;
-  span0 = 0;
-  /** Next node on levels 1.. (index level - 1), or null for a level-1 node. */
-  private readonly up: (Node | null)[] | null;
-  private readonly upSpan: number[] | null;
-  prev: Node | null = null;
-  constructor(readonly member: string, public score: number, level: number) {
-    if (level > 1) {
-      this.up = new Array<Node | null>(level - 1).fill(null);
-      this.upSpan = new Array<number>(level - 1).fill(0);
-    } else {
-      this.up = this.upSpan = null;
-    }
-  }
-
-  /** The next node on level i. */
-  nx(i: number): Node | null {
-    return i === 0 ? this.next0 : this.up![i - 1]!;
-  }
-
-  /** The span of the link on level i. */
-  sp(i: number): number {
-    return i === 0 ? this.span0 : this.upSpan![i - 1]!;
-  }
-
-  setNx(i: number, n: Node | null): void {
-    if (i === 0) this.next0 = n;
-    else this.up![i - 1] = n;
-  }
-
-  setSp(i: number, v: number): void {
-    if (i === 0) this.span0 = v;
-    else this.upSpan![i - 1] = v;
-  }
-}
-
-/**
- * Scratch for insert and unlink: the node before the new (or removed) one on each level, and its
- * rank. Shared by every skiplist (neither call can re-enter another); allocating them per call
- * cost more than the rest of an insert. Emptied after use, so no dropped node stays reachable.
- */
-const UPDATE: (Node | null)[] = new Array<Node | null>(MAX_LEVEL).fill(null);
-const RANK: number[] = new Array<number>(MAX_LEVEL).fill(0);
-
-function less(score: number, member: string, n: Node): boolean {
-  return n.score < score || (n.score === score && n.member < member);
-}
+const MEMBER_COST = 64;
 
 /** A score range with Redis's exclusive-bound flags (ZRANGEBYSCORE "(1" etc). */
 export interface ScoreRange {
@@ -145,31 +95,25 @@ export function lexRangeEmpty(r: LexRange): boolean {
 
 /**
  * The skiplist encoding (and a sorted set loaded in bulk whose encoding is not decided yet:
- * `big` false, where the listpack rules apply, as in Redis's listpack code).
+ * `big` false, where the listpack rules apply, as in Redis's listpack code): a member -> score
+ * map and the entries in order in a counted B+tree (rank_tree.ts), which answers what Redis's
+ * skiplist with spans answers in O(log n).
  */
-class SkipList {
+class RankedSet {
   /** Member -> score; a KeyDict: members are fresh strings, which a Map would internalize. */
   readonly scores = new KeyDict<number>();
-  private readonly head = new Node("", -Infinity, MAX_LEVEL);
-  private tail: Node | null = null;
-  private level = 1;
+  private readonly tree = new RankTree();
   big = false;
   /**
    * Adjacent pairs (in score order) whose members are in descending byte order. At zero the
-   * list is also sorted by member, so lex bounds are monotonic and skiplist descents are exact;
-   * otherwise lex ranges walk the list as Redis's listpack code does (for a skiplist, as its
-   * descent does when no node is taller than level 1).
+   * list is also sorted by member, so lex bounds are monotonic and searches by member are
+   * exact; otherwise lex ranges walk the list as Redis's listpack code does (for a skiplist, as
+   * its descent does when no node is taller than level 1).
    */
   private inversions = 0;
 
   get size(): number {
     return this.scores.size;
-  }
-
-  private randomLevel(): number {
-    let l = 1;
-    while (l < MAX_LEVEL && Math.random() < P) l++;
-    return l;
   }
 
   /**
@@ -223,150 +167,62 @@ class SkipList {
   }
 
   private insert(member: string, score: number): void {
-    const update = UPDATE, rank = RANK;
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      rank[i] = i === this.level - 1 ? 0 : rank[i + 1]!;
-      let nx = x.nx(i);
-      while (nx !== null && less(score, member, nx)) {
-        rank[i]! += x.sp(i);
-        x = nx;
-        nx = x.nx(i);
-      }
-      update[i] = x;
-    }
-    const lvl = this.randomLevel();
-    if (lvl > this.level) {
-      for (let i = this.level; i < lvl; i++) {
-        rank[i] = 0;
-        update[i] = this.head;
-        this.head.setSp(i, this.scores.size);
-      }
-      this.level = lvl;
-    }
-    const n = new Node(member, score, lvl);
-    for (let i = 0; i < lvl; i++) {
-      const u = update[i]!;
-      n.setNx(i, u.nx(i));
-      u.setNx(i, n);
-      n.setSp(i, u.sp(i) - (rank[0]! - rank[i]!));
-      u.setSp(i, rank[0]! - rank[i]! + 1);
-    }
-    for (let i = lvl; i < this.level; i++) update[i]!.setSp(i, update[i]!.sp(i) + 1);
-    n.prev = update[0] === this.head ? null : update[0]!;
-    update.fill(null, 0, this.level);
-    if (n.next0) n.next0.prev = n;
-    else this.tail = n;
-    const p = n.prev, q = n.next0;
-    if (p && q && q.member < p.member) this.inversions--;
-    if (p && member < p.member) this.inversions++;
-    if (q && q.member < member) this.inversions++;
+    const t = this.tree;
+    t.insert(score, member);
+    const p = t.before, q = t.after;
+    if (p !== null && q !== null && q < p) this.inversions--;
+    if (p !== null && member < p) this.inversions++;
+    if (q !== null && q < member) this.inversions++;
   }
 
   private unlink(member: string, score: number): void {
-    const update = UPDATE;
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      let nx = x.nx(i);
-      while (nx !== null && less(score, member, nx)) {
-        x = nx;
-        nx = x.nx(i);
-      }
-      update[i] = x;
-    }
-    const n = x.next0;
-    if (!n || n.member !== member) {
-      update.fill(null, 0, this.level);
-      throw new Error("zset skiplist out of sync");
-    }
-    const p = n.prev, q = n.next0;
-    if (p && member < p.member) this.inversions--;
-    if (q && q.member < member) this.inversions--;
-    if (p && q && q.member < p.member) this.inversions++;
-    for (let i = 0; i < this.level; i++) {
-      const u = update[i]!;
-      if (u.nx(i) === n) {
-        u.setSp(i, u.sp(i) + n.sp(i) - 1);
-        u.setNx(i, n.nx(i));
-      } else {
-        u.setSp(i, u.sp(i) - 1);
-      }
-    }
-    update.fill(null, 0, this.level);
-    if (n.next0) n.next0.prev = n.prev;
-    else this.tail = n.prev;
-    while (this.level > 1 && this.head.nx(this.level - 1) === null) this.level--;
+    const t = this.tree;
+    if (!t.delete(score, member)) throw new Error("sorted set tree out of sync");
+    const p = t.before, q = t.after;
+    if (p !== null && member < p) this.inversions--;
+    if (q !== null && q < member) this.inversions--;
+    if (p !== null && q !== null && q < p) this.inversions++;
   }
 
   /** 0-based rank by ascending (score, member), or -1. */
   rank(member: string): number {
     const score = this.scores.get(member);
-    if (score === undefined) return -1;
-    let r = 0;
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (
-        x.nx(i) && (less(score, member, x.nx(i)!) || x.nx(i)!.member === member)
-      ) {
-        r += x.sp(i)!;
-        x = x.nx(i)!;
-        if (x.member === member) return r - 1;
-      }
-    }
-    return -1;
-  }
-
-  /** The node at 0-based rank. */
-  private nodeAt(rank: number): Node | null {
-    if (rank < 0 || rank >= this.scores.size) return null;
-    let traversed = 0;
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.nx(i) && traversed + x.sp(i)! <= rank + 1) {
-        traversed += x.sp(i)!;
-        x = x.nx(i)!;
-      }
-      if (traversed === rank + 1) return x;
-    }
-    return null;
+    return score === undefined ? -1 : this.tree.rankOf(score, member);
   }
 
   /** Entries from rank start to end inclusive (clamped by caller), ascending or descending. */
   *rangeByRank(start: number, end: number, reverse = false): IterableIterator<[string, number]> {
     const n = this.scores.size;
     if (start > end || start >= n) return;
-    let x = reverse ? this.nodeAt(n - 1 - start) : this.nodeAt(start);
-    for (let i = start; i <= end && x; i++) {
+    const x = this.tree.at(reverse ? n - 1 - start : start);
+    if (!x) return;
+    for (let i = start; i <= end; i++) {
       yield [x.member, x.score];
-      x = reverse ? x.prev : x.next0!;
+      if (!(reverse ? x.prev() : x.next())) return;
     }
   }
 
-  /** First node with score in range (ascending), or null. */
-  private firstInScore(r: ScoreRange): Node | null {
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.nx(i) && !gteMin(x.nx(i)!.score, r)) x = x.nx(i)!;
-    }
-    const n = x.next0;
-    return n && lteMax(n.score, r) ? n : null;
+  /** The rank of the first entry with score in range (ascending), or -1. */
+  private firstInScore(r: ScoreRange): number {
+    const k = this.tree.firstWhere((s) => gteMin(s, r));
+    const x = this.tree.at(k);
+    return x && lteMax(x.score, r) ? k : -1;
   }
 
-  private lastInScore(r: ScoreRange): Node | null {
-    let x = this.head;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.nx(i) && lteMax(x.nx(i)!.score, r)) x = x.nx(i)!;
-    }
-    return x !== this.head && gteMin(x.score, r) ? x : null;
+  /** The rank of the last entry with score in range, or -1. */
+  private lastInScore(r: ScoreRange): number {
+    const k = this.tree.firstWhere((s) => !lteMax(s, r)) - 1;
+    const x = this.tree.at(k);
+    return x && gteMin(x.score, r) ? k : -1;
   }
 
   *rangeByScore(r: ScoreRange, reverse = false): IterableIterator<[string, number]> {
-    let x = reverse ? this.lastInScore(r) : this.firstInScore(r);
-    while (x) {
+    const x = this.tree.at(reverse ? this.lastInScore(r) : this.firstInScore(r));
+    if (!x) return;
+    do {
       if (reverse ? !gteMin(x.score, r) : !lteMax(x.score, r)) return;
       yield [x.member, x.score];
-      x = reverse ? x.prev : x.next0!;
-    }
+    } while (reverse ? x.prev() : x.next());
   }
 
   /** True when score order is also member order (lex ranges behave as documented). */
@@ -374,74 +230,74 @@ class SkipList {
     return this.inversions === 0;
   }
 
-  /** The first node (list order) at or above the lex min, with its 0-based rank. */
-  private firstGteLexMin(r: LexRange): [Node, number] | null {
+  /** The first entry (list order) at or above the lex min, and its 0-based rank. */
+  private firstGteLexMin(r: LexRange): [Cursor, number] | null {
     if (this.inversions === 0) {
-      let x = this.head, traversed = 0;
-      for (let i = this.level - 1; i >= 0; i--) {
-        while (x.nx(i) && !lexGteMin(x.nx(i)!.member, r)) {
-          traversed += x.sp(i)!;
-          x = x.nx(i)!;
-        }
-      }
-      const n = x.next0;
-      return n ? [n, traversed] : null;
+      const k = this.tree.firstWhere((_, m) => lexGteMin(m, r));
+      const x = this.tree.at(k);
+      return x ? [x, k] : null;
     }
+    const x = this.tree.first();
+    if (!x) return null;
     let i = 0;
-    for (let x = this.head.next0; x; x = x.next0, i++) {
+    do {
       if (lexGteMin(x.member, r)) return [x, i];
-    }
+      i++;
+    } while (x.next());
     return null;
   }
 
-  /** The last node (list order) at or below the lex max, with its 0-based rank. */
-  private lastLteLexMax(r: LexRange): [Node, number] | null {
+  /** The last entry (list order) at or below the lex max, and its 0-based rank. */
+  private lastLteLexMax(r: LexRange): [Cursor, number] | null {
     if (this.inversions === 0) {
-      let x = this.head, traversed = 0;
-      for (let i = this.level - 1; i >= 0; i--) {
-        while (x.nx(i) && lexLteMax(x.nx(i)!.member, r)) {
-          traversed += x.sp(i)!;
-          x = x.nx(i)!;
-        }
-      }
-      return x === this.head ? null : [x, traversed - 1];
+      const k = this.tree.firstWhere((_, m) => !lexLteMax(m, r)) - 1;
+      const x = this.tree.at(k);
+      return x ? [x, k] : null;
     }
     if (this.big) {
       // A skiplist descends forward while in range; with the most common node levels that
       // stops before the first node past max (Redis's result depends on its random levels).
-      let last: [Node, number] | null = null, i = 0;
-      for (let x = this.head.next0; x && lexLteMax(x.member, r); x = x.next0, i++) {
-        last = [x, i];
+      const x = this.tree.first();
+      let last = -1;
+      for (let i = 0; x && lexLteMax(x.member, r); i++) {
+        last = i;
+        if (!x.next()) break;
       }
-      return last;
+      return last < 0 ? null : [this.tree.at(last)!, last];
     }
     // A listpack walks back from the tail.
+    const x = this.tree.last();
+    if (!x) return null;
     let i = this.scores.size - 1;
-    for (let x = this.tail; x; x = x.prev, i--) if (lexLteMax(x.member, r)) return [x, i];
+    do {
+      if (lexLteMax(x.member, r)) return [x, i];
+      i--;
+    } while (x.prev());
     return null;
   }
 
-  /** Redis's first-in-lex-range: early exits, then the first node >= min if it is <= max. */
-  private firstInLex(r: LexRange): [Node, number] | null {
+  /** Redis's first-in-lex-range: early exits, then the first entry >= min if it is <= max. */
+  private firstInLex(r: LexRange): [Cursor, number] | null {
     if (!this.isInLexRange(r)) return null;
     const f = this.firstGteLexMin(r);
     return f && lexLteMax(f[0].member, r) ? f : null;
   }
 
-  private lastInLex(r: LexRange): [Node, number] | null {
+  private lastInLex(r: LexRange): [Cursor, number] | null {
     if (!this.isInLexRange(r)) return null;
     const l = this.lastLteLexMax(r);
     return l && lexGteMin(l[0].member, r) ? l : null;
   }
 
   private isInLexRange(r: LexRange): boolean {
-    if (lexRangeEmpty(r) || !this.tail) return false;
-    return lexGteMin(this.tail.member, r) && lexLteMax(this.head.next0!.member, r);
+    const first = this.tree.first(), last = this.tree.last();
+    if (lexRangeEmpty(r) || !first || !last) return false;
+    return lexGteMin(last.member, r) && lexLteMax(first.member, r);
   }
 
   /**
-   * ZRANGEBYLEX: from the first (last, reversed) node in range, skips `offset` nodes without
-   * checking them, then takes up to `limit` nodes (negative: no limit) while still in range.
+   * ZRANGEBYLEX: from the first (last, reversed) entry in range, skips `offset` entries without
+   * checking them, then takes up to `limit` entries (negative: no limit) while still in range.
    * With members out of score order this follows the list order, as Redis does.
    */
   rangeByLexLimit(
@@ -453,12 +309,13 @@ class SkipList {
     const out: [string, number][] = [];
     if (offset < 0) return out;
     const start = reverse ? this.lastInLex(r) : this.firstInLex(r);
-    let x = start ? start[0] : null;
-    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next0!;
-    for (; x && limit !== 0; limit--) {
+    if (!start) return out;
+    const x = start[0];
+    for (; offset > 0; offset--) if (!(reverse ? x.prev() : x.next())) return out;
+    for (; limit !== 0; limit--) {
       if (reverse ? !lexGteMin(x.member, r) : !lexLteMax(x.member, r)) break;
       out.push([x.member, x.score]);
-      x = reverse ? x.prev : x.next0!;
+      if (!(reverse ? x.prev() : x.next())) break;
     }
     return out;
   }
@@ -472,27 +329,32 @@ class SkipList {
   ): [string, number][] {
     const out: [string, number][] = [];
     if (offset < 0 || offset >= this.scores.size) return out;
-    let x = reverse ? this.lastInScore(r) : this.firstInScore(r);
-    for (; x && offset > 0; offset--) x = reverse ? x.prev : x.next0!;
-    for (; x && limit !== 0; limit--) {
+    const x = this.tree.at(reverse ? this.lastInScore(r) : this.firstInScore(r));
+    if (!x) return out;
+    for (; offset > 0; offset--) if (!(reverse ? x.prev() : x.next())) return out;
+    for (; limit !== 0; limit--) {
       if (reverse ? !gteMin(x.score, r) : !lteMax(x.score, r)) break;
       out.push([x.member, x.score]);
-      x = reverse ? x.prev : x.next0!;
+      if (!(reverse ? x.prev() : x.next())) break;
     }
     return out;
   }
 
   /**
-   * ZLEXCOUNT. A listpack counts forward from the first node in range; a skiplist subtracts
-   * the ranks of the first and the last node in range, which differ when members are out of
+   * ZLEXCOUNT. A listpack counts forward from the first entry in range; a skiplist subtracts
+   * the ranks of the first and the last entry in range, which differ when members are out of
    * score order (the result can even be negative, as Redis's unsigned arithmetic gives).
    */
   countInLex(r: LexRange): number {
     const first = this.firstInLex(r);
     if (!first) return 0;
     if (!this.big) {
+      const x = first[0];
       let n = 0;
-      for (let x: Node | null = first[0]; x && lexLteMax(x.member, r); x = x.next0!) n++;
+      do {
+        if (!lexLteMax(x.member, r)) break;
+        n++;
+      } while (x.next());
       return n;
     }
     const last = this.lastInLex(r);
@@ -500,54 +362,55 @@ class SkipList {
   }
 
   /**
-   * ZREMRANGEBYLEX: deletes from the first node >= min while nodes are <= max. A listpack
-   * starts from the first node in range (early exits included); a skiplist from the first
-   * node >= min, unchecked.
+   * ZREMRANGEBYLEX: deletes from the first entry >= min while entries are <= max. A listpack
+   * starts from the first entry in range (early exits included); a skiplist from the first
+   * entry >= min, unchecked.
    */
   deleteRangeByLex(r: LexRange): number {
     const start = this.big ? this.firstGteLexMin(r) : this.firstInLex(r);
-    let removed = 0;
-    for (let x = start ? start[0] : null; x && lexLteMax(x.member, r);) {
-      const next = x.next0!;
-      this.remove(x.member);
-      removed++;
-      x = next;
-    }
-    return removed;
+    if (!start) return 0;
+    const x = start[0], doomed: string[] = [];
+    do {
+      if (!lexLteMax(x.member, r)) break;
+      doomed.push(x.member);
+    } while (x.next());
+    for (const m of doomed) this.remove(m);
+    return doomed.length;
   }
 
   deleteRangeByScore(r: ScoreRange): number {
-    let removed = 0;
-    for (let x = this.firstInScore(r); x && lteMax(x.score, r);) {
-      const next = x.next0!;
-      this.remove(x.member);
-      removed++;
-      x = next;
-    }
-    return removed;
+    const x = this.tree.at(this.firstInScore(r));
+    if (!x) return 0;
+    const doomed: string[] = [];
+    do {
+      if (!lteMax(x.score, r)) break;
+      doomed.push(x.member);
+    } while (x.next());
+    for (const m of doomed) this.remove(m);
+    return doomed.length;
   }
 
   /** Number of members with score in range: two rank lookups. */
   countInScore(r: ScoreRange): number {
     const first = this.firstInScore(r);
-    if (!first) return 0;
+    if (first < 0) return 0;
     const last = this.lastInScore(r);
-    if (!last) return 0;
-    return this.rank(last.member) - this.rank(first.member) + 1;
+    return last < 0 ? 0 : last - first + 1;
   }
 
   /** All entries ascending. */
   entries(): IterableIterator<[string, number]> {
-    return this.rangeByRank(0, this.scores.size - 1);
+    return this.tree.entries();
   }
 
   first(): [string, number] | null {
-    const n = this.head.next0;
-    return n ? [n.member, n.score] : null;
+    const x = this.tree.first();
+    return x ? [x.member, x.score] : null;
   }
 
   last(): [string, number] | null {
-    return this.tail ? [this.tail.member, this.tail.score] : null;
+    const x = this.tree.last();
+    return x ? [x.member, x.score] : null;
   }
 
   checkEncoding(limits: { maxEntries: number; maxValue: number }): void {
@@ -563,9 +426,8 @@ class SkipList {
   }
 
   /**
-   * V8's bytes (measured), estimated from up to 8 members, so it is O(1): per member a node
-   * (object, boxed score, and for one node in four its level arrays), the member string and the
-   * map entry.
+   * V8's bytes (measured), estimated from up to 8 members, so it is O(1): per member the member
+   * string, the map entry, and its slots in the tree's arrays.
    */
   memoryUsage(): number {
     let sampled = 0, bytes = 0;
@@ -573,11 +435,11 @@ class SkipList {
       bytes += m.length;
       return ++sampled < 8;
     });
-    return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + 160);
+    return 640 + this.scores.size * ((sampled ? bytes / sampled : 0) + MEMBER_COST);
   }
 
-  clone(): SkipList {
-    const z = new SkipList();
+  clone(): RankedSet {
+    const z = new RankedSet();
     z.big = this.big;
     for (const [m, s] of this.entries()) z.add(m, s);
     return z;
@@ -629,7 +491,7 @@ function byScoreThenMember(a: [string, number], b: [string, number]): number {
  * live in a side table (cursorsOf).
  */
 export class ZSetValue extends AggregateValue {
-  private d: string | SkipList = LP_EMPTY;
+  private d: string | RankedSet = LP_EMPTY;
 
   /**
    * A sorted set of the entries (a load: a repeated member takes its last score); its
@@ -641,7 +503,7 @@ export class ZSetValue extends AggregateValue {
     if (scores.size <= BULK_LISTPACK_MAX) {
       z.d = listpackOf([...scores].sort(byScoreThenMember), scores.size);
     } else {
-      const sl = new SkipList();
+      const sl = new RankedSet();
       for (const [m, s] of scores) sl.add(m, s);
       z.d = sl;
     }
@@ -715,7 +577,7 @@ export class ZSetValue extends AggregateValue {
       p < 0 && limits !== null && (n + 1 > limits.maxEntries || member.length > limits.maxValue)
     ) {
       this.toSkiplist();
-      return (this.d as SkipList).add(member, score);
+      return (this.d as RankedSet).add(member, score);
     }
     if (score === 0) score = 0;
     let cutFrom = -1, cutTo = -1;
@@ -766,7 +628,7 @@ export class ZSetValue extends AggregateValue {
       d.toSkiplist();
       return;
     }
-    const sl = new SkipList();
+    const sl = new RankedSet();
     sl.toSkiplist();
     for (let p = LP_HEADER; !lpAtEnd(d, p);) {
       const m = lpGet(d, p);
