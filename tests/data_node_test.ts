@@ -705,6 +705,37 @@ Deno.test({
   },
 });
 
+for (const impl of ["data-node", "redis-server"] as const) {
+  Deno.test({
+    name: `${impl}: MIGRATE to a refused port fails writing, to an unresolvable target connecting`,
+    ignore: impl === "redis-server" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = impl === "data-node" ? await startDataNode() : await startRedisServer();
+      using a = await RawConn.connect(node.port);
+      // A port nothing listens on: bound, then released.
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const closed = (l.addr as Deno.NetAddr).port;
+      l.close();
+      equal(await a.call("SET", "k", "v"), "OK");
+      const cases: [string, string, string][] = [
+        ["127.0.0.1", String(closed), "writing to target instance"],
+        // Only the port's low 16 bits reach the connect: 65536 + p is p.
+        ["127.0.0.1", String(65536 + closed), "writing to target instance"],
+        ["127.0.0.1", "0", "writing to target instance"],
+        ["127.0.0.1", "-1", "connecting to the client"],
+        ["no-such-host.invalid", "6379", "connecting to the client"],
+      ];
+      for (const [host, port, what] of cases) {
+        const r = await a.call("MIGRATE", host, port, "k", "0", "1000");
+        ok(r instanceof RespError, `${host}:${port}`);
+        equal(r.message, `IOERR error or timeout ${what}`, `${host}:${port}`);
+        equal(await a.call("GET", "k"), "v");
+      }
+    },
+  });
+}
+
 function enc(argv: string[]): Uint8Array {
   let s = `*${argv.length}\r\n`;
   for (const a of argv) s += `$${new TextEncoder().encode(a).length}\r\n${a}\r\n`;

@@ -351,11 +351,23 @@ async function send(
     for (let mayRetry = true;; mayRetry = false) {
       let link = links.get(name);
       if (!link) {
-        try {
-          if (port < 1 || port > 65535) throw new RangeError("no such port");
-          link = await links.open(name, host, port, timeout);
-        } catch {
-          return c.error("IOERR error or timeout connecting to the client");
+        // Redis formats the port for getaddrinfo, which fails on a negative one and keeps the
+        // low 16 bits of a larger one; its connect only waits for the socket to be writable, so
+        // a refused connection fails at the first write instead.
+        let refused = port >= 0 && (port & 0xffff) === 0;
+        if (port >= 0 && !refused) {
+          try {
+            link = await links.open(name, host, port & 0xffff, timeout);
+          } catch (e) {
+            refused = e instanceof Deno.errors.ConnectionRefused;
+          }
+        }
+        if (!link) {
+          return c.error(
+            refused
+              ? "IOERR error or timeout writing to target instance"
+              : "IOERR error or timeout connecting to the client",
+          );
         }
       }
       link.busy = true;
