@@ -156,7 +156,8 @@ function dryrun(s: Engine, c: ClientState, argv: string[]): void {
   const u = s.acl.users.get(argv[2]!);
   if (!u) return c.error(`ERR User '${cstr(argv[2]!)}' not found`);
   const args = argv.slice(3);
-  let def = s.acl.lookup(args[0]!);
+  // The name is a command's own ("xgroup|create" names no command), as Redis looks it up.
+  let def = args[0]!.includes("|") ? undefined : s.acl.lookup(args[0]!);
   // A container's subcommand is looked up from the second argument; an unknown one is an
   // unknown command, as in Redis.
   if (def?.subcommands && args.length >= 2) def = s.acl.lookup(`${def.name}|${args[1]!}`);

@@ -94,6 +94,10 @@ export const CASES_ACL: Case[] = [
       c("ACL", "DRYRUN", "u2", "get", "c1"),
       c("ACL", "DRYRUN", "u2", "set", "c1", "v"),
       c("ACL", "DRYRUN", "u2", "incr", "a1"),
+      // A subcommand's full name is no command name.
+      c("ACL", "DRYRUN", "u2", "xgroup|create"),
+      c("ACL", "DRYRUN", "u2", "xgroup|create", "s", "g", "$"),
+      c("ACL", "DRYRUN", "u2", "xgroup", "create", "s", "g", "$"),
       setuser("u2", "clearselectors"),
       c("ACL", "GETUSER", "u2"),
       c("ACL", "SETUSER", "u2", "(~x"),
