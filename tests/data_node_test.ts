@@ -724,6 +724,9 @@ for (const impl of ["data-node", "redis-server"] as const) {
         ["127.0.0.1", String(65536 + closed), "writing to target instance"],
         ["127.0.0.1", "0", "writing to target instance"],
         ["127.0.0.1", "-1", "connecting to the client"],
+        // atoi is strtol's long cut to an int: past the long's range it saturates.
+        ["127.0.0.1", "9223372036854775808", "connecting to the client"],
+        ["127.0.0.1", "-9223372036854775809", "writing to target instance"],
         ["no-such-host.invalid", "6379", "connecting to the client"],
       ];
       for (const [host, port, what] of cases) {

@@ -319,17 +319,24 @@ export function migrate(s: Engine, c: ClientState, argv: string[]): void | Promi
     .finally(() => s.migrating.unlock(locked));
 }
 
-/** C's atoi: optional spaces and sign, then digits up to the first other character. */
+/**
+ * C's atoi, which is (int)strtol(s): optional spaces and sign, then digits up to the first other
+ * character; past the range of a 64-bit long it saturates, and the int keeps the low 32 bits.
+ */
 function atoi(s: string): number {
   let i = 0;
   while (i < s.length && " \t\n\v\f\r".includes(s[i]!)) i++;
   let neg = false;
   if (s[i] === "+" || s[i] === "-") neg = s[i++] === "-";
-  let n = 0;
-  for (; i < s.length && s[i]! >= "0" && s[i]! <= "9"; i++) {
-    n = (n * 10 + (s.charCodeAt(i) - 48)) | 0;
+  const LONG_MAX = (1n << 63n) - 1n, LONG_MIN = -(1n << 63n);
+  let n = 0n;
+  for (; i < s.length && s[i]! >= "0" && s[i]! <= "9" && n <= LONG_MAX; i++) {
+    n = n * 10n + BigInt(s.charCodeAt(i) - 48);
   }
-  return neg ? -n : n;
+  let v = neg ? -n : n;
+  if (v > LONG_MAX) v = LONG_MAX;
+  else if (v < LONG_MIN) v = LONG_MIN;
+  return Number(BigInt.asIntN(32, v));
 }
 
 async function send(
