@@ -2,7 +2,7 @@
  * The SCAN family's guarantee: a full iteration returns every element present for the whole
  * iteration, even while the collection grows, shrinks and changes encoding underneath.
  */
-import { ok } from "node:assert/strict";
+import { equal, ok } from "node:assert/strict";
 import { startDataNode } from "./helpers/process.ts";
 import { RawConn } from "./helpers/raw.ts";
 
@@ -82,5 +82,56 @@ Deno.test({
     const missing = stable.filter((k) => !seen.has(k));
     ok(missing.length === 0, `SSCAN missed ${missing.length} stable members`);
     ok(sizeAfterFirstPage > 128, "the set grew past 128 members in the middle of the scan");
+  },
+});
+
+Deno.test({
+  name: "a SCAN call that takes the last elements ends the iteration with cursor 0",
+  ...opts,
+  fn: async () => {
+    for (const cluster of [false, true]) {
+      await using n = await startDataNode(cluster ? ["--cluster-enabled", "yes"] : []);
+      using c = await RawConn.connect(n.port);
+      if (cluster) await c.call("CLUSTER", "ADDSLOTSRANGE", "0", "16383");
+      // Keys in different slots, so that a cluster scan crosses slots.
+      for (const k of ["k1", "k2", "k3", "k4"]) await c.call("SET", k, "v");
+      // COUNT equal to what is there: all of it, and no second call.
+      const [cur, keys] = await c.call("SCAN", "0", "COUNT", "4") as [string, string[]];
+      equal(cur, "0", `cluster ${cluster}`);
+      equal(keys.length, 4);
+      // Two calls of 2: the second takes the rest and ends.
+      const [c1, k1] = await c.call("SCAN", "0", "COUNT", "2") as [string, string[]];
+      ok(c1 !== "0");
+      const [c2, k2] = await c.call("SCAN", c1, "COUNT", "2") as [string, string[]];
+      equal(c2, "0", `cluster ${cluster}`);
+      equal(new Set([...k1, ...k2]).size, 4);
+      // A key deleted after the first call is passed over, not waited for.
+      const [d1, dk1] = await c.call("SCAN", "0", "COUNT", "3") as [string, string[]];
+      ok(d1 !== "0");
+      const left = ["k1", "k2", "k3", "k4"].find((k) => !dk1.includes(k))!;
+      await c.call("DEL", left);
+      const [d2, dk2] = await c.call("SCAN", d1, "COUNT", "1") as [string, string[]];
+      equal(d2, "0");
+      equal(dk2.length, 0);
+      await c.call("SET", left, "v");
+    }
+    // A large hash (a table, not a listpack) scanned to its last field.
+    await using n = await startDataNode();
+    using c = await RawConn.connect(n.port);
+    const fields = Array.from({ length: 1000 }, (_, i) => [`f${i}`, "v"]).flat();
+    await c.call("HSET", "h", ...fields);
+    let cursor = "0", calls = 0, seen = 0;
+    do {
+      const [next, items] = await c.call("HSCAN", "h", cursor, "COUNT", "500") as [
+        string,
+        string[],
+      ];
+      cursor = next;
+      seen += items.length / 2;
+      calls++;
+    } while (cursor !== "0");
+    equal(await c.call("OBJECT", "ENCODING", "h"), "hashtable");
+    equal(seen, 1000);
+    equal(calls, 2);
   },
 });

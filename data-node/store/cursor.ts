@@ -56,6 +56,11 @@ export function issueCursor<S>(
   return next;
 }
 
+/** Whether a KeyDict iterator has nothing left; undefined for iterators that cannot tell. */
+function exhausted(it: Iterator<string>): boolean | undefined {
+  return (it as Iterator<string> & { exhausted?: () => boolean }).exhausted?.();
+}
+
 /** Shared by SCAN, HSCAN, SSCAN and ZSCAN over any Map or Set. */
 export function scanMap(
   cursors: ScanCursors,
@@ -79,6 +84,10 @@ export function scanMap(
     state.pos++;
     visit(r.value);
   }
+  // Nothing left: cursor 0 now, as Redis ends a scan whose last call took the rest, rather than
+  // a cursor whose next call returns nothing. A Map's or Set's iterator cannot tell, unless this
+  // one call went through the whole collection.
+  if (exhausted(state.it) ?? (cursor === 0 && state.pos >= coll.size)) return 0;
   return issueCursor(cursors, state, state.pos, CURSOR_TAG_SPACE);
 }
 
@@ -189,6 +198,7 @@ export function scanSlots(
     left--;
     visit(r.value);
   }
+  if (exhausted(state.it) && table.nextSlot(state.slot + 1) === -1) return 0;
   return issueCursor(cursors, state, state.pos, SLOT_CURSOR_TAG_SPACE, CLUSTER_SLOTS, state.slot);
 }
 

@@ -369,6 +369,16 @@ class DictIterator<V, T> implements IterableIterator<T> {
     return { value: undefined, done: true };
   }
 
+  /** True when next() would end the iteration (entries added later are still seen). */
+  exhausted(): boolean {
+    const at = this.at;
+    if (at.done) return true;
+    const d = this.dict;
+    // Deleted entries are passed for good; the next live one, or the end, stops the look.
+    while (at.pos < d.end && d.keyAt(at.pos) === undefined) at.pos++;
+    return at.pos >= d.end;
+  }
+
   return(): IteratorResult<T> {
     this.finish();
     return { value: undefined, done: true };
