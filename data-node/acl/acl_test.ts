@@ -113,7 +113,10 @@ Deno.test("selector arguments split over several words are joined", () => {
   deepStrictEqual(mergeSelectorArgs(["on", "(~x", "+get)", "(~y)"]), {
     ok: ["on", "(~x +get)", "(~y)"],
   });
-  deepStrictEqual(mergeSelectorArgs(["(~x", "+get"]), { unmatched: "(~x +get" });
+  // The error names the argument that opened the selector; a second opener starts over.
+  deepStrictEqual(mergeSelectorArgs(["(~x", "+get"]), { unmatched: "(~x" });
+  deepStrictEqual(mergeSelectorArgs(["(~a", "(~b", "+get)"]), { ok: ["(~b +get)"] });
+  deepStrictEqual(mergeSelectorArgs(["(~a", "+get)", "(~b", "(~c"]), { unmatched: "(~c" });
 });
 
 Deno.test("the ACL log groups equal denials and keeps at most acllog-max-len entries", () => {

@@ -679,23 +679,24 @@ export function genpass(bits: number): string {
 
 /**
  * Joins SETUSER arguments so that a selector split over several arguments ("(~x", "+get)")
- * becomes one rule; null with the argument that opened an unmatched parenthesis.
+ * becomes one rule; else the argument that opened an unmatched parenthesis. As in Redis, an
+ * argument that opens a selector while one is open starts it over (the open one is dropped).
  */
 export function mergeSelectorArgs(args: string[]): { ok: string[] } | { unmatched: string } {
   const out: string[] = [];
-  let open: string | null = null;
+  let open: string | null = null, opener = "";
   for (const a of args) {
-    if (open !== null) {
+    if (a.startsWith("(") && !a.endsWith(")")) {
+      open = opener = a;
+    } else if (open !== null) {
       open += " " + a;
       if (a.endsWith(")")) {
         out.push(open);
         open = null;
       }
-    } else if (a.startsWith("(") && !a.endsWith(")")) {
-      open = a;
     } else out.push(a);
   }
-  if (open !== null) return { unmatched: open };
+  if (open !== null) return { unmatched: opener };
   return { ok: out };
 }
 

@@ -102,6 +102,11 @@ export const CASES_ACL: Case[] = [
       c("ACL", "GETUSER", "u2"),
       c("ACL", "SETUSER", "u2", "(~x"),
       c("ACL", "SETUSER", "u2", "(~x", "+bogus)"),
+      // An unmatched selector is reported by the argument that opened it; an opener while one
+      // is open starts the selector over.
+      c("ACL", "SETUSER", "u2", "(~x", "+get", "\\"),
+      c("ACL", "SETUSER", "u3", "on", "nopass", "(~a", "(~b", "+get)"),
+      c("ACL", "GETUSER", "u3"),
       clean(),
     ],
   },
