@@ -7,8 +7,9 @@
  * child's entry count and last entry, so a descent reads a few contiguous arrays per level
  * instead of one scattered node per comparison. Leaves are linked both ways for walks.
  *
- * Nodes hold at most `cap` entries (children); a node that falls under a quarter of that merges
- * with a neighbour when both fit in one, so every pair of neighbours is at least half full.
+ * Nodes hold at most `cap` entries (children). A full node splits in half, or, at either end of
+ * the tree, sheds only the position that grew, so that entries added in order fill their nodes.
+ * A node that falls under a quarter of `cap` merges with a neighbour when both fit in one.
  */
 
 export class Leaf {
@@ -99,7 +100,7 @@ export class RankTree {
 
   /** Adds an entry that is not in the tree. */
   insert(score: number, member: string): void {
-    const split = this.insertIn(this.root, score, member);
+    const split = this.insertIn(this.root, score, member, true, true);
     if (split) {
       const r = new Inner();
       this.adopt(r, 0, this.root);
@@ -214,26 +215,45 @@ export class RankTree {
     }
   }
 
-  /** Inserts under n; returns the new right sibling when n splits. */
-  private insertIn(n: TreeNode, score: number, member: string): TreeNode | null {
+  /**
+   * Inserts under n; returns the new right sibling when n splits. A node splits in half, except
+   * at the tree's ends: entries arriving in order (ascending scores, a common pattern, or
+   * descending) would leave every node half full, so a node overflowing at the tree's first or
+   * last position gives up only that position (`leftmost` and `rightmost` say whether n is
+   * first or last on its level).
+   */
+  private insertIn(
+    n: TreeNode,
+    score: number,
+    member: string,
+    leftmost: boolean,
+    rightmost: boolean,
+  ): TreeNode | null {
     if (n instanceof Leaf) {
       const at = lowerBound(n, score, member);
       this.before = at > 0 ? n.m[at - 1]! : n.prev ? n.prev.m[n.prev.m.length - 1]! : null;
       this.after = at < n.m.length ? n.m[at]! : n.next ? n.next.m[0]! : null;
       insertAt(n.s, at, score);
       insertAt(n.m, at, member);
-      return n.m.length > this.cap ? this.splitLeaf(n) : null;
+      const len = n.m.length;
+      if (len <= this.cap) return null;
+      return this.splitLeaf(n, splitPoint(len, at, leftmost, rightmost));
     }
     const i = this.childFor(n, score, member);
     const c = n.kids[i]!;
-    const split = this.insertIn(c, score, member);
+    const last = n.kids.length - 1;
+    const split = this.insertIn(c, score, member, leftmost && i === 0, rightmost && i === last);
     n.total++;
     if (split) {
       n.cnt[i] = countOf(c);
       this.refresh(n, i);
       this.adopt(n, i + 1, split);
       n.total -= countOf(split); // adopt counted the split's entries again
-      return n.kids.length > this.cap ? this.splitInner(n) : null;
+      const len = n.kids.length;
+      if (len <= this.cap) return null;
+      // The position that grew: the new child (at the end) or the one that kept the first place.
+      const at = i + 1 === len - 1 ? len - 1 : i;
+      return this.splitInner(n, splitPoint(len, at, leftmost, rightmost));
     }
     n.cnt[i]!++;
     // Only past the last child's last entry can an insert change a child's last entry.
@@ -241,8 +261,8 @@ export class RankTree {
     return null;
   }
 
-  private splitLeaf(l: Leaf): Leaf {
-    const h = l.m.length >> 1;
+  /** Moves l's entries from index h on into a new leaf after it. */
+  private splitLeaf(l: Leaf, h: number): Leaf {
     const r = new Leaf();
     r.s.push(...l.s.splice(h));
     r.m.push(...l.m.splice(h));
@@ -254,8 +274,8 @@ export class RankTree {
     return r;
   }
 
-  private splitInner(n: Inner): Inner {
-    const h = n.kids.length >> 1;
+  /** Moves n's children from index h on into a new node after it. */
+  private splitInner(n: Inner, h: number): Inner {
     const r = new Inner();
     r.kids.push(...n.kids.splice(h));
     r.cnt.push(...n.cnt.splice(h));
@@ -334,6 +354,16 @@ export class RankTree {
     p.total += moved; // drop() took the moved entries off the total; they are still here
     this.refresh(p, left);
   }
+}
+
+/**
+ * Where an overflowing node of `len` entries splits, `at` being the position just filled: off
+ * the end that grew when the node is the tree's first or last, else in half.
+ */
+function splitPoint(len: number, at: number, leftmost: boolean, rightmost: boolean): number {
+  if (rightmost && at === len - 1) return len - 1;
+  if (leftmost && at === 0) return 1;
+  return len >> 1;
 }
 
 /** Array splice without the array of removed items it allocates: inserts v at index i. */

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { RankTree } from "./rank_tree.ts";
 
@@ -95,4 +95,40 @@ Deno.test("the rank tree stays consistent through growth to thousands and back t
   t.insert(1, "a");
   t.insert(0, "b");
   agree(t, [[0, "b"], [1, "a"]]);
+});
+
+/** How many leaves hold the tree's entries. */
+function leaves(t: RankTree): number {
+  const c = t.first();
+  if (!c) return 0;
+  let n = 1, leaf = c.leaf;
+  while (c.next()) {
+    if (c.leaf !== leaf) {
+      n++;
+      leaf = c.leaf;
+    }
+  }
+  return n;
+}
+
+Deno.test("entries added in order fill their nodes; other orders leave them at least half full", () => {
+  const n = 4000, cap = 8;
+  const asc = new RankTree(cap), desc = new RankTree(cap), mixed = new RankTree(cap);
+  const model: Entry[] = [];
+  for (let i = 0; i < n; i++) {
+    asc.insert(i, "m");
+    desc.insert(n - i, "m");
+    const s = (i * 7919) % n;
+    mixed.insert(s, "m");
+    model.push([s, "m"]);
+  }
+  // In order: every leaf full but the last.
+  equal(leaves(asc), Math.ceil(n / cap));
+  equal(leaves(desc), Math.ceil(n / cap));
+  // Any order: no more than twice as many leaves as full ones.
+  ok(leaves(mixed) <= 2 * Math.ceil(n / cap));
+  model.sort(cmp);
+  agree(mixed, model);
+  agree(asc, Array.from({ length: n }, (_, i) => [i, "m"] as Entry));
+  agree(desc, Array.from({ length: n }, (_, i) => [i + 1, "m"] as Entry));
 });
