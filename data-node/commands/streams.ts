@@ -124,8 +124,9 @@ function parseAddOrTrim(
   for (; i < argv.length; i++) {
     const more = argv.length - 1 - i;
     const opt = argv[i]!;
-    const lower = opt.toLowerCase();
-    if (xadd && opt === "*") break;
+    // Options are matched as C strings, up to a NUL byte ("*\0x" is "*"), as Redis does.
+    const lower = cstr(opt).toLowerCase();
+    if (xadd && lower === "*") break;
     if ((lower === "maxlen" || lower === "minid") && more) {
       if (strategy) {
         c.error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
@@ -133,10 +134,10 @@ function parseAddOrTrim(
       }
       approx = false;
       const next = argv[i + 1]!;
-      if (more >= 2 && next === "~") {
+      if (more >= 2 && cstr(next) === "~") {
         approx = true;
         i++;
-      } else if (more >= 2 && next === "=") i++;
+      } else if (more >= 2 && cstr(next) === "=") i++;
       if (lower === "maxlen") {
         const n = longArg(c, argv[i + 1]!);
         if (n === null) return null;
@@ -436,7 +437,7 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
       }
       a.groups.push(g);
     }
-    if (arg === "$") {
+    if (cstr(arg) === "$") {
       if (xreadgroup) {
         c.error(
           "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
@@ -446,7 +447,7 @@ function parseRead(s: Engine, c: ClientState, argv: string[], xreadgroup: boolea
       a.ids.push(stream ? stream.lastId : 0n);
       continue;
     }
-    if (arg === ">") {
+    if (cstr(arg) === ">") {
       if (!xreadgroup) {
         c.error(
           "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
@@ -796,7 +797,7 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
   }
   if (sub === "create" && argv.length >= 5 && argv.length <= 8) {
     let id: bigint;
-    if (argv[4] === "$") id = st ? st.lastId : 0n;
+    if (cstr(argv[4]!) === "$") id = st ? st.lastId : 0n;
     else {
       const p = strictId(c, argv[4]!);
       if (p === null) return;
@@ -815,7 +816,7 @@ function xgroup(s: Engine, c: ClientState, argv: string[]): void {
     s.notify(NOTIFY.STREAM, "xgroup-create", key, c.db.id);
   } else if (sub === "setid" && (argv.length === 5 || argv.length === 7)) {
     let id: bigint;
-    if (argv[4] === "$") id = st!.lastId;
+    if (cstr(argv[4]!) === "$") id = st!.lastId;
     else {
       const p = parseStreamId(argv[4]!, 0n, false);
       if (!p) return c.error(INVALID_ID);
