@@ -723,6 +723,9 @@ for (const impl of ["data-node", "redis-server"] as const) {
         // Only the port's low 16 bits reach the connect: 65536 + p is p.
         ["127.0.0.1", String(65536 + closed), "writing to target instance"],
         ["127.0.0.1", "0", "writing to target instance"],
+        ["no-such-host.invalid", "0", "connecting to the client"],
+        ["", "0", "connecting to the client"],
+        ["", String(closed), "connecting to the client"],
         ["127.0.0.1", "-1", "connecting to the client"],
         // atoi is strtol's long cut to an int: past the long's range it saturates.
         ["127.0.0.1", "9223372036854775808", "connecting to the client"],

@@ -5,6 +5,7 @@
  * only when the target's database is not the one the link last selected; AUTH, when given, on
  * every call, as Redis does. The MIGRATEs to one target take turns on its link.
  */
+import { lookup } from "node:dns/promises";
 import { NOTIFY } from "../engine/notify.ts";
 import type { ClientState, Engine } from "../engine/types.ts";
 import { dumpPayload } from "../persistence/rdb.ts";
@@ -339,6 +340,17 @@ function atoi(s: string): number {
   return Number(BigInt.asIntN(32, v));
 }
 
+/** Whether getaddrinfo finds the host (an empty name is none, as Redis's lookup finds). */
+async function resolves(host: string): Promise<boolean> {
+  if (host === "") return false;
+  try {
+    await lookup(host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function send(
   s: Engine,
   c: ClientState,
@@ -358,11 +370,12 @@ async function send(
     for (let mayRetry = true;; mayRetry = false) {
       let link = links.get(name);
       if (!link) {
-        // Redis formats the port for getaddrinfo, which fails on a negative one and keeps the
-        // low 16 bits of a larger one; its connect only waits for the socket to be writable, so
-        // a refused connection fails at the first write instead.
-        let refused = port >= 0 && (port & 0xffff) === 0;
-        if (port >= 0 && !refused) {
+        // Redis formats the port for getaddrinfo, which fails on a negative one (or a host it
+        // cannot find) and keeps the low 16 bits of a larger one; its connect only waits for the
+        // socket to be writable, so a refused connection (port 0 included, once the host
+        // resolves) fails at the first write instead.
+        let refused = port >= 0 && (port & 0xffff) === 0 && await resolves(host);
+        if (port >= 0 && (port & 0xffff) !== 0 && host !== "") {
           try {
             link = await links.open(name, host, port & 0xffff, timeout);
           } catch (e) {
