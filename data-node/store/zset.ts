@@ -368,22 +368,19 @@ class RankedSet {
    */
   deleteRangeByLex(r: LexRange): number {
     const start = this.big ? this.firstGteLexMin(r) : this.firstInLex(r);
-    if (!start) return 0;
-    const x = start[0], doomed: string[] = [];
-    do {
-      if (!lexLteMax(x.member, r)) break;
-      doomed.push(x.member);
-    } while (x.next());
-    for (const m of doomed) this.remove(m);
-    return doomed.length;
+    return this.removeFrom(start ? start[0] : null, (x) => lexLteMax(x.member, r));
   }
 
   deleteRangeByScore(r: ScoreRange): number {
-    const x = this.tree.at(this.firstInScore(r));
+    return this.removeFrom(this.tree.at(this.firstInScore(r)), (x) => lteMax(x.score, r));
+  }
+
+  /** Removes the entries from x on while `inRange` holds for them; returns how many. */
+  private removeFrom(x: Cursor | null, inRange: (x: Cursor) => boolean): number {
     if (!x) return 0;
     const doomed: string[] = [];
     do {
-      if (!lteMax(x.score, r)) break;
+      if (!inRange(x)) break;
       doomed.push(x.member);
     } while (x.next());
     for (const m of doomed) this.remove(m);
