@@ -219,6 +219,45 @@ async function pingOnce(port: number): Promise<boolean> {
   }
 }
 
+/**
+ * Whether process `pid` holds the socket listening on `port` (from Linux's /proc); null where
+ * that cannot be told.
+ */
+function listensOn(pid: number, port: number): boolean | null {
+  const inodes = new Set<string>();
+  let readable = false;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    readable = true;
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st ... inode: a listener is state 0A.
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== "0A") continue;
+      if (parseInt(cols[1]!.split(":")[1]!, 16) === port) inodes.add(cols[9]!);
+    }
+  }
+  if (!readable) return null;
+  if (inodes.size === 0) return false;
+  let fds: Deno.DirEntry[];
+  try {
+    fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`));
+      if (m && inodes.has(m[1]!)) return true;
+    } catch { /* closed meanwhile */ }
+  }
+  return false;
+}
+
 /** Spawns a process and waits until it answers PING; on failure it is killed and its output shown. */
 export async function startProcess(opts: StartOptions): Promise<ManagedProcess> {
   const [bin, ...args] = opts.cmd;
@@ -253,7 +292,9 @@ async function waitReady(p: ManagedProcess, timeoutMs: number): Promise<void> {
         `${p.name} exited (code ${status.code}) before it was ready:\n${p.output()}`,
       );
     }
-    if (await pingOnce(p.port)) return;
+    // Another test's server may have taken the port first: only our own process counts (ours
+    // then exits with "address already in use", and startServer tries another port).
+    if (await pingOnce(p.port) && listensOn(p.pid, p.port) !== false) return;
     await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
   }
   await p.stop("SIGKILL");
