@@ -340,9 +340,8 @@ function atoi(s: string): number {
   return Number(BigInt.asIntN(32, v));
 }
 
-/** Whether getaddrinfo finds the host (an empty name is none, as Redis's lookup finds). */
+/** Whether getaddrinfo finds the host. */
 async function resolves(host: string): Promise<boolean> {
-  if (host === "") return false;
   try {
     await lookup(host);
     return true;
@@ -371,15 +370,19 @@ async function send(
       let link = links.get(name);
       if (!link) {
         // Redis formats the port for getaddrinfo, which fails on a negative one (or a host it
-        // cannot find) and keeps the low 16 bits of a larger one; its connect only waits for the
-        // socket to be writable, so a refused connection (port 0 included, once the host
-        // resolves) fails at the first write instead.
-        let refused = port >= 0 && (port & 0xffff) === 0 && await resolves(host);
-        if (port >= 0 && (port & 0xffff) !== 0 && host !== "") {
-          try {
-            link = await links.open(name, host, port & 0xffff, timeout);
-          } catch (e) {
-            refused = e instanceof Deno.errors.ConnectionRefused;
+        // cannot find, an empty one included) and keeps the low 16 bits of a larger one; its
+        // connect only waits for the socket to be writable, so a refused connection (port 0
+        // included, once the host resolves) fails at the first write instead.
+        const p16 = port & 0xffff;
+        let refused = false;
+        if (port >= 0 && host !== "") {
+          if (p16 === 0) refused = await resolves(host);
+          else {
+            try {
+              link = await links.open(name, host, p16, timeout);
+            } catch (e) {
+              refused = e instanceof Deno.errors.ConnectionRefused;
+            }
           }
         }
         if (!link) {
