@@ -42,7 +42,7 @@ class Fixture {
       );
     }
     const f = new Fixture(nodes, dir);
-    const started = await Promise.allSettled(nodes.map((n) => n.start()));
+    const started = await Promise.allSettled(nodes.map((n) => n.startFirst(taken)));
     const failed = started.find((r) => r.status === "rejected");
     if (failed) {
       await f[Symbol.asyncDispose]();

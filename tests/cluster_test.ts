@@ -94,7 +94,7 @@ class TestCluster {
       nodes.push(n);
     }
     const cl = new TestCluster(nodes, root);
-    const started = await Promise.allSettled(nodes.map((n) => n.start()));
+    const started = await Promise.allSettled(nodes.map((n) => n.startFirst(taken)));
     const failed = started.find((r) => r.status === "rejected");
     if (failed) {
       await cl.dispose();

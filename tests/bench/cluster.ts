@@ -94,7 +94,7 @@ class BenchCluster {
     try {
       // Our nodes compile and start in a few seconds of CPU each: six at a time on two cores.
       for (let i = 0; i < nodes.length; i += 6) {
-        await Promise.all(nodes.slice(i, i + 6).map((n) => n.start()));
+        await Promise.all(nodes.slice(i, i + 6).map((n) => n.startFirst(taken)));
       }
       for (const n of nodes) n.id = String(await n.cmd("CLUSTER", "MYID"));
     } catch (e) {

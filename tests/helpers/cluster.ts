@@ -72,7 +72,7 @@ export class CNode {
   constructor(
     readonly impl: Impl,
     readonly name: string,
-    readonly port: number,
+    public port: number,
     readonly dir: string,
     readonly nodeTimeoutMs = 1000,
     /** How long a start may take before it counts as failed. */
@@ -143,6 +143,22 @@ export class CNode {
       name: this.label,
       ...(this.readyTimeoutMs ? { readyTimeoutMs: this.readyTimeoutMs } : {}),
     });
+  }
+
+  /**
+   * The node's first start. Its port was free when chosen, but another test's server may have
+   * taken it since: then the node, which has no identity yet, starts again on a new port.
+   */
+  async startFirst(taken: Set<number>): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.start();
+      } catch (e) {
+        if (!/address already in use/i.test((e as Error).message) || attempt >= 3) throw e;
+        await Deno.remove(`${this.dir}/nodes.conf`).catch(() => {});
+        this.port = await clusterPort(taken);
+      }
+    }
   }
 
   /** A command's reply (errors included); a connection that failed is reopened next time. */
