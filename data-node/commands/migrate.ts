@@ -96,13 +96,13 @@ class TargetLink {
     this.progressMs = Date.now();
     this.timedOut = false;
     this.arm(timeoutMs);
+    // The replies are read while the commands are still being written: a write is then not a
+    // turn of the event loop of its own before the read starts.
+    let wrote = false;
+    const writing = this.writeAll(bytes).then(() => {
+      wrote = true;
+    }, () => this.close());
     try {
-      let off = 0;
-      while (off < bytes.length) {
-        off += await this.conn.write(bytes.subarray(off));
-        this.progressMs = Date.now();
-      }
-      out.failed = "reading";
       while (out.replies.length < count) {
         let v = this.decoder.next();
         while (v !== NEED_MORE) {
@@ -116,14 +116,25 @@ class TargetLink {
         this.progressMs = Date.now();
         this.decoder.push(this.buf.subarray(0, n));
       }
+      await writing;
+      if (!wrote) throw new Error("write failed");
       out.failed = null;
       // Anything beyond the replies asked for puts the stream out of step: not reused.
       if (this.decoder.pending > 0) this.close();
     } catch {
       this.close();
+      await writing;
+      if (wrote) out.failed = "reading";
     }
     out.timedOut = this.timedOut;
     return out;
+  }
+
+  private async writeAll(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) {
+      off += await this.conn.write(bytes.subarray(off));
+      this.progressMs = Date.now();
+    }
   }
 }
 
@@ -136,18 +147,22 @@ class TargetLinks {
 
   constructor(private readonly s: Engine) {}
 
-  /** Waits for the target's earlier MIGRATEs; call the returned function when done. */
-  async turn(name: string): Promise<() => void> {
+  /**
+   * The target's turn: the function to call when done, at once when no earlier MIGRATE to it is
+   * under way (the common case: the exchange starts without waiting for a promise), else a
+   * promise of it.
+   */
+  turn(name: string): (() => void) | Promise<() => void> {
     const before = this.turns.get(name);
     let done = () => {};
     const mine = new Promise<void>((r) => (done = r));
     const tail = before ? before.then(() => mine) : mine;
     this.turns.set(name, tail);
-    if (before) await before;
-    return () => {
+    const end = () => {
       done();
       if (this.turns.get(name) === tail) this.turns.delete(name);
     };
+    return before ? before.then(() => end) : end;
   }
 
   /** The cached link to `name` (host:port), if it is still open. */
@@ -364,7 +379,8 @@ async function send(
   const name = `${host}:${port}`;
   const restoreCmd = s.clusterEnabled ? "RESTORE-ASKING" : "RESTORE";
   const db0 = c.db;
-  const done = await links.turn(name);
+  const turn = links.turn(name);
+  const done = typeof turn === "function" ? turn : await turn;
   try {
     for (let mayRetry = true;; mayRetry = false) {
       let link = links.get(name);
