@@ -137,23 +137,27 @@ export function mediumBinary(b: Uint8Array, s: number, end: number): string | nu
  * are immutable, so sharing one between clients and the keyspace is safe; a miss costs one pass
  * over the bytes.
  *
- * Each slot also keeps its string's bytes as little-endian 32-bit words, the same words the hash
- * is computed from: a hit is confirmed by comparing a few words instead of every character
- * through the string (about 20 ns instead of 45 for a 16-byte key).
+ * Each slot of a string up to WORD_MAX bytes also keeps its bytes as little-endian 32-bit words,
+ * the same words the hash is computed from: a hit is then confirmed by comparing a few words
+ * instead of every character through the string (about 20 ns instead of 45 for a 16-byte key).
+ * Longer strings (script digests, long keys) are compared character by character. The table is
+ * sized so that it costs about what the strings it keeps alive cost: 2^15 slots, 1.2 MB of words.
  */
 export const RECENT_MAX = 64;
-const RECENT_SLOTS = 1 << 16;
-/** Words per slot: RECENT_MAX bytes, the last word holding the bytes past a multiple of four. */
-const RECENT_WORDS = RECENT_MAX / 4 + 1;
+const RECENT_SLOTS = 1 << 15;
+/** Strings up to this many bytes keep their words. */
+const WORD_MAX = 32;
+/** Words per slot: WORD_MAX bytes, the last word holding the bytes past a multiple of four. */
+const SLOT_WORDS = WORD_MAX / 4 + 1;
 const recent: string[] = new Array<string>(RECENT_SLOTS).fill("");
 /** Each slot's hash of its string's bytes: a miss is found without touching the string. */
 const recentHash = new Int32Array(RECENT_SLOTS);
 /** Each slot's byte length (0: empty). */
 const recentLen = new Int32Array(RECENT_SLOTS);
-/** Each slot's bytes as words (RECENT_WORDS per slot; the pages are touched as slots fill). */
-const recentWords = new Int32Array(RECENT_SLOTS * RECENT_WORDS);
-/** The words of the bytes last looked up, for the comparison and for recentStore(). */
-const lookupWords = new Int32Array(RECENT_WORDS);
+/** Each slot's bytes as words (SLOT_WORDS per slot; the pages are touched as slots fill). */
+const recentWords = new Int32Array(RECENT_SLOTS * SLOT_WORDS);
+/** The words of the bytes last looked up (up to RECENT_MAX of them), for the comparison. */
+const lookupWords = new Int32Array(RECENT_MAX / 4 + 1);
 let lookupWordCount = 0;
 let recentSlot = 0;
 let recentH = 0;
@@ -165,13 +169,20 @@ let recentN = 0;
  */
 export function recentLookup(b: Uint8Array, s: number, end: number): string | null {
   const h = recentHashOf(b, s, end);
-  const n = end - s, k = lookupWordCount;
+  const n = end - s;
   const slot = h & (RECENT_SLOTS - 1);
   if (recentHash[slot] === h && recentLen[slot] === n) {
-    const o = slot * RECENT_WORDS;
-    let j = 0;
-    while (j < k && recentWords[o + j] === lookupWords[j]) j++;
-    if (j === k) return recent[slot]!;
+    if (n <= WORD_MAX) {
+      const o = slot * SLOT_WORDS, k = lookupWordCount;
+      let j = 0;
+      while (j < k && recentWords[o + j] === lookupWords[j]) j++;
+      if (j === k) return recent[slot]!;
+    } else {
+      const c = recent[slot]!;
+      let i = 0;
+      while (i < n && c.charCodeAt(i) === b[s + i]) i++;
+      if (i === n) return c;
+    }
   }
   recentSlot = slot;
   recentH = h;
@@ -206,7 +217,9 @@ export function recentStore(str: string): string {
   recent[slot] = str;
   recentHash[slot] = recentH;
   recentLen[slot] = recentN;
-  recentWords.set(lookupWords.subarray(0, lookupWordCount), slot * RECENT_WORDS);
+  if (recentN <= WORD_MAX) {
+    recentWords.set(lookupWords.subarray(0, lookupWordCount), slot * SLOT_WORDS);
+  }
   return str;
 }
 

@@ -383,28 +383,34 @@ Deno.test("arguments read again come back with their own bytes, whatever was rea
 });
 
 Deno.test("bytes whose table hash collides with a remembered string's still get their own string", async () => {
-  const { recentBinary, recentHashOf } = await import("./bytes.ts");
-  // Birthday search for two different 7-byte strings (a partial last word) with one hash.
-  const seen = new Map<number, string>();
-  const buf = new Uint8Array(7);
-  let pair: [string, string] | null = null;
-  for (let i = 0; pair === null && i < 2_000_000; i++) {
-    const s = `x${i.toString(36).padStart(6, "0")}`;
-    for (let j = 0; j < 7; j++) buf[j] = s.charCodeAt(j);
-    const h = recentHashOf(buf, 0, 7);
-    const other = seen.get(h);
-    if (other !== undefined) pair = [other, s];
-    else seen.set(h, s);
-  }
-  assert(pair !== null, "no hash collision found");
-  const read = (s: string) => {
-    for (let j = 0; j < 7; j++) buf[j] = s.charCodeAt(j);
-    return recentBinary(buf, 0, 7);
-  };
-  for (let round = 0; round < 2; round++) {
-    assertEquals(read(pair[0]), pair[0]);
-    assertEquals(read(pair[0]), pair[0]);
-    assertEquals(read(pair[1]), pair[1]);
-    assertEquals(read(pair[1]), pair[1]);
+  const { recentHashOf, recentLookup, recentStore } = await import("./bytes.ts");
+  // Birthday searches for two different strings with one hash: 7 bytes (compared as words, the
+  // last one partial) and 40 bytes (compared character by character; one varying byte in each
+  // of its first seven words, so that each goes through the hash's mixing).
+  const spread = (id: string) => [...id].map((ch) => ch + "yyy").join("").padEnd(40, "z");
+  for (const shape of [(id: string) => id, spread]) {
+    const len = shape("0000000").length;
+    const seen = new Map<number, string>();
+    const buf = new Uint8Array(len);
+    let pair: [string, string] | null = null;
+    for (let i = 0; pair === null && i < 2_000_000; i++) {
+      const s = shape(`x${i.toString(36).padStart(6, "0")}`);
+      for (let j = 0; j < len; j++) buf[j] = s.charCodeAt(j);
+      const h = recentHashOf(buf, 0, len);
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, s];
+      else seen.set(h, s);
+    }
+    assert(pair !== null, "no hash collision found");
+    const read = (s: string) => {
+      for (let j = 0; j < len; j++) buf[j] = s.charCodeAt(j);
+      return recentLookup(buf, 0, len) ?? recentStore(String.fromCharCode(...buf));
+    };
+    for (let round = 0; round < 2; round++) {
+      assertEquals(read(pair[0]), pair[0]);
+      assertEquals(read(pair[0]), pair[0]);
+      assertEquals(read(pair[1]), pair[1]);
+      assertEquals(read(pair[1]), pair[1]);
+    }
   }
 });
