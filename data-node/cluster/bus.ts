@@ -285,11 +285,12 @@ export class ClusterBus {
     }
     l.queued += bytes.length;
     if (l.queued > l.queuedPeak) l.queuedPeak = l.queued;
-    l.chain = l.chain.then(async () => {
-      let off = 0;
-      while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
-      l.queued -= bytes.length;
-    }).catch(() => this.closeLink(l));
+    l.chain = l.chain.then(() => new Promise<void>((resolve) => this.s.afterReplies(resolve)))
+      .then(async () => {
+        let off = 0;
+        while (off < bytes.length) off += await l.conn.write(bytes.subarray(off));
+        l.queued -= bytes.length;
+      }).catch(() => this.closeLink(l));
   }
 
   /** Every live link with its peer known: outbound first, then inbound (CLUSTER LINKS). */

@@ -97,6 +97,8 @@ export class Cluster {
   private saveQueued = false;
   /** Whether the queued save fsyncs (any change that asked for it since the last save). */
   private fsyncQueued = false;
+  /** A save with fsync is queued ahead of the replies. */
+  private durableSaveQueued = false;
   /** Bus hooks, set by the bus once it runs (MEET, broadcasts after a change). */
   bus: {
     meet(ip: string, port: number, cport: number): void;
@@ -228,19 +230,33 @@ export class Cluster {
    * Saves and re-evaluates the state once the current work is done: one save for all the
    * changes of a batch of commands or bus messages. The save fsyncs unless every change of the
    * batch passed `fsync: false` (Redis's CLUSTER SETSLOT saves without fsync; epochs, roles,
-   * nodes, failure states and slots learned from other nodes are fsynced).
+   * nodes, failure states and slots learned from other nodes are fsynced). A change that must be
+   * durable is saved before the replies of the batch are written and before the bus sends what
+   * it queued meanwhile (a vote), as Redis saves before it writes; a SETSLOT's save waits until
+   * its reply is out.
    */
   changed(fsync = true): void {
     this.updateState();
-    if (fsync) this.fsyncQueued = true;
+    if (fsync) {
+      this.fsyncQueued = true;
+      if (this.durableSaveQueued) return;
+      this.durableSaveQueued = true;
+      queueMicrotask(() => this.savePending());
+      return;
+    }
     if (this.saveQueued) return;
     this.saveQueued = true;
-    queueMicrotask(() => {
-      const sync = this.fsyncQueued;
-      this.saveQueued = false;
-      this.fsyncQueued = false;
-      this.saveNow(sync);
-    });
+    this.s.afterReplies(() => this.savePending());
+  }
+
+  /** The queued save, unless another queued one already made it. */
+  private savePending(): void {
+    if (!this.saveQueued && !this.durableSaveQueued) return;
+    const sync = this.fsyncQueued;
+    this.saveQueued = false;
+    this.durableSaveQueued = false;
+    this.fsyncQueued = false;
+    this.saveNow(sync);
   }
 
   updateState(): void {

@@ -612,6 +612,23 @@ export class Server {
    */
   wantsFlush(c: Client): void {
     this.pendingOutput.add(c);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Runs `task` once the replies of the current work are written: the cluster bus sends its
+   * messages after them, as Redis writes client replies before its bus links get their turn. A
+   * SETSLOT's reply then leaves before the PONG announcing the change, and redis-cli's next
+   * command to another node is not held behind that node's handling of the PONG.
+   */
+  afterReplies(task: () => void): void {
+    this.afterFlush.push(task);
+    this.scheduleFlush();
+  }
+
+  private readonly afterFlush: (() => void)[] = [];
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(() => this.flushPending());
@@ -624,6 +641,8 @@ export class Server {
       if (!c.closing) void c.flush().catch(() => c.close());
     }
     this.pendingOutput.clear();
+    const tasks = this.afterFlush.splice(0);
+    for (const t of tasks) t();
   }
 
   /** The INFO reply for these section arguments. */
