@@ -705,6 +705,99 @@ Deno.test({
   },
 });
 
+for (
+  const [from, to] of [
+    ["data-node", "data-node"],
+    ["redis-server", "redis-server"],
+    ["data-node", "redis-server"],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `${from} → ${to}: MIGRATE KEYS to a target with requirepass: a wrong AUTH keeps the keys, AUTH and AUTH2 move a payload larger than the socket buffers`,
+    ignore: (from === "redis-server" || to === "redis-server") && !hasRedis,
+    ...opts,
+    fn: async () => {
+      const start = (impl: typeof from, args: string[] = []) =>
+        impl === "data-node" ? startDataNode(args) : startRedisServer(args);
+      await using node = await start(from);
+      await using target = await start(to, ["--requirepass", "secret"]);
+      using a = await RawConn.connect(node.port);
+      using t = await RawConn.connect(target.port);
+      equal(await t.call("AUTH", "secret"), "OK");
+      const big = "x".repeat(3 * 1024 * 1024);
+      equal(await a.call("SET", "big", big), "OK");
+      const keys = ["big"];
+      for (let i = 0; i < 20; i++) {
+        equal(await a.call("SET", `k${i}`, `v${i}`), "OK");
+        keys.push(`k${i}`);
+      }
+      const port = String(target.port);
+      const wrong = await a.call(
+        "MIGRATE",
+        "127.0.0.1",
+        port,
+        "",
+        "0",
+        "5000",
+        "AUTH",
+        "nope",
+        "KEYS",
+        ...keys,
+      );
+      ok(wrong instanceof RespError);
+      equal(
+        wrong.message,
+        "ERR Target instance replied with error: WRONGPASS invalid username-password pair or user is disabled.",
+      );
+      equal(await a.call("EXISTS", ...keys), keys.length);
+      equal(await t.call("DBSIZE"), 0);
+      equal(
+        String(
+          await a.call(
+            "MIGRATE",
+            "127.0.0.1",
+            port,
+            "",
+            "0",
+            "5000",
+            "AUTH",
+            "secret",
+            "KEYS",
+            ...keys,
+          ),
+        ),
+        "OK",
+      );
+      equal(await a.call("EXISTS", ...keys), 0);
+      equal(await t.call("DBSIZE"), keys.length);
+      equal(await t.call("STRLEN", "big"), big.length);
+      equal(await t.call("GET", "k19"), "v19");
+      // AUTH2 with COPY: the key stays here too.
+      equal(await a.call("SET", "copied", "c"), "OK");
+      equal(
+        String(
+          await a.call(
+            "MIGRATE",
+            "127.0.0.1",
+            port,
+            "copied",
+            "0",
+            "5000",
+            "COPY",
+            "AUTH2",
+            "default",
+            "secret",
+          ),
+        ),
+        "OK",
+      );
+      equal(await a.call("GET", "copied"), "c");
+      equal(await t.call("GET", "copied"), "c");
+    },
+  });
+}
+
 for (const impl of ["data-node", "redis-server"] as const) {
   Deno.test({
     name: `${impl}: MIGRATE to a refused port fails writing, to an unresolvable target connecting`,
