@@ -209,3 +209,41 @@ for (const impl of ["ours", "redis"] as const) {
     },
   });
 }
+
+/**
+ * A big argument's memory counts whole from its header on and stays the same while it arrives:
+ * maxmemory-clients then evicts the same clients whenever CLIENT LIST is read (Redis's own
+ * eviction tests size the limit from one such reading). The argument's last two bytes are held
+ * back, so the command stays incomplete.
+ */
+for (const impl of ["ours", "redis"] as const) {
+  Deno.test({
+    name: `client eviction (${impl}): a big argument's tot-mem is steady while it arrives`,
+    ignore: impl === "redis" && !hasRedis,
+    ...opts,
+    fn: async () => {
+      await using node = await (impl === "ours"
+        ? startDataNode(["--enable-debug-command", "yes"])
+        : startRedisServer(["--enable-debug-command", "yes"]));
+      using admin = await RawConn.connect(node.port);
+      equal(text(await admin.call("DEBUG", "REPLYBUFFER", "RESIZING", "0")), "OK");
+      using c = await named(node.port, "big");
+      const size = 1 << 20;
+      const figure = async (name: string) => {
+        const line = text(await admin.call("CLIENT", "LIST")).split("\n")
+          .find((l) =>
+            l.includes(" name=big ")
+          );
+        return Number(new RegExp(` ${name}=(\\d+)`).exec(line ?? "")?.[1]);
+      };
+      const enc = new TextEncoder();
+      await c.write(enc.encode(`*2\r\n$${size}\r\n${"v".repeat(size / 2)}`));
+      await eventually(async () => await figure("tot-mem") >= size, "tot-mem counts it", 5000);
+      const first = await figure("tot-mem");
+      await c.write(enc.encode("v".repeat(size / 2)));
+      await eventually(async () => await figure("qbuf") >= size, "the whole argument read", 5000);
+      const last = await figure("tot-mem");
+      ok(Math.abs(last / first - 1) <= 0.01, `tot-mem ${first} while arriving, then ${last}`);
+    },
+  });
+}

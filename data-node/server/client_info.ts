@@ -47,11 +47,12 @@ const TRACKING_PREFIX_BYTES = 40;
 export function clientMemory(c: Client): number {
   // The query buffer counts what it holds (unparsed bytes and a partial command's arguments):
   // its room shrinks back in the clients cron, as Redis hands a big argument's buffer to the
-  // argument and starts a small one.
-  const input = Math.max(
-    Math.min(c.parser.memory, c.parser.pending + 16 * 1024),
-    c.parser.awaitedBigArgument,
-  );
+  // argument and starts a small one. While a big argument arrives the buffer is that argument's,
+  // sized for it from its header on, so the figure stays the same until the argument is used.
+  const big = c.parser.awaitedBigArgument;
+  const input = big > 0
+    ? Math.max(big, c.parser.pending)
+    : Math.min(c.parser.memory, c.parser.pending + 16 * 1024);
   let watched = 0;
   for (const keys of c.watching.values()) watched += keys.size;
   const prefixes = c.tracking === null ? 0 : c.tracking.prefixes.size * TRACKING_PREFIX_BYTES;
