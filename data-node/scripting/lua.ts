@@ -8,6 +8,7 @@ import fengari from "./fengari.ts";
 import lobject from "fengari/src/lobject.js";
 import lstring from "fengari/src/lstring.js";
 import { bytesToBinary, MEDIUM_MAX, recentBinary } from "../../shared/resp/bytes.ts";
+import { sha1Hex } from "../../shared/sha1.ts";
 import {
   RespAttribute,
   RespBigNumber,
@@ -646,7 +647,7 @@ export class LuaVm {
     fn("sha1hex", (l: L) => {
       if (lua.lua_gettop(l) !== 1) return raiseTable(l, "wrong number of arguments");
       const b = lua.lua_tolstring(l, 1) as Uint8Array | null;
-      pushStr(l, sha1Hex(b ? bytesToBinary(b) : ""));
+      pushStr(l, sha1Hex(b ?? ""));
       return 1;
     });
     fn("register_function", (l: L) => {
@@ -1069,14 +1070,6 @@ export function raise(l: L, msg: string): number {
   pushStr(l, msg);
   lua.lua_concat(l, 2);
   return lua.lua_error(l);
-}
-
-import { createHash } from "node:crypto";
-import { Buffer } from "node:buffer";
-
-/** SHA1 of a binary string, lowercase hex (script ids). */
-export function sha1Hex(s: string): string {
-  return createHash("sha1").update(Buffer.from(s, "latin1")).digest("hex");
 }
 
 export { pushStr as luaPushString, toStr as luaToString };

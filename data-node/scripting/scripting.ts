@@ -3,7 +3,8 @@
  * libraries (FUNCTION LOAD), and the script running now (for the time limit, SCRIPT KILL and
  * FUNCTION STATS).
  */
-import { LuaVm, sha1Hex } from "./lua.ts";
+import { LuaVm } from "./lua.ts";
+import { sha1Hex } from "../../shared/sha1.ts";
 import type { Client } from "../server/client.ts";
 
 /** Script flags (the `#!lua flags=` shebang, register_function's flags). */

@@ -12,7 +12,6 @@
  * - the dataset digest mixes each non-empty db's index (4 big-endian bytes), then xors, per
  *   key, H of (mix(key) followed by the value's digest).
  */
-import { createHash } from "node:crypto";
 import type { Database } from "./database.ts";
 import { ListValue } from "./list.ts";
 import { SetValue } from "./set.ts";
@@ -21,28 +20,26 @@ import { HashValue } from "./hash.ts";
 import type { Value } from "./types.ts";
 import { ID_MAX, idMs, idSeq, StreamValue } from "./stream.ts";
 import { formatG17 } from "../../shared/resp/format.ts";
-import { binaryToBytes } from "../../shared/resp/bytes.ts";
+import { sha1 } from "../../shared/sha1.ts";
 
 type Digest = Uint8Array;
 
-function sha1(data: Uint8Array): Uint8Array {
-  return createHash("sha1").update(data).digest();
-}
+/** One hash's output, xored into a digest at once. */
+const h = new Uint8Array(20);
 
-function xorInto(d: Digest, data: Uint8Array): void {
-  const h = sha1(data);
+/** Data is bytes or a binary string (values as the keyspace holds them). */
+function xorInto(d: Digest, data: Uint8Array | string): void {
+  sha1(data, h);
   for (let i = 0; i < 20; i++) d[i]! ^= h[i]!;
 }
 
-function mixInto(d: Digest, data: Uint8Array): void {
+function mixInto(d: Digest, data: Uint8Array | string): void {
   xorInto(d, data);
-  d.set(sha1(d));
+  sha1(d, d);
 }
 
-const bin = binaryToBytes;
-
-function u32be(n: number): Uint8Array {
-  return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+function u32be(n: number): string {
+  return String.fromCharCode((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 }
 
 /** Redis's object type ids. */
@@ -60,33 +57,33 @@ function typeId(v: Value): number {
 function xorValue(d: Digest, v: Value, hasExpire: boolean): void {
   mixInto(d, u32be(typeId(v)));
   if (typeof v === "string") {
-    mixInto(d, bin(v));
+    mixInto(d, v);
   } else if (v instanceof ListValue) {
-    for (const x of v.range()) mixInto(d, bin(x));
+    for (const x of v.range()) mixInto(d, x);
   } else if (v instanceof SetValue) {
-    v.forEach((m) => xorInto(d, bin(m)));
+    v.forEach((m) => xorInto(d, m));
   } else if (v instanceof ZSetValue) {
     for (const [m, score] of v.entries()) {
       const e = new Uint8Array(20);
-      mixInto(e, bin(m));
-      mixInto(e, bin(formatG17(score)));
+      mixInto(e, m);
+      mixInto(e, formatG17(score));
       xorInto(d, e);
     }
   } else if (v instanceof HashValue) {
     v.forEach((f, x) => {
       const e = new Uint8Array(20);
-      mixInto(e, bin(f));
-      mixInto(e, bin(x));
+      mixInto(e, f);
+      mixInto(e, x);
       xorInto(d, e);
     });
   } else if (v instanceof StreamValue) {
     // Each entry's ID as "ms.seq", then its fields and values, in order.
     for (const [id, fields] of v.range(0n, ID_MAX, 0)) {
-      mixInto(d, bin(`${idMs(id)}.${idSeq(id)}`));
-      for (const f of fields) mixInto(d, bin(f));
+      mixInto(d, `${idMs(id)}.${idSeq(id)}`);
+      for (const f of fields) mixInto(d, f);
     }
   }
-  if (hasExpire) xorInto(d, bin("!!expire!!"));
+  if (hasExpire) xorInto(d, "!!expire!!");
 }
 
 function hex(d: Digest): string {
@@ -111,7 +108,7 @@ export function datasetDigest(dbs: readonly Database[]): string {
     mixInto(final, u32be(db.id));
     for (const [key, e] of db.entries()) {
       const d = new Uint8Array(20);
-      mixInto(d, bin(key));
+      mixInto(d, key);
       xorValue(d, e.value, db.expires.has(key));
       xorInto(final, d);
     }
