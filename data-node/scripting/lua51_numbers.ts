@@ -22,6 +22,10 @@ import luaconf from "fengari/src/luaconf.js";
  * ties upwards, so an exact tie is detected from a longer expansion.
  */
 function roundedDigits(d: number, prec: number): { digits: string; exp: number } {
+  // A tie at `prec` digits is d written exactly with one digit more, that digit a 5: without
+  // a 5 there, rounding to `prec` digits has no tie to break.
+  const next = d.toExponential(prec);
+  if (next.charCodeAt(next.indexOf("e") - 1) !== 53) return digitsOf(d.toExponential(prec - 1));
   const long = d.toExponential(Math.min(100, prec + 30));
   const [lm, le] = long.split("e") as [string, string];
   const all = lm.replace(".", "");
@@ -29,7 +33,11 @@ function roundedDigits(d: number, prec: number): { digits: string; exp: number }
   if (tie && Number(all[prec - 1]) % 2 === 0) {
     return { digits: all.slice(0, prec), exp: Number(le) };
   }
-  const [m, e] = d.toExponential(prec - 1).split("e") as [string, string];
+  return digitsOf(d.toExponential(prec - 1));
+}
+
+function digitsOf(exponential: string): { digits: string; exp: number } {
+  const [m, e] = exponential.split("e") as [string, string];
   return { digits: m.replace(".", ""), exp: Number(e) };
 }
 
@@ -42,6 +50,8 @@ export function formatG(d: number, prec: number): string {
   if (d === Infinity) return "inf";
   if (d === -Infinity) return "-inf";
   if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  // An exact integer of up to `prec` digits prints as itself (counters, indexes).
+  if (Number.isSafeInteger(d) && Math.abs(d) < 10 ** prec) return String(d);
   const sign = d < 0 ? "-" : "";
   const { digits, exp } = roundedDigits(Math.abs(d), prec);
   if (exp < -4 || exp >= prec) {

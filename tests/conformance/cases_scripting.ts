@@ -407,6 +407,10 @@ export const CASES_SCRIPTING: Case[] = [
       ev("return tostring(1e15)"),
       ev("return tostring(1e14)"),
       ev("return tostring(123456789012345)"),
+      ev("return tostring(99999999999999) .. ' ' .. tostring(-99999999999999)"),
+      // Ties at the 14th digit round to even, as printf does.
+      ev("return tostring(10000000000000.5) .. ' ' .. tostring(10000000000001.5)"),
+      ev("return tostring(-2.5) .. ' ' .. tostring(0.125) .. ' ' .. tostring(2^52 + 0.5)"),
       ev("return tostring(0.1)"),
       ev("return tostring(1/3)"),
       ev("return tostring(1e-5)"),
