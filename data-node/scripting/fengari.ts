@@ -3,6 +3,7 @@
  * (lua51_numbers.ts). Every module of the data node takes fengari from here.
  */
 import "./lua51_numbers.ts";
+import "./lua_strings.ts";
 import fengari from "fengari";
 import lobject from "fengari/src/lobject.js";
 import lvm from "fengari/src/lvm.js";

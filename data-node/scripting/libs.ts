@@ -4,7 +4,7 @@
  * with the behaviour of the C libraries Redis bundles, on Lua 5.1 numbers (every number a
  * double), so results, formats and error texts are Redis's. They end up as read-only globals.
  */
-import fengari from "fengari";
+import fengari from "./fengari.ts";
 
 const { lua, lauxlib } = fengari;
 // deno-lint-ignore no-explicit-any

@@ -9,6 +9,7 @@ import lobject from "fengari/src/lobject.js";
 import lstring from "fengari/src/lstring.js";
 import { bytesToBinary, MEDIUM_MAX, recentBinary } from "../../shared/resp/bytes.ts";
 import { sha1Hex } from "../../shared/sha1.ts";
+import { luaStringRoom } from "./lua_strings.ts";
 import {
   RespAttribute,
   RespBigNumber,
@@ -107,17 +108,6 @@ const LOAD_TIMEOUT_MS = 500;
 export const REDIS_VERSION = "7.0.15";
 export const REDIS_VERSION_NUM = 0x07000f;
 
-/**
- * Short Lua strings are views of a shared slab: a fresh ArrayBuffer costs the runtime about
- * 0.5 µs (its backing store is allocated and tracked outside the heap), a view of one a tenth of
- * that. A string kept by a script keeps its slab alive, so slabs are small.
- */
-const SLAB_BYTES = 4096;
-/** Strings up to this long come from the slab. */
-const SLAB_MAX = 64;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
-
 /** Binary string -> Lua string bytes, in an ArrayBuffer of their own. */
 export function luaBytes(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
@@ -125,16 +115,10 @@ export function luaBytes(s: string): Uint8Array {
   return out;
 }
 
-/** Binary string -> Lua string bytes, a view of a slab when short (fengari only reads them). */
+/** Binary string -> Lua string bytes, a view of a slab when short (lua_strings.ts). */
 function luaStringBytes(s: string): Uint8Array {
   const n = s.length;
-  if (n > SLAB_MAX) return luaBytes(s);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, n);
-  slabUsed += n;
+  const out = luaStringRoom(n);
   for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
   return out;
 }
