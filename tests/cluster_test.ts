@@ -8,7 +8,8 @@
  *   1,000 keys and pipelines in one slot;
  * - a master killed with SIGKILL: its replica is elected, the cluster is ok again, its keys stay
  *   readable and writable, and the old master restarted from its nodes.conf follows the new one;
- * - CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER on a replica;
+ * - CLUSTER FAILOVER and CLUSTER FAILOVER TAKEOVER on a replica, and CLUSTER FAILOVER to the
+ *   replica of a frozen master (elected without delay once the master is failed);
  * - `redis-cli --cluster reshard` while a cluster client keeps writing and reading;
  * - a cluster of three of our nodes and three redis-server 7.0 nodes, failing over both ways;
  * - masters losing their last slot (their own SETSLOT, or another's claim) becoming replicas of
@@ -608,8 +609,37 @@ async function manualFailover(): Promise<void> {
   await using cl = await TestCluster.start(Array(6).fill("ours"));
   await cl.create(1);
   await cl.healthy(6);
-  const { master, replicas: [replica] } = (await cl.shards(cl.nodes[0]!))[0]!;
-  ok(replica);
+  const first = (await cl.shards(cl.nodes[0]!))[0]!;
+  const frozen = first.master, asked = first.replicas[0];
+  ok(asked);
+
+  // CLUSTER FAILOVER to the replica of a master frozen before it could take part: once the
+  // others mark the master failed, the replica is elected at once, without the random election
+  // delay, as Redis does while a manual failover is in progress. (The first election of the
+  // test: a replica that held one in the last few seconds resumes that one instead.)
+  frozen.proc!.pause();
+  try {
+    equal(String(await asked.call("CLUSTER", "FAILOVER")), "OK");
+    await cl.waitFor(
+      `${asked.label} elected while ${frozen.label} is frozen`,
+      async () => (await asked.replInfo()).role === "master",
+      FAILOVER_MS,
+    );
+  } finally {
+    frozen.proc!.resume();
+  }
+  const log = asked.proc!.output();
+  const from = log.lastIndexOf("Manual failover user request accepted");
+  ok(from >= 0, log);
+  ok(/Start of election delayed for 0 milliseconds \(rank #0/.test(log.slice(from)), log);
+  await cl.agree(
+    `${frozen.label} rejoins as the replica of ${asked.label}`,
+    (v) => isMasterOf(v, asked.id) && isReplicaOf(v, frozen.id, asked.id),
+  );
+  await cl.healthy(6);
+
+  // Coordinated: the frozen master of before, now a replica, takes its slots back.
+  const master = asked, replica = frozen;
   for (let i = 0; i < 100; i++) {
     equal(String(await routed(cl, cl.nodes[0]!, "SET", `x${i}`, "1")), "OK");
   }
@@ -636,6 +666,8 @@ async function manualFailover(): Promise<void> {
     `${master.label} is master again, ${replica.label} its replica (TAKEOVER)`,
     (v) => isMasterOf(v, master.id) && isReplicaOf(v, replica.id, master.id),
   );
+  await cl.healthy(6);
+
   await cl.healthy(6);
   const check = await runCli(["--cluster", "check", `127.0.0.1:${master.port}`]);
   equal(check.code, 0, check.out);

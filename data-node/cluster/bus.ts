@@ -979,7 +979,12 @@ export class ClusterBus {
     if (now - e.authTime > retry) {
       e.rank = this.rank(master);
       e.authTime = now + 500 + Math.floor(Math.random() * 500) + e.rank * 1000;
-      if (e.manual) e.authTime = now;
+      // A manual failover in progress, even one whose master never answered (the master then
+      // failed), elects at once, as Redis does while its mf_end is set.
+      if (e.manual || this.mf.end !== 0) {
+        e.authTime = now;
+        e.rank = 0;
+      }
       e.authSent = false;
       e.authCount = 0;
       log.info("Start of election delayed for {ms} milliseconds (rank #{rank}, offset {off}).", {
@@ -994,7 +999,7 @@ export class ClusterBus {
       }
       return;
     }
-    if (!e.authSent && !e.manual) {
+    if (!e.authSent && !e.manual && this.mf.end === 0) {
       const rank = this.rank(master);
       if (rank > e.rank) {
         e.authTime += (rank - e.rank) * 1000;
