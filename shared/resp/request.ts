@@ -48,6 +48,8 @@ export class RequestParser {
 
   /** Bytes held by the arguments of a command still being received. */
   private argBytes = 0;
+  /** A read into the region readTarget() gave is in flight (until commit()). */
+  private reading = false;
   /** A view of the whole buffer, handed out as the read target when the buffer is empty. */
   private whole: Uint8Array | null = null;
 
@@ -173,6 +175,7 @@ export class RequestParser {
   /** A region to read into; compacts or grows the buffer so it has room. */
   readTarget(): Uint8Array {
     this.rawArgv = null;
+    this.reading = true;
     if (this.resizedTo !== null) this.applyResize();
     const live = this.end - this.start;
     const want = Math.max(MIN_READ, this.wanted - live);
@@ -204,6 +207,7 @@ export class RequestParser {
   /** Records that `n` bytes were read into the region from readTarget(). */
   commit(n: number): void {
     this.end += n;
+    this.reading = false;
   }
 
   /** Feeds bytes from elsewhere (tests, AOF loading). */
@@ -251,9 +255,20 @@ export class RequestParser {
 
   private reset(): null {
     this.start = this.end;
+    this.emptied();
+    return null;
+  }
+
+  /**
+   * Everything read was parsed: the next read goes to the buffer's start. Not while a read is
+   * in flight into the region readTarget() gave: its bytes land after the old end, which
+   * commit() then counts from (a replica's master link runs a command held by CLIENT PAUSE, and
+   * what came after it, while its next read is pending).
+   */
+  private emptied(): void {
+    if (this.reading) return;
     this.rebase();
     this.start = this.end = 0;
-    return null;
   }
 
   private bulks(authenticated: boolean): string[] | null {
@@ -297,10 +312,7 @@ export class RequestParser {
       this.rawStart = this.rawBegin;
       this.rawEnd = this.start;
     }
-    if (this.start === this.end) {
-      this.rebase();
-      this.start = this.end = 0;
-    }
+    if (this.start === this.end) this.emptied();
     return args;
   }
 
@@ -372,10 +384,7 @@ export class RequestParser {
     const lineEnd = nl > this.start && this.buf[nl - 1] === 13 ? nl - 1 : nl;
     const line = bytesToBinary(this.buf, this.start, lineEnd);
     this.start = nl + 1;
-    if (this.start === this.end) {
-      this.rebase();
-      this.start = this.end = 0;
-    }
+    if (this.start === this.end) this.emptied();
     const args = splitArgs(line);
     if (args === null) throw new ProtocolError("unbalanced quotes in request");
     return args;

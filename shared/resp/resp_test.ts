@@ -414,3 +414,27 @@ Deno.test("bytes whose table hash collides with a remembered string's still get 
     }
   }
 });
+
+Deno.test("request parser: commands parsed while a read is in flight leave its bytes in place", () => {
+  // A replica's master link: the read for what follows is pending while a command held by
+  // CLIENT PAUSE, and what arrived after it, are run. Parsing all of it must not move the
+  // buffer's end, where the pending read's bytes land.
+  const p = new RequestParser();
+  const enc = new TextEncoder();
+  const first = enc.encode("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$4\r\nPING\r\n");
+  p.feed(first);
+  const target = p.readTarget();
+  deepStrictEqual(p.next(), ["SET", "a", "1"]);
+  deepStrictEqual(p.next(), ["PING"]);
+  assertEquals(p.next(), null);
+  const second = enc.encode("*2\r\n$3\r\nGET\r\n$1\r\nb\r\n");
+  target.set(second);
+  p.commit(second.length);
+  deepStrictEqual(p.next(), ["GET", "b"]);
+  assertEquals(p.next(), null);
+  // Then reads start at the buffer's start again.
+  const t2 = p.readTarget();
+  t2.set(enc.encode("*1\r\n$4\r\nPING\r\n"));
+  p.commit(14);
+  deepStrictEqual(p.next(), ["PING"]);
+});
