@@ -125,7 +125,7 @@ function keys(s: Engine, c: ClientState, argv: string[]): void {
   const now = s.nowMs;
   for (const k of c.db.keys()) {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
-    if (at !== undefined && at <= now) continue;
+    if (at !== undefined && at < now) continue;
     if (all || globMatch(pattern, k)) out.push(k);
   }
   c.out.array(out.length);
@@ -139,7 +139,7 @@ function scan(s: Engine, c: ClientState, argv: string[]): void {
   const now = s.nowMs;
   const next = c.db.scanKeys(a.cursorBits, a.count, (k) => {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
-    if (at !== undefined && at <= now) {
+    if (at !== undefined && at < now) {
       c.db.lookup(k, false); // expires it, as Redis's SCAN does
       return;
     }

@@ -24,7 +24,7 @@ Deno.test("strings: SET options, INCR family errors and TTLs follow the engine's
     equal(String(h.run("SET", "t", "x", "PX", "1000")), "OK");
     h.clock.advance(400);
     equal(h.run("PTTL", "t"), 600);
-    h.clock.advance(600);
+    h.clock.advance(601);
     equal(h.run("GET", "t"), null);
     equal(h.run("EXISTS", "t"), 0);
     deepStrictEqual(h.run("MGET", "k", "t", "missing"), ["v", null, null]);

@@ -641,7 +641,7 @@ export function keyLoader(
   const now = Date.now(), nowSec = Math.floor(now / 1000);
   const lfu = s.lfuMode;
   const fn = ((k: LoadedKey) => {
-    if (k.expireMs !== undefined && k.expireMs <= now && s.role === "master") {
+    if (k.expireMs !== undefined && k.expireMs < now && s.role === "master") {
       fn.expired++;
       onExpired?.(k.db, k.key);
       return;

@@ -223,7 +223,7 @@ export class Database {
   /** True if the key has a TTL in the past. */
   private isExpired(key: string, now: number): boolean {
     const at = this.expires.get(key);
-    return at !== undefined && at <= now;
+    return at !== undefined && at < now;
   }
 
   /** True if the key is still stored but its TTL has passed (it is not deleted here). */

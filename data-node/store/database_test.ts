@@ -117,7 +117,10 @@ for (const { name, cluster } of MODES) {
     db.set("b", "2");
     db.setExpire("a", clock.now + 1000);
     equal(db.get("a"), "1");
+    // Alive through its TTL's millisecond, as in Redis (expired when the time is past it).
     clock.now += 1000;
+    equal(db.get("a"), "1");
+    clock.now += 1;
     equal(db.get("a"), undefined);
     equal(db.peek("a"), undefined);
     deepStrictEqual(expired, ["a"]);
@@ -202,7 +205,7 @@ for (const { name, cluster } of MODES) {
     for (let i = 0; i < 5000; i++) drawn.add(db.randomKey()!);
     deepStrictEqual([...drawn].sort(), [...keys].sort());
     for (const k of keys.slice(1)) db.setExpire(k, clock.now + 10);
-    clock.now += 10;
+    clock.now += 11;
     for (let i = 0; i < 20; i++) equal(db.randomKey(), "r0");
     ok(db.size < 50, "expired keys met by RANDOMKEY are deleted");
   });
@@ -214,7 +217,7 @@ for (const { name, cluster } of MODES) {
       db.setExpire(`e${i}`, clock.now + (i % 2 ? 10 : 1_000_000));
     }
     for (let i = 0; i < 100; i++) db.set(`p${i}`, "v");
-    clock.now += 10;
+    clock.now += 11;
     for (let i = 0; i < 50 && db.size > 300; i++) activeExpireCycle([db], clock.now, 1000);
     equal(db.size, 300);
     equal(db.expires.size, 200);

@@ -36,7 +36,7 @@ function sampleOnce(db: Database, nowMs: number): { sampled: number; expired: nu
     }
     sampled++;
     const [key, at] = r.value;
-    if (at <= nowMs) {
+    if (at < nowMs) {
       db.expireNow(key);
       expired++;
     } else {

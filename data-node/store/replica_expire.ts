@@ -63,7 +63,7 @@ export class ReplicaKeysWithExpire {
         const at = db?.getExpire(key);
         if (db === undefined || at === undefined) {
           keys.delete(key);
-        } else if (at <= nowMs) {
+        } else if (at < nowMs) {
           keys.delete(key);
           db.expireNow(key);
         }
