@@ -732,19 +732,10 @@ for (
         equal(await a.call("SET", `k${i}`, `v${i}`), "OK");
         keys.push(`k${i}`);
       }
-      const port = String(target.port);
-      const wrong = await a.call(
-        "MIGRATE",
-        "127.0.0.1",
-        port,
-        "",
-        "0",
-        "5000",
-        "AUTH",
-        "nope",
-        "KEYS",
-        ...keys,
-      );
+      // MIGRATE host port key db timeout [options...] to the target.
+      const migrate = (key: string, ...options: string[]) =>
+        a.call("MIGRATE", "127.0.0.1", String(target.port), key, "0", "5000", ...options);
+      const wrong = await migrate("", "AUTH", "nope", "KEYS", ...keys);
       ok(wrong instanceof RespError);
       equal(
         wrong.message,
@@ -752,46 +743,14 @@ for (
       );
       equal(await a.call("EXISTS", ...keys), keys.length);
       equal(await t.call("DBSIZE"), 0);
-      equal(
-        String(
-          await a.call(
-            "MIGRATE",
-            "127.0.0.1",
-            port,
-            "",
-            "0",
-            "5000",
-            "AUTH",
-            "secret",
-            "KEYS",
-            ...keys,
-          ),
-        ),
-        "OK",
-      );
+      equal(String(await migrate("", "AUTH", "secret", "KEYS", ...keys)), "OK");
       equal(await a.call("EXISTS", ...keys), 0);
       equal(await t.call("DBSIZE"), keys.length);
       equal(await t.call("STRLEN", "big"), big.length);
       equal(await t.call("GET", "k19"), "v19");
       // AUTH2 with COPY: the key stays here too.
       equal(await a.call("SET", "copied", "c"), "OK");
-      equal(
-        String(
-          await a.call(
-            "MIGRATE",
-            "127.0.0.1",
-            port,
-            "copied",
-            "0",
-            "5000",
-            "COPY",
-            "AUTH2",
-            "default",
-            "secret",
-          ),
-        ),
-        "OK",
-      );
+      equal(String(await migrate("copied", "COPY", "AUTH2", "default", "secret")), "OK");
       equal(await a.call("GET", "copied"), "c");
       equal(await t.call("GET", "copied"), "c");
     },
