@@ -7,7 +7,7 @@ import type { CommandDef } from "./types.ts";
 import { parseScanArgs } from "./scan.ts";
 import { expireOrDelete, keyMiss } from "./access.ts";
 import { parseDbIndexOrReply, replyHelp } from "./define.ts";
-import { idleSeconds, lfuDecayed } from "../store/types.ts";
+import { idleSeconds, lfuDecayed, ttlPassed } from "../store/types.ts";
 import { cstr } from "../../shared/cstr.ts";
 import { NOTIFY } from "../engine/notify.ts";
 import { freedLazily } from "../store/lazyfree.ts";
@@ -125,7 +125,7 @@ function keys(s: Engine, c: ClientState, argv: string[]): void {
   const now = s.nowMs;
   for (const k of c.db.keys()) {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
-    if (at !== undefined && at < now) continue;
+    if (at !== undefined && ttlPassed(at, now)) continue;
     if (all || globMatch(pattern, k)) out.push(k);
   }
   c.out.array(out.length);
@@ -139,7 +139,7 @@ function scan(s: Engine, c: ClientState, argv: string[]): void {
   const now = s.nowMs;
   const next = c.db.scanKeys(a.cursorBits, a.count, (k) => {
     const at = c.db.expires.size ? c.db.expires.get(k) : undefined;
-    if (at !== undefined && at < now) {
+    if (at !== undefined && ttlPassed(at, now)) {
       c.db.lookup(k, false); // expires it, as Redis's SCAN does
       return;
     }

@@ -7,7 +7,7 @@
 import { getLogger } from "../../shared/log.ts";
 import type { Server } from "../server/server.ts";
 import { type Database, type KeyTable, type Stored, storedValue } from "../store/database.ts";
-import { applyEncodingLimits, lfuClock, lruClock, newClock } from "../store/types.ts";
+import { applyEncodingLimits, lfuClock, lruClock, newClock, ttlPassed } from "../store/types.ts";
 import type { KeyDict } from "../store/key_dict.ts";
 import type { SaveRule } from "../config.ts";
 import { usedMemory } from "../server/memory.ts";
@@ -641,7 +641,7 @@ export function keyLoader(
   const now = Date.now(), nowSec = Math.floor(now / 1000);
   const lfu = s.lfuMode;
   const fn = ((k: LoadedKey) => {
-    if (k.expireMs !== undefined && k.expireMs < now && s.role === "master") {
+    if (k.expireMs !== undefined && ttlPassed(k.expireMs, now) && s.role === "master") {
       fn.expired++;
       onExpired?.(k.db, k.key);
       return;

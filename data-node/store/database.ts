@@ -34,6 +34,7 @@ import {
   newClock,
   STRING_ENTRY_BYTES,
   StringEntry,
+  ttlPassed,
   type Value,
 } from "./types.ts";
 import {
@@ -223,7 +224,7 @@ export class Database {
   /** True if the key has a TTL in the past. */
   private isExpired(key: string, now: number): boolean {
     const at = this.expires.get(key);
-    return at !== undefined && at < now;
+    return at !== undefined && ttlPassed(at, now);
   }
 
   /** True if the key is still stored but its TTL has passed (it is not deleted here). */

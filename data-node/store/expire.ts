@@ -4,6 +4,7 @@
  * cursor does) and deletes the expired ones; while more than 10% of a sample was expired it
  * keeps going, within a time budget, so that memory held by logically dead keys stays bounded.
  */
+import { ttlPassed } from "./types.ts";
 import type { Database } from "./database.ts";
 
 const KEYS_PER_LOOP = 20;
@@ -36,7 +37,7 @@ function sampleOnce(db: Database, nowMs: number): { sampled: number; expired: nu
     }
     sampled++;
     const [key, at] = r.value;
-    if (at < nowMs) {
+    if (ttlPassed(at, nowMs)) {
       db.expireNow(key);
       expired++;
     } else {

@@ -9,6 +9,7 @@
  * with the `expired` event and the DEL to the AOF) and forgetting the ones without a TTL any
  * more. FLUSHALL, SWAPDB and a full sync forget them all, as in Redis.
  */
+import { ttlPassed } from "./types.ts";
 import type { Database } from "./database.ts";
 
 /** Keys checked between two looks at the clock. */
@@ -63,7 +64,7 @@ export class ReplicaKeysWithExpire {
         const at = db?.getExpire(key);
         if (db === undefined || at === undefined) {
           keys.delete(key);
-        } else if (at < nowMs) {
+        } else if (ttlPassed(at, nowMs)) {
           keys.delete(key);
           db.expireNow(key);
         }

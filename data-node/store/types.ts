@@ -122,6 +122,15 @@ export function entryOf(v: Value, meta: number): Entry {
   return v;
 }
 
+/**
+ * Whether a key whose TTL ends at `atMs` has expired at `nowMs`: once the time is past it, as
+ * Redis decides (a key lives through its TTL's millisecond). Setting a TTL that is already due
+ * deletes at `atMs <= nowMs`, as Redis's checkAlreadyExpired does; that is a different rule.
+ */
+export function ttlPassed(atMs: number, nowMs: number): boolean {
+  return atMs < nowMs;
+}
+
 /** The LRU clock of a time in seconds. */
 export function lruClock(nowSec: number): number {
   return nowSec & CLOCK_MAX;
